@@ -1,0 +1,61 @@
+// A fresh Supabase-shaped database per test file, cloned from the template the
+// global setup built: `const db = useDatabase()` then `db.sql` in tests.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { ident } from '../../src/db/quote.js';
+import { createSupabaseDatabase } from '../../src/dev/supabase.js';
+
+export const TEMPLATE = 'nudge_template';
+
+export interface TestDatabase {
+  name: string;
+  /** Connection URL as the superuser `postgres`. */
+  url: string;
+  /** URL for database `name` on the same server as another role. */
+  urlAs(role: string, password: string): string;
+  /** A superuser connection to this database. */
+  sql: postgres.Sql;
+  /** A superuser connection to the server's `postgres` database. */
+  admin: postgres.Sql;
+}
+
+export function serverUrl(database = 'postgres'): string {
+  return `postgres://postgres:postgres@127.0.0.1:${inject('pgPort')}/${database}`;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase & { drop(): Promise<void> }> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(serverUrl(), { onnotice: () => {}, max: 1 });
+  await createSupabaseDatabase(admin, name, {
+    template: TEMPLATE,
+    connect: (db) => postgres(serverUrl(db)),
+  });
+  const url = serverUrl(name);
+  const sql = postgres(url, { onnotice: () => {}, max: 4 });
+  return {
+    name,
+    url,
+    urlAs: (role, password) =>
+      `postgres://${encodeURIComponent(role)}:${encodeURIComponent(password)}@127.0.0.1:${inject('pgPort')}/${name}`,
+    sql,
+    admin,
+    async drop() {
+      await sql.end();
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Registers a fresh database for the current test file. */
+export function useDatabase(): TestDatabase {
+  const holder = {} as TestDatabase & { drop(): Promise<void> };
+  beforeAll(async () => {
+    Object.assign(holder, await createTestDatabase());
+  });
+  afterAll(async () => {
+    await holder.drop?.();
+  });
+  return holder;
+}
