@@ -1,0 +1,105 @@
+// Applies a plan: one transaction, under an advisory lock so two deploys never
+// interleave, with a lock timeout so a busy table fails the deploy instead of
+// queueing the app's writes behind it. The plan is recomputed inside the lock,
+// so what is applied is always the diff against the state at that moment.
+import type postgres from 'postgres';
+import { ident, literal } from '../db/quote.js';
+import { NudgeError } from '../errors.js';
+import { sourceError } from '../source/connect.js';
+import { formatTableName } from '../source/names.js';
+import { NUDGE_VERSION } from '../version.js';
+import { makePlan, type Plan, planStatements } from './plan.js';
+import { readCaptureState } from './state.js';
+import { type CaptureObject, captureKey } from './triggers.js';
+
+const LOCK = `pg_advisory_xact_lock(hashtext('nudge deploy'))`;
+const LOCK_TIMEOUT = '10s';
+
+export interface DeployResult {
+  plan: Plan;
+  deploymentId?: number;
+}
+
+export async function deploy(sql: postgres.Sql, desired: CaptureObject[]): Promise<DeployResult> {
+  try {
+    return await sql.begin(async (tx) => {
+      await tx.unsafe(`SELECT ${LOCK}`);
+      await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
+      if (!plan.hasChanges) return { plan };
+      for (const statement of planStatements(plan)) await tx.unsafe(statement);
+      const [row] = await tx.unsafe<{ id: number }[]>(`${recordSql(plan)} RETURNING id::int AS id`);
+      return { plan, deploymentId: row!.id };
+    });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === '55P03') {
+      throw new NudgeError(
+        `deploy timed out after ${LOCK_TIMEOUT} waiting for a table lock; nothing was changed`,
+        'a long-running transaction holds a lock on a table Nudge adds a trigger to; retry when it has finished (see pg_stat_activity)',
+      );
+    }
+    throw sourceError(error, 'deploy failed; nothing was changed');
+  }
+}
+
+/** The statement recording a deployment (also part of the --sql / export text). */
+function recordSql(plan: Plan): string {
+  const objects = plan.desired.map((object) => ({
+    key: captureKey(object.table, object.operation),
+    table: formatTableName(object.table),
+    operation: object.operation,
+    function: object.functionName,
+    hash: object.hash,
+    used_by: object.usedBy,
+  }));
+  const summary = { ...plan.counts, drift: plan.driftCount };
+  return `INSERT INTO nudge.deployments (nudge_version, summary, objects)
+VALUES (${literal(NUDGE_VERSION)}, ${literal(JSON.stringify(summary))}::jsonb, ${literal(JSON.stringify(objects))}::jsonb)`;
+}
+
+/**
+ * The plan as one SQL script, for `nudge deploy --sql` (psql) and `nudge
+ * export --supabase` (a migration file; the Supabase CLI supplies the
+ * transaction, so `transaction: false` leaves BEGIN/COMMIT out).
+ */
+export function planScript(
+  plan: Plan,
+  options: { transaction: boolean; header: string[] },
+): string {
+  const lines = options.header.map((line) => `-- ${line}`);
+  if (!plan.hasChanges) return `${[...lines, '-- No changes.'].join('\n')}\n`;
+  const body = [
+    `SELECT ${LOCK};`,
+    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT}';`,
+    ...planStatements(plan).map((s) => `${s};`),
+    `${recordSql(plan)};`,
+  ];
+  return `${[...lines, '', ...(options.transaction ? ['BEGIN;', ...body, 'COMMIT;'] : body)].join('\n\n')}\n`;
+}
+
+/** Removes every Nudge object: triggers on user tables, then the schema. */
+export async function teardown(sql: postgres.Sql): Promise<{ triggers: number }> {
+  return sql.begin(async (tx) => {
+    await tx.unsafe(`SELECT ${LOCK}`);
+    await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    const triggers = await nudgeTriggers(tx as unknown as postgres.Sql);
+    for (const t of triggers)
+      await tx.unsafe(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`);
+    await tx.unsafe('DROP SCHEMA IF EXISTS nudge CASCADE');
+    return { triggers: triggers.length };
+  });
+}
+
+/** Triggers on any table whose function lives in schema nudge. */
+export async function nudgeTriggers(sql: postgres.Sql) {
+  return sql<{ schema: string; table: string; name: string }[]>`
+    select n.nspname as schema, c.relname as table, t.tgname as name
+      from pg_trigger t
+      join pg_proc p on p.oid = t.tgfoid
+      join pg_class c on c.oid = t.tgrelid
+      join pg_namespace n on n.oid = c.relnamespace
+     where p.pronamespace = (select oid from pg_namespace where nspname = 'nudge')
+       and not t.tgisinternal
+     order by 1, 2, 3`;
+}

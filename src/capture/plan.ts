@@ -1,0 +1,294 @@
+// The plan: what `nudge deploy` would change, computed by comparing the
+// capture objects features need with what the database has. Like terraform:
+// + create, ~ replace, - drop (orphan), = unchanged, and drift — a Nudge object
+// changed or dropped by hand — which deploy repairs. Pure: no database access.
+
+import { ident, literal } from '../db/quote.js';
+import { formatTableName } from '../source/names.js';
+import { lockdownSql, migrationSql, migrations } from './schema.js';
+import type { CaptureState, DeployedCapture } from './state.js';
+import {
+  type CaptureObject,
+  captureKey,
+  createCaptureSql,
+  dropCaptureSql,
+  enrichmentRowSql,
+} from './triggers.js';
+
+export type Action = 'create' | 'replace' | 'drop' | 'unchanged';
+
+export interface PlanItem {
+  action: Action;
+  kind: 'schema' | 'privileges' | 'capture' | 'enrichment';
+  /** What the item is about, e.g. `public.orders insert`. */
+  subject: string;
+  detail?: string;
+  /** What was changed by hand, when the item repairs drift. */
+  drift?: string[];
+  sql: string[];
+}
+
+export interface Plan {
+  items: PlanItem[];
+  /** The objects the deployment will leave in place, recorded with it. */
+  desired: CaptureObject[];
+  counts: Record<Action, number>;
+  driftCount: number;
+  hasChanges: boolean;
+}
+
+export function makePlan(desired: CaptureObject[], state: CaptureState): Plan {
+  const items: PlanItem[] = [...schemaItems(state), ...captureItems(desired, state)];
+  items.push(...enrichmentItems(desired, state));
+  const counts: Record<Action, number> = { create: 0, replace: 0, drop: 0, unchanged: 0 };
+  for (const item of items) counts[item.action]++;
+  return {
+    items,
+    desired,
+    counts,
+    driftCount: items.filter((item) => item.drift?.length).length,
+    hasChanges: items.some((item) => item.action !== 'unchanged'),
+  };
+}
+
+function schemaItems(state: CaptureState): PlanItem[] {
+  const latest = Math.max(...migrations().map((m) => m.version));
+  const { schema } = state;
+  if (!schema.exists || schema.applied === 0) {
+    return [
+      {
+        action: 'create',
+        kind: 'schema',
+        subject: 'schema nudge',
+        detail:
+          'outbox event_log, failed_events, enrichment_map, deployments; closed to anon and authenticated',
+        sql: [...migrationSql(0, false), lockdownSql()],
+      },
+    ];
+  }
+  const items: PlanItem[] = [];
+  if (schema.applied < latest || schema.missing.length > 0) {
+    items.push({
+      action: 'replace',
+      kind: 'schema',
+      subject: 'schema nudge',
+      detail:
+        schema.applied < latest
+          ? `migrate ${schema.applied} → ${latest}`
+          : 'recreate missing objects',
+      ...(schema.missing.length
+        ? { drift: schema.missing.map((m) => `${m} was dropped by hand`) }
+        : {}),
+      sql: [...migrationSql(schema.applied, schema.missing.length > 0), lockdownSql()],
+    });
+  }
+  if (schema.exposed.length > 0) {
+    items.push({
+      action: 'replace',
+      kind: 'privileges',
+      subject: 'schema nudge privileges',
+      detail: 'revoke from PUBLIC, anon and authenticated',
+      drift: schema.exposed.map((grant) => `granted by hand: ${grant}`),
+      sql: [lockdownSql()],
+    });
+  }
+  return items;
+}
+
+function subjectOf(object: {
+  table: { schema: string; table: string };
+  operation: string;
+}): string {
+  return `${formatTableName(object.table)} ${object.operation}`;
+}
+
+function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[] {
+  const byKey = new Map<string, DeployedCapture>();
+  const byName = new Map<string, DeployedCapture>();
+  for (const capture of state.captures) {
+    byName.set(capture.functionName, capture);
+    if (capture.marker) {
+      byKey.set(
+        captureKey(
+          { schema: capture.marker.schema, table: capture.marker.table },
+          capture.marker.operation,
+        ),
+        capture,
+      );
+    }
+  }
+  const matched = new Set<DeployedCapture>();
+  const items: PlanItem[] = [];
+
+  for (const object of desired) {
+    const key = captureKey(object.table, object.operation);
+    const deployed = byKey.get(key) ?? byName.get(object.functionName);
+    const usedBy = `used by ${object.usedBy.join(', ')}`;
+    const create = createCaptureSql(object);
+    if (!deployed) {
+      const dropped = state.lastDeployed?.keys.includes(key);
+      items.push({
+        action: 'create',
+        kind: 'capture',
+        subject: subjectOf(object),
+        detail: `${object.level} trigger · ${usedBy}`,
+        ...(dropped ? { drift: ['capture function was dropped by hand'] } : {}),
+        sql: create,
+      });
+      continue;
+    }
+    matched.add(deployed);
+    const drift = driftOf(object, deployed);
+    // Triggers calling this function from anywhere else were added by hand.
+    const strays = deployed.triggers.filter(
+      (t) =>
+        t.schema !== object.table.schema ||
+        t.table !== object.table.table ||
+        t.name !== object.triggerName,
+    );
+    const changed = deployed.marker?.hash !== object.hash;
+    const needsWork = changed || drift.length > 0 || strays.length > 0;
+    items.push({
+      action: needsWork ? 'replace' : 'unchanged',
+      kind: 'capture',
+      subject: subjectOf(object),
+      detail: `${object.level} trigger · ${usedBy}${changed && deployed.marker ? ' · definition changed' : ''}`,
+      ...(drift.length + strays.length
+        ? {
+            drift: [
+              ...drift,
+              ...strays.map((t) => `extra trigger ${t.name} on ${formatTableName(t)} calls it`),
+            ],
+          }
+        : {}),
+      sql: needsWork
+        ? [
+            ...strays.map(
+              (t) => `DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`,
+            ),
+            ...create,
+          ]
+        : [],
+    });
+  }
+
+  for (const deployed of state.captures) {
+    if (matched.has(deployed)) continue;
+    const subject = deployed.marker
+      ? subjectOf({ table: deployed.marker, operation: deployed.marker.operation })
+      : `function nudge.${deployed.functionName}()`;
+    items.push({
+      action: 'drop',
+      kind: 'capture',
+      subject,
+      detail: deployed.marker
+        ? 'orphan: no active feature uses it'
+        : 'not made by Nudge (no marker)',
+      sql: dropCaptureSql(deployed),
+    });
+  }
+  return items;
+}
+
+function driftOf(object: CaptureObject, deployed: DeployedCapture): string[] {
+  const drift: string[] = [];
+  if (!deployed.marker) drift.push('marker comment was removed by hand');
+  else if (deployed.actualHash !== deployed.marker.hash)
+    drift.push('function body was edited by hand');
+  const trigger = deployed.triggers.find(
+    (t) =>
+      t.schema === object.table.schema &&
+      t.table === object.table.table &&
+      t.name === object.triggerName,
+  );
+  if (!trigger) drift.push('trigger was dropped by hand');
+  else {
+    if (trigger.enabled === 'D') drift.push('trigger was disabled by hand');
+    if (trigger.level !== object.level || trigger.events.join(',') !== object.operation) {
+      drift.push('trigger was changed by hand');
+    }
+  }
+  return drift;
+}
+
+function enrichmentItems(desired: CaptureObject[], state: CaptureState): PlanItem[] {
+  const want = new Map<string, string>();
+  const wantSql = new Map<string, string>();
+  for (const object of desired) {
+    for (const enrichment of object.enrichments) {
+      const key = JSON.stringify([object.table.schema, object.table.table, enrichment.name]);
+      want.set(key, JSON.stringify(enrichment));
+      wantSql.set(key, enrichmentRowSql(object.table, enrichment));
+    }
+  }
+  const have = new Map<string, string>();
+  for (const { schema, table, ...enrichment } of state.enrichments) {
+    have.set(
+      JSON.stringify([schema, table, enrichment.name]),
+      JSON.stringify(normalize(enrichment)),
+    );
+  }
+  const items: PlanItem[] = [];
+  for (const [key, value] of want) {
+    const [schema, table, name] = JSON.parse(key) as [string, string, string];
+    const subject = `${formatTableName({ schema, table })} → ${name}`;
+    const current = have.get(key);
+    const deleteRow = `DELETE FROM nudge.enrichment_map WHERE schema_name = ${literal(schema)} AND table_name = ${literal(table)} AND name = ${literal(name)}`;
+    if (current === undefined) {
+      items.push({ action: 'create', kind: 'enrichment', subject, sql: [wantSql.get(key)!] });
+    } else if (current !== JSON.stringify(normalize(JSON.parse(value)))) {
+      items.push({
+        action: 'replace',
+        kind: 'enrichment',
+        subject,
+        sql: [deleteRow, wantSql.get(key)!],
+      });
+    } else {
+      items.push({ action: 'unchanged', kind: 'enrichment', subject, sql: [] });
+    }
+  }
+  for (const key of have.keys()) {
+    if (want.has(key)) continue;
+    const [schema, table, name] = JSON.parse(key) as [string, string, string];
+    items.push({
+      action: 'drop',
+      kind: 'enrichment',
+      subject: `${formatTableName({ schema, table })} → ${name}`,
+      detail: 'orphan: no active feature uses it',
+      sql: [
+        `DELETE FROM nudge.enrichment_map WHERE schema_name = ${literal(schema)} AND table_name = ${literal(table)} AND name = ${literal(name)}`,
+      ],
+    });
+  }
+  return items;
+}
+
+/** Enrichments compare by content, with keys in one order. */
+function normalize(e: {
+  name: string;
+  target: { schema: string; table: string };
+  targetColumn: string;
+  targetType: string;
+  sourceField: string;
+  columns?: string[];
+}) {
+  return [
+    e.name,
+    e.target.schema,
+    e.target.table,
+    e.targetColumn,
+    e.targetType,
+    e.sourceField,
+    e.columns ?? null,
+  ];
+}
+
+/** Every statement of the plan, in the order deploy runs them. */
+export function planStatements(plan: Plan): string[] {
+  const order: PlanItem['kind'][] = ['schema', 'privileges', 'capture', 'enrichment'];
+  const statements = order.flatMap((kind) =>
+    plan.items.filter((item) => item.kind === kind).flatMap((item) => item.sql),
+  );
+  // Objects created after the lockdown (new functions) must be closed too.
+  return plan.hasChanges ? [...statements, lockdownSql()] : statements;
+}

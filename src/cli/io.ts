@@ -1,0 +1,64 @@
+// What a command writes to and reads from. Commands never touch process.*
+// directly, so tests run them in-process and read their output.
+import pc from 'picocolors';
+import { ConfigErrors, NudgeError } from '../errors.js';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stdout is a terminal (progress bars, colour, prompts). */
+  isTTY: boolean;
+  colors: ReturnType<typeof pc.createColors>;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}
+
+export function processIo(): Io {
+  const isTTY = !!process.stdout.isTTY;
+  const color = isTTY && !process.env.NO_COLOR && process.env.CI !== 'true';
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    isTTY,
+    colors: pc.createColors(color),
+    cwd: process.cwd(),
+    env: process.env,
+  };
+}
+
+/** An Io that records output, for tests. */
+export function memoryIo(options: { cwd?: string; env?: Record<string, string | undefined> } = {}) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const io: Io = {
+    out: (text) => stdout.push(text),
+    err: (text) => stderr.push(text),
+    isTTY: false,
+    colors: pc.createColors(false),
+    cwd: options.cwd ?? process.cwd(),
+    env: options.env ?? {},
+  };
+  return {
+    io,
+    stdout: () => stdout.join('\n'),
+    stderr: () => stderr.join('\n'),
+  };
+}
+
+/** One line (or one per config problem) plus a hint; a stack only with --debug. */
+export function printError(io: Io, error: unknown, debug: boolean): number {
+  const c = io.colors;
+  if (error instanceof NudgeError) {
+    const lines =
+      error instanceof ConfigErrors ? error.errors.map((e) => e.message) : [error.message];
+    for (const line of lines) io.err(`${c.red('✗')} ${line}`);
+    if (error.hint) io.err(`  ${c.dim('hint:')} ${error.hint}`);
+    if (debug && error.stack) io.err(c.dim(error.stack));
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(`${c.red('✗')} ${message}`);
+  if (debug && error instanceof Error && error.stack) io.err(c.dim(error.stack));
+  else io.err(`  ${c.dim('hint:')} this is unexpected; run again with --debug for details`);
+  return 1;
+}

@@ -1,0 +1,138 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './load.js';
+
+async function project(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'nudge-config-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  return dir;
+}
+
+async function loadError(files: Record<string, string>, env: Record<string, string> = {}) {
+  const cwd = await project(files);
+  const error = await loadConfig({ cwd, env }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  if (!error) throw new Error('expected loadConfig to fail');
+  return error.message.replaceAll(cwd + path.sep, '');
+}
+
+// The connector block exactly as the reference document writes it.
+const REFERENCE = `connectors:
+  supabase:
+    enabled: true
+    project_url: "https://xyzcompany.supabase.co"
+    api_key: "\${SUPABASE_SERVICE_ROLE_KEY}"
+    # Data sync options
+    sync:
+      users: true
+      tables:
+        - customers
+        - orders
+        - products
+      storage: true
+      realtime: true
+    # Map Supabase Auth users to contacts
+    user_mapping:
+      email: email
+      phone: SMS
+      user_metadata.full_name: FIRSTNAME
+      created_at: SIGNUP_DATE
+    table_mapping:
+      customers:
+        # Column → Attribute mapping
+        email: email
+        full_name: FIRSTNAME
+        company: COMPANY
+        plan: SUBSCRIPTION_PLAN
+        mrr: MONTHLY_REVENUE
+        created_at: SIGNUP_DATE
+      orders:
+        # Track as events
+        sync_as: events
+        event_name: "order_placed"
+        properties:
+          total: amount
+          status: order_status
+          items: line_items
+    debug: true
+    log_level: verbose
+    log_queries: true
+    log_realtime: true
+`;
+
+describe('loadConfig', () => {
+  it('accepts the reference connector configuration as written', async () => {
+    const cwd = await project({ 'nudge.yaml': REFERENCE });
+    const loaded = await loadConfig({ cwd, env: { SUPABASE_SERVICE_ROLE_KEY: 'srk' } });
+    const supabase = loaded.supabase!;
+    expect(supabase.key).toBe('srk');
+    expect(supabase.sync.tables).toEqual(['customers', 'orders', 'products']);
+    expect(supabase.user_mapping?.['user_metadata.full_name']).toBe('FIRSTNAME');
+    expect(supabase.table_mapping?.orders?.sync_as).toBe('events');
+    expect(supabase.table_mapping?.customers?.mrr).toBe('MONTHLY_REVENUE');
+    expect(supabase.log_level).toBe('verbose');
+  });
+
+  it('names the file, line, column and field of a bad value', async () => {
+    const text = REFERENCE.replace('        - orders\n', '        - 12\n');
+    expect(await loadError({ 'nudge.yaml': text }, { SUPABASE_SERVICE_ROLE_KEY: 'k' })).toBe(
+      'nudge.yaml:11:11 connectors.supabase.sync.tables[1]: expected a table name',
+    );
+  });
+
+  it('rejects unknown keys with a suggestion', async () => {
+    expect(await loadError({ 'nudge.yaml': 'acess: read-only\n' })).toBe(
+      'nudge.yaml:1:1 acess: unknown field "acess" (did you mean "access"?)',
+    );
+    expect(await loadError({ 'nudge.yaml': 'access: readonly\n' })).toBe(
+      'nudge.yaml:1:9 access: expected one of read-write, read-only (did you mean "read-only"?)',
+    );
+  });
+
+  it('names a missing environment variable and where it is used', async () => {
+    expect(await loadError({ 'nudge.yaml': 'database_url: ${NO_SUCH_VAR}\n' })).toBe(
+      'nudge.yaml:1:15 environment variable NO_SUCH_VAR is not set',
+    );
+  });
+
+  it('reads .env without overriding the environment, and supports defaults and $$', async () => {
+    const cwd = await project({
+      'nudge.yaml': 'database_url: ${DB}\nfeatures: ${FEATURES:-flows}\ntemplates: $${literal}\n',
+      '.env': 'DB=postgres://from-dotenv/db\nOTHER=1\n',
+    });
+    const fromDotEnv = await loadConfig({ cwd, env: {} });
+    expect(fromDotEnv.databaseUrl).toBe('postgres://from-dotenv/db');
+    expect(fromDotEnv.featuresDir).toBe(path.join(cwd, 'flows'));
+    expect(fromDotEnv.config.templates).toBe('${literal}');
+    const fromEnv = await loadConfig({ cwd, env: { DB: 'postgres://from-env/db' } });
+    expect(fromEnv.databaseUrl).toBe('postgres://from-env/db');
+  });
+
+  it('falls back to DATABASE_URL and works without a file', async () => {
+    const cwd = await project({});
+    const loaded = await loadConfig({ cwd, env: { DATABASE_URL: 'postgres://x/y' } });
+    expect(loaded.file).toBeUndefined();
+    expect(loaded.databaseUrl).toBe('postgres://x/y');
+    expect(loaded.databaseUrlFrom).toBe('DATABASE_URL');
+    expect(loaded.config.access).toBe('read-write');
+  });
+
+  it('reports YAML syntax errors with their position', async () => {
+    expect(await loadError({ 'nudge.yaml': 'access: [\n' })).toMatch(/^nudge\.yaml:\d+:\d+ /);
+  });
+
+  it('loads --config from another directory', async () => {
+    const dir = await project({ 'custom.yaml': 'access: read-only\n' });
+    const loaded = await loadConfig({
+      cwd: tmpdir(),
+      configPath: path.join(dir, 'custom.yaml'),
+      env: {},
+    });
+    expect(loaded.config.access).toBe('read-only');
+    expect(loaded.dir).toBe(dir);
+  });
+});

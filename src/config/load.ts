@@ -1,0 +1,101 @@
+// Finds and loads nudge.yaml: `--config <file>` or nudge.yaml/nudge.yml in the
+// working directory, `.env` beside it (never overriding the real environment),
+// ${ENV} interpolation, validation. No file at all is fine: defaults apply and
+// the database URL comes from DATABASE_URL.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { type Config, configSchema, type SupabaseConnector } from './schema.js';
+import { displayPath, readYamlFile, validate, type YamlSource } from './yaml.js';
+
+export interface LoadedConfig {
+  /** Absolute path of the config file, when there is one. */
+  file?: string;
+  /** Directory that relative paths in the config are resolved against. */
+  dir: string;
+  config: Config;
+  /** The parsed file, to locate later errors (e.g. a mapped table that does not exist). */
+  source?: YamlSource;
+  env: Record<string, string | undefined>;
+  /** `database_url`, else DATABASE_URL. */
+  databaseUrl?: string;
+  /** Where the URL came from, for messages. */
+  databaseUrlFrom?: string;
+  featuresDir: string;
+  templatesDir: string;
+  supabase?: SupabaseConnector & { key?: string };
+}
+
+export interface LoadOptions {
+  /** Value of --config. */
+  configPath?: string;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+const DEFAULT_NAMES = ['nudge.yaml', 'nudge.yml'];
+
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.configPath
+    ? path.resolve(cwd, options.configPath)
+    : DEFAULT_NAMES.map((name) => path.join(cwd, name)).find((candidate) => existsSync(candidate));
+  const dir = file ? path.dirname(file) : cwd;
+  const env = { ...readDotEnv(dir), ...(options.env ?? process.env) };
+
+  let config: Config;
+  let source: YamlSource | undefined;
+  if (file) {
+    source = await readYamlFile(file, env);
+    config = validate(source, configSchema);
+  } else {
+    config = configSchema.parse({});
+  }
+
+  const databaseUrl = config.database_url || env.DATABASE_URL || undefined;
+  const supabase = config.connectors?.supabase;
+  if (supabase && source && supabase.api_key && supabase.service_role_key) {
+    if (supabase.api_key !== supabase.service_role_key) {
+      throw source.error(
+        ['connectors', 'supabase', 'service_role_key'],
+        'api_key and service_role_key are both set and differ; keep one',
+      );
+    }
+  }
+  return {
+    ...(file ? { file } : {}),
+    dir,
+    config,
+    ...(source ? { source } : {}),
+    env,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(databaseUrl
+      ? {
+          databaseUrlFrom: config.database_url
+            ? `database_url in ${displayPath(file!)}`
+            : 'DATABASE_URL',
+        }
+      : {}),
+    featuresDir: path.resolve(dir, config.features),
+    templatesDir: path.resolve(dir, config.templates),
+    ...(supabase
+      ? { supabase: { ...supabase, key: supabase.api_key ?? supabase.service_role_key } }
+      : {}),
+  };
+}
+
+/** `.env` in `dir`, parsed; an unreadable or malformed file is reported, not ignored. */
+function readDotEnv(dir: string): Record<string, string> {
+  const file = path.join(dir, '.env');
+  if (!existsSync(file)) return {};
+  try {
+    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch (error) {
+    throw new ConfigError(
+      { file: displayPath(file) },
+      '',
+      `cannot read: ${(error as Error).message}`,
+    );
+  }
+}

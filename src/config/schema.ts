@@ -1,0 +1,106 @@
+// The shape of nudge.yaml. It accepts the `connectors: supabase:` block of the
+// reference connector document as written there; see docs/configuration.md.
+// The JSON Schema in schema/nudge.schema.json is generated from this file.
+import { z } from 'zod';
+import { parseTableName } from '../source/names.js';
+
+export const tableNameSchema = z
+  .string({ error: 'expected a table name' })
+  .refine((value) => parseTableName(value) !== undefined, {
+    error: 'expected a table name such as orders, auth.users or "my-app"."Order Items"',
+  });
+
+const urlSchema = (what: string) =>
+  z
+    .string({ error: `expected ${what}` })
+    .refine((value) => /^[a-z][a-z0-9+.-]*:\/\/./i.test(value), {
+      error: `expected ${what}`,
+    });
+
+const attributeName = z.string({ error: 'expected an attribute name' }).min(1);
+
+/** Columns mapped to contact attributes, or a table synced as events. */
+export const tableMappingSchema = z
+  .object({
+    sync_as: z.enum(['attributes', 'events']).optional(),
+    event_name: z.string().min(1).optional(),
+    properties: z.record(z.string(), z.string({ error: 'expected a column name' })).optional(),
+    contact: z
+      .strictObject({
+        email: z.string().optional(),
+        user_id: z.string().optional(),
+      })
+      .optional()
+      .describe('How a row finds its contact: by an email column or a user-id column'),
+  })
+  .catchall(attributeName)
+  .describe('column: ATTRIBUTE pairs, or sync_as: events with event_name and properties');
+
+export const supabaseConnectorSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  project_url: urlSchema('the project URL, e.g. https://xyzcompany.supabase.co').optional(),
+  api_key: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('service_role key (bypasses RLS); never the anon key'),
+  service_role_key: z.string().min(1).optional().describe('alias of api_key'),
+  anon_key: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('optional: lets `nudge doctor` check what RLS hides'),
+  sync: z
+    .strictObject({
+      users: z.boolean().default(false),
+      tables: z.array(tableNameSchema).default([]),
+      storage: z.boolean().default(false),
+      realtime: z.boolean().default(false),
+    })
+    .default({ users: false, tables: [], storage: false, realtime: false }),
+  user_mapping: z.record(z.string(), attributeName).optional(),
+  table_mapping: z.record(z.string(), tableMappingSchema).optional(),
+  debug: z.boolean().default(false),
+  log_level: z.enum(['error', 'warn', 'info', 'verbose', 'debug']).default('info'),
+  log_queries: z.boolean().default(false),
+  log_realtime: z.boolean().default(false),
+});
+
+export const configSchema = z.strictObject({
+  database_url: z
+    .string()
+    .optional()
+    .describe('The Supabase/Postgres database. Falls back to $DATABASE_URL.'),
+  access: z
+    .enum(['read-write', 'read-only'])
+    .default('read-write')
+    .describe('read-only: analyze and plan work, deploy refuses, nothing is written'),
+  capture: z
+    .enum(['outbox', 'webhook'])
+    .default('outbox')
+    .describe('How deployed triggers hand events to Nudge'),
+  features: z.string().default('nudge/features').describe('Directory of feature files'),
+  templates: z.string().default('nudge/templates').describe('Directory of email templates'),
+  webhook: z
+    .strictObject({
+      url: urlSchema('the URL of Nudge’s /ingest endpoint'),
+      secret: z.string().min(1).optional(),
+      timeout_ms: z.number().int().positive().default(5000),
+    })
+    .optional()
+    .describe('Used when capture is webhook (pg_net)'),
+  engine: z
+    .strictObject({
+      database_url: z.string().optional().describe('A separate Postgres for Nudge’s own state'),
+    })
+    .optional(),
+  connectors: z
+    .strictObject({
+      supabase: supabaseConnectorSchema.optional(),
+    })
+    .optional(),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type SupabaseConnector = z.output<typeof supabaseConnectorSchema>;
+export type TableMapping = z.output<typeof tableMappingSchema>;

@@ -1,0 +1,225 @@
+// YAML files the user writes (nudge.yaml, feature files): parse with source
+// positions, interpolate ${ENV}, validate with zod, and turn every problem into
+// a ConfigError that names file:line:column and the field.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type Place, throwIfAny } from '../errors.js';
+import { didYouMean } from './suggest.js';
+
+export type FieldPath = readonly (string | number)[];
+
+export interface YamlSource {
+  file: string;
+  /** The document as plain JS (after interpolation). */
+  value: unknown;
+  /** Where a field was written; `key: true` points at the key instead of the value. */
+  placeOf(fieldPath: FieldPath, options?: { key?: boolean }): Place;
+  /** A ConfigError located at `fieldPath`. */
+  error(
+    fieldPath: FieldPath,
+    problem: string,
+    options?: { key?: boolean; hint?: string },
+  ): ConfigError;
+}
+
+/** `connectors.supabase.sync.tables[1]` */
+export function formatPath(fieldPath: FieldPath): string {
+  let out = '';
+  for (const part of fieldPath) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (/^[A-Za-z_][\w-]*$/.test(part)) out += out ? `.${part}` : part;
+    else out += `[${JSON.stringify(part)}]`;
+  }
+  return out;
+}
+
+/** Paths are shown relative to the working directory, as editors expect. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') ? relative : file;
+}
+
+export async function readYamlFile(file: string, env: Record<string, string | undefined>) {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      { file: displayPath(file) },
+      '',
+      code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`,
+    );
+  }
+  return parseYaml(text, displayPath(file), env);
+}
+
+export function parseYaml(
+  text: string,
+  file: string,
+  env: Record<string, string | undefined>,
+): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const placeAt = (offset: number): Place => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file, line, column: col };
+  };
+  const syntax = [...doc.errors, ...doc.warnings].map(
+    (e) => new ConfigError(placeAt(e.pos[0]), '', e.message.split('\n')[0] ?? e.message),
+  );
+  throwIfAny(syntax);
+
+  const placeOf = (fieldPath: FieldPath, options: { key?: boolean } = {}): Place => {
+    let node: unknown = doc.contents;
+    let found: Node | undefined = (doc.contents as Node | null) ?? undefined;
+    for (let i = 0; i < fieldPath.length; i++) {
+      const part = fieldPath[i]!;
+      const last = i === fieldPath.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (p) => isScalar(p.key) && String(p.key.value) === String(part),
+        );
+        if (!pair) break;
+        const target = last && options.key ? pair.key : (pair.value ?? pair.key);
+        node = target;
+        if (target) found = target as Node;
+      } else if (isSeq(node) && typeof part === 'number' && node.items[part]) {
+        node = node.items[part];
+        found = node as Node;
+      } else {
+        break;
+      }
+    }
+    return placeAt(found?.range?.[0] ?? 0);
+  };
+
+  const error = (
+    fieldPath: FieldPath,
+    problem: string,
+    options: { key?: boolean; hint?: string } = {},
+  ) => new ConfigError(placeOf(fieldPath, options), formatPath(fieldPath), problem, options.hint);
+
+  throwIfAny(interpolate(doc, env, placeAt));
+  return { file, value: doc.toJS({ maxAliasCount: 100 }), placeOf, error };
+}
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in string values with environment
+ * variables; `$${` writes a literal `${`. A variable that is not set (and has
+ * no default) is an error naming the variable and where it is used.
+ */
+function interpolate(
+  doc: ReturnType<typeof parseDocument>,
+  env: Record<string, string | undefined>,
+  placeAt: (offset: number) => Place,
+): ConfigError[] {
+  const errors: ConfigError[] = [];
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      node.value = node.value.replace(
+        /\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+        (match, name: string, fallback: string | undefined) => {
+          if (match.startsWith('$$')) return match.slice(1);
+          const value = env[name];
+          if (value !== undefined && value !== '') return value;
+          if (fallback !== undefined) return fallback;
+          errors.push(
+            new ConfigError(
+              placeAt(node.range?.[0] ?? 0),
+              '',
+              `environment variable ${name} is not set`,
+              `set ${name} in the environment or in .env next to the config file, or write \${${name}:-default}`,
+            ),
+          );
+          return '';
+        },
+      );
+    },
+  });
+  return errors;
+}
+
+/** Validates `source.value` against `schema`; every issue becomes a located ConfigError. */
+export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.output<S> {
+  const result = schema.safeParse(source.value ?? {});
+  if (result.success) return result.data;
+  const errors: ConfigError[] = [];
+  for (const issue of result.error.issues) {
+    const at = issue.path as (string | number)[];
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = keysAt(schema, at);
+      for (const key of issue.keys) {
+        errors.push(
+          source.error([...at, key], `unknown field "${key}"${didYouMean(key, allowed)}`, {
+            key: true,
+          }),
+        );
+      }
+    } else if (issue.code === 'invalid_value' && 'values' in issue) {
+      const got = valueAt(source.value, at);
+      const options = issue.values.map(String);
+      errors.push(
+        source.error(
+          at,
+          `expected one of ${options.join(', ')}${typeof got === 'string' ? didYouMean(got, options) : ''}`,
+        ),
+      );
+    } else if (issue.code === 'invalid_type' && valueAt(source.value, at) === undefined) {
+      errors.push(source.error(at, `missing required field`, { key: true }));
+    } else {
+      errors.push(source.error(at, issue.message));
+    }
+  }
+  throwIfAny(errors);
+  throw new Error('unreachable');
+}
+
+function valueAt(value: unknown, at: FieldPath): unknown {
+  let current = value;
+  for (const part of at) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[part];
+  }
+  return current;
+}
+
+interface Def {
+  type: string;
+  shape?: Record<string, { _zod: { def: Def } }>;
+  innerType?: { _zod: { def: Def } };
+  element?: { _zod: { def: Def } };
+  valueType?: { _zod: { def: Def } };
+  options?: { _zod: { def: Def } }[];
+  in?: { _zod: { def: Def } };
+}
+
+/** The field names the schema allows at `at`, for "did you mean". */
+function keysAt(schema: z.ZodType, at: FieldPath): string[] {
+  const defs = walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at);
+  return defs.flatMap((def) => Object.keys(def.shape ?? {}));
+}
+
+function walk(defs: Def[], at: FieldPath): Def[] {
+  const unwrapped = defs.flatMap(unwrap);
+  if (at.length === 0) return unwrapped;
+  const [part, ...rest] = at;
+  const next: Def[] = [];
+  for (const def of unwrapped) {
+    if (def.type === 'object' && typeof part === 'string' && def.shape?.[part]) {
+      next.push(def.shape[part]._zod.def);
+    } else if (def.type === 'array' && def.element) next.push(def.element._zod.def);
+    else if (def.type === 'record' && def.valueType) next.push(def.valueType._zod.def);
+  }
+  return walk(next, rest);
+}
+
+function unwrap(def: Def): Def[] {
+  if (def.innerType) return unwrap(def.innerType._zod.def);
+  if (def.type === 'pipe' && def.in) return unwrap(def.in._zod.def);
+  if (def.type === 'union' && def.options) return def.options.flatMap((o) => unwrap(o._zod.def));
+  return [def];
+}
