@@ -12,8 +12,14 @@ export function ident(...parts: string[]): string {
     .join('.');
 }
 
-/** A string literal safe under standard_conforming_strings (on since PostgreSQL 9.1). */
-export function literal(value: string): string {
-  if (value.includes('\0')) throw new Error('string value contains a NUL character');
-  return `'${value.replaceAll("'", "''")}'`;
+/**
+ * A string literal that reads the same whatever standard_conforming_strings
+ * says: with a backslash inside, an escape string (E'a\\b') whose meaning is
+ * fixed; otherwise a plain one with quotes doubled. NUL cannot be stored in
+ * PostgreSQL text, so it is refused rather than silently truncated.
+ */
+export function literal(text: string): string {
+  if (text.includes('\0')) throw new Error('SQL literals cannot contain NUL characters');
+  const doubled = text.replaceAll("'", "''");
+  return text.includes('\\') ? `E'${doubled.replaceAll('\\', '\\\\')}'` : `'${doubled}'`;
 }
