@@ -18,6 +18,12 @@ export interface TestDatabase {
   sql: postgres.Sql;
   /** A superuser connection to the server's `postgres` database. */
   admin: postgres.Sql;
+  /**
+   * A LOGIN role (password `pw`) that can connect to this database and do
+   * only what `grants` (SQL, `{role}` standing for its name) allow. Roles are
+   * cluster-wide, so the name is unique; it is dropped with the database.
+   */
+  loginRole(prefix: string, grants?: string): Promise<{ name: string; url: string }>;
 }
 
 export function serverUrl(database = 'postgres'): string {
@@ -33,16 +39,27 @@ export async function createTestDatabase(): Promise<TestDatabase & { drop(): Pro
   });
   const url = serverUrl(name);
   const sql = postgres(url, { onnotice: () => {}, max: 4 });
+  const roles: string[] = [];
+  const urlAs = (role: string, password: string) =>
+    `postgres://${encodeURIComponent(role)}:${encodeURIComponent(password)}@127.0.0.1:${inject('pgPort')}/${name}`;
   return {
     name,
     url,
-    urlAs: (role, password) =>
-      `postgres://${encodeURIComponent(role)}:${encodeURIComponent(password)}@127.0.0.1:${inject('pgPort')}/${name}`,
+    urlAs,
     sql,
     admin,
+    async loginRole(prefix, grants = '') {
+      const role = `${prefix}_${randomBytes(4).toString('hex')}`;
+      roles.push(role);
+      await sql.unsafe(`CREATE ROLE ${ident(role)} LOGIN PASSWORD 'pw';
+        GRANT CONNECT ON DATABASE ${ident(name)} TO ${ident(role)};
+        ${grants.replaceAll('{role}', ident(role))}`);
+      return { name: role, url: urlAs(role, 'pw') };
+    },
     async drop() {
       await sql.end();
       await admin.unsafe(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+      for (const role of roles) await admin.unsafe(`DROP ROLE IF EXISTS ${ident(role)}`);
       await admin.end();
     },
   };
