@@ -14,6 +14,9 @@ import { type CaptureObject, captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(hashtext('nudge deploy'))`;
 const LOCK_TIMEOUT = '10s';
+// set_config(..., true) rather than SET LOCAL: it also works in the implicit
+// transaction the Supabase CLI runs a migration file in.
+const SET_LOCK_TIMEOUT = `SELECT set_config('lock_timeout', '${LOCK_TIMEOUT}', true)`;
 
 export interface DeployResult {
   plan: Plan;
@@ -24,7 +27,7 @@ export async function deploy(sql: postgres.Sql, desired: CaptureObject[]): Promi
   try {
     return await sql.begin(async (tx) => {
       await tx.unsafe(`SELECT ${LOCK}`);
-      await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
       if (!plan.hasChanges) return { plan };
       for (const statement of planStatements(plan)) await tx.unsafe(statement);
@@ -71,7 +74,7 @@ export function planScript(
   if (!plan.hasChanges) return `${[...lines, '-- No changes.'].join('\n')}\n`;
   const body = [
     `SELECT ${LOCK};`,
-    `SET LOCAL lock_timeout = '${LOCK_TIMEOUT}';`,
+    `${SET_LOCK_TIMEOUT};`,
     ...planStatements(plan).map((s) => `${s};`),
     `${recordSql(plan)};`,
   ];
@@ -82,7 +85,7 @@ export function planScript(
 export async function teardown(sql: postgres.Sql): Promise<{ triggers: number }> {
   return sql.begin(async (tx) => {
     await tx.unsafe(`SELECT ${LOCK}`);
-    await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    await tx.unsafe(SET_LOCK_TIMEOUT);
     const triggers = await nudgeTriggers(tx as unknown as postgres.Sql);
     for (const t of triggers)
       await tx.unsafe(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`);

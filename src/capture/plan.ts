@@ -59,7 +59,7 @@ function schemaItems(state: CaptureState): PlanItem[] {
       {
         action: 'create',
         kind: 'schema',
-        subject: 'schema nudge',
+        subject: 'nudge',
         detail:
           'outbox event_log, failed_events, enrichment_map, deployments; closed to anon and authenticated',
         sql: [...migrationSql(0, false), lockdownSql()],
@@ -71,7 +71,7 @@ function schemaItems(state: CaptureState): PlanItem[] {
     items.push({
       action: 'replace',
       kind: 'schema',
-      subject: 'schema nudge',
+      subject: 'nudge',
       detail:
         schema.applied < latest
           ? `migrate ${schema.applied} → ${latest}`
@@ -82,11 +82,20 @@ function schemaItems(state: CaptureState): PlanItem[] {
       sql: [...migrationSql(schema.applied, schema.missing.length > 0), lockdownSql()],
     });
   }
+  if (items.length === 0) {
+    items.push({
+      action: 'unchanged',
+      kind: 'schema',
+      subject: 'nudge',
+      detail: `migration ${latest}`,
+      sql: [],
+    });
+  }
   if (schema.exposed.length > 0) {
     items.push({
       action: 'replace',
       kind: 'privileges',
-      subject: 'schema nudge privileges',
+      subject: 'nudge',
       detail: 'revoke from PUBLIC, anon and authenticated',
       drift: schema.exposed.map((grant) => `granted by hand: ${grant}`),
       sql: [lockdownSql()],
@@ -190,6 +199,13 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
   return items;
 }
 
+/** pg_trigger.tgenabled values other than 'O' (fires in normal sessions). */
+const ENABLE_MODES: Record<string, string> = {
+  D: 'trigger was disabled by hand',
+  R: 'trigger was set to ENABLE REPLICA by hand (it no longer fires for normal writes)',
+  A: 'trigger was set to ENABLE ALWAYS by hand',
+};
+
 function driftOf(object: CaptureObject, deployed: DeployedCapture): string[] {
   const drift: string[] = [];
   if (!deployed.marker) drift.push('marker comment was removed by hand');
@@ -203,7 +219,8 @@ function driftOf(object: CaptureObject, deployed: DeployedCapture): string[] {
   );
   if (!trigger) drift.push('trigger was dropped by hand');
   else {
-    if (trigger.enabled === 'D') drift.push('trigger was disabled by hand');
+    if (trigger.enabled !== 'O')
+      drift.push(ENABLE_MODES[trigger.enabled] ?? 'trigger mode was changed by hand');
     if (trigger.level !== object.level || trigger.events.join(',') !== object.operation) {
       drift.push('trigger was changed by hand');
     }

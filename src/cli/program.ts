@@ -9,10 +9,7 @@ export interface GlobalOptions {
   debug?: boolean;
 }
 
-export type CommandAction<O> = (
-  options: O & GlobalOptions,
-  io: Io,
-) => Promise<number | undefined | void>;
+export type CommandAction<O> = (options: O & GlobalOptions, io: Io) => Promise<number>;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   let exitCode = 0;
@@ -33,7 +30,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       const command = args[args.length - 1] as Command;
       const options = command.optsWithGlobals() as O & GlobalOptions;
       try {
-        exitCode = (await action(options, io)) ?? 0;
+        exitCode = await action(options, io);
       } catch (error) {
         exitCode = printError(io, error, !!options.debug);
       }

@@ -14,6 +14,8 @@ export interface LoadedConfig {
   file?: string;
   /** Directory that relative paths in the config are resolved against. */
   dir: string;
+  /** The working directory: file names in messages are relative to it. */
+  cwd: string;
   config: Config;
   /** The parsed file, to locate later errors (e.g. a mapped table that does not exist). */
   source?: YamlSource;
@@ -47,7 +49,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   let config: Config;
   let source: YamlSource | undefined;
   if (file) {
-    source = await readYamlFile(file, env);
+    source = await readYamlFile(file, env, cwd);
     config = validate(source, configSchema);
   } else {
     config = configSchema.parse({});
@@ -66,6 +68,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   return {
     ...(file ? { file } : {}),
     dir,
+    cwd,
     config,
     ...(source ? { source } : {}),
     env,
@@ -73,7 +76,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     ...(databaseUrl
       ? {
           databaseUrlFrom: config.database_url
-            ? `database_url in ${displayPath(file!)}`
+            ? `database_url in ${displayPath(file!, cwd)}`
             : 'DATABASE_URL',
         }
       : {}),

@@ -17,6 +17,17 @@ const urlSchema = (what: string) =>
       error: `expected ${what}`,
     });
 
+export const attributeTypeSchema = z.enum([
+  'text',
+  'integer',
+  'numeric',
+  'boolean',
+  'timestamptz',
+  'date',
+  'uuid',
+  'jsonb',
+]);
+
 const attributeName = z.string({ error: 'expected an attribute name' }).min(1);
 
 /** Columns mapped to contact attributes, or a table synced as events. */
@@ -94,6 +105,14 @@ export const configSchema = z.strictObject({
       database_url: z.string().optional().describe('A separate Postgres for Nudge’s own state'),
     })
     .optional(),
+  contacts: z
+    .strictObject({
+      attributes: z
+        .record(z.string(), attributeTypeSchema)
+        .default({})
+        .describe('types of contact attributes, for conditions on contact.*'),
+    })
+    .default({ attributes: {} }),
   connectors: z
     .strictObject({
       supabase: supabaseConnectorSchema.optional(),

@@ -36,24 +36,28 @@ export function formatPath(fieldPath: FieldPath): string {
 }
 
 /** Paths are shown relative to the working directory, as editors expect. */
-export function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const relative = path.relative(cwd, file);
   return relative && !relative.startsWith('..') ? relative : file;
 }
 
-export async function readYamlFile(file: string, env: Record<string, string | undefined>) {
+export async function readYamlFile(
+  file: string,
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+) {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      { file: displayPath(file) },
+      { file: displayPath(file, cwd) },
       '',
       code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`,
     );
   }
-  return parseYaml(text, displayPath(file), env);
+  return parseYaml(text, displayPath(file, cwd), env);
 }
 
 export function parseYaml(

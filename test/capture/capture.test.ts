@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deploy, nudgeTriggers, teardown } from '../../src/capture/deploy.js';
 import { makePlan } from '../../src/capture/plan.js';
 import { readCaptureState } from '../../src/capture/state.js';
-import { buildCaptureObject, type CaptureNeed } from '../../src/capture/triggers.js';
+import { buildCaptureObjects, type CaptureNeed } from '../../src/capture/triggers.js';
 import { ident, literal } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';
 
@@ -15,14 +15,7 @@ const db = useDatabase();
 const orders = { schema: 'public', table: 'orders' };
 const items = { schema: 'my-app', table: 'Order Items' };
 
-function objects(needs: CaptureNeed[]) {
-  const groups = new Map<string, CaptureNeed[]>();
-  for (const need of needs) {
-    const key = JSON.stringify([need.table, need.operation]);
-    groups.set(key, [...(groups.get(key) ?? []), need]);
-  }
-  return [...groups.values()].map(buildCaptureObject);
-}
+const objects = buildCaptureObjects;
 
 const paidOnly: CaptureNeed['filter'] = (row) =>
   `${row.new('status')} = ${literal('paid')} AND ${row.old('status')} IS DISTINCT FROM ${row.new('status')}`;
@@ -38,9 +31,18 @@ async function plan(sql: postgres.Sql, needs: CaptureNeed[]) {
   return makePlan(objects(needs), await readCaptureState(sql));
 }
 
-async function events(sql: postgres.Sql) {
-  return sql<{ operation: string; new_row: Record<string, unknown> | null; old_row: unknown }[]>`
-    select operation, new_row, old_row from nudge.event_log order by id`;
+type Row = Record<string, unknown>;
+
+/** The outbox expanded to one event per captured row, in order. */
+async function events(sql: postgres.Sql, where = sql`true`) {
+  return sql<
+    { operation: string; new_row: Row | null; old_row: Row | null; enrichment: unknown }[]
+  >`
+    select e.operation, e.new_rows -> (r.i)::int as new_row, e.old_rows -> (r.i)::int as old_row,
+           e.enrichment -> (r.i)::int as enrichment
+      from nudge.event_log e, generate_series(0, e.row_count - 1) as r(i)
+     where ${where}
+     order by e.id, r.i`;
 }
 
 beforeAll(async () => {
@@ -53,7 +55,7 @@ describe('deploy', () => {
   it('plans the schema and one trigger per table and operation, shared by features', async () => {
     const first = await plan(db.sql, baseNeeds);
     expect(first.items.map((i) => `${i.action} ${i.kind} ${i.subject}`)).toEqual([
-      'create schema schema nudge',
+      'create schema nudge',
       'create capture public.orders insert',
       'create capture public.orders update',
       'create capture public.orders delete',
@@ -99,11 +101,14 @@ describe('deploy', () => {
     );
   });
 
-  it('captures multi-row statements with one event per row', async () => {
+  it('captures a multi-row statement as chunks holding every row in order', async () => {
     await db.sql`delete from nudge.event_log`;
-    await db.sql`insert into orders (total) select g from generate_series(1, 500) g`;
-    const [n] = await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.event_log`;
-    expect(n!.n).toBe(500);
+    await db.sql`insert into orders (total) select g from generate_series(1, 2500) g`;
+    const chunks = await db.sql<{ row_count: number }[]>`
+      select row_count from nudge.event_log order by id`;
+    expect(chunks.map((c) => c.row_count)).toEqual([1000, 1000, 500]);
+    const totals = (await events(db.sql)).map((e) => e.new_row?.total);
+    expect(totals).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
   });
 
   it('drops orphans when a feature goes away', async () => {
@@ -196,7 +201,7 @@ describe('invariants', () => {
     await db.sql`insert into profiles values (${user!.id}, 'pro')`;
     await db.sql`delete from nudge.event_log`;
     await db.sql`insert into orders (user_id, total) values (${user!.id}, 5)`;
-    const [ok] = await db.sql<{ enrichment: unknown }[]>`select enrichment from nudge.event_log`;
+    const [ok] = await events(db.sql);
     expect(ok!.enrichment).toEqual({ profile: { plan: 'pro' } });
 
     // Break the enrichment query behind Nudge's back.
@@ -232,10 +237,11 @@ describe('invariants', () => {
       `INSERT INTO "my-app"."Order Items" ("select", "Quote""d", "Total") VALUES ('a', 1, 2), ('it''s', 3, 4)`,
     );
     await db.sql.unsafe(`UPDATE "my-app"."Order Items" SET "Total" = 5 WHERE "select" = 'a'`);
-    const captured = await db.sql<{ operation: string; new_row: Record<string, unknown> }[]>`
-      select operation, new_row from nudge.event_log
-      where schema_name = 'my-app' and table_name = 'Order Items' order by id`;
-    expect(captured.map((e) => [e.operation, e.new_row.select, e.new_row['Quote"d']])).toEqual([
+    const captured = await events(
+      db.sql,
+      db.sql`schema_name = 'my-app' and table_name = 'Order Items'`,
+    );
+    expect(captured.map((e) => [e.operation, e.new_row?.select, e.new_row?.['Quote"d']])).toEqual([
       ['insert', 'a', 1],
       ['update', 'a', 1],
     ]);

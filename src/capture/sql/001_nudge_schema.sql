@@ -7,19 +7,30 @@ CREATE SCHEMA IF NOT EXISTS nudge;
 COMMENT ON SCHEMA nudge IS
   'Nudge capture: outbox, failed events, enrichment. Managed by `nudge deploy`; removed by `nudge teardown`.';
 
--- One row per captured row change, written in the same transaction as the
--- change itself: committed changes are never lost, rolled-back ones never seen.
+-- The outbox. One row per captured statement (chunked every 1000 rows): the
+-- rows it changed as JSON arrays, written in the same transaction as the
+-- change itself, so committed changes are never lost and rolled-back ones
+-- never seen. Batching a statement's rows into one tuple is what keeps bulk
+-- writes cheap (see docs/benchmarks.md); `json`, not `jsonb`, because the
+-- engine only reads it back as text. UPDATE rows are paired: new_rows[i]
+-- and old_rows[i] are the same row after and before.
 CREATE TABLE IF NOT EXISTS nudge.event_log (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   schema_name text NOT NULL,
   table_name text NOT NULL,
   operation text NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),
-  new_row jsonb,
-  old_row jsonb,
-  enrichment jsonb,
+  row_count integer NOT NULL,
+  new_rows json,
+  old_rows json,
+  enrichment json,
   txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
   captured_at timestamptz NOT NULL DEFAULT now()
 );
+-- Stored out of line without compression: pglz costs more than it saves here.
+ALTER TABLE nudge.event_log
+  ALTER COLUMN new_rows SET STORAGE EXTERNAL,
+  ALTER COLUMN old_rows SET STORAGE EXTERNAL,
+  ALTER COLUMN enrichment SET STORAGE EXTERNAL;
 COMMENT ON TABLE nudge.event_log IS 'Outbox of captured row changes; consumed and removed by the Nudge engine.';
 
 -- What a trigger could not capture (e.g. a broken enrichment query), with the
@@ -66,8 +77,8 @@ CREATE TABLE IF NOT EXISTS nudge.deployments (
   objects jsonb NOT NULL
 );
 
-CREATE OR REPLACE FUNCTION nudge.enrich(p_schema text, p_table text, p_row jsonb)
-RETURNS jsonb
+CREATE OR REPLACE FUNCTION nudge.enrich(p_schema text, p_table text, p_row json)
+RETURNS json
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $enrich$
 DECLARE
@@ -90,6 +101,6 @@ BEGIN
     END IF;
     result := result || jsonb_build_object(m.name, found);
   END LOOP;
-  RETURN result;
+  RETURN result::json;
 END
 $enrich$;

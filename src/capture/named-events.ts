@@ -1,0 +1,45 @@
+// Named events a feature can trigger on instead of a table, and the capture
+// each one needs: Supabase Auth activity on auth.users and uploads on
+// storage.objects, as the reference connector names them.
+import type { TableName } from '../source/names.js';
+import type { CaptureNeed, Operation } from './triggers.js';
+
+export interface NamedEvent {
+  table: TableName;
+  operation: Operation;
+  /** Narrows the capture to the rows that are this event. */
+  filter?: CaptureNeed['filter'];
+  description: string;
+}
+
+const users = { schema: 'auth', table: 'users' };
+const objects = { schema: 'storage', table: 'objects' };
+
+export const NAMED_EVENTS: Record<string, NamedEvent> = {
+  'user.signed_up': { table: users, operation: 'insert', description: 'a new Supabase Auth user' },
+  'user.signed_in': {
+    table: users,
+    operation: 'update',
+    filter: (row) => `${row.old('last_sign_in_at')} IS DISTINCT FROM ${row.new('last_sign_in_at')}`,
+    description: 'last_sign_in_at changed',
+  },
+  'user.updated': { table: users, operation: 'update', description: 'any change to an Auth user' },
+  'user.deleted': { table: users, operation: 'delete', description: 'an Auth user was deleted' },
+  'storage.object.created': {
+    table: objects,
+    operation: 'insert',
+    description: 'a file was uploaded to Storage',
+  },
+  'storage.object.deleted': {
+    table: objects,
+    operation: 'delete',
+    description: 'a file was removed from Storage',
+  },
+};
+
+/** Accepts the reference's webhook spellings too (auth.user.created). */
+const ALIASES: Record<string, string> = { 'auth.user.created': 'user.signed_up' };
+
+export function namedEvent(name: string): NamedEvent | undefined {
+  return NAMED_EVENTS[ALIASES[name] ?? name];
+}

@@ -1,0 +1,60 @@
+// What plan, deploy and export share: load the features, check them against
+// the live database, and compute the plan.
+import type { Plan } from '../capture/plan.js';
+import { makePlan } from '../capture/plan.js';
+import { readCaptureState } from '../capture/state.js';
+import { buildCaptureObjects, type CaptureNeed } from '../capture/triggers.js';
+import type { LoadedConfig } from '../config/load.js';
+import { displayPath } from '../config/yaml.js';
+import { checkFeatures } from '../features/check.js';
+import { type Feature, loadFeatures } from '../features/load.js';
+import { readCatalog } from '../source/catalog.js';
+import type { Sql } from '../source/connect.js';
+import { redactUrl } from '../source/connect.js';
+import type { Io } from './io.js';
+import type { SourceSession } from './project.js';
+
+export interface PlannedChange {
+  features: Feature[];
+  plan: Plan;
+}
+
+export async function planChange(project: LoadedConfig, sql: Sql): Promise<PlannedChange> {
+  const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+  const catalog = await readCatalog(sql);
+  const needs: CaptureNeed[] = checkFeatures(features, catalog, project.config.contacts.attributes);
+  const plan = makePlan(buildCaptureObjects(needs), await readCaptureState(sql));
+  return { features, plan };
+}
+
+/** "Nudge plan for <db> (read-write) · 3 features in nudge/features: 2 active, 1 paused" */
+export function printHeader(
+  io: Io,
+  verb: string,
+  project: LoadedConfig,
+  session: SourceSession,
+  features: Feature[],
+): void {
+  const c = io.colors;
+  const mode = session.readOnly ? c.yellow('read-only') : 'read-write';
+  io.out(`${c.bold(`Nudge ${verb}`)} for ${redactUrl(session.url)} (${mode})`);
+  const where = displayPath(project.featuresDir, project.cwd);
+  if (features.length === 0) {
+    io.out(
+      c.dim(
+        `No feature files in ${where}/. Start from a template: nudge init --template welcome-drip`,
+      ),
+    );
+  } else {
+    const count = (status: string) => features.filter((f) => f.status === status).length;
+    const parts = [`${count('active')} active`];
+    if (count('paused')) parts.push(`${count('paused')} paused`);
+    if (count('draft')) parts.push(`${count('draft')} draft (not deployed)`);
+    io.out(
+      c.dim(
+        `${features.length} feature${features.length === 1 ? '' : 's'} in ${where}/: ${parts.join(', ')}`,
+      ),
+    );
+  }
+  io.out('');
+}

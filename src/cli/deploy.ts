@@ -1,0 +1,67 @@
+// `nudge deploy`: shows the plan, asks, applies it in one transaction.
+// `--sql` prints the change as a script instead (works in read-only mode).
+import { deploy as applyPlan, planScript } from '../capture/deploy.js';
+import { renderPlan } from '../capture/render.js';
+import { NudgeError } from '../errors.js';
+import { redactUrl } from '../source/connect.js';
+import { NUDGE_VERSION } from '../version.js';
+import { planChange, printHeader } from './capture.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+import { loadProject, withSource } from './project.js';
+
+export interface DeployOptions extends GlobalOptions {
+  yes?: boolean;
+  sql?: boolean;
+}
+
+export async function deploy(options: DeployOptions, io: Io): Promise<number> {
+  const project = await loadProject(options, io);
+  if (project.config.access === 'read-only' && !options.sql) {
+    const place = project.source?.placeOf(['access']);
+    throw new NudgeError(
+      `access is read-only${place ? ` (${place.file}:${place.line})` : ''}: deploy refuses to write to the database`,
+      '`nudge deploy --sql` prints the change as SQL you can review and apply yourself; or set access: read-write',
+    );
+  }
+  return withSource(project, async (session) => {
+    const { features, plan } = await planChange(project, session.sql);
+    if (options.sql) {
+      io.out(
+        planScript(plan, {
+          transaction: true,
+          header: [
+            `Nudge ${NUDGE_VERSION} deploy for ${redactUrl(session.url)}, ${new Date().toISOString()}`,
+            'Apply with: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f <this file>',
+          ],
+        }).trimEnd(),
+      );
+      return 0;
+    }
+    printHeader(io, 'deploy', project, session, features);
+    renderPlan(plan, io);
+    if (!plan.hasChanges) return 0;
+    if (!options.yes) {
+      if (!io.confirm) {
+        throw new NudgeError(
+          'deploy needs confirmation and there is no terminal to ask',
+          'review `nudge plan`, then run `nudge deploy --yes`',
+        );
+      }
+      if (!(await io.confirm('\nApply these changes?'))) {
+        io.out('Nothing deployed.');
+        return 1;
+      }
+    }
+    const result = await applyPlan(session.sql, plan.desired);
+    const { create, replace, drop } = result.plan.counts;
+    if (result.deploymentId === undefined) {
+      io.out('\nNothing to do: the database changed meanwhile and now matches the features.');
+      return 0;
+    }
+    io.out(
+      `\n${io.colors.green('✓')} Deployment #${result.deploymentId}: ${create} created, ${replace} replaced, ${drop} dropped.`,
+    );
+    return 0;
+  });
+}

@@ -1,0 +1,85 @@
+// `nudge init`: a nudge.yaml and a first feature from the premade templates,
+// so a newcomer starts from something that deploys.
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { didYouMean } from '../config/suggest.js';
+import { NudgeError } from '../errors.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+
+const TEMPLATES = fileURLToPath(new URL('../../examples/demo/nudge/', import.meta.url));
+
+const CONFIG = `# yaml-language-server: $schema=./node_modules/nudge/schema/nudge.schema.json
+# Nudge configuration. Reference: docs/configuration.md
+# The database: your Supabase project's connection string (Settings → Database),
+# read from the environment or from .env beside this file.
+database_url: \${DATABASE_URL}
+access: read-write        # read-only: analyze and plan only, deploy refuses
+capture: outbox           # outbox (transactional) or webhook (pg_net)
+features: nudge/features
+templates: nudge/templates
+
+# Types of contact attributes your features test (contact.onboarded: is.true).
+contacts:
+  attributes:
+    onboarded: boolean
+
+# connectors:
+#   supabase:
+#     project_url: https://<project-ref>.supabase.co
+#     api_key: \${SUPABASE_SERVICE_ROLE_KEY}
+#     sync:
+#       users: true
+#       tables: [customers, orders]
+`;
+
+export async function init(
+  options: GlobalOptions & { template?: string },
+  io: Io,
+): Promise<number> {
+  const available = (await readdir(path.join(TEMPLATES, 'features'))).map((f) =>
+    f.replace(/\.yaml$/, ''),
+  );
+  const template = options.template ?? 'welcome-drip';
+  if (!available.includes(template)) {
+    throw new NudgeError(
+      `no template named "${template}"${didYouMean(template, available)}`,
+      `templates: ${available.join(', ')}`,
+    );
+  }
+  const written: string[] = [];
+  const write = async (relative: string, action: () => Promise<void>) => {
+    const target = path.join(io.cwd, relative);
+    if (existsSync(target)) {
+      io.out(io.colors.dim(`  = ${relative} (exists, left as is)`));
+      return;
+    }
+    await mkdir(path.dirname(target), { recursive: true });
+    await action();
+    written.push(relative);
+    io.out(`  ${io.colors.green('+')} ${relative}`);
+  };
+  await write('nudge.yaml', () => writeFile(path.join(io.cwd, 'nudge.yaml'), CONFIG));
+  await write(`nudge/features/${template}.yaml`, () =>
+    copyFile(
+      path.join(TEMPLATES, 'features', `${template}.yaml`),
+      path.join(io.cwd, `nudge/features/${template}.yaml`),
+    ),
+  );
+  for (const file of await readdir(path.join(TEMPLATES, 'templates'))) {
+    await write(`nudge/templates/${file}`, () =>
+      copyFile(path.join(TEMPLATES, 'templates', file), path.join(io.cwd, 'nudge/templates', file)),
+    );
+  }
+  io.out('');
+  io.out('Next:');
+  io.out(
+    '  1. put DATABASE_URL=postgres://... in .env (Supabase: Settings → Database → Connection string)',
+  );
+  io.out('  2. nudge doctor    check the connection and prerequisites');
+  io.out('  3. nudge plan      see what would be deployed');
+  io.out('  4. nudge deploy    install the capture triggers');
+  return 0;
+}

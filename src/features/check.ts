@@ -1,0 +1,353 @@
+// Checks features against the live database — every table, column and literal
+// they name — and derives what capture each needs. A missing table or column
+// is reported at its file:line with the nearest existing name; nothing is
+// written before every feature passes.
+
+import { NAMED_EVENTS, namedEvent } from '../capture/named-events.js';
+import type { CaptureNeed, Enrichment, Operation, RowRefs } from '../capture/triggers.js';
+import {
+  type Condition,
+  ConditionError,
+  compileJs,
+  compileSql,
+  type FieldRef,
+  inlineLiterals,
+  testsOf,
+  type ValueType,
+  valueTypeOf,
+} from '../conditions/index.js';
+import { didYouMean } from '../config/suggest.js';
+import type { FieldPath } from '../config/yaml.js';
+import { type ConfigError, throwIfAny } from '../errors.js';
+import type { Catalog, Table } from '../source/catalog.js';
+import { formatTableName, type TableName } from '../source/names.js';
+import type { Feature } from './load.js';
+
+/** Types that have no equality operator and must be compared as text. */
+const NO_EQUALITY = new Set([
+  'json',
+  'xml',
+  'point',
+  'line',
+  'lseg',
+  'box',
+  'path',
+  'polygon',
+  'circle',
+]);
+
+/** Declared types of contact attributes (nudge.yaml contacts.attributes). */
+export type AttributeTypes = Record<string, ValueType>;
+
+export function checkFeatures(
+  features: Feature[],
+  catalog: Catalog,
+  attributes: AttributeTypes = {},
+): CaptureNeed[] {
+  const errors: ConfigError[] = [];
+  const needs: CaptureNeed[] = [];
+  for (const feature of features) {
+    if (feature.status === 'draft') continue;
+    needs.push(...checkFeature(feature, catalog, attributes, errors));
+  }
+  throwIfAny(errors);
+  return needs;
+}
+
+function checkFeature(
+  feature: Feature,
+  catalog: Catalog,
+  attributes: AttributeTypes,
+  errors: ConfigError[],
+): CaptureNeed[] {
+  const { source, trigger } = feature;
+  const fail = (at: FieldPath, problem: string) => errors.push(source.error(at, problem));
+
+  if (trigger.kind === 'event') {
+    const event = namedEvent(trigger.event);
+    if (!event) {
+      fail(
+        ['trigger', 'event'],
+        `unknown event "${trigger.event}"${didYouMean(trigger.event, Object.keys(NAMED_EVENTS))}`,
+      );
+      return [];
+    }
+    const table = catalog.get(event.table);
+    if (!table) {
+      fail(
+        ['trigger', 'event'],
+        `${trigger.event} needs ${formatTableName(event.table)}, which does not exist`,
+      );
+      return [];
+    }
+    checkConditions(feature, table, attributes, errors);
+    return [
+      {
+        table: event.table,
+        operation: event.operation,
+        by: feature.name,
+        ...withFilter(event.filter),
+      },
+    ];
+  }
+
+  const table = catalog.get(trigger.table);
+  if (!table) {
+    fail(['trigger', 'table'], missingTable(trigger.table, catalog));
+    return [];
+  }
+  if (
+    table.kind === 'view' ||
+    table.kind === 'materialized view' ||
+    table.kind === 'foreign table'
+  ) {
+    fail(
+      ['trigger', 'table'],
+      `${formatTableName(table)} is a ${table.kind}; Nudge captures changes on tables`,
+    );
+    return [];
+  }
+  const before = errors.length;
+  checkConditions(feature, table, attributes, errors);
+  if (trigger.kind === 'table') {
+    trigger.columns?.forEach((column, i) => {
+      if (!columnOf(table, column)) fail(['trigger', 'columns', i], missingColumn(column, table));
+    });
+  }
+  const enrichments = checkEnrichments(feature, table, catalog, errors);
+  if (errors.length > before || trigger.kind === 'schedule') return [];
+
+  return trigger.operations.map((operation) => ({
+    table: trigger.table,
+    operation,
+    by: feature.name,
+    ...(enrichments.length ? { enrichments } : {}),
+    ...withFilter(rowFilter(feature, table, operation)),
+  }));
+}
+
+function withFilter(filter: CaptureNeed['filter']): Pick<CaptureNeed, 'filter'> {
+  return filter ? { filter } : {};
+}
+
+/** Every condition and field reference of the feature, checked against the trigger's table. */
+function checkConditions(
+  feature: Feature,
+  table: Table,
+  attributes: AttributeTypes,
+  errors: ConfigError[],
+): void {
+  const { source } = feature;
+  const typeOf = (field: FieldRef): ValueType => {
+    if (field.scope === 'contact') return attributes[field.column] ?? 'unknown';
+    if (field.scope !== 'new' && field.scope !== 'old') return 'unknown';
+    const column = columnOf(table, field.column);
+    return column ? valueTypeOf(column.type) : 'unknown';
+  };
+  const checkField = (field: FieldRef, at: FieldPath): boolean => {
+    if (field.scope !== 'new' && field.scope !== 'old') return true;
+    const column = columnOf(table, field.column);
+    if (!column) {
+      errors.push(source.error(at, missingColumn(field.column, table), { key: true }));
+      return false;
+    }
+    if (field.jsonPath.length > 0 && valueTypeOf(column.type) !== 'jsonb') {
+      errors.push(
+        source.error(
+          at,
+          `${field.raw}: ${field.column} is ${column.type}, not json; remove the -> path`,
+        ),
+      );
+      return false;
+    }
+    return true;
+  };
+  for (const [at, condition] of conditionsOf(feature)) {
+    const fieldsOk = testsOf(condition).every((test) =>
+      checkField(test.field, [...at, ...test.path]),
+    );
+    if (!fieldsOk) continue;
+    try {
+      // Compiling checks every literal against its column's type.
+      compileJs(condition, { typeOf });
+      compileSql(condition, {
+        column: (field) => ({ sql: 'x', type: typeOf(field) }),
+        ...inlineLiterals(),
+      });
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      const undeclared = testsOf(condition).find(
+        (t) =>
+          t.field.scope === 'contact' &&
+          !attributes[t.field.column] &&
+          error.message.includes(t.field.raw),
+      );
+      errors.push(
+        source.error([...at, ...error.path], error.message, {
+          ...(undeclared
+            ? {
+                hint: `declare the attribute's type in nudge.yaml: contacts: { attributes: { ${undeclared.field.column}: boolean } } (or text, numeric, timestamptz, ...)`,
+              }
+            : {}),
+        }),
+      );
+    }
+  }
+  for (const [key, field] of Object.entries(feature.contact)) {
+    if (field) checkField(field, ['contact', key]);
+  }
+}
+
+/** The conditions of a feature with where each was written. */
+function conditionsOf(feature: Feature): [FieldPath, Condition][] {
+  const found: [FieldPath, Condition][] = [];
+  if (feature.trigger.when) found.push([['trigger', 'when'], feature.trigger.when]);
+  if (feature.exit) found.push([['exit', 'when'], feature.exit]);
+  [...feature.machine.stages.values()].forEach((stage, index) => {
+    if (stage.guard) found.push([['stages', index], stage.guard]);
+    stage.transitions.forEach((t) => {
+      if (t.when) found.push([['stages', index], t.when]);
+      if (t.until) found.push([['stages', index], t.until]);
+    });
+  });
+  return found;
+}
+
+function checkEnrichments(
+  feature: Feature,
+  table: Table,
+  catalog: Catalog,
+  errors: ConfigError[],
+): Enrichment[] {
+  const result: Enrichment[] = [];
+  for (const enrichment of feature.enrich) {
+    const at = ['enrich', enrichment.name];
+    const target = catalog.get(enrichment.table);
+    if (!target) {
+      errors.push(feature.source.error([...at, 'table'], missingTable(enrichment.table, catalog)));
+      continue;
+    }
+    const column = columnOf(target, enrichment.column);
+    if (!column) {
+      errors.push(
+        feature.source.error([...at, 'match'], missingColumn(enrichment.column, target), {
+          key: true,
+        }),
+      );
+      continue;
+    }
+    if (!columnOf(table, enrichment.from.column)) {
+      errors.push(
+        feature.source.error(
+          [...at, 'match', enrichment.column],
+          missingColumn(enrichment.from.column, table),
+        ),
+      );
+      continue;
+    }
+    const bad = enrichment.columns?.findIndex((c) => !columnOf(target, c)) ?? -1;
+    if (bad >= 0) {
+      errors.push(
+        feature.source.error(
+          [...at, 'columns', bad],
+          missingColumn(enrichment.columns![bad]!, target),
+        ),
+      );
+      continue;
+    }
+    result.push({
+      name: enrichment.name,
+      target: enrichment.table,
+      targetColumn: enrichment.column,
+      // regtype spelling, without a type modifier: varchar(255) → character varying
+      targetType: column.type.replace(/\s*\([\d\s,]*\)/g, ''),
+      sourceField: enrichment.from.column,
+      ...(enrichment.columns ? { columns: enrichment.columns } : {}),
+    });
+  }
+  return result;
+}
+
+/**
+ * The part of the feature's trigger condition a trigger can evaluate: tests on
+ * contact attributes are unknown inside the database, so they are weakened to
+ * "true" — the trigger keeps a superset of rows and the engine decides. Update
+ * triggers with `columns` also require one of them to have changed.
+ */
+function rowFilter(feature: Feature, table: Table, operation: Operation): CaptureNeed['filter'] {
+  const trigger = feature.trigger;
+  if (trigger.kind !== 'table') return undefined;
+  const condition = trigger.when ? rowOnly(trigger.when) : undefined;
+  const columns = operation === 'update' ? trigger.columns : undefined;
+  if (!condition && !columns) return undefined;
+  return (row: RowRefs) => {
+    const parts: string[] = [];
+    if (columns) {
+      const changed = columns.map((name) => {
+        const type = columnOf(table, name)!.typeName;
+        const cast = NO_EQUALITY.has(type) ? '::text' : '';
+        return `${row.old(name)}${cast} IS DISTINCT FROM ${row.new(name)}${cast}`;
+      });
+      parts.push(changed.length > 1 ? `(${changed.join(' OR ')})` : changed[0]!);
+    }
+    if (condition) {
+      parts.push(
+        compileSql(condition, {
+          column: (field) => {
+            const column = columnOf(table, field.column)!;
+            const ref = field.scope === 'old' ? row.old(field.column) : row.new(field.column);
+            return { sql: ref, type: valueTypeOf(column.type) };
+          },
+          ...inlineLiterals(),
+        }),
+      );
+    }
+    return parts.join(' AND ');
+  };
+}
+
+/** A condition implied by `condition` that mentions only new.* and old.* (undefined: always true). */
+export function rowOnly(condition: Condition): Condition | undefined {
+  switch (condition.kind) {
+    case 'test':
+      return condition.field.scope === 'new' || condition.field.scope === 'old'
+        ? condition
+        : undefined;
+    case 'not':
+      return testsOf(condition.item).every(
+        (t) => t.field.scope === 'new' || t.field.scope === 'old',
+      )
+        ? condition
+        : undefined;
+    case 'and': {
+      const items = condition.items.map(rowOnly).filter((c): c is Condition => c !== undefined);
+      return items.length === 0
+        ? undefined
+        : items.length === 1
+          ? items[0]
+          : { ...condition, items };
+    }
+    case 'or': {
+      const items = condition.items.map(rowOnly);
+      return items.every((c) => c !== undefined)
+        ? { ...condition, items: items as Condition[] }
+        : undefined;
+    }
+  }
+}
+
+function columnOf(table: Table, name: string) {
+  return table.columns.find((c) => c.name === name);
+}
+
+function missingColumn(name: string, table: Table): string {
+  return `column "${name}" does not exist on ${formatTableName(table)}${didYouMean(
+    name,
+    table.columns.map((c) => c.name),
+  )}`;
+}
+
+function missingTable(name: TableName, catalog: Catalog): string {
+  const names = catalog.tables.map(formatTableName);
+  return `table ${formatTableName(name)} does not exist${didYouMean(formatTableName(name), names)}`;
+}

@@ -1,0 +1,276 @@
+// Loads feature files: YAML with positions, the feature schema, conditions
+// parsed in place (so a bad condition is reported at its own line), and the
+// stages compiled into a state machine. Checks against the live database
+// (tables, columns, literal types) happen in check.ts.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Operation } from '../capture/triggers.js';
+import { parseField } from '../conditions/filter.js';
+import {
+  type Condition,
+  ConditionError,
+  type FieldRef,
+  parseCondition,
+} from '../conditions/index.js';
+import { didYouMean } from '../config/suggest.js';
+import { type FieldPath, readYamlFile, validate, type YamlSource } from '../config/yaml.js';
+import { type ConfigError, throwIfAny } from '../errors.js';
+import { parseTableName, type TableName } from '../source/names.js';
+import type { Machine, Stage, Transition } from './machine.js';
+import { type FeatureFile, featureSchema, parseDuration } from './schema.js';
+
+export type FeatureTrigger =
+  | {
+      kind: 'table';
+      table: TableName;
+      operations: Operation[];
+      columns?: string[];
+      when?: Condition;
+    }
+  | { kind: 'event'; event: string; when?: Condition }
+  | { kind: 'schedule'; table: TableName; everyMs: number; when?: Condition };
+
+export interface FeatureEnrichment {
+  name: string;
+  table: TableName;
+  column: string;
+  from: FieldRef;
+  columns?: string[];
+}
+
+export interface Feature {
+  name: string;
+  status: 'active' | 'paused' | 'draft';
+  description?: string;
+  trigger: FeatureTrigger;
+  contact: { id?: FieldRef; email?: FieldRef; phone?: FieldRef };
+  enrich: FeatureEnrichment[];
+  machine: Machine;
+  exit?: Condition;
+  cooldownMs?: number;
+  maxEntries?: number;
+  reEntry: 'after_exit' | 'never' | 'restart';
+  /** The file, to locate errors found later (e.g. a column missing in the live schema). */
+  source: YamlSource;
+}
+
+/** Scopes a condition may use, by where it is written. */
+export const ROW_SCOPES = ['new', 'old', 'contact'] as const;
+
+export async function loadFeatures(
+  dir: string,
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): Promise<Feature[]> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const errors: ConfigError[] = [];
+  const features: Feature[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    try {
+      const feature = parseFeature(await readYamlFile(path.join(dir, file), env, cwd), file);
+      const previous = seen.get(feature.name);
+      if (previous) {
+        errors.push(
+          feature.source.error(
+            ['name'],
+            `feature "${feature.name}" is already defined in ${previous}`,
+          ),
+        );
+        continue;
+      }
+      seen.set(feature.name, feature.source.file);
+      features.push(feature);
+    } catch (error) {
+      const list = (error as { errors?: ConfigError[] }).errors ?? [error as ConfigError];
+      if (!list.every((e) => e instanceof Error && 'place' in e)) throw error;
+      errors.push(...list);
+    }
+  }
+  throwIfAny(errors);
+  return features;
+}
+
+/** One feature file, already read. Throws located ConfigErrors. */
+export function parseFeature(source: YamlSource, fileName: string): Feature {
+  const file = validate(source, featureSchema);
+  const errors: ConfigError[] = [];
+  const condition = (value: unknown, at: FieldPath): Condition | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return parseCondition(value, { scopes: ROW_SCOPES });
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      errors.push(source.error([...at, ...error.path], error.message));
+      return undefined;
+    }
+  };
+  const field = (raw: string | undefined, at: FieldPath): FieldRef | undefined => {
+    if (raw === undefined) return undefined;
+    try {
+      return parseField(raw, ['new', 'old'], at);
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      errors.push(source.error(at, error.message));
+      return undefined;
+    }
+  };
+
+  const trigger = triggerOf(file, condition);
+  const contactDefault =
+    trigger.kind !== 'event' &&
+    trigger.table.schema === 'auth' &&
+    trigger.table.table === 'users' &&
+    !file.contact
+      ? { id: 'new.id', email: 'new.email' }
+      : (file.contact ?? {});
+  const contact = {
+    ...optional('id', field(contactDefault.id, ['contact', 'id'])),
+    ...optional('email', field(contactDefault.email, ['contact', 'email'])),
+    ...optional('phone', field(contactDefault.phone, ['contact', 'phone'])),
+  };
+  const enrich = Object.entries(file.enrich ?? {}).flatMap(([name, e]) => {
+    const [column, ref] = Object.entries(e.match)[0]!;
+    const from = field(ref, ['enrich', name, 'match', column]);
+    return from
+      ? [{ name, table: parseTableName(e.table)!, column, from, ...optional('columns', e.columns) }]
+      : [];
+  });
+  const machine = compileMachine(file, source, condition, errors);
+  const needsContact =
+    file.cooldown ||
+    file.max_entries ||
+    file.stages.length > 1 ||
+    file.stages.some((s) => s.after || s.until);
+  if (needsContact && Object.keys(contact).length === 0 && errors.length === 0) {
+    errors.push(
+      source.error(
+        ['trigger'],
+        'this feature waits or limits entries per contact, so it needs contact: { id: new.<column> } (or email / phone)',
+        { key: true },
+      ),
+    );
+  }
+  const exit = condition(file.exit?.when, ['exit', 'when']);
+  throwIfAny(errors);
+  return {
+    name: file.name ?? fileName.replace(/\.ya?ml$/, ''),
+    status: file.status,
+    ...optional('description', file.description),
+    trigger,
+    contact,
+    enrich,
+    machine,
+    ...optional('exit', exit),
+    ...optional('cooldownMs', file.cooldown ? parseDuration(file.cooldown) : undefined),
+    ...optional('maxEntries', file.max_entries),
+    reEntry: file.re_entry,
+    source,
+  };
+}
+
+function triggerOf(
+  file: FeatureFile,
+  condition: (value: unknown, at: FieldPath) => Condition | undefined,
+): FeatureTrigger {
+  const when = condition(file.trigger.when, ['trigger', 'when']);
+  if (file.trigger.event !== undefined) {
+    return { kind: 'event', event: file.trigger.event, ...optional('when', when) };
+  }
+  const table = parseTableName(file.trigger.table!)!;
+  if (file.trigger.schedule) {
+    return {
+      kind: 'schedule',
+      table,
+      everyMs: parseDuration(file.trigger.schedule.every)!,
+      ...optional('when', when),
+    };
+  }
+  return {
+    kind: 'table',
+    table,
+    operations: [...new Set([file.trigger.on ?? 'insert'].flat())],
+    ...optional('columns', file.trigger.columns),
+    ...optional('when', when),
+  };
+}
+
+function compileMachine(
+  file: FeatureFile,
+  source: YamlSource,
+  condition: (value: unknown, at: FieldPath) => Condition | undefined,
+  errors: ConfigError[],
+): Machine {
+  const names = file.stages.map((s) => s.name);
+  const checkStage = (name: string | null, at: FieldPath) => {
+    if (name !== null && !names.includes(name)) {
+      errors.push(source.error(at, `no stage named "${name}"${didYouMean(name, names)}`));
+    }
+  };
+  const stages = new Map<string, Stage>();
+  file.stages.forEach((stage, index) => {
+    const at = ['stages', index] as const;
+    if (stages.has(stage.name)) {
+      errors.push(source.error([...at, 'name'], `stage "${stage.name}" is defined twice`));
+    }
+    const when = condition(stage.if, [...at, 'if']);
+    const unless = condition(stage.unless, [...at, 'unless']);
+    const guard: Condition | undefined =
+      when && unless
+        ? { kind: 'and', items: [when, { kind: 'not', item: unless, path: [] }], path: [] }
+        : (when ?? (unless ? { kind: 'not', item: unless, path: [] } : undefined));
+    stage.do.forEach((action, i) => {
+      if (action.kind === 'goto') checkStage(action.params, [...at, 'do', i, 'goto']);
+    });
+    let transitions: Transition[];
+    if (stage.next) {
+      transitions = stage.next.map((t, i) => {
+        checkStage(t.to, [...at, 'next', i, 'to']);
+        return transition(t.to, t, condition, [...at, 'next', i]);
+      });
+    } else {
+      const following = file.stages[index + 1];
+      transitions = following
+        ? [transition(following.name, following, condition, ['stages', index + 1])]
+        : [];
+    }
+    stages.set(stage.name, {
+      name: stage.name,
+      ...optional('guard', guard),
+      actions: stage.do,
+      transitions,
+    });
+  });
+  return { initial: file.stages[0]!.name, stages };
+}
+
+function transition(
+  to: string | null,
+  spec: {
+    when?: Record<string, unknown>;
+    after?: string;
+    until?: Record<string, unknown>;
+    within?: string;
+  },
+  condition: (value: unknown, at: FieldPath) => Condition | undefined,
+  at: FieldPath,
+): Transition {
+  return {
+    to,
+    ...optional('when', 'when' in spec ? condition(spec.when, [...at, 'when']) : undefined),
+    ...optional('afterMs', spec.after ? parseDuration(spec.after) : undefined),
+    ...optional('until', condition(spec.until, [...at, 'until'])),
+    ...optional('withinMs', spec.within ? parseDuration(spec.within) : undefined),
+  };
+}
+
+/** `{ key: value }` when value is defined, else `{}` — for exact optional properties. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

@@ -1,0 +1,228 @@
+// The shape of a feature file (nudge/features/*.yaml). Conditions are checked
+// here only as "a mapping"; the condition parser checks their contents with
+// precise paths. Actions are validated one kind at a time so that a typo in an
+// action name gets "did you mean", not zod's "invalid union".
+import { z } from 'zod';
+import { tableNameSchema } from '../config/schema.js';
+import { didYouMean } from '../config/suggest.js';
+
+const DURATION = /^(\d+)\s*(s|m|h|d|w)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/** `2d` → milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+export const durationSchema = z
+  .string({ error: 'expected a duration such as 30s, 15m, 2h, 7d or 1w' })
+  .refine((value) => parseDuration(value) !== undefined, {
+    error: 'expected a duration such as 30s, 15m, 2h, 7d or 1w',
+  });
+
+/** A condition: validated in depth by parseCondition. */
+export const conditionSchema = z
+  .record(z.string(), z.unknown(), {
+    error: 'expected a condition mapping such as { "new.status": "eq.paid" }',
+  })
+  .describe('PostgREST-style condition: { "new.total": "gt.100", or: [...] }');
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const nameSchema = (what: string) =>
+  z.string({ error: `expected a ${what} name` }).regex(NAME, {
+    error: `expected a ${what} name of letters, digits, - and _`,
+  });
+
+export const operationSchema = z.enum(['insert', 'update', 'delete']);
+
+const refSchema = z.string({ error: 'expected a field such as new.id or new.email' });
+
+export const triggerSchema = z
+  .strictObject({
+    table: tableNameSchema.optional(),
+    on: z.union([operationSchema, z.array(operationSchema).min(1)]).optional(),
+    columns: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe('update only: fire when one of these changes'),
+    when: conditionSchema.optional(),
+    event: z.string().min(1).optional().describe('a named event, e.g. user.signed_up'),
+    schedule: z
+      .strictObject({ every: durationSchema })
+      .optional()
+      .describe('run `when` over `table` on this interval and enter each matching row'),
+  })
+  .superRefine((trigger, ctx) => {
+    const kinds = [trigger.event !== undefined, trigger.schedule !== undefined].filter(
+      Boolean,
+    ).length;
+    if (trigger.event !== undefined && trigger.table !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['event'],
+        message: 'give either table or event, not both',
+      });
+    } else if (trigger.table === undefined && trigger.event === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'expected a table (with on) or an event' });
+    }
+    if (kinds > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule'],
+        message: 'a scheduled trigger has no event',
+      });
+    if (trigger.schedule && trigger.on !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['on'],
+        message: 'a scheduled trigger has no operation',
+      });
+    }
+    const ops = [trigger.on ?? []].flat();
+    if (trigger.columns && !ops.includes('update')) {
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'columns applies to on: update' });
+    }
+  });
+
+const templated = z.string();
+
+/** One schema per action kind; an action is a mapping with exactly one of these keys. */
+export const actionSchemas = {
+  email: z.strictObject({
+    template: z.string().min(1),
+    to: templated.optional().describe('default: contact.email'),
+    subject: templated.optional(),
+    from: z.string().optional(),
+    provider: z.enum(['resend', 'smtp', 'dev']).optional(),
+  }),
+  webhook: z.strictObject({
+    url: z.string().min(1),
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    headers: z.record(z.string(), z.string()).optional(),
+    body: z.unknown().optional(),
+  }),
+  function: z.strictObject({ name: z.string().min(1), body: z.unknown().optional() }),
+  set: z.record(z.string(), z.unknown(), { error: 'expected attribute: value pairs' }),
+  add_to_list: z.string().min(1),
+  remove_from_list: z.string().min(1),
+  track: z.strictObject({
+    event: z.string().min(1),
+    properties: z.record(z.string(), z.unknown()).optional(),
+  }),
+  goto: nameSchema('stage'),
+  exit: z.literal(true, { error: 'write exit: true' }),
+} as const;
+
+export type ActionKind = keyof typeof actionSchemas;
+export type Action = {
+  [K in ActionKind]: { kind: K; params: z.output<(typeof actionSchemas)[K]> };
+}[ActionKind];
+
+export const actionSchema = z.unknown().transform((value, ctx): Action => {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    Object.keys(value).length !== 1
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected one action such as { email: { template: welcome } }',
+    });
+    return z.NEVER;
+  }
+  const [kind, params] = Object.entries(value)[0]!;
+  const schema = actionSchemas[kind as ActionKind];
+  if (!schema) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [kind],
+      message: `unknown action "${kind}"${didYouMean(kind, Object.keys(actionSchemas))}; expected one of ${Object.keys(actionSchemas).join(', ')}`,
+    });
+    return z.NEVER;
+  }
+  const result = (schema as z.ZodType).safeParse(params);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      ctx.addIssue({ ...issue, path: [kind, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+    }
+    return z.NEVER;
+  }
+  return { kind, params: result.data } as Action;
+});
+
+/** The same actions as a union, for the published JSON Schema (editor completion). */
+export const actionUnionForJsonSchema = z.union(
+  Object.entries(actionSchemas).map(([kind, schema]) =>
+    z.strictObject({ [kind]: schema as z.ZodType }),
+  ) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]],
+);
+
+export const transitionSchema = z.strictObject({
+  to: z
+    .union([nameSchema('stage'), z.literal(null)])
+    .describe('a stage, or null to end the journey'),
+  when: conditionSchema.optional(),
+  after: durationSchema.optional(),
+  until: conditionSchema.optional(),
+  within: durationSchema.optional(),
+});
+
+export const stageSchema = z
+  .strictObject({
+    name: nameSchema('stage'),
+    description: z.string().optional(),
+    after: durationSchema.optional().describe('wait this long after the previous stage'),
+    until: conditionSchema.optional().describe('wait until this holds (see within)'),
+    within: durationSchema.optional().describe('give up waiting for until after this long'),
+    if: conditionSchema.optional().describe('run this stage’s actions only when this holds'),
+    unless: conditionSchema.optional().describe('skip this stage’s actions when this holds'),
+    do: z.array(actionSchema).default([]),
+    next: z.array(transitionSchema).min(1).optional().describe('explicit transitions'),
+  })
+  .superRefine((stage, ctx) => {
+    if (stage.within && !stage.until) {
+      ctx.addIssue({ code: 'custom', path: ['within'], message: 'within needs until' });
+    }
+  });
+
+export const featureSchema = z.strictObject({
+  name: nameSchema('feature').optional().describe('default: the file name'),
+  description: z.string().optional(),
+  status: z.enum(['active', 'paused', 'draft']).default('active'),
+  trigger: triggerSchema,
+  contact: z
+    .strictObject({
+      id: refSchema.optional(),
+      email: refSchema.optional(),
+      phone: refSchema.optional(),
+    })
+    .refine((contact) => contact.id || contact.email || contact.phone, {
+      error: 'expected at least one of id, email, phone',
+    })
+    .optional()
+    .describe('how the row finds its contact; default for auth.users: id and email'),
+  enrich: z
+    .record(
+      nameSchema('enrichment'),
+      z.strictObject({
+        table: tableNameSchema,
+        match: z
+          .record(z.string(), refSchema)
+          .refine((m) => Object.keys(m).length === 1, { error: 'expected one column: field pair' }),
+        columns: z.array(z.string()).min(1).optional(),
+      }),
+    )
+    .optional(),
+  stages: z.array(stageSchema).min(1, { error: 'expected at least one stage' }),
+  exit: z.strictObject({ when: conditionSchema }).optional(),
+  cooldown: durationSchema.optional(),
+  max_entries: z.number().int().positive().optional(),
+  re_entry: z.enum(['after_exit', 'never', 'restart']).default('after_exit'),
+});
+
+export type FeatureFile = z.output<typeof featureSchema>;
+export type StageFile = z.output<typeof stageSchema>;
