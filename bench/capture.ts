@@ -16,9 +16,9 @@ import { createSupabaseDatabase, installSupabaseRoles } from '../src/dev/supabas
 
 const CLIENTS = 8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const ROUNDS = 4;
+const ROUNDS = 10;
 const BULK_ROWS = 200_000;
-const BULK_REPEATS = 3;
+const BULK_REPEATS = 5;
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-bench-'));
 await chmod(dir, 0o755);
@@ -100,28 +100,31 @@ try {
     bulkRates.with.push(await bulk('orders'));
     await reset();
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const row = (label: string, without: number, withTrigger: number) =>
+  const ratios = (r: { with: number[]; without: number[] }) =>
+    r.with.map((w, i) => w / r.without[i]!);
+  const row = (label: string, r: { with: number[]; without: number[] }) =>
     console.log(
-      `${label.padEnd(34)} ${without.toFixed(0).padStart(9)} ${withTrigger.toFixed(0).padStart(9)}   ${(withTrigger / without).toFixed(3)}`,
+      `${label.padEnd(36)} ${(sum(r.without) / r.without.length).toFixed(0).padStart(8)} ${(sum(r.with) / r.with.length).toFixed(0).padStart(8)}   ${(sum(r.with) / sum(r.without)).toFixed(3)}   ${median(ratios(r)).toFixed(3)}`,
     );
-  console.log(`${''.padEnd(34)} ${'without'.padStart(9)} ${'with'.padStart(9)}   ratio`);
-  row(
-    `single-row, ${CLIENTS} clients, ${SECONDS}s (rows/s)`,
-    mean(single.without),
-    mean(single.with),
+  console.log(
+    `${''.padEnd(36)} ${'without'.padStart(8)} ${'with'.padStart(8)}   ratio   median of round ratios`,
   );
-  row(
-    `bulk ${BULK_ROWS / 1000}k rows, median of ${BULK_REPEATS} (rows/s)`,
-    median(bulkRates.without),
-    median(bulkRates.with),
+  row(`single-row, ${CLIENTS} clients (rows/s)`, single);
+  row(`bulk ${BULK_ROWS / 1000}k rows, one INSERT (rows/s)`, bulkRates);
+  console.log(
+    `\n${ROUNDS} alternating rounds of ${SECONDS / ROUNDS}s per variant (${SECONDS}s each); bulk: ${BULK_REPEATS} alternating runs.`,
   );
   console.log(
-    `\nper-round single-row ratios: ${single.with.map((w, i) => (w / single.without[i]!).toFixed(3)).join(' ')}`,
+    `single-row round ratios: ${ratios(single)
+      .map((r) => r.toFixed(2))
+      .join(' ')}`,
   );
   console.log(
-    `per-round bulk ratios: ${bulkRates.with.map((w, i) => (w / bulkRates.without[i]!).toFixed(3)).join(' ')}`,
+    `bulk round ratios:       ${ratios(bulkRates)
+      .map((r) => r.toFixed(2))
+      .join(' ')}`,
   );
   await sql.end();
 } finally {

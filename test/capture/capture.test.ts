@@ -203,6 +203,17 @@ describe('invariants', () => {
     await db.sql`insert into orders (user_id, total) values (${user!.id}, 5)`;
     const [ok] = await events(db.sql);
     expect(ok!.enrichment).toEqual({ profile: { plan: 'pro' } });
+    // A multi-row statement takes the chunked path; enrichment stays aligned with its rows.
+    const [other] =
+      await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'f@x.io') returning id`;
+    await db.sql`delete from nudge.event_log`;
+    await db.sql`insert into orders (user_id, total) values (${user!.id}, 1), (${other!.id}, 2), (null, 3)`;
+    const multi = await events(db.sql);
+    expect(multi.map((e) => [e.new_row?.total, e.enrichment])).toEqual([
+      [1, { profile: { plan: 'pro' } }],
+      [2, { profile: null }],
+      [3, { profile: null }],
+    ]);
 
     // Break the enrichment query behind Nudge's back.
     await db.sql`drop table public.profiles`;
@@ -221,7 +232,8 @@ describe('invariants', () => {
 
   it('works with spaces, quotes, reserved words and mixed case in names', async () => {
     await db.sql.unsafe(`CREATE SCHEMA "my-app";
-      CREATE TABLE "my-app"."Order Items" (id serial PRIMARY KEY, "select" text, "Quote""d" int, "Total" numeric)`);
+      CREATE TABLE "my-app"."Order Items" (id serial PRIMARY KEY, "select" text, "Quote""d" int, "Total" numeric,
+        n int, i int, r text, c text, j text)`);
     const needs: CaptureNeed[] = [
       ...baseNeeds,
       {
@@ -234,17 +246,26 @@ describe('invariants', () => {
     ];
     await deploy(db.sql, objects(needs));
     await db.sql.unsafe(
-      `INSERT INTO "my-app"."Order Items" ("select", "Quote""d", "Total") VALUES ('a', 1, 2), ('it''s', 3, 4)`,
+      `INSERT INTO "my-app"."Order Items" ("select", "Quote""d", "Total", n, i) VALUES ('a', 1, 2, 7, 8), ('it''s', 3, 4, 9, 9)`,
     );
+    // Columns named like the trigger's own aliases (n, i, r, c, j) must not confuse it.
+    await db.sql.unsafe(`INSERT INTO "my-app"."Order Items" ("select", n) VALUES ('single', 5)`);
     await db.sql.unsafe(`UPDATE "my-app"."Order Items" SET "Total" = 5 WHERE "select" = 'a'`);
     const captured = await events(
       db.sql,
       db.sql`schema_name = 'my-app' and table_name = 'Order Items'`,
     );
-    expect(captured.map((e) => [e.operation, e.new_row?.select, e.new_row?.['Quote"d']])).toEqual([
-      ['insert', 'a', 1],
-      ['update', 'a', 1],
+    expect(
+      captured.map((e) => [e.operation, e.new_row?.select, e.new_row?.['Quote"d'], e.new_row?.n]),
+    ).toEqual([
+      ['insert', 'a', 1, 7],
+      ['insert', 'single', null, 5],
+      ['update', 'a', 1, 7],
     ]);
+    const [failures] = await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from nudge.failed_events where schema_name = 'my-app'`;
+    expect(failures!.n).toBe(0);
     expect((await plan(db.sql, needs)).hasChanges).toBe(false);
   });
 
