@@ -17,6 +17,12 @@ import {
 } from '../source/introspect.js';
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
+import {
+  type FeatureLoad,
+  featureChecks,
+  featureTables,
+  loadFeatureFiles,
+} from './doctor-features.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
@@ -111,7 +117,8 @@ async function databaseChecks(project: LoadedConfig, say: Say, skip: (m: string)
         return skip('auth, tables, storage, capture and realtime checks skipped');
       }
       const byKey = new Map(allTables(analysis).map((t) => [tableKey(t), t]));
-      const checks = { sql, project, say, readOnly, analysis, role: db.role, byKey };
+      const features = await loadFeatureFiles(project);
+      const checks = { sql, project, say, readOnly, analysis, role: db.role, byKey, features };
       await runChecks({ ...checks, configured: configuredTables(project) });
     });
   } catch (error) {
@@ -132,6 +139,7 @@ interface Checks {
   role: string;
   byKey: Map<string, TableReport>;
   configured: ConfiguredTable[];
+  features: FeatureLoad;
 }
 
 /** Each check on its own: an unexpected error becomes a ✗ line, and the next check runs. */
@@ -147,6 +155,10 @@ async function runChecks(checks: Checks) {
     ['Capture', () => captureChecks(checks)],
     ['Realtime', () => realtimeChecks(checks)],
     ['Nudge capture', () => nudgeChecks(checks)],
+    [
+      'Features',
+      () => featureChecks(checks.sql, checks.project, checks.features, checks.say, checks.readOnly),
+    ],
   ];
   for (const [label, step] of steps) {
     try {
@@ -278,7 +290,8 @@ async function tableChecks({ sql, say, analysis, role, byKey, configured }: Chec
   }
 }
 
-function captureChecks({ say, analysis, role, project, configured, byKey, readOnly }: Checks) {
+function captureChecks(checks: Checks) {
+  const { say, analysis, role, project, configured, byKey, readOnly } = checks;
   const { name: database, canCreateSchema, walLevel } = analysis.database;
   // Read-only access never deploys: what deploy would need is a warning, not a failure.
   const needed = (label: string, message: string, fix: string) =>
@@ -306,11 +319,15 @@ function captureChecks({ say, analysis, role, project, configured, byKey, readOn
   const targets = new Set(configured.map((t) => t.report).filter((t) => t !== undefined));
   const users = byKey.get(tableKey({ schema: 'auth', table: 'users' }));
   if (project.supabase?.sync.users && users) targets.add(users);
+  for (const name of featureTables(checks.features)) {
+    const report = byKey.get(tableKey(name));
+    if (report) targets.add(report);
+  }
   const denied = [...targets].filter((t) => !t.access.trigger);
   if (!targets.size) {
     const none = configured.length
       ? 'nothing to check until the configured tables exist'
-      : 'no tables configured in connectors.supabase yet';
+      : 'no tables named by features or connectors.supabase yet';
     say('ok', 'Trigger privilege', none);
   } else if (denied.length) {
     const message = `role ${role} cannot create triggers on ${list(denied.map(formatTableName))}`;

@@ -113,6 +113,14 @@ describe('plan and deploy', () => {
     expect(await nudgeSchemaExists()).toBe(false);
   });
 
+  it('makes doctor say the features are not deployed yet', async () => {
+    const result = await nudge(cwd, ['doctor']);
+    expect(result.out).toContain(
+      '⚠ Features           5 changes not deployed: those features get no events yet',
+    );
+    expect(result.out).toContain('  fix: run nudge plan, then nudge deploy');
+  });
+
   it('refuses to deploy without a terminal unless --yes', async () => {
     const result = await nudge(cwd, ['deploy']);
     expect(result.code).toBe(1);
@@ -159,7 +167,15 @@ describe('plan and deploy', () => {
   });
 
   it('reports drift and repairs it', async () => {
+    expect((await nudge(cwd, ['doctor'])).out).toContain(
+      '✓ Features           4 active features in nudge/features/, deployed and up to date',
+    );
     await db.sql`alter table auth.users disable trigger nudge_capture_insert`;
+    const doctor = await nudge(cwd, ['doctor']);
+    expect(doctor.code).toBe(1);
+    expect(doctor.out).toContain(
+      '✗ Features           changed by hand: auth.users insert: trigger was disabled by hand',
+    );
     const planned = await nudge(cwd, ['plan']);
     expect(planned.out).toMatch(/~ capture auth\.users insert/);
     expect(planned.out).toContain('! drift: trigger was disabled by hand');

@@ -207,6 +207,7 @@ describe('nudge doctor', () => {
         '✓ wal_level          logical',
         '✓ Realtime           publication supabase_realtime (2 tables)',
         '✓ Nudge capture      1 trigger on 1 table, all enabled',
+        '✓ Features           none yet in nudge/features/ (start from a template: nudge init)',
         '',
         `Supabase API  ${supabase.url}`,
         '✓ API key            service_role key (not shown)',

@@ -1,0 +1,104 @@
+// What `nudge doctor` says about the feature files: do they load, do they fit
+// the live schema, and is what they need deployed (a feature whose trigger was
+// never deployed is the commonest reason for "no events").
+import { namedEvent } from '../capture/named-events.js';
+import { makePlan } from '../capture/plan.js';
+import { readCaptureState } from '../capture/state.js';
+import { buildCaptureObjects } from '../capture/triggers.js';
+import type { LoadedConfig } from '../config/load.js';
+import { displayPath } from '../config/yaml.js';
+import { ConfigErrors, NudgeError } from '../errors.js';
+import { checkFeatures } from '../features/check.js';
+import { type Feature, loadFeatures } from '../features/load.js';
+import { readCatalog } from '../source/catalog.js';
+import type { Sql } from '../source/connect.js';
+import type { TableName } from '../source/names.js';
+
+export type FeatureLoad = { features: Feature[] } | { error: unknown };
+type Say = (outcome: 'ok' | 'warn' | 'fail', label: string, message: string, fix?: string) => void;
+
+export function loadFeatureFiles(project: LoadedConfig): Promise<FeatureLoad> {
+  return loadFeatures(project.featuresDir, project.env, project.cwd).then(
+    (features) => ({ features }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** The tables the active features put triggers on. */
+export function featureTables(load: FeatureLoad): TableName[] {
+  if (!('features' in load)) return [];
+  return load.features
+    .filter((f) => f.status !== 'draft')
+    .flatMap((f) => {
+      if (f.trigger.kind !== 'event') return [f.trigger.table];
+      const event = namedEvent(f.trigger.event);
+      return event ? [event.table] : [];
+    });
+}
+
+function firstProblem(error: unknown): string {
+  if (error instanceof ConfigErrors) {
+    const more = error.errors.length - 1;
+    return `${error.errors[0]!.message}${more ? ` (and ${more} more)` : ''}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function featureChecks(
+  sql: Sql,
+  project: LoadedConfig,
+  load: FeatureLoad,
+  say: Say,
+  readOnly: boolean,
+): Promise<void> {
+  const label = 'Features';
+  const fixFiles = 'fix the feature file; nudge plan lists every problem with its line';
+  if ('error' in load) {
+    if (!(load.error instanceof NudgeError)) throw load.error;
+    return say('fail', label, firstProblem(load.error), fixFiles);
+  }
+  const where = `${displayPath(project.featuresDir, project.cwd)}/`;
+  if (load.features.length === 0) {
+    return say('ok', label, `none yet in ${where} (start from a template: nudge init)`);
+  }
+  let needs: ReturnType<typeof checkFeatures>;
+  try {
+    needs = checkFeatures(
+      load.features,
+      await readCatalog(sql),
+      project.config.contacts.attributes,
+    );
+  } catch (error) {
+    if (!(error instanceof NudgeError)) throw error;
+    return say('fail', label, firstProblem(error), fixFiles);
+  }
+  const plan = makePlan(buildCaptureObjects(needs), await readCaptureState(sql));
+  const active = load.features.filter((f) => f.status !== 'draft').length;
+  const deploy = `${readOnly ? 'set access: read-write, then ' : ''}run nudge plan, then nudge deploy`;
+  const drift = plan.items.flatMap((item) =>
+    (item.drift ?? []).map((d) => `${item.subject}: ${d}`),
+  );
+  if (drift.length) {
+    const more = drift.length > 1 ? ` (and ${drift.length - 1} more)` : '';
+    return say(
+      'fail',
+      label,
+      `changed by hand: ${drift[0]}${more}`,
+      `${deploy} (deploy repairs it)`,
+    );
+  }
+  const pending = plan.items.filter((item) => item.action !== 'unchanged').length;
+  if (pending) {
+    return say(
+      'warn',
+      label,
+      `${pending} change${pending === 1 ? '' : 's'} not deployed: those features get no events yet`,
+      deploy,
+    );
+  }
+  say(
+    'ok',
+    label,
+    `${active} active feature${active === 1 ? '' : 's'} in ${where}, deployed and up to date`,
+  );
+}
