@@ -4,7 +4,6 @@
 // makes a few demo writes, and shows the events the triggers captured. Then
 // it keeps running and prints each new captured change until Ctrl-C.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
@@ -12,8 +11,7 @@ import { deploy as applyPlan } from '../capture/deploy.js';
 import { renderPlan } from '../capture/render.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
-import { startEmbedded } from '../dev/embedded.js';
-import { createSupabaseDatabase, installSupabaseRoles } from '../dev/supabase.js';
+import { openDemoDatabase } from '../dev/demo.js';
 import { redactUrl } from '../source/connect.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
@@ -27,7 +25,6 @@ export interface DevOptions extends GlobalOptions {
   port?: string;
 }
 
-const DEMO_DATABASE = 'nudge_demo';
 const BUNDLED_DEMO = new URL('../../examples/demo/', import.meta.url);
 
 export async function dev(options: DevOptions, io: Io): Promise<number> {
@@ -37,30 +34,16 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   io.out(
     `${c.bold('Nudge dev')} — embedded PostgreSQL in ${path.relative(io.cwd, dataDir) || dataDir}`,
   );
-  const server = await startEmbedded({
-    dataDir,
-    persistent: true,
-    ...(options.port ? { port: Number(options.port) } : {}),
-  });
-  const url = server.url(DEMO_DATABASE);
-  const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
+  const demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined);
+  const { server, url } = demo;
   let sql: postgres.Sql | undefined;
   try {
-    const [exists] = await admin<{ n: number }[]>`
-      select count(*)::int as n from pg_database where datname = ${DEMO_DATABASE}`;
-    if (!exists?.n) {
+    if (demo.created) {
       io.out(
         c.dim(
-          'Creating a Supabase-shaped demo database (auth, storage, roles, realtime publication)...',
+          'Created a Supabase-shaped demo database (auth, storage, roles, realtime publication).',
         ),
       );
-      await installSupabaseRoles(admin);
-      await createSupabaseDatabase(admin, DEMO_DATABASE, {
-        connect: (db) => postgres(server.url(db), { onnotice: () => {}, max: 1 }),
-      });
-      const demo = postgres(url, { onnotice: () => {}, max: 1 });
-      await demo.unsafe(await readFile(new URL('../dev/demo.sql', import.meta.url), 'utf8'));
-      await demo.end();
     }
     io.out(`Database: ${c.cyan(redactUrl(url))}`);
     io.out(c.dim(`  connect: psql "${url}"`));
@@ -88,7 +71,6 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     return 0;
   } finally {
     await sql?.end({ timeout: 1 });
-    await admin.end({ timeout: 1 });
     await server.stop();
   }
 }

@@ -1,0 +1,150 @@
+// The contact book's write paths that everything shares: find-or-create a
+// contact from what a row says about it (auth user id, email, phone, external
+// id), a batch upsert keyed by auth user for syncs, attributes and deletion.
+// Emails are stored lower-cased and trimmed.
+import type postgres from 'postgres';
+
+export interface ContactIdentity {
+  authUserId?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  externalId?: string | null;
+}
+
+export type Db = postgres.Sql | postgres.TransactionSql;
+
+export function normalizeEmail(email: string | null | undefined): string | null {
+  const trimmed = email?.trim().toLowerCase();
+  return trimmed ? trimmed : null;
+}
+
+export function hasIdentity(identity: ContactIdentity): boolean {
+  return !!(
+    identity.authUserId ||
+    normalizeEmail(identity.email) ||
+    identity.phone ||
+    identity.externalId
+  );
+}
+
+/**
+ * The contact this identity names, created if there is none. Looks up by auth
+ * user id, then email, then phone, then external id; fills in identity fields
+ * the found contact lacks. Safe against a concurrent creation of the same
+ * contact (the loser re-reads the winner's row).
+ */
+export async function resolveContact(
+  db: Db,
+  identity: ContactIdentity,
+  attributes: Record<string, unknown> = {},
+): Promise<{ id: string; created: boolean }> {
+  const email = normalizeEmail(identity.email);
+  const authUserId = identity.authUserId || null;
+  const phone = identity.phone || null;
+  const externalId = identity.externalId || null;
+  if (!authUserId && !email && !phone && !externalId)
+    throw new Error('a contact needs an id, email, phone or external id');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [found] = await db<{ id: string }[]>`
+      select id from nudge_engine.contacts
+       where (${authUserId}::uuid is not null and auth_user_id = ${authUserId}::uuid)
+          or (${email}::text is not null and email = ${email})
+          or (${phone}::text is not null and phone = ${phone})
+          or (${externalId}::text is not null and external_id = ${externalId})
+       order by (auth_user_id = ${authUserId}::uuid) is true desc,
+                (email = ${email}) is true desc,
+                (phone = ${phone}) is true desc
+       limit 1`;
+    if (found) {
+      await db`
+        update nudge_engine.contacts set
+          auth_user_id = coalesce(auth_user_id, ${authUserId}::uuid),
+          email = coalesce(email, ${email}),
+          phone = coalesce(phone, ${phone}),
+          external_id = coalesce(external_id, ${externalId}),
+          attributes = attributes || ${db.json(attributes as postgres.JSONValue)},
+          updated_at = now()
+        where id = ${found.id}
+          and (auth_user_id is null and ${authUserId}::uuid is not null
+            or email is null and ${email}::text is not null
+            or phone is null and ${phone}::text is not null
+            or external_id is null and ${externalId}::text is not null
+            or ${Object.keys(attributes).length > 0})`.catch(() => {
+        // Another contact already holds one of these identity fields; keep the match as is.
+      });
+      return { id: found.id, created: false };
+    }
+    const [inserted] = await db<{ id: string }[]>`
+      insert into nudge_engine.contacts (auth_user_id, email, phone, external_id, attributes)
+      values (${authUserId}::uuid, ${email}, ${phone}, ${externalId}, ${db.json(attributes as postgres.JSONValue)})
+      on conflict do nothing
+      returning id`;
+    if (inserted) return { id: inserted.id, created: true };
+  }
+  throw new Error('could not resolve the contact: it kept changing concurrently');
+}
+
+export interface SyncedUser {
+  authUserId: string;
+  email: string | null;
+  phone: string | null;
+  attributes: Record<string, unknown>;
+  deletedAt: Date | null;
+}
+
+/**
+ * Upserts contacts for auth users in one round trip each step: first attaches
+ * contacts created earlier with only the user's email, then inserts or updates
+ * by auth user id. Attributes merge over existing ones. Throws if a row
+ * conflicts (e.g. its email belongs to another user's contact); callers split
+ * the batch to find and skip that row.
+ */
+export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<number> {
+  if (users.length === 0) return 0;
+  const ids = users.map((u) => u.authUserId);
+  const emails = users.map((u) => normalizeEmail(u.email));
+  const phones = users.map((u) => u.phone || null);
+  // JSON travels as text: postgres.js would encode strings bound as jsonb a second time.
+  const attributes = users.map((u) => JSON.stringify(u.attributes));
+  const deleted = users.map((u) => u.deletedAt?.toISOString() ?? null);
+  await db`
+    update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
+      from unnest(${ids}::uuid[], ${emails}::text[]) as i(id, email)
+     where c.auth_user_id is null and i.email is not null and c.email = i.email
+       and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
+  const result = await db`
+    insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
+    select i.id, i.email, i.phone, i.attributes::jsonb, i.deleted_at
+      from unnest(${ids}::uuid[], ${emails}::text[], ${phones}::text[], ${attributes}::text[], ${deleted}::timestamptz[])
+           as i(id, email, phone, attributes, deleted_at)
+    on conflict (auth_user_id) do update set
+      email = excluded.email,
+      phone = excluded.phone,
+      attributes = nudge_engine.contacts.attributes || excluded.attributes,
+      deleted_at = excluded.deleted_at,
+      updated_at = now()`;
+  return result.count;
+}
+
+/** Merges attributes into a contact. */
+export async function setAttributes(
+  db: Db,
+  contactId: string,
+  attributes: Record<string, unknown>,
+): Promise<void> {
+  await db`
+    update nudge_engine.contacts set attributes = attributes || ${db.json(attributes as postgres.JSONValue)}, updated_at = now()
+     where id = ${contactId}`;
+}
+
+/** A contact with its attributes, as conditions on contact.* see it. */
+export async function contactRow(
+  db: Db,
+  contactId: string,
+): Promise<Record<string, unknown> | null> {
+  const [row] = await db<{ row: Record<string, unknown> }[]>`
+    select attributes || jsonb_build_object('id', id, 'auth_user_id', auth_user_id, 'email', email,
+             'phone', phone, 'external_id', external_id, 'created_at', created_at, 'deleted_at', deleted_at) as row
+      from nudge_engine.contacts where id = ${contactId}`;
+  return row?.row ?? null;
+}

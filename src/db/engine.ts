@@ -1,0 +1,59 @@
+// Where Nudge keeps its own state (see DESIGN.md "Two databases, one default"):
+// schema nudge_engine of the source database when a database URL is set; a
+// separate Postgres when engine.database_url is set; the embedded server under
+// .nudge/ (with the demo database as the source) when no URL is given at all.
+import type postgres from 'postgres';
+import type { LoadedConfig } from '../config/load.js';
+import { openDemoDatabase } from '../dev/demo.js';
+import type { EmbeddedServer } from '../dev/embedded.js';
+import { openSource, redactUrl } from '../source/connect.js';
+import { migrateEngine } from './migrate.js';
+
+export interface EngineStore {
+  sql: postgres.Sql;
+  url: string;
+  /** The user's database, for capture and scheduled features. */
+  sourceUrl: string;
+  where: 'source' | 'separate' | 'embedded';
+  describe(): string;
+  close(): Promise<void>;
+}
+
+export async function openEngineStore(
+  project: LoadedConfig,
+  options: { dataDir?: string; max?: number } = {},
+): Promise<EngineStore> {
+  let embedded: EmbeddedServer | undefined;
+  let sourceUrl = project.databaseUrl;
+  if (!sourceUrl) {
+    const demo = await openDemoDatabase(options.dataDir ?? `${project.dir}/.nudge/pg`);
+    embedded = demo.server;
+    sourceUrl = demo.url;
+  }
+  const separate = project.config.engine?.database_url;
+  const url = separate ?? sourceUrl;
+  const where = embedded ? 'embedded' : separate ? 'separate' : 'source';
+  const sql = await openSource({ url, readOnly: false, max: options.max ?? 10 }).catch(
+    async (error) => {
+      await embedded?.stop();
+      throw error;
+    },
+  );
+  await migrateEngine(sql, url);
+  return {
+    sql,
+    url,
+    sourceUrl,
+    where,
+    describe: () =>
+      where === 'source'
+        ? `schema nudge_engine in the source database`
+        : where === 'separate'
+          ? `separate database ${redactUrl(url)}`
+          : `embedded PostgreSQL (${redactUrl(url)})`,
+    async close() {
+      await sql.end({ timeout: 5 });
+      await embedded?.stop();
+    },
+  };
+}

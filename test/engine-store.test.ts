@@ -1,0 +1,80 @@
+// The engine store: migrations apply once, also when two processes start at
+// the same moment; contacts resolve by any identity they carry.
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { resolveContact, upsertUsers } from '../src/contacts/store.js';
+import { migrateEngine } from '../src/db/migrate.js';
+import { useDatabase } from './harness/db.js';
+
+const db = useDatabase();
+
+describe('engine store', () => {
+  it('migrates once when two processes migrate at the same time', async () => {
+    const other = postgres(db.url, { onnotice: () => {}, max: 2 });
+    try {
+      const [a, b] = await Promise.all([
+        migrateEngine(db.sql, db.url),
+        migrateEngine(other, db.url),
+      ]);
+      expect([...a, ...b].sort()).toEqual([1]);
+      expect(await migrateEngine(db.sql, db.url)).toEqual([]);
+      const [worker] =
+        await db.sql`select count(*)::int as n from pg_namespace where nspname = 'nudge_worker'`;
+      expect(worker!.n).toBe(1);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('resolves a contact by whichever identity it carries, and merges them', async () => {
+    const byEmail = await resolveContact(db.sql, { email: ' Ada@Example.com ' }, { plan: 'free' });
+    expect(byEmail.created).toBe(true);
+    const userId = '00000000-0000-4000-8000-000000000001';
+    const byUser = await resolveContact(
+      db.sql,
+      { authUserId: userId, email: 'ada@example.com' },
+      { plan: 'pro' },
+    );
+    expect(byUser).toEqual({ id: byEmail.id, created: false });
+    const again = await resolveContact(db.sql, { authUserId: userId });
+    expect(again.id).toBe(byEmail.id);
+    const [row] =
+      await db.sql`select email, auth_user_id, attributes from nudge_engine.contacts where id = ${byEmail.id}`;
+    expect(row).toEqual({
+      email: 'ada@example.com',
+      auth_user_id: userId,
+      attributes: { plan: 'pro' },
+    });
+  });
+
+  it('upserts synced users in a batch, adopting contacts created earlier by email', async () => {
+    const [before] =
+      await db.sql`insert into nudge_engine.contacts (email) values ('grace@example.com') returning id`;
+    const users = [
+      {
+        authUserId: '00000000-0000-4000-8000-000000000002',
+        email: 'Grace@example.com',
+        phone: null,
+        attributes: { FIRSTNAME: 'Grace' },
+        deletedAt: null,
+      },
+      {
+        authUserId: '00000000-0000-4000-8000-000000000003',
+        email: 'alan@example.com',
+        phone: '+441',
+        attributes: {},
+        deletedAt: new Date('2026-01-01Z'),
+      },
+    ];
+    await upsertUsers(db.sql, users);
+    await upsertUsers(db.sql, users);
+    const rows =
+      await db.sql`select id, email, phone, attributes, deleted_at is not null as deleted from nudge_engine.contacts
+      where auth_user_id in ${db.sql(users.map((u) => u.authUserId))} order by email`;
+    expect(rows.map((r) => [r.email, r.phone, r.attributes, r.deleted])).toEqual([
+      ['alan@example.com', '+441', {}, true],
+      ['grace@example.com', null, { FIRSTNAME: 'Grace' }, false],
+    ]);
+    expect(rows[1]!.id).toBe(before!.id);
+  });
+});
