@@ -3,6 +3,7 @@
 // The JSON Schema in schema/nudge.schema.json is generated from this file.
 import { z } from 'zod';
 import { parseTableName } from '../source/names.js';
+import { durationSchema } from './duration.js';
 
 export const tableNameSchema = z
   .string({ error: 'expected a table name' })
@@ -75,6 +76,14 @@ export const supabaseConnectorSchema = z.strictObject({
   log_level: z.enum(['error', 'warn', 'info', 'verbose', 'debug']).default('info'),
   log_queries: z.boolean().default(false),
   log_realtime: z.boolean().default(false),
+  rate_limit: z
+    .strictObject({
+      requests_per_second: z.number().positive().default(10),
+      burst: z.number().int().positive().default(20),
+    })
+    .default({ requests_per_second: 10, burst: 20 })
+    .describe('for the Supabase HTTP APIs (API mode syncs)'),
+  batch_size: z.number().int().min(1).max(10_000).default(1000).describe('rows per sync batch'),
 });
 
 export const configSchema = z.strictObject({
@@ -103,8 +112,78 @@ export const configSchema = z.strictObject({
   engine: z
     .strictObject({
       database_url: z.string().optional().describe('A separate Postgres for Nudge’s own state'),
+      partitions: z
+        .number()
+        .int()
+        .min(1)
+        .max(64)
+        .default(4)
+        .describe('parallel lanes; one contact always uses one'),
+      retention: z
+        .strictObject({
+          ingest_log: durationSchema.default('7d').describe('processed inbox rows'),
+          decisions: durationSchema.default('7d'),
+          outbox: durationSchema
+            .default('0s')
+            .describe('keep consumed outbox rows this long (0s: delete at once)'),
+        })
+        .default({ ingest_log: '7d', decisions: '7d', outbox: '0s' }),
     })
-    .optional(),
+    .default({ partitions: 4, retention: { ingest_log: '7d', decisions: '7d', outbox: '0s' } }),
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8787),
+      public_url: urlSchema('the URL this server is reachable at').optional(),
+    })
+    .default({ host: '127.0.0.1', port: 8787 }),
+  ingest: z
+    .strictObject({
+      secret: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Standard Webhooks secret (whsec_...) for POST /ingest'),
+      max_body_bytes: z.number().int().positive().default(1_048_576),
+    })
+    .default({ max_body_bytes: 1_048_576 }),
+  email: z
+    .strictObject({
+      provider: z
+        .enum(['dev', 'resend', 'smtp'])
+        .default('dev')
+        .describe('dev keeps mail in the engine store'),
+      from: z.string().optional(),
+      resend: z
+        .strictObject({
+          api_key: z.string().min(1),
+          base_url: urlSchema('the Resend API URL').default('https://api.resend.com'),
+        })
+        .optional(),
+      smtp: z.strictObject({ url: urlSchema('an smtp:// or smtps:// URL') }).optional(),
+    })
+    .default({ provider: 'dev' }),
+  webhooks: z
+    .strictObject({
+      secret: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Standard Webhooks secret outgoing webhooks are signed with'),
+      timeout_ms: z.number().int().positive().default(10_000),
+    })
+    .default({ timeout_ms: 10_000 }),
+  actions: z
+    .strictObject({
+      max_attempts: z.number().int().min(1).max(50).default(8),
+      backoff_base_ms: z.number().int().positive().default(1000),
+      backoff_max_ms: z.number().int().positive().default(3_600_000),
+      frequency_cap: z
+        .strictObject({ max: z.number().int().positive(), per: durationSchema })
+        .optional()
+        .describe('at most max messages per contact per window, across all features'),
+    })
+    .default({ max_attempts: 8, backoff_base_ms: 1000, backoff_max_ms: 3_600_000 }),
   contacts: z
     .strictObject({
       attributes: z

@@ -3,24 +3,12 @@
 // precise paths. Actions are validated one kind at a time so that a typo in an
 // action name gets "did you mean", not zod's "invalid union".
 import { z } from 'zod';
+import { durationSchema, parseDuration } from '../config/duration.js';
 import { tableNameSchema } from '../config/schema.js';
+
+export { durationSchema, parseDuration };
+
 import { didYouMean } from '../config/suggest.js';
-
-const DURATION = /^(\d+)\s*(s|m|h|d|w)$/;
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-
-/** `2d` → milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-}
-
-export const durationSchema = z
-  .string({ error: 'expected a duration such as 30s, 15m, 2h, 7d or 1w' })
-  .refine((value) => parseDuration(value) !== undefined, {
-    error: 'expected a duration such as 30s, 15m, 2h, 7d or 1w',
-  });
 
 /** A condition: validated in depth by parseCondition. */
 export const conditionSchema = z
