@@ -120,7 +120,9 @@ CREATE TABLE nudge_engine.action_runs (
   contact_id uuid,
   stage text,
   kind text NOT NULL,
+  -- The action as the feature wrote it, and the variables its templates see.
   params jsonb NOT NULL,
+  context jsonb NOT NULL DEFAULT '{}',
   status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'retrying', 'succeeded', 'dead')),
   attempts integer NOT NULL DEFAULT 0,
   last_error text,
@@ -131,6 +133,15 @@ CREATE TABLE nudge_engine.action_runs (
 );
 CREATE INDEX action_runs_status_idx ON nudge_engine.action_runs (status, updated_at);
 CREATE INDEX action_runs_contact_idx ON nudge_engine.action_runs (contact_id, created_at);
+
+-- Engine processes, for unlocking the jobs of one that died (kill -9).
+CREATE TABLE nudge_engine.workers (
+  id text PRIMARY KEY,
+  host text NOT NULL,
+  pid integer NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- The dev mailbox: emails "sent" by provider: dev.
 CREATE TABLE nudge_engine.mailbox (

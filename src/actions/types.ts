@@ -1,0 +1,85 @@
+// The contract between the engine and the actions: the engine decides that an
+// action runs and enqueues it (in its own transaction) with an idempotency
+// key; the actions module executes it, retries it, and marks it dead after the
+// last attempt. One file per effect implements ActionProvider.
+import type postgres from 'postgres';
+import type { LoadedConfig } from '../config/load.js';
+import type { Clock } from '../engine/clock.js';
+import type { Action } from '../features/schema.js';
+
+/** The variables templates (Liquid) and webhook bodies see. */
+export interface TemplateContext {
+  contact: Record<string, unknown> | null;
+  new?: Record<string, unknown> | null;
+  old?: Record<string, unknown> | null;
+  enrichment?: unknown;
+  event?: {
+    name?: string;
+    schema?: string;
+    table?: string;
+    operation?: string;
+    occurred_at?: string;
+  };
+  journey?: { feature: string; stage: string | null; entered_at?: string };
+}
+
+export interface NewActionRun {
+  /** Idempotency key: the effect happens once per key (e.g. feature:contact:entry:stage:index). */
+  key: string;
+  feature: string | null;
+  contactId: string | null;
+  stage: string | null;
+  action: Action;
+  context: TemplateContext;
+}
+
+export interface ActionRun {
+  id: number;
+  key: string;
+  feature: string | null;
+  contactId: string | null;
+  stage: string | null;
+  kind: Action['kind'];
+  params: Action['params'];
+  context: TemplateContext;
+  /** Attempts made before this one. */
+  attempts: number;
+}
+
+export interface ActionEnv {
+  /** The engine store. */
+  sql: postgres.Sql;
+  project: LoadedConfig;
+  clock: Clock;
+  log: (
+    level: 'info' | 'warn' | 'error',
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+}
+
+/** Retry later (5xx, timeouts, 429); `retryAfterMs` when the server said how long. */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Will never succeed as configured (4xx other than 429, a template error). */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+export interface ActionProvider {
+  kinds: Action['kind'][];
+  /**
+   * Performs the effect. External effects send run.key as the idempotency key
+   * (Resend Idempotency-Key, webhook-id, ...). Effects on the engine store get
+   * `tx`, the transaction that also marks the run succeeded: exactly once.
+   */
+  execute(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql): Promise<unknown>;
+}
