@@ -7,10 +7,14 @@ import type { CaptureNeed, Operation } from './triggers.js';
 export interface NamedEvent {
   table: TableName;
   operation: Operation;
-  /** Narrows the capture to the rows that are this event. */
+  /** Narrows the capture to the rows that are this event (SQL, in the trigger). */
   filter?: CaptureNeed['filter'];
+  /** The same test in the engine, on the captured rows. */
+  matches?: (newRow: Row | null, oldRow: Row | null) => boolean;
   description: string;
 }
+
+type Row = Record<string, unknown>;
 
 const users = { schema: 'auth', table: 'users' };
 const objects = { schema: 'storage', table: 'objects' };
@@ -21,6 +25,7 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     table: users,
     operation: 'update',
     filter: (row) => `${row.old('last_sign_in_at')} IS DISTINCT FROM ${row.new('last_sign_in_at')}`,
+    matches: (n, o) => (n?.last_sign_in_at ?? null) !== (o?.last_sign_in_at ?? null),
     description: 'last_sign_in_at changed',
   },
   'user.updated': { table: users, operation: 'update', description: 'any change to an Auth user' },
@@ -42,4 +47,28 @@ const ALIASES: Record<string, string> = { 'auth.user.created': 'user.signed_up' 
 
 export function namedEvent(name: string): NamedEvent | undefined {
   return NAMED_EVENTS[ALIASES[name] ?? name];
+}
+
+/** The canonical name (aliases resolved). */
+export function canonicalEventName(name: string): string {
+  return ALIASES[name] ?? name;
+}
+
+/** The named events a captured row change is. */
+export function namedEventsOf(
+  schema: string,
+  table: string,
+  operation: Operation,
+  newRow: Row | null,
+  oldRow: Row | null,
+): string[] {
+  return Object.entries(NAMED_EVENTS)
+    .filter(
+      ([, e]) =>
+        e.table.schema === schema &&
+        e.table.table === table &&
+        e.operation === operation &&
+        (e.matches?.(newRow, oldRow) ?? true),
+    )
+    .map(([name]) => name);
 }

@@ -104,3 +104,10 @@ BEGIN
   RETURN result::json;
 END
 $enrich$;
+
+-- Consumed outbox rows, kept when engine.retention.outbox is more than 0s.
+CREATE TABLE IF NOT EXISTS nudge.event_archive (
+  LIKE nudge.event_log,
+  consumed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS event_archive_consumed_idx ON nudge.event_archive (consumed_at);

@@ -1,0 +1,64 @@
+// The outbox pump: moves captured changes from nudge.event_log in the user's
+// database into the engine's inbox. It claims the oldest rows with FOR UPDATE
+// SKIP LOCKED — never "id > last seen", which would skip rows of transactions
+// that commit out of id order — copies them (idempotently: the inbox key is
+// outbox id + row index), and only then deletes (or archives) them, in the
+// claiming transaction. A crash between the inbox write and the delete leaves
+// the rows to be claimed again, and the inbox ignores the copies.
+import type postgres from 'postgres';
+import { type InboxEvent, insertInbox, type Operation, type Router } from './inbox.js';
+
+interface OutboxRow {
+  id: number;
+  schema_name: string;
+  table_name: string;
+  operation: Operation;
+  row_count: number;
+  new_rows: Record<string, unknown>[] | null;
+  old_rows: Record<string, unknown>[] | null;
+  enrichment: unknown[] | null;
+  captured_at: Date;
+}
+
+export interface PumpOptions {
+  source: postgres.Sql;
+  engine: postgres.Sql;
+  route: Router;
+  /** Outbox rows per claim (each may hold up to 1000 captured rows). */
+  batch?: number;
+  /** Keep consumed rows in nudge.event_archive for this long instead of deleting them. */
+  archive?: boolean;
+}
+
+/** Moves one batch; returns the number of captured rows moved. */
+export async function pumpOnce(options: PumpOptions): Promise<number> {
+  return options.source.begin(async (tx) => {
+    const rows = await tx<OutboxRow[]>`
+      select id::int as id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
+        from nudge.event_log order by id limit ${options.batch ?? 50}
+         for update skip locked`;
+    if (rows.length === 0) return 0;
+    const events: InboxEvent[] = rows.flatMap((row) =>
+      Array.from({ length: row.row_count }, (_, i) => ({
+        source: 'outbox' as const,
+        sourceKey: `${row.id}:${i}`,
+        schema: row.schema_name,
+        table: row.table_name,
+        operation: row.operation,
+        newRow: row.new_rows?.[i] ?? null,
+        oldRow: row.old_rows?.[i] ?? null,
+        enrichment: row.enrichment?.[i] ?? null,
+        occurredAt: row.captured_at,
+      })),
+    );
+    for (let i = 0; i < events.length; i += 1000) {
+      await insertInbox(options.engine, events.slice(i, i + 1000), options.route);
+    }
+    const ids = rows.map((r) => r.id);
+    if (options.archive) {
+      await tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`;
+    }
+    await tx`delete from nudge.event_log where id = any(${ids}::bigint[])`;
+    return events.length;
+  });
+}

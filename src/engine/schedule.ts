@@ -1,0 +1,95 @@
+// Scheduled features (trigger.schedule): once per window (`every`), the
+// feature's condition runs as parameterized SQL against the user's table, and
+// every matching row is put in the inbox as an event for that feature — so
+// entry rules, cooldowns, decisions and ordering are those of any event. The
+// window is claimed with a row in schedule_runs, so it runs once even with
+// several workers and across restarts; inbox keys make a re-run harmless.
+import type postgres from 'postgres';
+import { compileSql, numberedParams, valueTypeOf } from '../conditions/index.js';
+import { ident } from '../db/quote.js';
+import type { Catalog } from '../source/catalog.js';
+import type { Clock } from './clock.js';
+import type { RuntimeFeature } from './features.js';
+import { type InboxEvent, insertInbox, type Router } from './inbox.js';
+
+export interface ScheduleContext {
+  source: postgres.Sql;
+  engine: postgres.Sql;
+  catalog: Catalog;
+  clock: Clock;
+  route: Router;
+}
+
+/** The SQL that selects the rows a scheduled feature enters, with its parameters. */
+export function segmentQuery(
+  feature: RuntimeFeature,
+  catalog: Catalog,
+  now: Date,
+): { text: string; values: unknown[] } {
+  const trigger = feature.feature.trigger;
+  if (trigger.kind !== 'schedule') throw new Error(`${feature.name} is not a scheduled feature`);
+  const table = catalog.get(trigger.table);
+  if (!table)
+    throw new Error(`table ${trigger.table.schema}.${trigger.table.table} does not exist`);
+  const params = numberedParams(1, now);
+  const where = trigger.when
+    ? compileSql(trigger.when, {
+        column: (field) => {
+          const column = table.columns.find((c) => c.name === field.column);
+          return {
+            sql: `t.${ident(field.column)}`,
+            type: column ? valueTypeOf(column.type) : 'unknown',
+          };
+        },
+        ...params,
+      })
+    : 'TRUE';
+  const order = table.primaryKey.length
+    ? ` ORDER BY ${table.primaryKey.map((c) => `t.${ident(c)}`).join(', ')}`
+    : '';
+  return {
+    text: `SELECT row_to_json(t.*) AS row FROM ${ident(trigger.table.schema, trigger.table.table)} AS t WHERE ${where}${order}`,
+    values: params.values,
+  };
+}
+
+/** Runs every scheduled feature whose current window has not run yet; returns rows entered. */
+export async function runSchedules(
+  ctx: ScheduleContext,
+  features: RuntimeFeature[],
+): Promise<number> {
+  let total = 0;
+  for (const feature of features) {
+    const trigger = feature.feature.trigger;
+    if (trigger.kind !== 'schedule' || feature.feature.status !== 'active') continue;
+    const now = ctx.clock.now();
+    const windowStart = new Date(Math.floor(now.getTime() / trigger.everyMs) * trigger.everyMs);
+    const [claimed] = await ctx.engine`
+      insert into nudge_engine.schedule_runs (feature, window_start) values (${feature.name}, ${windowStart})
+      on conflict do nothing returning feature`;
+    if (!claimed) continue;
+    const { text, values } = segmentQuery(feature, ctx.catalog, now);
+    const table = ctx.catalog.get(trigger.table)!;
+    let matched = 0;
+    const cursor = ctx.source
+      .unsafe<{ row: Record<string, unknown> }[]>(text, values as never[])
+      .cursor(1000);
+    for await (const rows of cursor) {
+      const events: InboxEvent[] = rows.map(({ row }, i) => ({
+        source: 'sync',
+        sourceKey: `schedule:${feature.name}:${windowStart.toISOString()}:${table.primaryKey.map((c) => String(row[c])).join(',') || matched + i}`,
+        schema: trigger.table.schema,
+        table: trigger.table.table,
+        eventName: `schedule:${feature.name}`,
+        newRow: row,
+        occurredAt: now,
+      }));
+      matched += rows.length;
+      await insertInbox(ctx.engine, events, ctx.route);
+    }
+    await ctx.engine`update nudge_engine.schedule_runs set matched = ${matched}
+                      where feature = ${feature.name} and window_start = ${windowStart}`;
+    total += matched;
+  }
+  return total;
+}

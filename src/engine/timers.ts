@@ -1,0 +1,48 @@
+// Durable waits: a journey waiting in a stage has journeys.wake_at; this loop
+// claims the due ones (FOR UPDATE SKIP LOCKED, so several workers share them
+// and none is stepped twice) and steps them in a transaction with their
+// decisions and actions. Waits survive restarts because they are rows.
+import { contactRow } from '../contacts/store.js';
+import { handleTimer, type JourneyRow, type StepEnv } from './journey.js';
+import { finish, type ProcessContext } from './process.js';
+
+export async function processTimers(ctx: ProcessContext, batch = 100): Promise<number> {
+  return ctx.engine.begin(async (tx) => {
+    const now = ctx.clock.now();
+    const due = await tx<JourneyRow[]>`
+      select feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context
+        from nudge_engine.journeys
+       where status = 'active' and wake_at <= ${now}
+       order by wake_at limit ${batch}
+         for update skip locked`;
+    if (due.length === 0) return 0;
+    const env: StepEnv = {
+      tx,
+      now,
+      decisions: [],
+      actions: [],
+      ...(ctx.frequencyCap ? { frequencyCap: ctx.frequencyCap } : {}),
+    };
+    for (const journey of due) {
+      const feature = ctx.features.get(journey.feature);
+      if (!feature) {
+        // The feature was removed or drafted: end its journeys rather than keep waking them.
+        await tx`update nudge_engine.journeys set status = 'exited', ended_at = ${now}, wake_at = null
+                  where feature = ${journey.feature} and contact_id = ${journey.contact_id}`;
+        env.decisions.push({
+          at: now,
+          inboxId: null,
+          feature: journey.feature,
+          contactId: journey.contact_id,
+          outcome: 'exited',
+          reason: 'feature is no longer active',
+        });
+        continue;
+      }
+      const contact = await contactRow(tx, journey.contact_id);
+      await handleTimer(env, feature, journey, contact);
+    }
+    await finish(tx, ctx, env);
+    return due.length;
+  });
+}
