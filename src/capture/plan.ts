@@ -61,7 +61,7 @@ function schemaItems(state: CaptureState): PlanItem[] {
         kind: 'schema',
         subject: 'nudge',
         detail:
-          'outbox event_log, failed_events, enrichment_map, deployments; closed to anon and authenticated',
+          'outbox event_log, failed_events, enrichment_map, deployments, webhook_deliveries; closed to anon and authenticated',
         sql: [...migrationSql(0, false), lockdownSql()],
       },
     ];
@@ -133,6 +133,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
     const key = captureKey(object.table, object.operation);
     const deployed = byKey.get(key) ?? byName.get(object.functionName);
     const usedBy = `used by ${object.usedBy.join(', ')}`;
+    const via = object.transport ? ` · ${object.transport}` : '';
     const create = createCaptureSql(object);
     if (!deployed) {
       const dropped = state.lastDeployed?.keys.includes(key);
@@ -140,7 +141,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
         action: 'create',
         kind: 'capture',
         subject: subjectOf(object),
-        detail: `${object.level} trigger · ${usedBy}`,
+        detail: `${object.level} trigger${via} · ${usedBy}`,
         ...(dropped ? { drift: ['capture function was dropped by hand'] } : {}),
         sql: create,
       });
@@ -161,7 +162,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
       action: needsWork ? 'replace' : 'unchanged',
       kind: 'capture',
       subject: subjectOf(object),
-      detail: `${object.level} trigger · ${usedBy}${changed && deployed.marker ? ' · definition changed' : ''}`,
+      detail: `${object.level} trigger${via} · ${usedBy}${changed && deployed.marker ? ' · definition changed' : ''}`,
       ...(drift.length + strays.length
         ? {
             drift: [

@@ -63,6 +63,30 @@ export interface CaptureObject {
   hash: string;
   usedBy: string[];
   enrichments: Enrichment[];
+  /** How the trigger hands rows over, when not the outbox (e.g. `webhook via pg_net`). */
+  transport?: string;
+}
+
+/**
+ * Writes a trigger body that hands the rows to something other than the
+ * outbox: the port a transport implements (see webhook.ts). The body must keep
+ * the outbox's rule: never fail the user's write.
+ */
+export interface CaptureTransport {
+  /** Shown in the plan, e.g. `webhook via pg_net`. */
+  label: string;
+  body(spec: TriggerBodySpec): string;
+}
+
+export interface TriggerBodySpec {
+  table: TableName;
+  operation: Operation;
+  level: 'statement' | 'row';
+  /** The transition table a statement-level body reads (alias it `n`: filters refer to n.*). */
+  rows: string;
+  /** A SQL predicate over NEW/OLD (row level) or n (statement level); undefined keeps every row. */
+  filter: string | undefined;
+  enrich: boolean;
 }
 
 export const MARKER_PREFIX = 'nudge:capture ';
@@ -101,7 +125,10 @@ export function triggerNameFor(operation: Operation): string {
 }
 
 /** Merges every need for one (table, operation) into the object to deploy. */
-export function buildCaptureObject(needs: CaptureNeed[]): CaptureObject {
+export function buildCaptureObject(
+  needs: CaptureNeed[],
+  options: { transport?: CaptureTransport } = {},
+): CaptureObject {
   const first = needs[0];
   if (!first) throw new Error('buildCaptureObject needs at least one need');
   const { table, operation } = first;
@@ -117,8 +144,17 @@ export function buildCaptureObject(needs: CaptureNeed[]): CaptureObject {
   const filter = needs.every((need) => need.filter)
     ? needs.map((need) => `(${need.filter!(refs)})`).join(`\n      OR `)
     : undefined;
-  const body =
-    level === 'row'
+  const { transport } = options;
+  const body = transport
+    ? transport.body({
+        table,
+        operation,
+        level,
+        rows: operation === 'insert' ? NEW_ROWS : OLD_ROWS,
+        filter,
+        enrich: enrichments.length > 0,
+      })
+    : level === 'row'
       ? rowBody(table, operation, filter, enrichments.length > 0)
       : statementBody(table, operation, filter, enrichments.length > 0);
   return {
@@ -131,6 +167,7 @@ export function buildCaptureObject(needs: CaptureNeed[]): CaptureObject {
     hash: sha256(body),
     usedBy: [...new Set(needs.map((need) => need.by))].sort(),
     enrichments,
+    ...(transport ? { transport: transport.label } : {}),
   };
 }
 
@@ -315,14 +352,17 @@ VALUES (${literal(table.schema)}, ${literal(table.table)}, ${literal(enrichment.
 }
 
 /** One capture object per (table, operation) that any need asks for, in a stable order. */
-export function buildCaptureObjects(needs: CaptureNeed[]): CaptureObject[] {
+export function buildCaptureObjects(
+  needs: CaptureNeed[],
+  options: { transport?: CaptureTransport } = {},
+): CaptureObject[] {
   const groups = new Map<string, CaptureNeed[]>();
   for (const need of needs) {
     const key = captureKey(need.table, need.operation);
     groups.set(key, [...(groups.get(key) ?? []), need]);
   }
   return [...groups.values()]
-    .map(buildCaptureObject)
+    .map((group) => buildCaptureObject(group, options))
     .sort(
       (a, b) =>
         a.table.schema.localeCompare(b.table.schema) ||

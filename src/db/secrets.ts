@@ -1,0 +1,171 @@
+// Secrets at rest in the engine store (nudge_engine.secrets): AES-256-GCM under
+// one 32-byte master key, from NUDGE_SECRET_KEY (base64) or the key file
+// .nudge/secret.key in the project directory, created on first use.
+//
+// Guarantees: every write uses a fresh random 12-byte IV; the 16-byte GCM tag
+// is checked on every read, and the secret's name is bound in as additional
+// authenticated data, so a row altered by hand, copied onto another name or
+// read with another key fails with an error that names the secret — never
+// with garbage. Values never reach a log or an error message.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type postgres from 'postgres';
+import { NudgeError } from '../errors.js';
+
+const CIPHER = 'aes-256-gcm';
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_HINT = 'generate one with: openssl rand -base64 32';
+
+/** Where the master key comes from; defaults: process.env, then <cwd>/.nudge/secret.key. */
+export interface KeySource {
+  /** The key itself (tests, or a caller that already loaded it). */
+  key?: Buffer;
+  env?: Record<string, string | undefined>;
+  /** The project directory holding `.nudge/secret.key`. */
+  dir?: string;
+}
+
+export class SecretError extends NudgeError {
+  override name = 'SecretError';
+}
+
+type Db = postgres.Sql | postgres.TransactionSql;
+
+export function keyFilePath(dir: string): string {
+  return path.join(dir, '.nudge', 'secret.key');
+}
+
+/** The master key: given, from NUDGE_SECRET_KEY, or from the key file (created 0600 if absent). */
+export function masterKey(source: KeySource = {}): Buffer {
+  if (source.key) return checkedKey(source.key, 'the master key');
+  const fromEnv = (source.env ?? process.env).NUDGE_SECRET_KEY?.trim();
+  if (fromEnv) return checkedKey(decodeBase64(fromEnv, 'NUDGE_SECRET_KEY'), 'NUDGE_SECRET_KEY');
+  const file = keyFilePath(source.dir ?? process.cwd());
+  return checkedKey(decodeBase64(readOrCreateKeyFile(file), file), file);
+}
+
+function readOrCreateKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    // 'wx' fails if another process created the file meanwhile: then read theirs.
+    writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+function decodeBase64(text: string, where: string): Buffer {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
+    throw new SecretError(`${where} is not base64`, KEY_HINT);
+  }
+  return Buffer.from(text, 'base64');
+}
+
+function checkedKey(key: Buffer, where: string): Buffer {
+  if (key.length !== KEY_BYTES) {
+    throw new SecretError(
+      `${where} must hold ${KEY_BYTES} bytes (it holds ${key.length})`,
+      KEY_HINT,
+    );
+  }
+  return key;
+}
+
+/** Binds the ciphertext to its row: moving it onto another name fails the tag check. */
+const aad = (name: string) => Buffer.from(`nudge secret:${name}`, 'utf8');
+
+export function encryptSecret(key: Buffer, name: string, value: string) {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(CIPHER, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad(name));
+  const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
+  return { ciphertext, iv, tag: cipher.getAuthTag() };
+}
+
+export function decryptSecret(
+  key: Buffer,
+  name: string,
+  row: { ciphertext: Buffer; iv: Buffer; tag: Buffer },
+): string {
+  const unreadable = (why: string) =>
+    new SecretError(
+      `secret "${name}" cannot be decrypted: ${why}`,
+      'the master key (NUDGE_SECRET_KEY or .nudge/secret.key) must be the one it was stored with; ' +
+        'if the key is lost, set the secret again',
+    );
+  if (row.iv.length !== IV_BYTES || row.tag.length !== TAG_BYTES) {
+    throw unreadable('the stored IV or tag has the wrong length (the row was altered)');
+  }
+  try {
+    const decipher = createDecipheriv(CIPHER, key, row.iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad(name));
+    decipher.setAuthTag(row.tag);
+    return Buffer.concat([decipher.update(row.ciphertext), decipher.final()]).toString('utf8');
+  } catch {
+    throw unreadable('wrong master key, or the row was altered (GCM tag mismatch)');
+  }
+}
+
+export async function setSecret(
+  sql: Db,
+  name: string,
+  value: string,
+  source?: KeySource,
+): Promise<void> {
+  const { ciphertext, iv, tag } = encryptSecret(masterKey(source), name, value);
+  await sql`
+    insert into nudge_engine.secrets (name, ciphertext, iv, tag)
+    values (${name}, ${ciphertext}, ${iv}, ${tag})
+    on conflict (name) do update
+      set ciphertext = excluded.ciphertext, iv = excluded.iv, tag = excluded.tag, updated_at = now()`;
+}
+
+export async function getSecret(
+  sql: Db,
+  name: string,
+  source?: KeySource,
+): Promise<string | undefined> {
+  const [row] = await sql<{ ciphertext: Buffer; iv: Buffer; tag: Buffer }[]>`
+    select ciphertext, iv, tag from nudge_engine.secrets where name = ${name}`;
+  return row ? decryptSecret(masterKey(source), name, row) : undefined;
+}
+
+/**
+ * The stored secret, or a new one from `generate` stored first. Two processes
+ * racing store one value (the insert that loses does nothing) and both
+ * return the value that won.
+ */
+export async function ensureSecret(
+  sql: Db,
+  name: string,
+  generate: () => string,
+  source?: KeySource,
+): Promise<string> {
+  const existing = await getSecret(sql, name, source);
+  if (existing !== undefined) return existing;
+  const { ciphertext, iv, tag } = encryptSecret(masterKey(source), name, generate());
+  await sql`
+    insert into nudge_engine.secrets (name, ciphertext, iv, tag)
+    values (${name}, ${ciphertext}, ${iv}, ${tag})
+    on conflict (name) do nothing`;
+  const stored = await getSecret(sql, name, source);
+  if (stored === undefined) throw new SecretError(`secret "${name}" vanished while being stored`);
+  return stored;
+}
+
+/** A Standard Webhooks secret: `whsec_` and 32 random bytes in base64. */
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}

@@ -1,0 +1,37 @@
+// The one HTTP error type and the one handler that turns every error into a
+// response: `{ error, detail }` JSON with the error's status. Anything that is
+// not an HttpError is a bug or an outage: logged, answered 500 without detail.
+import type { Context, ErrorHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    /** A stable code clients and metrics can key on, e.g. `stale_timestamp`. */
+    readonly code: string,
+    /** One sentence for a person; never contains a secret. */
+    readonly detail: string,
+  ) {
+    super(`${status} ${code}: ${detail}`);
+  }
+}
+
+export function errorBody(code: string, detail: string) {
+  return { error: code, detail };
+}
+
+export function makeErrorHandler(
+  log: Logger,
+  onHttpError?: (error: HttpError, c: Context) => void,
+): ErrorHandler {
+  return (error, c) => {
+    if (error instanceof HttpError) {
+      onHttpError?.(error, c);
+      return c.json(errorBody(error.code, error.detail), error.status);
+    }
+    log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+    return c.json(errorBody('internal', 'internal error; see the Nudge log'), 500);
+  };
+}

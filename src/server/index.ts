@@ -1,0 +1,136 @@
+// Nudge's HTTP server: the Hono app (GET /health, GET /metrics, POST /ingest)
+// and listen(). Small on purpose: each route lives in its own file, every
+// error goes through the one handler in http-error.ts.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type postgres from 'postgres';
+import type { LoadedConfig } from '../config/load.js';
+import type { KeySource } from '../db/secrets.js';
+import type { Router } from '../engine/inbox.js';
+import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
+import { makeIngestHandler } from './ingest.js';
+import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
+import { makeMetrics, type ServerMetrics } from './metrics.js';
+
+export { HttpError } from './http-error.js';
+export type { IngestSecrets } from './ingest-secrets.js';
+export {
+  captureSigningSecret,
+  ingestSecret,
+  ingestSharedSecret,
+  resolveIngestSecrets,
+} from './ingest-secrets.js';
+
+export interface ServerOptions {
+  /** The engine store: the inbox is written here. */
+  sql: postgres.Sql;
+  project: LoadedConfig;
+  /** Picks each event's partition (see engine/inbox.ts). */
+  route: Router;
+  log: Logger;
+  /** Called after rows were added to the inbox: wake the engine. */
+  onEvents?: () => void;
+  /** Where the master key for stored secrets comes from (default: the project's). */
+  keys?: KeySource;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface NudgeServer {
+  app: Hono;
+  metrics: ServerMetrics;
+  /** The secrets /ingest accepts; print them for the user, never log them. */
+  secrets: IngestSecrets;
+  /** Listens on server.host:server.port from nudge.yaml unless told otherwise (port 0: any). */
+  listen(at?: { host?: string; port?: number }): Promise<RunningServer>;
+}
+
+const HEALTH_TIMEOUT_MS = 2000;
+
+export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
+  const { sql, project, log } = options;
+  const secrets = await resolveIngestSecrets(sql, project, options.keys ?? keySourceOf(project));
+  const metrics = makeMetrics();
+  const app = new Hono();
+
+  app.onError(
+    makeErrorHandler(log, (error, c) => {
+      if (c.req.path !== '/ingest') return;
+      metrics.rejected.inc({ reason: error.code });
+      log.warn(
+        { status: error.status, reason: error.code, detail: error.detail },
+        'ingest refused',
+      );
+    }),
+  );
+  app.notFound((c) =>
+    c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
+  );
+
+  app.get('/health', async (c) => {
+    const reachable = await Promise.race([
+      sql`select 1`.then(
+        () => true,
+        (error: unknown) => {
+          log.warn({ err: error }, 'health: engine store unreachable');
+          return false;
+        },
+      ),
+      new Promise<false>((resolve) => setTimeout(resolve, HEALTH_TIMEOUT_MS, false).unref()),
+    ]);
+    if (!reachable) {
+      throw new HttpError(503, 'engine_store_unreachable', 'the engine store does not answer');
+    }
+    return c.json({ ok: true, engine_store: 'ok' });
+  });
+
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, {
+      'content-type': metrics.registry.contentType,
+    }),
+  );
+
+  app.post(
+    '/ingest',
+    makeIngestHandler({
+      sql,
+      route: options.route,
+      secrets,
+      maxBodyBytes: project.config.ingest.max_body_bytes,
+      metrics,
+      ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+    }),
+  );
+
+  return {
+    app,
+    metrics,
+    secrets,
+    listen: (at = {}) =>
+      listen(app, at.host ?? project.config.server.host, at.port ?? project.config.server.port),
+  };
+}
+
+function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+      server.off('error', reject);
+      const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      resolve({
+        url: `http://${shown}:${info.port}`,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((error) => (error ? fail(error) : done()));
+            server.closeAllConnections();
+          }),
+      });
+    }) as Server;
+    server.once('error', reject);
+  });
+}

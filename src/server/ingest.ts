@@ -1,0 +1,175 @@
+// POST /ingest: the HTTP door into the engine's inbox, for capture: webhook
+// triggers (via pg_net), Supabase Database Webhooks and named events.
+//
+// Checks run cheapest first and nothing unauthenticated is parsed: declared
+// size (413), credentials and timestamp (401), the streamed body counted
+// against the limit as it arrives (413; never buffered past it), signature
+// (401), JSON (400), shape (422). Then the rows go to the inbox keyed by the
+// delivery's webhook-id, so a sender that retries — or pg_net and Nudge's
+// reconcile both delivering one batch — stores each row once. The answer is
+// 202 with how many rows were new; the engine is woken only when some were.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import type postgres from 'postgres';
+import { Webhook } from 'standardwebhooks';
+import { insertInbox, type Router } from '../engine/inbox.js';
+import { HttpError } from './http-error.js';
+import type { IngestSecrets } from './ingest-secrets.js';
+import type { ServerMetrics } from './metrics.js';
+import { eventsFromPayload } from './payloads.js';
+
+/** Standard Webhooks' tolerance: timestamps more than 5 minutes off are refused. */
+export const TIMESTAMP_TOLERANCE_S = 5 * 60;
+
+export interface IngestOptions {
+  sql: postgres.Sql;
+  route: Router;
+  secrets: IngestSecrets;
+  maxBodyBytes: number;
+  metrics: ServerMetrics;
+  onEvents?: () => void;
+}
+
+export function makeIngestHandler(options: IngestOptions) {
+  const verifiers = options.secrets.signing.map((secret) => new Webhook(secret));
+  const shared = digest(options.secrets.shared);
+
+  return async (c: Context) => {
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && Number(declared) > options.maxBodyBytes) {
+      throw tooLarge(options.maxBodyBytes);
+    }
+    const webhook = {
+      'webhook-id': c.req.header('webhook-id') ?? '',
+      'webhook-timestamp': c.req.header('webhook-timestamp') ?? '',
+      'webhook-signature': c.req.header('webhook-signature') ?? '',
+    };
+    const signed = Object.values(webhook).some(Boolean);
+    let deliveryKey: string;
+    let body: string;
+    if (signed) {
+      const missing = Object.entries(webhook).filter(([, value]) => !value);
+      if (missing.length > 0) {
+        throw new HttpError(
+          401,
+          'missing_signature',
+          `missing header ${missing.map(([name]) => name).join(', ')}`,
+        );
+      }
+      checkTimestamp(webhook['webhook-timestamp']);
+      body = await readBody(c.req.raw, options.maxBodyBytes);
+      if (!verifiers.some((verifier) => verifies(verifier, body, webhook))) {
+        throw new HttpError(
+          401,
+          'bad_signature',
+          'webhook-signature does not match: signed with another secret, or the body was changed',
+        );
+      }
+      deliveryKey = webhook['webhook-id'];
+    } else {
+      const token = sharedSecretOf(c);
+      if (token === undefined) {
+        throw new HttpError(
+          401,
+          'missing_signature',
+          'sign the request per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), ' +
+            'or send the shared secret in x-nudge-secret or Authorization: Bearer',
+        );
+      }
+      if (!timingSafeEqual(digest(token), shared)) {
+        throw new HttpError(401, 'bad_secret', 'the shared secret does not match');
+      }
+      body = await readBody(c.req.raw, options.maxBodyBytes);
+      // Supabase Database Webhooks carry no delivery id (and pg_net never
+      // resends one), so each is its own delivery unless the sender names it.
+      deliveryKey = c.req.header('idempotency-key') ?? `db-webhook:${randomUUID()}`;
+    }
+
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body);
+    } catch (error) {
+      throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
+    }
+    const { shape, events } = eventsFromPayload(payload, deliveryKey, new Date());
+    const inserted = await insertInbox(options.sql, events, options.route);
+    options.metrics.accepted.inc({ shape });
+    options.metrics.rows.inc({ stored: 'new' }, inserted);
+    options.metrics.rows.inc({ stored: 'duplicate' }, events.length - inserted);
+    if (inserted > 0) options.onEvents?.();
+    return c.json({ received: events.length, new: inserted }, 202);
+  };
+}
+
+function checkTimestamp(header: string): void {
+  if (!/^\d{1,12}$/.test(header)) {
+    throw new HttpError(401, 'bad_timestamp', 'webhook-timestamp must be Unix seconds');
+  }
+  const skew = Math.floor(Date.now() / 1000) - Number(header);
+  if (skew > TIMESTAMP_TOLERANCE_S) {
+    throw new HttpError(
+      401,
+      'stale_timestamp',
+      `webhook-timestamp is ${skew}s old (more than 5 minutes)`,
+    );
+  }
+  if (-skew > TIMESTAMP_TOLERANCE_S) {
+    throw new HttpError(
+      401,
+      'stale_timestamp',
+      `webhook-timestamp is ${-skew}s in the future (more than 5 minutes)`,
+    );
+  }
+}
+
+function verifies(verifier: Webhook, body: string, headers: Record<string, string>): boolean {
+  try {
+    verifier.verify(body, headers, { jsonParse: false });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sharedSecretOf(c: Context): string | undefined {
+  const header = c.req.header('x-nudge-secret');
+  if (header) return header;
+  const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+  return bearer?.[1]?.trim();
+}
+
+/** Equal-length digests, so comparing them leaks neither content nor length. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(
+    413,
+    'payload_too_large',
+    `body is larger than ingest.max_body_bytes (${limit} bytes)`,
+  );
+}
+
+/**
+ * Reads the body, counting bytes as they arrive: a sender that declares no
+ * length (chunked) or lies about it is cut off at the limit, so memory never
+ * holds more than the limit plus one chunk.
+ */
+async function readBody(request: Request, limit: number): Promise<string> {
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
