@@ -70,4 +70,17 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       'welcome-drip',
     )
     .action(wrap(async (options, io) => (await import('./init.js')).init(options, io)));
+
+  program
+    .command('logs')
+    .description(
+      'show the decision log: what each event matched or why it was skipped, journeys, actions',
+    )
+    .option('-f, --feature <name>', 'only this feature')
+    .option('--contact <email|id>', 'only this contact')
+    .option('--since <duration>', 'only the last 15m, 2h, 7d, ...')
+    .option('-n, --limit <n>', 'how many to show (default 100)')
+    .option('--follow', 'keep printing new decisions')
+    .option('--json', 'one JSON object per line')
+    .action(wrap(async (options, io) => (await import('./logs.js')).logs(options, io)));
 }

@@ -243,3 +243,46 @@ stages:
     expect(capped).toHaveLength(1);
   });
 });
+
+describe('scheduled features', () => {
+  it('enters each matching row once per window, as parameterized SQL over the table', async () => {
+    const inactivity = `name: inactivity
+trigger:
+  table: auth.users
+  schedule: { every: 1d }
+  when: { new.last_sign_in_at: lt.now()-7d, new.email: like.*@quiet.io }
+stages:
+  - name: reengaged
+    do: [{ email: { template: we-miss-you } }]
+cooldown: 30d
+`;
+    const engine = await testEngine(db, { 'inactivity.yaml': inactivity }, { config: CONFIG });
+    const { runSchedules } = await import('../../src/engine/schedule.js');
+    const { readCatalog } = await import('../../src/source/catalog.js');
+    const { makeRouter } = await import('../../src/engine/router.js');
+    const now = engine.clock.now();
+    const ago = (days: number) => new Date(now.getTime() - days * DAY);
+    await db.sql`insert into auth.users (id, email, last_sign_in_at) values
+      (gen_random_uuid(), 'old@quiet.io', ${ago(10)}), (gen_random_uuid(), 'new@quiet.io', ${ago(1)}),
+      (gen_random_uuid(), 'o''brien@quiet.io', ${ago(30)})`;
+    const ctx = {
+      source: db.sql,
+      engine: db.sql,
+      catalog: await readCatalog(db.sql),
+      clock: engine.clock,
+      route: makeRouter(engine.features, 2),
+    };
+    expect(await runSchedules(ctx, engine.features.scheduled())).toBe(2);
+    // Same window: nothing new.
+    expect(await runSchedules(ctx, engine.features.scheduled())).toBe(0);
+    await engine.settle();
+    const emailed = engine.queued.filter((a) => a.feature === 'inactivity').map((a) => a.context.new?.email);
+    expect(emailed.sort()).toEqual(["o'brien@quiet.io", 'old@quiet.io']);
+    // Next window: still inactive, but the cooldown holds them back.
+    engine.clock.advance(DAY);
+    expect(await runSchedules(ctx, engine.features.scheduled())).toBe(2);
+    await engine.settle();
+    expect(engine.queued.filter((a) => a.feature === 'inactivity')).toHaveLength(2);
+    expect((await engine.decisions('inactivity')).filter((d) => d.reason.startsWith('cooldown until'))).toHaveLength(2);
+  });
+});

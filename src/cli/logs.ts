@@ -1,0 +1,117 @@
+// `nudge logs`: the decision log — for every event and candidate feature,
+// matched or skipped and why, every journey move, every action and its
+// attempts. Filters by feature, contact (email or id) and time; --follow
+// keeps printing new decisions.
+import { parseDuration } from '../config/duration.js';
+import { openEngineStore } from '../db/engine.js';
+import { NudgeError } from '../errors.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+import { loadProject } from './project.js';
+
+export interface LogsOptions extends GlobalOptions {
+  feature?: string;
+  contact?: string;
+  since?: string;
+  limit?: string;
+  follow?: boolean;
+  json?: boolean;
+}
+
+interface DecisionLine {
+  id: number;
+  at: Date;
+  feature: string | null;
+  contact: string | null;
+  outcome: string;
+  reason: string;
+  detail: Record<string, unknown> | null;
+  status: string | null;
+  attempts: number | null;
+  last_error: string | null;
+}
+
+const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'magenta'> = {
+  matched: 'cyan',
+  entered: 'green',
+  advanced: 'green',
+  completed: 'green',
+  action: 'magenta',
+  skipped: 'dim',
+  exited: 'yellow',
+  error: 'red',
+};
+
+export async function logs(options: LogsOptions, io: Io): Promise<number> {
+  const project = await loadProject(options, io);
+  const since = options.since ? parseDuration(options.since) : undefined;
+  if (options.since && since === undefined) {
+    throw new NudgeError(`--since ${options.since}: expected a duration such as 15m, 2h or 7d`);
+  }
+  const limit = Number(options.limit ?? 100);
+  const store = await openEngineStore(project, { max: 2 });
+  try {
+    const sql = store.sql;
+    const contactFilter = options.contact
+      ? /^[0-9a-f-]{36}$/i.test(options.contact)
+        ? sql`and (d.contact_id = ${options.contact}::uuid or c.auth_user_id = ${options.contact}::uuid)`
+        : sql`and c.email = ${options.contact.trim().toLowerCase()}`
+      : sql``;
+    const query = (afterId: number, first: boolean) => sql<DecisionLine[]>`
+      select * from (
+        select d.id::int as id, d.at, d.feature, coalesce(c.email, c.auth_user_id::text, d.contact_id::text) as contact,
+               d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error
+          from nudge_engine.decisions d
+          left join nudge_engine.contacts c on c.id = d.contact_id
+          left join nudge_engine.action_runs r on r.key = d.detail ->> 'key'
+         where d.id > ${afterId}
+           ${options.feature ? sql`and d.feature = ${options.feature}` : sql``}
+           ${contactFilter}
+           ${since !== undefined ? sql`and d.at > now() - ${since / 1000} * interval '1 second'` : sql``}
+         order by d.id ${first ? sql`desc limit ${limit}` : sql`asc`}) x
+       order by id`;
+    let last = 0;
+    const print = (rows: DecisionLine[]) => {
+      for (const row of rows) {
+        last = Math.max(last, row.id);
+        if (options.json) io.out(JSON.stringify(row));
+        else io.out(formatLine(io, row));
+      }
+    };
+    const rows = await query(0, true);
+    if (rows.length === 0 && !options.follow) io.out(io.colors.dim('No decisions yet.'));
+    print(rows);
+    if (!options.follow) return 0;
+    let stop = false;
+    const onSignal = () => {
+      stop = true;
+    };
+    process.once('SIGINT', onSignal);
+    try {
+      while (!stop) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        print(await query(last, false));
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function formatLine(io: Io, row: DecisionLine): string {
+  const c = io.colors;
+  const time = new Date(row.at).toISOString().replace('T', ' ').slice(0, 19);
+  const paint = c[COLORS[row.outcome] ?? 'dim'];
+  let reason = row.reason;
+  if (row.outcome === 'action' && row.status) {
+    const tries = row.attempts
+      ? ` after ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}`
+      : '';
+    const error = row.last_error && row.status !== 'succeeded' ? ` (${row.last_error})` : '';
+    reason += ` → ${row.status}${tries}${error}`;
+  }
+  return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${(row.contact ?? '-').padEnd(26)} ${paint(row.outcome.padEnd(9))} ${reason}`;
+}
