@@ -1,0 +1,140 @@
+// The action queue: one row per idempotency key in nudge_engine.action_runs
+// and one graphile-worker job (task nudge_action, job key action:<key>) for
+// each run that still has an attempt to make. Enqueue, replay, recovery.
+import type postgres from 'postgres';
+import type { Db } from '../contacts/store.js';
+import { WORKER_SCHEMA } from '../db/migrate.js';
+import type { NewActionRun } from './types.js';
+
+export const ACTION_TASK = 'nudge_action';
+
+/** The payload of a nudge_action job. `attempt`: the run's attempts when the job was added. */
+export interface ActionJob {
+  runId: number;
+  attempt?: number;
+}
+
+/**
+ * The job spec for each row of `source` (a query with id, key, attempts and
+ * run_at columns), for graphile-worker's add_jobs. max_attempts is 1 because
+ * the task schedules its own retries (so it can honour Retry-After); the job
+ * key keeps one waiting job per run (adding it again replaces it).
+ */
+const jobSpecs = (sql: Db, source: postgres.PendingQuery<postgres.Row[]>) => sql`
+  select array_agg(row(
+           ${ACTION_TASK}, json_build_object('runId', s.id, 'attempt', s.attempts),
+           null, s.run_at, 1, 'action:' || s.key, null, null
+         )::${sql(WORKER_SCHEMA)}.job_spec) as specs
+    from (${source}) s`;
+
+/**
+ * Records runs and their jobs in the caller's transaction, so an action is
+ * enqueued if and only if the journey step that decided it commits. A key
+ * already known (in this batch or before) is never enqueued again: that is
+ * what makes an effect happen once per key however often the engine decides
+ * it. Returns how many runs were new. `runAt` delays them all.
+ */
+export async function enqueueActions(
+  tx: Db,
+  runs: NewActionRun[],
+  options: { runAt?: Date } = {},
+): Promise<number> {
+  if (runs.length === 0) return 0;
+  // JSON travels as text: postgres.js would encode strings bound as jsonb twice.
+  const [row] = await tx<{ count: number }[]>`
+    with inserted as (
+      insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, context)
+      select i.key, i.feature, i.contact_id, i.stage, i.kind, i.params::jsonb, i.context::jsonb
+        from unnest(
+          ${runs.map((r) => r.key)}::text[],
+          ${runs.map((r) => r.feature)}::text[],
+          ${runs.map((r) => r.contactId)}::uuid[],
+          ${runs.map((r) => r.stage)}::text[],
+          ${runs.map((r) => r.action.kind)}::text[],
+          ${runs.map((r) => JSON.stringify(r.action.params ?? null))}::text[],
+          ${runs.map((r) => JSON.stringify(r.context))}::text[]
+        ) as i(key, feature, contact_id, stage, kind, params, context)
+      on conflict (key) do nothing
+      returning id, key, attempts, ${options.runAt ?? null}::timestamptz as run_at
+    ), specs as (${jobSpecs(tx, tx`select * from inserted`)})
+    select count(j.*)::int as count
+      from specs, ${tx(WORKER_SCHEMA)}.add_jobs(specs.specs) j
+     where specs.specs is not null`;
+  return row?.count ?? 0;
+}
+
+export interface ReplayFilter {
+  /** This run, whatever its status. */
+  key?: string;
+  feature?: string;
+  /** Runs created at or after this time. */
+  since?: Date;
+  /** Runs created before this time. */
+  until?: Date;
+}
+
+/**
+ * Puts dead runs (or, with `key`, that run whatever its status) back to
+ * pending with attempts reset, and gives each a job that runs now. Returns how
+ * many. A replay delivers under the same key: the dev mailbox, tracked events
+ * and receivers that deduplicate by key (Resend within 24 hours, webhook
+ * receivers by webhook-id) will not see a second copy of one they received.
+ * A run that is executing right now is waited for (row lock) and then
+ * re-checked against the filter.
+ */
+export async function replayActions(sql: Db, filter: ReplayFilter): Promise<number> {
+  const { key = null, feature = null, since = null, until = null } = filter;
+  const [row] = await sql<{ count: number }[]>`
+    with picked as (
+      select id from nudge_engine.action_runs
+       where (case when ${key}::text is null then status = 'dead' else key = ${key}::text end)
+         and (${feature}::text is null or feature = ${feature}::text)
+         and (${since}::timestamptz is null or created_at >= ${since}::timestamptz)
+         and (${until}::timestamptz is null or created_at < ${until}::timestamptz)
+       for update
+    ), reset as (
+      update nudge_engine.action_runs r
+         set status = 'pending', attempts = 0, last_error = null, result = null,
+             completed_at = null, updated_at = now()
+        from picked where r.id = picked.id
+      returning r.id, r.key, r.attempts, null::timestamptz as run_at
+    ), specs as (${jobSpecs(sql, sql`select * from reset`)})
+    select count(j.*)::int as count
+      from specs, ${sql(WORKER_SCHEMA)}.add_jobs(specs.specs) j
+     where specs.specs is not null`;
+  return row?.count ?? 0;
+}
+
+/**
+ * Gives a job back to runs that should have one and do not: pending or
+ * retrying, unchanged for `staleAfterMs`, not being executed (their row is
+ * not locked) and with no job waiting. That happens when a worker process
+ * died mid-attempt (its job stays locked, and with max_attempts 1 is never
+ * retried) or when recording an attempt's outcome failed. Safe to run at any
+ * time and from several processes; the engine runs it periodically. Returns
+ * how many runs it re-enqueued.
+ */
+export async function recoverActions(
+  sql: Db,
+  options: { staleAfterMs?: number } = {},
+): Promise<number> {
+  const staleAfterMs = options.staleAfterMs ?? 10 * 60_000;
+  const [row] = await sql<{ count: number }[]>`
+    with stuck as (
+      select r.id from nudge_engine.action_runs r
+       where r.status in ('pending', 'retrying')
+         and r.updated_at < now() - ${staleAfterMs} * interval '1 millisecond'
+         and not exists (
+           select from ${sql(WORKER_SCHEMA)}.jobs j
+            where j.key = 'action:' || r.key and j.locked_at is null and j.attempts < j.max_attempts)
+       for update of r skip locked
+    ), touched as (
+      update nudge_engine.action_runs r set updated_at = now()
+        from stuck where r.id = stuck.id
+      returning r.id, r.key, r.attempts, null::timestamptz as run_at
+    ), specs as (${jobSpecs(sql, sql`select * from touched`)})
+    select count(j.*)::int as count
+      from specs, ${sql(WORKER_SCHEMA)}.add_jobs(specs.specs) j
+     where specs.specs is not null`;
+  return row?.count ?? 0;
+}

@@ -1,0 +1,157 @@
+// Liquid for actions: every string in an action's params, and the email
+// templates in the templates directory (<name>.liquid, else <name>.html).
+// Parsed templates are cached; a template file is re-read when it changes.
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Liquid, type Template } from 'liquidjs';
+import type { LoadedConfig } from '../config/load.js';
+import { type ActionRun, PermanentError } from './types.js';
+
+export type Variables = Record<string, unknown>;
+
+export interface Renderer {
+  /**
+   * Renders every string in `value`, recursively. A string that is exactly
+   * one output, `"{{ new.total }}"`, keeps the type of what it names (a
+   * number stays a number in a webhook body or an attribute; a missing value
+   * is null); any other string renders to text. `where` names the field in
+   * errors, e.g. `webhook.body.total`.
+   */
+  value(value: unknown, variables: Variables, where: string): Promise<unknown>;
+  /**
+   * Renders the email template `name`. Output is HTML-escaped (`| raw` opts
+   * out): a contact's name is data, never markup. Partials work with
+   * `{% render 'footer' %}`.
+   */
+  template(name: string, variables: Variables): Promise<{ html: string; file: string }>;
+}
+
+/** What templates see: the run's context, plus `feature`, `stage` and `app`. */
+export function templateVariables(run: ActionRun, project: LoadedConfig): Variables {
+  const server = project.config.server;
+  return {
+    ...run.context,
+    contact: run.context.contact ?? null,
+    feature: run.feature,
+    stage: run.stage,
+    app: { url: server.public_url ?? `http://${server.host}:${server.port}` },
+  };
+}
+
+const renderers = new WeakMap<LoadedConfig, Renderer>();
+
+/** The renderer of a project (one per loaded config, so caches live as long as it). */
+export function rendererFor(project: LoadedConfig): Renderer {
+  let renderer = renderers.get(project);
+  if (!renderer) {
+    renderer = makeRenderer(project.templatesDir, project.cwd);
+    renderers.set(project, renderer);
+  }
+  return renderer;
+}
+
+const SINGLE_OUTPUT = /^\{\{-?\s*([^{}]+?)\s*-?\}\}$/s;
+const TEMPLATE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+const MAX_CACHED_STRINGS = 2000;
+
+export function makeRenderer(templatesDir: string, cwd = process.cwd()): Renderer {
+  // Strings in params: no file access at all (an in-memory, empty template set).
+  const inline = new Liquid({ strictFilters: true, ownPropertyOnly: true, templates: {} });
+  const html = new Liquid({
+    root: templatesDir,
+    extname: '.liquid',
+    strictFilters: true,
+    ownPropertyOnly: true,
+    outputEscape: 'escape',
+  });
+  const strings = new Map<string, Template[]>();
+  const files = new Map<string, { mtimeMs: number; size: number; parsed: Template[] }>();
+  const shown = (file: string) => path.relative(cwd, file) || file;
+
+  async function renderString(text: string, variables: Variables, where: string) {
+    if (!text.includes('{')) return text;
+    try {
+      const single = SINGLE_OUTPUT.exec(text);
+      if (single) return toJson(await inline.evalValue(single[1]!, variables));
+      let parsed = strings.get(text);
+      if (!parsed) {
+        parsed = inline.parse(text);
+        if (strings.size >= MAX_CACHED_STRINGS) strings.clear();
+        strings.set(text, parsed);
+      }
+      return String(await inline.render(parsed, variables));
+    } catch (error) {
+      throw new PermanentError(`${where}: ${(error as Error).message}`);
+    }
+  }
+
+  async function renderValue(value: unknown, variables: Variables, where: string) {
+    if (typeof value === 'string') return renderString(value, variables, where);
+    if (Array.isArray(value)) {
+      const out: unknown[] = [];
+      for (const [i, item] of value.entries()) {
+        out.push(await renderValue(item, variables, `${where}[${i}]`));
+      }
+      return out;
+    }
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        out[key] = await renderValue(item, variables, `${where}.${key}`);
+      }
+      return out;
+    }
+    return value;
+  }
+
+  async function findTemplate(name: string) {
+    if (!TEMPLATE_NAME.test(name) || name.split('/').includes('..')) {
+      throw new PermanentError(
+        `email template "${name}" is not a template name (letters, digits, _ - . and /)`,
+      );
+    }
+    const candidates = /\.(liquid|html)$/.test(name)
+      ? [path.join(templatesDir, name)]
+      : [path.join(templatesDir, `${name}.liquid`), path.join(templatesDir, `${name}.html`)];
+    for (const file of candidates) {
+      const stats = await stat(file).catch(() => undefined);
+      if (stats?.isFile()) return { file, stats };
+    }
+    throw new PermanentError(
+      `email template "${name}" not found: no ${candidates.map(shown).join(' or ')}`,
+    );
+  }
+
+  return {
+    value: renderValue,
+    async template(name, variables) {
+      const { file, stats } = await findTemplate(name);
+      let cached = files.get(file);
+      if (!cached || cached.mtimeMs !== stats.mtimeMs || cached.size !== stats.size) {
+        const source = await readFile(file, 'utf8');
+        try {
+          cached = { mtimeMs: stats.mtimeMs, size: stats.size, parsed: html.parse(source, file) };
+        } catch (error) {
+          throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
+        }
+        files.set(file, cached);
+      }
+      try {
+        return { html: String(await html.render(cached.parsed, variables)), file };
+      } catch (error) {
+        throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
+      }
+    },
+  };
+}
+
+/** liquidjs puts the absolute path in its messages; the caller names the file itself. */
+function liquidMessage(error: unknown, file: string): string {
+  return (error as Error).message.replace(`file:${file}, `, '');
+}
+
+/** Values that leave the template world as JSON: dates as ISO text, undefined as null. */
+function toJson(value: unknown): unknown {
+  if (value === undefined) return null;
+  return JSON.parse(JSON.stringify(value) ?? 'null');
+}

@@ -1,0 +1,182 @@
+// The action queue on a real database (no worker running): enqueue in the
+// caller's transaction, one run and one job per key, replay of dead runs by
+// filter, and recovery of runs whose job was lost.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { enqueueActions, recoverActions, replayActions } from '../../src/actions/queue.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { useDatabase } from '../harness/db.js';
+import { enqueue, newRun, uniqueKey } from './setup.js';
+
+const db = useDatabase();
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+});
+
+interface JobRow {
+  task_identifier: string;
+  key: string;
+  max_attempts: number;
+  run_at: Date;
+  payload: { runId: number; attempt: number };
+}
+
+async function jobsFor(keys: string[]) {
+  return db.sql<JobRow[]>`
+    select j.task_identifier, j.key, j.max_attempts, j.run_at, p.payload
+      from nudge_worker.jobs j join nudge_worker._private_jobs p using (id)
+     where j.key in ${db.sql(keys.map((k) => `action:${k}`))} order by j.key`;
+}
+
+const webhook = (url = 'http://127.0.0.1:9/x') =>
+  ({ kind: 'webhook', params: { url, method: 'POST' } }) as const;
+
+describe('enqueueActions', () => {
+  it('adds one run and one job per new key, in one batch, and ignores known keys', async () => {
+    const [a, b] = [uniqueKey('a'), uniqueKey('b')];
+    const added = await enqueue(db.sql, [
+      newRun(a, webhook(), { new: { id: 1 } }),
+      newRun(b, { kind: 'track', params: { event: 'x' } }),
+      newRun(a, webhook('http://elsewhere/')), // same key in the same batch
+    ]);
+    expect(added).toBe(2);
+    expect(await enqueue(db.sql, [newRun(a, webhook()), newRun(b, webhook())])).toBe(0);
+
+    const runs = await db.sql`
+      select id, key, kind, params, context, status, attempts, feature, stage
+        from nudge_engine.action_runs where key in ${db.sql([a, b])} order by key`;
+    expect(runs.map((r) => [r.key, r.kind, r.status, r.attempts, r.feature, r.stage])).toEqual([
+      [a, 'webhook', 'pending', 0, 'test-feature', 'first'],
+      [b, 'track', 'pending', 0, 'test-feature', 'first'],
+    ]);
+    expect(runs[0]!.params).toEqual({ url: 'http://127.0.0.1:9/x', method: 'POST' });
+    expect(runs[0]!.context).toEqual({ contact: null, new: { id: 1 } });
+
+    const jobs = await jobsFor([a, b]);
+    expect(jobs.map((j) => [j.task_identifier, j.key, j.max_attempts, j.payload])).toEqual([
+      ['nudge_action', `action:${a}`, 1, { runId: Number(runs[0]!.id), attempt: 0 }],
+      ['nudge_action', `action:${b}`, 1, { runId: Number(runs[1]!.id), attempt: 0 }],
+    ]);
+  });
+
+  it('commits with the caller: a rolled-back transaction enqueues nothing', async () => {
+    const key = uniqueKey('rollback');
+    await db.sql
+      .begin(async (tx) => {
+        expect(await enqueueActions(tx, [newRun(key, webhook())])).toBe(1);
+        throw new Error('the journey step failed');
+      })
+      .catch(() => {});
+    const [runs] =
+      await db.sql`select count(*)::int as n from nudge_engine.action_runs where key = ${key}`;
+    expect(runs!.n).toBe(0);
+    expect(await jobsFor([key])).toEqual([]);
+  });
+
+  it('delays the jobs to runAt', async () => {
+    const key = uniqueKey('later');
+    const runAt = new Date(Date.now() + 3_600_000);
+    await enqueue(db.sql, [newRun(key, webhook())], { runAt });
+    const [job] = await jobsFor([key]);
+    expect(job!.run_at.getTime()).toBe(runAt.getTime());
+  });
+});
+
+describe('replayActions', () => {
+  async function deadRun(feature: string, createdAt: string) {
+    const key = uniqueKey(feature);
+    await enqueue(db.sql, [{ ...newRun(key, webhook()), feature }]);
+    await db.sql`delete from nudge_worker._private_jobs where key = ${`action:${key}`}`;
+    await db.sql`
+      update nudge_engine.action_runs
+         set status = 'dead', attempts = 3, last_error = 'webhook answered 503', created_at = ${createdAt}
+       where key = ${key}`;
+    return key;
+  }
+
+  it('puts dead runs matching the filter back to pending, with a job each', async () => {
+    const feature = `replay-${uniqueKey('f').slice(-6)}`;
+    const early = await deadRun(feature, '2026-01-01T00:00:00Z');
+    const middle = await deadRun(feature, '2026-01-02T00:00:00Z');
+    const late = await deadRun(feature, '2026-01-03T00:00:00Z');
+    const other = await deadRun(`${feature}-other`, '2026-01-02T00:00:00Z');
+
+    const replayed = await replayActions(db.sql, {
+      feature,
+      since: new Date('2026-01-02T00:00:00Z'),
+      until: new Date('2026-01-03T00:00:00Z'),
+    });
+    expect(replayed).toBe(1);
+    const rows = await db.sql`
+      select key, status, attempts, last_error from nudge_engine.action_runs
+       where key in ${db.sql([early, middle, late, other])}`;
+    const byKey = Object.fromEntries(rows.map((r) => [r.key, r]));
+    expect(byKey[middle]).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
+    for (const key of [early, late, other]) expect(byKey[key]!.status).toBe('dead');
+    expect((await jobsFor([early, middle, late, other])).map((j) => j.key)).toEqual([
+      `action:${middle}`,
+    ]);
+
+    expect(await replayActions(db.sql, { feature })).toBe(2);
+    expect(await replayActions(db.sql, { feature })).toBe(0);
+  });
+
+  it('replays one run by key whatever its status', async () => {
+    const key = uniqueKey('by-key');
+    await enqueue(db.sql, [newRun(key, webhook())]);
+    await db.sql`delete from nudge_worker._private_jobs where key = ${`action:${key}`}`;
+    await db.sql`update nudge_engine.action_runs set status = 'succeeded', attempts = 1 where key = ${key}`;
+    expect(await replayActions(db.sql, { key })).toBe(1);
+    const [run] =
+      await db.sql`select status, attempts from nudge_engine.action_runs where key = ${key}`;
+    expect(run).toEqual({ status: 'pending', attempts: 0 });
+    const [job] = await jobsFor([key]);
+    expect(job!.payload.attempt).toBe(0);
+  });
+});
+
+describe('recoverActions', () => {
+  it('re-enqueues stale runs without a job, and leaves waiting and executing runs alone', async () => {
+    const [lost, waiting, executing] = [uniqueKey('lost'), uniqueKey('waiting'), uniqueKey('exec')];
+    await enqueue(db.sql, [newRun(lost, webhook()), newRun(executing, webhook())]);
+    await enqueue(db.sql, [newRun(waiting, webhook())], { runAt: new Date(Date.now() + 60_000) });
+    // lost: its worker died, so graphile-worker's job is gone (or failed for good).
+    await db.sql`delete from nudge_worker._private_jobs where key in ${db.sql([`action:${lost}`, `action:${executing}`])}`;
+    await db.sql`
+      update nudge_engine.action_runs set status = 'retrying', attempts = 2,
+             updated_at = now() - interval '1 hour'
+       where key in ${db.sql([lost, waiting, executing])}`;
+
+    // executing: a worker holds the run's row for the length of its attempt.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = db.sql.begin(async (tx) => {
+      await tx`select from nudge_engine.action_runs where key = ${executing} for update`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    try {
+      expect(await recoverActions(db.sql, { staleAfterMs: 60_000 })).toBe(1);
+    } finally {
+      release();
+      await holder;
+    }
+    const jobs = await jobsFor([lost, waiting, executing]);
+    expect(jobs.map((j) => [j.key, j.payload.attempt])).toEqual(
+      [
+        [`action:${lost}`, 2],
+        [`action:${waiting}`, 0],
+      ].sort(),
+    );
+    // Released, the executing run is recoverable too; the lost one was touched and is not.
+    expect(await recoverActions(db.sql, { staleAfterMs: 60_000 })).toBe(1);
+    expect(await recoverActions(db.sql, { staleAfterMs: 60_000 })).toBe(0);
+  });
+});
