@@ -83,4 +83,29 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('--follow', 'keep printing new decisions')
     .option('--json', 'one JSON object per line')
     .action(wrap(async (options, io) => (await import('./logs.js')).logs(options, io)));
+
+  program
+    .command('start')
+    .description(
+      'run Nudge: capture, journeys, timers, schedules, actions and the HTTP server, in one process',
+    )
+    .option('--port <port>', 'HTTP port (default: server.port in nudge.yaml, 8787)')
+    .option('--json', 'log JSON lines')
+    .option('--verbose', 'log more')
+    .action(wrap(async (options, io) => (await import('./start.js')).start(options, io)));
+
+  program
+    .command('worker')
+    .description('add a process that shares the work of a running nudge start (no HTTP server)')
+    .option('--json', 'log JSON lines')
+    .option('--verbose', 'log more')
+    .action(wrap(async (options, io) => (await import('./start.js')).worker(options, io)));
+
+  program
+    .command('replay')
+    .description('run dead actions again: one by key, or all of a feature or time range')
+    .option('--key <key>', 'the action run with this idempotency key (any status)')
+    .option('-f, --feature <name>', 'dead actions of this feature')
+    .option('--since <duration>', 'dead actions created in the last 15m, 2h, 7d, ...')
+    .action(wrap(async (options, io) => (await import('./replay.js')).replay(options, io)));
 }

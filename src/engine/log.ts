@@ -1,41 +1,49 @@
-// The engine's log: one line per event a human reads (`12:00:01 warn outbox
-// pump failed error=...`), or JSON lines (pino) with LOG_FORMAT=json. Values
-// are printed as given: callers never pass secrets.
-import pino from 'pino';
+// The process log: pino everywhere, so the engine, the HTTP server and the
+// actions log the same way. People get one readable line per event
+// (`12:00:01 warn  outbox pump failed error=...`); LOG_FORMAT=json gives pino's
+// JSON lines. Callers never pass secrets.
+import pino, { type Logger } from 'pino';
 
-export interface Log {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
+export type Log = Logger;
+
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+const META = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 
 export function makeLog(
   options: { json?: boolean; verbose?: boolean; write?: (line: string) => void } = {},
 ): Log {
-  if (options.json) {
-    const logger = pino({ level: options.verbose ? 'debug' : 'info' });
-    return {
-      info: (m, f) => logger.info(f ?? {}, m),
-      warn: (m, f) => logger.warn(f ?? {}, m),
-      error: (m, f) => logger.error(f ?? {}, m),
-      debug: (m, f) => logger.debug(f ?? {}, m),
-    };
-  }
+  const level = options.verbose ? 'debug' : 'info';
+  if (options.json) return pino({ level });
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const line = (level: string) => (message: string, fields?: Record<string, unknown>) => {
-    const time = new Date().toISOString().slice(11, 19);
-    const rest = Object.entries(fields ?? {})
-      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-      .join(' ');
-    write(`${time} ${level.padEnd(5)} ${message}${rest ? ` ${rest}` : ''}`);
-  };
-  return {
-    info: line('info'),
-    warn: line('warn'),
-    error: line('error'),
-    debug: options.verbose ? line('debug') : () => {},
-  };
+  return pino(
+    { level },
+    {
+      write(json: string) {
+        const entry = JSON.parse(json) as Record<string, unknown>;
+        const time = new Date(entry.time as number).toISOString().slice(11, 19);
+        const fields = Object.entries(entry)
+          .filter(([k]) => !META.has(k))
+          .map(([k, v]) => `${k}=${formatValue(k, v)}`)
+          .join(' ');
+        write(
+          `${time} ${(LEVELS[entry.level as number] ?? 'info').padEnd(5)} ${entry.msg ?? ''}${fields ? ` ${fields}` : ''}`,
+        );
+      },
+    },
+  );
 }
 
-export const silentLog: Log = { info() {}, warn() {}, error() {}, debug() {} };
+function formatValue(key: string, value: unknown): string {
+  if (key === 'err' && value && typeof value === 'object' && 'message' in value)
+    return JSON.stringify((value as { message: string }).message);
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+export const silentLog: Log = pino({ level: 'silent' });

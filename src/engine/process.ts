@@ -33,6 +33,12 @@ export interface ProcessContext {
   clock: Clock;
   frequencyCap?: { max: number; perMs: number };
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
+  /** Fills a contact the engine just created (e.g. from auth.users); see launch.ts. */
+  onContactCreated?: (
+    tx: postgres.TransactionSql,
+    contactId: string,
+    identity: ContactIdentity,
+  ) => Promise<void>;
 }
 
 interface InboxRow {
@@ -217,7 +223,8 @@ async function handleEvent(env: StepEnv, ctx: ProcessContext, row: InboxRow): Pr
       }
       continue;
     }
-    const { id: contactId } = await resolveContact(env.tx, identity);
+    const { id: contactId, created } = await resolveContact(env.tx, identity);
+    if (created && ctx.onContactCreated) await ctx.onContactCreated(env.tx, contactId, identity);
     const contact = seen.get(contactId) ?? (await contactRow(env.tx, contactId));
     seen.set(contactId, contact);
     if (feature.when && feature.readsContact) {

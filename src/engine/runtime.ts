@@ -19,7 +19,7 @@ import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
 import type { Router } from './inbox.js';
 import type { Log } from './log.js';
-import { processPartition } from './process.js';
+import { type ProcessContext, processPartition } from './process.js';
 import { pumpOnce } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers } from './timers.js';
@@ -36,7 +36,10 @@ export interface EngineOptions {
   route: Router;
   log: Log;
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
+  onContactCreated?: ProcessContext['onContactCreated'];
   actionTasks: TaskList;
+  /** Extra periodic work (recovering stranded action runs, webhook reconciliation). */
+  housekeeping?: (() => Promise<unknown>)[];
   /** Poll intervals (ms); tests shorten them. */
   idleMs?: number;
   concurrency?: number;
@@ -78,6 +81,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     features: options.features,
     clock: options.clock,
     enqueueActions: options.enqueueActions,
+    ...(options.onContactCreated ? { onContactCreated: options.onContactCreated } : {}),
     ...(cap ? { frequencyCap: { max: cap.max, perMs: parseDuration(cap.per)! } } : {}),
   };
 
@@ -100,7 +104,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         stats.errors++;
         failures++;
         const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
-        log.warn(`${name} failed, retrying in ${backoff} ms`, { error: (error as Error).message });
+        log.warn({ error: (error as Error).message }, `${name} failed, retrying in ${backoff} ms`);
         await pause(backoff);
       }
     }
@@ -109,7 +113,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const listener = await engine
     .listen('nudge_inbox', () => wake())
     .catch((error) => {
-      log.warn('LISTEN nudge_inbox failed; polling only', { error: (error as Error).message });
+      log.warn({ error: (error as Error).message }, 'LISTEN nudge_inbox failed; polling only');
       return undefined;
     });
   const announce = () =>
@@ -125,7 +129,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     concurrency: options.concurrency ?? 8,
     pollInterval: 1000,
     noHandleSignals: true,
-    logger: quietLogger((level, message) => log.warn(`worker ${level}: ${message}`)),
+    logger: quietLogger((level, message) => log.warn(`job runner ${level}: ${message}`)),
   });
   const workerIds = new Set<string>();
   runner.events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
@@ -193,6 +197,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         await heartbeat();
         await unlockDeadWorkers(options.engineUrl, engine, log);
         await applyRetention(engine, project);
+        for (const task of options.housekeeping ?? []) await task();
         return 0;
       },
       5000,
@@ -200,7 +205,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     ),
   );
 
-  log.info('engine started', { partitions, source: !!options.source });
+  log.info({ partitions, source: !!options.source }, 'engine started');
   return {
     wake,
     stats,
@@ -215,7 +220,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           () => {},
         );
       }
-      log.info('engine stopped', stats);
+      log.info(stats, 'engine stopped');
     },
   };
 }
@@ -241,7 +246,7 @@ async function unlockDeadWorkers(url: string, engine: postgres.Sql, log: Log): P
     await utils.release();
   }
   await engine`delete from nudge_engine.workers where id = any(${dead.map((d) => d.id)}::text[])`;
-  log.warn('unlocked the jobs of stopped workers', { workers: dead.length });
+  log.warn({ workers: dead.length }, 'unlocked the jobs of stopped workers');
 }
 
 /** Deletes processed inbox rows and decisions older than their retention. */

@@ -1,0 +1,165 @@
+// Starts Nudge: the engine store (migrated), the features checked against the
+// live schema, the engine loops, the action job runner and — for `nudge
+// start` — the HTTP server. `nudge worker` is the same without the server.
+// Returns a handle the CLI keeps until a signal, and tests keep until done.
+import type postgres from 'postgres';
+import { enqueueActions, recoverActions } from '../actions/queue.js';
+import { actionTasks } from '../actions/task.js';
+import type { ActionEnv } from '../actions/types.js';
+import { makePlan } from '../capture/plan.js';
+import { readCaptureState } from '../capture/state.js';
+import { buildCaptureObjects } from '../capture/triggers.js';
+import { reconcileWebhookDeliveries, resolveWebhookTransport } from '../capture/webhook.js';
+import type { LoadedConfig } from '../config/load.js';
+import { type EngineStore, openEngineStore } from '../db/engine.js';
+import { checkFeatures } from '../features/check.js';
+import { type Feature, loadFeatures } from '../features/load.js';
+import { makeServer } from '../server/index.js';
+import { readCatalog } from '../source/catalog.js';
+import { openSource } from '../source/connect.js';
+import { type Clock, storeClock } from './clock.js';
+import { FeatureSet } from './features.js';
+import { type Log, makeLog } from './log.js';
+import { makeRouter } from './router.js';
+import { type Engine, startEngine } from './runtime.js';
+
+export interface LaunchOptions {
+  /** Run the HTTP server (nudge start) or not (nudge worker). */
+  http: boolean;
+  log?: Log;
+  clock?: Clock;
+  dataDir?: string;
+  port?: number;
+  idleMs?: number;
+}
+
+export interface Running {
+  store: EngineStore;
+  source: postgres.Sql;
+  engine: Engine;
+  features: Feature[];
+  /** Capture changes the features need that are not deployed. */
+  undeployed: number;
+  url?: string;
+  stop(): Promise<void>;
+}
+
+export async function launch(project: LoadedConfig, options: LaunchOptions): Promise<Running> {
+  const log = options.log ?? makeLog();
+  const store = await openEngineStore(project, {
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    max: 20,
+  });
+  const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
+  const stopAll = async () => {
+    for (const step of cleanup.reverse())
+      await step().catch((error) => log.warn({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    const source =
+      store.where === 'separate' || store.where === 'embedded'
+        ? await openSource({
+            url: store.sourceUrl,
+            readOnly: project.config.access === 'read-only',
+            max: 4,
+          })
+        : store.sql;
+    if (source !== store.sql) cleanup.push(() => source.end({ timeout: 5 }));
+    const catalog = await readCatalog(source);
+    const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+    const needs = checkFeatures(features, catalog, project.config.contacts.attributes);
+    const transport =
+      project.config.capture === 'webhook'
+        ? await resolveWebhookTransport(source, project.config.webhook)
+        : undefined;
+    const plan = makePlan(
+      buildCaptureObjects(needs, transport ? { transport } : {}),
+      await readCaptureState(source),
+    );
+    const undeployed = plan.items.filter((i) => i.action !== 'unchanged').length;
+    if (undeployed)
+      log.warn(
+        { changes: undeployed },
+        'capture is not up to date: run nudge plan, then nudge deploy',
+      );
+
+    const set = new FeatureSet(features, catalog, project.config.contacts.attributes);
+    const route = makeRouter(set, project.config.engine.partitions);
+    const clock = options.clock ?? (await storeClock(store.sql));
+    const actionEnv: ActionEnv = {
+      sql: store.sql,
+      project,
+      clock,
+      log: (level, message, fields) => log[level](fields ?? {}, message),
+    };
+    const housekeeping: (() => Promise<unknown>)[] = [() => recoverActions(store.sql)];
+    if (project.config.capture === 'webhook') {
+      housekeeping.push(async () => {
+        const result = await reconcileWebhookDeliveries(source, store.sql, route, { log });
+        if (result.events > 0) engine.wake();
+      });
+    }
+    const hasAuthUsers = !!catalog.get({ schema: 'auth', table: 'users' });
+    const engine: Engine = await startEngine({
+      ...(hasAuthUsers
+        ? { onContactCreated: (tx, id, identity) => fillFromAuthUser(source, tx, id, identity) }
+        : {}),
+      project,
+      engine: store.sql,
+      engineUrl: store.url,
+      source,
+      features: set,
+      catalog,
+      clock,
+      route,
+      log,
+      enqueueActions,
+      actionTasks: actionTasks(actionEnv),
+      housekeeping,
+      ...(options.idleMs ? { idleMs: options.idleMs } : {}),
+    });
+    cleanup.push(() => engine.stop());
+
+    let url: string | undefined;
+    if (options.http) {
+      const server = await makeServer({
+        sql: store.sql,
+        project,
+        route,
+        log,
+        onEvents: () => engine.wake(),
+      });
+      const listening = await server.listen({
+        host: project.config.server.host,
+        port: options.port ?? project.config.server.port,
+      });
+      url = listening.url;
+      cleanup.push(() => listening.close());
+    }
+    return { store, source, engine, features, undeployed, ...(url ? { url } : {}), stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/**
+ * A contact first seen through another table (orders.user_id) gets its email
+ * and phone from the Supabase Auth user it names, so templates and
+ * conditions see them without waiting for a sync.
+ */
+async function fillFromAuthUser(
+  source: postgres.Sql,
+  tx: postgres.TransactionSql,
+  contactId: string,
+  identity: { authUserId?: string | null },
+): Promise<void> {
+  if (!identity.authUserId) return;
+  const [user] = await source<{ email: string | null; phone: string | null }[]>`
+    select email, phone from auth.users where id = ${identity.authUserId}`;
+  if (!user) return;
+  await tx`
+    update nudge_engine.contacts set email = coalesce(email, lower(${user.email})), phone = coalesce(phone, ${user.phone})
+     where id = ${contactId}
+       and not exists (select from nudge_engine.contacts o where o.id <> ${contactId} and o.email = lower(${user.email}))`;
+}

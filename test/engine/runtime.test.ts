@@ -1,0 +1,131 @@
+// The whole runtime as `nudge start` runs it, on a test database: a committed
+// row leads, through the outbox, the engine and the job runner, to exactly the
+// webhook its feature defines (signed, delivered once); a Supabase Database
+// Webhook posted to /ingest feeds the same engine; `nudge logs` shows it all.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../src/capture/deploy.js';
+import { buildCaptureObjects } from '../../src/capture/triggers.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { loadConfig } from '../../src/config/load.js';
+import { launch, type Running } from '../../src/engine/launch.js';
+import { silentLog } from '../../src/engine/log.js';
+import { checkFeatures } from '../../src/features/check.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { readCatalog } from '../../src/source/catalog.js';
+import { useDatabase } from '../harness/db.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+
+const db = useDatabase();
+const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+let recorder: Recorder;
+let running: Running;
+let cwd: string;
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+beforeAll(async () => {
+  recorder = await startRecorder(() => ({ status: 200, body: { ok: true } }));
+  await db.sql`create table public.orders (id bigserial primary key, user_id uuid references auth.users (id),
+    status text not null default 'new', total numeric)`;
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-runtime-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(
+    path.join(cwd, 'nudge.yaml'),
+    `webhooks: { secret: "${SECRET}" }
+server: { port: 0 }
+engine: { partitions: 2 }
+ingest: { secret: "${SECRET}" }
+`,
+  );
+  await writeFile(
+    path.join(cwd, 'nudge/features/order-paid.yaml'),
+    `name: order-paid
+trigger:
+  table: public.orders
+  on: [insert, update]
+  when: { new.status: eq.paid }
+contact: { id: new.user_id }
+stages:
+  - name: notified
+    do:
+      - webhook:
+          url: "${recorder.url}/orders"
+          body: { order: "{{ new.id }}", total: "{{ new.total }}", email: "{{ contact.email }}" }
+`,
+  );
+  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  const features = await loadFeatures(project.featuresDir, project.env, cwd);
+  await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));
+  running = await launch(project, { http: true, log: silentLog, idleMs: 20 });
+});
+
+afterAll(async () => {
+  await running?.stop();
+  await recorder?.close();
+});
+
+describe('nudge start', () => {
+  it('turns a committed row into exactly the webhook its feature defines', async () => {
+    const [user] = await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'ada@example.com') returning id`;
+    const [order] = await db.sql`insert into public.orders (user_id, total) values (${user!.id}, 42) returning id`;
+    await db.sql`update public.orders set status = 'paid' where id = ${order!.id}`;
+    const request = await recorder.waitFor((r) => r.path === '/orders', 20_000);
+    expect(request.json).toEqual({ order: Number(order!.id), total: 42, email: 'ada@example.com' });
+    const verified = new Webhook(SECRET).verify(request.body, {
+      'webhook-id': String(request.headers['webhook-id']),
+      'webhook-timestamp': String(request.headers['webhook-timestamp']),
+      'webhook-signature': String(request.headers['webhook-signature']),
+    });
+    expect(verified).toEqual(request.json);
+    const run = await waitFor(async () => {
+      const [row] = await db.sql`select status, attempts from nudge_engine.action_runs where feature = 'order-paid'`;
+      return row?.status === 'succeeded' ? row : undefined;
+    }, 'the run to succeed');
+    expect(run.attempts).toBe(1);
+    expect(recorder.requests.filter((r) => r.path === '/orders')).toHaveLength(1);
+  });
+
+  it('accepts a Supabase Database Webhook on /ingest and runs the same feature', async () => {
+    const [user] = await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'grace@example.com') returning id`;
+    const { secrets } = await import('../../src/server/ingest-secrets.js').then(async (m) => ({
+      secrets: await m.resolveIngestSecrets(running.store.sql, await loadConfig({ cwd, env: { DATABASE_URL: db.url } })),
+    }));
+    const payload = {
+      type: 'UPDATE',
+      table: 'orders',
+      schema: 'public',
+      record: { id: 999, user_id: user!.id, status: 'paid', total: 7 },
+      old_record: { id: 999, user_id: user!.id, status: 'new', total: 7 },
+    };
+    const response = await fetch(`${running.url}/ingest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-nudge-secret': secrets.shared },
+      body: JSON.stringify(payload),
+    });
+    expect(response.status).toBe(202);
+    const request = await recorder.waitFor((r) => r.path === '/orders' && (r.json as { order?: number })?.order === 999, 20_000);
+    expect(request.json).toEqual({ order: 999, total: 7, email: 'grace@example.com' });
+  });
+
+  it('shows every decision in nudge logs', async () => {
+    const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    expect(await run(['logs', '--feature', 'order-paid'], m.io)).toBe(0);
+    const out = m.stdout();
+    expect(out).toMatch(/order-paid\s+ada@example\.com\s+matched\s+trigger matched/);
+    expect(out).toMatch(/order-paid\s+ada@example\.com\s+action\s+stage notified: webhook queued → succeeded after 1 attempt/);
+    expect(out).toMatch(/order-paid\s+grace@example\.com\s+completed/);
+  });
+});
