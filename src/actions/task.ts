@@ -108,9 +108,27 @@ export async function executeRun(
              result = ${tx.json((result ?? null) as postgres.JSONValue)},
              completed_at = ${env.clock.now()}, updated_at = clock_timestamp()
        where id = ${run.id}`;
+    await recordAttempt(tx, env, run, 'succeeded', `${run.kind} attempt ${run.attempts + 1} succeeded`);
     env.log('info', `action ${run.kind} succeeded`, logFields(run));
     return 'succeeded';
   });
+}
+
+/**
+ * Every attempt and its result goes to the decision log (outcome `attempt`),
+ * in the transaction that records the attempt on the run, for `nudge logs`.
+ */
+async function recordAttempt(
+  tx: postgres.TransactionSql,
+  env: ActionEnv,
+  run: ActionRun,
+  status: 'succeeded' | 'retrying' | 'dead',
+  reason: string,
+): Promise<void> {
+  const detail = JSON.stringify({ kind: run.kind, key: run.key, attempt: run.attempts + 1, status });
+  await tx`
+    insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
+    values (${env.clock.now()}, ${run.feature}, ${run.contactId}, 'attempt', ${reason}, ${detail}::text::jsonb)`;
 }
 
 /** Renders every string in the params, then runs the kind's provider. */
@@ -144,6 +162,13 @@ async function recordFailure(
          set status = 'dead', attempts = ${attempts}, last_error = ${verdict.message},
              updated_at = clock_timestamp()
        where id = ${run.id}`;
+    await recordAttempt(
+      tx,
+      env,
+      run,
+      'dead',
+      `${run.kind} attempt ${attempts} failed: ${verdict.message}; dead (${verdict.retry ? `no attempts left of ${max_attempts}` : 'will not succeed as configured'})`,
+    );
     env.log('error', `action ${run.kind} is dead: ${verdict.message}`, {
       ...logFields(run),
       attempts,
@@ -164,6 +189,7 @@ async function recordFailure(
              ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
              null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
       from failed`;
+  await recordAttempt(tx, env, run, 'retrying', `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`);
   env.log('warn', `action ${run.kind} failed; retrying in ${delayMs} ms`, {
     ...logFields(run),
     attempts,

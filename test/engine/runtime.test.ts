@@ -125,7 +125,8 @@ describe('nudge start', () => {
     expect(await run(['logs', '--feature', 'order-paid'], m.io)).toBe(0);
     const out = m.stdout();
     expect(out).toMatch(/order-paid\s+ada@example\.com\s+matched\s+trigger matched/);
-    expect(out).toMatch(/order-paid\s+ada@example\.com\s+action\s+stage notified: webhook queued → succeeded after 1 attempt/);
+    expect(out).toMatch(/order-paid\s+ada@example\.com\s+action\s+stage notified: webhook queued\n/);
+    expect(out).toMatch(/order-paid\s+ada@example\.com\s+attempt\s+webhook attempt 1 succeeded/);
     expect(out).toMatch(/order-paid\s+grace@example\.com\s+completed/);
   });
 });
