@@ -25,7 +25,14 @@ export function migrations(): Migration[] {
 }
 
 /** Tables and functions every deployed nudge schema has. */
-export const REQUIRED_TABLES = ['event_log', 'failed_events', 'enrichment_map', 'deployments'];
+export const REQUIRED_TABLES = [
+  'event_log',
+  'failed_events',
+  'enrichment_map',
+  'deployments',
+  'webhook_deliveries',
+  'webhook_signing',
+];
 export const REQUIRED_FUNCTIONS = ['enrich'];
 
 /** Roles that must never reach the nudge schema. PUBLIC is always included. */

@@ -4,6 +4,7 @@ import type { Plan } from '../capture/plan.js';
 import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
 import { buildCaptureObjects, type CaptureNeed } from '../capture/triggers.js';
+import { resolveWebhookTransport } from '../capture/webhook.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import { checkFeatures } from '../features/check.js';
@@ -23,7 +24,14 @@ export async function planChange(project: LoadedConfig, sql: Sql): Promise<Plann
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const catalog = await readCatalog(sql);
   const needs: CaptureNeed[] = checkFeatures(features, catalog, project.config.contacts.attributes);
-  const plan = makePlan(buildCaptureObjects(needs), await readCaptureState(sql));
+  const transport =
+    project.config.capture === 'webhook'
+      ? await resolveWebhookTransport(sql, project.config.webhook)
+      : undefined;
+  const plan = makePlan(
+    buildCaptureObjects(needs, transport ? { transport } : {}),
+    await readCaptureState(sql),
+  );
   return { features, plan };
 }
 

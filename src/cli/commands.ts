@@ -108,4 +108,15 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('-f, --feature <name>', 'dead actions of this feature')
     .option('--since <duration>', 'dead actions created in the last 15m, 2h, 7d, ...')
     .action(wrap(async (options, io) => (await import('./replay.js')).replay(options, io)));
+
+  program
+    .command('secret <what>')
+    .description(
+      'print the ingest secret (ingest), the Supabase webhook secret (shared), or install the capture signing key (install)',
+    )
+    .action(
+      wrap(async (options, io, args) =>
+        (await import('./secret.js')).secret(args[0] ?? '', options, io),
+      ),
+    );
 }

@@ -2,7 +2,12 @@
 // `--sql` prints the change as a script instead (works in read-only mode).
 import { deploy as applyPlan, planScript } from '../capture/deploy.js';
 import { renderPlan } from '../capture/render.js';
+import { installSigningSecret } from '../capture/webhook.js';
+import type { LoadedConfig } from '../config/load.js';
+import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
+import { captureSigningSecret } from '../server/ingest-secrets.js';
+import type { Sql } from '../source/connect.js';
 import { redactUrl } from '../source/connect.js';
 import { NUDGE_VERSION } from '../version.js';
 import { planChange, printHeader } from './capture.js';
@@ -36,6 +41,13 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
           ],
         }).trimEnd(),
       );
+      if (project.config.capture === 'webhook') {
+        io.err(
+          io.colors.dim(
+            '-- the webhook signing key is not in this script: run `nudge secret install` once after applying it',
+          ),
+        );
+      }
       return 0;
     }
     printHeader(io, 'deploy', project, session, features);
@@ -54,6 +66,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       }
     }
     const result = await applyPlan(session.sql, plan.desired);
+    if (project.config.capture === 'webhook') await installCaptureSecret(project, session.sql, io);
     const { create, replace, drop } = result.plan.counts;
     if (result.deploymentId === undefined) {
       io.out('\nNothing to do: the database changed meanwhile and now matches the features.');
@@ -64,4 +77,25 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     );
     return 0;
   });
+}
+
+/**
+ * capture: webhook triggers sign what they send with a key kept in the
+ * source database (nudge.webhook_signing); it comes from the engine store's
+ * encrypted secrets, and is written with a parameter, never into plan SQL.
+ */
+export async function installCaptureSecret(
+  project: LoadedConfig,
+  source: Sql,
+  io: Io,
+): Promise<void> {
+  const store = await openEngineStore(project, { max: 2 });
+  try {
+    const secret = await captureSigningSecret(store.sql, project);
+    if (await installSigningSecret(source, secret)) {
+      io.out(`${io.colors.green('✓')} Installed the webhook signing key in nudge.webhook_signing.`);
+    }
+  } finally {
+    await store.close();
+  }
 }

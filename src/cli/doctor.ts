@@ -351,6 +351,16 @@ function captureChecks(checks: Checks) {
   } else {
     say('ok', 'pg_net', 'not installed; not needed with capture: outbox');
   }
+  if (webhook) {
+    const pgcrypto = analysis.extensions.find((e) => e.name === 'pgcrypto');
+    if (pgcrypto)
+      say('ok', 'pgcrypto', `${pgcrypto.version} in ${pgcrypto.schema} (signs capture webhooks)`);
+    else {
+      const fix =
+        'CREATE EXTENSION pgcrypto WITH SCHEMA extensions (Supabase: Database → Extensions → pgcrypto)';
+      say('fail', 'pgcrypto', 'not installed; capture: webhook signs its requests with it', fix);
+    }
+  }
   const walNote = walLevel === 'logical' ? '' : ' (fine: Nudge captures with triggers)';
   say('ok', 'wal_level', `${walLevel}${walNote}`);
 }

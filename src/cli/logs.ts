@@ -107,7 +107,12 @@ function formatLine(io: Io, row: DecisionLine): string {
   const time = new Date(row.at).toISOString().replace('T', ' ').slice(0, 19);
   const paint = c[COLORS[row.outcome] ?? 'dim'];
   let reason = row.reason;
-  if (row.outcome === 'action' && row.status && row.status !== 'succeeded' && row.status !== 'dead') {
+  if (
+    row.outcome === 'action' &&
+    row.status &&
+    row.status !== 'succeeded' &&
+    row.status !== 'dead'
+  ) {
     const tries = row.attempts
       ? ` after ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}`
       : '';

@@ -9,7 +9,11 @@ export interface GlobalOptions {
   debug?: boolean;
 }
 
-export type CommandAction<O> = (options: O & GlobalOptions, io: Io) => Promise<number>;
+export type CommandAction<O> = (
+  options: O & GlobalOptions,
+  io: Io,
+  args: string[],
+) => Promise<number>;
 
 export async function run(argv: string[], io: Io): Promise<number> {
   let exitCode = 0;
@@ -30,7 +34,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       const command = args[args.length - 1] as Command;
       const options = command.optsWithGlobals() as O & GlobalOptions;
       try {
-        exitCode = await action(options, io);
+        exitCode = await action(options, io, command.args);
       } catch (error) {
         exitCode = printError(io, error, !!options.debug);
       }
