@@ -119,4 +119,11 @@ export function registerCommands(program: Command, wrap: Wrap): void {
         (await import('./secret.js')).secret(args[0] ?? '', options, io),
       ),
     );
+
+  program
+    .command('clock <command> [duration]')
+    .description("move the engine's clock: advance 2d (fires waits and cooldowns), show, reset")
+    .action(
+      wrap(async (options, io, args) => (await import('./clock.js')).clock(args, options, io)),
+    );
 }

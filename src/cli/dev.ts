@@ -1,9 +1,12 @@
-// `nudge dev` (what `npm start` runs): Nudge on a laptop with no database URL.
-// Starts an embedded PostgreSQL under .nudge/, creates a Supabase-shaped demo
-// database, plans and deploys the project's features (or the bundled demo),
-// makes a few demo writes, and shows the events the triggers captured. Then
-// it keeps running and prints each new captured change until Ctrl-C.
+// `nudge dev` (what `npm start` runs): all of Nudge on a laptop, no database
+// URL. An embedded PostgreSQL under .nudge/ holds a Supabase-shaped demo
+// database; the project's features (or the bundled demo) are deployed; the
+// engine runs with its HTTP server; a few demo writes go through capture,
+// journeys and actions (dev mailbox, a signed webhook to a local sink); and
+// every decision is printed. Then it keeps running until Ctrl-C, printing
+// what happens; `nudge clock advance 2d` fires waits.
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
@@ -12,15 +15,16 @@ import { renderPlan } from '../capture/render.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
+import { launch } from '../engine/launch.js';
+import { makeLog } from '../engine/log.js';
 import { redactUrl } from '../source/connect.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 
 export interface DevOptions extends GlobalOptions {
-  /** Exit after the demo instead of following new events. */
+  /** Exit after the demo instead of following new decisions. */
   once?: boolean;
-  /** Directory for the embedded server's data (default .nudge/pg). */
   dataDir?: string;
   port?: string;
 }
@@ -29,73 +33,79 @@ const BUNDLED_DEMO = new URL('../../examples/demo/', import.meta.url);
 
 export async function dev(options: DevOptions, io: Io): Promise<number> {
   const c = io.colors;
-  const project = await devProject(options, io);
+  const sink = await startSink();
+  const env = { FULFILMENT_WEBHOOK_URL: `${sink.url}/orders`, ...io.env };
   const dataDir = path.resolve(io.cwd, options.dataDir ?? '.nudge/pg');
+  const own =
+    options.config || ['nudge.yaml', 'nudge.yml'].some((n) => existsSync(path.join(io.cwd, n)));
+  if (!own) io.out(c.dim('No nudge.yaml here: running the bundled demo project (examples/demo).'));
   io.out(
     `${c.bold('Nudge dev')} — embedded PostgreSQL in ${path.relative(io.cwd, dataDir) || dataDir}`,
   );
   const demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined);
-  const { server, url } = demo;
+  const loaded = await loadConfig({
+    ...(own
+      ? options.config
+        ? { configPath: options.config }
+        : {}
+      : { configPath: fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO)) }),
+    cwd: io.cwd,
+    env,
+  });
+  const project: LoadedConfig = { ...loaded, databaseUrl: demo.url, databaseUrlFrom: 'nudge dev' };
   let sql: postgres.Sql | undefined;
+  let running: Awaited<ReturnType<typeof launch>> | undefined;
   try {
-    if (demo.created) {
+    if (demo.created)
       io.out(
         c.dim(
           'Created a Supabase-shaped demo database (auth, storage, roles, realtime publication).',
         ),
       );
-    }
-    io.out(`Database: ${c.cyan(redactUrl(url))}`);
-    io.out(c.dim(`  connect: psql "${url}"`));
+    io.out(`Database: ${c.cyan(redactUrl(demo.url))}`);
+    io.out(c.dim(`  connect: psql "${demo.url}"`));
     io.out('');
-
-    sql = postgres(url, { onnotice: () => {}, max: 2 });
-    const { plan } = await planChange({ ...project, databaseUrl: url }, sql);
+    sql = postgres(demo.url, { onnotice: () => {}, max: 2 });
+    const { plan } = await planChange(project, sql);
     renderPlan(plan, io);
     if (plan.hasChanges) {
       const result = await applyPlan(sql, plan.desired);
       io.out(`${c.green('✓')} Deployed (deployment #${result.deploymentId ?? '-'})`);
     }
     io.out('');
-
-    const after = await lastEventId(sql);
-    await demoWrites(sql, io);
-    await printEventsSince(sql, io, after);
-    io.out('');
-    if (options.once) return 0;
-
+    const lines: string[] = [];
+    running = await launch(project, {
+      http: true,
+      log: makeLog({ write: (line) => lines.push(line) }),
+      port: await freeOr(project.config.server.port),
+      idleMs: 50,
+    });
     io.out(
-      `Watching ${c.cyan('nudge.event_log')} — insert or update rows (e.g. in psql) and the captured events appear here. Ctrl-C to stop.`,
+      `Engine running: ${c.cyan(running.url ?? '')} (POST /ingest, GET /health) · state in ${running.store.describe()}`,
     );
-    await follow(sql, io, await lastEventId(sql));
+    io.out('');
+    const since = await lastDecision(sql);
+    await demoWrites(sql, io);
+    await settled(sql);
+    await printDecisions(sql, io, since);
+    await printMailbox(sql, io);
+    printSink(sink.received, io);
+    if (options.once) return 0;
+    io.out('');
+    io.out(
+      `Watching — write to the database (psql above) and decisions appear here. Move time: ${c.cyan('nudge clock advance 2d')}. Ctrl-C to stop.`,
+    );
+    await follow(sql, io, await lastDecision(sql));
     return 0;
   } finally {
+    await running?.stop();
     await sql?.end({ timeout: 1 });
-    await server.stop();
+    await sink.close();
+    await demo.server.stop();
   }
 }
 
-/** The user's project if the working directory has one, else the bundled demo. */
-async function devProject(options: DevOptions, io: Io): Promise<LoadedConfig> {
-  const own =
-    options.config ||
-    ['nudge.yaml', 'nudge.yml'].some((name) => existsSync(path.join(io.cwd, name)));
-  if (own) {
-    return loadConfig({
-      ...(options.config ? { configPath: options.config } : {}),
-      cwd: io.cwd,
-      env: io.env,
-    });
-  }
-  io.out(io.colors.dim('No nudge.yaml here: running the bundled demo project (examples/demo).'));
-  return loadConfig({
-    configPath: fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO)),
-    cwd: io.cwd,
-    env: io.env,
-  });
-}
-
-/** A sign-up, a profile and a paid order, as the demo app would write them. */
+/** A sign-up, a profile and a paid order, as the demo app would write them; and one rolled back. */
 async function demoWrites(sql: postgres.Sql, io: Io): Promise<void> {
   io.out(io.colors.bold('Demo writes:'));
   const email = `ada+${Date.now()}@example.com`;
@@ -107,8 +117,7 @@ async function demoWrites(sql: postgres.Sql, io: Io): Promise<void> {
   io.out(`  insert into auth.users        ${email}`);
   await sql`insert into public.profiles (id, full_name, plan) values (${user!.id}, 'Ada Lovelace', 'pro')`;
   const [order] = await sql<{ id: string }[]>`
-    insert into public.orders (user_id, total, items) values (${user!.id}, 42.50, '[{"sku":"tea","qty":2}]')
-    returning id`;
+    insert into public.orders (user_id, total, items) values (${user!.id}, 42.50, '[{"sku":"tea","qty":2}]') returning id`;
   io.out(`  insert into public.orders     order ${order!.id}, 42.50`);
   await sql`update public.orders set status = 'paid' where id = ${order!.id}`;
   io.out(`  update public.orders          order ${order!.id} → paid`);
@@ -118,66 +127,69 @@ async function demoWrites(sql: postgres.Sql, io: Io): Promise<void> {
       throw new Error('rolled back on purpose');
     })
     .catch(() => {});
-  io.out('  insert into public.orders     (rolled back: must not be captured)');
+  io.out('  insert into public.orders     (rolled back: never captured)');
   io.out('');
 }
 
-async function lastEventId(sql: postgres.Sql): Promise<number> {
+/** Waits (up to 20 s) until captured changes are processed and no action is pending. */
+async function settled(sql: postgres.Sql): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const [state] = await sql<{ busy: number }[]>`
+      select (select count(*) from nudge.event_log)
+           + (select count(*) from nudge_engine.inbox where processed_at is null)
+           + (select count(*) from nudge_engine.action_runs where status in ('pending', 'retrying')) as busy`;
+    if (Number(state?.busy) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function lastDecision(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<
     { id: number }[]
-  >`select coalesce(max(id), 0)::int as id from nudge.event_log`;
+  >`select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
   return row?.id ?? 0;
 }
 
-interface EventRow {
-  id: number;
-  schema_name: string;
-  table_name: string;
-  operation: string;
-  row_count: number;
-  new_rows: Record<string, unknown>[] | null;
-  old_rows: Record<string, unknown>[] | null;
-  enrichment: unknown[] | null;
-  captured_at: Date;
-}
-
-function eventsSince(sql: postgres.Sql, after: number) {
-  return sql<EventRow[]>`
-    select id::int as id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
-      from nudge.event_log where id > ${after} order by id`;
-}
-
-async function printEventsSince(sql: postgres.Sql, io: Io, after: number): Promise<number> {
-  const rows = await eventsSince(sql, after);
-  const c = io.colors;
-  if (rows.length === 0) {
-    io.out(c.dim('No new events in nudge.event_log.'));
-    return after;
-  }
-  return printEvents(io, rows);
-}
-
-function printEvents(io: Io, rows: EventRow[]): number {
-  const c = io.colors;
-  io.out(
-    c.bold(`Captured in nudge.event_log (${rows.length} row${rows.length === 1 ? '' : 's'}):`),
-  );
-  for (const row of rows) {
-    const sample = row.new_rows?.[0] ?? row.old_rows?.[0] ?? {};
-    const key =
-      'email' in sample ? `email=${sample.email}` : 'id' in sample ? `id=${sample.id}` : '';
-    const extra = row.row_count > 1 ? ` (+${row.row_count - 1} more rows)` : '';
-    const enrichment = row.enrichment?.[0]
-      ? `  enrichment=${JSON.stringify(row.enrichment[0])}`
-      : '';
+async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise<number> {
+  const rows = await sql<
+    {
+      id: number;
+      feature: string | null;
+      contact: string | null;
+      outcome: string;
+      reason: string;
+    }[]
+  >`
+    select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason
+      from nudge_engine.decisions d left join nudge_engine.contacts c on c.id = d.contact_id
+     where d.id > ${after} order by d.id`;
+  if (rows.length) io.out(io.colors.bold('Decisions (nudge logs shows them any time):'));
+  for (const r of rows) {
     io.out(
-      `  #${row.id}  ${row.operation.padEnd(6)} ${row.schema_name}.${row.table_name}  ${key}${extra}${enrichment}`,
+      `  ${(r.feature ?? '-').padEnd(14)} ${(r.contact ?? '-').padEnd(34)} ${r.outcome.padEnd(9)} ${r.reason}`,
     );
   }
-  return rows[rows.length - 1]!.id;
+  return rows.at(-1)?.id ?? after;
 }
 
-/** Prints new outbox rows until the process is interrupted. */
+async function printMailbox(sql: postgres.Sql, io: Io): Promise<void> {
+  const mails = await sql<{ to_address: string; subject: string | null }[]>`
+    select to_address, subject from nudge_engine.mailbox order by id desc limit 5`;
+  if (!mails.length) return;
+  io.out('');
+  io.out(io.colors.bold('Dev mailbox (email.provider: dev):'));
+  for (const m of mails.reverse()) io.out(`  to ${m.to_address}  "${m.subject ?? ''}"`);
+}
+
+function printSink(received: { path: string; body: string; id: string }[], io: Io): void {
+  if (!received.length) return;
+  io.out('');
+  io.out(io.colors.bold('Webhooks received by the demo sink:'));
+  for (const r of received) io.out(`  POST ${r.path}  ${r.body}  webhook-id ${r.id}`);
+}
+
+/** Prints new decisions until Ctrl-C. */
 async function follow(sql: postgres.Sql, io: Io, from: number): Promise<void> {
   let last = from;
   let stop = false;
@@ -188,9 +200,8 @@ async function follow(sql: postgres.Sql, io: Io, from: number): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     while (!stop) {
-      const rows = await eventsSince(sql, last);
-      if (rows.length > 0) last = printEvents(io, rows);
       await new Promise((resolve) => setTimeout(resolve, 500));
+      last = await printDecisions(sql, io, last);
     }
     io.out(
       '\nStopping; the demo database stays in .nudge/ for next time (delete the folder to start over).',
@@ -199,4 +210,36 @@ async function follow(sql: postgres.Sql, io: Io, from: number): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** The configured port if it is free, else any free port. */
+async function freeOr(port: number): Promise<number> {
+  if (port === 0) return 0;
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(0));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
+  });
+}
+
+/** A local HTTP endpoint standing in for the demo's fulfilment service. */
+async function startSink() {
+  const received: { path: string; body: string; id: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      received.push({ path: req.url ?? '/', body, id: String(req.headers['webhook-id'] ?? '-') });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    received,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

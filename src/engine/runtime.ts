@@ -24,6 +24,9 @@ import { pumpOnce } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers } from './timers.js';
 
+/** Actions executed at once by one process's job runner. */
+export const ACTION_CONCURRENCY = 8;
+
 export interface EngineOptions {
   project: LoadedConfig;
   engine: postgres.Sql;
@@ -69,6 +72,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       function done() {
         clearTimeout(timer);
         waiters.delete(done);
+        abort.signal.removeEventListener('abort', done);
         resolve();
       }
       waiters.add(done);
@@ -126,7 +130,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     connectionString: options.engineUrl,
     schema: WORKER_SCHEMA,
     taskList: options.actionTasks,
-    concurrency: options.concurrency ?? 8,
+    concurrency: options.concurrency ?? ACTION_CONCURRENCY,
     pollInterval: 1000,
     noHandleSignals: true,
     logger: quietLogger((level, message) => log.warn(`job runner ${level}: ${message}`)),

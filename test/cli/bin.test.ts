@@ -41,11 +41,17 @@ describe('the nudge executable', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Plan: 5 to create');
-      expect(result.stdout).toMatch(/#1 {2}insert auth\.users {2}email=ada\+\d+@example\.com/);
       expect(result.stdout).toMatch(
-        /#3 {2}update public\.orders {2}id=1 {2}enrichment=\{"profile":\{"plan":"pro"/,
+        /welcome-drip +ada\+\d+@example\.com +attempt +email attempt 1 succeeded/,
       );
-      expect(result.stdout).not.toContain('#4');
+      expect(result.stdout).toMatch(
+        /order-paid +ada\+\d+@example\.com +attempt +webhook attempt 1 succeeded/,
+      );
+      expect(result.stdout).toMatch(/to ada\+\d+@example\.com {2}"Welcome aboard, friend"/);
+      // The enrichment captured in the trigger (the buyer's plan) reached the webhook body.
+      expect(result.stdout).toMatch(/POST \/orders {2}\{"plan":"pro","order":1,"total":42\.5\}/);
+      // The rolled-back order was never captured: one heartbeat, for order 1 only.
+      expect(result.stdout.match(/heartbeat .* matched/g)).toHaveLength(1);
       // A second run reuses the database and deploys nothing new.
       const again = await nudge(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], cwd);
       expect(again.stdout).toContain('No changes.');

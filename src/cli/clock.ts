@@ -1,0 +1,39 @@
+// `nudge clock`: the engine's controllable clock. `advance 2d` moves every
+// running engine's time forward (waits and cooldowns fire as if the days had
+// passed); `show` prints the engine time; `reset` goes back to real time.
+import { parseDuration } from '../config/duration.js';
+import { openEngineStore } from '../db/engine.js';
+import { advanceStoreClock } from '../engine/clock.js';
+import { NudgeError } from '../errors.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+import { loadProject } from './project.js';
+
+export async function clock(args: string[], options: GlobalOptions, io: Io): Promise<number> {
+  const [what, amount] = args;
+  if (what !== 'advance' && what !== 'show' && what !== 'reset') {
+    throw new NudgeError(
+      `unknown clock command "${what ?? ''}"`,
+      'nudge clock advance 2d | show | reset',
+    );
+  }
+  const ms = what === 'advance' ? parseDuration(amount ?? '') : 0;
+  if (ms === undefined)
+    throw new NudgeError(`"${amount ?? ''}" is not a duration`, 'e.g. nudge clock advance 2d');
+  const project = await loadProject(options, io);
+  const store = await openEngineStore(project, { max: 1 });
+  try {
+    if (what === 'advance') await advanceStoreClock(store.sql, ms);
+    if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
+    const [row] = await store.sql<
+      { offset_ms: string }[]
+    >`select offset_ms from nudge_engine.clock`;
+    const offset = Number(row?.offset_ms ?? 0);
+    io.out(
+      `Engine time: ${new Date(Date.now() + offset).toISOString()} (real time ${offset >= 0 ? '+' : ''}${Math.round(offset / 60_000)} min)`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
