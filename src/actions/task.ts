@@ -108,7 +108,13 @@ export async function executeRun(
              result = ${tx.json((result ?? null) as postgres.JSONValue)},
              completed_at = ${env.clock.now()}, updated_at = clock_timestamp()
        where id = ${run.id}`;
-    await recordAttempt(tx, env, run, 'succeeded', `${run.kind} attempt ${run.attempts + 1} succeeded`);
+    await recordAttempt(
+      tx,
+      env,
+      run,
+      'succeeded',
+      `${run.kind} attempt ${run.attempts + 1} succeeded`,
+    );
     env.log('info', `action ${run.kind} succeeded`, logFields(run));
     return 'succeeded';
   });
@@ -125,7 +131,12 @@ async function recordAttempt(
   status: 'succeeded' | 'retrying' | 'dead',
   reason: string,
 ): Promise<void> {
-  const detail = JSON.stringify({ kind: run.kind, key: run.key, attempt: run.attempts + 1, status });
+  const detail = JSON.stringify({
+    kind: run.kind,
+    key: run.key,
+    attempt: run.attempts + 1,
+    status,
+  });
   await tx`
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
     values (${env.clock.now()}, ${run.feature}, ${run.contactId}, 'attempt', ${reason}, ${detail}::text::jsonb)`;
@@ -189,7 +200,13 @@ async function recordFailure(
              ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
              null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
       from failed`;
-  await recordAttempt(tx, env, run, 'retrying', `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`);
+  await recordAttempt(
+    tx,
+    env,
+    run,
+    'retrying',
+    `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`,
+  );
   env.log('warn', `action ${run.kind} failed; retrying in ${delayMs} ms`, {
     ...logFields(run),
     attempts,

@@ -276,13 +276,17 @@ cooldown: 30d
     // Same window: nothing new.
     expect(await runSchedules(ctx, engine.features.scheduled())).toBe(0);
     await engine.settle();
-    const emailed = engine.queued.filter((a) => a.feature === 'inactivity').map((a) => a.context.new?.email);
+    const emailed = engine.queued
+      .filter((a) => a.feature === 'inactivity')
+      .map((a) => a.context.new?.email);
     expect(emailed.sort()).toEqual(["o'brien@quiet.io", 'old@quiet.io']);
     // Next window: still inactive, but the cooldown holds them back.
     engine.clock.advance(DAY);
     expect(await runSchedules(ctx, engine.features.scheduled())).toBe(2);
     await engine.settle();
     expect(engine.queued.filter((a) => a.feature === 'inactivity')).toHaveLength(2);
-    expect((await engine.decisions('inactivity')).filter((d) => d.reason.startsWith('cooldown until'))).toHaveLength(2);
+    expect(
+      (await engine.decisions('inactivity')).filter((d) => d.reason.startsWith('cooldown until')),
+    ).toHaveLength(2);
   });
 });

@@ -26,7 +26,11 @@ let recorder: Recorder;
 let running: Running;
 let cwd: string;
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -79,8 +83,10 @@ afterAll(async () => {
 
 describe('nudge start', () => {
   it('turns a committed row into exactly the webhook its feature defines', async () => {
-    const [user] = await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'ada@example.com') returning id`;
-    const [order] = await db.sql`insert into public.orders (user_id, total) values (${user!.id}, 42) returning id`;
+    const [user] =
+      await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'ada@example.com') returning id`;
+    const [order] =
+      await db.sql`insert into public.orders (user_id, total) values (${user!.id}, 42) returning id`;
     await db.sql`update public.orders set status = 'paid' where id = ${order!.id}`;
     const request = await recorder.waitFor((r) => r.path === '/orders', 20_000);
     expect(request.json).toEqual({ order: Number(order!.id), total: 42, email: 'ada@example.com' });
@@ -91,7 +97,8 @@ describe('nudge start', () => {
     });
     expect(verified).toEqual(request.json);
     const run = await waitFor(async () => {
-      const [row] = await db.sql`select status, attempts from nudge_engine.action_runs where feature = 'order-paid'`;
+      const [row] =
+        await db.sql`select status, attempts from nudge_engine.action_runs where feature = 'order-paid'`;
       return row?.status === 'succeeded' ? row : undefined;
     }, 'the run to succeed');
     expect(run.attempts).toBe(1);
@@ -99,9 +106,13 @@ describe('nudge start', () => {
   });
 
   it('accepts a Supabase Database Webhook on /ingest and runs the same feature', async () => {
-    const [user] = await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'grace@example.com') returning id`;
+    const [user] =
+      await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'grace@example.com') returning id`;
     const { secrets } = await import('../../src/server/ingest-secrets.js').then(async (m) => ({
-      secrets: await m.resolveIngestSecrets(running.store.sql, await loadConfig({ cwd, env: { DATABASE_URL: db.url } })),
+      secrets: await m.resolveIngestSecrets(
+        running.store.sql,
+        await loadConfig({ cwd, env: { DATABASE_URL: db.url } }),
+      ),
     }));
     const payload = {
       type: 'UPDATE',
@@ -116,7 +127,10 @@ describe('nudge start', () => {
       body: JSON.stringify(payload),
     });
     expect(response.status).toBe(202);
-    const request = await recorder.waitFor((r) => r.path === '/orders' && (r.json as { order?: number })?.order === 999, 20_000);
+    const request = await recorder.waitFor(
+      (r) => r.path === '/orders' && (r.json as { order?: number })?.order === 999,
+      20_000,
+    );
     expect(request.json).toEqual({ order: 999, total: 7, email: 'grace@example.com' });
   });
 
@@ -125,7 +139,9 @@ describe('nudge start', () => {
     expect(await run(['logs', '--feature', 'order-paid'], m.io)).toBe(0);
     const out = m.stdout();
     expect(out).toMatch(/order-paid\s+ada@example\.com\s+matched\s+trigger matched/);
-    expect(out).toMatch(/order-paid\s+ada@example\.com\s+action\s+stage notified: webhook queued\n/);
+    expect(out).toMatch(
+      /order-paid\s+ada@example\.com\s+action\s+stage notified: webhook queued\n/,
+    );
     expect(out).toMatch(/order-paid\s+ada@example\.com\s+attempt\s+webhook attempt 1 succeeded/);
     expect(out).toMatch(/order-paid\s+grace@example\.com\s+completed/);
   });
