@@ -7,6 +7,7 @@ import { buildCaptureObjects, type CaptureNeed } from '../capture/triggers.js';
 import { resolveWebhookTransport } from '../capture/webhook.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
+import { liveSyncNeeds } from '../contacts/live.js';
 import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { readCatalog } from '../source/catalog.js';
@@ -23,7 +24,10 @@ export interface PlannedChange {
 export async function planChange(project: LoadedConfig, sql: Sql): Promise<PlannedChange> {
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const catalog = await readCatalog(sql);
-  const needs: CaptureNeed[] = checkFeatures(features, catalog, project.config.contacts.attributes);
+  const needs: CaptureNeed[] = [
+    ...checkFeatures(features, catalog, project.config.contacts.attributes),
+    ...liveSyncNeeds(project, catalog),
+  ];
   const transport =
     project.config.capture === 'webhook'
       ? await resolveWebhookTransport(sql, project.config.webhook)
