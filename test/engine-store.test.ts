@@ -48,6 +48,20 @@ describe('engine store', () => {
     });
   });
 
+  it('keeps a transaction usable when filling in an identity would collide with another contact', async () => {
+    const other = await resolveContact(db.sql, { email: 'taken@example.com' });
+    const userId = '00000000-0000-4000-8000-000000000009';
+    const mine = await resolveContact(db.sql, { authUserId: userId });
+    await db.sql.begin(async (tx) => {
+      // Found by auth user id; its email cannot be filled in (another contact has it).
+      const found = await resolveContact(tx, { authUserId: userId, email: 'taken@example.com' });
+      expect(found).toEqual({ id: mine.id, created: false });
+      const [still] =
+        await tx`select count(*)::int as n from nudge_engine.contacts where id in (${mine.id}, ${other.id})`;
+      expect(still!.n).toBe(2);
+    });
+  });
+
   it('upserts synced users in a batch, adopting contacts created earlier by email', async () => {
     const [before] =
       await db.sql`insert into nudge_engine.contacts (email) values ('grace@example.com') returning id`;

@@ -2,6 +2,7 @@
 // are the first help a newcomer reads. Command modules load lazily so `nudge
 // --help` stays fast.
 import type { Command } from 'commander';
+import { registerKeys } from './keys.js';
 import type { Wrap } from './program.js';
 
 export function registerCommands(program: Command, wrap: Wrap): void {
@@ -126,4 +127,6 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .action(
       wrap(async (options, io, args) => (await import('./clock.js')).clock(args, options, io)),
     );
+
+  registerKeys(program, wrap);
 }

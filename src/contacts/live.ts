@@ -49,7 +49,8 @@ export function liveSyncTables(project: LoadedConfig): Watched[] {
         path,
       });
     };
-    supabase.sync.tables.forEach((name, i) => add(name, [...base, 'sync', 'tables', i]));
+    for (const [i, name] of supabase.sync.tables.entries())
+      add(name, [...base, 'sync', 'tables', i]);
     for (const name of Object.keys(supabase.table_mapping ?? {}))
       add(name, [...base, 'table_mapping', name]);
   }

@@ -56,7 +56,11 @@ export async function resolveContact(
                 (phone = ${phone}) is true desc
        limit 1`;
     if (found) {
-      await db`
+      // Filling in identity fields can collide with another contact that
+      // holds the same email or phone: keep the match as it is then. In a
+      // transaction a failed statement aborts it, so the update runs in a
+      // savepoint there.
+      const fill = (q: Db) => q`
         update nudge_engine.contacts set
           auth_user_id = coalesce(auth_user_id, ${authUserId}::uuid),
           email = coalesce(email, ${email}),
@@ -69,9 +73,12 @@ export async function resolveContact(
             or email is null and ${email}::text is not null
             or phone is null and ${phone}::text is not null
             or external_id is null and ${externalId}::text is not null
-            or ${Object.keys(attributes).length > 0})`.catch(() => {
-        // Another contact already holds one of these identity fields; keep the match as is.
-      });
+            or ${Object.keys(attributes).length > 0})`;
+      await ('savepoint' in db ? db.savepoint((sp) => fill(sp)) : fill(db)).catch(
+        (error: { code?: string }) => {
+          if (error.code !== '23505') throw error;
+        },
+      );
       return { id: found.id, created: false };
     }
     const [inserted] = await db<{ id: string }[]>`

@@ -10,13 +10,12 @@ import {
   type EvaluationContext,
   type FieldRef,
   testsOf,
-  type ValueType,
   type Verdict,
-  valueTypeOf,
 } from '../conditions/index.js';
-import type { AttributeTypes } from '../features/check.js';
+import { type AttributeTypes, conditionsOf } from '../features/check.js';
 import type { Feature } from '../features/load.js';
 import type { Action } from '../features/schema.js';
+import { typeResolver } from '../features/types.js';
 import type { Catalog } from '../source/catalog.js';
 import type { TableName } from '../source/names.js';
 
@@ -115,12 +114,11 @@ function compileFeature(
   attributes: AttributeTypes,
 ): RuntimeFeature {
   const table = tableOf(feature);
-  const columns = table ? catalog.get(table)?.columns : undefined;
-  const typeOf = (field: FieldRef): ValueType => {
-    if (field.scope === 'contact') return attributes[field.column] ?? 'unknown';
-    const column = columns?.find((c) => c.name === field.column);
-    return column ? valueTypeOf(column.type) : 'unknown';
-  };
+  const typeOf = typeResolver(
+    table ? catalog.get(table) : undefined,
+    attributes,
+    conditionsOf(feature).map(([, c]) => c),
+  );
   let readsContact = false;
   const predicate = (condition: Condition | undefined): Predicate | undefined => {
     if (!condition) return undefined;

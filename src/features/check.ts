@@ -13,7 +13,6 @@ import {
   type FieldRef,
   inlineLiterals,
   testsOf,
-  type ValueType,
   valueTypeOf,
 } from '../conditions/index.js';
 import { didYouMean } from '../config/suggest.js';
@@ -22,6 +21,7 @@ import { type ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
 import type { Feature } from './load.js';
+import { type AttributeTypes, typeResolver } from './types.js';
 
 /** Types that have no equality operator and must be compared as text. */
 const NO_EQUALITY = new Set([
@@ -36,8 +36,7 @@ const NO_EQUALITY = new Set([
   'circle',
 ]);
 
-/** Declared types of contact attributes (nudge.yaml contacts.attributes). */
-export type AttributeTypes = Record<string, ValueType>;
+export type { AttributeTypes };
 
 export function checkFeatures(
   features: Feature[],
@@ -66,10 +65,16 @@ function checkFeature(
   if (trigger.kind === 'event') {
     const event = namedEvent(trigger.event);
     if (!event) {
-      fail(
-        ['trigger', 'event'],
-        `unknown event "${trigger.event}"${didYouMean(trigger.event, Object.keys(NAMED_EVENTS))}`,
-      );
+      // Built-in namespaces must name a known event; anything else is an event
+      // the app tracks through the API (its properties are new.*).
+      if (/^(user|storage|auth)\./.test(trigger.event)) {
+        fail(
+          ['trigger', 'event'],
+          `unknown event "${trigger.event}"${didYouMean(trigger.event, Object.keys(NAMED_EVENTS))}`,
+        );
+      } else {
+        checkConditions(feature, undefined, attributes, errors);
+      }
       return [];
     }
     const table = catalog.get(event.table);
@@ -130,22 +135,26 @@ function withFilter(filter: CaptureNeed['filter']): Pick<CaptureNeed, 'filter'> 
   return filter ? { filter } : {};
 }
 
-/** Every condition and field reference of the feature, checked against the trigger's table. */
+/**
+ * Every condition and field reference of the feature, checked against the
+ * trigger's table (or, for an event tracked through the API, whose new.* are
+ * free-form properties, only for well-formed literals).
+ */
 function checkConditions(
   feature: Feature,
-  table: Table,
+  table: Table | undefined,
   attributes: AttributeTypes,
   errors: ConfigError[],
 ): void {
   const { source } = feature;
-  const typeOf = (field: FieldRef): ValueType => {
-    if (field.scope === 'contact') return attributes[field.column] ?? 'unknown';
-    if (field.scope !== 'new' && field.scope !== 'old') return 'unknown';
-    const column = columnOf(table, field.column);
-    return column ? valueTypeOf(column.type) : 'unknown';
-  };
+  const typeOf = typeResolver(
+    table,
+    attributes,
+    conditionsOf(feature).map(([, c]) => c),
+  );
   const checkField = (field: FieldRef, at: FieldPath): boolean => {
     if (field.scope !== 'new' && field.scope !== 'old') return true;
+    if (!table) return true;
     const column = columnOf(table, field.column);
     if (!column) {
       errors.push(source.error(at, missingColumn(field.column, table), { key: true }));
@@ -199,7 +208,7 @@ function checkConditions(
 }
 
 /** The conditions of a feature with where each was written. */
-function conditionsOf(feature: Feature): [FieldPath, Condition][] {
+export function conditionsOf(feature: Feature): [FieldPath, Condition][] {
   const found: [FieldPath, Condition][] = [];
   if (feature.trigger.when) found.push([['trigger', 'when'], feature.trigger.when]);
   if (feature.exit) found.push([['exit', 'when'], feature.exit]);

@@ -123,13 +123,7 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
   };
 
   const trigger = triggerOf(file, condition);
-  const contactDefault =
-    trigger.kind !== 'event' &&
-    trigger.table.schema === 'auth' &&
-    trigger.table.table === 'users' &&
-    !file.contact
-      ? { id: 'new.id', email: 'new.email' }
-      : (file.contact ?? {});
+  const contactDefault = file.contact ?? defaultContact(trigger);
   const contact = {
     ...optional('id', field(contactDefault.id, ['contact', 'id'])),
     ...optional('email', field(contactDefault.email, ['contact', 'email'])),
@@ -173,6 +167,27 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     reEntry: file.re_entry,
     source,
   };
+}
+
+/**
+ * How the contact is found when the feature does not say: an auth.users row
+ * (table trigger on auth.users, or user.* events) by its id and email; a
+ * storage object by its owner; an event tracked through the API by the
+ * auth_user_id / email it carries.
+ */
+function defaultContact(trigger: FeatureTrigger): { id?: string; email?: string; phone?: string } {
+  if (trigger.kind === 'event') {
+    // A deletion has only the old row.
+    const row = trigger.event.endsWith('.deleted') ? 'old' : 'new';
+    if (trigger.event.startsWith('user.') || trigger.event === 'auth.user.created') {
+      return { id: `${row}.id`, email: `${row}.email` };
+    }
+    if (trigger.event.startsWith('storage.')) return { id: `${row}.owner` };
+    return { id: 'new.auth_user_id', email: 'new.email' };
+  }
+  return trigger.table.schema === 'auth' && trigger.table.table === 'users'
+    ? { id: 'new.id', email: 'new.email' }
+    : {};
 }
 
 function triggerOf(

@@ -290,3 +290,48 @@ cooldown: 30d
     ).toHaveLength(2);
   });
 });
+
+describe('events tracked through the API', () => {
+  it('run features triggered by the event name, finding the contact by the identity it carries', async () => {
+    const placed = `name: first-order
+trigger: { event: order_placed, when: { new.total: gt.100 } }
+stages:
+  - name: thanked
+    do: [{ email: { template: thanks } }]
+`;
+    const engine = await testEngine(db, { 'placed.yaml': placed }, { config: CONFIG });
+    const { insertInbox } = await import('../../src/engine/inbox.js');
+    await insertInbox(db.sql, [
+      {
+        source: 'api',
+        sourceKey: 'e1',
+        eventName: 'order_placed',
+        newRow: { email: 'Hana@Example.com', total: 250 },
+        occurredAt: new Date(),
+      },
+      {
+        source: 'api',
+        sourceKey: 'e2',
+        eventName: 'order_placed',
+        newRow: { email: 'ivy@example.com', total: 20 },
+        occurredAt: new Date(),
+      },
+    ]);
+    await engine.settle();
+    const mine = engine.queued.filter((a) => a.feature === 'first-order');
+    expect(mine.map((a) => a.context.contact?.email)).toEqual(['hana@example.com']);
+    expect((await engine.decisions('first-order')).map((d) => d.reason)).toContain(
+      'trigger condition false: new.total gt.100 was false (value 20)',
+    );
+  });
+
+  it('refuses an unknown built-in event with a suggestion', async () => {
+    await expect(
+      testEngine(db, {
+        'typo.yaml': 'name: typo\ntrigger: { event: user.signed_upp }\nstages: [{ name: a }]\n',
+      }),
+    ).rejects.toThrow(
+      /typo\.yaml:2:\d+ trigger\.event: unknown event "user\.signed_upp" \(did you mean "user\.signed_up"\?\)/,
+    );
+  });
+});
