@@ -10,6 +10,7 @@ import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/inbox.js';
+import { makeApi } from './api/index.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
@@ -104,6 +105,17 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       secrets,
       maxBodyBytes: project.config.ingest.max_body_bytes,
       metrics,
+      ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+    }),
+  );
+
+  app.route(
+    '/v1',
+    makeApi({
+      sql,
+      attributes: project.config.contacts.attributes,
+      route: options.route,
+      maxBodyBytes: project.config.ingest.max_body_bytes,
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
     }),
   );

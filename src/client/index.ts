@@ -1,0 +1,229 @@
+// The typed client of Nudge's HTTP API (`import { Nudge } from 'nudge/client'`):
+// contacts, events and lists over fetch, nothing else. Every error answer is
+// thrown as a NudgeApiError with the status, the stable code and the detail.
+import {
+  type Attributes,
+  type Contact,
+  ContactQuery,
+  type Page,
+  type QueryRunner,
+} from './query.js';
+
+export type {
+  Attributes,
+  Contact,
+  Field,
+  FilterValue,
+  IdentityFields,
+  Page,
+  SelectRow,
+} from './query.js';
+export { ContactQuery } from './query.js';
+
+export interface NudgeOptions {
+  /** Where Nudge listens, e.g. http://127.0.0.1:8787 (the /v1 is added). */
+  url: string;
+  /** A key from `nudge keys create`: nudge_... */
+  apiKey: string;
+  /** Another fetch (tests, proxies, older runtimes). */
+  fetch?: typeof fetch;
+}
+
+export class NudgeApiError extends Error {
+  override name = 'NudgeApiError';
+  constructor(
+    readonly status: number,
+    /** Stable code, e.g. `bad_query`, `invalid_body`, `list_not_found`. */
+    readonly code: string,
+    /** One sentence naming what was wrong, e.g. `mrr: expected a number ...`. */
+    readonly detail: string,
+  ) {
+    super(`${status} ${code}: ${detail}`);
+  }
+}
+
+/** Who an event or an upsert is about: at least one of these. */
+export interface Identity {
+  email?: string;
+  auth_user_id?: string;
+  phone?: string;
+  external_id?: string;
+}
+
+export interface TimelineItem {
+  kind: 'event' | 'journey' | 'decision' | 'action';
+  at: string;
+  [field: string]: unknown;
+}
+
+export interface TrackedEvent {
+  id: number;
+  event: string;
+  contact_id: string;
+  occurred_at: string;
+  idempotency_key: string | null;
+  duplicate: boolean;
+}
+
+export interface ContactList {
+  id: string;
+  name: string;
+  kind: 'static' | 'segment';
+  query: string | null;
+  created_at: string;
+  /** In `lists.all()`: members of a static list (null for segments). */
+  members?: number | null;
+}
+
+/** Contacts to add or remove: a query (its filters), or ids, emails, or rows holding them. */
+export type Members<A extends Attributes> =
+  | ContactQuery<A, unknown>
+  | readonly (string | { id?: string | null; email?: string | null })[];
+
+export class Nudge<A extends Attributes = Attributes> {
+  private readonly base: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: NudgeOptions) {
+    this.base = `${options.url.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`;
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  readonly contacts = {
+    /** Creates or updates the contact an identity names; attributes merge. */
+    upsert: (input: Identity & { attributes?: Partial<A> }) =>
+      this.request<Contact<A>>('POST', '/contacts', input),
+    /** A contact by id, email or external id, with its timeline (newest first). */
+    get: (ref: string, options: { limit?: number; before?: string } = {}) => {
+      const params = new URLSearchParams();
+      if (options.limit !== undefined) params.set('limit', String(options.limit));
+      if (options.before) params.set('before', options.before);
+      const query = params.toString() ? `?${params}` : '';
+      return this.request<{
+        contact: Contact<A>;
+        timeline: { items: TimelineItem[]; next: string | null };
+      }>('GET', `/contacts/${encodeURIComponent(ref)}${query}`);
+    },
+    /** A query builder; await it for the rows. */
+    query: () => new ContactQuery<A>(this.runQuery, '/contacts'),
+    delete: (ref: string) =>
+      this.request<{ id: string; deleted_at: string }>(
+        'DELETE',
+        `/contacts/${encodeURIComponent(ref)}`,
+      ),
+  };
+
+  readonly events = {
+    /** Tracks an event; with an idempotency key, a retry returns the first event. */
+    track: (
+      input: (Identity | { contact_id: string }) & {
+        event: string;
+        properties?: Record<string, unknown>;
+        occurred_at?: string | Date;
+        idempotency_key?: string;
+      },
+    ) =>
+      this.request<TrackedEvent>('POST', '/events', {
+        ...input,
+        ...(input.occurred_at instanceof Date
+          ? { occurred_at: input.occurred_at.toISOString() }
+          : {}),
+      }),
+  };
+
+  readonly lists = {
+    /** A static list, or a segment when `query` is given (a query builder or a query string). */
+    create: (name: string, options: { query?: ContactQuery<A, unknown> | string } = {}) =>
+      this.request<ContactList>('POST', '/lists', {
+        name,
+        ...(options.query === undefined
+          ? {}
+          : {
+              query:
+                typeof options.query === 'string'
+                  ? options.query
+                  : options.query.filterParams().toString(),
+            }),
+      }),
+    all: () => this.request<ContactList[]>('GET', '/lists'),
+    delete: (name: string) =>
+      this.request<{ name: string; deleted: true }>('DELETE', `/lists/${encodeURIComponent(name)}`),
+    add: (name: string, who: Members<A>) =>
+      this.changeMembers<{ added: number }>('POST', name, who),
+    /** The reference's `lists.addContacts(list, rows)`; also takes a query. */
+    addContacts: (name: string, who: Members<A>) =>
+      this.changeMembers<{ added: number }>('POST', name, who),
+    remove: (name: string, who: Members<A>) =>
+      this.changeMembers<{ removed: number }>('DELETE', name, who),
+    /** Members as a query builder (segments are evaluated when read). */
+    members: (name: string) =>
+      new ContactQuery<A>(this.runQuery, `/lists/${encodeURIComponent(name)}/contacts`),
+  };
+
+  private changeMembers<T>(method: string, name: string, who: Members<A>): Promise<T> {
+    const path = `/lists/${encodeURIComponent(name)}/contacts`;
+    if (who instanceof ContactQuery) {
+      return this.request<T>(method, `${path}?${who.filterParams()}`);
+    }
+    const ids: string[] = [];
+    const emails: string[] = [];
+    for (const item of who) {
+      if (typeof item === 'string') (item.includes('@') ? emails : ids).push(item);
+      else if (item.id) ids.push(item.id);
+      else if (item.email) emails.push(item.email);
+    }
+    return this.request<T>(method, path, { ids, emails });
+  }
+
+  private readonly runQuery: QueryRunner = async (path, params, count) => {
+    const query = params.toString() ? `?${params}` : '';
+    const response = await this.send('GET', `${path}${query}`, undefined, {
+      ...(count ? { prefer: 'count=exact' } : {}),
+    });
+    const rows = (await response.json()) as unknown[];
+    const match = /^(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(
+      response.headers.get('content-range') ?? '',
+    );
+    return {
+      rows,
+      range: match?.[1] ? { from: Number(match[1]), to: Number(match[2]) } : null,
+      total: match?.[3] && match[3] !== '*' ? Number(match[3]) : null,
+    } satisfies Page<unknown>;
+  };
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.send(method, path, body);
+    return (await response.json()) as T;
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    const response = await this.fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.options.apiKey}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (response.ok) return response;
+    const text = await response.text();
+    let error: { error?: unknown; detail?: unknown } = {};
+    try {
+      error = JSON.parse(text) as typeof error;
+    } catch {
+      // not JSON: a proxy's page, say
+    }
+    throw new NudgeApiError(
+      response.status,
+      typeof error.error === 'string' ? error.error : 'http_error',
+      typeof error.detail === 'string' ? error.detail : text.slice(0, 200) || response.statusText,
+    );
+  }
+}

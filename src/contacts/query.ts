@@ -1,0 +1,426 @@
+// PostgREST query strings over the contact book — `plan=eq.pro&mrr=gt.100&
+// or=(a.eq.1,b.gt.2)&order=mrr.desc&select=email,plan&limit=10` — parsed into
+// the condition language (each filter is a condition on `contact.<field>`)
+// and compiled to parameterized SQL over nudge_engine.contacts AS c.
+//
+// Fields are the identity columns (id, email, created_at, ...) or attributes,
+// typed as nudge.yaml declares them (contacts.attributes; undeclared ones are
+// text). Full-text operators (fts, plfts, phfts, wfts), which the condition
+// language does not have, are handled here: a top-level one is ANDed in
+// directly, where the GIN index of migration 002 can serve it; one inside
+// an or=/and= group becomes a synthetic boolean test whose column is the
+// match expression, so the condition compiler still owns the logic.
+
+import {
+  type Condition,
+  ConditionError,
+  compileSql,
+  type FieldRef,
+  fieldsOf,
+  type ParamSink,
+  parseCondition,
+  parseField,
+  type ValueType,
+} from '../conditions/index.js';
+import { ident } from '../db/quote.js';
+
+/** Declared attribute types (nudge.yaml contacts.attributes). */
+export type AttributeTypes = Readonly<Record<string, ValueType>>;
+
+/** A query parameter the user wrote wrong; `param` names it. */
+export class QueryError extends Error {
+  override name = 'QueryError';
+  constructor(
+    readonly param: string,
+    readonly problem: string,
+  ) {
+    super(`${param}: ${problem}`);
+  }
+}
+
+export const IDENTITY_COLUMNS: Readonly<Record<string, ValueType>> = {
+  id: 'uuid',
+  auth_user_id: 'uuid',
+  email: 'text',
+  phone: 'text',
+  external_id: 'text',
+  attributes: 'jsonb',
+  created_at: 'timestamptz',
+  updated_at: 'timestamptz',
+  deleted_at: 'timestamptz',
+  last_event_at: 'timestamptz',
+};
+
+/** A contact as the API returns it (over contacts AS c). */
+export const CONTACT_JSON = `jsonb_build_object('id', c.id, 'email', c.email, 'phone', c.phone,
+  'auth_user_id', c.auth_user_id, 'external_id', c.external_id, 'attributes', c.attributes,
+  'created_at', c.created_at, 'updated_at', c.updated_at, 'last_event_at', c.last_event_at,
+  'deleted_at', c.deleted_at)`;
+
+const SCOPES = ['contact'];
+const GROUPS = new Set(['or', 'and', 'not.or', 'not.and']);
+const VIEW_PARAMS = new Set(['select', 'order', 'limit', 'offset']);
+const TSQUERY = {
+  fts: 'to_tsquery',
+  plfts: 'plainto_tsquery',
+  phfts: 'phraseto_tsquery',
+  wfts: 'websearch_to_tsquery',
+} as const;
+const FTS_FILTER = /^(not\.)?(fts|plfts|phfts|wfts)(?:\(([^)]*)\))?\.([\s\S]*)$/;
+/** Synthetic columns of full-text tests inside groups; no user field may contain \u0001. */
+const SEARCH_TOKEN = 'fts\u0001';
+
+export interface TextSearch {
+  param: string;
+  field: 'email' | { attribute: string };
+  op: keyof typeof TSQUERY;
+  language: string;
+  query: string;
+  negated: boolean;
+}
+
+export interface OrderItem {
+  field: FieldRef;
+  descending: boolean;
+  nulls?: 'first' | 'last';
+}
+
+export interface SelectItem {
+  key: string;
+  /** undefined: the whole contact (`*`). */
+  field?: FieldRef;
+}
+
+export interface ContactQuery {
+  /** ANDed; each keeps the parameter it came from, for errors. */
+  filters: { param: string; condition: Condition }[];
+  /** Top-level full-text tests, ANDed. */
+  searches: TextSearch[];
+  /** Full-text tests inside groups, by synthetic column. */
+  groupSearches: Map<string, TextSearch>;
+  order: OrderItem[];
+  select?: SelectItem[];
+  limit?: number;
+  offset?: number;
+}
+
+/**
+ * Parses query parameters in order. `filtersOnly` (segments, adding to a list
+ * by condition) refuses select/order/limit/offset.
+ */
+export function parseContactQuery(
+  entries: Iterable<readonly [string, string]>,
+  options: { filtersOnly?: boolean } = {},
+): ContactQuery {
+  const query: ContactQuery = { filters: [], searches: [], groupSearches: new Map(), order: [] };
+  for (const [param, value] of entries) {
+    if (VIEW_PARAMS.has(param)) {
+      if (options.filtersOnly) throw new QueryError(param, 'only filters are allowed here');
+      if (param === 'select') query.select = parseSelect(value);
+      else if (param === 'order') query.order.push(...parseOrder(value));
+      else query[param as 'limit' | 'offset'] = nonNegative(param, value);
+      continue;
+    }
+    if (param.includes('\u0001')) throw new QueryError(param, 'control characters in a name');
+    if (GROUPS.has(param)) {
+      if (value.includes('\u0001')) throw new QueryError(param, 'control characters in a filter');
+      const tree = rewriteGroup(value, param, query.groupSearches);
+      query.filters.push({ param, condition: parse(param, { [param]: tree }) });
+      continue;
+    }
+    const search = textSearch(param, param, value);
+    if (search) query.searches.push(search);
+    else query.filters.push({ param, condition: parse(param, { [`contact.${param}`]: value }) });
+  }
+  return query;
+}
+
+function parse(param: string, value: Record<string, string>): Condition {
+  try {
+    return parseCondition(value, { scopes: SCOPES });
+  } catch (error) {
+    throw asQueryError(param, error);
+  }
+}
+
+function asQueryError(param: string, error: unknown): unknown {
+  return error instanceof ConditionError ? new QueryError(param, error.message) : error;
+}
+
+function nonNegative(param: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value))
+    throw new QueryError(param, `expected a whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** `bio` + `not.wfts(english).cats -dogs` → a full-text test, or undefined for other filters. */
+function textSearch(param: string, field: string, filter: string): TextSearch | undefined {
+  const match = FTS_FILTER.exec(filter);
+  if (!match) return undefined;
+  const language = match[3] ?? 'simple';
+  if (!/^[a-z_]{1,63}$/.test(language)) {
+    throw new QueryError(
+      param,
+      `expected a text search language such as fts(english), got "${language}"`,
+    );
+  }
+  if (field.includes('->')) {
+    throw new QueryError(param, `${match[2]} works on email and text attributes, not JSON paths`);
+  }
+  if (field !== 'email' && Object.hasOwn(IDENTITY_COLUMNS, field)) {
+    throw new QueryError(param, `${match[2]} works on email and text attributes, not ${field}`);
+  }
+  const query = match[4] ?? '';
+  if (query.trim() === '')
+    throw new QueryError(param, `${match[2]} needs search terms after the dot`);
+  if (query.includes('\0')) throw new QueryError(param, 'search terms cannot contain NUL');
+  return {
+    param,
+    field: field === 'email' ? 'email' : { attribute: field },
+    op: match[2] as TextSearch['op'],
+    language,
+    query,
+    negated: !!match[1],
+  };
+}
+
+/**
+ * Prefixes each leaf of a PostgREST group string with `contact.` and swaps
+ * full-text leaves for synthetic tests. Structure is left to the condition
+ * parser, which reports anything malformed.
+ */
+function rewriteGroup(text: string, param: string, searches: Map<string, TextSearch>): string {
+  let out = '';
+  let itemStart = false;
+  for (let i = 0; i < text.length; ) {
+    const char = text[i]!;
+    if (itemStart && char !== ' ') {
+      const group = /^(not\.)?(and|or)\(/.exec(text.slice(i));
+      if (group) {
+        out += group[0];
+        i += group[0].length;
+        continue;
+      }
+      const end = leafEnd(text, i, param);
+      out += rewriteLeaf(text.slice(i, end), param, searches);
+      i = end;
+      itemStart = false;
+      continue;
+    }
+    if (char === '(' || char === ',') itemStart = true;
+    out += char;
+    i++;
+  }
+  return out;
+}
+
+/** Where a leaf ends: at "," or ")" outside quotes and in-lists. */
+function leafEnd(text: string, start: number, param: string): number {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const char = text[i];
+    if (char === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (i >= text.length) throw new QueryError(param, `unterminated quote in "${text}"`);
+    } else if (char === '(') depth++;
+    else if (char === ')') {
+      if (depth === 0) return i;
+      depth--;
+    } else if (char === ',' && depth === 0) return i;
+  }
+  return text.length;
+}
+
+function rewriteLeaf(leaf: string, param: string, searches: Map<string, TextSearch>): string {
+  const dot = leaf.indexOf('.');
+  if (dot <= 0) return leaf;
+  const field = leaf.slice(0, dot);
+  const filter = leaf.slice(dot + 1);
+  let search: TextSearch | undefined;
+  try {
+    search = textSearch(param, field, filter);
+  } catch (error) {
+    throw error instanceof QueryError
+      ? new QueryError(param, `in "${leaf}": ${error.problem}`)
+      : error;
+  }
+  if (!search) return `contact.${leaf}`;
+  const column = `${SEARCH_TOKEN}${searches.size}`;
+  searches.set(column, { ...search, query: unquote(search.query), negated: false });
+  return `contact.${column}.${search.negated ? 'not.' : ''}is.true`;
+}
+
+function unquote(value: string): string {
+  if (!value.startsWith('"') || !value.endsWith('"') || value.length < 2) return value;
+  return value.slice(1, -1).replace(/\\(.)/g, '$1');
+}
+
+/** `mrr.desc.nullslast,created_at` */
+function parseOrder(value: string): OrderItem[] {
+  return value.split(',').map((raw) => {
+    const parts = raw.trim().split('.');
+    let nulls: OrderItem['nulls'];
+    let descending = false;
+    const last = parts[parts.length - 1];
+    if (last === 'nullsfirst' || last === 'nullslast') {
+      nulls = last === 'nullsfirst' ? 'first' : 'last';
+      parts.pop();
+    }
+    const direction = parts[parts.length - 1];
+    if (direction === 'asc' || direction === 'desc') {
+      descending = direction === 'desc';
+      parts.pop();
+    }
+    const name = parts.join('.');
+    if (name === '' || name.includes('.')) {
+      throw new QueryError(
+        'order',
+        `expected "<field>[.asc|.desc][.nullsfirst|.nullslast]", got "${raw}"`,
+      );
+    }
+    return { field: field('order', name), descending, ...(nulls ? { nulls } : {}) };
+  });
+}
+
+/** `email,name:full_name,address->>city,*` */
+function parseSelect(value: string): SelectItem[] {
+  return value.split(',').map((raw) => {
+    const item = raw.trim();
+    if (item === '*') return { key: '*' };
+    if (item.includes('('))
+      throw new QueryError('select', `embedding resources is not supported ("${item}")`);
+    if (item.includes('::')) throw new QueryError('select', `casts are not supported ("${item}")`);
+    const colon = item.indexOf(':');
+    const alias = colon > 0 ? item.slice(0, colon) : undefined;
+    const name = colon > 0 ? item.slice(colon + 1) : item;
+    if (name === '') throw new QueryError('select', `empty field in "${value}"`);
+    const ref = field('select', name);
+    return { key: alias ?? ref.jsonPath[ref.jsonPath.length - 1] ?? ref.column, field: ref };
+  });
+}
+
+function field(param: string, name: string): FieldRef {
+  if (name.includes('\u0001')) throw new QueryError(param, 'control characters in a name');
+  try {
+    return parseField(`contact.${name}`, SCOPES, [param]);
+  } catch (error) {
+    throw asQueryError(param, error);
+  }
+}
+
+// Compiling ------------------------------------------------------------------
+
+export interface CompileContext {
+  attributes: AttributeTypes;
+  params: ParamSink;
+}
+
+/**
+ * The WHERE expression of contact queries ANDed together (a segment's and the
+ * request's, say). Deleted contacts are left out unless a filter names
+ * deleted_at.
+ */
+export function compileWhere(queries: ContactQuery[], ctx: CompileContext): string {
+  const parts: string[] = [];
+  const namesDeleted = queries.some((q) =>
+    q.filters.some((f) => fieldsOf(f.condition).some((ref) => ref.column === 'deleted_at')),
+  );
+  if (!namesDeleted) parts.push('c.deleted_at IS NULL');
+  for (const query of queries) {
+    for (const search of query.searches) parts.push(searchSql(search, ctx, true));
+    for (const { param, condition } of query.filters) {
+      try {
+        parts.push(
+          compileSql(condition, {
+            column: (ref) => {
+              const search = query.groupSearches.get(ref.column);
+              if (search) return { sql: searchSql(search, ctx, false), type: 'boolean' };
+              return fieldSql(ref, ctx);
+            },
+            ...ctx.params,
+          }),
+        );
+      } catch (error) {
+        throw withHint(asQueryError(param, error), condition, ctx.attributes);
+      }
+    }
+  }
+  return parts.length > 0 ? parts.join(' AND ') : 'TRUE';
+}
+
+function withHint(error: unknown, condition: Condition, attributes: AttributeTypes): unknown {
+  if (!(error instanceof QueryError) || !/needs a boolean/.test(error.problem)) return error;
+  const undeclared = fieldsOf(condition).find(
+    (ref) => !Object.hasOwn(IDENTITY_COLUMNS, ref.column) && !attributes[ref.column],
+  );
+  if (!undeclared) return error;
+  return new QueryError(
+    error.param,
+    `${error.problem}; declare the attribute in nudge.yaml: contacts: { attributes: { ${undeclared.column}: boolean } }`,
+  );
+}
+
+/** A field typed for comparison and ordering. */
+export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; type: ValueType } {
+  const identity = IDENTITY_COLUMNS[ref.column];
+  if (identity) return { sql: `c.${ident(ref.column)}`, type: identity };
+  if (ref.column.includes('\u0001')) throw new Error(`unexpected synthetic column ${ref.raw}`);
+  const key = ctx.params.param(ref.column, 'text');
+  const value = `c.attributes -> ${key}`;
+  // JSON paths continue from the attribute's value (compileSql appends them).
+  if (ref.jsonPath.length > 0) return { sql: `(${value})`, type: 'jsonb' };
+  const type = ctx.attributes[ref.column] ?? 'text';
+  switch (type) {
+    case 'integer':
+    case 'numeric':
+      return { sql: `nudge_engine.attribute_numeric(${value})`, type };
+    case 'boolean':
+    case 'uuid':
+    case 'timestamptz':
+    case 'date':
+      return { sql: `nudge_engine.attribute_${type}(${value})`, type };
+    case 'jsonb':
+      return { sql: `(${value})`, type };
+    default:
+      return { sql: `(c.attributes ->> ${key})`, type: 'text' };
+  }
+}
+
+/**
+ * `vector @@ query` for one attribute (or email), checked exactly. When the
+ * test stands alone (top level, not negated), uses the index's `simple`
+ * configuration and cannot be fooled by what other attributes hold (no
+ * negation in the query), the whole-contact vector is ANDed in first: the GIN
+ * index finds candidates with it, the exact test rechecks them.
+ */
+function searchSql(search: TextSearch, ctx: CompileContext, standalone: boolean): string {
+  const declared = search.field === 'email' ? 'text' : ctx.attributes[search.field.attribute];
+  if (declared && declared !== 'text') {
+    throw new QueryError(
+      search.param,
+      `${search.op} needs a text attribute; ${(search.field as { attribute: string }).attribute} is ${declared}`,
+    );
+  }
+  const language = `${ctx.params.param(search.language, 'text')}::regconfig`;
+  const terms = ctx.params.param(search.query, 'text');
+  const text =
+    search.field === 'email'
+      ? `coalesce(c.email, '')`
+      : (() => {
+          const key = ctx.params.param(search.field.attribute, 'text');
+          return `coalesce(CASE WHEN jsonb_typeof(c.attributes -> ${key}) = 'string' THEN c.attributes ->> ${key} END, '')`;
+        })();
+  const fn = TSQUERY[search.op];
+  const exact = `to_tsvector(${language}, ${text}) @@ ${fn}(${language}, ${terms})`;
+  if (search.negated) return `NOT (${exact})`;
+  if (!standalone || search.language !== 'simple' || !monotone(search)) return exact;
+  const prefilter = `nudge_engine.contact_search_vector(c.email, c.attributes) @@ ${fn}('simple'::regconfig, ${terms})`;
+  return `(${prefilter} AND ${exact})`;
+}
+
+/** No negation in the query: a match in one attribute implies one in the whole contact. */
+function monotone(search: TextSearch): boolean {
+  if (search.op === 'fts') return !search.query.includes('!');
+  if (search.op === 'wfts') return !/(^|[\s"(])-/.test(search.query);
+  return true;
+}

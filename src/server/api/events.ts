@@ -1,0 +1,112 @@
+// POST /v1/events: track an event for a contact (by id, or found/created by
+// email, auth user id, phone or external id). 201 for a new event; 200 with
+// the first event when the idempotency key was used before.
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import { z } from 'zod';
+import { trackEvent, UnknownContact } from '../../contacts/events.js';
+import type { Router } from '../../engine/inbox.js';
+import type { ApiEnv } from './auth.js';
+import { email, externalId, phone, uuid } from './contacts.js';
+import { expectedObject, invalid, readJson, validate } from './input.js';
+
+export interface EventsApiOptions {
+  sql: postgres.Sql;
+  route: Router;
+  maxBodyBytes: number;
+  onEvents?: () => void;
+}
+
+const timestamp = z
+  .string({ error: 'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z' })
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i, {
+    error: 'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z',
+  })
+  .refine(isRealTime, { error: 'not a real date and time' });
+
+/** Date.parse rolls 2025-02-30 over to March; this does not. */
+function isRealTime(value: string): boolean {
+  const [y, m, d, hh, mm, ss] = value.split(/[-T:.Z+]/i).map(Number) as number[];
+  const day = new Date(Date.UTC(y!, m! - 1, d!));
+  return (
+    day.getUTCFullYear() === y &&
+    day.getUTCMonth() === m! - 1 &&
+    day.getUTCDate() === d &&
+    hh! < 24 &&
+    mm! < 60 &&
+    (Number.isNaN(ss) || ss! < 60) &&
+    !Number.isNaN(Date.parse(value))
+  );
+}
+
+const trackSchema = z.strictObject(
+  {
+    contact_id: uuid.optional(),
+    email: email.optional(),
+    auth_user_id: uuid.optional(),
+    phone: phone.optional(),
+    external_id: externalId.optional(),
+    event: z
+      .string({ error: 'expected the event name, e.g. "order_placed"' })
+      .trim()
+      .min(1, { error: 'expected a non-empty event name' })
+      .max(200, { error: 'expected an event name of at most 200 characters' }),
+    properties: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+    occurred_at: timestamp.optional(),
+    idempotency_key: z
+      .string({ error: 'expected a string' })
+      .min(1, { error: 'expected a non-empty key' })
+      .max(200, { error: 'expected a key of at most 200 characters' })
+      .optional(),
+  },
+  {
+    error: expectedObject(
+      'expected a JSON object with event and the contact (email, contact_id, ...)',
+    ),
+  },
+);
+
+export function eventsRoutes(options: EventsApiOptions): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.post('/', async (c) => {
+    const body = validate(trackSchema, await readJson(c, options.maxBodyBytes));
+    const identity = {
+      ...(body.email ? { email: body.email } : {}),
+      ...(body.auth_user_id ? { authUserId: body.auth_user_id } : {}),
+      ...(body.phone ? { phone: body.phone } : {}),
+      ...(body.external_id ? { externalId: body.external_id } : {}),
+    };
+    const identified = Object.keys(identity).length > 0;
+    if (body.contact_id && identified) {
+      throw invalid(
+        'contact_id',
+        'give contact_id or email/auth_user_id/phone/external_id, not both',
+      );
+    }
+    if (!body.contact_id && !identified) {
+      throw invalid(
+        '(body)',
+        'name the contact: email, contact_id, auth_user_id, phone or external_id',
+      );
+    }
+    try {
+      const { event, inboxed } = await trackEvent(
+        options.sql,
+        {
+          contact: body.contact_id ? { id: body.contact_id } : identity,
+          event: body.event,
+          properties: body.properties ?? {},
+          occurredAt: body.occurred_at ? new Date(body.occurred_at) : new Date(),
+          ...(body.idempotency_key !== undefined ? { idempotencyKey: body.idempotency_key } : {}),
+        },
+        options.route,
+      );
+      if (inboxed) options.onEvents?.();
+      return c.json(event, event.duplicate ? 200 : 201);
+    } catch (error) {
+      if (error instanceof UnknownContact) throw invalid('contact_id', error.message);
+      throw error;
+    }
+  });
+  return app;
+}

@@ -1,0 +1,43 @@
+// Nudge's HTTP API, mounted at /v1: contacts, events, lists and segments,
+// behind bearer API keys. Errors go through the server's one handler
+// (http-error.ts); see docs/api.md for the routes and the query syntax.
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import type { AttributeTypes } from '../../contacts/query.js';
+import type { Router } from '../../engine/inbox.js';
+import { type ApiEnv, requireApiKey } from './auth.js';
+import { contactsRoutes } from './contacts.js';
+import { eventsRoutes } from './events.js';
+import { listsRoutes } from './lists.js';
+
+export interface ApiOptions {
+  /** The engine store. */
+  sql: postgres.Sql;
+  /** nudge.yaml contacts.attributes: how filters and ordering read attributes. */
+  attributes: AttributeTypes;
+  /** Picks each tracked event's partition (see engine/inbox.ts). */
+  route: Router;
+  /** Largest JSON body accepted (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Called after a tracked event reached the inbox: wake the engine. */
+  onEvents?: () => void;
+}
+
+export function makeApi(options: ApiOptions): Hono<ApiEnv> {
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  const { sql, attributes } = options;
+  const api = new Hono<ApiEnv>();
+  api.use('*', requireApiKey(sql));
+  api.route('/contacts', contactsRoutes({ sql, attributes, maxBodyBytes }));
+  api.route(
+    '/events',
+    eventsRoutes({
+      sql,
+      route: options.route,
+      maxBodyBytes,
+      ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+    }),
+  );
+  api.route('/lists', listsRoutes({ sql, attributes, maxBodyBytes }));
+  return api;
+}

@@ -1,0 +1,98 @@
+// Reading what a /v1 request sends: the JSON body (size-capped while it
+// streams, 400 when it is not JSON, 422 naming the first wrong field), query
+// parameters in order, and the mapping of query errors to 400.
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { QueryError } from '../../contacts/query.js';
+import { HttpError } from '../http-error.js';
+
+/** The body as JSON; undefined when there is none. */
+export async function readJson(c: Context, limit: number): Promise<unknown> {
+  const declared = c.req.header('content-length');
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  const request = c.req.raw;
+  if (!request.body) return undefined;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, 'payload_too_large', `body is larger than ${limit} bytes`);
+}
+
+/** Validates a body; the first problem becomes a 422 naming its field. */
+export function validate<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    const field = fieldOf([...issue.path, issue.keys[0] ?? '']).replace(/^\(body\)\./, '');
+    throw invalid(field, `unknown field${objectHint(schema)}`);
+  }
+  throw invalid(fieldOf(issue?.path ?? []), issue?.message ?? 'invalid');
+}
+
+/** `; expected one of a, b, c` for an object schema. */
+function objectHint(schema: z.ZodType): string {
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+  return shape ? `; expected ${Object.keys(shape).join(', ')}` : '';
+}
+
+/** For z.strictObject(..., { error }): the message for a non-object, zod's own otherwise. */
+export function expectedObject(message: string) {
+  return (issue: { code?: string }) => (issue.code === 'invalid_type' ? message : undefined);
+}
+
+export function invalid(field: string, problem: string): HttpError {
+  return new HttpError(422, 'invalid_body', `${field}: ${problem}`);
+}
+
+/** `emails[2]`, `attributes.plan` from a zod path. */
+function fieldOf(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(body)';
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`))
+    .join('');
+}
+
+/** Query parameters in the order written (repeats kept), `+` read as PostgREST reads it. */
+export function queryEntries(c: Context): [string, string][] {
+  return [...new URL(c.req.url).searchParams.entries()];
+}
+
+/** Runs `fn`, turning a QueryError into 400 bad_query naming the parameter. */
+export function badQuery(error: unknown): never {
+  if (error instanceof QueryError) throw new HttpError(400, 'bad_query', error.message);
+  throw error;
+}
+
+/**
+ * PostgreSQL's own complaints about what a query parameter held: tsquery
+ * syntax (42601), an unknown text search language (42704), a bad value for a
+ * type (22P02). Only asked for requests that carry full-text terms.
+ */
+export function searchError(error: unknown): never {
+  const code = (error as { code?: unknown }).code;
+  if (code === '42601' || code === '42704' || code === '22P02') {
+    throw new HttpError(400, 'bad_query', `full-text search: ${(error as Error).message}`);
+  }
+  throw error;
+}

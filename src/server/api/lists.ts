@@ -1,0 +1,211 @@
+// /v1/lists: create static lists and segments (a saved PostgREST query string,
+// evaluated live), add and remove members by id, email or a condition given
+// as query parameters, and read members with the same parameters and paging
+// as /v1/contacts.
+import { type Context, Hono } from 'hono';
+import type postgres from 'postgres';
+import { z } from 'zod';
+import { numberedParams } from '../../conditions/index.js';
+import {
+  addMembers,
+  addMembersWhere,
+  allLists,
+  type ContactList,
+  createList,
+  deleteList,
+  findList,
+  ListExists,
+  removeMembers,
+  removeMembersWhere,
+  UnknownContacts,
+} from '../../contacts/lists.js';
+import {
+  type AttributeTypes,
+  type ContactQuery,
+  compileWhere,
+  parseContactQuery,
+  QueryError,
+} from '../../contacts/query.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+import { email, uuid } from './contacts.js';
+import { badQuery, expectedObject, invalid, queryEntries, readJson, validate } from './input.js';
+import { pageOf, respondPage, runContacts } from './paging.js';
+
+export interface ListsApiOptions {
+  sql: postgres.Sql;
+  attributes: AttributeTypes;
+  maxBodyBytes: number;
+}
+
+const MAX_MEMBERS_PER_CALL = 10_000;
+
+const createSchema = z.strictObject(
+  {
+    name: z
+      .string({ error: 'expected the list name' })
+      .trim()
+      .min(1, { error: 'expected a non-empty list name' })
+      .max(200, { error: 'expected a list name of at most 200 characters' }),
+    query: z
+      .string({ error: 'expected a PostgREST query string, e.g. "plan=eq.pro&mrr=gt.100"' })
+      .optional(),
+  },
+  { error: expectedObject('expected a JSON object with name (and query for a segment)') },
+);
+
+const membersSchema = z
+  .strictObject(
+    {
+      ids: z
+        .array(uuid, { error: 'expected a list of contact ids' })
+        .max(MAX_MEMBERS_PER_CALL)
+        .optional(),
+      emails: z
+        .array(email, { error: 'expected a list of email addresses' })
+        .max(MAX_MEMBERS_PER_CALL)
+        .optional(),
+    },
+    { error: expectedObject('expected a JSON object with ids and/or emails') },
+  )
+  .optional();
+
+export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
+  const { sql, attributes } = options;
+  const app = new Hono<ApiEnv>();
+
+  app.post('/', async (c) => {
+    const body = validate(createSchema, await readJson(c, options.maxBodyBytes));
+    const query = body.query?.replace(/^\?/, '').trim() || null;
+    if (query !== null) {
+      try {
+        // Compiled once now so a wrong segment is refused here, not on every read.
+        compileWhere([segmentOf(query)], { attributes, params: numberedParams() });
+      } catch (error) {
+        if (error instanceof QueryError) throw invalid('query', error.message);
+        throw error;
+      }
+    }
+    try {
+      return c.json(listJson(await createList(sql, body.name, query)), 201);
+    } catch (error) {
+      if (error instanceof ListExists) throw new HttpError(409, 'list_exists', error.message);
+      throw error;
+    }
+  });
+
+  app.get('/', async (c) =>
+    c.json((await allLists(sql)).map((l) => ({ ...listJson(l), members: l.members }))),
+  );
+
+  app.get('/:name', async (c) => c.json(listJson(await listNamed(sql, c.req.param('name')))));
+
+  app.delete('/:name', async (c) => {
+    const name = c.req.param('name');
+    if (!(await deleteList(sql, name))) throw notFound(name);
+    return c.json({ name, deleted: true });
+  });
+
+  app.get('/:name/contacts', async (c) => {
+    const list = await listNamed(sql, c.req.param('name'));
+    let query: ContactQuery;
+    let segment: ContactQuery | undefined;
+    try {
+      query = parseContactQuery(queryEntries(c));
+      segment = list.query === null ? undefined : segmentOf(list.query);
+    } catch (error) {
+      badQuery(error);
+    }
+    const page = pageOf(c, query);
+    const result = await runContacts(sql, {
+      filters: segment ? [segment, query] : [query],
+      view: query,
+      ...(list.query === null ? { listId: list.id } : {}),
+      attributes,
+      page,
+    });
+    return respondPage(c, page, result);
+  });
+
+  const changeMembers = (direction: 'add' | 'remove') => async (c: Context<ApiEnv>) => {
+    const list = await listNamed(sql, c.req.param('name') ?? '');
+    if (list.query !== null) {
+      throw new HttpError(
+        409,
+        'segment_list',
+        `"${list.name}" is a segment: its members are the contacts matching ${list.query}`,
+      );
+    }
+    const entries = queryEntries(c);
+    const body = validate(membersSchema, await readJson(c, options.maxBodyBytes));
+    const ids = body?.ids ?? [];
+    const emails = body?.emails ?? [];
+    const byBody = ids.length + emails.length > 0;
+    if (byBody && entries.length > 0) {
+      throw invalid(
+        '(body)',
+        'give contacts in the body or a condition as query parameters, not both',
+      );
+    }
+    let changed: number;
+    if (byBody) {
+      try {
+        changed =
+          direction === 'add'
+            ? await addMembers(sql, list.id, { ids, emails })
+            : await removeMembers(sql, list.id, { ids, emails });
+      } catch (error) {
+        if (error instanceof UnknownContacts) throw invalid(`ids[${error.index}]`, error.message);
+        throw error;
+      }
+    } else {
+      if (entries.length === 0) {
+        throw invalid(
+          '(body)',
+          'give ids or emails, or a condition as query parameters (e.g. ?plan=eq.pro; ?id=not.is.null for everyone)',
+        );
+      }
+      const params = numberedParams(2);
+      let where: string;
+      try {
+        where = compileWhere([parseContactQuery(entries, { filtersOnly: true })], {
+          attributes,
+          params,
+        });
+      } catch (error) {
+        badQuery(error);
+      }
+      const run = direction === 'add' ? addMembersWhere : removeMembersWhere;
+      changed = await run(sql, list.id, where, params.values);
+    }
+    return c.json(direction === 'add' ? { added: changed } : { removed: changed });
+  };
+  app.post('/:name/contacts', changeMembers('add'));
+  app.delete('/:name/contacts', changeMembers('remove'));
+
+  return app;
+}
+
+function segmentOf(query: string): ContactQuery {
+  return parseContactQuery(new URLSearchParams(query).entries(), { filtersOnly: true });
+}
+
+async function listNamed(sql: postgres.Sql, name: string): Promise<ContactList> {
+  const list = await findList(sql, name);
+  if (!list) throw notFound(name);
+  return list;
+}
+
+function notFound(name: string): HttpError {
+  return new HttpError(404, 'list_not_found', `no list named "${name}"`);
+}
+
+function listJson(list: ContactList) {
+  return {
+    id: list.id,
+    name: list.name,
+    kind: list.query === null ? 'static' : 'segment',
+    query: list.query,
+    created_at: list.created_at,
+  };
+}

@@ -1,0 +1,147 @@
+// Contact queries as PostgREST answers them: rows as a JSON array, the window
+// from limit/offset and the Range header (intersected, capped at MAX_ROWS),
+// Content-Range on every answer, the total with `Prefer: count=exact`, and
+// 206 / 416 when the total says the answer is partial / past the end.
+import type { Context } from 'hono';
+import type postgres from 'postgres';
+import { numberedParams } from '../../conditions/index.js';
+import { type AttributeTypes, type ContactQuery, compileWhere } from '../../contacts/query.js';
+import { HttpError } from '../http-error.js';
+import { badQuery, searchError } from './input.js';
+import { compileView } from './view.js';
+
+/** Hosted PostgREST's default cap, which Supabase users know. */
+export const MAX_ROWS = 1000;
+
+export interface Page {
+  offset: number;
+  limit: number;
+  count: boolean;
+}
+
+/** The window a request asks for. */
+export function pageOf(c: Context, query: ContactQuery): Page {
+  let from = query.offset ?? 0;
+  let to = query.limit === undefined ? Number.POSITIVE_INFINITY : from + query.limit - 1;
+  const range = c.req.header('range');
+  if (range !== undefined) {
+    const match = /^\s*(?:items=)?(\d{1,12})-(\d{0,12})\s*$/.exec(range);
+    if (!match) {
+      throw new HttpError(
+        400,
+        'bad_range',
+        `Range: expected "0-24" (items, inclusive), got "${range}"`,
+      );
+    }
+    const start = Number(match[1]);
+    const end = match[2] ? Number(match[2]) : Number.POSITIVE_INFINITY;
+    if (end < start) throw new HttpError(400, 'bad_range', `Range: ${range} ends before it starts`);
+    from = Math.max(from, start);
+    to = Math.min(to, end);
+  }
+  to = Math.min(to, from + MAX_ROWS - 1);
+  const prefer = c.req.header('prefer') ?? '';
+  return {
+    offset: from,
+    limit: Math.max(0, to - from + 1),
+    count: /(^|[,\s])count=(exact|planned|estimated)\b/.test(prefer),
+  };
+}
+
+export interface ContactsRequest {
+  /** ANDed: e.g. a segment's query and the request's. */
+  filters: ContactQuery[];
+  /** select and order come from here. */
+  view: ContactQuery;
+  /** Only members of this static list. */
+  listId?: string;
+  attributes: AttributeTypes;
+  page: Page;
+}
+
+/** The statements of a contacts request: rows (the page) and count (every match). */
+export function contactsSql(request: ContactsRequest): {
+  rows: { text: string; values: unknown[] };
+  count: { text: string; values: unknown[] };
+} {
+  const params = numberedParams();
+  const ctx = { attributes: request.attributes, params };
+  let where = compileWhere(request.filters, ctx);
+  if (request.listId) {
+    where += ` AND EXISTS (SELECT 1 FROM nudge_engine.list_members m
+      WHERE m.list_id = ${params.param(request.listId, 'uuid')} AND m.contact_id = c.id)`;
+  }
+  const count = {
+    text: `SELECT count(*) AS total FROM nudge_engine.contacts c WHERE ${where}`,
+    values: [...params.values],
+  };
+  const view = compileView(request.view, ctx);
+  const limit = params.param(String(request.page.limit), 'integer');
+  const offset = params.param(String(request.page.offset), 'integer');
+  const rows = {
+    text: `SELECT ${view.projection} AS row FROM nudge_engine.contacts c
+      WHERE ${where} ORDER BY ${view.orderBy} LIMIT ${limit} OFFSET ${offset}`,
+    values: params.values,
+  };
+  return { rows, count };
+}
+
+export async function runContacts(
+  sql: postgres.Sql,
+  request: ContactsRequest,
+): Promise<{ rows: unknown[]; total: number | null }> {
+  let statements: ReturnType<typeof contactsSql>;
+  try {
+    statements = contactsSql(request);
+  } catch (error) {
+    badQuery(error);
+  }
+  const searches = request.filters.some((q) => q.searches.length > 0 || q.groupSearches.size > 0);
+  const run = async <T extends object>(statement: { text: string; values: unknown[] }) => {
+    try {
+      return await sql.unsafe<T[]>(statement.text, statement.values as never[]);
+    } catch (error) {
+      if (searches) searchError(error);
+      throw error;
+    }
+  };
+  const rows =
+    request.page.limit === 0
+      ? []
+      : (await run<{ row: unknown }>(statements.rows)).map((r) => r.row);
+  let total: number | null = null;
+  if (request.page.count) {
+    const [counted] = await run<{ total: string }>(statements.count);
+    total = Number(counted?.total ?? 0);
+  }
+  return { rows, total };
+}
+
+/** The JSON array with Content-Range (and 206/416 when the total is known). */
+export function respondPage(
+  c: Context,
+  page: Page,
+  result: { rows: unknown[]; total: number | null },
+): Response {
+  const { rows, total } = result;
+  const totalText = total === null ? '*' : String(total);
+  const headers: Record<string, string> = { 'range-unit': 'items' };
+  if (page.count) headers['preference-applied'] = 'count=exact';
+  if (total !== null && page.offset > total) {
+    headers['content-range'] = `*/${totalText}`;
+    return c.json(
+      {
+        error: 'range_not_satisfiable',
+        detail: `offset ${page.offset} is past the last of ${total} contacts`,
+      },
+      416,
+      headers,
+    );
+  }
+  headers['content-range'] =
+    rows.length === 0
+      ? `*/${totalText}`
+      : `${page.offset}-${page.offset + rows.length - 1}/${totalText}`;
+  const partial = total !== null && rows.length < total;
+  return c.json(rows, partial ? 206 : 200, headers);
+}

@@ -1,0 +1,95 @@
+// A contact's timeline, newest first: events, journeys (by their last move),
+// decisions and action runs, merged and paged by a cursor over (at, kind,
+// key) so a page never repeats or skips an item when new ones arrive.
+import type postgres from 'postgres';
+import { HttpError } from '../http-error.js';
+
+export interface TimelineItem {
+  kind: 'event' | 'journey' | 'decision' | 'action';
+  at: string;
+  [field: string]: unknown;
+}
+
+export interface TimelinePage {
+  items: TimelineItem[];
+  /** Pass as `before` for the next (older) page; null at the end. */
+  next: string | null;
+}
+
+type Cursor = [at: string, kind: string, key: string];
+
+export function parseCursor(text: string | undefined): Cursor | null {
+  if (text === undefined) return null;
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (
+      Array.isArray(value) &&
+      value.length === 3 &&
+      value.every((part) => typeof part === 'string') &&
+      !Number.isNaN(Date.parse(value[0] as string))
+    ) {
+      return value as Cursor;
+    }
+  } catch {
+    // fall through
+  }
+  throw new HttpError(400, 'bad_query', 'before: not a cursor this API returned (timeline.next)');
+}
+
+const AT_TEXT = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export async function timelineOf(
+  sql: postgres.Sql,
+  contactId: string,
+  limit: number,
+  before: Cursor | null,
+): Promise<TimelinePage> {
+  const [at, kind, key] = before ?? [null, null, null];
+  // Each branch takes at most `limit` of its own newest rows, through its
+  // (contact_id, time) index; the merge then keeps the newest `limit`.
+  const older = (column: string, kindName: string, keyColumn: string) =>
+    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${key}::text))`;
+  const rows = await sql<
+    { kind: TimelineItem['kind']; at_text: string; key: string; item: object }[]
+  >`
+    select kind, ${sql.unsafe(AT_TEXT)} as at_text, key, item from (
+      (select 'event' as kind, e.occurred_at as at, e.id::text as key,
+              jsonb_build_object('id', e.id, 'name', e.name, 'properties', e.properties,
+                                 'source', e.source, 'received_at', e.received_at) as item
+         from nudge_engine.events e
+        where e.contact_id = ${contactId} and ${older('e.occurred_at', 'event', 'e.id::text')}
+        order by e.occurred_at desc, e.id::text desc limit ${limit})
+      union all
+      (select 'journey', j.updated_at, j.feature,
+              jsonb_build_object('feature', j.feature, 'status', j.status, 'stage', j.stage,
+                                 'entries', j.entries, 'entered_at', j.entered_at,
+                                 'ended_at', j.ended_at, 'wake_at', j.wake_at)
+         from nudge_engine.journeys j
+        where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature')}
+        order by j.updated_at desc, j.feature desc limit ${limit})
+      union all
+      (select 'decision', d.at, d.id::text,
+              jsonb_build_object('id', d.id, 'feature', d.feature, 'outcome', d.outcome,
+                                 'reason', d.reason, 'detail', d.detail)
+         from nudge_engine.decisions d
+        where d.contact_id = ${contactId} and ${older('d.at', 'decision', 'd.id::text')}
+        order by d.at desc, d.id::text desc limit ${limit})
+      union all
+      (select 'action', r.created_at, r.id::text,
+              jsonb_build_object('id', r.id, 'key', r.key, 'feature', r.feature, 'stage', r.stage,
+                                 'action', r.kind, 'status', r.status, 'attempts', r.attempts,
+                                 'last_error', r.last_error, 'completed_at', r.completed_at)
+         from nudge_engine.action_runs r
+        where r.contact_id = ${contactId} and ${older('r.created_at', 'action', 'r.id::text')}
+        order by r.created_at desc, r.id::text desc limit ${limit})
+    ) t
+    order by at desc, kind desc, key desc
+    limit ${limit}`;
+  const items = rows.map((row) => ({ kind: row.kind, at: row.at_text, ...row.item }));
+  const last = rows[rows.length - 1];
+  const next =
+    rows.length === limit && last
+      ? Buffer.from(JSON.stringify([last.at_text, last.kind, last.key])).toString('base64url')
+      : null;
+  return { items, next };
+}

@@ -1,0 +1,229 @@
+// /v1/contacts: upsert by each identity with attribute merging, 201 vs 200,
+// declared types checked, the contact with its paginated timeline (events,
+// journeys, decisions, action runs, newest first), deletion, and the 400/422
+// answers for bad bodies with nothing written.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useDatabase } from '../harness/db.js';
+import { type ApiServer, detailOf, startApi } from './helpers.js';
+
+const db = useDatabase();
+let api: ApiServer;
+
+beforeAll(async () => {
+  api = await startApi(db);
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+interface Contact {
+  id: string;
+  email: string | null;
+  phone: string | null;
+  auth_user_id: string | null;
+  external_id: string | null;
+  attributes: Record<string, unknown>;
+  deleted_at: string | null;
+}
+
+const upsert = (body: unknown) => api.call('POST', '/v1/contacts', { body });
+const count = async () =>
+  Number((await db.sql<{ n: string }[]>`select count(*) as n from nudge_engine.contacts`)[0]!.n);
+
+describe('POST /v1/contacts', () => {
+  it('creates (201), then merges attributes by the same identity (200)', async () => {
+    const created = await upsert({
+      email: 'Ann@Example.com ',
+      attributes: { plan: 'free', mrr: 10 },
+    });
+    expect(created.status).toBe(201);
+    const first = created.json as Contact;
+    expect(first).toMatchObject({
+      email: 'ann@example.com',
+      attributes: { plan: 'free', mrr: 10 },
+    });
+
+    const updated = await upsert({ email: 'ann@example.com', attributes: { plan: 'pro' } });
+    expect(updated.status).toBe(200);
+    expect(updated.json).toMatchObject({ id: first.id, attributes: { plan: 'pro', mrr: 10 } });
+  });
+
+  it('finds by auth_user_id, phone and external_id, filling in what the contact lacks', async () => {
+    const user = '0b9a7f5e-3c2d-4e1f-8a7b-6c5d4e3f2a1b';
+    const byUser = (await upsert({ auth_user_id: user, attributes: { source: 'auth' } }))
+      .json as Contact;
+    const withEmail = await upsert({
+      auth_user_id: user,
+      email: 'user@example.com',
+      phone: '+4912345',
+    });
+    expect(withEmail.status).toBe(200);
+    expect(withEmail.json).toMatchObject({
+      id: byUser.id,
+      email: 'user@example.com',
+      phone: '+4912345',
+    });
+    const byPhone = await upsert({ phone: '+4912345', external_id: 'cus_42' });
+    expect(byPhone.json).toMatchObject({ id: byUser.id, external_id: 'cus_42' });
+    const byExternal = await upsert({ external_id: 'cus_42', attributes: { plan: 'team' } });
+    expect(byExternal.json).toMatchObject({
+      id: byUser.id,
+      attributes: { source: 'auth', plan: 'team' },
+    });
+  });
+
+  it.each([
+    [{}, '(body): give at least one of email, auth_user_id, phone, external_id'],
+    [{ email: 'not-an-email' }, 'email: expected an email address'],
+    [{ email: 42 }, 'email: expected an email address'],
+    [{ auth_user_id: 'nope' }, 'auth_user_id: expected a UUID'],
+    [{ email: 'x@example.com', attributes: [] }, 'attributes: expected an object'],
+    [
+      { email: 'x@example.com', attributes: { mrr: 'lots' } },
+      'attributes.mrr: expected a number (nudge.yaml declares mrr: numeric), got "lots"',
+    ],
+    [
+      { email: 'x@example.com', attributes: { seats: 1.5 } },
+      'attributes.seats: expected a whole number',
+    ],
+    [
+      { email: 'x@example.com', attributes: { vip: 'yes' } },
+      'attributes.vip: expected true or false',
+    ],
+    [
+      { email: 'x@example.com', attributes: { birthday: '31/01/1990' } },
+      'attributes.birthday: expected a date',
+    ],
+    [
+      { email: 'x@example.com', attributes: { email: 'y@example.com' } },
+      'attributes.email: "email" is a contact field',
+    ],
+    [{ email: 'x@example.com', nickname: 'x' }, 'nickname'],
+  ])('refuses %j with 422 and writes nothing', async (body, message) => {
+    const before = await count();
+    const response = await upsert(body);
+    expect(response.status).toBe(422);
+    expect(response.json).toMatchObject({ error: 'invalid_body' });
+    expect(detailOf(response)).toContain(message);
+    expect(await count()).toBe(before);
+  });
+
+  it('refuses a body that is not JSON with 400, and one too large with 413', async () => {
+    const malformed = await api.call('POST', '/v1/contacts', { body: '{"email": ' });
+    expect([malformed.status, malformed.json]).toEqual([
+      400,
+      expect.objectContaining({ error: 'malformed_json' }),
+    ]);
+    const large = await api.call('POST', '/v1/contacts', {
+      body: { email: 'big@example.com', attributes: { blob: 'x'.repeat(2_000_000) } },
+    });
+    expect(large.status).toBe(413);
+  });
+});
+
+describe('GET /v1/contacts/:contact', () => {
+  let contact: Contact;
+  beforeAll(async () => {
+    contact = (await upsert({ email: 'tl@example.com', external_id: 'ext-tl' })).json as Contact;
+    const at = (minute: number) => new Date(Date.UTC(2025, 0, 1, 12, minute));
+    for (let i = 0; i < 4; i++) {
+      await db.sql`insert into nudge_engine.events (contact_id, name, properties, source, occurred_at)
+                   values (${contact.id}, ${`event_${i}`}, ${db.sql.json({ i })}, 'api', ${at(i * 10)})`;
+    }
+    await db.sql`insert into nudge_engine.journeys (feature, contact_id, status, stage, entries, updated_at)
+                 values ('welcome', ${contact.id}, 'active', 'welcomed', 1, ${at(15)})`;
+    await db.sql`insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason)
+                 values (${at(15)}, 'welcome', ${contact.id}, 'entered', 'trigger matched')`;
+    await db.sql`insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, status, created_at)
+                 values ('welcome:tl:1', 'welcome', ${contact.id}, 'welcomed', 'email', '{}', 'succeeded', ${at(16)})`;
+  });
+
+  it('answers the contact by id, email and external id, with its timeline newest first', async () => {
+    const byId = await api.call('GET', `/v1/contacts/${contact.id}`);
+    expect(byId.status).toBe(200);
+    const body = byId.json as {
+      contact: Contact;
+      timeline: { items: { kind: string; at: string }[]; next: string | null };
+    };
+    expect(body.contact).toMatchObject({ id: contact.id, email: 'tl@example.com' });
+    expect(body.timeline.items.map((item) => [item.kind, item.at])).toEqual([
+      ['event', '2025-01-01T12:30:00.000000Z'],
+      ['event', '2025-01-01T12:20:00.000000Z'],
+      ['action', '2025-01-01T12:16:00.000000Z'],
+      ['journey', '2025-01-01T12:15:00.000000Z'],
+      ['decision', '2025-01-01T12:15:00.000000Z'],
+      ['event', '2025-01-01T12:10:00.000000Z'],
+      ['event', '2025-01-01T12:00:00.000000Z'],
+    ]);
+    expect(body.timeline.items[0]).toMatchObject({
+      name: 'event_3',
+      properties: { i: 3 },
+      source: 'api',
+    });
+    expect(body.timeline.items[2]).toMatchObject({
+      key: 'welcome:tl:1',
+      action: 'email',
+      status: 'succeeded',
+    });
+    expect(body.timeline.next).toBeNull();
+    for (const ref of ['TL@example.com', 'ext-tl']) {
+      const other = await api.call('GET', `/v1/contacts/${encodeURIComponent(ref)}`);
+      expect((other.json as { contact: Contact }).contact.id).toBe(contact.id);
+    }
+  });
+
+  it('pages the timeline with a cursor, without repeats or gaps', async () => {
+    const seen: string[] = [];
+    let before: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = before ? `limit=3&before=${before}` : 'limit=3';
+      const response = await api.call('GET', `/v1/contacts/${contact.id}?${query}`);
+      const page = (
+        response.json as {
+          timeline: { items: { kind: string; at: string }[]; next: string | null };
+        }
+      ).timeline;
+      seen.push(...page.items.map((item) => `${item.kind}@${item.at}`));
+      before = page.next;
+      pages++;
+    } while (before && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen).size).toBe(7);
+    expect(seen[3]).toBe('journey@2025-01-01T12:15:00.000000Z');
+  });
+
+  it('404 for nobody, 400 for a bad limit or cursor', async () => {
+    const missing = await api.call('GET', '/v1/contacts/nobody@example.com');
+    expect([missing.status, missing.json]).toEqual([
+      404,
+      expect.objectContaining({ error: 'contact_not_found' }),
+    ]);
+    expect((await api.call('GET', `/v1/contacts/${contact.id}?limit=0`)).status).toBe(400);
+    const cursor = await api.call('GET', `/v1/contacts/${contact.id}?before=garbage`);
+    expect(detailOf(cursor)).toContain('before: not a cursor');
+  });
+});
+
+describe('DELETE /v1/contacts/:contact', () => {
+  it('marks the contact deleted: gone from reads and queries, restored by an upsert', async () => {
+    const contact = (await upsert({ email: 'gone@example.com', attributes: { plan: 'gone' } }))
+      .json as Contact;
+    const deleted = await api.call('DELETE', '/v1/contacts/gone@example.com');
+    expect(deleted.status).toBe(200);
+    expect(deleted.json).toMatchObject({ id: contact.id, deleted_at: expect.any(String) });
+    const again = await api.call('DELETE', `/v1/contacts/${contact.id}`);
+    expect(again.json).toEqual(deleted.json);
+
+    expect((await api.call('GET', '/v1/contacts/gone@example.com')).status).toBe(404);
+    expect((await api.call('GET', '/v1/contacts?plan=eq.gone')).json).toEqual([]);
+    const [row] =
+      await db.sql`select deleted_at from nudge_engine.contacts where id = ${contact.id}`;
+    expect(row?.deleted_at).toBeInstanceOf(Date);
+
+    const restored = await upsert({ email: 'gone@example.com' });
+    expect(restored.json).toMatchObject({ id: contact.id, deleted_at: null });
+    expect((await api.call('DELETE', '/v1/contacts/never@example.com')).status).toBe(404);
+  });
+});

@@ -1,0 +1,231 @@
+// POST /v1/events: the event on the contact's timeline and in the inbox (source
+// api, with its name), idempotency keys (200 with the first event, nothing
+// stored twice, also under concurrency), the engine running a feature
+// triggered by the event's name, and 422s that write nothing.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/engine/clock.js';
+import { FeatureSet } from '../../src/engine/features.js';
+import { processPartition } from '../../src/engine/process.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { readCatalog } from '../../src/source/catalog.js';
+import { useDatabase } from '../harness/db.js';
+import { type ApiServer, detailOf, startApi } from './helpers.js';
+
+const db = useDatabase();
+let api: ApiServer;
+
+beforeAll(async () => {
+  api = await startApi(db);
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+interface Tracked {
+  id: number;
+  event: string;
+  contact_id: string;
+  occurred_at: string;
+  idempotency_key: string | null;
+  duplicate: boolean;
+}
+
+const track = (body: unknown) => api.call('POST', '/v1/events', { body });
+const counts = async () => {
+  const [row] = await db.sql<{ events: string; inbox: string; contacts: string }[]>`
+    select (select count(*) from nudge_engine.events) as events,
+           (select count(*) from nudge_engine.inbox) as inbox,
+           (select count(*) from nudge_engine.contacts) as contacts`;
+  return row!;
+};
+
+describe('POST /v1/events', () => {
+  it('stores the event, creates the contact, and hands it to the inbox', async () => {
+    const wakes = api.wakes();
+    const response = await track({
+      email: 'Buyer@Example.com',
+      event: 'order_placed',
+      properties: { order_id: 7, total: 42.5 },
+      occurred_at: '2025-02-03T04:05:06Z',
+    });
+    expect(response.status).toBe(201);
+    const event = response.json as Tracked;
+    expect(event).toMatchObject({ event: 'order_placed', duplicate: false, idempotency_key: null });
+    expect(event.occurred_at).toBe('2025-02-03T04:05:06.000Z');
+
+    const [contact] =
+      await db.sql`select id, email, last_event_at from nudge_engine.contacts where id = ${event.contact_id}`;
+    expect(contact).toMatchObject({
+      email: 'buyer@example.com',
+      last_event_at: new Date('2025-02-03T04:05:06Z'),
+    });
+    const [stored] =
+      await db.sql`select name, properties, source from nudge_engine.events where id = ${event.id}`;
+    expect(stored).toEqual({
+      name: 'order_placed',
+      properties: { order_id: 7, total: 42.5 },
+      source: 'api',
+    });
+    const inbox = await db.sql`select source, source_key, event_name, new_row, occurred_at
+                                 from nudge_engine.inbox where source_key = ${`event:${event.id}`}`;
+    expect(inbox).toEqual([
+      {
+        source: 'api',
+        source_key: `event:${event.id}`,
+        event_name: 'order_placed',
+        new_row: {
+          order_id: 7,
+          total: 42.5,
+          contact_id: event.contact_id,
+          email: 'buyer@example.com',
+        },
+        occurred_at: new Date('2025-02-03T04:05:06Z'),
+      },
+    ]);
+    expect(api.wakes()).toBe(wakes + 1);
+  });
+
+  it('an idempotency key stores the event once and answers 200 with the first', async () => {
+    const body = { email: 'retry@example.com', event: 'signup', idempotency_key: 'req-1' };
+    const first = await track(body);
+    expect(first.status).toBe(201);
+    const before = await counts();
+    const wakes = api.wakes();
+    const second = await track({ ...body, properties: { changed: true } });
+    expect(second.status).toBe(200);
+    expect(second.json).toEqual({ ...(first.json as Tracked), duplicate: true });
+    expect((first.json as Tracked).idempotency_key).toBe('req-1');
+    expect(await counts()).toEqual(before);
+    expect(api.wakes()).toBe(wakes);
+  });
+
+  it('concurrent calls with one key store one event', async () => {
+    const body = { email: 'race@example.com', event: 'clicked', idempotency_key: 'race-1' };
+    const answers = await Promise.all(Array.from({ length: 8 }, () => track(body)));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(answers.map((a) => (a.json as Tracked).id)).size).toBe(1);
+    const events =
+      await db.sql`select id from nudge_engine.events where idempotency_key = 'api:race-1'`;
+    expect(events).toHaveLength(1);
+    const inbox = await db.sql`select 1 from nudge_engine.inbox where event_name = 'clicked'`;
+    expect(inbox).toHaveLength(1);
+  });
+
+  it('tracks by contact_id for an existing contact', async () => {
+    const contact = (await api.call('POST', '/v1/contacts', { body: { external_id: 'c-1' } }))
+      .json as { id: string };
+    const response = await track({ contact_id: contact.id, event: 'viewed' });
+    expect(response.status).toBe(201);
+    expect(response.json).toMatchObject({ contact_id: contact.id });
+  });
+
+  it.each([
+    [{ event: 'x' }, '(body): name the contact'],
+    [{ email: 'a@example.com' }, 'event: expected the event name'],
+    [{ email: 'a@example.com', event: '   ' }, 'event: expected a non-empty event name'],
+    [{ email: 'a@example.com', event: 'x', properties: 'big' }, 'properties: expected an object'],
+    [
+      { email: 'a@example.com', event: 'x', occurred_at: 'yesterday' },
+      'occurred_at: expected an ISO 8601 timestamp',
+    ],
+    [
+      { email: 'a@example.com', event: 'x', occurred_at: '2025-02-30T00:00:00Z' },
+      'occurred_at: not a real date',
+    ],
+    [
+      { email: 'a@example.com', contact_id: '6f1c1c2e-8d1e-4c7a-9b1e-1f2e3d4c5b6a', event: 'x' },
+      'contact_id: give contact_id or',
+    ],
+    [
+      { contact_id: '6f1c1c2e-8d1e-4c7a-9b1e-1f2e3d4c5b6a', event: 'x' },
+      'contact_id: no contact with id',
+    ],
+    [
+      { email: 'a@example.com', event: 'x', idempotency_key: '' },
+      'idempotency_key: expected a non-empty key',
+    ],
+    [{ email: 'a@example.com', event: 'x', extra: 1 }, 'extra: unknown field'],
+  ])('refuses %j with 422 and writes nothing', async (body, message) => {
+    const before = await counts();
+    const response = await track(body);
+    expect(response.status).toBe(422);
+    expect(detailOf(response)).toContain(message);
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('features triggered by a tracked event', () => {
+  it('the engine enters the contact into `trigger: { event: order_placed }`', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-api-events-'));
+    await mkdir(path.join(dir, 'features'));
+    await writeFile(
+      path.join(dir, 'features', 'thanks.yaml'),
+      [
+        'name: thank-buyers',
+        'trigger:',
+        '  event: order_placed',
+        '  when: { new.tier: eq.gold }',
+        'contact: { email: new.email }',
+        'stages:',
+        '  - name: thanked',
+        '    do: [{ email: { template: thanks, to: contact.email } }]',
+        '',
+      ].join('\n'),
+    );
+    const features = new FeatureSet(
+      await loadFeatures(path.join(dir, 'features'), {}),
+      await readCatalog(db.sql),
+    );
+    // Only this test's events are left to process.
+    await db.sql`update nudge_engine.inbox set processed_at = now() where processed_at is null`;
+    const small = await track({
+      email: 'small@example.com',
+      event: 'order_placed',
+      properties: { tier: 'silver' },
+    });
+    const big = await track({
+      email: 'big@example.com',
+      event: 'order_placed',
+      properties: { tier: 'gold' },
+    });
+    const queued: unknown[] = [];
+    const processed = await processPartition(
+      {
+        engine: db.sql,
+        features,
+        clock: manualClock(new Date()),
+        enqueueActions: async (_tx, runs) => {
+          queued.push(...runs);
+        },
+      },
+      0,
+    );
+    expect(processed).toBe(2);
+    const decisions = await db.sql<
+      { inbox: string; contact_id: string | null; outcome: string; reason: string }[]
+    >`
+      select i.source_key as inbox, d.contact_id::text, d.outcome, d.reason
+        from nudge_engine.decisions d join nudge_engine.inbox i on i.id = d.inbox_id
+       where d.feature = 'thank-buyers' order by d.id`;
+    const bigId = (big.json as Tracked).contact_id;
+    const of = (response: typeof big) =>
+      decisions.filter((d) => d.inbox === `event:${(response.json as Tracked).id}`);
+    expect(of(small)).toEqual([
+      expect.objectContaining({
+        outcome: 'skipped',
+        reason: expect.stringContaining('trigger condition false'),
+      }),
+    ]);
+    expect(of(big).map((d) => [d.outcome, d.contact_id])).toContainEqual(['matched', bigId]);
+    expect(of(big).map((d) => d.outcome)).toContain('entered');
+    expect(queued).toEqual([
+      expect.objectContaining({
+        contactId: bigId,
+        action: expect.objectContaining({ kind: 'email' }),
+      }),
+    ]);
+  });
+});
