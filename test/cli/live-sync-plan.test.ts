@@ -62,7 +62,8 @@ describe('live sync capture', () => {
     expect(result.err).toContain(
       'nudge.yaml:10:7 connectors.supabase.table_mapping.ordres: table public.ordres does not exist (did you mean "public.orders"?)',
     );
-    const [schema] = await db.sql`select count(*)::int as n from pg_namespace where nspname = 'nudge'`;
+    const [schema] =
+      await db.sql`select count(*)::int as n from pg_namespace where nspname = 'nudge'`;
     expect(schema!.n).toBe(0);
   });
 });
