@@ -129,4 +129,26 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     );
 
   registerKeys(program, wrap);
+
+  const sync = program
+    .command('sync')
+    .description('copy Supabase users and mapped tables into contacts and events (resumable)')
+    .option('--full', 'start over from the first row')
+    .option('--since <time>', 'only rows changed since: 2024-01-01, an ISO time, or 7d')
+    .action(wrap(async (options, io) => (await import('./sync.js')).syncAllCommand(options, io)));
+  sync
+    .command('users')
+    .description('Supabase Auth users → contacts, through user_mapping')
+    .option('--full', 'start over from the first row')
+    .option('--since <time>', 'only users changed since: 2024-01-01, an ISO time, or 7d')
+    .action(wrap(async (options, io) => (await import('./sync.js')).syncUsersCommand(options, io)));
+  sync
+    .command('tables')
+    .description('table_mapping: rows → contact attributes or events')
+    .option('--full', 'start over from the first row')
+    .option('--since <time>', 'only rows changed since: 2024-01-01, an ISO time, or 7d')
+    .option('--table <names...>', 'only these table_mapping entries')
+    .action(
+      wrap(async (options, io) => (await import('./sync.js')).syncTablesCommand(options, io)),
+    );
 }

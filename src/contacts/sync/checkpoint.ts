@@ -1,0 +1,195 @@
+// Sync checkpoints in nudge_engine.sync_state: one row per sync (`users`,
+// `table:public.orders`) holding where the current run is, so a run that was
+// interrupted continues where it stopped, and where the next incremental run
+// starts once it is done. An advisory lock keeps two runs of one sync apart.
+import type postgres from 'postgres';
+import { NudgeError } from '../../errors.js';
+
+export type SyncMode = 'full' | 'incremental';
+export type SourceKind = 'database' | 'api';
+
+/** What sync_state.cursor holds. */
+export interface SavedCursor {
+  mode: SyncMode;
+  source: SourceKind;
+  /** Incremental runs: rows changed at or after this time. */
+  since: string | null;
+  /** The position after the last row whose batch is committed; null before the first. */
+  after: unknown;
+  run_started_at: string;
+  /** Where the next incremental run starts, once this one is done. */
+  next_since: string | null;
+}
+
+export interface SyncStats {
+  read: number;
+  synced: number;
+  created: number;
+  updated: number;
+  skipped: number;
+  deleted: number;
+  /** Skip reasons, generalised (values removed), with counts. */
+  reasons: Record<string, number>;
+}
+
+/** JSON travels as text cast to jsonb: a JS null becomes JSON null, not SQL NULL. */
+const json = (value: unknown) => JSON.stringify(value ?? null);
+
+export function emptyStats(): SyncStats {
+  return { read: 0, synced: 0, created: 0, updated: 0, skipped: 0, deleted: 0, reasons: {} };
+}
+
+export function addStats(into: SyncStats, more: Partial<SyncStats>): void {
+  for (const key of ['read', 'synced', 'created', 'updated', 'skipped', 'deleted'] as const) {
+    into[key] += more[key] ?? 0;
+  }
+  for (const [reason, n] of Object.entries(more.reasons ?? {})) {
+    into.reasons[reason] = (into.reasons[reason] ?? 0) + n;
+  }
+}
+
+export interface SyncState {
+  status: 'idle' | 'running' | 'interrupted' | 'failed' | 'done';
+  cursor: SavedCursor | null;
+  stats: SyncStats | null;
+  updatedAt: Date;
+}
+
+export async function readState(engine: postgres.Sql, name: string): Promise<SyncState | null> {
+  const [row] = await engine<
+    {
+      status: SyncState['status'];
+      cursor: SavedCursor | null;
+      stats: SyncStats;
+      updated_at: Date;
+    }[]
+  >`select status, cursor, stats, updated_at from nudge_engine.sync_state where name = ${name}`;
+  if (!row) return null;
+  const stats = row.stats && 'synced' in row.stats ? row.stats : null;
+  return { status: row.status, cursor: row.cursor, stats, updatedAt: row.updated_at };
+}
+
+export interface RunPlan {
+  cursor: SavedCursor;
+  /** Continuing a run that stopped before its end. */
+  resumed: boolean;
+  /** Stats of the run so far (a resumed run adds to them). */
+  stats: SyncStats;
+  /** Why this mode, for the log: "first sync", "--full", "since the last sync", ... */
+  why: string;
+}
+
+/**
+ * Decides what this run does: `--full` and `--since` start a new run; else a
+ * run that stopped early continues from its checkpoint; else, after a finished
+ * run, an incremental one from where it left off (when the source can); else
+ * a full one.
+ */
+export function planRun(
+  state: SyncState | null,
+  request: { full?: boolean; since?: Date; source: SourceKind; incremental: boolean; now: Date },
+): RunPlan {
+  const fresh = (mode: SyncMode, since: string | null, why: string): RunPlan => ({
+    cursor: {
+      mode,
+      source: request.source,
+      since,
+      after: null,
+      run_started_at: request.now.toISOString(),
+      next_since: null,
+    },
+    resumed: false,
+    stats: emptyStats(),
+    why,
+  });
+  if (request.full) return fresh('full', null, '--full');
+  if (request.since) return fresh('incremental', request.since.toISOString(), '--since');
+  const cursor = state?.cursor;
+  if (
+    cursor &&
+    state.status !== 'done' &&
+    state.status !== 'idle' &&
+    cursor.source === request.source &&
+    cursor.after !== null
+  ) {
+    return {
+      cursor,
+      resumed: true,
+      stats: state.stats ?? emptyStats(),
+      why: `continuing the ${cursor.mode} sync that stopped (${state.status})`,
+    };
+  }
+  if (state?.status === 'done' && cursor?.next_since && request.incremental) {
+    return fresh('incremental', cursor.next_since, 'changes since the last sync');
+  }
+  return fresh('full', null, state?.status === 'done' ? 'a full sync' : 'first sync');
+}
+
+export async function saveStart(engine: postgres.Sql, name: string, plan: RunPlan) {
+  await engine`
+    insert into nudge_engine.sync_state (name, cursor, status, stats, updated_at)
+    values (${name}, ${json(plan.cursor)}::text::jsonb, 'running', ${json(plan.stats)}::text::jsonb, now())
+    on conflict (name) do update set cursor = excluded.cursor, status = 'running',
+      stats = excluded.stats, updated_at = now()`;
+}
+
+/** Moves the checkpoint forward; called inside the transaction of the batch that got there. */
+export async function saveProgress(
+  tx: postgres.TransactionSql | postgres.Sql,
+  name: string,
+  after: unknown,
+  stats: SyncStats,
+) {
+  await tx`
+    update nudge_engine.sync_state
+       set cursor = jsonb_set(cursor, '{after}', ${json(after)}::text::jsonb),
+           stats = ${json(stats)}::text::jsonb, updated_at = now()
+     where name = ${name}`;
+}
+
+export async function saveEnd(
+  engine: postgres.Sql,
+  name: string,
+  end: {
+    status: 'done' | 'interrupted' | 'failed';
+    after: unknown;
+    stats: SyncStats;
+    nextSince?: string | null;
+  },
+) {
+  await engine`
+    update nudge_engine.sync_state
+       set cursor = jsonb_set(jsonb_set(cursor, '{after}', ${json(end.after)}::text::jsonb),
+                              '{next_since}', ${json(end.nextSince ?? null)}::text::jsonb),
+           status = ${end.status}, stats = ${json(end.stats)}::text::jsonb, updated_at = now()
+     where name = ${name}`;
+}
+
+/**
+ * Runs `fn` holding the sync's advisory lock (on a reserved connection, so it
+ * is a session lock that survives the run's transactions).
+ */
+export async function withSyncLock<T>(
+  engine: postgres.Sql,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const connection = await engine.reserve();
+  try {
+    const [row] = await connection<{ locked: boolean }[]>`
+      select pg_try_advisory_lock(hashtext('nudge sync'), hashtext(${name})) as locked`;
+    if (!row?.locked) {
+      throw new NudgeError(
+        `another sync of ${name} is running`,
+        'wait for it to finish (or stop it); a stopped sync continues where it left off',
+      );
+    }
+    try {
+      return await fn();
+    } finally {
+      await connection`select pg_advisory_unlock(hashtext('nudge sync'), hashtext(${name}))`;
+    }
+  } finally {
+    connection.release();
+  }
+}

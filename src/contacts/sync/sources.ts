@@ -1,0 +1,220 @@
+// Where a sync reads from, one reader per (what, where): auth users and app
+// tables, from the database by keyset pagination or from the HTTP APIs (Auth
+// admin pages, PostgREST with keyset filters). Pages are bounded, so memory
+// stays flat whatever the row count.
+import type postgres from 'postgres';
+import type { SupabaseApi } from '../../source/supabase-api.js';
+import { postgrestName, postgrestValue } from '../../source/supabase-api.js';
+import { type TableSyncMapping, tableColumns, toTimestamp } from '../mapping.js';
+import type { SyncMode } from './checkpoint.js';
+import type { PageReader, Row } from './runner.js';
+
+/** Full syncs page by id; incremental ones by (updated_at, id). */
+export type UserCursor = { id: string; at?: string };
+
+export function dbUserReader(
+  sql: postgres.Sql,
+  columns: string[],
+  run: { mode: SyncMode; since: string | null },
+  batchSize: number,
+): PageReader<UserCursor> {
+  const select = sql(columns);
+  if (run.mode === 'full') {
+    return {
+      async read(after) {
+        const rows = after
+          ? await sql`select ${select} from auth.users where id > ${after.id}::uuid order by id limit ${batchSize}`
+          : await sql`select ${select} from auth.users order by id limit ${batchSize}`;
+        const last = rows.at(-1) as Row | undefined;
+        return { rows, next: last ? { id: String(last.id) } : null };
+      },
+      async total(after) {
+        const [row] = after
+          ? await sql<
+              { n: number }[]
+            >`select count(*)::float8 as n from auth.users where id > ${after.id}::uuid`
+          : await sql<{ n: number }[]>`select count(*)::float8 as n from auth.users`;
+        return row?.n ?? null;
+      },
+    };
+  }
+  const since = run.since ?? new Date(0).toISOString();
+  // The cursor's time is rendered exactly (microseconds, UTC) so no row repeats or is lost.
+  const at = sql`to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`;
+  return {
+    async read(after) {
+      const rows = after
+        ? await sql`
+            select ${select}, ${at} from auth.users
+             where updated_at >= ${since}::text::timestamptz
+               and (updated_at, id) > (${after.at!}::text::timestamptz, ${after.id}::uuid)
+             order by updated_at, id limit ${batchSize}`
+        : await sql`
+            select ${select}, ${at} from auth.users
+             where updated_at >= ${since}::text::timestamptz
+             order by updated_at, id limit ${batchSize}`;
+      const last = rows.at(-1) as Row | undefined;
+      const next = last ? { id: String(last.id), at: String(last.cursor_at) } : null;
+      for (const row of rows) delete (row as Row).cursor_at;
+      return { rows, next };
+    },
+    async total(after) {
+      const [row] = after
+        ? await sql<{ n: number }[]>`
+            select count(*)::float8 as n from auth.users
+             where updated_at >= ${since}::text::timestamptz
+               and (updated_at, id) > (${after.at!}::text::timestamptz, ${after.id}::uuid)`
+        : await sql<{ n: number }[]>`
+            select count(*)::float8 as n from auth.users where updated_at >= ${since}::text::timestamptz`;
+      return row?.n ?? null;
+    },
+  };
+}
+
+/**
+ * The Auth admin API lists users newest first, a page at a time. The cursor
+ * is the last page read. Incremental runs read every page (the API has no
+ * filter on updated_at) and keep the users changed since.
+ */
+export function apiUserReader(
+  api: SupabaseApi,
+  run: { mode: SyncMode; since: string | null },
+  perPage: number,
+): PageReader<{ page: number }> {
+  let ended = false;
+  const since = run.mode === 'incremental' ? run.since : null;
+  return {
+    async read(after) {
+      if (ended) return { rows: [], next: null };
+      const page = (after?.page ?? 0) + 1;
+      const result = await api.listUsers(page, perPage);
+      if (result.users.length === 0) return { rows: [], next: null };
+      ended = !result.hasNext;
+      const rows = since
+        ? result.users.filter((u) => (toTimestamp(u.updated_at) ?? '') >= since)
+        : result.users;
+      return { rows, next: { page } };
+    },
+    async total(after) {
+      if (since) return null;
+      const all = (await api.listUsers(1, 1)).total;
+      return all === null ? null : Math.max(0, all - (after?.page ?? 0) * perPage);
+    },
+  };
+}
+
+/** A table's rows in (changed-at, primary key) order; cursor values are text. */
+export type TableCursor = string[];
+
+function orderColumns(mapping: TableSyncMapping, mode: SyncMode): string[] {
+  return mode === 'incremental' && mapping.changedAt
+    ? [mapping.changedAt, ...mapping.primaryKey]
+    : mapping.primaryKey;
+}
+
+export function dbTableReader(
+  sql: postgres.Sql,
+  mapping: TableSyncMapping,
+  run: { mode: SyncMode; since: string | null },
+  batchSize: number,
+): PageReader<TableCursor> {
+  const from = sql`${sql(mapping.table.schema)}.${sql(mapping.table.table)}`;
+  const order = orderColumns(mapping, run.mode);
+  const list = (columns: string[], alias: string) =>
+    columns.reduce(
+      (acc, column, i) =>
+        i === 0 ? sql`${sql(alias)}.${sql(column)}` : sql`${acc}, ${sql(alias)}.${sql(column)}`,
+      sql``,
+    );
+  const since =
+    run.mode === 'incremental' && mapping.changedAt && run.since
+      ? sql`t.${sql(mapping.changedAt)} >= ${run.since}::text::timestamptz`
+      : sql`true`;
+  // The cursor's values are text; the table's own row type turns them back
+  // into the columns' types exactly (no driver-side conversion of times). A
+  // row comparison with stable values on the right is an index condition.
+  const keyset = (after: TableCursor | null) => {
+    if (!after) return sql`true`;
+    const values = JSON.stringify(Object.fromEntries(order.map((column, i) => [column, after[i]])));
+    const typed = order.reduce((acc, column, i) => {
+      const value = sql`(json_populate_record(null::${from}, ${values}::text::json)).${sql(column)}`;
+      return i === 0 ? value : sql`${acc}, ${value}`;
+    }, sql``);
+    return sql`(${list(order, 't')}) > (${typed})`;
+  };
+  // Postgres's own JSON of the row: what PostgREST would answer, so both modes agree.
+  const row = sql`(select to_json(x) from (select ${list(tableColumns(mapping), 't')}) x) as row`;
+  const key = order.reduce(
+    (acc, column, i) =>
+      i === 0
+        ? sql`to_json(t.${sql(column)}) #>> '{}'`
+        : sql`${acc}, to_json(t.${sql(column)}) #>> '{}'`,
+    sql``,
+  );
+  return {
+    async read(after) {
+      const rows = await sql<{ row: Row; key: string[] }[]>`
+        select ${row}, array[${key}] as key from ${from} t
+         where ${since} and ${keyset(after)}
+         order by ${list(order, 't')} limit ${batchSize}`;
+      const last = rows.at(-1);
+      return { rows: rows.map((r) => r.row), next: last ? last.key : null };
+    },
+    async total(after) {
+      const [count] = await sql<{ n: number }[]>`
+        select count(*)::float8 as n from ${from} t where ${since} and ${keyset(after)}`;
+      return count?.n ?? null;
+    },
+  };
+}
+
+/**
+ * PostgREST pages by keyset filters (`id=gt.42`, or an `or=(...)` tree for
+ * several columns), not offsets: stable while rows are added, and correct
+ * when the server caps a page below the limit asked for (1000 rows by
+ * default) — a short page is not the end, an empty one is.
+ */
+export function apiTableReader(
+  api: SupabaseApi,
+  mapping: TableSyncMapping,
+  run: { mode: SyncMode; since: string | null },
+  batchSize: number,
+): PageReader<TableCursor> {
+  const order = orderColumns(mapping, run.mode);
+  const incremental = run.mode === 'incremental' && mapping.changedAt && run.since;
+  return {
+    async read(after) {
+      const filters: [string, string][] = [];
+      if (incremental) filters.push([postgrestName(mapping.changedAt!), `gte.${run.since}`]);
+      if (after) filters.push(...keysetFilter(order, after));
+      const rows = await api.selectRows(mapping.table, {
+        select: tableColumns(mapping),
+        filters,
+        order,
+        limit: batchSize,
+      });
+      const last = rows.at(-1);
+      return {
+        rows,
+        next: last ? order.map((column) => cursorText(last[column])) : null,
+      };
+    },
+  };
+}
+
+/** `(a, b) > (x, y)` as PostgREST filters: a.gt.x, or a.eq.x and b.gt.y. */
+export function keysetFilter(columns: string[], values: string[]): [string, string][] {
+  if (columns.length === 1) return [[postgrestName(columns[0]!), `gt.${values[0]}`]];
+  const branches = columns.map((column, i) => {
+    const equal = columns
+      .slice(0, i)
+      .map((c, j) => `${postgrestName(c)}.eq.${postgrestValue(values[j]!)}`);
+    const greater = `${postgrestName(column)}.gt.${postgrestValue(values[i]!)}`;
+    return equal.length ? `and(${[...equal, greater].join(',')})` : greater;
+  });
+  return [['or', `(${branches.join(',')})`]];
+}
+
+function cursorText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}

@@ -1,0 +1,170 @@
+// `nudge sync users`: Supabase Auth users → contacts, from the database
+// (keyset by id, or by (updated_at, id) for changes) or the Auth admin API.
+// Users deleted in Supabase are marked deleted on their contact: soft deletes
+// through deleted_at, hard deletes by a full sync noticing the user is gone.
+import type postgres from 'postgres';
+import type { SupabaseApi } from '../../source/supabase-api.js';
+import { type UserMapping, userColumns, userToContact } from '../mapping.js';
+import type { SyncedUser } from '../store.js';
+import { planRun, readState, type SyncStats, withSyncLock } from './checkpoint.js';
+import type { SyncReporter } from './report.js';
+import { type PageReader, runSync, type SyncResult } from './runner.js';
+import { apiUserReader, dbUserReader } from './sources.js';
+import { markDeleted, markDeletedBetween, touchUsers, writeUsers } from './write.js';
+
+export type SyncSource =
+  | { kind: 'database'; sql: postgres.Sql }
+  | { kind: 'api'; api: SupabaseApi };
+
+export interface SyncRunOptions {
+  engine: postgres.Sql;
+  source: SyncSource;
+  batchSize: number;
+  full?: boolean;
+  since?: Date;
+  /** Batches written at once (default 2). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onBatch?: (committed: number, stats: SyncStats) => void;
+  report: SyncReporter;
+}
+
+/**
+ * How far back the next incremental run starts before this run's start: a
+ * change whose transaction committed late (its updated_at earlier than rows
+ * already read) is still picked up. Re-reading a row is harmless.
+ */
+export const INCREMENTAL_OVERLAP_MS = 60_000;
+
+export const USERS_SYNC = 'users';
+
+export async function syncUsers(
+  options: SyncRunOptions & {
+    mapping: UserMapping;
+    /** The columns auth.users has (older Supabase versions lack some, e.g. deleted_at). */
+    available?: string[];
+  },
+): Promise<SyncResult> {
+  const { engine, source, mapping, report } = options;
+  const columns = userColumns(mapping).filter(
+    (c) => !options.available || options.available.includes(c),
+  );
+  return withSyncLock(engine, USERS_SYNC, async () => {
+    const now = await clock(source.kind === 'database' ? source.sql : engine);
+    const plan = planRun(await readState(engine, USERS_SYNC), {
+      ...(options.full ? { full: true } : {}),
+      ...(options.since ? { since: options.since } : {}),
+      source: source.kind,
+      incremental: true,
+      now,
+    });
+    const run = { mode: plan.cursor.mode, since: plan.cursor.since };
+    const full = run.mode === 'full';
+    const perPage = Math.min(options.batchSize, 1000);
+    const reader =
+      source.kind === 'database'
+        ? dbUserReader(source.sql, columns, run, options.batchSize)
+        : apiUserReader(source.api, run, perPage);
+    if (source.kind === 'api' && !full) {
+      report.log.info(
+        'users: the Auth admin API cannot filter by updated_at; every page is read and users changed since are kept',
+      );
+    }
+    report.log.debug(
+      `users: reading ${source.kind === 'database' ? `columns ${columns.join(', ')} of auth.users` : 'GET /auth/v1/admin/users'}; mapping ${mapping.fields.map((f) => `${f.source} → ${f.target}`).join(', ')}`,
+    );
+    const runStartedAt = plan.cursor.run_started_at;
+    return runSync({
+      engine,
+      name: USERS_SYNC,
+      label: 'users',
+      plan,
+      reader: reader as PageReader<unknown>,
+      concurrency: options.concurrency ?? 2,
+      report,
+      nextSince: new Date(Date.parse(runStartedAt) - INCREMENTAL_OVERLAP_MS).toISOString(),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+      async write(tx, page) {
+        const users: SyncedUser[] = [];
+        const skipped: { id: string; reason: string }[] = [];
+        const skippedIds: string[] = [];
+        for (const row of page.rows) {
+          const converted = userToContact(row, mapping);
+          if (converted.ok) users.push(converted.value);
+          else {
+            const id = typeof row.id === 'string' ? row.id : '?';
+            skipped.push({ id: `user ${id}`, reason: converted.reason });
+            if (/^[0-9a-f-]{36}$/i.test(id)) skippedIds.push(id);
+          }
+        }
+        const written = await writeUsers(tx, users);
+        for (const { user, reason } of written.failed) {
+          skipped.push({ id: `user ${user.authUserId}`, reason });
+          skippedIds.push(user.authUserId);
+        }
+        let gone = 0;
+        if (full && source.kind === 'database') {
+          // Every id in (from, to] that auth.users has is on this page.
+          const seen = page.rows.map((r) => String(r.id));
+          const from = (page.from as { id: string } | null)?.id ?? null;
+          gone = await markDeletedBetween(tx, from, (page.to as { id: string }).id, seen);
+        }
+        // An API-mode full sync finds deleted users by what it did not touch.
+        if (full && source.kind === 'api') await touchUsers(tx, skippedIds);
+        return {
+          synced: written.written,
+          created: written.created,
+          updated: written.updated,
+          deleted: written.deleted + gone,
+          skipped,
+        };
+      },
+      async finish(last) {
+        if (!full) return {};
+        if (source.kind === 'database') {
+          const after = (last as { id: string } | null)?.id ?? null;
+          return { deleted: await markDeletedBetween(engine, after, null, []) };
+        }
+        return { deleted: await verifyUntouched(engine, source.api, runStartedAt, report) };
+      },
+    });
+  });
+}
+
+/**
+ * API mode: contacts of auth users this full run did not touch are checked
+ * one by one (GET /auth/v1/admin/users/{id}); only a 404 marks one deleted,
+ * so a user the paging missed (the list shifted while we read it) is never
+ * marked by mistake.
+ */
+async function verifyUntouched(
+  engine: postgres.Sql,
+  api: SupabaseApi,
+  runStartedAt: string,
+  report: SyncReporter,
+): Promise<number> {
+  let deleted = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const rows = await engine<{ id: string }[]>`
+      select auth_user_id::text as id from nudge_engine.contacts
+       where auth_user_id > ${after}::uuid and deleted_at is null
+         and updated_at < ${runStartedAt}::text::timestamptz
+       order by auth_user_id limit 500`;
+    if (rows.length === 0) return deleted;
+    after = rows.at(-1)!.id;
+    const gone: string[] = [];
+    for (const { id } of rows) {
+      if ((await api.getUser(id)) === null) gone.push(id);
+    }
+    if (gone.length) report.log.verbose(`users: ${gone.length} no longer in Supabase Auth`);
+    deleted += await markDeleted(engine, gone);
+  }
+}
+
+/** The time on a database's clock (the source's for updated_at, the engine's for its own rows). */
+async function clock(sql: postgres.Sql): Promise<Date> {
+  const [row] = await sql<{ now: Date }[]>`select now() as now`;
+  return row!.now;
+}

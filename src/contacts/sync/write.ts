@@ -1,0 +1,204 @@
+// The set-based writes a sync batch makes in the engine store: users through
+// store.ts's upsertUsers (a batch that hits a conflict is split in savepoints
+// until the offending rows are found and skipped), contacts found or created
+// for table rows, attributes merged, events inserted once per key, and auth
+// users that no longer exist marked deleted on their contact.
+import type postgres from 'postgres';
+import type { ContactRef, SyncedEvent } from '../mapping.js';
+import { normalizeEmail, type SyncedUser, upsertUsers } from '../store.js';
+
+type Tx = postgres.TransactionSql;
+
+export interface UserWrite {
+  written: number;
+  created: number;
+  updated: number;
+  /** Users newly marked deleted (soft-deleted in Supabase). */
+  deleted: number;
+  failed: { user: SyncedUser; reason: string }[];
+}
+
+/** Errors that are about one row's data: the row is skipped, the batch goes on. */
+const ROW_ERRORS = /^(23|22)/;
+
+export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
+  if (users.length === 0) return { written: 0, created: 0, updated: 0, deleted: 0, failed: [] };
+  const ids = users.map((u) => u.authUserId);
+  const emails = users.map((u) => normalizeEmail(u.email)).filter((e): e is string => !!e);
+  const existing = await tx<{ id: string | null; email: string | null; deleted: boolean }[]>`
+    select auth_user_id::text as id, email, deleted_at is not null as deleted
+      from nudge_engine.contacts
+     where auth_user_id = any(${ids}::uuid[])
+        or (auth_user_id is null and email = any(${emails}::text[]))`;
+  const byId = new Map(existing.filter((e) => e.id).map((e) => [e.id!, e.deleted]));
+  const byEmail = new Set(existing.filter((e) => !e.id).map((e) => e.email));
+  const failed = await upsertSplitting(tx, users);
+  const bad = new Set(failed.map((f) => f.user));
+  let created = 0;
+  let updated = 0;
+  let deleted = 0;
+  for (const user of users) {
+    if (bad.has(user)) continue;
+    const known = byId.has(user.authUserId) || byEmail.has(normalizeEmail(user.email));
+    if (known) updated++;
+    else created++;
+    if (user.deletedAt && !byId.get(user.authUserId)) deleted++;
+  }
+  return { written: users.length - failed.length, created, updated, deleted, failed };
+}
+
+async function upsertSplitting(
+  tx: Tx,
+  users: SyncedUser[],
+): Promise<{ user: SyncedUser; reason: string }[]> {
+  try {
+    await tx.savepoint((sp) => upsertUsers(sp, users));
+    return [];
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!ROW_ERRORS.test(code)) throw error;
+    if (users.length === 1) return [{ user: users[0]!, reason: conflictReason(error) }];
+    const half = Math.ceil(users.length / 2);
+    return [
+      ...(await upsertSplitting(tx, users.slice(0, half))),
+      ...(await upsertSplitting(tx, users.slice(half))),
+    ];
+  }
+}
+
+function conflictReason(error: unknown): string {
+  const e = error as { code?: string; constraint_name?: string; message?: string };
+  if (e.code === '23505' && e.constraint_name === 'contacts_email_key') {
+    return 'its email already belongs to another contact';
+  }
+  if (e.code === '23505' && e.constraint_name === 'contacts_phone_key') {
+    return 'its phone already belongs to another contact';
+  }
+  return `the engine store refused it: ${e.message ?? String(error)} (SQLSTATE ${e.code})`;
+}
+
+/**
+ * Marks deleted the contacts of auth users in the id range (from, to] that
+ * the page did not contain: a full sync reads auth.users in id order, so any
+ * contact in that range it did not see has lost its user. (NOT IN a subquery
+ * is a hashed lookup; `<> all(array)` would compare every pair.)
+ */
+export async function markDeletedBetween(
+  tx: Tx | postgres.Sql,
+  from: string | null,
+  to: string | null,
+  seen: string[],
+): Promise<number> {
+  const result = await tx`
+    update nudge_engine.contacts set deleted_at = now(), updated_at = now()
+     where auth_user_id is not null and deleted_at is null
+       ${from === null ? tx`` : tx`and auth_user_id > ${from}::uuid`}
+       ${to === null ? tx`` : tx`and auth_user_id <= ${to}::uuid`}
+       and auth_user_id not in (select unnest(${seen}::uuid[]))`;
+  return result.count;
+}
+
+/** Marks these contacts' users deleted (verified gone through the Auth API). */
+export async function markDeleted(sql: postgres.Sql, authUserIds: string[]): Promise<number> {
+  if (authUserIds.length === 0) return 0;
+  const result = await sql`
+    update nudge_engine.contacts set deleted_at = now(), updated_at = now()
+     where auth_user_id = any(${authUserIds}::uuid[]) and deleted_at is null`;
+  return result.count;
+}
+
+/** Bumps updated_at so an API-mode full sync knows these users were seen (skipped rows). */
+export async function touchUsers(tx: Tx, authUserIds: string[]): Promise<void> {
+  if (authUserIds.length === 0) return;
+  await tx`update nudge_engine.contacts set updated_at = now() where auth_user_id = any(${authUserIds}::uuid[])`;
+}
+
+export const refKey = (ref: ContactRef) =>
+  'authUserId' in ref ? `user:${ref.authUserId}` : `email:${ref.email}`;
+
+/**
+ * The contact of each reference, created when there is none yet (a user id
+ * alone, or an email alone; a later users sync fills in the rest).
+ */
+export async function contactIds(
+  tx: Tx,
+  refs: ContactRef[],
+): Promise<{ ids: Map<string, string>; created: number }> {
+  const userIds = [...new Set(refs.flatMap((r) => ('authUserId' in r ? [r.authUserId] : [])))];
+  const emails = [...new Set(refs.flatMap((r) => ('email' in r ? [r.email] : [])))];
+  const found = new Map<string, string>();
+  let created = 0;
+  if (userIds.length > 0) {
+    created += (
+      await tx`
+      insert into nudge_engine.contacts (auth_user_id)
+      select id from unnest(${userIds}::uuid[]) as i(id)
+      on conflict do nothing`
+    ).count;
+    const rows = await tx<{ id: string; key: string }[]>`
+      select id, auth_user_id::text as key from nudge_engine.contacts
+       where auth_user_id = any(${userIds}::uuid[])`;
+    for (const row of rows) found.set(`user:${row.key}`, row.id);
+  }
+  if (emails.length > 0) {
+    created += (
+      await tx`
+      insert into nudge_engine.contacts (email)
+      select email from unnest(${emails}::text[]) as i(email)
+      on conflict do nothing`
+    ).count;
+    const rows = await tx<{ id: string; key: string }[]>`
+      select id, email as key from nudge_engine.contacts where email = any(${emails}::text[])`;
+    for (const row of rows) found.set(`email:${row.key}`, row.id);
+  }
+  return { ids: found, created };
+}
+
+/** Merges attributes into contacts; later entries for one contact win over earlier ones. */
+export async function mergeAttributes(
+  tx: Tx,
+  updates: { contactId: string; attributes: Record<string, unknown> }[],
+): Promise<number> {
+  const merged = new Map<string, Record<string, unknown>>();
+  for (const { contactId, attributes } of updates) {
+    merged.set(contactId, { ...merged.get(contactId), ...attributes });
+  }
+  if (merged.size === 0) return 0;
+  const result = await tx`
+    update nudge_engine.contacts c
+       set attributes = c.attributes || v.attributes::jsonb, updated_at = now()
+      from unnest(${[...merged.keys()]}::uuid[], ${[...merged.values()].map((a) => JSON.stringify(a))}::text[])
+           as v(id, attributes)
+     where c.id = v.id`;
+  return result.count;
+}
+
+/**
+ * Inserts events on their contacts' timelines; a key seen before adds
+ * nothing. Synced events are history: they are not handed to the engine's
+ * inbox, so a backfill of old orders starts no feature.
+ */
+export async function insertEvents(
+  tx: Tx,
+  events: { contactId: string; event: SyncedEvent }[],
+  source: string,
+): Promise<number> {
+  if (events.length === 0) return 0;
+  const result = await tx`
+    with added as (
+      insert into nudge_engine.events (contact_id, name, properties, source, occurred_at, idempotency_key)
+      select e.contact_id, e.name, e.properties::jsonb, ${source},
+             coalesce(e.occurred_at::timestamptz, now()), e.key
+        from unnest(${events.map((e) => e.contactId)}::uuid[], ${events.map((e) => e.event.name)}::text[],
+                    ${events.map((e) => JSON.stringify(e.event.properties))}::text[],
+                    ${events.map((e) => e.event.occurredAt)}::text[],
+                    ${events.map((e) => e.event.idempotencyKey)}::text[])
+             as e(contact_id, name, properties, occurred_at, key)
+      on conflict (idempotency_key) do nothing
+      returning contact_id, occurred_at)
+    update nudge_engine.contacts c set last_event_at = greatest(c.last_event_at, a.at)
+      from (select contact_id, max(occurred_at) as at from added group by contact_id) a
+     where c.id = a.contact_id
+    returning (select count(*) from added)::int as added`;
+  return (result[0] as { added?: number } | undefined)?.added ?? 0;
+}

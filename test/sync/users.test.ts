@@ -1,0 +1,309 @@
+// `nudge sync users` in database mode against the Supabase-shaped fixture:
+// the mapping's attributes, incremental runs by updated_at, resuming an
+// interrupted run, deleted users, rows that cannot be used, progress lines.
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { syncUsersCommand } from '../../src/cli/sync.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { useDatabase } from '../harness/db.js';
+import {
+  contacts,
+  expectOk,
+  insertUsers,
+  projectDir,
+  resetEngine,
+  runCommand,
+  syncState,
+  userId,
+} from './fixture.js';
+
+const db = useDatabase();
+const env = () => ({ DATABASE_URL: db.url });
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+});
+
+beforeEach(async () => {
+  await resetEngine(db.sql);
+  await db.sql`delete from auth.users`;
+});
+
+const MAPPING = `connectors:
+  supabase:
+    batch_size: 10
+    user_mapping:
+      phone: SMS
+      user_metadata.full_name: FIRSTNAME
+      created_at: SIGNUP_DATE
+`;
+
+describe('full sync', () => {
+  it('maps users to contacts with the defaults and the user mapping', async () => {
+    await insertUsers(db.sql, 25);
+    const cwd = await projectDir(MAPPING);
+    const ran = await runCommand(syncUsersCommand, cwd, env());
+    expect(ran.err).not.toContain('✗');
+    expectOk(ran);
+    expect(ran.out).toContain('users: full sync done');
+    expect(ran.out).toMatch(/25 rows read/);
+    expect(ran.out).toContain('synced 25 (created 25, updated 0) · skipped 0 · deleted 0');
+    const rows = await contacts(db.sql);
+    expect(rows).toHaveLength(25);
+    const third = rows.find((r) => r.auth_user_id === userId(3))!;
+    expect(third).toEqual({
+      auth_user_id: userId(3),
+      email: 'user3@example.com',
+      phone: '+15550000003',
+      deleted: false,
+      attributes: {
+        SMS: '+15550000003',
+        FIRSTNAME: 'User 3',
+        avatar_url: 'https://img.example.com/3.png',
+        SIGNUP_DATE: '2024-01-01T00:03:00.000Z',
+        last_sign_in_at: null,
+        provider: 'email',
+        confirmed_at: '2024-01-01T00:03:00.123Z',
+      },
+    });
+    expect(rows.find((r) => r.auth_user_id === userId(4))!.attributes.last_sign_in_at).toBe(
+      '2024-02-01T00:00:04.000Z',
+    );
+    const state = await syncState(db.sql, 'users');
+    expect(state?.status).toBe('done');
+
+    // A second run with nothing changed reads only the overlap window (nothing here) and changes nothing.
+    const again = await runCommand(syncUsersCommand, cwd, env());
+    expectOk(again);
+    expect(again.out).toContain('users: incremental sync done');
+    expect(again.out).toMatch(/ 0 rows read/);
+    expect(await contacts(db.sql)).toEqual(rows);
+  });
+});
+
+describe('incremental sync', () => {
+  it('after a full sync reads only users changed since (by updated_at), and --since picks the time', async () => {
+    await insertUsers(db.sql, 30);
+    const cwd = await projectDir(MAPPING);
+    expect((await runCommand(syncUsersCommand, cwd, env())).code).toBe(0);
+
+    await db.sql`
+      update auth.users set raw_user_meta_data = raw_user_meta_data || '{"full_name": "Renamed"}',
+                            updated_at = now()
+       where id in (${userId(4)}, ${userId(17)})`;
+    await insertUsers(db.sql, 31, 31);
+    await db.sql`update auth.users set updated_at = now() where id = ${userId(31)}`;
+
+    const ran = await runCommand(syncUsersCommand, cwd, env());
+    expectOk(ran);
+    expect(ran.err).toContain('users: incremental sync — changes since the last sync (3 rows)');
+    expect(ran.out).toContain('users: incremental sync done');
+    expect(ran.out).toContain('synced 3 (created 1, updated 2)');
+    const rows = await contacts(db.sql);
+    expect(rows).toHaveLength(31);
+    const renamed = rows
+      .filter((r) => r.attributes.FIRSTNAME === 'Renamed')
+      .map((r) => r.auth_user_id);
+    expect(renamed).toEqual([userId(4), userId(17)]);
+
+    // --since: users 21..31 changed at or after 00:21 on 2024-01-01 (plus the two renamed ones).
+    const since = await runCommand(syncUsersCommand, cwd, env(), { since: '2024-01-01T00:21:00Z' });
+    expectOk(since);
+    expect(since.out).toMatch(/incremental sync done .* 13 rows read/);
+  });
+
+  it('refuses --full with --since, and a --since that is not a time', async () => {
+    const cwd = await projectDir(MAPPING);
+    const both = await runCommand(syncUsersCommand, cwd, env(), { full: true, since: '1d' });
+    expect(both.code).toBe(1);
+    expect(both.err).toContain('--full and --since do not go together');
+    const bad = await runCommand(syncUsersCommand, cwd, env(), { since: 'yesterday' });
+    expect(bad.err).toContain('--since "yesterday" is not a time');
+  });
+});
+
+describe('an interrupted sync', () => {
+  it('stops after the batches being written and continues from its checkpoint', async () => {
+    await insertUsers(db.sql, 95);
+    const cwd = await projectDir(MAPPING);
+    const stop = new AbortController();
+    const first = await runCommand(syncUsersCommand, cwd, env(), {
+      signal: stop.signal,
+      onBatch: (committed) => {
+        if (committed === 3) stop.abort();
+      },
+    });
+    expect(first.code).toBe(130);
+    expect(first.out).toContain('users: full sync stopped');
+    expect(first.out).toContain('run the same command again to continue');
+    const state = await syncState(db.sql, 'users');
+    expect(state?.status).toBe('interrupted');
+    const after = (state!.cursor!.after as { id: string }).id;
+    const written = await contacts(db.sql);
+    // Everything up to the checkpoint is written, nothing after it.
+    expect(written.length).toBeGreaterThanOrEqual(30);
+    expect(written.length).toBeLessThan(95);
+    expect(written.every((c) => c.auth_user_id! <= after)).toBe(true);
+    expect(written.at(-1)!.auth_user_id).toBe(after);
+
+    const second = await runCommand(syncUsersCommand, cwd, env());
+    expectOk(second);
+    expect(second.err).toContain('continuing the full sync that stopped (interrupted)');
+    expect(second.err).toContain(`(${95 - written.length} rows)`);
+    expect(second.out).toContain(`${95 - written.length} rows read`);
+    expect(second.out).toContain(`created ${95 - written.length}, updated 0`);
+    const all = await contacts(db.sql);
+    expect(all).toHaveLength(95);
+    expect(new Set(all.map((c) => c.auth_user_id)).size).toBe(95);
+    expect((await syncState(db.sql, 'users'))?.status).toBe('done');
+  });
+
+  it('after a crash mid-run (an error after two batches) continues from its checkpoint too', async () => {
+    await insertUsers(db.sql, 40);
+    const cwd = await projectDir(MAPPING);
+    const crashed = await runCommand(syncUsersCommand, cwd, env(), {
+      concurrency: 1,
+      onBatch: (committed) => {
+        if (committed === 2) throw new Error('the process died here');
+      },
+    });
+    expect(crashed.code).toBe(1);
+    expect(crashed.err).toContain('the process died here');
+    expect(crashed.out).toContain('users: full sync failed');
+    expect((await syncState(db.sql, 'users'))?.status).toBe('failed');
+    expect(await contacts(db.sql)).toHaveLength(20);
+    const resumed = await runCommand(syncUsersCommand, cwd, env());
+    expectOk(resumed);
+    expect(resumed.out).toContain('20 rows read');
+    expect(await contacts(db.sql)).toHaveLength(40);
+  });
+
+  it('--full starts over instead of continuing', async () => {
+    await insertUsers(db.sql, 30);
+    const cwd = await projectDir(MAPPING);
+    const stop = new AbortController();
+    await runCommand(syncUsersCommand, cwd, env(), {
+      signal: stop.signal,
+      concurrency: 1,
+      onBatch: () => stop.abort(),
+    });
+    const full = await runCommand(syncUsersCommand, cwd, env(), { full: true });
+    expect(full.err).toContain('full sync — --full (30 rows)');
+    expect(full.out).toContain('30 rows read');
+    expect(full.out).toContain('created 20, updated 10');
+  });
+});
+
+describe('users deleted in Supabase', () => {
+  it('are marked deleted on their contact: hard deletes by a full sync, soft deletes by deleted_at', async () => {
+    await insertUsers(db.sql, 35);
+    const cwd = await projectDir(MAPPING);
+    expect((await runCommand(syncUsersCommand, cwd, env())).code).toBe(0);
+    // Gone: one in the middle of a page, one at a page boundary, and the last one (after every page).
+    await db.sql`delete from auth.users where id in (${userId(7)}, ${userId(20)}, ${userId(35)})`;
+    await db.sql`update auth.users set deleted_at = now(), updated_at = now() where id = ${userId(12)}`;
+
+    const ran = await runCommand(syncUsersCommand, cwd, env(), { full: true });
+    expectOk(ran);
+    expect(ran.out).toContain('deleted 4');
+    const rows = await contacts(db.sql);
+    expect(rows).toHaveLength(35);
+    expect(rows.filter((r) => r.deleted).map((r) => r.auth_user_id)).toEqual([
+      userId(7),
+      userId(12),
+      userId(20),
+      userId(35),
+    ]);
+    // Nothing changed since: a second full sync marks nothing new.
+    const again = await runCommand(syncUsersCommand, cwd, env(), { full: true });
+    expect(again.out).toContain('deleted 0');
+  });
+});
+
+describe('rows that cannot be used', () => {
+  it('are skipped with their reason and counted; the rest is synced', async () => {
+    await insertUsers(db.sql, 20);
+    await db.sql`update auth.users set raw_user_meta_data = '"not an object"' where id = ${userId(3)}`;
+    await db.sql`update auth.users set raw_user_meta_data = '[1, 2]' where id = ${userId(9)}`;
+    await db.sql`update auth.users set raw_user_meta_data = '{"age": "old"}' where id = ${userId(14)}`;
+    await db.sql`update auth.users set raw_user_meta_data = '{"age": 41}' where id = ${userId(15)}`;
+    // Someone else's contact already has user 18's email.
+    await db.sql`
+      insert into nudge_engine.contacts (auth_user_id, email)
+      values ('10000000-0000-4000-8000-000000000000', 'user18@example.com')`;
+    const cwd = await projectDir(`${MAPPING}      user_metadata.age: AGE
+contacts:
+  attributes:
+    AGE: integer
+`);
+    const ran = await runCommand(syncUsersCommand, cwd, env());
+    expectOk(ran);
+    expect(ran.out).toContain('synced 16 (created 16, updated 0) · skipped 4');
+    expect(ran.out).toContain('skipped 1: user_metadata is a string, not an object');
+    expect(ran.out).toContain('skipped 1: user_metadata is an array, not an object');
+    expect(ran.out).toContain('skipped 1: user_metadata.age … is not an integer');
+    expect(ran.out).toContain('skipped 1: its email already belongs to another contact');
+    expect(ran.err).toContain(
+      `skipped user ${userId(3)}: user_metadata is a string, not an object`,
+    );
+    expect(ran.err).toContain(
+      `skipped user ${userId(9)}: user_metadata is an array, not an object`,
+    );
+    expect(ran.err).toContain(
+      `skipped user ${userId(18)}: its email already belongs to another contact`,
+    );
+    const rows = await contacts(db.sql);
+    const ids = rows.map((r) => r.auth_user_id);
+    for (const n of [3, 9, 14, 18]) expect(ids).not.toContain(userId(n));
+    expect(rows.find((r) => r.auth_user_id === userId(15))!.attributes.AGE).toBe(41);
+    // A skipped user is not mistaken for a deleted one.
+    expect(rows.filter((r) => r.deleted).map((r) => r.auth_user_id)).toEqual([
+      '10000000-0000-4000-8000-000000000000',
+    ]);
+  });
+});
+
+describe('progress without a terminal', () => {
+  it('prints a plain line each tenth of the way, with rate and ETA, and a summary', async () => {
+    await insertUsers(db.sql, 100);
+    const cwd = await projectDir(MAPPING);
+    const ran = await runCommand(syncUsersCommand, cwd, env(), {
+      progress: { intervalMs: 60_000 },
+    });
+    expectOk(ran);
+    const lines = ran.err.split('\n').filter((l) => /^users: \d+\/100 /.test(l));
+    expect(lines.map((l) => l.split(' ')[1])).toEqual([
+      '10/100',
+      '20/100',
+      '30/100',
+      '40/100',
+      '50/100',
+      '60/100',
+      '70/100',
+      '80/100',
+      '90/100',
+      '100/100',
+    ]);
+    expect(lines[4]).toMatch(/^users: 50\/100 \(50%\) · [\d,]+ rows\/s · ETA \d/);
+    expect(ran.out).toMatch(
+      /✓ users: full sync done in [\d.]+m?s — 100 rows read \([\d,]+ rows\/s\)/,
+    );
+  });
+});
+
+describe('two runs at once', () => {
+  it('the second is refused while the first holds the sync', async () => {
+    await insertUsers(db.sql, 3);
+    const holder = await db.sql.reserve();
+    try {
+      await holder`select pg_advisory_lock(hashtext('nudge sync'), hashtext('users'))`;
+      const ran = await runCommand(syncUsersCommand, await projectDir(MAPPING), env());
+      expect(ran.code).toBe(1);
+      expect(ran.err).toContain('✗ another sync of users is running');
+      expect(await contacts(db.sql)).toHaveLength(0);
+    } finally {
+      await holder`select pg_advisory_unlock_all()`;
+      holder.release();
+    }
+    expectOk(await runCommand(syncUsersCommand, await projectDir(MAPPING), env()));
+  });
+});
