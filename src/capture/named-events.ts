@@ -28,7 +28,13 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     matches: (n, o) => (n?.last_sign_in_at ?? null) !== (o?.last_sign_in_at ?? null),
     description: 'last_sign_in_at changed',
   },
-  'user.updated': { table: users, operation: 'update', description: 'any change to an Auth user' },
+  'user.updated': {
+    table: users,
+    operation: 'update',
+    // Supabase touches last_sign_in_at and updated_at on every sign-in: that is user.signed_in.
+    matches: (n, o) => changedBeyond(n, o, ['last_sign_in_at', 'updated_at']),
+    description: 'a change to an Auth user other than a sign-in',
+  },
   'user.deleted': { table: users, operation: 'delete', description: 'an Auth user was deleted' },
   'storage.object.created': {
     table: objects,
@@ -41,6 +47,14 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     description: 'a file was removed from Storage',
   },
 };
+
+function changedBeyond(n: Row | null, o: Row | null, ignored: string[]): boolean {
+  const keys = new Set([...Object.keys(n ?? {}), ...Object.keys(o ?? {})]);
+  return [...keys].some(
+    (k) =>
+      !ignored.includes(k) && JSON.stringify(n?.[k] ?? null) !== JSON.stringify(o?.[k] ?? null),
+  );
+}
 
 /** Accepts the reference's webhook spellings too (auth.user.created). */
 const ALIASES: Record<string, string> = { 'auth.user.created': 'user.signed_up' };

@@ -3,12 +3,25 @@
 // says which capture triggers that needs (deployed by the same plan/deploy
 // as features): auth.users for sign-ups, sign-ins, updates and deletions,
 // every mapped table, and storage.objects for uploads and removals.
+import type postgres from 'postgres';
+import { namedEventsOf } from '../capture/named-events.js';
 import type { CaptureNeed, Operation } from '../capture/triggers.js';
 import type { LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog } from '../source/catalog.js';
-import { formatTableName, parseTableName, type TableName } from '../source/names.js';
+import type { Sql } from '../source/connect.js';
+import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
+import {
+  type ContactRef,
+  type TableSyncMapping,
+  tableRowToAttributes,
+  tableRowToEvent,
+  type UserMapping,
+  userToContact,
+} from './mapping.js';
+import { resolveContact, setAttributes, upsertUsers } from './store.js';
+import { checkTableMappings, checkUserMapping, readDatabaseSchema } from './sync/validate.js';
 
 export const AUTH_USERS: TableName = { schema: 'auth', table: 'users' };
 export const STORAGE_OBJECTS: TableName = { schema: 'storage', table: 'objects' };
@@ -84,4 +97,166 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
   }
   throwIfAny(errors);
   return needs;
+}
+
+/** Live sync compiled against the source's schema (checked like `nudge sync`). */
+export interface LiveSync {
+  users?: UserMapping;
+  tables: Map<string, TableSyncMapping>;
+  storage: boolean;
+  /** log_realtime: say what each change did. */
+  log?: (message: string) => void;
+}
+
+export async function compileLiveSync(
+  project: LoadedConfig,
+  source: Sql,
+  log?: (message: string) => void,
+): Promise<LiveSync | undefined> {
+  const supabase = project.supabase;
+  if (!supabase?.enabled || !(supabase.sync.realtime || supabase.sync.storage)) return undefined;
+  const schema = await readDatabaseSchema(source);
+  const realtime = supabase.sync.realtime;
+  const users =
+    realtime && supabase.sync.users && schema.userColumns
+      ? checkUserMapping(project, schema)
+      : undefined;
+  const tables = realtime ? checkTableMappings(project, schema) : [];
+  return {
+    ...(users ? { users } : {}),
+    tables: new Map(tables.map((m) => [tableKey(m.table), m])),
+    storage: supabase.sync.storage,
+    ...(supabase.log_realtime && log ? { log } : {}),
+  };
+}
+
+export interface LiveChange {
+  inboxId: number;
+  schema: string;
+  table: string;
+  operation: Operation;
+  newRow: Record<string, unknown> | null;
+  oldRow: Record<string, unknown> | null;
+  occurredAt: Date;
+}
+
+export interface LiveOutcome {
+  /** Contacts the change touched: their waiting journeys re-check. */
+  contactIds: string[];
+  /** What happened, for the decision log. */
+  summary?: string;
+}
+
+/**
+ * Applies a captured change to the contact book, in the engine's transaction:
+ * an auth user's insert/update upserts its contact through user_mapping and
+ * records user.signed_up / user.signed_in / user.updated, a delete marks the
+ * contact deleted (user.deleted); a storage upload or removal becomes
+ * storage.object.created / .deleted on the owner's timeline; a mapped table's
+ * row merges attributes or records its event (keyed like `nudge sync tables`,
+ * so a later sync does not duplicate it). A row that cannot be mapped is
+ * skipped with the reason; the features still run.
+ */
+export async function applyLiveSync(
+  tx: postgres.TransactionSql,
+  live: LiveSync,
+  change: LiveChange,
+): Promise<LiveOutcome> {
+  const row = change.newRow ?? change.oldRow ?? {};
+  const event = (
+    contactId: string,
+    name: string,
+    properties: Record<string, unknown>,
+    key = `capture:${change.inboxId}:${name}`,
+  ) =>
+    tx`insert into nudge_engine.events (contact_id, name, properties, source, occurred_at, idempotency_key)
+       values (${contactId}, ${name}, ${JSON.stringify(properties)}::text::jsonb, 'capture', ${change.occurredAt}, ${key})
+       on conflict (idempotency_key) do nothing`;
+  const say = (outcome: LiveOutcome): LiveOutcome => {
+    if (outcome.summary)
+      live.log?.(`${change.schema}.${change.table} ${change.operation}: ${outcome.summary}`);
+    return outcome;
+  };
+
+  if (change.schema === AUTH_USERS.schema && change.table === AUTH_USERS.table && live.users) {
+    if (change.operation === 'delete') {
+      const [contact] = await tx<{ id: string }[]>`
+        update nudge_engine.contacts set deleted_at = ${change.occurredAt}, updated_at = now()
+         where auth_user_id = ${String(row.id)}::uuid returning id`;
+      if (!contact) return say({ contactIds: [], summary: 'no contact for the deleted user' });
+      await event(contact.id, 'user.deleted', { id: row.id });
+      return say({ contactIds: [contact.id], summary: 'contact marked deleted (user.deleted)' });
+    }
+    const mapped = userToContact(row, live.users);
+    if (!mapped.ok) return say({ contactIds: [], summary: `user not synced: ${mapped.reason}` });
+    try {
+      await tx.savepoint((sp) => upsertUsers(sp, [mapped.value]));
+    } catch (error) {
+      return say({ contactIds: [], summary: `user not synced: ${(error as Error).message}` });
+    }
+    const [contact] = await tx<{ id: string }[]>`
+      select id from nudge_engine.contacts where auth_user_id = ${mapped.value.authUserId}::uuid`;
+    if (!contact) return { contactIds: [] };
+    const names =
+      change.operation === 'insert'
+        ? ['user.signed_up']
+        : namedEventsOf(
+            change.schema,
+            change.table,
+            change.operation,
+            change.newRow,
+            change.oldRow,
+          );
+    for (const name of names) await event(contact.id, name, {});
+    return say({ contactIds: [contact.id], summary: `contact synced (${names.join(', ')})` });
+  }
+
+  if (
+    change.schema === STORAGE_OBJECTS.schema &&
+    change.table === STORAGE_OBJECTS.table &&
+    live.storage
+  ) {
+    const owner = row.owner ?? row.owner_id;
+    if (typeof owner !== 'string' || !owner) return { contactIds: [] };
+    const { id } = await resolveContact(
+      tx,
+      /^[0-9a-f-]{36}$/i.test(owner) ? { authUserId: owner } : { externalId: owner },
+    );
+    const name =
+      change.operation === 'delete' ? 'storage.object.deleted' : 'storage.object.created';
+    const metadata = (row.metadata ?? {}) as Record<string, unknown>;
+    await event(id, name, {
+      bucket_id: row.bucket_id,
+      name: row.name,
+      size: metadata.size ?? null,
+      mimetype: metadata.mimetype ?? null,
+    });
+    return say({ contactIds: [id], summary: name });
+  }
+
+  const mapping = live.tables.get(tableKey({ schema: change.schema, table: change.table }));
+  if (!mapping || change.operation === 'delete') return { contactIds: [] };
+  const ref = (contact: ContactRef) =>
+    'authUserId' in contact ? { authUserId: contact.authUserId } : { email: contact.email };
+  if (mapping.mode === 'attributes') {
+    const mapped = tableRowToAttributes(row, mapping);
+    if (!mapped.ok) return say({ contactIds: [], summary: `row not synced: ${mapped.reason}` });
+    const { id } = await resolveContact(tx, ref(mapped.value.contact));
+    await setAttributes(tx, id, mapped.value.attributes);
+    return say({
+      contactIds: [id],
+      summary: `attributes ${Object.keys(mapped.value.attributes).join(', ')}`,
+    });
+  }
+  if (change.operation !== 'insert') return { contactIds: [] };
+  const mapped = tableRowToEvent(row, mapping);
+  if (!mapped.ok) return say({ contactIds: [], summary: `row not synced: ${mapped.reason}` });
+  const { id } = await resolveContact(tx, ref(mapped.value.contact));
+  await event(
+    id,
+    mapped.value.event.name,
+    mapped.value.event.properties,
+    mapped.value.event.idempotencyKey,
+  );
+  return say({ contactIds: [id], summary: `event ${mapped.value.event.name}` });
 }
