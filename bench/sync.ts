@@ -30,7 +30,13 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-bench-sync-'));
 await chmod(dir, 0o755);
-const server = await startEmbedded({ dataDir: path.join(dir, 'pg'), persistent: false });
+const server = await startEmbedded({
+  dataDir: path.join(dir, 'pg'),
+  persistent: false,
+  settings: process.env.BENCH_SHARED_BUFFERS
+    ? { shared_buffers: process.env.BENCH_SHARED_BUFFERS }
+    : {},
+});
 try {
   const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
   await installSupabaseRoles(admin);

@@ -25,7 +25,9 @@ export function compileView(
     const nulls = item.nulls ? ` NULLS ${item.nulls.toUpperCase()}` : '';
     return `${collated} ${item.descending ? 'DESC' : 'ASC'}${nulls}`;
   });
-  // Without an order: oldest first (contacts_created_idx). Always ends with the id, so
+  // Without an order: oldest first. Deliberately not indexed (an index on
+  // created_at slows every contact write by a quarter, docs/benchmarks.md): a
+  // page is a top-N sort of the matching rows. Always ends with the id, so
   // pages are stable.
   if (order.length === 0) order.push('c.created_at');
   if (!query.order.some((item) => item.field.column === 'id' && item.field.jsonPath.length === 0)) {
