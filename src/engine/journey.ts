@@ -68,6 +68,11 @@ export interface StepEnv {
   decisions: Decision[];
   actions: NewActionRun[];
   frequencyCap?: { max: number; perMs: number };
+  /**
+   * Emails queued per contact by events of this batch that were stepped
+   * before this one with a StepEnv of their own (batch.ts); the cap counts them.
+   */
+  batchEmails?: Map<string, number>;
 }
 
 interface JourneyRow {
@@ -465,9 +470,10 @@ async function overCap(env: StepEnv, contactId: string): Promise<boolean> {
   const cap = env.frequencyCap;
   if (!cap) return false;
   const since = new Date(env.now.getTime() - cap.perMs);
-  const pending = env.decisions.filter(
-    (d) => d.contactId === contactId && d.outcome === 'action' && d.detail?.kind === 'email',
-  ).length;
+  const pending =
+    env.decisions.filter(
+      (d) => d.contactId === contactId && d.outcome === 'action' && d.detail?.kind === 'email',
+    ).length + (env.batchEmails?.get(contactId) ?? 0);
   const [row] = await env.tx<{ n: number }[]>`
     select count(*)::int as n from nudge_engine.decisions
      where contact_id = ${contactId} and outcome = 'action' and detail ->> 'kind' = 'email' and at > ${since}`;

@@ -18,7 +18,9 @@ import { makeServer } from '../server/index.js';
 import { readCatalog } from '../source/catalog.js';
 import { openSource } from '../source/connect.js';
 import { type Clock, storeClock } from './clock.js';
+import { surviveConnectionLoss } from './connection-loss.js';
 import { FeatureSet } from './features.js';
+import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
 import { type Log, makeLog } from './log.js';
 import { makeRouter } from './router.js';
 import { type Engine, startEngine } from './runtime.js';
@@ -31,6 +33,11 @@ export interface LaunchOptions {
   dataDir?: string;
   port?: number;
   idleMs?: number;
+  /**
+   * After how long without a heartbeat a process counts as dead and its
+   * action jobs are run by others (default 30 s, or NUDGE_DEAD_WORKER_MS).
+   */
+  deadWorkerMs?: number;
 }
 
 export interface Running {
@@ -46,10 +53,12 @@ export interface Running {
 
 export async function launch(project: LoadedConfig, options: LaunchOptions): Promise<Running> {
   const log = options.log ?? makeLog();
-  const store = await openEngineStore(project, {
+  const opened = await openEngineStore(project, {
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     max: 20,
   });
+  // Every transaction of the running engine must survive a lost connection (see connection-loss.ts).
+  const store = { ...opened, sql: surviveConnectionLoss(opened.sql) };
   const cleanup: (() => Promise<unknown>)[] = [() => store.close()];
   const stopAll = async () => {
     for (const step of cleanup.reverse())
@@ -58,11 +67,13 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
   try {
     const source =
       store.where === 'separate' || store.where === 'embedded'
-        ? await openSource({
-            url: store.sourceUrl,
-            readOnly: project.config.access === 'read-only',
-            max: 4,
-          })
+        ? surviveConnectionLoss(
+            await openSource({
+              url: store.sourceUrl,
+              readOnly: project.config.access === 'read-only',
+              max: 4,
+            }),
+          )
         : store.sql;
     if (source !== store.sql) cleanup.push(() => source.end({ timeout: 5 }));
     const catalog = await readCatalog(source);
@@ -117,6 +128,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       actionTasks: actionTasks(actionEnv),
       housekeeping,
       ...(options.idleMs ? { idleMs: options.idleMs } : {}),
+      deadWorkerMs: options.deadWorkerMs ?? deadWorkerMsFrom(project.env, log),
     });
     cleanup.push(() => engine.stop());
 
@@ -141,6 +153,19 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     await stopAll();
     throw error;
   }
+}
+
+/** NUDGE_DEAD_WORKER_MS when it is a whole number of milliseconds ≥ 500, else the default. */
+function deadWorkerMsFrom(env: Record<string, string | undefined>, log: Log): number {
+  const text = env.NUDGE_DEAD_WORKER_MS;
+  if (text === undefined || text === '') return DEFAULT_DEAD_WORKER_MS;
+  const ms = Number(text);
+  if (Number.isInteger(ms) && ms >= 500) return ms;
+  log.warn(
+    { NUDGE_DEAD_WORKER_MS: text },
+    `NUDGE_DEAD_WORKER_MS is not a whole number of milliseconds ≥ 500; using ${DEFAULT_DEAD_WORKER_MS}`,
+  );
+  return DEFAULT_DEAD_WORKER_MS;
 }
 
 /**

@@ -8,24 +8,12 @@
 // they are handled in order even with several worker processes.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
-import { namedEventsOf } from '../capture/named-events.js';
-import type { Operation } from '../capture/triggers.js';
-import { explain } from '../conditions/index.js';
-import {
-  type ContactIdentity,
-  contactRow,
-  hasIdentity,
-  resolveContact,
-} from '../contacts/store.js';
+import type { ContactIdentity } from '../contacts/store.js';
+import { processTogether } from './batch.js';
 import type { Clock } from './clock.js';
-import { type FeatureSet, type Row, type RuntimeFeature, readField } from './features.js';
-import {
-  advanceOnEvent,
-  type Decision,
-  type EventFacts,
-  handleTriggerEvent,
-  type StepEnv,
-} from './journey.js';
+import { handleEvent, type InboxRow } from './event.js';
+import type { FeatureSet } from './features.js';
+import type { Decision, StepEnv } from './journey.js';
 
 export interface ProcessContext {
   engine: postgres.Sql;
@@ -33,6 +21,8 @@ export interface ProcessContext {
   clock: Clock;
   frequencyCap?: { max: number; perMs: number };
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
+  /** Told when a batch could not be processed together and goes one event at a time. */
+  onBatchFallback?: (error: unknown) => void;
   /** Fills a contact the engine just created (e.g. from auth.users); see launch.ts. */
   onContactCreated?: (
     tx: postgres.TransactionSql,
@@ -41,26 +31,27 @@ export interface ProcessContext {
   ) => Promise<void>;
 }
 
-interface InboxRow {
-  id: number;
-  source: string;
-  schema_name: string | null;
-  table_name: string | null;
-  operation: Operation | null;
-  event_name: string | null;
-  new_row: Row | null;
-  old_row: Row | null;
-  enrichment: unknown;
-  occurred_at: Date;
-}
+export { candidatesOf, identityOf } from './event.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Events a lane takes per transaction. */
+export const LANE_BATCH = 200;
 
-/** Processes up to `batch` events of one partition; returns how many (0 if another process holds it). */
+/**
+ * Processes up to `batch` events of one partition; returns how many (0 if
+ * another process holds it). The batch is first tried all together (batch.ts:
+ * contacts resolved for the whole batch, events of different contacts
+ * stepped concurrently so their queries share round trips); if any event
+ * fails, that attempt is rolled back and the batch is processed one event at
+ * a time, each in its own savepoint, so one bad event is recorded as an error
+ * and the others go through. Errors that say nothing about the event (lost
+ * connection, deadlock, serialization failure) fail the whole transaction
+ * instead, and the lane retries the batch later.
+ */
 export async function processPartition(
   ctx: ProcessContext,
   partition: number,
-  batch = 100,
+  batch = LANE_BATCH,
+  options: { oneByOne?: boolean } = {},
 ): Promise<number> {
   return ctx.engine.begin(async (tx) => {
     const [lock] = await tx<{ ok: boolean }[]>`
@@ -72,34 +63,83 @@ export async function processPartition(
        where partition = ${partition} and processed_at is null
        order by id limit ${batch}`;
     if (rows.length === 0) return 0;
-    const env: StepEnv = { tx, now: ctx.clock.now(), decisions: [], actions: [], ...cap(ctx) };
-    for (const row of rows) {
-      env.now = ctx.clock.now();
-      const marks = { decisions: env.decisions.length, actions: env.actions.length };
-      try {
-        await tx.savepoint((sp) => handleEvent({ ...env, tx: sp }, ctx, row));
-      } catch (error) {
-        // A bug or bad data in one event must not stall the lane: undo its
-        // part, record why, and keep the event for inspection and replay.
-        env.decisions.length = marks.decisions;
-        env.actions.length = marks.actions;
-        env.decisions.push({
-          at: env.now,
-          inboxId: row.id,
-          feature: null,
-          contactId: null,
-          outcome: 'error',
-          reason: `engine error: ${(error as Error).message}`,
-        });
-      }
-    }
+    const together = options.oneByOne
+      ? undefined
+      : await tx
+          .savepoint((sp) => processTogether(sp, ctx, rows))
+          .catch((error: unknown) => {
+            if (isTransient(error)) throw error;
+            ctx.onBatchFallback?.(error);
+            return undefined;
+          });
+    const env = together ?? (await processOneByOne(tx, ctx, rows));
     await finish(tx, ctx, env);
     await tx`update nudge_engine.inbox set processed_at = ${env.now} where id = any(${rows.map((r) => r.id)}::bigint[])`;
     return rows.length;
   });
 }
 
-function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
+async function processOneByOne(
+  tx: postgres.TransactionSql,
+  ctx: ProcessContext,
+  rows: InboxRow[],
+): Promise<StepEnv> {
+  const env: StepEnv = { tx, now: ctx.clock.now(), decisions: [], actions: [], ...cap(ctx) };
+  for (const row of rows) {
+    env.now = ctx.clock.now();
+    const marks = { decisions: env.decisions.length, actions: env.actions.length };
+    try {
+      await tx.savepoint((sp) => handleEvent({ ...env, tx: sp }, ctx, row));
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      // A bug or bad data in one event must not stall the lane: undo its
+      // part, record why, and keep the event for inspection and replay.
+      env.decisions.length = marks.decisions;
+      env.actions.length = marks.actions;
+      env.decisions.push({
+        at: env.now,
+        inboxId: row.id,
+        feature: null,
+        contactId: null,
+        outcome: 'error',
+        reason: `engine error: ${(error as Error).message}`,
+      });
+    }
+  }
+  return env;
+}
+
+const TRANSIENT_SQLSTATES = new Set([
+  '40001',
+  '40P01',
+  '55P03',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const TRANSIENT_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
+/**
+ * An error of the moment rather than of the event — serialization failure,
+ * deadlock, lock timeout, the server shutting down or the connection lost:
+ * retrying the batch later is right; recording the event as failed is not.
+ */
+export function isTransient(error: unknown): boolean {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  return TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || TRANSIENT_CODES.has(code);
+}
+
+export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
   return ctx.frequencyCap ? { frequencyCap: ctx.frequencyCap } : {};
 }
 
@@ -127,174 +167,4 @@ export async function writeDecisions(
                          ${decisions.map((d) => d.outcome)}::text[],
                          ${decisions.map((d) => d.reason)}::text[],
                          ${decisions.map((d) => (d.detail ? JSON.stringify(d.detail) : null))}::text[]::jsonb[])`;
-}
-
-/** The features an inbox event is a candidate for. */
-export function candidatesOf(
-  features: FeatureSet,
-  row: Pick<
-    InboxRow,
-    'schema_name' | 'table_name' | 'operation' | 'event_name' | 'new_row' | 'old_row'
-  >,
-): RuntimeFeature[] {
-  if (row.event_name?.startsWith('schedule:')) {
-    const feature = features.get(row.event_name.slice('schedule:'.length));
-    return feature ? [feature] : [];
-  }
-  const found: RuntimeFeature[] = [];
-  if (row.schema_name && row.table_name && row.operation) {
-    found.push(...features.forTable(row.schema_name, row.table_name, row.operation));
-    for (const name of namedEventsOf(
-      row.schema_name,
-      row.table_name,
-      row.operation,
-      row.new_row,
-      row.old_row,
-    )) {
-      found.push(...features.forEvent(name));
-    }
-  }
-  if (row.event_name) found.push(...features.forEvent(row.event_name));
-  return [...new Set(found)];
-}
-
-/** Who the event is about, as the feature's contact mapping reads it. */
-export function identityOf(
-  feature: RuntimeFeature,
-  rows: { new?: Row | null; old?: Row | null },
-): ContactIdentity {
-  const refs = feature.feature.contact;
-  const text = (value: unknown) =>
-    value === null || value === undefined || value === '' ? undefined : String(value);
-  const id = refs.id ? text(readField(refs.id, rows)) : undefined;
-  return {
-    ...(id && UUID.test(id) ? { authUserId: id } : id ? { externalId: id } : {}),
-    ...(refs.email ? { email: text(readField(refs.email, rows)) ?? null } : {}),
-    ...(refs.phone ? { phone: text(readField(refs.phone, rows)) ?? null } : {}),
-  };
-}
-
-async function handleEvent(env: StepEnv, ctx: ProcessContext, row: InboxRow): Promise<void> {
-  const facts: EventFacts = {
-    inboxId: row.id,
-    ...(row.event_name ? { name: row.event_name } : {}),
-    ...(row.schema_name ? { schema: row.schema_name } : {}),
-    ...(row.table_name ? { table: row.table_name } : {}),
-    ...(row.operation ? { operation: row.operation } : {}),
-    newRow: row.new_row,
-    oldRow: row.old_row,
-    enrichment: row.enrichment,
-    occurredAt: row.occurred_at,
-  };
-  const rows = { new: row.new_row, old: row.old_row };
-  const seen = new Map<string, Row | null>();
-  const triggered = new Set<string>();
-  const decide = (
-    feature: string,
-    contactId: string | null,
-    outcome: Decision['outcome'],
-    reason: string,
-  ) => env.decisions.push({ at: env.now, inboxId: row.id, feature, contactId, outcome, reason });
-
-  for (const feature of candidatesOf(ctx.features, row)) {
-    triggered.add(feature.name);
-    if (feature.feature.status === 'paused') {
-      decide(feature.name, null, 'skipped', 'feature paused');
-      continue;
-    }
-    if (feature.when && !feature.readsContact) {
-      const verdict = feature.when.test({ now: env.now, ...rows, contact: null });
-      if (!verdict.result) {
-        decide(feature.name, null, 'skipped', `trigger condition false: ${explain(verdict)}`);
-        continue;
-      }
-    }
-    const identity = identityOf(feature, rows);
-    if (!hasIdentity(identity)) {
-      if (Object.keys(feature.feature.contact).length > 0) {
-        decide(
-          feature.name,
-          null,
-          'skipped',
-          'no contact: the row has no value for the contact mapping',
-        );
-      } else {
-        runWithoutContact(env, feature, facts);
-      }
-      continue;
-    }
-    const { id: contactId, created } = await resolveContact(env.tx, identity);
-    if (created && ctx.onContactCreated) await ctx.onContactCreated(env.tx, contactId, identity);
-    const contact = seen.get(contactId) ?? (await contactRow(env.tx, contactId));
-    seen.set(contactId, contact);
-    if (feature.when && feature.readsContact) {
-      const verdict = feature.when.test({ now: env.now, ...rows, contact });
-      if (!verdict.result) {
-        decide(feature.name, contactId, 'skipped', `trigger condition false: ${explain(verdict)}`);
-        continue;
-      }
-    }
-    decide(feature.name, contactId, 'matched', 'trigger matched');
-    await handleTriggerEvent(env, feature, contactId, contact, facts);
-  }
-
-  // Journeys of these contacts in other features may be waiting on this event.
-  for (const [contactId, contact] of seen) {
-    const waiting = await env.tx<{ feature: string }[]>`
-      select feature from nudge_engine.journeys where contact_id = ${contactId} and status = 'active'`;
-    for (const { feature: name } of waiting) {
-      const feature = ctx.features.get(name);
-      if (!feature || triggered.has(name)) continue;
-      const journey = await env.tx<Parameters<typeof advanceOnEvent>[2][]>`
-        select feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context
-          from nudge_engine.journeys where feature = ${name} and contact_id = ${contactId} for update`;
-      if (journey[0]) await advanceOnEvent(env, feature, journey[0], contact, facts);
-    }
-  }
-}
-
-/** A feature without a contact mapping (e.g. heartbeat): its first stage's actions, once per event. */
-function runWithoutContact(env: StepEnv, feature: RuntimeFeature, facts: EventFacts): void {
-  const stage = feature.stages.get(feature.initial)!;
-  env.decisions.push({
-    at: env.now,
-    inboxId: facts.inboxId,
-    feature: feature.name,
-    contactId: null,
-    outcome: 'matched',
-    reason: 'trigger matched (no contact)',
-  });
-  for (const [index, action] of stage.actions.entries()) {
-    if (action.kind === 'goto' || action.kind === 'exit') continue;
-    const key = `${feature.name}:event:${facts.inboxId}:${stage.name}:${index}`;
-    env.actions.push({
-      key,
-      feature: feature.name,
-      contactId: null,
-      stage: stage.name,
-      action,
-      context: {
-        contact: null,
-        new: facts.newRow,
-        old: facts.oldRow,
-        enrichment: facts.enrichment ?? null,
-        event: {
-          ...(facts.schema ? { schema: facts.schema } : {}),
-          ...(facts.table ? { table: facts.table } : {}),
-          ...(facts.operation ? { operation: facts.operation } : {}),
-          occurred_at: new Date(facts.occurredAt).toISOString(),
-        },
-        journey: { feature: feature.name, stage: stage.name },
-      },
-    });
-    env.decisions.push({
-      at: env.now,
-      inboxId: facts.inboxId,
-      feature: feature.name,
-      contactId: null,
-      outcome: 'action',
-      reason: `stage ${stage.name}: ${action.kind} queued`,
-      detail: { kind: action.kind, key },
-    });
-  }
 }

@@ -7,25 +7,21 @@
 // are announced with NOTIFY nudge_inbox on the engine store) or until its poll
 // interval passes. Errors (a database restarting, a lost connection) are
 // logged and retried with backoff; postgres.js reconnects by itself.
-import os from 'node:os';
-import { makeWorkerUtils, type Runner, run as runWorker, type TaskList } from 'graphile-worker';
+import type { TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
-import { quietLogger, WORKER_SCHEMA } from '../db/migrate.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
 import type { Router } from './inbox.js';
+import { ACTION_CONCURRENCY, DEFAULT_DEAD_WORKER_MS, startJobRunner } from './job-runner.js';
 import type { Log } from './log.js';
 import { type ProcessContext, processPartition } from './process.js';
 import { pumpOnce } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers } from './timers.js';
-
-/** Actions executed at once by one process's job runner. */
-export const ACTION_CONCURRENCY = 8;
 
 export interface EngineOptions {
   project: LoadedConfig;
@@ -46,6 +42,8 @@ export interface EngineOptions {
   /** Poll intervals (ms); tests shorten them. */
   idleMs?: number;
   concurrency?: number;
+  /** A process silent this long is dead and its action jobs are freed (default 30 s; see job-runner.ts). */
+  deadWorkerMs?: number;
 }
 
 export interface Engine {
@@ -66,7 +64,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     for (const resolve of waiters) resolve();
     waiters.clear();
   };
-  const pause = (ms: number) =>
+  const pause = (ms: number, wakeable: boolean) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -75,7 +73,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         abort.signal.removeEventListener('abort', done);
         resolve();
       }
-      waiters.add(done);
+      if (wakeable) waiters.add(done);
       abort.signal.addEventListener('abort', done, { once: true });
     });
 
@@ -86,15 +84,25 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     clock: options.clock,
     enqueueActions: options.enqueueActions,
     ...(options.onContactCreated ? { onContactCreated: options.onContactCreated } : {}),
+    onBatchFallback: (error: unknown) =>
+      log.warn(
+        { error: (error as Error).message },
+        'a batch could not be processed together; processing its events one by one',
+      ),
     ...(cap ? { frequencyCap: { max: cap.max, perMs: parseDuration(cap.per)! } } : {}),
   };
 
-  /** Runs `step` until stopped: again at once while it finds work, else after `waitMs` or a wake-up. */
+  /**
+   * Runs `step` until stopped: again at once while it finds work, else after
+   * `waitMs` — or sooner on a wake-up, for the loops that new inbox rows
+   * concern (`wakeable`; the others keep their own pace under load).
+   */
   const loop = async (
     name: string,
     step: () => Promise<number>,
     waitMs: number,
     count: keyof typeof stats,
+    wakeable = false,
   ) => {
     let failures = 0;
     while (!abort.signal.aborted) {
@@ -102,14 +110,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         const n = await step();
         failures = 0;
         stats[count] += n;
-        if (n === 0) await pause(waitMs);
+        if (n === 0) await pause(waitMs, wakeable);
       } catch (error) {
         if (abort.signal.aborted) break;
         stats.errors++;
         failures++;
         const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
         log.warn({ error: (error as Error).message }, `${name} failed, retrying in ${backoff} ms`);
-        await pause(backoff);
+        await pause(backoff, false);
       }
     }
   };
@@ -126,24 +134,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       () => undefined,
     );
 
-  const runner: Runner = await runWorker({
-    connectionString: options.engineUrl,
-    schema: WORKER_SCHEMA,
-    taskList: options.actionTasks,
+  const deadWorkerMs = options.deadWorkerMs ?? DEFAULT_DEAD_WORKER_MS;
+  const runner = await startJobRunner({
+    engine,
+    engineUrl: options.engineUrl,
+    tasks: options.actionTasks,
     concurrency: options.concurrency ?? ACTION_CONCURRENCY,
-    pollInterval: 1000,
-    noHandleSignals: true,
-    logger: quietLogger((level, message) => log.warn(`job runner ${level}: ${message}`)),
+    log,
+    deadAfterMs: deadWorkerMs,
   });
-  const workerIds = new Set<string>();
-  runner.events.on('worker:create', ({ worker }) => workerIds.add(worker.workerId));
-  const heartbeat = () =>
-    workerIds.size === 0
-      ? Promise.resolve()
-      : engine`
-          insert into nudge_engine.workers (id, host, pid, heartbeat_at)
-          select id, ${os.hostname()}, ${process.pid}, now() from unnest(${[...workerIds]}::text[]) as id
-          on conflict (id) do update set heartbeat_at = now()`.then(() => undefined);
 
   const loops: Promise<void>[] = [];
   if (options.source) {
@@ -190,16 +189,27 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         () => processPartition(processContext, partition),
         idle,
         'processed',
+        true,
       ),
     );
   }
   loops.push(loop('timers', () => processTimers(processContext), Math.max(idle, 250), 'timers'));
   loops.push(
     loop(
+      'heartbeat',
+      async () => {
+        await runner.heartbeat();
+        await runner.unlockDead();
+        return 0;
+      },
+      Math.min(5000, Math.floor(deadWorkerMs / 3)),
+      'errors',
+    ),
+  );
+  loops.push(
+    loop(
       'housekeeping',
       async () => {
-        await heartbeat();
-        await unlockDeadWorkers(options.engineUrl, engine, log);
         await applyRetention(engine, project);
         for (const task of options.housekeeping ?? []) await task();
         return 0;
@@ -219,38 +229,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       await Promise.all(loops);
       await runner.stop();
       await listener?.unlisten().catch(() => {});
-      if (workerIds.size) {
-        await engine`delete from nudge_engine.workers where id = any(${[...workerIds]}::text[])`.catch(
-          () => {},
-        );
-      }
       log.info(stats, 'engine stopped');
     },
   };
-}
-
-/**
- * A process killed with -9 leaves its running jobs locked (graphile-worker
- * would wait hours). Workers whose process stopped heartbeating for 30 s are
- * declared dead and their jobs unlocked, so another process runs them; the
- * action's idempotency key keeps the effect single.
- */
-async function unlockDeadWorkers(url: string, engine: postgres.Sql, log: Log): Promise<void> {
-  const dead = await engine<{ id: string }[]>`
-    select id from nudge_engine.workers where heartbeat_at < now() - interval '30 seconds'`;
-  if (dead.length === 0) return;
-  const utils = await makeWorkerUtils({
-    connectionString: url,
-    schema: WORKER_SCHEMA,
-    logger: quietLogger(),
-  });
-  try {
-    await utils.forceUnlockWorkers(dead.map((d) => d.id));
-  } finally {
-    await utils.release();
-  }
-  await engine`delete from nudge_engine.workers where id = any(${dead.map((d) => d.id)}::text[])`;
-  log.warn({ workers: dead.length }, 'unlocked the jobs of stopped workers');
 }
 
 /** Deletes processed inbox rows and decisions older than their retention. */

@@ -1,0 +1,173 @@
+// A lane's batch processed all together — the fast path of process.ts. The
+// result is what processing the events one after the other would give; only
+// the round trips differ:
+//
+// 1. Contacts. Every identity the batch's events name is looked up in one
+//    query; an identity that matches a contact on every field it gives is that
+//    contact (resolveContact would return it and change nothing). The others
+//    go through resolveContact one by one, in event order, as the slow path
+//    would — so two identities of one new person still make one contact.
+//    Contact rows are then read for all contacts at once.
+// 2. Journeys. Events are stepped concurrently on the one transaction (the
+//    driver pipelines their queries), except that an event waits for every
+//    earlier event of the batch that involves one of its contacts: a contact's
+//    events are still stepped in inbox order, one at a time, and an event that
+//    involves two contacts waits for both. Each event collects its decisions
+//    and actions apart; they are joined in event order at the end.
+//
+// Any error makes the whole attempt fail (the caller rolls it back and falls
+// back to one event at a time, which isolates the bad event).
+import type postgres from 'postgres';
+import {
+  type ContactIdentity,
+  contactRow,
+  hasIdentity,
+  normalizeEmail,
+  resolveContact,
+} from '../contacts/store.js';
+import {
+  type ContactSource,
+  candidatesOf,
+  handleEvent,
+  type InboxRow,
+  identityOf,
+} from './event.js';
+import type { Row } from './features.js';
+import type { StepEnv } from './journey.js';
+import { cap, type ProcessContext } from './process.js';
+
+export async function processTogether(
+  tx: postgres.TransactionSql,
+  ctx: ProcessContext,
+  rows: InboxRow[],
+): Promise<StepEnv> {
+  const now = ctx.clock.now();
+  const { contacts, involved } = await resolveBatch(tx, ctx, rows, now);
+  const batchEmails = new Map<string, number>();
+  const envs: StepEnv[] = rows.map(() => ({
+    tx,
+    now,
+    decisions: [],
+    actions: [],
+    batchEmails,
+    ...cap(ctx),
+  }));
+
+  const tails = new Map<string, Promise<void>>();
+  const steps: Promise<void>[] = [];
+  let failure: { error: unknown } | undefined;
+  rows.forEach((row, i) => {
+    const env = envs[i]!;
+    const after = [...involved[i]!].flatMap((id) => tails.get(id) ?? []);
+    const step = Promise.all(after).then(async () => {
+      if (failure) return;
+      try {
+        await handleEvent(env, ctx, row, contacts);
+        for (const d of env.decisions) {
+          if (d.contactId && d.outcome === 'action' && d.detail?.kind === 'email')
+            batchEmails.set(d.contactId, (batchEmails.get(d.contactId) ?? 0) + 1);
+        }
+      } catch (error) {
+        failure ??= { error };
+      }
+    });
+    for (const id of involved[i]!) tails.set(id, step);
+    steps.push(step);
+  });
+  // Every step settles (none rejects) before the caller may roll back.
+  await Promise.all(steps);
+  if (failure) throw failure.error;
+  return {
+    tx,
+    now,
+    decisions: envs.flatMap((e) => e.decisions),
+    actions: envs.flatMap((e) => e.actions),
+    ...cap(ctx),
+  };
+}
+
+/** The key under which resolveContact would see an identity (emails lower-cased, blanks absent). */
+function identityKey(identity: ContactIdentity): string {
+  return JSON.stringify([
+    identity.authUserId || null,
+    normalizeEmail(identity.email),
+    identity.phone || null,
+    identity.externalId || null,
+  ]);
+}
+
+/**
+ * Resolves every contact the batch needs (the identities of the candidate
+ * features that get as far as resolving one in handleEvent) and reads their
+ * rows. Returns them as a ContactSource, and for each event the contacts it
+ * involves.
+ */
+async function resolveBatch(
+  tx: postgres.TransactionSql,
+  ctx: ProcessContext,
+  rows: InboxRow[],
+  now: Date,
+): Promise<{ contacts: ContactSource; involved: Set<string>[] }> {
+  const keysOf: string[][] = [];
+  const identities = new Map<string, ContactIdentity>();
+  for (const row of rows) {
+    const keys: string[] = [];
+    const data = { new: row.new_row, old: row.old_row };
+    for (const feature of candidatesOf(ctx.features, row)) {
+      if (feature.feature.status === 'paused') continue;
+      if (feature.when && !feature.readsContact) {
+        if (!feature.when.test({ now, ...data, contact: null }).result) continue;
+      }
+      const identity = identityOf(feature, data);
+      if (!hasIdentity(identity)) continue;
+      const key = identityKey(identity);
+      keys.push(key);
+      if (!identities.has(key)) identities.set(key, identity);
+    }
+    keysOf.push(keys);
+  }
+
+  const byKey = new Map<string, string>();
+  const list = [...identities];
+  if (list.length > 0) {
+    const column = (pick: (i: ContactIdentity) => string | null | undefined) =>
+      list.map(([, identity]) => pick(identity) || null);
+    const exact = await tx<{ n: number; id: string }[]>`
+      select i.n::int as n, c.id
+        from unnest(${column((i) => i.authUserId)}::uuid[], ${column((i) => normalizeEmail(i.email))}::text[],
+                    ${column((i) => i.phone)}::text[], ${column((i) => i.externalId)}::text[])
+             with ordinality as i(a, e, p, x, n)
+        join nudge_engine.contacts c on c.id = coalesce(
+               (select id from nudge_engine.contacts where auth_user_id = i.a),
+               (select id from nudge_engine.contacts where email = i.e),
+               (select id from nudge_engine.contacts where phone = i.p),
+               (select id from nudge_engine.contacts where external_id = i.x))
+       where (i.a is null or c.auth_user_id = i.a) and (i.e is null or c.email = i.e)
+         and (i.p is null or c.phone = i.p) and (i.x is null or c.external_id = i.x)`;
+    for (const { n, id } of exact) byKey.set(list[n - 1]![0], id);
+    for (const [key, identity] of list) {
+      if (byKey.has(key)) continue;
+      const { id, created } = await resolveContact(tx, identity);
+      if (created && ctx.onContactCreated) await ctx.onContactCreated(tx, id, identity);
+      byKey.set(key, id);
+    }
+  }
+
+  const ids = [...new Set(byKey.values())];
+  const found = await Promise.all(ids.map((id) => contactRow(tx, id)));
+  const rowsById = new Map<string, Row | null>(ids.map((id, i) => [id, found[i] ?? null]));
+  const contacts: ContactSource = {
+    async resolve(_tx, identity) {
+      const id = byKey.get(identityKey(identity));
+      if (!id) throw new Error('a contact the batch did not resolve');
+      return id;
+    },
+    async row(_tx, contactId) {
+      return rowsById.has(contactId)
+        ? (rowsById.get(contactId) ?? null)
+        : contactRow(tx, contactId);
+    },
+  };
+  const involved = keysOf.map((keys) => new Set(keys.map((key) => byKey.get(key)!)));
+  return { contacts, involved };
+}

@@ -1,0 +1,136 @@
+// The engine's protections against what a crash or a database restart leaves
+// behind: action jobs locked by a process that died are freed (and only
+// those), action jobs that failed without recording their attempt get it
+// back, and a transaction whose connection is lost neither crashes the
+// process (postgres.js writing to a closed socket) nor sends anything later.
+import postgres from 'postgres';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { enqueueActions } from '../../src/actions/queue.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { surviveConnectionLoss } from '../../src/engine/connection-loss.js';
+import { retryInterrupted, unlockDeadPools } from '../../src/engine/job-runner.js';
+import { silentLog } from '../../src/engine/log.js';
+import { useDatabase } from '../harness/db.js';
+
+const db = useDatabase();
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+});
+
+interface Job {
+  key: string;
+  locked_by: string | null;
+  attempts: number;
+  available: boolean;
+}
+
+async function enqueue(keys: string[]): Promise<void> {
+  await db.sql.begin((tx) =>
+    enqueueActions(
+      tx,
+      keys.map((key) => ({
+        key,
+        feature: 'f',
+        contactId: null,
+        stage: 's',
+        action: { kind: 'webhook', params: { url: 'http://127.0.0.1:1/x', method: 'POST' } },
+        context: { contact: null },
+      })),
+    ),
+  );
+}
+
+async function jobs(keys: string[]): Promise<Record<string, Omit<Job, 'key'>>> {
+  const rows = await db.sql<Job[]>`
+    select key, locked_by, attempts, (locked_at is null and attempts < max_attempts) as available
+      from nudge_worker.jobs where key in ${db.sql(keys.map((k) => `action:${k}`))}`;
+  return Object.fromEntries(rows.map(({ key, ...job }) => [key.slice('action:'.length), job]));
+}
+
+/** What graphile-worker does when a pool takes a job (test set-up only). */
+async function lock(key: string, pool: string, secondsAgo: number): Promise<void> {
+  await db.sql`
+    update nudge_worker._private_jobs set locked_by = ${pool}, attempts = attempts + 1,
+           locked_at = now() - ${secondsAgo} * interval '1 second'
+     where key = ${`action:${key}`}`;
+}
+
+describe('freeing what a dead process left', () => {
+  it('unlocks the jobs of pools silent for longer than the window, with their attempt back', async () => {
+    await enqueue(['dead-1', 'dead-2', 'alive', 'young', 'stale-beat']);
+    await db.sql`insert into nudge_engine.workers (id, host, pid, heartbeat_at) values
+      ('pool-alive', 'h', 1, now()), ('pool-stale', 'h', 2, now() - interval '10 seconds')`;
+    await lock('dead-1', 'pool-dead', 10);
+    await lock('dead-2', 'pool-dead', 10);
+    await lock('alive', 'pool-alive', 10); // locked long ago, but its pool heartbeats
+    await lock('young', 'pool-new', 0); // locked just now by a pool not yet heartbeating
+    await lock('stale-beat', 'pool-stale', 10);
+
+    expect(await unlockDeadPools(db.sql, 5000, silentLog)).toBe(3);
+    expect(await jobs(['dead-1', 'dead-2', 'alive', 'young', 'stale-beat'])).toEqual({
+      'dead-1': { locked_by: null, attempts: 0, available: true },
+      'dead-2': { locked_by: null, attempts: 0, available: true },
+      alive: { locked_by: 'pool-alive', attempts: 1, available: false },
+      young: { locked_by: 'pool-new', attempts: 1, available: false },
+      'stale-beat': { locked_by: null, attempts: 0, available: true },
+    });
+    const workers = await db.sql<{ id: string }[]>`select id from nudge_engine.workers order by id`;
+    expect(workers.map((w) => w.id)).toEqual(['pool-alive']);
+    expect(await unlockDeadPools(db.sql, 5000, silentLog)).toBe(0);
+  });
+
+  it('gives back their attempt to action jobs that failed without recording it, and only those', async () => {
+    await enqueue(['interrupted', 'done', 'recorded']);
+    // All three were taken and failed at graphile-worker's level (attempts = max_attempts).
+    for (const key of ['interrupted', 'done', 'recorded']) await lock(key, 'p', 0);
+    await db.sql`update nudge_worker._private_jobs set locked_by = null, locked_at = null
+                  where key in ${db.sql(['action:interrupted', 'action:done', 'action:recorded'])}`;
+    // "done" succeeded; "recorded" had its attempt recorded, its next job took the key.
+    await db.sql`update nudge_engine.action_runs set status = 'succeeded' where key = 'done'`;
+    await db.sql`update nudge_worker._private_jobs set key = null where key = 'action:recorded'`;
+
+    expect(await retryInterrupted(db.sql, 1000, silentLog)).toBe(1);
+    const [job] = await db.sql<{ attempts: number; delay_ms: number }[]>`
+      select attempts, (extract(epoch from run_at - updated_at) * 1000)::int as delay_ms
+        from nudge_worker.jobs where key = 'action:interrupted'`;
+    expect(job).toEqual({ attempts: 0, delay_ms: 1000 });
+    expect((await jobs(['done'])).done).toEqual({ locked_by: null, attempts: 1, available: false });
+  });
+});
+
+describe('a transaction that loses its connection', () => {
+  it('rejects, writes nothing to the closed socket, and leaves the client usable', async () => {
+    const client = postgres(db.url, { max: 2, onnotice: () => {} });
+    const sql = surviveConnectionLoss(client);
+    try {
+      let ended!: () => void;
+      const over = new Promise<void>((resolve) => {
+        ended = resolve;
+      });
+      let late = 'not reached';
+      const result = sql.begin(async (tx) => {
+        const [me] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+        await db.sql`select pg_terminate_backend(${me!.pid})`;
+        // Work that outlives the transaction (a slow HTTP call), then a query on it.
+        await over;
+        late = 'reached';
+        await tx`select 1`;
+        late = 'sent';
+      });
+      const error = await result.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      ended();
+      expect(String((error as { code?: unknown })?.code)).toMatch(/^(CONNECTION_CLOSED|57P01)$/);
+      // Were a query or a ROLLBACK written now, postgres.js would throw from a
+      // timer (an uncaught TypeError that fails this file); let timers run.
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(late).toBe('reached');
+      expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+    } finally {
+      await client.end({ timeout: 1 });
+    }
+  });
+});
