@@ -284,6 +284,21 @@ stages:
     console.log(
       `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)`,
     );
+    if (TRACE) {
+      // Where the time went, per stage, from the stores' own timestamps (ms).
+      const ids = [...committed.keys()];
+      const [stages] = await sql`
+        select percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from i.received_at - i.occurred_at) * 1000) as pump,
+               percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from i.processed_at - i.received_at) * 1000) as inbox,
+               percentile_cont(array[0.5, 0.99]) within group (order by extract(epoch from r.completed_at - i.processed_at) * 1000) as action
+          from nudge_engine.inbox i
+          join nudge_engine.action_runs r on (r.context -> 'new' ->> 'id')::bigint = (i.new_row ->> 'id')::bigint
+         where i.table_name = 'orders' and (i.new_row ->> 'id')::bigint = any(${ids}::bigint[])`;
+      const fmt = (v: number[]) => v.map((x) => x.toFixed(0)).join('/');
+      console.log(
+        `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
+      );
+    }
     return pct(99);
   }
   const p99 = await steady(RATE, STEADY_SECONDS);

@@ -14,6 +14,7 @@ import { type ActionProvider, type ActionRun, PermanentError } from './types.js'
  */
 export const contactProvider: ActionProvider = {
   kinds: ['set', 'add_to_list', 'remove_from_list', 'track'],
+  usesStore: () => true,
   async execute(run, env, tx) {
     switch (run.kind) {
       case 'set': {

@@ -34,12 +34,18 @@ export const emailProvider: ActionProvider = {
   kinds: ['email'],
   async execute(run, env, tx) {
     if (run.kind !== 'email') throw new PermanentError(`email cannot run ${run.kind}`);
-    const params = run.params as { provider?: 'dev' | 'resend' | 'smtp' };
-    const provider = params.provider ?? env.project.config.email.provider;
+    const provider = emailProviderOf(run, env);
     const message = await composeEmail(run, env, provider !== 'dev');
     return { provider, ...((await senders[provider](message, env, tx)) as object) };
   },
+  // The dev mailbox is a table of the engine store.
+  usesStore: (run, env) => emailProviderOf(run, env) === 'dev',
 };
+
+function emailProviderOf(run: ActionRun, env: ActionEnv): 'dev' | 'resend' | 'smtp' {
+  const params = run.params as { provider?: 'dev' | 'resend' | 'smtp' } | null;
+  return params?.provider ?? env.project.config.email.provider;
+}
 
 /**
  * The message for an email run whose params are already rendered: `to`

@@ -4,8 +4,8 @@
 import type { TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
 import { WORKER_SCHEMA } from '../db/migrate.js';
-import { providerFor } from './index.js';
-import { ACTION_TASK, type ActionJob } from './queue.js';
+import { providerByKind, providerFor } from './index.js';
+import { ACTION_TASK, type ActionBatchJob, type ActionJob } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
 import { backoffMs, describe, judge } from './retry.js';
 import type { ActionEnv, ActionRun } from './types.js';
@@ -25,129 +25,221 @@ interface RunRow {
   attempts: number;
 }
 
+/** One run a job asks for, and the attempt it was added for (a stale job is a no-op). */
+export interface RunRef {
+  id: number;
+  attempt?: number;
+}
+
 /** The task list to give graphile-worker's run(): { nudge_action }. */
 export function actionTasks(env: ActionEnv): TaskList {
   return {
     [ACTION_TASK]: async (payload) => {
-      const job = payload as Partial<ActionJob> | null;
-      const runId = Number(job?.runId);
-      if (!Number.isSafeInteger(runId)) {
-        env.log('error', 'nudge_action job without a runId: dropped', {});
+      const refs = runRefsOf(payload);
+      if (!refs) {
+        env.log('error', 'nudge_action job without runs: dropped', {});
         return;
       }
-      await runAction(env, runId, typeof job?.attempt === 'number' ? job.attempt : undefined);
+      await runActions(env, refs);
     },
   };
 }
 
+/** The runs of a job: { runs: [{ id, attempt }] }, or one run as { runId, attempt }. */
+function runRefsOf(payload: unknown): RunRef[] | undefined {
+  const job = (payload ?? {}) as Partial<ActionJob & ActionBatchJob>;
+  const list = Array.isArray(job.runs) ? job.runs : [{ id: job.runId, attempt: job.attempt }];
+  const refs: RunRef[] = [];
+  for (const item of list as { id?: unknown; attempt?: unknown }[]) {
+    const id = Number(item?.id);
+    if (!Number.isSafeInteger(id)) return undefined;
+    refs.push(typeof item.attempt === 'number' ? { id, attempt: item.attempt } : { id });
+  }
+  return refs.length > 0 ? refs : undefined;
+}
+
 /**
- * One attempt, and if recording its outcome fails (the engine store went away
- * mid-attempt, the commit failed), a second transaction that schedules the
- * next attempt. If that fails too the error reaches graphile-worker, which
- * keeps the failed job; recoverActions gives the run a new job later.
+ * One attempt of each run, and if recording their outcomes fails (the engine
+ * store went away mid-attempt, the commit failed), a second transaction that
+ * schedules the next attempt of each run still live. If that fails too the
+ * error reaches graphile-worker, which keeps the failed job; the job runner
+ * gives it another try (job-runner.ts) and recoverActions a new job later.
  */
+export async function runActions(env: ActionEnv, refs: RunRef[]): Promise<Map<number, RunOutcome>> {
+  try {
+    return await executeRuns(env, refs);
+  } catch (error) {
+    env.log('error', 'recording action attempts failed; scheduling others', {
+      runIds: refs.map((r) => r.id),
+      error: describe(error),
+    });
+    return env.sql.begin(async (tx) => {
+      const outcomes = skippedAll(refs);
+      for (const run of await lockLiveRuns(tx, refs)) {
+        outcomes.set(run.id, await recordFailure(tx, env, run, error));
+      }
+      return outcomes;
+    });
+  }
+}
+
+/** runActions for one run. */
 export async function runAction(
   env: ActionEnv,
   runId: number,
   attempt?: number,
 ): Promise<RunOutcome> {
-  try {
-    return await executeRun(env, runId, attempt);
-  } catch (error) {
-    env.log('error', 'recording an action attempt failed; scheduling another', {
-      runId,
-      error: describe(error),
-    });
-    return env.sql.begin(async (tx) => {
-      const row = await lockRun(tx, runId);
-      if (!row || !live(row, attempt)) return 'skipped';
-      return recordFailure(tx, env, toActionRun(row), error);
-    });
-  }
+  const outcomes = await runActions(env, [refOf(runId, attempt)]);
+  return outcomes.get(runId) ?? 'skipped';
 }
 
-/**
- * Runs one attempt of a run. Delivery guarantees, in order of strength:
- *
- * - The run's row is locked (FOR UPDATE) for the whole attempt, and a run
- *   that already succeeded or is dead is skipped. Two jobs for one run (a
- *   duplicate task, a replay racing a retry) therefore execute one after the
- *   other, and the second sees the first's outcome: never two at once.
- * - Effects on the engine store (set, lists, track, the dev mailbox) run in a
- *   savepoint of the transaction that marks the run succeeded: they commit
- *   together, so they happen exactly once per key.
- * - External effects (Resend, SMTP, webhooks, Edge Functions) cannot join the
- *   transaction. They are at least once: if the process dies after the
- *   request left and before the commit, the next attempt sends again, with
- *   the same key (Idempotency-Key, webhook-id, Message-ID) so the receiver
- *   can drop the copy.
- *
- * `attempt`, from the job, makes a stale job (one whose attempt was already
- * made) a no-op. The transaction holds one connection of env.sql for the
- * length of the attempt (at most the timeout): size the pool to the worker's
- * concurrency plus what the rest of the process needs.
- */
+/** executeRuns for one run. */
 export async function executeRun(
   env: ActionEnv,
   runId: number,
   attempt?: number,
 ): Promise<RunOutcome> {
+  const outcomes = await executeRuns(env, [refOf(runId, attempt)]);
+  return outcomes.get(runId) ?? 'skipped';
+}
+
+function refOf(id: number, attempt: number | undefined): RunRef {
+  return attempt === undefined ? { id } : { id, attempt };
+}
+
+/**
+ * Runs one attempt of each run, in one transaction. Delivery guarantees, in
+ * order of strength:
+ *
+ * - The runs' rows are locked (FOR UPDATE) for the whole attempt, and a run
+ *   that already succeeded or is dead is skipped. Two jobs for one run (a
+ *   duplicate task, a replay racing a retry) therefore execute one after the
+ *   other, and the second sees the first's outcome: never two at once.
+ * - Effects on the engine store (set, lists, track, the dev mailbox) run one
+ *   at a time, each in a savepoint of the transaction that marks the run
+ *   succeeded: they commit together, so they happen exactly once per key.
+ * - External effects (Resend, SMTP, webhooks, Edge Functions) run
+ *   concurrently and cannot join the transaction. They are at least once: if
+ *   the process dies after the request left and before the commit, the next
+ *   attempt sends again, with the same key (Idempotency-Key, webhook-id,
+ *   Message-ID) so the receiver can drop the copy.
+ *
+ * Successes are recorded together (one update, one insert into the decision
+ * log); each failure schedules its own retry. A run's `attempt`, from the job,
+ * makes a stale job (one whose attempt was already made) a no-op for it. The
+ * transaction holds one connection of env.sql for the length of the slowest
+ * attempt (at most the timeout): size the pool to the worker's concurrency
+ * plus what the rest of the process needs.
+ */
+export async function executeRuns(
+  env: ActionEnv,
+  refs: RunRef[],
+): Promise<Map<number, RunOutcome>> {
   return env.sql.begin(async (tx) => {
-    const row = await lockRun(tx, runId);
-    if (!row || !live(row, attempt)) return 'skipped';
-    const run = toActionRun(row);
-    let result: unknown;
-    try {
-      result = await tx.savepoint((effects) => perform(run, env, effects));
-    } catch (error) {
-      return recordFailure(tx, env, run, error);
+    const outcomes = skippedAll(refs);
+    const runs = await lockLiveRuns(tx, refs);
+    const done: { run: ActionRun; result: unknown }[] = [];
+    const failed: { run: ActionRun; error: unknown }[] = [];
+    const attempt = async (run: ActionRun) => {
+      try {
+        done.push({ run, result: await perform(run, env, tx) });
+      } catch (error) {
+        failed.push({ run, error });
+      }
+    };
+    // Savepoints cannot overlap: the store's runs go one at a time.
+    for (const run of runs.filter((r) => usesStore(r, env))) await attempt(run);
+    await Promise.all(runs.filter((r) => !usesStore(r, env)).map(attempt));
+
+    if (done.length > 0) {
+      await tx`
+        update nudge_engine.action_runs r
+           set status = 'succeeded', attempts = r.attempts + 1, last_error = null,
+               result = d.result::jsonb, completed_at = ${env.clock.now()},
+               updated_at = clock_timestamp()
+          from unnest(${done.map((d) => d.run.id)}::bigint[],
+                      ${done.map((d) => JSON.stringify(d.result ?? null))}::text[]) as d(id, result)
+         where r.id = d.id`;
+      await recordAttempts(
+        tx,
+        env,
+        done.map(({ run }) => ({
+          run,
+          status: 'succeeded',
+          reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
+        })),
+      );
+      for (const { run } of done) outcomes.set(run.id, 'succeeded');
+      logSuccesses(
+        env,
+        done.map((d) => d.run),
+      );
     }
-    await tx`
-      update nudge_engine.action_runs
-         set status = 'succeeded', attempts = ${run.attempts + 1}, last_error = null,
-             result = ${tx.json((result ?? null) as postgres.JSONValue)},
-             completed_at = ${env.clock.now()}, updated_at = clock_timestamp()
-       where id = ${run.id}`;
-    await recordAttempt(
-      tx,
-      env,
-      run,
-      'succeeded',
-      `${run.kind} attempt ${run.attempts + 1} succeeded`,
-    );
-    env.log('info', `action ${run.kind} succeeded`, logFields(run));
-    return 'succeeded';
+    for (const { run, error } of failed) {
+      outcomes.set(run.id, await recordFailure(tx, env, run, error));
+    }
+    return outcomes;
   });
+}
+
+function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
+  return new Map(refs.map((r) => [r.id, 'skipped' as RunOutcome]));
+}
+
+function usesStore(run: ActionRun, env: ActionEnv): boolean {
+  return providerByKind.get(run.kind)?.usesStore?.(run, env) ?? false;
+}
+
+/** One line for the runs that succeeded together (each is in the decision log). */
+function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
+  if (runs.length === 1) {
+    env.log('info', `action ${runs[0]!.kind} succeeded`, logFields(runs[0]!));
+    return;
+  }
+  const kinds: Record<string, number> = {};
+  for (const run of runs) kinds[run.kind] = (kinds[run.kind] ?? 0) + 1;
+  env.log('info', `${runs.length} actions succeeded`, { kinds });
 }
 
 /**
  * Every attempt and its result goes to the decision log (outcome `attempt`),
  * in the transaction that records the attempt on the run, for `nudge logs`.
  */
-async function recordAttempt(
+async function recordAttempts(
   tx: postgres.TransactionSql,
   env: ActionEnv,
-  run: ActionRun,
-  status: 'succeeded' | 'retrying' | 'dead',
-  reason: string,
+  attempts: { run: ActionRun; status: 'succeeded' | 'retrying' | 'dead'; reason: string }[],
 ): Promise<void> {
-  const detail = JSON.stringify({
-    kind: run.kind,
-    key: run.key,
-    attempt: run.attempts + 1,
-    status,
-  });
+  const detail = (a: (typeof attempts)[number]) =>
+    JSON.stringify({
+      kind: a.run.kind,
+      key: a.run.key,
+      attempt: a.run.attempts + 1,
+      status: a.status,
+    });
   await tx`
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
-    values (${env.clock.now()}, ${run.feature}, ${run.contactId}, 'attempt', ${reason}, ${detail}::text::jsonb)`;
+    select ${env.clock.now().toISOString()}::timestamptz, a.feature, a.contact_id, 'attempt',
+           a.reason, a.detail::jsonb
+      from unnest(${attempts.map((a) => a.run.feature)}::text[],
+                  ${attempts.map((a) => a.run.contactId)}::uuid[],
+                  ${attempts.map((a) => a.reason)}::text[],
+                  ${attempts.map(detail)}::text[]) as a(feature, contact_id, reason, detail)`;
 }
 
-/** Renders every string in the params, then runs the kind's provider. */
+/**
+ * Renders every string in the params, then runs the kind's provider — in a
+ * savepoint of `tx` when it writes to the store, so a failure undoes its part.
+ */
 async function perform(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql) {
   const provider = providerFor(run.kind);
   const variables = templateVariables(run, env.project);
   const params = await rendererFor(env.project).value(run.params, variables, run.kind);
-  return provider.execute({ ...run, params } as ActionRun, env, tx);
+  const rendered = { ...run, params } as ActionRun;
+  if (provider.usesStore?.(run, env)) {
+    return tx.savepoint((effects) => provider.execute(rendered, env, effects));
+  }
+  return provider.execute(rendered, env, tx);
 }
 
 /**
@@ -173,13 +265,16 @@ async function recordFailure(
          set status = 'dead', attempts = ${attempts}, last_error = ${verdict.message},
              updated_at = clock_timestamp()
        where id = ${run.id}`;
-    await recordAttempt(
-      tx,
-      env,
-      run,
-      'dead',
-      `${run.kind} attempt ${attempts} failed: ${verdict.message}; dead (${verdict.retry ? `no attempts left of ${max_attempts}` : 'will not succeed as configured'})`,
-    );
+    const why = verdict.retry
+      ? `no attempts left of ${max_attempts}`
+      : 'will not succeed as configured';
+    await recordAttempts(tx, env, [
+      {
+        run,
+        status: 'dead',
+        reason: `${run.kind} attempt ${attempts} failed: ${verdict.message}; dead (${why})`,
+      },
+    ]);
     env.log('error', `action ${run.kind} is dead: ${verdict.message}`, {
       ...logFields(run),
       attempts,
@@ -200,13 +295,13 @@ async function recordFailure(
              ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
              null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
       from failed`;
-  await recordAttempt(
-    tx,
-    env,
-    run,
-    'retrying',
-    `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`,
-  );
+  await recordAttempts(tx, env, [
+    {
+      run,
+      status: 'retrying',
+      reason: `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`,
+    },
+  ]);
   env.log('warn', `action ${run.kind} failed; retrying in ${delayMs} ms`, {
     ...logFields(run),
     attempts,
@@ -216,11 +311,14 @@ async function recordFailure(
   return 'retrying';
 }
 
-async function lockRun(tx: postgres.TransactionSql, runId: number): Promise<RunRow | undefined> {
-  const [row] = await tx<RunRow[]>`
+/** Locks the runs (in id order) and returns those still to attempt at the job's attempt. */
+async function lockLiveRuns(tx: postgres.TransactionSql, refs: RunRef[]): Promise<ActionRun[]> {
+  const rows = await tx<RunRow[]>`
     select id, key, feature, contact_id, stage, kind, params, context, status, attempts
-      from nudge_engine.action_runs where id = ${runId} for update`;
-  return row;
+      from nudge_engine.action_runs where id = any(${refs.map((r) => r.id)}::bigint[])
+     order by id for update`;
+  const attemptOf = new Map(refs.map((r) => [r.id, r.attempt]));
+  return rows.filter((row) => live(row, attemptOf.get(Number(row.id)))).map(toActionRun);
 }
 
 /** Still to attempt, and the attempt this job was made for. */

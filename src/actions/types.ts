@@ -82,4 +82,10 @@ export interface ActionProvider {
    * `tx`, the transaction that also marks the run succeeded: exactly once.
    */
   execute(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql): Promise<unknown>;
+  /**
+   * Whether this run writes to the engine store through `tx` (default: no).
+   * Such runs execute one at a time, each in a savepoint; the others (calls
+   * to other services) run concurrently and must not touch `tx`.
+   */
+  usesStore?(run: ActionRun, env: ActionEnv): boolean;
 }

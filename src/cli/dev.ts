@@ -5,6 +5,7 @@
 // journeys and actions (dev mailbox, a signed webhook to a local sink); and
 // every decision is printed. Then it keeps running until Ctrl-C, printing
 // what happens; `nudge clock advance 2d` fires waits.
+
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { renderPlan } from '../capture/render.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
+import { decisionLines } from '../engine/decision-log.js';
 import { launch } from '../engine/launch.js';
 import { makeLog } from '../engine/log.js';
 import { redactUrl } from '../source/connect.js';
@@ -159,13 +161,14 @@ async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise
       contact: string | null;
       outcome: string;
       reason: string;
+      detail: unknown;
     }[]
   >`
-    select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason
+    select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason, d.detail
       from nudge_engine.decisions d left join nudge_engine.contacts c on c.id = d.contact_id
      where d.id > ${after} order by d.id`;
   if (rows.length) io.out(io.colors.bold('Decisions (nudge logs shows them any time):'));
-  for (const r of rows) {
+  for (const r of rows.flatMap((row) => decisionLines(row))) {
     io.out(
       `  ${(r.feature ?? '-').padEnd(14)} ${(r.contact ?? '-').padEnd(34)} ${r.outcome.padEnd(9)} ${r.reason}`,
     );

@@ -2,8 +2,10 @@
 // matched or skipped and why, every journey move, every action and its
 // attempts. Filters by feature, contact (email or id) and time; --follow
 // keeps printing new decisions.
+
 import { parseDuration } from '../config/duration.js';
 import { openEngineStore } from '../db/engine.js';
+import { decisionLines } from '../engine/decision-log.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -40,6 +42,7 @@ const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'mage
   attempt: 'magenta',
   skipped: 'dim',
   exited: 'yellow',
+  synced: 'cyan',
   error: 'red',
 };
 
@@ -66,17 +69,24 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
           left join nudge_engine.contacts c on c.id = d.contact_id
           left join nudge_engine.action_runs r on r.key = d.detail ->> 'key'
          where d.id > ${afterId}
-           ${options.feature ? sql`and d.feature = ${options.feature}` : sql``}
+           ${
+             options.feature
+               ? sql`and (d.feature = ${options.feature}
+                          or (d.feature is null and d.detail -> 'skipped' ? ${options.feature}))`
+               : sql``
+           }
            ${contactFilter}
            ${since !== undefined ? sql`and d.at > now() - ${since / 1000} * interval '1 second'` : sql``}
          order by d.id ${first ? sql`desc limit ${limit}` : sql`asc`}) x
        order by id`;
     let last = 0;
     const print = (rows: DecisionLine[]) => {
-      for (const row of rows) {
-        last = Math.max(last, row.id);
-        if (options.json) io.out(JSON.stringify(row));
-        else io.out(formatLine(io, row));
+      for (const stored of rows) {
+        last = Math.max(last, stored.id);
+        for (const row of decisionLines(stored, options.feature)) {
+          if (options.json) io.out(JSON.stringify(row));
+          else io.out(formatLine(io, row));
+        }
       }
     };
     const rows = await query(0, true);

@@ -130,6 +130,14 @@ export async function compileLiveSync(
   };
 }
 
+/** Whether live sync does anything with changes of this table. */
+export function liveSyncWatches(live: LiveSync, table: TableName): boolean {
+  if (table.schema === AUTH_USERS.schema && table.table === AUTH_USERS.table) return !!live.users;
+  if (table.schema === STORAGE_OBJECTS.schema && table.table === STORAGE_OBJECTS.table)
+    return live.storage;
+  return live.tables.has(tableKey(table));
+}
+
 export interface LiveChange {
   inboxId: number;
   schema: string;

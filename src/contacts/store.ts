@@ -149,9 +149,18 @@ export async function contactRow(
   db: Db,
   contactId: string,
 ): Promise<Record<string, unknown> | null> {
-  const [row] = await db<{ row: Record<string, unknown> }[]>`
-    select attributes || jsonb_build_object('id', id, 'auth_user_id', auth_user_id, 'email', email,
+  return (await contactRows(db, [contactId])).get(contactId) ?? null;
+}
+
+/** contactRow for several contacts in one query; absent ids are left out. */
+export async function contactRows(
+  db: Db,
+  contactIds: string[],
+): Promise<Map<string, Record<string, unknown>>> {
+  if (contactIds.length === 0) return new Map();
+  const rows = await db<{ id: string; row: Record<string, unknown> }[]>`
+    select id, attributes || jsonb_build_object('id', id, 'auth_user_id', auth_user_id, 'email', email,
              'phone', phone, 'external_id', external_id, 'created_at', created_at, 'deleted_at', deleted_at) as row
-      from nudge_engine.contacts where id = ${contactId}`;
-  return row?.row ?? null;
+      from nudge_engine.contacts where id = any(${contactIds}::uuid[])`;
+  return new Map(rows.map((r) => [r.id, r.row]));
 }

@@ -1,14 +1,22 @@
 // A lane's batch processed all together — the fast path of process.ts. The
 // result is what processing the events one after the other would give; only
-// the round trips differ:
+// the round trips differ (and, for live sync, what a contact looks like; 0.):
 //
+// 0. Live sync. The changes live sync watches (auth.users, storage.objects,
+//    mapped tables) are applied to the contact book first, one after the
+//    other in inbox order — they use savepoints, which must never run
+//    concurrently on one transaction — so the contacts they create or change
+//    are what step 1 finds. Within a batch, then, a feature sees the contact
+//    as live sync left it after the whole batch, not only up to its event.
 // 1. Contacts. Every identity the batch's events name is looked up in one
 //    query; an identity that matches a contact on every field it gives is that
 //    contact (resolveContact would return it and change nothing). The others
 //    go through resolveContact one by one, in event order, as the slow path
 //    would — so two identities of one new person still make one contact.
 //    Contact rows are then read for all contacts at once.
-// 2. Journeys. Events are stepped concurrently on the one transaction (the
+// 2. Journeys. The journeys of every (feature, contact) the batch may step
+//    are read and locked in one query, and the ones it changes written in one
+//    statement at the end (journey.ts JourneyCache). Events are stepped concurrently on the one transaction (the
 //    driver pipelines their queries), except that an event waits for every
 //    earlier event of the batch that involves one of its contacts: a contact's
 //    events are still stepped in inbox order, one at a time, and an event that
@@ -21,6 +29,7 @@ import type postgres from 'postgres';
 import {
   type ContactIdentity,
   contactRow,
+  contactRows,
   hasIdentity,
   normalizeEmail,
   resolveContact,
@@ -33,8 +42,8 @@ import {
   identityOf,
 } from './event.js';
 import type { Row } from './features.js';
-import type { StepEnv } from './journey.js';
-import { cap, type ProcessContext } from './process.js';
+import { type Decision, flushJourneys, prefetchJourneys, type StepEnv } from './journey.js';
+import { cap, type ProcessContext, syncLive, writeDecisions } from './process.js';
 
 export async function processTogether(
   tx: postgres.TransactionSql,
@@ -42,7 +51,17 @@ export async function processTogether(
   rows: InboxRow[],
 ): Promise<StepEnv> {
   const now = ctx.clock.now();
-  const { contacts, involved } = await resolveBatch(tx, ctx, rows, now);
+  const synced: string[][] = [];
+  const syncDecisions: Decision[] = [];
+  for (const row of rows) {
+    const { contactIds, decisions } = await syncLive(tx, ctx, row, now);
+    synced.push(contactIds);
+    syncDecisions.push(...decisions);
+  }
+  await writeDecisions(tx, syncDecisions);
+  const { contacts, involved, pairs } = await resolveBatch(tx, ctx, rows, now);
+  const journeys = await prefetchJourneys(tx, pairs);
+  for (const [i, ids] of synced.entries()) for (const id of ids) involved[i]!.add(id);
   const batchEmails = new Map<string, number>();
   const envs: StepEnv[] = rows.map(() => ({
     tx,
@@ -50,6 +69,7 @@ export async function processTogether(
     decisions: [],
     actions: [],
     batchEmails,
+    journeys,
     ...cap(ctx),
   }));
 
@@ -62,7 +82,7 @@ export async function processTogether(
     const step = Promise.all(after).then(async () => {
       if (failure) return;
       try {
-        await handleEvent(env, ctx, row, contacts);
+        await handleEvent(env, ctx, row, contacts, synced[i]);
         for (const d of env.decisions) {
           if (d.contactId && d.outcome === 'action' && d.detail?.kind === 'email')
             batchEmails.set(d.contactId, (batchEmails.get(d.contactId) ?? 0) + 1);
@@ -77,6 +97,7 @@ export async function processTogether(
   // Every step settles (none rejects) before the caller may roll back.
   await Promise.all(steps);
   if (failure) throw failure.error;
+  await flushJourneys(tx, journeys);
   return {
     tx,
     now,
@@ -107,8 +128,13 @@ async function resolveBatch(
   ctx: ProcessContext,
   rows: InboxRow[],
   now: Date,
-): Promise<{ contacts: ContactSource; involved: Set<string>[] }> {
+): Promise<{
+  contacts: ContactSource;
+  involved: Set<string>[];
+  pairs: { feature: string; contactId: string }[];
+}> {
   const keysOf: string[][] = [];
+  const featureKeys: { feature: string; key: string }[] = [];
   const identities = new Map<string, ContactIdentity>();
   for (const row of rows) {
     const keys: string[] = [];
@@ -122,6 +148,7 @@ async function resolveBatch(
       if (!hasIdentity(identity)) continue;
       const key = identityKey(identity);
       keys.push(key);
+      featureKeys.push({ feature: feature.name, key });
       if (!identities.has(key)) identities.set(key, identity);
     }
     keysOf.push(keys);
@@ -154,8 +181,8 @@ async function resolveBatch(
   }
 
   const ids = [...new Set(byKey.values())];
-  const found = await Promise.all(ids.map((id) => contactRow(tx, id)));
-  const rowsById = new Map<string, Row | null>(ids.map((id, i) => [id, found[i] ?? null]));
+  const found = await contactRows(tx, ids);
+  const rowsById = new Map<string, Row | null>(ids.map((id) => [id, found.get(id) ?? null]));
   const contacts: ContactSource = {
     async resolve(_tx, identity) {
       const id = byKey.get(identityKey(identity));
@@ -169,5 +196,10 @@ async function resolveBatch(
     },
   };
   const involved = keysOf.map((keys) => new Set(keys.map((key) => byKey.get(key)!)));
-  return { contacts, involved };
+  const pairs = new Map<string, { feature: string; contactId: string }>();
+  for (const { feature, key } of featureKeys) {
+    const contactId = byKey.get(key)!;
+    pairs.set(`${feature}\u0000${contactId}`, { feature, contactId });
+  }
+  return { contacts, involved, pairs: [...pairs.values()] };
 }

@@ -12,11 +12,13 @@ import {
   hasIdentity,
   resolveContact,
 } from '../contacts/store.js';
+import { skippedTogether } from './decision-log.js';
 import { type FeatureSet, type Row, type RuntimeFeature, readField } from './features.js';
 import {
   advanceOnEvent,
   type Decision,
   type EventFacts,
+  flushJourneys,
   handleTriggerEvent,
   type StepEnv,
 } from './journey.js';
@@ -129,11 +131,17 @@ export function identityOf(
   };
 }
 
+/**
+ * `synced`: the contacts live sync changed for this event (process.ts
+ * syncLive); their waiting journeys re-check like those of the contacts the
+ * features resolved.
+ */
 export async function handleEvent(
   env: StepEnv,
   ctx: ProcessContext,
   row: InboxRow,
   contacts: ContactSource = directContacts(ctx),
+  synced: string[] = [],
 ): Promise<void> {
   const facts: EventFacts = {
     inboxId: row.id,
@@ -155,29 +163,32 @@ export async function handleEvent(
     outcome: Decision['outcome'],
     reason: string,
   ) => env.decisions.push({ at: env.now, inboxId: row.id, feature, contactId, outcome, reason });
+  // Features skipped before a contact was looked up: one line for them all
+  // (see skippedTogether), where the first of them would have been.
+  const skips = new Map<string, string>();
+  let skipsAt = -1;
+  const skip = (feature: string, reason: string) => {
+    if (skips.size === 0) skipsAt = env.decisions.length;
+    skips.set(feature, reason);
+  };
 
   for (const feature of candidatesOf(ctx.features, row)) {
     triggered.add(feature.name);
     if (feature.feature.status === 'paused') {
-      decide(feature.name, null, 'skipped', 'feature paused');
+      skip(feature.name, 'feature paused');
       continue;
     }
     if (feature.when && !feature.readsContact) {
       const verdict = feature.when.test({ now: env.now, ...rows, contact: null });
       if (!verdict.result) {
-        decide(feature.name, null, 'skipped', `trigger condition false: ${explain(verdict)}`);
+        skip(feature.name, `trigger condition false: ${explain(verdict)}`);
         continue;
       }
     }
     const identity = identityOf(feature, rows);
     if (!hasIdentity(identity)) {
       if (Object.keys(feature.feature.contact).length > 0) {
-        decide(
-          feature.name,
-          null,
-          'skipped',
-          'no contact: the row has no value for the contact mapping',
-        );
+        skip(feature.name, 'no contact: the row has no value for the contact mapping');
       } else {
         runWithoutContact(env, feature, facts);
       }
@@ -199,10 +210,19 @@ export async function handleEvent(
     await handleTriggerEvent(env, feature, contactId, contact, facts);
   }
 
+  if (skips.size > 0) {
+    env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips));
+  }
+
   // Journeys of these contacts in other features may be waiting on this event.
   const reactive = [...reactiveFeatures(ctx.features)].filter((name) => !triggered.has(name));
   if (reactive.length === 0) return;
+  for (const contactId of synced) {
+    if (!seen.has(contactId)) seen.set(contactId, await contacts.row(env.tx, contactId));
+  }
   for (const [contactId, contact] of seen) {
+    // What the batch changed for this contact is read below from the table.
+    if (env.journeys) await flushJourneys(env.tx, env.journeys, contactId);
     const waiting = await env.tx<{ feature: string }[]>`
       select feature from nudge_engine.journeys
        where contact_id = ${contactId} and status = 'active' and feature = any(${reactive}::text[])`;

@@ -225,8 +225,8 @@ export async function unlockDeadPools(
  * by graphile-worker as permanently failed, key and all, while its run is
  * still pending. It gets its attempt back, `delayMs` from now; the run's row
  * lock and attempt number make a repeat harmless (src/actions/task.ts). A job
- * whose attempt was recorded has no key by then (the next attempt took it),
- * so it is never picked here.
+ * whose attempts were recorded names no run still at the attempt it was made
+ * for, so it is never picked here.
  */
 export async function retryInterrupted(
   engine: postgres.Sql,
@@ -236,9 +236,17 @@ export async function retryInterrupted(
   const [row] = await engine<{ n: number }[]>`
     select count(*)::int as n from ${engine(WORKER_SCHEMA)}.reschedule_jobs(
       array(select j.id from ${engine(WORKER_SCHEMA)}.jobs j
-              join nudge_engine.action_runs r on j.key = 'action:' || r.key
+              join ${engine(WORKER_SCHEMA)}._private_jobs p using (id)
              where j.task_identifier = ${ACTION_TASK} and j.locked_at is null
-               and j.attempts >= j.max_attempts and r.status in ('pending', 'retrying')),
+               and j.attempts >= j.max_attempts
+               and exists (
+                 select from nudge_engine.action_runs r
+                   join (select (p.payload ->> 'runId')::bigint as id, (p.payload ->> 'attempt')::int as attempt
+                         union all
+                         select (run ->> 'id')::bigint, (run ->> 'attempt')::int
+                           from json_array_elements(p.payload -> 'runs') run) w on w.id = r.id
+                  where r.status in ('pending', 'retrying')
+                    and (w.attempt is null or r.attempts = w.attempt))),
       run_at => now() + ${delayMs} * interval '1 millisecond', attempts => 0)`;
   const n = row?.n ?? 0;
   if (n > 0) log.warn({ jobs: n }, 'gave interrupted action attempts another try');

@@ -57,6 +57,7 @@ export interface Decision {
     | 'completed'
     | 'exited'
     | 'action'
+    | 'synced'
     | 'error';
   reason: string;
   detail?: Record<string, unknown>;
@@ -73,9 +74,11 @@ export interface StepEnv {
    * before this one with a StepEnv of their own (batch.ts); the cap counts them.
    */
   batchEmails?: Map<string, number>;
+  /** The batch's journeys, read and written together (batch.ts); absent: row by row. */
+  journeys?: JourneyCache;
 }
 
-interface JourneyRow {
+export interface JourneyRow {
   feature: string;
   contact_id: string;
   status: 'active' | 'completed' | 'exited';
@@ -90,27 +93,105 @@ interface JourneyRow {
 
 const MAX_CHAIN = 32;
 
+/**
+ * A batch's journeys: those of every (feature, contact) the batch may step,
+ * read and locked in one query before it steps (null: none yet), and the ones
+ * it changed, written in one statement after (flushJourneys). A contact's
+ * events are stepped one at a time (batch.ts), so each sees what the one
+ * before it left.
+ */
+export interface JourneyCache {
+  rows: Map<string, JourneyRow | null>;
+  changed: Map<string, { row: JourneyRow; at: Date }>;
+}
+
+const journeyKey = (feature: string, contactId: string) => `${feature}\u0000${contactId}`;
+
+const JOURNEY_COLUMNS =
+  'feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context';
+
+export async function prefetchJourneys(
+  tx: postgres.TransactionSql,
+  pairs: { feature: string; contactId: string }[],
+): Promise<JourneyCache> {
+  const cache: JourneyCache = { rows: new Map(), changed: new Map() };
+  for (const { feature, contactId } of pairs) cache.rows.set(journeyKey(feature, contactId), null);
+  if (pairs.length === 0) return cache;
+  const rows = await tx<JourneyRow[]>`
+    select ${tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
+     where (feature, contact_id) in (
+             select * from unnest(${pairs.map((p) => p.feature)}::text[], ${pairs.map((p) => p.contactId)}::uuid[]))
+     order by feature, contact_id
+       for update`;
+  for (const row of rows) cache.rows.set(journeyKey(row.feature, row.contact_id), row);
+  return cache;
+}
+
+/** Writes the journeys the batch changed (of one contact, or all). */
+export async function flushJourneys(
+  tx: postgres.TransactionSql,
+  cache: JourneyCache,
+  contactId?: string,
+): Promise<void> {
+  const list = [...cache.changed.values()].filter(
+    ({ row }) => contactId === undefined || row.contact_id === contactId,
+  );
+  if (list.length === 0) return;
+  for (const { row } of list) cache.changed.delete(journeyKey(row.feature, row.contact_id));
+  const column = <T>(pick: (j: JourneyRow) => T) => list.map(({ row }) => pick(row));
+  const time = (pick: (j: JourneyRow) => Date | null) =>
+    list.map(({ row }) => pick(row)?.toISOString() ?? null);
+  await tx`
+    insert into nudge_engine.journeys (${tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
+    select j.feature, j.contact_id, j.status, j.stage, j.entries, j.entered_at, j.stage_entered_at,
+           j.ended_at, j.wake_at, j.context::jsonb, j.updated_at
+      from unnest(${column((j) => j.feature)}::text[], ${column((j) => j.contact_id)}::uuid[],
+                  ${column((j) => j.status)}::text[], ${column((j) => j.stage)}::text[],
+                  ${column((j) => j.entries)}::int[], ${time((j) => j.entered_at)}::timestamptz[],
+                  ${time((j) => j.stage_entered_at)}::timestamptz[], ${time((j) => j.ended_at)}::timestamptz[],
+                  ${time((j) => j.wake_at)}::timestamptz[], ${column((j) => JSON.stringify(j.context))}::text[],
+                  ${list.map(({ at }) => at.toISOString())}::timestamptz[])
+           as j(feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context, updated_at)
+    ${upsertJourney(tx)}`;
+}
+
+const upsertJourney = (tx: postgres.TransactionSql) => tx`
+  on conflict (feature, contact_id) do update set
+    status = excluded.status, stage = excluded.stage, entries = excluded.entries, entered_at = excluded.entered_at,
+    stage_entered_at = excluded.stage_entered_at, ended_at = excluded.ended_at, wake_at = excluded.wake_at,
+    context = excluded.context, updated_at = excluded.updated_at`;
+
 export async function lockJourney(
   env: StepEnv,
   feature: string,
   contactId: string,
 ): Promise<JourneyRow | undefined> {
+  const key = journeyKey(feature, contactId);
+  if (env.journeys?.rows.has(key)) {
+    const row = env.journeys.rows.get(key);
+    // A copy: a step may change the row and then not save it.
+    return row ? { ...row } : undefined;
+  }
   const [row] = await env.tx<JourneyRow[]>`
-    select feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context
+    select ${env.tx.unsafe(JOURNEY_COLUMNS)}
       from nudge_engine.journeys where feature = ${feature} and contact_id = ${contactId} for update`;
   return row;
 }
 
 async function saveJourney(env: StepEnv, j: JourneyRow): Promise<void> {
+  if (env.journeys) {
+    const key = journeyKey(j.feature, j.contact_id);
+    if (env.journeys.rows.has(key)) {
+      env.journeys.rows.set(key, { ...j });
+      env.journeys.changed.set(key, { row: { ...j }, at: env.now });
+      return;
+    }
+  }
   await env.tx`
-    insert into nudge_engine.journeys
-      (feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context, updated_at)
+    insert into nudge_engine.journeys (${env.tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
     values (${j.feature}, ${j.contact_id}, ${j.status}, ${j.stage}, ${j.entries}, ${j.entered_at}, ${j.stage_entered_at},
             ${j.ended_at}, ${j.wake_at}, ${JSON.stringify(j.context)}::text::jsonb, ${env.now})
-    on conflict (feature, contact_id) do update set
-      status = excluded.status, stage = excluded.stage, entries = excluded.entries, entered_at = excluded.entered_at,
-      stage_entered_at = excluded.stage_entered_at, ended_at = excluded.ended_at, wake_at = excluded.wake_at,
-      context = excluded.context, updated_at = excluded.updated_at`;
+    ${upsertJourney(env.tx)}`;
 }
 
 function decide(
@@ -521,5 +602,3 @@ async function end(
   decide(env, facts, feature.name, journey.contact_id, status, reason);
   await saveJourney(env, journey);
 }
-
-export type { JourneyRow };

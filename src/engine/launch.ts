@@ -11,6 +11,7 @@ import { readCaptureState } from '../capture/state.js';
 import { buildCaptureObjects } from '../capture/triggers.js';
 import { reconcileWebhookDeliveries, resolveWebhookTransport } from '../capture/webhook.js';
 import type { LoadedConfig } from '../config/load.js';
+import { compileLiveSync, liveSyncNeeds } from '../contacts/live.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
 import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
@@ -78,7 +79,10 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     if (source !== store.sql) cleanup.push(() => source.end({ timeout: 5 }));
     const catalog = await readCatalog(source);
     const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-    const needs = checkFeatures(features, catalog, project.config.contacts.attributes);
+    const needs = [
+      ...checkFeatures(features, catalog, project.config.contacts.attributes),
+      ...liveSyncNeeds(project, catalog),
+    ];
     const transport =
       project.config.capture === 'webhook'
         ? await resolveWebhookTransport(source, project.config.webhook)
@@ -111,10 +115,14 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       });
     }
     const hasAuthUsers = !!catalog.get({ schema: 'auth', table: 'users' });
+    // connectors.supabase.sync.realtime / .storage: captured changes of auth.users,
+    // storage.objects and mapped tables go into the contact book (contacts/live.ts).
+    const liveSync = await compileLiveSync(project, source, (message) => log.info(message));
     const engine: Engine = await startEngine({
       ...(hasAuthUsers
         ? { onContactCreated: (tx, id, identity) => fillFromAuthUser(source, tx, id, identity) }
         : {}),
+      ...(liveSync ? { liveSync } : {}),
       project,
       engine: store.sql,
       engineUrl: store.url,

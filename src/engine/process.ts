@@ -1,13 +1,16 @@
 // Processing the inbox. Each partition is a lane: one transaction at a time
 // holds it (an advisory lock), takes its oldest unprocessed events in id
-// order, and for each event runs every candidate feature — match, resolve the
-// contact, step the journey — then writes the decisions, enqueues the actions
-// and marks the events processed, all in that one transaction. A crash before
-// commit leaves the events unprocessed and nothing half done; after commit,
-// nothing runs twice. Events of one contact share a lane (see router.ts), so
-// they are handled in order even with several worker processes.
+// order, and for each event applies live sync (when it watches the event's
+// table: the change goes into the contact book first) and runs every candidate
+// feature — match, resolve the contact, step the journey — then writes the
+// decisions, enqueues the actions and marks the events processed, all in that
+// one transaction. A crash before commit leaves the events unprocessed and
+// nothing half done; after commit, nothing runs twice. Events of one contact
+// share a lane (see router.ts), so they are handled in order even with several
+// worker processes.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
+import { applyLiveSync, type LiveSync, liveSyncWatches } from '../contacts/live.js';
 import type { ContactIdentity } from '../contacts/store.js';
 import { processTogether } from './batch.js';
 import type { Clock } from './clock.js';
@@ -29,6 +32,8 @@ export interface ProcessContext {
     contactId: string,
     identity: ContactIdentity,
   ) => Promise<void>;
+  /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (live.ts). */
+  liveSync?: LiveSync;
 }
 
 export { candidatesOf, identityOf } from './event.js';
@@ -89,7 +94,11 @@ async function processOneByOne(
     env.now = ctx.clock.now();
     const marks = { decisions: env.decisions.length, actions: env.actions.length };
     try {
-      await tx.savepoint((sp) => handleEvent({ ...env, tx: sp }, ctx, row));
+      await tx.savepoint(async (sp) => {
+        const synced = await syncLive(sp, ctx, row, env.now);
+        await writeDecisions(sp, synced.decisions);
+        await handleEvent({ ...env, tx: sp }, ctx, row, undefined, synced.contactIds);
+      });
     } catch (error) {
       if (isTransient(error)) throw error;
       // A bug or bad data in one event must not stall the lane: undo its
@@ -151,6 +160,50 @@ export async function finish(
 ): Promise<void> {
   if (env.actions.length) await ctx.enqueueActions(tx, env.actions);
   await writeDecisions(tx, env.decisions);
+}
+
+/**
+ * Live sync of one inbox row, when it watches the row's table: the change is
+ * applied to the contact book (in `tx`, so it commits or rolls back with the
+ * event), and logged as a decision — `synced` with what it did, or `skipped`
+ * with why not. Returns the contacts it touched, whose waiting journeys then
+ * re-check their conditions (event.ts). Uses savepoints: never call it
+ * concurrently on one transaction.
+ */
+export async function syncLive(
+  tx: postgres.TransactionSql,
+  ctx: ProcessContext,
+  row: InboxRow,
+  at: Date,
+): Promise<{ contactIds: string[]; decisions: Decision[] }> {
+  const live = ctx.liveSync;
+  if (!live || !row.schema_name || !row.table_name || !row.operation) {
+    return { contactIds: [], decisions: [] };
+  }
+  if (!liveSyncWatches(live, { schema: row.schema_name, table: row.table_name })) {
+    return { contactIds: [], decisions: [] };
+  }
+  const outcome = await applyLiveSync(tx, live, {
+    inboxId: row.id,
+    schema: row.schema_name,
+    table: row.table_name,
+    operation: row.operation,
+    newRow: row.new_row,
+    oldRow: row.old_row,
+    occurredAt: row.occurred_at,
+  });
+  const summary = outcome.summary;
+  if (!summary) return { contactIds: outcome.contactIds, decisions: [] };
+  const decide = (contactId: string | null): Decision => ({
+    at,
+    inboxId: row.id,
+    feature: null,
+    contactId,
+    outcome: contactId ? 'synced' : 'skipped',
+    reason: summary,
+  });
+  const decisions = outcome.contactIds.length ? outcome.contactIds.map(decide) : [decide(null)];
+  return { contactIds: outcome.contactIds, decisions };
 }
 
 export async function writeDecisions(

@@ -36,6 +36,7 @@ export interface EngineOptions {
   log: Log;
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
   onContactCreated?: ProcessContext['onContactCreated'];
+  liveSync?: ProcessContext['liveSync'];
   actionTasks: TaskList;
   /** Extra periodic work (recovering stranded action runs, webhook reconciliation). */
   housekeeping?: (() => Promise<unknown>)[];
@@ -84,6 +85,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     clock: options.clock,
     enqueueActions: options.enqueueActions,
     ...(options.onContactCreated ? { onContactCreated: options.onContactCreated } : {}),
+    ...(options.liveSync ? { liveSync: options.liveSync } : {}),
     onBatchFallback: (error: unknown) =>
       log.warn(
         { error: (error as Error).message },

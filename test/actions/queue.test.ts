@@ -2,7 +2,12 @@
 // caller's transaction, one run and one job per key, replay of dead runs by
 // filter, and recovery of runs whose job was lost.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { enqueueActions, recoverActions, replayActions } from '../../src/actions/queue.js';
+import {
+  enqueueActions,
+  RUNS_PER_JOB,
+  recoverActions,
+  replayActions,
+} from '../../src/actions/queue.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
 import { enqueue, newRun, uniqueKey } from './setup.js';
@@ -18,7 +23,28 @@ interface JobRow {
   key: string;
   max_attempts: number;
   run_at: Date;
-  payload: { runId: number; attempt: number };
+  payload: { runId?: number; attempt?: number; runs?: { id: number; attempt: number }[] };
+}
+
+/** Deletes every job of the run with this key: its own, and the batch that carries it. */
+async function dropJobsOf(key: string) {
+  await db.sql`
+    delete from nudge_worker._private_jobs p
+     using nudge_engine.action_runs r
+     where r.key = ${key}
+       and (p.key = 'action:' || r.key
+            or exists (select from json_array_elements(p.payload -> 'runs') x
+                        where (x ->> 'id')::bigint = r.id))`;
+}
+
+/** The keyless jobs that carry these runs (enqueueActions' batches), in id order. */
+async function batchJobsFor(runIds: number[]) {
+  return db.sql<JobRow[]>`
+    select j.task_identifier, j.key, j.max_attempts, j.run_at, p.payload
+      from nudge_worker.jobs j join nudge_worker._private_jobs p using (id)
+     where exists (select from json_array_elements(p.payload -> 'runs') r
+                    where (r ->> 'id')::bigint = any(${runIds}::bigint[]))
+     order by j.id`;
 }
 
 async function jobsFor(keys: string[]) {
@@ -52,15 +78,44 @@ describe('enqueueActions', () => {
     expect(runs[0]!.params).toEqual({ url: 'http://127.0.0.1:9/x', method: 'POST' });
     expect(runs[0]!.context).toEqual({ contact: null, new: { id: 1 } });
 
-    const jobs = await jobsFor([a, b]);
+    const jobs = await batchJobsFor(runs.map((r) => Number(r.id)));
     expect(jobs.map((j) => [j.task_identifier, j.key, j.max_attempts, j.payload])).toEqual([
-      ['nudge_action', `action:${a}`, 1, { runId: Number(runs[0]!.id), attempt: 0 }],
-      ['nudge_action', `action:${b}`, 1, { runId: Number(runs[1]!.id), attempt: 0 }],
+      [
+        'nudge_action',
+        null,
+        1,
+        {
+          runs: [
+            { id: Number(runs[0]!.id), attempt: 0 },
+            { id: Number(runs[1]!.id), attempt: 0 },
+          ],
+        },
+      ],
     ]);
+  });
+
+  it(`gives a job to every ${RUNS_PER_JOB} new runs, each run in exactly one`, async () => {
+    const keys = Array.from({ length: RUNS_PER_JOB * 2 + 3 }, (_, i) => uniqueKey(`many-${i}`));
+    expect(
+      await enqueue(
+        db.sql,
+        keys.map((key) => newRun(key, webhook())),
+      ),
+    ).toBe(keys.length);
+    const runs = await db.sql<{ id: string }[]>`
+      select id from nudge_engine.action_runs where key in ${db.sql(keys)} order by id`;
+    const jobs = await batchJobsFor(runs.map((r) => Number(r.id)));
+    expect(jobs.map((j) => j.payload.runs!.length)).toEqual([RUNS_PER_JOB, RUNS_PER_JOB, 3]);
+    expect(jobs.flatMap((j) => j.payload.runs!.map((r) => r.id))).toEqual(
+      runs.map((r) => Number(r.id)),
+    );
   });
 
   it('commits with the caller: a rolled-back transaction enqueues nothing', async () => {
     const key = uniqueKey('rollback');
+    const jobCount = async () =>
+      (await db.sql`select count(*)::int as n from nudge_worker.jobs`)[0]!.n as number;
+    const before = await jobCount();
     await db.sql
       .begin(async (tx) => {
         expect(await enqueueActions(tx, [newRun(key, webhook())])).toBe(1);
@@ -70,14 +125,15 @@ describe('enqueueActions', () => {
     const [runs] =
       await db.sql`select count(*)::int as n from nudge_engine.action_runs where key = ${key}`;
     expect(runs!.n).toBe(0);
-    expect(await jobsFor([key])).toEqual([]);
+    expect(await jobCount()).toBe(before);
   });
 
   it('delays the jobs to runAt', async () => {
     const key = uniqueKey('later');
     const runAt = new Date(Date.now() + 3_600_000);
     await enqueue(db.sql, [newRun(key, webhook())], { runAt });
-    const [job] = await jobsFor([key]);
+    const [run] = await db.sql`select id from nudge_engine.action_runs where key = ${key}`;
+    const [job] = await batchJobsFor([Number(run!.id)]);
     expect(job!.run_at.getTime()).toBe(runAt.getTime());
   });
 });
@@ -86,7 +142,7 @@ describe('replayActions', () => {
   async function deadRun(feature: string, createdAt: string) {
     const key = uniqueKey(feature);
     await enqueue(db.sql, [{ ...newRun(key, webhook()), feature }]);
-    await db.sql`delete from nudge_worker._private_jobs where key = ${`action:${key}`}`;
+    await dropJobsOf(key);
     await db.sql`
       update nudge_engine.action_runs
          set status = 'dead', attempts = 3, last_error = 'webhook answered 503', created_at = ${createdAt}
@@ -124,7 +180,7 @@ describe('replayActions', () => {
   it('replays one run by key whatever its status', async () => {
     const key = uniqueKey('by-key');
     await enqueue(db.sql, [newRun(key, webhook())]);
-    await db.sql`delete from nudge_worker._private_jobs where key = ${`action:${key}`}`;
+    await dropJobsOf(key);
     await db.sql`update nudge_engine.action_runs set status = 'succeeded', attempts = 1 where key = ${key}`;
     expect(await replayActions(db.sql, { key })).toBe(1);
     const [run] =
@@ -141,7 +197,13 @@ describe('recoverActions', () => {
     await enqueue(db.sql, [newRun(lost, webhook()), newRun(executing, webhook())]);
     await enqueue(db.sql, [newRun(waiting, webhook())], { runAt: new Date(Date.now() + 60_000) });
     // lost: its worker died, so graphile-worker's job is gone (or failed for good).
-    await db.sql`delete from nudge_worker._private_jobs where key in ${db.sql([`action:${lost}`, `action:${executing}`])}`;
+    const ids = await db.sql<{ key: string; id: string }[]>`
+      select key, id from nudge_engine.action_runs where key in ${db.sql([lost, waiting, executing])}`;
+    const idOf = (key: string) => Number(ids.find((r) => r.key === key)!.id);
+    await db.sql`delete from nudge_worker._private_jobs
+                  where id in (select id from nudge_worker._private_jobs j
+                                where exists (select from json_array_elements(j.payload -> 'runs') r
+                                               where (r ->> 'id')::bigint in (${idOf(lost)}, ${idOf(executing)})))`;
     await db.sql`
       update nudge_engine.action_runs set status = 'retrying', attempts = 2,
              updated_at = now() - interval '1 hour'
@@ -169,12 +231,11 @@ describe('recoverActions', () => {
       await holder;
     }
     const jobs = await jobsFor([lost, waiting, executing]);
-    expect(jobs.map((j) => [j.key, j.payload.attempt])).toEqual(
-      [
-        [`action:${lost}`, 2],
-        [`action:${waiting}`, 0],
-      ].sort(),
-    );
+    expect(jobs.map((j) => [j.key, j.payload.attempt])).toEqual([[`action:${lost}`, 2]]);
+    // The waiting run still has the job it was enqueued with.
+    expect((await batchJobsFor([idOf(waiting)])).map((j) => j.payload.runs)).toEqual([
+      [{ id: idOf(waiting), attempt: 0 }],
+    ]);
     // Released, the executing run is recoverable too; the lost one was touched and is not.
     expect(await recoverActions(db.sql, { staleAfterMs: 60_000 })).toBe(1);
     expect(await recoverActions(db.sql, { staleAfterMs: 60_000 })).toBe(0);

@@ -70,6 +70,23 @@ stages:
           body: { order: "{{ new.id }}", total: "{{ new.total }}", email: "{{ contact.email }}" }
 `,
   );
+  // Two more features on the table, which these tests' rows never match.
+  for (const [name, when] of [
+    ['order-refunded', '{ new.status: eq.refunded }'],
+    ['order-big', '{ new.total: gt.1000 }'],
+  ]) {
+    await writeFile(
+      path.join(cwd, `nudge/features/${name}.yaml`),
+      `name: ${name}
+trigger: { table: public.orders, on: [insert, update], when: ${when} }
+contact: { id: new.user_id }
+stages:
+  - name: notified
+    do:
+      - webhook: { url: "${recorder.url}/${name}" }
+`,
+    );
+  }
   const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));
@@ -144,5 +161,27 @@ describe('nudge start', () => {
     );
     expect(out).toMatch(/order-paid\s+ada@example\.com\s+attempt\s+webhook attempt 1 succeeded/);
     expect(out).toMatch(/order-paid\s+grace@example\.com\s+completed/);
+  });
+
+  it('logs why each other feature skipped an event, in one row per event', async () => {
+    const rows = await db.sql<{ inbox_id: string; detail: { skipped: Record<string, string> } }[]>`
+      select inbox_id, detail from nudge_engine.decisions
+       where outcome = 'skipped' and feature is null order by id`;
+    // Ada's order paid (captured) and Grace's through /ingest: the two other
+    // features skipped each, together.
+    expect(rows).toHaveLength(2);
+    expect(rows[0]!.detail.skipped).toEqual({
+      'order-refunded': 'trigger condition false: new.status eq.refunded was false (value "paid")',
+      'order-big': 'trigger condition false: new.total gt.1000 was false (value 42)',
+    });
+    const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    expect(await run(['logs', '--feature', 'order-big'], m.io)).toBe(0);
+    const lines = m.stdout().trim().split('\n');
+    expect(lines.length).toBe(rows.length);
+    for (const line of lines) {
+      expect(line).toMatch(
+        /order-big\s+-\s+skipped\s+trigger condition false: new\.total gt\.1000/,
+      );
+    }
   });
 });

@@ -25,27 +25,38 @@ interface Job {
   available: boolean;
 }
 
+/** One run per key, each enqueued on its own (so each has a job of its own). */
 async function enqueue(keys: string[]): Promise<void> {
-  await db.sql.begin((tx) =>
-    enqueueActions(
-      tx,
-      keys.map((key) => ({
-        key,
-        feature: 'f',
-        contactId: null,
-        stage: 's',
-        action: { kind: 'webhook', params: { url: 'http://127.0.0.1:1/x', method: 'POST' } },
-        context: { contact: null },
-      })),
-    ),
-  );
+  for (const key of keys) {
+    await db.sql.begin((tx) =>
+      enqueueActions(tx, [
+        {
+          key,
+          feature: 'f',
+          contactId: null,
+          stage: 's',
+          action: { kind: 'webhook', params: { url: 'http://127.0.0.1:1/x', method: 'POST' } },
+          context: { contact: null },
+        },
+      ]),
+    );
+  }
 }
+
+/** The job that carries the run with this key. */
+const jobOf = (key: string) => db.sql`
+  select p.id from nudge_worker._private_jobs p, json_array_elements(p.payload -> 'runs') run
+   where (run ->> 'id')::bigint = (select id from nudge_engine.action_runs where key = ${key})`;
 
 async function jobs(keys: string[]): Promise<Record<string, Omit<Job, 'key'>>> {
   const rows = await db.sql<Job[]>`
-    select key, locked_by, attempts, (locked_at is null and attempts < max_attempts) as available
-      from nudge_worker.jobs where key in ${db.sql(keys.map((k) => `action:${k}`))}`;
-  return Object.fromEntries(rows.map(({ key, ...job }) => [key.slice('action:'.length), job]));
+    select r.key, j.locked_by, j.attempts, (j.locked_at is null and j.attempts < j.max_attempts) as available
+      from nudge_engine.action_runs r
+      join nudge_worker._private_jobs p
+        on exists (select from json_array_elements(p.payload -> 'runs') run where (run ->> 'id')::bigint = r.id)
+      join nudge_worker.jobs j on j.id = p.id
+     where r.key in ${db.sql(keys)}`;
+  return Object.fromEntries(rows.map(({ key, ...job }) => [key, job]));
 }
 
 /** What graphile-worker does when a pool takes a job (test set-up only). */
@@ -53,7 +64,7 @@ async function lock(key: string, pool: string, secondsAgo: number): Promise<void
   await db.sql`
     update nudge_worker._private_jobs set locked_by = ${pool}, attempts = attempts + 1,
            locked_at = now() - ${secondsAgo} * interval '1 second'
-     where key = ${`action:${key}`}`;
+     where id in (${jobOf(key)})`;
 }
 
 describe('freeing what a dead process left', () => {
@@ -85,17 +96,20 @@ describe('freeing what a dead process left', () => {
     // All three were taken and failed at graphile-worker's level (attempts = max_attempts).
     for (const key of ['interrupted', 'done', 'recorded']) await lock(key, 'p', 0);
     await db.sql`update nudge_worker._private_jobs set locked_by = null, locked_at = null
-                  where key in ${db.sql(['action:interrupted', 'action:done', 'action:recorded'])}`;
-    // "done" succeeded; "recorded" had its attempt recorded, its next job took the key.
+                  where locked_by = 'p'`;
+    // "done" succeeded; "recorded" had its attempt recorded (the next has a job of its own).
     await db.sql`update nudge_engine.action_runs set status = 'succeeded' where key = 'done'`;
-    await db.sql`update nudge_worker._private_jobs set key = null where key = 'action:recorded'`;
+    await db.sql`update nudge_engine.action_runs set status = 'retrying', attempts = 1 where key = 'recorded'`;
 
     expect(await retryInterrupted(db.sql, 1000, silentLog)).toBe(1);
     const [job] = await db.sql<{ attempts: number; delay_ms: number }[]>`
       select attempts, (extract(epoch from run_at - updated_at) * 1000)::int as delay_ms
-        from nudge_worker.jobs where key = 'action:interrupted'`;
+        from nudge_worker.jobs where id in (${jobOf('interrupted')})`;
     expect(job).toEqual({ attempts: 0, delay_ms: 1000 });
-    expect((await jobs(['done'])).done).toEqual({ locked_by: null, attempts: 1, available: false });
+    expect(await jobs(['done', 'recorded'])).toEqual({
+      done: { locked_by: null, attempts: 1, available: false },
+      recorded: { locked_by: null, attempts: 1, available: false },
+    });
   });
 });
 

@@ -1,0 +1,281 @@
+// Live sync in the running engine (`nudge start`): with connectors.supabase
+// sync.realtime and sync.storage, captured changes of auth.users,
+// storage.objects and mapped tables reach the contact book through the
+// capture triggers, the outbox and the engine — with their events, their
+// decisions, and features that see the contact as synced.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../src/capture/deploy.js';
+import { buildCaptureObjects } from '../../src/capture/triggers.js';
+import { loadConfig } from '../../src/config/load.js';
+import { liveSyncNeeds } from '../../src/contacts/live.js';
+import { launch, type Running } from '../../src/engine/launch.js';
+import { silentLog } from '../../src/engine/log.js';
+import { checkFeatures } from '../../src/features/check.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { readCatalog } from '../../src/source/catalog.js';
+import { useDatabase } from '../harness/db.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+
+const db = useDatabase();
+const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+let recorder: Recorder;
+let running: Running;
+
+const CONFIG = `webhooks: { secret: "${SECRET}" }
+engine: { partitions: 2 }
+connectors:
+  supabase:
+    sync:
+      users: true
+      tables: [customers]
+      storage: true
+      realtime: true
+    user_mapping:
+      email: email
+      user_metadata.full_name: FIRSTNAME
+    table_mapping:
+      customers:
+        email: email
+        plan: SUBSCRIPTION_PLAN
+        company: COMPANY
+`;
+
+/** Triggered by the sign-up itself: its condition and template read what live sync wrote. */
+const WELCOME = (url: string) => `name: welcome
+trigger: { event: user.signed_up, when: { contact.FIRSTNAME: eq.Ada } }
+stages:
+  - name: welcomed
+    do:
+      - webhook:
+          url: "${url}/welcome"
+          body: { email: "{{ contact.email }}", name: "{{ contact.FIRSTNAME }}" }
+`;
+
+/** Waits for a contact attribute that only a mapped table's row sets. */
+const UPGRADE = (url: string) => `name: upgrade
+trigger: { event: user.signed_up }
+stages:
+  - name: trial
+  - name: upgraded
+    until: { contact.SUBSCRIPTION_PLAN: eq.pro }
+    within: 7d
+    do:
+      - webhook:
+          url: "${url}/upgraded"
+          body: { email: "{{ contact.email }}", plan: "{{ contact.SUBSCRIPTION_PLAN }}" }
+`;
+
+async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface Contact {
+  id: string;
+  auth_user_id: string | null;
+  email: string | null;
+  phone: string | null;
+  attributes: Record<string, unknown>;
+  deleted_at: Date | null;
+}
+
+async function contactOf(authUserId: string): Promise<Contact | undefined> {
+  const [contact] = await db.sql<Contact[]>`
+    select id, auth_user_id::text, email, phone, attributes, deleted_at
+      from nudge_engine.contacts where auth_user_id = ${authUserId}`;
+  return contact;
+}
+
+async function eventsOf(contactId: string) {
+  return db.sql<{ name: string; source: string; properties: Record<string, unknown> }[]>`
+    select name, source, properties from nudge_engine.events where contact_id = ${contactId} order by id`;
+}
+
+/** The live sync decision whose reason is `reason`, once it is written. */
+function syncDecision(reason: string) {
+  return waitFor(async () => {
+    const [decision] = await db.sql<
+      { feature: string | null; outcome: string; contact_id: string | null; inbox_id: number }[]
+    >`select feature, outcome, contact_id::text, inbox_id::int from nudge_engine.decisions
+       where reason = ${reason} order by id desc limit 1`;
+    return decision;
+  }, `the decision "${reason}"`);
+}
+
+async function signUp(email: string, fullName: string, phone: string | null = null) {
+  const [user] = await db.sql<{ id: string }[]>`
+    insert into auth.users (id, email, phone, raw_user_meta_data, created_at, updated_at)
+    values (gen_random_uuid(), ${email}, ${phone}, ${db.sql.json({ full_name: fullName })}, now(), now())
+    returning id::text`;
+  return user!.id;
+}
+
+beforeAll(async () => {
+  recorder = await startRecorder(() => ({ status: 200, body: { ok: true } }));
+  await db.sql`create table public.customers (id bigserial primary key, email text not null, plan text, company text)`;
+  await db.sql`insert into storage.buckets (id, name) values ('avatars', 'avatars')`;
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-live-sync-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(path.join(cwd, 'nudge.yaml'), CONFIG);
+  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME(recorder.url));
+  await writeFile(path.join(cwd, 'nudge/features/upgrade.yaml'), UPGRADE(recorder.url));
+  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  const features = await loadFeatures(project.featuresDir, project.env, cwd);
+  const catalog = await readCatalog(db.sql);
+  // What `nudge deploy` installs: the features' capture and live sync's.
+  await deploy(
+    db.sql,
+    buildCaptureObjects([...checkFeatures(features, catalog), ...liveSyncNeeds(project, catalog)]),
+  );
+  running = await launch(project, { http: false, log: silentLog, idleMs: 20 });
+});
+
+afterAll(async () => {
+  await running?.stop();
+  await recorder?.close();
+});
+
+describe('live sync in the engine', () => {
+  it('counts the live sync triggers as deployed', () => {
+    expect(running.undeployed).toBe(0);
+  });
+
+  it('creates the contact of a new auth user, with its sign-up event and decision', async () => {
+    const id = await signUp('Grace@Example.com', 'Grace', '+15550001');
+    const decision = await syncDecision('contact synced (user.signed_up)');
+    const contact = (await contactOf(id))!;
+    expect(decision).toMatchObject({ feature: null, outcome: 'synced', contact_id: contact.id });
+    expect(contact).toMatchObject({
+      auth_user_id: id,
+      email: 'grace@example.com',
+      phone: '+15550001',
+      deleted_at: null,
+    });
+    expect(contact.attributes.FIRSTNAME).toBe('Grace');
+    expect(await eventsOf(contact.id)).toEqual([
+      { name: 'user.signed_up', source: 'capture', properties: {} },
+    ]);
+    // The welcome feature ran on the same event, after the sync: Grace is not Ada.
+    const [welcome] = await db.sql<{ outcome: string; reason: string }[]>`
+      select outcome, reason from nudge_engine.decisions
+       where feature = 'welcome' and inbox_id = ${decision.inbox_id}`;
+    expect(welcome?.outcome).toBe('skipped');
+    expect(welcome?.reason).toContain('trigger condition false');
+  });
+
+  it('follows an email change (user.updated) and a deletion (user.deleted)', async () => {
+    const id = await signUp('linus@example.com', 'Linus');
+    const contact = await waitFor(async () => contactOf(id), 'the contact of linus');
+
+    await db.sql`update auth.users set email = 'linus@kernel.example.org', updated_at = now() where id = ${id}`;
+    await waitFor(
+      async () =>
+        (await eventsOf(contact.id)).some((e) => e.name === 'user.updated') ? true : undefined,
+      'user.updated',
+    );
+    const updated = (await contactOf(id))!;
+    expect(updated.id).toBe(contact.id);
+    expect(updated.email).toBe('linus@kernel.example.org');
+    expect(updated.deleted_at).toBeNull();
+
+    await db.sql`delete from auth.users where id = ${id}`;
+    const decision = await syncDecision('contact marked deleted (user.deleted)');
+    expect(decision).toMatchObject({ outcome: 'synced', contact_id: contact.id });
+    const deleted = (await contactOf(id))!;
+    expect(deleted.deleted_at).toBeInstanceOf(Date);
+    expect(deleted.email).toBe('linus@kernel.example.org');
+    expect((await eventsOf(contact.id)).map((e) => e.name)).toEqual([
+      'user.signed_up',
+      'user.updated',
+      'user.deleted',
+    ]);
+  });
+
+  it("puts a Storage upload on its owner's timeline", async () => {
+    const id = await signUp('margaret@example.com', 'Margaret');
+    const contact = await waitFor(async () => contactOf(id), 'the contact of margaret');
+    await db.sql`
+      insert into storage.objects (bucket_id, name, owner, metadata)
+      values ('avatars', 'margaret/face.png', ${id}, ${db.sql.json({ size: 1234, mimetype: 'image/png' })})`;
+    const decision = await syncDecision('storage.object.created');
+    expect(decision).toMatchObject({ outcome: 'synced', contact_id: contact.id });
+    expect((await eventsOf(contact.id)).at(-1)).toEqual({
+      name: 'storage.object.created',
+      source: 'capture',
+      properties: {
+        bucket_id: 'avatars',
+        name: 'margaret/face.png',
+        size: 1234,
+        mimetype: 'image/png',
+      },
+    });
+  });
+
+  it('sets contact attributes from a row of a table mapped as attributes', async () => {
+    await db.sql`insert into public.customers (email, plan, company) values ('Edsger@Example.com', 'team', 'Mathematical Centre')`;
+    const decision = await syncDecision('attributes SUBSCRIPTION_PLAN, COMPANY');
+    const [contact] = await db.sql<Contact[]>`
+      select id, auth_user_id::text, email, attributes from nudge_engine.contacts where email = 'edsger@example.com'`;
+    expect(decision).toMatchObject({ outcome: 'synced', contact_id: contact!.id });
+    expect(contact!.auth_user_id).toBeNull();
+    expect(contact!.attributes).toEqual({
+      SUBSCRIPTION_PLAN: 'team',
+      COMPANY: 'Mathematical Centre',
+    });
+  });
+
+  it('runs a feature triggered by the sign-up on the synced contact', async () => {
+    const id = await signUp('ada@example.com', 'Ada');
+    const request = await recorder.waitFor((r) => r.path === '/welcome', 20_000);
+    expect(request.json).toEqual({ email: 'ada@example.com', name: 'Ada' });
+    const contact = (await contactOf(id))!;
+    const decisions = await db.sql<{ outcome: string; contact_id: string }[]>`
+      select outcome, contact_id::text from nudge_engine.decisions where feature = 'welcome' and contact_id = ${contact.id} order by id`;
+    expect(decisions.map((d) => d.outcome)).toContain('matched');
+    expect(recorder.requests.filter((r) => r.path === '/welcome')).toHaveLength(1);
+  });
+
+  it('lets a journey waiting on a contact attribute move when a mapped row sets it', async () => {
+    const id = await signUp('barbara@example.com', 'Barbara');
+    const contact = await waitFor(async () => {
+      const found = await contactOf(id);
+      if (!found) return undefined;
+      const [journey] = await db.sql`
+        select stage from nudge_engine.journeys where feature = 'upgrade' and contact_id = ${found.id} and status = 'active'`;
+      return journey ? found : undefined;
+    }, "barbara's upgrade journey");
+    expect(recorder.requests.filter((r) => r.path === '/upgraded')).toHaveLength(0);
+
+    await db.sql`insert into public.customers (email, plan) values ('barbara@example.com', 'pro')`;
+    const request = await recorder.waitFor((r) => r.path === '/upgraded', 20_000);
+    expect(request.json).toEqual({ email: 'barbara@example.com', plan: 'pro' });
+    expect((await contactOf(id))!.attributes).toMatchObject({
+      FIRSTNAME: 'Barbara',
+      SUBSCRIPTION_PLAN: 'pro',
+    });
+    // It moved on the customers row's event, the one live sync applied.
+    const moved = await db.sql<{ feature: string | null; outcome: string; reason: string }[]>`
+      select feature, outcome, reason from nudge_engine.decisions
+       where inbox_id = (select inbox_id from nudge_engine.decisions
+                          where feature = 'upgrade' and contact_id = ${contact.id} and reason = 'stage upgraded (until)')
+       order by id`;
+    expect(moved.map((d) => [d.feature, d.outcome, d.reason])).toEqual([
+      [null, 'synced', 'attributes SUBSCRIPTION_PLAN, COMPANY'],
+      ['upgrade', 'advanced', 'stage upgraded (until)'],
+      ['upgrade', 'action', 'stage upgraded: webhook queued'],
+      ['upgrade', 'completed', 'completed after stage upgraded'],
+    ]);
+  });
+});
