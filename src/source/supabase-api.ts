@@ -4,7 +4,7 @@
 // on 5xx and network errors. The key is sent in headers, never printed.
 import { NudgeError } from '../errors.js';
 import type { TableName } from './names.js';
-import { redactKey } from './supabase-http.js';
+import { parseJson, serverMessage } from './supabase-http.js';
 
 export interface SupabaseApiOptions {
   projectUrl: string;
@@ -345,24 +345,4 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The server's own words (msg / message / error), short, with the key removed. */
-function serverMessage(body: unknown, key: string): string {
-  if (!body || typeof body !== 'object') return '';
-  const b = body as Record<string, unknown>;
-  const text = [b.msg, b.message, b.error_description, b.error].find(
-    (v) => typeof v === 'string',
-  ) as string | undefined;
-  if (!text) return '';
-  const clean = redactKey(text, key).replace(/\s+/g, ' ').trim();
-  return clean.length > 120 ? `${clean.slice(0, 117)}…` : clean;
 }

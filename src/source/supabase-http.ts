@@ -305,16 +305,16 @@ function networkProblem(
   };
 }
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return text ? JSON.parse(text) : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** The server's own words (msg / message / error), short, with the key removed. */
-function serverMessage(body: unknown, key: string): string {
+export function serverMessage(body: unknown, key: string): string {
   if (!body || typeof body !== 'object') return '';
   const b = body as Record<string, unknown>;
   const text = [b.msg, b.message, b.error_description, b.error].find(
@@ -322,7 +322,7 @@ function serverMessage(body: unknown, key: string): string {
   ) as string | undefined;
   if (!text) return '';
   const clean = redactKey(text, key).replace(/\s+/g, ' ').trim();
-  return clean.length > 100 ? `${clean.slice(0, 97)}…` : clean;
+  return clean.length > 120 ? `${clean.slice(0, 117)}…` : clean;
 }
 
 export function redactKey(text: string, key: string): string {

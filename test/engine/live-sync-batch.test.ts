@@ -97,6 +97,19 @@ async function outcomeFor(authUserId: string) {
   };
 }
 
+const SYNCED = [
+  '- synced: contact synced (user.signed_up)',
+  '- synced: attributes SUBSCRIPTION_PLAN',
+  '- synced: storage.object.created',
+];
+const WELCOMED = [
+  'welcome matched: trigger matched',
+  'welcome entered: entered (entry 1)',
+  'welcome advanced: stage welcomed',
+  'welcome action: stage welcomed: webhook queued',
+  'welcome completed: completed after stage welcomed',
+];
+
 describe('live sync in a lane batch', () => {
   it('applies the batch before its features step when processed together', async () => {
     const id = await signUpWithPlanAndUpload('alice');
@@ -108,16 +121,7 @@ describe('live sync in a lane batch', () => {
     });
     expect(events).toEqual(['storage.object.created', 'user.signed_up']);
     // Live sync's decisions first, in inbox order, then the feature's.
-    expect(decisions).toEqual([
-      '- synced: contact synced (user.signed_up)',
-      '- synced: attributes SUBSCRIPTION_PLAN',
-      '- synced: storage.object.created',
-      'welcome matched: trigger matched',
-      'welcome entered: entered (entry 1)',
-      'welcome advanced: stage welcomed',
-      'welcome action: stage welcomed: webhook queued',
-      'welcome completed: completed after stage welcomed',
-    ]);
+    expect(decisions).toEqual([...SYNCED, ...WELCOMED]);
     // The sign-up's feature saw the plan the later row of the same batch set.
     expect(welcomeSaw).toMatchObject({ FIRSTNAME: 'alice', SUBSCRIPTION_PLAN: 'pro' });
   });
@@ -131,16 +135,8 @@ describe('live sync in a lane batch', () => {
       attributes: { FIRSTNAME: 'bob', SUBSCRIPTION_PLAN: 'pro' },
     });
     expect(events).toEqual(['storage.object.created', 'user.signed_up']);
-    expect(decisions).toEqual([
-      '- synced: contact synced (user.signed_up)',
-      '- synced: attributes SUBSCRIPTION_PLAN',
-      '- synced: storage.object.created',
-      'welcome matched: trigger matched',
-      'welcome entered: entered (entry 1)',
-      'welcome advanced: stage welcomed',
-      'welcome action: stage welcomed: webhook queued',
-      'welcome completed: completed after stage welcomed',
-    ]);
+    // Each event's sync, then its features: the sign-up's, then the others'.
+    expect(decisions).toEqual([SYNCED[0], ...WELCOMED, ...SYNCED.slice(1)]);
     // Here the sign-up's feature ran before the plan's row was synced.
     expect(welcomeSaw).toMatchObject({ FIRSTNAME: 'bob' });
     expect(welcomeSaw).not.toHaveProperty('SUBSCRIPTION_PLAN');

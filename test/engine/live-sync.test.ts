@@ -18,6 +18,7 @@ import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
@@ -67,20 +68,6 @@ stages:
           url: "${url}/upgraded"
           body: { email: "{{ contact.email }}", plan: "{{ contact.SUBSCRIPTION_PLAN }}" }
 `;
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface Contact {
   id: string;
@@ -175,9 +162,17 @@ describe('live sync in the engine', () => {
     expect(welcome?.reason).toContain('trigger condition false');
   });
 
-  it('follows an email change (user.updated) and a deletion (user.deleted)', async () => {
+  it('follows a sign-in (user.signed_in), an email change (user.updated) and a deletion (user.deleted)', async () => {
     const id = await signUp('linus@example.com', 'Linus');
     const contact = await waitFor(async () => contactOf(id), 'the contact of linus');
+
+    // What Supabase Auth writes on a sign-in: not a user.updated.
+    await db.sql`update auth.users set last_sign_in_at = now(), updated_at = now() where id = ${id}`;
+    await waitFor(
+      async () =>
+        (await eventsOf(contact.id)).some((e) => e.name === 'user.signed_in') ? true : undefined,
+      'user.signed_in',
+    );
 
     await db.sql`update auth.users set email = 'linus@kernel.example.org', updated_at = now() where id = ${id}`;
     await waitFor(
@@ -198,6 +193,7 @@ describe('live sync in the engine', () => {
     expect(deleted.email).toBe('linus@kernel.example.org');
     expect((await eventsOf(contact.id)).map((e) => e.name)).toEqual([
       'user.signed_up',
+      'user.signed_in',
       'user.updated',
       'user.deleted',
     ]);

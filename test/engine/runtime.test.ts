@@ -19,26 +19,13 @@ import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 let recorder: Recorder;
 let running: Running;
 let cwd: string;
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 beforeAll(async () => {
   recorder = await startRecorder(() => ({ status: 200, body: { ok: true } }));

@@ -4,28 +4,14 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { QueryError } from '../../contacts/query.js';
+import { readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 
 /** The body as JSON; undefined when there is none. */
 export async function readJson(c: Context, limit: number): Promise<unknown> {
   const declared = c.req.header('content-length');
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const request = c.req.raw;
-  if (!request.body) return undefined;
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readCapped(c.req.raw, limit, () => tooLarge(limit));
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
