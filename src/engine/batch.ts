@@ -42,7 +42,7 @@ import {
   identityOf,
 } from './event.js';
 import type { Row } from './features.js';
-import { type Decision, flushJourneys, prefetchJourneys, type StepEnv } from './journey.js';
+import { type Decision, type JourneyCache, prefetchJourneys, type StepEnv } from './journey.js';
 import { cap, type ProcessContext, syncLive, writeDecisions } from './process.js';
 
 export async function processTogether(
@@ -59,8 +59,7 @@ export async function processTogether(
     syncDecisions.push(...decisions);
   }
   await writeDecisions(tx, syncDecisions);
-  const { contacts, involved, pairs } = await resolveBatch(tx, ctx, rows, now);
-  const journeys = await prefetchJourneys(tx, pairs);
+  const { contacts, involved, journeys } = await resolveBatch(tx, ctx, rows, now);
   for (const [i, ids] of synced.entries()) for (const id of ids) involved[i]!.add(id);
   const batchEmails = new Map<string, number>();
   const envs: StepEnv[] = rows.map(() => ({
@@ -97,12 +96,13 @@ export async function processTogether(
   // Every step settles (none rejects) before the caller may roll back.
   await Promise.all(steps);
   if (failure) throw failure.error;
-  await flushJourneys(tx, journeys);
   return {
     tx,
     now,
     decisions: envs.flatMap((e) => e.decisions),
     actions: envs.flatMap((e) => e.actions),
+    // Written by the caller's finish(), with the rest.
+    journeys,
     ...cap(ctx),
   };
 }
@@ -131,7 +131,7 @@ async function resolveBatch(
 ): Promise<{
   contacts: ContactSource;
   involved: Set<string>[];
-  pairs: { feature: string; contactId: string }[];
+  journeys: JourneyCache;
 }> {
   const keysOf: string[][] = [];
   const featureKeys: { feature: string; key: string }[] = [];
@@ -180,8 +180,16 @@ async function resolveBatch(
     }
   }
 
+  const pairs = new Map<string, { feature: string; contactId: string }>();
+  for (const { feature, key } of featureKeys) {
+    const contactId = byKey.get(key)!;
+    pairs.set(`${feature}\u0000${contactId}`, { feature, contactId });
+  }
   const ids = [...new Set(byKey.values())];
-  const found = await contactRows(tx, ids);
+  const [found, journeys] = await Promise.all([
+    contactRows(tx, ids),
+    prefetchJourneys(tx, [...pairs.values()]),
+  ]);
   const rowsById = new Map<string, Row | null>(ids.map((id) => [id, found.get(id) ?? null]));
   const contacts: ContactSource = {
     async resolve(_tx, identity) {
@@ -196,10 +204,5 @@ async function resolveBatch(
     },
   };
   const involved = keysOf.map((keys) => new Set(keys.map((key) => byKey.get(key)!)));
-  const pairs = new Map<string, { feature: string; contactId: string }>();
-  for (const { feature, key } of featureKeys) {
-    const contactId = byKey.get(key)!;
-    pairs.set(`${feature}\u0000${contactId}`, { feature, contactId });
-  }
-  return { contacts, involved, pairs: [...pairs.values()] };
+  return { contacts, involved, journeys };
 }

@@ -16,7 +16,7 @@ import { processTogether } from './batch.js';
 import type { Clock } from './clock.js';
 import { handleEvent, type InboxRow } from './event.js';
 import type { FeatureSet } from './features.js';
-import type { Decision, StepEnv } from './journey.js';
+import { type Decision, flushJourneys, type StepEnv } from './journey.js';
 
 export interface ProcessContext {
   engine: postgres.Sql;
@@ -46,11 +46,11 @@ export const LANE_BATCH = 200;
  * another process holds it). The batch is first tried all together (batch.ts:
  * contacts resolved for the whole batch, events of different contacts
  * stepped concurrently so their queries share round trips); if any event
- * fails, that attempt is rolled back and the batch is processed one event at
- * a time, each in its own savepoint, so one bad event is recorded as an error
- * and the others go through. Errors that say nothing about the event (lost
- * connection, deadlock, serialization failure) fail the whole transaction
- * instead, and the lane retries the batch later.
+ * fails, that transaction is rolled back and the batch is processed again in
+ * a new one, one event at a time, each in its own savepoint, so one bad event
+ * is recorded as an error and the others go through. Errors that say nothing
+ * about the event (lost connection, deadlock, serialization failure) fail the
+ * whole transaction instead, and the lane retries the batch later.
  */
 export async function processPartition(
   ctx: ProcessContext,
@@ -58,30 +58,46 @@ export async function processPartition(
   batch = LANE_BATCH,
   options: { oneByOne?: boolean } = {},
 ): Promise<number> {
-  return ctx.engine.begin(async (tx) => {
-    const [lock] = await tx<{ ok: boolean }[]>`
-      select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
-    if (!lock?.ok) return 0;
-    const rows = await tx<InboxRow[]>`
-      select id::int as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
-        from nudge_engine.inbox
-       where partition = ${partition} and processed_at is null
-       order by id limit ${batch}`;
-    if (rows.length === 0) return 0;
-    const together = options.oneByOne
-      ? undefined
-      : await tx
-          .savepoint((sp) => processTogether(sp, ctx, rows))
-          .catch((error: unknown) => {
-            if (isTransient(error)) throw error;
-            ctx.onBatchFallback?.(error);
-            return undefined;
-          });
-    const env = together ?? (await processOneByOne(tx, ctx, rows));
-    await finish(tx, ctx, env);
-    await tx`update nudge_engine.inbox set processed_at = ${env.now} where id = any(${rows.map((r) => r.id)}::bigint[])`;
-    return rows.length;
-  });
+  if (!options.oneByOne) {
+    try {
+      return await ctx.engine.begin((tx) => processLane(tx, ctx, partition, batch, true));
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      ctx.onBatchFallback?.(error);
+    }
+  }
+  return ctx.engine.begin((tx) => processLane(tx, ctx, partition, batch, false));
+}
+
+async function processLane(
+  tx: postgres.TransactionSql,
+  ctx: ProcessContext,
+  partition: number,
+  batch: number,
+  together: boolean,
+): Promise<number> {
+  // Two statements, not one: the rows must be read with a snapshot taken
+  // after the lock, or a lane that just committed could be seen unprocessed.
+  const [lock] = await tx<{ ok: boolean }[]>`
+    select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
+  if (!lock?.ok) return 0;
+  const rows = await tx<InboxRow[]>`
+    select id::int as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
+      from nudge_engine.inbox
+     where partition = ${partition} and processed_at is null
+     order by id limit ${batch}`;
+  if (rows.length === 0) return 0;
+  const env = together
+    ? await processTogether(tx, ctx, rows)
+    : await processOneByOne(tx, ctx, rows);
+  await finish(
+    tx,
+    ctx,
+    env,
+    tx`
+    update nudge_engine.inbox set processed_at = ${env.now} where id = any(${rows.map((r) => r.id)}::bigint[])`,
+  );
+  return rows.length;
 }
 
 async function processOneByOne(
@@ -152,14 +168,24 @@ export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
   return ctx.frequencyCap ? { frequencyCap: ctx.frequencyCap } : {};
 }
 
-/** Writes the collected decisions and enqueues the collected actions. */
+/**
+ * Writes what a step collected — the journeys it changed (batch mode), the
+ * decisions, the actions to enqueue — and `also`, as one pipeline: the
+ * statements are independent, so they go out together and the transaction
+ * waits for one round trip, not four.
+ */
 export async function finish(
   tx: postgres.TransactionSql,
   ctx: ProcessContext,
   env: StepEnv,
+  also?: PromiseLike<unknown>,
 ): Promise<void> {
-  if (env.actions.length) await ctx.enqueueActions(tx, env.actions);
-  await writeDecisions(tx, env.decisions);
+  await Promise.all([
+    env.journeys ? flushJourneys(tx, env.journeys) : undefined,
+    env.actions.length ? ctx.enqueueActions(tx, env.actions) : undefined,
+    writeDecisions(tx, env.decisions),
+    also,
+  ]);
 }
 
 /**
