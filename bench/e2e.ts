@@ -255,6 +255,7 @@ stages:
   // = webhook received − the insert's commit (its promise resolving).
   async function steady(rate: number, seconds: number) {
     received.clear();
+    if (TRACE) await sql`select pg_stat_statements_reset()`;
     const committed = new Map<number, number>();
     const total = Math.round(rate * seconds);
     const begin = now();
@@ -294,6 +295,11 @@ stages:
           from nudge_engine.inbox i
           join nudge_engine.action_runs r on (r.context -> 'new' ->> 'id')::bigint = (i.new_row ->> 'id')::bigint
          where i.table_name = 'orders' and (i.new_row ->> 'id')::bigint = any(${ids}::bigint[])`;
+      const calls = await sql`
+        select calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
+          from pg_stat_statements order by calls desc limit 12`;
+      console.log(`  statements per event at ${rate}/s (most called):`);
+      for (const c of calls) console.log(`  ${(c.calls / total).toFixed(2).padStart(6)} × ${c.query}`);
       const fmt = (v: number[]) => v.map((x) => x.toFixed(0)).join('/');
       console.log(
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,

@@ -2,7 +2,7 @@
 // the same moment; contacts resolve by any identity they carry.
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { resolveContact, upsertUsers } from '../src/contacts/store.js';
+import { createContacts, resolveContact, upsertUsers } from '../src/contacts/store.js';
 import { engineMigrations, migrateEngine } from '../src/db/migrate.js';
 import { useDatabase } from './harness/db.js';
 
@@ -46,6 +46,34 @@ describe('engine store', () => {
       auth_user_id: userId,
       attributes: { plan: 'pro' },
     });
+  });
+
+  it('creates new people together, and leaves those who collide to resolveContact', async () => {
+    const existing = await resolveContact(db.sql, { email: 'grace.hopper@example.com' });
+    const ids = await createContacts(db.sql, [
+      { authUserId: '00000000-0000-4000-8000-000000000021' },
+      { email: 'Grace.Hopper@Example.com', authUserId: '00000000-0000-4000-8000-000000000022' }, // has a contact
+      { email: 'linus.t@example.com' },
+      { email: 'linus.t@example.com', phone: '+15550100' }, // collides with the one before
+      { phone: '+15550101', externalId: 'crm-7' },
+    ]);
+    expect(ids.map((id) => id !== null)).toEqual([true, false, true, false, true]);
+    const rows = await db.sql<{ id: string; auth_user_id: string | null; email: string | null }[]>`
+      select id, auth_user_id::text, email from nudge_engine.contacts where id = any(${ids.filter(Boolean)}::uuid[])`;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(ids[0]!)).toMatchObject({
+      auth_user_id: '00000000-0000-4000-8000-000000000021',
+    });
+    expect(byId.get(ids[2]!)).toMatchObject({ email: 'linus.t@example.com', auth_user_id: null });
+    // The collisions resolve as one at a time would have: to the contact they share a field with.
+    const grace = await resolveContact(db.sql, {
+      email: 'Grace.Hopper@Example.com',
+      authUserId: '00000000-0000-4000-8000-000000000022',
+    });
+    expect(grace).toEqual({ id: existing.id, created: false });
+    expect(
+      (await resolveContact(db.sql, { email: 'linus.t@example.com', phone: '+15550100' })).id,
+    ).toBe(ids[2]);
   });
 
   it('keeps a transaction usable when filling in an identity would collide with another contact', async () => {

@@ -91,6 +91,38 @@ export async function resolveContact(
   throw new Error('could not resolve the contact: it kept changing concurrently');
 }
 
+/**
+ * Creates a contact for each identity that shares no field with an existing
+ * contact or with an earlier identity of the list, in one statement; returns
+ * the new contact's id for each identity, or null where it was not created
+ * (resolveContact then finds or merges the contact it collides with).
+ */
+export async function createContacts(
+  db: Db,
+  identities: ContactIdentity[],
+): Promise<(string | null)[]> {
+  if (identities.length === 0) return [];
+  const column = (pick: (i: ContactIdentity) => string | null | undefined) =>
+    identities.map((identity) => pick(identity) || null);
+  const created = await db<{ n: number; id: string }[]>`
+    with input as (
+      select * from unnest(${column((i) => i.authUserId)}::uuid[], ${column((i) => normalizeEmail(i.email))}::text[],
+                           ${column((i) => i.phone)}::text[], ${column((i) => i.externalId)}::text[])
+             with ordinality as i(a, e, p, x, n)
+    ), inserted as (
+      insert into nudge_engine.contacts (auth_user_id, email, phone, external_id)
+      select a, e, p, x from input order by n
+      on conflict do nothing
+      returning id, auth_user_id, email, phone, external_id
+    )
+    select input.n::int as n, inserted.id from inserted
+      join input on inserted.auth_user_id is not distinct from input.a and inserted.email is not distinct from input.e
+                and inserted.phone is not distinct from input.p and inserted.external_id is not distinct from input.x`;
+  const ids: (string | null)[] = identities.map(() => null);
+  for (const { n, id } of created) ids[n - 1] = id;
+  return ids;
+}
+
 export interface SyncedUser {
   authUserId: string;
   email: string | null;

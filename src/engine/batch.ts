@@ -30,6 +30,7 @@ import {
   type ContactIdentity,
   contactRow,
   contactRows,
+  createContacts,
   hasIdentity,
   normalizeEmail,
   resolveContact,
@@ -172,12 +173,27 @@ async function resolveBatch(
        where (i.a is null or c.auth_user_id = i.a) and (i.e is null or c.email = i.e)
          and (i.p is null or c.phone = i.p) and (i.x is null or c.external_id = i.x)`;
     for (const { n, id } of exact) byKey.set(list[n - 1]![0], id);
-    for (const [key, identity] of list) {
+    // New people, created together; what collides with a contact or with
+    // another identity of the batch goes through resolveContact, in order.
+    const missing = list.filter(([key]) => !byKey.has(key));
+    const createdIds = await createContacts(
+      tx,
+      missing.map(([, identity]) => identity),
+    );
+    const created: { id: string; identity: ContactIdentity }[] = [];
+    missing.forEach(([key, identity], i) => {
+      const id = createdIds[i];
+      if (!id) return;
+      byKey.set(key, id);
+      created.push({ id, identity });
+    });
+    for (const [key, identity] of missing) {
       if (byKey.has(key)) continue;
-      const { id, created } = await resolveContact(tx, identity);
-      if (created && ctx.onContactCreated) await ctx.onContactCreated(tx, id, identity);
+      const { id, created: isNew } = await resolveContact(tx, identity);
+      if (isNew) created.push({ id, identity });
       byKey.set(key, id);
     }
+    if (created.length > 0) await ctx.onContactsCreated?.(tx, created);
   }
 
   const pairs = new Map<string, { feature: string; contactId: string }>();

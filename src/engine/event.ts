@@ -43,7 +43,7 @@ export interface InboxRow {
  * beforehand (batch.ts).
  */
 export interface ContactSource {
-  /** The contact an identity names, created (and filled by onContactCreated) if there is none. */
+  /** The contact an identity names, created (and filled by onContactsCreated) if there is none. */
   resolve(tx: postgres.TransactionSql, identity: ContactIdentity): Promise<string>;
   /** The contact as conditions and templates see it. */
   row(tx: postgres.TransactionSql, contactId: string): Promise<Row | null>;
@@ -53,7 +53,7 @@ export function directContacts(ctx: ProcessContext): ContactSource {
   return {
     async resolve(tx, identity) {
       const { id, created } = await resolveContact(tx, identity);
-      if (created && ctx.onContactCreated) await ctx.onContactCreated(tx, id, identity);
+      if (created) await ctx.onContactsCreated?.(tx, [{ id, identity }]);
       return id;
     },
     row: (tx, contactId) => contactRow(tx, contactId),

@@ -120,7 +120,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     const liveSync = await compileLiveSync(project, source, (message) => log.info(message));
     const engine: Engine = await startEngine({
       ...(hasAuthUsers
-        ? { onContactCreated: (tx, id, identity) => fillFromAuthUser(source, tx, id, identity) }
+        ? { onContactsCreated: (tx, created) => fillFromAuthUsers(source, tx, created) }
         : {}),
       ...(liveSync ? { liveSync } : {}),
       project,
@@ -181,18 +181,24 @@ function deadWorkerMsFrom(env: Record<string, string | undefined>, log: Log): nu
  * and phone from the Supabase Auth user it names, so templates and
  * conditions see them without waiting for a sync.
  */
-async function fillFromAuthUser(
+async function fillFromAuthUsers(
   source: postgres.Sql,
   tx: postgres.TransactionSql,
-  contactId: string,
-  identity: { authUserId?: string | null },
+  created: { id: string; identity: { authUserId?: string | null } }[],
 ): Promise<void> {
-  if (!identity.authUserId) return;
-  const [user] = await source<{ email: string | null; phone: string | null }[]>`
-    select email, phone from auth.users where id = ${identity.authUserId}`;
-  if (!user) return;
+  const byUser = new Map<string, string>();
+  for (const { id, identity } of created)
+    if (identity.authUserId) byUser.set(identity.authUserId, id);
+  if (byUser.size === 0) return;
+  const users = await source<{ id: string; email: string | null; phone: string | null }[]>`
+    select id, email, phone from auth.users where id = any(${[...byUser.keys()]}::uuid[])`;
+  if (users.length === 0) return;
   await tx`
-    update nudge_engine.contacts set email = coalesce(email, lower(${user.email})), phone = coalesce(phone, ${user.phone})
-     where id = ${contactId}
-       and not exists (select from nudge_engine.contacts o where o.id <> ${contactId} and o.email = lower(${user.email}))`;
+    update nudge_engine.contacts c
+       set email = coalesce(c.email, lower(u.email)), phone = coalesce(c.phone, u.phone)
+      from unnest(${users.map((u) => byUser.get(u.id)!)}::uuid[], ${users.map((u) => u.email)}::text[],
+                  ${users.map((u) => u.phone)}::text[]) as u(contact_id, email, phone)
+     where c.id = u.contact_id
+       and not exists (select from nudge_engine.contacts o
+                        where o.id <> c.id and (o.email = lower(u.email) or o.phone = u.phone))`;
 }

@@ -26,11 +26,10 @@ export interface ProcessContext {
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
   /** Told when a batch could not be processed together and goes one event at a time. */
   onBatchFallback?: (error: unknown) => void;
-  /** Fills a contact the engine just created (e.g. from auth.users); see launch.ts. */
-  onContactCreated?: (
+  /** Fills contacts the engine just created (e.g. from auth.users); see launch.ts. */
+  onContactsCreated?: (
     tx: postgres.TransactionSql,
-    contactId: string,
-    identity: ContactIdentity,
+    created: { id: string; identity: ContactIdentity }[],
   ) => Promise<void>;
   /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (live.ts). */
   liveSync?: LiveSync;

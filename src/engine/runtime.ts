@@ -35,7 +35,7 @@ export interface EngineOptions {
   route: Router;
   log: Log;
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
-  onContactCreated?: ProcessContext['onContactCreated'];
+  onContactsCreated?: ProcessContext['onContactsCreated'];
   liveSync?: ProcessContext['liveSync'];
   actionTasks: TaskList;
   /** Extra periodic work (recovering stranded action runs, webhook reconciliation). */
@@ -84,7 +84,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     features: options.features,
     clock: options.clock,
     enqueueActions: options.enqueueActions,
-    ...(options.onContactCreated ? { onContactCreated: options.onContactCreated } : {}),
+    ...(options.onContactsCreated ? { onContactsCreated: options.onContactsCreated } : {}),
     ...(options.liveSync ? { liveSync: options.liveSync } : {}),
     onBatchFallback: (error: unknown) =>
       log.warn(
