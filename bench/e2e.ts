@@ -299,7 +299,8 @@ stages:
         select calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
           from pg_stat_statements order by calls desc limit 12`;
       console.log(`  statements per event at ${rate}/s (most called):`);
-      for (const c of calls) console.log(`  ${(c.calls / total).toFixed(2).padStart(6)} × ${c.query}`);
+      for (const c of calls)
+        console.log(`  ${(c.calls / total).toFixed(2).padStart(6)} × ${c.query}`);
       const fmt = (v: number[]) => v.map((x) => x.toFixed(0)).join('/');
       console.log(
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
