@@ -51,14 +51,26 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
         occurredAt: row.captured_at,
       })),
     );
-    for (let i = 0; i < events.length; i += 1000) {
-      await insertInbox(options.engine, events.slice(i, i + 1000), options.route);
-    }
     const ids = rows.map((r) => r.id);
-    if (options.archive) {
-      await tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`;
+    const consume = async () => {
+      if (options.archive) {
+        await tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`;
+      }
+      await tx`delete from nudge.event_log where id = any(${ids}::bigint[])`;
+    };
+    // The engine store inside the source database: one transaction moves the
+    // rows, and its statements go out together.
+    const together = options.source === options.engine;
+    const inserts = async () => {
+      for (let i = 0; i < events.length; i += 1000) {
+        await insertInbox(together ? tx : options.engine, events.slice(i, i + 1000), options.route);
+      }
+    };
+    if (together) await Promise.all([inserts(), consume()]);
+    else {
+      await inserts();
+      await consume();
     }
-    await tx`delete from nudge.event_log where id = any(${ids}::bigint[])`;
     return events.length;
   });
 }

@@ -1,6 +1,7 @@
 // The outbox pump under concurrent writers whose transactions commit out of id
 // order (a transaction holds its id for a while before committing, others
-// overtake it), with two pumps claiming at once: every committed row reaches
+// overtake it), with two pumps claiming at once (one moving rows in a single
+// transaction, one through a second connection): every committed row reaches
 // the inbox exactly once, rolled-back rows never, and processing enqueues one
 // action per row.
 import postgres from 'postgres';
@@ -30,12 +31,15 @@ describe('outbox pump', () => {
     const writers = postgres(db.url, { onnotice: () => {}, max: WRITERS });
     let writing = true;
     const pumped: number[] = [];
-    const pumps = [0, 1].map(async () => {
-      // Two pumps at once, as with two engine processes.
+    const pumps = [0, 1].map(async (which) => {
+      // Two pumps at once, as with two engine processes: one whose engine
+      // store is this database through its own client (the inbox write joins
+      // the claiming transaction), one writing the inbox through another.
       const source = postgres(db.url, { onnotice: () => {}, max: 1 });
+      const engineSql = which === 0 ? source : db.sql;
       try {
-        while (writing) pumped.push(await pumpOnce({ source, engine: db.sql, route, batch: 7 }));
-        while ((await pumpOnce({ source, engine: db.sql, route, batch: 7 })) > 0) {}
+        while (writing) pumped.push(await pumpOnce({ source, engine: engineSql, route, batch: 7 }));
+        while ((await pumpOnce({ source, engine: engineSql, route, batch: 7 })) > 0) {}
       } finally {
         await source.end();
       }
