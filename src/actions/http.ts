@@ -47,8 +47,8 @@ export function httpUrl(value: unknown, what: string): URL {
  * about three times the CPU per request, which the end-to-end benchmark felt.
  */
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  'http:': new http.Agent({ keepAlive: true }),
+  'https:': new https.Agent({ keepAlive: true }),
 };
 
 /** A response body past this is not kept (a run's result keeps 2000 characters). */
@@ -60,11 +60,25 @@ const MAX_BODY_BYTES = 1 << 20;
  * arrived, which is why every call carries the run's idempotency key.
  * Redirects are not followed (a POST must not silently turn into a GET).
  */
-export function send(request: HttpRequest): Promise<HttpAnswer> {
+export async function send(request: HttpRequest): Promise<HttpAnswer> {
+  try {
+    return await sendOnce(request);
+  } catch (error) {
+    // A kept-alive connection the server had just closed: nothing was
+    // received, so the request goes again at once on a new connection.
+    if (error instanceof StaleConnection) return sendOnce(request);
+    throw error;
+  }
+}
+
+class StaleConnection extends RetryableError {}
+
+function sendOnce(request: HttpRequest): Promise<HttpAnswer> {
   const url = new URL(request.url);
   const secure = url.protocol === 'https:';
   return new Promise<HttpAnswer>((resolve, reject) => {
     let timedOut = false;
+    let answered = false;
     const req = (secure ? https : http).request(
       url,
       {
@@ -77,6 +91,7 @@ export function send(request: HttpRequest): Promise<HttpAnswer> {
         },
       },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -111,8 +126,10 @@ export function send(request: HttpRequest): Promise<HttpAnswer> {
         );
         return;
       }
-      const why = (error as { code?: string }).code ?? error.message;
-      reject(new RetryableError(`${request.name} at ${url.host} could not be reached: ${why}`));
+      const code = (error as { code?: string }).code;
+      const message = `${request.name} at ${url.host} could not be reached: ${code ?? error.message}`;
+      const stale = req.reusedSocket && code === 'ECONNRESET' && !answered;
+      reject(stale ? new StaleConnection(message) : new RetryableError(message));
     }
     req.on('error', fail);
     req.end(request.body);

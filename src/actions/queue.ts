@@ -149,21 +149,19 @@ export async function recoverActions(
 ): Promise<number> {
   const staleAfterMs = options.staleAfterMs ?? 10 * 60_000;
   const [row] = await sql<{ count: number }[]>`
-    with stuck as (
+    with waiting as materialized (
+      -- The runs a job waits to run: one (runId, keyed or not) or a batch (runs).
+      select coalesce((p.payload ->> 'runId')::bigint, (run ->> 'id')::bigint) as id
+        from ${sql(WORKER_SCHEMA)}.jobs j
+        join ${sql(WORKER_SCHEMA)}._private_jobs p using (id)
+        left join lateral json_array_elements(p.payload -> 'runs') run on true
+       where j.task_identifier = ${ACTION_TASK} and j.locked_at is null
+         and j.attempts < j.max_attempts
+    ), stuck as (
       select r.id from nudge_engine.action_runs r
        where r.status in ('pending', 'retrying')
          and r.updated_at < now() - ${staleAfterMs} * interval '1 millisecond'
-         and r.key not in (
-           select substr(j.key, 8) from ${sql(WORKER_SCHEMA)}.jobs j
-            where j.task_identifier = ${ACTION_TASK} and j.key like 'action:%'
-              and j.locked_at is null and j.attempts < j.max_attempts)
-         and r.id not in (
-           select (run ->> 'id')::bigint
-             from ${sql(WORKER_SCHEMA)}.jobs j
-             join ${sql(WORKER_SCHEMA)}._private_jobs p using (id),
-                  json_array_elements(p.payload -> 'runs') run
-            where j.task_identifier = ${ACTION_TASK} and j.key is null
-              and j.locked_at is null and j.attempts < j.max_attempts)
+         and not exists (select from waiting w where w.id = r.id)
        for update of r skip locked
     ), touched as (
       update nudge_engine.action_runs r set updated_at = now()

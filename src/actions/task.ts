@@ -8,7 +8,7 @@ import { providerByKind, providerFor } from './index.js';
 import { ACTION_TASK, type ActionBatchJob, type ActionJob } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
 import { backoffMs, describe, judge } from './retry.js';
-import type { ActionEnv, ActionRun } from './types.js';
+import { type ActionEnv, type ActionRun, RetryableError } from './types.js';
 
 export type RunOutcome = 'succeeded' | 'retrying' | 'dead' | 'skipped';
 
@@ -73,10 +73,13 @@ export async function runActions(env: ActionEnv, refs: RunRef[]): Promise<Map<nu
       runIds: refs.map((r) => r.id),
       error: describe(error),
     });
+    // Not the actions' own failure (a delivered webhook must not become dead
+    // because its outcome could not be written): each gets another attempt.
+    const retry = new RetryableError(`recording the attempt failed: ${describe(error)}`);
     return env.sql.begin(async (tx) => {
       const outcomes = skippedAll(refs);
       for (const run of await lockLiveRuns(tx, refs)) {
-        outcomes.set(run.id, await recordFailure(tx, env, run, error));
+        outcomes.set(run.id, await recordFailure(tx, env, run, retry));
       }
       return outcomes;
     });
@@ -147,9 +150,14 @@ export async function executeRuns(
         failed.push({ run, error });
       }
     };
-    // Savepoints cannot overlap: the store's runs go one at a time.
-    for (const run of runs.filter((r) => usesStore(r, env))) await attempt(run);
+    // Calls to other services first, all at once; then the store's effects,
+    // one at a time (savepoints cannot overlap) in contact order, so the rows
+    // they lock are held only until the commit, never across a slow request.
     await Promise.all(runs.filter((r) => !usesStore(r, env)).map(attempt));
+    const storeRuns = runs
+      .filter((r) => usesStore(r, env))
+      .sort((a, b) => (a.contactId ?? '').localeCompare(b.contactId ?? '') || a.id - b.id);
+    for (const run of storeRuns) await attempt(run);
 
     if (done.length > 0) {
       await tx`
@@ -158,7 +166,7 @@ export async function executeRuns(
                result = d.result::jsonb, completed_at = ${env.clock.now()},
                updated_at = clock_timestamp()
           from unnest(${done.map((d) => d.run.id)}::bigint[],
-                      ${done.map((d) => JSON.stringify(d.result ?? null))}::text[]) as d(id, result)
+                      ${done.map((d) => storableJson(d.result ?? null))}::text[]) as d(id, result)
          where r.id = d.id`;
       await recordAttempts(
         tx,
@@ -180,6 +188,18 @@ export async function executeRuns(
     }
     return outcomes;
   });
+}
+
+/**
+ * JSON PostgreSQL accepts: text and jsonb cannot hold NUL characters, which a
+ * receiver's answer may contain; they are dropped.
+ */
+function storableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === 'string' ? withoutNul(v) : v));
+}
+
+function withoutNul(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }
 
 function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
@@ -256,7 +276,8 @@ async function recordFailure(
   run: ActionRun,
   error: unknown,
 ): Promise<RunOutcome> {
-  const verdict = judge(error);
+  const judged = judge(error);
+  const verdict = { ...judged, message: withoutNul(judged.message) };
   const attempts = run.attempts + 1;
   const { max_attempts, backoff_base_ms, backoff_max_ms } = env.project.config.actions;
   if (!verdict.retry || attempts >= max_attempts) {

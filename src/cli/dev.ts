@@ -201,6 +201,7 @@ async function follow(sql: postgres.Sql, io: Io, from: number): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
   try {
     while (!stop) {
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -212,6 +213,7 @@ async function follow(sql: postgres.Sql, io: Io, from: number): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }
 

@@ -48,9 +48,14 @@ export async function start(
   io.out(`  lanes     ${project.config.engine.partitions}`);
   if (running.url) io.out(`  http      ${running.url}  (POST /ingest, GET /health, GET /metrics)`);
   io.out(c.dim('  nudge logs --follow shows every decision; Ctrl-C stops.'));
+  // The first signal drains; the listeners go, so a second one ends it at once.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const stop = () => {
+      for (const signal of signals) process.off(signal, stop);
+      resolve();
+    };
+    for (const signal of signals) process.on(signal, stop);
   });
   io.out('Stopping: finishing the work in hand...');
   await running.stop();

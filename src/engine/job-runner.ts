@@ -19,6 +19,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { type Runner, run as runWorker, type TaskList, type WorkerEvents } from 'graphile-worker';
+import pg from 'pg';
 import type postgres from 'postgres';
 import { ACTION_TASK } from '../actions/queue.js';
 import { quietLogger, WORKER_SCHEMA } from '../db/migrate.js';
@@ -44,6 +45,20 @@ export function jobRunnerSettings(concurrency: number) {
     pollInterval: 1000,
     preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   };
+}
+
+/**
+ * The connection pool graphile-worker runs on, with error handlers that stay
+ * for the pool's whole life. graphile-worker installs its own on a pool it
+ * creates, but removes them before ending it: a connection the server closed
+ * in that moment (a restart, a dropped database) then raised an unhandled
+ * 'error' and ended the process. The caller ends the pool after the runner.
+ */
+export function workerPool(url: string, max: number, onError: (error: Error) => void): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
+  return pool;
 }
 
 export interface JobRunnerOptions {
@@ -78,9 +93,12 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   });
   events.on('pool:release', ({ workerPool }) => live.delete(workerPool.id));
   const stopping = new AbortController();
+  const pool = workerPool(options.engineUrl, options.concurrency + 2, (error) =>
+    log.warn({ error: error.message }, 'a job runner connection failed; it reconnects'),
+  );
   const start = () =>
     runWorker({
-      connectionString: options.engineUrl,
+      pgPool: pool,
       schema: WORKER_SCHEMA,
       taskList: options.tasks,
       ...jobRunnerSettings(options.concurrency),
@@ -168,6 +186,7 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
       await engine`delete from nudge_engine.workers where id = any(${created}::text[])`.catch(
         () => {},
       );
+      await pool.end().catch(() => {});
     },
   };
 }
@@ -233,22 +252,32 @@ export async function retryInterrupted(
   delayMs: number,
   log: Log,
 ): Promise<number> {
-  const [row] = await engine<{ n: number }[]>`
-    select count(*)::int as n from ${engine(WORKER_SCHEMA)}.reschedule_jobs(
-      array(select j.id from ${engine(WORKER_SCHEMA)}.jobs j
-              join ${engine(WORKER_SCHEMA)}._private_jobs p using (id)
-             where j.task_identifier = ${ACTION_TASK} and j.locked_at is null
-               and j.attempts >= j.max_attempts
-               and exists (
-                 select from nudge_engine.action_runs r
-                   join (select (p.payload ->> 'runId')::bigint as id, (p.payload ->> 'attempt')::int as attempt
-                         union all
-                         select (run ->> 'id')::bigint, (run ->> 'attempt')::int
-                           from json_array_elements(p.payload -> 'runs') run) w on w.id = r.id
-                  where r.status in ('pending', 'retrying')
-                    and (w.attempt is null or r.attempts = w.attempt))),
-      run_at => now() + ${delayMs} * interval '1 millisecond', attempts => 0)`;
-  const n = row?.n ?? 0;
+  const [row] = await engine<{ retried: number; dropped: number }[]>`
+    with failed as materialized (
+      select j.id, exists (
+               select from nudge_engine.action_runs r
+                 join (select (p.payload ->> 'runId')::bigint as id, (p.payload ->> 'attempt')::int as attempt
+                       union all
+                       select (run ->> 'id')::bigint, (run ->> 'attempt')::int
+                         from json_array_elements(p.payload -> 'runs') run) w on w.id = r.id
+                where r.status in ('pending', 'retrying')
+                  and (w.attempt is null or r.attempts = w.attempt)) as live
+        from ${engine(WORKER_SCHEMA)}.jobs j
+        join ${engine(WORKER_SCHEMA)}._private_jobs p using (id)
+       where j.task_identifier = ${ACTION_TASK} and j.locked_at is null
+         and j.attempts >= j.max_attempts
+    ), retried as (
+      select count(*)::int as n from ${engine(WORKER_SCHEMA)}.reschedule_jobs(
+        array(select id from failed where live),
+        run_at => now() + ${delayMs} * interval '1 millisecond', attempts => 0)
+    ), dropped as (
+      -- Failed jobs with nothing left to run would stay in the queue for good.
+      delete from ${engine(WORKER_SCHEMA)}._private_jobs p
+       using failed where p.id = failed.id and not failed.live
+      returning p.id
+    )
+    select (select n from retried) as retried, (select count(*)::int from dropped) as dropped`;
+  const n = row?.retried ?? 0;
   if (n > 0) log.warn({ jobs: n }, 'gave interrupted action attempts another try');
   return n;
 }

@@ -14,6 +14,7 @@ import type { ActionEnv, NewActionRun, TemplateContext } from '../../src/actions
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { quietLogger, WORKER_SCHEMA } from '../../src/db/migrate.js';
 import { manualClock } from '../../src/engine/clock.js';
+import { workerPool } from '../../src/engine/job-runner.js';
 import type { Action } from '../../src/features/schema.js';
 
 /** Secrets the tests hand to the config through ${ENV}; none may reach a log or last_error. */
@@ -56,15 +57,24 @@ export function makeEnv(sql: postgres.Sql, project: LoadedConfig) {
   return env;
 }
 
-export function startWorker(url: string, env: ActionEnv): Promise<Runner> {
-  return run({
-    connectionString: url,
+/** A job runner for the actions, on a pool of its own that stop() ends too. */
+export async function startWorker(url: string, env: ActionEnv): Promise<Runner> {
+  const pool = workerPool(url, 4, () => {});
+  const runner = await run({
+    pgPool: pool,
     schema: WORKER_SCHEMA,
     taskList: actionTasks(env),
     concurrency: 2,
     pollInterval: 100,
     noHandleSignals: true,
     logger: quietLogger(),
+  });
+  const stop = runner.stop.bind(runner);
+  return Object.assign(runner, {
+    stop: async () => {
+      await stop();
+      await pool.end();
+    },
   });
 }
 

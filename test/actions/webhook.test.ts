@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayActions } from '../../src/actions/queue.js';
-import { executeRun } from '../../src/actions/task.js';
+import { executeRun, executeRuns } from '../../src/actions/task.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
 import { type RecordedRequest, type Recorder, startRecorder } from '../harness/http-recorder.js';
@@ -249,6 +249,39 @@ describe('webhook action', () => {
     expect(outcomes.sort()).toEqual(['skipped', 'succeeded']);
     expect(requests()).toHaveLength(1);
     expect(await executeRun(env, Number(id))).toBe('skipped');
+  });
+
+  it("keeps a receiver's NUL characters out of the store, and a job's other runs unaffected", async () => {
+    const plain = hook('nul-plain');
+    const nulOk = hook('nul-ok');
+    const nul500 = hook('nul-500');
+    hooks.route('POST', plain.path, { status: 200, body: { ok: true } });
+    hooks.route('POST', nulOk.path, { status: 200, body: { note: 'a\u0000b' } });
+    hooks.route('POST', nul500.path, { status: 500, body: 'broken\u0000answer' });
+    await enqueue(sql, [plain.run, nulOk.run, nul500.run], {
+      runAt: new Date(Date.now() + 3_600_000),
+    });
+    const rows = await sql<{ id: string; key: string }[]>`
+      select id, key from nudge_engine.action_runs
+       where key in ${sql([plain.key, nulOk.key, nul500.key])} order by id`;
+    // One job's worth of runs, executed together; one attempt each, so no
+    // retry is left behind to reach the receiver during the next tests.
+    const once = makeEnv(sql, await makeProject('actions: { max_attempts: 1 }\n'));
+    const outcomes = await executeRuns(
+      once,
+      rows.map((r) => ({ id: Number(r.id), attempt: 0 })),
+    );
+    const outcomeOf = (key: string) => outcomes.get(Number(rows.find((r) => r.key === key)!.id));
+    expect([outcomeOf(plain.key), outcomeOf(nulOk.key), outcomeOf(nul500.key)]).toEqual([
+      'succeeded',
+      'succeeded',
+      'dead',
+    ]);
+    const [ok] = await sql`select result from nudge_engine.action_runs where key = ${nulOk.key}`;
+    expect(ok!.result).toEqual({ status: 200, body: { note: 'ab' } });
+    const [failed] =
+      await sql`select last_error from nudge_engine.action_runs where key = ${nul500.key}`;
+    expect(failed!.last_error).toBe('webhook answered 500: brokenanswer');
   });
 
   it('sends unsigned when webhooks.secret is not set, warning once', async () => {
