@@ -1,6 +1,6 @@
 // npx tsx bench/e2e.ts — the whole runtime, from a committed row to the
 // webhook its feature sends, on its own embedded server (PostgreSQL defaults,
-// fsync on). `nudge start` runs as a child process with 20 active features on
+// fsync on). `nudge start` (the built bin) runs as a child process with 20 active features on
 // a Supabase-shaped `orders` table; each row matches one of them, whose one
 // stage sends one webhook to a local sink that answers 200 at once.
 // Measured in one run, side by side:
@@ -185,9 +185,8 @@ stages:
     [
       // e.g. BENCH_ENGINE_FLAGS=--cpu-prof (the profile is written when the engine stops)
       ...(process.env.BENCH_ENGINE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
-      path.join(REPO, 'src/cli/main.ts'),
+      // The built `nudge` bin, as users run it (npm run bench:e2e builds first).
+      path.join(REPO, 'dist/cli/main.js'),
       '-c',
       path.join(dir, 'project/nudge.yaml'),
       'start',
@@ -200,6 +199,7 @@ stages:
   });
   engine.stderr?.on('data', (chunk) => {
     output = (output + chunk).slice(-20_000);
+    if (process.env.BENCH_ECHO) process.stderr.write(chunk);
   });
   await until('nudge start', () => output.includes('Nudge is running'), 60_000);
 
