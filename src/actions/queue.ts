@@ -4,6 +4,7 @@
 import type postgres from 'postgres';
 import type { Db } from '../contacts/store.js';
 import { WORKER_SCHEMA } from '../db/migrate.js';
+import { records } from '../db/records.js';
 import type { NewActionRun } from './types.js';
 
 export const ACTION_TASK = 'nudge_action';
@@ -67,20 +68,23 @@ export async function enqueueActions(
   options: { runAt?: Date } = {},
 ): Promise<number> {
   if (runs.length === 0) return 0;
-  // JSON travels as text: postgres.js would encode strings bound as jsonb twice.
   const [row] = await tx<{ count: number }[]>`
     with inserted as (
       insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, context)
-      select i.key, i.feature, i.contact_id, i.stage, i.kind, i.params::jsonb, i.context::jsonb
-        from unnest(
-          ${runs.map((r) => r.key)}::text[],
-          ${runs.map((r) => r.feature)}::text[],
-          ${runs.map((r) => r.contactId)}::uuid[],
-          ${runs.map((r) => r.stage)}::text[],
-          ${runs.map((r) => r.action.kind)}::text[],
-          ${runs.map((r) => JSON.stringify(r.action.params ?? null))}::text[],
-          ${runs.map((r) => JSON.stringify(r.context))}::text[]
-        ) as i(key, feature, contact_id, stage, kind, params, context)
+      select key, feature, contact_id, stage, kind, params, context
+        from ${records(
+          tx,
+          runs.map((r) => ({
+            key: r.key,
+            feature: r.feature,
+            contact_id: r.contactId,
+            stage: r.stage,
+            kind: r.action.kind,
+            params: r.action.params ?? null,
+            context: r.context,
+          })),
+          'key text, feature text, contact_id uuid, stage text, kind text, params jsonb, context jsonb',
+        )}
       on conflict (key) do nothing
       returning id, key, attempts, ${options.runAt ?? null}::timestamptz as run_at
     ), specs as (${batchJobSpecs(tx, tx`select * from inserted`)}

@@ -4,6 +4,7 @@
 import type { TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
 import { WORKER_SCHEMA } from '../db/migrate.js';
+import { records } from '../db/records.js';
 import { providerByKind, providerFor } from './index.js';
 import { ACTION_TASK, type ActionBatchJob, type ActionJob } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
@@ -163,10 +164,14 @@ export async function executeRuns(
       await tx`
         update nudge_engine.action_runs r
            set status = 'succeeded', attempts = r.attempts + 1, last_error = null,
-               result = d.result::jsonb, completed_at = ${env.clock.now()},
+               result = d.result, completed_at = ${env.clock.now()},
                updated_at = clock_timestamp()
-          from unnest(${done.map((d) => d.run.id)}::bigint[],
-                      ${done.map((d) => storableJson(d.result ?? null))}::text[]) as d(id, result)
+          from ${records(
+            tx,
+            done.map((d) => ({ id: d.run.id, result: storable(d.result ?? null) })),
+            'id bigint, result jsonb',
+            'd',
+          )}
          where r.id = d.id`;
       await recordAttempts(
         tx,
@@ -191,11 +196,15 @@ export async function executeRuns(
 }
 
 /**
- * JSON PostgreSQL accepts: text and jsonb cannot hold NUL characters, which a
- * receiver's answer may contain; they are dropped.
+ * A value PostgreSQL can store: text and jsonb cannot hold NUL characters,
+ * which a receiver's answer may contain; they are dropped.
  */
-function storableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === 'string' ? withoutNul(v) : v));
+function storable(value: unknown): unknown {
+  const text = JSON.stringify(value) ?? 'null';
+  if (!text.includes('\\u0000')) return value;
+  return JSON.parse(
+    JSON.stringify(value, (_key, v) => (typeof v === 'string' ? withoutNul(v) : v)) ?? 'null',
+  );
 }
 
 function withoutNul(text: string): string {
@@ -230,21 +239,24 @@ async function recordAttempts(
   env: ActionEnv,
   attempts: { run: ActionRun; status: 'succeeded' | 'retrying' | 'dead'; reason: string }[],
 ): Promise<void> {
-  const detail = (a: (typeof attempts)[number]) =>
-    JSON.stringify({
-      kind: a.run.kind,
-      key: a.run.key,
-      attempt: a.run.attempts + 1,
-      status: a.status,
-    });
   await tx`
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
-    select ${env.clock.now().toISOString()}::timestamptz, a.feature, a.contact_id, 'attempt',
-           a.reason, a.detail::jsonb
-      from unnest(${attempts.map((a) => a.run.feature)}::text[],
-                  ${attempts.map((a) => a.run.contactId)}::uuid[],
-                  ${attempts.map((a) => a.reason)}::text[],
-                  ${attempts.map(detail)}::text[]) as a(feature, contact_id, reason, detail)`;
+    select ${env.clock.now()}, feature, contact_id, 'attempt', reason, detail
+      from ${records(
+        tx,
+        attempts.map((a) => ({
+          feature: a.run.feature,
+          contact_id: a.run.contactId,
+          reason: a.reason,
+          detail: {
+            kind: a.run.kind,
+            key: a.run.key,
+            attempt: a.run.attempts + 1,
+            status: a.status,
+          },
+        })),
+        'feature text, contact_id uuid, reason text, detail jsonb',
+      )}`;
 }
 
 /**

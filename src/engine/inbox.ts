@@ -4,6 +4,7 @@
 // one contact's events in one ordered lane.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
+import { records } from '../db/records.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 type Row = Record<string, unknown>;
@@ -33,8 +34,7 @@ export function partitionOf(key: string | undefined, partitions: number): number
 }
 
 /**
- * Stores events; returns how many were new. JSON travels as text (postgres.js
- * would encode strings bound as jsonb a second time), one statement per batch.
+ * Stores events; returns how many were new; one statement per batch.
  */
 export async function insertInbox(
   db: postgres.Sql | postgres.TransactionSql,
@@ -42,23 +42,31 @@ export async function insertInbox(
   route: Router = () => 0,
 ): Promise<number> {
   if (events.length === 0) return 0;
-  const json = (value: unknown) =>
-    value === undefined || value === null ? null : JSON.stringify(value);
   const result = await db`
     insert into nudge_engine.inbox
       (source, source_key, schema_name, table_name, operation, event_name,
        new_row, old_row, enrichment, occurred_at, partition)
-    select e.source, e.source_key, e.schema_name, e.table_name, e.operation, e.event_name,
-           e.new_row::jsonb, e.old_row::jsonb, e.enrichment::jsonb, e.occurred_at, e.partition
-      from unnest(${events.map((e) => e.source)}::text[], ${events.map((e) => e.sourceKey)}::text[],
-                  ${events.map((e) => e.schema ?? null)}::text[], ${events.map((e) => e.table ?? null)}::text[],
-                  ${events.map((e) => e.operation ?? null)}::text[], ${events.map((e) => e.eventName ?? null)}::text[],
-                  ${events.map((e) => json(e.newRow))}::text[], ${events.map((e) => json(e.oldRow))}::text[],
-                  ${events.map((e) => json(e.enrichment))}::text[],
-                  ${events.map((e) => e.occurredAt.toISOString())}::timestamptz[],
-                  ${events.map(route)}::smallint[])
-           as e(source, source_key, schema_name, table_name, operation, event_name,
-                new_row, old_row, enrichment, occurred_at, partition)
+    select source, source_key, schema_name, table_name, operation, event_name,
+           new_row, old_row, enrichment, occurred_at, partition
+      from ${records(
+        db,
+        events.map((e) => ({
+          source: e.source,
+          source_key: e.sourceKey,
+          schema_name: e.schema ?? null,
+          table_name: e.table ?? null,
+          operation: e.operation ?? null,
+          event_name: e.eventName ?? null,
+          new_row: e.newRow ?? null,
+          old_row: e.oldRow ?? null,
+          enrichment: e.enrichment ?? null,
+          occurred_at: e.occurredAt,
+          partition: route(e),
+        })),
+        `source text, source_key text, schema_name text, table_name text, operation text,
+         event_name text, new_row jsonb, old_row jsonb, enrichment jsonb,
+         occurred_at timestamptz, partition smallint`,
+      )}
     on conflict (source, source_key) do nothing`;
   return result.count;
 }

@@ -24,6 +24,7 @@
 import type postgres from 'postgres';
 import type { NewActionRun, TemplateContext } from '../actions/types.js';
 import { explain } from '../conditions/index.js';
+import { records } from '../db/records.js';
 import type {
   Predicate,
   Row,
@@ -138,20 +139,16 @@ export async function flushJourneys(
   );
   if (list.length === 0) return;
   for (const { row } of list) cache.changed.delete(journeyKey(row.feature, row.contact_id));
-  const column = <T>(pick: (j: JourneyRow) => T) => list.map(({ row }) => pick(row));
-  const time = (pick: (j: JourneyRow) => Date | null) =>
-    list.map(({ row }) => pick(row)?.toISOString() ?? null);
   await tx`
     insert into nudge_engine.journeys (${tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
-    select j.feature, j.contact_id, j.status, j.stage, j.entries, j.entered_at, j.stage_entered_at,
-           j.ended_at, j.wake_at, j.context::jsonb, j.updated_at
-      from unnest(${column((j) => j.feature)}::text[], ${column((j) => j.contact_id)}::uuid[],
-                  ${column((j) => j.status)}::text[], ${column((j) => j.stage)}::text[],
-                  ${column((j) => j.entries)}::int[], ${time((j) => j.entered_at)}::timestamptz[],
-                  ${time((j) => j.stage_entered_at)}::timestamptz[], ${time((j) => j.ended_at)}::timestamptz[],
-                  ${time((j) => j.wake_at)}::timestamptz[], ${column((j) => JSON.stringify(j.context))}::text[],
-                  ${list.map(({ at }) => at.toISOString())}::timestamptz[])
-           as j(feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context, updated_at)
+    select ${tx.unsafe(JOURNEY_COLUMNS)}, updated_at
+      from ${records(
+        tx,
+        list.map(({ row, at }) => ({ ...row, updated_at: at })),
+        `feature text, contact_id uuid, status text, stage text, entries int, entered_at timestamptz,
+         stage_entered_at timestamptz, ended_at timestamptz, wake_at timestamptz, context jsonb,
+         updated_at timestamptz`,
+      )}
     ${upsertJourney(tx)}`;
 }
 

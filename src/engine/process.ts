@@ -12,6 +12,7 @@ import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
 import { applyLiveSync, type LiveSync, liveSyncWatches } from '../contacts/live.js';
 import type { ContactIdentity } from '../contacts/store.js';
+import { records } from '../db/records.js';
 import { processTogether } from './batch.js';
 import type { Clock } from './clock.js';
 import { handleEvent, type InboxRow } from './event.js';
@@ -238,11 +239,18 @@ export async function writeDecisions(
   if (decisions.length === 0) return;
   await tx`
     insert into nudge_engine.decisions (at, inbox_id, feature, contact_id, outcome, reason, detail)
-    select * from unnest(${decisions.map((d) => d.at.toISOString())}::timestamptz[],
-                         ${decisions.map((d) => d.inboxId)}::bigint[],
-                         ${decisions.map((d) => d.feature)}::text[],
-                         ${decisions.map((d) => d.contactId)}::uuid[],
-                         ${decisions.map((d) => d.outcome)}::text[],
-                         ${decisions.map((d) => d.reason)}::text[],
-                         ${decisions.map((d) => (d.detail ? JSON.stringify(d.detail) : null))}::text[]::jsonb[])`;
+    select at, inbox_id, feature, contact_id, outcome, reason, detail
+      from ${records(
+        tx,
+        decisions.map((d) => ({
+          at: d.at,
+          inbox_id: d.inboxId,
+          feature: d.feature,
+          contact_id: d.contactId,
+          outcome: d.outcome,
+          reason: d.reason,
+          detail: d.detail ?? null,
+        })),
+        'at timestamptz, inbox_id bigint, feature text, contact_id uuid, outcome text, reason text, detail jsonb',
+      )}`;
 }
