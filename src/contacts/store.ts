@@ -3,6 +3,7 @@
 // id), a batch upsert keyed by auth user for syncs, attributes and deletion.
 // Emails are stored lower-cased and trimmed.
 import type postgres from 'postgres';
+import { records } from '../db/records.js';
 
 export interface ContactIdentity {
   authUserId?: string | null;
@@ -142,10 +143,6 @@ export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<number> 
   if (users.length === 0) return 0;
   const ids = users.map((u) => u.authUserId);
   const emails = users.map((u) => normalizeEmail(u.email));
-  const phones = users.map((u) => u.phone || null);
-  // JSON travels as text: postgres.js would encode strings bound as jsonb a second time.
-  const attributes = users.map((u) => JSON.stringify(u.attributes));
-  const deleted = users.map((u) => u.deletedAt?.toISOString() ?? null);
   await db`
     update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
       from unnest(${ids}::uuid[], ${emails}::text[]) as i(id, email)
@@ -153,9 +150,19 @@ export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<number> 
        and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
   const result = await db`
     insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
-    select i.id, i.email, i.phone, i.attributes::jsonb, i.deleted_at
-      from unnest(${ids}::uuid[], ${emails}::text[], ${phones}::text[], ${attributes}::text[], ${deleted}::timestamptz[])
-           as i(id, email, phone, attributes, deleted_at)
+    select i.id, i.email, i.phone, i.attributes, i.deleted_at
+      from ${records(
+        db,
+        users.map((u, n) => ({
+          id: u.authUserId,
+          email: emails[n],
+          phone: u.phone || null,
+          attributes: u.attributes,
+          deleted_at: u.deletedAt ?? null,
+        })),
+        'id uuid, email text, phone text, attributes jsonb, deleted_at timestamptz',
+        'i',
+      )}
     on conflict (auth_user_id) do update set
       email = excluded.email,
       phone = excluded.phone,
