@@ -102,7 +102,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const loop = async (
     name: string,
     step: () => Promise<number>,
-    waitMs: number,
+    waitMs: number | (() => number),
     count: keyof typeof stats,
     wakeable = false,
   ) => {
@@ -112,7 +112,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         const n = await step();
         failures = 0;
         stats[count] += n;
-        if (n === 0) await pause(waitMs, wakeable);
+        if (n === 0) await pause(typeof waitMs === 'number' ? waitMs : waitMs(), wakeable);
       } catch (error) {
         if (abort.signal.aborted) break;
         stats.errors++;
@@ -149,6 +149,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const loops: Promise<void>[] = [];
   if (options.source) {
     const source = options.source;
+    let lastPumped = 0;
     const archive = (parseDuration(project.config.engine.retention.outbox) ?? 0) > 0;
     loops.push(
       loop(
@@ -156,12 +157,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         async () => {
           const n = await pumpOnce({ source, engine, route: options.route, archive });
           if (n > 0) {
+            lastPumped = Date.now();
             wake();
             void announce();
           }
           return n;
         },
-        Math.min(idle, 50),
+        // Capture does not NOTIFY (docs/architecture.md), so the pump polls:
+        // every 10 ms for a second after rows came, then every 50 ms.
+        () => Math.min(idle, Date.now() - lastPumped < 1000 ? 10 : 50),
         'pumped',
       ),
     );
