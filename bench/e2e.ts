@@ -286,6 +286,18 @@ stages:
       `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)`,
     );
     if (TRACE) {
+      // Latency second by second: do the slow ones come together?
+      const bySecond = new Map<number, number[]>();
+      for (const r of received.values()) {
+        const at = committed.get(r.order)!;
+        const second = Math.floor((at - begin) / 1000);
+        bySecond.set(second, [...(bySecond.get(second) ?? []), r.at - at]);
+      }
+      const line = [...bySecond]
+        .sort((a, b) => a[0] - b[0])
+        .map(([second, l]) => `${second}:${Math.max(...l).toFixed(0)}`)
+        .join(' ');
+      console.log(`  max latency per second (s:ms): ${line}`);
       // Where the time went, per stage, from the stores' own timestamps (ms).
       const ids = [...committed.keys()];
       const [stages] = await sql`
