@@ -78,15 +78,18 @@ async function processLane(
 ): Promise<number> {
   // Two statements, not one: the rows must be read with a snapshot taken
   // after the lock, or a lane that just committed could be seen unprocessed.
-  const [lock] = await tx<{ ok: boolean }[]>`
-    select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
-  if (!lock?.ok) return 0;
-  const rows = await tx<InboxRow[]>`
-    select id::int as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
-      from nudge_engine.inbox
-     where partition = ${partition} and processed_at is null
-     order by id limit ${batch}`;
-  if (rows.length === 0) return 0;
+  // They go out together (the server runs them in order); rows read without
+  // the lock are dropped unseen.
+  const [[lock], rows] = await Promise.all([
+    tx<{ ok: boolean }[]>`
+      select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`,
+    tx<InboxRow[]>`
+      select id::int as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
+        from nudge_engine.inbox
+       where partition = ${partition} and processed_at is null
+       order by id limit ${batch}`,
+  ]);
+  if (!lock?.ok || rows.length === 0) return 0;
   const env = together
     ? await processTogether(tx, ctx, rows)
     : await processOneByOne(tx, ctx, rows);
