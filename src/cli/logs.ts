@@ -80,14 +80,18 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
          order by d.id ${first ? sql`desc limit ${limit}` : sql`asc`}) x
        order by id`;
     let last = 0;
+    let newest: number | undefined = limit;
     const print = (rows: DecisionLine[]) => {
-      for (const stored of rows) {
+      const lines = rows.flatMap((stored) => {
         last = Math.max(last, stored.id);
-        for (const row of decisionLines(stored, options.feature)) {
-          if (options.json) io.out(JSON.stringify(row));
-          else io.out(formatLine(io, row));
-        }
+        return decisionLines(stored, options.feature);
+      });
+      // The first page is the last `limit` lines, a stored row of skips counting as its lines.
+      for (const row of newest === undefined ? lines : lines.slice(-newest)) {
+        if (options.json) io.out(JSON.stringify(row));
+        else io.out(formatLine(io, row));
       }
+      newest = undefined;
     };
     const rows = await query(0, true);
     if (rows.length === 0 && !options.follow) io.out(io.colors.dim('No decisions yet.'));

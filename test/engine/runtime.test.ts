@@ -165,6 +165,15 @@ describe('nudge start', () => {
     expect(await run(['logs', '--feature', 'order-big'], m.io)).toBe(0);
     const lines = m.stdout().trim().split('\n');
     expect(lines.length).toBe(rows.length);
+    // --limit counts lines: the newest row here stands for two.
+    await db.sql`insert into nudge_engine.decisions (feature, outcome, reason, detail)
+      values (null, 'skipped', '2 features skipped',
+              '{"skipped": {"order-big": "feature paused", "order-refunded": "feature paused"}}')`;
+    const one = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    expect(await run(['logs', '--limit', '1'], one.io)).toBe(0);
+    expect(one.stdout().trim().split('\n')).toEqual([
+      expect.stringMatching(/order-refunded\s+-\s+skipped\s+feature paused$/),
+    ]);
     for (const line of lines) {
       expect(line).toMatch(
         /order-big\s+-\s+skipped\s+trigger condition false: new\.total gt\.1000/,
