@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REFERENCE_CONNECTOR_AS_WRITTEN } from '../../test/sync/fixture.js';
 import { loadConfig } from './load.js';
 
 async function project(files: Record<string, string>): Promise<string> {
@@ -20,53 +21,9 @@ async function loadError(files: Record<string, string>, env: Record<string, stri
   return error.message.replaceAll(cwd + path.sep, '');
 }
 
-// The connector block exactly as the reference document writes it.
-const REFERENCE = `connectors:
-  supabase:
-    enabled: true
-    project_url: "https://xyzcompany.supabase.co"
-    api_key: "\${SUPABASE_SERVICE_ROLE_KEY}"
-    # Data sync options
-    sync:
-      users: true
-      tables:
-        - customers
-        - orders
-        - products
-      storage: true
-      realtime: true
-    # Map Supabase Auth users to contacts
-    user_mapping:
-      email: email
-      phone: SMS
-      user_metadata.full_name: FIRSTNAME
-      created_at: SIGNUP_DATE
-    table_mapping:
-      customers:
-        # Column → Attribute mapping
-        email: email
-        full_name: FIRSTNAME
-        company: COMPANY
-        plan: SUBSCRIPTION_PLAN
-        mrr: MONTHLY_REVENUE
-        created_at: SIGNUP_DATE
-      orders:
-        # Track as events
-        sync_as: events
-        event_name: "order_placed"
-        properties:
-          total: amount
-          status: order_status
-          items: line_items
-    debug: true
-    log_level: verbose
-    log_queries: true
-    log_realtime: true
-`;
-
 describe('loadConfig', () => {
   it('accepts the reference connector configuration as written', async () => {
-    const cwd = await project({ 'nudge.yaml': REFERENCE });
+    const cwd = await project({ 'nudge.yaml': REFERENCE_CONNECTOR_AS_WRITTEN });
     const loaded = await loadConfig({ cwd, env: { SUPABASE_SERVICE_ROLE_KEY: 'srk' } });
     const supabase = loaded.supabase!;
     expect(supabase.key).toBe('srk');
@@ -78,7 +35,7 @@ describe('loadConfig', () => {
   });
 
   it('names the file, line, column and field of a bad value', async () => {
-    const text = REFERENCE.replace('        - orders\n', '        - 12\n');
+    const text = REFERENCE_CONNECTOR_AS_WRITTEN.replace('        - orders\n', '        - 12\n');
     expect(await loadError({ 'nudge.yaml': text }, { SUPABASE_SERVICE_ROLE_KEY: 'k' })).toBe(
       'nudge.yaml:11:11 connectors.supabase.sync.tables[1]: expected a table name',
     );

@@ -13,7 +13,7 @@ import {
   expectOk,
   insertUsers,
   projectDir,
-  REFERENCE_CONNECTOR,
+  REFERENCE_CONNECTOR_AS_WRITTEN,
   runCommand,
   serviceRoleKey,
 } from './fixture.js';
@@ -90,10 +90,7 @@ describe('debug settings', () => {
     await db.sql.unsafe(`DROP OWNED BY ${ident(role)}; DROP ROLE IF EXISTS ${ident(role)}`);
   });
 
-  const debugConfig = REFERENCE_CONNECTOR.replace(
-    '    enabled: true\n',
-    '    enabled: true\n    debug: true\n    log_level: verbose\n    log_queries: true\n    log_realtime: true\n',
-  );
+  const debugConfig = REFERENCE_CONNECTOR_AS_WRITTEN;
 
   it('print each statement and the run’s decisions, and never the key or the password', async () => {
     const cwd = await projectDir(debugConfig);

@@ -57,12 +57,13 @@ export async function createReferenceTables(sql: postgres.Sql): Promise<void> {
       name text NOT NULL);`);
 }
 
-/** The reference connector's configuration example, as a nudge.yaml body. */
-export const REFERENCE_CONNECTOR = `connectors:
+/** The connector block exactly as the reference document writes it (comments and debug flags too). */
+export const REFERENCE_CONNECTOR_AS_WRITTEN = `connectors:
   supabase:
     enabled: true
     project_url: "https://xyzcompany.supabase.co"
     api_key: "\${SUPABASE_SERVICE_ROLE_KEY}"
+    # Data sync options
     sync:
       users: true
       tables:
@@ -71,6 +72,7 @@ export const REFERENCE_CONNECTOR = `connectors:
         - products
       storage: true
       realtime: true
+    # Map Supabase Auth users to contacts
     user_mapping:
       email: email
       phone: SMS
@@ -78,6 +80,7 @@ export const REFERENCE_CONNECTOR = `connectors:
       created_at: SIGNUP_DATE
     table_mapping:
       customers:
+        # Column → Attribute mapping
         email: email
         full_name: FIRSTNAME
         company: COMPANY
@@ -85,13 +88,24 @@ export const REFERENCE_CONNECTOR = `connectors:
         mrr: MONTHLY_REVENUE
         created_at: SIGNUP_DATE
       orders:
+        # Track as events
         sync_as: events
         event_name: "order_placed"
         properties:
           total: amount
           status: order_status
           items: line_items
+    debug: true
+    log_level: verbose
+    log_queries: true
+    log_realtime: true
 `;
+
+const DEBUG_FLAGS =
+  '    debug: true\n    log_level: verbose\n    log_queries: true\n    log_realtime: true\n';
+
+/** The reference connector's configuration example, as a nudge.yaml body, without its debug flags. */
+export const REFERENCE_CONNECTOR = REFERENCE_CONNECTOR_AS_WRITTEN.replace(DEBUG_FLAGS, '');
 
 /** A service_role JWT as Supabase issues them (the signature is not checked here). */
 export function serviceRoleKey(ref = 'local'): string {
