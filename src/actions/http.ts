@@ -101,10 +101,17 @@ function sendOnce(request: HttpRequest): Promise<HttpAnswer> {
         res.on('error', fail);
         res.on('end', () => {
           clearTimeout(timer);
-          const text = Buffer.concat(chunks).toString('utf8');
+          // PostgreSQL text and jsonb cannot hold NUL, and answers end up in
+          // a run's result and error: NUL characters are dropped here, raw
+          // or escaped in JSON.
+          const text = withoutNul(Buffer.concat(chunks).toString('utf8'));
           let json: unknown;
           try {
-            json = text ? JSON.parse(text) : undefined;
+            json = text
+              ? JSON.parse(text, (_key, value) =>
+                  typeof value === 'string' ? withoutNul(value) : value,
+                )
+              : undefined;
           } catch {
             json = undefined;
           }
@@ -201,4 +208,8 @@ export function resultBody(answer: HttpAnswer): unknown {
 export function idempotencyKey(key: string): string {
   if (key.length <= 255 && /^[\x21-\x7e]+$/.test(key)) return key;
   return `sha256-${createHash('sha256').update(key).digest('hex')}`;
+}
+
+function withoutNul(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }

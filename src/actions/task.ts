@@ -87,16 +87,6 @@ export async function runActions(env: ActionEnv, refs: RunRef[]): Promise<Map<nu
   }
 }
 
-/** runActions for one run. */
-export async function runAction(
-  env: ActionEnv,
-  runId: number,
-  attempt?: number,
-): Promise<RunOutcome> {
-  const outcomes = await runActions(env, [refOf(runId, attempt)]);
-  return outcomes.get(runId) ?? 'skipped';
-}
-
 /** executeRuns for one run. */
 export async function executeRun(
   env: ActionEnv,
@@ -144,9 +134,12 @@ export async function executeRuns(
     const runs = await lockLiveRuns(tx, refs);
     const done: { run: ActionRun; result: unknown }[] = [];
     const failed: { run: ActionRun; error: unknown }[] = [];
-    const attempt = async (run: ActionRun) => {
+    const remote: ActionRun[] = [];
+    const store: ActionRun[] = [];
+    for (const run of runs) (usesStore(run, env) ? store : remote).push(run);
+    const attempt = (inStore: boolean) => async (run: ActionRun) => {
       try {
-        done.push({ run, result: await perform(run, env, tx) });
+        done.push({ run, result: await perform(run, env, tx, inStore) });
       } catch (error) {
         failed.push({ run, error });
       }
@@ -154,11 +147,9 @@ export async function executeRuns(
     // Calls to other services first, all at once; then the store's effects,
     // one at a time (savepoints cannot overlap) in contact order, so the rows
     // they lock are held only until the commit, never across a slow request.
-    await Promise.all(runs.filter((r) => !usesStore(r, env)).map(attempt));
-    const storeRuns = runs
-      .filter((r) => usesStore(r, env))
-      .sort((a, b) => (a.contactId ?? '').localeCompare(b.contactId ?? '') || a.id - b.id);
-    for (const run of storeRuns) await attempt(run);
+    await Promise.all(remote.map(attempt(false)));
+    store.sort((a, b) => (a.contactId ?? '').localeCompare(b.contactId ?? '') || a.id - b.id);
+    for (const run of store) await attempt(true)(run);
 
     if (done.length > 0) {
       await tx`
@@ -168,7 +159,7 @@ export async function executeRuns(
                updated_at = clock_timestamp()
           from ${records(
             tx,
-            done.map((d) => ({ id: d.run.id, result: storable(d.result ?? null) })),
+            done.map((d) => ({ id: d.run.id, result: d.result ?? null })),
             'id bigint, result jsonb',
             'd',
           )}
@@ -193,22 +184,6 @@ export async function executeRuns(
     }
     return outcomes;
   });
-}
-
-/**
- * A value PostgreSQL can store: text and jsonb cannot hold NUL characters,
- * which a receiver's answer may contain; they are dropped.
- */
-function storable(value: unknown): unknown {
-  const text = JSON.stringify(value) ?? 'null';
-  if (!text.includes('\\u0000')) return value;
-  return JSON.parse(
-    JSON.stringify(value, (_key, v) => (typeof v === 'string' ? withoutNul(v) : v)) ?? 'null',
-  );
-}
-
-function withoutNul(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }
 
 function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
@@ -263,14 +238,17 @@ async function recordAttempts(
  * Renders every string in the params, then runs the kind's provider — in a
  * savepoint of `tx` when it writes to the store, so a failure undoes its part.
  */
-async function perform(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql) {
+async function perform(
+  run: ActionRun,
+  env: ActionEnv,
+  tx: postgres.TransactionSql,
+  inStore: boolean,
+) {
   const provider = providerFor(run.kind);
   const variables = templateVariables(run, env.project);
   const params = await rendererFor(env.project).value(run.params, variables, run.kind);
   const rendered = { ...run, params } as ActionRun;
-  if (provider.usesStore?.(run, env)) {
-    return tx.savepoint((effects) => provider.execute(rendered, env, effects));
-  }
+  if (inStore) return tx.savepoint((effects) => provider.execute(rendered, env, effects));
   return provider.execute(rendered, env, tx);
 }
 
@@ -288,8 +266,7 @@ async function recordFailure(
   run: ActionRun,
   error: unknown,
 ): Promise<RunOutcome> {
-  const judged = judge(error);
-  const verdict = { ...judged, message: withoutNul(judged.message) };
+  const verdict = judge(error);
   const attempts = run.attempts + 1;
   const { max_attempts, backoff_base_ms, backoff_max_ms } = env.project.config.actions;
   if (!verdict.retry || attempts >= max_attempts) {

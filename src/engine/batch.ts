@@ -44,7 +44,7 @@ import {
 } from './event.js';
 import type { Row } from './features.js';
 import { type Decision, type JourneyCache, prefetchJourneys, type StepEnv } from './journey.js';
-import { cap, type ProcessContext, syncLive, writeDecisions } from './process.js';
+import { cap, type ProcessContext, syncLive } from './process.js';
 
 export async function processTogether(
   tx: postgres.TransactionSql,
@@ -59,7 +59,6 @@ export async function processTogether(
     synced.push(contactIds);
     syncDecisions.push(...decisions);
   }
-  await writeDecisions(tx, syncDecisions);
   const { contacts, involved, journeys } = await resolveBatch(tx, ctx, rows, now);
   for (const [i, ids] of synced.entries()) for (const id of ids) involved[i]!.add(id);
   const batchEmails = new Map<string, number>();
@@ -100,7 +99,8 @@ export async function processTogether(
   return {
     tx,
     now,
-    decisions: envs.flatMap((e) => e.decisions),
+    // Live sync's first, in inbox order, then the features'.
+    decisions: [...syncDecisions, ...envs.flatMap((e) => e.decisions)],
     actions: envs.flatMap((e) => e.actions),
     // Written by the caller's finish(), with the rest.
     journeys,

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../config/yaml.js';
 import { parseFeature } from '../features/load.js';
 import { Catalog, type Table } from '../source/catalog.js';
+import { candidatesOf } from './event.js';
 import { FeatureSet } from './features.js';
-import { candidatesOf } from './process.js';
 
 const table = (name: string): Table => ({
   schema: 'public',

@@ -13,6 +13,7 @@ import { reconcileWebhookDeliveries, resolveWebhookTransport } from '../capture/
 import type { LoadedConfig } from '../config/load.js';
 import { compileLiveSync, liveSyncNeeds } from '../contacts/live.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
+import { records } from '../db/records.js';
 import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { makeServer } from '../server/index.js';
@@ -196,8 +197,12 @@ async function fillFromAuthUsers(
   await tx`
     update nudge_engine.contacts c
        set email = coalesce(c.email, lower(u.email)), phone = coalesce(c.phone, u.phone)
-      from unnest(${users.map((u) => byUser.get(u.id)!)}::uuid[], ${users.map((u) => u.email)}::text[],
-                  ${users.map((u) => u.phone)}::text[]) as u(contact_id, email, phone)
+      from ${records(
+        tx,
+        users.map((u) => ({ contact_id: byUser.get(u.id)!, email: u.email, phone: u.phone })),
+        'contact_id uuid, email text, phone text',
+        'u',
+      )}
      where c.id = u.contact_id
        and not exists (select from nudge_engine.contacts o
                         where o.id <> c.id and (o.email = lower(u.email) or o.phone = u.phone))`;

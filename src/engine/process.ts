@@ -15,6 +15,7 @@ import type { ContactIdentity } from '../contacts/store.js';
 import { records } from '../db/records.js';
 import { processTogether } from './batch.js';
 import type { Clock } from './clock.js';
+import { isConnectionLost } from './connection-loss.js';
 import { handleEvent, type InboxRow } from './event.js';
 import type { FeatureSet } from './features.js';
 import { type Decision, flushJourneys, type StepEnv } from './journey.js';
@@ -35,8 +36,6 @@ export interface ProcessContext {
   /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (live.ts). */
   liveSync?: LiveSync;
 }
-
-export { candidatesOf, identityOf } from './event.js';
 
 /** Events a lane takes per transaction. */
 export const LANE_BATCH = 200;
@@ -137,25 +136,8 @@ async function processOneByOne(
   return env;
 }
 
-const TRANSIENT_SQLSTATES = new Set([
-  '40001',
-  '40P01',
-  '55P03',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-]);
-const TRANSIENT_CODES = new Set([
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-]);
+/** Beyond a lost connection: serialization failure, deadlock, lock timeout, the server starting or shutting down, too many connections. */
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57P03', '53300']);
 
 /**
  * An error of the moment rather than of the event — serialization failure,
@@ -164,8 +146,16 @@ const TRANSIENT_CODES = new Set([
  */
 export function isTransient(error: unknown): boolean {
   const code = String((error as { code?: unknown } | null)?.code ?? '');
-  return TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || TRANSIENT_CODES.has(code);
+  return isConnectionLost(error) || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_CODES.has(code);
 }
+
+/** Connection failures postgres.js reports before or without a server error. */
+const TRANSIENT_CODES = new Set([
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+]);
 
 export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
   return ctx.frequencyCap ? { frequencyCap: ctx.frequencyCap } : {};
