@@ -5,7 +5,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 
 export type KeyScope = 'read' | 'write';
-export const KEY_SCOPES: readonly KeyScope[] = ['read', 'write'];
 
 export interface ApiKeyInfo {
   id: string;

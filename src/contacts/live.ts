@@ -22,6 +22,7 @@ import {
 } from './mapping.js';
 import { resolveContact, setAttributes, upsertUsers } from './store.js';
 import { checkTableMappings, checkUserMapping, readDatabaseSchema } from './sync/validate.js';
+import { insertEvents } from './sync/write.js';
 
 export const AUTH_USERS: TableName = { schema: 'auth', table: 'users' };
 export const STORAGE_OBJECTS: TableName = { schema: 'storage', table: 'objects' };
@@ -177,9 +178,21 @@ export async function applyLiveSync(
     properties: Record<string, unknown>,
     key = `capture:${change.inboxId}:${name}`,
   ) =>
-    tx`insert into nudge_engine.events (contact_id, name, properties, source, occurred_at, idempotency_key)
-       values (${contactId}, ${name}, ${JSON.stringify(properties)}::text::jsonb, 'capture', ${change.occurredAt}, ${key})
-       on conflict (idempotency_key) do nothing`;
+    insertEvents(
+      tx,
+      [
+        {
+          contactId,
+          event: {
+            name,
+            properties,
+            occurredAt: change.occurredAt.toISOString(),
+            idempotencyKey: key,
+          },
+        },
+      ],
+      'capture',
+    );
   const say = (outcome: LiveOutcome): LiveOutcome => {
     if (outcome.summary)
       live.log?.(`${change.schema}.${change.table} ${change.operation}: ${outcome.summary}`);

@@ -207,6 +207,12 @@ describe('live sync in the engine', () => {
       values ('avatars', 'margaret/face.png', ${id}, ${db.sql.json({ size: 1234, mimetype: 'image/png' })})`;
     const decision = await syncDecision('storage.object.created');
     expect(decision).toMatchObject({ outcome: 'synced', contact_id: contact.id });
+    // On the timeline like any event: last_event_at moves to it.
+    const [seen] = await db.sql<{ last: Date; occurred: Date }[]>`
+      select c.last_event_at as last, max(e.occurred_at) as occurred
+        from nudge_engine.contacts c join nudge_engine.events e on e.contact_id = c.id
+       where c.id = ${contact.id} group by c.last_event_at`;
+    expect(seen!.last).toEqual(seen!.occurred);
     expect((await eventsOf(contact.id)).at(-1)).toEqual({
       name: 'storage.object.created',
       source: 'capture',

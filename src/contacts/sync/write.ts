@@ -4,6 +4,7 @@
 // for table rows, attributes merged, events inserted once per key, and auth
 // users that no longer exist marked deleted on their contact.
 import type postgres from 'postgres';
+import { records } from '../../db/records.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
 import { normalizeEmail, type SyncedUser, upsertUsers } from '../store.js';
 
@@ -166,17 +167,22 @@ export async function mergeAttributes(
   if (merged.size === 0) return 0;
   const result = await tx`
     update nudge_engine.contacts c
-       set attributes = c.attributes || v.attributes::jsonb, updated_at = now()
-      from unnest(${[...merged.keys()]}::uuid[], ${[...merged.values()].map((a) => JSON.stringify(a))}::text[])
-           as v(id, attributes)
+       set attributes = c.attributes || v.attributes, updated_at = now()
+      from ${records(
+        tx,
+        [...merged].map(([id, attributes]) => ({ id, attributes })),
+        'id uuid, attributes jsonb',
+        'v',
+      )}
      where c.id = v.id`;
   return result.count;
 }
 
 /**
- * Inserts events on their contacts' timelines; a key seen before adds
- * nothing. Synced events are history: they are not handed to the engine's
- * inbox, so a backfill of old orders starts no feature.
+ * Inserts events on their contacts' timelines and moves their last_event_at;
+ * a key seen before adds nothing. Used by `nudge sync` and live sync alike.
+ * These events are history: they are not handed to the engine's inbox, so a
+ * backfill of old orders starts no feature.
  */
 export async function insertEvents(
   tx: Tx,
@@ -187,13 +193,19 @@ export async function insertEvents(
   const result = await tx`
     with added as (
       insert into nudge_engine.events (contact_id, name, properties, source, occurred_at, idempotency_key)
-      select e.contact_id, e.name, e.properties::jsonb, ${source},
-             coalesce(e.occurred_at::timestamptz, now()), e.key
-        from unnest(${events.map((e) => e.contactId)}::uuid[], ${events.map((e) => e.event.name)}::text[],
-                    ${events.map((e) => JSON.stringify(e.event.properties))}::text[],
-                    ${events.map((e) => e.event.occurredAt)}::text[],
-                    ${events.map((e) => e.event.idempotencyKey)}::text[])
-             as e(contact_id, name, properties, occurred_at, key)
+      select e.contact_id, e.name, e.properties, ${source}, coalesce(e.occurred_at, now()), e.key
+        from ${records(
+          tx,
+          events.map(({ contactId, event }) => ({
+            contact_id: contactId,
+            name: event.name,
+            properties: event.properties,
+            occurred_at: event.occurredAt,
+            key: event.idempotencyKey,
+          })),
+          'contact_id uuid, name text, properties jsonb, occurred_at timestamptz, key text',
+          'e',
+        )}
       on conflict (idempotency_key) do nothing
       returning contact_id, occurred_at)
     update nudge_engine.contacts c set last_event_at = greatest(c.last_event_at, a.at)
