@@ -55,9 +55,8 @@ export async function trackEvent(
     const existing = await findByKey(sql, key);
     if (existing) return { event: shape(existing, true), inboxed: false };
   }
-  const contactId = await contactIdFor(sql, input.contact);
   return sql.begin(async (tx) => {
-    const contact = await liveContact(tx, contactId);
+    const contact = await liveContact(tx, await contactIdFor(tx, input.contact));
     const [row] = await tx<EventRow[]>`
       insert into nudge_engine.events (contact_id, name, properties, source, occurred_at, idempotency_key)
       values (${contact.id}, ${input.event}, ${tx.json(input.properties as postgres.JSONValue)}, 'api',
@@ -98,16 +97,16 @@ async function findByKey(db: postgres.Sql | postgres.TransactionSql, key: string
   return row;
 }
 
-/**
- * The contact's id. Resolved outside any transaction: resolveContact
- * tolerates a failed identity update, which would abort a transaction.
- */
-async function contactIdFor(sql: postgres.Sql, contact: TrackInput['contact']): Promise<string> {
+/** The contact's id, found or created in the event's transaction. */
+async function contactIdFor(
+  tx: postgres.TransactionSql,
+  contact: TrackInput['contact'],
+): Promise<string> {
   if ('id' in contact) return contact.id;
-  const { id } = await resolveContact(sql, contact);
+  const { id } = await resolveContact(tx, contact);
   // Someone deleted and now active again is a contact again.
-  await sql`update nudge_engine.contacts set deleted_at = null, updated_at = now()
-             where id = ${id} and deleted_at is not null`;
+  await tx`update nudge_engine.contacts set deleted_at = null, updated_at = now()
+            where id = ${id} and deleted_at is not null`;
   return id;
 }
 
