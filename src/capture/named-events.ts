@@ -63,6 +63,15 @@ export function namedEvent(name: string): NamedEvent | undefined {
   return NAMED_EVENTS[ALIASES[name] ?? name];
 }
 
+/**
+ * Whether a name is in a namespace Nudge owns (user., storage., auth.): such
+ * a name must be one of the events above; any other is an event the app
+ * tracks through the API.
+ */
+export function isBuiltInNamespace(name: string): boolean {
+  return /^(user|storage|auth)\./.test(name);
+}
+
 /** The canonical name (aliases resolved). */
 export function canonicalEventName(name: string): string {
   return ALIASES[name] ?? name;

@@ -25,7 +25,9 @@ import {
 import { ident } from '../db/quote.js';
 
 /** Declared attribute types (nudge.yaml contacts.attributes). */
-export type AttributeTypes = Readonly<Record<string, ValueType>>;
+import type { AttributeTypes } from '../features/types.js';
+
+export type { AttributeTypes };
 
 /** A query parameter the user wrote wrong; `param` names it. */
 export class QueryError extends Error {

@@ -3,7 +3,7 @@
 // is reported at its file:line with the nearest existing name; nothing is
 // written before every feature passes.
 
-import { NAMED_EVENTS, namedEvent } from '../capture/named-events.js';
+import { isBuiltInNamespace, NAMED_EVENTS, namedEvent } from '../capture/named-events.js';
 import type { CaptureNeed, Enrichment, Operation, RowRefs } from '../capture/triggers.js';
 import {
   type Condition,
@@ -67,7 +67,7 @@ function checkFeature(
     if (!event) {
       // Built-in namespaces must name a known event; anything else is an event
       // the app tracks through the API (its properties are new.*).
-      if (/^(user|storage|auth)\./.test(trigger.event)) {
+      if (isBuiltInNamespace(trigger.event)) {
         fail(
           ['trigger', 'event'],
           `unknown event "${trigger.event}"${didYouMean(trigger.event, Object.keys(NAMED_EVENTS))}`,

@@ -2,8 +2,10 @@
 // parsed in place (so a bad condition is reported at its own line), and the
 // stages compiled into a state machine. Checks against the live database
 // (tables, columns, literal types) happen in check.ts.
+
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { namedEvent } from '../capture/named-events.js';
 import type { Operation } from '../capture/triggers.js';
 import { parseField } from '../conditions/filter.js';
 import {
@@ -177,13 +179,13 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
  */
 function defaultContact(trigger: FeatureTrigger): { id?: string; email?: string; phone?: string } {
   if (trigger.kind === 'event') {
+    const named = namedEvent(trigger.event);
+    if (!named) return { id: 'new.auth_user_id', email: 'new.email' };
     // A deletion has only the old row.
-    const row = trigger.event.endsWith('.deleted') ? 'old' : 'new';
-    if (trigger.event.startsWith('user.') || trigger.event === 'auth.user.created') {
-      return { id: `${row}.id`, email: `${row}.email` };
-    }
-    if (trigger.event.startsWith('storage.')) return { id: `${row}.owner` };
-    return { id: 'new.auth_user_id', email: 'new.email' };
+    const row = named.operation === 'delete' ? 'old' : 'new';
+    return named.table.schema === 'storage'
+      ? { id: `${row}.owner` }
+      : { id: `${row}.id`, email: `${row}.email` };
   }
   return trigger.table.schema === 'auth' && trigger.table.table === 'users'
     ? { id: 'new.id', email: 'new.email' }
