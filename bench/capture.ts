@@ -1,18 +1,8 @@
-// npm run bench:capture — what Nudge's capture trigger costs the app's writes.
-// On a Supabase-shaped `orders` table, measured side by side in one run:
-// single-row inserts from 8 concurrent clients, and one bulk insert of 200k
-// rows, each without a trigger and with Nudge's deployed trigger. Rounds
-// alternate between the two so that machine noise hits both alike.
-// Prints throughput ratios (with ÷ without). Durability settings are left at
-// PostgreSQL's defaults (fsync on), as on a real server.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import postgres from 'postgres';
 import { deploy } from '../src/capture/deploy.js';
 import { buildCaptureObject } from '../src/capture/triggers.js';
-import { startEmbedded } from '../src/dev/embedded.js';
-import { createSupabaseDatabase, installSupabaseRoles } from '../src/dev/supabase.js';
+import { benchDatabase } from './database.js';
 
 const CLIENTS = 8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -20,17 +10,9 @@ const ROUNDS = 10;
 const BULK_ROWS = 200_000;
 const BULK_REPEATS = 5;
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-bench-'));
-await chmod(dir, 0o755);
-const server = await startEmbedded({ dataDir: path.join(dir, 'pg'), persistent: false });
+const bench = await benchDatabase('capture');
 try {
-  const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
-  await installSupabaseRoles(admin);
-  await createSupabaseDatabase(admin, 'bench', {
-    connect: (db) => postgres(server.url(db), { max: 1 }),
-  });
-  await admin.end();
-  const sql = postgres(server.url('bench'), { onnotice: () => {}, max: CLIENTS });
+  const sql = postgres(bench.url, { onnotice: () => {}, max: CLIENTS });
 
   for (const table of ['orders_plain', 'orders']) {
     await sql.unsafe(`CREATE TABLE public.${table} (
@@ -128,6 +110,5 @@ try {
   );
   await sql.end();
 } finally {
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
+  await bench.stop();
 }

@@ -1,17 +1,4 @@
-// npm run bench:sync — what `nudge sync users` costs against copying the same
-// rows raw. 1,000,000 generated auth users (BENCH_USERS to change) in a fresh
-// embedded PostgreSQL; side by side in one run: COPY out of auth.users piped
-// into COPY into a plain table (before and after the sync, averaged), and a
-// full sync into contacts with the default mapping. Prints rows/s, the ratio,
-// and memory: peak RSS and RSS/heap at each tenth of the sync (flat = it does
-// not grow with the rows read). For scale, the same rows also go into a copy
-// of the contacts table (same indexes) by one server-side INSERT ... SELECT:
-// what Postgres alone takes to write them, no Nudge code in the way.
-// BENCH_DROP_INDEXES=name,... drops engine-store indexes first, to show what
-// they cost. Durability is left at PostgreSQL's defaults (fsync on).
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import type { Io } from '../src/cli/io.js';
@@ -21,30 +8,18 @@ import { makeSyncLog, type SyncReporter } from '../src/contacts/sync/report.js';
 import { syncUsers } from '../src/contacts/sync/users.js';
 import { migrateEngine } from '../src/db/migrate.js';
 import { ident } from '../src/db/quote.js';
-import { startEmbedded } from '../src/dev/embedded.js';
-import { createSupabaseDatabase, installSupabaseRoles } from '../src/dev/supabase.js';
+import { benchDatabase } from './database.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 1_000_000);
 const DROP = (process.env.BENCH_DROP_INDEXES ?? '').split(',').filter(Boolean);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-bench-sync-'));
-await chmod(dir, 0o755);
-const server = await startEmbedded({
-  dataDir: path.join(dir, 'pg'),
-  persistent: false,
-  settings: process.env.BENCH_SHARED_BUFFERS
-    ? { shared_buffers: process.env.BENCH_SHARED_BUFFERS }
-    : {},
-});
+const bench = await benchDatabase(
+  'sync',
+  process.env.BENCH_SHARED_BUFFERS ? { shared_buffers: process.env.BENCH_SHARED_BUFFERS } : {},
+);
 try {
-  const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
-  await installSupabaseRoles(admin);
-  await createSupabaseDatabase(admin, 'bench', {
-    connect: (db) => postgres(server.url(db), { onnotice: () => {}, max: 1 }),
-  });
-  await admin.end();
-  const url = server.url('bench');
+  const url = bench.url;
   const engine = postgres(url, { onnotice: () => {}, max: 6 });
   const source = postgres(url, { onnotice: () => {}, max: 2 });
   await migrateEngine(engine, url);
@@ -153,6 +128,5 @@ try {
   console.log(`memory during the sync: ${samples.join(' · ')}`);
   await Promise.all([engine.end(), source.end()]);
 } finally {
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
+  await bench.stop();
 }
