@@ -61,6 +61,11 @@ export function workerPool(url: string, max: number, onError: (error: Error) => 
   return pool;
 }
 
+/** How long a loop waits after its `failures`-th failure in a row: 0.5 s doubling to 30 s. */
+export function retryDelayMs(failures: number): number {
+  return Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+}
+
 export interface JobRunnerOptions {
   engine: postgres.Sql;
   engineUrl: string;
@@ -139,7 +144,7 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
           if (stopping.signal.aborted) await runner.stop().catch(() => {});
           return;
         } catch (error) {
-          const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+          const backoff = retryDelayMs(failures);
           log.warn(
             { error: (error as Error).message },
             `starting the job runner failed, retrying in ${backoff} ms`,

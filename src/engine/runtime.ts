@@ -16,7 +16,12 @@ import type { Catalog } from '../source/catalog.js';
 import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
 import type { Router } from './inbox.js';
-import { ACTION_CONCURRENCY, DEFAULT_DEAD_WORKER_MS, startJobRunner } from './job-runner.js';
+import {
+  ACTION_CONCURRENCY,
+  DEFAULT_DEAD_WORKER_MS,
+  retryDelayMs,
+  startJobRunner,
+} from './job-runner.js';
 import type { Log } from './log.js';
 import { type ProcessContext, processPartition } from './process.js';
 import { pumpOnce } from './pump.js';
@@ -117,7 +122,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         if (abort.signal.aborted) break;
         stats.errors++;
         failures++;
-        const backoff = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        const backoff = retryDelayMs(failures);
         log.warn({ error: (error as Error).message }, `${name} failed, retrying in ${backoff} ms`);
         await pause(backoff, false);
       }
