@@ -41,6 +41,7 @@ import {
   handleEvent,
   type InboxRow,
   identityOf,
+  triggerVerdict,
 } from './event.js';
 import type { Row } from './features.js';
 import { type Decision, type JourneyCache, prefetchJourneys, type StepEnv } from './journey.js';
@@ -143,7 +144,7 @@ async function resolveBatch(
     for (const feature of candidatesOf(ctx.features, row)) {
       if (feature.feature.status === 'paused') continue;
       if (feature.when && !feature.readsContact) {
-        if (!feature.when.test({ now, ...data, contact: null }).result) continue;
+        if (!triggerVerdict(feature, row, now).result) continue;
       }
       const identity = identityOf(feature, data);
       if (!hasIdentity(identity)) continue;

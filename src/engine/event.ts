@@ -13,7 +13,13 @@ import {
   resolveContact,
 } from '../contacts/store.js';
 import { skippedTogether } from './decision-log.js';
-import { type FeatureSet, type Row, type RuntimeFeature, readField } from './features.js';
+import {
+  type FeatureSet,
+  type Predicate,
+  type Row,
+  type RuntimeFeature,
+  readField,
+} from './features.js';
 import {
   advanceOnEvent,
   type Decision,
@@ -136,6 +142,27 @@ export function identityOf(
  * syncLive); their waiting journeys re-check like those of the contacts the
  * features resolved.
  */
+const verdicts = new WeakMap<InboxRow, Map<string, ReturnType<Predicate['test']>>>();
+
+/**
+ * A feature's trigger condition on an event, when it reads no contact:
+ * worked out once per (event, feature) — batch.ts asks before stepping to
+ * know which contacts to look up, handleEvent asks again for the decision.
+ */
+export function triggerVerdict(feature: RuntimeFeature, row: InboxRow, now: Date) {
+  let byFeature = verdicts.get(row);
+  if (!byFeature) {
+    byFeature = new Map();
+    verdicts.set(row, byFeature);
+  }
+  let verdict = byFeature.get(feature.name);
+  if (!verdict) {
+    verdict = feature.when!.test({ now, new: row.new_row, old: row.old_row, contact: null });
+    byFeature.set(feature.name, verdict);
+  }
+  return verdict;
+}
+
 export async function handleEvent(
   env: StepEnv,
   ctx: ProcessContext,
@@ -179,7 +206,7 @@ export async function handleEvent(
       continue;
     }
     if (feature.when && !feature.readsContact) {
-      const verdict = feature.when.test({ now: env.now, ...rows, contact: null });
+      const verdict = triggerVerdict(feature, row, env.now);
       if (!verdict.result) {
         skip(feature.name, `trigger condition false: ${explain(verdict)}`);
         continue;
