@@ -24,8 +24,8 @@ import {
   advanceOnEvent,
   type Decision,
   type EventFacts,
-  flushJourneys,
   handleTriggerEvent,
+  lockActiveJourneys,
   type StepEnv,
 } from './journey.js';
 import type { ProcessContext } from './process.js';
@@ -248,18 +248,9 @@ export async function handleEvent(
     if (!seen.has(contactId)) seen.set(contactId, await contacts.row(env.tx, contactId));
   }
   for (const [contactId, contact] of seen) {
-    // What the batch changed for this contact is read below from the table.
-    if (env.journeys) await flushJourneys(env.tx, env.journeys, contactId);
-    const waiting = await env.tx<{ feature: string }[]>`
-      select feature from nudge_engine.journeys
-       where contact_id = ${contactId} and status = 'active' and feature = any(${reactive}::text[])`;
-    for (const { feature: name } of waiting) {
-      const feature = ctx.features.get(name);
-      if (!feature || triggered.has(name)) continue;
-      const journey = await env.tx<Parameters<typeof advanceOnEvent>[2][]>`
-        select feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context
-          from nudge_engine.journeys where feature = ${name} and contact_id = ${contactId} for update`;
-      if (journey[0]) await advanceOnEvent(env, feature, journey[0], contact, facts);
+    for (const journey of await lockActiveJourneys(env, contactId, reactive)) {
+      const feature = ctx.features.get(journey.feature);
+      if (feature) await advanceOnEvent(env, feature, journey, contact, facts);
     }
   }
 }

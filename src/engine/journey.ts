@@ -175,6 +175,22 @@ export async function lockJourney(
   return row;
 }
 
+/**
+ * The active journeys of a contact in these features, locked; the batch's
+ * changes to them are written first, so the table read is current.
+ */
+export async function lockActiveJourneys(
+  env: StepEnv,
+  contactId: string,
+  features: string[],
+): Promise<JourneyRow[]> {
+  if (env.journeys) await flushJourneys(env.tx, env.journeys, contactId);
+  return env.tx<JourneyRow[]>`
+    select ${env.tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
+     where contact_id = ${contactId} and status = 'active' and feature = any(${features}::text[])
+     order by feature for update`;
+}
+
 async function saveJourney(env: StepEnv, j: JourneyRow): Promise<void> {
   if (env.journeys) {
     const key = journeyKey(j.feature, j.contact_id);
