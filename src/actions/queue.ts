@@ -55,6 +55,35 @@ const batchJobSpecs = (sql: Db, source: postgres.PendingQuery<postgres.Row[]>) =
                     from (${source}) t) s
            group by s.chunk) b`;
 
+/** One run a job (or the deciding process) attempts, and at which attempt: a stale reference is a no-op. */
+export interface RunRef {
+  id: number;
+  attempt?: number;
+}
+
+/**
+ * Inserts new runs, skipping keys already known (in this batch or before),
+ * returning id, key, attempts and `runAt` as run_at for the job specs.
+ */
+const insertRuns = (tx: Db, runs: NewActionRun[], runAt: Date | null) => tx`
+  insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, context)
+  select key, feature, contact_id, stage, kind, params, context
+    from ${records(
+      tx,
+      runs.map((r) => ({
+        key: r.key,
+        feature: r.feature,
+        contact_id: r.contactId,
+        stage: r.stage,
+        kind: r.action.kind,
+        params: r.action.params ?? null,
+        context: r.context,
+      })),
+      'key text, feature text, contact_id uuid, stage text, kind text, params jsonb, context jsonb',
+    )}
+  on conflict (key) do nothing
+  returning id, key, attempts, ${runAt}::timestamptz as run_at`;
+
 /**
  * Records runs and their jobs in the caller's transaction, so an action is
  * enqueued if and only if the journey step that decided it commits. A key
@@ -69,24 +98,7 @@ export async function enqueueActions(
 ): Promise<number> {
   if (runs.length === 0) return 0;
   const [row] = await tx<{ count: number }[]>`
-    with inserted as (
-      insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, context)
-      select key, feature, contact_id, stage, kind, params, context
-        from ${records(
-          tx,
-          runs.map((r) => ({
-            key: r.key,
-            feature: r.feature,
-            contact_id: r.contactId,
-            stage: r.stage,
-            kind: r.action.kind,
-            params: r.action.params ?? null,
-            context: r.context,
-          })),
-          'key text, feature text, contact_id uuid, stage text, kind text, params jsonb, context jsonb',
-        )}
-      on conflict (key) do nothing
-      returning id, key, attempts, ${options.runAt ?? null}::timestamptz as run_at
+    with inserted as (${insertRuns(tx, runs, options.runAt ?? null)}
     ), specs as (${batchJobSpecs(tx, tx`select * from inserted`)}
     ), added as (
       select count(j.*) as jobs from specs, ${tx(WORKER_SCHEMA)}.add_jobs(specs.specs) j
@@ -94,6 +106,18 @@ export async function enqueueActions(
     )
     select (select count(*)::int from inserted) as count from added`;
   return row?.count ?? 0;
+}
+
+/**
+ * Records runs like enqueueActions but gives them no job: the deciding
+ * process attempts them itself once the transaction commits (direct.ts).
+ * Returns the new runs. If that process dies first, recoverActions gives
+ * them a job.
+ */
+export async function recordActionRuns(tx: Db, runs: NewActionRun[]): Promise<RunRef[]> {
+  if (runs.length === 0) return [];
+  const rows = (await insertRuns(tx, runs, null)) as unknown as { id: string; attempts: number }[];
+  return rows.map((r) => ({ id: Number(r.id), attempt: r.attempts }));
 }
 
 export interface ReplayFilter {
@@ -139,19 +163,30 @@ export async function replayActions(sql: Db, filter: ReplayFilter): Promise<numb
 }
 
 /**
+ * How long a run waits, untouched, with no job and no lock, before
+ * recoverActions gives it a job. The deciding process starts a first attempt
+ * milliseconds after its commit (direct.ts), so a run still untouched after
+ * this long was orphaned; a job that did get a run in the meantime makes the
+ * recovered one a no-op (attempt numbers), so the window trades only how soon
+ * an orphan is delivered against how often a no-op job runs.
+ */
+export const RECOVER_AFTER_MS = 30_000;
+
+/**
  * Gives a job back to runs that should have one and do not: pending or
  * retrying, unchanged for `staleAfterMs`, not being executed (their row is
- * not locked) and with no job waiting. That happens when a worker process
- * died mid-attempt (its job stays locked, and with max_attempts 1 is never
- * retried) or when recording an attempt's outcome failed. Safe to run at any
- * time and from several processes; the engine runs it periodically. Returns
- * how many runs it re-enqueued.
+ * not locked) and with no job waiting. That happens when an engine process
+ * died between deciding runs and attempting them (direct.ts), when a worker
+ * process died mid-attempt (its job stays locked, and with max_attempts 1 is
+ * never retried) or when recording an attempt's outcome failed. Safe to run
+ * at any time and from several processes; the engine runs it periodically.
+ * Returns how many runs it re-enqueued.
  */
 export async function recoverActions(
   sql: Db,
   options: { staleAfterMs?: number } = {},
 ): Promise<number> {
-  const staleAfterMs = options.staleAfterMs ?? 10 * 60_000;
+  const staleAfterMs = options.staleAfterMs ?? RECOVER_AFTER_MS;
   const [row] = await sql<{ count: number }[]>`
     with waiting as materialized (
       -- The runs a job waits to run: one (runId, keyed or not) or a batch (runs).

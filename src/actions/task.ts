@@ -6,7 +6,7 @@ import type postgres from 'postgres';
 import { WORKER_SCHEMA } from '../db/migrate.js';
 import { records } from '../db/records.js';
 import { providerByKind, providerFor } from './index.js';
-import { ACTION_TASK, type ActionBatchJob, type ActionJob } from './queue.js';
+import { ACTION_TASK, type ActionBatchJob, type ActionJob, type RunRef } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
 import { backoffMs, describe, judge } from './retry.js';
 import { type ActionEnv, type ActionRun, RetryableError } from './types.js';
@@ -24,12 +24,6 @@ interface RunRow {
   context: ActionRun['context'] | null;
   status: 'pending' | 'retrying' | 'succeeded' | 'dead';
   attempts: number;
-}
-
-/** One run a job asks for, and the attempt it was added for (a stale job is a no-op). */
-export interface RunRef {
-  id: number;
-  attempt?: number;
 }
 
 /** The task list to give graphile-worker's run(): { nudge_action }. */

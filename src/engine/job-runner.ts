@@ -15,7 +15,7 @@
 // and then do nothing (src/actions/task.ts). The default window is 30 s.
 // Likewise an action job whose task failed without recording its attempt
 // (the database was away) gets the attempt back instead of waiting for
-// recoverActions' ten minutes.
+// recoverActions' window (RECOVER_AFTER_MS).
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { type Runner, run as runWorker, type TaskList, type WorkerEvents } from 'graphile-worker';

@@ -4,7 +4,7 @@
 // Returns a handle the CLI keeps until a signal, and tests keep until done.
 import type postgres from 'postgres';
 import { enqueueActions, recoverActions } from '../actions/queue.js';
-import { actionTasks } from '../actions/task.js';
+import { actionTasks, runActions } from '../actions/task.js';
 import type { ActionEnv } from '../actions/types.js';
 import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
@@ -135,6 +135,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       log,
       enqueueActions,
       actionTasks: actionTasks(actionEnv),
+      attemptActions: (refs) => runActions(actionEnv, refs),
       housekeeping,
       ...(options.idleMs ? { idleMs: options.idleMs } : {}),
       deadWorkerMs: options.deadWorkerMs ?? deadWorkerMsFrom(project.env, log),

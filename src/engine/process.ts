@@ -9,6 +9,8 @@
 // share a lane (see router.ts), so they are handled in order even with several
 // worker processes.
 import type postgres from 'postgres';
+import type { FirstAttempts } from '../actions/direct.js';
+import type { RunRef } from '../actions/queue.js';
 import type { NewActionRun } from '../actions/types.js';
 import { applyLiveSync, type LiveSync, liveSyncWatches } from '../contacts/live.js';
 import type { ContactIdentity } from '../contacts/store.js';
@@ -26,6 +28,11 @@ export interface ProcessContext {
   clock: Clock;
   frequencyCap?: { max: number; perMs: number };
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
+  /**
+   * When set, actions are recorded through it instead, and the runs it keeps
+   * are attempted by this process once the transaction commits (direct.ts).
+   */
+  firstAttempts?: Pick<FirstAttempts, 'record' | 'start'>;
   /** Told when a batch could not be processed together and goes one event at a time. */
   onBatchFallback?: (error: unknown) => void;
   /** Fills contacts the engine just created (e.g. from auth.users); see launch.ts. */
@@ -59,13 +66,28 @@ export async function processPartition(
 ): Promise<number> {
   if (!options.oneByOne) {
     try {
-      return await ctx.engine.begin((tx) => processLane(tx, ctx, partition, batch, true));
+      return committed(
+        ctx,
+        await ctx.engine.begin((tx) => processLane(tx, ctx, partition, batch, true)),
+      );
     } catch (error) {
       if (isTransient(error)) throw error;
       ctx.onBatchFallback?.(error);
     }
   }
-  return ctx.engine.begin((tx) => processLane(tx, ctx, partition, batch, false));
+  return committed(
+    ctx,
+    await ctx.engine.begin((tx) => processLane(tx, ctx, partition, batch, false)),
+  );
+}
+
+/** What a committed transaction leaves to do: its first attempts; returns how many events it handled. */
+export function committed(
+  ctx: ProcessContext,
+  done: { count: number; attemptHere: RunRef[] },
+): number {
+  if (done.attemptHere.length > 0) ctx.firstAttempts?.start(done.attemptHere);
+  return done.count;
 }
 
 async function processLane(
@@ -74,7 +96,7 @@ async function processLane(
   partition: number,
   batch: number,
   together: boolean,
-): Promise<number> {
+): Promise<{ count: number; attemptHere: RunRef[] }> {
   // Two statements, not one: the rows must be read with a snapshot taken
   // after the lock, or a lane that just committed could be seen unprocessed.
   // They go out together (the server runs them in order); rows read without
@@ -88,18 +110,18 @@ async function processLane(
        where partition = ${partition} and processed_at is null
        order by id limit ${batch}`,
   ]);
-  if (!lock?.ok || rows.length === 0) return 0;
+  if (!lock?.ok || rows.length === 0) return { count: 0, attemptHere: [] };
   const env = together
     ? await processTogether(tx, ctx, rows)
     : await processOneByOne(tx, ctx, rows);
-  await finish(
+  const attemptHere = await finish(
     tx,
     ctx,
     env,
     tx`
     update nudge_engine.inbox set processed_at = ${env.now} where id = any(${rows.map((r) => r.id)}::bigint[])`,
   );
-  return rows.length;
+  return { count: rows.length, attemptHere };
 }
 
 async function processOneByOne(
@@ -165,20 +187,33 @@ export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
  * Writes what a step collected — the journeys it changed (batch mode), the
  * decisions, the actions to enqueue — and `also`, as one pipeline: the
  * statements are independent, so they go out together and the transaction
- * waits for one round trip, not four.
+ * waits for one round trip, not four. Returns the runs to attempt in this
+ * process after the commit (see committed()).
  */
 export async function finish(
   tx: postgres.TransactionSql,
   ctx: ProcessContext,
   env: StepEnv,
   also?: PromiseLike<unknown>,
-): Promise<void> {
-  await Promise.all([
+): Promise<RunRef[]> {
+  const [, attemptHere] = await Promise.all([
     env.journeys ? flushJourneys(tx, env.journeys) : undefined,
-    env.actions.length ? ctx.enqueueActions(tx, env.actions) : undefined,
+    recordActions(tx, ctx, env.actions),
     writeDecisions(tx, env.decisions),
     also,
   ]);
+  return attemptHere;
+}
+
+async function recordActions(
+  tx: postgres.TransactionSql,
+  ctx: ProcessContext,
+  runs: NewActionRun[],
+): Promise<RunRef[]> {
+  if (runs.length === 0) return [];
+  if (ctx.firstAttempts) return ctx.firstAttempts.record(tx, runs);
+  await ctx.enqueueActions(tx, runs);
+  return [];
 }
 
 /**

@@ -9,6 +9,8 @@
 // logged and retried with backoff; postgres.js reconnects by itself.
 import type { TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
+import { firstAttemptsHere } from '../actions/direct.js';
+import type { RunRef } from '../actions/queue.js';
 import type { NewActionRun } from '../actions/types.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -43,6 +45,12 @@ export interface EngineOptions {
   onContactsCreated?: ProcessContext['onContactsCreated'];
   liveSync?: ProcessContext['liveSync'];
   actionTasks: TaskList;
+  /**
+   * One recorded attempt of each run (task.ts runActions). When given, the
+   * first attempt of the actions this process decides is made here, right
+   * after the commit, rather than by a job (actions/direct.ts).
+   */
+  attemptActions?: (refs: RunRef[]) => Promise<unknown>;
   /** Extra periodic work (recovering stranded action runs, webhook reconciliation). */
   housekeeping?: (() => Promise<unknown>)[];
   /** Poll intervals (ms); tests shorten them. */
@@ -84,11 +92,25 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
 
   const cap = project.config.actions.frequency_cap;
+  const concurrency = options.concurrency ?? ACTION_CONCURRENCY;
+  const attemptActions = options.attemptActions;
+  const firstAttempts = attemptActions
+    ? firstAttemptsHere({
+        attempt: attemptActions,
+        limit: concurrency,
+        onError: (error, refs) =>
+          log.warn(
+            { error: (error as Error).message, runIds: refs.map((r) => r.id) },
+            'an action attempt could not be recorded; its runs get a job when recovered',
+          ),
+      })
+    : undefined;
   const processContext = {
     engine,
     features: options.features,
     clock: options.clock,
     enqueueActions: options.enqueueActions,
+    ...(firstAttempts ? { firstAttempts } : {}),
     ...(options.onContactsCreated ? { onContactsCreated: options.onContactsCreated } : {}),
     ...(options.liveSync ? { liveSync: options.liveSync } : {}),
     onBatchFallback: (error: unknown) =>
@@ -146,7 +168,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     engine,
     engineUrl: options.engineUrl,
     tasks: options.actionTasks,
-    concurrency: options.concurrency ?? ACTION_CONCURRENCY,
+    concurrency,
     log,
     deadAfterMs: deadWorkerMs,
   });
@@ -238,6 +260,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       abort.abort();
       wake();
       await Promise.all(loops);
+      // The attempts this process started finish and are recorded (the drain).
+      await firstAttempts?.settle();
       await runner.stop();
       await listener?.unlisten().catch(() => {});
       log.info(stats, 'engine stopped');

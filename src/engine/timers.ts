@@ -4,10 +4,10 @@
 // decisions and actions. Waits survive restarts because they are rows.
 import { contactRow } from '../contacts/store.js';
 import { handleTimer, type JourneyRow, type StepEnv } from './journey.js';
-import { finish, type ProcessContext } from './process.js';
+import { committed, finish, type ProcessContext } from './process.js';
 
 export async function processTimers(ctx: ProcessContext, batch = 100): Promise<number> {
-  return ctx.engine.begin(async (tx) => {
+  const done = await ctx.engine.begin(async (tx) => {
     const now = ctx.clock.now();
     const due = await tx<JourneyRow[]>`
       select feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context
@@ -15,7 +15,7 @@ export async function processTimers(ctx: ProcessContext, batch = 100): Promise<n
        where status = 'active' and wake_at <= ${now}
        order by wake_at limit ${batch}
          for update skip locked`;
-    if (due.length === 0) return 0;
+    if (due.length === 0) return { count: 0, attemptHere: [] };
     const env: StepEnv = {
       tx,
       now,
@@ -42,7 +42,7 @@ export async function processTimers(ctx: ProcessContext, batch = 100): Promise<n
       const contact = await contactRow(tx, journey.contact_id);
       await handleTimer(env, feature, journey, contact);
     }
-    await finish(tx, ctx, env);
-    return due.length;
+    return { count: due.length, attemptHere: await finish(tx, ctx, env) };
   });
+  return committed(ctx, done);
 }

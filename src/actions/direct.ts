@@ -1,0 +1,82 @@
+// An action's first attempt, made by the engine process that decided it as
+// soon as the deciding transaction commits, instead of by a job. Going
+// through graphile-worker costs each batch of runs a job insert, a NOTIFY, a
+// fetch and a completion, and costs the action the wait until a worker picks
+// the job up; at a few hundred events a second on a small machine that wait
+// was most of the commit → webhook latency (docs/benchmarks.md).
+//
+// Nothing is given up for it. The run's row, written in the deciding
+// transaction, is the durable record: the attempt locks it and checks its
+// attempt number exactly as a job's does (task.ts), so a run is never
+// attempted twice at once or twice for one attempt. Retries, replays and
+// recovery stay jobs. A run this process never attempts (it was killed right
+// after the commit, or recording the attempt failed) has no job and no lock,
+// and recoverActions gives it a job once it has been untouched for a while.
+// When `limit` attempts are already in flight (a slow receiver), new runs get
+// jobs as before, so the process never holds more connections than that.
+import type postgres from 'postgres';
+import { enqueueActions, RUNS_PER_JOB, type RunRef, recordActionRuns } from './queue.js';
+import type { NewActionRun } from './types.js';
+
+export interface FirstAttempts {
+  /**
+   * In the deciding transaction: records the runs, and returns those this
+   * process will attempt once the transaction commits (none when they were
+   * given jobs instead).
+   */
+  record(tx: postgres.TransactionSql, runs: NewActionRun[]): Promise<RunRef[]>;
+  /** After the commit: starts the attempts (in batches of RUNS_PER_JOB), not waiting for them. */
+  start(refs: RunRef[]): void;
+  /** Resolves once every attempt started has finished (the drain on stop). */
+  settle(): Promise<void>;
+}
+
+export function firstAttemptsHere(options: {
+  /** One attempt of each run, recorded (task.ts runActions). */
+  attempt: (refs: RunRef[]) => Promise<unknown>;
+  /** Batches (of RUNS_PER_JOB runs) attempted at once, like a job runner's concurrency. */
+  limit: number;
+  /** An attempt whose outcome could not be recorded: its runs wait for recovery. */
+  onError: (error: unknown, refs: RunRef[]) => void;
+}): FirstAttempts {
+  const queue: RunRef[][] = [];
+  const running = new Set<Promise<void>>();
+  let held = 0; // runs queued or being attempted
+  const next = () => {
+    while (running.size < options.limit && queue.length > 0) {
+      const batch = queue.shift()!;
+      const attempt: Promise<void> = options
+        .attempt(batch)
+        .then(
+          () => undefined,
+          (error) => options.onError(error, batch),
+        )
+        .finally(() => {
+          running.delete(attempt);
+          held -= batch.length;
+          next();
+        });
+      running.add(attempt);
+    }
+  };
+  return {
+    async record(tx, runs) {
+      // Room is checked, not reserved: lanes deciding at the same moment may
+      // each take it, so up to a lane's batch per lane waits in the queue.
+      if (held >= options.limit * RUNS_PER_JOB) {
+        await enqueueActions(tx, runs);
+        return [];
+      }
+      return recordActionRuns(tx, runs);
+    },
+    start(refs) {
+      held += refs.length;
+      for (let i = 0; i < refs.length; i += RUNS_PER_JOB)
+        queue.push(refs.slice(i, i + RUNS_PER_JOB));
+      next();
+    },
+    async settle() {
+      while (running.size > 0) await Promise.all(running);
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// First attempts made by the deciding process (src/actions/direct.ts), on a
+// real database and a recording receiver, with no job runner: runs are
+// recorded without jobs and attempted once after the commit; beyond the limit
+// they get jobs; a retry still becomes a job; and a run the process never
+// attempted (it died after the commit) is given a job by recovery.
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstAttemptsHere } from '../../src/actions/direct.js';
+import { RUNS_PER_JOB, type RunRef, recoverActions } from '../../src/actions/queue.js';
+import { runActions } from '../../src/actions/task.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { useDatabase } from '../harness/db.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { makeEnv, makeProject, newRun, uniqueKey, waitForRun } from './setup.js';
+
+const db = useDatabase();
+let sql: postgres.Sql;
+let hooks: Recorder;
+let env: ReturnType<typeof makeEnv>;
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  sql = postgres(db.url, { onnotice: () => {}, max: 6 });
+  hooks = await startRecorder();
+  hooks.route('POST', '/direct', { status: 200 });
+  env = makeEnv(
+    sql,
+    await makeProject(`
+webhooks:
+  secret: \${WEBHOOK_SECRET}
+  timeout_ms: 1000
+actions:
+  max_attempts: 3
+  backoff_base_ms: 60000
+`),
+  );
+});
+
+afterAll(async () => {
+  await hooks?.close();
+  await sql?.end();
+});
+
+const webhookRun = (key: string) =>
+  newRun(key, { kind: 'webhook', params: { url: `${hooks.url}/direct`, method: 'POST' } });
+
+/** The jobs (keyed or batch) that carry the runs with these keys. */
+async function jobsOf(keys: string[]) {
+  return sql<{ key: string | null; payload: unknown }[]>`
+    select p.key, p.payload from nudge_worker._private_jobs p
+     where exists (select from nudge_engine.action_runs r
+                    where r.key in ${sql(keys)}
+                      and (p.key = 'action:' || r.key
+                           or exists (select from json_array_elements(p.payload -> 'runs') x
+                                       where (x ->> 'id')::bigint = r.id)))`;
+}
+
+const requestsFor = (key: string) =>
+  hooks.requests.filter((r) => r.headers['webhook-id'] === key).length;
+
+describe('first attempts in the deciding process', () => {
+  it('records runs without jobs and attempts each once after the commit', async () => {
+    const attempts = firstAttemptsHere({
+      attempt: (refs) => runActions(env, refs),
+      limit: 2,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const keys = Array.from({ length: RUNS_PER_JOB + 5 }, (_, i) => uniqueKey(`direct-${i}`));
+    const refs = await sql.begin((tx) => attempts.record(tx, keys.map(webhookRun)));
+    expect(refs).toHaveLength(keys.length);
+    expect(refs.every((r) => r.attempt === 0)).toBe(true);
+    expect(await jobsOf(keys)).toEqual([]);
+
+    attempts.start(refs);
+    await attempts.settle();
+    for (const key of keys) {
+      expect((await waitForRun(sql, key, ['succeeded'], 1000)).attempts).toBe(1);
+      expect(requestsFor(key)).toBe(1);
+    }
+    // A second start of the same references (a duplicate) sends nothing more.
+    attempts.start(refs);
+    await attempts.settle();
+    expect(keys.map(requestsFor)).toEqual(keys.map(() => 1));
+    expect(await jobsOf(keys)).toEqual([]);
+  });
+
+  it('gives runs jobs while the limit of attempts is in flight', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const attempted: RunRef[][] = [];
+    const attempts = firstAttemptsHere({
+      attempt: async (refs) => {
+        attempted.push(refs);
+        await held;
+      },
+      limit: 1,
+      onError: () => {},
+    });
+    const first = Array.from({ length: RUNS_PER_JOB }, (_, i) => uniqueKey(`full-${i}`));
+    attempts.start(await sql.begin((tx) => attempts.record(tx, first.map(webhookRun))));
+    const later = [uniqueKey('over-limit')];
+    expect(await sql.begin((tx) => attempts.record(tx, later.map(webhookRun)))).toEqual([]);
+    expect(await jobsOf(later)).toHaveLength(1);
+    release();
+    await attempts.settle();
+    expect(attempted.map((batch) => batch.length)).toEqual([RUNS_PER_JOB]);
+  });
+
+  it('schedules a failed first attempt as a job, like any retry', async () => {
+    const key = uniqueKey('retry');
+    hooks.failNext(1, 503);
+    const attempts = firstAttemptsHere({
+      attempt: (refs) => runActions(env, refs),
+      limit: 1,
+      onError: () => {},
+    });
+    attempts.start(await sql.begin((tx) => attempts.record(tx, [webhookRun(key)])));
+    await attempts.settle();
+    const run = await waitForRun(sql, key, ['retrying'], 1000);
+    expect(run.attempts).toBe(1);
+    expect(await jobsOf([key])).toEqual([
+      { key: `action:${key}`, payload: { runId: Number(run.id), attempt: 1 } },
+    ]);
+  });
+
+  it('leaves a run its process never attempted to recovery, which gives it a job', async () => {
+    const key = uniqueKey('orphan');
+    const attempts = firstAttemptsHere({
+      attempt: (refs) => runActions(env, refs),
+      limit: 1,
+      onError: () => {},
+    });
+    // Recorded and committed, then the process "dies" before start().
+    const [ref] = await sql.begin((tx) => attempts.record(tx, [webhookRun(key)]));
+    expect(await jobsOf([key])).toEqual([]);
+    expect(await recoverActions(sql, { staleAfterMs: 60_000 })).toBe(0); // not stale yet
+    await sql`update nudge_engine.action_runs set updated_at = now() - interval '2 minutes' where key = ${key}`;
+    expect(await recoverActions(sql, { staleAfterMs: 60_000 })).toBe(1);
+    expect(await jobsOf([key])).toEqual([
+      { key: `action:${key}`, payload: { runId: ref!.id, attempt: 0 } },
+    ]);
+    expect(requestsFor(key)).toBe(0);
+  });
+});
