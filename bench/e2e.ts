@@ -119,7 +119,8 @@ try {
   const secret = `whsec_${Buffer.from('bench-secret-0123456789abcdefghij').toString('base64')}`;
   await writeFile(
     path.join(dir, 'project/nudge.yaml'),
-    `server: { port: 0 }\nwebhooks: { secret: "${secret}" }\n`,
+    // BENCH_CONFIG adds lines to nudge.yaml, e.g. "engine: { partitions: 2 }".
+    `server: { port: 0 }\nwebhooks: { secret: "${secret}" }\n${process.env.BENCH_CONFIG ?? ''}\n`,
   );
   for (let i = 0; i < FEATURES; i++) {
     await writeFile(

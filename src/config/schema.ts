@@ -117,8 +117,10 @@ export const configSchema = z.strictObject({
         .int()
         .min(1)
         .max(64)
-        .default(4)
-        .describe('parallel lanes; one contact always uses one'),
+        .default(2)
+        .describe(
+          'lanes: one contact’s events always go to one, in order; the same in every process',
+        ),
       retention: z
         .strictObject({
           ingest_log: durationSchema.default('7d').describe('processed inbox rows'),
@@ -129,7 +131,7 @@ export const configSchema = z.strictObject({
         })
         .default({ ingest_log: '7d', decisions: '7d', outbox: '0s' }),
     })
-    .default({ partitions: 4, retention: { ingest_log: '7d', decisions: '7d', outbox: '0s' } }),
+    .default({ partitions: 2, retention: { ingest_log: '7d', decisions: '7d', outbox: '0s' } }),
   server: z
     .strictObject({
       host: z.string().default('127.0.0.1'),

@@ -124,6 +124,34 @@ async function processLane(
   return { count: rows.length, attemptHere };
 }
 
+/**
+ * Moves pending events out of lanes this configuration does not run (there
+ * were more partitions before) into lane `partition % partitions`, which is
+ * where the router now sends the same contact's new events whenever the new
+ * count divides the old one (4 → 2, 8 → 4): a contact's old events then go
+ * first in the lane of its new ones. Each old lane is taken with its advisory
+ * lock, so a process still running it (with the old configuration) is never
+ * overtaken; it is tried again next time. Returns how many events moved.
+ */
+export async function reclaimLanes(engine: postgres.Sql, partitions: number): Promise<number> {
+  const stranded = await engine<{ partition: number }[]>`
+    select distinct partition from nudge_engine.inbox
+     where processed_at is null and partition >= ${partitions}`;
+  let moved = 0;
+  for (const { partition } of stranded) {
+    moved += await engine.begin(async (tx) => {
+      const [lock] = await tx<{ ok: boolean }[]>`
+        select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
+      if (!lock?.ok) return 0;
+      const result = await tx`
+        update nudge_engine.inbox set partition = ${partition % partitions}
+         where processed_at is null and partition = ${partition}`;
+      return result.count;
+    });
+  }
+  return moved;
+}
+
 async function processOneByOne(
   tx: postgres.TransactionSql,
   ctx: ProcessContext,

@@ -25,7 +25,7 @@ import {
   startJobRunner,
 } from './job-runner.js';
 import type { Log } from './log.js';
-import { type ProcessContext, processPartition } from './process.js';
+import { type ProcessContext, processPartition, reclaimLanes } from './process.js';
 import { pumpOnce } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers } from './timers.js';
@@ -243,6 +243,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     loop(
       'housekeeping',
       async () => {
+        const moved = await reclaimLanes(engine, partitions);
+        if (moved > 0) {
+          log.info(
+            { events: moved, partitions },
+            'moved pending events from lanes beyond engine.partitions into the lanes that run',
+          );
+          wake();
+        }
         await applyRetention(engine, project);
         for (const task of options.housekeeping ?? []) await task();
         return 0;

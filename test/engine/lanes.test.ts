@@ -1,0 +1,69 @@
+// Lowering engine.partitions: events still pending in lanes the new
+// configuration does not run are moved into lane `partition % partitions`
+// (where the router now sends the same contacts) and processed there, in id
+// order; a lane some process is still running is left alone until it is free.
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { insertInbox, partitionOf } from '../../src/engine/inbox.js';
+import { reclaimLanes } from '../../src/engine/process.js';
+import { useDatabase } from '../harness/db.js';
+import { testEngine } from './harness.js';
+
+const db = useDatabase();
+
+const SEEN = `name: seen
+trigger: { table: public.orders, on: insert }
+contact: { email: new.email }
+stages:
+  - name: tracked
+    do: [{ track: { event: order_seen } }]
+`;
+
+describe('lanes beyond engine.partitions', () => {
+  it('moves their pending events into the lanes that run, which process them', async () => {
+    await db.sql`create table public.orders (id bigint primary key, email text)`;
+    const engine = await testEngine(db, { 'seen.yaml': SEEN }, { partitions: 2 });
+    // Written by a process configured with 4 lanes: each event in hash % 4.
+    const emails = Array.from({ length: 12 }, (_, i) => `buyer${i}@example.com`);
+    await insertInbox(
+      db.sql,
+      emails.map((email, i) => ({
+        source: 'api',
+        sourceKey: `old-${i}`,
+        schema: 'public',
+        table: 'orders',
+        operation: 'insert',
+        newRow: { id: i + 1, email },
+        occurredAt: new Date(),
+      })),
+      (event) => partitionOf(String(event.newRow!.email), 4),
+    );
+    const beyond = emails.filter((email) => partitionOf(email, 4) >= 2).length;
+    expect(beyond).toBeGreaterThan(0);
+
+    // Another process still runs lane 3: its events stay until it lets go.
+    const other = postgres(db.url, { onnotice: () => {}, max: 1 });
+    const lane3 = emails.filter((email) => partitionOf(email, 4) === 3).length;
+    try {
+      await other.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(hashtext('nudge partition'), 3)`;
+        expect(await reclaimLanes(db.sql, 2)).toBe(beyond - lane3);
+      });
+    } finally {
+      await other.end();
+    }
+    expect(await reclaimLanes(db.sql, 2)).toBe(lane3);
+    expect(await reclaimLanes(db.sql, 2)).toBe(0);
+
+    // Each event is now in the lane the 2-lane router gives its contact.
+    const rows = await db.sql<{ email: string; partition: number }[]>`
+      select new_row ->> 'email' as email, partition from nudge_engine.inbox`;
+    expect(rows.map((r) => r.partition)).toEqual(rows.map((r) => partitionOf(r.email, 2)));
+
+    await engine.settle();
+    const [left] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from nudge_engine.inbox where processed_at is null`;
+    expect(left!.n).toBe(0);
+    expect(engine.queued).toHaveLength(emails.length);
+  });
+});
