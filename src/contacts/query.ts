@@ -7,7 +7,7 @@
 // typed as nudge.yaml declares them (contacts.attributes; undeclared ones are
 // text). Full-text operators (fts, plfts, phfts, wfts), which the condition
 // language does not have, are handled here: a top-level one is ANDed in
-// directly, where the GIN index of migration 002 can serve it; one inside
+// directly, where the GIN index of migrations 002/004 can serve it; one inside
 // an or=/and= group becomes a synthetic boolean test whose column is the
 // match expression, so the condition compiler still owns the logic.
 
@@ -390,10 +390,11 @@ export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; typ
 
 /**
  * `vector @@ query` for one attribute (or email), checked exactly. When the
- * test stands alone (top level, not negated), uses the index's `simple`
- * configuration and cannot be fooled by what other attributes hold (no
- * negation in the query), the whole-contact vector is ANDed in first: the GIN
- * index finds candidates with it, the exact test rechecks them.
+ * test stands alone (top level, not negated), uses the `simple` configuration
+ * the index is built from, cannot be fooled by what other attributes hold (no
+ * negation in the query) and has no digit (the index leaves numbers out), the
+ * whole-contact document is ANDed in first: the GIN index finds candidates
+ * with it, the exact test rechecks them.
  */
 function searchSql(search: TextSearch, ctx: CompileContext, standalone: boolean): string {
   const declared = search.field === 'email' ? 'text' : ctx.attributes[search.field.attribute];
@@ -415,8 +416,16 @@ function searchSql(search: TextSearch, ctx: CompileContext, standalone: boolean)
   const fn = TSQUERY[search.op];
   const exact = `to_tsvector(${language}, ${text}) @@ ${fn}(${language}, ${terms})`;
   if (search.negated) return `NOT (${exact})`;
-  if (!standalone || search.language !== 'simple' || !monotone(search)) return exact;
-  const prefilter = `nudge_engine.contact_search_vector(c.email, c.attributes) @@ ${fn}('simple'::regconfig, ${terms})`;
+  if (
+    !standalone ||
+    search.language !== 'simple' ||
+    !monotone(search) ||
+    /[0-9]/.test(search.query)
+  )
+    return exact;
+  // The document leaves number tokens out (migration 004); a query without a
+  // digit has none, so it is the same query under the document's configuration.
+  const prefilter = `nudge_engine.contact_search_document(c.email, c.attributes) @@ ${fn}('nudge_engine.search'::regconfig, ${terms})`;
   return `(${prefilter} AND ${exact})`;
 }
 

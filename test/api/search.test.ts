@@ -2,6 +2,7 @@
 // negated and inside or= groups, exact per attribute despite the whole-contact
 // index, the errors bad terms get, and — on 20k contacts after ANALYZE — a
 // plan that answers `fts` through the GIN index (a Bitmap Index Scan).
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseContactQuery } from '../../src/contacts/query.js';
 import { contactsSql } from '../../src/server/api/paging.js';
@@ -18,6 +19,7 @@ const SPECIAL: [string, Record<string, unknown>][] = [
   ['runner@example.com', { bio: 'runs daily', city: 'Oslo' }],
   ['elsewhere@example.com', { bio: 'nothing here', city: 'quick fox junction' }],
   ['number@example.com', { bio: 42, city: 'fortytwo' }],
+  ['digits@example.com', { bio: 'room 101 since 2026-11-23T10:00:00Z', city: 'Basel' }],
 ];
 
 beforeAll(async () => {
@@ -66,13 +68,24 @@ describe('full-text operators', () => {
     ['bio=fts.cats %26 !dogs&email=not.like.user*', ['cats@example.com']],
     [
       'bio=not.fts.fox&email=not.like.user*',
-      ['cats@example.com', 'elsewhere@example.com', 'number@example.com', 'runner@example.com'],
+      [
+        'cats@example.com',
+        'digits@example.com',
+        'elsewhere@example.com',
+        'number@example.com',
+        'runner@example.com',
+      ],
     ],
     // Languages: english stems "running" and "runs" alike; simple does not.
     ['bio=fts(english).running', ['runner@example.com']],
     ['bio=fts.running', []],
     ['bio=plfts(simple).runs', ['runner@example.com']],
     ['email=plfts.cats@example.com', ['cats@example.com']],
+    // Numbers are searched too, without the index (its document leaves them out).
+    ['bio=plfts.room 101', ['digits@example.com']],
+    ['bio=fts.2026&email=not.like.user*', ['digits@example.com']],
+    ['bio=phfts.room 101', ['digits@example.com']],
+    ['bio=fts.room', ['digits@example.com']],
     // Strings only: a number in bio is not text to search.
     ['bio=fts.42&email=not.like.user*', []],
     [
@@ -83,6 +96,7 @@ describe('full-text operators', () => {
       'or=(bio.not.fts.fox,city.eq.Zurich)&email=not.like.user*',
       [
         'cats@example.com',
+        'digits@example.com',
         'elsewhere@example.com',
         'fox@example.com',
         'number@example.com',
@@ -129,7 +143,7 @@ describe('the index', () => {
       select pg_get_indexdef(indexrelid) as definition from pg_index
        where indexrelid = 'nudge_engine.contacts_search_idx'::regclass`;
     expect(index?.definition).toContain(
-      'USING gin (nudge_engine.contact_search_vector(email, attributes))',
+      'USING gin (nudge_engine.contact_search_document(email, attributes))',
     );
   });
 
@@ -142,8 +156,81 @@ describe('the index', () => {
     expect(await plan(query)).toMatch(/Bitmap Index Scan on contacts_search_idx/);
   });
 
-  it('is not used where it could miss rows: negations and other languages', async () => {
+  it('is not used where it could miss rows: negations, other languages, numbers', async () => {
     expect(await plan('bio=wfts.cats -dogs')).not.toMatch(/contacts_search_idx/);
     expect(await plan('bio=fts(english).running')).not.toMatch(/contacts_search_idx/);
+    expect(await plan('bio=plfts.room 101')).not.toMatch(/contacts_search_idx/);
+  });
+});
+
+describe('the document the index holds', () => {
+  // Words, numbers, timestamps, emails, URLs and hyphenated mixes; queries
+  // without digits, as the engine sends to the index.
+  const word = fc.constantFrom('quick', 'fox', 'room', 'user1', 't06', 'a-b', 'x2y', 'Zurich');
+  const number = fc.constantFrom(
+    '101',
+    '2026',
+    '-11',
+    '3.14',
+    '+00',
+    '1.2.3',
+    '2026-11-23T10:00:00Z',
+  );
+  const other = fc.constantFrom(
+    'ann@example.com',
+    'https://img.example.com/1.png',
+    'fox-2026',
+    'a:b',
+  );
+  const text = fc.array(fc.oneof(word, number, other), { minLength: 1, maxLength: 6 });
+  const digitFree = fc.constantFrom(
+    'quick',
+    'fox',
+    'room',
+    'user',
+    'zurich',
+    'a-b',
+    'fox:*',
+    'example.com',
+  );
+  const query = fc.tuple(
+    fc.constantFrom('to_tsquery', 'plainto_tsquery', 'phraseto_tsquery', 'websearch_to_tsquery'),
+    fc.array(digitFree, { minLength: 1, maxLength: 3 }),
+  );
+
+  it('holds every word a digit-free search can match in an attribute', async () => {
+    const cases = fc.sample(fc.tuple(text, query), { numRuns: 400, seed: 4 });
+    const rows = cases.map(([words, [fn, terms]]) => ({
+      value: words.join(' '),
+      fn,
+      terms: fn === 'to_tsquery' ? terms.join(' & ') : terms.join(' ').replaceAll(':*', ''),
+    }));
+    const misses = await db.sql<{ value: string; fn: string; terms: string }[]>`
+      select value, fn, terms from json_to_recordset(${JSON.stringify(rows)}::text::json)
+                                as c(value text, fn text, terms text)
+       where (case fn
+                when 'to_tsquery' then to_tsvector('simple', value) @@ to_tsquery('simple', terms)
+                when 'plainto_tsquery' then to_tsvector('simple', value) @@ plainto_tsquery('simple', terms)
+                when 'phraseto_tsquery' then to_tsvector('simple', value) @@ phraseto_tsquery('simple', terms)
+                else to_tsvector('simple', value) @@ websearch_to_tsquery('simple', terms) end)
+         and not (case fn
+                when 'to_tsquery' then nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ to_tsquery('nudge_engine.search', terms)
+                when 'plainto_tsquery' then nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ plainto_tsquery('nudge_engine.search', terms)
+                when 'phraseto_tsquery' then nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ phraseto_tsquery('nudge_engine.search', terms)
+                else nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ websearch_to_tsquery('nudge_engine.search', terms) end)`;
+    expect(misses).toEqual([]);
+    // The cases matched at all, so the test is not empty.
+    const [matched] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from json_to_recordset(${JSON.stringify(rows)}::text::json) as c(value text, fn text, terms text)
+       where to_tsvector('simple', value) @@ plainto_tsquery('simple', replace(terms, ' & ', ' '))`;
+    expect(matched!.n).toBeGreaterThan(20);
+  });
+
+  it('leaves numbers out', async () => {
+    const [row] = await db.sql<{ document: string }[]>`
+      select nudge_engine.contact_search_document('ann@example.com',
+               '{"bio": "room 101", "seen": "2026-11-23T10:00:00Z", "n": 5}')::text as document`;
+    // Words with digits in them stay: t10 and 00z of the timestamp, user1, x2y.
+    expect(row!.document).toBe("'00z':5 'ann@example.com':1 'room':2 't10':4");
   });
 });
