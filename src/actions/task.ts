@@ -146,7 +146,8 @@ export async function executeRuns(
     for (const run of store) await attempt(true)(run);
 
     if (done.length > 0) {
-      await tx`
+      // The run update and the decision-log rows go out together.
+      const marked = tx`
         update nudge_engine.action_runs r
            set status = 'succeeded', attempts = r.attempts + 1, last_error = null,
                result = d.result, completed_at = ${env.clock.now()},
@@ -158,15 +159,18 @@ export async function executeRuns(
             'd',
           )}
          where r.id = d.id`;
-      await recordAttempts(
-        tx,
-        env,
-        done.map(({ run }) => ({
-          run,
-          status: 'succeeded',
-          reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
-        })),
-      );
+      await Promise.all([
+        marked,
+        recordAttempts(
+          tx,
+          env,
+          done.map(({ run }) => ({
+            run,
+            status: 'succeeded',
+            reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
+          })),
+        ),
+      ]);
       for (const { run } of done) outcomes.set(run.id, 'succeeded');
       logSuccesses(
         env,

@@ -251,7 +251,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           );
           wake();
         }
-        await applyRetention(engine, project);
+        await applyRetention(engine, project, options.source);
         for (const task of options.housekeeping ?? []) await task();
         return 0;
       },
@@ -277,12 +277,27 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   };
 }
 
-/** Deletes processed inbox rows and decisions older than their retention. */
-async function applyRetention(engine: postgres.Sql, project: LoadedConfig): Promise<void> {
+/**
+ * Deletes what engine.retention no longer keeps: processed inbox rows,
+ * decisions, and (in the source database, when `source` is given) archived
+ * outbox rows.
+ */
+export async function applyRetention(
+  engine: postgres.Sql,
+  project: LoadedConfig,
+  source?: postgres.Sql,
+): Promise<void> {
   const retention = project.config.engine.retention;
-  const ingest = parseDuration(retention.ingest_log)!;
-  const decisions = parseDuration(retention.decisions)!;
+  const seconds = (duration: string) => parseDuration(duration)! / 1000;
+  // By received_at, which is indexed: a scan for old processed_at values read the whole inbox.
   await engine`delete from nudge_engine.inbox
-                where processed_at is not null and processed_at < now() - ${ingest / 1000} * interval '1 second'`;
-  await engine`delete from nudge_engine.decisions where at < now() - ${decisions / 1000} * interval '1 second'`;
+                where received_at < now() - ${seconds(retention.ingest_log)} * interval '1 second'
+                  and processed_at is not null`;
+  await engine`delete from nudge_engine.decisions
+                where at < now() - ${seconds(retention.decisions)} * interval '1 second'`;
+  const outbox = seconds(retention.outbox);
+  if (source && outbox > 0) {
+    await source`delete from nudge.event_archive
+                  where consumed_at < now() - ${outbox} * interval '1 second'`;
+  }
 }

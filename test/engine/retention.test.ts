@@ -1,0 +1,84 @@
+// engine.retention: processed inbox rows older than ingest_log and decisions
+// older than decisions are deleted; unprocessed events never are, whatever
+// their age; and consumed outbox rows are archived while retention.outbox is
+// set, and deleted from the archive once older than it.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { insertInbox } from '../../src/engine/inbox.js';
+import { pumpOnce } from '../../src/engine/pump.js';
+import { applyRetention } from '../../src/engine/runtime.js';
+import { useDatabase } from '../harness/db.js';
+import { testEngine } from './harness.js';
+
+const db = useDatabase();
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+});
+
+async function project(yaml: string) {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-retention-'));
+  await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
+  return loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+}
+
+describe('engine.retention', () => {
+  it('deletes processed inbox rows and decisions past their retention, and nothing else', async () => {
+    const config = await project('engine: { retention: { ingest_log: 2d, decisions: 1d } }\n');
+    const event = (key: string) => ({
+      source: 'api' as const,
+      sourceKey: key,
+      eventName: 'x',
+      occurredAt: new Date(),
+    });
+    await insertInbox(db.sql, ['old-done', 'old-pending', 'new-done'].map(event));
+    await db.sql`update nudge_engine.inbox set received_at = now() - interval '3 days'
+                  where source_key in ('old-done', 'old-pending')`;
+    await db.sql`update nudge_engine.inbox set processed_at = now()
+                  where source_key in ('old-done', 'new-done')`;
+    await db.sql`insert into nudge_engine.decisions (at, outcome, reason)
+                 values (now() - interval '25 hours', 'skipped', 'old'), (now(), 'skipped', 'new')`;
+
+    await applyRetention(db.sql, config);
+
+    const inbox = await db.sql<{ source_key: string }[]>`
+      select source_key from nudge_engine.inbox order by source_key`;
+    expect(inbox.map((r) => r.source_key)).toEqual(['new-done', 'old-pending']);
+    const decisions = await db.sql<{ reason: string }[]>`select reason from nudge_engine.decisions`;
+    expect(decisions.map((r) => r.reason)).toEqual(['new']);
+  });
+
+  it('keeps consumed outbox rows in the archive for retention.outbox, then deletes them', async () => {
+    await db.sql`create table public.orders (id bigint primary key, email text)`;
+    await testEngine(db, {
+      'seen.yaml': `name: seen
+trigger: { table: public.orders, on: insert }
+contact: { email: new.email }
+stages:
+  - name: tracked
+    do: [{ track: { event: order_seen } }]
+`,
+    });
+    await db.sql`insert into public.orders values (1, 'a@example.com'), (2, 'b@example.com')`;
+    await db.sql`insert into public.orders values (3, 'c@example.com')`;
+    const moved = await pumpOnce({ source: db.sql, engine: db.sql, route: () => 0, archive: true });
+    expect(moved).toBe(3);
+    const archived = async () =>
+      (await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.event_archive`)[0]!.n;
+    const [outbox] = await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.event_log`;
+    expect(outbox!.n).toBe(0);
+    expect(await archived()).toBe(2); // one outbox row per statement
+
+    const config = await project('engine: { retention: { outbox: 1h } }\n');
+    await applyRetention(db.sql, config, db.sql);
+    expect(await archived()).toBe(2);
+    await db.sql`update nudge.event_archive set consumed_at = now() - interval '2 hours'
+                  where id = (select min(id) from nudge.event_archive)`;
+    await applyRetention(db.sql, config, db.sql);
+    expect(await archived()).toBe(1);
+  });
+});
