@@ -12,8 +12,11 @@
 // recovery stay jobs. A run this process never attempts (it was killed right
 // after the commit, or recording the attempt failed) has no job and no lock,
 // and recoverActions gives it a job once it has been untouched for a while.
-// When `limit` attempts are already in flight (a slow receiver), new runs get
-// jobs as before, so the process never holds more connections than that.
+// When `limit` batches are already being attempted (a slow receiver), new
+// runs get jobs as before, so no run waits here long enough to look orphaned
+// to recovery; and every attempt, first or from a job, takes one of the
+// process's attempt slots (ActionEnv.slots), so attempts hold at most that
+// many connections together.
 import type postgres from 'postgres';
 import { enqueueActions, RUNS_PER_JOB, type RunRef, recordActionRuns } from './queue.js';
 import type { NewActionRun } from './types.js';
@@ -27,8 +30,12 @@ export interface FirstAttempts {
   record(tx: postgres.TransactionSql, runs: NewActionRun[]): Promise<RunRef[]>;
   /** After the commit: starts the attempts (in batches of RUNS_PER_JOB), not waiting for them. */
   start(refs: RunRef[]): void;
-  /** Resolves once every attempt started has finished (the drain on stop). */
-  settle(): Promise<void>;
+  /**
+   * On stop: starts nothing more (runs not yet started are left to recovery,
+   * their rows being durable) and waits for the attempts under way, at most
+   * `timeoutMs`. Resolves with how many runs were left.
+   */
+  settle(timeoutMs: number): Promise<number>;
 }
 
 export function firstAttemptsHere(options: {
@@ -41,9 +48,9 @@ export function firstAttemptsHere(options: {
 }): FirstAttempts {
   const queue: RunRef[][] = [];
   const running = new Set<Promise<void>>();
-  let held = 0; // runs queued or being attempted
+  let stopping = false;
   const next = () => {
-    while (running.size < options.limit && queue.length > 0) {
+    while (!stopping && running.size < options.limit && queue.length > 0) {
       const batch = queue.shift()!;
       const attempt: Promise<void> = options
         .attempt(batch)
@@ -53,7 +60,6 @@ export function firstAttemptsHere(options: {
         )
         .finally(() => {
           running.delete(attempt);
-          held -= batch.length;
           next();
         });
       running.add(attempt);
@@ -61,22 +67,31 @@ export function firstAttemptsHere(options: {
   };
   return {
     async record(tx, runs) {
-      // Room is checked, not reserved: lanes deciding at the same moment may
-      // each take it, so up to a lane's batch per lane waits in the queue.
-      if (held >= options.limit * RUNS_PER_JOB) {
+      // Room is checked, not reserved: the deciders of the moment (the lanes,
+      // the timers) may each take it, so a few batches may queue briefly.
+      if (stopping || queue.length > 0 || running.size >= options.limit) {
         await enqueueActions(tx, runs);
         return [];
       }
       return recordActionRuns(tx, runs);
     },
     start(refs) {
-      held += refs.length;
       for (let i = 0; i < refs.length; i += RUNS_PER_JOB)
         queue.push(refs.slice(i, i + RUNS_PER_JOB));
       next();
     },
-    async settle() {
-      while (running.size > 0) await Promise.all(running);
+    async settle(timeoutMs) {
+      stopping = true;
+      const left = queue.splice(0).reduce((sum, batch) => sum + batch.length, 0);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(running),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      return left;
     },
   };
 }

@@ -52,13 +52,16 @@ export interface EngineOptions {
    */
   attemptActions?: (refs: RunRef[]) => Promise<unknown>;
   /** Extra periodic work (recovering stranded action runs, webhook reconciliation). */
-  housekeeping?: (() => Promise<unknown>)[];
+  housekeeping?: [name: string, task: () => Promise<unknown>][];
   /** Poll intervals (ms); tests shorten them. */
   idleMs?: number;
   concurrency?: number;
   /** A process silent this long is dead and its action jobs are freed (default 30 s; see job-runner.ts). */
   deadWorkerMs?: number;
 }
+
+/** How long a stopping engine waits for the action attempts under way. */
+const DRAIN_MS = 15_000;
 
 export interface Engine {
   /** Wake the processors (new inbox rows). */
@@ -173,6 +176,22 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     deadAfterMs: deadWorkerMs,
   });
 
+  /** Pending events of lanes beyond engine.partitions go to the lanes that run (process.ts). */
+  const reclaim = async () => {
+    const moved = await reclaimLanes(engine, partitions);
+    if (moved > 0) {
+      log.info(
+        { events: moved, partitions },
+        'moved pending events from lanes beyond engine.partitions into the lanes that run',
+      );
+      wake();
+    }
+  };
+  // Before any lane runs, so a contact's older events go before its new ones.
+  await reclaim().catch((error) =>
+    log.warn({ error: (error as Error).message }, 'moving events of dropped lanes failed'),
+  );
+
   const loops: Promise<void>[] = [];
   if (options.source) {
     const source = options.source;
@@ -239,20 +258,23 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       'errors',
     ),
   );
+  // Each task on its own: one failing (the source away, a slow purge) must not
+  // hold up the others, least of all recovering actions, which comes first.
+  const housekeeping: [string, () => Promise<unknown>][] = [
+    ...(options.housekeeping ?? []),
+    ['moving events of dropped lanes', reclaim],
+    ['retention', () => applyRetention(engine, project, options.source)],
+  ];
   loops.push(
     loop(
       'housekeeping',
       async () => {
-        const moved = await reclaimLanes(engine, partitions);
-        if (moved > 0) {
-          log.info(
-            { events: moved, partitions },
-            'moved pending events from lanes beyond engine.partitions into the lanes that run',
-          );
-          wake();
+        for (const [name, task] of housekeeping) {
+          await task().catch((error) => {
+            stats.errors++;
+            log.warn({ error: (error as Error).message }, `${name} failed; tried again in 5 s`);
+          });
         }
-        await applyRetention(engine, project, options.source);
-        for (const task of options.housekeeping ?? []) await task();
         return 0;
       },
       5000,
@@ -268,8 +290,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       abort.abort();
       wake();
       await Promise.all(loops);
-      // The attempts this process started finish and are recorded (the drain).
-      await firstAttempts?.settle();
+      // The attempts under way finish and are recorded (the drain); runs not
+      // started yet are left to recovery, which gives them jobs.
+      const left = await firstAttempts?.settle(DRAIN_MS);
+      if (left) log.info({ runs: left }, 'actions not attempted yet are left to recovery');
       await runner.stop();
       await listener?.unlisten().catch(() => {});
       log.info(stats, 'engine stopped');
@@ -277,10 +301,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   };
 }
 
+/** Rows a retention statement deletes at most at once: a first purge of a large table goes in steps. */
+const PURGE_CHUNK = 10_000;
+
 /**
- * Deletes what engine.retention no longer keeps: processed inbox rows,
- * decisions, and (in the source database, when `source` is given) archived
- * outbox rows.
+ * Deletes what engine.retention no longer keeps: processed inbox rows (by
+ * receipt time, which is indexed), decisions, and (in the source database,
+ * when `source` is given and capture is deployed) archived outbox rows —
+ * all of them once retention.outbox is back to 0s.
  */
 export async function applyRetention(
   engine: postgres.Sql,
@@ -289,15 +317,33 @@ export async function applyRetention(
 ): Promise<void> {
   const retention = project.config.engine.retention;
   const seconds = (duration: string) => parseDuration(duration)! / 1000;
-  // By received_at, which is indexed: a scan for old processed_at values read the whole inbox.
-  await engine`delete from nudge_engine.inbox
-                where received_at < now() - ${seconds(retention.ingest_log)} * interval '1 second'
-                  and processed_at is not null`;
-  await engine`delete from nudge_engine.decisions
-                where at < now() - ${seconds(retention.decisions)} * interval '1 second'`;
-  const outbox = seconds(retention.outbox);
-  if (source && outbox > 0) {
-    await source`delete from nudge.event_archive
-                  where consumed_at < now() - ${outbox} * interval '1 second'`;
-  }
+  const purge = async (statement: () => postgres.PendingQuery<postgres.Row[]>) => {
+    while ((await statement()).count >= PURGE_CHUNK) {}
+  };
+  await purge(
+    () => engine`
+      delete from nudge_engine.inbox where id in (
+        select id from nudge_engine.inbox
+         where received_at < now() - ${seconds(retention.ingest_log)} * interval '1 second'
+           and processed_at is not null
+         limit ${PURGE_CHUNK})`,
+  );
+  await purge(
+    () => engine`
+      delete from nudge_engine.decisions where id in (
+        select id from nudge_engine.decisions
+         where at < now() - ${seconds(retention.decisions)} * interval '1 second'
+         limit ${PURGE_CHUNK})`,
+  );
+  if (!source) return;
+  const [archive] = await source<{ present: boolean }[]>`
+    select to_regclass('nudge.event_archive') is not null as present`;
+  if (!archive?.present) return;
+  await purge(
+    () => source`
+      delete from nudge.event_archive where ctid = any(array(
+        select ctid from nudge.event_archive
+         where consumed_at < now() - ${seconds(retention.outbox)} * interval '1 second'
+         limit ${PURGE_CHUNK}))`,
+  );
 }

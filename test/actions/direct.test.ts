@@ -73,15 +73,14 @@ describe('first attempts in the deciding process', () => {
     expect(refs.every((r) => r.attempt === 0)).toBe(true);
     expect(await jobsOf(keys)).toEqual([]);
 
+    // Started twice (a duplicate): the second attempt of each run waits for
+    // the first's row lock, sees it succeeded and sends nothing.
     attempts.start(refs);
-    await attempts.settle();
+    attempts.start(refs);
     for (const key of keys) {
-      expect((await waitForRun(sql, key, ['succeeded'], 1000)).attempts).toBe(1);
-      expect(requestsFor(key)).toBe(1);
+      expect((await waitForRun(sql, key, ['succeeded'], 5000)).attempts).toBe(1);
     }
-    // A second start of the same references (a duplicate) sends nothing more.
-    attempts.start(refs);
-    await attempts.settle();
+    expect(await attempts.settle(5000)).toBe(0);
     expect(keys.map(requestsFor)).toEqual(keys.map(() => 1));
     expect(await jobsOf(keys)).toEqual([]);
   });
@@ -106,8 +105,34 @@ describe('first attempts in the deciding process', () => {
     expect(await sql.begin((tx) => attempts.record(tx, later.map(webhookRun)))).toEqual([]);
     expect(await jobsOf(later)).toHaveLength(1);
     release();
-    await attempts.settle();
+    expect(await attempts.settle(5000)).toBe(0);
     expect(attempted.map((batch) => batch.length)).toEqual([RUNS_PER_JOB]);
+  });
+
+  it('on stop, waits for the attempts under way and leaves the others to recovery', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const attempted: RunRef[][] = [];
+    const attempts = firstAttemptsHere({
+      attempt: async (refs) => {
+        attempted.push(refs);
+        await held;
+      },
+      limit: 1,
+      onError: () => {},
+    });
+    const keys = Array.from({ length: RUNS_PER_JOB + 3 }, (_, i) => uniqueKey(`stop-${i}`));
+    attempts.start(await sql.begin((tx) => attempts.record(tx, keys.map(webhookRun))));
+    const settled = attempts.settle(5000);
+    release();
+    expect(await settled).toBe(3); // the second batch never started
+    expect(attempted.map((batch) => batch.length)).toEqual([RUNS_PER_JOB]);
+    // Stopping: new runs get jobs.
+    const late = [uniqueKey('after-stop')];
+    expect(await sql.begin((tx) => attempts.record(tx, late.map(webhookRun)))).toEqual([]);
+    expect(await jobsOf(late)).toHaveLength(1);
   });
 
   it('schedules a failed first attempt as a job, like any retry', async () => {
@@ -119,7 +144,7 @@ describe('first attempts in the deciding process', () => {
       onError: () => {},
     });
     attempts.start(await sql.begin((tx) => attempts.record(tx, [webhookRun(key)])));
-    await attempts.settle();
+    await attempts.settle(5000);
     const run = await waitForRun(sql, key, ['retrying'], 1000);
     expect(run.attempts).toBe(1);
     expect(await jobsOf([key])).toEqual([
