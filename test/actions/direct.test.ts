@@ -55,6 +55,24 @@ async function jobsOf(keys: string[]) {
                                        where (x ->> 'id')::bigint = r.id)))`;
 }
 
+/** First attempts (limit 1) whose attempts record what they were given and wait for release(). */
+function heldAttempts() {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const attempted: RunRef[][] = [];
+  const attempts = firstAttemptsHere({
+    attempt: async (refs) => {
+      attempted.push(refs);
+      await held;
+    },
+    limit: 1,
+    onError: () => {},
+  });
+  return { attempts, attempted, release };
+}
+
 const requestsFor = (key: string) =>
   hooks.requests.filter((r) => r.headers['webhook-id'] === key).length;
 
@@ -86,19 +104,7 @@ describe('first attempts in the deciding process', () => {
   });
 
   it('gives runs jobs while the limit of attempts is in flight', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const attempted: RunRef[][] = [];
-    const attempts = firstAttemptsHere({
-      attempt: async (refs) => {
-        attempted.push(refs);
-        await held;
-      },
-      limit: 1,
-      onError: () => {},
-    });
+    const { attempts, attempted, release } = heldAttempts();
     const first = Array.from({ length: RUNS_PER_JOB }, (_, i) => uniqueKey(`full-${i}`));
     attempts.start(await sql.begin((tx) => attempts.record(tx, first.map(webhookRun))));
     const later = [uniqueKey('over-limit')];
@@ -110,19 +116,7 @@ describe('first attempts in the deciding process', () => {
   });
 
   it('on stop, waits for the attempts under way and leaves the others to recovery', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const attempted: RunRef[][] = [];
-    const attempts = firstAttemptsHere({
-      attempt: async (refs) => {
-        attempted.push(refs);
-        await held;
-      },
-      limit: 1,
-      onError: () => {},
-    });
+    const { attempts, attempted, release } = heldAttempts();
     const keys = Array.from({ length: RUNS_PER_JOB + 3 }, (_, i) => uniqueKey(`stop-${i}`));
     attempts.start(await sql.begin((tx) => attempts.record(tx, keys.map(webhookRun))));
     const settled = attempts.settle(5000);
