@@ -30,13 +30,25 @@ export interface PumpOptions {
   archive?: boolean;
 }
 
-/** Moves one batch; returns the number of captured rows moved. */
+/**
+ * Moves one batch; returns the number of captured rows moved. One pump at a
+ * time over all engine processes (an advisory lock held until the claiming
+ * transaction ends): inbox ids are taken before commit, so two pumps at once
+ * could commit a later outbox row's inbox copy first, and a lane would then
+ * handle a contact's later event before its earlier one.
+ */
 export async function pumpOnce(options: PumpOptions): Promise<number> {
   return options.source.begin(async (tx) => {
+    // The lock first, in the same statement: a pump without it must not lock
+    // (claim) outbox rows either, or the pump holding it would skip them and
+    // move later rows first.
     const rows = await tx<OutboxRow[]>`
+      with pump as materialized (select pg_try_advisory_xact_lock(hashtext('nudge pump')) as ok)
       select id::int as id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
-        from nudge.event_log order by id limit ${options.batch ?? 50}
-         for update skip locked`;
+        from nudge.event_log, pump
+       where pump.ok
+       order by id limit ${options.batch ?? 50}
+         for update of event_log skip locked`;
     if (rows.length === 0) return 0;
     const events: InboxEvent[] = rows.flatMap((row) =>
       Array.from({ length: row.row_count }, (_, i) => ({

@@ -117,10 +117,14 @@ export interface EngineProcess {
   kill(): Promise<void>;
 }
 
-/** Spawns `node dist/cli/main.js start` in `cwd`. */
-export function spawnEngine(cwd: string, env: Record<string, string>): EngineProcess {
+/** Spawns `node dist/cli/main.js start` (or `worker`) in `cwd`. */
+export function spawnEngine(
+  cwd: string,
+  env: Record<string, string>,
+  command: 'start' | 'worker' = 'start',
+): EngineProcess {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first`);
-  const child = spawn(process.execPath, [BIN, 'start'], {
+  const child = spawn(process.execPath, [BIN, command], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -136,11 +140,12 @@ export function spawnEngine(cwd: string, env: Record<string, string>): EnginePro
   );
   const ready = new Promise<void>((resolve, reject) => {
     const check = () => {
-      if (output.includes('Nudge is running')) resolve();
+      if (output.includes(command === 'start' ? 'Nudge is running' : 'Nudge worker is running'))
+        resolve();
     };
     child.stdout?.on('data', check);
     void exited.then((code) =>
-      reject(new Error(`nudge start exited (${code}) before it was running:\n${output}`)),
+      reject(new Error(`nudge ${command} exited (${code}) before it was running:\n${output}`)),
     );
   });
   ready.catch(() => {}); // a kill during startup is expected; callers await ready when they need it
