@@ -3,7 +3,9 @@
 // every matching row is put in the inbox as an event for that feature — so
 // entry rules, cooldowns, decisions and ordering are those of any event. The
 // window is claimed with a row in schedule_runs, so it runs once even with
-// several workers and across restarts; inbox keys make a re-run harmless.
+// several workers and across restarts. A run that stopped halfway (the
+// process died) is claimed again once it has made no progress for
+// SCHEDULE_STALE_MS; inbox keys make the rows it already entered harmless.
 import type postgres from 'postgres';
 import { compileSql, numberedParams, valueTypeOf } from '../conditions/index.js';
 import { ident } from '../db/quote.js';
@@ -53,6 +55,9 @@ export function segmentQuery(
   };
 }
 
+/** How long an unfinished window run may go without progress before another process takes it over. */
+export const SCHEDULE_STALE_MS = 120_000;
+
 /** Runs every scheduled feature whose current window has not run yet; returns rows entered. */
 export async function runSchedules(
   ctx: ScheduleContext,
@@ -66,7 +71,10 @@ export async function runSchedules(
     const windowStart = new Date(Math.floor(now.getTime() / trigger.everyMs) * trigger.everyMs);
     const [claimed] = await ctx.engine`
       insert into nudge_engine.schedule_runs (feature, window_start) values (${feature.name}, ${windowStart})
-      on conflict do nothing returning feature`;
+      on conflict (feature, window_start) do update set started_at = now()
+        where schedule_runs.matched is null
+          and schedule_runs.started_at < now() - ${SCHEDULE_STALE_MS} * interval '1 millisecond'
+      returning feature`;
     if (!claimed) continue;
     const { text, values } = segmentQuery(feature, ctx.catalog, now);
     const table = ctx.catalog.get(trigger.table)!;
@@ -86,6 +94,9 @@ export async function runSchedules(
       }));
       matched += rows.length;
       await insertInbox(ctx.engine, events, ctx.route);
+      // Progress: the run is alive, no other process takes it over.
+      await ctx.engine`update nudge_engine.schedule_runs set started_at = now()
+                        where feature = ${feature.name} and window_start = ${windowStart}`;
     }
     await ctx.engine`update nudge_engine.schedule_runs set matched = ${matched}
                       where feature = ${feature.name} and window_start = ${windowStart}`;

@@ -288,6 +288,23 @@ cooldown: 30d
     expect(
       (await engine.decisions('inactivity')).filter((d) => d.reason.startsWith('cooldown until')),
     ).toHaveLength(2);
+
+    // A window whose run died halfway (claimed, never finished) is run again
+    // once stale, and only then; a finished one never.
+    engine.clock.advance(DAY);
+    const window = new Date(Math.floor(engine.clock.now().getTime() / DAY) * DAY);
+    await db.sql`insert into nudge_engine.schedule_runs (feature, window_start, started_at)
+                 values ('inactivity', ${window}, now())`;
+    expect(await runSchedules(ctx, engine.features.scheduled())).toBe(0);
+    await db.sql`update nudge_engine.schedule_runs set started_at = now() - interval '10 minutes'
+                  where feature = 'inactivity' and window_start = ${window}`;
+    expect(await runSchedules(ctx, engine.features.scheduled())).toBe(2);
+    const [run] = await db.sql<{ matched: number }[]>`
+      select matched from nudge_engine.schedule_runs where feature = 'inactivity' and window_start = ${window}`;
+    expect(run!.matched).toBe(2);
+    await db.sql`update nudge_engine.schedule_runs set started_at = now() - interval '10 minutes'
+                  where feature = 'inactivity' and window_start = ${window}`;
+    expect(await runSchedules(ctx, engine.features.scheduled())).toBe(0);
   });
 });
 
