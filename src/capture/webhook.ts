@@ -398,7 +398,7 @@ export async function reconcileWebhookDeliveries(
   await sourceSql.begin(async (tx) => {
     const failed = await tx<{ id: number; webhook_id: string; payload: unknown }[]>`
       select id::int as id, webhook_id, payload from nudge.webhook_deliveries
-       where status = 'failed' order by id limit ${limit} for update skip locked`;
+       where status = 'failed' order by webhook_deliveries.id limit ${limit} for update skip locked`;
     const events: InboxEvent[] = [];
     const done: { id: number; webhookId: string }[] = [];
     for (const delivery of failed) {

@@ -100,7 +100,8 @@ async function processLane(
   // Two statements, not one: the rows must be read with a snapshot taken
   // after the lock, or a lane that just committed could be seen unprocessed.
   // They go out together (the server runs them in order); rows read without
-  // the lock are dropped unseen.
+  // the lock are dropped unseen. Ordered by the column, not the int alias, so
+  // the pending index serves it instead of a sort of every pending row.
   const [[lock], rows] = await Promise.all([
     tx<{ ok: boolean }[]>`
       select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`,
@@ -108,7 +109,7 @@ async function processLane(
       select id::int as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
         from nudge_engine.inbox
        where partition = ${partition} and processed_at is null
-       order by id limit ${batch}`,
+       order by inbox.id limit ${batch}`,
   ]);
   if (!lock?.ok || rows.length === 0) return { count: 0, attemptHere: [] };
   const env = together
