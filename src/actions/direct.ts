@@ -15,7 +15,7 @@
 // When `limit` batches are already being attempted (a slow receiver), new
 // runs get jobs as before, so no run waits here long enough to look orphaned
 // to recovery; and every attempt, first or from a job, takes one of the
-// process's attempt slots (ActionEnv.slots), so attempts hold at most that
+// process's attempt slots (runtime.ts), so attempts hold at most that
 // many connections together.
 import type postgres from 'postgres';
 import { enqueueActions, RUNS_PER_JOB, type RunRef, recordActionRuns } from './queue.js';

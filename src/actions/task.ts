@@ -61,15 +61,6 @@ function runRefsOf(payload: unknown): RunRef[] | undefined {
  * gives it another try (job-runner.ts) and recoverActions a new job later.
  */
 export async function runActions(env: ActionEnv, refs: RunRef[]): Promise<Map<number, RunOutcome>> {
-  return env.slots
-    ? env.slots(() => attemptOrReschedule(env, refs))
-    : attemptOrReschedule(env, refs);
-}
-
-async function attemptOrReschedule(
-  env: ActionEnv,
-  refs: RunRef[],
-): Promise<Map<number, RunOutcome>> {
   try {
     return await executeRuns(env, refs);
   } catch (error) {

@@ -6,7 +6,6 @@ import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { Clock } from '../engine/clock.js';
 import type { Action } from '../features/schema.js';
-import type { Slots } from './slots.js';
 
 /** The variables templates (Liquid) and webhook bodies see. */
 export interface TemplateContext {
@@ -57,11 +56,6 @@ export interface ActionEnv {
     message: string,
     fields?: Record<string, unknown>,
   ) => void;
-  /**
-   * Attempts at once (slots.ts): runActions runs through it, so the process's
-   * own first attempts and its job runner's tasks share one bound.
-   */
-  slots?: Slots;
 }
 
 /** Retry later (5xx, timeouts, 429); `retryAfterMs` when the server said how long. */

@@ -4,7 +4,6 @@
 // Returns a handle the CLI keeps until a signal, and tests keep until done.
 import type postgres from 'postgres';
 import { enqueueActions, recoverActions } from '../actions/queue.js';
-import { slots } from '../actions/slots.js';
 import { actionTasks, runActions } from '../actions/task.js';
 import type { ActionEnv } from '../actions/types.js';
 import { makePlan } from '../capture/plan.js';
@@ -23,7 +22,7 @@ import { openSource } from '../source/connect.js';
 import { type Clock, storeClock } from './clock.js';
 import { surviveConnectionLoss } from './connection-loss.js';
 import { FeatureSet } from './features.js';
-import { ACTION_CONCURRENCY, DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
+import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
 import { type Log, makeLog } from './log.js';
 import { makeRouter } from './router.js';
 import { type Engine, startEngine } from './runtime.js';
@@ -108,8 +107,6 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       project,
       clock,
       log: (level, message, fields) => log[level](fields ?? {}, message),
-      // First attempts and job tasks alike: at most this many hold a connection.
-      slots: slots(ACTION_CONCURRENCY),
     };
     const housekeeping: [string, () => Promise<unknown>][] = [
       ['recovering action runs', () => recoverActions(store.sql)],

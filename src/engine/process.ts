@@ -102,16 +102,15 @@ async function processLane(
   // They go out together (the server runs them in order); rows read without
   // the lock are dropped unseen. Ordered by the column, not the int alias, so
   // the pending index serves it instead of a sort of every pending row.
-  const [[lock], rows] = await Promise.all([
-    tx<{ ok: boolean }[]>`
-      select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`,
+  const [locked, rows] = await Promise.all([
+    takeLane(tx, partition),
     tx<InboxRow[]>`
       select id::int as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
         from nudge_engine.inbox
        where partition = ${partition} and processed_at is null
        order by inbox.id limit ${batch}`,
   ]);
-  if (!lock?.ok || rows.length === 0) return { count: 0, attemptHere: [] };
+  if (!locked || rows.length === 0) return { count: 0, attemptHere: [] };
   const env = together
     ? await processTogether(tx, ctx, rows)
     : await processOneByOne(tx, ctx, rows);
@@ -123,6 +122,13 @@ async function processLane(
     update nudge_engine.inbox set processed_at = ${env.now} where id = any(${rows.map((r) => r.id)}::bigint[])`,
   );
   return { count: rows.length, attemptHere };
+}
+
+/** Takes a lane for the rest of the transaction, unless another one holds it. */
+async function takeLane(tx: postgres.TransactionSql, partition: number): Promise<boolean> {
+  const [lock] = await tx<{ ok: boolean }[]>`
+    select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
+  return lock?.ok === true;
 }
 
 /**
@@ -141,9 +147,7 @@ export async function reclaimLanes(engine: postgres.Sql, partitions: number): Pr
   let moved = 0;
   for (const { partition } of stranded) {
     moved += await engine.begin(async (tx) => {
-      const [lock] = await tx<{ ok: boolean }[]>`
-        select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
-      if (!lock?.ok) return 0;
+      if (!(await takeLane(tx, partition))) return 0;
       const result = await tx`
         update nudge_engine.inbox set partition = ${partition % partitions}
          where processed_at is null and partition = ${partition}`;

@@ -7,10 +7,11 @@
 // are announced with NOTIFY nudge_inbox on the engine store) or until its poll
 // interval passes. Errors (a database restarting, a lost connection) are
 // logged and retried with backoff; postgres.js reconnects by itself.
-import type { TaskList } from 'graphile-worker';
+import type { Task, TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
 import { firstAttemptsHere } from '../actions/direct.js';
 import type { RunRef } from '../actions/queue.js';
+import { slots } from '../actions/slots.js';
 import type { NewActionRun } from '../actions/types.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -96,10 +97,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
   const cap = project.config.actions.frequency_cap;
   const concurrency = options.concurrency ?? ACTION_CONCURRENCY;
+  // Every attempt — first ones made here, job tasks alike — takes one of
+  // `concurrency` slots, so together they hold at most that many connections.
+  const attemptSlot = slots(concurrency);
   const attemptActions = options.attemptActions;
   const firstAttempts = attemptActions
     ? firstAttemptsHere({
-        attempt: attemptActions,
+        attempt: (refs) => attemptSlot(() => attemptActions(refs)),
         limit: concurrency,
         onError: (error, refs) =>
           log.warn(
@@ -170,7 +174,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const runner = await startJobRunner({
     engine,
     engineUrl: options.engineUrl,
-    tasks: options.actionTasks,
+    tasks: Object.fromEntries(
+      Object.entries(options.actionTasks).map(([name, task]): [string, Task] => [
+        name,
+        (payload, helpers) => attemptSlot(async () => task!(payload, helpers)),
+      ]),
+    ),
     concurrency,
     log,
     deadAfterMs: deadWorkerMs,
@@ -187,10 +196,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       wake();
     }
   };
+  /** A housekeeping task that logs its failure instead of stopping the others. */
+  const tryTask = ([name, task]: [string, () => Promise<unknown>]) =>
+    task().catch((error) => {
+      stats.errors++;
+      log.warn({ error: (error as Error).message }, `${name} failed; tried again in 5 s`);
+    });
+  const reclaimTask: [string, () => Promise<unknown>] = ['moving events of dropped lanes', reclaim];
   // Before any lane runs, so a contact's older events go before its new ones.
-  await reclaim().catch((error) =>
-    log.warn({ error: (error as Error).message }, 'moving events of dropped lanes failed'),
-  );
+  await tryTask(reclaimTask);
 
   const loops: Promise<void>[] = [];
   if (options.source) {
@@ -262,19 +276,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // hold up the others, least of all recovering actions, which comes first.
   const housekeeping: [string, () => Promise<unknown>][] = [
     ...(options.housekeeping ?? []),
-    ['moving events of dropped lanes', reclaim],
+    reclaimTask,
     ['retention', () => applyRetention(engine, project, options.source)],
   ];
   loops.push(
     loop(
       'housekeeping',
       async () => {
-        for (const [name, task] of housekeeping) {
-          await task().catch((error) => {
-            stats.errors++;
-            log.warn({ error: (error as Error).message }, `${name} failed; tried again in 5 s`);
-          });
-        }
+        for (const task of housekeeping) await tryTask(task);
         return 0;
       },
       5000,
