@@ -2,6 +2,8 @@ import os from 'node:os';
 import postgres from 'postgres';
 import { deploy } from '../src/capture/deploy.js';
 import { buildCaptureObject } from '../src/capture/triggers.js';
+import { ident } from '../src/db/quote.js';
+import { readCatalog } from '../src/source/catalog.js';
 import { benchDatabase } from './database.js';
 
 const CLIENTS = 8;
@@ -25,13 +27,17 @@ try {
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now())`);
   }
-  await deploy(sql, [
-    buildCaptureObject([
-      { table: { schema: 'public', table: 'orders' }, operation: 'insert', by: 'bench' },
-    ]),
+  // The capture a feature on orders gets from `nudge deploy` (checkFeatures
+  // passes the table's columns, which makes it a typed capture).
+  const orders = { schema: 'public', table: 'orders' };
+  const columns = (await readCatalog(sql)).get(orders)!.columns.map((column) => column.name);
+  const capture = buildCaptureObject([
+    { table: orders, operation: 'insert', by: 'bench', columns },
   ]);
+  await deploy(sql, [capture]);
+  const rowsTable = capture.rows ? `nudge.${ident(capture.rows.table)}` : 'nudge.event_log';
 
-  const reset = () => sql`truncate orders_plain, orders, nudge.event_log`;
+  const reset = () => sql.unsafe(`truncate orders_plain, orders, nudge.event_log, ${rowsTable}`);
 
   async function singleRowRound(table: string, seconds: number): Promise<number> {
     const until = performance.now() + seconds * 1000;
@@ -61,7 +67,10 @@ try {
   }
 
   console.log(`Nudge capture benchmark — ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`);
-  console.log(`PostgreSQL: ${(await sql`select version()`)[0]!.version.split(' on ')[0]}\n`);
+  console.log(`PostgreSQL: ${(await sql`select version()`)[0]!.version.split(' on ')[0]}`);
+  console.log(
+    `Capture: ${capture.rows ? `typed rows into ${rowsTable}` : 'JSON into nudge.event_log'}\n`,
+  );
 
   // Warm up both tables.
   await singleRowRound('orders_plain', 1);

@@ -23,6 +23,7 @@ import { buildCaptureObjects } from '../src/capture/triggers.js';
 import { loadConfig } from '../src/config/load.js';
 import { quietLogger } from '../src/db/migrate.js';
 import { ACTION_CONCURRENCY, jobRunnerSettings } from '../src/engine/job-runner.js';
+import { pendingCaptures } from '../src/engine/pump.js';
 import { checkFeatures } from '../src/features/check.js';
 import { loadFeatures } from '../src/features/load.js';
 import { readCatalog } from '../src/source/catalog.js';
@@ -218,7 +219,7 @@ stages:
   const trace = TRACE
     ? setInterval(async () => {
         const [s] = await sql`
-          select (select count(*)::int from nudge.event_log) as outbox,
+          select ${await pendingCaptures(sql)}::int as outbox,
                  (select count(*)::int from nudge_engine.inbox where processed_at is null) as inbox,
                  (select count(*)::int from nudge_engine.action_runs where status <> 'succeeded') as actions,
                  (select count(*)::int from nudge_worker._private_jobs) as jobs`;

@@ -12,6 +12,7 @@ import {
   captureKey,
   createCaptureSql,
   dropCaptureSql,
+  dropRowsTableSql,
   enrichmentRowSql,
 } from './triggers.js';
 
@@ -149,6 +150,8 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
     }
     matched.add(deployed);
     const drift = driftOf(object, deployed);
+    if (object.rows && !state.rowsTables.includes(object.rows.table))
+      drift.push('rows table was dropped by hand (rows were captured as JSON meanwhile)');
     // Triggers calling this function from anywhere else were added by hand.
     const strays = deployed.triggers.filter(
       (t) =>
@@ -195,6 +198,19 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
         ? 'orphan: no active feature uses it'
         : 'not made by Nudge (no marker)',
       sql: dropCaptureSql(deployed),
+    });
+  }
+  // Rows tables no capture writes to any more go once the pump has emptied
+  // them (the drop is skipped while rows wait; a later deploy retries).
+  const wanted = new Set(desired.flatMap((object) => (object.rows ? [object.rows.table] : [])));
+  for (const name of state.rowsTables) {
+    if (wanted.has(name)) continue;
+    items.push({
+      action: 'drop',
+      kind: 'capture',
+      subject: `table nudge.${name}`,
+      detail: 'rows table no capture uses; dropped once empty',
+      sql: [dropRowsTableSql(name)],
     });
   }
   return items;

@@ -3,7 +3,15 @@
 // deployment. Read-only; the plan compares this with what features need.
 import type { Sql } from '../source/connect.js';
 import { readSchemaState, type SchemaState } from './schema.js';
-import { type Enrichment, type Marker, parseMarker, sha256 } from './triggers.js';
+import {
+  type Enrichment,
+  type Marker,
+  type Operation,
+  parseMarker,
+  ROW_META,
+  ROWS_MARKER_PREFIX,
+  sha256,
+} from './triggers.js';
 
 export interface DeployedTrigger {
   schema: string;
@@ -32,6 +40,8 @@ export interface CaptureState {
   schema: SchemaState;
   captures: DeployedCapture[];
   enrichments: DeployedEnrichment[];
+  /** Rows tables of typed captures (see triggers.ts), by name in schema nudge. */
+  rowsTables: string[];
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
   lastDeployed: { id: number; at: Date; keys: string[] } | undefined;
 }
@@ -40,7 +50,8 @@ const BASE_FUNCTIONS = new Set(['enrich']);
 
 export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const schema = await readSchemaState(sql);
-  if (!schema.exists) return { schema, captures: [], enrichments: [], lastDeployed: undefined };
+  if (!schema.exists)
+    return { schema, captures: [], enrichments: [], rowsTables: [], lastDeployed: undefined };
 
   const functions = await sql<
     { name: string; comment: string | null; src: string; triggers: DeployedTrigger[] | null }[]
@@ -113,5 +124,41 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
                coalesce((select array_agg(o ->> 'key') from jsonb_array_elements(objects) o), '{}') as keys
           from nudge.deployments order by id desc limit 1`
     : [];
-  return { schema, captures, enrichments, lastDeployed: last };
+  const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
+  return { schema, captures, enrichments, rowsTables, lastDeployed: last };
+}
+
+export interface RowsTable {
+  name: string;
+  schema: string;
+  table: string;
+  operation: Operation;
+  /** The captured columns, in table order (the metadata columns left out). */
+  columns: string[];
+}
+
+/** The rows tables in schema nudge (marked by their comment), oldest first. */
+export async function listRowsTables(sql: Sql): Promise<RowsTable[]> {
+  const rows = await sql<{ name: string; comment: string; columns: string[] | null }[]>`
+    select c.relname as name, obj_description(c.oid, 'pg_class') as comment,
+           (select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+               and a.attname <> all(${ROW_META}::text[])) as columns
+      from pg_class c
+     where c.relnamespace = 'nudge'::regnamespace and c.relkind = 'r'
+       and obj_description(c.oid, 'pg_class') like ${`${ROWS_MARKER_PREFIX}%`}
+     order by c.oid`;
+  return rows.flatMap((row) => {
+    try {
+      const marker = JSON.parse(row.comment.slice(ROWS_MARKER_PREFIX.length)) as {
+        schema: string;
+        table: string;
+        operation: Operation;
+      };
+      const { schema, table, operation } = marker;
+      return [{ name: row.name, schema, table, operation, columns: row.columns ?? [] }];
+    } catch {
+      return [];
+    }
+  });
 }

@@ -49,6 +49,12 @@ export interface CaptureNeed {
   /** A SQL predicate over the row; undefined captures every row. */
   filter?: (row: RowRefs) => string;
   enrichments?: Enrichment[];
+  /**
+   * The table's columns, when known from the catalog. With them an INSERT or
+   * DELETE capture copies typed rows into its own rows table (see typedBody);
+   * without them it writes JSON to nudge.event_log.
+   */
+  columns?: string[];
 }
 
 /** The capture objects for one (table, operation), as they should be deployed. */
@@ -65,6 +71,8 @@ export interface CaptureObject {
   enrichments: Enrichment[];
   /** How the trigger hands rows over, when not the outbox (e.g. `webhook via pg_net`). */
   transport?: string;
+  /** The typed rows table in schema nudge the trigger copies rows into, with the columns it copies. */
+  rows?: { table: string; columns: string[] };
 }
 
 /**
@@ -145,6 +153,18 @@ export function buildCaptureObject(
     ? needs.map((need) => `(${need.filter!(refs)})`).join(`\n      OR `)
     : undefined;
   const { transport } = options;
+  const functionName = functionNameFor(table, operation);
+  // Typed rows when nothing needs JSON at trigger time: no transport, no
+  // enrichment, a statement-level trigger, and the columns known.
+  const columns = needs.find((need) => need.columns)?.columns;
+  const rows =
+    !transport &&
+    level === 'statement' &&
+    enrichments.length === 0 &&
+    columns?.length &&
+    !columns.some((column) => ROW_META.includes(column))
+      ? { table: rowsTableFor(functionName), columns }
+      : undefined;
   const body = transport
     ? transport.body({
         table,
@@ -156,18 +176,21 @@ export function buildCaptureObject(
       })
     : level === 'row'
       ? rowBody(table, operation, filter, enrichments.length > 0)
-      : statementBody(table, operation, filter, enrichments.length > 0);
+      : rows
+        ? typedBody(table, operation, filter, rows)
+        : statementBody(table, operation, filter, enrichments.length > 0);
   return {
     table,
     operation,
     level,
-    functionName: functionNameFor(table, operation),
+    functionName,
     triggerName: triggerNameFor(operation),
     body,
     hash: sha256(body),
     usedBy: [...new Set(needs.map((need) => need.by))].sort(),
     enrichments,
     ...(transport ? { transport: transport.label } : {}),
+    ...(rows ? { rows } : {}),
   };
 }
 
@@ -211,9 +234,32 @@ function statementBody(
   filter: string | undefined,
   enrich: boolean,
 ): string {
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  ${jsonInsert(table, operation, filter, enrich)}
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  ${GET_ERROR}
+  ${recordFailure(table, operation)}
+  RETURN NULL;
+END
+`;
+}
+
+/**
+ * The JSON capture of a statement's rows into nudge.event_log: the body of
+ * statement-level captures that need JSON at trigger time (enrichment), and
+ * the fallback of typed ones.
+ */
+function jsonInsert(
+  table: TableName,
+  operation: Operation,
+  filter: string | undefined,
+  enrich: boolean,
+): string {
   const rows = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
-  const [column, single] =
-    operation === 'insert' ? ['new_rows', 'new_row'] : ['old_rows', 'old_row'];
+  const column = operation === 'insert' ? 'new_rows' : 'old_rows';
   const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
   const enrichOne = (json: string) =>
     `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json})`;
@@ -224,10 +270,7 @@ function statementBody(
   // collects typed rows and serializes each chunk once (array_to_json), which
   // is cheaper than building JSON row by row. Whole-row references are
   // written `n.*`: a bare `n` would mean a user column named n, if there is one.
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  IF (SELECT count(*) FROM ${rows}) = 1 THEN
+  return `IF (SELECT count(*) FROM ${rows}) = 1 THEN
     INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
     SELECT ${constants}, 1, json_build_array(row_to_json(n.*)), ${enrich ? `json_build_array(${enrichOne('row_to_json(n.*)')})` : 'NULL'}
       FROM ${rows} AS n${where};
@@ -238,16 +281,62 @@ BEGIN
               FROM ${rows} AS n${filter ? `\n             WHERE ${filter}` : ''}) AS c
      GROUP BY c.i / ${CHUNK_ROWS}
      ORDER BY c.i / ${CHUNK_ROWS};
-  END IF;
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  ${GET_ERROR}
-  BEGIN
+  END IF;`;
+}
+
+/** The last resort of a statement-level body: the rows go to nudge.failed_events. */
+function recordFailure(table: TableName, operation: Operation): string {
+  const rows = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
+  const single = operation === 'insert' ? 'new_row' : 'old_row';
+  const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
+  return `BEGIN
     INSERT INTO nudge.failed_events
       (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
     SELECT ${constants}, to_jsonb(n.*), err_state, err_message, err_detail, err_context
       FROM ${rows} AS n;
   ${lastResort(table, operation)}
+  END;`;
+}
+
+/** Metadata columns of a rows table; a user table with a column of these names is captured as JSON. */
+export const ROW_META = ['nudge:id', 'nudge:at'];
+
+export function rowsTableFor(functionName: string): string {
+  return `${functionName}_rows`;
+}
+
+/**
+ * Copies the statement's rows, typed, into the capture's own rows table: no
+ * JSON is built inside the user's write (the pump builds it when it reads
+ * them), which is most of what capture used to cost (docs/benchmarks.md).
+ * Each row takes an id from the outbox's sequence, so rows tables and
+ * nudge.event_log share one order. Columns are listed by name: when the
+ * user's table changed since the deploy (a column dropped or retyped), the
+ * copy fails and the rows are captured as JSON instead, so nothing is lost;
+ * a column added since is captured once the next deploy adds it.
+ */
+function typedBody(
+  table: TableName,
+  operation: Operation,
+  filter: string | undefined,
+  rows: { table: string; columns: string[] },
+): string {
+  const transition = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
+  const list = rows.columns.map((column) => ident(column)).join(', ');
+  const values = rows.columns.map((column) => `n.${ident(column)}`).join(', ');
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  INSERT INTO ${ident('nudge', rows.table)} (${list})
+  SELECT ${values}
+    FROM ${transition} AS n${filter ? `\n   WHERE ${filter}` : ''};
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    ${jsonInsert(table, operation, filter, false)}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${recordFailure(table, operation)}
   END;
   RETURN NULL;
 END
@@ -315,6 +404,7 @@ export function createCaptureSql(object: CaptureObject): string[] {
       ? ''
       : `\n  REFERENCING ${object.operation === 'insert' ? `NEW TABLE AS ${NEW_ROWS}` : `OLD TABLE AS ${OLD_ROWS}`}`;
   return [
+    ...(object.rows ? rowsTableSql(object.table, object.operation, object.rows) : []),
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $nudge$${object.body}$nudge$`,
@@ -324,6 +414,63 @@ AS $nudge$${object.body}$nudge$`,
     `CREATE TRIGGER ${ident(object.triggerName)} AFTER ${event} ON ${table}${referencing}
   FOR EACH ${object.level === 'row' ? 'ROW' : 'STATEMENT'} EXECUTE FUNCTION ${fn}()`,
   ];
+}
+
+export const ROWS_MARKER_PREFIX = 'nudge:rows ';
+
+/**
+ * Creates the rows table of a typed capture, or adds the columns it lacks.
+ * The types are read from the user's table when the deploy runs, fully
+ * qualified (search_path is pg_catalog alone while format_type runs), so the
+ * copy is exact whatever the types are. No constraints and no index: the copy
+ * must cost the user's write as little as possible, and the pump reads the
+ * whole (normally near-empty) table anyway.
+ */
+function rowsTableSql(
+  table: TableName,
+  operation: Operation,
+  rows: { table: string; columns: string[] },
+): string[] {
+  const target = ident('nudge', rows.table);
+  const marker = { v: 1, schema: table.schema, table: table.table, operation };
+  return [
+    `CREATE TABLE IF NOT EXISTS ${target} (
+  "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
+  "nudge:at" timestamptz NOT NULL DEFAULT now()
+)`,
+    `DO $rows$
+DECLARE
+  saved text := current_setting('search_path');
+  c record;
+BEGIN
+  PERFORM set_config('search_path', 'pg_catalog', true);
+  FOR c IN
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
+      FROM pg_attribute a
+     WHERE a.attrelid = ${literal(ident(table.schema, table.table))}::regclass
+       AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname = ANY (ARRAY[${rows.columns.map(literal).join(', ')}]::text[])
+     ORDER BY a.attnum
+  LOOP
+    EXECUTE format('ALTER TABLE nudge.%I ADD COLUMN IF NOT EXISTS %I %s', ${literal(rows.table)}, c.attname, c.type);
+  END LOOP;
+  PERFORM set_config('search_path', saved, true);
+END
+$rows$`,
+    `COMMENT ON TABLE ${target} IS ${literal(ROWS_MARKER_PREFIX + JSON.stringify(marker))}`,
+  ];
+}
+
+/** Drops a rows table no capture writes to any more, once the pump has emptied it. */
+export function dropRowsTableSql(name: string): string {
+  const target = ident('nudge', name);
+  return `DO $rows$
+BEGIN
+  IF to_regclass(${literal(target)}) IS NOT NULL AND NOT EXISTS (SELECT FROM ${target}) THEN
+    DROP TABLE ${target};
+  END IF;
+END
+$rows$`;
 }
 
 /** Drops a deployed capture: the trigger (if its table still exists) and the function. */

@@ -19,6 +19,7 @@ import { openDemoDatabase } from '../dev/demo.js';
 import { decisionLines } from '../engine/decision-log.js';
 import { launch } from '../engine/launch.js';
 import { makeLog } from '../engine/log.js';
+import { pendingCaptures } from '../engine/pump.js';
 import { redactUrl } from '../source/connect.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
@@ -138,7 +139,7 @@ async function settled(sql: postgres.Sql): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const [state] = await sql<{ busy: number }[]>`
-      select (select count(*) from nudge.event_log)
+      select ${await pendingCaptures(sql)}::int
            + (select count(*) from nudge_engine.inbox where processed_at is null)
            + (select count(*) from nudge_engine.action_runs where status in ('pending', 'retrying')) as busy`;
     if (Number(state?.busy) === 0) return;

@@ -1,6 +1,7 @@
 // `nudge teardown`: removes every Nudge trigger and the nudge schema.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { readSchemaState } from '../capture/schema.js';
+import { pendingCaptures } from '../engine/pump.js';
 import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
 import type { Io } from './io.js';
@@ -31,7 +32,7 @@ export async function teardown(
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
     if (schema.applied > 0) {
       const [pending] = await sql<{ rows: number; failed: number }[]>`
-        select coalesce((select sum(row_count) from nudge.event_log), 0)::int as rows,
+        select ${await pendingCaptures(sql)}::int as rows,
                (select count(*) from nudge.failed_events where resolved_at is null)::int as failed`;
       if (pending && (pending.rows || pending.failed)) {
         io.out(

@@ -84,7 +84,8 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
   const errors: ConfigError[] = [];
   const needs: CaptureNeed[] = [];
   for (const { table, operations, by, path } of liveSyncTables(project)) {
-    if (!catalog.get(table)) {
+    const found = catalog.get(table);
+    if (!found) {
       const names = catalog.tables.map(formatTableName);
       const problem = `table ${formatTableName(table)} does not exist${didYouMean(formatTableName(table), names)}`;
       errors.push(
@@ -94,7 +95,8 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
       );
       continue;
     }
-    needs.push(...operations.map((operation) => ({ table, operation, by })));
+    const columns = found.columns.map((column) => column.name);
+    needs.push(...operations.map((operation) => ({ table, operation, by, columns })));
   }
   throwIfAny(errors);
   return needs;

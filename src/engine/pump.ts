@@ -1,11 +1,16 @@
-// The outbox pump: moves captured changes from nudge.event_log in the user's
-// database into the engine's inbox. It claims the oldest rows with FOR UPDATE
-// SKIP LOCKED — never "id > last seen", which would skip rows of transactions
-// that commit out of id order — copies them (idempotently: the inbox key is
-// outbox id + row index), and only then deletes (or archives) them, in the
-// claiming transaction. A crash between the inbox write and the delete leaves
-// the rows to be claimed again, and the inbox ignores the copies.
+// The outbox pump: moves captured changes from the user's database into the
+// engine's inbox. Captures land in two places: nudge.event_log (JSON, one row
+// per statement chunk) and the rows tables of typed captures (one typed row
+// per captured row). Both take ids from one sequence, and the pump merges
+// them in id order. It claims the oldest rows with FOR UPDATE SKIP LOCKED —
+// never "id > last seen", which would skip rows of transactions that commit
+// out of id order — copies them (idempotently: the inbox key is outbox id +
+// row index), and only then deletes (or archives) them, in the claiming
+// transaction. A crash between the inbox write and the delete leaves the rows
+// to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
+import { listRowsTables, type RowsTable } from '../capture/state.js';
+import { ident, literal } from '../db/quote.js';
 import { type InboxEvent, insertInbox, type Operation, type Router } from './inbox.js';
 
 interface OutboxRow {
@@ -20,14 +25,40 @@ interface OutboxRow {
   captured_at: Date;
 }
 
+interface TypedRow {
+  id: number;
+  tid: string;
+  row: Record<string, unknown>;
+  captured_at: Date;
+}
+
 export interface PumpOptions {
   source: postgres.Sql;
   engine: postgres.Sql;
   route: Router;
   /** Outbox rows per claim (each may hold up to 1000 captured rows). */
   batch?: number;
+  /** Rows per claim from each rows table. */
+  rowsBatch?: number;
   /** Keep consumed rows in nudge.event_archive for this long instead of deleting them. */
   archive?: boolean;
+}
+
+/** The rows tables, looked up again every few seconds (a deploy may add one). */
+const ROWS_TABLES_TTL_MS = 2_000;
+const rowsTablesCache = new WeakMap<postgres.Sql, { at: number; tables: RowsTable[] }>();
+
+async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTable[]> {
+  const cached = rowsTablesCache.get(source);
+  if (!fresh && cached && Date.now() - cached.at < ROWS_TABLES_TTL_MS) return cached.tables;
+  const tables = await listRowsTables(source);
+  rowsTablesCache.set(source, { at: Date.now(), tables });
+  return tables;
+}
+
+/** A captured row of a rows table as JSON, columns in table order (any number of them). */
+function rowJson(table: RowsTable): string {
+  return `(select row_to_json(x) from (select ${table.columns.map((c) => `t.${ident(c)}`).join(', ')}) as x)`;
 }
 
 /**
@@ -38,40 +69,116 @@ export interface PumpOptions {
  * handle a contact's later event before its earlier one.
  */
 export async function pumpOnce(options: PumpOptions): Promise<number> {
+  try {
+    return await pumpBatch(options, await rowsTables(options.source, false));
+  } catch (error) {
+    // A rows table dropped or changed by a deploy since it was looked up.
+    const code = (error as { code?: string }).code;
+    if (code !== '42P01' && code !== '42703') throw error;
+    return pumpBatch(options, await rowsTables(options.source, true));
+  }
+}
+
+async function pumpBatch(options: PumpOptions, tables: RowsTable[]): Promise<number> {
+  const batch = options.batch ?? 50;
+  const rowsBatch = options.rowsBatch ?? 2000;
   return options.source.begin(async (tx) => {
-    // The lock first, in the same statement: a pump without it must not lock
-    // (claim) outbox rows either, or the pump holding it would skip them and
-    // move later rows first.
-    // (A one-time filter: the index scan in id order does not even start
-    // without the lock. Order by the column, not the int alias, or the whole
-    // outbox is sorted on every claim.)
-    const rows = await tx<OutboxRow[]>`
-      with pump as materialized (select pg_try_advisory_xact_lock(hashtext('nudge pump')) as ok)
-      select id::int as id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
-        from nudge.event_log
-       where (select ok from pump)
-       order by event_log.id limit ${options.batch ?? 50}
-         for update of event_log skip locked`;
-    if (rows.length === 0) return 0;
-    const events: InboxEvent[] = rows.flatMap((row) =>
-      Array.from({ length: row.row_count }, (_, i) => ({
-        source: 'outbox' as const,
-        sourceKey: `${row.id}:${i}`,
-        schema: row.schema_name,
-        table: row.table_name,
-        operation: row.operation,
-        newRow: row.new_rows?.[i] ?? null,
-        oldRow: row.old_rows?.[i] ?? null,
-        enrichment: row.enrichment?.[i] ?? null,
-        occurredAt: row.captured_at,
+    const [lock] = await tx<{ ok: boolean }[]>`
+      select pg_try_advisory_xact_lock(hashtext('nudge pump')) as ok`;
+    if (!lock?.ok) return 0;
+    // Each source's oldest rows, in one round trip. Order by the column, not
+    // the int alias, or the whole outbox is sorted on every claim. Rows tables
+    // have no index (it would cost every captured write): the claim reads the
+    // table, which the pump keeps near-empty.
+    const [log, ...typed] = await Promise.all([
+      tx<OutboxRow[]>`
+        select id::int as id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
+          from nudge.event_log
+         order by event_log.id limit ${batch}
+           for update of event_log skip locked`,
+      ...tables.map((table) =>
+        tx.unsafe<TypedRow[]>(`
+        with claimed as materialized (
+          select t.ctid as tid from nudge.${ident(table.name)} as t
+           order by t."nudge:id" limit ${rowsBatch}
+             for update of t skip locked)
+        select t."nudge:id"::float8 as id, t.ctid::text as tid, t."nudge:at" as captured_at, ${rowJson(table)} as row
+          from nudge.${ident(table.name)} as t
+         where t.ctid = any(array(select tid from claimed))
+         order by t."nudge:id"`),
+      ),
+    ]);
+    // Several sources: stop at the lowest last id of any source that returned
+    // a full batch, so that nothing it still holds back (with a lower id)
+    // comes after what is moved now. The rest waits for the next claim.
+    let cutoff = Number.POSITIVE_INFINITY;
+    if (log.length === batch) cutoff = Math.min(cutoff, log.at(-1)!.id);
+    for (const rows of typed)
+      if (rows.length === rowsBatch) cutoff = Math.min(cutoff, rows.at(-1)!.id);
+    const logRows = log.filter((row) => row.id <= cutoff);
+    const claims = typed.map((rows, i) => ({
+      table: tables[i]!,
+      rows: rows.filter((row) => row.id <= cutoff),
+    }));
+    const moved = [
+      ...logRows.map((row) => ({
+        id: row.id,
+        events: Array.from({ length: row.row_count }, (_, i) => ({
+          source: 'outbox' as const,
+          sourceKey: `${row.id}:${i}`,
+          schema: row.schema_name,
+          table: row.table_name,
+          operation: row.operation,
+          newRow: row.new_rows?.[i] ?? null,
+          oldRow: row.old_rows?.[i] ?? null,
+          enrichment: row.enrichment?.[i] ?? null,
+          occurredAt: row.captured_at,
+        })),
       })),
-    );
-    const ids = rows.map((r) => r.id);
+      ...claims.flatMap(({ table, rows }) =>
+        rows.map((row) => ({
+          id: row.id,
+          events: [
+            {
+              source: 'outbox' as const,
+              sourceKey: `${row.id}:0`,
+              schema: table.schema,
+              table: table.table,
+              operation: table.operation,
+              newRow: table.operation === 'insert' ? row.row : null,
+              oldRow: table.operation === 'insert' ? null : row.row,
+              enrichment: null,
+              occurredAt: row.captured_at,
+            },
+          ],
+        })),
+      ),
+    ];
+    if (moved.length === 0) return 0;
+    if (claims.length > 0) moved.sort((a, b) => a.id - b.id);
+    const events: InboxEvent[] = moved.flatMap((m) => m.events);
+    const ids = logRows.map((r) => r.id);
     const consume = async () => {
-      if (options.archive) {
+      if (options.archive && ids.length) {
         await tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`;
       }
-      await tx`delete from nudge.event_log where id = any(${ids}::bigint[])`;
+      if (ids.length) await tx`delete from nudge.event_log where id = any(${ids}::bigint[])`;
+      for (const { table, rows } of claims) {
+        if (rows.length === 0) continue;
+        const tids = rows.map((r) => r.tid);
+        const target = `nudge.${ident(table.name)}`;
+        if (options.archive) {
+          const column = table.operation === 'insert' ? 'new_rows' : 'old_rows';
+          await tx.unsafe(
+            `insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, ${column}, captured_at)
+             select t."nudge:id", ${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}, 1,
+                    json_build_array(${rowJson(table)}), t."nudge:at"
+               from ${target} as t where t.ctid = any($1::tid[])`,
+            [tids],
+          );
+        }
+        await tx.unsafe(`delete from ${target} where ctid = any($1::tid[])`, [tids]);
+      }
     };
     // The engine store inside the source database: one transaction moves the
     // rows, and its statements go out together.
@@ -88,4 +195,15 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
     }
     return events.length;
   });
+}
+
+/** Captured rows waiting for the pump: in nudge.event_log and in every rows table. */
+export async function pendingCaptures(source: postgres.Sql): Promise<number> {
+  const tables = await listRowsTables(source);
+  const [row] = await source.unsafe<{ n: number }[]>(
+    `select (coalesce((select sum(row_count) from nudge.event_log), 0)${tables
+      .map((t) => ` + (select count(*) from nudge.${ident(t.name)})`)
+      .join('')})::float8 as n`,
+  );
+  return row?.n ?? 0;
 }

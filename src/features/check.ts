@@ -91,6 +91,7 @@ function checkFeature(
         table: event.table,
         operation: event.operation,
         by: feature.name,
+        columns: table.columns.map((column) => column.name),
         ...withFilter(event.filter),
       },
     ];
@@ -126,6 +127,7 @@ function checkFeature(
     table: trigger.table,
     operation,
     by: feature.name,
+    columns: table.columns.map((column) => column.name),
     ...(enrichments.length ? { enrichments } : {}),
     ...withFilter(rowFilter(feature, table, operation)),
   }));

@@ -10,6 +10,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { connectSource } from '../../src/source/connect.js';
+import { captured } from '../capture/outbox.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();
@@ -140,16 +141,8 @@ describe('plan and deploy', () => {
       await db.sql`insert into orders (user_id, total) values (${user!.id}, 42) returning id`;
     await db.sql`update orders set currency = 'eur' where id = ${order!.id}`; // status unchanged: not captured
     await db.sql`update orders set status = 'paid' where id = ${order!.id}`;
-    const events = await db.sql<
-      {
-        table_name: string;
-        operation: string;
-        new_rows: Record<string, unknown>[];
-        enrichment: unknown;
-      }[]
-    >`
-      select table_name, operation, new_rows, enrichment from nudge.event_log order by id`;
-    expect(events.map((e) => `${e.table_name} ${e.operation} ${e.new_rows.length}`)).toEqual([
+    const events = await captured(db.sql);
+    expect(events.map((e) => `${e.table_name} ${e.operation} ${e.new_rows?.length}`)).toEqual([
       'users insert 1', // the anonymous user without an email is filtered out in the trigger
       'orders insert 1',
       'orders update 1',

@@ -71,14 +71,19 @@ stages:
       (await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.event_archive`)[0]!.n;
     const [outbox] = await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.event_log`;
     expect(outbox!.n).toBe(0);
-    expect(await archived()).toBe(2); // one outbox row per statement
+    expect(await archived()).toBe(3); // one archive row per typed row
 
     const config = await project('engine: { retention: { outbox: 1h } }\n');
     await applyRetention(db.sql, config, db.sql);
-    expect(await archived()).toBe(2);
+    expect(await archived()).toBe(3);
+    expect(await db.sql`select new_rows, txid from nudge.event_archive order by id`).toEqual([
+      { new_rows: [{ id: 1, email: 'a@example.com' }], txid: null },
+      { new_rows: [{ id: 2, email: 'b@example.com' }], txid: null },
+      { new_rows: [{ id: 3, email: 'c@example.com' }], txid: null },
+    ]);
     await db.sql`update nudge.event_archive set consumed_at = now() - interval '2 hours'
                   where id = (select min(id) from nudge.event_archive)`;
     await applyRetention(db.sql, config, db.sql);
-    expect(await archived()).toBe(1);
+    expect(await archived()).toBe(2);
   });
 });

@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNS_PER_JOB } from '../../src/actions/queue.js';
 import { ACTION_CONCURRENCY } from '../../src/engine/job-runner.js';
+import { pendingCaptures } from '../../src/engine/pump.js';
 import { useDatabase } from '../harness/db.js';
 import {
   deployedProject,
@@ -81,7 +82,7 @@ interface Settled {
 
 async function backlog(): Promise<Settled> {
   const [row] = await db.sql<Settled[]>`
-    select (select count(*)::int from nudge.event_log) as outbox,
+    select ${await pendingCaptures(db.sql)}::int as outbox,
            (select count(*)::int from nudge_engine.inbox where processed_at is null) as unprocessed,
            (select count(*)::int from nudge_engine.action_runs where status <> 'succeeded') as unfinished,
            (select count(*)::int from nudge_worker.jobs) as jobs`;

@@ -16,6 +16,7 @@ import { type EmbeddedServer, freePort, startEmbedded } from '../../src/dev/embe
 import { createSupabaseDatabase, installSupabaseRoles } from '../../src/dev/supabase.js';
 import { launch, type Running } from '../../src/engine/launch.js';
 import { makeLog } from '../../src/engine/log.js';
+import { pendingCaptures } from '../../src/engine/pump.js';
 import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
@@ -105,7 +106,7 @@ async function settled(rows: number, timeoutMs: number): Promise<void> {
     async () => {
       if (sink.applied.size < rows) return undefined;
       const [left] = await sql<{ n: number }[]>`
-        select (select count(*) from nudge.event_log)
+        select ${await pendingCaptures(sql)}::int
              + (select count(*) from nudge_engine.inbox where processed_at is null)
              + (select count(*) from nudge_engine.action_runs where status <> 'succeeded')
              + (select count(*) from nudge_worker.jobs) as n`;

@@ -1,0 +1,227 @@
+// Typed capture: INSERT and DELETE captures that copy the statement's rows,
+// typed, into a rows table of their own (no JSON inside the user's write),
+// and the pump that merges them with nudge.event_log in capture order. Also
+// what happens when the user's table changes under a deployed capture: the
+// write commits and the rows are captured as JSON until the next deploy.
+import type postgres from 'postgres';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../src/capture/deploy.js';
+import { makePlan } from '../../src/capture/plan.js';
+import { listRowsTables, readCaptureState } from '../../src/capture/state.js';
+import { buildCaptureObjects, type CaptureNeed } from '../../src/capture/triggers.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { pendingCaptures, pumpOnce } from '../../src/engine/pump.js';
+import { readCatalog } from '../../src/source/catalog.js';
+import type { TableName } from '../../src/source/names.js';
+import { useDatabase } from '../harness/db.js';
+import { captured } from './outbox.js';
+
+const db = useDatabase();
+const items: TableName = { schema: 'my-app', table: 'Order Items' };
+
+/** Needs as checkFeatures makes them: with the table's columns from the catalog. */
+async function needs(
+  sql: postgres.Sql,
+  operations: readonly ('insert' | 'update' | 'delete')[] = ['insert', 'update', 'delete'],
+) {
+  const table = (await readCatalog(sql)).get(items)!;
+  return operations.map(
+    (operation): CaptureNeed => ({
+      table: items,
+      operation,
+      by: 'test',
+      columns: table.columns.map((c) => c.name),
+    }),
+  );
+}
+
+async function deployNow(
+  sql: postgres.Sql,
+  operations?: readonly ('insert' | 'update' | 'delete')[],
+) {
+  return deploy(sql, buildCaptureObjects(await needs(sql, operations)));
+}
+
+async function inbox(sql: postgres.Sql) {
+  return sql<{ source_key: string; operation: string; new_row: unknown; old_row: unknown }[]>`
+    select source_key, operation, new_row, old_row from nudge_engine.inbox order by id`;
+}
+
+async function pumpAll(sql: postgres.Sql, options: { batch?: number; rowsBatch?: number } = {}) {
+  let moved = 0;
+  for (;;) {
+    const n = await pumpOnce({ source: sql, engine: sql, route: () => 0, ...options });
+    if (n === 0) return moved;
+    moved += n;
+  }
+}
+
+beforeAll(async () => {
+  await db.sql`create schema "my-app"`;
+  await db.sql`create type "my-app"."Mood" as enum ('calm', 'glad')`;
+  await db.sql`create table "my-app"."Order Items" (
+    id bigserial primary key,
+    "Qty ""x""" integer not null,
+    "select" text,
+    "MixedCase" numeric(8, 3),
+    mood "my-app"."Mood",
+    tags text[],
+    meta jsonb,
+    at timestamptz not null default now())`;
+  await migrateEngine(db.sql, db.url);
+});
+
+describe('typed capture', () => {
+  it('deploys INSERT and DELETE with a rows table of the same column types, closed to the API roles', async () => {
+    const result = await deployNow(db.sql);
+    expect(result.plan.counts.create).toBeGreaterThan(0);
+    const tables = await listRowsTables(db.sql);
+    expect(tables.map((t) => [t.operation, t.columns])).toEqual([
+      ['insert', ['id', 'Qty "x"', 'select', 'MixedCase', 'mood', 'tags', 'meta', 'at']],
+      ['delete', ['id', 'Qty "x"', 'select', 'MixedCase', 'mood', 'tags', 'meta', 'at']],
+    ]);
+    const types = await db.sql<{ user: string; copy: string }[]>`
+      select format_type(u.atttypid, u.atttypmod) as user, format_type(c.atttypid, c.atttypmod) as copy
+        from pg_attribute u
+        join pg_attribute c on c.attname = u.attname
+       where u.attrelid = '"my-app"."Order Items"'::regclass and u.attnum > 0
+         and c.attrelid = ${`nudge."${tables[0]!.name}"`}::regclass
+       order by u.attnum`;
+    expect(types.length).toBe(8);
+    for (const t of types) expect(t.copy).toBe(t.user);
+    const grants = await db.sql<{ role: string; can: boolean }[]>`
+      select r as role, has_table_privilege(r, ${`nudge."${tables[0]!.name}"`}, 'select, insert') as can
+        from unnest(array['anon', 'authenticated']) as r`;
+    expect(grants).toEqual([
+      { role: 'anon', can: false },
+      { role: 'authenticated', can: false },
+    ]);
+    // UPDATE stays a row-level JSON capture (it pairs old and new rows).
+    const plan = makePlan(buildCaptureObjects(await needs(db.sql)), await readCaptureState(db.sql));
+    expect(plan.hasChanges).toBe(false);
+    expect(plan.desired.map((o) => [o.operation, o.rows ? 'typed' : 'json'])).toEqual([
+      ['insert', 'typed'],
+      ['update', 'json'],
+      ['delete', 'typed'],
+    ]);
+  });
+
+  it('captures every row exactly, merged with event_log in capture order, and rollbacks not at all', async () => {
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", "select", "MixedCase", mood, tags, meta)
+                 values (1, 'it''s', 1.5, 'calm', '{a,"b c"}', '{"k": [1, null]}')`;
+    await db.sql`update "my-app"."Order Items" set "Qty ""x""" = 2 where "Qty ""x""" = 1`;
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") select g from generate_series(10, 14) g`;
+    await db.sql
+      .begin(async (tx) => {
+        await tx`insert into "my-app"."Order Items" ("Qty ""x""") values (99)`;
+        throw new Error('roll back');
+      })
+      .catch(() => {});
+    await db.sql`delete from "my-app"."Order Items" where "Qty ""x""" = 2`;
+    expect(await pendingCaptures(db.sql)).toBe(8);
+    const before = await captured(db.sql);
+    // Columns in table order (the inbox keeps rows as jsonb, which sorts keys).
+    expect(Object.keys(before[0]!.new_rows![0]!)).toEqual([
+      'id',
+      'Qty "x"',
+      'select',
+      'MixedCase',
+      'mood',
+      'tags',
+      'meta',
+      'at',
+    ]);
+    expect(
+      before.map((c) => `${c.operation} ${c.store === 'event_log' ? 'json' : 'typed'}`),
+    ).toEqual(['insert typed', 'update json', ...Array(5).fill('insert typed'), 'delete typed']);
+
+    // Small batches, so the merge has to hold rows back across claims.
+    expect(await pumpAll(db.sql, { batch: 1, rowsBatch: 2 })).toBe(8);
+    expect(await pendingCaptures(db.sql)).toBe(0);
+    const moved = await inbox(db.sql);
+    expect(moved.map((e) => e.source_key)).toEqual(before.map((c) => `${c.id}:0`));
+    const first = moved[0]!.new_row as Record<string, unknown>;
+    expect(first).toMatchObject({
+      'Qty "x"': 1,
+      select: "it's",
+      MixedCase: 1.5,
+      mood: 'calm',
+      tags: ['a', 'b c'],
+      meta: { k: [1, null] },
+    });
+    expect(moved.at(-1)).toMatchObject({
+      operation: 'delete',
+      new_row: null,
+      old_row: { 'Qty "x"': 2 },
+    });
+    expect(
+      moved.some((e) => (e.new_row as { 'Qty "x"'?: number } | null)?.['Qty "x"'] === 99),
+    ).toBe(false);
+  });
+
+  it('captures as JSON when the table changed since the deploy, and typed again after the next deploy', async () => {
+    await db.sql`alter table "my-app"."Order Items" drop column "select"`;
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") values (20)`;
+    const fallback = await captured(db.sql);
+    expect(fallback.map((c) => [c.store, c.new_rows?.[0]?.['Qty "x"']])).toEqual([
+      ['event_log', 20],
+    ]);
+    const [failed] = await db.sql<
+      { n: number }[]
+    >`select count(*)::int as n from nudge.failed_events`;
+    expect(failed!.n).toBe(0);
+
+    await db.sql`alter table "my-app"."Order Items" add column note text`;
+    const plan = makePlan(buildCaptureObjects(await needs(db.sql)), await readCaptureState(db.sql));
+    expect(
+      plan.items.filter((i) => i.kind === 'capture').map((i) => `${i.action} ${i.subject}`),
+    ).toEqual([
+      'replace "my-app"."Order Items" insert',
+      'unchanged "my-app"."Order Items" update',
+      'replace "my-app"."Order Items" delete',
+    ]);
+    await deployNow(db.sql);
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", note) values (21, 'new column')`;
+    const after = await captured(db.sql);
+    expect(after.at(-1)).toMatchObject({
+      operation: 'insert',
+      new_rows: [{ 'Qty "x"': 21, note: 'new column' }],
+    });
+    expect(after.at(-1)!.store).not.toBe('event_log');
+    expect(await pumpAll(db.sql)).toBe(2);
+  });
+
+  it('repairs a rows table dropped by hand, capturing as JSON meanwhile', async () => {
+    const [insert] = await listRowsTables(db.sql);
+    await db.sql.unsafe(`drop table nudge."${insert!.name}"`);
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") values (30)`;
+    expect((await captured(db.sql)).map((c) => c.store)).toEqual(['event_log']);
+    const plan = makePlan(buildCaptureObjects(await needs(db.sql)), await readCaptureState(db.sql));
+    const item = plan.items.find((i) => i.subject === '"my-app"."Order Items" insert')!;
+    expect(item.action).toBe('replace');
+    expect(item.drift).toEqual([
+      'rows table was dropped by hand (rows were captured as JSON meanwhile)',
+    ]);
+    await deployNow(db.sql);
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") values (31)`;
+    expect((await captured(db.sql)).map((c) => c.store === 'event_log')).toEqual([true, false]);
+    expect(await pumpAll(db.sql)).toBe(2);
+  });
+
+  it('keeps an orphaned rows table until the pump has emptied it, then drops it', async () => {
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") values (40)`;
+    const insert = (await listRowsTables(db.sql)).find((t) => t.operation === 'insert')!.name;
+    await deployNow(db.sql, ['update']);
+    expect((await listRowsTables(db.sql)).map((t) => t.name)).toEqual([insert]); // the delete one was empty
+    expect(await pumpAll(db.sql)).toBe(1);
+    const plan = makePlan(
+      buildCaptureObjects(await needs(db.sql, ['update'])),
+      await readCaptureState(db.sql),
+    );
+    expect(plan.items.filter((i) => i.action === 'drop').map((i) => i.subject)).toEqual([
+      `table nudge.${insert}`,
+    ]);
+    await deployNow(db.sql, ['update']);
+    expect(await listRowsTables(db.sql)).toEqual([]);
+  });
+});
