@@ -1,7 +1,7 @@
 import os from 'node:os';
 import postgres from 'postgres';
 import { deploy } from '../src/capture/deploy.js';
-import { buildCaptureObject } from '../src/capture/triggers.js';
+import { buildCaptureObject, capturedColumns } from '../src/capture/triggers.js';
 import { ident } from '../src/db/quote.js';
 import { readCatalog } from '../src/source/catalog.js';
 import { benchDatabase } from './database.js';
@@ -30,7 +30,7 @@ try {
   // The capture a feature on orders gets from `nudge deploy` (checkFeatures
   // passes the table's columns, which makes it a typed capture).
   const orders = { schema: 'public', table: 'orders' };
-  const columns = (await readCatalog(sql)).get(orders)!.columns.map((column) => column.name);
+  const columns = capturedColumns((await readCatalog(sql)).get(orders)!);
   const capture = buildCaptureObject([
     { table: orders, operation: 'insert', by: 'bench', columns },
   ]);

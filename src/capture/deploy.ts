@@ -13,6 +13,9 @@ import { readCaptureState } from './state.js';
 import { type CaptureObject, captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(hashtext('nudge deploy'))`;
+// The outbox pump's lock too (see engine/pump.ts): no claim runs while rows
+// tables change, and the next one sees the new deployment.
+const PUMP_LOCK = `pg_advisory_xact_lock(hashtext('nudge pump'))`;
 const LOCK_TIMEOUT = '10s';
 // set_config(..., true) rather than SET LOCAL: it also works in the implicit
 // transaction the Supabase CLI runs a migration file in.
@@ -30,6 +33,7 @@ export async function deploy(sql: postgres.Sql, desired: CaptureObject[]): Promi
       await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
       if (!plan.hasChanges) return { plan };
+      await tx.unsafe(`SELECT ${PUMP_LOCK}`);
       for (const statement of planStatements(plan)) await tx.unsafe(statement);
       const [row] = await tx.unsafe<{ id: number }[]>(`${recordSql(plan)} RETURNING id::int AS id`);
       return { plan, deploymentId: row!.id };
@@ -75,6 +79,7 @@ export function planScript(
   const body = [
     `SELECT ${LOCK};`,
     `${SET_LOCK_TIMEOUT};`,
+    `SELECT ${PUMP_LOCK};`,
     ...planStatements(plan).map((s) => `${s};`),
     `${recordSql(plan)};`,
   ];

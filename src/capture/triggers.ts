@@ -16,7 +16,7 @@
 // has no access to schema nudge. Every identifier is quoted; values that must
 // be inlined in DDL are escaped literals.
 import { createHash } from 'node:crypto';
-import { ident, literal } from '../db/quote.js';
+import { dollarQuote, ident, literal } from '../db/quote.js';
 import { formatTableName, type TableName } from '../source/names.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
@@ -54,7 +54,18 @@ export interface CaptureNeed {
    * DELETE capture copies typed rows into its own rows table (see typedBody);
    * without them it writes JSON to nudge.event_log.
    */
-  columns?: string[];
+  columns?: CapturedColumn[];
+}
+
+/** A column of a captured table; `type` is its format_type(), which names the rows table. */
+export interface CapturedColumn {
+  name: string;
+  type: string;
+}
+
+/** The columns of a catalog table, as a need carries them. */
+export function capturedColumns(table: { columns: CapturedColumn[] }): CapturedColumn[] {
+  return table.columns.map(({ name, type }) => ({ name, type }));
 }
 
 /** The capture objects for one (table, operation), as they should be deployed. */
@@ -162,8 +173,8 @@ export function buildCaptureObject(
     level === 'statement' &&
     enrichments.length === 0 &&
     columns?.length &&
-    !columns.some((column) => ROW_META.includes(column))
-      ? { table: rowsTableFor(functionName), columns }
+    !columns.some((column) => ROW_META.includes(column.name))
+      ? { table: rowsTableFor(table, operation, columns), columns: columns.map((c) => c.name) }
       : undefined;
   const body = transport
     ? transport.body({
@@ -301,8 +312,22 @@ function recordFailure(table: TableName, operation: Operation): string {
 /** Metadata columns of a rows table; a user table with a column of these names is captured as JSON. */
 export const ROW_META = ['nudge:id', 'nudge:at'];
 
-export function rowsTableFor(functionName: string): string {
-  return `${functionName}_rows`;
+/**
+ * The rows table of a typed capture. Its name carries a hash of the columns
+ * and their types: when the user's table changes, the next deploy copies into
+ * a new rows table, and the old one is drained by the pump and then dropped.
+ * So a rows table never needs altering, and never holds two shapes of row.
+ */
+export function rowsTableFor(
+  table: TableName,
+  operation: Operation,
+  columns: CapturedColumn[],
+): string {
+  const readable = functionNameFor(table, operation)
+    .replace(/^capture_/, '')
+    .slice(0, 40);
+  const shape = sha256(JSON.stringify([table.schema, table.table, operation, columns]));
+  return `rows_${readable}_${shape.slice(0, 8)}`;
 }
 
 /**
@@ -310,10 +335,12 @@ export function rowsTableFor(functionName: string): string {
  * JSON is built inside the user's write (the pump builds it when it reads
  * them), which is most of what capture used to cost (docs/benchmarks.md).
  * Each row takes an id from the outbox's sequence, so rows tables and
- * nudge.event_log share one order. Columns are listed by name: when the
- * user's table changed since the deploy (a column dropped or retyped), the
- * copy fails and the rows are captured as JSON instead, so nothing is lost;
- * a column added since is captured once the next deploy adds it.
+ * nudge.event_log share one order. Columns are listed by name: when a column
+ * was dropped since the deploy, the copy fails and the rows are captured as
+ * JSON instead, so nothing is lost. A column added or retyped since is
+ * copied as deployed (a retyped value through its assignment cast, or as
+ * JSON when there is none) until the next deploy, which `nudge plan` shows
+ * as a replace, moves the capture to a rows table of the new shape.
  */
 function typedBody(
   table: TableName,
@@ -404,10 +431,17 @@ export function createCaptureSql(object: CaptureObject): string[] {
       ? ''
       : `\n  REFERENCING ${object.operation === 'insert' ? `NEW TABLE AS ${NEW_ROWS}` : `OLD TABLE AS ${OLD_ROWS}`}`;
   return [
-    ...(object.rows ? rowsTableSql(object.table, object.operation, object.rows) : []),
+    // The user's table first, as DROP TRIGGER would: a writer there that
+    // then waited for the rows table would deadlock with this deploy.
+    ...(object.rows
+      ? [
+          `LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`,
+          ...rowsTableSql(object.table, object.operation, object.rows),
+        ]
+      : []),
     `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $nudge$${object.body}$nudge$`,
+AS ${dollarQuote(object.body, 'nudge')}`,
     `COMMENT ON FUNCTION ${fn}() IS ${literal(MARKER_PREFIX + JSON.stringify(markerOf(object)))}`,
     `REVOKE ALL ON FUNCTION ${fn}() FROM PUBLIC`,
     `DROP TRIGGER IF EXISTS ${ident(object.triggerName)} ON ${table}`,
@@ -433,12 +467,7 @@ function rowsTableSql(
 ): string[] {
   const target = ident('nudge', rows.table);
   const marker = { v: 1, schema: table.schema, table: table.table, operation };
-  return [
-    `CREATE TABLE IF NOT EXISTS ${target} (
-  "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
-  "nudge:at" timestamptz NOT NULL DEFAULT now()
-)`,
-    `DO $rows$
+  const addColumns = `
 DECLARE
   saved text := current_setting('search_path');
   c record;
@@ -456,21 +485,40 @@ BEGIN
   END LOOP;
   PERFORM set_config('search_path', saved, true);
 END
-$rows$`,
+`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${target} (
+  "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
+  "nudge:at" timestamptz NOT NULL DEFAULT now()
+)`,
+    `DO ${dollarQuote(addColumns, 'rows')}`,
     `COMMENT ON TABLE ${target} IS ${literal(ROWS_MARKER_PREFIX + JSON.stringify(marker))}`,
   ];
 }
 
-/** Drops a rows table no capture writes to any more, once the pump has emptied it. */
+/**
+ * Drops a rows table no capture writes to any more, once the pump has
+ * emptied it. NOWAIT: a transaction that wrote to it and has not committed
+ * yet holds a lock, and its rows must not be lost; the drop is then skipped
+ * (a later deploy retries) rather than waiting.
+ */
 export function dropRowsTableSql(name: string): string {
   const target = ident('nudge', name);
-  return `DO $rows$
+  const body = `
 BEGIN
-  IF to_regclass(${literal(target)}) IS NOT NULL AND NOT EXISTS (SELECT FROM ${target}) THEN
-    DROP TABLE ${target};
+  IF to_regclass(${literal(target)}) IS NOT NULL THEN
+    BEGIN
+      LOCK TABLE ${target} IN ACCESS EXCLUSIVE MODE NOWAIT;
+      IF NOT EXISTS (SELECT FROM ${target}) THEN
+        DROP TABLE ${target};
+      END IF;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;
+    END;
   END IF;
 END
-$rows$`;
+`;
+  return `DO ${dollarQuote(body, 'rows')}`;
 }
 
 /** Drops a deployed capture: the trigger (if its table still exists) and the function. */

@@ -5,7 +5,7 @@
 // every mapped table, and storage.objects for uploads and removals.
 import type postgres from 'postgres';
 import { namedEventsOf } from '../capture/named-events.js';
-import type { CaptureNeed, Operation } from '../capture/triggers.js';
+import { type CaptureNeed, capturedColumns, type Operation } from '../capture/triggers.js';
 import type { LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { ConfigError, throwIfAny } from '../errors.js';
@@ -95,7 +95,7 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
       );
       continue;
     }
-    const columns = found.columns.map((column) => column.name);
+    const columns = capturedColumns(found);
     needs.push(...operations.map((operation) => ({ table, operation, by, columns })));
   }
   throwIfAny(errors);

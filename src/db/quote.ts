@@ -23,3 +23,10 @@ export function literal(text: string): string {
   const doubled = text.replaceAll("'", "''");
   return text.includes('\\') ? `E'${doubled.replaceAll('\\', '\\\\')}'` : `'${doubled}'`;
 }
+
+/** `$tag$body$tag$`, with a tag the body does not contain (names in it could). */
+export function dollarQuote(body: string, tag: string): string {
+  let quote = `$${tag}$`;
+  for (let i = 1; body.includes(quote); i++) quote = `$${tag}_${i}$`;
+  return `${quote}${body}${quote}`;
+}

@@ -25,11 +25,11 @@ interface OutboxRow {
   captured_at: Date;
 }
 
-interface TypedRow {
-  id: number;
+/** A claimed row: of event_log (source -1) or of rows table `source` (tid and row set). */
+interface ClaimedRow extends OutboxRow {
+  source: number;
   tid: string;
   row: Record<string, unknown>;
-  captured_at: Date;
 }
 
 export interface PumpOptions {
@@ -44,21 +44,37 @@ export interface PumpOptions {
   archive?: boolean;
 }
 
-/** The rows tables, looked up again every few seconds (a deploy may add one). */
-const ROWS_TABLES_TTL_MS = 2_000;
-const rowsTablesCache = new WeakMap<postgres.Sql, { at: number; tables: RowsTable[] }>();
+/**
+ * The rows tables as of a deployment. Every claim also reads the latest
+ * deployment's id, and a claim made with an older list is rolled back and
+ * made again with a fresh one: a deploy that adds a rows table, or a column
+ * to one, is seen before anything written there could be moved out of order
+ * or without its new column. (Deploys take the pump's lock, so no claim runs
+ * while one is applied.)
+ */
+interface RowsTables {
+  deployment: number;
+  tables: RowsTable[];
+}
+const rowsTablesCache = new WeakMap<postgres.Sql, RowsTables>();
 
-async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTable[]> {
+async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTables> {
   const cached = rowsTablesCache.get(source);
-  if (!fresh && cached && Date.now() - cached.at < ROWS_TABLES_TTL_MS) return cached.tables;
-  const tables = await listRowsTables(source);
-  rowsTablesCache.set(source, { at: Date.now(), tables });
-  return tables;
+  if (!fresh && cached) return cached;
+  // The deployment first: a deploy in between makes the list newer than its
+  // id, which only costs one more refresh.
+  const [row] = await source<{ id: number }[]>`
+    select coalesce(max(id), 0)::float8 as id from nudge.deployments`;
+  const current = { deployment: row?.id ?? 0, tables: await listRowsTables(source) };
+  rowsTablesCache.set(source, current);
+  return current;
 }
 
-/** A captured row of a rows table as JSON, columns in table order (any number of them). */
+class StaleRowsTables extends Error {}
+
+/** A captured row of a rows table as JSON, columns in table order (any number, any names). */
 function rowJson(table: RowsTable): string {
-  return `(select row_to_json(x) from (select ${table.columns.map((c) => `t.${ident(c)}`).join(', ')}) as x)`;
+  return `(select row_to_json(x.*) from (select ${table.columns.map((c) => `t.${ident(c)}`).join(', ')}) as x)`;
 }
 
 /**
@@ -72,42 +88,68 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
   try {
     return await pumpBatch(options, await rowsTables(options.source, false));
   } catch (error) {
-    // A rows table dropped or changed by a deploy since it was looked up.
+    // A deploy since the rows tables were looked up (one may even be gone).
     const code = (error as { code?: string }).code;
-    if (code !== '42P01' && code !== '42703') throw error;
+    if (!(error instanceof StaleRowsTables) && code !== '42P01' && code !== '42703') throw error;
     return pumpBatch(options, await rowsTables(options.source, true));
   }
 }
 
-async function pumpBatch(options: PumpOptions, tables: RowsTable[]): Promise<number> {
+async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<number> {
+  const { tables } = known;
   const batch = options.batch ?? 50;
   const rowsBatch = options.rowsBatch ?? 2000;
   return options.source.begin(async (tx) => {
-    const [lock] = await tx<{ ok: boolean }[]>`
-      select pg_try_advisory_xact_lock(hashtext('nudge pump')) as ok`;
-    if (!lock?.ok) return 0;
-    // Each source's oldest rows, in one round trip. Order by the column, not
-    // the int alias, or the whole outbox is sorted on every claim. Rows tables
-    // have no index (it would cost every captured write): the claim reads the
-    // table, which the pump keeps near-empty.
-    const [log, ...typed] = await Promise.all([
-      tx<OutboxRow[]>`
-        select id::int as id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
-          from nudge.event_log
-         order by event_log.id limit ${batch}
-           for update of event_log skip locked`,
-      ...tables.map((table) =>
-        tx.unsafe<TypedRow[]>(`
-        with claimed as materialized (
-          select t.ctid as tid from nudge.${ident(table.name)} as t
-           order by t."nudge:id" limit ${rowsBatch}
-             for update of t skip locked)
-        select t."nudge:id"::float8 as id, t.ctid::text as tid, t."nudge:at" as captured_at, ${rowJson(table)} as row
-          from nudge.${ident(table.name)} as t
-         where t.ctid = any(array(select tid from claimed))
-         order by t."nudge:id"`),
-      ),
-    ]);
+    // One statement claims the oldest rows of every source, after the lock:
+    // a pump without the lock must not lock (claim) rows either, or the pump
+    // holding it would skip them and move later rows first. (A one-time
+    // filter: no scan starts without the lock.) Order by the column, not the
+    // int alias, or the whole outbox is sorted on every claim. Rows tables
+    // have no index (it would cost every captured write): their claim reads
+    // the table, which the pump keeps near-empty.
+    const claimed = await tx.unsafe<ClaimedRow[]>(
+      `with pump as materialized (select pg_try_advisory_xact_lock(hashtext('nudge pump')) as ok),
+       log as materialized (
+         select id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
+           from nudge.event_log
+          where (select ok from pump)
+          order by event_log.id limit ${batch}
+            for update of event_log skip locked)${tables
+              .map(
+                (table, i) => `,
+       c${i} as materialized (
+         select t.ctid as tid from nudge.${ident(table.name)} as t
+          where (select ok from pump)
+          order by t."nudge:id" limit ${rowsBatch}
+            for update of t skip locked)`,
+              )
+              .join('')}
+       select -2 as source, (select coalesce(max(id), 0) from nudge.deployments)::float8 as id, null::text as tid,
+              null::text as schema_name, null::text as table_name, null::text as operation, 0 as row_count,
+              null::json as new_rows, null::json as old_rows, null::json as enrichment, null::json as row,
+              null::timestamptz as captured_at
+        where (select ok from pump)
+       union all
+       select -1, id::float8, null, schema_name, table_name, operation, row_count,
+              new_rows, old_rows, enrichment, null, captured_at
+         from log${tables
+           .map(
+             (table, i) => `
+       union all
+       select ${i}, t."nudge:id"::float8, t.ctid::text, null, null, null, 1, null, null, null,
+              ${rowJson(table)}, t."nudge:at"
+         from nudge.${ident(table.name)} as t
+        where t.ctid = any(array(select tid from c${i}))`,
+           )
+           .join('')}`,
+    );
+    const deployment = claimed.find((row) => row.source === -2);
+    if (!deployment) return 0; // another process is pumping
+    if (deployment.id !== known.deployment) throw new StaleRowsTables();
+    const log = claimed.filter((row) => row.source === -1).sort((a, b) => a.id - b.id);
+    const typed = tables.map((_, i) =>
+      claimed.filter((row) => row.source === i).sort((a, b) => a.id - b.id),
+    );
     // Several sources: stop at the lowest last id of any source that returned
     // a full batch, so that nothing it still holds back (with a lower id)
     // comes after what is moved now. The rest waits for the next claim.

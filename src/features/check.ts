@@ -4,7 +4,13 @@
 // written before every feature passes.
 
 import { isBuiltInNamespace, NAMED_EVENTS, namedEvent } from '../capture/named-events.js';
-import type { CaptureNeed, Enrichment, Operation, RowRefs } from '../capture/triggers.js';
+import {
+  type CaptureNeed,
+  capturedColumns,
+  type Enrichment,
+  type Operation,
+  type RowRefs,
+} from '../capture/triggers.js';
 import {
   type Condition,
   ConditionError,
@@ -91,7 +97,7 @@ function checkFeature(
         table: event.table,
         operation: event.operation,
         by: feature.name,
-        columns: table.columns.map((column) => column.name),
+        columns: capturedColumns(table),
         ...withFilter(event.filter),
       },
     ];
@@ -127,7 +133,7 @@ function checkFeature(
     table: trigger.table,
     operation,
     by: feature.name,
-    columns: table.columns.map((column) => column.name),
+    columns: capturedColumns(table),
     ...(enrichments.length ? { enrichments } : {}),
     ...withFilter(rowFilter(feature, table, operation)),
   }));

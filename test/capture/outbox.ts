@@ -24,7 +24,7 @@ export async function captured(sql: postgres.Sql): Promise<Captured[]> {
     (await listRowsTables(sql)).map(async (t) => {
       const rows = await sql.unsafe<{ id: number; row: Record<string, unknown> }[]>(
         `select "nudge:id"::float8 as id,
-                (select row_to_json(x) from (select ${t.columns.map((c) => `r.${ident(c)}`).join(', ')}) x) as row
+                (select row_to_json(x.*) from (select ${t.columns.map((c) => `r.${ident(c)}`).join(', ')}) x) as row
            from nudge.${ident(t.name)} r`,
       );
       return rows.map((r) => ({

@@ -8,7 +8,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
 import { makePlan } from '../../src/capture/plan.js';
 import { listRowsTables, readCaptureState } from '../../src/capture/state.js';
-import { buildCaptureObjects, type CaptureNeed } from '../../src/capture/triggers.js';
+import {
+  buildCaptureObjects,
+  type CaptureNeed,
+  capturedColumns,
+} from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { pendingCaptures, pumpOnce } from '../../src/engine/pump.js';
 import { readCatalog } from '../../src/source/catalog.js';
@@ -18,6 +22,7 @@ import { captured } from './outbox.js';
 
 const db = useDatabase();
 const items: TableName = { schema: 'my-app', table: 'Order Items' };
+const COLUMNS = ['id', 'Qty "x"', 'select', 'MixedCase', 'mood', 'tags', 'meta', 'x', 'at'];
 
 /** Needs as checkFeatures makes them: with the table's columns from the catalog. */
 async function needs(
@@ -30,7 +35,7 @@ async function needs(
       table: items,
       operation,
       by: 'test',
-      columns: table.columns.map((c) => c.name),
+      columns: capturedColumns(table),
     }),
   );
 }
@@ -67,6 +72,7 @@ beforeAll(async () => {
     mood "my-app"."Mood",
     tags text[],
     meta jsonb,
+    x integer,
     at timestamptz not null default now())`;
   await migrateEngine(db.sql, db.url);
 });
@@ -77,8 +83,8 @@ describe('typed capture', () => {
     expect(result.plan.counts.create).toBeGreaterThan(0);
     const tables = await listRowsTables(db.sql);
     expect(tables.map((t) => [t.operation, t.columns])).toEqual([
-      ['insert', ['id', 'Qty "x"', 'select', 'MixedCase', 'mood', 'tags', 'meta', 'at']],
-      ['delete', ['id', 'Qty "x"', 'select', 'MixedCase', 'mood', 'tags', 'meta', 'at']],
+      ['insert', COLUMNS],
+      ['delete', COLUMNS],
     ]);
     const types = await db.sql<{ user: string; copy: string }[]>`
       select format_type(u.atttypid, u.atttypmod) as user, format_type(c.atttypid, c.atttypmod) as copy
@@ -87,7 +93,7 @@ describe('typed capture', () => {
        where u.attrelid = '"my-app"."Order Items"'::regclass and u.attnum > 0
          and c.attrelid = ${`nudge."${tables[0]!.name}"`}::regclass
        order by u.attnum`;
-    expect(types.length).toBe(8);
+    expect(types.length).toBe(9);
     for (const t of types) expect(t.copy).toBe(t.user);
     const grants = await db.sql<{ role: string; can: boolean }[]>`
       select r as role, has_table_privilege(r, ${`nudge."${tables[0]!.name}"`}, 'select, insert') as can
@@ -121,16 +127,7 @@ describe('typed capture', () => {
     expect(await pendingCaptures(db.sql)).toBe(8);
     const before = await captured(db.sql);
     // Columns in table order (the inbox keeps rows as jsonb, which sorts keys).
-    expect(Object.keys(before[0]!.new_rows![0]!)).toEqual([
-      'id',
-      'Qty "x"',
-      'select',
-      'MixedCase',
-      'mood',
-      'tags',
-      'meta',
-      'at',
-    ]);
+    expect(Object.keys(before[0]!.new_rows![0]!)).toEqual(COLUMNS);
     expect(
       before.map((c) => `${c.operation} ${c.store === 'event_log' ? 'json' : 'typed'}`),
     ).toEqual(['insert typed', 'update json', ...Array(5).fill('insert typed'), 'delete typed']);
@@ -172,6 +169,14 @@ describe('typed capture', () => {
     expect(failed!.n).toBe(0);
 
     await db.sql`alter table "my-app"."Order Items" add column note text`;
+    await db.sql`alter table "my-app"."Order Items" alter column "MixedCase" type numeric(12, 4)`;
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", "MixedCase") values (21, 1.2345)`;
+    // "select" is gone, so the deployed copy fails: JSON, with every current column.
+    expect((await captured(db.sql)).at(-1)).toMatchObject({
+      store: 'event_log',
+      new_rows: [{ 'Qty "x"': 21, MixedCase: 1.2345, note: null }],
+    });
+    const old = (await listRowsTables(db.sql)).map((t) => t.name).sort();
     const plan = makePlan(buildCaptureObjects(await needs(db.sql)), await readCaptureState(db.sql));
     expect(
       plan.items.filter((i) => i.kind === 'capture').map((i) => `${i.action} ${i.subject}`),
@@ -179,20 +184,32 @@ describe('typed capture', () => {
       'replace "my-app"."Order Items" insert',
       'unchanged "my-app"."Order Items" update',
       'replace "my-app"."Order Items" delete',
+      ...old.map((name) => `drop table nudge.${name}`).reverse(),
     ]);
     await deployNow(db.sql);
-    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", note) values (21, 'new column')`;
+    // Rows tables of the new shape; the old ones were empty, so they went.
+    const now = await listRowsTables(db.sql);
+    expect(now.filter((t) => old.includes(t.name))).toEqual([]);
+    const fresh = now.find((t) => t.operation === 'insert' && !old.includes(t.name))!;
+    expect(fresh.columns).toEqual([...COLUMNS.filter((c) => c !== 'select'), 'note']);
+    const [numeric] = await db.sql<{ type: string }[]>`
+      select format_type(atttypid, atttypmod) as type from pg_attribute
+       where attrelid = ${`nudge."${fresh.name}"`}::regclass and attname = 'MixedCase'`;
+    expect(numeric!.type).toBe('numeric(12,4)');
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", "MixedCase", note) values (22, 1.2345, 'new column')`;
     const after = await captured(db.sql);
-    expect(after.at(-1)).toMatchObject({
-      operation: 'insert',
-      new_rows: [{ 'Qty "x"': 21, note: 'new column' }],
-    });
-    expect(after.at(-1)!.store).not.toBe('event_log');
-    expect(await pumpAll(db.sql)).toBe(2);
+    expect(after.map((c) => c.store)).toEqual(['event_log', 'event_log', fresh.name]);
+    expect(after.at(-1)!.new_rows).toEqual([
+      expect.objectContaining({ 'Qty "x"': 22, MixedCase: 1.2345, note: 'new column' }),
+    ]);
+    expect(await pumpAll(db.sql, { batch: 1, rowsBatch: 1 })).toBe(3);
+    expect((await inbox(db.sql)).slice(-3).map((e) => e.source_key)).toEqual(
+      after.map((c) => `${c.id}:0`),
+    );
   });
 
   it('repairs a rows table dropped by hand, capturing as JSON meanwhile', async () => {
-    const [insert] = await listRowsTables(db.sql);
+    const insert = (await listRowsTables(db.sql)).find((t) => t.operation === 'insert');
     await db.sql.unsafe(`drop table nudge."${insert!.name}"`);
     await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") values (30)`;
     expect((await captured(db.sql)).map((c) => c.store)).toEqual(['event_log']);
