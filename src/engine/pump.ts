@@ -98,7 +98,7 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
 async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<number> {
   const { tables } = known;
   const batch = options.batch ?? 50;
-  const rowsBatch = options.rowsBatch ?? 2000;
+  const rowsBatch = options.rowsBatch ?? 10_000;
   return options.source.begin(async (tx) => {
     // One statement claims the oldest rows of every source, after the lock:
     // a pump without the lock must not lock (claim) rows either, or the pump
