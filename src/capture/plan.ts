@@ -134,7 +134,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
     const key = captureKey(object.table, object.operation);
     const deployed = byKey.get(key) ?? byName.get(object.functionName);
     const usedBy = `used by ${object.usedBy.join(', ')}`;
-    const via = object.transport ? ` · ${object.transport}` : '';
+    const via = object.transport ? ` · ${object.transport}` : object.rows ? ' · typed rows' : '';
     const create = createCaptureSql(object);
     if (!deployed) {
       const dropped = state.lastDeployed?.keys.includes(key);

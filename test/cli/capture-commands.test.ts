@@ -101,10 +101,10 @@ describe('plan and deploy', () => {
     expect(result.out).toContain('4 features in nudge/features/: 4 active');
     expect(result.out).toMatch(/\+ schema nudge\s+outbox event_log/);
     expect(result.out).toMatch(
-      /\+ capture auth\.users insert\s+statement trigger · used by welcome-drip/,
+      /\+ capture auth\.users insert\s+statement trigger · typed rows · used by welcome-drip/,
     );
     expect(result.out).toMatch(
-      /\+ capture public\.orders insert\s+statement trigger · used by heartbeat/,
+      /\+ capture public\.orders insert\s+statement trigger · typed rows · used by heartbeat/,
     );
     expect(result.out).toMatch(
       /\+ capture public\.orders update\s+row trigger · used by order-paid/,

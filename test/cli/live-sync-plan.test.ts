@@ -42,13 +42,13 @@ describe('live sync capture', () => {
     const result = await plan(CONFIG);
     expect(result.err).toBe('');
     for (const line of [
-      /\+ capture auth\.users insert\s+statement trigger · used by sync: users/,
+      /\+ capture auth\.users insert\s+statement trigger · typed rows · used by sync: users/,
       /\+ capture auth\.users update\s+row trigger · used by sync: users/,
-      /\+ capture auth\.users delete\s+statement trigger · used by sync: users/,
+      /\+ capture auth\.users delete\s+statement trigger · typed rows · used by sync: users/,
       /\+ capture public\.customers update\s+row trigger · used by sync: customers/,
-      /\+ capture public\.orders insert\s+statement trigger · used by sync: orders/,
-      /\+ capture storage\.objects insert\s+statement trigger · used by sync: storage/,
-      /\+ capture storage\.objects delete\s+statement trigger · used by sync: storage/,
+      /\+ capture public\.orders insert\s+statement trigger · typed rows · used by sync: orders/,
+      /\+ capture storage\.objects insert\s+statement trigger · typed rows · used by sync: storage/,
+      /\+ capture storage\.objects delete\s+statement trigger · typed rows · used by sync: storage/,
     ]) {
       expect(result.out).toMatch(line);
     }
