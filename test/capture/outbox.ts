@@ -1,9 +1,7 @@
-// What capture has written and the pump not yet moved, in capture order:
-// nudge.event_log's JSON chunks and the typed rows tables, one entry per
-// outbox row or typed row.
+// What capture has written and the pump not yet moved, in capture order, one
+// entry per captured row: nudge.pending() over event_log and the typed rows
+// tables.
 import type postgres from 'postgres';
-import { listRowsTables } from '../../src/capture/state.js';
-import { ident } from '../../src/db/quote.js';
 
 export interface Captured {
   id: number;
@@ -11,32 +9,31 @@ export interface Captured {
   operation: string;
   new_rows: Record<string, unknown>[] | null;
   old_rows: Record<string, unknown>[] | null;
-  enrichment: unknown;
+  enrichment: unknown[] | null;
   /** Where it is: `event_log` or the rows table's name. */
   store: string;
 }
 
 export async function captured(sql: postgres.Sql): Promise<Captured[]> {
-  const log = await sql<Captured[]>`
-    select id::float8 as id, table_name, operation, new_rows, old_rows, enrichment, 'event_log' as store
-      from nudge.event_log`;
-  const typed = await Promise.all(
-    (await listRowsTables(sql)).map(async (t) => {
-      const rows = await sql.unsafe<{ id: number; row: Record<string, unknown> }[]>(
-        `select "nudge:id"::float8 as id,
-                (select row_to_json(x.*) from (select ${t.columns.map((c) => `r.${ident(c)}`).join(', ')}) x) as row
-           from nudge.${ident(t.name)} r`,
-      );
-      return rows.map((r) => ({
-        id: r.id,
-        table_name: t.table,
-        operation: t.operation,
-        new_rows: t.operation === 'insert' ? [r.row] : null,
-        old_rows: t.operation === 'insert' ? null : [r.row],
-        enrichment: null,
-        store: t.name,
-      }));
-    }),
-  );
-  return [...log, ...typed.flat()].sort((a, b) => a.id - b.id);
+  const rows = await sql<
+    {
+      id: number;
+      table_name: string;
+      operation: string;
+      new_row: Record<string, unknown> | null;
+      old_row: Record<string, unknown> | null;
+      enrichment: unknown;
+      stored_in: string;
+    }[]
+  >`select id::float8 as id, table_name, operation, new_row, old_row, enrichment, stored_in
+      from nudge.pending() order by id, row_index`;
+  return rows.map((r) => ({
+    id: r.id,
+    table_name: r.table_name,
+    operation: r.operation,
+    new_rows: r.new_row ? [r.new_row] : null,
+    old_rows: r.old_row ? [r.old_row] : null,
+    enrichment: r.enrichment ? [r.enrichment] : null,
+    store: r.stored_in,
+  }));
 }
