@@ -22,7 +22,18 @@ import { captured } from './outbox.js';
 
 const db = useDatabase();
 const items: TableName = { schema: 'my-app', table: 'Order Items' };
-const COLUMNS = ['id', 'Qty "x"', 'select', 'MixedCase', 'mood', 'tags', 'meta', 'x', 'at'];
+const COLUMNS = [
+  'id',
+  'Qty "x"',
+  'select',
+  'MixedCase',
+  'mood',
+  'tags',
+  'meta',
+  'x',
+  '$rows$ $nudge$', // the dollar-quote tags of the generated SQL
+  'at',
+];
 
 /** Needs as checkFeatures makes them: with the table's columns from the catalog. */
 async function needs(
@@ -73,6 +84,7 @@ beforeAll(async () => {
     tags text[],
     meta jsonb,
     x integer,
+    "$rows$ $nudge$" text,
     at timestamptz not null default now())`;
   await migrateEngine(db.sql, db.url);
 });
@@ -93,7 +105,7 @@ describe('typed capture', () => {
        where u.attrelid = '"my-app"."Order Items"'::regclass and u.attnum > 0
          and c.attrelid = ${`nudge."${tables[0]!.name}"`}::regclass
        order by u.attnum`;
-    expect(types.length).toBe(9);
+    expect(types.length).toBe(COLUMNS.length);
     for (const t of types) expect(t.copy).toBe(t.user);
     const grants = await db.sql<{ role: string; can: boolean }[]>`
       select r as role, has_table_privilege(r, ${`nudge."${tables[0]!.name}"`}, 'select, insert') as can
@@ -113,8 +125,8 @@ describe('typed capture', () => {
   });
 
   it('captures every row exactly, merged with event_log in capture order, and rollbacks not at all', async () => {
-    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", "select", "MixedCase", mood, tags, meta)
-                 values (1, 'it''s', 1.5, 'calm', '{a,"b c"}', '{"k": [1, null]}')`;
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""", "select", "MixedCase", mood, tags, meta, x, "$rows$ $nudge$")
+                 values (1, 'it''s', 1.5, 'calm', '{a,"b c"}', '{"k": [1, null]}', 7, 'dollars')`;
     await db.sql`update "my-app"."Order Items" set "Qty ""x""" = 2 where "Qty ""x""" = 1`;
     await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") select g from generate_series(10, 14) g`;
     await db.sql
@@ -145,6 +157,8 @@ describe('typed capture', () => {
       mood: 'calm',
       tags: ['a', 'b c'],
       meta: { k: [1, null] },
+      x: 7,
+      '$rows$ $nudge$': 'dollars',
     });
     expect(moved.at(-1)).toMatchObject({
       operation: 'delete',
