@@ -13,9 +13,11 @@ import { readCaptureState } from './state.js';
 import { type CaptureObject, captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(hashtext('nudge deploy'))`;
-// The outbox pump's lock too (see engine/pump.ts): no claim runs while rows
-// tables change, and the next one sees the new deployment.
-const PUMP_LOCK = `pg_advisory_xact_lock(hashtext('nudge pump'))`;
+/** The outbox pump's advisory lock key: one pump at a time (engine/pump.ts). */
+export const PUMP_LOCK_KEY = `hashtext('nudge pump')`;
+// Deploys take it too: no claim runs while rows tables change, and the next
+// one sees the new deployment.
+const PUMP_LOCK = `pg_advisory_xact_lock(${PUMP_LOCK_KEY})`;
 const LOCK_TIMEOUT = '10s';
 // set_config(..., true) rather than SET LOCAL: it also works in the implicit
 // transaction the Supabase CLI runs a migration file in.

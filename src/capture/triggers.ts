@@ -112,6 +112,16 @@ export const MARKER_PREFIX = 'nudge:capture ';
 const NEW_ROWS = 'nudge_new_rows';
 const OLD_ROWS = 'nudge_old_rows';
 
+/** The transition table a statement-level trigger of this operation reads. */
+function transitionOf(operation: Operation): string {
+  return operation === 'insert' ? NEW_ROWS : OLD_ROWS;
+}
+
+/** schema_name, table_name, operation as SQL literals, as outbox and failure rows start. */
+export function captureConstants(table: TableName, operation: Operation): string {
+  return `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
+}
+
 export interface Marker {
   v: 1;
   schema: string;
@@ -181,7 +191,7 @@ export function buildCaptureObject(
         table,
         operation,
         level,
-        rows: operation === 'insert' ? NEW_ROWS : OLD_ROWS,
+        rows: transitionOf(operation),
         filter,
         enrich: enrichments.length > 0,
       })
@@ -269,9 +279,9 @@ function jsonInsert(
   filter: string | undefined,
   enrich: boolean,
 ): string {
-  const rows = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
+  const rows = transitionOf(operation);
   const column = operation === 'insert' ? 'new_rows' : 'old_rows';
-  const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
+  const constants = captureConstants(table, operation);
   const enrichOne = (json: string) =>
     `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json})`;
   const where = filter ? `\n     WHERE ${filter}` : '';
@@ -297,9 +307,9 @@ function jsonInsert(
 
 /** The last resort of a statement-level body: the rows go to nudge.failed_events. */
 function recordFailure(table: TableName, operation: Operation): string {
-  const rows = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
+  const rows = transitionOf(operation);
   const single = operation === 'insert' ? 'new_row' : 'old_row';
-  const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
+  const constants = captureConstants(table, operation);
   return `BEGIN
     INSERT INTO nudge.failed_events
       (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
@@ -348,7 +358,7 @@ function typedBody(
   filter: string | undefined,
   rows: { table: string; columns: string[] },
 ): string {
-  const transition = operation === 'insert' ? NEW_ROWS : OLD_ROWS;
+  const transition = transitionOf(operation);
   const list = rows.columns.map((column) => ident(column)).join(', ');
   const values = rows.columns.map((column) => `n.${ident(column)}`).join(', ');
   return `
@@ -376,7 +386,7 @@ function rowBody(
   filter: string | undefined,
   enrich: boolean,
 ): string {
-  const constants = `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
+  const constants = captureConstants(table, operation);
   const enrichment = enrich
     ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, row_to_json(NEW)))`
     : 'NULL';
@@ -453,8 +463,9 @@ AS ${dollarQuote(object.body, 'nudge')}`,
 export const ROWS_MARKER_PREFIX = 'nudge:rows ';
 
 /**
- * Creates the rows table of a typed capture, or adds the columns it lacks.
- * The types are read from the user's table when the deploy runs, fully
+ * Creates the rows table of a typed capture (idempotently: a redeploy finds
+ * it as it is, since its name carries its shape). The column types are read
+ * from the user's table when the deploy runs, fully
  * qualified (search_path is pg_catalog alone while format_type runs), so the
  * copy is exact whatever the types are. No constraints and no index: the copy
  * must cost the user's write as little as possible, and the pump reads the

@@ -20,7 +20,7 @@ import { type InboxEvent, insertInbox, type Router } from '../engine/inbox.js';
 import { NudgeError } from '../errors.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
-import type { CaptureTransport, TriggerBodySpec } from './triggers.js';
+import { type CaptureTransport, captureConstants, type TriggerBodySpec } from './triggers.js';
 
 /** Rows per request: smaller than the outbox's 1000 so a batch fits ingest.max_body_bytes. */
 export const WEBHOOK_CHUNK_ROWS = 100;
@@ -104,7 +104,7 @@ function lastResort(spec: TriggerBodySpec): string {
 }
 
 function header(spec: TriggerBodySpec) {
-  const constants = `${literal(spec.table.schema)}, ${literal(spec.table.table)}, ${literal(spec.operation)}`;
+  const constants = captureConstants(spec.table, spec.operation);
   const fields = `'schema', ${literal(spec.table.schema)}::text, 'table', ${literal(spec.table.table)}::text, 'operation', ${literal(spec.operation)}::text`;
   const enrich = (row: string) =>
     `nudge.enrich(${literal(spec.table.schema)}, ${literal(spec.table.table)}, ${row})::jsonb`;

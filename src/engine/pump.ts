@@ -9,6 +9,7 @@
 // transaction. A crash between the inbox write and the delete leaves the rows
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
+import { PUMP_LOCK_KEY } from '../capture/deploy.js';
 import { listRowsTables, type RowsTable } from '../capture/state.js';
 import { ident, literal } from '../db/quote.js';
 import { type InboxEvent, insertInbox, type Operation, type Router } from './inbox.js';
@@ -47,10 +48,9 @@ export interface PumpOptions {
 /**
  * The rows tables as of a deployment. Every claim also reads the latest
  * deployment's id, and a claim made with an older list is rolled back and
- * made again with a fresh one: a deploy that adds a rows table, or a column
- * to one, is seen before anything written there could be moved out of order
- * or without its new column. (Deploys take the pump's lock, so no claim runs
- * while one is applied.)
+ * made again with a fresh one: a rows table a deploy added is seen before
+ * anything written there could be moved out of order. (Deploys take the
+ * pump's lock, so no claim runs while one is applied.)
  */
 interface RowsTables {
   deployment: number;
@@ -88,9 +88,10 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
   try {
     return await pumpBatch(options, await rowsTables(options.source, false));
   } catch (error) {
-    // A deploy since the rows tables were looked up (one may even be gone).
-    const code = (error as { code?: string }).code;
-    if (!(error instanceof StaleRowsTables) && code !== '42P01' && code !== '42703') throw error;
+    // A deploy since the rows tables were looked up (one may even be gone:
+    // 42P01). A rows table never changes shape, so no other error is stale.
+    const gone = (error as { code?: string }).code === '42P01';
+    if (!(error instanceof StaleRowsTables) && !gone) throw error;
     return pumpBatch(options, await rowsTables(options.source, true));
   }
 }
@@ -108,7 +109,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<numbe
     // have no index (it would cost every captured write): their claim reads
     // the table, which the pump keeps near-empty.
     const claimed = await tx.unsafe<ClaimedRow[]>(
-      `with pump as materialized (select pg_try_advisory_xact_lock(hashtext('nudge pump')) as ok),
+      `with pump as materialized (select pg_try_advisory_xact_lock(${PUMP_LOCK_KEY}) as ok),
        log as materialized (
          select id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
            from nudge.event_log
