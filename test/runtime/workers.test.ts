@@ -18,6 +18,7 @@ const db = useDatabase();
 const SECRET = `whsec_${Buffer.from('workers-test-secret-0123456789ab').toString('base64')}`;
 const CUSTOMERS = 40;
 const STEPS = 10;
+const PACED = 40;
 let sink: Sink;
 let cwd: string;
 const processes: EngineProcess[] = [];
@@ -79,7 +80,15 @@ describe('nudge start with two nudge worker processes', () => {
       }
     }
 
-    const total = CUSTOMERS * STEPS;
+    // Then single rows one at a time: many small batches, each raced for by
+    // every process, so that the sharing shows whatever the machine's load
+    // (a burst alone can be taken whole by whichever process is awake).
+    for (let i = 1; i <= PACED; i++) {
+      await db.sql`insert into public.steps (customer, n) values (${`paced-${i}`}, 1)`;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const total = CUSTOMERS * STEPS + PACED;
     await waitFor(
       async () => {
         if (sink.applied.size < total) return undefined;
