@@ -393,8 +393,9 @@ export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; typ
  * test stands alone (top level, not negated), uses the `simple` configuration
  * the index is built from, cannot be fooled by what other attributes hold (no
  * negation in the query) and has no digit (the index leaves numbers out), the
- * whole-contact document is ANDed in first: the GIN index finds candidates
- * with it, the exact test rechecks them.
+ * contacts whose whole-contact document matches (or whose document the
+ * indexer has not caught up with) are ANDed in first: the GIN index finds
+ * candidates with it, the exact test rechecks them.
  */
 function searchSql(search: TextSearch, ctx: CompileContext, standalone: boolean): string {
   const declared = search.field === 'email' ? 'text' : ctx.attributes[search.field.attribute];
@@ -425,7 +426,11 @@ function searchSql(search: TextSearch, ctx: CompileContext, standalone: boolean)
     return exact;
   // The document leaves number tokens out (migration 004); a query without a
   // digit has none, so it is the same query under the document's configuration.
-  const prefilter = `nudge_engine.contact_search_document(c.email, c.attributes) @@ ${fn}('nudge_engine.search'::regconfig, ${terms})`;
+  // Contacts still queued for the indexer (migration 005) may have no document
+  // or an old one: they are all candidates.
+  const prefilter = `c.id IN (SELECT s.contact_id FROM nudge_engine.contact_search s
+     WHERE s.document @@ ${fn}('nudge_engine.search'::regconfig, ${terms})
+     UNION ALL SELECT q.contact_id FROM nudge_engine.contact_search_queue q)`;
   return `(${prefilter} AND ${exact})`;
 }
 

@@ -15,6 +15,7 @@ import { slots } from '../actions/slots.js';
 import type { NewActionRun } from '../actions/types.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
+import { indexContacts } from '../contacts/search-index.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
@@ -68,14 +69,21 @@ export interface Engine {
   /** Wake the processors (new inbox rows). */
   wake(): void;
   stop(): Promise<void>;
-  stats: { pumped: number; processed: number; timers: number; scheduled: number; errors: number };
+  stats: {
+    pumped: number;
+    processed: number;
+    timers: number;
+    scheduled: number;
+    indexed: number;
+    errors: number;
+  };
 }
 
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   const { project, engine, log } = options;
   const partitions = project.config.engine.partitions;
   const idle = options.idleMs ?? 200;
-  const stats = { pumped: 0, processed: 0, timers: 0, scheduled: 0, errors: 0 };
+  const stats = { pumped: 0, processed: 0, timers: 0, scheduled: 0, indexed: 0, errors: 0 };
   const abort = new AbortController();
   const waiters = new Set<() => void>();
   const wake = () => {
@@ -260,6 +268,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     );
   }
   loops.push(loop('timers', () => processTimers(processContext), Math.max(idle, 250), 'timers'));
+  // Contacts' search documents, off their writers' path (contacts/search-index.ts).
+  loops.push(loop('search indexer', () => indexContacts(engine), 1000, 'indexed'));
   loops.push(
     loop(
       'heartbeat',
