@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import type { Io } from '../src/cli/io.js';
 import { memoryIo } from '../src/cli/io.js';
+import { SYNC_BATCH_SIZE } from '../src/config/schema.js';
 import { compileUserMapping } from '../src/contacts/mapping.js';
 import { indexContacts } from '../src/contacts/search-index.js';
 import { makeSyncLog, type SyncReporter } from '../src/contacts/sync/report.js';
@@ -12,6 +13,7 @@ import { ident } from '../src/db/quote.js';
 import { benchDatabase } from './database.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 1_000_000);
+const BATCH = Number(process.env.BENCH_BATCH ?? SYNC_BATCH_SIZE);
 const DROP = (process.env.BENCH_DROP_INDEXES ?? '').split(',').filter(Boolean);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
@@ -107,7 +109,7 @@ try {
     engine,
     source: { kind: 'database', sql: source },
     mapping: compileUserMapping(undefined),
-    batchSize: 1000,
+    batchSize: BATCH,
     report,
   });
   const syncSeconds = (performance.now() - started) / 1000;
@@ -124,7 +126,7 @@ try {
   const rawAfter = await rawCopy();
   const raw = (rawBefore + rawAfter) / 2;
   console.log(
-    `nudge sync users:   ${syncRate.toFixed(0).padStart(8)} rows/s  (${syncSeconds.toFixed(1)}s, full, batches of 1000, 2 writers)`,
+    `nudge sync users:   ${syncRate.toFixed(0).padStart(8)} rows/s  (${syncSeconds.toFixed(1)}s, full, batches of ${BATCH}, 2 writers)`,
   );
   console.log(
     `search indexer:     ${(indexed / indexSeconds).toFixed(0).padStart(8)} rows/s  (${indexSeconds.toFixed(1)}s to index the ${indexed.toLocaleString('en-US')} contacts the sync queued)`,

@@ -4,6 +4,7 @@
 // same command then continues from the checkpoint.
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
+import { SYNC_BATCH_SIZE } from '../config/schema.js';
 import type { TableSyncMapping, UserMapping } from '../contacts/mapping.js';
 import type { SyncStats } from '../contacts/sync/checkpoint.js';
 import {
@@ -220,7 +221,7 @@ function runOptions(context: Context) {
   return {
     engine: session.engine,
     source: session.source,
-    batchSize: project.supabase?.batch_size ?? 1000,
+    batchSize: project.supabase?.batch_size ?? SYNC_BATCH_SIZE,
     signal: context.signal,
     ...(options.full ? { full: true } : {}),
     ...(context.since ? { since: context.since } : {}),

@@ -160,6 +160,14 @@ describe('live sync in the engine', () => {
        where feature = 'welcome' and inbox_id = ${decision.inbox_id}`;
     expect(welcome?.outcome).toBe('skipped');
     expect(welcome?.reason).toContain('trigger condition false');
+    // The engine's search indexer writes her document (contacts/search-index.ts).
+    const document = await waitFor(async () => {
+      const [row] = await db.sql<{ document: string }[]>`
+        select document::text from nudge_engine.contact_search where contact_id = ${contact.id}`;
+      return row?.document;
+    }, "grace's search document");
+    expect(document).toContain("'grace'");
+    expect(document).toContain("'grace@example.com'");
   });
 
   it('follows a sign-in (user.signed_in), an email change (user.updated) and a deletion (user.deleted)', async () => {
