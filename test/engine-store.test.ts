@@ -109,8 +109,9 @@ describe('engine store', () => {
         deletedAt: new Date('2026-01-01Z'),
       },
     ];
-    await upsertUsers(db.sql, users);
-    await upsertUsers(db.sql, users);
+    // Grace's contact existed (by email): updated, like both on the second run.
+    expect(await upsertUsers(db.sql, users)).toEqual({ created: 1, updated: 1 });
+    expect(await upsertUsers(db.sql, users)).toEqual({ created: 0, updated: 2 });
     const rows =
       await db.sql`select id, email, phone, attributes, deleted_at is not null as deleted from nudge_engine.contacts
       where auth_user_id in ${db.sql(users.map((u) => u.authUserId))} order by email`;
@@ -119,5 +120,21 @@ describe('engine store', () => {
       ['grace@example.com', null, { FIRSTNAME: 'Grace' }, false],
     ]);
     expect(rows[1]!.id).toBe(before!.id);
+  });
+
+  it('gives new contacts time-ordered ids (UUID version 7: creation time, then random bits)', async () => {
+    const made = await db.sql<{ id: string; at: Date }[]>`
+      insert into nudge_engine.contacts (email)
+      select 'ordered' || g || '@example.com' from generate_series(1, 3) g
+      returning id::text, clock_timestamp() as at`;
+    for (const { id, at } of made) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const millis = Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+      expect(Math.abs(millis - at.getTime())).toBeLessThan(1000);
+    }
+    const later = await db.sql<{ id: string }[]>`
+      select pg_sleep(0.002), nudge_engine.time_ordered_uuid()::text as id`;
+    expect(made.every((m) => m.id < later[0]!.id)).toBe(true);
+    expect(new Set(made.map((m) => m.id)).size).toBe(3);
   });
 });

@@ -137,10 +137,14 @@ export interface SyncedUser {
  * contacts created earlier with only the user's email, then inserts or updates
  * by auth user id. Attributes merge over existing ones. Throws if a row
  * conflicts (e.g. its email belongs to another user's contact); callers split
- * the batch to find and skip that row.
+ * the batch to find and skip that row. Counts the contacts it created and
+ * the ones it updated (a contact attached by email counts as updated).
  */
-export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<number> {
-  if (users.length === 0) return 0;
+export async function upsertUsers(
+  db: Db,
+  users: SyncedUser[],
+): Promise<{ created: number; updated: number }> {
+  if (users.length === 0) return { created: 0, updated: 0 };
   const ids = users.map((u) => u.authUserId);
   const emails = users.map((u) => normalizeEmail(u.email));
   await db`
@@ -148,7 +152,10 @@ export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<number> 
       from unnest(${ids}::uuid[], ${emails}::text[]) as i(id, email)
      where c.auth_user_id is null and i.email is not null and c.email = i.email
        and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
-  const result = await db`
+  // A row ON CONFLICT updated carries this transaction's id in xmax; a row
+  // it inserted has none: that tells the two apart without reading first.
+  const [counts] = await db<{ created: number; updated: number }[]>`
+    with upserted as (
     insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
     select i.id, i.email, i.phone, i.attributes, i.deleted_at
       from ${records(
@@ -168,8 +175,12 @@ export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<number> 
       phone = excluded.phone,
       attributes = nudge_engine.contacts.attributes || excluded.attributes,
       deleted_at = excluded.deleted_at,
-      updated_at = now()`;
-  return result.count;
+      updated_at = now()
+    returning xmax = 0 as created)
+    select count(*) filter (where created)::int as created,
+           count(*) filter (where not created)::int as updated
+      from upserted`;
+  return counts!;
 }
 
 /** Merges attributes into a contact. */

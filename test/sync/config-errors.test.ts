@@ -103,7 +103,7 @@ describe('debug settings', () => {
     expect(ran.err).toMatch(
       /\[query\] select "id","email","phone",.* from auth\.users order by id limit \$1/,
     );
-    expect(ran.err).toContain('[query] insert into nudge_engine.contacts');
+    expect(ran.err).toMatch(/\[query\] with upserted as \( insert into nudge_engine\.contacts/);
     expect(ran.err).toContain('[debug] users: reading columns id, email, phone');
     expect(ran.err).toContain('[debug] log_realtime: applies to live sync');
     expect(ran.err).toContain(`source: database postgres://${role}:***@127.0.0.1`);

@@ -98,17 +98,18 @@ export async function syncUsers(
             if (/^[0-9a-f-]{36}$/i.test(id)) skippedIds.push(id);
           }
         }
+        let gone = 0;
+        if (full && source.kind === 'database') {
+          // Every id in (from, to] that auth.users has is on this page. (Before
+          // the upsert: on a first sync the range is still empty then.)
+          const seen = page.rows.map((r) => String(r.id));
+          const from = (page.from as { id: string } | null)?.id ?? null;
+          gone = await markDeletedBetween(tx, from, (page.to as { id: string }).id, seen);
+        }
         const written = await writeUsers(tx, users);
         for (const { user, reason } of written.failed) {
           skipped.push({ id: `user ${user.authUserId}`, reason });
           skippedIds.push(user.authUserId);
-        }
-        let gone = 0;
-        if (full && source.kind === 'database') {
-          // Every id in (from, to] that auth.users has is on this page.
-          const seen = page.rows.map((r) => String(r.id));
-          const from = (page.from as { id: string } | null)?.id ?? null;
-          gone = await markDeletedBetween(tx, from, (page.to as { id: string }).id, seen);
         }
         // An API-mode full sync finds deleted users by what it did not touch.
         if (full && source.kind === 'api') await touchUsers(tx, skippedIds);

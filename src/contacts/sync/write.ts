@@ -6,7 +6,7 @@
 import type postgres from 'postgres';
 import { records } from '../../db/records.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
-import { normalizeEmail, type SyncedUser, upsertUsers } from '../store.js';
+import { type SyncedUser, upsertUsers } from '../store.js';
 
 type Tx = postgres.TransactionSql;
 
@@ -24,46 +24,53 @@ const ROW_ERRORS = /^(23|22)/;
 
 export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
   if (users.length === 0) return { written: 0, created: 0, updated: 0, deleted: 0, failed: [] };
-  const ids = users.map((u) => u.authUserId);
-  const emails = users.map((u) => normalizeEmail(u.email)).filter((e): e is string => !!e);
-  const existing = await tx<{ id: string | null; email: string | null; deleted: boolean }[]>`
-    select auth_user_id::text as id, email, deleted_at is not null as deleted
-      from nudge_engine.contacts
-     where auth_user_id = any(${ids}::uuid[])
-        or (auth_user_id is null and email = any(${emails}::text[]))`;
-  const byId = new Map(existing.filter((e) => e.id).map((e) => [e.id!, e.deleted]));
-  const byEmail = new Set(existing.filter((e) => !e.id).map((e) => e.email));
-  const failed = await upsertSplitting(tx, users);
+  // Soft-deleted users are few: only for them is the contact read first, to
+  // count the ones this batch newly marks deleted.
+  const deletedIds = users.filter((u) => u.deletedAt).map((u) => u.authUserId);
+  const wasDeleted = new Set(
+    deletedIds.length === 0
+      ? []
+      : (
+          await tx<{ id: string }[]>`
+            select auth_user_id::text as id from nudge_engine.contacts
+             where auth_user_id = any(${deletedIds}::uuid[]) and deleted_at is not null`
+        ).map((r) => r.id),
+  );
+  const { failed, created, updated } = await upsertSplitting(tx, users);
   const bad = new Set(failed.map((f) => f.user));
-  let created = 0;
-  let updated = 0;
-  let deleted = 0;
-  for (const user of users) {
-    if (bad.has(user)) continue;
-    const known = byId.has(user.authUserId) || byEmail.has(normalizeEmail(user.email));
-    if (known) updated++;
-    else created++;
-    if (user.deletedAt && !byId.get(user.authUserId)) deleted++;
-  }
+  const deleted = users.filter(
+    (u) => u.deletedAt && !bad.has(u) && !wasDeleted.has(u.authUserId),
+  ).length;
   return { written: users.length - failed.length, created, updated, deleted, failed };
 }
 
-async function upsertSplitting(
-  tx: Tx,
-  users: SyncedUser[],
-): Promise<{ user: SyncedUser; reason: string }[]> {
+interface Upserted {
+  created: number;
+  updated: number;
+  failed: { user: SyncedUser; reason: string }[];
+}
+
+async function upsertSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
   try {
-    await tx.savepoint((sp) => upsertUsers(sp, users));
-    return [];
+    return { ...(await tx.savepoint((sp) => upsertUsers(sp, users))), failed: [] };
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (!ROW_ERRORS.test(code)) throw error;
-    if (users.length === 1) return [{ user: users[0]!, reason: conflictReason(error) }];
+    if (users.length === 1) {
+      return {
+        created: 0,
+        updated: 0,
+        failed: [{ user: users[0]!, reason: conflictReason(error) }],
+      };
+    }
     const half = Math.ceil(users.length / 2);
-    return [
-      ...(await upsertSplitting(tx, users.slice(0, half))),
-      ...(await upsertSplitting(tx, users.slice(half))),
-    ];
+    const first = await upsertSplitting(tx, users.slice(0, half));
+    const second = await upsertSplitting(tx, users.slice(half));
+    return {
+      created: first.created + second.created,
+      updated: first.updated + second.updated,
+      failed: [...first.failed, ...second.failed],
+    };
   }
 }
 
