@@ -168,7 +168,8 @@ export function userColumns(mapping: UserMapping): string[] {
 }
 
 /** Time columns of auth.users: normalised to ISO 8601 UTC so every source gives the same text. */
-const isUserTimeColumn = (column: string) => column.endsWith('_at') || column === 'banned_until';
+export const isUserTimeColumn = (column: string) =>
+  column.endsWith('_at') || column === 'banned_until';
 
 /**
  * An auth user — a database row (raw_*_meta_data, Dates) or the Auth admin
@@ -212,7 +213,12 @@ export function userToContact(row: Row, mapping: UserMapping): Conversion<Synced
 }
 
 /** Columns the Auth API writes as "" when they are NULL (GoTrue's NullString and omitempty text). */
-const EMPTY_IS_NULL = new Set(['email', 'phone', 'email_change', 'phone_change']);
+export const EMPTY_IS_NULL: ReadonlySet<string> = new Set([
+  'email',
+  'phone',
+  'email_change',
+  'phone_change',
+]);
 
 function readUserColumn(row: Row, column: string): unknown {
   const apiName = API_NAMES[column];
@@ -237,7 +243,8 @@ function readUserField(row: Row, field: MappedField): Conversion<unknown> {
   let value: unknown = raw;
   for (const step of field.path) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return ok(null);
-    value = (value as Row)[step] ?? null;
+    // Own keys only: a step named like an Object method (`constructor`) is a missing key.
+    value = Object.hasOwn(value, step) ? ((value as Row)[step] ?? null) : null;
   }
   return { ok: true, value };
 }

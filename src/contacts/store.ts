@@ -170,17 +170,26 @@ export async function upsertUsers(
         'id uuid, email text, phone text, attributes jsonb, deleted_at timestamptz',
         'i',
       )}
-    on conflict (auth_user_id) do update set
-      email = excluded.email,
-      phone = excluded.phone,
-      attributes = nudge_engine.contacts.attributes || excluded.attributes,
-      deleted_at = excluded.deleted_at,
-      updated_at = now()
+    ${onUserConflict(db)}
     returning xmax = 0 as created)
     select count(*) filter (where created)::int as created,
            count(*) filter (where not created)::int as updated
       from upserted`;
   return counts!;
+}
+
+/**
+ * What upserting an auth user does to the contact it already has: email,
+ * phone and deletion as the user has them now, attributes merged over.
+ */
+export function onUserConflict(db: Db) {
+  return db`
+    on conflict (auth_user_id) do update set
+      email = excluded.email,
+      phone = excluded.phone,
+      attributes = nudge_engine.contacts.attributes || excluded.attributes,
+      deleted_at = excluded.deleted_at,
+      updated_at = now()`;
 }
 
 /** Merges attributes into a contact. */

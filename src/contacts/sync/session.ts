@@ -77,7 +77,7 @@ export async function openSyncSession(
         max: 3,
       });
       closers.push(() => sql.end({ timeout: 5 }));
-      source = { kind: 'database', sql };
+      source = { kind: 'database', sql, holdsEngine: engineUrl === project.databaseUrl };
     } else if (supabase?.project_url && supabase.key) {
       const key = checkServiceKey(supabase.key);
       if (key.outcome === 'fail') throw new NudgeError(key.message, key.fix);

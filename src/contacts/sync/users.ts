@@ -7,13 +7,19 @@ import type { SupabaseApi } from '../../source/supabase-api.js';
 import { type UserMapping, userColumns, userToContact } from '../mapping.js';
 import type { SyncedUser } from '../store.js';
 import { planRun, readState, type SyncStats, withSyncLock } from './checkpoint.js';
+import { readUsers, upsertUsersInDatabase, userMappingSql } from './in-database.js';
 import type { SyncReporter } from './report.js';
 import { type PageReader, runSync, type SyncResult } from './runner.js';
 import { apiUserReader, dbUserReader } from './sources.js';
-import { markDeleted, markDeletedBetween, touchUsers, writeUsers } from './write.js';
+import { markDeleted, markDeletedBetween, ROW_ERRORS, touchUsers, writeUsers } from './write.js';
 
 export type SyncSource =
-  | { kind: 'database'; sql: postgres.Sql }
+  | {
+      kind: 'database';
+      sql: postgres.Sql;
+      /** The engine store is this database (schema nudge_engine): a full sync can run in it. */
+      holdsEngine?: boolean;
+    }
   | { kind: 'api'; api: SupabaseApi };
 
 export interface SyncRunOptions {
@@ -61,9 +67,14 @@ export async function syncUsers(
     const run = { mode: plan.cursor.mode, since: plan.cursor.since };
     const full = run.mode === 'full';
     const perPage = Math.min(options.batchSize, 1000);
+    // In the database, pages are id ranges: the reader reads only the ids.
+    const inDatabase =
+      full && source.kind === 'database' && source.holdsEngine
+        ? userMappingSql(mapping, options.available)
+        : null;
     const reader =
       source.kind === 'database'
-        ? dbUserReader(source.sql, columns, run, options.batchSize)
+        ? dbUserReader(source.sql, inDatabase ? ['id'] : columns, run, options.batchSize)
         : apiUserReader(source.api, run, perPage);
     if (source.kind === 'api' && !full) {
       report.log.info(
@@ -73,6 +84,11 @@ export async function syncUsers(
     report.log.debug(
       `users: reading ${source.kind === 'database' ? `columns ${columns.join(', ')} of auth.users` : 'GET /auth/v1/admin/users'}; mapping ${mapping.fields.map((f) => `${f.source} → ${f.target}`).join(', ')}`,
     );
+    if (inDatabase) {
+      report.log.debug(
+        'users: the engine store is the source database: each page is upserted by one INSERT … SELECT from auth.users',
+      );
+    }
     const runStartedAt = plan.cursor.run_started_at;
     return runSync({
       engine,
@@ -86,40 +102,63 @@ export async function syncUsers(
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
       async write(tx, page) {
-        const users: SyncedUser[] = [];
         const skipped: { id: string; reason: string }[] = [];
         const skippedIds: string[] = [];
-        for (const row of page.rows) {
-          const converted = userToContact(row, mapping);
-          if (converted.ok) users.push(converted.value);
-          else {
-            const id = typeof row.id === 'string' ? row.id : '?';
-            skipped.push({ id: `user ${id}`, reason: converted.reason });
-            if (/^[0-9a-f-]{36}$/i.test(id)) skippedIds.push(id);
+        const counts = { synced: 0, created: 0, updated: 0, deleted: 0 };
+        /** userToContact and upsertUsers, for rows read into this process. */
+        const writeRows = async (rows: Record<string, unknown>[]) => {
+          const users: SyncedUser[] = [];
+          for (const row of rows) {
+            const converted = userToContact(row, mapping);
+            if (converted.ok) users.push(converted.value);
+            else {
+              const id = typeof row.id === 'string' ? row.id : '?';
+              skipped.push({ id: `user ${id}`, reason: converted.reason });
+              if (/^[0-9a-f-]{36}$/i.test(id)) skippedIds.push(id);
+            }
           }
-        }
-        let gone = 0;
+          const written = await writeUsers(tx, users);
+          for (const { user, reason } of written.failed) {
+            skipped.push({ id: `user ${user.authUserId}`, reason });
+            skippedIds.push(user.authUserId);
+          }
+          counts.synced += written.written;
+          counts.created += written.created;
+          counts.updated += written.updated;
+          counts.deleted += written.deleted;
+        };
+        const from = (page.from as { id: string } | null)?.id ?? null;
+        const to = (page.to as { id: string }).id;
+        const seen = page.rows.map((r) => String(r.id));
         if (full && source.kind === 'database') {
           // Every id in (from, to] that auth.users has is on this page. (Before
           // the upsert: on a first sync the range is still empty then.)
-          const seen = page.rows.map((r) => String(r.id));
-          const from = (page.from as { id: string } | null)?.id ?? null;
-          gone = await markDeletedBetween(tx, from, (page.to as { id: string }).id, seen);
+          counts.deleted += await markDeletedBetween(tx, from, to, seen);
         }
-        const written = await writeUsers(tx, users);
-        for (const { user, reason } of written.failed) {
-          skipped.push({ id: `user ${user.authUserId}`, reason });
-          skippedIds.push(user.authUserId);
-        }
+        if (inDatabase) {
+          const done = await tx
+            .savepoint((sp) => upsertUsersInDatabase(sp, inDatabase, from, to))
+            .catch((error: { code?: string; message?: string }) => {
+              if (!ROW_ERRORS.test(error.code ?? '')) throw error;
+              report.log.verbose(
+                `users: a row after ${from ?? 'the start'} was refused (${error.message}); this page goes through JavaScript to find it`,
+              );
+              return null;
+            });
+          if (done) {
+            counts.synced += done.written.size;
+            counts.created += done.created;
+            counts.updated += done.updated;
+            counts.deleted += done.deleted;
+          }
+          // The page's users the SQL left out, or the whole page after a conflict.
+          const left = done ? seen.filter((id) => !done.written.has(id)) : [];
+          if (!done) await writeRows(await readUsers(tx, columns, { from, to }));
+          else if (left.length > 0) await writeRows(await readUsers(tx, columns, { ids: left }));
+        } else await writeRows(page.rows);
         // An API-mode full sync finds deleted users by what it did not touch.
         if (full && source.kind === 'api') await touchUsers(tx, skippedIds);
-        return {
-          synced: written.written,
-          created: written.created,
-          updated: written.updated,
-          deleted: written.deleted + gone,
-          skipped,
-        };
+        return { ...counts, skipped };
       },
       async finish(last) {
         if (!full) return {};

@@ -110,6 +110,10 @@ export function kindOf(value: unknown): string {
 /** A short, safe description of a value for skip reasons (long text is cut). */
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'null';
+  // PostgreSQL's infinity, or a year beyond ±275760, parses to an invalid Date.
+  if (value instanceof Date) {
+    return Number.isNaN(value.getTime()) ? 'an infinite or out-of-range time' : value.toISOString();
+  }
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);

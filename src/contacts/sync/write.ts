@@ -20,7 +20,7 @@ export interface UserWrite {
 }
 
 /** Errors that are about one row's data: the row is skipped, the batch goes on. */
-const ROW_ERRORS = /^(23|22)/;
+export const ROW_ERRORS = /^(23|22)/;
 
 export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
   if (users.length === 0) return { written: 0, created: 0, updated: 0, deleted: 0, failed: [] };

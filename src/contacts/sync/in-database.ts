@@ -1,0 +1,171 @@
+// A full users sync inside the database, when the engine store is the source
+// database itself (the default: schema nudge_engine next to auth): each page
+// of auth.users becomes contacts in one INSERT ... SELECT, so the rows never
+// travel to this process and back as JSON. The user mapping is translated to
+// SQL expressions that give exactly what mapping.ts's userToContact gives;
+// a mapping it cannot translate exactly (a declared attribute type it would
+// have to convert, a column of another type) keeps the path through
+// JavaScript. Rows the SQL cannot vouch for (metadata that is not an object,
+// an email with characters beyond printable ASCII, a time outside years
+// 1000-9999) are read and converted by userToContact as before, with its
+// skip reasons; a page that hits a conflict (an email another contact holds)
+// is redone through JavaScript, which finds and skips the offending rows.
+import type postgres from 'postgres';
+import { literal } from '../../db/quote.js';
+import { EMPTY_IS_NULL, isUserTimeColumn, type MappedField, type UserMapping } from '../mapping.js';
+import { onUserConflict } from '../store.js';
+
+/** SQL over `auth.users u` that maps a user as userToContact does. */
+export interface UserMappingSql {
+  /** True when the SQL below gives what userToContact gives for the row; never null. */
+  clean: string;
+  email: string;
+  phone: string;
+  attributes: string;
+  deletedAt: string;
+}
+
+/** auth.users columns of type text whose value maps as it is (or "" as null). */
+const TEXT_COLUMNS: ReadonlySet<string> = new Set([
+  'email',
+  'phone',
+  'aud',
+  'role',
+  'email_change',
+  'phone_change',
+]);
+
+/** The years JavaScript's toISOString and to_char agree on, digit for digit. */
+const timeInRange = (column: string) =>
+  `(${column} is null or (${column} >= '1000-01-01 00:00:00+00' and ${column} < '9999-01-01 00:00:00+00'))`;
+const isoTime = (column: string) =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * The mapping as SQL, or null when some part of it has no exact SQL
+ * counterpart (the sync then goes through JavaScript, as from another
+ * database). `available` lists the columns auth.users has.
+ */
+export function userMappingSql(mapping: UserMapping, available?: string[]): UserMappingSql | null {
+  const has = (column: string) => !available || available.includes(column);
+  const clean = new Set<string>();
+  const value = (field: MappedField): string | null => {
+    if (!has(field.column)) return null;
+    const column = `u.${field.column}`;
+    const type = mapping.types[field.target];
+    if (field.path.length > 0) {
+      if (type !== undefined && type !== 'jsonb') return null;
+      // userToContact skips a user whose metadata is an array or a scalar.
+      clean.add(`(${column} is null or jsonb_typeof(${column}) in ('object', 'null'))`);
+      // Each step looks into an object only (an array's elements are no keys).
+      let expression = column;
+      for (const step of field.path) {
+        const inner = expression;
+        expression = `case when jsonb_typeof(${inner}) = 'object' then ${inner} -> ${literal(step)} end`;
+      }
+      return expression;
+    }
+    if (isUserTimeColumn(field.column)) {
+      if (type !== undefined && type !== 'jsonb' && type !== 'timestamptz') return null;
+      clean.add(timeInRange(column));
+      return `to_jsonb(${isoTime(column)})`;
+    }
+    if (TEXT_COLUMNS.has(field.column)) {
+      if (type !== undefined && type !== 'jsonb' && type !== 'text') return null;
+      return `to_jsonb(${EMPTY_IS_NULL.has(field.column) ? `nullif(${column}, '')` : column})`;
+    }
+    return null;
+  };
+  const plain = (field: MappedField, column: string) =>
+    field.column === column && field.path.length === 0 && has(column);
+  if (!plain(mapping.email, 'email') || !plain(mapping.phone, 'phone')) return null;
+  // JavaScript trims Unicode spaces and lower-cases any script; PostgreSQL's
+  // btrim and lower (by collation) agree with it on printable ASCII.
+  clean.add(`(u.email is null or u.email ~ '^[ -~]*$')`);
+  const pairs: string[] = [];
+  for (const field of mapping.read) {
+    if (field === mapping.email || field === mapping.phone) continue;
+    const expression = value(field);
+    if (expression === null) return null;
+    pairs.push(`${literal(field.target)}, ${expression}`);
+  }
+  let deletedAt = 'null::timestamptz';
+  if (has('deleted_at')) {
+    clean.add(timeInRange('u.deleted_at'));
+    // userToContact keeps milliseconds, as a JavaScript Date does.
+    deletedAt = `date_trunc('milliseconds', u.deleted_at)`;
+  }
+  return {
+    clean: `coalesce(${[...clean].join(' and ')}, false)`,
+    email: `nullif(lower(btrim(u.email)), '')`,
+    phone: `nullif(u.phone, '')`,
+    attributes: `jsonb_build_object(${pairs.join(', ')})`,
+    deletedAt,
+  };
+}
+
+type Tx = postgres.TransactionSql;
+
+/** `u.id > from and u.id <= to`: a page of a full sync, as an id range. */
+const inRange = (tx: Tx, from: string | null, to: string) =>
+  from === null ? tx`u.id <= ${to}::uuid` : tx`u.id > ${from}::uuid and u.id <= ${to}::uuid`;
+
+/**
+ * Upserts the contacts of the clean users in (from, to], as upsertUsers
+ * does: contacts known only by an email are attached first, then one
+ * INSERT ... ON CONFLICT. Counts the created and updated contacts and the
+ * ones newly marked deleted, and returns the auth user ids it wrote.
+ */
+export async function upsertUsersInDatabase(
+  tx: Tx,
+  mapping: UserMappingSql,
+  from: string | null,
+  to: string,
+): Promise<{ created: number; updated: number; deleted: number; written: Set<string> }> {
+  // Contacts known only by email are few or none: the EXISTS is evaluated
+  // once, and when there are none the page is not read for them.
+  await tx`
+    update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
+      from (select u.id, ${tx.unsafe(mapping.email)} as email from auth.users u
+             where ${inRange(tx, from, to)} and ${tx.unsafe(mapping.clean)}) i
+     where exists (select from nudge_engine.contacts n where n.auth_user_id is null and n.email is not null)
+       and c.auth_user_id is null and i.email is not null and c.email = i.email
+       and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
+  const [counts] = await tx<
+    { created: number; updated: number; deleted: number; ids: string[] | null }[]
+  >`
+    with users as (
+      select u.id, ${tx.unsafe(mapping.email)} as email, ${tx.unsafe(mapping.phone)} as phone,
+             ${tx.unsafe(mapping.attributes)} as attributes, ${tx.unsafe(mapping.deletedAt)} as deleted_at
+        from auth.users u
+       where ${inRange(tx, from, to)} and ${tx.unsafe(mapping.clean)}
+    ), newly_deleted as (
+      select count(*)::int as n from users i
+        left join nudge_engine.contacts c on c.auth_user_id = i.id
+       where i.deleted_at is not null and c.deleted_at is null
+    ), upserted as (
+      insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
+      select id, email, phone, attributes, deleted_at from users
+      ${onUserConflict(tx)}
+      returning auth_user_id, xmax = 0 as created
+    )
+    select count(*) filter (where created)::int as created,
+           count(*) filter (where not created)::int as updated,
+           (select n from newly_deleted) as deleted,
+           array_agg(auth_user_id::text) as ids
+      from upserted`;
+  const { ids, ...numbers } = counts!;
+  return { ...numbers, written: new Set(ids ?? []) };
+}
+
+/** The users to convert in JavaScript: these ids, or every user in (from, to]. */
+export async function readUsers(
+  tx: Tx,
+  columns: string[],
+  page: { ids: string[] } | { from: string | null; to: string },
+): Promise<Record<string, unknown>[]> {
+  return await tx`
+    select ${tx(columns)} from auth.users u
+     where ${'ids' in page ? tx`u.id = any(${page.ids}::uuid[])` : inRange(tx, page.from, page.to)}
+     order by u.id`;
+}
