@@ -23,6 +23,9 @@ export function connectSource(options: SourceOptions): Sql {
     idle_timeout: 30,
     connection: {
       application_name: 'nudge',
+      // Times arrive as UTC text whatever the server's zone: a zone's local
+      // mean time (Paris before 1911: +00:09:21) is no offset a Date parses.
+      TimeZone: 'UTC',
       ...(options.readOnly ? { default_transaction_read_only: true } : {}),
     },
     ...(options.onQuery

@@ -157,6 +157,26 @@ describe('a full users sync inside the database', () => {
     expect(again.contacts.find((c) => c.auth_user_id === userId(16))?.deleted).toBe(true);
   });
 
+  it('maps more attributes than one jsonb_build_object call takes (50)', async () => {
+    await db.sql`
+      insert into auth.users (id, aud, email, raw_user_meta_data, created_at, updated_at)
+      select ${db.sql.unsafe(`('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid`)}, 'authenticated',
+             'many' || g || '@example.com', (select jsonb_object_agg('k' || k, k * g) from generate_series(1, 60) k),
+             '2024-01-01Z', '2024-01-01Z'
+        from generate_series(1, 3) g`;
+    const many = compileUserMapping(
+      Object.fromEntries(
+        Array.from({ length: 60 }, (_, k) => [`user_metadata.k${k + 1}`, `K${k + 1}`]),
+      ),
+    );
+    const viaJs = await fullSync(false, many);
+    await resetEngine(db.sql);
+    const inDb = await fullSync(true, many);
+    expect(inDb.log).toContain('each page is upserted by one INSERT … SELECT');
+    expect(inDb.contacts).toEqual(viaJs.contacts);
+    expect(inDb.contacts[2]!.attributes).toMatchObject({ K1: 3, K50: 150, K51: 153, K60: 180 });
+  });
+
   it('is not used for a mapping it cannot translate exactly', () => {
     expect(userMappingSql(MAPPING)).not.toBeNull();
     expect(userMappingSql(compileUserMapping({ 'user_metadata.plan': 'PLAN' }))).not.toBeNull();

@@ -11,7 +11,7 @@
 // skip reasons; a page that hits a conflict (an email another contact holds)
 // is redone through JavaScript, which finds and skips the offending rows.
 import type postgres from 'postgres';
-import { literal } from '../../db/quote.js';
+import { ident, literal } from '../../db/quote.js';
 import { EMPTY_IS_NULL, isUserTimeColumn, type MappedField, type UserMapping } from '../mapping.js';
 import { onUserConflict } from '../store.js';
 
@@ -50,8 +50,10 @@ export function userMappingSql(mapping: UserMapping, available?: string[]): User
   const has = (column: string) => !available || available.includes(column);
   const clean = new Set<string>();
   const value = (field: MappedField): string | null => {
-    if (!has(field.column)) return null;
-    const column = `u.${field.column}`;
+    if (!has(field.column) || [field.target, ...field.path].some((t) => t.includes('\0'))) {
+      return null;
+    }
+    const column = `u.${ident(field.column)}`;
     const type = mapping.types[field.target];
     if (field.path.length > 0) {
       if (type !== undefined && type !== 'jsonb') return null;
@@ -80,8 +82,9 @@ export function userMappingSql(mapping: UserMapping, available?: string[]): User
     field.column === column && field.path.length === 0 && has(column);
   if (!plain(mapping.email, 'email') || !plain(mapping.phone, 'phone')) return null;
   // JavaScript trims Unicode spaces and lower-cases any script; PostgreSQL's
-  // btrim and lower (by collation) agree with it on printable ASCII.
+  // btrim and lower (under C) agree with it on printable ASCII.
   clean.add(`(u.email is null or u.email ~ '^[ -~]*$')`);
+  // jsonb_build_object takes at most 100 arguments: 50 attributes a call.
   const pairs: string[] = [];
   for (const field of mapping.read) {
     if (field === mapping.email || field === mapping.phone) continue;
@@ -97,9 +100,14 @@ export function userMappingSql(mapping: UserMapping, available?: string[]): User
   }
   return {
     clean: `coalesce(${[...clean].join(' and ')}, false)`,
-    email: `nullif(lower(btrim(u.email)), '')`,
+    // Under the C collation, as in JavaScript, whatever the database's (a
+    // Turkish one lower-cases I to a dotless ı).
+    email: `nullif(lower(btrim(u.email) collate "C"), '')`,
     phone: `nullif(u.phone, '')`,
-    attributes: `jsonb_build_object(${pairs.join(', ')})`,
+    attributes: Array.from(
+      { length: Math.max(1, Math.ceil(pairs.length / 50)) },
+      (_, n) => `jsonb_build_object(${pairs.slice(n * 50, n * 50 + 50).join(', ')})`,
+    ).join(' || '),
     deletedAt,
   };
 }
