@@ -50,6 +50,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses attribute names every JavaScript object already has', async () => {
+    const yaml =
+      'connectors:\n  supabase:\n    user_mapping:\n      user_metadata.plan: constructor\n';
+    expect(await loadError({ 'nudge.yaml': yaml })).toBe(
+      'nudge.yaml:4:27 connectors.supabase.user_mapping["user_metadata.plan"]: "constructor" is reserved (every JavaScript object has it); choose another attribute name',
+    );
+    expect(
+      await loadError({ 'nudge.yaml': 'contacts:\n  attributes:\n    toString: text\n' }),
+    ).toContain('"toString" is reserved');
+  });
+
   it('names a missing environment variable and where it is used', async () => {
     expect(await loadError({ 'nudge.yaml': 'database_url: ${NO_SUCH_VAR}\n' })).toBe(
       'nudge.yaml:1:15 environment variable NO_SUCH_VAR is not set',

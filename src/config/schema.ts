@@ -36,7 +36,18 @@ export const attributeTypeSchema = z.enum([
   'jsonb',
 ]);
 
-const attributeName = z.string({ error: 'expected an attribute name' }).min(1);
+/**
+ * An attribute name. Names every JavaScript object already has
+ * (`constructor`, `__proto__`, `toString`, ...) would read or replace that
+ * instead of the attribute, so they are refused.
+ */
+const attributeName = z
+  .string({ error: 'expected an attribute name' })
+  .min(1)
+  .refine((name) => !(name in Object.prototype), {
+    error: (issue) =>
+      `"${String(issue.input)}" is reserved (every JavaScript object has it); choose another attribute name`,
+  });
 
 /** Columns mapped to contact attributes, or a table synced as events. */
 export const tableMappingSchema = z
@@ -203,6 +214,18 @@ export const configSchema = z.strictObject({
     .strictObject({
       attributes: z
         .record(z.string(), attributeTypeSchema)
+        .superRefine((types, context) => {
+          for (const name of Object.keys(types)) {
+            const checked = attributeName.safeParse(name);
+            if (!checked.success) {
+              context.addIssue({
+                code: 'custom',
+                path: [name],
+                message: checked.error.issues[0]!.message,
+              });
+            }
+          }
+        })
         .default({})
         .describe('types of contact attributes, for conditions on contact.*'),
     })
