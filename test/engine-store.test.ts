@@ -109,9 +109,10 @@ describe('engine store', () => {
         deletedAt: new Date('2026-01-01Z'),
       },
     ];
-    // Grace's contact existed (by email): updated, like both on the second run.
-    expect(await upsertUsers(db.sql, users)).toEqual({ created: 1, updated: 1 });
-    expect(await upsertUsers(db.sql, users)).toEqual({ created: 0, updated: 2 });
+    // Grace's contact existed (by email): updated, like both on the second
+    // run; Alan's is marked deleted once.
+    expect(await upsertUsers(db.sql, users)).toEqual({ created: 1, updated: 1, deleted: 1 });
+    expect(await upsertUsers(db.sql, users)).toEqual({ created: 0, updated: 2, deleted: 0 });
     const rows =
       await db.sql`select id, email, phone, attributes, deleted_at is not null as deleted from nudge_engine.contacts
       where auth_user_id in ${db.sql(users.map((u) => u.authUserId))} order by email`;

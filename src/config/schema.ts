@@ -213,19 +213,7 @@ export const configSchema = z.strictObject({
   contacts: z
     .strictObject({
       attributes: z
-        .record(z.string(), attributeTypeSchema)
-        .superRefine((types, context) => {
-          for (const name of Object.keys(types)) {
-            const checked = attributeName.safeParse(name);
-            if (!checked.success) {
-              context.addIssue({
-                code: 'custom',
-                path: [name],
-                message: checked.error.issues[0]!.message,
-              });
-            }
-          }
-        })
+        .record(attributeName, attributeTypeSchema)
         .default({})
         .describe('types of contact attributes, for conditions on contact.*'),
     })

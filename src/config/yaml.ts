@@ -172,6 +172,9 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
           `expected one of ${options.join(', ')}${typeof got === 'string' ? didYouMean(got, options) : ''}`,
         ),
       );
+    } else if (issue.code === 'invalid_key') {
+      // A record key its key schema refused: that schema's own messages, at the key.
+      for (const inner of issue.issues) errors.push(source.error(at, inner.message, { key: true }));
     } else if (issue.code === 'invalid_type' && valueAt(source.value, at) === undefined) {
       errors.push(source.error(at, `missing required field`, { key: true }));
     } else {

@@ -132,64 +132,80 @@ export interface SyncedUser {
   deletedAt: Date | null;
 }
 
-/**
- * Upserts contacts for auth users in one round trip each step: first attaches
- * contacts created earlier with only the user's email, then inserts or updates
- * by auth user id. Attributes merge over existing ones. Throws if a row
- * conflicts (e.g. its email belongs to another user's contact); callers split
- * the batch to find and skip that row. Counts the contacts it created and
- * the ones it updated (a contact attached by email counts as updated).
- */
-export async function upsertUsers(
-  db: Db,
-  users: SyncedUser[],
-): Promise<{ created: number; updated: number }> {
-  if (users.length === 0) return { created: 0, updated: 0 };
-  const ids = users.map((u) => u.authUserId);
-  const emails = users.map((u) => normalizeEmail(u.email));
-  await db`
-    update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
-      from unnest(${ids}::uuid[], ${emails}::text[]) as i(id, email)
-     where c.auth_user_id is null and i.email is not null and c.email = i.email
-       and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
-  // A row ON CONFLICT updated carries this transaction's id in xmax; a row
-  // it inserted has none: that tells the two apart without reading first.
-  const [counts] = await db<{ created: number; updated: number }[]>`
-    with upserted as (
-    insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
-    select i.id, i.email, i.phone, i.attributes, i.deleted_at
-      from ${records(
-        db,
-        users.map((u, n) => ({
-          id: u.authUserId,
-          email: emails[n],
-          phone: u.phone || null,
-          attributes: u.attributes,
-          deleted_at: u.deletedAt ?? null,
-        })),
-        'id uuid, email text, phone text, attributes jsonb, deleted_at timestamptz',
-        'i',
-      )}
-    ${onUserConflict(db)}
-    returning xmax = 0 as created)
-    select count(*) filter (where created)::int as created,
-           count(*) filter (where not created)::int as updated
-      from upserted`;
-  return counts!;
+/** What a users upsert did: contacts created, updated, newly marked deleted. */
+export interface UsersUpserted {
+  created: number;
+  updated: number;
+  deleted: number;
 }
 
 /**
- * What upserting an auth user does to the contact it already has: email,
- * phone and deletion as the user has them now, attributes merged over.
+ * Upserts contacts for auth users: `users` is a SELECT of (id, email, phone,
+ * attributes, deleted_at) — rows sent from this process, or auth.users read
+ * in the database (sync/in-database.ts) — called once per statement. First
+ * attaches contacts created earlier with only the user's email, then
+ * inserts or updates by auth user id, attributes merged over existing ones.
+ * Throws if a row conflicts (e.g. its email belongs to another user's
+ * contact); callers split the batch to find and skip that row. A contact
+ * attached by email counts as updated. With `ids`, also returns the auth
+ * user ids it wrote.
  */
-export function onUserConflict(db: Db) {
-  return db`
-    on conflict (auth_user_id) do update set
-      email = excluded.email,
-      phone = excluded.phone,
-      attributes = nudge_engine.contacts.attributes || excluded.attributes,
-      deleted_at = excluded.deleted_at,
-      updated_at = now()`;
+export async function upsertUserRows(
+  db: Db,
+  users: () => postgres.PendingQuery<postgres.Row[]>,
+  options: { ids?: boolean } = {},
+): Promise<UsersUpserted & { ids: string[] }> {
+  // Contacts known only by email are few or none: the EXISTS is evaluated
+  // once, and when there are none the users are not read for them.
+  await db`
+    update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
+      from (${users()}) i
+     where exists (select from nudge_engine.contacts n where n.auth_user_id is null and n.email is not null)
+       and c.auth_user_id is null and i.email is not null and c.email = i.email
+       and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
+  // A row ON CONFLICT updated carries this transaction's id in xmax; a row
+  // it inserted has none: that tells the two apart without reading first.
+  const [counts] = await db<(UsersUpserted & { ids: string[] | null })[]>`
+    with users as (${users()}),
+    newly_deleted as (
+      select count(*)::int as n from users i
+        left join nudge_engine.contacts c on c.auth_user_id = i.id
+       where i.deleted_at is not null and c.deleted_at is null
+    ), upserted as (
+      insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
+      select id, email, phone, attributes, deleted_at from users
+      on conflict (auth_user_id) do update set
+        email = excluded.email,
+        phone = excluded.phone,
+        attributes = nudge_engine.contacts.attributes || excluded.attributes,
+        deleted_at = excluded.deleted_at,
+        updated_at = now()
+      returning auth_user_id, xmax = 0 as created
+    )
+    select count(*) filter (where created)::int as created,
+           count(*) filter (where not created)::int as updated,
+           (select n from newly_deleted) as deleted,
+           ${options.ids ? db`array_agg(auth_user_id::text)` : db`null`} as ids
+      from upserted`;
+  return { ...counts!, ids: counts!.ids ?? [] };
+}
+
+/** upsertUserRows for users mapped in this process. */
+export async function upsertUsers(db: Db, users: SyncedUser[]): Promise<UsersUpserted> {
+  if (users.length === 0) return { created: 0, updated: 0, deleted: 0 };
+  const rows = users.map((u) => ({
+    id: u.authUserId,
+    email: normalizeEmail(u.email),
+    phone: u.phone || null,
+    attributes: u.attributes,
+    deleted_at: u.deletedAt ?? null,
+  }));
+  const { ids: _, ...counts } = await upsertUserRows(
+    db,
+    () =>
+      db`select * from ${records(db, rows, 'id uuid, email text, phone text, attributes jsonb, deleted_at timestamptz', 'i')}`,
+  );
+  return counts;
 }
 
 /** Merges attributes into a contact. */

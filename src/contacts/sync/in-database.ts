@@ -13,7 +13,7 @@
 import type postgres from 'postgres';
 import { ident, literal } from '../../db/quote.js';
 import { EMPTY_IS_NULL, isUserTimeColumn, type MappedField, type UserMapping } from '../mapping.js';
-import { onUserConflict } from '../store.js';
+import { type UsersUpserted, upsertUserRows } from '../store.js';
 
 /** SQL over `auth.users u` that maps a user as userToContact does. */
 export interface UserMappingSql {
@@ -119,51 +119,21 @@ const inRange = (tx: Tx, from: string | null, to: string) =>
   from === null ? tx`u.id <= ${to}::uuid` : tx`u.id > ${from}::uuid and u.id <= ${to}::uuid`;
 
 /**
- * Upserts the contacts of the clean users in (from, to], as upsertUsers
- * does: contacts known only by an email are attached first, then one
- * INSERT ... ON CONFLICT. Counts the created and updated contacts and the
- * ones newly marked deleted, and returns the auth user ids it wrote.
+ * Upserts the contacts of the clean users in (from, to] (upsertUserRows);
+ * returns the auth user ids it wrote with the counts.
  */
-export async function upsertUsersInDatabase(
+export function upsertUsersInDatabase(
   tx: Tx,
   mapping: UserMappingSql,
   from: string | null,
   to: string,
-): Promise<{ created: number; updated: number; deleted: number; written: Set<string> }> {
-  // Contacts known only by email are few or none: the EXISTS is evaluated
-  // once, and when there are none the page is not read for them.
-  await tx`
-    update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
-      from (select u.id, ${tx.unsafe(mapping.email)} as email from auth.users u
-             where ${inRange(tx, from, to)} and ${tx.unsafe(mapping.clean)}) i
-     where exists (select from nudge_engine.contacts n where n.auth_user_id is null and n.email is not null)
-       and c.auth_user_id is null and i.email is not null and c.email = i.email
-       and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
-  const [counts] = await tx<
-    { created: number; updated: number; deleted: number; ids: string[] | null }[]
-  >`
-    with users as (
-      select u.id, ${tx.unsafe(mapping.email)} as email, ${tx.unsafe(mapping.phone)} as phone,
-             ${tx.unsafe(mapping.attributes)} as attributes, ${tx.unsafe(mapping.deletedAt)} as deleted_at
-        from auth.users u
-       where ${inRange(tx, from, to)} and ${tx.unsafe(mapping.clean)}
-    ), newly_deleted as (
-      select count(*)::int as n from users i
-        left join nudge_engine.contacts c on c.auth_user_id = i.id
-       where i.deleted_at is not null and c.deleted_at is null
-    ), upserted as (
-      insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
-      select id, email, phone, attributes, deleted_at from users
-      ${onUserConflict(tx)}
-      returning auth_user_id, xmax = 0 as created
-    )
-    select count(*) filter (where created)::int as created,
-           count(*) filter (where not created)::int as updated,
-           (select n from newly_deleted) as deleted,
-           array_agg(auth_user_id::text) as ids
-      from upserted`;
-  const { ids, ...numbers } = counts!;
-  return { ...numbers, written: new Set(ids ?? []) };
+): Promise<UsersUpserted & { ids: string[] }> {
+  const users = () => tx`
+    select u.id, ${tx.unsafe(mapping.email)} as email, ${tx.unsafe(mapping.phone)} as phone,
+           ${tx.unsafe(mapping.attributes)} as attributes, ${tx.unsafe(mapping.deletedAt)} as deleted_at
+      from auth.users u
+     where ${inRange(tx, from, to)} and ${tx.unsafe(mapping.clean)}`;
+  return upsertUserRows(tx, users, { ids: true });
 }
 
 /** The users to convert in JavaScript: these ids, or every user in (from, to]. */

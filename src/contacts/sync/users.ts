@@ -146,13 +146,14 @@ export async function syncUsers(
               return null;
             });
           if (done) {
-            counts.synced += done.written.size;
+            counts.synced += done.ids.length;
             counts.created += done.created;
             counts.updated += done.updated;
             counts.deleted += done.deleted;
           }
           // The page's users the SQL left out, or the whole page after a conflict.
-          const left = done ? seen.filter((id) => !done.written.has(id)) : [];
+          const written = new Set(done?.ids);
+          const left = done ? seen.filter((id) => !written.has(id)) : [];
           if (!done) await writeRows(await readUsers(tx, columns, { from, to }));
           else if (left.length > 0) await writeRows(await readUsers(tx, columns, { ids: left }));
         } else await writeRows(page.rows);

@@ -6,7 +6,7 @@
 import type postgres from 'postgres';
 import { records } from '../../db/records.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
-import { type SyncedUser, upsertUsers } from '../store.js';
+import { type SyncedUser, type UsersUpserted, upsertUsers } from '../store.js';
 
 type Tx = postgres.TransactionSql;
 
@@ -24,29 +24,11 @@ export const ROW_ERRORS = /^(23|22)/;
 
 export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
   if (users.length === 0) return { written: 0, created: 0, updated: 0, deleted: 0, failed: [] };
-  // Soft-deleted users are few: only for them is the contact read first, to
-  // count the ones this batch newly marks deleted.
-  const deletedIds = users.filter((u) => u.deletedAt).map((u) => u.authUserId);
-  const wasDeleted = new Set(
-    deletedIds.length === 0
-      ? []
-      : (
-          await tx<{ id: string }[]>`
-            select auth_user_id::text as id from nudge_engine.contacts
-             where auth_user_id = any(${deletedIds}::uuid[]) and deleted_at is not null`
-        ).map((r) => r.id),
-  );
-  const { failed, created, updated } = await upsertSplitting(tx, users);
-  const bad = new Set(failed.map((f) => f.user));
-  const deleted = users.filter(
-    (u) => u.deletedAt && !bad.has(u) && !wasDeleted.has(u.authUserId),
-  ).length;
-  return { written: users.length - failed.length, created, updated, deleted, failed };
+  const { failed, ...counts } = await upsertSplitting(tx, users);
+  return { written: users.length - failed.length, ...counts, failed };
 }
 
-interface Upserted {
-  created: number;
-  updated: number;
+interface Upserted extends UsersUpserted {
   failed: { user: SyncedUser; reason: string }[];
 }
 
@@ -57,11 +39,8 @@ async function upsertSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
     const code = (error as { code?: string }).code ?? '';
     if (!ROW_ERRORS.test(code)) throw error;
     if (users.length === 1) {
-      return {
-        created: 0,
-        updated: 0,
-        failed: [{ user: users[0]!, reason: conflictReason(error) }],
-      };
+      const failed = [{ user: users[0]!, reason: conflictReason(error) }];
+      return { created: 0, updated: 0, deleted: 0, failed };
     }
     const half = Math.ceil(users.length / 2);
     const first = await upsertSplitting(tx, users.slice(0, half));
@@ -69,6 +48,7 @@ async function upsertSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
     return {
       created: first.created + second.created,
       updated: first.updated + second.updated,
+      deleted: first.deleted + second.deleted,
       failed: [...first.failed, ...second.failed],
     };
   }
