@@ -10,9 +10,9 @@
 //   3. commit → webhook latency (p50, p99) at a steady 500 inserts/s, and at
 //      BENCH_LOW_RATE (100/s) for comparison.
 // Prints the ratio end-to-end ÷ no-op. BENCH_ROWS, BENCH_STEADY_SECONDS,
-// BENCH_NOOP_JOBS, BENCH_USERS change the sizes.
+// BENCH_NOOP_JOBS, BENCH_USERS change the sizes; BENCH_RATE the steady rate.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +31,7 @@ import { benchDatabase } from './database.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const FEATURES = 20;
-const RATE = 500;
+const RATE = Number(process.env.BENCH_RATE ?? 500);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
@@ -45,6 +45,35 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await wait(5);
+  }
+}
+
+/**
+ * CPU time (ms) used so far by process `pid`, and with `children` by its
+ * child processes too (PostgreSQL's backends and helpers are children of the
+ * postmaster), read from /proc; undefined where there is no /proc. Backends
+ * that exited are not counted: the engine's and this script's connections
+ * live through a phase.
+ */
+async function cpuMs(pid: number | undefined, children = false): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const ticks = async (p: string) => {
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) || 0 };
+  };
+  try {
+    let total = (await ticks(String(pid))).cpu;
+    if (children) {
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        const t = await ticks(entry);
+        if (t.ppid === pid) total += t.cpu;
+      }
+    }
+    return (total * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
   }
 }
 
@@ -195,6 +224,27 @@ stages:
   });
   await until('nudge start', () => output.includes('Nudge is running'), 60_000);
 
+  // CPU per event, engine and database apart: the steadier signal when
+  // comparing changes (latency at a fixed rate follows how busy the cores are).
+  const postmaster = Number(
+    (await readFile(path.join(dir, 'pg/postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
+  );
+  const cpu = async () => ({
+    engine: await cpuMs(engine?.pid),
+    database: await cpuMs(postmaster || undefined, true),
+  });
+  const used = (
+    before: { engine?: number; database?: number },
+    after: { engine?: number; database?: number },
+    events: number,
+  ) =>
+    before.engine === undefined ||
+    after.engine === undefined ||
+    before.database === undefined ||
+    after.database === undefined
+      ? ''
+      : `; CPU per event: engine ${((after.engine - before.engine) / events).toFixed(2)} ms, database ${((after.database - before.database) / events).toFixed(2)} ms`;
+
   // 2. Throughput: ROWS rows from 4 clients in multi-row inserts of 250.
   const row = (i: number) => ({
     user_id: users[i % USERS]!,
@@ -202,6 +252,7 @@ stages:
     total: (i % 1000) + 0.5,
     sent_at: now(),
   });
+  const cpuBefore = await cpu();
   const start = now();
   let next = 0;
   await Promise.all(
@@ -237,10 +288,11 @@ stages:
     for (const t of top)
       console.log(`  ${String(t.ms).padStart(7)} ms ${String(t.calls).padStart(7)} × ${t.query}`);
   }
+  const cpuUsed = used(cpuBefore, await cpu(), ROWS);
   const last = Math.max(...[...received.values()].map((r) => r.at));
   const e2e = ROWS / ((last - start) / 1000);
   console.log(
-    `end to end: ${ROWS} rows inserted in ${((inserted - start) / 1000).toFixed(1)} s, last webhook after ${((last - start) / 1000).toFixed(1)} s: ${e2e.toFixed(0)} events/s`,
+    `end to end: ${ROWS} rows inserted in ${((inserted - start) / 1000).toFixed(1)} s, last webhook after ${((last - start) / 1000).toFixed(1)} s: ${e2e.toFixed(0)} events/s${cpuUsed}`,
   );
 
   // 3. Latency at steady rates: single-row inserts paced by schedule; latency
@@ -250,6 +302,21 @@ stages:
     if (TRACE) await sql`select pg_stat_statements_reset()`;
     const committed = new Map<number, number>();
     const total = Math.round(rate * seconds);
+    const cpuBefore = await cpu();
+    // BENCH_TRACE=1: what the engine's connections are doing, sampled every 10 ms.
+    const waits = new Map<string, number>();
+    let sampling = TRACE;
+    const sampler = (async () => {
+      const probe = postgres(url, { onnotice: () => {}, max: 1 });
+      while (sampling) {
+        const rows = await probe<{ what: string }[]>`
+          select coalesce(wait_event_type || ':' || wait_event, 'on CPU') || ' (' || state || ')' as what
+            from pg_stat_activity where application_name = 'nudge' and state <> 'idle'`;
+        for (const { what } of rows) waits.set(what, (waits.get(what) ?? 0) + 1);
+        await wait(10);
+      }
+      await probe.end();
+    })();
     const begin = now();
     const inflight: Promise<void>[] = [];
     for (let i = 0; i < total; i++) {
@@ -268,6 +335,9 @@ stages:
     await Promise.all(inflight);
     const achieved = total / ((now() - begin) / 1000);
     await until(`the webhooks at ${rate}/s`, () => received.size >= total, 900_000);
+    const cpuUsed = used(cpuBefore, await cpu(), total);
+    sampling = false;
+    await sampler;
     const latencies = [...received.values()]
       .map((r) => r.at - committed.get(r.order)!)
       .sort((a, b) => a - b);
@@ -275,7 +345,7 @@ stages:
       latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
     const fromInsert = [...received.values()].map((r) => r.at - r.sentAt).sort((a, b) => a - b);
     console.log(
-      `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)`,
+      `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)${cpuUsed}`,
     );
     if (TRACE) {
       // Latency second by second: do the slow ones come together?
@@ -300,11 +370,34 @@ stages:
           join nudge_engine.action_runs r on (r.context -> 'new' ->> 'id')::bigint = (i.new_row ->> 'id')::bigint
          where i.table_name = 'orders' and (i.new_row ->> 'id')::bigint = any(${ids}::bigint[])`;
       const calls = await sql`
-        select calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
+        select calls, total_exec_time as ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query
           from pg_stat_statements order by calls desc limit 12`;
-      console.log(`  statements per event at ${rate}/s (most called):`);
+      console.log(`  statements per event at ${rate}/s (most called; database ms per event):`);
       for (const c of calls)
-        console.log(`  ${(c.calls / total).toFixed(2).padStart(6)} × ${c.query}`);
+        console.log(
+          `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} ms ${c.query}`,
+        );
+      const slow = await sql`
+        select calls, total_exec_time as ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query
+          from pg_stat_statements order by total_exec_time desc limit 8`;
+      const [all] = await sql`
+        select sum(calls)::float8 as calls, sum(total_exec_time)::float8 as ms from pg_stat_statements`;
+      console.log(
+        `  all statements: ${(all!.calls / total).toFixed(2)} per event, ${(all!.ms / total).toFixed(3)} ms of execution per event`,
+      );
+      const samples = [...waits].sort((a, b) => b[1] - a[1]);
+      const sampled = samples.reduce((sum, [, n]) => sum + n, 0);
+      console.log(
+        `  the engine's busy connections, sampled: ${samples
+          .slice(0, 8)
+          .map(([what, n]) => `${what} ${((100 * n) / sampled).toFixed(0)}%`)
+          .join(', ')}`,
+      );
+      console.log(`  statements per event at ${rate}/s (most database time):`);
+      for (const c of slow)
+        console.log(
+          `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} ms ${c.query}`,
+        );
       const fmt = (v: number[]) => v.map((x) => x.toFixed(0)).join('/');
       console.log(
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
