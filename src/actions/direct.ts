@@ -23,6 +23,12 @@ import type { NewActionRun } from './types.js';
 
 export interface FirstAttempts {
   /**
+   * Whether runs decided now would be attempted here (there is room), rather
+   * than given jobs: record() goes by it, and so may a caller that writes the
+   * runs itself (recordActionRuns) together with its other statements.
+   */
+  room(): boolean;
+  /**
    * In the deciding transaction: records the runs, and returns those this
    * process will attempt once the transaction commits (none when they were
    * given jobs instead).
@@ -65,11 +71,13 @@ export function firstAttemptsHere(options: {
       running.add(attempt);
     }
   };
+  // Room is checked, not reserved: the deciders of the moment (the lanes,
+  // the timers) may each take it, so a few batches may queue briefly.
+  const room = () => !stopping && queue.length === 0 && running.size < options.limit;
   return {
+    room,
     async record(tx, runs) {
-      // Room is checked, not reserved: the deciders of the moment (the lanes,
-      // the timers) may each take it, so a few batches may queue briefly.
-      if (stopping || queue.length > 0 || running.size >= options.limit) {
+      if (!room()) {
         await enqueueActions(tx, runs);
         return [];
       }

@@ -116,8 +116,15 @@ export async function enqueueActions(
  */
 export async function recordActionRuns(tx: Db, runs: NewActionRun[]): Promise<RunRef[]> {
   if (runs.length === 0) return [];
-  const rows = (await insertRuns(tx, runs, null)) as unknown as { id: string; attempts: number }[];
-  return rows.map((r) => ({ id: Number(r.id), attempt: r.attempts }));
+  return runRefs(await newRuns(tx, runs));
+}
+
+/** recordActionRuns as a statement to run with others (process.ts finish); read its rows with runRefs. */
+export const newRuns = (tx: Db, runs: NewActionRun[]) => insertRuns(tx, runs, null);
+
+/** The runs newRuns inserted, as references for their first attempt. */
+export function runRefs(rows: readonly postgres.Row[]): RunRef[] {
+  return rows.map((r) => ({ id: Number(r.id), attempt: Number(r.attempts) }));
 }
 
 export interface ReplayFilter {

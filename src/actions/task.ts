@@ -146,7 +146,7 @@ export async function executeRuns(
     for (const run of store) await attempt(true)(run);
 
     if (done.length > 0) {
-      // The run update and the decision-log rows go out together.
+      // The run update and the decision-log rows, one statement.
       const marked = tx`
         update nudge_engine.action_runs r
            set status = 'succeeded', attempts = r.attempts + 1, last_error = null,
@@ -159,18 +159,16 @@ export async function executeRuns(
             'd',
           )}
          where r.id = d.id`;
-      await Promise.all([
-        marked,
-        recordAttempts(
-          tx,
-          env,
-          done.map(({ run }) => ({
-            run,
-            status: 'succeeded',
-            reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
-          })),
-        ),
-      ]);
+      const logged = attemptWrites(
+        tx,
+        env,
+        done.map(({ run }) => ({
+          run,
+          status: 'succeeded',
+          reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
+        })),
+      );
+      await tx`with marked as (${marked}) ${logged}`;
       for (const { run } of done) outcomes.set(run.id, 'succeeded');
       logSuccesses(
         env,
@@ -192,15 +190,20 @@ function usesStore(run: ActionRun, env: ActionEnv): boolean {
   return providerByKind.get(run.kind)?.usesStore?.(run, env) ?? false;
 }
 
-/** One line for the runs that succeeded together (each is in the decision log). */
+/**
+ * One line for the runs that succeeded together, at debug level (`--verbose`):
+ * each is in the decision log (`nudge logs`), and at a few hundred events a
+ * second a line per batch was a write to the terminal every few
+ * milliseconds. Failures stay at warn and error.
+ */
 function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
   if (runs.length === 1) {
-    env.log('info', `action ${runs[0]!.kind} succeeded`, logFields(runs[0]!));
+    env.log('debug', `action ${runs[0]!.kind} succeeded`, logFields(runs[0]!));
     return;
   }
   const kinds: Record<string, number> = {};
   for (const run of runs) kinds[run.kind] = (kinds[run.kind] ?? 0) + 1;
-  env.log('info', `${runs.length} actions succeeded`, { kinds });
+  env.log('debug', `${runs.length} actions succeeded`, { kinds });
 }
 
 /**
@@ -210,9 +213,20 @@ function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
 async function recordAttempts(
   tx: postgres.TransactionSql,
   env: ActionEnv,
-  attempts: { run: ActionRun; status: 'succeeded' | 'retrying' | 'dead'; reason: string }[],
+  attempts: Attempt[],
 ): Promise<void> {
-  await tx`
+  await attemptWrites(tx, env, attempts);
+}
+
+interface Attempt {
+  run: ActionRun;
+  status: 'succeeded' | 'retrying' | 'dead';
+  reason: string;
+}
+
+/** recordAttempts as a statement not sent yet, to run with the runs' update. */
+function attemptWrites(tx: postgres.TransactionSql, env: ActionEnv, attempts: Attempt[]) {
+  return tx`
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
     select ${env.clock.now()}, feature, contact_id, 'attempt', reason, detail
       from ${records(

@@ -52,7 +52,7 @@ export interface ActionEnv {
   project: LoadedConfig;
   clock: Clock;
   log: (
-    level: 'info' | 'warn' | 'error',
+    level: 'debug' | 'info' | 'warn' | 'error',
     message: string,
     fields?: Record<string, unknown>,
   ) => void;

@@ -42,7 +42,17 @@ export async function insertInbox(
   route: Router = () => 0,
 ): Promise<number> {
   if (events.length === 0) return 0;
-  const result = await db`
+  const result = await inboxWrites(db, events, route);
+  return result.count;
+}
+
+/** insertInbox as a statement not sent yet, to run with others (pump.ts). */
+export function inboxWrites(
+  db: postgres.Sql | postgres.TransactionSql,
+  events: InboxEvent[],
+  route: Router = () => 0,
+): postgres.PendingQuery<postgres.Row[]> {
+  return db`
     insert into nudge_engine.inbox
       (source, source_key, schema_name, table_name, operation, event_name,
        new_row, old_row, enrichment, occurred_at, partition)
@@ -68,5 +78,48 @@ export async function insertInbox(
          occurred_at timestamptz, partition smallint`,
       )}
     on conflict (source, source_key) do nothing`;
-  return result.count;
+}
+
+/** The channel on which new inbox rows are announced to every engine process (runtime.ts). */
+export const INBOX_CHANNEL = 'nudge_inbox';
+
+/** What an announcement says: which process wrote the rows, into which lanes. */
+export interface InboxNews {
+  from?: string;
+  /** Absent: any lane may have new rows. */
+  lanes?: number[];
+}
+
+/** Announces new inbox rows (delivered when `db`'s transaction commits, or at once outside one). */
+export async function announce(
+  db: postgres.Sql | postgres.TransactionSql,
+  from: string,
+  lanes: Iterable<number>,
+): Promise<void> {
+  await db`select ${announcement(db, from, lanes)}`;
+}
+
+/** The expression that announces, for a statement's select list. */
+export function announcement(
+  db: postgres.Sql | postgres.TransactionSql,
+  from: string,
+  lanes: Iterable<number>,
+): postgres.PendingQuery<postgres.Row[]> {
+  const news: InboxNews = { from, lanes: [...lanes] };
+  return db`pg_notify(${INBOX_CHANNEL}, ${JSON.stringify(news)})`;
+}
+
+/** An announcement's payload read back; anything unreadable means "any lane". */
+export function readNews(payload: string): InboxNews {
+  try {
+    const news = JSON.parse(payload) as InboxNews;
+    const lanes =
+      Array.isArray(news?.lanes) && news.lanes.every(Number.isInteger) ? news.lanes : undefined;
+    return {
+      ...(typeof news?.from === 'string' ? { from: news.from } : {}),
+      ...(lanes ? { lanes } : {}),
+    };
+  } catch {
+    return {};
+  }
 }

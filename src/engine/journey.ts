@@ -134,12 +134,24 @@ export async function flushJourneys(
   cache: JourneyCache,
   contactId?: string,
 ): Promise<void> {
+  await journeyWrites(tx, cache, contactId);
+}
+
+/**
+ * flushJourneys as a statement not sent yet (undefined when nothing changed),
+ * to run with others (process.ts finish). The cache counts them written.
+ */
+export function journeyWrites(
+  tx: postgres.TransactionSql,
+  cache: JourneyCache,
+  contactId?: string,
+): postgres.PendingQuery<postgres.Row[]> | undefined {
   const list = [...cache.changed.values()].filter(
     ({ row }) => contactId === undefined || row.contact_id === contactId,
   );
-  if (list.length === 0) return;
+  if (list.length === 0) return undefined;
   for (const { row } of list) cache.changed.delete(journeyKey(row.feature, row.contact_id));
-  await tx`
+  return tx`
     insert into nudge_engine.journeys (${tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
     select ${tx.unsafe(JOURNEY_COLUMNS)}, updated_at
       from ${records(

@@ -10,17 +10,18 @@
 // worker processes.
 import type postgres from 'postgres';
 import type { FirstAttempts } from '../actions/direct.js';
-import type { RunRef } from '../actions/queue.js';
+import { newRuns, type RunRef, runRefs } from '../actions/queue.js';
 import type { NewActionRun } from '../actions/types.js';
 import { applyLiveSync, type LiveSync, liveSyncWatches } from '../contacts/live.js';
 import type { ContactIdentity } from '../contacts/store.js';
 import { records } from '../db/records.js';
+import { together } from '../db/together.js';
 import { processTogether } from './batch.js';
 import type { Clock } from './clock.js';
 import { isConnectionLost } from './connection-loss.js';
 import { handleEvent, type InboxRow } from './event.js';
 import type { FeatureSet } from './features.js';
-import { type Decision, flushJourneys, type StepEnv } from './journey.js';
+import { type Decision, journeyWrites, type StepEnv } from './journey.js';
 
 export interface ProcessContext {
   engine: postgres.Sql;
@@ -32,7 +33,7 @@ export interface ProcessContext {
    * When set, actions are recorded through it instead, and the runs it keeps
    * are attempted by this process once the transaction commits (direct.ts).
    */
-  firstAttempts?: Pick<FirstAttempts, 'record' | 'start'>;
+  firstAttempts?: Pick<FirstAttempts, 'room' | 'record' | 'start'>;
   /** Told when a batch could not be processed together and goes one event at a time. */
   onBatchFallback?: (error: unknown) => void;
   /** Fills contacts the engine just created (e.g. from auth.users); see launch.ts. */
@@ -218,35 +219,73 @@ export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
 
 /**
  * Writes what a step collected — the journeys it changed (batch mode), the
- * decisions, the actions to enqueue — and `also`, as one pipeline: the
- * statements are independent, so they go out together and the transaction
- * waits for one round trip, not four. Returns the runs to attempt in this
- * process after the commit (see committed()).
+ * decisions, the action runs — and `also`, a statement not sent yet, as one
+ * statement of data-modifying CTEs: one message and one reply instead of
+ * four (the engine's time goes mostly to round trips and socket writes, see
+ * docs/benchmarks.md). They touch different tables and see the same
+ * snapshot, so together they do what they did one after the other. Returns
+ * the runs to attempt in this process after the commit (see committed()).
  */
 export async function finish(
   tx: postgres.TransactionSql,
   ctx: ProcessContext,
   env: StepEnv,
-  also?: PromiseLike<unknown>,
+  also?: postgres.PendingQuery<postgres.Row[]>,
 ): Promise<RunRef[]> {
-  const [, attemptHere] = await Promise.all([
-    env.journeys ? flushJourneys(tx, env.journeys) : undefined,
-    recordActions(tx, ctx, env.actions),
-    writeDecisions(tx, env.decisions),
+  const runs = env.actions;
+  // Runs this process attempts itself are inserted with the rest; runs that
+  // get jobs go through enqueueActions, a statement of its own (its CTEs
+  // cannot nest).
+  const here = runs.length > 0 && ctx.firstAttempts?.room() === true;
+  const jobs =
+    runs.length > 0 && !here
+      ? ctx.firstAttempts
+        ? ctx.firstAttempts.record(tx, runs)
+        : ctx.enqueueActions(tx, runs)
+      : undefined;
+  const writes = [
+    env.journeys ? journeyWrites(tx, env.journeys) : undefined,
+    decisionWrites(tx, env.decisions),
     also,
-  ]);
-  return attemptHere;
+  ].filter((w) => w !== undefined);
+  if (here) writes.push(newRuns(tx, runs));
+  const last = (names: string[]) =>
+    here ? tx`select * from ${tx.unsafe(names.at(-1)!)}` : tx`select`;
+  const statement =
+    writes.length === 1 ? writes[0] : writes.length > 1 ? together(tx, writes, last) : undefined;
+  const [rows] = await Promise.all([statement ?? [], jobs]);
+  return here ? runRefs(rows) : [];
 }
 
-async function recordActions(
+export async function writeDecisions(
   tx: postgres.TransactionSql,
-  ctx: ProcessContext,
-  runs: NewActionRun[],
-): Promise<RunRef[]> {
-  if (runs.length === 0) return [];
-  if (ctx.firstAttempts) return ctx.firstAttempts.record(tx, runs);
-  await ctx.enqueueActions(tx, runs);
-  return [];
+  decisions: Decision[],
+): Promise<void> {
+  await decisionWrites(tx, decisions);
+}
+
+/** writeDecisions as a statement not sent yet (undefined for none). */
+function decisionWrites(
+  tx: postgres.TransactionSql,
+  decisions: Decision[],
+): postgres.PendingQuery<postgres.Row[]> | undefined {
+  if (decisions.length === 0) return undefined;
+  return tx`
+    insert into nudge_engine.decisions (at, inbox_id, feature, contact_id, outcome, reason, detail)
+    select at, inbox_id, feature, contact_id, outcome, reason, detail
+      from ${records(
+        tx,
+        decisions.map((d) => ({
+          at: d.at,
+          inbox_id: d.inboxId,
+          feature: d.feature,
+          contact_id: d.contactId,
+          outcome: d.outcome,
+          reason: d.reason,
+          detail: d.detail ?? null,
+        })),
+        'at timestamptz, inbox_id bigint, feature text, contact_id uuid, outcome text, reason text, detail jsonb',
+      )}`;
 }
 
 /**
@@ -291,27 +330,4 @@ export async function syncLive(
   });
   const decisions = outcome.contactIds.length ? outcome.contactIds.map(decide) : [decide(null)];
   return { contactIds: outcome.contactIds, decisions };
-}
-
-export async function writeDecisions(
-  tx: postgres.TransactionSql,
-  decisions: Decision[],
-): Promise<void> {
-  if (decisions.length === 0) return;
-  await tx`
-    insert into nudge_engine.decisions (at, inbox_id, feature, contact_id, outcome, reason, detail)
-    select at, inbox_id, feature, contact_id, outcome, reason, detail
-      from ${records(
-        tx,
-        decisions.map((d) => ({
-          at: d.at,
-          inbox_id: d.inboxId,
-          feature: d.feature,
-          contact_id: d.contactId,
-          outcome: d.outcome,
-          reason: d.reason,
-          detail: d.detail ?? null,
-        })),
-        'at timestamptz, inbox_id bigint, feature text, contact_id uuid, outcome text, reason text, detail jsonb',
-      )}`;
 }

@@ -12,7 +12,16 @@ import type postgres from 'postgres';
 import { PUMP_LOCK_KEY } from '../capture/deploy.js';
 import { listRowsTables, type RowsTable } from '../capture/state.js';
 import { ident, literal } from '../db/quote.js';
-import { type InboxEvent, insertInbox, type Operation, type Router } from './inbox.js';
+import { together } from '../db/together.js';
+import {
+  announce,
+  announcement,
+  type InboxEvent,
+  inboxWrites,
+  insertInbox,
+  type Operation,
+  type Router,
+} from './inbox.js';
 
 interface OutboxRow {
   id: number;
@@ -43,6 +52,22 @@ export interface PumpOptions {
   rowsBatch?: number;
   /** Keep consumed rows in nudge.event_archive for this long instead of deleting them. */
   archive?: boolean;
+  /**
+   * Announce the moved rows on the inbox channel as sent by this process
+   * (inbox.ts announce), with the lanes they went to — in the moving
+   * transaction when the engine store is the source database, so the
+   * notification is delivered with the commit.
+   */
+  announceAs?: string;
+}
+
+export interface PumpResult {
+  /** Captured rows moved into the inbox. */
+  moved: number;
+  /** The lanes they were routed to. */
+  lanes: Set<number>;
+  /** A source returned a full batch: more rows may be waiting, pump again at once. */
+  more: boolean;
 }
 
 /**
@@ -85,6 +110,11 @@ function rowJson(table: RowsTable): string {
  * handle a contact's later event before its earlier one.
  */
 export async function pumpOnce(options: PumpOptions): Promise<number> {
+  return (await pump(options)).moved;
+}
+
+/** pumpOnce, saying where the rows went and whether more are waiting. */
+export async function pump(options: PumpOptions): Promise<PumpResult> {
   try {
     return await pumpBatch(options, await rowsTables(options.source, false));
   } catch (error) {
@@ -96,7 +126,7 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
   }
 }
 
-async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<number> {
+async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpResult> {
   const { tables } = known;
   const batch = options.batch ?? 50;
   const rowsBatch = options.rowsBatch ?? 10_000;
@@ -144,8 +174,10 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<numbe
            )
            .join('')}`,
     );
+    const lanes = new Set<number>();
+    const nothing = { moved: 0, lanes, more: false };
     const deployment = claimed.find((row) => row.source === -2);
-    if (!deployment) return 0; // another process is pumping
+    if (!deployment) return nothing; // another process is pumping
     if (deployment.id !== known.deployment) throw new StaleRowsTables();
     const log = claimed.filter((row) => row.source === -1).sort((a, b) => a.id - b.id);
     const typed = tables.map((_, i) =>
@@ -197,46 +229,58 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<numbe
         })),
       ),
     ];
-    if (moved.length === 0) return 0;
+    if (moved.length === 0) return nothing;
     if (claims.length > 0) moved.sort((a, b) => a.id - b.id);
     const events: InboxEvent[] = moved.flatMap((m) => m.events);
     const ids = logRows.map((r) => r.id);
-    const consume = async () => {
-      if (options.archive && ids.length) {
-        await tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`;
-      }
-      if (ids.length) await tx`delete from nudge.event_log where id = any(${ids}::bigint[])`;
-      for (const { table, rows } of claims) {
-        if (rows.length === 0) continue;
-        const tids = rows.map((r) => r.tid);
-        const target = `nudge.${ident(table.name)}`;
-        if (options.archive) {
-          const column = table.operation === 'insert' ? 'new_rows' : 'old_rows';
-          await tx.unsafe(
-            `insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, ${column}, captured_at)
-             select t."nudge:id", ${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}, 1,
-                    json_build_array(${rowJson(table)}), t."nudge:at"
-               from ${target} as t where t.ctid = any($1::tid[])`,
-            [tids],
-          );
-        }
-        await tx.unsafe(`delete from ${target} where ctid = any($1::tid[])`, [tids]);
-      }
-    };
-    // The engine store inside the source database: one transaction moves the
-    // rows, and its statements go out together.
-    const together = options.source === options.engine;
-    const inserts = async () => {
-      for (let i = 0; i < events.length; i += 1000) {
-        await insertInbox(together ? tx : options.engine, events.slice(i, i + 1000), options.route);
-      }
-    };
-    if (together) await Promise.all([inserts(), consume()]);
-    else {
-      await inserts();
-      await consume();
+    // What consuming the claimed rows takes: archive them (when kept), delete them.
+    const consume: postgres.PendingQuery<postgres.Row[]>[] = [];
+    if (ids.length) {
+      if (options.archive)
+        consume.push(
+          tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`,
+        );
+      consume.push(tx`delete from nudge.event_log where id = any(${ids}::bigint[])`);
     }
-    return events.length;
+    for (const { table, rows } of claims) {
+      if (rows.length === 0) continue;
+      const tids = rows.map((r) => r.tid);
+      const target = tx.unsafe(`nudge.${ident(table.name)}`);
+      if (options.archive) {
+        const column = table.operation === 'insert' ? 'new_rows' : 'old_rows';
+        consume.push(tx`
+          insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, ${tx.unsafe(column)}, captured_at)
+          select t."nudge:id", ${tx.unsafe(`${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}`)}, 1,
+                 json_build_array(${tx.unsafe(rowJson(table))}), t."nudge:at"
+            from ${target} as t where t.ctid = any(${tids}::tid[])`);
+      }
+      consume.push(tx`delete from ${target} where ctid = any(${tids}::tid[])`);
+    }
+    const route: Router = (event) => {
+      const lane = options.route(event);
+      lanes.add(lane);
+      return lane;
+    };
+    const chunks: InboxEvent[][] = [];
+    for (let i = 0; i < events.length; i += 1000) chunks.push(events.slice(i, i + 1000));
+    if (options.source === options.engine) {
+      // The engine store inside the source database: one statement copies
+      // the rows into the inbox, consumes them and announces them (the
+      // notification goes out with the commit). Its parts touch different
+      // tables and see one snapshot, as the statements did one by one.
+      const writes = [...chunks.map((chunk) => inboxWrites(tx, chunk, route)), ...consume];
+      await together(tx, writes, () =>
+        options.announceAs === undefined
+          ? tx`select`
+          : tx`select ${announcement(tx, options.announceAs, lanes)}`,
+      );
+    } else {
+      for (const chunk of chunks) await insertInbox(options.engine, chunk, route);
+      if (options.announceAs !== undefined)
+        await announce(options.engine, options.announceAs, lanes);
+      for (const write of consume) await write;
+    }
+    return { moved: events.length, lanes, more: Number.isFinite(cutoff) };
   });
 }
 

@@ -7,6 +7,7 @@
 // are announced with NOTIFY nudge_inbox on the engine store) or until its poll
 // interval passes. Errors (a database restarting, a lost connection) are
 // logged and retried with backoff; postgres.js reconnects by itself.
+import { randomUUID } from 'node:crypto';
 import type { Task, TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
 import { firstAttemptsHere } from '../actions/direct.js';
@@ -19,7 +20,7 @@ import { indexContacts } from '../contacts/search-index.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
-import type { Router } from './inbox.js';
+import { INBOX_CHANNEL, type Router, readNews } from './inbox.js';
 import {
   ACTION_CONCURRENCY,
   DEFAULT_DEAD_WORKER_MS,
@@ -27,8 +28,8 @@ import {
   startJobRunner,
 } from './job-runner.js';
 import type { Log } from './log.js';
-import { type ProcessContext, processPartition, reclaimLanes } from './process.js';
-import { pumpOnce } from './pump.js';
+import { LANE_BATCH, type ProcessContext, processPartition, reclaimLanes } from './process.js';
+import { pump } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers } from './timers.js';
 
@@ -62,12 +63,18 @@ export interface EngineOptions {
   deadWorkerMs?: number;
 }
 
+/** A lane's wake-up: `rung` when rows came for it, `waiter` ends its pause. */
+interface Bell {
+  rung: boolean;
+  waiter?: () => void;
+}
+
 /** How long a stopping engine waits for the action attempts under way. */
 const DRAIN_MS = 15_000;
 
 export interface Engine {
-  /** Wake the processors (new inbox rows). */
-  wake(): void;
+  /** Wake the lanes (new inbox rows): `lanes` only, or all of them. */
+  wake(lanes?: Iterable<number>): void;
   stop(): Promise<void>;
   stats: {
     pumped: number;
@@ -85,23 +92,32 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const idle = options.idleMs ?? 200;
   const stats = { pumped: 0, processed: 0, timers: 0, scheduled: 0, indexed: 0, errors: 0 };
   const abort = new AbortController();
-  const waiters = new Set<() => void>();
-  const wake = () => {
-    for (const resolve of waiters) resolve();
-    waiters.clear();
+  // One bell per lane: rung when rows arrive for it. A lane that is waiting
+  // wakes at once; one that is busy runs again when done, even if its batch
+  // was not full — the rows may have come after it read.
+  const bells: Bell[] = Array.from({ length: partitions }, () => ({ rung: false }));
+  const wake = (lanes?: Iterable<number>) => {
+    for (const lane of lanes ?? bells.keys()) {
+      const bell = bells[lane];
+      if (!bell) continue;
+      bell.rung = true;
+      bell.waiter?.();
+    }
   };
-  const pause = (ms: number, wakeable: boolean) =>
+  const pause = (ms: number, bell?: Bell) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
-        waiters.delete(done);
+        if (bell?.waiter === done) bell.waiter = undefined;
         abort.signal.removeEventListener('abort', done);
         resolve();
       }
-      if (wakeable) waiters.add(done);
+      if (bell) bell.waiter = done;
       abort.signal.addEventListener('abort', done, { once: true });
     });
+  // Announcements of new inbox rows carry the sender; this process skips its own.
+  const self = randomUUID();
 
   const cap = project.config.actions.frequency_cap;
   const concurrency = options.concurrency ?? ACTION_CONCURRENCY;
@@ -137,46 +153,48 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   };
 
   /**
-   * Runs `step` until stopped: again at once while it finds work, else after
-   * `waitMs` — or sooner on a wake-up, for the loops that new inbox rows
-   * concern (`wakeable`; the others keep their own pace under load).
+   * Runs `step` until stopped: again at once while there is more to do (it
+   * says so, or by default it found work), else after `waitMs` — or sooner
+   * when its `bell` rings (the lanes, which new inbox rows concern; the other
+   * loops keep their own pace under load).
    */
   const loop = async (
     name: string,
-    step: () => Promise<number>,
+    step: () => Promise<number | { count: number; more: boolean }>,
     waitMs: number | (() => number),
     count: keyof typeof stats,
-    wakeable = false,
+    bell?: Bell,
   ) => {
     let failures = 0;
     while (!abort.signal.aborted) {
       try {
-        const n = await step();
+        if (bell) bell.rung = false;
+        const done = await step();
+        const { count: n, more } =
+          typeof done === 'number' ? { count: done, more: done > 0 } : done;
         failures = 0;
         stats[count] += n;
-        if (n === 0) await pause(typeof waitMs === 'number' ? waitMs : waitMs(), wakeable);
+        if (!more && !bell?.rung) await pause(typeof waitMs === 'number' ? waitMs : waitMs(), bell);
       } catch (error) {
         if (abort.signal.aborted) break;
         stats.errors++;
         failures++;
         const backoff = retryDelayMs(failures);
         log.warn({ error: (error as Error).message }, `${name} failed, retrying in ${backoff} ms`);
-        await pause(backoff, false);
+        await pause(backoff);
       }
     }
   };
 
   const listener = await engine
-    .listen('nudge_inbox', () => wake())
+    .listen(INBOX_CHANNEL, (payload) => {
+      const news = readNews(payload);
+      if (news.from !== self) wake(news.lanes);
+    })
     .catch((error) => {
-      log.warn({ error: (error as Error).message }, 'LISTEN nudge_inbox failed; polling only');
+      log.warn({ error: (error as Error).message }, `LISTEN ${INBOX_CHANNEL} failed; polling only`);
       return undefined;
     });
-  const announce = () =>
-    engine`select pg_notify('nudge_inbox', '')`.then(
-      () => undefined,
-      () => undefined,
-    );
 
   const deadWorkerMs = options.deadWorkerMs ?? DEFAULT_DEAD_WORKER_MS;
   const runner = await startJobRunner({
@@ -223,16 +241,24 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       loop(
         'outbox pump',
         async () => {
-          const n = await pumpOnce({ source, engine, route: options.route, archive });
-          if (n > 0) {
+          // Other engine processes hear of the rows from the pump's NOTIFY;
+          // this one rings its lanes' bells itself.
+          const { moved, lanes, more } = await pump({
+            source,
+            engine,
+            route: options.route,
+            archive,
+            announceAs: self,
+          });
+          if (moved > 0) {
             lastPumped = Date.now();
-            wake();
-            void announce();
+            wake(lanes);
           }
-          return n;
+          return { count: moved, more };
         },
         // Capture does not NOTIFY (docs/architecture.md), so the pump polls:
-        // every 10 ms for a second after rows came, then every 50 ms.
+        // every 10 ms for a second after rows came, then every 50 ms; again
+        // at once only while a claim comes back full.
         () => Math.min(idle, Date.now() - lastPumped < 1000 ? 10 : 50),
         'pumped',
       ),
@@ -260,10 +286,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     loops.push(
       loop(
         `partition ${partition}`,
-        () => processPartition(processContext, partition),
+        async () => {
+          const count = await processPartition(processContext, partition);
+          // A batch short of full took every event the lane had.
+          return { count, more: count >= LANE_BATCH };
+        },
         idle,
         'processed',
-        true,
+        bells[partition],
       ),
     );
   }
