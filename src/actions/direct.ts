@@ -18,22 +18,23 @@
 // process's attempt slots (runtime.ts), so attempts hold at most that
 // many connections together.
 import type postgres from 'postgres';
-import { enqueueActions, RUNS_PER_JOB, type RunRef, recordActionRuns } from './queue.js';
+import { enqueueActions, newRuns, RUNS_PER_JOB, type RunRef } from './queue.js';
 import type { NewActionRun } from './types.js';
+
+/** How the deciding transaction writes its runs (FirstAttempts.record). */
+export type RunsWrite =
+  /** For this process to attempt: a statement not sent yet, to send with the transaction's others; its rows read with runRefs. */
+  | { insert: postgres.PendingQuery<postgres.Row[]> }
+  /** Given jobs instead (no room here), already under way. */
+  | { enqueued: Promise<unknown> };
 
 export interface FirstAttempts {
   /**
-   * Whether runs decided now would be attempted here (there is room), rather
-   * than given jobs: record() goes by it, and so may a caller that writes the
-   * runs itself (recordActionRuns) together with its other statements.
+   * In the deciding transaction: how to record the runs — inserted without
+   * jobs, for this process to attempt once the transaction commits, or, when
+   * `limit` batches are already being attempted or it is stopping, given jobs.
    */
-  room(): boolean;
-  /**
-   * In the deciding transaction: records the runs, and returns those this
-   * process will attempt once the transaction commits (none when they were
-   * given jobs instead).
-   */
-  record(tx: postgres.TransactionSql, runs: NewActionRun[]): Promise<RunRef[]>;
+  record(tx: postgres.TransactionSql, runs: NewActionRun[]): RunsWrite;
   /** After the commit: starts the attempts (in batches of RUNS_PER_JOB), not waiting for them. */
   start(refs: RunRef[]): void;
   /**
@@ -71,17 +72,12 @@ export function firstAttemptsHere(options: {
       running.add(attempt);
     }
   };
-  // Room is checked, not reserved: the deciders of the moment (the lanes,
-  // the timers) may each take it, so a few batches may queue briefly.
-  const room = () => !stopping && queue.length === 0 && running.size < options.limit;
   return {
-    room,
-    async record(tx, runs) {
-      if (!room()) {
-        await enqueueActions(tx, runs);
-        return [];
-      }
-      return recordActionRuns(tx, runs);
+    record(tx, runs) {
+      // Room is checked, not reserved: the deciders of the moment (the lanes,
+      // the timers) may each take it, so a few batches may queue briefly.
+      const room = !stopping && queue.length === 0 && running.size < options.limit;
+      return room ? { insert: newRuns(tx, runs) } : { enqueued: enqueueActions(tx, runs) };
     },
     start(refs) {
       for (let i = 0; i < refs.length; i += RUNS_PER_JOB)

@@ -110,16 +110,11 @@ export async function enqueueActions(
 
 /**
  * Records runs like enqueueActions but gives them no job: the deciding
- * process attempts them itself once the transaction commits (direct.ts).
- * Returns the new runs. If that process dies first, recoverActions gives
- * them a job.
+ * process attempts them itself once the transaction commits (direct.ts). A
+ * statement not sent yet, to send with the transaction's others (process.ts
+ * finish); runRefs reads the new runs from its rows. If that process dies
+ * first, recoverActions gives them a job.
  */
-export async function recordActionRuns(tx: Db, runs: NewActionRun[]): Promise<RunRef[]> {
-  if (runs.length === 0) return [];
-  return runRefs(await newRuns(tx, runs));
-}
-
-/** recordActionRuns as a statement to run with others (process.ts finish); read its rows with runRefs. */
 export const newRuns = (tx: Db, runs: NewActionRun[]) => insertRuns(tx, runs, null);
 
 /** The runs newRuns inserted, as references for their first attempt. */

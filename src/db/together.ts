@@ -11,12 +11,11 @@ type Statement = postgres.PendingQuery<postgres.Row[]>;
 export function together(
   tx: postgres.Sql | postgres.TransactionSql,
   writes: Statement[],
-  /** The statement's main part, given the parts' names: e.g. select * from the last. */
-  final: (names: string[]) => Statement,
+  /** The statement's main part, given the last part's name (to return its rows). */
+  final: (last: string) => Statement,
 ): Statement {
-  const names = writes.map((_, i) => `w${i}`);
   const ctes = writes
-    .map((w, i) => tx`${tx.unsafe(names[i]!)} as (${w})`)
+    .map((w, i) => tx`${tx.unsafe(`w${i}`)} as (${w})`)
     .reduce((list, cte) => tx`${list}, ${cte}`);
-  return tx`with ${ctes} ${final(names)}`;
+  return tx`with ${ctes} ${final(`w${writes.length - 1}`)}`;
 }

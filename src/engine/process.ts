@@ -9,8 +9,8 @@
 // share a lane (see router.ts), so they are handled in order even with several
 // worker processes.
 import type postgres from 'postgres';
-import type { FirstAttempts } from '../actions/direct.js';
-import { newRuns, type RunRef, runRefs } from '../actions/queue.js';
+import type { FirstAttempts, RunsWrite } from '../actions/direct.js';
+import { type RunRef, runRefs } from '../actions/queue.js';
 import type { NewActionRun } from '../actions/types.js';
 import { applyLiveSync, type LiveSync, liveSyncWatches } from '../contacts/live.js';
 import type { ContactIdentity } from '../contacts/store.js';
@@ -33,7 +33,7 @@ export interface ProcessContext {
    * When set, actions are recorded through it instead, and the runs it keeps
    * are attempted by this process once the transaction commits (direct.ts).
    */
-  firstAttempts?: Pick<FirstAttempts, 'room' | 'record' | 'start'>;
+  firstAttempts?: Pick<FirstAttempts, 'record' | 'start'>;
   /** Told when a batch could not be processed together and goes one event at a time. */
   onBatchFallback?: (error: unknown) => void;
   /** Fills contacts the engine just created (e.g. from auth.users); see launch.ts. */
@@ -233,38 +233,34 @@ export async function finish(
   also?: postgres.PendingQuery<postgres.Row[]>,
 ): Promise<RunRef[]> {
   const runs = env.actions;
-  // Runs this process attempts itself are inserted with the rest; runs that
-  // get jobs go through enqueueActions, a statement of its own (its CTEs
-  // cannot nest).
-  const here = runs.length > 0 && ctx.firstAttempts?.room() === true;
-  const jobs =
-    runs.length > 0 && !here
-      ? ctx.firstAttempts
+  // Runs this process attempts itself are inserted with the rest; runs given
+  // jobs go through enqueueActions, a statement of its own (its CTEs cannot
+  // nest in another's).
+  const recorded: RunsWrite | undefined =
+    runs.length === 0
+      ? undefined
+      : ctx.firstAttempts
         ? ctx.firstAttempts.record(tx, runs)
-        : ctx.enqueueActions(tx, runs)
-      : undefined;
+        : { enqueued: ctx.enqueueActions(tx, runs) };
+  const inserted = recorded && 'insert' in recorded ? recorded.insert : undefined;
   const writes = [
     env.journeys ? journeyWrites(tx, env.journeys) : undefined,
     decisionWrites(tx, env.decisions),
     also,
+    inserted,
   ].filter((w) => w !== undefined);
-  if (here) writes.push(newRuns(tx, runs));
-  const last = (names: string[]) =>
-    here ? tx`select * from ${tx.unsafe(names.at(-1)!)}` : tx`select`;
-  const statement =
-    writes.length === 1 ? writes[0] : writes.length > 1 ? together(tx, writes, last) : undefined;
-  const [rows] = await Promise.all([statement ?? [], jobs]);
-  return here ? runRefs(rows) : [];
+  const [rows] = await Promise.all([
+    writes.length === 0
+      ? []
+      : together(tx, writes, (last) =>
+          inserted ? tx`select * from ${tx.unsafe(last)}` : tx`select`,
+        ),
+    recorded && 'enqueued' in recorded ? recorded.enqueued : undefined,
+  ]);
+  return inserted ? runRefs(rows) : [];
 }
 
-export async function writeDecisions(
-  tx: postgres.TransactionSql,
-  decisions: Decision[],
-): Promise<void> {
-  await decisionWrites(tx, decisions);
-}
-
-/** writeDecisions as a statement not sent yet (undefined for none). */
+/** The decisions' insert, a statement not sent yet (undefined for none). */
 function decisionWrites(
   tx: postgres.TransactionSql,
   decisions: Decision[],

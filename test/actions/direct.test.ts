@@ -5,9 +5,10 @@
 // attempted (it died after the commit) is given a job by recovery.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstAttemptsHere } from '../../src/actions/direct.js';
-import { RUNS_PER_JOB, type RunRef, recoverActions } from '../../src/actions/queue.js';
+import { type FirstAttempts, firstAttemptsHere } from '../../src/actions/direct.js';
+import { RUNS_PER_JOB, type RunRef, recoverActions, runRefs } from '../../src/actions/queue.js';
 import { runActions } from '../../src/actions/task.js';
+import type { NewActionRun } from '../../src/actions/types.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
@@ -73,6 +74,18 @@ function heldAttempts() {
   return { attempts, attempted, release };
 }
 
+/** What the deciding transaction gets from record(), as finish() reads it (engine/process.ts). */
+async function record(
+  attempts: FirstAttempts,
+  tx: postgres.TransactionSql,
+  runs: NewActionRun[],
+): Promise<RunRef[]> {
+  const recorded = attempts.record(tx, runs);
+  if ('insert' in recorded) return runRefs(await recorded.insert);
+  await recorded.enqueued;
+  return [];
+}
+
 const requestsFor = (key: string) =>
   hooks.requests.filter((r) => r.headers['webhook-id'] === key).length;
 
@@ -86,7 +99,7 @@ describe('first attempts in the deciding process', () => {
       },
     });
     const keys = Array.from({ length: RUNS_PER_JOB + 5 }, (_, i) => uniqueKey(`direct-${i}`));
-    const refs = await sql.begin((tx) => attempts.record(tx, keys.map(webhookRun)));
+    const refs = await sql.begin((tx) => record(attempts, tx, keys.map(webhookRun)));
     expect(refs).toHaveLength(keys.length);
     expect(refs.every((r) => r.attempt === 0)).toBe(true);
     expect(await jobsOf(keys)).toEqual([]);
@@ -106,9 +119,9 @@ describe('first attempts in the deciding process', () => {
   it('gives runs jobs while the limit of attempts is in flight', async () => {
     const { attempts, attempted, release } = heldAttempts();
     const first = Array.from({ length: RUNS_PER_JOB }, (_, i) => uniqueKey(`full-${i}`));
-    attempts.start(await sql.begin((tx) => attempts.record(tx, first.map(webhookRun))));
+    attempts.start(await sql.begin((tx) => record(attempts, tx, first.map(webhookRun))));
     const later = [uniqueKey('over-limit')];
-    expect(await sql.begin((tx) => attempts.record(tx, later.map(webhookRun)))).toEqual([]);
+    expect(await sql.begin((tx) => record(attempts, tx, later.map(webhookRun)))).toEqual([]);
     expect(await jobsOf(later)).toHaveLength(1);
     release();
     expect(await attempts.settle(5000)).toBe(0);
@@ -118,14 +131,14 @@ describe('first attempts in the deciding process', () => {
   it('on stop, waits for the attempts under way and leaves the others to recovery', async () => {
     const { attempts, attempted, release } = heldAttempts();
     const keys = Array.from({ length: RUNS_PER_JOB + 3 }, (_, i) => uniqueKey(`stop-${i}`));
-    attempts.start(await sql.begin((tx) => attempts.record(tx, keys.map(webhookRun))));
+    attempts.start(await sql.begin((tx) => record(attempts, tx, keys.map(webhookRun))));
     const settled = attempts.settle(5000);
     release();
     expect(await settled).toBe(3); // the second batch never started
     expect(attempted.map((batch) => batch.length)).toEqual([RUNS_PER_JOB]);
     // Stopping: new runs get jobs.
     const late = [uniqueKey('after-stop')];
-    expect(await sql.begin((tx) => attempts.record(tx, late.map(webhookRun)))).toEqual([]);
+    expect(await sql.begin((tx) => record(attempts, tx, late.map(webhookRun)))).toEqual([]);
     expect(await jobsOf(late)).toHaveLength(1);
   });
 
@@ -137,7 +150,7 @@ describe('first attempts in the deciding process', () => {
       limit: 1,
       onError: () => {},
     });
-    attempts.start(await sql.begin((tx) => attempts.record(tx, [webhookRun(key)])));
+    attempts.start(await sql.begin((tx) => record(attempts, tx, [webhookRun(key)])));
     await attempts.settle(5000);
     const run = await waitForRun(sql, key, ['retrying'], 1000);
     expect(run.attempts).toBe(1);
@@ -154,7 +167,7 @@ describe('first attempts in the deciding process', () => {
       onError: () => {},
     });
     // Recorded and committed, then the process "dies" before start().
-    const [ref] = await sql.begin((tx) => attempts.record(tx, [webhookRun(key)]));
+    const [ref] = await sql.begin((tx) => record(attempts, tx, [webhookRun(key)]));
     expect(await jobsOf([key])).toEqual([]);
     expect(await recoverActions(sql, { staleAfterMs: 60_000 })).toBe(0); // not stale yet
     await sql`update nudge_engine.action_runs set updated_at = now() - interval '2 minutes' where key = ${key}`;
