@@ -49,32 +49,27 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
 }
 
 /**
- * CPU time (ms) used so far by process `pid`, and with `children` by its
- * child processes too (PostgreSQL's backends and helpers are children of the
- * postmaster), read from /proc; undefined where there is no /proc. Backends
- * that exited are not counted: the engine's and this script's connections
- * live through a phase.
+ * CPU time (ms) used so far by process `pid` and its children (PostgreSQL's
+ * backends and helpers are children of the postmaster), from /proc; undefined
+ * where there is no /proc. Backends that exited are not counted: the
+ * engine's and this script's connections live through a phase.
  */
-async function cpuMs(pid: number | undefined, children = false): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
-  const ticks = async (p: string) => {
-    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) || 0 };
+async function cpuMs(pid: number): Promise<number | undefined> {
+  const stat = async (p: string) => {
+    const text = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
   };
-  try {
-    let total = (await ticks(String(pid))).cpu;
-    if (children) {
-      for (const entry of await readdir('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        const t = await ticks(entry);
-        if (t.ppid === pid) total += t.cpu;
-      }
-    }
-    return (total * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
+  const own = await stat(String(pid));
+  if (!own) return undefined;
+  let ticks = own.ticks;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = await stat(entry);
+    if (child?.ppid === pid) ticks += child.ticks;
   }
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 /**
@@ -229,21 +224,20 @@ stages:
   const postmaster = Number(
     (await readFile(path.join(dir, 'pg/postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
   );
-  const cpu = async () => ({
-    engine: await cpuMs(engine?.pid),
-    database: await cpuMs(postmaster || undefined, true),
-  });
-  const used = (
-    before: { engine?: number; database?: number },
-    after: { engine?: number; database?: number },
-    events: number,
-  ) =>
-    before.engine === undefined ||
-    after.engine === undefined ||
-    before.database === undefined ||
-    after.database === undefined
-      ? ''
-      : `; CPU per event: engine ${((after.engine - before.engine) / events).toFixed(2)} ms, database ${((after.database - before.database) / events).toFixed(2)} ms`;
+  const cpu = async () => {
+    const [engineMs, databaseMs] = await Promise.all([
+      engine?.pid === undefined ? undefined : cpuMs(engine.pid),
+      postmaster ? cpuMs(postmaster) : undefined,
+    ]);
+    return engineMs === undefined || databaseMs === undefined
+      ? undefined
+      : { engine: engineMs, database: databaseMs };
+  };
+  type Cpu = Awaited<ReturnType<typeof cpu>>;
+  const used = (before: Cpu, after: Cpu, events: number) =>
+    before && after
+      ? `; CPU per event: engine ${((after.engine - before.engine) / events).toFixed(2)} ms, database ${((after.database - before.database) / events).toFixed(2)} ms`
+      : '';
 
   // 2. Throughput: ROWS rows from 4 clients in multi-row inserts of 250.
   const row = (i: number) => ({
@@ -307,6 +301,7 @@ stages:
     const waits = new Map<string, number>();
     let sampling = TRACE;
     const sampler = (async () => {
+      if (!sampling) return;
       const probe = postgres(url, { onnotice: () => {}, max: 1 });
       while (sampling) {
         const rows = await probe<{ what: string }[]>`
