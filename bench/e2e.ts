@@ -10,7 +10,9 @@
 //   3. commit → webhook latency (p50, p99) at a steady 500 inserts/s, and at
 //      BENCH_LOW_RATE (100/s) for comparison.
 // Prints the ratio end-to-end ÷ no-op. BENCH_ROWS, BENCH_STEADY_SECONDS,
-// BENCH_NOOP_JOBS, BENCH_USERS change the sizes; BENCH_RATE the steady rate.
+// BENCH_NOOP_JOBS, BENCH_USERS change the sizes; BENCH_RATE the steady rate;
+// BENCH_IDLE_SECONDS how long the idle CPU (engine and database, nothing
+// to do) is measured after the steady phases.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -34,6 +36,7 @@ const FEATURES = 20;
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const USERS = Number(process.env.BENCH_USERS ?? 5_000);
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -403,6 +406,15 @@ stages:
   const p99 = await steady(RATE, STEADY_SECONDS);
   // For comparison, a rate this machine sustains.
   await steady(LOW_RATE, STEADY_SECONDS / 2);
+  // What the engine and the database use with nothing to do: the part of
+  // the CPU per event above that does not depend on the events.
+  const idleBefore = await cpu();
+  await wait(IDLE_SECONDS * 1000);
+  const idleAfter = await cpu();
+  if (idleBefore && idleAfter)
+    console.log(
+      `idle for ${IDLE_SECONDS} s: CPU per second: engine ${((idleAfter.engine - idleBefore.engine) / IDLE_SECONDS).toFixed(1)} ms, database ${((idleAfter.database - idleBefore.database) / IDLE_SECONDS).toFixed(1)} ms`,
+    );
 
   // A SIGINT lets the engine stop (and write a profile when asked); SIGKILL after 10 s.
   const stopped = new Promise((resolve) => engine?.once('exit', resolve));

@@ -125,6 +125,13 @@ async function processLane(
   return { count: rows.length, attemptHere };
 }
 
+/** Whether the lane has events waiting (a cheap look, outside any transaction). */
+export async function laneWaiting(engine: postgres.Sql, partition: number): Promise<boolean> {
+  const [row] = await engine<{ waiting: boolean }[]>`
+    select exists (select 1 from nudge_engine.inbox where partition = ${partition} and processed_at is null) as waiting`;
+  return row?.waiting === true;
+}
+
 /** Takes a lane for the rest of the transaction, unless another one holds it. */
 async function takeLane(tx: postgres.TransactionSql, partition: number): Promise<boolean> {
   const [lock] = await tx<{ ok: boolean }[]>`

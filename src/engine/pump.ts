@@ -284,6 +284,24 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
   });
 }
 
+/**
+ * Whether the pump has anything to claim: a captured row in nudge.event_log
+ * or in a rows table it knows of, or a deploy since it looked the rows tables
+ * up (a claim refreshes them). One cheap query, outside any transaction.
+ */
+export async function capturesWaiting(source: postgres.Sql): Promise<boolean> {
+  const known = await rowsTables(source, false);
+  const [row] = await source.unsafe<{ waiting: boolean }[]>(
+    `select (select coalesce(max(id), 0) from nudge.deployments)::float8 <> $1
+            or exists (select 1 from nudge.event_log)${known.tables
+              .map((t) => `\n            or exists (select 1 from nudge.${ident(t.name)})`)
+              .join('')} as waiting`,
+    [known.deployment],
+    { prepare: true },
+  );
+  return row?.waiting === true;
+}
+
 /** Captured rows waiting for the pump: in nudge.event_log and in every rows table. */
 export async function pendingCaptures(source: postgres.Sql): Promise<number> {
   const tables = await listRowsTables(source);

@@ -28,10 +28,16 @@ import {
   startJobRunner,
 } from './job-runner.js';
 import type { Log } from './log.js';
-import { LANE_BATCH, type ProcessContext, processPartition, reclaimLanes } from './process.js';
-import { pump } from './pump.js';
+import {
+  LANE_BATCH,
+  laneWaiting,
+  type ProcessContext,
+  processPartition,
+  reclaimLanes,
+} from './process.js';
+import { capturesWaiting, pump } from './pump.js';
 import { runSchedules } from './schedule.js';
-import { processTimers } from './timers.js';
+import { processTimers, timersDue } from './timers.js';
 
 export interface EngineOptions {
   project: LoadedConfig;
@@ -156,24 +162,32 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
    * Runs `step` until stopped: again at once while there is more to do (it
    * says so, or by default it found work), else after `waitMs` — or sooner
    * when its `bell` rings (the lanes, which new inbox rows concern; the other
-   * loops keep their own pace under load).
+   * loops keep their own pace under load). After a step that found nothing,
+   * a wake-up by time first asks `peek` whether there is anything now: one
+   * query outside a transaction, where the step would take a transaction and
+   * three round trips to find nothing again (an idle engine polls).
    */
   const loop = async (
     name: string,
     step: () => Promise<number | { count: number; more: boolean }>,
     waitMs: number | (() => number),
     count: keyof typeof stats,
-    bell?: Bell,
+    options: { bell?: Bell; peek?: () => Promise<boolean> } = {},
   ) => {
+    const { bell, peek } = options;
     let failures = 0;
+    let quiet = false;
     while (!abort.signal.aborted) {
       try {
+        const rung = bell?.rung === true;
         if (bell) bell.rung = false;
-        const done = await step();
-        const { count: n, more } =
+        const skip: boolean = quiet && !rung && peek !== undefined && !(await peek());
+        const done: Awaited<ReturnType<typeof step>> = skip ? 0 : await step();
+        const { count: n, more }: { count: number; more: boolean } =
           typeof done === 'number' ? { count: done, more: done > 0 } : done;
         failures = 0;
         stats[count] += n;
+        quiet = n === 0 && !more;
         if (!more && !bell?.rung) await pause(typeof waitMs === 'number' ? waitMs : waitMs(), bell);
       } catch (error) {
         if (abort.signal.aborted) break;
@@ -261,6 +275,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         // at once only while a claim comes back full.
         () => Math.min(idle, Date.now() - lastPumped < 1000 ? 10 : 50),
         'pumped',
+        { peek: () => capturesWaiting(source) },
       ),
     );
     loops.push(
@@ -293,11 +308,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         },
         idle,
         'processed',
-        bells[partition],
+        { bell: bells[partition], peek: () => laneWaiting(engine, partition) },
       ),
     );
   }
-  loops.push(loop('timers', () => processTimers(processContext), Math.max(idle, 250), 'timers'));
+  loops.push(
+    loop('timers', () => processTimers(processContext), Math.max(idle, 250), 'timers', {
+      peek: () => timersDue(engine, options.clock.now()),
+    }),
+  );
   // Contacts' search documents, off their writers' path (contacts/search-index.ts).
   loops.push(loop('search indexer', () => indexContacts(engine), 1000, 'indexed'));
   loops.push(

@@ -2,9 +2,18 @@
 // claims the due ones (FOR UPDATE SKIP LOCKED, so several workers share them
 // and none is stepped twice) and steps them in a transaction with their
 // decisions and actions. Waits survive restarts because they are rows.
+import type postgres from 'postgres';
 import { contactRow } from '../contacts/store.js';
 import { handleTimer, type JourneyRow, type StepEnv } from './journey.js';
 import { committed, finish, type ProcessContext } from './process.js';
+
+/** Whether any journey's wait is over at `now` (a cheap look, outside any transaction). */
+export async function timersDue(engine: postgres.Sql, now: Date): Promise<boolean> {
+  const [row] = await engine<{ due: boolean }[]>`
+    select exists (select 1 from nudge_engine.journeys
+                    where status = 'active' and wake_at <= ${now}) as due`;
+  return row?.due === true;
+}
 
 export async function processTimers(ctx: ProcessContext, batch = 100): Promise<number> {
   const done = await ctx.engine.begin(async (tx) => {

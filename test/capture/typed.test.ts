@@ -14,7 +14,7 @@ import {
   capturedColumns,
 } from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { pendingCaptures, pumpOnce } from '../../src/engine/pump.js';
+import { capturesWaiting, pendingCaptures, pumpOnce } from '../../src/engine/pump.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import type { TableName } from '../../src/source/names.js';
 import { useDatabase } from '../harness/db.js';
@@ -254,5 +254,26 @@ describe('typed capture', () => {
     ]);
     await deployNow(db.sql, ['update']);
     expect(await listRowsTables(db.sql)).toEqual([]);
+  });
+
+  it('tells an idle pump whether it has anything to claim, and to look after a deploy it has not seen', async () => {
+    // Only updates are captured (the test above): into event_log.
+    await pumpAll(db.sql);
+    expect(await capturesWaiting(db.sql)).toBe(false);
+    await db.sql`update "my-app"."Order Items" set x = 1 where "Qty ""x""" = 40`;
+    expect(await capturesWaiting(db.sql)).toBe(true);
+    expect(await pumpAll(db.sql)).toBe(1);
+    expect(await capturesWaiting(db.sql)).toBe(false);
+    // A deploy adds the rows table of inserts: the pump has not listed it yet,
+    // so it must claim (and list the rows tables again) before trusting a look.
+    await deployNow(db.sql, ['insert', 'update']);
+    expect(await capturesWaiting(db.sql)).toBe(true);
+    expect(await pumpAll(db.sql)).toBe(0);
+    expect(await capturesWaiting(db.sql)).toBe(false);
+    await db.sql`insert into "my-app"."Order Items" ("Qty ""x""") values (50)`;
+    expect((await captured(db.sql)).map((c) => c.store)).not.toContain('event_log');
+    expect(await capturesWaiting(db.sql)).toBe(true);
+    expect(await pumpAll(db.sql)).toBe(1);
+    expect(await capturesWaiting(db.sql)).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import { buildCaptureObjects } from '../../src/capture/triggers.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
+import { insertInbox } from '../../src/engine/inbox.js';
 import { launch, type Running } from '../../src/engine/launch.js';
 import { silentLog } from '../../src/engine/log.js';
 import { checkFeatures } from '../../src/features/check.js';
@@ -179,5 +180,34 @@ describe('nudge start', () => {
         /order-big\s+-\s+skipped\s+trigger condition false: new\.total gt\.1000/,
       );
     }
+  });
+
+  it('finds inbox rows nobody announced, by polling, also after a quiet spell', async () => {
+    const [user] =
+      await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'lin@example.com') returning id`;
+    // Let every lane find nothing a few times: an idle lane looks before it takes a transaction.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const order = { id: 777, user_id: user!.id, status: 'paid', total: 3 };
+    // Written straight into the inbox: no NOTIFY, no bell.
+    await insertInbox(
+      db.sql,
+      [
+        {
+          source: 'api',
+          sourceKey: 'unannounced-777',
+          schema: 'public',
+          table: 'orders',
+          operation: 'insert',
+          newRow: order,
+          occurredAt: new Date(),
+        },
+      ],
+      () => 1,
+    );
+    const request = await recorder.waitFor(
+      (r) => r.path === '/orders' && (r.json as { order?: number })?.order === 777,
+      20_000,
+    );
+    expect(request.json).toEqual({ order: 777, total: 3, email: 'lin@example.com' });
   });
 });
