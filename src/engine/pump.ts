@@ -144,14 +144,14 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
          select id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
            from nudge.event_log
           where (select ok from pump)
-          order by event_log.id limit ${batch}
+          order by event_log.id limit $1::int
             for update of event_log skip locked)${tables
               .map(
                 (table, i) => `,
        c${i} as materialized (
          select t.ctid as tid from nudge.${ident(table.name)} as t
           where (select ok from pump)
-          order by t."nudge:id" limit ${rowsBatch}
+          order by t."nudge:id" limit $2::int
             for update of t skip locked)`,
               )
               .join('')}
@@ -173,6 +173,11 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
         where t.ctid = any(array(select tid from c${i}))`,
            )
            .join('')}`,
+      // Prepared (parameters make it so): the text changes only with the
+      // rows tables, and planning it on every claim (0.2–0.3 ms) cost more
+      // than running it.
+      tables.length > 0 ? [batch, rowsBatch] : [batch],
+      { prepare: true },
     );
     const lanes = new Set<number>();
     const nothing = { moved: 0, lanes, more: false };
