@@ -74,13 +74,13 @@ export interface EngineOptions {
  * once). Capture does not NOTIFY (docs/architecture.md), so the pump polls:
  * every 10 ms or more for a second after rows came, every 50 ms when quiet,
  * never longer than `idleMs`. Under a steady stream it waits 2 ms for each
- * row its last claim moved, up to 30 ms: each claim, and the lane batches and
+ * row its last claim moved, up to 20 ms: each claim, and the lane batches and
  * attempts it feeds, then carries more events — at 500 events/s the CPU per
- * event fell by about a quarter (engine and database) for 5 ms more median
- * latency (docs/benchmarks.md). A trickle keeps the 10 ms.
+ * event fell by about 13% (engine and database) for 2 ms more median latency
+ * (docs/benchmarks.md). A trickle keeps the 10 ms.
  */
 export function pumpWaitMs(lastMoved: number, msSincePumped: number, idleMs: number): number {
-  const wait = msSincePumped < 1000 ? Math.min(30, Math.max(10, 2 * lastMoved)) : 50;
+  const wait = msSincePumped < 1000 ? Math.min(20, Math.max(10, 2 * lastMoved)) : 50;
   return Math.min(idleMs, wait);
 }
 
