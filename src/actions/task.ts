@@ -206,25 +206,18 @@ function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
   env.log('debug', `${runs.length} actions succeeded`, { kinds });
 }
 
-/**
- * Every attempt and its result goes to the decision log (outcome `attempt`),
- * in the transaction that records the attempt on the run, for `nudge logs`.
- */
-async function recordAttempts(
-  tx: postgres.TransactionSql,
-  env: ActionEnv,
-  attempts: Attempt[],
-): Promise<void> {
-  await attemptWrites(tx, env, attempts);
-}
-
 interface Attempt {
   run: ActionRun;
   status: 'succeeded' | 'retrying' | 'dead';
   reason: string;
 }
 
-/** recordAttempts as a statement not sent yet, to run with the runs' update. */
+/**
+ * Every attempt and its result goes to the decision log (outcome `attempt`),
+ * in the transaction that records the attempt on the run, for `nudge logs`:
+ * the insert, a statement not sent yet (a success sends it with the runs'
+ * update).
+ */
 function attemptWrites(tx: postgres.TransactionSql, env: ActionEnv, attempts: Attempt[]) {
   return tx`
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
@@ -290,7 +283,7 @@ async function recordFailure(
     const why = verdict.retry
       ? `no attempts left of ${max_attempts}`
       : 'will not succeed as configured';
-    await recordAttempts(tx, env, [
+    await attemptWrites(tx, env, [
       {
         run,
         status: 'dead',
@@ -317,7 +310,7 @@ async function recordFailure(
              ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
              null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
       from failed`;
-  await recordAttempts(tx, env, [
+  await attemptWrites(tx, env, [
     {
       run,
       status: 'retrying',

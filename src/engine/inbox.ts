@@ -90,16 +90,10 @@ export interface InboxNews {
   lanes?: number[];
 }
 
-/** Announces new inbox rows (delivered when `db`'s transaction commits, or at once outside one). */
-export async function announce(
-  db: postgres.Sql | postgres.TransactionSql,
-  from: string,
-  lanes: Iterable<number>,
-): Promise<void> {
-  await db`select ${announcement(db, from, lanes)}`;
-}
-
-/** The expression that announces, for a statement's select list. */
+/**
+ * The expression that announces new inbox rows, for a statement's select
+ * list: delivered when the statement's transaction commits.
+ */
 export function announcement(
   db: postgres.Sql | postgres.TransactionSql,
   from: string,

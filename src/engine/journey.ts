@@ -97,7 +97,7 @@ const MAX_CHAIN = 32;
 /**
  * A batch's journeys: those of every (feature, contact) the batch may step,
  * read and locked in one query before it steps (null: none yet), and the ones
- * it changed, written in one statement after (flushJourneys). A contact's
+ * it changed, written in one statement after (journeyWrites). A contact's
  * events are stepped one at a time (batch.ts), so each sees what the one
  * before it left.
  */
@@ -128,18 +128,11 @@ export async function prefetchJourneys(
   return cache;
 }
 
-/** Writes the journeys the batch changed (of one contact, or all). */
-export async function flushJourneys(
-  tx: postgres.TransactionSql,
-  cache: JourneyCache,
-  contactId?: string,
-): Promise<void> {
-  await journeyWrites(tx, cache, contactId);
-}
-
 /**
- * flushJourneys as a statement not sent yet (undefined when nothing changed),
- * to run with others (process.ts finish). The cache counts them written.
+ * The journeys the batch changed (of one contact, or all) as one upsert, a
+ * statement not sent yet (undefined when nothing changed): awaited alone, or
+ * sent with the batch's other writes (process.ts finish). The cache counts
+ * them written.
  */
 export function journeyWrites(
   tx: postgres.TransactionSql,
@@ -196,7 +189,7 @@ export async function lockActiveJourneys(
   contactId: string,
   features: string[],
 ): Promise<JourneyRow[]> {
-  if (env.journeys) await flushJourneys(env.tx, env.journeys, contactId);
+  if (env.journeys) await journeyWrites(env.tx, env.journeys, contactId);
   return env.tx<JourneyRow[]>`
     select ${env.tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
      where contact_id = ${contactId} and status = 'active' and feature = any(${features}::text[])

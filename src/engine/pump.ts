@@ -14,7 +14,6 @@ import { listRowsTables, type RowsTable } from '../capture/state.js';
 import { ident, literal } from '../db/quote.js';
 import { together } from '../db/together.js';
 import {
-  announce,
   announcement,
   type InboxEvent,
   inboxWrites,
@@ -54,7 +53,7 @@ export interface PumpOptions {
   archive?: boolean;
   /**
    * Announce the moved rows on the inbox channel as sent by this process
-   * (inbox.ts announce), with the lanes they went to — in the moving
+   * (inbox.ts announcement), with the lanes they went to — in the moving
    * transaction when the engine store is the source database, so the
    * notification is delivered with the commit.
    */
@@ -282,7 +281,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
     } else {
       for (const chunk of chunks) await insertInbox(options.engine, chunk, route);
       if (options.announceAs !== undefined)
-        await announce(options.engine, options.announceAs, lanes);
+        await options.engine`select ${announcement(options.engine, options.announceAs, lanes)}`;
       for (const write of consume) await write;
     }
     return { moved: events.length, lanes, more: Number.isFinite(cutoff) };

@@ -84,6 +84,14 @@ export function pumpWaitMs(lastMoved: number, msSincePumped: number, idleMs: num
   return Math.min(idleMs, wait);
 }
 
+/** What a loop's step did: how much it handled, and whether to run again at once (by default when it handled any). */
+function outcome(done: number | { count: number; more: boolean }): {
+  count: number;
+  more: boolean;
+} {
+  return typeof done === 'number' ? { count: done, more: done > 0 } : done;
+}
+
 /** A lane's wake-up: `rung` when rows came for it, `waiter` ends its pause. */
 interface Bell {
   rung: boolean;
@@ -196,13 +204,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       try {
         const rung = bell?.rung === true;
         if (bell) bell.rung = false;
-        const skip: boolean = quiet && !rung && peek !== undefined && !(await peek());
-        const done: Awaited<ReturnType<typeof step>> = skip ? 0 : await step();
-        const { count: n, more }: { count: number; more: boolean } =
-          typeof done === 'number' ? { count: done, more: done > 0 } : done;
+        const skip = quiet && !rung && peek !== undefined && !(await peek());
+        const { count: n, more } = outcome(skip ? 0 : await step());
         failures = 0;
         stats[count] += n;
-        quiet = n === 0 && !more;
+        quiet = n === 0;
         if (!more && !bell?.rung) await pause(typeof waitMs === 'number' ? waitMs : waitMs(), bell);
       } catch (error) {
         if (abort.signal.aborted) break;
