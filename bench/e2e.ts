@@ -237,9 +237,9 @@ stages:
       : { engine: engineMs, database: databaseMs };
   };
   type Cpu = Awaited<ReturnType<typeof cpu>>;
-  const used = (before: Cpu, after: Cpu, events: number) =>
+  const used = (before: Cpu, after: Cpu, count: number, per = 'event') =>
     before && after
-      ? `; CPU per event: engine ${((after.engine - before.engine) / events).toFixed(2)} ms, database ${((after.database - before.database) / events).toFixed(2)} ms`
+      ? `; CPU per ${per}: engine ${((after.engine - before.engine) / count).toFixed(2)} ms, database ${((after.database - before.database) / count).toFixed(2)} ms`
       : '';
 
   // 2. Throughput: ROWS rows from 4 clients in multi-row inserts of 250.
@@ -367,21 +367,21 @@ stages:
           from nudge_engine.inbox i
           join nudge_engine.action_runs r on (r.context -> 'new' ->> 'id')::bigint = (i.new_row ->> 'id')::bigint
          where i.table_name = 'orders' and (i.new_row ->> 'id')::bigint = any(${ids}::bigint[])`;
-      const calls = await sql`
-        select calls, total_exec_time as ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query
-          from pg_stat_statements order by calls desc limit 12`;
-      console.log(`  statements per event at ${rate}/s (most called; database ms per event):`);
-      for (const c of calls)
-        console.log(
-          `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} ms ${c.query}`,
-        );
-      const slow = await sql`
-        select calls, total_exec_time as ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query
-          from pg_stat_statements order by total_exec_time desc limit 8`;
-      const [all] = await sql`
-        select sum(calls)::float8 as calls, sum(total_exec_time)::float8 as ms from pg_stat_statements`;
+      const statements = await sql<{ calls: number; ms: number; query: string }[]>`
+        select calls::float8 as calls, total_exec_time as ms,
+               left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query
+          from pg_stat_statements`;
+      const perEvent = (title: string, by: 'calls' | 'ms', top: number) => {
+        console.log(`  statements per event at ${rate}/s (${title}; database ms per event):`);
+        for (const c of [...statements].sort((a, b) => b[by] - a[by]).slice(0, top))
+          console.log(
+            `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} ms ${c.query}`,
+          );
+      };
+      perEvent('most called', 'calls', 12);
+      const sum = (by: 'calls' | 'ms') => statements.reduce((n, c) => n + c[by], 0);
       console.log(
-        `  all statements: ${(all!.calls / total).toFixed(2)} per event, ${(all!.ms / total).toFixed(3)} ms of execution per event`,
+        `  all statements: ${(sum('calls') / total).toFixed(2)} per event, ${(sum('ms') / total).toFixed(3)} ms of execution per event`,
       );
       const samples = [...waits].sort((a, b) => b[1] - a[1]);
       const sampled = samples.reduce((sum, [, n]) => sum + n, 0);
@@ -391,11 +391,7 @@ stages:
           .map(([what, n]) => `${what} ${((100 * n) / sampled).toFixed(0)}%`)
           .join(', ')}`,
       );
-      console.log(`  statements per event at ${rate}/s (most database time):`);
-      for (const c of slow)
-        console.log(
-          `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} ms ${c.query}`,
-        );
+      perEvent('most database time', 'ms', 8);
       const fmt = (v: number[]) => v.map((x) => x.toFixed(0)).join('/');
       console.log(
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
@@ -410,11 +406,8 @@ stages:
   // the CPU per event above that does not depend on the events.
   const idleBefore = await cpu();
   await wait(IDLE_SECONDS * 1000);
-  const idleAfter = await cpu();
-  if (idleBefore && idleAfter)
-    console.log(
-      `idle for ${IDLE_SECONDS} s: CPU per second: engine ${((idleAfter.engine - idleBefore.engine) / IDLE_SECONDS).toFixed(1)} ms, database ${((idleAfter.database - idleBefore.database) / IDLE_SECONDS).toFixed(1)} ms`,
-    );
+  const idleUsed = used(idleBefore, await cpu(), IDLE_SECONDS, 'second');
+  if (idleUsed) console.log(`idle for ${IDLE_SECONDS} s${idleUsed}`);
 
   // A SIGINT lets the engine stop (and write a profile when asked); SIGKILL after 10 s.
   const stopped = new Promise((resolve) => engine?.once('exit', resolve));
