@@ -28,13 +28,7 @@ import {
   startJobRunner,
 } from './job-runner.js';
 import type { Log } from './log.js';
-import {
-  LANE_BATCH,
-  laneWaiting,
-  type ProcessContext,
-  processPartition,
-  reclaimLanes,
-} from './process.js';
+import { laneWaiting, type ProcessContext, processLanes, reclaimLanes } from './process.js';
 import { capturesWaiting, pump } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers, timersDue } from './timers.js';
@@ -92,10 +86,15 @@ function outcome(done: number | { count: number; more: boolean }): {
   return typeof done === 'number' ? { count: done, more: done > 0 } : done;
 }
 
-/** A lane's wake-up: `rung` when rows came for it, `waiter` ends its pause. */
+/**
+ * A lane's wake-up: `rung` when rows came for it, `waiter` ends its pause;
+ * `busy` while its step runs, `also` the other lanes its next step takes.
+ */
 interface Bell {
   rung: boolean;
   waiter?: () => void;
+  busy: boolean;
+  also?: Set<number>;
 }
 
 /** How long a stopping engine waits for the action attempts under way. */
@@ -124,7 +123,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // One bell per lane: rung when rows arrive for it. A lane that is waiting
   // wakes at once; one that is busy runs again when done, even if its batch
   // was not full — the rows may have come after it read.
-  const bells: Bell[] = Array.from({ length: partitions }, () => ({ rung: false }));
+  const bells: Bell[] = Array.from({ length: partitions }, () => ({ rung: false, busy: false }));
   const wake = (lanes?: Iterable<number>) => {
     for (const lane of lanes ?? bells.keys()) {
       const bell = bells[lane];
@@ -132,6 +131,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       bell.rung = true;
       bell.waiter?.();
     }
+  };
+  // A pump claim that was not full (the stream is light): one idle lane
+  // takes the events of every idle lane it fed, in one transaction, instead
+  // of one transaction each — at 500 events/s about 15% less CPU per event
+  // (docs/benchmarks.md). Busy lanes are rung as usual: their events wait
+  // for them either way. Under a backlog (full claims) each lane takes its own.
+  const wakeTogether = (lanes: Iterable<number>) => {
+    const fed = [...lanes].filter((lane) => bells[lane] !== undefined);
+    const idle = fed.filter((lane) => !bells[lane]!.busy);
+    const taker = bells[idle[0] ?? -1];
+    if (!taker) return wake(fed);
+    taker.also = new Set([...(taker.also ?? []), ...idle.slice(1)]);
+    wake([idle[0]!, ...fed.filter((lane) => bells[lane]!.busy)]);
   };
   const pause = (ms: number, bell?: Bell) =>
     new Promise<void>((resolve) => {
@@ -289,7 +301,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           lastMoved = moved;
           if (moved > 0) {
             lastPumped = Date.now();
-            wake(lanes);
+            (more ? wake : wakeTogether)(lanes);
           }
           return { count: moved, more };
         },
@@ -322,9 +334,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       loop(
         `partition ${partition}`,
         async () => {
-          const count = await processPartition(processContext, partition);
-          // A batch short of full took every event the lane had.
-          return { count, more: count >= LANE_BATCH };
+          const bell = bells[partition]!;
+          const lanes = [partition, ...(bell.also ?? [])];
+          bell.also = undefined;
+          bell.busy = true;
+          try {
+            // A read short of full took every event the lanes had.
+            const done = await processLanes(processContext, lanes);
+            // Lanes taken with this one that may hold more go on by themselves.
+            if (done.more && lanes.length > 1) wake(lanes);
+            return done;
+          } finally {
+            bell.busy = false;
+          }
         },
         idle,
         'processed',

@@ -5,7 +5,7 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { insertInbox, partitionOf } from '../../src/engine/inbox.js';
-import { reclaimLanes } from '../../src/engine/process.js';
+import { processLanes, reclaimLanes } from '../../src/engine/process.js';
 import { useDatabase } from '../harness/db.js';
 import { testEngine } from './harness.js';
 
@@ -64,6 +64,56 @@ describe('lanes beyond engine.partitions', () => {
     const [left] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from nudge_engine.inbox where processed_at is null`;
     expect(left!.n).toBe(0);
+    expect(engine.queued).toHaveLength(emails.length);
+  });
+
+  it('takes several lanes in one transaction, leaving a lane another one holds', async () => {
+    await db.sql`create table if not exists public.orders (id bigint primary key, email text)`;
+    const engine = await testEngine(db, { 'seen.yaml': SEEN }, { partitions: 3 });
+    const emails = Array.from({ length: 15 }, (_, i) => `taker${i}@example.com`);
+    const lane = (email: string) => partitionOf(email, 3);
+    await insertInbox(
+      db.sql,
+      emails.map((email, i) => ({
+        source: 'api',
+        sourceKey: `light-${i}`,
+        schema: 'public',
+        table: 'orders',
+        operation: 'insert',
+        newRow: { id: i + 1, email },
+        occurredAt: new Date(),
+      })),
+      (event) => lane(String(event.newRow!.email)),
+    );
+    const inLane = (l: number) => emails.filter((email) => lane(email) === l).length;
+    expect([0, 1, 2].map(inLane).every((n) => n > 0)).toBe(true);
+
+    // Another process runs lane 2 at this moment: lanes 0 and 1 are taken
+    // together, in one transaction; lane 2's events stay for its holder.
+    const other = postgres(db.url, { onnotice: () => {}, max: 1 });
+    try {
+      await other.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(hashtext('nudge partition'), 2)`;
+        expect(await processLanes(engine.ctx, [0, 1, 2])).toEqual({
+          count: inLane(0) + inLane(1),
+          more: false,
+        });
+      });
+    } finally {
+      await other.end();
+    }
+    const processed = await db.sql<{ partition: number; writer: string }[]>`
+      select distinct partition, xmin::text as writer from nudge_engine.inbox
+       where processed_at is not null and source_key like 'light-%' order by partition`;
+    expect(processed.map((r) => r.partition)).toEqual([0, 1]);
+    expect(new Set(processed.map((r) => r.writer)).size).toBe(1);
+    const [left] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from nudge_engine.inbox where processed_at is null and partition = 2 and source_key like 'light-%'`;
+    expect(left!.n).toBe(inLane(2));
+
+    // A read that fills the batch says there may be more.
+    expect(await processLanes(engine.ctx, [0, 1, 2], 2)).toEqual({ count: 2, more: true });
+    expect((await processLanes(engine.ctx, [0, 1, 2])).count).toBe(inLane(2) - 2);
     expect(engine.queued).toHaveLength(emails.length);
   });
 });
