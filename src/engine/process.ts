@@ -116,14 +116,28 @@ async function processLane(
   // after the lock, or a lane that just committed could be seen unprocessed.
   // They go out together (the server runs them in order); rows of lanes not
   // taken are dropped unseen. Ordered by the column, not the int alias, so
-  // the pending index serves it instead of a sort of every pending row.
+  // the pending index serves it instead of a sort of every pending row; for
+  // several lanes, lane by lane: with `partition = any(...)` the planner
+  // walked the primary key through every processed row (3.7 ms a read at
+  // 60,000 rows).
+  const columns = tx.unsafe(
+    'id::int as id, partition, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at',
+  );
   const [taken, read] = await Promise.all([
     takeLanes(tx, lanes),
-    tx<(InboxRow & { partition: number })[]>`
-      select id::int as id, partition, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
-        from nudge_engine.inbox
-       where partition = any(${lanes}::int[]) and processed_at is null
-       order by inbox.id limit ${batch}`,
+    lanes.length === 1
+      ? tx<PendingRow[]>`
+          select ${columns} from nudge_engine.inbox
+           where partition = ${lanes[0]!} and processed_at is null
+           order by inbox.id limit ${batch}`
+      : tx<PendingRow[]>`
+          select ${columns}
+            from unnest(${lanes}::int[]) lane
+           cross join lateral (
+                 select * from nudge_engine.inbox
+                  where partition = lane and processed_at is null
+                  order by inbox.id limit ${batch}) pending
+           order by pending.id limit ${batch}`,
   ]);
   const rows = read.filter((row) => taken.has(row.partition));
   const more = read.length >= batch;
@@ -147,6 +161,8 @@ export async function laneWaiting(engine: postgres.Sql, partition: number): Prom
     select exists (select 1 from nudge_engine.inbox where partition = ${partition} and processed_at is null) as waiting`;
   return row?.waiting === true;
 }
+
+type PendingRow = InboxRow & { partition: number };
 
 /** Takes the lanes no other transaction holds, for the rest of this one; returns them. */
 async function takeLanes(

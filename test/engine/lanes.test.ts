@@ -19,25 +19,30 @@ stages:
     do: [{ track: { event: order_seen } }]
 `;
 
+/** One order event per email in the inbox, each in the lane `lanes` lanes give its buyer. */
+function ordersInLanes(emails: string[], keyPrefix: string, lanes: number) {
+  return insertInbox(
+    db.sql,
+    emails.map((email, i) => ({
+      source: 'api',
+      sourceKey: `${keyPrefix}-${i}`,
+      schema: 'public',
+      table: 'orders',
+      operation: 'insert',
+      newRow: { id: i + 1, email },
+      occurredAt: new Date(),
+    })),
+    (event) => partitionOf(String(event.newRow!.email), lanes),
+  );
+}
+
 describe('lanes beyond engine.partitions', () => {
   it('moves their pending events into the lanes that run, which process them', async () => {
     await db.sql`create table public.orders (id bigint primary key, email text)`;
     const engine = await testEngine(db, { 'seen.yaml': SEEN }, { partitions: 2 });
     // Written by a process configured with 4 lanes: each event in hash % 4.
     const emails = Array.from({ length: 12 }, (_, i) => `buyer${i}@example.com`);
-    await insertInbox(
-      db.sql,
-      emails.map((email, i) => ({
-        source: 'api',
-        sourceKey: `old-${i}`,
-        schema: 'public',
-        table: 'orders',
-        operation: 'insert',
-        newRow: { id: i + 1, email },
-        occurredAt: new Date(),
-      })),
-      (event) => partitionOf(String(event.newRow!.email), 4),
-    );
+    await ordersInLanes(emails, 'old', 4);
     const beyond = emails.filter((email) => partitionOf(email, 4) >= 2).length;
     expect(beyond).toBeGreaterThan(0);
 
@@ -72,19 +77,7 @@ describe('lanes beyond engine.partitions', () => {
     const engine = await testEngine(db, { 'seen.yaml': SEEN }, { partitions: 3 });
     const emails = Array.from({ length: 15 }, (_, i) => `taker${i}@example.com`);
     const lane = (email: string) => partitionOf(email, 3);
-    await insertInbox(
-      db.sql,
-      emails.map((email, i) => ({
-        source: 'api',
-        sourceKey: `light-${i}`,
-        schema: 'public',
-        table: 'orders',
-        operation: 'insert',
-        newRow: { id: i + 1, email },
-        occurredAt: new Date(),
-      })),
-      (event) => lane(String(event.newRow!.email)),
-    );
+    await ordersInLanes(emails, 'light', 3);
     const inLane = (l: number) => emails.filter((email) => lane(email) === l).length;
     expect([0, 1, 2].map(inLane).every((n) => n > 0)).toBe(true);
 
