@@ -344,6 +344,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
             // Lanes taken with this one that may hold more go on by themselves.
             if (done.more && lanes.length > 1) wake(lanes);
             return done;
+          } catch (error) {
+            // The lanes given to this one are theirs again (not a 200 ms poll away).
+            wake(lanes.slice(1));
+            throw error;
           } finally {
             bell.busy = false;
           }
