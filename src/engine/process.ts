@@ -49,8 +49,12 @@ export interface ProcessContext {
 export const LANE_BATCH = 200;
 
 /**
- * Processes up to `batch` events of one partition; returns how many (0 if
- * another process holds it). The batch is first tried all together (batch.ts:
+ * Processes up to `batch` events of the lanes (partitions) given, in one
+ * transaction: of the lanes it can take (another transaction's lane is left
+ * to it), their oldest events together; `count` says how many, and `more`
+ * that the read was full, so the lanes may hold more. Several lanes go
+ * together when the stream is light (runtime.ts): one transaction instead of
+ * one per lane. The batch is first tried all together (batch.ts:
  * contacts resolved for the whole batch, events of different contacts
  * stepped concurrently so their queries share round trips); if any event
  * fails, that transaction is rolled back and the batch is processed again in
@@ -58,22 +62,6 @@ export const LANE_BATCH = 200;
  * is recorded as an error and the others go through. Errors that say nothing
  * about the event (lost connection, deadlock, serialization failure) fail the
  * whole transaction instead, and the lane retries the batch later.
- */
-export async function processPartition(
-  ctx: ProcessContext,
-  partition: number,
-  batch = LANE_BATCH,
-  options: { oneByOne?: boolean } = {},
-): Promise<number> {
-  return (await processLanes(ctx, [partition], batch, options)).count;
-}
-
-/**
- * processPartition for several lanes in one transaction: the ones it can take
- * (a lane another transaction holds is left to it), their oldest events
- * together, up to `batch`. When a stream is light, one transaction for the
- * lanes a pump claim fed costs half the statements of one per lane
- * (runtime.ts). `more`: the read was full, so the lanes may hold more.
  */
 export async function processLanes(
   ctx: ProcessContext,
@@ -161,18 +149,10 @@ async function takeLanes(
   tx: postgres.TransactionSql,
   lanes: readonly number[],
 ): Promise<Set<number>> {
-  if (lanes.length === 1) return new Set((await takeLane(tx, lanes[0]!)) ? lanes : []);
   const [row] = await tx<{ taken: number[] }[]>`
     select array(select lane from unnest(${lanes}::int[]) lane
                   where pg_try_advisory_xact_lock(hashtext('nudge partition'), lane)) as taken`;
   return new Set(row?.taken ?? []);
-}
-
-/** Takes a lane for the rest of the transaction, unless another one holds it. */
-async function takeLane(tx: postgres.TransactionSql, partition: number): Promise<boolean> {
-  const [lock] = await tx<{ ok: boolean }[]>`
-    select pg_try_advisory_xact_lock(hashtext('nudge partition'), ${partition}) as ok`;
-  return lock?.ok === true;
 }
 
 /**
@@ -191,7 +171,7 @@ export async function reclaimLanes(engine: postgres.Sql, partitions: number): Pr
   let moved = 0;
   for (const { partition } of stranded) {
     moved += await engine.begin(async (tx) => {
-      if (!(await takeLane(tx, partition))) return 0;
+      if (!(await takeLanes(tx, [partition])).has(partition)) return 0;
       const result = await tx`
         update nudge_engine.inbox set partition = ${partition % partitions}
          where processed_at is null and partition = ${partition}`;

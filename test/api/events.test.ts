@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/engine/clock.js';
 import { FeatureSet } from '../../src/engine/features.js';
-import { processPartition } from '../../src/engine/process.js';
+import { processLanes } from '../../src/engine/process.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
@@ -192,7 +192,7 @@ describe('features triggered by a tracked event', () => {
       properties: { tier: 'gold' },
     });
     const queued: unknown[] = [];
-    const processed = await processPartition(
+    const { count: processed } = await processLanes(
       {
         engine: db.sql,
         features,
@@ -201,7 +201,7 @@ describe('features triggered by a tracked event', () => {
           queued.push(...runs);
         },
       },
-      0,
+      [0],
     );
     expect(processed).toBe(2);
     const decisions = await db.sql<

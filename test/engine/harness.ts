@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { manualClock } from '../../src/engine/clock.js';
 import { FeatureSet } from '../../src/engine/features.js';
-import { type ProcessContext, processPartition } from '../../src/engine/process.js';
+import { type ProcessContext, processLanes } from '../../src/engine/process.js';
 import { pumpOnce } from '../../src/engine/pump.js';
 import { makeRouter } from '../../src/engine/router.js';
 import { processTimers } from '../../src/engine/timers.js';
@@ -85,7 +85,7 @@ export async function testEngine(
     async settle() {
       for (let round = 0; round < 100; round++) {
         let work = await pumpOnce({ source: db.sql, engine: db.sql, route });
-        for (let p = 0; p < partitions; p++) work += await processPartition(ctx, p);
+        for (let p = 0; p < partitions; p++) work += (await processLanes(ctx, [p])).count;
         work += await processTimers(ctx);
         if (work === 0) return;
       }

@@ -11,7 +11,7 @@ import { deploy } from '../../src/capture/deploy.js';
 import { buildCaptureObjects } from '../../src/capture/triggers.js';
 import { loadConfig } from '../../src/config/load.js';
 import { compileLiveSync, liveSyncNeeds } from '../../src/contacts/live.js';
-import { processPartition } from '../../src/engine/process.js';
+import { processLanes } from '../../src/engine/process.js';
 import { pumpOnce } from '../../src/engine/pump.js';
 import { makeRouter } from '../../src/engine/router.js';
 import { checkFeatures } from '../../src/features/check.js';
@@ -76,7 +76,7 @@ async function signUpWithPlanAndUpload(name: string): Promise<string> {
 /** Pumps the outbox, then processes the lane's whole batch in one call. */
 async function processBatch(oneByOne: boolean): Promise<number> {
   await pumpOnce({ source: db.sql, engine: db.sql, route: makeRouter(engine.features, 1) });
-  return processPartition(engine.ctx, 0, 200, { oneByOne });
+  return (await processLanes(engine.ctx, [0], 200, { oneByOne })).count;
 }
 
 async function outcomeFor(authUserId: string) {

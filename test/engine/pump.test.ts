@@ -6,7 +6,7 @@
 // action per row.
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { processPartition } from '../../src/engine/process.js';
+import { processLanes } from '../../src/engine/process.js';
 import { pumpOnce } from '../../src/engine/pump.js';
 import { makeRouter } from '../../src/engine/router.js';
 import { useDatabase } from '../harness/db.js';
@@ -91,7 +91,7 @@ describe('outbox pump', () => {
     const [left] = await db.sql`select count(*)::int as n from nudge.event_log`;
     expect(left!.n).toBe(0);
 
-    for (let p = 0; p < 2; p++) while ((await processPartition(engine.ctx, p)) > 0) {}
+    for (let p = 0; p < 2; p++) while ((await processLanes(engine.ctx, [p])).count > 0) {}
     const keys = engine.queued.map((a) => a.key);
     expect(keys).toHaveLength(committed.length);
     expect(new Set(keys).size).toBe(committed.length);

@@ -5,7 +5,7 @@
 // records that event as an error and processes the others.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NewActionRun } from '../../src/actions/types.js';
-import { processPartition } from '../../src/engine/process.js';
+import { processLanes } from '../../src/engine/process.js';
 import { pumpOnce } from '../../src/engine/pump.js';
 import { signUp, testEngine } from '../engine/harness.js';
 import { createTestDatabase, type TestDatabase } from '../harness/db.js';
@@ -96,7 +96,7 @@ async function scenario(options: { oneByOne: boolean; badLead: boolean }) {
   while ((await pumpOnce({ source: db.sql, engine: db.sql, route: () => 0 })) > 0) {}
   const [pending] = await db.sql<{ n: number }[]>`
     select count(*)::int as n from nudge_engine.inbox where processed_at is null`;
-  expect(await processPartition(engine.ctx, 0, 200, { oneByOne: options.oneByOne })).toBe(
+  expect((await processLanes(engine.ctx, [0], 200, { oneByOne: options.oneByOne })).count).toBe(
     pending!.n,
   );
 
