@@ -139,11 +139,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // for them either way. Under a backlog (full claims) each lane takes its own.
   const wakeTogether = (lanes: Iterable<number>) => {
     const fed = [...lanes].filter((lane) => bells[lane] !== undefined);
-    const idle = fed.filter((lane) => !bells[lane]!.busy);
-    const taker = bells[idle[0] ?? -1];
-    if (!taker) return wake(fed);
-    taker.also = new Set([...(taker.also ?? []), ...idle.slice(1)]);
-    wake([idle[0]!, ...fed.filter((lane) => bells[lane]!.busy)]);
+    const busy = fed.filter((lane) => bells[lane]!.busy);
+    const [taker, ...others] = fed.filter((lane) => !bells[lane]!.busy);
+    if (taker !== undefined) {
+      const bell = bells[taker]!;
+      bell.also = new Set([...(bell.also ?? []), ...others]);
+    }
+    wake(taker === undefined ? busy : [taker, ...busy]);
   };
   const pause = (ms: number, bell?: Bell) =>
     new Promise<void>((resolve) => {
@@ -338,18 +340,16 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           const lanes = [partition, ...(bell.also ?? [])];
           bell.also = undefined;
           bell.busy = true;
+          let done: { count: number; more: boolean } | undefined;
           try {
             // A read short of full took every event the lanes had.
-            const done = await processLanes(processContext, lanes);
-            // Lanes taken with this one that may hold more go on by themselves.
-            if (done.more && lanes.length > 1) wake(lanes);
+            done = await processLanes(processContext, lanes);
             return done;
-          } catch (error) {
-            // The lanes given to this one are theirs again (not a 200 ms poll away).
-            wake(lanes.slice(1));
-            throw error;
           } finally {
             bell.busy = false;
+            // Lanes taken with this one that may hold more (or all of them,
+            // when it failed) go on by themselves, not a poll away.
+            if (!done || done.more) wake(lanes.slice(1));
           }
         },
         idle,
