@@ -17,6 +17,7 @@ import type { NewActionRun } from '../actions/types.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
 import { indexContacts } from '../contacts/search-index.js';
+import type { Db } from '../contacts/store.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
@@ -420,14 +421,23 @@ const PURGE_CHUNK = 10_000;
 
 /**
  * Deletes what engine.retention no longer keeps: processed inbox rows (by
- * receipt time, which is indexed), decisions, and (in the source database,
- * when `source` is given and capture is deployed) archived outbox rows —
- * all of them once retention.outbox is back to 0s.
+ * receipt time), decisions, and (in the source database, when `source` is
+ * given and capture is deployed) archived outbox rows — all of them once
+ * retention.outbox is back to 0s. It runs every few seconds, so a purge
+ * with nothing to delete must cost next to nothing whatever the tables
+ * hold: each statement walks an index from the oldest row to the cutoff and
+ * deletes what it found by key. (Written as a filter with a limit, the
+ * planner read the whole table instead, reckoning a third of it past the
+ * cutoff: 60–90 ms every 5 s for 350,000 decisions, growing with the log.)
+ * Decisions have no B-tree on `at` (migration 003): they are walked by id,
+ * the order they were written in, and not at all while the oldest is still
+ * kept — so decisions dated earlier than one written before them (the dev
+ * clock moved back) wait until it expires too.
  */
 export async function applyRetention(
-  engine: postgres.Sql,
+  engine: Db,
   project: LoadedConfig,
-  source?: postgres.Sql,
+  source?: Db,
 ): Promise<void> {
   const retention = project.config.engine.retention;
   const seconds = (duration: string) => parseDuration(duration)! / 1000;
@@ -436,18 +446,21 @@ export async function applyRetention(
   };
   await purge(
     () => engine`
-      delete from nudge_engine.inbox where id in (
+      delete from nudge_engine.inbox where id = any(array(
         select id from nudge_engine.inbox
          where received_at < now() - ${seconds(retention.ingest_log)} * interval '1 second'
            and processed_at is not null
-         limit ${PURGE_CHUNK})`,
+         order by received_at limit ${PURGE_CHUNK}))`,
   );
+  const kept = seconds(retention.decisions);
   await purge(
     () => engine`
-      delete from nudge_engine.decisions where id in (
-        select id from nudge_engine.decisions
-         where at < now() - ${seconds(retention.decisions)} * interval '1 second'
-         limit ${PURGE_CHUNK})`,
+      delete from nudge_engine.decisions where id = any(array(
+        select id from (
+          select id, at from nudge_engine.decisions order by id limit ${PURGE_CHUNK}) oldest
+         where at < now() - ${kept} * interval '1 second'
+           and (select at from nudge_engine.decisions order by id limit 1)
+               < now() - ${kept} * interval '1 second'))`,
   );
   if (!source) return;
   const [archive] = await source<{ present: boolean }[]>`
@@ -458,6 +471,6 @@ export async function applyRetention(
       delete from nudge.event_archive where ctid = any(array(
         select ctid from nudge.event_archive
          where consumed_at < now() - ${seconds(retention.outbox)} * interval '1 second'
-         limit ${PURGE_CHUNK}))`,
+         order by consumed_at limit ${PURGE_CHUNK}))`,
   );
 }
