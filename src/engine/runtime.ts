@@ -19,6 +19,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { indexContacts } from '../contacts/search-index.js';
 import type { Db } from '../contacts/store.js';
 import type { Catalog } from '../source/catalog.js';
+import { type Bell, Bells } from './bells.js';
 import type { Clock } from './clock.js';
 import type { FeatureSet } from './features.js';
 import { INBOX_CHANNEL, type Router, readNews } from './inbox.js';
@@ -87,17 +88,6 @@ function outcome(done: number | { count: number; more: boolean }): {
   return typeof done === 'number' ? { count: done, more: done > 0 } : done;
 }
 
-/**
- * A lane's wake-up: `rung` when rows came for it, `waiter` ends its pause;
- * `busy` while its step runs, `also` the other lanes its next step takes.
- */
-interface Bell {
-  rung: boolean;
-  waiter?: () => void;
-  busy: boolean;
-  also?: Set<number>;
-}
-
 /** How long a stopping engine waits for the action attempts under way. */
 const DRAIN_MS = 15_000;
 
@@ -121,33 +111,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const idle = options.idleMs ?? 200;
   const stats = { pumped: 0, processed: 0, timers: 0, scheduled: 0, indexed: 0, errors: 0 };
   const abort = new AbortController();
-  // One bell per lane: rung when rows arrive for it. A lane that is waiting
-  // wakes at once; one that is busy runs again when done, even if its batch
-  // was not full — the rows may have come after it read.
-  const bells: Bell[] = Array.from({ length: partitions }, () => ({ rung: false, busy: false }));
-  const wake = (lanes?: Iterable<number>) => {
-    for (const lane of lanes ?? bells.keys()) {
-      const bell = bells[lane];
-      if (!bell) continue;
-      bell.rung = true;
-      bell.waiter?.();
-    }
-  };
-  // A pump claim that was not full (the stream is light): one idle lane
-  // takes the events of every idle lane it fed, in one transaction, instead
-  // of one transaction each — at 500 events/s about 15% less CPU per event
-  // (docs/benchmarks.md). Busy lanes are rung as usual: their events wait
-  // for them either way. Under a backlog (full claims) each lane takes its own.
-  const wakeTogether = (lanes: Iterable<number>) => {
-    const fed = [...lanes].filter((lane) => bells[lane] !== undefined);
-    const busy = fed.filter((lane) => bells[lane]!.busy);
-    const [taker, ...others] = fed.filter((lane) => !bells[lane]!.busy);
-    if (taker !== undefined) {
-      const bell = bells[taker]!;
-      bell.also = new Set([...(bell.also ?? []), ...others]);
-    }
-    wake(taker === undefined ? busy : [taker, ...busy]);
-  };
+  // One bell per lane (bells.ts).
+  const lanes = new Bells(partitions);
+  const wake = (which?: Iterable<number>) => lanes.wake(which);
   const pause = (ms: number, bell?: Bell) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
@@ -294,7 +260,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         async () => {
           // Other engine processes hear of the rows from the pump's NOTIFY;
           // this one rings its lanes' bells itself.
-          const { moved, lanes, more } = await pump({
+          const {
+            moved,
+            lanes: fed,
+            more,
+          } = await pump({
             source,
             engine,
             route: options.route,
@@ -304,7 +274,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           lastMoved = moved;
           if (moved > 0) {
             lastPumped = Date.now();
-            (more ? wake : wakeTogether)(lanes);
+            if (more) lanes.wake(fed);
+            else lanes.wakeTogether(fed);
           }
           return { count: moved, more };
         },
@@ -337,25 +308,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       loop(
         `partition ${partition}`,
         async () => {
-          const bell = bells[partition]!;
-          const lanes = [partition, ...(bell.also ?? [])];
-          bell.also = undefined;
-          bell.busy = true;
+          const taken = lanes.begin(partition);
           let done: { count: number; more: boolean } | undefined;
           try {
             // A read short of full took every event the lanes had.
-            done = await processLanes(processContext, lanes);
+            done = await processLanes(processContext, taken);
             return done;
           } finally {
-            bell.busy = false;
-            // Lanes taken with this one that may hold more (or all of them,
-            // when it failed) go on by themselves, not a poll away.
-            if (!done || done.more) wake(lanes.slice(1));
+            lanes.end(taken, !done || done.more);
           }
         },
         idle,
         'processed',
-        { bell: bells[partition], peek: () => laneWaiting(engine, partition) },
+        { bell: lanes.bells[partition], peek: () => laneWaiting(engine, partition) },
       ),
     );
   }
