@@ -110,3 +110,63 @@ describe('lanes beyond engine.partitions', () => {
     expect(engine.queued).toHaveLength(emails.length);
   });
 });
+
+describe("a lane's commit", () => {
+  it('does not wait for the WAL flush, unless the transaction created a contact', async () => {
+    await db.sql`create table if not exists public.orders (id bigint primary key, email text)`;
+    // What the lane transaction's commit will do, read in that transaction
+    // as its actions are enqueued (after its contacts were resolved).
+    const settings: string[] = [];
+    const engine = await testEngine(
+      db,
+      { 'seen.yaml': SEEN },
+      {
+        enqueue: async (tx) => {
+          const [row] = await tx<
+            { s: string }[]
+          >`select current_setting('synchronous_commit') as s`;
+          settings.push(row!.s);
+        },
+      },
+    );
+    // The test server runs with synchronous_commit off: these sessions on.
+    const durable = postgres(db.url, {
+      onnotice: () => {},
+      max: 1,
+      connection: { synchronous_commit: 'on' },
+    });
+    try {
+      const ctx = { ...engine.ctx, engine: durable };
+      const emails = ['flush-a@example.com', 'flush-b@example.com'];
+      await ordersInLanes(emails, 'new-buyers', 1);
+      expect((await processLanes(ctx, [0])).count).toBe(2);
+      await ordersInLanes(emails, 'known-buyers', 1);
+      expect((await processLanes(ctx, [0])).count).toBe(2);
+      expect(settings).toEqual(['on', 'off']);
+      // Only for the transaction: the session's setting is back after it.
+      const [after] = await durable<
+        { s: string }[]
+      >`select current_setting('synchronous_commit') as s`;
+      expect(after!.s).toBe('on');
+    } finally {
+      await durable.end();
+    }
+  });
+
+  it('is left alone by a contact insert that inserts nothing, or is rolled back', async () => {
+    const settings = await db.sql.begin(async (tx) => {
+      await tx`set local synchronous_commit = off`;
+      await tx`insert into nudge_engine.contacts (email) select 'none@example.com' where false`;
+      const [none] = await tx<{ s: string }[]>`select current_setting('synchronous_commit') as s`;
+      await tx
+        .savepoint(async (sp) => {
+          await sp`insert into nudge_engine.contacts (email) values ('undone@example.com')`;
+          await sp`select 1/0`;
+        })
+        .catch(() => {});
+      const [undone] = await tx<{ s: string }[]>`select current_setting('synchronous_commit') as s`;
+      return [none!.s, undone!.s];
+    });
+    expect(settings).toEqual(['off', 'off']);
+  });
+});
