@@ -61,4 +61,20 @@ describe('lane bells', () => {
     expect(bells.begin(0)).toEqual([0]);
     expect(bells.bells[1]!.lent).toBe(false);
   });
+
+  it('skips the own step of a lent lane (its poll), and wakes it when the step that has it ends', () => {
+    const { bells, woken, listen } = waiting(2);
+    bells.wakeTogether([0, 1]);
+    const taken = bells.begin(0);
+    // Rows came for lane 1; its poll then ran its loop, which cleared the mark.
+    bells.wake([1]);
+    bells.bells[1]!.rung = false;
+    expect(bells.begin(1)).toEqual([]);
+    expect(bells.bells[1]!.busy).toBe(false);
+    listen(1);
+    woken.length = 0;
+    bells.end(taken, false);
+    expect(woken).toEqual([1]);
+    expect(bells.bells[1]!.missed).toBe(false);
+  });
 });

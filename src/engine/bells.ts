@@ -14,7 +14,8 @@
 /**
  * A lane's wake-up: `rung` when rows came for it, `waiter` ends its pause;
  * `busy` while its step runs, `also` the other lanes its next step takes,
- * `lent` while another lane's step has it.
+ * `lent` while another lane's step has it, `missed` when its own step came
+ * (its poll) meanwhile and was skipped.
  */
 export interface Bell {
   rung: boolean;
@@ -22,13 +23,19 @@ export interface Bell {
   busy: boolean;
   also?: Set<number>;
   lent: boolean;
+  missed: boolean;
 }
 
 export class Bells {
   readonly bells: Bell[];
 
   constructor(lanes: number) {
-    this.bells = Array.from({ length: lanes }, () => ({ rung: false, busy: false, lent: false }));
+    this.bells = Array.from({ length: lanes }, () => ({
+      rung: false,
+      busy: false,
+      lent: false,
+      missed: false,
+    }));
   }
 
   /** Rings `lanes` (all when none are given): rows came for them. */
@@ -59,10 +66,16 @@ export class Bells {
   /**
    * A lane's step starts: returns the lanes it takes, itself first. Lanes
    * handed to it that have started a step of their own, or were lent to
-   * another step, since are left to that step.
+   * another step, since are left to that step. A lane lent to another step
+   * takes nothing (it could not take its own lock): none, and the step that
+   * has it wakes it when it ends.
    */
   begin(lane: number): number[] {
     const bell = this.bells[lane]!;
+    if (bell.lent) {
+      bell.missed = true;
+      return [];
+    }
     const lent = [...(bell.also ?? [])].filter((other) => this.free(other));
     bell.also = undefined;
     bell.busy = true;
@@ -73,13 +86,19 @@ export class Bells {
   /**
    * The step of `lanes` (from begin) ended; `more` when its read was full or
    * it failed. The lanes lent to it go on by themselves, not a poll away,
-   * when they may hold more or were rung meanwhile.
+   * when they may hold more, were rung or skipped a step meanwhile.
    */
   end(lanes: readonly number[], more: boolean): void {
     const [lane, ...lent] = lanes;
     this.bells[lane!]!.busy = false;
-    for (const other of lent) this.bells[other]!.lent = false;
-    this.wake(lent.filter((other) => more || this.bells[other]!.rung));
+    const woken = lent.filter((other) => {
+      const bell = this.bells[other]!;
+      const wake = more || bell.rung || bell.missed;
+      bell.lent = false;
+      bell.missed = false;
+      return wake;
+    });
+    this.wake(woken);
   }
 
   private free(lane: number): boolean {

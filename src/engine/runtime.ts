@@ -309,6 +309,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         `partition ${partition}`,
         async () => {
           const taken = lanes.begin(partition);
+          // Lent to another lane's step, which wakes it when it ends.
+          if (taken.length === 0) return { count: 0, more: false };
           let done: { count: number; more: boolean } | undefined;
           try {
             // A read short of full took every event the lanes had.

@@ -3,7 +3,7 @@
 // (where the router now sends the same contacts) and processed there, in id
 // order; a lane some process is still running is left alone until it is free.
 import postgres from 'postgres';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertInbox, partitionOf } from '../../src/engine/inbox.js';
 import { processLanes, reclaimLanes } from '../../src/engine/process.js';
 import { useDatabase } from '../harness/db.js';
@@ -112,6 +112,19 @@ describe('lanes beyond engine.partitions', () => {
 });
 
 describe("a lane's commit", () => {
+  // The test server runs with synchronous_commit off: these sessions on.
+  let durable: postgres.Sql;
+  beforeAll(() => {
+    durable = postgres(db.url, {
+      onnotice: () => {},
+      max: 1,
+      connection: { synchronous_commit: 'on' },
+    });
+  });
+  afterAll(() => durable.end());
+  const setting = async (tx: postgres.TransactionSql | postgres.Sql) =>
+    (await tx<{ s: string }[]>`select current_setting('synchronous_commit') as s`)[0]!.s;
+
   it('does not wait for the WAL flush, unless the transaction created a contact', async () => {
     await db.sql`create table if not exists public.orders (id bigint primary key, email text)`;
     // What the lane transaction's commit will do, read in that transaction
@@ -120,53 +133,40 @@ describe("a lane's commit", () => {
     const engine = await testEngine(
       db,
       { 'seen.yaml': SEEN },
-      {
-        enqueue: async (tx) => {
-          const [row] = await tx<
-            { s: string }[]
-          >`select current_setting('synchronous_commit') as s`;
-          settings.push(row!.s);
-        },
-      },
+      { enqueue: async (tx) => void settings.push(await setting(tx)) },
     );
-    // The test server runs with synchronous_commit off: these sessions on.
-    const durable = postgres(db.url, {
-      onnotice: () => {},
-      max: 1,
-      connection: { synchronous_commit: 'on' },
-    });
-    try {
-      const ctx = { ...engine.ctx, engine: durable };
-      const emails = ['flush-a@example.com', 'flush-b@example.com'];
-      await ordersInLanes(emails, 'new-buyers', 1);
-      expect((await processLanes(ctx, [0])).count).toBe(2);
-      await ordersInLanes(emails, 'known-buyers', 1);
-      expect((await processLanes(ctx, [0])).count).toBe(2);
-      expect(settings).toEqual(['on', 'off']);
-      // Only for the transaction: the session's setting is back after it.
-      const [after] = await durable<
-        { s: string }[]
-      >`select current_setting('synchronous_commit') as s`;
-      expect(after!.s).toBe('on');
-    } finally {
-      await durable.end();
-    }
+    const ctx = { ...engine.ctx, engine: durable };
+    const emails = ['flush-a@example.com', 'flush-b@example.com'];
+    await ordersInLanes(emails, 'new-buyers', 1);
+    expect((await processLanes(ctx, [0])).count).toBe(2);
+    await ordersInLanes(emails, 'known-buyers', 1);
+    expect((await processLanes(ctx, [0])).count).toBe(2);
+    expect(settings).toEqual(['on', 'off']);
+    // Only for the transaction: the session's setting is back after it.
+    expect(await setting(durable)).toBe('on');
   });
 
-  it('is left alone by a contact insert that inserts nothing, or is rolled back', async () => {
-    const settings = await db.sql.begin(async (tx) => {
+  it("is the session's again after a contact's identity changes, and only then", async () => {
+    await durable`insert into nudge_engine.contacts (email) values ('known@example.com')`;
+    const seen = await durable.begin(async (tx) => {
+      const after: string[] = [];
       await tx`set local synchronous_commit = off`;
       await tx`insert into nudge_engine.contacts (email) select 'none@example.com' where false`;
-      const [none] = await tx<{ s: string }[]>`select current_setting('synchronous_commit') as s`;
+      after.push(await setting(tx));
       await tx
         .savepoint(async (sp) => {
           await sp`insert into nudge_engine.contacts (email) values ('undone@example.com')`;
           await sp`select 1/0`;
         })
         .catch(() => {});
-      const [undone] = await tx<{ s: string }[]>`select current_setting('synchronous_commit') as s`;
-      return [none!.s, undone!.s];
+      after.push(await setting(tx));
+      await tx`update nudge_engine.contacts set attributes = '{"plan": "pro"}' where email = 'known@example.com'`;
+      after.push(await setting(tx));
+      await tx`update nudge_engine.contacts set phone = '+15550100' where email = 'known@example.com'`;
+      after.push(await setting(tx));
+      return after;
     });
-    expect(settings).toEqual(['off', 'off']);
+    // Nothing inserted; an insert rolled back; attributes only; a phone filled in.
+    expect(seen).toEqual(['off', 'off', 'off', 'on']);
   });
 });
