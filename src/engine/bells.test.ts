@@ -6,7 +6,7 @@ function waiting(count: number) {
   const bells = new Bells(count);
   const woken: number[] = [];
   const listen = (lane: number) => {
-    const bell = bells.bells[lane]!;
+    const bell = bells.bell(lane);
     bell.waiter = () => {
       bell.waiter = undefined;
       woken.push(lane);
@@ -22,7 +22,7 @@ describe('lane bells', () => {
     bells.wakeTogether([1, 2]);
     expect(woken).toEqual([1]);
     expect(bells.begin(1)).toEqual([1, 2]);
-    expect(bells.bells[2]!.lent).toBe(true);
+    expect(bells.bell(2).lent).toBe(true);
   });
 
   it('only marks a lent lane that is rung, and wakes it when the step that has it ends', () => {
@@ -35,12 +35,12 @@ describe('lane bells', () => {
     bells.wakeTogether([0, 1]);
     bells.wake([1]);
     expect(woken).toEqual([]);
-    expect(bells.bells[0]!.rung).toBe(true);
-    expect(bells.bells[1]!.rung).toBe(true);
+    expect(bells.bell(0).rung).toBe(true);
+    expect(bells.bell(1).rung).toBe(true);
     listen(0);
     bells.end(taken, false);
     expect(woken).toEqual([1]);
-    expect(bells.bells[1]!.lent).toBe(false);
+    expect(bells.bell(1).lent).toBe(false);
   });
 
   it('wakes a lent lane that was not rung only when the step read a full batch or failed', () => {
@@ -59,7 +59,7 @@ describe('lane bells', () => {
     const own = bells.begin(1); // lane 1 woke by its poll first
     expect(own).toEqual([1]);
     expect(bells.begin(0)).toEqual([0]);
-    expect(bells.bells[1]!.lent).toBe(false);
+    expect(bells.bell(1).lent).toBe(false);
   });
 
   it('skips the own step of a lent lane (its poll), and wakes it when the step that has it ends', () => {
@@ -68,13 +68,13 @@ describe('lane bells', () => {
     const taken = bells.begin(0);
     // Rows came for lane 1; its poll then ran its loop, which cleared the mark.
     bells.wake([1]);
-    bells.bells[1]!.rung = false;
+    bells.bell(1).rung = false;
     expect(bells.begin(1)).toEqual([]);
-    expect(bells.bells[1]!.busy).toBe(false);
+    expect(bells.bell(1).busy).toBe(false);
     listen(1);
     woken.length = 0;
     bells.end(taken, false);
     expect(woken).toEqual([1]);
-    expect(bells.bells[1]!.missed).toBe(false);
+    expect(bells.bell(1).missed).toBe(false);
   });
 });

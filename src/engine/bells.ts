@@ -27,7 +27,7 @@ export interface Bell {
 }
 
 export class Bells {
-  readonly bells: Bell[];
+  private readonly bells: Bell[];
 
   constructor(lanes: number) {
     this.bells = Array.from({ length: lanes }, () => ({
@@ -36,6 +36,11 @@ export class Bells {
       lent: false,
       missed: false,
     }));
+  }
+
+  /** The bell of `lane` (its loop pauses on it). */
+  bell(lane: number): Bell {
+    return this.bells[lane]!;
   }
 
   /** Rings `lanes` (all when none are given): rows came for them. */
@@ -54,13 +59,13 @@ export class Bells {
    */
   wakeTogether(lanes: Iterable<number>): void {
     const fed = [...lanes].filter((lane) => this.bells[lane] !== undefined);
-    const busy = fed.filter((lane) => !this.free(lane));
+    const held = fed.filter((lane) => !this.free(lane));
     const [taker, ...others] = fed.filter((lane) => this.free(lane));
     if (taker !== undefined) {
       const bell = this.bells[taker]!;
       bell.also = new Set([...(bell.also ?? []), ...others]);
     }
-    this.wake(taker === undefined ? busy : [taker, ...busy]);
+    this.wake(taker === undefined ? held : [taker, ...held]);
   }
 
   /**

@@ -156,8 +156,8 @@ type PendingRow = InboxRow & { partition: number };
  * inbox (the pump's and the ingest's commits do wait), and processing them
  * again decides the same actions under the same keys, so an action already
  * attempted is only sent again with its key, as after a crash of Nudge.
- * A transaction that creates a contact waits for its flush after all
- * (migration 007): the contact's id is in the keys.
+ * A transaction that creates a contact, or changes how one is found, waits
+ * for its flush after all (migration 007): the contact's id is in the keys.
  */
 async function takeLanes(
   tx: postgres.TransactionSql,

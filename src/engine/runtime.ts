@@ -112,8 +112,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const stats = { pumped: 0, processed: 0, timers: 0, scheduled: 0, indexed: 0, errors: 0 };
   const abort = new AbortController();
   // One bell per lane (bells.ts).
-  const lanes = new Bells(partitions);
-  const wake = (which?: Iterable<number>) => lanes.wake(which);
+  const bells = new Bells(partitions);
   const pause = (ms: number, bell?: Bell) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
@@ -205,7 +204,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const listener = await engine
     .listen(INBOX_CHANNEL, (payload) => {
       const news = readNews(payload);
-      if (news.from !== self) wake(news.lanes);
+      if (news.from !== self) bells.wake(news.lanes);
     })
     .catch((error) => {
       log.warn({ error: (error as Error).message }, `LISTEN ${INBOX_CHANNEL} failed; polling only`);
@@ -235,7 +234,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         { events: moved, partitions },
         'moved pending events from lanes beyond engine.partitions into the lanes that run',
       );
-      wake();
+      bells.wake();
     }
   };
   /** A housekeeping task that logs its failure instead of stopping the others. */
@@ -260,11 +259,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         async () => {
           // Other engine processes hear of the rows from the pump's NOTIFY;
           // this one rings its lanes' bells itself.
-          const {
-            moved,
-            lanes: fed,
-            more,
-          } = await pump({
+          const { moved, lanes, more } = await pump({
             source,
             engine,
             route: options.route,
@@ -274,8 +269,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           lastMoved = moved;
           if (moved > 0) {
             lastPumped = Date.now();
-            if (more) lanes.wake(fed);
-            else lanes.wakeTogether(fed);
+            if (more) bells.wake(lanes);
+            else bells.wakeTogether(lanes);
           }
           return { count: moved, more };
         },
@@ -308,7 +303,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       loop(
         `partition ${partition}`,
         async () => {
-          const taken = lanes.begin(partition);
+          const taken = bells.begin(partition);
           // Lent to another lane's step, which wakes it when it ends.
           if (taken.length === 0) return { count: 0, more: false };
           let done: { count: number; more: boolean } | undefined;
@@ -317,12 +312,12 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
             done = await processLanes(processContext, taken);
             return done;
           } finally {
-            lanes.end(taken, !done || done.more);
+            bells.end(taken, !done || done.more);
           }
         },
         idle,
         'processed',
-        { bell: lanes.bells[partition], peek: () => laneWaiting(engine, partition) },
+        { bell: bells.bell(partition), peek: () => laneWaiting(engine, partition) },
       ),
     );
   }
@@ -366,11 +361,11 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
   log.info({ partitions, source: !!options.source }, 'engine started');
   return {
-    wake,
+    wake: (lanes) => bells.wake(lanes),
     stats,
     async stop() {
       abort.abort();
-      wake();
+      bells.wake();
       await Promise.all(loops);
       // The attempts under way finish and are recorded (the drain); runs not
       // started yet are left to recovery, which gives them jobs.

@@ -16,7 +16,9 @@
 -- transaction (a rolled-back savepoint takes that back too).
 --
 -- No SET clause on the function: one would undo the setting as it returns.
--- Every name is qualified instead.
+-- Every name is qualified instead. The insert check is an IF of its own: only
+-- the insert trigger has the transition table, and PL/pgSQL plans a
+-- statement when it first runs it.
 CREATE FUNCTION nudge_engine.contact_identity_waits_for_flush() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
