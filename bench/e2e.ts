@@ -42,6 +42,7 @@ const USERS = Number(process.env.BENCH_USERS ?? 5_000);
 const REPO = path.resolve(import.meta.dirname, '..');
 
 const now = () => performance.timeOrigin + performance.now();
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -78,7 +79,8 @@ async function cpuMs(pid: number): Promise<number | undefined> {
 /**
  * `--noop <url> <n>`: graphile-worker's own job rate on this machine. Adds n
  * no-op jobs in one batch (schema bench_worker), runs a worker with the
- * engine's runner settings until they are done, prints rate=<jobs/s>, exits.
+ * engine's runner settings until they are done, prints rate=<jobs/s>, exits
+ * (or failed=<why> and exit code 1 when graphile-worker gives up).
  */
 async function noopChild(url: string, jobs: number): Promise<never> {
   const options = {
@@ -102,23 +104,27 @@ async function noopChild(url: string, jobs: number): Promise<never> {
   runner.events.on('job:success', () => done++);
   // graphile-worker 0.17 shuts a pool down when one batched completion fails
   // (graphile/worker#636), and nothing runs the remaining jobs: say so now
-  // instead of waiting for them. The parent runs the measurement again.
+  // instead of waiting for them (the first reason heard). The parent runs
+  // the measurement again.
   let ended: string | undefined;
   runner.events.on('pool:fatalError', ({ error, action }) => {
-    ended = `gave up: ${action} failed (${error instanceof Error ? error.message : error})`;
+    ended ??= `gave up: ${action} failed (${messageOf(error)})`;
   });
   runner.promise.then(
     () => {
-      ended = 'stopped';
+      ended ??= 'stopped';
     },
     (error) => {
-      ended = `failed (${error instanceof Error ? error.message : error})`;
+      ended ??= `failed (${messageOf(error)})`;
     },
   );
   await until(
     'the no-op jobs',
     () => {
-      if (ended) throw new Error(`graphile-worker's runner ${ended} after ${done} of ${jobs} jobs`);
+      if (ended) {
+        console.log(`failed=graphile-worker's runner ${ended} after ${done} of ${jobs} jobs`);
+        process.exit(1);
+      }
       return done >= jobs;
     },
     600_000,
@@ -201,7 +207,7 @@ stages:
         return await noopRun();
       } catch (error) {
         if (attempt === 3) throw error;
-        console.error(`${error instanceof Error ? error.message : error} — measuring again`);
+        console.error(`${messageOf(error)} — measuring again`);
       }
     }
   }
@@ -218,7 +224,9 @@ stages:
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     const rate = Number(/rate=([\d.]+)/.exec(out)?.[1]);
     if (code !== 0 || !Number.isFinite(rate))
-      throw new Error(`the no-op run failed (${code}): ${out}`);
+      throw new Error(
+        `the no-op run failed (exit ${code}): ${/failed=(.*)/.exec(out)?.[1] ?? out}`,
+      );
     return rate;
   }
 
