@@ -1,7 +1,7 @@
 // The database every benchmark runs on: its own embedded PostgreSQL in a
 // temporary directory (defaults, fsync on, plus `settings`), with the
 // Supabase roles and a Supabase-shaped database named `bench`.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -46,4 +46,38 @@ export async function benchDatabase(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Readies WAL segments as on a server that has been running for a while.
+ * A new server creates each 16 MB segment of its write-ahead log the first
+ * time it needs one, writing it full of zeros while every commit waits
+ * (about 50 ms each on this VM, every 16 MB: docs/benchmarks.md); a server
+ * past its first checkpoints renames a segment it no longer needs instead.
+ * Writes 90% of `max_wal_size` as WAL messages (no table is touched) and
+ * checkpoints, which keeps that many segments for reuse. Returns how many
+ * segments pg_wal holds.
+ */
+export async function recycleWal(sql: postgres.Sql, dir: string): Promise<number> {
+  const [size] = await sql<{ mb: number }[]>`
+    select setting::int as mb from pg_settings where name = 'max_wal_size'`;
+  const megabytes = Math.floor(0.9 * size!.mb);
+  await sql`
+    select count(pg_logical_emit_message(false, 'nudge-bench', repeat('x', 1048576)))
+      from generate_series(1, ${megabytes})`;
+  await sql`checkpoint`;
+  return (await walSegments(dir)).size;
+}
+
+/**
+ * The WAL segments in `dir`/pg/pg_wal by inode: a segment reused under a
+ * new name keeps its inode, a segment created anew has a new one.
+ */
+export async function walSegments(dir: string): Promise<Set<number>> {
+  const wal = path.join(dir, 'pg/pg_wal');
+  const names = (await readdir(wal)).filter((name) => /^[0-9A-F]{24}$/.test(name));
+  const inodes = await Promise.all(
+    names.map(async (name) => (await stat(path.join(wal, name))).ino),
+  );
+  return new Set(inodes);
 }

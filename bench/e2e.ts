@@ -12,7 +12,8 @@
 // Prints the ratio end-to-end ÷ no-op. BENCH_ROWS, BENCH_STEADY_SECONDS,
 // BENCH_NOOP_JOBS, BENCH_USERS change the sizes; BENCH_RATE the steady rate;
 // BENCH_IDLE_SECONDS how long the idle CPU (engine and database, nothing
-// to do) is measured after the steady phases.
+// to do) is measured after the steady phases; BENCH_FRESH_WAL=1 skips
+// readying WAL segments for reuse (see recycleWal in database.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -29,7 +30,7 @@ import { pendingCaptures } from '../src/engine/pump.js';
 import { checkFeatures } from '../src/features/check.js';
 import { loadFeatures } from '../src/features/load.js';
 import { readCatalog } from '../src/source/catalog.js';
-import { benchDatabase } from './database.js';
+import { benchDatabase, recycleWal, walSegments } from './database.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const FEATURES = 20;
@@ -236,6 +237,11 @@ stages:
   console.log(
     `PostgreSQL: ${(await sql`select version()`)[0]!.version.split(' on ')[0]}, Node ${process.version}\n`,
   );
+  // Like a server that has run for a while (see recycleWal): otherwise each
+  // new 16 MB of WAL stalls every commit while PostgreSQL creates a segment.
+  // BENCH_FRESH_WAL=1 leaves the new server's WAL as it is.
+  if (!process.env.BENCH_FRESH_WAL)
+    console.log(`WAL: ${await recycleWal(sql, dir)} segments ready for reuse`);
   const noop = [await noopRate()];
   console.log(
     `graphile-worker no-op jobs (${NOOP_JOBS}, concurrency ${ACTION_CONCURRENCY}): ${noop[0]!.toFixed(0)} jobs/s`,
@@ -342,6 +348,7 @@ stages:
     const committed = new Map<number, number>();
     const total = Math.round(rate * seconds);
     const cpuBefore = await cpu();
+    const segments = await walSegments(dir);
     // BENCH_TRACE=1: what the engine's connections are doing, sampled every 10 ms.
     const waits = new Map<string, number>();
     let sampling = TRACE;
@@ -376,6 +383,7 @@ stages:
     const achieved = total / ((now() - begin) / 1000);
     await until(`the webhooks at ${rate}/s`, () => received.size >= total, 900_000);
     const cpuUsed = used(cpuBefore, await cpu(), total);
+    const created = [...(await walSegments(dir))].filter((inode) => !segments.has(inode)).length;
     sampling = false;
     await sampler;
     const latencies = [...received.values()]
@@ -385,7 +393,7 @@ stages:
       latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
     const fromInsert = [...received.values()].map((r) => r.at - r.sentAt).sort((a, b) => a - b);
     console.log(
-      `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)${cpuUsed}`,
+      `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)${cpuUsed}; WAL segments created: ${created}`,
     );
     if (TRACE) {
       // Latency second by second: do the slow ones come together?
@@ -400,6 +408,16 @@ stages:
         .map(([second, l]) => `${second}:${Math.max(...l).toFixed(0)}`)
         .join(' ');
       console.log(`  max latency per second (s:ms): ${line}`);
+      // Stalls of the database as a whole: inserts paced every 1000/rate ms
+      // whose commits came far apart (a new WAL segment did this, every 16 MB).
+      const commits = [...committed.values()].sort((a, b) => a - b);
+      const gaps = commits
+        .slice(1)
+        .map((at, i) => at - commits[i]!)
+        .filter((gap) => gap >= 20);
+      console.log(
+        `  commits stalled (≥ 20 ms between two): ${gaps.length}${gaps.length ? `, longest ${Math.max(...gaps).toFixed(0)} ms` : ''}`,
+      );
       // Where the time went, per stage, from the stores' own timestamps (ms).
       const ids = [...committed.keys()];
       const [stages] = await sql`
