@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runMigrations, run as runWorker } from 'graphile-worker';
 import postgres from 'postgres';
+import { describe } from '../src/actions/retry.js';
 import { deploy } from '../src/capture/deploy.js';
 import { buildCaptureObjects } from '../src/capture/triggers.js';
 import { loadConfig } from '../src/config/load.js';
@@ -43,7 +44,6 @@ const USERS = Number(process.env.BENCH_USERS ?? 5_000);
 const REPO = path.resolve(import.meta.dirname, '..');
 
 const now = () => performance.timeOrigin + performance.now();
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -105,31 +105,25 @@ async function noopChild(url: string, jobs: number): Promise<never> {
   runner.events.on('job:success', () => done++);
   // graphile-worker 0.17 shuts a pool down when one batched completion fails
   // (graphile/worker#636), and nothing runs the remaining jobs: say so now
-  // instead of waiting for them (the first reason heard). The parent runs
-  // the measurement again.
-  let ended: string | undefined;
-  runner.events.on('pool:fatalError', ({ error, action }) => {
-    ended ??= `gave up: ${action} failed (${messageOf(error)})`;
+  // instead of waiting for them (the first reason heard settles it). The
+  // parent runs the measurement again.
+  const gaveUp = new Promise<never>((_, reject) => {
+    runner.events.on('pool:fatalError', ({ error, action }) =>
+      reject(`gave up: ${action} failed (${describe(error)})`),
+    );
+    runner.promise.then(
+      () => reject('stopped'),
+      (error) => reject(`failed (${describe(error)})`),
+    );
   });
-  runner.promise.then(
-    () => {
-      ended ??= 'stopped';
-    },
-    (error) => {
-      ended ??= `failed (${messageOf(error)})`;
-    },
-  );
-  await until(
-    'the no-op jobs',
-    () => {
-      if (ended) {
-        console.log(`failed=graphile-worker's runner ${ended} after ${done} of ${jobs} jobs`);
-        process.exit(1);
-      }
-      return done >= jobs;
-    },
-    600_000,
-  );
+  try {
+    await Promise.race([gaveUp, until('the no-op jobs', () => done >= jobs, 600_000)]);
+  } catch (reason) {
+    console.log(
+      `failed=graphile-worker's runner ${describe(reason)} after ${done} of ${jobs} jobs`,
+    );
+    process.exit(1);
+  }
   console.log(`rate=${jobs / ((now() - start) / 1000)}`);
   process.exit(0);
 }
@@ -208,7 +202,7 @@ stages:
         return await noopRun();
       } catch (error) {
         if (attempt === 3) throw error;
-        console.error(`${messageOf(error)} — measuring again`);
+        console.error(`${describe(error)} — measuring again`);
       }
     }
   }
