@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { retryAfterMs } from '../retry-after.js';
 import { NUDGE_VERSION } from '../version.js';
 import { PermanentError, RetryableError } from './types.js';
 
@@ -170,15 +171,6 @@ export function failureOf(answer: HttpAnswer, name: string, detail?: string): Er
     return new PermanentError(`${message} (redirect to ${answer.headers.get('location') ?? '?'})`);
   }
   return new PermanentError(message);
-}
-
-/** Retry-After as delay-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The start of a response body, for an error message. */

@@ -3,6 +3,7 @@
 // within a token-bucket rate limit, honouring 429 Retry-After and backing off
 // on 5xx and network errors. The key is sent in headers, never printed.
 import { NudgeError } from '../errors.js';
+import { retryAfterMs } from '../retry-after.js';
 import type { TableName } from './names.js';
 import { parseJson, serverMessage } from './supabase-http.js';
 
@@ -296,15 +297,6 @@ function httpError(status: number, path: string, said: string, attempt: number) 
       ? 'check status.supabase.com; run again later to continue where this stopped'
       : undefined,
   );
-}
-
-/** Retry-After in seconds or as an HTTP date, in milliseconds. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const text = header.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** 0.5s, 1s, 2s, ... up to 30s, with up to 20% jitter so parallel clients spread out. */
