@@ -16,6 +16,7 @@ import { renderPlan } from '../capture/render.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
+import { reuseNote } from '../dev/embedded.js';
 import { decisionLines } from '../engine/decision-log.js';
 import { launch } from '../engine/launch.js';
 import { makeLog } from '../engine/log.js';
@@ -66,6 +67,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         ),
       );
     io.out(`Database: ${c.cyan(redactUrl(demo.url))}`);
+    const reuse = reuseNote(demo.server);
+    if (reuse) io.out(c.dim(`  server: ${reuse}`));
     io.out(c.dim(`  connect: psql "${demo.url}"`));
     io.out('');
     sql = postgres(demo.url, { onnotice: () => {}, max: 2 });

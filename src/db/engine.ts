@@ -5,7 +5,7 @@
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
-import type { EmbeddedServer } from '../dev/embedded.js';
+import { type EmbeddedServer, reuseNote } from '../dev/embedded.js';
 import { openSource, redactUrl } from '../source/connect.js';
 import { migrateEngine } from './migrate.js';
 
@@ -50,7 +50,7 @@ export async function openEngineStore(
         ? `schema nudge_engine in the source database`
         : where === 'separate'
           ? `separate database ${redactUrl(url)}`
-          : `embedded PostgreSQL (${redactUrl(url)})`,
+          : `embedded PostgreSQL (${redactUrl(url)}${embedded && reuseNote(embedded) ? `; ${reuseNote(embedded)}` : ''})`,
     async close() {
       await sql.end({ timeout: 5 });
       await embedded?.stop();
