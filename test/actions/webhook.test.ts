@@ -84,7 +84,7 @@ function okAndCaptureSchedule(path: string, key: string) {
 describe('webhook action', () => {
   it('POSTs the default body, signed per Standard Webhooks with the run key as webhook-id', async () => {
     const context = {
-      contact: { id: 'c1', email: 'ada@example.com' },
+      contact: { id: 'c1', email: 'ada@example.com', name: 'Zoë 🎉' }, // signed as UTF-8
       new: { id: 7, status: 'paid' },
       old: { id: 7, status: 'open' },
       event: { schema: 'public', table: 'orders', operation: 'update' },
