@@ -1,8 +1,7 @@
 // The API-mode HTTP client on its own, against the recorder: the token
-// bucket's waits, Retry-After honoured (seconds and HTTP dates), backoff on
+// bucket's waits, Retry-After honoured (read by src/retry-after.ts), backoff on
 // 5xx, giving up with a clear error, and the key sent but never echoed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { retryAfterMs } from '../../src/retry-after.js';
 import {
   makeSupabaseApi,
   makeTokenBucket,
@@ -98,15 +97,6 @@ describe('429 and 5xx', () => {
     await expect(api.listUsers(1, 10)).rejects.toThrow(
       'Supabase asked us to wait 600s before more requests (429 Too Many Requests)',
     );
-  });
-
-  it('read Retry-After as seconds or an HTTP date', () => {
-    const now = Date.parse('2024-01-01T00:00:00Z');
-    expect(retryAfterMs('2', now)).toBe(2000);
-    expect(retryAfterMs(' 1.5 ', now)).toBe(1500);
-    expect(retryAfterMs('Mon, 01 Jan 2024 00:00:05 GMT', now)).toBe(5000);
-    expect(retryAfterMs('soon', now)).toBeUndefined();
-    expect(retryAfterMs(null, now)).toBeUndefined();
   });
 });
 
