@@ -81,7 +81,13 @@ export function signatureHeaders(
   }
   let key = keys.get(secret);
   if (!key) {
-    new Webhook(secret); // throws on a secret that is not whsec_<base64>
+    try {
+      new Webhook(secret); // the config checks it too (src/config/schema.ts)
+    } catch {
+      throw new PermanentError(
+        'webhooks.secret is not a Standard Webhooks secret: expected whsec_ followed by base64',
+      );
+    }
     key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
     keys.set(secret, key);
   }

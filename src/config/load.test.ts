@@ -41,6 +41,12 @@ describe('loadConfig', () => {
     );
   });
 
+  it('checks the outgoing webhook secret where it is written', async () => {
+    expect(await loadError({ 'nudge.yaml': 'webhooks:\n  secret: whsec_not*base64\n' })).toBe(
+      'nudge.yaml:2:11 webhooks.secret: expected a Standard Webhooks secret: whsec_ followed by base64',
+    );
+  });
+
   it('rejects unknown keys with a suggestion', async () => {
     expect(await loadError({ 'nudge.yaml': 'acess: read-only\n' })).toBe(
       'nudge.yaml:1:1 acess: unknown field "acess" (did you mean "access"?)',

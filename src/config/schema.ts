@@ -1,6 +1,8 @@
 // The shape of nudge.yaml. It accepts the `connectors: supabase:` block of the
 // reference connector document as written there; see docs/configuration.md.
 // The JSON Schema in schema/nudge.schema.json is generated from this file.
+
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { parseTableName } from '../source/names.js';
 import { durationSchema } from './duration.js';
@@ -24,6 +26,22 @@ const urlSchema = (what: string) =>
     .refine((value) => /^[a-z][a-z0-9+.-]*:\/\/./i.test(value), {
       error: `expected ${what}`,
     });
+
+/** A Standard Webhooks secret, as the standardwebhooks library reads one. */
+const webhookSecretSchema = z
+  .string()
+  .min(1)
+  .refine(
+    (value) => {
+      try {
+        new Webhook(value);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected a Standard Webhooks secret: whsec_ followed by base64' },
+  );
 
 export const attributeTypeSchema = z.enum([
   'text',
@@ -191,11 +209,9 @@ export const configSchema = z.strictObject({
     .default({ provider: 'dev' }),
   webhooks: z
     .strictObject({
-      secret: z
-        .string()
-        .min(1)
+      secret: webhookSecretSchema
         .optional()
-        .describe('Standard Webhooks secret outgoing webhooks are signed with'),
+        .describe('Standard Webhooks secret (whsec_...) outgoing webhooks are signed with'),
       timeout_ms: z.number().int().positive().default(10_000),
     })
     .default({ timeout_ms: 10_000 }),
