@@ -33,6 +33,7 @@ export async function openEngineStore(
   const separate = project.config.engine?.database_url;
   const url = separate ?? sourceUrl;
   const where = embedded ? 'embedded' : separate ? 'separate' : 'source';
+  const reuse = embedded && reuseNote(embedded);
   const sql = await openSource({ url, readOnly: false, max: options.max ?? 10 }).catch(
     async (error) => {
       await embedded?.stop();
@@ -50,7 +51,7 @@ export async function openEngineStore(
         ? `schema nudge_engine in the source database`
         : where === 'separate'
           ? `separate database ${redactUrl(url)}`
-          : `embedded PostgreSQL (${redactUrl(url)}${embedded && reuseNote(embedded) ? `; ${reuseNote(embedded)}` : ''})`,
+          : `embedded PostgreSQL (${[redactUrl(url), reuse].filter(Boolean).join('; ')})`,
     async close() {
       await sql.end({ timeout: 5 });
       await embedded?.stop();

@@ -3,8 +3,8 @@
 // non-zero), and a server left running by a process that died is taken over.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,13 +28,16 @@ it('keeps the exit code a process set once the embedded module is loaded', () =>
 });
 
 // A Nudge process that dies without stopping its embedded server (kill -9)
-// leaves it running. The next process on the same data directory uses it,
-// and stops it when done; while the process that started it still runs,
-// the server is only shared.
+// leaves it running. The next process on the same data directory takes it
+// over and stops it when done; while the process that started it still
+// runs, the server is only shared, and without a record of who started it
+// (an older Nudge) it is left alone.
 it('takes over a server whose Nudge process died, and shares one whose process runs', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-embedded-'));
   await chmod(dir, 0o755); // the server runs as the `postgres` OS user when we are root
   const dataDir = path.join(dir, 'pg');
+  const ownerFile = path.join(dataDir, 'nudge-owner.pid');
+  const pidFile = path.join(dataDir, 'postmaster.pid');
   const child = spawn(
     process.execPath,
     moduleArgs(
@@ -45,12 +48,16 @@ it('takes over a server whose Nudge process died, and shares one whose process r
     ),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  let postmaster: number | undefined;
   try {
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    const { port } = JSON.parse(line) as { port: number };
-    const postmaster = Number(
-      readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
-    );
+    const line = once(createInterface({ input: child.stdout! }), 'line');
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`the child exited (${code}) before starting the server`);
+    });
+    const [first] = (await Promise.race([line, exited])) as [string];
+    const { port } = JSON.parse(first) as { port: number };
+    postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    expect(readFileSync(ownerFile, 'utf8').trim()).toBe(String(child.pid));
 
     const shared = await startEmbedded({ dataDir, persistent: true });
     expect(shared.port).toBe(port);
@@ -62,19 +69,39 @@ it('takes over a server whose Nudge process died, and shares one whose process r
     await once(child, 'exit');
     expect(alive(postmaster)).toBe(true); // left running: what this test is about
 
+    // No record of who started it: shared, never stopped.
+    await rename(ownerFile, `${ownerFile}.aside`);
+    const unrecorded = await startEmbedded({ dataDir, persistent: true });
+    expect(unrecorded.reused).toEqual({ owner: 'left' });
+    await unrecorded.stop();
+    expect(existsSync(pidFile)).toBe(true);
+    await rename(`${ownerFile}.aside`, ownerFile);
+
     const taken = await startEmbedded({ dataDir, persistent: true });
     expect(taken.port).toBe(port);
-    expect(taken.reused).toEqual({ owner: 'stopped', pid: child.pid });
+    expect(taken.reused).toEqual({ owner: 'taken', pid: child.pid });
     expect(reuseNote(taken)).toBe(
-      `left running by Nudge process ${child.pid} that ended without stopping it; taken over, stops with this process`,
+      `left running by Nudge process ${child.pid}, which exited without stopping it; this process now stops it on exit`,
     );
+    expect(readFileSync(ownerFile, 'utf8').trim()).toBe(String(process.pid));
+    const again = await startEmbedded({ dataDir, persistent: true });
+    expect(again.reused).toEqual({ owner: 'self' });
     const sql = postgres(taken.url(), { max: 1, onnotice: () => {} });
     expect((await sql<{ one: number }[]>`select 1 as one`)[0]!.one).toBe(1);
     await sql.end();
+
     await taken.stop();
-    expect(alive(postmaster)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false); // PostgreSQL's own sign that it shut down
+    const gone = postgres(taken.url(), { max: 1, connect_timeout: 5, onnotice: () => {} });
+    await expect(gone`select 1`).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await gone.end();
+    expect(existsSync(ownerFile)).toBe(false);
   } finally {
     child.kill('SIGKILL');
+    if (postmaster && existsSync(pidFile) && alive(postmaster)) {
+      process.kill(postmaster, 'SIGINT'); // a failed run leaves no server behind
+      while (existsSync(pidFile)) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }, 120_000);

