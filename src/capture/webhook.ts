@@ -20,6 +20,7 @@ import { type InboxEvent, insertInbox, type Router } from '../engine/inbox.js';
 import { NudgeError } from '../errors.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
+import { signingKeyOf } from '../webhook-secret.js';
 import { type CaptureTransport, captureConstants, type TriggerBodySpec } from './triggers.js';
 
 /** Rows per request: smaller than the outbox's 1000 so a batch fits ingest.max_body_bytes. */
@@ -245,18 +246,6 @@ export async function resolveWebhookTransport(
     );
   }
   return webhookTransport({ url: webhook.url, timeoutMs: webhook.timeout_ms, pgcryptoSchema });
-}
-
-/** The raw key bytes of a Standard Webhooks secret (`whsec_` + base64). */
-export function signingKeyOf(secret: string): Buffer {
-  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
-  const key = /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
-  if (!key || key.length < 16) {
-    throw new NudgeError(
-      'the webhook signing secret must be whsec_ followed by base64 (≥ 16 bytes)',
-    );
-  }
-  return key;
 }
 
 /**

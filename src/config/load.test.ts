@@ -42,8 +42,12 @@ describe('loadConfig', () => {
   });
 
   it('checks the outgoing webhook secret where it is written', async () => {
+    const short = `whsec_${Buffer.from('15 bytes only!!').toString('base64')}`;
+    expect(await loadError({ 'nudge.yaml': `webhooks:\n  secret: ${short}\n` })).toMatch(
+      /^nudge.yaml:2:11 webhooks.secret: expected a Standard Webhooks secret/,
+    );
     expect(await loadError({ 'nudge.yaml': 'webhooks:\n  secret: whsec_not*base64\n' })).toBe(
-      'nudge.yaml:2:11 webhooks.secret: expected a Standard Webhooks secret: whsec_ followed by base64',
+      'nudge.yaml:2:11 webhooks.secret: expected a Standard Webhooks secret: whsec_ followed by base64, at least 16 bytes',
     );
   });
 

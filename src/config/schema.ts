@@ -1,10 +1,9 @@
 // The shape of nudge.yaml. It accepts the `connectors: supabase:` block of the
 // reference connector document as written there; see docs/configuration.md.
 // The JSON Schema in schema/nudge.schema.json is generated from this file.
-
-import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { parseTableName } from '../source/names.js';
+import { signingKeyOf } from '../webhook-secret.js';
 import { durationSchema } from './duration.js';
 
 /**
@@ -27,20 +26,20 @@ const urlSchema = (what: string) =>
       error: `expected ${what}`,
     });
 
-/** A Standard Webhooks secret, as the standardwebhooks library reads one. */
+/** A Standard Webhooks secret, as the signing code reads one (src/webhook-secret.ts). */
 const webhookSecretSchema = z
   .string()
   .min(1)
   .refine(
     (value) => {
       try {
-        new Webhook(value);
+        signingKeyOf(value);
         return true;
       } catch {
         return false;
       }
     },
-    { error: 'expected a Standard Webhooks secret: whsec_ followed by base64' },
+    { error: 'expected a Standard Webhooks secret: whsec_ followed by base64, at least 16 bytes' },
   );
 
 export const attributeTypeSchema = z.enum([
