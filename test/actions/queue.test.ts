@@ -10,6 +10,7 @@ import {
 } from '../../src/actions/queue.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
+import { onlyRollback } from '../harness/rollback.js';
 import { enqueue, newRun, uniqueKey } from './setup.js';
 
 const db = useDatabase();
@@ -121,7 +122,7 @@ describe('enqueueActions', () => {
         expect(await enqueueActions(tx, [newRun(key, webhook())])).toBe(1);
         throw new Error('the journey step failed');
       })
-      .catch(() => {});
+      .catch(onlyRollback('the journey step failed'));
     const [runs] =
       await db.sql`select count(*)::int as n from nudge_engine.action_runs where key = ${key}`;
     expect(runs!.n).toBe(0);

@@ -10,6 +10,7 @@ import { readCaptureState } from '../../src/capture/state.js';
 import { buildCaptureObjects, type CaptureNeed } from '../../src/capture/triggers.js';
 import { ident, literal } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';
+import { onlyRollback } from '../harness/rollback.js';
 
 const db = useDatabase();
 const orders = { schema: 'public', table: 'orders' };
@@ -90,7 +91,7 @@ describe('deploy', () => {
         await tx`insert into orders (total) values (99)`;
         throw new Error('roll back');
       })
-      .catch(() => {});
+      .catch(onlyRollback('roll back'));
     const captured = await events(db.sql);
     expect(captured.map((e) => e.operation)).toEqual(['insert', 'insert', 'update', 'delete']);
     expect(captured[0]!.new_row).toMatchObject({ total: 10, status: 'new' });

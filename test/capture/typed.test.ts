@@ -18,6 +18,7 @@ import { capturesWaiting, pendingCaptures, pumpOnce } from '../../src/engine/pum
 import { readCatalog } from '../../src/source/catalog.js';
 import type { TableName } from '../../src/source/names.js';
 import { useDatabase } from '../harness/db.js';
+import { onlyRollback } from '../harness/rollback.js';
 import { captured } from './outbox.js';
 
 const db = useDatabase();
@@ -134,7 +135,7 @@ describe('typed capture', () => {
         await tx`insert into "my-app"."Order Items" ("Qty ""x""") values (99)`;
         throw new Error('roll back');
       })
-      .catch(() => {});
+      .catch(onlyRollback('roll back'));
     await db.sql`delete from "my-app"."Order Items" where "Qty ""x""" = 2`;
     expect(await pendingCaptures(db.sql)).toBe(8);
     const before = await captured(db.sql);

@@ -24,6 +24,7 @@ import { literal } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 import { type Forwarder, installPgNetStandIn, makeForwarder } from '../harness/pg-net.js';
+import { onlyRollback } from '../harness/rollback.js';
 import { post, startTestServer, type TestServer, testProject } from './helpers.js';
 
 const db = useDatabase();
@@ -212,7 +213,7 @@ describe('delivery', () => {
         await tx`insert into orders (total) values (99)`;
         throw new Error('roll back');
       })
-      .catch(() => {});
+      .catch(onlyRollback('roll back'));
     expect(await net.drain()).toBe(0);
 
     await db.sql.begin(async (tx) => {
