@@ -111,6 +111,20 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .action(wrap(async (options, io) => (await import('./replay.js')).replay(options, io)));
 
   program
+    .command('pause <feature>')
+    .description('pause a feature in every running engine, live: its events are skipped as paused')
+    .action(
+      wrap(async (options, io, args) => (await import('./pause.js')).pause(args, options, io)),
+    );
+
+  program
+    .command('resume <feature>')
+    .description('resume a paused feature in every running engine, live')
+    .action(
+      wrap(async (options, io, args) => (await import('./resume.js')).resume(args, options, io)),
+    );
+
+  program
     .command('secret <what>')
     .description(
       'print the ingest secret (ingest), the Supabase webhook secret (shared), or install the capture signing key (install)',

@@ -6,6 +6,7 @@
 import { parseDuration } from '../config/duration.js';
 import { openEngineStore } from '../db/engine.js';
 import { decisionLines } from '../engine/decision-log.js';
+import { featurePauses, pausesLine } from '../engine/pauses.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -93,6 +94,8 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       }
       newest = undefined;
     };
+    const paused = options.json ? undefined : pausesLine(await featurePauses(sql));
+    if (paused) io.out(io.colors.yellow(paused));
     const rows = await query(0, true);
     if (rows.length === 0 && !options.follow) io.out(io.colors.dim('No decisions yet.'));
     print(rows);

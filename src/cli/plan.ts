@@ -1,5 +1,7 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
 import { renderPlan } from '../capture/render.js';
+import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/pauses.js';
+import { openSource } from '../source/connect.js';
 import { planChange, printHeader } from './capture.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -9,6 +11,7 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
   const project = await loadProject(options, io);
   return withSource(project, async (session) => {
     const { features, plan } = await planChange(project, session.sql);
+    const paused = await livePauses(project, session.sql);
     if (options.json) {
       io.out(
         JSON.stringify(
@@ -16,6 +19,7 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
             changes: plan.hasChanges,
             counts: plan.counts,
             drift: plan.driftCount,
+            paused: paused.map((p) => p.feature),
             items: plan.items.map(({ sql: _sql, ...item }) => item),
           },
           null,
@@ -25,6 +29,8 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
       return 0;
     }
     printHeader(io, 'plan', project, session, features);
+    const line = pausesLine(paused);
+    if (line) io.out(io.colors.yellow(line));
     renderPlan(plan, io);
     if (plan.hasChanges) {
       io.out(
@@ -37,4 +43,19 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
     }
     return 0;
   });
+}
+
+/** Features paused live (nudge pause, the dashboard), read from the engine store. */
+async function livePauses(
+  project: Parameters<typeof planChange>[0],
+  source: Parameters<typeof planChange>[1],
+): Promise<FeaturePause[]> {
+  const separate = project.config.engine?.database_url;
+  if (!separate) return featurePausesIfAny(source);
+  const store = await openSource({ url: separate, readOnly: true, max: 1 });
+  try {
+    return await featurePausesIfAny(store);
+  } finally {
+    await store.end({ timeout: 5 });
+  }
 }

@@ -142,7 +142,7 @@ async function resolveBatch(
     const keys: string[] = [];
     const data = { new: row.new_row, old: row.old_row };
     for (const feature of candidatesOf(ctx.features, row)) {
-      if (feature.feature.status === 'paused') continue;
+      if (ctx.features.isPaused(feature)) continue;
       if (feature.when && !feature.readsContact) {
         if (!triggerVerdict(feature, row, now).result) continue;
       }

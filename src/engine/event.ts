@@ -201,8 +201,8 @@ export async function handleEvent(
 
   for (const feature of candidatesOf(ctx.features, row)) {
     triggered.add(feature.name);
-    if (feature.feature.status === 'paused') {
-      skip(feature.name, 'feature paused');
+    if (ctx.features.isPaused(feature)) {
+      skip(feature.name, 'paused');
       continue;
     }
     if (feature.when && !feature.readsContact) {

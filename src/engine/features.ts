@@ -62,6 +62,8 @@ export class FeatureSet {
   private readonly byTable = new Map<string, RuntimeFeature[]>();
   private readonly byEvent = new Map<string, RuntimeFeature[]>();
   private readonly byName = new Map<string, RuntimeFeature>();
+  /** Paused live (nudge pause, the dashboard): kept current by watchPauses (pauses.ts). */
+  private pausedLive: ReadonlySet<string> = new Set();
 
   constructor(features: Feature[], catalog: Catalog, attributes: AttributeTypes = {}) {
     for (const feature of features) {
@@ -79,6 +81,14 @@ export class FeatureSet {
     }
   }
 
+  /** Paused in its file (`status: paused`) or live: its trigger events are skipped as `paused`. */
+  isPaused(feature: RuntimeFeature): boolean {
+    return feature.feature.status === 'paused' || this.pausedLive.has(feature.name);
+  }
+  /** The features paused live, replacing the previous set (pauses.ts). */
+  setPausedLive(names: Iterable<string>): void {
+    this.pausedLive = new Set(names);
+  }
   get(name: string): RuntimeFeature | undefined {
     return this.byName.get(name);
   }

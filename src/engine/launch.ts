@@ -14,16 +14,20 @@ import type { LoadedConfig } from '../config/load.js';
 import { compileLiveSync, liveSyncNeeds } from '../contacts/live.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
 import { records } from '../db/records.js';
+import { checkStoredSecrets } from '../db/secrets.js';
 import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { makeServer } from '../server/index.js';
+import { keySourceOf } from '../server/ingest-secrets.js';
 import { readCatalog } from '../source/catalog.js';
 import { openSource } from '../source/connect.js';
+import { refuseTransactionPooling } from '../source/pooler.js';
 import { type Clock, storeClock } from './clock.js';
 import { surviveConnectionLoss } from './connection-loss.js';
 import { FeatureSet } from './features.js';
 import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
 import { type Log, makeLog } from './log.js';
+import { watchPauses } from './pauses.js';
 import { makeRouter } from './router.js';
 import { type Engine, startEngine } from './runtime.js';
 
@@ -47,6 +51,8 @@ export interface Running {
   source: postgres.Sql;
   engine: Engine;
   features: Feature[];
+  /** The features as the engine runs them (live pauses included). */
+  featureSet: FeatureSet;
   /** Capture changes the features need that are not deployed. */
   undeployed: number;
   url?: string;
@@ -55,6 +61,7 @@ export interface Running {
 
 export async function launch(project: LoadedConfig, options: LaunchOptions): Promise<Running> {
   const log = options.log ?? makeLog();
+  await checkSessions(project);
   const opened = await openEngineStore(project, {
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     max: 20,
@@ -67,6 +74,9 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       await step().catch((error) => log.warn({ err: error }, 'shutdown step failed'));
   };
   try {
+    // Before any work is claimed: a key that cannot read the stored secrets
+    // would otherwise stop the engine at the first event that needs one.
+    await checkStoredSecrets(store.sql, keySourceOf(project));
     const source =
       store.where === 'separate' || store.where === 'embedded'
         ? surviveConnectionLoss(
@@ -100,6 +110,8 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       );
 
     const set = new FeatureSet(features, catalog, project.config.contacts.attributes);
+    const pauses = await watchPauses(store.sql, set, log);
+    cleanup.push(() => pauses.stop());
     const route = makeRouter(set, project.config.engine.partitions);
     const clock = options.clock ?? (await storeClock(store.sql));
     const actionEnv: ActionEnv = {
@@ -163,10 +175,32 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       url = listening.url;
       cleanup.push(() => listening.close());
     }
-    return { store, source, engine, features, undeployed, ...(url ? { url } : {}), stop: stopAll };
+    return {
+      store,
+      source,
+      engine,
+      features,
+      featureSet: set,
+      undeployed,
+      ...(url ? { url } : {}),
+      stop: stopAll,
+    };
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * The engine needs its sessions kept (LISTEN for jobs, advisory locks,
+ * session settings): a transaction pooler in front of the source or the
+ * engine store is refused before the store is migrated or anything is read.
+ */
+async function checkSessions(project: LoadedConfig): Promise<void> {
+  const urls = [project.databaseUrl, project.config.engine?.database_url];
+  for (const url of new Set(urls.filter((u): u is string => !!u))) {
+    const readOnly = url === project.databaseUrl && project.config.access === 'read-only';
+    await refuseTransactionPooling({ url, readOnly });
   }
 }
 

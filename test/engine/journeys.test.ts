@@ -219,8 +219,8 @@ stages:
     expect(new Set(beats.map((a) => a.key)).size).toBe(2);
     expect(beats.map((a) => a.context.new?.total)).toEqual([1, 2]);
     expect((await engine.decisions('paused-one')).map((d) => d.reason)).toEqual([
-      'feature paused',
-      'feature paused',
+      'paused',
+      'paused',
     ]);
   });
 
