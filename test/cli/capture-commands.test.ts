@@ -5,11 +5,8 @@ import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planChange } from '../../src/cli/capture.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
-import { loadConfig } from '../../src/config/load.js';
-import { connectSource } from '../../src/source/connect.js';
 import { captured } from '../capture/outbox.js';
 import { useDatabase } from '../harness/db.js';
 
@@ -227,7 +224,7 @@ describe('plan and deploy', () => {
 });
 
 describe('read-only access', () => {
-  it('lets a role without CREATE analyze and plan, sends no writes, and makes deploy refuse', async () => {
+  it('lets a role without CREATE analyze and plan, writes nothing, and makes deploy refuse', async () => {
     const { name: role, url: readerUrl } = await db.loginRole(
       'reader',
       'GRANT USAGE ON SCHEMA auth, storage TO {role}; REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
@@ -257,22 +254,7 @@ describe('read-only access', () => {
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/access is read-only \(nudge\.yaml:\d+\): deploy refuses to write/);
     expect(await nudgeSchemaExists()).toBe(false);
-
-    // Every statement a read-only plan sends is a read.
-    const statements: string[] = [];
-    const loaded = await loadConfig({ cwd, env });
-    const sql = connectSource({
-      url: env.READER_URL,
-      readOnly: true,
-      onQuery: (text) => statements.push(text),
-    });
-    try {
-      await planChange(loaded, sql);
-    } finally {
-      await sql.end();
-    }
-    expect(statements.length).toBeGreaterThan(0);
-    const writes = statements.filter((s) => !/^\s*(select|with|show)\b/i.test(s));
-    expect(writes).toEqual([]);
+    // That the server refuses any write these commands might send, even one
+    // that looks like a read, is test/cli/read-only.test.ts.
   });
 });
