@@ -178,8 +178,12 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8787),
       public_url: urlSchema('the URL this server is reachable at').optional(),
+      rate_limit: z
+        .strictObject({ per_minute: z.number().int().positive().default(1200) })
+        .default({ per_minute: 1200 })
+        .describe('requests each API key may make to /v1 per minute (bursts up to that many)'),
     })
-    .default({ host: '127.0.0.1', port: 8787 }),
+    .default({ host: '127.0.0.1', port: 8787, rate_limit: { per_minute: 1200 } }),
   ingest: z
     .strictObject({
       secret: z

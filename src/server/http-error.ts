@@ -13,6 +13,8 @@ export class HttpError extends Error {
     readonly code: string,
     /** One sentence for a person; never contains a secret. */
     readonly detail: string,
+    /** Headers the answer carries, e.g. Retry-After on a 429. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(`${status} ${code}: ${detail}`);
   }
@@ -29,7 +31,7 @@ export function makeErrorHandler(
   return (error, c) => {
     if (error instanceof HttpError) {
       onHttpError?.(error, c);
-      return c.json(errorBody(error.code, error.detail), error.status);
+      return c.json(errorBody(error.code, error.detail), error.status, error.headers);
     }
     log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return c.json(errorBody('internal', 'internal error; see the Nudge log'), 500);

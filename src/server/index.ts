@@ -1,6 +1,7 @@
-// Nudge's HTTP server: the Hono app (GET /health, GET /metrics, POST /ingest)
-// and listen(). Small on purpose: each route lives in its own file, every
-// error goes through the one handler in http-error.ts.
+// Nudge's HTTP server: the Hono app (GET /health, GET /metrics, POST /ingest,
+// /v1) and listen(). Small on purpose: each route lives in its own file, every
+// error goes through the one handler in http-error.ts. Every route but
+// /health needs a credential (test/security/doors.test.ts walks them all).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -10,7 +11,9 @@ import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/inbox.js';
+import { loopbackOrApiKey } from './api/auth.js';
 import { makeApi } from './api/index.js';
+import { limitDeclaredBody } from './body.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
@@ -70,6 +73,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       );
     }),
   );
+  app.use('*', limitDeclaredBody(project.config.ingest.max_body_bytes));
   app.notFound((c) =>
     c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
   );
@@ -91,7 +95,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     return c.json({ ok: true, engine_store: 'ok' });
   });
 
-  app.get('/metrics', async (c) =>
+  app.get('/metrics', loopbackOrApiKey(sql), async (c) =>
     c.body(await metrics.registry.metrics(), 200, {
       'content-type': metrics.registry.contentType,
     }),
@@ -116,6 +120,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       attributes: project.config.contacts.attributes,
       route: options.route,
       maxBodyBytes: project.config.ingest.max_body_bytes,
+      perMinute: project.config.server.rate_limit.per_minute,
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
     }),
   );

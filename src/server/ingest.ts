@@ -2,7 +2,7 @@
 // triggers (via pg_net), Supabase Database Webhooks and named events.
 //
 // Checks run cheapest first and nothing unauthenticated is parsed: declared
-// size (413), credentials and timestamp (401), the streamed body counted
+// size (413, in the server's limitDeclaredBody), credentials and timestamp (401), the streamed body counted
 // against the limit as it arrives (413; never buffered past it), signature
 // (401), JSON (400), shape (422). Then the rows go to the inbox keyed by the
 // delivery's webhook-id, so a sender that retries — or pg_net and Nudge's
@@ -36,10 +36,6 @@ export function makeIngestHandler(options: IngestOptions) {
   const shared = digest(options.secrets.shared);
 
   return async (c: Context) => {
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && Number(declared) > options.maxBodyBytes) {
-      throw tooLarge(options.maxBodyBytes);
-    }
     const webhook = {
       'webhook-id': c.req.header('webhook-id') ?? '',
       'webhook-timestamp': c.req.header('webhook-timestamp') ?? '',
@@ -58,9 +54,7 @@ export function makeIngestHandler(options: IngestOptions) {
         );
       }
       checkTimestamp(webhook['webhook-timestamp']);
-      body = await readCapped(c.req.raw, options.maxBodyBytes, () =>
-        tooLarge(options.maxBodyBytes),
-      );
+      body = await readCapped(c.req.raw, options.maxBodyBytes);
       if (!verifiers.some((verifier) => verifies(verifier, body, webhook))) {
         throw new HttpError(
           401,
@@ -82,9 +76,7 @@ export function makeIngestHandler(options: IngestOptions) {
       if (!timingSafeEqual(digest(token), shared)) {
         throw new HttpError(401, 'bad_secret', 'the shared secret does not match');
       }
-      body = await readCapped(c.req.raw, options.maxBodyBytes, () =>
-        tooLarge(options.maxBodyBytes),
-      );
+      body = await readCapped(c.req.raw, options.maxBodyBytes);
       // Supabase Database Webhooks carry no delivery id (and pg_net never
       // resends one), so each is its own delivery unless the sender names it.
       deliveryKey = c.req.header('idempotency-key') ?? `db-webhook:${randomUUID()}`;
@@ -146,12 +138,4 @@ function sharedSecretOf(c: Context): string | undefined {
 /** Equal-length digests, so comparing them leaks neither content nor length. */
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(
-    413,
-    'payload_too_large',
-    `body is larger than ingest.max_body_bytes (${limit} bytes)`,
-  );
 }

@@ -1,40 +1,74 @@
-// Bearer API keys for /v1: 401 when the key is missing, unknown or revoked;
-// 403 when a read key asks for a write (anything but GET and HEAD).
-import type { MiddlewareHandler } from 'hono';
+// Bearer API keys: 401 when the key is missing, unknown or revoked. For /v1,
+// then 429 when the key is over its rate limit and 403 when a read key asks
+// for a write (anything but GET and HEAD). GET /metrics takes any live key,
+// or none from a loopback peer.
+import type { Context, MiddlewareHandler } from 'hono';
 import type postgres from 'postgres';
-import { authenticateApiKey, type KeyScope } from '../../contacts/api-keys.js';
+import { type ApiKeyInfo, authenticateApiKey, type KeyScope } from '../../contacts/api-keys.js';
 import { HttpError } from '../http-error.js';
+import type { RateLimiter } from './rate-limit.js';
+
+type ApiKey = Pick<ApiKeyInfo, 'id' | 'name' | 'scope'>;
 
 export interface ApiEnv {
   Variables: { apiKey: { id: string; name: string; scope: KeyScope } };
 }
 
-export function requireApiKey(sql: postgres.Sql): MiddlewareHandler<ApiEnv> {
+/** The live key the request carries; 401 otherwise. */
+export async function authenticate(c: Context, sql: postgres.Sql): Promise<ApiKey> {
+  const header = c.req.header('authorization') ?? '';
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (!bearer) {
+    throw new HttpError(
+      401,
+      'missing_api_key',
+      'send an API key as Authorization: Bearer nudge_...; create one with `nudge keys create <name>`',
+    );
+  }
+  const result = await authenticateApiKey(sql, bearer);
+  if (!result.ok) {
+    throw result.reason === 'revoked'
+      ? new HttpError(401, 'revoked_api_key', 'this API key was revoked')
+      : new HttpError(401, 'invalid_api_key', 'unknown API key');
+  }
+  return result.key;
+}
+
+export function requireApiKey(sql: postgres.Sql, limiter: RateLimiter): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    if (!bearer) {
-      throw new HttpError(
-        401,
-        'missing_api_key',
-        'send an API key as Authorization: Bearer nudge_...; create one with `nudge keys create <name>`',
-      );
-    }
-    const result = await authenticateApiKey(sql, bearer);
-    if (!result.ok) {
-      throw result.reason === 'revoked'
-        ? new HttpError(401, 'revoked_api_key', 'this API key was revoked')
-        : new HttpError(401, 'invalid_api_key', 'unknown API key');
-    }
+    const key = await authenticate(c, sql);
+    limiter.take(key);
     const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
-    if (!reads && result.key.scope !== 'write') {
+    if (!reads && key.scope !== 'write') {
       throw new HttpError(
         403,
         'insufficient_scope',
-        `API key "${result.key.name}" is read-only; ${c.req.method} needs a write key`,
+        `API key "${key.name}" is read-only; ${c.req.method} needs a write key`,
       );
     }
-    c.set('apiKey', result.key);
+    c.set('apiKey', key);
     await next();
   };
+}
+
+/**
+ * Open to a peer on the loopback interface (Prometheus on the same machine)
+ * unless it sends a key, which must then be live; anyone else needs a key.
+ */
+export function loopbackOrApiKey(sql: postgres.Sql): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.header('authorization') !== undefined || !fromLoopback(c)) {
+      await authenticate(c, sql);
+    }
+    await next();
+  };
+}
+
+/** Whether the TCP peer is 127.0.0.0/8 or ::1; false with no socket (app.request in tests). */
+function fromLoopback(c: Context): boolean {
+  const env = c.env as
+    | { incoming?: { socket?: { remoteAddress?: string } }; server?: unknown }
+    | undefined;
+  const address = env?.incoming?.socket?.remoteAddress ?? '';
+  return /^(::ffff:)?127\./.test(address) || address === '::1';
 }

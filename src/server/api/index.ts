@@ -9,6 +9,7 @@ import { type ApiEnv, requireApiKey } from './auth.js';
 import { contactsRoutes } from './contacts.js';
 import { eventsRoutes } from './events.js';
 import { listsRoutes } from './lists.js';
+import { makeRateLimiter } from './rate-limit.js';
 
 export interface ApiOptions {
   /** The engine store. */
@@ -19,6 +20,10 @@ export interface ApiOptions {
   route: Router;
   /** Largest JSON body accepted (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Requests each key may make a minute (server.rate_limit.per_minute; default 1200). */
+  perMinute?: number;
+  /** The rate limiter's clock (tests). */
+  now?: () => number;
   /** Called after a tracked event reached the inbox: wake the engine. */
   onEvents?: () => void;
 }
@@ -27,7 +32,7 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const { sql, attributes } = options;
   const api = new Hono<ApiEnv>();
-  api.use('*', requireApiKey(sql));
+  api.use('*', requireApiKey(sql, makeRateLimiter(options.perMinute ?? 1200, options.now)));
   api.route('/contacts', contactsRoutes({ sql, attributes, maxBodyBytes }));
   api.route(
     '/events',

@@ -9,19 +9,13 @@ import { HttpError } from '../http-error.js';
 
 /** The body as JSON; undefined when there is none. */
 export async function readJson(c: Context, limit: number): Promise<unknown> {
-  const declared = c.req.header('content-length');
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const text = await readCapped(c.req.raw, limit, () => tooLarge(limit));
+  const text = await readCapped(c.req.raw, limit);
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
   }
-}
-
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'payload_too_large', `body is larger than ${limit} bytes`);
 }
 
 /** Validates a body; the first problem becomes a 422 naming its field. */

@@ -1,0 +1,244 @@
+// Every door of the HTTP server, found by walking the router's route table, so
+// a route added later without a credential check fails here: no credential and
+// a revoked API key are refused (401) everywhere but /health; a read key never
+// writes, and an API key never opens /ingest; /metrics is open to loopback
+// peers only; a declared or streamed body over ingest.max_body_bytes is a 413
+// on every route that reads one; /v1 keys are rate limited with Retry-After.
+import { inspectRoutes } from 'hono/dev';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeRateLimiter } from '../../src/server/api/rate-limit.js';
+import { HttpError } from '../../src/server/http-error.js';
+import { useDatabase } from '../harness/db.js';
+import { concretePath, type SecurityServer, startSecurityServer } from './helpers.js';
+
+const db = useDatabase();
+const LIMIT = 4096;
+const OPEN = new Set(['/health']);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+let nudge: SecurityServer;
+let doors: { method: string; path: string }[];
+
+beforeAll(async () => {
+  nudge = await startSecurityServer(db, (config) => {
+    config.ingest.max_body_bytes = LIMIT;
+  });
+  const seen = new Set<string>();
+  doors = [];
+  for (const route of inspectRoutes(nudge.server.app)) {
+    if (route.isMiddleware) continue;
+    const methods = route.method === 'ALL' ? ['GET', 'POST'] : [route.method];
+    for (const method of methods) {
+      const door = `${method} ${route.path}`;
+      if (seen.has(door)) continue;
+      seen.add(door);
+      doors.push({ method, path: route.path });
+    }
+  }
+});
+
+async function ask(method: string, path: string, headers: Record<string, string> = {}) {
+  const response = await nudge.request(concretePath(path), { method, headers });
+  const json = (await response.json().catch(() => ({}))) as { error?: string };
+  return { status: response.status, error: json.error };
+}
+
+describe('the route table', () => {
+  it('holds the doors this test knows about, so walking it is not empty', () => {
+    const names = doors.map((d) => `${d.method} ${d.path}`);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'GET /health',
+        'GET /metrics',
+        'POST /ingest',
+        'POST /v1/contacts',
+        'GET /v1/contacts',
+        'DELETE /v1/contacts/:contact',
+        'POST /v1/events',
+        'GET /v1/lists/:name/contacts',
+        'DELETE /v1/lists/:name/contacts',
+      ]),
+    );
+    expect(doors.length).toBeGreaterThanOrEqual(14);
+  });
+
+  it('answers /health without a credential', async () => {
+    expect((await ask('GET', '/health')).status).toBe(200);
+  });
+
+  it('refuses every other door without a credential, with a wrong one and with a revoked key', async () => {
+    const answers: string[] = [];
+    for (const { method, path } of doors) {
+      if (OPEN.has(path)) continue;
+      const none = await ask(method, path);
+      const wrong = await ask(method, path, { authorization: 'Bearer nudge_not_a_key' });
+      const revoked = await ask(method, path, { authorization: `Bearer ${nudge.revokedKey}` });
+      const secretHeader = await ask(method, path, { 'x-nudge-secret': nudge.revokedKey });
+      answers.push(
+        `${method} ${path}: ${none.status} ${wrong.status} ${revoked.status} ${secretHeader.status}`,
+      );
+    }
+    expect(answers).toEqual(answers.map((line) => `${line.split(': ')[0]}: 401 401 401 401`));
+  });
+
+  it('lets a read key write nowhere, and no API key into /ingest', async () => {
+    const refused: string[] = [];
+    for (const { method, path } of doors) {
+      if (OPEN.has(path)) continue;
+      const writes = method !== 'GET' && method !== 'HEAD';
+      const read = await ask(method, path, { authorization: `Bearer ${nudge.readKey}` });
+      if (writes && ![401, 403].includes(read.status))
+        refused.push(`${method} ${path} read key: ${read.status}`);
+      if (path === '/ingest') {
+        const write = await ask(method, path, { authorization: `Bearer ${nudge.writeKey}` });
+        if (write.status !== 401) refused.push(`${method} ${path} write key: ${write.status}`);
+      }
+    }
+    expect(refused).toEqual([]);
+  });
+});
+
+describe('/metrics', () => {
+  it('is open to a loopback peer, which may not send a revoked key', async () => {
+    const listening = await nudge.server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const open = await fetch(`${listening.url}/metrics`);
+      expect(open.status).toBe(200);
+      expect(await open.text()).toMatch(/nudge_ingest/);
+      const revoked = await fetch(`${listening.url}/metrics`, {
+        headers: { authorization: `Bearer ${nudge.revokedKey}` },
+      });
+      expect(revoked.status).toBe(401);
+      const read = await fetch(`${listening.url}/metrics`, {
+        headers: { authorization: `Bearer ${nudge.readKey}` },
+      });
+      expect(read.status).toBe(200);
+    } finally {
+      await listening.close();
+    }
+  });
+
+  it('answers anyone else only with a live key', async () => {
+    expect((await ask('GET', '/metrics')).status).toBe(401);
+    expect(
+      (await ask('GET', '/metrics', { authorization: `Bearer ${nudge.readKey}` })).status,
+    ).toBe(200);
+  });
+});
+
+describe('body limits', () => {
+  const bodyDoors = () => doors.filter((d) => BODY_METHODS.has(d.method));
+  const credentials = (path: string) =>
+    path === '/ingest'
+      ? { 'x-nudge-secret': nudge.ingestSecret }
+      : { authorization: `Bearer ${nudge.writeKey}` };
+
+  it('refuses a declared length over ingest.max_body_bytes on every door that takes a body, before credentials', async () => {
+    expect(bodyDoors().length).toBeGreaterThanOrEqual(7);
+    const answers: string[] = [];
+    for (const { method, path } of bodyDoors()) {
+      for (const headers of [{}, credentials(path)]) {
+        const response = await nudge.request(concretePath(path), {
+          method,
+          headers: {
+            ...headers,
+            'content-type': 'application/json',
+            'content-length': String(LIMIT + 1),
+          },
+          body: 'x'.repeat(LIMIT + 1),
+        });
+        const json = (await response.json()) as { error: string; detail: string };
+        answers.push(`${method} ${path}: ${response.status} ${json.error} ${json.detail}`);
+      }
+    }
+    const expected = `413 payload_too_large body is larger than ingest.max_body_bytes (${LIMIT} bytes)`;
+    expect(answers).toEqual(answers.map((line) => `${line.split(': ')[0]}: ${expected}`));
+  });
+
+  it('stops reading a streamed body at the limit on every door, and refuses it where the route reads one', async () => {
+    const chunk = 512;
+    const answers: string[] = [];
+    for (const { method, path } of bodyDoors()) {
+      // A list for /v1/lists/:name/... to find (an earlier DELETE door may have removed it).
+      const list = await nudge.request('/v1/lists', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${nudge.writeKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: concretePath(':name') }),
+      });
+      expect([201, 409]).toContain(list.status);
+      let pulled = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= LIMIT * 4) return controller.close();
+          pulled += chunk;
+          controller.enqueue(
+            new TextEncoder().encode(
+              pulled === chunk ? `{"a":"${'x'.repeat(chunk - 6)}` : 'x'.repeat(chunk),
+            ),
+          );
+        },
+      });
+      const response = await nudge.request(concretePath(path), {
+        method,
+        headers: { ...credentials(path), 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      await response.arrayBuffer();
+      if (pulled > LIMIT + 4 * chunk) answers.push(`${method} ${path}: read ${pulled} bytes`);
+      if (method === 'POST' && response.status !== 413) {
+        answers.push(`${method} ${path}: ${response.status}`);
+      }
+    }
+    expect(answers).toEqual([]);
+  });
+});
+
+describe('rate limits', () => {
+  it('gives each /v1 key server.rate_limit.per_minute requests, then 429 with Retry-After', async () => {
+    const limited = await startSecurityServer(db, (config) => {
+      config.server.rate_limit.per_minute = 3;
+    });
+    const as = (key: string) =>
+      limited.request('/v1/lists', { headers: { authorization: `Bearer ${key}` } });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await as(limited.readKey)).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    const refused = await as(limited.readKey);
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(20);
+    expect(await refused.json()).toEqual({
+      error: 'rate_limited',
+      detail: expect.stringMatching(/server\.rate_limit\.per_minute \(3\); retry in \d+s$/),
+    });
+    // Another key has its own allowance; an unauthenticated caller is not counted.
+    expect((await as(limited.writeKey)).status).toBe(200);
+    expect((await limited.request('/v1/lists')).status).toBe(401);
+  });
+
+  it('refills at per_minute / 60 a second and answers how long until the next request', () => {
+    let now = 1_000_000;
+    const limiter = makeRateLimiter(3, () => now);
+    const key = { id: 'k', name: 'ci' };
+    for (let i = 0; i < 3; i++) limiter.take(key);
+    const refusal = (() => {
+      try {
+        limiter.take(key);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(HttpError);
+    expect((refusal as HttpError).headers).toEqual({ 'retry-after': '20' });
+    now += 19_000;
+    expect(() => limiter.take(key)).toThrow(/retry in 1s/);
+    now += 1_000;
+    expect(() => limiter.take(key)).not.toThrow();
+    expect(() => limiter.take(key)).toThrow(HttpError);
+    now += 60_000;
+    for (let i = 0; i < 3; i++) limiter.take(key);
+    expect(() => limiter.take(key)).toThrow(HttpError);
+  });
+});
