@@ -4,7 +4,10 @@
 import type { LoadedConfig } from '../config/load.js';
 import { closest } from '../config/suggest.js';
 import { formatPath } from '../config/yaml.js';
-import { redactUrl, type Sql, sourceError } from '../source/connect.js';
+import { checkStoredSecrets } from '../db/secrets.js';
+import { NudgeError } from '../errors.js';
+import { keySourceOf } from '../server/ingest-secrets.js';
+import { openSource, redactUrl, type Sql, sourceError } from '../source/connect.js';
 import {
   type Analysis,
   allTables,
@@ -16,6 +19,7 @@ import {
   type TableReport,
 } from '../source/introspect.js';
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
+import { detectPooling, type Pooling, transactionPoolingError } from '../source/pooler.js';
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
 import {
   type FeatureLoad,
@@ -56,9 +60,10 @@ export async function doctor(options: GlobalOptions, io: Io): Promise<number> {
   const { say, section, skip, counts } = reporter(io);
   const supabase = project.supabase?.enabled ? project.supabase : undefined;
 
+  let connected = false;
   if (project.databaseUrl) {
     section('Database', `${redactUrl(project.databaseUrl)} (from ${project.databaseUrlFrom})`);
-    await databaseChecks(project, say, skip);
+    connected = await databaseChecks(project, say, skip);
   } else if (supabase?.project_url) {
     section('Database');
     const fix = `set database_url or DATABASE_URL (${CONNECTION_STRING}); tables, RLS, capture triggers (nudge deploy), the realtime publication and Nudge's trigger state need it`;
@@ -67,6 +72,16 @@ export async function doctor(options: GlobalOptions, io: Io): Promise<number> {
     section('Database');
     const fix = `set database_url in nudge.yaml or DATABASE_URL (${CONNECTION_STRING}), or run nudge dev for an embedded database`;
     say('fail', 'Database', 'no database configured', fix);
+  }
+
+  const store = project.config.engine?.database_url;
+  if (store || project.databaseUrl) {
+    section(
+      'Engine store',
+      store ? redactUrl(store) : 'schema nudge_engine in the source database',
+    );
+    if (store || connected) await engineStoreChecks(project, say);
+    else skip('engine store checks skipped: no connection');
   }
 
   if (supabase?.project_url) {
@@ -95,11 +110,18 @@ export async function doctor(options: GlobalOptions, io: Io): Promise<number> {
   return 0;
 }
 
-async function databaseChecks(project: LoadedConfig, say: Say, skip: (m: string) => void) {
+/** Runs the database checks; whether it could connect. */
+async function databaseChecks(
+  project: LoadedConfig,
+  say: Say,
+  skip: (m: string) => void,
+): Promise<boolean> {
   let connected = false;
   try {
-    await withSource(project, async ({ sql, readOnly }) => {
+    await withSource(project, async ({ sql, readOnly, url }) => {
       connected = true;
+      // First, on connections of its own: what follows may not work through a transaction pooler.
+      const pooling = await detectPooling({ url, readOnly }).catch(poolingUnknown);
       const db = await readDatabase(sql);
       const powers = db.superuser ? 'superuser' : db.bypassRls ? 'bypasses RLS' : 'RLS applies';
       const access = readOnly ? ', access read-only' : '';
@@ -108,6 +130,8 @@ async function databaseChecks(project: LoadedConfig, say: Say, skip: (m: string)
         'Connection',
         `PostgreSQL ${db.serverVersion}, role ${db.role} (${powers})${access}`,
       );
+      if (!poolingCheck(url, pooling, say))
+        return skip('auth, tables, storage, capture and realtime checks skipped: no session');
       let analysis: Analysis;
       try {
         analysis = await analyzeDatabase(sql);
@@ -126,6 +150,63 @@ async function databaseChecks(project: LoadedConfig, say: Say, skip: (m: string)
     say('fail', connected ? 'Database' : 'Connection', e.message, e.hint);
     if (!connected)
       skip('auth, tables, storage, capture and realtime checks skipped: no connection');
+  }
+  return connected;
+}
+
+const poolingUnknown = (error: unknown) =>
+  sourceError(error, 'cannot tell whether the server keeps sessions');
+
+/** One line on pooling: ✗ with the URL to use instead when the pooler lends sessions per transaction. */
+function poolingCheck(url: string, pooling: Pooling | NudgeError, say: Say): boolean {
+  if (pooling instanceof NudgeError) {
+    say('fail', 'Pooler', pooling.message, pooling.hint);
+    return false;
+  }
+  if (pooling.kind === 'transaction') {
+    const e = transactionPoolingError(url, pooling.why);
+    say('fail', 'Pooler', e.message, e.hint);
+    return false;
+  }
+  const what = pooling.supabasePooler
+    ? "Supabase's session pooler"
+    : 'a direct connection or a session pooler';
+  say('ok', 'Pooler', `sessions kept (${what})`);
+  return true;
+}
+
+/**
+ * The engine store: a separate one must keep sessions too, and every stored
+ * secret must decrypt with this project's master key (what nudge start checks
+ * before it takes any work).
+ */
+async function engineStoreChecks(project: LoadedConfig, say: Say) {
+  const separate = project.config.engine?.database_url;
+  const url = separate ?? project.databaseUrl!;
+  const readOnly = !separate && project.config.access === 'read-only';
+  if (separate) {
+    const pooling = await detectPooling({ url, readOnly }).catch(poolingUnknown);
+    poolingCheck(url, pooling, say);
+  }
+  try {
+    const sql = await openSource({ url, readOnly, max: 1 });
+    try {
+      const [table] = await sql<{ present: boolean }[]>`
+        select to_regclass('nudge_engine.secrets') is not null as present`;
+      const names = table?.present ? await checkStoredSecrets(sql, keySourceOf(project)) : [];
+      say(
+        'ok',
+        'Secrets',
+        names.length
+          ? `${plural(names.length, 'stored secret')} decrypt with this project's master key`
+          : 'none stored yet',
+      );
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  } catch (error) {
+    const e = sourceError(error, 'cannot read the secrets');
+    say('fail', 'Secrets', e.message, e.hint);
   }
 }
 
@@ -339,7 +420,7 @@ function captureChecks(checks: Checks) {
   }
 
   const pgNet = analysis.pgNet;
-  const webhook = project.config.capture === 'webhook';
+  const webhook = project.config.capture.transport === 'webhook';
   if (pgNet.installed) {
     say('ok', 'pg_net', `${pgNet.version} installed${webhook ? ' (capture: webhook)' : ''}`);
   } else if (webhook) {

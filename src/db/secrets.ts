@@ -40,19 +40,27 @@ export function keyFilePath(dir: string): string {
 
 /** The master key: given, from NUDGE_SECRET_KEY, or from the key file (created 0600 if absent). */
 export function masterKey(source: KeySource = {}): Buffer {
+  const file = keyFilePath(source.dir ?? process.cwd());
+  return existingMasterKey(source) ?? checkedKey(decodeBase64(createKeyFile(file), file), file);
+}
+
+/** The master key if there is one (given, NUDGE_SECRET_KEY, or an existing key file); never creates it. */
+function existingMasterKey(source: KeySource): Buffer | undefined {
   if (source.key) return checkedKey(source.key, 'the master key');
   const fromEnv = (source.env ?? process.env).NUDGE_SECRET_KEY?.trim();
   if (fromEnv) return checkedKey(decodeBase64(fromEnv, 'NUDGE_SECRET_KEY'), 'NUDGE_SECRET_KEY');
   const file = keyFilePath(source.dir ?? process.cwd());
-  return checkedKey(decodeBase64(readOrCreateKeyFile(file), file), file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return checkedKey(decodeBase64(text, file), file);
 }
 
-function readOrCreateKeyFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+function createKeyFile(file: string): string {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   try {
     // 'wx' fails if another process created the file meanwhile: then read theirs.
@@ -99,14 +107,8 @@ export function decryptSecret(
   name: string,
   row: { ciphertext: Buffer; iv: Buffer; tag: Buffer },
 ): string {
-  const unreadable = (why: string) =>
-    new SecretError(
-      `secret "${name}" cannot be decrypted: ${why}`,
-      'the master key (NUDGE_SECRET_KEY or .nudge/secret.key) must be the one it was stored with; ' +
-        'if the key is lost, set the secret again',
-    );
   if (row.iv.length !== IV_BYTES || row.tag.length !== TAG_BYTES) {
-    throw unreadable('the stored IV or tag has the wrong length (the row was altered)');
+    throw unreadable(name, 'the stored IV or tag has the wrong length (the row was altered)');
   }
   try {
     const decipher = createDecipheriv(CIPHER, key, row.iv, { authTagLength: TAG_BYTES });
@@ -114,8 +116,51 @@ export function decryptSecret(
     decipher.setAuthTag(row.tag);
     return Buffer.concat([decipher.update(row.ciphertext), decipher.final()]).toString('utf8');
   } catch {
-    throw unreadable('wrong master key, or the row was altered (GCM tag mismatch)');
+    throw unreadable(name, 'wrong master key, or the row was altered (GCM tag mismatch)');
   }
+}
+
+const unreadable = (name: string, why: string) =>
+  new SecretError(
+    `secret "${name}" cannot be decrypted: ${why}`,
+    'the master key (NUDGE_SECRET_KEY or .nudge/secret.key) must be the one it was stored with; ' +
+      'if the key is lost, set the secret again',
+  );
+
+/**
+ * Checks that every stored secret decrypts with this project's master key,
+ * and returns their names. `nudge start` runs it before the engine takes any
+ * work: a process started from another folder or machine, with another key,
+ * would otherwise process events until the first one that needs a secret.
+ * `nudge doctor` reports the same. Throws the first failure, naming the
+ * others; with secrets stored and no key at all, it does not create one.
+ */
+export async function checkStoredSecrets(sql: Db, source: KeySource = {}): Promise<string[]> {
+  const rows = await sql<{ name: string; ciphertext: Buffer; iv: Buffer; tag: Buffer }[]>`
+    select name, ciphertext, iv, tag from nudge_engine.secrets order by name`;
+  if (rows.length === 0) return [];
+  const key = existingMasterKey(source);
+  if (!key) {
+    const file = keyFilePath(source.dir ?? process.cwd());
+    throw unreadable(
+      rows[0]!.name,
+      `no master key here (NUDGE_SECRET_KEY is not set and ${file} does not exist)`,
+    );
+  }
+  const failures: { name: string; error: SecretError }[] = [];
+  for (const row of rows) {
+    try {
+      decryptSecret(key, row.name, row);
+    } catch (error) {
+      if (!(error instanceof SecretError)) throw error;
+      failures.push({ name: row.name, error });
+    }
+  }
+  const [first, ...others] = failures;
+  if (!first) return rows.map((row) => row.name);
+  if (others.length === 0) throw first.error;
+  const names = others.map((f) => `"${f.name}"`).join(', ');
+  throw new SecretError(`${first.error.message}; nor can ${names}`, first.error.hint);
 }
 
 export async function setSecret(

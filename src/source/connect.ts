@@ -11,6 +11,8 @@ export interface SourceOptions {
   /** Called with the text of every statement sent (log_queries, tests). */
   onQuery?: (text: string) => void;
   max?: number;
+  /** Named prepared statements (default on); off for probes that must work through any pooler. */
+  prepare?: boolean;
 }
 
 export type Sql = postgres.Sql;
@@ -18,6 +20,7 @@ export type Sql = postgres.Sql;
 export function connectSource(options: SourceOptions): Sql {
   return postgres(options.url, {
     max: options.max ?? 4,
+    ...(options.prepare === false ? { prepare: false } : {}),
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 30,
