@@ -48,9 +48,17 @@ export function redactUrl(url: string): string {
   }
 }
 
+const IPV6_ONLY =
+  "the host may have only an IPv6 address (Supabase's direct connection does, without the IPv4 add-on) and this network no IPv6: use the session pooler (Dashboard → Connect, port 5432 of the pooler host)";
+
 const HINTS: Record<string, [string, string]> = {
   ECONNREFUSED: ['connection refused', 'is the database running, and are host and port right?'],
-  ENOTFOUND: ['host not found', 'check the host name in the database URL'],
+  ENOTFOUND: [
+    'host not found',
+    "check the host name in the database URL; Supabase's direct host (db.<project-ref>.supabase.co) has only an IPv6 address: from a network without IPv6 use the session pooler",
+  ],
+  ENETUNREACH: ['network unreachable', IPV6_ONLY],
+  EHOSTUNREACH: ['host unreachable', IPV6_ONLY],
   EAI_AGAIN: ['host name lookup failed', 'check the host name and your network'],
   CONNECT_TIMEOUT: ['connection timed out', 'check host, port and any firewall or IP allow-list'],
   ETIMEDOUT: ['connection timed out', 'check host, port and any firewall or IP allow-list'],

@@ -104,6 +104,34 @@ describe('through a transaction pooler', () => {
     expect(store!.schema).toBeNull();
   });
 
+  it('nudge doctor checks a separate engine store behind one too', async () => {
+    const separate = await mkdtemp(path.join(tmpdir(), 'nudge-pooler-store-'));
+    try {
+      await writeFile(
+        path.join(separate, 'nudge.yaml'),
+        'engine: { database_url: "${ENGINE_URL}" }\n',
+      );
+      const { io, stdout } = memoryIo({
+        cwd: separate,
+        env: { DATABASE_URL: db.url, ENGINE_URL: transaction.url(db.name) },
+      });
+      const code = await run(['doctor'], io);
+      const lines = stdout().split('\n');
+      expect(lines).toContain(
+        '✓ Pooler             sessions kept (a direct connection or a session pooler)',
+      );
+      const store = lines.findIndex((line) => line.startsWith('Engine store'));
+      expect(lines[store]).toBe(
+        `Engine store  postgres://postgres:***@127.0.0.1:${transaction.port}/${db.name}`,
+      );
+      expect(lines[store + 1]).toMatch(new RegExp(`^✗ Pooler {13}.*${REFUSAL.source}`));
+      expect(lines[store + 2]).toMatch(new RegExp(`^ {2}fix: ${FIX.source}$`));
+      expect(code).toBe(1);
+    } finally {
+      await rm(separate, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a separate engine store behind one too', async () => {
     const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
     const engine = { ...project.config.engine, database_url: transaction.url(db.name) };

@@ -56,13 +56,18 @@ ${asRoot ? 'user = postgres\n' : ''}`,
     { mode: 0o644 },
   );
   let printed = '';
+  // Debian installs it in /usr/sbin, which a non-root PATH may lack.
   const child: ChildProcess = spawn('pgbouncer', [path.join(dir, 'pgbouncer.ini')], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/usr/local/sbin` },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let gone: Error | undefined;
   child.once('error', (error) => {
-    gone = error;
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    gone = missing
+      ? new Error('pgbouncer is not installed: apt-get install pgbouncer (.ci/run does)')
+      : error;
   });
   child.once('exit', (code, signal) => {
     gone ??= new Error(`pgbouncer exited (${signal ?? code}): ${printed}`);
@@ -73,7 +78,8 @@ ${asRoot ? 'user = postgres\n' : ''}`,
     });
   }
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
+    // No pid: it never started (not installed), so there is nothing to stop.
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM'); // immediate shutdown
       await exited;
     }
