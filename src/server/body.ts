@@ -42,3 +42,78 @@ export async function readCapped(request: Request, limit: number): Promise<strin
   }
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** How deep a JSON body may nest: deeper values cannot be serialised back (V8's stack). */
+export const MAX_JSON_DEPTH = 256;
+
+/** A surrogate without its pair: jsonb refuses it (and text would get U+FFFD). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether PostgreSQL can store this text: no U+0000, no unpaired surrogate. */
+export function storableText(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+}
+
+/**
+ * The body as JSON: 400 when it is not JSON; 422 naming the place when it
+ * nests deeper than MAX_JSON_DEPTH or holds text PostgreSQL cannot store —
+ * refused here rather than failing in the database as a 500.
+ */
+export function parseJson(text: string): unknown {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
+  }
+  // Iterative, with parent links: a path is built only for the answer.
+  type Node = { value: unknown; key?: string | number; parent?: Node; depth: number };
+  const pathOf = (node: Node) => {
+    const path: (string | number)[] = [];
+    for (let at: Node | undefined = node; at?.parent; at = at.parent) path.unshift(at.key!);
+    return fieldOf(path);
+  };
+  const stack: Node[] = [{ value: root, depth: 0 }];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const { value } = node;
+    if (typeof value === 'string') {
+      if (!storableText(value)) throw unstorable(pathOf(node));
+    } else if (typeof value === 'object' && value !== null) {
+      if (node.depth >= MAX_JSON_DEPTH) {
+        throw new HttpError(
+          422,
+          'too_deep',
+          `${pathOf(node)}: JSON nested more than ${MAX_JSON_DEPTH} levels deep`,
+        );
+      }
+      const depth = node.depth + 1;
+      if (Array.isArray(value)) {
+        for (const [key, item] of value.entries())
+          stack.push({ value: item, key, parent: node, depth });
+      } else {
+        for (const [key, item] of Object.entries(value)) {
+          if (!storableText(key)) throw unstorable(`${pathOf(node)} (a key)`);
+          stack.push({ value: item, key, parent: node, depth });
+        }
+      }
+    }
+  }
+  return root;
+}
+
+function unstorable(field: string): HttpError {
+  return new HttpError(
+    422,
+    'invalid_text',
+    `${field}: text holding U+0000 (NUL) or an unpaired surrogate cannot be stored`,
+  );
+}
+
+/** `new_rows[2].id`, `attributes.plan` from a path; `(body)` for the whole body. */
+export function fieldOf(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(body)';
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`))
+    .join('');
+}

@@ -13,7 +13,7 @@ import type { Context } from 'hono';
 import type postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
 import { insertInbox, type Router } from '../engine/inbox.js';
-import { readCapped } from './body.js';
+import { parseJson, readCapped } from './body.js';
 import { HttpError } from './http-error.js';
 import type { IngestSecrets } from './ingest-secrets.js';
 import type { ServerMetrics } from './metrics.js';
@@ -82,13 +82,7 @@ export function makeIngestHandler(options: IngestOptions) {
       deliveryKey = c.req.header('idempotency-key') ?? `db-webhook:${randomUUID()}`;
     }
 
-    let payload: unknown;
-    try {
-      payload = JSON.parse(body);
-    } catch (error) {
-      throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
-    }
-    const { shape, events } = eventsFromPayload(payload, deliveryKey, new Date());
+    const { shape, events } = eventsFromPayload(parseJson(body), deliveryKey, new Date());
     const inserted = await insertInbox(options.sql, events, options.route);
     options.metrics.accepted.inc({ shape });
     options.metrics.rows.inc({ stored: 'new' }, inserted);

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { batchEvents, captureBatchSchema } from '../capture/webhook.js';
 import type { InboxEvent } from '../engine/inbox.js';
+import { fieldOf } from './body.js';
 import { HttpError } from './http-error.js';
 
 export type Shape = 'capture' | 'supabase' | 'event';
@@ -52,6 +53,29 @@ function shapeOf(body: Record<string, unknown>): Shape | undefined {
  * a batch's rows are keyed by it and their index, a single event by it alone.
  */
 export function eventsFromPayload(
+  body: unknown,
+  deliveryKey: string,
+  receivedAt: Date,
+): { shape: Shape; events: InboxEvent[] } {
+  const read = readPayload(body, deliveryKey, receivedAt);
+  const late = read.events.findIndex((event) => !storableTime(event.occurredAt));
+  if (late >= 0) {
+    const field = read.shape === 'capture' ? 'captured_at' : 'occurred_at';
+    throw unprocessable(
+      'invalid_payload',
+      `${field}: expected a time between the years 1 and 9999, got ${read.events[late]!.occurredAt.toISOString()}`,
+    );
+  }
+  return read;
+}
+
+/** PostgreSQL has no year 0, and ISO 8601 text past 9999 needs a sign it does not read. */
+function storableTime(at: Date): boolean {
+  const year = at.getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}
+
+function readPayload(
   body: unknown,
   deliveryKey: string,
   receivedAt: Date,
@@ -108,14 +132,6 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
     'invalid_payload',
     `${fieldOf(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}`,
   );
-}
-
-/** `new_rows[2].id` from a zod path. */
-function fieldOf(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(body)';
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`))
-    .join('');
 }
 
 function unprocessable(code: string, detail: string): HttpError {

@@ -1,7 +1,7 @@
 // Shared by the security tests: a Nudge server over a migrated test database,
 // driven in-process through app.request(), with API keys of both scopes, a
 // revoked one, and the ingest shared secret.
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { createApiKey, revokeApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
@@ -24,6 +24,7 @@ export interface SecurityServer {
 export async function startSecurityServer(
   db: TestDatabase,
   edit: (config: Config) => void = () => {},
+  log: Logger = pino({ level: 'silent' }),
 ): Promise<SecurityServer> {
   await migrateEngine(db.sql, db.url);
   const project = await testProject((config) => {
@@ -34,7 +35,7 @@ export async function startSecurityServer(
     sql: db.sql,
     project,
     route: () => 0,
-    log: pino({ level: 'silent' }),
+    log,
     keys: { key: Buffer.alloc(32, 7) },
   });
   const tag = Math.random().toString(36).slice(2, 8);

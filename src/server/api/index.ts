@@ -8,6 +8,7 @@ import type { Router } from '../../engine/inbox.js';
 import { type ApiEnv, requireApiKey } from './auth.js';
 import { contactsRoutes } from './contacts.js';
 import { eventsRoutes } from './events.js';
+import { refuseNulInUrl } from './input.js';
 import { listsRoutes } from './lists.js';
 import { makeRateLimiter } from './rate-limit.js';
 
@@ -33,6 +34,7 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   const { sql, attributes } = options;
   const api = new Hono<ApiEnv>();
   api.use('*', requireApiKey(sql, makeRateLimiter(options.perMinute ?? 1200, options.now)));
+  api.use('*', refuseNulInUrl);
   api.route('/contacts', contactsRoutes({ sql, attributes, maxBodyBytes }));
   api.route(
     '/events',

@@ -1,20 +1,37 @@
 // Reading what a /v1 request sends: the JSON body (size-capped while it
 // streams, 400 when it is not JSON, 422 naming the first wrong field), query
 // parameters in order, and the mapping of query errors to 400.
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { QueryError } from '../../contacts/query.js';
-import { readCapped } from '../body.js';
+import { fieldOf, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 
 /** The body as JSON; undefined when there is none. */
 export async function readJson(c: Context, limit: number): Promise<unknown> {
   const text = await readCapped(c.req.raw, limit);
   if (text.trim() === '') return undefined;
+  return parseJson(text);
+}
+
+/**
+ * Every /v1 route: a path segment or query parameter holding U+0000 is a 400
+ * (PostgreSQL text cannot hold it; it would fail in the database as a 500).
+ */
+export const refuseNulInUrl: MiddlewareHandler = async (c, next) => {
+  const url = new URL(c.req.url);
+  const parts = [...url.pathname.split('/').map(decodedOrRaw), ...[...url.searchParams].flat()];
+  if (parts.some((part) => part.includes('\u0000'))) {
+    throw new HttpError(400, 'invalid_text', 'the URL holds U+0000 (NUL), which cannot be stored');
+  }
+  await next();
+};
+
+function decodedOrRaw(segment: string): string {
   try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }
 
@@ -43,14 +60,6 @@ export function expectedObject(message: string) {
 
 export function invalid(field: string, problem: string): HttpError {
   return new HttpError(422, 'invalid_body', `${field}: ${problem}`);
-}
-
-/** `emails[2]`, `attributes.plan` from a zod path. */
-function fieldOf(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(body)';
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`))
-    .join('');
 }
 
 /** Query parameters in the order written (repeats kept), `+` read as PostgREST reads it. */
