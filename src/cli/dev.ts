@@ -89,6 +89,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     io.out(
       `Engine running: ${c.cyan(running.url ?? '')} (POST /ingest, GET /health) · state in ${running.store.describe()}`,
     );
+    if (running.dashboardUrl) io.out(`Dashboard: ${c.cyan(running.dashboardUrl)}`);
     io.out('');
     const since = await lastDecision(sql);
     await demoWrites(sql, io);

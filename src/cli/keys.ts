@@ -19,7 +19,11 @@ export function registerKeys(program: Command, wrap: Wrap): void {
   keys
     .command('create <name>')
     .description('create a key and print it once (Nudge stores only its hash)')
-    .option('--scope <scope>', 'read (GET only) or write (everything)', 'write')
+    .option(
+      '--scope <scope>',
+      'read (GET only), dashboard (the dashboard: reads, pause, resume) or write (everything)',
+      'write',
+    )
     .action(
       wrap<Omit<KeysCreateOptions, 'name'>>((options, io, [name]) =>
         keysCreate({ ...options, name: name ?? '' }, io),
@@ -42,8 +46,8 @@ export function registerKeys(program: Command, wrap: Wrap): void {
 
 export async function keysCreate(options: KeysCreateOptions, io: Io): Promise<number> {
   const scope = options.scope ?? 'write';
-  if (scope !== 'read' && scope !== 'write') {
-    throw new NudgeError(`--scope ${scope}: expected read or write`);
+  if (scope !== 'read' && scope !== 'dashboard' && scope !== 'write') {
+    throw new NudgeError(`--scope ${scope}: expected read, dashboard or write`);
   }
   const { ApiKeyNameTaken, createApiKey } = await import('../contacts/api-keys.js');
   return withStore(options, io, async (sql) => {

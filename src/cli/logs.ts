@@ -5,7 +5,7 @@
 
 import { parseDuration } from '../config/duration.js';
 import { openEngineStore } from '../db/engine.js';
-import { decisionLines } from '../engine/decision-log.js';
+import { type DecisionRow, decisionLines, readDecisions } from '../engine/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/pauses.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
@@ -21,18 +21,7 @@ export interface LogsOptions extends GlobalOptions {
   json?: boolean;
 }
 
-interface DecisionLine {
-  id: number;
-  at: Date;
-  feature: string | null;
-  contact: string | null;
-  outcome: string;
-  reason: string;
-  detail: Record<string, unknown> | null;
-  status: string | null;
-  attempts: number | null;
-  last_error: string | null;
-}
+type DecisionLine = DecisionRow;
 
 const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'magenta'> = {
   matched: 'cyan',
@@ -57,29 +46,15 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
   const store = await openEngineStore(project, { max: 2 });
   try {
     const sql = store.sql;
-    const contactFilter = options.contact
-      ? /^[0-9a-f-]{36}$/i.test(options.contact)
-        ? sql`and (d.contact_id = ${options.contact}::uuid or c.auth_user_id = ${options.contact}::uuid)`
-        : sql`and c.email = ${options.contact.trim().toLowerCase()}`
-      : sql``;
-    const query = (afterId: number, first: boolean) => sql<DecisionLine[]>`
-      select * from (
-        select d.id::int as id, d.at, d.feature, coalesce(c.email, c.auth_user_id::text, d.contact_id::text) as contact,
-               d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error
-          from nudge_engine.decisions d
-          left join nudge_engine.contacts c on c.id = d.contact_id
-          left join nudge_engine.action_runs r on r.key = d.detail ->> 'key'
-         where d.id > ${afterId}
-           ${
-             options.feature
-               ? sql`and (d.feature = ${options.feature}
-                          or (d.feature is null and d.detail -> 'skipped' ? ${options.feature}))`
-               : sql``
-           }
-           ${contactFilter}
-           ${since !== undefined ? sql`and d.at > now() - ${since / 1000} * interval '1 second'` : sql``}
-         order by d.id ${first ? sql`desc limit ${limit}` : sql`asc`}) x
-       order by id`;
+    const filter = {
+      ...(options.feature ? { feature: options.feature } : {}),
+      ...(options.contact ? { contact: options.contact } : {}),
+      ...(since !== undefined ? { sinceMs: since } : {}),
+    };
+    const query = async (afterId: number, first: boolean): Promise<DecisionLine[]> =>
+      first
+        ? (await readDecisions(sql, filter, { limit })).reverse()
+        : readDecisions(sql, filter, { after: afterId });
     let last = 0;
     let newest: number | undefined = limit;
     const print = (rows: DecisionLine[]) => {

@@ -47,6 +47,7 @@ export async function start(
   }
   io.out(`  lanes     ${project.config.engine.partitions}`);
   if (running.url) io.out(`  http      ${running.url}  (POST /ingest, GET /health, GET /metrics)`);
+  if (running.dashboardUrl) io.out(`  dashboard ${c.cyan(running.dashboardUrl)}`);
   io.out(c.dim('  nudge logs --follow shows every decision; Ctrl-C stops.'));
   // The first signal drains; the listeners go, so a second one ends it at once.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

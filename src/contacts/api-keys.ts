@@ -1,10 +1,11 @@
 // API keys for the HTTP API: `nudge_<random>` shown once at creation, stored
-// only as a sha256 hash, scoped read or write, revocable. One active key per
+// only as a sha256 hash, scoped read, dashboard or write, revocable. One active key per
 // name, so `nudge keys revoke <name>` always means one key.
 import { createHash, randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 
-export type KeyScope = 'read' | 'write';
+/** read: GET only; dashboard: what the dashboard reads and does (pause, resume); write: everything. */
+export type KeyScope = 'read' | 'dashboard' | 'write';
 
 export interface ApiKeyInfo {
   id: string;

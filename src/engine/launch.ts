@@ -56,6 +56,8 @@ export interface Running {
   /** Capture changes the features need that are not deployed. */
   undeployed: number;
   url?: string;
+  /** The dashboard's one-click link (with its token): print it, never log it. */
+  dashboardUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -160,6 +162,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     cleanup.push(() => engine.stop());
 
     let url: string | undefined;
+    let dashboardUrl: string | undefined;
     if (options.http) {
       const server = await makeServer({
         sql: store.sql,
@@ -167,12 +170,14 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
         route,
         log,
         onEvents: () => engine.wake(),
+        dashboard: { source, sourceUrl: store.sourceUrl, features, store: store.describe() },
       });
       const listening = await server.listen({
         host: project.config.server.host,
         port: options.port ?? project.config.server.port,
       });
       url = listening.url;
+      dashboardUrl = server.dashboard.link(listening.url);
       cleanup.push(() => listening.close());
     }
     return {
@@ -183,6 +188,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       featureSet: set,
       undeployed,
       ...(url ? { url } : {}),
+      ...(dashboardUrl ? { dashboardUrl } : {}),
       stop: stopAll,
     };
   } catch (error) {

@@ -13,7 +13,10 @@ import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/inbox.js';
 import { loopbackOrApiKey } from './api/auth.js';
 import { makeApi } from './api/index.js';
+import type { OverviewApiOptions } from './api/overview.js';
 import { limitDeclaredBody } from './body.js';
+import { type DashboardAccess, makeDashboardAccess } from './dashboard/access.js';
+import { makeDashboard } from './dashboard/index.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
@@ -39,6 +42,8 @@ export interface ServerOptions {
   onEvents?: () => void;
   /** Where the master key for stored secrets comes from (default: the project's). */
   keys?: KeySource;
+  /** What the dashboard shows (default: the engine store as the source, no features). */
+  dashboard?: Partial<Pick<OverviewApiOptions, 'source' | 'sourceUrl' | 'features' | 'store'>>;
 }
 
 export interface RunningServer {
@@ -51,6 +56,8 @@ export interface NudgeServer {
   metrics: ServerMetrics;
   /** The secrets /ingest accepts; print them for the user, never log them. */
   secrets: IngestSecrets;
+  /** Who may open the dashboard; its link() is printed at start. */
+  dashboard: DashboardAccess;
   /** Listens on server.host:server.port from nudge.yaml unless told otherwise (port 0: any). */
   listen(at?: { host?: string; port?: number }): Promise<RunningServer>;
 }
@@ -61,6 +68,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
   const { sql, project, log } = options;
   const secrets = await resolveIngestSecrets(sql, project, options.keys ?? keySourceOf(project));
   const metrics = makeMetrics();
+  const access = makeDashboardAccess(sql, project.env);
   const app = new Hono();
 
   app.onError(
@@ -122,15 +130,29 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       maxBodyBytes: project.config.ingest.max_body_bytes,
       perMinute: project.config.server.rate_limit.per_minute,
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
+      dashboard: {
+        access,
+        sql,
+        project,
+        source: options.dashboard?.source ?? sql,
+        sourceUrl: options.dashboard?.sourceUrl ?? project.databaseUrl ?? 'postgres://localhost/',
+        features: options.dashboard?.features ?? [],
+        store: options.dashboard?.store ?? 'the source database',
+      },
     }),
   );
+  app.route('/', makeDashboard({ access, maxBodyBytes: project.config.ingest.max_body_bytes }));
 
   return {
     app,
     metrics,
     secrets,
-    listen: (at = {}) =>
-      listen(app, at.host ?? project.config.server.host, at.port ?? project.config.server.port),
+    dashboard: access,
+    listen: async (at = {}) => {
+      const host = at.host ?? project.config.server.host;
+      access.checkBind(host);
+      return listen(app, host, at.port ?? project.config.server.port);
+    },
   };
 }
 

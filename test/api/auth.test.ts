@@ -158,7 +158,7 @@ describe('nudge keys', () => {
     ).rejects.toThrow('no active API key named or with id "deploy-bot"');
     await expect(
       keysCreate({ name: 'x', scope: 'admin', config: configPath }, again.io),
-    ).rejects.toThrow('--scope admin: expected read or write');
+    ).rejects.toThrow('--scope admin: expected read, dashboard or write');
   });
 
   it('registers as `keys create <name> --scope`, `keys list --json`, `keys revoke <id>`', async () => {

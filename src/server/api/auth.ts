@@ -6,6 +6,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type postgres from 'postgres';
 import { type ApiKeyInfo, authenticateApiKey, type KeyScope } from '../../contacts/api-keys.js';
 import { HttpError } from '../http-error.js';
+import { isDashboardWrite } from './dashboard.js';
 import type { RateLimiter } from './rate-limit.js';
 
 type ApiKey = Pick<ApiKeyInfo, 'id' | 'name' | 'scope'>;
@@ -39,11 +40,11 @@ export function requireApiKey(sql: postgres.Sql, limiter: RateLimiter): Middlewa
     const key = await authenticate(c, sql);
     limiter.take(key);
     const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
-    if (!reads && key.scope !== 'write') {
+    if (!reads && key.scope !== 'write' && !(key.scope === 'dashboard' && isDashboardWrite(c))) {
       throw new HttpError(
         403,
         'insufficient_scope',
-        `API key "${key.name}" is read-only; ${c.req.method} needs a write key`,
+        `API key "${key.name}" has scope ${key.scope}; ${c.req.method} ${c.req.path} needs a write key`,
       );
     }
     c.set('apiKey', key);

@@ -7,6 +7,7 @@ import type { AttributeTypes } from '../../contacts/query.js';
 import type { Router } from '../../engine/inbox.js';
 import { type ApiEnv, requireApiKey } from './auth.js';
 import { contactsRoutes } from './contacts.js';
+import { type DashboardApiOptions, dashboardRoutes, sessionOrApiKey } from './dashboard.js';
 import { eventsRoutes } from './events.js';
 import { refuseNulInUrl } from './input.js';
 import { listsRoutes } from './lists.js';
@@ -27,13 +28,17 @@ export interface ApiOptions {
   now?: () => number;
   /** Called after a tracked event reached the inbox: wake the engine. */
   onEvents?: () => void;
+  /** The dashboard's routes and its session cookie as a credential (dashboard.ts). */
+  dashboard?: DashboardApiOptions;
 }
 
 export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const { sql, attributes } = options;
   const api = new Hono<ApiEnv>();
-  api.use('*', requireApiKey(sql, makeRateLimiter(options.perMinute ?? 1200, options.now)));
+  const limiter = makeRateLimiter(options.perMinute ?? 1200, options.now);
+  const keys = requireApiKey(sql, limiter);
+  api.use('*', options.dashboard ? sessionOrApiKey(options.dashboard.access, keys, limiter) : keys);
   api.use('*', refuseNulInUrl);
   api.route('/contacts', contactsRoutes({ sql, attributes, maxBodyBytes }));
   api.route(
@@ -46,5 +51,6 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
     }),
   );
   api.route('/lists', listsRoutes({ sql, attributes, maxBodyBytes }));
+  if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
   return api;
 }

@@ -1,0 +1,97 @@
+// What /v1 adds for the dashboard: GET /v1/session (who is signed in, and the
+// CSRF value a cookie session sends with changes), /v1/overview,
+// /v1/features (with the live pause switch) and /v1/decisions (with its live
+// tail); and the dashboard's session cookie as a credential for all of /v1,
+// next to bearer API keys (see src/server/dashboard/access.ts).
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
+import {
+  CSRF_HEADER,
+  type DashboardAccess,
+  SESSION_COOKIE,
+  sameOrigin,
+  sameText,
+} from '../dashboard/access.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+import { decisionsRoutes } from './decisions.js';
+import { featuresRoutes } from './features.js';
+import { type OverviewApiOptions, overviewRoutes } from './overview.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export interface DashboardApiOptions extends OverviewApiOptions {
+  access: DashboardAccess;
+  /** Largest body a dashboard write reads (ingest.max_body_bytes). */
+  maxBodyBytes?: number;
+}
+
+/** The writes the `dashboard` scope (a dashboard session, or a key of that scope) may make. */
+const DASHBOARD_WRITES = [/^\/v1\/features\/[^/]+\/(pause|resume)$/];
+
+export function isDashboardWrite(c: Context): boolean {
+  return c.req.method === 'POST' && DASHBOARD_WRITES.some((pattern) => pattern.test(c.req.path));
+}
+
+export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+  api.get('/session', (c) => {
+    const cookie = c.req.header('authorization') ? undefined : getCookie(c, SESSION_COOKIE);
+    const who = c.get('apiKey');
+    return c.json({
+      name: who.name,
+      scope: who.scope,
+      csrf: cookie ? options.access.csrf(cookie) : null,
+    });
+  });
+  api.route('/overview', overviewRoutes(options));
+  api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
+  api.route('/decisions', decisionsRoutes(options));
+  return api;
+}
+
+/**
+ * A request with the dashboard's session cookie (and no Authorization
+ * header) is let in as scope `dashboard`: reads, and the writes
+ * DASHBOARD_WRITES lists, each with the session's CSRF value and from this
+ * origin. Anything else goes to `apiKey`, the bearer key check.
+ */
+export function sessionOrApiKey(
+  access: DashboardAccess,
+  apiKey: MiddlewareHandler<ApiEnv>,
+  limiter: RateLimiter,
+): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (c.req.header('authorization') !== undefined || cookie === undefined) {
+      return apiKey(c, next);
+    }
+    const who = await access.session(cookie);
+    if (!who) {
+      throw new HttpError(
+        401,
+        'invalid_session',
+        'the dashboard session expired or is no longer valid; open the dashboard link again',
+      );
+    }
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      if (!sameOrigin(c) || !sameText(c.req.header(CSRF_HEADER) ?? '', access.csrf(cookie))) {
+        throw new HttpError(
+          403,
+          'csrf_failed',
+          `a change from the dashboard must come from its own page with the ${CSRF_HEADER} header GET /v1/session gives`,
+        );
+      }
+      if (!isDashboardWrite(c)) {
+        throw new HttpError(
+          403,
+          'insufficient_scope',
+          `the dashboard may not ${c.req.method} ${c.req.path}; use an API key of scope write`,
+        );
+      }
+    }
+    limiter.take(who);
+    c.set('apiKey', who);
+    await next();
+  };
+}

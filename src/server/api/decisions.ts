@@ -1,0 +1,149 @@
+// /v1/decisions: the decision log — for every event and candidate feature,
+// matched or skipped and why, journey moves, actions with their run's state —
+// filtered by feature, contact and outcome, newest first, keyset-paged on the
+// decision id (`next` is the cursor to pass as `before`). GET
+// /v1/decisions/stream is the live tail: server-sent events, one `decision`
+// event per line as decisions are written.
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type postgres from 'postgres';
+import {
+  type DecisionFilter,
+  type DecisionRow,
+  decisionLines,
+  readDecisions,
+} from '../../engine/decision-log.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+
+export interface DecisionItem {
+  /** `<decision id>` or `<decision id>:<feature>` for one feature of a row of skips. */
+  key: string;
+  id: number;
+  at: string;
+  feature: string | null;
+  contact_id: string | null;
+  contact: string | null;
+  outcome: string;
+  reason: string;
+  /** An action decision's run: its status, attempts and last error. */
+  action: { status: string; attempts: number; last_error: string | null } | null;
+}
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 200;
+/** How often the live tail looks for new decisions. */
+const TAIL_POLL_MS = 250;
+
+export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
+  const { sql } = options;
+  const api = new Hono<ApiEnv>();
+
+  api.get('/', async (c) => {
+    const filter = filterOf(c.req.query());
+    const limit = numberParam(c.req.query('limit'), 'limit') ?? DEFAULT_LIMIT;
+    if (limit < 1 || limit > MAX_LIMIT)
+      throw new HttpError(400, 'bad_query', `limit: expected 1 to ${MAX_LIMIT}, got ${limit}`);
+    const before = numberParam(c.req.query('before'), 'before');
+    const rows = await readDecisions(sql, filter, {
+      ...(before !== undefined ? { before } : {}),
+      limit,
+    });
+    return c.json({
+      items: rows.flatMap((row) => itemsOf(row, filter.feature)),
+      next: rows.length === limit ? String(rows.at(-1)!.id) : null,
+    });
+  });
+
+  api.get('/stream', async (c) => {
+    const filter = filterOf(c.req.query());
+    let after = numberParam(c.req.query('after'), 'after') ?? (await newestId(sql));
+    return streamSSE(c, async (stream) => {
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+      });
+      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }) });
+      let quietFor = 0;
+      while (open) {
+        const rows = await readDecisions(sql, filter, { after });
+        for (const row of rows) {
+          after = row.id;
+          for (const item of itemsOf(row, filter.feature)) {
+            await stream.writeSSE({
+              event: 'decision',
+              id: String(row.id),
+              data: JSON.stringify(item),
+            });
+          }
+        }
+        quietFor = rows.length ? 0 : quietFor + TAIL_POLL_MS;
+        // A comment now and then keeps proxies from closing a quiet stream.
+        if (quietFor >= 15_000) {
+          await stream.write(': keep-alive\n\n');
+          quietFor = 0;
+        }
+        await stream.sleep(TAIL_POLL_MS);
+      }
+    });
+  });
+  return api;
+}
+
+async function newestId(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ id: number }[]>`
+    select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
+  return row?.id ?? 0;
+}
+
+function itemsOf(row: DecisionRow, feature?: string): DecisionItem[] {
+  return decisionLines(row, feature).map((line) => ({
+    key: line.feature !== row.feature ? `${row.id}:${line.feature}` : String(row.id),
+    id: row.id,
+    at: new Date(row.at).toISOString(),
+    feature: line.feature,
+    contact_id: row.contact_id,
+    contact: row.contact,
+    outcome: row.outcome,
+    reason: line.reason,
+    action:
+      row.outcome === 'action' && row.status
+        ? { status: row.status, attempts: row.attempts ?? 0, last_error: row.last_error }
+        : null,
+  }));
+}
+
+const OUTCOMES = new Set([
+  'matched',
+  'skipped',
+  'entered',
+  'advanced',
+  'completed',
+  'exited',
+  'action',
+  'synced',
+  'error',
+]);
+
+function filterOf(query: Record<string, string>): DecisionFilter {
+  const { feature, contact, outcome } = query;
+  if (outcome && !OUTCOMES.has(outcome)) {
+    throw new HttpError(
+      400,
+      'bad_query',
+      `outcome: expected one of ${[...OUTCOMES].join(', ')}, got "${outcome}"`,
+    );
+  }
+  return {
+    ...(feature ? { feature } : {}),
+    ...(contact ? { contact } : {}),
+    ...(outcome ? { outcome } : {}),
+  };
+}
+
+function numberParam(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text))
+    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
+  return Number(text);
+}

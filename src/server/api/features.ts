@@ -1,0 +1,271 @@
+// /v1/features: each feature of the running project with its status (draft,
+// active, paused — in its file or live), trigger, journey counts per stage,
+// its compiled state machine (stages, transitions, actions) and its YAML
+// with secret-looking values hidden; and the live pause switch
+// (POST /v1/features/:name/pause | resume, the same as `nudge pause`).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
+import type { Condition } from '../../conditions/index.js';
+import { describeTest } from '../../conditions/index.js';
+import { parseDuration } from '../../config/duration.js';
+import {
+  type FeaturePause,
+  featurePauses,
+  pauseFeature,
+  resumeFeature,
+} from '../../engine/pauses.js';
+import type { Feature, FeatureTrigger } from '../../features/load.js';
+import { formatTableName } from '../../source/names.js';
+import { readCapped } from '../body.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+
+export interface FeaturesApiOptions {
+  sql: postgres.Sql;
+  /** Where feature files' paths are relative to (the project's working directory). */
+  cwd: string;
+  /** Largest body a pause or resume reads (it needs none). */
+  maxBodyBytes?: number;
+  /** The project's features as the server loaded them. */
+  features: Feature[];
+}
+
+export interface FeatureSummary {
+  name: string;
+  description: string | null;
+  /** draft (not run), paused (in its file or live), or active. */
+  status: 'draft' | 'active' | 'paused';
+  /** Paused with `nudge pause` or the dashboard: since when and by whom. */
+  paused_live: { at: string; by: string } | null;
+  /** `status: paused` in the file: only the file can resume it. */
+  paused_in_file: boolean;
+  trigger: string;
+  counts: {
+    /** Journeys entered in the window (all time without one). */
+    entered: number;
+    completed: number;
+    exited: number;
+    /** Journeys in each stage now. */
+    stages: Record<string, number>;
+  };
+}
+
+export interface StageView {
+  name: string;
+  /** if / unless, as written. */
+  guard: string | null;
+  actions: string[];
+  transitions: {
+    to: string | null;
+    when: string | null;
+    after: string | null;
+    until: string | null;
+    within: string | null;
+  }[];
+}
+
+export interface FeatureDetail extends FeatureSummary {
+  initial: string;
+  stages: StageView[];
+  exit: string | null;
+  yaml: string | null;
+  file: string;
+}
+
+export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
+  const { sql, features } = options;
+  const api = new Hono<ApiEnv>();
+  const find = (name: string) => {
+    const feature = features.find((f) => f.name === name);
+    if (!feature) throw new HttpError(404, 'feature_not_found', `no feature named "${name}"`);
+    return feature;
+  };
+
+  api.get('/', async (c) => {
+    const window = windowOf(c.req.query('window'));
+    const [pauses, counts] = await Promise.all([featurePauses(sql), journeyCounts(sql, window)]);
+    return c.json(features.map((f) => summaryOf(f, pauses, counts)));
+  });
+
+  api.get('/:name', async (c) => {
+    const feature = find(c.req.param('name'));
+    const window = windowOf(c.req.query('window'));
+    const [pauses, counts, yaml] = await Promise.all([
+      featurePauses(sql),
+      journeyCounts(sql, window, feature.name),
+      readFile(path.resolve(options.cwd, feature.source.file), 'utf8').then(redactYaml, () => null),
+    ]);
+    return c.json({
+      ...summaryOf(feature, pauses, counts),
+      initial: feature.machine.initial,
+      stages: [...feature.machine.stages.values()].map((stage) => ({
+        name: stage.name,
+        guard: stage.guard ? conditionText(stage.guard) : null,
+        actions: stage.actions.map((a) => a.kind),
+        transitions: stage.transitions.map((t) => ({
+          to: t.to,
+          when: t.when ? conditionText(t.when) : null,
+          after: t.afterMs !== undefined ? durationText(t.afterMs) : null,
+          until: t.until ? conditionText(t.until) : null,
+          within: t.withinMs !== undefined ? durationText(t.withinMs) : null,
+        })),
+      })),
+      exit: feature.exit ? conditionText(feature.exit) : null,
+      yaml,
+      file: feature.source.file.split(/[\\/]/).slice(-3).join('/'),
+    } satisfies FeatureDetail);
+  });
+
+  for (const what of ['pause', 'resume'] as const) {
+    api.post(`/:name/${what}`, async (c) => {
+      // No body is needed; one sent is read only up to the limit, like every route's.
+      await readCapped(c.req.raw, options.maxBodyBytes ?? 1_048_576);
+      const feature = find(c.req.param('name'));
+      if (feature.status === 'draft') {
+        throw new HttpError(409, 'feature_draft', `"${feature.name}" is a draft: it does not run`);
+      }
+      if (what === 'pause') await pauseFeature(sql, feature.name, c.get('apiKey').name);
+      else await resumeFeature(sql, feature.name);
+      const [pauses, counts] = await Promise.all([
+        featurePauses(sql),
+        journeyCounts(sql, undefined, feature.name),
+      ]);
+      return c.json(summaryOf(feature, pauses, counts));
+    });
+  }
+  return api;
+}
+
+type Counts = Map<string, FeatureSummary['counts']>;
+
+function summaryOf(feature: Feature, pauses: FeaturePause[], counts: Counts): FeatureSummary {
+  const pause = pauses.find((p) => p.feature === feature.name);
+  return {
+    name: feature.name,
+    description: feature.description ?? null,
+    status:
+      feature.status === 'draft'
+        ? 'draft'
+        : feature.status === 'paused' || pause
+          ? 'paused'
+          : 'active',
+    paused_live: pause
+      ? { at: new Date(pause.paused_at).toISOString(), by: pause.paused_by }
+      : null,
+    paused_in_file: feature.status === 'paused',
+    trigger: triggerText(feature.trigger),
+    counts: counts.get(feature.name) ?? { entered: 0, completed: 0, exited: 0, stages: {} },
+  };
+}
+
+/** Journeys per feature: entered, completed and exited (in the window), and now in each stage. */
+async function journeyCounts(
+  sql: postgres.Sql,
+  windowMs: number | undefined,
+  feature?: string,
+): Promise<Counts> {
+  const since = windowMs === undefined ? null : new Date(Date.now() - windowMs);
+  const rows = await sql<
+    { feature: string; stage: string | null; status: string; n: number; in_window: number }[]
+  >`
+    select feature, case when status = 'active' then stage end as stage, status,
+           count(*)::int as n,
+           count(*) filter (where ${since}::timestamptz is null
+                              or coalesce(ended_at, entered_at) >= ${since}::timestamptz)::int as in_window
+      from nudge_engine.journeys
+     where ${feature === undefined ? sql`true` : sql`feature = ${feature}`}
+     group by 1, 2, 3`;
+  const counts: Counts = new Map();
+  for (const row of rows) {
+    let entry = counts.get(row.feature);
+    if (!entry) {
+      entry = { entered: 0, completed: 0, exited: 0, stages: {} };
+      counts.set(row.feature, entry);
+    }
+    entry.entered += row.in_window;
+    if (row.status === 'completed') entry.completed += row.in_window;
+    if (row.status === 'exited') entry.exited += row.in_window;
+    if (row.status === 'active' && row.stage) entry.stages[row.stage] = row.n;
+  }
+  return counts;
+}
+
+function windowOf(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new HttpError(
+      400,
+      'bad_query',
+      `window: expected a duration such as 24h or 7d, got "${text}"`,
+    );
+  return ms;
+}
+
+export function triggerText(trigger: FeatureTrigger): string {
+  const when = trigger.when ? ` when ${conditionText(trigger.when)}` : '';
+  switch (trigger.kind) {
+    case 'table':
+      return `${trigger.operations.join(', ')} on ${formatTableName(trigger.table)}${when}`;
+    case 'event':
+      return `event ${trigger.event}${when}`;
+    case 'schedule':
+      return `every ${durationText(trigger.everyMs)} over ${formatTableName(trigger.table)}${when}`;
+  }
+}
+
+/** A condition as the user wrote it: `new.email not.is.null and new.is_anonymous is.false`. */
+export function conditionText(condition: Condition, nested = false): string {
+  switch (condition.kind) {
+    case 'test':
+      return describeTest(condition);
+    case 'not':
+      return `not (${conditionText(condition.item)})`;
+    default: {
+      const text = condition.items
+        .map((item) => conditionText(item, true))
+        .join(` ${condition.kind} `);
+      return nested && condition.items.length > 1 ? `(${text})` : text;
+    }
+  }
+}
+
+const UNITS: [string, number][] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+];
+
+/** 172800000 → "2d", 5400000 → "90m". */
+export function durationText(ms: number): string {
+  for (const [unit, size] of UNITS) if (ms % size === 0 && ms >= size) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+const SECRET_KEY = /secret|token|password|passwd|api[_-]?key|authorization|cookie/i;
+
+/**
+ * The feature file as written, with the value of any key that looks like a
+ * secret hidden unless it is only a ${ENV} reference (no value in the file).
+ */
+export function redactYaml(text: string): string {
+  const doc = parseDocument(text);
+  let hidden = false;
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isPair(pair) || !isScalar(pair.key) || !SECRET_KEY.test(String(pair.key.value))) return;
+      if (isMap(pair.value)) return;
+      const value = isScalar(pair.value) ? String(pair.value.value) : '';
+      if (/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value.trim())) return;
+      if (isScalar(pair.value)) {
+        pair.value.value = '(hidden)';
+        hidden = true;
+      }
+    },
+  });
+  return hidden ? doc.toString() : text;
+}

@@ -1,0 +1,134 @@
+// GET /v1/overview: what the dashboard's first page shows — the source
+// database (host, version, role; never its credentials), access mode, the
+// capture transport and schema, the last deployment, the lag (captured rows
+// not consumed yet and the age of the oldest), the engine's backlog, actions
+// retrying or dead, and the engine clock. Each part is read on its own, so a
+// source that does not answer still leaves the rest of the page.
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import { readSchemaState } from '../../capture/schema.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { featurePauses } from '../../engine/pauses.js';
+import { pendingCaptures } from '../../engine/pump.js';
+import type { Feature } from '../../features/load.js';
+import type { ApiEnv } from './auth.js';
+
+export interface OverviewApiOptions {
+  sql: postgres.Sql;
+  /** The user's database. */
+  source: postgres.Sql;
+  sourceUrl: string;
+  project: LoadedConfig;
+  features: Feature[];
+  /** Where the engine keeps its state, in words (EngineStore.describe). */
+  store: string;
+}
+
+export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
+  const api = new Hono<ApiEnv>();
+  api.get('/', async (c) => {
+    const [source, capture, engine] = await Promise.all([
+      part(() => sourceFacts(options)),
+      part(() => captureFacts(options.source)),
+      part(() => engineFacts(options)),
+    ]);
+    return c.json({
+      access: options.project.config.access,
+      transport: transportOf(options.project.config.capture),
+      store: options.store,
+      source,
+      capture,
+      engine,
+    });
+  });
+  return api;
+}
+
+/** A part of the page, or the one-line reason it could not be read. */
+async function part<T>(read: () => Promise<T>): Promise<T | { error: string }> {
+  try {
+    return await read();
+  } catch (error) {
+    return { error: (error as Error).message.split('\n')[0] ?? 'failed' };
+  }
+}
+
+async function sourceFacts({ source, sourceUrl }: OverviewApiOptions) {
+  const url = new URL(sourceUrl);
+  const [facts] = await source<
+    { role: string; version: string; wal_level: string; pg_net: boolean; database: string }[]
+  >`
+    select current_user as role, current_database() as database,
+           current_setting('server_version') as version, current_setting('wal_level') as wal_level,
+           exists (select from pg_extension where extname = 'pg_net') as pg_net`;
+  return {
+    host: url.hostname,
+    port: url.port ? Number(url.port) : 5432,
+    database: facts!.database,
+    role: facts!.role,
+    version: facts!.version,
+    wal_level: facts!.wal_level,
+    pg_net: facts!.pg_net,
+  };
+}
+
+async function captureFacts(source: postgres.Sql) {
+  const schema = await readSchemaState(source);
+  if (!schema.exists) {
+    return { schema, deployment: null, pending: 0, oldest_at: null };
+  }
+  const [deployment] = await source<{ id: number; at: Date; summary: unknown }[]>`
+    select id::int as id, deployed_at as at, summary from nudge.deployments order by id desc limit 1`;
+  const [oldest] = await source<
+    { at: Date | null }[]
+  >`select min(captured_at) as at from nudge.event_log`;
+  return {
+    schema,
+    deployment: deployment
+      ? { id: deployment.id, at: deployment.at.toISOString(), summary: deployment.summary }
+      : null,
+    pending: await pendingCaptures(source),
+    oldest_at: oldest?.at ? oldest.at.toISOString() : null,
+  };
+}
+
+async function engineFacts({ sql, features }: OverviewApiOptions) {
+  const [row] = await sql<
+    {
+      inbox: number;
+      oldest: Date | null;
+      retrying: number;
+      dead: number;
+      offset_ms: string | null;
+    }[]
+  >`
+    select (select count(*) from nudge_engine.inbox where processed_at is null)::int as inbox,
+           (select min(received_at) from nudge_engine.inbox where processed_at is null) as oldest,
+           (select count(*) from nudge_engine.action_runs where status = 'retrying')::int as retrying,
+           (select count(*) from nudge_engine.action_runs where status = 'dead')::int as dead,
+           (select offset_ms::text from nudge_engine.clock limit 1) as offset_ms`;
+  const paused = new Set((await featurePauses(sql)).map((p) => p.feature));
+  const count = (status: string) =>
+    features.filter((f) =>
+      status === 'paused'
+        ? f.status === 'paused' || (f.status === 'active' && paused.has(f.name))
+        : status === 'active'
+          ? f.status === 'active' && !paused.has(f.name)
+          : f.status === status,
+    ).length;
+  const offset = Number(row?.offset_ms ?? 0);
+  return {
+    inbox_pending: row?.inbox ?? 0,
+    inbox_oldest_at: row?.oldest ? row.oldest.toISOString() : null,
+    actions: { retrying: row?.retrying ?? 0, dead: row?.dead ?? 0 },
+    features: { active: count('active'), paused: count('paused'), draft: count('draft') },
+    clock: { now: new Date(Date.now() + offset).toISOString(), offset_ms: offset },
+  };
+}
+
+/** `capture: outbox` or `capture: { transport: outbox, ... }`. */
+function transportOf(capture: unknown): string {
+  return typeof capture === 'string'
+    ? capture
+    : String((capture as { transport?: unknown } | undefined)?.transport ?? 'outbox');
+}

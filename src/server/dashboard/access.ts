@@ -1,0 +1,130 @@
+// Who may open the dashboard: the dashboard token (NUDGE_DASHBOARD_TOKEN, or
+// one made up for this process and printed as a one-click link), or an API
+// key of scope `dashboard` (or `write`). Either is exchanged once for a
+// session cookie — HttpOnly, SameSite=Strict, signed with a key derived from
+// the token — so neither ever sits in the page. Requests that change
+// something carry the session's CSRF value in a header, which another site
+// can neither read nor send (a custom header needs a CORS preflight Nudge
+// never grants), and must not come from another origin.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import type postgres from 'postgres';
+import { authenticateApiKey } from '../../contacts/api-keys.js';
+import { NudgeError } from '../../errors.js';
+
+export const SESSION_COOKIE = 'nudge_session';
+export const CSRF_HEADER = 'x-nudge-csrf';
+/** How long a session lasts before the token or key is asked for again. */
+const SESSION_SECONDS = 12 * 60 * 60;
+/** A configured token must be at least this long: it is all that guards the dashboard. */
+const MIN_TOKEN_LENGTH = 24;
+
+/** Whoever a session or key is: what the API sees as `apiKey`. */
+export interface DashboardPrincipal {
+  id: string;
+  name: string;
+  scope: 'dashboard';
+}
+
+export interface DashboardAccess {
+  /** The token, for the link printed at start; never logged. */
+  readonly token: string;
+  /** Whether the token was configured (NUDGE_DASHBOARD_TOKEN) rather than made up for this process. */
+  readonly configured: boolean;
+  /** http://127.0.0.1:8787/?token=… */
+  link(baseUrl: string): string;
+  /** A token or API key exchanged for a session cookie's value; undefined if it opens nothing. */
+  login(credential: string): Promise<string | undefined>;
+  /** Who a session cookie's value stands for, if it is valid, unexpired and its key is not revoked. */
+  session(cookie: string | undefined): Promise<DashboardPrincipal | undefined>;
+  /** The CSRF value of a session: what state-changing requests must send in x-nudge-csrf. */
+  csrf(cookie: string): string;
+  /** Refuses to listen on a non-loopback address unless the token was configured. */
+  checkBind(host: string): void;
+}
+
+export function makeDashboardAccess(
+  sql: postgres.Sql,
+  env: Record<string, string | undefined>,
+  now: () => number = Date.now,
+): DashboardAccess {
+  const given = env.NUDGE_DASHBOARD_TOKEN?.trim();
+  if (given !== undefined && given !== '' && given.length < MIN_TOKEN_LENGTH) {
+    throw new NudgeError(
+      `NUDGE_DASHBOARD_TOKEN is ${given.length} characters; it needs at least ${MIN_TOKEN_LENGTH}`,
+      'make one with: openssl rand -base64 32',
+    );
+  }
+  const token = given || randomBytes(24).toString('base64url');
+  const signingKey = createHmac('sha256', token).update('nudge dashboard sessions v1').digest();
+  const sign = (text: string) => createHmac('sha256', signingKey).update(text).digest('base64url');
+
+  const issue = (kind: 't' | 'k', subject: string) => {
+    const body = `v1.${kind}.${subject}.${Math.floor(now() / 1000) + SESSION_SECONDS}`;
+    return `${body}.${sign(body)}`;
+  };
+
+  return {
+    token,
+    configured: !!given,
+    link: (baseUrl) => `${baseUrl.replace(/\/+$/, '')}/?token=${encodeURIComponent(token)}`,
+    async login(credential) {
+      const text = credential.trim();
+      if (!text) return undefined;
+      if (sameText(text, token)) return issue('t', '-');
+      if (!text.startsWith('nudge_')) return undefined;
+      const result = await authenticateApiKey(sql, text);
+      if (!result.ok || (result.key.scope !== 'dashboard' && result.key.scope !== 'write'))
+        return undefined;
+      return issue('k', result.key.id);
+    },
+    async session(cookie) {
+      const parts = cookie?.split('.') ?? [];
+      if (parts.length !== 5 || parts[0] !== 'v1') return undefined;
+      const [, kind, subject, expires, signature] = parts as [
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      if (!sameText(signature, sign(parts.slice(0, 4).join('.')))) return undefined;
+      if (!(Number(expires) * 1000 > now())) return undefined;
+      if (kind === 't') return { id: 'dashboard-token', name: 'dashboard', scope: 'dashboard' };
+      if (kind !== 'k') return undefined;
+      const [key] = await sql<{ name: string }[]>`
+        select name from nudge_engine.api_keys
+         where id = ${subject}::uuid and revoked_at is null and scope in ('dashboard', 'write')`;
+      return key ? { id: subject, name: `api key ${key.name}`, scope: 'dashboard' } : undefined;
+    },
+    csrf: (cookie) => sign(`csrf ${cookie}`),
+    checkBind(host) {
+      if (given || isLoopback(host)) return;
+      throw new NudgeError(
+        `refusing to listen on ${host}: the dashboard and API would be reachable from other machines, guarded only by a token made up for this run`,
+        'set NUDGE_DASHBOARD_TOKEN (openssl rand -base64 32) to listen beyond this machine, or keep server.host: 127.0.0.1',
+      );
+    },
+  };
+}
+
+/** 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
+
+/** Compares in constant time (for equal lengths; lengths are not secret). */
+export function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A form post from this origin: Origin (or, lacking it, Sec-Fetch-Site) says so. */
+export function sameOrigin(c: Context): boolean {
+  const origin = c.req.header('origin');
+  if (origin !== undefined) return origin === new URL(c.req.url).origin;
+  const site = c.req.header('sec-fetch-site');
+  return site === undefined || site === 'same-origin' || site === 'none';
+}

@@ -1,0 +1,149 @@
+// The dashboard's pages: the built web app (dist/web, from web/) at `/` and
+// its page paths, and the login that turns the printed link's token (or an
+// API key) into a session cookie (access.ts). Without a valid session every
+// page answers the login page, which holds no data; the app itself reads
+// and writes only through /v1.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { readCapped } from '../body.js';
+import { type DashboardAccess, SESSION_COOKIE, sameOrigin } from './access.js';
+import { loginPage } from './login.js';
+
+/** The app's page paths (web/src/routes.ts); anything else is not the dashboard's. */
+export const DASHBOARD_PAGES = ['/', '/features', '/features/:name', '/logs'] as const;
+
+const APP_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "frame-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
+
+interface Asset {
+  body: Uint8Array;
+  type: string;
+}
+
+/** dist/web beside dist/server (built), or the repo's dist/web when running from src/ (tests). */
+function builtApp(): { index: string; assets: Map<string, Asset> } | undefined {
+  for (const candidate of ['../../web/', '../../../dist/web/']) {
+    const dir = new URL(candidate, import.meta.url);
+    if (!existsSync(new URL('index.html', dir))) continue;
+    const assets = new Map<string, Asset>();
+    const assetsDir = new URL('assets/', dir);
+    if (existsSync(assetsDir)) {
+      for (const name of readdirSync(assetsDir)) {
+        const extension = name.slice(name.lastIndexOf('.'));
+        assets.set(name, {
+          body: readFileSync(new URL(name, assetsDir)),
+          type: TYPES[extension] ?? 'application/octet-stream',
+        });
+      }
+    }
+    return { index: readFileSync(new URL('index.html', dir), 'utf8'), assets };
+  }
+  return undefined;
+}
+
+export interface DashboardOptions {
+  access: DashboardAccess;
+  /** Largest form body read (ingest.max_body_bytes). */
+  maxBodyBytes: number;
+}
+
+export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Hono {
+  const app = builtApp();
+  const dashboard = new Hono();
+  const secure = (c: Context, csp: string) => {
+    c.header('content-security-policy', csp);
+    c.header('x-content-type-options', 'nosniff');
+    // The link's token must not leave in a Referer.
+    c.header('referrer-policy', 'no-referrer');
+    c.header('cache-control', 'no-store');
+  };
+  const login = (c: Context, message?: string) => {
+    secure(
+      c,
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    );
+    return c.html(loginPage({ next: safeNext(c.req.path), ...(message ? { message } : {}) }), 401);
+  };
+
+  const page = async (c: Context) => {
+    const token = c.req.query('token');
+    if (token !== undefined) {
+      const cookie = await access.login(token);
+      if (!cookie) return login(c, 'That link’s token is not valid for this Nudge.');
+      setSession(c, cookie);
+      const url = new URL(c.req.url);
+      url.searchParams.delete('token');
+      secure(c, APP_CSP);
+      return c.redirect(`${url.pathname}${url.search}`, 303);
+    }
+    if (!(await access.session(getCookie(c, SESSION_COOKIE)))) return login(c);
+    secure(c, APP_CSP);
+    if (!app) {
+      return c.html(
+        '<!doctype html><title>Nudge</title><p>The dashboard is not built: run <code>npm run build</code>.</p>',
+        503,
+      );
+    }
+    return c.html(app.index);
+  };
+  for (const path of DASHBOARD_PAGES) dashboard.get(path, page);
+
+  dashboard.get('/assets/:name', async (c) => {
+    if (!(await access.session(getCookie(c, SESSION_COOKIE)))) return login(c);
+    const asset = app?.assets.get(c.req.param('name'));
+    if (!asset) return c.text('not found', 404);
+    c.header('content-type', asset.type);
+    c.header('x-content-type-options', 'nosniff');
+    // Names carry a content hash: a new build is a new name.
+    c.header('cache-control', 'private, max-age=31536000, immutable');
+    return c.body(asset.body as Uint8Array<ArrayBuffer>);
+  });
+
+  dashboard.post('/login', async (c) => {
+    const form = new URLSearchParams(await readCapped(c.req.raw, maxBodyBytes));
+    if (!sameOrigin(c)) return login(c, 'Sign in from the dashboard’s own page.');
+    const credential = form.get('token') ?? '';
+    const cookie = await access.login(credential);
+    if (!cookie) return login(c, 'That token or API key does not open this dashboard.');
+    setSession(c, cookie);
+    const next = safeNext(form.get('next') ?? '/');
+    return c.redirect(next, 303);
+  });
+  dashboard.post('/logout', async (c) => {
+    await readCapped(c.req.raw, maxBodyBytes);
+    if (!(await access.session(getCookie(c, SESSION_COOKIE))) || !sameOrigin(c)) return login(c);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.redirect('/', 303);
+  });
+  return dashboard;
+}
+
+function setSession(c: Context, cookie: string): void {
+  setCookie(c, SESSION_COOKIE, cookie, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    secure: new URL(c.req.url).protocol === 'https:',
+  });
+}
+
+/** A path on this server to go to after signing in; nothing that leaves it. */
+function safeNext(path: string): string {
+  return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\') ? path : '/';
+}

@@ -1,0 +1,301 @@
+// The dashboard's doors and its /v1 routes, in-process: the token link and
+// the login form become an HttpOnly SameSite=Strict session cookie; without
+// one every page is the login page; a cookie session reads, and changes only
+// what the dashboard may change, with its CSRF value and from its own
+// origin; an API key of scope dashboard does the same as a bearer; binding
+// beyond loopback needs a configured token. Then what the routes answer:
+// features with their machine and hidden secrets, decisions paged and tailed.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pino from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, revokeApiKey } from '../../src/contacts/api-keys.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { type Feature, loadFeatures } from '../../src/features/load.js';
+import { redactYaml } from '../../src/server/api/features.js';
+import { makeDashboardAccess } from '../../src/server/dashboard/access.js';
+import { makeServer, type NudgeServer } from '../../src/server/index.js';
+import { useDatabase } from '../harness/db.js';
+import { testProject } from '../server/helpers.js';
+
+const db = useDatabase();
+let server: NudgeServer;
+let features: Feature[];
+const ORIGIN = 'http://127.0.0.1:8787';
+
+const DRIP = `name: welcome-drip
+trigger:
+  table: auth.users
+  on: insert
+  when: { new.email: not.is.null }
+contact: { id: new.id, email: new.email }
+stages:
+  - name: welcomed
+    do: [{ set: { welcomed: true } }]
+  - name: nudged
+    after: 2d
+    unless: { contact.onboarded: is.true }
+    do:
+      - webhook:
+          url: https://example.com/hook
+          headers: { Authorization: "Bearer sk_live_123", X-Trace: "kept" }
+`;
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  const project = await testProject();
+  const dir = project.cwd;
+  await mkdir(path.join(dir, 'features'));
+  await writeFile(path.join(dir, 'features/welcome-drip.yaml'), DRIP);
+  await writeFile(
+    path.join(dir, 'features/draft.yaml'),
+    'name: later\nstatus: draft\ntrigger: { event: signed_up }\nstages: [{ name: one, do: [] }]\n',
+  );
+  features = await loadFeatures(path.join(dir, 'features'), {}, dir);
+  server = await makeServer({
+    sql: db.sql,
+    project,
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    keys: { key: Buffer.alloc(32, 3) },
+    dashboard: { features, sourceUrl: 'postgres://app@db.example.com:6543/postgres' },
+  });
+});
+
+const request = (url: string, init: RequestInit = {}) =>
+  server.app.request(new URL(url, ORIGIN).toString(), init);
+
+/** Signs in with the link's token; returns the cookie header and the CSRF value. */
+async function signIn(): Promise<{ cookie: string; csrf: string }> {
+  const response = await request(`/features?token=${server.dashboard.token}`);
+  expect(response.status).toBe(303);
+  expect(response.headers.get('location')).toBe('/features');
+  const set = response.headers.get('set-cookie') ?? '';
+  expect(set).toMatch(/^nudge_session=v1\.t\./);
+  expect(set).toMatch(/HttpOnly/);
+  expect(set).toMatch(/SameSite=Strict/);
+  const cookie = set.split(';')[0]!;
+  const session = await request('/v1/session', { headers: { cookie } });
+  expect(session.status).toBe(200);
+  const body = (await session.json()) as { csrf: string; scope: string };
+  expect(body.scope).toBe('dashboard');
+  return { cookie, csrf: body.csrf };
+}
+
+describe('getting in', () => {
+  it('shows the login page, and nothing else, without a valid token or session', async () => {
+    for (const url of ['/', '/features', '/logs', '/?token=wrong', '/assets/index.js']) {
+      const response = await request(url, {
+        headers: { cookie: 'nudge_session=v1.t.-.9999999999.forged' },
+      });
+      expect(response.status, url).toBe(401);
+      const html = await response.text();
+      expect(html).toContain('Nudge dashboard');
+      expect(html).not.toContain('<script');
+      expect(html).not.toContain('welcome-drip');
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+    expect(await (await request('/?token=wrong')).text()).toContain('token is not valid');
+    expect((await request('/v1/features')).status).toBe(401);
+    const forged = await request('/v1/features', {
+      headers: { cookie: 'nudge_session=v1.t.-.9999999999.forged' },
+    });
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toMatchObject({ error: 'invalid_session' });
+  });
+
+  it('turns the link’s token into a session that opens pages and /v1', async () => {
+    const { cookie } = await signIn();
+    const page = await request('/features/welcome-drip', { headers: { cookie } });
+    expect([200, 503]).toContain(page.status); // 503 only when the web app is not built
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    const list = await request('/v1/features', { headers: { cookie } });
+    expect(list.status).toBe(200);
+  });
+
+  it('lets a session change only what the dashboard may, with its CSRF value, from its origin', async () => {
+    const { cookie, csrf } = await signIn();
+    const pause = (headers: Record<string, string>) =>
+      request('/v1/features/welcome-drip/pause', {
+        method: 'POST',
+        headers: { cookie, ...headers },
+      });
+    expect(await (await pause({})).json()).toMatchObject({ error: 'csrf_failed' });
+    expect((await pause({ 'x-nudge-csrf': 'x'.repeat(csrf.length) })).status).toBe(403);
+    expect((await pause({ 'x-nudge-csrf': csrf, origin: 'https://evil.example' })).status).toBe(
+      403,
+    );
+    expect(await db.sql`select * from nudge_engine.feature_pauses`).toHaveLength(0);
+    const done = await pause({ 'x-nudge-csrf': csrf, origin: ORIGIN });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({
+      name: 'welcome-drip',
+      status: 'paused',
+      paused_live: { by: 'dashboard' },
+    });
+    const contact = await request('/v1/contacts', {
+      method: 'POST',
+      headers: { cookie, 'x-nudge-csrf': csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'no@example.com' }),
+    });
+    expect(contact.status).toBe(403);
+    expect(await contact.json()).toMatchObject({ error: 'insufficient_scope' });
+    const resumed = await request('/v1/features/welcome-drip/resume', {
+      method: 'POST',
+      headers: { cookie, 'x-nudge-csrf': csrf },
+    });
+    expect(await resumed.json()).toMatchObject({ status: 'active', paused_live: null });
+  });
+
+  it('takes an API key of scope dashboard, as a bearer or through the login form, until it is revoked', async () => {
+    const { key } = await createApiKey(db.sql, 'board', 'dashboard');
+    const bearer = { authorization: `Bearer ${key}` };
+    expect((await request('/v1/features', { headers: bearer })).status).toBe(200);
+    const paused = await request('/v1/features/welcome-drip/pause', {
+      method: 'POST',
+      headers: bearer,
+    });
+    expect(await paused.json()).toMatchObject({ paused_live: { by: 'board' } });
+    await request('/v1/features/welcome-drip/resume', { method: 'POST', headers: bearer });
+    const write = await request('/v1/contacts', {
+      method: 'POST',
+      headers: { ...bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'no@example.com' }),
+    });
+    expect(write.status).toBe(403);
+
+    const form = (token: string, origin = ORIGIN) =>
+      request('/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin },
+        body: new URLSearchParams({ token, next: '/logs' }).toString(),
+      });
+    const { key: readKey } = await createApiKey(db.sql, 'reader', 'read');
+    expect((await form(readKey)).status).toBe(401);
+    expect((await form(key, 'https://evil.example')).status).toBe(401);
+    const signedIn = await form(key);
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get('location')).toBe('/logs');
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await request('/v1/session', { headers: { cookie } })).status).toBe(200);
+    await revokeApiKey(db.sql, 'board');
+    expect((await request('/v1/session', { headers: { cookie } })).status).toBe(401);
+    expect((await request('/logs', { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('refuses to listen beyond loopback without a configured token, and says why', async () => {
+    await expect(server.listen({ host: '0.0.0.0', port: 0 })).rejects.toThrow(
+      /refusing to listen on 0\.0\.0\.0/,
+    );
+    expect(() => makeDashboardAccess(db.sql, { NUDGE_DASHBOARD_TOKEN: 'short' })).toThrow(
+      /at least 24/,
+    );
+    const configured = makeDashboardAccess(db.sql, { NUDGE_DASHBOARD_TOKEN: 'x'.repeat(32) });
+    expect(() => configured.checkBind('0.0.0.0')).not.toThrow();
+    expect(configured.link('http://10.0.0.5:8787')).toBe(
+      `http://10.0.0.5:8787/?token=${'x'.repeat(32)}`,
+    );
+  });
+});
+
+describe('/v1/features', () => {
+  it('gives each feature its status, trigger, machine and YAML, secrets hidden', async () => {
+    const { cookie } = await signIn();
+    const list = (await (await request('/v1/features', { headers: { cookie } })).json()) as {
+      name: string;
+      status: string;
+      trigger: string;
+    }[];
+    expect(list.map((f) => [f.name, f.status])).toEqual([
+      ['later', 'draft'],
+      ['welcome-drip', 'active'],
+    ]);
+    const detail = (await (
+      await request('/v1/features/welcome-drip', { headers: { cookie } })
+    ).json()) as Record<string, unknown>;
+    expect(detail).toMatchObject({
+      trigger: 'insert on auth.users when new.email not.is.null',
+      initial: 'welcomed',
+      stages: [
+        {
+          name: 'welcomed',
+          guard: null,
+          actions: ['set'],
+          transitions: [{ to: 'nudged', after: '2d' }],
+        },
+        {
+          name: 'nudged',
+          guard: 'not (contact.onboarded is.true)',
+          actions: ['webhook'],
+          transitions: [],
+        },
+      ],
+    });
+    expect(detail.yaml).toMatch(/Authorization: "\(hidden\)"/);
+    expect(detail.yaml).toContain('X-Trace: "kept"');
+    expect(detail.yaml).not.toContain('sk_live_123');
+    expect((await request('/v1/features/nope', { headers: { cookie } })).status).toBe(404);
+  });
+
+  it('keeps ${ENV} references and files without secrets as written', () => {
+    expect(redactYaml('secret: ${HOOK_SECRET}\n')).toBe('secret: ${HOOK_SECRET}\n');
+    expect(redactYaml('# hi\nname: x\n')).toBe('# hi\nname: x\n');
+    expect(redactYaml('api_key: abc\n')).toBe('api_key: (hidden)\n');
+  });
+});
+
+describe('/v1/decisions', () => {
+  it('pages newest first by id, filters, and splits rows of skips per feature', async () => {
+    const { cookie } = await signIn();
+    await db.sql`insert into nudge_engine.decisions (feature, outcome, reason)
+      select 'welcome-drip', case when i % 2 = 0 then 'matched' else 'skipped' end, 'reason ' || i
+        from generate_series(1, 5) i`;
+    await db.sql`insert into nudge_engine.decisions (feature, outcome, reason, detail)
+      values (null, 'skipped', '2 features skipped', '{"skipped": {"welcome-drip": "paused", "later": "paused"}}')`;
+    const get = async (query: string) =>
+      (await (await request(`/v1/decisions?${query}`, { headers: { cookie } })).json()) as {
+        items: { feature: string; reason: string; outcome: string; key: string }[];
+        next: string | null;
+      };
+    const first = await get('limit=2');
+    expect(first.items.map((i) => [i.feature, i.reason])).toEqual([
+      ['later', 'paused'], // jsonb keeps keys shortest first
+      ['welcome-drip', 'paused'],
+      ['welcome-drip', 'reason 5'],
+    ]);
+    expect(first.next).not.toBeNull();
+    const second = await get(`limit=2&before=${first.next}`);
+    expect(second.items.map((i) => i.reason)).toEqual(['reason 4', 'reason 3']);
+    const matched = await get('outcome=matched');
+    expect(matched.items.map((i) => i.reason)).toEqual(['reason 4', 'reason 2']);
+    const later = await get('feature=later');
+    expect(later.items.map((i) => [i.feature, i.reason])).toEqual([['later', 'paused']]);
+    const bad = await request('/v1/decisions?outcome=won', { headers: { cookie } });
+    expect(bad.status).toBe(400);
+  });
+
+  it('tails new decisions as server-sent events', async () => {
+    const { cookie } = await signIn();
+    const response = await request('/v1/decisions/stream?feature=welcome-drip', {
+      headers: { cookie },
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${pattern}: ${text}`);
+        text += decoder.decode(value);
+      }
+    };
+    await until(/event: ready/);
+    await db.sql`insert into nudge_engine.decisions (feature, outcome, reason)
+      values ('later', 'matched', 'not this one'), ('welcome-drip', 'matched', 'tailed')`;
+    await until(/"reason":"tailed"/);
+    expect(text).not.toContain('not this one');
+    await reader.cancel();
+  });
+});
