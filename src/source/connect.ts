@@ -39,13 +39,17 @@ export function connectSource(options: SourceOptions): Sql {
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: string): string {
+  let parsed: URL;
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    parsed = new URL(url);
   } catch {
     return '<unparseable database URL>';
   }
+  if (parsed.password) parsed.password = '***';
+  if (parsed.host) return parsed.toString();
+  // Read without an authority (`postgres:/user:pw@host`, one slash or three),
+  // the URL keeps its password in the path, where the parser does not see it.
+  return parsed.toString().replace(/^([a-z][a-z0-9+.-]*:\/*[^/:@]*:).*@/i, '$1***@');
 }
 
 const IPV6_ONLY =
