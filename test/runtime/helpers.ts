@@ -67,6 +67,13 @@ export interface Sink {
   refused: number;
   /** 2xx deliveries of an id already applied: the re-sends a receiver must drop. */
   duplicates(): number;
+  /**
+   * Holds every request from now on unanswered (the sender waits on it),
+   * until the returned function is called: then they are answered as usual.
+   */
+  holdAnswers(): () => void;
+  /** Requests held unanswered so far. */
+  held: number;
   close(): Promise<void>;
 }
 
@@ -79,15 +86,31 @@ export async function startSink(refuse: (id: string) => boolean = () => false): 
   const applied = new Map<string, unknown>();
   const accepted = new Map<string, number>();
   const seen = new Set<string>();
+  let gate: Promise<void> | undefined;
   const sink = {
     applied,
     accepted,
     refused: 0,
+    held: 0,
     duplicates: () => [...accepted.values()].reduce((sum, n) => sum + n - 1, 0),
+    holdAnswers() {
+      let release = () => {};
+      gate = new Promise((resolve) => {
+        release = () => {
+          gate = undefined;
+          resolve();
+        };
+      });
+      return release;
+    },
   };
-  const recorder = await startRecorder((request) => {
+  const recorder = await startRecorder(async (request) => {
     const id = String(request.headers['webhook-id'] ?? '');
     request.body = ''; // keep the recorder's memory small: the sink keeps what it needs
+    if (gate) {
+      sink.held++;
+      await gate;
+    }
     if (!id) return { status: 400, body: { error: 'no webhook-id' } };
     if (!seen.has(id)) {
       seen.add(id);
