@@ -32,7 +32,7 @@ try {
   const orders = { schema: 'public', table: 'orders' };
   const columns = capturedColumns((await readCatalog(sql)).get(orders)!);
   const capture = buildCaptureObject([
-    { table: orders, operation: 'insert', by: 'bench', columns },
+    { table: orders, operation: 'insert', by: 'bench', ...columns },
   ]);
   await deploy(sql, [capture]);
   const rowsTable = capture.rows ? `nudge.${ident(capture.rows.table)}` : 'nudge.event_log';

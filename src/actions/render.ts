@@ -24,7 +24,13 @@ export interface Renderer {
    * `{% render 'footer' %}`.
    */
   template(name: string, variables: Variables): Promise<{ html: string; file: string }>;
+  /** The global variables the email template `name` reads, as segments (`new.email` → ['new', 'email']). */
+  templateVariables(name: string): Promise<VariableSegments[]>;
+  /** The global variables a string in an action's params reads. */
+  textVariables(text: string): VariableSegments[];
 }
+
+export type VariableSegments = Array<string | number | VariableSegments>;
 
 /** What templates see: the run's context, plus `feature`, `stage` and `app`. */
 export function templateVariables(run: ActionRun, project: LoadedConfig): Variables {
@@ -122,22 +128,36 @@ export function makeRenderer(templatesDir: string, cwd = process.cwd()): Rendere
     );
   }
 
+  async function parsedTemplate(name: string) {
+    const { file, stats } = await findTemplate(name);
+    let cached = files.get(file);
+    if (!cached || cached.mtimeMs !== stats.mtimeMs || cached.size !== stats.size) {
+      const source = await readFile(file, 'utf8');
+      try {
+        cached = { mtimeMs: stats.mtimeMs, size: stats.size, parsed: html.parse(source, file) };
+      } catch (error) {
+        throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
+      }
+      files.set(file, cached);
+    }
+    return { file, parsed: cached.parsed };
+  }
+
   return {
     value: renderValue,
-    async template(name, variables) {
-      const { file, stats } = await findTemplate(name);
-      let cached = files.get(file);
-      if (!cached || cached.mtimeMs !== stats.mtimeMs || cached.size !== stats.size) {
-        const source = await readFile(file, 'utf8');
-        try {
-          cached = { mtimeMs: stats.mtimeMs, size: stats.size, parsed: html.parse(source, file) };
-        } catch (error) {
-          throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
-        }
-        files.set(file, cached);
-      }
+    async templateVariables(name) {
+      const { file, parsed } = await parsedTemplate(name);
       try {
-        return { html: String(await html.render(cached.parsed, variables)), file };
+        return await html.globalVariableSegments(parsed);
+      } catch (error) {
+        throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
+      }
+    },
+    textVariables: (text) => (text.includes('{') ? inline.globalVariableSegmentsSync(text) : []),
+    async template(name, variables) {
+      const { file, parsed } = await parsedTemplate(name);
+      try {
+        return { html: String(await html.render(parsed, variables)), file };
       } catch (error) {
         throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
       }

@@ -11,6 +11,8 @@ export interface NamedEvent {
   filter?: CaptureNeed['filter'];
   /** The same test in the engine, on the captured rows. */
   matches?: (newRow: Row | null, oldRow: Row | null) => boolean;
+  /** The columns `matches` reads ('all': it compares whole rows), so capture copies them. */
+  reads?: string[] | 'all';
   description: string;
 }
 
@@ -26,6 +28,7 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     operation: 'update',
     filter: (row) => `${row.old('last_sign_in_at')} IS DISTINCT FROM ${row.new('last_sign_in_at')}`,
     matches: (n, o) => (n?.last_sign_in_at ?? null) !== (o?.last_sign_in_at ?? null),
+    reads: ['last_sign_in_at'],
     description: 'last_sign_in_at changed',
   },
   'user.updated': {
@@ -33,6 +36,7 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     operation: 'update',
     // Supabase touches last_sign_in_at and updated_at on every sign-in: that is user.signed_in.
     matches: (n, o) => changedBeyond(n, o, ['last_sign_in_at', 'updated_at']),
+    reads: 'all',
     description: 'a change to an Auth user other than a sign-in',
   },
   'user.deleted': { table: users, operation: 'delete', description: 'an Auth user was deleted' },

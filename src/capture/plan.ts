@@ -5,6 +5,7 @@
 
 import { ident, literal } from '../db/quote.js';
 import { formatTableName } from '../source/names.js';
+import type { CaptureColumns } from './columns.js';
 import { lockdownSql, migrationSql, migrations } from './schema.js';
 import type { CaptureState, DeployedCapture } from './state.js';
 import {
@@ -26,6 +27,8 @@ export interface PlanItem {
   detail?: string;
   /** What was changed by hand, when the item repairs drift. */
   drift?: string[];
+  /** A capture's columns: what its trigger copies, and what it leaves and why. */
+  columns?: CaptureColumns;
   sql: string[];
 }
 
@@ -143,6 +146,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
         kind: 'capture',
         subject: subjectOf(object),
         detail: `${object.level} trigger${via} · ${usedBy}`,
+        columns: object.columns,
         ...(dropped ? { drift: ['capture function was dropped by hand'] } : {}),
         sql: create,
       });
@@ -166,6 +170,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
       kind: 'capture',
       subject: subjectOf(object),
       detail: `${object.level} trigger${via} · ${usedBy}${changed && deployed.marker ? ' · definition changed' : ''}`,
+      columns: object.columns,
       ...(drift.length + strays.length
         ? {
             drift: [

@@ -1,5 +1,6 @@
 // Prints a plan the way terraform users expect to read one.
 import type { Io } from '../cli/io.js';
+import type { CaptureColumns } from './columns.js';
 import type { Action, Plan } from './plan.js';
 
 const SYMBOLS: Record<Action, string> = { create: '+', replace: '~', drop: '-', unchanged: '=' };
@@ -22,6 +23,7 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
       `  ${paint[item.action](`${SYMBOLS[item.action]} ${label}`)}  ${c.dim(item.detail ?? '')}`.trimEnd(),
     );
     for (const drift of item.drift ?? []) io.out(`      ${c.magenta('! drift:')} ${drift}`);
+    if (item.columns) for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);
   }
   const { create, replace, drop, unchanged } = plan.counts;
   const drift = plan.driftCount ? ` ${c.magenta(`Drift repaired: ${plan.driftCount}.`)}` : '';
@@ -31,4 +33,26 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
       ? `Plan: ${create} to create, ${replace} to replace, ${drop} to drop, ${unchanged} unchanged.${drift}`
       : `No changes. The database matches the features (${unchanged} unchanged).`,
   );
+}
+
+/**
+ * What a capture copies, in two lines:
+ *   captures id, email, last_sign_in_at (what its features read)
+ *   left out: encrypted_password, recovery_token (credentials); ssn (capture.exclude_columns); 9 more not used
+ */
+export function columnLines(columns: CaptureColumns): string[] {
+  const copied = columns.copied.length ? columns.copied.join(', ') : 'no columns';
+  const first = columns.all
+    ? `captures ${copied} (all it may: ${columns.all})`
+    : `captures ${copied} (what its features read)`;
+  const groups = new Map<string, string[]>();
+  for (const { column, reason } of columns.excluded) {
+    groups.set(reason, [...(groups.get(reason) ?? []), column]);
+  }
+  const reasons = [...groups].map(([reason, names]) =>
+    reason === 'not used'
+      ? `${names.length} more not used`
+      : `${names.join(', ')} (${reason === 'credential' ? 'credentials' : reason})`,
+  );
+  return reasons.length ? [first, `left out: ${reasons.join('; ')}`] : [first];
 }

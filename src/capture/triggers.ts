@@ -11,6 +11,9 @@
 //   UPDATE uses a row-level trigger, because a statement-level one cannot pair
 //   old and new rows reliably (a primary key may change); it is exact.
 //
+// * It copies no credentials, and only what features read (columns.ts): the
+//   rows are built column by column, never as the whole row.
+//
 // Functions are SECURITY DEFINER (owned by the deploying role) so that writes
 // made as `authenticated` through PostgREST are captured although that role
 // has no access to schema nudge. Every identifier is quoted; values that must
@@ -18,6 +21,15 @@
 import { createHash } from 'node:crypto';
 import { dollarQuote, ident, literal } from '../db/quote.js';
 import { formatTableName, type TableName } from '../source/names.js';
+import {
+  type CaptureColumns,
+  type ColumnReads,
+  captureColumns,
+  type ExcludedColumns,
+  presentRowJson,
+  rowJson,
+  wholeRowJson,
+} from './columns.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'delete'];
@@ -50,11 +62,17 @@ export interface CaptureNeed {
   filter?: (row: RowRefs) => string;
   enrichments?: Enrichment[];
   /**
-   * The table's columns, when known from the catalog. With them an INSERT or
-   * DELETE capture copies typed rows into its own rows table (see typedBody);
-   * without them it writes JSON to nudge.event_log.
+   * The table's columns, from the catalog (every caller in the product gives
+   * them). With them a capture copies only what its needs read, and an INSERT
+   * or DELETE capture copies typed rows into its own rows table (see
+   * typedBody) when nothing needs JSON at trigger time. Without them it
+   * writes the whole row, less credentials, as JSON to nudge.event_log.
    */
   columns?: CapturedColumn[];
+  /** The table's primary key: always captured. */
+  primaryKey?: string[];
+  /** The columns this need reads (default: all capturable, "reads whole rows"). */
+  reads?: ColumnReads;
 }
 
 /** A column of a captured table; `type` is its format_type(), which names the rows table. */
@@ -63,9 +81,15 @@ export interface CapturedColumn {
   type: string;
 }
 
-/** The columns of a catalog table, as a need carries them. */
-export function capturedColumns(table: { columns: CapturedColumn[] }): CapturedColumn[] {
-  return table.columns.map(({ name, type }) => ({ name, type }));
+/** The columns and primary key of a catalog table, as a need carries them. */
+export function capturedColumns(table: {
+  columns: CapturedColumn[];
+  primaryKey: string[];
+}): Pick<CaptureNeed, 'columns' | 'primaryKey'> {
+  return {
+    columns: table.columns.map(({ name, type }) => ({ name, type })),
+    primaryKey: [...table.primaryKey],
+  };
 }
 
 /** The capture objects for one (table, operation), as they should be deployed. */
@@ -84,6 +108,8 @@ export interface CaptureObject {
   transport?: string;
   /** The typed rows table in schema nudge the trigger copies rows into, with the columns it copies. */
   rows?: { table: string; columns: string[] };
+  /** The columns the trigger copies, and those it leaves in the table and why. */
+  columns: CaptureColumns;
 }
 
 /**
@@ -106,6 +132,12 @@ export interface TriggerBodySpec {
   /** A SQL predicate over NEW/OLD (row level) or n (statement level); undefined keeps every row. */
   filter: string | undefined;
   enrich: boolean;
+  /**
+   * The captured row as JSON (jsonb when asked), from a row alias: `n`, `NEW`
+   * or `OLD`. `present`: read the columns by name from the row as it is now,
+   * so a column dropped since the deploy cannot make it fail (for fallbacks).
+   */
+  json(alias: string, options?: { jsonb?: boolean; present?: boolean }): string;
 }
 
 export const MARKER_PREFIX = 'nudge:capture ';
@@ -153,10 +185,16 @@ export function triggerNameFor(operation: Operation): string {
   return `nudge_capture_${operation}`;
 }
 
+export interface CaptureOptions {
+  transport?: CaptureTransport;
+  /** capture.exclude_columns from nudge.yaml; credentials are excluded whatever it says. */
+  exclude?: ExcludedColumns;
+}
+
 /** Merges every need for one (table, operation) into the object to deploy. */
 export function buildCaptureObject(
   needs: CaptureNeed[],
-  options: { transport?: CaptureTransport } = {},
+  options: CaptureOptions = {},
 ): CaptureObject {
   const first = needs[0];
   if (!first) throw new Error('buildCaptureObject needs at least one need');
@@ -175,31 +213,49 @@ export function buildCaptureObject(
     : undefined;
   const { transport } = options;
   const functionName = functionNameFor(table, operation);
+  const catalog = needs.find((need) => need.columns)?.columns;
+  const captured: CaptureColumns = catalog
+    ? captureColumns(
+        table,
+        catalog.map((c) => c.name),
+        needs.find((need) => need.primaryKey)?.primaryKey ?? [],
+        needs.map((need) => need.reads ?? { all: `${need.by} reads whole rows` }),
+        options.exclude,
+      )
+    : { copied: [], excluded: [], all: 'the table’s columns were not given' };
+  const copied = (catalog ?? []).filter((c) => captured.copied.includes(c.name));
+  const json: TriggerBodySpec['json'] = (alias, jsonOptions = {}) =>
+    !catalog
+      ? wholeRowJson(alias, table, options.exclude, jsonOptions)
+      : jsonOptions.present
+        ? presentRowJson(alias, captured.copied, jsonOptions)
+        : rowJson((column) => `${alias}.${ident(column)}`, captured.copied, jsonOptions);
   // Typed rows when nothing needs JSON at trigger time: no transport, no
-  // enrichment, a statement-level trigger, and the columns known.
-  const columns = needs.find((need) => need.columns)?.columns;
+  // enrichment, a statement-level trigger, and columns to copy.
   const rows =
     !transport &&
     level === 'statement' &&
     enrichments.length === 0 &&
-    columns?.length &&
-    !columns.some((column) => ROW_META.includes(column.name))
-      ? { table: rowsTableFor(table, operation, columns), columns: columns.map((c) => c.name) }
+    copied.length &&
+    !copied.some((column) => ROW_META.includes(column.name))
+      ? { table: rowsTableFor(table, operation, copied), columns: copied.map((c) => c.name) }
       : undefined;
+  const spec: TriggerBodySpec = {
+    table,
+    operation,
+    level,
+    rows: transitionOf(operation),
+    filter,
+    enrich: enrichments.length > 0,
+    json,
+  };
   const body = transport
-    ? transport.body({
-        table,
-        operation,
-        level,
-        rows: transitionOf(operation),
-        filter,
-        enrich: enrichments.length > 0,
-      })
+    ? transport.body(spec)
     : level === 'row'
-      ? rowBody(table, operation, filter, enrichments.length > 0)
+      ? rowBody(spec)
       : rows
-        ? typedBody(table, operation, filter, rows)
-        : statementBody(table, operation, filter, enrichments.length > 0);
+        ? typedBody(spec, rows)
+        : statementBody(spec);
   return {
     table,
     operation,
@@ -212,6 +268,7 @@ export function buildCaptureObject(
     enrichments,
     ...(transport ? { transport: transport.label } : {}),
     ...(rows ? { rows } : {}),
+    columns: captured,
   };
 }
 
@@ -231,13 +288,14 @@ function mergeEnrichments(needs: CaptureNeed[]): Enrichment[] {
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const ERROR_VARIABLES = `DECLARE
+/** The DECLARE block every capture body starts with, and GET_ERROR fills. */
+export const ERROR_VARIABLES = `DECLARE
   err_state text;
   err_message text;
   err_detail text;
   err_context text;`;
 
-const GET_ERROR = `GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+export const GET_ERROR = `GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                           err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;`;
 
 function lastResort(table: TableName, operation: Operation): string {
@@ -249,20 +307,25 @@ function lastResort(table: TableName, operation: Operation): string {
 /** Rows per event_log row for statement-level captures. */
 export const CHUNK_ROWS = 1000;
 
-function statementBody(
-  table: TableName,
-  operation: Operation,
-  filter: string | undefined,
-  enrich: boolean,
-): string {
+/**
+ * JSON into nudge.event_log. When that fails (say a column was dropped since
+ * the deploy), it is tried again reading the columns by name from the row as
+ * it is now; only when that fails too do the rows go to failed_events. The
+ * inner block costs nothing until the first attempt fails.
+ */
+function statementBody(spec: TriggerBodySpec): string {
   return `
 ${ERROR_VARIABLES}
 BEGIN
-  ${jsonInsert(table, operation, filter, enrich)}
+  ${jsonInsert(spec, spec.enrich)}
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
-  ${GET_ERROR}
-  ${recordFailure(table, operation)}
+  BEGIN
+    ${jsonInsert(spec, spec.enrich, true)}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${recordFailure(spec)}
+  END;
   RETURN NULL;
 END
 `;
@@ -273,32 +336,26 @@ END
  * statement-level captures that need JSON at trigger time (enrichment), and
  * the fallback of typed ones.
  */
-function jsonInsert(
-  table: TableName,
-  operation: Operation,
-  filter: string | undefined,
-  enrich: boolean,
-): string {
-  const rows = transitionOf(operation);
+function jsonInsert(spec: TriggerBodySpec, enrich: boolean, present = false): string {
+  const { table, operation, filter, rows } = spec;
+  const json = spec.json('n', { present });
   const column = operation === 'insert' ? 'new_rows' : 'old_rows';
   const constants = captureConstants(table, operation);
   const enrichOne = (json: string) =>
     `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json})`;
   const where = filter ? `\n     WHERE ${filter}` : '';
-  const rowType = ident(table.schema, table.table);
   // A one-row statement (most app writes) skips the aggregate: measurably
-  // cheaper, see docs/benchmarks.md. Larger ones are chunked in one query that
-  // collects typed rows and serializes each chunk once (array_to_json), which
-  // is cheaper than building JSON row by row. Whole-row references are
-  // written `n.*`: a bare `n` would mean a user column named n, if there is one.
+  // cheaper, see docs/benchmarks.md. Larger ones are chunked in one query.
+  // Each row is built from the captured columns only (never row_to_json of
+  // the whole row: it would copy credentials), once, in the inner query.
   return `IF (SELECT count(*) FROM ${rows}) = 1 THEN
     INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
-    SELECT ${constants}, 1, json_build_array(row_to_json(n.*)), ${enrich ? `json_build_array(${enrichOne('row_to_json(n.*)')})` : 'NULL'}
-      FROM ${rows} AS n${where};
+    SELECT ${constants}, 1, json_build_array(c.r), ${enrich ? `json_build_array(${enrichOne('c.r')})` : 'NULL'}
+      FROM (SELECT ${json} AS r FROM ${rows} AS n${where}) AS c;
   ELSE
     INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
-    SELECT ${constants}, count(*), array_to_json(array_agg(c.r ORDER BY c.i)), ${enrich ? `json_agg(${enrichOne('row_to_json(c.r)')} ORDER BY c.i)` : 'NULL'}
-      FROM (SELECT ROW(n.*)::${rowType} AS r, row_number() OVER () - 1 AS i
+    SELECT ${constants}, count(*), json_agg(c.r ORDER BY c.i), ${enrich ? `json_agg(${enrichOne('c.r')} ORDER BY c.i)` : 'NULL'}
+      FROM (SELECT ${json} AS r, row_number() OVER () - 1 AS i
               FROM ${rows} AS n${filter ? `\n             WHERE ${filter}` : ''}) AS c
      GROUP BY c.i / ${CHUNK_ROWS}
      ORDER BY c.i / ${CHUNK_ROWS};
@@ -306,15 +363,26 @@ function jsonInsert(
 }
 
 /** The last resort of a statement-level body: the rows go to nudge.failed_events. */
-function recordFailure(table: TableName, operation: Operation): string {
-  const rows = transitionOf(operation);
+export function recordFailure(spec: TriggerBodySpec): string {
+  const { table, operation, rows } = spec;
   const single = operation === 'insert' ? 'new_row' : 'old_row';
   const constants = captureConstants(table, operation);
   return `BEGIN
     INSERT INTO nudge.failed_events
       (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
-    SELECT ${constants}, to_jsonb(n.*), err_state, err_message, err_detail, err_context
+    SELECT ${constants}, ${spec.json('n', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context
       FROM ${rows} AS n;
+  ${lastResort(table, operation)}
+  END;`;
+}
+
+/** The last resort of a row-level body: the row pair goes to nudge.failed_events. */
+export function recordRowFailure(spec: TriggerBodySpec): string {
+  const { table, operation } = spec;
+  return `BEGIN
+    INSERT INTO nudge.failed_events
+      (schema_name, table_name, operation, new_row, old_row, sqlstate, message, detail, context)
+    VALUES (${captureConstants(table, operation)}, ${spec.json('NEW', { jsonb: true, present: true })}, ${spec.json('OLD', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context);
   ${lastResort(table, operation)}
   END;`;
 }
@@ -347,18 +415,14 @@ export function rowsTableFor(
  * Each row takes an id from the outbox's sequence, so rows tables and
  * nudge.event_log share one order. Columns are listed by name: when a column
  * was dropped since the deploy, the copy fails and the rows are captured as
- * JSON instead, so nothing is lost. A column added or retyped since is
+ * JSON instead (the deployed columns that are still there), so nothing is
+ * lost. A column added since is not captured; one retyped since is
  * copied as deployed (a retyped value through its assignment cast, or as
  * JSON when there is none) until the next deploy, which `nudge plan` shows
  * as a replace, moves the capture to a rows table of the new shape.
  */
-function typedBody(
-  table: TableName,
-  operation: Operation,
-  filter: string | undefined,
-  rows: { table: string; columns: string[] },
-): string {
-  const transition = transitionOf(operation);
+function typedBody(spec: TriggerBodySpec, rows: { table: string; columns: string[] }): string {
+  const { filter, rows: transition } = spec;
   const list = rows.columns.map((column) => ident(column)).join(', ');
   const values = rows.columns.map((column) => `n.${ident(column)}`).join(', ');
   return `
@@ -370,40 +434,40 @@ BEGIN
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
   BEGIN
-    ${jsonInsert(table, operation, filter, false)}
+    ${jsonInsert(spec, false, true)}
   EXCEPTION WHEN OTHERS THEN
     ${GET_ERROR}
-    ${recordFailure(table, operation)}
+    ${recordFailure(spec)}
   END;
   RETURN NULL;
 END
 `;
 }
 
-function rowBody(
-  table: TableName,
-  operation: Operation,
-  filter: string | undefined,
-  enrich: boolean,
-): string {
+/** The row-level (UPDATE) body: as statementBody, one row pair at a time. */
+function rowBody(spec: TriggerBodySpec): string {
+  const { table, operation, filter } = spec;
   const constants = captureConstants(table, operation);
-  const enrichment = enrich
-    ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, row_to_json(NEW)))`
-    : 'NULL';
-  const insert = `INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment)
-    VALUES (${constants}, 1, json_build_array(row_to_json(NEW)), json_build_array(row_to_json(OLD)), ${enrichment});`;
+  const insert = (present: boolean) => {
+    const json = (alias: string) => spec.json(alias, { present });
+    const enrichment = spec.enrich
+      ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json('NEW')}))`
+      : 'NULL';
+    const values = `INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment)
+    VALUES (${constants}, 1, json_build_array(${json('NEW')}), json_build_array(${json('OLD')}), ${enrichment});`;
+    return filter ? `IF ${filter} THEN\n    ${values}\n  END IF;` : values;
+  };
   return `
 ${ERROR_VARIABLES}
 BEGIN
-  ${filter ? `IF ${filter} THEN\n    ${insert}\n  END IF;` : insert}
+  ${insert(false)}
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
-  ${GET_ERROR}
   BEGIN
-    INSERT INTO nudge.failed_events
-      (schema_name, table_name, operation, new_row, old_row, sqlstate, message, detail, context)
-    VALUES (${constants}, to_jsonb(NEW), to_jsonb(OLD), err_state, err_message, err_detail, err_context);
-  ${lastResort(table, operation)}
+    ${insert(true)}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${recordRowFailure(spec)}
   END;
   RETURN NULL;
 END
@@ -560,7 +624,7 @@ VALUES (${literal(table.schema)}, ${literal(table.table)}, ${literal(enrichment.
 /** One capture object per (table, operation) that any need asks for, in a stable order. */
 export function buildCaptureObjects(
   needs: CaptureNeed[],
-  options: { transport?: CaptureTransport } = {},
+  options: CaptureOptions = {},
 ): CaptureObject[] {
   const groups = new Map<string, CaptureNeed[]>();
   for (const need of needs) {

@@ -19,9 +19,15 @@ import { ident, literal } from '../db/quote.js';
 import { type InboxEvent, insertInbox, type Router } from '../engine/inbox.js';
 import { NudgeError } from '../errors.js';
 import type { Sql } from '../source/connect.js';
-import { formatTableName } from '../source/names.js';
 import { signingKeyOf } from '../webhook-secret.js';
-import { type CaptureTransport, captureConstants, type TriggerBodySpec } from './triggers.js';
+import {
+  type CaptureTransport,
+  ERROR_VARIABLES,
+  GET_ERROR,
+  recordFailure,
+  recordRowFailure,
+  type TriggerBodySpec,
+} from './triggers.js';
 
 /** Rows per request: smaller than the outbox's 1000 so a batch fits ingest.max_body_bytes. */
 export const WEBHOOK_CHUNK_ROWS = 100;
@@ -48,19 +54,12 @@ export function webhookTransport(target: WebhookTarget): CaptureTransport {
   };
 }
 
-const DECLARATIONS = `DECLARE
-  err_state text;
-  err_message text;
-  err_detail text;
-  err_context text;
+const DECLARATIONS = `${ERROR_VARIABLES}
   nudge_key bytea;
   nudge_payload jsonb;
   nudge_webhook_id text;
   nudge_timestamp text;
   nudge_request_id bigint;`;
-
-const GET_ERROR = `GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                          err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;`;
 
 /**
  * Signs nudge_payload per Standard Webhooks (HMAC-SHA256 over
@@ -98,26 +97,18 @@ function send(target: WebhookTarget): string {
     VALUES (nudge_request_id, nudge_webhook_id, ${url}, nudge_payload);`;
 }
 
-function lastResort(spec: TriggerBodySpec): string {
-  return `EXCEPTION WHEN OTHERS THEN
-    RAISE WARNING 'nudge: % on % was not captured (%: %), and recording the failure failed too: %',
-      ${literal(spec.operation)}, ${literal(formatTableName(spec.table))}, err_state, err_message, SQLERRM;`;
-}
-
 function header(spec: TriggerBodySpec) {
-  const constants = captureConstants(spec.table, spec.operation);
   const fields = `'schema', ${literal(spec.table.schema)}::text, 'table', ${literal(spec.table.table)}::text, 'operation', ${literal(spec.operation)}::text`;
   const enrich = (row: string) =>
     `nudge.enrich(${literal(spec.table.schema)}, ${literal(spec.table.table)}, ${row})::jsonb`;
-  return { constants, fields, enrich };
+  return { fields, enrich };
 }
 
 /** INSERT / DELETE: one request per chunk of the statement's rows, in order. */
 function statementBody(spec: TriggerBodySpec, target: WebhookTarget): string {
-  const { constants, fields, enrich } = header(spec);
+  const { fields, enrich } = header(spec);
   const isInsert = spec.operation === 'insert';
   const rows = `jsonb_agg(c.r ORDER BY c.i)`;
-  const single = isInsert ? 'new_row' : 'old_row';
   return `
 ${DECLARATIONS}
 BEGIN
@@ -127,7 +118,7 @@ BEGIN
              'old_rows', ${isInsert ? 'NULL::jsonb' : rows},
              'enrichment', ${spec.enrich ? 'jsonb_agg(c.e ORDER BY c.i)' : 'NULL::jsonb'},
              'captured_at', now())
-      FROM (SELECT to_jsonb(n.*) AS r, ${spec.enrich ? enrich('row_to_json(n.*)') : 'NULL::jsonb'} AS e,
+      FROM (SELECT ${spec.json('n', { jsonb: true, present: true })} AS r, ${spec.enrich ? enrich(spec.json('n', { present: true })) : 'NULL::jsonb'} AS e,
                    row_number() OVER () - 1 AS i
               FROM ${spec.rows} AS n${spec.filter ? `\n             WHERE ${spec.filter}` : ''}) AS c
      GROUP BY c.i / ${WEBHOOK_CHUNK_ROWS}
@@ -138,13 +129,7 @@ BEGIN
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
   ${GET_ERROR}
-  BEGIN
-    INSERT INTO nudge.failed_events
-      (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
-    SELECT ${constants}, to_jsonb(n.*), err_state, err_message, err_detail, err_context
-      FROM ${spec.rows} AS n;
-  ${lastResort(spec)}
-  END;
+  ${recordFailure(spec)}
   RETURN NULL;
 END
 `;
@@ -152,11 +137,11 @@ END
 
 /** UPDATE: one request per row, pairing the row before and after exactly. */
 function rowBody(spec: TriggerBodySpec, target: WebhookTarget): string {
-  const { constants, fields, enrich } = header(spec);
+  const { fields, enrich } = header(spec);
   const build = `nudge_payload := jsonb_build_object(${fields},
-      'new_rows', jsonb_build_array(to_jsonb(NEW)),
-      'old_rows', jsonb_build_array(to_jsonb(OLD)),
-      'enrichment', ${spec.enrich ? `jsonb_build_array(${enrich('row_to_json(NEW)')})` : 'NULL::jsonb'},
+      'new_rows', jsonb_build_array(${spec.json('NEW', { jsonb: true, present: true })}),
+      'old_rows', jsonb_build_array(${spec.json('OLD', { jsonb: true, present: true })}),
+      'enrichment', ${spec.enrich ? `jsonb_build_array(${enrich(spec.json('NEW', { present: true }))})` : 'NULL::jsonb'},
       'captured_at', now());
     ${send(target)}`;
   return `
@@ -166,12 +151,7 @@ BEGIN
   RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
   ${GET_ERROR}
-  BEGIN
-    INSERT INTO nudge.failed_events
-      (schema_name, table_name, operation, new_row, old_row, sqlstate, message, detail, context)
-    VALUES (${constants}, to_jsonb(NEW), to_jsonb(OLD), err_state, err_message, err_detail, err_context);
-  ${lastResort(spec)}
-  END;
+  ${recordRowFailure(spec)}
   RETURN NULL;
 END
 `;

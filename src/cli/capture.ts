@@ -1,14 +1,12 @@
 // What plan, deploy and export share: load the features, check them against
 // the live database, and compute the plan.
+
+import { desiredCaptures } from '../capture/desired.js';
 import type { Plan } from '../capture/plan.js';
 import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
-import { buildCaptureObjects, type CaptureNeed } from '../capture/triggers.js';
-import { resolveWebhookTransport } from '../capture/webhook.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
-import { liveSyncNeeds } from '../contacts/live.js';
-import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { readCatalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
@@ -23,19 +21,8 @@ export interface PlannedChange {
 
 export async function planChange(project: LoadedConfig, sql: Sql): Promise<PlannedChange> {
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-  const catalog = await readCatalog(sql);
-  const needs: CaptureNeed[] = [
-    ...checkFeatures(features, catalog, project.config.contacts.attributes),
-    ...liveSyncNeeds(project, catalog),
-  ];
-  const transport =
-    project.config.capture === 'webhook'
-      ? await resolveWebhookTransport(sql, project.config.webhook)
-      : undefined;
-  const plan = makePlan(
-    buildCaptureObjects(needs, transport ? { transport } : {}),
-    await readCaptureState(sql),
-  );
+  const desired = await desiredCaptures(project, sql, features, await readCatalog(sql));
+  const plan = makePlan(desired, await readCaptureState(sql));
   return { features, plan };
 }
 

@@ -41,7 +41,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
           ],
         }).trimEnd(),
       );
-      if (project.config.capture === 'webhook') {
+      if (project.config.capture.transport === 'webhook') {
         io.err(
           io.colors.dim(
             '-- the webhook signing key is not in this script: run `nudge secret install` once after applying it',
@@ -66,7 +66,8 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       }
     }
     const result = await applyPlan(session.sql, plan.desired);
-    if (project.config.capture === 'webhook') await installCaptureSecret(project, session.sql, io);
+    if (project.config.capture.transport === 'webhook')
+      await installCaptureSecret(project, session.sql, io);
     const { create, replace, drop } = result.plan.counts;
     if (result.deploymentId === undefined) {
       io.out('\nNothing to do: the database changed meanwhile and now matches the features.');

@@ -1,14 +1,13 @@
 // What `nudge doctor` says about the feature files: do they load, do they fit
 // the live schema, and is what they need deployed (a feature whose trigger was
 // never deployed is the commonest reason for "no events").
+import { desiredCaptures } from '../capture/desired.js';
 import { namedEvent } from '../capture/named-events.js';
 import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
-import { buildCaptureObjects } from '../capture/triggers.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import { ConfigErrors, NudgeError } from '../errors.js';
-import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { readCatalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
@@ -61,18 +60,14 @@ export async function featureChecks(
   if (load.features.length === 0) {
     return say('ok', label, `none yet in ${where} (start from a template: nudge init)`);
   }
-  let needs: ReturnType<typeof checkFeatures>;
+  let desired: Awaited<ReturnType<typeof desiredCaptures>>;
   try {
-    needs = checkFeatures(
-      load.features,
-      await readCatalog(sql),
-      project.config.contacts.attributes,
-    );
+    desired = await desiredCaptures(project, sql, load.features, await readCatalog(sql));
   } catch (error) {
     if (!(error instanceof NudgeError)) throw error;
     return say('fail', label, firstProblem(error), fixFiles);
   }
-  const plan = makePlan(buildCaptureObjects(needs), await readCaptureState(sql));
+  const plan = makePlan(desired, await readCaptureState(sql));
   const active = load.features.filter((f) => f.status !== 'draft').length;
   const deploy = `${readOnly ? 'set access: read-write, then ' : ''}run nudge plan, then nudge deploy`;
   const drift = plan.items.flatMap((item) =>

@@ -18,7 +18,7 @@ export async function secret(what: string, options: GlobalOptions, io: Io): Prom
   }
   const project = await loadProject(options, io);
   if (what === 'install') {
-    if (project.config.capture !== 'webhook') {
+    if (project.config.capture.transport !== 'webhook') {
       io.out('capture is outbox: there is no signing key to install.');
       return 0;
     }

@@ -127,6 +127,10 @@ export const supabaseConnectorSchema = z.strictObject({
     .describe('rows per sync batch'),
 });
 
+const transportSchema = z
+  .enum(['outbox', 'webhook'])
+  .describe('outbox: the trigger writes to nudge.event_log; webhook: it posts through pg_net');
+
 export const configSchema = z.strictObject({
   database_url: z
     .string()
@@ -137,9 +141,25 @@ export const configSchema = z.strictObject({
     .default('read-write')
     .describe('read-only: analyze and plan work, deploy refuses, nothing is written'),
   capture: z
-    .enum(['outbox', 'webhook'])
+    .union([
+      transportSchema,
+      z.strictObject({
+        transport: transportSchema.default('outbox'),
+        exclude_columns: z
+          .record(tableNameSchema, z.array(z.string().min(1)).min(1))
+          .default({})
+          .describe(
+            'Columns never captured, by table: { public.profiles: [ssn] }. Credentials of auth.* are always excluded',
+          ),
+      }),
+    ])
     .default('outbox')
-    .describe('How deployed triggers hand events to Nudge'),
+    .transform((value) =>
+      typeof value === 'string' ? { transport: value, exclude_columns: {} } : value,
+    )
+    .describe(
+      'How deployed triggers hand events to Nudge: outbox or webhook, or { transport, exclude_columns }',
+    ),
   features: z.string().default('nudge/features').describe('Directory of feature files'),
   templates: z.string().default('nudge/templates').describe('Directory of email templates'),
   webhook: z

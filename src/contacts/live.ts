@@ -96,7 +96,7 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
       continue;
     }
     const columns = capturedColumns(found);
-    needs.push(...operations.map((operation) => ({ table, operation, by, columns })));
+    needs.push(...operations.map((operation) => ({ table, operation, by, ...columns })));
   }
   throwIfAny(errors);
   return needs;

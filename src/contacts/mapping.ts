@@ -3,6 +3,7 @@
 // contact attributes or as events). Pure functions, shared by `nudge sync` and
 // the engine's live sync; checks against the live schema are in sync/validate.ts.
 import type { z } from 'zod';
+import { exclusionOf } from '../capture/columns.js';
 import type { attributeTypeSchema, TableMapping } from '../config/schema.js';
 import { formatTableName, type TableName } from '../source/names.js';
 import type { SyncedUser } from './store.js';
@@ -35,16 +36,7 @@ export const DEFAULT_USER_MAPPING: Readonly<Record<string, string>> = {
   confirmed_at: 'confirmed_at',
 };
 
-/** auth.users columns that hold credentials: never read, never mapped. */
-export const SECRET_USER_COLUMNS: ReadonlySet<string> = new Set([
-  'encrypted_password',
-  'confirmation_token',
-  'recovery_token',
-  'email_change_token_new',
-  'email_change_token_current',
-  'phone_change_token',
-  'reauthentication_token',
-]);
+const AUTH_USERS_TABLE = { schema: 'auth', table: 'users' };
 
 /** auth.users columns the Auth admin API's user object carries (by their column names). */
 export const AUTH_API_COLUMNS: ReadonlySet<string> = new Set([
@@ -164,7 +156,7 @@ export function compileUserMapping(
 export function userColumns(mapping: UserMapping): string[] {
   const columns = new Set(['id', 'email', 'phone', 'updated_at', 'deleted_at']);
   for (const field of [...mapping.fields, mapping.email, mapping.phone]) columns.add(field.column);
-  return [...columns].filter((c) => !SECRET_USER_COLUMNS.has(c));
+  return [...columns].filter((c) => !exclusionOf(AUTH_USERS_TABLE, c));
 }
 
 /** Time columns of auth.users: normalised to ISO 8601 UTC so every source gives the same text. */

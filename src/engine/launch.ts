@@ -6,16 +6,15 @@ import type postgres from 'postgres';
 import { enqueueActions, recoverActions } from '../actions/queue.js';
 import { actionTasks, runActions } from '../actions/task.js';
 import type { ActionEnv } from '../actions/types.js';
+import { desiredCaptures } from '../capture/desired.js';
 import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
-import { buildCaptureObjects } from '../capture/triggers.js';
-import { reconcileWebhookDeliveries, resolveWebhookTransport } from '../capture/webhook.js';
+import { reconcileWebhookDeliveries } from '../capture/webhook.js';
 import type { LoadedConfig } from '../config/load.js';
-import { compileLiveSync, liveSyncNeeds } from '../contacts/live.js';
+import { compileLiveSync } from '../contacts/live.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
 import { records } from '../db/records.js';
 import { checkStoredSecrets } from '../db/secrets.js';
-import { checkFeatures } from '../features/check.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { makeServer } from '../server/index.js';
 import { keySourceOf } from '../server/ingest-secrets.js';
@@ -92,16 +91,8 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     if (source !== store.sql) cleanup.push(() => source.end({ timeout: 5 }));
     const catalog = await readCatalog(source);
     const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-    const needs = [
-      ...checkFeatures(features, catalog, project.config.contacts.attributes),
-      ...liveSyncNeeds(project, catalog),
-    ];
-    const transport =
-      project.config.capture === 'webhook'
-        ? await resolveWebhookTransport(source, project.config.webhook)
-        : undefined;
     const plan = makePlan(
-      buildCaptureObjects(needs, transport ? { transport } : {}),
+      await desiredCaptures(project, source, features, catalog),
       await readCaptureState(source),
     );
     const undeployed = plan.items.filter((i) => i.action !== 'unchanged').length;
@@ -125,7 +116,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     const housekeeping: [string, () => Promise<unknown>][] = [
       ['recovering action runs', () => recoverActions(store.sql)],
     ];
-    if (project.config.capture === 'webhook') {
+    if (project.config.capture.transport === 'webhook') {
       housekeeping.push([
         'reconciling webhook deliveries',
         async () => {

@@ -290,6 +290,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
               catalog: options.catalog,
               clock: options.clock,
               route: options.route,
+              exclude: project.config.capture.exclude_columns,
             },
             options.features.scheduled(),
           ),

@@ -6,7 +6,10 @@
 // several workers and across restarts. A run that stopped halfway (the
 // process died) is claimed again once it has made no progress for
 // SCHEDULE_STALE_MS; inbox keys make the rows it already entered harmless.
+// The rows entered carry the table's capturable columns only (capture/columns.ts):
+// a schedule over auth.users never copies a password hash.
 import type postgres from 'postgres';
+import { capturable, columnOf, type ExcludedColumns, rowJson } from '../capture/columns.js';
 import { compileSql, numberedParams, valueTypeOf } from '../conditions/index.js';
 import { ident } from '../db/quote.js';
 import type { Catalog } from '../source/catalog.js';
@@ -20,6 +23,8 @@ export interface ScheduleContext {
   catalog: Catalog;
   clock: Clock;
   route: Router;
+  /** capture.exclude_columns from nudge.yaml. */
+  exclude?: ExcludedColumns;
 }
 
 /** The SQL that selects the rows a scheduled feature enters, with its parameters. */
@@ -27,6 +32,7 @@ export function segmentQuery(
   feature: RuntimeFeature,
   catalog: Catalog,
   now: Date,
+  exclude: ExcludedColumns = {},
 ): { text: string; values: unknown[] } {
   const trigger = feature.feature.trigger;
   if (trigger.kind !== 'schedule') throw new Error(`${feature.name} is not a scheduled feature`);
@@ -46,11 +52,16 @@ export function segmentQuery(
         ...params,
       })
     : 'TRUE';
+  const columns = capturable(
+    table,
+    table.columns.map((c) => c.name),
+    exclude,
+  );
   const order = table.primaryKey.length
     ? ` ORDER BY ${table.primaryKey.map((c) => `t.${ident(c)}`).join(', ')}`
     : '';
   return {
-    text: `SELECT row_to_json(t.*) AS row FROM ${ident(trigger.table.schema, trigger.table.table)} AS t WHERE ${where}${order}`,
+    text: `SELECT ${rowJson(columnOf('t'), columns)} AS row FROM ${ident(trigger.table.schema, trigger.table.table)} AS t WHERE ${where}${order}`,
     values: params.values,
   };
 }
@@ -76,7 +87,7 @@ export async function runSchedules(
           and schedule_runs.started_at < now() - ${SCHEDULE_STALE_MS} * interval '1 millisecond'
       returning feature`;
     if (!claimed) continue;
-    const { text, values } = segmentQuery(feature, ctx.catalog, now);
+    const { text, values } = segmentQuery(feature, ctx.catalog, now, ctx.exclude);
     const table = ctx.catalog.get(trigger.table)!;
     let matched = 0;
     const cursor = ctx.source

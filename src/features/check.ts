@@ -3,6 +3,12 @@
 // is reported at its file:line with the nearest existing name; nothing is
 // written before every feature passes.
 
+import {
+  type ColumnReads,
+  capturable,
+  type ExcludedColumns,
+  exclusionOf,
+} from '../capture/columns.js';
 import { isBuiltInNamespace, NAMED_EVENTS, namedEvent } from '../capture/named-events.js';
 import {
   type CaptureNeed,
@@ -44,16 +50,30 @@ const NO_EQUALITY = new Set([
 
 export type { AttributeTypes };
 
+export interface CheckOptions {
+  /** What each feature reads (features/reads.ts); a feature missing here is captured whole, less credentials. */
+  reads?: ReadonlyMap<string, ColumnReads>;
+  /** capture.exclude_columns from nudge.yaml. */
+  exclude?: ExcludedColumns;
+}
+
 export function checkFeatures(
   features: Feature[],
   catalog: Catalog,
   attributes: AttributeTypes = {},
+  options: CheckOptions = {},
 ): CaptureNeed[] {
   const errors: ConfigError[] = [];
   const needs: CaptureNeed[] = [];
   for (const feature of features) {
     if (feature.status === 'draft') continue;
-    needs.push(...checkFeature(feature, catalog, attributes, errors));
+    const reads = options.reads?.get(feature.name);
+    needs.push(
+      ...checkFeature(feature, catalog, attributes, errors, options.exclude).map((need) => ({
+        ...need,
+        ...(reads ? { reads } : {}),
+      })),
+    );
   }
   throwIfAny(errors);
   return needs;
@@ -64,6 +84,7 @@ function checkFeature(
   catalog: Catalog,
   attributes: AttributeTypes,
   errors: ConfigError[],
+  exclude: ExcludedColumns | undefined,
 ): CaptureNeed[] {
   const { source, trigger } = feature;
   const fail = (at: FieldPath, problem: string) => errors.push(source.error(at, problem));
@@ -79,7 +100,7 @@ function checkFeature(
           `unknown event "${trigger.event}"${didYouMean(trigger.event, Object.keys(NAMED_EVENTS))}`,
         );
       } else {
-        checkConditions(feature, undefined, attributes, errors);
+        checkConditions(feature, undefined, attributes, errors, exclude);
       }
       return [];
     }
@@ -91,13 +112,13 @@ function checkFeature(
       );
       return [];
     }
-    checkConditions(feature, table, attributes, errors);
+    checkConditions(feature, table, attributes, errors, exclude);
     return [
       {
         table: event.table,
         operation: event.operation,
         by: feature.name,
-        columns: capturedColumns(table),
+        ...capturedColumns(table),
         ...withFilter(event.filter),
       },
     ];
@@ -120,20 +141,20 @@ function checkFeature(
     return [];
   }
   const before = errors.length;
-  checkConditions(feature, table, attributes, errors);
+  checkConditions(feature, table, attributes, errors, exclude);
   if (trigger.kind === 'table') {
     trigger.columns?.forEach((column, i) => {
       if (!columnOf(table, column)) fail(['trigger', 'columns', i], missingColumn(column, table));
     });
   }
-  const enrichments = checkEnrichments(feature, table, catalog, errors);
+  const enrichments = checkEnrichments(feature, table, catalog, errors, exclude);
   if (errors.length > before || trigger.kind === 'schedule') return [];
 
   return trigger.operations.map((operation) => ({
     table: trigger.table,
     operation,
     by: feature.name,
-    columns: capturedColumns(table),
+    ...capturedColumns(table),
     ...(enrichments.length ? { enrichments } : {}),
     ...withFilter(rowFilter(feature, table, operation)),
   }));
@@ -153,6 +174,7 @@ function checkConditions(
   table: Table | undefined,
   attributes: AttributeTypes,
   errors: ConfigError[],
+  exclude: ExcludedColumns | undefined,
 ): void {
   const { source } = feature;
   const typeOf = typeResolver(
@@ -166,6 +188,11 @@ function checkConditions(
     const column = columnOf(table, field.column);
     if (!column) {
       errors.push(source.error(at, missingColumn(field.column, table), { key: true }));
+      return false;
+    }
+    const excluded = exclusionOf(table, field.column, exclude);
+    if (excluded) {
+      errors.push(source.error(at, notCaptured(field.column, table, excluded), { key: true }));
       return false;
     }
     if (field.jsonPath.length > 0 && valueTypeOf(column.type) !== 'jsonb') {
@@ -235,6 +262,7 @@ function checkEnrichments(
   table: Table,
   catalog: Catalog,
   errors: ConfigError[],
+  exclude: ExcludedColumns | undefined,
 ): Enrichment[] {
   const result: Enrichment[] = [];
   for (const enrichment of feature.enrich) {
@@ -272,6 +300,17 @@ function checkEnrichments(
       );
       continue;
     }
+    const secret = enrichment.columns?.findIndex((c) => exclusionOf(target, c, exclude)) ?? -1;
+    if (secret >= 0) {
+      const name = enrichment.columns![secret]!;
+      errors.push(
+        feature.source.error(
+          [...at, 'columns', secret],
+          notCaptured(name, target, exclusionOf(target, name, exclude)!),
+        ),
+      );
+      continue;
+    }
     result.push({
       name: enrichment.name,
       target: enrichment.table,
@@ -279,7 +318,14 @@ function checkEnrichments(
       // regtype spelling, without a type modifier: varchar(255) → character varying
       targetType: column.type.replace(/\s*\([\d\s,]*\)/g, ''),
       sourceField: enrichment.from.column,
-      ...(enrichment.columns ? { columns: enrichment.columns } : {}),
+      // Always a list: without one, nudge.enrich would copy the whole target row.
+      columns:
+        enrichment.columns ??
+        capturable(
+          target,
+          target.columns.map((c) => c.name),
+          exclude,
+        ),
     });
   }
   return result;
@@ -362,6 +408,12 @@ function missingColumn(name: string, table: Table): string {
     name,
     table.columns.map((c) => c.name),
   )}`;
+}
+
+function notCaptured(name: string, table: Table, reason: string): string {
+  return reason === 'credential'
+    ? `${name} holds credentials: Nudge never captures it from ${formatTableName(table)}`
+    : `${name} of ${formatTableName(table)} is excluded by capture.exclude_columns in nudge.yaml`;
 }
 
 function missingTable(name: TableName, catalog: Catalog): string {

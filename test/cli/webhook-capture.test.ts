@@ -34,7 +34,7 @@ beforeAll(async () => {
 trigger: { table: public.orders, on: insert, when: { new.status: eq.paid } }
 stages:
   - name: seen
-    do: [{ track: { event: paid_seen } }]
+    do: [{ track: { event: paid_seen, properties: { total: '{{ new.total }}' } } }]
 `,
   );
   // The server first (port 0), then nudge.yaml pointing capture at it.

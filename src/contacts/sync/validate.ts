@@ -3,6 +3,8 @@
 // mean"), credentials are never mapped, each table must say how its rows find
 // a contact. Errors point at their place in nudge.yaml. The schema comes from
 // the catalog (database URL) or from PostgREST's OpenAPI description (API mode).
+
+import { type ExcludedColumns, exclusionOf } from '../../capture/columns.js';
 import type { LoadedConfig } from '../../config/load.js';
 import type { TableMapping } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
@@ -19,7 +21,6 @@ import {
   compileUserMapping,
   METADATA_PREFIXES,
   parseUserSource,
-  SECRET_USER_COLUMNS,
   type TableSyncMapping,
   type UserMapping,
 } from '../mapping.js';
@@ -118,14 +119,15 @@ export function checkUserMapping(project: LoadedConfig, schema: SourceSchema): U
     );
   }
   const columns = new Set(schema.userColumns);
-  const candidates = [...columns].filter((c) => !SECRET_USER_COLUMNS.has(c));
+  const secret = (c: string) => exclusionOf({ schema: 'auth', table: 'users' }, c) === 'credential';
+  const candidates = [...columns].filter((c) => !secret(c));
   const errors: ConfigError[] = [];
   for (const source of Object.keys(raw)) {
     const at = [...BASE, 'user_mapping', source];
     const { column } = parseUserSource(source);
     const head = source.split('.')[0]!;
     const metadata = METADATA_PREFIXES.includes(head);
-    if (SECRET_USER_COLUMNS.has(column)) {
+    if (secret(column)) {
       errors.push(error(at, `${column} holds credentials; Nudge never reads it`, { key: true }));
     } else if (!metadata && source.includes('.')) {
       // `user_metdata.full_name`: a dotted name whose head is not metadata.
@@ -207,15 +209,18 @@ export function checkTableMappings(
       );
       continue;
     }
-    const problems = checkEntry(table, entry);
+    const exclude = project.config.capture.exclude_columns;
+    const problems = checkEntry(table, entry, exclude);
     for (const p of problems.errors) errors.push(error([...at, ...p.path], p.message, p));
     if (problems.contact && problems.errors.length === 0) {
+      // Credentials and excluded columns are not columns of the table as far as sync goes.
+      const columns = table.columns.filter((c) => !exclusionOf(table, c.name, exclude));
       mappings.push(
         compileTableMapping(
           key,
           name,
           entry,
-          { columns: table.columns, primaryKey: table.primaryKey, contact: problems.contact },
+          { columns, primaryKey: table.primaryKey, contact: problems.contact },
           attributeTypes(project),
         ),
       );
@@ -239,12 +244,17 @@ interface EntryProblem {
 function checkEntry(
   table: SchemaTable,
   entry: TableMapping,
+  exclude: ExcludedColumns,
 ): { errors: EntryProblem[]; contact?: { by: 'email' | 'user_id'; column: string } } {
   const errors: EntryProblem[] = [];
   const columns = table.columns.map((c) => c.name);
-  const has = (column: string) => columns.includes(column);
-  const missing = (column: string) =>
-    `${formatTableName(table)} has no column "${column}"${didYouMean(column, columns)}`;
+  const has = (column: string) => columns.includes(column) && !exclusionOf(table, column, exclude);
+  const missing = (column: string) => {
+    const excluded = columns.includes(column) && exclusionOf(table, column, exclude);
+    if (excluded === 'credential') return `${column} holds credentials; Nudge never reads it`;
+    if (excluded) return `${column} is excluded by capture.exclude_columns in nudge.yaml`;
+    return `${formatTableName(table)} has no column "${column}"${didYouMean(column, columns)}`;
+  };
   const { sync_as, event_name: _eventName, properties, contact, ...pairs } = entry;
   const events = sync_as === 'events';
   if (!events) {

@@ -1,0 +1,71 @@
+// The capture a project needs now: its features checked against the live
+// schema, the columns each reads, live sync, the transport and the excluded
+// columns, merged into one object per (table, operation). The one computation
+// that plan, deploy, export, doctor and the engine's start-up check share, so
+// that what they compare is what deploy would install.
+import { rendererFor } from '../actions/render.js';
+import type { LoadedConfig } from '../config/load.js';
+import { didYouMean } from '../config/suggest.js';
+import { liveSyncNeeds } from '../contacts/live.js';
+import { ConfigError, throwIfAny } from '../errors.js';
+import { checkFeatures } from '../features/check.js';
+import type { Feature } from '../features/load.js';
+import { readsOf } from '../features/reads.js';
+import type { Catalog } from '../source/catalog.js';
+import type { Sql } from '../source/connect.js';
+import { formatTableName, parseTableName } from '../source/names.js';
+import { buildCaptureObjects, type CaptureObject } from './triggers.js';
+import { resolveWebhookTransport } from './webhook.js';
+
+export async function desiredCaptures(
+  project: LoadedConfig,
+  sql: Sql,
+  features: Feature[],
+  catalog: Catalog,
+): Promise<CaptureObject[]> {
+  const exclude = project.config.capture.exclude_columns;
+  checkExcluded(project, catalog);
+  const reads = await readsOf(features, rendererFor(project));
+  const needs = [
+    ...checkFeatures(features, catalog, project.config.contacts.attributes, { reads, exclude }),
+    ...liveSyncNeeds(project, catalog),
+  ];
+  const transport =
+    project.config.capture.transport === 'webhook'
+      ? await resolveWebhookTransport(sql, project.config.webhook)
+      : undefined;
+  return buildCaptureObjects(needs, { exclude, ...(transport ? { transport } : {}) });
+}
+
+/**
+ * Every table and column capture.exclude_columns names must exist: a typo
+ * would leave the column it meant captured.
+ */
+function checkExcluded(project: LoadedConfig, catalog: Catalog): void {
+  const errors: ConfigError[] = [];
+  const fail = (path: (string | number)[], problem: string, key = false) =>
+    errors.push(
+      project.source
+        ? project.source.error(path, problem, { key })
+        : new ConfigError({ file: 'nudge.yaml' }, path.join('.'), problem),
+    );
+  for (const [name, columns] of Object.entries(project.config.capture.exclude_columns)) {
+    const at = ['capture', 'exclude_columns', name];
+    const table = catalog.get(parseTableName(name)!);
+    if (!table) {
+      const names = catalog.tables.map(formatTableName);
+      fail(at, `table ${name} does not exist${didYouMean(name, names)}`, true);
+      continue;
+    }
+    const known = table.columns.map((c) => c.name);
+    columns.forEach((column, i) => {
+      if (!known.includes(column)) {
+        fail(
+          [...at, i],
+          `column "${column}" does not exist on ${formatTableName(table)}${didYouMean(column, known)}`,
+        );
+      }
+    });
+  }
+  throwIfAny(errors);
+}
