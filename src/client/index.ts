@@ -1,6 +1,17 @@
 // The typed client of Nudge's HTTP API (`import { Nudge } from 'nudge/client'`):
-// contacts, events and lists over fetch, nothing else. Every error answer is
-// thrown as a NudgeApiError with the status, the stable code and the detail.
+// contacts, events and lists, and what the dashboard reads and does, over
+// fetch, nothing else. Every error answer is thrown as a NudgeApiError with
+// the status, the stable code and the detail. The dashboard (web/) uses it
+// too, with its session cookie instead of a key.
+import {
+  type DecisionPage,
+  type DecisionQuery,
+  decisionParams,
+  type FeatureDetail,
+  type FeatureSummary,
+  type Overview,
+  type Session,
+} from './dashboard.js';
 import {
   type Attributes,
   type Contact,
@@ -9,6 +20,18 @@ import {
   type QueryRunner,
 } from './query.js';
 
+export type {
+  DecisionItem,
+  DecisionPage,
+  DecisionQuery,
+  FeatureDetail,
+  FeatureSummary,
+  Overview,
+  Session,
+  StageView,
+  Unreadable,
+} from './dashboard.js';
+export { OUTCOMES } from './dashboard.js';
 export type {
   Attributes,
   Contact,
@@ -23,8 +46,10 @@ export { ContactQuery } from './query.js';
 export interface NudgeOptions {
   /** Where Nudge listens, e.g. http://127.0.0.1:8787 (the /v1 is added). */
   url: string;
-  /** A key from `nudge keys create`: nudge_... */
-  apiKey: string;
+  /** A key from `nudge keys create`: nudge_... Without one, the browser's dashboard session cookie is sent. */
+  apiKey?: string;
+  /** With a session cookie: the CSRF value of GET /v1/session, sent with every change. */
+  csrf?: () => string | null | undefined;
   /** Another fetch (tests, proxies, older runtimes). */
   fetch?: typeof fetch;
 }
@@ -160,6 +185,45 @@ export class Nudge<A extends Attributes = Attributes> {
       new ContactQuery<A>(this.runQuery, `/lists/${encodeURIComponent(name)}/contacts`),
   };
 
+  /** Who is signed in (and, for a dashboard session, its CSRF value). */
+  readonly session = () => this.request<Session>('GET', '/session');
+
+  /** The source database, capture, lag and engine state the dashboard's first page shows. */
+  readonly overview = () => this.request<Overview>('GET', '/overview');
+
+  readonly features = {
+    /** Every feature with its status and journey counts (entered etc. within `window`, e.g. 7d). */
+    all: (options: { window?: string } = {}) =>
+      this.request<FeatureSummary[]>(
+        'GET',
+        `/features${options.window ? `?window=${encodeURIComponent(options.window)}` : ''}`,
+      ),
+    /** One feature with its stages, transitions and YAML. */
+    get: (name: string, options: { window?: string } = {}) =>
+      this.request<FeatureDetail>(
+        'GET',
+        `/features/${encodeURIComponent(name)}${options.window ? `?window=${encodeURIComponent(options.window)}` : ''}`,
+      ),
+    /** Pauses a feature in every running engine within about a second (`nudge pause`). */
+    pause: (name: string) =>
+      this.request<FeatureSummary>('POST', `/features/${encodeURIComponent(name)}/pause`),
+    resume: (name: string) =>
+      this.request<FeatureSummary>('POST', `/features/${encodeURIComponent(name)}/resume`),
+  };
+
+  readonly decisions = {
+    /** The newest decisions matching `query`, older pages by passing `next` as `before`. */
+    list: (query: DecisionQuery & { before?: string; limit?: number } = {}) => {
+      const params = decisionParams(query).toString();
+      return this.request<DecisionPage>('GET', `/decisions${params ? `?${params}` : ''}`);
+    },
+    /** The live tail's URL (server-sent events named `decision`), for EventSource. */
+    streamUrl: (query: DecisionQuery & { after?: number } = {}) => {
+      const params = decisionParams(query).toString();
+      return `${this.base}/decisions/stream${params ? `?${params}` : ''}`;
+    },
+  };
+
   private changeMembers<T>(method: string, name: string, who: Members<A>): Promise<T> {
     const path = `/lists/${encodeURIComponent(name)}/contacts`;
     if (who instanceof ContactQuery) {
@@ -202,10 +266,12 @@ export class Nudge<A extends Attributes = Attributes> {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<Response> {
+    const csrf = method === 'GET' || method === 'HEAD' ? undefined : this.options.csrf?.();
     const response = await this.fetch(`${this.base}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${this.options.apiKey}`,
+        ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+        ...(csrf ? { 'x-nudge-csrf': csrf } : {}),
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...headers,

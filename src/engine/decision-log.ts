@@ -58,6 +58,8 @@ export interface DecisionRow {
   status: string | null;
   attempts: number | null;
   last_error: string | null;
+  /** The event decided on: `insert on auth.users`, `event order_placed`; null once the inbox row is gone. */
+  event: string | null;
 }
 
 export interface DecisionFilter {
@@ -83,10 +85,14 @@ export function readDecisions(
   return sql<DecisionRow[]>`
     select d.id::int as id, d.at, d.feature, d.contact_id,
            coalesce(c.email, c.auth_user_id::text, d.contact_id::text) as contact,
-           d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error
+           d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error,
+           case when i.table_name is not null
+                then i.operation || ' on ' || i.schema_name || '.' || i.table_name
+                when i.event_name is not null then 'event ' || i.event_name end as event
       from nudge_engine.decisions d
       left join nudge_engine.contacts c on c.id = d.contact_id
       left join nudge_engine.action_runs r on r.key = d.detail ->> 'key'
+      left join nudge_engine.inbox i on i.id = d.inbox_id
      where true
        ${
          filter.feature

@@ -6,6 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
+import type { Session } from '../../client/dashboard.js';
 import {
   CSRF_HEADER,
   type DashboardAccess,
@@ -42,7 +43,7 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
       name: who.name,
       scope: who.scope,
       csrf: cookie ? options.access.csrf(cookie) : null,
-    });
+    } satisfies Session);
   });
   api.route('/overview', overviewRoutes(options));
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));

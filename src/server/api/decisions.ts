@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type postgres from 'postgres';
+import { type DecisionItem, type DecisionPage, OUTCOMES } from '../../client/dashboard.js';
 import {
   type DecisionFilter,
   type DecisionRow,
@@ -15,20 +16,6 @@ import {
 } from '../../engine/decision-log.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-
-export interface DecisionItem {
-  /** `<decision id>` or `<decision id>:<feature>` for one feature of a row of skips. */
-  key: string;
-  id: number;
-  at: string;
-  feature: string | null;
-  contact_id: string | null;
-  contact: string | null;
-  outcome: string;
-  reason: string;
-  /** An action decision's run: its status, attempts and last error. */
-  action: { status: string; attempts: number; last_error: string | null } | null;
-}
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 200;
@@ -52,7 +39,7 @@ export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
     return c.json({
       items: rows.flatMap((row) => itemsOf(row, filter.feature)),
       next: rows.length === limit ? String(rows.at(-1)!.id) : null,
-    });
+    } satisfies DecisionPage);
   });
 
   api.get('/stream', async (c) => {
@@ -106,6 +93,7 @@ function itemsOf(row: DecisionRow, feature?: string): DecisionItem[] {
     contact: row.contact,
     outcome: row.outcome,
     reason: line.reason,
+    event: row.event,
     action:
       row.outcome === 'action' && row.status
         ? { status: row.status, attempts: row.attempts ?? 0, last_error: row.last_error }
@@ -113,25 +101,15 @@ function itemsOf(row: DecisionRow, feature?: string): DecisionItem[] {
   }));
 }
 
-const OUTCOMES = new Set([
-  'matched',
-  'skipped',
-  'entered',
-  'advanced',
-  'completed',
-  'exited',
-  'action',
-  'synced',
-  'error',
-]);
+const KNOWN_OUTCOMES = new Set<string>(OUTCOMES);
 
 function filterOf(query: Record<string, string>): DecisionFilter {
   const { feature, contact, outcome } = query;
-  if (outcome && !OUTCOMES.has(outcome)) {
+  if (outcome && !KNOWN_OUTCOMES.has(outcome)) {
     throw new HttpError(
       400,
       'bad_query',
-      `outcome: expected one of ${[...OUTCOMES].join(', ')}, got "${outcome}"`,
+      `outcome: expected one of ${OUTCOMES.join(', ')}, got "${outcome}"`,
     );
   }
   return {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
+import type { FeatureDetail, FeatureSummary } from '../../client/dashboard.js';
 import type { Condition } from '../../conditions/index.js';
 import { describeTest } from '../../conditions/index.js';
 import { parseDuration } from '../../config/duration.js';
@@ -31,48 +32,6 @@ export interface FeaturesApiOptions {
   maxBodyBytes?: number;
   /** The project's features as the server loaded them. */
   features: Feature[];
-}
-
-export interface FeatureSummary {
-  name: string;
-  description: string | null;
-  /** draft (not run), paused (in its file or live), or active. */
-  status: 'draft' | 'active' | 'paused';
-  /** Paused with `nudge pause` or the dashboard: since when and by whom. */
-  paused_live: { at: string; by: string } | null;
-  /** `status: paused` in the file: only the file can resume it. */
-  paused_in_file: boolean;
-  trigger: string;
-  counts: {
-    /** Journeys entered in the window (all time without one). */
-    entered: number;
-    completed: number;
-    exited: number;
-    /** Journeys in each stage now. */
-    stages: Record<string, number>;
-  };
-}
-
-export interface StageView {
-  name: string;
-  /** if / unless, as written. */
-  guard: string | null;
-  actions: string[];
-  transitions: {
-    to: string | null;
-    when: string | null;
-    after: string | null;
-    until: string | null;
-    within: string | null;
-  }[];
-}
-
-export interface FeatureDetail extends FeatureSummary {
-  initial: string;
-  stages: StageView[];
-  exit: string | null;
-  yaml: string | null;
-  file: string;
 }
 
 export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {

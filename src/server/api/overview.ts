@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
+import type { Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { featurePauses } from '../../engine/pauses.js';
 import { pendingCaptures } from '../../engine/pump.js';
@@ -39,7 +40,7 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
       source,
       capture,
       engine,
-    });
+    } satisfies Overview);
   });
   return api;
 }

@@ -1,0 +1,153 @@
+// What the dashboard's /v1 routes answer, as the typed client returns it:
+// the session, the overview, features with their machine and pause switch,
+// and decisions. The server's routes are written to these types, so this file
+// is the one contract between the two.
+
+export interface Session {
+  /** "dashboard", or "api key <name>" for a key's session. */
+  name: string;
+  scope: 'read' | 'dashboard' | 'write';
+  /** What a cookie session sends in x-nudge-csrf with a change; null for bearer keys. */
+  csrf: string | null;
+}
+
+/** A part of the overview Nudge could not read, and why. */
+export interface Unreadable {
+  error: string;
+}
+
+export interface Overview {
+  access: string;
+  /** outbox or webhook. */
+  transport: string;
+  /** Where the engine keeps its state, in words. */
+  store: string;
+  source:
+    | {
+        host: string;
+        port: number;
+        database: string;
+        role: string;
+        version: string;
+        wal_level: string;
+        pg_net: boolean;
+      }
+    | Unreadable;
+  capture:
+    | {
+        schema: { exists: boolean; applied: number; missing: string[]; exposed: string[] };
+        deployment: { id: number; at: string; summary: unknown } | null;
+        /** Captured rows not consumed yet, and when the oldest was captured. */
+        pending: number;
+        oldest_at: string | null;
+      }
+    | Unreadable;
+  engine:
+    | {
+        inbox_pending: number;
+        inbox_oldest_at: string | null;
+        actions: { retrying: number; dead: number };
+        features: { active: number; paused: number; draft: number };
+        clock: { now: string; offset_ms: number };
+      }
+    | Unreadable;
+}
+
+export interface FeatureSummary {
+  name: string;
+  description: string | null;
+  /** draft (not run), paused (in its file or live), or active. */
+  status: 'draft' | 'active' | 'paused';
+  /** Paused with `nudge pause` or the dashboard: since when and by whom. */
+  paused_live: { at: string; by: string } | null;
+  /** `status: paused` in the file: only the file can resume it. */
+  paused_in_file: boolean;
+  trigger: string;
+  counts: {
+    /** Journeys entered in the window (all time without one). */
+    entered: number;
+    completed: number;
+    exited: number;
+    /** Journeys in each stage now. */
+    stages: Record<string, number>;
+  };
+}
+
+export interface StageView {
+  name: string;
+  /** if / unless, as written. */
+  guard: string | null;
+  /** The kinds of its actions: email, webhook, set, ... */
+  actions: string[];
+  transitions: {
+    /** null: the journey ends. */
+    to: string | null;
+    when: string | null;
+    after: string | null;
+    until: string | null;
+    within: string | null;
+  }[];
+}
+
+export interface FeatureDetail extends FeatureSummary {
+  initial: string;
+  stages: StageView[];
+  exit: string | null;
+  /** The feature file, values of secret-looking keys hidden. */
+  yaml: string | null;
+  file: string;
+}
+
+export interface DecisionItem {
+  /** `<decision id>`, or `<decision id>:<feature>` for one feature of a row of skips. */
+  key: string;
+  id: number;
+  at: string;
+  feature: string | null;
+  contact_id: string | null;
+  /** The contact's email, else its auth user id, else its id. */
+  contact: string | null;
+  outcome: string;
+  reason: string;
+  /** The event decided on: `insert on auth.users`, `event order_placed`. */
+  event: string | null;
+  /** An action decision's run: its status, attempts and last error. */
+  action: { status: string; attempts: number; last_error: string | null } | null;
+}
+
+export interface DecisionPage {
+  items: DecisionItem[];
+  /** Pass as `before` for the next (older) page; null on the last. */
+  next: string | null;
+}
+
+export interface DecisionQuery {
+  feature?: string;
+  /** An email, contact id or auth user id. */
+  contact?: string;
+  outcome?: string;
+}
+
+export const OUTCOMES = [
+  'matched',
+  'skipped',
+  'entered',
+  'advanced',
+  'completed',
+  'exited',
+  'action',
+  'attempt',
+  'synced',
+  'error',
+] as const;
+
+/** The query string of a decision filter, empty fields left out. */
+export function decisionParams(
+  query: DecisionQuery & { before?: string; limit?: number; after?: number },
+): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '') params.set(name, String(value));
+  }
+  return params;
+}

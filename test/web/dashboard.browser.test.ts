@@ -1,0 +1,241 @@
+/// <reference lib="dom" />
+// The dashboard in real Chromium (Debian's, driven by playwright-core) over a
+// running engine on a test database: the printed link opens Overview;
+// Features → pause welcome-drip → a sign-up's decision "skipped: paused"
+// appears in Logs without a reload → resume → the next sign-up is matched;
+// the back button, phone width and dark mode; and a missing or wrong token
+// shows the login page and no data. Screenshots of every page go to
+// test-output/dashboard/.
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../src/capture/deploy.js';
+import { buildCaptureObjects } from '../../src/capture/triggers.js';
+import { loadConfig } from '../../src/config/load.js';
+import { launch, type Running } from '../../src/engine/launch.js';
+import { silentLog } from '../../src/engine/log.js';
+import { checkFeatures } from '../../src/features/check.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { readCatalog } from '../../src/source/catalog.js';
+import { signUp } from '../engine/harness.js';
+import { useDatabase } from '../harness/db.js';
+
+const db = useDatabase();
+const SHOTS = path.resolve('test-output/dashboard');
+const DEMO = path.resolve('examples/demo/nudge');
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let running: Running;
+let browser: Browser;
+let page: Page;
+let base: string;
+
+beforeAll(async () => {
+  if (!existsSync('dist/web/index.html')) throw new Error('dist/web is missing: run npm run build');
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-dashboard-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(
+    path.join(cwd, 'nudge.yaml'),
+    `server: { port: 0 }
+templates: nudge/templates
+contacts:
+  attributes: { onboarded: boolean, first_name: text, plan: text }
+`,
+  );
+  await cp(
+    path.join(DEMO, 'features/welcome-drip.yaml'),
+    path.join(cwd, 'nudge/features/welcome-drip.yaml'),
+  );
+  await cp(path.join(DEMO, 'templates'), path.join(cwd, 'nudge/templates'), { recursive: true });
+  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  const features = await loadFeatures(project.featuresDir, project.env, cwd);
+  await deploy(
+    db.sql,
+    buildCaptureObjects(
+      checkFeatures(features, await readCatalog(db.sql), project.config.contacts.attributes),
+    ),
+  );
+  running = await launch(project, { http: true, log: silentLog, idleMs: 20 });
+  base = running.url!;
+  await mkdir(SHOTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.stop();
+});
+
+/** A value set in the page: it survives until the next reload. */
+const mark = (value: number) =>
+  page.evaluate((v) => {
+    (window as unknown as { __marker?: number }).__marker = v;
+  }, value);
+const marker = () => page.evaluate(() => (window as unknown as { __marker?: number }).__marker);
+
+const shot = (name: string) =>
+  page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+/** The decisions of welcome-drip shown in Logs with this outcome and text. */
+const decisionRows = (outcome: string, text: string) =>
+  page.locator(`li.decision[data-feature="welcome-drip"][data-outcome="${outcome}"]`, {
+    hasText: text,
+  });
+
+describe('the dashboard in Chromium', () => {
+  it('shows the login page and no data without the token, or with a wrong one', async () => {
+    for (const url of [`${base}/`, `${base}/features`, `${base}/?token=not-the-token`]) {
+      const response = await page.goto(url);
+      expect(response?.status()).toBe(401);
+      await expect(
+        page.getByRole('heading', { name: 'Nudge dashboard' }).isVisible(),
+      ).resolves.toBe(true);
+      const text = await page.locator('body').textContent();
+      expect(text).not.toContain('welcome-drip');
+      expect(text).not.toContain('Source database');
+    }
+    expect(await page.locator('body').textContent()).toContain('token is not valid');
+    const api = await page.goto(`${base}/v1/features`);
+    expect(api?.status()).toBe(401);
+    await page.goto(`${base}/`);
+    await shot('login');
+  });
+
+  it('opens Overview from the printed link, and keeps the token out of the address', async () => {
+    expect(running.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    await page.goto(running.dashboardUrl!);
+    expect(new URL(page.url()).search).toBe('');
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByText('127.0.0.1:').first().waitFor();
+    const text = await page.locator('main').textContent();
+    expect(text).toMatch(/PostgreSQL \d+/);
+    expect(text).toContain('outbox');
+    expect(text).toMatch(/#\d+/); // the last deployment
+    expect(text).toContain('1 active, 0 paused, 0 draft');
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === 'nudge_session')).toMatchObject({
+      httpOnly: true,
+      sameSite: 'Strict',
+    });
+    await shot('overview');
+  });
+
+  it('pauses welcome-drip live: a sign-up is skipped as paused in Logs without a reload, then matched once resumed', async () => {
+    await page.getByRole('link', { name: 'Features', exact: true }).click();
+    const row = page.locator('tr[data-feature="welcome-drip"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('active');
+    await shot('features');
+
+    await row.getByRole('link', { name: 'welcome-drip' }).click();
+    await page.locator('main h1', { hasText: 'welcome-drip' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/features/welcome-drip');
+    await page.locator('[data-stage="welcomed"]').waitFor();
+    await page.locator('[data-stage="nudged"]').waitFor();
+    expect(await page.locator('pre.yaml').textContent()).toContain('name: welcome-drip');
+    await shot('feature');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByTestId('paused-note').waitFor();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    await shot('feature-paused');
+
+    await page.getByRole('link', { name: 'Logs of welcome-drip' }).click();
+    expect(new URL(page.url()).search).toBe('?feature=welcome-drip');
+    await page.getByText('● live').waitFor();
+    // Every engine takes the pause within about a second; wait on the engine's own view.
+    await expect
+      .poll(() => running.featureSet.isPaused(running.featureSet.get('welcome-drip')!), {
+        timeout: 5000,
+      })
+      .toBe(true);
+    expect(await decisionRows('skipped', 'skipped: paused').count()).toBe(0);
+    await mark(1);
+    await signUp(db.sql, 'paused@example.com');
+    await decisionRows('skipped', 'skipped: paused').waitFor({ timeout: 15_000 });
+    // The same document: the row came over the live tail, not a reload.
+    expect(await marker()).toBe(1);
+    await shot('logs-paused');
+
+    await page.goBack();
+    expect(new URL(page.url()).pathname).toBe('/features/welcome-drip');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('button', { name: 'Pause' }).waitFor();
+    await expect
+      .poll(() => running.featureSet.isPaused(running.featureSet.get('welcome-drip')!), {
+        timeout: 5000,
+      })
+      .toBe(false);
+    await page.goForward();
+    expect(new URL(page.url()).search).toBe('?feature=welcome-drip');
+    await page.getByText('● live').waitFor();
+    await mark(2);
+    await signUp(db.sql, 'resumed@example.com');
+    await page
+      .locator('li.decision[data-feature="welcome-drip"][data-outcome="matched"]', {
+        hasText: 'resumed@example.com',
+      })
+      .waitFor({ timeout: 15_000 });
+    expect(await marker()).toBe(2);
+    expect(await decisionRows('skipped', 'skipped: paused').count()).toBe(1);
+    const time = page.locator('li.decision time').first();
+    expect(await time.getAttribute('title')).toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/);
+    await shot('logs');
+  });
+
+  it('keeps each filter in the URL, so the back button returns to it', async () => {
+    await page.goto(`${base}/logs?feature=welcome-drip&outcome=matched`);
+    await page.getByText('● live').waitFor();
+    expect(await page.locator('select[name="outcome"]').inputValue()).toBe('matched');
+    await page.locator('li.decision').first().waitFor();
+    const outcomes = await page
+      .locator('li.decision')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-outcome')));
+    expect(new Set(outcomes)).toEqual(new Set(['matched']));
+    await page.locator('select[name="outcome"]').selectOption('skipped');
+    await page.waitForURL(/outcome=skipped/);
+    await page.goBack();
+    await page.waitForURL(/outcome=matched/);
+    expect(await page.locator('select[name="outcome"]').inputValue()).toBe('matched');
+  });
+
+  it('fits a phone’s width, and follows the system’s dark mode', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [url, name, ready] of [
+      ['/', 'overview-phone', 'text=Source database'],
+      ['/features/welcome-drip', 'feature-phone', '[data-stage="welcomed"]'],
+      ['/logs', 'logs-phone', 'li.decision'],
+    ] as const) {
+      await page.goto(`${base}${url}`);
+      await page.locator(ready).first().waitFor();
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(overflow, url).toBeLessThanOrEqual(0);
+      await shot(name);
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${base}/features/welcome-drip`);
+    await page.locator('[data-stage="welcomed"]').waitFor();
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe('rgb(15, 18, 22)');
+    await shot('feature-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+});

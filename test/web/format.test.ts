@@ -1,0 +1,27 @@
+// How the dashboard writes times, ages and counts.
+import { describe, expect, it } from 'vitest';
+import { age, count, relativeTime } from '../../web/src/format.js';
+
+describe('dashboard formats', () => {
+  const now = new Date('2026-03-01T12:00:00Z');
+  const ago = (ms: number) => new Date(now.getTime() - ms);
+
+  it('says how long ago, or how long until', () => {
+    expect(relativeTime(ago(2000), now)).toBe('just now');
+    expect(relativeTime(ago(42_000), now)).toBe('42 s ago');
+    expect(relativeTime(ago(5 * 60_000 + 10_000), now)).toBe('5 min ago');
+    expect(relativeTime(ago(3 * 3_600_000), now)).toBe('3 h ago');
+    expect(relativeTime(ago(2 * 86_400_000), now)).toBe('2 d ago');
+    expect(relativeTime(ago(-5 * 60_000), now)).toBe('in 5 min');
+  });
+
+  it('writes lag as an age and counts with separators', () => {
+    expect(age(0)).toBe('0 s');
+    expect(age(-5)).toBe('0 s');
+    expect(age(125_000)).toBe('2 min 5 s');
+    expect(age(3_840_000)).toBe('1 h 4 min');
+    expect(age(3 * 86_400_000 + 2 * 3_600_000)).toBe('3 d 2 h');
+    expect(count(0)).toBe('0');
+    expect(count(1234567)).toBe('1,234,567');
+  });
+});

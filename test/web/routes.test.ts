@@ -1,0 +1,38 @@
+// Every dashboard page and filter has its own URL: parsing and writing them
+// agree, and unknown paths are not guessed at.
+import { describe, expect, it } from 'vitest';
+import { hrefOf, parseRoute, type Route } from '../../web/src/routes.js';
+
+describe('dashboard routes', () => {
+  it('reads and writes every page and filter the same way', () => {
+    const routes: [string, Route][] = [
+      ['/', { page: 'overview' }],
+      ['/features', { page: 'features' }],
+      ['/features?window=7d', { page: 'features', window: '7d' }],
+      ['/features/welcome-drip', { page: 'feature', name: 'welcome-drip' }],
+      ['/features/a%20b?window=24h', { page: 'feature', name: 'a b', window: '24h' }],
+      ['/logs', { page: 'logs', filter: {} }],
+      [
+        '/logs?feature=welcome-drip&contact=ada%40example.com&outcome=skipped',
+        {
+          page: 'logs',
+          filter: { feature: 'welcome-drip', contact: 'ada@example.com', outcome: 'skipped' },
+        },
+      ],
+    ];
+    for (const [href, route] of routes) {
+      const url = new URL(href, 'http://x');
+      expect(parseRoute(url.pathname, url.search), href).toEqual(route);
+      expect(hrefOf(route), href).toBe(href);
+    }
+  });
+
+  it('drops empty filters, ignores a trailing slash, and names what it does not know', () => {
+    expect(parseRoute('/logs/', '?feature=&outcome=%20')).toEqual({ page: 'logs', filter: {} });
+    expect(hrefOf({ page: 'logs', filter: { feature: '', outcome: 'matched' } })).toBe(
+      '/logs?outcome=matched',
+    );
+    expect(parseRoute('/contacts/x', '')).toEqual({ page: 'not-found', path: '/contacts/x' });
+    expect(parseRoute('/features/a/b', '')).toEqual({ page: 'not-found', path: '/features/a/b' });
+  });
+});

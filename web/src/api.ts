@@ -1,0 +1,22 @@
+// The one way the dashboard talks to Nudge: the project's typed client over
+// /v1, with the session cookie the browser holds (no key in the page) and the
+// session's CSRF value on every change.
+import { Nudge, NudgeApiError } from '../../src/client/index.js';
+
+let csrf: string | null = null;
+
+export const nudge = new Nudge({ url: window.location.origin, csrf: () => csrf });
+
+/** Reads the session once at start: who is signed in and the CSRF value. */
+export async function startSession(): Promise<{ name: string } | 'signed-out'> {
+  try {
+    const session = await nudge.session();
+    csrf = session.csrf;
+    return { name: session.name };
+  } catch (error) {
+    if (error instanceof NudgeApiError && error.status === 401) return 'signed-out';
+    throw error;
+  }
+}
+
+export { NudgeApiError };

@@ -1,0 +1,45 @@
+// How the dashboard writes times, ages and counts. Pure (no DOM), tested in
+// test/web/format.test.ts.
+
+/** "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago"; "in 5 min" for the future. */
+export function relativeTime(at: Date, now: Date): string {
+  const seconds = Math.round((now.getTime() - at.getTime()) / 1000);
+  const future = seconds < 0;
+  const span = Math.abs(seconds);
+  let text: string;
+  if (span < 5) return 'just now';
+  if (span < 60) text = `${span} s`;
+  else if (span < 3600) text = `${Math.floor(span / 60)} min`;
+  else if (span < 86_400) text = `${Math.floor(span / 3600)} h`;
+  else text = `${Math.floor(span / 86_400)} d`;
+  return future ? `in ${text}` : `${text} ago`;
+}
+
+/** An age in words for lag: "none", "3 s", "2 min 5 s", "1 h 4 min". */
+export function age(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** 1234567 → "1,234,567" whatever the locale, so tests and screenshots agree. */
+export function count(n: number): string {
+  return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** The local time shown (e.g. "14:03:07" today, "5 Dec 14:03" otherwise) for an ISO time. */
+export function localTime(at: Date, now: Date, locale?: string): string {
+  const sameDay = at.toDateString() === now.toDateString();
+  return sameDay
+    ? at.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    : at.toLocaleString(locale, {
+        day: 'numeric',
+        month: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+      });
+}

@@ -1,0 +1,106 @@
+// The dashboard: a header with the pages, and the page the URL names. It
+// reads and writes only through /v1 (api.ts); without a session the server
+// shows its login page instead of this app.
+import { StrictMode, useEffect, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { startSession } from './api.js';
+import { Feature } from './pages/Feature.js';
+import { Features } from './pages/Features.js';
+import { Logs } from './pages/Logs.js';
+import { Overview } from './pages/Overview.js';
+import { Link, useRoute } from './router.js';
+import type { Route } from './routes.js';
+import { Problem } from './ui.js';
+import './styles.css';
+
+const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
+  { to: { page: 'overview' }, label: 'Overview', active: ['overview'] },
+  { to: { page: 'features' }, label: 'Features', active: ['features', 'feature'] },
+  { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs'] },
+];
+
+function App() {
+  const route = useRoute();
+  const [who, setWho] = useState<{ name: string } | 'signed-out'>();
+  const [problem, setProblem] = useState<unknown>();
+  useEffect(() => {
+    startSession().then(setWho, setProblem);
+  }, []);
+  useEffect(() => {
+    const titles: Record<Route['page'], string> = {
+      overview: 'Overview',
+      features: 'Features',
+      feature: route.page === 'feature' ? route.name : 'Feature',
+      logs: 'Logs',
+      'not-found': 'Not found',
+    };
+    document.title = `${titles[route.page]} · Nudge`;
+  }, [route]);
+  if (who === 'signed-out') {
+    window.location.reload(); // the server answers with its login page
+    return null;
+  }
+  return (
+    <>
+      <header className="top">
+        <a className="brand" href="/">
+          Nudge
+        </a>
+        <nav aria-label="Pages">
+          {PAGES.map((page) => (
+            <Link
+              key={page.label}
+              to={page.to}
+              aria-current={page.active.includes(route.page) ? 'page' : undefined}
+            >
+              {page.label}
+            </Link>
+          ))}
+        </nav>
+        {who && (
+          <form method="post" action="/logout" className="who">
+            <span className="muted small">{who.name}</span> <button type="submit">Sign out</button>
+          </form>
+        )}
+      </header>
+      <main>
+        <Problem error={problem} />
+        {who && <Page route={route} />}
+      </main>
+    </>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case 'overview':
+      return <Overview />;
+    case 'features':
+      return <Features {...(route.window ? { window: route.window } : {})} />;
+    case 'feature':
+      return (
+        <Feature
+          key={route.name}
+          name={route.name}
+          {...(route.window ? { window: route.window } : {})}
+        />
+      );
+    case 'logs':
+      return <Logs filter={route.filter} />;
+    case 'not-found':
+      return (
+        <section>
+          <h1>Not found</h1>
+          <p>
+            No page at <code>{route.path}</code>. <Link to={{ page: 'overview' }}>Overview</Link>
+          </p>
+        </section>
+      );
+  }
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,134 @@
+// One feature: its status with the live pause switch (every running engine
+// follows it within about a second), trigger, the stage diagram drawn from
+// the compiled state machine with the journeys now in each stage, and its
+// YAML.
+import { useState } from 'react';
+import type { FeatureDetail } from '../../../src/client/index.js';
+import { nudge } from '../api.js';
+import { Diagram } from '../diagram.js';
+import { count } from '../format.js';
+import { Link, navigate } from '../router.js';
+import { Badge, Problem, Time, useLoad } from '../ui.js';
+import { WINDOWS } from './Features.js';
+
+export function Feature({ name, window }: { name: string; window?: string }) {
+  const { data, error, reload } = useLoad(
+    () => nudge.features.get(name, window ? { window } : {}),
+    `feature ${name} ${window ?? ''}`,
+    5000,
+  );
+  return (
+    <section>
+      <p className="crumbs">
+        <Link to={{ page: 'features', ...(window ? { window } : {}) }}>Features</Link> /
+      </p>
+      <Problem error={error} />
+      {data && <Detail feature={data} window={window} onChange={reload} />}
+    </section>
+  );
+}
+
+function Detail(props: {
+  feature: FeatureDetail;
+  window: string | undefined;
+  onChange: () => void;
+}) {
+  const { feature, window } = props;
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<unknown>();
+  const toggle = async () => {
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      await (feature.paused_live
+        ? nudge.features.resume(feature.name)
+        : nudge.features.pause(feature.name));
+      props.onChange();
+    } catch (error) {
+      setProblem(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <div className="heading">
+        <h1>
+          {feature.name} <Badge kind={feature.status} />
+        </h1>
+        {feature.status !== 'draft' && (
+          <button
+            type="button"
+            onClick={toggle}
+            disabled={busy}
+            className={feature.paused_live ? 'primary' : ''}
+          >
+            {feature.paused_live ? 'Resume' : 'Pause'}
+          </button>
+        )}
+      </div>
+      <Problem error={problem} />
+      {feature.description && <p>{feature.description}</p>}
+      {feature.paused_live && (
+        <p className="note" data-testid="paused-note">
+          Paused by {feature.paused_live.by} <Time at={feature.paused_live.at} relative />: its
+          events are skipped with the reason “paused”.
+        </p>
+      )}
+      {feature.paused_in_file && (
+        <p className="note">
+          Its file says <code>status: paused</code>; only the file can resume it.
+        </p>
+      )}
+      <dl className="facts">
+        <dt>Trigger</dt>
+        <dd className="code">{feature.trigger}</dd>
+        {feature.exit && (
+          <>
+            <dt>Exits when</dt>
+            <dd className="code">{feature.exit}</dd>
+          </>
+        )}
+        <dt>Journeys</dt>
+        <dd>
+          {count(feature.counts.entered)} entered, {count(feature.counts.completed)} completed,{' '}
+          {count(feature.counts.exited)} exited
+          {' · '}
+          <select
+            aria-label="Window for the counts"
+            value={window ?? ''}
+            onChange={(event) =>
+              navigate({
+                page: 'feature',
+                name: feature.name,
+                ...(event.target.value ? { window: event.target.value } : {}),
+              })
+            }
+          >
+            {WINDOWS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </dd>
+        <dt>Decisions</dt>
+        <dd>
+          <Link to={{ page: 'logs', filter: { feature: feature.name } }}>
+            Logs of {feature.name}
+          </Link>
+        </dd>
+      </dl>
+      <h2>Stages</h2>
+      <Diagram initial={feature.initial} stages={feature.stages} counts={feature.counts.stages} />
+      <h2>
+        YAML <span className="muted small">{feature.file}</span>
+      </h2>
+      {feature.yaml ? (
+        <pre className="yaml">{feature.yaml}</pre>
+      ) : (
+        <p className="muted">The file could not be read.</p>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,92 @@
+// Features: each feature's status, trigger and journey counts for a chosen
+// window (the window is part of the URL).
+import { nudge } from '../api.js';
+import { count } from '../format.js';
+import { Link, navigate } from '../router.js';
+import { Badge, Problem, useLoad } from '../ui.js';
+
+export const WINDOWS = [
+  ['', 'all time'],
+  ['24h', 'last 24 h'],
+  ['7d', 'last 7 days'],
+  ['30d', 'last 30 days'],
+] as const;
+
+export function Features({ window }: { window?: string }) {
+  const { data, error } = useLoad(
+    () => nudge.features.all(window ? { window } : {}),
+    `features ${window ?? ''}`,
+    5000,
+  );
+  return (
+    <section>
+      <div className="heading">
+        <h1>Features</h1>
+        <label>
+          Counts for{' '}
+          <select
+            value={window ?? ''}
+            onChange={(event) =>
+              navigate({
+                page: 'features',
+                ...(event.target.value ? { window: event.target.value } : {}),
+              })
+            }
+          >
+            {WINDOWS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <Problem error={error} />
+      {data && data.length === 0 && (
+        <p className="muted">No features yet: nudge init --template welcome-drip writes one.</p>
+      )}
+      {data && data.length > 0 && (
+        <div className="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Feature</th>
+                <th>Status</th>
+                <th>Trigger</th>
+                <th className="num">Entered</th>
+                <th>Now in stage</th>
+                <th className="num">Completed</th>
+                <th className="num">Exited</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((feature) => (
+                <tr key={feature.name} data-feature={feature.name}>
+                  <td>
+                    <Link
+                      to={{ page: 'feature', name: feature.name, ...(window ? { window } : {}) }}
+                    >
+                      {feature.name}
+                    </Link>
+                  </td>
+                  <td>
+                    <Badge kind={feature.status} />
+                  </td>
+                  <td className="code">{feature.trigger}</td>
+                  <td className="num">{count(feature.counts.entered)}</td>
+                  <td>
+                    {Object.entries(feature.counts.stages)
+                      .map(([stage, n]) => `${stage} ${count(n)}`)
+                      .join(', ') || <span className="muted">—</span>}
+                  </td>
+                  <td className="num">{count(feature.counts.completed)}</td>
+                  <td className="num">{count(feature.counts.exited)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

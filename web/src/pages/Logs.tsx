@@ -1,0 +1,183 @@
+// Logs: every decision — matched or skipped and why, journey moves, actions
+// and their run's state — newest first, filtered by feature, contact and
+// outcome (each filter in the URL), paged back by keyset ("Older"), and a
+// live tail: new decisions arrive over server-sent events and appear at the
+// top without a reload.
+import { type FormEvent, useEffect, useState } from 'react';
+import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
+import { nudge } from '../api.js';
+import { Link, navigate } from '../router.js';
+import type { LogFilter } from '../routes.js';
+import { Badge, Problem, Time, useLoad } from '../ui.js';
+
+const PAGE = 50;
+
+export function Logs({ filter }: { filter: LogFilter }) {
+  const key = JSON.stringify(filter);
+  const [items, setItems] = useState<DecisionItem[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [problem, setProblem] = useState<unknown>();
+  const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
+  const features = useLoad(() => nudge.features.all(), 'feature names');
+
+  // The first page, then the tail from the newest decision it holds.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's key says when to start over
+  useEffect(() => {
+    let open = true;
+    let source: EventSource | undefined;
+    setItems([]);
+    setNext(null);
+    setProblem(undefined);
+    setLive('connecting');
+    nudge.decisions.list({ ...filter, limit: PAGE }).then(
+      (page) => {
+        if (!open) return;
+        setItems(page.items);
+        setNext(page.next);
+        source = new EventSource(
+          nudge.decisions.streamUrl({ ...filter, after: page.items[0]?.id ?? 0 }),
+        );
+        source.addEventListener('ready', () => setLive('live'));
+        source.addEventListener('decision', (event) => {
+          const item = JSON.parse((event as MessageEvent<string>).data) as DecisionItem;
+          setItems((old) => (old.some((o) => o.key === item.key) ? old : [item, ...old]));
+        });
+        source.onerror = () =>
+          setLive(source?.readyState === EventSource.CLOSED ? 'off' : 'connecting');
+      },
+      (error: unknown) => open && setProblem(error),
+    );
+    return () => {
+      open = false;
+      source?.close();
+    };
+  }, [key]);
+
+  const older = async () => {
+    if (!next) return;
+    try {
+      const page = await nudge.decisions.list({ ...filter, limit: PAGE, before: next });
+      setItems((old) => [...old, ...page.items]);
+      setNext(page.next);
+    } catch (error) {
+      setProblem(error);
+    }
+  };
+
+  const apply = (change: LogFilter) => {
+    const merged: LogFilter = { ...filter, ...change };
+    for (const name of Object.keys(merged) as (keyof LogFilter)[])
+      if (!merged[name]) delete merged[name];
+    navigate({ page: 'logs', filter: merged });
+  };
+  const onContact = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const value = new FormData(event.currentTarget).get('contact');
+    apply({ contact: typeof value === 'string' ? value.trim() : '' });
+  };
+
+  return (
+    <section>
+      <div className="heading">
+        <h1>Logs</h1>
+        <span className={`live live-${live}`} data-testid="live" aria-live="polite">
+          {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting…' : '○ not live'}
+        </span>
+      </div>
+      <form className="filters" onSubmit={onContact}>
+        <label>
+          Feature{' '}
+          <select
+            name="feature"
+            value={filter.feature ?? ''}
+            onChange={(e) => apply({ feature: e.target.value })}
+          >
+            <option value="">all</option>
+            {(features.data ?? []).map((f) => (
+              <option key={f.name} value={f.name}>
+                {f.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Outcome{' '}
+          <select
+            name="outcome"
+            value={filter.outcome ?? ''}
+            onChange={(e) => apply({ outcome: e.target.value })}
+          >
+            <option value="">all</option>
+            {OUTCOMES.map((outcome) => (
+              <option key={outcome} value={outcome}>
+                {outcome}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Contact{' '}
+          <input
+            key={filter.contact ?? ''}
+            name="contact"
+            type="search"
+            placeholder="email or id"
+            defaultValue={filter.contact ?? ''}
+          />
+        </label>
+        <button type="submit">Filter</button>
+      </form>
+      <Problem error={problem} />
+      <ol className="decisions" aria-label="Decisions, newest first">
+        {items.map((item) => (
+          <li
+            key={item.key}
+            className={`decision outcome-${item.outcome}`}
+            data-feature={item.feature ?? ''}
+            data-outcome={item.outcome}
+          >
+            <Time at={item.at} />
+            <span className="feature">
+              {item.feature ? (
+                <Link to={{ page: 'feature', name: item.feature }}>{item.feature}</Link>
+              ) : (
+                '—'
+              )}
+            </span>
+            <span className="contact">
+              {item.contact ? (
+                <Link to={{ page: 'logs', filter: { contact: item.contact } }}>{item.contact}</Link>
+              ) : (
+                <span className="muted">{item.event ?? '—'}</span>
+              )}
+            </span>
+            <span className="what">
+              <Badge kind={item.outcome} />
+              <span className="reason">
+                {item.outcome}: {item.reason}
+                {item.action && item.action.status !== 'succeeded' && (
+                  <>
+                    {' '}
+                    → {item.action.status}
+                    {item.action.attempts
+                      ? ` after ${item.action.attempts} attempt${item.action.attempts === 1 ? '' : 's'}`
+                      : ''}
+                    {item.action.last_error ? ` (${item.action.last_error})` : ''}
+                  </>
+                )}
+              </span>
+            </span>
+          </li>
+        ))}
+      </ol>
+      {items.length === 0 && !problem && (
+        <p className="muted">No decisions match yet; new ones appear here as they are made.</p>
+      )}
+      {next && (
+        <button type="button" onClick={older}>
+          Older
+        </button>
+      )}
+    </section>
+  );
+}

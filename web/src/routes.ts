@@ -1,0 +1,75 @@
+// The dashboard's pages as URLs: every page and filter has its own address,
+// so links can be shared and the back button works. Pure (no DOM), tested in
+// test/web/routes.test.ts; the server serves the app at the same paths
+// (src/server/dashboard/index.ts DASHBOARD_PAGES).
+
+export interface LogFilter {
+  feature?: string;
+  contact?: string;
+  outcome?: string;
+}
+
+export type Route =
+  | { page: 'overview' }
+  | { page: 'features'; window?: string }
+  | { page: 'feature'; name: string; window?: string }
+  | { page: 'logs'; filter: LogFilter }
+  | { page: 'not-found'; path: string };
+
+export function parseRoute(pathname: string, search: string): Route {
+  const params = new URLSearchParams(search);
+  const text = (name: string) => {
+    const value = params.get(name)?.trim();
+    return value ? value : undefined;
+  };
+  const path = pathname.replace(/\/+$/, '') || '/';
+  if (path === '/') return { page: 'overview' };
+  if (path === '/features') return withOptional({ page: 'features' }, 'window', text('window'));
+  const feature = /^\/features\/([^/]+)$/.exec(path);
+  if (feature) {
+    return withOptional(
+      { page: 'feature', name: decodeURIComponent(feature[1]!) },
+      'window',
+      text('window'),
+    );
+  }
+  if (path === '/logs') {
+    const filter: LogFilter = {};
+    for (const name of ['feature', 'contact', 'outcome'] as const) {
+      const value = text(name);
+      if (value) filter[name] = value;
+    }
+    return { page: 'logs', filter };
+  }
+  return { page: 'not-found', path: pathname };
+}
+
+export function hrefOf(route: Route): string {
+  switch (route.page) {
+    case 'overview':
+      return '/';
+    case 'features':
+      return withQuery('/features', { window: route.window });
+    case 'feature':
+      return withQuery(`/features/${encodeURIComponent(route.name)}`, { window: route.window });
+    case 'logs':
+      return withQuery('/logs', { ...route.filter });
+    case 'not-found':
+      return route.path;
+  }
+}
+
+function withQuery(path: string, values: Record<string, string | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) if (value) params.set(name, value);
+  const query = params.toString();
+  return query ? `${path}?${query}` : path;
+}
+
+function withOptional<T extends object, K extends string>(
+  base: T,
+  key: K,
+  value: string | undefined,
+): T & { [P in K]?: string } {
+  return (value === undefined ? base : { ...base, [key]: value }) as T & { [P in K]?: string };
+}

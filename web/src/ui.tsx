@@ -1,0 +1,66 @@
+// Small pieces every page uses: a time in local time with the exact value on
+// hover, a status badge, a loader hook that keeps the last data while it
+// refreshes, and an error line.
+import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { localTime, relativeTime } from './format.js';
+
+export function Time({ at, relative = false }: { at: string | null; relative?: boolean }) {
+  if (!at) return <span className="muted">—</span>;
+  const date = new Date(at);
+  const now = new Date();
+  return (
+    <time dateTime={at} title={`${date.toString()}\n${at}`}>
+      {relative ? relativeTime(date, now) : localTime(date, now)}
+    </time>
+  );
+}
+
+export function Badge({ kind, children }: { kind: string; children?: ReactNode }) {
+  return <span className={`badge badge-${kind}`}>{children ?? kind}</span>;
+}
+
+export function Problem({ error }: { error: unknown }) {
+  if (!error) return null;
+  return (
+    <p className="problem" role="alert">
+      {error instanceof Error ? error.message : String(error)}
+    </p>
+  );
+}
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: unknown;
+  reload: () => void;
+}
+
+/** Loads `read()` when `key` changes, and every `everyMs` if given. */
+export function useLoad<T>(read: () => Promise<T>, key: string, everyMs?: number): Loaded<T> {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<unknown>();
+  const [tick, setTick] = useState(0);
+  const latest = useRef(read);
+  latest.current = read;
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: key and tick say when to read again
+  useEffect(() => {
+    let live = true;
+    latest.current().then(
+      (value) => {
+        if (!live) return;
+        setData(value);
+        setError(undefined);
+      },
+      (problem: unknown) => live && setError(problem),
+    );
+    return () => {
+      live = false;
+    };
+  }, [key, tick]);
+  useEffect(() => {
+    if (!everyMs) return;
+    const timer = setInterval(reload, everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs, reload]);
+  return { data, error, reload };
+}
