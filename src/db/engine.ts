@@ -6,6 +6,7 @@ import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
 import { type EmbeddedServer, reuseNote } from '../dev/embedded.js';
+import { NudgeError } from '../errors.js';
 import { openSource, redactUrl } from '../source/connect.js';
 import { migrateEngine } from './migrate.js';
 
@@ -23,6 +24,18 @@ export async function openEngineStore(
   project: LoadedConfig,
   options: { dataDir?: string; max?: number } = {},
 ): Promise<EngineStore> {
+  // Read-only access writes nothing to the user's database, and the engine
+  // store writes (its schema, then its state): it must live elsewhere.
+  if (
+    project.databaseUrl &&
+    !project.config.engine?.database_url &&
+    project.config.access === 'read-only'
+  ) {
+    throw new NudgeError(
+      'access is read-only, and Nudge’s state would live in the source database (schema nudge_engine)',
+      'set engine.database_url to keep Nudge’s state in another database, or use access: read-write',
+    );
+  }
   let embedded: EmbeddedServer | undefined;
   let sourceUrl = project.databaseUrl;
   if (!sourceUrl) {

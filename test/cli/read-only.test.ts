@@ -149,6 +149,29 @@ describe('access: read-only', () => {
     },
   );
 
+  it.each([['logs'], ['clock', 'show'], ['secret', 'ingest']])(
+    'keeps Nudge’s state out of the source database: nudge %s refuses without engine.database_url',
+    async (...args) => {
+      await setAccess('read-only');
+      const file = path.join(cwd, 'nudge.yaml');
+      const yaml = await readFile(file, 'utf8');
+      await writeFile(file, yaml.replace(/^engine: .*\n/m, ''));
+      let ran: Awaited<ReturnType<typeof nudge>>;
+      try {
+        ran = await nudge(args);
+      } finally {
+        await writeFile(file, yaml);
+      }
+      expect(ran.code).toBe(1);
+      expect(ran.err).toContain(
+        'access is read-only, and Nudge’s state would live in the source database (schema nudge_engine)',
+      );
+      const [schema] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from pg_namespace where nspname = 'nudge_engine'`;
+      expect(schema!.n).toBe(0);
+    },
+  );
+
   it('refuses writes dressed as reads: a writing CTE, a function that writes, a DO block', async () => {
     await setAccess('read-only');
     const project = await loadConfig({
