@@ -81,7 +81,7 @@ describe('the route table', () => {
     expect(answers).toEqual(answers.map((line) => `${line.split(': ')[0]}: 401 401 401 401`));
   });
 
-  it('lets a read key write nowhere, and no API key into /ingest', async () => {
+  it('lets a read key write nowhere, no API key into /ingest and the ingest secret nowhere else', async () => {
     const refused: string[] = [];
     for (const { method, path } of doors) {
       if (OPEN.has(path)) continue;
@@ -89,6 +89,17 @@ describe('the route table', () => {
         const read = await ask(method, path, { authorization: `Bearer ${nudge.readKey}` });
         if (![401, 403].includes(read.status)) {
           refused.push(`${method} ${path} read key: ${read.status}`);
+        }
+      }
+      if (path !== '/ingest') {
+        // The ingest secret opens /ingest and nothing else.
+        for (const headers of [
+          { authorization: `Bearer ${nudge.ingestSecret}` },
+          { 'x-nudge-secret': nudge.ingestSecret },
+        ]) {
+          const other = await ask(method, path, headers);
+          if (other.status !== 401)
+            refused.push(`${method} ${path} ingest secret: ${other.status}`);
         }
       }
       if (path === '/ingest') {
