@@ -51,7 +51,9 @@ export function columnLines(columns: CaptureColumns): string[] {
   }
   const reasons = [...groups].map(([reason, names]) =>
     reason === 'not used'
-      ? `${names.length} more not used`
+      ? names.length <= 6
+        ? `${names.join(', ')} (not used)`
+        : `${names.length} more not used`
       : `${names.join(', ')} (${reason === 'credential' ? 'credentials' : reason})`,
   );
   return reasons.length ? [first, `left out: ${reasons.join('; ')}`] : [first];
