@@ -94,7 +94,7 @@ describe('the route table', () => {
       if (path !== '/ingest') {
         // The ingest secret opens /ingest and nothing else.
         for (const headers of [
-          { authorization: `Bearer ${nudge.ingestSecret}` },
+          { authorization: `Bearer ${nudge.ingestSecret}` } as Record<string, string>,
           { 'x-nudge-secret': nudge.ingestSecret },
         ]) {
           const other = await ask(method, path, headers);
