@@ -141,13 +141,42 @@ export const OUTCOMES = [
   'error',
 ] as const;
 
-/** The query string of a decision filter, empty fields left out. */
-export function decisionParams(
-  query: DecisionQuery & { before?: string; limit?: number; after?: number },
-): URLSearchParams {
+/** The query string of a filter, empty fields left out. */
+export function queryParams(query: object): URLSearchParams {
   const params = new URLSearchParams();
-  for (const [name, value] of Object.entries(query)) {
+  for (const [name, value] of Object.entries(query) as [string, unknown][]) {
     if (value !== undefined && value !== '') params.set(name, String(value));
   }
   return params;
+}
+
+export const ACTION_STATUSES = ['pending', 'retrying', 'succeeded', 'dead'] as const;
+
+/** One action run: an effect under its idempotency key, with its attempts. */
+export interface ActionRun {
+  id: number;
+  key: string;
+  feature: string | null;
+  stage: string | null;
+  /** email, webhook, set, ... */
+  kind: string;
+  status: (typeof ACTION_STATUSES)[number];
+  attempts: number;
+  last_error: string | null;
+  contact: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ActionPage {
+  items: ActionRun[];
+  next: string | null;
+}
+
+export interface ClockState {
+  /** The engine's time. */
+  now: string;
+  offset_ms: number;
+  /** Whether the dashboard may move it (nudge dev, or an embedded engine store). */
+  movable: boolean;
 }

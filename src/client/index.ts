@@ -4,12 +4,14 @@
 // the status, the stable code and the detail. The dashboard (web/) uses it
 // too, with its session cookie instead of a key.
 import {
+  type ActionPage,
+  type ClockState,
   type DecisionPage,
   type DecisionQuery,
-  decisionParams,
   type FeatureDetail,
   type FeatureSummary,
   type Overview,
+  queryParams,
   type Session,
 } from './dashboard.js';
 import {
@@ -21,6 +23,9 @@ import {
 } from './query.js';
 
 export type {
+  ActionPage,
+  ActionRun,
+  ClockState,
   DecisionItem,
   DecisionPage,
   DecisionQuery,
@@ -31,7 +36,7 @@ export type {
   StageView,
   Unreadable,
 } from './dashboard.js';
-export { OUTCOMES } from './dashboard.js';
+export { ACTION_STATUSES, OUTCOMES } from './dashboard.js';
 export type {
   Attributes,
   Contact,
@@ -214,14 +219,32 @@ export class Nudge<A extends Attributes = Attributes> {
   readonly decisions = {
     /** The newest decisions matching `query`, older pages by passing `next` as `before`. */
     list: (query: DecisionQuery & { before?: string; limit?: number } = {}) => {
-      const params = decisionParams(query).toString();
+      const params = queryParams(query).toString();
       return this.request<DecisionPage>('GET', `/decisions${params ? `?${params}` : ''}`);
     },
     /** The live tail's URL (server-sent events named `decision`), for EventSource. */
     streamUrl: (query: DecisionQuery & { after?: number } = {}) => {
-      const params = decisionParams(query).toString();
+      const params = queryParams(query).toString();
       return `${this.base}/decisions/stream${params ? `?${params}` : ''}`;
     },
+  };
+
+  readonly actions = {
+    /** Action runs newest first: `status: 'dead'` for the ones that gave up. */
+    list: (query: { status?: string; feature?: string; before?: string; limit?: number } = {}) => {
+      const params = queryParams(query).toString();
+      return this.request<ActionPage>('GET', `/actions${params ? `?${params}` : ''}`);
+    },
+    /** Runs dead actions again — one by key (any status), or every dead one of a feature — as `nudge replay`. */
+    replay: (what: { key: string } | { feature: string }) =>
+      this.request<{ queued: number }>('POST', '/actions/replay', what),
+  };
+
+  readonly clock = {
+    /** The engine's time, and whether the dashboard may move it. */
+    get: () => this.request<ClockState>('GET', '/clock'),
+    /** Moves the engine's time forward (dev only), as `nudge clock advance 2d`. */
+    advance: (by: string) => this.request<ClockState>('POST', '/clock/advance', { by }),
   };
 
   private changeMembers<T>(method: string, name: string, who: Members<A>): Promise<T> {

@@ -161,7 +161,13 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
         route,
         log,
         onEvents: () => engine.wake(),
-        dashboard: { source, sourceUrl: store.sourceUrl, features, store: store.describe() },
+        dashboard: {
+          source,
+          sourceUrl: store.sourceUrl,
+          features,
+          store: store.describe(),
+          movableClock: store.where === 'embedded' || project.databaseUrlFrom === 'nudge dev',
+        },
       });
       const listening = await server.listen({
         host: project.config.server.host,

@@ -43,7 +43,10 @@ export interface ServerOptions {
   /** Where the master key for stored secrets comes from (default: the project's). */
   keys?: KeySource;
   /** What the dashboard shows (default: the engine store as the source, no features). */
-  dashboard?: Partial<Pick<OverviewApiOptions, 'source' | 'sourceUrl' | 'features' | 'store'>>;
+  dashboard?: Partial<Pick<OverviewApiOptions, 'source' | 'sourceUrl' | 'features' | 'store'>> & {
+    /** Whether the dashboard may move the engine clock (nudge dev). */
+    movableClock?: boolean;
+  };
 }
 
 export interface RunningServer {
@@ -138,6 +141,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
         sourceUrl: options.dashboard?.sourceUrl ?? project.databaseUrl ?? 'postgres://localhost/',
         features: options.dashboard?.features ?? [],
         store: options.dashboard?.store ?? 'the source database',
+        movableClock: options.dashboard?.movableClock ?? false,
       },
     }),
   );

@@ -58,7 +58,11 @@ beforeAll(async () => {
     route: () => 0,
     log: pino({ level: 'silent' }),
     keys: { key: Buffer.alloc(32, 3) },
-    dashboard: { features, sourceUrl: 'postgres://app@db.example.com:6543/postgres' },
+    dashboard: {
+      features,
+      sourceUrl: 'postgres://app@db.example.com:6543/postgres',
+      movableClock: true,
+    },
   });
 });
 
@@ -297,5 +301,59 @@ describe('/v1/decisions', () => {
     await until(/"reason":"tailed"/);
     expect(text).not.toContain('not this one');
     await reader.cancel();
+  });
+});
+
+describe('/v1/actions and /v1/clock', () => {
+  it('lists dead runs with their last error, and replays one by key as nudge replay does', async () => {
+    const { cookie, csrf } = await signIn();
+    await db.sql`insert into nudge_engine.action_runs (key, feature, kind, params, status, attempts, last_error)
+      values ('k-dead', 'welcome-drip', 'webhook', '{}', 'dead', 5, 'HTTP 500 from https://example.com/hook'),
+             ('k-done', 'welcome-drip', 'webhook', '{}', 'succeeded', 1, null)`;
+    const dead = (await (
+      await request('/v1/actions?status=dead', { headers: { cookie } })
+    ).json()) as {
+      items: { key: string; last_error: string; attempts: number }[];
+    };
+    expect(dead.items).toEqual([
+      expect.objectContaining({
+        key: 'k-dead',
+        attempts: 5,
+        last_error: 'HTTP 500 from https://example.com/hook',
+      }),
+    ]);
+    expect((await request('/v1/actions?status=gone', { headers: { cookie } })).status).toBe(400);
+    const replay = (body: unknown) =>
+      request('/v1/actions/replay', {
+        method: 'POST',
+        headers: { cookie, 'x-nudge-csrf': csrf, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await replay({})).status).toBe(422);
+    const replayed = await replay({ key: 'k-dead' });
+    expect(await replayed.json()).toEqual({ queued: 1 });
+    const [run] =
+      await db.sql`select status, attempts, last_error from nudge_engine.action_runs where key = 'k-dead'`;
+    expect(run).toEqual({ status: 'pending', attempts: 0, last_error: null });
+  });
+
+  it('moves the engine clock in dev, as nudge clock advance does', async () => {
+    const { cookie, csrf } = await signIn();
+    const before = (await (await request('/v1/clock', { headers: { cookie } })).json()) as {
+      offset_ms: number;
+      movable: boolean;
+    };
+    expect(before).toMatchObject({ offset_ms: 0, movable: true });
+    const advance = (by: string) =>
+      request('/v1/clock/advance', {
+        method: 'POST',
+        headers: { cookie, 'x-nudge-csrf': csrf, 'content-type': 'application/json' },
+        body: JSON.stringify({ by }),
+      });
+    expect((await advance('soon')).status).toBe(422);
+    expect(await (await advance('2d')).json()).toMatchObject({ offset_ms: 172_800_000 });
+    const [row] = await db.sql`select offset_ms::int as offset_ms from nudge_engine.clock`;
+    expect(row!.offset_ms).toBe(172_800_000);
+    await db.sql`update nudge_engine.clock set offset_ms = 0`;
   });
 });

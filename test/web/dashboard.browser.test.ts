@@ -198,6 +198,34 @@ describe('the dashboard in Chromium', () => {
     await shot('logs');
   });
 
+  it('lists a dead action on Actions, and Replay delivers it again, as nudge replay does', async () => {
+    const [run] = await db.sql<{ key: string }[]>`
+      update nudge_engine.action_runs set status = 'dead', last_error = 'HTTP 503 from the mail relay'
+       where feature = 'welcome-drip' returning key`;
+    await page.getByRole('link', { name: 'Actions', exact: true }).click();
+    const row = page.locator(`tr[data-key="${run!.key}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('HTTP 503 from the mail relay');
+    await shot('actions');
+    await row.getByRole('button', { name: 'Replay' }).click();
+    await page.getByText('1 run queued again.').waitFor();
+    await expect
+      .poll(
+        async () =>
+          (await db.sql`select status from nudge_engine.action_runs where key = ${run!.key}`)[0]
+            ?.status,
+        { timeout: 15_000 },
+      )
+      .toBe('succeeded');
+  });
+
+  it('shows the engine clock, movable only under nudge dev', async () => {
+    await page.getByRole('link', { name: 'Clock', exact: true }).click();
+    await page.getByTestId('engine-time').waitFor();
+    expect(await page.locator('main').textContent()).toContain('only under nudge dev');
+    await shot('clock');
+  });
+
   it('keeps each filter in the URL, so the back button returns to it', async () => {
     await page.goto(`${base}/logs?feature=welcome-drip&outcome=matched`);
     await page.getByText('● live').waitFor();

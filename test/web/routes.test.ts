@@ -19,6 +19,12 @@ describe('dashboard routes', () => {
           filter: { feature: 'welcome-drip', contact: 'ada@example.com', outcome: 'skipped' },
         },
       ],
+      ['/actions', { page: 'actions' }],
+      [
+        '/actions?status=retrying&feature=order-paid',
+        { page: 'actions', status: 'retrying', feature: 'order-paid' },
+      ],
+      ['/clock', { page: 'clock' }],
     ];
     for (const [href, route] of routes) {
       const url = new URL(href, 'http://x');

@@ -4,6 +4,8 @@
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { startSession } from './api.js';
+import { Actions } from './pages/Actions.js';
+import { Clock } from './pages/Clock.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
 import { Logs } from './pages/Logs.js';
@@ -17,6 +19,8 @@ const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
   { to: { page: 'overview' }, label: 'Overview', active: ['overview'] },
   { to: { page: 'features' }, label: 'Features', active: ['features', 'feature'] },
   { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs'] },
+  { to: { page: 'actions' }, label: 'Actions', active: ['actions'] },
+  { to: { page: 'clock' }, label: 'Clock', active: ['clock'] },
 ];
 
 function App() {
@@ -32,6 +36,8 @@ function App() {
       features: 'Features',
       feature: route.page === 'feature' ? route.name : 'Feature',
       logs: 'Logs',
+      actions: 'Actions',
+      clock: 'Clock',
       'not-found': 'Not found',
     };
     document.title = `${titles[route.page]} · Nudge`;
@@ -87,6 +93,15 @@ function Page({ route }: { route: Route }) {
       );
     case 'logs':
       return <Logs filter={route.filter} />;
+    case 'actions':
+      return (
+        <Actions
+          {...(route.status ? { status: route.status } : {})}
+          {...(route.feature ? { feature: route.feature } : {})}
+        />
+      );
+    case 'clock':
+      return <Clock />;
     case 'not-found':
       return (
         <section>

@@ -14,6 +14,8 @@ export type Route =
   | { page: 'features'; window?: string }
   | { page: 'feature'; name: string; window?: string }
   | { page: 'logs'; filter: LogFilter }
+  | { page: 'actions'; status?: string; feature?: string }
+  | { page: 'clock' }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -41,6 +43,12 @@ export function parseRoute(pathname: string, search: string): Route {
     }
     return { page: 'logs', filter };
   }
+  if (path === '/actions') {
+    const status = text('status');
+    const feature = text('feature');
+    return { page: 'actions', ...(status ? { status } : {}), ...(feature ? { feature } : {}) };
+  }
+  if (path === '/clock') return { page: 'clock' };
   return { page: 'not-found', path: pathname };
 }
 
@@ -54,6 +62,10 @@ export function hrefOf(route: Route): string {
       return withQuery(`/features/${encodeURIComponent(route.name)}`, { window: route.window });
     case 'logs':
       return withQuery('/logs', { ...route.filter });
+    case 'actions':
+      return withQuery('/actions', { status: route.status, feature: route.feature });
+    case 'clock':
+      return '/clock';
     case 'not-found':
       return route.path;
   }

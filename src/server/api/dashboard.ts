@@ -15,7 +15,9 @@ import {
   sameText,
 } from '../dashboard/access.js';
 import { HttpError } from '../http-error.js';
+import { actionsRoutes } from './actions.js';
 import type { ApiEnv } from './auth.js';
+import { clockRoutes } from './clock.js';
 import { decisionsRoutes } from './decisions.js';
 import { featuresRoutes } from './features.js';
 import { type OverviewApiOptions, overviewRoutes } from './overview.js';
@@ -25,10 +27,16 @@ export interface DashboardApiOptions extends OverviewApiOptions {
   access: DashboardAccess;
   /** Largest body a dashboard write reads (ingest.max_body_bytes). */
   maxBodyBytes?: number;
+  /** Whether the dashboard may move the engine clock (dev). */
+  movableClock?: boolean;
 }
 
 /** The writes the `dashboard` scope (a dashboard session, or a key of that scope) may make. */
-const DASHBOARD_WRITES = [/^\/v1\/features\/[^/]+\/(pause|resume)$/];
+const DASHBOARD_WRITES = [
+  /^\/v1\/features\/[^/]+\/(pause|resume)$/,
+  /^\/v1\/actions\/replay$/,
+  /^\/v1\/clock\/advance$/,
+];
 
 export function isDashboardWrite(c: Context): boolean {
   return c.req.method === 'POST' && DASHBOARD_WRITES.some((pattern) => pattern.test(c.req.path));
@@ -48,6 +56,8 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/overview', overviewRoutes(options));
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
   api.route('/decisions', decisionsRoutes(options));
+  api.route('/actions', actionsRoutes(options));
+  api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));
   return api;
 }
 

@@ -12,7 +12,14 @@ import { type DashboardAccess, SESSION_COOKIE, sameOrigin } from './access.js';
 import { loginPage } from './login.js';
 
 /** The app's page paths (web/src/routes.ts); anything else is not the dashboard's. */
-export const DASHBOARD_PAGES = ['/', '/features', '/features/:name', '/logs'] as const;
+export const DASHBOARD_PAGES = [
+  '/',
+  '/features',
+  '/features/:name',
+  '/logs',
+  '/actions',
+  '/clock',
+] as const;
 
 const APP_CSP = [
   "default-src 'self'",

@@ -1,0 +1,84 @@
+// /v1/actions: action runs (one per idempotency key) newest first, filtered
+// by status and feature, keyset-paged on the run id — the dead and retrying
+// ones with their last error are what the dashboard's Actions page lists;
+// POST /v1/actions/replay runs dead ones again, one by key or all of a
+// feature, exactly as `nudge replay` does (actions/queue.ts replayActions).
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import { z } from 'zod';
+import { replayActions } from '../../actions/queue.js';
+import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+import { readJson, validate } from './input.js';
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 200;
+
+const replaySchema = z
+  .strictObject({
+    key: z.string().min(1).optional(),
+    feature: z.string().min(1).optional(),
+  })
+  .refine((body) => body.key !== undefined || body.feature !== undefined, {
+    message: 'say what to replay: { "key": "..." } or { "feature": "..." }',
+  });
+
+export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: number }): Hono<ApiEnv> {
+  const { sql } = options;
+  const api = new Hono<ApiEnv>();
+
+  api.get('/', async (c) => {
+    const status = c.req.query('status') || undefined;
+    if (status && !(ACTION_STATUSES as readonly string[]).includes(status)) {
+      throw new HttpError(
+        400,
+        'bad_query',
+        `status: expected one of ${ACTION_STATUSES.join(', ')}, got "${status}"`,
+      );
+    }
+    const feature = c.req.query('feature') || undefined;
+    const before = wholeNumber(c.req.query('before'), 'before');
+    const limit = wholeNumber(c.req.query('limit'), 'limit') ?? DEFAULT_LIMIT;
+    if (limit < 1 || limit > MAX_LIMIT)
+      throw new HttpError(400, 'bad_query', `limit: expected 1 to ${MAX_LIMIT}, got ${limit}`);
+    const rows = await sql<
+      (Omit<ActionRun, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date })[]
+    >`
+      select r.id::int as id, r.key, r.feature, r.stage, r.kind, r.status, r.attempts, r.last_error,
+             coalesce(c.email, c.auth_user_id::text, r.contact_id::text) as contact,
+             r.created_at, r.updated_at
+        from nudge_engine.action_runs r
+        left join nudge_engine.contacts c on c.id = r.contact_id
+       where true
+         ${status ? sql`and r.status = ${status}` : sql``}
+         ${feature ? sql`and r.feature = ${feature}` : sql``}
+         ${before !== undefined ? sql`and r.id < ${before}` : sql``}
+       order by r.id desc limit ${limit}`;
+    return c.json({
+      items: rows.map((row) => ({
+        ...row,
+        created_at: row.created_at.toISOString(),
+        updated_at: row.updated_at.toISOString(),
+      })),
+      next: rows.length === limit ? String(rows.at(-1)!.id) : null,
+    } satisfies ActionPage);
+  });
+
+  api.post('/replay', async (c) => {
+    const body = validate(replaySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
+    const queued = await replayActions(sql, {
+      ...(body.key ? { key: body.key } : {}),
+      ...(body.feature ? { feature: body.feature } : {}),
+    });
+    return c.json({ queued });
+  });
+  return api;
+}
+
+function wholeNumber(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text))
+    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
+  return Number(text);
+}

@@ -1,0 +1,173 @@
+// Actions: action runs newest first, dead (gave up) by default, with their
+// attempts and last error; Replay runs a dead one again, or every dead one
+// of a feature — the same as `nudge replay`. Filters are in the URL.
+import { useState } from 'react';
+import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
+import { nudge } from '../api.js';
+import { Link, navigate } from '../router.js';
+import { Badge, Problem, Time, useLoad } from '../ui.js';
+
+export function Actions({ status, feature }: { status?: string; feature?: string }) {
+  const shown = status ?? 'dead';
+  const [extra, setExtra] = useState<{ items: ActionRun[]; next: string | null }>();
+  const [problem, setProblem] = useState<unknown>();
+  const [note, setNote] = useState<string>();
+  const query = { status: shown === 'all' ? undefined : shown, feature, limit: 50 };
+  const { data, error, reload } = useLoad(
+    () => {
+      setExtra(undefined);
+      return nudge.actions.list(query);
+    },
+    `actions ${shown} ${feature ?? ''}`,
+    5000,
+  );
+  const items = [...(data?.items ?? []), ...(extra?.items ?? [])];
+  const next = extra ? extra.next : data?.next;
+  const go = (change: { status?: string; feature?: string }) => {
+    const merged = { status, feature, ...change };
+    navigate({
+      page: 'actions',
+      ...(merged.status && merged.status !== 'dead' ? { status: merged.status } : {}),
+      ...(merged.feature ? { feature: merged.feature } : {}),
+    });
+  };
+  const replay = async (what: { key: string } | { feature: string }) => {
+    setProblem(undefined);
+    try {
+      const { queued } = await nudge.actions.replay(what);
+      setNote(
+        queued ? `${queued} run${queued === 1 ? '' : 's'} queued again.` : 'Nothing to replay.',
+      );
+      reload();
+    } catch (failure) {
+      setProblem(failure);
+    }
+  };
+  return (
+    <section>
+      <div className="heading">
+        <h1>Actions</h1>
+        {feature && shown === 'dead' && items.length > 0 && (
+          <button type="button" onClick={() => replay({ feature })}>
+            Replay every dead run of {feature}
+          </button>
+        )}
+      </div>
+      <div className="filters">
+        <label>
+          Status{' '}
+          <select name="status" value={shown} onChange={(e) => go({ status: e.target.value })}>
+            {[...ACTION_STATUSES, 'all'].map((value) => (
+              <option key={value} value={value}>
+                {value}
+              </option>
+            ))}
+          </select>
+        </label>
+        {feature && (
+          <span>
+            Feature <code>{feature}</code>{' '}
+            <Link to={{ page: 'actions', ...(status ? { status } : {}) }}>all features</Link>
+          </span>
+        )}
+      </div>
+      {note && (
+        <p className="note" role="status">
+          {note}
+        </p>
+      )}
+      <Problem error={error ?? problem} />
+      {data && items.length === 0 && (
+        <p className="muted">No {shown === 'all' ? '' : shown} action runs.</p>
+      )}
+      {items.length > 0 && (
+        <div className="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Updated</th>
+                <th>Feature</th>
+                <th>Contact</th>
+                <th>Action</th>
+                <th>Status</th>
+                <th>Last error</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((run) => (
+                <tr key={run.id} data-key={run.key} data-status={run.status}>
+                  <td>
+                    <Time at={run.updated_at} />
+                  </td>
+                  <td>
+                    {run.feature ? (
+                      <Link
+                        to={{
+                          page: 'actions',
+                          ...(status ? { status } : {}),
+                          feature: run.feature,
+                        }}
+                      >
+                        {run.feature}
+                      </Link>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td>{run.contact ?? '—'}</td>
+                  <td>
+                    {run.kind}
+                    {run.stage ? <span className="muted"> in {run.stage}</span> : null}
+                  </td>
+                  <td>
+                    <Badge
+                      kind={
+                        run.status === 'dead'
+                          ? 'error'
+                          : run.status === 'succeeded'
+                            ? 'completed'
+                            : 'paused'
+                      }
+                    >
+                      {run.status}
+                    </Badge>{' '}
+                    <span className="muted small">
+                      {run.attempts} attempt{run.attempts === 1 ? '' : 's'}
+                    </span>
+                  </td>
+                  <td className="code">{run.last_error ?? ''}</td>
+                  <td>
+                    {run.status === 'dead' && (
+                      <button type="button" onClick={() => replay({ key: run.key })}>
+                        Replay
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {next && (
+        <button
+          type="button"
+          onClick={async () => {
+            try {
+              const page = await nudge.actions.list({ ...query, before: next });
+              setExtra((old) => ({
+                items: [...(old?.items ?? []), ...page.items],
+                next: page.next,
+              }));
+            } catch (failure) {
+              setProblem(failure);
+            }
+          }}
+        >
+          Older
+        </button>
+      )}
+    </section>
+  );
+}
