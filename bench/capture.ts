@@ -58,46 +58,41 @@ try {
   const reset = () =>
     sql.unsafe(`truncate ${TABLES.join(', ')}, nudge.event_log, ${rowsTables.join(', ')}`);
 
-  async function singleRowRound(table: string, seconds: number): Promise<number> {
+  /** Statements per second from CLIENTS clients, each sending `statement(client, n)` in a loop. */
+  async function round(
+    seconds: number,
+    statement: (client: number, n: number) => Promise<unknown>,
+  ): Promise<number> {
     const until = performance.now() + seconds * 1000;
     const start = performance.now();
     const counts = await Promise.all(
       Array.from({ length: CLIENTS }, async (_, client) => {
         let n = 0;
-        while (performance.now() < until) {
-          await sql.unsafe(
-            `INSERT INTO public.${table} (user_id, total, items) VALUES ($1, $2, $3)`,
-            ['00000000-0000-4000-8000-00000000000' + client, n % 1000, '[{"sku":"a","qty":1}]'],
-          );
-          n++;
-        }
+        while (performance.now() < until) await statement(client, n++);
         return n;
       }),
     );
     return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
   }
 
-  /** Single-row updates of the rows UPDATE_ROWS seeded, each client its own rows. */
-  async function updateRound(table: string, seconds: number): Promise<number> {
-    const until = performance.now() + seconds * 1000;
-    const start = performance.now();
-    const counts = await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, client) => {
-        let n = 0;
-        while (performance.now() < until) {
-          const id = 1 + client + CLIENTS * (n % (UPDATE_ROWS / CLIENTS));
-          await sql.unsafe(`UPDATE public.${table} SET status = $2, total = $3 WHERE id = $1`, [
-            id,
-            n % 2 ? 'paid' : 'pending',
-            n % 1000,
-          ]);
-          n++;
-        }
-        return n;
-      }),
+  const singleRowRound = (table: string, seconds: number) =>
+    round(seconds, (client, n) =>
+      sql.unsafe(`INSERT INTO public.${table} (user_id, total, items) VALUES ($1, $2, $3)`, [
+        '00000000-0000-4000-8000-00000000000' + client,
+        n % 1000,
+        '[{"sku":"a","qty":1}]',
+      ]),
     );
-    return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
-  }
+
+  /** Single-row updates of the rows UPDATE_ROWS seeded, each client its own rows. */
+  const updateRound = (table: string, seconds: number) =>
+    round(seconds, (client, n) =>
+      sql.unsafe(`UPDATE public.${table} SET status = $2, total = $3 WHERE id = $1`, [
+        1 + client + CLIENTS * (n % (UPDATE_ROWS / CLIENTS)),
+        n % 2 ? 'paid' : 'pending',
+        n % 1000,
+      ]),
+    );
 
   async function bulk(table: string): Promise<number> {
     const start = performance.now();
