@@ -180,3 +180,23 @@ export interface ClockState {
   /** Whether the dashboard may move it (nudge dev, or an embedded engine store). */
   movable: boolean;
 }
+
+/** An email in the dev mailbox (email.provider: dev). */
+export interface MailItem {
+  id: number;
+  to: string;
+  from: string | null;
+  subject: string | null;
+  sent_at: string;
+}
+
+export interface MailboxPage {
+  items: MailItem[];
+  next: string | null;
+}
+
+export interface Mail extends MailItem {
+  text: string | null;
+  /** Whether it has HTML: shown from mailbox.htmlUrl(id) in a sandboxed frame. */
+  has_html: boolean;
+}

@@ -10,6 +10,8 @@ import {
   type DecisionQuery,
   type FeatureDetail,
   type FeatureSummary,
+  type Mail,
+  type MailboxPage,
   type Overview,
   queryParams,
   type Session,
@@ -31,6 +33,9 @@ export type {
   DecisionQuery,
   FeatureDetail,
   FeatureSummary,
+  Mail,
+  MailboxPage,
+  MailItem,
   Overview,
   Session,
   StageView,
@@ -238,6 +243,17 @@ export class Nudge<A extends Attributes = Attributes> {
     /** Runs dead actions again — one by key (any status), or every dead one of a feature — as `nudge replay`. */
     replay: (what: { key: string } | { feature: string }) =>
       this.request<{ queued: number }>('POST', '/actions/replay', what),
+  };
+
+  readonly mailbox = {
+    /** The dev mailbox's emails, newest first. */
+    list: (query: { before?: string } = {}) => {
+      const params = queryParams(query).toString();
+      return this.request<MailboxPage>('GET', `/mailbox${params ? `?${params}` : ''}`);
+    },
+    get: (id: number) => this.request<Mail>('GET', `/mailbox/${id}`),
+    /** The email's HTML as its own document (CSP sandbox), for an iframe's src. */
+    htmlUrl: (id: number) => `${this.base}/mailbox/${id}/html`,
   };
 
   readonly clock = {

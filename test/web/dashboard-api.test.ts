@@ -357,3 +357,27 @@ describe('/v1/actions and /v1/clock', () => {
     await db.sql`update nudge_engine.clock set offset_ms = 0`;
   });
 });
+
+describe('/v1/mailbox', () => {
+  it('lists the dev mailbox and serves an email’s HTML sandboxed, scripts and remote loads refused', async () => {
+    const { cookie } = await signIn();
+    const [mail] = await db.sql<{ id: number }[]>`
+      insert into nudge_engine.mailbox (key, to_address, subject, html, text)
+      values ('m1', 'ada@example.com', 'Hi', '<p>Hello <script>alert(1)</script></p>', 'Hello')
+      returning id::int as id`;
+    const list = (await (await request('/v1/mailbox', { headers: { cookie } })).json()) as {
+      items: { id: number; to: string; subject: string }[];
+    };
+    expect(list.items[0]).toMatchObject({ id: mail!.id, to: 'ada@example.com', subject: 'Hi' });
+    const one = await request(`/v1/mailbox/${mail!.id}`, { headers: { cookie } });
+    expect(await one.json()).toMatchObject({ text: 'Hello', has_html: true });
+    const html = await request(`/v1/mailbox/${mail!.id}/html`, { headers: { cookie } });
+    const csp = html.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/^sandbox;/);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('script-src');
+    expect(await html.text()).toContain('<p>Hello');
+    expect((await request(`/v1/mailbox/${mail!.id}/html`)).status).toBe(401);
+    expect((await request('/v1/mailbox/999999', { headers: { cookie } })).status).toBe(404);
+  });
+});

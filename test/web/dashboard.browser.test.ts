@@ -219,6 +219,23 @@ describe('the dashboard in Chromium', () => {
       .toBe('succeeded');
   });
 
+  it('shows the welcome email in the Mailbox, its HTML in a sandboxed frame', async () => {
+    await page.getByRole('link', { name: 'Mailbox', exact: true }).click();
+    const mail = page.locator('ol.mails li', { hasText: 'resumed@example.com' });
+    await mail.waitFor();
+    expect(await mail.textContent()).toContain('Welcome aboard');
+    await mail.getByRole('link').click();
+    expect(new URL(page.url()).pathname).toMatch(/^\/mailbox\/\d+$/);
+    const frame = page.locator('.mail iframe');
+    await frame.waitFor();
+    expect(await frame.getAttribute('sandbox')).toBe('');
+    const body = page.frameLocator('.mail iframe').locator('body');
+    await expect
+      .poll(async () => (await body.textContent()) ?? '', { timeout: 10_000 })
+      .toContain('Your account resumed@example.com is ready');
+    await shot('mailbox');
+  });
+
   it('shows the engine clock, movable only under nudge dev', async () => {
     await page.getByRole('link', { name: 'Clock', exact: true }).click();
     await page.getByTestId('engine-time').waitFor();

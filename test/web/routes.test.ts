@@ -25,6 +25,8 @@ describe('dashboard routes', () => {
         { page: 'actions', status: 'retrying', feature: 'order-paid' },
       ],
       ['/clock', { page: 'clock' }],
+      ['/mailbox', { page: 'mailbox' }],
+      ['/mailbox/42', { page: 'mailbox', id: 42 }],
     ];
     for (const [href, route] of routes) {
       const url = new URL(href, 'http://x');

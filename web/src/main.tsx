@@ -9,6 +9,7 @@ import { Clock } from './pages/Clock.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
 import { Logs } from './pages/Logs.js';
+import { Mailbox } from './pages/Mailbox.js';
 import { Overview } from './pages/Overview.js';
 import { Link, useRoute } from './router.js';
 import type { Route } from './routes.js';
@@ -20,6 +21,7 @@ const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
   { to: { page: 'features' }, label: 'Features', active: ['features', 'feature'] },
   { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs'] },
   { to: { page: 'actions' }, label: 'Actions', active: ['actions'] },
+  { to: { page: 'mailbox' }, label: 'Mailbox', active: ['mailbox'] },
   { to: { page: 'clock' }, label: 'Clock', active: ['clock'] },
 ];
 
@@ -38,6 +40,7 @@ function App() {
       logs: 'Logs',
       actions: 'Actions',
       clock: 'Clock',
+      mailbox: 'Mailbox',
       'not-found': 'Not found',
     };
     document.title = `${titles[route.page]} · Nudge`;
@@ -102,6 +105,8 @@ function Page({ route }: { route: Route }) {
       );
     case 'clock':
       return <Clock />;
+    case 'mailbox':
+      return <Mailbox {...(route.id !== undefined ? { id: route.id } : {})} />;
     case 'not-found':
       return (
         <section>

@@ -16,6 +16,7 @@ export type Route =
   | { page: 'logs'; filter: LogFilter }
   | { page: 'actions'; status?: string; feature?: string }
   | { page: 'clock' }
+  | { page: 'mailbox'; id?: number }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -49,6 +50,9 @@ export function parseRoute(pathname: string, search: string): Route {
     return { page: 'actions', ...(status ? { status } : {}), ...(feature ? { feature } : {}) };
   }
   if (path === '/clock') return { page: 'clock' };
+  if (path === '/mailbox') return { page: 'mailbox' };
+  const mail = /^\/mailbox\/(\d+)$/.exec(path);
+  if (mail) return { page: 'mailbox', id: Number(mail[1]) };
   return { page: 'not-found', path: pathname };
 }
 
@@ -66,6 +70,8 @@ export function hrefOf(route: Route): string {
       return withQuery('/actions', { status: route.status, feature: route.feature });
     case 'clock':
       return '/clock';
+    case 'mailbox':
+      return route.id === undefined ? '/mailbox' : `/mailbox/${route.id}`;
     case 'not-found':
       return route.path;
   }

@@ -20,6 +20,7 @@ import type { ApiEnv } from './auth.js';
 import { clockRoutes } from './clock.js';
 import { decisionsRoutes } from './decisions.js';
 import { featuresRoutes } from './features.js';
+import { mailboxRoutes } from './mailbox.js';
 import { type OverviewApiOptions, overviewRoutes } from './overview.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -57,6 +58,7 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
   api.route('/decisions', decisionsRoutes(options));
   api.route('/actions', actionsRoutes(options));
+  api.route('/mailbox', mailboxRoutes(options));
   api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));
   return api;
 }

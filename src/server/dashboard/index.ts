@@ -18,6 +18,8 @@ export const DASHBOARD_PAGES = [
   '/features/:name',
   '/logs',
   '/actions',
+  '/mailbox',
+  '/mailbox/:id',
   '/clock',
 ] as const;
 

@@ -1,0 +1,67 @@
+// /v1/mailbox: the dev email provider's mailbox (email.provider: dev keeps
+// every email in the engine store instead of sending it), newest first and
+// keyset-paged; one email with its headers and text; and its HTML as a
+// document of its own (GET /v1/mailbox/:id/html) that the dashboard shows in
+// a sandboxed iframe — no scripts, no same-origin access, no remote loads.
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import type { MailboxPage, MailItem } from '../../client/dashboard.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+
+const LIMIT = 50;
+/** What an email's HTML may do when opened: show itself, its inline styles and data: images. */
+const EMAIL_CSP =
+  "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
+
+type MailRow = Omit<MailItem, 'sent_at'> & { sent_at: Date };
+
+export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
+  const { sql } = options;
+  const api = new Hono<ApiEnv>();
+  const item = (row: MailRow): MailItem => ({ ...row, sent_at: row.sent_at.toISOString() });
+
+  api.get('/', async (c) => {
+    const before = idOf(c.req.query('before'), 'before');
+    const rows = await sql<MailRow[]>`
+      select id::int as id, to_address as to, from_address as from, subject, sent_at
+        from nudge_engine.mailbox
+       where ${before === undefined ? sql`true` : sql`id < ${before}`}
+       order by id desc limit ${LIMIT}`;
+    return c.json({
+      items: rows.map(item),
+      next: rows.length === LIMIT ? String(rows.at(-1)!.id) : null,
+    } satisfies MailboxPage);
+  });
+
+  const find = async (text: string) => {
+    const id = idOf(text, 'id')!;
+    const [row] = await sql<(MailRow & { html: string | null; text: string | null })[]>`
+      select id::int as id, to_address as to, from_address as from, subject, sent_at, html, text
+        from nudge_engine.mailbox where id = ${id}`;
+    if (!row)
+      throw new HttpError(404, 'email_not_found', `no email with id ${id} in the dev mailbox`);
+    return row;
+  };
+
+  api.get('/:id', async (c) => {
+    const row = await find(c.req.param('id'));
+    return c.json({ ...item(row), text: row.text, has_html: row.html !== null });
+  });
+
+  api.get('/:id/html', async (c) => {
+    const row = await find(c.req.param('id'));
+    c.header('content-security-policy', EMAIL_CSP);
+    c.header('x-content-type-options', 'nosniff');
+    c.header('cache-control', 'no-store');
+    return c.html(row.html ?? '');
+  });
+  return api;
+}
+
+function idOf(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text))
+    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
+  return Number(text);
+}

@@ -1,0 +1,72 @@
+// Mailbox: what the dev email provider "sent" — newest first; the chosen
+// email with its headers, its HTML in a sandboxed frame (no scripts, no
+// access to the dashboard, no remote images) and its text.
+import { nudge } from '../api.js';
+import { Link } from '../router.js';
+import { Problem, Time, useLoad } from '../ui.js';
+
+export function Mailbox({ id }: { id?: number }) {
+  const list = useLoad(() => nudge.mailbox.list(), 'mailbox', 5000);
+  const chosen = id ?? list.data?.items[0]?.id;
+  return (
+    <section>
+      <h1>Mailbox</h1>
+      <p className="muted small">Emails kept by email.provider: dev instead of being sent.</p>
+      <Problem error={list.error} />
+      {list.data && list.data.items.length === 0 && <p className="muted">No emails yet.</p>}
+      <div className="mailbox">
+        <ol className="mails" aria-label="Emails, newest first">
+          {(list.data?.items ?? []).map((mail) => (
+            <li
+              key={mail.id}
+              className={mail.id === chosen ? 'chosen' : undefined}
+              data-mail={mail.id}
+            >
+              <Link to={{ page: 'mailbox', id: mail.id }}>
+                <strong>{mail.subject ?? '(no subject)'}</strong>
+                <span className="muted small">
+                  {' '}
+                  to {mail.to} · <Time at={mail.sent_at} relative />
+                </span>
+              </Link>
+            </li>
+          ))}
+        </ol>
+        {chosen !== undefined && <Mail key={chosen} id={chosen} />}
+      </div>
+    </section>
+  );
+}
+
+function Mail({ id }: { id: number }) {
+  const { data, error } = useLoad(() => nudge.mailbox.get(id), `mail ${id}`);
+  return (
+    <article className="mail" aria-label="The email">
+      <Problem error={error} />
+      {data && (
+        <>
+          <dl>
+            <dt>Subject</dt>
+            <dd>{data.subject ?? '(no subject)'}</dd>
+            <dt>To</dt>
+            <dd>{data.to}</dd>
+            <dt>From</dt>
+            <dd>{data.from ?? '(default sender)'}</dd>
+            <dt>Sent</dt>
+            <dd>
+              <Time at={data.sent_at} />
+            </dd>
+          </dl>
+          {data.has_html && (
+            <iframe
+              title={`HTML of “${data.subject ?? 'the email'}”`}
+              sandbox=""
+              src={nudge.mailbox.htmlUrl(id)}
+            />
+          )}
+          {data.text && <pre className="text">{data.text}</pre>}
+        </>
+      )}
+    </article>
+  );
+}
