@@ -196,6 +196,11 @@ describe('the dashboard in Chromium', () => {
     const time = page.locator('li.decision time').first();
     expect(await time.getAttribute('title')).toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/);
     await shot('logs');
+    // The README's picture: the top of this page, a pause and a resume told by the log.
+    await page.screenshot({
+      path: path.join(SHOTS, 'readme.png'),
+      clip: { x: 0, y: 0, width: 1280, height: 420 },
+    });
   });
 
   it('lists a dead action on Actions, and Replay delivers it again, as nudge replay does', async () => {
