@@ -64,3 +64,29 @@ export function useLoad<T>(read: () => Promise<T>, key: string, everyMs?: number
   }, [everyMs, reload]);
   return { data, error, reload };
 }
+
+/** A labelled select whose choice goes to `onChange` (pages put it in the URL). */
+export function Choice(props: {
+  label: string;
+  name?: string;
+  value: string;
+  options: readonly (readonly [value: string, label: string])[];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {props.label}{' '}
+      <select
+        name={props.name}
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+      >
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -11,9 +11,9 @@ import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/d
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { readJson, validate } from './input.js';
+import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 200;
 
 const replaySchema = z
   .strictObject({
@@ -39,9 +39,7 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
     }
     const feature = c.req.query('feature') || undefined;
     const before = wholeNumber(c.req.query('before'), 'before');
-    const limit = wholeNumber(c.req.query('limit'), 'limit') ?? DEFAULT_LIMIT;
-    if (limit < 1 || limit > MAX_LIMIT)
-      throw new HttpError(400, 'bad_query', `limit: expected 1 to ${MAX_LIMIT}, got ${limit}`);
+    const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     const rows = await sql<
       (Omit<ActionRun, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date })[]
     >`
@@ -61,7 +59,7 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
         created_at: row.created_at.toISOString(),
         updated_at: row.updated_at.toISOString(),
       })),
-      next: rows.length === limit ? String(rows.at(-1)!.id) : null,
+      next: nextCursor(rows, limit),
     } satisfies ActionPage);
   });
 
@@ -74,11 +72,4 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
     return c.json({ queued });
   });
   return api;
-}
-
-function wholeNumber(text: string | undefined, name: string): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text))
-    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
-  return Number(text);
 }

@@ -16,9 +16,9 @@ import {
 } from '../../engine/decision-log.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 200;
 /** How often the live tail looks for new decisions. */
 const TAIL_POLL_MS = 250;
 
@@ -28,23 +28,21 @@ export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
 
   api.get('/', async (c) => {
     const filter = filterOf(c.req.query());
-    const limit = numberParam(c.req.query('limit'), 'limit') ?? DEFAULT_LIMIT;
-    if (limit < 1 || limit > MAX_LIMIT)
-      throw new HttpError(400, 'bad_query', `limit: expected 1 to ${MAX_LIMIT}, got ${limit}`);
-    const before = numberParam(c.req.query('before'), 'before');
+    const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
+    const before = wholeNumber(c.req.query('before'), 'before');
     const rows = await readDecisions(sql, filter, {
       ...(before !== undefined ? { before } : {}),
       limit,
     });
     return c.json({
       items: rows.flatMap((row) => itemsOf(row, filter.feature)),
-      next: rows.length === limit ? String(rows.at(-1)!.id) : null,
+      next: nextCursor(rows, limit),
     } satisfies DecisionPage);
   });
 
   api.get('/stream', async (c) => {
     const filter = filterOf(c.req.query());
-    let after = numberParam(c.req.query('after'), 'after') ?? (await newestId(sql));
+    let after = wholeNumber(c.req.query('after'), 'after') ?? (await newestId(sql));
     return streamSSE(c, async (stream) => {
       let open = true;
       stream.onAbort(() => {
@@ -117,11 +115,4 @@ function filterOf(query: Record<string, string>): DecisionFilter {
     ...(contact ? { contact } : {}),
     ...(outcome ? { outcome } : {}),
   };
-}
-
-function numberParam(text: string | undefined, name: string): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text))
-    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
-  return Number(text);
 }

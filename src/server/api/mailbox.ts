@@ -8,6 +8,7 @@ import type postgres from 'postgres';
 import type { MailboxPage, MailItem } from '../../client/dashboard.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { nextCursor, wholeNumber } from './keyset.js';
 
 const LIMIT = 50;
 /** What an email's HTML may do when opened: show itself, its inline styles and data: images. */
@@ -22,7 +23,7 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
   const item = (row: MailRow): MailItem => ({ ...row, sent_at: row.sent_at.toISOString() });
 
   api.get('/', async (c) => {
-    const before = idOf(c.req.query('before'), 'before');
+    const before = wholeNumber(c.req.query('before'), 'before');
     const rows = await sql<MailRow[]>`
       select id::int as id, to_address as to, from_address as from, subject, sent_at
         from nudge_engine.mailbox
@@ -30,12 +31,12 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
        order by id desc limit ${LIMIT}`;
     return c.json({
       items: rows.map(item),
-      next: rows.length === LIMIT ? String(rows.at(-1)!.id) : null,
+      next: nextCursor(rows, LIMIT),
     } satisfies MailboxPage);
   });
 
   const find = async (text: string) => {
-    const id = idOf(text, 'id')!;
+    const id = wholeNumber(text, 'id')!;
     const [row] = await sql<(MailRow & { html: string | null; text: string | null })[]>`
       select id::int as id, to_address as to, from_address as from, subject, sent_at, html, text
         from nudge_engine.mailbox where id = ${id}`;
@@ -57,11 +58,4 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
     return c.html(row.html ?? '');
   });
   return api;
-}
-
-function idOf(text: string | undefined, name: string): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text))
-    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
-  return Number(text);
 }

@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
 
 export function Actions({ status, feature }: { status?: string; feature?: string }) {
   const shown = status ?? 'dead';
@@ -54,16 +54,13 @@ export function Actions({ status, feature }: { status?: string; feature?: string
         )}
       </div>
       <div className="filters">
-        <label>
-          Status{' '}
-          <select name="status" value={shown} onChange={(e) => go({ status: e.target.value })}>
-            {[...ACTION_STATUSES, 'all'].map((value) => (
-              <option key={value} value={value}>
-                {value}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Status"
+          name="status"
+          value={shown}
+          options={[...ACTION_STATUSES, 'all'].map((value) => [value, value] as const)}
+          onChange={(value) => go({ status: value })}
+        />
         {feature && (
           <span>
             Feature <code>{feature}</code>{' '}

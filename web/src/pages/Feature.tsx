@@ -8,7 +8,7 @@ import { nudge } from '../api.js';
 import { Diagram } from '../diagram.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
 import { WINDOWS } from './Features.js';
 
 export function Feature({ name, window }: { name: string; window?: string }) {
@@ -94,23 +94,15 @@ function Detail(props: {
           {count(feature.counts.entered)} entered, {count(feature.counts.completed)} completed,{' '}
           {count(feature.counts.exited)} exited
           {' · '}
-          <select
-            aria-label="Window for the counts"
+          <Choice
+            label="in"
+            name="window"
             value={window ?? ''}
-            onChange={(event) =>
-              navigate({
-                page: 'feature',
-                name: feature.name,
-                ...(event.target.value ? { window: event.target.value } : {}),
-              })
+            options={WINDOWS}
+            onChange={(value) =>
+              navigate({ page: 'feature', name: feature.name, ...(value ? { window: value } : {}) })
             }
-          >
-            {WINDOWS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
+          />
         </dd>
         <dt>Decisions</dt>
         <dd>

@@ -3,7 +3,7 @@
 import { nudge } from '../api.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Problem, useLoad } from '../ui.js';
+import { Badge, Choice, Problem, useLoad } from '../ui.js';
 
 export const WINDOWS = [
   ['', 'all time'],
@@ -22,24 +22,13 @@ export function Features({ window }: { window?: string }) {
     <section>
       <div className="heading">
         <h1>Features</h1>
-        <label>
-          Counts for{' '}
-          <select
-            value={window ?? ''}
-            onChange={(event) =>
-              navigate({
-                page: 'features',
-                ...(event.target.value ? { window: event.target.value } : {}),
-              })
-            }
-          >
-            {WINDOWS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Counts for"
+          name="window"
+          value={window ?? ''}
+          options={WINDOWS}
+          onChange={(value) => navigate({ page: 'features', ...(value ? { window: value } : {}) })}
+        />
       </div>
       <Problem error={error} />
       {data && data.length === 0 && (

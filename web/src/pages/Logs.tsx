@@ -8,7 +8,7 @@ import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
 import type { LogFilter } from '../routes.js';
-import { Badge, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
 
 const PAGE = 50;
 
@@ -85,36 +85,20 @@ export function Logs({ filter }: { filter: LogFilter }) {
         </span>
       </div>
       <form className="filters" onSubmit={onContact}>
-        <label>
-          Feature{' '}
-          <select
-            name="feature"
-            value={filter.feature ?? ''}
-            onChange={(e) => apply({ feature: e.target.value })}
-          >
-            <option value="">all</option>
-            {(features.data ?? []).map((f) => (
-              <option key={f.name} value={f.name}>
-                {f.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Outcome{' '}
-          <select
-            name="outcome"
-            value={filter.outcome ?? ''}
-            onChange={(e) => apply({ outcome: e.target.value })}
-          >
-            <option value="">all</option>
-            {OUTCOMES.map((outcome) => (
-              <option key={outcome} value={outcome}>
-                {outcome}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Feature"
+          name="feature"
+          value={filter.feature ?? ''}
+          options={[['', 'all'], ...(features.data ?? []).map((f) => [f.name, f.name] as const)]}
+          onChange={(feature) => apply({ feature })}
+        />
+        <Choice
+          label="Outcome"
+          name="outcome"
+          value={filter.outcome ?? ''}
+          options={[['', 'all'], ...OUTCOMES.map((outcome) => [outcome, outcome] as const)]}
+          onChange={(outcome) => apply({ outcome })}
+        />
         <label>
           Contact{' '}
           <input
