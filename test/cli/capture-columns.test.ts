@@ -17,7 +17,11 @@ async function project(edit?: (files: Record<string, string>) => void): Promise<
   const dir = await mkdtemp(path.join(tmpdir(), 'nudge-columns-'));
   await cp(DEMO, dir, { recursive: true });
   if (edit) {
-    const names = ['nudge.yaml', 'nudge/features/welcome-drip.yaml', 'nudge/templates/welcome.liquid'];
+    const names = [
+      'nudge.yaml',
+      'nudge/features/welcome-drip.yaml',
+      'nudge/templates/welcome.liquid',
+    ];
     const files: Record<string, string> = {};
     for (const name of names) files[name] = await readFile(path.join(dir, name), 'utf8');
     edit(files);
@@ -60,7 +64,9 @@ describe('nudge plan', () => {
   it('reads Liquid variables in templates and params, and says when it must copy everything', async () => {
     const cwd = await project((files) => {
       files['nudge/templates/welcome.liquid'] += '<p>You signed up at {{ new.created_at }}.</p>\n';
-      files['nudge/features/welcome-drip.yaml'] = files['nudge/features/welcome-drip.yaml']!.replace(
+      files['nudge/features/welcome-drip.yaml'] = files[
+        'nudge/features/welcome-drip.yaml'
+      ]!.replace(
         'do:\n      - email: { template: day-two',
         'do:\n      - webhook: { url: "https://example.com/hook" }\n      - email: { template: day-two',
       );
@@ -81,12 +87,28 @@ describe('nudge plan', () => {
     );
   });
 
+  it('replaces a capture when its features read another column', async () => {
+    const cwd = await project();
+    const deployed = await nudge(cwd, ['deploy', '--yes']);
+    expect(deployed.code, deployed.err).toBe(0);
+    expect((await nudge(cwd, ['plan'])).out).toContain('No changes.');
+    const template = path.join(cwd, 'nudge/templates/welcome.liquid');
+    await writeFile(template, `${await readFile(template, 'utf8')}<p>{{ new.phone }}</p>\n`);
+    const planned = await nudge(cwd, ['plan']);
+    expect(planned.out).toMatch(
+      /~ capture auth\.users insert\s+statement trigger · typed rows · used by welcome-drip · definition changed/,
+    );
+    expect(planned.out).toContain(
+      'captures id, email, phone, is_anonymous (what its features read)',
+    );
+    await nudge(cwd, ['teardown', '--yes']);
+  });
+
   it('refuses a feature that reads a credential or an excluded column, at its line', async () => {
     const cwd = await project((files) => {
-      files['nudge/features/welcome-drip.yaml'] = files['nudge/features/welcome-drip.yaml']!.replace(
-        'new.is_anonymous: is.false',
-        'new.recovery_token: is.null',
-      );
+      files['nudge/features/welcome-drip.yaml'] = files[
+        'nudge/features/welcome-drip.yaml'
+      ]!.replace('new.is_anonymous: is.false', 'new.recovery_token: is.null');
     });
     const credential = await nudge(cwd, ['plan']);
     expect(credential.code).toBe(2);
