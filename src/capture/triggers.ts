@@ -30,6 +30,25 @@ import {
   rowJson,
   wholeRowJson,
 } from './columns.js';
+import { outboxTransport } from './transports/outbox.js';
+import type { CaptureTransport, TriggerBodySpec } from './transports/port.js';
+import {
+  ROW_META,
+  type RowsTable,
+  rowsTableFor,
+  rowsTableSql,
+  typedRowsTransport,
+} from './transports/typed-rows.js';
+
+export { CHUNK_ROWS } from './transports/outbox.js';
+export { captureConstants } from './transports/plpgsql.js';
+export type { CaptureTransport, TriggerBodySpec } from './transports/port.js';
+export {
+  dropRowsTableSql,
+  ROW_META,
+  ROWS_MARKER_PREFIX,
+  rowsTableFor,
+} from './transports/typed-rows.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'delete'];
@@ -107,37 +126,9 @@ export interface CaptureObject {
   /** How the trigger hands rows over, when not the outbox (e.g. `webhook via pg_net`). */
   transport?: string;
   /** The typed rows table in schema nudge the trigger copies rows into, with the columns it copies. */
-  rows?: { table: string; columns: string[] };
+  rows?: RowsTable;
   /** The columns the trigger copies, and those it leaves in the table and why. */
   columns: CaptureColumns;
-}
-
-/**
- * Writes a trigger body that hands the rows to something other than the
- * outbox: the port a transport implements (see webhook.ts). The body must keep
- * the outbox's rule: never fail the user's write.
- */
-export interface CaptureTransport {
-  /** Shown in the plan, e.g. `webhook via pg_net`. */
-  label: string;
-  body(spec: TriggerBodySpec): string;
-}
-
-export interface TriggerBodySpec {
-  table: TableName;
-  operation: Operation;
-  level: 'statement' | 'row';
-  /** The transition table a statement-level body reads (alias it `n`: filters refer to n.*). */
-  rows: string;
-  /** A SQL predicate over NEW/OLD (row level) or n (statement level); undefined keeps every row. */
-  filter: string | undefined;
-  enrich: boolean;
-  /**
-   * The captured row as JSON (jsonb when asked), from a row alias: `n`, `NEW`
-   * or `OLD`. `present`: read the columns by name from the row as it is now,
-   * so a column dropped since the deploy cannot make it fail (for fallbacks).
-   */
-  json(alias: string, options?: { jsonb?: boolean; present?: boolean }): string;
 }
 
 export const MARKER_PREFIX = 'nudge:capture ';
@@ -147,11 +138,6 @@ const OLD_ROWS = 'nudge_old_rows';
 /** The transition table a statement-level trigger of this operation reads. */
 function transitionOf(operation: Operation): string {
   return operation === 'insert' ? NEW_ROWS : OLD_ROWS;
-}
-
-/** schema_name, table_name, operation as SQL literals, as outbox and failure rows start. */
-export function captureConstants(table: TableName, operation: Operation): string {
-  return `${literal(table.schema)}, ${literal(table.table)}, ${literal(operation)}`;
 }
 
 export interface Marker {
@@ -249,13 +235,7 @@ export function buildCaptureObject(
     enrich: enrichments.length > 0,
     json,
   };
-  const body = transport
-    ? transport.body(spec)
-    : level === 'row'
-      ? rowBody(spec)
-      : rows
-        ? typedBody(spec, rows)
-        : statementBody(spec);
+  const body = (transport ?? (rows ? typedRowsTransport(rows) : outboxTransport)).body(spec);
   return {
     table,
     operation,
@@ -266,7 +246,7 @@ export function buildCaptureObject(
     hash: sha256(body),
     usedBy: [...new Set(needs.map((need) => need.by))].sort(),
     enrichments,
-    ...(transport ? { transport: transport.label } : {}),
+    ...(transport?.label ? { transport: transport.label } : {}),
     ...(rows ? { rows } : {}),
     columns: captured,
   };
@@ -286,192 +266,6 @@ function mergeEnrichments(needs: CaptureNeed[]): Enrichment[] {
     }
   }
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** The DECLARE block every capture body starts with, and GET_ERROR fills. */
-export const ERROR_VARIABLES = `DECLARE
-  err_state text;
-  err_message text;
-  err_detail text;
-  err_context text;`;
-
-export const GET_ERROR = `GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                          err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;`;
-
-function lastResort(table: TableName, operation: Operation): string {
-  return `EXCEPTION WHEN OTHERS THEN
-    RAISE WARNING 'nudge: % on % was not captured (%: %), and recording the failure failed too: %',
-      ${literal(operation)}, ${literal(formatTableName(table))}, err_state, err_message, SQLERRM;`;
-}
-
-/** Rows per event_log row for statement-level captures. */
-export const CHUNK_ROWS = 1000;
-
-/**
- * JSON into nudge.event_log. When that fails (say a column was dropped since
- * the deploy), it is tried again reading the columns by name from the row as
- * it is now; only when that fails too do the rows go to failed_events. The
- * inner block costs nothing until the first attempt fails.
- */
-function statementBody(spec: TriggerBodySpec): string {
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  ${jsonInsert(spec, spec.enrich)}
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${jsonInsert(spec, spec.enrich, true)}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${recordFailure(spec)}
-  END;
-  RETURN NULL;
-END
-`;
-}
-
-/**
- * The JSON capture of a statement's rows into nudge.event_log: the body of
- * statement-level captures that need JSON at trigger time (enrichment), and
- * the fallback of typed ones.
- */
-function jsonInsert(spec: TriggerBodySpec, enrich: boolean, present = false): string {
-  const { table, operation, filter, rows } = spec;
-  const json = spec.json('n', { present });
-  const column = operation === 'insert' ? 'new_rows' : 'old_rows';
-  const constants = captureConstants(table, operation);
-  const enrichOne = (json: string) =>
-    `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json})`;
-  const where = filter ? `\n     WHERE ${filter}` : '';
-  // A one-row statement (most app writes) skips the aggregate: measurably
-  // cheaper, see docs/benchmarks.md. Larger ones are chunked in one query.
-  // Each row is built from the captured columns only (never row_to_json of
-  // the whole row: it would copy credentials), once, in the inner query.
-  return `IF (SELECT count(*) FROM ${rows}) = 1 THEN
-    INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
-    SELECT ${constants}, 1, json_build_array(c.r), ${enrich ? `json_build_array(${enrichOne('c.r')})` : 'NULL'}
-      FROM (SELECT ${json} AS r FROM ${rows} AS n${where}) AS c;
-  ELSE
-    INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
-    SELECT ${constants}, count(*), json_agg(c.r ORDER BY c.i), ${enrich ? `json_agg(${enrichOne('c.r')} ORDER BY c.i)` : 'NULL'}
-      FROM (SELECT ${json} AS r, row_number() OVER () - 1 AS i
-              FROM ${rows} AS n${filter ? `\n             WHERE ${filter}` : ''}) AS c
-     GROUP BY c.i / ${CHUNK_ROWS}
-     ORDER BY c.i / ${CHUNK_ROWS};
-  END IF;`;
-}
-
-/** The last resort of a statement-level body: the rows go to nudge.failed_events. */
-export function recordFailure(spec: TriggerBodySpec): string {
-  const { table, operation, rows } = spec;
-  const single = operation === 'insert' ? 'new_row' : 'old_row';
-  const constants = captureConstants(table, operation);
-  return `BEGIN
-    INSERT INTO nudge.failed_events
-      (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
-    SELECT ${constants}, ${spec.json('n', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context
-      FROM ${rows} AS n;
-  ${lastResort(table, operation)}
-  END;`;
-}
-
-/** The last resort of a row-level body: the row pair goes to nudge.failed_events. */
-export function recordRowFailure(spec: TriggerBodySpec): string {
-  const { table, operation } = spec;
-  return `BEGIN
-    INSERT INTO nudge.failed_events
-      (schema_name, table_name, operation, new_row, old_row, sqlstate, message, detail, context)
-    VALUES (${captureConstants(table, operation)}, ${spec.json('NEW', { jsonb: true, present: true })}, ${spec.json('OLD', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context);
-  ${lastResort(table, operation)}
-  END;`;
-}
-
-/** Metadata columns of a rows table; a user table with a column of these names is captured as JSON. */
-export const ROW_META = ['nudge:id', 'nudge:at'];
-
-/**
- * The rows table of a typed capture. Its name carries a hash of the columns
- * and their types: when the user's table changes, the next deploy copies into
- * a new rows table, and the old one is drained by the pump and then dropped.
- * So a rows table never needs altering, and never holds two shapes of row.
- */
-export function rowsTableFor(
-  table: TableName,
-  operation: Operation,
-  columns: CapturedColumn[],
-): string {
-  const readable = functionNameFor(table, operation)
-    .replace(/^capture_/, '')
-    .slice(0, 40);
-  const shape = sha256(JSON.stringify([table.schema, table.table, operation, columns]));
-  return `rows_${readable}_${shape.slice(0, 8)}`;
-}
-
-/**
- * Copies the statement's rows, typed, into the capture's own rows table: no
- * JSON is built inside the user's write (the pump builds it when it reads
- * them), which is most of what capture used to cost (docs/benchmarks.md).
- * Each row takes an id from the outbox's sequence, so rows tables and
- * nudge.event_log share one order. Columns are listed by name: when a column
- * was dropped since the deploy, the copy fails and the rows are captured as
- * JSON instead (the deployed columns that are still there), so nothing is
- * lost. A column added since is not captured; one retyped since is
- * copied as deployed (a retyped value through its assignment cast, or as
- * JSON when there is none) until the next deploy, which `nudge plan` shows
- * as a replace, moves the capture to a rows table of the new shape.
- */
-function typedBody(spec: TriggerBodySpec, rows: { table: string; columns: string[] }): string {
-  const { filter, rows: transition } = spec;
-  const list = rows.columns.map((column) => ident(column)).join(', ');
-  const values = rows.columns.map((column) => `n.${ident(column)}`).join(', ');
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  INSERT INTO ${ident('nudge', rows.table)} (${list})
-  SELECT ${values}
-    FROM ${transition} AS n${filter ? `\n   WHERE ${filter}` : ''};
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${jsonInsert(spec, false, true)}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${recordFailure(spec)}
-  END;
-  RETURN NULL;
-END
-`;
-}
-
-/** The row-level (UPDATE) body: as statementBody, one row pair at a time. */
-function rowBody(spec: TriggerBodySpec): string {
-  const { table, operation, filter } = spec;
-  const constants = captureConstants(table, operation);
-  const insert = (present: boolean) => {
-    const json = (alias: string) => spec.json(alias, { present });
-    const enrichment = spec.enrich
-      ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json('NEW')}))`
-      : 'NULL';
-    const values = `INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment)
-    VALUES (${constants}, 1, json_build_array(${json('NEW')}), json_build_array(${json('OLD')}), ${enrichment});`;
-    return filter ? `IF ${filter} THEN\n    ${values}\n  END IF;` : values;
-  };
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  ${insert(false)}
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${insert(true)}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${recordRowFailure(spec)}
-  END;
-  RETURN NULL;
-END
-`;
 }
 
 export function markerOf(object: CaptureObject): Marker {
@@ -522,78 +316,6 @@ AS ${dollarQuote(object.body, 'nudge')}`,
     `CREATE TRIGGER ${ident(object.triggerName)} AFTER ${event} ON ${table}${referencing}
   FOR EACH ${object.level === 'row' ? 'ROW' : 'STATEMENT'} EXECUTE FUNCTION ${fn}()`,
   ];
-}
-
-export const ROWS_MARKER_PREFIX = 'nudge:rows ';
-
-/**
- * Creates the rows table of a typed capture (idempotently: a redeploy finds
- * it as it is, since its name carries its shape). The column types are read
- * from the user's table when the deploy runs, fully
- * qualified (search_path is pg_catalog alone while format_type runs), so the
- * copy is exact whatever the types are. No constraints and no index: the copy
- * must cost the user's write as little as possible, and the pump reads the
- * whole (normally near-empty) table anyway.
- */
-function rowsTableSql(
-  table: TableName,
-  operation: Operation,
-  rows: { table: string; columns: string[] },
-): string[] {
-  const target = ident('nudge', rows.table);
-  const marker = { v: 1, schema: table.schema, table: table.table, operation };
-  const addColumns = `
-DECLARE
-  saved text := current_setting('search_path');
-  c record;
-BEGIN
-  PERFORM set_config('search_path', 'pg_catalog', true);
-  FOR c IN
-    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
-      FROM pg_attribute a
-     WHERE a.attrelid = ${literal(ident(table.schema, table.table))}::regclass
-       AND a.attnum > 0 AND NOT a.attisdropped
-       AND a.attname = ANY (ARRAY[${rows.columns.map(literal).join(', ')}]::text[])
-     ORDER BY a.attnum
-  LOOP
-    EXECUTE format('ALTER TABLE nudge.%I ADD COLUMN IF NOT EXISTS %I %s', ${literal(rows.table)}, c.attname, c.type);
-  END LOOP;
-  PERFORM set_config('search_path', saved, true);
-END
-`;
-  return [
-    `CREATE TABLE IF NOT EXISTS ${target} (
-  "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
-  "nudge:at" timestamptz NOT NULL DEFAULT now()
-)`,
-    `DO ${dollarQuote(addColumns, 'rows')}`,
-    `COMMENT ON TABLE ${target} IS ${literal(ROWS_MARKER_PREFIX + JSON.stringify(marker))}`,
-  ];
-}
-
-/**
- * Drops a rows table no capture writes to any more, once the pump has
- * emptied it. NOWAIT: a transaction that wrote to it and has not committed
- * yet holds a lock, and its rows must not be lost; the drop is then skipped
- * (a later deploy retries) rather than waiting.
- */
-export function dropRowsTableSql(name: string): string {
-  const target = ident('nudge', name);
-  const body = `
-BEGIN
-  IF to_regclass(${literal(target)}) IS NOT NULL THEN
-    BEGIN
-      LOCK TABLE ${target} IN ACCESS EXCLUSIVE MODE NOWAIT;
-      IF NOT EXISTS (SELECT FROM ${target}) THEN
-        DROP TABLE ${target};
-      END IF;
-    EXCEPTION WHEN lock_not_available THEN
-      NULL;
-    END;
-  END IF;
-END
-`;
-  return `DO ${dollarQuote(body, 'rows')}`;
 }
 
 /** Drops a deployed capture: the trigger (if its table still exists) and the function. */

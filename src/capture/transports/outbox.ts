@@ -1,0 +1,106 @@
+// The outbox transport, the default: the trigger writes the captured rows as
+// JSON into nudge.event_log, in the user's transaction. Statement-level bodies
+// for INSERT and DELETE (one row per 1000 captured rows), a row-level body
+// for UPDATE (the pair before and after). Typed rows (typed-rows.ts) fall
+// back to its JSON insert.
+import { literal } from '../../db/quote.js';
+import {
+  captureConstants,
+  ERROR_VARIABLES,
+  GET_ERROR,
+  recordFailure,
+  recordRowFailure,
+} from './plpgsql.js';
+import type { CaptureTransport, TriggerBodySpec } from './port.js';
+
+export const outboxTransport: CaptureTransport = {
+  body: (spec) => (spec.level === 'row' ? rowBody(spec) : statementBody(spec)),
+};
+
+/** Rows per event_log row for statement-level captures. */
+export const CHUNK_ROWS = 1000;
+
+/**
+ * JSON into nudge.event_log. When that fails (say a column was dropped since
+ * the deploy), it is tried again reading the columns by name from the row as
+ * it is now; only when that fails too do the rows go to failed_events. The
+ * inner block costs nothing until the first attempt fails.
+ */
+function statementBody(spec: TriggerBodySpec): string {
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  ${jsonInsert(spec, spec.enrich)}
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    ${jsonInsert(spec, spec.enrich, true)}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${recordFailure(spec)}
+  END;
+  RETURN NULL;
+END
+`;
+}
+
+/**
+ * The JSON capture of a statement's rows into nudge.event_log: the body of
+ * statement-level captures that need JSON at trigger time (enrichment), and
+ * the fallback of typed ones.
+ */
+export function jsonInsert(spec: TriggerBodySpec, enrich: boolean, present = false): string {
+  const { table, operation, filter, rows } = spec;
+  const json = spec.json('n', { present });
+  const column = operation === 'insert' ? 'new_rows' : 'old_rows';
+  const constants = captureConstants(table, operation);
+  const enrichOne = (json: string) =>
+    `nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json})`;
+  const where = filter ? `\n     WHERE ${filter}` : '';
+  // A one-row statement (most app writes) skips the aggregate: measurably
+  // cheaper, see docs/benchmarks.md. Larger ones are chunked in one query.
+  // Each row is built from the captured columns only (never row_to_json of
+  // the whole row: it would copy credentials), once, in the inner query.
+  return `IF (SELECT count(*) FROM ${rows}) = 1 THEN
+    INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
+    SELECT ${constants}, 1, json_build_array(c.r), ${enrich ? `json_build_array(${enrichOne('c.r')})` : 'NULL'}
+      FROM (SELECT ${json} AS r FROM ${rows} AS n${where}) AS c;
+  ELSE
+    INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, ${column}, enrichment)
+    SELECT ${constants}, count(*), json_agg(c.r ORDER BY c.i), ${enrich ? `json_agg(${enrichOne('c.r')} ORDER BY c.i)` : 'NULL'}
+      FROM (SELECT ${json} AS r, row_number() OVER () - 1 AS i
+              FROM ${rows} AS n${filter ? `\n             WHERE ${filter}` : ''}) AS c
+     GROUP BY c.i / ${CHUNK_ROWS}
+     ORDER BY c.i / ${CHUNK_ROWS};
+  END IF;`;
+}
+
+/** The row-level (UPDATE) body: as statementBody, one row pair at a time. */
+function rowBody(spec: TriggerBodySpec): string {
+  const { table, operation, filter } = spec;
+  const constants = captureConstants(table, operation);
+  const insert = (present: boolean) => {
+    const json = (alias: string) => spec.json(alias, { present });
+    const enrichment = spec.enrich
+      ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json('NEW')}))`
+      : 'NULL';
+    const values = `INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment)
+    VALUES (${constants}, 1, json_build_array(${json('NEW')}), json_build_array(${json('OLD')}), ${enrichment});`;
+    return filter ? `IF ${filter} THEN\n    ${values}\n  END IF;` : values;
+  };
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  ${insert(false)}
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    ${insert(true)}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${recordRowFailure(spec)}
+  END;
+  RETURN NULL;
+END
+`;
+}

@@ -1,0 +1,145 @@
+// The typed-rows transport: INSERT and DELETE captures without enrichment
+// copy the captured columns, typed, into a rows table of their own, so no
+// JSON is built in the user's write. The table is created with the trigger
+// (createCaptureSql) and dropped once drained (dropRowsTableSql).
+import { dollarQuote, ident, literal } from '../../db/quote.js';
+import type { TableName } from '../../source/names.js';
+import { type CapturedColumn, functionNameFor, type Operation, sha256 } from '../triggers.js';
+import { jsonInsert } from './outbox.js';
+import { ERROR_VARIABLES, GET_ERROR, recordFailure } from './plpgsql.js';
+import type { CaptureTransport, TriggerBodySpec } from './port.js';
+
+/** The rows table a typed capture copies into, and the columns it copies. */
+export interface RowsTable {
+  table: string;
+  columns: string[];
+}
+
+export function typedRowsTransport(rows: RowsTable): CaptureTransport {
+  return { label: 'typed rows', body: (spec) => typedBody(spec, rows) };
+}
+
+/** Metadata columns of a rows table; a user table with a column of these names is captured as JSON. */
+export const ROW_META = ['nudge:id', 'nudge:at'];
+
+/**
+ * The rows table of a typed capture. Its name carries a hash of the columns
+ * and their types: when the user's table changes, the next deploy copies into
+ * a new rows table, and the old one is drained by the pump and then dropped.
+ * So a rows table never needs altering, and never holds two shapes of row.
+ */
+export function rowsTableFor(
+  table: TableName,
+  operation: Operation,
+  columns: CapturedColumn[],
+): string {
+  const readable = functionNameFor(table, operation)
+    .replace(/^capture_/, '')
+    .slice(0, 40);
+  const shape = sha256(JSON.stringify([table.schema, table.table, operation, columns]));
+  return `rows_${readable}_${shape.slice(0, 8)}`;
+}
+
+/**
+ * Copies the statement's rows, typed, into the capture's own rows table: no
+ * JSON is built inside the user's write (the pump builds it when it reads
+ * them), which is most of what capture used to cost (docs/benchmarks.md).
+ * Each row takes an id from the outbox's sequence, so rows tables and
+ * nudge.event_log share one order. Columns are listed by name: when a column
+ * was dropped since the deploy, the copy fails and the rows are captured as
+ * JSON instead (the deployed columns that are still there), so nothing is
+ * lost. A column added since is not captured; one retyped since is
+ * copied as deployed (a retyped value through its assignment cast, or as
+ * JSON when there is none) until the next deploy, which `nudge plan` shows
+ * as a replace, moves the capture to a rows table of the new shape.
+ */
+function typedBody(spec: TriggerBodySpec, rows: RowsTable): string {
+  const { filter, rows: transition } = spec;
+  const list = rows.columns.map((column) => ident(column)).join(', ');
+  const values = rows.columns.map((column) => `n.${ident(column)}`).join(', ');
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  INSERT INTO ${ident('nudge', rows.table)} (${list})
+  SELECT ${values}
+    FROM ${transition} AS n${filter ? `\n   WHERE ${filter}` : ''};
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    ${jsonInsert(spec, false, true)}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${recordFailure(spec)}
+  END;
+  RETURN NULL;
+END
+`;
+}
+
+export const ROWS_MARKER_PREFIX = 'nudge:rows ';
+
+/**
+ * Creates the rows table of a typed capture (idempotently: a redeploy finds
+ * it as it is, since its name carries its shape). The column types are read
+ * from the user's table when the deploy runs, fully
+ * qualified (search_path is pg_catalog alone while format_type runs), so the
+ * copy is exact whatever the types are. No constraints and no index: the copy
+ * must cost the user's write as little as possible, and the pump reads the
+ * whole (normally near-empty) table anyway.
+ */
+export function rowsTableSql(table: TableName, operation: Operation, rows: RowsTable): string[] {
+  const target = ident('nudge', rows.table);
+  const marker = { v: 1, schema: table.schema, table: table.table, operation };
+  const addColumns = `
+DECLARE
+  saved text := current_setting('search_path');
+  c record;
+BEGIN
+  PERFORM set_config('search_path', 'pg_catalog', true);
+  FOR c IN
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type
+      FROM pg_attribute a
+     WHERE a.attrelid = ${literal(ident(table.schema, table.table))}::regclass
+       AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname = ANY (ARRAY[${rows.columns.map(literal).join(', ')}]::text[])
+     ORDER BY a.attnum
+  LOOP
+    EXECUTE format('ALTER TABLE nudge.%I ADD COLUMN IF NOT EXISTS %I %s', ${literal(rows.table)}, c.attname, c.type);
+  END LOOP;
+  PERFORM set_config('search_path', saved, true);
+END
+`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${target} (
+  "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
+  "nudge:at" timestamptz NOT NULL DEFAULT now()
+)`,
+    `DO ${dollarQuote(addColumns, 'rows')}`,
+    `COMMENT ON TABLE ${target} IS ${literal(ROWS_MARKER_PREFIX + JSON.stringify(marker))}`,
+  ];
+}
+
+/**
+ * Drops a rows table no capture writes to any more, once the pump has
+ * emptied it. NOWAIT: a transaction that wrote to it and has not committed
+ * yet holds a lock, and its rows must not be lost; the drop is then skipped
+ * (a later deploy retries) rather than waiting.
+ */
+export function dropRowsTableSql(name: string): string {
+  const target = ident('nudge', name);
+  const body = `
+BEGIN
+  IF to_regclass(${literal(target)}) IS NOT NULL THEN
+    BEGIN
+      LOCK TABLE ${target} IN ACCESS EXCLUSIVE MODE NOWAIT;
+      IF NOT EXISTS (SELECT FROM ${target}) THEN
+        DROP TABLE ${target};
+      END IF;
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;
+    END;
+  END IF;
+END
+`;
+  return `DO ${dollarQuote(body, 'rows')}`;
+}
