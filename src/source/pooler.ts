@@ -6,7 +6,13 @@
 // all of them: `nudge start` refuses such a URL and `nudge doctor` says what
 // to use instead (the session pooler, or the direct connection).
 import { SourceError } from '../errors.js';
-import { connectSource, redactUrl, type SourceOptions, sourceError } from './connect.js';
+import {
+  connectSource,
+  readOnlyBy,
+  redactUrl,
+  type SourceOptions,
+  sourceError,
+} from './connect.js';
 
 /** Supabase's pooler hosts: aws-0-<region>.pooler.supabase.com and the like. */
 const SUPABASE_POOLER_HOST = /\.pooler\.supabase\.com$/i;
@@ -46,12 +52,16 @@ export function poolingFromUrl(url: string): Pooling | undefined {
  * statement and lends it to whichever client asks next (PgBouncer reuses the
  * most recently freed one first), so the second connection runs in the first
  * one's session: proof, since two live sessions never share a backend.
- * Unnamed statements only, so the probe itself works through any pooler.
+ * Unnamed statements only, so the probe itself works through any pooler;
+ * read-only, each statement is its own read-only transaction through a
+ * pooler, which keeps the test intact (each is still lent a server session).
  */
 export async function probeSessions(
   options: Pick<SourceOptions, 'url' | 'readOnly'>,
 ): Promise<Pooling> {
-  const clients = [1, 2, 3].map(() => connectSource({ ...options, max: 1, prepare: false }));
+  // Read-only the way openSource found the server takes it (see connect.ts).
+  const by = options.readOnly ? { readOnlyBy: await readOnlyBy(options.url) } : {};
+  const clients = [1, 2, 3].map(() => connectSource({ ...options, ...by, max: 1, prepare: false }));
   try {
     const owner = new Map<number, number>();
     for (const [client, sql] of clients.entries()) {

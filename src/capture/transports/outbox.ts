@@ -4,13 +4,7 @@
 // for UPDATE (the pair before and after). Typed rows (typed-rows.ts) fall
 // back to its JSON insert.
 import { literal } from '../../db/quote.js';
-import {
-  captureConstants,
-  ERROR_VARIABLES,
-  GET_ERROR,
-  recordFailure,
-  recordRowFailure,
-} from './plpgsql.js';
+import { captureConstants, guardedBody, recordFailure, recordRowFailure } from './plpgsql.js';
 import type { CaptureTransport, TriggerBodySpec } from './port.js';
 
 export const outboxTransport: CaptureTransport = {
@@ -27,21 +21,11 @@ export const CHUNK_ROWS = 1000;
  * inner block costs nothing until the first attempt fails.
  */
 function statementBody(spec: TriggerBodySpec): string {
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  ${jsonInsert(spec, spec.enrich)}
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${jsonInsert(spec, spec.enrich, true)}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${recordFailure(spec)}
-  END;
-  RETURN NULL;
-END
-`;
+  return guardedBody(
+    jsonInsert(spec, spec.enrich),
+    jsonInsert(spec, spec.enrich, true),
+    recordFailure(spec),
+  );
 }
 
 /**
@@ -88,19 +72,5 @@ function rowBody(spec: TriggerBodySpec): string {
     VALUES (${constants}, 1, json_build_array(${json('NEW')}), json_build_array(${json('OLD')}), ${enrichment});`;
     return filter ? `IF ${filter} THEN\n    ${values}\n  END IF;` : values;
   };
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  ${insert(false)}
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${insert(true)}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${recordRowFailure(spec)}
-  END;
-  RETURN NULL;
-END
-`;
+  return guardedBody(insert(false), insert(true), recordRowFailure(spec));
 }

@@ -52,3 +52,28 @@ export function recordRowFailure(spec: TriggerBodySpec): string {
   ${lastResort(table, operation)}
   END;`;
 }
+
+/**
+ * The shape of every outbox and typed-rows body: `attempt`; if it fails,
+ * `fallback` (the same rows as JSON, read by name from the row as it is now);
+ * if that fails too, `failure` records them in failed_events. The inner
+ * block, a subtransaction, is entered only after the first attempt failed,
+ * so the common path pays for one exception block, not two.
+ */
+export function guardedBody(attempt: string, fallback: string, failure: string): string {
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  ${attempt}
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    ${fallback}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${failure}
+  END;
+  RETURN NULL;
+END
+`;
+}

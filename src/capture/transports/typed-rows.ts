@@ -6,7 +6,7 @@ import { dollarQuote, ident, literal } from '../../db/quote.js';
 import type { TableName } from '../../source/names.js';
 import { type CapturedColumn, functionNameFor, type Operation, sha256 } from '../triggers.js';
 import { jsonInsert } from './outbox.js';
-import { ERROR_VARIABLES, GET_ERROR, recordFailure } from './plpgsql.js';
+import { guardedBody, recordFailure } from './plpgsql.js';
 import type { CaptureTransport, TriggerBodySpec } from './port.js';
 
 /** The rows table a typed capture copies into, and the columns it copies. */
@@ -57,23 +57,10 @@ function typedBody(spec: TriggerBodySpec, rows: RowsTable): string {
   const { filter, rows: transition } = spec;
   const list = rows.columns.map((column) => ident(column)).join(', ');
   const values = rows.columns.map((column) => `n.${ident(column)}`).join(', ');
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  INSERT INTO ${ident('nudge', rows.table)} (${list})
+  const copy = `INSERT INTO ${ident('nudge', rows.table)} (${list})
   SELECT ${values}
-    FROM ${transition} AS n${filter ? `\n   WHERE ${filter}` : ''};
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${jsonInsert(spec, false, true)}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${recordFailure(spec)}
-  END;
-  RETURN NULL;
-END
-`;
+    FROM ${transition} AS n${filter ? `\n   WHERE ${filter}` : ''};`;
+  return guardedBody(copy, jsonInsert(spec, false, true), recordFailure(spec));
 }
 
 export const ROWS_MARKER_PREFIX = 'nudge:rows ';
