@@ -76,6 +76,13 @@ async function probeWrites(): Promise<number> {
   return row!.n;
 }
 
+/** Every attempt refused, and nothing written. */
+async function expectRefused(sql: Sql): Promise<void> {
+  const before = await probeWrites();
+  expect(await tryWrites(sql)).toEqual(REFUSED);
+  expect(await probeWrites()).toBe(before);
+}
+
 async function setYaml(lines: { access: 'read-only' | 'read-write'; engine: boolean }) {
   const file = path.join(cwd, 'nudge.yaml');
   const base = (await readFile(file, 'utf8')).split('# test:')[0]!;
@@ -95,11 +102,11 @@ async function setYaml(lines: { access: 'read-only' | 'read-write'; engine: bool
   );
 }
 
+/** The source through the session pooler, the engine store directly. */
+const env = () => ({ DATABASE_URL: session.url(db.name), ENGINE_URL: engineDb.url });
+
 async function nudge(args: string[]) {
-  const m = memoryIo({
-    cwd,
-    env: { DATABASE_URL: session.url(db.name), ENGINE_URL: engineDb.url },
-  });
+  const m = memoryIo({ cwd, env: env() });
   const code = await run(args, m.io);
   return { code, out: `${m.stderr()}\n${m.stdout()}` };
 }
@@ -141,10 +148,7 @@ describe('access: read-only through PgBouncer in session mode', () => {
   });
 
   it('refuses writes dressed as reads with 25006', async () => {
-    const project = await loadConfig({
-      cwd,
-      env: { DATABASE_URL: session.url(db.name), ENGINE_URL: engineDb.url },
-    });
+    const project = await loadConfig({ cwd, env: env() });
     const before = await probeWrites();
     const codes = await withSource(project, async ({ sql, readOnly }) => {
       expect(readOnly).toBe(true);
@@ -180,9 +184,7 @@ describe('access: read-only through PgBouncer in session mode', () => {
         return now && ![...now].some((pid) => first.has(pid)) ? now : undefined;
       }, 'statements to run in new server sessions');
       expect([...again].some((pid) => first.has(pid))).toBe(false);
-      const before = await probeWrites();
-      expect(await tryWrites(sql)).toEqual(REFUSED);
-      expect(await probeWrites()).toBe(before);
+      await expectRefused(sql);
     } finally {
       await sql.end({ timeout: 1 });
     }
@@ -191,25 +193,20 @@ describe('access: read-only through PgBouncer in session mode', () => {
   it('holds through a transaction pooler too: nothing is kept in the session', async () => {
     const sql = await openSource({ url: transaction.url(db.name), readOnly: true, max: 2 });
     try {
-      const before = await probeWrites();
-      expect(await tryWrites(sql)).toEqual(REFUSED);
-      expect(await probeWrites()).toBe(before);
+      await expectRefused(sql);
     } finally {
       await sql.end({ timeout: 1 });
     }
   });
 
   it('refuses a write through the source session of nudge sync', async () => {
-    const project = await loadConfig({
-      cwd,
-      env: { DATABASE_URL: session.url(db.name), ENGINE_URL: engineDb.url },
-    });
+    const project = await loadConfig({ cwd, env: env() });
     const sync = await openSyncSession(project, makeSyncLog(memoryIo({ cwd }).io, {}, []), {
       concurrency: 1,
     });
     try {
       if (sync.source.kind !== 'database') throw new Error('expected the database source');
-      expect(await tryWrites(sync.source.sql)).toEqual(REFUSED);
+      await expectRefused(sync.source.sql);
     } finally {
       await sync.close();
     }
