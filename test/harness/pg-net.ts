@@ -104,7 +104,7 @@ export function makeForwarder(sql: postgres.Sql): Forwarder {
       const response = await fetch(request.url, {
         method: 'POST',
         headers: request.headers,
-        body: request.body,
+        body: new Uint8Array(request.body),
         signal: AbortSignal.timeout(request.timeout_milliseconds),
       });
       outcome = {
