@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The dashboard in real Chromium (Debian's, driven by playwright-core) over a
 // running engine on a test database: the printed link opens Overview;
 // Features → pause welcome-drip → a sign-up's decision "skipped: paused"
@@ -22,6 +21,15 @@ import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { signUp } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
+
+// The page's globals as the functions passed to page.evaluate use them: declared
+// here, not with the DOM lib, which would change the types of the whole test program.
+declare const window: { __marker?: number };
+declare const document: {
+  documentElement: { scrollWidth: number; clientWidth: number };
+  body: unknown;
+};
+declare function getComputedStyle(element: unknown): { backgroundColor: string };
 
 const db = useDatabase();
 const SHOTS = path.resolve('test-output/dashboard');
@@ -84,9 +92,9 @@ afterAll(async () => {
 /** A value set in the page: it survives until the next reload. */
 const mark = (value: number) =>
   page.evaluate((v) => {
-    (window as unknown as { __marker?: number }).__marker = v;
+    window.__marker = v;
   }, value);
-const marker = () => page.evaluate(() => (window as unknown as { __marker?: number }).__marker);
+const marker = () => page.evaluate(() => window.__marker);
 
 const shot = (name: string) =>
   page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
