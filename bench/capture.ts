@@ -66,7 +66,9 @@ try {
   const copied = (objects: CaptureObject[]) => objects[0]!.columns.copied.join(', ');
 
   const reset = () =>
-    sql.unsafe(`truncate ${TABLES.join(', ')}, nudge.event_log, ${rowsTables.join(', ')}`);
+    sql.unsafe(
+      `truncate ${TABLES.join(', ')}, nudge.event_log, ${rowsTables.join(', ')} restart identity`,
+    );
 
   /** Statements per second from CLIENTS clients, each sending `statement(client, n)` in a loop. */
   async function round(
@@ -96,13 +98,15 @@ try {
 
   /** Single-row updates of the rows UPDATE_ROWS seeded, each client its own rows. */
   const updateRound = (table: string, seconds: number) =>
-    round(seconds, (client, n) =>
-      sql.unsafe(`UPDATE public.${table} SET status = $2, total = $3 WHERE id = $1`, [
-        1 + client + CLIENTS * (n % (UPDATE_ROWS / CLIENTS)),
-        n % 2 ? 'paid' : 'pending',
-        n % 1000,
-      ]),
-    );
+    round(seconds, async (client, n) => {
+      const id = 1 + client + CLIENTS * (n % (UPDATE_ROWS / CLIENTS));
+      const result = await sql.unsafe(
+        `UPDATE public.${table} SET status = $2, total = $3 WHERE id = $1`,
+        [id, n % 2 ? 'paid' : 'pending', n % 1000],
+      );
+      if (result.count !== 1)
+        throw new Error(`UPDATE of ${table} id ${id} changed ${result.count} rows`);
+    });
 
   async function bulk(table: string): Promise<number> {
     const start = performance.now();
