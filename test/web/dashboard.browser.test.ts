@@ -249,6 +249,26 @@ describe('the dashboard in Chromium', () => {
     await shot('mailbox');
   });
 
+  it('finds the contact and shows its timeline: the decision, the journey, the email', async () => {
+    await page.getByRole('link', { name: 'Contacts', exact: true }).click();
+    await page.getByLabel('Email contains').fill('resumed');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/\/contacts\?q=resumed$/);
+    const row = page.locator('tr[data-contact="resumed@example.com"]');
+    await row.waitFor();
+    expect(await page.locator('tr[data-contact]').count()).toBe(1);
+    await shot('contacts');
+    await row.getByRole('link').click();
+    await page.locator('main h1', { hasText: 'resumed@example.com' }).waitFor();
+    const timeline = page.locator('li[data-kind]');
+    await timeline.first().waitFor();
+    const text = (await timeline.allTextContents()).join('\n');
+    expect(text).toContain('matched: trigger matched');
+    expect(text).toMatch(/journey active in welcomed/);
+    expect(text).toMatch(/email succeeded after \d attempt/);
+    await shot('contact');
+  });
+
   it('shows the engine clock, movable only under nudge dev', async () => {
     await page.getByRole('link', { name: 'Clock', exact: true }).click();
     await page.getByTestId('engine-time').waitFor();

@@ -26,6 +26,9 @@ describe('dashboard routes', () => {
       ],
       ['/clock', { page: 'clock' }],
       ['/mailbox', { page: 'mailbox' }],
+      ['/contacts', { page: 'contacts' }],
+      ['/contacts?q=ada', { page: 'contacts', search: 'ada' }],
+      ['/contacts/ada%40example.com', { page: 'contact', ref: 'ada@example.com' }],
       ['/mailbox/42', { page: 'mailbox', id: 42 }],
     ];
     for (const [href, route] of routes) {
@@ -40,7 +43,7 @@ describe('dashboard routes', () => {
     expect(hrefOf({ page: 'logs', filter: { feature: '', outcome: 'matched' } })).toBe(
       '/logs?outcome=matched',
     );
-    expect(parseRoute('/contacts/x', '')).toEqual({ page: 'not-found', path: '/contacts/x' });
+    expect(parseRoute('/lists/x', '')).toEqual({ page: 'not-found', path: '/lists/x' });
     expect(parseRoute('/features/a/b', '')).toEqual({ page: 'not-found', path: '/features/a/b' });
   });
 });

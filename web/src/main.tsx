@@ -6,6 +6,7 @@ import { createRoot } from 'react-dom/client';
 import { startSession } from './api.js';
 import { Actions } from './pages/Actions.js';
 import { Clock } from './pages/Clock.js';
+import { Contact, Contacts } from './pages/Contacts.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
 import { Logs } from './pages/Logs.js';
@@ -20,6 +21,7 @@ const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
   { to: { page: 'overview' }, label: 'Overview', active: ['overview'] },
   { to: { page: 'features' }, label: 'Features', active: ['features', 'feature'] },
   { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs'] },
+  { to: { page: 'contacts' }, label: 'Contacts', active: ['contacts', 'contact'] },
   { to: { page: 'actions' }, label: 'Actions', active: ['actions'] },
   { to: { page: 'mailbox' }, label: 'Mailbox', active: ['mailbox'] },
   { to: { page: 'clock' }, label: 'Clock', active: ['clock'] },
@@ -41,6 +43,8 @@ function App() {
       actions: 'Actions',
       clock: 'Clock',
       mailbox: 'Mailbox',
+      contacts: 'Contacts',
+      contact: route.page === 'contact' ? route.ref : 'Contact',
       'not-found': 'Not found',
     };
     document.title = `${titles[route.page]} · Nudge`;
@@ -105,6 +109,10 @@ function Page({ route }: { route: Route }) {
       );
     case 'clock':
       return <Clock />;
+    case 'contacts':
+      return <Contacts {...(route.search ? { search: route.search } : {})} />;
+    case 'contact':
+      return <Contact key={route.ref} ref={route.ref} />;
     case 'mailbox':
       return <Mailbox {...(route.id !== undefined ? { id: route.id } : {})} />;
     case 'not-found':

@@ -17,6 +17,8 @@ export type Route =
   | { page: 'actions'; status?: string; feature?: string }
   | { page: 'clock' }
   | { page: 'mailbox'; id?: number }
+  | { page: 'contacts'; search?: string }
+  | { page: 'contact'; ref: string }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -51,6 +53,12 @@ export function parseRoute(pathname: string, search: string): Route {
   }
   if (path === '/clock') return { page: 'clock' };
   if (path === '/mailbox') return { page: 'mailbox' };
+  if (path === '/contacts') {
+    const search = text('q');
+    return { page: 'contacts', ...(search ? { search } : {}) };
+  }
+  const contact = /^\/contacts\/([^/]+)$/.exec(path);
+  if (contact) return { page: 'contact', ref: decodeURIComponent(contact[1]!) };
   const mail = /^\/mailbox\/(\d+)$/.exec(path);
   if (mail) return { page: 'mailbox', id: Number(mail[1]) };
   return { page: 'not-found', path: pathname };
@@ -70,6 +78,10 @@ export function hrefOf(route: Route): string {
       return withQuery('/actions', { status: route.status, feature: route.feature });
     case 'clock':
       return '/clock';
+    case 'contacts':
+      return withQuery('/contacts', { q: route.search });
+    case 'contact':
+      return `/contacts/${encodeURIComponent(route.ref)}`;
     case 'mailbox':
       return route.id === undefined ? '/mailbox' : `/mailbox/${route.id}`;
     case 'not-found':

@@ -18,6 +18,8 @@ export const DASHBOARD_PAGES = [
   '/features/:name',
   '/logs',
   '/actions',
+  '/contacts',
+  '/contacts/:ref',
   '/mailbox',
   '/mailbox/:id',
   '/clock',

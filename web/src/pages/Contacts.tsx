@@ -1,0 +1,190 @@
+// Contacts: the contact book, newest first, searched by email (the search is
+// in the URL); and one contact with its identity, attributes and one
+// timeline — events, journeys, decisions and actions, newest first, "Older"
+// paging back by the API's cursor.
+import { type FormEvent, useState } from 'react';
+import type { TimelineItem } from '../../../src/client/index.js';
+import { nudge } from '../api.js';
+import { Link, navigate } from '../router.js';
+import { Badge, Problem, Time, useLoad } from '../ui.js';
+
+export function Contacts({ search }: { search?: string }) {
+  const { data, error } = useLoad(
+    () => {
+      const query = nudge.contacts.query().order('created_at', { ascending: false }).limit(50);
+      return (search ? query.ilike('email', `*${search}*`) : query)
+        .page()
+        .then((page) => page.rows);
+    },
+    `contacts ${search ?? ''}`,
+  );
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const value = new FormData(event.currentTarget).get('q');
+    const q = typeof value === 'string' ? value.trim() : '';
+    navigate({ page: 'contacts', ...(q ? { search: q } : {}) });
+  };
+  return (
+    <section>
+      <h1>Contacts</h1>
+      <form className="filters" onSubmit={onSubmit}>
+        <label>
+          Email contains{' '}
+          <input key={search ?? ''} name="q" type="search" defaultValue={search ?? ''} />
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      <Problem error={error} />
+      {data && data.length === 0 && <p className="muted">No contacts match.</p>}
+      {data && data.length > 0 && (
+        <div className="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Email</th>
+                <th>Created</th>
+                <th>Last event</th>
+                <th>Attributes</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((contact) => (
+                <tr key={contact.id} data-contact={contact.email ?? contact.id}>
+                  <td>
+                    <Link to={{ page: 'contact', ref: contact.id }}>
+                      {contact.email ?? contact.id}
+                    </Link>
+                  </td>
+                  <td>
+                    <Time at={contact.created_at} />
+                  </td>
+                  <td>
+                    <Time at={contact.last_event_at} relative />
+                  </td>
+                  <td className="code">{Object.keys(contact.attributes).join(', ')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function Contact({ ref: reference }: { ref: string }) {
+  const { data, error } = useLoad(
+    () => nudge.contacts.get(reference, { limit: 50 }),
+    `contact ${reference}`,
+    5000,
+  );
+  const [older, setOlder] = useState<{ items: TimelineItem[]; next: string | null }>();
+  const [problem, setProblem] = useState<unknown>();
+  const items = [...(data?.timeline.items ?? []), ...(older?.items ?? [])];
+  const next = older ? older.next : data?.timeline.next;
+  const more = async () => {
+    if (!next) return;
+    try {
+      const page = await nudge.contacts.get(reference, { limit: 50, before: next });
+      setOlder((old) => ({
+        items: [...(old?.items ?? []), ...page.timeline.items],
+        next: page.timeline.next,
+      }));
+    } catch (failure) {
+      setProblem(failure);
+    }
+  };
+  return (
+    <section>
+      <p className="crumbs">
+        <Link to={{ page: 'contacts' }}>Contacts</Link> /
+      </p>
+      <Problem error={error ?? problem} />
+      {data && (
+        <>
+          <h1>{data.contact.email ?? data.contact.id}</h1>
+          <dl className="facts">
+            <dt>Id</dt>
+            <dd className="code">{data.contact.id}</dd>
+            {data.contact.auth_user_id && (
+              <>
+                <dt>Auth user</dt>
+                <dd className="code">{data.contact.auth_user_id}</dd>
+              </>
+            )}
+            {data.contact.phone && (
+              <>
+                <dt>Phone</dt>
+                <dd>{data.contact.phone}</dd>
+              </>
+            )}
+            <dt>Created</dt>
+            <dd>
+              <Time at={data.contact.created_at} />
+            </dd>
+            {Object.entries(data.contact.attributes).map(([name, value]) => (
+              <Attribute key={name} name={name} value={value} />
+            ))}
+            <dt>Decisions</dt>
+            <dd>
+              <Link
+                to={{ page: 'logs', filter: { contact: data.contact.email ?? data.contact.id } }}
+              >
+                Logs of this contact
+              </Link>
+            </dd>
+          </dl>
+          <h2>Timeline</h2>
+          <ol className="decisions" aria-label="Timeline, newest first">
+            {items.map((item, i) => (
+              <li
+                key={`${item.kind}-${String(item.id ?? item.feature ?? i)}-${item.at}`}
+                className="decision"
+                data-kind={item.kind}
+              >
+                <Time at={item.at} />
+                <span className="feature">
+                  {typeof item.feature === 'string' ? item.feature : '—'}
+                </span>
+                <span className="contact">
+                  <Badge kind={item.kind === 'decision' ? String(item.outcome) : item.kind}>
+                    {item.kind}
+                  </Badge>
+                </span>
+                <span className="what">{describe(item)}</span>
+              </li>
+            ))}
+          </ol>
+          {next && (
+            <button type="button" onClick={more}>
+              Older
+            </button>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function Attribute({ name, value }: { name: string; value: unknown }) {
+  return (
+    <>
+      <dt>{name}</dt>
+      <dd className="code">{typeof value === 'string' ? value : JSON.stringify(value)}</dd>
+    </>
+  );
+}
+
+/** One line for a timeline item, in the words `nudge logs` uses. */
+function describe(item: TimelineItem): string {
+  switch (item.kind) {
+    case 'event':
+      return `event ${String(item.name)} (${String(item.source)})`;
+    case 'journey':
+      return `journey ${String(item.status)}${item.stage ? ` in ${String(item.stage)}` : ''}${item.wake_at ? `, wakes ${new Date(String(item.wake_at)).toLocaleString()}` : ''}`;
+    case 'decision':
+      return `${String(item.outcome)}: ${String(item.reason)}`;
+    case 'action':
+      return `${String(item.action)} ${String(item.status)} after ${String(item.attempts)} attempt(s)${item.last_error ? ` (${String(item.last_error)})` : ''}`;
+  }
+}
