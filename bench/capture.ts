@@ -1,6 +1,6 @@
 import os from 'node:os';
 import postgres from 'postgres';
-import type { ColumnReads } from '../src/capture/columns.js';
+import { AUTH_USER_CREDENTIALS, type ColumnReads } from '../src/capture/columns.js';
 import { deploy } from '../src/capture/deploy.js';
 import {
   buildCaptureObject,
@@ -17,6 +17,7 @@ const ROUNDS = 10;
 const BULK_ROWS = 200_000;
 const BULK_REPEATS = 5;
 const UPDATE_ROWS = 8_000;
+const USER_ROWS = 50_000;
 
 const bench = await benchDatabase('capture');
 try {
@@ -191,6 +192,93 @@ try {
   rounds('insert round ratios', single);
   rounds('update round ratios', updates);
   rounds('bulk round ratios', bulkRates);
+
+  // A wide table: sign-ups into copies of auth.users (36 columns). A capture
+  // of every column credentials leave (what a feature reading whole rows
+  // gets) against one of what welcome-drip reads (id, email, is_anonymous).
+  const USERS = ['users_plain', 'users_whole', 'users_used'] as const;
+  for (const table of USERS) {
+    await sql.unsafe(
+      `CREATE TABLE public.${table} (LIKE auth.users INCLUDING DEFAULTS INCLUDING GENERATED)`,
+    );
+  }
+  const credentials = { credentials: [...AUTH_USER_CREDENTIALS] };
+  const usersCatalog = await readCatalog(sql);
+  const signUps = (table: string, reads: ColumnReads) => {
+    const name = { schema: 'public', table };
+    return buildCaptureObject(
+      [
+        {
+          table: name,
+          operation: 'insert',
+          by: 'bench',
+          ...capturedColumns(usersCatalog.get(name)!),
+          reads,
+        },
+      ],
+      { exclude: { [`public.${table}`]: credentials.credentials } },
+    );
+  };
+  const usersWhole = signUps('users_whole', { all: 'reads whole rows' });
+  const usersUsed = signUps('users_used', { columns: ['id', 'email', 'is_anonymous'] });
+  await deploy(sql, [usersWhole, usersUsed]);
+  const usersRows = [usersWhole, usersUsed].map((c) => `nudge.${ident(c.rows!.table)}`);
+  const resetUsers = () => sql.unsafe(`truncate ${USERS.join(', ')}, ${usersRows.join(', ')}`);
+  const signUp = (table: string, seconds: number) =>
+    round(seconds, (client, n) =>
+      sql.unsafe(
+        `INSERT INTO public.${table} (instance_id, id, aud, role, email, encrypted_password, confirmation_token,
+           confirmation_sent_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+         VALUES ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', $1,
+           '$2a$10$abcdefghijklmnopqrstuv', 'token', now(), '{"provider": "email"}', $2, now(), now())`,
+        [`user${client}.${n}@example.com`, JSON.stringify({ full_name: `User ${n}` })],
+      ),
+    );
+  const bulkSignUps = async (table: string) => {
+    const start = performance.now();
+    await sql.unsafe(`INSERT INTO public.${table} (instance_id, id, aud, role, email, encrypted_password,
+        raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+      SELECT '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+             'user' || g || '@example.com', '$2a$10$abcdefghijklmnopqrstuv', '{"provider": "email"}',
+             jsonb_build_object('full_name', 'User ' || g), now(), now()
+        FROM generate_series(1, ${USER_ROWS}) g`);
+    return USER_ROWS / ((performance.now() - start) / 1000);
+  };
+  type UserRates = Record<(typeof USERS)[number], number[]>;
+  const userRates = (): UserRates => ({ users_plain: [], users_whole: [], users_used: [] });
+  const userTurn = (round: number) => USERS.map((_, i) => USERS[(i + round) % USERS.length]!);
+  const userSingle = userRates();
+  const userBulk = userRates();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const table of userTurn(round))
+      userSingle[table].push(await signUp(table, SECONDS / ROUNDS / 2));
+    await resetUsers();
+  }
+  for (let round = 0; round < BULK_REPEATS; round++) {
+    for (const table of userTurn(round)) {
+      await sql`checkpoint`;
+      userBulk[table].push(await bulkSignUps(table));
+    }
+    await resetUsers();
+  }
+  const userRow = (label: string, r: UserRates) => {
+    const ratio = (t: 'users_whole' | 'users_used') =>
+      `${(sum(r[t]) / sum(r.users_plain)).toFixed(3)} (median ${median(r[t].map((w, i) => w / r.users_plain[i]!)).toFixed(3)})`;
+    console.log(
+      `${label.padEnd(38)} ${USERS.map((t) => mean(r[t]).toFixed(0).padStart(7)).join(' ')}   ${ratio('users_whole')}  ${ratio('users_used')}`,
+    );
+  };
+  console.log(
+    `\nSign-ups into copies of auth.users (${usersCatalog.get({ schema: 'public', table: 'users_plain' })!.columns.length} columns), typed rows:`,
+  );
+  console.log(
+    `whole copies ${usersWhole.columns.copied.length} columns; used copies ${usersUsed.columns.copied.join(', ')}`,
+  );
+  console.log(
+    `${''.padEnd(38)} ${['without', 'whole', 'used'].map((h) => h.padStart(7)).join(' ')}   ratio whole              ratio used`,
+  );
+  userRow(`single-row insert, ${CLIENTS} clients (rows/s)`, userSingle);
+  userRow(`bulk ${USER_ROWS / 1000}k rows, one INSERT (rows/s)`, userBulk);
   await sql.end();
 } finally {
   await bench.stop();
