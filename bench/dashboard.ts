@@ -120,9 +120,13 @@ try {
     ['Actions', '/v1/actions?status=retrying&feature=order-paid'],
     ['Actions', '/v1/actions'],
     ['Mailbox', '/v1/mailbox'],
+    ['Contacts', '/v1/contacts?order=id.desc&limit=50'],
+    [
+      'Contacts',
+      `/v1/contacts?order=id.desc&limit=50&email=ilike.${encodeURIComponent('*user4242*')}`,
+    ],
+    // Full-text search, which issue 19 asks the page for (it does ilike today).
     ['Contacts', '/v1/contacts?email=wfts.user4242&limit=50'],
-    ['Contacts', '/v1/contacts?limit=50'],
-    ['Contacts', '/v1/contacts?plan=eq.pro&order=last_event_at.desc&limit=50'],
     ['Contacts', `/v1/contacts/${someone!.id}`],
   ];
   const headers = { authorization: `Bearer ${key}` };
