@@ -120,9 +120,9 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const hasDeployments = schema.applied > 0 && !schema.missing.includes('table nudge.deployments');
   const [last] = hasDeployments
     ? await sql<{ id: number; at: Date; keys: string[] }[]>`
-        select id::int as id, deployed_at as at,
+        select d.id::int as id, deployed_at as at,
                coalesce((select array_agg(o ->> 'key') from jsonb_array_elements(objects) o), '{}') as keys
-          from nudge.deployments order by id desc limit 1`
+          from nudge.deployments d order by d.id desc limit 1`
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
   return { schema, captures, enrichments, rowsTables, lastDeployed: last };

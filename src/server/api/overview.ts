@@ -79,7 +79,7 @@ async function captureFacts(source: postgres.Sql) {
     return { schema, deployment: null, pending: 0, oldest_at: null };
   }
   const [deployment] = await source<{ id: number; at: Date; summary: unknown }[]>`
-    select id::int as id, deployed_at as at, summary from nudge.deployments order by id desc limit 1`;
+    select d.id::int as id, deployed_at as at, summary from nudge.deployments d order by d.id desc limit 1`;
   const [oldest] = await source<
     { at: Date | null }[]
   >`select min(captured_at) as at from nudge.event_log`;
