@@ -330,13 +330,27 @@ function refusedStartup(error: unknown): boolean {
   );
 }
 
+/**
+ * Once one connection of `sql` has fetched the server's array types (its
+ * first statement does), the others need not: the parsers it registered are
+ * shared. postgres.js fetches them again on every (re)connection and drops
+ * that query's promise, so a connection lost during it (a server restarting,
+ * a backend terminated) is an unhandled rejection no caller can catch, which
+ * ends the process (porsager/postgres#1192, #1223). Turned off after the
+ * first fetch, reconnections after a restart cannot hit it.
+ */
+export function typesFetched(sql: Sql): Sql {
+  (sql.options as { fetch_types: boolean }).fetch_types = false;
+  return sql;
+}
+
 /** Connects and runs one statement; read-only, the statement asks whether the server refuses writes. */
 async function open(options: SourceOptions): Promise<Sql> {
   const sql = connectSource(options);
   try {
     if (!options.readOnly) {
       await sql`select 1`;
-      return sql;
+      return typesFetched(sql);
     }
     const [row] = await sql<{ on: string }[]>`
       select current_setting('transaction_read_only') as on`;
@@ -345,7 +359,7 @@ async function open(options: SourceOptions): Promise<Sql> {
         code: NOT_READ_ONLY,
       });
     }
-    return sql;
+    return typesFetched(sql);
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
     throw error;
