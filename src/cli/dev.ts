@@ -90,6 +90,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       `Engine running: ${c.cyan(running.url ?? '')} (POST /ingest, GET /health) · state in ${running.store.describe()}`,
     );
     if (running.dashboardUrl) io.out(`Dashboard: ${c.cyan(running.dashboardUrl)}`);
+    // From this process's start (not npm's build before it) to the server answering.
+    io.out(c.dim(`Ready in ${process.uptime().toFixed(1)} s.`));
     io.out('');
     const since = await lastDecision(sql);
     await demoWrites(sql, io);

@@ -41,6 +41,7 @@ describe('the nudge executable', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Plan: 5 to create');
+      expect(result.stdout).toMatch(/^Ready in \d+\.\d s\.$/m);
       expect(result.stdout).toMatch(
         /welcome-drip +ada\+\d+@example\.com +attempt +email attempt 1 succeeded/,
       );
