@@ -88,10 +88,12 @@ export function captureColumns(
   reads: ColumnReads[],
   excluded: ExcludedColumns = {},
 ): CaptureColumns {
-  const left = columns
-    .map((column) => ({ column, reason: exclusionOf(table, column, excluded) }))
-    .filter((c): c is { column: string; reason: string } => c.reason !== undefined);
-  const allowed = capturable(table, columns, excluded);
+  const reasons = columns.map((column) => ({
+    column,
+    reason: exclusionOf(table, column, excluded),
+  }));
+  const left = reasons.filter((c): c is { column: string; reason: string } => !!c.reason);
+  const allowed = reasons.filter((c) => !c.reason).map((c) => c.column);
   const all = reads.find((r): r is { all: string } => 'all' in r);
   if (all) return { copied: allowed, excluded: left, all: all.all };
   const wanted = new Set([

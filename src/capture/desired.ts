@@ -4,10 +4,10 @@
 // that plan, deploy, export, doctor and the engine's start-up check share, so
 // that what they compare is what deploy would install.
 import { rendererFor } from '../actions/render.js';
-import type { LoadedConfig } from '../config/load.js';
+import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { liveSyncNeeds } from '../contacts/live.js';
-import { ConfigError, throwIfAny } from '../errors.js';
+import { type ConfigError, throwIfAny } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
 import { readsOf } from '../features/reads.js';
@@ -44,11 +44,7 @@ export async function desiredCaptures(
 function checkExcluded(project: LoadedConfig, catalog: Catalog): void {
   const errors: ConfigError[] = [];
   const fail = (path: (string | number)[], problem: string, key = false) =>
-    errors.push(
-      project.source
-        ? project.source.error(path, problem, { key })
-        : new ConfigError({ file: 'nudge.yaml' }, path.join('.'), problem),
-    );
+    errors.push(configErrorAt(project, path, problem, { key }));
   for (const [name, columns] of Object.entries(project.config.capture.exclude_columns)) {
     const at = ['capture', 'exclude_columns', name];
     const table = catalog.get(parseTableName(name)!);

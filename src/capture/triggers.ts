@@ -25,6 +25,7 @@ import {
   type CaptureColumns,
   type ColumnReads,
   captureColumns,
+  columnOf,
   type ExcludedColumns,
   presentRowJson,
   rowJson,
@@ -215,7 +216,7 @@ export function buildCaptureObject(
       ? wholeRowJson(alias, table, options.exclude, jsonOptions)
       : jsonOptions.present
         ? presentRowJson(alias, captured.copied, jsonOptions)
-        : rowJson((column) => `${alias}.${ident(column)}`, captured.copied, jsonOptions);
+        : rowJson(columnOf(alias), captured.copied, jsonOptions);
   // Typed rows when nothing needs JSON at trigger time: no transport, no
   // enrichment, a statement-level trigger, and columns to copy.
   const rows =

@@ -7,7 +7,14 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { type Config, configSchema, type SupabaseConnector } from './schema.js';
-import { displayPath, readYamlFile, validate, type YamlSource } from './yaml.js';
+import {
+  displayPath,
+  type FieldPath,
+  formatPath,
+  readYamlFile,
+  validate,
+  type YamlSource,
+} from './yaml.js';
 
 export interface LoadedConfig {
   /** Absolute path of the config file, when there is one. */
@@ -101,4 +108,20 @@ function readDotEnv(dir: string): Record<string, string> {
       `cannot read: ${(error as Error).message}`,
     );
   }
+}
+
+/**
+ * An error at a place in nudge.yaml: with its line and column when the
+ * project was read from a file, else naming the field.
+ */
+export function configErrorAt(
+  project: LoadedConfig,
+  path: FieldPath,
+  message: string,
+  options: { key?: boolean; hint?: string } = {},
+): ConfigError {
+  return (
+    project.source?.error(path, message, options) ??
+    new ConfigError({ file: 'nudge.yaml' }, formatPath(path), message, options.hint)
+  );
 }

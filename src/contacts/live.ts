@@ -6,9 +6,9 @@
 import type postgres from 'postgres';
 import { namedEventsOf } from '../capture/named-events.js';
 import { type CaptureNeed, capturedColumns, type Operation } from '../capture/triggers.js';
-import type { LoadedConfig } from '../config/load.js';
+import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
-import { ConfigError, throwIfAny } from '../errors.js';
+import { type ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
@@ -88,11 +88,7 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
     if (!found) {
       const names = catalog.tables.map(formatTableName);
       const problem = `table ${formatTableName(table)} does not exist${didYouMean(formatTableName(table), names)}`;
-      errors.push(
-        project.source
-          ? project.source.error(path, problem, { key: path.at(-2) === 'table_mapping' })
-          : new ConfigError({ file: 'nudge.yaml' }, path.join('.'), problem),
-      );
+      errors.push(configErrorAt(project, path, problem, { key: path.at(-2) === 'table_mapping' }));
       continue;
     }
     const columns = capturedColumns(found);

@@ -128,6 +128,17 @@ async function settled(rows: number, timeoutMs: number): Promise<void> {
   );
 }
 
+/** `rows` signups, each the subject of exactly one applied webhook. */
+async function expectEachRowAppliedOnce(rows: number): Promise<void> {
+  const signups = await sql<{ id: string }[]>`select id::text from public.signups order by id`;
+  expect(signups).toHaveLength(rows);
+  const delivered = [...sink.applied.values()].map((body) =>
+    String((body as { signup: unknown }).signup),
+  );
+  expect(new Set(delivered).size).toBe(rows);
+  expect(delivered.sort()).toEqual(signups.map((s) => s.id).sort());
+}
+
 describe('the source database restarts under a running engine', () => {
   it('delivers every row written before and after, once per key, without restarting the engine', async () => {
     await insertSignups(1, ROWS_PER_PHASE);
@@ -149,13 +160,7 @@ describe('the source database restarts under a running engine', () => {
     await settled(rows, 90_000);
 
     // One webhook per row, each delivered exactly once.
-    const signups = await sql<{ id: string }[]>`select id::text from public.signups order by id`;
-    expect(signups).toHaveLength(rows);
-    const delivered = [...sink.applied.values()].map((body) =>
-      String((body as { signup: unknown }).signup),
-    );
-    expect(new Set(delivered).size).toBe(rows);
-    expect(delivered.sort()).toEqual(signups.map((s) => s.id).sort());
+    await expectEachRowAppliedOnce(rows);
     expect([...sink.accepted.values()].every((n) => n === 1)).toBe(true);
     const runs = await sql<{ key: string }[]>`select key from nudge_engine.action_runs`;
     expect(new Set(runs.map((r) => r.key))).toEqual(new Set(sink.applied.keys()));
@@ -249,14 +254,8 @@ describe('the source database restarts under a running engine', () => {
 
     const rows = first - 1 + BURST;
     await settled(rows, 120_000);
-    const signups = await sql<{ id: string }[]>`select id::text from public.signups order by id`;
-    expect(signups).toHaveLength(rows);
     // One webhook-id per row, each applied once; nothing captured twice.
-    const delivered = [...sink.applied.values()].map((body) =>
-      String((body as { signup: unknown }).signup),
-    );
-    expect(new Set(delivered).size).toBe(rows);
-    expect(delivered.sort()).toEqual(signups.map((s) => s.id).sort());
+    await expectEachRowAppliedOnce(rows);
     const [store] = await sql<{ events: number; runs: number; twice: number }[]>`
       select (select count(*)::int from nudge_engine.inbox where table_name = 'signups') as events,
              (select count(*)::int from nudge_engine.action_runs) as runs,

@@ -5,10 +5,10 @@
 // the catalog (database URL) or from PostgREST's OpenAPI description (API mode).
 
 import { type ExcludedColumns, exclusionOf } from '../../capture/columns.js';
-import type { LoadedConfig } from '../../config/load.js';
+import { configErrorAt, type LoadedConfig } from '../../config/load.js';
 import type { TableMapping } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
-import { type FieldPath, formatPath } from '../../config/yaml.js';
+import type { FieldPath } from '../../config/yaml.js';
 import { ConfigError, throwIfAny } from '../../errors.js';
 import { readCatalog } from '../../source/catalog.js';
 import type { Sql } from '../../source/connect.js';
@@ -98,8 +98,7 @@ const DATABASE_ONLY_USER_COLUMNS = [
 
 function locate(project: LoadedConfig) {
   return (path: FieldPath, message: string, options: { key?: boolean; hint?: string } = {}) =>
-    project.source?.error(path, message, options) ??
-    new ConfigError({ file: 'nudge.yaml' }, formatPath(path), message, options.hint);
+    configErrorAt(project, path, message, options);
 }
 
 function attributeTypes(project: LoadedConfig): AttributeTypes {
