@@ -22,6 +22,7 @@ import { connectSource, openSource, type Sql } from '../../src/source/connect.js
 import { createTestDatabase, type TestDatabase, useDatabase } from '../harness/db.js';
 import { usePgbouncer } from '../harness/pgbouncer.js';
 import { waitFor } from '../harness/wait.js';
+import { READ_ONLY_COMMANDS } from './read-only-commands.js';
 
 const db = useDatabase();
 const session = usePgbouncer('session');
@@ -212,24 +213,21 @@ describe('access: read-only through PgBouncer in session mode', () => {
     }
   });
 
-  it.each([
-    { command: 'analyze', done: /auth\.users/ },
-    { command: 'plan', done: /\(read-only\)/ },
-    { command: 'doctor', done: /access read-only/ },
-    { command: 'deploy --sql', done: /CREATE SCHEMA IF NOT EXISTS nudge/ },
-    { command: 'export --supabase', done: /_nudge_deploy\.sql/ },
-  ])('nudge $command works, and writes nothing', async ({ command, done }) => {
-    await setYaml({ access: 'read-only', engine: true });
-    const before = await probeWrites();
-    const { code, out } = await nudge(command.split(' '));
-    expect(out).toMatch(done);
-    expect(out).not.toMatch(/startup parameter|✗/);
-    expect(code, out).toBe(0);
-    expect(await probeWrites()).toBe(before);
-    const [schemas] = await db.sql<{ n: number }[]>`
+  it.each(READ_ONLY_COMMANDS)(
+    'nudge $command works, and writes nothing',
+    async ({ command, done }) => {
+      await setYaml({ access: 'read-only', engine: true });
+      const before = await probeWrites();
+      const { code, out } = await nudge(command.split(' '));
+      expect(out).toMatch(done);
+      expect(out).not.toMatch(/startup parameter|✗/);
+      expect(code, out).toBe(0);
+      expect(await probeWrites()).toBe(before);
+      const [schemas] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from pg_namespace where nspname in ('nudge', 'nudge_engine')`;
-    expect(schemas!.n).toBe(0);
-  });
+      expect(schemas!.n).toBe(0);
+    },
+  );
 
   it('nudge sync reads users and tables into a separate engine store', async () => {
     await setYaml({ access: 'read-only', engine: true });

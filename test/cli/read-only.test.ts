@@ -15,6 +15,7 @@ import { withSource } from '../../src/cli/project.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createTestDatabase, type TestDatabase, useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
+import { READ_ONLY_COMMANDS } from './read-only-commands.js';
 
 const db = useDatabase();
 let engineDb: TestDatabase & { drop(): Promise<void> };
@@ -126,11 +127,7 @@ describe('access: read-only', () => {
   });
 
   it.each([
-    { command: 'analyze', done: /auth\.users/ },
-    { command: 'plan', done: /\(read-only\)/ },
-    { command: 'doctor', done: /access read-only/ },
-    { command: 'deploy --sql', done: /CREATE SCHEMA IF NOT EXISTS nudge/ },
-    { command: 'export --supabase', done: /_nudge_deploy\.sql/ },
+    ...READ_ONLY_COMMANDS,
     { command: 'sync users', done: /users: full sync done .* 1 rows read/ },
   ])(
     'makes every session of nudge $command refuse a write with 25006',
