@@ -16,7 +16,7 @@
 //    Contact rows are then read for all contacts at once.
 // 2. Journeys. The journeys of every (feature, contact) the batch may step
 //    are read and locked in one query, and the ones it changes written in one
-//    statement at the end (journey.ts JourneyCache). Events are stepped concurrently on the one transaction (the
+//    statement at the end (journeys/store.ts JourneyCache). Events are stepped concurrently on the one transaction (the
 //    driver pipelines their queries), except that an event waits for every
 //    earlier event of the batch that involves one of its contacts: a contact's
 //    events are still stepped in inbox order, one at a time, and an event that
@@ -44,7 +44,8 @@ import {
   triggerVerdict,
 } from './event.js';
 import type { Row } from './features.js';
-import { type Decision, type JourneyCache, prefetchJourneys, type StepEnv } from './journey.js';
+import type { Decision } from './journeys/machine.js';
+import { type JourneyCache, prefetchJourneys, type StepEnv } from './journeys/store.js';
 import { cap, type ProcessContext, syncLive } from './process.js';
 
 export async function processTogether(

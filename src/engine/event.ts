@@ -20,14 +20,13 @@ import {
   type RuntimeFeature,
   readField,
 } from './features.js';
+import type { Decision, EventFacts } from './journeys/machine.js';
 import {
   advanceOnEvent,
-  type Decision,
-  type EventFacts,
   handleTriggerEvent,
   lockActiveJourneys,
   type StepEnv,
-} from './journey.js';
+} from './journeys/store.js';
 import type { ProcessContext } from './process.js';
 
 export interface InboxRow {
@@ -100,8 +99,10 @@ export function candidatesOf(
     'schema_name' | 'table_name' | 'operation' | 'event_name' | 'new_row' | 'old_row'
   >,
 ): RuntimeFeature[] {
-  if (row.event_name?.startsWith('schedule:')) {
-    const feature = features.get(row.event_name.slice('schedule:'.length));
+  // Rows a scheduled feature or a backfill entered: addressed to that feature alone.
+  const addressed = /^(?:schedule|backfill):/.exec(row.event_name ?? '');
+  if (addressed) {
+    const feature = features.get(row.event_name!.slice(addressed[0].length));
     return feature ? [feature] : [];
   }
   const found: RuntimeFeature[] = [];

@@ -21,7 +21,8 @@ import type { Clock } from './clock.js';
 import { isConnectionLost } from './connection-loss.js';
 import { handleEvent, type InboxRow } from './event.js';
 import type { FeatureSet } from './features.js';
-import { type Decision, journeyWrites, type StepEnv } from './journey.js';
+import type { Decision } from './journeys/machine.js';
+import { journeyWrites, type StepEnv } from './journeys/store.js';
 
 export interface ProcessContext {
   engine: postgres.Sql;

@@ -4,7 +4,8 @@
 // decisions and actions. Waits survive restarts because they are rows.
 import type postgres from 'postgres';
 import { contactRow } from '../contacts/store.js';
-import { handleTimer, type JourneyRow, type StepEnv } from './journey.js';
+import type { JourneyRow } from './journeys/machine.js';
+import { handleTimer, type StepEnv } from './journeys/store.js';
 import { committed, finish, type ProcessContext } from './process.js';
 
 /** Whether any journey's wait is over at `now` (a cheap look, outside any transaction). */

@@ -1,0 +1,507 @@
+// The journey state machine, pure: one journey per (feature, contact), moved
+// by a step — an event that matched the feature's trigger (a scheduled
+// feature's rows arrive as such events too), an event for a contact already
+// in the journey, or a timer whose wake_at has come. `stepJourney` is given
+// the step, the compiled feature, the contact as known, the journey row (or
+// none), the frequency-cap count and `now`, and returns what the step decided
+// (with reasons), the actions to queue (each with its idempotency key) and the
+// journey row to write, whose wake_at is the next wake-up. It reads no
+// database and no clock and does no I/O: the engine (store.ts loads its
+// inputs and writes its outputs in the lane's transaction), the backtest
+// (a simulated clock, no effects) and the tests run this same code.
+//
+// Entering. A contact enters when the feature's trigger matches and it is not
+// already in the journey, subject to re_entry (never: once ever), max_entries
+// and cooldown (time since its last entry). `restart` re-enters a contact that
+// is still in the journey; otherwise the event may move it along instead.
+//
+// Stages. Entering a stage runs its actions in order (unless its if/unless
+// guard says no): goto moves on at once, exit ends the journey, every other
+// action is queued with the key feature:contact:entry:stage:index, so a
+// retried step never doubles an effect. Then the stage's transitions decide:
+// none → the journey is complete; one without a wait → taken now; `after` →
+// a durable timer (wake_at); `until` → taken as soon as it holds (checked
+// now, on every event of the contact, and when `within` runs out — then the
+// journey ends as timed out); `when` → taken on an event that makes it true.
+// `exit.when` ends the journey on any event that makes it true. A chain of
+// stages without a wait stops after MAX_CHAIN (a loop in the feature).
+//
+// Frequency cap. actions.frequency_cap limits emails per contact per window
+// across all features: given the emails the contact already has in the
+// window, an email that would reach the cap is skipped with a decision.
+import type { NewActionRun, TemplateContext } from '../../actions/types.js';
+import { explain } from '../../conditions/index.js';
+import type { Action } from '../../features/schema.js';
+import type {
+  Predicate,
+  Row,
+  RuntimeFeature,
+  RuntimeStage,
+  RuntimeTransition,
+} from '../features.js';
+
+/** The event a step is about, as the journey keeps it (journeys.context) for later steps and templates. */
+export interface EventFacts {
+  inboxId: number | null;
+  name?: string;
+  schema?: string;
+  table?: string;
+  operation?: string;
+  newRow: Row | null;
+  oldRow: Row | null;
+  enrichment?: unknown;
+  occurredAt: Date;
+}
+
+export interface Decision {
+  at: Date;
+  inboxId: number | null;
+  feature: string | null;
+  contactId: string | null;
+  outcome:
+    | 'matched'
+    | 'skipped'
+    | 'entered'
+    | 'advanced'
+    | 'completed'
+    | 'exited'
+    | 'action'
+    | 'synced'
+    | 'error';
+  reason: string;
+  detail?: Record<string, unknown>;
+}
+
+/** A row of nudge_engine.journeys. */
+export interface JourneyRow {
+  feature: string;
+  contact_id: string;
+  status: 'active' | 'completed' | 'exited';
+  stage: string | null;
+  entries: number;
+  entered_at: Date | null;
+  stage_entered_at: Date | null;
+  ended_at: Date | null;
+  wake_at: Date | null;
+  context: EventFacts | Record<string, never>;
+}
+
+/** What moves a journey. */
+export type JourneyStep =
+  /** An event that matched the feature's trigger, for this contact. */
+  | { kind: 'trigger'; contactId: string; facts: EventFacts }
+  /** An event of a contact already in the journey: exit.when and `when` / `until` transitions. */
+  | { kind: 'event'; facts: EventFacts }
+  /** The journey's wake_at has come: a due `after`, or an `until` whose `within` ran out. */
+  | { kind: 'timer' };
+
+export interface StepInput {
+  step: JourneyStep;
+  feature: RuntimeFeature;
+  /** The contact as conditions and templates see it. */
+  contact: Row | null;
+  /** The journey of (feature, contact) as stored, or null: none yet. Not changed. */
+  journey: JourneyRow | null;
+  now: Date;
+  /**
+   * actions.frequency_cap, when set: `max` emails per window, and how many
+   * the contact already has in the window (sent before, and queued earlier in
+   * the same transaction). Needed only for a feature that sends email.
+   */
+  frequencyCap?: { max: number; emailsInWindow: number };
+}
+
+export interface StepOutcome {
+  decisions: Decision[];
+  actions: NewActionRun[];
+  /** The journey row to write (its wake_at is the next wake-up), or null: nothing changed. */
+  journey: JourneyRow | null;
+  /** Whether the journey moved: false for a skipped trigger, an event nothing waits on, a timer not due. */
+  moved: boolean;
+}
+
+/** Stages entered in one step without a wait before the machine calls it a loop. */
+export const MAX_CHAIN = 32;
+
+/** One step of a journey: its decisions, its actions and the journey row to write. */
+export function stepJourney(input: StepInput): StepOutcome {
+  const run = new Run(input);
+  run.moved = run.step();
+  return run.outcome();
+}
+
+/** The idempotency key of a stage's action: once per contact, entry, stage and position. */
+export function actionKey(
+  feature: string,
+  contactId: string,
+  entry: number,
+  stage: string,
+  index: number,
+): string {
+  return `${feature}:${contactId}:${entry}:${stage}:${index}`;
+}
+
+/** The working state of one step. */
+class Run {
+  readonly decisions: Decision[] = [];
+  readonly actions: NewActionRun[] = [];
+  private changed: JourneyRow | null = null;
+  private emailsQueued = 0;
+  moved = false;
+
+  constructor(private readonly input: StepInput) {}
+
+  outcome(): StepOutcome {
+    return {
+      decisions: this.decisions,
+      actions: this.actions,
+      journey: this.changed,
+      moved: this.moved,
+    };
+  }
+
+  step(): boolean {
+    const { step, journey } = this.input;
+    // A copy: the input row is never changed.
+    const current = journey ? { ...journey } : null;
+    if (step.kind === 'trigger') return this.trigger(step.contactId, step.facts, current);
+    if (!current) return false;
+    if (step.kind === 'event') return this.onEvent(current, step.facts);
+    return this.onTimer(current);
+  }
+
+  private get feature() {
+    return this.input.feature;
+  }
+
+  private get now() {
+    return this.input.now;
+  }
+
+  private decide(
+    facts: EventFacts | null,
+    contactId: string | null,
+    outcome: Decision['outcome'],
+    reason: string,
+    detail?: Record<string, unknown>,
+  ) {
+    this.decisions.push({
+      at: this.now,
+      inboxId: facts?.inboxId ?? null,
+      feature: this.feature.name,
+      contactId,
+      outcome,
+      reason,
+      ...(detail ? { detail } : {}),
+    });
+  }
+
+  private holds(predicate: Predicate | undefined, facts: EventFacts) {
+    if (!predicate) return { ok: true, why: '' };
+    const verdict = predicate.test({
+      now: this.now,
+      new: facts.newRow,
+      old: facts.oldRow,
+      contact: this.input.contact,
+    });
+    return { ok: verdict.result, why: verdict.result ? '' : explain(verdict) };
+  }
+
+  private save(journey: JourneyRow) {
+    this.changed = { ...journey };
+  }
+
+  private trigger(contactId: string, facts: EventFacts, journey: JourneyRow | null): boolean {
+    const spec = this.feature.feature;
+    if (journey?.status === 'active') {
+      if (spec.reEntry === 'restart') {
+        this.decide(
+          facts,
+          contactId,
+          'exited',
+          `restarted: re_entry is restart (was at stage ${journey.stage})`,
+        );
+        this.enter(contactId, facts, journey);
+        return true;
+      }
+      if (this.onEvent(journey, facts)) return true;
+      this.decide(facts, contactId, 'skipped', `already in the journey at stage ${journey.stage}`);
+      return false;
+    }
+    const entries = journey?.entries ?? 0;
+    if (spec.reEntry === 'never' && entries > 0) {
+      this.decide(facts, contactId, 'skipped', 'already entered once (re_entry: never)');
+      return false;
+    }
+    if (spec.maxEntries !== undefined && entries >= spec.maxEntries) {
+      this.decide(
+        facts,
+        contactId,
+        'skipped',
+        `max entries reached (${entries} of ${spec.maxEntries})`,
+      );
+      return false;
+    }
+    if (spec.cooldownMs !== undefined && journey?.entered_at) {
+      const until = new Date(new Date(journey.entered_at).getTime() + spec.cooldownMs);
+      if (until > this.now) {
+        this.decide(facts, contactId, 'skipped', `cooldown until ${until.toISOString()}`, {
+          cooldown_until: until.toISOString(),
+        });
+        return false;
+      }
+    }
+    this.enter(contactId, facts, journey);
+    return true;
+  }
+
+  /** An event for a contact already in the journey: exit.when, then the current stage's transitions. */
+  private onEvent(journey: JourneyRow, facts: EventFacts): boolean {
+    if (this.feature.exit && this.holds(this.feature.exit, facts).ok) {
+      this.end(journey, 'exited', 'exit.when became true', facts);
+      return true;
+    }
+    const stage = journey.stage ? this.feature.stages.get(journey.stage) : undefined;
+    if (!stage) return false;
+    for (const transition of stage.transitions) {
+      const predicate = transition.when ?? transition.until;
+      if (!predicate) continue;
+      if (this.holds(predicate, facts).ok) {
+        this.take(journey, facts, transition, transition.when ? 'when' : 'until');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private onTimer(journey: JourneyRow): boolean {
+    const facts = journey.context as EventFacts;
+    const stage = journey.stage ? this.feature.stages.get(journey.stage) : undefined;
+    if (!stage || journey.status !== 'active' || !journey.stage_entered_at) return false;
+    const since = new Date(journey.stage_entered_at).getTime();
+    const now = this.now.getTime();
+    for (const transition of stage.transitions) {
+      if (transition.afterMs !== undefined && since + transition.afterMs <= now) {
+        this.take(journey, facts, transition, 'after');
+        return true;
+      }
+    }
+    for (const transition of stage.transitions) {
+      if (
+        transition.until &&
+        transition.withinMs !== undefined &&
+        since + transition.withinMs <= now
+      ) {
+        if (this.holds(transition.until, facts).ok) {
+          this.take(journey, facts, transition, 'until');
+        } else {
+          this.end(
+            journey,
+            'exited',
+            `timed out: until did not hold within ${transition.withinMs / 1000}s`,
+            null,
+          );
+        }
+        return true;
+      }
+    }
+    // Nothing due yet (the clock moved back, or a transition changed): re-arm.
+    journey.wake_at = nextWake(stage, since);
+    this.save(journey);
+    return false;
+  }
+
+  private enter(contactId: string, facts: EventFacts, previous: JourneyRow | null) {
+    const journey: JourneyRow = {
+      feature: this.feature.name,
+      contact_id: contactId,
+      status: 'active',
+      stage: null,
+      entries: (previous?.entries ?? 0) + 1,
+      entered_at: this.now,
+      stage_entered_at: null,
+      ended_at: null,
+      wake_at: null,
+      context: facts,
+    };
+    this.decide(facts, contactId, 'entered', `entered (entry ${journey.entries})`);
+    this.enterStage(journey, facts, this.feature.initial);
+  }
+
+  private take(journey: JourneyRow, facts: EventFacts, transition: RuntimeTransition, why: string) {
+    if (transition.to === null) return this.end(journey, 'completed', `completed (${why})`, facts);
+    this.enterStage(journey, facts, transition.to, why);
+  }
+
+  private enterStage(journey: JourneyRow, facts: EventFacts, first: string, why?: string) {
+    let name: string | null = first;
+    for (let hop = 0; name !== null && hop < MAX_CHAIN; hop++) {
+      const stage: RuntimeStage = this.feature.stages.get(name)!;
+      journey.stage = stage.name;
+      journey.stage_entered_at = this.now;
+      journey.wake_at = null;
+      this.decide(
+        facts,
+        journey.contact_id,
+        'advanced',
+        `stage ${stage.name}${why && hop === 0 ? ` (${why})` : ''}`,
+      );
+      const next = this.runActions(journey, facts, stage);
+      if (next === 'exit')
+        return this.end(journey, 'exited', `exit action in stage ${stage.name}`, facts);
+      if (next !== undefined) {
+        name = next;
+        continue;
+      }
+      if (stage.transitions.length === 0)
+        return this.end(journey, 'completed', `completed after stage ${stage.name}`, facts);
+      const immediate = stage.transitions.find(
+        (t) => t.afterMs === undefined && !t.when && !t.until,
+      );
+      const ready =
+        immediate ?? stage.transitions.find((t) => t.until && this.holds(t.until, facts).ok);
+      if (ready) {
+        if (ready.to === null)
+          return this.end(journey, 'completed', `completed after stage ${stage.name}`, facts);
+        name = ready.to;
+        why = ready.until ? 'until' : undefined;
+        continue;
+      }
+      journey.wake_at = nextWake(stage, this.now.getTime());
+      return this.save(journey);
+    }
+    if (name !== null) {
+      this.end(
+        journey,
+        'exited',
+        `stopped after ${MAX_CHAIN} stages without a wait (a loop?)`,
+        facts,
+      );
+    }
+  }
+
+  /** Queues a stage's actions; returns a goto target, 'exit', or undefined. */
+  private runActions(
+    journey: JourneyRow,
+    facts: EventFacts,
+    stage: RuntimeStage,
+  ): string | 'exit' | undefined {
+    const guard = this.holds(stage.guard, facts);
+    if (!guard.ok) {
+      this.decide(
+        facts,
+        journey.contact_id,
+        'skipped',
+        `stage ${stage.name}: actions skipped, ${guard.why}`,
+      );
+      return undefined;
+    }
+    for (const [index, action] of stage.actions.entries()) {
+      if (action.kind === 'goto') return action.params;
+      if (action.kind === 'exit') return 'exit';
+      if (action.kind === 'email' && this.overCap()) {
+        this.decide(
+          facts,
+          journey.contact_id,
+          'skipped',
+          `stage ${stage.name}: email skipped by the frequency cap`,
+          { action: index },
+        );
+        continue;
+      }
+      const key = actionKey(
+        this.feature.name,
+        journey.contact_id,
+        journey.entries,
+        stage.name,
+        index,
+      );
+      this.queue(
+        action,
+        key,
+        journey.contact_id,
+        stage.name,
+        facts,
+        this.templateContext(journey, facts, stage),
+      );
+      if (action.kind === 'email') this.emailsQueued++;
+    }
+    return undefined;
+  }
+
+  private queue(
+    action: Action,
+    key: string,
+    contactId: string,
+    stage: string,
+    facts: EventFacts,
+    context: TemplateContext,
+  ) {
+    this.actions.push({ key, feature: this.feature.name, contactId, stage, action, context });
+    this.decide(facts, contactId, 'action', `stage ${stage}: ${action.kind} queued`, {
+      kind: action.kind,
+      key,
+    });
+  }
+
+  private overCap(): boolean {
+    const cap = this.input.frequencyCap;
+    if (!cap) return false;
+    return cap.emailsInWindow + this.emailsQueued >= cap.max;
+  }
+
+  private templateContext(
+    journey: JourneyRow,
+    facts: EventFacts,
+    stage: RuntimeStage,
+  ): TemplateContext {
+    return {
+      contact: this.input.contact,
+      new: facts.newRow,
+      old: facts.oldRow,
+      enrichment: facts.enrichment ?? null,
+      event: {
+        ...(facts.name ? { name: facts.name } : {}),
+        ...(facts.schema ? { schema: facts.schema } : {}),
+        ...(facts.table ? { table: facts.table } : {}),
+        ...(facts.operation ? { operation: facts.operation } : {}),
+        occurred_at: new Date(facts.occurredAt).toISOString(),
+      },
+      journey: {
+        feature: this.feature.name,
+        stage: stage.name,
+        ...(journey.entered_at ? { entered_at: new Date(journey.entered_at).toISOString() } : {}),
+      },
+    };
+  }
+
+  private end(
+    journey: JourneyRow,
+    status: 'completed' | 'exited',
+    reason: string,
+    facts: EventFacts | null,
+  ) {
+    journey.status = status;
+    journey.ended_at = this.now;
+    journey.wake_at = null;
+    this.decide(facts, journey.contact_id, status, reason);
+    this.save(journey);
+  }
+}
+
+/** The earliest time a stage's `after` or `within` falls due, counted from `since`. */
+export function nextWake(stage: RuntimeStage, since: number): Date | null {
+  const times = stage.transitions.flatMap((t) => [
+    ...(t.afterMs !== undefined ? [since + t.afterMs] : []),
+    ...(t.until && t.withinMs !== undefined ? [since + t.withinMs] : []),
+  ]);
+  return times.length ? new Date(Math.min(...times)) : null;
+}
+
+/** Whether any stage of the feature sends email (only then does the frequency cap matter). */
+export function sendsEmail(feature: RuntimeFeature): boolean {
+  for (const stage of feature.stages.values()) {
+    if (stage.actions.some((a) => a.kind === 'email')) return true;
+  }
+  return false;
+}

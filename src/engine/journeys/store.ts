@@ -1,0 +1,227 @@
+// The journeys' store: loads what the state machine (machine.ts) needs for a
+// step and writes what it returns, inside the caller's transaction with the
+// journey row locked (FOR UPDATE) — so an event and a timer for the same
+// journey never interleave, and the step, its decisions and its queued
+// actions commit together or not at all. In a batch (batch.ts) the journeys
+// are read and locked together beforehand and written in one statement at the
+// end (JourneyCache); row by row, each step reads and writes its own.
+import type postgres from 'postgres';
+import type { NewActionRun } from '../../actions/types.js';
+import { records } from '../../db/records.js';
+import type { Row, RuntimeFeature } from '../features.js';
+import {
+  type Decision,
+  type EventFacts,
+  type JourneyRow,
+  type JourneyStep,
+  sendsEmail,
+  stepJourney,
+} from './machine.js';
+
+export interface StepEnv {
+  tx: postgres.TransactionSql;
+  now: Date;
+  decisions: Decision[];
+  actions: NewActionRun[];
+  frequencyCap?: { max: number; perMs: number };
+  /**
+   * Emails queued per contact by events of this batch that were stepped
+   * before this one with a StepEnv of their own (batch.ts); the cap counts them.
+   */
+  batchEmails?: Map<string, number>;
+  /** The batch's journeys, read and written together (batch.ts); absent: row by row. */
+  journeys?: JourneyCache;
+}
+
+/**
+ * A batch's journeys: those of every (feature, contact) the batch may step,
+ * read and locked in one query before it steps (null: none yet), and the ones
+ * it changed, written in one statement after (journeyWrites). A contact's
+ * events are stepped one at a time (batch.ts), so each sees what the one
+ * before it left.
+ */
+export interface JourneyCache {
+  rows: Map<string, JourneyRow | null>;
+  changed: Map<string, { row: JourneyRow; at: Date }>;
+}
+
+const journeyKey = (feature: string, contactId: string) => `${feature}\u0000${contactId}`;
+
+const JOURNEY_COLUMNS =
+  'feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context';
+
+export async function prefetchJourneys(
+  tx: postgres.TransactionSql,
+  pairs: { feature: string; contactId: string }[],
+): Promise<JourneyCache> {
+  const cache: JourneyCache = { rows: new Map(), changed: new Map() };
+  for (const { feature, contactId } of pairs) cache.rows.set(journeyKey(feature, contactId), null);
+  if (pairs.length === 0) return cache;
+  const rows = await tx<JourneyRow[]>`
+    select ${tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
+     where (feature, contact_id) in (
+             select * from unnest(${pairs.map((p) => p.feature)}::text[], ${pairs.map((p) => p.contactId)}::uuid[]))
+     order by feature, contact_id
+       for update`;
+  for (const row of rows) cache.rows.set(journeyKey(row.feature, row.contact_id), row);
+  return cache;
+}
+
+/**
+ * The journeys the batch changed (of one contact, or all) as one upsert, a
+ * statement not sent yet (undefined when nothing changed): awaited alone, or
+ * sent with the batch's other writes (process.ts finish). The cache counts
+ * them written.
+ */
+export function journeyWrites(
+  tx: postgres.TransactionSql,
+  cache: JourneyCache,
+  contactId?: string,
+): postgres.PendingQuery<postgres.Row[]> | undefined {
+  const list = [...cache.changed.values()].filter(
+    ({ row }) => contactId === undefined || row.contact_id === contactId,
+  );
+  if (list.length === 0) return undefined;
+  for (const { row } of list) cache.changed.delete(journeyKey(row.feature, row.contact_id));
+  return tx`
+    insert into nudge_engine.journeys (${tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
+    select ${tx.unsafe(JOURNEY_COLUMNS)}, updated_at
+      from ${records(
+        tx,
+        list.map(({ row, at }) => ({ ...row, updated_at: at })),
+        `feature text, contact_id uuid, status text, stage text, entries int, entered_at timestamptz,
+         stage_entered_at timestamptz, ended_at timestamptz, wake_at timestamptz, context jsonb,
+         updated_at timestamptz`,
+      )}
+    ${upsertJourney(tx)}`;
+}
+
+const upsertJourney = (tx: postgres.TransactionSql) => tx`
+  on conflict (feature, contact_id) do update set
+    status = excluded.status, stage = excluded.stage, entries = excluded.entries, entered_at = excluded.entered_at,
+    stage_entered_at = excluded.stage_entered_at, ended_at = excluded.ended_at, wake_at = excluded.wake_at,
+    context = excluded.context, updated_at = excluded.updated_at`;
+
+export async function lockJourney(
+  env: StepEnv,
+  feature: string,
+  contactId: string,
+): Promise<JourneyRow | undefined> {
+  const key = journeyKey(feature, contactId);
+  if (env.journeys?.rows.has(key)) {
+    const row = env.journeys.rows.get(key);
+    // A copy: a step may change the row and then not save it.
+    return row ? { ...row } : undefined;
+  }
+  const [row] = await env.tx<JourneyRow[]>`
+    select ${env.tx.unsafe(JOURNEY_COLUMNS)}
+      from nudge_engine.journeys where feature = ${feature} and contact_id = ${contactId} for update`;
+  return row;
+}
+
+/**
+ * The active journeys of a contact in these features, locked; the batch's
+ * changes to them are written first, so the table read is current.
+ */
+export async function lockActiveJourneys(
+  env: StepEnv,
+  contactId: string,
+  features: string[],
+): Promise<JourneyRow[]> {
+  if (env.journeys) await journeyWrites(env.tx, env.journeys, contactId);
+  return env.tx<JourneyRow[]>`
+    select ${env.tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
+     where contact_id = ${contactId} and status = 'active' and feature = any(${features}::text[])
+     order by feature for update`;
+}
+
+async function saveJourney(env: StepEnv, j: JourneyRow): Promise<void> {
+  if (env.journeys) {
+    const key = journeyKey(j.feature, j.contact_id);
+    if (env.journeys.rows.has(key)) {
+      env.journeys.rows.set(key, { ...j });
+      env.journeys.changed.set(key, { row: { ...j }, at: env.now });
+      return;
+    }
+  }
+  await env.tx`
+    insert into nudge_engine.journeys (${env.tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
+    values (${j.feature}, ${j.contact_id}, ${j.status}, ${j.stage}, ${j.entries}, ${j.entered_at}, ${j.stage_entered_at},
+            ${j.ended_at}, ${j.wake_at}, ${JSON.stringify(j.context)}::text::jsonb, ${env.now})
+    ${upsertJourney(env.tx)}`;
+}
+
+/** An event that matched the feature's trigger, for a resolved contact. */
+export async function handleTriggerEvent(
+  env: StepEnv,
+  feature: RuntimeFeature,
+  contactId: string,
+  contact: Row | null,
+  facts: EventFacts,
+): Promise<void> {
+  const journey = await lockJourney(env, feature.name, contactId);
+  await step(env, feature, contact, journey ?? null, { kind: 'trigger', contactId, facts });
+}
+
+/** An event for a contact already in the journey (locked by lockActiveJourneys); whether it moved. */
+export function advanceOnEvent(
+  env: StepEnv,
+  feature: RuntimeFeature,
+  journey: JourneyRow,
+  contact: Row | null,
+  facts: EventFacts,
+): Promise<boolean> {
+  return step(env, feature, contact, journey, { kind: 'event', facts });
+}
+
+/** A journey whose wake_at has come (claimed by timers.ts). */
+export async function handleTimer(
+  env: StepEnv,
+  feature: RuntimeFeature,
+  journey: JourneyRow,
+  contact: Row | null,
+): Promise<void> {
+  await step(env, feature, contact, journey, { kind: 'timer' });
+}
+
+/** Runs the machine on one step: its decisions and actions join the env's, its journey row is saved. */
+async function step(
+  env: StepEnv,
+  feature: RuntimeFeature,
+  contact: Row | null,
+  journey: JourneyRow | null,
+  step: JourneyStep,
+): Promise<boolean> {
+  const contactId = step.kind === 'trigger' ? step.contactId : journey?.contact_id;
+  const cap =
+    env.frequencyCap && contactId && sendsEmail(feature)
+      ? {
+          frequencyCap: {
+            max: env.frequencyCap.max,
+            emailsInWindow: await emailsInWindow(env, env.frequencyCap.perMs, contactId),
+          },
+        }
+      : {};
+  const outcome = stepJourney({ step, feature, contact, journey, now: env.now, ...cap });
+  env.decisions.push(...outcome.decisions);
+  env.actions.push(...outcome.actions);
+  if (outcome.journey) await saveJourney(env, outcome.journey);
+  return outcome.moved;
+}
+
+/**
+ * The emails a contact has in the frequency cap's window: those recorded as
+ * decisions, and those queued in this transaction and not written yet (this
+ * env's, and the batch's other events').
+ */
+async function emailsInWindow(env: StepEnv, perMs: number, contactId: string): Promise<number> {
+  const since = new Date(env.now.getTime() - perMs);
+  const pending =
+    env.decisions.filter(
+      (d) => d.contactId === contactId && d.outcome === 'action' && d.detail?.kind === 'email',
+    ).length + (env.batchEmails?.get(contactId) ?? 0);
+  const [row] = await env.tx<{ n: number }[]>`
+    select count(*)::int as n from nudge_engine.decisions
+     where contact_id = ${contactId} and outcome = 'action' and detail ->> 'kind' = 'email' and at > ${since}`;
+  return (row?.n ?? 0) + pending;
+}
