@@ -144,6 +144,21 @@ export function registerCommands(program: Command, wrap: Wrap): void {
 
   registerKeys(program, wrap);
 
+  program
+    .command('new <sentence...>')
+    .description('draft a feature from plain English with the model under ai: in nudge.yaml')
+    .option('--force', 'replace a feature file of the same name')
+    .action(
+      wrap(async (options, io, args) =>
+        (await import('./new.js')).newFeature(args.join(' '), options, io),
+      ),
+    );
+
+  program
+    .command('mcp')
+    .description('serve Nudge to AI assistants (Claude, Cursor) as an MCP server over stdio')
+    .action(wrap(async (options, io) => (await import('./mcp.js')).mcp(options, io)));
+
   const sync = program
     .command('sync')
     .description('copy Supabase users and mapped tables into contacts and events (resumable)')

@@ -257,6 +257,29 @@ export const configSchema = z.strictObject({
         .describe('types of contact attributes, for conditions on contact.*'),
     })
     .default({ attributes: {} }),
+  // `nudge new`: an OpenAI-compatible Chat Completions endpoint (src/ai/, docs/ai.md).
+  ai: z
+    .strictObject({
+      base_url: urlSchema(
+        'the API base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1',
+      ),
+      model: z.string({ error: 'expected a model name' }).min(1),
+      api_key_env: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' })
+        .default('NUDGE_AI_API_KEY')
+        .describe('the environment variable holding the API key (none needed for local servers)'),
+      timeout_ms: z.number().int().positive().default(120_000),
+      max_retries: z
+        .number()
+        .int()
+        .min(0)
+        .max(10)
+        .default(3)
+        .describe('retries after 429/5xx, honouring Retry-After'),
+    })
+    .optional()
+    .describe('the model `nudge new` drafts features with; only the schema is sent, never rows'),
   connectors: z
     .strictObject({
       supabase: supabaseConnectorSchema.optional(),

@@ -1,0 +1,85 @@
+// `nudge new "<sentence>"`: a draft feature from plain English, through the
+// model configured under `ai:` (src/ai/). Reads the live schema (names and
+// types only), checks each answer as `nudge plan` does, saves the valid one
+// with status: draft and prints it. Never deploys.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { draftContext } from '../ai/context.js';
+import { draftFeature, MAX_REPAIRS } from '../ai/draft.js';
+import { aiEndpointOf, type Sleep } from '../ai/endpoint.js';
+import { checkFeatureText, featureFilePath } from '../ai/validate.js';
+import { NudgeError } from '../errors.js';
+import { Catalog } from '../source/catalog.js';
+import { sourceError } from '../source/connect.js';
+import { type Analysis, allTables, analyzeDatabase } from '../source/introspect.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+import { loadProject, withSource } from './project.js';
+
+export interface NewOptions extends GlobalOptions {
+  force?: boolean;
+}
+
+export async function newFeature(
+  sentence: string,
+  options: NewOptions,
+  io: Io,
+  testing: { sleep?: Sleep } = {},
+): Promise<number> {
+  if (!sentence.trim()) {
+    throw new NudgeError(
+      'say what the feature should do',
+      'nudge new "email users who signed up a week ago and never created a project"',
+    );
+  }
+  const project = await loadProject(options, io);
+  const endpoint = aiEndpointOf(project);
+  const c = io.colors;
+  return withSource(project, async ({ sql }) => {
+    let analysis: Analysis;
+    try {
+      analysis = await analyzeDatabase(sql, { countBelowBytes: 0 });
+    } catch (error) {
+      throw sourceError(error, 'cannot read the database schema');
+    }
+    const catalog = new Catalog(allTables(analysis));
+    const draft = await draftFeature({
+      sentence,
+      endpoint,
+      context: await draftContext(project, analysis),
+      check: async (yaml, fileName) =>
+        (
+          await checkFeatureText(project, sql, catalog, yaml, fileName, {
+            ...(options.force ? { replace: true } : {}),
+          })
+        ).errors.map((e) => e.message),
+      ...(testing.sleep ? { sleep: testing.sleep } : {}),
+      onAttempt: (repair, problems) =>
+        io.err(
+          c.dim(
+            repair === 0
+              ? `Asking ${endpoint.model} (${endpoint.baseUrl}); only the schema is sent, never rows…`
+              : `Repair ${repair} of ${MAX_REPAIRS}: sending back ${problems.length} problem${problems.length === 1 ? '' : 's'}…`,
+          ),
+        ),
+    });
+    const target = path.join(project.featuresDir, draft.fileName);
+    await mkdir(project.featuresDir, { recursive: true });
+    await writeFile(target, draft.yaml, { flag: options.force ? 'w' : 'wx' });
+    const shown = featureFilePath(project, draft.fileName);
+    io.out(draft.yaml.trimEnd());
+    io.out('');
+    io.out(
+      `${c.green('✓')} Saved ${shown}: status draft, not deployed` +
+        (draft.repairs
+          ? ` (valid after ${draft.repairs} repair${draft.repairs === 1 ? '' : 's'})`
+          : ''),
+    );
+    // HOOK(backtest): issue 20 point 1 adds `nudge backtest`; once src/backtest/
+    // exports a function, run the draft over the past here and print its report.
+    io.out(
+      c.dim(`Next: read it, run \`nudge plan\`, then set status: active and \`nudge deploy\`.`),
+    );
+    return 0;
+  });
+}
