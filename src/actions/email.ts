@@ -1,69 +1,71 @@
-// The email action: composes the message (recipient, sender, subject, the
-// rendered template) and hands it to the provider the action or nudge.yaml
-// names: Resend, SMTP, or the dev mailbox in the engine store.
-import type postgres from 'postgres';
-import { sendDev } from './dev-mailbox.js';
+// The email action: checks that the message may go (email/admission.ts),
+// composes it (recipient, sender, subject, the rendered template, the
+// unsubscribe links and headers of its topic) and hands it to the provider
+// the action or nudge.yaml names, through the EmailSender port.
+import { admitEmails, recipientOf, text } from '../email/admission.js';
+import { unsubscribeHeaders } from '../email/headers.js';
+import { type EmailLinks, emailLinks } from '../email/links.js';
+import { TRANSACTIONAL, topicOfAction } from '../email/topics.js';
+import { makeDevMailbox } from './dev-mailbox.js';
+import type { EmailSender, OutgoingEmail } from './email-sender.js';
 import { rendererFor, templateVariables } from './render.js';
-import { sendResend } from './resend.js';
-import { sendSmtp } from './smtp.js';
+import { makeResendSender } from './resend.js';
+import { makeSmtpSender } from './smtp.js';
 import { type ActionEnv, type ActionProvider, type ActionRun, PermanentError } from './types.js';
 
-export interface EmailMessage {
-  /** The run's idempotency key: providers pass it on so a retry is not a second email. */
-  key: string;
-  to: string;
-  /** Always set for Resend and SMTP; the dev mailbox accepts none. */
-  from: string | null;
-  subject: string;
-  html: string;
+type ProviderName = 'dev' | 'resend' | 'smtp';
+
+function senderFor(provider: ProviderName, env: ActionEnv): EmailSender {
+  const { email, webhooks } = env.project.config;
+  switch (provider) {
+    case 'dev':
+      return makeDevMailbox(env.sql);
+    case 'resend':
+      return makeResendSender(email.resend, webhooks.timeout_ms);
+    case 'smtp':
+      return makeSmtpSender(email.smtp, webhooks.timeout_ms);
+  }
 }
-
-export type EmailSender = (
-  message: EmailMessage,
-  env: ActionEnv,
-  tx: postgres.TransactionSql,
-) => Promise<unknown>;
-
-const senders: Record<'dev' | 'resend' | 'smtp', EmailSender> = {
-  dev: sendDev,
-  resend: sendResend,
-  smtp: sendSmtp,
-};
 
 export const emailProvider: ActionProvider = {
   kinds: ['email'],
-  async execute(run, env, tx) {
+  admit: admitEmails,
+  async execute(run, env) {
     if (run.kind !== 'email') throw new PermanentError(`email cannot run ${run.kind}`);
     const provider = emailProviderOf(run, env);
     const message = await composeEmail(run, env, provider !== 'dev');
-    return { provider, ...((await senders[provider](message, env, tx)) as object) };
+    const sent = await senderFor(provider, env).send(message);
+    return { provider, message_id: sent.messageId, ...sent.detail };
   },
-  // The dev mailbox is a table of the engine store.
-  usesStore: (run, env) => emailProviderOf(run, env) === 'dev',
 };
 
-function emailProviderOf(run: ActionRun, env: ActionEnv): 'dev' | 'resend' | 'smtp' {
-  const params = run.params as { provider?: 'dev' | 'resend' | 'smtp' } | null;
+function emailProviderOf(run: ActionRun, env: ActionEnv): ProviderName {
+  const params = run.params as { provider?: ProviderName } | null;
   return params?.provider ?? env.project.config.email.provider;
 }
 
 /**
  * The message for an email run whose params are already rendered: `to`
  * defaults to the contact's email, `from` to email.from, the subject to the
- * template's <title>, else the template name.
+ * template's <title>, else the template name. Non-transactional email gets
+ * its topic's unsubscribe link and headers, and needs a contact to attach
+ * them to (the run's, or the one with the recipient's address).
  */
 export async function composeEmail(
   run: ActionRun,
   env: ActionEnv,
   needsSender: boolean,
-): Promise<EmailMessage> {
+): Promise<OutgoingEmail> {
+  const { email } = env.project.config;
   const params = run.params as {
     template: string;
-    to?: unknown;
     subject?: unknown;
     from?: unknown;
+    topic?: string;
   };
-  const to = text(params.to) ?? text(run.context.contact?.email);
+  const topic = topicOfAction(email, params);
+  if ('error' in topic) throw new PermanentError(topic.error);
+  const to = recipientOf(run);
   if (!to) {
     throw new PermanentError(
       'email has no recipient: the contact has no email and the action gives no `to`',
@@ -72,22 +74,28 @@ export async function composeEmail(
   if (!/^[^@\s]+@[^@\s]+$/.test(to.replace(/^.*<(.*)>\s*$/, '$1'))) {
     throw new PermanentError(`email recipient "${to}" is not an email address`);
   }
-  const from = text(params.from) ?? text(env.project.config.email.from) ?? null;
+  const from = text(params.from) ?? text(email.from) ?? null;
   if (!from && needsSender) {
     throw new PermanentError(
       'email has no sender: set email.from in nudge.yaml or `from` on the action',
     );
   }
-  const variables = templateVariables(run, env.project);
+  const transactional = topic.topic === TRANSACTIONAL;
+  if (!transactional && run.contactId === null) {
+    throw new PermanentError(
+      `email to ${to} (topic ${topic.topic}) has no contact to unsubscribe: send it to a contact, or name topic: transactional`,
+    );
+  }
+  const links: Partial<EmailLinks> =
+    run.contactId === null ? {} : emailLinks(env.project, run.contactId, topic.topic);
+  if (transactional) delete links.unsubscribe_url;
+  const variables = { ...templateVariables(run, env.project), ...links };
   const { html } = await rendererFor(env.project).template(params.template, variables);
   const subject = text(params.subject) ?? titleOf(html) ?? params.template;
-  return { key: run.key, to, from, subject, html };
-}
-
-function text(value: unknown): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  const trimmed = String(value).trim();
-  return trimmed || undefined;
+  const headers = links.unsubscribe_url
+    ? unsubscribeHeaders(links.unsubscribe_url, email.unsubscribe_mailto ?? from ?? undefined)
+    : {};
+  return { key: run.key, to, from, subject, html, headers };
 }
 
 const ENTITIES: Record<string, string> = {

@@ -2,7 +2,8 @@
 // than the `resend` SDK: the SDK takes its base URL only from a process-wide
 // environment variable and folds status codes and Retry-After into one error
 // object, and both matter here.
-import type { EmailSender } from './email.js';
+import type { Config } from '../config/schema.js';
+import type { EmailSender } from './email-sender.js';
 import { briefBody, failureOf, idempotencyKey, send } from './http.js';
 import { PermanentError, RetryableError } from './types.js';
 
@@ -13,13 +14,27 @@ import { PermanentError, RetryableError } from './types.js';
  * message is the same on every attempt (templates see the context as it was
  * when the action was decided), which Resend requires of a repeated key.
  */
-export const sendResend: EmailSender = async (message, env) => {
-  const resend = env.project.config.email.resend;
-  if (!resend) {
-    throw new PermanentError(
-      'email provider resend is not configured: set email.resend.api_key in nudge.yaml',
-    );
-  }
+export function makeResendSender(
+  resend: Config['email']['resend'],
+  timeoutMs: number,
+): EmailSender {
+  return {
+    async send(message) {
+      if (!resend) {
+        throw new PermanentError(
+          'email provider resend is not configured: set email.resend.api_key in nudge.yaml',
+        );
+      }
+      return sendResend(resend, timeoutMs, message);
+    },
+  };
+}
+
+async function sendResend(
+  resend: NonNullable<Config['email']['resend']>,
+  timeoutMs: number,
+  message: Parameters<EmailSender['send']>[0],
+) {
   const answer = await send({
     url: `${resend.base_url.replace(/\/+$/, '')}/emails`,
     method: 'POST',
@@ -33,8 +48,9 @@ export const sendResend: EmailSender = async (message, env) => {
       to: [message.to],
       subject: message.subject,
       html: message.html,
+      ...(Object.keys(message.headers).length > 0 ? { headers: message.headers } : {}),
     }),
-    timeoutMs: env.project.config.webhooks.timeout_ms,
+    timeoutMs,
     name: 'Resend',
   });
   const error = answer.json as { name?: unknown } | undefined;
@@ -47,5 +63,5 @@ export const sendResend: EmailSender = async (message, env) => {
   const failure = failureOf(answer, 'Resend');
   if (failure) throw failure;
   const id = (answer.json as { id?: unknown } | undefined)?.id;
-  return { id: typeof id === 'string' ? id : null };
-};
+  return { messageId: typeof id === 'string' ? id : null };
+}

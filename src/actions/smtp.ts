@@ -3,7 +3,8 @@
 // rejection and final; a connection that fails or times out is retried.
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import type { EmailSender } from './email.js';
+import type { Config } from '../config/schema.js';
+import type { EmailSender } from './email-sender.js';
 import { PermanentError, RetryableError } from './types.js';
 
 type Transport = ReturnType<typeof nodemailer.createTransport>;
@@ -32,27 +33,31 @@ function transportFor(url: string, timeoutMs: number): Transport {
  * mail clients, which thread by it) can drop a duplicate when an attempt
  * timed out after the server had accepted the message.
  */
-export const sendSmtp: EmailSender = async (message, env) => {
-  const smtp = env.project.config.email.smtp;
-  if (!smtp) {
-    throw new PermanentError(
-      'email provider smtp is not configured: set email.smtp.url in nudge.yaml',
-    );
-  }
-  const messageId = messageIdFor(message.key, message.from ?? '');
-  try {
-    const info = await transportFor(smtp.url, env.project.config.webhooks.timeout_ms).sendMail({
-      from: message.from ?? undefined,
-      to: message.to,
-      subject: message.subject,
-      html: message.html,
-      messageId,
-    });
-    return { message_id: messageId, response: String(info.response ?? '') };
-  } catch (error) {
-    throw smtpFailure(error);
-  }
-};
+export function makeSmtpSender(smtp: Config['email']['smtp'], timeoutMs: number): EmailSender {
+  return {
+    async send(message) {
+      if (!smtp) {
+        throw new PermanentError(
+          'email provider smtp is not configured: set email.smtp.url in nudge.yaml',
+        );
+      }
+      const messageId = messageIdFor(message.key, message.from ?? '');
+      try {
+        const info = await transportFor(smtp.url, timeoutMs).sendMail({
+          from: message.from ?? undefined,
+          to: message.to,
+          subject: message.subject,
+          html: message.html,
+          messageId,
+          headers: message.headers,
+        });
+        return { messageId, detail: { response: String(info.response ?? '') } };
+      } catch (error) {
+        throw smtpFailure(error);
+      }
+    },
+  };
+}
 
 /** `<sha256(key)@sender's domain>`: stable per key, unique across keys. */
 export function messageIdFor(key: string, from: string): string {

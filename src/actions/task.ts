@@ -9,9 +9,14 @@ import { providerByKind, providerFor } from './index.js';
 import { ACTION_TASK, type ActionBatchJob, type ActionJob, type RunRef } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
 import { backoffMs, describe, judge } from './retry.js';
-import { type ActionEnv, type ActionRun, RetryableError } from './types.js';
+import { type ActionEnv, type ActionProvider, type ActionRun, RetryableError } from './types.js';
 
-export type RunOutcome = 'succeeded' | 'retrying' | 'dead' | 'skipped';
+/**
+ * `skipped`: nothing to do (the run was done, or the job stale); `withheld`:
+ * not sent, for good, because its provider's admission said so (the contact
+ * unsubscribed); `deferred`: admitted later, with a job at that time.
+ */
+export type RunOutcome = 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'withheld' | 'deferred';
 
 interface RunRow {
   id: string;
@@ -22,7 +27,7 @@ interface RunRow {
   kind: ActionRun['kind'];
   params: ActionRun['params'];
   context: ActionRun['context'] | null;
-  status: 'pending' | 'retrying' | 'succeeded' | 'dead';
+  status: 'pending' | 'retrying' | 'succeeded' | 'dead' | 'skipped';
   attempts: number;
 }
 
@@ -103,14 +108,18 @@ function refOf(id: number, attempt: number | undefined): RunRef {
  *   that already succeeded or is dead is skipped. Two jobs for one run (a
  *   duplicate task, a replay racing a retry) therefore execute one after the
  *   other, and the second sees the first's outcome: never two at once.
- * - Effects on the engine store (set, lists, track, the dev mailbox) run one
- *   at a time, each in a savepoint of the transaction that marks the run
- *   succeeded: they commit together, so they happen exactly once per key.
- * - External effects (Resend, SMTP, webhooks, Edge Functions) run
- *   concurrently and cannot join the transaction. They are at least once: if
- *   the process dies after the request left and before the commit, the next
- *   attempt sends again, with the same key (Idempotency-Key, webhook-id,
- *   Message-ID) so the receiver can drop the copy.
+ * - Before any effect, each provider's admission (email: unsubscribed,
+ *   suppressed, quiet hours) may withhold a run for good or defer it; both
+ *   are recorded here, with a decision.
+ * - Effects on the engine store (set, lists, track) run one at a time, each
+ *   in a savepoint of the transaction that marks the run succeeded: they
+ *   commit together, so they happen exactly once per key.
+ * - External effects (Resend, SMTP, the dev mailbox, webhooks, Edge
+ *   Functions) run concurrently and do not join the transaction. They are at
+ *   least once: if the process dies after the request left and before the
+ *   commit, the next attempt sends again, with the same key (Idempotency-Key,
+ *   the mailbox's key, webhook-id, Message-ID) so the receiver can drop the
+ *   copy. The dev mailbox writes on a second connection of env.sql.
  *
  * Successes are recorded together (one update, one insert into the decision
  * log); each failure schedules its own retry. A run's `attempt`, from the job,
@@ -125,9 +134,19 @@ export async function executeRuns(
 ): Promise<Map<number, RunOutcome>> {
   return env.sql.begin(async (tx) => {
     const outcomes = skippedAll(refs);
-    const runs = await lockLiveRuns(tx, refs);
+    const locked = await lockLiveRuns(tx, refs);
     const done: { run: ActionRun; result: unknown }[] = [];
     const failed: { run: ActionRun; error: unknown }[] = [];
+    // Every string in the params rendered once, before admission and the effect.
+    const rendered: ActionRun[] = [];
+    for (const run of locked) {
+      try {
+        rendered.push(await renderParams(run, env));
+      } catch (error) {
+        failed.push({ run, error });
+      }
+    }
+    const { runs, withheld, deferred } = await admitRuns(rendered, env, tx);
     const remote: ActionRun[] = [];
     const store: ActionRun[] = [];
     for (const run of runs) (usesStore(run, env) ? store : remote).push(run);
@@ -151,6 +170,8 @@ export async function executeRuns(
         update nudge_engine.action_runs r
            set status = 'succeeded', attempts = r.attempts + 1, last_error = null,
                result = d.result, completed_at = ${env.clock.now()},
+               provider_message_id = case when r.kind = 'email'
+                                          then d.result ->> 'message_id' end,
                updated_at = clock_timestamp()
           from ${records(
             tx,
@@ -178,8 +199,104 @@ export async function executeRuns(
     for (const { run, error } of failed) {
       outcomes.set(run.id, await recordFailure(tx, env, run, error));
     }
+    if (withheld.length > 0) {
+      await recordWithheld(tx, env, withheld);
+      for (const { run } of withheld) outcomes.set(run.id, 'withheld');
+    }
+    for (const deferral of deferred) {
+      await recordDeferral(tx, env, deferral);
+      outcomes.set(deferral.run.id, 'deferred');
+    }
     return outcomes;
   });
+}
+
+interface Withheld {
+  run: ActionRun;
+  reason: string;
+}
+
+interface Deferral {
+  run: ActionRun;
+  until: Date;
+  reason: string;
+}
+
+/** Each provider's admission of its runs (runs of a provider without one all go). */
+async function admitRuns(
+  runs: ActionRun[],
+  env: ActionEnv,
+  tx: postgres.TransactionSql,
+): Promise<{ runs: ActionRun[]; withheld: Withheld[]; deferred: Deferral[] }> {
+  const admitted: ActionRun[] = [];
+  const withheld: Withheld[] = [];
+  const deferred: Deferral[] = [];
+  const byProvider = new Map<ActionProvider, ActionRun[]>();
+  for (const run of runs) {
+    const provider = providerByKind.get(run.kind);
+    if (!provider?.admit) admitted.push(run);
+    else byProvider.set(provider, [...(byProvider.get(provider) ?? []), run]);
+  }
+  for (const [provider, own] of byProvider) {
+    const verdicts = await provider.admit!(own, env, tx);
+    own.forEach((run, i) => {
+      const verdict = verdicts[i] ?? { go: run };
+      if ('go' in verdict) admitted.push(verdict.go);
+      else if ('skip' in verdict) withheld.push({ run, reason: verdict.skip });
+      else deferred.push({ run, until: verdict.defer, reason: verdict.reason });
+    });
+  }
+  return { runs: admitted, withheld, deferred };
+}
+
+/**
+ * Runs their admission refused (the contact unsubscribed from the topic, the
+ * address bounced): final, status skipped, the reason in last_error and in
+ * the decision log as a `skipped` decision.
+ */
+async function recordWithheld(tx: postgres.TransactionSql, env: ActionEnv, withheld: Withheld[]) {
+  const marked = tx`
+    update nudge_engine.action_runs r
+       set status = 'skipped', last_error = w.reason, completed_at = ${env.clock.now()},
+           updated_at = clock_timestamp()
+      from ${records(
+        tx,
+        withheld.map((w) => ({ id: w.run.id, reason: w.reason })),
+        'id bigint, reason text',
+        'w',
+      )}
+     where r.id = w.id`;
+  const logged = attemptWrites(
+    tx,
+    env,
+    withheld.map((w) => ({ run: w.run, status: 'skipped', reason: w.reason })),
+    'skipped',
+  );
+  await tx`with marked as (${marked}) ${logged}`;
+  for (const { run, reason } of withheld) {
+    env.log('info', `action ${run.kind} skipped: ${reason}`, logFields(run));
+  }
+}
+
+/**
+ * A run admitted later (quiet hours): it stays pending, with its attempts
+ * unchanged, and a job of its own at `until` (the job key replaces a waiting
+ * one), durable as any job; a `deferred` decision says until when.
+ */
+async function recordDeferral(tx: postgres.TransactionSql, env: ActionEnv, deferral: Deferral) {
+  const { run, until, reason } = deferral;
+  await tx`
+    with touched as (
+      update nudge_engine.action_runs set updated_at = clock_timestamp()
+       where id = ${run.id}
+      returning id, key, attempts
+    )
+    select ${tx(WORKER_SCHEMA)}.add_jobs(array[row(
+             ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
+             null, ${until}::timestamptz, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
+      from touched`;
+  await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
+  env.log('info', `action ${run.kind} ${reason}`, logFields(run));
 }
 
 function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
@@ -208,20 +325,26 @@ function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
 
 interface Attempt {
   run: ActionRun;
-  status: 'succeeded' | 'retrying' | 'dead';
+  status: 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'deferred';
   reason: string;
 }
 
 /**
- * Every attempt and its result goes to the decision log (outcome `attempt`),
- * in the transaction that records the attempt on the run, for `nudge logs`:
- * the insert, a statement not sent yet (a success sends it with the runs'
+ * Every attempt and its result goes to the decision log (outcome `attempt`;
+ * `skipped` or `deferred` for a run its admission held back), in the
+ * transaction that records the attempt on the run, for `nudge logs`: the
+ * insert, a statement not sent yet (a success sends it with the runs'
  * update).
  */
-function attemptWrites(tx: postgres.TransactionSql, env: ActionEnv, attempts: Attempt[]) {
+function attemptWrites(
+  tx: postgres.TransactionSql,
+  env: ActionEnv,
+  attempts: Attempt[],
+  outcome: 'attempt' | 'skipped' | 'deferred' = 'attempt',
+) {
   return tx`
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
-    select ${env.clock.now()}, feature, contact_id, 'attempt', reason, detail
+    select ${env.clock.now()}, feature, contact_id, ${outcome}, reason, detail
       from ${records(
         tx,
         attempts.map((a) => ({
@@ -239,9 +362,16 @@ function attemptWrites(tx: postgres.TransactionSql, env: ActionEnv, attempts: At
       )}`;
 }
 
+/** The run with every string in its params rendered. */
+async function renderParams(run: ActionRun, env: ActionEnv): Promise<ActionRun> {
+  const variables = templateVariables(run, env.project);
+  const params = await rendererFor(env.project).value(run.params, variables, run.kind);
+  return { ...run, params } as ActionRun;
+}
+
 /**
- * Renders every string in the params, then runs the kind's provider — in a
- * savepoint of `tx` when it writes to the store, so a failure undoes its part.
+ * Runs the kind's provider on a rendered run — in a savepoint of `tx` when it
+ * writes to the store, so a failure undoes its part.
  */
 async function perform(
   run: ActionRun,
@@ -250,11 +380,8 @@ async function perform(
   inStore: boolean,
 ) {
   const provider = providerFor(run.kind);
-  const variables = templateVariables(run, env.project);
-  const params = await rendererFor(env.project).value(run.params, variables, run.kind);
-  const rendered = { ...run, params } as ActionRun;
-  if (inStore) return tx.savepoint((effects) => provider.execute(rendered, env, effects));
-  return provider.execute(rendered, env, tx);
+  if (inStore) return tx.savepoint((effects) => provider.execute(run, env, effects));
+  return provider.execute(run, env, tx);
 }
 
 /**

@@ -74,6 +74,13 @@ export class PermanentError extends Error {
   override name = 'PermanentError';
 }
 
+/**
+ * Whether a run may go now, decided in the attempt's transaction before any
+ * effect: go (with the run, possibly completed: a contact found by address),
+ * skip for good with the reason, or wait until `until` (the reason says why).
+ */
+export type Admission = { go: ActionRun } | { skip: string } | { defer: Date; reason: string };
+
 export interface ActionProvider {
   kinds: Action['kind'][];
   /**
@@ -88,4 +95,10 @@ export interface ActionProvider {
    * to other services) run concurrently and must not touch `tx`.
    */
   usesStore?(run: ActionRun, env: ActionEnv): boolean;
+  /**
+   * Checks made when the runs are attempted, before any of them executes
+   * (reads on `db`, the attempt's transaction; one verdict per run, in
+   * order). Without it every run goes.
+   */
+  admit?(runs: ActionRun[], env: ActionEnv, db: postgres.TransactionSql): Promise<Admission[]>;
 }

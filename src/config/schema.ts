@@ -128,8 +128,27 @@ export const supabaseConnectorSchema = z.strictObject({
 });
 
 const transportSchema = z
-  .enum(['outbox', 'webhook'])
-  .describe('outbox: the trigger writes to nudge.event_log; webhook: it posts through pg_net');
+  .enum(['outbox', 'webhook', 'replication'])
+  .describe(
+    'outbox: the trigger writes to nudge.event_log; webhook: it posts through pg_net; replication: no trigger, a logical replication slot',
+  );
+
+/** capture.replication (docs/replication.md). */
+const REPLICATION_DEFAULTS = { slot: 'nudge', warn_retained_mb: 1024 };
+const replicationSchema = z
+  .strictObject({
+    slot: z
+      .string()
+      .regex(/^[a-z0-9_]{1,50}$/, 'lower-case letters, digits and _ (at most 50)')
+      .default(REPLICATION_DEFAULTS.slot)
+      .describe('the replication slot; its publications are <slot>_insert, _update, _delete'),
+    warn_retained_mb: z
+      .number()
+      .positive()
+      .default(REPLICATION_DEFAULTS.warn_retained_mb)
+      .describe('warn (nudge doctor, /v1, the engine log) when the slot holds back more WAL than this'),
+  })
+  .default(REPLICATION_DEFAULTS);
 
 export const configSchema = z.strictObject({
   database_url: z
@@ -145,6 +164,7 @@ export const configSchema = z.strictObject({
       transportSchema,
       z.strictObject({
         transport: transportSchema.default('outbox'),
+        replication: replicationSchema,
         exclude_columns: z
           .record(tableNameSchema, z.array(z.string().min(1)).min(1))
           .default({})
@@ -155,10 +175,12 @@ export const configSchema = z.strictObject({
     ])
     .default('outbox')
     .transform((value) =>
-      typeof value === 'string' ? { transport: value, exclude_columns: {} } : value,
+      typeof value === 'string'
+        ? { transport: value, exclude_columns: {}, replication: REPLICATION_DEFAULTS }
+        : value,
     )
     .describe(
-      'How deployed triggers hand events to Nudge: outbox or webhook, or { transport, exclude_columns }',
+      'How deployed triggers hand events to Nudge: outbox, webhook or replication, or { transport, replication, exclude_columns }',
     ),
   features: z.string().default('nudge/features').describe('Directory of feature files'),
   templates: z.string().default('nudge/templates').describe('Directory of email templates'),
@@ -225,11 +247,50 @@ export const configSchema = z.strictObject({
         .strictObject({
           api_key: z.string().min(1),
           base_url: urlSchema('the Resend API URL').default('https://api.resend.com'),
+          webhook_secret: webhookSecretSchema
+            .optional()
+            .describe(
+              'the whsec_ signing secret of the Resend webhook that posts to /ingest/resend',
+            ),
         })
         .optional(),
       smtp: z.strictObject({ url: urlSchema('an smtp:// or smtps:// URL') }).optional(),
+      topics: z
+        .record(
+          z
+            .string()
+            .regex(/^[a-z][a-z0-9_-]{0,62}$/, {
+              error: 'expected a topic name: lower-case letters, digits, _ and -',
+            })
+            .refine((name) => name !== 'transactional', {
+              error: 'transactional is not a topic: it is what an email names to have none',
+            }),
+          z
+            .strictObject({
+              label: z.string().min(1).optional(),
+              description: z.string().optional(),
+            })
+            .nullable()
+            .transform((topic) => topic ?? {}),
+        )
+        .default({})
+        .describe(
+          'what contacts can opt out of, e.g. { product: {}, marketing: { label: News } }; an email names one, or transactional',
+        ),
+      link_keys: z
+        .array(z.string().min(32, { error: 'expected a key of at least 32 characters' }))
+        .min(1)
+        .optional()
+        .describe(
+          'keys that sign unsubscribe and preference links: the first signs, every one verifies (rotate by putting a new key first). Default: derived from the master key',
+        ),
+      unsubscribe_mailto: z
+        .string()
+        .regex(/^[^@\s<>]+@[^@\s<>]+$/, { error: 'expected an email address' })
+        .optional()
+        .describe('the mailto: address in List-Unsubscribe (default: the sender’s address)'),
     })
-    .default({ provider: 'dev' }),
+    .default({ provider: 'dev', topics: {} }),
   webhooks: z
     .strictObject({
       secret: webhookSecretSchema

@@ -85,6 +85,11 @@ export const actionSchemas = {
     subject: templated.optional(),
     from: z.string().optional(),
     provider: z.enum(['resend', 'smtp', 'dev']).optional(),
+    topic: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('a topic of email.topics, or transactional (default: general)'),
   }),
   webhook: z.strictObject({
     url: z.string().min(1),

@@ -39,6 +39,9 @@ const context: Partial<TemplateContext> = {
 beforeAll(async () => {
   await migrateEngine(db.sql, db.url);
   sql = postgres(db.url, { onnotice: () => {}, max: 6 });
+  // Non-transactional email goes to contacts (found by address): its links name one.
+  await sql`insert into nudge_engine.contacts (email)
+            values ('ada@example.com'), ('grace@example.com'), ('nobody@example.com')`;
   resend = await startRecorder();
   smtp = await startSmtpServer({ user: 'mailer', password: SECRETS.SMTP_PASSWORD });
   const smtpUrl = smtp.url.replace(SECRETS.SMTP_PASSWORD, '${SMTP_PASSWORD}');
@@ -90,8 +93,11 @@ describe('resend', () => {
     const done = await waitForRun(sql, key, ['succeeded', 'dead']);
     expect(done).toMatchObject({
       status: 'succeeded',
-      result: { provider: 'resend', id: 'em_123' },
+      result: { provider: 'resend', message_id: 'em_123' },
     });
+    const [stored] = await sql`
+      select provider_message_id from nudge_engine.action_runs where key = ${key}`;
+    expect(stored).toEqual({ provider_message_id: 'em_123' });
     const request = (await resend.waitFor(
       (r) => r.headers['idempotency-key'] === key,
     )) as RecordedRequest;
@@ -102,7 +108,24 @@ describe('resend', () => {
       to: ['ada@example.com'],
       subject: 'Hello Ada',
       html: '<title>Welcome, Ada</title>\n<p>Hi Ada, order order-7 (42) on plan pro.</p>',
+      headers: {
+        'List-Unsubscribe': expect.stringMatching(
+          /^<http:\/\/127\.0\.0\.1:8787\/email\/unsubscribe\/[\w-]+>, <mailto:hello@nudge\.example\?subject=unsubscribe%20[\w-]+>$/,
+        ),
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      },
     });
+  });
+
+  it('gives a transactional email no unsubscribe headers', async () => {
+    resend.route('POST', '/emails', { status: 200, body: { id: 'em_tx' } });
+    const { key, run } = email('resend-tx', { provider: 'resend', topic: 'transactional' });
+    await enqueue(sql, [run]);
+    expect(await waitForRun(sql, key, ['succeeded', 'dead'])).toMatchObject({
+      status: 'succeeded',
+    });
+    const request = await resend.waitFor((r) => r.headers['idempotency-key'] === key);
+    expect(Object.keys(request.json as object).sort()).toEqual(['from', 'html', 'subject', 'to']);
   });
 
   it('honours Retry-After on 429, and retries a 500, with the same Idempotency-Key', async () => {
@@ -122,7 +145,11 @@ describe('resend', () => {
     );
     await enqueue(sql, [run]);
     const done = await waitForRun(sql, key, ['succeeded', 'dead']);
-    expect(done).toMatchObject({ status: 'succeeded', attempts: 3, result: { id: 'em_429' } });
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      attempts: 3,
+      result: { message_id: 'em_429' },
+    });
     // The attempt after the 429 was scheduled exactly Retry-After later.
     expect(delays).toEqual([1000]);
     const sent = resend.requests.filter((r) => r.headers['idempotency-key'] === key);
@@ -177,6 +204,10 @@ describe('smtp', () => {
       user: 'mailer',
     });
     expect(mail.headers.subject).toBe('Your receipt');
+    expect(mail.headers['list-unsubscribe']).toMatch(
+      /^<http:\/\/127\.0\.0\.1:8787\/email\/unsubscribe\/[\w-]+>, <mailto:hello@nudge\.example\?subject=unsubscribe%20[\w-]+>$/,
+    );
+    expect(mail.headers['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
     expect(mail.raw).toContain('<p>Receipt for order-7</p>');
     expect(done.result).toMatchObject({ provider: 'smtp', message_id: messageId });
   });

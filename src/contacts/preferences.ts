@@ -1,0 +1,67 @@
+// A contact's email preferences: which topics they receive. No row means
+// subscribed; a row for a topic decides that topic; a row for '*' decides
+// every topic without a row of its own (a complaint, "unsubscribe from all").
+// Changes take effect at once: every send checks them when it runs.
+import { ALL_TOPICS } from '../email/topics.js';
+import type { Db } from './store.js';
+
+export type PreferenceSource = 'one-click' | 'preference page' | 'api' | 'complaint' | 'mailto';
+
+/** For each (contact, topic), whether the contact opted out of it: one query. */
+export async function optedOut(
+  db: Db,
+  pairs: { contactId: string; topic: string }[],
+): Promise<boolean[]> {
+  if (pairs.length === 0) return [];
+  const rows = await db<{ i: number; out: boolean }[]>`
+    select p.i, coalesce(
+             (select not subscribed from nudge_engine.email_preferences
+               where contact_id = p.contact_id and topic = p.topic),
+             (select not subscribed from nudge_engine.email_preferences
+               where contact_id = p.contact_id and topic = ${ALL_TOPICS}),
+             false) as out
+      from unnest(${pairs.map((p) => p.contactId)}::uuid[], ${pairs.map((p) => p.topic)}::text[])
+           with ordinality as p(contact_id, topic, i)`;
+  const out = new Array<boolean>(pairs.length).fill(false);
+  for (const row of rows) out[Number(row.i) - 1] = row.out;
+  return out;
+}
+
+/** Whether the contact receives each of `topics` now. */
+export async function preferencesOf(
+  db: Db,
+  contactId: string,
+  topics: string[],
+): Promise<Record<string, boolean>> {
+  const out = await optedOut(
+    db,
+    topics.map((topic) => ({ contactId, topic })),
+  );
+  return Object.fromEntries(topics.map((topic, i) => [topic, !out[i]]));
+}
+
+/**
+ * Sets topics on or off (topic '*' for all at once: it also clears the
+ * choices made per topic). Idempotent: setting what is already set changes
+ * nothing but updated_at.
+ */
+export async function setPreferences(
+  db: Db,
+  contactId: string,
+  changes: Record<string, boolean>,
+  source: PreferenceSource,
+): Promise<void> {
+  const all = changes[ALL_TOPICS];
+  if (all !== undefined) {
+    await db`delete from nudge_engine.email_preferences
+              where contact_id = ${contactId} and topic <> ${ALL_TOPICS}`;
+  }
+  const topics = Object.keys(changes);
+  if (topics.length === 0) return;
+  await db`
+    insert into nudge_engine.email_preferences (contact_id, topic, subscribed, source)
+    select ${contactId}, topic, subscribed, ${source}
+      from unnest(${topics}::text[], ${topics.map((t) => changes[t]!)}::boolean[]) as c(topic, subscribed)
+    on conflict (contact_id, topic) do update
+       set subscribed = excluded.subscribed, source = excluded.source, updated_at = now()`;
+}

@@ -1,0 +1,76 @@
+// Whether an email run may be sent now, decided when it runs (not when the
+// journey queued it, which may be days earlier): a contact who opted out of
+// the email's topic since, or an address that bounced since, is not mailed.
+// Transactional email is exempt. Reads only; task.ts records the outcome.
+import type { ActionEnv, ActionRun, Admission } from '../actions/types.js';
+import { optedOut } from '../contacts/preferences.js';
+import type { Db } from '../contacts/store.js';
+import { normalizeAddress, suppressionsOf } from './suppression.js';
+import { TRANSACTIONAL, topicOfAction } from './topics.js';
+
+/** The recipient of a run whose params are rendered: `to`, else the contact's email. */
+export function recipientOf(run: ActionRun): string | undefined {
+  const params = run.params as { to?: unknown };
+  return text(params.to) ?? text(run.context.contact?.email);
+}
+
+export function text(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = String(value).trim();
+  return trimmed || undefined;
+}
+
+/**
+ * One verdict per run: skip (with the decision's reason) or go, with the
+ * run's contact found by its address when the run names none. Runs whose
+ * topic or recipient is wrong go on, and fail in execute with the message.
+ */
+export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Promise<Admission[]> {
+  const checked = runs.map((run) => {
+    const topic = topicOfAction(env.project.config.email, run.params as { topic?: string });
+    const to = recipientOf(run);
+    return {
+      run,
+      topic: 'topic' in topic ? topic.topic : undefined,
+      address: to ? normalizeAddress(to) : undefined,
+    };
+  });
+  const refusable = checked.filter(
+    (c) => c.topic !== undefined && c.topic !== TRANSACTIONAL && c.address !== undefined,
+  );
+  if (refusable.length === 0) return runs.map((run) => ({ go: run }));
+
+  const byAddress = await contactsByAddress(
+    db,
+    refusable.filter((c) => c.run.contactId === null).map((c) => c.address!),
+  );
+  const suppressed = await suppressionsOf(
+    db,
+    refusable.map((c) => c.address!),
+  );
+  const withContact = refusable
+    .map((c) => ({ ...c, contactId: c.run.contactId ?? byAddress.get(c.address!) ?? null }))
+    .filter((c) => c.contactId !== null);
+  const out = await optedOut(
+    db,
+    withContact.map((c) => ({ contactId: c.contactId!, topic: c.topic! })),
+  );
+  const verdicts = new Map<ActionRun, Admission>();
+  withContact.forEach((c, i) => {
+    const run = c.run.contactId === null ? { ...c.run, contactId: c.contactId } : c.run;
+    verdicts.set(c.run, out[i] ? { skip: `unsubscribed (topic ${c.topic})` } : { go: run });
+  });
+  for (const c of refusable) {
+    const reason = suppressed.get(c.address!);
+    if (reason) verdicts.set(c.run, { skip: `suppressed (${c.address} ${reason})` });
+  }
+  return runs.map((run) => verdicts.get(run) ?? { go: run });
+}
+
+async function contactsByAddress(db: Db, addresses: string[]): Promise<Map<string, string>> {
+  if (addresses.length === 0) return new Map();
+  const rows = await db<{ id: string; email: string }[]>`
+    select id, email from nudge_engine.contacts
+     where email = any(${addresses}::text[]) and deleted_at is null`;
+  return new Map(rows.map((r) => [r.email, r.id]));
+}
