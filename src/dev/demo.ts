@@ -1,6 +1,7 @@
 // The demo database `nudge dev` and a URL-less `nudge start` run on: a
 // Supabase-shaped database with the demo app's tables, on the embedded server
-// under .nudge/. Created once; kept between runs.
+// under .nudge/. Created once and kept between runs (`fresh` starts it over);
+// the app's tables (demo.sql) are brought up to date on every open.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -16,7 +17,11 @@ export interface DemoDatabase {
   created: boolean;
 }
 
-export async function openDemoDatabase(dataDir: string, port?: number): Promise<DemoDatabase> {
+export async function openDemoDatabase(
+  dataDir: string,
+  port?: number,
+  options: { fresh?: boolean } = {},
+): Promise<DemoDatabase> {
   const server = await startEmbedded({
     dataDir: path.resolve(dataDir),
     persistent: true,
@@ -24,24 +29,38 @@ export async function openDemoDatabase(dataDir: string, port?: number): Promise<
   });
   const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
   try {
+    if (options.fresh) await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
     const [exists] = await admin<{ n: number }[]>`
       select count(*)::int as n from pg_database where datname = ${DEMO_DATABASE}`;
-    if (exists?.n) return { server, url: server.url(DEMO_DATABASE), created: false };
-    await installSupabaseRoles(admin);
-    await createSupabaseDatabase(admin, DEMO_DATABASE, {
-      connect: (db) => postgres(server.url(db), { onnotice: () => {}, max: 1 }),
-    });
-    const demo = postgres(server.url(DEMO_DATABASE), { onnotice: () => {}, max: 1 });
-    try {
-      await demo.unsafe(await readFile(new URL('./demo.sql', import.meta.url), 'utf8'));
-    } finally {
-      await demo.end();
+    if (!exists?.n) {
+      await installSupabaseRoles(admin);
+      await createSupabaseDatabase(admin, DEMO_DATABASE, {
+        connect: (db) => postgres(server.url(db), { onnotice: () => {}, max: 1 }),
+      });
     }
-    return { server, url: server.url(DEMO_DATABASE), created: true };
+    await applyDemoTables(server.url(DEMO_DATABASE));
+    return { server, url: server.url(DEMO_DATABASE), created: !exists?.n };
   } catch (error) {
     await server.stop();
     throw error;
   } finally {
     await admin.end({ timeout: 1 });
+  }
+}
+
+/**
+ * The demo app's tables (demo.sql), created or brought up to date; one
+ * process at a time (an advisory lock), as two `nudge dev` may share a server.
+ */
+export async function applyDemoTables(url: string): Promise<void> {
+  const demo = postgres(url, { onnotice: () => {}, max: 1 });
+  try {
+    const text = await readFile(new URL('./demo.sql', import.meta.url), 'utf8');
+    await demo.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext('nudge demo tables'))`;
+      await tx.unsafe(text);
+    });
+  } finally {
+    await demo.end();
   }
 }
