@@ -129,10 +129,10 @@ function checkFeature(
     fail(['trigger', 'table'], missingTable(trigger.table, catalog));
     return [];
   }
+  // A schedule only reads (a query each window), so a view will do; capture needs a table.
   if (
-    table.kind === 'view' ||
-    table.kind === 'materialized view' ||
-    table.kind === 'foreign table'
+    trigger.kind !== 'schedule' &&
+    (table.kind === 'view' || table.kind === 'materialized view' || table.kind === 'foreign table')
   ) {
     fail(
       ['trigger', 'table'],
