@@ -142,6 +142,19 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       wrap(async (options, io, args) => (await import('./clock.js')).clock(args, options, io)),
     );
 
+  program
+    .command('backfill <feature>')
+    .description('enter existing rows (all current users, say) into a feature, as if just created')
+    .option('--where <condition>', 'only these rows: plan=eq.pro&created_at=lt.2024-01-01')
+    .option('--dry-run', 'count and show a sample; enter nobody')
+    .option('-y, --yes', 'enter them without asking')
+    .option('--rate <rate>', 'rows a second at most: 50/s, 3000/m, unlimited', '50/s')
+    .action(
+      wrap(async (options, io, args) =>
+        (await import('./backfill.js')).backfill(args, options, io),
+      ),
+    );
+
   registerKeys(program, wrap);
 
   program

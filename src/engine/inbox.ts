@@ -10,7 +10,7 @@ export type Operation = 'insert' | 'update' | 'delete';
 type Row = Record<string, unknown>;
 
 export interface InboxEvent {
-  source: 'outbox' | 'webhook' | 'api' | 'sync';
+  source: 'outbox' | 'webhook' | 'api' | 'sync' | 'backfill';
   /** Unique within the source: `<outbox id>:<row index>`, a webhook-id, an idempotency key. */
   sourceKey: string;
   schema?: string;

@@ -1,0 +1,55 @@
+// What `nudge backfill` and `nudge backtest` start from: one feature as it is
+// on disk, the engine store, the user's database and its live schema,
+// released in `finally`.
+import type postgres from 'postgres';
+import type { LoadedConfig } from '../config/load.js';
+import { type EngineStore, openEngineStore } from '../db/engine.js';
+import { NudgeError } from '../errors.js';
+import { type Feature, loadFeatures } from '../features/load.js';
+import { type Catalog, readCatalog } from '../source/catalog.js';
+import { openSource } from '../source/connect.js';
+
+export interface FeatureSession {
+  project: LoadedConfig;
+  /** Every feature on disk, drafts included. */
+  features: Feature[];
+  feature: Feature;
+  store: EngineStore;
+  source: postgres.Sql;
+  catalog: Catalog;
+}
+
+/** The feature of this project named `name`; a clear error listing the others when there is none. */
+export function findFeature(features: Feature[], name: string | undefined, dir: string): Feature {
+  const feature = features.find((f) => f.name === name);
+  if (feature) return feature;
+  throw new NudgeError(
+    name ? `no feature named "${name}" in ${dir}` : 'say which feature',
+    features.length ? `features: ${features.map((f) => f.name).join(', ')}` : undefined,
+  );
+}
+
+export async function withFeatureSession<T>(
+  project: LoadedConfig,
+  name: string | undefined,
+  fn: (session: FeatureSession) => Promise<T>,
+): Promise<T> {
+  const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+  const feature = findFeature(features, name, project.featuresDir);
+  const store = await openEngineStore(project, { max: 4 });
+  let source: postgres.Sql = store.sql;
+  try {
+    if (store.where !== 'source') {
+      source = await openSource({
+        url: store.sourceUrl,
+        readOnly: project.config.access === 'read-only',
+        max: 2,
+      });
+    }
+    const catalog = await readCatalog(source);
+    return await fn({ project, features, feature, store, source, catalog });
+  } finally {
+    if (source !== store.sql) await source.end({ timeout: 5 });
+    await store.close();
+  }
+}

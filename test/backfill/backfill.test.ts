@@ -1,0 +1,190 @@
+// nudge backfill against real Postgres: the dry run counts and samples and
+// writes nothing; the real run needs --yes without a terminal; rows enter
+// through the engine (cooldown holds for a contact who entered live), their
+// decisions point at inbox rows of source `backfill`; a second run adds no
+// one; and a run killed mid-way (SIGKILL of the CLI process) resumes from its
+// checkpoint and enters every row exactly once.
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backfill } from '../../src/cli/backfill.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { type TestEngine, testEngine } from '../engine/harness.js';
+import { useDatabase } from '../harness/db.js';
+
+const db = useDatabase();
+const REPO = path.resolve(import.meta.dirname, '../..');
+
+const FEATURES = {
+  'onboarding.yaml': `name: onboarding
+trigger: { table: public.accounts, on: insert, when: { new.plan: neq.banned } }
+contact: { email: new.email }
+cooldown: 30d
+stages:
+  - name: welcomed
+    do: [{ track: { event: onboarded } }]
+`,
+  'imported.yaml': `name: imported
+trigger: { table: public.imports, on: insert }
+contact: { email: new.email }
+stages:
+  - name: noted
+    do: [{ track: { event: imported } }]
+`,
+};
+
+let cwd: string;
+let engine: TestEngine;
+
+beforeAll(async () => {
+  await db.sql`create table public.accounts (
+    id bigint primary key, email text not null, plan text not null, created_at timestamptz not null default now())`;
+  await db.sql`create table public.imports (id bigint primary key, email text not null)`;
+  await db.sql`insert into public.accounts (id, email, plan)
+               select g, 'user' || g || '@example.com',
+                      case when g = 7 then 'banned' when g % 2 = 1 then 'pro' else 'free' end
+                 from generate_series(1, 30) g`;
+  await db.sql`insert into public.imports select g, 'import' || g || '@example.com' from generate_series(1, 200) g`;
+  engine = await testEngine(db, FEATURES);
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backfill-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(path.join(cwd, 'nudge.yaml'), '');
+  for (const [name, text] of Object.entries(FEATURES)) {
+    await writeFile(path.join(cwd, 'nudge/features', name), text);
+  }
+});
+
+const cli = () => memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+const inboxCount = async (feature: string) =>
+  (
+    await db.sql<{ n: number }[]>`
+      select count(*)::int as n from nudge_engine.inbox
+       where source = 'backfill' and event_name = ${`backfill:${feature}`}`
+  )[0]!.n;
+
+describe('nudge backfill', () => {
+  it('dry run: counts the rows the trigger condition and --where select, shows a sample, enters nobody', async () => {
+    const out = cli();
+    const code = await backfill(['onboarding'], { dryRun: true, where: 'plan=eq.pro' }, out.io);
+    expect(code).toBe(0);
+    // Odd ids are pro, but 7 is banned (the trigger condition, applied in SQL).
+    expect(out.stdout()).toContain('14 rows of public.accounts would enter onboarding as inserts');
+    expect(out.stdout()).toContain('id=1  contact user1@example.com');
+    expect(out.stdout()).toContain('id=9  contact user9@example.com');
+    expect(out.stdout()).not.toContain('id=7 ');
+    expect(await inboxCount('onboarding')).toBe(0);
+    const [checkpoints] = await db.sql`select count(*)::int as n from nudge_engine.backfills`;
+    expect(checkpoints!.n).toBe(0);
+  });
+
+  it('a bad --where names --where and the problem', async () => {
+    await expect(
+      backfill(['onboarding'], { where: 'nosuch=eq.1', dryRun: true }, cli().io),
+    ).rejects.toThrow(/--where: public.accounts has no column "nosuch"/);
+    await expect(backfill(['onboarding'], { where: 'plan=equals.pro' }, cli().io)).rejects.toThrow(
+      /--where: .*equals/,
+    );
+  });
+
+  it('refuses to enter anyone without --yes when there is no terminal to ask', async () => {
+    await expect(backfill(['onboarding'], {}, cli().io)).rejects.toThrow(
+      /needs confirmation and there is no terminal/,
+    );
+    expect(await inboxCount('onboarding')).toBe(0);
+  });
+
+  it('enters each row through the engine, marked backfill; cooldown holds; a second run adds no one', async () => {
+    // user3 signs up again live (a new row for the same email): enters now.
+    await db.sql`insert into public.accounts (id, email, plan) values (103, 'user3@example.com', 'free')`;
+    await engine.settle();
+    expect(
+      (await engine.decisions('onboarding')).filter((d) => d.outcome === 'entered'),
+    ).toHaveLength(1);
+
+    const out = cli();
+    const code = await backfill(
+      ['onboarding'],
+      { yes: true, rate: 'unlimited', pageSize: 7 },
+      out.io,
+    );
+    expect(code).toBe(0);
+    // 31 rows, 30 of them not banned; the live row 103 is backfilled too (once per row).
+    expect(out.stdout()).toContain('30 rows of public.accounts to enter onboarding');
+    expect(out.stdout()).toMatch(/backfill done in .* 30 rows read, 30 new to the engine/);
+    expect(await inboxCount('onboarding')).toBe(30);
+    await engine.settle();
+
+    const decided = await db.sql<{ outcome: string; reason: string; n: number }[]>`
+      select d.outcome, regexp_replace(d.reason, 'until .*', 'until …') as reason, count(*)::int as n
+        from nudge_engine.decisions d join nudge_engine.inbox i on i.id = d.inbox_id
+       where i.source = 'backfill' and d.feature = 'onboarding' and d.outcome in ('entered', 'skipped')
+       group by 1, 2 order by 1, 2`;
+    // user3 entered live a moment ago: both of its rows meet the 30-day cooldown.
+    expect(decided).toEqual([
+      { outcome: 'entered', reason: 'entered (entry 1)', n: 28 },
+      { outcome: 'skipped', reason: 'cooldown until …', n: 2 },
+    ]);
+
+    const again = cli();
+    expect(await backfill(['onboarding'], { yes: true, rate: 'unlimited' }, again.io)).toBe(0);
+    expect(again.stdout()).toMatch(/30 rows read, 0 new to the engine/);
+    expect(again.stdout()).toContain('30 were backfilled before and do not enter again');
+    const before = (await engine.decisions()).length;
+    await engine.settle();
+    expect((await engine.decisions()).length).toBe(before);
+    expect(await inboxCount('onboarding')).toBe(30);
+  });
+
+  it('resumes after the CLI process is killed mid-run, entering every row once', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(REPO, 'src/cli/main.ts'),
+        '-c',
+        path.join(cwd, 'nudge.yaml'),
+        'backfill',
+        'imported',
+        '--yes',
+        '--rate',
+        '40/s',
+      ],
+      { cwd: REPO, env: { ...process.env, DATABASE_URL: db.url }, stdio: 'ignore' },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const progress = async () =>
+      (
+        await db.sql<{ rows_read: number; status: string }[]>`
+          select rows_read::int, status from nudge_engine.backfills where feature = 'imported'`
+      )[0];
+    const deadline = Date.now() + 60_000;
+    while (((await progress())?.rows_read ?? 0) < 80) {
+      if (Date.now() > deadline) throw new Error('the backfill made no progress in 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const killedAt = (await progress())!;
+    expect(killedAt.status).toBe('running');
+    expect(killedAt.rows_read).toBeGreaterThanOrEqual(80);
+    expect(killedAt.rows_read).toBeLessThan(200);
+    // What reached the inbox is what the checkpoint says: one transaction.
+    expect(await inboxCount('imported')).toBe(killedAt.rows_read);
+
+    const out = cli();
+    expect(await backfill(['imported'], { yes: true, rate: 'unlimited' }, out.io)).toBe(0);
+    expect(out.stdout()).toMatch(/200 rows read, 200 new to the engine, continuing an earlier run/);
+    expect(await inboxCount('imported')).toBe(200);
+    const [done] = await db.sql`
+      select status, rows_read::int, queued::int from nudge_engine.backfills where feature = 'imported'`;
+    expect(done).toEqual({ status: 'done', rows_read: 200, queued: 200 });
+    await engine.settle();
+    const [entered] = await db.sql<{ n: number; contacts: number }[]>`
+      select count(*)::int as n, count(distinct contact_id)::int as contacts from nudge_engine.decisions
+       where feature = 'imported' and outcome = 'entered'`;
+    expect(entered).toEqual({ n: 200, contacts: 200 });
+  });
+});
