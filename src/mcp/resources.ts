@@ -33,50 +33,46 @@ async function readListed(dir: string, pattern: RegExp, name: unknown): Promise<
 const FEATURE_FILE = /^[^/\\]+\.ya?ml$/;
 const DOC_FILE = /^[^/\\]+\.md$/;
 
+/** Files of one directory as resources `nudge://<kind>/<file>`: listed, and readable only as listed. */
+function fileResources(
+  server: McpServer,
+  kind: string,
+  options: { dir: () => Promise<string>; pattern: RegExp; mimeType: string; description: string },
+): void {
+  const { pattern, mimeType, description } = options;
+  server.registerResource(
+    kind,
+    new ResourceTemplate(`nudge://${kind}/{file}`, {
+      list: async () => ({
+        resources: (await filesIn(await options.dir(), pattern)).map((file) => ({
+          uri: `nudge://${kind}/${file}`,
+          name: file,
+          mimeType,
+        })),
+      }),
+    }),
+    { description, mimeType },
+    async (uri, { file }) => ({
+      contents: [
+        { uri: uri.href, mimeType, text: await readListed(await options.dir(), pattern, file) },
+      ],
+    }),
+  );
+}
+
 export function registerResources(server: McpServer, context: McpContext): void {
-  const featuresDir = async () => (await projectOf(context)).featuresDir;
-
-  server.registerResource(
-    'feature',
-    new ResourceTemplate('nudge://features/{file}', {
-      list: async () => ({
-        resources: (await filesIn(await featuresDir(), FEATURE_FILE)).map((file) => ({
-          uri: `nudge://features/${file}`,
-          name: file,
-          mimeType: 'application/yaml',
-        })),
-      }),
-    }),
-    { description: 'a feature file of this project', mimeType: 'application/yaml' },
-    async (uri, { file }) => ({
-      contents: [
-        {
-          uri: uri.href,
-          mimeType: 'application/yaml',
-          text: await readListed(await featuresDir(), FEATURE_FILE, file),
-        },
-      ],
-    }),
-  );
-
-  server.registerResource(
-    'doc',
-    new ResourceTemplate('nudge://docs/{file}', {
-      list: async () => ({
-        resources: (await filesIn(DOCS, DOC_FILE)).map((file) => ({
-          uri: `nudge://docs/${file}`,
-          name: file,
-          mimeType: 'text/markdown',
-        })),
-      }),
-    }),
-    { description: 'Nudge documentation', mimeType: 'text/markdown' },
-    async (uri, { file }) => ({
-      contents: [
-        { uri: uri.href, mimeType: 'text/markdown', text: await readListed(DOCS, DOC_FILE, file) },
-      ],
-    }),
-  );
+  fileResources(server, 'features', {
+    dir: async () => (await projectOf(context)).featuresDir,
+    pattern: FEATURE_FILE,
+    mimeType: 'application/yaml',
+    description: 'a feature file of this project',
+  });
+  fileResources(server, 'docs', {
+    dir: async () => DOCS,
+    pattern: DOC_FILE,
+    mimeType: 'text/markdown',
+    description: 'Nudge documentation',
+  });
 
   server.registerResource(
     'feature-schema',

@@ -154,6 +154,17 @@ describe('nudge new', () => {
     expect(plan.stdout()).toContain('1 draft (not deployed)');
   });
 
+  it('asks again when the answer is not a JSON object', async () => {
+    script('a feature that emails people', VALID);
+    const cwd = await project();
+    const { code, requests } = await nudgeNew(cwd, 'email users about new projects');
+    expect(code).toBe(0);
+    expect(requests).toHaveLength(2);
+    expect(messagesOf(requests[1]!).at(-1)!.content).toBe(
+      'Your answer was not a JSON object. Answer with one JSON object for the feature.',
+    );
+  });
+
   it('sends the located errors back and saves the repaired answer', async () => {
     script(INVALID, VALID);
     const cwd = await project();

@@ -254,9 +254,9 @@ stages:
     const welcome = await client.readResource({ uri: 'nudge://features/welcome.yaml' });
     expect(welcome.contents[0]).toMatchObject({ text: WELCOME, mimeType: 'application/yaml' });
     const doc = await client.readResource({ uri: 'nudge://docs/configuration.md' });
-    expect(doc.contents[0]!.text).toBe(
-      await readFile(path.join(REPO, 'docs/configuration.md'), 'utf8'),
-    );
+    expect(doc.contents[0]).toMatchObject({
+      text: await readFile(path.join(REPO, 'docs/configuration.md'), 'utf8'),
+    });
     await expect(client.readResource({ uri: 'nudge://features/..%2Fnudge.yaml' })).rejects.toThrow(
       /no such resource/,
     );
