@@ -43,25 +43,28 @@ export async function preferencesOf(
 /**
  * Sets topics on or off (topic '*' for all at once: it also clears the
  * choices made per topic). Idempotent: setting what is already set changes
- * nothing but updated_at.
+ * nothing but updated_at. False when there is no such contact (deleted since
+ * the link was sent): nothing to do.
  */
 export async function setPreferences(
   db: Db,
   contactId: string,
   changes: Record<string, boolean>,
   source: PreferenceSource,
-): Promise<void> {
-  const all = changes[ALL_TOPICS];
-  if (all !== undefined) {
+): Promise<boolean> {
+  const [contact] = await db`select from nudge_engine.contacts where id = ${contactId}`;
+  if (!contact) return false;
+  if (changes[ALL_TOPICS] !== undefined) {
+    // Every topic at once: the per-topic choices before it no longer count.
     await db`delete from nudge_engine.email_preferences
               where contact_id = ${contactId} and topic <> ${ALL_TOPICS}`;
   }
-  const topics = Object.keys(changes);
-  if (topics.length === 0) return;
+  if (Object.keys(changes).length === 0) return true;
   await db`
     insert into nudge_engine.email_preferences (contact_id, topic, subscribed, source)
-    select ${contactId}, topic, subscribed, ${source}
-      from unnest(${topics}::text[], ${topics.map((t) => changes[t]!)}::boolean[]) as c(topic, subscribed)
+    select ${contactId}::uuid, key, value::boolean, ${source}
+      from jsonb_each_text(${db.json(changes)})
     on conflict (contact_id, topic) do update
        set subscribed = excluded.subscribed, source = excluded.source, updated_at = now()`;
+  return true;
 }

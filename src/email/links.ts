@@ -127,12 +127,15 @@ export interface EmailLinks {
   preferences_url: string;
 }
 
+/** The URL of a link: /email/unsubscribe/<token> or /email/preferences/<token>. */
+export function linkUrl(project: LoadedConfig, claim: LinkClaim): string {
+  return `${publicBaseUrl(project)}/email/${claim.purpose}/${linkSignerFor(project).sign(claim)}`;
+}
+
 /** The links of one email to `contactId` about `topic`. */
 export function emailLinks(project: LoadedConfig, contactId: string, topic: string): EmailLinks {
-  const signer = linkSignerFor(project);
-  const base = publicBaseUrl(project);
   return {
-    unsubscribe_url: `${base}/email/unsubscribe/${signer.sign({ purpose: 'unsubscribe', contactId, topic })}`,
-    preferences_url: `${base}/email/preferences/${signer.sign({ purpose: 'preferences', contactId, topic: '' })}`,
+    unsubscribe_url: linkUrl(project, { purpose: 'unsubscribe', contactId, topic }),
+    preferences_url: linkUrl(project, { purpose: 'preferences', contactId, topic: '' }),
   };
 }

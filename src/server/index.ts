@@ -17,6 +17,8 @@ import type { OverviewApiOptions } from './api/overview.js';
 import { limitDeclaredBody } from './body.js';
 import { type DashboardAccess, makeDashboardAccess } from './dashboard/access.js';
 import { makeDashboard } from './dashboard/index.js';
+import { emailLinkRoutes } from './email/links.js';
+import { makeResendIngest } from './email/resend.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
@@ -122,6 +124,20 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       metrics,
       ...(options.onEvents ? { onEvents: options.onEvents } : {}),
     }),
+  );
+
+  // Resend's delivery webhooks, and the unsubscribe and preference links in emails (docs/email.md).
+  app.post(
+    '/ingest/resend',
+    makeResendIngest({
+      sql,
+      secret: project.config.email.resend?.webhook_secret,
+      maxBodyBytes: project.config.ingest.max_body_bytes,
+    }),
+  );
+  app.route(
+    '/email',
+    emailLinkRoutes({ sql, project, maxBodyBytes: project.config.ingest.max_body_bytes }),
   );
 
   app.route(
