@@ -14,7 +14,9 @@ import { readsOf } from '../features/reads.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName } from '../source/names.js';
-import { buildCaptureObjects, type CaptureObject } from './triggers.js';
+import { replicationCaptures } from './transports/replication/desired.js';
+import type { DesiredCaptures } from './transports/replication/publication.js';
+import { buildCaptureObjects } from './triggers.js';
 import { resolveWebhookTransport } from './webhook.js';
 
 export async function desiredCaptures(
@@ -22,7 +24,7 @@ export async function desiredCaptures(
   sql: Sql,
   features: Feature[],
   catalog: Catalog,
-): Promise<CaptureObject[]> {
+): Promise<DesiredCaptures> {
   const exclude = project.config.capture.exclude_columns;
   checkExcluded(project, catalog);
   const reads = await readsOf(features, rendererFor(project));
@@ -30,6 +32,8 @@ export async function desiredCaptures(
     ...checkFeatures(features, catalog, project.config.contacts.attributes, { reads, exclude }),
     ...liveSyncNeeds(project, catalog),
   ];
+  if (project.config.capture.transport === 'replication')
+    return replicationCaptures(project, sql, needs);
   const transport =
     project.config.capture.transport === 'webhook'
       ? await resolveWebhookTransport(sql, project.config.webhook)

@@ -8,6 +8,8 @@ import { formatTableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
 import { lockdownSql, migrationSql, migrations } from './schema.js';
 import type { CaptureState, DeployedCapture } from './state.js';
+import { replicationItems } from './transports/replication/plan.js';
+import type { DesiredCaptures } from './transports/replication/publication.js';
 import {
   type CaptureObject,
   captureKey,
@@ -21,7 +23,14 @@ export type Action = 'create' | 'replace' | 'drop' | 'unchanged';
 
 export interface PlanItem {
   action: Action;
-  kind: 'schema' | 'privileges' | 'capture' | 'enrichment';
+  kind:
+    | 'schema'
+    | 'privileges'
+    | 'capture'
+    | 'enrichment'
+    | 'publication'
+    | 'replica identity'
+    | 'slot';
   /** What the item is about, e.g. `public.orders insert`. */
   subject: string;
   detail?: string;
@@ -41,9 +50,12 @@ export interface Plan {
   hasChanges: boolean;
 }
 
-export function makePlan(desired: CaptureObject[], state: CaptureState): Plan {
-  const items: PlanItem[] = [...schemaItems(state), ...captureItems(desired, state)];
-  items.push(...enrichmentItems(desired, state));
+export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
+  // capture: replication deploys no trigger (transports/replication/).
+  const triggers = desired.replication ? [] : desired;
+  const items: PlanItem[] = [...schemaItems(state), ...captureItems(triggers, state)];
+  items.push(...enrichmentItems(triggers, state));
+  items.push(...replicationItems(desired.replication, state.replication));
   const counts: Record<Action, number> = { create: 0, replace: 0, drop: 0, unchanged: 0 };
   for (const item of items) counts[item.action]++;
   return {
@@ -322,12 +334,29 @@ function normalize(e: {
   ];
 }
 
-/** Every statement of the plan, in the order deploy runs them. */
+/** Every statement of the plan's transaction, in the order deploy runs them (slots come after: slotStatements). */
 export function planStatements(plan: Plan): string[] {
-  const order: PlanItem['kind'][] = ['schema', 'privileges', 'capture', 'enrichment'];
+  const order: PlanItem['kind'][] = [
+    'schema',
+    'privileges',
+    'replica identity',
+    'publication',
+    'capture',
+    'enrichment',
+  ];
   const statements = order.flatMap((kind) =>
     plan.items.filter((item) => item.kind === kind).flatMap((item) => item.sql),
   );
   // Objects created after the lockdown (new functions) must be closed too.
   return plan.hasChanges ? [...statements, lockdownSql()] : statements;
+}
+
+/** A replication slot cannot be created in a transaction that wrote: deploy runs these after its commit. */
+export function slotStatements(plan: Plan): string[] {
+  return itemStatements(plan, ['slot']);
+}
+
+/** The statements of the plan's items of these kinds, in plan order. */
+export function itemStatements(plan: Plan, kinds: readonly PlanItem['kind'][]): string[] {
+  return plan.items.filter((item) => kinds.includes(item.kind)).flatMap((item) => item.sql);
 }

@@ -3,6 +3,7 @@
 // deployment. Read-only; the plan compares this with what features need.
 import type { Sql } from '../source/connect.js';
 import { readSchemaState, type SchemaState } from './schema.js';
+import { type ReplicationState, readReplicationState } from './transports/replication/state.js';
 import {
   type Enrichment,
   type Marker,
@@ -44,14 +45,24 @@ export interface CaptureState {
   rowsTables: string[];
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
   lastDeployed: { id: number; at: Date; keys: string[] } | undefined;
+  /** Publications, slots and replica identities (capture: replication). */
+  replication: ReplicationState;
 }
 
 const BASE_FUNCTIONS = new Set(['enrich']);
 
 export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const schema = await readSchemaState(sql);
+  const replication = await readReplicationState(sql);
   if (!schema.exists)
-    return { schema, captures: [], enrichments: [], rowsTables: [], lastDeployed: undefined };
+    return {
+      schema,
+      captures: [],
+      enrichments: [],
+      rowsTables: [],
+      lastDeployed: undefined,
+      replication,
+    };
 
   const functions = await sql<
     { name: string; comment: string | null; src: string; triggers: DeployedTrigger[] | null }[]
@@ -125,7 +136,7 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
           from nudge.deployments d order by d.id desc limit 1`
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
-  return { schema, captures, enrichments, rowsTables, lastDeployed: last };
+  return { schema, captures, enrichments, rowsTables, lastDeployed: last, replication };
 }
 
 export interface RowsTable {

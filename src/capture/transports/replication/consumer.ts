@@ -1,0 +1,307 @@
+// The replication consumer: streams the slot and hands every captured row to
+// the engine through its one way in (insertInbox). What it promises:
+//
+// * Nothing lost. The server keeps the WAL from the slot's acknowledged
+//   position on; a position is acknowledged only after the engine-store
+//   transaction holding every change up to it has committed. A crash at any
+//   moment leaves the rest to be streamed again.
+// * Nothing twice. An inbox key is the commit LSN of the change's
+//   transaction and the change's place in it (`<lsn>:<n>`), the same on
+//   every re-read, and the inbox stores a key once.
+// * Commit order. pgoutput sends transactions in commit order, one after the
+//   other; they go into the inbox in that order, by one consumer at a time:
+//   the process holding a session advisory lock on the source database (and
+//   the server lets one session stream a slot at a time anyway). Another
+//   process takes over when it ends (its connection closes with it, kill -9
+//   too) within `leaderPollMs`.
+// * Only what the capture copies: rows are cut to its columns here, before
+//   they are written anywhere (a table captured on update or delete is
+//   published whole, see publication.ts).
+import { randomUUID } from 'node:crypto';
+import postgres from 'postgres';
+import { announcement, type InboxEvent, insertInbox, type Router } from '../../../engine/inbox.js';
+import { type TableName, tableKey } from '../../../source/names.js';
+import { type ExcludedColumns, exclusionOf } from '../../columns.js';
+import type { Operation } from '../../triggers.js';
+import { decodePgoutput, formatLsn, type Lsn, type Relation, type Row } from './pgoutput.js';
+import { type ConsumedCapture, publicationName } from './publication.js';
+import { slotHealth } from './slot.js';
+import { openReplicationStream, type ReplicationStream } from './stream.js';
+
+/** The inbox source of replicated rows (inbox keys `<commit lsn>:<n>`). */
+const SOURCE = 'replication' as InboxEvent['source'];
+
+interface Logger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface ConsumerOptions {
+  /** The source database (where the slot is). */
+  url: string;
+  slot: string;
+  captures: ConsumedCapture[];
+  exclude?: ExcludedColumns;
+  engine: postgres.Sql;
+  route: Router;
+  log: Logger;
+  /** Announce stored rows on the inbox channel as this process (inbox.ts announcement). */
+  announceAs?: string;
+  /** Called after each commit with the lanes the rows went to. */
+  onStored?: (lanes: Set<number>) => void;
+  /** Events written per inbox transaction at most. */
+  batch?: number;
+  /** How often a process that is not the leader tries to become it (ms). */
+  leaderPollMs?: number;
+  /** Warn in the log when the slot retains more than this (capture.replication.warn_retained_mb). */
+  warnRetainedMb?: number;
+}
+
+export interface Consumer {
+  /** Whether this process holds the slot now. */
+  leading(): boolean;
+  stats: { stored: number; transactions: number; sessions: number; errors: number };
+  stop(): Promise<void>;
+}
+
+interface Committed {
+  end: Lsn;
+  events: InboxEvent[];
+}
+
+/** hashtext keys of the consumer's session lock, one per slot. */
+const LOCK = `hashtext('nudge replication')`;
+
+export function startConsumer(options: ConsumerOptions): Consumer {
+  const stats = { stored: 0, transactions: 0, sessions: 0, errors: 0 };
+  const self = options.announceAs ?? randomUUID();
+  let stopping = false;
+  let leader = false;
+  let wake: (() => void) | undefined;
+  const current: { stream?: ReplicationStream; lock?: postgres.Sql } = {};
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const keep = new Map<string, string[] | undefined>();
+  for (const capture of options.captures)
+    keep.set(JSON.stringify([tableKey(capture.table), capture.operation]), capture.columns);
+  const cut = (table: TableName, operation: Operation, row: Row | null): Row | null => {
+    if (!row) return null;
+    const columns = keep.get(JSON.stringify([tableKey(table), operation]));
+    const out: Row = {};
+    if (columns) {
+      for (const column of columns) if (column in row) out[column] = row[column];
+    } else {
+      for (const [column, value] of Object.entries(row))
+        if (exclusionOf(table, column, options.exclude) === undefined) out[column] = value;
+    }
+    return out;
+  };
+
+  /** One streaming session, as the leader, until it ends or fails. */
+  const session = async () => {
+    const relations = new Map<number, Relation>();
+    const committed: Committed[] = [];
+    let open: { lsn: Lsn; time: Date; n: number; events: InboxEvent[] } | undefined;
+    let writing: Promise<void> | undefined;
+    let failure: unknown;
+    let idleEnd = 0n;
+    const batch = options.batch ?? 2000;
+    const flush = () => {
+      if (writing || committed.length === 0 || failure) return;
+      writing = (async () => {
+        while (committed.length && !failure) {
+          // Whole transactions, up to `batch` events (a larger one goes alone).
+          let take = 0;
+          let count = 0;
+          while (
+            take < committed.length &&
+            (take === 0 || count + committed[take]!.events.length <= batch)
+          )
+            count += committed[take++]!.events.length;
+          const done = committed.slice(0, take);
+          const events = done.flatMap((c) => c.events);
+          const lanes = new Set<number>();
+          const route: Router = (event) => {
+            const lane = options.route(event);
+            lanes.add(lane);
+            return lane;
+          };
+          if (events.length) {
+            await options.engine.begin(async (tx) => {
+              for (let i = 0; i < events.length; i += 1000)
+                await insertInbox(tx, events.slice(i, i + 1000), route);
+              await tx`select ${announcement(tx, self, lanes)}`;
+            });
+          }
+          committed.splice(0, take);
+          // Committed: the server may now let go of everything up to here.
+          current.stream?.acknowledge(done.at(-1)!.end);
+          stats.stored += events.length;
+          stats.transactions += done.length;
+          if (lanes.size) options.onStored?.(lanes);
+          if (committed.length < batch) current.stream?.resume();
+        }
+      })()
+        .catch((error) => {
+          failure = error;
+          void current.stream?.close();
+        })
+        .finally(() => {
+          writing = undefined;
+        });
+    };
+    const stream = await openReplicationStream({
+      url: options.url,
+      slot: options.slot,
+      publications: (['insert', 'update', 'delete'] as const).map((op) =>
+        publicationName(options.slot, op),
+      ),
+      onMessage: (message) => {
+        if (message.kind === 'keepalive') {
+          // Everything sent before it is in hand: with nothing open or
+          // unstored, the server's position can be acknowledged (WAL of
+          // other tables then does not pile up behind the slot).
+          idleEnd = message.end;
+          if (!open && committed.length === 0 && !writing) current.stream?.acknowledge(idleEnd);
+          return;
+        }
+        const decoded = decodePgoutput(message.payload, relations);
+        switch (decoded.tag) {
+          case 'begin':
+            open = { lsn: decoded.finalLsn, time: decoded.commitTime, n: 0, events: [] };
+            break;
+          case 'insert':
+          case 'update':
+          case 'delete': {
+            if (!open) break;
+            const { schema, table } = decoded.relation;
+            const name = { schema, table };
+            const n = open.n++;
+            if (!keep.has(JSON.stringify([tableKey(name), decoded.tag]))) break;
+            open.events.push({
+              source: SOURCE,
+              sourceKey: `${formatLsn(open.lsn)}:${n}`,
+              schema,
+              table,
+              operation: decoded.tag,
+              newRow: decoded.tag === 'delete' ? null : cut(name, decoded.tag, decoded.new),
+              oldRow: decoded.tag === 'insert' ? null : cut(name, decoded.tag, decoded.old),
+              occurredAt: open.time,
+            });
+            break;
+          }
+          case 'commit':
+            if (!open) break;
+            committed.push({ end: decoded.endLsn, events: open.events });
+            open = undefined;
+            if (committed.length >= batch * 4) current.stream?.pause();
+            flush();
+            break;
+          default:
+            break;
+        }
+      },
+    });
+    current.stream = stream;
+    stats.sessions++;
+    try {
+      await stream.ended;
+    } finally {
+      await stream.close();
+      current.stream = undefined;
+      while (writing) await writing;
+    }
+    if (failure) throw failure;
+  };
+
+  /** Becomes the leader (a session lock on the source), streams while it is, retries with backoff. */
+  const run = async () => {
+    let failures = 0;
+    let lastHealth = 0;
+    while (!stopping) {
+      const lock = postgres(options.url, {
+        max: 1,
+        idle_timeout: 0,
+        max_lifetime: null,
+        onnotice: () => {},
+        connection: { application_name: `nudge replication leader ${options.slot}` },
+      });
+      current.lock = lock;
+      try {
+        const [row] = await lock<{ ok: boolean }[]>`
+          select pg_try_advisory_lock(${lock.unsafe(LOCK)}, hashtext(${options.slot})) as ok`;
+        if (!row?.ok) {
+          await lock.end({ timeout: 1 });
+          await sleep(options.leaderPollMs ?? 1000);
+          continue;
+        }
+        leader = true;
+        options.log.info({ slot: options.slot }, 'streaming the replication slot');
+        while (!stopping) {
+          try {
+            await session();
+            failures = 0;
+          } catch (error) {
+            if (stopping) break;
+            stats.errors++;
+            failures++;
+            const backoff = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+            options.log.warn(
+              { error: (error as Error).message, slot: options.slot },
+              `replication stream ended, streaming again in ${backoff} ms`,
+            );
+            await sleep(backoff);
+          }
+          if (Date.now() - lastHealth > 60_000 && options.warnRetainedMb !== undefined) {
+            lastHealth = Date.now();
+            const health = await slotHealth(lock, options.slot, options.warnRetainedMb);
+            if (health.overLimit)
+              options.log.warn(
+                { slot: options.slot, retainedBytes: health.retainedBytes },
+                'the replication slot retains more WAL than capture.replication.warn_retained_mb',
+              );
+          }
+          // The lock's session is gone (the server restarted): lead again only once re-taken.
+          const [still] = await lock<{ held: boolean }[]>`
+            select exists (select from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()
+                            and granted) as held`.catch(() => [{ held: false }]);
+          if (!still?.held) break;
+        }
+      } catch (error) {
+        if (!stopping) {
+          stats.errors++;
+          options.log.warn(
+            { error: (error as Error).message },
+            'replication leader election failed',
+          );
+          await sleep(1000);
+        }
+      } finally {
+        leader = false;
+        current.lock = undefined;
+        await lock.end({ timeout: 1 }).catch(() => {});
+      }
+    }
+  };
+  const running = run();
+
+  return {
+    leading: () => leader,
+    stats,
+    async stop() {
+      stopping = true;
+      wake?.();
+      await current.stream?.close();
+      await running;
+    },
+  };
+}

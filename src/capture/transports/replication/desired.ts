@@ -1,0 +1,68 @@
+// capture: replication's part of desiredCaptures: the same capture objects
+// as for triggers (columns, who uses them), and the publications, identities
+// and slot that replace the triggers. Enrichment runs inside a trigger, in
+// the writing transaction; a replication stream has no such moment, so a
+// feature that enriches is refused here, by name (docs/replication.md).
+import type { LoadedConfig } from '../../../config/load.js';
+import { NudgeError } from '../../../errors.js';
+import type { Sql } from '../../../source/connect.js';
+import type { ExcludedColumns } from '../../columns.js';
+import { buildCaptureObjects, type CaptureNeed, captureKey } from '../../triggers.js';
+import {
+  type DesiredCaptures,
+  type RowFilter,
+  replicationDesired,
+  withReplication,
+} from './publication.js';
+
+export async function replicationCaptures(
+  project: LoadedConfig,
+  sql: Sql,
+  needs: CaptureNeed[],
+): Promise<DesiredCaptures> {
+  const enriching = [...new Set(needs.filter((n) => n.enrichments?.length).map((n) => n.by))];
+  if (enriching.length) {
+    throw new NudgeError(
+      `capture: replication cannot enrich at capture time, and ${enriching.join(', ')} ${enriching.length === 1 ? 'uses' : 'use'} enrich`,
+      'remove enrich from those features (read the joined row in a condition or template instead), or use capture: outbox',
+    );
+  }
+  const [server] = await sql<{ version: number }[]>`
+    select current_setting('server_version_num')::int as version`;
+  return replicationObjects(needs, {
+    slot: project.config.capture.replication.slot,
+    serverVersion: server!.version,
+    exclude: project.config.capture.exclude_columns,
+  });
+}
+
+/** The capture objects of `needs` with what replaces their triggers. Pure. */
+export function replicationObjects(
+  needs: CaptureNeed[],
+  options: { slot: string; serverVersion: number; exclude?: ExcludedColumns },
+): DesiredCaptures {
+  const objects = buildCaptureObjects(needs, options.exclude ? { exclude: options.exclude } : {});
+  return withReplication(
+    objects,
+    replicationDesired(options.slot, objects, insertFilters(needs), options.serverVersion),
+  );
+}
+
+/** Each insert capture's row filter, when every need of it has one (else it takes every row). */
+function insertFilters(needs: CaptureNeed[]): Map<string, RowFilter> {
+  const groups = new Map<string, CaptureNeed[]>();
+  for (const need of needs) {
+    if (need.operation !== 'insert') continue;
+    const key = captureKey(need.table, need.operation);
+    groups.set(key, [...(groups.get(key) ?? []), need]);
+  }
+  const filters = new Map<string, RowFilter>();
+  for (const group of groups.values()) {
+    if (!group.every((need) => need.filter)) continue;
+    const { table } = group[0]!;
+    filters.set(JSON.stringify([table.schema, table.table]), (row) =>
+      group.map((need) => `(${need.filter!(row)})`).join(' OR '),
+    );
+  }
+  return filters;
+}

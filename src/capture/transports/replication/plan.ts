@@ -1,0 +1,128 @@
+// The plan's items for capture: replication (capture/plan.ts adds them):
+// publications, replica identities and the slot, with drift as for
+// triggers — a publication changed or dropped by hand, a slot dropped by
+// hand (whatever was written meanwhile was not captured). Pure.
+import { NudgeError } from '../../../errors.js';
+import { formatTableName } from '../../../source/names.js';
+import type { PlanItem } from '../../plan.js';
+import {
+  createPublicationSql,
+  createSlotSql,
+  describeTable,
+  dropPublicationSql,
+  dropSlotSql,
+  fullIdentitySql,
+  type ReplicationDesired,
+} from './publication.js';
+import type { ReplicationState } from './state.js';
+
+export function replicationItems(
+  desired: ReplicationDesired | undefined,
+  state: ReplicationState,
+): PlanItem[] {
+  const items: PlanItem[] = [];
+  const version = state.serverVersion;
+  const deployedSlots = new Set(
+    state.publications.flatMap((p) => (p.marker ? [p.marker.slot] : [])),
+  );
+  const slot = desired && state.slots.find((s) => s.name === desired.slot);
+  if (desired && slot && slot.database !== state.database) {
+    throw new NudgeError(
+      `replication slot "${desired.slot}" belongs to database ${slot.database ?? '(none: a physical slot)'}, not ${state.database}`,
+      'set capture.replication.slot to another name in nudge.yaml',
+    );
+  }
+  for (const spec of desired?.publications ?? []) {
+    const deployed = state.publications.find((p) => p.name === spec.name);
+    const tables = spec.tables.length ? spec.tables.map(describeTable).join(', ') : 'no tables';
+    const detail = `publish ${spec.operation} · ${tables}`;
+    const sql = createPublicationSql(spec, desired!.slot, version);
+    if (!deployed) {
+      items.push({
+        action: 'create',
+        kind: 'publication',
+        subject: spec.name,
+        detail,
+        ...(deployedSlots.has(desired!.slot) ? { drift: ['publication was dropped by hand'] } : {}),
+        sql,
+      });
+      continue;
+    }
+    const drift: string[] = [];
+    if (!deployed.marker)
+      drift.push('a publication of this name exists that Nudge did not make (no marker)');
+    else if (deployed.marker.catalog !== deployed.catalog)
+      drift.push('publication was changed by hand');
+    const changed = deployed.marker !== undefined && deployed.marker.hash !== spec.hash;
+    const work = changed || drift.length > 0;
+    items.push({
+      action: work ? 'replace' : 'unchanged',
+      kind: 'publication',
+      subject: spec.name,
+      detail: `${detail}${changed ? ' · definition changed' : ''}`,
+      ...(drift.length ? { drift } : {}),
+      sql: work ? sql : [],
+    });
+  }
+  const wanted = new Set(desired?.publications.map((p) => p.name));
+  for (const deployed of state.publications) {
+    if (!deployed.marker || wanted.has(deployed.name)) continue;
+    items.push({
+      action: 'drop',
+      kind: 'publication',
+      subject: deployed.name,
+      detail: 'orphan: capture is not replication, or its slot was renamed',
+      sql: [dropPublicationSql(deployed.name)],
+    });
+  }
+  const full = new Set(state.fullIdentity.map((t) => formatTableName(t)));
+  for (const table of desired?.fullIdentity ?? []) {
+    const name = formatTableName(table);
+    items.push({
+      action: full.has(name) ? 'unchanged' : 'replace',
+      kind: 'replica identity',
+      subject: name,
+      detail:
+        'FULL: old rows carry every column, and updates and deletes keep working on a published table',
+      sql: full.has(name) ? [] : [fullIdentitySql(table)],
+    });
+  }
+  if (desired) {
+    const detail = 'logical, pgoutput; created after the transaction commits';
+    if (!slot) {
+      items.push({
+        action: 'create',
+        kind: 'slot',
+        subject: desired.slot,
+        detail,
+        ...(deployedSlots.has(desired.slot)
+          ? { drift: ['slot was dropped by hand: changes written since were not captured'] }
+          : {}),
+        sql: [createSlotSql(desired.slot)],
+      });
+    } else if (slot.plugin !== 'pgoutput') {
+      items.push({
+        action: 'replace',
+        kind: 'slot',
+        subject: desired.slot,
+        detail,
+        drift: [`slot uses plugin ${slot.plugin}, not pgoutput`],
+        sql: [...dropSlotSql(desired.slot), createSlotSql(desired.slot)],
+      });
+    } else {
+      items.push({ action: 'unchanged', kind: 'slot', subject: desired.slot, detail, sql: [] });
+    }
+  }
+  for (const name of deployedSlots) {
+    if (name === desired?.slot) continue;
+    if (!state.slots.some((s) => s.name === name && s.database === state.database)) continue;
+    items.push({
+      action: 'drop',
+      kind: 'slot',
+      subject: name,
+      detail: 'orphan: no publication of Nudge streams through it any more',
+      sql: dropSlotSql(name),
+    });
+  }
+  return items;
+}

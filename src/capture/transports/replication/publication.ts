@@ -1,0 +1,212 @@
+// What `capture: replication` deploys instead of triggers, and its plan: one
+// publication per operation (a publication's `publish` list covers all its
+// tables, and a row filter is per publication), the slot that streams them,
+// and REPLICA IDENTITY FULL on tables captured on update or delete. Pure: the
+// plan compares this with what state.ts read and writes the SQL.
+//
+// Column lists and row filters (PostgreSQL 15+) are used only where they are
+// safe for the user's writes:
+// * A table captured on update or delete gets REPLICA IDENTITY FULL, so old
+//   rows carry the columns a trigger would have copied, and so an UPDATE or
+//   DELETE on a table without a primary key keeps working once it is
+//   published (it would fail otherwise). With FULL identity a column list
+//   must name every column (PostgreSQL then refuses UPDATE and DELETE), and
+//   every publication of a table must use the same list: such a table is
+//   published without a list, in every publication. The consumer keeps only
+//   the columns the capture copies, before anything is written anywhere.
+// * A table captured only on insert is published with the columns its
+//   capture copies: credentials never leave the server.
+// * A row filter goes on the insert publication only (on update and delete
+//   PostgreSQL turns an update that leaves the filter into a DELETE), and
+//   only when the features' condition reads new.* alone.
+import { createHash } from 'node:crypto';
+import { dollarQuote, ident, literal } from '../../../db/quote.js';
+import { formatTableName, type TableName } from '../../../source/names.js';
+import type { CaptureObject, Operation, RowRefs } from '../../triggers.js';
+
+export const REPLICATION_MARKER = 'nudge:replication ';
+
+/** Names of the slot and publications of a project (capture.replication.slot). */
+export function publicationName(slot: string, operation: Operation): string {
+  return `${slot}_${operation}`;
+}
+
+export interface PublishedTable {
+  table: TableName;
+  /** The columns published; undefined publishes every column. */
+  columns?: string[];
+  /** A row filter over the table's columns. */
+  filter?: string;
+}
+
+export interface PublicationSpec {
+  name: string;
+  operation: Operation;
+  tables: PublishedTable[];
+  /** sha256 of the above: the marker's hash. */
+  hash: string;
+}
+
+/** What the consumer keeps of each (table, operation) it receives. */
+export interface ConsumedCapture {
+  table: TableName;
+  operation: Operation;
+  /** The columns kept; undefined keeps every column that may leave (columns.ts exclusionOf). */
+  columns?: string[];
+}
+
+export interface ReplicationDesired {
+  slot: string;
+  publications: PublicationSpec[];
+  /** Tables that need REPLICA IDENTITY FULL (captured on update or delete). */
+  fullIdentity: TableName[];
+  captures: ConsumedCapture[];
+}
+
+/** A capture object's filter, before it was written for a trigger (desired.ts keeps it). */
+export type RowFilter = (row: RowRefs) => string;
+
+const OLD_MARK = '\u0000old';
+
+/**
+ * The publications, slot and identities that capture `objects` by logical
+ * replication. `filters` holds each insert capture's filter (by table key),
+ * when every need of it has one.
+ */
+export function replicationDesired(
+  slot: string,
+  objects: CaptureObject[],
+  filters: Map<string, RowFilter>,
+  serverVersion: number,
+): ReplicationDesired {
+  const lists = serverVersion >= 150000;
+  const key = (t: TableName) => JSON.stringify([t.schema, t.table]);
+  const full = new Map<string, TableName>();
+  for (const object of objects)
+    if (object.operation !== 'insert') full.set(key(object.table), object.table);
+  const publications = (['insert', 'update', 'delete'] as const).map((operation) => {
+    const tables = objects
+      .filter((object) => object.operation === operation)
+      .map((object): PublishedTable => {
+        const listed = lists && !full.has(key(object.table)) && object.columns.copied.length > 0;
+        const filter =
+          lists && operation === 'insert'
+            ? filters.get(key(object.table))?.({ new: (c) => ident(c), old: () => OLD_MARK })
+            : undefined;
+        return {
+          table: object.table,
+          ...(listed ? { columns: [...object.columns.copied] } : {}),
+          ...(filter && !filter.includes(OLD_MARK) ? { filter } : {}),
+        };
+      });
+    const name = publicationName(slot, operation);
+    const hash = createHash('sha256')
+      .update(JSON.stringify([name, operation, tables]))
+      .digest('hex');
+    return { name, operation, tables, hash };
+  });
+  return {
+    slot,
+    publications,
+    fullIdentity: [...full.values()],
+    captures: objects.map((object) => ({
+      table: object.table,
+      operation: object.operation,
+      ...(object.columns.copied.length ? { columns: [...object.columns.copied] } : {}),
+    })),
+  };
+}
+
+export interface PublicationMarker {
+  v: 1;
+  slot: string;
+  operation: Operation;
+  hash: string;
+  /** The publication's catalog fingerprint right after the deploy: a change since is drift. */
+  catalog: string;
+}
+
+export function parsePublicationMarker(comment: string | null): PublicationMarker | undefined {
+  if (!comment?.startsWith(REPLICATION_MARKER)) return undefined;
+  try {
+    const marker = JSON.parse(comment.slice(REPLICATION_MARKER.length)) as PublicationMarker;
+    return marker.v === 1 ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SQL computing a publication's fingerprint from the catalog: its operations
+ * and, per table, the column numbers of its list and its filter. Columns
+ * added to a table without a list do not change it.
+ */
+export function fingerprintSql(publication: string, serverVersion: number): string {
+  const detail =
+    serverVersion >= 150000
+      ? `coalesce(r.prattrs::text, '') || ' ' || coalesce(pg_get_expr(r.prqual, r.prrelid), '')`
+      : `''`;
+  return `(SELECT md5(concat_ws('|', p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.puballtables,
+          (SELECT string_agg(r.prrelid::regclass::text || ' ' || ${detail}, ';' ORDER BY r.prrelid::regclass::text)
+             FROM pg_publication_rel r WHERE r.prpubid = p.oid)))
+     FROM pg_publication p WHERE p.pubname = ${literal(publication)})`;
+}
+
+/** Creates (or recreates) a publication as specified, with its marker. */
+export function createPublicationSql(
+  spec: PublicationSpec,
+  slot: string,
+  serverVersion: number,
+): string[] {
+  const tables = spec.tables.map(
+    (t) =>
+      `${ident(t.table.schema, t.table.table)}${t.columns ? ` (${t.columns.map((c) => ident(c)).join(', ')})` : ''}${
+        t.filter ? ` WHERE (${t.filter})` : ''
+      }`,
+  );
+  const marker = `json_build_object('v', 1, 'slot', ${literal(slot)}, 'operation', ${literal(spec.operation)}, 'hash', ${literal(spec.hash)}, 'catalog', ${fingerprintSql(spec.name, serverVersion)})::text`;
+  return [
+    `DROP PUBLICATION IF EXISTS ${ident(spec.name)}`,
+    `CREATE PUBLICATION ${ident(spec.name)}${tables.length ? ` FOR TABLE ${tables.join(', ')}` : ''} WITH (publish = ${literal(spec.operation)})`,
+    `DO ${dollarQuote(
+      `BEGIN EXECUTE format('COMMENT ON PUBLICATION %I IS %L', ${literal(spec.name)}, ${literal(REPLICATION_MARKER)} || ${marker}); END`,
+      'nudge',
+    )}`,
+  ];
+}
+
+export function dropPublicationSql(name: string): string {
+  return `DROP PUBLICATION IF EXISTS ${ident(name)}`;
+}
+
+/** Run after the deploy's transaction commits: a slot cannot be created in a transaction that wrote. */
+export function createSlotSql(slot: string): string {
+  return `SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`;
+}
+
+/** Drops a slot, ending the session that streams it first (a held slot cannot be dropped). */
+export function dropSlotSql(slot: string): string[] {
+  return [
+    `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = ${literal(slot)} AND active_pid IS NOT NULL`,
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${literal(slot)}`,
+  ];
+}
+
+export function fullIdentitySql(table: TableName): string {
+  return `ALTER TABLE ${ident(table.schema, table.table)} REPLICA IDENTITY FULL`;
+}
+
+/** `public.orders (id, email) where (...)`, for the plan's detail line. */
+export function describeTable(t: PublishedTable): string {
+  return `${formatTableName(t.table)}${t.columns ? ` (${t.columns.join(', ')})` : ''}${t.filter ? ' filtered' : ''}`;
+}
+
+/** What plan and deploy are given: the capture objects, and with capture: replication what replaces their triggers. */
+export type DesiredCaptures = CaptureObject[] & { replication?: ReplicationDesired };
+
+export function withReplication(
+  objects: CaptureObject[],
+  replication: ReplicationDesired,
+): DesiredCaptures {
+  return Object.assign(objects, { replication });
+}

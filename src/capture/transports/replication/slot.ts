@@ -1,0 +1,100 @@
+// The slot's life outside the plan's transaction: made and dropped after it
+// commits (a slot cannot be made in a transaction that wrote), dropped by
+// teardown with the publications, and watched: a slot nobody consumes keeps
+// every WAL segment since its position and can fill the server's disk.
+import type postgres from 'postgres';
+import type { PlanItem } from '../../plan.js';
+import { dropPublicationSql, dropSlotSql, parsePublicationMarker } from './publication.js';
+
+/** The plan items deploy commits before it makes the slot. */
+export const REPLICATION_FIRST: readonly PlanItem['kind'][] = ['replica identity', 'publication'];
+
+/** SQLSTATE 55006: the slot is held by a session (ended just before; it may not be gone yet). */
+const SLOT_ACTIVE = '55006';
+
+/** Runs slot statements one at a time; a drop retries while the session it ended is still going. */
+export async function applySlotStatements(sql: postgres.Sql, statements: string[]): Promise<void> {
+  for (let i = 0; i < statements.length; i++) {
+    const statement = statements[i]!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sql.unsafe(statement);
+        break;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== SLOT_ACTIVE || attempt >= 50) throw error;
+        // End the holder again (the drop's first statement), then retry.
+        await sql.unsafe(statements[i - 1] ?? 'select');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+}
+
+/** Teardown: Nudge's publications (by marker) and the slots they name. */
+export async function dropReplication(
+  sql: postgres.Sql,
+): Promise<{ publications: string[]; slots: string[] }> {
+  const found = await sql<{ name: string; comment: string | null }[]>`
+    select pubname as name, obj_description(oid, 'pg_publication') as comment from pg_publication`;
+  const ours = found.flatMap((p) => {
+    const marker = parsePublicationMarker(p.comment);
+    return marker ? [{ name: p.name, slot: marker.slot }] : [];
+  });
+  for (const p of ours) await sql.unsafe(dropPublicationSql(p.name));
+  const names = [...new Set(ours.map((p) => p.slot))];
+  const existing = await sql<{ name: string }[]>`
+    select slot_name as name from pg_replication_slots
+     where slot_name = any(${names}::text[]) and database = current_database()`;
+  for (const { name } of existing) await applySlotStatements(sql, dropSlotSql(name));
+  return { publications: ours.map((p) => p.name), slots: existing.map((s) => s.name) };
+}
+
+export interface SlotHealth {
+  slot: string;
+  exists: boolean;
+  active: boolean;
+  /** WAL the server keeps for the slot (from its restart position to now), in bytes. */
+  retainedBytes: number;
+  /** WAL written since the consumer's last acknowledged position, in bytes. */
+  lagBytes: number;
+  /** pg_replication_slots.wal_status: reserved, extended, unreserved or lost. */
+  walStatus: string | null;
+  /** Bytes left before max_slot_wal_keep_size invalidates the slot (null: no limit). */
+  safeBytes: number | null;
+  /** retainedBytes over capture.replication.warn_retained_mb. */
+  overLimit: boolean;
+}
+
+/** The slot's WAL retention and lag, for nudge doctor, /v1 and the engine's log. */
+export async function slotHealth(
+  sql: postgres.Sql,
+  slot: string,
+  warnRetainedMb: number,
+): Promise<SlotHealth> {
+  const [row] = await sql<
+    {
+      active: boolean;
+      retained: number | null;
+      lag: number | null;
+      wal_status: string | null;
+      safe: number | null;
+    }[]
+  >`
+    select active,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 as retained,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 as lag,
+           wal_status, safe_wal_size::float8 as safe
+      from pg_replication_slots where slot_name = ${slot} and database = current_database()`;
+  const retainedBytes = Math.max(0, row?.retained ?? 0);
+  return {
+    slot,
+    exists: !!row,
+    active: row?.active ?? false,
+    retainedBytes,
+    lagBytes: Math.max(0, row?.lag ?? 0),
+    walStatus: row?.wal_status ?? null,
+    safeBytes: row?.safe ?? null,
+    overLimit: retainedBytes > warnRetainedMb * 1024 * 1024,
+  };
+}

@@ -1,0 +1,64 @@
+// Reads what capture: replication has deployed: Nudge's publications with
+// their markers and catalog fingerprints, the slots they name, and the
+// tables whose replica identity is not the default. Read-only.
+import type { Sql } from '../../../source/connect.js';
+import type { TableName } from '../../../source/names.js';
+import { fingerprintSql, type PublicationMarker, parsePublicationMarker } from './publication.js';
+
+export interface DeployedPublication {
+  name: string;
+  marker?: PublicationMarker;
+  /** The fingerprint of the publication now (publication.ts fingerprintSql). */
+  catalog: string;
+}
+
+export interface DeployedSlot {
+  name: string;
+  plugin: string | null;
+  /** The database the slot belongs to; another one's slot of the same name is not ours. */
+  database: string | null;
+  active: boolean;
+}
+
+export interface ReplicationState {
+  serverVersion: number;
+  /** Every publication of the database (Nudge's have a marker). */
+  publications: DeployedPublication[];
+  slots: DeployedSlot[];
+  /** Tables whose replica identity is FULL. */
+  fullIdentity: TableName[];
+  database: string;
+}
+
+export async function readReplicationState(sql: Sql): Promise<ReplicationState> {
+  const [server] = await sql<{ version: number; database: string }[]>`
+    select current_setting('server_version_num')::int as version, current_database() as database`;
+  const version = server!.version;
+  const found = await sql<{ name: string; comment: string | null }[]>`
+    select pubname as name, obj_description(oid, 'pg_publication') as comment
+      from pg_publication
+     order by pubname`;
+  const publications: DeployedPublication[] = [];
+  for (const row of found) {
+    const [print] = await sql.unsafe<{ catalog: string }[]>(
+      `select ${fingerprintSql(row.name, version)} as catalog`,
+    );
+    const marker = parsePublicationMarker(row.comment);
+    publications.push({ name: row.name, ...(marker ? { marker } : {}), catalog: print!.catalog });
+  }
+  const slots = await sql<DeployedSlot[]>`
+    select slot_name as name, plugin, database, active from pg_replication_slots
+     where slot_type = 'logical'`;
+  const fullIdentity = await sql<TableName[]>`
+    select n.nspname as schema, c.relname as table
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relreplident = 'f' and c.relkind in ('r', 'p')
+       and n.nspname not in ('pg_catalog', 'information_schema')`;
+  return {
+    serverVersion: version,
+    publications,
+    slots: [...slots],
+    fullIdentity: [...fullIdentity],
+    database: server!.database,
+  };
+}

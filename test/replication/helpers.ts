@@ -1,0 +1,56 @@
+// What the replication tests share: a slot name unique to the test database
+// (slots are server-wide), the capture deployed by replication, the engine
+// store migrated, a consumer feeding its inbox, the inbox read back, and the
+// slot dropped before the harness drops the database (a database with a
+// logical slot cannot be dropped).
+import type postgres from 'postgres';
+import { afterAll } from 'vitest';
+import { deploy } from '../../src/capture/deploy.js';
+import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
+import { dropReplication } from '../../src/capture/transports/replication/slot.js';
+import type { CaptureNeed } from '../../src/capture/triggers.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import type { TestDatabase } from '../harness/db.js';
+
+export function slotFor(db: TestDatabase): string {
+  return `nudge_${db.name}`;
+}
+
+export async function serverVersion(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ v: number }[]>`select current_setting('server_version_num')::int as v`;
+  return row!.v;
+}
+
+export async function deployReplication(db: TestDatabase, needs: CaptureNeed[]) {
+  const desired = replicationObjects(needs, {
+    slot: slotFor(db),
+    serverVersion: await serverVersion(db.sql),
+  });
+  const result = await deploy(db.sql, desired);
+  return { desired, result };
+}
+
+export async function migrated(db: TestDatabase): Promise<void> {
+  await migrateEngine(db.sql, db.url);
+}
+
+/** Drops the test database's slot first when the file ends (registered before useDatabase's drop runs). */
+export function dropSlotAfterAll(db: TestDatabase): void {
+  afterAll(async () => {
+    if (db.sql) await dropReplication(db.sql).catch(() => {});
+  });
+}
+
+export interface InboxRow {
+  source_key: string;
+  table_name: string;
+  operation: string;
+  new_row: Record<string, unknown> | null;
+  old_row: Record<string, unknown> | null;
+}
+
+export async function replicated(sql: postgres.Sql): Promise<InboxRow[]> {
+  return sql<InboxRow[]>`
+    select source_key, table_name, operation, new_row, old_row
+      from nudge_engine.inbox where source = 'replication' order by id`;
+}
