@@ -6,6 +6,8 @@
 // (dist/web, so run `npm run build` first; the npm script does).
 //
 //   npm run bench:dashboard            BENCH_SCALE=0.1 for a quick look
+//   BENCH_HOLD=1 npx tsx bench/dashboard.ts   seeds, prints the database URL and
+//                                      waits for Ctrl-C (for EXPLAIN ANALYZE)
 import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { loadConfig } from '../src/config/load.js';
 import { createApiKey } from '../src/contacts/api-keys.js';
+import { indexContacts } from '../src/contacts/search-index.js';
 import { migrateEngine } from '../src/db/migrate.js';
 import { loadFeatures } from '../src/features/load.js';
 import { makeServer } from '../src/server/index.js';
@@ -86,7 +89,14 @@ try {
            '<p>Welcome!</p>', 'Welcome!', now() - make_interval(secs => ${Math.round(ACTION_RUNS / 2)} - g)
       FROM generate_series(1, ${Math.round(ACTION_RUNS / 2)}) g;
     ANALYZE;`);
+  // The search documents, as a running engine's indexer writes them.
+  while ((await indexContacts(sql)) > 0);
+  await sql`vacuum analyze nudge_engine.contact_search`;
   console.log(`${((performance.now() - seedStart) / 1000).toFixed(0)} s`);
+  if (process.env.BENCH_HOLD) {
+    console.log(`holding the seeded database at ${bench.url}; Ctrl-C stops it`);
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+  }
 
   const project = await loadConfig({ cwd: path.resolve('examples/demo'), env: {} });
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
@@ -104,6 +114,8 @@ try {
   const [page2] = await sql<{ id: number }[]>`
     select (max(id) - 5000)::int as id from nudge_engine.decisions`;
 
+  const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+  const halfHourAgo = new Date(Date.now() - 1_800_000).toISOString();
   // Each page's calls, as the web app makes them (web/src/pages).
   const calls: [string, string][] = [
     ['Overview', '/v1/overview'],
@@ -116,16 +128,17 @@ try {
     ['Logs', '/v1/decisions?limit=50&outcome=action'],
     ['Logs', `/v1/decisions?limit=50&contact=${encodeURIComponent(someone!.email)}`],
     ['Logs', '/v1/decisions?limit=50&feature=heartbeat&outcome=matched'],
+    ['Logs', `/v1/decisions?limit=50&feature=inactivity&from=${hourAgo}&to=${halfHourAgo}`],
     ['Actions', '/v1/actions?status=dead'],
     ['Actions', '/v1/actions?status=retrying&feature=order-paid'],
     ['Actions', '/v1/actions'],
     ['Mailbox', '/v1/mailbox'],
     ['Contacts', '/v1/contacts?order=id.desc&limit=50'],
+    // The page's search: full-text, each word a prefix of a word of the email.
     [
       'Contacts',
-      `/v1/contacts?order=id.desc&limit=50&email=ilike.${encodeURIComponent('*user4242*')}`,
+      `/v1/contacts?order=id.desc&limit=50&email=fts.${encodeURIComponent("'user4242':*")}`,
     ],
-    // Full-text search, which issue 19 asks the page for (it does ilike today).
     ['Contacts', '/v1/contacts?email=wfts.user4242&limit=50'],
     ['Contacts', `/v1/contacts/${someone!.id}`],
   ];

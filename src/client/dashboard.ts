@@ -126,6 +126,10 @@ export interface DecisionQuery {
   /** An email, contact id or auth user id. */
   contact?: string;
   outcome?: string;
+  /** Decided at or after this ISO 8601 time. */
+  from?: string;
+  /** Decided before this ISO 8601 time. */
+  to?: string;
 }
 
 export const OUTCOMES = [

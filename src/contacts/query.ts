@@ -392,7 +392,8 @@ export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; typ
  * `vector @@ query` for one attribute (or email), checked exactly. When the
  * test stands alone (top level, not negated), uses the `simple` configuration
  * the index is built from, cannot be fooled by what other attributes hold (no
- * negation in the query) and has no digit (the index leaves numbers out), the
+ * negation in the query) and has no digit (the index leaves numbers out) or
+ * only ANDs its terms and keeps a word besides numbers, the
  * contacts whose whole-contact document matches (or whose document the
  * indexer has not caught up with) are ANDed in first: the GIN index finds
  * candidates with it, the exact test rechecks them.
@@ -417,21 +418,40 @@ function searchSql(search: TextSearch, ctx: CompileContext, standalone: boolean)
   const fn = TSQUERY[search.op];
   const exact = `to_tsvector(${language}, ${text}) @@ ${fn}(${language}, ${terms})`;
   if (search.negated) return `NOT (${exact})`;
+  const digits = /[0-9]/.test(search.query);
   if (
     !standalone ||
     search.language !== 'simple' ||
     !monotone(search) ||
-    /[0-9]/.test(search.query)
+    (digits && !(conjunctive(search) && hasWord(search.query)))
   )
     return exact;
   // The document leaves number tokens out (migration 004); a query without a
   // digit has none, so it is the same query under the document's configuration.
+  // A query with digits whose terms are only ANDed loses just its number terms
+  // under that configuration, and asks for fewer words: still a superset, as
+  // long as a word is left (a term with a letter that is not 1e5).
   // Contacts still queued for the indexer (migration 005) may have no document
   // or an old one: they are all candidates.
   const prefilter = `c.id IN (SELECT s.contact_id FROM nudge_engine.contact_search s
      WHERE s.document @@ ${fn}('nudge_engine.search'::regconfig, ${terms})
      UNION ALL SELECT q.contact_id FROM nudge_engine.contact_search_queue q)`;
   return `(${prefilter} AND ${exact})`;
+}
+
+/** A term with a letter, which the parser cannot read as a number (1e5 it can). */
+function hasWord(query: string): boolean {
+  return query
+    .split(/[\s&!()':*]+/)
+    .some((term) => /\p{L}/u.test(term) && !/^[+-]?[\d.]+e[+-]?\d+$/i.test(term));
+}
+
+/** Terms only ANDed: no `or` / `|`, no phrase (`"..."`, `<->`, phfts). */
+function conjunctive(search: TextSearch): boolean {
+  if (search.op === 'plfts') return true;
+  if (search.op === 'fts') return !/[|<]/.test(search.query);
+  if (search.op === 'wfts') return !/["]|(^|\s)or(\s|$)/i.test(search.query);
+  return false;
 }
 
 /** No negation in the query: a match in one attribute implies one in the whole contact. */

@@ -70,18 +70,34 @@ export interface DecisionFilter {
   outcome?: string;
   /** Decided within the last this many milliseconds. */
   sinceMs?: number;
+  /** Decided at or after this time. */
+  from?: Date;
+  /** Decided before this time. */
+  to?: Date;
 }
+
+type Page = { before?: number; limit: number } | { after: number };
 
 /**
  * Decisions matching `filter`, keyset-paged on id: the `limit` newest below
  * `before` (newest first), or every one above `after` (oldest first).
+ *
+ * A feature's page (without a contact, which its own index finds faster) is
+ * read from the index on (feature, outcome, id): one short backwards scan
+ * per outcome the feature has (found by skipping through the index), merged;
+ * then the rows of skips that name the feature (feature null, outcome
+ * skipped), only as far back as that page reaches. Walking the primary key
+ * instead reads every newer decision of other features first.
  */
-export function readDecisions(
+export async function readDecisions(
   sql: postgres.Sql,
   filter: DecisionFilter,
-  page: { before?: number; limit: number } | { after: number },
+  page: Page,
 ): Promise<DecisionRow[]> {
-  const contact = filter.contact?.trim();
+  const ids =
+    filter.feature && !filter.contact?.trim() && !('after' in page)
+      ? await featurePage(sql, filter.feature, filter, page)
+      : undefined;
   return sql<DecisionRow[]>`
     select d.id::int as id, d.at, d.feature, d.contact_id,
            coalesce(c.email, c.auth_user_id::text, d.contact_id::text) as contact,
@@ -93,7 +109,64 @@ export function readDecisions(
       left join nudge_engine.contacts c on c.id = d.contact_id
       left join nudge_engine.action_runs r on r.key = d.detail ->> 'key'
       left join nudge_engine.inbox i on i.id = d.inbox_id
-     where true
+     where ${ids ? sql`d.id = any(${ids}::bigint[])` : matching(sql, filter)}
+       ${
+         ids
+           ? sql`order by d.id desc`
+           : 'after' in page
+             ? sql`and d.id > ${page.after} order by d.id`
+             : sql`${page.before !== undefined ? sql`and d.id < ${page.before}` : sql``}
+                 order by d.id desc limit ${page.limit}`
+       }`;
+}
+
+/** The ids of a feature's page, newest first (see readDecisions). */
+async function featurePage(
+  sql: postgres.Sql,
+  feature: string,
+  filter: DecisionFilter,
+  page: { before?: number; limit: number },
+): Promise<string[]> {
+  const below = page.before !== undefined ? sql`and d.id < ${page.before}` : sql``;
+  const shared = filter.outcome === undefined || filter.outcome === 'skipped';
+  const rows = await sql<{ id: string }[]>`
+    with recursive outcomes (outcome) as (
+      ${
+        filter.outcome
+          ? sql`select ${filter.outcome}::text`
+          : sql`select min(outcome) from nudge_engine.decisions where feature = ${feature}
+                union all
+                select (select min(d.outcome) from nudge_engine.decisions d
+                         where d.feature = ${feature} and d.outcome > o.outcome)
+                  from outcomes o where o.outcome is not null`
+      }
+    ), own as (
+      select p.id from outcomes o cross join lateral (
+        select d.id from nudge_engine.decisions d
+         where d.feature = ${feature} and d.outcome = o.outcome ${below} ${times(sql, filter)}
+         order by d.id desc limit ${page.limit}) p
+       where o.outcome is not null
+       order by p.id desc limit ${page.limit}
+    ), reach as (
+      select case when count(*) = ${page.limit} then min(id) else 0 end as id from own
+    )
+    select id from own
+    ${
+      shared
+        ? sql`union all
+              (select d.id from nudge_engine.decisions d
+                where d.feature is null and d.outcome = 'skipped' and d.detail -> 'skipped' ? ${feature}
+                  and d.id > (select id from reach) ${below} ${times(sql, filter)}
+                order by d.id desc limit ${page.limit})`
+        : sql``
+    }
+    order by 1 desc`;
+  return rows.slice(0, page.limit).map((row) => row.id);
+}
+
+function matching(sql: postgres.Sql, filter: DecisionFilter) {
+  const contact = filter.contact?.trim();
+  return sql`true
        ${
          filter.feature
            ? sql`and (d.feature = ${filter.feature}
@@ -108,13 +181,13 @@ export function readDecisions(
            : sql``
        }
        ${filter.outcome ? sql`and d.outcome = ${filter.outcome}` : sql``}
-       ${filter.sinceMs !== undefined ? sql`and d.at > now() - ${filter.sinceMs / 1000} * interval '1 second'` : sql``}
-       ${
-         'after' in page
-           ? sql`and d.id > ${page.after} order by d.id`
-           : sql`${page.before !== undefined ? sql`and d.id < ${page.before}` : sql``}
-                 order by d.id desc limit ${page.limit}`
-       }`;
+       ${times(sql, filter)}`;
+}
+
+function times(sql: postgres.Sql, filter: DecisionFilter) {
+  return sql`${filter.sinceMs !== undefined ? sql`and d.at > now() - ${filter.sinceMs / 1000} * interval '1 second'` : sql``}
+       ${filter.from ? sql`and d.at >= ${filter.from}` : sql``}
+       ${filter.to ? sql`and d.at < ${filter.to}` : sql``}`;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -240,6 +240,9 @@ describe('the index', () => {
     'bio=plfts.quick brown',
     'bio=wfts.quick fox',
     'email=phfts.cats@example.com',
+    'bio=plfts.room 101',
+    'email=wfts.user4242',
+    "email=fts.'ann':*",
   ])('answers %s with a Bitmap Index Scan on it', async (query) => {
     expect(await plan(query)).toMatch(/Bitmap Index Scan on contact_search_document_idx/);
   });
@@ -247,7 +250,10 @@ describe('the index', () => {
   it('is not used where it could miss rows: negations, other languages, numbers', async () => {
     expect(await plan('bio=wfts.cats -dogs')).not.toMatch(/contact_search_document_idx/);
     expect(await plan('bio=fts(english).running')).not.toMatch(/contact_search_document_idx/);
-    expect(await plan('bio=plfts.room 101')).not.toMatch(/contact_search_document_idx/);
+    // Numbers only, or numbers in an OR: the document has no number to find.
+    expect(await plan('bio=plfts.101')).not.toMatch(/contact_search_document_idx/);
+    expect(await plan('bio=wfts.room or 101')).not.toMatch(/contact_search_document_idx/);
+    expect(await plan('bio=fts.1e5')).not.toMatch(/contact_search_document_idx/);
   });
 });
 
@@ -312,6 +318,41 @@ describe('the document the index holds', () => {
       select count(*)::int as n from json_to_recordset(${JSON.stringify(rows)}::text::json) as c(value text, fn text, terms text)
        where to_tsvector('simple', value) @@ plainto_tsquery('simple', replace(terms, ' & ', ' '))`;
     expect(matched!.n).toBeGreaterThan(20);
+  });
+
+  it('holds every word of an ANDed search with numbers, the numbers left out', async () => {
+    // What the index is asked when a search has digits but only ANDs its
+    // terms and keeps a word (src/contacts/query.ts searchSql).
+    const mixed = fc.tuple(
+      fc.constantFrom('to_tsquery', 'plainto_tsquery', 'websearch_to_tsquery'),
+      fc.array(fc.oneof(digitFree, number, word), { minLength: 1, maxLength: 3 }),
+      digitFree,
+    );
+    const cases = fc.sample(fc.tuple(text, mixed), { numRuns: 400, seed: 9 });
+    const rows = cases.map(([words, [fn, terms, kept]]) => {
+      const all = [...terms, kept].map((t) => (fn === 'to_tsquery' ? t : t.replaceAll(':*', '')));
+      return {
+        value: words.join(' '),
+        fn,
+        terms: fn === 'to_tsquery' ? all.map((t) => `'${t}'`).join(' & ') : all.join(' '),
+      };
+    });
+    const misses = await db.sql<{ value: string; fn: string; terms: string }[]>`
+      select value, fn, terms from json_to_recordset(${JSON.stringify(rows)}::text::json)
+                                as c(value text, fn text, terms text)
+       where (case fn
+                when 'to_tsquery' then to_tsvector('simple', value) @@ to_tsquery('simple', terms)
+                when 'plainto_tsquery' then to_tsvector('simple', value) @@ plainto_tsquery('simple', terms)
+                else to_tsvector('simple', value) @@ websearch_to_tsquery('simple', terms) end)
+         and not (case fn
+                when 'to_tsquery' then nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ to_tsquery('nudge_engine.search', terms)
+                when 'plainto_tsquery' then nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ plainto_tsquery('nudge_engine.search', terms)
+                else nudge_engine.contact_search_document(null, jsonb_build_object('bio', value)) @@ websearch_to_tsquery('nudge_engine.search', terms) end)`;
+    expect(misses).toEqual([]);
+    const [matched] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from json_to_recordset(${JSON.stringify(rows)}::text::json) as c(value text, fn text, terms text)
+       where fn <> 'to_tsquery' and to_tsvector('simple', value) @@ plainto_tsquery('simple', terms)`;
+    expect(matched!.n).toBeGreaterThan(5);
   });
 
   it('leaves numbers out', async () => {

@@ -1,6 +1,6 @@
 // /v1/decisions: the decision log — for every event and candidate feature,
 // matched or skipped and why, journey moves, actions with their run's state —
-// filtered by feature, contact and outcome, newest first, keyset-paged on the
+// filtered by feature, contact, outcome and time (from, to), newest first, keyset-paged on the
 // decision id (`next` is the cursor to pass as `before`). GET
 // /v1/decisions/stream is the live tail: server-sent events, one `decision`
 // event per line as decisions are written.
@@ -103,6 +103,8 @@ const KNOWN_OUTCOMES = new Set<string>(OUTCOMES);
 
 function filterOf(query: Record<string, string>): DecisionFilter {
   const { feature, contact, outcome } = query;
+  const from = timeOf(query.from, 'from');
+  const to = timeOf(query.to, 'to');
   if (outcome && !KNOWN_OUTCOMES.has(outcome)) {
     throw new HttpError(
       400,
@@ -114,5 +116,23 @@ function filterOf(query: Record<string, string>): DecisionFilter {
     ...(feature ? { feature } : {}),
     ...(contact ? { contact } : {}),
     ...(outcome ? { outcome } : {}),
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
   };
+}
+
+/** An ISO 8601 time (`2026-03-01T09:00:00Z`, or a date), or undefined when absent. */
+export function timeOf(text: string | undefined, name: string): Date | undefined {
+  if (text === undefined || text === '') return undefined;
+  const at = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
+    ? new Date(text)
+    : null;
+  if (!at || Number.isNaN(at.getTime())) {
+    throw new HttpError(
+      400,
+      'bad_query',
+      `${name}: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${text}"`,
+    );
+  }
+  return at;
 }

@@ -23,6 +23,7 @@ import { formatTableName } from '../../source/names.js';
 import { readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { type Counts, journeyCounts } from './journey-counts.js';
 
 export interface FeaturesApiOptions {
   sql: postgres.Sql;
@@ -98,8 +99,6 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
   return api;
 }
 
-type Counts = Map<string, FeatureSummary['counts']>;
-
 function summaryOf(feature: Feature, pauses: FeaturePause[], counts: Counts): FeatureSummary {
   const pause = pauses.find((p) => p.feature === feature.name);
   return {
@@ -118,38 +117,6 @@ function summaryOf(feature: Feature, pauses: FeaturePause[], counts: Counts): Fe
     trigger: triggerText(feature.trigger),
     counts: counts.get(feature.name) ?? { entered: 0, completed: 0, exited: 0, stages: {} },
   };
-}
-
-/** Journeys per feature: entered, completed and exited (in the window), and now in each stage. */
-async function journeyCounts(
-  sql: postgres.Sql,
-  windowMs: number | undefined,
-  feature?: string,
-): Promise<Counts> {
-  const since = windowMs === undefined ? null : new Date(Date.now() - windowMs);
-  const rows = await sql<
-    { feature: string; stage: string | null; status: string; n: number; in_window: number }[]
-  >`
-    select feature, case when status = 'active' then stage end as stage, status,
-           count(*)::int as n,
-           count(*) filter (where ${since}::timestamptz is null
-                              or coalesce(ended_at, entered_at) >= ${since}::timestamptz)::int as in_window
-      from nudge_engine.journeys
-     where ${feature === undefined ? sql`true` : sql`feature = ${feature}`}
-     group by 1, 2, 3`;
-  const counts: Counts = new Map();
-  for (const row of rows) {
-    let entry = counts.get(row.feature);
-    if (!entry) {
-      entry = { entered: 0, completed: 0, exited: 0, stages: {} };
-      counts.set(row.feature, entry);
-    }
-    entry.entered += row.in_window;
-    if (row.status === 'completed') entry.completed += row.in_window;
-    if (row.status === 'exited') entry.exited += row.in_window;
-    if (row.status === 'active' && row.stage) entry.stages[row.stage] = row.n;
-  }
-  return counts;
 }
 
 function windowOf(text: string | undefined): number | undefined {
