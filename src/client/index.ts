@@ -16,6 +16,7 @@ import {
   queryParams,
   type Session,
 } from './dashboard.js';
+import { emailApi } from './preferences.js';
 import {
   type Attributes,
   type Contact,
@@ -51,6 +52,7 @@ export type {
   Page,
   SelectRow,
 } from './query.js';
+export type * from './preferences.js';
 export { ContactQuery } from './query.js';
 
 export interface NudgeOptions {
@@ -165,6 +167,11 @@ export class Nudge<A extends Attributes = Attributes> {
           : {}),
       }),
   };
+
+  /** Email preferences and stats (client/preferences.ts). */
+  readonly email = emailApi(<T>(method: string, path: string, body?: unknown) =>
+    this.request<T>(method, path, body),
+  );
 
   readonly lists = {
     /** A static list, or a segment when `query` is given (a query builder or a query string). */

@@ -56,9 +56,9 @@ describe('bounces and complaints', () => {
       status: 'skipped',
       last_error: 'suppressed (ada@example.com bounced)',
     });
-    expect(
-      (await world.send(ada, { topic: 'transactional', provider: 'resend' })).status,
-    ).toBe('succeeded');
+    expect((await world.send(ada, { topic: 'transactional', provider: 'resend' })).status).toBe(
+      'succeeded',
+    );
   });
 
   it('does not suppress on a transient bounce', async () => {
@@ -89,9 +89,9 @@ describe('bounces and complaints', () => {
         last_error: `unsubscribed (topic ${topic})`,
       });
     }
-    expect(
-      (await world.send(cy, { topic: 'transactional', provider: 'resend' })).status,
-    ).toBe('succeeded');
+    expect((await world.send(cy, { topic: 'transactional', provider: 'resend' })).status).toBe(
+      'succeeded',
+    );
   });
 });
 
@@ -154,11 +154,16 @@ describe('verification', () => {
     const answers: string[] = [];
     const ask = async (label: string, headers: Record<string, string>, payload = body) => {
       const answer = await post(headers, payload);
-      answers.push(`${label}: ${answer.status} ${((await answer.json()) as { error: string }).error}`);
+      answers.push(
+        `${label}: ${answer.status} ${((await answer.json()) as { error: string }).error}`,
+      );
     };
     const good = svixHeaders(body);
     await ask('signature', { ...good, 'svix-signature': 'v1,AAAA' });
-    await ask('secret', svixHeaders(body, { secret: `whsec_${Buffer.alloc(24, 1).toString('base64')}` }));
+    await ask(
+      'secret',
+      svixHeaders(body, { secret: `whsec_${Buffer.alloc(24, 1).toString('base64')}` }),
+    );
     await ask('body', good, body.replace('em_x', 'em_y'));
     await ask('missing', { 'content-type': 'application/json' });
     await ask('stale', svixHeaders(body, { timestamp: Math.floor(Date.now() / 1000) - 301 }));

@@ -72,6 +72,7 @@ actions: { max_attempts: 2, backoff_base_ms: 50, backoff_max_ms: 100 }
       'news.liquid':
         '<title>News for {{ contact.email }}</title><p>Hello.</p>' +
         '<a href="{{ unsubscribe_url }}">Unsubscribe</a> <a href="{{ preferences_url }}">Preferences</a>',
+      'promo.liquid': '<title>Promo</title><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
       ...templates,
     },
   );
