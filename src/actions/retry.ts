@@ -2,6 +2,7 @@
 // place decides it for every provider, so a 503 from Resend and a 503 from a
 // webhook receiver are treated alike.
 import postgres from 'postgres';
+import { isPermanent } from '../db/errors.js';
 import { PermanentError, RetryableError } from './types.js';
 
 export interface Verdict {
@@ -13,8 +14,8 @@ export interface Verdict {
 
 /**
  * PermanentError gives up; RetryableError retries. Database errors retry
- * unless they say the data itself is wrong (SQLSTATE class 22 data exception,
- * 23 integrity violation, 42 syntax/undefined object), which no retry fixes.
+ * unless they say the data or the statement itself is wrong (isPermanent,
+ * db/errors.ts: SQLSTATE class 22, 23 or 42), which no retry fixes.
  * Anything else (a network error thrown past a provider, a bug) retries: it
  * ends dead after the last attempt, visible and replayable, instead of lost.
  */
@@ -26,7 +27,7 @@ export function judge(error: unknown): Verdict {
       ? { retry: true, message }
       : { retry: true, retryAfterMs: error.retryAfterMs, message };
   }
-  if (error instanceof postgres.PostgresError && /^(22|23|42)/.test(error.code)) {
+  if (error instanceof postgres.PostgresError && isPermanent(error)) {
     return { retry: false, message };
   }
   return { retry: true, message };

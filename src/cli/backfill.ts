@@ -10,7 +10,7 @@ import { type BackfillTarget, backfillTarget, countQuery, pageQuery } from '../b
 import { parseWhere } from '../backfill/where.js';
 import { formatCount, formatDuration } from '../contacts/sync/report.js';
 import { storeClock } from '../engine/clock.js';
-import { identityOf } from '../engine/event.js';
+import { identityOf } from '../engine/candidates.js';
 import { FeatureSet } from '../engine/features.js';
 import { makeRouter } from '../engine/router.js';
 import { NudgeError } from '../errors.js';

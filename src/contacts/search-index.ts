@@ -6,11 +6,10 @@
 // time; searches are exact meanwhile (query.ts checks queued contacts
 // without the index).
 import type postgres from 'postgres';
+import { lockKey } from '../db/locks.js';
 
 /** Contacts indexed per transaction (20,000 measured no faster on 200k contacts). */
 const BATCH = 5_000;
-
-const INDEXER_LOCK = 'nudge contact search indexer';
 
 /**
  * Indexes up to `limit` queued contacts in one transaction and returns how
@@ -21,7 +20,7 @@ const INDEXER_LOCK = 'nudge contact search indexer';
 export async function indexContacts(sql: postgres.Sql, limit = BATCH): Promise<number> {
   return sql.begin(async (tx) => {
     const [lock] = await tx<{ locked: boolean }[]>`
-      select pg_try_advisory_xact_lock(hashtext(${INDEXER_LOCK})) as locked`;
+      select pg_try_advisory_xact_lock(${tx.unsafe(lockKey('searchIndexer'))}) as locked`;
     if (!lock?.locked) return 0;
     // Each queued contact is looked up once: live ones get their document,
     // deleted or vanished ones lose it.

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Logger, runMigrations } from 'graphile-worker';
 import type postgres from 'postgres';
+import { lockKey } from './locks.js';
 import { literal } from './quote.js';
 
 export const ENGINE_SCHEMA = 'nudge_engine';
@@ -25,7 +26,7 @@ export function engineMigrations() {
 /** Brings the engine store up to date; returns the versions it applied. */
 export async function migrateEngine(sql: postgres.Sql, url: string): Promise<number[]> {
   const applied = await sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`;
+    await tx`select pg_advisory_xact_lock(${tx.unsafe(lockKey('migrate'))})`;
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${ENGINE_SCHEMA};
       CREATE TABLE IF NOT EXISTS ${ENGINE_SCHEMA}.migrations (
         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);

@@ -94,7 +94,7 @@ function checkedKey(key: Buffer, where: string): Buffer {
 /** Binds the ciphertext to its row: moving it onto another name fails the tag check. */
 const aad = (name: string) => Buffer.from(`nudge secret:${name}`, 'utf8');
 
-export function encryptSecret(key: Buffer, name: string, value: string) {
+function encryptSecret(key: Buffer, name: string, value: string) {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv(CIPHER, key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad(name));
@@ -102,7 +102,7 @@ export function encryptSecret(key: Buffer, name: string, value: string) {
   return { ciphertext, iv, tag: cipher.getAuthTag() };
 }
 
-export function decryptSecret(
+function decryptSecret(
   key: Buffer,
   name: string,
   row: { ciphertext: Buffer; iv: Buffer; tag: Buffer },

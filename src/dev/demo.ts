@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
+import { lockKey } from '../db/locks.js';
 import { type EmbeddedServer, startEmbedded } from './embedded.js';
 import { createSupabaseDatabase, installSupabaseRoles } from './supabase.js';
 
@@ -57,7 +58,7 @@ export async function applyDemoTables(url: string): Promise<void> {
   try {
     const text = await readFile(new URL('./demo.sql', import.meta.url), 'utf8');
     await demo.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtext('nudge demo tables'))`;
+      await tx`select pg_advisory_xact_lock(${tx.unsafe(lockKey('demoTables'))})`;
       await tx.unsafe(text);
     });
   } finally {

@@ -35,18 +35,14 @@ import {
   normalizeEmail,
   resolveContact,
 } from '../contacts/store.js';
-import {
-  type ContactSource,
-  candidatesOf,
-  handleEvent,
-  type InboxRow,
-  identityOf,
-  triggerVerdict,
-} from './event.js';
+import { candidatesOf, identityOf, triggerVerdict } from './candidates.js';
+import { cap, type ProcessContext } from './context.js';
+import { type ContactSource, handleEvent } from './event.js';
 import type { Row } from './features.js';
+import type { InboxRow } from './inbox.js';
 import type { Decision } from './journeys/machine.js';
 import { type JourneyCache, prefetchJourneys, type StepEnv } from './journeys/store.js';
-import { cap, type ProcessContext, syncLive } from './process.js';
+import { syncLive } from './live-sync.js';
 
 export async function processTogether(
   tx: postgres.TransactionSql,

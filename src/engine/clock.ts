@@ -7,8 +7,6 @@ export interface Clock {
   now(): Date;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
-
 /** A clock that a test moves by hand. */
 export function manualClock(start = new Date('2026-01-01T00:00:00Z')) {
   let current = start.getTime();

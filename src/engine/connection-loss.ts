@@ -15,21 +15,7 @@
 // close — so callers see the error and retry as usual. The abandoned callback
 // holds no resources and is garbage collected.
 import type postgres from 'postgres';
-
-/** Errors after which postgres.js closes the connection (and rejects `begin` on close). */
-const LOST = new Set([
-  'CONNECTION_CLOSED',
-  'CONNECTION_DESTROYED',
-  'ECONNRESET',
-  'EPIPE',
-  '57P01',
-  '57P02',
-]);
-
-export function isConnectionLost(error: unknown): boolean {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  return LOST.has(code) || code.startsWith('08');
-}
+import { isConnectionLost } from '../db/errors.js';
 
 /** Whether the transaction is over: `begin` settled (committed, rolled back, or its connection closed). */
 interface Transaction {

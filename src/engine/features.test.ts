@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../config/yaml.js';
 import { parseFeature } from '../features/load.js';
 import { Catalog, type Table } from '../source/catalog.js';
-import { candidatesOf } from './event.js';
+import { candidatesOf } from './candidates.js';
 import { FeatureSet } from './features.js';
 
 const table = (name: string): Table => ({

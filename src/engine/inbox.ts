@@ -24,6 +24,20 @@ export interface InboxEvent {
   occurredAt: Date;
 }
 
+/** An inbox row as the lanes read it. */
+export interface InboxRow {
+  id: number;
+  source: string;
+  schema_name: string | null;
+  table_name: string | null;
+  operation: Operation | null;
+  event_name: string | null;
+  new_row: Row | null;
+  old_row: Row | null;
+  enrichment: unknown;
+  occurred_at: Date;
+}
+
 /** Picks the lane of an event; the engine derives it from the contact the event is about. */
 export type Router = (event: InboxEvent) => number;
 

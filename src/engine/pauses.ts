@@ -12,7 +12,7 @@ import type postgres from 'postgres';
 import type { FeatureSet } from './features.js';
 import type { Log } from './log.js';
 
-export const PAUSES_CHANNEL = 'nudge_features';
+const PAUSES_CHANNEL = 'nudge_features';
 
 export interface FeaturePause {
   feature: string;

@@ -9,45 +9,19 @@
 // share a lane (see router.ts), so they are handled in order even with several
 // worker processes.
 import type postgres from 'postgres';
-import type { FirstAttempts, RunsWrite } from '../actions/direct.js';
-import { type RunRef, runRefs } from '../actions/queue.js';
-import type { NewActionRun } from '../actions/types.js';
-import { applyLiveSync, type LiveSync, liveSyncWatches } from '../contacts/live.js';
-import type { ContactIdentity } from '../contacts/store.js';
-import { records } from '../db/records.js';
-import { together } from '../db/together.js';
+import type { RunRef } from '../actions/queue.js';
+import { isTransient } from '../db/errors.js';
+import { lockKey } from '../db/locks.js';
 import { processTogether } from './batch.js';
-import type { Clock } from './clock.js';
-import { isConnectionLost } from './connection-loss.js';
-import { handleEvent, type InboxRow } from './event.js';
-import type { FeatureSet } from './features.js';
-import type { Decision } from './journeys/machine.js';
-import { journeyWrites, type StepEnv } from './journeys/store.js';
-
-export interface ProcessContext {
-  engine: postgres.Sql;
-  features: FeatureSet;
-  clock: Clock;
-  frequencyCap?: { max: number; perMs: number };
-  enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
-  /**
-   * When set, actions are recorded through it instead, and the runs it keeps
-   * are attempted by this process once the transaction commits (direct.ts).
-   */
-  firstAttempts?: Pick<FirstAttempts, 'record' | 'start'>;
-  /** Told when a batch could not be processed together and goes one event at a time. */
-  onBatchFallback?: (error: unknown) => void;
-  /** Fills contacts the engine just created (e.g. from auth.users); see launch.ts. */
-  onContactsCreated?: (
-    tx: postgres.TransactionSql,
-    created: { id: string; identity: ContactIdentity }[],
-  ) => Promise<void>;
-  /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (live.ts). */
-  liveSync?: LiveSync;
-}
+import { cap, type ProcessContext } from './context.js';
+import { handleEvent } from './event.js';
+import { committed, finish } from './finish.js';
+import type { InboxRow } from './inbox.js';
+import type { StepEnv } from './journeys/store.js';
+import { syncLive } from './live-sync.js';
 
 /** Events a lane takes per transaction. */
-export const LANE_BATCH = 200;
+const LANE_BATCH = 200;
 
 /**
  * Processes up to `batch` events of the lanes (partitions) given, in one
@@ -83,15 +57,6 @@ export async function processLanes(
     }
   }
   return run(false);
-}
-
-/** What a committed transaction leaves to do: its first attempts; returns how many events it handled. */
-export function committed(
-  ctx: ProcessContext,
-  done: { count: number; attemptHere: RunRef[] },
-): number {
-  if (done.attemptHere.length > 0) ctx.firstAttempts?.start(done.attemptHere);
-  return done.count;
 }
 
 async function processLane(
@@ -168,7 +133,7 @@ async function takeLanes(
   const lazy = options.flush === false ? tx`, set_config('synchronous_commit', 'off', true)` : tx``;
   const [row] = await tx<{ taken: number[] }[]>`
     select array(select lane from unnest(${lanes}::int[]) lane
-                  where pg_try_advisory_xact_lock(hashtext('nudge partition'), lane)) as taken${lazy}`;
+                  where pg_try_advisory_xact_lock(${tx.unsafe(lockKey('lane'))}, lane)) as taken${lazy}`;
   return new Set(row?.taken ?? []);
 }
 
@@ -230,140 +195,4 @@ async function processOneByOne(
     }
   }
   return env;
-}
-
-/** Beyond a lost connection: serialization failure, deadlock, lock timeout, the server starting or shutting down, too many connections. */
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '57P03', '53300']);
-
-/**
- * An error of the moment rather than of the event — serialization failure,
- * deadlock, lock timeout, the server shutting down or the connection lost:
- * retrying the batch later is right; recording the event as failed is not.
- */
-export function isTransient(error: unknown): boolean {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  return isConnectionLost(error) || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_CODES.has(code);
-}
-
-/** Connection failures postgres.js reports before or without a server error. */
-const TRANSIENT_CODES = new Set([
-  'CONNECTION_ENDED',
-  'CONNECT_TIMEOUT',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-]);
-
-export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {
-  return ctx.frequencyCap ? { frequencyCap: ctx.frequencyCap } : {};
-}
-
-/**
- * Writes what a step collected — the journeys it changed (batch mode), the
- * decisions, the action runs — and `also`, a statement not sent yet, as one
- * statement of data-modifying CTEs: one message and one reply instead of
- * four (the engine's time goes mostly to round trips and socket writes, see
- * docs/benchmarks.md). They touch different tables and see the same
- * snapshot, so together they do what they did one after the other. Returns
- * the runs to attempt in this process after the commit (see committed()).
- */
-export async function finish(
-  tx: postgres.TransactionSql,
-  ctx: ProcessContext,
-  env: StepEnv,
-  also?: postgres.PendingQuery<postgres.Row[]>,
-): Promise<RunRef[]> {
-  const runs = env.actions;
-  // Runs this process attempts itself are inserted with the rest; runs given
-  // jobs go through enqueueActions, a statement of its own (its CTEs cannot
-  // nest in another's).
-  const recorded: RunsWrite | undefined =
-    runs.length === 0
-      ? undefined
-      : ctx.firstAttempts
-        ? ctx.firstAttempts.record(tx, runs)
-        : { enqueued: ctx.enqueueActions(tx, runs) };
-  const inserted = recorded && 'insert' in recorded ? recorded.insert : undefined;
-  const writes = [
-    env.journeys ? journeyWrites(tx, env.journeys) : undefined,
-    decisionWrites(tx, env.decisions),
-    also,
-    inserted,
-  ].filter((w) => w !== undefined);
-  const [rows] = await Promise.all([
-    writes.length === 0
-      ? []
-      : together(tx, writes, (last) =>
-          inserted ? tx`select * from ${tx.unsafe(last)}` : tx`select`,
-        ),
-    recorded && 'enqueued' in recorded ? recorded.enqueued : undefined,
-  ]);
-  return inserted ? runRefs(rows) : [];
-}
-
-/** The decisions' insert, a statement not sent yet (undefined for none). */
-function decisionWrites(
-  tx: postgres.TransactionSql,
-  decisions: Decision[],
-): postgres.PendingQuery<postgres.Row[]> | undefined {
-  if (decisions.length === 0) return undefined;
-  return tx`
-    insert into nudge_engine.decisions (at, inbox_id, feature, contact_id, outcome, reason, detail)
-    select at, inbox_id, feature, contact_id, outcome, reason, detail
-      from ${records(
-        tx,
-        decisions.map((d) => ({
-          at: d.at,
-          inbox_id: d.inboxId,
-          feature: d.feature,
-          contact_id: d.contactId,
-          outcome: d.outcome,
-          reason: d.reason,
-          detail: d.detail ?? null,
-        })),
-        'at timestamptz, inbox_id bigint, feature text, contact_id uuid, outcome text, reason text, detail jsonb',
-      )}`;
-}
-
-/**
- * Live sync of one inbox row, when it watches the row's table: the change is
- * applied to the contact book (in `tx`, so it commits or rolls back with the
- * event), and logged as a decision — `synced` with what it did, or `skipped`
- * with why not. Returns the contacts it touched, whose waiting journeys then
- * re-check their conditions (event.ts). Uses savepoints: never call it
- * concurrently on one transaction.
- */
-export async function syncLive(
-  tx: postgres.TransactionSql,
-  ctx: ProcessContext,
-  row: InboxRow,
-  at: Date,
-): Promise<{ contactIds: string[]; decisions: Decision[] }> {
-  const live = ctx.liveSync;
-  if (!live || !row.schema_name || !row.table_name || !row.operation) {
-    return { contactIds: [], decisions: [] };
-  }
-  if (!liveSyncWatches(live, { schema: row.schema_name, table: row.table_name })) {
-    return { contactIds: [], decisions: [] };
-  }
-  const outcome = await applyLiveSync(tx, live, {
-    inboxId: row.id,
-    schema: row.schema_name,
-    table: row.table_name,
-    operation: row.operation,
-    newRow: row.new_row,
-    oldRow: row.old_row,
-    occurredAt: row.occurred_at,
-  });
-  const summary = outcome.summary;
-  if (!summary) return { contactIds: outcome.contactIds, decisions: [] };
-  const decide = (contactId: string | null): Decision => ({
-    at,
-    inboxId: row.id,
-    feature: null,
-    contactId,
-    outcome: contactId ? 'synced' : 'skipped',
-    reason: summary,
-  });
-  const decisions = outcome.contactIds.length ? outcome.contactIds.map(decide) : [decide(null)];
-  return { contactIds: outcome.contactIds, decisions };
 }

@@ -9,8 +9,8 @@
 // transaction. A crash between the inbox write and the delete leaves the rows
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
-import { PUMP_LOCK_KEY } from '../capture/deploy.js';
 import { listRowsTables, type RowsTable } from '../capture/state.js';
+import { lockKey } from '../db/locks.js';
 import { ident, literal } from '../db/quote.js';
 import { together } from '../db/together.js';
 import {
@@ -138,7 +138,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
     // have no index (it would cost every captured write): their claim reads
     // the table, which the pump keeps near-empty.
     const claimed = await tx.unsafe<ClaimedRow[]>(
-      `with pump as materialized (select pg_try_advisory_xact_lock(${PUMP_LOCK_KEY}) as ok),
+      `with pump as materialized (select pg_try_advisory_xact_lock(${lockKey('pump')}) as ok),
        log as materialized (
          select id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
            from nudge.event_log

@@ -21,6 +21,7 @@ import type { Db } from '../contacts/store.js';
 import type { Catalog } from '../source/catalog.js';
 import { type Bell, Bells } from './bells.js';
 import type { Clock } from './clock.js';
+import type { ProcessContext } from './context.js';
 import type { FeatureSet } from './features.js';
 import { INBOX_CHANNEL, type Router, readNews } from './inbox.js';
 import {
@@ -30,7 +31,7 @@ import {
   startJobRunner,
 } from './job-runner.js';
 import type { Log } from './log.js';
-import { laneWaiting, type ProcessContext, processLanes, reclaimLanes } from './process.js';
+import { laneWaiting, processLanes, reclaimLanes } from './process.js';
 import { capturesWaiting, pump } from './pump.js';
 import { runSchedules } from './schedule.js';
 import { processTimers, timersDue } from './timers.js';

@@ -28,7 +28,7 @@ export interface ScheduleContext {
 }
 
 /** The SQL that selects the rows a scheduled feature enters, with its parameters. */
-export function segmentQuery(
+function segmentQuery(
   feature: RuntimeFeature,
   catalog: Catalog,
   now: Date,
@@ -67,7 +67,7 @@ export function segmentQuery(
 }
 
 /** How long an unfinished window run may go without progress before another process takes it over. */
-export const SCHEDULE_STALE_MS = 120_000;
+const SCHEDULE_STALE_MS = 120_000;
 
 /** Runs every scheduled feature whose current window has not run yet; returns rows entered. */
 export async function runSchedules(

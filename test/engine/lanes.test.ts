@@ -4,6 +4,7 @@
 // order; a lane some process is still running is left alone until it is free.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lockKey } from '../../src/db/locks.js';
 import { insertInbox, partitionOf } from '../../src/engine/inbox.js';
 import { processLanes, reclaimLanes } from '../../src/engine/process.js';
 import { useDatabase } from '../harness/db.js';
@@ -51,7 +52,7 @@ describe('lanes beyond engine.partitions', () => {
     const lane3 = emails.filter((email) => partitionOf(email, 4) === 3).length;
     try {
       await other.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(hashtext('nudge partition'), 3)`;
+        await tx`select pg_advisory_xact_lock(${tx.unsafe(lockKey('lane'))}, 3)`;
         expect(await reclaimLanes(db.sql, 2)).toBe(beyond - lane3);
       });
     } finally {
@@ -86,7 +87,7 @@ describe('lanes beyond engine.partitions', () => {
     const other = postgres(db.url, { onnotice: () => {}, max: 1 });
     try {
       await other.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(hashtext('nudge partition'), 2)`;
+        await tx`select pg_advisory_xact_lock(${tx.unsafe(lockKey('lane'))}, 2)`;
         expect(await processLanes(engine.ctx, [0, 1, 2])).toEqual({
           count: inLane(0) + inLane(1),
           more: false,

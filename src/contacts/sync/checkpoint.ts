@@ -3,6 +3,7 @@
 // interrupted continues where it stopped, and where the next incremental run
 // starts once it is done. An advisory lock keeps two runs of one sync apart.
 import type postgres from 'postgres';
+import { lockKey } from '../../db/locks.js';
 import { NudgeError } from '../../errors.js';
 
 export type SyncMode = 'full' | 'incremental';
@@ -177,7 +178,7 @@ export async function withSyncLock<T>(
   const connection = await engine.reserve();
   try {
     const [row] = await connection<{ locked: boolean }[]>`
-      select pg_try_advisory_lock(hashtext('nudge sync'), hashtext(${name})) as locked`;
+      select pg_try_advisory_lock(${connection.unsafe(lockKey('sync'))}, hashtext(${name})) as locked`;
     if (!row?.locked) {
       throw new NudgeError(
         `another sync of ${name} is running`,
@@ -187,7 +188,7 @@ export async function withSyncLock<T>(
     try {
       return await fn();
     } finally {
-      await connection`select pg_advisory_unlock(hashtext('nudge sync'), hashtext(${name}))`;
+      await connection`select pg_advisory_unlock(${connection.unsafe(lockKey('sync'))}, hashtext(${name}))`;
     }
   } finally {
     connection.release();

@@ -3,6 +3,7 @@
 // Users deleted in Supabase are marked deleted on their contact: soft deletes
 // through deleted_at, hard deletes by a full sync noticing the user is gone.
 import type postgres from 'postgres';
+import { isBadData } from '../../db/errors.js';
 import type { SupabaseApi } from '../../source/supabase-api.js';
 import { type UserMapping, userColumns, userToContact } from '../mapping.js';
 import type { SyncedUser } from '../store.js';
@@ -11,7 +12,7 @@ import { readUsers, upsertUsersInDatabase, userMappingSql } from './in-database.
 import type { SyncReporter } from './report.js';
 import { type PageReader, runSync, type SyncResult } from './runner.js';
 import { apiUserReader, dbUserReader } from './sources.js';
-import { markDeleted, markDeletedBetween, ROW_ERRORS, touchUsers, writeUsers } from './write.js';
+import { markDeleted, markDeletedBetween, touchUsers, writeUsers } from './write.js';
 
 export type SyncSource =
   | {
@@ -139,7 +140,7 @@ export async function syncUsers(
           const done = await tx
             .savepoint((sp) => upsertUsersInDatabase(sp, inDatabase, from, to))
             .catch((error: { code?: string; message?: string }) => {
-              if (!ROW_ERRORS.test(error.code ?? '')) throw error;
+              if (!isBadData(error)) throw error;
               report.log.verbose(
                 `users: a row after ${from ?? 'the start'} was refused (${error.message}); this page goes through JavaScript to find it`,
               );

@@ -4,6 +4,7 @@
 // for table rows, attributes merged, events inserted once per key, and auth
 // users that no longer exist marked deleted on their contact.
 import type postgres from 'postgres';
+import { isBadData } from '../../db/errors.js';
 import { records } from '../../db/records.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
 import { type SyncedUser, type UsersUpserted, upsertUsers } from '../store.js';
@@ -19,9 +20,6 @@ export interface UserWrite {
   failed: { user: SyncedUser; reason: string }[];
 }
 
-/** Errors that are about one row's data: the row is skipped, the batch goes on. */
-export const ROW_ERRORS = /^(23|22)/;
-
 export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
   if (users.length === 0) return { written: 0, created: 0, updated: 0, deleted: 0, failed: [] };
   const { failed, ...counts } = await upsertSplitting(tx, users);
@@ -36,8 +34,7 @@ async function upsertSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
   try {
     return { ...(await tx.savepoint((sp) => upsertUsers(sp, users))), failed: [] };
   } catch (error) {
-    const code = (error as { code?: string }).code ?? '';
-    if (!ROW_ERRORS.test(code)) throw error;
+    if (!isBadData(error)) throw error;
     if (users.length === 1) {
       const failed = [{ user: users[0]!, reason: conflictReason(error) }];
       return { created: 0, updated: 0, deleted: 0, failed };

@@ -14,6 +14,7 @@ import {
   MAX_CHAIN,
   type StepInput,
   stepJourney,
+  stepWithoutContact,
 } from './machine.js';
 
 const DAY = 86_400_000;
@@ -336,6 +337,43 @@ stages:
       actions: [],
       journey: null,
       moved: false,
+    });
+  });
+});
+
+describe('stepWithoutContact', () => {
+  it('queues the first stage once per event, keyed by the event, with the event in its templates', () => {
+    const feature = compile(`name: heartbeat
+trigger: { table: public.orders, on: insert }
+stages:
+  - name: tracked
+    do: [{ webhook: { url: "http://127.0.0.1:1/h" } }, { track: { event: beat } }]
+`);
+    const event = { ...facts({ id: 7 }, 42), name: 'order.placed' };
+    const out = stepWithoutContact(feature, event, T0);
+    expect(out.decisions.map((d) => [d.outcome, d.contactId, d.reason])).toEqual([
+      ['matched', null, 'trigger matched (no contact)'],
+      ['action', null, 'stage tracked: webhook queued'],
+      ['action', null, 'stage tracked: track queued'],
+    ]);
+    expect(out.actions.map((a) => a.key)).toEqual([
+      'heartbeat:event:42:tracked:0',
+      'heartbeat:event:42:tracked:1',
+    ]);
+    // The same template context as a journey's action (it once lacked event.name).
+    expect(out.actions[0]!.context).toEqual({
+      contact: null,
+      new: { id: 7 },
+      old: null,
+      enrichment: null,
+      event: {
+        name: 'order.placed',
+        schema: 'public',
+        table: 'orders',
+        operation: 'insert',
+        occurred_at: T0.toISOString(),
+      },
+      journey: { feature: 'heartbeat', stage: 'tracked' },
     });
   });
 });

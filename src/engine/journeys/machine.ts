@@ -31,7 +31,6 @@
 // window, an email that would reach the cap is skipped with a decision.
 import type { NewActionRun, TemplateContext } from '../../actions/types.js';
 import { explain } from '../../conditions/index.js';
-import type { Action } from '../../features/schema.js';
 import type {
   Predicate,
   Row,
@@ -131,7 +130,7 @@ export function stepJourney(input: StepInput): StepOutcome {
 }
 
 /** The idempotency key of a stage's action: once per contact, entry, stage and position. */
-export function actionKey(
+function actionKey(
   feature: string,
   contactId: string,
   entry: number,
@@ -409,70 +408,29 @@ class Run {
         );
         continue;
       }
-      const key = actionKey(
-        this.feature.name,
-        journey.contact_id,
-        journey.entries,
-        stage.name,
-        index,
-      );
-      this.queue(
+      queueAction(this, this.now, facts, {
+        key: actionKey(this.feature.name, journey.contact_id, journey.entries, stage.name, index),
+        feature: this.feature.name,
+        contactId: journey.contact_id,
+        stage: stage.name,
         action,
-        key,
-        journey.contact_id,
-        stage.name,
-        facts,
-        this.templateContext(journey, facts, stage),
-      );
+        context: templateContext(
+          this.feature,
+          stage,
+          this.input.contact,
+          facts,
+          journey.entered_at,
+        ),
+      });
       if (action.kind === 'email') this.emailsQueued++;
     }
     return undefined;
-  }
-
-  private queue(
-    action: Action,
-    key: string,
-    contactId: string,
-    stage: string,
-    facts: EventFacts,
-    context: TemplateContext,
-  ) {
-    this.actions.push({ key, feature: this.feature.name, contactId, stage, action, context });
-    this.decide(facts, contactId, 'action', `stage ${stage}: ${action.kind} queued`, {
-      kind: action.kind,
-      key,
-    });
   }
 
   private overCap(): boolean {
     const cap = this.input.frequencyCap;
     if (!cap) return false;
     return cap.emailsInWindow + this.emailsQueued >= cap.max;
-  }
-
-  private templateContext(
-    journey: JourneyRow,
-    facts: EventFacts,
-    stage: RuntimeStage,
-  ): TemplateContext {
-    return {
-      contact: this.input.contact,
-      new: facts.newRow,
-      old: facts.oldRow,
-      enrichment: facts.enrichment ?? null,
-      event: {
-        ...(facts.name ? { name: facts.name } : {}),
-        ...(facts.schema ? { schema: facts.schema } : {}),
-        ...(facts.table ? { table: facts.table } : {}),
-        ...(facts.operation ? { operation: facts.operation } : {}),
-        occurred_at: new Date(facts.occurredAt).toISOString(),
-      },
-      journey: {
-        feature: this.feature.name,
-        stage: stage.name,
-        ...(journey.entered_at ? { entered_at: new Date(journey.entered_at).toISOString() } : {}),
-      },
-    };
   }
 
   private end(
@@ -489,8 +447,93 @@ class Run {
   }
 }
 
+/**
+ * An event for a feature without a contact mapping (e.g. a heartbeat
+ * webhook): its first stage's actions, once per event, keyed by the event —
+ * there is no journey, so no guard, no wait, no goto or exit, no cap.
+ */
+export function stepWithoutContact(
+  feature: RuntimeFeature,
+  facts: EventFacts,
+  now: Date,
+): Pick<StepOutcome, 'decisions' | 'actions'> {
+  const stage = feature.stages.get(feature.initial)!;
+  const out: Pick<StepOutcome, 'decisions' | 'actions'> = {
+    decisions: [
+      {
+        at: now,
+        inboxId: facts.inboxId,
+        feature: feature.name,
+        contactId: null,
+        outcome: 'matched',
+        reason: 'trigger matched (no contact)',
+      },
+    ],
+    actions: [],
+  };
+  for (const [index, action] of stage.actions.entries()) {
+    if (action.kind === 'goto' || action.kind === 'exit') continue;
+    queueAction(out, now, facts, {
+      key: `${feature.name}:event:${facts.inboxId}:${stage.name}:${index}`,
+      feature: feature.name,
+      contactId: null,
+      stage: stage.name,
+      action,
+      context: templateContext(feature, stage, null, facts, null),
+    });
+  }
+  return out;
+}
+
+/** Queues one action of a stage, with the decision that says so: the one way a stage's action is queued. */
+function queueAction(
+  out: Pick<StepOutcome, 'decisions' | 'actions'>,
+  now: Date,
+  facts: EventFacts,
+  run: NewActionRun & { stage: string },
+): void {
+  out.actions.push(run);
+  out.decisions.push({
+    at: now,
+    inboxId: facts.inboxId ?? null,
+    feature: run.feature,
+    contactId: run.contactId,
+    outcome: 'action',
+    reason: `stage ${run.stage}: ${run.action.kind} queued`,
+    detail: { kind: run.action.kind, key: run.key },
+  });
+}
+
+/** What a queued action's templates see: the contact, the event, the journey. */
+function templateContext(
+  feature: RuntimeFeature,
+  stage: RuntimeStage,
+  contact: Row | null,
+  facts: EventFacts,
+  enteredAt: Date | null,
+): TemplateContext {
+  return {
+    contact,
+    new: facts.newRow,
+    old: facts.oldRow,
+    enrichment: facts.enrichment ?? null,
+    event: {
+      ...(facts.name ? { name: facts.name } : {}),
+      ...(facts.schema ? { schema: facts.schema } : {}),
+      ...(facts.table ? { table: facts.table } : {}),
+      ...(facts.operation ? { operation: facts.operation } : {}),
+      occurred_at: new Date(facts.occurredAt).toISOString(),
+    },
+    journey: {
+      feature: feature.name,
+      stage: stage.name,
+      ...(enteredAt ? { entered_at: new Date(enteredAt).toISOString() } : {}),
+    },
+  };
+}
+
 /** The earliest time a stage's `after` or `within` falls due, counted from `since`. */
-export function nextWake(stage: RuntimeStage, since: number): Date | null {
+function nextWake(stage: RuntimeStage, since: number): Date | null {
   const times = stage.transitions.flatMap((t) => [
     ...(t.afterMs !== undefined ? [since + t.afterMs] : []),
     ...(t.until && t.withinMs !== undefined ? [since + t.withinMs] : []),

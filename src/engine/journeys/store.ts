@@ -102,7 +102,7 @@ const upsertJourney = (tx: postgres.TransactionSql) => tx`
     stage_entered_at = excluded.stage_entered_at, ended_at = excluded.ended_at, wake_at = excluded.wake_at,
     context = excluded.context, updated_at = excluded.updated_at`;
 
-export async function lockJourney(
+async function lockJourney(
   env: StepEnv,
   feature: string,
   contactId: string,

@@ -1,0 +1,30 @@
+// Every advisory lock Nudge takes, in one place, so no two parts of Nudge
+// pick the same key by accident and a reader sees what excludes what. A key
+// is hashtext(name) on the server — the value every version of Nudge used, so
+// processes of an older version still exclude a newer one — with a second
+// key where one lock stands for many (a lane's number, a sync's name).
+import { literal } from './quote.js';
+
+export const LOCKS = {
+  /** Engine-store migrations: one process migrates at a time (migrate.ts). */
+  migrate: 'nudge engine migrate',
+  /** `nudge deploy`: two deploys never interleave (capture/deploy.ts). */
+  deploy: 'nudge deploy',
+  /** The outbox pump: one claim at a time over all processes; deploys take it too (engine pump, capture/deploy.ts). */
+  pump: 'nudge pump',
+  /** A lane, with the lane's number as the second key: one transaction processes it at a time (engine lanes). */
+  lane: 'nudge partition',
+  /** A sync, with hashtext(its name) as the second key: two runs of one sync never overlap (contacts/sync). */
+  sync: 'nudge sync',
+  /** The contact search indexer: one batch at a time (contacts/search-index.ts). */
+  searchIndexer: 'nudge contact search indexer',
+  /** The demo app's tables, created by one `nudge dev` at a time (dev/demo.ts). */
+  demoTables: 'nudge demo tables',
+} as const;
+
+export type LockName = keyof typeof LOCKS;
+
+/** A lock's (first) key as SQL text, e.g. `hashtext('nudge pump')`: for statement text and sql.unsafe fragments. */
+export function lockKey(lock: LockName): string {
+  return `hashtext(${literal(LOCKS[lock])})`;
+}
