@@ -1,10 +1,11 @@
 // `nudge dev` (what `npm start` runs): all of Nudge on a laptop, no database
 // URL. An embedded PostgreSQL under .nudge/ holds a Supabase-shaped demo
-// database; the project's features (or the bundled demo) are deployed; the
-// engine runs with its HTTP server; a few demo writes go through capture,
-// journeys and actions (dev mailbox, a signed webhook to a local sink); and
-// every decision is printed. Then it keeps running until Ctrl-C, printing
-// what happens; `nudge clock advance 2d` fires waits.
+// database; the project's features (or the bundled demo's) are deployed; the
+// engine runs with its HTTP server and dashboard; and a short story plays on
+// the demo app (src/dev/story.ts) — the demo's webhooks go to local stand-ins
+// hosted by this process (src/dev/receiver.ts), one of them down on purpose
+// until its webhook is dead, so there is a failure to replay. Then it keeps
+// running until Ctrl-C, printing new decisions and deliveries.
 
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -12,145 +13,236 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
-import { renderPlan } from '../capture/render.js';
+import type { Plan } from '../capture/plan.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
-import { decisionLines } from '../engine/decision-log.js';
-import { launch } from '../engine/launch.js';
-import { makeLog } from '../engine/log.js';
-import { pendingCaptures } from '../engine/pump.js';
-import { redactUrl } from '../source/connect.js';
+import { type Delivery, type DemoReceiver, startDemoReceiver } from '../dev/receiver.js';
+import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
+import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
+import { decisionLines } from '../engine/lanes/decision-log.js';
+import { launch } from '../engine/wiring/launch.js';
+import { makeLog } from '../engine/wiring/log.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 
 export interface DevOptions extends GlobalOptions {
-  /** Exit after the demo instead of following new decisions. */
+  /** Exit after the story instead of following new decisions. */
   once?: boolean;
+  /** Drop the demo database (and Nudge's state in it) and start over. */
+  fresh?: boolean;
   dataDir?: string;
   port?: string;
 }
 
 const BUNDLED_DEMO = new URL('../../examples/demo/', import.meta.url);
 
+class Stopped extends Error {}
+
 export async function dev(options: DevOptions, io: Io): Promise<number> {
   const c = io.colors;
-  const sink = await startSink();
-  const env = { FULFILMENT_WEBHOOK_URL: `${sink.url}/orders`, ...io.env };
+  const stop = stopOnSignals(io);
+  const receiver = await startDemoReceiver({ down: [MEDIA_PATH] });
+  const env = {
+    FULFILMENT_WEBHOOK_URL: `${receiver.url}/orders`,
+    MEDIA_WEBHOOK_URL: `${receiver.url}${MEDIA_PATH}`,
+    ...io.env,
+  };
   const dataDir = path.resolve(io.cwd, options.dataDir ?? '.nudge/pg');
   const own =
     options.config || ['nudge.yaml', 'nudge.yml'].some((n) => existsSync(path.join(io.cwd, n)));
-  if (!own) io.out(c.dim('No nudge.yaml here: running the bundled demo project (examples/demo).'));
   io.out(
-    `${c.bold('Nudge dev')} — embedded PostgreSQL in ${path.relative(io.cwd, dataDir) || dataDir}`,
+    `${c.bold('Nudge dev')} — ${own ? 'your project' : 'the bundled demo project (no nudge.yaml here)'}, on an embedded PostgreSQL in ${path.relative(io.cwd, dataDir) || dataDir}`,
   );
-  const demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined);
-  const loaded = await loadConfig({
-    ...(own
-      ? options.config
-        ? { configPath: options.config }
-        : {}
-      : { configPath: fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO)) }),
-    cwd: io.cwd,
-    env,
-  });
-  const project: LoadedConfig = { ...loaded, databaseUrl: demo.url, databaseUrlFrom: 'nudge dev' };
+  let demo: Awaited<ReturnType<typeof openDemoDatabase>> | undefined;
   let sql: postgres.Sql | undefined;
   let running: Awaited<ReturnType<typeof launch>> | undefined;
   try {
-    if (demo.created)
-      io.out(
-        c.dim(
-          'Created a Supabase-shaped demo database (auth, storage, roles, realtime publication).',
-        ),
-      );
-    io.out(`Database: ${c.cyan(redactUrl(demo.url))}`);
+    demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined, {
+      fresh: !!options.fresh,
+    });
+    const loaded = await loadConfig({
+      ...(own
+        ? options.config
+          ? { configPath: options.config }
+          : {}
+        : { configPath: fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO)) }),
+      cwd: io.cwd,
+      env,
+    });
+    const project: LoadedConfig = {
+      ...loaded,
+      databaseUrl: demo.url,
+      databaseUrlFrom: 'nudge dev',
+    };
     const reuse = reuseNote(demo.server);
+    io.out(
+      c.dim(
+        `${demo.created ? (options.fresh ? 'Started over: a new' : 'Created a') : 'Reusing the'} Supabase-shaped demo database (auth, storage, the demo app's tables)${options.fresh || demo.created ? '' : '; --fresh starts over'}.`,
+      ),
+    );
     if (reuse) io.out(c.dim(`  server: ${reuse}`));
-    io.out(c.dim(`  connect: psql "${demo.url}"`));
-    io.out('');
+    io.out(c.dim(`  psql "${demo.url}"`));
+    stop.check();
+
     sql = postgres(demo.url, { onnotice: () => {}, max: 2 });
     const { plan } = await planChange(project, sql);
-    renderPlan(plan, io);
-    if (plan.hasChanges) {
-      const result = await applyPlan(sql, plan.desired);
-      io.out(`${c.green('✓')} Deployed (deployment #${result.deploymentId ?? '-'})`);
-    }
-    io.out('');
-    const lines: string[] = [];
+    const deployed = plan.hasChanges ? await applyPlan(sql, plan.desired) : undefined;
+    io.out(deploySummary(plan, deployed?.deploymentId, io));
+    stop.check();
+
     running = await launch(project, {
       http: true,
-      log: makeLog({ write: (line) => lines.push(line) }),
+      log: makeLog({ write: () => {} }),
       port: await freeOr(project.config.server.port),
       idleMs: 50,
     });
-    io.out(
-      `Engine running: ${c.cyan(running.url ?? '')} (POST /ingest, GET /health) · state in ${running.store.describe()}`,
-    );
-    if (running.dashboardUrl) io.out(`Dashboard: ${c.cyan(running.dashboardUrl)}`);
-    // From this process's start (not npm's build before it) to the server answering.
-    io.out(c.dim(`Ready in ${process.uptime().toFixed(1)} s.`));
+    // From this process's start (not npm's build check before it) to the dashboard answering.
+    const ready = process.uptime();
     io.out('');
+    io.out(`${c.bold('Dashboard:')} ${c.cyan(running.dashboardUrl ?? running.url ?? '')}`);
+    io.out(
+      c.dim(
+        `Ready in ${ready.toFixed(1)} s. Engine and API at ${running.url} · ${running.features.length} features · state in ${running.store.describe()}`,
+      ),
+    );
+    io.out('');
+
+    const clock = await storeClock(sql);
+    const features = running.featureSet;
+    const story: StoryContext = {
+      sql,
+      receiver,
+      now: () => clock.now(),
+      stopped: () => stop.stopped,
+      schedules: features
+        .scheduled()
+        .filter((f) => f.feature.status === 'active' && f.feature.trigger.kind === 'schedule')
+        .map((f) => ({
+          name: f.name,
+          everyMs: f.feature.trigger.kind === 'schedule' ? f.feature.trigger.everyMs : 0,
+        })),
+      async advanceClock(ms) {
+        await advanceStoreClock(sql!, ms);
+        await clock.refresh();
+        running?.engine.wake();
+      },
+    };
+    io.out(c.bold('The story, as the demo app writes it (watch it in the dashboard):'));
     const since = await lastDecision(sql);
-    await demoWrites(sql, io);
-    await settled(sql);
-    await printDecisions(sql, io, since);
-    await printMailbox(sql, io);
-    printSink(sink.received, io);
+    await playStory(story, (step) => {
+      stop.check();
+      io.out(`  ${c.bold(step.title.padEnd(15))}${step.wrote}`);
+      for (const outcome of step.outcomes) {
+        const paint = / dead after /.test(outcome) ? c.red : c.green;
+        io.out(`  ${' '.repeat(15)}${paint('→')} ${outcome}`);
+      }
+    });
+    await printAfterStory(sql, receiver, io, running.dashboardUrl);
     if (options.once) return 0;
+
     io.out('');
     io.out(
-      `Watching — write to the database (psql above) and decisions appear here. Move time: ${c.cyan('nudge clock advance 2d')}. Ctrl-C to stop.`,
+      c.dim(
+        'Watching: new decisions and deliveries appear here. Write to the database (psql above) or use the dashboard. Ctrl-C stops.',
+      ),
     );
-    await follow(sql, io, await lastDecision(sql));
+    receiver.onDelivery((delivery) => io.out(deliveryLine(delivery, io)));
+    await follow(sql, io, Math.max(since, await lastDecision(sql)), stop);
     return 0;
+  } catch (error) {
+    if (error instanceof Stopped) return 0;
+    throw error;
   } finally {
+    if (stop.stopped)
+      io.out(
+        '\nStopping. The demo database stays in .nudge/ for next time (nudge dev --fresh starts over).',
+      );
+    receiver.onDelivery(undefined);
     await running?.stop();
     await sql?.end({ timeout: 1 });
-    await sink.close();
-    await demo.server.stop();
+    await receiver.close();
+    await demo?.server.stop();
+    stop.dispose();
   }
 }
 
-/** A sign-up, a profile and a paid order, as the demo app would write them; and one rolled back. */
-async function demoWrites(sql: postgres.Sql, io: Io): Promise<void> {
-  io.out(io.colors.bold('Demo writes:'));
-  const email = `ada+${Date.now()}@example.com`;
-  const [user] = await sql<{ id: string }[]>`
-    insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-    values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', ${email},
-            '{"provider":"email","providers":["email"]}', '{"full_name":"Ada Lovelace"}', now(), now())
-    returning id`;
-  io.out(`  insert into auth.users        ${email}`);
-  await sql`insert into public.profiles (id, full_name, plan) values (${user!.id}, 'Ada Lovelace', 'pro')`;
-  const [order] = await sql<{ id: string }[]>`
-    insert into public.orders (user_id, total, items) values (${user!.id}, 42.50, '[{"sku":"tea","qty":2}]') returning id`;
-  io.out(`  insert into public.orders     order ${order!.id}, 42.50`);
-  await sql`update public.orders set status = 'paid' where id = ${order!.id}`;
-  io.out(`  update public.orders          order ${order!.id} → paid`);
-  await sql
-    .begin(async (tx) => {
-      await tx`insert into public.orders (user_id, total) values (${user!.id}, 1)`;
-      throw new Error('rolled back on purpose');
-    })
-    .catch(() => {});
-  io.out('  insert into public.orders     (rolled back: never captured)');
+/** One line for what was deployed: features, the tables captured, the deployment. */
+function deploySummary(plan: Plan, deploymentId: number | undefined, io: Io): string {
+  const c = io.colors;
+  const tables = new Map<string, string[]>();
+  for (const item of plan.items) {
+    if (item.kind !== 'capture' || item.action === 'drop') continue;
+    const [table = item.subject, operation = ''] = item.subject.split(' ');
+    tables.set(table, [...(tables.get(table) ?? []), operation]);
+  }
+  const captured = [...tables].map(([table, ops]) => `${table} (${ops.join(', ')})`).join(', ');
+  const { create, replace, drop } = plan.counts;
+  const head = plan.hasChanges
+    ? `${c.green('✓')} Deployed (deployment #${deploymentId ?? '-'}: ${create} created, ${replace} replaced, ${drop} dropped)`
+    : `${c.green('✓')} Deployed already, no changes`;
+  return `${head}. Capture on ${captured || 'no table'}. ${c.dim('nudge plan shows the detail.')}`;
+}
+
+async function printAfterStory(
+  sql: postgres.Sql,
+  receiver: DemoReceiver,
+  io: Io,
+  dashboardUrl: string | undefined,
+): Promise<void> {
+  const c = io.colors;
+  const [counts] = await sql<{ mails: number; events: number; decisions: number; ahead: number }[]>`
+    select (select count(*) from nudge_engine.mailbox)::int as mails,
+           (select offset_ms from nudge_engine.clock)::float8 / 3600000 as ahead,
+           (select count(*) from nudge_engine.inbox)::int as events,
+           (select count(*) from nudge_engine.decisions)::int as decisions`;
+  const dead = await sql<{ key: string; feature: string | null; url: string | null }[]>`
+    select key, feature, params ->> 'url' as url from nudge_engine.action_runs
+     where status = 'dead' order by id desc limit 5`;
+  const media = dead.filter((d) => d.url?.startsWith(`${receiver.url}${MEDIA_PATH}`));
+  // The story is over: the media service comes back, so a replay is delivered.
+  receiver.setDown(MEDIA_PATH, false);
   io.out('');
+  io.out(`${c.bold('Now open the dashboard')} ${c.cyan(dashboardUrl ?? '')}`);
+  io.out(
+    `  Logs     ${counts?.events ?? 0} events, ${counts?.decisions ?? 0} decisions, each with its reason`,
+  );
+  io.out(
+    `  Mailbox  ${counts?.mails ?? 0} emails, rendered (email.provider: dev sends nothing out)`,
+  );
+  if (media.length > 0) {
+    io.out(
+      `  Actions  ${c.red(`${dead.length} dead`)}: the upload's webhook — the media service (a stand-in on ${receiver.url}) was down on purpose.`,
+    );
+    io.out(`           It is back up now: press Replay there and the delivery shows up below.`);
+  } else if (dead.length > 0) {
+    io.out(`  Actions  ${c.red(`${dead.length} dead`)}: press Replay to try again.`);
+  }
+  const ahead = counts?.ahead ?? 0;
+  io.out(
+    `  Clock    the engine is ${ahead % 24 === 0 ? `${ahead / 24} days` : `${ahead.toFixed(1)} hours`} ahead of real time (each start moves it 2 days; --fresh resets it)`,
+  );
+  io.out(
+    c.dim(
+      `The same from a terminal: ${selfCommand(io)} logs, ${selfCommand(io)} replay --feature ${media[0]?.feature ?? 'upload-thumbnails'}, ${selfCommand(io)} clock advance 2d`,
+    ),
+  );
 }
 
-/** Waits (up to 20 s) until captured changes are processed and no action is pending. */
-async function settled(sql: postgres.Sql): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const [state] = await sql<{ busy: number }[]>`
-      select ${await pendingCaptures(sql)}::int
-           + (select count(*) from nudge_engine.inbox where processed_at is null)
-           + (select count(*) from nudge_engine.action_runs where status in ('pending', 'retrying')) as busy`;
-    if (Number(state?.busy) === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function deliveryLine(delivery: Delivery, io: Io): string {
+  const c = io.colors;
+  const ok = delivery.status < 300;
+  return `  ${ok ? c.green('←') : c.red('←')} ${delivery.service} received POST ${delivery.path}: ${ok ? c.green(String(delivery.status)) : c.red(String(delivery.status))} ${c.dim(`webhook-id ${delivery.webhookId}`)}`;
+}
+
+/** How to run this CLI again from here: `npx nudge` when installed, else node and the script. */
+function selfCommand(io: Io): string {
+  const script = process.argv[1] ?? '';
+  if (/node_modules[\\/]\.bin[\\/]nudge$|[\\/]nudge$/.test(script)) return 'npx nudge';
+  const relative = path.relative(io.cwd, script);
+  return `node ${relative.startsWith('..') || path.isAbsolute(relative) ? script : relative}`;
 }
 
 async function lastDecision(sql: postgres.Sql): Promise<number> {
@@ -174,54 +266,68 @@ async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise
     select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason, d.detail
       from nudge_engine.decisions d left join nudge_engine.contacts c on c.id = d.contact_id
      where d.id > ${after} order by d.id`;
-  if (rows.length) io.out(io.colors.bold('Decisions (nudge logs shows them any time):'));
   for (const r of rows.flatMap((row) => decisionLines(row))) {
     io.out(
-      `  ${(r.feature ?? '-').padEnd(14)} ${(r.contact ?? '-').padEnd(34)} ${r.outcome.padEnd(9)} ${r.reason}`,
+      `  ${(r.feature ?? '-').padEnd(18)} ${(r.contact ?? '-').padEnd(26)} ${r.outcome.padEnd(9)} ${r.reason}`,
     );
   }
   return rows.at(-1)?.id ?? after;
 }
 
-async function printMailbox(sql: postgres.Sql, io: Io): Promise<void> {
-  const mails = await sql<{ to_address: string; subject: string | null }[]>`
-    select to_address, subject from nudge_engine.mailbox order by id desc limit 5`;
-  if (!mails.length) return;
-  io.out('');
-  io.out(io.colors.bold('Dev mailbox (email.provider: dev):'));
-  for (const m of mails.reverse()) io.out(`  to ${m.to_address}  "${m.subject ?? ''}"`);
-}
-
-function printSink(received: { path: string; body: string; id: string }[], io: Io): void {
-  if (!received.length) return;
-  io.out('');
-  io.out(io.colors.bold('Webhooks received by the demo sink:'));
-  for (const r of received) io.out(`  POST ${r.path}  ${r.body}  webhook-id ${r.id}`);
-}
-
 /** Prints new decisions until Ctrl-C. */
-async function follow(sql: postgres.Sql, io: Io, from: number): Promise<void> {
+async function follow(
+  sql: postgres.Sql,
+  io: Io,
+  from: number,
+  stop: ReturnType<typeof stopOnSignals>,
+): Promise<void> {
   let last = from;
-  let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
-  try {
-    while (!stop) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      last = await printDecisions(sql, io, last);
-    }
-    io.out(
-      '\nStopping; the demo database stays in .nudge/ for next time (delete the folder to start over).',
-    );
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
+  while (!stop.stopped) {
+    await stop.sleep(500);
+    if (!stop.stopped) last = await printDecisions(sql, io, last);
   }
+}
+
+/**
+ * Ctrl-C (or SIGTERM, SIGHUP) at any point: the step in hand finishes, then
+ * everything is stopped in order — engine, connections, stand-ins, the
+ * embedded server. A second Ctrl-C exits at once.
+ */
+function stopOnSignals(io: Io) {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const onSignal = () => {
+    if (stopped) {
+      io.err(
+        'Stopping at once (the embedded PostgreSQL may be left running; the next start reuses it).',
+      );
+      process.exit(130);
+    }
+    stopped = true;
+    wake?.();
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, onSignal);
+  return {
+    get stopped() {
+      return stopped;
+    },
+    /** Throws Stopped once a signal came. */
+    check() {
+      if (stopped) throw new Stopped();
+    },
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    dispose() {
+      for (const s of signals) process.off(s, onSignal);
+    },
+  };
 }
 
 /** The configured port if it is free, else any free port. */
@@ -232,26 +338,4 @@ async function freeOr(port: number): Promise<number> {
     probe.once('error', () => resolve(0));
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
   });
-}
-
-/** A local HTTP endpoint standing in for the demo's fulfilment service. */
-async function startSink() {
-  const received: { path: string; body: string; id: string }[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      received.push({ path: req.url ?? '/', body, id: String(req.headers['webhook-id'] ?? '-') });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    received,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }

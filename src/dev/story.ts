@@ -1,0 +1,201 @@
+// The story `nudge dev` plays on the demo app, step by step, as the app
+// would write it: sign-ups, a sign-in, a checkout and a cart left behind, a
+// trial, an upload whose webhook fails until it is dead, an order paid, a
+// write rolled back, and then the engine clock moved two days ahead. After
+// each step it waits until the engine has done everything the step caused,
+// then reports what that was, read from the engine store (never assumed).
+import type postgres from 'postgres';
+import { pendingCaptures } from '../engine/intake/pump.js';
+import type { DemoReceiver } from './receiver.js';
+
+export interface StoryStep {
+  title: string;
+  /** What the app wrote. */
+  wrote: string;
+  /** What Nudge did about it: one entry per feature and kind of action. */
+  outcomes: string[];
+}
+
+export interface StoryContext {
+  /** The demo database, which also holds the engine store (schema nudge_engine). */
+  sql: postgres.Sql;
+  receiver: DemoReceiver;
+  /** Moves the engine clock forward and waits until every engine has seen it. */
+  advanceClock(ms: number): Promise<void>;
+  /** The scheduled features, whose runs a clock move is waited on. */
+  schedules: { name: string; everyMs: number }[];
+  /** The engine's time now. */
+  now(): Date;
+  /** True once the user asked to stop (Ctrl-C): waits end early. */
+  stopped(): boolean;
+}
+
+const DAY = 86_400_000;
+export const MEDIA_PATH = '/thumbnails';
+
+export async function playStory(ctx: StoryContext, say: (step: StoryStep) => void): Promise<void> {
+  const { sql } = ctx;
+  const run = await storyRun(sql);
+  const email = (name: string) => `${name}${run > 1 ? `+${run}` : ''}@example.com`;
+  const ada = email('ada');
+  const grace = email('grace');
+
+  const step = async (title: string, write: () => Promise<string>) => {
+    const before = await lastIds(sql);
+    const wrote = await write();
+    await settled(ctx);
+    say({ title, wrote, outcomes: await outcomesSince(sql, before) });
+  };
+
+  const ids: Record<string, string> = {};
+  await step('Sign-ups', async () => {
+    ids.ada = await signUp(sql, ada, 'Ada', 'pro');
+    ids.grace = await signUp(sql, grace, 'Grace', 'free');
+    return `${ada} and ${grace} signed up`;
+  });
+  await step('Sign-in', async () => {
+    await sql`update auth.users set last_sign_in_at = now(), updated_at = now() where id = ${ids.ada!}`;
+    return `${ada} signed in`;
+  });
+  let order = 0;
+  await step('Orders', async () => {
+    const [cart] = await sql<{ id: number }[]>`
+      insert into public.carts (user_id, items, total)
+      values (${ids.ada!}, '[{"sku":"tea","name":"Green tea","qty":2}]', 42.50) returning id::int`;
+    await sql`update public.carts set status = 'checked_out', updated_at = now() where id = ${cart!.id}`;
+    const [placed] = await sql<{ id: number }[]>`
+      insert into public.orders (user_id, cart_id, total, items)
+      values (${ids.ada!}, ${cart!.id}, 42.50, '[{"sku":"tea","name":"Green tea","qty":2}]') returning id::int`;
+    order = placed!.id;
+    await sql`insert into public.carts (user_id, items, total)
+              values (${ids.grace!}, '[{"sku":"mug","name":"Mug","qty":1}]', 9.00)`;
+    // A write that rolls back: the capture trigger's row goes with it.
+    await sql
+      .begin(async (tx) => {
+        await tx`insert into public.orders (user_id, total) values (${ids.grace!}, 1)`;
+        throw new Error('rolled back on purpose');
+      })
+      .catch(() => {});
+    return `${ada} checked out order #${order}; ${grace} left a cart; an order rolled back (never captured)`;
+  });
+  await step('Trial', async () => {
+    const ends = new Date(ctx.now().getTime() + 4 * DAY);
+    await sql`insert into public.subscriptions (user_id, plan, trial_ends_at)
+              values (${ids.grace!}, 'pro', ${ends})`;
+    return `${grace} started a pro trial, ending in 4 days`;
+  });
+  // Settled means every attempt made: the last one failed, the run is dead.
+  await step('Upload', async () => {
+    await sql`insert into storage.objects (bucket_id, name, owner)
+              values ('avatars', ${`${ids.ada!}/avatar.png`}, ${ids.ada!})`;
+    return `${ada} uploaded avatars/…/avatar.png; the media service is down`;
+  });
+  await step('Order paid', async () => {
+    await sql`update public.orders set status = 'paid' where id = ${order}`;
+    return `order #${order} → paid`;
+  });
+  await step('Two days later', async () => {
+    await ctx.advanceClock(2 * DAY);
+    return 'the engine clock moved 2 days ahead';
+  });
+}
+
+/** The how-manieth time the story plays on this database (1 on a new one). */
+async function storyRun(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from auth.users where email like 'ada%@example.com'`;
+  return (row?.n ?? 0) + 1;
+}
+
+async function signUp(sql: postgres.Sql, email: string, firstName: string, plan: string) {
+  const [user] = await sql<{ id: string }[]>`
+    insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+    values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated', ${email},
+            '{"provider":"email","providers":["email"]}', ${sql.json({ first_name: firstName })}, now(), now())
+    returning id`;
+  await sql`insert into public.profiles (id, full_name, plan) values (${user!.id}, ${firstName}, ${plan})`;
+  return user!.id;
+}
+
+interface Marks {
+  run: number;
+  decision: number;
+}
+
+async function lastIds(sql: postgres.Sql): Promise<Marks> {
+  const [row] = await sql<Marks[]>`
+    select (select coalesce(max(id), 0) from nudge_engine.action_runs)::int as run,
+           (select coalesce(max(id), 0) from nudge_engine.decisions)::int as decision`;
+  return row ?? { run: 0, decision: 0 };
+}
+
+const DONE: Record<string, string> = { email: 'sent', webhook: 'delivered', track: 'tracked' };
+
+/**
+ * What happened after the marks: contacts the contact book synced, by why
+ * ("contact book: 2 contacts synced (user.signed_up)"), and action runs by
+ * feature, kind and status ("welcome-drip: 2 emails sent").
+ */
+async function outcomesSince(sql: postgres.Sql, after: Marks): Promise<string[]> {
+  const synced = await sql<{ reason: string; n: number }[]>`
+    select reason, count(*)::int as n from nudge_engine.decisions
+     where id > ${after.decision} and outcome = 'synced'
+     group by reason order by min(id)`;
+  const rows = await sql<
+    {
+      feature: string | null;
+      kind: string;
+      status: string;
+      n: number;
+      attempts: number;
+      last_error: string | null;
+    }[]
+  >`
+    select feature, kind, status, count(*)::int as n, max(attempts)::int as attempts, max(last_error) as last_error
+      from nudge_engine.action_runs where id > ${after.run}
+     group by feature, kind, status order by min(id)`;
+  const contacts = synced.map(
+    (s) =>
+      `contact book: ${s.reason.replace(/^contact synced/, `${s.n} contact${s.n === 1 ? '' : 's'} synced`)}`,
+  );
+  const actions = rows.map((r) => {
+    const what = r.n === 1 ? r.kind : `${r.n} ${r.kind}s`;
+    const status =
+      r.status === 'succeeded'
+        ? (DONE[r.kind] ?? 'done')
+        : r.status === 'dead'
+          ? `dead after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} (${r.last_error ?? 'no error recorded'})`
+          : r.status;
+    return `${r.feature ?? '-'}: ${what} ${status}`;
+  });
+  return [...contacts, ...actions];
+}
+
+/**
+ * Waits (up to 30 s) until captured changes are processed, no journey is due
+ * by the engine clock, each scheduled feature has run its current window,
+ * and no action is pending or being retried.
+ */
+export async function settled(ctx: StoryContext): Promise<void> {
+  const { sql } = ctx;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !ctx.stopped()) {
+    const now = ctx.now();
+    const windows = ctx.schedules.map((s) => ({
+      feature: s.name,
+      start: new Date(Math.floor(now.getTime() / s.everyMs) * s.everyMs),
+    }));
+    const [state] = await sql<{ busy: number }[]>`
+      select ${await pendingCaptures(sql)}::int
+           + (select count(*) from nudge_engine.inbox where processed_at is null)
+           + (select count(*) from nudge_engine.journeys where status = 'active' and wake_at <= ${now})
+           + (select count(*) from nudge_engine.action_runs where status in ('pending', 'retrying'))
+           + ${windows.length}
+           - (select count(*) from nudge_engine.schedule_runs r
+                join unnest(${windows.map((w) => w.feature)}::text[], ${windows.map((w) => w.start.toISOString())}::timestamptz[])
+                  as w(feature, start) on r.feature = w.feature and r.window_start = w.start
+               where r.matched is not null) as busy`;
+    if (Number(state?.busy) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
