@@ -4,7 +4,7 @@
 // last attempt. One file per effect implements ActionProvider.
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
-import type { Clock } from '../engine/clock.js';
+import type { Clock } from '../engine/wiring/clock.js';
 import type { Action } from '../features/schema.js';
 
 /** The variables templates (Liquid) and webhook bodies see. */

@@ -17,8 +17,8 @@
 // cause, follow at that pace), in pages of at most a second's worth.
 import type postgres from 'postgres';
 import type { ExcludedColumns } from '../capture/columns.js';
-import type { Clock } from '../engine/clock.js';
-import { type InboxEvent, insertInbox, type Router } from '../engine/inbox.js';
+import { type InboxEvent, insertInbox, type Router } from '../engine/intake/inbox.js';
+import type { Clock } from '../engine/wiring/clock.js';
 import type { Sql } from '../source/connect.js';
 import type { BackfillTarget } from './target.js';
 import { pageQuery } from './target.js';

@@ -16,7 +16,7 @@
 // exactly what POST /ingest uses, so a batch that arrived by both roads is
 // stored once: delivery is at-least-once, the inbox makes it exactly-once.
 import { z } from 'zod';
-import { type InboxEvent, insertInbox, type Router } from '../engine/inbox.js';
+import { type InboxEvent, insertInbox, type Router } from '../engine/intake/inbox.js';
 import { NudgeError } from '../errors.js';
 import type { Sql } from '../source/connect.js';
 import { signingKeyOf } from '../webhook-secret.js';

@@ -3,7 +3,7 @@
 // passed); `show` prints the engine time; `reset` goes back to real time.
 import { parseDuration } from '../config/duration.js';
 import { openEngineStore } from '../db/engine.js';
-import { advanceStoreClock } from '../engine/clock.js';
+import { advanceStoreClock } from '../engine/wiring/clock.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';

@@ -5,8 +5,8 @@
 
 import { parseDuration } from '../config/duration.js';
 import { openEngineStore } from '../db/engine.js';
-import { type DecisionRow, decisionLines, readDecisions } from '../engine/decision-log.js';
-import { featurePauses, pausesLine } from '../engine/pauses.js';
+import { type DecisionRow, decisionLines, readDecisions } from '../engine/lanes/decision-log.js';
+import { featurePauses, pausesLine } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';

@@ -3,7 +3,7 @@
 // second, without a restart. Journeys already under way keep their timers.
 // Stored in the engine store (src/engine/pauses.ts); `nudge resume` undoes it.
 import { openEngineStore } from '../db/engine.js';
-import { featurePauses, pauseFeature, resumeFeature } from '../engine/pauses.js';
+import { featurePauses, pauseFeature, resumeFeature } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures } from '../features/load.js';
 import type { Io } from './io.js';

@@ -1,6 +1,6 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
 import { renderPlan } from '../capture/render.js';
-import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/pauses.js';
+import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/match/pauses.js';
 import { openSource } from '../source/connect.js';
 import { planChange, printHeader } from './capture.js';
 import type { Io } from './io.js';

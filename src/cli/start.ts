@@ -2,8 +2,8 @@
 // schedules, actions, HTTP) and `nudge worker` (the same without HTTP, to add
 // processes that share the work). Runs until Ctrl-C / SIGTERM, then drains.
 
-import { launch } from '../engine/launch.js';
-import { makeLog } from '../engine/log.js';
+import { launch } from '../engine/wiring/launch.js';
+import { makeLog } from '../engine/wiring/log.js';
 import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';

@@ -1,7 +1,7 @@
 // `nudge teardown`: removes every Nudge trigger and the nudge schema.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { readSchemaState } from '../capture/schema.js';
-import { pendingCaptures } from '../engine/pump.js';
+import { pendingCaptures } from '../engine/intake/pump.js';
 import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
 import type { Io } from './io.js';

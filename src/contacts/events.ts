@@ -3,7 +3,7 @@
 // features triggered by the event's name (`trigger: { event: order_placed }`)
 // run on it. An idempotency key makes a retried call return the first event.
 import type postgres from 'postgres';
-import { type InboxEvent, insertInbox, type Router } from '../engine/inbox.js';
+import { type InboxEvent, insertInbox, type Router } from '../engine/intake/inbox.js';
 import { type ContactIdentity, resolveContact } from './store.js';
 
 export interface TrackInput {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { KeySource } from '../db/secrets.js';
-import type { Router } from '../engine/inbox.js';
+import type { Router } from '../engine/intake/inbox.js';
 import { loopbackOrApiKey } from './api/auth.js';
 import { makeApi } from './api/index.js';
 import type { OverviewApiOptions } from './api/overview.js';

@@ -12,7 +12,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import type postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
-import { insertInbox, type Router } from '../engine/inbox.js';
+import { insertInbox, type Router } from '../engine/intake/inbox.js';
 import { parseJson, readCapped } from './body.js';
 import { HttpError } from './http-error.js';
 import type { IngestSecrets } from './ingest-secrets.js';

@@ -13,8 +13,8 @@ import { actionTasks } from '../../src/actions/task.js';
 import type { ActionEnv, NewActionRun, TemplateContext } from '../../src/actions/types.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { quietLogger, WORKER_SCHEMA } from '../../src/db/migrate.js';
-import { manualClock } from '../../src/engine/clock.js';
-import { workerPool } from '../../src/engine/job-runner.js';
+import { manualClock } from '../../src/engine/wiring/clock.js';
+import { workerPool } from '../../src/engine/wiring/job-runner.js';
 import type { Action } from '../../src/features/schema.js';
 
 /** Secrets the tests hand to the config through ${ENV}; none may reach a log or last_error. */

@@ -5,7 +5,7 @@
 // index, with its share of rows of skips, equal the plain filter, page by page.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { readDecisions } from '../../src/engine/decision-log.js';
+import { readDecisions } from '../../src/engine/lanes/decision-log.js';
 import { foldJourneyCounts, journeyCounts } from '../../src/server/api/journey-counts.js';
 import { useDatabase } from '../harness/db.js';
 

@@ -14,7 +14,7 @@ import {
   capturedColumns,
 } from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { capturesWaiting, pendingCaptures, pumpOnce } from '../../src/engine/pump.js';
+import { capturesWaiting, pendingCaptures, pumpOnce } from '../../src/engine/intake/pump.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import type { TableName } from '../../src/source/names.js';
 import { useDatabase } from '../harness/db.js';

@@ -257,9 +257,9 @@ stages:
 cooldown: 30d
 `;
     const engine = await testEngine(db, { 'inactivity.yaml': inactivity }, { config: CONFIG });
-    const { runSchedules } = await import('../../src/engine/schedule.js');
+    const { runSchedules } = await import('../../src/engine/intake/schedule.js');
     const { readCatalog } = await import('../../src/source/catalog.js');
-    const { makeRouter } = await import('../../src/engine/router.js');
+    const { makeRouter } = await import('../../src/engine/intake/router.js');
     const now = engine.clock.now();
     const ago = (days: number) => new Date(now.getTime() - days * DAY);
     await db.sql`insert into auth.users (id, email, last_sign_in_at) values
@@ -317,7 +317,7 @@ stages:
     do: [{ email: { template: thanks } }]
 `;
     const engine = await testEngine(db, { 'placed.yaml': placed }, { config: CONFIG });
-    const { insertInbox } = await import('../../src/engine/inbox.js');
+    const { insertInbox } = await import('../../src/engine/intake/inbox.js');
     await insertInbox(db.sql, [
       {
         source: 'api',

@@ -5,8 +5,8 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/db/locks.js';
-import { insertInbox, partitionOf } from '../../src/engine/inbox.js';
-import { processLanes, reclaimLanes } from '../../src/engine/process.js';
+import { insertInbox, partitionOf } from '../../src/engine/intake/inbox.js';
+import { processLanes, reclaimLanes } from '../../src/engine/lanes/process.js';
 import { useDatabase } from '../harness/db.js';
 import { testEngine } from './harness.js';
 

@@ -6,9 +6,9 @@
 // action per row.
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { processLanes } from '../../src/engine/process.js';
-import { pumpOnce } from '../../src/engine/pump.js';
-import { makeRouter } from '../../src/engine/router.js';
+import { pumpOnce } from '../../src/engine/intake/pump.js';
+import { makeRouter } from '../../src/engine/intake/router.js';
+import { processLanes } from '../../src/engine/lanes/process.js';
 import { useDatabase } from '../harness/db.js';
 import { testEngine } from './harness.js';
 

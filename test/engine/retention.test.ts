@@ -8,9 +8,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { insertInbox } from '../../src/engine/inbox.js';
-import { pumpOnce } from '../../src/engine/pump.js';
-import { applyRetention } from '../../src/engine/runtime.js';
+import { insertInbox } from '../../src/engine/intake/inbox.js';
+import { pumpOnce } from '../../src/engine/intake/pump.js';
+import { applyRetention } from '../../src/engine/wiring/runtime.js';
 import { useDatabase } from '../harness/db.js';
 import { testEngine } from './harness.js';
 

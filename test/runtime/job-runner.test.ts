@@ -6,10 +6,10 @@
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { enqueueActions } from '../../src/actions/queue.js';
+import { surviveConnectionLoss } from '../../src/db/connection-loss.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { surviveConnectionLoss } from '../../src/engine/connection-loss.js';
-import { retryInterrupted, unlockDeadPools } from '../../src/engine/job-runner.js';
-import { silentLog } from '../../src/engine/log.js';
+import { retryInterrupted, unlockDeadPools } from '../../src/engine/wiring/job-runner.js';
+import { silentLog } from '../../src/engine/wiring/log.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();

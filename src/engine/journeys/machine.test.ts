@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../config/yaml.js';
 import { parseFeature } from '../../features/load.js';
 import { Catalog, type Table } from '../../source/catalog.js';
-import { FeatureSet, type RuntimeFeature } from '../features.js';
+import { FeatureSet, type RuntimeFeature } from '../match/features.js';
 import {
   type EventFacts,
   type JourneyRow,

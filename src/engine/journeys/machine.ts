@@ -37,7 +37,7 @@ import type {
   RuntimeFeature,
   RuntimeStage,
   RuntimeTransition,
-} from '../features.js';
+} from '../match/features.js';
 
 /** The event a step is about, as the journey keeps it (journeys.context) for later steps and templates. */
 export interface EventFacts {

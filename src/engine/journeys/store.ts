@@ -8,7 +8,7 @@
 import type postgres from 'postgres';
 import type { NewActionRun } from '../../actions/types.js';
 import { records } from '../../db/records.js';
-import type { Row, RuntimeFeature } from '../features.js';
+import type { Row, RuntimeFeature } from '../match/features.js';
 import {
   type Decision,
   type EventFacts,

@@ -8,7 +8,7 @@ import type postgres from 'postgres';
 import { z } from 'zod';
 import type { ClockState } from '../../client/dashboard.js';
 import { parseDuration } from '../../config/duration.js';
-import { advanceStoreClock } from '../../engine/clock.js';
+import { advanceStoreClock } from '../../engine/wiring/clock.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { readJson, validate } from './input.js';

@@ -13,7 +13,7 @@ import {
   type DecisionRow,
   decisionLines,
   readDecisions,
-} from '../../engine/decision-log.js';
+} from '../../engine/lanes/decision-log.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';

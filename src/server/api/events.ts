@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
 import { trackEvent, UnknownContact } from '../../contacts/events.js';
-import type { Router } from '../../engine/inbox.js';
+import type { Router } from '../../engine/intake/inbox.js';
 import type { ApiEnv } from './auth.js';
 import { email, externalId, phone, uuid } from './contacts.js';
 import { expectedObject, invalid, readJson, validate } from './input.js';

@@ -17,7 +17,7 @@ import {
   featurePauses,
   pauseFeature,
   resumeFeature,
-} from '../../engine/pauses.js';
+} from '../../engine/match/pauses.js';
 import type { Feature, FeatureTrigger } from '../../features/load.js';
 import { formatTableName } from '../../source/names.js';
 import { readCapped } from '../body.js';

@@ -19,7 +19,12 @@
 //   published whole, see publication.ts).
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
-import { announcement, type InboxEvent, insertInbox, type Router } from '../../../engine/inbox.js';
+import {
+  announcement,
+  type InboxEvent,
+  insertInbox,
+  type Router,
+} from '../../../engine/intake/inbox.js';
 import { type TableName, tableKey } from '../../../source/names.js';
 import { type ExcludedColumns, exclusionOf } from '../../columns.js';
 import type { Operation } from '../../triggers.js';

@@ -2,13 +2,13 @@
 // journeys changed in a batch, decisions, action runs — written in one
 // statement, and after the commit the first attempts this process makes itself.
 import type postgres from 'postgres';
-import type { RunsWrite } from '../actions/direct.js';
-import { type RunRef, runRefs } from '../actions/queue.js';
-import { records } from '../db/records.js';
-import { together } from '../db/together.js';
+import type { RunsWrite } from '../../actions/direct.js';
+import { type RunRef, runRefs } from '../../actions/queue.js';
+import { records } from '../../db/records.js';
+import { together } from '../../db/together.js';
+import type { Decision } from '../journeys/machine.js';
+import { journeyWrites, type StepEnv } from '../journeys/store.js';
 import type { ProcessContext } from './context.js';
-import type { Decision } from './journeys/machine.js';
-import { journeyWrites, type StepEnv } from './journeys/store.js';
 
 /** What a committed transaction leaves to do: its first attempts; returns how many events it handled. */
 export function committed(

@@ -9,15 +9,15 @@
 // share a lane (see router.ts), so they are handled in order even with several
 // worker processes.
 import type postgres from 'postgres';
-import type { RunRef } from '../actions/queue.js';
-import { isTransient } from '../db/errors.js';
-import { lockKey } from '../db/locks.js';
+import type { RunRef } from '../../actions/queue.js';
+import { isTransient } from '../../db/errors.js';
+import { lockKey } from '../../db/locks.js';
+import type { InboxRow } from '../intake/inbox.js';
+import type { StepEnv } from '../journeys/store.js';
 import { processTogether } from './batch.js';
 import { cap, type ProcessContext } from './context.js';
 import { handleEvent } from './event.js';
 import { committed, finish } from './finish.js';
-import type { InboxRow } from './inbox.js';
-import type { StepEnv } from './journeys/store.js';
 import { syncLive } from './live-sync.js';
 
 /** Events a lane takes per transaction. */

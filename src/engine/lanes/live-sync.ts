@@ -2,10 +2,10 @@
 // (auth.users, storage.objects, mapped tables) applied to the contact book in
 // the lane's transaction, with the decision that says what it did.
 import type postgres from 'postgres';
-import { applyLiveSync, liveSyncWatches } from '../contacts/live.js';
+import { applyLiveSync, liveSyncWatches } from '../../contacts/live.js';
+import type { InboxRow } from '../intake/inbox.js';
+import type { Decision } from '../journeys/machine.js';
 import type { ProcessContext } from './context.js';
-import type { InboxRow } from './inbox.js';
-import type { Decision } from './journeys/machine.js';
 
 /**
  * Live sync of one inbox row, when it watches the row's table: the change is

@@ -10,20 +10,24 @@
 import { randomUUID } from 'node:crypto';
 import type { Task, TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
-import { firstAttemptsHere } from '../actions/direct.js';
-import type { RunRef } from '../actions/queue.js';
-import { slots } from '../actions/slots.js';
-import type { NewActionRun } from '../actions/types.js';
-import { parseDuration } from '../config/duration.js';
-import type { LoadedConfig } from '../config/load.js';
-import { indexContacts } from '../contacts/search-index.js';
-import type { Db } from '../contacts/store.js';
-import type { Catalog } from '../source/catalog.js';
-import { type Bell, Bells } from './bells.js';
+import { firstAttemptsHere } from '../../actions/direct.js';
+import type { RunRef } from '../../actions/queue.js';
+import { slots } from '../../actions/slots.js';
+import type { NewActionRun } from '../../actions/types.js';
+import { parseDuration } from '../../config/duration.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { indexContacts } from '../../contacts/search-index.js';
+import type { Db } from '../../contacts/store.js';
+import type { Catalog } from '../../source/catalog.js';
+import { INBOX_CHANNEL, type Router, readNews } from '../intake/inbox.js';
+import { capturesWaiting, pump } from '../intake/pump.js';
+import { runSchedules } from '../intake/schedule.js';
+import { processTimers, timersDue } from '../journeys/timers.js';
+import { type Bell, Bells } from '../lanes/bells.js';
+import type { ProcessContext } from '../lanes/context.js';
+import { laneWaiting, processLanes, reclaimLanes } from '../lanes/process.js';
+import type { FeatureSet } from '../match/features.js';
 import type { Clock } from './clock.js';
-import type { ProcessContext } from './context.js';
-import type { FeatureSet } from './features.js';
-import { INBOX_CHANNEL, type Router, readNews } from './inbox.js';
 import {
   ACTION_CONCURRENCY,
   DEFAULT_DEAD_WORKER_MS,
@@ -31,10 +35,6 @@ import {
   startJobRunner,
 } from './job-runner.js';
 import type { Log } from './log.js';
-import { laneWaiting, processLanes, reclaimLanes } from './process.js';
-import { capturesWaiting, pump } from './pump.js';
-import { runSchedules } from './schedule.js';
-import { processTimers, timersDue } from './timers.js';
 
 export interface EngineOptions {
   project: LoadedConfig;

@@ -3,11 +3,11 @@
 // contact mapping read from the row, the trigger condition worked out once per
 // event, and the features whose waiting journeys react to other events. Pure:
 // the lanes, the router and the backtest ask the same questions.
-import { namedEventsOf } from '../capture/named-events.js';
-import type { ContactIdentity } from '../contacts/store.js';
+import { namedEventsOf } from '../../capture/named-events.js';
+import type { ContactIdentity } from '../../contacts/store.js';
+import type { InboxRow } from '../intake/inbox.js';
 import type { FeatureSet, Predicate, Row, RuntimeFeature } from './features.js';
 import { readField } from './features.js';
-import type { InboxRow } from './inbox.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,13 +1,13 @@
 // What the lanes and the timers run with: the engine store, the features, the
 // clock, and where their actions and new contacts go (runtime.ts builds it).
 import type postgres from 'postgres';
-import type { FirstAttempts } from '../actions/direct.js';
-import type { NewActionRun } from '../actions/types.js';
-import type { LiveSync } from '../contacts/live.js';
-import type { ContactIdentity } from '../contacts/store.js';
-import type { Clock } from './clock.js';
-import type { FeatureSet } from './features.js';
-import type { StepEnv } from './journeys/store.js';
+import type { FirstAttempts } from '../../actions/direct.js';
+import type { NewActionRun } from '../../actions/types.js';
+import type { LiveSync } from '../../contacts/live.js';
+import type { ContactIdentity } from '../../contacts/store.js';
+import type { StepEnv } from '../journeys/store.js';
+import type { FeatureSet } from '../match/features.js';
+import type { Clock } from '../wiring/clock.js';
 
 export interface ProcessContext {
   engine: postgres.Sql;

@@ -15,7 +15,7 @@
 // close — so callers see the error and retry as usual. The abandoned callback
 // holds no resources and is garbage collected.
 import type postgres from 'postgres';
-import { isConnectionLost } from '../db/errors.js';
+import { isConnectionLost } from './errors.js';
 
 /** Whether the transaction is over: `begin` settled (committed, rolled back, or its connection closed). */
 interface Transaction {

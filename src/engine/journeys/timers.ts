@@ -3,11 +3,11 @@
 // and none is stepped twice) and steps them in a transaction with their
 // decisions and actions. Waits survive restarts because they are rows.
 import type postgres from 'postgres';
-import { contactRow } from '../contacts/store.js';
-import type { ProcessContext } from './context.js';
-import { committed, finish } from './finish.js';
-import type { JourneyRow } from './journeys/machine.js';
-import { handleTimer, type StepEnv } from './journeys/store.js';
+import { contactRow } from '../../contacts/store.js';
+import type { ProcessContext } from '../lanes/context.js';
+import { committed, finish } from '../lanes/finish.js';
+import type { JourneyRow } from './machine.js';
+import { handleTimer, type StepEnv } from './store.js';
 
 /** Whether any journey's wait is over at `now` (a cheap look, outside any transaction). */
 export async function timersDue(engine: postgres.Sql, now: Date): Promise<boolean> {

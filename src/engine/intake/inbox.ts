@@ -4,7 +4,7 @@
 // one contact's events in one ordered lane.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
-import { records } from '../db/records.js';
+import { records } from '../../db/records.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 type Row = Record<string, unknown>;

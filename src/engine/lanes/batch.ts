@@ -34,14 +34,14 @@ import {
   hasIdentity,
   normalizeEmail,
   resolveContact,
-} from '../contacts/store.js';
-import { candidatesOf, identityOf, triggerVerdict } from './candidates.js';
+} from '../../contacts/store.js';
+import type { InboxRow } from '../intake/inbox.js';
+import type { Decision } from '../journeys/machine.js';
+import { type JourneyCache, prefetchJourneys, type StepEnv } from '../journeys/store.js';
+import { candidatesOf, identityOf, triggerVerdict } from '../match/candidates.js';
+import type { Row } from '../match/features.js';
 import { cap, type ProcessContext } from './context.js';
 import { type ContactSource, handleEvent } from './event.js';
-import type { Row } from './features.js';
-import type { InboxRow } from './inbox.js';
-import type { Decision } from './journeys/machine.js';
-import { type JourneyCache, prefetchJourneys, type StepEnv } from './journeys/store.js';
 import { syncLive } from './live-sync.js';
 
 export async function processTogether(

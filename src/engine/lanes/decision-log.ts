@@ -6,7 +6,7 @@
 // readers (nudge logs, nudge dev) show that row as one line per feature.
 
 import type postgres from 'postgres';
-import type { Decision } from './journeys/machine.js';
+import type { Decision } from '../journeys/machine.js';
 
 /** The features skipped together, feature → reason, in a row's detail. */
 export interface SkippedDetail {

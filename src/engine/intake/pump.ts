@@ -9,10 +9,10 @@
 // transaction. A crash between the inbox write and the delete leaves the rows
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
-import { listRowsTables, type RowsTable } from '../capture/state.js';
-import { lockKey } from '../db/locks.js';
-import { ident, literal } from '../db/quote.js';
-import { together } from '../db/together.js';
+import { listRowsTables, type RowsTable } from '../../capture/state.js';
+import { lockKey } from '../../db/locks.js';
+import { ident, literal } from '../../db/quote.js';
+import { together } from '../../db/together.js';
 import {
   announcement,
   type InboxEvent,

@@ -2,9 +2,9 @@
 // its (schema, table, operation) or its event name, however many features
 // watch other tables.
 import { describe, expect, it } from 'vitest';
-import { parseYaml } from '../config/yaml.js';
-import { parseFeature } from '../features/load.js';
-import { Catalog, type Table } from '../source/catalog.js';
+import { parseYaml } from '../../config/yaml.js';
+import { parseFeature } from '../../features/load.js';
+import { Catalog, type Table } from '../../source/catalog.js';
 import { candidatesOf } from './candidates.js';
 import { FeatureSet } from './features.js';
 

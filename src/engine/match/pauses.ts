@@ -9,8 +9,8 @@
 // calls the listen callback again after it reconnects, and the set is read
 // again then: a change made while the connection was down is not missed.
 import type postgres from 'postgres';
+import type { Log } from '../wiring/log.js';
 import type { FeatureSet } from './features.js';
-import type { Log } from './log.js';
 
 const PAUSES_CHANNEL = 'nudge_features';
 

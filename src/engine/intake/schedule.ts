@@ -9,12 +9,12 @@
 // The rows entered carry the table's capturable columns only (capture/columns.ts):
 // a schedule over auth.users never copies a password hash.
 import type postgres from 'postgres';
-import { capturable, columnOf, type ExcludedColumns, rowJson } from '../capture/columns.js';
-import { compileSql, numberedParams, valueTypeOf } from '../conditions/index.js';
-import { ident } from '../db/quote.js';
-import type { Catalog } from '../source/catalog.js';
-import type { Clock } from './clock.js';
-import type { RuntimeFeature } from './features.js';
+import { capturable, columnOf, type ExcludedColumns, rowJson } from '../../capture/columns.js';
+import { compileSql, numberedParams, valueTypeOf } from '../../conditions/index.js';
+import { ident } from '../../db/quote.js';
+import type { Catalog } from '../../source/catalog.js';
+import type { RuntimeFeature } from '../match/features.js';
+import type { Clock } from '../wiring/clock.js';
 import { type InboxEvent, insertInbox, type Router } from './inbox.js';
 
 export interface ScheduleContext {

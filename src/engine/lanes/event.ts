@@ -3,25 +3,25 @@
 // other features the chance to react. Runs inside the lane's transaction
 // (process.ts), collecting decisions and actions in the StepEnv it is given.
 import type postgres from 'postgres';
-import { explain } from '../conditions/index.js';
+import { explain } from '../../conditions/index.js';
 import {
   type ContactIdentity,
   contactRow,
   hasIdentity,
   resolveContact,
-} from '../contacts/store.js';
-import { candidatesOf, identityOf, reactiveFeatures, triggerVerdict } from './candidates.js';
-import type { ProcessContext } from './context.js';
-import { skippedTogether } from './decision-log.js';
-import type { Row, RuntimeFeature } from './features.js';
-import type { InboxRow } from './inbox.js';
-import { type Decision, type EventFacts, stepWithoutContact } from './journeys/machine.js';
+} from '../../contacts/store.js';
+import type { InboxRow } from '../intake/inbox.js';
+import { type Decision, type EventFacts, stepWithoutContact } from '../journeys/machine.js';
 import {
   advanceOnEvent,
   handleTriggerEvent,
   lockActiveJourneys,
   type StepEnv,
-} from './journeys/store.js';
+} from '../journeys/store.js';
+import { candidatesOf, identityOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
+import type { Row, RuntimeFeature } from '../match/features.js';
+import type { ProcessContext } from './context.js';
+import { skippedTogether } from './decision-log.js';
 
 /**
  * Where handleEvent gets contacts from: straight from the contact book, one

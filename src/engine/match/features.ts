@@ -2,8 +2,8 @@
 // JavaScript predicate (typed by the live schema), indexed by (schema, table,
 // operation) and by event name, so the cost per event depends only on the
 // features that watch its table — never on features elsewhere.
-import { canonicalEventName, namedEvent } from '../capture/named-events.js';
-import type { Operation } from '../capture/triggers.js';
+import { canonicalEventName, namedEvent } from '../../capture/named-events.js';
+import type { Operation } from '../../capture/triggers.js';
 import {
   type Condition,
   compileJs,
@@ -11,13 +11,13 @@ import {
   type FieldRef,
   testsOf,
   type Verdict,
-} from '../conditions/index.js';
-import { type AttributeTypes, conditionsOf } from '../features/check.js';
-import type { Feature } from '../features/load.js';
-import type { Action } from '../features/schema.js';
-import { typeResolver } from '../features/types.js';
-import type { Catalog } from '../source/catalog.js';
-import type { TableName } from '../source/names.js';
+} from '../../conditions/index.js';
+import { type AttributeTypes, conditionsOf } from '../../features/check.js';
+import type { Feature } from '../../features/load.js';
+import type { Action } from '../../features/schema.js';
+import { typeResolver } from '../../features/types.js';
+import type { Catalog } from '../../source/catalog.js';
+import type { TableName } from '../../source/names.js';
 
 export type Row = Record<string, unknown>;
 

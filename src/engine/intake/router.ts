@@ -2,8 +2,8 @@
 // first candidate feature's contact mapping reads it, so all events of one
 // contact are processed in order by one lane. Events no feature maps to a
 // contact spread by their row id.
-import { candidatesOf, identityOf } from './candidates.js';
-import type { FeatureSet } from './features.js';
+import { candidatesOf, identityOf } from '../match/candidates.js';
+import type { FeatureSet } from '../match/features.js';
 import { type InboxEvent, partitionOf, type Router } from './inbox.js';
 
 export function makeRouter(features: FeatureSet, partitions: number): Router {

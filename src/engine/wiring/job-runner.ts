@@ -21,8 +21,8 @@ import os from 'node:os';
 import { type Runner, run as runWorker, type TaskList, type WorkerEvents } from 'graphile-worker';
 import pg from 'pg';
 import type postgres from 'postgres';
-import { ACTION_TASK } from '../actions/queue.js';
-import { quietLogger, WORKER_SCHEMA } from '../db/migrate.js';
+import { ACTION_TASK } from '../../actions/queue.js';
+import { quietLogger, WORKER_SCHEMA } from '../../db/migrate.js';
 import type { Log } from './log.js';
 
 export const DEFAULT_DEAD_WORKER_MS = 30_000;

@@ -3,31 +3,31 @@
 // start` — the HTTP server. `nudge worker` is the same without the server.
 // Returns a handle the CLI keeps until a signal, and tests keep until done.
 import type postgres from 'postgres';
-import { enqueueActions, recoverActions } from '../actions/queue.js';
-import { actionTasks, runActions } from '../actions/task.js';
-import type { ActionEnv } from '../actions/types.js';
-import { desiredCaptures } from '../capture/desired.js';
-import { makePlan } from '../capture/plan.js';
-import { readCaptureState } from '../capture/state.js';
-import { reconcileWebhookDeliveries } from '../capture/webhook.js';
-import type { LoadedConfig } from '../config/load.js';
-import { compileLiveSync } from '../contacts/live.js';
-import { type EngineStore, openEngineStore } from '../db/engine.js';
-import { records } from '../db/records.js';
-import { checkStoredSecrets } from '../db/secrets.js';
-import { type Feature, loadFeatures } from '../features/load.js';
-import { makeServer } from '../server/index.js';
-import { keySourceOf } from '../server/ingest-secrets.js';
-import { readCatalog } from '../source/catalog.js';
-import { openSource } from '../source/connect.js';
-import { refuseTransactionPooling } from '../source/pooler.js';
+import { enqueueActions, recoverActions } from '../../actions/queue.js';
+import { actionTasks, runActions } from '../../actions/task.js';
+import type { ActionEnv } from '../../actions/types.js';
+import { desiredCaptures } from '../../capture/desired.js';
+import { makePlan } from '../../capture/plan.js';
+import { readCaptureState } from '../../capture/state.js';
+import { reconcileWebhookDeliveries } from '../../capture/webhook.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { compileLiveSync } from '../../contacts/live.js';
+import { surviveConnectionLoss } from '../../db/connection-loss.js';
+import { type EngineStore, openEngineStore } from '../../db/engine.js';
+import { records } from '../../db/records.js';
+import { checkStoredSecrets } from '../../db/secrets.js';
+import { type Feature, loadFeatures } from '../../features/load.js';
+import { makeServer } from '../../server/index.js';
+import { keySourceOf } from '../../server/ingest-secrets.js';
+import { readCatalog } from '../../source/catalog.js';
+import { openSource } from '../../source/connect.js';
+import { refuseTransactionPooling } from '../../source/pooler.js';
+import { makeRouter } from '../intake/router.js';
+import { FeatureSet } from '../match/features.js';
+import { watchPauses } from '../match/pauses.js';
 import { type Clock, storeClock } from './clock.js';
-import { surviveConnectionLoss } from './connection-loss.js';
-import { FeatureSet } from './features.js';
 import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
 import { type Log, makeLog } from './log.js';
-import { watchPauses } from './pauses.js';
-import { makeRouter } from './router.js';
 import { type Engine, startEngine } from './runtime.js';
 
 export interface LaunchOptions {
