@@ -17,6 +17,7 @@ import {
   type Session,
 } from './dashboard.js';
 import { emailApi } from './preferences.js';
+import { emailApi } from './preferences.js';
 import {
   type Attributes,
   type Contact,
@@ -52,6 +53,7 @@ export type {
   Page,
   SelectRow,
 } from './query.js';
+export type * from './preferences.js';
 export type * from './preferences.js';
 export { ContactQuery } from './query.js';
 
@@ -167,6 +169,11 @@ export class Nudge<A extends Attributes = Attributes> {
           : {}),
       }),
   };
+
+  /** Email preferences and stats (client/preferences.ts). */
+  readonly email = emailApi(<T>(method: string, path: string, body?: unknown) =>
+    this.request<T>(method, path, body),
+  );
 
   /** Email preferences and stats (client/preferences.ts). */
   readonly email = emailApi(<T>(method: string, path: string, body?: unknown) =>

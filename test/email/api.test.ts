@@ -90,7 +90,7 @@ describe('preferences', () => {
 
 describe('stats', () => {
   it('counts sent, delivered, bounced, complained, opened and clicked per feature and template', async () => {
-    const sent = [];
+    const sent: { email: string; emailId: string }[] = [];
     for (const email of ['s1@example.com', 's2@example.com', 's3@example.com']) {
       const id = await world.contact(email);
       const run = await world.send(id, { topic: 'product', provider: 'resend', template: 'promo' });

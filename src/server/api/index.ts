@@ -9,6 +9,7 @@ import { type ApiEnv, requireApiKey } from './auth.js';
 import { contactsRoutes } from './contacts.js';
 import { type DashboardApiOptions, dashboardRoutes, sessionOrApiKey } from './dashboard.js';
 import { emailRoutes } from './email.js';
+import { emailRoutes } from './email.js';
 import { eventsRoutes } from './events.js';
 import { refuseNulInUrl } from './input.js';
 import { listsRoutes } from './lists.js';
@@ -52,6 +53,10 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
     }),
   );
   api.route('/lists', listsRoutes({ sql, attributes, maxBodyBytes }));
+  // Email preferences and stats (docs/email.md): topics come from the project's nudge.yaml.
+  if (options.dashboard) {
+    api.route('/email', emailRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
+  }
   // Email preferences and stats (docs/email.md): topics come from the project's nudge.yaml.
   if (options.dashboard) {
     api.route('/email', emailRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));

@@ -1,0 +1,62 @@
+// What `nudge doctor` says about email: non-transactional email carries
+// unsubscribe links, which must reach this server over HTTPS
+// (server.public_url); and with Resend, bounces and complaints arrive only
+// through its webhook (email.resend.webhook_secret).
+import type { LoadedConfig } from '../config/load.js';
+import type { Feature } from '../features/load.js';
+import { publicBaseUrl } from './links.js';
+import { TRANSACTIONAL } from './topics.js';
+
+type Say = (outcome: 'ok' | 'warn' | 'fail', label: string, message: string, fix?: string) => void;
+
+/** The email actions of active features that are not transactional, as feature/stage. */
+export function refusableEmails(features: Feature[]): string[] {
+  return features
+    .filter((f) => f.status !== 'draft')
+    .flatMap((f) =>
+      [...f.machine.stages.values()].flatMap((stage) =>
+        stage.actions
+          .filter(
+            (a) => a.kind === 'email' && (a.params as { topic?: string }).topic !== TRANSACTIONAL,
+          )
+          .map(() => `${f.name}/${stage.name}`),
+      ),
+    );
+}
+
+export function emailCheck(project: LoadedConfig, features: Feature[], say: Say): void {
+  const [outcome, message, fix] = emailFinding(project, refusableEmails(features));
+  say(outcome, 'Email', message, fix);
+}
+
+function emailFinding(
+  project: LoadedConfig,
+  refusable: string[],
+): ['ok' | 'warn', string, string?] {
+  if (refusable.length === 0) return ['ok', 'no non-transactional email in the features'];
+  const { server, email } = project.config;
+  const base = publicBaseUrl(project);
+  const where = `${refusable.length} non-transactional email${refusable.length === 1 ? '' : 's'} (${refusable[0]}${refusable.length > 1 ? ', ...' : ''})`;
+  if (!server.public_url) {
+    return [
+      'warn',
+      `${where} link to ${base} for unsubscribing: server.public_url is not set`,
+      'set server.public_url in nudge.yaml to the https:// URL this server is reachable at',
+    ];
+  }
+  if (!server.public_url.startsWith('https://')) {
+    return [
+      'warn',
+      `${where}: one-click unsubscribe needs HTTPS, server.public_url is ${server.public_url}`,
+      'serve Nudge behind HTTPS and set server.public_url to that https:// URL',
+    ];
+  }
+  if (email.provider === 'resend' && !email.resend?.webhook_secret) {
+    return [
+      'warn',
+      `${where}, but bounces and complaints from Resend are not received`,
+      `add a Resend webhook to ${base}/ingest/resend and set email.resend.webhook_secret`,
+    ];
+  }
+  return ['ok', `${where}; unsubscribe links at ${base}`];
+}

@@ -1,0 +1,61 @@
+// nudge doctor's Email line (issue 21.1): a warning while non-transactional
+// email exists and server.public_url is unset (or not https), and none for
+// features that send only transactional email.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { emailCheck } from '../../src/email/doctor.js';
+import { loadFeatures } from '../../src/features/load.js';
+
+async function doctorSays(yaml: string, topic: string) {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-email-doctor-'));
+  await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(
+    path.join(cwd, 'nudge/features/welcome.yaml'),
+    `name: welcome
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: welcomed
+    do: [{ email: { template: welcome, topic: ${topic} } }]
+`,
+  );
+  const project = await loadConfig({ cwd, env: {} });
+  const features = await loadFeatures(project.featuresDir, project.env, cwd);
+  const lines: string[] = [];
+  emailCheck(project, features, (outcome, label, message, fix) =>
+    lines.push(`${outcome} ${label}: ${message}${fix ? ` | fix: ${fix}` : ''}`),
+  );
+  return lines;
+}
+
+const TOPICS = 'email:\n  topics: { product: {} }\n';
+
+describe('nudge doctor: Email', () => {
+  it('warns when non-transactional email exists and server.public_url is unset', async () => {
+    expect(await doctorSays(TOPICS, 'product')).toEqual([
+      'warn Email: 1 non-transactional email (welcome/welcomed) link to http://127.0.0.1:8787 for unsubscribing: server.public_url is not set | fix: set server.public_url in nudge.yaml to the https:// URL this server is reachable at',
+    ]);
+  });
+
+  it('warns on an http public_url, and is content with https', async () => {
+    const http = await doctorSays(
+      `${TOPICS}server: { public_url: "http://nudge.example.com" }\n`,
+      'product',
+    );
+    expect(http[0]).toMatch(/^warn Email: .*one-click unsubscribe needs HTTPS/);
+    expect(
+      await doctorSays(`${TOPICS}server: { public_url: "https://nudge.example.com" }\n`, 'product'),
+    ).toEqual([
+      'ok Email: 1 non-transactional email (welcome/welcomed); unsubscribe links at https://nudge.example.com',
+    ]);
+  });
+
+  it('says nothing is needed when every email is transactional', async () => {
+    expect(await doctorSays(TOPICS, 'transactional')).toEqual([
+      'ok Email: no non-transactional email in the features',
+    ]);
+  });
+});
