@@ -49,8 +49,37 @@ export interface Overview {
         actions: { retrying: number; dead: number };
         features: { active: number; paused: number; draft: number };
         clock: { now: string; offset_ms: number };
+        /** Engine processes (nudge start, nudge worker) by their last heartbeat. */
+        processes: {
+          host: string;
+          pid: number;
+          pools: number;
+          started_at: string;
+          heartbeat_at: string;
+        }[];
+        /** Each lane (engine.partitions; beyond them, lanes still holding events) and its backlog. */
+        lanes: { lane: number; running: boolean; pending: number; oldest_at: string | null }[];
       }
     | Unreadable;
+  /** Per minute over the last hour, oldest first, starting at `from`. */
+  activity: { from: string; events: number[]; actions: number[]; failures: number[] } | Unreadable;
+}
+
+/** One check of `nudge doctor`, as GET /v1/overview/checks answers it. */
+export interface DoctorCheck {
+  /** The part it belongs to: Database, Engine store, Supabase API. */
+  section: string;
+  /** skipped: a part that did not run, and why (in `message`). */
+  outcome: 'ok' | 'warn' | 'fail' | 'skipped';
+  label: string;
+  message: string;
+  /** What to do about a warn or fail. */
+  fix: string | null;
+}
+
+export interface DoctorChecks {
+  checks: DoctorCheck[];
+  at: string;
 }
 
 export interface FeatureSummary {

@@ -8,6 +8,7 @@ import {
   type ClockState,
   type DecisionPage,
   type DecisionQuery,
+  type DoctorChecks,
   type FeatureDetail,
   type FeatureSummary,
   type Mail,
@@ -16,7 +17,6 @@ import {
   queryParams,
   type Session,
 } from './dashboard.js';
-import { emailApi } from './preferences.js';
 import { emailApi } from './preferences.js';
 import {
   type Attributes,
@@ -33,6 +33,8 @@ export type {
   DecisionItem,
   DecisionPage,
   DecisionQuery,
+  DoctorCheck,
+  DoctorChecks,
   FeatureDetail,
   FeatureSummary,
   Mail,
@@ -44,6 +46,7 @@ export type {
   Unreadable,
 } from './dashboard.js';
 export { ACTION_STATUSES, OUTCOMES } from './dashboard.js';
+export type * from './preferences.js';
 export type {
   Attributes,
   Contact,
@@ -53,8 +56,6 @@ export type {
   Page,
   SelectRow,
 } from './query.js';
-export type * from './preferences.js';
-export type * from './preferences.js';
 export { ContactQuery } from './query.js';
 
 export interface NudgeOptions {
@@ -175,11 +176,6 @@ export class Nudge<A extends Attributes = Attributes> {
     this.request<T>(method, path, body),
   );
 
-  /** Email preferences and stats (client/preferences.ts). */
-  readonly email = emailApi(<T>(method: string, path: string, body?: unknown) =>
-    this.request<T>(method, path, body),
-  );
-
   readonly lists = {
     /** A static list, or a segment when `query` is given (a query builder or a query string). */
     create: (name: string, options: { query?: ContactQuery<A, unknown> | string } = {}) =>
@@ -214,6 +210,9 @@ export class Nudge<A extends Attributes = Attributes> {
 
   /** The source database, capture, lag and engine state the dashboard's first page shows. */
   readonly overview = () => this.request<Overview>('GET', '/overview');
+
+  /** The checks of `nudge doctor`, run now, each with its fix. */
+  readonly checks = () => this.request<DoctorChecks>('GET', '/overview/checks');
 
   readonly features = {
     /** Every feature with its status and journey counts (entered etc. within `window`, e.g. 7d). */

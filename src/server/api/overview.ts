@@ -2,15 +2,18 @@
 // database (host, version, role; never its credentials), access mode, the
 // capture transport and schema, the last deployment, the lag (captured rows
 // not consumed yet and the age of the oldest), the engine's backlog, actions
-// retrying or dead, and the engine clock. Each part is read on its own, so a
-// source that does not answer still leaves the rest of the page.
+// retrying or dead, the engine clock, the engine processes and the lanes, and
+// events, actions and failures per minute over the last hour. Each part is
+// read on its own, so a source that does not answer still leaves the rest of
+// the page. GET /v1/overview/checks runs the checks of `nudge doctor`.
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
-import type { Overview } from '../../client/dashboard.js';
+import type { DoctorCheck, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
-import { featurePauses } from '../../engine/pauses.js';
-import { pendingCaptures } from '../../engine/pump.js';
+import { runDoctor } from '../../doctor/checks.js';
+import { featurePauses } from '../../engine/match/pauses.js';
+import { pendingCaptures } from '../../engine/intake/pump.js';
 import type { Feature } from '../../features/load.js';
 import type { ApiEnv } from './auth.js';
 
@@ -28,10 +31,11 @@ export interface OverviewApiOptions {
 export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.get('/', async (c) => {
-    const [source, capture, engine] = await Promise.all([
+    const [source, capture, engine, activity] = await Promise.all([
       part(() => sourceFacts(options)),
       part(() => captureFacts(options.source)),
       part(() => engineFacts(options)),
+      part(() => activityFacts(options.sql)),
     ]);
     return c.json({
       access: options.project.config.access,
@@ -40,7 +44,31 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
       source,
       capture,
       engine,
+      activity,
     } satisfies Overview);
+  });
+
+  // The checks of `nudge doctor`, run now, in the order it prints them.
+  api.get('/checks', async (c) => {
+    const checks: DoctorCheck[] = [];
+    let section = '';
+    await runDoctor(options.project, {
+      say: (outcome, label, message, fix) =>
+        checks.push({
+          section,
+          outcome,
+          label,
+          message,
+          fix: fix && outcome !== 'ok' ? fix : null,
+        }),
+      section: (title) => {
+        section = title;
+      },
+      skip: (message) =>
+        checks.push({ section, outcome: 'skipped', label: '', message, fix: null }),
+      gap: () => {},
+    });
+    return c.json({ checks, at: new Date().toISOString() });
   });
   return api;
 }
@@ -93,7 +121,38 @@ async function captureFacts(source: postgres.Sql) {
   };
 }
 
-async function engineFacts({ sql, features }: OverviewApiOptions) {
+/** Events received, actions done and failures per minute, the last 60 minutes, oldest first. */
+async function activityFacts(sql: postgres.Sql) {
+  const rows = await sql<{ minute: Date; events: number; actions: number; failures: number }[]>`
+    with minutes as (
+      select generate_series(date_trunc('minute', now()) - interval '59 minutes',
+                             date_trunc('minute', now()), interval '1 minute') as minute
+    ), events as (
+      select date_trunc('minute', received_at) as minute, count(*)::int as n
+        from nudge_engine.inbox where received_at >= date_trunc('minute', now()) - interval '59 minutes'
+       group by 1
+    ), runs as (
+      select date_trunc('minute', updated_at) as minute,
+             count(*) filter (where status = 'succeeded')::int as done,
+             count(*) filter (where status <> 'succeeded')::int as failed
+        from nudge_engine.action_runs
+       where status = any(array['succeeded', 'retrying', 'dead'])
+         and updated_at >= date_trunc('minute', now()) - interval '59 minutes'
+       group by 1
+    )
+    select m.minute, coalesce(e.n, 0) as events, coalesce(r.done, 0) as actions,
+           coalesce(r.failed, 0) as failures
+      from minutes m left join events e using (minute) left join runs r using (minute)
+     order by m.minute`;
+  return {
+    from: rows[0]?.minute.toISOString() ?? new Date().toISOString(),
+    events: rows.map((r) => r.events),
+    actions: rows.map((r) => r.actions),
+    failures: rows.map((r) => r.failures),
+  };
+}
+
+async function engineFacts({ sql, features, project }: OverviewApiOptions) {
   const [row] = await sql<
     {
       inbox: number;
@@ -118,7 +177,35 @@ async function engineFacts({ sql, features }: OverviewApiOptions) {
           : f.status === status,
     ).length;
   const offset = Number(row?.offset_ms ?? 0);
+  const processes = await sql<
+    { host: string; pid: number; pools: number; started_at: Date; heartbeat_at: Date }[]
+  >`
+    select host, pid, count(*)::int as pools, min(started_at) as started_at,
+           max(heartbeat_at) as heartbeat_at
+      from nudge_engine.workers group by host, pid order by min(started_at)`;
+  const partitions = project.config.engine?.partitions ?? 2;
+  const waiting = await sql<{ lane: number; pending: number; oldest: Date }[]>`
+    select partition::int as lane, count(*)::int as pending, min(received_at) as oldest
+      from nudge_engine.inbox where processed_at is null group by partition`;
+  const lanes = Array.from({ length: partitions }, (_, lane) => lane);
+  for (const row of waiting) if (!lanes.includes(row.lane)) lanes.push(row.lane);
   return {
+    processes: processes.map((p) => ({
+      host: p.host,
+      pid: p.pid,
+      pools: p.pools,
+      started_at: p.started_at.toISOString(),
+      heartbeat_at: p.heartbeat_at.toISOString(),
+    })),
+    lanes: lanes.map((lane) => {
+      const row = waiting.find((w) => w.lane === lane);
+      return {
+        lane,
+        running: lane < partitions,
+        pending: row?.pending ?? 0,
+        oldest_at: row ? row.oldest.toISOString() : null,
+      };
+    }),
     inbox_pending: row?.inbox ?? 0,
     inbox_oldest_at: row?.oldest ? row.oldest.toISOString() : null,
     actions: { retrying: row?.retrying ?? 0, dead: row?.dead ?? 0 },

@@ -1,11 +1,19 @@
 // Overview: where Nudge reads from and how far behind it is — the source
 // database, access mode, capture transport and last deployment, the lag of
 // captured rows and of the engine's inbox, actions that need a look, the
-// features and the engine clock. Refreshes every 5 s.
-import type { Overview as OverviewData, Unreadable } from '../../../src/client/index.js';
+// features and the engine clock, the engine processes and lanes, and events,
+// actions and failures per minute over the last hour. Refreshes every 5 s.
+// The checks of `nudge doctor` (a connection test: a second or so) run on
+// opening, every minute, and on "Check again".
+import type {
+  DoctorCheck,
+  Overview as OverviewData,
+  Unreadable,
+} from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { age, count } from '../format.js';
 import { Link } from '../router.js';
+import { Spark } from '../spark.js';
 import { Badge, Problem, Time, useLoad } from '../ui.js';
 
 const readable = <T extends object>(part: T | Unreadable): part is T => !('error' in part);
@@ -17,6 +25,157 @@ export function Overview() {
       <h1>Overview</h1>
       <Problem error={error} />
       {data ? <Cards data={data} /> : !error && <p className="muted">Loading…</p>}
+      {data && readable(data.activity) && (
+        <section aria-labelledby="activity">
+          <h2 id="activity">Last hour, per minute</h2>
+          <div className="sparks">
+            <Spark label="Events" values={data.activity.events} from={data.activity.from} />
+            <Spark label="Actions" values={data.activity.actions} from={data.activity.from} />
+            <Spark
+              label="Failures"
+              values={data.activity.failures}
+              from={data.activity.from}
+              kind="bad"
+            />
+          </div>
+        </section>
+      )}
+      {data && !readable(data.activity) && <Problem error={data.activity.error} />}
+      {data && readable(data.engine) && <Engine engine={data.engine} />}
+      <Checks />
+    </section>
+  );
+}
+
+const MARKS: Record<DoctorCheck['outcome'], string> = {
+  ok: '✓',
+  warn: '⚠',
+  fail: '✗',
+  skipped: '–',
+};
+
+/** The checks of `nudge doctor`, each with its fix line. */
+function Checks() {
+  const { data, error, reload } = useLoad(() => nudge.checks(), 'checks', 60_000);
+  const sections = [...new Set((data?.checks ?? []).map((check) => check.section))];
+  const fails = data?.checks.filter((check) => check.outcome === 'fail').length ?? 0;
+  const warns = data?.checks.filter((check) => check.outcome === 'warn').length ?? 0;
+  return (
+    <section aria-labelledby="checks">
+      <div className="heading">
+        <h2 id="checks">Checks</h2>
+        <span className="muted small" data-testid="checks-summary">
+          {data
+            ? fails
+              ? `${fails} problem${fails === 1 ? '' : 's'}${warns ? `, ${warns} warning${warns === 1 ? '' : 's'}` : ''}`
+              : warns
+                ? `no problems; ${warns} warning${warns === 1 ? '' : 's'}`
+                : 'all checks passed'
+            : 'running nudge doctor…'}
+          {data && (
+            <>
+              {' · '}
+              <Time at={data.at} relative />
+            </>
+          )}
+        </span>
+        <button type="button" onClick={reload}>
+          Check again
+        </button>
+      </div>
+      <Problem error={error} />
+      {sections.map((section) => (
+        <div key={section}>
+          <h3>{section}</h3>
+          <ul className="checks">
+            {data!.checks
+              .filter((check) => check.section === section)
+              .map((check) => (
+                <li key={`${check.label} ${check.message}`} data-outcome={check.outcome}>
+                  <span className={`mark mark-${check.outcome}`} title={check.outcome}>
+                    {MARKS[check.outcome]}
+                    <span className="sr-only">{check.outcome}</span>
+                  </span>
+                  <strong>{check.label}</strong>
+                  <span className="message">{check.message}</span>
+                  {check.fix && (
+                    <span className="fix">
+                      <span className="muted">fix:</span> <code>{check.fix}</code>
+                    </span>
+                  )}
+                </li>
+              ))}
+          </ul>
+        </div>
+      ))}
+    </section>
+  );
+}
+
+type EngineFacts = Exclude<OverviewData['engine'], Unreadable>;
+
+function Engine({ engine }: { engine: EngineFacts }) {
+  const now = Date.now();
+  return (
+    <section aria-labelledby="processes">
+      <h2 id="processes">Engine processes and lanes</h2>
+      {engine.processes.length === 0 ? (
+        <p className="muted">
+          No engine process has reported: start one with nudge start or nudge worker.
+        </p>
+      ) : (
+        <div className="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Host</th>
+                <th className="num">PID</th>
+                <th>Started</th>
+                <th>Last heartbeat</th>
+              </tr>
+            </thead>
+            <tbody>
+              {engine.processes.map((p) => (
+                <tr key={`${p.host}-${p.pid}`}>
+                  <td>{p.host}</td>
+                  <td className="num">{p.pid}</td>
+                  <td>
+                    <Time at={p.started_at} />
+                  </td>
+                  <td>
+                    <Time at={p.heartbeat_at} relative />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <div className="scroll">
+        <table data-testid="lanes">
+          <thead>
+            <tr>
+              <th className="num">Lane</th>
+              <th className="num">Waiting</th>
+              <th>Oldest waiting</th>
+            </tr>
+          </thead>
+          <tbody>
+            {engine.lanes.map((lane) => (
+              <tr key={lane.lane}>
+                <td className="num">
+                  {lane.lane}
+                  {!lane.running && (
+                    <span className="muted"> (not run: beyond engine.partitions)</span>
+                  )}
+                </td>
+                <td className="num">{count(lane.pending)}</td>
+                <td>{lane.oldest_at ? age(now - new Date(lane.oldest_at).getTime()) : 'none'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }

@@ -1,0 +1,129 @@
+// GET /v1/overview's engine processes, lanes and per-minute activity, and
+// GET /v1/overview/checks (the checks of `nudge doctor`, each with its fix),
+// in-process against a real database.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DoctorChecks, Overview } from '../../src/client/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createApiKey } from '../../src/contacts/api-keys.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { makeServer, type NudgeServer } from '../../src/server/index.js';
+import { useDatabase } from '../harness/db.js';
+
+const db = useDatabase();
+let key: string;
+
+async function serverFor(env: Record<string, string>): Promise<NudgeServer> {
+  const project = await loadConfig({
+    cwd: await mkdtemp(path.join(tmpdir(), 'nudge-overview-')),
+    env,
+  });
+  project.config.engine = { ...project.config.engine, partitions: 3 };
+  return makeServer({
+    sql: db.sql,
+    project,
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    keys: { key: Buffer.alloc(32, 7) },
+    dashboard: { features: [], sourceUrl: db.url },
+  });
+}
+
+const get = async <T>(server: NudgeServer, url: string): Promise<T> => {
+  const response = await server.app.request(`http://127.0.0.1${url}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await response.json()) as T;
+};
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  ({ key } = await createApiKey(db.sql, 'overview', 'dashboard'));
+  // Events: 3 received 10 minutes ago, 2 a minute ago (one waiting in lane 1,
+  // one in lane 5, which this configuration does not run); action runs that
+  // succeeded and failed.
+  await db.sql`
+    insert into nudge_engine.inbox (source, source_key, event_name, occurred_at, received_at, partition, processed_at)
+    values ('api', 'a', 'x', now(), now() - interval '10 minutes', 0, now()),
+           ('api', 'b', 'x', now(), now() - interval '10 minutes', 0, now()),
+           ('api', 'c', 'x', now(), now() - interval '10 minutes', 0, now()),
+           ('api', 'd', 'x', now(), now() - interval '1 minute', 1, null),
+           ('api', 'e', 'x', now(), now() - interval '1 minute', 5, null),
+           ('api', 'old', 'x', now(), now() - interval '2 hours', 0, now())`;
+  await db.sql`
+    insert into nudge_engine.action_runs (key, kind, params, status, updated_at)
+    values ('k1', 'email', '{}', 'succeeded', now() - interval '10 minutes'),
+           ('k2', 'email', '{}', 'succeeded', now() - interval '10 minutes'),
+           ('k3', 'webhook', '{}', 'dead', now() - interval '10 minutes'),
+           ('k4', 'webhook', '{}', 'retrying', now())`;
+  await db.sql`
+    insert into nudge_engine.workers (id, host, pid, started_at, heartbeat_at)
+    values ('pool-a', 'box', 4242, now() - interval '1 hour', now()),
+           ('pool-b', 'box', 4242, now() - interval '30 minutes', now() - interval '5 seconds')`;
+});
+
+describe('GET /v1/overview', () => {
+  it('shows engine processes, lanes and activity per minute', async () => {
+    const server = await serverFor({ DATABASE_URL: db.url });
+    const overview = await get<Overview>(server, '/v1/overview');
+    if ('error' in overview.engine) throw new Error(overview.engine.error);
+    expect(overview.engine.processes).toEqual([
+      expect.objectContaining({ host: 'box', pid: 4242, pools: 2 }),
+    ]);
+    expect(overview.engine.lanes.map((l) => [l.lane, l.running, l.pending])).toEqual([
+      [0, true, 0],
+      [1, true, 1],
+      [2, true, 0],
+      [5, false, 1],
+    ]);
+    if ('error' in overview.activity) throw new Error(overview.activity.error);
+    const { events, actions, failures } = overview.activity;
+    expect(events).toHaveLength(60);
+    expect(events.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(events.at(-11)).toBe(3);
+    expect(actions.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(failures.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(failures.at(-1)).toBe(1);
+  });
+});
+
+describe('GET /v1/overview/checks', () => {
+  it('runs the checks of nudge doctor against the database', async () => {
+    const server = await serverFor({ DATABASE_URL: db.url });
+    const { checks } = await get<DoctorChecks>(server, '/v1/overview/checks');
+    expect(checks).toContainEqual(
+      expect.objectContaining({ section: 'Database', outcome: 'ok', label: 'Connection' }),
+    );
+    // The server stored its ingest secret with a key this project cannot
+    // find: the check fails, and says what to do.
+    expect(checks).toContainEqual(
+      expect.objectContaining({
+        section: 'Engine store',
+        outcome: 'fail',
+        label: 'Secrets',
+        fix: expect.stringContaining('master key'),
+      }),
+    );
+    // An ok line carries no fix; every warn and fail carries one.
+    for (const check of checks) {
+      if (check.outcome === 'ok') expect(check.fix).toBeNull();
+      if (check.outcome === 'warn' || check.outcome === 'fail') expect(check.fix).toBeTruthy();
+    }
+  });
+
+  it('says what is wrong, and the fix, without a database', async () => {
+    const server = await serverFor({});
+    const { checks } = await get<DoctorChecks>(server, '/v1/overview/checks');
+    expect(checks[0]).toEqual({
+      section: 'Database',
+      outcome: 'fail',
+      label: 'Database',
+      message: 'no database configured',
+      fix: expect.stringContaining('nudge dev'),
+    });
+  });
+});
