@@ -70,7 +70,7 @@ export async function prefetchJourneys(
 /**
  * The journeys the batch changed (of one contact, or all) as one upsert, a
  * statement not sent yet (undefined when nothing changed): awaited alone, or
- * sent with the batch's other writes (process.ts finish). The cache counts
+ * sent with the batch's other writes (lanes/finish.ts). The cache counts
  * them written.
  */
 export function journeyWrites(

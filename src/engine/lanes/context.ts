@@ -27,7 +27,7 @@ export interface ProcessContext {
     tx: postgres.TransactionSql,
     created: { id: string; identity: ContactIdentity }[],
   ) => Promise<void>;
-  /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (live.ts). */
+  /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (contacts/live.ts). */
   liveSync?: LiveSync;
 }
 
