@@ -6,7 +6,7 @@
 // then reports what that was, read from the engine store (never assumed).
 import type postgres from 'postgres';
 import { pendingCaptures } from '../engine/intake/pump.js';
-import type { DemoReceiver } from './receiver.js';
+import type { Delivery, DemoReceiver } from './receiver.js';
 
 export interface StoryStep {
   title: string;
@@ -42,9 +42,11 @@ export async function playStory(ctx: StoryContext, say: (step: StoryStep) => voi
 
   const step = async (title: string, write: () => Promise<string>) => {
     const before = await lastIds(sql);
+    const delivered = ctx.receiver.received.length;
     const wrote = await write();
     await settled(ctx);
-    say({ title, wrote, outcomes: await outcomesSince(sql, before) });
+    const deliveries = deliveryLines(ctx.receiver.received.slice(delivered));
+    say({ title, wrote, outcomes: [...(await outcomesSince(sql, before)), ...deliveries] });
   };
 
   const ids: Record<string, string> = {};
@@ -130,6 +132,22 @@ async function lastIds(sql: postgres.Sql): Promise<Marks> {
 }
 
 const DONE: Record<string, string> = { email: 'sent', webhook: 'delivered', track: 'tracked' };
+
+/** What the stand-ins received: "fulfilment service received {…}", "media service answered 503 to 3 attempts". */
+function deliveryLines(deliveries: Delivery[]): string[] {
+  const groups = new Map<string, Delivery[]>();
+  for (const d of deliveries) {
+    const key = d.status < 300 ? `${d.service}\0${d.body}` : `${d.service}\0${d.status}`;
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  }
+  return [...groups.values()].map((group) => {
+    const [first] = group as [Delivery];
+    const times = group.length === 1 ? '' : ` (${group.length} times)`;
+    return first.status < 300
+      ? `${first.service} received ${first.body}${times}`
+      : `${first.service} answered ${first.status} to ${group.length} attempt${group.length === 1 ? '' : 's'}`;
+  });
+}
 
 /**
  * What happened after the marks: contacts the contact book synced, by why

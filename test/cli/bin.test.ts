@@ -1,6 +1,7 @@
 // The built `nudge` executable, as `npm start` runs it: exit codes reach the
-// shell, and `nudge dev --once` takes a newcomer from nothing to captured
-// events on an embedded database (its own server, in a temporary directory).
+// shell, and `nudge dev --once` takes a newcomer from nothing to the demo's
+// story on an embedded database (its own server, in a temporary directory):
+// emails, webhooks delivered and one dead, the clock moved for the drip.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,29 +34,51 @@ describe('the nudge executable', () => {
     expect(result.stderr).toContain('hint:');
   });
 
-  it('runs the demo: embedded Postgres, deployed features, captured events', async () => {
+  it('plays the demo story: embedded Postgres, deployed features, emails, a dead webhook, two days later', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-bin-'));
     await chmod(cwd, 0o755);
     try {
       const result = await nudge(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], cwd);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain('Plan: 5 to create');
-      expect(result.stdout).toMatch(/^Ready in \d+\.\d s\.$/m);
-      expect(result.stdout).toMatch(
-        /welcome-drip +ada\+\d+@example\.com +attempt +email attempt 1 succeeded/,
+      const out = result.stdout;
+      expect(out).toMatch(/^✓ Deployed \(deployment #1: \d+ created, 0 replaced, 0 dropped\)/m);
+      expect(out).toMatch(/^Dashboard: http:\/\/127\.0\.0\.1:\d+\/\?token=\S+$/m);
+      expect(out).toMatch(/^Ready in \d+\.\d s\. /m);
+      const step = (title: string) => {
+        const start = out.indexOf(`  ${title}`);
+        expect(start, `${title} in:\n${out}`).toBeGreaterThan(-1);
+        const rest = out.slice(start + 2);
+        const end = rest.search(/\n {2}\S|\n\n/);
+        return rest.slice(0, end === -1 ? undefined : end);
+      };
+      expect(step('Sign-ups')).toContain('ada@example.com and grace@example.com signed up');
+      expect(step('Sign-ups')).toContain('→ welcome-drip: 2 emails sent');
+      expect(step('Sign-in')).toContain('→ contact book: 1 contact synced (user.signed_in)');
+      // The rolled-back order was never captured: one track, for the order checked out.
+      expect(step('Orders')).toContain('→ heartbeat: track tracked');
+      expect(step('Orders')).toContain('→ order-confirmation: email sent');
+      expect(step('Upload')).toMatch(
+        /→ upload-thumbnails: webhook dead after 3 attempts \(webhook answered 503/,
       );
-      expect(result.stdout).toMatch(
-        /order-paid +ada\+\d+@example\.com +attempt +webhook attempt 1 succeeded/,
-      );
-      expect(result.stdout).toMatch(/to ada\+\d+@example\.com {2}"Welcome aboard, friend"/);
+      expect(step('Upload')).toContain('→ media service answered 503 to 3 attempts');
       // The enrichment captured in the trigger (the buyer's plan) reached the webhook body.
-      expect(result.stdout).toMatch(/POST \/orders {2}\{"plan":"pro","order":1,"total":42\.5\}/);
-      // The rolled-back order was never captured: one heartbeat, for order 1 only.
-      expect(result.stdout.match(/heartbeat .* matched/g)).toHaveLength(1);
-      // A second run reuses the database and deploys nothing new.
+      expect(step('Order paid')).toContain('→ order-paid: webhook delivered');
+      expect(step('Order paid')).toContain(
+        '→ fulfilment service received {"plan":"pro","order":1,"total":42.5}',
+      );
+      const later = step('Two days later');
+      expect(later).toContain('→ welcome-drip: 2 emails sent'); // day two
+      expect(later).toContain('→ abandoned-cart: email sent');
+      expect(later).toContain('→ trial-ending: email sent');
+      expect(out).toContain('Actions  1 dead');
+      expect(out).toContain('the engine is 2 days ahead of real time');
+      // A second run reuses the database, deploys nothing new, and plays the story again.
       const again = await nudge(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], cwd);
-      expect(again.stdout).toContain('No changes.');
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('Deployed already, no changes');
+      expect(again.stdout).toContain('ada+2@example.com and grace+2@example.com signed up');
+      expect(again.stdout).toContain('the engine is 4 days ahead of real time');
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
