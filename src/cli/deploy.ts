@@ -22,13 +22,7 @@ export interface DeployOptions extends GlobalOptions {
 
 export async function deploy(options: DeployOptions, io: Io): Promise<number> {
   const project = await loadProject(options, io);
-  if (project.config.access === 'read-only' && !options.sql) {
-    const place = project.source?.placeOf(['access']);
-    throw new NudgeError(
-      `access is read-only${place ? ` (${place.file}:${place.line})` : ''}: deploy refuses to write to the database`,
-      '`nudge deploy --sql` prints the change as SQL you can review and apply yourself; or set access: read-write',
-    );
-  }
+  if (project.config.access === 'read-only' && !options.sql) throw readOnlyRefusal(project);
   return withSource(project, async (session) => {
     const { features, plan } = await planChange(project, session.sql);
     if (options.sql) {
@@ -78,6 +72,15 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     );
     return 0;
   });
+}
+
+/** Why a read-only project does not deploy, and what to do instead (the CLI and the dashboard). */
+export function readOnlyRefusal(project: LoadedConfig): NudgeError {
+  const place = project.source?.placeOf(['access']);
+  return new NudgeError(
+    `access is read-only${place ? ` (${place.file}:${place.line})` : ''}: deploy refuses to write to the database`,
+    '`nudge deploy --sql` prints the change as SQL you can review and apply yourself; or set access: read-write',
+  );
 }
 
 /**

@@ -233,3 +233,35 @@ export interface Mail extends MailItem {
   /** Whether it has HTML: shown from mailbox.htmlUrl(id) in a sandboxed frame. */
   has_html: boolean;
 }
+
+/** What `nudge plan` would show: GET /v1/plan. */
+export interface CapturePlan {
+  /** read-write or read-only. */
+  access: string;
+  changes: boolean;
+  counts: { create: number; replace: number; drop: number; unchanged: number };
+  drift: number;
+  items: {
+    action: 'create' | 'replace' | 'drop' | 'unchanged';
+    kind: string;
+    subject: string;
+    detail: string | null;
+    drift: string[];
+    /** What a capture copies and leaves out, in two lines. */
+    columns: string[];
+  }[];
+  /** The plan as `nudge plan` prints it (no colours). */
+  text: string;
+  /** Identifies this plan: send it with POST /v1/deploy. */
+  plan: string;
+  /** Whether Deploy would change something; null in read-only mode. */
+  deployable: boolean | null;
+  /** Why Deploy is refused (read-only mode), or null. */
+  refused: string | null;
+}
+
+/** POST /v1/deploy: the deployment made (null when nothing needed to change). */
+export interface DeployResult {
+  deployment: number | null;
+  counts: { create: number; replace: number; drop: number; unchanged: number };
+}

@@ -5,9 +5,11 @@
 // too, with its session cookie instead of a key.
 import {
   type ActionPage,
+  type CapturePlan,
   type ClockState,
   type DecisionPage,
   type DecisionQuery,
+  type DeployResult,
   type DoctorChecks,
   type FeatureDetail,
   type FeatureSummary,
@@ -29,10 +31,12 @@ import {
 export type {
   ActionPage,
   ActionRun,
+  CapturePlan,
   ClockState,
   DecisionItem,
   DecisionPage,
   DecisionQuery,
+  DeployResult,
   DoctorCheck,
   DoctorChecks,
   FeatureDetail,
@@ -233,6 +237,12 @@ export class Nudge<A extends Attributes = Attributes> {
     resume: (name: string) =>
       this.request<FeatureSummary>('POST', `/features/${encodeURIComponent(name)}/resume`),
   };
+
+  /** What `nudge plan` would show now. */
+  readonly plan = () => this.request<CapturePlan>('GET', '/plan');
+
+  /** Applies the plan `plan` names (CapturePlan.plan), as `nudge deploy --yes`; refused in read-only mode. */
+  readonly deploy = (plan: string) => this.request<DeployResult>('POST', '/deploy', { plan });
 
   readonly decisions = {
     /** The newest decisions matching `query`, older pages by passing `next` as `before`. */

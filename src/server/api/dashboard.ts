@@ -19,6 +19,7 @@ import { actionsRoutes } from './actions.js';
 import type { ApiEnv } from './auth.js';
 import { clockRoutes } from './clock.js';
 import { decisionsRoutes } from './decisions.js';
+import { deployRoutes } from './deploy.js';
 import { featuresRoutes } from './features.js';
 import { mailboxRoutes } from './mailbox.js';
 import { type OverviewApiOptions, overviewRoutes } from './overview.js';
@@ -36,6 +37,7 @@ export interface DashboardApiOptions extends OverviewApiOptions {
 const DASHBOARD_WRITES = [
   /^\/v1\/features\/[^/]+\/(pause|resume)$/,
   /^\/v1\/actions\/replay$/,
+  /^\/v1\/deploy$/,
   /^\/v1\/clock\/advance$/,
 ];
 
@@ -57,6 +59,7 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/overview', overviewRoutes(options));
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
   api.route('/decisions', decisionsRoutes(options));
+  api.route('/', deployRoutes(options));
   api.route('/actions', actionsRoutes(options));
   api.route('/mailbox', mailboxRoutes(options));
   api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));

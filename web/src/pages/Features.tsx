@@ -1,9 +1,10 @@
 // Features: each feature's status, trigger and journey counts for a chosen
-// window (the window is part of the URL).
+// window (the window is part of the URL); Plan and Deploy (Deploy.tsx).
 import { nudge } from '../api.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Choice, Problem, useLoad } from '../ui.js';
+import { PlanAndDeploy } from './Deploy.js';
 
 export const WINDOWS = [
   ['', 'all time'],
@@ -76,6 +77,7 @@ export function Features({ window }: { window?: string }) {
           </table>
         </div>
       )}
+      <PlanAndDeploy />
     </section>
   );
 }

@@ -1,0 +1,126 @@
+// GET /v1/plan and POST /v1/deploy: the dashboard's Plan and Deploy buttons.
+// The plan is `nudge plan`'s: the same feature files read from disk, checked
+// against the live database, the same diff printed by the same renderer; the
+// deploy is `nudge deploy --yes`'s (capture/deploy.ts), refused with the same
+// reason in read-only mode. A deploy names the plan it was shown (`plan`, a
+// hash of its statements) and is refused if the plan has changed since.
+import { createHash } from 'node:crypto';
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import { z } from 'zod';
+import { deploy as applyPlan } from '../../capture/deploy.js';
+import type { Plan } from '../../capture/plan.js';
+import { columnLines, renderPlan } from '../../capture/render.js';
+import { installSigningSecret } from '../../capture/webhook.js';
+import { planChange } from '../../cli/capture.js';
+import { readOnlyRefusal } from '../../cli/deploy.js';
+import { memoryIo } from '../../cli/io.js';
+import type { CapturePlan, DeployResult } from '../../client/dashboard.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { featurePausesIfAny, pausesLine } from '../../engine/match/pauses.js';
+import { NudgeError } from '../../errors.js';
+import { HttpError } from '../http-error.js';
+import { captureSigningSecret } from '../ingest-secrets.js';
+import type { ApiEnv } from './auth.js';
+import { readJson, validate } from './input.js';
+
+export interface DeployApiOptions {
+  /** The engine store. */
+  sql: postgres.Sql;
+  /** The user's database. */
+  source: postgres.Sql;
+  project: LoadedConfig;
+  maxBodyBytes?: number;
+}
+
+const deploySchema = z.strictObject({ plan: z.string().min(1) });
+
+export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
+  const { sql, source, project } = options;
+  const api = new Hono<ApiEnv>();
+  const readOnly = project.config.access === 'read-only';
+
+  api.get('/plan', async (c) => {
+    const { plan } = await planned(project, source);
+    const io = memoryIo();
+    const paused = pausesLine(await featurePausesIfAny(sql));
+    if (paused) io.io.out(paused);
+    renderPlan(plan, io.io);
+    if (plan.hasChanges) {
+      io.io.out(
+        readOnly
+          ? 'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.'
+          : 'Deploy applies it.',
+      );
+    }
+    return c.json({
+      access: project.config.access,
+      changes: plan.hasChanges,
+      counts: plan.counts,
+      drift: plan.driftCount,
+      items: plan.items.map((item) => ({
+        action: item.action,
+        kind: item.kind,
+        subject: item.subject,
+        detail: item.detail ?? null,
+        drift: item.drift ?? [],
+        columns: item.columns ? columnLines(item.columns) : [],
+      })),
+      text: io.stdout(),
+      plan: fingerprint(plan),
+      deployable: readOnly ? null : plan.hasChanges,
+      refused: readOnly ? refusal(project) : null,
+    } satisfies CapturePlan);
+  });
+
+  api.post('/deploy', async (c) => {
+    const body = validate(deploySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
+    if (readOnly) throw new HttpError(409, 'read_only', refusal(project));
+    const { plan } = await planned(project, source);
+    if (fingerprint(plan) !== body.plan) {
+      throw new HttpError(
+        409,
+        'plan_changed',
+        'the plan changed since it was shown (a feature file or the database changed): look at the new plan, then deploy again',
+      );
+    }
+    const result = await applyPlan(source, plan.desired);
+    if (project.config.capture.transport === 'webhook') {
+      await installSigningSecret(source, await captureSigningSecret(sql, project));
+    }
+    return c.json({
+      deployment: result.deploymentId ?? null,
+      counts: result.plan.counts,
+    } satisfies DeployResult);
+  });
+  return api;
+}
+
+/** The plan, or a 422 naming what in the feature files or the database stops it. */
+async function planned(project: LoadedConfig, source: postgres.Sql) {
+  try {
+    return await planChange(project, source);
+  } catch (error) {
+    if (error instanceof NudgeError) {
+      throw new HttpError(
+        422,
+        'plan_failed',
+        `${error.message}${error.hint ? ` (${error.hint})` : ''}`,
+      );
+    }
+    throw error;
+  }
+}
+
+function refusal(project: LoadedConfig): string {
+  const error = readOnlyRefusal(project);
+  return `${error.message}; ${error.hint}`;
+}
+
+/** What identifies a plan: its statements, in order. */
+function fingerprint(plan: Plan): string {
+  const hash = createHash('sha256');
+  for (const item of plan.items)
+    hash.update(`${item.action}\u0000${item.sql.join('\u0000')}\u0001`);
+  return hash.digest('hex').slice(0, 32);
+}
