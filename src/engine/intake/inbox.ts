@@ -4,7 +4,7 @@
 // one contact's events in one ordered lane.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
-import { records } from '../../db/records.js';
+import { insertInboxRows } from '../sql/insert-inbox-rows.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 type Row = Record<string, unknown>;
@@ -56,42 +56,8 @@ export async function insertInbox(
   route: Router = () => 0,
 ): Promise<number> {
   if (events.length === 0) return 0;
-  const result = await inboxWrites(db, events, route);
+  const result = await insertInboxRows(db, events, route);
   return result.count;
-}
-
-/** insertInbox as a statement not sent yet, to run with others (pump.ts). */
-export function inboxWrites(
-  db: postgres.Sql | postgres.TransactionSql,
-  events: InboxEvent[],
-  route: Router = () => 0,
-): postgres.PendingQuery<postgres.Row[]> {
-  return db`
-    insert into nudge_engine.inbox
-      (source, source_key, schema_name, table_name, operation, event_name,
-       new_row, old_row, enrichment, occurred_at, partition)
-    select source, source_key, schema_name, table_name, operation, event_name,
-           new_row, old_row, enrichment, occurred_at, partition
-      from ${records(
-        db,
-        events.map((e) => ({
-          source: e.source,
-          source_key: e.sourceKey,
-          schema_name: e.schema ?? null,
-          table_name: e.table ?? null,
-          operation: e.operation ?? null,
-          event_name: e.eventName ?? null,
-          new_row: e.newRow ?? null,
-          old_row: e.oldRow ?? null,
-          enrichment: e.enrichment ?? null,
-          occurred_at: e.occurredAt,
-          partition: route(e),
-        })),
-        `source text, source_key text, schema_name text, table_name text, operation text,
-         event_name text, new_row jsonb, old_row jsonb, enrichment jsonb,
-         occurred_at timestamptz, partition smallint`,
-      )}
-    on conflict (source, source_key) do nothing`;
 }
 
 /** The channel on which new inbox rows are announced to every engine process (runtime.ts). */

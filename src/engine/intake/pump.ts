@@ -10,36 +10,11 @@
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
 import { listRowsTables, type RowsTable } from '../../capture/state.js';
-import { lockKey } from '../../db/locks.js';
 import { ident, literal } from '../../db/quote.js';
 import { together } from '../../db/together.js';
-import {
-  announcement,
-  type InboxEvent,
-  inboxWrites,
-  insertInbox,
-  type Operation,
-  type Router,
-} from './inbox.js';
-
-interface OutboxRow {
-  id: number;
-  schema_name: string;
-  table_name: string;
-  operation: Operation;
-  row_count: number;
-  new_rows: Record<string, unknown>[] | null;
-  old_rows: Record<string, unknown>[] | null;
-  enrichment: unknown[] | null;
-  captured_at: Date;
-}
-
-/** A claimed row: of event_log (source -1) or of rows table `source` (tid and row set). */
-interface ClaimedRow extends OutboxRow {
-  source: number;
-  tid: string;
-  row: Record<string, unknown>;
-}
+import { capturedRowJson, claimCaptures } from '../sql/claim-captures.js';
+import { insertInboxRows } from '../sql/insert-inbox-rows.js';
+import { announcement, type InboxEvent, insertInbox, type Router } from './inbox.js';
 
 export interface PumpOptions {
   source: postgres.Sql;
@@ -96,11 +71,6 @@ async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTab
 
 class StaleRowsTables extends Error {}
 
-/** A captured row of a rows table as JSON, columns in table order (any number, any names). */
-function rowJson(table: RowsTable): string {
-  return `(select row_to_json(x.*) from (select ${table.columns.map((c) => `t.${ident(c)}`).join(', ')}) as x)`;
-}
-
 /**
  * Moves one batch; returns the number of captured rows moved. One pump at a
  * time over all engine processes (an advisory lock held until the claiming
@@ -130,54 +100,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
   const batch = options.batch ?? 50;
   const rowsBatch = options.rowsBatch ?? 10_000;
   return options.source.begin(async (tx) => {
-    // One statement claims the oldest rows of every source, after the lock:
-    // a pump without the lock must not lock (claim) rows either, or the pump
-    // holding it would skip them and move later rows first. (A one-time
-    // filter: no scan starts without the lock.) Order by the column, not the
-    // int alias, or the whole outbox is sorted on every claim. Rows tables
-    // have no index (it would cost every captured write): their claim reads
-    // the table, which the pump keeps near-empty.
-    const claimed = await tx.unsafe<ClaimedRow[]>(
-      `with pump as materialized (select pg_try_advisory_xact_lock(${lockKey('pump')}) as ok),
-       log as materialized (
-         select id, schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment, captured_at
-           from nudge.event_log
-          where (select ok from pump)
-          order by event_log.id limit $1::int
-            for update of event_log skip locked)${tables
-              .map(
-                (table, i) => `,
-       c${i} as materialized (
-         select t.ctid as tid from nudge.${ident(table.name)} as t
-          where (select ok from pump)
-          order by t."nudge:id" limit $2::int
-            for update of t skip locked)`,
-              )
-              .join('')}
-       select -2 as source, (select coalesce(max(id), 0) from nudge.deployments)::float8 as id, null::text as tid,
-              null::text as schema_name, null::text as table_name, null::text as operation, 0 as row_count,
-              null::json as new_rows, null::json as old_rows, null::json as enrichment, null::json as row,
-              null::timestamptz as captured_at
-        where (select ok from pump)
-       union all
-       select -1, id::float8, null, schema_name, table_name, operation, row_count,
-              new_rows, old_rows, enrichment, null, captured_at
-         from log${tables
-           .map(
-             (table, i) => `
-       union all
-       select ${i}, t."nudge:id"::float8, t.ctid::text, null, null, null, 1, null, null, null,
-              ${rowJson(table)}, t."nudge:at"
-         from nudge.${ident(table.name)} as t
-        where t.ctid = any(array(select tid from c${i}))`,
-           )
-           .join('')}`,
-      // Prepared (parameters make it so): the text changes only with the
-      // rows tables, and planning it on every claim (0.2–0.3 ms) cost more
-      // than running it.
-      tables.length > 0 ? [batch, rowsBatch] : [batch],
-      { prepare: true },
-    );
+    const claimed = await claimCaptures(tx, tables, batch, rowsBatch);
     const lanes = new Set<number>();
     const nothing = { moved: 0, lanes, more: false };
     const deployment = claimed.find((row) => row.source === -2);
@@ -255,7 +178,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
         consume.push(tx`
           insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, ${tx.unsafe(column)}, captured_at)
           select t."nudge:id", ${tx.unsafe(`${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}`)}, 1,
-                 json_build_array(${tx.unsafe(rowJson(table))}), t."nudge:at"
+                 json_build_array(${tx.unsafe(capturedRowJson(table))}), t."nudge:at"
             from ${target} as t where t.ctid = any(${tids}::tid[])`);
       }
       consume.push(tx`delete from ${target} where ctid = any(${tids}::tid[])`);
@@ -272,7 +195,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
       // the rows into the inbox, consumes them and announces them (the
       // notification goes out with the commit). Its parts touch different
       // tables and see one snapshot, as the statements did one by one.
-      const writes = [...chunks.map((chunk) => inboxWrites(tx, chunk, route)), ...consume];
+      const writes = [...chunks.map((chunk) => insertInboxRows(tx, chunk, route)), ...consume];
       await together(tx, writes, () =>
         options.announceAs === undefined
           ? tx`select`

@@ -7,8 +7,12 @@
 // end (JourneyCache); row by row, each step reads and writes its own.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../../actions/types.js';
-import { records } from '../../db/records.js';
 import type { Row, RuntimeFeature } from '../match/features.js';
+import { countEmails } from '../sql/count-emails.js';
+import { lockActiveJourneys } from '../sql/lock-active-journeys.js';
+import { lockJourney } from '../sql/lock-journey.js';
+import { lockJourneys } from '../sql/lock-journeys.js';
+import { upsertJourneys } from '../sql/upsert-journeys.js';
 import {
   type Decision,
   type EventFacts,
@@ -47,9 +51,6 @@ export interface JourneyCache {
 
 const journeyKey = (feature: string, contactId: string) => `${feature}\u0000${contactId}`;
 
-const JOURNEY_COLUMNS =
-  'feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context';
-
 export async function prefetchJourneys(
   tx: postgres.TransactionSql,
   pairs: { feature: string; contactId: string }[],
@@ -57,13 +58,9 @@ export async function prefetchJourneys(
   const cache: JourneyCache = { rows: new Map(), changed: new Map() };
   for (const { feature, contactId } of pairs) cache.rows.set(journeyKey(feature, contactId), null);
   if (pairs.length === 0) return cache;
-  const rows = await tx<JourneyRow[]>`
-    select ${tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
-     where (feature, contact_id) in (
-             select * from unnest(${pairs.map((p) => p.feature)}::text[], ${pairs.map((p) => p.contactId)}::uuid[]))
-     order by feature, contact_id
-       for update`;
-  for (const row of rows) cache.rows.set(journeyKey(row.feature, row.contact_id), row);
+  for (const row of await lockJourneys(tx, pairs)) {
+    cache.rows.set(journeyKey(row.feature, row.contact_id), row);
+  }
   return cache;
 }
 
@@ -83,26 +80,11 @@ export function journeyWrites(
   );
   if (list.length === 0) return undefined;
   for (const { row } of list) cache.changed.delete(journeyKey(row.feature, row.contact_id));
-  return tx`
-    insert into nudge_engine.journeys (${tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
-    select ${tx.unsafe(JOURNEY_COLUMNS)}, updated_at
-      from ${records(
-        tx,
-        list.map(({ row, at }) => ({ ...row, updated_at: at })),
-        `feature text, contact_id uuid, status text, stage text, entries int, entered_at timestamptz,
-         stage_entered_at timestamptz, ended_at timestamptz, wake_at timestamptz, context jsonb,
-         updated_at timestamptz`,
-      )}
-    ${upsertJourney(tx)}`;
+  return upsertJourneys(tx, list);
 }
 
-const upsertJourney = (tx: postgres.TransactionSql) => tx`
-  on conflict (feature, contact_id) do update set
-    status = excluded.status, stage = excluded.stage, entries = excluded.entries, entered_at = excluded.entered_at,
-    stage_entered_at = excluded.stage_entered_at, ended_at = excluded.ended_at, wake_at = excluded.wake_at,
-    context = excluded.context, updated_at = excluded.updated_at`;
-
-async function lockJourney(
+/** The journey of (feature, contact), locked: the batch's copy, or read now. */
+async function loadJourney(
   env: StepEnv,
   feature: string,
   contactId: string,
@@ -113,26 +95,20 @@ async function lockJourney(
     // A copy: a step may change the row and then not save it.
     return row ? { ...row } : undefined;
   }
-  const [row] = await env.tx<JourneyRow[]>`
-    select ${env.tx.unsafe(JOURNEY_COLUMNS)}
-      from nudge_engine.journeys where feature = ${feature} and contact_id = ${contactId} for update`;
-  return row;
+  return lockJourney(env.tx, feature, contactId);
 }
 
 /**
  * The active journeys of a contact in these features, locked; the batch's
  * changes to them are written first, so the table read is current.
  */
-export async function lockActiveJourneys(
+export async function loadActiveJourneys(
   env: StepEnv,
   contactId: string,
   features: string[],
 ): Promise<JourneyRow[]> {
   if (env.journeys) await journeyWrites(env.tx, env.journeys, contactId);
-  return env.tx<JourneyRow[]>`
-    select ${env.tx.unsafe(JOURNEY_COLUMNS)} from nudge_engine.journeys
-     where contact_id = ${contactId} and status = 'active' and feature = any(${features}::text[])
-     order by feature for update`;
+  return lockActiveJourneys(env.tx, contactId, features);
 }
 
 async function saveJourney(env: StepEnv, j: JourneyRow): Promise<void> {
@@ -144,11 +120,7 @@ async function saveJourney(env: StepEnv, j: JourneyRow): Promise<void> {
       return;
     }
   }
-  await env.tx`
-    insert into nudge_engine.journeys (${env.tx.unsafe(JOURNEY_COLUMNS)}, updated_at)
-    values (${j.feature}, ${j.contact_id}, ${j.status}, ${j.stage}, ${j.entries}, ${j.entered_at}, ${j.stage_entered_at},
-            ${j.ended_at}, ${j.wake_at}, ${JSON.stringify(j.context)}::text::jsonb, ${env.now})
-    ${upsertJourney(env.tx)}`;
+  await upsertJourneys(env.tx, [{ row: j, at: env.now }]);
 }
 
 /** An event that matched the feature's trigger, for a resolved contact. */
@@ -159,11 +131,11 @@ export async function handleTriggerEvent(
   contact: Row | null,
   facts: EventFacts,
 ): Promise<void> {
-  const journey = await lockJourney(env, feature.name, contactId);
+  const journey = await loadJourney(env, feature.name, contactId);
   await step(env, feature, contact, journey ?? null, { kind: 'trigger', contactId, facts });
 }
 
-/** An event for a contact already in the journey (locked by lockActiveJourneys); whether it moved. */
+/** An event for a contact already in the journey (locked by loadActiveJourneys); whether it moved. */
 export function advanceOnEvent(
   env: StepEnv,
   feature: RuntimeFeature,
@@ -220,8 +192,5 @@ async function emailsInWindow(env: StepEnv, perMs: number, contactId: string): P
     env.decisions.filter(
       (d) => d.contactId === contactId && d.outcome === 'action' && d.detail?.kind === 'email',
     ).length + (env.batchEmails?.get(contactId) ?? 0);
-  const [row] = await env.tx<{ n: number }[]>`
-    select count(*)::int as n from nudge_engine.decisions
-     where contact_id = ${contactId} and outcome = 'action' and detail ->> 'kind' = 'email' and at > ${since}`;
-  return (row?.n ?? 0) + pending;
+  return (await countEmails(env.tx, contactId, since)) + pending;
 }

@@ -2,30 +2,17 @@
 // claims the due ones (FOR UPDATE SKIP LOCKED, so several workers share them
 // and none is stepped twice) and steps them in a transaction with their
 // decisions and actions. Waits survive restarts because they are rows.
-import type postgres from 'postgres';
 import { contactRow } from '../../contacts/store.js';
 import type { ProcessContext } from '../lanes/context.js';
 import { committed, finish } from '../lanes/finish.js';
-import type { JourneyRow } from './machine.js';
+import { claimTimers } from '../sql/claim-timers.js';
+import { endJourney } from '../sql/end-journey.js';
 import { handleTimer, type StepEnv } from './store.js';
-
-/** Whether any journey's wait is over at `now` (a cheap look, outside any transaction). */
-export async function timersDue(engine: postgres.Sql, now: Date): Promise<boolean> {
-  const [row] = await engine<{ due: boolean }[]>`
-    select exists (select 1 from nudge_engine.journeys
-                    where status = 'active' and wake_at <= ${now}) as due`;
-  return row?.due === true;
-}
 
 export async function processTimers(ctx: ProcessContext, batch = 100): Promise<number> {
   const done = await ctx.engine.begin(async (tx) => {
     const now = ctx.clock.now();
-    const due = await tx<JourneyRow[]>`
-      select feature, contact_id, status, stage, entries, entered_at, stage_entered_at, ended_at, wake_at, context
-        from nudge_engine.journeys
-       where status = 'active' and wake_at <= ${now}
-       order by wake_at limit ${batch}
-         for update skip locked`;
+    const due = await claimTimers(tx, now, batch);
     if (due.length === 0) return { count: 0, attemptHere: [] };
     const env: StepEnv = {
       tx,
@@ -38,8 +25,7 @@ export async function processTimers(ctx: ProcessContext, batch = 100): Promise<n
       const feature = ctx.features.get(journey.feature);
       if (!feature) {
         // The feature was removed or drafted: end its journeys rather than keep waking them.
-        await tx`update nudge_engine.journeys set status = 'exited', ended_at = ${now}, wake_at = null
-                  where feature = ${journey.feature} and contact_id = ${journey.contact_id}`;
+        await endJourney(tx, journey.feature, journey.contact_id, now);
         env.decisions.push({
           at: now,
           inboxId: null,

@@ -40,6 +40,7 @@ import type { Decision } from '../journeys/machine.js';
 import { type JourneyCache, prefetchJourneys, type StepEnv } from '../journeys/store.js';
 import { candidatesOf, identityOf, triggerVerdict } from '../match/candidates.js';
 import type { Row } from '../match/features.js';
+import { findContacts } from '../sql/find-contacts.js';
 import { cap, type ProcessContext } from './context.js';
 import { type ContactSource, handleEvent } from './event.js';
 import { syncLive } from './live-sync.js';
@@ -156,28 +157,10 @@ async function resolveBatch(
   const byKey = new Map<string, string>();
   const list = [...identities];
   if (list.length > 0) {
-    const column = (pick: (i: ContactIdentity) => string | null | undefined) =>
-      list.map(([, identity]) => pick(identity) || null);
-    // The first contact each identity names, in the order resolveContact
-    // tries them, if it matches every field given. The fence (offset 0) keeps
-    // the lookup per identity, an index probe each: inlined, the planner
-    // hashed the whole contacts table for every batch (1–2 ms at 5,000
-    // contacts, growing with the book).
-    const exact = await tx<{ n: number; id: string }[]>`
-      select i.n::int as n, c.id
-        from unnest(${column((i) => i.authUserId)}::uuid[], ${column((i) => normalizeEmail(i.email))}::text[],
-                    ${column((i) => i.phone)}::text[], ${column((i) => i.externalId)}::text[])
-             with ordinality as i(a, e, p, x, n)
-       cross join lateral (
-             select c.id from nudge_engine.contacts c
-              where c.id = coalesce(
-                      (select id from nudge_engine.contacts where auth_user_id = i.a),
-                      (select id from nudge_engine.contacts where email = i.e),
-                      (select id from nudge_engine.contacts where phone = i.p),
-                      (select id from nudge_engine.contacts where external_id = i.x))
-                and (i.a is null or c.auth_user_id = i.a) and (i.e is null or c.email = i.e)
-                and (i.p is null or c.phone = i.p) and (i.x is null or c.external_id = i.x)
-             offset 0) c`;
+    const exact = await findContacts(
+      tx,
+      list.map(([, identity]) => identity),
+    );
     for (const { n, id } of exact) byKey.set(list[n - 1]![0], id);
     // New people, created together; what collides with a contact or with
     // another identity of the batch goes through resolveContact, in order.

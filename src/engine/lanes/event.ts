@@ -15,7 +15,7 @@ import { type Decision, type EventFacts, stepWithoutContact } from '../journeys/
 import {
   advanceOnEvent,
   handleTriggerEvent,
-  lockActiveJourneys,
+  loadActiveJourneys,
   type StepEnv,
 } from '../journeys/store.js';
 import { candidatesOf, identityOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
@@ -137,7 +137,7 @@ export async function handleEvent(
     if (!seen.has(contactId)) seen.set(contactId, await contacts.row(env.tx, contactId));
   }
   for (const [contactId, contact] of seen) {
-    for (const journey of await lockActiveJourneys(env, contactId, reactive)) {
+    for (const journey of await loadActiveJourneys(env, contactId, reactive)) {
       const feature = ctx.features.get(journey.feature);
       if (feature) await advanceOnEvent(env, feature, journey, contact, facts);
     }

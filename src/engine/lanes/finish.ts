@@ -4,10 +4,9 @@
 import type postgres from 'postgres';
 import type { RunsWrite } from '../../actions/direct.js';
 import { type RunRef, runRefs } from '../../actions/queue.js';
-import { records } from '../../db/records.js';
 import { together } from '../../db/together.js';
-import type { Decision } from '../journeys/machine.js';
 import { journeyWrites, type StepEnv } from '../journeys/store.js';
+import { insertDecisions } from '../sql/insert-decisions.js';
 import type { ProcessContext } from './context.js';
 
 /** What a committed transaction leaves to do: its first attempts; returns how many events it handled. */
@@ -47,7 +46,7 @@ export async function finish(
   const inserted = recorded && 'insert' in recorded ? recorded.insert : undefined;
   const writes = [
     env.journeys ? journeyWrites(tx, env.journeys) : undefined,
-    decisionWrites(tx, env.decisions),
+    insertDecisions(tx, env.decisions),
     also,
     inserted,
   ].filter((w) => w !== undefined);
@@ -60,28 +59,4 @@ export async function finish(
     recorded && 'enqueued' in recorded ? recorded.enqueued : undefined,
   ]);
   return inserted ? runRefs(rows) : [];
-}
-
-/** The decisions' insert, a statement not sent yet (undefined for none). */
-function decisionWrites(
-  tx: postgres.TransactionSql,
-  decisions: Decision[],
-): postgres.PendingQuery<postgres.Row[]> | undefined {
-  if (decisions.length === 0) return undefined;
-  return tx`
-    insert into nudge_engine.decisions (at, inbox_id, feature, contact_id, outcome, reason, detail)
-    select at, inbox_id, feature, contact_id, outcome, reason, detail
-      from ${records(
-        tx,
-        decisions.map((d) => ({
-          at: d.at,
-          inbox_id: d.inboxId,
-          feature: d.feature,
-          contact_id: d.contactId,
-          outcome: d.outcome,
-          reason: d.reason,
-          detail: d.detail ?? null,
-        })),
-        'at timestamptz, inbox_id bigint, feature text, contact_id uuid, outcome text, reason text, detail jsonb',
-      )}`;
 }

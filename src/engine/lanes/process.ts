@@ -11,9 +11,11 @@
 import type postgres from 'postgres';
 import type { RunRef } from '../../actions/queue.js';
 import { isTransient } from '../../db/errors.js';
-import { lockKey } from '../../db/locks.js';
 import type { InboxRow } from '../intake/inbox.js';
 import type { StepEnv } from '../journeys/store.js';
+import { markProcessed } from '../sql/mark-processed.js';
+import { readLanes } from '../sql/read-lanes.js';
+import { takeLanes } from '../sql/take-lanes.js';
 import { processTogether } from './batch.js';
 import { cap, type ProcessContext } from './context.js';
 import { handleEvent } from './event.js';
@@ -69,21 +71,10 @@ async function processLane(
   // Two statements, not one: the rows must be read with a snapshot taken
   // after the lock, or a lane that just committed could be seen unprocessed.
   // They go out together (the server runs them in order); rows of lanes not
-  // taken are dropped unseen. Each lane is read by its own branch, the
-  // statement one lane alone would use, ordered by the column, not the int
-  // alias, so the pending index serves it instead of a sort of every pending
-  // row. (Read with `partition = any(...)`, the planner walked the primary
-  // key through every processed row: 3.7 ms a read after 60,000 events.)
-  const lane = (partition: number) => tx`(
-    select id::int as id, partition, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at
-      from nudge_engine.inbox
-     where partition = ${partition} and processed_at is null
-     order by inbox.id limit ${batch})`;
+  // taken are dropped unseen.
   const [taken, read] = await Promise.all([
     takeLanes(tx, lanes, { flush: false }),
-    tx<PendingRow[]>`
-      select * from (${lanes.map(lane).reduce((all, one) => tx`${all} union all ${one}`)}) pending
-       order by id limit ${batch}`,
+    readLanes(tx, lanes, batch),
   ]);
   const rows = read.filter((row) => taken.has(row.partition));
   const more = read.length >= batch;
@@ -95,46 +86,13 @@ async function processLane(
     tx,
     ctx,
     env,
-    tx`
-    update nudge_engine.inbox set processed_at = ${env.now} where id = any(${rows.map((r) => r.id)}::bigint[])`,
+    markProcessed(
+      tx,
+      rows.map((r) => r.id),
+      env.now,
+    ),
   );
   return { count: rows.length, more, attemptHere };
-}
-
-/** Whether the lane has events waiting (a cheap look, outside any transaction). */
-export async function laneWaiting(engine: postgres.Sql, partition: number): Promise<boolean> {
-  const [row] = await engine<{ waiting: boolean }[]>`
-    select exists (select 1 from nudge_engine.inbox where partition = ${partition} and processed_at is null) as waiting`;
-  return row?.waiting === true;
-}
-
-type PendingRow = InboxRow & { partition: number };
-
-/**
- * Takes the lanes no other transaction holds, for the rest of this one;
- * returns them. With `flush: false`, the transaction's commit does not wait
- * for the WAL to reach the disk (synchronous_commit off, for this one only):
- * a lane's commit is on the way from every event to its actions, and under
- * load — above all while a checkpoint runs — the wait for the flush made
- * most of the slowest events' latency (docs/benchmarks.md). It is safe
- * because a lane's work can be done again: if the server crashes before the
- * flush, the transaction is undone as a whole, its events are still in the
- * inbox (the pump's and the ingest's commits do wait), and processing them
- * again decides the same actions under the same keys, so an action already
- * attempted is only sent again with its key, as after a crash of Nudge.
- * A transaction that creates a contact, or changes how one is found, waits
- * for its flush after all (migration 007): the contact's id is in the keys.
- */
-async function takeLanes(
-  tx: postgres.TransactionSql,
-  lanes: readonly number[],
-  options: { flush?: boolean } = {},
-): Promise<Set<number>> {
-  const lazy = options.flush === false ? tx`, set_config('synchronous_commit', 'off', true)` : tx``;
-  const [row] = await tx<{ taken: number[] }[]>`
-    select array(select lane from unnest(${lanes}::int[]) lane
-                  where pg_try_advisory_xact_lock(${tx.unsafe(lockKey('lane'))}, lane)) as taken${lazy}`;
-  return new Set(row?.taken ?? []);
 }
 
 /**

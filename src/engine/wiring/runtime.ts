@@ -22,11 +22,13 @@ import type { Catalog } from '../../source/catalog.js';
 import { INBOX_CHANNEL, type Router, readNews } from '../intake/inbox.js';
 import { capturesWaiting, pump } from '../intake/pump.js';
 import { runSchedules } from '../intake/schedule.js';
-import { processTimers, timersDue } from '../journeys/timers.js';
+import { processTimers } from '../journeys/timers.js';
 import { type Bell, Bells } from '../lanes/bells.js';
 import type { ProcessContext } from '../lanes/context.js';
-import { laneWaiting, processLanes, reclaimLanes } from '../lanes/process.js';
+import { processLanes, reclaimLanes } from '../lanes/process.js';
 import type { FeatureSet } from '../match/features.js';
+import { laneWaiting } from '../sql/lane-waiting.js';
+import { timersDue } from '../sql/timers-due.js';
 import type { Clock } from './clock.js';
 import {
   ACTION_CONCURRENCY,

@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import type { AttributeTypes } from '../../contacts/query.js';
-import type { Router } from '../../engine/inbox.js';
+import type { Router } from '../../engine/intake/inbox.js';
 import { type ApiEnv, requireApiKey } from './auth.js';
 import { contactsRoutes } from './contacts.js';
 import { type DashboardApiOptions, dashboardRoutes, sessionOrApiKey } from './dashboard.js';
