@@ -1,0 +1,262 @@
+// The past a backtest replays, from two sources, merged in time order:
+//
+// - kept events: the inbox rows engine.retention.ingest_log keeps after they
+//   are processed (and any not processed yet), read in id order — the order
+//   the engine processed them in — between the ids of the window's first and
+//   last receipt, so the primary key serves the read and nothing is sorted;
+// - rows: for a table the feature triggers on by insert, the part of the
+//   window before the table's oldest kept event (all of it when none is kept)
+//   comes from the table itself, each row an insert at its creation
+//   timestamp column (created_at, inserted_at, ...), as the row is now.
+//
+// Every event says which source it came from, so the report can too.
+import type postgres from 'postgres';
+import { capturable, columnOf, type ExcludedColumns, rowJson } from '../capture/columns.js';
+import { canonicalEventName, namedEvent } from '../capture/named-events.js';
+import type { Operation } from '../capture/triggers.js';
+import { ident } from '../db/quote.js';
+import type { InboxRow } from '../engine/intake/inbox.js';
+import type { Feature } from '../features/load.js';
+import type { Catalog, Table } from '../source/catalog.js';
+import { formatTableName, type TableName } from '../source/names.js';
+
+export type HistorySource = 'kept events' | 'rows';
+
+export interface PastEvent extends InboxRow {
+  from: HistorySource;
+}
+
+/** Where each table's part of the window comes from, for the report. */
+export interface SourcePlan {
+  table: string;
+  source: HistorySource;
+  from: Date;
+  to: Date;
+  /** For rows: the creation column the inserts are dated by. */
+  column?: string;
+}
+
+export interface History {
+  plans: SourcePlan[];
+  /** What could not be read, in words (a table with neither source). */
+  gaps: string[];
+  /** The events in time order, a page at a time. */
+  events: AsyncIterable<PastEvent[]>;
+}
+
+/** Creation timestamp columns, in the order they are looked for. */
+const CREATION_COLUMNS = ['created_at', 'inserted_at', 'createdAt', 'created', 'creation_date'];
+const PAGE = 5000;
+
+/** The table and operation a feature's trigger reads, when it has one. */
+export function triggerTable(
+  feature: Feature,
+): { table: TableName; operation: Operation } | undefined {
+  const trigger = feature.trigger;
+  if (trigger.kind === 'event') {
+    const named = namedEvent(trigger.event);
+    return named ? { table: named.table, operation: named.operation } : undefined;
+  }
+  if (trigger.kind === 'schedule') return undefined;
+  return {
+    table: trigger.table,
+    operation: trigger.operations.includes('insert') ? 'insert' : trigger.operations[0]!,
+  };
+}
+
+export async function readHistory(options: {
+  engine: postgres.Sql;
+  source: postgres.Sql;
+  catalog: Catalog;
+  feature: Feature;
+  from: Date;
+  to: Date;
+  /** Read every kept event (journeys that wait on other events), not only the trigger's. */
+  allEvents: boolean;
+  exclude?: ExcludedColumns;
+}): Promise<History> {
+  const { engine, feature, from, to } = options;
+  const plans: SourcePlan[] = [];
+  const gaps: string[] = [];
+  const trigger = triggerTable(feature);
+  const names = eventNames(feature);
+
+  let rows: AsyncIterable<PastEvent[]> | undefined;
+  if (trigger) {
+    const name = formatTableName(trigger.table);
+    // Retention deletes by receipt time: the oldest receipt is where kept history starts.
+    const [oldest] = await engine<{ occurred_at: Date }[]>`
+      select occurred_at from nudge_engine.inbox
+       where schema_name = ${trigger.table.schema} and table_name = ${trigger.table.table}
+       order by received_at limit 1`;
+    const keptFrom = oldest ? new Date(Math.max(oldest.occurred_at.getTime(), from.getTime())) : to;
+    if (keptFrom > from) {
+      const table = options.catalog.get(trigger.table);
+      const column = table && creationColumn(table);
+      if (trigger.operation !== 'insert') {
+        gaps.push(
+          `${name}: no kept events before ${keptFrom.toISOString()}, and ${trigger.operation}s cannot be rebuilt from rows`,
+        );
+      } else if (!table || !column) {
+        gaps.push(
+          `${name}: no kept events before ${keptFrom.toISOString()}, and no creation timestamp column (${CREATION_COLUMNS.join(', ')}) to rebuild inserts from`,
+        );
+      } else {
+        plans.push({ table: name, source: 'rows', from, to: keptFrom, column });
+        rows = tableRows(options.source, table, column, from, keptFrom, options.exclude);
+      }
+    }
+    if (keptFrom < to) plans.push({ table: name, source: 'kept events', from: keptFrom, to });
+  } else {
+    plans.push({ table: names[0] ?? feature.name, source: 'kept events', from, to });
+  }
+  const kept = keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names });
+  return { plans, gaps, events: rows ? mergeByTime(rows, kept) : kept };
+}
+
+/** Event names the feature's kept events may carry. */
+function eventNames(feature: Feature): string[] {
+  const names = [`schedule:${feature.name}`, `backfill:${feature.name}`];
+  if (feature.trigger.kind === 'event') {
+    names.unshift(feature.trigger.event, canonicalEventName(feature.trigger.event));
+  }
+  return [...new Set(names)];
+}
+
+function creationColumn(table: Table): string | undefined {
+  for (const name of CREATION_COLUMNS) {
+    const column = table.columns.find((c) => c.name === name);
+    if (column && /^(timestamptz|timestamp|date)$/.test(column.typeName)) return name;
+  }
+  return undefined;
+}
+
+async function* keptEvents(
+  engine: postgres.Sql,
+  from: Date,
+  to: Date,
+  only?: { trigger: { table: TableName } | undefined; names: string[] },
+): AsyncIterable<PastEvent[]> {
+  // The window as an id range: received_at has an index, and ids grow with it.
+  const [range] = await engine<{ first: string | null; last: string | null }[]>`
+    select (select id from nudge_engine.inbox where received_at >= ${from} order by received_at, id limit 1) as first,
+           (select id from nudge_engine.inbox where received_at < ${to} order by received_at desc, id desc limit 1) as last`;
+  if (!range?.first || !range.last) return;
+  const filter = only
+    ? engine`and (${
+        only.trigger
+          ? engine`(schema_name = ${only.trigger.table.schema} and table_name = ${only.trigger.table.table}) or`
+          : engine``
+      } event_name = any(${only.names}::text[]))`
+    : engine``;
+  const last = BigInt(range.last);
+  const read = (after: bigint) =>
+    engine<(PastEvent & { key: string })[]>`
+      select id::int as id, id::text as key, 'kept events'::text as "from", source, schema_name, table_name, operation, event_name,
+             new_row, old_row, enrichment, occurred_at
+        from nudge_engine.inbox
+       where id > ${after.toString()} and id <= ${last.toString()}
+         and occurred_at >= ${from} and occurred_at < ${to} ${filter}
+       order by inbox.id limit ${PAGE}`.execute();
+  // Ordered by the column, not the int alias of the select list: ordered by
+  // the alias, each page sorted every row of the rest of the window.
+  // The next page is asked for as soon as this one is here, so the database
+  // reads it while this one is replayed.
+  let pending = read(BigInt(range.first) - 1n);
+  for (;;) {
+    const page = await pending;
+    const more = page.length === PAGE && BigInt(page.at(-1)!.key) < last;
+    if (more) pending = read(BigInt(page.at(-1)!.key));
+    yield page;
+    if (!more) return;
+  }
+}
+
+async function* tableRows(
+  source: postgres.Sql,
+  table: Table,
+  column: string,
+  from: Date,
+  to: Date,
+  exclude?: ExcludedColumns,
+): AsyncIterable<PastEvent[]> {
+  const columns = capturable(
+    table,
+    table.columns.map((c) => c.name),
+    exclude,
+  );
+  const at = columnOf('t')(column);
+  const order = [at, ...table.primaryKey.map(columnOf('t'))].join(', ');
+  const text = `SELECT ${rowJson(columnOf('t'), columns)} AS row, ${at}::timestamptz AS at
+                  FROM ${ident(table.schema, table.table)} AS t
+                 WHERE ${at} >= $1::timestamptz AND ${at} < $2::timestamptz ORDER BY ${order}`;
+  let n = 0;
+  for await (const page of source
+    .unsafe<{ row: Record<string, unknown>; at: Date }[]>(text, [from, to] as never[])
+    .cursor(PAGE)) {
+    yield page.map(({ row, at: occurred }) => ({
+      id: -++n,
+      source: 'rows',
+      schema_name: table.schema,
+      table_name: table.table,
+      operation: 'insert' as const,
+      event_name: null,
+      new_row: row,
+      old_row: null,
+      enrichment: null,
+      occurred_at: occurred,
+      from: 'rows' as const,
+    }));
+  }
+}
+
+/** Two streams of pages, each in time order, as one. */
+async function* mergeByTime(
+  a: AsyncIterable<PastEvent[]>,
+  b: AsyncIterable<PastEvent[]>,
+): AsyncIterable<PastEvent[]> {
+  const left = cursorOf(a);
+  const right = cursorOf(b);
+  await Promise.all([left.fill(), right.fill()]);
+  let page: PastEvent[] = [];
+  while (left.head || right.head) {
+    const x = left.head;
+    const y = right.head;
+    const first = !y || (x && x.occurred_at <= y.occurred_at) ? left : right;
+    page.push(first.head!);
+    await first.advance();
+    if (page.length >= PAGE) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length) yield page;
+}
+
+/** Item by item over a stream of pages. */
+function cursorOf(pages: AsyncIterable<PastEvent[]>) {
+  const iterator = pages[Symbol.asyncIterator]();
+  let page: PastEvent[] = [];
+  let at = 0;
+  const cursor = {
+    head: undefined as PastEvent | undefined,
+    async fill() {
+      while (at >= page.length) {
+        const next = await iterator.next();
+        if (next.done) {
+          cursor.head = undefined;
+          return;
+        }
+        page = next.value;
+        at = 0;
+      }
+      cursor.head = page[at];
+    },
+    async advance() {
+      at++;
+      if (at < page.length) cursor.head = page[at];
+      else await cursor.fill();
+    },
+  };
+  return cursor;
+}

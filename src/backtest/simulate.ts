@@ -1,0 +1,324 @@
+// The sandbox a backtest runs a feature in. Each past event goes through the
+// engine's matcher (candidatesOf, the compiled trigger condition, the contact
+// mapping) and the engine's pure journey state machine (stepJourney), as in
+// event.ts, with three differences:
+//
+// - the clock is simulated: it reads each event's time, and before an event
+//   every journey whose wake_at has come is stepped at its wake_at, so waits
+//   and cooldowns elapse in simulated time; at the end of the window the
+//   timers due by then fire;
+// - journeys live in memory, start empty, and are written nowhere; actions
+//   are counted, never run; decisions go to the report, not the log;
+// - contacts are looked up read-only (contacts.ts): the book as it is now.
+import type postgres from 'postgres';
+import type { NewActionRun } from '../actions/types.js';
+import { explain } from '../conditions/index.js';
+import type { ContactIdentity } from '../contacts/store.js';
+import { hasIdentity } from '../contacts/store.js';
+import {
+  type Decision,
+  type EventFacts,
+  type JourneyRow,
+  type JourneyStep,
+  stepJourney,
+  stepWithoutContact,
+} from '../engine/journeys/machine.js';
+import {
+  candidatesOf,
+  identityOf,
+  reactiveFeatures,
+  triggerVerdict,
+} from '../engine/match/candidates.js';
+import type { FeatureSet, RuntimeFeature } from '../engine/match/features.js';
+import { identityKey, lookUpContacts, type SimulatedContact } from './contacts.js';
+import type { HistorySource, PastEvent } from './history.js';
+
+/** What the simulation tells its observer (report.ts). */
+export interface Observer {
+  event(source: HistorySource): void;
+  decisions(
+    decisions: Decision[],
+    source: HistorySource | 'timer',
+    contact?: SimulatedContact,
+  ): void;
+  actions(actions: NewActionRun[]): void;
+}
+
+export interface SimulationOptions {
+  engine: postgres.Sql;
+  /** The project's features as the engine would run them, the backtested one among them. */
+  features: FeatureSet;
+  feature: RuntimeFeature;
+  events: AsyncIterable<PastEvent[]>;
+  /** The window's end: timers due by then fire. */
+  to: Date;
+  frequencyCap?: { max: number; perMs: number };
+  observer: Observer;
+}
+
+export async function simulate(options: SimulationOptions): Promise<Map<string, JourneyRow>> {
+  const { feature, features, observer } = options;
+  const reactive = reactiveFeatures(features).has(feature.name);
+  const journeys = new Map<string, JourneyRow>();
+  const contacts = new Map<string, SimulatedContact>();
+  const byId = new Map<string, SimulatedContact>();
+  const timers = new TimerQueue();
+  const emails = new Map<string, number[]>();
+  let clock = 0;
+
+  const step = (
+    contact: SimulatedContact,
+    input: JourneyStep,
+    now: Date,
+    source: HistorySource | 'timer',
+  ) => {
+    const journey = journeys.get(contact.id) ?? null;
+    const cap = options.frequencyCap;
+    const outcome = stepJourney({
+      step: input,
+      feature,
+      contact: contact.row,
+      journey,
+      now,
+      ...(cap
+        ? {
+            frequencyCap: {
+              max: cap.max,
+              emailsInWindow: (emails.get(contact.id) ?? []).filter(
+                (t) => t > now.getTime() - cap.perMs,
+              ).length,
+            },
+          }
+        : {}),
+    });
+    if (outcome.journey) {
+      journeys.set(contact.id, outcome.journey);
+      if (outcome.journey.status === 'active' && outcome.journey.wake_at) {
+        timers.push(new Date(outcome.journey.wake_at).getTime(), contact.id);
+      }
+    }
+    if (cap) {
+      for (const run of outcome.actions) {
+        if (run.action.kind !== 'email') continue;
+        const sent = emails.get(contact.id) ?? [];
+        sent.push(now.getTime());
+        emails.set(contact.id, sent);
+      }
+    }
+    observer.decisions(outcome.decisions, source, contact);
+    observer.actions(outcome.actions);
+  };
+
+  /** Steps every journey whose wake_at is at or before `until`, each at its wake_at. */
+  const fireTimers = (until: number) => {
+    for (let next = timers.peek(); next && next.at <= until; next = timers.peek()) {
+      timers.pop();
+      const journey = journeys.get(next.contactId);
+      // A timer left from an earlier wait of the journey: its wake_at moved.
+      if (journey?.status !== 'active' || new Date(journey.wake_at ?? 0).getTime() !== next.at)
+        continue;
+      clock = Math.max(clock, next.at);
+      step(byId.get(next.contactId)!, { kind: 'timer' }, new Date(next.at), 'timer');
+    }
+  };
+
+  /**
+   * A page made ready: who each event is about (for every candidate feature
+   * that maps a contact) and those contacts looked up, in one query.
+   */
+  const prepare = async (chunk: PastEvent[]) => {
+    const wanted = new Map<string, ContactIdentity>();
+    const plans = chunk.map((row) => {
+      const candidates = candidatesOf(features, row);
+      const rows = { new: row.new_row, old: row.old_row };
+      const own = candidates.includes(feature);
+      const keys: string[] = [];
+      let ownKey: string | undefined;
+      const about = own || reactive ? candidates : [];
+      for (const candidate of about) {
+        // As handleEvent: a paused feature, or a trigger condition that is
+        // false before any contact is read, looks up no one.
+        if (candidate !== feature && features.isPaused(candidate)) continue;
+        if (candidate.when && !candidate.readsContact) {
+          const at = new Date(Math.max(clock, row.occurred_at.getTime()));
+          if (!triggerVerdict(candidate, row, at).result) continue;
+        }
+        const identity = identityOf(candidate, rows);
+        if (!hasIdentity(identity)) continue;
+        const key = identityKey(identity);
+        wanted.set(key, identity);
+        if (candidate === feature) ownKey = key;
+        keys.push(key);
+      }
+      return { own, ownKey, keys };
+    });
+    await lookUpContacts(options.engine, wanted, contacts);
+    return { chunk, plans };
+  };
+  const nextPage = async () => {
+    const page = await pages.next();
+    return page.done ? undefined : prepare(page.value);
+  };
+
+  // The next page is read and its contacts looked up while this one is replayed.
+  const pages = options.events[Symbol.asyncIterator]();
+  for (let ready = await nextPage(); ready; ) {
+    const following = nextPage();
+    // Let the next page's queries go out before the replay holds the thread.
+    await new Promise((resolve) => setImmediate(resolve));
+    const { chunk, plans } = ready;
+    for (const [i, row] of chunk.entries()) onEvent(row, plans[i]!);
+    ready = await following;
+  }
+  fireTimers(options.to.getTime());
+  return journeys;
+
+  /** A decision of the matcher, before the journey's own. */
+  function matcherDecision(
+    row: PastEvent,
+    now: Date,
+    contact: SimulatedContact | undefined,
+    outcome: Decision['outcome'],
+    reason: string,
+  ): void {
+    observer.decisions(
+      [
+        {
+          at: now,
+          inboxId: row.id,
+          feature: feature.name,
+          contactId: contact?.id ?? null,
+          outcome,
+          reason,
+        },
+      ],
+      row.from,
+      contact,
+    );
+  }
+
+  /** One past event: the trigger, then journeys of its contacts that wait on events. */
+  function onEvent(row: PastEvent, plan: { own: boolean; ownKey?: string; keys: string[] }): void {
+    clock = Math.max(clock, row.occurred_at.getTime());
+    fireTimers(clock);
+    observer.event(row.from);
+    const now = new Date(clock);
+    const facts = factsOf(row);
+    let triggered: string | undefined;
+    if (plan.own) {
+      if (feature.when && !feature.readsContact) {
+        const verdict = triggerVerdict(feature, row, now);
+        if (!verdict.result) {
+          matcherDecision(
+            row,
+            now,
+            undefined,
+            'skipped',
+            `trigger condition false: ${explain(verdict)}`,
+          );
+          return;
+        }
+      }
+      // Worked out with the page (prepare): the contact the feature's mapping names.
+      if (plan.ownKey === undefined) {
+        if (Object.keys(feature.feature.contact).length > 0) {
+          matcherDecision(
+            row,
+            now,
+            undefined,
+            'skipped',
+            'no contact: the row has no value for the contact mapping',
+          );
+          return;
+        }
+        const out = stepWithoutContact(feature, facts, now);
+        observer.decisions(out.decisions, row.from);
+        observer.actions(out.actions);
+        return;
+      }
+      const contact = contacts.get(plan.ownKey)!;
+      byId.set(contact.id, contact);
+      triggered = contact.id;
+      if (feature.when && feature.readsContact) {
+        const verdict = feature.when.test({
+          now,
+          new: row.new_row,
+          old: row.old_row,
+          contact: contact.row,
+        });
+        if (!verdict.result) {
+          matcherDecision(
+            row,
+            now,
+            contact,
+            'skipped',
+            `trigger condition false: ${explain(verdict)}`,
+          );
+          return;
+        }
+      }
+      matcherDecision(row, now, contact, 'matched', 'trigger matched');
+      step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
+    }
+    if (!reactive) return;
+    // Journeys of the contacts this event is about may be waiting on it.
+    const stepped = new Set(triggered ? [triggered] : []);
+    for (const key of plan.keys) {
+      const contact = contacts.get(key)!;
+      if (stepped.has(contact.id) || journeys.get(contact.id)?.status !== 'active') continue;
+      stepped.add(contact.id);
+      step(contact, { kind: 'event', facts }, now, row.from);
+    }
+  }
+}
+
+function factsOf(row: PastEvent): EventFacts {
+  return {
+    inboxId: row.id,
+    ...(row.event_name ? { name: row.event_name } : {}),
+    ...(row.schema_name ? { schema: row.schema_name } : {}),
+    ...(row.table_name ? { table: row.table_name } : {}),
+    ...(row.operation ? { operation: row.operation } : {}),
+    newRow: row.new_row,
+    oldRow: row.old_row,
+    enrichment: row.enrichment,
+    occurredAt: row.occurred_at,
+  };
+}
+
+/** Wake-ups in time order: a binary heap of (time, contact). */
+class TimerQueue {
+  private readonly heap: { at: number; contactId: string }[] = [];
+  push(at: number, contactId: string) {
+    const heap = this.heap;
+    heap.push({ at, contactId });
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]!.at <= heap[i]!.at) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  }
+  peek() {
+    return this.heap[0];
+  }
+  pop() {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l;
+        if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

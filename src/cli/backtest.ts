@@ -1,0 +1,37 @@
+// `nudge backtest <feature> [--since 30d | --from T --to T] [--json]`: what a
+// feature, as it is on disk, would have done over the past — the engine's
+// matcher and journey state machine on a simulated clock, with no effects
+// and nothing written (src/backtest/).
+
+import { withFeatureSession } from '../backfill/session.js';
+import { backtestWindow, reportLines, runBacktest } from '../backtest/index.js';
+import { storeClock } from '../engine/wiring/clock.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+import { loadProject } from './project.js';
+
+export interface BacktestOptions extends GlobalOptions {
+  since?: string;
+  from?: string;
+  to?: string;
+  json?: boolean;
+}
+
+export async function backtest(args: string[], options: BacktestOptions, io: Io): Promise<number> {
+  const project = await loadProject(options, io);
+  return withFeatureSession(project, args[0], async (session) => {
+    const now = (await storeClock(session.store.sql)).now();
+    const report = await runBacktest({
+      project,
+      features: session.features,
+      feature: session.feature,
+      engine: session.store.sql,
+      source: session.source,
+      catalog: session.catalog,
+      ...backtestWindow(options, now),
+    });
+    if (options.json) io.out(JSON.stringify(report, null, 2));
+    else for (const line of reportLines(report)) io.out(line);
+    return 0;
+  });
+}
