@@ -1,10 +1,14 @@
 // The dashboard in real Chromium (Debian's, driven by playwright-core) over a
-// running engine on a test database: the printed link opens Overview;
+// running engine on a test database, as `nudge dev` runs it (the clock may be
+// moved): the printed link opens Overview with every check of nudge doctor;
 // Features → pause welcome-drip → a sign-up's decision "skipped: paused"
-// appears in Logs without a reload → resume → the next sign-up is matched;
-// the back button, phone width and dark mode; and a missing or wrong token
-// shows the login page and no data. Screenshots of every page go to
-// test-output/dashboard/.
+// appears in Logs without a reload → resume → the next sign-up is matched →
+// its timeline shows the welcome email → the Mailbox shows it rendered →
+// Clock +2d → the day-two email arrives → an upload's webhook, refused by a
+// receiver that is down, is dead on Actions → the receiver is back → Replay
+// → delivered. Also the back button, phone width and dark mode; and a
+// missing or wrong token shows the login page and no data. Screenshots of
+// every page go to test-output/dashboard/.
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +25,7 @@ import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { signUp } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 
 // The page's globals as the functions passed to page.evaluate use them: declared
 // here, not with the DOM lib, which would change the types of the whole test program.
@@ -50,6 +55,10 @@ let running: Running;
 let browser: Browser;
 let page: Page;
 let base: string;
+/** The media service the upload's webhook goes to: down (503) until the test brings it back. */
+let media: Recorder;
+/** The user who signs up after the resume. */
+let resumed: string;
 
 beforeAll(async () => {
   if (!existsSync('dist/web/index.html')) throw new Error('dist/web is missing: run npm run build');
@@ -62,14 +71,24 @@ beforeAll(async () => {
 templates: nudge/templates
 contacts:
   attributes: { onboarded: boolean, first_name: text, plan: text }
+actions: { max_attempts: 2, backoff_base_ms: 200, backoff_max_ms: 400 }
 `,
   );
-  await cp(
-    path.join(DEMO, 'features/welcome-drip.yaml'),
-    path.join(cwd, 'nudge/features/welcome-drip.yaml'),
-  );
+  for (const feature of ['welcome-drip', 'upload-thumbnails']) {
+    await cp(
+      path.join(DEMO, `features/${feature}.yaml`),
+      path.join(cwd, `nudge/features/${feature}.yaml`),
+    );
+  }
   await cp(path.join(DEMO, 'templates'), path.join(cwd, 'nudge/templates'), { recursive: true });
-  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  media = await startRecorder();
+  media.respondWith({ status: 503, body: { error: 'media service down' } });
+  const loaded = await loadConfig({
+    cwd,
+    env: { DATABASE_URL: db.url, MEDIA_WEBHOOK_URL: `${media.url}/thumbnails` },
+  });
+  // As `nudge dev` runs it: the dashboard may move the engine clock.
+  const project = { ...loaded, databaseUrlFrom: 'nudge dev' };
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   await deploy(
     db.sql,
@@ -87,6 +106,7 @@ contacts:
 afterAll(async () => {
   await browser?.close();
   await running?.stop();
+  await media?.close();
 });
 
 /** A value set in the page: it survives until the next reload. */
@@ -134,12 +154,23 @@ describe('the dashboard in Chromium', () => {
     expect(text).toMatch(/PostgreSQL \d+/);
     expect(text).toContain('outbox');
     expect(text).toMatch(/#\d+/); // the last deployment
-    expect(text).toContain('1 active, 0 paused, 0 draft');
+    expect(text).toContain('2 active, 0 paused, 0 draft');
     const cookies = await page.context().cookies();
     expect(cookies.find((c) => c.name === 'nudge_session')).toMatchObject({
       httpOnly: true,
       sameSite: 'Strict',
     });
+    // Every check of nudge doctor, as the API answers them, each on the page.
+    const answer = await page.request.get(`${base}/v1/overview/checks`);
+    expect(answer.status()).toBe(200);
+    const { checks } = (await answer.json()) as { checks: { label: string }[] };
+    expect(checks.length).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('ul.checks li').count(), { timeout: 15_000 })
+      .toBe(checks.length);
+    expect(await page.locator('ul.checks li strong').allTextContents()).toEqual(
+      expect.arrayContaining(checks.map((check) => check.label)),
+    );
     await shot('overview');
   });
 
@@ -193,7 +224,7 @@ describe('the dashboard in Chromium', () => {
     expect(new URL(page.url()).search).toBe('?feature=welcome-drip');
     await page.getByText('● live').waitFor();
     await mark(2);
-    await signUp(db.sql, 'resumed@example.com');
+    resumed = await signUp(db.sql, 'resumed@example.com');
     await page
       .locator('li.decision[data-feature="welcome-drip"][data-outcome="matched"]', {
         hasText: 'resumed@example.com',
@@ -209,44 +240,6 @@ describe('the dashboard in Chromium', () => {
       path: path.join(SHOTS, 'readme.png'),
       clip: { x: 0, y: 0, width: 1280, height: 420 },
     });
-  });
-
-  it('lists a dead action on Actions, and Replay delivers it again, as nudge replay does', async () => {
-    const [run] = await db.sql<{ key: string }[]>`
-      update nudge_engine.action_runs set status = 'dead', last_error = 'HTTP 503 from the mail relay'
-       where feature = 'welcome-drip' returning key`;
-    await page.getByRole('link', { name: 'Actions', exact: true }).click();
-    const row = page.locator(`tr[data-key="${run!.key}"]`);
-    await row.waitFor();
-    expect(await row.textContent()).toContain('HTTP 503 from the mail relay');
-    await shot('actions');
-    await row.getByRole('button', { name: 'Replay' }).click();
-    await page.getByText('1 run queued again.').waitFor();
-    await expect
-      .poll(
-        async () =>
-          (await db.sql`select status from nudge_engine.action_runs where key = ${run!.key}`)[0]
-            ?.status,
-        { timeout: 15_000 },
-      )
-      .toBe('succeeded');
-  });
-
-  it('shows the welcome email in the Mailbox, its HTML in a sandboxed frame', async () => {
-    await page.getByRole('link', { name: 'Mailbox', exact: true }).click();
-    const mail = page.locator('ol.mails li', { hasText: 'resumed@example.com' });
-    await mail.waitFor();
-    expect(await mail.textContent()).toContain('Welcome aboard');
-    await mail.getByRole('link').click();
-    expect(new URL(page.url()).pathname).toMatch(/^\/mailbox\/\d+$/);
-    const frame = page.locator('.mail iframe');
-    await frame.waitFor();
-    expect(await frame.getAttribute('sandbox')).toBe('');
-    const body = page.frameLocator('.mail iframe').locator('body');
-    await expect
-      .poll(async () => (await body.textContent()) ?? '', { timeout: 10_000 })
-      .toContain('Your account resumed@example.com is ready');
-    await shot('mailbox');
   });
 
   it('finds the contact and shows its timeline: the decision, the journey, the email', async () => {
@@ -269,11 +262,80 @@ describe('the dashboard in Chromium', () => {
     await shot('contact');
   });
 
-  it('shows the engine clock, movable only under nudge dev', async () => {
+  it('shows the welcome email in the Mailbox, its HTML in a sandboxed frame', async () => {
+    await page.getByRole('link', { name: 'Mailbox', exact: true }).click();
+    const mail = page.locator('ol.mails li', { hasText: 'resumed@example.com' });
+    await mail.waitFor();
+    expect(await mail.textContent()).toContain('Welcome aboard');
+    await mail.getByRole('link').click();
+    expect(new URL(page.url()).pathname).toMatch(/^\/mailbox\/\d+$/);
+    const frame = page.locator('.mail iframe');
+    await frame.waitFor();
+    expect(await frame.getAttribute('sandbox')).toBe('');
+    const body = page.frameLocator('.mail iframe').locator('body');
+    await expect
+      .poll(async () => (await body.textContent()) ?? '', { timeout: 10_000 })
+      .toContain('Your account resumed@example.com is ready');
+    await shot('mailbox');
+  });
+
+  it('moves the engine clock two days ahead, and the day-two email arrives', async () => {
     await page.getByRole('link', { name: 'Clock', exact: true }).click();
     await page.getByTestId('engine-time').waitFor();
-    expect(await page.locator('main').textContent()).toContain('only under nudge dev');
+    expect(await page.locator('main').textContent()).toContain('no: real time');
+    await page.getByRole('button', { name: '+2d' }).click();
+    await page.getByText('2 d 0 h').waitFor({ timeout: 10_000 });
     await shot('clock');
+
+    await page.getByRole('link', { name: 'Mailbox', exact: true }).click();
+    const mail = page.locator('ol.mails li', { hasText: 'Need a hand getting started?' });
+    // The Mailbox reads again every 5 s; the engine sees the clock within a second.
+    await mail.waitFor({ timeout: 20_000 });
+    expect(await mail.textContent()).toContain('resumed@example.com');
+    await mail.getByRole('link').click();
+    const body = page.frameLocator('.mail iframe').locator('body');
+    await expect
+      .poll(async () => (await body.textContent()) ?? '', { timeout: 10_000 })
+      .toContain('need a hand getting started?');
+    await shot('mailbox-day-two');
+  });
+
+  it('lists a dead webhook on Actions, and Replay delivers it once the receiver is back', async () => {
+    await db.sql`insert into storage.buckets (id, name) values ('avatars', 'avatars') on conflict do nothing`;
+    await db.sql`insert into storage.objects (bucket_id, name, owner)
+                 values ('avatars', ${`${resumed}/avatar.png`}, ${resumed})`;
+    const upload = () =>
+      db.sql<{ key: string; status: string }[]>`
+        select key, status from nudge_engine.action_runs where feature = 'upload-thumbnails'`;
+    await expect.poll(async () => (await upload())[0]?.status, { timeout: 20_000 }).toBe('dead');
+    const key = (await upload())[0]!.key;
+    // Both attempts reached the receiver, and both were refused.
+    expect(media.requests.filter((r) => r.path === '/thumbnails')).toHaveLength(2);
+
+    await page.getByRole('link', { name: 'Actions', exact: true }).click();
+    const row = page.locator(`tr[data-key="${key}"]`);
+    await row.waitFor();
+    expect(await row.getAttribute('data-status')).toBe('dead');
+    expect(await row.textContent()).toContain('503');
+    await shot('actions');
+
+    media.respondWith({ status: 200, body: { ok: true } });
+    await row.getByRole('button', { name: 'Replay' }).click();
+    await page.getByText('1 run queued again.').waitFor();
+    await expect
+      .poll(
+        async () =>
+          (await db.sql`select status from nudge_engine.action_runs where key = ${key}`)[0]?.status,
+        { timeout: 15_000 },
+      )
+      .toBe('succeeded');
+    expect(media.requests.filter((r) => r.path === '/thumbnails')).toHaveLength(3);
+    // The same webhook-id on every attempt and on the replay: the receiver can drop repeats.
+    expect(new Set(media.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([key]));
+    await page.goto(`${base}/actions?status=succeeded&feature=upload-thumbnails`);
+    const delivered = page.locator(`tr[data-key="${key}"][data-status="succeeded"]`);
+    await delivered.waitFor();
+    await shot('actions-replayed');
   });
 
   it('keeps each filter in the URL, so the back button returns to it', async () => {
