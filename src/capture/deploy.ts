@@ -3,21 +3,26 @@
 // queueing the app's writes behind it. The plan is recomputed inside the lock,
 // so what is applied is always the diff against the state at that moment.
 import type postgres from 'postgres';
+import { lockKey } from '../db/locks.js';
 import { ident, literal } from '../db/quote.js';
 import { NudgeError } from '../errors.js';
 import { sourceError } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
 import { NUDGE_VERSION } from '../version.js';
-import { makePlan, type Plan, planStatements } from './plan.js';
+import { itemStatements, makePlan, type Plan, planStatements, slotStatements } from './plan.js';
 import { readCaptureState } from './state.js';
-import { type CaptureObject, captureKey } from './triggers.js';
+import type { DesiredCaptures } from './transports/replication/publication.js';
+import {
+  applySlotStatements,
+  dropReplication,
+  REPLICATION_FIRST,
+} from './transports/replication/slot.js';
+import { captureKey } from './triggers.js';
 
-const LOCK = `pg_advisory_xact_lock(hashtext('nudge deploy'))`;
-/** The outbox pump's advisory lock key: one pump at a time (engine/pump.ts). */
-export const PUMP_LOCK_KEY = `hashtext('nudge pump')`;
-// Deploys take it too: no claim runs while rows tables change, and the next
+const LOCK = `pg_advisory_xact_lock(${lockKey('deploy')})`;
+// The outbox pump's lock (one pump at a time, engine/pump.ts): deploys take it too: no claim runs while rows tables change, and the next
 // one sees the new deployment.
-const PUMP_LOCK = `pg_advisory_xact_lock(${PUMP_LOCK_KEY})`;
+const PUMP_LOCK = `pg_advisory_xact_lock(${lockKey('pump')})`;
 const LOCK_TIMEOUT = '10s';
 // set_config(..., true) rather than SET LOCAL: it also works in the implicit
 // transaction the Supabase CLI runs a migration file in.
@@ -28,18 +33,41 @@ export interface DeployResult {
   deploymentId?: number;
 }
 
-export async function deploy(sql: postgres.Sql, desired: CaptureObject[]): Promise<DeployResult> {
+export async function deploy(sql: postgres.Sql, desired: DesiredCaptures): Promise<DeployResult> {
   try {
-    return await sql.begin(async (tx) => {
+    // capture: replication: the publications commit first, then the slot is
+    // made (it cannot be in a transaction that wrote, and must not be older
+    // than its publications), then the rest: triggers go once it streams.
+    let first: Plan | undefined;
+    if (desired.replication) {
+      first = await sql.begin(async (tx) => {
+        await tx.unsafe(`SELECT ${LOCK}`);
+        await tx.unsafe(SET_LOCK_TIMEOUT);
+        const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
+        for (const statement of itemStatements(plan, REPLICATION_FIRST)) await tx.unsafe(statement);
+        return plan;
+      });
+      await applySlotStatements(sql, slotStatements(first));
+    }
+    const result = await sql.begin(async (tx) => {
       await tx.unsafe(`SELECT ${LOCK}`);
       await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
-      if (!plan.hasChanges) return { plan };
+      // What the first step of capture: replication changed is part of this deployment.
+      const whole = first?.hasChanges ? first : plan;
+      if (!whole.hasChanges) return { plan, rest: plan };
       await tx.unsafe(`SELECT ${PUMP_LOCK}`);
       for (const statement of planStatements(plan)) await tx.unsafe(statement);
-      const [row] = await tx.unsafe<{ id: number }[]>(`${recordSql(plan)} RETURNING id::int AS id`);
-      return { plan, deploymentId: row!.id };
+      const [row] = await tx.unsafe<{ id: number }[]>(
+        `${recordSql({ ...plan, counts: whole.counts, driftCount: whole.driftCount })} RETURNING id::int AS id`,
+      );
+      return { plan: whole, deploymentId: row!.id, rest: plan };
     });
+    await applySlotStatements(sql, slotStatements(result.rest));
+    return {
+      plan: result.plan,
+      ...(result.deploymentId ? { deploymentId: result.deploymentId } : {}),
+    };
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === '55P03') {
@@ -78,19 +106,44 @@ export function planScript(
 ): string {
   const lines = options.header.map((line) => `-- ${line}`);
   if (!plan.hasChanges) return `${[...lines, '-- No changes.'].join('\n')}\n`;
+  const statements = planStatements(plan);
+  const slots = slotStatements(plan).map((s) => `${s};`);
+  // capture: replication: publications, then the slot, then the rest (see deploy).
+  const first = options.transaction ? itemStatements(plan, REPLICATION_FIRST) : [];
   const body = [
     `SELECT ${LOCK};`,
     `${SET_LOCK_TIMEOUT};`,
     `SELECT ${PUMP_LOCK};`,
-    ...planStatements(plan).map((s) => `${s};`),
+    ...statements.filter((s) => !first.includes(s)).map((s) => `${s};`),
     `${recordSql(plan)};`,
   ];
-  return `${[...lines, '', ...(options.transaction ? ['BEGIN;', ...body, 'COMMIT;'] : body)].join('\n\n')}\n`;
+  if (!options.transaction) {
+    const note = slots.length
+      ? [
+          '-- Replication slots cannot be made or dropped in a migration; run after it:',
+          ...slots.map((s) => `-- ${s}`),
+        ]
+      : [];
+    return `${[...lines, '', ...body, ...note].join('\n\n')}\n`;
+  }
+  const head = first.length
+    ? [
+        'BEGIN;',
+        `SELECT ${LOCK};`,
+        ...first.map((s) => `${s};`),
+        'COMMIT;',
+        ...slots.filter((s) => s.includes('pg_create')),
+      ]
+    : [];
+  const tail = slots.filter((s) => !head.includes(s));
+  return `${[...lines, '', ...head, 'BEGIN;', ...body, 'COMMIT;', ...tail].join('\n\n')}\n`;
 }
 
-/** Removes every Nudge object: triggers on user tables, then the schema. */
-export async function teardown(sql: postgres.Sql): Promise<{ triggers: number }> {
-  return sql.begin(async (tx) => {
+/** Removes every Nudge object: triggers on user tables, then the schema; publications and slots of capture: replication. */
+export async function teardown(
+  sql: postgres.Sql,
+): Promise<{ triggers: number; publications: string[]; slots: string[] }> {
+  const removed = await sql.begin(async (tx) => {
     await tx.unsafe(`SELECT ${LOCK}`);
     await tx.unsafe(SET_LOCK_TIMEOUT);
     const triggers = await nudgeTriggers(tx as unknown as postgres.Sql);
@@ -99,6 +152,7 @@ export async function teardown(sql: postgres.Sql): Promise<{ triggers: number }>
     await tx.unsafe('DROP SCHEMA IF EXISTS nudge CASCADE');
     return { triggers: triggers.length };
   });
+  return { ...removed, ...(await dropReplication(sql)) };
 }
 
 /** Triggers on any table whose function lives in schema nudge. */

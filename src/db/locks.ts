@@ -18,6 +18,8 @@ export const LOCKS = {
   sync: 'nudge sync',
   /** The contact search indexer: one batch at a time (contacts/search-index.ts). */
   searchIndexer: 'nudge contact search indexer',
+  /** capture: replication, with hashtext(the slot's name) as the second key: the one process streaming the slot (capture/transports/replication/consumer.ts). */
+  replication: 'nudge replication',
   /** The demo app's tables, created by one `nudge dev` at a time (dev/demo.ts). */
   demoTables: 'nudge demo tables',
 } as const;

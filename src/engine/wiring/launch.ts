@@ -9,6 +9,7 @@ import type { ActionEnv } from '../../actions/types.js';
 import { desiredCaptures } from '../../capture/desired.js';
 import { makePlan } from '../../capture/plan.js';
 import { readCaptureState } from '../../capture/state.js';
+import { startReplication } from '../../capture/transports/replication/index.js';
 import { reconcileWebhookDeliveries } from '../../capture/webhook.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { compileLiveSync } from '../../contacts/live.js';
@@ -151,6 +152,14 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       deadWorkerMs: options.deadWorkerMs ?? deadWorkerMsFrom(project.env, log),
     });
     cleanup.push(() => engine.stop());
+    // capture: replication: a consumer of the slot feeds the inbox (capture/transports/replication).
+    const replication = startReplication(project, store.sourceUrl, plan.desired, {
+      engine: store.sql,
+      route,
+      log,
+      onStored: (lanes) => engine.wake(lanes),
+    });
+    if (replication) cleanup.push(() => replication.stop());
 
     let url: string | undefined;
     let dashboardUrl: string | undefined;

@@ -19,6 +19,7 @@
 //   published whole, see publication.ts).
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
+import { lockKey } from '../../../db/locks.js';
 import {
   announcement,
   type InboxEvent,
@@ -74,8 +75,8 @@ interface Committed {
   events: InboxEvent[];
 }
 
-/** hashtext keys of the consumer's session lock, one per slot. */
-const LOCK = `hashtext('nudge replication')`;
+/** The consumer's session lock: its first key (db/locks.ts), hashtext(slot) the second. */
+const LOCK = lockKey('replication');
 
 export function startConsumer(options: ConsumerOptions): Consumer {
   const stats = { stored: 0, transactions: 0, sessions: 0, errors: 0 };
