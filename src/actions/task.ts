@@ -135,8 +135,9 @@ export async function executeRuns(
   return env.sql.begin(async (tx) => {
     const outcomes = skippedAll(refs);
     const locked = await lockLiveRuns(tx, refs);
-    const done: { run: ActionRun; result: unknown }[] = [];
-    const failed: { run: ActionRun; error: unknown }[] = [];
+    // Each attempt's time in the provider, for the decision log (the dashboard's Logs).
+    const done: { run: ActionRun; result: unknown; ms: number }[] = [];
+    const failed: { run: ActionRun; error: unknown; ms?: number }[] = [];
     // Every string in the params rendered once, before admission and the effect.
     const rendered: ActionRun[] = [];
     for (const run of locked) {
@@ -151,10 +152,12 @@ export async function executeRuns(
     const store: ActionRun[] = [];
     for (const run of runs) (usesStore(run, env) ? store : remote).push(run);
     const attempt = (inStore: boolean) => async (run: ActionRun) => {
+      const start = performance.now();
       try {
-        done.push({ run, result: await perform(run, env, tx, inStore) });
+        const result = await perform(run, env, tx, inStore);
+        done.push({ run, result, ms: Math.round(performance.now() - start) });
       } catch (error) {
-        failed.push({ run, error });
+        failed.push({ run, error, ms: Math.round(performance.now() - start) });
       }
     };
     // Calls to other services first, all at once; then the store's effects,
@@ -183,8 +186,9 @@ export async function executeRuns(
       const logged = attemptWrites(
         tx,
         env,
-        done.map(({ run }) => ({
+        done.map(({ run, ms }) => ({
           run,
+          ms,
           status: 'succeeded',
           reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
         })),
@@ -196,8 +200,8 @@ export async function executeRuns(
         done.map((d) => d.run),
       );
     }
-    for (const { run, error } of failed) {
-      outcomes.set(run.id, await recordFailure(tx, env, run, error));
+    for (const { run, error, ms } of failed) {
+      outcomes.set(run.id, await recordFailure(tx, env, run, error, ms));
     }
     if (withheld.length > 0) {
       await recordWithheld(tx, env, withheld);
@@ -285,15 +289,19 @@ async function recordWithheld(tx: postgres.TransactionSql, env: ActionEnv, withh
  */
 async function recordDeferral(tx: postgres.TransactionSql, env: ActionEnv, deferral: Deferral) {
   const { run, until, reason } = deferral;
+  // `until` is on the engine's clock (which `nudge dev` can move); the job's
+  // run_at on the database's, which graphile-worker compares it with: the
+  // wait is carried over as a delay, like a retry's.
+  const delayMs = Math.max(0, until.getTime() - env.clock.now().getTime());
   await tx`
     with touched as (
       update nudge_engine.action_runs set updated_at = clock_timestamp()
        where id = ${run.id}
-      returning id, key, attempts
+      returning id, key, attempts, updated_at + ${delayMs} * interval '1 millisecond' as run_at
     )
     select ${tx(WORKER_SCHEMA)}.add_jobs(array[row(
              ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
-             null, ${until}::timestamptz, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
+             null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
       from touched`;
   await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
   env.log('info', `action ${run.kind} ${reason}`, logFields(run));
@@ -325,6 +333,8 @@ function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
 
 interface Attempt {
   run: ActionRun;
+  /** Milliseconds in the provider. */
+  ms?: number;
   status: 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'deferred';
   reason: string;
 }
@@ -356,6 +366,7 @@ function attemptWrites(
             key: a.run.key,
             attempt: a.run.attempts + 1,
             status: a.status,
+            ...(a.ms === undefined ? {} : { ms: a.ms }),
           },
         })),
         'feature text, contact_id uuid, reason text, detail jsonb',
@@ -397,6 +408,7 @@ async function recordFailure(
   env: ActionEnv,
   run: ActionRun,
   error: unknown,
+  ms?: number,
 ): Promise<RunOutcome> {
   const verdict = judge(error);
   const attempts = run.attempts + 1;
@@ -413,6 +425,7 @@ async function recordFailure(
     await attemptWrites(tx, env, [
       {
         run,
+        ...(ms === undefined ? {} : { ms }),
         status: 'dead',
         reason: `${run.kind} attempt ${attempts} failed: ${verdict.message}; dead (${why})`,
       },
@@ -440,6 +453,7 @@ async function recordFailure(
   await attemptWrites(tx, env, [
     {
       run,
+      ...(ms === undefined ? {} : { ms }),
       status: 'retrying',
       reason: `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`,
     },

@@ -2,6 +2,7 @@
 // reference connector document as written there; see docs/configuration.md.
 // The JSON Schema in schema/nudge.schema.json is generated from this file.
 import { z } from 'zod';
+import { isTimeZone } from '../email/quiet-hours.js';
 import { parseTableName } from '../source/names.js';
 import { signingKeyOf } from '../webhook-secret.js';
 import { durationSchema } from './duration.js';
@@ -27,6 +28,21 @@ const urlSchema = (what: string) =>
     });
 
 /** A Standard Webhooks secret, as the signing code reads one (src/webhook-secret.ts). */
+/** An IANA time zone name the runtime knows (Europe/Paris, America/New_York, UTC). */
+export const timeZoneSchema = z.string().refine((zone) => isTimeZone(zone), {
+  error: 'expected an IANA time zone such as Europe/Paris',
+});
+
+/** A daily window of local time, HH:MM to HH:MM (wrapping midnight when to is earlier). */
+export const dailyWindowSchema = z
+  .strictObject({
+    from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected HH:MM, e.g. 21:00' }),
+    to: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected HH:MM, e.g. 08:00' }),
+  })
+  .refine((window) => window.from !== window.to, {
+    error: 'from and to are the same time: the window would be empty',
+  });
+
 const webhookSecretSchema = z
   .string()
   .min(1)
@@ -289,8 +305,21 @@ export const configSchema = z.strictObject({
         .regex(/^[^@\s<>]+@[^@\s<>]+$/, { error: 'expected an email address' })
         .optional()
         .describe('the mailto: address in List-Unsubscribe (default: the sender’s address)'),
+      quiet_hours: dailyWindowSchema
+        .optional()
+        .describe(
+          'no non-transactional email between from and to in the contact’s time zone, e.g. { from: "21:00", to: "08:00" }',
+        ),
+      time_zone: timeZoneSchema
+        .default('UTC')
+        .describe('the zone of contacts whose time zone attribute is missing or unknown'),
+      time_zone_attribute: z
+        .string()
+        .min(1)
+        .default('timezone')
+        .describe('the contact attribute holding its IANA time zone, e.g. Europe/Paris'),
     })
-    .default({ provider: 'dev', topics: {} }),
+    .default({ provider: 'dev', topics: {}, time_zone: 'UTC', time_zone_attribute: 'timezone' }),
   webhooks: z
     .strictObject({
       secret: webhookSecretSchema

@@ -5,6 +5,7 @@
 import type { ActionEnv, ActionRun, Admission } from '../actions/types.js';
 import { optedOut } from '../contacts/preferences.js';
 import type { Db } from '../contacts/store.js';
+import { type DailyWindow, deferral, isTimeZone } from './quiet-hours.js';
 import { normalizeAddress, suppressionsOf } from './suppression.js';
 import { TRANSACTIONAL, topicOfAction } from './topics.js';
 
@@ -55,16 +56,49 @@ export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Pr
     db,
     withContact.map((c) => ({ contactId: c.contactId!, topic: c.topic! })),
   );
+  // Time zones matter only with quiet hours or a send window.
+  const timed = withContact.filter(
+    (c) =>
+      env.project.config.email.quiet_hours ||
+      (c.run.params as { send_window?: unknown }).send_window,
+  );
+  const zones = await zonesOf(
+    db,
+    timed.map((c) => c.contactId!),
+    env,
+  );
+  const now = env.clock.now();
   const verdicts = new Map<ActionRun, Admission>();
   withContact.forEach((c, i) => {
     const run = c.run.contactId === null ? { ...c.run, contactId: c.contactId } : c.run;
-    verdicts.set(c.run, out[i] ? { skip: `unsubscribed (topic ${c.topic})` } : { go: run });
+    if (out[i]) return verdicts.set(c.run, { skip: `unsubscribed (topic ${c.topic})` });
+    const zone = zones.get(c.contactId!) ?? env.project.config.email.time_zone;
+    const later = deferral(now, zone, {
+      quietHours: env.project.config.email.quiet_hours,
+      sendWindow: (c.run.params as { send_window?: DailyWindow }).send_window,
+    });
+    verdicts.set(c.run, later ? { defer: later.until, reason: later.reason } : { go: run });
   });
   for (const c of refusable) {
     const reason = suppressed.get(c.address!);
     if (reason) verdicts.set(c.run, { skip: `suppressed (${c.address} ${reason})` });
   }
   return runs.map((run) => verdicts.get(run) ?? { go: run });
+}
+
+/**
+ * Each contact's time zone: its attribute (email.time_zone_attribute) when
+ * that names a zone this runtime knows, else email.time_zone.
+ */
+async function zonesOf(db: Db, contactIds: string[], env: ActionEnv): Promise<Map<string, string>> {
+  const { time_zone, time_zone_attribute } = env.project.config.email;
+  const zones = new Map(contactIds.map((id) => [id, time_zone]));
+  if (contactIds.length === 0) return zones;
+  const rows = await db<{ id: string; zone: string | null }[]>`
+    select id, attributes ->> ${time_zone_attribute} as zone from nudge_engine.contacts
+     where id = any(${contactIds}::uuid[])`;
+  for (const row of rows) if (row.zone && isTimeZone(row.zone)) zones.set(row.id, row.zone);
+  return zones;
 }
 
 async function contactsByAddress(db: Db, addresses: string[]): Promise<Map<string, string>> {

@@ -45,7 +45,8 @@ export interface EmailWorld {
 
 export async function startEmailWorld(
   db: TestDatabase,
-  extraYaml = '',
+  /** More lines of nudge.yaml's email block, indented two spaces. */
+  emailYaml = '',
   templates: Record<string, string> = {},
 ): Promise<EmailWorld> {
   await migrateEngine(db.sql, db.url);
@@ -61,10 +62,9 @@ email:
   from: "Acme <hello@acme.example>"
   resend: { api_key: "\${RESEND_API_KEY}", base_url: "${resend.url}", webhook_secret: "${RESEND_WEBHOOK_SECRET}" }
   smtp: { url: "${smtpUrl}" }
-  topics:
+${emailYaml}  topics:
     product: { label: Product news }
     marketing: { label: Offers, description: Discounts and promotions }
-${extraYaml}
 webhooks: { timeout_ms: 2000 }
 actions: { max_attempts: 2, backoff_base_ms: 50, backoff_max_ms: 100 }
 `,
@@ -85,7 +85,7 @@ actions: { max_attempts: 2, backoff_base_ms: 50, backoff_max_ms: 100 }
     log: pino({ level: process.env.EMAIL_TEST_LOG ?? 'silent' }),
     keys: { key: Buffer.alloc(32, 7) },
   });
-  return {
+  const world: EmailWorld = {
     sql,
     project,
     env,
@@ -114,12 +114,13 @@ actions: { max_attempts: 2, backoff_base_ms: 50, backoff_max_ms: 100 }
       return { key, status: run.status, last_error: run.last_error, result: run.result };
     },
     async close() {
-      await runner.stop();
+      await world.runner.stop();
       await smtp.close();
       await resend.close();
       await sql.end();
     },
   };
+  return world;
 }
 
 /** The headers of a Resend webhook delivery, signed as Svix signs them. */
