@@ -142,6 +142,8 @@ export interface DecisionItem {
   event: string | null;
   /** An action decision's run: its status, attempts and last error. */
   action: { status: string; attempts: number; last_error: string | null } | null;
+  /** An `attempt` decision: which attempt of which run, its result, and its time in the provider. */
+  attempt: { key: string; number: number; status: string; ms: number | null } | null;
 }
 
 export interface DecisionPage {
@@ -264,4 +266,36 @@ export interface CapturePlan {
 export interface DeployResult {
   deployment: number | null;
   counts: { create: number; replace: number; drop: number; unchanged: number };
+}
+
+/** One record of the raw ingest log (the engine's inbox). */
+export interface IngestRecord {
+  id: number;
+  /** outbox, webhook, api, sync, … */
+  source: string;
+  source_key: string;
+  schema_name: string | null;
+  table_name: string | null;
+  operation: string | null;
+  event_name: string | null;
+  new_row: Record<string, unknown> | null;
+  old_row: Record<string, unknown> | null;
+  occurred_at: string;
+  received_at: string;
+  /** null while it waits in its lane. */
+  processed_at: string | null;
+  lane: number;
+}
+
+export interface IngestPage {
+  items: IngestRecord[];
+  next: string | null;
+}
+
+export interface IngestQuery {
+  source?: string;
+  /** A table (`public.orders`) or an event name. */
+  subject?: string;
+  from?: string;
+  to?: string;
 }

@@ -1,6 +1,6 @@
 // How the dashboard writes times, ages and counts.
 import { describe, expect, it } from 'vitest';
-import { age, count, relativeTime } from '../../web/src/format.js';
+import { age, count, fromLocalInput, localInput, relativeTime } from '../../web/src/format.js';
 
 describe('dashboard formats', () => {
   const now = new Date('2026-03-01T12:00:00Z');
@@ -23,5 +23,16 @@ describe('dashboard formats', () => {
     expect(age(3 * 86_400_000 + 2 * 3_600_000)).toBe('3 d 2 h');
     expect(count(0)).toBe('0');
     expect(count(1234567)).toBe('1,234,567');
+  });
+
+  it('shows an ISO time in a datetime-local input and reads it back', () => {
+    const iso = '2026-03-01T09:05:00.000Z';
+    const shown = localInput(iso);
+    expect(shown).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/);
+    expect(fromLocalInput(shown)).toBe(iso);
+    expect(localInput(undefined)).toBe('');
+    expect(localInput('nonsense')).toBe('');
+    expect(fromLocalInput('')).toBeUndefined();
+    expect(fromLocalInput('not a time')).toBeUndefined();
   });
 });

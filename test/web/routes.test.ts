@@ -19,6 +19,25 @@ describe('dashboard routes', () => {
           filter: { feature: 'welcome-drip', contact: 'ada@example.com', outcome: 'skipped' },
         },
       ],
+      [
+        '/logs?feature=drip&from=2026-03-01T09%3A00%3A00.000Z&to=2026-03-01T10%3A00%3A00.000Z',
+        {
+          page: 'logs',
+          filter: {
+            feature: 'drip',
+            from: '2026-03-01T09:00:00.000Z',
+            to: '2026-03-01T10:00:00.000Z',
+          },
+        },
+      ],
+      ['/logs/ingest', { page: 'ingest', filter: {} }],
+      [
+        '/logs/ingest?source=outbox&subject=public.orders&from=2026-03-01T09%3A00%3A00.000Z',
+        {
+          page: 'ingest',
+          filter: { source: 'outbox', subject: 'public.orders', from: '2026-03-01T09:00:00.000Z' },
+        },
+      ],
       ['/actions', { page: 'actions' }],
       [
         '/actions?status=retrying&feature=order-paid',

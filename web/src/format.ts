@@ -43,3 +43,19 @@ export function localTime(at: Date, now: Date, locale?: string): string {
         minute: '2-digit',
       });
 }
+
+/** An ISO time as a datetime-local input shows it, in local time ("2026-03-01T09:05"). */
+export function localInput(iso: string | undefined): string {
+  if (!iso) return '';
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+}
+
+/** A datetime-local input's value (local time) as an ISO time, or undefined when empty or invalid. */
+export function fromLocalInput(value: string): string | undefined {
+  if (!value) return undefined;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+}

@@ -9,6 +9,7 @@ import { Clock } from './pages/Clock.js';
 import { Contact, Contacts } from './pages/Contacts.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
+import { Ingest } from './pages/Ingest.js';
 import { Logs } from './pages/Logs.js';
 import { Mailbox } from './pages/Mailbox.js';
 import { Overview } from './pages/Overview.js';
@@ -20,7 +21,7 @@ import './styles.css';
 const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
   { to: { page: 'overview' }, label: 'Overview', active: ['overview'] },
   { to: { page: 'features' }, label: 'Features', active: ['features', 'feature'] },
-  { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs'] },
+  { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs', 'ingest'] },
   { to: { page: 'contacts' }, label: 'Contacts', active: ['contacts', 'contact'] },
   { to: { page: 'actions' }, label: 'Actions', active: ['actions'] },
   { to: { page: 'mailbox' }, label: 'Mailbox', active: ['mailbox'] },
@@ -40,6 +41,7 @@ function App() {
       features: 'Features',
       feature: route.page === 'feature' ? route.name : 'Feature',
       logs: 'Logs',
+      ingest: 'Ingest records',
       actions: 'Actions',
       clock: 'Clock',
       mailbox: 'Mailbox',
@@ -100,6 +102,8 @@ function Page({ route }: { route: Route }) {
       );
     case 'logs':
       return <Logs filter={route.filter} />;
+    case 'ingest':
+      return <Ingest filter={route.filter} />;
     case 'actions':
       return (
         <Actions

@@ -7,6 +7,17 @@ export interface LogFilter {
   feature?: string;
   contact?: string;
   outcome?: string;
+  /** ISO 8601 times: decided at or after `from`, before `to`. */
+  from?: string;
+  to?: string;
+}
+
+export interface IngestFilter {
+  source?: string;
+  /** A table (`public.orders`) or an event name. */
+  subject?: string;
+  from?: string;
+  to?: string;
 }
 
 export type Route =
@@ -14,6 +25,7 @@ export type Route =
   | { page: 'features'; window?: string }
   | { page: 'feature'; name: string; window?: string }
   | { page: 'logs'; filter: LogFilter }
+  | { page: 'ingest'; filter: IngestFilter }
   | { page: 'actions'; status?: string; feature?: string }
   | { page: 'clock' }
   | { page: 'mailbox'; id?: number }
@@ -40,11 +52,19 @@ export function parseRoute(pathname: string, search: string): Route {
   }
   if (path === '/logs') {
     const filter: LogFilter = {};
-    for (const name of ['feature', 'contact', 'outcome'] as const) {
+    for (const name of ['feature', 'contact', 'outcome', 'from', 'to'] as const) {
       const value = text(name);
       if (value) filter[name] = value;
     }
     return { page: 'logs', filter };
+  }
+  if (path === '/logs/ingest') {
+    const filter: IngestFilter = {};
+    for (const name of ['source', 'subject', 'from', 'to'] as const) {
+      const value = text(name);
+      if (value) filter[name] = value;
+    }
+    return { page: 'ingest', filter };
   }
   if (path === '/actions') {
     const status = text('status');
@@ -74,6 +94,8 @@ export function hrefOf(route: Route): string {
       return withQuery(`/features/${encodeURIComponent(route.name)}`, { window: route.window });
     case 'logs':
       return withQuery('/logs', { ...route.filter });
+    case 'ingest':
+      return withQuery('/logs/ingest', { ...route.filter });
     case 'actions':
       return withQuery('/actions', { status: route.status, feature: route.feature });
     case 'clock':

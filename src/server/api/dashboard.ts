@@ -21,6 +21,7 @@ import { clockRoutes } from './clock.js';
 import { decisionsRoutes } from './decisions.js';
 import { deployRoutes } from './deploy.js';
 import { featuresRoutes } from './features.js';
+import { ingestLogRoutes } from './ingest-log.js';
 import { mailboxRoutes } from './mailbox.js';
 import { type OverviewApiOptions, overviewRoutes } from './overview.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -60,6 +61,7 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
   api.route('/decisions', decisionsRoutes(options));
   api.route('/', deployRoutes(options));
+  api.route('/ingest', ingestLogRoutes(options));
   api.route('/actions', actionsRoutes(options));
   api.route('/mailbox', mailboxRoutes(options));
   api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));

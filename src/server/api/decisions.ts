@@ -96,7 +96,19 @@ function itemsOf(row: DecisionRow, feature?: string): DecisionItem[] {
       row.outcome === 'action' && row.status
         ? { status: row.status, attempts: row.attempts ?? 0, last_error: row.last_error }
         : null,
+    attempt: row.outcome === 'attempt' ? attemptOf(row.detail) : null,
   }));
+}
+
+/** An attempt's detail (actions/task.ts): the run's key, which attempt, its status and time. */
+function attemptOf(detail: Record<string, unknown> | null): DecisionItem['attempt'] {
+  if (!detail || typeof detail.key !== 'string') return null;
+  return {
+    key: detail.key,
+    number: typeof detail.attempt === 'number' ? detail.attempt : 0,
+    status: typeof detail.status === 'string' ? detail.status : 'unknown',
+    ms: typeof detail.ms === 'number' ? detail.ms : null,
+  };
 }
 
 const KNOWN_OUTCOMES = new Set<string>(OUTCOMES);

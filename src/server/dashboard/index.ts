@@ -17,6 +17,7 @@ export const DASHBOARD_PAGES = [
   '/features',
   '/features/:name',
   '/logs',
+  '/logs/ingest',
   '/actions',
   '/contacts',
   '/contacts/:ref',

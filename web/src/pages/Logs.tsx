@@ -1,13 +1,15 @@
 // Logs: every decision — matched or skipped and why, journey moves, actions
-// and their run's state — newest first, filtered by feature, contact and
-// outcome (each filter in the URL), paged back by keyset ("Older"), and a
-// live tail: new decisions arrive over server-sent events and appear at the
-// top without a reload.
+// and their run's state, each attempt of an action with its result and time —
+// newest first, filtered by feature, contact, outcome and time (each filter
+// in the URL), paged back by keyset ("Older"), and a live tail: new decisions
+// arrive over server-sent events and appear at the top without a reload. The
+// raw ingest records are the next tab (Ingest.tsx).
 import { type FormEvent, useEffect, useState } from 'react';
 import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
 import type { LogFilter } from '../routes.js';
+import { rangeOf, TimeRange } from '../time-range.js';
 import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
 
 const PAGE = 50;
@@ -34,6 +36,11 @@ export function Logs({ filter }: { filter: LogFilter }) {
         if (!open) return;
         setItems(page.items);
         setNext(page.next);
+        // A window that has ended gets nothing new: no tail.
+        if (filter.to && new Date(filter.to).getTime() <= Date.now()) {
+          setLive('off');
+          return;
+        }
         source = new EventSource(
           nudge.decisions.streamUrl({ ...filter, after: page.items[0]?.id ?? 0 }),
         );
@@ -70,21 +77,28 @@ export function Logs({ filter }: { filter: LogFilter }) {
       if (!merged[name]) delete merged[name];
     navigate({ page: 'logs', filter: merged });
   };
-  const onContact = (event: FormEvent<HTMLFormElement>) => {
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const value = new FormData(event.currentTarget).get('contact');
-    apply({ contact: typeof value === 'string' ? value.trim() : '' });
+    const form = new FormData(event.currentTarget);
+    const value = form.get('contact');
+    apply({ contact: typeof value === 'string' ? value.trim() : '', ...rangeOf(form) });
   };
 
   return (
     <section>
       <div className="heading">
         <h1>Logs</h1>
+        <nav aria-label="Logs" className="tabs">
+          <Link to={{ page: 'logs', filter: {} }} aria-current="page">
+            Decisions
+          </Link>
+          <Link to={{ page: 'ingest', filter: {} }}>Ingest records</Link>
+        </nav>
         <span className={`live live-${live}`} data-testid="live" aria-live="polite">
           {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting…' : '○ not live'}
         </span>
       </div>
-      <form className="filters" onSubmit={onContact}>
+      <form className="filters" onSubmit={onSubmit}>
         <Choice
           label="Feature"
           name="feature"
@@ -109,6 +123,7 @@ export function Logs({ filter }: { filter: LogFilter }) {
             defaultValue={filter.contact ?? ''}
           />
         </label>
+        <TimeRange from={filter.from} to={filter.to} />
         <button type="submit">Filter</button>
       </form>
       <Problem error={problem} />
@@ -148,6 +163,13 @@ export function Logs({ filter }: { filter: LogFilter }) {
                       : ''}
                     {item.action.last_error ? ` (${item.action.last_error})` : ''}
                   </>
+                )}
+                {item.attempt && (
+                  <span className="muted" data-testid="attempt">
+                    {' '}
+                    · attempt {item.attempt.number} {item.attempt.status}
+                    {item.attempt.ms !== null ? ` in ${item.attempt.ms} ms` : ''}
+                  </span>
                 )}
               </span>
             </span>

@@ -1,0 +1,169 @@
+// The Logs page's reads: GET /v1/ingest (the raw ingest log, filtered and
+// keyset-paged), GET /v1/decisions with a time window, and each action
+// attempt in the decision log with its result and its time in the provider
+// (a webhook that fails once, then succeeds, against a local recorder).
+import pino from 'pino';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DecisionPage, IngestPage } from '../../src/client/index.js';
+import { createApiKey } from '../../src/contacts/api-keys.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { makeServer, type NudgeServer } from '../../src/server/index.js';
+import {
+  enqueue,
+  makeEnv,
+  makeProject,
+  newRun,
+  startWorker,
+  uniqueKey,
+  waitForRun,
+} from '../actions/setup.js';
+import { useDatabase } from '../harness/db.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { testProject } from '../server/helpers.js';
+
+const db = useDatabase();
+let server: NudgeServer;
+let key: string;
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  server = await makeServer({
+    sql: db.sql,
+    project: await testProject(),
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    keys: { key: Buffer.alloc(32, 4) },
+    dashboard: { features: [], sourceUrl: db.url },
+  });
+  ({ key } = await createApiKey(db.sql, 'logs', 'dashboard'));
+});
+
+const get = async <T>(url: string, status = 200): Promise<T> => {
+  const response = await server.app.request(`http://127.0.0.1${url}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  expect(response.status, await response.clone().text()).toBe(status);
+  return (await response.json()) as T;
+};
+
+describe('GET /v1/ingest', () => {
+  beforeAll(async () => {
+    // 120 records: orders inserts and updates from the outbox, sign-up events
+    // from the API; one an hour old, the newest still waiting.
+    await db.sql`
+      insert into nudge_engine.inbox (source, source_key, schema_name, table_name, operation, event_name,
+                                      new_row, occurred_at, received_at, partition, processed_at)
+      select case when g % 3 = 0 then 'api' else 'outbox' end, 'k' || g,
+             case when g % 3 = 0 then null else 'public' end, case when g % 3 = 0 then null else 'orders' end,
+             case when g % 3 = 0 then null else (array['insert', 'update'])[1 + g % 2] end,
+             case when g % 3 = 0 then 'signed_up' end,
+             jsonb_build_object('id', g), now() - make_interval(secs => 120 - g),
+             case when g = 1 then now() - interval '1 hour' else now() - make_interval(secs => 120 - g) end,
+             g % 2, case when g < 120 then now() end
+        from generate_series(1, 120) g`;
+  });
+
+  it('lists records newest first, pages back, and filters by source, table or event, and time', async () => {
+    const first = await get<IngestPage>('/v1/ingest?limit=50');
+    expect(first.items).toHaveLength(50);
+    expect(first.items[0]).toMatchObject({
+      source: 'api',
+      event_name: 'signed_up',
+      new_row: { id: 120 },
+      processed_at: null,
+      lane: 0,
+    });
+    const ids: number[] = first.items.map((i) => i.id);
+    let next = first.next;
+    while (next) {
+      const page = await get<IngestPage>(`/v1/ingest?limit=50&before=${next}`);
+      ids.push(...page.items.map((i) => i.id));
+      next = page.next;
+    }
+    expect(ids).toHaveLength(120);
+    expect([...ids].sort((a, b) => b - a)).toEqual(ids);
+
+    const orders = await get<IngestPage>('/v1/ingest?subject=public.orders&limit=200');
+    expect(orders.items).toHaveLength(80);
+    expect(orders.items.every((i) => i.table_name === 'orders')).toBe(true);
+    const api = await get<IngestPage>('/v1/ingest?source=api&subject=signed_up&limit=200');
+    expect(api.items).toHaveLength(40);
+    const from = new Date(Date.now() - 30 * 60_000).toISOString();
+    const recent = await get<IngestPage>(`/v1/ingest?limit=200&from=${from}`);
+    expect(recent.items).toHaveLength(119);
+    const old = await get<IngestPage>(`/v1/ingest?limit=200&to=${from}`);
+    expect(old.items.map((i) => i.source_key)).toEqual(['k1']);
+  });
+
+  it('names a bad time', async () => {
+    const body = await get<{ detail: string }>('/v1/ingest?from=yesterday', 400);
+    expect(body.detail).toBe(
+      'from: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "yesterday"',
+    );
+  });
+});
+
+describe('GET /v1/decisions with a time window', () => {
+  it('keeps decisions at or after from and before to', async () => {
+    await db.sql`
+      insert into nudge_engine.decisions (at, feature, outcome, reason)
+      select now() - make_interval(mins => g), 'drip', 'matched', 'minute ' || g
+        from generate_series(0, 59) g`;
+    const from = new Date(Date.now() - 30.5 * 60_000).toISOString();
+    const to = new Date(Date.now() - 9.5 * 60_000).toISOString();
+    const page = await get<DecisionPage>(
+      `/v1/decisions?feature=drip&from=${from}&to=${to}&limit=200`,
+    );
+    expect(page.items.map((i) => i.reason)).toEqual(
+      Array.from({ length: 21 }, (_, i) => `minute ${30 - i}`),
+    );
+  });
+});
+
+describe('action attempts in the decision log', () => {
+  let hooks: Recorder;
+  let sql: postgres.Sql;
+  let stop: () => Promise<void>;
+
+  beforeAll(async () => {
+    sql = postgres(db.url, { onnotice: () => {}, max: 4 });
+    hooks = await startRecorder();
+    const project = await makeProject(`
+webhooks:
+  timeout_ms: 2000
+actions:
+  max_attempts: 3
+  backoff_base_ms: 20
+  backoff_max_ms: 40
+`);
+    const runner = await startWorker(db.url, makeEnv(sql, project));
+    stop = () => runner.stop();
+  });
+  afterAll(async () => {
+    await stop?.();
+    await hooks?.close();
+    await sql?.end();
+  });
+
+  it('shows each attempt with its result and its time in the provider', async () => {
+    const runKey = uniqueKey('logs');
+    hooks.route('POST', '/hook', () => ({ status: 200, body: { ok: true } }));
+    hooks.failNext(1, 503);
+    await enqueue(sql, [
+      newRun(runKey, { kind: 'webhook', params: { url: `${hooks.url}/hook`, method: 'POST' } }),
+    ]);
+    await waitForRun(sql, runKey, ['succeeded', 'dead']);
+    const page = await get<DecisionPage>('/v1/decisions?outcome=attempt&feature=test-feature');
+    const attempts = page.items
+      .filter((i) => i.attempt?.key === runKey)
+      .map((i) => ({ number: i.attempt!.number, status: i.attempt!.status, ms: i.attempt!.ms }));
+    expect(attempts).toEqual([
+      { number: 2, status: 'succeeded', ms: expect.any(Number) },
+      { number: 1, status: 'retrying', ms: expect.any(Number) },
+    ]);
+    expect(page.items.find((i) => i.attempt?.number === 1)?.reason).toContain(
+      'webhook answered 503',
+    );
+  });
+});

@@ -1,0 +1,148 @@
+// Logs › Ingest records: the raw ingest log — each captured change or event
+// as it reached the engine (source, table and operation or event name, the
+// row as captured, when it happened, arrived and was processed, its lane),
+// newest first, filtered by source, table or event, and time received (each
+// filter in the URL), paged back by keyset ("Older").
+import { type FormEvent, useEffect, useState } from 'react';
+import type { IngestRecord } from '../../../src/client/index.js';
+import { nudge } from '../api.js';
+import { Link, navigate } from '../router.js';
+import type { IngestFilter } from '../routes.js';
+import { rangeOf, TimeRange } from '../time-range.js';
+import { Badge, Problem, Time } from '../ui.js';
+
+const PAGE = 50;
+
+export function Ingest({ filter }: { filter: IngestFilter }) {
+  const key = JSON.stringify(filter);
+  const [items, setItems] = useState<IngestRecord[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [problem, setProblem] = useState<unknown>();
+  const [loaded, setLoaded] = useState(false);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's key says when to start over
+  useEffect(() => {
+    let open = true;
+    setLoaded(false);
+    setProblem(undefined);
+    nudge.ingest.list({ ...filter, limit: PAGE }).then(
+      (page) => {
+        if (!open) return;
+        setItems(page.items);
+        setNext(page.next);
+        setLoaded(true);
+      },
+      (error: unknown) => open && setProblem(error),
+    );
+    return () => {
+      open = false;
+    };
+  }, [key]);
+
+  const older = async () => {
+    if (!next) return;
+    try {
+      const page = await nudge.ingest.list({ ...filter, limit: PAGE, before: next });
+      setItems((old) => [...old, ...page.items]);
+      setNext(page.next);
+    } catch (error) {
+      setProblem(error);
+    }
+  };
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const text = (name: string) => {
+      const value = form.get(name);
+      return typeof value === 'string' ? value.trim() : '';
+    };
+    const merged: IngestFilter = {
+      source: text('source'),
+      subject: text('subject'),
+      ...rangeOf(form),
+    };
+    for (const name of Object.keys(merged) as (keyof IngestFilter)[])
+      if (!merged[name]) delete merged[name];
+    navigate({ page: 'ingest', filter: merged });
+  };
+
+  return (
+    <section>
+      <div className="heading">
+        <h1>Logs</h1>
+        <nav aria-label="Logs" className="tabs">
+          <Link to={{ page: 'logs', filter: {} }}>Decisions</Link>
+          <Link to={{ page: 'ingest', filter: {} }} aria-current="page">
+            Ingest records
+          </Link>
+        </nav>
+      </div>
+      <form className="filters" onSubmit={onSubmit}>
+        <label>
+          Source{' '}
+          <select key={filter.source ?? ''} name="source" defaultValue={filter.source ?? ''}>
+            {['', 'outbox', 'webhook', 'api', 'sync', 'replication'].map((s) => (
+              <option key={s} value={s}>
+                {s || 'all'}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Table or event{' '}
+          <input
+            key={filter.subject ?? ''}
+            name="subject"
+            type="search"
+            placeholder="public.orders"
+            defaultValue={filter.subject ?? ''}
+          />
+        </label>
+        <TimeRange from={filter.from} to={filter.to} />
+        <button type="submit">Filter</button>
+      </form>
+      <Problem error={problem} />
+      <ol className="decisions" aria-label="Ingest records, newest first">
+        {items.map((item) => (
+          <li key={item.id} className="decision ingest" data-source={item.source}>
+            <Time at={item.received_at} />
+            <span className="feature">
+              <Badge kind="synced">{item.source}</Badge>
+            </span>
+            <span className="contact code">
+              {item.event_name
+                ? `event ${item.event_name}`
+                : `${item.operation ?? '?'} on ${item.schema_name}.${item.table_name}`}
+            </span>
+            <span className="what">
+              <span className="muted small">
+                #{item.id} · lane {item.lane} · occurred <Time at={item.occurred_at} /> ·{' '}
+                {item.processed_at ? (
+                  <>
+                    processed <Time at={item.processed_at} />
+                  </>
+                ) : (
+                  <Badge kind="paused">waiting</Badge>
+                )}
+              </span>
+              <details>
+                <summary>row</summary>
+                <pre className="yaml">
+                  {JSON.stringify({ new: item.new_row, old: item.old_row }, null, 2)}
+                </pre>
+              </details>
+            </span>
+          </li>
+        ))}
+      </ol>
+      {loaded && items.length === 0 && !problem && (
+        <p className="muted">No ingest records match.</p>
+      )}
+      {next && (
+        <button type="button" onClick={older}>
+          Older
+        </button>
+      )}
+    </section>
+  );
+}
