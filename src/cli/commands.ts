@@ -168,6 +168,16 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     );
 
   program
+    .command('report <feature>')
+    .description(
+      'did a feature work? per variant and holdout: entered, converted, rate, lift with a 95% interval',
+    )
+    .option('--json', 'print the report as JSON')
+    .action(
+      wrap(async (options, io, args) => (await import('./report.js')).report(args, options, io)),
+    );
+
+  program
     .command('mcp')
     .description('serve Nudge to AI assistants (Claude, Cursor) as an MCP server over stdio')
     .action(wrap(async (options, io) => (await import('./mcp.js')).mcp(options, io)));

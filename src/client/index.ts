@@ -13,8 +13,6 @@ import {
   type DoctorChecks,
   type FeatureDetail,
   type FeatureSummary,
-  type IngestPage,
-  type IngestQuery,
   type Mail,
   type MailboxPage,
   type Overview,
@@ -22,6 +20,10 @@ import {
   type Session,
 } from './dashboard.js';
 import { emailApi } from './preferences.js';
+import { reportApi } from './report.js';
+
+export type { FeatureReport, GroupReport } from './report.js';
+
 import {
   type Attributes,
   type Contact,
@@ -43,9 +45,6 @@ export type {
   DoctorChecks,
   FeatureDetail,
   FeatureSummary,
-  IngestPage,
-  IngestQuery,
-  IngestRecord,
   Mail,
   MailboxPage,
   MailItem,
@@ -185,6 +184,11 @@ export class Nudge<A extends Attributes = Attributes> {
     this.request<T>(method, path, body),
   );
 
+  /** Whether a feature worked: per variant and holdout, with 95% intervals (client/report.ts). */
+  readonly report = reportApi(<T>(method: string, path: string, body?: unknown) =>
+    this.request<T>(method, path, body),
+  );
+
   readonly lists = {
     /** A static list, or a segment when `query` is given (a query builder or a query string). */
     create: (name: string, options: { query?: ContactQuery<A, unknown> | string } = {}) =>
@@ -259,14 +263,6 @@ export class Nudge<A extends Attributes = Attributes> {
     streamUrl: (query: DecisionQuery & { after?: number } = {}) => {
       const params = queryParams(query).toString();
       return `${this.base}/decisions/stream${params ? `?${params}` : ''}`;
-    },
-  };
-
-  /** The raw ingest log: every captured change and event as it reached the inbox, newest first. */
-  readonly ingest = {
-    list: (query: IngestQuery & { before?: string; limit?: number } = {}) => {
-      const params = queryParams(query).toString();
-      return this.request<IngestPage>('GET', `/ingest${params ? `?${params}` : ''}`);
     },
   };
 

@@ -247,6 +247,8 @@ export function conditionsOf(feature: Feature): [FieldPath, Condition][] {
   const found: [FieldPath, Condition][] = [];
   if (feature.trigger.when) found.push([['trigger', 'when'], feature.trigger.when]);
   if (feature.exit) found.push([['exit', 'when'], feature.exit]);
+  // A goal with an event reads that event's properties, not the trigger's row.
+  if (feature.goal?.when && !feature.goal.event) found.push([['goal', 'when'], feature.goal.when]);
   [...feature.machine.stages.values()].forEach((stage, index) => {
     if (stage.guard) found.push([['stages', index], stage.guard]);
     stage.transitions.forEach((t) => {

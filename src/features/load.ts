@@ -18,6 +18,7 @@ import { didYouMean } from '../config/suggest.js';
 import { type FieldPath, readYamlFile, validate, type YamlSource } from '../config/yaml.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
+import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';
 import type { Machine, Stage, Transition } from './machine.js';
 import { type FeatureFile, featureSchema, parseDuration } from './schema.js';
 
@@ -52,6 +53,9 @@ export interface Feature {
   cooldownMs?: number;
   maxEntries?: number;
   reEntry: 'after_exit' | 'never' | 'restart';
+  /** What the feature is for, and how its contacts are divided to measure it (experiment.ts). */
+  goal?: FeatureGoal;
+  experiment?: FeatureExperiment;
   /** The file, to locate errors found later (e.g. a column missing in the live schema). */
   source: YamlSource;
 }
@@ -154,6 +158,7 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     );
   }
   const exit = condition(file.exit?.when, ['exit', 'when']);
+  const measured = compileExperiment(file, source, condition, errors);
   throwIfAny(errors);
   return {
     name: file.name ?? fileName.replace(/\.ya?ml$/, ''),
@@ -167,6 +172,7 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     ...optional('cooldownMs', file.cooldown ? parseDuration(file.cooldown) : undefined),
     ...optional('maxEntries', file.max_entries),
     reEntry: file.re_entry,
+    ...measured,
     source,
   };
 }
@@ -260,14 +266,7 @@ function compileMachine(
     stages.set(stage.name, {
       name: stage.name,
       ...optional('guard', guard),
-      // A stage's send_window travels with its email actions (checked when each is sent).
-      actions: stage.send_window
-        ? stage.do.map((action) =>
-            action.kind === 'email' && !action.params.send_window
-              ? { ...action, params: { ...action.params, send_window: stage.send_window } }
-              : action,
-          )
-        : stage.do,
+      actions: stage.do,
       transitions,
     });
   });

@@ -4,7 +4,7 @@
 // action name gets "did you mean", not zod's "invalid union".
 import { z } from 'zod';
 import { durationSchema, parseDuration } from '../config/duration.js';
-import { dailyWindowSchema, tableNameSchema } from '../config/schema.js';
+import { tableNameSchema } from '../config/schema.js';
 
 export { durationSchema, parseDuration };
 
@@ -90,7 +90,6 @@ export const actionSchemas = {
       .min(1)
       .optional()
       .describe('a topic of email.topics, or transactional (default: general)'),
-    send_window: dailyWindowSchema.optional().describe('default: the stage’s send_window'),
   }),
   webhook: z.strictObject({
     url: z.string().min(1),
@@ -165,6 +164,45 @@ export const transitionSchema = z.strictObject({
   within: durationSchema.optional(),
 });
 
+/** A goal: what the feature is for, measured by `nudge report` (docs/experiments.md). */
+export const goalSchema = z
+  .strictObject({
+    when: conditionSchema
+      .optional()
+      .describe('a condition that holds on conversion; contact.* (and new.* of the goal event)'),
+    event: z.string().min(1).optional().describe('an event of the contact that converts'),
+    within: durationSchema.describe('counted from the contact’s first entry'),
+  })
+  .refine((goal) => goal.when !== undefined || goal.event !== undefined, {
+    error: 'expected when (a condition on contact.*), event (an event name), or both',
+  });
+
+/** The share of entering contacts who get no messages (a percentage, 0 < p < 100). */
+export const holdoutSchema = z
+  .union(
+    [
+      z.number(),
+      z.string().regex(/^\d+(\.\d+)?\s*%$/, { error: 'expected a percentage such as 10 or "10%"' }),
+    ],
+    { error: 'expected a percentage such as 10 or "10%"' },
+  )
+  .transform((value) => (typeof value === 'number' ? value : Number.parseFloat(value)))
+  .refine((percent) => percent > 0 && percent < 100, {
+    error: 'expected a percentage greater than 0 and less than 100',
+  });
+
+/** One variant of a split stage: its weight, and action parameters replacing the stage's. */
+export const variantSchema = z.strictObject({
+  name: nameSchema('variant'),
+  weight: z.number().positive({ error: 'expected a weight greater than 0' }).default(1),
+  with: z
+    .record(z.string(), z.record(z.string(), z.unknown()), {
+      error: 'expected action: { parameter: value }, e.g. { email: { subject: Hi } }',
+    })
+    .default({})
+    .describe('per action kind of the stage, the parameters this variant replaces'),
+});
+
 export const stageSchema = z
   .strictObject({
     name: nameSchema('stage'),
@@ -174,12 +212,12 @@ export const stageSchema = z
     within: durationSchema.optional().describe('give up waiting for until after this long'),
     if: conditionSchema.optional().describe('run this stage’s actions only when this holds'),
     unless: conditionSchema.optional().describe('skip this stage’s actions when this holds'),
-    send_window: dailyWindowSchema
-      .optional()
-      .describe(
-        'send this stage’s non-transactional email only between from and to in the contact’s time zone',
-      ),
     do: z.array(actionSchema).default([]),
+    split: z
+      .array(variantSchema)
+      .min(2, { error: 'a split needs at least two variants' })
+      .optional()
+      .describe('weighted variants of this stage’s actions (docs/experiments.md)'),
     next: z.array(transitionSchema).min(1).optional().describe('explicit transitions'),
   })
   .superRefine((stage, ctx) => {
@@ -221,6 +259,8 @@ export const featureSchema = z.strictObject({
   cooldown: durationSchema.optional(),
   max_entries: z.number().int().positive().optional(),
   re_entry: z.enum(['after_exit', 'never', 'restart']).default('after_exit'),
+  goal: goalSchema.optional().describe('what the feature is for; measured by nudge report'),
+  holdout: holdoutSchema.optional().describe('percent of entering contacts sent no messages'),
 });
 
 export type FeatureFile = z.output<typeof featureSchema>;

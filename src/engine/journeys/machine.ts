@@ -38,6 +38,14 @@ import type {
   RuntimeStage,
   RuntimeTransition,
 } from '../match/features.js';
+import {
+  type Assignment,
+  applyVariant,
+  assign,
+  isMessage,
+  type MeasuredEntry,
+  UNDIVIDED,
+} from './experiment.js';
 
 /** The event a step is about, as the journey keeps it (journeys.context) for later steps and templates. */
 export interface EventFacts {
@@ -117,6 +125,8 @@ export interface StepOutcome {
   journey: JourneyRow | null;
   /** Whether the journey moved: false for a skipped trigger, an event nothing waits on, a timer not due. */
   moved: boolean;
+  /** An entry into a feature with a goal: the contact's group, for the store to record (experiment.ts). */
+  measured?: MeasuredEntry;
 }
 
 /** Stages entered in one step without a wait before the machine calls it a loop. */
@@ -146,6 +156,7 @@ class Run {
   readonly actions: NewActionRun[] = [];
   private changed: JourneyRow | null = null;
   private emailsQueued = 0;
+  private measured: MeasuredEntry | undefined;
   moved = false;
 
   constructor(private readonly input: StepInput) {}
@@ -156,7 +167,14 @@ class Run {
       actions: this.actions,
       journey: this.changed,
       moved: this.moved,
+      ...(this.measured ? { measured: this.measured } : {}),
     };
+  }
+
+  /** The contact's group in the feature's experiment (everyone is treated without one). */
+  private groupOf(contactId: string): Assignment {
+    const experiment = this.feature.feature.experiment;
+    return experiment ? assign(this.feature.name, contactId, experiment) : UNDIVIDED;
   }
 
   step(): boolean {
@@ -323,7 +341,24 @@ class Run {
       wake_at: null,
       context: facts,
     };
-    this.decide(facts, contactId, 'entered', `entered (entry ${journey.entries})`);
+    const goal = this.feature.feature.goal;
+    const group = goal ? this.groupOf(contactId).group : undefined;
+    this.decide(
+      facts,
+      contactId,
+      'entered',
+      `entered (entry ${journey.entries}${this.feature.feature.experiment ? `, group ${group}` : ''})`,
+    );
+    if (goal && group !== undefined) {
+      this.measured = {
+        feature: this.feature.name,
+        contactId,
+        group,
+        enteredAt: this.now,
+        deadline: new Date(this.now.getTime() + goal.withinMs),
+        inboxId: facts.inboxId,
+      };
+    }
     this.enterStage(journey, facts, this.feature.initial);
   }
 
@@ -395,9 +430,22 @@ class Run {
       );
       return undefined;
     }
-    for (const [index, action] of stage.actions.entries()) {
+    const group = this.groupOf(journey.contact_id);
+    const split = this.feature.feature.experiment?.split?.stage === stage.name;
+    for (const [index, written] of stage.actions.entries()) {
+      const action = applyVariant(written, split ? group.variant : undefined);
       if (action.kind === 'goto') return action.params;
       if (action.kind === 'exit') return 'exit';
+      if (group.holdout && isMessage(action)) {
+        this.decide(
+          facts,
+          journey.contact_id,
+          'skipped',
+          `stage ${stage.name}: ${action.kind} withheld (holdout)`,
+          { action: index },
+        );
+        continue;
+      }
       if (action.kind === 'email' && this.overCap()) {
         this.decide(
           facts,

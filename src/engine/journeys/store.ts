@@ -13,6 +13,7 @@ import { lockActiveJourneys } from '../sql/lock-active-journeys.js';
 import { lockJourney } from '../sql/lock-journey.js';
 import { lockJourneys } from '../sql/lock-journeys.js';
 import { upsertJourneys } from '../sql/upsert-journeys.js';
+import { recordEntry } from './experiment-store.js';
 import {
   type Decision,
   type EventFacts,
@@ -178,6 +179,7 @@ async function step(
   env.decisions.push(...outcome.decisions);
   env.actions.push(...outcome.actions);
   if (outcome.journey) await saveJourney(env, outcome.journey);
+  if (outcome.measured) await recordEntry(env.tx, outcome.measured);
   return outcome.moved;
 }
 

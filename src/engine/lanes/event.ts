@@ -11,6 +11,7 @@ import {
   resolveContact,
 } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
+import { recordConversions } from '../journeys/experiment-store.js';
 import { type Decision, type EventFacts, stepWithoutContact } from '../journeys/machine.js';
 import {
   advanceOnEvent,
@@ -129,6 +130,8 @@ export async function handleEvent(
   if (skips.size > 0) {
     env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips));
   }
+  // Goals (docs/experiments.md): whether this event converts these contacts.
+  await recordConversions(env, ctx.features, facts, seen, synced, (id) => contacts.row(env.tx, id));
 
   // Journeys of these contacts in other features may be waiting on this event.
   const reactive = [...reactiveFeatures(ctx.features)].filter((name) => !triggered.has(name));

@@ -18,6 +18,7 @@ import type { Action } from '../../features/schema.js';
 import { typeResolver } from '../../features/types.js';
 import type { Catalog } from '../../source/catalog.js';
 import type { TableName } from '../../source/names.js';
+import { compileGoal, type RuntimeGoal } from '../journeys/goal.js';
 
 export type Row = Record<string, unknown>;
 
@@ -53,6 +54,8 @@ export interface RuntimeFeature {
   initial: string;
   /** Some condition reads contact.*: load the contact before evaluating. */
   readsContact: boolean;
+  /** What the feature is for (docs/experiments.md): conversions are recorded by the lanes. */
+  goal?: RuntimeGoal;
 }
 
 const key = (schema: string, table: string, operation: string) =>
@@ -160,6 +163,7 @@ function compileFeature(
     stages,
     initial: feature.machine.initial,
     readsContact: false,
+    ...optional('goal', feature.goal && compileGoal(feature.goal, attributes, typeOf)),
   };
   runtime.readsContact = readsContact;
   return runtime;

@@ -14,6 +14,7 @@ import { eventsRoutes } from './events.js';
 import { refuseNulInUrl } from './input.js';
 import { listsRoutes } from './lists.js';
 import { makeRateLimiter } from './rate-limit.js';
+import { reportRoutes } from './report.js';
 
 export interface ApiOptions {
   /** The engine store. */
@@ -61,6 +62,8 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   if (options.dashboard) {
     api.route('/email', emailRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
   }
+  if (options.dashboard)
+    api.route('/features', reportRoutes({ sql, project: options.dashboard.project }));
   if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
   return api;
 }

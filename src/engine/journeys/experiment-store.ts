@@ -1,0 +1,82 @@
+// The experiment's rows in the engine store (migration 017): a contact's
+// first entry into a feature with a goal, with its group, and its conversion,
+// recorded once. Both are written in the lane's transaction, so an entry and
+// its decisions commit together, and a conversion with the event that made
+// the goal hold. Re-entries keep the first row: the unit of the experiment is
+// the contact, and its window runs from its first entry (docs/experiments.md).
+import type postgres from 'postgres';
+import type { FeatureSet, Row } from '../match/features.js';
+import type { MeasuredEntry } from './experiment.js';
+import { converts, type OpenEntry } from './goal.js';
+import type { EventFacts } from './machine.js';
+
+/** Records a contact's entry with its group; a later entry of the same contact changes nothing. */
+export async function recordEntry(
+  tx: postgres.TransactionSql,
+  entry: MeasuredEntry,
+): Promise<void> {
+  await tx`
+    insert into nudge_engine.experiment_entries
+           (feature, contact_id, "group", entered_at, deadline, entry_inbox_id)
+    values (${entry.feature}, ${entry.contactId}, ${entry.group}, ${entry.enteredAt},
+            ${entry.deadline}, ${entry.inboxId})
+    on conflict (feature, contact_id) do nothing`;
+}
+
+const goalFeatures = new WeakMap<FeatureSet, string[]>();
+
+/** The names of the features with a goal (computed once per feature set). */
+function measuredFeatures(features: FeatureSet): string[] {
+  let names = goalFeatures.get(features);
+  if (!names) {
+    names = features.all().flatMap((f) => (f.goal ? [f.name] : []));
+    goalFeatures.set(features, names);
+  }
+  return names;
+}
+
+/**
+ * Records the conversions an event causes: for each contact it concerns
+ * (those the event's features resolved, those live sync changed, and the
+ * contact of an event tracked through the API), the open entries whose goal
+ * now holds get converted_at = now. One indexed query per event, and only
+ * when some feature has a goal.
+ */
+export async function recordConversions(
+  env: { tx: postgres.TransactionSql; now: Date },
+  features: FeatureSet,
+  facts: EventFacts,
+  seen: ReadonlyMap<string, Row | null>,
+  synced: readonly string[],
+  contactRow: (contactId: string) => Promise<Row | null>,
+): Promise<void> {
+  const measured = measuredFeatures(features);
+  if (measured.length === 0) return;
+  const ids = new Set([...seen.keys(), ...synced]);
+  const tracked = facts.name ? facts.newRow?.contact_id : undefined;
+  if (typeof tracked === 'string') ids.add(tracked);
+  if (ids.size === 0) return;
+  const open = await env.tx<OpenEntry[]>`
+    select feature, contact_id, entered_at, deadline, entry_inbox_id::float8 as entry_inbox_id
+      from nudge_engine.experiment_entries
+     where contact_id = any(${[...ids]}::uuid[]) and converted_at is null
+       and feature = any(${measured}::text[]) and deadline >= ${env.now}`;
+  if (open.length === 0) return;
+  const rows = new Map(seen);
+  const converted: OpenEntry[] = [];
+  for (const entry of open) {
+    const goal = features.get(entry.feature)?.goal;
+    if (!goal) continue;
+    if (!rows.has(entry.contact_id)) rows.set(entry.contact_id, await contactRow(entry.contact_id));
+    if (converts(goal, entry, facts, rows.get(entry.contact_id) ?? null, env.now)) {
+      converted.push(entry);
+    }
+  }
+  if (converted.length === 0) return;
+  await env.tx`
+    update nudge_engine.experiment_entries e
+       set converted_at = ${env.now}, converted_inbox_id = ${facts.inboxId}
+      from unnest(${converted.map((c) => c.feature)}::text[],
+                  ${converted.map((c) => c.contact_id)}::uuid[]) as c(feature, contact_id)
+     where e.feature = c.feature and e.contact_id = c.contact_id and e.converted_at is null`;
+}

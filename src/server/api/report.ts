@@ -1,0 +1,37 @@
+// GET /v1/features/:name/report: the same as `nudge report <feature> --json`
+// — per variant and for the holdout, entered, converted, the conversion rate
+// and the difference from the baseline with its 95% interval (src/report/,
+// docs/experiments.md). Reads only the engine store and the feature files.
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import type { LoadedConfig } from '../../config/load.js';
+import { storeClock } from '../../engine/wiring/clock.js';
+import { ConfigError, ConfigErrors } from '../../errors.js';
+import { loadFeatures } from '../../features/load.js';
+import { featureReport } from '../../report/index.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+
+export function reportRoutes(options: { sql: postgres.Sql; project: LoadedConfig }): Hono<ApiEnv> {
+  const { sql, project } = options;
+  const api = new Hono<ApiEnv>();
+  api.get('/:name/report', async (c) => {
+    const name = c.req.param('name');
+    let feature: Awaited<ReturnType<typeof loadFeatures>>[number] | undefined;
+    try {
+      const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+      feature = features.find((f) => f.name === name);
+    } catch (error) {
+      if (error instanceof ConfigErrors || error instanceof ConfigError) {
+        throw new HttpError(422, 'invalid_feature', error.message);
+      }
+      throw error;
+    }
+    const report = await featureReport(sql, name, feature, (await storeClock(sql)).now());
+    if (!feature && report.groups.length === 0) {
+      throw new HttpError(404, 'feature_not_found', `no feature named "${name}"`);
+    }
+    return c.json(report);
+  });
+  return api;
+}
