@@ -13,6 +13,8 @@ import {
   type DoctorChecks,
   type FeatureDetail,
   type FeatureSummary,
+  type IngestPage,
+  type IngestQuery,
   type Mail,
   type MailboxPage,
   type Overview,
@@ -45,6 +47,9 @@ export type {
   DoctorChecks,
   FeatureDetail,
   FeatureSummary,
+  IngestPage,
+  IngestQuery,
+  IngestRecord,
   Mail,
   MailboxPage,
   MailItem,
@@ -263,6 +268,14 @@ export class Nudge<A extends Attributes = Attributes> {
     streamUrl: (query: DecisionQuery & { after?: number } = {}) => {
       const params = queryParams(query).toString();
       return `${this.base}/decisions/stream${params ? `?${params}` : ''}`;
+    },
+  };
+
+  /** The raw ingest log: every captured change and event as it reached the inbox, newest first. */
+  readonly ingest = {
+    list: (query: IngestQuery & { before?: string; limit?: number } = {}) => {
+      const params = queryParams(query).toString();
+      return this.request<IngestPage>('GET', `/ingest${params ? `?${params}` : ''}`);
     },
   };
 

@@ -266,7 +266,14 @@ function compileMachine(
     stages.set(stage.name, {
       name: stage.name,
       ...optional('guard', guard),
-      actions: stage.do,
+      // A stage's send_window travels with its email actions (checked when each is sent).
+      actions: stage.send_window
+        ? stage.do.map((action) =>
+            action.kind === 'email' && !action.params.send_window
+              ? { ...action, params: { ...action.params, send_window: stage.send_window } }
+              : action,
+          )
+        : stage.do,
       transitions,
     });
   });

@@ -4,7 +4,7 @@
 // action name gets "did you mean", not zod's "invalid union".
 import { z } from 'zod';
 import { durationSchema, parseDuration } from '../config/duration.js';
-import { tableNameSchema } from '../config/schema.js';
+import { dailyWindowSchema, tableNameSchema } from '../config/schema.js';
 
 export { durationSchema, parseDuration };
 
@@ -90,6 +90,7 @@ export const actionSchemas = {
       .min(1)
       .optional()
       .describe('a topic of email.topics, or transactional (default: general)'),
+    send_window: dailyWindowSchema.optional().describe('default: the stage’s send_window'),
   }),
   webhook: z.strictObject({
     url: z.string().min(1),
@@ -212,6 +213,11 @@ export const stageSchema = z
     within: durationSchema.optional().describe('give up waiting for until after this long'),
     if: conditionSchema.optional().describe('run this stage’s actions only when this holds'),
     unless: conditionSchema.optional().describe('skip this stage’s actions when this holds'),
+    send_window: dailyWindowSchema
+      .optional()
+      .describe(
+        'send this stage’s non-transactional email only between from and to in the contact’s time zone',
+      ),
     do: z.array(actionSchema).default([]),
     split: z
       .array(variantSchema)
