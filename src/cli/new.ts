@@ -1,7 +1,8 @@
 // `nudge new "<sentence>"`: a draft feature from plain English, through the
 // model configured under `ai:` (src/ai/). Reads the live schema (names and
 // types only), checks each answer as `nudge plan` does, saves the valid one
-// with status: draft and prints it. Never deploys.
+// with status: draft, prints it and backtests it over the last 30 days.
+// Never deploys.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { draftContext } from '../ai/context.js';
@@ -12,9 +13,13 @@ import { NudgeError } from '../errors.js';
 import { Catalog } from '../source/catalog.js';
 import { sourceError } from '../source/connect.js';
 import { type Analysis, allTables, analyzeDatabase } from '../source/introspect.js';
+import { backtest } from './backtest.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
+
+/** The window the new draft is tried on. */
+const BACKTEST_SINCE = '30d';
 
 export interface NewOptions extends GlobalOptions {
   force?: boolean;
@@ -35,7 +40,7 @@ export async function newFeature(
   const project = await loadProject(options, io);
   const endpoint = aiEndpointOf(project);
   const c = io.colors;
-  return withSource(project, async ({ sql }) => {
+  const draft = await withSource(project, async ({ sql }) => {
     let analysis: Analysis;
     try {
       analysis = await analyzeDatabase(sql, { countBelowBytes: 0 });
@@ -43,7 +48,7 @@ export async function newFeature(
       throw sourceError(error, 'cannot read the database schema');
     }
     const catalog = new Catalog(allTables(analysis));
-    const draft = await draftFeature({
+    const drafted = await draftFeature({
       sentence,
       endpoint,
       context: await draftContext(project, analysis),
@@ -63,23 +68,40 @@ export async function newFeature(
           ),
         ),
     });
-    const target = path.join(project.featuresDir, draft.fileName);
+    const target = path.join(project.featuresDir, drafted.fileName);
     await mkdir(project.featuresDir, { recursive: true });
-    await writeFile(target, draft.yaml, { flag: options.force ? 'w' : 'wx' });
-    const shown = featureFilePath(project, draft.fileName);
-    io.out(draft.yaml.trimEnd());
-    io.out('');
-    io.out(
-      `${c.green('✓')} Saved ${shown}: status draft, not deployed` +
-        (draft.repairs
-          ? ` (valid after ${draft.repairs} repair${draft.repairs === 1 ? '' : 's'})`
-          : ''),
-    );
-    // HOOK(backtest): issue 20 point 1 adds `nudge backtest`; once src/backtest/
-    // exports a function, run the draft over the past here and print its report.
-    io.out(
-      c.dim(`Next: read it, run \`nudge plan\`, then set status: active and \`nudge deploy\`.`),
-    );
-    return 0;
+    await writeFile(target, drafted.yaml, { flag: options.force ? 'w' : 'wx' });
+    return drafted;
   });
+  io.out(draft.yaml.trimEnd());
+  io.out('');
+  io.out(
+    `${c.green('✓')} Saved ${featureFilePath(project, draft.fileName)}: status draft, not deployed` +
+      (draft.repairs
+        ? ` (valid after ${draft.repairs} repair${draft.repairs === 1 ? '' : 's'})`
+        : ''),
+  );
+  io.out('');
+  await backtestDraft(draft.name, options, io);
+  io.out('');
+  io.out(c.dim('Next: read it, run `nudge plan`, then set status: active and `nudge deploy`.'));
+  return 0;
+}
+
+/**
+ * The saved draft over the last 30 days, as `nudge backtest` reports it. The
+ * draft is kept whatever happens here: a backtest that cannot run (no engine
+ * store in read-only mode, say) is reported as skipped, with why.
+ */
+async function backtestDraft(name: string, options: NewOptions, io: Io): Promise<void> {
+  try {
+    await backtest([name], { ...options, since: BACKTEST_SINCE }, io);
+  } catch (error) {
+    if (!(error instanceof NudgeError)) throw error;
+    io.out(
+      io.colors.yellow(
+        `Backtest skipped: ${error.message}${error.hint ? ` (${error.hint})` : ''}. Try \`nudge backtest ${name}\` later.`,
+      ),
+    );
+  }
 }

@@ -1,5 +1,5 @@
 // The MCP tools: each one is a CLI command run in-process (analyze, plan,
-// deploy — their own output, JSON where the command has it), the validator
+// deploy, backtest — their own output, JSON where the command has it), the validator
 // `nudge new` uses, or a read of the /v1 API (engine-api.ts). No tool has
 // logic of its own beyond choosing which of those to call; deploy refuses in
 // read-only mode and without confirm: true.
@@ -10,7 +10,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkFeatureText, featureFilePath } from '../ai/validate.js';
-import { memoryIo } from '../cli/io.js';
+import { backtest } from '../cli/backtest.js';
+import { type Io, memoryIo, printError } from '../cli/io.js';
 import { run } from '../cli/program.js';
 import { withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -44,12 +45,13 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 export function registerTools(server: McpServer, context: McpContext): void {
   const globals = context.config ? ['--config', context.config] : [];
-  /** A CLI command in-process: its stdout on success, its stderr as an error result. */
-  const command = async (args: string[]): Promise<CallToolResult> => {
+  /** A CLI command's function in-process: its stdout on success, what it printed or threw as an error result. */
+  const inProcess = async (fn: (io: Io) => Promise<number>): Promise<CallToolResult> => {
     const m = memoryIo({ cwd: context.cwd, env: context.env });
-    const code = await run([...globals, ...args], m.io);
+    const code = await fn(m.io).catch((error: unknown) => printError(m.io, error, false));
     return code === 0 ? text(m.stdout()) : failure(m.stderr() || m.stdout());
   };
+  const command = (args: string[]) => inProcess((io) => run([...globals, ...args], io));
   const project = () => projectOf(context);
   const read = { readOnlyHint: true, openWorldHint: false } as const;
 
@@ -230,8 +232,32 @@ export function registerTools(server: McpServer, context: McpContext): void {
         text(await context.engine.get(await project(), `/contacts/${encodeURIComponent(contact)}`)),
       ),
   );
-  // HOOK(backtest): issue 20 point 1 adds src/backtest/; register a `backtest`
-  // tool here that calls its exported function once it exists.
+
+  server.registerTool(
+    'backtest',
+    {
+      description:
+        'Run a feature as it is on disk (any status, drafts too) over the past, as `nudge backtest --json` does: a simulated clock, no effects, nothing written. Reports events read and matched, contacts entered, stages reached, actions that would have run, skips by reason, sample timelines and the simplifications made.',
+      inputSchema: {
+        feature: z.string().min(1).describe('the feature name'),
+        since: z
+          .string()
+          .optional()
+          .describe('a duration back from now (default 30d) or an ISO time'),
+        from: z.string().optional().describe('instead of since: start (ISO time or duration back)'),
+        to: z.string().optional().describe('with from: end (default now)'),
+      },
+      annotations: read,
+    },
+    ({ feature, ...window }) =>
+      inProcess((io) =>
+        backtest(
+          [feature],
+          { ...(context.config ? { config: context.config } : {}), ...defined(window), json: true },
+          io,
+        ),
+      ),
+  );
 }
 
 /** checkFeatureText against a fresh read of the live schema. */
@@ -259,10 +285,15 @@ function describeError(error: ConfigError) {
   };
 }
 
+/** The properties that are set (exact optional properties). */
+function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(values).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
 function params(query: Record<string, unknown>): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) search.set(key, String(value));
-  }
-  return search.toString();
+  return new URLSearchParams(
+    Object.entries(defined(query)).map(([key, value]) => [key, String(value)]),
+  ).toString();
 }

@@ -38,7 +38,7 @@ beforeAll(async () => {
     create table public.projects (
       id bigint generated always as identity primary key,
       user_id uuid not null references auth.users (id),
-      name text not null, plan text);
+      name text not null, plan text, created_at timestamptz not null default now());
     insert into auth.users (id, email) values (gen_random_uuid(), '${SECRETS[1]}');
     insert into public.projects (user_id, name, plan)
       select id, '${SECRETS[0]}', '${SECRETS[2]}' from auth.users;
@@ -146,6 +146,11 @@ describe('nudge new', () => {
     );
     expect(out).toContain(saved.trimEnd());
     expect(out).toContain('✓ Saved nudge/features/first-project.yaml: status draft, not deployed');
+    // Then tried on the last 30 days: the one project row, rebuilt as an insert.
+    expect(out).toMatch(/\nBacktest of first-project \(status: draft\) from \S+ to \S+, in /);
+    expect(out).toContain('\nEvents read: 1, matched: 1\n');
+    expect(out).toContain('\nContacts entered: 1 (1 entries)\n');
+    expect(out).toContain('\n  email welcome: 1\n');
     const [feature] = await loadFeatures(path.join(cwd, 'nudge/features'), {}, cwd);
     expect(feature).toMatchObject({ name: 'first-project', status: 'draft' });
 

@@ -85,10 +85,11 @@ afterAll(async () => {
 });
 
 describe('nudge mcp', () => {
-  it('offers the tools, with no backtest until src/backtest exists', async () => {
+  it('offers the tools', async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       'analyze_schema',
+      'backtest',
       'deploy',
       'list_features',
       'lookup_contact',
@@ -207,6 +208,21 @@ stages:
     expect(deployed.text).toMatch(/✓ Deployment #\d+: \d+ created/);
     expect(await trigger()).toHaveLength(1);
     expect((await json(client, 'plan')).changes).toBe(false);
+  });
+
+  it('backtests a feature over the past, drafts too, and names an unknown one', async () => {
+    const report = await json(client, 'backtest', { feature: 'welcome', since: '30d' });
+    expect(report).toMatchObject({
+      feature: 'welcome',
+      events: { read: 1, matched: 1 },
+      contacts: { entered: 1 },
+      actions: { email: { welcome: 1 } },
+    });
+    const draft = await json(client, 'backtest', { feature: 'big-orders' });
+    expect(draft).toMatchObject({ feature: 'big-orders', status: 'draft', events: { read: 0 } });
+    const unknown = await call(client, 'backtest', { feature: 'nope' });
+    expect(unknown.isError).toBe(true);
+    expect(unknown.text).toContain('no feature named "nope"');
   });
 
   it('refuses deploy in read-only mode, even confirmed', async () => {
