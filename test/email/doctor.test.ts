@@ -59,3 +59,11 @@ describe('nudge doctor: Email', () => {
     ]);
   });
 });
+
+describe('nudge doctor: Email topics', () => {
+  it('fails on an email action whose topic nudge.yaml does not declare', async () => {
+    expect(await doctorSays(TOPICS, 'newsletter')).toEqual([
+      'fail Email: welcome/welcomed: email topic "newsletter" is not in email.topics of nudge.yaml (known: transactional, general, product) | fix: declare the topic under email.topics in nudge.yaml, or fix the action’s topic',
+    ]);
+  });
+});
