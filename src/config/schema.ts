@@ -222,7 +222,11 @@ export const configSchema = z.strictObject({
         ),
       retention: z
         .strictObject({
-          ingest_log: durationSchema.default('7d').describe('processed inbox rows'),
+          ingest_log: durationSchema
+            .default('7d')
+            .describe(
+              'processed inbox rows: the ingest log, and the history nudge backtest replays (about 380 MiB per million events; docs/backtest.md)',
+            ),
           decisions: durationSchema.default('7d'),
           outbox: durationSchema
             .default('0s')
