@@ -6,9 +6,9 @@ import type postgres from 'postgres';
 import type { AttributeTypes } from '../../contacts/query.js';
 import type { Router } from '../../engine/intake/inbox.js';
 import { type ApiEnv, requireApiKey } from './auth.js';
+import { backtestRoutes } from './backtest.js';
 import { contactsRoutes } from './contacts.js';
 import { type DashboardApiOptions, dashboardRoutes, sessionOrApiKey } from './dashboard.js';
-import { emailRoutes } from './email.js';
 import { emailRoutes } from './email.js';
 import { eventsRoutes } from './events.js';
 import { refuseNulInUrl } from './input.js';
@@ -58,10 +58,8 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   if (options.dashboard) {
     api.route('/email', emailRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
   }
-  // Email preferences and stats (docs/email.md): topics come from the project's nudge.yaml.
-  if (options.dashboard) {
-    api.route('/email', emailRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
-  }
+  if (options.dashboard)
+    api.route('/features/backtest', backtestRoutes({ ...options.dashboard, maxBodyBytes }));
   if (options.dashboard)
     api.route('/features', reportRoutes({ sql, project: options.dashboard.project }));
   if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
