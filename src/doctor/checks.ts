@@ -15,7 +15,6 @@ import { closest } from '../config/suggest.js';
 import { formatPath } from '../config/yaml.js';
 import { checkStoredSecrets } from '../db/secrets.js';
 import { emailCheck } from '../email/doctor.js';
-import { emailCheck } from '../email/doctor.js';
 import { NudgeError } from '../errors.js';
 import { keySourceOf } from '../server/ingest-secrets.js';
 import { openSource, redactUrl, type Sql, sourceError } from '../source/connect.js';
@@ -220,12 +219,6 @@ async function runChecks(checks: Checks) {
     [
       'Features',
       () => featureChecks(checks.sql, checks.project, checks.features, checks.say, checks.readOnly),
-    ],
-    [
-      'Email',
-      () =>
-        'features' in checks.features &&
-        emailCheck(checks.project, checks.features.features, checks.say),
     ],
     [
       'Email',

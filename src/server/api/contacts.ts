@@ -142,7 +142,11 @@ async function contactJson(sql: postgres.Sql, id: string): Promise<ContactJson> 
  * A contact by id (or auth user id), email, or external id. Deleted contacts
  * are 404 unless `deleted` (DELETE is idempotent).
  */
-export export async function findContact(sql: postgres.Sql, ref: string, deleted = false): Promise<ContactJson> {
+export async function findContact(
+  sql: postgres.Sql,
+  ref: string,
+  deleted = false,
+): Promise<ContactJson> {
   const isId = UUID_TEXT.test(ref);
   const mail = ref.includes('@') ? normalizeEmail(ref) : null;
   const [row] = await sql<{ contact: ContactJson }[]>`
