@@ -159,6 +159,9 @@ export class Nudge<A extends Attributes = Attributes> {
     },
     /** A query builder; await it for the rows. */
     query: () => new ContactQuery<A>(this.runQuery, '/contacts'),
+    /** The lists a contact is in: static lists, and segments it meets now. */
+    lists: (ref: string) =>
+      this.request<ContactList[]>('GET', `/contacts/${encodeURIComponent(ref)}/lists`),
     delete: (ref: string) =>
       this.request<{ id: string; deleted_at: string }>(
         'DELETE',

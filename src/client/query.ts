@@ -187,6 +187,15 @@ export class ContactQuery<A extends Attributes = Attributes, Row = Contact<A>>
     return this.setView('limit', String(Math.max(0, to - from + 1)));
   }
 
+  /**
+   * Filters as written in a PostgREST query string (`plan=eq.pro&mrr=gt.100`),
+   * each parameter added as it is: what a segment's condition holds.
+   */
+  where(query: string | URLSearchParams): this {
+    for (const [name, value] of new URLSearchParams(query)) this.filters.push([name, value]);
+    return this;
+  }
+
   /** The filters alone, as query parameters (what segments and `lists.add` take). */
   filterParams(): URLSearchParams {
     return new URLSearchParams(this.filters);

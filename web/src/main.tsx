@@ -10,6 +10,7 @@ import { Contact, Contacts } from './pages/Contacts.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
 import { Ingest } from './pages/Ingest.js';
+import { List, Lists } from './pages/Lists.js';
 import { Logs } from './pages/Logs.js';
 import { Mailbox } from './pages/Mailbox.js';
 import { Overview } from './pages/Overview.js';
@@ -23,6 +24,7 @@ const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
   { to: { page: 'features' }, label: 'Features', active: ['features', 'feature'] },
   { to: { page: 'logs', filter: {} }, label: 'Logs', active: ['logs', 'ingest'] },
   { to: { page: 'contacts' }, label: 'Contacts', active: ['contacts', 'contact'] },
+  { to: { page: 'lists' }, label: 'Lists', active: ['lists', 'list'] },
   { to: { page: 'actions' }, label: 'Actions', active: ['actions'] },
   { to: { page: 'mailbox' }, label: 'Mailbox', active: ['mailbox'] },
   { to: { page: 'clock' }, label: 'Clock', active: ['clock'] },
@@ -47,6 +49,8 @@ function App() {
       mailbox: 'Mailbox',
       contacts: 'Contacts',
       contact: route.page === 'contact' ? route.ref : 'Contact',
+      lists: 'Lists and segments',
+      list: route.page === 'list' ? route.name : 'List',
       'not-found': 'Not found',
     };
     document.title = `${titles[route.page]} · Nudge`;
@@ -117,6 +121,10 @@ function Page({ route }: { route: Route }) {
       return <Contacts {...(route.search ? { search: route.search } : {})} />;
     case 'contact':
       return <Contact key={route.ref} ref={route.ref} />;
+    case 'lists':
+      return <Lists />;
+    case 'list':
+      return <List key={route.name} name={route.name} />;
     case 'mailbox':
       return <Mailbox {...(route.id !== undefined ? { id: route.id } : {})} />;
     case 'not-found':

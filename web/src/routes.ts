@@ -31,6 +31,8 @@ export type Route =
   | { page: 'mailbox'; id?: number }
   | { page: 'contacts'; search?: string }
   | { page: 'contact'; ref: string }
+  | { page: 'lists' }
+  | { page: 'list'; name: string }
   | { page: 'not-found'; path: string };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -77,6 +79,9 @@ export function parseRoute(pathname: string, search: string): Route {
     const search = text('q');
     return { page: 'contacts', ...(search ? { search } : {}) };
   }
+  if (path === '/lists') return { page: 'lists' };
+  const list = /^\/lists\/([^/]+)$/.exec(path);
+  if (list) return { page: 'list', name: decodeURIComponent(list[1]!) };
   const contact = /^\/contacts\/([^/]+)$/.exec(path);
   if (contact) return { page: 'contact', ref: decodeURIComponent(contact[1]!) };
   const mail = /^\/mailbox\/(\d+)$/.exec(path);
@@ -104,6 +109,10 @@ export function hrefOf(route: Route): string {
       return withQuery('/contacts', { q: route.search });
     case 'contact':
       return `/contacts/${encodeURIComponent(route.ref)}`;
+    case 'lists':
+      return '/lists';
+    case 'list':
+      return `/lists/${encodeURIComponent(route.name)}`;
     case 'mailbox':
       return route.id === undefined ? '/mailbox' : `/mailbox/${route.id}`;
     case 'not-found':

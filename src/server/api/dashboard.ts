@@ -18,6 +18,7 @@ import { HttpError } from '../http-error.js';
 import { actionsRoutes } from './actions.js';
 import type { ApiEnv } from './auth.js';
 import { clockRoutes } from './clock.js';
+import { contactListsRoutes } from './contact-lists.js';
 import { decisionsRoutes } from './decisions.js';
 import { deployRoutes } from './deploy.js';
 import { featuresRoutes } from './features.js';
@@ -62,6 +63,7 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/decisions', decisionsRoutes(options));
   api.route('/', deployRoutes(options));
   api.route('/ingest', ingestLogRoutes(options));
+  api.route('/contacts', contactListsRoutes(options));
   api.route('/actions', actionsRoutes(options));
   api.route('/mailbox', mailboxRoutes(options));
   api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));

@@ -209,3 +209,41 @@ function listJson(list: ContactList) {
     created_at: list.created_at,
   };
 }
+
+/**
+ * The lists a contact is in: static lists it was added to, and segments whose
+ * condition it meets now (each segment's query, run for this one contact).
+ */
+export async function listsOf(
+  sql: postgres.Sql,
+  attributes: AttributeTypes,
+  contactId: string,
+): Promise<ReturnType<typeof listJson>[]> {
+  const lists = await sql<(ContactList & { member: boolean })[]>`
+    select l.id, l.name, l.query, l.created_at,
+           exists (select 1 from nudge_engine.list_members m
+                    where m.list_id = l.id and m.contact_id = ${contactId}) as member
+      from nudge_engine.lists l order by l.name`;
+  const one = parseContactQuery([['id', `eq.${contactId}`]]);
+  const found: ReturnType<typeof listJson>[] = [];
+  for (const list of lists) {
+    let member = list.member;
+    if (list.query !== null) {
+      let segment: ContactQuery;
+      try {
+        segment = segmentOf(list.query);
+      } catch {
+        continue; // a segment whose query no longer compiles is in no one's lists
+      }
+      const result = await runContacts(sql, {
+        filters: [segment, one],
+        view: one,
+        attributes,
+        page: { offset: 0, limit: 1, count: false },
+      });
+      member = result.rows.length > 0;
+    }
+    if (member) found.push(listJson(list));
+  }
+  return found;
+}

@@ -21,6 +21,8 @@ export const DASHBOARD_PAGES = [
   '/actions',
   '/contacts',
   '/contacts/:ref',
+  '/lists',
+  '/lists/:name',
   '/mailbox',
   '/mailbox/:id',
   '/clock',

@@ -1,5 +1,6 @@
-// Contacts: the contact book, newest first, searched by email (the search is
-// in the URL); and one contact with its identity, attributes and one
+// Contacts: the contact book, newest first, searched with the full-text index
+// (each word a prefix of a word of the email; the search is in the URL); and
+// one contact with its identity, attributes, the lists it is in, and one
 // timeline — events, journeys, decisions and actions, newest first, "Older"
 // paging back by the API's cursor.
 import { type FormEvent, useState } from 'react';
@@ -14,9 +15,8 @@ export function Contacts({ search }: { search?: string }) {
       // Newest first by id: contact ids are time-ordered (migration 006), so this walks the
       // primary key; created_at has no index and sorting by it read every contact (bench:dashboard).
       const query = nudge.contacts.query().order('id', { ascending: false }).limit(50);
-      return (search ? query.ilike('email', `*${search}*`) : query)
-        .page()
-        .then((page) => page.rows);
+      const terms = searchTerms(search);
+      return (terms ? query.textSearch('email', terms) : query).page().then((page) => page.rows);
     },
     `contacts ${search ?? ''}`,
   );
@@ -31,7 +31,7 @@ export function Contacts({ search }: { search?: string }) {
       <h1>Contacts</h1>
       <form className="filters" onSubmit={onSubmit}>
         <label>
-          Email contains{' '}
+          Email starts with{' '}
           <input key={search ?? ''} name="q" type="search" defaultValue={search ?? ''} />
         </label>
         <button type="submit">Search</button>
@@ -74,12 +74,26 @@ export function Contacts({ search }: { search?: string }) {
   );
 }
 
+/**
+ * The search box's words as a full-text query served by the contacts'
+ * search index: each word a prefix (`ann:*`), all of them required; quotes
+ * and backslashes dropped, so no word can break the query's syntax.
+ */
+export function searchTerms(search: string | undefined): string | undefined {
+  const words = (search ?? '')
+    .split(/\s+/)
+    .map((word) => word.replace(/['\\]/g, ''))
+    .filter(Boolean);
+  return words.length ? words.map((word) => `'${word}':*`).join(' & ') : undefined;
+}
+
 export function Contact({ ref: reference }: { ref: string }) {
   const { data, error } = useLoad(
     () => nudge.contacts.get(reference, { limit: 50 }),
     `contact ${reference}`,
     5000,
   );
+  const lists = useLoad(() => nudge.contacts.lists(reference), `contact lists ${reference}`);
   const [older, setOlder] = useState<{ items: TimelineItem[]; next: string | null }>();
   const [problem, setProblem] = useState<unknown>();
   const items = [...(data?.timeline.items ?? []), ...(older?.items ?? [])];
@@ -127,6 +141,22 @@ export function Contact({ ref: reference }: { ref: string }) {
             {Object.entries(data.contact.attributes).map(([name, value]) => (
               <Attribute key={name} name={name} value={value} />
             ))}
+            <dt>Lists</dt>
+            <dd data-testid="contact-lists">
+              {lists.data === undefined ? (
+                <span className="muted">…</span>
+              ) : lists.data.length === 0 ? (
+                <span className="muted">none</span>
+              ) : (
+                lists.data.map((list, i) => (
+                  <span key={list.id}>
+                    {i > 0 && ', '}
+                    <Link to={{ page: 'list', name: list.name }}>{list.name}</Link>
+                    {list.kind === 'segment' && <span className="muted"> (segment)</span>}
+                  </span>
+                ))
+              )}
+            </dd>
             <dt>Decisions</dt>
             <dd>
               <Link
