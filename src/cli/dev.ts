@@ -20,8 +20,8 @@ import { openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
 import { type Delivery, type DemoReceiver, startDemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
-import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { decisionLines } from '../engine/lanes/decision-log.js';
+import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { makeLog } from '../engine/wiring/log.js';
 import { planChange } from './capture.js';
@@ -158,7 +158,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   } finally {
     if (stop.stopped)
       io.out(
-        '\nStopping. The demo database stays in .nudge/ for next time (nudge dev --fresh starts over).',
+        `\nStopping. The demo database stays in ${path.relative(io.cwd, dataDir) || dataDir} for next time (--fresh starts over).`,
       );
     receiver.onDelivery(undefined);
     await running?.stop();
