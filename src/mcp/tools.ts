@@ -53,6 +53,9 @@ export function registerTools(server: McpServer, context: McpContext): void {
   };
   const command = (args: string[]) => inProcess((io) => run([...globals, ...args], io));
   const project = () => projectOf(context);
+  /** A GET of the /v1 routes on the engine store (engine-api.ts), as JSON. */
+  const api = (path: string) =>
+    answer(async () => text(await context.engine.get(await project(), path)));
   const read = { readOnlyHint: true, openWorldHint: false } as const;
 
   server.registerTool(
@@ -195,10 +198,7 @@ export function registerTools(server: McpServer, context: McpContext): void {
       },
       annotations: read,
     },
-    (query) =>
-      answer(async () =>
-        text(await context.engine.get(await project(), `/decisions?${params(query)}`)),
-      ),
+    (query) => api(`/decisions?${params(query)}`),
   );
 
   server.registerTool(
@@ -213,10 +213,7 @@ export function registerTools(server: McpServer, context: McpContext): void {
       },
       annotations: read,
     },
-    (query) =>
-      answer(async () =>
-        text(await context.engine.get(await project(), `/actions?${params(query)}`)),
-      ),
+    (query) => api(`/actions?${params(query)}`),
   );
 
   server.registerTool(
@@ -227,10 +224,7 @@ export function registerTools(server: McpServer, context: McpContext): void {
       inputSchema: { contact: z.string().min(1) },
       annotations: read,
     },
-    ({ contact }) =>
-      answer(async () =>
-        text(await context.engine.get(await project(), `/contacts/${encodeURIComponent(contact)}`)),
-      ),
+    ({ contact }) => api(`/contacts/${encodeURIComponent(contact)}`),
   );
 
   server.registerTool(
@@ -294,6 +288,6 @@ function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
 
 function params(query: Record<string, unknown>): string {
   return new URLSearchParams(
-    Object.entries(defined(query)).map(([key, value]) => [key, String(value)]),
+    Object.entries(defined(query)).map(([key, value]): [string, string] => [key, String(value)]),
   ).toString();
 }
