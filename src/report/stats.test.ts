@@ -4,7 +4,7 @@
 // 17:873–890, method 10; and the interval's coverage over simulated
 // experiments with known rates (a seeded PRNG, so the answer is fixed).
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../test/report/prng.js';
+import { seededRandom } from '../../test/runtime/helpers.js';
 import { differenceInterval, wilson } from './stats.js';
 
 describe('wilson', () => {
@@ -40,7 +40,7 @@ describe('differenceInterval (Newcombe hybrid score)', () => {
   });
 
   it('covers the true difference in about 95% of simulated experiments', () => {
-    const random = mulberry32(20261205);
+    const random = seededRandom(20261205);
     const trials = 2000;
     let covered = 0;
     for (let t = 0; t < trials; t++) {

@@ -22,8 +22,8 @@ import { parseFeature } from '../../src/features/load.js';
 import type { FeatureReport } from '../../src/report/index.js';
 import { differenceInterval, wilson } from '../../src/report/stats.js';
 import { useDatabase } from '../harness/db.js';
+import { seededRandom } from '../runtime/helpers.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
-import { mulberry32 } from './prng.js';
 
 const db = useDatabase();
 const DAY = 86_400_000;
@@ -68,7 +68,7 @@ beforeAll(async () => {
   await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME);
   const experiment = parseFeature(parseYaml(WELCOME, 'welcome.yaml', {}), 'welcome.yaml')
     .experiment!;
-  const random = mulberry32(2112);
+  const random = seededRandom(2112);
   const now = Date.now();
   const rows = [];
   for (let i = 0; i < CONTACTS; i++) {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../config/yaml.js';
 import { parseFeature } from '../../features/load.js';
-import { Catalog, type Table } from '../../source/catalog.js';
+import { Catalog } from '../../source/catalog.js';
 import { FeatureSet, type RuntimeFeature } from '../match/features.js';
 import { applyVariant, assign, drawsOf } from './experiment.js';
 import { type EventFacts, stepJourney } from './machine.js';
@@ -14,31 +14,15 @@ const T0 = new Date('2026-03-01T09:00:00.000Z');
 const DAY = 86_400_000;
 const contactId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
-const orders: Table = {
-  schema: 'public',
-  table: 'orders',
-  kind: 'table',
-  columns: [
-    { name: 'id', type: 'bigint', typeName: 'int8', notNull: true, generated: false },
-    { name: 'user_id', type: 'uuid', typeName: 'uuid', notNull: false, generated: false },
-  ],
-  primaryKey: ['id'],
-  rls: false,
-  owner: 'postgres',
-  rowEstimate: 0,
-};
-
 const parse = (yaml: string) => parseFeature(parseYaml(yaml, 'f.yaml', {}), 'f.yaml');
 
 function compile(yaml: string): RuntimeFeature {
   const feature = parse(yaml);
-  return new FeatureSet([feature], new Catalog([orders]), { onboarded: 'boolean' }).get(
-    feature.name,
-  )!;
+  return new FeatureSet([feature], new Catalog([]), { onboarded: 'boolean' }).get(feature.name)!;
 }
 
 const SPLIT = `name: welcome
-trigger: { table: public.orders, on: insert }
+trigger: { event: order.placed }
 contact: { id: new.user_id }
 goal:
   when: { "contact.onboarded": "is.true" }
@@ -56,9 +40,7 @@ stages:
 
 const facts = (userId: string, inboxId = 1): EventFacts => ({
   inboxId,
-  schema: 'public',
-  table: 'orders',
-  operation: 'insert',
+  name: 'order.placed',
   newRow: { id: 1, user_id: userId },
   oldRow: null,
   occurredAt: T0,
