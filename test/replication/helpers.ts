@@ -3,13 +3,20 @@
 // store migrated, a consumer feeding its inbox, the inbox read back, and the
 // slot dropped before the harness drops the database (a database with a
 // logical slot cannot be dropped).
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type postgres from 'postgres';
 import { afterAll } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
+import { desiredCaptures } from '../../src/capture/desired.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
 import { dropReplication } from '../../src/capture/transports/replication/slot.js';
 import type { CaptureNeed } from '../../src/capture/triggers.js';
+import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { readCatalog } from '../../src/source/catalog.js';
 import type { TestDatabase } from '../harness/db.js';
 
 export function slotFor(db: TestDatabase): string {
@@ -53,4 +60,29 @@ export async function replicated(sql: postgres.Sql): Promise<InboxRow[]> {
   return sql<InboxRow[]>`
     select source_key, table_name, operation, new_row, old_row
       from nudge_engine.inbox where source = 'replication' order by id`;
+}
+
+/**
+ * A project folder for `nudge start` capturing by replication: nudge.yaml
+ * (capture.replication.slot set to this database's slot) and the features,
+ * deployed. Returns the folder (the caller removes it).
+ */
+export async function replicationProject(
+  db: TestDatabase,
+  yaml: string,
+  features: Record<string, string>,
+): Promise<string> {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-replication-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(
+    path.join(cwd, 'nudge.yaml'),
+    `capture: { transport: replication, replication: { slot: ${slotFor(db)} } }\n${yaml}`,
+  );
+  for (const [name, text] of Object.entries(features))
+    await writeFile(path.join(cwd, `nudge/features/${name}.yaml`), text);
+  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  const loaded = await loadFeatures(project.featuresDir, project.env, cwd);
+  const catalog = await readCatalog(db.sql);
+  await deploy(db.sql, await desiredCaptures(project, db.sql, loaded, catalog));
+  return cwd;
 }
