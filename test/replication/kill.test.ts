@@ -136,7 +136,7 @@ describe('capture: replication, engine killed with SIGKILL while rows are writte
         const rows = await replicated(db.sql);
         return rows.length >= expected ? rows : undefined;
       },
-      async () => `all ${expected} committed rows in the inbox\n${last.output()}`,
+      () => `all ${expected} committed rows in the inbox\n${last.output()}`,
       120_000,
     );
     // Once each: no more rows than committed ones, none rolled back.
