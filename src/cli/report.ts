@@ -25,13 +25,14 @@ export async function report(args: string[], options: ReportOptions, io: Io): Pr
   try {
     const now = (await storeClock(store.sql)).now();
     const result = await featureReport(store.sql, name, feature, now);
-    if (!feature && result.groups.length === 0) {
+    const nobody = result.groups.every((g) => g.entered === 0);
+    if (!feature && nobody) {
       throw new NudgeError(
         `no feature named "${name}" in ${project.featuresDir}, and no recorded entries for it`,
         `nudge report takes a feature's name: ${features.map((f) => f.name).join(', ') || '(none)'}`,
       );
     }
-    if (feature && !feature.goal && result.groups.length === 0) {
+    if (feature && !feature.goal && nobody) {
       throw new NudgeError(
         `feature ${name} has no goal: there is nothing to measure`,
         'add goal: { when: { "contact.onboarded": "is.true" }, within: 7d } (docs/experiments.md)',

@@ -21,7 +21,7 @@ interface Counts {
 
 /** The groups in the order the feature declares them: holdout, then its variants in file order. */
 function declaredOrder(feature: Feature | undefined): string[] {
-  if (!feature) return [];
+  if (!feature?.goal) return [];
   const experiment = feature.experiment;
   const variants = experiment?.split?.variants.map((v) => v.name) ?? [TREATED];
   return [...(experiment && experiment.holdoutPercent > 0 ? [HOLDOUT] : []), ...variants];
@@ -103,7 +103,7 @@ export function reportLines(report: FeatureReport): string[] {
   const goal =
     report.goal === null ? 'no goal in the feature file' : `goal ${JSON.stringify(report.goal)}`;
   const lines = [`${report.feature}: ${goal}`];
-  if (report.groups.length === 0) {
+  if (report.groups.every((g) => g.entered === 0)) {
     lines.push('No contact has entered since the feature had a goal.');
     return lines;
   }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
 import { report } from '../../src/cli/report.js';
 import { Nudge } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -66,6 +67,11 @@ beforeAll(async () => {
     'contacts: { attributes: { onboarded: boolean } }\n',
   );
   await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME);
+  await writeFile(
+    path.join(cwd, 'nudge/features/plain.yaml'),
+    WELCOME.replace('name: welcome', 'name: plain').split('goal:')[0]! +
+      'stages:\n  - name: only\n    do: [{ email: { template: welcome } }]\n',
+  );
   const experiment = parseFeature(parseYaml(WELCOME, 'welcome.yaml', {}), 'welcome.yaml')
     .experiment!;
   const random = seededRandom(2112);
@@ -161,8 +167,9 @@ describe('nudge report', () => {
   });
 
   it('prints a table and a verdict per variant', async () => {
+    // Through the command line as registered (program.ts), not only the function.
     const out = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
-    expect(await report(['welcome'], {}, out.io)).toBe(0);
+    expect(await run(['report', 'welcome'], out.io)).toBe(0);
     const text = out.stdout();
     const long = expected.get('long')!;
     expect(text).toContain('welcome: goal {"when":{"contact.onboarded":"is.true"},"within":"7d"}');
@@ -179,11 +186,17 @@ describe('nudge report', () => {
     expect(text).toContain(`${open} contacts are still within the goal's time limit`);
   });
 
-  it('names a feature it does not know', async () => {
+  it('names a feature it does not know, and one without a goal', async () => {
     const out = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
-    await expect(report(['welcom'], {}, out.io)).rejects.toThrow(
+    expect(await run(['report', 'welcom'], out.io)).toBe(1);
+    expect(out.stderr()).toMatch(
       /no feature named "welcom" in .*nudge\/features, and no recorded entries for it/,
     );
+    expect(out.stderr()).toContain("nudge report takes a feature's name: plain, welcome");
+    const plain = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    const code = await run(['report', 'plain'], plain.io);
+    expect(code).toBe(1);
+    expect(plain.stderr()).toContain('feature plain has no goal: there is nothing to measure');
   });
 
   it('GET /v1/features/welcome/report and the client answer the same report', async () => {

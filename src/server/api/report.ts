@@ -28,7 +28,7 @@ export function reportRoutes(options: { sql: postgres.Sql; project: LoadedConfig
       throw error;
     }
     const report = await featureReport(sql, name, feature, (await storeClock(sql)).now());
-    if (!feature && report.groups.length === 0) {
+    if (!feature && report.groups.every((g) => g.entered === 0)) {
       throw new HttpError(404, 'feature_not_found', `no feature named "${name}"`);
     }
     return c.json(report);
