@@ -45,7 +45,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   const c = io.colors;
   const stop = stopOnSignals(io);
   const receiver = await startDemoReceiver({ down: [MEDIA_PATH] });
-  const env = {
+  const env: Record<string, string | undefined> = {
     FULFILMENT_WEBHOOK_URL: `${receiver.url}/orders`,
     MEDIA_WEBHOOK_URL: `${receiver.url}${MEDIA_PATH}`,
     ...io.env,
@@ -70,7 +70,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
           : {}
         : { configPath: fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO)) }),
       cwd: io.cwd,
-      env,
+      // A project made by `nudge init` reads ${DATABASE_URL}: here, the demo database.
+      env: { ...env, DATABASE_URL: env.DATABASE_URL ?? demo.url },
     });
     const project: LoadedConfig = {
       ...loaded,
@@ -105,7 +106,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     io.out(`${c.bold('Dashboard:')} ${c.cyan(running.dashboardUrl ?? running.url ?? '')}`);
     io.out(
       c.dim(
-        `Ready in ${ready.toFixed(1)} s. Engine and API at ${running.url} · ${running.features.length} features · state in ${running.store.describe()}`,
+        `Ready in ${ready.toFixed(1)} s. Engine and API at ${running.url} · ${plural(running.features.length, 'feature')} · state in ${running.store.describe()}`,
       ),
     );
     io.out('');
@@ -210,7 +211,7 @@ async function printAfterStory(
     `  Logs     ${counts?.events ?? 0} events, ${counts?.decisions ?? 0} decisions, each with its reason`,
   );
   io.out(
-    `  Mailbox  ${counts?.mails ?? 0} emails, rendered (email.provider: dev sends nothing out)`,
+    `  Mailbox  ${plural(counts?.mails ?? 0, 'email')}, rendered (email.provider: dev sends nothing out)`,
   );
   if (media.length > 0) {
     io.out(
@@ -226,7 +227,13 @@ async function printAfterStory(
   );
   io.out(
     c.dim(
-      `The same from a terminal: ${selfCommand(io)} logs, ${selfCommand(io)} replay --feature ${media[0]?.feature ?? 'upload-thumbnails'}, ${selfCommand(io)} clock advance 2d`,
+      `The same from a terminal: ${[
+        'logs',
+        ...(dead[0]?.feature ? [`replay --feature ${dead[0].feature}`] : []),
+        'clock advance 2d',
+      ]
+        .map((command) => `${selfCommand(io)} ${command}`)
+        .join(', ')}`,
     ),
   );
 }
@@ -339,3 +346,5 @@ async function freeOr(port: number): Promise<number> {
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
   });
 }
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

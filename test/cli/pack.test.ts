@@ -47,6 +47,8 @@ describe('the npm package', () => {
     expect(files).toContain('dist/web/index.html');
     expect(files.some((f) => /^dist\/web\/assets\/.+\.js$/.test(f))).toBe(true);
     expect(files).toContain('examples/demo/nudge/features/welcome-drip.yaml');
+    expect(files).toContain('examples/demo/nudge/features/abandoned-cart.yaml');
+    expect(files).toContain('dist/dev/demo.sql');
     expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
 
     const app = await tempDir('nudge-installed-');
@@ -83,10 +85,10 @@ describe('the npm package', () => {
       () => `the demo to play out:\n${output}`,
       120_000,
     );
-    expect(output).toContain('Plan: 5 to create');
-    expect(output).toMatch(
-      /welcome-drip +ada\+\d+@example\.com +attempt +email attempt 1 succeeded/,
-    );
+    expect(output).toMatch(/✓ Deployed \(deployment #1: \d+ created/);
+    expect(output).toContain('→ welcome-drip: 2 emails sent');
+    expect(output).toMatch(/→ upload-thumbnails: webhook dead after 3 attempts/);
+    expect(output).toContain('→ trial-ending: email sent');
 
     // The link signs the browser in (a session cookie) and serves the app.
     const signIn = await fetch(link, { redirect: 'manual' });
