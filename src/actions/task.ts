@@ -293,18 +293,32 @@ async function recordDeferral(tx: postgres.TransactionSql, env: ActionEnv, defer
   // run_at on the database's, which graphile-worker compares it with: the
   // wait is carried over as a delay, like a retry's.
   const delayMs = Math.max(0, until.getTime() - env.clock.now().getTime());
-  await tx`
+  await nextJob(tx, run.id, delayMs, tx``);
+  await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
+  env.log('info', `action ${run.kind} ${reason}`, logFields(run));
+}
+
+/**
+ * Updates the run (`set`: assignments before updated_at) and gives it a
+ * keyed job `delayMs` after that update, both on the database's clock, which
+ * graphile-worker compares run_at with. The job key replaces a waiting job.
+ */
+function nextJob(
+  tx: postgres.TransactionSql,
+  runId: number,
+  delayMs: number,
+  set: postgres.PendingQuery<postgres.Row[]>,
+) {
+  return tx`
     with touched as (
-      update nudge_engine.action_runs set updated_at = clock_timestamp()
-       where id = ${run.id}
+      update nudge_engine.action_runs set ${set} updated_at = clock_timestamp()
+       where id = ${runId}
       returning id, key, attempts, updated_at + ${delayMs} * interval '1 millisecond' as run_at
     )
     select ${tx(WORKER_SCHEMA)}.add_jobs(array[row(
              ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
              null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
       from touched`;
-  await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
-  env.log('info', `action ${run.kind} ${reason}`, logFields(run));
 }
 
 function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
@@ -438,18 +452,12 @@ async function recordFailure(
     return 'dead';
   }
   const delayMs = verdict.retryAfterMs ?? backoffMs(run.attempts, backoff_base_ms, backoff_max_ms);
-  await tx`
-    with failed as (
-      update nudge_engine.action_runs
-         set status = 'retrying', attempts = ${attempts}, last_error = ${verdict.message},
-             updated_at = clock_timestamp()
-       where id = ${run.id}
-      returning id, key, attempts, updated_at + ${delayMs} * interval '1 millisecond' as run_at
-    )
-    select ${tx(WORKER_SCHEMA)}.add_jobs(array[row(
-             ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
-             null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
-      from failed`;
+  await nextJob(
+    tx,
+    run.id,
+    delayMs,
+    tx`status = 'retrying', attempts = ${attempts}, last_error = ${verdict.message},`,
+  );
   await attemptWrites(tx, env, [
     {
       run,

@@ -5,17 +5,10 @@
 // their run's feature and template (delivery-events.ts), so this reads two
 // grouped queries and never joins events to runs.
 import type postgres from 'postgres';
+import type { EmailStatsRow } from '../client/preferences.js';
 
-export interface EmailStats {
-  feature: string | null;
-  template: string | null;
-  sent: number;
-  delivered: number;
-  bounced: number;
-  complained: number;
-  opened: number;
-  clicked: number;
-}
+/** One row: the client's type (src/client/preferences.ts), which this answers. */
+export type EmailStats = EmailStatsRow;
 
 const COUNTED = {
   'email.delivered': 'delivered',

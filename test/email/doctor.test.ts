@@ -1,27 +1,22 @@
 // nudge doctor's Email line (issue 21.1): a warning while non-transactional
 // email exists and server.public_url is unset (or not https), and none for
 // features that send only transactional email.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { emailCheck } from '../../src/email/doctor.js';
 import { loadFeatures } from '../../src/features/load.js';
+import { projectFiles } from './setup.js';
 
 async function doctorSays(yaml: string, topic: string) {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-email-doctor-'));
-  await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(
-    path.join(cwd, 'nudge/features/welcome.yaml'),
-    `name: welcome
+  const cwd = await projectFiles({
+    'nudge.yaml': yaml,
+    'nudge/features/welcome.yaml': `name: welcome
 trigger: { table: auth.users, on: insert }
 stages:
   - name: welcomed
     do: [{ email: { template: welcome, topic: ${topic} } }]
 `,
-  );
+  });
   const project = await loadConfig({ cwd, env: {} });
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   const lines: string[] = [];

@@ -3,9 +3,6 @@
 // window opens there — across a daylight-saving change too — recorded as a
 // decision, durable as a job across a worker restart; transactional email is
 // never held. First the pure computation, then through the worker.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Runner } from 'graphile-worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deferral } from '../../src/email/quiet-hours.js';
@@ -21,7 +18,7 @@ import {
 } from '../actions/setup.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
-import { type EmailWorld, startEmailWorld } from './setup.js';
+import { type EmailWorld, projectFiles, startEmailWorld } from './setup.js';
 
 const QUIET = { quietHours: { from: '21:00', to: '08:00' } };
 const at = (iso: string) => new Date(iso);
@@ -160,10 +157,8 @@ describe('deferred sends through the worker', () => {
 
 describe('send_window in a feature file', () => {
   it('travels from the stage to its email actions, and an action’s own window wins', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-send-window-'));
-    await writeFile(
-      path.join(dir, 'digest.yaml'),
-      `name: digest
+    const dir = await projectFiles({
+      'digest.yaml': `name: digest
 trigger: { table: auth.users, on: insert }
 stages:
   - name: first
@@ -173,7 +168,7 @@ stages:
       - email: { template: late, send_window: { from: "18:00", to: "20:00" } }
       - webhook: { url: "http://127.0.0.1:1/x" }
 `,
-    );
+    });
     const [feature] = await loadFeatures(dir, {}, dir);
     const actions = feature!.machine.stages.get('first')!.actions;
     expect(actions.map((a) => (a.params as { send_window?: unknown }).send_window)).toEqual([

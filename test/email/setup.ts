@@ -3,6 +3,9 @@
 // the Svix-style signature of a Resend webhook built from the documented
 // scheme (HMAC-SHA256 over id.timestamp.body with the whsec_ key's bytes).
 import { createHmac, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Runner } from 'graphile-worker';
 import pino from 'pino';
 import postgres from 'postgres';
@@ -139,4 +142,14 @@ export function svixHeaders(
     'svix-timestamp': timestamp,
     'svix-signature': `v1,${signature}`,
   };
+}
+
+/** A temporary project directory holding `files` (path → text); its path. */
+export async function projectFiles(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'nudge-email-'));
+  for (const [name, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), text);
+  }
+  return dir;
 }
