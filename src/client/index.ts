@@ -284,12 +284,24 @@ export class Nudge<A extends Attributes = Attributes> {
 
   readonly actions = {
     /** Action runs newest first: `status: 'dead'` for the ones that gave up. */
-    list: (query: { status?: string; feature?: string; before?: string; limit?: number } = {}) => {
+    list: (
+      query: {
+        status?: string;
+        feature?: string;
+        /** Created within this long: `24h`, `7d`. */
+        since?: string;
+        before?: string;
+        limit?: number;
+      } = {},
+    ) => {
       const params = queryParams(query).toString();
       return this.request<ActionPage>('GET', `/actions${params ? `?${params}` : ''}`);
     },
-    /** Runs dead actions again — one by key (any status), or every dead one of a feature — as `nudge replay`. */
-    replay: (what: { key: string } | { feature: string }) =>
+    /**
+     * Runs dead actions again — one by key (any status), or every dead one
+     * matching a feature and/or a time (`since: '24h'`) — as `nudge replay`.
+     */
+    replay: (what: { key: string } | { feature?: string; since?: string }) =>
       this.request<{ queued: number }>('POST', '/actions/replay', what),
   };
 

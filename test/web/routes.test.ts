@@ -43,6 +43,12 @@ describe('dashboard routes', () => {
         '/actions?status=retrying&feature=order-paid',
         { page: 'actions', status: 'retrying', feature: 'order-paid' },
       ],
+      [
+        '/actions?feature=order-paid&since=24h',
+        { page: 'actions', feature: 'order-paid', since: '24h' },
+      ],
+      ['/lists', { page: 'lists' }],
+      ['/lists/early%20birds', { page: 'list', name: 'early birds' }],
       ['/clock', { page: 'clock' }],
       ['/mailbox', { page: 'mailbox' }],
       ['/contacts', { page: 'contacts' }],
@@ -62,7 +68,7 @@ describe('dashboard routes', () => {
     expect(hrefOf({ page: 'logs', filter: { feature: '', outcome: 'matched' } })).toBe(
       '/logs?outcome=matched',
     );
-    expect(parseRoute('/lists/x', '')).toEqual({ page: 'not-found', path: '/lists/x' });
+    expect(parseRoute('/lists/x/y', '')).toEqual({ page: 'not-found', path: '/lists/x/y' });
     expect(parseRoute('/features/a/b', '')).toEqual({ page: 'not-found', path: '/features/a/b' });
   });
 });

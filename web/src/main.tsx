@@ -113,6 +113,7 @@ function Page({ route }: { route: Route }) {
         <Actions
           {...(route.status ? { status: route.status } : {})}
           {...(route.feature ? { feature: route.feature } : {})}
+          {...(route.since ? { since: route.since } : {})}
         />
       );
     case 'clock':

@@ -26,7 +26,7 @@ export type Route =
   | { page: 'feature'; name: string; window?: string }
   | { page: 'logs'; filter: LogFilter }
   | { page: 'ingest'; filter: IngestFilter }
-  | { page: 'actions'; status?: string; feature?: string }
+  | { page: 'actions'; status?: string; feature?: string; since?: string }
   | { page: 'clock' }
   | { page: 'mailbox'; id?: number }
   | { page: 'contacts'; search?: string }
@@ -71,7 +71,13 @@ export function parseRoute(pathname: string, search: string): Route {
   if (path === '/actions') {
     const status = text('status');
     const feature = text('feature');
-    return { page: 'actions', ...(status ? { status } : {}), ...(feature ? { feature } : {}) };
+    const since = text('since');
+    return {
+      page: 'actions',
+      ...(status ? { status } : {}),
+      ...(feature ? { feature } : {}),
+      ...(since ? { since } : {}),
+    };
   }
   if (path === '/clock') return { page: 'clock' };
   if (path === '/mailbox') return { page: 'mailbox' };
@@ -102,7 +108,11 @@ export function hrefOf(route: Route): string {
     case 'ingest':
       return withQuery('/logs/ingest', { ...route.filter });
     case 'actions':
-      return withQuery('/actions', { status: route.status, feature: route.feature });
+      return withQuery('/actions', {
+        status: route.status,
+        feature: route.feature,
+        since: route.since,
+      });
     case 'clock':
       return '/clock';
     case 'contacts':

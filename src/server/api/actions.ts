@@ -1,28 +1,29 @@
 // /v1/actions: action runs (one per idempotency key) newest first, filtered
 // by status and feature, keyset-paged on the run id — the dead and retrying
 // ones with their last error are what the dashboard's Actions page lists;
-// POST /v1/actions/replay runs dead ones again, one by key or all of a
-// feature, exactly as `nudge replay` does (actions/queue.ts replayActions).
+// POST /v1/actions/replay runs dead ones again, one by key or all matching a
+// filter (a feature, a time such as 24h), exactly as `nudge replay` does
+// (cli/replay.ts replayFilter, actions/queue.ts replayActions).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { replayActions } from '../../actions/queue.js';
+import { type ReplayFilter, replayActions } from '../../actions/queue.js';
+import { replayFilter } from '../../cli/replay.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
+import { parseDuration } from '../../config/duration.js';
+import { NudgeError } from '../../errors.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { readJson, validate } from './input.js';
+import { invalid, readJson, validate } from './input.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
 
-const replaySchema = z
-  .strictObject({
-    key: z.string().min(1).optional(),
-    feature: z.string().min(1).optional(),
-  })
-  .refine((body) => body.key !== undefined || body.feature !== undefined, {
-    message: 'say what to replay: { "key": "..." } or { "feature": "..." }',
-  });
+const replaySchema = z.strictObject({
+  key: z.string().min(1).optional(),
+  feature: z.string().min(1).optional(),
+  since: z.string().min(1).optional(),
+});
 
 export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: number }): Hono<ApiEnv> {
   const { sql } = options;
@@ -38,6 +39,15 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
       );
     }
     const feature = c.req.query('feature') || undefined;
+    const sinceText = c.req.query('since') || undefined;
+    const sinceMs = sinceText === undefined ? undefined : parseDuration(sinceText);
+    if (sinceText !== undefined && sinceMs === undefined) {
+      throw new HttpError(
+        400,
+        'bad_query',
+        `since: expected a duration such as 2h or 7d, got "${sinceText}"`,
+      );
+    }
     const before = wholeNumber(c.req.query('before'), 'before');
     const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     const rows = await sql<
@@ -51,6 +61,7 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
        where true
          ${status ? sql`and r.status = ${status}` : sql``}
          ${feature ? sql`and r.feature = ${feature}` : sql``}
+         ${sinceMs !== undefined ? sql`and r.created_at >= ${new Date(Date.now() - sinceMs)}` : sql``}
          ${before !== undefined ? sql`and r.id < ${before}` : sql``}
        order by r.id desc limit ${limit}`;
     return c.json({
@@ -65,10 +76,20 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
 
   api.post('/replay', async (c) => {
     const body = validate(replaySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
-    const queued = await replayActions(sql, {
-      ...(body.key ? { key: body.key } : {}),
-      ...(body.feature ? { feature: body.feature } : {}),
-    });
+    let filter: ReplayFilter;
+    try {
+      filter = replayFilter(body);
+    } catch (error) {
+      if (!(error instanceof NudgeError)) throw error;
+      throw invalid(
+        error.message.startsWith('--since') ? 'since' : '(body)',
+        error.message.replace(/^--since \S+: /, '') +
+          (error.message === 'say what to replay'
+            ? ': { "key" }, { "feature" } or { "since": "1h" }'
+            : ''),
+      );
+    }
+    const queued = await replayActions(sql, filter);
     return c.json({ queued });
   });
   return api;

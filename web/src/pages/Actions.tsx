@@ -1,37 +1,55 @@
 // Actions: action runs newest first, dead (gave up) by default, with their
-// attempts and last error; Replay runs a dead one again, or every dead one
-// of a feature — the same as `nudge replay`. Filters are in the URL.
+// attempts and last error, filtered by status, feature and age; Replay runs
+// a dead one again, or every dead one matching the filter (a feature, a
+// time) — the same as `nudge replay`. Filters are in the URL.
 import { useState } from 'react';
 import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
 
-export function Actions({ status, feature }: { status?: string; feature?: string }) {
+const AGES = [
+  ['', 'any time'],
+  ['1h', 'last hour'],
+  ['24h', 'last 24 h'],
+  ['7d', 'last 7 days'],
+] as const;
+
+export function Actions({
+  status,
+  feature,
+  since,
+}: {
+  status?: string;
+  feature?: string;
+  since?: string;
+}) {
   const shown = status ?? 'dead';
   const [extra, setExtra] = useState<{ items: ActionRun[]; next: string | null }>();
   const [problem, setProblem] = useState<unknown>();
   const [note, setNote] = useState<string>();
-  const query = { status: shown === 'all' ? undefined : shown, feature, limit: 50 };
+  const query = { status: shown === 'all' ? undefined : shown, feature, since, limit: 50 };
+  const features = useLoad(() => nudge.features.all(), 'feature names');
   const { data, error, reload } = useLoad(
     () => {
       setExtra(undefined);
       return nudge.actions.list(query);
     },
-    `actions ${shown} ${feature ?? ''}`,
+    `actions ${shown} ${feature ?? ''} ${since ?? ''}`,
     5000,
   );
   const items = [...(data?.items ?? []), ...(extra?.items ?? [])];
   const next = extra ? extra.next : data?.next;
-  const go = (change: { status?: string; feature?: string }) => {
-    const merged = { status, feature, ...change };
+  const go = (change: { status?: string; feature?: string; since?: string }) => {
+    const merged = { status, feature, since, ...change };
     navigate({
       page: 'actions',
       ...(merged.status && merged.status !== 'dead' ? { status: merged.status } : {}),
       ...(merged.feature ? { feature: merged.feature } : {}),
+      ...(merged.since ? { since: merged.since } : {}),
     });
   };
-  const replay = async (what: { key: string } | { feature: string }) => {
+  const replay = async (what: { key: string } | { feature?: string; since?: string }) => {
     setProblem(undefined);
     try {
       const { queued } = await nudge.actions.replay(what);
@@ -47,9 +65,13 @@ export function Actions({ status, feature }: { status?: string; feature?: string
     <section>
       <div className="heading">
         <h1>Actions</h1>
-        {feature && shown === 'dead' && items.length > 0 && (
-          <button type="button" onClick={() => replay({ feature })}>
-            Replay every dead run of {feature}
+        {(feature || since) && shown === 'dead' && items.length > 0 && (
+          <button
+            type="button"
+            onClick={() => replay({ ...(feature ? { feature } : {}), ...(since ? { since } : {}) })}
+          >
+            Replay all dead runs{feature ? ` of ${feature}` : ''}
+            {since ? ` from the ${AGES.find(([v]) => v === since)?.[1] ?? since}` : ''}
           </button>
         )}
       </div>
@@ -61,11 +83,28 @@ export function Actions({ status, feature }: { status?: string; feature?: string
           options={[...ACTION_STATUSES, 'all'].map((value) => [value, value] as const)}
           onChange={(value) => go({ status: value })}
         />
-        {feature && (
-          <span>
-            Feature <code>{feature}</code>{' '}
-            <Link to={{ page: 'actions', ...(status ? { status } : {}) }}>all features</Link>
-          </span>
+        <Choice
+          label="Feature"
+          name="feature"
+          value={feature ?? ''}
+          options={[
+            ['', 'all'],
+            ...(features.data ?? []).map((f) => [f.name, f.name] as const),
+            ...(feature && !features.data?.some((f) => f.name === feature)
+              ? [[feature, feature] as const]
+              : []),
+          ]}
+          onChange={(value) => go({ feature: value })}
+        />
+        <Choice
+          label="Created"
+          name="since"
+          value={since ?? ''}
+          options={AGES}
+          onChange={(value) => go({ since: value })}
+        />
+        {shown === 'dead' && !feature && !since && items.length > 0 && (
+          <span className="muted small">Choose a feature or a time to replay all that match.</span>
         )}
       </div>
       {note && (
@@ -104,6 +143,7 @@ export function Actions({ status, feature }: { status?: string; feature?: string
                           page: 'actions',
                           ...(status ? { status } : {}),
                           feature: run.feature,
+                          ...(since ? { since } : {}),
                         }}
                       >
                         {run.feature}

@@ -1,0 +1,99 @@
+// POST /v1/actions/replay with a filter, as `nudge replay` takes it (one
+// replayFilter for both): the dead runs of a feature and/or created within a
+// time go back to pending with a job each; nothing else moves; a filter that
+// says nothing, or a bad time, is refused naming the field. GET /v1/actions
+// lists what such a filter matches.
+import pino from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ActionPage } from '../../src/client/index.js';
+import { createApiKey } from '../../src/contacts/api-keys.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { makeServer, type NudgeServer } from '../../src/server/index.js';
+import { useDatabase } from '../harness/db.js';
+import { testProject } from '../server/helpers.js';
+
+const db = useDatabase();
+let server: NudgeServer;
+let key: string;
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  server = await makeServer({
+    sql: db.sql,
+    project: await testProject(),
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    keys: { key: Buffer.alloc(32, 6) },
+    dashboard: { features: [], sourceUrl: db.url },
+  });
+  ({ key } = await createApiKey(db.sql, 'replayer', 'dashboard'));
+  // Dead runs of two features, some from 3 days ago; one succeeded run.
+  await db.sql`
+    insert into nudge_engine.action_runs (key, feature, kind, params, status, attempts, last_error, created_at)
+    select 'run-' || g, (array['drip', 'paid'])[1 + g % 2], 'webhook', '{}',
+           case when g = 10 then 'succeeded' else 'dead' end, 5, 'HTTP 503',
+           case when g <= 4 then now() - interval '3 days' else now() - interval '10 minutes' end
+      from generate_series(1, 10) g`;
+});
+
+const call = (method: string, url: string, body?: unknown) =>
+  server.app.request(`http://127.0.0.1${url}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+const statuses = async () =>
+  Object.fromEntries(
+    (
+      await db.sql<{ key: string; status: string }[]>`
+        select key, status from nudge_engine.action_runs order by id`
+    ).map((r) => [r.key, r.status]),
+  );
+
+describe('Replay all matching a filter', () => {
+  it('lists, then replays, the dead runs of a feature created within a time', async () => {
+    const listed = (await (
+      await call('GET', '/v1/actions?status=dead&feature=paid&since=24h')
+    ).json()) as ActionPage;
+    expect(listed.items.map((r) => r.key).sort()).toEqual(['run-5', 'run-7', 'run-9']);
+
+    const response = await call('POST', '/v1/actions/replay', { feature: 'paid', since: '24h' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ queued: 3 });
+    const after = await statuses();
+    expect(
+      Object.entries(after)
+        .filter(([, s]) => s === 'pending')
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['run-5', 'run-7', 'run-9']);
+    expect(after['run-1']).toBe('dead');
+    expect(after['run-3']).toBe('dead');
+    expect(after['run-10']).toBe('succeeded');
+    const [jobs] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from nudge_worker.jobs where key like 'action:run-%'`;
+    expect(jobs!.n).toBe(3);
+  });
+
+  it('replays every dead run created within a time, whatever the feature', async () => {
+    // run-6 and run-8 (run-5, 7 and 9 are pending already; 1 to 4 are older).
+    const response = await call('POST', '/v1/actions/replay', { since: '1h' });
+    expect(await response.json()).toEqual({ queued: 2 });
+    expect((await statuses())['run-6']).toBe('pending');
+    expect((await statuses())['run-2']).toBe('dead');
+  });
+
+  it('refuses a filter that says nothing, or a bad time, naming the field', async () => {
+    const empty = await call('POST', '/v1/actions/replay', {});
+    expect(empty.status).toBe(422);
+    expect(((await empty.json()) as { detail: string }).detail).toMatch(/say what to replay/);
+    const bad = await call('POST', '/v1/actions/replay', { since: 'lately' });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as { detail: string }).detail).toBe(
+      'since: expected a duration such as 2h or 7d',
+    );
+    const list = await call('GET', '/v1/actions?since=lately');
+    expect(list.status).toBe(400);
+  });
+});
