@@ -172,6 +172,7 @@ export const OUTCOMES = [
   'exited',
   'action',
   'attempt',
+  'deferred',
   'synced',
   'error',
 ] as const;
@@ -185,7 +186,8 @@ export function queryParams(query: object): URLSearchParams {
   return params;
 }
 
-export const ACTION_STATUSES = ['pending', 'retrying', 'succeeded', 'dead'] as const;
+/** skipped: not sent on purpose (the contact unsubscribed, the address bounced: docs/email.md). */
+export const ACTION_STATUSES = ['pending', 'retrying', 'succeeded', 'dead', 'skipped'] as const;
 
 /** One action run: an effect under its idempotency key, with its attempts. */
 export interface ActionRun {
