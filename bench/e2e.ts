@@ -14,6 +14,9 @@
 // BENCH_IDLE_SECONDS how long the idle CPU (engine and database, nothing
 // to do) is measured after the steady phases; BENCH_FRESH_WAL=1 skips
 // readying WAL segments for reuse (see recycleWal in database.ts).
+// BENCH_WORKERS adds that many `nudge worker` processes beside `nudge start`
+// (their CPU counted as the engine's); BENCH_STEADY_SECONDS=0 skips the
+// steady and idle phases (bench/scale.ts runs both ways).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -41,6 +44,7 @@ const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const USERS = Number(process.env.BENCH_USERS ?? 5_000);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
 const REPO = path.resolve(import.meta.dirname, '..');
 
 const now = () => performance.timeOrigin + performance.now();
@@ -137,6 +141,7 @@ const bench = await benchDatabase(
 );
 const { dir, url } = bench;
 let engine: ChildProcess | undefined;
+const workers: ChildProcess[] = [];
 try {
   const sql = postgres(url, { onnotice: () => {}, max: 8 });
   await sql`create table public.orders (
@@ -263,15 +268,45 @@ stages:
     if (process.env.BENCH_ECHO) process.stderr.write(chunk);
   });
   await until('nudge start', () => output.includes('Nudge is running'), 60_000);
+  for (let i = 0; i < WORKERS; i++) {
+    const worker = spawn(
+      process.execPath,
+      [path.join(REPO, 'dist/cli/main.js'), '-c', path.join(dir, 'project/nudge.yaml'), 'worker'],
+      {
+        cwd: REPO,
+        env: { ...process.env, DATABASE_URL: url },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    workers.push(worker);
+    let said = '';
+    worker.stdout?.on('data', (chunk) => {
+      said = (said + chunk).slice(-2_000);
+    });
+    await until('nudge worker', () => said.includes('Nudge worker is running'), 60_000);
+  }
 
   // CPU per event, engine and database apart: the steadier signal when
   // comparing changes (latency at a fixed rate follows how busy the cores are).
   const postmaster = Number(
     (await readFile(path.join(dir, 'pg/postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
   );
+  const enginesMs = async () => {
+    const each = await Promise.all(
+      [engine, ...workers].map((child) =>
+        child?.pid === undefined ? undefined : cpuMs(child.pid),
+      ),
+    );
+    let sum = 0;
+    for (const ms of each) {
+      if (ms === undefined) return undefined;
+      sum += ms;
+    }
+    return sum;
+  };
   const cpu = async () => {
     const [engineMs, databaseMs] = await Promise.all([
-      engine?.pid === undefined ? undefined : cpuMs(engine.pid),
+      enginesMs(),
       postmaster ? cpuMs(postmaster) : undefined,
     ]);
     return engineMs === undefined || databaseMs === undefined
@@ -453,31 +488,37 @@ stages:
     }
     return pct(99);
   }
-  const p99 = await steady(RATE, STEADY_SECONDS);
+  const p99 = STEADY_SECONDS > 0 ? await steady(RATE, STEADY_SECONDS) : undefined;
   // For comparison, a rate this machine sustains.
-  await steady(LOW_RATE, STEADY_SECONDS / 2);
+  if (STEADY_SECONDS > 0) await steady(LOW_RATE, STEADY_SECONDS / 2);
   // What the engine and the database use with nothing to do: the part of
   // the CPU per event above that does not depend on the events.
-  const idleBefore = await cpu();
-  await wait(IDLE_SECONDS * 1000);
-  const idleUsed = used(idleBefore, await cpu(), IDLE_SECONDS, 'second');
-  if (idleUsed) console.log(`idle for ${IDLE_SECONDS} s${idleUsed}`);
+  if (STEADY_SECONDS > 0) {
+    const idleBefore = await cpu();
+    await wait(IDLE_SECONDS * 1000);
+    const idleUsed = used(idleBefore, await cpu(), IDLE_SECONDS, 'second');
+    if (idleUsed) console.log(`idle for ${IDLE_SECONDS} s${idleUsed}`);
+  }
 
   // A SIGINT lets the engine stop (and write a profile when asked); SIGKILL after 10 s.
-  const stopped = new Promise((resolve) => engine?.once('exit', resolve));
-  engine.kill('SIGINT');
+  const processes = [engine, ...workers.splice(0)];
+  const stopped = Promise.all(
+    processes.map((child) => new Promise((resolve) => child.once('exit', resolve))),
+  );
+  for (const child of processes) child.kill('SIGINT');
   await Promise.race([stopped, wait(10_000)]);
-  engine.kill('SIGKILL');
+  for (const child of processes) child.kill('SIGKILL');
   engine = undefined;
   noop.push(await noopRate());
   console.log(`graphile-worker no-op jobs, again: ${noop[1]!.toFixed(0)} jobs/s`);
   const noopMean = (noop[0]! + noop[1]!) / 2;
   console.log(
-    `\nend-to-end ÷ no-op job rate: ${(e2e / noopMean).toFixed(2)} (target ≥ 0.5); p99 at ${RATE}/s ${p99.toFixed(1)} ms (target ≤ 100 ms)`,
+    `\nend-to-end ÷ no-op job rate: ${(e2e / noopMean).toFixed(2)} (target ≥ 0.5)${p99 === undefined ? '' : `; p99 at ${RATE}/s ${p99.toFixed(1)} ms (target ≤ 100 ms)`}`,
   );
   await sql.end();
   sink.close();
 } finally {
   engine?.kill('SIGKILL');
+  for (const worker of workers) worker.kill('SIGKILL');
   await bench.stop();
 }
