@@ -42,6 +42,22 @@ export interface Overview {
         oldest_at: string | null;
       }
     | Unreadable;
+  /**
+   * capture: replication only: the slot's WAL retention and lag in bytes
+   * (docs/replication.md); over_limit when it retains more than
+   * capture.replication.warn_retained_mb.
+   */
+  replication?:
+    | {
+        slot: string;
+        exists: boolean;
+        active: boolean;
+        retained_bytes: number;
+        lag_bytes: number;
+        wal_status: string | null;
+        over_limit: boolean;
+      }
+    | Unreadable;
   engine:
     | {
         inbox_pending: number;

@@ -3,6 +3,7 @@
 // check an outcome (ok, warn, fail), a label, a message and a one-line fix.
 // Every check stands alone: one that fails or throws never stops the others.
 
+import { replicationChecks } from '../capture/transports/replication/doctor.js';
 import {
   type FeatureLoad,
   featureChecks,
@@ -216,6 +217,7 @@ async function runChecks(checks: Checks) {
     ['Capture', () => captureChecks(checks)],
     ['Realtime', () => realtimeChecks(checks)],
     ['Nudge capture', () => nudgeChecks(checks)],
+    ['Replication', () => replicationChecks(checks.sql, checks.project, checks.say)],
     [
       'Features',
       () => featureChecks(checks.sql, checks.project, checks.features, checks.say, checks.readOnly),
@@ -462,8 +464,10 @@ function realtimeChecks({ say, analysis, project, configured }: Checks) {
   }
 }
 
-function nudgeChecks({ say, analysis, readOnly }: Checks) {
+function nudgeChecks({ say, analysis, readOnly, project }: Checks) {
   const label = 'Nudge capture';
+  // capture: replication has no triggers: its own lines follow.
+  if (project.config.capture.transport === 'replication') return;
   const deploy = `${readOnly ? 'set access: read-write, then ' : ''}run nudge plan, then nudge deploy`;
   if (!analysis.nudgeSchema.exists) return say('warn', label, 'nothing deployed yet', deploy);
   const deployed = allTables(analysis).flatMap((table) =>

@@ -9,6 +9,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
+import { replicationFacts } from '../../capture/transports/replication/doctor.js';
 import type { DoctorCheck, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
@@ -31,11 +32,12 @@ export interface OverviewApiOptions {
 export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.get('/', async (c) => {
-    const [source, capture, engine, activity] = await Promise.all([
+    const [source, capture, engine, activity, replication] = await Promise.all([
       part(() => sourceFacts(options)),
       part(() => captureFacts(options.source)),
       part(() => engineFacts(options)),
       part(() => activityFacts(options.sql)),
+      part(() => slotFacts(options.source, options.project)),
     ]);
     return c.json({
       access: options.project.config.access,
@@ -43,6 +45,7 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
       store: options.store,
       source,
       capture,
+      ...(replication ? { replication } : {}),
       engine,
       activity,
     } satisfies Overview);
@@ -71,6 +74,22 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
     return c.json({ checks, at: new Date().toISOString() });
   });
   return api;
+}
+
+/** capture: replication's slot (transports/replication/doctor.ts), undefined with another transport. */
+async function slotFacts(source: postgres.Sql, project: LoadedConfig) {
+  const health = await replicationFacts(source, project);
+  return (
+    health && {
+      slot: health.slot,
+      exists: health.exists,
+      active: health.active,
+      retained_bytes: health.retainedBytes,
+      lag_bytes: health.lagBytes,
+      wal_status: health.walStatus,
+      over_limit: health.overLimit,
+    }
+  );
 }
 
 /** A part of the page, or the one-line reason it could not be read. */

@@ -1,0 +1,93 @@
+// A slot nobody consumes holds back WAL: nudge doctor and GET /v1/overview
+// report how much, and warn past capture.replication.warn_retained_mb.
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replicationChecks } from '../../src/capture/transports/replication/doctor.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import { overviewRoutes } from '../../src/server/api/overview.js';
+import { useDatabase } from '../harness/db.js';
+import { dropSlotAfterAll, migrated, replicationProject, slotFor } from './helpers.js';
+
+const db = useDatabase();
+dropSlotAfterAll(db);
+let cwd: string;
+let project: LoadedConfig;
+
+beforeAll(async () => {
+  await db.sql`create table public.events (id bigserial primary key, body text)`;
+  cwd = await replicationProject(db, '', {
+    seen: `name: seen
+trigger: { table: public.events, on: insert }
+stages:
+  - name: seen
+    do: [{ track: { event: seen } }]
+`,
+  });
+  await migrated(db);
+});
+
+afterAll(async () => {
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+async function lines(config: LoadedConfig) {
+  const said: string[] = [];
+  await replicationChecks(db.sql, config, (outcome, label, message) =>
+    said.push(`${outcome} ${label}: ${message}`),
+  );
+  return said;
+}
+
+describe('slot retention', () => {
+  it('is reported by nudge doctor, and warned about past the limit', async () => {
+    project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+    // Nobody consumes the slot: writes pile up behind it.
+    await db.sql`insert into public.events (body) select repeat('x', 500) from generate_series(1, 4000)`;
+    const [ok] = await lines(project);
+    expect(ok).toMatch(
+      new RegExp(
+        `^ok Replication: slot ${slotFor(db)} not streaming \\(no engine is running\\): retains \\d+\\.\\d MB of WAL`,
+      ),
+    );
+    const strict = {
+      ...project,
+      config: {
+        ...project.config,
+        capture: {
+          ...project.config.capture,
+          replication: { ...project.config.capture.replication, warn_retained_mb: 0.5 },
+        },
+      },
+    };
+    const [warn] = await lines(strict);
+    expect(warn).toMatch(/^warn Replication: .* over capture\.replication\.warn_retained_mb/);
+  });
+
+  it('is in GET /v1/overview', async () => {
+    const api = overviewRoutes({
+      sql: db.sql,
+      source: db.sql,
+      sourceUrl: db.url,
+      project,
+      features: [],
+      store: 'test',
+    });
+    const body = (await (await api.request('/')).json()) as {
+      transport: string;
+      replication: { slot: string; exists: boolean; retained_bytes: number; over_limit: boolean };
+    };
+    expect(body.replication).toMatchObject({ slot: slotFor(db), exists: true, over_limit: false });
+    expect(body.replication.retained_bytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('says nothing when capture is not replication', async () => {
+    const outbox = {
+      ...project,
+      config: {
+        ...project.config,
+        capture: { ...project.config.capture, transport: 'outbox' as const },
+      },
+    };
+    expect(await lines(outbox)).toEqual([]);
+  });
+});
