@@ -125,6 +125,28 @@ describe('plan and deploy', () => {
   });
 });
 
+describe('enrich', () => {
+  it('is refused by the plan, naming the features that enrich', () => {
+    const enriching: CaptureNeed = {
+      table: orders,
+      operation: 'insert',
+      by: 'vip-order',
+      enrichments: [
+        {
+          name: 'customer',
+          target: { schema: 'auth', table: 'users' },
+          targetColumn: 'id',
+          targetType: 'uuid',
+          sourceField: 'user_id',
+        },
+      ],
+    };
+    expect(() =>
+      replicationObjects([...needs(), enriching], { slot: 'x', serverVersion: 170000 }),
+    ).toThrow('capture: replication cannot enrich at capture time, and vip-order uses enrich');
+  });
+});
+
 describe('drift', () => {
   it('finds a publication changed by hand and a slot dropped by hand, and repairs both', async () => {
     const name = `${slotFor(db)}_insert`;

@@ -20,13 +20,6 @@ export async function replicationCaptures(
   sql: Sql,
   needs: CaptureNeed[],
 ): Promise<DesiredCaptures> {
-  const enriching = [...new Set(needs.filter((n) => n.enrichments?.length).map((n) => n.by))];
-  if (enriching.length) {
-    throw new NudgeError(
-      `capture: replication cannot enrich at capture time, and ${enriching.join(', ')} ${enriching.length === 1 ? 'uses' : 'use'} enrich`,
-      'remove enrich from those features (read the joined row in a condition or template instead), or use capture: outbox',
-    );
-  }
   const [server] = await sql<{ version: number }[]>`
     select current_setting('server_version_num')::int as version`;
   return replicationObjects(needs, {
@@ -41,6 +34,13 @@ export function replicationObjects(
   needs: CaptureNeed[],
   options: { slot: string; serverVersion: number; exclude?: ExcludedColumns },
 ): DesiredCaptures {
+  const enriching = [...new Set(needs.filter((n) => n.enrichments?.length).map((n) => n.by))];
+  if (enriching.length) {
+    throw new NudgeError(
+      `capture: replication cannot enrich at capture time, and ${enriching.join(', ')} ${enriching.length === 1 ? 'uses' : 'use'} enrich`,
+      'remove enrich from those features (read the joined row in a condition or template instead), or use capture: outbox',
+    );
+  }
   const objects = buildCaptureObjects(needs, options.exclude ? { exclude: options.exclude } : {});
   return withReplication(
     objects,
