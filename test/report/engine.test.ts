@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { trackEvent } from '../../src/contacts/events.js';
 import { makeRouter } from '../../src/engine/intake/router.js';
 import { assign } from '../../src/engine/journeys/experiment.js';
-import { recordEntry } from '../../src/engine/journeys/experiment-store.js';
+import { recordEntry, sweepConversions } from '../../src/engine/journeys/experiment-store.js';
 import { featureReport } from '../../src/report/index.js';
 import { signUp, type TestEngine, testEngine } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
@@ -159,6 +159,44 @@ describe('experiments in the engine', () => {
     ]);
     // Eight days later every window has closed.
     expect(report.groups.every((g) => g.open === 0)).toBe(true);
+  });
+
+  it('a goal on the contact alone is also met with no event: the sweep converts in SQL', async () => {
+    const engine = await testEngine(
+      db,
+      {
+        'welcome.yaml': WELCOME.replace('name: welcome', 'name: swept'),
+        'activate.yaml': ACTIVATE.replace('name: activate', 'name: activated'),
+      },
+      { config: CONFIG },
+    );
+    const emails = ['eve@example.com', 'fay@example.com', 'gus@example.com'];
+    for (const email of emails) await signUp(db.sql, email);
+    await engine.settle();
+    const [eve, fay, gus] = await Promise.all(emails.map(contactOf));
+    const attributes = { onboarded: 'boolean' as const };
+    // Set through the API (no event): the lanes cannot see it; the sweep can.
+    const onboard = (id: string) => db.sql`
+      update nudge_engine.contacts set attributes = attributes || '{"onboarded": true}' where id = ${id}`;
+    engine.clock.advance(DAY);
+    await onboard(eve!);
+    const sweptAt = engine.clock.now();
+    expect(await sweepConversions(db.sql, engine.features, attributes, sweptAt)).toBe(1);
+    // Once: a second sweep changes nothing.
+    engine.clock.advance(DAY);
+    expect(await sweepConversions(db.sql, engine.features, attributes, engine.clock.now())).toBe(0);
+    // After the limit, no more.
+    engine.clock.advance(6 * DAY);
+    await onboard(fay!);
+    expect(await sweepConversions(db.sql, engine.features, attributes, engine.clock.now())).toBe(0);
+    const swept = await entries('swept');
+    expect(swept.get(eve!)!.converted_at).toEqual(sweptAt);
+    expect(swept.get(fay!)!.converted_at).toBeNull();
+    expect(swept.get(gus!)!.converted_at).toBeNull();
+    // An event goal is left to the lanes: activate's entries are untouched.
+    const activated = [...(await entries('activated')).values()];
+    expect(activated).toHaveLength(3);
+    expect(activated.every((e) => e.converted_at === null)).toBe(true);
   });
 
   it('an event goal converts on that event with its properties, never on the entering event', async () => {

@@ -17,6 +17,7 @@ CREATE TABLE nudge_engine.experiment_entries (
   CHECK (converted_at IS NULL OR converted_at BETWEEN entered_at AND deadline)
 );
 
--- The lanes look up a contact's entries still waiting for their goal.
-CREATE INDEX experiment_entries_open_idx ON nudge_engine.experiment_entries (contact_id, feature)
+-- The lanes look a contact's entries up by the primary key; the sweep of
+-- goals on the contact alone reads a feature's entries still waiting.
+CREATE INDEX experiment_entries_open_idx ON nudge_engine.experiment_entries (feature, deadline)
   WHERE converted_at IS NULL;

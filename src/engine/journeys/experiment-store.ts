@@ -4,8 +4,12 @@
 // its decisions commit together, and a conversion with the event that made
 // the goal hold. Re-entries keep the first row: the unit of the experiment is
 // the contact, and its window runs from its first entry (docs/experiments.md).
+// Goals on the contact alone are also swept (sweepConversions): an attribute
+// set through the API or by a `set` action comes with no event for the lanes.
 import type postgres from 'postgres';
-import type { FeatureSet, Row } from '../match/features.js';
+import { compileSql, numberedParams } from '../../conditions/index.js';
+import { type AttributeTypes, fieldSql } from '../../contacts/query.js';
+import type { FeatureSet, Row, RuntimeFeature } from '../match/features.js';
 import type { MeasuredEntry } from './experiment.js';
 import { converts, type OpenEntry } from './goal.js';
 import type { EventFacts } from './machine.js';
@@ -79,4 +83,46 @@ export async function recordConversions(
       from unnest(${converted.map((c) => c.feature)}::text[],
                   ${converted.map((c) => c.contact_id)}::uuid[]) as c(feature, contact_id)
      where e.feature = c.feature and e.contact_id = c.contact_id and e.converted_at is null`;
+}
+
+/** The features whose goal reads only the contact (no event): those a sweep can decide in SQL. */
+function sweepable(features: FeatureSet): RuntimeFeature[] {
+  return features.all().filter((f) => f.goal?.spec.when && f.goal.spec.event === undefined);
+}
+
+/**
+ * Converts, at `now`, the open entries (not converted, deadline not passed)
+ * of features whose goal reads only the contact, where the contact's row
+ * satisfies the goal now: the goal compiled to SQL over the contact book
+ * (the same compiler segments use), one statement per feature. Run by the
+ * engine's housekeeping every few seconds, and by the report before it
+ * counts; the conversion time is the sweep's. Returns how many converted.
+ */
+export async function sweepConversions(
+  sql: postgres.Sql,
+  features: FeatureSet,
+  attributes: AttributeTypes,
+  now: Date,
+): Promise<number> {
+  let converted = 0;
+  for (const feature of sweepable(features)) {
+    const params = numberedParams(1, now);
+    const at = params.now();
+    const name = params.param(feature.name, 'text');
+    const where = compileSql(feature.goal!.spec.when!, {
+      column: (ref) => fieldSql(ref, { attributes, params }),
+      ...params,
+    });
+    const rows = await sql.unsafe(
+      `UPDATE nudge_engine.experiment_entries e SET converted_at = ${at}
+         FROM nudge_engine.contacts c
+        WHERE e.feature = ${name} AND e.converted_at IS NULL
+          AND e.entered_at <= ${at} AND e.deadline >= ${at}
+          AND c.id = e.contact_id AND c.deleted_at IS NULL AND (${where})
+       RETURNING e.contact_id`,
+      params.values as postgres.ParameterOrJSON<never>[],
+    );
+    converted += rows.length;
+  }
+  return converted;
 }

@@ -22,6 +22,7 @@ import type { Catalog } from '../../source/catalog.js';
 import { INBOX_CHANNEL, type Router, readNews } from '../intake/inbox.js';
 import { capturesWaiting, pump } from '../intake/pump.js';
 import { runSchedules } from '../intake/schedule.js';
+import { sweepConversions } from '../journeys/experiment-store.js';
 import { processTimers } from '../journeys/timers.js';
 import { type Bell, Bells } from '../lanes/bells.js';
 import type { ProcessContext } from '../lanes/context.js';
@@ -350,6 +351,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     ...(options.housekeeping ?? []),
     reclaimTask,
     ['retention', () => applyRetention(engine, project, options.source)],
+    // Goals on the contact alone met with no event (docs/experiments.md).
+    [
+      'goals',
+      () =>
+        sweepConversions(
+          engine,
+          options.features,
+          project.config.contacts.attributes,
+          options.clock.now(),
+        ),
+    ],
   ];
   loops.push(
     loop(
