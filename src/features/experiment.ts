@@ -43,14 +43,25 @@ const OVERRIDABLE = ['email', 'webhook', 'function', 'track'] as const satisfies
 /**
  * The goal and the experiment of a feature file, or undefined for each it
  * does not declare. `condition` parses a condition in place (reporting at
- * its path); errors found here are pushed onto `errors`.
+ * its path); errors found here are pushed onto `errors`. `hasContact`: the
+ * feature finds a contact for its rows (a goal is measured per contact).
  */
 export function compileExperiment(
   file: FeatureFile,
   source: YamlSource,
   condition: (value: unknown, at: FieldPath) => Condition | undefined,
   errors: ConfigError[],
+  hasContact: boolean,
 ): { goal?: FeatureGoal; experiment?: FeatureExperiment } {
+  if (file.goal && !hasContact) {
+    errors.push(
+      source.error(
+        ['goal'],
+        'a goal is measured per contact, so this feature needs contact: { id: new.<column> } (or email / phone)',
+        { key: true },
+      ),
+    );
+  }
   const goal = file.goal ? compileGoal(file.goal, source, condition, errors) : undefined;
   const splits = file.stages.flatMap((stage, index) => (stage.split ? [{ stage, index }] : []));
   for (const extra of splits.slice(1)) {

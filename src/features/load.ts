@@ -158,7 +158,8 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     );
   }
   const exit = condition(file.exit?.when, ['exit', 'when']);
-  const measured = compileExperiment(file, source, condition, errors);
+  const hasContact = Object.keys(contact).length > 0;
+  const measured = compileExperiment(file, source, condition, errors, hasContact);
   throwIfAny(errors);
   return {
     name: file.name ?? fileName.replace(/\.ya?ml$/, ''),

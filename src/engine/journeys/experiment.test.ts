@@ -103,6 +103,17 @@ describe('the feature file', () => {
     expect(() => parse(SPLIT.replace(from, to))).toThrow(error);
   });
 
+  it('refuses a goal on a feature that finds no contact', () => {
+    // A table's rows name no contact unless the feature says how (auth.users aside).
+    const noContact = SPLIT.replace(
+      'trigger: { event: order.placed }\ncontact: { id: new.user_id }\n',
+      'trigger: { table: public.orders, on: insert }\n',
+    );
+    expect(() => parse(noContact)).toThrow(
+      /f\.yaml:3:1 goal: a goal is measured per contact, so this feature needs contact:/,
+    );
+  });
+
   it('refuses a split or a holdout without a goal, and a second split', () => {
     const noGoal = SPLIT.replace(/goal:\n.*\n.*\n/, '');
     expect(() => parse(noGoal)).toThrow(/stages\[0\]\.split: a split needs a goal to measure it/);
