@@ -43,8 +43,9 @@ export async function preferencesOf(
 /**
  * Sets topics on or off (topic '*' for all at once: it also clears the
  * choices made per topic). Idempotent: setting what is already set changes
- * nothing but updated_at. False when there is no such contact (deleted since
- * the link was sent): nothing to do.
+ * nothing but updated_at. A change is an event on the contact's timeline
+ * (email.preferences_changed, with the changes and their source). False when
+ * there is no such contact (deleted since the link was sent): nothing to do.
  */
 export async function setPreferences(
   db: Db,
@@ -54,6 +55,11 @@ export async function setPreferences(
 ): Promise<boolean> {
   const [contact] = await db`select from nudge_engine.contacts where id = ${contactId}`;
   if (!contact) return false;
+  const rows = await db<{ topic: string; subscribed: boolean }[]>`
+    select topic, subscribed from nudge_engine.email_preferences where contact_id = ${contactId}`;
+  const before = new Map(rows.map((r) => [r.topic, r.subscribed]));
+  const after = new Map(changes[ALL_TOPICS] === undefined ? before : []);
+  for (const [topic, subscribed] of Object.entries(changes)) after.set(topic, subscribed);
   if (changes[ALL_TOPICS] !== undefined) {
     // Every topic at once: the per-topic choices before it no longer count.
     await db`delete from nudge_engine.email_preferences
@@ -66,5 +72,14 @@ export async function setPreferences(
       from jsonb_each_text(${db.json(changes)})
     on conflict (contact_id, topic) do update
        set subscribed = excluded.subscribed, source = excluded.source, updated_at = now()`;
+  const changed =
+    before.size !== after.size || [...after].some(([topic, on]) => before.get(topic) !== on);
+  if (changed) {
+    // On the contact's timeline: who changed what, and how (a repeat of the same choice is not).
+    await db`
+      insert into nudge_engine.events (contact_id, name, properties, source, occurred_at)
+      values (${contactId}, 'email.preferences_changed',
+              ${db.json({ changes, source })}, 'nudge', now())`;
+  }
   return true;
 }

@@ -63,8 +63,14 @@ describe('one-click unsubscribe over SMTP', () => {
     const answer = await oneClick(path);
     expect(answer.status).toBe(200);
     expect(await answer.text()).toContain('You will no longer receive <strong>Offers</strong>');
-    // Idempotent: a second POST (a provider retrying) is a 200 too.
+    // Idempotent: a second POST (a provider retrying) is a 200 too, and changes nothing.
     expect((await oneClick(path)).status).toBe(200);
+    const changes = await world.sql`
+      select properties from nudge_engine.events
+       where contact_id = ${ada} and name = 'email.preferences_changed'`;
+    expect(changes).toEqual([
+      { properties: { changes: { marketing: false }, source: 'one-click' } },
+    ]);
 
     const second = await world.send(ada, { topic: 'marketing' });
     expect(second).toMatchObject({
