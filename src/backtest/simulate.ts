@@ -17,12 +17,12 @@ import type { ContactIdentity } from '../contacts/store.js';
 import { hasIdentity } from '../contacts/store.js';
 import {
   type Decision,
-  type EventFacts,
   type JourneyRow,
   type JourneyStep,
   stepJourney,
   stepWithoutContact,
 } from '../engine/journeys/machine.js';
+import { factsOf } from '../engine/lanes/event.js';
 import {
   candidatesOf,
   identityOf,
@@ -197,6 +197,16 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     );
   }
 
+  /** The trigger condition on the event (with the contact when it reads one); a decision when false. */
+  function triggerHolds(row: PastEvent, now: Date, contact?: SimulatedContact): boolean {
+    const verdict = contact
+      ? feature.when!.test({ now, new: row.new_row, old: row.old_row, contact: contact.row })
+      : triggerVerdict(feature, row, now);
+    if (verdict.result) return true;
+    matcherDecision(row, now, contact, 'skipped', `trigger condition false: ${explain(verdict)}`);
+    return false;
+  }
+
   /** One past event: the trigger, then journeys of its contacts that wait on events. */
   function onEvent(row: PastEvent, plan: { own: boolean; ownKey?: string; keys: string[] }): void {
     clock = Math.max(clock, row.occurred_at.getTime());
@@ -206,19 +216,7 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     const facts = factsOf(row);
     let triggered: string | undefined;
     if (plan.own) {
-      if (feature.when && !feature.readsContact) {
-        const verdict = triggerVerdict(feature, row, now);
-        if (!verdict.result) {
-          matcherDecision(
-            row,
-            now,
-            undefined,
-            'skipped',
-            `trigger condition false: ${explain(verdict)}`,
-          );
-          return;
-        }
-      }
+      if (feature.when && !feature.readsContact && !triggerHolds(row, now)) return;
       // Worked out with the page (prepare): the contact the feature's mapping names.
       if (plan.ownKey === undefined) {
         if (Object.keys(feature.feature.contact).length > 0) {
@@ -239,24 +237,7 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       const contact = contacts.get(plan.ownKey)!;
       byId.set(contact.id, contact);
       triggered = contact.id;
-      if (feature.when && feature.readsContact) {
-        const verdict = feature.when.test({
-          now,
-          new: row.new_row,
-          old: row.old_row,
-          contact: contact.row,
-        });
-        if (!verdict.result) {
-          matcherDecision(
-            row,
-            now,
-            contact,
-            'skipped',
-            `trigger condition false: ${explain(verdict)}`,
-          );
-          return;
-        }
-      }
+      if (feature.when && feature.readsContact && !triggerHolds(row, now, contact)) return;
       matcherDecision(row, now, contact, 'matched', 'trigger matched');
       step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
     }
@@ -270,20 +251,6 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       step(contact, { kind: 'event', facts }, now, row.from);
     }
   }
-}
-
-function factsOf(row: PastEvent): EventFacts {
-  return {
-    inboxId: row.id,
-    ...(row.event_name ? { name: row.event_name } : {}),
-    ...(row.schema_name ? { schema: row.schema_name } : {}),
-    ...(row.table_name ? { table: row.table_name } : {}),
-    ...(row.operation ? { operation: row.operation } : {}),
-    newRow: row.new_row,
-    oldRow: row.old_row,
-    enrichment: row.enrichment,
-    occurredAt: row.occurred_at,
-  };
 }
 
 /** Wake-ups in time order: a binary heap of (time, contact). */

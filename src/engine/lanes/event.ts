@@ -53,14 +53,9 @@ function directContacts(ctx: ProcessContext): ContactSource {
  * contacts live sync changed for this event (live-sync.ts); their waiting
  * journeys re-check like those of the contacts the features resolved.
  */
-export async function handleEvent(
-  env: StepEnv,
-  ctx: ProcessContext,
-  row: InboxRow,
-  contacts: ContactSource = directContacts(ctx),
-  synced: string[] = [],
-): Promise<void> {
-  const facts: EventFacts = {
+/** An inbox event as a journey keeps it and its templates see it (also the backtest's). */
+export function factsOf(row: InboxRow): EventFacts {
+  return {
     inboxId: row.id,
     ...(row.event_name ? { name: row.event_name } : {}),
     ...(row.schema_name ? { schema: row.schema_name } : {}),
@@ -71,6 +66,16 @@ export async function handleEvent(
     enrichment: row.enrichment,
     occurredAt: row.occurred_at,
   };
+}
+
+export async function handleEvent(
+  env: StepEnv,
+  ctx: ProcessContext,
+  row: InboxRow,
+  contacts: ContactSource = directContacts(ctx),
+  synced: string[] = [],
+): Promise<void> {
+  const facts = factsOf(row);
   const rows = { new: row.new_row, old: row.old_row };
   const seen = new Map<string, Row | null>();
   const triggered = new Set<string>();
