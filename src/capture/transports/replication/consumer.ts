@@ -232,7 +232,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
   /** Becomes the leader (a session lock on the source), streams while it is, retries with backoff. */
   const run = async () => {
     let failures = 0;
-    let lastHealth = 0;
+    let watch: NodeJS.Timeout | undefined;
     while (!stopping) {
       const lock = postgres(options.url, {
         max: 1,
@@ -252,6 +252,20 @@ export function startConsumer(options: ConsumerOptions): Consumer {
         }
         leader = true;
         options.log.info({ slot: options.slot }, 'streaming the replication slot');
+        // While it leads, a look each minute at the WAL the slot holds back.
+        const limit = options.warnRetainedMb;
+        if (limit !== undefined)
+          watch = setInterval(() => {
+            slotHealth(lock, options.slot, limit)
+              .then((health) => {
+                if (health.overLimit)
+                  options.log.warn(
+                    { slot: options.slot, retainedBytes: health.retainedBytes },
+                    'the replication slot retains more WAL than capture.replication.warn_retained_mb',
+                  );
+              })
+              .catch(() => {});
+          }, 60_000);
         while (!stopping) {
           try {
             await session();
@@ -266,15 +280,6 @@ export function startConsumer(options: ConsumerOptions): Consumer {
               `replication stream ended, streaming again in ${backoff} ms`,
             );
             await sleep(backoff);
-          }
-          if (Date.now() - lastHealth > 60_000 && options.warnRetainedMb !== undefined) {
-            lastHealth = Date.now();
-            const health = await slotHealth(lock, options.slot, options.warnRetainedMb);
-            if (health.overLimit)
-              options.log.warn(
-                { slot: options.slot, retainedBytes: health.retainedBytes },
-                'the replication slot retains more WAL than capture.replication.warn_retained_mb',
-              );
           }
           // The lock's session is gone (the server restarted): lead again only once re-taken.
           const [still] = await lock<{ held: boolean }[]>`
@@ -292,6 +297,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           await sleep(1000);
         }
       } finally {
+        clearInterval(watch);
         leader = false;
         current.lock = undefined;
         await lock.end({ timeout: 1 }).catch(() => {});
