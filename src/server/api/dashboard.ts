@@ -38,6 +38,7 @@ export interface DashboardApiOptions extends OverviewApiOptions {
 /** The writes the `dashboard` scope (a dashboard session, or a key of that scope) may make. */
 const DASHBOARD_WRITES = [
   /^\/v1\/features\/[^/]+\/(pause|resume)$/,
+  /^\/v1\/features\/backtest$/,
   /^\/v1\/actions\/replay$/,
   /^\/v1\/deploy$/,
   /^\/v1\/clock\/advance$/,
