@@ -1,0 +1,353 @@
+// Shard locality, on real PostgreSQL as a stand-in for a store distributed by
+// contact: every hot statement of src/engine/sql/ runs, through its own
+// function and with realistic values, against an engine store whose hot
+// tables are hash-partitioned by contact (partitioned-store.ts). The text and
+// parameters the function sent are EXPLAIN ANALYZEd in the same transaction;
+// the partitions it touched are those its plan executed a scan of, or whose
+// rows it changed (the transaction's own statistics). Statements about one
+// contact must touch one partition; batched ones, only the partitions of the
+// contacts they name. Statements that cross partitions are asserted as they
+// are, with the reason docs/scale.md gives: a redesign makes their test fail
+// and the document changes with it. SCALE_PLANS=1 prints each plan.
+import { readdirSync } from 'node:fs';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Decision, JourneyRow } from '../../src/engine/journeys/machine.js';
+import { claimTimers } from '../../src/engine/sql/claim-timers.js';
+import { countEmails } from '../../src/engine/sql/count-emails.js';
+import { endJourney } from '../../src/engine/sql/end-journey.js';
+import { findContacts } from '../../src/engine/sql/find-contacts.js';
+import { insertDecisions } from '../../src/engine/sql/insert-decisions.js';
+import { insertInboxRows } from '../../src/engine/sql/insert-inbox-rows.js';
+import { laneWaiting } from '../../src/engine/sql/lane-waiting.js';
+import { lockActiveJourneys } from '../../src/engine/sql/lock-active-journeys.js';
+import { lockJourney } from '../../src/engine/sql/lock-journey.js';
+import { lockJourneys } from '../../src/engine/sql/lock-journeys.js';
+import { markProcessed } from '../../src/engine/sql/mark-processed.js';
+import { readLanes } from '../../src/engine/sql/read-lanes.js';
+import { takeLanes } from '../../src/engine/sql/take-lanes.js';
+import { timersDue } from '../../src/engine/sql/timers-due.js';
+import { upsertJourneys } from '../../src/engine/sql/upsert-journeys.js';
+import { useDatabase } from '../harness/db.js';
+import { PARTITIONS, partitionActivity, partitionedStore } from './partitioned-store.js';
+
+const db = useDatabase();
+
+/** What each statement function sent, from postgres.js's debug hook. */
+const sent: { query: string; parameters: unknown[] }[] = [];
+let sql: postgres.Sql;
+
+interface Contact {
+  id: string;
+  auth_user_id: string;
+  email: string;
+  /** The remainder of its partition: contacts_p<r>, journeys_p<r>, decisions_p<r>. */
+  r: number;
+}
+let contacts: Contact[];
+/** Lane → the remainder of its inbox partition, and its pending event ids. */
+const lanes = new Map<number, { r: number; ids: number[] }>();
+const LANES = 4;
+/** Enough rows that the planner reaches rows by their indexes, as on a store in use. */
+const CONTACTS = 20_000;
+const now = new Date();
+const later = new Date(now.getTime() + 86_400_000);
+
+beforeAll(async () => {
+  await partitionedStore(db.sql, db.url);
+  sql = postgres(db.url, {
+    onnotice: () => {},
+    max: 1,
+    debug: (_connection, query, parameters) => {
+      sent.push({ query, parameters: parameters as unknown[] });
+    },
+  });
+  const remainder = (part: string) => Number(/_p(\d+)$/.exec(part)![1]);
+  contacts = (
+    await sql<(Omit<Contact, 'r'> & { part: string })[]>`
+      insert into nudge_engine.contacts (auth_user_id, email)
+      select gen_random_uuid(), 'c' || g || '@example.com' from generate_series(1, ${CONTACTS}) g
+      returning id, auth_user_id, email, tableoid::regclass::text as part`
+  ).map(({ part, ...c }) => ({ ...c, r: remainder(part) }));
+  // Every contact: an active journey waiting a day, a completed one, three emails decided.
+  await sql`
+    insert into nudge_engine.journeys (feature, contact_id, status, stage, entries, entered_at, wake_at)
+    select f, c.id, case f when 'welcome' then 'active' else 'completed' end, 'first', 1, ${now},
+           case f when 'welcome' then ${later}::timestamptz end
+      from nudge_engine.contacts c cross join unnest(array['welcome', 'drip']) f`;
+  await sql`
+    insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
+    select ${now}, 'welcome', c.id, 'action', 'stage first', '{"kind": "email"}'
+      from nudge_engine.contacts c cross join generate_series(1, 3)`;
+  const inbox = await sql<{ id: string; partition: number; part: string }[]>`
+    insert into nudge_engine.inbox (source, source_key, occurred_at, partition)
+    select 'api', 'k-' || l || '-' || g, ${now}, l from generate_series(0, ${LANES - 1}) l, generate_series(1, 10) g
+    returning id, partition, tableoid::regclass::text as part`;
+  for (const row of inbox) {
+    const lane = lanes.get(row.partition) ?? { r: remainder(row.part), ids: [] };
+    lane.ids.push(Number(row.id));
+    lanes.set(row.partition, lane);
+  }
+  await sql`analyze`;
+});
+
+afterAll(async () => {
+  await sql?.end();
+});
+
+class Undone {
+  constructor(readonly value: { partitions: string[]; plan: unknown }) {}
+}
+
+/**
+ * Runs `statement` (one call of a statement function) in a savepoint that is
+ * undone, then EXPLAIN ANALYZEs the text and parameters it sent, in a
+ * transaction that is undone too; returns the partitions that EXPLAIN touched.
+ */
+async function touched(
+  statement: (tx: postgres.TransactionSql) => Promise<unknown>,
+): Promise<string[]> {
+  const undo = Symbol('undo');
+  try {
+    await sql.begin(async (tx) => {
+      sent.length = 0;
+      await tx
+        .savepoint(async (sp) => {
+          await statement(sp);
+          throw undo;
+        })
+        .catch((error) => {
+          if (error !== undo) throw error;
+        });
+      const statements = sent.filter((s) => !/^\s*(savepoint|rollback|release)\b/i.test(s.query));
+      expect(statements, 'one statement per function call').toHaveLength(1);
+      const { query, parameters } = statements[0]!;
+      const before = await partitionActivity(tx);
+      const [explained] = await tx.unsafe(
+        `explain (analyze, format json) ${query}`,
+        parameters as postgres.ParameterOrJSON<never>[],
+      );
+      const after = await partitionActivity(tx);
+      const partitions = new Set<string>();
+      for (const [name, n] of after) if (n !== (before.get(name) ?? 0)) partitions.add(name);
+      const plan = explained!['QUERY PLAN'];
+      for (const name of executedScans(plan)) partitions.add(name);
+      if (process.env.SCALE_PLANS) console.log(query, JSON.stringify(plan, null, 1));
+      throw new Undone({ partitions: [...partitions].sort(), plan });
+    });
+  } catch (error) {
+    if (error instanceof Undone) return error.value.partitions;
+    throw error;
+  }
+  throw new Error('unreachable');
+}
+
+/** Partitions (`<table>_p<r>`) the plan executed a node on (actual loops > 0). */
+function executedScans(node: unknown): string[] {
+  if (Array.isArray(node)) return node.flatMap(executedScans);
+  if (typeof node !== 'object' || node === null) return [];
+  const n = node as Record<string, unknown>;
+  const own =
+    typeof n['Relation Name'] === 'string' &&
+    /_p\d+$/.test(n['Relation Name']) &&
+    Number(n['Actual Loops']) > 0
+      ? [n['Relation Name']]
+      : [];
+  return [...own, ...Object.values(n).flatMap(executedScans)];
+}
+
+const all = (table: string) => Array.from({ length: PARTITIONS }, (_, r) => `${table}_p${r}`);
+/** Two contacts of one partition and one of another: a batch touches exactly those two. */
+function batch(): { contacts: Contact[]; partitions: number[] } {
+  const first = contacts[0]!;
+  const same = contacts.find((c) => c !== first && c.r === first.r)!;
+  const other = contacts.find((c) => c.r !== first.r)!;
+  return { contacts: [first, same, other], partitions: [first.r, other.r].sort() };
+}
+const journey = (feature: string, c: Contact): JourneyRow => ({
+  feature,
+  contact_id: c.id,
+  status: 'active',
+  stage: 'second',
+  entries: 1,
+  entered_at: now,
+  stage_entered_at: now,
+  ended_at: null,
+  wake_at: later,
+  context: {},
+});
+const decision = (c: Contact | null): Decision => ({
+  at: now,
+  inboxId: 1,
+  feature: 'welcome',
+  contactId: c?.id ?? null,
+  outcome: 'action',
+  reason: 'stage second',
+  detail: { kind: 'email' },
+});
+
+describe('statements about one contact touch its partition only', () => {
+  it('the seeded rows of a contact share one remainder in every table', async () => {
+    const c = contacts[5]!;
+    const parts = await sql<{ part: string }[]>`
+      select tableoid::regclass::text as part from nudge_engine.journeys where contact_id = ${c.id}
+      union select tableoid::regclass::text from nudge_engine.decisions where contact_id = ${c.id}`;
+    expect(parts.map((p) => p.part.replace('nudge_engine.', '')).sort()).toEqual([
+      `decisions_p${c.r}`,
+      `journeys_p${c.r}`,
+    ]);
+    expect(new Set(contacts.map((x) => x.r)).size).toBe(PARTITIONS);
+  });
+
+  it('count-emails: the frequency cap of one contact', async () => {
+    const c = contacts[1]!;
+    expect(await touched((tx) => countEmails(tx, c.id, new Date(now.getTime() - 1000)))).toEqual([
+      `decisions_p${c.r}`,
+    ]);
+  });
+
+  it('end-journey', async () => {
+    const c = contacts[2]!;
+    expect(await touched((tx) => endJourney(tx, 'welcome', c.id, now))).toEqual([
+      `journeys_p${c.r}`,
+    ]);
+  });
+
+  it('lock-journey', async () => {
+    const c = contacts[3]!;
+    expect(await touched((tx) => lockJourney(tx, 'welcome', c.id))).toEqual([`journeys_p${c.r}`]);
+  });
+
+  it('lock-active-journeys', async () => {
+    const c = contacts[4]!;
+    expect(await touched((tx) => lockActiveJourneys(tx, c.id, ['welcome', 'drip']))).toEqual([
+      `journeys_p${c.r}`,
+    ]);
+  });
+
+  it('lock-journeys, one contact', async () => {
+    const c = contacts[6]!;
+    const pairs = ['welcome', 'drip'].map((feature) => ({ feature, contactId: c.id }));
+    expect(await touched((tx) => lockJourneys(tx, pairs))).toEqual([`journeys_p${c.r}`]);
+  });
+
+  it('upsert-journeys, one contact (an update and an insert)', async () => {
+    const c = contacts[7]!;
+    const rows = [journey('welcome', c), journey('new-feature', c)].map((row) => ({
+      row,
+      at: now,
+    }));
+    expect(await touched((tx) => upsertJourneys(tx, rows))).toEqual([`journeys_p${c.r}`]);
+  });
+
+  it('insert-decisions, one contact', async () => {
+    const c = contacts[8]!;
+    expect(await touched(async (tx) => insertDecisions(tx, [decision(c), decision(c)]))).toEqual([
+      `decisions_p${c.r}`,
+    ]);
+  });
+
+  it('read-lanes and lane-waiting: one lane, one inbox partition', async () => {
+    for (const [lane, { r }] of lanes) {
+      expect(await touched((tx) => readLanes(tx, [lane], 200))).toEqual([`inbox_p${r}`]);
+      expect(await touched((tx) => laneWaiting(tx as unknown as postgres.Sql, lane))).toEqual([
+        `inbox_p${r}`,
+      ]);
+    }
+  });
+
+  it('take-lanes touches no table (advisory locks only)', async () => {
+    expect(await touched((tx) => takeLanes(tx, [0, 1, 2, 3], { flush: false }))).toEqual([]);
+  });
+});
+
+describe('batched statements touch only the partitions of the contacts they name', () => {
+  const names = (table: string, rs: number[]) => rs.map((r) => `${table}_p${r}`);
+
+  it('lock-journeys', async () => {
+    const { contacts: cs, partitions } = batch();
+    const pairs = cs.map((c) => ({ feature: 'welcome', contactId: c.id }));
+    expect(await touched((tx) => lockJourneys(tx, pairs))).toEqual(names('journeys', partitions));
+  });
+
+  it('upsert-journeys', async () => {
+    const { contacts: cs, partitions } = batch();
+    const rows = cs.map((c) => ({ row: journey('welcome', c), at: now }));
+    expect(await touched((tx) => upsertJourneys(tx, rows))).toEqual(names('journeys', partitions));
+  });
+
+  it('insert-decisions', async () => {
+    const { contacts: cs, partitions } = batch();
+    expect(await touched(async (tx) => insertDecisions(tx, cs.map(decision)))).toEqual(
+      names('decisions', partitions),
+    );
+  });
+
+  it('read-lanes, two lanes', async () => {
+    const [a, b] = [lanes.get(0)!, lanes.get(1)!];
+    expect(await touched((tx) => readLanes(tx, [0, 1], 200))).toEqual(
+      [...new Set([`inbox_p${a.r}`, `inbox_p${b.r}`])].sort(),
+    );
+  });
+});
+
+// Each of these crosses partitions today; docs/scale.md says why and what
+// would make it local.
+describe('statements that cross partitions (docs/scale.md)', () => {
+  it('find-contacts looks a contact up by identity, not by id: every contacts partition', async () => {
+    const c = contacts[9]!;
+    expect(
+      await touched((tx) => findContacts(tx, [{ authUserId: c.auth_user_id, email: c.email }])),
+    ).toEqual(all('contacts'));
+  });
+
+  it('claim-timers and timers-due look at every journeys partition', async () => {
+    expect(await touched((tx) => claimTimers(tx, now, 100))).toEqual(all('journeys'));
+    expect(await touched((tx) => timersDue(tx as unknown as postgres.Sql, now))).toEqual(
+      all('journeys'),
+    );
+  });
+
+  it('mark-processed names events by id without their lane: every inbox partition', async () => {
+    const { ids } = lanes.get(2)!;
+    expect(await touched((tx) => markProcessed(tx, ids, now))).toEqual(all('inbox'));
+  });
+
+  it('insert-inbox-rows cannot run: its conflict target (source, source_key) has no lane', async () => {
+    const event = { source: 'api' as const, sourceKey: 'new-1', eventName: 'x', occurredAt: now };
+    await expect(touched((tx) => insertInboxRows(tx, [event], () => 1))).rejects.toMatchObject({
+      code: '42P10',
+    });
+  });
+});
+
+it('every file of src/engine/sql/ is covered above or set aside with its reason', () => {
+  const covered = [
+    'count-emails',
+    'end-journey',
+    'lock-journey',
+    'lock-active-journeys',
+    'lock-journeys',
+    'upsert-journeys',
+    'insert-decisions',
+    'read-lanes',
+    'lane-waiting',
+    'take-lanes',
+    'find-contacts',
+    'claim-timers',
+    'timers-due',
+    'mark-processed',
+    'insert-inbox-rows',
+  ];
+  const setAside = {
+    // The pump's claim runs on the source database (nudge.event_log), not the engine store.
+    'claim-captures': 'source database',
+    // A column list, not a statement.
+    'journey-columns': 'not a statement',
+  };
+  const files = readdirSync(new URL('../../src/engine/sql/', import.meta.url))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+  expect(files).toEqual([...covered, ...Object.keys(setAside)].sort());
+});
