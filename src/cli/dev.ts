@@ -184,7 +184,7 @@ function deploySummary(plan: Plan, deploymentId: number | undefined, io: Io): st
   const head = plan.hasChanges
     ? `${c.green('✓')} Deployed (deployment #${deploymentId ?? '-'}: ${create} created, ${replace} replaced, ${drop} dropped)`
     : `${c.green('✓')} Deployed already, no changes`;
-  return `${head}. Capture on ${captured || 'no table'}. ${c.dim('nudge plan shows the detail.')}`;
+  return `${head}. Capture on ${captured || 'no table'}.`;
 }
 
 async function printAfterStory(
