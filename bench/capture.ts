@@ -2,6 +2,8 @@ import os from 'node:os';
 import postgres from 'postgres';
 import { AUTH_USER_CREDENTIALS, type ColumnReads } from '../src/capture/columns.js';
 import { deploy } from '../src/capture/deploy.js';
+import { decodePgoutput, type Relation } from '../src/capture/transports/replication/pgoutput.js';
+import { openReplicationStream } from '../src/capture/transports/replication/stream.js';
 import {
   buildCaptureObject,
   type CaptureObject,
@@ -29,7 +31,13 @@ try {
   // feature that reads whole rows now (every column but credentials, built
   // column by column); and the capture of a feature that reads user_id,
   // status and total (order-paid in the demo).
-  const TABLES = ['orders_plain', 'orders_before', 'orders_whole', 'orders_used'] as const;
+  const TABLES = [
+    'orders_plain',
+    'orders_before',
+    'orders_whole',
+    'orders_used',
+    'orders_replicated',
+  ] as const;
   type Captured = Exclude<(typeof TABLES)[number], 'orders_plain'>;
   for (const table of TABLES) {
     await sql.unsafe(`CREATE TABLE public.${table} (
@@ -65,6 +73,26 @@ try {
     c.rows ? [`nudge.${ident(c.rows.table)}`] : [],
   );
   const copied = (objects: CaptureObject[]) => objects[0]!.columns.copied.join(', ');
+  // capture: replication, as deploy sets it up for a table captured on insert
+  // and update (REPLICA IDENTITY FULL, published whole), streamed all along by
+  // the consumer's stream and decoder (acknowledging each commit; the inbox
+  // write is left out, as the outbox's pump is for the triggers).
+  await sql.unsafe(`ALTER TABLE public.orders_replicated REPLICA IDENTITY FULL;
+    CREATE PUBLICATION bench_replicated FOR TABLE public.orders_replicated WITH (publish = 'insert, update')`);
+  await sql`select pg_create_logical_replication_slot('bench_replicated', 'pgoutput')`;
+  const relations = new Map<number, Relation>();
+  let decoded = 0;
+  const replication = await openReplicationStream({
+    url: bench.url,
+    slot: 'bench_replicated',
+    publications: ['bench_replicated'],
+    onMessage: (m) => {
+      if (m.kind !== 'data') return;
+      const message = decodePgoutput(m.payload, relations);
+      if (message.tag === 'insert' || message.tag === 'update') decoded++;
+      if (message.tag === 'commit') replication.acknowledge(message.endLsn);
+    },
+  });
 
   const reset = () =>
     sql.unsafe(
@@ -122,7 +150,10 @@ try {
   console.log(`Inserts: typed rows; updates: JSON into nudge.event_log (row trigger).`);
   console.log(`before: typed rows of every column on insert, row_to_json(NEW) on update`);
   console.log(`whole: a feature that reads whole rows — copies ${copied(whole)}`);
-  console.log(`used:  a feature that reads user_id, status, total — copies ${copied(used)}\n`);
+  console.log(`used:  a feature that reads user_id, status, total — copies ${copied(used)}`);
+  console.log(
+    `replicated: no trigger; capture: replication (FULL identity), a consumer streaming the slot\n`,
+  );
 
   // Warm up every table.
   for (const table of TABLES) await singleRowRound(table, 1);
@@ -134,6 +165,7 @@ try {
     orders_before: [],
     orders_whole: [],
     orders_used: [],
+    orders_replicated: [],
   });
   // Each round starts with another variant: going first (after a truncate) is no one's handicap.
   const turn = (round: number) => TABLES.map((_, i) => TABLES[(i + round) % TABLES.length]!);
@@ -165,14 +197,19 @@ try {
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const mean = (xs: number[]) => sum(xs) / xs.length;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const CAPTURED: Captured[] = ['orders_before', 'orders_whole', 'orders_used'];
+  const CAPTURED: Captured[] = [
+    'orders_before',
+    'orders_whole',
+    'orders_used',
+    'orders_replicated',
+  ];
   const ratios = (r: Rates, table: Captured) => r[table].map((w, i) => w / r.orders_plain[i]!);
   const row = (label: string, r: Rates) =>
     console.log(
       `${label.padEnd(38)} ${TABLES.map((t) => mean(r[t]).toFixed(0).padStart(7)).join(' ')}   ${CAPTURED.map((t) => (sum(r[t]) / sum(r.orders_plain)).toFixed(3)).join(' ')}   ${CAPTURED.map((t) => median(ratios(r, t)).toFixed(3)).join(' ')}`,
     );
   console.log(
-    `${''.padEnd(38)} ${['without', 'before', 'whole', 'used'].map((h) => h.padStart(7)).join(' ')}   ratio (before, whole, used)   median of round ratios`,
+    `${''.padEnd(38)} ${['without', 'before', 'whole', 'used', 'replic.'].map((h) => h.padStart(7)).join(' ')}   ratio (before, whole, used, replicated)   median of round ratios`,
   );
   row(`single-row insert, ${CLIENTS} clients (rows/s)`, single);
   row(`single-row update, ${CLIENTS} clients (rows/s)`, updates);
@@ -192,6 +229,13 @@ try {
   rounds('insert round ratios', single);
   rounds('update round ratios', updates);
   rounds('bulk round ratios', bulkRates);
+  const [slot] = await sql<{ lag: number }[]>`
+    select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 as lag
+      from pg_replication_slots where slot_name = 'bench_replicated'`;
+  console.log(
+    `replicated: the consumer decoded ${decoded} changes; ${((slot?.lag ?? 0) / 1024 / 1024).toFixed(1)} MB of WAL not acknowledged at the end`,
+  );
+  await replication.close();
 
   // A wide table: sign-ups into copies of auth.users (36 columns). A capture
   // of every column credentials leave (what a feature reading whole rows
