@@ -71,7 +71,10 @@ export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Pr
   const verdicts = new Map<ActionRun, Admission>();
   withContact.forEach((c, i) => {
     const run = c.run.contactId === null ? { ...c.run, contactId: c.contactId } : c.run;
-    if (out[i]) return verdicts.set(c.run, { skip: `unsubscribed (topic ${c.topic})` });
+    if (out[i]) {
+      verdicts.set(c.run, { skip: `unsubscribed (topic ${c.topic})` });
+      return;
+    }
     const zone = zones.get(c.contactId!) ?? env.project.config.email.time_zone;
     const later = deferral(now, zone, {
       quietHours: env.project.config.email.quiet_hours,

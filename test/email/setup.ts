@@ -56,6 +56,8 @@ export async function startEmailWorld(
   const sql = postgres(db.url, { onnotice: () => {}, max: 8 });
   const smtp = await startSmtpServer({ user: 'mailer', password: SECRETS.SMTP_PASSWORD });
   const resend = await startRecorder();
+  // The password reaches nudge.yaml through ${ENV} interpolation, as a user writes it.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${...} for the config loader
   const smtpUrl = smtp.url.replace(SECRETS.SMTP_PASSWORD, '${SMTP_PASSWORD}');
   const project = await makeProject(
     `
