@@ -11,6 +11,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../../src/cli/backfill.js';
 import { memoryIo } from '../../src/cli/io.js';
+import { readDecisions } from '../../src/engine/lanes/decision-log.js';
 import { type TestEngine, testEngine } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 
@@ -56,6 +57,11 @@ beforeAll(async () => {
   }
 });
 
+const count = (values: string[]) => {
+  const counts: Record<string, number> = {};
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
+};
 const cli = () => memoryIo({ cwd, env: { DATABASE_URL: db.url } });
 const inboxCount = async (feature: string) =>
   (
@@ -126,6 +132,17 @@ describe('nudge backfill', () => {
       { outcome: 'entered', reason: 'entered (entry 1)', n: 28 },
       { outcome: 'skipped', reason: 'cooldown until …', n: 2 },
     ]);
+
+    // nudge logs and the dashboard say where each came from.
+    const logged = await readDecisions(
+      db.sql,
+      { feature: 'onboarding', outcome: 'entered' },
+      { limit: 100 },
+    );
+    expect(count(logged.map((d) => d.event ?? 'none'))).toEqual({
+      'backfill: insert on public.accounts': 28,
+      'insert on public.accounts': 1,
+    });
 
     const again = cli();
     expect(await backfill(['onboarding'], { yes: true, rate: 'unlimited' }, again.io)).toBe(0);

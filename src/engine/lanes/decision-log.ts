@@ -58,7 +58,7 @@ export interface DecisionRow {
   status: string | null;
   attempts: number | null;
   last_error: string | null;
-  /** The event decided on: `insert on auth.users`, `event order_placed`; null once the inbox row is gone. */
+  /** The event decided on: `insert on auth.users`, `event order_placed`, `backfill: insert on auth.users`; null once the inbox row is gone. */
   event: string | null;
 }
 
@@ -102,6 +102,7 @@ export async function readDecisions(
     select d.id::int as id, d.at, d.feature, d.contact_id,
            coalesce(c.email, c.auth_user_id::text, d.contact_id::text) as contact,
            d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error,
+           case when i.source = 'backfill' then 'backfill: ' else '' end ||
            case when i.table_name is not null
                 then i.operation || ' on ' || i.schema_name || '.' || i.table_name
                 when i.event_name is not null then 'event ' || i.event_name end as event
