@@ -214,6 +214,8 @@ describe('order-confirmation', () => {
     const [receipt] = queued('order-confirmation', contact);
     expect(receipt?.stage).toBe('confirmed');
     expect(receipt?.context.contact?.email).toBe('eve@example.com');
+    // A receipt is transactional: no unsubscribe link, not held by quiet hours.
+    expect(receipt?.action).toMatchObject({ kind: 'email', params: { topic: 'transactional' } });
     const mail = await render(receipt!);
     expect(mail.subject).toBe(`Order #${order!.id} confirmed`);
     expect(mail.html).toContain(`Order #${order!.id}`);
@@ -245,6 +247,7 @@ describe('trial-ending', () => {
     const [reminder, ...more] = queued('trial-ending');
     expect(more).toEqual([]);
     expect(reminder?.contactId).toBe(faye);
+    expect(reminder?.action).toMatchObject({ kind: 'email', params: { topic: 'transactional' } });
     const day = trialEnd.toLocaleDateString('en-US', { month: 'long', day: 'numeric' });
     const mail = await render(reminder!);
     expect(mail.subject).toBe(`Your pro trial ends on ${day}`);
