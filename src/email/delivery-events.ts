@@ -2,8 +2,8 @@
 // event becomes an event on the contact's timeline (email.delivered,
 // email.opened, ...) linked to the action run that sent the message by the
 // provider's message id; a permanent bounce suppresses the address for
-// non-transactional email; a complaint unsubscribes the contact from every
-// topic. Applied in the caller's transaction, with the delivery's id, once.
+// non-transactional email, as does Resend's own refusal (email.suppressed);
+// a complaint unsubscribes the contact from every topic. Applied in the caller's transaction, with the delivery's id, once.
 import type postgres from 'postgres';
 import { setPreferences } from '../contacts/preferences.js';
 import { suppress } from './suppression.js';
@@ -93,6 +93,12 @@ export async function applyDeliveryEvent(
     suppressed = await suppress(tx, address, 'bounced', {
       message_id: event.messageId,
       bounce: event.data.bounce ?? null,
+    });
+  }
+  if (event.type === 'email.suppressed' && address) {
+    // Resend refused to send: the address is on its own list (an earlier bounce or complaint).
+    suppressed = await suppress(tx, address, "on Resend's suppression list", {
+      message_id: event.messageId,
     });
   }
   if (event.type === 'email.complained' && contactId) {

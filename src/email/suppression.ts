@@ -10,11 +10,14 @@ export function normalizeAddress(address: string): string {
     .toLowerCase();
 }
 
+/** Why an address is suppressed, as the skip reason shows it: `suppressed (ada@example.com bounced)`. */
+export type SuppressionReason = 'bounced' | "on Resend's suppression list";
+
 /** Suppresses the address; a second bounce keeps the first reason. Returns whether it is new. */
 export async function suppress(
   db: Db,
   address: string,
-  reason: 'bounced',
+  reason: SuppressionReason,
   detail: Record<string, unknown>,
 ): Promise<boolean> {
   const rows = await db`

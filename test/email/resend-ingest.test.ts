@@ -75,6 +75,20 @@ describe('bounces and complaints', () => {
     );
   });
 
+  it('suppresses an address Resend refused to send to (its own suppression list)', async () => {
+    const eve = await world.contact('eve@example.com');
+    const first = await sentWithResend(eve, 'product');
+    const answer = await webhook('email.suppressed', {
+      email_id: first.emailId,
+      to: ['eve@example.com'],
+    });
+    expect(await answer.json()).toMatchObject({ applied: { suppressed: true } });
+    expect(await world.send(eve, { topic: 'product', provider: 'resend' })).toMatchObject({
+      status: 'skipped',
+      last_error: "suppressed (eve@example.com on Resend's suppression list)",
+    });
+  });
+
   it('unsubscribes a contact who complained from every topic', async () => {
     const cy = await world.contact('cy@example.com');
     const first = await sentWithResend(cy, 'marketing');
