@@ -281,9 +281,17 @@ export function markerOf(object: CaptureObject): Marker {
 }
 
 export function parseMarker(comment: string | null): Marker | undefined {
-  if (!comment?.startsWith(MARKER_PREFIX)) return undefined;
+  return parseMarkerComment<Marker>(MARKER_PREFIX, comment);
+}
+
+/** A version-1 marker after `prefix` in an object's comment (captures, publications), or undefined. */
+export function parseMarkerComment<T extends { v: number }>(
+  prefix: string,
+  comment: string | null,
+): T | undefined {
+  if (!comment?.startsWith(prefix)) return undefined;
   try {
-    const marker = JSON.parse(comment.slice(MARKER_PREFIX.length)) as Marker;
+    const marker = JSON.parse(comment.slice(prefix.length)) as T;
     return marker.v === 1 ? marker : undefined;
   } catch {
     return undefined;

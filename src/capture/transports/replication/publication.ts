@@ -22,7 +22,12 @@
 import { createHash } from 'node:crypto';
 import { dollarQuote, ident, literal } from '../../../db/quote.js';
 import { formatTableName, type TableName } from '../../../source/names.js';
-import type { CaptureObject, Operation, RowRefs } from '../../triggers.js';
+import {
+  type CaptureObject,
+  type Operation,
+  parseMarkerComment,
+  type RowRefs,
+} from '../../triggers.js';
 
 export const REPLICATION_MARKER = 'nudge:replication ';
 
@@ -127,13 +132,7 @@ export interface PublicationMarker {
 }
 
 export function parsePublicationMarker(comment: string | null): PublicationMarker | undefined {
-  if (!comment?.startsWith(REPLICATION_MARKER)) return undefined;
-  try {
-    const marker = JSON.parse(comment.slice(REPLICATION_MARKER.length)) as PublicationMarker;
-    return marker.v === 1 ? marker : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseMarkerComment<PublicationMarker>(REPLICATION_MARKER, comment);
 }
 
 /**
