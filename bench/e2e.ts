@@ -26,6 +26,7 @@ import { runMigrations, run as runWorker } from 'graphile-worker';
 import postgres from 'postgres';
 import { describe } from '../src/actions/retry.js';
 import { deploy } from '../src/capture/deploy.js';
+import { replicationObjects } from '../src/capture/transports/replication/desired.js';
 import { buildCaptureObjects } from '../src/capture/triggers.js';
 import { loadConfig } from '../src/config/load.js';
 import { quietLogger } from '../src/db/migrate.js';
@@ -45,6 +46,8 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const USERS = Number(process.env.BENCH_USERS ?? 5_000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+// BENCH_TRANSPORT=replication captures by logical replication (docs/replication.md) instead of the outbox.
+const REPLICATION = process.env.BENCH_TRANSPORT === 'replication';
 const REPO = path.resolve(import.meta.dirname, '..');
 
 const now = () => performance.timeOrigin + performance.now();
@@ -178,7 +181,7 @@ try {
   await writeFile(
     path.join(dir, 'project/nudge.yaml'),
     // BENCH_CONFIG adds lines to nudge.yaml, e.g. "engine: { partitions: 2 }".
-    `server: { port: 0 }\nwebhooks: { secret: "${secret}" }\n${process.env.BENCH_CONFIG ?? ''}\n`,
+    `server: { port: 0 }\nwebhooks: { secret: "${secret}" }\n${REPLICATION ? 'capture: replication\n' : ''}${process.env.BENCH_CONFIG ?? ''}\n`,
   );
   for (let i = 0; i < FEATURES; i++) {
     await writeFile(
@@ -198,7 +201,13 @@ stages:
   const project = await loadConfig({ cwd: path.join(dir, 'project'), env: { DATABASE_URL: url } });
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   if (TRACE) await sql`create extension pg_stat_statements`;
-  await deploy(sql, buildCaptureObjects(checkFeatures(features, await readCatalog(sql))));
+  const needs = checkFeatures(features, await readCatalog(sql));
+  await deploy(
+    sql,
+    REPLICATION
+      ? replicationObjects(needs, { slot: 'nudge', serverVersion: 170000 })
+      : buildCaptureObjects(needs),
+  );
 
   /** graphile-worker alone, in a child process like the engine (see noopChild above); up to 3 tries. */
   async function noopRate(): Promise<number> {
@@ -241,6 +250,7 @@ stages:
   // BENCH_FRESH_WAL=1 leaves the new server's WAL as it is.
   if (!process.env.BENCH_FRESH_WAL)
     console.log(`WAL: ${await recycleWal(sql, dir)} segments ready for reuse`);
+  console.log(`capture: ${REPLICATION ? 'replication (a slot, no trigger)' : 'outbox (triggers)'}`);
   const noop = [await noopRate()];
   console.log(
     `graphile-worker no-op jobs (${NOOP_JOBS}, concurrency ${ACTION_CONCURRENCY}): ${noop[0]!.toFixed(0)} jobs/s`,
