@@ -58,6 +58,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       'try Nudge locally: embedded Postgres, a Supabase-shaped demo database, deployed features',
     )
     .option('--once', 'run the demo and exit instead of following new events')
+    .option('--fresh', 'start over: drop the demo database and Nudge’s state in it')
     .option('--data-dir <dir>', 'where the embedded database lives', '.nudge/pg')
     .option('--port <port>', 'port for the embedded database (default: any free port)')
     .action(wrap(async (options, io) => (await import('./dev.js')).dev(options, io)));
@@ -67,7 +68,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .description('create nudge.yaml and a first feature from a template')
     .option(
       '-t, --template <name>',
-      'welcome-drip, heartbeat, inactivity or order-paid',
+      'a premade feature of examples/demo, e.g. welcome-drip, abandoned-cart, order-confirmation, trial-ending, weekly-digest',
       'welcome-drip',
     )
     .action(wrap(async (options, io) => (await import('./init.js')).init(options, io)));
@@ -140,6 +141,21 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .description("move the engine's clock: advance 2d (fires waits and cooldowns), show, reset")
     .action(
       wrap(async (options, io, args) => (await import('./clock.js')).clock(args, options, io)),
+    );
+
+  program
+    .command('backtest <feature>')
+    .description(
+      'what a feature would have done over the past: simulated clock, no effects, nothing written',
+    )
+    .option('--since <time>', 'from this long ago or this time: 30d (default), 2024-01-01')
+    .option('--from <time>', 'window start: an ISO time or a duration back from now')
+    .option('--to <time>', 'window end (default: now)')
+    .option('--json', 'print the report as JSON')
+    .action(
+      wrap(async (options, io, args) =>
+        (await import('./backtest.js')).backtest(args, options, io),
+      ),
     );
 
   program
