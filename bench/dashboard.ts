@@ -44,7 +44,7 @@ try {
            jsonb_build_object('plan', (ARRAY['free', 'pro', 'team'])[1 + g % 3], 'onboarded', g % 2 = 0),
            now() - make_interval(mins => g % 100000), now() - make_interval(secs => g % 86400)
       FROM generate_series(1, ${CONTACTS}) g;
-    CREATE TEMP TABLE seed_contacts AS
+    CREATE UNLOGGED TABLE seed_contacts AS
       SELECT row_number() OVER (ORDER BY id) AS n, id, email FROM nudge_engine.contacts;
     CREATE INDEX ON seed_contacts (n);
     ANALYZE seed_contacts;
@@ -84,6 +84,11 @@ try {
            CASE WHEN c.n % 3 <> 0 THEN now() - make_interval(hours => (c.n % 24)::int) END,
            CASE WHEN c.n % 3 = 0 THEN now() + make_interval(hours => (c.n % 48)::int) END
       FROM seed_contacts c CROSS JOIN unnest(${literalList(FEATURES.slice(0, 2))}) AS f(name);
+    -- A static list of every 20th contact (5,000 at full scale), and a segment.
+    INSERT INTO nudge_engine.lists (name) VALUES ('early');
+    INSERT INTO nudge_engine.lists (name, query) VALUES ('pros', 'plan=eq.pro&onboarded=is.true');
+    INSERT INTO nudge_engine.list_members (list_id, contact_id)
+    SELECT (SELECT id FROM nudge_engine.lists WHERE name = 'early'), id FROM seed_contacts WHERE n % 20 = 0;
     INSERT INTO nudge_engine.mailbox (key, to_address, subject, html, text, sent_at)
     SELECT 'mail-' || g, 'user' || g || '@example.com', 'Welcome aboard',
            '<p>Welcome!</p>', 'Welcome!', now() - make_interval(secs => ${Math.round(ACTION_RUNS / 2)} - g)
@@ -98,7 +103,10 @@ try {
     await new Promise((resolve) => process.once('SIGINT', resolve));
   }
 
-  const project = await loadConfig({ cwd: path.resolve('examples/demo'), env: {} });
+  const project = await loadConfig({
+    cwd: path.resolve('examples/demo'),
+    env: { DATABASE_URL: bench.url },
+  });
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const server = await makeServer({
     sql,
@@ -117,8 +125,10 @@ try {
   const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
   const halfHourAgo = new Date(Date.now() - 1_800_000).toISOString();
   // Each page's calls, as the web app makes them (web/src/pages).
-  const calls: [string, string][] = [
+  const calls: [string, string, Record<string, string>?][] = [
     ['Overview', '/v1/overview'],
+    // nudge doctor: a connection test (new connections, the catalog), not a query.
+    ['Overview', '/v1/overview/checks'],
     ['Overview', '/v1/clock'],
     ['Features', '/v1/features?window=7d'],
     ['Feature', '/v1/features/welcome-drip?window=7d'],
@@ -132,6 +142,16 @@ try {
     ['Actions', '/v1/actions?status=dead'],
     ['Actions', '/v1/actions?status=retrying&feature=order-paid'],
     ['Actions', '/v1/actions'],
+    ['Actions', '/v1/actions?status=dead&feature=order-paid&since=24h'],
+    ['Ingest', '/v1/ingest?limit=50'],
+    ['Ingest', `/v1/ingest?limit=50&subject=public.orders&from=${hourAgo}`],
+    ['Lists', '/v1/lists'],
+    ['Lists', '/v1/lists/early/contacts?order=id.desc&limit=50'],
+    ['Lists', `/v1/lists/early/contacts?order=id.desc&limit=50&id=lt.${someone!.id}`],
+    ['Lists', '/v1/lists/pros/contacts?order=id.desc&limit=50'],
+    // The new segment's live count.
+    ['Lists', '/v1/contacts?plan=eq.pro&onboarded=is.true&limit=0', { prefer: 'count=exact' }],
+    ['Contact', `/v1/contacts/${someone!.id}/lists`],
     ['Mailbox', '/v1/mailbox'],
     ['Contacts', '/v1/contacts?order=id.desc&limit=50'],
     // The page's search: full-text, each word a prefix of a word of the email.
@@ -150,13 +170,15 @@ try {
     `${'page'.padEnd(10)} ${'call'.padEnd(58)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)}`,
   );
   const worst: number[] = [];
-  for (const [page, url] of calls) {
+  for (const [page, url, extra] of calls) {
     const times: number[] = [];
     for (let i = 0; i < CALLS + 3; i++) {
       const start = performance.now();
-      const response = await server.app.request(`http://127.0.0.1${url}`, { headers });
+      const response = await server.app.request(`http://127.0.0.1${url}`, {
+        headers: { ...headers, ...extra },
+      });
       await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`${url}: HTTP ${response.status}`);
+      if (response.status >= 300) throw new Error(`${url}: HTTP ${response.status}`);
       if (i >= 3) times.push(performance.now() - start); // the first calls warm caches
     }
     times.sort((a, b) => a - b);

@@ -41,6 +41,8 @@ const DASHBOARD_WRITES = [
   /^\/v1\/features\/backtest$/,
   /^\/v1\/actions\/replay$/,
   /^\/v1\/deploy$/,
+  // A new list or segment (the Lists page); members are not changed from the dashboard.
+  /^\/v1\/lists$/,
   /^\/v1\/clock\/advance$/,
 ];
 
