@@ -2,13 +2,9 @@
 // keyset-paged), GET /v1/decisions with a time window, and each action
 // attempt in the decision log with its result and its time in the provider
 // (a webhook that fails once, then succeeds, against a local recorder).
-import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionPage, IngestPage } from '../../src/client/index.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
-import { migrateEngine } from '../../src/db/migrate.js';
-import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import {
   enqueue,
   makeEnv,
@@ -20,32 +16,14 @@ import {
 } from '../actions/setup.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
-import { testProject } from '../server/helpers.js';
+import { type DashboardServer, dashboardServer } from './dashboard-server.js';
 
 const db = useDatabase();
-let server: NudgeServer;
-let key: string;
+let get: DashboardServer['get'];
 
 beforeAll(async () => {
-  await migrateEngine(db.sql, db.url);
-  server = await makeServer({
-    sql: db.sql,
-    project: await testProject(),
-    route: () => 0,
-    log: pino({ level: 'silent' }),
-    keys: { key: Buffer.alloc(32, 4) },
-    dashboard: { features: [], sourceUrl: db.url },
-  });
-  ({ key } = await createApiKey(db.sql, 'logs', 'dashboard'));
+  ({ get } = await dashboardServer(db));
 });
-
-const get = async <T>(url: string, status = 200): Promise<T> => {
-  const response = await server.app.request(`http://127.0.0.1${url}`, {
-    headers: { authorization: `Bearer ${key}` },
-  });
-  expect(response.status, await response.clone().text()).toBe(status);
-  return (await response.json()) as T;
-};
 
 describe('GET /v1/ingest', () => {
   beforeAll(async () => {

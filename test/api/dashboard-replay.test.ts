@@ -3,30 +3,16 @@
 // time go back to pending with a job each; nothing else moves; a filter that
 // says nothing, or a bad time, is refused naming the field. GET /v1/actions
 // lists what such a filter matches.
-import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ActionPage } from '../../src/client/index.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
-import { migrateEngine } from '../../src/db/migrate.js';
-import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import { testProject } from '../server/helpers.js';
+import { type DashboardServer, dashboardServer } from './dashboard-server.js';
 
 const db = useDatabase();
-let server: NudgeServer;
-let key: string;
+let call: DashboardServer['call'];
 
 beforeAll(async () => {
-  await migrateEngine(db.sql, db.url);
-  server = await makeServer({
-    sql: db.sql,
-    project: await testProject(),
-    route: () => 0,
-    log: pino({ level: 'silent' }),
-    keys: { key: Buffer.alloc(32, 6) },
-    dashboard: { features: [], sourceUrl: db.url },
-  });
-  ({ key } = await createApiKey(db.sql, 'replayer', 'dashboard'));
+  ({ call } = await dashboardServer(db));
   // Dead runs of two features, some from 3 days ago; one succeeded run.
   await db.sql`
     insert into nudge_engine.action_runs (key, feature, kind, params, status, attempts, last_error, created_at)
@@ -35,13 +21,6 @@ beforeAll(async () => {
            case when g <= 4 then now() - interval '3 days' else now() - interval '10 minutes' end
       from generate_series(1, 10) g`;
 });
-
-const call = (method: string, url: string, body?: unknown) =>
-  server.app.request(`http://127.0.0.1${url}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
 
 const statuses = async () =>
   Object.fromEntries(
