@@ -13,8 +13,8 @@ import { replicationFacts } from '../../capture/transports/replication/doctor.js
 import type { DoctorCheck, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
-import { featurePauses } from '../../engine/match/pauses.js';
 import { pendingCaptures } from '../../engine/intake/pump.js';
+import { featurePauses } from '../../engine/match/pauses.js';
 import type { Feature } from '../../features/load.js';
 import type { ApiEnv } from './auth.js';
 
