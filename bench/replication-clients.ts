@@ -96,7 +96,9 @@ try {
     const ms = await timed(() => rows);
     await service.stop();
     // Its walsender may outlive stop() for a moment.
-    while ((await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length)
+    while (
+      (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length
+    )
       await new Promise((r) => setTimeout(r, 20));
     await sql`select pg_drop_replication_slot(${slot})`;
     return ms;

@@ -7,6 +7,7 @@ import { rendererFor } from '../actions/render.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { liveSyncNeeds } from '../contacts/live.js';
+import { checkTopics } from '../email/topics.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
@@ -27,6 +28,7 @@ export async function desiredCaptures(
 ): Promise<DesiredCaptures> {
   const exclude = project.config.capture.exclude_columns;
   checkExcluded(project, catalog);
+  throwIfAny(checkTopics(features, project.config.email));
   const reads = await readsOf(features, rendererFor(project));
   const needs = [
     ...checkFeatures(features, catalog, project.config.contacts.attributes, { reads, exclude }),

@@ -162,7 +162,9 @@ const replicationSchema = z
       .number()
       .positive()
       .default(REPLICATION_DEFAULTS.warn_retained_mb)
-      .describe('warn (nudge doctor, /v1, the engine log) when the slot holds back more WAL than this'),
+      .describe(
+        'warn (nudge doctor, /v1, the engine log) when the slot holds back more WAL than this',
+      ),
   })
   .default(REPLICATION_DEFAULTS);
 

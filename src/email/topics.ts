@@ -5,6 +5,8 @@
 // in the topic `general`, which always exists: mail is refusable unless its
 // author said otherwise.
 import type { Config } from '../config/schema.js';
+import type { ConfigError } from '../errors.js';
+import type { Feature } from '../features/load.js';
 
 export const TRANSACTIONAL = 'transactional';
 export const GENERAL = 'general';
@@ -43,4 +45,23 @@ export function topicOfAction(
   if (topic === TRANSACTIONAL || topic === GENERAL || topic in email.topics) return { topic };
   const known = [TRANSACTIONAL, ...topicsOf(email).map((t) => t.name)].join(', ');
   return { error: `email topic "${topic}" is not in email.topics of nudge.yaml (known: ${known})` };
+}
+
+/**
+ * Every email action's topic is one nudge.yaml declares, checked where plan,
+ * deploy, doctor and the engine's start look at features: an error at the
+ * action's `topic:` line, before anything is deployed.
+ */
+export function checkTopics(features: Feature[], email: Config['email']): ConfigError[] {
+  return features.flatMap((feature) =>
+    [...feature.machine.stages.values()].flatMap((stage, i) =>
+      stage.actions.flatMap((action, j) => {
+        if (action.kind !== 'email') return [];
+        const topic = topicOfAction(email, action.params as { topic?: string });
+        return 'error' in topic
+          ? [feature.source.error(['stages', i, 'do', j, 'email', 'topic'], topic.error)]
+          : [];
+      }),
+    ),
+  );
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { emailCheck } from '../../src/email/doctor.js';
+import { checkTopics } from '../../src/email/topics.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { projectFiles } from './setup.js';
 
@@ -59,6 +60,30 @@ describe('nudge doctor: Email topics', () => {
   it('fails on an email action whose topic nudge.yaml does not declare', async () => {
     expect(await doctorSays(TOPICS, 'newsletter')).toEqual([
       'fail Email: welcome/welcomed: email topic "newsletter" is not in email.topics of nudge.yaml (known: transactional, general, product) | fix: declare the topic under email.topics in nudge.yaml, or fix the action’s topic',
+    ]);
+  });
+});
+
+describe('nudge plan: Email topics', () => {
+  it('refuses an undeclared topic at its line in the feature file, before anything is deployed', async () => {
+    const cwd = await projectFiles({
+      'nudge.yaml': TOPICS,
+      'nudge/features/welcome.yaml': `name: welcome
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: welcomed
+    do:
+      - { email: { template: welcome, topic: product } }
+      - { email: { template: welcome, topic: newsletter } }
+`,
+    });
+    const project = await loadConfig({ cwd, env: {} });
+    const features = await loadFeatures(project.featuresDir, project.env, cwd);
+    const errors = checkTopics(features, project.config.email);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /^nudge\/features\/welcome\.yaml:7:46 stages\[0\]\.do\[1\]\.email\.topic: email topic "newsletter" is not in email\.topics/,
+      ),
     ]);
   });
 });
