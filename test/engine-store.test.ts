@@ -17,7 +17,7 @@ describe('engine store', () => {
         migrateEngine(other, db.url),
       ]);
       // Every migration applied, each by exactly one of the two.
-      expect([...a, ...b].sort()).toEqual(engineMigrations().map((m) => m.version));
+      expect([...a, ...b].sort((x, y) => x - y)).toEqual(engineMigrations().map((m) => m.version));
       expect(await migrateEngine(db.sql, db.url)).toEqual([]);
       const [worker] =
         await db.sql`select count(*)::int as n from pg_namespace where nspname = 'nudge_worker'`;

@@ -2,20 +2,20 @@
 // the demo project's features read a handful of auth.users and orders
 // columns, so that is what their triggers copy; a feature or an exclusion
 // naming a credential, an excluded or a missing column fails at its line.
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
+import { copyDemo } from '../harness/demo-project.js';
 
 const db = useDatabase();
-const DEMO = path.resolve('examples/demo');
+const _DEMO = path.resolve('examples/demo');
 
 async function project(edit?: (files: Record<string, string>) => void): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'nudge-columns-'));
-  await cp(DEMO, dir, { recursive: true });
+  const dir = await copyDemo({ prefix: 'nudge-columns-', firstFeatures: true });
   if (edit) {
     const names = [
       'nudge.yaml',

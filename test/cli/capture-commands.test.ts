@@ -1,22 +1,22 @@
 // plan, deploy, export and teardown as a user runs them: against a
 // Supabase-shaped database, with the demo features, bad feature files, and a
 // read-only role that lacks CREATE.
-import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { captured } from '../capture/outbox.js';
 import { useDatabase } from '../harness/db.js';
+import { copyDemo } from '../harness/demo-project.js';
 
 const db = useDatabase();
-const DEMO = path.resolve('examples/demo');
+const _DEMO = path.resolve('examples/demo');
 const DEMO_SQL = path.resolve('src/dev/demo.sql');
 
 async function project(extraConfig = ''): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'nudge-cli-'));
-  await cp(DEMO, dir, { recursive: true });
+  const dir = await copyDemo({ prefix: 'nudge-cli-', firstFeatures: true });
   if (extraConfig) {
     await writeFile(
       path.join(dir, 'nudge.yaml'),

@@ -209,6 +209,7 @@ describe('nudge doctor', () => {
         '✓ Realtime           publication supabase_realtime (2 tables)',
         '✓ Nudge capture      1 trigger on 1 table, all enabled',
         '✓ Features           none yet in nudge/features/ (start from a template: nudge init)',
+        '✓ Email              no non-transactional email in the features',
         '',
         'Engine store  schema nudge_engine in the source database',
         '✓ Secrets            none stored yet',

@@ -8,8 +8,8 @@
 // connections were dropped and made again, and through a transaction pooler;
 // and the commands that read the source (analyze, plan, doctor,
 // deploy --sql, export, sync) work through it and write nothing.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
@@ -20,6 +20,7 @@ import { makeSyncLog } from '../../src/contacts/sync/report.js';
 import { openSyncSession } from '../../src/contacts/sync/session.js';
 import { connectSource, openSource, type Sql } from '../../src/source/connect.js';
 import { createTestDatabase, type TestDatabase, useDatabase } from '../harness/db.js';
+import { copyDemo } from '../harness/demo-project.js';
 import { usePgbouncer } from '../harness/pgbouncer.js';
 import { waitFor } from '../harness/wait.js';
 import { READ_ONLY_COMMANDS } from './read-only-commands.js';
@@ -123,8 +124,7 @@ beforeAll(async () => {
     returning id`;
   for (const [i, user] of users.entries())
     await db.sql`insert into public.orders (user_id, total) values (${user.id}, ${i * 10})`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-read-only-pooler-'));
-  await cp(path.resolve('examples/demo'), cwd, { recursive: true });
+  cwd = await copyDemo({ prefix: 'nudge-read-only-pooler-' });
   await setYaml({ access: 'read-only', engine: true });
 });
 

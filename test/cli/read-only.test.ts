@@ -5,8 +5,8 @@
 // stop that write: every command that connects must see it fail with 25006,
 // and a write disguised as a read (a writing CTE, a function that writes)
 // fails the same way.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
@@ -14,6 +14,7 @@ import { run } from '../../src/cli/program.js';
 import { withSource } from '../../src/cli/project.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createTestDatabase, type TestDatabase, useDatabase } from '../harness/db.js';
+import { copyDemo } from '../harness/demo-project.js';
 import { waitFor } from '../harness/wait.js';
 import { READ_ONLY_COMMANDS } from './read-only-commands.js';
 
@@ -99,8 +100,7 @@ beforeAll(async () => {
     reports.push(payload);
   });
   await db.sql`insert into auth.users (id, email) values (gen_random_uuid(), 'reader@example.com')`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-read-only-'));
-  await cp(path.resolve('examples/demo'), cwd, { recursive: true });
+  cwd = await copyDemo({ prefix: 'nudge-read-only-' });
   const file = path.join(cwd, 'nudge.yaml');
   await writeFile(
     file,
