@@ -8,7 +8,6 @@
 // running until Ctrl-C, printing new decisions and deliveries.
 
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
@@ -97,7 +96,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     running = await launch(project, {
       http: true,
       log: makeLog({ write: () => {} }),
-      port: await freeOr(project.config.server.port),
+      anyPortIfTaken: true,
       idleMs: 50,
     });
     // From this process's start (not npm's build check before it) to the dashboard answering.
@@ -335,16 +334,6 @@ function stopOnSignals(io: Io) {
       for (const s of signals) process.off(s, onSignal);
     },
   };
-}
-
-/** The configured port if it is free, else any free port. */
-async function freeOr(port: number): Promise<number> {
-  if (port === 0) return 0;
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(0));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(port)));
-  });
 }
 
 const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -4,6 +4,7 @@
 // emails, webhooks delivered and one dead, the clock moved for the drip.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -73,8 +74,18 @@ describe('the nudge executable', () => {
       expect(later).toContain('→ trial-ending: email sent');
       expect(out).toContain('Actions  1 dead');
       expect(out).toContain('the engine is 2 days ahead of real time');
-      // A second run reuses the database, deploys nothing new, and plays the story again.
-      const again = await nudge(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], cwd);
+      // A second run reuses the database, deploys nothing new, and plays the story again,
+      // on another port while something else holds the configured one (8787).
+      const holder = createServer();
+      await new Promise<void>((resolve) => {
+        holder.once('error', () => resolve()); // held already by another process: as good
+        holder.listen(8787, '127.0.0.1', () => resolve());
+      });
+      const again = await nudge(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], cwd).finally(
+        () => new Promise((resolve) => holder.close(resolve)),
+      );
+      expect(again.stdout).toMatch(/^Dashboard: http:\/\/127\.0\.0\.1:(?!8787\/)\d+\/\?token=/m);
+      expect(again.stderr).toBe('');
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('Deployed already, no changes');
       expect(again.stdout).toContain('ada+2@example.com and grace+2@example.com signed up');

@@ -38,6 +38,8 @@ export interface LaunchOptions {
   clock?: Clock;
   dataDir?: string;
   port?: number;
+  /** Listen on any free port when `port` is taken (nudge dev). */
+  anyPortIfTaken?: boolean;
   idleMs?: number;
   /**
    * After how long without a heartbeat a process counts as dead and its
@@ -178,9 +180,14 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
           movableClock: store.where === 'embedded' || project.databaseUrlFrom === 'nudge dev',
         },
       });
-      const listening = await server.listen({
-        host: project.config.server.host,
-        port: options.port ?? project.config.server.port,
+      const host = project.config.server.host;
+      const port = options.port ?? project.config.server.port;
+      // nudge dev takes any free port when its own is taken, even if another
+      // process took it between a check and this listen.
+      const listening = await server.listen({ host, port }).catch((error: unknown) => {
+        if (!options.anyPortIfTaken || (error as { code?: string }).code !== 'EADDRINUSE')
+          throw error;
+        return server.listen({ host, port: 0 });
       });
       url = listening.url;
       dashboardUrl = server.dashboard.link(listening.url);
