@@ -4,9 +4,15 @@
 // page.evaluate callbacks use (declared there, not with the DOM lib, which
 // would change the types of the whole test program).
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import type postgres from 'postgres';
+import { deploy } from '../../src/capture/deploy.js';
+import { planChange } from '../../src/cli/capture.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SHOTS = path.resolve('test-output/dashboard');
@@ -43,3 +49,44 @@ export const overflowsSideways = (page: Page) =>
     ).document.documentElement;
     return root.scrollWidth > root.clientWidth + 1;
   });
+
+const DEMO = path.resolve('examples/demo/nudge');
+
+/**
+ * The project the browser tests run: the demo's welcome drip and upload
+ * webhook with its templates, short retries, the upload's media service a
+ * recorder answering 503 (down until a test brings it back), run as `nudge
+ * dev` runs it (dev mailbox, movable clock), deployed as `nudge deploy` does.
+ */
+export async function dashboardProject(
+  sql: postgres.Sql,
+  url: string,
+  backoffMs: number,
+): Promise<{ cwd: string; project: LoadedConfig; media: Recorder }> {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-dashboard-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(
+    path.join(cwd, 'nudge.yaml'),
+    `server: { port: 0 }
+templates: nudge/templates
+contacts:
+  attributes: { onboarded: boolean, first_name: text, plan: text }
+actions: { max_attempts: 2, backoff_base_ms: ${backoffMs}, backoff_max_ms: ${backoffMs * 2} }
+`,
+  );
+  for (const feature of ['welcome-drip', 'upload-thumbnails'])
+    await cp(
+      path.join(DEMO, `features/${feature}.yaml`),
+      path.join(cwd, `nudge/features/${feature}.yaml`),
+    );
+  await cp(path.join(DEMO, 'templates'), path.join(cwd, 'nudge/templates'), { recursive: true });
+  const media = await startRecorder();
+  media.respondWith({ status: 503, body: { error: 'media service down' } });
+  const loaded = await loadConfig({
+    cwd,
+    env: { DATABASE_URL: url, MEDIA_WEBHOOK_URL: `${media.url}/thumbnails` },
+  });
+  const project = { ...loaded, databaseUrlFrom: 'nudge dev' };
+  await deploy(sql, (await planChange(project, sql)).plan.desired);
+  return { cwd, project, media };
+}

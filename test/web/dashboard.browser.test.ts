@@ -1,31 +1,13 @@
-// The dashboard in real Chromium (Debian's, driven by playwright-core) over a
-// running engine on a test database, as `nudge dev` runs it (the clock may be
-// moved): the printed link opens Overview with every check of nudge doctor;
-// Features → pause welcome-drip → a sign-up's decision "skipped: paused"
-// appears in Logs without a reload → resume → the next sign-up is matched →
-// its timeline shows the welcome email → the Mailbox shows it rendered →
-// Clock +2d → the day-two email arrives → an upload's webhook, refused by a
-// receiver that is down, is dead on Actions → the receiver is back → Replay
-// → delivered. Also the back button, phone width and dark mode; and a
-// missing or wrong token shows the login page and no data. Screenshots of
-// every page go to test-output/dashboard/.
-import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deploy } from '../../src/capture/deploy.js';
-import { buildCaptureObjects } from '../../src/capture/triggers.js';
-import { loadConfig } from '../../src/config/load.js';
+import type { LoadedConfig } from '../../src/config/load.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { silentLog } from '../../src/engine/wiring/log.js';
-import { checkFeatures } from '../../src/features/check.js';
-import { loadFeatures } from '../../src/features/load.js';
-import { readCatalog } from '../../src/source/catalog.js';
 import { signUp } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
-import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import type { Recorder } from '../harness/http-recorder.js';
+import { dashboardProject, launchBrowser, SHOTS, screenshot } from './browser.js';
 
 // The page's globals as the functions passed to page.evaluate use them: declared
 // here, not with the DOM lib, which would change the types of the whole test program.
@@ -37,19 +19,6 @@ declare const document: {
 declare function getComputedStyle(element: unknown): { backgroundColor: string };
 
 const db = useDatabase();
-const SHOTS = path.resolve('test-output/dashboard');
-const DEMO = path.resolve('examples/demo/nudge');
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let running: Running;
 let browser: Browser;
@@ -61,45 +30,11 @@ let media: Recorder;
 let resumed: string;
 
 beforeAll(async () => {
-  if (!existsSync('dist/web/index.html')) throw new Error('dist/web is missing: run npm run build');
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-dashboard-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(
-    path.join(cwd, 'nudge.yaml'),
-    `server: { port: 0 }
-templates: nudge/templates
-contacts:
-  attributes: { onboarded: boolean, first_name: text, plan: text }
-actions: { max_attempts: 2, backoff_base_ms: 200, backoff_max_ms: 400 }
-`,
-  );
-  for (const feature of ['welcome-drip', 'upload-thumbnails']) {
-    await cp(
-      path.join(DEMO, `features/${feature}.yaml`),
-      path.join(cwd, `nudge/features/${feature}.yaml`),
-    );
-  }
-  await cp(path.join(DEMO, 'templates'), path.join(cwd, 'nudge/templates'), { recursive: true });
-  media = await startRecorder();
-  media.respondWith({ status: 503, body: { error: 'media service down' } });
-  const loaded = await loadConfig({
-    cwd,
-    env: { DATABASE_URL: db.url, MEDIA_WEBHOOK_URL: `${media.url}/thumbnails` },
-  });
-  // As `nudge dev` runs it: the dashboard may move the engine clock.
-  const project = { ...loaded, databaseUrlFrom: 'nudge dev' };
-  const features = await loadFeatures(project.featuresDir, project.env, cwd);
-  await deploy(
-    db.sql,
-    buildCaptureObjects(
-      checkFeatures(features, await readCatalog(db.sql), project.config.contacts.attributes),
-    ),
-  );
+  let project: LoadedConfig;
+  ({ project, media } = await dashboardProject(db.sql, db.url, 200));
   running = await launch(project, { http: true, log: silentLog, idleMs: 20 });
   base = running.url!;
-  await mkdir(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
 });
 
@@ -116,8 +51,7 @@ const mark = (value: number) =>
   }, value);
 const marker = () => page.evaluate(() => window.__marker);
 
-const shot = (name: string) =>
-  page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const shot = (name: string) => screenshot(page, name);
 
 /**
  * Opens the Mailbox, waits for the email to resumed@example.com with this

@@ -9,25 +9,22 @@
 // run of a feature replayed at once. Keyboard, phone width and dark mode.
 // Screenshots go to test-output/dashboard/ (pages-*.png).
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deploy } from '../../src/capture/deploy.js';
-import { planChange } from '../../src/cli/capture.js';
-import { loadConfig } from '../../src/config/load.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { silentLog } from '../../src/engine/wiring/log.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { signUp } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
-import { type Recorder, startRecorder } from '../harness/http-recorder.js';
-import { launchBrowser, overflowsSideways, screenshot } from './browser.js';
+import type { Recorder } from '../harness/http-recorder.js';
+import { dashboardProject, launchBrowser, overflowsSideways, screenshot } from './browser.js';
 
 const db = useDatabase();
-const DEMO = path.resolve('examples/demo/nudge');
 
 let running: Running;
 let browser: Browser;
@@ -40,34 +37,8 @@ let readOnly: RunningServer | undefined;
 const shot = (name: string) => screenshot(page, `pages-${name}`);
 
 beforeAll(async () => {
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-pages-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(
-    path.join(cwd, 'nudge.yaml'),
-    `server: { port: 0 }
-templates: nudge/templates
-contacts:
-  attributes: { onboarded: boolean, first_name: text, plan: text }
-actions: { max_attempts: 2, backoff_base_ms: 100, backoff_max_ms: 200 }
-`,
-  );
-  for (const feature of ['welcome-drip', 'upload-thumbnails']) {
-    await cp(
-      path.join(DEMO, `features/${feature}.yaml`),
-      path.join(cwd, `nudge/features/${feature}.yaml`),
-    );
-  }
-  await cp(path.join(DEMO, 'templates'), path.join(cwd, 'nudge/templates'), { recursive: true });
-  media = await startRecorder();
-  media.respondWith({ status: 503, body: { error: 'media service down' } });
-  const loaded = await loadConfig({
-    cwd,
-    env: { DATABASE_URL: db.url, MEDIA_WEBHOOK_URL: `${media.url}/thumbnails` },
-  });
-  // As `nudge dev` runs it (email goes to the dev mailbox).
-  const project = { ...loaded, databaseUrlFrom: 'nudge dev' };
-  // Deployed as nudge deploy does it (the plan the dashboard's Plan shows).
-  await deploy(db.sql, (await planChange(project, db.sql)).plan.desired);
+  let project: LoadedConfig;
+  ({ cwd, project, media } = await dashboardProject(db.sql, db.url, 100));
   running = await launch(project, { http: true, log: silentLog, idleMs: 20 });
   base = running.url!;
   browser = await launchBrowser();
