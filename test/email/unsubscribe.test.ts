@@ -113,6 +113,13 @@ describe('one-click unsubscribe over SMTP', () => {
       topic: '',
     });
     expect((await oneClick(`/email/unsubscribe/${preferencesToken}`)).status).toBe(401);
+    // A person who opens a changed link gets a page saying so, not JSON.
+    for (const opened of [`/email/unsubscribe/${flipped}`, `/email/preferences/${flipped}`]) {
+      const bad = await world.server.app.request(opened);
+      expect(bad.status).toBe(401);
+      expect(bad.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await bad.text()).toContain('<h1>This link is not valid</h1>');
+    }
 
     // A mail scanner opening the link gets a page with a button; nothing changes.
     const page = await world.server.app.request(path);

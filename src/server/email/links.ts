@@ -3,7 +3,7 @@
 // cookie or login, answered 200, idempotent, effective for the next send)
 // and the preference page (GET shows it, POST saves it). The signed token in
 // the path is the only credential (email/links.ts); a bad one is a 401.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
 import { preferencesOf, setPreferences } from '../../contacts/preferences.js';
@@ -11,7 +11,10 @@ import { type LinkClaim, linkSignerFor, linkUrl } from '../../email/links.js';
 import { ALL_TOPICS, type Topic, topicsOf } from '../../email/topics.js';
 import { readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
-import { confirmPage, preferencesPage, unsubscribedPage } from './pages.js';
+import { badLinkPage, confirmPage, preferencesPage, unsubscribedPage } from './pages.js';
+
+const BAD_LINK =
+  'this link is not valid: it was changed, or signed with a key no longer in email.link_keys';
 
 export interface EmailLinkOptions {
   sql: postgres.Sql;
@@ -22,26 +25,34 @@ export interface EmailLinkOptions {
 export function emailLinkRoutes(options: EmailLinkOptions): Hono {
   const { sql, project } = options;
   const app = new Hono();
-  const claimOf = (token: string, purpose: LinkClaim['purpose']): LinkClaim => {
-    const claim = linkSignerFor(project).verify(token);
-    if (!claim || claim.purpose !== purpose) {
-      throw new HttpError(
-        401,
-        'bad_link',
-        'this link is not valid: it was changed, or signed with a key no longer in email.link_keys',
-      );
-    }
+  const claimOf = (token: string | undefined, purpose: LinkClaim['purpose']): LinkClaim => {
+    const claim = token ? linkSignerFor(project).verify(token) : undefined;
+    if (!claim || claim.purpose !== purpose) throw new HttpError(401, 'bad_link', BAD_LINK);
     return claim;
   };
+  // The pages a person opens from an email answer a bad link with a page, not JSON.
+  const forPeople =
+    (handler: (c: Context) => Promise<Response> | Response) => async (c: Context) => {
+      try {
+        return await handler(c);
+      } catch (error) {
+        if (error instanceof HttpError && error.code === 'bad_link')
+          return c.html(badLinkPage(), 401);
+        throw error;
+      }
+    };
   const preferencesUrl = (contactId: string) =>
     linkUrl(project, { purpose: 'preferences', contactId, topic: '' });
   const topicNamed = (name: string): Topic =>
     topicsOf(project.config.email).find((t) => t.name === name) ?? { name, label: name };
 
-  app.get('/unsubscribe/:token', (c) => {
-    const claim = claimOf(c.req.param('token'), 'unsubscribe');
-    return c.html(confirmPage(topicNamed(claim.topic), preferencesUrl(claim.contactId)));
-  });
+  app.get(
+    '/unsubscribe/:token',
+    forPeople((c) => {
+      const claim = claimOf(c.req.param('token'), 'unsubscribe');
+      return c.html(confirmPage(topicNamed(claim.topic), preferencesUrl(claim.contactId)));
+    }),
+  );
 
   // The body (List-Unsubscribe=One-Click, or the confirm page's form) says
   // nothing the token does not: read within the limit, never needed.
@@ -58,25 +69,31 @@ export function emailLinkRoutes(options: EmailLinkOptions): Hono {
     return preferencesPage(topics, state, !state[ALL_TOPICS], saved);
   };
 
-  app.get('/preferences/:token', async (c) => {
-    const claim = claimOf(c.req.param('token'), 'preferences');
-    return c.html(await showPreferences(claim.contactId, false));
-  });
+  app.get(
+    '/preferences/:token',
+    forPeople(async (c) => {
+      const claim = claimOf(c.req.param('token'), 'preferences');
+      return c.html(await showPreferences(claim.contactId, false));
+    }),
+  );
 
-  app.post('/preferences/:token', async (c) => {
-    const body = await readCapped(c.req.raw, options.maxBodyBytes);
-    const claim = claimOf(c.req.param('token'), 'preferences');
-    const form = new URLSearchParams(body);
-    const checked = new Set(form.getAll('topic'));
-    // "Unsubscribe from all" wins over the boxes ticked beside it.
-    const all = form.get('all') !== 'off';
-    const changes: Record<string, boolean> = { [ALL_TOPICS]: all };
-    for (const topic of topicsOf(project.config.email)) {
-      changes[topic.name] = all && checked.has(topic.name);
-    }
-    await setPreferences(sql, claim.contactId, changes, 'preference page');
-    return c.html(await showPreferences(claim.contactId, true));
-  });
+  app.post(
+    '/preferences/:token',
+    forPeople(async (c) => {
+      const body = await readCapped(c.req.raw, options.maxBodyBytes);
+      const claim = claimOf(c.req.param('token'), 'preferences');
+      const form = new URLSearchParams(body);
+      const checked = new Set(form.getAll('topic'));
+      // "Unsubscribe from all" wins over the boxes ticked beside it.
+      const all = form.get('all') !== 'off';
+      const changes: Record<string, boolean> = { [ALL_TOPICS]: all };
+      for (const topic of topicsOf(project.config.email)) {
+        changes[topic.name] = all && checked.has(topic.name);
+      }
+      await setPreferences(sql, claim.contactId, changes, 'preference page');
+      return c.html(await showPreferences(claim.contactId, true));
+    }),
+  );
 
   return app;
 }

@@ -32,6 +32,14 @@ export function confirmPage(topic: Topic, preferencesUrl: string): string {
   );
 }
 
+/** A link from an email that does not verify (changed, or signed with a retired key). */
+export function badLinkPage(): string {
+  return page(
+    'This link is not valid',
+    '<p>It may have been changed or copied incompletely, or it is from an old email whose link has expired. Open the link in your most recent email from us again.</p>',
+  );
+}
+
 export function unsubscribedPage(topic: Topic, preferencesUrl: string): string {
   return page(
     'Unsubscribed',
