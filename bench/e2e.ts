@@ -9,7 +9,9 @@
 //   2. end-to-end events/s for 50k inserted rows (first insert → last webhook);
 //   3. commit → webhook latency (p50, p99) at a steady 500 inserts/s, and at
 //      BENCH_LOW_RATE (100/s) for comparison.
-// Prints the ratio end-to-end ÷ no-op. BENCH_ROWS, BENCH_STEADY_SECONDS,
+// Prints the ratio end-to-end ÷ no-op. All of it runs once with the outbox
+// (triggers) and once with capture: replication, then a table of both.
+// BENCH_ROWS, BENCH_STEADY_SECONDS,
 // BENCH_NOOP_JOBS, BENCH_USERS change the sizes; BENCH_RATE the steady rate;
 // BENCH_IDLE_SECONDS how long the idle CPU (engine and database, nothing
 // to do) is measured after the steady phases; BENCH_FRESH_WAL=1 skips
@@ -46,8 +48,13 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const USERS = Number(process.env.BENCH_USERS ?? 5_000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
-// BENCH_TRANSPORT=replication captures by logical replication (docs/replication.md) instead of the outbox.
-const REPLICATION = process.env.BENCH_TRANSPORT === 'replication';
+// Both capture transports by default, one after the other in one run (each on
+// its own server, see bothTransports); BENCH_TRANSPORT=outbox or replication
+// runs one (docs/replication.md).
+const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'both';
+if (!['both', 'outbox', 'replication'].includes(TRANSPORT))
+  throw new Error(`BENCH_TRANSPORT: ${TRANSPORT}? outbox, replication or both`);
+const REPLICATION = TRANSPORT === 'replication';
 const REPO = path.resolve(import.meta.dirname, '..');
 
 const now = () => performance.timeOrigin + performance.now();
@@ -135,6 +142,57 @@ async function noopChild(url: string, jobs: number): Promise<never> {
   process.exit(0);
 }
 if (process.argv[2] === '--noop') await noopChild(process.argv[3]!, Number(process.argv[4]));
+
+/** What one transport's run measured (its last line, `result=<json>`). */
+interface Result {
+  transport: string;
+  eventsPerSecond: number;
+  perNoop: number;
+  p50?: number;
+  p99?: number;
+  cpu?: string;
+}
+
+/**
+ * The default: the whole benchmark once per transport, each in a child
+ * process on a server of its own (the same script with BENCH_TRANSPORT set),
+ * its output passed through; then one table side by side.
+ */
+async function bothTransports(): Promise<never> {
+  const results: Result[] = [];
+  for (const transport of ['outbox', 'replication']) {
+    console.log(`\n=== capture: ${transport} ===`);
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench/e2e.ts')], {
+      cwd: REPO,
+      env: { ...process.env, BENCH_TRANSPORT: transport },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout?.on('data', (chunk) => {
+      out += chunk;
+      process.stdout.write(String(chunk).replace(/^result=.*\n?/m, ''));
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const result = /^result=(.*)$/m.exec(out)?.[1];
+    if (code !== 0 || !result) {
+      console.error(`the ${transport} run failed (exit ${code})`);
+      process.exit(1);
+    }
+    results.push(JSON.parse(result) as Result);
+  }
+  console.log(
+    `\nboth transports, this run (targets with replication: ≥ 1.0 × no-op, p99 ≤ 100 ms at ${RATE}/s)`,
+  );
+  console.log(
+    `${'capture'.padEnd(12)} ${'events/s'.padStart(9)} ${'÷ no-op'.padStart(8)} ${`p50 / p99 at ${RATE}/s`.padStart(22)}  CPU per event at ${RATE}/s`,
+  );
+  for (const r of results)
+    console.log(
+      `${r.transport.padEnd(12)} ${r.eventsPerSecond.toFixed(0).padStart(9)} ${r.perNoop.toFixed(2).padStart(8)} ${(r.p99 === undefined ? '—' : `${r.p50!.toFixed(1)} / ${r.p99.toFixed(1)} ms`).padStart(22)}  ${r.cpu ?? '—'}`,
+    );
+  process.exit(0);
+}
+if (TRANSPORT === 'both') await bothTransports();
 
 const TRACE = Boolean(process.env.BENCH_TRACE);
 // BENCH_TRACE=1 also lists the statements that took the database's time.
@@ -496,9 +554,10 @@ stages:
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
       );
     }
-    return pct(99);
+    return { p50: pct(50), p99: pct(99), cpu: cpuUsed.replace(/^; CPU per event: /, '') };
   }
-  const p99 = STEADY_SECONDS > 0 ? await steady(RATE, STEADY_SECONDS) : undefined;
+  const atRate = STEADY_SECONDS > 0 ? await steady(RATE, STEADY_SECONDS) : undefined;
+  const p99 = atRate?.p99;
   // For comparison, a rate this machine sustains.
   if (STEADY_SECONDS > 0) await steady(LOW_RATE, STEADY_SECONDS / 2);
   // What the engine and the database use with nothing to do: the part of
@@ -524,6 +583,9 @@ stages:
   const noopMean = (noop[0]! + noop[1]!) / 2;
   console.log(
     `\nend-to-end ÷ no-op job rate: ${(e2e / noopMean).toFixed(2)} (target ≥ 0.5)${p99 === undefined ? '' : `; p99 at ${RATE}/s ${p99.toFixed(1)} ms (target ≤ 100 ms)`}`,
+  );
+  console.log(
+    `result=${JSON.stringify({ transport: TRANSPORT, eventsPerSecond: e2e, perNoop: e2e / noopMean, ...atRate } satisfies Result)}`,
   );
   await sql.end();
   sink.close();

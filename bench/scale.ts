@@ -32,6 +32,7 @@ async function measure(processes: number): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'bench/e2e.ts')], {
     cwd: REPO,
     env: {
+      BENCH_TRANSPORT: 'outbox',
       ...process.env,
       BENCH_WORKERS: String(processes - 1),
       BENCH_STEADY_SECONDS: '0',
