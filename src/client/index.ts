@@ -232,8 +232,15 @@ export class Nudge<A extends Attributes = Attributes> {
   /** The source database, capture, lag and engine state the dashboard's first page shows. */
   readonly overview = () => this.request<Overview>('GET', '/overview');
 
-  /** The checks of `nudge doctor`, run now, each with its fix. */
-  readonly checks = () => this.request<DoctorChecks>('GET', '/overview/checks');
+  /**
+   * The checks of `nudge doctor`, each with its fix: the server's last run
+   * (at most about 30 s old while someone reads them), or one run now when `fresh`.
+   */
+  readonly checks = (options: { fresh?: boolean } = {}) =>
+    this.request<DoctorChecks>(
+      'GET',
+      options.fresh ? '/overview/checks?fresh' : '/overview/checks',
+    );
 
   readonly features = {
     /** Every feature with its status and journey counts (entered etc. within `window`, e.g. 7d). */

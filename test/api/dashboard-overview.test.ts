@@ -115,6 +115,18 @@ describe('GET /v1/overview/checks', () => {
     }
   });
 
+  it('answers the last run, and a run made after the request when asked for fresh checks', async () => {
+    const server = await serverFor({ DATABASE_URL: db.url });
+    const first = await get<DoctorChecks>(server, '/v1/overview/checks');
+    const again = await get<DoctorChecks>(server, '/v1/overview/checks');
+    expect(again.at).toBe(first.at);
+    const asked = Date.now();
+    const fresh = await get<DoctorChecks>(server, '/v1/overview/checks?fresh');
+    expect(Date.parse(fresh.at)).toBeGreaterThanOrEqual(asked);
+    expect(fresh.checks).toContainEqual(expect.objectContaining({ label: 'Connection' }));
+    expect((await get<DoctorChecks>(server, '/v1/overview/checks')).at).toBe(fresh.at);
+  });
+
   it('says what is wrong, and the fix, without a database', async () => {
     const server = await serverFor({});
     const { checks } = await get<DoctorChecks>(server, '/v1/overview/checks');

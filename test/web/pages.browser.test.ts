@@ -71,6 +71,13 @@ describe('Overview', () => {
       .all()) {
       expect(await item.locator('.fix').textContent()).toMatch(/^fix:/);
     }
+    // The page reads the server's last run; "Check again" asks for one now.
+    const asked = Date.now();
+    const [rerun] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/v1/overview/checks?fresh')),
+      page.getByRole('button', { name: 'Check again' }).click(),
+    ]);
+    expect(Date.parse(((await rerun.json()) as { at: string }).at)).toBeGreaterThanOrEqual(asked);
     await page.getByTestId('lanes').waitFor();
     expect(await page.getByTestId('lanes').locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
     for (const name of ['Events', 'Actions', 'Failures']) {

@@ -5,12 +5,13 @@
 // retrying or dead, the engine clock, the engine processes and the lanes, and
 // events, actions and failures per minute over the last hour. Each part is
 // read on its own, so a source that does not answer still leaves the rest of
-// the page. GET /v1/overview/checks runs the checks of `nudge doctor`.
+// the page. GET /v1/overview/checks answers the checks of `nudge doctor`
+// (the last run; ?fresh runs them now).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
 import { replicationFacts } from '../../capture/transports/replication/doctor.js';
-import type { DoctorCheck, Overview } from '../../client/dashboard.js';
+import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
 import { pendingCaptures } from '../../engine/intake/pump.js';
@@ -51,29 +52,69 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
     } satisfies Overview);
   });
 
-  // The checks of `nudge doctor`, run now, in the order it prints them.
-  api.get('/checks', async (c) => {
-    const checks: DoctorCheck[] = [];
-    let section = '';
-    await runDoctor(options.project, {
-      say: (outcome, label, message, fix) =>
-        checks.push({
-          section,
-          outcome,
-          label,
-          message,
-          fix: fix && outcome !== 'ok' ? fix : null,
-        }),
-      section: (title) => {
-        section = title;
-      },
-      skip: (message) =>
-        checks.push({ section, outcome: 'skipped', label: '', message, fix: null }),
-      gap: () => {},
-    });
-    return c.json({ checks, at: new Date().toISOString() });
-  });
+  // The checks of `nudge doctor`, in the order it prints them (see doctorChecks below).
+  const checks = doctorChecks(() => runChecks(options.project));
+  api.get('/checks', async (c) => c.json(await checks(c.req.query('fresh') !== undefined)));
   return api;
+}
+
+/** How old the last run of the checks may be before a read starts the next (ms). */
+const CHECKS_REFRESH_MS = 30_000;
+
+/**
+ * The checks are a connection test, not a query: new connections to both
+ * databases, the catalog, the features' plan — a few hundred milliseconds,
+ * and work for the user's database. So a read answers the last run (its `at`
+ * says when) and, when that run is older than CHECKS_REFRESH_MS, starts the
+ * next in the background for the following read; at most one runs at a time.
+ * The first read waits for a run, and so does a `fresh` one (the page's
+ * "Check again"), which gets a run that started after it asked.
+ */
+function doctorChecks(run: () => Promise<DoctorChecks>) {
+  let last: DoctorChecks | undefined;
+  let running: Promise<DoctorChecks> | undefined;
+  const start = () => {
+    running ??= run()
+      .then((checks) => {
+        last = checks;
+        return checks;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  return async (fresh: boolean): Promise<DoctorChecks> => {
+    if (fresh) {
+      await running?.catch(() => {});
+      return start();
+    }
+    if (!last) return start();
+    if (Date.now() - Date.parse(last.at) > CHECKS_REFRESH_MS) start().catch(() => {});
+    return last;
+  };
+}
+
+/** Runs every check of `nudge doctor` now. */
+async function runChecks(project: LoadedConfig): Promise<DoctorChecks> {
+  const checks: DoctorCheck[] = [];
+  let section = '';
+  await runDoctor(project, {
+    say: (outcome, label, message, fix) =>
+      checks.push({
+        section,
+        outcome,
+        label,
+        message,
+        fix: fix && outcome !== 'ok' ? fix : null,
+      }),
+    section: (title) => {
+      section = title;
+    },
+    skip: (message) => checks.push({ section, outcome: 'skipped', label: '', message, fix: null }),
+    gap: () => {},
+  });
+  return { checks, at: new Date().toISOString() };
 }
 
 /** capture: replication's slot (transports/replication/doctor.ts), undefined with another transport. */
