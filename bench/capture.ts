@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { AUTH_USER_CREDENTIALS, type ColumnReads } from '../src/capture/columns.js';
 import { deploy } from '../src/capture/deploy.js';
@@ -20,6 +22,45 @@ const BULK_ROWS = 200_000;
 const BULK_REPEATS = 5;
 const UPDATE_ROWS = 8_000;
 const USER_ROWS = 50_000;
+
+/**
+ * `--consume <url>`: the consumer of capture: replication, in a process of
+ * its own as in `nudge start` (in this one it would take the event loop from
+ * the clients it is measured against): streams the slot, decodes every
+ * message, acknowledges each commit, and acknowledges the server's position
+ * when nothing is open (WAL of other tables). Says `ready`; when its stdin
+ * closes, says `decoded=<changes>` and exits.
+ */
+async function consumeChild(url: string): Promise<never> {
+  const relations = new Map<number, Relation>();
+  let decoded = 0;
+  let open = false;
+  const stream = await openReplicationStream({
+    url,
+    slot: 'bench_replicated',
+    publications: ['bench_replicated'],
+    onMessage: (m) => {
+      if (m.kind === 'keepalive') {
+        if (!open) stream.acknowledge(m.end);
+        return;
+      }
+      const message = decodePgoutput(m.payload, relations);
+      if (message.tag === 'begin') open = true;
+      if (message.tag === 'insert' || message.tag === 'update') decoded++;
+      if (message.tag === 'commit') {
+        open = false;
+        stream.acknowledge(message.endLsn);
+      }
+    },
+  });
+  console.log('ready');
+  process.stdin.resume();
+  await new Promise((resolve) => process.stdin.once('end', resolve));
+  await stream.close();
+  console.log(`decoded=${decoded}`);
+  process.exit(0);
+}
+if (process.argv[2] === '--consume') await consumeChild(process.argv[3]!);
 
 const bench = await benchDatabase('capture');
 try {
@@ -80,19 +121,39 @@ try {
   await sql.unsafe(`ALTER TABLE public.orders_replicated REPLICA IDENTITY FULL;
     CREATE PUBLICATION bench_replicated FOR TABLE public.orders_replicated WITH (publish = 'insert, update')`);
   await sql`select pg_create_logical_replication_slot('bench_replicated', 'pgoutput')`;
-  const relations = new Map<number, Relation>();
-  let decoded = 0;
-  const replication = await openReplicationStream({
-    url: bench.url,
-    slot: 'bench_replicated',
-    publications: ['bench_replicated'],
-    onMessage: (m) => {
-      if (m.kind !== 'data') return;
-      const message = decodePgoutput(m.payload, relations);
-      if (message.tag === 'insert' || message.tag === 'update') decoded++;
-      if (message.tag === 'commit') replication.acknowledge(message.endLsn);
-    },
+  const consumer = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname, 'capture.ts'), '--consume', bench.url],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  let said = '';
+  consumer.stdout?.on('data', (chunk) => {
+    said += chunk;
   });
+  const heard = async (what: RegExp) => {
+    while (!what.test(said)) {
+      if (consumer.exitCode !== null) throw new Error(`the consumer exited: ${said}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await heard(/^ready$/m);
+  /**
+   * Until the walsender has decoded all WAL written so far: it decodes the
+   * WAL of every table (a slot reads it all, then the publication filters),
+   * so a variant measured right after another would share the cores with
+   * the decoding of the other's rows.
+   */
+  const decodedAll = async () => {
+    const [now] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+    const lsn = now!.lsn;
+    for (;;) {
+      const [row] = await sql<{ behind: boolean }[]>`
+        select coalesce(bool_or(sent_lsn < ${lsn}::pg_lsn), true) as behind
+          from pg_stat_replication where application_name <> 'walreceiver'`;
+      if (!row?.behind) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
 
   const reset = () =>
     sql.unsafe(
@@ -152,7 +213,8 @@ try {
   console.log(`whole: a feature that reads whole rows — copies ${copied(whole)}`);
   console.log(`used:  a feature that reads user_id, status, total — copies ${copied(used)}`);
   console.log(
-    `replicated: no trigger; capture: replication (FULL identity), a consumer streaming the slot\n`,
+    `replicated: no trigger; capture: replication (FULL identity), a consumer streaming the slot\n` +
+      `(the slot is streamed through every variant: the server decodes all WAL for it; each variant starts once that has caught up)\n`,
   );
 
   // Warm up every table.
@@ -171,8 +233,10 @@ try {
   const turn = (round: number) => TABLES.map((_, i) => TABLES[(i + round) % TABLES.length]!);
   const single = rates();
   for (let round = 0; round < ROUNDS; round++) {
-    for (const table of turn(round))
+    for (const table of turn(round)) {
       single[table].push(await singleRowRound(table, SECONDS / ROUNDS));
+      await decodedAll();
+    }
     await reset();
   }
   for (const table of TABLES) {
@@ -181,8 +245,10 @@ try {
   }
   const updates = rates();
   for (let round = 0; round < ROUNDS; round++) {
-    for (const table of turn(round))
+    for (const table of turn(round)) {
       updates[table].push(await updateRound(table, SECONDS / ROUNDS));
+      await decodedAll();
+    }
     await sql`truncate nudge.event_log`;
   }
   await reset();
@@ -191,6 +257,7 @@ try {
     for (const table of turn(round)) {
       await sql`checkpoint`;
       bulkRates[table].push(await bulk(table));
+      await decodedAll();
     }
     await reset();
   }
@@ -232,10 +299,11 @@ try {
   const [slot] = await sql<{ lag: number }[]>`
     select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 as lag
       from pg_replication_slots where slot_name = 'bench_replicated'`;
+  consumer.stdin?.end();
+  await heard(/^decoded=\d+$/m);
   console.log(
-    `replicated: the consumer decoded ${decoded} changes; ${((slot?.lag ?? 0) / 1024 / 1024).toFixed(1)} MB of WAL not acknowledged at the end`,
+    `replicated: the consumer (a process of its own) decoded ${/decoded=(\d+)/.exec(said)![1]} changes; ${((slot?.lag ?? 0) / 1024 / 1024).toFixed(1)} MB of WAL not acknowledged at the end`,
   );
-  await replication.close();
 
   // A wide table: sign-ups into copies of auth.users (36 columns). A capture
   // of every column credentials leave (what a feature reading whole rows
