@@ -1,17 +1,18 @@
 // The plan's items for capture: replication (capture/plan.ts adds them):
-// publications, replica identities and the slot, with drift as for
-// triggers — a publication changed or dropped by hand, a slot dropped by
-// hand (whatever was written meanwhile was not captured). Pure.
+// replica identities FULL, publications, identities DEFAULT again (in that
+// order: identity.ts), and the slot, with drift as for triggers — a
+// publication changed or dropped by hand, a slot dropped by hand (whatever
+// was written meanwhile was not captured). Pure.
 import { NudgeError } from '../../../errors.js';
-import { formatTableName } from '../../../source/names.js';
 import type { PlanItem } from '../../plan.js';
+import { identityPlan, sameTables } from './identity.js';
 import {
   createPublicationSql,
   createSlotSql,
   describeTable,
   dropPublicationSql,
   dropSlotSql,
-  fullIdentitySql,
+  markPublicationSql,
   type ReplicationDesired,
 } from './publication.js';
 import type { ReplicationState } from './state.js';
@@ -32,11 +33,13 @@ export function replicationItems(
       'set capture.replication.slot to another name in nudge.yaml',
     );
   }
+  const identities = identityPlan(desired?.fullIdentity ?? [], state.identities, state.madeFull);
+  items.push(...identities.full);
   for (const spec of desired?.publications ?? []) {
     const deployed = state.publications.find((p) => p.name === spec.name);
     const tables = spec.tables.length ? spec.tables.map(describeTable).join(', ') : 'no tables';
     const detail = `publish ${spec.operation} · ${tables}`;
-    const sql = createPublicationSql(spec, desired!.slot, version);
+    const sql = createPublicationSql(spec, desired!.slot, version, identities.madeFull);
     if (!deployed) {
       items.push({
         action: 'create',
@@ -55,13 +58,18 @@ export function replicationItems(
       drift.push('publication was changed by hand');
     const changed = deployed.marker !== undefined && deployed.marker.hash !== spec.hash;
     const work = changed || drift.length > 0;
+    // Only the marker's list of tables Nudge made FULL differs: rewrite the marker alone.
+    const remember =
+      !work && !sameTables(deployed.marker?.full ?? [], identities.madeFull)
+        ? [markPublicationSql(spec, desired!.slot, version, identities.madeFull)]
+        : [];
     items.push({
-      action: work ? 'replace' : 'unchanged',
+      action: work || remember.length ? 'replace' : 'unchanged',
       kind: 'publication',
       subject: spec.name,
-      detail: `${detail}${changed ? ' · definition changed' : ''}`,
+      detail: `${detail}${changed ? ' · definition changed' : ''}${remember.length ? ' · marker: the tables Nudge made FULL' : ''}`,
       ...(drift.length ? { drift } : {}),
-      sql: work ? sql : [],
+      sql: work ? sql : remember,
     });
   }
   const wanted = new Set(desired?.publications.map((p) => p.name));
@@ -75,18 +83,7 @@ export function replicationItems(
       sql: [dropPublicationSql(deployed.name)],
     });
   }
-  const full = new Set(state.fullIdentity.map((t) => formatTableName(t)));
-  for (const table of desired?.fullIdentity ?? []) {
-    const name = formatTableName(table);
-    items.push({
-      action: full.has(name) ? 'unchanged' : 'replace',
-      kind: 'replica identity',
-      subject: name,
-      detail:
-        'FULL: old rows carry every column, and updates and deletes keep working on a published table',
-      sql: full.has(name) ? [] : [fullIdentitySql(table)],
-    });
-  }
+  items.push(...identities.reset);
   if (desired) {
     const detail = 'logical, pgoutput; created after the transaction commits';
     if (!slot) {

@@ -1,8 +1,9 @@
 // What `capture: replication` deploys instead of triggers, and its plan: one
 // publication per operation (a publication's `publish` list covers all its
 // tables, and a row filter is per publication), the slot that streams them,
-// and REPLICA IDENTITY FULL on tables captured on update or delete. Pure: the
-// plan compares this with what state.ts read and writes the SQL.
+// and REPLICA IDENTITY FULL on tables captured on update or delete
+// (identity.ts). Pure: the plan compares this with what state.ts read and
+// writes the SQL.
 //
 // Column lists and row filters (PostgreSQL 15+) are used only where they are
 // safe for the user's writes:
@@ -129,6 +130,12 @@ export interface PublicationMarker {
   hash: string;
   /** The publication's catalog fingerprint right after the deploy: a change since is drift. */
   catalog: string;
+  /**
+   * Tables Nudge made REPLICA IDENTITY FULL from DEFAULT, to set back when none
+   * is captured on update or delete (identity.ts). The same in every
+   * publication of the slot; absent in markers written before Nudge recorded it.
+   */
+  full?: TableName[];
 }
 
 export function parsePublicationMarker(comment: string | null): PublicationMarker | undefined {
@@ -156,6 +163,7 @@ export function createPublicationSql(
   spec: PublicationSpec,
   slot: string,
   serverVersion: number,
+  madeFull: TableName[],
 ): string[] {
   const tables = spec.tables.map(
     (t) =>
@@ -163,15 +171,26 @@ export function createPublicationSql(
         t.filter ? ` WHERE (${t.filter})` : ''
       }`,
   );
-  const marker = `json_build_object('v', 1, 'slot', ${literal(slot)}, 'operation', ${literal(spec.operation)}, 'hash', ${literal(spec.hash)}, 'catalog', ${fingerprintSql(spec.name, serverVersion)})::text`;
   return [
     `DROP PUBLICATION IF EXISTS ${ident(spec.name)}`,
     `CREATE PUBLICATION ${ident(spec.name)}${tables.length ? ` FOR TABLE ${tables.join(', ')}` : ''} WITH (publish = ${literal(spec.operation)})`,
-    `DO ${dollarQuote(
-      `BEGIN EXECUTE format('COMMENT ON PUBLICATION %I IS %L', ${literal(spec.name)}, ${literal(REPLICATION_MARKER)} || ${marker}); END`,
-      'nudge',
-    )}`,
+    markPublicationSql(spec, slot, serverVersion, madeFull),
   ];
+}
+
+/** Writes a publication's marker, its catalog fingerprint taken now. */
+export function markPublicationSql(
+  spec: PublicationSpec,
+  slot: string,
+  serverVersion: number,
+  madeFull: TableName[],
+): string {
+  const full = JSON.stringify(madeFull.map((t) => ({ schema: t.schema, table: t.table })));
+  const marker = `json_build_object('v', 1, 'slot', ${literal(slot)}, 'operation', ${literal(spec.operation)}, 'hash', ${literal(spec.hash)}, 'catalog', ${fingerprintSql(spec.name, serverVersion)}, 'full', ${literal(full)}::json)::text`;
+  return `DO ${dollarQuote(
+    `BEGIN EXECUTE format('COMMENT ON PUBLICATION %I IS %L', ${literal(spec.name)}, ${literal(REPLICATION_MARKER)} || ${marker}); END`,
+    'nudge',
+  )}`;
 }
 
 export function dropPublicationSql(name: string): string {
@@ -189,10 +208,6 @@ export function dropSlotSql(slot: string): string[] {
     `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = ${literal(slot)} AND active_pid IS NOT NULL`,
     `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${literal(slot)}`,
   ];
-}
-
-export function fullIdentitySql(table: TableName): string {
-  return `ALTER TABLE ${ident(table.schema, table.table)} REPLICA IDENTITY FULL`;
 }
 
 /** `public.orders (id, email) where (...)`, for the plan's detail line. */

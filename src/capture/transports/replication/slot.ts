@@ -1,9 +1,12 @@
 // The slot's life outside the plan's transaction: made and dropped after it
 // commits (a slot cannot be made in a transaction that wrote), dropped by
-// teardown with the publications, and watched: a slot nobody consumes keeps
-// every WAL segment since its position and can fill the server's disk.
+// teardown with the publications (and the replica identities Nudge set
+// FULL set back), and watched: a slot nobody consumes keeps every WAL
+// segment since its position and can fill the server's disk.
 import type postgres from 'postgres';
+import { formatTableName } from '../../../source/names.js';
 import type { PlanItem } from '../../plan.js';
+import { defaultIdentitySql, sortTables } from './identity.js';
 import { dropPublicationSql, dropSlotSql, parsePublicationMarker } from './publication.js';
 
 /** The plan items deploy commits before it makes the slot. */
@@ -31,23 +34,41 @@ export async function applySlotStatements(sql: postgres.Sql, statements: string[
   }
 }
 
-/** Teardown: Nudge's publications (by marker) and the slots they name. */
+/**
+ * Teardown: Nudge's publications (by marker), then REPLICA IDENTITY DEFAULT
+ * on the tables Nudge made FULL that are FULL still (after the publications,
+ * so a table without a primary key is never published for update without an
+ * identity: identity.ts), then the slots they name.
+ */
 export async function dropReplication(
   sql: postgres.Sql,
-): Promise<{ publications: string[]; slots: string[] }> {
+): Promise<{ publications: string[]; identities: string[]; slots: string[] }> {
   const found = await sql<{ name: string; comment: string | null }[]>`
     select pubname as name, obj_description(oid, 'pg_publication') as comment from pg_publication`;
   const ours = found.flatMap((p) => {
     const marker = parsePublicationMarker(p.comment);
-    return marker ? [{ name: p.name, slot: marker.slot }] : [];
+    return marker ? [{ name: p.name, slot: marker.slot, full: marker.full ?? [] }] : [];
   });
   for (const p of ours) await sql.unsafe(dropPublicationSql(p.name));
+  const madeFull = sortTables(ours.flatMap((p) => p.full));
+  const stillFull = await sql<{ schema: string; table: string }[]>`
+    select n.nspname::text as schema, c.relname::text as table
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relreplident = 'f'
+       and (n.nspname::text, c.relname::text) in (
+             select * from unnest(${madeFull.map((t) => t.schema)}::text[],
+                                  ${madeFull.map((t) => t.table)}::text[]))`;
+  for (const table of stillFull) await sql.unsafe(defaultIdentitySql(table));
   const names = [...new Set(ours.map((p) => p.slot))];
   const existing = await sql<{ name: string }[]>`
     select slot_name as name from pg_replication_slots
      where slot_name = any(${names}::text[]) and database = current_database()`;
   for (const { name } of existing) await applySlotStatements(sql, dropSlotSql(name));
-  return { publications: ours.map((p) => p.name), slots: existing.map((s) => s.name) };
+  return {
+    publications: ours.map((p) => p.name),
+    identities: stillFull.map((t) => formatTableName(t)),
+    slots: existing.map((s) => s.name),
+  };
 }
 
 export interface SlotHealth {

@@ -1,8 +1,10 @@
 // Reads what capture: replication has deployed: Nudge's publications with
-// their markers and catalog fingerprints, the slots they name, and the
-// tables whose replica identity is not the default. Read-only.
+// their markers and catalog fingerprints, the slots they name, the tables
+// whose replica identity is not the default, and those Nudge made FULL.
+// Read-only.
 import type { Sql } from '../../../source/connect.js';
 import type { TableName } from '../../../source/names.js';
+import { identityOf, sortTables, type TableIdentity } from './identity.js';
 import { fingerprintSql, type PublicationMarker, parsePublicationMarker } from './publication.js';
 
 export interface DeployedPublication {
@@ -25,8 +27,10 @@ export interface ReplicationState {
   /** Every publication of the database (Nudge's have a marker). */
   publications: DeployedPublication[];
   slots: DeployedSlot[];
-  /** Tables whose replica identity is FULL. */
-  fullIdentity: TableName[];
+  /** Tables whose replica identity is not DEFAULT, and those of `madeFull` that still exist. */
+  identities: TableIdentity[];
+  /** Tables Nudge made FULL from DEFAULT: the union of its publications' markers. */
+  madeFull: TableName[];
   database: string;
 }
 
@@ -49,16 +53,24 @@ export async function readReplicationState(sql: Sql): Promise<ReplicationState> 
   const slots = await sql<DeployedSlot[]>`
     select slot_name as name, plugin, database, active from pg_replication_slots
      where slot_type = 'logical'`;
-  const fullIdentity = await sql<TableName[]>`
-    select n.nspname as schema, c.relname as table
+  const madeFull = sortTables(publications.flatMap((p) => p.marker?.full ?? []));
+  const identities = await sql<{ schema: string; table: string; identity: string }[]>`
+    select n.nspname as schema, c.relname as table, c.relreplident::text as identity
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where c.relreplident = 'f' and c.relkind in ('r', 'p')
-       and n.nspname not in ('pg_catalog', 'information_schema')`;
+     where c.relkind in ('r', 'p')
+       and ((c.relreplident <> 'd' and n.nspname not in ('pg_catalog', 'information_schema'))
+            or (n.nspname::text, c.relname::text) in (
+                 select * from unnest(${madeFull.map((t) => t.schema)}::text[],
+                                      ${madeFull.map((t) => t.table)}::text[])))`;
   return {
     serverVersion: version,
     publications,
     slots: [...slots],
-    fullIdentity: [...fullIdentity],
+    identities: identities.map((row) => ({
+      table: { schema: row.schema, table: row.table },
+      identity: identityOf(row.identity),
+    })),
+    madeFull,
     database: server!.database,
   };
 }
