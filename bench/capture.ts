@@ -26,22 +26,26 @@ const USER_ROWS = 50_000;
 /**
  * `--consume <url>`: the consumer of capture: replication, in a process of
  * its own as in `nudge start` (in this one it would take the event loop from
- * the clients it is measured against): streams the slot, decodes every
- * message, acknowledges each commit, and acknowledges the server's position
- * when nothing is open (WAL of other tables). Says `ready`; when its stdin
- * closes, says `decoded=<changes>` and exits.
+ * the clients it is measured against): streams the slot and decodes every
+ * message. It acknowledges as the engine's consumer does, after each inbox
+ * write, which are at least 10 ms apart under a steady stream
+ * (consumer.ts): here, every 10 ms, the last commit decoded, or the
+ * server's position when nothing is open (WAL of other tables). The inbox
+ * write itself is left out, as the outbox pump's is for the triggers. Says
+ * `ready`; when its stdin closes, says `decoded=<changes>` and exits.
  */
 async function consumeChild(url: string): Promise<never> {
   const relations = new Map<number, Relation>();
   let decoded = 0;
   let open = false;
+  let done: bigint | undefined;
   const stream = await openReplicationStream({
     url,
     slot: 'bench_replicated',
     publications: ['bench_replicated'],
     onMessage: (m) => {
       if (m.kind === 'keepalive') {
-        if (!open) stream.acknowledge(m.end);
+        if (!open) done = m.end;
         return;
       }
       const message = decodePgoutput(m.payload, relations);
@@ -49,13 +53,19 @@ async function consumeChild(url: string): Promise<never> {
       if (message.tag === 'insert' || message.tag === 'update') decoded++;
       if (message.tag === 'commit') {
         open = false;
-        stream.acknowledge(message.endLsn);
+        done = message.endLsn;
       }
     },
   });
+  const acknowledging = setInterval(() => {
+    if (done === undefined) return;
+    stream.acknowledge(done);
+    done = undefined;
+  }, 10);
   console.log('ready');
   process.stdin.resume();
   await new Promise((resolve) => process.stdin.once('end', resolve));
+  clearInterval(acknowledging);
   await stream.close();
   console.log(`decoded=${decoded}`);
   process.exit(0);

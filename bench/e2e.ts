@@ -91,6 +91,21 @@ async function cpuMs(pid: number): Promise<number | undefined> {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
+/** CPU time (ms) of the postmaster's children whose title starts `postgres: walsender` (a slot's decoding). */
+async function walsenderMs(postmaster: number): Promise<number> {
+  let ticks = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (!text) continue;
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) !== postmaster) continue;
+    const title = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (title.startsWith('postgres: walsender')) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / 100;
+}
+
 /**
  * `--noop <url> <n>`: graphile-worker's own job rate on this machine. Adds n
  * no-op jobs in one batch (schema bench_worker), runs a worker with the
@@ -373,18 +388,19 @@ stages:
     return sum;
   };
   const cpu = async () => {
-    const [engineMs, databaseMs] = await Promise.all([
+    const [engineMs, databaseMs, walsender] = await Promise.all([
       enginesMs(),
       postmaster ? cpuMs(postmaster) : undefined,
+      postmaster && REPLICATION ? walsenderMs(postmaster) : 0,
     ]);
     return engineMs === undefined || databaseMs === undefined
       ? undefined
-      : { engine: engineMs, database: databaseMs };
+      : { engine: engineMs, database: databaseMs, walsender };
   };
   type Cpu = Awaited<ReturnType<typeof cpu>>;
   const used = (before: Cpu, after: Cpu, count: number, per = 'event') =>
     before && after
-      ? `; CPU per ${per}: engine ${((after.engine - before.engine) / count).toFixed(2)} ms, database ${((after.database - before.database) / count).toFixed(2)} ms`
+      ? `; CPU per ${per}: engine ${((after.engine - before.engine) / count).toFixed(2)} ms, database ${((after.database - before.database) / count).toFixed(2)} ms${REPLICATION ? ` (of which the walsender ${((after.walsender - before.walsender) / count).toFixed(2)} ms)` : ''}`
       : '';
 
   // 2. Throughput: ROWS rows from 4 clients in multi-row inserts of 250.

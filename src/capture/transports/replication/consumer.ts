@@ -57,6 +57,8 @@ export interface ConsumerOptions {
   onStored?: (lanes: Set<number>) => void;
   /** Events written per inbox transaction at most. */
   batch?: number;
+  /** Least time between the starts of two inbox writes unless a full batch waits (ms; default 10). */
+  spacingMs?: number;
   /** How often a process that is not the leader tries to become it (ms). */
   leaderPollMs?: number;
   /** Warn in the log when the slot retains more than this (capture.replication.warn_retained_mb). */
@@ -121,10 +123,29 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     let failure: unknown;
     let idleEnd = 0n;
     const batch = options.batch ?? 2000;
+    // Inbox writes are spaced like the outbox pump's claims: a commit that
+    // comes within `spacing` of the last write waits for the rest of it, so
+    // a steady stream is written (and its lanes woken, and their batches
+    // made) a few events at a time instead of one transaction per commit;
+    // a trickle is written at once. A full batch never waits.
+    const spacing = options.spacingMs ?? 10;
+    let lastWrite = Number.NEGATIVE_INFINITY;
+    let later: NodeJS.Timeout | undefined;
+    let queued = 0;
+    let ended = false;
     const flush = () => {
-      if (writing || committed.length === 0 || failure) return;
+      if (ended || writing || later || committed.length === 0 || failure) return;
+      const wait = lastWrite + spacing - performance.now();
+      if (wait > 0 && queued < batch) {
+        later = setTimeout(() => {
+          later = undefined;
+          flush();
+        }, wait);
+        return;
+      }
       writing = (async () => {
-        while (committed.length && !failure) {
+        do {
+          lastWrite = performance.now();
           // Whole transactions, up to `batch` events (a larger one goes alone).
           let take = 0;
           let count = 0;
@@ -149,13 +170,14 @@ export function startConsumer(options: ConsumerOptions): Consumer {
             });
           }
           committed.splice(0, take);
+          queued -= count;
           // Committed: the server may now let go of everything up to here.
           current.stream?.acknowledge(done.at(-1)!.end);
           stats.stored += events.length;
           stats.transactions += done.length;
           if (lanes.size) options.onStored?.(lanes);
           if (committed.length < batch) current.stream?.resume();
-        }
+        } while (queued >= batch && !failure);
       })()
         .catch((error) => {
           failure = error;
@@ -163,6 +185,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
         })
         .finally(() => {
           writing = undefined;
+          flush();
         });
     };
     const stream = await openReplicationStream({
@@ -208,6 +231,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           case 'commit':
             if (!open) break;
             committed.push({ end: decoded.endLsn, events: open.events });
+            queued += open.events.length;
             open = undefined;
             if (committed.length >= batch * 4) current.stream?.pause();
             flush();
@@ -224,6 +248,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     } finally {
       await stream.close();
       current.stream = undefined;
+      // What was streamed but not written is streamed again (not acknowledged).
+      ended = true;
+      clearTimeout(later);
       while (writing) await writing;
     }
     if (failure) throw failure;
