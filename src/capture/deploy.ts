@@ -142,7 +142,7 @@ export function planScript(
 /** Removes every Nudge object: triggers on user tables, then the schema; publications and slots of capture: replication. */
 export async function teardown(
   sql: postgres.Sql,
-): Promise<{ triggers: number; publications: string[]; slots: string[] }> {
+): Promise<{ triggers: number; publications: string[]; identities: string[]; slots: string[] }> {
   const removed = await sql.begin(async (tx) => {
     await tx.unsafe(`SELECT ${LOCK}`);
     await tx.unsafe(SET_LOCK_TIMEOUT);

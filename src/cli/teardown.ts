@@ -1,6 +1,9 @@
-// `nudge teardown`: removes every Nudge trigger and the nudge schema.
+// `nudge teardown`: removes every Nudge trigger and the nudge schema, and
+// under capture: replication Nudge's publications and slot, setting back the
+// replica identity of the tables Nudge made FULL.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { readSchemaState } from '../capture/schema.js';
+import { nudgeReplication } from '../capture/transports/replication/slot.js';
 import { pendingCaptures } from '../engine/intake/pump.js';
 import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
@@ -22,14 +25,25 @@ export async function teardown(
   return withSource(project, async ({ sql }) => {
     const triggers = await nudgeTriggers(sql);
     const schema = await readSchemaState(sql);
-    if (!schema.exists && triggers.length === 0) {
-      io.out('Nothing to remove: no nudge schema and no Nudge triggers.');
+    const replication = await nudgeReplication(sql);
+    if (
+      !schema.exists &&
+      triggers.length === 0 &&
+      replication.publications.length === 0 &&
+      replication.slots.length === 0
+    ) {
+      io.out('Nothing to remove: no nudge schema, no Nudge triggers, publications or slots.');
       return 0;
     }
     io.out('Nudge will remove:');
     for (const t of triggers) io.out(`  - trigger ${t.name} on ${formatTableName(t)}`);
     if (schema.exists)
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
+    for (const name of replication.publications) io.out(`  - publication ${name}`);
+    for (const name of replication.slots)
+      io.out(`  - replication slot ${name} (the WAL it holds back is freed)`);
+    for (const table of replication.identities)
+      io.out(`  - REPLICA IDENTITY FULL on ${formatTableName(table)} (set back to DEFAULT)`);
     if (schema.applied > 0) {
       const [pending] = await sql<{ rows: number; failed: number }[]>`
         select ${await pendingCaptures(sql)}::int as rows,
@@ -52,8 +66,19 @@ export async function teardown(
       if (!(await io.confirm('\nRemove them?'))) return 1;
     }
     const result = await removeAll(sql);
+    const removed = [
+      `${result.triggers} trigger(s)`,
+      ...(schema.exists ? ['schema nudge'] : []),
+      ...(result.publications.length ? [`${result.publications.length} publication(s)`] : []),
+      ...result.slots.map((name) => `slot ${name}`),
+    ];
+    const identities = result.identities.length
+      ? ` Replica identity DEFAULT again on ${result.identities.join(', ')}.`
+      : '';
+    const listed =
+      removed.length > 1 ? `${removed.slice(0, -1).join(', ')} and ${removed.at(-1)}` : removed[0];
     io.out(
-      `${io.colors.green('✓')} Removed ${result.triggers} trigger(s) and schema nudge. Your tables and data are untouched.`,
+      `${io.colors.green('✓')} Removed ${listed}.${identities} Your tables and data are untouched.`,
     );
     return 0;
   });

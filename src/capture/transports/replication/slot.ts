@@ -4,7 +4,7 @@
 // FULL set back), and watched: a slot nobody consumes keeps every WAL
 // segment since its position and can fill the server's disk.
 import type postgres from 'postgres';
-import { formatTableName } from '../../../source/names.js';
+import { formatTableName, type TableName } from '../../../source/names.js';
 import type { PlanItem } from '../../plan.js';
 import { defaultIdentitySql, sortTables } from './identity.js';
 import { dropPublicationSql, dropSlotSql, parsePublicationMarker } from './publication.js';
@@ -43,30 +43,46 @@ export async function applySlotStatements(sql: postgres.Sql, statements: string[
 export async function dropReplication(
   sql: postgres.Sql,
 ): Promise<{ publications: string[]; identities: string[]; slots: string[] }> {
+  const found = await nudgeReplication(sql);
+  for (const name of found.publications) await sql.unsafe(dropPublicationSql(name));
+  for (const table of found.identities) await sql.unsafe(defaultIdentitySql(table));
+  for (const name of found.slots) await applySlotStatements(sql, dropSlotSql(name));
+  return {
+    publications: found.publications,
+    identities: found.identities.map((t) => formatTableName(t)),
+    slots: found.slots,
+  };
+}
+
+/**
+ * What teardown removes (dropReplication): Nudge's publications (by marker),
+ * the tables Nudge made FULL that are FULL still, and the slots the
+ * publications name that exist in this database.
+ */
+export async function nudgeReplication(
+  sql: postgres.Sql,
+): Promise<{ publications: string[]; identities: TableName[]; slots: string[] }> {
   const found = await sql<{ name: string; comment: string | null }[]>`
     select pubname as name, obj_description(oid, 'pg_publication') as comment from pg_publication`;
   const ours = found.flatMap((p) => {
     const marker = parsePublicationMarker(p.comment);
     return marker ? [{ name: p.name, slot: marker.slot, full: marker.full ?? [] }] : [];
   });
-  for (const p of ours) await sql.unsafe(dropPublicationSql(p.name));
   const madeFull = sortTables(ours.flatMap((p) => p.full));
-  const stillFull = await sql<{ schema: string; table: string }[]>`
+  const stillFull = await sql<TableName[]>`
     select n.nspname::text as schema, c.relname::text as table
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relreplident = 'f'
        and (n.nspname::text, c.relname::text) in (
              select * from unnest(${madeFull.map((t) => t.schema)}::text[],
                                   ${madeFull.map((t) => t.table)}::text[]))`;
-  for (const table of stillFull) await sql.unsafe(defaultIdentitySql(table));
   const names = [...new Set(ours.map((p) => p.slot))];
   const existing = await sql<{ name: string }[]>`
     select slot_name as name from pg_replication_slots
      where slot_name = any(${names}::text[]) and database = current_database()`;
-  for (const { name } of existing) await applySlotStatements(sql, dropSlotSql(name));
   return {
     publications: ours.map((p) => p.name),
-    identities: stillFull.map((t) => formatTableName(t)),
+    identities: [...stillFull],
     slots: existing.map((s) => s.name),
   };
 }

@@ -1,0 +1,61 @@
+// nudge teardown under capture: replication, as a user runs it: it lists and
+// removes the publications and the slot, sets back the replica identity
+// Nudge changed, and still does so when the nudge schema is already gone.
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { useDatabase } from '../harness/db.js';
+import { dropSlotAfterAll, replicationProject, slotFor } from './helpers.js';
+
+const db = useDatabase();
+dropSlotAfterAll(db);
+let cwd: string;
+
+beforeAll(async () => {
+  await db.sql`create table public.orders (id bigserial primary key, status text)`;
+  cwd = await replicationProject(db, 'access: read-write\n', {
+    paid: `name: paid
+trigger: { table: public.orders, on: update, when: { new.status: eq.paid } }
+stages:
+  - name: thanked
+    do: [{ track: { event: paid } }]
+`,
+  });
+});
+
+afterAll(async () => {
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+async function nudge(args: string[]) {
+  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  const code = await run(args, m.io);
+  return { code, out: m.stdout() };
+}
+
+const identity = async () =>
+  (
+    await db.sql<{ identity: string }[]>`
+      select relreplident as identity from pg_class where oid = 'public.orders'::regclass`
+  )[0]!.identity;
+
+describe('nudge teardown with capture: replication', () => {
+  it('removes the publications and the slot, and gives the table its identity back', async () => {
+    expect(await identity()).toBe('f');
+    // The nudge schema gone already (dropped by hand): the rest is still Nudge's to remove.
+    await db.sql`drop schema if exists nudge cascade`;
+    const result = await nudge(['teardown', '--yes']);
+    expect(result.code).toBe(0);
+    expect(result.out).toContain(`replication slot ${slotFor(db)}`);
+    expect(result.out).toContain('REPLICA IDENTITY FULL on public.orders (set back to DEFAULT)');
+    expect(result.out).toMatch(/Removed 0 trigger\(s\), \d publication\(s\) and slot /);
+    expect(result.out).toContain('Replica identity DEFAULT again on public.orders.');
+    expect(await identity()).toBe('d');
+    const [left] = await db.sql<{ publications: number; slots: number }[]>`
+      select (select count(*)::int from pg_publication where pubname <> 'supabase_realtime') as publications,
+             (select count(*)::int from pg_replication_slots where slot_name = ${slotFor(db)}) as slots`;
+    expect(left).toEqual({ publications: 0, slots: 0 });
+    expect((await nudge(['teardown', '--yes'])).out).toContain('Nothing to remove');
+  });
+});
