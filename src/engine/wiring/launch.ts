@@ -190,6 +190,10 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
         return server.listen({ host, port: 0 });
       });
       url = listening.url;
+      // Links in emails and templates ({{ app.url }}) point where the server
+      // listens unless server.public_url says otherwise: at the port it got
+      // (port 0, or another one when its own was taken), not the one asked for.
+      project.config.server.port = Number(new URL(listening.url).port);
       dashboardUrl = server.dashboard.link(listening.url);
       cleanup.push(() => listening.close());
     }
