@@ -12,23 +12,19 @@
 // - contacts are looked up read-only (contacts.ts): the book as it is now.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
-import { explain } from '../conditions/index.js';
+import { explain, type Verdict } from '../conditions/index.js';
 import type { ContactIdentity } from '../contacts/store.js';
 import { hasIdentity } from '../contacts/store.js';
 import {
   type Decision,
   type JourneyRow,
   type JourneyStep,
+  type StepInput,
   stepJourney,
   stepWithoutContact,
 } from '../engine/journeys/machine.js';
 import { factsOf } from '../engine/lanes/event.js';
-import {
-  candidatesOf,
-  identityOf,
-  reactiveFeatures,
-  triggerVerdict,
-} from '../engine/match/candidates.js';
+import { candidatesOf, identityOf, reactiveFeatures } from '../engine/match/candidates.js';
 import type { FeatureSet, RuntimeFeature } from '../engine/match/features.js';
 import { identityKey, lookUpContacts, type SimulatedContact } from './contacts.js';
 import type { HistorySource, PastEvent } from './history.js';
@@ -43,6 +39,19 @@ export interface Observer {
   ): void;
   actions(actions: NewActionRun[]): void;
 }
+
+/** What prepare works out for one event before it is replayed. */
+interface EventPlan {
+  /** The backtested feature is among the event's candidates. */
+  own: boolean;
+  /** Its trigger condition, when that reads no contact. */
+  verdict?: Verdict;
+  /** The contact its mapping names (none: no value, or the condition is false). */
+  contact?: SimulatedContact;
+  /** Every candidate's contact, for journeys that wait on events (only when the feature has such). */
+  about: SimulatedContact[];
+}
+const NO_ONE: SimulatedContact[] = [];
 
 export interface SimulationOptions {
   engine: postgres.Sql;
@@ -61,7 +70,6 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   const reactive = reactiveFeatures(features).has(feature.name);
   const journeys = new Map<string, JourneyRow>();
   const contacts = new Map<string, SimulatedContact>();
-  const byId = new Map<string, SimulatedContact>();
   const timers = new TimerQueue();
   const emails = new Map<string, number[]>();
   let clock = 0;
@@ -72,29 +80,28 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     now: Date,
     source: HistorySource | 'timer',
   ) => {
-    const journey = journeys.get(contact.id) ?? null;
     const cap = options.frequencyCap;
-    const outcome = stepJourney({
+    const stepInput: StepInput = {
       step: input,
       feature,
       contact: contact.row,
-      journey,
+      journey: journeys.get(contact.id) ?? null,
       now,
-      ...(cap
-        ? {
-            frequencyCap: {
-              max: cap.max,
-              emailsInWindow: (emails.get(contact.id) ?? []).filter(
-                (t) => t > now.getTime() - cap.perMs,
-              ).length,
-            },
-          }
-        : {}),
-    });
+      // Actions are counted, never run: no template contexts to build.
+      templateContexts: false,
+    };
+    if (cap) {
+      stepInput.frequencyCap = {
+        max: cap.max,
+        emailsInWindow: (emails.get(contact.id) ?? []).filter((t) => t > now.getTime() - cap.perMs)
+          .length,
+      };
+    }
+    const outcome = stepJourney(stepInput);
     if (outcome.journey) {
       journeys.set(contact.id, outcome.journey);
       if (outcome.journey.status === 'active' && outcome.journey.wake_at) {
-        timers.push(new Date(outcome.journey.wake_at).getTime(), contact.id);
+        timers.push(outcome.journey.wake_at.getTime(), contact);
       }
     }
     if (cap) {
@@ -113,46 +120,71 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   const fireTimers = (until: number) => {
     for (let next = timers.peek(); next && next.at <= until; next = timers.peek()) {
       timers.pop();
-      const journey = journeys.get(next.contactId);
+      const journey = journeys.get(next.contact.id);
       // A timer left from an earlier wait of the journey: its wake_at moved.
-      if (journey?.status !== 'active' || new Date(journey.wake_at ?? 0).getTime() !== next.at)
-        continue;
+      if (journey?.status !== 'active' || (journey.wake_at?.getTime() ?? 0) !== next.at) continue;
       clock = Math.max(clock, next.at);
-      step(byId.get(next.contactId)!, { kind: 'timer' }, new Date(next.at), 'timer');
+      step(next.contact, TIMER, new Date(next.at), 'timer');
     }
   };
 
   /**
    * A page made ready: who each event is about (for every candidate feature
-   * that maps a contact) and those contacts looked up, in one query.
+   * that maps a contact), and the contacts not met before looked up, in one
+   * query. A contact met before is put in the plan at once; the others when
+   * the query has answered (`pending`).
+   *
+   * A trigger condition that reads no contact is worked out here, once per
+   * event and feature, at the clock as it stands when the page is prepared
+   * (the end of the page before), and onEvent takes the feature's own verdict
+   * from the plan. (The engine's triggerVerdict keeps the same answer per
+   * row in a WeakMap, which costs more than the condition itself here.)
    */
   const prepare = async (chunk: PastEvent[]) => {
     const wanted = new Map<string, ContactIdentity>();
-    const plans = chunk.map((row) => {
+    const pending: { plan: EventPlan; key: string }[] = [];
+    // Every candidate's identity key by event, when the feature is reactive.
+    const keys: string[][] = [];
+    const plans = chunk.map((row, i): EventPlan => {
       const candidates = candidatesOf(features, row);
-      const rows = { new: row.new_row, old: row.old_row };
       const own = candidates.includes(feature);
-      const keys: string[] = [];
-      let ownKey: string | undefined;
-      const about = own || reactive ? candidates : [];
-      for (const candidate of about) {
+      const plan: EventPlan = { own, about: NO_ONE };
+      if (reactive) keys[i] = [];
+      if (!own && !reactive) return plan;
+      const rows = { new: row.new_row, old: row.old_row };
+      for (const candidate of candidates) {
         // As handleEvent: a paused feature, or a trigger condition that is
         // false before any contact is read, looks up no one.
         if (candidate !== feature && features.isPaused(candidate)) continue;
         if (candidate.when && !candidate.readsContact) {
           const at = new Date(Math.max(clock, row.occurred_at.getTime()));
-          if (!triggerVerdict(candidate, row, at).result) continue;
+          const verdict = candidate.when.test({
+            now: at,
+            new: row.new_row,
+            old: row.old_row,
+            contact: null,
+          });
+          if (candidate === feature) plan.verdict = verdict;
+          if (!verdict.result) continue;
         }
         const identity = identityOf(candidate, rows);
         if (!hasIdentity(identity)) continue;
         const key = identityKey(identity);
-        wanted.set(key, identity);
-        if (candidate === feature) ownKey = key;
-        keys.push(key);
+        const known = contacts.get(key);
+        if (known === undefined) wanted.set(key, identity);
+        if (candidate === feature) {
+          if (known) plan.contact = known;
+          else pending.push({ plan, key });
+        }
+        if (reactive) keys[i]!.push(key);
       }
-      return { own, ownKey, keys };
+      return plan;
     });
     await lookUpContacts(options.engine, wanted, contacts);
+    for (const { plan, key } of pending) plan.contact = contacts.get(key)!;
+    if (reactive) {
+      for (const [i, plan] of plans.entries()) plan.about = keys[i]!.map((k) => contacts.get(k)!);
+    }
     return { chunk, plans };
   };
   const nextPage = async () => {
@@ -197,28 +229,38 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     );
   }
 
-  /** The trigger condition on the event (with the contact when it reads one); a decision when false. */
-  function triggerHolds(row: PastEvent, now: Date, contact?: SimulatedContact): boolean {
+  /**
+   * The trigger condition on the event: worked out by prepare when it reads no
+   * contact, here with the contact when it reads one; a decision when false.
+   */
+  function triggerHolds(
+    row: PastEvent,
+    plan: EventPlan,
+    now: Date,
+    contact?: SimulatedContact,
+  ): boolean {
     const verdict = contact
       ? feature.when!.test({ now, new: row.new_row, old: row.old_row, contact: contact.row })
-      : triggerVerdict(feature, row, now);
+      : plan.verdict!;
     if (verdict.result) return true;
     matcherDecision(row, now, contact, 'skipped', `trigger condition false: ${explain(verdict)}`);
     return false;
   }
 
   /** One past event: the trigger, then journeys of its contacts that wait on events. */
-  function onEvent(row: PastEvent, plan: { own: boolean; ownKey?: string; keys: string[] }): void {
+  function onEvent(row: PastEvent, plan: EventPlan): void {
     clock = Math.max(clock, row.occurred_at.getTime());
     fireTimers(clock);
     observer.event(row.from);
+    if (!plan.own && !reactive) return;
     const now = new Date(clock);
     const facts = factsOf(row);
     let triggered: string | undefined;
     if (plan.own) {
-      if (feature.when && !feature.readsContact && !triggerHolds(row, now)) return;
+      if (feature.when && !feature.readsContact && !triggerHolds(row, plan, now)) return;
       // Worked out with the page (prepare): the contact the feature's mapping names.
-      if (plan.ownKey === undefined) {
+      const contact = plan.contact;
+      if (contact === undefined) {
         if (Object.keys(feature.feature.contact).length > 0) {
           matcherDecision(
             row,
@@ -234,18 +276,15 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
         observer.actions(out.actions);
         return;
       }
-      const contact = contacts.get(plan.ownKey)!;
-      byId.set(contact.id, contact);
       triggered = contact.id;
-      if (feature.when && feature.readsContact && !triggerHolds(row, now, contact)) return;
+      if (feature.when && feature.readsContact && !triggerHolds(row, plan, now, contact)) return;
       matcherDecision(row, now, contact, 'matched', 'trigger matched');
       step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
     }
     if (!reactive) return;
     // Journeys of the contacts this event is about may be waiting on it.
     const stepped = new Set(triggered ? [triggered] : []);
-    for (const key of plan.keys) {
-      const contact = contacts.get(key)!;
+    for (const contact of plan.about) {
       if (stepped.has(contact.id) || journeys.get(contact.id)?.status !== 'active') continue;
       stepped.add(contact.id);
       step(contact, { kind: 'event', facts }, now, row.from);
@@ -253,16 +292,18 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   }
 }
 
+const TIMER: JourneyStep = { kind: 'timer' };
+
 /** Wake-ups in time order: a binary heap of (time, contact). */
 class TimerQueue {
-  private readonly heap: { at: number; contactId: string }[] = [];
-  push(at: number, contactId: string) {
+  private readonly heap: { at: number; contact: SimulatedContact }[] = [];
+  push(at: number, contact: SimulatedContact) {
     const heap = this.heap;
-    heap.push({ at, contactId });
+    heap.push({ at, contact });
     for (let i = heap.length - 1; i > 0; ) {
       const parent = (i - 1) >> 1;
       if (heap[parent]!.at <= heap[i]!.at) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      swap(heap, parent, i);
       i = parent;
     }
   }
@@ -282,10 +323,16 @@ class TimerQueue {
         if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l;
         if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r;
         if (m === i) break;
-        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        swap(heap, m, i);
         i = m;
       }
     }
     return top;
   }
+}
+
+function swap<T>(list: T[], a: number, b: number): void {
+  const item = list[a]!;
+  list[a] = list[b]!;
+  list[b] = item;
 }

@@ -11,7 +11,7 @@
 import { type Condition, describeTest, type FieldRef, type TestNode } from './ast.js';
 import { followPath } from './json.js';
 import { likeMatcher } from './like.js';
-import { microsOf } from './time.js';
+import { millisOf } from './time.js';
 import type { ValueType } from './types.js';
 import { type Comparable, compareValues, equalValues, planTest, rowValue } from './values.js';
 
@@ -47,7 +47,15 @@ interface Outcome {
 
 interface Env {
   ctx: EvaluationContext;
-  nowMicros: bigint;
+  /** The clock, checked valid before anything is evaluated. */
+  nowMillis: number;
+  /** The clock in microseconds: worked out only when a `now()` operand asks (nowMicros). */
+  micros?: bigint;
+}
+
+function nowMicros(env: Env): bigint {
+  env.micros ??= BigInt(env.nowMillis) * 1000n;
+  return env.micros;
 }
 
 type Evaluate = (env: Env) => Outcome;
@@ -59,7 +67,7 @@ export function compileJs(
 ): (ctx: EvaluationContext) => Verdict {
   const evaluate = compileNode(condition, options);
   return (ctx) => {
-    const outcome = evaluate({ ctx, nowMicros: microsOf(ctx.now) });
+    const outcome = evaluate({ ctx, nowMillis: millisOf(ctx.now) });
     if (outcome.truth === true) return { result: true };
     if (!outcome.leaf) return { result: false };
     const value = readField(outcome.leaf.field, ctx);
@@ -167,12 +175,17 @@ function compileTest(test: TestNode, options: JsOptions): (env: Env) => Truth {
     };
   }
 
-  // Literals are fixed; `now()±N` follows the clock of each evaluation.
+  // Literals are fixed (worked out once when every operand is one); `now()±N`
+  // follows the clock of each evaluation.
+  const literals = plan.operands.every((operand) => operand.kind === 'literal')
+    ? plan.operands.map((operand) => operand.js)
+    : undefined;
   const operands = (env: Env): Comparable[] =>
+    literals ??
     plan.operands.map((operand) =>
       operand.kind === 'literal'
         ? operand.js
-        : env.nowMicros + BigInt(operand.offsetSeconds) * 1_000_000n,
+        : nowMicros(env) + BigInt(operand.offsetSeconds) * 1_000_000n,
     );
   const op = test.op;
   return (env) => {

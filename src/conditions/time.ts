@@ -81,9 +81,14 @@ export function yearOf(micros: bigint): number {
 }
 
 export function microsOf(date: Date): bigint {
+  return BigInt(millisOf(date)) * 1000n;
+}
+
+/** The clock's milliseconds, checked: an invalid Date is an error, not a time. */
+export function millisOf(date: Date): number {
   const millis = date.getTime();
   if (Number.isNaN(millis)) throw new Error('the clock (ctx.now) is an invalid Date');
-  return BigInt(millis) * 1000n;
+  return millis;
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };

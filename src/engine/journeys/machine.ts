@@ -116,7 +116,16 @@ export interface StepInput {
    * the same transaction). Needed only for a feature that sends email.
    */
   frequencyCap?: { max: number; emailsInWindow: number };
+  /**
+   * false: queued actions carry NO_CONTEXT instead of their template context.
+   * For the backtest, which counts actions and never renders one; the engine
+   * leaves it unset.
+   */
+  templateContexts?: boolean;
 }
+
+/** The template context of an action that will never be rendered (the backtest's). */
+export const NO_CONTEXT: TemplateContext = Object.freeze({ contact: null });
 
 export interface StepOutcome {
   decisions: Decision[];
@@ -162,13 +171,14 @@ class Run {
   constructor(private readonly input: StepInput) {}
 
   outcome(): StepOutcome {
-    return {
+    const outcome: StepOutcome = {
       decisions: this.decisions,
       actions: this.actions,
       journey: this.changed,
       moved: this.moved,
-      ...(this.measured ? { measured: this.measured } : {}),
     };
+    if (this.measured) outcome.measured = this.measured;
+    return outcome;
   }
 
   /** The contact's group in the feature's experiment (everyone is treated without one). */
@@ -177,14 +187,17 @@ class Run {
     return experiment ? assign(this.feature.name, contactId, experiment) : UNDIVIDED;
   }
 
+  /**
+   * The input row is never changed: a step that moves the journey moves a
+   * copy (`copy(journey)` where it decides to), and most steps move nothing
+   * (an event for a contact already in the journey), so they copy nothing.
+   */
   step(): boolean {
     const { step, journey } = this.input;
-    // A copy: the input row is never changed.
-    const current = journey ? { ...journey } : null;
-    if (step.kind === 'trigger') return this.trigger(step.contactId, step.facts, current);
-    if (!current) return false;
-    if (step.kind === 'event') return this.onEvent(current, step.facts);
-    return this.onTimer(current);
+    if (step.kind === 'trigger') return this.trigger(step.contactId, step.facts, journey);
+    if (!journey) return false;
+    if (step.kind === 'event') return this.onEvent(journey, step.facts);
+    return this.onTimer(journey);
   }
 
   private get feature() {
@@ -275,7 +288,7 @@ class Run {
   /** An event for a contact already in the journey: exit.when, then the current stage's transitions. */
   private onEvent(journey: JourneyRow, facts: EventFacts): boolean {
     if (this.feature.exit && this.holds(this.feature.exit, facts).ok) {
-      this.end(journey, 'exited', 'exit.when became true', facts);
+      this.end(copy(journey), 'exited', 'exit.when became true', facts);
       return true;
     }
     const stage = journey.stage ? this.feature.stages.get(journey.stage) : undefined;
@@ -284,7 +297,7 @@ class Run {
       const predicate = transition.when ?? transition.until;
       if (!predicate) continue;
       if (this.holds(predicate, facts).ok) {
-        this.take(journey, facts, transition, transition.when ? 'when' : 'until');
+        this.take(copy(journey), facts, transition, transition.when ? 'when' : 'until');
         return true;
       }
     }
@@ -299,7 +312,7 @@ class Run {
     const now = this.now.getTime();
     for (const transition of stage.transitions) {
       if (transition.afterMs !== undefined && since + transition.afterMs <= now) {
-        this.take(journey, facts, transition, 'after');
+        this.take(copy(journey), facts, transition, 'after');
         return true;
       }
     }
@@ -310,10 +323,10 @@ class Run {
         since + transition.withinMs <= now
       ) {
         if (this.holds(transition.until, facts).ok) {
-          this.take(journey, facts, transition, 'until');
+          this.take(copy(journey), facts, transition, 'until');
         } else {
           this.end(
-            journey,
+            copy(journey),
             'exited',
             `timed out: until did not hold within ${transition.withinMs / 1000}s`,
             null,
@@ -323,8 +336,7 @@ class Run {
       }
     }
     // Nothing due yet (the clock moved back, or a transition changed): re-arm.
-    journey.wake_at = nextWake(stage, since);
-    this.save(journey);
+    this.save({ ...journey, wake_at: nextWake(stage, since) });
     return false;
   }
 
@@ -462,13 +474,10 @@ class Run {
         contactId: journey.contact_id,
         stage: stage.name,
         action,
-        context: templateContext(
-          this.feature,
-          stage,
-          this.input.contact,
-          facts,
-          journey.entered_at,
-        ),
+        context:
+          this.input.templateContexts === false
+            ? NO_CONTEXT
+            : templateContext(this.feature, stage, this.input.contact, facts, journey.entered_at),
       });
       if (action.kind === 'email') this.emailsQueued++;
     }
@@ -580,12 +589,18 @@ function templateContext(
   };
 }
 
+/** A journey row to change, leaving the one the step was given as it was. */
+function copy(journey: JourneyRow): JourneyRow {
+  return { ...journey };
+}
+
 /** The earliest time a stage's `after` or `within` falls due, counted from `since`. */
 function nextWake(stage: RuntimeStage, since: number): Date | null {
-  const times = stage.transitions.flatMap((t) => [
-    ...(t.afterMs !== undefined ? [since + t.afterMs] : []),
-    ...(t.until && t.withinMs !== undefined ? [since + t.withinMs] : []),
-  ]);
+  const times: number[] = [];
+  for (const t of stage.transitions) {
+    if (t.afterMs !== undefined) times.push(since + t.afterMs);
+    if (t.until && t.withinMs !== undefined) times.push(since + t.withinMs);
+  }
   return times.length ? new Date(Math.min(...times)) : null;
 }
 

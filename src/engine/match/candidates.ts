@@ -3,7 +3,7 @@
 // contact mapping read from the row, the trigger condition worked out once per
 // event, and the features whose waiting journeys react to other events. Pure:
 // the lanes, the router and the backtest ask the same questions.
-import { namedEventsOf } from '../../capture/named-events.js';
+import { NAMED_EVENTS, namedEventsOf } from '../../capture/named-events.js';
 import type { ContactIdentity } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
 import type { FeatureSet, Predicate, Row, RuntimeFeature } from './features.js';
@@ -35,6 +35,17 @@ export function reactiveFeatures(features: FeatureSet): Set<string> {
   return names;
 }
 
+/**
+ * The tables named events are on (auth.users, storage.objects), by schema:
+ * only their rows are asked which named events they are, so a row of any
+ * other table costs no pass over NAMED_EVENTS.
+ */
+const NAMED_EVENT_TABLES = new Map<string, Set<string>>();
+for (const { table } of Object.values(NAMED_EVENTS)) {
+  const tables = NAMED_EVENT_TABLES.get(table.schema) ?? new Set();
+  NAMED_EVENT_TABLES.set(table.schema, tables.add(table.table));
+}
+
 /** The features an inbox event is a candidate for. */
 export function candidatesOf(
   features: FeatureSet,
@@ -44,26 +55,27 @@ export function candidatesOf(
   >,
 ): RuntimeFeature[] {
   // Rows a scheduled feature or a backfill entered: addressed to that feature alone.
-  const addressed = /^(?:schedule|backfill):/.exec(row.event_name ?? '');
+  const eventName = row.event_name;
+  const addressed = eventName ? /^(?:schedule|backfill):/.exec(eventName) : null;
   if (addressed) {
-    const feature = features.get(row.event_name!.slice(addressed[0].length));
+    const feature = features.get(eventName!.slice(addressed[0].length));
     return feature ? [feature] : [];
   }
-  const found: RuntimeFeature[] = [];
-  if (row.schema_name && row.table_name && row.operation) {
-    found.push(...features.forTable(row.schema_name, row.table_name, row.operation));
-    for (const name of namedEventsOf(
-      row.schema_name,
-      row.table_name,
-      row.operation,
-      row.new_row,
-      row.old_row,
-    )) {
-      found.push(...features.forEvent(name));
-    }
+  const { schema_name: schema, table_name: table, operation } = row;
+  const captured = schema && table && operation;
+  const byTable = captured ? features.forTable(schema, table, operation) : [];
+  const named =
+    captured && NAMED_EVENT_TABLES.get(schema)?.has(table)
+      ? namedEventsOf(schema, table, operation, row.new_row, row.old_row)
+      : [];
+  let found = byTable;
+  if (named.length > 0 || eventName) {
+    found = [...byTable];
+    for (const name of named) found.push(...features.forEvent(name));
+    if (eventName) found.push(...features.forEvent(eventName));
   }
-  if (row.event_name) found.push(...features.forEvent(row.event_name));
-  return [...new Set(found)];
+  // A new list, without duplicates (a feature can be found by its table and a name).
+  return found.length < 2 ? found.slice() : [...new Set(found)];
 }
 
 /** Who the event is about, as the feature's contact mapping reads it. */
@@ -72,14 +84,20 @@ export function identityOf(
   rows: { new?: Row | null; old?: Row | null },
 ): ContactIdentity {
   const refs = feature.feature.contact;
-  const text = (value: unknown) =>
-    value === null || value === undefined || value === '' ? undefined : String(value);
+  const identity: ContactIdentity = {};
   const id = refs.id ? text(readField(refs.id, rows)) : undefined;
-  return {
-    ...(id && UUID.test(id) ? { authUserId: id } : id ? { externalId: id } : {}),
-    ...(refs.email ? { email: text(readField(refs.email, rows)) ?? null } : {}),
-    ...(refs.phone ? { phone: text(readField(refs.phone, rows)) ?? null } : {}),
-  };
+  if (id) {
+    if (UUID.test(id)) identity.authUserId = id;
+    else identity.externalId = id;
+  }
+  if (refs.email) identity.email = text(readField(refs.email, rows)) ?? null;
+  if (refs.phone) identity.phone = text(readField(refs.phone, rows)) ?? null;
+  return identity;
+}
+
+/** A mapped value as text; null, missing and '' are no value. */
+function text(value: unknown): string | undefined {
+  return value === null || value === undefined || value === '' ? undefined : String(value);
 }
 
 const verdicts = new WeakMap<InboxRow, Map<string, ReturnType<Predicate['test']>>>();
