@@ -159,7 +159,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       engine: store.sql,
       route,
       log,
-      onStored: (lanes) => engine.wake(lanes),
+      onStored: (lanes, more) => engine.stored(lanes, more),
     });
     if (replication) cleanup.push(() => replication.stop());
 

@@ -19,7 +19,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import { indexContacts } from '../../contacts/search-index.js';
 import type { Db } from '../../contacts/store.js';
 import type { Catalog } from '../../source/catalog.js';
-import { INBOX_CHANNEL, type Router, readNews } from '../intake/inbox.js';
+import { INBOX_CHANNEL, type Router, readNews, steadyPaceMs } from '../intake/inbox.js';
 import { capturesWaiting, pump } from '../intake/pump.js';
 import { runSchedules } from '../intake/schedule.js';
 import { sweepConversions } from '../journeys/experiment-store.js';
@@ -72,15 +72,12 @@ export interface EngineOptions {
 /**
  * How long the pump waits before its next claim (a full claim goes again at
  * once). Capture does not NOTIFY (docs/architecture.md), so the pump polls:
- * every 10 ms or more for a second after rows came, every 50 ms when quiet,
- * never longer than `idleMs`. Under a steady stream it waits 2 ms for each
- * row its last claim moved, up to 20 ms: each claim, and the lane batches and
- * attempts it feeds, then carries more events — at 500 events/s the CPU per
- * event fell by about 13% (engine and database) for 2 ms more median latency
- * (docs/benchmarks.md). A trickle keeps the 10 ms.
+ * at the steady pace (inbox.ts steadyPaceMs: 10 to 20 ms, by the rows its
+ * last claim moved) for a second after rows came, every 50 ms when quiet,
+ * never longer than `idleMs`.
  */
 export function pumpWaitMs(lastMoved: number, msSincePumped: number, idleMs: number): number {
-  const wait = msSincePumped < 1000 ? Math.min(20, Math.max(10, 2 * lastMoved)) : 50;
+  const wait = msSincePumped < 1000 ? steadyPaceMs(lastMoved) : 50;
   return Math.min(idleMs, wait);
 }
 
@@ -98,6 +95,13 @@ const DRAIN_MS = 15_000;
 export interface Engine {
   /** Wake the lanes (new inbox rows): `lanes` only, or all of them. */
   wake(lanes?: Iterable<number>): void;
+  /**
+   * This process wrote rows into the inbox for `lanes` (a claim of the pump,
+   * a write of the replication consumer): when more are waiting each lane is
+   * rung; otherwise the first free lane takes the others along, one batch
+   * for the lot (bells.ts wakeTogether).
+   */
+  stored(lanes: Iterable<number>, more: boolean): void;
   stop(): Promise<void>;
   stats: {
     pumped: number;
@@ -117,6 +121,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const abort = new AbortController();
   // One bell per lane (bells.ts).
   const bells = new Bells(partitions);
+  const stored = (lanes: Iterable<number>, more: boolean) =>
+    more ? bells.wake(lanes) : bells.wakeTogether(lanes);
   const pause = (ms: number, bell?: Bell) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
@@ -273,8 +279,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           lastMoved = moved;
           if (moved > 0) {
             lastPumped = Date.now();
-            if (more) bells.wake(lanes);
-            else bells.wakeTogether(lanes);
+            stored(lanes, more);
           }
           return { count: moved, more };
         },
@@ -378,6 +383,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   log.info({ partitions, source: !!options.source }, 'engine started');
   return {
     wake: (lanes) => bells.wake(lanes),
+    stored,
     stats,
     async stop() {
       abort.abort();

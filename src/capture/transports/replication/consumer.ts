@@ -25,6 +25,7 @@ import {
   type InboxEvent,
   insertInbox,
   type Router,
+  steadyPaceMs,
 } from '../../../engine/intake/inbox.js';
 import { type TableName, tableKey } from '../../../source/names.js';
 import { type ExcludedColumns, exclusionOf } from '../../columns.js';
@@ -53,11 +54,11 @@ export interface ConsumerOptions {
   log: Logger;
   /** Announce stored rows on the inbox channel as this process (inbox.ts announcement). */
   announceAs?: string;
-  /** Called after each commit with the lanes the rows went to. */
-  onStored?: (lanes: Set<number>) => void;
+  /** Called after each inbox write with the lanes its rows went to, and whether a full batch waits. */
+  onStored?: (lanes: Set<number>, more: boolean) => void;
   /** Events written per inbox transaction at most. */
   batch?: number;
-  /** Least time between the starts of two inbox writes unless a full batch waits (ms; default 10). */
+  /** Least time between the starts of two inbox writes unless a full batch waits (ms; default inbox.ts steadyPaceMs). */
   spacingMs?: number;
   /** How often a process that is not the leader tries to become it (ms). */
   leaderPollMs?: number;
@@ -123,19 +124,21 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     let failure: unknown;
     let idleEnd = 0n;
     const batch = options.batch ?? 2000;
-    // Inbox writes are spaced like the outbox pump's claims: a commit that
-    // comes within `spacing` of the last write waits for the rest of it, so
-    // a steady stream is written (and its lanes woken, and their batches
-    // made) a few events at a time instead of one transaction per commit;
-    // a trickle is written at once. A full batch never waits.
-    const spacing = options.spacingMs ?? 10;
+    // Inbox writes are paced like the outbox pump's claims (inbox.ts
+    // steadyPaceMs): a commit that comes within that time of the last write
+    // waits for the rest of it, so a steady stream is written (and its lanes
+    // woken, and their batches made) several events at a time instead of one
+    // transaction per commit; a trickle is written at once. A full batch
+    // never waits.
+    const spacing = () => options.spacingMs ?? steadyPaceMs(lastWritten);
     let lastWrite = Number.NEGATIVE_INFINITY;
+    let lastWritten = 0;
     let later: NodeJS.Timeout | undefined;
     let queued = 0;
     let ended = false;
     const flush = () => {
       if (ended || writing || later || committed.length === 0 || failure) return;
-      const wait = lastWrite + spacing - performance.now();
+      const wait = lastWrite + spacing() - performance.now();
       if (wait > 0 && queued < batch) {
         later = setTimeout(() => {
           later = undefined;
@@ -171,11 +174,12 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           }
           committed.splice(0, take);
           queued -= count;
+          lastWritten = count;
           // Committed: the server may now let go of everything up to here.
           current.stream?.acknowledge(done.at(-1)!.end);
           stats.stored += events.length;
           stats.transactions += done.length;
-          if (lanes.size) options.onStored?.(lanes);
+          if (lanes.size) options.onStored?.(lanes, queued >= batch);
           if (committed.length < batch) current.stream?.resume();
         } while (queued >= batch && !failure);
       })()

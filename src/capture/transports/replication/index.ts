@@ -18,7 +18,7 @@ export function startReplication(
     engine: postgres.Sql;
     route: Router;
     log: ConsumerOptions['log'];
-    onStored?: (lanes: Set<number>) => void;
+    onStored?: (lanes: Set<number>, more: boolean) => void;
   },
 ): Consumer | undefined {
   if (project.config.capture.transport !== 'replication' || !desired.replication) return undefined;
