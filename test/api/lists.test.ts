@@ -107,6 +107,10 @@ describe('static lists', () => {
     ['?order=mrr', undefined, 400, 'order: only filters are allowed here'],
     ['', { ids: ['x'] }, 422, 'ids[0]: expected a UUID'],
     ['', { emails: 'ann@example.com' }, 422, 'emails: expected a list of email addresses'],
+    // Found by test/security/fuzz.test.ts: PostgreSQL's own refusals of full-text terms.
+    ['?email=fts(nope).ann', undefined, 400, 'text search configuration "nope" does not exist'],
+    ['?email=fts.ann%20%26', undefined, 400, 'full-text search: no operand in tsquery'],
+    ['?=fts%28nope%29.0', undefined, 400, 'text search configuration "nope" does not exist'],
   ])('refuses %s %j', async (query, body, status, message) => {
     const before = await memberRows();
     const response = await api.call('POST', `/v1/lists/big-pro/contacts${query}`, { body });
@@ -138,6 +142,17 @@ describe('static lists', () => {
 });
 
 describe('segments', () => {
+  it('is refused at creation when its full-text terms are wrong, not on every read', async () => {
+    for (const query of ['?email=fts(nope).ann', '?email=fts.ann%20%26']) {
+      const created = await api.call('POST', '/v1/lists', {
+        body: { name: 'bad-search', query },
+      });
+      expect(created.status).toBe(400);
+      expect(detailOf(created)).toContain('full-text search');
+    }
+    expect((await api.call('GET', '/v1/lists/bad-search')).status).toBe(404);
+  });
+
   it('are evaluated when read, and cannot be added to', async () => {
     const created = await api.call('POST', '/v1/lists', {
       body: { name: 'pro-segment', query: '?plan=eq.pro&mrr=gt.100' },

@@ -29,7 +29,15 @@ import {
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { email, uuid } from './contacts.js';
-import { badQuery, expectedObject, invalid, queryEntries, readJson, validate } from './input.js';
+import {
+  badQuery,
+  expectedObject,
+  invalid,
+  queryEntries,
+  readJson,
+  searchError,
+  validate,
+} from './input.js';
 import { pageOf, respondPage, runContacts } from './paging.js';
 
 export interface ListsApiOptions {
@@ -78,13 +86,25 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
     const body = validate(createSchema, await readJson(c, options.maxBodyBytes));
     const query = body.query?.replace(/^\?/, '').trim() || null;
     if (query !== null) {
+      // Compiled and planned once now, so a wrong segment is refused here,
+      // not on every read (planning also meets an unknown text search
+      // language or bad full-text terms).
+      let segment: ContactQuery;
+      const params = numberedParams();
+      let where: string;
       try {
-        // Compiled once now so a wrong segment is refused here, not on every read.
-        compileWhere([segmentOf(query)], { attributes, params: numberedParams() });
+        segment = segmentOf(query);
+        where = compileWhere([segment], { attributes, params });
       } catch (error) {
         if (error instanceof QueryError) throw invalid('query', error.message);
         throw error;
       }
+      await sql
+        .unsafe(
+          `EXPLAIN SELECT 1 FROM nudge_engine.contacts c WHERE ${where}`,
+          params.values as never[],
+        )
+        .catch((error: unknown) => fullTextError(segment, error));
     }
     try {
       return c.json(listJson(await createList(sql, body.name, query)), 201);
@@ -167,16 +187,17 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
       }
       const params = numberedParams(2);
       let where: string;
+      let query: ContactQuery;
       try {
-        where = compileWhere([parseContactQuery(entries, { filtersOnly: true })], {
-          attributes,
-          params,
-        });
+        query = parseContactQuery(entries, { filtersOnly: true });
+        where = compileWhere([query], { attributes, params });
       } catch (error) {
         badQuery(error);
       }
       const run = direction === 'add' ? addMembersWhere : removeMembersWhere;
-      changed = await run(sql, list.id, where, params.values);
+      changed = await run(sql, list.id, where, params.values).catch((error: unknown) =>
+        fullTextError(query, error),
+      );
     }
     return c.json(direction === 'add' ? { added: changed } : { removed: changed });
   };
@@ -184,6 +205,12 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   app.delete('/:name/contacts', changeMembers('remove'));
 
   return app;
+}
+
+/** PostgreSQL's complaint about a query's full-text terms or language as 400 bad_query (input.ts searchError); any other error as it is. */
+function fullTextError(query: ContactQuery, error: unknown): never {
+  if (query.searches.length > 0 || query.groupSearches.size > 0) searchError(error);
+  throw error;
 }
 
 function segmentOf(query: string): ContactQuery {
