@@ -159,6 +159,9 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       engine: store.sql,
       route,
       log,
+      // Rows it writes ring this process's lanes once (here), not again
+      // when their announcement comes back on the inbox channel.
+      announceAs: engine.id,
       onStored: (lanes, more) => engine.stored(lanes, more),
     });
     if (replication) cleanup.push(() => replication.stop());

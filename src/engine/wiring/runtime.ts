@@ -93,6 +93,11 @@ function outcome(done: number | { count: number; more: boolean }): {
 const DRAIN_MS = 15_000;
 
 export interface Engine {
+  /**
+   * The name this process announces the inbox rows it writes under (inbox.ts
+   * announcement): its own announcements do not ring its lanes again.
+   */
+  id: string;
   /** Wake the lanes (new inbox rows): `lanes` only, or all of them. */
   wake(lanes?: Iterable<number>): void;
   /**
@@ -382,6 +387,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
   log.info({ partitions, source: !!options.source }, 'engine started');
   return {
+    id: self,
     wake: (lanes) => bells.wake(lanes),
     stored,
     stats,

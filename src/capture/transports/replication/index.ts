@@ -19,6 +19,7 @@ export function startReplication(
     route: Router;
     log: ConsumerOptions['log'];
     onStored?: (lanes: Set<number>, more: boolean) => void;
+    announceAs?: string;
   },
 ): Consumer | undefined {
   if (project.config.capture.transport !== 'replication' || !desired.replication) return undefined;
