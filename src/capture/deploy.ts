@@ -82,8 +82,13 @@ export async function deploy(sql: postgres.Sql, desired: DesiredCaptures): Promi
 
 /** The statement recording a deployment (also part of the --sql / export text). */
 function recordSql(plan: Plan): string {
+  // What captured each (table, operation): a trigger, or the slot (a
+  // replication deployment installs no trigger, so none of its keys means a
+  // trigger was dropped by hand later: state.ts).
+  const capturedBy = plan.desired.replication ? 'replication' : 'trigger';
   const objects = plan.desired.map((object) => ({
     key: captureKey(object.table, object.operation),
+    captured_by: capturedBy,
     table: formatTableName(object.table),
     operation: object.operation,
     function: object.functionName,

@@ -44,7 +44,7 @@ export interface PlanItem {
 export interface Plan {
   items: PlanItem[];
   /** The objects the deployment will leave in place, recorded with it. */
-  desired: CaptureObject[];
+  desired: DesiredCaptures;
   counts: Record<Action, number>;
   driftCount: number;
   hasChanges: boolean;
@@ -53,7 +53,10 @@ export interface Plan {
 export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
   // capture: replication deploys no trigger (transports/replication/).
   const triggers = desired.replication ? [] : desired;
-  const items: PlanItem[] = [...schemaItems(state), ...captureItems(triggers, state)];
+  const orphan = desired.replication
+    ? 'orphan: capture is replication now (no triggers)'
+    : 'orphan: no active feature uses it';
+  const items: PlanItem[] = [...schemaItems(state), ...captureItems(triggers, state, orphan)];
   items.push(...enrichmentItems(triggers, state));
   items.push(...replicationItems(desired.replication, state.replication));
   const counts: Record<Action, number> = { create: 0, replace: 0, drop: 0, unchanged: 0 };
@@ -127,7 +130,7 @@ function subjectOf(object: {
   return `${formatTableName(object.table)} ${object.operation}`;
 }
 
-function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[] {
+function captureItems(desired: CaptureObject[], state: CaptureState, orphan: string): PlanItem[] {
   const byKey = new Map<string, DeployedCapture>();
   const byName = new Map<string, DeployedCapture>();
   for (const capture of state.captures) {
@@ -211,9 +214,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState): PlanItem[]
       action: 'drop',
       kind: 'capture',
       subject,
-      detail: deployed.marker
-        ? 'orphan: no active feature uses it'
-        : 'not made by Nudge (no marker)',
+      detail: deployed.marker ? orphan : 'not made by Nudge (no marker)',
       sql: dropCaptureSql(deployed),
     });
   }

@@ -44,6 +44,7 @@ export interface CaptureState {
   /** Rows tables of typed captures (see triggers.ts), by name in schema nudge. */
   rowsTables: string[];
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
+  /** The latest deployment, and the (table, operation) keys it captured by trigger. */
   lastDeployed: { id: number; at: Date; keys: string[] } | undefined;
   /** Publications, slots and replica identities (capture: replication). */
   replication: ReplicationState;
@@ -132,7 +133,8 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const [last] = hasDeployments
     ? await sql<{ id: number; at: Date; keys: string[] }[]>`
         select d.id::int as id, deployed_at as at,
-               coalesce((select array_agg(o ->> 'key') from jsonb_array_elements(objects) o), '{}') as keys
+               coalesce((select array_agg(o ->> 'key') from jsonb_array_elements(objects) o
+                          where coalesce(o ->> 'captured_by', 'trigger') = 'trigger'), '{}') as keys
           from nudge.deployments d order by d.id desc limit 1`
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);

@@ -112,6 +112,14 @@ describe('plan and deploy', () => {
     const [identity] = await db.sql`
       select relreplident from pg_class where oid = 'public.orders'::regclass`;
     expect(identity!.relreplident).toBe('f');
+    // Back to triggers: the deployment made none, so none was "dropped by hand".
+    const triggers = makePlan(buildCaptureObjects(needs()), await readCaptureState(db.sql));
+    const captures = triggers.items.filter((i) => i.kind === 'capture');
+    expect(captures.length).toBeGreaterThan(0);
+    for (const item of captures) {
+      expect(item.action).toBe('create');
+      expect(item.drift).toBeUndefined();
+    }
   });
 
   it('publishes only the copied columns of a table captured on insert alone', async () => {
