@@ -48,7 +48,9 @@ export function registerCommands(program: Command, wrap: Wrap): void {
 
   program
     .command('teardown')
-    .description('remove every Nudge trigger and the nudge schema from the database')
+    .description(
+      'remove what capture installed: every Nudge trigger, the nudge schema, and with capture: replication the publications and slot (the engine store stays)',
+    )
     .option('-y, --yes', 'remove without asking')
     .action(wrap(async (options, io) => (await import('./teardown.js')).teardown(options, io)));
 

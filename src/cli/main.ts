@@ -4,4 +4,11 @@
 import { processIo } from './io.js';
 import { run } from './program.js';
 
+// Output piped into a reader that stops early (`nudge plan | head`): the
+// rest is not wanted, which is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 process.exit(await run(process.argv.slice(2), processIo()));

@@ -80,6 +80,14 @@ export async function teardown(
     io.out(
       `${io.colors.green('✓')} Removed ${listed}.${identities} Your tables and data are untouched.`,
     );
+    const [store] = await sql<{ schemas: string[] }[]>`
+      select coalesce(array_agg(nspname::text order by nspname), '{}') as schemas
+        from pg_namespace where nspname in ('nudge_engine', 'nudge_worker')`;
+    if (store?.schemas.length) {
+      io.out(
+        `The engine store stays (schemas ${store.schemas.join(', ')}: contacts, decisions, journeys, secrets). To remove it too: DROP SCHEMA ${store.schemas.join(', ')} CASCADE;`,
+      );
+    }
     return 0;
   });
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
-import { dropSlotAfterAll, replicationProject, slotFor } from './helpers.js';
+import { dropSlotAfterAll, migrated, replicationProject, slotFor } from './helpers.js';
 
 const db = useDatabase();
 dropSlotAfterAll(db);
@@ -22,6 +22,7 @@ stages:
     do: [{ track: { event: paid } }]
 `,
   });
+  await migrated(db);
 });
 
 afterAll(async () => {
@@ -51,6 +52,9 @@ describe('nudge teardown with capture: replication', () => {
     expect(result.out).toContain('REPLICA IDENTITY FULL on public.orders (set back to DEFAULT)');
     expect(result.out).toMatch(/Removed 0 trigger\(s\), \d publication\(s\) and slot /);
     expect(result.out).toContain('Replica identity DEFAULT again on public.orders.');
+    // The engine store is not capture's: it stays, and the way to remove it is said.
+    expect(result.out).toContain('The engine store stays (schemas nudge_engine');
+    expect(result.out).toContain('DROP SCHEMA nudge_engine');
     expect(await identity()).toBe('d');
     const [left] = await db.sql<{ publications: number; slots: number }[]>`
       select (select count(*)::int from pg_publication where pubname <> 'supabase_realtime') as publications,
