@@ -418,7 +418,11 @@ function captureChecks(checks: Checks) {
     const fix = `Database → Extensions → pg_net → Enable${how}`;
     say('fail', 'pg_net', 'not installed; capture: webhook needs it', fix);
   } else {
-    say('ok', 'pg_net', 'not installed; not needed with capture: outbox');
+    say(
+      'ok',
+      'pg_net',
+      `not installed; not needed with capture: ${project.config.capture.transport}`,
+    );
   }
   if (webhook) {
     const pgcrypto = analysis.extensions.find((e) => e.name === 'pgcrypto');
