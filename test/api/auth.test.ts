@@ -50,6 +50,9 @@ describe('bearer keys', () => {
     ]);
     const foreign = await api.call('GET', '/v1/contacts', { key: 'sk_live_whatever' });
     expect(foreign.status).toBe(401);
+    // Not an API key at all (the dashboard link's token, say): the answer says what to use.
+    expect(JSON.stringify(foreign.json)).toContain('nudge keys create');
+    expect(JSON.stringify(unknown.json)).not.toContain('dashboard link');
   });
 
   it('a read key reads but gets 403 on writes, and nothing is written', async () => {

@@ -30,7 +30,13 @@ export async function authenticate(c: Context, sql: postgres.Sql): Promise<ApiKe
   if (!result.ok) {
     throw result.reason === 'revoked'
       ? new HttpError(401, 'revoked_api_key', 'this API key was revoked')
-      : new HttpError(401, 'invalid_api_key', 'unknown API key');
+      : new HttpError(
+          401,
+          'invalid_api_key',
+          bearer.startsWith('nudge_')
+            ? 'unknown API key'
+            : 'unknown API key (the token of the dashboard link signs a browser in at /?token=…; for Authorization: Bearer create an API key with `nudge keys create <name>`)',
+        );
   }
   return result.key;
 }
