@@ -102,6 +102,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     // From this process's start (not npm's build check before it) to the dashboard answering.
     const ready = process.uptime();
     io.out('');
+    if (running.portTaken !== undefined)
+      io.out(c.dim(`Port ${running.portTaken} is taken by another process; listening on another.`));
     io.out(`${c.bold('Dashboard:')} ${c.cyan(running.dashboardUrl ?? running.url ?? '')}`);
     io.out(
       c.dim(

@@ -85,6 +85,7 @@ describe('the nudge executable', () => {
         () => new Promise((resolve) => holder.close(resolve)),
       );
       expect(again.stdout).toMatch(/^Dashboard: http:\/\/127\.0\.0\.1:(?!8787\/)\d+\/\?token=/m);
+      expect(again.stdout).toContain('Port 8787 is taken by another process');
       expect(again.stderr).toBe('');
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('Deployed already, no changes');

@@ -41,6 +41,7 @@ describe('a server that had to take another port', () => {
     });
     const got = new URL(running.url!);
     expect(got.port).not.toBe(String(port));
+    expect(running.portTaken).toBe(port);
     expect(publicBaseUrl(project)).toBe(`http://127.0.0.1:${got.port}`);
     const link = linkUrl(project, {
       purpose: 'unsubscribe',

@@ -60,6 +60,8 @@ export interface Running {
   url?: string;
   /** The dashboard's one-click link (with its token): print it, never log it. */
   dashboardUrl?: string;
+  /** The configured port, when another process had it and the server took another (anyPortIfTaken). */
+  portTaken?: number;
   stop(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
 
     let url: string | undefined;
     let dashboardUrl: string | undefined;
+    let portTaken: number | undefined;
     if (options.http) {
       const server = await makeServer({
         sql: store.sql,
@@ -190,6 +193,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       const listening = await server.listen({ host, port }).catch((error: unknown) => {
         if (!options.anyPortIfTaken || (error as { code?: string }).code !== 'EADDRINUSE')
           throw error;
+        portTaken = port;
         return server.listen({ host, port: 0 });
       });
       url = listening.url;
@@ -209,6 +213,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       undeployed,
       ...(url ? { url } : {}),
       ...(dashboardUrl ? { dashboardUrl } : {}),
+      ...(portTaken !== undefined ? { portTaken } : {}),
       stop: stopAll,
     };
   } catch (error) {
