@@ -6,7 +6,7 @@
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy, teardown } from '../../src/capture/deploy.js';
-import { itemStatements, makePlan } from '../../src/capture/plan.js';
+import { itemStatements, makePlan, type Plan } from '../../src/capture/plan.js';
 import { readCaptureState } from '../../src/capture/state.js';
 import { type Consumer, startConsumer } from '../../src/capture/transports/replication/consumer.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
@@ -297,11 +297,7 @@ describe('replica identity', () => {
   it('sets DEFAULT again once no update or delete is captured, after the publications stop publishing them', async () => {
     const desired = await desiredOf(insertsOnly());
     const plan = makePlan(desired, await readCaptureState(db.sql));
-    expect(
-      plan.items
-        .filter((i) => i.kind === 'replica identity')
-        .map((i) => [i.action, i.subject, i.detail]),
-    ).toEqual([
+    expect(identityItems(plan)).toEqual([
       ['replace', '"my-app"."Order ""Items"""', resetDetail],
       ['replace', 'public.orders', resetDetail],
     ]);
@@ -338,11 +334,7 @@ describe('replica identity', () => {
     await db.sql`drop table public.gone`;
     const desired = await desiredOf(insertsOnly());
     const plan = makePlan(desired, await readCaptureState(db.sql));
-    expect(
-      plan.items
-        .filter((i) => i.kind === 'replica identity')
-        .map((i) => [i.action, i.subject, i.detail]),
-    ).toEqual([
+    expect(identityItems(plan)).toEqual([
       ['replace', '"my-app"."Order ""Items"""', resetDetail],
       [
         'unchanged',
@@ -386,6 +378,13 @@ describe('replica identity', () => {
 });
 
 /** The replica identity (pg_class.relreplident) of the test's tables. */
+/** A plan's replica identity items: action, table, detail. */
+function identityItems(plan: Plan): [string, string, string | undefined][] {
+  return plan.items
+    .filter((i) => i.kind === 'replica identity')
+    .map((i) => [i.action, i.subject, i.detail]);
+}
+
 async function identities(): Promise<Record<'orders' | 'items' | 'prefs', string>> {
   const of = async (name: string) => {
     const [row] = await db.sql<{ identity: string }[]>`
