@@ -80,10 +80,6 @@ export function yearOf(micros: bigint): number {
   return civilFromDays(Number(days))[0];
 }
 
-export function microsOf(date: Date): bigint {
-  return BigInt(millisOf(date)) * 1000n;
-}
-
 /** The clock's milliseconds, checked: an invalid Date is an error, not a time. */
 export function millisOf(date: Date): number {
   const millis = date.getTime();

@@ -125,7 +125,7 @@ export interface StepInput {
 }
 
 /** The template context of an action that will never be rendered (the backtest's). */
-export const NO_CONTEXT: TemplateContext = Object.freeze({ contact: null });
+const NO_CONTEXT: TemplateContext = Object.freeze({ contact: null });
 
 export interface StepOutcome {
   decisions: Decision[];
@@ -237,8 +237,9 @@ class Run {
     return { ok: verdict.result, why: verdict.result ? '' : explain(verdict) };
   }
 
+  /** The row to write: every journey saved is already a copy of the input's (copy(), enter). */
   private save(journey: JourneyRow) {
-    this.changed = { ...journey };
+    this.changed = journey;
   }
 
   private trigger(contactId: string, facts: EventFacts, journey: JourneyRow | null): boolean {

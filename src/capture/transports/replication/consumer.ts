@@ -58,8 +58,6 @@ export interface ConsumerOptions {
   onStored?: (lanes: Set<number>, more: boolean) => void;
   /** Events written per inbox transaction at most. */
   batch?: number;
-  /** Least time between the starts of two inbox writes unless a full batch waits (ms; default inbox.ts steadyPaceMs). */
-  spacingMs?: number;
   /** How often a process that is not the leader tries to become it (ms). */
   leaderPollMs?: number;
   /** Warn in the log when the slot retains more than this (capture.replication.warn_retained_mb). */
@@ -99,12 +97,14 @@ export function startConsumer(options: ConsumerOptions): Consumer {
       wake = done;
     });
 
+  // What each (table, operation) the capture takes keeps: its columns, or every column but the excluded.
+  const keyOf = (table: TableName, operation: Operation) => `${operation} ${tableKey(table)}`;
   const keep = new Map<string, string[] | undefined>();
   for (const capture of options.captures)
-    keep.set(JSON.stringify([tableKey(capture.table), capture.operation]), capture.columns);
-  const cut = (table: TableName, operation: Operation, row: Row | null): Row | null => {
+    keep.set(keyOf(capture.table, capture.operation), capture.columns);
+  const cut = (table: TableName, key: string, row: Row | null): Row | null => {
     if (!row) return null;
-    const columns = keep.get(JSON.stringify([tableKey(table), operation]));
+    const columns = keep.get(key);
     const out: Row = {};
     if (columns) {
       for (const column of columns) if (column in row) out[column] = row[column];
@@ -130,7 +130,6 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     // woken, and their batches made) several events at a time instead of one
     // transaction per commit; a trickle is written at once. A full batch
     // never waits.
-    const spacing = () => options.spacingMs ?? steadyPaceMs(lastWritten);
     let lastWrite = Number.NEGATIVE_INFINITY;
     let lastWritten = 0;
     let later: NodeJS.Timeout | undefined;
@@ -138,7 +137,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     let ended = false;
     const flush = () => {
       if (ended || writing || later || committed.length === 0 || failure) return;
-      const wait = lastWrite + spacing() - performance.now();
+      const wait = lastWrite + steadyPaceMs(lastWritten) - performance.now();
       if (wait > 0 && queued < batch) {
         later = setTimeout(() => {
           later = undefined;
@@ -219,15 +218,16 @@ export function startConsumer(options: ConsumerOptions): Consumer {
             const { schema, table } = decoded.relation;
             const name = { schema, table };
             const n = open.n++;
-            if (!keep.has(JSON.stringify([tableKey(name), decoded.tag]))) break;
+            const key = keyOf(name, decoded.tag);
+            if (!keep.has(key)) break;
             open.events.push({
               source: SOURCE,
               sourceKey: `${formatLsn(open.lsn)}:${n}`,
               schema,
               table,
               operation: decoded.tag,
-              newRow: decoded.tag === 'delete' ? null : cut(name, decoded.tag, decoded.new),
-              oldRow: decoded.tag === 'insert' ? null : cut(name, decoded.tag, decoded.old),
+              newRow: decoded.tag === 'delete' ? null : cut(name, key, decoded.new),
+              oldRow: decoded.tag === 'insert' ? null : cut(name, key, decoded.old),
               occurredAt: open.time,
             });
             break;

@@ -8,7 +8,7 @@ import { type SlotHealth, slotHealth } from './slot.js';
 
 type Say = (outcome: Outcome, label: string, message: string, fix?: string) => void;
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
