@@ -10,11 +10,10 @@ import { z } from 'zod';
 import { type ReplayFilter, replayActions } from '../../actions/queue.js';
 import { replayFilter } from '../../cli/replay.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
-import { parseDuration } from '../../config/duration.js';
 import { NudgeError } from '../../errors.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { invalid, readJson, validate } from './input.js';
+import { durationQuery, invalid, readJson, validate } from './input.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
@@ -39,15 +38,7 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
       );
     }
     const feature = c.req.query('feature') || undefined;
-    const sinceText = c.req.query('since') || undefined;
-    const sinceMs = sinceText === undefined ? undefined : parseDuration(sinceText);
-    if (sinceText !== undefined && sinceMs === undefined) {
-      throw new HttpError(
-        400,
-        'bad_query',
-        `since: expected a duration such as 2h or 7d, got "${sinceText}"`,
-      );
-    }
+    const sinceMs = durationQuery(c.req.query('since'), 'since');
     const before = wholeNumber(c.req.query('before'), 'before');
     const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     const rows = await sql<

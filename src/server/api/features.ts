@@ -11,7 +11,6 @@ import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
 import type { FeatureDetail, FeatureSummary } from '../../client/dashboard.js';
 import type { Condition } from '../../conditions/index.js';
 import { describeTest } from '../../conditions/index.js';
-import { parseDuration } from '../../config/duration.js';
 import {
   type FeaturePause,
   featurePauses,
@@ -23,6 +22,7 @@ import { formatTableName } from '../../source/names.js';
 import { readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { durationQuery } from './input.js';
 import { type Counts, journeyCounts } from './journey-counts.js';
 
 export interface FeaturesApiOptions {
@@ -45,14 +45,14 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
   };
 
   api.get('/', async (c) => {
-    const window = windowOf(c.req.query('window'));
+    const window = durationQuery(c.req.query('window'), 'window');
     const [pauses, counts] = await Promise.all([featurePauses(sql), journeyCounts(sql, window)]);
     return c.json(features.map((f) => summaryOf(f, pauses, counts)));
   });
 
   api.get('/:name', async (c) => {
     const feature = find(c.req.param('name'));
-    const window = windowOf(c.req.query('window'));
+    const window = durationQuery(c.req.query('window'), 'window');
     const [pauses, counts, yaml] = await Promise.all([
       featurePauses(sql),
       journeyCounts(sql, window, feature.name),
@@ -117,18 +117,6 @@ function summaryOf(feature: Feature, pauses: FeaturePause[], counts: Counts): Fe
     trigger: triggerText(feature.trigger),
     counts: counts.get(feature.name) ?? { entered: 0, completed: 0, exited: 0, stages: {} },
   };
-}
-
-function windowOf(text: string | undefined): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  const ms = parseDuration(text);
-  if (ms === undefined)
-    throw new HttpError(
-      400,
-      'bad_query',
-      `window: expected a duration such as 24h or 7d, got "${text}"`,
-    );
-  return ms;
 }
 
 export function triggerText(trigger: FeatureTrigger): string {

@@ -3,6 +3,7 @@
 // parameters in order, and the mapping of query errors to 400.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import { parseDuration } from '../../config/duration.js';
 import { QueryError } from '../../contacts/query.js';
 import { fieldOf, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
@@ -84,4 +85,17 @@ export function searchError(error: unknown): never {
     throw new HttpError(400, 'bad_query', `full-text search: ${(error as Error).message}`);
   }
   throw error;
+}
+
+/** A duration query parameter (`2h`, `7d`) in ms, or undefined when absent; 400 naming it otherwise. */
+export function durationQuery(text: string | undefined, name: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new HttpError(
+      400,
+      'bad_query',
+      `${name}: expected a duration such as 2h or 7d, got "${text}"`,
+    );
+  return ms;
 }
