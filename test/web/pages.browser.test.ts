@@ -205,7 +205,8 @@ describe('Contacts and Lists', () => {
     const row = page.locator('tr[data-contact="grace.hopper@example.com"]');
     await row.waitFor({ timeout: 20_000 });
     expect(new URL(page.url()).search).toBe('?q=grace');
-    expect(await page.locator('tbody tr').count()).toBe(1);
+    // The row is in the unfiltered page too: wait for the search's answer, one row.
+    await expect.poll(() => page.locator('tbody tr').count(), { timeout: 15_000 }).toBe(1);
 
     // Keyboard: the Lists link in the header, by Tab and Enter.
     await page.getByRole('link', { name: 'Lists', exact: true }).focus();
