@@ -1,6 +1,6 @@
-// Named events a feature can trigger on instead of a table, and the capture
-// each one needs: Supabase Auth activity on auth.users and uploads on
-// storage.objects, as the reference connector names them.
+// Named events a feature can trigger on instead of a table, the capture each
+// one needs, and which of them a captured row is: Supabase Auth activity on
+// auth.users and uploads on storage.objects, as the reference connector names them.
 import type { TableName } from '../source/names.js';
 import type { CaptureNeed, Operation } from './triggers.js';
 
@@ -81,6 +81,23 @@ export function canonicalEventName(name: string): string {
   return ALIASES[name] ?? name;
 }
 
+/**
+ * The named events on each (schema, table, operation), built once: a row of a
+ * table no named event watches is answered with one lookup, not a pass over
+ * NAMED_EVENTS.
+ */
+const NAMED_EVENTS_ON = new Map<string, [name: string, event: NamedEvent][]>();
+for (const [name, event] of Object.entries(NAMED_EVENTS)) {
+  const key = onKey(event.table.schema, event.table.table, event.operation);
+  const events = NAMED_EVENTS_ON.get(key) ?? [];
+  NAMED_EVENTS_ON.set(key, [...events, [name, event]]);
+}
+
+/** NUL cannot stand in a Postgres name, so the key is unambiguous. */
+function onKey(schema: string, table: string, operation: Operation): string {
+  return `${schema}\0${table}\0${operation}`;
+}
+
 /** The named events a captured row change is. */
 export function namedEventsOf(
   schema: string,
@@ -89,13 +106,7 @@ export function namedEventsOf(
   newRow: Row | null,
   oldRow: Row | null,
 ): string[] {
-  return Object.entries(NAMED_EVENTS)
-    .filter(
-      ([, e]) =>
-        e.table.schema === schema &&
-        e.table.table === table &&
-        e.operation === operation &&
-        (e.matches?.(newRow, oldRow) ?? true),
-    )
-    .map(([name]) => name);
+  const events = NAMED_EVENTS_ON.get(onKey(schema, table, operation));
+  if (!events) return [];
+  return events.filter(([, e]) => e.matches?.(newRow, oldRow) ?? true).map(([name]) => name);
 }

@@ -3,7 +3,7 @@
 // contact mapping read from the row, the trigger condition worked out once per
 // event, and the features whose waiting journeys react to other events. Pure:
 // the lanes, the router and the backtest ask the same questions.
-import { NAMED_EVENTS, namedEventsOf } from '../../capture/named-events.js';
+import { namedEventsOf } from '../../capture/named-events.js';
 import type { ContactIdentity } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
 import type { FeatureSet, Predicate, Row, RuntimeFeature } from './features.js';
@@ -35,17 +35,6 @@ export function reactiveFeatures(features: FeatureSet): Set<string> {
   return names;
 }
 
-/**
- * The tables named events are on (auth.users, storage.objects), by schema:
- * only their rows are asked which named events they are, so a row of any
- * other table costs no pass over NAMED_EVENTS.
- */
-const NAMED_EVENT_TABLES = new Map<string, Set<string>>();
-for (const { table } of Object.values(NAMED_EVENTS)) {
-  const tables = NAMED_EVENT_TABLES.get(table.schema) ?? new Set();
-  NAMED_EVENT_TABLES.set(table.schema, tables.add(table.table));
-}
-
 /** The features an inbox event is a candidate for. */
 export function candidatesOf(
   features: FeatureSet,
@@ -64,10 +53,7 @@ export function candidatesOf(
   const { schema_name: schema, table_name: table, operation } = row;
   const captured = schema && table && operation;
   const byTable = captured ? features.forTable(schema, table, operation) : [];
-  const named =
-    captured && NAMED_EVENT_TABLES.get(schema)?.has(table)
-      ? namedEventsOf(schema, table, operation, row.new_row, row.old_row)
-      : [];
+  const named = captured ? namedEventsOf(schema, table, operation, row.new_row, row.old_row) : [];
   let found = byTable;
   if (named.length > 0 || eventName) {
     found = [...byTable];
