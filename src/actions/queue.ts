@@ -2,9 +2,11 @@
 // and one graphile-worker job (task nudge_action, job key action:<key>) for
 // each run that still has an attempt to make. Enqueue, replay, recovery.
 import type postgres from 'postgres';
+import { parseDuration } from '../config/duration.js';
 import type { Db } from '../contacts/store.js';
 import { WORKER_SCHEMA } from '../db/migrate.js';
 import { records } from '../db/records.js';
+import { NudgeError } from '../errors.js';
 import type { NewActionRun } from './types.js';
 
 export const ACTION_TASK = 'nudge_action';
@@ -130,6 +132,45 @@ export interface ReplayFilter {
   since?: Date;
   /** Runs created before this time. */
   until?: Date;
+}
+
+/** A replay filter as `nudge replay`'s options and POST /v1/actions/replay's body write it. */
+export interface ReplayFilterText {
+  key?: string | undefined;
+  feature?: string | undefined;
+  /** A duration (`1h`): runs created within it. */
+  since?: string | undefined;
+}
+
+/** A replay filter that says nothing (no `field`), or a field that is wrong. */
+export class ReplayFilterError extends NudgeError {
+  override name = 'ReplayFilterError';
+  constructor(
+    readonly field: keyof ReplayFilterText | undefined,
+    readonly problem: string,
+  ) {
+    super(field ? `${field}: ${problem}` : problem);
+  }
+}
+
+/**
+ * What to replay, as `nudge replay` and the dashboard's Replay say it: one run
+ * by key, or the dead runs of a feature and/or created within a time before
+ * `now`. At least one; a ReplayFilterError names what is wrong.
+ */
+export function replayFilter(text: ReplayFilterText, now = new Date()): ReplayFilter {
+  if (!text.key && !text.feature && !text.since) {
+    throw new ReplayFilterError(undefined, 'say what to replay');
+  }
+  const sinceMs = text.since ? parseDuration(text.since) : undefined;
+  if (text.since && sinceMs === undefined) {
+    throw new ReplayFilterError('since', 'expected a duration such as 2h or 7d');
+  }
+  return {
+    ...(text.key ? { key: text.key } : {}),
+    ...(text.feature ? { feature: text.feature } : {}),
+    ...(sinceMs !== undefined ? { since: new Date(now.getTime() - sinceMs) } : {}),
+  };
 }
 
 /**

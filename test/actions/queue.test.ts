@@ -1,12 +1,14 @@
 // The action queue on a real database (no worker running): enqueue in the
 // caller's transaction, one run and one job per key, replay of dead runs by
-// filter, and recovery of runs whose job was lost.
+// filter (and the filter as it is written), and recovery of runs whose job was lost.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   enqueueActions,
+  ReplayFilterError,
   RUNS_PER_JOB,
   recoverActions,
   replayActions,
+  replayFilter,
 } from '../../src/actions/queue.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
@@ -136,6 +138,46 @@ describe('enqueueActions', () => {
     const [run] = await db.sql`select id from nudge_engine.action_runs where key = ${key}`;
     const [job] = await batchJobsFor([Number(run!.id)]);
     expect(job!.run_at.getTime()).toBe(runAt.getTime());
+  });
+});
+
+describe('replayFilter', () => {
+  const now = new Date('2026-01-02T12:00:00Z');
+
+  it('turns the written filter into one: a key, a feature, a time before now', () => {
+    expect(replayFilter({ key: 'k1' }, now)).toEqual({ key: 'k1' });
+    expect(replayFilter({ feature: 'drip', since: '2h' }, now)).toEqual({
+      feature: 'drip',
+      since: new Date('2026-01-02T10:00:00Z'),
+    });
+    // Empty text says nothing, as an absent option does.
+    expect(replayFilter({ key: '', feature: 'drip', since: undefined }, now)).toEqual({
+      feature: 'drip',
+    });
+  });
+
+  it('refuses a filter that says nothing, or a bad time, naming the field', () => {
+    const error = (text: Parameters<typeof replayFilter>[0]) => {
+      try {
+        replayFilter(text, now);
+      } catch (thrown) {
+        expect(thrown).toBeInstanceOf(ReplayFilterError);
+        const { field, problem, message } = thrown as ReplayFilterError;
+        return { field, problem, message };
+      }
+      throw new Error('no error');
+    };
+    expect(error({})).toEqual({
+      field: undefined,
+      problem: 'say what to replay',
+      message: 'say what to replay',
+    });
+    expect(error({ key: '', feature: '' })).toMatchObject({ field: undefined });
+    expect(error({ feature: 'drip', since: 'lately' })).toEqual({
+      field: 'since',
+      problem: 'expected a duration such as 2h or 7d',
+      message: 'since: expected a duration such as 2h or 7d',
+    });
   });
 });
 

@@ -3,14 +3,18 @@
 // ones with their last error are what the dashboard's Actions page lists;
 // POST /v1/actions/replay runs dead ones again, one by key or all matching a
 // filter (a feature, a time such as 24h), exactly as `nudge replay` does
-// (cli/replay.ts replayFilter, actions/queue.ts replayActions).
+// (actions/queue.ts replayFilter and replayActions).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { type ReplayFilter, replayActions } from '../../actions/queue.js';
-import { replayFilter } from '../../cli/replay.js';
+import {
+  type ReplayFilter,
+  ReplayFilterError,
+  type ReplayFilterText,
+  replayActions,
+  replayFilter,
+} from '../../actions/queue.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
-import { NudgeError } from '../../errors.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { durationQuery, invalid, readJson, validate } from './input.js';
@@ -67,21 +71,20 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
 
   api.post('/replay', async (c) => {
     const body = validate(replaySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
-    let filter: ReplayFilter;
-    try {
-      filter = replayFilter(body);
-    } catch (error) {
-      if (!(error instanceof NudgeError)) throw error;
-      throw invalid(
-        error.message.startsWith('--since') ? 'since' : '(body)',
-        error.message.replace(/^--since \S+: /, '') +
-          (error.message === 'say what to replay'
-            ? ': { "key" }, { "feature" } or { "since": "1h" }'
-            : ''),
-      );
-    }
+    const filter = filterOf(body);
     const queued = await replayActions(sql, filter);
     return c.json({ queued });
   });
   return api;
+}
+
+/** replayFilter, its errors as a 422 naming the body's field. */
+function filterOf(body: ReplayFilterText): ReplayFilter {
+  try {
+    return replayFilter(body);
+  } catch (error) {
+    if (!(error instanceof ReplayFilterError)) throw error;
+    const hint = error.field ? '' : ': { "key" }, { "feature" } or { "since": "1h" }';
+    throw invalid(error.field ?? '(body)', error.problem + hint);
+  }
 }
