@@ -321,3 +321,24 @@ describe('pagination', () => {
     expect(response.json).toMatchObject({ error: 'bad_range' });
   });
 });
+
+describe('attribute_boolean', () => {
+  it('is true or false only for a JSON boolean, NULL for everything else', async () => {
+    const rows = await db.sql<{ value: string | null; read: boolean | null }[]>`
+      select v::text as value, nudge_engine.attribute_boolean(v) as read
+        from unnest(array['true', 'false', '"true"', '"false"', '1', '0', 'null', '{}', '[true]']::jsonb[]
+                    || array[null::jsonb]) v`;
+    expect(rows.map((r) => [r.value, r.read])).toEqual([
+      ['true', true],
+      ['false', false],
+      ['"true"', null],
+      ['"false"', null],
+      ['1', null],
+      ['0', null],
+      ['null', null],
+      ['{}', null],
+      ['[true]', null],
+      [null, null],
+    ]);
+  });
+});
