@@ -7,7 +7,6 @@ import { rendererFor } from '../actions/render.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { liveSyncNeeds } from '../contacts/live.js';
-import { checkTopics } from '../email/topics.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
@@ -28,10 +27,13 @@ export async function desiredCaptures(
 ): Promise<DesiredCaptures> {
   const exclude = project.config.capture.exclude_columns;
   checkExcluded(project, catalog);
-  throwIfAny(checkTopics(features, project.config.email));
   const reads = await readsOf(features, rendererFor(project));
   const needs = [
-    ...checkFeatures(features, catalog, project.config.contacts.attributes, { reads, exclude }),
+    ...checkFeatures(features, catalog, project.config.contacts.attributes, {
+      reads,
+      exclude,
+      email: project.config.email,
+    }),
     ...liveSyncNeeds(project, catalog),
   ];
   if (project.config.capture.transport === 'replication')

@@ -5,7 +5,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { Feature } from '../features/load.js';
 import { publicBaseUrl } from './links.js';
-import { TRANSACTIONAL, topicOfAction } from './topics.js';
+import { TRANSACTIONAL, unknownTopics } from './topics.js';
 
 type Say = (outcome: 'ok' | 'warn' | 'fail', label: string, message: string, fix?: string) => void;
 
@@ -25,7 +25,9 @@ export function refusableEmails(features: Feature[]): string[] {
 }
 
 export function emailCheck(project: LoadedConfig, features: Feature[], say: Say): void {
-  const unknown = unknownTopics(project, features);
+  const unknown = unknownTopics(features, project.config.email).map(
+    (u) => `${u.feature.name}/${u.stage}: ${u.problem}`,
+  );
   if (unknown.length > 0) {
     const more = unknown.length > 1 ? ` (and ${unknown.length - 1} more)` : '';
     say(
@@ -38,19 +40,6 @@ export function emailCheck(project: LoadedConfig, features: Feature[], say: Say)
   }
   const [outcome, message, fix] = emailFinding(project, refusableEmails(features));
   say(outcome, 'Email', message, fix);
-}
-
-/** Email actions naming a topic nudge.yaml does not declare: feature/stage: the error. */
-function unknownTopics(project: LoadedConfig, features: Feature[]): string[] {
-  return features.flatMap((f) =>
-    [...f.machine.stages.values()].flatMap((stage) =>
-      stage.actions.flatMap((a) => {
-        if (a.kind !== 'email') return [];
-        const topic = topicOfAction(project.config.email, a.params);
-        return 'error' in topic ? [`${f.name}/${stage.name}: ${topic.error}`] : [];
-      }),
-    ),
-  );
 }
 
 function emailFinding(

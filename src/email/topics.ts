@@ -5,6 +5,7 @@
 // in the topic `general`, which always exists: mail is refusable unless its
 // author said otherwise.
 import type { Config } from '../config/schema.js';
+import type { FieldPath } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
 import type { Feature } from '../features/load.js';
 
@@ -47,21 +48,37 @@ export function topicOfAction(
   return { error: `email topic "${topic}" is not in email.topics of nudge.yaml (known: ${known})` };
 }
 
-/**
- * Every email action's topic is one nudge.yaml declares, checked where plan,
- * deploy, doctor and the engine's start look at features: an error at the
- * action's `topic:` line, before anything is deployed.
- */
-export function checkTopics(features: Feature[], email: Config['email']): ConfigError[] {
+/** An email action naming a topic nudge.yaml does not declare. */
+export interface UnknownTopic {
+  feature: Feature;
+  stage: string;
+  /** Where the action's topic is written in the feature file. */
+  at: FieldPath;
+  /** What is wrong, naming the topics there are. */
+  problem: string;
+}
+
+/** The email actions of these features whose topic nudge.yaml does not declare. */
+export function unknownTopics(features: Feature[], email: Config['email']): UnknownTopic[] {
   return features.flatMap((feature) =>
     [...feature.machine.stages.values()].flatMap((stage, i) =>
       stage.actions.flatMap((action, j) => {
         if (action.kind !== 'email') return [];
         const topic = topicOfAction(email, action.params as { topic?: string });
-        return 'error' in topic
-          ? [feature.source.error(['stages', i, 'do', j, 'email', 'topic'], topic.error)]
-          : [];
+        if (!('error' in topic)) return [];
+        const at = ['stages', i, 'do', j, 'email', 'topic'];
+        return [{ feature, stage: stage.name, at, problem: topic.error }];
       }),
     ),
   );
+}
+
+/**
+ * Every email action's topic is one nudge.yaml declares: an error at the
+ * action's `topic:` line, before anything is deployed. features/check.ts asks
+ * this of every feature it checks (drafts are not), so plan, deploy, doctor
+ * and the engine's start report it with the feature's other errors.
+ */
+export function checkTopics(features: Feature[], email: Config['email']): ConfigError[] {
+  return unknownTopics(features, email).map((u) => u.feature.source.error(u.at, u.problem));
 }

@@ -27,8 +27,10 @@ import {
   testsOf,
   valueTypeOf,
 } from '../conditions/index.js';
+import type { Config } from '../config/schema.js';
 import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
+import { checkTopics } from '../email/topics.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
@@ -55,6 +57,8 @@ export interface CheckOptions {
   reads?: ReadonlyMap<string, ColumnReads>;
   /** capture.exclude_columns from nudge.yaml. */
   exclude?: ExcludedColumns;
+  /** nudge.yaml's email: each email action's topic must be one it declares (unchecked without). */
+  email?: Config['email'];
 }
 
 export function checkFeatures(
@@ -74,6 +78,7 @@ export function checkFeatures(
         ...(reads ? { reads } : {}),
       })),
     );
+    if (options.email) errors.push(...checkTopics([feature], options.email));
   }
   throwIfAny(errors);
   return needs;

@@ -1,15 +1,27 @@
 // nudge doctor's Email line (issue 21.1): a warning while non-transactional
 // email exists and server.public_url is unset (or not https), and none for
-// features that send only transactional email.
+// features that send only transactional email; and an email topic nudge.yaml
+// does not declare, failed by doctor and refused by plan with the feature's
+// other errors (drafts skipped).
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { emailCheck } from '../../src/email/doctor.js';
-import { checkTopics } from '../../src/email/topics.js';
+import { checkTopics, unknownTopics } from '../../src/email/topics.js';
+import { ConfigErrors } from '../../src/errors.js';
+import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
+import { Catalog } from '../../src/source/catalog.js';
 import { projectFiles } from './setup.js';
 
+/** A project of these files, with its features loaded. */
+async function loaded(files: Record<string, string>) {
+  const cwd = await projectFiles(files);
+  const project = await loadConfig({ cwd, env: {} });
+  return { project, features: await loadFeatures(project.featuresDir, project.env, cwd) };
+}
+
 async function doctorSays(yaml: string, topic: string) {
-  const cwd = await projectFiles({
+  const { project, features } = await loaded({
     'nudge.yaml': yaml,
     'nudge/features/welcome.yaml': `name: welcome
 trigger: { table: auth.users, on: insert }
@@ -18,8 +30,6 @@ stages:
     do: [{ email: { template: welcome, topic: ${topic} } }]
 `,
   });
-  const project = await loadConfig({ cwd, env: {} });
-  const features = await loadFeatures(project.featuresDir, project.env, cwd);
   const lines: string[] = [];
   emailCheck(project, features, (outcome, label, message, fix) =>
     lines.push(`${outcome} ${label}: ${message}${fix ? ` | fix: ${fix}` : ''}`),
@@ -66,7 +76,7 @@ describe('nudge doctor: Email topics', () => {
 
 describe('nudge plan: Email topics', () => {
   it('refuses an undeclared topic at its line in the feature file, before anything is deployed', async () => {
-    const cwd = await projectFiles({
+    const { project, features } = await loaded({
       'nudge.yaml': TOPICS,
       'nudge/features/welcome.yaml': `name: welcome
 trigger: { table: auth.users, on: insert }
@@ -77,13 +87,79 @@ stages:
       - { email: { template: welcome, topic: newsletter } }
 `,
     });
-    const project = await loadConfig({ cwd, env: {} });
-    const features = await loadFeatures(project.featuresDir, project.env, cwd);
     const errors = checkTopics(features, project.config.email);
     expect(errors.map((e) => e.message)).toEqual([
       expect.stringMatching(
         /^nudge\/features\/welcome\.yaml:7:46 stages\[0\]\.do\[1\]\.email\.topic: email topic "newsletter" is not in email\.topics/,
       ),
     ]);
+    // The same finding as doctor reads it: the feature, the stage, the place.
+    expect(
+      unknownTopics(features, project.config.email).map(({ feature, ...rest }) => ({
+        feature: feature.name,
+        ...rest,
+      })),
+    ).toEqual([
+      {
+        feature: 'welcome',
+        stage: 'welcomed',
+        at: ['stages', 0, 'do', 1, 'email', 'topic'],
+        problem:
+          'email topic "newsletter" is not in email.topics of nudge.yaml (known: transactional, general, product)',
+      },
+    ]);
+  });
+
+  it("comes with the feature's other errors in one round, and skips drafts as plan does", async () => {
+    const { project, features } = await loaded({
+      'nudge.yaml': TOPICS,
+      'nudge/features/welcome.yaml': `name: welcome
+trigger: { table: auth.users, on: insert, when: { new.nickname: eq.bob } }
+stages:
+  - name: welcomed
+    do: [{ email: { template: welcome, topic: newsletter } }]
+`,
+      'nudge/features/someday.yaml': `name: someday
+status: draft
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: welcomed
+    do: [{ email: { template: welcome, topic: newsletter } }]
+`,
+    });
+    const catalog = new Catalog([
+      {
+        schema: 'auth',
+        table: 'users',
+        kind: 'table',
+        columns: [
+          { name: 'id', type: 'uuid', typeName: 'uuid', notNull: true, generated: false },
+          { name: 'email', type: 'text', typeName: 'text', notNull: false, generated: false },
+        ],
+        primaryKey: ['id'],
+        rls: false,
+        owner: 'postgres',
+        rowEstimate: 0,
+      },
+    ]);
+    let thrown: unknown;
+    try {
+      checkFeatures(features, catalog, {}, { email: project.config.email });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigErrors);
+    expect((thrown as ConfigErrors).errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^nudge\/features\/welcome\.yaml:2:.*nickname/),
+      expect.stringMatching(
+        /^nudge\/features\/welcome\.yaml:5:.*email topic "newsletter" is not in email\.topics/,
+      ),
+    ]);
+    // The draft, made active, is asked; without nudge.yaml's email (a backtest), it is not.
+    const someday = { ...features.find((f) => f.name === 'someday')!, status: 'active' as const };
+    expect(() => checkFeatures([someday], catalog, {}, { email: project.config.email })).toThrow(
+      /someday\.yaml:6:.*email topic "newsletter"/,
+    );
+    expect(checkFeatures([someday], catalog, {}).map((need) => need.by)).toEqual(['someday']);
   });
 });
