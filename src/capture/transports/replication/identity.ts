@@ -126,6 +126,18 @@ export function identityPlan(
   return { full, reset, madeFull: sortTables(remembered) };
 }
 
+/**
+ * The tables of `madeFull` whose identity is FULL still, in marker order: what
+ * teardown sets back to DEFAULT. One changed by hand since, or dropped, is
+ * left alone. `identities` as for identityPlan.
+ */
+export function stillFull(identities: TableIdentity[], madeFull: TableName[]): TableName[] {
+  const full = new Set(
+    identities.filter((t) => t.identity === 'full').map((t) => tableKey(t.table)),
+  );
+  return sortTables(madeFull).filter((table) => full.has(tableKey(table)));
+}
+
 /** Tables in a stable order, as markers store them (so equal lists compare equal). */
 export function sortTables(tables: TableName[]): TableName[] {
   const unique = new Map(tables.map((t) => [tableKey(t), { schema: t.schema, table: t.table }]));

@@ -6,8 +6,9 @@
 import type postgres from 'postgres';
 import { formatTableName, type TableName } from '../../../source/names.js';
 import type { PlanItem } from '../../plan.js';
-import { defaultIdentitySql, sortTables } from './identity.js';
-import { dropPublicationSql, dropSlotSql, parsePublicationMarker } from './publication.js';
+import { defaultIdentitySql, stillFull } from './identity.js';
+import { dropPublicationSql, dropSlotSql } from './publication.js';
+import { readReplicationState } from './state.js';
 
 /** The plan items deploy commits before it makes the slot. */
 export const REPLICATION_FIRST: readonly PlanItem['kind'][] = ['replica identity', 'publication'];
@@ -55,35 +56,24 @@ export async function dropReplication(
 }
 
 /**
- * What teardown removes (dropReplication): Nudge's publications (by marker),
- * the tables Nudge made FULL that are FULL still, and the slots the
- * publications name that exist in this database.
+ * What teardown removes (dropReplication), from what plan reads (state.ts):
+ * Nudge's publications (by marker), the tables Nudge made FULL that are FULL
+ * still, and the slots the publications name that exist in this database.
  */
 export async function nudgeReplication(
   sql: postgres.Sql,
 ): Promise<{ publications: string[]; identities: TableName[]; slots: string[] }> {
-  const found = await sql<{ name: string; comment: string | null }[]>`
-    select pubname as name, obj_description(oid, 'pg_publication') as comment from pg_publication`;
-  const ours = found.flatMap((p) => {
-    const marker = parsePublicationMarker(p.comment);
-    return marker ? [{ name: p.name, slot: marker.slot, full: marker.full ?? [] }] : [];
-  });
-  const madeFull = sortTables(ours.flatMap((p) => p.full));
-  const stillFull = await sql<TableName[]>`
-    select n.nspname::text as schema, c.relname::text as table
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where c.relreplident = 'f'
-       and (n.nspname::text, c.relname::text) in (
-             select * from unnest(${madeFull.map((t) => t.schema)}::text[],
-                                  ${madeFull.map((t) => t.table)}::text[]))`;
-  const names = [...new Set(ours.map((p) => p.slot))];
-  const existing = await sql<{ name: string }[]>`
-    select slot_name as name from pg_replication_slots
-     where slot_name = any(${names}::text[]) and database = current_database()`;
+  const state = await readReplicationState(sql);
+  const ours = state.publications.flatMap((p) =>
+    p.marker ? [{ name: p.name, slot: p.marker.slot }] : [],
+  );
+  const named = new Set(ours.map((p) => p.slot));
   return {
     publications: ours.map((p) => p.name),
-    identities: [...stillFull],
-    slots: existing.map((s) => s.name),
+    identities: stillFull(state.identities, state.madeFull),
+    slots: state.slots
+      .filter((s) => named.has(s.name) && s.database === state.database)
+      .map((s) => s.name),
   };
 }
 

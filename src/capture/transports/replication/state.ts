@@ -1,7 +1,7 @@
 // Reads what capture: replication has deployed: Nudge's publications with
 // their markers and catalog fingerprints, the slots they name, the tables
 // whose replica identity is not the default, and those Nudge made FULL.
-// Read-only.
+// Read-only; plan and teardown (slot.ts nudgeReplication) both start from it.
 import type { Sql } from '../../../source/connect.js';
 import type { TableName } from '../../../source/names.js';
 import { identityOf, sortTables, type TableIdentity } from './identity.js';
