@@ -1,6 +1,7 @@
 // The database every benchmark runs on: its own embedded PostgreSQL in a
 // temporary directory (defaults, fsync on, plus `settings`), with the
 // Supabase roles and a Supabase-shaped database named `bench`.
+import { appendFileSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,10 @@ export async function benchDatabase(
     dataDir: path.join(dir, 'pg'),
     persistent: false,
     settings,
+    // BENCH_PG_LOG=<file>: the server's log there (with auto_explain, say).
+    ...(process.env.BENCH_PG_LOG
+      ? { onLog: (line: string) => appendFileSync(process.env.BENCH_PG_LOG!, `${line}\n`) }
+      : {}),
   });
   const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
   try {

@@ -210,11 +210,17 @@ async function bothTransports(): Promise<never> {
 if (TRANSPORT === 'both') await bothTransports();
 
 const TRACE = Boolean(process.env.BENCH_TRACE);
-// BENCH_TRACE=1 also lists the statements that took the database's time.
-const bench = await benchDatabase(
-  'e2e',
-  TRACE ? { shared_preload_libraries: 'pg_stat_statements' } : {},
-);
+// BENCH_TRACE=1 also lists the statements that took the database's time,
+// nested ones included (a trigger's statements; their time is also in the
+// statement that fired them).
+const bench = await benchDatabase('e2e', {
+  ...(TRACE
+    ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+    : {}),
+  // e.g. BENCH_PG_SETTINGS='{"shared_preload_libraries":"auto_explain","auto_explain.log_min_duration":"50",
+  // "auto_explain.log_analyze":"on","logging_collector":"on","log_directory":"/tmp/e2e-log"}'
+  ...(process.env.BENCH_PG_SETTINGS ? JSON.parse(process.env.BENCH_PG_SETTINGS) : {}),
+});
 const { dir, url } = bench;
 let engine: ChildProcess | undefined;
 const workers: ChildProcess[] = [];
@@ -441,10 +447,12 @@ stages:
   clearInterval(trace);
   if (TRACE) {
     const top = await sql`
-      select round(total_exec_time)::int as ms, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) as query
-        from pg_stat_statements order by total_exec_time desc limit 15`;
+      select round(total_exec_time)::int as ms, calls, toplevel, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) as query
+        from pg_stat_statements order by total_exec_time desc limit 25`;
     for (const t of top)
-      console.log(`  ${String(t.ms).padStart(7)} ms ${String(t.calls).padStart(7)} × ${t.query}`);
+      console.log(
+        `  ${String(t.ms).padStart(7)} ms ${String(t.calls).padStart(7)} × ${t.toplevel ? '' : '(nested) '}${t.query}`,
+      );
   }
   const cpuUsed = used(cpuBefore, await cpu(), ROWS);
   const last = Math.max(...[...received.values()].map((r) => r.at));

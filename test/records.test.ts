@@ -56,3 +56,37 @@ describe('records', () => {
     expect(read).toEqual(rows);
   });
 });
+
+describe('records: jsonb columns', () => {
+  it('gives every kind of JSON value as json_to_recordset would fill a jsonb column', async () => {
+    const values: unknown[] = [
+      { a: 1, nested: { list: [1, 'two', null, true], deep: { x: 'é 😀 \u00e9' } } },
+      [3, 2, 1],
+      'a string with "quotes" and \\ backslash',
+      42.5,
+      12345678901234567890,
+      true,
+      false,
+      null,
+      {},
+      [],
+    ];
+    const rows = values.map((value, n) => ({ n, value, label: `row ${n}` }));
+    const columns = 'n int, value jsonb, label text';
+    const read = await db.sql<{ n: number; value: unknown; label: string }[]>`
+      select * from ${records(db.sql, rows, columns)}`;
+    const direct = await db.sql<{ n: number; value: unknown; label: string }[]>`
+      select * from json_to_recordset(${JSON.stringify(rows)}::text::json) as r(${db.sql.unsafe(columns)})`;
+    expect(read).toEqual(direct);
+    expect(read.map((r) => r.value)).toEqual(values);
+    const [types] = await db.sql<{ type: string }[]>`
+      select pg_typeof(value)::text as type from ${records(db.sql, rows.slice(0, 1), columns)}`;
+    expect(types!.type).toBe('jsonb');
+  });
+
+  it('refuses a column list it cannot read, naming the column', () => {
+    expect(() => records(db.sql, [], 'n int, value numeric(10, 2)')).toThrow(
+      /cannot read the column "value numeric\(10"/,
+    );
+  });
+});
