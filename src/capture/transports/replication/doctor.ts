@@ -63,10 +63,8 @@ export async function replicationChecks(
       'run nudge plan, then nudge deploy',
     );
   const message = `slot ${health.slot} ${health.active ? 'streaming' : 'not streaming (no engine is running)'}: retains ${formatBytes(health.retainedBytes)} of WAL, ${formatBytes(health.lagBytes)} not acknowledged${health.walStatus ? `, wal_status ${health.walStatus}` : ''}`;
-  const limit =
-    server!.keep === '-1'
-      ? 'no max_slot_wal_keep_size: it can fill the disk'
-      : `max_slot_wal_keep_size ${server!.keep}`;
+  const unbounded = server!.keep === '-1';
+  const limit = unbounded ? 'no max_slot_wal_keep_size' : `max_slot_wal_keep_size ${server!.keep}`;
   if (health.walStatus === 'lost')
     return say(
       'fail',
@@ -75,11 +73,21 @@ export async function replicationChecks(
       'nudge teardown, then nudge deploy makes a new slot (nudge backfill enters existing rows)',
     );
   if (health.overLimit)
-    return say(
+    say(
       'warn',
       label,
       `${message}, over capture.replication.warn_retained_mb (${limit})`,
       'start the engine (nudge start) so it consumes the slot, or nudge teardown if this project is gone',
     );
-  say('ok', label, `${message} (${limit})`);
+  else say('ok', label, `${message} (${limit})`);
+  // Either way round something is lost when no engine runs for long: with a
+  // limit, the changes in the WAL the server drops; without, the disk fills.
+  // The doctor names the choice instead of making it.
+  if (unbounded)
+    say(
+      'warn',
+      label,
+      'max_slot_wal_keep_size is unlimited: if no engine consumes the slot, its WAL stays until the disk is full',
+      "ALTER SYSTEM SET max_slot_wal_keep_size = '10GB'; SELECT pg_reload_conf(); (past it the server drops the slot's WAL, and the changes in it are lost to Nudge)",
+    );
 }
