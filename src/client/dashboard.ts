@@ -116,6 +116,8 @@ export interface FeatureSummary {
     /** Journeys in each stage now. */
     stages: Record<string, number>;
   };
+  /** Its action runs dead or being retried now (a journey completes whatever became of its actions). */
+  failing: { dead: number; retrying: number };
 }
 
 export interface StageView {

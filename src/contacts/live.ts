@@ -250,7 +250,7 @@ export async function applyLiveSync(
       size: metadata.size ?? null,
       mimetype: metadata.mimetype ?? null,
     });
-    return say({ contactIds: [id], summary: name });
+    return say({ contactIds: [id], summary: `event ${name} recorded` });
   }
 
   const mapping = live.tables.get(tableKey({ schema: change.schema, table: change.table }));

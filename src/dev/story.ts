@@ -131,7 +131,16 @@ async function lastIds(sql: postgres.Sql): Promise<Marks> {
   return row ?? { run: 0, decision: 0 };
 }
 
-const DONE: Record<string, string> = { email: 'sent', webhook: 'delivered', track: 'tracked' };
+/** How the story says a kind of action: "2 emails sent", "event tracked", "attribute set". */
+const SAID: Record<string, { noun: string; done: string }> = {
+  email: { noun: 'email', done: 'sent' },
+  webhook: { noun: 'webhook', done: 'delivered' },
+  function: { noun: 'function call', done: 'answered' },
+  set: { noun: 'attribute', done: 'set' },
+  add_to_list: { noun: 'list addition', done: 'made' },
+  remove_from_list: { noun: 'list removal', done: 'made' },
+  track: { noun: 'event', done: 'tracked' },
+};
 
 /** What the stand-ins received: "fulfilment service received {…}", "media service answered 503 to 3 attempts". */
 function deliveryLines(deliveries: Delivery[]): string[] {
@@ -172,15 +181,18 @@ async function outcomesSince(sql: postgres.Sql, after: Marks): Promise<string[]>
     select feature, kind, status, count(*)::int as n, max(attempts)::int as attempts, max(last_error) as last_error
       from nudge_engine.action_runs where id > ${after.run}
      group by feature, kind, status order by min(id)`;
-  const contacts = synced.map(
-    (s) =>
-      `contact book: ${s.reason.replace(/^contact synced/, `${s.n} contact${s.n === 1 ? '' : 's'} synced`)}`,
-  );
+  const contacts = synced.map((s) => {
+    const some = `${s.n} contact${s.n === 1 ? '' : 's'}`;
+    return s.reason.startsWith('contact synced')
+      ? `contact book: ${s.reason.replace(/^contact synced/, `${some} synced`)}`
+      : `contact book: ${s.reason}${s.n === 1 ? '' : ` for ${some}`}`;
+  });
   const actions = rows.map((r) => {
-    const what = r.n === 1 ? r.kind : `${r.n} ${r.kind}s`;
+    const said = SAID[r.kind] ?? { noun: r.kind, done: 'done' };
+    const what = r.n === 1 ? said.noun : `${r.n} ${said.noun}s`;
     const status =
       r.status === 'succeeded'
-        ? (DONE[r.kind] ?? 'done')
+        ? said.done
         : r.status === 'dead'
           ? `dead after ${r.attempts} attempt${r.attempts === 1 ? '' : 's'} (${r.last_error ?? 'no error recorded'})`
           : r.status;

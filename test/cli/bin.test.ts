@@ -57,7 +57,7 @@ describe('the nudge executable', () => {
       expect(step('Sign-ups')).toContain('→ welcome-drip: 2 emails sent');
       expect(step('Sign-in')).toContain('→ contact book: 1 contact synced (user.signed_in)');
       // The rolled-back order was never captured: one track, for the order checked out.
-      expect(step('Orders')).toContain('→ heartbeat: track tracked');
+      expect(step('Orders')).toContain('→ heartbeat: event tracked');
       expect(step('Orders')).toContain('→ order-confirmation: email sent');
       expect(step('Upload')).toMatch(
         /→ upload-thumbnails: webhook dead after 3 attempts \(webhook answered 503/,

@@ -213,7 +213,7 @@ describe('live sync in the engine', () => {
     await db.sql`
       insert into storage.objects (bucket_id, name, owner, metadata)
       values ('avatars', 'margaret/face.png', ${id}, ${db.sql.json({ size: 1234, mimetype: 'image/png' })})`;
-    const decision = await syncDecision('storage.object.created');
+    const decision = await syncDecision('event storage.object.created recorded');
     expect(decision).toMatchObject({ outcome: 'synced', contact_id: contact.id });
     // On the timeline like any event: last_event_at moves to it.
     const [seen] = await db.sql<{ last: Date; occurred: Date }[]>`

@@ -323,6 +323,20 @@ describe('/v1/actions and /v1/clock', () => {
       }),
     ]);
     expect((await request('/v1/actions?status=gone', { headers: { cookie } })).status).toBe(400);
+    // The Features page says it beside the journeys, which complete whatever became of their actions.
+    const features = (await (await request('/v1/features', { headers: { cookie } })).json()) as {
+      name: string;
+      failing: { dead: number; retrying: number };
+    }[];
+    expect(features.find((f) => f.name === 'welcome-drip')?.failing).toEqual({
+      dead: 1,
+      retrying: 0,
+    });
+    expect(features.filter((f) => f.failing.dead + f.failing.retrying > 0)).toHaveLength(1);
+    const one = (await (
+      await request('/v1/features/welcome-drip', { headers: { cookie } })
+    ).json()) as { failing: { dead: number } };
+    expect(one.failing).toEqual({ dead: 1, retrying: 0 });
     const replay = (body: unknown) =>
       request('/v1/actions/replay', {
         method: 'POST',

@@ -228,10 +228,12 @@ describe('the dashboard in Chromium', () => {
     await page.getByTestId('engine-time').waitFor();
     expect(await page.locator('main').textContent()).toContain('no: real time');
     await page.getByRole('button', { name: '+2d' }).click();
-    await page.getByText('2 d 0 h').waitFor({ timeout: 10_000 });
+    await page.locator('main').getByText('2 d 0 h').waitFor({ timeout: 10_000 });
     await shot('clock');
 
     await readMail('Need a hand getting started?', 'need a hand getting started?');
+    // Every page says, in its header, that the engine's time is not real time now.
+    await page.locator('header').getByText('Engine clock 2 d 0 h ahead').waitFor();
     await shot('mailbox-day-two');
   });
 
@@ -246,6 +248,11 @@ describe('the dashboard in Chromium', () => {
     const key = (await upload())[0]!.key;
     // Both attempts reached the receiver, and both were refused.
     expect(media.requests.filter((r) => r.path === '/thumbnails')).toHaveLength(2);
+
+    // Its journey completed (the stage is done); the Features page says its action is dead.
+    await page.getByRole('link', { name: 'Features', exact: true }).click();
+    const feature = page.locator('tr[data-feature="upload-thumbnails"]');
+    await feature.getByRole('link', { name: '1 dead' }).waitFor();
 
     await page.getByRole('link', { name: 'Actions', exact: true }).click();
     const row = page.locator(`tr[data-key="${key}"]`);

@@ -3,7 +3,8 @@
 // shows its login page instead of this app.
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { startSession } from './api.js';
+import { nudge, startSession } from './api.js';
+import { age } from './format.js';
 import { Actions } from './pages/Actions.js';
 import { Clock } from './pages/Clock.js';
 import { Contact, Contacts } from './pages/Contacts.js';
@@ -16,7 +17,7 @@ import { Mailbox } from './pages/Mailbox.js';
 import { Overview } from './pages/Overview.js';
 import { Link, useRoute } from './router.js';
 import type { Route } from './routes.js';
-import { Problem } from './ui.js';
+import { Problem, useLoad } from './ui.js';
 import './styles.css';
 
 const PAGES: { to: Route; label: string; active: Route['page'][] }[] = [
@@ -76,6 +77,7 @@ function App() {
             </Link>
           ))}
         </nav>
+        {who && <ClockAhead page={route.page} />}
         {who && (
           <form method="post" action="/logout" className="who">
             <span className="muted small">{who.name}</span> <button type="submit">Sign out</button>
@@ -87,6 +89,24 @@ function App() {
         {who && <Page route={route} />}
       </main>
     </>
+  );
+}
+
+/**
+ * When the engine's clock runs ahead (nudge clock advance, the dev story's
+ * "two days later"), pages mix two times: decisions, journeys and wake-ups
+ * carry the engine's, received rows, mail and action runs real time. Said
+ * once, in the header, on every page.
+ */
+function ClockAhead({ page }: { page: Route['page'] }) {
+  const { data } = useLoad(() => nudge.clock.get(), `clock ahead ${page}`, 10_000);
+  if (!data?.offset_ms) return null;
+  return (
+    <Link to={{ page: 'clock' }} className="clock-ahead">
+      <span title="Decisions, journeys and wake-ups are stamped with the engine's time; received rows, mail and action runs with real time.">
+        Engine clock {age(data.offset_ms)} ahead
+      </span>
+    </Link>
   );
 }
 

@@ -46,20 +46,25 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
 
   api.get('/', async (c) => {
     const window = durationQuery(c.req.query('window'), 'window');
-    const [pauses, counts] = await Promise.all([featurePauses(sql), journeyCounts(sql, window)]);
-    return c.json(features.map((f) => summaryOf(f, pauses, counts)));
+    const [pauses, counts, failing] = await Promise.all([
+      featurePauses(sql),
+      journeyCounts(sql, window),
+      failingActions(sql),
+    ]);
+    return c.json(features.map((f) => summaryOf(f, pauses, counts, failing)));
   });
 
   api.get('/:name', async (c) => {
     const feature = find(c.req.param('name'));
     const window = durationQuery(c.req.query('window'), 'window');
-    const [pauses, counts, yaml] = await Promise.all([
+    const [pauses, counts, failing, yaml] = await Promise.all([
       featurePauses(sql),
       journeyCounts(sql, window, feature.name),
+      failingActions(sql, feature.name),
       readFile(path.resolve(options.cwd, feature.source.file), 'utf8').then(redactYaml, () => null),
     ]);
     return c.json({
-      ...summaryOf(feature, pauses, counts),
+      ...summaryOf(feature, pauses, counts, failing),
       initial: feature.machine.initial,
       stages: [...feature.machine.stages.values()].map((stage) => ({
         name: stage.name,
@@ -89,17 +94,42 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
       }
       if (what === 'pause') await pauseFeature(sql, feature.name, c.get('apiKey').name);
       else await resumeFeature(sql, feature.name);
-      const [pauses, counts] = await Promise.all([
+      const [pauses, counts, failing] = await Promise.all([
         featurePauses(sql),
         journeyCounts(sql, undefined, feature.name),
+        failingActions(sql, feature.name),
       ]);
-      return c.json(summaryOf(feature, pauses, counts));
+      return c.json(summaryOf(feature, pauses, counts, failing));
     });
   }
   return api;
 }
 
-function summaryOf(feature: Feature, pauses: FeaturePause[], counts: Counts): FeatureSummary {
+type Failing = Map<string, FeatureSummary['failing']>;
+
+/**
+ * Each feature's action runs that are dead or being retried, now. A journey
+ * completes when its stages are done, whatever became of their actions, so
+ * the Features page says this beside the journey counts. Read through the
+ * (status, updated_at) index: dead and retrying runs are the few.
+ */
+async function failingActions(sql: postgres.Sql, feature?: string): Promise<Failing> {
+  const rows = await sql<{ feature: string; dead: number; retrying: number }[]>`
+    select feature, count(*) filter (where status = 'dead')::int as dead,
+           count(*) filter (where status = 'retrying')::int as retrying
+      from nudge_engine.action_runs
+     where status in ('dead', 'retrying') and feature is not null
+       and (${feature ?? null}::text is null or feature = ${feature ?? null}::text)
+     group by feature`;
+  return new Map(rows.map((r) => [r.feature, { dead: r.dead, retrying: r.retrying }]));
+}
+
+function summaryOf(
+  feature: Feature,
+  pauses: FeaturePause[],
+  counts: Counts,
+  failing: Failing,
+): FeatureSummary {
   const pause = pauses.find((p) => p.feature === feature.name);
   return {
     name: feature.name,
@@ -116,6 +146,7 @@ function summaryOf(feature: Feature, pauses: FeaturePause[], counts: Counts): Fe
     paused_in_file: feature.status === 'paused',
     trigger: triggerText(feature.trigger),
     counts: counts.get(feature.name) ?? { entered: 0, completed: 0, exited: 0, stages: {} },
+    failing: failing.get(feature.name) ?? { dead: 0, retrying: 0 },
   };
 }
 

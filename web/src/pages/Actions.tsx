@@ -27,7 +27,7 @@ export function Actions({
   const shown = status ?? 'dead';
   const [extra, setExtra] = useState<{ items: ActionRun[]; next: string | null }>();
   const [problem, setProblem] = useState<unknown>();
-  const [note, setNote] = useState<string>();
+  const [note, setNote] = useState<{ text: string; queued: number }>();
   const query = { status: shown === 'all' ? undefined : shown, feature, since, limit: 50 };
   const features = useLoad(() => nudge.features.all(), 'feature names');
   const { data, error, reload } = useLoad(
@@ -53,9 +53,12 @@ export function Actions({
     setProblem(undefined);
     try {
       const { queued } = await nudge.actions.replay(what);
-      setNote(
-        queued ? `${queued} run${queued === 1 ? '' : 's'} queued again.` : 'Nothing to replay.',
-      );
+      setNote({
+        text: queued
+          ? `${queued} run${queued === 1 ? '' : 's'} queued again.`
+          : 'Nothing to replay.',
+        queued,
+      });
       reload();
     } catch (failure) {
       setProblem(failure);
@@ -109,7 +112,24 @@ export function Actions({
       </div>
       {note && (
         <p className="note" role="status">
-          {note}
+          {note.text}
+          {note.queued > 0 && shown === 'dead' && (
+            <>
+              {' '}
+              A replayed run leaves this list;{' '}
+              <Link
+                to={{
+                  page: 'actions',
+                  status: 'all',
+                  ...(feature ? { feature } : {}),
+                  ...(since ? { since } : {}),
+                }}
+              >
+                see its delivery among all runs
+              </Link>
+              .
+            </>
+          )}
         </p>
       )}
       <Problem error={error ?? problem} />

@@ -9,7 +9,7 @@ import { Diagram } from '../diagram.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
-import { WINDOWS } from './Features.js';
+import { FailingActions, WINDOWS } from './Features.js';
 
 export function Feature({ name, window }: { name: string; window?: string }) {
   const { data, error, reload } = useLoad(
@@ -87,6 +87,14 @@ function Detail(props: {
           <>
             <dt>Exits when</dt>
             <dd className="code">{feature.exit}</dd>
+          </>
+        )}
+        {feature.failing.dead + feature.failing.retrying > 0 && (
+          <>
+            <dt>Actions failing</dt>
+            <dd>
+              <FailingActions feature={feature} />
+            </dd>
           </>
         )}
         <dt>Journeys</dt>

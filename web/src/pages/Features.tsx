@@ -1,5 +1,6 @@
 // Features: each feature's status, trigger and journey counts for a chosen
 // window (the window is part of the URL); Plan and Deploy (Deploy.tsx).
+import type { FeatureSummary } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
@@ -47,6 +48,7 @@ export function Features({ window }: { window?: string }) {
                 <th>Now in stage</th>
                 <th className="num">Completed</th>
                 <th className="num">Exited</th>
+                <th>Actions failing</th>
               </tr>
             </thead>
             <tbody>
@@ -71,6 +73,9 @@ export function Features({ window }: { window?: string }) {
                   </td>
                   <td className="num">{count(feature.counts.completed)}</td>
                   <td className="num">{count(feature.counts.exited)}</td>
+                  <td>
+                    <FailingActions feature={feature} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -79,5 +84,17 @@ export function Features({ window }: { window?: string }) {
       )}
       <PlanAndDeploy />
     </section>
+  );
+}
+
+/** A feature's dead and retrying action runs, linked to them on the Actions page; — when none. */
+export function FailingActions({ feature }: { feature: FeatureSummary }) {
+  const { dead, retrying } = feature.failing;
+  if (dead + retrying === 0) return <span className="muted">—</span>;
+  const said = [dead ? `${count(dead)} dead` : '', retrying ? `${count(retrying)} retrying` : ''];
+  return (
+    <Link to={{ page: 'actions', feature: feature.name, ...(dead ? {} : { status: 'retrying' }) }}>
+      {said.filter(Boolean).join(', ')}
+    </Link>
   );
 }

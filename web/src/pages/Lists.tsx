@@ -117,7 +117,7 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
             name="query"
             className="code"
             required
-            placeholder="plan=eq.pro&onboarded=is.true"
+            placeholder="provider=eq.email&confirmed_at=not.is.null"
             value={condition}
             onChange={(e) => setCondition(e.target.value)}
           />
@@ -136,8 +136,10 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
       <Problem error={live.error ?? problem} />
       <p className="muted small">
         The condition is a PostgREST query string over contacts, as in{' '}
-        <code>GET /v1/contacts?…</code>: <code>plan=eq.pro</code>, <code>mrr=gt.100</code>,{' '}
-        <code>email=like.*@acme.com</code>, <code>or=(plan.eq.pro,plan.eq.team)</code>.
+        <code>GET /v1/contacts?…</code>: <code>provider=eq.google</code>,{' '}
+        <code>email=like.*@acme.com</code>, <code>or=(provider.eq.google,provider.eq.github)</code>,{' '}
+        <code>onboarded=is.true</code>. Fields are a contact's email, phone and created_at, and its
+        attributes (a contact's page lists them); a field no contact has matches nobody.
       </p>
     </section>
   );
