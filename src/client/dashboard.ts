@@ -118,6 +118,8 @@ export interface FeatureSummary {
   };
   /** Its action runs dead or being retried now (a journey completes whatever became of its actions). */
   failing: { dead: number; retrying: number };
+  /** false: a table trigger with no contact mapping, whose events run their actions without a journey (its counts stay 0). */
+  journeys: boolean;
 }
 
 export interface StageView {

@@ -51,6 +51,11 @@ beforeAll(async () => {
     path.join(dir, 'features/draft.yaml'),
     'name: later\nstatus: draft\ntrigger: { event: signed_up }\nstages: [{ name: one, do: [] }]\n',
   );
+  // No contact mapping on a table trigger: its events run their actions without journeys.
+  await writeFile(
+    path.join(dir, 'features/pings.yaml'),
+    'name: pings\nstatus: draft\ntrigger: { table: public.events, on: insert }\nstages: [{ name: one, do: [] }]\n',
+  );
   features = await loadFeatures(path.join(dir, 'features'), {}, dir);
   server = await makeServer({
     sql: db.sql,
@@ -210,10 +215,12 @@ describe('/v1/features', () => {
       name: string;
       status: string;
       trigger: string;
+      journeys: boolean;
     }[];
-    expect(list.map((f) => [f.name, f.status])).toEqual([
-      ['later', 'draft'],
-      ['welcome-drip', 'active'],
+    expect(list.map((f) => [f.name, f.status, f.journeys])).toEqual([
+      ['later', 'draft', true],
+      ['pings', 'draft', false],
+      ['welcome-drip', 'active', true],
     ]);
     const detail = (await (
       await request('/v1/features/welcome-drip', { headers: { cookie } })

@@ -147,6 +147,7 @@ function summaryOf(
     trigger: triggerText(feature.trigger),
     counts: counts.get(feature.name) ?? { entered: 0, completed: 0, exited: 0, stages: {} },
     failing: failing.get(feature.name) ?? { dead: 0, retrying: 0 },
+    journeys: !(feature.trigger.kind === 'table' && Object.keys(feature.contact).length === 0),
   };
 }
 

@@ -99,8 +99,16 @@ function Detail(props: {
         )}
         <dt>Journeys</dt>
         <dd>
-          {count(feature.counts.entered)} entered, {count(feature.counts.completed)} completed,{' '}
-          {count(feature.counts.exited)} exited
+          {feature.journeys ? (
+            <>
+              {count(feature.counts.entered)} entered, {count(feature.counts.completed)} completed,{' '}
+              {count(feature.counts.exited)} exited
+            </>
+          ) : (
+            <span className="muted">
+              none: no contact mapping, so each event runs its actions without a journey
+            </span>
+          )}
           {' · '}
           <Choice
             label="in"

@@ -65,14 +65,22 @@ export function Features({ window }: { window?: string }) {
                     <Badge kind={feature.status} />
                   </td>
                   <td className="code">{feature.trigger}</td>
-                  <td className="num">{count(feature.counts.entered)}</td>
-                  <td>
-                    {Object.entries(feature.counts.stages)
-                      .map(([stage, n]) => `${stage} ${count(n)}`)
-                      .join(', ') || <span className="muted">—</span>}
-                  </td>
-                  <td className="num">{count(feature.counts.completed)}</td>
-                  <td className="num">{count(feature.counts.exited)}</td>
+                  {feature.journeys ? (
+                    <>
+                      <td className="num">{count(feature.counts.entered)}</td>
+                      <td>
+                        {Object.entries(feature.counts.stages)
+                          .map(([stage, n]) => `${stage} ${count(n)}`)
+                          .join(', ') || <span className="muted">—</span>}
+                      </td>
+                      <td className="num">{count(feature.counts.completed)}</td>
+                      <td className="num">{count(feature.counts.exited)}</td>
+                    </>
+                  ) : (
+                    <td colSpan={4} className="muted">
+                      no contact mapping: each event runs its actions, without a journey (see Logs)
+                    </td>
+                  )}
                   <td>
                     <FailingActions feature={feature} />
                   </td>
