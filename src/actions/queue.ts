@@ -66,10 +66,13 @@ export interface RunRef {
 /**
  * Inserts new runs, skipping keys already known (in this batch or before),
  * returning id, key, attempts and `runAt` as run_at for the job specs.
+ * created_at is the insert's own time, not its transaction's start: the
+ * decisions that queued a run are stamped while the transaction runs, and a
+ * contact's timeline shows the run after them.
  */
 const insertRuns = (tx: Db, runs: NewActionRun[], runAt: Date | null) => tx`
-  insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, context)
-  select key, feature, contact_id, stage, kind, params, context
+  insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, context, created_at)
+  select key, feature, contact_id, stage, kind, params, context, clock_timestamp()
     from ${records(
       tx,
       runs.map((r) => ({

@@ -194,6 +194,22 @@ describe('GET /v1/contacts/:contact', () => {
     expect(seen[3]).toBe('journey@2025-01-01T12:15:00.000000Z');
   });
 
+  it('orders rows of one time by id as numbers, across a change of digits', async () => {
+    const someone = (await upsert({ email: 'same-time@example.com' })).json as Contact;
+    const at = new Date('2025-02-01T00:00:00Z');
+    // Ids 9 and 10 apart: as text, '10' would sort before '9'.
+    await db.sql`select setval(pg_get_serial_sequence('nudge_engine.decisions', 'id'), 8)`;
+    for (const reason of ['first', 'second', 'third']) {
+      await db.sql`insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason)
+                   values (${at}, 'f', ${someone.id}, 'matched', ${reason})`;
+    }
+    const response = await api.call('GET', `/v1/contacts/${someone.id}?limit=10`);
+    const items = (
+      response.json as { timeline: { items: { kind: string; reason?: string }[] } }
+    ).timeline.items.filter((item) => item.kind === 'decision');
+    expect(items.map((item) => item.reason)).toEqual(['third', 'second', 'first']);
+  });
+
   it('404 for nobody, 400 for a bad limit or cursor', async () => {
     const missing = await api.call('GET', '/v1/contacts/nobody@example.com');
     expect([missing.status, missing.json]).toEqual([

@@ -100,7 +100,7 @@ async function outcomeFor(authUserId: string) {
 const SYNCED = [
   '- synced: contact synced (user.signed_up)',
   '- synced: attributes SUBSCRIPTION_PLAN',
-  '- synced: storage.object.created',
+  '- synced: event storage.object.created recorded',
 ];
 const WELCOMED = [
   'welcome matched: trigger matched',

@@ -46,19 +46,20 @@ export async function timelineOf(
 ): Promise<TimelinePage> {
   const [at, kind, key] = before ?? [null, null, null];
   // Each branch takes at most `limit` of its own newest rows, through its
-  // (contact_id, time) index; the merge then keeps the newest `limit`.
+  // (contact_id, time) index; the merge then keeps the newest `limit`. Rows
+  // of one time are ordered by id, padded so that text order is number order.
   const older = (column: string, kindName: string, keyColumn: string) =>
     sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${key}::text))`;
   const rows = await sql<
     { kind: TimelineItem['kind']; at_text: string; key: string; item: object }[]
   >`
     select kind, ${sql.unsafe(AT_TEXT)} as at_text, key, item from (
-      (select 'event' as kind, e.occurred_at as at, e.id::text as key,
+      (select 'event' as kind, e.occurred_at as at, lpad(e.id::text, 20, '0') as key,
               jsonb_build_object('id', e.id, 'name', e.name, 'properties', e.properties,
                                  'source', e.source, 'received_at', e.received_at) as item
          from nudge_engine.events e
-        where e.contact_id = ${contactId} and ${older('e.occurred_at', 'event', 'e.id::text')}
-        order by e.occurred_at desc, e.id::text desc limit ${limit})
+        where e.contact_id = ${contactId} and ${older('e.occurred_at', 'event', "lpad(e.id::text, 20, '0')")}
+        order by e.occurred_at desc, lpad(e.id::text, 20, '0') desc limit ${limit})
       union all
       (select 'journey', j.updated_at, j.feature,
               jsonb_build_object('feature', j.feature, 'status', j.status, 'stage', j.stage,
@@ -68,20 +69,20 @@ export async function timelineOf(
         where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature')}
         order by j.updated_at desc, j.feature desc limit ${limit})
       union all
-      (select 'decision', d.at, d.id::text,
+      (select 'decision', d.at, lpad(d.id::text, 20, '0'),
               jsonb_build_object('id', d.id, 'feature', d.feature, 'outcome', d.outcome,
                                  'reason', d.reason, 'detail', d.detail)
          from nudge_engine.decisions d
-        where d.contact_id = ${contactId} and ${older('d.at', 'decision', 'd.id::text')}
-        order by d.at desc, d.id::text desc limit ${limit})
+        where d.contact_id = ${contactId} and ${older('d.at', 'decision', "lpad(d.id::text, 20, '0')")}
+        order by d.at desc, lpad(d.id::text, 20, '0') desc limit ${limit})
       union all
-      (select 'action', r.created_at, r.id::text,
+      (select 'action', r.created_at, lpad(r.id::text, 20, '0'),
               jsonb_build_object('id', r.id, 'key', r.key, 'feature', r.feature, 'stage', r.stage,
                                  'action', r.kind, 'status', r.status, 'attempts', r.attempts,
                                  'last_error', r.last_error, 'completed_at', r.completed_at)
          from nudge_engine.action_runs r
-        where r.contact_id = ${contactId} and ${older('r.created_at', 'action', 'r.id::text')}
-        order by r.created_at desc, r.id::text desc limit ${limit})
+        where r.contact_id = ${contactId} and ${older('r.created_at', 'action', "lpad(r.id::text, 20, '0')")}
+        order by r.created_at desc, lpad(r.id::text, 20, '0') desc limit ${limit})
     ) t
     order by at desc, kind desc, key desc
     limit ${limit}`;
