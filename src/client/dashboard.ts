@@ -256,6 +256,12 @@ export interface Mail extends MailItem {
   text: string | null;
   /** Whether it has HTML: shown from mailbox.htmlUrl(id) in a sandboxed frame. */
   has_html: boolean;
+  /** The headers it was sent with (List-Unsubscribe, Message-ID, …). */
+  headers: Record<string, string>;
+  /** The feature, stage and contact of the action run that sent it (null for mail sent otherwise). */
+  feature: string | null;
+  stage: string | null;
+  contact_id: string | null;
 }
 
 /** What `nudge plan` would show: GET /v1/plan. */

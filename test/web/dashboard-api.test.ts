@@ -382,16 +382,30 @@ describe('/v1/actions and /v1/clock', () => {
 describe('/v1/mailbox', () => {
   it('lists the dev mailbox and serves an email’s HTML sandboxed, scripts and remote loads refused', async () => {
     const { cookie } = await signIn();
+    await db.sql`insert into nudge_engine.action_runs (key, feature, stage, kind, params, status)
+      values ('m1', 'welcome-drip', 'welcomed', 'email', '{}', 'succeeded')`;
     const [mail] = await db.sql<{ id: number }[]>`
-      insert into nudge_engine.mailbox (key, to_address, subject, html, text)
-      values ('m1', 'ada@example.com', 'Hi', '<p>Hello <script>alert(1)</script></p>', 'Hello')
+      insert into nudge_engine.mailbox (key, to_address, subject, html, text, headers)
+      values ('m1', 'ada@example.com', 'Hi', '<p>Hello <script>alert(1)</script></p>', 'Hello',
+              '{"List-Unsubscribe": "<https://example.com/u>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}')
       returning id::int as id`;
     const list = (await (await request('/v1/mailbox', { headers: { cookie } })).json()) as {
       items: { id: number; to: string; subject: string }[];
     };
     expect(list.items[0]).toMatchObject({ id: mail!.id, to: 'ada@example.com', subject: 'Hi' });
     const one = await request(`/v1/mailbox/${mail!.id}`, { headers: { cookie } });
-    expect(await one.json()).toMatchObject({ text: 'Hello', has_html: true });
+    // Its headers, and the run that sent it.
+    expect(await one.json()).toMatchObject({
+      text: 'Hello',
+      has_html: true,
+      headers: {
+        'List-Unsubscribe': '<https://example.com/u>',
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      },
+      feature: 'welcome-drip',
+      stage: 'welcomed',
+      contact_id: null,
+    });
     const html = await request(`/v1/mailbox/${mail!.id}/html`, { headers: { cookie } });
     const csp = html.headers.get('content-security-policy') ?? '';
     expect(csp).toMatch(/^sandbox;/);

@@ -220,6 +220,13 @@ describe('the dashboard in Chromium', () => {
 
   it('shows the welcome email in the Mailbox, its HTML in a sandboxed frame', async () => {
     await readMail('Welcome aboard', 'Your account resumed@example.com is ready');
+    // Which feature sent it, and its headers: one-click unsubscribe (not transactional mail).
+    const mail = page.locator('.mail');
+    expect(await mail.textContent()).toContain('welcome-drip in stage welcomed');
+    await mail.getByText('Headers').click();
+    expect(await mail.locator('details.headers').textContent()).toContain(
+      'List-Unsubscribe-PostList-Unsubscribe=One-Click',
+    );
     await shot('mailbox');
   });
 

@@ -5,7 +5,7 @@
 // a sandboxed iframe — no scripts, no same-origin access, no remote loads.
 import { Hono } from 'hono';
 import type postgres from 'postgres';
-import type { MailboxPage, MailItem } from '../../client/dashboard.js';
+import type { Mail, MailboxPage, MailItem } from '../../client/dashboard.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { nextCursor, wholeNumber } from './keyset.js';
@@ -39,9 +39,22 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
 
   const find = async (text: string) => {
     const id = wholeNumber(text, 'id')!;
-    const [row] = await sql<(MailRow & { html: string | null; text: string | null })[]>`
-      select id::int as id, to_address as to, from_address as from, subject, sent_at, html, text
-        from nudge_engine.mailbox where id = ${id}`;
+    // The run that sent it (same key), for the feature and the contact.
+    const [row] = await sql<
+      (MailRow & {
+        html: string | null;
+        text: string | null;
+        headers: Record<string, string> | null;
+        feature: string | null;
+        stage: string | null;
+        contact_id: string | null;
+      })[]
+    >`
+      select m.id::int as id, m.to_address as to, m.from_address as from, m.subject, m.sent_at,
+             m.html, m.text, m.headers, r.feature, r.stage, r.contact_id::text as contact_id
+        from nudge_engine.mailbox m
+        left join nudge_engine.action_runs r on r.key = m.key
+       where m.id = ${id}`;
     if (!row)
       throw new HttpError(404, 'email_not_found', `no email with id ${id} in the dev mailbox`);
     return row;
@@ -49,7 +62,19 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
 
   api.get('/:id', async (c) => {
     const row = await find(c.req.param('id'));
-    return c.json({ ...item(row), text: row.text, has_html: row.html !== null });
+    return c.json({
+      id: row.id,
+      to: row.to,
+      from: row.from,
+      subject: row.subject,
+      sent_at: row.sent_at.toISOString(),
+      text: row.text,
+      has_html: row.html !== null,
+      headers: row.headers ?? {},
+      feature: row.feature,
+      stage: row.stage,
+      contact_id: row.contact_id,
+    } satisfies Mail);
   });
 
   api.get('/:id/html', async (c) => {

@@ -141,7 +141,7 @@ export function Actions({
           <table>
             <thead>
               <tr>
-                <th>Updated</th>
+                <th>Created</th>
                 <th>Feature</th>
                 <th>Contact</th>
                 <th>Action</th>
@@ -154,7 +154,12 @@ export function Actions({
               {items.map((run) => (
                 <tr key={run.id} data-key={run.key} data-status={run.status}>
                   <td>
-                    <Time at={run.updated_at} />
+                    <Time at={run.created_at} />
+                    {run.updated_at !== run.created_at && (
+                      <div className="muted small">
+                        updated <Time at={run.updated_at} />
+                      </div>
+                    )}
                   </td>
                   <td>
                     {run.feature ? (

@@ -1,6 +1,7 @@
 // Mailbox: what the dev email provider "sent" — newest first; the chosen
 // email with its headers, its HTML in a sandboxed frame (no scripts, no
 // access to the dashboard, no remote images) and its text.
+import { Fragment } from 'react';
 import { nudge } from '../api.js';
 import { Link } from '../router.js';
 import { Problem, Time, useLoad } from '../ui.js';
@@ -56,7 +57,35 @@ function Mail({ id }: { id: number }) {
             <dd>
               <Time at={data.sent_at} />
             </dd>
+            {data.feature && (
+              <>
+                <dt>By</dt>
+                <dd>
+                  <Link to={{ page: 'feature', name: data.feature }}>{data.feature}</Link>
+                  {data.stage ? <span className="muted"> in stage {data.stage}</span> : null}
+                  {data.contact_id && (
+                    <>
+                      {' · '}
+                      <Link to={{ page: 'contact', ref: data.contact_id }}>the contact</Link>
+                    </>
+                  )}
+                </dd>
+              </>
+            )}
           </dl>
+          {Object.keys(data.headers).length > 0 && (
+            <details className="headers">
+              <summary>Headers</summary>
+              <dl>
+                {Object.entries(data.headers).map(([name, value]) => (
+                  <Fragment key={name}>
+                    <dt>{name}</dt>
+                    <dd className="code">{value}</dd>
+                  </Fragment>
+                ))}
+              </dl>
+            </details>
+          )}
           {data.has_html && (
             <iframe
               title={`HTML of “${data.subject ?? 'the email'}”`}
