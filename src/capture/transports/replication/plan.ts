@@ -85,6 +85,7 @@ export function replicationItems(
   }
   items.push(...identities.reset);
   if (desired) {
+    // A slot cannot be made in a transaction that has written: deploy makes it after the commit.
     const detail = 'logical, pgoutput; created after the transaction commits';
     if (!slot) {
       items.push({
@@ -107,7 +108,13 @@ export function replicationItems(
         sql: [...dropSlotSql(desired.slot), createSlotSql(desired.slot)],
       });
     } else {
-      items.push({ action: 'unchanged', kind: 'slot', subject: desired.slot, detail, sql: [] });
+      items.push({
+        action: 'unchanged',
+        kind: 'slot',
+        subject: desired.slot,
+        detail: 'logical, pgoutput',
+        sql: [],
+      });
     }
   }
   for (const name of deployedSlots) {
