@@ -199,6 +199,17 @@ describe('Logs', () => {
 describe('Contacts and Lists', () => {
   it('finds a contact by the start of its email, makes a segment with a live count, and lists it on the contact', async () => {
     await signUp(db.sql, 'grace.hopper@example.com');
+    // The engine makes the contact from the sign-up; search once it is there
+    // (the page asks once per search, it does not poll).
+    await expect
+      .poll(
+        async () =>
+          (
+            await db.sql`select 1 from nudge_engine.contacts where email = 'grace.hopper@example.com'`
+          ).length,
+        { timeout: 20_000 },
+      )
+      .toBe(1);
     await go('/contacts');
     await page.getByLabel('Email starts with').fill('grace');
     await page.getByRole('button', { name: 'Search' }).click();
