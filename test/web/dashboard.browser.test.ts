@@ -181,11 +181,15 @@ describe('the dashboard in Chromium', () => {
     await page.getByText('● live').waitFor();
     await mark(2);
     resumed = await signUp(db.sql, 'resumed@example.com');
-    await page
-      .locator('li.decision[data-feature="welcome-drip"][data-outcome="matched"]', {
-        hasText: 'resumed@example.com',
-      })
-      .waitFor({ timeout: 15_000 });
+    const matched = page.locator(
+      'li.decision[data-feature="welcome-drip"][data-outcome="matched"]',
+      { hasText: 'resumed@example.com' },
+    );
+    await matched.waitFor({ timeout: 15_000 });
+    // A match says which trigger it met.
+    expect(await matched.textContent()).toContain(
+      'matched: trigger matched · insert on auth.users when new.email not.is.null',
+    );
     expect(await marker()).toBe(2);
     expect(await decisionRows('skipped', 'skipped: paused').count()).toBe(1);
     const time = page.locator('li.decision time').first();

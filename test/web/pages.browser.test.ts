@@ -172,7 +172,11 @@ describe('Logs', () => {
       };
       throw new Error(`${String(error)}\n${JSON.stringify(state)}`);
     });
-    expect(await attempt.textContent()).toMatch(/attempt 1 succeeded in \d+ ms/);
+    // The attempt's row says which attempt and how it went; the time follows.
+    expect(await attempt.textContent()).toMatch(/^ · in \d+ ms$/);
+    expect(await page.locator('li.decision[data-outcome="attempt"]').first().textContent()).toMatch(
+      /attempt 1 succeeded · in \d+ ms/,
+    );
 
     // A window that ended an hour ago holds none of today's decisions.
     const to = new Date(Date.now() - 3_600_000).toISOString();

@@ -21,6 +21,8 @@ export function Logs({ filter }: { filter: LogFilter }) {
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
   const features = useLoad(() => nudge.features.all(), 'feature names');
+  // A match says which trigger it met: the feature's trigger as it reads now.
+  const triggers = new Map((features.data ?? []).map((f) => [f.name, f.trigger]));
 
   // The first page, then the tail from the newest decision it holds.
   // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's key says when to start over
@@ -154,6 +156,9 @@ export function Logs({ filter }: { filter: LogFilter }) {
               <Badge kind={item.outcome} />
               <span className="reason">
                 {item.outcome}: {item.reason}
+                {item.outcome === 'matched' && item.feature && triggers.get(item.feature) && (
+                  <span className="muted"> · {triggers.get(item.feature)}</span>
+                )}
                 {item.action && item.action.status !== 'succeeded' && (
                   <>
                     {' '}
@@ -166,9 +171,12 @@ export function Logs({ filter }: { filter: LogFilter }) {
                 )}
                 {item.attempt && (
                   <span className="muted" data-testid="attempt">
-                    {' '}
-                    · attempt {item.attempt.number} {item.attempt.status}
-                    {item.attempt.ms !== null ? ` in ${item.attempt.ms} ms` : ''}
+                    {/* An attempt's own row says which attempt and how it went already. */}
+                    {item.outcome === 'attempt'
+                      ? item.attempt.ms !== null
+                        ? ` · in ${item.attempt.ms} ms`
+                        : ''
+                      : ` · attempt ${item.attempt.number} ${item.attempt.status}${item.attempt.ms !== null ? ` in ${item.attempt.ms} ms` : ''}`}
                   </span>
                 )}
               </span>
