@@ -104,7 +104,16 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
           `EXPLAIN SELECT 1 FROM nudge_engine.contacts c WHERE ${where}`,
           params.values as never[],
         )
-        .catch((error: unknown) => fullTextError(segment, error));
+        .catch((error: unknown) => {
+          // The body's field, as the condition's other faults are (422 invalid_body query: …).
+          try {
+            fullTextError(segment, error);
+          } catch (refused) {
+            if (refused instanceof HttpError && refused.code === 'bad_query')
+              throw invalid('query', refused.detail);
+            throw refused;
+          }
+        });
     }
     try {
       return c.json(listJson(await createList(sql, body.name, query)), 201);
