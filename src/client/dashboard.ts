@@ -118,7 +118,7 @@ export interface FeatureSummary {
   };
   /** Its action runs dead or being retried now (a journey completes whatever became of its actions). */
   failing: { dead: number; retrying: number };
-  /** false: a table trigger with no contact mapping, whose events run their actions without a journey (its counts stay 0). */
+  /** false: no contact mapping, so each event runs its actions without a journey (its counts stay 0). */
   journeys: boolean;
 }
 

@@ -80,6 +80,11 @@ describe('enqueueActions', () => {
     ]);
     expect(runs[0]!.params).toEqual({ url: 'http://127.0.0.1:9/x', method: 'POST' });
     expect(runs[0]!.context).toEqual({ contact: null, new: { id: 1 } });
+    // Stamped when inserted (after the decisions that queued them), created and updated alike.
+    const [times] = await db.sql<{ same: boolean }[]>`
+      select bool_and(created_at = updated_at) as same from nudge_engine.action_runs
+       where key in ${db.sql([a, b])}`;
+    expect(times!.same).toBe(true);
 
     const jobs = await batchJobsFor(runs.map((r) => Number(r.id)));
     expect(jobs.map((j) => [j.task_identifier, j.key, j.max_attempts, j.payload])).toEqual([

@@ -147,7 +147,9 @@ function summaryOf(
     trigger: triggerText(feature.trigger),
     counts: counts.get(feature.name) ?? { entered: 0, completed: 0, exited: 0, stages: {} },
     failing: failing.get(feature.name) ?? { dead: 0, retrying: 0 },
-    journeys: !(feature.trigger.kind === 'table' && Object.keys(feature.contact).length === 0),
+    // Without a contact mapping (table and scheduled triggers may have none) each
+    // event runs its actions alone (lanes/event.ts runWithoutContact).
+    journeys: Object.keys(feature.contact).length > 0,
   };
 }
 

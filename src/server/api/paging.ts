@@ -87,12 +87,13 @@ export function contactsSql(request: ContactsRequest): {
 }
 
 /**
- * The page and the total, read in one read-only transaction so both come from
- * one snapshot (the total counts the rows the page was cut from). Without a
- * parallel plan: a contacts count is one scan of the contact book, and a
- * worker to help with it costs more to start than it saves at the sizes this
- * serves — measured at 100k contacts, the Lists page's live count took 45 ms
- * with the worker PostgreSQL chose and 28 ms without (docs/benchmarks.md).
+ * The page and the total. With a total, both are read in one read-only
+ * transaction, so they come from one snapshot (the total counts the rows the
+ * page was cut from), and without a parallel plan: a count is one scan of
+ * the contact book, and a worker to help with it costs more to start than it
+ * saves at the sizes this serves — measured at 100k contacts, the Lists
+ * page's live count took 45 ms with the worker PostgreSQL chose and 28 ms
+ * without (docs/benchmarks.md). A page alone is one statement.
  */
 export async function runContacts(
   sql: postgres.Sql,
@@ -105,21 +106,25 @@ export async function runContacts(
     badQuery(error);
   }
   const searches = request.filters.some((q) => q.searches.length > 0 || q.groupSearches.size > 0);
+  const read = async (db: postgres.Sql | postgres.TransactionSql) => {
+    const run = <T extends object>(statement: { text: string; values: unknown[] }) =>
+      db.unsafe<T[]>(statement.text, statement.values as never[]);
+    const rows =
+      request.page.limit === 0
+        ? []
+        : (await run<{ row: unknown }>(statements.rows)).map((r) => r.row);
+    let total: number | null = null;
+    if (request.page.count) {
+      const [counted] = await run<{ total: string }>(statements.count);
+      total = Number(counted?.total ?? 0);
+    }
+    return { rows, total };
+  };
   try {
+    if (!request.page.count) return await read(sql);
     return await sql.begin('read only', async (tx) => {
       await tx.unsafe('SET LOCAL max_parallel_workers_per_gather = 0');
-      const run = <T extends object>(statement: { text: string; values: unknown[] }) =>
-        tx.unsafe<T[]>(statement.text, statement.values as never[]);
-      const rows =
-        request.page.limit === 0
-          ? []
-          : (await run<{ row: unknown }>(statements.rows)).map((r) => r.row);
-      let total: number | null = null;
-      if (request.page.count) {
-        const [counted] = await run<{ total: string }>(statements.count);
-        total = Number(counted?.total ?? 0);
-      }
-      return { rows, total };
+      return read(tx);
     });
   } catch (error) {
     if (searches) searchError(error);

@@ -48,8 +48,10 @@ export async function timelineOf(
   // Each branch takes at most `limit` of its own newest rows, through its
   // (contact_id, time) index; the merge then keeps the newest `limit`. Rows
   // of one time are ordered by id, padded so that text order is number order.
-  const older = (column: string, kindName: string, keyColumn: string) =>
-    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${key}::text))`;
+  // A cursor's id key is padded here too: cursors made before ids were padded
+  // (and padding a padded key changes nothing).
+  const older = (column: string, kindName: string, keyColumn: string, numbered = true) =>
+    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${numbered ? sql`lpad(${key}::text, 20, '0')` : sql`${key}::text`}))`;
   const rows = await sql<
     { kind: TimelineItem['kind']; at_text: string; key: string; item: object }[]
   >`
@@ -66,7 +68,7 @@ export async function timelineOf(
                                  'entries', j.entries, 'entered_at', j.entered_at,
                                  'ended_at', j.ended_at, 'wake_at', j.wake_at)
          from nudge_engine.journeys j
-        where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature')}
+        where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature', false)}
         order by j.updated_at desc, j.feature desc limit ${limit})
       union all
       (select 'decision', d.at, lpad(d.id::text, 20, '0'),
