@@ -208,6 +208,17 @@ describe('GET /v1/contacts/:contact', () => {
       response.json as { timeline: { items: { kind: string; reason?: string }[] } }
     ).timeline.items.filter((item) => item.kind === 'decision');
     expect(items.map((item) => item.reason)).toEqual(['third', 'second', 'first']);
+    // A cursor made before ids were padded ('10', not '000…10') goes on without repeats.
+    const [third] = await db.sql<{ id: string }[]>`
+      select id::text from nudge_engine.decisions where reason = 'third' and contact_id = ${someone.id}`;
+    const old = Buffer.from(
+      JSON.stringify(['2025-02-01T00:00:00.000000Z', 'decision', third!.id]),
+    ).toString('base64url');
+    const next = await api.call('GET', `/v1/contacts/${someone.id}?limit=10&before=${old}`);
+    const rest = (
+      next.json as { timeline: { items: { kind: string; reason?: string }[] } }
+    ).timeline.items.filter((item) => item.kind === 'decision');
+    expect(rest.map((item) => item.reason)).toEqual(['second', 'first']);
   });
 
   it('404 for nobody, 400 for a bad limit or cursor', async () => {

@@ -44,47 +44,49 @@ export async function timelineOf(
   limit: number,
   before: Cursor | null,
 ): Promise<TimelinePage> {
-  const [at, kind, key] = before ?? [null, null, null];
+  const [at, kind, cursorKey] = before ?? [null, null, null];
+  // Rows of one time are ordered by id; the key is the id padded so that text
+  // order is number order (a journey's key is its feature). A cursor made
+  // before ids were padded is padded here (a padded one stays as it is).
+  const key = kind !== 'journey' && cursorKey ? cursorKey.padStart(20, '0') : cursorKey;
+  const idKey = (alias: string) => `lpad(${alias}.id::text, 20, '0')`;
   // Each branch takes at most `limit` of its own newest rows, through its
-  // (contact_id, time) index; the merge then keeps the newest `limit`. Rows
-  // of one time are ordered by id, padded so that text order is number order.
-  // A cursor's id key is padded here too: cursors made before ids were padded
-  // (and padding a padded key changes nothing).
-  const older = (column: string, kindName: string, keyColumn: string, numbered = true) =>
-    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${numbered ? sql`lpad(${key}::text, 20, '0')` : sql`${key}::text`}))`;
+  // (contact_id, time) index; the merge then keeps the newest `limit`.
+  const older = (column: string, kindName: string, keyColumn: string) =>
+    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${key}::text))`;
   const rows = await sql<
     { kind: TimelineItem['kind']; at_text: string; key: string; item: object }[]
   >`
     select kind, ${sql.unsafe(AT_TEXT)} as at_text, key, item from (
-      (select 'event' as kind, e.occurred_at as at, lpad(e.id::text, 20, '0') as key,
+      (select 'event' as kind, e.occurred_at as at, ${sql.unsafe(idKey('e'))} as key,
               jsonb_build_object('id', e.id, 'name', e.name, 'properties', e.properties,
                                  'source', e.source, 'received_at', e.received_at) as item
          from nudge_engine.events e
-        where e.contact_id = ${contactId} and ${older('e.occurred_at', 'event', "lpad(e.id::text, 20, '0')")}
-        order by e.occurred_at desc, lpad(e.id::text, 20, '0') desc limit ${limit})
+        where e.contact_id = ${contactId} and ${older('e.occurred_at', 'event', idKey('e'))}
+        order by e.occurred_at desc, e.id desc limit ${limit})
       union all
       (select 'journey', j.updated_at, j.feature,
               jsonb_build_object('feature', j.feature, 'status', j.status, 'stage', j.stage,
                                  'entries', j.entries, 'entered_at', j.entered_at,
                                  'ended_at', j.ended_at, 'wake_at', j.wake_at)
          from nudge_engine.journeys j
-        where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature', false)}
+        where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature')}
         order by j.updated_at desc, j.feature desc limit ${limit})
       union all
-      (select 'decision', d.at, lpad(d.id::text, 20, '0'),
+      (select 'decision', d.at, ${sql.unsafe(idKey('d'))},
               jsonb_build_object('id', d.id, 'feature', d.feature, 'outcome', d.outcome,
                                  'reason', d.reason, 'detail', d.detail)
          from nudge_engine.decisions d
-        where d.contact_id = ${contactId} and ${older('d.at', 'decision', "lpad(d.id::text, 20, '0')")}
-        order by d.at desc, lpad(d.id::text, 20, '0') desc limit ${limit})
+        where d.contact_id = ${contactId} and ${older('d.at', 'decision', idKey('d'))}
+        order by d.at desc, d.id desc limit ${limit})
       union all
-      (select 'action', r.created_at, lpad(r.id::text, 20, '0'),
+      (select 'action', r.created_at, ${sql.unsafe(idKey('r'))},
               jsonb_build_object('id', r.id, 'key', r.key, 'feature', r.feature, 'stage', r.stage,
                                  'action', r.kind, 'status', r.status, 'attempts', r.attempts,
                                  'last_error', r.last_error, 'completed_at', r.completed_at)
          from nudge_engine.action_runs r
-        where r.contact_id = ${contactId} and ${older('r.created_at', 'action', "lpad(r.id::text, 20, '0')")}
-        order by r.created_at desc, lpad(r.id::text, 20, '0') desc limit ${limit})
+        where r.contact_id = ${contactId} and ${older('r.created_at', 'action', idKey('r'))}
+        order by r.created_at desc, r.id desc limit ${limit})
     ) t
     order by at desc, kind desc, key desc
     limit ${limit}`;
