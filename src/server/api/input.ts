@@ -4,7 +4,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
-import { QueryError } from '../../contacts/query.js';
+import { type ContactQuery, QueryError } from '../../contacts/query.js';
 import { fieldOf, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 
@@ -75,15 +75,23 @@ export function badQuery(error: unknown): never {
 }
 
 /**
- * PostgreSQL's own complaints about what a query parameter held: tsquery
- * syntax (42601), an unknown text search language (42704), a bad value for a
- * type (22P02). Only asked for requests that carry full-text terms.
+ * PostgreSQL's own complaint about the full-text terms of contact queries —
+ * tsquery syntax (42601), an unknown text search language (42704), a bad
+ * value for a type (22P02) — as one sentence; undefined for any other error,
+ * or when no query carries full-text terms (then those codes mean a fault of
+ * ours, not of the request).
  */
-export function searchError(error: unknown): never {
+export function searchRefusal(queries: ContactQuery[], error: unknown): string | undefined {
+  if (!queries.some((q) => q.searches.length > 0 || q.groupSearches.size > 0)) return undefined;
   const code = (error as { code?: unknown }).code;
-  if (code === '42601' || code === '42704' || code === '22P02') {
-    throw new HttpError(400, 'bad_query', `full-text search: ${(error as Error).message}`);
-  }
+  if (code !== '42601' && code !== '42704' && code !== '22P02') return undefined;
+  return `full-text search: ${(error as Error).message}`;
+}
+
+/** searchRefusal as a 400 bad_query; any other error as it is. */
+export function searchError(queries: ContactQuery[], error: unknown): never {
+  const refusal = searchRefusal(queries, error);
+  if (refusal) throw new HttpError(400, 'bad_query', refusal);
   throw error;
 }
 

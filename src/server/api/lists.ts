@@ -36,6 +36,7 @@ import {
   queryEntries,
   readJson,
   searchError,
+  searchRefusal,
   validate,
 } from './input.js';
 import { pageOf, respondPage, runContacts } from './paging.js';
@@ -106,13 +107,9 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
         )
         .catch((error: unknown) => {
           // The body's field, as the condition's other faults are (422 invalid_body query: …).
-          try {
-            fullTextError(segment, error);
-          } catch (refused) {
-            if (refused instanceof HttpError && refused.code === 'bad_query')
-              throw invalid('query', refused.detail);
-            throw refused;
-          }
+          const refusal = searchRefusal([segment], error);
+          if (refusal) throw invalid('query', refusal);
+          throw error;
         });
     }
     try {
@@ -205,7 +202,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
       }
       const run = direction === 'add' ? addMembersWhere : removeMembersWhere;
       changed = await run(sql, list.id, where, params.values).catch((error: unknown) =>
-        fullTextError(query, error),
+        searchError([query], error),
       );
     }
     return c.json(direction === 'add' ? { added: changed } : { removed: changed });
@@ -214,12 +211,6 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   app.delete('/:name/contacts', changeMembers('remove'));
 
   return app;
-}
-
-/** PostgreSQL's complaint about a query's full-text terms or language as 400 bad_query (input.ts searchError); any other error as it is. */
-function fullTextError(query: ContactQuery, error: unknown): never {
-  if (query.searches.length > 0 || query.groupSearches.size > 0) searchError(error);
-  throw error;
 }
 
 function segmentOf(query: string): ContactQuery {

@@ -105,7 +105,6 @@ export async function runContacts(
   } catch (error) {
     badQuery(error);
   }
-  const searches = request.filters.some((q) => q.searches.length > 0 || q.groupSearches.size > 0);
   const read = async (db: postgres.Sql | postgres.TransactionSql) => {
     const run = <T extends object>(statement: { text: string; values: unknown[] }) =>
       db.unsafe<T[]>(statement.text, statement.values as never[]);
@@ -127,8 +126,7 @@ export async function runContacts(
       return read(tx);
     });
   } catch (error) {
-    if (searches) searchError(error);
-    throw error;
+    searchError(request.filters, error);
   }
 }
 
