@@ -20,7 +20,7 @@ type MailRow = Omit<MailItem, 'sent_at'> & { sent_at: Date };
 export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
   const { sql } = options;
   const api = new Hono<ApiEnv>();
-  const item = (row: MailRow): MailItem => ({ ...row, sent_at: row.sent_at.toISOString() });
+  const item = <T extends MailRow>(row: T) => ({ ...row, sent_at: row.sent_at.toISOString() });
 
   api.get('/', async (c) => {
     const before = wholeNumber(c.req.query('before'), 'before');
@@ -61,19 +61,11 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
   };
 
   api.get('/:id', async (c) => {
-    const row = await find(c.req.param('id'));
+    const { html, headers, ...rest } = await find(c.req.param('id'));
     return c.json({
-      id: row.id,
-      to: row.to,
-      from: row.from,
-      subject: row.subject,
-      sent_at: row.sent_at.toISOString(),
-      text: row.text,
-      has_html: row.html !== null,
-      headers: row.headers ?? {},
-      feature: row.feature,
-      stage: row.stage,
-      contact_id: row.contact_id,
+      ...item(rest),
+      has_html: html !== null,
+      headers: headers ?? {},
     } satisfies Mail);
   });
 
