@@ -7,8 +7,9 @@ import type postgres from 'postgres';
 import { lockKey } from './locks.js';
 import { literal } from './quote.js';
 
-export const ENGINE_SCHEMA = 'nudge_engine';
-export const WORKER_SCHEMA = 'nudge_worker';
+import { ENGINE_SCHEMA, WORKER_SCHEMA } from './schemas.js';
+
+export { ENGINE_SCHEMA, WORKER_SCHEMA };
 
 const DIR = new URL('./migrations/', import.meta.url);
 

@@ -14,7 +14,6 @@ import { withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
 import { closest } from '../config/suggest.js';
 import { formatPath } from '../config/yaml.js';
-import { ENGINE_SCHEMA, WORKER_SCHEMA } from '../db/migrate.js';
 import { checkStoredSecrets } from '../db/secrets.js';
 import { emailCheck } from '../email/doctor.js';
 import { NudgeError } from '../errors.js';
@@ -318,11 +317,7 @@ function configuredTables(project: LoadedConfig): ConfiguredTable[] {
 
 async function tableChecks({ sql, say, analysis, role, byKey, configured }: Checks) {
   const isTable = (t: TableReport) => t.kind === 'table' || t.kind === 'partitioned table';
-  // The app's tables: not Supabase's, and not Nudge's own (capture, engine store, job queue).
-  const nudges = new Set(['nudge', ENGINE_SCHEMA, WORKER_SCHEMA]);
-  const mine = allTables(analysis).filter(
-    (t) => !SUPABASE_SCHEMAS.has(t.schema) && !nudges.has(t.schema) && isTable(t),
-  );
+  const mine = allTables(analysis).filter((t) => !SUPABASE_SCHEMAS.has(t.schema) && isTable(t));
   const unreadable = mine.filter((t) => !t.access.select);
   const schemas = [...new Set(mine.map((t) => t.schema))].join(', ');
   if (unreadable.length) {

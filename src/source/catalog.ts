@@ -1,6 +1,7 @@
 // Reads the user's schema from the system catalogs: tables, columns with their
 // types, primary keys, RLS. One round trip; read-only. `plan` validates
 // features against it; `analyze` prints it with more detail.
+import { ENGINE_SCHEMA, WORKER_SCHEMA } from '../db/schemas.js';
 import type { Sql } from './connect.js';
 import { type TableName, tableKey } from './names.js';
 
@@ -34,8 +35,15 @@ export class Catalog {
   }
 }
 
-/** Schemas that belong to PostgreSQL or to Nudge, never to the user's app. */
-export const SYSTEM_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast', 'nudge'];
+/** Schemas that belong to PostgreSQL or to Nudge (capture, engine store, job queue), never to the user's app. */
+export const SYSTEM_SCHEMAS = [
+  'pg_catalog',
+  'information_schema',
+  'pg_toast',
+  'nudge',
+  ENGINE_SCHEMA,
+  WORKER_SCHEMA,
+];
 
 const KINDS: Record<string, Table['kind']> = {
   r: 'table',

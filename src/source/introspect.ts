@@ -2,7 +2,7 @@
 // catalog.ts plus foreign keys to auth.users, triggers, privileges, row counts,
 // extensions, wal_level and publications. Read-only queries, values as parameters.
 import { ident } from '../db/quote.js';
-import { readCatalog, type Table } from './catalog.js';
+import { readCatalog, SYSTEM_SCHEMAS, type Table } from './catalog.js';
 import type { Sql } from './connect.js';
 import { type TableName, tableKey } from './names.js';
 
@@ -233,7 +233,7 @@ export async function analyzeDatabase(sql: Sql, options: AnalyzeOptions = {}): P
 export async function userSchemas(sql: Sql): Promise<string[]> {
   const rows = await sql<{ name: string }[]>`
     select nspname as name from pg_namespace
-     where nspname <> all(${['pg_catalog', 'information_schema', 'pg_toast', 'nudge']})
+     where nspname <> all(${SYSTEM_SCHEMAS})
        and nspname not like 'pg\\_%'
      order by nspname`;
   return rows.map((row) => row.name);
