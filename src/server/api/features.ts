@@ -46,25 +46,19 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
 
   api.get('/', async (c) => {
     const window = durationQuery(c.req.query('window'), 'window');
-    const [pauses, counts, failing] = await Promise.all([
-      featurePauses(sql),
-      journeyCounts(sql, window),
-      failingActions(sql),
-    ]);
-    return c.json(features.map((f) => summaryOf(f, pauses, counts, failing)));
+    const summary = await summaries(sql, window);
+    return c.json(features.map(summary));
   });
 
   api.get('/:name', async (c) => {
     const feature = find(c.req.param('name'));
     const window = durationQuery(c.req.query('window'), 'window');
-    const [pauses, counts, failing, yaml] = await Promise.all([
-      featurePauses(sql),
-      journeyCounts(sql, window, feature.name),
-      failingActions(sql, feature.name),
+    const [summary, yaml] = await Promise.all([
+      summaries(sql, window, feature.name),
       readFile(path.resolve(options.cwd, feature.source.file), 'utf8').then(redactYaml, () => null),
     ]);
     return c.json({
-      ...summaryOf(feature, pauses, counts, failing),
+      ...summary(feature),
       initial: feature.machine.initial,
       stages: [...feature.machine.stages.values()].map((stage) => ({
         name: stage.name,
@@ -94,18 +88,27 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
       }
       if (what === 'pause') await pauseFeature(sql, feature.name, c.get('apiKey').name);
       else await resumeFeature(sql, feature.name);
-      const [pauses, counts, failing] = await Promise.all([
-        featurePauses(sql),
-        journeyCounts(sql, undefined, feature.name),
-        failingActions(sql, feature.name),
-      ]);
-      return c.json(summaryOf(feature, pauses, counts, failing));
+      return c.json((await summaries(sql, undefined, feature.name))(feature));
     });
   }
   return api;
 }
 
 type Failing = Map<string, FeatureSummary['failing']>;
+
+/** What a summary reads, for every feature or one (`only`): a function from a feature to its summary. */
+async function summaries(
+  sql: postgres.Sql,
+  window: number | undefined,
+  only?: string,
+): Promise<(feature: Feature) => FeatureSummary> {
+  const [pauses, counts, failing] = await Promise.all([
+    featurePauses(sql),
+    journeyCounts(sql, window, only),
+    failingActions(sql, only),
+  ]);
+  return (feature) => summaryOf(feature, pauses, counts, failing);
+}
 
 /**
  * Each feature's action runs that are dead or being retried, now. A journey
