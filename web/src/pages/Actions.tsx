@@ -27,7 +27,8 @@ export function Actions({
   const shown = status ?? 'dead';
   const [extra, setExtra] = useState<{ items: ActionRun[]; next: string | null }>();
   const [problem, setProblem] = useState<unknown>();
-  const [note, setNote] = useState<{ text: string; queued: number }>();
+  // How many runs the last Replay queued again (undefined: none asked yet).
+  const [replayed, setReplayed] = useState<number>();
   const query = { status: shown === 'all' ? undefined : shown, feature, since, limit: 50 };
   const features = useLoad(() => nudge.features.all(), 'feature names');
   const { data, error, reload } = useLoad(
@@ -53,12 +54,7 @@ export function Actions({
     setProblem(undefined);
     try {
       const { queued } = await nudge.actions.replay(what);
-      setNote({
-        text: queued
-          ? `${queued} run${queued === 1 ? '' : 's'} queued again.`
-          : 'Nothing to replay.',
-        queued,
-      });
+      setReplayed(queued);
       reload();
     } catch (failure) {
       setProblem(failure);
@@ -110,10 +106,12 @@ export function Actions({
           <span className="muted small">Choose a feature or a time to replay all that match.</span>
         )}
       </div>
-      {note && (
+      {replayed !== undefined && (
         <p className="note" role="status">
-          {note.text}
-          {note.queued > 0 && shown === 'dead' && (
+          {replayed
+            ? `${replayed} run${replayed === 1 ? '' : 's'} queued again.`
+            : 'Nothing to replay.'}
+          {replayed > 0 && shown === 'dead' && (
             <>
               {' '}
               A replayed run leaves this list;{' '}
