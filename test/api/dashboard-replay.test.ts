@@ -70,7 +70,7 @@ describe('Replay all matching a filter', () => {
     const bad = await call('POST', '/v1/actions/replay', { since: 'lately' });
     expect(bad.status).toBe(422);
     expect(((await bad.json()) as { detail: string }).detail).toBe(
-      'since: expected a duration such as 2h or 7d',
+      'since: expected a duration such as 2h or 7d, got "lately"',
     );
     const list = await call('GET', '/v1/actions?since=lately');
     expect(list.status).toBe(400);

@@ -84,7 +84,10 @@ function filterOf(body: ReplayFilterText): ReplayFilter {
     return replayFilter(body);
   } catch (error) {
     if (!(error instanceof ReplayFilterError)) throw error;
-    const hint = error.field ? '' : ': { "key" }, { "feature" } or { "since": "1h" }';
+    // The CLI names the value in its flag (--since lately: …); here it follows the problem.
+    const hint = error.field
+      ? `, got ${JSON.stringify(body[error.field])}`
+      : ': { "key" }, { "feature" } or { "since": "1h" }';
     throw invalid(error.field ?? '(body)', error.problem + hint);
   }
 }
