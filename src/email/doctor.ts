@@ -24,19 +24,25 @@ export function refusableEmails(features: Feature[]): string[] {
     );
 }
 
+/**
+ * Unknown topics fail for active features (plan refuses them too); a draft's
+ * is a warning, since plan skips drafts until they are activated.
+ */
 export function emailCheck(project: LoadedConfig, features: Feature[], say: Say): void {
-  const unknown = unknownTopics(features, project.config.email).map(
-    (u) => `${u.feature.name}/${u.stage}: ${u.problem}`,
-  );
-  if (unknown.length > 0) {
-    const more = unknown.length > 1 ? ` (and ${unknown.length - 1} more)` : '';
+  const unknown = unknownTopics(features, project.config.email);
+  const active = unknown.filter((u) => u.feature.status !== 'draft');
+  const found = active.length > 0 ? active : unknown;
+  if (found.length > 0) {
+    const first = found[0]!;
+    const more = found.length > 1 ? ` (and ${found.length - 1} more)` : '';
+    const draft = active.length === 0 ? 'draft ' : '';
     say(
-      'fail',
+      active.length > 0 ? 'fail' : 'warn',
       'Email',
-      `${unknown[0]}${more}`,
-      'declare the topic under email.topics in nudge.yaml, or fix the action’s topic',
+      `${draft}${first.feature.name}/${first.stage}: ${first.problem}${more}`,
+      `declare the topic under email.topics in nudge.yaml, or fix the action’s topic${active.length > 0 ? '' : ' before activating the draft'}`,
     );
-    return;
+    if (active.length > 0) return;
   }
   const [outcome, message, fix] = emailFinding(project, refusableEmails(features));
   say(outcome, 'Email', message, fix);

@@ -2,7 +2,7 @@
 // email exists and server.public_url is unset (or not https), and none for
 // features that send only transactional email; and an email topic nudge.yaml
 // does not declare, failed by doctor and refused by plan with the feature's
-// other errors (drafts skipped).
+// other errors (drafts skipped; doctor warns on theirs).
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { emailCheck } from '../../src/email/doctor.js';
@@ -70,6 +70,32 @@ describe('nudge doctor: Email topics', () => {
   it('fails on an email action whose topic nudge.yaml does not declare', async () => {
     expect(await doctorSays(TOPICS, 'newsletter')).toEqual([
       'fail Email: welcome/welcomed: email topic "newsletter" is not in email.topics of nudge.yaml (known: transactional, general, product) | fix: declare the topic under email.topics in nudge.yaml, or fix the action’s topic',
+    ]);
+  });
+  it('warns on a draft whose topic nudge.yaml does not declare, as plan skips drafts', async () => {
+    const { project, features } = await loaded({
+      'nudge.yaml': `${TOPICS}server: { public_url: "https://nudge.example.com" }\n`,
+      'nudge/features/welcome.yaml': `name: welcome
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: welcomed
+    do: [{ email: { template: welcome, topic: product } }]
+`,
+      'nudge/features/later.yaml': `name: later
+status: draft
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: asked
+    do: [{ email: { template: welcome, topic: newsletter } }]
+`,
+    });
+    const lines: string[] = [];
+    emailCheck(project, features, (outcome, label, message, fix) =>
+      lines.push(`${outcome} ${label}: ${message}${fix ? ` | fix: ${fix}` : ''}`),
+    );
+    expect(lines).toEqual([
+      'warn Email: draft later/asked: email topic "newsletter" is not in email.topics of nudge.yaml (known: transactional, general, product) | fix: declare the topic under email.topics in nudge.yaml, or fix the action’s topic before activating the draft',
+      'ok Email: 1 non-transactional email (welcome/welcomed); unsubscribe links at https://nudge.example.com',
     ]);
   });
 });
