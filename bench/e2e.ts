@@ -215,7 +215,11 @@ const TRACE = Boolean(process.env.BENCH_TRACE);
 // statement that fired them).
 const bench = await benchDatabase('e2e', {
   ...(TRACE
-    ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+    ? {
+        shared_preload_libraries: 'pg_stat_statements',
+        'pg_stat_statements.track': 'all',
+        'pg_stat_statements.track_planning': 'on',
+      }
     : {}),
   // e.g. BENCH_PG_SETTINGS='{"shared_preload_libraries":"auto_explain","auto_explain.log_min_duration":"50",
   // "auto_explain.log_analyze":"on","logging_collector":"on","log_directory":"/tmp/e2e-log"}'
@@ -453,6 +457,19 @@ stages:
       console.log(
         `  ${String(t.ms).padStart(7)} ms ${String(t.calls).padStart(7)} × ${t.toplevel ? '' : '(nested) '}${t.query}`,
       );
+    // What the engine stored per event, by table and column (pg_column_size:
+    // as stored, after compression), the bytes its writes carry.
+    const [stored] = await sql`
+      select (select sum(pg_column_size(i.*)) from nudge_engine.inbox i) / ${ROWS}::float as inbox,
+             (select sum(pg_column_size(d.*)) from nudge_engine.decisions d) / ${ROWS}::float as decisions,
+             (select count(*) from nudge_engine.decisions) / ${ROWS}::float as decision_rows,
+             (select sum(pg_column_size(r.*)) from nudge_engine.action_runs r) / ${ROWS}::float as runs,
+             (select sum(pg_column_size(r.context)) from nudge_engine.action_runs r) / ${ROWS}::float as context,
+             (select sum(pg_column_size(j.*)) from nudge_engine.journeys j) / ${ROWS}::float as journeys`;
+    const b = (n: unknown) => `${Math.round(Number(n ?? 0))} B`;
+    console.log(
+      `  stored per event: inbox ${b(stored?.inbox)}, decisions ${b(stored?.decisions)} (${Number(stored?.decision_rows).toFixed(1)} rows), action runs ${b(stored?.runs)} (context ${b(stored?.context)}), journeys ${b(stored?.journeys)} (all journeys ÷ events)`,
+    );
   }
   const cpuUsed = used(cpuBefore, await cpu(), ROWS);
   const last = Math.max(...[...received.values()].map((r) => r.at));
@@ -465,7 +482,7 @@ stages:
   // = webhook received − the insert's commit (its promise resolving).
   async function steady(rate: number, seconds: number) {
     received.clear();
-    if (TRACE) await sql`select pg_stat_statements_reset()`;
+    if (TRACE) await sql`select pg_stat_statements_reset(), pg_stat_reset_shared('io')`;
     const committed = new Map<number, number>();
     const total = Math.round(rate * seconds);
     const cpuBefore = await cpu();
@@ -548,21 +565,26 @@ stages:
           from nudge_engine.inbox i
           join nudge_engine.action_runs r on (r.context -> 'new' ->> 'id')::bigint = (i.new_row ->> 'id')::bigint
          where i.table_name = 'orders' and (i.new_row ->> 'id')::bigint = any(${ids}::bigint[])`;
-      const statements = await sql<{ calls: number; ms: number; query: string }[]>`
-        select calls::float8 as calls, total_exec_time as ms,
+      const statements = await sql<
+        { calls: number; ms: number; plans: number; planMs: number; query: string }[]
+      >`
+        select calls::float8 as calls, total_exec_time as ms, plans::float8 as plans,
+               total_plan_time as "planMs",
                left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query
           from pg_stat_statements`;
       const perEvent = (title: string, by: 'calls' | 'ms', top: number) => {
-        console.log(`  statements per event at ${rate}/s (${title}; database ms per event):`);
+        console.log(
+          `  statements per event at ${rate}/s (${title}; database ms per event, executing + planning):`,
+        );
         for (const c of [...statements].sort((a, b) => b[by] - a[by]).slice(0, top))
           console.log(
-            `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} ms ${c.query}`,
+            `  ${(c.calls / total).toFixed(2).padStart(6)} × ${(c.ms / total).toFixed(3).padStart(6)} + ${(c.planMs / total).toFixed(3)} ms (${(c.plans / total).toFixed(2)} plans) ${c.query}`,
           );
       };
       perEvent('most called', 'calls', 12);
-      const sum = (by: 'calls' | 'ms') => statements.reduce((n, c) => n + c[by], 0);
+      const sum = (by: 'calls' | 'ms' | 'planMs') => statements.reduce((n, c) => n + c[by], 0);
       console.log(
-        `  all statements: ${(sum('calls') / total).toFixed(2)} per event, ${(sum('ms') / total).toFixed(3)} ms of execution per event`,
+        `  all statements: ${(sum('calls') / total).toFixed(2)} per event, ${(sum('ms') / total).toFixed(3)} ms of execution and ${(sum('planMs') / total).toFixed(3)} ms of planning per event`,
       );
       const samples = [...waits].sort((a, b) => b[1] - a[1]);
       const sampled = samples.reduce((sum, [, n]) => sum + n, 0);
@@ -573,6 +595,25 @@ stages:
           .join(', ')}`,
       );
       perEvent('most database time', 'ms', 8);
+      // Who wrote data pages, and why (pg_stat_io): a client backend that
+      // writes one must first flush the WAL up to its change, in the middle
+      // of a statement.
+      const io = await sql<
+        { who: string; writes: number; extends: number; evictions: number; fsyncs: number }[]
+      >`
+        select backend_type || ' ' || context as who, sum(writes)::float8 as writes,
+               sum(extends)::float8 as extends, sum(evictions)::float8 as evictions,
+               sum(coalesce(fsyncs, 0))::float8 as fsyncs
+          from pg_stat_io where object = 'relation'
+         group by 1 having sum(writes) + sum(extends) + sum(evictions) > 0 order by 2 desc`;
+      console.log(
+        `  data pages per 1000 events (pg_stat_io): ${io
+          .map(
+            (r) =>
+              `${r.who}: ${((1000 * r.writes) / total).toFixed(1)} written, ${((1000 * r.extends) / total).toFixed(1)} extended, ${((1000 * r.evictions) / total).toFixed(1)} evicted`,
+          )
+          .join('; ')}`,
+      );
       const fmt = (v: number[]) => v.map((x) => x.toFixed(0)).join('/');
       console.log(
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
