@@ -180,8 +180,8 @@ export function replayFilter(text: ReplayFilterText, now = new Date()): ReplayFi
 
 /**
  * Puts dead runs (or, with `key`, that run whatever its status) back to
- * pending with attempts reset, and gives each a job that runs now. Returns how
- * many. A replay delivers under the same key: the dev mailbox, tracked events
+ * pending with attempts reset (counted in replays and attempts_before_replay),
+ * and gives each a job that runs now. Returns how many. A replay delivers under the same key: the dev mailbox, tracked events
  * and receivers that deduplicate by key (Resend within 24 hours, webhook
  * receivers by webhook-id) will not see a second copy of one they received.
  * A run that is executing right now is waited for (row lock) and then
@@ -200,7 +200,8 @@ export async function replayActions(sql: Db, filter: ReplayFilter): Promise<numb
     ), reset as (
       update nudge_engine.action_runs r
          set status = 'pending', attempts = 0, last_error = null, result = null,
-             completed_at = null, updated_at = now()
+             completed_at = null, updated_at = now(), replays = r.replays + 1,
+             attempts_before_replay = r.attempts_before_replay + r.attempts
         from picked where r.id = picked.id
       returning r.id, r.key, r.attempts, null::timestamptz as run_at
     ), specs as (${jobSpecs(sql, sql`select * from reset`)})

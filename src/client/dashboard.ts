@@ -218,7 +218,11 @@ export interface ActionRun {
   /** email, webhook, set, ... */
   kind: string;
   status: (typeof ACTION_STATUSES)[number];
+  /** Attempts since the last replay (a replay starts the count again). */
   attempts: number;
+  /** Times the run was replayed, and the attempts made before those replays. */
+  replays: number;
+  attempts_before_replay: number;
   last_error: string | null;
   contact: string | null;
   created_at: string;

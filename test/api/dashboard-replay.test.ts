@@ -2,7 +2,7 @@
 // replayFilter for both): the dead runs of a feature and/or created within a
 // time go back to pending with a job each; nothing else moves; a filter that
 // says nothing, or a bad time, is refused naming the field. GET /v1/actions
-// lists what such a filter matches.
+// lists what such a filter matches, and a replayed run's earlier attempts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ActionPage } from '../../src/client/index.js';
 import { useDatabase } from '../harness/db.js';
@@ -50,6 +50,25 @@ describe('Replay all matching a filter', () => {
     expect(after['run-1']).toBe('dead');
     expect(after['run-3']).toBe('dead');
     expect(after['run-10']).toBe('succeeded');
+    // The attempts start again from zero; the list says what came before.
+    const replayed = (await (
+      await call('GET', '/v1/actions?feature=paid&since=24h')
+    ).json()) as ActionPage;
+    expect(
+      replayed.items.map(({ key, attempts, replays, attempts_before_replay }) => ({
+        key,
+        attempts,
+        replays,
+        attempts_before_replay,
+      })),
+    ).toEqual(
+      ['run-9', 'run-7', 'run-5'].map((key) => ({
+        key,
+        attempts: 0,
+        replays: 1,
+        attempts_before_replay: 5,
+      })),
+    );
     const [jobs] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from nudge_worker.jobs where key like 'action:run-%'`;
     expect(jobs!.n).toBe(3);

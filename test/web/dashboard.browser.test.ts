@@ -288,6 +288,8 @@ describe('the dashboard in Chromium', () => {
     await page.goto(`${base}/actions?status=succeeded&feature=upload-thumbnails`);
     const delivered = page.locator(`tr[data-key="${key}"][data-status="succeeded"]`);
     await delivered.waitFor();
+    // The attempt count starts again at the replay; the row says what came before.
+    expect(await delivered.textContent()).toContain('1 attempt · replayed after 2 attempts');
     await shot('actions-replayed');
   });
 

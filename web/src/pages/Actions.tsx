@@ -194,6 +194,7 @@ export function Actions({
                     </Badge>{' '}
                     <span className="muted small">
                       {run.attempts} attempt{run.attempts === 1 ? '' : 's'}
+                      {run.replays > 0 && <> · {replayHistory(run)}</>}
                     </span>
                   </td>
                   <td className="code">{run.last_error ?? ''}</td>
@@ -230,4 +231,11 @@ export function Actions({
       )}
     </section>
   );
+}
+
+/** "replayed after 3 attempts", "replayed 2 times after 6 attempts": what a replay's reset count hides. */
+function replayHistory(run: ActionRun): string {
+  const times = run.replays === 1 ? '' : ` ${run.replays} times`;
+  const before = run.attempts_before_replay;
+  return `replayed${times} after ${before} attempt${before === 1 ? '' : 's'}`;
 }
