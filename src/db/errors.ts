@@ -40,6 +40,12 @@ export function isConnectionLost(error: unknown): boolean {
   return LOST.has(code) || code.startsWith('08');
 }
 
+/** No connection to send on: it was lost, or never made (refused, timed out, ended, the server starting). */
+export function isDisconnected(error: unknown): boolean {
+  const code = codeOf(error);
+  return isConnectionLost(error) || NOT_CONNECTED.has(code) || code === '57P03';
+}
+
 /** An error of the moment: the same work, done again later, may well succeed. */
 export function isTransient(error: unknown): boolean {
   const code = codeOf(error);
@@ -55,3 +61,17 @@ export function isBadData(error: unknown): boolean {
 export function isPermanent(error: unknown): boolean {
   return isBadData(error) || codeOf(error).startsWith('42');
 }
+
+/**
+ * Single conditions callers act on by name, each one SQLSTATE: a row that
+ * exists already (unique violation), a table that is not there, a lock not
+ * granted at once (lock_timeout, NOWAIT), an object in use (a replication
+ * slot another process streams), a statement cancelled (statement_timeout),
+ * a missing privilege.
+ */
+export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
+export const isUndefinedTable = (error: unknown) => codeOf(error) === '42P01';
+export const isLockNotAvailable = (error: unknown) => codeOf(error) === '55P03';
+export const isObjectInUse = (error: unknown) => codeOf(error) === '55006';
+export const isQueryCanceled = (error: unknown) => codeOf(error) === '57014';
+export const isInsufficientPrivilege = (error: unknown) => codeOf(error) === '42501';

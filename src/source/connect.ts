@@ -45,6 +45,7 @@
 // hint, never downgrades. The choice is remembered per URL for the process,
 // so probes (src/source/pooler.ts) open their sessions the same way.
 import postgres from 'postgres';
+import { isDisconnected } from '../db/errors.js';
 import { NudgeError, SourceError } from '../errors.js';
 
 export interface SourceOptions {
@@ -100,12 +101,6 @@ interface QueryInternals extends Promise<unknown> {
   reject(error: unknown): void;
 }
 
-/** Errors after which postgres.js has closed the connection: a COMMIT queued behind never goes out. */
-function connectionLost(error: unknown): boolean {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  return /^(CONNECTION_|ECONN|EPIPE|08|57P0)/.test(code);
-}
-
 function isQuery(value: unknown): value is QueryInternals {
   return value instanceof Promise && 'handler' in value && 'strings' in value;
 }
@@ -159,7 +154,7 @@ function inReadOnlyTransactions(pool: Sql): Sql {
       ),
       query.then(
         () => new Promise<void>(() => {}),
-        (error: unknown) => (connectionLost(error) ? undefined : new Promise<void>(() => {})),
+        (error: unknown) => (isDisconnected(error) ? undefined : new Promise<void>(() => {})),
       ),
     ]);
     // The statement settles before its COMMIT does; `end` waits for the COMMITs
