@@ -7,10 +7,6 @@ export {
   describeTest,
   type FieldRef,
   fieldsOf,
-  type IsValue,
-  type Operator,
-  type Path,
-  type TestNode,
   testsOf,
 } from './ast.js';
 export { parseField } from './filter.js';
@@ -18,11 +14,10 @@ export {
   compileJs,
   type EvaluationContext,
   explain,
-  type JsOptions,
   type Row,
   type Verdict,
 } from './js.js';
-export { inlineLiterals, numberedParams, type ParamSink, quoteLiteral } from './params.js';
-export { type ParseOptions, parseCondition } from './parse.js';
-export { compileSql, type SqlOptions } from './sql.js';
-export { sqlTypeOf, type ValueType, valueTypeOf } from './types.js';
+export { inlineLiterals, numberedParams, type ParamSink } from './params.js';
+export { parseCondition } from './parse.js';
+export { compileSql } from './sql.js';
+export { type ValueType, valueTypeOf } from './types.js';

@@ -270,4 +270,3 @@ export const featureSchema = z.strictObject({
 });
 
 export type FeatureFile = z.output<typeof featureSchema>;
-export type StageFile = z.output<typeof stageSchema>;

@@ -27,7 +27,6 @@ import { makeMetrics, type ServerMetrics } from './metrics.js';
 export { HttpError } from './http-error.js';
 export type { IngestSecrets } from './ingest-secrets.js';
 export {
-  captureSigningSecret,
   ingestSecret,
   ingestSharedSecret,
   resolveIngestSecrets,
