@@ -12,10 +12,10 @@ import { readCaptureState } from '../../capture/state.js';
 import { startReplication } from '../../capture/transports/replication/index.js';
 import { reconcileWebhookDeliveries } from '../../capture/webhook.js';
 import type { LoadedConfig } from '../../config/load.js';
+import { fillFromAuthUsers } from '../../contacts/from-auth.js';
 import { compileLiveSync } from '../../contacts/live.js';
 import { surviveConnectionLoss } from '../../db/connection-loss.js';
 import { type EngineStore, openEngineStore } from '../../db/engine.js';
-import { records } from '../../db/records.js';
 import { checkStoredSecrets } from '../../db/secrets.js';
 import { type Feature, loadFeatures } from '../../features/load.js';
 import { makeServer } from '../../server/index.js';
@@ -246,35 +246,4 @@ function deadWorkerMsFrom(env: Record<string, string | undefined>, log: Log): nu
     `NUDGE_DEAD_WORKER_MS is not a whole number of milliseconds ≥ 500; using ${DEFAULT_DEAD_WORKER_MS}`,
   );
   return DEFAULT_DEAD_WORKER_MS;
-}
-
-/**
- * A contact first seen through another table (orders.user_id) gets its email
- * and phone from the Supabase Auth user it names, so templates and
- * conditions see them without waiting for a sync.
- */
-async function fillFromAuthUsers(
-  source: postgres.Sql,
-  tx: postgres.TransactionSql,
-  created: { id: string; identity: { authUserId?: string | null } }[],
-): Promise<void> {
-  const byUser = new Map<string, string>();
-  for (const { id, identity } of created)
-    if (identity.authUserId) byUser.set(identity.authUserId, id);
-  if (byUser.size === 0) return;
-  const users = await source<{ id: string; email: string | null; phone: string | null }[]>`
-    select id, email, phone from auth.users where id = any(${[...byUser.keys()]}::uuid[])`;
-  if (users.length === 0) return;
-  await tx`
-    update nudge_engine.contacts c
-       set email = coalesce(c.email, lower(u.email)), phone = coalesce(c.phone, u.phone)
-      from ${records(
-        tx,
-        users.map((u) => ({ contact_id: byUser.get(u.id)!, email: u.email, phone: u.phone })),
-        'contact_id uuid, email text, phone text',
-        'u',
-      )}
-     where c.id = u.contact_id
-       and not exists (select from nudge_engine.contacts o
-                        where o.id <> c.id and (o.email = lower(u.email) or o.phone = u.phone))`;
 }
