@@ -17,6 +17,7 @@ import {
   dropReplication,
   REPLICATION_FIRST,
 } from './transports/replication/slot.js';
+import { noteUnread, unreadRefusal } from './transports/replication/unread.js';
 import { captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(${lockKey('deploy')})`;
@@ -33,7 +34,16 @@ export interface DeployResult {
   deploymentId?: number;
 }
 
-export async function deploy(sql: postgres.Sql, desired: DesiredCaptures): Promise<DeployResult> {
+export interface DeployOptions {
+  /** Drop a replication slot even when it holds changes no engine has read (they are lost). */
+  discardUnread?: boolean;
+}
+
+export async function deploy(
+  sql: postgres.Sql,
+  desired: DesiredCaptures,
+  options: DeployOptions = {},
+): Promise<DeployResult> {
   try {
     // capture: replication: the publications commit first, then the slot is
     // made (it cannot be in a transaction that wrote, and must not be older
@@ -53,6 +63,9 @@ export async function deploy(sql: postgres.Sql, desired: DesiredCaptures): Promi
       await tx.unsafe(`SELECT ${LOCK}`);
       await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
+      // A slot the plan drops must not take unread changes with it unless asked to.
+      const unread = await noteUnread(tx as unknown as postgres.Sql, plan);
+      if (unread.length && !options.discardUnread) throw unreadRefusal('deploy', unread);
       // What the first step of capture: replication changed is part of this deployment.
       const whole = first?.hasChanges ? first : plan;
       if (!whole.hasChanges) return { plan, rest: plan };

@@ -10,6 +10,7 @@ import { lockdownSql, migrationSql, migrations } from './schema.js';
 import type { CaptureState, DeployedCapture } from './state.js';
 import { replicationItems } from './transports/replication/plan.js';
 import type { DesiredCaptures } from './transports/replication/publication.js';
+import type { SlotUnread } from './transports/replication/unread.js';
 import {
   type CaptureObject,
   captureKey,
@@ -38,6 +39,8 @@ export interface PlanItem {
   drift?: string[];
   /** A capture's columns: what its trigger copies, and what it leaves and why. */
   columns?: CaptureColumns;
+  /** A slot the plan drops: what it holds unread (measured by replication/unread.ts noteUnread). */
+  unread?: SlotUnread;
   sql: string[];
 }
 

@@ -35,6 +35,10 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     )
     .option('-y, --yes', 'apply without asking')
     .option('--sql', 'print the change as SQL instead of applying it')
+    .option(
+      '--discard-unread',
+      'drop a replication slot even though it holds changes no engine has read (they are lost)',
+    )
     .action(wrap(async (options, io) => (await import('./deploy.js')).deploy(options, io)));
 
   program
@@ -52,6 +56,10 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       'remove what capture installed: every Nudge trigger, the nudge schema, and with capture: replication the publications and slot (the engine store stays)',
     )
     .option('-y, --yes', 'remove without asking')
+    .option(
+      '--discard-unread',
+      'drop the replication slot even though it holds changes no engine has read (they are lost)',
+    )
     .action(wrap(async (options, io) => (await import('./teardown.js')).teardown(options, io)));
 
   program

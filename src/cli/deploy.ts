@@ -2,6 +2,7 @@
 // `--sql` prints the change as a script instead (works in read-only mode).
 import { deploy as applyPlan, planScript } from '../capture/deploy.js';
 import { renderPlan } from '../capture/render.js';
+import { noteUnread, unreadRefusal } from '../capture/transports/replication/unread.js';
 import { installSigningSecret } from '../capture/webhook.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
@@ -18,6 +19,8 @@ import { loadProject, withSource } from './project.js';
 export interface DeployOptions extends GlobalOptions {
   yes?: boolean;
   sql?: boolean;
+  /** Drop a replication slot even though it holds changes no engine has read. */
+  discardUnread?: boolean;
 }
 
 export async function deploy(options: DeployOptions, io: Io): Promise<number> {
@@ -45,8 +48,11 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       return 0;
     }
     printHeader(io, 'deploy', project, session, features);
+    const unread = await noteUnread(session.sql, plan);
     renderPlan(plan, io);
     if (!plan.hasChanges) return 0;
+    // Refused before asking; applyPlan checks again inside its lock.
+    if (unread.length && !options.discardUnread) throw unreadRefusal('deploy', unread);
     if (!options.yes) {
       if (!io.confirm) {
         throw new NudgeError(
@@ -59,7 +65,9 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
         return 1;
       }
     }
-    const result = await applyPlan(session.sql, plan.desired);
+    const result = await applyPlan(session.sql, plan.desired, {
+      discardUnread: options.discardUnread === true,
+    });
     if (project.config.capture.transport === 'webhook')
       await installCaptureSecret(project, session.sql, io);
     const { create, replace, drop } = result.plan.counts;

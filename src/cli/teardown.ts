@@ -4,6 +4,13 @@
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { readSchemaState } from '../capture/schema.js';
 import { nudgeReplication } from '../capture/transports/replication/slot.js';
+import {
+  describeUnread,
+  holdsUnread,
+  type SlotUnread,
+  slotUnread,
+  unreadRefusal,
+} from '../capture/transports/replication/unread.js';
 import { pendingCaptures } from '../engine/intake/pump.js';
 import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
@@ -12,7 +19,7 @@ import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
 
 export async function teardown(
-  options: GlobalOptions & { yes?: boolean },
+  options: GlobalOptions & { yes?: boolean; discardUnread?: boolean },
   io: Io,
 ): Promise<number> {
   const project = await loadProject(options, io);
@@ -40,8 +47,14 @@ export async function teardown(
     if (schema.exists)
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
     for (const name of replication.publications) io.out(`  - publication ${name}`);
-    for (const name of replication.slots)
-      io.out(`  - replication slot ${name} (the WAL it holds back is freed)`);
+    const unread: SlotUnread[] = [];
+    for (const name of replication.slots) {
+      const held = await slotUnread(sql, name);
+      io.out(
+        `  - replication slot ${name} (the WAL it holds back is freed)${held ? `: ${describeUnread(held)}` : ''}`,
+      );
+      if (held && holdsUnread(held)) unread.push(held);
+    }
     for (const table of replication.identities)
       io.out(`  - REPLICA IDENTITY FULL on ${formatTableName(table)} (set back to DEFAULT)`);
     if (schema.applied > 0) {
@@ -56,6 +69,14 @@ export async function teardown(
         );
       }
     }
+    if (unread.length) {
+      if (!options.discardUnread) throw unreadRefusal('teardown', unread);
+      io.out(
+        io.colors.yellow(
+          `  ! --discard-unread: what ${unread.map((u) => `slot ${u.slot}`).join(', ')} holds unread will be lost`,
+        ),
+      );
+    }
     if (!options.yes) {
       if (!io.confirm) {
         throw new NudgeError(
@@ -67,7 +88,10 @@ export async function teardown(
     }
     const result = await removeAll(sql);
     const removed = [
-      `${result.triggers} trigger(s)`,
+      // A replication project has no trigger: its removal is not "0 trigger(s)".
+      ...(result.triggers || !(result.publications.length || result.slots.length)
+        ? [`${result.triggers} trigger(s)`]
+        : []),
       ...(schema.exists ? ['schema nudge'] : []),
       ...(result.publications.length ? [`${result.publications.length} publication(s)`] : []),
       ...result.slots.map((name) => `slot ${name}`),

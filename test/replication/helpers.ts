@@ -13,6 +13,8 @@ import { desiredCaptures } from '../../src/capture/desired.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
 import { dropReplication } from '../../src/capture/transports/replication/slot.js';
 import type { CaptureNeed } from '../../src/capture/triggers.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { loadFeatures } from '../../src/features/load.js';
@@ -85,4 +87,11 @@ export async function replicationProject(
   const catalog = await readCatalog(db.sql);
   await deploy(db.sql, await desiredCaptures(project, db.sql, loaded, catalog));
   return cwd;
+}
+
+/** Runs the nudge CLI in a project folder against the test database, as a user would. */
+export async function nudgeIn(db: TestDatabase, cwd: string, args: string[]) {
+  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  const code = await run(args, m.io);
+  return { code, out: m.stdout(), err: m.stderr() };
 }

@@ -3,10 +3,8 @@
 // Nudge changed, and still does so when the nudge schema is already gone.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../src/cli/io.js';
-import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
-import { dropSlotAfterAll, migrated, replicationProject, slotFor } from './helpers.js';
+import { dropSlotAfterAll, migrated, nudgeIn, replicationProject, slotFor } from './helpers.js';
 
 const db = useDatabase();
 dropSlotAfterAll(db);
@@ -29,11 +27,7 @@ afterAll(async () => {
   if (cwd) await rm(cwd, { recursive: true, force: true });
 });
 
-async function nudge(args: string[]) {
-  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
-  const code = await run(args, m.io);
-  return { code, out: m.stdout() };
-}
+const nudge = (args: string[]) => nudgeIn(db, cwd, args);
 
 const identity = async () =>
   (
@@ -46,11 +40,22 @@ describe('nudge teardown with capture: replication', () => {
     expect(await identity()).toBe('f');
     // The nudge schema gone already (dropped by hand): the rest is still Nudge's to remove.
     await db.sql`drop schema if exists nudge cascade`;
-    const result = await nudge(['teardown', '--yes']);
+    // A change no engine has read: teardown names it and needs --discard-unread.
+    await db.sql`insert into public.orders (status) values ('new')`;
+    await db.sql`update public.orders set status = 'paid'`;
+    const refused = await nudge(['teardown', '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain('1 change not yet read by an engine');
+    const result = await nudge(['teardown', '--yes', '--discard-unread']);
     expect(result.code).toBe(0);
+    expect(result.out).toContain(
+      `! --discard-unread: what slot ${slotFor(db)} holds unread will be lost`,
+    );
     expect(result.out).toContain(`replication slot ${slotFor(db)}`);
     expect(result.out).toContain('REPLICA IDENTITY FULL on public.orders (set back to DEFAULT)');
-    expect(result.out).toMatch(/Removed 0 trigger\(s\), \d publication\(s\) and slot /);
+    // No trigger was installed, so none is said to be removed.
+    expect(result.out).toMatch(/Removed \d publication\(s\) and slot /);
+    expect(result.out).not.toContain('trigger(s)');
     expect(result.out).toContain('Replica identity DEFAULT again on public.orders.');
     // The engine store is not capture's: it stays, and the way to remove it is said.
     expect(result.out).toContain('The engine store stays (schemas nudge_engine');

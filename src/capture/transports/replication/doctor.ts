@@ -4,20 +4,9 @@
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import type { Outcome } from '../../../source/supabase-http.js';
-import { type SlotHealth, slotHealth } from './slot.js';
+import { formatBytes, type SlotHealth, slotHealth } from './slot.js';
 
 type Say = (outcome: Outcome, label: string, message: string, fix?: string) => void;
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 /** The slot's health when the project captures by replication, else undefined. */
 export async function replicationFacts(

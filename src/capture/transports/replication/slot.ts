@@ -77,6 +77,18 @@ export async function nudgeReplication(
   };
 }
 
+/** 1536 → "1.5 kB": WAL sizes as doctor, plan and teardown print them. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
 export interface SlotHealth {
   slot: string;
   exists: boolean;

@@ -1,0 +1,125 @@
+// What a slot holds that no engine has stored yet, so that plan, deploy and
+// teardown never drop it silently. The server only knows bytes: WAL written
+// since the slot's confirmed position, which counts every table's writes (and
+// other databases'). The changes of Nudge's tables waiting in it are counted
+// by peeking (decoding without consuming) when that is cheap: no session
+// streams the slot and it retains little WAL. Otherwise the honest answer is
+// "up to N of WAL not yet read, which may hold changes".
+import type postgres from 'postgres';
+import { literal } from '../../../db/quote.js';
+import { NudgeError } from '../../../errors.js';
+import type { Plan } from '../../plan.js';
+import { publicationName } from './publication.js';
+import { formatBytes } from './slot.js';
+
+/** Peek only when the slot retains at most this much WAL: decoding it takes well under a second. */
+const PEEK_LIMIT_BYTES = 64 * 1024 * 1024;
+
+export interface SlotUnread {
+  slot: string;
+  /** A session streams the slot (an engine, usually): it cannot be peeked. */
+  active: boolean;
+  /** WAL written since the slot's confirmed position, in bytes (all tables, all databases). */
+  bytes: number;
+  /** Changes of the published tables waiting in the slot; null when not counted. */
+  changes: number | null;
+}
+
+/** pgoutput message types that carry a change: Insert, Update, Delete, Truncate. */
+const CHANGE_TYPES = ['I', 'U', 'D', 'T'].map((c) => c.charCodeAt(0));
+
+export async function slotUnread(sql: postgres.Sql, slot: string): Promise<SlotUnread | undefined> {
+  const [row] = await sql<{ active: boolean; unread: number | null; retained: number | null }[]>`
+    select active,
+           pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::float8 as unread,
+           pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::float8 as retained
+      from pg_replication_slots
+     where slot_name = ${slot} and database = current_database() and slot_type = 'logical'`;
+  if (!row) return undefined;
+  const bytes = Math.max(0, row.unread ?? 0);
+  const unread: SlotUnread = { slot, active: row.active, bytes, changes: null };
+  if (row.active || bytes === 0 || (row.retained ?? Infinity) > PEEK_LIMIT_BYTES) return unread;
+  const names = ['insert', 'update', 'delete'].map((op) =>
+    publicationName(slot, op as 'insert' | 'update' | 'delete'),
+  );
+  const published = await sql<{ name: string }[]>`
+    select pubname as name from pg_publication where pubname = any(${names}) order by pubname`;
+  if (published.length === 0 || !(await flushedSoon(sql))) return unread;
+  try {
+    const [peeked] = await sql.unsafe<{ changes: number }[]>(
+      `select count(*) filter (where get_byte(data, 0) in (${CHANGE_TYPES.join(', ')}))::int as changes
+         from pg_logical_slot_peek_binary_changes(${literal(slot)}, null, null,
+              'proto_version', '1', 'publication_names', ${literal(published.map((p) => p.name).join(','))})`,
+    );
+    return { ...unread, changes: peeked!.changes };
+  } catch {
+    // Taken by a session meanwhile, or not decodable here: bytes are all we know.
+    return unread;
+  }
+}
+
+/**
+ * Decoding reads only WAL flushed to disk; a commit made with
+ * synchronous_commit off is flushed by the WAL writer within moments. Waits
+ * (up to 2 s) until everything written before now is flushed.
+ */
+async function flushedSoon(sql: postgres.Sql): Promise<boolean> {
+  const [now] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`;
+  for (let waited = 0; waited <= 2000; waited += 50) {
+    const [row] = await sql<{ flushed: boolean }[]>`
+      select pg_current_wal_flush_lsn() >= ${now!.lsn}::pg_lsn as flushed`;
+    if (row!.flushed) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+/** Whether dropping the slot may lose changes: some were counted, or bytes are unread and were not counted. */
+export function holdsUnread(unread: SlotUnread | undefined): boolean {
+  if (!unread) return false;
+  return unread.changes === null ? unread.bytes > 0 : unread.changes > 0;
+}
+
+/** "3 changes not yet read (12.0 kB of WAL not confirmed)", or the honest "up to …" when not counted. */
+export function describeUnread(unread: SlotUnread): string {
+  const wal = formatBytes(unread.bytes);
+  if (unread.bytes === 0) return 'nothing unread';
+  if (unread.changes === null) {
+    const who = unread.active ? '; an engine is streaming it now' : '';
+    return `up to ${wal} of WAL not yet read, which may hold changes${who}`;
+  }
+  if (unread.changes === 0) return `no changes waiting (${wal} of other WAL not confirmed)`;
+  return `${unread.changes} change${unread.changes === 1 ? '' : 's'} not yet read by an engine (${wal} of WAL not confirmed)`;
+}
+
+/**
+ * Measures the slots the plan drops and notes it on their items (detail and
+ * `unread`), so `nudge plan` shows what the drop would lose.
+ */
+export async function noteUnread(sql: postgres.Sql, plan: Plan): Promise<SlotUnread[]> {
+  const found: SlotUnread[] = [];
+  for (const item of plan.items) {
+    if (item.kind !== 'slot' || item.action !== 'drop') continue;
+    const unread = await slotUnread(sql, item.subject);
+    if (!unread) continue;
+    item.unread = unread;
+    item.detail = `${item.detail ?? ''} · ${describeUnread(unread)}`;
+    if (holdsUnread(unread)) found.push(unread);
+  }
+  return found;
+}
+
+/** The flag that lets deploy and teardown drop a slot holding unread changes. */
+export const DISCARD_UNREAD_FLAG = '--discard-unread';
+
+/** Deploy's and teardown's refusal: what would be lost, and the two ways forward. */
+export function unreadRefusal(verb: 'deploy' | 'teardown', slots: SlotUnread[]): NudgeError {
+  const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
+  const config =
+    verb === 'deploy' ? 'the previous nudge.yaml (capture: replication)' : 'this nudge.yaml';
+  const check = verb === 'deploy' ? '`nudge plan`' : '`nudge teardown`';
+  return new NudgeError(
+    `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
+    `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` to drop the slot and lose them`,
+  );
+}

@@ -1,0 +1,112 @@
+// A slot holding changes no engine has read is never dropped silently: with
+// capture switched back to outbox, `nudge plan` says on the slot's drop line
+// what it holds, `nudge deploy` and `nudge teardown` refuse without
+// --discard-unread, and WAL of other tables alone (no change of a captured
+// table waiting) does not count as unread changes.
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy as applyPlan } from '../../src/capture/deploy.js';
+import { planChange } from '../../src/cli/capture.js';
+import { loadConfig } from '../../src/config/load.js';
+import { useDatabase } from '../harness/db.js';
+import { dropSlotAfterAll, migrated, nudgeIn, replicationProject, slotFor } from './helpers.js';
+
+const db = useDatabase();
+dropSlotAfterAll(db);
+let cwd: string;
+
+beforeAll(async () => {
+  await db.sql`create table public.orders (id bigserial primary key, status text)`;
+  await db.sql`create table public.noise (id bigserial primary key, note text)`;
+  cwd = await replicationProject(db, 'access: read-write\n', {
+    placed: `name: placed
+trigger: { table: public.orders, on: insert }
+stages:
+  - name: thanked
+    do: [{ track: { event: placed } }]
+`,
+  });
+  await migrated(db);
+});
+
+afterAll(async () => {
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+const nudge = (args: string[]) => nudgeIn(db, cwd, args);
+
+async function useCapture(line: string): Promise<void> {
+  const file = path.join(cwd, 'nudge.yaml');
+  const [, ...rest] = (await readFile(file, 'utf8')).split('\n');
+  await writeFile(file, [line, ...rest].join('\n'));
+}
+
+const slotExists = async () =>
+  (await db.sql`select 1 from pg_replication_slots where slot_name = ${slotFor(db)}`).length === 1;
+
+describe('a slot with changes no engine has read', () => {
+  it('plan shows them on the drop line; deploy and teardown refuse to drop it', async () => {
+    await db.sql`insert into public.orders (status) values ('new'), ('new'), ('paid')`;
+    await useCapture('capture: outbox');
+    const plan = await nudge(['plan']);
+    expect(plan.code).toBe(0);
+    const drop = plan.out.split('\n').find((l) => l.includes(`slot ${slotFor(db)}`))!;
+    expect(drop).toMatch(/^ {2}- slot /);
+    expect(drop).toMatch(
+      /3 changes not yet read by an engine \([\d.]+ [kM]?B of WAL not confirmed\)/,
+    );
+    expect(plan.out).toContain('! unread: dropping the slot loses them');
+    const json = JSON.parse((await nudge(['plan', '--json'])).out) as {
+      items: { kind: string; action: string; unread?: { changes: number; bytes: number } }[];
+    };
+    const item = json.items.find((i) => i.kind === 'slot' && i.action === 'drop')!;
+    expect(item.unread).toMatchObject({ changes: 3 });
+    expect(item.unread!.bytes).toBeGreaterThan(0);
+
+    const deploy = await nudge(['deploy', '--yes']);
+    expect(deploy.code).toBe(1);
+    expect(deploy.err).toContain(
+      `deploy would drop a replication slot that no engine has read to the end; what it holds would be lost: slot ${slotFor(db)} holds 3 changes not yet read`,
+    );
+    expect(deploy.err).toContain('run `nudge start` with the previous nudge.yaml');
+    expect(deploy.err).toContain('`nudge deploy --discard-unread`');
+    expect(await slotExists()).toBe(true);
+
+    await useCapture(`capture: { transport: replication, replication: { slot: ${slotFor(db)} } }`);
+    const teardown = await nudge(['teardown', '--yes']);
+    expect(teardown.code).toBe(1);
+    expect(teardown.out).toContain(
+      `replication slot ${slotFor(db)} (the WAL it holds back is freed): 3 changes not yet read`,
+    );
+    expect(teardown.err).toContain('`nudge teardown --discard-unread`');
+    expect(await slotExists()).toBe(true);
+  });
+
+  it('counts no change when only other tables were written since the slot was read', async () => {
+    await db.sql`select pg_replication_slot_advance(${slotFor(db)}, pg_current_wal_lsn())`;
+    await db.sql`insert into public.noise (note) select 'x' from generate_series(1, 500)`;
+    await useCapture('capture: outbox');
+    const plan = await nudge(['plan']);
+    expect(plan.out).toMatch(
+      /- slot \S+ +orphan: .* · no changes waiting \([\d.]+ [kM]?B of other WAL not confirmed\)/,
+    );
+    expect(plan.out).not.toContain('! unread');
+  });
+
+  it('deploy --discard-unread drops a slot with unread changes, saying so', async () => {
+    await db.sql`insert into public.orders (status) values ('late')`;
+    const refused = await nudge(['deploy', '--yes']);
+    expect(refused.err).toContain('1 change not yet read');
+    // The check inside deploy's lock (the dashboard's deploy has only that one) counts too.
+    const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+    const { plan } = await planChange(project, db.sql);
+    await expect(applyPlan(db.sql, plan.desired)).rejects.toThrow(
+      `slot ${slotFor(db)} holds 1 change not yet read`,
+    );
+    const deploy = await nudge(['deploy', '--yes', '--discard-unread']);
+    expect(deploy.code).toBe(0);
+    expect(deploy.out).toContain('1 change not yet read');
+    expect(await slotExists()).toBe(false);
+  });
+});
