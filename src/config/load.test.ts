@@ -60,6 +60,45 @@ describe('loadConfig', () => {
     );
   });
 
+  it('names the allowed capture transports and the closest to a typo', async () => {
+    const allowed = 'expected outbox, webhook or replication';
+    expect(await loadError({ 'nudge.yaml': 'capture: replicaton\n' })).toBe(
+      `nudge.yaml:1:10 capture: ${allowed} (did you mean "replication"?)`,
+    );
+    expect(await loadError({ 'nudge.yaml': 'capture: Replication\n' })).toBe(
+      `nudge.yaml:1:10 capture: ${allowed} (did you mean "replication"?)`,
+    );
+    expect(await loadError({ 'nudge.yaml': 'capture: logical\n' })).toBe(
+      `nudge.yaml:1:10 capture: ${allowed} (did you mean "replication"?)`,
+    );
+    expect(await loadError({ 'nudge.yaml': 'capture: kafka\n' })).toBe(
+      `nudge.yaml:1:10 capture: ${allowed}`,
+    );
+    expect(await loadError({ 'nudge.yaml': 'capture:\n  transport: replicaton\n' })).toBe(
+      'nudge.yaml:2:14 capture.transport: expected one of outbox, webhook, replication (did you mean "replication"?)',
+    );
+  });
+
+  it('refuses a capture.replication section under another transport', async () => {
+    const section = '  replication:\n    slot: app_changes\n';
+    expect(await loadError({ 'nudge.yaml': `capture:\n${section}` })).toBe(
+      'nudge.yaml:3:5 capture.replication: is set but capture.transport is outbox (the default): add transport: replication under capture, or remove this section',
+    );
+    expect(await loadError({ 'nudge.yaml': `capture:\n  transport: webhook\n${section}` })).toMatch(
+      /^nudge.yaml:4:5 capture.replication: is set but capture.transport is webhook:/,
+    );
+    const cwd = await project({
+      'nudge.yaml': `capture:\n  transport: replication\n${section}`,
+    });
+    const { config } = await loadConfig({ cwd, env: {} });
+    expect(config.capture).toMatchObject({
+      transport: 'replication',
+      replication: { slot: 'app_changes', warn_retained_mb: 1024 },
+    });
+    const plain = await loadConfig({ cwd: await project({ 'nudge.yaml': 'capture: outbox\n' }) });
+    expect(plain.config.capture.replication).toEqual({ slot: 'nudge', warn_retained_mb: 1024 });
+  });
+
   it('refuses attribute names every JavaScript object already has', async () => {
     const yaml =
       'connectors:\n  supabase:\n    user_mapping:\n      user_metadata.plan: constructor\n';

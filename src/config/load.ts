@@ -6,7 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { type Config, configSchema, type SupabaseConnector } from './schema.js';
+import {
+  type Config,
+  captureObjectSchema,
+  configSchema,
+  type SupabaseConnector,
+} from './schema.js';
 import {
   displayPath,
   type FieldPath,
@@ -57,6 +62,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   let source: YamlSource | undefined;
   if (file) {
     source = await readYamlFile(file, env, cwd);
+    validateCaptureObject(source);
     config = validate(source, configSchema);
   } else {
     config = configSchema.parse({});
@@ -93,6 +99,25 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
       ? { supabase: { ...supabase, key: supabase.api_key ?? supabase.service_role_key } }
       : {}),
   };
+}
+
+/**
+ * capture's object form on its own, so that its errors name their field
+ * (capture.transport, capture.replication) and line: inside the union of
+ * the string and object forms they would be one "Invalid input" at capture.
+ */
+function validateCaptureObject(source: YamlSource): void {
+  const capture = (source.value as { capture?: unknown } | null)?.capture;
+  if (capture === null || typeof capture !== 'object' || Array.isArray(capture)) return;
+  validate(
+    {
+      ...source,
+      value: capture,
+      placeOf: (at, options) => source.placeOf(['capture', ...at], options),
+      error: (at, problem, options) => source.error(['capture', ...at], problem, options),
+    },
+    captureObjectSchema,
+  );
 }
 
 /** `.env` in `dir`, parsed; an unreadable or malformed file is reported, not ignored. */

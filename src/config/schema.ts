@@ -6,6 +6,7 @@ import { isTimeZone } from '../email/quiet-hours.js';
 import { parseTableName } from '../source/names.js';
 import { signingKeyOf } from '../webhook-secret.js';
 import { durationSchema } from './duration.js';
+import { didYouMean } from './suggest.js';
 
 /**
  * Rows per sync batch by default: a users sync of 300k users ran about a
@@ -143,30 +144,78 @@ export const supabaseConnectorSchema = z.strictObject({
     .describe('rows per sync batch'),
 });
 
+export const TRANSPORTS = ['outbox', 'webhook', 'replication'] as const;
+
+/** What users call the transports by other names. */
+const TRANSPORT_SYNONYMS: Record<string, (typeof TRANSPORTS)[number]> = {
+  logical: 'replication',
+  'logical replication': 'replication',
+  wal: 'replication',
+  cdc: 'replication',
+  trigger: 'outbox',
+  triggers: 'outbox',
+  pg_net: 'webhook',
+};
+
+/** "expected outbox, webhook or replication (did you mean "replication"?)" */
+function transportProblem(input: unknown): string {
+  const synonym = typeof input === 'string' ? TRANSPORT_SYNONYMS[input.toLowerCase()] : undefined;
+  const got = synonym
+    ? ` (did you mean "${synonym}"?)`
+    : typeof input === 'string'
+      ? didYouMean(input, TRANSPORTS)
+      : '';
+  return `expected outbox, webhook or replication${got}`;
+}
+
 const transportSchema = z
-  .enum(['outbox', 'webhook', 'replication'])
+  .enum(TRANSPORTS, { error: (issue) => transportProblem(issue.input) })
   .describe(
     'outbox: the trigger writes to nudge.event_log; webhook: it posts through pg_net; replication: no trigger, a logical replication slot',
   );
 
 /** capture.replication (docs/replication.md). */
 const REPLICATION_DEFAULTS = { slot: 'nudge', warn_retained_mb: 1024 };
-const replicationSchema = z
+const replicationSchema = z.strictObject({
+  slot: z
+    .string()
+    .regex(/^[a-z0-9_]{1,50}$/, 'lower-case letters, digits and _ (at most 50)')
+    .default(REPLICATION_DEFAULTS.slot)
+    .describe('the replication slot; its publications are <slot>_insert, _update, _delete'),
+  warn_retained_mb: z
+    .number()
+    .positive()
+    .default(REPLICATION_DEFAULTS.warn_retained_mb)
+    .describe(
+      'warn (nudge doctor, /v1, the engine log) when the slot holds back more WAL than this',
+    ),
+});
+
+/**
+ * The object form of capture. A replication: section under another
+ * transport is refused rather than ignored: capturing by triggers while the
+ * file describes a slot would surprise whoever wrote it. (load.ts validates
+ * this form on its own first, so that its errors name their field.)
+ */
+export const captureObjectSchema = z
   .strictObject({
-    slot: z
-      .string()
-      .regex(/^[a-z0-9_]{1,50}$/, 'lower-case letters, digits and _ (at most 50)')
-      .default(REPLICATION_DEFAULTS.slot)
-      .describe('the replication slot; its publications are <slot>_insert, _update, _delete'),
-    warn_retained_mb: z
-      .number()
-      .positive()
-      .default(REPLICATION_DEFAULTS.warn_retained_mb)
+    transport: transportSchema.default('outbox'),
+    replication: replicationSchema.optional(),
+    exclude_columns: z
+      .record(tableNameSchema, z.array(z.string().min(1)).min(1))
+      .default({})
       .describe(
-        'warn (nudge doctor, /v1, the engine log) when the slot holds back more WAL than this',
+        'Columns never captured, by table: { public.profiles: [ssn] }. Credentials of auth.* are always excluded',
       ),
   })
-  .default(REPLICATION_DEFAULTS);
+  .superRefine((capture, ctx) => {
+    if (capture.replication && capture.transport !== 'replication')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replication'],
+        message: `is set but capture.transport is ${capture.transport}${capture.transport === 'outbox' ? ' (the default)' : ''}: add transport: replication under capture, or remove this section`,
+      });
+  });
 
 export const configSchema = z.strictObject({
   database_url: z
@@ -178,27 +227,19 @@ export const configSchema = z.strictObject({
     .default('read-write')
     .describe('read-only: analyze and plan work, deploy refuses, nothing is written'),
   capture: z
-    .union([
-      transportSchema,
-      z.strictObject({
-        transport: transportSchema.default('outbox'),
-        replication: replicationSchema,
-        exclude_columns: z
-          .record(tableNameSchema, z.array(z.string().min(1)).min(1))
-          .default({})
-          .describe(
-            'Columns never captured, by table: { public.profiles: [ssn] }. Credentials of auth.* are always excluded',
-          ),
-      }),
-    ])
+    .union([transportSchema, captureObjectSchema], {
+      // The string form's typo: the allowed values and the closest one.
+      error: (issue) =>
+        typeof issue.input === 'string' ? transportProblem(issue.input) : undefined,
+    })
     .default('outbox')
     .transform((value) =>
       typeof value === 'string'
         ? { transport: value, exclude_columns: {}, replication: REPLICATION_DEFAULTS }
-        : value,
+        : { ...value, replication: value.replication ?? REPLICATION_DEFAULTS },
     )
     .describe(
-      'How deployed triggers hand events to Nudge: outbox, webhook or replication, or { transport, replication, exclude_columns }',
+      'How capture hands events to Nudge: outbox, webhook or replication, or { transport, replication, exclude_columns }',
     ),
   features: z.string().default('nudge/features').describe('Directory of feature files'),
   templates: z.string().default('nudge/templates').describe('Directory of email templates'),
