@@ -3,7 +3,7 @@
 // check an outcome (ok, warn, fail), a label, a message and a one-line fix.
 // Every check stands alone: one that fails or throws never stops the others.
 
-import { replicationChecks } from '../capture/transports/replication/doctor.js';
+import { ownershipCheck, replicationChecks } from '../capture/transports/replication/doctor.js';
 import {
   type FeatureLoad,
   featureChecks,
@@ -32,6 +32,7 @@ import {
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
 import { detectPooling, type Pooling, transactionPoolingError } from '../source/pooler.js';
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
+import { sqlName } from './sql-name.js';
 
 const CONNECTION_STRING = 'Dashboard → Settings → Database → Connection string';
 
@@ -359,7 +360,7 @@ async function tableChecks({ sql, say, analysis, role, byKey, configured }: Chec
   }
 }
 
-function captureChecks(checks: Checks) {
+async function captureChecks(checks: Checks) {
   const { say, analysis, role, project, configured, byKey, readOnly } = checks;
   const { name: database, canCreateSchema, walLevel } = analysis.database;
   // Read-only access never deploys: what deploy would need is a warning, not a failure.
@@ -393,7 +394,10 @@ function captureChecks(checks: Checks) {
     if (report) targets.add(report);
   }
   const denied = [...targets].filter((t) => !t.access.trigger);
-  if (!targets.size) {
+  if (project.config.capture.transport === 'replication') {
+    // No trigger: publications and replica identities, which need the tables' owner.
+    await ownershipCheck(checks.sql, [...targets], role, say, needed);
+  } else if (!targets.size) {
     const none = configured.length
       ? 'nothing to check until the configured tables exist'
       : 'no tables named by features or connectors.supabase yet';
@@ -434,7 +438,10 @@ function captureChecks(checks: Checks) {
       say('fail', 'pgcrypto', 'not installed; capture: webhook signs its requests with it', fix);
     }
   }
-  const walNote = walLevel === 'logical' ? '' : ' (fine: Nudge captures with triggers)';
+  const walNote =
+    walLevel === 'logical' || project.config.capture.transport === 'replication'
+      ? ''
+      : ' (fine: Nudge captures with triggers)';
   say('ok', 'wal_level', `${walLevel}${walNote}`);
 }
 
@@ -501,9 +508,4 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 function list(items: string[], max = 5): string {
   if (items.length <= max) return items.join(', ');
   return `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
-}
-
-/** An identifier as SQL needs it: quoted unless plain lower case. */
-function sqlName(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }

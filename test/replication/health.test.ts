@@ -43,12 +43,13 @@ describe('slot retention', () => {
     project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
     // Nobody consumes the slot: writes pile up behind it.
     await db.sql`insert into public.events (body) select repeat('x', 500) from generate_series(1, 4000)`;
-    const [ok, unbounded] = await lines(project);
+    const [waiting, unbounded] = await lines(project);
     // The test server sets no max_slot_wal_keep_size: named as a warning of its own.
     expect(unbounded).toMatch(/^warn Replication: max_slot_wal_keep_size is unlimited/);
-    expect(ok).toMatch(
+    // Below the limit, but nothing streams and changes wait: a warning, not ✓.
+    expect(waiting).toMatch(
       new RegExp(
-        `^ok Replication: slot ${slotFor(db)} not streaming \\(no engine is running\\): retains \\d+\\.\\d MB of WAL`,
+        `^warn Replication: slot ${slotFor(db)} not streaming \\(no engine is running\\): retains \\d+\\.\\d MB of WAL, .*; no engine is reading it: 4000 changes waiting$`,
       ),
     );
     const strict = {
@@ -63,6 +64,16 @@ describe('slot retention', () => {
     };
     const [warn] = await lines(strict);
     expect(warn).toMatch(/^warn Replication: .* over capture\.replication\.warn_retained_mb/);
+    // Read to the end (as an engine would acknowledge), with other WAL since: ✓ again.
+    await db.sql`select pg_replication_slot_advance(${slotFor(db)}, pg_current_wal_lsn())`;
+    await db.sql`create table public.other (id int)`;
+    await db.sql`insert into public.other values (1)`;
+    const [ok] = await lines(project);
+    expect(ok).toMatch(
+      new RegExp(
+        `^ok Replication: slot ${slotFor(db)} not streaming \\(no engine is running\\): retains [\\d.]+ [kM]?B of WAL`,
+      ),
+    );
   });
 
   it('is in GET /v1/overview', async () => {

@@ -3,11 +3,11 @@
 // store migrated, a consumer feeding its inbox, the inbox read back, and the
 // slot dropped before the harness drops the database (a database with a
 // logical slot cannot be dropped).
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
 import { desiredCaptures } from '../../src/capture/desired.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
@@ -94,4 +94,40 @@ export async function nudgeIn(db: TestDatabase, cwd: string, args: string[]) {
   const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
   const code = await run(args, m.io);
   return { code, out: m.stdout(), err: m.stderr() };
+}
+
+/** A feature on public.orders: one event per `on` (insert, update), nothing else. */
+export function ordersFeature(on: 'insert' | 'update'): Record<string, string> {
+  return {
+    orders: `name: orders
+trigger: { table: public.orders, on: ${on} }
+stages:
+  - name: seen
+    do: [{ track: { event: order-${on} } }]
+`,
+  };
+}
+
+/**
+ * For a test file driving the CLI: public.orders (and \`tables\`) made, a
+ * replication project (read-write) with these features deployed and the
+ * engine store migrated before all tests; its folder removed after them.
+ * The slot is dropped after all tests too (dropSlotAfterAll).
+ */
+export function useOrdersProject(db: TestDatabase, features: Record<string, string>, tables = '') {
+  dropSlotAfterAll(db);
+  let cwd = '';
+  beforeAll(async () => {
+    await db.sql`create table public.orders (id bigserial primary key, status text)`;
+    if (tables) await db.sql.unsafe(tables);
+    cwd = await replicationProject(db, 'access: read-write\n', features);
+    await migrated(db);
+  });
+  afterAll(async () => {
+    if (cwd) await rm(cwd, { recursive: true, force: true });
+  });
+  return {
+    cwd: () => cwd,
+    nudge: (args: string[]) => nudgeIn(db, cwd, args),
+  };
 }

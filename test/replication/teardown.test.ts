@@ -1,33 +1,12 @@
 // nudge teardown under capture: replication, as a user runs it: it lists and
 // removes the publications and the slot, sets back the replica identity
 // Nudge changed, and still does so when the nudge schema is already gone.
-import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useDatabase } from '../harness/db.js';
-import { dropSlotAfterAll, migrated, nudgeIn, replicationProject, slotFor } from './helpers.js';
+import { ordersFeature, slotFor, useOrdersProject } from './helpers.js';
 
 const db = useDatabase();
-dropSlotAfterAll(db);
-let cwd: string;
-
-beforeAll(async () => {
-  await db.sql`create table public.orders (id bigserial primary key, status text)`;
-  cwd = await replicationProject(db, 'access: read-write\n', {
-    paid: `name: paid
-trigger: { table: public.orders, on: update, when: { new.status: eq.paid } }
-stages:
-  - name: thanked
-    do: [{ track: { event: paid } }]
-`,
-  });
-  await migrated(db);
-});
-
-afterAll(async () => {
-  if (cwd) await rm(cwd, { recursive: true, force: true });
-});
-
-const nudge = (args: string[]) => nudgeIn(db, cwd, args);
+const { nudge } = useOrdersProject(db, ordersFeature('update'));
 
 const identity = async () =>
   (

@@ -3,41 +3,25 @@
 // what it holds, `nudge deploy` and `nudge teardown` refuse without
 // --discard-unread, and WAL of other tables alone (no change of a captured
 // table waiting) does not count as unread changes.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy as applyPlan } from '../../src/capture/deploy.js';
 import { planChange } from '../../src/cli/capture.js';
 import { loadConfig } from '../../src/config/load.js';
 import { useDatabase } from '../harness/db.js';
-import { dropSlotAfterAll, migrated, nudgeIn, replicationProject, slotFor } from './helpers.js';
+import { ordersFeature, slotFor, useOrdersProject } from './helpers.js';
 
 const db = useDatabase();
-dropSlotAfterAll(db);
-let cwd: string;
-
-beforeAll(async () => {
-  await db.sql`create table public.orders (id bigserial primary key, status text)`;
-  await db.sql`create table public.noise (id bigserial primary key, note text)`;
-  cwd = await replicationProject(db, 'access: read-write\n', {
-    placed: `name: placed
-trigger: { table: public.orders, on: insert }
-stages:
-  - name: thanked
-    do: [{ track: { event: placed } }]
-`,
-  });
-  await migrated(db);
-});
-
-afterAll(async () => {
-  if (cwd) await rm(cwd, { recursive: true, force: true });
-});
-
-const nudge = (args: string[]) => nudgeIn(db, cwd, args);
+const project = useOrdersProject(
+  db,
+  ordersFeature('insert'),
+  'create table public.noise (id bigserial primary key, note text)',
+);
+const nudge = project.nudge;
 
 async function useCapture(line: string): Promise<void> {
-  const file = path.join(cwd, 'nudge.yaml');
+  const file = path.join(project.cwd(), 'nudge.yaml');
   const [, ...rest] = (await readFile(file, 'utf8')).split('\n');
   await writeFile(file, [line, ...rest].join('\n'));
 }
@@ -99,8 +83,8 @@ describe('a slot with changes no engine has read', () => {
     const refused = await nudge(['deploy', '--yes']);
     expect(refused.err).toContain('1 change not yet read');
     // The check inside deploy's lock (the dashboard's deploy has only that one) counts too.
-    const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
-    const { plan } = await planChange(project, db.sql);
+    const loaded = await loadConfig({ cwd: project.cwd(), env: { DATABASE_URL: db.url } });
+    const { plan } = await planChange(loaded, db.sql);
     await expect(applyPlan(db.sql, plan.desired)).rejects.toThrow(
       `slot ${slotFor(db)} holds 1 change not yet read`,
     );

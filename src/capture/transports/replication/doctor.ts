@@ -3,10 +3,56 @@
 // it holds back, which a slot nobody consumes grows until the disk is full.
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
+import { sqlName } from '../../../doctor/sql-name.js';
+import { formatTableName, type TableName } from '../../../source/names.js';
 import type { Outcome } from '../../../source/supabase-http.js';
 import { formatBytes, type SlotHealth, slotHealth } from './slot.js';
+import { holdsUnread, slotUnread, waitingText } from './unread.js';
 
 type Say = (outcome: Outcome, label: string, message: string, fix?: string) => void;
+
+/**
+ * What deploy needs on each captured table under replication: adding it to
+ * a publication and setting its replica identity both need its owner (or a
+ * member of the owning role, or a superuser), where triggers need the
+ * TRIGGER privilege. `needed` says it as a failure, or a warning when
+ * access is read-only (deploy never runs then).
+ */
+export async function ownershipCheck(
+  sql: postgres.Sql,
+  tables: TableName[],
+  role: string,
+  say: Say,
+  needed: (label: string, message: string, fix: string) => void,
+): Promise<void> {
+  const label = 'Table owner';
+  if (!tables.length)
+    return say('ok', label, 'no tables named by features or connectors.supabase yet');
+  const rows = await sql<{ schema: string; table: string; owner: string; owns: boolean }[]>`
+    select n.nspname as schema, c.relname as table, pg_get_userbyid(c.relowner) as owner,
+           pg_has_role(c.relowner, 'USAGE')
+             or (select rolsuper from pg_roles where rolname = current_user) as owns
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where (n.nspname::text, c.relname::text) in (
+             select * from unnest(${tables.map((t) => t.schema)}::text[],
+                                  ${tables.map((t) => t.table)}::text[]))
+     order by 1, 2`;
+  const denied = rows.filter((row) => !row.owns);
+  if (!denied.length) {
+    const names = rows.map((row) => formatTableName(row)).join(', ');
+    return say(
+      'ok',
+      label,
+      `role ${role} owns ${names || 'the captured tables'} (publication, replica identity)`,
+    );
+  }
+  const first = denied[0]!;
+  needed(
+    label,
+    `role ${role} does not own ${denied.map((row) => `${formatTableName(row)} (owner ${row.owner})`).join(', ')}: capture: replication publishes a table and sets its replica identity, which needs its owner`,
+    `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or use capture: outbox (triggers need only GRANT TRIGGER)`,
+  );
+}
 
 /** The slot's health when the project captures by replication, else undefined. */
 export async function replicationFacts(
@@ -25,8 +71,8 @@ export async function replicationChecks(
 ): Promise<void> {
   if (project.config.capture.transport !== 'replication') return;
   const label = 'Replication';
-  const [server] = await sql<{ wal_level: string; can: boolean; keep: string }[]>`
-    select current_setting('wal_level') as wal_level,
+  const [server] = await sql<{ wal_level: string; can: boolean; keep: string; role: string }[]>`
+    select current_setting('wal_level') as wal_level, current_user as role,
            (select rolreplication or rolsuper from pg_roles where rolname = current_user) as can,
            current_setting('max_slot_wal_keep_size') as keep`;
   if (server!.wal_level !== 'logical')
@@ -40,8 +86,8 @@ export async function replicationChecks(
     say(
       'fail',
       label,
-      'the role has no REPLICATION attribute: it cannot stream the slot',
-      'ALTER ROLE <role> REPLICATION (Supabase: the postgres role has it)',
+      `role ${server!.role} has no REPLICATION attribute: it cannot stream the slot`,
+      `ALTER ROLE ${sqlName(server!.role)} REPLICATION, as a superuser (Supabase: connect as postgres, which has it)`,
     );
   const health = (await replicationFacts(sql, project))!;
   if (!health.exists)
@@ -59,15 +105,16 @@ export async function replicationChecks(
       'fail',
       label,
       `${message}; the server dropped WAL the slot needed: changes were lost`,
-      'nudge teardown, then nudge deploy makes a new slot (nudge backfill enters existing rows)',
+      'nudge teardown --discard-unread, then nudge deploy makes a new slot (nudge backfill enters existing rows)',
     );
+  const drain =
+    'start the engine (nudge start) so it reads the slot; or, if this project is gone, nudge teardown --discard-unread (what the slot holds unread is lost)';
+  // Not streaming with something unread: nobody is reading it, whatever the size.
+  const unread = health.active ? undefined : await slotUnread(sql, health.slot);
   if (health.overLimit)
-    say(
-      'warn',
-      label,
-      `${message}, over capture.replication.warn_retained_mb (${limit})`,
-      'start the engine (nudge start) so it consumes the slot, or nudge teardown if this project is gone',
-    );
+    say('warn', label, `${message}, over capture.replication.warn_retained_mb (${limit})`, drain);
+  else if (unread && holdsUnread(unread))
+    say('warn', label, `${message}; no engine is reading it: ${waitingText(unread)}`, drain);
   else say('ok', label, `${message} (${limit})`);
   // Either way round something is lost when no engine runs for long: with a
   // limit, the changes in the WAL the server drops; without, the disk fills.

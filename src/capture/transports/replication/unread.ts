@@ -80,13 +80,22 @@ export function holdsUnread(unread: SlotUnread | undefined): boolean {
   return unread.changes === null ? unread.bytes > 0 : unread.changes > 0;
 }
 
-/** "3 changes not yet read (12.0 kB of WAL not confirmed)", or the honest "up to …" when not counted. */
+/** "3 changes waiting", or the honest "up to 2.0 MB of WAL not yet read, which may hold changes". */
+export function waitingText(unread: SlotUnread): string {
+  if (unread.bytes === 0) return 'nothing unread';
+  if (unread.changes === null)
+    return `up to ${formatBytes(unread.bytes)} of WAL not yet read, which may hold changes`;
+  if (unread.changes === 0) return 'no changes waiting';
+  return `${unread.changes} change${unread.changes === 1 ? '' : 's'} waiting`;
+}
+
+/** "3 changes not yet read by an engine (12.0 kB of WAL not confirmed)", or the honest "up to …" when not counted. */
 export function describeUnread(unread: SlotUnread): string {
   const wal = formatBytes(unread.bytes);
   if (unread.bytes === 0) return 'nothing unread';
   if (unread.changes === null) {
     const who = unread.active ? '; an engine is streaming it now' : '';
-    return `up to ${wal} of WAL not yet read, which may hold changes${who}`;
+    return `${waitingText(unread)}${who}`;
   }
   if (unread.changes === 0) return `no changes waiting (${wal} of other WAL not confirmed)`;
   return `${unread.changes} change${unread.changes === 1 ? '' : 's'} not yet read by an engine (${wal} of WAL not confirmed)`;
