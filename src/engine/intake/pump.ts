@@ -10,11 +10,16 @@
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
 import { listRowsTables, type RowsTable } from '../../capture/state.js';
-import { ident, literal } from '../../db/quote.js';
+import { isUndefinedTable } from '../../db/errors.js';
 import { together } from '../../db/together.js';
-import { capturedRowJson, claimCaptures } from '../sql/claim-captures.js';
+import { announceInbox } from '../sql/announce-inbox.js';
+import { claimCaptures } from '../sql/claim-captures.js';
+import { consumeCaptures } from '../sql/consume-captures.js';
+import { countCaptures } from '../sql/count-captures.js';
 import { insertInboxRows } from '../sql/insert-inbox-rows.js';
-import { announcement, type InboxEvent, insertInbox, type Router } from './inbox.js';
+import { latestDeployment } from '../sql/latest-deployment.js';
+import { outboxWaiting } from '../sql/outbox-waiting.js';
+import { type InboxEvent, insertInbox, type Router } from './inbox.js';
 
 export interface PumpOptions {
   source: postgres.Sql;
@@ -62,9 +67,8 @@ async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTab
   if (!fresh && cached) return cached;
   // The deployment first: a deploy in between makes the list newer than its
   // id, which only costs one more refresh.
-  const [row] = await source<{ id: number }[]>`
-    select coalesce(max(id), 0)::float8 as id from nudge.deployments`;
-  const current = { deployment: row?.id ?? 0, tables: await listRowsTables(source) };
+  const deployment = await latestDeployment(source);
+  const current = { deployment, tables: await listRowsTables(source) };
   rowsTablesCache.set(source, current);
   return current;
 }
@@ -89,8 +93,7 @@ export async function pump(options: PumpOptions): Promise<PumpResult> {
   } catch (error) {
     // A deploy since the rows tables were looked up (one may even be gone:
     // 42P01). A rows table never changes shape, so no other error is stale.
-    const gone = (error as { code?: string }).code === '42P01';
-    if (!(error instanceof StaleRowsTables) && !gone) throw error;
+    if (!(error instanceof StaleRowsTables) && !isUndefinedTable(error)) throw error;
     return pumpBatch(options, await rowsTables(options.source, true));
   }
 }
@@ -161,28 +164,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
     const events: InboxEvent[] = moved.flatMap((m) => m.events);
     const ids = logRows.map((r) => r.id);
     // What consuming the claimed rows takes: archive them (when kept), delete them.
-    const consume: postgres.PendingQuery<postgres.Row[]>[] = [];
-    if (ids.length) {
-      if (options.archive)
-        consume.push(
-          tx`insert into nudge.event_archive select *, now() from nudge.event_log where id = any(${ids}::bigint[])`,
-        );
-      consume.push(tx`delete from nudge.event_log where id = any(${ids}::bigint[])`);
-    }
-    for (const { table, rows } of claims) {
-      if (rows.length === 0) continue;
-      const tids = rows.map((r) => r.tid);
-      const target = tx.unsafe(`nudge.${ident(table.name)}`);
-      if (options.archive) {
-        const column = table.operation === 'insert' ? 'new_rows' : 'old_rows';
-        consume.push(tx`
-          insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, ${tx.unsafe(column)}, captured_at)
-          select t."nudge:id", ${tx.unsafe(`${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}`)}, 1,
-                 json_build_array(${tx.unsafe(capturedRowJson(table))}), t."nudge:at"
-            from ${target} as t where t.ctid = any(${tids}::tid[])`);
-      }
-      consume.push(tx`delete from ${target} where ctid = any(${tids}::tid[])`);
-    }
+    const consume = consumeCaptures(tx, ids, claims, options.archive);
     const route: Router = (event) => {
       const lane = options.route(event);
       lanes.add(lane);
@@ -196,15 +178,11 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
       // notification goes out with the commit). Its parts touch different
       // tables and see one snapshot, as the statements did one by one.
       const writes = [...chunks.map((chunk) => insertInboxRows(tx, chunk, route)), ...consume];
-      await together(tx, writes, () =>
-        options.announceAs === undefined
-          ? tx`select`
-          : tx`select ${announcement(tx, options.announceAs, lanes)}`,
-      );
+      await together(tx, writes, () => announceInbox(tx, options.announceAs, lanes));
     } else {
       for (const chunk of chunks) await insertInbox(options.engine, chunk, route);
       if (options.announceAs !== undefined)
-        await options.engine`select ${announcement(options.engine, options.announceAs, lanes)}`;
+        await announceInbox(options.engine, options.announceAs, lanes);
       for (const write of consume) await write;
     }
     return { moved: events.length, lanes, more: Number.isFinite(cutoff) };
@@ -218,24 +196,10 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
  */
 export async function capturesWaiting(source: postgres.Sql): Promise<boolean> {
   const known = await rowsTables(source, false);
-  const [row] = await source.unsafe<{ waiting: boolean }[]>(
-    `select (select coalesce(max(id), 0) from nudge.deployments)::float8 <> $1
-            or exists (select 1 from nudge.event_log)${known.tables
-              .map((t) => `\n            or exists (select 1 from nudge.${ident(t.name)})`)
-              .join('')} as waiting`,
-    [known.deployment],
-    { prepare: true },
-  );
-  return row?.waiting === true;
+  return outboxWaiting(source, known.deployment, known.tables);
 }
 
 /** Captured rows waiting for the pump: in nudge.event_log and in every rows table. */
 export async function pendingCaptures(source: postgres.Sql): Promise<number> {
-  const tables = await listRowsTables(source);
-  const [row] = await source.unsafe<{ n: number }[]>(
-    `select (coalesce((select sum(row_count) from nudge.event_log), 0)${tables
-      .map((t) => ` + (select count(*) from nudge.${ident(t.name)})`)
-      .join('')})::float8 as n`,
-  );
-  return row?.n ?? 0;
+  return countCaptures(source, await listRowsTables(source));
 }

@@ -10,22 +10,14 @@ import type postgres from 'postgres';
 import { compileSql, numberedParams } from '../../conditions/index.js';
 import { type AttributeTypes, fieldSql } from '../../contacts/query.js';
 import type { FeatureSet, Row, RuntimeFeature } from '../match/features.js';
-import type { MeasuredEntry } from './experiment.js';
+import { convertExperimentEntries } from '../sql/convert-experiment-entries.js';
+import { openExperimentEntries } from '../sql/open-experiment-entries.js';
+import { sweepExperimentEntries } from '../sql/sweep-experiment-entries.js';
 import { converts, type OpenEntry } from './goal.js';
 import type { EventFacts } from './machine.js';
 
 /** Records a contact's entry with its group; a later entry of the same contact changes nothing. */
-export async function recordEntry(
-  tx: postgres.TransactionSql,
-  entry: MeasuredEntry,
-): Promise<void> {
-  await tx`
-    insert into nudge_engine.experiment_entries
-           (feature, contact_id, "group", entered_at, deadline, entry_inbox_id)
-    values (${entry.feature}, ${entry.contactId}, ${entry.group}, ${entry.enteredAt},
-            ${entry.deadline}, ${entry.inboxId})
-    on conflict (feature, contact_id) do nothing`;
-}
+export { insertExperimentEntry as recordEntry } from '../sql/insert-experiment-entry.js';
 
 const goalFeatures = new WeakMap<FeatureSet, string[]>();
 
@@ -60,11 +52,7 @@ export async function recordConversions(
   const tracked = facts.name ? facts.newRow?.contact_id : undefined;
   if (typeof tracked === 'string') ids.add(tracked);
   if (ids.size === 0) return;
-  const open = await env.tx<OpenEntry[]>`
-    select feature, contact_id, entered_at, deadline, entry_inbox_id::float8 as entry_inbox_id
-      from nudge_engine.experiment_entries
-     where contact_id = any(${[...ids]}::uuid[]) and converted_at is null
-       and feature = any(${measured}::text[]) and deadline >= ${env.now}`;
+  const open = await openExperimentEntries(env.tx, [...ids], measured, env.now);
   if (open.length === 0) return;
   const rows = new Map(seen);
   const converted: OpenEntry[] = [];
@@ -77,12 +65,7 @@ export async function recordConversions(
     }
   }
   if (converted.length === 0) return;
-  await env.tx`
-    update nudge_engine.experiment_entries e
-       set converted_at = ${env.now}, converted_inbox_id = ${facts.inboxId}
-      from unnest(${converted.map((c) => c.feature)}::text[],
-                  ${converted.map((c) => c.contact_id)}::uuid[]) as c(feature, contact_id)
-     where e.feature = c.feature and e.contact_id = c.contact_id and e.converted_at is null`;
+  await convertExperimentEntries(env.tx, converted, env.now, facts.inboxId);
 }
 
 /** The features whose goal reads only the contact (no event): those a sweep can decide in SQL. */
@@ -113,15 +96,7 @@ export async function sweepConversions(
       column: (ref) => fieldSql(ref, { attributes, params }),
       ...params,
     });
-    const rows = await sql.unsafe(
-      `UPDATE nudge_engine.experiment_entries e SET converted_at = ${at}
-         FROM nudge_engine.contacts c
-        WHERE e.feature = ${name} AND e.converted_at IS NULL
-          AND e.entered_at <= ${at} AND e.deadline >= ${at}
-          AND c.id = e.contact_id AND c.deleted_at IS NULL AND (${where})
-       RETURNING e.contact_id`,
-      params.values as postgres.ParameterOrJSON<never>[],
-    );
+    const rows = await sweepExperimentEntries(sql, { at, feature: name, where }, params.values);
     converted += rows.length;
   }
   return converted;

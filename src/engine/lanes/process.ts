@@ -14,7 +14,9 @@ import { isTransient } from '../../db/errors.js';
 import type { InboxRow } from '../intake/inbox.js';
 import type { StepEnv } from '../journeys/store.js';
 import { markProcessed } from '../sql/mark-processed.js';
+import { moveLane } from '../sql/move-lane.js';
 import { readLanes } from '../sql/read-lanes.js';
+import { strandedLanes } from '../sql/stranded-lanes.js';
 import { takeLanes } from '../sql/take-lanes.js';
 import { processTogether } from './batch.js';
 import { cap, type ProcessContext } from './context.js';
@@ -105,17 +107,11 @@ async function processLane(
  * overtaken; it is tried again next time. Returns how many events moved.
  */
 export async function reclaimLanes(engine: postgres.Sql, partitions: number): Promise<number> {
-  const stranded = await engine<{ partition: number }[]>`
-    select distinct partition from nudge_engine.inbox
-     where processed_at is null and partition >= ${partitions}`;
   let moved = 0;
-  for (const { partition } of stranded) {
+  for (const partition of await strandedLanes(engine, partitions)) {
     moved += await engine.begin(async (tx) => {
       if (!(await takeLanes(tx, [partition])).has(partition)) return 0;
-      const result = await tx`
-        update nudge_engine.inbox set partition = ${partition % partitions}
-         where processed_at is null and partition = ${partition}`;
-      return result.count;
+      return moveLane(tx, partition, partition % partitions);
     });
   }
   return moved;
