@@ -3,7 +3,13 @@
 // id), a batch upsert keyed by auth user for syncs, attributes and deletion.
 // Emails are stored lower-cased and trimmed.
 import type postgres from 'postgres';
+import { isUniqueViolation } from '../db/errors.js';
 import { records } from '../db/records.js';
+import { fillContact } from '../engine/sql/fill-contact.js';
+import { findContact } from '../engine/sql/find-contact.js';
+import { insertContact } from '../engine/sql/insert-contact.js';
+import { insertContacts } from '../engine/sql/insert-contacts.js';
+import { readContacts } from '../engine/sql/read-contacts.js';
 
 export interface ContactIdentity {
   authUserId?: string | null;
@@ -13,6 +19,23 @@ export interface ContactIdentity {
 }
 
 export type Db = postgres.Sql | postgres.TransactionSql;
+
+/** An identity as the store looks it up: email normalized, blank fields null. */
+export interface ContactKeys {
+  authUserId: string | null;
+  email: string | null;
+  phone: string | null;
+  externalId: string | null;
+}
+
+function keysOf(identity: ContactIdentity): ContactKeys {
+  return {
+    authUserId: identity.authUserId || null,
+    email: normalizeEmail(identity.email),
+    phone: identity.phone || null,
+    externalId: identity.externalId || null,
+  };
+}
 
 export function normalizeEmail(email: string | null | undefined): string | null {
   const trimmed = email?.trim().toLowerCase();
@@ -39,55 +62,26 @@ export async function resolveContact(
   identity: ContactIdentity,
   attributes: Record<string, unknown> = {},
 ): Promise<{ id: string; created: boolean }> {
-  const email = normalizeEmail(identity.email);
-  const authUserId = identity.authUserId || null;
-  const phone = identity.phone || null;
-  const externalId = identity.externalId || null;
-  if (!authUserId && !email && !phone && !externalId)
+  const keys = keysOf(identity);
+  if (!keys.authUserId && !keys.email && !keys.phone && !keys.externalId)
     throw new Error('a contact needs an id, email, phone or external id');
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [found] = await db<{ id: string }[]>`
-      select id from nudge_engine.contacts
-       where (${authUserId}::uuid is not null and auth_user_id = ${authUserId}::uuid)
-          or (${email}::text is not null and email = ${email})
-          or (${phone}::text is not null and phone = ${phone})
-          or (${externalId}::text is not null and external_id = ${externalId})
-       order by (auth_user_id = ${authUserId}::uuid) is true desc,
-                (email = ${email}) is true desc,
-                (phone = ${phone}) is true desc
-       limit 1`;
+    const found = await findContact(db, keys);
     if (found) {
       // Filling in identity fields can collide with another contact that
       // holds the same email or phone: keep the match as it is then. In a
       // transaction a failed statement aborts it, so the update runs in a
       // savepoint there.
-      const fill = (q: Db) => q`
-        update nudge_engine.contacts set
-          auth_user_id = coalesce(auth_user_id, ${authUserId}::uuid),
-          email = coalesce(email, ${email}),
-          phone = coalesce(phone, ${phone}),
-          external_id = coalesce(external_id, ${externalId}),
-          attributes = attributes || ${db.json(attributes as postgres.JSONValue)},
-          updated_at = now()
-        where id = ${found.id}
-          and (auth_user_id is null and ${authUserId}::uuid is not null
-            or email is null and ${email}::text is not null
-            or phone is null and ${phone}::text is not null
-            or external_id is null and ${externalId}::text is not null
-            or ${Object.keys(attributes).length > 0})`;
+      const fill = (q: Db) => fillContact(q, found, keys, attributes);
       await ('savepoint' in db ? db.savepoint((sp) => fill(sp)) : fill(db)).catch(
-        (error: { code?: string }) => {
-          if (error.code !== '23505') throw error;
+        (error: unknown) => {
+          if (!isUniqueViolation(error)) throw error;
         },
       );
-      return { id: found.id, created: false };
+      return { id: found, created: false };
     }
-    const [inserted] = await db<{ id: string }[]>`
-      insert into nudge_engine.contacts (auth_user_id, email, phone, external_id, attributes)
-      values (${authUserId}::uuid, ${email}, ${phone}, ${externalId}, ${db.json(attributes as postgres.JSONValue)})
-      on conflict do nothing
-      returning id`;
-    if (inserted) return { id: inserted.id, created: true };
+    const inserted = await insertContact(db, keys, attributes);
+    if (inserted) return { id: inserted, created: true };
   }
   throw new Error('could not resolve the contact: it kept changing concurrently');
 }
@@ -103,22 +97,7 @@ export async function createContacts(
   identities: ContactIdentity[],
 ): Promise<(string | null)[]> {
   if (identities.length === 0) return [];
-  const column = (pick: (i: ContactIdentity) => string | null | undefined) =>
-    identities.map((identity) => pick(identity) || null);
-  const created = await db<{ n: number; id: string }[]>`
-    with input as (
-      select * from unnest(${column((i) => i.authUserId)}::uuid[], ${column((i) => normalizeEmail(i.email))}::text[],
-                           ${column((i) => i.phone)}::text[], ${column((i) => i.externalId)}::text[])
-             with ordinality as i(a, e, p, x, n)
-    ), inserted as (
-      insert into nudge_engine.contacts (auth_user_id, email, phone, external_id)
-      select a, e, p, x from input order by n
-      on conflict do nothing
-      returning id, auth_user_id, email, phone, external_id
-    )
-    select input.n::int as n, inserted.id from inserted
-      join input on inserted.auth_user_id is not distinct from input.a and inserted.email is not distinct from input.e
-                and inserted.phone is not distinct from input.p and inserted.external_id is not distinct from input.x`;
+  const created = await insertContacts(db, identities.map(keysOf));
   const ids: (string | null)[] = identities.map(() => null);
   for (const { n, id } of created) ids[n - 1] = id;
   return ids;
@@ -233,9 +212,6 @@ export async function contactRows(
   contactIds: string[],
 ): Promise<Map<string, Record<string, unknown>>> {
   if (contactIds.length === 0) return new Map();
-  const rows = await db<{ id: string; row: Record<string, unknown> }[]>`
-    select id, attributes || jsonb_build_object('id', id, 'auth_user_id', auth_user_id, 'email', email,
-             'phone', phone, 'external_id', external_id, 'created_at', created_at, 'deleted_at', deleted_at) as row
-      from nudge_engine.contacts where id = any(${contactIds}::uuid[])`;
+  const rows = await readContacts(db, contactIds);
   return new Map(rows.map((r) => [r.id, r.row]));
 }

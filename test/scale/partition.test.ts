@@ -12,12 +12,17 @@
 import { readdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContactKeys } from '../../src/contacts/store.js';
 import type { Decision, JourneyRow } from '../../src/engine/journeys/machine.js';
 import { announceInbox } from '../../src/engine/sql/announce-inbox.js';
 import { claimTimers } from '../../src/engine/sql/claim-timers.js';
 import { countEmails } from '../../src/engine/sql/count-emails.js';
 import { endJourney } from '../../src/engine/sql/end-journey.js';
+import { fillContact } from '../../src/engine/sql/fill-contact.js';
+import { findContact } from '../../src/engine/sql/find-contact.js';
 import { findContacts } from '../../src/engine/sql/find-contacts.js';
+import { insertContact } from '../../src/engine/sql/insert-contact.js';
+import { insertContacts } from '../../src/engine/sql/insert-contacts.js';
 import { insertDecisions } from '../../src/engine/sql/insert-decisions.js';
 import { insertInboxRows } from '../../src/engine/sql/insert-inbox-rows.js';
 import { laneWaiting } from '../../src/engine/sql/lane-waiting.js';
@@ -26,6 +31,7 @@ import { lockJourney } from '../../src/engine/sql/lock-journey.js';
 import { lockJourneys } from '../../src/engine/sql/lock-journeys.js';
 import { markProcessed } from '../../src/engine/sql/mark-processed.js';
 import { moveLane } from '../../src/engine/sql/move-lane.js';
+import { readContacts } from '../../src/engine/sql/read-contacts.js';
 import { readLanes } from '../../src/engine/sql/read-lanes.js';
 import { strandedLanes } from '../../src/engine/sql/stranded-lanes.js';
 import { takeLanes } from '../../src/engine/sql/take-lanes.js';
@@ -179,6 +185,13 @@ const journey = (feature: string, c: Contact): JourneyRow => ({
   wake_at: later,
   context: {},
 });
+/** An identity that names no seeded contact. */
+const newKeys = (n: number): ContactKeys => ({
+  authUserId: null,
+  email: `new-${n}@example.com`,
+  phone: null,
+  externalId: null,
+});
 const decision = (c: Contact | null): Decision => ({
   at: now,
   inboxId: 1,
@@ -266,6 +279,20 @@ describe('statements about one contact touch its partition only', () => {
   it('announce-inbox touches no table (a notification)', async () => {
     expect(await touched(async (tx) => announceInbox(tx, 'test', [0, 1]))).toEqual([]);
   });
+
+  it('fill-contact: the found contact', async () => {
+    const c = contacts[10]!;
+    const keys = { ...newKeys(0), email: c.email, phone: '+15550100' };
+    expect(await touched(async (tx) => fillContact(tx, c.id, keys, { plan: 'pro' }))).toEqual([
+      `contacts_p${c.r}`,
+    ]);
+  });
+
+  it("insert-contact: the new contact's partition", async () => {
+    const partitions = await touched((tx) => insertContact(tx, newKeys(1), {}));
+    expect(partitions).toHaveLength(1);
+    expect(all('contacts')).toContain(partitions[0]);
+  });
 });
 
 describe('batched statements touch only the partitions of the contacts they name', () => {
@@ -288,6 +315,19 @@ describe('batched statements touch only the partitions of the contacts they name
     expect(await touched(async (tx) => insertDecisions(tx, cs.map(decision)))).toEqual(
       names('decisions', partitions),
     );
+  });
+
+  it('read-contacts', async () => {
+    const { contacts: cs, partitions } = batch();
+    const ids = cs.map((c) => c.id);
+    expect(await touched((tx) => readContacts(tx, ids))).toEqual(names('contacts', partitions));
+  });
+
+  it('insert-contacts: at most the partitions of the new contacts', async () => {
+    const partitions = await touched((tx) => insertContacts(tx, [newKeys(2), newKeys(3)]));
+    expect(partitions.length).toBeGreaterThan(0);
+    expect(partitions.length).toBeLessThanOrEqual(2);
+    for (const partition of partitions) expect(all('contacts')).toContain(partition);
   });
 
   it('move-lane: the two lanes it names', async () => {
@@ -313,6 +353,12 @@ describe('statements that cross partitions (docs/scale.md)', () => {
     expect(
       await touched((tx) => findContacts(tx, [{ authUserId: c.auth_user_id, email: c.email }])),
     ).toEqual(all('contacts'));
+  });
+
+  it('find-contact, like find-contacts: every contacts partition', async () => {
+    const c = contacts[11]!;
+    const keys = { ...newKeys(4), authUserId: c.auth_user_id, email: c.email };
+    expect(await touched((tx) => findContact(tx, keys))).toEqual(all('contacts'));
   });
 
   it('stranded-lanes asks for lanes above a count, which hash partitions cannot prune: every inbox partition', async () => {
@@ -359,7 +405,12 @@ it('every file of src/engine/sql/ is covered above or set aside with its reason'
     'mark-processed',
     'insert-inbox-rows',
     'announce-inbox',
+    'fill-contact',
+    'insert-contact',
+    'read-contacts',
+    'insert-contacts',
     'move-lane',
+    'find-contact',
     'stranded-lanes',
   ];
   const setAside = {
