@@ -4,12 +4,15 @@
 import type postgres from 'postgres';
 import { parseDuration } from '../config/duration.js';
 import type { Db } from '../contacts/store.js';
-import { WORKER_SCHEMA } from '../db/migrate.js';
-import { records } from '../db/records.js';
 import { NudgeError } from '../errors.js';
+import { enqueueRuns } from './sql/enqueue-runs.js';
+import { insertRuns } from './sql/insert-runs.js';
+import { recoverRuns } from './sql/recover-runs.js';
+import { replayRuns } from './sql/replay-runs.js';
 import type { NewActionRun } from './types.js';
 
-export const ACTION_TASK = 'nudge_action';
+export { ACTION_TASK } from './sql/action-task.js';
+export { RUNS_PER_JOB } from './sql/batch-job-specs.js';
 
 /** The payload of a nudge_action job for one run. `attempt`: the run's attempts when the job was added. */
 export interface ActionJob {
@@ -22,74 +25,11 @@ export interface ActionBatchJob {
   runs: { id: number; attempt: number }[];
 }
 
-/**
- * Runs per job when a lane's transaction enqueues many: one job and one
- * transaction for them all instead of one each (the job queue's own cost is
- * what limited throughput), while a lane's 200 still spread over 8 jobs.
- */
-export const RUNS_PER_JOB = 25;
-
-/**
- * The job spec for each row of `source` (a query with id, key, attempts and
- * run_at columns), for graphile-worker's add_jobs. max_attempts is 1 because
- * the task schedules its own retries (so it can honour Retry-After); the job
- * key keeps one waiting job per run (adding it again replaces it).
- */
-const jobSpecs = (sql: Db, source: postgres.PendingQuery<postgres.Row[]>) => sql`
-  select array_agg(row(
-           ${ACTION_TASK}, json_build_object('runId', s.id, 'attempt', s.attempts),
-           null, s.run_at, 1, 'action:' || s.key, null, null
-         )::${sql(WORKER_SCHEMA)}.job_spec) as specs
-    from (${source}) s`;
-
-/**
- * Like jobSpecs, one job per RUNS_PER_JOB rows of `source` (in id order),
- * without a job key: a retry, replay or recovery gives a run a keyed job of
- * its own.
- */
-const batchJobSpecs = (sql: Db, source: postgres.PendingQuery<postgres.Row[]>) => sql`
-  select array_agg(row(
-           ${ACTION_TASK}, json_build_object('runs', b.runs), null, b.run_at, 1, null, null, null
-         )::${sql(WORKER_SCHEMA)}.job_spec) as specs
-    from (select json_agg(json_build_object('id', s.id, 'attempt', s.attempts) order by s.id) as runs,
-                 max(s.run_at) as run_at
-            from (select *, (row_number() over (order by id) - 1) / ${RUNS_PER_JOB} as chunk
-                    from (${source}) t) s
-           group by s.chunk) b`;
-
 /** One run a job (or the deciding process) attempts, and at which attempt: a stale reference is a no-op. */
 export interface RunRef {
   id: number;
   attempt?: number;
 }
-
-/**
- * Inserts new runs, skipping keys already known (in this batch or before),
- * returning id, key, attempts and `runAt` as run_at for the job specs.
- * created_at (and updated_at, the same value) is the insert's own time, not
- * its transaction's start: the decisions that queued a run are stamped while
- * the transaction runs, and a contact's timeline shows the run after them.
- */
-const insertRuns = (tx: Db, runs: NewActionRun[], runAt: Date | null) => tx`
-  insert into nudge_engine.action_runs
-    (key, feature, contact_id, stage, kind, params, context, created_at, updated_at)
-  select key, feature, contact_id, stage, kind, params, context, t.at, t.at
-    from ${records(
-      tx,
-      runs.map((r) => ({
-        key: r.key,
-        feature: r.feature,
-        contact_id: r.contactId,
-        stage: r.stage,
-        kind: r.action.kind,
-        params: r.action.params ?? null,
-        context: r.context,
-      })),
-      'key text, feature text, contact_id uuid, stage text, kind text, params jsonb, context jsonb',
-    )}
-    cross join lateral (select clock_timestamp() as at) t
-  on conflict (key) do nothing
-  returning id, key, attempts, ${runAt}::timestamptz as run_at`;
 
 /**
  * Records runs and their jobs in the caller's transaction, so an action is
@@ -104,15 +44,7 @@ export async function enqueueActions(
   options: { runAt?: Date } = {},
 ): Promise<number> {
   if (runs.length === 0) return 0;
-  const [row] = await tx<{ count: number }[]>`
-    with inserted as (${insertRuns(tx, runs, options.runAt ?? null)}
-    ), specs as (${batchJobSpecs(tx, tx`select * from inserted`)}
-    ), added as (
-      select count(j.*) as jobs from specs, ${tx(WORKER_SCHEMA)}.add_jobs(specs.specs) j
-       where specs.specs is not null
-    )
-    select (select count(*)::int from inserted) as count from added`;
-  return row?.count ?? 0;
+  return enqueueRuns(tx, runs, options.runAt ?? null);
 }
 
 /**
@@ -189,26 +121,7 @@ export function replayFilter(text: ReplayFilterText, now = new Date()): ReplayFi
  */
 export async function replayActions(sql: Db, filter: ReplayFilter): Promise<number> {
   const { key = null, feature = null, since = null, until = null } = filter;
-  const [row] = await sql<{ count: number }[]>`
-    with picked as (
-      select id from nudge_engine.action_runs
-       where (case when ${key}::text is null then status = 'dead' else key = ${key}::text end)
-         and (${feature}::text is null or feature = ${feature}::text)
-         and (${since}::timestamptz is null or created_at >= ${since}::timestamptz)
-         and (${until}::timestamptz is null or created_at < ${until}::timestamptz)
-       for update
-    ), reset as (
-      update nudge_engine.action_runs r
-         set status = 'pending', attempts = 0, last_error = null, result = null,
-             completed_at = null, updated_at = now(), replays = r.replays + 1,
-             attempts_before_replay = r.attempts_before_replay + r.attempts
-        from picked where r.id = picked.id
-      returning r.id, r.key, r.attempts, null::timestamptz as run_at
-    ), specs as (${jobSpecs(sql, sql`select * from reset`)})
-    select count(j.*)::int as count
-      from specs, ${sql(WORKER_SCHEMA)}.add_jobs(specs.specs) j
-     where specs.specs is not null`;
-  return row?.count ?? 0;
+  return replayRuns(sql, { key, feature, since, until });
 }
 
 /**
@@ -235,29 +148,5 @@ export async function recoverActions(
   sql: Db,
   options: { staleAfterMs?: number } = {},
 ): Promise<number> {
-  const staleAfterMs = options.staleAfterMs ?? RECOVER_AFTER_MS;
-  const [row] = await sql<{ count: number }[]>`
-    with waiting as materialized (
-      -- The runs a job waits to run: one (runId, keyed or not) or a batch (runs).
-      select coalesce((p.payload ->> 'runId')::bigint, (run ->> 'id')::bigint) as id
-        from ${sql(WORKER_SCHEMA)}.jobs j
-        join ${sql(WORKER_SCHEMA)}._private_jobs p using (id)
-        left join lateral json_array_elements(p.payload -> 'runs') run on true
-       where j.task_identifier = ${ACTION_TASK} and j.locked_at is null
-         and j.attempts < j.max_attempts
-    ), stuck as (
-      select r.id from nudge_engine.action_runs r
-       where r.status in ('pending', 'retrying')
-         and r.updated_at < now() - ${staleAfterMs} * interval '1 millisecond'
-         and not exists (select from waiting w where w.id = r.id)
-       for update of r skip locked
-    ), touched as (
-      update nudge_engine.action_runs r set updated_at = now()
-        from stuck where r.id = stuck.id
-      returning r.id, r.key, r.attempts, null::timestamptz as run_at
-    ), specs as (${jobSpecs(sql, sql`select * from touched`)})
-    select count(j.*)::int as count
-      from specs, ${sql(WORKER_SCHEMA)}.add_jobs(specs.specs) j
-     where specs.specs is not null`;
-  return row?.count ?? 0;
+  return recoverRuns(sql, options.staleAfterMs ?? RECOVER_AFTER_MS);
 }
