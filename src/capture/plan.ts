@@ -39,10 +39,16 @@ export interface PlanItem {
   drift?: string[];
   /** A capture's columns: what its trigger copies, and what it leaves and why. */
   columns?: CaptureColumns;
+  /** Nothing to deploy yet: an old outbox table the engine is still emptying. */
+  waiting?: boolean;
   /** A slot the plan drops: what it holds unread (measured by replication/unread.ts noteUnread). */
   unread?: SlotUnread;
   sql: string[];
 }
+
+/** What a waiting old outbox table means for the user. */
+export const ROWS_WAITING =
+  'the engine processes its rows, so their events arrive; deploy again once it is empty to drop it';
 
 export interface Plan {
   items: PlanItem[];
@@ -222,16 +228,22 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
     });
   }
   // Rows tables no capture writes to any more go once the pump has emptied
-  // them (the drop is skipped while rows wait; a later deploy retries).
+  // them. While rows wait there is nothing to deploy: the engine processes
+  // them (their events arrive), and the drop becomes a change of the plan
+  // once the table is empty (the drop is skipped if a row is there by then).
   const wanted = new Set(desired.flatMap((object) => (object.rows ? [object.rows.table] : [])));
   for (const name of state.rowsTables) {
     if (wanted.has(name)) continue;
+    const held = state.rowsHeld.includes(name);
     items.push({
-      action: 'drop',
+      action: held ? 'unchanged' : 'drop',
       kind: 'capture',
       subject: `table nudge.${name}`,
-      detail: 'rows table no capture uses; dropped once empty',
-      sql: [dropRowsTableSql(name)],
+      detail: held
+        ? `old outbox: rows table no capture uses, waiting to empty (${ROWS_WAITING})`
+        : 'rows table no capture uses, empty: dropped',
+      ...(held ? { waiting: true } : {}),
+      sql: held ? [] : [dropRowsTableSql(name)],
     });
   }
   return items;

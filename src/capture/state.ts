@@ -43,6 +43,8 @@ export interface CaptureState {
   enrichments: DeployedEnrichment[];
   /** Rows tables of typed captures (see triggers.ts), by name in schema nudge. */
   rowsTables: string[];
+  /** The rows tables that hold rows the outbox pump has not processed yet. */
+  rowsHeld: string[];
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
   /** The latest deployment, and the (table, operation) keys it captured by trigger. */
   lastDeployed: { id: number; at: Date; keys: string[] } | undefined;
@@ -61,6 +63,7 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
       captures: [],
       enrichments: [],
       rowsTables: [],
+      rowsHeld: [],
       lastDeployed: undefined,
       replication,
     };
@@ -138,7 +141,13 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
           from nudge.deployments d order by d.id desc limit 1`
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
-  return { schema, captures, enrichments, rowsTables, lastDeployed: last, replication };
+  const rowsHeld: string[] = [];
+  for (const name of rowsTables) {
+    const [row] = await sql<{ held: boolean }[]>`
+      select exists (select from ${sql('nudge')}.${sql(name)}) as held`;
+    if (row?.held) rowsHeld.push(name);
+  }
+  return { schema, captures, enrichments, rowsTables, rowsHeld, lastDeployed: last, replication };
 }
 
 export interface RowsTable {

@@ -3,7 +3,7 @@
 // never deployed is the commonest reason for "no events").
 import { desiredCaptures } from '../capture/desired.js';
 import { namedEvent } from '../capture/named-events.js';
-import { makePlan } from '../capture/plan.js';
+import { makePlan, ROWS_WAITING } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
@@ -82,18 +82,25 @@ export async function featureChecks(
       `${deploy} (deploy repairs it)`,
     );
   }
-  const pending = plan.items.filter((item) => item.action !== 'unchanged').length;
-  if (pending) {
+  const pending = plan.items.filter((item) => item.action !== 'unchanged');
+  // Only removals left (an emptied old outbox table, an orphan): events arrive meanwhile.
+  const removals = pending.every((item) => item.action === 'drop');
+  if (pending.length) {
+    const count = `${pending.length} change${pending.length === 1 ? '' : 's'} not deployed`;
     return say(
       'warn',
       label,
-      `${pending} change${pending === 1 ? '' : 's'} not deployed: those features get no events yet`,
+      removals
+        ? `${count}, only removals (${pending.map((item) => `${item.kind} ${item.subject}`).join(', ')}): the features get their events; deploy removes what is left over`
+        : `${count}: those features get no events yet`,
       deploy,
     );
   }
+  const waiting = plan.items.filter((item) => item.waiting).map((item) => item.subject);
+  const note = waiting.length ? `; ${waiting.join(', ')} waiting to empty: ${ROWS_WAITING}` : '';
   say(
     'ok',
     label,
-    `${active} active feature${active === 1 ? '' : 's'} in ${where}, deployed and up to date`,
+    `${active} active feature${active === 1 ? '' : 's'} in ${where}, deployed and up to date${note}`,
   );
 }

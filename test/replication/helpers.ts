@@ -3,7 +3,7 @@
 // store migrated, a consumer feeding its inbox, the inbox read back, and the
 // slot dropped before the harness drops the database (a database with a
 // logical slot cannot be dropped).
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
@@ -130,4 +130,11 @@ export function useOrdersProject(db: TestDatabase, features: Record<string, stri
     cwd: () => cwd,
     nudge: (args: string[]) => nudgeIn(db, cwd, args),
   };
+}
+
+/** Rewrites the capture line of the project's nudge.yaml (the first line). */
+export async function useCapture(cwd: string, line: string): Promise<void> {
+  const file = path.join(cwd, 'nudge.yaml');
+  const [, ...rest] = (await readFile(file, 'utf8')).split('\n');
+  await writeFile(file, [line, ...rest].join('\n'));
 }

@@ -3,14 +3,17 @@
 // what it holds, `nudge deploy` and `nudge teardown` refuse without
 // --discard-unread, and WAL of other tables alone (no change of a captured
 // table waiting) does not count as unread changes.
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deploy as applyPlan } from '../../src/capture/deploy.js';
 import { planChange } from '../../src/cli/capture.js';
 import { loadConfig } from '../../src/config/load.js';
 import { useDatabase } from '../harness/db.js';
-import { ordersFeature, slotFor, useOrdersProject } from './helpers.js';
+import {
+  ordersFeature,
+  slotFor,
+  useCapture as switchCapture,
+  useOrdersProject,
+} from './helpers.js';
 
 const db = useDatabase();
 const project = useOrdersProject(
@@ -20,11 +23,7 @@ const project = useOrdersProject(
 );
 const nudge = project.nudge;
 
-async function useCapture(line: string): Promise<void> {
-  const file = path.join(project.cwd(), 'nudge.yaml');
-  const [, ...rest] = (await readFile(file, 'utf8')).split('\n');
-  await writeFile(file, [line, ...rest].join('\n'));
-}
+const useCapture = (line: string) => switchCapture(project.cwd(), line);
 
 const slotExists = async () =>
   (await db.sql`select 1 from pg_replication_slots where slot_name = ${slotFor(db)}`).length === 1;
