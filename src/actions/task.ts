@@ -3,12 +3,16 @@
 // schedules the next attempt itself, with backoff or the server's Retry-After.
 import type { TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
-import { WORKER_SCHEMA } from '../db/migrate.js';
-import { records } from '../db/records.js';
+import { insertDecisions } from '../engine/sql/insert-decisions.js';
 import { providerByKind, providerFor } from './index.js';
 import { ACTION_TASK, type ActionBatchJob, type ActionJob, type RunRef } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
 import { backoffMs, describe, judge } from './retry.js';
+import { lockRuns, type RunRow } from './sql/lock-runs.js';
+import { markDead } from './sql/mark-dead.js';
+import { markSucceeded } from './sql/mark-succeeded.js';
+import { markWithheld } from './sql/mark-withheld.js';
+import { scheduleAttempt } from './sql/schedule-attempt.js';
 import { type ActionEnv, type ActionProvider, type ActionRun, RetryableError } from './types.js';
 
 /**
@@ -17,19 +21,6 @@ import { type ActionEnv, type ActionProvider, type ActionRun, RetryableError } f
  * unsubscribed); `deferred`: admitted later, with a job at that time.
  */
 export type RunOutcome = 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'withheld' | 'deferred';
-
-interface RunRow {
-  id: string;
-  key: string;
-  feature: string | null;
-  contact_id: string | null;
-  stage: string | null;
-  kind: ActionRun['kind'];
-  params: ActionRun['params'];
-  context: ActionRun['context'] | null;
-  status: 'pending' | 'retrying' | 'succeeded' | 'dead' | 'skipped';
-  attempts: number;
-}
 
 /** The task list to give graphile-worker's run(): { nudge_action }. */
 export function actionTasks(env: ActionEnv): TaskList {
@@ -169,31 +160,21 @@ export async function executeRuns(
 
     if (done.length > 0) {
       // The run update and the decision-log rows, one statement.
-      const marked = tx`
-        update nudge_engine.action_runs r
-           set status = 'succeeded', attempts = r.attempts + 1, last_error = null,
-               result = d.result, completed_at = ${env.clock.now()},
-               provider_message_id = case when r.kind = 'email'
-                                          then d.result ->> 'message_id' end,
-               updated_at = clock_timestamp()
-          from ${records(
-            tx,
-            done.map((d) => ({ id: d.run.id, result: d.result ?? null })),
-            'id bigint, result jsonb',
-            'd',
-          )}
-         where r.id = d.id`;
-      const logged = attemptWrites(
+      await markSucceeded(
         tx,
-        env,
-        done.map(({ run, ms }) => ({
-          run,
-          ms,
-          status: 'succeeded',
-          reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
-        })),
+        done.map((d) => ({ id: d.run.id, result: d.result ?? null })),
+        env.clock.now(),
+        attemptWrites(
+          tx,
+          env,
+          done.map(({ run, ms }) => ({
+            run,
+            ms,
+            status: 'succeeded',
+            reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
+          })),
+        ),
       );
-      await tx`with marked as (${marked}) ${logged}`;
       for (const { run } of done) outcomes.set(run.id, 'succeeded');
       logSuccesses(
         env,
@@ -259,24 +240,17 @@ async function admitRuns(
  * the decision log as a `skipped` decision.
  */
 async function recordWithheld(tx: postgres.TransactionSql, env: ActionEnv, withheld: Withheld[]) {
-  const marked = tx`
-    update nudge_engine.action_runs r
-       set status = 'skipped', last_error = w.reason, completed_at = ${env.clock.now()},
-           updated_at = clock_timestamp()
-      from ${records(
-        tx,
-        withheld.map((w) => ({ id: w.run.id, reason: w.reason })),
-        'id bigint, reason text',
-        'w',
-      )}
-     where r.id = w.id`;
-  const logged = attemptWrites(
+  await markWithheld(
     tx,
-    env,
-    withheld.map((w) => ({ run: w.run, status: 'skipped', reason: w.reason })),
-    'skipped',
+    withheld.map((w) => ({ id: w.run.id, reason: w.reason })),
+    env.clock.now(),
+    attemptWrites(
+      tx,
+      env,
+      withheld.map((w) => ({ run: w.run, status: 'skipped', reason: w.reason })),
+      'skipped',
+    ),
   );
-  await tx`with marked as (${marked}) ${logged}`;
   for (const { run, reason } of withheld) {
     env.log('info', `action ${run.kind} skipped: ${reason}`, logFields(run));
   }
@@ -293,32 +267,9 @@ async function recordDeferral(tx: postgres.TransactionSql, env: ActionEnv, defer
   // run_at on the database's, which graphile-worker compares it with: the
   // wait is carried over as a delay, like a retry's.
   const delayMs = Math.max(0, until.getTime() - env.clock.now().getTime());
-  await nextJob(tx, run.id, delayMs, tx``);
+  await scheduleAttempt(tx, run.id, delayMs, tx``);
   await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
   env.log('info', `action ${run.kind} ${reason}`, logFields(run));
-}
-
-/**
- * Updates the run (`set`: assignments before updated_at) and gives it a
- * keyed job `delayMs` after that update, both on the database's clock, which
- * graphile-worker compares run_at with. The job key replaces a waiting job.
- */
-function nextJob(
-  tx: postgres.TransactionSql,
-  runId: number,
-  delayMs: number,
-  set: postgres.PendingQuery<postgres.Row[]>,
-) {
-  return tx`
-    with touched as (
-      update nudge_engine.action_runs set ${set} updated_at = clock_timestamp()
-       where id = ${runId}
-      returning id, key, attempts, updated_at + ${delayMs} * interval '1 millisecond' as run_at
-    )
-    select ${tx(WORKER_SCHEMA)}.add_jobs(array[row(
-             ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
-             null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
-      from touched`;
 }
 
 function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
@@ -358,33 +309,33 @@ interface Attempt {
  * `skipped` or `deferred` for a run its admission held back), in the
  * transaction that records the attempt on the run, for `nudge logs`: the
  * insert, a statement not sent yet (a success sends it with the runs'
- * update).
+ * update). `attempts` is never empty.
  */
 function attemptWrites(
   tx: postgres.TransactionSql,
   env: ActionEnv,
   attempts: Attempt[],
   outcome: 'attempt' | 'skipped' | 'deferred' = 'attempt',
-) {
-  return tx`
-    insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
-    select ${env.clock.now()}, feature, contact_id, ${outcome}, reason, detail
-      from ${records(
-        tx,
-        attempts.map((a) => ({
-          feature: a.run.feature,
-          contact_id: a.run.contactId,
-          reason: a.reason,
-          detail: {
-            kind: a.run.kind,
-            key: a.run.key,
-            attempt: a.run.attempts + 1,
-            status: a.status,
-            ...(a.ms === undefined ? {} : { ms: a.ms }),
-          },
-        })),
-        'feature text, contact_id uuid, reason text, detail jsonb',
-      )}`;
+): postgres.PendingQuery<postgres.Row[]> {
+  const at = env.clock.now();
+  return insertDecisions(
+    tx,
+    attempts.map((a) => ({
+      at,
+      inboxId: null,
+      feature: a.run.feature,
+      contactId: a.run.contactId,
+      outcome,
+      reason: a.reason,
+      detail: {
+        kind: a.run.kind,
+        key: a.run.key,
+        attempt: a.run.attempts + 1,
+        status: a.status,
+        ...(a.ms === undefined ? {} : { ms: a.ms }),
+      },
+    })),
+  )!;
 }
 
 /** The run with every string in its params rendered. */
@@ -428,11 +379,7 @@ async function recordFailure(
   const attempts = run.attempts + 1;
   const { max_attempts, backoff_base_ms, backoff_max_ms } = env.project.config.actions;
   if (!verdict.retry || attempts >= max_attempts) {
-    await tx`
-      update nudge_engine.action_runs
-         set status = 'dead', attempts = ${attempts}, last_error = ${verdict.message},
-             updated_at = clock_timestamp()
-       where id = ${run.id}`;
+    await markDead(tx, run.id, attempts, verdict.message);
     const why = verdict.retry
       ? `no attempts left of ${max_attempts}`
       : 'will not succeed as configured';
@@ -452,7 +399,7 @@ async function recordFailure(
     return 'dead';
   }
   const delayMs = verdict.retryAfterMs ?? backoffMs(run.attempts, backoff_base_ms, backoff_max_ms);
-  await nextJob(
+  await scheduleAttempt(
     tx,
     run.id,
     delayMs,
@@ -477,10 +424,10 @@ async function recordFailure(
 
 /** Locks the runs (in id order) and returns those still to attempt at the job's attempt. */
 async function lockLiveRuns(tx: postgres.TransactionSql, refs: RunRef[]): Promise<ActionRun[]> {
-  const rows = await tx<RunRow[]>`
-    select id, key, feature, contact_id, stage, kind, params, context, status, attempts
-      from nudge_engine.action_runs where id = any(${refs.map((r) => r.id)}::bigint[])
-     order by id for update`;
+  const rows = await lockRuns(
+    tx,
+    refs.map((r) => r.id),
+  );
   const attemptOf = new Map(refs.map((r) => [r.id, r.attempt]));
   return rows.filter((row) => live(row, attemptOf.get(Number(row.id)))).map(toActionRun);
 }

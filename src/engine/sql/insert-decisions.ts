@@ -1,13 +1,20 @@
 // The decisions of a transaction, inserted in one statement (not sent yet:
-// it goes with the transaction's other writes; undefined for none).
+// it goes with the transaction's other writes; undefined for none). The one
+// insert into the decision log: the engine's decisions, and the attempts the
+// actions record (actions/task.ts: outcome attempt, skipped or deferred).
 import type postgres from 'postgres';
 import { records } from '../../db/records.js';
 import type { Decision } from '../journeys/machine.js';
 
+/** A row of the decision log: a journey's decision, or an action attempt's. */
+export type DecisionRow = Omit<Decision, 'outcome'> & {
+  outcome: Decision['outcome'] | 'attempt' | 'deferred';
+};
+
 /** The decisions' insert, a statement not sent yet (undefined for none). */
 export function insertDecisions(
   tx: postgres.TransactionSql,
-  decisions: Decision[],
+  decisions: readonly DecisionRow[],
 ): postgres.PendingQuery<postgres.Row[]> | undefined {
   if (decisions.length === 0) return undefined;
   return tx`
