@@ -15,6 +15,12 @@ import {
   withReplication,
 } from './publication.js';
 
+/** Why a feature that enriches cannot be captured by replication, and what to do (capture/desired.ts says it at the feature's enrich: key). */
+export const ENRICH_UNDER_REPLICATION =
+  'enrich runs inside a capture trigger, in the writing transaction, and capture: replication has no trigger';
+export const ENRICH_INSTEAD =
+  'remove enrich: from this feature (and the enrichment.* it reads); to read the joined table, sync it as contact attributes (connectors.supabase.sync.tables and table_mapping) and read contact.<attribute>; or set capture: outbox in nudge.yaml (the whole project is then captured by triggers)';
+
 export async function replicationCaptures(
   project: LoadedConfig,
   sql: Sql,
@@ -37,8 +43,8 @@ export function replicationObjects(
   const enriching = [...new Set(needs.filter((n) => n.enrichments?.length).map((n) => n.by))];
   if (enriching.length) {
     throw new NudgeError(
-      `capture: replication cannot enrich at capture time, and ${enriching.join(', ')} ${enriching.length === 1 ? 'uses' : 'use'} enrich`,
-      'remove enrich from those features (read the joined row in a condition or template instead), or use capture: outbox',
+      `capture: replication cannot enrich at capture time, and ${enriching.join(', ')} ${enriching.length === 1 ? 'uses' : 'use'} enrich: ${ENRICH_UNDER_REPLICATION}`,
+      ENRICH_INSTEAD,
     );
   }
   const objects = buildCaptureObjects(needs, options.exclude ? { exclude: options.exclude } : {});
