@@ -1,6 +1,6 @@
 // The dev mailbox (email provider `dev`): mail is kept in
 // nudge_engine.mailbox instead of being sent, for `nudge dev` and tests.
-import type { Db } from '../contacts/store.js';
+import type postgres from 'postgres';
 import type { EmailSender } from './email-sender.js';
 
 /**
@@ -12,7 +12,7 @@ import type { EmailSender } from './email-sender.js';
  * connection of the pool while the attempt's transaction holds one (see
  * task.ts on sizing the pool).
  */
-export function makeDevMailbox(sql: Db): EmailSender {
+export function makeDevMailbox(sql: postgres.Sql): EmailSender {
   return {
     async send(message) {
       const [row] = await sql<{ id: string }[]>`

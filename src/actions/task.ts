@@ -142,10 +142,10 @@ export async function executeRuns(
     const remote: ActionRun[] = [];
     const store: ActionRun[] = [];
     for (const run of runs) (usesStore(run, env) ? store : remote).push(run);
-    const attempt = (inStore: boolean) => async (run: ActionRun) => {
+    const attempt = async (run: ActionRun) => {
       const start = performance.now();
       try {
-        const result = await perform(run, env, tx, inStore);
+        const result = await perform(run, env, tx);
         done.push({ run, result, ms: Math.round(performance.now() - start) });
       } catch (error) {
         failed.push({ run, error, ms: Math.round(performance.now() - start) });
@@ -154,9 +154,9 @@ export async function executeRuns(
     // Calls to other services first, all at once; then the store's effects,
     // one at a time (savepoints cannot overlap) in contact order, so the rows
     // they lock are held only until the commit, never across a slow request.
-    await Promise.all(remote.map(attempt(false)));
+    await Promise.all(remote.map(attempt));
     store.sort((a, b) => (a.contactId ?? '').localeCompare(b.contactId ?? '') || a.id - b.id);
-    for (const run of store) await attempt(true)(run);
+    for (const run of store) await attempt(run);
 
     if (done.length > 0) {
       // The run update and the decision-log rows, one statement.
@@ -346,18 +346,14 @@ async function renderParams(run: ActionRun, env: ActionEnv): Promise<ActionRun> 
 }
 
 /**
- * Runs the kind's provider on a rendered run — in a savepoint of `tx` when it
- * writes to the store, so a failure undoes its part.
+ * Runs the kind's provider on a rendered run. Only a provider that writes to
+ * the store is given the transaction, as a savepoint of `tx`, so a failure
+ * undoes its part; any other is given none.
  */
-async function perform(
-  run: ActionRun,
-  env: ActionEnv,
-  tx: postgres.TransactionSql,
-  inStore: boolean,
-) {
+async function perform(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql) {
   const provider = providerFor(run.kind);
-  if (inStore) return tx.savepoint((effects) => provider.execute(run, env, effects));
-  return provider.execute(run, env, tx);
+  if (provider.usesStore) return tx.savepoint((effects) => provider.execute(run, env, effects));
+  return provider.execute(run, env);
 }
 
 /**

@@ -81,20 +81,8 @@ export class PermanentError extends Error {
  */
 export type Admission = { go: ActionRun } | { skip: string } | { defer: Date; reason: string };
 
-export interface ActionProvider {
+interface ProviderBase {
   kinds: Action['kind'][];
-  /**
-   * Performs the effect. External effects send run.key as the idempotency key
-   * (Resend Idempotency-Key, webhook-id, ...). Effects on the engine store get
-   * `tx`, the transaction that also marks the run succeeded: exactly once.
-   */
-  execute(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql): Promise<unknown>;
-  /**
-   * Whether this run writes to the engine store through `tx` (default: no).
-   * Such runs execute one at a time, each in a savepoint; the others (calls
-   * to other services) run concurrently and must not touch `tx`.
-   */
-  usesStore?(run: ActionRun, env: ActionEnv): boolean;
   /**
    * Checks made when the runs are attempted, before any of them executes
    * (reads on `db`, the attempt's transaction; one verdict per run, in
@@ -102,3 +90,30 @@ export interface ActionProvider {
    */
   admit?(runs: ActionRun[], env: ActionEnv, db: postgres.TransactionSql): Promise<Admission[]>;
 }
+
+/**
+ * A provider whose effect is outside the attempt's transaction: a call to
+ * another service (Resend, SMTP, webhooks, Edge Functions) or a write on a
+ * connection of its own (the dev mailbox). Its runs execute concurrently and
+ * are at least once; it sends run.key as the idempotency key (Resend
+ * Idempotency-Key, webhook-id, ...). It is never given the transaction.
+ */
+export interface RemoteProvider extends ProviderBase {
+  usesStore?: undefined;
+  execute(run: ActionRun, env: ActionEnv): Promise<unknown>;
+}
+
+/**
+ * A provider whose effect is a write to the engine store, made through `tx`
+ * (a savepoint of the transaction that also marks the run succeeded): its
+ * runs execute one at a time and exactly once. usesStore says so, for every
+ * run; a kind that only sometimes writes to the store belongs to two
+ * providers.
+ */
+export interface StoreProvider extends ProviderBase {
+  usesStore(run: ActionRun, env: ActionEnv): true;
+  execute(run: ActionRun, env: ActionEnv, tx: postgres.TransactionSql): Promise<unknown>;
+}
+
+/** What runs an action kind: one file per effect implements one of the two. */
+export type ActionProvider = RemoteProvider | StoreProvider;
