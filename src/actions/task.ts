@@ -267,7 +267,7 @@ async function recordDeferral(tx: postgres.TransactionSql, env: ActionEnv, defer
   // run_at on the database's, which graphile-worker compares it with: the
   // wait is carried over as a delay, like a retry's.
   const delayMs = Math.max(0, until.getTime() - env.clock.now().getTime());
-  await scheduleAttempt(tx, run.id, delayMs, tx``);
+  await scheduleAttempt(tx, run.id, delayMs);
   await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
   env.log('info', `action ${run.kind} ${reason}`, logFields(run));
 }
@@ -395,12 +395,7 @@ async function recordFailure(
     return 'dead';
   }
   const delayMs = verdict.retryAfterMs ?? backoffMs(run.attempts, backoff_base_ms, backoff_max_ms);
-  await scheduleAttempt(
-    tx,
-    run.id,
-    delayMs,
-    tx`status = 'retrying', attempts = ${attempts}, last_error = ${verdict.message},`,
-  );
+  await scheduleAttempt(tx, run.id, delayMs, { attempts, error: verdict.message });
   await attemptWrites(tx, env, [
     {
       run,

@@ -1,7 +1,8 @@
-// A run updated (`set`: assignments before updated_at) and given a keyed job
-// `delayMs` after that update, in one statement, both on the database's
-// clock, which graphile-worker compares run_at with. The job key replaces a
-// waiting job. A retry's and a deferral's next attempt.
+// A run's next attempt: the run touched (and, after a failed attempt, marked
+// retrying with its attempts and error) and given a keyed job `delayMs` after
+// that update, in one statement, both on the database's clock, which
+// graphile-worker compares run_at with. The job key replaces a waiting job.
+// A retry's and a deferral's (which leaves status and attempts as they are).
 import type postgres from 'postgres';
 import { WORKER_SCHEMA } from '../../db/migrate.js';
 import { ACTION_TASK } from './action-task.js';
@@ -10,8 +11,11 @@ export function scheduleAttempt(
   tx: postgres.TransactionSql,
   runId: number,
   delayMs: number,
-  set: postgres.PendingQuery<postgres.Row[]>,
+  retry?: { attempts: number; error: string },
 ): postgres.PendingQuery<postgres.Row[]> {
+  const set = retry
+    ? tx`status = 'retrying', attempts = ${retry.attempts}, last_error = ${retry.error},`
+    : tx``;
   return tx`
     with touched as (
       update nudge_engine.action_runs set ${set} updated_at = clock_timestamp()
