@@ -23,6 +23,7 @@ import { decisionLines } from '../engine/lanes/decision-log.js';
 import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { makeLog } from '../engine/wiring/log.js';
+import { formatTableName } from '../source/names.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -119,6 +120,9 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       receiver,
       now: () => clock.now(),
       stopped: () => stop.stopped,
+      ...(project.config.capture.transport === 'replication'
+        ? { slot: project.config.capture.replication.slot }
+        : {}),
       schedules: features
         .scheduled()
         .filter((f) => f.feature.status === 'active' && f.feature.trigger.kind === 'schedule')
@@ -171,21 +175,25 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   }
 }
 
-/** One line for what was deployed: features, the tables captured, the deployment. */
+/** One line for what was deployed: the deployment, and the tables captured and how. */
 function deploySummary(plan: Plan, deploymentId: number | undefined, io: Io): string {
   const c = io.colors;
   const tables = new Map<string, string[]>();
-  for (const item of plan.items) {
-    if (item.kind !== 'capture' || item.action === 'drop') continue;
-    const [table = item.subject, operation = ''] = item.subject.split(' ');
-    tables.set(table, [...(tables.get(table) ?? []), operation]);
+  for (const object of plan.desired) {
+    const table = formatTableName(object.table);
+    tables.set(table, [...(tables.get(table) ?? []), object.operation]);
   }
   const captured = [...tables].map(([table, ops]) => `${table} (${ops.join(', ')})`).join(', ');
+  const how = plan.desired.replication
+    ? ` by replication slot ${plan.desired.replication.slot}`
+    : captured
+      ? ' by triggers'
+      : '';
   const { create, replace, drop } = plan.counts;
   const head = plan.hasChanges
     ? `${c.green('✓')} Deployed (deployment #${deploymentId ?? '-'}: ${create} created, ${replace} replaced, ${drop} dropped)`
     : `${c.green('✓')} Deployed already, no changes`;
-  return `${head}. Capture on ${captured || 'no table'}.`;
+  return `${head}. Capture on ${captured || 'no table'}${how}.`;
 }
 
 async function printAfterStory(

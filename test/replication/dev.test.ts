@@ -1,0 +1,43 @@
+// `nudge dev` with a project that captures by replication: the deploy line
+// names the published tables, and each story step waits for the slot to be
+// read, so a step's effects are shown under that step.
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+
+describe('nudge dev with capture: replication', () => {
+  it('names the published tables and shows each effect under its step', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-dev-replication-'));
+    await chmod(cwd, 0o755); // the embedded server may run as another user than root
+    try {
+      await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+      await writeFile(path.join(cwd, 'nudge.yaml'), 'capture: replication\n');
+      await writeFile(
+        path.join(cwd, 'nudge/features/signed-up.yaml'),
+        `name: signed-up
+trigger: { table: auth.users, on: insert }
+contact: { id: new.id, email: new.email }
+stages:
+  - name: tracked
+    do: [{ track: { event: signed-up } }]
+`,
+      );
+      const m = memoryIo({ cwd, env: {} });
+      const code = await run(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], m.io);
+      const out = m.stdout();
+      expect(m.stderr()).toBe('');
+      expect(code).toBe(0);
+      expect(out).toMatch(
+        /^✓ Deployed \(deployment #1: .*\)\. Capture on auth\.users \(insert\) by replication slot nudge\.$/m,
+      );
+      const signUps = out.slice(out.indexOf('  Sign-ups'), out.indexOf('  Sign-in'));
+      expect(signUps).toContain('signed up');
+      expect(signUps).toMatch(/→ signed-up: \d+ events? tracked/);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
