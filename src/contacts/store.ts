@@ -5,11 +5,14 @@
 import type postgres from 'postgres';
 import { isUniqueViolation } from '../db/errors.js';
 import { records } from '../db/records.js';
+import { attachUsersByEmail } from '../engine/sql/attach-users-by-email.js';
 import { fillContact } from '../engine/sql/fill-contact.js';
 import { findContact } from '../engine/sql/find-contact.js';
 import { insertContact } from '../engine/sql/insert-contact.js';
 import { insertContacts } from '../engine/sql/insert-contacts.js';
+import { mergeAttributes } from '../engine/sql/merge-attributes.js';
 import { readContacts } from '../engine/sql/read-contacts.js';
+import { upsertUserContacts } from '../engine/sql/upsert-user-contacts.js';
 
 export interface ContactIdentity {
   authUserId?: string | null;
@@ -134,39 +137,9 @@ export async function upsertUserRows(
   users: () => postgres.PendingQuery<postgres.Row[]>,
   options: { ids?: boolean } = {},
 ): Promise<UsersUpserted & { ids: string[] }> {
-  // Contacts known only by email are few or none: the EXISTS is evaluated
-  // once, and when there are none the users are not read for them.
-  await db`
-    update nudge_engine.contacts c set auth_user_id = i.id, updated_at = now()
-      from (${users()}) i
-     where exists (select from nudge_engine.contacts n where n.auth_user_id is null and n.email is not null)
-       and c.auth_user_id is null and i.email is not null and c.email = i.email
-       and not exists (select from nudge_engine.contacts x where x.auth_user_id = i.id)`;
-  // A row ON CONFLICT updated carries this transaction's id in xmax; a row
-  // it inserted has none: that tells the two apart without reading first.
-  const [counts] = await db<(UsersUpserted & { ids: string[] | null })[]>`
-    with users as (${users()}),
-    newly_deleted as (
-      select count(*)::int as n from users i
-        left join nudge_engine.contacts c on c.auth_user_id = i.id
-       where i.deleted_at is not null and c.deleted_at is null
-    ), upserted as (
-      insert into nudge_engine.contacts (auth_user_id, email, phone, attributes, deleted_at)
-      select id, email, phone, attributes, deleted_at from users
-      on conflict (auth_user_id) do update set
-        email = excluded.email,
-        phone = excluded.phone,
-        attributes = nudge_engine.contacts.attributes || excluded.attributes,
-        deleted_at = excluded.deleted_at,
-        updated_at = now()
-      returning auth_user_id, xmax = 0 as created
-    )
-    select count(*) filter (where created)::int as created,
-           count(*) filter (where not created)::int as updated,
-           (select n from newly_deleted) as deleted,
-           ${options.ids ? db`array_agg(auth_user_id::text)` : db`null`} as ids
-      from upserted`;
-  return { ...counts!, ids: counts!.ids ?? [] };
+  await attachUsersByEmail(db, users());
+  const counts = await upsertUserContacts(db, users(), options.ids === true);
+  return { ...counts, ids: counts.ids ?? [] };
 }
 
 /** upsertUserRows for users mapped in this process. */
@@ -193,9 +166,7 @@ export async function setAttributes(
   contactId: string,
   attributes: Record<string, unknown>,
 ): Promise<void> {
-  await db`
-    update nudge_engine.contacts set attributes = attributes || ${db.json(attributes as postgres.JSONValue)}, updated_at = now()
-     where id = ${contactId}`;
+  await mergeAttributes(db, contactId, attributes);
 }
 
 /** A contact with its attributes, as conditions on contact.* see it. */

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContactKeys } from '../../src/contacts/store.js';
 import type { Decision, JourneyRow } from '../../src/engine/journeys/machine.js';
 import { announceInbox } from '../../src/engine/sql/announce-inbox.js';
+import { attachUsersByEmail } from '../../src/engine/sql/attach-users-by-email.js';
 import { claimTimers } from '../../src/engine/sql/claim-timers.js';
 import { countEmails } from '../../src/engine/sql/count-emails.js';
 import { endJourney } from '../../src/engine/sql/end-journey.js';
@@ -30,6 +31,7 @@ import { lockActiveJourneys } from '../../src/engine/sql/lock-active-journeys.js
 import { lockJourney } from '../../src/engine/sql/lock-journey.js';
 import { lockJourneys } from '../../src/engine/sql/lock-journeys.js';
 import { markProcessed } from '../../src/engine/sql/mark-processed.js';
+import { mergeAttributes } from '../../src/engine/sql/merge-attributes.js';
 import { moveLane } from '../../src/engine/sql/move-lane.js';
 import { readContacts } from '../../src/engine/sql/read-contacts.js';
 import { readLanes } from '../../src/engine/sql/read-lanes.js';
@@ -37,6 +39,7 @@ import { strandedLanes } from '../../src/engine/sql/stranded-lanes.js';
 import { takeLanes } from '../../src/engine/sql/take-lanes.js';
 import { timersDue } from '../../src/engine/sql/timers-due.js';
 import { upsertJourneys } from '../../src/engine/sql/upsert-journeys.js';
+import { upsertUserContacts } from '../../src/engine/sql/upsert-user-contacts.js';
 import { useDatabase } from '../harness/db.js';
 import { PARTITIONS, partitionActivity, partitionedStore } from './partitioned-store.js';
 
@@ -192,6 +195,10 @@ const newKeys = (n: number): ContactKeys => ({
   phone: null,
   externalId: null,
 });
+/** An auth user as the users upsert reads one: (id, email, phone, attributes, deleted_at). */
+const user = (tx: postgres.TransactionSql, c: Contact) =>
+  tx`select ${c.auth_user_id}::uuid as id, ${c.email}::text as email, null::text as phone,
+            '{}'::jsonb as attributes, null::timestamptz as deleted_at`;
 const decision = (c: Contact | null): Decision => ({
   at: now,
   inboxId: 1,
@@ -288,6 +295,13 @@ describe('statements about one contact touch its partition only', () => {
     ]);
   });
 
+  it('merge-attributes', async () => {
+    const c = contacts[12]!;
+    expect(await touched((tx) => mergeAttributes(tx, c.id, { plan: 'pro' }))).toEqual([
+      `contacts_p${c.r}`,
+    ]);
+  });
+
   it("insert-contact: the new contact's partition", async () => {
     const partitions = await touched((tx) => insertContact(tx, newKeys(1), {}));
     expect(partitions).toHaveLength(1);
@@ -361,6 +375,18 @@ describe('statements that cross partitions (docs/scale.md)', () => {
     expect(await touched((tx) => findContact(tx, keys))).toEqual(all('contacts'));
   });
 
+  it('attach-users-by-email looks for contacts known only by email: every contacts partition', async () => {
+    const c = contacts[13]!;
+    expect(await touched((tx) => attachUsersByEmail(tx, user(tx, c)))).toEqual(all('contacts'));
+  });
+
+  it('upsert-user-contacts cannot run: its conflict target (auth_user_id) has no contact id', async () => {
+    const c = contacts[14]!;
+    await expect(touched((tx) => upsertUserContacts(tx, user(tx, c), false))).rejects.toMatchObject(
+      { code: '42P10' },
+    );
+  });
+
   it('stranded-lanes asks for lanes above a count, which hash partitions cannot prune: every inbox partition', async () => {
     expect(await touched((tx) => strandedLanes(tx as unknown as postgres.Sql, 2))).toEqual(
       all('inbox'),
@@ -412,6 +438,9 @@ it('every file of src/engine/sql/ is covered above or set aside with its reason'
     'move-lane',
     'find-contact',
     'stranded-lanes',
+    'merge-attributes',
+    'attach-users-by-email',
+    'upsert-user-contacts',
   ];
   const setAside = {
     // The pump's statements run on the source database (nudge.event_log,
