@@ -31,7 +31,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
   program
     .command('deploy')
     .description(
-      'apply the plan: install the nudge schema and capture triggers, in one transaction',
+      'apply the plan: install the nudge schema and capture — triggers, or with capture: replication publications and a slot',
     )
     .option('-y, --yes', 'apply without asking')
     .option('--sql', 'print the change as SQL instead of applying it')

@@ -1,7 +1,7 @@
 // `nudge init`: a nudge.yaml and a first feature from the premade templates,
 // so a newcomer starts from something that deploys.
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { didYouMean } from '../config/suggest.js';
@@ -11,13 +11,16 @@ import type { GlobalOptions } from './program.js';
 
 const TEMPLATES = fileURLToPath(new URL('../../examples/demo/nudge/', import.meta.url));
 
-const CONFIG = `# yaml-language-server: $schema=./node_modules/nudge/schema/nudge.schema.json
+/** The JSON Schemas the package ships (schema/), as installed in a user's project. */
+const SCHEMAS = 'node_modules/nudge/schema';
+
+const CONFIG = `# yaml-language-server: $schema=./${SCHEMAS}/nudge.schema.json
 # Nudge configuration. Reference: docs/configuration.md
 # The database: your Supabase project's connection string (Settings → Database),
 # read from the environment or from .env beside this file.
 database_url: \${DATABASE_URL}
 access: read-write        # read-only: analyze and plan only, deploy refuses
-capture: outbox           # outbox (transactional) or webhook (pg_net)
+capture: outbox           # outbox (transactional), webhook (pg_net) or replication (a logical replication slot, no trigger)
 features: nudge/features
 templates: nudge/templates
 
@@ -62,10 +65,12 @@ export async function init(
     io.out(`  ${io.colors.green('+')} ${relative}`);
   };
   await write('nudge.yaml', () => writeFile(path.join(io.cwd, 'nudge.yaml'), CONFIG));
-  await write(`nudge/features/${template}.yaml`, () =>
-    copyFile(
-      path.join(TEMPLATES, 'features', `${template}.yaml`),
+  await write(`nudge/features/${template}.yaml`, async () =>
+    writeFile(
       path.join(io.cwd, `nudge/features/${template}.yaml`),
+      withInstalledSchema(
+        await readFile(path.join(TEMPLATES, 'features', `${template}.yaml`), 'utf8'),
+      ),
     ),
   );
   for (const file of await readdir(path.join(TEMPLATES, 'templates'))) {
@@ -80,6 +85,20 @@ export async function init(
   );
   io.out('  2. nudge doctor    check the connection and prerequisites');
   io.out('  3. nudge plan      see what would be deployed');
-  io.out('  4. nudge deploy    install the capture triggers');
+  io.out(
+    '  4. nudge deploy    install capture: the nudge schema and triggers (with capture: replication, publications and a slot)',
+  );
   return 0;
+}
+
+/**
+ * A premade feature's `$schema=` points at the schema in this repository
+ * (examples/demo/nudge/features → schema/); in the user's project it is the
+ * installed package's, two folders up from nudge/features.
+ */
+function withInstalledSchema(text: string): string {
+  return text.replace(
+    /^(# yaml-language-server: \$schema=)\S+/m,
+    `$1../../${SCHEMAS}/feature.schema.json`,
+  );
 }
