@@ -1,6 +1,7 @@
 // `nudge deploy`: shows the plan, asks, applies it in one transaction.
 // `--sql` prints the change as a script instead (works in read-only mode).
 import { deploy as applyPlan, planScript } from '../capture/deploy.js';
+import type { Action, Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/render.js';
 import { noteUnread, unreadRefusal } from '../capture/transports/replication/unread.js';
 import { installSigningSecret } from '../capture/webhook.js';
@@ -70,16 +71,38 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     });
     if (project.config.capture.transport === 'webhook')
       await installCaptureSecret(project, session.sql, io);
-    const { create, replace, drop } = result.plan.counts;
     if (result.deploymentId === undefined) {
       io.out('\nNothing to do: the database changed meanwhile and now matches the features.');
       return 0;
     }
-    io.out(
-      `\n${io.colors.green('✓')} Deployment #${result.deploymentId}: ${create} created, ${replace} replaced, ${drop} dropped.`,
+    const done = (['create', 'replace', 'drop'] as const).map(
+      (action) => `${result.plan.counts[action]} ${PAST[action]}${kindsOf(result.plan, action)}`,
     );
+    io.out(`\n${io.colors.green('✓')} Deployment #${result.deploymentId}: ${done.join(', ')}.`);
     return 0;
   });
+}
+
+const PAST = { create: 'created', replace: 'replaced', drop: 'dropped' } as const;
+
+/** " (3 publications, 1 slot)": what the deployment's items of one action were. */
+function kindsOf(plan: Plan, action: Action): string {
+  const counts = new Map<string, number>();
+  for (const item of plan.items)
+    if (item.action === action) {
+      // A capture item is a trigger, or an old outbox's rows table.
+      const kind =
+        item.kind !== 'capture'
+          ? item.kind
+          : item.subject.startsWith('table ')
+            ? 'rows table'
+            : 'trigger';
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    }
+  const kinds = [...counts].map(([kind, n]) =>
+    n === 1 ? `1 ${kind}` : `${n} ${kind.replace(/y$/, 'ie').replace(/([^s])$/, '$1s')}`,
+  );
+  return kinds.length ? ` (${kinds.join(', ')})` : '';
 }
 
 /** Why a read-only project does not deploy, and what to do instead (the CLI and the dashboard). */

@@ -129,7 +129,9 @@ describe('plan and deploy', () => {
   it('deploys, then captures a sign-up and a paid order into the outbox', async () => {
     const result = await nudge(cwd, ['deploy', '--yes']);
     expect(result.code).toBe(0);
-    expect(result.out).toMatch(/✓ Deployment #1: 5 created, 0 replaced, 0 dropped\./);
+    expect(result.out).toMatch(
+      /✓ Deployment #1: 5 created \(1 schema, 3 triggers, 1 enrichment\), 0 replaced, 0 dropped\./,
+    );
     const [user] = await db.sql`
       insert into auth.users (id, email, is_anonymous) values (gen_random_uuid(), 'ada@example.com', false) returning id`;
     await db.sql`insert into auth.users (id, email, is_anonymous) values (gen_random_uuid(), null, true)`;

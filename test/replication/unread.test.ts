@@ -89,6 +89,10 @@ describe('a slot with changes no engine has read', () => {
     );
     const deploy = await nudge(['deploy', '--yes', '--discard-unread']);
     expect(deploy.code).toBe(0);
+    // Said by what it did: a trigger in, the publications and the slot out.
+    expect(deploy.out).toMatch(
+      /✓ Deployment #\d+: 1 created \(1 trigger\), 0 replaced, 4 dropped \(3 publications, 1 slot\)\./,
+    );
     expect(deploy.out).toContain('1 change not yet read');
     expect(await slotExists()).toBe(false);
   });
