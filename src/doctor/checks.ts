@@ -447,12 +447,15 @@ async function captureChecks(checks: Checks) {
 
 function realtimeChecks({ say, analysis, project, configured }: Checks) {
   const wanted = !!project.supabase?.enabled && project.supabase.sync.realtime;
+  const own =
+    project.config.capture.transport === 'replication'
+      ? 'its own publications and slot'
+      : 'its own triggers';
   const publication = analysis.publications.find((p) => p.name === 'supabase_realtime');
   if (!publication && !wanted) {
     return say('ok', 'Realtime', 'no supabase_realtime publication (Nudge does not need it)');
   } else if (!publication) {
-    const fix =
-      'CREATE PUBLICATION supabase_realtime; Nudge itself captures changes with its own triggers';
+    const fix = `CREATE PUBLICATION supabase_realtime; Nudge itself captures changes with ${own}`;
     return say(
       'warn',
       'Realtime',
@@ -469,7 +472,7 @@ function realtimeChecks({ say, analysis, project, configured }: Checks) {
     .filter((t) => t.synced && t.report && !t.report.publications.includes('supabase_realtime'))
     .map((t) => formatTableName(t.name));
   if (missing.length) {
-    const message = `Realtime not enabled for ${missing.join(', ')}; Nudge captures changes with its own triggers, Realtime clients get nothing`;
+    const message = `Realtime not enabled for ${missing.join(', ')}; Nudge captures changes with ${own}, Realtime clients get nothing`;
     const fix = `ALTER PUBLICATION supabase_realtime ADD TABLE ${missing.join(', ')}; (or Dashboard → Database → Replication)`;
     say('warn', 'Realtime', message, fix);
   }
