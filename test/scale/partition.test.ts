@@ -1,5 +1,5 @@
 // Shard locality, on real PostgreSQL as a stand-in for a store distributed by
-// contact: every hot statement of src/engine/sql/ runs, through its own
+// contact: every hot statement of src/engine/sql/ and src/actions/sql/ runs, through its own
 // function and with realistic values, against an engine store whose hot
 // tables are hash-partitioned by contact (partitioned-store.ts). The text and
 // parameters the function sent are EXPLAIN ANALYZEd in the same transaction;
@@ -12,6 +12,16 @@
 import { readdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueRuns } from '../../src/actions/sql/enqueue-runs.js';
+import { insertRuns } from '../../src/actions/sql/insert-runs.js';
+import { lockRuns } from '../../src/actions/sql/lock-runs.js';
+import { markDead } from '../../src/actions/sql/mark-dead.js';
+import { markSucceeded } from '../../src/actions/sql/mark-succeeded.js';
+import { markWithheld } from '../../src/actions/sql/mark-withheld.js';
+import { recoverRuns } from '../../src/actions/sql/recover-runs.js';
+import { replayRuns } from '../../src/actions/sql/replay-runs.js';
+import { scheduleAttempt } from '../../src/actions/sql/schedule-attempt.js';
+import type { NewActionRun } from '../../src/actions/types.js';
 import type { ContactKeys } from '../../src/contacts/store.js';
 import type { Decision, JourneyRow } from '../../src/engine/journeys/machine.js';
 import { announceInbox } from '../../src/engine/sql/announce-inbox.js';
@@ -57,6 +67,8 @@ interface Contact {
   r: number;
 }
 let contacts: Contact[];
+/** Contact id → the id of its seeded action run (in action_runs_p<r>, r its contact's). */
+const runs = new Map<string, number>();
 /** Lane → the remainder of its inbox partition, and its pending event ids. */
 const lanes = new Map<number, { r: number; ids: number[] }>();
 const LANES = 4;
@@ -91,6 +103,15 @@ beforeAll(async () => {
     insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason, detail)
     select ${now}, 'welcome', c.id, 'action', 'stage first', '{"kind": "email"}'
       from nudge_engine.contacts c cross join generate_series(1, 3)`;
+  // Every contact: one action run; one in 50 dead, one in 50 pending and untouched for an hour.
+  const seeded = await sql<{ id: string; contact_id: string }[]>`
+    insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, status, updated_at)
+    select 'welcome:' || c.id || ':1:first:0', 'welcome', c.id, 'first', 'track', '{"event": "x"}',
+           case c.n % 50 when 0 then 'dead' when 1 then 'pending' else 'succeeded' end,
+           ${now}::timestamptz - interval '1 hour'
+      from (select id, row_number() over (order by id) as n from nudge_engine.contacts) c
+    returning id, contact_id`;
+  for (const run of seeded) runs.set(run.contact_id, Number(run.id));
   const inbox = await sql<{ id: string; partition: number; part: string }[]>`
     insert into nudge_engine.inbox (source, source_key, occurred_at, partition)
     select 'api', 'k-' || l || '-' || g, ${now}, l from generate_series(0, ${LANES - 1}) l, generate_series(1, 10) g
@@ -199,6 +220,15 @@ const newKeys = (n: number): ContactKeys => ({
 const user = (tx: postgres.TransactionSql, c: Contact) =>
   tx`select ${c.auth_user_id}::uuid as id, ${c.email}::text as email, null::text as phone,
             '{}'::jsonb as attributes, null::timestamptz as deleted_at`;
+const runOf = (c: Contact) => runs.get(c.id)!;
+const newRun = (n: number, c: Contact): NewActionRun => ({
+  key: `welcome:${c.id}:2:second:${n}`,
+  feature: 'welcome',
+  contactId: c.id,
+  stage: 'second',
+  action: { kind: 'track', params: { event: 'x' } },
+  context: { contact: null } as NewActionRun['context'],
+});
 const decision = (c: Contact | null): Decision => ({
   at: now,
   inboxId: 1,
@@ -413,6 +443,124 @@ describe('statements that cross partitions (docs/scale.md)', () => {
   });
 });
 
+// The action queue's statements (src/actions/sql/). A run is named by its id
+// (jobs and attempts carry no contact), and none of them is local today;
+// docs/scale.md says what would make them local.
+describe('statements that cross partitions: the action queue (docs/scale.md)', () => {
+  it('insert-runs cannot run: its conflict target (key) has no contact id', async () => {
+    const c = contacts[15]!;
+    await expect(touched(async (tx) => insertRuns(tx, [newRun(0, c)], null))).rejects.toMatchObject(
+      { code: '42P10' },
+    );
+  });
+
+  it('enqueue-runs cannot run: it inserts with insert-runs (42P10)', async () => {
+    const c = contacts[16]!;
+    await expect(touched((tx) => enqueueRuns(tx, [newRun(1, c)], null))).rejects.toMatchObject({
+      code: '42P10',
+    });
+  });
+
+  it('lock-runs locks runs by id, which carries no contact: every action_runs partition', async () => {
+    const { contacts: cs } = batch();
+    expect(await touched((tx) => lockRuns(tx, cs.map(runOf)))).toEqual(all('action_runs'));
+  });
+
+  it('mark-dead marks a run by its id: every action_runs partition', async () => {
+    const c = contacts[17]!;
+    expect(await touched(async (tx) => markDead(tx, runOf(c), 5, 'gone'))).toEqual(
+      all('action_runs'),
+    );
+  });
+
+  it('schedule-attempt marks a run by its id: every action_runs partition (its job: nudge_worker)', async () => {
+    const c = contacts[18]!;
+    expect(await touched(async (tx) => scheduleAttempt(tx, runOf(c), 1000))).toEqual(
+      all('action_runs'),
+    );
+    expect(
+      await touched(async (tx) =>
+        scheduleAttempt(tx, runOf(c), 1000, { attempts: 1, error: 'timeout' }),
+      ),
+    ).toEqual(all('action_runs'));
+  });
+
+  it("mark-succeeded and mark-withheld mark runs by id: every action_runs partition, and their decisions the contacts' own", async () => {
+    const { contacts: cs, partitions } = batch();
+    const expected = [...all('action_runs'), ...partitions.map((r) => `decisions_p${r}`)].sort();
+    const logged = (tx: postgres.TransactionSql) => insertDecisions(tx, cs.map(decision))!;
+    expect(
+      await touched(async (tx) =>
+        markSucceeded(
+          tx,
+          cs.map((c) => ({ id: runOf(c), result: null })),
+          now,
+          logged(tx),
+        ),
+      ),
+    ).toEqual(expected);
+    expect(
+      await touched(async (tx) =>
+        markWithheld(
+          tx,
+          cs.map((c) => ({ id: runOf(c), reason: 'unsubscribed' })),
+          now,
+          logged(tx),
+        ),
+      ),
+    ).toEqual(expected);
+  });
+
+  it('replay-runs picks runs by key, or dead ones by status, not by contact: every action_runs partition', async () => {
+    const c = contacts[19]!;
+    const [key] = await sql<{ key: string }[]>`
+      select key from nudge_engine.action_runs where id = ${runOf(c)}`;
+    const filter = { key: null, feature: null, since: null, until: null };
+    expect(await touched((tx) => replayRuns(tx, { ...filter, key: key!.key }))).toEqual(
+      all('action_runs'),
+    );
+    expect(await touched((tx) => replayRuns(tx, { ...filter, feature: 'welcome' }))).toEqual(
+      all('action_runs'),
+    );
+  });
+
+  it('recover-runs, a periodic reclaim of runs without a job across contacts: every action_runs partition', async () => {
+    expect(await touched((tx) => recoverRuns(tx, 60_000))).toEqual(all('action_runs'));
+  });
+});
+
+const statementFiles = (dir: string) =>
+  readdirSync(new URL(dir, import.meta.url))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+
+it('every file of src/actions/sql/ is covered above or set aside with its reason', () => {
+  const covered = [
+    'insert-runs',
+    'enqueue-runs',
+    'lock-runs',
+    'mark-dead',
+    'schedule-attempt',
+    'mark-succeeded',
+    'mark-withheld',
+    'replay-runs',
+    'recover-runs',
+  ];
+  const setAside = {
+    // graphile-worker's schema (nudge_worker) only: the queue is
+    // coordinator-local (docs/scale.md). Both are parts of enqueue-runs,
+    // replay-runs and recover-runs, which run above.
+    'batch-job-specs': 'nudge_worker only (job specs)',
+    'keyed-jobs': 'nudge_worker only (add_jobs)',
+    // The task name, not a statement.
+    'action-task': 'not a statement',
+  };
+  expect(statementFiles('../../src/actions/sql/')).toEqual(
+    [...covered, ...Object.keys(setAside)].sort(),
+  );
+});
+
 it('every file of src/engine/sql/ is covered above or set aside with its reason', () => {
   const covered = [
     'count-emails',
@@ -459,9 +607,7 @@ it('every file of src/engine/sql/ is covered above or set aside with its reason'
     // A column list, not a statement.
     'journey-columns': 'not a statement',
   };
-  const files = readdirSync(new URL('../../src/engine/sql/', import.meta.url))
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => f.slice(0, -3))
-    .sort();
-  expect(files).toEqual([...covered, ...Object.keys(setAside)].sort());
+  expect(statementFiles('../../src/engine/sql/')).toEqual(
+    [...covered, ...Object.keys(setAside)].sort(),
+  );
 });

@@ -30,7 +30,11 @@ export const HOT_TABLES: Record<string, { by: string; indexes: string[] }> = {
     ],
   },
   decisions: { by: 'contact_id', indexes: ['(contact_id, at)', '(at)'] },
-  action_runs: { by: 'contact_id', indexes: ['unique (contact_id, key)', '(status, updated_at)'] },
+  // Its primary key (id) has no contact: kept as a plain index, as each shard would.
+  action_runs: {
+    by: 'contact_id',
+    indexes: ['unique (contact_id, key)', '(id)', '(status, updated_at)'],
+  },
   inbox: {
     by: 'partition',
     indexes: [
