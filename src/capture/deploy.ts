@@ -3,6 +3,7 @@
 // queueing the app's writes behind it. The plan is recomputed inside the lock,
 // so what is applied is always the diff against the state at that moment.
 import type postgres from 'postgres';
+import { isLockNotAvailable } from '../db/errors.js';
 import { lockKey } from '../db/locks.js';
 import { ident, literal } from '../db/quote.js';
 import { NudgeError } from '../errors.js';
@@ -82,8 +83,7 @@ export async function deploy(
       ...(result.deploymentId ? { deploymentId: result.deploymentId } : {}),
     };
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === '55P03') {
+    if (isLockNotAvailable(error)) {
       throw new NudgeError(
         `deploy timed out after ${LOCK_TIMEOUT} waiting for a table lock; nothing was changed`,
         'a long-running transaction holds a lock on a table Nudge adds a trigger to; retry when it has finished (see pg_stat_activity)',

@@ -14,6 +14,7 @@ import { withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
 import { closest } from '../config/suggest.js';
 import { formatPath } from '../config/yaml.js';
+import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets } from '../db/secrets.js';
 import { emailCheck } from '../email/doctor.js';
 import { NudgeError } from '../errors.js';
@@ -264,12 +265,11 @@ async function countCheck(
   try {
     count = await countRows(sql, table, 5000);
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === '57014' && report.rowEstimate >= 0) {
+    if (isQueryCanceled(error) && report.rowEstimate >= 0) {
       const estimate = `~${Math.round(report.rowEstimate)} ${noun}s, estimate`;
       return say('ok', label, `${name} readable (${estimate}; counting timed out)`);
     }
-    if (code !== '42501') throw error;
+    if (!isInsufficientPrivilege(error)) throw error;
     const fix = `connect as postgres (${CONNECTION_STRING}), or GRANT USAGE ON SCHEMA ${table.schema} and SELECT ON ${name} TO ${role}`;
     const outcome = required || table.schema === 'auth' ? 'fail' : 'warn';
     return say(outcome, label, `permission denied reading ${name} as role ${role}`, fix);

@@ -4,7 +4,7 @@
 // for table rows, attributes merged, events inserted once per key, and auth
 // users that no longer exist marked deleted on their contact.
 import type postgres from 'postgres';
-import { isBadData } from '../../db/errors.js';
+import { isBadData, isUniqueViolation } from '../../db/errors.js';
 import { records } from '../../db/records.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
 import { type SyncedUser, type UsersUpserted, upsertUsers } from '../store.js';
@@ -53,10 +53,10 @@ async function upsertSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
 
 function conflictReason(error: unknown): string {
   const e = error as { code?: string; constraint_name?: string; message?: string };
-  if (e.code === '23505' && e.constraint_name === 'contacts_email_key') {
+  if (isUniqueViolation(e) && e.constraint_name === 'contacts_email_key') {
     return 'its email already belongs to another contact';
   }
-  if (e.code === '23505' && e.constraint_name === 'contacts_phone_key') {
+  if (isUniqueViolation(e) && e.constraint_name === 'contacts_phone_key') {
     return 'its phone already belongs to another contact';
   }
   return `the engine store refused it: ${e.message ?? String(error)} (SQLSTATE ${e.code})`;
