@@ -1,6 +1,6 @@
 // The capture a project needs now: its features checked against the live
 // schema, the columns each reads, live sync, the transport and the excluded
-// columns, merged into one object per (table, operation). The one computation
+// columns, merged into one object per (table, operation) by the transport. The one computation
 // that plan, deploy, export, doctor and the engine's start-up check share, so
 // that what they compare is what deploy would install.
 import { rendererFor } from '../actions/render.js';
@@ -14,14 +14,8 @@ import { readsOf } from '../features/reads.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName } from '../source/names.js';
-import {
-  ENRICH_INSTEAD,
-  ENRICH_UNDER_REPLICATION,
-  replicationCaptures,
-} from './transports/replication/desired.js';
+import { transportOf } from './transports/index.js';
 import type { DesiredCaptures } from './transports/replication/publication.js';
-import { buildCaptureObjects, type CaptureNeed } from './triggers.js';
-import { resolveWebhookTransport } from './webhook.js';
 
 export async function desiredCaptures(
   project: LoadedConfig,
@@ -40,34 +34,8 @@ export async function desiredCaptures(
     }),
     ...liveSyncNeeds(project, catalog),
   ];
-  if (project.config.capture.transport === 'replication') {
-    refuseEnrich(features, needs);
-    return replicationCaptures(project, sql, needs);
-  }
-  const transport =
-    project.config.capture.transport === 'webhook'
-      ? await resolveWebhookTransport(sql, project.config.webhook)
-      : undefined;
-  return buildCaptureObjects(needs, { exclude, ...(transport ? { transport } : {}) });
-}
-
-/**
- * capture: replication has no trigger to run enrich: in (transports/
- * replication/desired.ts): each feature that enriches is refused at its
- * enrich: key, with what can be done instead.
- */
-function refuseEnrich(features: Feature[], needs: CaptureNeed[]): void {
-  const enriching = new Set(needs.filter((need) => need.enrichments?.length).map((n) => n.by));
-  throwIfAny(
-    features
-      .filter((feature) => enriching.has(feature.name))
-      .map((feature) =>
-        feature.source.error(['enrich'], ENRICH_UNDER_REPLICATION, {
-          key: true,
-          hint: ENRICH_INSTEAD,
-        }),
-      ),
-  );
+  // The transport's objects: triggers, or what replaces them (transports/index.ts).
+  return transportOf(project).desired({ project, sql, features, needs });
 }
 
 /**

@@ -3,7 +3,7 @@
 // check an outcome (ok, warn, fail), a label, a message and a one-line fix.
 // Every check stands alone: one that fails or throws never stops the others.
 
-import { ownershipCheck, replicationChecks } from '../capture/transports/replication/doctor.js';
+import { transportOf } from '../capture/transports/index.js';
 import {
   type FeatureLoad,
   featureChecks,
@@ -209,6 +209,7 @@ interface Checks {
 /** Each check on its own: an unexpected error becomes a ✗ line, and the next check runs. */
 async function runChecks(checks: Checks) {
   const sync = checks.project.supabase?.enabled ? checks.project.supabase.sync : undefined;
+  const section = transportOf(checks.project).doctor?.section;
   const steps: [string, () => unknown][] = [
     ['Auth', () => countCheck(checks, { schema: 'auth', table: 'users' }, 'user', !!sync?.users)],
     ['Tables', () => tableChecks(checks)],
@@ -219,7 +220,8 @@ async function runChecks(checks: Checks) {
     ['Capture', () => captureChecks(checks)],
     ['Realtime', () => realtimeChecks(checks)],
     ['Nudge capture', () => nudgeChecks(checks)],
-    ['Replication', () => replicationChecks(checks.sql, checks.project, checks.say)],
+    // The transport's own section, e.g. capture: replication's slot.
+    ...(section ? [[section[0], () => section[1](checks)] as [string, () => unknown]] : []),
     [
       'Features',
       () => featureChecks(checks.sql, checks.project, checks.features, checks.say, checks.readOnly),
@@ -394,9 +396,9 @@ async function captureChecks(checks: Checks) {
     if (report) targets.add(report);
   }
   const denied = [...targets].filter((t) => !t.access.trigger);
-  if (project.config.capture.transport === 'replication') {
-    // No trigger: publications and replica identities, which need the tables' owner.
-    await ownershipCheck(checks.sql, [...targets], role, say, needed);
+  const transport = transportOf(project);
+  if (transport.doctor?.tables) {
+    await transport.doctor.tables(checks, [...targets], needed);
   } else if (!targets.size) {
     const none = configured.length
       ? 'nothing to check until the configured tables exist'
@@ -411,46 +413,22 @@ async function captureChecks(checks: Checks) {
     say('ok', 'Trigger privilege', `can create triggers on ${names}`);
   }
 
-  const pgNet = analysis.pgNet;
-  const webhook = project.config.capture.transport === 'webhook';
-  if (pgNet.installed) {
-    say('ok', 'pg_net', `${pgNet.version} installed${webhook ? ' (capture: webhook)' : ''}`);
-  } else if (webhook) {
-    const how = pgNet.available
-      ? ' (or CREATE EXTENSION pg_net)'
-      : '; this server does not ship pg_net: install it, or set capture: outbox';
-    const fix = `Database → Extensions → pg_net → Enable${how}`;
-    say('fail', 'pg_net', 'not installed; capture: webhook needs it', fix);
-  } else {
+  if (transport.doctor?.extensions) transport.doctor.extensions(checks);
+  else if (analysis.pgNet.installed) say('ok', 'pg_net', `${analysis.pgNet.version} installed`);
+  else
     say(
       'ok',
       'pg_net',
       `not installed; not needed with capture: ${project.config.capture.transport}`,
     );
-  }
-  if (webhook) {
-    const pgcrypto = analysis.extensions.find((e) => e.name === 'pgcrypto');
-    if (pgcrypto)
-      say('ok', 'pgcrypto', `${pgcrypto.version} in ${pgcrypto.schema} (signs capture webhooks)`);
-    else {
-      const fix =
-        'CREATE EXTENSION pgcrypto WITH SCHEMA extensions (Supabase: Database → Extensions → pgcrypto)';
-      say('fail', 'pgcrypto', 'not installed; capture: webhook signs its requests with it', fix);
-    }
-  }
   const walNote =
-    walLevel === 'logical' || project.config.capture.transport === 'replication'
-      ? ''
-      : ' (fine: Nudge captures with triggers)';
+    walLevel === 'logical' || !transport.triggers ? '' : ' (fine: Nudge captures with triggers)';
   say('ok', 'wal_level', `${walLevel}${walNote}`);
 }
 
 function realtimeChecks({ say, analysis, project, configured }: Checks) {
   const wanted = !!project.supabase?.enabled && project.supabase.sync.realtime;
-  const own =
-    project.config.capture.transport === 'replication'
-      ? 'its own publications and slot'
-      : 'its own triggers';
+  const own = transportOf(project).capturesWith;
   const publication = analysis.publications.find((p) => p.name === 'supabase_realtime');
   if (!publication && !wanted) {
     return say('ok', 'Realtime', 'no supabase_realtime publication (Nudge does not need it)');
@@ -480,8 +458,8 @@ function realtimeChecks({ say, analysis, project, configured }: Checks) {
 
 function nudgeChecks({ say, analysis, readOnly, project }: Checks) {
   const label = 'Nudge capture';
-  // capture: replication has no triggers: its own lines follow.
-  if (project.config.capture.transport === 'replication') return;
+  // A transport without triggers (capture: replication) has its own section.
+  if (!transportOf(project).triggers) return;
   const deploy = `${readOnly ? 'set access: read-write, then ' : ''}run nudge plan, then nudge deploy`;
   if (!analysis.nudgeSchema.exists) return say('warn', label, 'nothing deployed yet', deploy);
   const deployed = allTables(analysis).flatMap((table) =>

@@ -4,8 +4,17 @@
 // for UPDATE (the pair before and after). Typed rows (typed-rows.ts) fall
 // back to its JSON insert.
 import { literal } from '../../db/quote.js';
+import { buildCaptureObjects } from '../triggers.js';
 import { captureConstants, guardedBody, recordFailure, recordRowFailure } from './plpgsql.js';
-import type { CaptureTransport, TriggerBodySpec } from './port.js';
+import type { CaptureTransport, Transport, TriggerBodySpec } from './port.js';
+
+/** capture: outbox, the registry's default (../index.ts): triggers, and nothing else to run. */
+export const outbox: Transport = {
+  triggers: true,
+  capturesWith: 'its own triggers',
+  desired: async ({ project, needs }) =>
+    buildCaptureObjects(needs, { exclude: project.config.capture.exclude_columns }),
+};
 
 export const outboxTransport: CaptureTransport = {
   body: (spec) => (spec.level === 'row' ? rowBody(spec) : statementBody(spec)),

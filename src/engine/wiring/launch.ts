@@ -9,8 +9,7 @@ import type { ActionEnv } from '../../actions/types.js';
 import { desiredCaptures } from '../../capture/desired.js';
 import { makePlan } from '../../capture/plan.js';
 import { readCaptureState } from '../../capture/state.js';
-import { startReplication } from '../../capture/transports/replication/index.js';
-import { reconcileWebhookDeliveries } from '../../capture/webhook.js';
+import { transportOf } from '../../capture/transports/index.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { fillFromAuthUsers } from '../../contacts/from-auth.js';
 import { compileLiveSync } from '../../contacts/live.js';
@@ -121,15 +120,18 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     const housekeeping: [string, () => Promise<unknown>][] = [
       ['recovering action runs', () => recoverActions(store.sql)],
     ];
-    if (project.config.capture.transport === 'webhook') {
-      housekeeping.push([
-        'reconciling webhook deliveries',
-        async () => {
-          const result = await reconcileWebhookDeliveries(source, store.sql, route, { log });
-          if (result.events > 0) engine.wake();
-        },
-      ]);
-    }
+    // What the capture transport runs beside the engine (capture/transports/index.ts).
+    const transport = transportOf(project);
+    const captureContext = {
+      project,
+      source,
+      sourceUrl: store.sourceUrl,
+      engine: store.sql,
+      route,
+      log,
+      wake: () => engine.wake(),
+    };
+    housekeeping.push(...(transport.engine?.housekeeping?.(captureContext) ?? []));
     const hasAuthUsers = !!catalog.get({ schema: 'auth', table: 'users' });
     // connectors.supabase.sync.realtime / .storage: captured changes of auth.users,
     // storage.objects and mapped tables go into the contact book (contacts/live.ts).
@@ -156,17 +158,16 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       deadWorkerMs: options.deadWorkerMs ?? deadWorkerMsFrom(project.env, log),
     });
     cleanup.push(() => engine.stop());
-    // capture: replication: a consumer of the slot feeds the inbox (capture/transports/replication).
-    const replication = startReplication(project, store.sourceUrl, plan.desired, {
-      engine: store.sql,
-      route,
-      log,
+    // E.g. capture: replication's consumer of the slot, which feeds the inbox.
+    const started = transport.engine?.start?.({
+      ...captureContext,
+      desired: plan.desired,
       // Rows it writes ring this process's lanes once (here), not again
       // when their announcement comes back on the inbox channel.
       announceAs: engine.id,
       onStored: (lanes, more) => engine.stored(lanes, more),
     });
-    if (replication) cleanup.push(() => replication.stop());
+    if (started) cleanup.push(() => started.stop());
 
     let url: string | undefined;
     let dashboardUrl: string | undefined;

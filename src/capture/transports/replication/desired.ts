@@ -4,7 +4,8 @@
 // the writing transaction; a replication stream has no such moment, so a
 // feature that enriches is refused here, by name (docs/replication.md).
 import type { LoadedConfig } from '../../../config/load.js';
-import { NudgeError } from '../../../errors.js';
+import { NudgeError, throwIfAny } from '../../../errors.js';
+import type { Feature } from '../../../features/load.js';
 import type { Sql } from '../../../source/connect.js';
 import type { ExcludedColumns } from '../../columns.js';
 import { buildCaptureObjects, type CaptureNeed, captureKey } from '../../triggers.js';
@@ -15,7 +16,7 @@ import {
   withReplication,
 } from './publication.js';
 
-/** Why a feature that enriches cannot be captured by replication, and what to do (capture/desired.ts says it at the feature's enrich: key). */
+/** Why a feature that enriches cannot be captured by replication, and what to do (refuseEnrich says it at the feature's enrich: key). */
 export const ENRICH_UNDER_REPLICATION =
   'enrich runs inside a capture trigger, in the writing transaction, and capture: replication has no trigger';
 export const ENRICH_INSTEAD =
@@ -33,6 +34,24 @@ export async function replicationCaptures(
     serverVersion: server!.version,
     exclude: project.config.capture.exclude_columns,
   });
+}
+
+/**
+ * capture: replication has no trigger to run enrich: each feature that
+ * enriches is refused at its enrich: key, with what can be done instead.
+ */
+export function refuseEnrich(features: Feature[], needs: CaptureNeed[]): void {
+  const enriching = new Set(needs.filter((need) => need.enrichments?.length).map((n) => n.by));
+  throwIfAny(
+    features
+      .filter((feature) => enriching.has(feature.name))
+      .map((feature) =>
+        feature.source.error(['enrich'], ENRICH_UNDER_REPLICATION, {
+          key: true,
+          hint: ENRICH_INSTEAD,
+        }),
+      ),
+  );
 }
 
 /** The capture objects of `needs` with what replaces their triggers. Pure. */

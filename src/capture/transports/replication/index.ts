@@ -1,10 +1,14 @@
-// capture: replication from the engine's side: `nudge start` and `nudge
-// worker` start one consumer each (one of them leads: consumer.ts) when the
-// project captures by replication, with what the deployed plan captures.
+// capture: replication as the registry (../index.ts) sees it: publications
+// and a slot instead of triggers (desired.ts), one consumer in each of `nudge
+// start` and `nudge worker` (one of them leads: consumer.ts) with what the
+// deployed plan captures, and its doctor lines (doctor.ts).
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import type { Router } from '../../../engine/intake/inbox.js';
+import type { Transport } from '../port.js';
 import { type Consumer, type ConsumerOptions, startConsumer } from './consumer.js';
+import { refuseEnrich, replicationCaptures } from './desired.js';
+import { ownershipCheck, replicationChecks } from './doctor.js';
 import type { DesiredCaptures } from './publication.js';
 
 export { type Consumer, startConsumer } from './consumer.js';
@@ -33,3 +37,21 @@ export function startReplication(
     ...feed,
   });
 }
+
+export const replicationTransport: Transport = {
+  triggers: false,
+  capturesWith: 'its own publications and slot',
+  async desired({ project, sql, features, needs }) {
+    refuseEnrich(features, needs);
+    return replicationCaptures(project, sql, needs);
+  },
+  engine: {
+    start: ({ project, sourceUrl, desired, engine, route, log, announceAs, onStored }) =>
+      startReplication(project, sourceUrl, desired, { engine, route, log, announceAs, onStored }),
+  },
+  doctor: {
+    // No trigger: publications and replica identities, which need the tables' owner.
+    tables: ({ sql, role, say }, tables, needed) => ownershipCheck(sql, tables, role, say, needed),
+    section: ['Replication', ({ sql, project, say }) => replicationChecks(sql, project, say)],
+  },
+};
