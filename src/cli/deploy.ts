@@ -4,7 +4,7 @@ import { deploy as applyPlan, planScript } from '../capture/deploy.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/render.js';
 import { noteUnread, unreadRefusal } from '../capture/transports/replication/unread.js';
-import { installSigningSecret } from '../capture/webhook.js';
+import { installSigningSecret } from '../capture/transports/webhook/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';

@@ -9,16 +9,16 @@ import { deploy } from '../../src/capture/deploy.js';
 import { makePlan } from '../../src/capture/plan.js';
 import { readCaptureState } from '../../src/capture/state.js';
 import {
-  buildCaptureObjects,
-  type CaptureNeed,
-  type CaptureTransport,
-} from '../../src/capture/triggers.js';
-import {
   installSigningSecret,
   reconcileWebhookDeliveries,
   resolveWebhookTransport,
   signingSecretState,
-} from '../../src/capture/webhook.js';
+} from '../../src/capture/transports/webhook/index.js';
+import {
+  buildCaptureObjects,
+  type CaptureNeed,
+  type CaptureTransport,
+} from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { literal } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';

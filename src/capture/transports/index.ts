@@ -4,10 +4,10 @@
 // folder, one line in TRANSPORTS below, and its name in config/schema.ts.
 import type { LoadedConfig } from '../../config/load.js';
 import type { TRANSPORTS as NAMES } from '../../config/schema.js';
-import { webhook } from '../webhook.js';
 import { outbox } from './outbox.js';
 import type { Transport } from './port.js';
 import { replicationTransport } from './replication/index.js';
+import { webhook } from './webhook/index.js';
 
 export type { Transport } from './port.js';
 

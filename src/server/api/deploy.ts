@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { deploy as applyPlan } from '../../capture/deploy.js';
 import type { Plan } from '../../capture/plan.js';
 import { columnLines, renderPlan } from '../../capture/render.js';
-import { installSigningSecret } from '../../capture/webhook.js';
+import { installSigningSecret } from '../../capture/transports/webhook/index.js';
 import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
 import { memoryIo } from '../../cli/io.js';

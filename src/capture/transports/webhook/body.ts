@@ -1,12 +1,12 @@
 // The webhook transport's trigger bodies (capture: webhook): each captured
 // batch is signed (Standard Webhooks, HMAC with pgcrypto) and queued with
 // pg_net's net.http_post to Nudge's POST /ingest, and recorded in
-// nudge.webhook_deliveries in the same transaction; ../webhook.ts has the
+// nudge.webhook_deliveries in the same transaction; delivery.ts has the
 // wire format and the reconciler that settles those records.
-import { ident, literal } from '../../db/quote.js';
-import { NudgeError } from '../../errors.js';
-import { ERROR_VARIABLES, GET_ERROR, recordFailure, recordRowFailure } from './plpgsql.js';
-import type { CaptureTransport, TriggerBodySpec } from './port.js';
+import { ident, literal } from '../../../db/quote.js';
+import { NudgeError } from '../../../errors.js';
+import { ERROR_VARIABLES, GET_ERROR, recordFailure, recordRowFailure } from '../plpgsql.js';
+import type { CaptureTransport, TriggerBodySpec } from '../port.js';
 
 /** Rows per request: smaller than the outbox's 1000 so a batch fits ingest.max_body_bytes. */
 export const WEBHOOK_CHUNK_ROWS = 100;
