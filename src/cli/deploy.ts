@@ -3,8 +3,8 @@
 import { deploy as applyPlan, planScript } from '../capture/deploy.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/render.js';
+import { transportOf } from '../capture/transports/index.js';
 import { noteUnread, unreadRefusal } from '../capture/transports/replication/unread.js';
-import { installSigningSecret } from '../capture/transports/webhook/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
@@ -39,13 +39,8 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
           ],
         }).trimEnd(),
       );
-      if (project.config.capture.transport === 'webhook') {
-        io.err(
-          io.colors.dim(
-            '-- the webhook signing key is not in this script: run `nudge secret install` once after applying it',
-          ),
-        );
-      }
+      const signing = transportOf(project).signing;
+      if (signing) io.err(io.colors.dim(signing.notInScript));
       return 0;
     }
     printHeader(io, 'deploy', project, session, features);
@@ -69,8 +64,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     const result = await applyPlan(session.sql, plan.desired, {
       discardUnread: options.discardUnread === true,
     });
-    if (project.config.capture.transport === 'webhook')
-      await installCaptureSecret(project, session.sql, io);
+    await installCaptureSecret(project, session.sql, io);
     if (result.deploymentId === undefined) {
       io.out('\nNothing to do: the database changed meanwhile and now matches the features.');
       return 0;
@@ -115,20 +109,22 @@ export function readOnlyRefusal(project: LoadedConfig): NudgeError {
 }
 
 /**
- * capture: webhook triggers sign what they send with a key kept in the
- * source database (nudge.webhook_signing); it comes from the engine store's
- * encrypted secrets, and is written with a parameter, never into plan SQL.
+ * A transport that signs what it sends (capture: webhook) keeps its key in
+ * the source database; it comes from the engine store's encrypted secrets,
+ * and is written with a parameter, never into plan SQL. Nothing for others.
  */
 export async function installCaptureSecret(
   project: LoadedConfig,
   source: Sql,
   io: Io,
 ): Promise<void> {
+  const signing = transportOf(project).signing;
+  if (!signing) return;
   const store = await openEngineStore(project, { max: 2 });
   try {
     const secret = await captureSigningSecret(store.sql, project);
-    if (await installSigningSecret(source, secret)) {
-      io.out(`${io.colors.green('✓')} Installed the webhook signing key in nudge.webhook_signing.`);
+    if (await signing.install(source, secret)) {
+      io.out(`${io.colors.green('✓')} ${signing.installed}`);
     }
   } finally {
     await store.close();

@@ -2,6 +2,8 @@
 // Standard Webhooks secret senders sign POST /ingest with, the shared secret
 // for Supabase Database Webhooks — and installing the capture signing key
 // after a deploy done with `deploy --sql` / `export`. Printed only on request.
+
+import { transportOf } from '../capture/transports/index.js';
 import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
 import { ingestSecret, ingestSharedSecret, keySourceOf } from '../server/ingest-secrets.js';
@@ -18,7 +20,7 @@ export async function secret(what: string, options: GlobalOptions, io: Io): Prom
   }
   const project = await loadProject(options, io);
   if (what === 'install') {
-    if (project.config.capture.transport !== 'webhook') {
+    if (!transportOf(project).signing) {
       io.out('capture is outbox: there is no signing key to install.');
       return 0;
     }

@@ -31,6 +31,18 @@ export interface Transport {
     /** A process started once the engine runs, stopped before it. */
     start?(context: EngineContext & StartContext): { stop(): Promise<void> } | undefined;
   };
+  /**
+   * A transport that signs what it sends (capture: webhook): deploy installs
+   * the key in the source after the plan, as a parameter, never in plan SQL.
+   */
+  signing?: {
+    /** Writes the key derived from `secret`; whether it changed anything. */
+    install(source: postgres.Sql, secret: string): Promise<boolean>;
+    /** Said when install changed the key. */
+    installed: string;
+    /** Said after `nudge deploy --sql`, whose script does not hold the key. */
+    notInScript: string;
+  };
   /** Its lines in `nudge doctor` (and the dashboard's checks). */
   doctor?: {
     /** Instead of the TRIGGER privilege check: what it needs on the captured tables. */

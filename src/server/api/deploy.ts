@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { deploy as applyPlan } from '../../capture/deploy.js';
 import type { Plan } from '../../capture/plan.js';
 import { columnLines, renderPlan } from '../../capture/render.js';
-import { installSigningSecret } from '../../capture/transports/webhook/index.js';
+import { transportOf } from '../../capture/transports/index.js';
 import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
 import { memoryIo } from '../../cli/io.js';
@@ -85,9 +85,8 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
       );
     }
     const result = await applyPlan(source, plan.desired);
-    if (project.config.capture.transport === 'webhook') {
-      await installSigningSecret(source, await captureSigningSecret(sql, project));
-    }
+    const signing = transportOf(project).signing;
+    if (signing) await signing.install(source, await captureSigningSecret(sql, project));
     return c.json({
       deployment: result.deploymentId ?? null,
       counts: result.plan.counts,

@@ -5,7 +5,11 @@
 // housekeeping, pg_net and pgcrypto in doctor.
 import { buildCaptureObjects } from '../../triggers.js';
 import type { DoctorContext, Transport } from '../port.js';
-import { reconcileWebhookDeliveries, resolveWebhookTransport } from './delivery.js';
+import {
+  installSigningSecret,
+  reconcileWebhookDeliveries,
+  resolveWebhookTransport,
+} from './delivery.js';
 
 export {
   batchEvents,
@@ -37,6 +41,12 @@ export const webhook: Transport = {
         },
       ],
     ],
+  },
+  signing: {
+    install: installSigningSecret,
+    installed: 'Installed the webhook signing key in nudge.webhook_signing.',
+    notInScript:
+      '-- the webhook signing key is not in this script: run `nudge secret install` once after applying it',
   },
   doctor: { extensions: extensionChecks },
 };
