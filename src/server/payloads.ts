@@ -8,7 +8,7 @@
 //
 // A body that is JSON but none of these is refused 422 with the field named.
 import { z } from 'zod';
-import { batchEvents, captureBatchSchema } from '../capture/webhook.js';
+import { batchEvents, captureBatchSchema } from '../capture/transports/webhook/index.js';
 import type { InboxEvent } from '../engine/intake/inbox.js';
 import { fieldOf } from './body.js';
 import { HttpError } from './http-error.js';

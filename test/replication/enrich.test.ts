@@ -34,7 +34,7 @@ stages:
       '✗ nudge/features/enriched.yaml:3:1 enrich: enrich runs inside a capture trigger, in the writing transaction, and capture: replication has no trigger',
     );
     expect(result.err).toContain(
-      'hint: remove enrich: from this feature (and the enrichment.* it reads); to read the joined table, sync it as contact attributes (connectors.supabase.sync.tables and table_mapping) and read contact.<attribute>; or set capture: outbox in nudge.yaml',
+      'hint: remove enrich: from this feature (and the enrichment.* it reads); to read the joined table, sync it as contact attributes (connectors.supabase.sync.tables and table_mapping, with sync.realtime: true to keep them current between syncs) and read contact.<attribute>; or set capture: outbox in nudge.yaml',
     );
   });
 });

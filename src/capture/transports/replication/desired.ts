@@ -20,7 +20,7 @@ import {
 export const ENRICH_UNDER_REPLICATION =
   'enrich runs inside a capture trigger, in the writing transaction, and capture: replication has no trigger';
 export const ENRICH_INSTEAD =
-  'remove enrich: from this feature (and the enrichment.* it reads); to read the joined table, sync it as contact attributes (connectors.supabase.sync.tables and table_mapping) and read contact.<attribute>; or set capture: outbox in nudge.yaml (the whole project is then captured by triggers)';
+  'remove enrich: from this feature (and the enrichment.* it reads); to read the joined table, sync it as contact attributes (connectors.supabase.sync.tables and table_mapping, with sync.realtime: true to keep them current between syncs) and read contact.<attribute>; or set capture: outbox in nudge.yaml (the whole project is then captured by triggers)';
 
 export async function replicationCaptures(
   project: LoadedConfig,
