@@ -26,6 +26,7 @@ import { makeRouter } from '../intake/router.js';
 import { FeatureSet } from '../match/features.js';
 import { watchPauses } from '../match/pauses.js';
 import { type Clock, storeClock } from './clock.js';
+import { deployedTransportCheck } from './deployed-transport.js';
 import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
 import { type Log, makeLog } from './log.js';
 import { type Engine, startEngine } from './runtime.js';
@@ -131,7 +132,15 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       log,
       wake: () => engine.wake(),
     };
-    housekeeping.push(...(transport.engine?.housekeeping?.(captureContext) ?? []));
+    housekeeping.push(...(transport.engine?.housekeeping?.(captureContext) ?? []), [
+      'checking the deployed transport',
+      deployedTransportCheck(
+        source,
+        transport.triggers ? 'trigger' : 'replication',
+        project.config.capture.transport,
+        log,
+      ),
+    ]);
     const hasAuthUsers = !!catalog.get({ schema: 'auth', table: 'users' });
     // connectors.supabase.sync.realtime / .storage: captured changes of auth.users,
     // storage.objects and mapped tables go into the contact book (contacts/live.ts).
