@@ -26,7 +26,7 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
     for (const drift of item.drift ?? []) io.out(`      ${c.magenta('! drift:')} ${drift}`);
     if (item.unread && holdsUnread(item.unread))
       io.out(
-        `      ${c.red('! unread:')} dropping the slot loses them (deploy refuses without --discard-unread)`,
+        `      ${c.red('! unread:')} dropping the slot loses them; deploy drops it only with --discard-unread`,
       );
     if (item.columns) for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);
   }

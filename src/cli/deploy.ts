@@ -4,7 +4,11 @@ import { deploy as applyPlan, planScript } from '../capture/deploy.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/render.js';
 import { transportOf } from '../capture/transports/index.js';
-import { noteUnread, unreadRefusal } from '../capture/transports/replication/unread.js';
+import {
+  discardNotice,
+  noteUnread,
+  unreadRefusal,
+} from '../capture/transports/replication/unread.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
@@ -48,7 +52,10 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     renderPlan(plan, io);
     if (!plan.hasChanges) return 0;
     // Refused before asking; applyPlan checks again inside its lock.
-    if (unread.length && !options.discardUnread) throw unreadRefusal('deploy', unread);
+    if (unread.length) {
+      if (!options.discardUnread) throw unreadRefusal('deploy', unread);
+      io.out(io.colors.yellow(`  ${discardNotice(unread)}`));
+    }
     if (!options.yes) {
       if (!io.confirm) {
         throw new NudgeError(

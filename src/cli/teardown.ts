@@ -6,6 +6,7 @@ import { readSchemaState } from '../capture/schema.js';
 import { nudgeReplication } from '../capture/transports/replication/slot.js';
 import {
   describeUnread,
+  discardNotice,
   holdsUnread,
   type SlotUnread,
   slotUnread,
@@ -71,11 +72,7 @@ export async function teardown(
     }
     if (unread.length) {
       if (!options.discardUnread) throw unreadRefusal('teardown', unread);
-      io.out(
-        io.colors.yellow(
-          `  ! --discard-unread: what ${unread.map((u) => `slot ${u.slot}`).join(', ')} holds unread will be lost`,
-        ),
-      );
+      io.out(io.colors.yellow(`  ${discardNotice(unread)}`));
     }
     if (!options.yes) {
       if (!io.confirm) {

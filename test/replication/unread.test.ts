@@ -63,6 +63,8 @@ describe('a slot with changes no engine has read', () => {
       `replication slot ${slotFor(db)} (the WAL it holds back is freed): 3 changes not yet read`,
     );
     expect(teardown.err).toContain('`nudge teardown --discard-unread`');
+    // The drain hint names the transport that reads the slot, whatever this nudge.yaml says.
+    expect(teardown.err).toContain('run `nudge start` with a nudge.yaml with capture: replication');
     expect(await slotExists()).toBe(true);
   });
 
@@ -94,6 +96,11 @@ describe('a slot with changes no engine has read', () => {
       /✓ Deployment #\d+: 1 created \(1 trigger\), 0 replaced, 4 dropped \(3 publications, 1 slot\)\./,
     );
     expect(deploy.out).toContain('1 change not yet read');
+    // Said before it is done, and not as a refusal.
+    expect(deploy.out).toContain(
+      `! --discard-unread: what slot ${slotFor(db)} holds unread will be lost`,
+    );
+    expect(deploy.out).not.toContain('refuses');
     expect(await slotExists()).toBe(false);
   });
 });

@@ -122,13 +122,20 @@ export async function noteUnread(sql: postgres.Sql, plan: Plan): Promise<SlotUnr
 export const DISCARD_UNREAD_FLAG = '--discard-unread';
 
 /** Deploy's and teardown's refusal: what would be lost, and the two ways forward. */
+/** What --discard-unread costs, said before it is done. */
+export function discardNotice(slots: SlotUnread[]): string {
+  return `! ${DISCARD_UNREAD_FLAG}: what ${slots.map((u) => `slot ${u.slot}`).join(', ')} holds unread will be lost`;
+}
+
 export function unreadRefusal(verb: 'deploy' | 'teardown', slots: SlotUnread[]): NudgeError {
   const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
   const config =
-    verb === 'deploy' ? 'the previous nudge.yaml (capture: replication)' : 'this nudge.yaml';
+    verb === 'deploy'
+      ? 'the previous nudge.yaml (capture: replication)'
+      : 'a nudge.yaml with capture: replication and this slot';
   const check = verb === 'deploy' ? '`nudge plan`' : '`nudge teardown`';
   return new NudgeError(
     `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
-    `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` to drop the slot and lose them`,
+    `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`,
   );
 }
