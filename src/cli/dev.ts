@@ -13,6 +13,11 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
 import type { Plan } from '../capture/plan.js';
+import {
+  describeUnread,
+  noteUnread,
+  type SlotUnread,
+} from '../capture/transports/replication/unread.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
@@ -23,6 +28,7 @@ import { decisionLines } from '../engine/lanes/decision-log.js';
 import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { makeLog } from '../engine/wiring/log.js';
+import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
@@ -90,6 +96,10 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
 
     sql = postgres(demo.url, { onnotice: () => {}, max: 2 });
     const { plan } = await planChange(project, sql);
+    // deploy would refuse to drop a slot holding unread changes (nudge.yaml
+    // no longer says capture: replication); dev has no --discard-unread.
+    const unread = await noteUnread(sql, plan);
+    if (unread.length) throw devUnreadRefusal(unread);
     const deployed = plan.hasChanges ? await applyPlan(sql, plan.desired) : undefined;
     io.out(deploySummary(plan, deployed?.deploymentId, io));
     stop.check();
@@ -173,6 +183,15 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await demo?.server.stop();
     stop.dispose();
   }
+}
+
+/** The unread slot's refusal, with the ways forward `nudge dev` has. */
+function devUnreadRefusal(slots: SlotUnread[]): NudgeError {
+  const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
+  return new NudgeError(
+    `nudge.yaml no longer says capture: replication, and the demo database's ${what}: deploying would lose them`,
+    'to keep them, set capture: replication again and run `nudge dev --once` (its engine reads the slot), then switch back; to start the demo database over without them, `nudge dev --fresh`',
+  );
 }
 
 /** One line for what was deployed: the deployment, and the tables captured and how. */

@@ -1,12 +1,16 @@
 // `nudge dev` with a project that captures by replication: the deploy line
 // names the published tables, and each story step waits for the slot to be
-// read, so a step's effects are shown under that step.
+// read, so a step's effects are shown under that step; switched away while
+// the slot holds unread changes, it refuses with the ways forward dev has.
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import { DEMO_DATABASE } from '../../src/dev/demo.js';
+import { startEmbedded } from '../../src/dev/embedded.js';
 
 describe('nudge dev with capture: replication', () => {
   it('names the published tables and shows each effect under its step', async () => {
@@ -36,6 +40,23 @@ stages:
       const signUps = out.slice(out.indexOf('  Sign-ups'), out.indexOf('  Sign-in'));
       expect(signUps).toContain('signed up');
       expect(signUps).toMatch(/→ signed-up: \d+ events? tracked/);
+
+      // A sign-up while no engine runs, then the project switched to the
+      // outbox: dev refuses to drop the slot, with ways forward dev has.
+      const server = await startEmbedded({ dataDir: path.join(cwd, 'pg'), persistent: true });
+      const demo = postgres(server.url(DEMO_DATABASE), { onnotice: () => {}, max: 1 });
+      await demo`insert into auth.users (id, email) values (gen_random_uuid(), 'unread@example.com')`;
+      await demo.end();
+      await server.stop();
+      await writeFile(path.join(cwd, 'nudge.yaml'), 'capture: outbox\n');
+      const again = memoryIo({ cwd, env: {} });
+      expect(await run(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], again.io)).toBe(1);
+      expect(again.stderr()).toContain(
+        "nudge.yaml no longer says capture: replication, and the demo database's slot nudge holds 1 change not yet read",
+      );
+      expect(again.stderr()).toContain('`nudge dev --once`');
+      expect(again.stderr()).toContain('`nudge dev --fresh`');
+      expect(again.stderr()).not.toContain('--discard-unread');
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
