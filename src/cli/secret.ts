@@ -21,7 +21,9 @@ export async function secret(what: string, options: GlobalOptions, io: Io): Prom
   const project = await loadProject(options, io);
   if (what === 'install') {
     if (!transportOf(project).signing) {
-      io.out('capture is outbox: there is no signing key to install.');
+      io.out(
+        `capture is ${project.config.capture.transport}: there is no signing key to install (only capture: webhook signs).`,
+      );
       return 0;
     }
     await withSource(project, ({ sql }) => installCaptureSecret(project, sql, io));
