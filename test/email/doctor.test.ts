@@ -20,8 +20,18 @@ async function loaded(files: Record<string, string>) {
   return { project, features: await loadFeatures(project.featuresDir, project.env, cwd) };
 }
 
-async function doctorSays(yaml: string, topic: string) {
-  const { project, features } = await loaded({
+/** The Email lines doctor prints for a project of these files. */
+async function emailLines(files: Record<string, string>) {
+  const { project, features } = await loaded(files);
+  const lines: string[] = [];
+  emailCheck(project, features, (outcome, label, message, fix) =>
+    lines.push(`${outcome} ${label}: ${message}${fix ? ` | fix: ${fix}` : ''}`),
+  );
+  return lines;
+}
+
+const doctorSays = (yaml: string, topic: string) =>
+  emailLines({
     'nudge.yaml': yaml,
     'nudge/features/welcome.yaml': `name: welcome
 trigger: { table: auth.users, on: insert }
@@ -30,12 +40,6 @@ stages:
     do: [{ email: { template: welcome, topic: ${topic} } }]
 `,
   });
-  const lines: string[] = [];
-  emailCheck(project, features, (outcome, label, message, fix) =>
-    lines.push(`${outcome} ${label}: ${message}${fix ? ` | fix: ${fix}` : ''}`),
-  );
-  return lines;
-}
 
 const TOPICS = 'email:\n  topics: { product: {} }\n';
 
@@ -73,7 +77,7 @@ describe('nudge doctor: Email topics', () => {
     ]);
   });
   it('warns on a draft whose topic nudge.yaml does not declare, as plan skips drafts', async () => {
-    const { project, features } = await loaded({
+    const lines = await emailLines({
       'nudge.yaml': `${TOPICS}server: { public_url: "https://nudge.example.com" }\n`,
       'nudge/features/welcome.yaml': `name: welcome
 trigger: { table: auth.users, on: insert }
@@ -89,10 +93,6 @@ stages:
     do: [{ email: { template: welcome, topic: newsletter } }]
 `,
     });
-    const lines: string[] = [];
-    emailCheck(project, features, (outcome, label, message, fix) =>
-      lines.push(`${outcome} ${label}: ${message}${fix ? ` | fix: ${fix}` : ''}`),
-    );
     expect(lines).toEqual([
       'warn Email: draft later/asked: email topic "newsletter" is not in email.topics of nudge.yaml (known: transactional, general, product) | fix: declare the topic under email.topics in nudge.yaml, or fix the action’s topic before activating the draft',
       'ok Email: 1 non-transactional email (welcome/welcomed); unsubscribe links at https://nudge.example.com',
