@@ -23,31 +23,38 @@ export function deployedTransportCheck(
   log: Log,
 ): () => Promise<void> {
   let told: number | undefined;
+  let seen: { id: number; capturedBy: string | null } | undefined;
   return async () => {
-    const latest = await source<{ id: number; captured_by: string | null }[]>`
-      select id::float8 as id, objects -> 0 ->> 'captured_by' as captured_by
-        from nudge.deployments order by id desc limit 1`.catch((error: unknown) => {
+    // The latest deployment's id each time (the primary key's last entry);
+    // its objects only when that id is new.
+    const [latest] = await source<{ id: number }[]>`
+      select max(id)::float8 as id from nudge.deployments`.catch((error: unknown) => {
       if (isUndefinedTable(error)) return []; // not deployed (yet, or torn down)
       throw error;
     });
-    const [row] = latest;
+    if (latest?.id == null) return;
+    if (seen?.id !== latest.id) {
+      const [row] = await source<{ captured_by: string | null }[]>`
+        select objects -> 0 ->> 'captured_by' as captured_by from nudge.deployments where id = ${latest.id}`;
+      seen = { id: latest.id, capturedBy: row?.captured_by ?? null };
+    }
     // A deployment with no capture object says nothing about the transport.
-    if (!row?.captured_by) return;
-    if (row.captured_by === expected) {
+    if (!seen.capturedBy) return;
+    if (seen.capturedBy === expected) {
       if (told !== undefined) {
-        log.info({ deployment: row.id }, `the source is captured by ${transport} again`);
+        log.info({ deployment: seen.id }, `the source is captured by ${transport} again`);
         told = undefined;
       }
       return;
     }
-    if (told === row.id) return;
-    told = row.id;
+    if (told === seen.id) return;
+    told = seen.id;
     const deployed =
-      row.captured_by === 'replication'
+      seen.capturedBy === 'replication'
         ? 'capture: replication'
         : 'triggers (capture: outbox or webhook)';
     log.error(
-      { deployment: row.id },
+      { deployment: seen.id },
       `the source database was deployed with ${deployed}, but this engine started with capture: ${transport} and takes in nothing of it: restart every nudge start and nudge worker with the nudge.yaml that was deployed`,
     );
   };
