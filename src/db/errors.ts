@@ -65,13 +65,11 @@ export function isPermanent(error: unknown): boolean {
 /**
  * Single conditions callers act on by name, each one SQLSTATE: a row that
  * exists already (unique violation), a table that is not there, a lock not
- * granted at once (lock_timeout, NOWAIT), an object in use (a replication
- * slot another process streams), a statement cancelled (statement_timeout),
+ * granted at once (lock_timeout, NOWAIT), a statement cancelled (statement_timeout),
  * a missing privilege.
  */
 export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
 export const isUndefinedTable = (error: unknown) => codeOf(error) === '42P01';
 export const isLockNotAvailable = (error: unknown) => codeOf(error) === '55P03';
-export const isObjectInUse = (error: unknown) => codeOf(error) === '55006';
 export const isQueryCanceled = (error: unknown) => codeOf(error) === '57014';
 export const isInsufficientPrivilege = (error: unknown) => codeOf(error) === '42501';

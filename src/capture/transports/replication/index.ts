@@ -14,7 +14,7 @@ import type { DesiredCaptures } from './publication.js';
 export { type Consumer, startConsumer } from './consumer.js';
 export { type SlotHealth, slotHealth } from './slot.js';
 
-export function startReplication(
+function startReplication(
   project: LoadedConfig,
   sourceUrl: string,
   desired: DesiredCaptures,

@@ -119,14 +119,14 @@ export async function noteUnread(sql: postgres.Sql, plan: Plan): Promise<SlotUnr
 }
 
 /** The flag that lets deploy and teardown drop a slot holding unread changes. */
-export const DISCARD_UNREAD_FLAG = '--discard-unread';
+const DISCARD_UNREAD_FLAG = '--discard-unread';
 
-/** Deploy's and teardown's refusal: what would be lost, and the two ways forward. */
 /** What --discard-unread costs, said before it is done. */
 export function discardNotice(slots: SlotUnread[]): string {
   return `! ${DISCARD_UNREAD_FLAG}: what ${slots.map((u) => `slot ${u.slot}`).join(', ')} holds unread will be lost`;
 }
 
+/** Deploy's and teardown's refusal: what would be lost, and the two ways forward. */
 export function unreadRefusal(verb: 'deploy' | 'teardown', slots: SlotUnread[]): NudgeError {
   const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
   const config =
