@@ -18,7 +18,7 @@ import {
   dropReplication,
   REPLICATION_FIRST,
 } from './transports/replication/slot.js';
-import { noteUnread, unreadRefusal } from './transports/replication/unread.js';
+import { noteUnread, UnreadSlotError } from './transports/replication/unread.js';
 import { captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(${lockKey('deploy')})`;
@@ -66,7 +66,7 @@ export async function deploy(
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
       // A slot the plan drops must not take unread changes with it unless asked to.
       const unread = await noteUnread(tx as unknown as postgres.Sql, plan);
-      if (unread.length && !options.discardUnread) throw unreadRefusal('deploy', unread);
+      if (unread.length && !options.discardUnread) throw new UnreadSlotError('deploy', unread);
       // What the first step of capture: replication changed is part of this deployment.
       const whole = first?.hasChanges ? first : plan;
       if (!whole.hasChanges) return { plan, rest: plan };

@@ -7,7 +7,7 @@ import { transportOf } from '../capture/transports/index.js';
 import {
   discardNotice,
   noteUnread,
-  unreadRefusal,
+  UnreadSlotError,
 } from '../capture/transports/replication/unread.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
@@ -53,7 +53,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     if (!plan.hasChanges) return 0;
     // Refused before asking; applyPlan checks again inside its lock.
     if (unread.length) {
-      if (!options.discardUnread) throw unreadRefusal('deploy', unread);
+      if (!options.discardUnread) throw new UnreadSlotError('deploy', unread);
       io.out(io.colors.yellow(`  ${discardNotice(unread)}`));
     }
     if (!options.yes) {

@@ -15,8 +15,8 @@ import { deploy as applyPlan } from '../capture/deploy.js';
 import type { Plan } from '../capture/plan.js';
 import {
   describeUnread,
-  noteUnread,
   type SlotUnread,
+  UnreadSlotError,
 } from '../capture/transports/replication/unread.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
@@ -96,11 +96,14 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
 
     sql = postgres(demo.url, { onnotice: () => {}, max: 2 });
     const { plan } = await planChange(project, sql);
-    // deploy would refuse to drop a slot holding unread changes (nudge.yaml
-    // no longer says capture: replication); dev has no --discard-unread.
-    const unread = await noteUnread(sql, plan);
-    if (unread.length) throw devUnreadRefusal(unread);
-    const deployed = plan.hasChanges ? await applyPlan(sql, plan.desired) : undefined;
+    // Deploy refuses to drop a slot holding unread changes (nudge.yaml no
+    // longer says capture: replication); dev has no --discard-unread, so it
+    // says its own ways forward.
+    const deployed = plan.hasChanges
+      ? await applyPlan(sql, plan.desired).catch((error: unknown) => {
+          throw error instanceof UnreadSlotError ? devUnreadRefusal(error.slots) : error;
+        })
+      : undefined;
     io.out(deploySummary(plan, deployed?.deploymentId, io));
     stop.check();
 

@@ -10,7 +10,7 @@ import {
   holdsUnread,
   type SlotUnread,
   slotUnread,
-  unreadRefusal,
+  UnreadSlotError,
 } from '../capture/transports/replication/unread.js';
 import { pendingCaptures } from '../engine/intake/pump.js';
 import { NudgeError } from '../errors.js';
@@ -71,7 +71,7 @@ export async function teardown(
       }
     }
     if (unread.length) {
-      if (!options.discardUnread) throw unreadRefusal('teardown', unread);
+      if (!options.discardUnread) throw new UnreadSlotError('teardown', unread);
       io.out(io.colors.yellow(`  ${discardNotice(unread)}`));
     }
     if (!options.yes) {

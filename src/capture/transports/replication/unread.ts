@@ -126,16 +126,26 @@ export function discardNotice(slots: SlotUnread[]): string {
   return `! ${DISCARD_UNREAD_FLAG}: what ${slots.map((u) => `slot ${u.slot}`).join(', ')} holds unread will be lost`;
 }
 
-/** Deploy's and teardown's refusal: what would be lost, and the two ways forward. */
-export function unreadRefusal(verb: 'deploy' | 'teardown', slots: SlotUnread[]): NudgeError {
-  const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
-  const config =
-    verb === 'deploy'
-      ? 'the previous nudge.yaml (capture: replication)'
-      : 'a nudge.yaml with capture: replication and this slot';
-  const check = verb === 'deploy' ? '`nudge plan`' : '`nudge teardown`';
-  return new NudgeError(
-    `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
-    `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`,
-  );
+/**
+ * Deploy's and teardown's refusal to drop slots holding unread changes: what
+ * would be lost, and the two ways forward. Typed, so a caller with other ways
+ * forward (`nudge dev`, the dashboard) can say its own from `slots`.
+ */
+export class UnreadSlotError extends NudgeError {
+  override name = 'UnreadSlotError';
+  constructor(
+    readonly verb: 'deploy' | 'teardown',
+    readonly slots: SlotUnread[],
+  ) {
+    const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
+    const config =
+      verb === 'deploy'
+        ? 'the previous nudge.yaml (capture: replication)'
+        : 'a nudge.yaml with capture: replication and this slot';
+    const check = verb === 'deploy' ? '`nudge plan`' : '`nudge teardown`';
+    super(
+      `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
+      `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`,
+    );
+  }
 }
