@@ -2,10 +2,10 @@
 // retrying with its attempts and error) and given a keyed job `delayMs` after
 // that update, in one statement, both on the database's clock, which
 // graphile-worker compares run_at with. The job key replaces a waiting job.
-// A retry's and a deferral's (which leaves status and attempts as they are).
+// A retry's and a deferral's (which leaves status and attempts as they are);
+// the job as keyed-jobs.ts writes every keyed job of a run.
 import type postgres from 'postgres';
-import { WORKER_SCHEMA } from '../../db/migrate.js';
-import { ACTION_TASK } from './action-task.js';
+import { keyedJobs } from './keyed-jobs.js';
 
 export function scheduleAttempt(
   tx: postgres.TransactionSql,
@@ -21,9 +21,5 @@ export function scheduleAttempt(
       update nudge_engine.action_runs set ${set} updated_at = clock_timestamp()
        where id = ${runId}
       returning id, key, attempts, updated_at + ${delayMs} * interval '1 millisecond' as run_at
-    )
-    select ${tx(WORKER_SCHEMA)}.add_jobs(array[row(
-             ${ACTION_TASK}, json_build_object('runId', id, 'attempt', attempts),
-             null, run_at, 1, 'action:' || key, null, null)::${tx(WORKER_SCHEMA)}.job_spec])
-      from touched`;
+    ), ${keyedJobs(tx, tx`select * from touched`)}`;
 }
