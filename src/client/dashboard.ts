@@ -283,6 +283,8 @@ export interface CapturePlan {
     drift: string[];
     /** What a capture copies and leaves out, in two lines. */
     columns: string[];
+    /** A slot the plan drops that holds changes no engine has read: Deploy is refused (409 unread_slot) unless told to discard them. */
+    unread: UnreadSlot | null;
   }[];
   /** The plan as `nudge plan` prints it (no colours). */
   text: string;
@@ -292,6 +294,29 @@ export interface CapturePlan {
   deployable: boolean | null;
   /** Why Deploy is refused (read-only mode), or null. */
   refused: string | null;
+}
+
+/**
+ * A replication slot a deploy would drop (capture switched away from
+ * replication) while it holds changes no engine has read: dropping it loses them.
+ */
+export interface UnreadSlot {
+  slot: string;
+  /** WAL written since the slot's confirmed position, in bytes (every table's writes). */
+  bytes: number;
+  /** Changes of the captured tables waiting in it; null when they could not be counted. */
+  changes: number | null;
+  /** An engine streams the slot now (then its changes are not counted). */
+  active: boolean;
+  /** What it holds, in words: `3 changes not yet read by an engine (12.0 kB of WAL not confirmed)`. */
+  holds: string;
+}
+
+/** POST /v1/deploy's 409 unread_slot: the slots it would drop, and why it refused. */
+export interface DeployUnreadRefusal {
+  error: 'unread_slot';
+  detail: string;
+  slots: UnreadSlot[];
 }
 
 /** POST /v1/deploy: the deployment made (null when nothing needed to change). */

@@ -20,6 +20,7 @@ import {
   type Overview,
   queryParams,
   type Session,
+  type UnreadSlot,
 } from './dashboard.js';
 import { emailApi } from './preferences.js';
 import { reportApi } from './report.js';
@@ -43,6 +44,7 @@ export type {
   DecisionPage,
   DecisionQuery,
   DeployResult,
+  DeployUnreadRefusal,
   DoctorCheck,
   DoctorChecks,
   FeatureDetail,
@@ -57,6 +59,7 @@ export type {
   Session,
   StageView,
   Unreadable,
+  UnreadSlot,
 } from './dashboard.js';
 export { ACTION_STATUSES, OUTCOMES } from './dashboard.js';
 export type * from './preferences.js';
@@ -92,6 +95,22 @@ export class NudgeApiError extends Error {
     readonly detail: string,
   ) {
     super(`${status} ${code}: ${detail}`);
+  }
+}
+
+/**
+ * A deploy refused (409 unread_slot) because it would drop replication slots
+ * holding changes no engine has read: `slots` says what each holds. Deploy
+ * again with `{ discardUnread: true }` only to lose them.
+ */
+export class UnreadSlotApiError extends NudgeApiError {
+  override name = 'UnreadSlotApiError';
+  constructor(
+    status: number,
+    detail: string,
+    readonly slots: UnreadSlot[],
+  ) {
+    super(status, 'unread_slot', detail);
   }
 }
 
@@ -265,8 +284,17 @@ export class Nudge<A extends Attributes = Attributes> {
   /** What `nudge plan` would show now. */
   readonly plan = () => this.request<CapturePlan>('GET', '/plan');
 
-  /** Applies the plan `plan` names (CapturePlan.plan), as `nudge deploy --yes`; refused in read-only mode. */
-  readonly deploy = (plan: string) => this.request<DeployResult>('POST', '/deploy', { plan });
+  /**
+   * Applies the plan `plan` names (CapturePlan.plan), as `nudge deploy --yes`;
+   * refused in read-only mode. A plan dropping a replication slot that holds
+   * unread changes throws UnreadSlotApiError unless `discardUnread` (as
+   * `--discard-unread`: they are lost).
+   */
+  readonly deploy = (plan: string, options: { discardUnread?: boolean } = {}) =>
+    this.request<DeployResult>('POST', '/deploy', {
+      plan,
+      ...(options.discardUnread ? { discardUnread: true } : {}),
+    });
 
   readonly decisions = {
     /** The newest decisions matching `query`, older pages by passing `next` as `before`. */
@@ -386,16 +414,21 @@ export class Nudge<A extends Attributes = Attributes> {
     });
     if (response.ok) return response;
     const text = await response.text();
-    let error: { error?: unknown; detail?: unknown } = {};
+    let error: { error?: unknown; detail?: unknown; slots?: unknown } = {};
     try {
       error = JSON.parse(text) as typeof error;
     } catch {
       // not JSON: a proxy's page, say
     }
+    const detail =
+      typeof error.detail === 'string' ? error.detail : text.slice(0, 200) || response.statusText;
+    if (error.error === 'unread_slot' && Array.isArray(error.slots)) {
+      throw new UnreadSlotApiError(response.status, detail, error.slots as UnreadSlot[]);
+    }
     throw new NudgeApiError(
       response.status,
       typeof error.error === 'string' ? error.error : 'http_error',
-      typeof error.detail === 'string' ? error.detail : text.slice(0, 200) || response.statusText,
+      detail,
     );
   }
 }

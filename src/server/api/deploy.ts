@@ -4,6 +4,10 @@
 // deploy is `nudge deploy --yes`'s (capture/deploy.ts), refused with the same
 // reason in read-only mode. A deploy names the plan it was shown (`plan`, a
 // hash of its statements) and is refused if the plan has changed since.
+// A plan that drops a replication slot still holding changes no engine has
+// read says so on the slot's item (`unread`); Deploy is then refused with
+// 409 unread_slot naming each slot and what it holds, unless the request
+// says `discardUnread: true` (`nudge deploy --discard-unread`).
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
@@ -12,10 +16,22 @@ import { deploy as applyPlan } from '../../capture/deploy.js';
 import type { Plan } from '../../capture/plan.js';
 import { columnLines, renderPlan } from '../../capture/render.js';
 import { transportOf } from '../../capture/transports/index.js';
+import {
+  describeUnread,
+  holdsUnread,
+  noteUnread,
+  type SlotUnread,
+  UnreadSlotError,
+} from '../../capture/transports/replication/unread.js';
 import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
 import { memoryIo } from '../../cli/io.js';
-import type { CapturePlan, DeployResult } from '../../client/dashboard.js';
+import type {
+  CapturePlan,
+  DeployResult,
+  DeployUnreadRefusal,
+  UnreadSlot,
+} from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { featurePausesIfAny, pausesLine } from '../../engine/match/pauses.js';
 import { NudgeError } from '../../errors.js';
@@ -33,7 +49,11 @@ export interface DeployApiOptions {
   maxBodyBytes?: number;
 }
 
-const deploySchema = z.strictObject({ plan: z.string().min(1) });
+const deploySchema = z.strictObject({
+  plan: z.string().min(1),
+  /** Drop a replication slot even though it holds changes no engine has read: they are lost. */
+  discardUnread: z.boolean({ error: 'expected true or false' }).optional(),
+});
 
 export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
   const { sql, source, project } = options;
@@ -42,6 +62,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
 
   api.get('/plan', async (c) => {
     const { plan } = await planned(project, source);
+    await noteUnread(source, plan);
     const io = memoryIo();
     const paused = pausesLine(await featurePausesIfAny(sql));
     if (paused) io.io.out(paused);
@@ -65,6 +86,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
         detail: item.detail ?? null,
         drift: item.drift ?? [],
         columns: item.columns ? columnLines(item.columns) : [],
+        unread: item.unread && holdsUnread(item.unread) ? unreadSlot(item.unread) : null,
       })),
       text: io.stdout(),
       plan: fingerprint(plan),
@@ -84,7 +106,13 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
         'the plan changed since it was shown (a feature file or the database changed): look at the new plan, then deploy again',
       );
     }
-    const result = await applyPlan(source, plan.desired);
+    // The refusal is answered here rather than thrown: an HttpError's body is
+    // { error, detail } only, and the page needs the slots to say what
+    // discarding would lose. Same shape, one more field.
+    const result = await applyPlan(source, plan.desired, {
+      discardUnread: body.discardUnread === true,
+    }).catch(unreadOnly);
+    if (result instanceof UnreadSlotError) return c.json(unreadRefusal(result), 409);
     const signing = transportOf(project).signing;
     if (signing) await signing.install(source, await captureSigningSecret(sql, project));
     return c.json({
@@ -109,6 +137,27 @@ async function planned(project: LoadedConfig, source: postgres.Sql) {
     }
     throw error;
   }
+}
+
+/** A slot and what it holds, as the client reads it (UnreadSlot). */
+function unreadSlot(unread: SlotUnread): UnreadSlot {
+  const { slot, bytes, changes, active } = unread;
+  return { slot, bytes, changes, active, holds: describeUnread(unread) };
+}
+
+/** An UnreadSlotError as it is; any other error thrown on. */
+function unreadOnly(error: unknown): UnreadSlotError {
+  if (error instanceof UnreadSlotError) return error;
+  throw error;
+}
+
+/** 409 unread_slot: what each slot holds, and the dashboard's ways forward instead of the CLI's flag. */
+function unreadRefusal(error: UnreadSlotError): DeployUnreadRefusal {
+  return {
+    error: 'unread_slot',
+    detail: `${error.message}; either drain it: run \`nudge start\` with the previous nudge.yaml (capture: replication) so an engine reads the slot, stop it, then plan and deploy again; or deploy again with discardUnread: true to drop the slot and lose them`,
+    slots: error.slots.map(unreadSlot),
+  };
 }
 
 function refusal(project: LoadedConfig): string {
