@@ -72,7 +72,8 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(body.slots).toHaveLength(1);
     expect(body.slots[0]).toMatchObject({ slot: slotFor(db), changes: 3, active: false });
     expect(body.slots[0]!.bytes).toBeGreaterThan(0);
-    expect(body.slots[0]!.holds).toBe(drop!.unread!.holds);
+    // (Its WAL bytes move with every write on the server, so only the words are compared.)
+    expect(body.slots[0]!.holds).toMatch(/^3 changes not yet read by an engine \(/);
     expect(body.detail).toContain(
       `what it holds would be lost: slot ${slotFor(db)} holds 3 changes not yet read`,
     );
@@ -92,7 +93,9 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     const error = await client.deploy(plan.plan).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnreadSlotApiError);
     expect((error as UnreadSlotApiError).status).toBe(409);
-    expect((error as UnreadSlotApiError).slots).toEqual(body.slots);
+    expect((error as UnreadSlotApiError).slots).toMatchObject([
+      { slot: slotFor(db), changes: 3, active: false },
+    ]);
     expect(await slotExists()).toBe(true);
   });
 

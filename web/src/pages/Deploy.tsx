@@ -1,9 +1,17 @@
 // Plan and Deploy on the Features page: the diff `nudge plan` prints (the
 // same files, the same live database, the same renderer), and Deploy, which
 // applies exactly the plan shown (`nudge deploy --yes`); in read-only mode
-// Deploy is refused and the reason shown.
+// Deploy is refused and the reason shown. A plan that drops a replication
+// slot still holding changes no engine has read warns before Deploy; the
+// server refuses such a deploy (409 unread_slot), and the page then offers
+// the two ways forward: drain the slot first, or a button that says what it
+// discards and deploys again with discardUnread. Nothing is retried unasked.
 import { useState } from 'react';
-import type { CapturePlan } from '../../../src/client/index.js';
+import {
+  type CapturePlan,
+  type UnreadSlot,
+  UnreadSlotApiError,
+} from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Problem } from '../ui.js';
 
@@ -12,10 +20,13 @@ export function PlanAndDeploy() {
   const [busy, setBusy] = useState<'plan' | 'deploy'>();
   const [problem, setProblem] = useState<unknown>();
   const [done, setDone] = useState<string>();
+  // The slots of the last deploy refused for unread changes (fresher than the plan's).
+  const [refusal, setRefusal] = useState<UnreadSlot[]>();
 
   const showPlan = async () => {
     setBusy('plan');
     setProblem(undefined);
+    setRefusal(undefined);
     try {
       setPlan(await nudge.plan());
     } catch (error) {
@@ -24,13 +35,14 @@ export function PlanAndDeploy() {
       setBusy(undefined);
     }
   };
-  const deploy = async () => {
+  const deploy = async (discardUnread: boolean) => {
     if (!plan) return;
     setBusy('deploy');
     setProblem(undefined);
     try {
-      const result = await nudge.deploy(plan.plan);
+      const result = await nudge.deploy(plan.plan, { discardUnread });
       const { create, replace, drop } = result.counts;
+      setRefusal(undefined);
       setDone(
         result.deployment === null
           ? 'Nothing to do: the database already matches the features.'
@@ -38,12 +50,14 @@ export function PlanAndDeploy() {
       );
       setPlan(await nudge.plan());
     } catch (error) {
-      setProblem(error);
+      if (error instanceof UnreadSlotApiError) setRefusal(error.slots);
+      else setProblem(error);
     } finally {
       setBusy(undefined);
     }
   };
 
+  const unread = refusal ?? plan?.items.flatMap((item) => (item.unread ? [item.unread] : [])) ?? [];
   return (
     <section aria-labelledby="plan">
       <div className="heading">
@@ -55,7 +69,7 @@ export function PlanAndDeploy() {
           <button
             type="button"
             className="primary"
-            onClick={deploy}
+            onClick={() => deploy(false)}
             disabled={busy !== undefined || plan.refused !== null || !plan.changes}
           >
             {busy === 'deploy' ? 'Deploying…' : 'Deploy'}
@@ -73,6 +87,14 @@ export function PlanAndDeploy() {
           Deploy is refused: {plan.refused}
         </p>
       )}
+      {unread.length > 0 && (
+        <UnreadWarning
+          slots={unread}
+          refused={refusal !== undefined}
+          canDiscard={plan?.refused === null && busy === undefined}
+          onDiscard={() => deploy(true)}
+        />
+      )}
       {plan && (
         <pre className="yaml" data-testid="plan-text">
           {plan.text}
@@ -80,4 +102,63 @@ export function PlanAndDeploy() {
       )}
     </section>
   );
+}
+
+/**
+ * What dropping the slots would lose, each in words, and the ways forward:
+ * drain them with the previous nudge.yaml, or discard and deploy — a button
+ * that says what it throws away.
+ */
+function UnreadWarning(props: {
+  slots: UnreadSlot[];
+  /** A deploy was refused (else: the plan says so before Deploy is pressed). */
+  refused: boolean;
+  canDiscard: boolean;
+  onDiscard: () => void;
+}) {
+  const { slots } = props;
+  const one = slots.length === 1;
+  const lead = props.refused
+    ? `Deploy refused: it would drop ${one ? 'a replication slot' : 'replication slots'} holding changes no engine has read.`
+    : `This deploy drops ${one ? 'a replication slot' : 'replication slots'} holding changes no engine has read; Deploy refuses until ${one ? 'it is' : 'they are'} drained or you discard them.`;
+  return (
+    <div
+      className="note unread"
+      role={props.refused ? 'alert' : undefined}
+      data-testid="unread-warning"
+    >
+      <p>{lead}</p>
+      <ul>
+        {slots.map((slot) => (
+          <li key={slot.slot}>
+            slot <code>{slot.slot}</code>: {slot.holds}
+          </li>
+        ))}
+      </ul>
+      <p>
+        Dropped, they are lost: the features never see those changes (<code>nudge backfill</code>{' '}
+        can enter existing rows afterwards).
+      </p>
+      <p data-testid="unread-drain">
+        To keep them, drain first: run the engine with the previous nudge.yaml (
+        <code>capture: replication</code>) until it has read the slot, stop it, then Plan again.
+      </p>
+      <button
+        type="button"
+        className="danger"
+        onClick={props.onDiscard}
+        disabled={!props.canDiscard}
+      >
+        {discardLabel(slots)}
+      </button>
+    </div>
+  );
+}
+
+/** "Discard 3 unread changes and deploy", or, when they could not be counted, what is thrown away. */
+function discardLabel(slots: UnreadSlot[]): string {
+  const counted = slots.every((slot) => slot.changes !== null);
+  if (!counted) return 'Discard the unread changes and deploy';
+  const n = slots.reduce((sum, slot) => sum + (slot.changes ?? 0), 0);
+  return `Discard ${n} unread change${n === 1 ? '' : 's'} and deploy`;
 }
