@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slots } from './slots.js';
+import { slots } from './attempt-limit.js';
 
 describe('slots', () => {
   it('runs at most n tasks at once, the rest in arrival order, through failures', async () => {

@@ -1,7 +1,8 @@
-// At most `n` tasks at once; the others wait their turn, first come first
-// served. One engine process runs every action attempt through one (the first
-// attempts it makes itself and its job runner's tasks alike), so attempts hold
-// at most `n` connections of the engine store however they were started.
+// How many action attempts one engine process runs at once: at most `n`, the
+// others wait their turn, first come first served. Every attempt goes through
+// one limit (the first attempts the process makes itself, first-attempt.ts,
+// and its job runner's tasks alike), so attempts hold at most `n` connections
+// of the engine store however they were started.
 
 export type Slots = <T>(task: () => Promise<T>) => Promise<T>;
 
@@ -14,7 +15,7 @@ export function slots(n: number): Slots {
     try {
       return await task();
     } finally {
-      // The slot passes straight to the next in line, or back to the pool.
+      // The freed place passes straight to the next in line, or back to the pool.
       const next = waiting.shift();
       if (next) next();
       else free++;

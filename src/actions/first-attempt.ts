@@ -9,13 +9,14 @@
 // transaction, is the durable record: the attempt locks it and checks its
 // attempt number exactly as a job's does (task.ts), so a run is never
 // attempted twice at once or twice for one attempt. Retries, replays and
-// recovery stay jobs. A run this process never attempts (it was killed right
-// after the commit, or recording the attempt failed) has no job and no lock,
-// and recoverActions gives it a job once it has been untouched for a while.
-// When `limit` batches are already being attempted (a slow receiver), new
-// runs get jobs as before, so no run waits here long enough to look orphaned
-// to recovery; and every attempt, first or from a job, takes one of the
-// process's attempt slots (runtime.ts), so attempts hold at most that
+// recovery stay graphile-worker jobs (queue.ts, task.ts). A run this process
+// never attempts (it was killed right after the commit, or recording the
+// attempt failed) has no job and no lock, and recoverActions gives it a job
+// once it has been untouched for a while. When `limit` batches are already
+// being attempted (a slow receiver), new runs get jobs as before, so no run
+// waits here long enough to look orphaned to recovery; and every attempt,
+// first or from a job, counts against the process's attempt limit
+// (attempt-limit.ts, set up in runtime.ts), so attempts hold at most that
 // many connections together.
 import type postgres from 'postgres';
 import { enqueueActions, newRuns, RUNS_PER_JOB, type RunRef } from './queue.js';

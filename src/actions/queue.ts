@@ -49,10 +49,10 @@ export async function enqueueActions(
 
 /**
  * Records runs like enqueueActions but gives them no job: the deciding
- * process attempts them itself once the transaction commits (direct.ts). A
- * statement not sent yet, to send with the transaction's others (process.ts
- * finish); runRefs reads the new runs from its rows. If that process dies
- * first, recoverActions gives them a job.
+ * process attempts them itself once the transaction commits
+ * (first-attempt.ts). A statement not sent yet, to send with the
+ * transaction's others (process.ts finish); runRefs reads the new runs from
+ * its rows. If that process dies first, recoverActions gives them a job.
  */
 export const newRuns = (tx: Db, runs: NewActionRun[]) => insertRuns(tx, runs, null);
 
@@ -127,10 +127,10 @@ export async function replayActions(sql: Db, filter: ReplayFilter): Promise<numb
 /**
  * How long a run waits, untouched, with no job and no lock, before
  * recoverActions gives it a job. The deciding process starts a first attempt
- * milliseconds after its commit (direct.ts), so a run still untouched after
- * this long was orphaned; a job that did get a run in the meantime makes the
- * recovered one a no-op (attempt numbers), so the window trades only how soon
- * an orphan is delivered against how often a no-op job runs.
+ * milliseconds after its commit (first-attempt.ts), so a run still untouched
+ * after this long was orphaned; a job that did get a run in the meantime
+ * makes the recovered one a no-op (attempt numbers), so the window trades
+ * only how soon an orphan is delivered against how often a no-op job runs.
  */
 export const RECOVER_AFTER_MS = 30_000;
 
@@ -138,11 +138,11 @@ export const RECOVER_AFTER_MS = 30_000;
  * Gives a job back to runs that should have one and do not: pending or
  * retrying, unchanged for `staleAfterMs`, not being executed (their row is
  * not locked) and with no job waiting. That happens when an engine process
- * died between deciding runs and attempting them (direct.ts), when a worker
- * process died mid-attempt (its job stays locked, and with max_attempts 1 is
- * never retried) or when recording an attempt's outcome failed. Safe to run
- * at any time and from several processes; the engine runs it periodically.
- * Returns how many runs it re-enqueued.
+ * died between deciding runs and attempting them (first-attempt.ts), when a
+ * worker process died mid-attempt (its job stays locked, and with
+ * max_attempts 1 is never retried) or when recording an attempt's outcome
+ * failed. Safe to run at any time and from several processes; the engine
+ * runs it periodically. Returns how many runs it re-enqueued.
  */
 export async function recoverActions(
   sql: Db,

@@ -1,11 +1,11 @@
-// First attempts made by the deciding process (src/actions/direct.ts), on a
+// First attempts made by the deciding process (src/actions/first-attempt.ts), on a
 // real database and a recording receiver, with no job runner: runs are
 // recorded without jobs and attempted once after the commit; beyond the limit
 // they get jobs; a retry still becomes a job; and a run the process never
 // attempted (it died after the commit) is given a job by recovery.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FirstAttempts, firstAttemptsHere } from '../../src/actions/direct.js';
+import { type FirstAttempts, firstAttemptsHere } from '../../src/actions/first-attempt.js';
 import { RUNS_PER_JOB, type RunRef, recoverActions, runRefs } from '../../src/actions/queue.js';
 import { runActions } from '../../src/actions/task.js';
 import type { NewActionRun } from '../../src/actions/types.js';

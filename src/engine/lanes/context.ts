@@ -1,7 +1,7 @@
 // What the lanes and the timers run with: the engine store, the features, the
 // clock, and where their actions and new contacts go (runtime.ts builds it).
 import type postgres from 'postgres';
-import type { FirstAttempts } from '../../actions/direct.js';
+import type { FirstAttempts } from '../../actions/first-attempt.js';
 import type { NewActionRun } from '../../actions/types.js';
 import type { LiveSync } from '../../contacts/live.js';
 import type { ContactIdentity } from '../../contacts/store.js';
@@ -17,7 +17,8 @@ export interface ProcessContext {
   enqueueActions: (tx: postgres.TransactionSql, runs: NewActionRun[]) => Promise<unknown>;
   /**
    * When set, actions are recorded through it instead, and the runs it keeps
-   * are attempted by this process once the transaction commits (direct.ts).
+   * are attempted by this process once the transaction commits
+   * (first-attempt.ts).
    */
   firstAttempts?: Pick<FirstAttempts, 'record' | 'start'>;
   /** Told when a batch could not be processed together and goes one event at a time. */

@@ -2,7 +2,7 @@
 // journeys changed in a batch, decisions, action runs — written in one
 // statement, and after the commit the first attempts this process makes itself.
 import type postgres from 'postgres';
-import type { RunsWrite } from '../../actions/direct.js';
+import type { RunsWrite } from '../../actions/first-attempt.js';
 import { type RunRef, runRefs } from '../../actions/queue.js';
 import { together } from '../../db/together.js';
 import { journeyWrites, type StepEnv } from '../journeys/store.js';

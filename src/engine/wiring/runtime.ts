@@ -10,9 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Task, TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
-import { firstAttemptsHere } from '../../actions/direct.js';
+import { slots } from '../../actions/attempt-limit.js';
+import { firstAttemptsHere } from '../../actions/first-attempt.js';
 import type { RunRef } from '../../actions/queue.js';
-import { slots } from '../../actions/slots.js';
 import type { NewActionRun } from '../../actions/types.js';
 import { parseDuration } from '../../config/duration.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -57,7 +57,7 @@ export interface EngineOptions {
   /**
    * One recorded attempt of each run (task.ts runActions). When given, the
    * first attempt of the actions this process decides is made here, right
-   * after the commit, rather than by a job (actions/direct.ts).
+   * after the commit, rather than by a job (actions/first-attempt.ts).
    */
   attemptActions?: (refs: RunRef[]) => Promise<unknown>;
   /** Extra periodic work (recovering stranded action runs, webhook reconciliation). */
