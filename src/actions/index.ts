@@ -1,5 +1,9 @@
-// The registry of effects: which provider runs which action kind. The engine
-// enqueues with ./queue.ts and runs the worker task from ./task.ts.
+// The registry of effects: which provider runs which action kind. Attempts
+// reach a provider by two paths, both through runActions (./task.ts): an
+// action's first attempt, made by the engine process that decided it right
+// after the deciding transaction commits (./first-attempt.ts); and retries,
+// replays and recovery, as graphile-worker jobs that ./queue.ts adds and the
+// task in ./task.ts runs.
 import { contactProvider } from './contact.js';
 import { edgeFunctionProvider } from './edge-function.js';
 import { emailProvider } from './email.js';

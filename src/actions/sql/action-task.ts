@@ -1,11 +1,11 @@
-// The action queue's statements, one per file, as src/engine/sql/ holds the
-// engine's. They live beside the actions rather than in src/engine/sql/
-// because they are the queue's own: nudge_engine.action_runs and
-// graphile-worker's jobs, sharing the task name and job specs, called only
-// from src/actions/ (the engine reaches them through queue.ts). The decisions
-// an attempt logs are not here: they go through the engine's
-// insert-decisions.ts, the one insert into the decision log.
+// The name of the graphile-worker task that attempts action runs (task.ts):
+// every job these statements add carries it, and recovery finds the jobs by
+// it. A name, not a statement.
 //
-// This file: the graphile-worker task that attempts action runs (task.ts),
-// named by every job these statements add.
+// The folder: the action queue's statements, one per file, as src/engine/sql/
+// holds the engine's. They are the queue's own (nudge_engine.action_runs and
+// graphile-worker's jobs), called only from src/actions/ (the engine reaches
+// them through queue.ts), so they live here.
+// The decisions an attempt logs go through the engine's insert-decisions.ts,
+// the one insert into the decision log.
 export const ACTION_TASK = 'nudge_action';
