@@ -1,18 +1,19 @@
 // The contact book's write paths that everything shares: find-or-create a
 // contact from what a row says about it (auth user id, email, phone, external
 // id), a batch upsert keyed by auth user for syncs, attributes and deletion.
-// Emails are stored lower-cased and trimmed.
+// Emails are stored lower-cased and trimmed. The statements are one per file
+// in ./sql/, with find-contacts.ts, the lanes' batch lookup (called directly).
 import type postgres from 'postgres';
 import { isUniqueViolation } from '../db/errors.js';
 import { records } from '../db/records.js';
-import { attachUsersByEmail } from '../engine/sql/attach-users-by-email.js';
-import { fillContact } from '../engine/sql/fill-contact.js';
-import { findContact } from '../engine/sql/find-contact.js';
-import { insertContact } from '../engine/sql/insert-contact.js';
-import { insertContacts } from '../engine/sql/insert-contacts.js';
-import { mergeAttributes } from '../engine/sql/merge-attributes.js';
-import { readContacts } from '../engine/sql/read-contacts.js';
-import { upsertUserContacts } from '../engine/sql/upsert-user-contacts.js';
+import { attachUsersByEmail } from './sql/attach-users-by-email.js';
+import { fillContact } from './sql/fill-contact.js';
+import { findContact } from './sql/find-contact.js';
+import { insertContact } from './sql/insert-contact.js';
+import { insertContacts } from './sql/insert-contacts.js';
+import { mergeAttributes } from './sql/merge-attributes.js';
+import { readContacts } from './sql/read-contacts.js';
+import { upsertUserContacts } from './sql/upsert-user-contacts.js';
 
 export interface ContactIdentity {
   authUserId?: string | null;

@@ -1,14 +1,15 @@
 // Shard locality, on real PostgreSQL as a stand-in for a store distributed by
-// contact: every hot statement of src/engine/sql/ and src/actions/sql/ runs, through its own
-// function and with realistic values, against an engine store whose hot
-// tables are hash-partitioned by contact (partitioned-store.ts). The text and
-// parameters the function sent are EXPLAIN ANALYZEd in the same transaction;
-// the partitions it touched are those its plan executed a scan of, or whose
-// rows it changed (the transaction's own statistics). Statements about one
-// contact must touch one partition; batched ones, only the partitions of the
-// contacts they name. Statements that cross partitions are asserted as they
-// are, with the reason docs/scale.md gives: a redesign makes their test fail
-// and the document changes with it. SCALE_PLANS=1 prints each plan.
+// contact: every hot statement of src/engine/sql/, src/contacts/sql/ and
+// src/actions/sql/ runs, through its own function and with realistic values,
+// against an engine store whose hot tables are hash-partitioned by contact
+// (partitioned-store.ts). The text and parameters the function sent are
+// EXPLAIN ANALYZEd in the same transaction; the partitions it touched are
+// those its plan executed a scan of, or whose rows it changed (the
+// transaction's own statistics). Statements about one contact must touch one
+// partition; batched ones, only the partitions of the contacts they name.
+// Statements that cross partitions are asserted as they are, with the reason
+// docs/scale.md gives: a redesign makes their test fail and the document
+// changes with it. SCALE_PLANS=1 prints each plan.
 import { readdirSync } from 'node:fs';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,18 +23,21 @@ import { recoverRuns } from '../../src/actions/sql/recover-runs.js';
 import { replayRuns } from '../../src/actions/sql/replay-runs.js';
 import { scheduleAttempt } from '../../src/actions/sql/schedule-attempt.js';
 import type { NewActionRun } from '../../src/actions/types.js';
+import { attachUsersByEmail } from '../../src/contacts/sql/attach-users-by-email.js';
+import { fillContact } from '../../src/contacts/sql/fill-contact.js';
+import { findContact } from '../../src/contacts/sql/find-contact.js';
+import { findContacts } from '../../src/contacts/sql/find-contacts.js';
+import { insertContact } from '../../src/contacts/sql/insert-contact.js';
+import { insertContacts } from '../../src/contacts/sql/insert-contacts.js';
+import { mergeAttributes } from '../../src/contacts/sql/merge-attributes.js';
+import { readContacts } from '../../src/contacts/sql/read-contacts.js';
+import { upsertUserContacts } from '../../src/contacts/sql/upsert-user-contacts.js';
 import type { ContactKeys } from '../../src/contacts/store.js';
 import type { Decision, JourneyRow } from '../../src/engine/journeys/machine.js';
 import { announceInbox } from '../../src/engine/sql/announce-inbox.js';
-import { attachUsersByEmail } from '../../src/engine/sql/attach-users-by-email.js';
 import { claimTimers } from '../../src/engine/sql/claim-timers.js';
 import { countEmails } from '../../src/engine/sql/count-emails.js';
 import { endJourney } from '../../src/engine/sql/end-journey.js';
-import { fillContact } from '../../src/engine/sql/fill-contact.js';
-import { findContact } from '../../src/engine/sql/find-contact.js';
-import { findContacts } from '../../src/engine/sql/find-contacts.js';
-import { insertContact } from '../../src/engine/sql/insert-contact.js';
-import { insertContacts } from '../../src/engine/sql/insert-contacts.js';
 import { insertDecisions } from '../../src/engine/sql/insert-decisions.js';
 import { insertInboxRows } from '../../src/engine/sql/insert-inbox-rows.js';
 import { laneWaiting } from '../../src/engine/sql/lane-waiting.js';
@@ -41,15 +45,12 @@ import { lockActiveJourneys } from '../../src/engine/sql/lock-active-journeys.js
 import { lockJourney } from '../../src/engine/sql/lock-journey.js';
 import { lockJourneys } from '../../src/engine/sql/lock-journeys.js';
 import { markProcessed } from '../../src/engine/sql/mark-processed.js';
-import { mergeAttributes } from '../../src/engine/sql/merge-attributes.js';
 import { moveLane } from '../../src/engine/sql/move-lane.js';
-import { readContacts } from '../../src/engine/sql/read-contacts.js';
 import { readLanes } from '../../src/engine/sql/read-lanes.js';
 import { strandedLanes } from '../../src/engine/sql/stranded-lanes.js';
 import { takeLanes } from '../../src/engine/sql/take-lanes.js';
 import { timersDue } from '../../src/engine/sql/timers-due.js';
 import { upsertJourneys } from '../../src/engine/sql/upsert-journeys.js';
-import { upsertUserContacts } from '../../src/engine/sql/upsert-user-contacts.js';
 import { useDatabase } from '../harness/db.js';
 import { PARTITIONS, partitionActivity, partitionedStore } from './partitioned-store.js';
 
@@ -573,22 +574,13 @@ it('every file of src/engine/sql/ is covered above or set aside with its reason'
     'read-lanes',
     'lane-waiting',
     'take-lanes',
-    'find-contacts',
     'claim-timers',
     'timers-due',
     'mark-processed',
     'insert-inbox-rows',
     'announce-inbox',
-    'fill-contact',
-    'insert-contact',
-    'read-contacts',
-    'insert-contacts',
     'move-lane',
-    'find-contact',
     'stranded-lanes',
-    'merge-attributes',
-    'attach-users-by-email',
-    'upsert-user-contacts',
   ];
   const setAside = {
     // The pump's statements run on the source database (nudge.event_log,
@@ -610,4 +602,19 @@ it('every file of src/engine/sql/ is covered above or set aside with its reason'
   expect(statementFiles('../../src/engine/sql/')).toEqual(
     [...covered, ...Object.keys(setAside)].sort(),
   );
+});
+
+it('every file of src/contacts/sql/ is covered above', () => {
+  const covered = [
+    'fill-contact',
+    'merge-attributes',
+    'insert-contact',
+    'read-contacts',
+    'insert-contacts',
+    'find-contacts',
+    'find-contact',
+    'attach-users-by-email',
+    'upsert-user-contacts',
+  ];
+  expect(statementFiles('../../src/contacts/sql/')).toEqual(covered.sort());
 });

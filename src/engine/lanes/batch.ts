@@ -26,6 +26,7 @@
 // Any error makes the whole attempt fail (the caller rolls it back and falls
 // back to one event at a time, which isolates the bad event).
 import type postgres from 'postgres';
+import { findContacts } from '../../contacts/sql/find-contacts.js';
 import {
   type ContactIdentity,
   contactRow,
@@ -40,7 +41,6 @@ import type { Decision } from '../journeys/machine.js';
 import { type JourneyCache, prefetchJourneys, type StepEnv } from '../journeys/store.js';
 import { candidatesOf, identityOf, triggerVerdict } from '../match/candidates.js';
 import type { Row } from '../match/features.js';
-import { findContacts } from '../sql/find-contacts.js';
 import { cap, type ProcessContext } from './context.js';
 import { type ContactSource, handleEvent } from './event.js';
 import { syncLive } from './live-sync.js';

@@ -1,7 +1,7 @@
 // A batch's new contacts in one statement: one for each identity that shares
 // no field with an existing contact or an earlier identity of the list
 // (on conflict do nothing). Returns, for identity n (1-based), the id created.
-import type { ContactKeys, Db } from '../../contacts/store.js';
+import type { ContactKeys, Db } from '../store.js';
 
 export function insertContacts(db: Db, keys: ContactKeys[]): Promise<{ n: number; id: string }[]> {
   const column = (pick: (k: ContactKeys) => string | null) => keys.map(pick);

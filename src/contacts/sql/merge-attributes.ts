@@ -1,7 +1,7 @@
 // Attributes merged into a contact (the given keys over its own): live
 // sync of a mapped table's row, a `set` action, the API. One row, by id.
 import type postgres from 'postgres';
-import type { Db } from '../../contacts/store.js';
+import type { Db } from '../store.js';
 
 export async function mergeAttributes(
   db: Db,

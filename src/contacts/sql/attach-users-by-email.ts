@@ -4,7 +4,7 @@
 // none the users are not read for them. `users` is a SELECT of (id, email,
 // phone, attributes, deleted_at).
 import type postgres from 'postgres';
-import type { Db } from '../../contacts/store.js';
+import type { Db } from '../store.js';
 
 export async function attachUsersByEmail(
   db: Db,

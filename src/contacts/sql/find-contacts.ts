@@ -1,8 +1,9 @@
 // The contacts a batch's identities name, in one statement: for identity n
 // (1-based), the first contact resolveContact would try, if it matches every
 // field the identity gives. Identities without such a contact are absent.
+// The lanes' lookup for a whole batch of events (engine/lanes/batch.ts).
 import type postgres from 'postgres';
-import { type ContactIdentity, normalizeEmail } from '../../contacts/store.js';
+import { type ContactIdentity, normalizeEmail } from '../store.js';
 
 export function findContacts(
   tx: postgres.TransactionSql,

@@ -2,7 +2,7 @@
 // then email, then phone, then external id (the first that matches wins).
 // The first step of resolveContact (contacts/store.ts), on every event whose
 // contact the batch's lookup did not find.
-import type { ContactKeys, Db } from '../../contacts/store.js';
+import type { ContactKeys, Db } from '../store.js';
 
 export async function findContact(db: Db, keys: ContactKeys): Promise<string | undefined> {
   const { authUserId, email, phone, externalId } = keys;

@@ -6,7 +6,7 @@
 // (id, email, phone, attributes, deleted_at). Live sync of auth.users, and
 // `nudge sync users` page by page.
 import type postgres from 'postgres';
-import type { Db, UsersUpserted } from '../../contacts/store.js';
+import type { Db, UsersUpserted } from '../store.js';
 
 export async function upsertUserContacts(
   db: Db,

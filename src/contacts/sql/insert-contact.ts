@@ -1,7 +1,7 @@
 // A new contact from an identity, unless one of its fields is taken (then
 // nothing: resolveContact looks again, as a concurrent creation won).
 import type postgres from 'postgres';
-import type { ContactKeys, Db } from '../../contacts/store.js';
+import type { ContactKeys, Db } from '../store.js';
 
 export async function insertContact(
   db: Db,

@@ -1,7 +1,7 @@
 // Contacts as conditions on contact.* see them, in one statement: each row's
 // attributes with its own fields over them (id, identities, created_at,
 // deleted_at). Read for every contact a batch's events concern.
-import type { Db } from '../../contacts/store.js';
+import type { Db } from '../store.js';
 
 export function readContacts(
   db: Db,

@@ -4,7 +4,7 @@
 // violation (the email or phone belongs to another contact): resolveContact
 // runs it in a savepoint inside a transaction and keeps the match as it is.
 import type postgres from 'postgres';
-import type { ContactKeys, Db } from '../../contacts/store.js';
+import type { ContactKeys, Db } from '../store.js';
 
 export function fillContact(
   db: Db,
