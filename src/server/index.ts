@@ -18,7 +18,7 @@ import { limitDeclaredBody } from './body.js';
 import { type DashboardAccess, makeDashboardAccess } from './dashboard/access.js';
 import { makeDashboard } from './dashboard/index.js';
 import { emailLinkRoutes } from './email/links.js';
-import { makeResendIngest } from './email/resend.js';
+import { makeResendIngest } from './email/resend-webhooks.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
