@@ -1,8 +1,9 @@
 // Live sync: with connectors.supabase.sync.realtime (and .storage), the
 // contact book follows the database as it changes — no re-sync. This file
-// says which capture triggers that needs (deployed by the same plan/deploy
-// as features): auth.users for sign-ups, sign-ins, updates and deletions,
-// every mapped table, and storage.objects for uploads and removals.
+// says what live sync needs captured, whichever way capture runs (triggers
+// or replication, deployed by the same plan/deploy as features): auth.users
+// for sign-ups, sign-ins, updates and deletions, every mapped table, and
+// storage.objects for uploads and removals.
 import type postgres from 'postgres';
 import { namedEventsOf } from '../capture/named-events.js';
 import { type CaptureNeed, capturedColumns, type Operation } from '../capture/triggers.js';
