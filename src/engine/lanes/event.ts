@@ -1,15 +1,10 @@
-// One inbox event, as every candidate feature sees it: match the trigger,
-// find the contact, step the journey, and give journeys of that contact in
-// other features the chance to react. Runs inside the lane's transaction
-// (process.ts), collecting decisions and actions in the StepEnv it is given.
+// One inbox event, as every candidate feature sees it: match the trigger (by
+// the rules in match/trigger.ts), find the contact, step the journey, and give
+// journeys of that contact in other features the chance to react. Runs inside
+// the lane's transaction (process.ts), collecting decisions and actions in the
+// StepEnv it is given.
 import type postgres from 'postgres';
-import { explain } from '../../conditions/index.js';
-import {
-  type ContactIdentity,
-  contactRow,
-  hasIdentity,
-  resolveContact,
-} from '../../contacts/store.js';
+import { type ContactIdentity, contactRow, resolveContact } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
 import { recordConversions } from '../journeys/experiment-store.js';
 import { type Decision, type EventFacts, stepWithoutContact } from '../journeys/machine.js';
@@ -19,8 +14,9 @@ import {
   loadActiveJourneys,
   type StepEnv,
 } from '../journeys/store.js';
-import { candidatesOf, identityOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
+import { candidatesOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
 import type { Row, RuntimeFeature } from '../match/features.js';
+import { beforeContact, withContact } from '../match/trigger.js';
 import type { ProcessContext } from './context.js';
 import { skippedTogether } from './decision-log.js';
 
@@ -47,12 +43,6 @@ function directContacts(ctx: ProcessContext): ContactSource {
   };
 }
 
-/**
- * Steps every candidate feature of one inbox event, then the waiting
- * journeys of the contacts it involves in the other features. `synced`: the
- * contacts live sync changed for this event (live-sync.ts); their waiting
- * journeys re-check like those of the contacts the features resolved.
- */
 /** An inbox event as a journey keeps it and its templates see it (also the backtest's). */
 export function factsOf(row: InboxRow): EventFacts {
   return {
@@ -68,6 +58,12 @@ export function factsOf(row: InboxRow): EventFacts {
   };
 }
 
+/**
+ * Steps every candidate feature of one inbox event, then the waiting
+ * journeys of the contacts it involves in the other features. `synced`: the
+ * contacts live sync changed for this event (live-sync.ts); their waiting
+ * journeys re-check like those of the contacts the features resolved.
+ */
 export async function handleEvent(
   env: StepEnv,
   ctx: ProcessContext,
@@ -94,42 +90,28 @@ export async function handleEvent(
     skips.set(feature, reason);
   };
 
+  // The matcher's rules (match/trigger.ts); the contact-free condition once per event and feature.
+  const contactFreeVerdict = (feature: RuntimeFeature) => triggerVerdict(feature, row, env.now);
   for (const feature of candidatesOf(ctx.features, row)) {
     triggered.add(feature.name);
-    if (ctx.features.isPaused(feature)) {
-      skip(feature.name, 'paused');
+    const before = beforeContact(feature, rows, ctx.features.isPaused(feature), contactFreeVerdict);
+    if (before.outcome === 'skipped') {
+      skip(feature.name, before.reason);
       continue;
     }
-    if (feature.when && !feature.readsContact) {
-      const verdict = triggerVerdict(feature, row, env.now);
-      if (!verdict.result) {
-        skip(feature.name, `trigger condition false: ${explain(verdict)}`);
-        continue;
-      }
-    }
-    const identity = identityOf(feature, rows);
-    if (!hasIdentity(identity)) {
-      if (Object.keys(feature.feature.contact).length > 0) {
-        skip(feature.name, 'no contact: the row has no value for the contact mapping');
-      } else {
-        runWithoutContact(env, feature, facts);
-      }
+    if (before.outcome === 'without contact') {
+      runWithoutContact(env, feature, facts);
       continue;
     }
-    const contactId = await contacts.resolve(env.tx, identity);
+    const contactId = await contacts.resolve(env.tx, before.identity);
     const contact = seen.has(contactId)
       ? (seen.get(contactId) ?? null)
       : await contacts.row(env.tx, contactId);
     seen.set(contactId, contact);
-    if (feature.when && feature.readsContact) {
-      const verdict = feature.when.test({ now: env.now, ...rows, contact });
-      if (!verdict.result) {
-        decide(feature.name, contactId, 'skipped', `trigger condition false: ${explain(verdict)}`);
-        continue;
-      }
-    }
-    decide(feature.name, contactId, 'matched', 'trigger matched');
-    await handleTriggerEvent(env, feature, contactId, contact, facts);
+    const match = withContact(feature, rows, contact, env.now);
+    decide(feature.name, contactId, match.outcome, match.reason);
+    if (match.outcome === 'matched')
+      await handleTriggerEvent(env, feature, contactId, contact, facts);
   }
 
   if (skips.size > 0) {
