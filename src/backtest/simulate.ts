@@ -1,7 +1,7 @@
 // The sandbox a backtest runs a feature in. Each past event goes through the
-// engine's matcher (candidatesOf, the compiled trigger condition, the contact
-// mapping) and the engine's pure journey state machine (stepJourney), as in
-// event.ts, with three differences:
+// engine's matcher (candidatesOf, and the rules of match/trigger.ts:
+// beforeContact and withContact, which event.ts calls too) and the engine's
+// pure journey state machine (stepJourney), with three differences:
 //
 // - the clock is simulated: it reads each event's time, and before an event
 //   every journey whose wake_at has come is stepped at its wake_at, so waits
@@ -12,9 +12,7 @@
 // - contacts are looked up read-only (contacts.ts): the book as it is now.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
-import { explain, type Verdict } from '../conditions/index.js';
 import type { ContactIdentity } from '../contacts/store.js';
-import { hasIdentity } from '../contacts/store.js';
 import {
   type Decision,
   type JourneyRow,
@@ -24,8 +22,14 @@ import {
   stepWithoutContact,
 } from '../engine/journeys/machine.js';
 import { factsOf } from '../engine/lanes/event.js';
-import { candidatesOf, identityOf, reactiveFeatures } from '../engine/match/candidates.js';
+import { candidatesOf, reactiveFeatures } from '../engine/match/candidates.js';
 import type { FeatureSet, RuntimeFeature } from '../engine/match/features.js';
+import {
+  type BeforeContact,
+  beforeContact,
+  type ContactFreeVerdict,
+  withContact,
+} from '../engine/match/trigger.js';
 import { identityKey, lookUpContacts, type SimulatedContact } from './contacts.js';
 import type { HistorySource, PastEvent } from './history.js';
 
@@ -44,9 +48,9 @@ export interface Observer {
 interface EventPlan {
   /** The backtested feature is among the event's candidates. */
   own: boolean;
-  /** Its trigger condition, when that reads no contact. */
-  verdict?: Verdict;
-  /** The contact its mapping names (none: no value, or the condition is false). */
+  /** What the matcher's rules make of it before a contact is known (when `own`). */
+  before?: BeforeContact;
+  /** The contact to resolve, when `before` says so. */
   contact?: SimulatedContact;
   /** Every candidate's contact, for journeys that wait on events (only when the feature has such). */
   about: SimulatedContact[];
@@ -134,11 +138,12 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
    * query. A contact met before is put in the plan at once; the others when
    * the query has answered (`pending`).
    *
-   * A trigger condition that reads no contact is worked out here, once per
-   * event and feature, at the clock as it stands when the page is prepared
-   * (the end of the page before), and onEvent takes the feature's own verdict
-   * from the plan. (The engine's triggerVerdict keeps the same answer per
-   * row in a WeakMap, which costs more than the condition itself here.)
+   * The matcher's rules before a contact (beforeContact) are asked here,
+   * once per event and candidate, and a trigger condition that reads no
+   * contact is worked out at the clock as it stands when the page is prepared
+   * (the end of the page before); onEvent takes the feature's own answer from
+   * the plan. (The engine's triggerVerdict keeps the same verdict per row in
+   * a WeakMap, which costs more than the condition itself here.)
    */
   const prepare = async (chunk: PastEvent[]) => {
     const wanted = new Map<string, ContactIdentity>();
@@ -152,26 +157,23 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       if (reactive) keys[i] = [];
       if (!own && !reactive) return plan;
       const rows = { new: row.new_row, old: row.old_row };
+      const contactFreeVerdict: ContactFreeVerdict = (candidate) =>
+        candidate.when!.test({
+          now: new Date(Math.max(clock, row.occurred_at.getTime())),
+          new: row.new_row,
+          old: row.old_row,
+          contact: null,
+        });
       for (const candidate of candidates) {
-        // As handleEvent: a paused feature, or a trigger condition that is
-        // false before any contact is read, looks up no one.
-        if (candidate !== feature && features.isPaused(candidate)) continue;
-        if (candidate.when && !candidate.readsContact) {
-          const at = new Date(Math.max(clock, row.occurred_at.getTime()));
-          const verdict = candidate.when.test({
-            now: at,
-            new: row.new_row,
-            old: row.old_row,
-            contact: null,
-          });
-          if (candidate === feature) plan.verdict = verdict;
-          if (!verdict.result) continue;
-        }
-        const identity = identityOf(candidate, rows);
-        if (!hasIdentity(identity)) continue;
-        const key = identityKey(identity);
+        // As handleEvent: only a candidate that gets as far as a contact
+        // looks one up. The backtested feature runs as if active.
+        const paused = candidate !== feature && features.isPaused(candidate);
+        const before = beforeContact(candidate, rows, paused, contactFreeVerdict);
+        if (candidate === feature) plan.before = before;
+        if (before.outcome !== 'resolve') continue;
+        const key = identityKey(before.identity);
         const known = contacts.get(key);
-        if (known === undefined) wanted.set(key, identity);
+        if (known === undefined) wanted.set(key, before.identity);
         if (candidate === feature) {
           if (known) plan.contact = known;
           else pending.push({ plan, key });
@@ -229,24 +231,6 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     );
   }
 
-  /**
-   * The trigger condition on the event: worked out by prepare when it reads no
-   * contact, here with the contact when it reads one; a decision when false.
-   */
-  function triggerHolds(
-    row: PastEvent,
-    plan: EventPlan,
-    now: Date,
-    contact?: SimulatedContact,
-  ): boolean {
-    const verdict = contact
-      ? feature.when!.test({ now, new: row.new_row, old: row.old_row, contact: contact.row })
-      : plan.verdict!;
-    if (verdict.result) return true;
-    matcherDecision(row, now, contact, 'skipped', `trigger condition false: ${explain(verdict)}`);
-    return false;
-  }
-
   /** One past event: the trigger, then journeys of its contacts that wait on events. */
   function onEvent(row: PastEvent, plan: EventPlan): void {
     clock = Math.max(clock, row.occurred_at.getTime());
@@ -257,28 +241,25 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     const facts = factsOf(row);
     let triggered: string | undefined;
     if (plan.own) {
-      if (feature.when && !feature.readsContact && !triggerHolds(row, plan, now)) return;
-      // Worked out with the page (prepare): the contact the feature's mapping names.
-      const contact = plan.contact;
-      if (contact === undefined) {
-        if (Object.keys(feature.feature.contact).length > 0) {
-          matcherDecision(
-            row,
-            now,
-            undefined,
-            'skipped',
-            'no contact: the row has no value for the contact mapping',
-          );
-          return;
-        }
+      // The matcher's rules, as in handleEvent: before the contact with the
+      // page (prepare), then with the contact its mapping names.
+      const before = plan.before!;
+      if (before.outcome === 'skipped') {
+        matcherDecision(row, now, undefined, before.outcome, before.reason);
+        return;
+      }
+      if (before.outcome === 'without contact') {
         const out = stepWithoutContact(feature, facts, now);
         observer.decisions(out.decisions, row.from);
         observer.actions(out.actions);
         return;
       }
+      const contact = plan.contact!;
       triggered = contact.id;
-      if (feature.when && feature.readsContact && !triggerHolds(row, plan, now, contact)) return;
-      matcherDecision(row, now, contact, 'matched', 'trigger matched');
+      const rows = { new: row.new_row, old: row.old_row };
+      const match = withContact(feature, rows, contact.row, now);
+      matcherDecision(row, now, contact, match.outcome, match.reason);
+      if (match.outcome === 'skipped') return;
       step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
     }
     if (!reactive) return;
