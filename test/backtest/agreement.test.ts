@@ -1,15 +1,21 @@
 // The backtest agrees with the engine: the same feature and the same events,
 // run once by the engine (capture, lanes, timers on a manual clock) and once
 // by the backtest over the inbox rows the engine kept, dated at the engine's
-// clock, give the same entries, stages, actions and skips.
+// clock, give the same entries, stages, actions and skips — and, event by
+// event, the same decisions under every rule of the matcher (match/trigger.ts).
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readHistory } from '../../src/backtest/history.js';
 import { runBacktest } from '../../src/backtest/index.js';
 import { skipKind } from '../../src/backtest/report.js';
+import { simulate } from '../../src/backtest/simulate.js';
 import { loadConfig } from '../../src/config/load.js';
+import { resolveContact } from '../../src/contacts/store.js';
+import type { Decision } from '../../src/engine/journeys/machine.js';
 import { decisionLines } from '../../src/engine/lanes/decision-log.js';
+import { FeatureSet } from '../../src/engine/match/features.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { testEngine } from '../engine/harness.js';
@@ -38,11 +44,20 @@ stages:
 let cwd: string;
 beforeAll(async () => {
   await db.sql`create table public.signups (id bigint primary key, email text not null, plan text not null)`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-agreement-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
-  await writeFile(path.join(cwd, 'nudge/features/drip.yaml'), DRIP);
+  await db.sql`create table public.visits (id bigint primary key, email text, kind text not null)`;
+  cwd = await projectDir('', { 'drip.yaml': DRIP });
 });
+
+/** A project folder: nudge.yaml and these feature files. */
+async function projectDir(config: string, features: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'nudge-agreement-'));
+  await mkdir(path.join(dir, 'nudge/features'), { recursive: true });
+  await writeFile(path.join(dir, 'nudge.yaml'), config);
+  for (const [file, text] of Object.entries(features)) {
+    await writeFile(path.join(dir, 'nudge/features', file), text);
+  }
+  return dir;
+}
 
 describe('backtest and engine', () => {
   it('decide the same for the same events', async () => {
@@ -148,5 +163,180 @@ describe('backtest and engine', () => {
         from nudge_engine.journeys where feature = 'drip'`;
     expect(report.journeys).toEqual({ completed: final!.completed, exited: 0, waiting: {} });
     expect(final).toEqual({ completed: 16, exited: 0, active: 0 });
+  });
+});
+
+// Features on one table, between them every rule of the matcher: `gate` has a
+// condition that reads no contact, `vip` one that reads it, `beat` no contact
+// mapping, `held` is gate paused (the backtest runs it as if active).
+const VISITS_CONFIG = 'contacts:\n  attributes:\n    plan: text\n';
+const GATE = `name: gate
+trigger: { table: public.visits, on: insert, when: { new.kind: neq.bot } }
+contact: { email: new.email }
+stages:
+  - name: greeted
+    do: [{ email: { template: hello } }]
+`;
+const VISITS = {
+  'gate.yaml': GATE,
+  'held.yaml': GATE.replace('name: gate', 'name: held\nstatus: paused'),
+  'vip.yaml': GATE.replace('name: gate', 'name: vip').replace(
+    '{ new.kind: neq.bot }',
+    '{ contact.plan: eq.pro }',
+  ),
+  'beat.yaml': `name: beat
+trigger: { table: public.visits, on: insert, when: { new.kind: neq.bot } }
+stages:
+  - name: counted
+    do: [{ webhook: { url: "http://hooks.example/beat" } }]
+`,
+};
+
+interface Line {
+  inbox: number | null;
+  feature: string | null;
+  contact: string | null;
+  outcome: string;
+  reason: string;
+}
+/** Decisions in the order of their events (events of different contacts may be stepped in any order). */
+const byEvent = (lines: Line[]) =>
+  lines
+    .map((line, i) => ({ line, i }))
+    .sort((a, b) => (a.line.inbox ?? 0) - (b.line.inbox ?? 0) || a.i - b.i)
+    .map((x) => x.line);
+
+describe('backtest and engine, rule by rule', () => {
+  it('give the same decision for each event: paused, condition false before and with the contact, no contact, matched', async () => {
+    const engine = await testEngine(db, VISITS, { config: VISITS_CONFIG });
+    const start = engine.clock.now();
+    // Ann is pro and Cy free in the contact book; Bob is new (his plan unknown).
+    for (const [email, plan] of [
+      ['ann@example.com', 'pro'],
+      ['cy@example.com', 'free'],
+    ]) {
+      const { id } = await resolveContact(db.sql, { email });
+      await db.sql`update nudge_engine.contacts set attributes = ${db.sql.json({ plan })} where id = ${id}`;
+    }
+    const visits: [string | null, string][] = [
+      ['ann@example.com', 'human'],
+      ['bob@example.com', 'human'],
+      ['cy@example.com', 'human'],
+      ['ann@example.com', 'bot'],
+      [null, 'human'],
+      [null, 'bot'],
+      ['Ann@Example.com', 'human'],
+      ['cy@example.com', 'bot'],
+    ];
+    for (const [i, [email, kind]] of visits.entries()) {
+      await db.sql`insert into public.visits values (${i + 1}, ${email}, ${kind})`;
+    }
+    await engine.settle();
+    await db.sql`update nudge_engine.inbox set occurred_at = ${start}, received_at = ${start}
+                  where table_name = 'visits'`;
+
+    const stored = await db.sql<
+      {
+        inbox_id: number | null;
+        feature: string | null;
+        contact_id: string | null;
+        outcome: string;
+        reason: string;
+        detail: unknown;
+      }[]
+    >`select inbox_id::int, feature, contact_id::text, outcome, reason, detail
+        from nudge_engine.decisions order by id`;
+    const decided = (feature: string): Line[] =>
+      byEvent(
+        stored
+          .flatMap((d) => decisionLines(d, feature))
+          .filter((d) => d.feature === feature)
+          .map((d) => ({
+            inbox: d.inbox_id,
+            feature: d.feature,
+            contact: d.contact_id,
+            outcome: d.outcome,
+            reason: d.reason,
+          })),
+      );
+
+    // The engine met every rule: the matcher's decision for each visit, and
+    // whether it names a contact (a condition on the contact is asked after
+    // the contact is found, one on the row before).
+    const matcher = (feature: string) =>
+      decided(feature)
+        .filter((d) => d.outcome === 'skipped' || d.outcome === 'matched')
+        .map((d) => [d.contact !== null, d.reason]);
+    const named = (reason: string) => [true, reason];
+    const unnamed = (reason: string) => [false, reason];
+    const matched = named('trigger matched');
+    const bot = unnamed('trigger condition false: new.kind neq.bot was false (value "bot")');
+    const noContact = unnamed('no contact: the row has no value for the contact mapping');
+    const free = named('trigger condition false: contact.plan eq.pro was false (value "free")');
+    const unknown = named('trigger condition false: contact.plan eq.pro was unknown (value null)');
+    const beat = unnamed('trigger matched (no contact)');
+    expect(matcher('gate')).toEqual([matched, matched, matched, bot, noContact, bot, matched, bot]);
+    expect(matcher('vip')).toEqual([
+      matched,
+      unknown,
+      free,
+      matched,
+      noContact,
+      noContact,
+      matched,
+      free,
+    ]);
+    expect(matcher('beat')).toEqual([beat, beat, beat, bot, beat, bot, beat, bot]);
+    expect(matcher('held')).toEqual(visits.map(() => [false, 'paused']));
+
+    // The backtest's decisions for one feature, over what the engine kept.
+    const dir = await projectDir(VISITS_CONFIG, VISITS);
+    const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
+    const loaded = await loadFeatures(project.featuresDir, project.env, project.cwd);
+    const catalog = await readCatalog(db.sql);
+    const to = new Date(start.getTime() + HOUR);
+    const backtested = async (name: string): Promise<Line[]> => {
+      // As runBacktest sets it up: the feature as if active, among the others.
+      const own = loaded.find((f) => f.name === name)!;
+      const others = loaded.filter((f) => f !== own);
+      const attributes = project.config.contacts.attributes;
+      const set = new FeatureSet([...others, { ...own, status: 'active' }], catalog, attributes);
+      const history = await readHistory({
+        engine: db.sql,
+        source: db.sql,
+        catalog,
+        feature: own,
+        from: start,
+        to,
+        allEvents: false,
+      });
+      const decisions: Decision[] = [];
+      await simulate({
+        engine: db.sql,
+        features: set,
+        feature: set.get(name)!,
+        events: history.events,
+        to,
+        observer: { event() {}, decisions: (d) => decisions.push(...d), actions() {} },
+      });
+      return byEvent(
+        decisions.map((d) => ({
+          inbox: d.inboxId,
+          feature: d.feature,
+          contact: d.contactId,
+          outcome: d.outcome,
+          reason: d.reason,
+        })),
+      );
+    };
+
+    for (const name of ['gate', 'vip', 'beat']) {
+      expect(await backtested(name), name).toEqual(decided(name));
+    }
+    // Paused: the engine skips every event; the backtest runs it as gate runs.
+    expect(new Set(decided('held').map((d) => d.reason))).toEqual(new Set(['paused']));
+    expect((await backtested('held')).map((d) => ({ ...d, feature: 'gate' }))).toEqual(
+      decided('gate'),
+    );
   });
 });
