@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { slots } from './attempt-limit.js';
+import { attemptLimit } from './attempt-limit.js';
 
-describe('slots', () => {
+describe('attemptLimit', () => {
   it('runs at most n tasks at once, the rest in arrival order, through failures', async () => {
-    const run = slots(2);
+    const run = attemptLimit(2);
     let running = 0;
     let most = 0;
     const started: number[] = [];

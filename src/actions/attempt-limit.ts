@@ -4,9 +4,9 @@
 // and its job runner's tasks alike), so attempts hold at most `n` connections
 // of the engine store however they were started.
 
-export type Slots = <T>(task: () => Promise<T>) => Promise<T>;
+export type AttemptLimit = <T>(task: () => Promise<T>) => Promise<T>;
 
-export function slots(n: number): Slots {
+export function attemptLimit(n: number): AttemptLimit {
   let free = Math.max(1, n);
   const waiting: (() => void)[] = [];
   return async (task) => {

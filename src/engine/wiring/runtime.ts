@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Task, TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
-import { slots } from '../../actions/attempt-limit.js';
+import { attemptLimit } from '../../actions/attempt-limit.js';
 import { firstAttemptsHere } from '../../actions/first-attempt.js';
 import type { RunRef } from '../../actions/queue.js';
 import type { NewActionRun } from '../../actions/types.js';
@@ -145,13 +145,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
   const cap = project.config.actions.frequency_cap;
   const concurrency = options.concurrency ?? ACTION_CONCURRENCY;
-  // Every attempt — first ones made here, job tasks alike — takes one of
-  // `concurrency` slots, so together they hold at most that many connections.
-  const attemptSlot = slots(concurrency);
+  // Every attempt — first ones made here, job tasks alike — goes through one
+  // limit of `concurrency` at once, so together they hold at most that many connections.
+  const limited = attemptLimit(concurrency);
   const attemptActions = options.attemptActions;
   const firstAttempts = attemptActions
     ? firstAttemptsHere({
-        attempt: (refs) => attemptSlot(() => attemptActions(refs)),
+        attempt: (refs) => limited(() => attemptActions(refs)),
         limit: concurrency,
         onError: (error, refs) =>
           log.warn(
@@ -233,7 +233,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     tasks: Object.fromEntries(
       Object.entries(options.actionTasks).map(([name, task]): [string, Task] => [
         name,
-        (payload, helpers) => attemptSlot(async () => task!(payload, helpers)),
+        (payload, helpers) => limited(async () => task!(payload, helpers)),
       ]),
     ),
     concurrency,
