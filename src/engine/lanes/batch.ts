@@ -32,15 +32,15 @@ import {
   contactRow,
   contactRows,
   createContacts,
-  hasIdentity,
   normalizeEmail,
   resolveContact,
 } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
 import type { Decision } from '../journeys/machine.js';
 import { type JourneyCache, prefetchJourneys, type StepEnv } from '../journeys/store.js';
-import { candidatesOf, identityOf, triggerVerdict } from '../match/candidates.js';
+import { candidatesOf, triggerVerdict } from '../match/candidates.js';
 import type { Row } from '../match/features.js';
+import { beforeContact } from '../match/trigger.js';
 import { cap, type ProcessContext } from './context.js';
 import { type ContactSource, handleEvent } from './event.js';
 import { syncLive } from './live-sync.js';
@@ -140,12 +140,12 @@ async function resolveBatch(
     const keys: string[] = [];
     const data = { new: row.new_row, old: row.old_row };
     for (const feature of candidatesOf(ctx.features, row)) {
-      if (ctx.features.isPaused(feature)) continue;
-      if (feature.when && !feature.readsContact) {
-        if (!triggerVerdict(feature, row, now).result) continue;
-      }
-      const identity = identityOf(feature, data);
-      if (!hasIdentity(identity)) continue;
+      // Whom handleEvent will look up: the matcher's rules (match/trigger.ts).
+      const before = beforeContact(feature, data, ctx.features.isPaused(feature), (f) =>
+        triggerVerdict(f, row, now),
+      );
+      if (before.outcome !== 'resolve') continue;
+      const { identity } = before;
       const key = identityKey(identity);
       keys.push(key);
       featureKeys.push({ feature: feature.name, key });
