@@ -141,13 +141,21 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
           from nudge.deployments d order by d.id desc limit 1`
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
-  const rowsHeld: string[] = [];
-  for (const name of rowsTables) {
-    const [row] = await sql<{ held: boolean }[]>`
-      select exists (select from ${sql('nudge')}.${sql(name)}) as held`;
-    if (row?.held) rowsHeld.push(name);
-  }
+  const rowsHeld = await heldRowsTables(sql, rowsTables);
   return { schema, captures, enrichments, rowsTables, rowsHeld, lastDeployed: last, replication };
+}
+
+/** Which of the rows tables hold a row, in one statement. */
+async function heldRowsTables(sql: Sql, names: string[]): Promise<string[]> {
+  if (!names.length) return [];
+  const held = names.map(
+    (name) =>
+      sql`select ${name}::text as name where exists (select from ${sql('nudge')}.${sql(name)})`,
+  );
+  const rows = await sql<
+    { name: string }[]
+  >`${held.reduce((all, one) => sql`${all} union all ${one}`)}`;
+  return rows.map((row) => row.name);
 }
 
 export interface RowsTable {
