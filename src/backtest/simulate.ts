@@ -148,14 +148,16 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   const prepare = async (chunk: PastEvent[]) => {
     const wanted = new Map<string, ContactIdentity>();
     const pending: { plan: EventPlan; key: string }[] = [];
-    // Every candidate's identity key by event, when the feature is reactive.
-    const keys: string[][] = [];
+    // Every candidate's identity key by event, when the feature may react to
+    // it: it waits on events and the event is not its own (handleEvent).
+    const keys: (string[] | undefined)[] = [];
     const plans = chunk.map((row, i): EventPlan => {
       const candidates = candidatesOf(features, row);
       const own = candidates.includes(feature);
       const plan: EventPlan = { own, about: NO_ONE };
-      if (reactive) keys[i] = [];
-      if (!own && !reactive) return plan;
+      const reacts = reactive && !own;
+      if (reacts) keys[i] = [];
+      if (!own && !reacts) return plan;
       const rows = { new: row.new_row, old: row.old_row };
       const contactFreeVerdict: ContactFreeVerdict = (candidate) =>
         candidate.when!.test({
@@ -165,6 +167,7 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
           contact: null,
         });
       for (const candidate of candidates) {
+        if (candidate !== feature && !reacts) continue;
         // As handleEvent: only a candidate that gets as far as a contact
         // looks one up. The backtested feature runs as if active.
         const paused = candidate !== feature && features.isPaused(candidate);
@@ -178,14 +181,15 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
           if (known) plan.contact = known;
           else pending.push({ plan, key });
         }
-        if (reactive) keys[i]!.push(key);
+        keys[i]?.push(key);
       }
       return plan;
     });
     await lookUpContacts(options.engine, wanted, contacts);
     for (const { plan, key } of pending) plan.contact = contacts.get(key)!;
     if (reactive) {
-      for (const [i, plan] of plans.entries()) plan.about = keys[i]!.map((k) => contacts.get(k)!);
+      for (const [i, plan] of plans.entries())
+        if (keys[i]) plan.about = keys[i].map((k) => contacts.get(k)!);
     }
     return { chunk, plans };
   };
@@ -239,7 +243,6 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     if (!plan.own && !reactive) return;
     const now = new Date(clock);
     const facts = factsOf(row);
-    let triggered: string | undefined;
     if (plan.own) {
       // The matcher's rules, as in handleEvent: before the contact with the
       // page (prepare), then with the contact its mapping names.
@@ -255,16 +258,17 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
         return;
       }
       const contact = plan.contact!;
-      triggered = contact.id;
       const rows = { new: row.new_row, old: row.old_row };
       const match = withContact(feature, rows, contact.row, now);
       matcherDecision(row, now, contact, match.outcome, match.reason);
       if (match.outcome === 'skipped') return;
       step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
+      // As handleEvent: an event the feature is a candidate of steps none of
+      // its waiting journeys, whoever the event's other features name.
+      return;
     }
-    if (!reactive) return;
     // Journeys of the contacts this event is about may be waiting on it.
-    const stepped = new Set(triggered ? [triggered] : []);
+    const stepped = new Set<string>();
     for (const contact of plan.about) {
       if (stepped.has(contact.id) || journeys.get(contact.id)?.status !== 'active') continue;
       stepped.add(contact.id);

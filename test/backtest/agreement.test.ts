@@ -45,6 +45,7 @@ let cwd: string;
 beforeAll(async () => {
   await db.sql`create table public.signups (id bigint primary key, email text not null, plan text not null)`;
   await db.sql`create table public.visits (id bigint primary key, email text, kind text not null)`;
+  await db.sql`create table public.referrals (id bigint primary key, email text not null, referrer text not null)`;
   cwd = await projectDir('', { 'drip.yaml': DRIP });
 });
 
@@ -235,30 +236,7 @@ describe('backtest and engine, rule by rule', () => {
     await db.sql`update nudge_engine.inbox set occurred_at = ${start}, received_at = ${start}
                   where table_name = 'visits'`;
 
-    const stored = await db.sql<
-      {
-        inbox_id: number | null;
-        feature: string | null;
-        contact_id: string | null;
-        outcome: string;
-        reason: string;
-        detail: unknown;
-      }[]
-    >`select inbox_id::int, feature, contact_id::text, outcome, reason, detail
-        from nudge_engine.decisions order by id`;
-    const decided = (feature: string): Line[] =>
-      byEvent(
-        stored
-          .flatMap((d) => decisionLines(d, feature))
-          .filter((d) => d.feature === feature)
-          .map((d) => ({
-            inbox: d.inbox_id,
-            feature: d.feature,
-            contact: d.contact_id,
-            outcome: d.outcome,
-            reason: d.reason,
-          })),
-      );
+    const decided = await engineDecisions();
 
     // The engine met every rule: the matcher's decision for each visit, and
     // whether it names a contact (a condition on the contact is asked after
@@ -290,45 +268,8 @@ describe('backtest and engine, rule by rule', () => {
     expect(matcher('held')).toEqual(visits.map(() => [false, 'paused']));
 
     // The backtest's decisions for one feature, over what the engine kept.
-    const dir = await projectDir(VISITS_CONFIG, VISITS);
-    const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
-    const loaded = await loadFeatures(project.featuresDir, project.env, project.cwd);
-    const catalog = await readCatalog(db.sql);
-    const to = new Date(start.getTime() + HOUR);
-    const backtested = async (name: string): Promise<Line[]> => {
-      // As runBacktest sets it up: the feature as if active, among the others.
-      const own = loaded.find((f) => f.name === name)!;
-      const others = loaded.filter((f) => f !== own);
-      const attributes = project.config.contacts.attributes;
-      const set = new FeatureSet([...others, { ...own, status: 'active' }], catalog, attributes);
-      const history = await readHistory({
-        engine: db.sql,
-        source: db.sql,
-        catalog,
-        feature: own,
-        from: start,
-        to,
-        allEvents: false,
-      });
-      const decisions: Decision[] = [];
-      await simulate({
-        engine: db.sql,
-        features: set,
-        feature: set.get(name)!,
-        events: history.events,
-        to,
-        observer: { event() {}, decisions: (d) => decisions.push(...d), actions() {} },
-      });
-      return byEvent(
-        decisions.map((d) => ({
-          inbox: d.inboxId,
-          feature: d.feature,
-          contact: d.contactId,
-          outcome: d.outcome,
-          reason: d.reason,
-        })),
-      );
-    };
+    const backtested = (name: string) =>
+      backtestDecisions(VISITS_CONFIG, VISITS, name, start, new Date(start.getTime() + HOUR));
 
     for (const name of ['gate', 'vip', 'beat']) {
       expect(await backtested(name), name).toEqual(decided(name));
@@ -340,3 +281,132 @@ describe('backtest and engine, rule by rule', () => {
     );
   });
 });
+
+// A feature that waits on events is a candidate of an event too: its waiting
+// journeys are stepped by events it is not a candidate of (lanes/event.ts),
+// never by one it is, even for contacts another feature of the event names.
+const REFERRALS = {
+  'waiter.yaml': `name: waiter
+trigger: { table: public.referrals, on: insert }
+contact: { email: new.email }
+stages:
+  - name: joined
+    next: [{ to: thanked, when: { new.id: gt.1 } }]
+  - name: thanked
+    do: [{ webhook: { url: "http://hooks.example/thanked" } }]
+`,
+  'referrer.yaml': `name: referrer
+trigger: { table: public.referrals, on: insert }
+contact: { email: new.referrer }
+stages:
+  - name: credited
+    do: [{ webhook: { url: "http://hooks.example/credited" } }]
+`,
+};
+
+describe('backtest and engine, a feature that waits on events', () => {
+  it('leave its waiting journeys alone on an event it is a candidate of, whoever else the event names', async () => {
+    const engine = await testEngine(db, REFERRALS);
+    const start = engine.clock.now();
+    // Ann joins, referred by Bob; then Bob joins, referred by Ann: the second
+    // event names Ann (for referrer), whose waiter journey waits in joined.
+    await db.sql`insert into public.referrals values (1, 'ann@example.com', 'bob@example.com')`;
+    await engine.settle();
+    await db.sql`insert into public.referrals values (2, 'bob@example.com', 'ann@example.com')`;
+    await engine.settle();
+    await db.sql`update nudge_engine.inbox set occurred_at = ${start}, received_at = ${start}
+                  where table_name = 'referrals'`;
+    const decided = (await engineDecisions())('waiter');
+    const [ann] = await db.sql<{ id: string }[]>`
+      select id::text from nudge_engine.contacts where email = 'ann@example.com'`;
+    // The engine: both joined, and Ann's journey stays there: the second
+    // event is waiter's own, so it steps no waiting journey of waiter.
+    expect(decided.filter((d) => d.reason === 'stage joined').map((d) => d.contact)).toHaveLength(
+      2,
+    );
+    expect(decided.some((d) => d.contact === ann!.id && d.reason === 'stage joined')).toBe(true);
+    expect(decided.filter((d) => /thanked/.test(d.reason))).toEqual([]);
+    const backtested = await backtestDecisions(
+      '',
+      REFERRALS,
+      'waiter',
+      start,
+      new Date(start.getTime() + HOUR),
+    );
+    expect(backtested).toEqual(decided);
+  });
+});
+
+/** The engine's decisions so far, one feature's at a time, in the order of their events. */
+async function engineDecisions(): Promise<(feature: string) => Line[]> {
+  const stored = await db.sql<
+    {
+      inbox_id: number | null;
+      feature: string | null;
+      contact_id: string | null;
+      outcome: string;
+      reason: string;
+      detail: unknown;
+    }[]
+  >`select inbox_id::int, feature, contact_id::text, outcome, reason, detail
+      from nudge_engine.decisions order by id`;
+  return (feature) =>
+    byEvent(
+      stored
+        .flatMap((d) => decisionLines(d, feature))
+        .filter((d) => d.feature === feature)
+        .map((d) => ({
+          inbox: d.inbox_id,
+          feature: d.feature,
+          contact: d.contact_id,
+          outcome: d.outcome,
+          reason: d.reason,
+        })),
+    );
+}
+
+/** The backtest's decisions for one feature of these, over what the engine kept, as runBacktest sets it up. */
+async function backtestDecisions(
+  config: string,
+  files: Record<string, string>,
+  name: string,
+  from: Date,
+  to: Date,
+): Promise<Line[]> {
+  const dir = await projectDir(config, files);
+  const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
+  const loaded = await loadFeatures(project.featuresDir, project.env, project.cwd);
+  const catalog = await readCatalog(db.sql);
+  // The feature as if active, among the others.
+  const own = loaded.find((f) => f.name === name)!;
+  const others = loaded.filter((f) => f !== own);
+  const attributes = project.config.contacts.attributes;
+  const set = new FeatureSet([...others, { ...own, status: 'active' }], catalog, attributes);
+  const history = await readHistory({
+    engine: db.sql,
+    source: db.sql,
+    catalog,
+    feature: own,
+    from,
+    to,
+    allEvents: false,
+  });
+  const decisions: Decision[] = [];
+  await simulate({
+    engine: db.sql,
+    features: set,
+    feature: set.get(name)!,
+    events: history.events,
+    to,
+    observer: { event() {}, decisions: (d) => decisions.push(...d), actions() {} },
+  });
+  return byEvent(
+    decisions.map((d) => ({
+      inbox: d.inboxId,
+      feature: d.feature,
+      contact: d.contactId,
+      outcome: d.outcome,
+      reason: d.reason,
+    })),
+  );
+}
