@@ -15,10 +15,10 @@ import { gzipSync } from 'node:zlib';
 import pino from 'pino';
 import postgres from 'postgres';
 import { loadConfig } from '../src/config/load.js';
-import { createApiKey } from '../src/contacts/api-keys.js';
 import { indexContacts } from '../src/contacts/search-index.js';
 import { migrateEngine } from '../src/db/migrate.js';
 import { loadFeatures } from '../src/features/load.js';
+import { createApiKey } from '../src/server/api/keys.js';
 import { makeServer } from '../src/server/index.js';
 import { benchDatabase } from './database.js';
 

@@ -49,7 +49,7 @@ export async function keysCreate(options: KeysCreateOptions, io: Io): Promise<nu
   if (scope !== 'read' && scope !== 'dashboard' && scope !== 'write') {
     throw new NudgeError(`--scope ${scope}: expected read, dashboard or write`);
   }
-  const { ApiKeyNameTaken, createApiKey } = await import('../contacts/api-keys.js');
+  const { ApiKeyNameTaken, createApiKey } = await import('../server/api/keys.js');
   return withStore(options, io, async (sql) => {
     try {
       const created = await createApiKey(sql, options.name, scope);
@@ -79,7 +79,7 @@ export async function keysList(
   options: GlobalOptions & { json?: boolean },
   io: Io,
 ): Promise<number> {
-  const { listApiKeys } = await import('../contacts/api-keys.js');
+  const { listApiKeys } = await import('../server/api/keys.js');
   return withStore(options, io, async (sql) => {
     const keys = await listApiKeys(sql);
     if (options.json) {
@@ -118,7 +118,7 @@ export async function keysRevoke(
   options: GlobalOptions & { nameOrId: string },
   io: Io,
 ): Promise<number> {
-  const { revokeApiKey } = await import('../contacts/api-keys.js');
+  const { revokeApiKey } = await import('../server/api/keys.js');
   return withStore(options, io, async (sql) => {
     const revoked = await revokeApiKey(sql, options.nameOrId);
     if (revoked.length === 0) {

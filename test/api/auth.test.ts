@@ -14,7 +14,7 @@ import {
   createApiKey,
   hashApiKey,
   revokeApiKey,
-} from '../../src/contacts/api-keys.js';
+} from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { type ApiServer, startApi } from './helpers.js';
 

@@ -13,7 +13,7 @@ import {
   UnreadSlotApiError,
 } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { ordersFeature, slotFor, useCapture, useOrdersProject } from '../replication/helpers.js';

@@ -11,8 +11,8 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import type { CapturePlan } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 

@@ -6,9 +6,9 @@
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Nudge, NudgeApiError } from '../../src/client/index.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
 import { indexContacts } from '../../src/contacts/search-index.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';

@@ -8,8 +8,8 @@ import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorChecks, Overview } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 

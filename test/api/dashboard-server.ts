@@ -5,8 +5,8 @@ import pino from 'pino';
 import type postgres from 'postgres';
 import { expect } from 'vitest';
 import type { LoadedConfig } from '../../src/config/load.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { testProject } from '../server/helpers.js';
 

@@ -2,8 +2,8 @@
 // with declared attribute types, API keys of both scopes, and a fetch helper
 // that returns status, headers and parsed JSON.
 import type { ValueType } from '../../src/conditions/index.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import type { TestDatabase } from '../harness/db.js';
 import { startTestServer, type TestServer, testProject } from '../server/helpers.js';
 

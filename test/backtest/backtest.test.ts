@@ -13,9 +13,9 @@ import type { BacktestReport } from '../../src/backtest/index.js';
 import { backtest } from '../../src/cli/backtest.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { insertInbox } from '../../src/engine/intake/inbox.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
 

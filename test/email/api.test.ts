@@ -4,7 +4,7 @@
 // signed webhooks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nudge, NudgeApiError } from '../../src/client/index.js';
-import { createApiKey } from '../../src/contacts/api-keys.js';
+import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { type EmailWorld, startEmailWorld, svixHeaders } from './setup.js';
 

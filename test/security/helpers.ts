@@ -3,8 +3,8 @@
 // revoked one, and the ingest shared secret.
 import pino, { type Logger } from 'pino';
 import type { LoadedConfig } from '../../src/config/load.js';
-import { createApiKey, revokeApiKey } from '../../src/contacts/api-keys.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { createApiKey, revokeApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import type { TestDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';

@@ -4,9 +4,9 @@
 // or none from a loopback peer.
 import type { Context, MiddlewareHandler } from 'hono';
 import type postgres from 'postgres';
-import { type ApiKeyInfo, authenticateApiKey, type KeyScope } from '../../contacts/api-keys.js';
 import { HttpError } from '../http-error.js';
 import { isDashboardWrite } from './dashboard.js';
+import { type ApiKeyInfo, authenticateApiKey, type KeyScope } from './keys.js';
 import type { RateLimiter } from './rate-limit.js';
 
 type ApiKey = Pick<ApiKeyInfo, 'id' | 'name' | 'scope'>;

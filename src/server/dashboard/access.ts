@@ -9,8 +9,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import type postgres from 'postgres';
-import { authenticateApiKey } from '../../contacts/api-keys.js';
 import { NudgeError } from '../../errors.js';
+import { authenticateApiKey } from '../api/keys.js';
 
 export const SESSION_COOKIE = 'nudge_session';
 export const CSRF_HEADER = 'x-nudge-csrf';
