@@ -10,15 +10,10 @@ import { NudgeError } from '../errors.js';
 import { sourceError } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
 import { NUDGE_VERSION } from '../version.js';
-import { itemStatements, makePlan, type Plan, planStatements, slotStatements } from './plan.js';
+import { itemStatements, makePlan, type Plan, type PlanItem, planStatements } from './plan.js';
 import { readCaptureState } from './state.js';
-import type { DesiredCaptures } from './transports/replication/publication.js';
-import {
-  applySlotStatements,
-  dropReplication,
-  REPLICATION_FIRST,
-} from './transports/replication/slot.js';
-import { noteUnread, UnreadSlotError } from './transports/replication/unread.js';
+import { capturedByOf, deployingPart, type ObjectsPart, objectsParts } from './transports/index.js';
+import type { DesiredCaptures } from './transports/port.js';
 import { captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(${lockKey('deploy')})`;
@@ -46,28 +41,30 @@ export async function deploy(
   options: DeployOptions = {},
 ): Promise<DeployResult> {
   try {
-    // capture: replication: the publications commit first, then the slot is
-    // made (it cannot be in a transaction that wrote, and must not be older
-    // than its publications), then the rest: triggers go once it streams.
+    // A trigger-less transport's own objects may commit first (capture:
+    // replication: the publications, then the slot is made — it cannot be in
+    // a transaction that wrote, and must not be older than its publications),
+    // then the rest: triggers go once it streams.
+    const deploying = deployingPart(desired);
     let first: Plan | undefined;
-    if (desired.replication) {
+    if (deploying?.objects.commitFirst) {
+      const kinds = deploying.objects.kinds;
       first = await sql.begin(async (tx) => {
         await tx.unsafe(`SELECT ${LOCK}`);
         await tx.unsafe(SET_LOCK_TIMEOUT);
         const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
-        for (const statement of itemStatements(plan, REPLICATION_FIRST)) await tx.unsafe(statement);
+        for (const statement of itemStatements(plan, kinds)) await tx.unsafe(statement);
         return plan;
       });
-      await applySlotStatements(sql, slotStatements(first));
+      await runOutside(sql, first);
     }
     const result = await sql.begin(async (tx) => {
       await tx.unsafe(`SELECT ${LOCK}`);
       await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
-      // A slot the plan drops must not take unread changes with it unless asked to.
-      const unread = await noteUnread(tx as unknown as postgres.Sql, plan);
-      if (unread.length && !options.discardUnread) throw new UnreadSlotError('deploy', unread);
-      // What the first step of capture: replication changed is part of this deployment.
+      // What the plan drops must not take unread changes (a slot's) with it unless asked to.
+      await refuseLosses(tx as unknown as postgres.Sql, plan, options);
+      // What the first step changed is part of this deployment.
       const whole = first?.hasChanges ? first : plan;
       if (!whole.hasChanges) return { plan, rest: plan };
       await tx.unsafe(`SELECT ${PUMP_LOCK}`);
@@ -77,7 +74,7 @@ export async function deploy(
       );
       return { plan: whole, deploymentId: row!.id, rest: plan };
     });
-    await applySlotStatements(sql, slotStatements(result.rest));
+    await runOutside(sql, result.rest);
     return {
       plan: result.plan,
       ...(result.deploymentId ? { deploymentId: result.deploymentId } : {}),
@@ -93,12 +90,45 @@ export async function deploy(
   }
 }
 
+/**
+ * Measures what the plan would lose (a dropped slot's unread changes) and
+ * notes it on its items; inside deploy's lock it refuses unless discarding.
+ */
+async function refuseLosses(sql: postgres.Sql, plan: Plan, options: DeployOptions): Promise<void> {
+  for (const { objects } of objectsParts()) {
+    const loss = await objects.losses?.(sql, plan);
+    if (loss && !options.discardUnread) throw loss.refusal('deploy');
+  }
+}
+
+/**
+ * What applying the plan would lose, measured and noted on its items, for
+ * `nudge plan`, and for deploy before it asks: the refusals of each
+ * transport with objects of its own, and their notices.
+ */
+export async function planLosses(sql: postgres.Sql, plan: Plan) {
+  const losses = [];
+  for (const { objects } of objectsParts()) {
+    const loss = await objects.losses?.(sql, plan);
+    if (loss) losses.push(loss);
+  }
+  return losses;
+}
+
+/** The plan's items that run outside a transaction, one transport at a time, after a commit. */
+async function runOutside(sql: postgres.Sql, plan: Plan): Promise<void> {
+  for (const part of objectsParts()) {
+    const statements = itemStatements(plan, part.objects.outside);
+    if (statements.length) await part.objects.runOutside(sql, statements);
+  }
+}
+
 /** The statement recording a deployment (also part of the --sql / export text). */
 function recordSql(plan: Plan): string {
-  // What captured each (table, operation): a trigger, or the slot (a
-  // replication deployment installs no trigger, so none of its keys means a
-  // trigger was dropped by hand later: state.ts).
-  const capturedBy = plan.desired.replication ? 'replication' : 'trigger';
+  // What captured each (table, operation): a trigger, or the transport's own
+  // objects (a replication deployment installs no trigger, so none of its
+  // keys means a trigger was dropped by hand later: state.ts).
+  const capturedBy = capturedByOf(plan.desired);
   const objects = plan.desired.map((object) => ({
     key: captureKey(object.table, object.operation),
     captured_by: capturedBy,
@@ -124,10 +154,15 @@ export function planScript(
 ): string {
   const lines = options.header.map((line) => `-- ${line}`);
   if (!plan.hasChanges) return `${[...lines, '-- No changes.'].join('\n')}\n`;
+  const parts = objectsParts();
   const statements = planStatements(plan);
-  const slots = slotStatements(plan).map((s) => `${s};`);
-  // capture: replication: publications, then the slot, then the rest (see deploy).
-  const first = options.transaction ? itemStatements(plan, REPLICATION_FIRST) : [];
+  // A transport's own objects that commit first (see deploy), for psql.
+  const first = options.transaction
+    ? itemStatements(
+        plan,
+        parts.filter((part) => part.objects.commitFirst).flatMap((part) => part.objects.kinds),
+      )
+    : [];
   const body = [
     `SELECT ${LOCK};`,
     `${SET_LOCK_TIMEOUT};`,
@@ -136,32 +171,43 @@ export function planScript(
     `${recordSql(plan)};`,
   ];
   if (!options.transaction) {
-    const note = slots.length
-      ? [
-          '-- Replication slots cannot be made or dropped in a migration; run after it:',
-          ...slots.map((s) => `-- ${s}`),
-        ]
-      : [];
-    return `${[...lines, '', ...body, ...note].join('\n\n')}\n`;
+    const notes = parts.flatMap((part) => {
+      const outside = outsideItems(plan, part).flatMap((item) => item.sql);
+      return outside.length
+        ? [`-- ${part.objects.outsideNote}`, ...outside.map((s) => `-- ${s};`)]
+        : [];
+    });
+    return `${[...lines, '', ...body, ...notes].join('\n\n')}\n`;
   }
+  // Objects made outside a transaction follow the first commit (what they
+  // read is committed then); drops and replacements come at the end.
+  const outside = parts.flatMap((part) => outsideItems(plan, part));
+  const made = outside.filter((item) => item.action === 'create').flatMap((item) => item.sql);
+  const rest = outside.filter((item) => item.action !== 'create').flatMap((item) => item.sql);
   const head = first.length
     ? [
         'BEGIN;',
         `SELECT ${LOCK};`,
         ...first.map((s) => `${s};`),
         'COMMIT;',
-        ...slots.filter((s) => s.includes('pg_create')),
+        ...made.map((s) => `${s};`),
       ]
     : [];
-  const tail = slots.filter((s) => !head.includes(s));
+  const tail = (head.length ? rest : outside.flatMap((item) => item.sql)).map((s) => `${s};`);
   return `${[...lines, '', ...head, 'BEGIN;', ...body, 'COMMIT;', ...tail].join('\n\n')}\n`;
 }
 
-/** Removes every Nudge object: triggers on user tables, then the schema; publications and slots of capture: replication. */
-export async function teardown(
-  sql: postgres.Sql,
-): Promise<{ triggers: number; publications: string[]; identities: string[]; slots: string[] }> {
-  const removed = await sql.begin(async (tx) => {
+/** A transport's items that run outside a transaction, in plan order. */
+function outsideItems(plan: Plan, part: ObjectsPart): PlanItem[] {
+  return plan.items.filter((item) => part.objects.outside.includes(item.kind));
+}
+
+/**
+ * Removes every Nudge object: triggers on user tables, then the schema, then
+ * each transport's own objects (capture: replication's publications and slot).
+ */
+export async function teardown(sql: postgres.Sql): Promise<TeardownResult> {
+  const { triggers } = await sql.begin(async (tx) => {
     await tx.unsafe(`SELECT ${LOCK}`);
     await tx.unsafe(SET_LOCK_TIMEOUT);
     const triggers = await nudgeTriggers(tx as unknown as postgres.Sql);
@@ -170,8 +216,26 @@ export async function teardown(
     await tx.unsafe('DROP SCHEMA IF EXISTS nudge CASCADE');
     return { triggers: triggers.length };
   });
-  return { ...removed, ...(await dropReplication(sql)) };
+  const result: TeardownResult = { triggers, removed: [], notes: [] };
+  for (const { objects } of objectsParts()) {
+    const { removed, note, objects: dropped } = await objects.teardown.remove(sql);
+    Object.assign(result, dropped);
+    result.removed.push(...removed);
+    if (note) result.notes.push(note);
+  }
+  return result;
 }
+
+/**
+ * What teardown removed: the triggers; the transports' own objects as
+ * phrases (`3 publication(s)`, `slot nudge`), sentences said after them, and
+ * by kind (replication: publications, identities, slots).
+ */
+export type TeardownResult = {
+  triggers: number;
+  removed: string[];
+  notes: string[];
+} & Record<string, unknown>;
 
 /** Triggers on any table whose function lives in schema nudge. */
 export async function nudgeTriggers(sql: postgres.Sql) {

@@ -15,7 +15,7 @@ import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName } from '../source/names.js';
 import { transportOf } from './transports/index.js';
-import type { DesiredCaptures } from './transports/replication/publication.js';
+import type { DesiredCaptures } from './transports/port.js';
 
 export async function desiredCaptures(
   project: LoadedConfig,

@@ -2,15 +2,17 @@
 // capture objects features need with what the database has. Like terraform:
 // + create, ~ replace, - drop (orphan), = unchanged, and drift — a Nudge object
 // changed or dropped by hand — which deploy repairs. Pure: no database access.
+// A trigger-less transport's own objects (publications, a slot) are planned
+// by the transport itself (transports/port.ts TransportObjects), with item
+// kinds of its own.
 
 import { ident, literal } from '../db/quote.js';
 import { formatTableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
 import { lockdownSql, migrationSql, migrations } from './schema.js';
 import type { CaptureState, DeployedCapture } from './state.js';
-import { replicationItems } from './transports/replication/plan.js';
-import type { DesiredCaptures } from './transports/replication/publication.js';
-import type { SlotUnread } from './transports/replication/unread.js';
+import { deployingPart, desiredPart, objectsParts, statePart } from './transports/index.js';
+import type { DesiredCaptures } from './transports/port.js';
 import {
   type CaptureObject,
   captureKey,
@@ -22,16 +24,14 @@ import {
 
 export type Action = 'create' | 'replace' | 'drop' | 'unchanged';
 
+/**
+ * One change of the plan. Transports add fields of their own by declaration
+ * merging (replication: `unread`, in transports/replication/unread.ts).
+ */
 export interface PlanItem {
   action: Action;
-  kind:
-    | 'schema'
-    | 'privileges'
-    | 'capture'
-    | 'enrichment'
-    | 'publication'
-    | 'replica identity'
-    | 'slot';
+  /** `schema`, `privileges`, `capture`, `enrichment`, or a transport's own (replication: `publication`, `replica identity`, `slot`). */
+  kind: string;
   /** What the item is about, e.g. `public.orders insert`. */
   subject: string;
   detail?: string;
@@ -41,8 +41,8 @@ export interface PlanItem {
   columns?: CaptureColumns;
   /** Nothing to deploy yet: an old outbox table the engine is still emptying. */
   waiting?: boolean;
-  /** A slot the plan drops: what it holds unread (measured by replication/unread.ts noteUnread). */
-  unread?: SlotUnread;
+  /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
+  warning?: { label: string; text: string };
   sql: string[];
 }
 
@@ -60,14 +60,18 @@ export interface Plan {
 }
 
 export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
-  // capture: replication deploys no trigger (transports/replication/).
-  const triggers = desired.replication ? [] : desired;
-  const orphan = desired.replication
-    ? 'orphan: capture is replication now (no triggers)'
+  // A trigger-less transport (capture: replication) deploys no trigger.
+  const deploying = deployingPart(desired);
+  const triggers = deploying ? [] : desired;
+  const orphan = deploying
+    ? `orphan: capture is ${deploying.name} now (no triggers)`
     : 'orphan: no active feature uses it';
   const items: PlanItem[] = [...schemaItems(state), ...captureItems(triggers, state, orphan)];
   items.push(...enrichmentItems(triggers, state));
-  items.push(...replicationItems(desired.replication, state.replication));
+  // Every transport with objects of its own plans them, wanted or not: a
+  // switch away from one drops what it deployed.
+  for (const part of objectsParts())
+    items.push(...part.objects.plan(desiredPart(desired, part), statePart(state, part)));
   const counts: Record<Action, number> = { create: 0, replace: 0, drop: 0, unchanged: 0 };
   for (const item of items) counts[item.action]++;
   return {
@@ -350,13 +354,17 @@ function normalize(e: {
   ];
 }
 
-/** Every statement of the plan's transaction, in the order deploy runs them (slots come after: slotStatements). */
+/**
+ * Every statement of the plan's transaction, in the order deploy runs them:
+ * the schema, the transports' own objects in each one's order, the
+ * triggers. Items of kinds that run outside a transaction are not in it
+ * (outsideStatements).
+ */
 export function planStatements(plan: Plan): string[] {
-  const order: PlanItem['kind'][] = [
+  const order = [
     'schema',
     'privileges',
-    'replica identity',
-    'publication',
+    ...objectsParts().flatMap((part) => part.objects.kinds),
     'capture',
     'enrichment',
   ];
@@ -367,12 +375,7 @@ export function planStatements(plan: Plan): string[] {
   return plan.hasChanges ? [...statements, lockdownSql()] : statements;
 }
 
-/** A replication slot cannot be created in a transaction that wrote: deploy runs these after its commit. */
-export function slotStatements(plan: Plan): string[] {
-  return itemStatements(plan, ['slot']);
-}
-
 /** The statements of the plan's items of these kinds, in plan order. */
-export function itemStatements(plan: Plan, kinds: readonly PlanItem['kind'][]): string[] {
+export function itemStatements(plan: Plan, kinds: readonly string[]): string[] {
   return plan.items.filter((item) => kinds.includes(item.kind)).flatMap((item) => item.sql);
 }

@@ -2,7 +2,6 @@
 import type { Io } from '../cli/io.js';
 import type { CaptureColumns } from './columns.js';
 import type { Action, Plan } from './plan.js';
-import { holdsUnread } from './transports/replication/unread.js';
 
 const SYMBOLS: Record<Action, string> = { create: '+', replace: '~', drop: '-', unchanged: '=' };
 
@@ -24,10 +23,7 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
       `  ${paint[item.action](`${SYMBOLS[item.action]} ${label}`)}  ${c.dim(item.detail ?? '')}`.trimEnd(),
     );
     for (const drift of item.drift ?? []) io.out(`      ${c.magenta('! drift:')} ${drift}`);
-    if (item.unread && holdsUnread(item.unread))
-      io.out(
-        `      ${c.red('! unread:')} dropping the slot loses them; deploy drops it only with --discard-unread`,
-      );
+    if (item.warning) io.out(`      ${c.red(`! ${item.warning.label}:`)} ${item.warning.text}`);
     if (item.columns) for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);
   }
   const { create, replace, drop, unchanged } = plan.counts;

@@ -1,9 +1,12 @@
 // Reads what Nudge has deployed in a database: capture functions with their
 // markers, the triggers that call them, enrichment rows and the last
-// deployment. Read-only; the plan compares this with what features need.
+// deployment, and what each transport with objects of its own has deployed
+// (under its name: TransportState). Read-only; the plan compares this with
+// what features need.
 import type { Sql } from '../source/connect.js';
 import { readSchemaState, type SchemaState } from './schema.js';
-import { type ReplicationState, readReplicationState } from './transports/replication/state.js';
+import { objectsParts } from './transports/index.js';
+import type { TransportState } from './transports/port.js';
 import {
   type Enrichment,
   type Marker,
@@ -37,7 +40,7 @@ export interface DeployedEnrichment extends Enrichment {
   table: string;
 }
 
-export interface CaptureState {
+export interface CaptureState extends TransportState {
   schema: SchemaState;
   captures: DeployedCapture[];
   enrichments: DeployedEnrichment[];
@@ -48,15 +51,13 @@ export interface CaptureState {
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
   /** The latest deployment, and the (table, operation) keys it captured by trigger. */
   lastDeployed: { id: number; at: Date; keys: string[] } | undefined;
-  /** Publications, slots and replica identities (capture: replication). */
-  replication: ReplicationState;
 }
 
 const BASE_FUNCTIONS = new Set(['enrich']);
 
 export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const schema = await readSchemaState(sql);
-  const replication = await readReplicationState(sql);
+  const transports = await readTransportStates(sql);
   if (!schema.exists)
     return {
       schema,
@@ -65,7 +66,7 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
       rowsTables: [],
       rowsHeld: [],
       lastDeployed: undefined,
-      replication,
+      ...transports,
     };
 
   const functions = await sql<
@@ -142,7 +143,14 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
   const rowsHeld = await heldRowsTables(sql, rowsTables);
-  return { schema, captures, enrichments, rowsTables, rowsHeld, lastDeployed: last, replication };
+  return { schema, captures, enrichments, rowsTables, rowsHeld, lastDeployed: last, ...transports };
+}
+
+/** The states of every transport with objects of its own, each under its name. */
+async function readTransportStates(sql: Sql): Promise<TransportState> {
+  const states: Record<string, unknown> = {};
+  for (const part of objectsParts()) states[part.name] = await part.objects.read(sql);
+  return states as unknown as TransportState;
 }
 
 /** Which of the rows tables hold a row, in one statement. */

@@ -1,14 +1,9 @@
 // `nudge deploy`: shows the plan, asks, applies it in one transaction.
 // `--sql` prints the change as a script instead (works in read-only mode).
-import { deploy as applyPlan, planScript } from '../capture/deploy.js';
+import { deploy as applyPlan, planLosses, planScript } from '../capture/deploy.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/render.js';
 import { transportOf } from '../capture/transports/index.js';
-import {
-  discardNotice,
-  noteUnread,
-  UnreadSlotError,
-} from '../capture/transports/replication/unread.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
@@ -48,13 +43,14 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       return 0;
     }
     printHeader(io, 'deploy', project, session, features);
-    const unread = await noteUnread(session.sql, plan);
+    // What the plan would lose (a dropped slot's unread changes), noted on its items.
+    const losses = await planLosses(session.sql, plan);
     renderPlan(plan, io);
     if (!plan.hasChanges) return 0;
     // Refused before asking; applyPlan checks again inside its lock.
-    if (unread.length) {
-      if (!options.discardUnread) throw new UnreadSlotError('deploy', unread);
-      io.out(io.colors.yellow(`  ${discardNotice(unread)}`));
+    for (const loss of losses) {
+      if (!options.discardUnread) throw loss.refusal('deploy');
+      io.out(io.colors.yellow(`  ${loss.notice}`));
     }
     if (!options.yes) {
       if (!io.confirm) {

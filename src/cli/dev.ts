@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
 import type { Plan } from '../capture/plan.js';
+import { deployingPart, desiredPart } from '../capture/transports/index.js';
 import {
   describeUnread,
   type SlotUnread,
@@ -206,8 +207,9 @@ function deploySummary(plan: Plan, deploymentId: number | undefined, io: Io): st
     tables.set(table, [...(tables.get(table) ?? []), object.operation]);
   }
   const captured = [...tables].map(([table, ops]) => `${table} (${ops.join(', ')})`).join(', ');
-  const how = plan.desired.replication
-    ? ` by replication slot ${plan.desired.replication.slot}`
+  const part = deployingPart(plan.desired);
+  const how = part
+    ? ` by ${part.objects.describe(desiredPart(plan.desired, part))}`
     : captured
       ? ' by triggers'
       : '';

@@ -1,6 +1,6 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
+import { planLosses } from '../capture/deploy.js';
 import { renderPlan } from '../capture/render.js';
-import { noteUnread } from '../capture/transports/replication/unread.js';
 import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/match/pauses.js';
 import { openSource } from '../source/connect.js';
 import { planChange, printHeader } from './capture.js';
@@ -12,8 +12,8 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
   const project = await loadProject(options, io);
   return withSource(project, async (session) => {
     const { features, plan } = await planChange(project, session.sql);
-    // A slot the plan drops says what it holds that no engine has read.
-    await noteUnread(session.sql, plan);
+    // What the plan would lose (a dropped slot: what no engine has read), noted on its items.
+    await planLosses(session.sql, plan);
     const paused = await livePauses(project, session.sql);
     if (options.json) {
       io.out(

@@ -1,17 +1,10 @@
 // `nudge teardown`: removes every Nudge trigger and the nudge schema, and
-// under capture: replication Nudge's publications and slot, setting back the
-// replica identity of the tables Nudge made FULL.
+// each transport's own objects (capture: replication: Nudge's publications
+// and slot, setting back the replica identity of the tables Nudge made FULL).
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { readSchemaState } from '../capture/schema.js';
-import { nudgeReplication } from '../capture/transports/replication/slot.js';
-import {
-  describeUnread,
-  discardNotice,
-  holdsUnread,
-  type SlotUnread,
-  slotUnread,
-  UnreadSlotError,
-} from '../capture/transports/replication/unread.js';
+import { objectsParts } from '../capture/transports/index.js';
+import type { Loss } from '../capture/transports/port.js';
 import { pendingCaptures } from '../engine/intake/pump.js';
 import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
@@ -33,13 +26,11 @@ export async function teardown(
   return withSource(project, async ({ sql }) => {
     const triggers = await nudgeTriggers(sql);
     const schema = await readSchemaState(sql);
-    const replication = await nudgeReplication(sql);
-    if (
-      !schema.exists &&
-      triggers.length === 0 &&
-      replication.publications.length === 0 &&
-      replication.slots.length === 0
-    ) {
+    const transports = [];
+    for (const { objects } of objectsParts()) transports.push(await objects.teardown.find(sql));
+    const lines = transports.flatMap((found) => found.lines);
+    const losses = transports.flatMap((found): Loss[] => (found.loss ? [found.loss] : []));
+    if (!schema.exists && triggers.length === 0 && lines.length === 0) {
       io.out('Nothing to remove: no nudge schema, no Nudge triggers, publications or slots.');
       return 0;
     }
@@ -47,17 +38,7 @@ export async function teardown(
     for (const t of triggers) io.out(`  - trigger ${t.name} on ${formatTableName(t)}`);
     if (schema.exists)
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
-    for (const name of replication.publications) io.out(`  - publication ${name}`);
-    const unread: SlotUnread[] = [];
-    for (const name of replication.slots) {
-      const held = await slotUnread(sql, name);
-      io.out(
-        `  - replication slot ${name} (the WAL it holds back is freed)${held ? `: ${describeUnread(held)}` : ''}`,
-      );
-      if (held && holdsUnread(held)) unread.push(held);
-    }
-    for (const table of replication.identities)
-      io.out(`  - REPLICA IDENTITY FULL on ${formatTableName(table)} (set back to DEFAULT)`);
+    for (const line of lines) io.out(`  - ${line}`);
     if (schema.applied > 0) {
       const [pending] = await sql<{ rows: number; failed: number }[]>`
         select ${await pendingCaptures(sql)}::int as rows,
@@ -70,9 +51,9 @@ export async function teardown(
         );
       }
     }
-    if (unread.length) {
-      if (!options.discardUnread) throw new UnreadSlotError('teardown', unread);
-      io.out(io.colors.yellow(`  ${discardNotice(unread)}`));
+    for (const loss of losses) {
+      if (!options.discardUnread) throw loss.refusal('teardown');
+      io.out(io.colors.yellow(`  ${loss.notice}`));
     }
     if (!options.yes) {
       if (!io.confirm) {
@@ -86,20 +67,15 @@ export async function teardown(
     const result = await removeAll(sql);
     const removed = [
       // A replication project has no trigger: its removal is not "0 trigger(s)".
-      ...(result.triggers || !(result.publications.length || result.slots.length)
-        ? [`${result.triggers} trigger(s)`]
-        : []),
+      ...(result.triggers || !result.removed.length ? [`${result.triggers} trigger(s)`] : []),
       ...(schema.exists ? ['schema nudge'] : []),
-      ...(result.publications.length ? [`${result.publications.length} publication(s)`] : []),
-      ...result.slots.map((name) => `slot ${name}`),
+      ...result.removed,
     ];
-    const identities = result.identities.length
-      ? ` Replica identity DEFAULT again on ${result.identities.join(', ')}.`
-      : '';
+    const notes = result.notes.map((note) => ` ${note}`).join('');
     const listed =
       removed.length > 1 ? `${removed.slice(0, -1).join(', ')} and ${removed.at(-1)}` : removed[0];
     io.out(
-      `${io.colors.green('✓')} Removed ${listed}.${identities} Your tables and data are untouched.`,
+      `${io.colors.green('✓')} Removed ${listed}.${notes} Your tables and data are untouched.`,
     );
     const [store] = await sql<{ schemas: string[] }[]>`
       select coalesce(array_agg(nspname::text order by nspname), '{}') as schemas

@@ -1,15 +1,22 @@
 // The transport registry: each value of capture.transport and its
 // implementation. A new transport provides a Transport (port.ts: the objects
 // deploy installs, what the engine runs for it, its doctor lines) from its own
-// folder, one line in TRANSPORTS below, and its name in config/schema.ts.
+// folder, one line in TRANSPORTS below, and its name in config/schema.ts
+// (why the names are not derived from here: port.ts).
 import type { LoadedConfig } from '../../config/load.js';
 import type { TRANSPORTS as NAMES } from '../../config/schema.js';
 import { outbox } from './outbox.js';
-import type { Transport } from './port.js';
+import type {
+  CapturedBy,
+  DesiredCaptures,
+  Transport,
+  TransportObjects,
+  TransportState,
+} from './port.js';
 import { replicationTransport } from './replication/index.js';
 import { webhook } from './webhook/index.js';
 
-export type { Transport } from './port.js';
+export type { DesiredCaptures, Transport } from './port.js';
 
 export const TRANSPORTS: Record<(typeof NAMES)[number], Transport> = {
   outbox,
@@ -20,4 +27,38 @@ export const TRANSPORTS: Record<(typeof NAMES)[number], Transport> = {
 /** The project's transport. */
 export function transportOf(project: LoadedConfig): Transport {
   return TRANSPORTS[project.config.capture.transport];
+}
+
+/** A transport's own objects with its name, the key of its part of the desired captures and state. */
+export interface ObjectsPart {
+  name: string;
+  transport: Transport;
+  objects: TransportObjects;
+}
+
+/** Every registered transport with objects of its own, whichever the project uses (plan drops another's). */
+export function objectsParts(): ObjectsPart[] {
+  return Object.entries(TRANSPORTS).flatMap(([name, transport]) =>
+    transport.objects ? [{ name, transport, objects: transport.objects }] : [],
+  );
+}
+
+/** Its part of the desired captures (undefined: it is not the transport deployed). */
+export function desiredPart(desired: DesiredCaptures, part: ObjectsPart): unknown {
+  return (desired as unknown as Record<string, unknown>)[part.name];
+}
+
+/** Its part of the deployed state (TransportObjects.read). */
+export function statePart(state: TransportState, part: ObjectsPart): unknown {
+  return (state as unknown as Record<string, unknown>)[part.name];
+}
+
+/** The trigger-less transport the desired captures are for, if any. */
+export function deployingPart(desired: DesiredCaptures): ObjectsPart | undefined {
+  return objectsParts().find((part) => desiredPart(desired, part) !== undefined);
+}
+
+/** What a deployment of `desired` records as having captured its objects. */
+export function capturedByOf(desired: DesiredCaptures): CapturedBy {
+  return deployingPart(desired)?.transport.capturedBy ?? 'trigger';
 }

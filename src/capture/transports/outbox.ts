@@ -11,6 +11,7 @@ import type { CaptureTransport, Transport, TriggerBodySpec } from './port.js';
 /** capture: outbox, the registry's default (../index.ts): triggers, and nothing else to run. */
 export const outbox: Transport = {
   triggers: true,
+  capturedBy: 'trigger',
   capturesWith: 'its own triggers',
   desired: async ({ project, needs }) =>
     buildCaptureObjects(needs, { exclude: project.config.capture.exclude_columns }),

@@ -1,18 +1,55 @@
 // The ports a capture transport implements. Transport: what the rest of
 // Nudge asks of one (index.ts maps each capture.transport value to its
 // implementation): the objects deploy installs, what the engine process runs
-// for it, its doctor lines. CaptureTransport: the body of a trigger, for the
-// trigger-based ones (outbox.ts, typed-rows.ts, webhook); every body keeps the
-// rule of plpgsql.ts: it never fails the user's write.
+// for it, its doctor lines. TransportObjects: the objects of its own a
+// trigger-less transport deploys (replication: publications and a slot),
+// which plan, deploy and teardown handle through this port alone.
+// CaptureTransport: the body of a trigger, for the trigger-based ones
+// (outbox.ts, typed-rows.ts, webhook); every body keeps the rule of
+// plpgsql.ts: it never fails the user's write.
+//
+// The names stay an enum of their own in config/schema.ts (TRANSPORTS):
+// loading nudge.yaml must not import the implementations (the replication
+// stream, its decoder, the consumer), and the registry's type
+// (Record<name, Transport>, index.ts) makes the compiler refuse a name
+// without an implementation, or one without a name.
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
 import type { Router } from '../../engine/intake/inbox.js';
+import type { NudgeError } from '../../errors.js';
 import type { Feature } from '../../features/load.js';
 import type { Analysis } from '../../source/introspect.js';
 import type { TableName } from '../../source/names.js';
 import type { Outcome } from '../../source/supabase-http.js';
-import type { CaptureNeed, Operation } from '../triggers.js';
-import type { DesiredCaptures } from './replication/publication.js';
+import type { Plan, PlanItem } from '../plan.js';
+import type { CaptureNeed, CaptureObject, Operation } from '../triggers.js';
+
+/**
+ * The capture objects features need. A trigger-less transport adds its own
+ * part under its name (TransportDesired): its presence is what tells plan
+ * and deploy that no trigger is wanted.
+ */
+export type DesiredCaptures = CaptureObject[] & Partial<TransportDesired>;
+
+/**
+ * Each trigger-less transport's part of DesiredCaptures, keyed by its name
+ * in the registry; it adds it from its own folder by declaration merging
+ * (`declare module '../port.js' { interface TransportDesired { ... } }`).
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by each transport's declaration merging
+export interface TransportDesired {}
+
+/** Each trigger-less transport's deployed state (TransportObjects.read), keyed as TransportDesired. */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by each transport's declaration merging
+export interface TransportState {}
+
+/**
+ * What a deployment records as having captured each object
+ * (nudge.deployments objects[].captured_by): its triggers, or the
+ * replication slot. The engine compares it with its own transport's
+ * (engine/wiring/deployed-transport.ts, which words each value).
+ */
+export type CapturedBy = 'trigger' | 'replication';
 
 export interface Transport {
   /**
@@ -20,6 +57,10 @@ export interface Transport {
    * handle those); false: it brings its own objects (desired says which).
    */
   triggers: boolean;
+  /** What deploy records as having captured the objects, and what the engine expects to find there. */
+  capturedBy: CapturedBy;
+  /** A trigger-less transport's own objects in the source, planned, deployed and torn down through this port. */
+  objects?: TransportObjects;
   /** What Nudge captures changes with, in doctor's words: `its own triggers`. */
   capturesWith: string;
   /** The capture objects deploy installs for what the features need. */
@@ -52,6 +93,75 @@ export interface Transport {
     /** A section of its own, after Nudge's triggers: its label and its checks. */
     section?: [string, (context: DoctorContext) => Promise<void>];
   };
+}
+
+/**
+ * A transport's own objects in the source database (publications, a slot).
+ * Plan, deploy and teardown ask every registered transport that has them,
+ * whichever transport the project uses now: switching away from one drops
+ * what it deployed. Its part of the desired captures (`desired`) is
+ * undefined then.
+ */
+export interface TransportObjects<Desired = unknown, State = unknown> {
+  /** Reads what it has deployed (read-only), for the plan. */
+  read(sql: postgres.Sql): Promise<State>;
+  /** Its plan items for what is wanted and what is there; pure. Its kinds are its own. */
+  plan(desired: Desired | undefined, state: State): PlanItem[];
+  /** Its item kinds deploy runs in the deploy transaction, in this order (after the schema, before the triggers). */
+  kinds: readonly string[];
+  /**
+   * Its item kinds that cannot run in a transaction (a slot): run one at a
+   * time with `runOutside` after a commit. A `--sql` script puts created
+   * objects right after the first commit and the rest at the end; a
+   * migration file (export) lists them as comments to run after it.
+   */
+  outside: readonly string[];
+  /**
+   * When it is the transport deployed (its part is desired): its `kinds`
+   * commit first in a transaction of their own, then `outside` runs, then
+   * the rest of the plan (a slot is never older than its publications, and
+   * triggers go only once it streams).
+   */
+  commitFirst: boolean;
+  /** Said in a migration file (export) above the `outside` statements it lists as comments, to run after it. */
+  outsideNote: string;
+  /** Runs statements of the `outside` kinds, one at a time, outside any transaction. */
+  runOutside(sql: postgres.Sql, statements: string[]): Promise<void>;
+  /**
+   * What applying the plan would lose (a slot's unread changes), measured
+   * and noted on its items (detail, `warning`): by plan, by deploy before
+   * asking, and by deploy inside its lock (where it refuses).
+   */
+  losses?(sql: postgres.Sql, plan: Plan): Promise<Loss | undefined>;
+  /** `nudge teardown`: what it would remove, and removing it (after the nudge schema is dropped). */
+  teardown: {
+    find(sql: postgres.Sql): Promise<TeardownFound>;
+    /**
+     * Removes them: what was removed as phrases (`3 publication(s)`, `slot
+     * nudge`), a sentence said after them, and the objects by kind.
+     */
+    remove(
+      sql: postgres.Sql,
+    ): Promise<{ removed: string[]; note?: string; objects: Record<string, unknown> }>;
+  };
+  /** How it captures the tables, after `by`: `replication slot nudge`. */
+  describe(desired: Desired): string;
+}
+
+/** Objects of a transport that teardown would remove. */
+export interface TeardownFound {
+  /** One line each: `publication nudge_insert`. */
+  lines: string[];
+  /** What removing them would lose. */
+  loss?: Loss;
+}
+
+/** What dropping a transport's objects would lose; deploy and teardown refuse it unless told to discard it. */
+export interface Loss {
+  /** The refusal, with the ways forward for the command. */
+  refusal(verb: 'deploy' | 'teardown'): NudgeError;
+  /** Said before it is discarded: `! --discard-unread: what slot nudge holds unread will be lost`. */
+  notice: string;
 }
 
 export interface DesiredContext {

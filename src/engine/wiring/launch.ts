@@ -134,12 +134,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     };
     housekeeping.push(...(transport.engine?.housekeeping?.(captureContext) ?? []), [
       'checking the deployed transport',
-      deployedTransportCheck(
-        source,
-        transport.triggers ? 'trigger' : 'replication',
-        project.config.capture.transport,
-        log,
-      ),
+      deployedTransportCheck(source, transport.capturedBy, project.config.capture.transport, log),
     ]);
     const hasAuthUsers = !!catalog.get({ schema: 'auth', table: 'users' });
     // connectors.supabase.sync.realtime / .storage: captured changes of auth.users,

@@ -9,12 +9,8 @@ import type { Feature } from '../../../features/load.js';
 import type { Sql } from '../../../source/connect.js';
 import type { ExcludedColumns } from '../../columns.js';
 import { buildCaptureObjects, type CaptureNeed, captureKey } from '../../triggers.js';
-import {
-  type DesiredCaptures,
-  type RowFilter,
-  replicationDesired,
-  withReplication,
-} from './publication.js';
+import type { DesiredCaptures } from '../port.js';
+import { type RowFilter, replicationDesired, withReplication } from './publication.js';
 
 /** Why a feature that enriches cannot be captured by replication, and what to do (refuseEnrich says it at the feature's enrich: key). */
 export const ENRICH_UNDER_REPLICATION =

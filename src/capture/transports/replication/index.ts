@@ -1,15 +1,16 @@
 // capture: replication as the registry (../index.ts) sees it: publications
-// and a slot instead of triggers (desired.ts), one consumer in each of `nudge
+// and a slot instead of triggers (desired.ts, and objects.ts for plan,
+// deploy and teardown), one consumer in each of `nudge
 // start` and `nudge worker` (one of them leads: consumer.ts) with what the
 // deployed plan captures, and its doctor lines (doctor.ts).
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import type { Router } from '../../../engine/intake/inbox.js';
-import type { Transport } from '../port.js';
+import type { DesiredCaptures, Transport } from '../port.js';
 import { type Consumer, type ConsumerOptions, startConsumer } from './consumer.js';
 import { refuseEnrich, replicationCaptures } from './desired.js';
 import { ownershipCheck, replicationChecks } from './doctor.js';
-import type { DesiredCaptures } from './publication.js';
+import { replicationObjects } from './objects.js';
 
 export { type Consumer, startConsumer } from './consumer.js';
 export { type SlotHealth, slotHealth } from './slot.js';
@@ -40,6 +41,8 @@ function startReplication(
 
 export const replicationTransport: Transport = {
   triggers: false,
+  capturedBy: 'replication',
+  objects: replicationObjects,
   capturesWith: 'its own publications and slot',
   async desired({ project, sql, features, needs }) {
     refuseEnrich(features, needs);

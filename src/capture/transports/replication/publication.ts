@@ -29,6 +29,7 @@ import {
   parseMarkerComment,
   type RowRefs,
 } from '../../triggers.js';
+import type { DesiredCaptures } from '../port.js';
 
 export const REPLICATION_MARKER = 'nudge:replication ';
 
@@ -215,9 +216,7 @@ export function describeTable(t: PublishedTable): string {
   return `${formatTableName(t.table)}${t.columns ? ` (${t.columns.join(', ')})` : ''}${t.filter ? ' filtered' : ''}`;
 }
 
-/** What plan and deploy are given: the capture objects, and with capture: replication what replaces their triggers. */
-export type DesiredCaptures = CaptureObject[] & { replication?: ReplicationDesired };
-
+/** The capture objects with what replaces their triggers: replication's part of the desired captures (objects.ts). */
 export function withReplication(
   objects: CaptureObject[],
   replication: ReplicationDesired,

@@ -5,13 +5,9 @@
 // segment since its position and can fill the server's disk.
 import type postgres from 'postgres';
 import { formatTableName, type TableName } from '../../../source/names.js';
-import type { PlanItem } from '../../plan.js';
 import { defaultIdentitySql, stillFull } from './identity.js';
 import { dropPublicationSql, dropSlotSql } from './publication.js';
 import { readReplicationState } from './state.js';
-
-/** The plan items deploy commits before it makes the slot. */
-export const REPLICATION_FIRST: readonly PlanItem['kind'][] = ['replica identity', 'publication'];
 
 /** SQLSTATE 55006: the slot is held by a session (ended just before; it may not be gone yet). */
 const SLOT_ACTIVE = '55006';

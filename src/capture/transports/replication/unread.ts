@@ -9,8 +9,16 @@ import type postgres from 'postgres';
 import { literal } from '../../../db/quote.js';
 import { NudgeError } from '../../../errors.js';
 import type { Plan } from '../../plan.js';
+import type { Loss } from '../port.js';
 import { publicationName } from './publication.js';
 import { formatBytes } from './slot.js';
+
+declare module '../../plan.js' {
+  interface PlanItem {
+    /** A slot the plan drops: what it holds unread (noteUnread). */
+    unread?: SlotUnread;
+  }
+}
 
 /** Peek only when the slot retains at most this much WAL: decoding it takes well under a second. */
 const PEEK_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -101,9 +109,15 @@ export function describeUnread(unread: SlotUnread): string {
   return `${unread.changes} change${unread.changes === 1 ? '' : 's'} not yet read by an engine (${wal} of WAL not confirmed)`;
 }
 
+/** What the plan shows under a slot it drops that holds unread changes. */
+const UNREAD_WARNING = {
+  label: 'unread',
+  text: 'dropping the slot loses them; deploy drops it only with --discard-unread',
+};
+
 /**
- * Measures the slots the plan drops and notes it on their items (detail and
- * `unread`), so `nudge plan` shows what the drop would lose.
+ * Measures the slots the plan drops and notes it on their items (detail,
+ * `unread` and the warning), so `nudge plan` shows what the drop would lose.
  */
 export async function noteUnread(sql: postgres.Sql, plan: Plan): Promise<SlotUnread[]> {
   const found: SlotUnread[] = [];
@@ -113,9 +127,18 @@ export async function noteUnread(sql: postgres.Sql, plan: Plan): Promise<SlotUnr
     if (!unread) continue;
     item.unread = unread;
     item.detail = `${item.detail ?? ''} · ${describeUnread(unread)}`;
-    if (holdsUnread(unread)) found.push(unread);
+    if (holdsUnread(unread)) {
+      item.warning = UNREAD_WARNING;
+      found.push(unread);
+    }
   }
   return found;
+}
+
+/** What dropping these slots would lose: the refusal and the notice (port.ts Loss). */
+export function unreadLoss(slots: SlotUnread[]): Loss | undefined {
+  if (!slots.length) return undefined;
+  return { refusal: (verb) => new UnreadSlotError(verb, slots), notice: discardNotice(slots) };
 }
 
 /** The flag that lets deploy and teardown drop a slot holding unread changes. */

@@ -23,6 +23,7 @@ export {
 /** capture: webhook: pg_net triggers, the reconciler in the engine, pg_net and pgcrypto in doctor. */
 export const webhook: Transport = {
   triggers: true,
+  capturedBy: 'trigger',
   capturesWith: 'its own triggers',
   async desired({ project, sql, needs }) {
     const transport = await resolveWebhookTransport(sql, project.config.webhook);
