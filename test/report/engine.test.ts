@@ -6,7 +6,7 @@
 // contact's attributes, or on a named event (never the entering one) — once,
 // and not after the limit. The report counts what the engine recorded.
 import { describe, expect, it } from 'vitest';
-import { trackEvent } from '../../src/contacts/events.js';
+import { trackEvent } from '../../src/contacts/track-event.js';
 import { makeRouter } from '../../src/engine/intake/router.js';
 import { assign } from '../../src/engine/journeys/experiment.js';
 import { recordEntry, sweepConversions } from '../../src/engine/journeys/experiment-store.js';

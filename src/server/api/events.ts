@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { trackEvent, UnknownContact } from '../../contacts/events.js';
+import { trackEvent, UnknownContact } from '../../contacts/track-event.js';
 import type { Router } from '../../engine/intake/inbox.js';
 import type { ApiEnv } from './auth.js';
 import { email, externalId, phone, uuid } from './contacts.js';
