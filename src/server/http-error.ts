@@ -1,5 +1,5 @@
 // The one HTTP error type and the one handler that turns every error into a
-// response: `{ error, detail }` JSON with the error's status. Anything that is
+// response: `{ error, detail }` JSON (and any fields the error adds) with its status. Anything that is
 // not an HttpError is a bug or an outage: logged, answered 500 without detail.
 import type { Context, ErrorHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -15,13 +15,15 @@ export class HttpError extends Error {
     readonly detail: string,
     /** Headers the answer carries, e.g. Retry-After on a 429. */
     readonly headers: Record<string, string> = {},
+    /** More of the body, for a client that acts on it (e.g. the slots of unread_slot). */
+    readonly more: Record<string, unknown> = {},
   ) {
     super(`${status} ${code}: ${detail}`);
   }
 }
 
-export function errorBody(code: string, detail: string) {
-  return { error: code, detail };
+export function errorBody(code: string, detail: string, more: Record<string, unknown> = {}) {
+  return { ...more, error: code, detail };
 }
 
 export function makeErrorHandler(
@@ -31,7 +33,7 @@ export function makeErrorHandler(
   return (error, c) => {
     if (error instanceof HttpError) {
       onHttpError?.(error, c);
-      return c.json(errorBody(error.code, error.detail), error.status, error.headers);
+      return c.json(errorBody(error.code, error.detail, error.more), error.status, error.headers);
     }
     log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return c.json(errorBody('internal', 'internal error; see the Nudge log'), 500);

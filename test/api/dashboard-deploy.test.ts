@@ -115,6 +115,35 @@ describe('Plan and Deploy', () => {
     expect(body.detail).toContain('nudge deploy --sql');
   });
 
+  it('answers 503 with the reason deploy gives when it cannot take a table lock, and changes nothing', async () => {
+    const cwd = await demoProject();
+    // A new capture on orders needs its lock, which another session holds.
+    await writeFile(
+      path.join(cwd, 'nudge/features/order-gone.yaml'),
+      'name: order-gone\ntrigger: { table: public.orders, on: delete }\nstages:\n  - name: noted\n    do: [{ track: { event: order_gone } }]\n',
+    );
+    const server = await serverAt(cwd);
+    const plan = (await (await call(server, 'GET', '/v1/plan')).json()) as CapturePlan;
+    expect(plan.changes).toBe(true);
+    const holder = await db.sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`lock table public.orders in access exclusive mode`;
+      const refused = await call(server, 'POST', '/v1/deploy', { plan: plan.plan });
+      expect(refused.status).toBe(503);
+      const body = (await refused.json()) as { error: string; detail: string };
+      expect(body.error).toBe('deploy_failed');
+      expect(body.detail).toMatch(
+        /^deploy timed out after 10s waiting for a table lock; nothing was changed \(a long-running transaction/,
+      );
+    } finally {
+      await holder`rollback`;
+      holder.release();
+    }
+    const again = (await (await call(server, 'GET', '/v1/plan')).json()) as CapturePlan;
+    expect(again.plan).toBe(plan.plan);
+  }, 30_000);
+
   it('names the feature file that stops the plan', async () => {
     const cwd = await demoProject();
     const file = path.join(cwd, 'nudge/features/heartbeat.yaml');

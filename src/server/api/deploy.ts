@@ -26,12 +26,7 @@ import {
 import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
 import { memoryIo } from '../../cli/io.js';
-import type {
-  CapturePlan,
-  DeployResult,
-  DeployUnreadRefusal,
-  UnreadSlot,
-} from '../../client/dashboard.js';
+import type { CapturePlan, DeployResult, UnreadSlot } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { featurePausesIfAny, pausesLine } from '../../engine/match/pauses.js';
 import { NudgeError } from '../../errors.js';
@@ -106,13 +101,11 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
         'the plan changed since it was shown (a feature file or the database changed): look at the new plan, then deploy again',
       );
     }
-    // The refusal is answered here rather than thrown: an HttpError's body is
-    // { error, detail } only, and the page needs the slots to say what
-    // discarding would lose. Same shape, one more field.
     const result = await applyPlan(source, plan.desired, {
       discardUnread: body.discardUnread === true,
-    }).catch(unreadOnly);
-    if (result instanceof UnreadSlotError) return c.json(unreadRefusal(result), 409);
+    }).catch((error: unknown) => {
+      throw deployRefusal(error);
+    });
     const signing = transportOf(project).signing;
     if (signing) await signing.install(source, await captureSigningSecret(sql, project));
     return c.json({
@@ -145,19 +138,29 @@ function unreadSlot(unread: SlotUnread): UnreadSlot {
   return { slot, bytes, changes, active, holds: describeUnread(unread) };
 }
 
-/** An UnreadSlotError as it is; any other error thrown on. */
-function unreadOnly(error: unknown): UnreadSlotError {
-  if (error instanceof UnreadSlotError) return error;
-  throw error;
-}
-
-/** 409 unread_slot: what each slot holds, and the dashboard's ways forward instead of the CLI's flag. */
-function unreadRefusal(error: UnreadSlotError): DeployUnreadRefusal {
-  return {
-    error: 'unread_slot',
-    detail: `${error.message}; either drain it: run \`nudge start\` with the previous nudge.yaml (capture: replication) so an engine reads the slot, stop it, then plan and deploy again; or deploy again with discardUnread: true to drop the slot and lose them`,
-    slots: error.slots.map(unreadSlot),
-  };
+/**
+ * What a failed deploy answers: 409 unread_slot with each slot and what it
+ * holds, and the dashboard's ways forward instead of the CLI's flag; 503
+ * deploy_failed with the reason and its hint for the other refusals deploy
+ * words (a lock it waited for, the source's error; nothing was changed).
+ */
+function deployRefusal(error: unknown): unknown {
+  if (error instanceof UnreadSlotError) {
+    return new HttpError(
+      409,
+      'unread_slot',
+      `${error.message}; either drain it: run \`nudge start\` with the previous nudge.yaml (capture: replication) so an engine reads the slot, stop it, then plan and deploy again; or deploy again with discardUnread: true to drop the slot and lose them`,
+      {},
+      { slots: error.slots.map(unreadSlot) },
+    );
+  }
+  if (error instanceof NudgeError)
+    return new HttpError(
+      503,
+      'deploy_failed',
+      `${error.message}${error.hint ? ` (${error.hint})` : ''}`,
+    );
+  return error;
 }
 
 function refusal(project: LoadedConfig): string {
