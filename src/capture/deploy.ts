@@ -33,6 +33,12 @@ export interface DeployResult {
 export interface DeployOptions {
   /** Drop a replication slot even when it holds changes no engine has read (they are lost). */
   discardUnread?: boolean;
+  /**
+   * The plan the caller showed and measured before asking (losses, e.g.
+   * noteUnread): the check inside the lock measures again only what may
+   * have changed since.
+   */
+  accepted?: Plan;
 }
 
 export async function deploy(
@@ -53,6 +59,7 @@ export async function deploy(
         await tx.unsafe(`SELECT ${LOCK}`);
         await tx.unsafe(SET_LOCK_TIMEOUT);
         const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
+        await refuseLosses(tx as unknown as postgres.Sql, plan, options);
         for (const statement of itemStatements(plan, kinds)) await tx.unsafe(statement);
         return plan;
       });
@@ -63,7 +70,10 @@ export async function deploy(
       await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
       // What the plan drops must not take unread changes (a slot's) with it unless asked to.
-      await refuseLosses(tx as unknown as postgres.Sql, plan, options);
+      await refuseLosses(tx as unknown as postgres.Sql, plan, {
+        ...options,
+        accepted: first ?? options.accepted,
+      });
       // What the first step changed is part of this deployment.
       const whole = first?.hasChanges ? first : plan;
       if (!whole.hasChanges) return { plan, rest: plan };
@@ -95,16 +105,17 @@ export async function deploy(
  * notes it on its items; inside deploy's lock it refuses unless discarding.
  */
 async function refuseLosses(sql: postgres.Sql, plan: Plan, options: DeployOptions): Promise<void> {
+  const discarding = options.discardUnread === true;
   for (const { objects } of objectsParts()) {
-    const loss = await objects.losses?.(sql, plan);
-    if (loss && !options.discardUnread) throw loss.refusal('deploy');
+    const loss = await objects.losses?.(sql, plan, { accepted: options.accepted, discarding });
+    if (loss && !discarding) throw loss.refusal('deploy');
   }
 }
 
 /**
  * What applying the plan would lose, measured and noted on its items, for
- * `nudge plan`, and for deploy before it asks: the refusals of each
- * transport with objects of its own, and their notices.
+ * `nudge plan`, and for deploy and export before they ask: the refusals of
+ * each transport with objects of its own, and their notices.
  */
 export async function planLosses(sql: postgres.Sql, plan: Plan) {
   const losses = [];

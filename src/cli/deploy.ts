@@ -47,7 +47,8 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     const losses = await planLosses(session.sql, plan);
     renderPlan(plan, io);
     if (!plan.hasChanges) return 0;
-    // Refused before asking; applyPlan checks again inside its lock.
+    // Refused before asking; applyPlan checks again inside its lock, measuring
+    // again only what changed since this plan was measured (`accepted`).
     for (const loss of losses) {
       if (!options.discardUnread) throw loss.refusal('deploy');
       io.out(io.colors.yellow(`  ${loss.notice}`));
@@ -66,6 +67,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     }
     const result = await applyPlan(session.sql, plan.desired, {
       discardUnread: options.discardUnread === true,
+      accepted: plan,
     });
     await installCaptureSecret(project, session.sql, io);
     if (result.deploymentId === undefined) {

@@ -1,9 +1,12 @@
 // `nudge export --supabase`: the change deploy would make, written as a
 // migration under supabase/migrations/ for teams that deploy with the Supabase CLI.
+// What the change would lose (a replication slot's unread changes, whose drop
+// the file lists to run after it) is refused as deploy refuses it; export has
+// no --discard-unread: the refusal says how to drop the slot knowingly.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { planScript } from '../capture/deploy.js';
+import { planLosses, planScript } from '../capture/deploy.js';
 import { displayPath } from '../config/yaml.js';
 import { NudgeError } from '../errors.js';
 import { redactUrl } from '../source/connect.js';
@@ -27,6 +30,8 @@ export async function exportMigration(
       io.out('No changes: the database already matches the features; no migration written.');
       return 0;
     }
+    const losses = await planLosses(session.sql, plan);
+    if (losses[0]) throw losses[0].refusal('export');
     const dir = path.resolve(project.dir, options.dir ?? 'supabase/migrations');
     await mkdir(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);

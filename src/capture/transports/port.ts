@@ -129,10 +129,16 @@ export interface TransportObjects<Desired = unknown, State = unknown> {
   runOutside(sql: postgres.Sql, statements: string[]): Promise<void>;
   /**
    * What applying the plan would lose (a slot's unread changes), measured
-   * and noted on its items (detail, `warning`): by plan, by deploy before
-   * asking, and by deploy inside its lock (where it refuses).
+   * and noted on its items (detail, `warning`): by plan, by deploy and export
+   * before asking, and by deploy inside its lock (where it refuses). `accepted`:
+   * a plan measured before (the one shown to the user), whose measures stand
+   * where nothing changed since, or where `discarding` drops it either way.
    */
-  losses?(sql: postgres.Sql, plan: Plan): Promise<Loss | undefined>;
+  losses?(
+    sql: postgres.Sql,
+    plan: Plan,
+    options?: { accepted?: Plan | undefined; discarding?: boolean },
+  ): Promise<Loss | undefined>;
   /** `nudge teardown`: what it would remove, and removing it (after the nudge schema is dropped). */
   teardown: {
     find(sql: postgres.Sql): Promise<TeardownFound>;
@@ -156,10 +162,10 @@ export interface TeardownFound {
   loss?: Loss;
 }
 
-/** What dropping a transport's objects would lose; deploy and teardown refuse it unless told to discard it. */
+/** What dropping a transport's objects would lose; deploy, export and teardown refuse it unless told to discard it. */
 export interface Loss {
   /** The refusal, with the ways forward for the command. */
-  refusal(verb: 'deploy' | 'teardown'): NudgeError;
+  refusal(verb: 'deploy' | 'teardown' | 'export'): NudgeError;
   /** Said before it is discarded: `! --discard-unread: what slot nudge holds unread will be lost`. */
   notice: string;
 }

@@ -34,8 +34,8 @@ export const replicationObjects: TransportObjects<ReplicationDesired, Replicatio
   commitFirst: true,
   outsideNote: 'Replication slots cannot be made or dropped in a migration; run after it:',
   runOutside: applySlotStatements,
-  async losses(sql, plan) {
-    return unreadLoss(await noteUnread(sql, plan));
+  async losses(sql, plan, options) {
+    return unreadLoss(await noteUnread(sql, plan, options));
   },
   teardown: {
     async find(sql) {

@@ -1,10 +1,17 @@
-// What a slot holds that no engine has stored yet, so that plan, deploy and
-// teardown never drop it silently. The server only knows bytes: WAL written
-// since the slot's confirmed position, which counts every table's writes (and
-// other databases'). The changes of Nudge's tables waiting in it are counted
-// by peeking (decoding without consuming) when that is cheap: no session
-// streams the slot and it retains little WAL. Otherwise the honest answer is
-// "up to N of WAL not yet read, which may hold changes".
+// What a slot holds that no engine has stored yet, so that plan, deploy,
+// export and teardown never drop it silently. The server only knows bytes:
+// WAL written since the slot's confirmed position, which counts every table's
+// writes (and other databases'). The changes of Nudge's tables waiting in it
+// are counted by peeking (decoding without consuming) when that is cheap: no
+// session streams the slot and it retains little WAL. Otherwise the honest
+// answer is "up to N of WAL not yet read, which may hold changes".
+//
+// Measured once per decision: deploy's check inside its lock is given what
+// the command measured before asking (`accepted`), and peeks again only when
+// the WAL window measured moved — the slot's confirmed position or the end of
+// WAL. A window that did not move holds what it held; one that did may hold
+// changes nobody accepted to lose. A slot the caller already accepted to
+// discard (--discard-unread) is not measured twice: it is dropped either way.
 import type postgres from 'postgres';
 import { literal } from '../../../db/quote.js';
 import { NudgeError } from '../../../errors.js';
@@ -31,21 +38,47 @@ export interface SlotUnread {
   bytes: number;
   /** Changes of the published tables waiting in the slot; null when not counted. */
   changes: number | null;
+  /** The WAL measured: from the slot's confirmed position to the end of WAL then (LSNs). */
+  window?: { from: string; to: string };
 }
 
 /** pgoutput message types that carry a change: Insert, Update, Delete, Truncate. */
 const CHANGE_TYPES = ['I', 'U', 'D', 'T'].map((c) => c.charCodeAt(0));
 
-export async function slotUnread(sql: postgres.Sql, slot: string): Promise<SlotUnread | undefined> {
-  const [row] = await sql<{ active: boolean; unread: number | null; retained: number | null }[]>`
+/**
+ * What the slot holds unread. `before`: a measure of it taken earlier, which
+ * stands (no peek) when the window it measured has not moved.
+ */
+export async function slotUnread(
+  sql: postgres.Sql,
+  slot: string,
+  before?: SlotUnread,
+): Promise<SlotUnread | undefined> {
+  const [row] = await sql<
+    {
+      active: boolean;
+      unread: number | null;
+      retained: number | null;
+      from: string | null;
+      to: string;
+    }[]
+  >`
     select active,
            pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::float8 as unread,
-           pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::float8 as retained
+           pg_wal_lsn_diff(pg_current_wal_insert_lsn(), restart_lsn)::float8 as retained,
+           confirmed_flush_lsn::text as from, pg_current_wal_insert_lsn()::text as to
       from pg_replication_slots
      where slot_name = ${slot} and database = current_database() and slot_type = 'logical'`;
   if (!row) return undefined;
   const bytes = Math.max(0, row.unread ?? 0);
-  const unread: SlotUnread = { slot, active: row.active, bytes, changes: null };
+  const unread: SlotUnread = {
+    slot,
+    active: row.active,
+    bytes,
+    changes: null,
+    ...(row.from === null ? {} : { window: { from: row.from, to: row.to } }),
+  };
+  if (before && stillMeasured(before, unread)) return before;
   if (row.active || bytes === 0 || (row.retained ?? Infinity) > PEEK_LIMIT_BYTES) return unread;
   const names = ['insert', 'update', 'delete'].map((op) =>
     publicationName(slot, op as 'insert' | 'update' | 'delete'),
@@ -64,6 +97,22 @@ export async function slotUnread(sql: postgres.Sql, slot: string): Promise<SlotU
     // Taken by a session meanwhile, or not decodable here: bytes are all we know.
     return unread;
   }
+}
+
+/**
+ * Whether a measure taken before still says what the slot holds: the same
+ * slot, streamed (or not) as then, and the same WAL window — from its
+ * confirmed position to the end of WAL. Bytes alone would not do: an engine
+ * may have read as much as was written since.
+ */
+export function stillMeasured(before: SlotUnread, now: SlotUnread): boolean {
+  return (
+    before.slot === now.slot &&
+    before.active === now.active &&
+    now.window !== undefined &&
+    before.window?.from === now.window.from &&
+    before.window.to === now.window.to
+  );
 }
 
 /**
@@ -118,12 +167,22 @@ const UNREAD_WARNING = {
 /**
  * Measures the slots the plan drops and notes it on their items (detail,
  * `unread` and the warning), so `nudge plan` shows what the drop would lose.
+ * `accepted`: a plan measured before; its measure of a slot stands when the
+ * slot's window has not moved, or when `discarding` (it is dropped either way).
  */
-export async function noteUnread(sql: postgres.Sql, plan: Plan): Promise<SlotUnread[]> {
+export async function noteUnread(
+  sql: postgres.Sql,
+  plan: Plan,
+  options: { accepted?: Plan | undefined; discarding?: boolean } = {},
+): Promise<SlotUnread[]> {
   const found: SlotUnread[] = [];
   for (const item of plan.items) {
     if (item.kind !== 'slot' || item.action !== 'drop') continue;
-    const unread = await slotUnread(sql, item.subject);
+    const before = options.accepted?.items.find(
+      (shown) => shown.kind === 'slot' && shown.action === 'drop' && shown.subject === item.subject,
+    )?.unread;
+    const unread =
+      before && options.discarding ? before : await slotUnread(sql, item.subject, before);
     if (!unread) continue;
     item.unread = unread;
     item.detail = `${item.detail ?? ''} · ${describeUnread(unread)}`;
@@ -141,7 +200,7 @@ export function unreadLoss(slots: SlotUnread[]): Loss | undefined {
   return { refusal: (verb) => new UnreadSlotError(verb, slots), notice: discardNotice(slots) };
 }
 
-/** The flag that lets deploy and teardown drop a slot holding unread changes. */
+/** The flag that lets deploy and teardown drop a slot holding unread changes (export has none: see UnreadSlotError). */
 const DISCARD_UNREAD_FLAG = '--discard-unread';
 
 /** What --discard-unread costs, said before it is done. */
@@ -150,25 +209,31 @@ export function discardNotice(slots: SlotUnread[]): string {
 }
 
 /**
- * Deploy's and teardown's refusal to drop slots holding unread changes: what
- * would be lost, and the two ways forward. Typed, so a caller with other ways
- * forward (`nudge dev`, the dashboard) can say its own from `slots`.
+ * Deploy's, export's and teardown's refusal to drop slots holding unread
+ * changes: what would be lost, and the two ways forward. Typed, so a caller
+ * with other ways forward (`nudge dev`, the dashboard) can say its own from
+ * `slots`. Export writes the slot's drop for the user to run after the
+ * migration, so its second way is to drop the slot before exporting again.
  */
 export class UnreadSlotError extends NudgeError {
   override name = 'UnreadSlotError';
   constructor(
-    readonly verb: 'deploy' | 'teardown',
+    readonly verb: 'deploy' | 'teardown' | 'export',
     readonly slots: SlotUnread[],
   ) {
     const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
     const config =
-      verb === 'deploy'
-        ? 'the previous nudge.yaml (capture: replication)'
-        : 'a nudge.yaml with capture: replication and this slot';
-    const check = verb === 'deploy' ? '`nudge plan`' : '`nudge teardown`';
+      verb === 'teardown'
+        ? 'a nudge.yaml with capture: replication and this slot'
+        : 'the previous nudge.yaml (capture: replication)';
+    const check = verb === 'teardown' ? '`nudge teardown`' : '`nudge plan`';
+    const lose =
+      verb === 'export'
+        ? `drop ${slots.length === 1 ? 'it' : 'them'} yourself and lose them (${slots.map((u) => `SELECT pg_drop_replication_slot(${literal(u.slot)});`).join(' ')}), then export again`
+        : `run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`;
     super(
       `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
-      `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`,
+      `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or ${lose}`,
     );
   }
 }
