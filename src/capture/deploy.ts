@@ -2,6 +2,8 @@
 // interleave, with a lock timeout so a busy table fails the deploy instead of
 // queueing the app's writes behind it. The plan is recomputed inside the lock,
 // so what is applied is always the diff against the state at that moment.
+// A trigger-less transport's own objects may take a transaction of their own
+// first and statements outside any (transports/port.ts TransportObjects).
 import type postgres from 'postgres';
 import { isLockNotAvailable } from '../db/errors.js';
 import { lockKey } from '../db/locks.js';
@@ -13,7 +15,7 @@ import { NUDGE_VERSION } from '../version.js';
 import { itemStatements, makePlan, type Plan, type PlanItem, planStatements } from './plan.js';
 import { readCaptureState } from './state.js';
 import { capturedByOf, deployingPart, type ObjectsPart, objectsParts } from './transports/index.js';
-import type { DesiredCaptures } from './transports/port.js';
+import type { DesiredCaptures, Loss } from './transports/port.js';
 import { captureKey } from './triggers.js';
 
 const LOCK = `pg_advisory_xact_lock(${lockKey('deploy')})`;
@@ -117,8 +119,8 @@ async function refuseLosses(sql: postgres.Sql, plan: Plan, options: DeployOption
  * `nudge plan`, and for deploy and export before they ask: the refusals of
  * each transport with objects of its own, and their notices.
  */
-export async function planLosses(sql: postgres.Sql, plan: Plan) {
-  const losses = [];
+export async function planLosses(sql: postgres.Sql, plan: Plan): Promise<Loss[]> {
+  const losses: Loss[] = [];
   for (const { objects } of objectsParts()) {
     const loss = await objects.losses?.(sql, plan);
     if (loss) losses.push(loss);

@@ -45,11 +45,12 @@ export interface TransportState {}
 
 /**
  * What a deployment records as having captured each object
- * (nudge.deployments objects[].captured_by): its triggers, or the
- * replication slot. The engine compares it with its own transport's
- * (engine/wiring/deployed-transport.ts, which words each value).
+ * (nudge.deployments objects[].captured_by): triggers, or a trigger-less
+ * transport by its name. The engine compares it with its own transport's
+ * (engine/wiring/deployed-transport.ts, which words each value: a new one
+ * is a type error there until it is worded).
  */
-export type CapturedBy = 'trigger' | 'replication';
+export type CapturedBy = 'trigger' | keyof TransportDesired;
 
 export interface Transport {
   /**
