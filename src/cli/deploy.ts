@@ -2,7 +2,7 @@
 // `--sql` prints the change as a script instead (works in read-only mode).
 import { deploy as applyPlan, planLosses, planScript } from '../capture/deploy.js';
 import type { Action, Plan } from '../capture/plan.js';
-import { renderPlan } from '../capture/render.js';
+import { renderPlan } from '../capture/print-plan.js';
 import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';

@@ -1,6 +1,6 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
 import { planLosses } from '../capture/deploy.js';
-import { renderPlan } from '../capture/render.js';
+import { renderPlan } from '../capture/print-plan.js';
 import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/match/pauses.js';
 import { openSource } from '../source/connect.js';
 import { planChange, printHeader } from './capture.js';

@@ -14,7 +14,7 @@ import type postgres from 'postgres';
 import { z } from 'zod';
 import { deploy as applyPlan } from '../../capture/deploy.js';
 import type { Plan } from '../../capture/plan.js';
-import { columnLines, renderPlan } from '../../capture/render.js';
+import { columnLines, renderPlan } from '../../capture/print-plan.js';
 import { transportOf } from '../../capture/transports/index.js';
 import {
   describeUnread,
