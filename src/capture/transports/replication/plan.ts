@@ -1,4 +1,4 @@
-// The plan's items for capture: replication (capture/plan.ts adds them):
+// The plan's items for capture: replication (objects.ts hands them to the plan):
 // replica identities FULL, publications, identities DEFAULT again (in that
 // order: identity.ts), and the slot, with drift as for triggers — a
 // publication changed or dropped by hand, a slot dropped by hand (whatever
@@ -8,13 +8,12 @@ import type { PlanItem } from '../../plan.js';
 import { identityPlan, sameTables } from './identity.js';
 import {
   createPublicationSql,
-  createSlotSql,
   describeTable,
   dropPublicationSql,
-  dropSlotSql,
   markPublicationSql,
   type ReplicationDesired,
 } from './publication.js';
+import { createSlotSql, dropSlotSql } from './slot.js';
 import type { ReplicationState } from './state.js';
 
 export function replicationItems(

@@ -1,9 +1,9 @@
-// What `capture: replication` deploys instead of triggers, and its plan: one
-// publication per operation (a publication's `publish` list covers all its
-// tables, and a row filter is per publication), the slot that streams them,
-// and REPLICA IDENTITY FULL on tables captured on update or delete
-// (identity.ts). Pure: the plan compares this with what state.ts read and
-// writes the SQL.
+// The publications of `capture: replication`: one per operation (a
+// publication's `publish` list covers all its tables, and a row filter is per
+// publication), what each publishes of which table, the marker that says
+// what Nudge made it from, and their SQL. Pure. (The slot: slot.ts; the
+// plan that compares them with state.ts: plan.ts; replica identities:
+// identity.ts.)
 //
 // Column lists and row filters (PostgreSQL 15+) are used only where they are
 // safe for the user's writes:
@@ -196,19 +196,6 @@ export function markPublicationSql(
 
 export function dropPublicationSql(name: string): string {
   return `DROP PUBLICATION IF EXISTS ${ident(name)}`;
-}
-
-/** Run after the deploy's transaction commits: a slot cannot be created in a transaction that wrote. */
-export function createSlotSql(slot: string): string {
-  return `SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`;
-}
-
-/** Drops a slot, ending the session that streams it first (a held slot cannot be dropped). */
-export function dropSlotSql(slot: string): string[] {
-  return [
-    `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = ${literal(slot)} AND active_pid IS NOT NULL`,
-    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${literal(slot)}`,
-  ];
 }
 
 /** `public.orders (id, email) where (...)`, for the plan's detail line. */

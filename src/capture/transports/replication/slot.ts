@@ -1,13 +1,28 @@
-// The slot's life outside the plan's transaction: made and dropped after it
-// commits (a slot cannot be made in a transaction that wrote), dropped by
-// teardown with the publications (and the replica identities Nudge set
-// FULL set back), and watched: a slot nobody consumes keeps every WAL
-// segment since its position and can fill the server's disk.
+// The slot of `capture: replication`: its SQL, made and dropped outside the
+// plan's transaction after it commits (a slot cannot be made in a
+// transaction that wrote), dropped by teardown with the publications (and
+// the replica identities Nudge set FULL set back), and watched: a slot
+// nobody consumes keeps every WAL segment since its position and can fill
+// the server's disk.
 import type postgres from 'postgres';
+import { literal } from '../../../db/quote.js';
 import { formatTableName, type TableName } from '../../../source/names.js';
 import { defaultIdentitySql, stillFull } from './identity.js';
-import { dropPublicationSql, dropSlotSql } from './publication.js';
+import { dropPublicationSql } from './publication.js';
 import { readReplicationState } from './state.js';
+
+/** Run after the deploy's transaction commits: a slot cannot be created in a transaction that wrote. */
+export function createSlotSql(slot: string): string {
+  return `SELECT pg_create_logical_replication_slot(${literal(slot)}, 'pgoutput')`;
+}
+
+/** Drops a slot, ending the session that streams it first (a held slot cannot be dropped). */
+export function dropSlotSql(slot: string): string[] {
+  return [
+    `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = ${literal(slot)} AND active_pid IS NOT NULL`,
+    `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ${literal(slot)}`,
+  ];
+}
 
 /** SQLSTATE 55006: the slot is held by a session (ended just before; it may not be gone yet). */
 const SLOT_ACTIVE = '55006';
