@@ -146,6 +146,16 @@ export const supabaseConnectorSchema = z.strictObject({
 
 export const TRANSPORTS = ['outbox', 'webhook', 'replication'] as const;
 
+/** Each transport in a few words, for the schema's description (and editor completion). */
+const TRANSPORT_WORDS: Record<(typeof TRANSPORTS)[number], string> = {
+  outbox: 'the trigger writes to nudge.event_log',
+  webhook: 'it posts through pg_net',
+  replication: 'no trigger, a logical replication slot',
+};
+
+/** "outbox, webhook or replication". */
+const TRANSPORT_LIST = `${TRANSPORTS.slice(0, -1).join(', ')} or ${TRANSPORTS.at(-1)}`;
+
 /** What users call the transports by other names. */
 const TRANSPORT_SYNONYMS: Record<string, (typeof TRANSPORTS)[number]> = {
   logical: 'replication',
@@ -165,14 +175,12 @@ function transportProblem(input: unknown): string {
     : typeof input === 'string'
       ? didYouMean(input, TRANSPORTS)
       : '';
-  return `expected outbox, webhook or replication${got}`;
+  return `expected ${TRANSPORT_LIST}${got}`;
 }
 
 const transportSchema = z
   .enum(TRANSPORTS, { error: (issue) => transportProblem(issue.input) })
-  .describe(
-    'outbox: the trigger writes to nudge.event_log; webhook: it posts through pg_net; replication: no trigger, a logical replication slot',
-  );
+  .describe(TRANSPORTS.map((name) => `${name}: ${TRANSPORT_WORDS[name]}`).join('; '));
 
 /** capture.replication (docs/replication.md). */
 const REPLICATION_DEFAULTS = { slot: 'nudge', warn_retained_mb: 1024 };
@@ -239,7 +247,7 @@ export const configSchema = z.strictObject({
         : { ...value, replication: value.replication ?? REPLICATION_DEFAULTS },
     )
     .describe(
-      'How capture hands events to Nudge: outbox, webhook or replication, or { transport, replication, exclude_columns }',
+      `How capture hands events to Nudge: ${TRANSPORT_LIST}, or { transport, replication, exclude_columns }`,
     ),
   features: z.string().default('nudge/features').describe('Directory of feature files'),
   templates: z.string().default('nudge/templates').describe('Directory of email templates'),
