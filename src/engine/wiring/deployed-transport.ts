@@ -3,13 +3,14 @@
 // replication, or back), this engine reads nothing of the new capture until
 // it is restarted: nothing is lost (the slot or the outbox keeps the
 // changes), but nothing moves. This check says so in the log, once per
-// deployment, from the deployments table (what captured each object).
+// deployment, from the deployments table (what captured each object), in
+// the registry's words (capture/transports/index.ts): a new transport is
+// worded by its name without an edit here.
 import type postgres from 'postgres';
+import { TRANSPORTS } from '../../capture/transports/index.js';
+import type { CapturedBy } from '../../capture/transports/port.js';
 import { isUndefinedTable } from '../../db/errors.js';
 import type { Log } from './log.js';
-
-/** How a deployment captured its objects, as deploy records it: by triggers, or through the slot. */
-type CapturedBy = 'trigger' | 'replication';
 
 /**
  * A housekeeping task: logs an error when the latest deployment captures
@@ -49,13 +50,24 @@ export function deployedTransportCheck(
     }
     if (told === seen.id) return;
     told = seen.id;
-    const deployed =
-      seen.capturedBy === 'replication'
-        ? 'capture: replication'
-        : 'triggers (capture: outbox or webhook)';
+    const deployed = deployedWith(seen.capturedBy);
     log.error(
       { deployment: seen.id },
       `the source database was deployed with ${deployed}, but this engine started with capture: ${transport} and takes in nothing of it: restart every nudge start and nudge worker with the nudge.yaml that was deployed`,
     );
   };
+}
+
+/**
+ * What a deployment's captured_by says, in the user's words: `capture:
+ * replication`, or `triggers (capture: outbox or webhook)` (every transport
+ * that records it).
+ */
+export function deployedWith(capturedBy: string): string {
+  const names = Object.entries(TRANSPORTS)
+    .filter(([, transport]) => transport.capturedBy === capturedBy)
+    .map(([name]) => name);
+  if (!names.length) return `${capturedBy} (a transport this version of Nudge does not know)`;
+  const list = `capture: ${names.length > 1 ? `${names.slice(0, -1).join(', ')} or ` : ''}${names.at(-1)}`;
+  return capturedBy === 'trigger' ? `triggers (${list})` : list;
 }
