@@ -46,6 +46,10 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .description('write the change deploy would make as a migration file')
     .option('--supabase', 'as a Supabase CLI migration under supabase/migrations/')
     .option('--dir <dir>', 'directory to write to (default: supabase/migrations)')
+    .option(
+      '--discard-unread',
+      'write it even though a replication slot it drops holds changes no engine has read (they are lost when it runs)',
+    )
     .action(
       wrap(async (options, io) => (await import('./export.js')).exportMigration(options, io)),
     );

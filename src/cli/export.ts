@@ -1,8 +1,8 @@
 // `nudge export --supabase`: the change deploy would make, written as a
 // migration under supabase/migrations/ for teams that deploy with the Supabase CLI.
 // What the change would lose (a replication slot's unread changes, whose drop
-// the file lists to run after it) is refused as deploy refuses it; export has
-// no --discard-unread: the refusal says how to drop the slot knowingly.
+// the file lists to run after it) is refused as deploy refuses it, unless
+// --discard-unread says to write it anyway (said before the file is written).
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
 
 export async function exportMigration(
-  options: GlobalOptions & { supabase?: boolean; dir?: string },
+  options: GlobalOptions & { supabase?: boolean; dir?: string; discardUnread?: boolean },
   io: Io,
 ): Promise<number> {
   if (!options.supabase) {
@@ -30,8 +30,10 @@ export async function exportMigration(
       io.out('No changes: the database already matches the features; no migration written.');
       return 0;
     }
-    const losses = await planLosses(session.sql, plan);
-    if (losses[0]) throw losses[0].refusal('export');
+    for (const loss of await planLosses(session.sql, plan)) {
+      if (!options.discardUnread) throw loss.refusal('export');
+      io.out(io.colors.yellow(`  ${loss.notice}`));
+    }
     const dir = path.resolve(project.dir, options.dir ?? 'supabase/migrations');
     await mkdir(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);

@@ -1,11 +1,12 @@
 // What a dropped slot would lose is measured once per decision, and never
 // skipped: `nudge export --supabase` refuses a migration whose slot drop
-// loses unread changes, as deploy does; deploy's check inside its lock
-// measures again when the slot's WAL window moved since the plan the user
-// accepted was measured, but not a slot the user already accepted to lose;
+// loses unread changes, as deploy does, unless --discard-unread; deploy's
+// check inside its lock measures again when the slot's WAL window moved
+// since the plan the user accepted was measured, but not a slot the user
+// already accepted to lose;
 // and the first step of capture: replication (publications, then the slot)
 // drops no slot holding unread changes either.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deploy as applyPlan } from '../../src/capture/deploy.js';
@@ -50,8 +51,25 @@ describe('a slot the plan drops', () => {
     );
     expect(exported.err).toContain(`SELECT pg_drop_replication_slot('${slotFor(db)}');`);
     expect(exported.err).toContain('then export again');
+    expect(exported.err).toContain('nudge export --supabase --discard-unread');
     await expect(readdir(path.join(project.cwd(), 'supabase/migrations'))).rejects.toThrow();
     expect(await slotExists()).toBe(true);
+  });
+
+  it('export --discard-unread writes it anyway, saying what the slot drop it lists will lose', async () => {
+    const exported = await nudge(['export', '--supabase', '--discard-unread']);
+    expect(exported.code).toBe(0);
+    expect(exported.out).toContain(
+      `! --discard-unread: what slot ${slotFor(db)} holds unread will be lost`,
+    );
+    const dir = path.join(project.cwd(), 'supabase/migrations');
+    const files = await readdir(dir);
+    expect(files).toHaveLength(1);
+    const migration = await readFile(path.join(dir, files[0]!), 'utf8');
+    expect(migration).toMatch(/^-- SELECT pg_drop_replication_slot\(slot_name\)/m);
+    // Export writes a file: the slot is dropped only when the user runs what it lists.
+    expect(await slotExists()).toBe(true);
+    await rm(dir, { recursive: true });
   });
 
   it('export writes the slot drop to run after the migration once nothing is unread', async () => {

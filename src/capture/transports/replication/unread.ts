@@ -200,7 +200,7 @@ export function unreadLoss(slots: SlotUnread[]): Loss | undefined {
   return { refusal: (verb) => new UnreadSlotError(verb, slots), notice: discardNotice(slots) };
 }
 
-/** The flag that lets deploy and teardown drop a slot holding unread changes (export has none: see UnreadSlotError). */
+/** The flag that lets deploy, export and teardown drop a slot holding unread changes. */
 const DISCARD_UNREAD_FLAG = '--discard-unread';
 
 /** What --discard-unread costs, said before it is done. */
@@ -213,7 +213,8 @@ export function discardNotice(slots: SlotUnread[]): string {
  * changes: what would be lost, and the two ways forward. Typed, so a caller
  * with other ways forward (`nudge dev`, the dashboard) can say its own from
  * `slots`. Export writes the slot's drop for the user to run after the
- * migration, so its second way is to drop the slot before exporting again.
+ * migration: its second way is to drop the slot before exporting again, or
+ * to write the migration anyway.
  */
 export class UnreadSlotError extends NudgeError {
   override name = 'UnreadSlotError';
@@ -229,7 +230,7 @@ export class UnreadSlotError extends NudgeError {
     const check = verb === 'teardown' ? '`nudge teardown`' : '`nudge plan`';
     const lose =
       verb === 'export'
-        ? `drop ${slots.length === 1 ? 'it' : 'them'} yourself and lose them (${slots.map((u) => `SELECT pg_drop_replication_slot(${literal(u.slot)});`).join(' ')}), then export again`
+        ? `drop ${slots.length === 1 ? 'it' : 'them'} yourself and lose them (${slots.map((u) => `SELECT pg_drop_replication_slot(${literal(u.slot)});`).join(' ')}), then export again; or run \`nudge export --supabase ${DISCARD_UNREAD_FLAG}\` to write the migration anyway (running it and the slot drop it lists after it loses them)`
         : `run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`;
     super(
       `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
