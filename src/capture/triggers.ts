@@ -31,25 +31,25 @@ import {
   rowJson,
   wholeRowJson,
 } from './columns.js';
-import { outboxTransport } from './transports/outbox.js';
-import type { CaptureTransport, TriggerBodySpec } from './transports/port.js';
+import { outboxBody } from './transports/outbox/body.js';
 import {
   ROW_META,
   type RowsTable,
   rowsTableFor,
   rowsTableSql,
-  typedRowsTransport,
-} from './transports/typed-rows.js';
+  typedRowsBody,
+} from './transports/outbox/typed-rows.js';
+import type { TriggerBody, TriggerBodySpec } from './transports/port.js';
 
-export { CHUNK_ROWS } from './transports/outbox.js';
-export { captureConstants } from './transports/plpgsql.js';
-export type { CaptureTransport, TriggerBodySpec } from './transports/port.js';
+export { captureConstants } from './transports/fallback.js';
+export { CHUNK_ROWS } from './transports/outbox/body.js';
 export {
   dropRowsTableSql,
   ROW_META,
   ROWS_MARKER_PREFIX,
   rowsTableFor,
-} from './transports/typed-rows.js';
+} from './transports/outbox/typed-rows.js';
+export type { TriggerBody, TriggerBodySpec } from './transports/port.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 export const OPERATIONS: readonly Operation[] = ['insert', 'update', 'delete'];
@@ -173,7 +173,8 @@ export function triggerNameFor(operation: Operation): string {
 }
 
 export interface CaptureOptions {
-  transport?: CaptureTransport;
+  /** A trigger body of its own (capture: webhook); by default the outbox's, JSON or typed rows. */
+  body?: TriggerBody;
   /** capture.exclude_columns from nudge.yaml; credentials are excluded whatever it says. */
   exclude?: ExcludedColumns;
 }
@@ -198,7 +199,7 @@ export function buildCaptureObject(
   const filter = needs.every((need) => need.filter)
     ? needs.map((need) => `(${need.filter!(refs)})`).join(`\n      OR `)
     : undefined;
-  const { transport } = options;
+  const own = options.body;
   const functionName = functionNameFor(table, operation);
   const catalog = needs.find((need) => need.columns)?.columns;
   const captured: CaptureColumns = catalog
@@ -217,10 +218,10 @@ export function buildCaptureObject(
       : jsonOptions.present
         ? presentRowJson(alias, captured.copied, jsonOptions)
         : rowJson(columnOf(alias), captured.copied, jsonOptions);
-  // Typed rows when nothing needs JSON at trigger time: no transport, no
+  // Typed rows when nothing needs JSON at trigger time: no body of its own, no
   // enrichment, a statement-level trigger, and columns to copy.
   const rows =
-    !transport &&
+    !own &&
     level === 'statement' &&
     enrichments.length === 0 &&
     copied.length &&
@@ -236,7 +237,7 @@ export function buildCaptureObject(
     enrich: enrichments.length > 0,
     json,
   };
-  const body = (transport ?? (rows ? typedRowsTransport(rows) : outboxTransport)).body(spec);
+  const body = (own ?? (rows ? typedRowsBody(rows) : outboxBody)).body(spec);
   return {
     table,
     operation,
@@ -247,7 +248,7 @@ export function buildCaptureObject(
     hash: sha256(body),
     usedBy: [...new Set(needs.map((need) => need.by))].sort(),
     enrichments,
-    ...(transport?.label ? { transport: transport.label } : {}),
+    ...(own?.label ? { transport: own.label } : {}),
     ...(rows ? { rows } : {}),
     columns: captured,
   };

@@ -4,8 +4,8 @@
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { readSchemaState } from '../capture/schema.js';
 import { objectsParts } from '../capture/transports/index.js';
+import { pendingCaptures } from '../capture/transports/outbox/pump.js';
 import type { Loss } from '../capture/transports/port.js';
-import { pendingCaptures } from '../engine/intake/pump.js';
 import { NudgeError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
 import type { Io } from './io.js';

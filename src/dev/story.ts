@@ -5,7 +5,7 @@
 // each step it waits until the engine has done everything the step caused,
 // then reports what that was, read from the engine store (never assumed).
 import type postgres from 'postgres';
-import { pendingCaptures } from '../engine/intake/pump.js';
+import { pendingCaptures } from '../capture/transports/outbox/pump.js';
 import type { Delivery, DemoReceiver } from './receiver.js';
 
 export interface StoryStep {

@@ -9,12 +9,16 @@ import { deploy } from '../../src/capture/deploy.js';
 import { makePlan } from '../../src/capture/plan.js';
 import { listRowsTables, readCaptureState } from '../../src/capture/state.js';
 import {
+  capturesWaiting,
+  pendingCaptures,
+  pumpOnce,
+} from '../../src/capture/transports/outbox/pump.js';
+import {
   buildCaptureObjects,
   type CaptureNeed,
   capturedColumns,
 } from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { capturesWaiting, pendingCaptures, pumpOnce } from '../../src/engine/intake/pump.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import type { TableName } from '../../src/source/names.js';
 import { useDatabase } from '../harness/db.js';

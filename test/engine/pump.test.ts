@@ -6,7 +6,7 @@
 // action per row.
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { pumpOnce } from '../../src/engine/intake/pump.js';
+import { pumpOnce } from '../../src/capture/transports/outbox/pump.js';
 import { makeRouter } from '../../src/engine/intake/router.js';
 import { processLanes } from '../../src/engine/lanes/process.js';
 import { useDatabase } from '../harness/db.js';

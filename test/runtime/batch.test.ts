@@ -5,7 +5,7 @@
 // records that event as an error and processes the others.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NewActionRun } from '../../src/actions/types.js';
-import { pumpOnce } from '../../src/engine/intake/pump.js';
+import { pumpOnce } from '../../src/capture/transports/outbox/pump.js';
 import { processLanes } from '../../src/engine/lanes/process.js';
 import { signUp, testEngine } from '../engine/harness.js';
 import { createTestDatabase, type TestDatabase } from '../harness/db.js';

@@ -7,7 +7,7 @@
 // failure (a timeout too) prints the seed that replays it.
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { pendingCaptures } from '../../src/engine/intake/pump.js';
+import { pendingCaptures } from '../../src/capture/transports/outbox/pump.js';
 import { useDatabase } from '../harness/db.js';
 import {
   deployedProject,

@@ -11,13 +11,13 @@ import { readCaptureState } from '../../src/capture/state.js';
 import {
   installSigningSecret,
   reconcileWebhookDeliveries,
-  resolveWebhookTransport,
+  resolveWebhookBody,
   signingSecretState,
 } from '../../src/capture/transports/webhook/index.js';
 import {
   buildCaptureObjects,
   type CaptureNeed,
-  type CaptureTransport,
+  type TriggerBody,
 } from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { literal } from '../../src/db/quote.js';
@@ -35,8 +35,8 @@ let nudge: TestServer;
 let recorder: Recorder;
 let net: Forwarder;
 let secret: string;
-let toNudge: CaptureTransport;
-let toRecorder: CaptureTransport;
+let toNudge: TriggerBody;
+let toRecorder: TriggerBody;
 
 const needs = (): CaptureNeed[] => [
   { table: orders, operation: 'insert', by: 'order-placed' },
@@ -59,9 +59,9 @@ const OPS = ['insert', 'update', 'delete'];
 
 async function deployAll() {
   const objects = [
-    ...buildCaptureObjects(needs(), { transport: toNudge }),
+    ...buildCaptureObjects(needs(), { body: toNudge }),
     ...buildCaptureObjects([{ table: payments, operation: 'insert', by: 'payment' }], {
-      transport: toRecorder,
+      body: toRecorder,
     }),
   ];
   return deploy(db.sql, objects);
@@ -94,8 +94,8 @@ beforeAll(async () => {
   nudge = await startTestServer(db.sql, await testProject());
   secret = nudge.server.secrets.signing[0]!;
   recorder = await startRecorder();
-  toNudge = await resolveWebhookTransport(db.sql, { url: nudge.ingest, timeout_ms: 5000 });
-  toRecorder = await resolveWebhookTransport(db.sql, {
+  toNudge = await resolveWebhookBody(db.sql, { url: nudge.ingest, timeout_ms: 5000 });
+  toRecorder = await resolveWebhookBody(db.sql, {
     url: `${recorder.url}/ingest`,
     timeout_ms: 400,
   });
@@ -109,7 +109,7 @@ afterAll(async () => {
 describe('plan and deploy', () => {
   it('plans the webhook tables and triggers, installs the key, and then has nothing to do', async () => {
     const plan = makePlan(
-      buildCaptureObjects(needs(), { transport: toNudge }),
+      buildCaptureObjects(needs(), { body: toNudge }),
       await readCaptureState(db.sql),
     );
     const schema = plan.items.find((i) => i.kind === 'schema')!;
@@ -136,12 +136,12 @@ describe('plan and deploy', () => {
       action: 'replace',
       detail: 'statement trigger · used by order-placed · definition changed',
     });
-    const moved = await resolveWebhookTransport(db.sql, {
+    const moved = await resolveWebhookBody(db.sql, {
       url: `${nudge.ingest}?v=2`,
       timeout_ms: 5000,
     });
     const plan = makePlan(
-      buildCaptureObjects(needs(), { transport: moved }),
+      buildCaptureObjects(needs(), { body: moved }),
       await readCaptureState(db.sql),
     );
     expect(plan.items.filter((i) => i.action === 'replace').map((i) => i.subject)).toEqual(

@@ -1,11 +1,12 @@
 // The transport registry: each value of capture.transport and its
-// implementation. A new transport provides a Transport (port.ts: the objects
-// deploy installs, what the engine runs for it, its doctor lines) from its own
-// folder, one line in TRANSPORTS below, and its name in config/schema.ts
-// (why the names are not derived from here: port.ts).
+// implementation, each from its own folder (outbox/, webhook/, replication/).
+// A new transport provides a Transport (port.ts: the objects deploy
+// installs, what the engine runs for it, its doctor lines), one line in
+// TRANSPORTS below, and its name in config/schema.ts (why the names are not
+// derived from here: port.ts).
 import type { LoadedConfig } from '../../config/load.js';
 import type { TRANSPORTS as NAMES } from '../../config/schema.js';
-import { outbox } from './outbox.js';
+import { outbox } from './outbox/index.js';
 import type {
   CapturedBy,
   DesiredCaptures,

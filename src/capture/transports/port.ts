@@ -4,9 +4,9 @@
 // for it, its doctor lines. TransportObjects: the objects of its own a
 // trigger-less transport deploys (replication: publications and a slot),
 // which plan, deploy and teardown handle through this port alone.
-// CaptureTransport: the body of a trigger, for the trigger-based ones
-// (outbox.ts, typed-rows.ts, webhook); every body keeps the rule of
-// plpgsql.ts: it never fails the user's write.
+// TriggerBody: the body of a trigger, for the trigger-based ones (the
+// outbox's JSON and typed rows in outbox/, the webhook's); every body keeps
+// the rule of fallback.ts: it never fails the user's write.
 //
 // The names stay an enum of their own in config/schema.ts (TRANSPORTS):
 // loading nudge.yaml must not import the implementations (the replication
@@ -211,13 +211,14 @@ export interface DoctorContext {
 /** Says a missing privilege as a failure, or a warning when access is read-only. */
 export type Needed = (label: string, message: string, fix: string) => void;
 
-export interface CaptureTransport {
-  /** Shown in the plan after the trigger's level, e.g. `webhook via pg_net`; none for the outbox. */
+/** The body of a capture trigger's function: the outbox's (JSON or typed rows) or the webhook's. */
+export interface TriggerBody {
+  /** Shown in the plan after the trigger's level, e.g. `webhook via pg_net`; none for the outbox's. */
   label?: string;
   body(spec: TriggerBodySpec): string;
 }
 
-/** What a transport is told about the capture it writes a body for. */
+/** What a trigger body is told about the capture it is written for. */
 export interface TriggerBodySpec {
   table: TableName;
   operation: Operation;

@@ -10,11 +10,11 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
+import { pendingCaptures } from '../../capture/transports/outbox/pump.js';
 import { replicationFacts } from '../../capture/transports/replication/doctor.js';
 import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
-import { pendingCaptures } from '../../engine/intake/pump.js';
 import { featurePauses } from '../../engine/match/pauses.js';
 import type { Feature } from '../../features/load.js';
 import type { ApiEnv } from './auth.js';

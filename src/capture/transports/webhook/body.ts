@@ -5,8 +5,8 @@
 // wire format and the reconciler that settles those records.
 import { ident, literal } from '../../../db/quote.js';
 import { NudgeError } from '../../../errors.js';
-import { ERROR_VARIABLES, GET_ERROR, recordFailure, recordRowFailure } from '../plpgsql.js';
-import type { CaptureTransport, TriggerBodySpec } from '../port.js';
+import { ERROR_VARIABLES, GET_ERROR, recordFailure, recordRowFailure } from '../fallback.js';
+import type { TriggerBody, TriggerBodySpec } from '../port.js';
 
 /** Rows per request: smaller than the outbox's 1000 so a batch fits ingest.max_body_bytes. */
 export const WEBHOOK_CHUNK_ROWS = 100;
@@ -20,7 +20,7 @@ export interface WebhookTarget {
 }
 
 /** The trigger bodies of capture: webhook. Everything inlined is part of the marker hash. */
-export function webhookTransport(target: WebhookTarget): CaptureTransport {
+export function webhookBody(target: WebhookTarget): TriggerBody {
   if (!/^https?:\/\/./i.test(target.url)) {
     throw new NudgeError(`webhook.url must be an http(s) URL (got ${JSON.stringify(target.url)})`);
   }

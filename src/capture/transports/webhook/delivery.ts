@@ -20,8 +20,8 @@ import { type InboxEvent, insertInbox, type Router } from '../../../engine/intak
 import { NudgeError } from '../../../errors.js';
 import type { Sql } from '../../../source/connect.js';
 import { signingKeyOf } from '../../../webhook-secret.js';
-import type { CaptureTransport } from '../port.js';
-import { webhookTransport } from './body.js';
+import type { TriggerBody } from '../port.js';
+import { webhookBody } from './body.js';
 
 // The wire format ---------------------------------------------------------------
 
@@ -73,11 +73,11 @@ export async function findPgcryptoSchema(sql: Sql): Promise<string | undefined> 
   return row?.schema;
 }
 
-/** The transport for `capture: webhook`, with pgcrypto's schema looked up in the source. */
-export async function resolveWebhookTransport(
+/** The trigger body of `capture: webhook`, with pgcrypto's schema looked up in the source. */
+export async function resolveWebhookBody(
   sql: Sql,
   webhook: { url: string; timeout_ms: number } | undefined,
-): Promise<CaptureTransport> {
+): Promise<TriggerBody> {
   if (!webhook) {
     throw new NudgeError(
       'capture: webhook needs a webhook: block with the URL of Nudge’s /ingest',
@@ -91,7 +91,7 @@ export async function resolveWebhookTransport(
       'CREATE EXTENSION pgcrypto WITH SCHEMA extensions (Supabase: Database → Extensions)',
     );
   }
-  return webhookTransport({ url: webhook.url, timeoutMs: webhook.timeout_ms, pgcryptoSchema });
+  return webhookBody({ url: webhook.url, timeoutMs: webhook.timeout_ms, pgcryptoSchema });
 }
 
 /**

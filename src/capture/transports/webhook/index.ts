@@ -8,7 +8,7 @@ import type { DoctorContext, Transport } from '../port.js';
 import {
   installSigningSecret,
   reconcileWebhookDeliveries,
-  resolveWebhookTransport,
+  resolveWebhookBody,
 } from './delivery.js';
 
 export {
@@ -16,7 +16,7 @@ export {
   captureBatchSchema,
   installSigningSecret,
   reconcileWebhookDeliveries,
-  resolveWebhookTransport,
+  resolveWebhookBody,
   signingSecretState,
 } from './delivery.js';
 
@@ -26,11 +26,8 @@ export const webhook: Transport = {
   capturedBy: 'trigger',
   capturesWith: 'its own triggers',
   async desired({ project, sql, needs }) {
-    const transport = await resolveWebhookTransport(sql, project.config.webhook);
-    return buildCaptureObjects(needs, {
-      exclude: project.config.capture.exclude_columns,
-      transport,
-    });
+    const body = await resolveWebhookBody(sql, project.config.webhook);
+    return buildCaptureObjects(needs, { exclude: project.config.capture.exclude_columns, body });
   },
   engine: {
     housekeeping: ({ source, engine, route, log, wake }) => [

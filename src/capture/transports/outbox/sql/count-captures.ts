@@ -2,8 +2,8 @@
 // nudge.event_log's chunks and of every rows table (a status figure, read
 // when asked, not by the pump).
 import type postgres from 'postgres';
-import type { RowsTable } from '../../capture/state.js';
-import { ident } from '../../db/quote.js';
+import { ident } from '../../../../db/quote.js';
+import type { RowsTable } from '../../../state.js';
 
 export async function countCaptures(
   source: postgres.Sql,

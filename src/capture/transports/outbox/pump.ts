@@ -1,5 +1,6 @@
-// The outbox pump: moves captured changes from the user's database into the
-// engine's inbox. Captures land in two places: nudge.event_log (JSON, one row
+// The outbox pump, the outbox's engine side: moves captured changes from the
+// user's database into the engine's inbox (index.ts hands it to the engine's
+// loop). Captures land in two places: nudge.event_log (JSON, one row
 // per statement chunk) and the rows tables of typed captures (one typed row
 // per captured row). Both take ids from one sequence, and the pump merges
 // them in id order. It claims the oldest rows with FOR UPDATE SKIP LOCKED —
@@ -9,17 +10,17 @@
 // transaction. A crash between the inbox write and the delete leaves the rows
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
-import { listRowsTables, type RowsTable } from '../../capture/state.js';
-import { isUndefinedTable } from '../../db/errors.js';
-import { together } from '../../db/together.js';
-import { announceInbox } from '../sql/announce-inbox.js';
-import { claimCaptures } from '../sql/claim-captures.js';
-import { consumeCaptures } from '../sql/consume-captures.js';
-import { countCaptures } from '../sql/count-captures.js';
-import { insertInboxRows } from '../sql/insert-inbox-rows.js';
-import { latestDeployment } from '../sql/latest-deployment.js';
-import { outboxWaiting } from '../sql/outbox-waiting.js';
-import { type InboxEvent, insertInbox, type Router } from './inbox.js';
+import { isUndefinedTable } from '../../../db/errors.js';
+import { together } from '../../../db/together.js';
+import { type InboxEvent, insertInbox, type Router } from '../../../engine/intake/inbox.js';
+import { announceInbox } from '../../../engine/sql/announce-inbox.js';
+import { insertInboxRows } from '../../../engine/sql/insert-inbox-rows.js';
+import { listRowsTables, type RowsTable } from '../../state.js';
+import { claimCaptures } from './sql/claim-captures.js';
+import { consumeCaptures } from './sql/consume-captures.js';
+import { countCaptures } from './sql/count-captures.js';
+import { latestDeployment } from './sql/latest-deployment.js';
+import { outboxWaiting } from './sql/outbox-waiting.js';
 
 export interface PumpOptions {
   source: postgres.Sql;

@@ -1,7 +1,7 @@
-// The PL/pgSQL every capture body shares: its error variables, the last
-// resort that records the rows in nudge.failed_events when capturing them
-// failed, and the warning when even that fails. Nothing here raises: a
-// capture never fails the user's write.
+// The fallback every trigger body shares (outbox, typed rows, webhook): its
+// error variables, the last resort that records the rows in
+// nudge.failed_events when capturing them failed, and the warning when even
+// that fails. Nothing here raises: a capture never fails the user's write.
 import { literal } from '../../db/quote.js';
 import { formatTableName, type TableName } from '../../source/names.js';
 import type { Operation } from '../triggers.js';
@@ -51,29 +51,4 @@ export function recordRowFailure(spec: TriggerBodySpec): string {
     VALUES (${captureConstants(table, operation)}, ${spec.json('NEW', { jsonb: true, present: true })}, ${spec.json('OLD', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context);
   ${lastResort(table, operation)}
   END;`;
-}
-
-/**
- * The shape of every outbox and typed-rows body: `attempt`; if it fails,
- * `fallback` (the same rows as JSON, read by name from the row as it is now);
- * if that fails too, `failure` records them in failed_events. The inner
- * block, a subtransaction, is entered only after the first attempt failed,
- * so the common path pays for one exception block, not two.
- */
-export function guardedBody(attempt: string, fallback: string, failure: string): string {
-  return `
-${ERROR_VARIABLES}
-BEGIN
-  ${attempt}
-  RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-  BEGIN
-    ${fallback}
-  EXCEPTION WHEN OTHERS THEN
-    ${GET_ERROR}
-    ${failure}
-  END;
-  RETURN NULL;
-END
-`;
 }

@@ -1,13 +1,14 @@
-// The typed-rows transport: INSERT and DELETE captures without enrichment
-// copy the captured columns, typed, into a rows table of their own, so no
-// JSON is built in the user's write. The table is created with the trigger
+// The outbox's typed-rows trigger body, not a capture.transport value: under
+// capture: outbox, INSERT and DELETE captures without enrichment copy the
+// captured columns, typed, into a rows table of their own, so no JSON is
+// built in the user's write. The table is created with the trigger
 // (createCaptureSql) and dropped once drained (dropRowsTableSql).
-import { dollarQuote, ident, literal } from '../../db/quote.js';
-import type { TableName } from '../../source/names.js';
-import { type CapturedColumn, functionNameFor, type Operation, sha256 } from '../triggers.js';
-import { jsonInsert } from './outbox.js';
-import { guardedBody, recordFailure } from './plpgsql.js';
-import type { CaptureTransport, TriggerBodySpec } from './port.js';
+import { dollarQuote, ident, literal } from '../../../db/quote.js';
+import type { TableName } from '../../../source/names.js';
+import { type CapturedColumn, functionNameFor, type Operation, sha256 } from '../../triggers.js';
+import { recordFailure } from '../fallback.js';
+import type { TriggerBody, TriggerBodySpec } from '../port.js';
+import { guardedBody, jsonInsert } from './body.js';
 
 /** The rows table a typed capture copies into, and the columns it copies. */
 export interface RowsTable {
@@ -15,7 +16,7 @@ export interface RowsTable {
   columns: string[];
 }
 
-export function typedRowsTransport(rows: RowsTable): CaptureTransport {
+export function typedRowsBody(rows: RowsTable): TriggerBody {
   return { label: 'typed rows', body: (spec) => typedBody(spec, rows) };
 }
 

@@ -1,23 +1,20 @@
-// The outbox transport, the default: the trigger writes the captured rows as
-// JSON into nudge.event_log, in the user's transaction. Statement-level bodies
-// for INSERT and DELETE (one row per 1000 captured rows), a row-level body
-// for UPDATE (the pair before and after). Typed rows (typed-rows.ts) fall
-// back to its JSON insert.
-import { literal } from '../../db/quote.js';
-import { buildCaptureObjects } from '../triggers.js';
-import { captureConstants, guardedBody, recordFailure, recordRowFailure } from './plpgsql.js';
-import type { CaptureTransport, Transport, TriggerBodySpec } from './port.js';
+// The outbox's JSON trigger body (capture: outbox, the default): the trigger
+// writes the captured rows as JSON into nudge.event_log, in the user's
+// transaction. Statement-level bodies for INSERT and DELETE (one row per 1000
+// captured rows), a row-level body for UPDATE (the pair before and after).
+// Typed rows (typed-rows.ts) fall back to its JSON insert; both take the
+// shape of guardedBody.
+import { literal } from '../../../db/quote.js';
+import {
+  captureConstants,
+  ERROR_VARIABLES,
+  GET_ERROR,
+  recordFailure,
+  recordRowFailure,
+} from '../fallback.js';
+import type { TriggerBody, TriggerBodySpec } from '../port.js';
 
-/** capture: outbox, the registry's default (../index.ts): triggers, and nothing else to run. */
-export const outbox: Transport = {
-  triggers: true,
-  capturedBy: 'trigger',
-  capturesWith: 'its own triggers',
-  desired: async ({ project, needs }) =>
-    buildCaptureObjects(needs, { exclude: project.config.capture.exclude_columns }),
-};
-
-export const outboxTransport: CaptureTransport = {
+export const outboxBody: TriggerBody = {
   body: (spec) => (spec.level === 'row' ? rowBody(spec) : statementBody(spec)),
 };
 
@@ -83,4 +80,29 @@ function rowBody(spec: TriggerBodySpec): string {
     return filter ? `IF ${filter} THEN\n    ${values}\n  END IF;` : values;
   };
   return guardedBody(insert(false), insert(true), recordRowFailure(spec));
+}
+
+/**
+ * The shape of every outbox and typed-rows body: `attempt`; if it fails,
+ * `fallback` (the same rows as JSON, read by name from the row as it is now);
+ * if that fails too, `failure` records them in failed_events. The inner
+ * block, a subtransaction, is entered only after the first attempt failed,
+ * so the common path pays for one exception block, not two.
+ */
+export function guardedBody(attempt: string, fallback: string, failure: string): string {
+  return `
+${ERROR_VARIABLES}
+BEGIN
+  ${attempt}
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    ${fallback}
+  EXCEPTION WHEN OTHERS THEN
+    ${GET_ERROR}
+    ${failure}
+  END;
+  RETURN NULL;
+END
+`;
 }

@@ -3,8 +3,8 @@
 // (when kept) and delete them. Statements not sent yet: the pump sends them
 // with the inbox insert when both stores are one database.
 import type postgres from 'postgres';
-import type { RowsTable } from '../../capture/state.js';
-import { ident, literal } from '../../db/quote.js';
+import { ident, literal } from '../../../../db/quote.js';
+import type { RowsTable } from '../../../state.js';
 import { capturedRowJson } from './claim-captures.js';
 
 /** The rows claimed from one rows table, by tid. */

@@ -3,10 +3,10 @@
 // and the latest deployment's id (source -2; absent when another process
 // holds the lock).
 import type postgres from 'postgres';
-import type { RowsTable } from '../../capture/state.js';
-import type { Operation } from '../../capture/triggers.js';
-import { lockKey } from '../../db/locks.js';
-import { ident } from '../../db/quote.js';
+import { lockKey } from '../../../../db/locks.js';
+import { ident } from '../../../../db/quote.js';
+import type { RowsTable } from '../../../state.js';
+import type { Operation } from '../../../triggers.js';
 
 interface OutboxRow {
   id: number;

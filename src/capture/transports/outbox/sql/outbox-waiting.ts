@@ -3,8 +3,8 @@
 // claim refreshes its rows tables). The look an idle pump takes, outside any
 // transaction; prepared, as its text changes only with the rows tables.
 import type postgres from 'postgres';
-import type { RowsTable } from '../../capture/state.js';
-import { ident } from '../../db/quote.js';
+import { ident } from '../../../../db/quote.js';
+import type { RowsTable } from '../../../state.js';
 
 export async function outboxWaiting(
   source: postgres.Sql,
