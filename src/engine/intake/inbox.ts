@@ -1,7 +1,8 @@
-// The door into the engine: every transport (the outbox pump, POST /ingest,
-// the API, syncs) hands captured changes to insertInbox. (source, source_key)
-// is unique, so a change delivered twice is stored once; the partition keeps
-// one contact's events in one ordered lane.
+// The door into the engine: every source of events (the outbox pump, the
+// replication consumer, POST /ingest, /v1/events, syncs, backfill, schedules)
+// hands them to insertInbox. (source, source_key) is unique, so a change
+// delivered twice is stored once; the partition keeps one contact's events in
+// one ordered lane.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
 import { insertInboxRows } from '../sql/insert-inbox-rows.js';
