@@ -384,6 +384,16 @@ describe('batched statements touch only the partitions of the contacts they name
     );
   });
 
+  it('mark-processed: the events of one lane, its one inbox partition; of two lanes, their two', async () => {
+    const events = (lane: number) => lanes.get(lane)!.ids.map((id) => ({ id, partition: lane }));
+    const { r } = lanes.get(2)!;
+    expect(await touched((tx) => markProcessed(tx, events(2), now))).toEqual([`inbox_p${r}`]);
+    const [a, b] = [lanes.get(0)!, lanes.get(1)!];
+    expect(await touched((tx) => markProcessed(tx, [...events(0), ...events(1)], now))).toEqual(
+      [...new Set([`inbox_p${a.r}`, `inbox_p${b.r}`])].sort(),
+    );
+  });
+
   it('read-lanes, two lanes', async () => {
     const [a, b] = [lanes.get(0)!, lanes.get(1)!];
     expect(await touched((tx) => readLanes(tx, [0, 1], 200))).toEqual(
@@ -431,11 +441,6 @@ describe('statements that cross partitions (docs/scale.md)', () => {
     expect(await touched((tx) => timersDue(tx as unknown as postgres.Sql, now))).toEqual(
       all('journeys'),
     );
-  });
-
-  it('mark-processed names events by id without their lane: every inbox partition', async () => {
-    const { ids } = lanes.get(2)!;
-    expect(await touched((tx) => markProcessed(tx, ids, now))).toEqual(all('inbox'));
   });
 
   it('insert-inbox-rows cannot run: its conflict target (source, source_key) has no lane', async () => {

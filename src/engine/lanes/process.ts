@@ -84,16 +84,7 @@ async function processLane(
   const env = together
     ? await processTogether(tx, ctx, rows)
     : await processOneByOne(tx, ctx, rows);
-  const attemptHere = await finish(
-    tx,
-    ctx,
-    env,
-    markProcessed(
-      tx,
-      rows.map((r) => r.id),
-      env.now,
-    ),
-  );
+  const attemptHere = await finish(tx, ctx, env, markProcessed(tx, rows, env.now));
   return { count: rows.length, more, attemptHere };
 }
 
