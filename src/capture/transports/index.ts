@@ -10,6 +10,8 @@ import { outbox } from './outbox/index.js';
 import type {
   CapturedBy,
   DesiredCaptures,
+  Pump,
+  PumpContext,
   Transport,
   TransportObjects,
   TransportState,
@@ -62,4 +64,14 @@ export function deployingPart(desired: DesiredCaptures): ObjectsPart | undefined
 /** What a deployment of `desired` records as having captured its objects. */
 export function capturedByOf(desired: DesiredCaptures): CapturedBy {
   return deployingPart(desired)?.transport.capturedBy ?? 'trigger';
+}
+
+/**
+ * The pumps the engine drives, of every registered transport that has one,
+ * whichever the project uses (port.ts says why): the outbox's.
+ */
+export function enginePumps(context: PumpContext): Pump[] {
+  return Object.values(TRANSPORTS).flatMap((transport) =>
+    transport.engine?.pump ? [transport.engine.pump(context)] : [],
+  );
 }

@@ -66,12 +66,27 @@ export interface Transport {
   capturesWith: string;
   /** The capture objects deploy installs for what the features need. */
   desired(context: DesiredContext): Promise<DesiredCaptures>;
-  /** What `nudge start` and `nudge worker` run for it besides the engine; none for the outbox. */
+  /** What `nudge start` and `nudge worker` run for it besides the engine's own loops. */
   engine?: {
-    /** Work run on each round of the engine's housekeeping, with its log label. */
+    /** Work run on each round of the engine's housekeeping, with its log label (the project's transport only). */
     housekeeping?(context: EngineContext): [string, () => Promise<unknown>][];
-    /** A process started once the engine runs, stopped before it. */
+    /** A process started once the engine runs, stopped before it (the project's transport only). */
     start?(context: EngineContext & StartContext): { stop(): Promise<void> } | undefined;
+    /**
+     * Moves what its triggers left in the source into the inbox, one batch
+     * per step (the outbox's pump). The engine drives it with a loop of its
+     * own (engine/wiring/runtime.ts), not through `start`, for two reasons.
+     * The loop is the engine's: its lanes' bells rung with the lanes each
+     * step fed, the look before an idle poll (`waiting`), the pacing, the
+     * backoff after a failure and the `pumped` count of the engine's stats,
+     * all inside startEngine, where a process begun after it (`start`) has
+     * none of them. And it runs whenever a source database is configured,
+     * for every registered transport that has one, whichever the project
+     * uses (index.ts enginePumps): rows its triggers wrote before a switch to
+     * another transport are still moved (under replication the outbox pump
+     * polls an empty outbox, docs/replication.md).
+     */
+    pump?(context: PumpContext): Pump;
   };
   /**
    * A transport that signs what it sends (capture: webhook): deploy installs
@@ -189,6 +204,25 @@ export interface EngineContext {
   log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
   /** Wake the engine: new rows are in the inbox. */
   wake: () => void;
+}
+
+/** What a pump is given: the engine's databases and router, and the name its announcements go under. */
+export interface PumpContext {
+  project: LoadedConfig;
+  source: postgres.Sql;
+  engine: postgres.Sql;
+  route: Router;
+  /** Announce the moved rows on the inbox channel as this process (its own lanes are rung by the engine). */
+  announceAs: string;
+}
+
+export interface Pump {
+  /** Its name in the engine's log: `outbox pump`. */
+  name: string;
+  /** Moves one batch: the captured rows moved, the lanes they went to, and whether a full batch says more wait. */
+  step(): Promise<{ moved: number; lanes: Set<number>; more: boolean }>;
+  /** Whether anything waits, in one query outside any transaction: the look an idle poll takes before `step`. */
+  waiting(): Promise<boolean>;
 }
 
 export interface StartContext {

@@ -1,7 +1,9 @@
 // One engine process: the loops of the data path, started and stopped
 // together. `nudge start` runs one (with the HTTP server); `nudge worker`
-// adds more, sharing the work through Postgres: outbox claims and timers use
-// SKIP LOCKED, partitions use advisory locks, actions are graphile-worker jobs.
+// adds more, sharing the work through Postgres: the pump's claims and timers
+// use SKIP LOCKED, partitions use advisory locks, actions are graphile-worker
+// jobs. The pump is the capture transport's (capture/transports/port.ts,
+// Transport.engine.pump); its loop is this file's, like every other.
 //
 // Each loop runs, and when it found nothing waits until woken (new inbox rows
 // are announced with NOTIFY nudge_inbox on the engine store) or until its poll
@@ -14,7 +16,7 @@ import { attemptLimit } from '../../actions/attempt-limit.js';
 import { firstAttemptsHere } from '../../actions/first-attempt.js';
 import type { RunRef } from '../../actions/queue.js';
 import type { NewActionRun } from '../../actions/types.js';
-import { capturesWaiting, pump } from '../../capture/transports/outbox/pump.js';
+import { enginePumps } from '../../capture/transports/index.js';
 import { parseDuration } from '../../config/duration.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { indexContacts } from '../../contacts/search-index.js';
@@ -265,34 +267,39 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const loops: Promise<void>[] = [];
   if (options.source) {
     const source = options.source;
-    let lastPumped = 0;
-    let lastMoved = 0;
-    const archive = (parseDuration(project.config.engine.retention.outbox) ?? 0) > 0;
-    loops.push(
-      loop(
-        'outbox pump',
-        async () => {
-          // Other engine processes hear of the rows from the pump's NOTIFY;
-          // this one rings its lanes' bells itself.
-          const { moved, lanes, more } = await pump({
-            source,
-            engine,
-            route: options.route,
-            archive,
-            announceAs: self,
-          });
-          lastMoved = moved;
-          if (moved > 0) {
-            lastPumped = Date.now();
-            stored(lanes, more);
-          }
-          return { count: moved, more };
-        },
-        () => pumpWaitMs(lastMoved, Date.now() - lastPumped, idle),
-        'pumped',
-        { peek: () => capturesWaiting(source) },
-      ),
-    );
+    // The capture transports' pumps (the outbox's), whichever transport the
+    // project uses: why they run here and not through Transport.engine.start
+    // is in capture/transports/port.ts.
+    const pumps = enginePumps({
+      project,
+      source,
+      engine,
+      route: options.route,
+      announceAs: self,
+    });
+    for (const pump of pumps) {
+      let lastPumped = 0;
+      let lastMoved = 0;
+      loops.push(
+        loop(
+          pump.name,
+          async () => {
+            // Other engine processes hear of the rows from the pump's NOTIFY;
+            // this one rings its lanes' bells itself.
+            const { moved, lanes, more } = await pump.step();
+            lastMoved = moved;
+            if (moved > 0) {
+              lastPumped = Date.now();
+              stored(lanes, more);
+            }
+            return { count: moved, more };
+          },
+          () => pumpWaitMs(lastMoved, Date.now() - lastPumped, idle),
+          'pumped',
+          { peek: pump.waiting },
+        ),
+      );
+    }
     loops.push(
       loop(
         'schedules',
