@@ -43,6 +43,11 @@ export interface PlanItem {
   waiting?: boolean;
   /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
   warning?: { label: string; text: string };
+  /**
+   * The same for the dashboard (/v1/plan's `unread`), as its transport's
+   * losses noted it (replication: the slot and what it holds).
+   */
+  loss?: object;
   sql: string[];
 }
 

@@ -12,13 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
+import { LossError, type RefusedLoss } from '../capture/loss-error.js';
 import type { Plan } from '../capture/plan.js';
 import { deployingPart, desiredPart } from '../capture/transports/index.js';
-import {
-  describeUnread,
-  type SlotUnread,
-  UnreadSlotError,
-} from '../capture/transports/replication/unread.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
@@ -97,12 +93,12 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
 
     sql = postgres(demo.url, { onnotice: () => {}, max: 2 });
     const { plan } = await planChange(project, sql);
-    // Deploy refuses to drop a slot holding unread changes (nudge.yaml no
-    // longer says capture: replication); dev has no --discard-unread, so it
-    // says its own ways forward.
+    // Deploy refuses to lose what a transport's objects hold (a slot's
+    // unread changes, once nudge.yaml no longer says capture: replication);
+    // dev has no --discard-unread, so it says its own ways forward.
     const deployed = plan.hasChanges
       ? await applyPlan(sql, plan.desired).catch((error: unknown) => {
-          throw error instanceof UnreadSlotError ? devUnreadRefusal(error.slots) : error;
+          throw error instanceof LossError ? devLossRefusal(error.loss) : error;
         })
       : undefined;
     io.out(deploySummary(plan, deployed?.deploymentId, io));
@@ -189,12 +185,11 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   }
 }
 
-/** The unread slot's refusal, with the ways forward `nudge dev` has. */
-function devUnreadRefusal(slots: SlotUnread[]): NudgeError {
-  const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
+/** Deploy's refusal to lose what a transport's objects hold, with the ways forward `nudge dev` has. */
+function devLossRefusal({ transport, what, where }: RefusedLoss): NudgeError {
   return new NudgeError(
-    `nudge.yaml no longer says capture: replication, and the demo database's ${what}: deploying would lose them`,
-    'to keep them, set capture: replication again and run `nudge dev --once` (its engine reads the slot), then switch back; to start the demo database over without them, `nudge dev --fresh`',
+    `nudge.yaml no longer says capture: ${transport}, and the demo database's ${what}: deploying would lose them`,
+    `to keep them, set capture: ${transport} again and run \`nudge dev --once\` (its engine reads ${where}), then switch back; to start the demo database over without them, \`nudge dev --fresh\``,
   );
 }
 

@@ -4,25 +4,20 @@
 // deploy is `nudge deploy --yes`'s (capture/deploy.ts), refused with the same
 // reason in read-only mode. A deploy names the plan it was shown (`plan`, a
 // hash of its statements) and is refused if the plan has changed since.
-// A plan that drops a replication slot still holding changes no engine has
-// read says so on the slot's item (`unread`); Deploy is then refused with
-// 409 unread_slot naming each slot and what it holds, unless the request
-// says `discardUnread: true` (`nudge deploy --discard-unread`).
+// What applying a plan would lose (a replication slot still holding changes
+// no engine has read) is said on its item (`unread`, as the transport's
+// losses note it); Deploy is then refused with a 409 of the transport's
+// (unread_slot, naming each slot and what it holds), unless the request says
+// `discardUnread: true` (`nudge deploy --discard-unread`).
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { deploy as applyPlan } from '../../capture/deploy.js';
+import { deploy as applyPlan, planLosses } from '../../capture/deploy.js';
+import { LossError } from '../../capture/loss-error.js';
 import type { Plan } from '../../capture/plan.js';
 import { columnLines, renderPlan } from '../../capture/print-plan.js';
 import { transportOf } from '../../capture/transports/index.js';
-import {
-  describeUnread,
-  holdsUnread,
-  noteUnread,
-  type SlotUnread,
-  UnreadSlotError,
-} from '../../capture/transports/replication/unread.js';
 import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
 import { memoryIo } from '../../cli/io.js';
@@ -57,7 +52,8 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
 
   api.get('/plan', async (c) => {
     const { plan } = await planned(project, source);
-    await noteUnread(source, plan);
+    // What the plan would lose, noted on its items.
+    await planLosses(source, plan);
     const io = memoryIo();
     const paused = pausesLine(await featurePausesIfAny(sql));
     if (paused) io.io.out(paused);
@@ -81,7 +77,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
         detail: item.detail ?? null,
         drift: item.drift ?? [],
         columns: item.columns ? columnLines(item.columns) : [],
-        unread: item.unread && holdsUnread(item.unread) ? unreadSlot(item.unread) : null,
+        unread: (item.loss as UnreadSlot | undefined) ?? null,
       })),
       text: io.stdout(),
       plan: fingerprint(plan),
@@ -132,26 +128,22 @@ async function planned(project: LoadedConfig, source: postgres.Sql) {
   }
 }
 
-/** A slot and what it holds, as the client reads it (UnreadSlot). */
-function unreadSlot(unread: SlotUnread): UnreadSlot {
-  const { slot, bytes, changes, active } = unread;
-  return { slot, bytes, changes, active, holds: describeUnread(unread) };
-}
-
 /**
- * What a failed deploy answers: 409 unread_slot with each slot and what it
- * holds, and the dashboard's ways forward instead of the CLI's flag; 503
+ * What a failed deploy answers: a refused loss with its transport's 409
+ * (unread_slot with each slot and what it holds), and the dashboard's ways
+ * forward instead of the CLI's flag; 503
  * deploy_failed with the reason and its hint for the other refusals deploy
  * words (a lock it waited for, the source's error; nothing was changed).
  */
 function deployRefusal(error: unknown): unknown {
-  if (error instanceof UnreadSlotError) {
+  if (error instanceof LossError) {
+    const { transport, where, code, fields } = error.loss;
     return new HttpError(
       409,
-      'unread_slot',
-      `${error.message}; either drain it: run \`nudge start\` with the previous nudge.yaml (capture: replication) so an engine reads the slot, stop it, then plan and deploy again; or deploy again with discardUnread: true to drop the slot and lose them`,
+      code,
+      `${error.message}; either drain it: run \`nudge start\` with the previous nudge.yaml (capture: ${transport}) so an engine reads ${where}, stop it, then plan and deploy again; or deploy again with discardUnread: true to drop ${where} and lose them`,
       {},
-      { slots: error.slots.map(unreadSlot) },
+      fields,
     );
   }
   if (error instanceof NudgeError)

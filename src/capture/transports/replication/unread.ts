@@ -13,8 +13,9 @@
 // changes nobody accepted to lose. A slot the caller already accepted to
 // discard (--discard-unread) is not measured twice: it is dropped either way.
 import type postgres from 'postgres';
+import type { UnreadSlot } from '../../../client/dashboard.js';
 import { literal } from '../../../db/quote.js';
-import { NudgeError } from '../../../errors.js';
+import { LossError } from '../../loss-error.js';
 import type { Plan } from '../../plan.js';
 import type { Loss } from '../port.js';
 import { publicationName } from './publication.js';
@@ -188,10 +189,17 @@ export async function noteUnread(
     item.detail = `${item.detail ?? ''} · ${describeUnread(unread)}`;
     if (holdsUnread(unread)) {
       item.warning = UNREAD_WARNING;
+      item.loss = unreadSlot(unread);
       found.push(unread);
     }
   }
   return found;
+}
+
+/** A slot and what it holds, as the dashboard reads it (client/dashboard.ts UnreadSlot). */
+export function unreadSlot(unread: SlotUnread): UnreadSlot {
+  const { slot, bytes, changes, active } = unread;
+  return { slot, bytes, changes, active, holds: describeUnread(unread) };
 }
 
 /** What dropping these slots would lose: the refusal and the notice (port.ts Loss). */
@@ -210,19 +218,26 @@ export function discardNotice(slots: SlotUnread[]): string {
 
 /**
  * Deploy's, export's and teardown's refusal to drop slots holding unread
- * changes: what would be lost, and the two ways forward. Typed, so a caller
- * with other ways forward (`nudge dev`, the dashboard) can say its own from
- * `slots`. Export writes the slot's drop for the user to run after the
+ * changes: what would be lost, and the ways forward. A LossError, so a
+ * caller with other ways forward (`nudge dev`, the dashboard) can say its
+ * own from what it carries (`loss`). Export writes the slot's drop for the user to run after the
  * migration: its second way is to drop the slot before exporting again, or
  * to write the migration anyway.
  */
-export class UnreadSlotError extends NudgeError {
+export class UnreadSlotError extends LossError {
   override name = 'UnreadSlotError';
   constructor(
     readonly verb: 'deploy' | 'teardown' | 'export',
     readonly slots: SlotUnread[],
   ) {
     const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
+    const loss = {
+      transport: 'replication',
+      what,
+      where: 'the slot',
+      code: 'unread_slot',
+      fields: { slots: slots.map(unreadSlot) },
+    };
     const config =
       verb === 'teardown'
         ? 'a nudge.yaml with capture: replication and this slot'
@@ -235,6 +250,7 @@ export class UnreadSlotError extends NudgeError {
     super(
       `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
       `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or ${lose}`,
+      loss,
     );
   }
 }
