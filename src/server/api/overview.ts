@@ -3,15 +3,17 @@
 // capture transport and schema, the last deployment, the lag (captured rows
 // not consumed yet and the age of the oldest), the engine's backlog, actions
 // retrying or dead, the engine clock, the engine processes and the lanes, and
-// events, actions and failures per minute over the last hour. Each part is
+// events, actions and failures per minute over the last hour, and the
+// transport's own part under its name (capture: replication: the slot's
+// health; transports/port.ts Transport.overview). Each part is
 // read on its own, so a source that does not answer still leaves the rest of
 // the page. GET /v1/overview/checks answers the checks of `nudge doctor`
 // (the last run; ?fresh runs them now).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
+import { TRANSPORTS } from '../../capture/transports/index.js';
 import { pendingCaptures } from '../../capture/transports/outbox/pump.js';
-import { replicationFacts } from '../../capture/transports/replication/doctor.js';
 import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
@@ -33,12 +35,14 @@ export interface OverviewApiOptions {
 export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   api.get('/', async (c) => {
-    const [source, capture, engine, activity, replication] = await Promise.all([
+    const name = options.project.config.capture.transport;
+    const transport = TRANSPORTS[name];
+    const [source, capture, engine, activity, own] = await Promise.all([
       part(() => sourceFacts(options)),
       part(() => captureFacts(options.source)),
       part(() => engineFacts(options)),
       part(() => activityFacts(options.sql)),
-      part(() => slotFacts(options.source, options.project)),
+      part(async () => transport.overview?.({ source: options.source, project: options.project })),
     ]);
     return c.json({
       access: options.project.config.access,
@@ -46,7 +50,7 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
       store: options.store,
       source,
       capture,
-      ...(replication ? { replication } : {}),
+      ...(own ? { [name]: own } : {}),
       engine,
       activity,
     } satisfies Overview);
@@ -115,22 +119,6 @@ async function runChecks(project: LoadedConfig): Promise<DoctorChecks> {
     gap: () => {},
   });
   return { checks, at: new Date().toISOString() };
-}
-
-/** capture: replication's slot (transports/replication/doctor.ts), undefined with another transport. */
-async function slotFacts(source: postgres.Sql, project: LoadedConfig) {
-  const health = await replicationFacts(source, project);
-  return (
-    health && {
-      slot: health.slot,
-      exists: health.exists,
-      active: health.active,
-      retained_bytes: health.retainedBytes,
-      lag_bytes: health.lagBytes,
-      wal_status: health.walStatus,
-      over_limit: health.overLimit,
-    }
-  );
 }
 
 /** A part of the page, or the one-line reason it could not be read. */

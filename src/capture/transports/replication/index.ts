@@ -2,7 +2,8 @@
 // and a slot instead of triggers (desired.ts, and objects.ts for plan,
 // deploy and teardown), one consumer in each of `nudge
 // start` and `nudge worker` (one of them leads: consumer.ts) with what the
-// deployed plan captures, and its doctor lines (doctor.ts).
+// deployed plan captures, its doctor lines (doctor.ts) and the slot's health
+// on the dashboard's overview (overview.ts).
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import type { Router } from '../../../engine/intake/inbox.js';
@@ -11,6 +12,7 @@ import { type Consumer, type ConsumerOptions, startConsumer } from './consumer.j
 import { refuseEnrich, replicationCaptures } from './desired.js';
 import { ownershipCheck, replicationChecks } from './doctor.js';
 import { replicationObjects } from './objects.js';
+import { slotOverview } from './overview.js';
 
 export { type Consumer, startConsumer } from './consumer.js';
 export { type SlotHealth, slotHealth } from './slot.js';
@@ -57,4 +59,5 @@ export const replicationTransport: Transport = {
     tables: ({ sql, role, say }, tables, needed) => ownershipCheck(sql, tables, role, say, needed),
     section: ['Replication', ({ sql, project, say }) => replicationChecks(sql, project, say)],
   },
+  overview: slotOverview,
 };
