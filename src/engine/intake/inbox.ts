@@ -1,8 +1,9 @@
 // The door into the engine: every source of events (the outbox pump, the
-// replication consumer, POST /ingest, /v1/events, syncs, backfill, schedules)
-// hands them to insertInbox. (source, source_key) is unique, so a change
-// delivered twice is stored once; the partition keeps one contact's events in
-// one ordered lane.
+// replication consumer, POST /ingest and the webhook re-deliveries,
+// /v1/events, backfill, scheduled features: source 'sync') hands them to
+// insertInbox; `nudge sync` writes history to the timelines, not here.
+// (source, source_key) is unique, so a change delivered twice is stored once;
+// the partition keeps one contact's events in one ordered lane.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
 import { insertInboxRows } from '../sql/insert-inbox-rows.js';
