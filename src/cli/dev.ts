@@ -14,7 +14,7 @@ import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
 import { LossError, type RefusedLoss } from '../capture/loss-error.js';
 import type { Plan } from '../capture/plan.js';
-import { deployingPart, desiredPart } from '../capture/transports/index.js';
+import { deployingPart, desiredPart, transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
@@ -124,15 +124,15 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     io.out('');
 
     const clock = await storeClock(sql);
+    // What the transport stores on its own (a slot's changes), waited on before a step has settled.
+    const unstored = transportOf(project).unstored;
     const features = running.featureSet;
     const story: StoryContext = {
       sql,
       receiver,
       now: () => clock.now(),
       stopped: () => stop.stopped,
-      ...(project.config.capture.transport === 'replication'
-        ? { slot: project.config.capture.replication.slot }
-        : {}),
+      ...(unstored ? { unstored: () => unstored({ source: sql!, project }) } : {}),
       schedules: features
         .scheduled()
         .filter((f) => f.feature.status === 'active' && f.feature.trigger.kind === 'schedule')

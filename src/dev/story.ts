@@ -28,8 +28,12 @@ export interface StoryContext {
   now(): Date;
   /** True once the user asked to stop (Ctrl-C): waits end early. */
   stopped(): boolean;
-  /** capture: replication: the slot whose changes must be stored before a step has settled. */
-  slot?: string;
+  /**
+   * The transport's mark of what is written now, and how many changes
+   * written before it are not stored yet (capture: replication: the slot's;
+   * transports/port.ts Transport.unstored); none when a trigger stores them.
+   */
+  unstored?: () => Promise<() => Promise<number>>;
 }
 
 const DAY = 86_400_000;
@@ -204,16 +208,16 @@ async function outcomesSince(sql: postgres.Sql, after: Marks): Promise<string[]>
 }
 
 /**
- * Waits (up to 30 s) until captured changes are processed (under capture:
- * replication, until the slot is acknowledged past every write made before
- * the wait began: the consumer acknowledges only what the inbox holds), no journey is due
- * by the engine clock, each scheduled feature has run its current window,
- * and no action is pending or being retried.
+ * Waits (up to 30 s) until captured changes are processed (with a
+ * transport that stores them on its own, capture: replication, until every
+ * change written before the wait began is stored), no journey is due by the
+ * engine clock, each scheduled feature has run its current window, and no
+ * action is pending or being retried.
  */
 export async function settled(ctx: StoryContext): Promise<void> {
   const { sql } = ctx;
   const deadline = Date.now() + 30_000;
-  const [written] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`;
+  const unstored = await ctx.unstored?.();
   while (Date.now() < deadline && !ctx.stopped()) {
     const now = ctx.now();
     const windows = ctx.schedules.map((s) => ({
@@ -222,9 +226,7 @@ export async function settled(ctx: StoryContext): Promise<void> {
     }));
     const [state] = await sql<{ busy: number }[]>`
       select ${await pendingCaptures(sql)}::int
-           + (select count(*) from pg_replication_slots
-               where slot_name = ${ctx.slot ?? null} and database = current_database()
-                 and confirmed_flush_lsn < ${written!.lsn}::pg_lsn)
+           + ${(await unstored?.()) ?? 0}::int
            + (select count(*) from nudge_engine.inbox where processed_at is null)
            + (select count(*) from nudge_engine.journeys where status = 'active' and wake_at <= ${now})
            + (select count(*) from nudge_engine.action_runs where status in ('pending', 'retrying'))

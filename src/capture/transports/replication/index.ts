@@ -2,8 +2,9 @@
 // and a slot instead of triggers (desired.ts, and objects.ts for plan,
 // deploy and teardown), one consumer in each of `nudge
 // start` and `nudge worker` (one of them leads: consumer.ts) with what the
-// deployed plan captures, its doctor lines (doctor.ts) and the slot's health
-// on the dashboard's overview (overview.ts).
+// deployed plan captures, its doctor lines (doctor.ts), the slot's health
+// on the dashboard's overview (overview.ts) and what it has not stored yet
+// (unstored.ts).
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import type { Router } from '../../../engine/intake/inbox.js';
@@ -13,6 +14,7 @@ import { refuseEnrich, replicationCaptures } from './desired.js';
 import { ownershipCheck, replicationChecks } from './doctor.js';
 import { replicationObjects } from './objects.js';
 import { slotOverview } from './overview.js';
+import { slotUnstored } from './unstored.js';
 
 export { type Consumer, startConsumer } from './consumer.js';
 export { type SlotHealth, slotHealth } from './slot.js';
@@ -60,4 +62,5 @@ export const replicationTransport: Transport = {
     section: ['Replication', ({ sql, project, say }) => replicationChecks(sql, project, say)],
   },
   overview: slotOverview,
+  unstored: slotUnstored,
 };
