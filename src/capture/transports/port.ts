@@ -47,8 +47,8 @@ export interface TransportState {}
  * What a deployment records as having captured each object
  * (nudge.deployments objects[].captured_by): triggers, or a trigger-less
  * transport by its name. The engine compares it with its own transport's
- * (engine/wiring/deployed-transport.ts, which words each value: a new one
- * is a type error there until it is worded).
+ * (engine/wiring/deployed-transport.ts, which words each value from the
+ * registry: a new transport needs no edit there).
  */
 export type CapturedBy = 'trigger' | keyof TransportDesired;
 
@@ -100,6 +100,22 @@ export interface Transport {
     /** Said after `nudge deploy --sql`, whose script does not hold the key. */
     notInScript: string;
   };
+  /**
+   * Its part of GET /v1/overview, which the dashboard reads under the
+   * transport's name (replication: the slot's health); undefined for none.
+   */
+  overview?(context: { source: postgres.Sql; project: LoadedConfig }): Promise<object | undefined>;
+  /**
+   * Marks what is written now; the function it returns answers how many of
+   * the changes written before the mark are not stored in the inbox yet (0
+   * once they all are). `nudge dev`'s story waits on it. None: the transport
+   * stores nothing on its own (a trigger writes the outbox in the user's
+   * transaction).
+   */
+  unstored?(context: {
+    source: postgres.Sql;
+    project: LoadedConfig;
+  }): Promise<() => Promise<number>>;
   /** Its lines in `nudge doctor` (and the dashboard's checks). */
   doctor?: {
     /** Instead of the TRIGGER privilege check: what it needs on the captured tables. */
