@@ -345,6 +345,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
       wake?.();
       await current.stream?.close();
       await running;
+      // Beside the engine's own `engine stopped` (whose counts are its lanes'):
+      // what this process streamed into the inbox, for every lane.
+      options.log.info({ slot: options.slot, ...stats }, 'replication consumer stopped');
     },
   };
 }
