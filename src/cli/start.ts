@@ -3,7 +3,7 @@
 // processes that share the work). Runs until Ctrl-C / SIGTERM, then drains.
 
 import { launch } from '../engine/wiring/launch.js';
-import { makeLog } from '../engine/wiring/log.js';
+import { makeLog } from '../log.js';
 import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';

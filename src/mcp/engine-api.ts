@@ -5,8 +5,8 @@
 import { Hono } from 'hono';
 import type { LoadedConfig } from '../config/load.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
-import { makeLog } from '../engine/wiring/log.js';
 import { NudgeError } from '../errors.js';
+import { makeLog } from '../log.js';
 import { actionsRoutes } from '../server/api/actions.js';
 import type { ApiEnv } from '../server/api/auth.js';
 import { contactsRoutes } from '../server/api/contacts.js';

@@ -26,7 +26,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { ident } from '../../src/db/quote.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
-import { silentLog } from '../../src/engine/wiring/log.js';
+import { silentLog } from '../../src/log.js';
 import { createTestDatabase, type TestDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 import { installPgNetStandIn, makeForwarder } from '../harness/pg-net.js';

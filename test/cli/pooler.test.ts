@@ -12,7 +12,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
-import { silentLog } from '../../src/engine/wiring/log.js';
+import { silentLog } from '../../src/log.js';
 import { probeSessions } from '../../src/source/pooler.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';

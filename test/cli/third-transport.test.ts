@@ -20,7 +20,7 @@ import type { CaptureObject } from '../../src/capture/triggers.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { deployedTransportCheck } from '../../src/engine/wiring/deployed-transport.js';
-import { makeLog } from '../../src/engine/wiring/log.js';
+import { makeLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();

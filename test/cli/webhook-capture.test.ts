@@ -9,7 +9,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { silentLog } from '../../src/engine/wiring/log.js';
+import { silentLog } from '../../src/log.js';
 import { makeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { installPgNetStandIn, makeForwarder } from '../harness/pg-net.js';

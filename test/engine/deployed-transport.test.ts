@@ -3,7 +3,7 @@
 // the deployment matches again (src/engine/wiring/deployed-transport.ts).
 import { describe, expect, it } from 'vitest';
 import { deployedTransportCheck } from '../../src/engine/wiring/deployed-transport.js';
-import { makeLog } from '../../src/engine/wiring/log.js';
+import { makeLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
 import { testEngine } from './harness.js';
 

@@ -9,7 +9,7 @@ import { enqueueActions } from '../../src/actions/queue.js';
 import { surviveConnectionLoss } from '../../src/db/connection-loss.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { retryInterrupted, unlockDeadPools } from '../../src/engine/wiring/job-runner.js';
-import { silentLog } from '../../src/engine/wiring/log.js';
+import { silentLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();

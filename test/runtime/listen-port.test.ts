@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { linkUrl, publicBaseUrl } from '../../src/email/links.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
-import { silentLog } from '../../src/engine/wiring/log.js';
+import { silentLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
-import { silentLog } from '../../src/engine/wiring/log.js';
+import { silentLog } from '../../src/log.js';
 import { signUp } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 import type { Recorder } from '../harness/http-recorder.js';

@@ -9,7 +9,7 @@
 // calls the listen callback again after it reconnects, and the set is read
 // again then: a change made while the connection was down is not missed.
 import type postgres from 'postgres';
-import type { Log } from '../wiring/log.js';
+import type { Log } from '../../log.js';
 import type { FeatureSet } from './features.js';
 
 const PAUSES_CHANNEL = 'nudge_features';

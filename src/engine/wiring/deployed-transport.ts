@@ -10,7 +10,7 @@ import type postgres from 'postgres';
 import { TRANSPORTS } from '../../capture/transports/index.js';
 import type { CapturedBy } from '../../capture/transports/port.js';
 import { isUndefinedTable } from '../../db/errors.js';
-import type { Log } from './log.js';
+import type { Log } from '../../log.js';
 
 /**
  * A housekeeping task: logs an error when the latest deployment captures

@@ -23,7 +23,7 @@ import pg from 'pg';
 import type postgres from 'postgres';
 import { ACTION_TASK } from '../../actions/queue.js';
 import { quietLogger, WORKER_SCHEMA } from '../../db/migrate.js';
-import type { Log } from './log.js';
+import type { Log } from '../../log.js';
 
 export const DEFAULT_DEAD_WORKER_MS = 30_000;
 /** Actions executed at once by one process's job runner. */

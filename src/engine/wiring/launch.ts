@@ -17,6 +17,7 @@ import { surviveConnectionLoss } from '../../db/connection-loss.js';
 import { type EngineStore, openEngineStore } from '../../db/engine.js';
 import { checkStoredSecrets } from '../../db/secrets.js';
 import { type Feature, loadFeatures } from '../../features/load.js';
+import { type Log, makeLog } from '../../log.js';
 import { makeServer } from '../../server/index.js';
 import { keySourceOf } from '../../server/ingest-secrets.js';
 import { readCatalog } from '../../source/catalog.js';
@@ -28,7 +29,6 @@ import { watchPauses } from '../match/pauses.js';
 import { type Clock, storeClock } from './clock.js';
 import { deployedTransportCheck } from './deployed-transport.js';
 import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
-import { type Log, makeLog } from './log.js';
 import { type Engine, startEngine } from './runtime.js';
 
 export interface LaunchOptions {

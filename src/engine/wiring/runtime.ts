@@ -21,6 +21,7 @@ import { parseDuration } from '../../config/duration.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { indexContacts } from '../../contacts/search-index.js';
 import type { Db } from '../../contacts/store.js';
+import type { Log } from '../../log.js';
 import type { Catalog } from '../../source/catalog.js';
 import { INBOX_CHANNEL, type Router, readNews, steadyPaceMs } from '../intake/inbox.js';
 import { runSchedules } from '../intake/schedule.js';
@@ -39,7 +40,6 @@ import {
   retryDelayMs,
   startJobRunner,
 } from './job-runner.js';
-import type { Log } from './log.js';
 
 export interface EngineOptions {
   project: LoadedConfig;
