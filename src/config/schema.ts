@@ -144,14 +144,20 @@ export const supabaseConnectorSchema = z.strictObject({
     .describe('rows per sync batch'),
 });
 
-export const TRANSPORTS = ['outbox', 'webhook', 'replication'] as const;
-
-/** Each transport in a few words, for the schema's description (and editor completion). */
-const TRANSPORT_WORDS: Record<(typeof TRANSPORTS)[number], string> = {
+/**
+ * The values of capture.transport, each in a few words for the schema's
+ * description (and editor completion): a new transport adds its line here
+ * (its implementation is registered in capture/transports/index.ts, which
+ * config loading does not import).
+ */
+const TRANSPORT_WORDS = {
   outbox: 'the trigger writes to nudge.event_log',
   webhook: 'it posts through pg_net',
   replication: 'no trigger, a logical replication slot',
-};
+} as const;
+
+type TransportName = keyof typeof TRANSPORT_WORDS;
+export const TRANSPORTS = Object.keys(TRANSPORT_WORDS) as [TransportName, ...TransportName[]];
 
 /** "outbox, webhook or replication". */
 const TRANSPORT_LIST = `${TRANSPORTS.slice(0, -1).join(', ')} or ${TRANSPORTS.at(-1)}`;

@@ -2,8 +2,8 @@
 // implementation, each from its own folder (outbox/, webhook/, replication/).
 // A new transport provides a Transport (port.ts: the objects deploy
 // installs, what the engine runs for it, its doctor lines), one line in
-// TRANSPORTS below, and its name in config/schema.ts (why the names are not
-// derived from here: port.ts).
+// TRANSPORTS below, and its name with a few words in config/schema.ts
+// (TRANSPORT_WORDS; why the names are not derived from here: port.ts).
 import type { LoadedConfig } from '../../config/load.js';
 import type { TRANSPORTS as NAMES } from '../../config/schema.js';
 import { outbox } from './outbox/index.js';
