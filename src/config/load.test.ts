@@ -127,6 +127,8 @@ describe('loadConfig', () => {
     expect(fromDotEnv.config.templates).toBe('${literal}');
     const fromEnv = await loadConfig({ cwd, env: { DB: 'postgres://from-env/db' } });
     expect(fromEnv.databaseUrl).toBe('postgres://from-env/db');
+    // Where doctor says the URL came from: the field, and the variable it reads.
+    expect(fromEnv.databaseUrlFrom).toBe('database_url in nudge.yaml (${DB})');
   });
 
   it('falls back to DATABASE_URL and works without a file', async () => {

@@ -89,7 +89,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     ...(databaseUrl
       ? {
           databaseUrlFrom: config.database_url
-            ? `database_url in ${displayPath(file!, cwd)}`
+            ? `database_url in ${displayPath(file!, cwd)}${viaVariable(file!, source!)}`
             : 'DATABASE_URL',
         }
       : {}),
@@ -149,4 +149,12 @@ export function configErrorAt(
     project.source?.error(path, message, options) ??
     new ConfigError({ file: 'nudge.yaml' }, formatPath(path), message, options.hint)
   );
+}
+
+/** " (${DATABASE_URL})" when database_url is written as a variable, so doctor's "from …" names where its value came from. */
+function viaVariable(file: string, source: YamlSource): string {
+  const { line } = source.placeOf(['database_url']);
+  const written = readFileSync(file, 'utf8').split(/\r?\n/)[line - 1] ?? '';
+  const variable = /\$\{(\w+)/.exec(written)?.[1];
+  return variable ? ` (\${${variable}})` : '';
 }
