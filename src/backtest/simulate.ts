@@ -1,5 +1,5 @@
 // The sandbox a backtest runs a feature in. Each past event goes through the
-// engine's matcher (candidatesOf, and the rules of match/trigger.ts:
+// engine's matcher (candidatesOf, and the rules of match/rules.ts:
 // beforeContact and withContact, which event.ts calls too) and the engine's
 // pure journey state machine (stepJourney), with three differences:
 //
@@ -29,7 +29,7 @@ import {
   beforeContact,
   type ContactFreeVerdict,
   withContact,
-} from '../engine/match/trigger.js';
+} from '../engine/match/rules.js';
 import { identityKey, lookUpContacts, type SimulatedContact } from './contacts.js';
 import type { HistorySource, PastEvent } from './history.js';
 

@@ -2,7 +2,7 @@
 // run once by the engine (capture, lanes, timers on a manual clock) and once
 // by the backtest over the inbox rows the engine kept, dated at the engine's
 // clock, give the same entries, stages, actions and skips — and, event by
-// event, the same decisions under every rule of the matcher (match/trigger.ts).
+// event, the same decisions under every rule of the matcher (match/rules.ts).
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

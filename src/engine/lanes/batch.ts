@@ -40,7 +40,7 @@ import type { Decision } from '../journeys/machine.js';
 import { type JourneyCache, prefetchJourneys, type StepEnv } from '../journeys/store.js';
 import { candidatesOf, triggerVerdict } from '../match/candidates.js';
 import type { Row } from '../match/features.js';
-import { beforeContact } from '../match/trigger.js';
+import { beforeContact } from '../match/rules.js';
 import { cap, type ProcessContext } from './context.js';
 import { type ContactSource, handleEvent } from './event.js';
 import { syncLive } from './live-sync.js';
@@ -140,7 +140,7 @@ async function resolveBatch(
     const keys: string[] = [];
     const data = { new: row.new_row, old: row.old_row };
     for (const feature of candidatesOf(ctx.features, row)) {
-      // Whom handleEvent will look up: the matcher's rules (match/trigger.ts).
+      // Whom handleEvent will look up: the matcher's rules (match/rules.ts).
       const before = beforeContact(feature, data, ctx.features.isPaused(feature), (f) =>
         triggerVerdict(f, row, now),
       );

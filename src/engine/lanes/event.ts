@@ -1,5 +1,5 @@
 // One inbox event, as every candidate feature sees it: match the trigger (by
-// the rules in match/trigger.ts), find the contact, step the journey, and give
+// the rules in match/rules.ts), find the contact, step the journey, and give
 // journeys of that contact in other features the chance to react. Runs inside
 // the lane's transaction (process.ts), collecting decisions and actions in the
 // StepEnv it is given.
@@ -16,7 +16,7 @@ import {
 } from '../journeys/store.js';
 import { candidatesOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
 import type { Row, RuntimeFeature } from '../match/features.js';
-import { beforeContact, withContact } from '../match/trigger.js';
+import { beforeContact, withContact } from '../match/rules.js';
 import type { ProcessContext } from './context.js';
 import { skippedTogether } from './decision-log.js';
 
@@ -90,7 +90,7 @@ export async function handleEvent(
     skips.set(feature, reason);
   };
 
-  // The matcher's rules (match/trigger.ts); the contact-free condition once per event and feature.
+  // The matcher's rules (match/rules.ts); the contact-free condition once per event and feature.
   const contactFreeVerdict = (feature: RuntimeFeature) => triggerVerdict(feature, row, env.now);
   for (const feature of candidatesOf(ctx.features, row)) {
     triggered.add(feature.name);

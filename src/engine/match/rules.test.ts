@@ -5,7 +5,7 @@ import { parseYaml } from '../../config/yaml.js';
 import { parseFeature } from '../../features/load.js';
 import { Catalog } from '../../source/catalog.js';
 import { FeatureSet, type RuntimeFeature } from './features.js';
-import { beforeContact, type ContactFreeVerdict, withContact } from './trigger.js';
+import { beforeContact, type ContactFreeVerdict, withContact } from './rules.js';
 
 const column = (name: string, typeName: string) => ({
   name,
