@@ -1,7 +1,7 @@
 // `nudge pause <feature>`: every running engine (nudge start, nudge worker)
 // skips the feature's trigger events with the reason `paused` within about a
 // second, without a restart. Journeys already under way keep their timers.
-// Stored in the engine store (src/engine/pauses.ts); `nudge resume` undoes it.
+// Stored in the engine store (src/engine/match/pauses.ts); `nudge resume` undoes it.
 import { openEngineStore } from '../db/engine.js';
 import { featurePauses, pauseFeature, resumeFeature } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';

@@ -1,7 +1,7 @@
 // The JSON shapes POST /ingest accepts, turned into inbox events:
 //
 // * capture — what Nudge's own capture: webhook triggers send (see
-//   capture/webhook.ts): one statement's rows, keyed `<webhook-id>:<index>`.
+//   capture/transports/webhook/delivery.ts): one statement's rows, keyed `<webhook-id>:<index>`.
 // * supabase — a Supabase Database Webhook: { type, table, schema, record,
 //   old_record }, so existing webhooks can point at Nudge.
 // * event — a named event: { event: 'order_placed', occurred_at?, ...properties }.
