@@ -78,7 +78,9 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
       `what it holds would be lost: slot ${slotFor(db)} holds 3 changes not yet read`,
     );
     // The dashboard's ways forward, not the CLI's flag.
-    expect(body.detail).toContain('the previous nudge.yaml (capture: replication)');
+    expect(body.detail).toContain(
+      "set capture: replication again in nudge.yaml and restart the engine with it (this one runs the capture it started with) until its log says it has read the slot's backlog",
+    );
     expect(body.detail).toContain('discardUnread: true');
     expect(body.detail).not.toContain('--discard-unread');
     expect(await slotExists()).toBe(true);

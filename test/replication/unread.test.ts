@@ -52,7 +52,14 @@ describe('a slot with changes no engine has read', () => {
     expect(deploy.err).toContain(
       `deploy would drop a replication slot that no engine has read to the end; what it holds would be lost: slot ${slotFor(db)} holds 3 changes not yet read`,
     );
-    expect(deploy.err).toContain('run `nudge start` with the previous nudge.yaml');
+    expect(deploy.err).toContain(
+      'set `capture: { transport: replication, replication: { slot: ' +
+        slotFor(db) +
+        " } }` again in nudge.yaml, run `nudge start` until its log says `read the replication slot's backlog`",
+    );
+    expect(deploy.err).toContain(
+      "set your new capture back and run `nudge plan`: the slot's line says `no changes waiting`",
+    );
     expect(deploy.err).toContain('`nudge deploy --discard-unread`');
     expect(await slotExists()).toBe(true);
 
@@ -64,7 +71,10 @@ describe('a slot with changes no engine has read', () => {
     );
     expect(teardown.err).toContain('`nudge teardown --discard-unread`');
     // The drain hint names the transport that reads the slot, whatever this nudge.yaml says.
-    expect(teardown.err).toContain('run `nudge start` with a nudge.yaml with capture: replication');
+    expect(teardown.err).toContain(
+      `with \`capture: { transport: replication, replication: { slot: ${slotFor(db)} } }\` in nudge.yaml, run \`nudge start\``,
+    );
+    expect(teardown.err).toContain('then run `nudge teardown` again');
     expect(await slotExists()).toBe(true);
   });
 

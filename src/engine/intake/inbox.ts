@@ -6,13 +6,29 @@
 // the partition keeps one contact's events in one ordered lane.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
+import type { TransportDesired } from '../../capture/transports/port.js';
 import { insertInboxRows } from '../sql/insert-inbox-rows.js';
 
 export type Operation = 'insert' | 'update' | 'delete';
 type Row = Record<string, unknown>;
 
+/**
+ * Where an event came in: the engine's own doors, or a trigger-less capture
+ * transport that stores its changes itself, under its capture.transport name
+ * (`replication`): a key of TransportDesired (transports/port.ts), which each
+ * such transport declares from its folder, so a new one needs no edit here
+ * and a misspelt source is still refused.
+ */
+export type InboxSource =
+  | 'outbox'
+  | 'webhook'
+  | 'api'
+  | 'sync'
+  | 'backfill'
+  | keyof TransportDesired;
+
 export interface InboxEvent {
-  source: 'outbox' | 'webhook' | 'api' | 'sync' | 'backfill';
+  source: InboxSource;
   /** Unique within the source: `<outbox id>:<row index>`, a webhook-id, an idempotency key. */
   sourceKey: string;
   schema?: string;

@@ -141,7 +141,7 @@ function deployRefusal(error: unknown): unknown {
     return new HttpError(
       409,
       code,
-      `${error.message}; either drain it: run \`nudge start\` with the previous nudge.yaml (capture: ${transport}) so an engine reads ${where}, stop it, then plan and deploy again; or deploy again with discardUnread: true to drop ${where} and lose them`,
+      `${error.message}; either keep them: set capture: ${transport} again in nudge.yaml and restart the engine with it (this one runs the capture it started with) until its log says it has read ${where}'s backlog, stop it, set your new capture back and start it again, then Plan: ${where}'s line says no changes waiting, and Deploy; or deploy again with discardUnread: true to drop ${where} and lose them`,
       {},
       fields,
     );

@@ -17,12 +17,16 @@
 // * Only what the capture copies: rows are cut to its columns here, before
 //   they are written anywhere (a table captured on update or delete is
 //   published whole, see publication.ts).
+// * Said once per session when it has caught up: every change committed
+//   before the session began is stored (`read the replication slot's
+//   backlog`), which is how someone draining a slot knows to stop it.
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { lockKey } from '../../../db/locks.js';
 import {
   announcement,
   type InboxEvent,
+  type InboxSource,
   insertInbox,
   type Router,
   steadyPaceMs,
@@ -30,13 +34,21 @@ import {
 import { type TableName, tableKey } from '../../../source/names.js';
 import { type ExcludedColumns, exclusionOf } from '../../columns.js';
 import type { Operation } from '../../triggers.js';
-import { decodePgoutput, formatLsn, type Lsn, type Relation, type Row } from './pgoutput.js';
+import {
+  decodePgoutput,
+  formatLsn,
+  type Lsn,
+  parseLsn,
+  type Relation,
+  type Row,
+} from './pgoutput.js';
 import { type ConsumedCapture, publicationName } from './publication.js';
 import { slotHealth } from './slot.js';
 import { openReplicationStream, type ReplicationStream } from './stream.js';
+import { BACKLOG_READ } from './unread.js';
 
 /** The inbox source of replicated rows (inbox keys `<commit lsn>:<n>`). */
-const SOURCE = 'replication' as InboxEvent['source'];
+const SOURCE = 'replication' satisfies InboxSource;
 
 interface Logger {
   info(fields: object, message: string): void;
@@ -116,13 +128,34 @@ export function startConsumer(options: ConsumerOptions): Consumer {
   };
 
   /** One streaming session, as the leader, until it ends or fails. */
-  const session = async () => {
+  const session = async (lock: postgres.Sql) => {
     const relations = new Map<number, Relation>();
     const committed: Committed[] = [];
     let open: { lsn: Lsn; time: Date; n: number; events: InboxEvent[] } | undefined;
     let writing: Promise<void> | undefined;
     let failure: unknown;
     let idleEnd = 0n;
+    // The backlog: the WAL written when the session begins (decoding reaches
+    // it once the server has flushed it). Caught up once no transaction is open or unstored and
+    // the stream has passed it: a stored commit ends past it, or a keepalive
+    // (everything before it sent) says the server's position is past it.
+    const [start] = await lock<{ written: string; confirmed: string | null }[]>`
+      select pg_current_wal_insert_lsn()::text as written,
+             (select confirmed_flush_lsn::text from pg_replication_slots
+               where slot_name = ${options.slot}) as confirmed`;
+    const backlogEnd = parseLsn(start!.written);
+    const storedBefore = stats.stored;
+    let reached = start!.confirmed === null ? 0n : parseLsn(start!.confirmed);
+    let caughtUp = false;
+    const caughtUpYet = () => {
+      if (caughtUp || open || committed.length > 0 || writing || reached < backlogEnd) return;
+      caughtUp = true;
+      const changes = stats.stored - storedBefore;
+      options.log.info(
+        { slot: options.slot },
+        `${BACKLOG_READ}: ${changes} change${changes === 1 ? '' : 's'} stored`,
+      );
+    };
     const batch = options.batch ?? 2000;
     // Inbox writes are paced like the outbox pump's claims (inbox.ts
     // steadyPaceMs): a commit that comes within that time of the last write
@@ -176,6 +209,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           lastWritten = count;
           // Committed: the server may now let go of everything up to here.
           current.stream?.acknowledge(done.at(-1)!.end);
+          if (done.at(-1)!.end > reached) reached = done.at(-1)!.end;
           stats.stored += events.length;
           stats.transactions += done.length;
           if (lanes.size) options.onStored?.(lanes, queued >= batch);
@@ -188,6 +222,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
         })
         .finally(() => {
           writing = undefined;
+          if (!failure) caughtUpYet();
           flush();
         });
     };
@@ -203,7 +238,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           // unstored, the server's position can be acknowledged (WAL of
           // other tables then does not pile up behind the slot).
           idleEnd = message.end;
+          if (idleEnd > reached) reached = idleEnd;
           if (!open && committed.length === 0 && !writing) current.stream?.acknowledge(idleEnd);
+          caughtUpYet();
           return;
         }
         const decoded = decodePgoutput(message.payload, relations);
@@ -247,6 +284,8 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     });
     current.stream = stream;
     stats.sessions++;
+    // A slot read to the end already: nothing waited.
+    caughtUpYet();
     try {
       await stream.ended;
     } finally {
@@ -299,7 +338,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           }, 60_000);
         while (!stopping) {
           try {
-            await session();
+            await session(lock);
             failures = 0;
           } catch (error) {
             if (stopping) break;

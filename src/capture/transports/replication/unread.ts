@@ -216,6 +216,33 @@ export function discardNotice(slots: SlotUnread[]): string {
   return `! ${DISCARD_UNREAD_FLAG}: what ${slots.map((u) => `slot ${u.slot}`).join(', ')} holds unread will be lost`;
 }
 
+/** What `nudge start` logs once it has stored every change the slot held when it began (consumer.ts). */
+export const BACKLOG_READ = "read the replication slot's backlog";
+
+/**
+ * How to drain the slots before the command, step by step as the user can
+ * follow them. Deploy and export were refused because nudge.yaml now says
+ * another capture (edited in place: there is no previous file), so it says
+ * replication again while an engine reads the slot, then the new capture
+ * again for the check. `nudge plan` counts what waits only on a slot it
+ * drops (under replication its line is `= slot …`); `nudge start` says when
+ * it has read the backlog. Teardown does not depend on the capture setting
+ * and refuses while anything is unread, so running it again is the check.
+ */
+function drainSteps(verb: 'deploy' | 'teardown' | 'export', slots: SlotUnread[]): string {
+  const names = slots.map((u) => u.slot);
+  const capture =
+    names.length > 1
+      ? `\`capture: replication\` with \`replication: { slot: … }\` naming each of ${names.join(', ')} in turn`
+      : names[0] === 'nudge'
+        ? '`capture: replication`'
+        : `\`capture: { transport: replication, replication: { slot: ${names[0]} } }\``;
+  const engine = `run \`nudge start\` until its log says \`${BACKLOG_READ}\`, and stop it with Ctrl-C`;
+  if (verb === 'teardown')
+    return `with ${capture} in nudge.yaml, ${engine}; then run \`nudge teardown\` again (it refuses while the slot holds unread changes)`;
+  return `set ${capture} again in nudge.yaml, ${engine}; set your new capture back and run \`nudge plan\`: the slot's line says \`no changes waiting\` (or \`nothing unread\`); then ${verb === 'export' ? 'export' : 'deploy'} again`;
+}
+
 /**
  * Deploy's, export's and teardown's refusal to drop slots holding unread
  * changes: what would be lost, and the ways forward. A LossError, so a
@@ -238,18 +265,13 @@ export class UnreadSlotError extends LossError {
       code: 'unread_slot',
       fields: { slots: slots.map(unreadSlot) },
     };
-    const config =
-      verb === 'teardown'
-        ? 'a nudge.yaml with capture: replication and this slot'
-        : 'the previous nudge.yaml (capture: replication)';
-    const check = verb === 'teardown' ? '`nudge teardown`' : '`nudge plan`';
     const lose =
       verb === 'export'
         ? `drop ${slots.length === 1 ? 'it' : 'them'} yourself and lose them (${slots.map((u) => `SELECT pg_drop_replication_slot(${literal(u.slot)});`).join(' ')}), then export again; or run \`nudge export --supabase ${DISCARD_UNREAD_FLAG}\` to write the migration anyway (running it and the slot drop it lists after it loses them)`
         : `run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`;
     super(
       `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
-      `either drain it: run \`nudge start\` with ${config} so an engine reads the slot, stop it, and check with ${check} (the slot's line says "no changes waiting" once it is drained), then ${verb} again; or ${lose}`,
+      `either keep them: ${drainSteps(verb, slots)}; or ${lose}`,
       loss,
     );
   }
