@@ -167,6 +167,12 @@ export function planScript(
 ): string {
   const lines = options.header.map((line) => `-- ${line}`);
   if (!plan.hasChanges) return `${[...lines, '-- No changes.'].join('\n')}\n`;
+  // What a statement's item loses (a slot's unread changes), said above its first statement.
+  const notes = lossNotes(plan);
+  const noted = (statement: string, shown: string) => {
+    const note = notes.get(statement);
+    return note ? `${note}\n${shown}` : shown;
+  };
   const parts = objectsParts();
   const statements = planStatements(plan);
   // A transport's own objects that commit first (see deploy), for psql.
@@ -180,14 +186,14 @@ export function planScript(
     `SELECT ${LOCK};`,
     `${SET_LOCK_TIMEOUT};`,
     `SELECT ${PUMP_LOCK};`,
-    ...statements.filter((s) => !first.includes(s)).map((s) => `${s};`),
+    ...statements.filter((s) => !first.includes(s)).map((s) => noted(s, `${s};`)),
     `${recordSql(plan)};`,
   ];
   if (!options.transaction) {
     const notes = parts.flatMap((part) => {
       const outside = outsideItems(plan, part).flatMap((item) => item.sql);
       return outside.length
-        ? [`-- ${part.objects.outsideNote}`, ...outside.map((s) => `-- ${s};`)]
+        ? [`-- ${part.objects.outsideNote}`, ...outside.map((s) => noted(s, `-- ${s};`))]
         : [];
     });
     return `${[...lines, '', ...body, ...notes].join('\n\n')}\n`;
@@ -201,13 +207,38 @@ export function planScript(
     ? [
         'BEGIN;',
         `SELECT ${LOCK};`,
-        ...first.map((s) => `${s};`),
+        ...first.map((s) => noted(s, `${s};`)),
         'COMMIT;',
-        ...made.map((s) => `${s};`),
+        ...made.map((s) => noted(s, `${s};`)),
       ]
     : [];
-  const tail = (head.length ? rest : outside.flatMap((item) => item.sql)).map((s) => `${s};`);
+  const tail = (head.length ? rest : outside.flatMap((item) => item.sql)).map((s) =>
+    noted(s, `${s};`),
+  );
   return `${[...lines, '', ...head, 'BEGIN;', ...body, 'COMMIT;', ...tail].join('\n\n')}\n`;
+}
+
+/**
+ * The script's note above each item that loses something (noted on it by
+ * planLosses: a slot's unread changes), keyed by the item's first statement:
+ * `-- ! slot nudge holds 1 change not yet read by an engine (…); the drop below loses it`.
+ */
+function lossNotes(plan: Plan): Map<string, string> {
+  const notes = new Map<string, string>();
+  for (const item of plan.items) {
+    const [statement] = item.sql;
+    if (!item.warning || !statement) continue;
+    // The dashboard's form of the loss says what is held (replication: UnreadSlot.holds).
+    const holds = (item.loss as { holds?: unknown } | undefined)?.holds;
+    const verb = item.action === 'drop' ? 'the drop' : 'the change';
+    notes.set(
+      statement,
+      typeof holds === 'string'
+        ? `-- ! ${item.kind} ${item.subject} holds ${holds}; ${verb} below loses ${/^1 \w+ /.test(holds) ? 'it' : 'them'}`
+        : `-- ! ${item.kind} ${item.subject}: ${item.warning.text}`,
+    );
+  }
+  return notes;
 }
 
 /** A transport's items that run outside a transaction, in plan order. */

@@ -3,6 +3,10 @@ import type { Io } from '../cli/io.js';
 import type { CaptureColumns } from './columns.js';
 import type { Action, Plan } from './plan.js';
 
+/** Said where changes were lost (a slot dropped with unread changes, or by hand). */
+export const BACKFILL_HINT =
+  '`nudge backfill <feature>` enters existing rows into a feature, as if just created';
+
 const SYMBOLS: Record<Action, string> = { create: '+', replace: '~', drop: '-', unchanged: '=' };
 
 export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolean } = {}): void {
@@ -23,6 +27,9 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
       `  ${paint[item.action](`${SYMBOLS[item.action]} ${label}`)}  ${c.dim(item.detail ?? '')}`.trimEnd(),
     );
     for (const drift of item.drift ?? []) io.out(`      ${c.magenta('! drift:')} ${drift}`);
+    // A slot dropped by hand: what was written meanwhile is not captured.
+    if (item.drift?.some((drift) => drift.includes('not captured')))
+      io.out(`      ${c.dim(`changes not captured are not replayed: ${BACKFILL_HINT}`)}`);
     if (item.warning) io.out(`      ${c.red(`! ${item.warning.label}:`)} ${item.warning.text}`);
     if (item.columns) for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);
   }

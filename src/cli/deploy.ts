@@ -1,8 +1,9 @@
 // `nudge deploy`: shows the plan, asks, applies it in one transaction.
 // `--sql` prints the change as a script instead (works in read-only mode).
 import { deploy as applyPlan, planLosses, planScript } from '../capture/deploy.js';
+import { LossError } from '../capture/loss-error.js';
 import type { Action, Plan } from '../capture/plan.js';
-import { renderPlan } from '../capture/print-plan.js';
+import { BACKFILL_HINT, renderPlan } from '../capture/print-plan.js';
 import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
@@ -13,6 +14,7 @@ import { redactUrl } from '../source/connect.js';
 import { NUDGE_VERSION } from '../version.js';
 import { planChange, printHeader } from './capture.js';
 import type { Io } from './io.js';
+import { noFeaturesLine } from './plan.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
 
@@ -28,7 +30,14 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
   if (project.config.access === 'read-only' && !options.sql) throw readOnlyRefusal(project);
   return withSource(project, async (session) => {
     const { features, plan } = await planChange(project, session.sql);
+    // What the plan would lose (a dropped slot's unread changes), noted on its
+    // items: the script says it above the drop, as the plan says it under it.
+    const losses = await planLosses(session.sql, plan);
     if (options.sql) {
+      for (const loss of losses) {
+        if (!options.discardUnread) throw withFlags(loss.refusal('deploy'), '--sql');
+        io.err(io.colors.yellow(`  ${loss.notice} when the script runs`));
+      }
       io.out(
         planScript(plan, {
           transaction: true,
@@ -43,9 +52,8 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       return 0;
     }
     printHeader(io, 'deploy', project, session, features);
-    // What the plan would lose (a dropped slot's unread changes), noted on its items.
-    const losses = await planLosses(session.sql, plan);
     renderPlan(plan, io);
+    noFeaturesLine(plan, features, project, io);
     if (!plan.hasChanges) return 0;
     // Refused before asking; applyPlan checks again inside its lock, measuring
     // again only what changed since this plan was measured (`accepted`).
@@ -57,7 +65,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       if (!io.confirm) {
         throw new NudgeError(
           'deploy needs confirmation and there is no terminal to ask',
-          'review `nudge plan`, then run `nudge deploy --yes`',
+          `review \`nudge plan\`, then run \`nudge deploy${options.discardUnread ? ' --discard-unread' : ''} --yes\``,
         );
       }
       if (!(await io.confirm('\nApply these changes?'))) {
@@ -78,8 +86,22 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       (action) => `${result.plan.counts[action]} ${PAST[action]}${kindsOf(result.plan, action)}`,
     );
     io.out(`\n${io.colors.green('✓')} Deployment #${result.deploymentId}: ${done.join(', ')}.`);
+    if (losses.length)
+      io.out(io.colors.dim(`What was discarded is not replayed: ${BACKFILL_HINT}.`));
     return 0;
   });
+}
+
+/**
+ * A refusal whose hint names the command to run again (`nudge deploy
+ * --discard-unread`), with the flags the user gave too (`--sql`).
+ */
+function withFlags(error: NudgeError, flags: string): NudgeError {
+  const hint = error.hint?.replaceAll('`nudge deploy --', `\`nudge deploy ${flags} --`);
+  if (hint === error.hint) return error;
+  return error instanceof LossError
+    ? new LossError(error.message, hint ?? '', error.loss)
+    : new NudgeError(error.message, hint);
 }
 
 const PAST = { create: 'created', replace: 'replaced', drop: 'dropped' } as const;

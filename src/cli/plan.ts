@@ -1,7 +1,12 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
 import { planLosses } from '../capture/deploy.js';
+import { LossError } from '../capture/loss-error.js';
+import type { Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/print-plan.js';
+import type { LoadedConfig } from '../config/load.js';
+import { displayPath } from '../config/yaml.js';
 import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/match/pauses.js';
+import type { Feature } from '../features/load.js';
 import { openSource } from '../source/connect.js';
 import { planChange, printHeader } from './capture.js';
 import type { Io } from './io.js';
@@ -13,7 +18,7 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
   return withSource(project, async (session) => {
     const { features, plan } = await planChange(project, session.sql);
     // What the plan would lose (a dropped slot: what no engine has read), noted on its items.
-    await planLosses(session.sql, plan);
+    const losses = await planLosses(session.sql, plan);
     const paused = await livePauses(project, session.sql);
     if (options.json) {
       io.out(
@@ -35,17 +40,50 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
     const line = pausesLine(paused);
     if (line) io.out(io.colors.yellow(line));
     renderPlan(plan, io);
+    noFeaturesLine(plan, features, project, io);
     if (plan.hasChanges) {
-      io.out(
-        session.readOnly
-          ? io.colors.dim(
-              'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.',
-            )
-          : io.colors.dim('Run `nudge deploy` to apply it.'),
-      );
+      const deploy = session.readOnly ? 'nudge deploy --sql' : 'nudge deploy';
+      const [loss] = losses;
+      if (loss) {
+        // Deploy refuses it (and --sql too): say so, not "run deploy".
+        const refusal = loss.refusal('deploy');
+        const where = refusal instanceof LossError ? refusal.loss.where : 'what it drops';
+        io.out(
+          io.colors.yellow(
+            `Deploy refuses this plan while ${where} holds changes no engine has read: drain it first (\`${deploy}\` says how when it refuses), or run \`${deploy} --discard-unread\` to lose them.`,
+          ),
+        );
+      } else {
+        io.out(
+          session.readOnly
+            ? io.colors.dim(
+                'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.',
+              )
+            : io.colors.dim('Run `nudge deploy` to apply it.'),
+        );
+      }
     }
     return 0;
   });
+}
+
+/**
+ * A plan that drops capture because no feature file was found (a command run
+ * from the wrong folder, say) says so, naming the folder it looked in.
+ */
+export function noFeaturesLine(
+  plan: Plan,
+  features: Feature[],
+  project: LoadedConfig,
+  io: Io,
+): void {
+  if (features.length > 0 || plan.counts.drop === 0) return;
+  const where = displayPath(project.featuresDir, project.cwd);
+  io.out(
+    io.colors.yellow(
+      `! This plan drops all of Nudge's capture: no feature file was found in ${where}/. Run Nudge from the project folder (or check --config) unless you mean to stop capturing.`,
+    ),
+  );
 }
 
 /** Features paused live (nudge pause, the dashboard), read from the engine store. */

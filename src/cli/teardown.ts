@@ -59,7 +59,7 @@ export async function teardown(
       if (!io.confirm) {
         throw new NudgeError(
           'teardown needs confirmation and there is no terminal to ask',
-          'run `nudge teardown --yes`',
+          `run \`nudge teardown${options.discardUnread ? ' --discard-unread' : ''} --yes\``,
         );
       }
       if (!(await io.confirm('\nRemove them?'))) return 1;
