@@ -2,11 +2,14 @@
 // each transport's own objects (capture: replication: Nudge's publications
 // and slot, setting back the replica identity of the tables Nudge made FULL).
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
+import { LossError } from '../capture/loss-error.js';
+import { BACKFILL_HINT } from '../capture/print-plan.js';
 import { readSchemaState } from '../capture/schema.js';
 import { objectsParts } from '../capture/transports/index.js';
 import { pendingCaptures } from '../capture/transports/outbox/pump.js';
 import type { Loss } from '../capture/transports/port.js';
 import { NudgeError } from '../errors.js';
+import type { Sql } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -39,21 +42,19 @@ export async function teardown(
     if (schema.exists)
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
     for (const line of lines) io.out(`  - ${line}`);
-    if (schema.applied > 0) {
-      const [pending] = await sql<{ rows: number; failed: number }[]>`
-        select ${await pendingCaptures(sql)}::int as rows,
-               (select count(*) from nudge.failed_events where resolved_at is null)::int as failed`;
-      if (pending && (pending.rows || pending.failed)) {
-        io.out(
-          io.colors.yellow(
-            `  ! ${pending.rows} captured changes not yet processed and ${pending.failed} failed events will be lost`,
-          ),
-        );
-      }
+    // What the nudge schema holds that nothing else has: captured changes the
+    // engine has not processed, and failures to capture not yet resolved.
+    const outbox = schema.applied > 0 ? await outboxLoss(sql) : undefined;
+    if (outbox) {
+      io.out(io.colors.yellow(`  ! ${outbox.what} will be lost`));
+      for (const keep of outbox.keep) io.out(io.colors.dim(`    ${keep}`));
     }
+    const discarded = outbox ? [outbox.what] : [];
     for (const loss of losses) {
-      if (!options.discardUnread) throw loss.refusal('teardown');
+      const refusal = loss.refusal('teardown');
+      if (!options.discardUnread) throw refusal;
       io.out(io.colors.yellow(`  ${loss.notice}`));
+      discarded.push(refusal instanceof LossError ? refusal.loss.what : loss.notice);
     }
     if (!options.yes) {
       if (!io.confirm) {
@@ -74,9 +75,16 @@ export async function teardown(
     const notes = result.notes.map((note) => ` ${note}`).join('');
     const listed =
       removed.length > 1 ? `${removed.slice(0, -1).join(', ')} and ${removed.at(-1)}` : removed[0];
+    // What was discarded is said instead of "untouched": that data is gone.
     io.out(
-      `${io.colors.green('✓')} Removed ${listed}.${notes} Your tables and data are untouched.`,
+      discarded.length
+        ? `${io.colors.green('✓')} Removed ${listed}.${notes} Your tables are untouched; discarded: ${discarded.join('; ')}.`
+        : `${io.colors.green('✓')} Removed ${listed}.${notes} Your tables and data are untouched.`,
     );
+    if (discarded.length)
+      io.out(
+        io.colors.dim(`What was discarded is not replayed: after nudge deploy, ${BACKFILL_HINT}.`),
+      );
     const [store] = await sql<{ schemas: string[] }[]>`
       select coalesce(array_agg(nspname::text order by nspname), '{}') as schemas
         from pg_namespace where nspname in ('nudge_engine', 'nudge_worker')`;
@@ -88,3 +96,32 @@ export async function teardown(
     return 0;
   });
 }
+
+/**
+ * What the nudge schema holds that teardown loses: captured changes the
+ * engine has not processed (`nudge.pending()`), and failures to capture not
+ * yet resolved; with how to keep them. Nothing when it holds neither.
+ */
+async function outboxLoss(sql: Sql): Promise<{ what: string; keep: string[] } | undefined> {
+  const [pending] = await sql<{ rows: number; failed: number }[]>`
+    select ${await pendingCaptures(sql)}::int as rows,
+           (select count(*) from nudge.failed_events where resolved_at is null)::int as failed`;
+  if (!pending || (!pending.rows && !pending.failed)) return undefined;
+  const what = [];
+  const keep = [];
+  if (pending.rows) {
+    what.push(`${count(pending.rows, 'captured change')} not yet processed`);
+    keep.push(
+      `to keep ${pending.rows === 1 ? 'it' : 'them'}: run \`nudge start\` until \`select count(*) from nudge.pending()\` is 0, then teardown`,
+    );
+  }
+  if (pending.failed) {
+    what.push(`${count(pending.failed, 'failed event')} not resolved`);
+    keep.push(
+      'to keep what failed: copy out `select * from nudge.failed_events where resolved_at is null` first',
+    );
+  }
+  return { what: what.join(' and '), keep };
+}
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
