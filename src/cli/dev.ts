@@ -62,6 +62,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   let demo: Awaited<ReturnType<typeof openDemoDatabase>> | undefined;
   let sql: postgres.Sql | undefined;
   let running: Awaited<ReturnType<typeof launch>> | undefined;
+  /** --once and the story played: said when everything has stopped. */
+  let storyOver = false;
   try {
     demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined, {
       fresh: !!options.fresh,
@@ -156,8 +158,15 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         io.out(`  ${' '.repeat(15)}${paint('→')} ${outcome}`);
       }
     });
-    await printAfterStory(sql, receiver, io, running.dashboardUrl);
-    if (options.once) return 0;
+    await printAfterStory(sql, receiver, io, {
+      dashboardUrl: running.dashboardUrl,
+      once: !!options.once,
+      terminal: otherCommands(io, demo.url, own ? options.config : undefined, !!own),
+    });
+    if (options.once) {
+      storyOver = true;
+      return 0;
+    }
 
     io.out('');
     io.out(
@@ -182,7 +191,42 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await receiver.close();
     await demo?.server.stop();
     stop.dispose();
+    if (storyOver) {
+      // A server this process found running (another's, or left running) is not stopped.
+      const left = demo?.server.reused && ['running', 'left'].includes(demo.server.reused.owner);
+      io.out(
+        c.dim(
+          `--once: the dashboard, the engine${left ? " and the stand-ins have stopped (the demo database's server, already running before, is left running)" : ', the stand-ins and the demo database have stopped'}. \`nudge dev\` without --once keeps them running until Ctrl-C.`,
+        ),
+      );
+    }
   }
+}
+
+/**
+ * How to run the other commands on the demo database from a second
+ * terminal, literally: its URL, and the project `nudge dev` runs — the
+ * bundled demo's nudge.yaml (with no --config they would load the folder's,
+ * none: an empty project, and its master key lies beside that file).
+ */
+function otherCommands(
+  io: Io,
+  url: string,
+  config: string | undefined,
+  own: boolean,
+): { env: string; command: (args: string) => string } {
+  const file = own ? config : fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO));
+  const shown = file && shortPath(io, path.resolve(io.cwd, file));
+  return {
+    env: `export DATABASE_URL="${url}"`,
+    command: (args) => `${selfCommand(io)}${shown ? ` --config ${shown}` : ''} ${args}`,
+  };
+}
+
+/** A path as typed from the working directory: relative inside it, else absolute. */
+function shortPath(io: Io, file: string): string {
+  const relative = path.relative(io.cwd, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 /** Deploy's refusal to lose what a transport's objects hold, with the ways forward `nudge dev` has. */
@@ -219,8 +263,14 @@ async function printAfterStory(
   sql: postgres.Sql,
   receiver: DemoReceiver,
   io: Io,
-  dashboardUrl: string | undefined,
+  after: {
+    dashboardUrl: string | undefined;
+    /** --once: the dashboard, the stand-ins and the database stop when this is said. */
+    once: boolean;
+    terminal: ReturnType<typeof otherCommands>;
+  },
 ): Promise<void> {
+  const { dashboardUrl, once, terminal } = after;
   const c = io.colors;
   const [counts] = await sql<{ mails: number; events: number; decisions: number; ahead: number }[]>`
     select (select count(*) from nudge_engine.mailbox)::int as mails,
@@ -234,7 +284,11 @@ async function printAfterStory(
   // The story is over: the media service comes back, so a replay is delivered.
   receiver.setDown(MEDIA_PATH, false);
   io.out('');
-  io.out(`${c.bold('Now open the dashboard')} ${c.cyan(dashboardUrl ?? '')}`);
+  io.out(
+    once
+      ? `${c.bold('What the story left')} (the dashboard showed it at ${c.cyan(dashboardUrl ?? '')} while it ran; with --once it stops now)`
+      : `${c.bold('Now open the dashboard')} ${c.cyan(dashboardUrl ?? '')}`,
+  );
   io.out(
     `  Logs     ${counts?.events ?? 0} events, ${counts?.decisions ?? 0} decisions, each with its reason`,
   );
@@ -245,7 +299,11 @@ async function printAfterStory(
     io.out(
       `  Actions  ${c.red(`${dead.length} dead`)}: the upload's webhook — the media service (a stand-in on ${receiver.url}) was down on purpose.`,
     );
-    io.out(`           It is back up now: press Replay there and the delivery shows up below.`);
+    io.out(
+      once
+        ? '           It comes back up after the story when `nudge dev` runs without --once: Replay there delivers it.'
+        : '           It is back up now: press Replay there and the delivery shows up below.',
+    );
   } else if (dead.length > 0) {
     io.out(`  Actions  ${c.red(`${dead.length} dead`)}: press Replay to try again.`);
   }
@@ -253,15 +311,14 @@ async function printAfterStory(
   io.out(
     `  Clock    the engine is ${ahead % 24 === 0 ? `${ahead / 24} days` : `${ahead.toFixed(1)} hours`} ahead of real time (each start moves it 2 days; --fresh resets it)`,
   );
+  const commands = [
+    'logs',
+    ...(dead[0]?.feature ? [`replay --feature ${dead[0].feature}`] : []),
+    'clock advance 2d',
+  ].map(terminal.command);
   io.out(
     c.dim(
-      `The same from a terminal: ${[
-        'logs',
-        ...(dead[0]?.feature ? [`replay --feature ${dead[0].feature}`] : []),
-        'clock advance 2d',
-      ]
-        .map((command) => `${selfCommand(io)} ${command}`)
-        .join(', ')}`,
+      `${once ? 'While `nudge dev` runs (the URL is its psql line; --port keeps it), the same' : 'The same'} from another terminal: ${terminal.env}, then ${commands.join(', ')}`,
     ),
   );
 }

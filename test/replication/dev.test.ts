@@ -40,6 +40,19 @@ stages:
       const signUps = out.slice(out.indexOf('  Sign-ups'), out.indexOf('  Sign-in'));
       expect(signUps).toContain('signed up');
       expect(signUps).toMatch(/→ signed-up: \d+ events? tracked/);
+      // --once: the dashboard is said to have been there and to stop, not to be opened now.
+      expect(out).not.toContain('Now open the dashboard');
+      expect(out).toMatch(
+        /^What the story left \(the dashboard showed it at http:\/\/\S+ while it ran; with --once it stops now\)$/m,
+      );
+      expect(out).toMatch(
+        /^--once: the dashboard, the engine, the stand-ins and the demo database have stopped\. `nudge dev` without --once keeps them running until Ctrl-C\.$/m,
+      );
+      // The other commands, as typed: the URL exported, and this folder's nudge.yaml (no --config).
+      expect(out).not.toContain('--config');
+      expect(out).toMatch(
+        /from another terminal: export DATABASE_URL="postgres:\/\/\S+\/nudge_demo", then [^,]+ logs,/,
+      );
 
       // A sign-up while no engine runs, then the project switched to the
       // outbox: dev refuses to drop the slot, with ways forward dev has.
