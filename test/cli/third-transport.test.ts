@@ -11,17 +11,26 @@ import { deploy as applyPlan } from '../../src/capture/deploy.js';
 import { LossError } from '../../src/capture/loss-error.js';
 import { TRANSPORTS } from '../../src/capture/transports/index.js';
 import type {
-  CapturedBy,
   DesiredCaptures,
   Transport,
   TransportObjects,
 } from '../../src/capture/transports/port.js';
-import type { CaptureObject } from '../../src/capture/triggers.js';
+import { buildCaptureObjects } from '../../src/capture/triggers.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { deployedTransportCheck } from '../../src/engine/wiring/deployed-transport.js';
 import { makeLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
+
+// Declared as a transport declares itself from its folder (replication/objects.ts):
+// its part of the desired captures, under its name, which makes the name a
+// CapturedBy (and an inbox source).
+declare module '../../src/capture/transports/port.js' {
+  interface TransportDesired {
+    /** The made-up ledger: the table it keeps. */
+    ledger: { table: string };
+  }
+}
 
 const db = useDatabase();
 const LEDGER = 'nudge_ledger';
@@ -107,8 +116,8 @@ const ledgerObjects: TransportObjects<{ table: string }, boolean> = {
 
 const ledger: Transport = {
   triggers: false,
-  // Its name, as a transport declares it by declaration merging of TransportDesired from its folder.
-  capturedBy: 'ledger' as CapturedBy,
+  // Its name: a key of TransportDesired (declared above).
+  capturedBy: 'ledger',
   objects: ledgerObjects as TransportObjects,
   capturesWith: 'its own ledger',
   async desired() {
@@ -116,20 +125,17 @@ const ledger: Transport = {
   },
 };
 
-/** What the features need captured, by the ledger: one object on public.notes. */
+/**
+ * What the features need captured, by the ledger: the capture objects (one
+ * on public.notes) as buildCaptureObjects makes them — their trigger fields
+ * go unused — and the ledger's part under its name, whose presence tells
+ * plan and deploy that no trigger is wanted.
+ */
 function ledgerDesired(): DesiredCaptures {
-  const object = {
-    table: { schema: 'public', table: 'notes' },
-    operation: 'insert',
-    level: 'row',
-    functionName: 'ledger_notes_insert',
-    triggerName: 'ledger_notes_insert',
-    body: '',
-    hash: 'ledger',
-    usedBy: ['seen'],
-    enrichments: [],
-  } as unknown as CaptureObject;
-  return Object.assign([object], { ledger: { table: LEDGER } }) as unknown as DesiredCaptures;
+  const objects = buildCaptureObjects([
+    { table: { schema: 'public', table: 'notes' }, operation: 'insert', by: 'seen' },
+  ]);
+  return Object.assign(objects, { ledger: { table: LEDGER } });
 }
 
 let cwd = '';
