@@ -94,10 +94,13 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
 
 /**
  * A refusal whose hint names the command to run again (`nudge deploy
- * --discard-unread`), with the flags the user gave too (`--sql`).
+ * --discard-unread`), with the flag the user gave too (`--sql`, which asks
+ * nothing: the hint's "with --yes where there is no terminal" is left out).
  */
-function withFlags(error: NudgeError, flags: string): NudgeError {
-  const hint = error.hint?.replaceAll('`nudge deploy --', `\`nudge deploy ${flags} --`);
+function withFlags(error: NudgeError, flags: '--sql'): NudgeError {
+  const hint = error.hint
+    ?.replaceAll('`nudge deploy --', `\`nudge deploy ${flags} --`)
+    .replaceAll(' (with --yes where there is no terminal)', '');
   if (hint === error.hint) return error;
   return error instanceof LossError
     ? new LossError(error.message, hint ?? '', error.loss)

@@ -54,7 +54,12 @@ export async function teardown(
       const refusal = loss.refusal('teardown');
       if (!options.discardUnread) throw refusal;
       io.out(io.colors.yellow(`  ${loss.notice}`));
-      discarded.push(refusal instanceof LossError ? refusal.loss.what : loss.notice);
+      // "slot nudge holds 2 changes …", said once they are gone: "held".
+      discarded.push(
+        refusal instanceof LossError
+          ? refusal.loss.what.replaceAll(' holds ', ' held ')
+          : loss.notice,
+      );
     }
     if (!options.yes) {
       if (!io.confirm) {

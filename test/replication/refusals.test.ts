@@ -47,7 +47,7 @@ describe('switching away from a slot holding an unread change', () => {
     expect(printed.err).toContain(
       `deploy would drop a replication slot that no engine has read to the end; what it holds would be lost: slot ${slotFor(db)} holds 1 change not yet read`,
     );
-    expect(printed.err).toContain('`nudge deploy --sql --discard-unread`');
+    expect(printed.err).toContain('`nudge deploy --sql --discard-unread` to drop the slot');
     expect(printed.out).not.toContain('pg_drop_replication_slot');
     expect(await slotExists()).toBe(true);
   });
@@ -112,5 +112,21 @@ describe('a slot dropped by hand', () => {
     expect(asked.code).toBe(1);
     expect(asked.err).toContain('hint: run `nudge teardown --discard-unread --yes`');
     expect(await slotExists()).toBe(true);
+  });
+
+  it('teardown --discard-unread --yes says what it discarded instead of "data untouched"', async () => {
+    await db.sql`insert into public.orders (status) values ('new'), ('paid')`;
+    const removed = await nudge(['teardown', '--discard-unread', '--yes']);
+    expect(removed.code, removed.err).toBe(0);
+    expect(removed.out).toMatch(
+      new RegExp(
+        `Your tables are untouched; discarded: slot ${slotFor(db)} held 2 changes not yet read by an engine \\([^)]*\\)\\.\\n`,
+      ),
+    );
+    expect(removed.out).not.toContain('Your tables and data are untouched.');
+    expect(removed.out).toContain(
+      'What was discarded is not replayed: after nudge deploy, `nudge backfill <feature>` enters existing rows',
+    );
+    expect(await slotExists()).toBe(false);
   });
 });
