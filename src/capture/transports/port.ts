@@ -8,6 +8,13 @@
 // outbox's JSON and typed rows in outbox/, the webhook's); every body keeps
 // the rule of fallback.ts: it never fails the user's write.
 //
+// Optional below means "not every transport": a trigger-less one needs, in
+// practice, `engine.start` (it stores its changes itself), `doctor.tables`
+// (else doctor checks the TRIGGER privilege it does not use), `unstored`
+// (else `nudge dev`'s story does not wait for it) and, for the dashboard's
+// overview, `overview` in a shape client/dashboard.ts reads under its name
+// (only replication's is read today). docs/capture.md "Adding a transport".
+//
 // The names stay an enum of their own in config/schema.ts (TRANSPORTS):
 // loading nudge.yaml must not import the implementations (the replication
 // stream, its decoder, the consumer), and the registry's type
@@ -16,11 +23,11 @@
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
 import type { Router } from '../../engine/intake/inbox.js';
-import type { NudgeError } from '../../errors.js';
 import type { Feature } from '../../features/load.js';
 import type { Analysis } from '../../source/introspect.js';
 import type { TableName } from '../../source/names.js';
 import type { Outcome } from '../../source/supabase-http.js';
+import type { LossError } from '../loss-error.js';
 import type { Plan, PlanItem } from '../plan.js';
 import type { CaptureNeed, CaptureObject, Operation } from '../triggers.js';
 
@@ -70,7 +77,16 @@ export interface Transport {
   engine?: {
     /** Work run on each round of the engine's housekeeping, with its log label (the project's transport only). */
     housekeeping?(context: EngineContext): [string, () => Promise<unknown>][];
-    /** A process started once the engine runs, stopped before it (the project's transport only). */
+    /**
+     * A process started once the engine runs, stopped before it (the
+     * project's transport only). How a trigger-less transport's events reach
+     * the engine: it writes them with insertInbox (engine/intake/inbox.ts),
+     * routed by `route`, announced with `announcement` as `announceAs`, then
+     * calls `onStored` with the lanes; each under its name as source (a key
+     * of TransportDesired) and a source_key that is the same every time the
+     * change is read again (replication: `<commit LSN>:<n>`), so a re-read
+     * after a crash stores nothing twice. replication/consumer.ts does it.
+     */
     start?(context: EngineContext & StartContext): { stop(): Promise<void> } | undefined;
     /**
      * Moves what its triggers left in the source into the inbox, one batch
@@ -103,6 +119,9 @@ export interface Transport {
   /**
    * Its part of GET /v1/overview, which the dashboard reads under the
    * transport's name (replication: the slot's health); undefined for none.
+   * The dashboard knows replication's shape only (client/dashboard.ts
+   * Overview.replication): another transport's part needs a field there,
+   * and its page, too.
    */
   overview?(context: { source: postgres.Sql; project: LoadedConfig }): Promise<object | undefined>;
   /**
@@ -110,7 +129,8 @@ export interface Transport {
    * the changes written before the mark are not stored in the inbox yet (0
    * once they all are). `nudge dev`'s story waits on it. None: the transport
    * stores nothing on its own (a trigger writes the outbox in the user's
-   * transaction).
+   * transaction). A trigger-less transport needs it: without it the story
+   * shows a step before its changes are stored.
    */
   unstored?(context: {
     source: postgres.Sql;
@@ -118,7 +138,11 @@ export interface Transport {
   }): Promise<() => Promise<number>>;
   /** Its lines in `nudge doctor` (and the dashboard's checks). */
   doctor?: {
-    /** Instead of the TRIGGER privilege check: what it needs on the captured tables. */
+    /**
+     * Instead of the TRIGGER privilege check: what it needs on the captured
+     * tables. A trigger-less transport needs it: without it doctor checks
+     * the TRIGGER privilege, which it does not use.
+     */
     tables?(context: DoctorContext, tables: TableName[], needed: Needed): Promise<void>;
     /** After the tables' privileges: the extensions it needs (default: pg_net is not needed). */
     extensions?(context: DoctorContext): void;
@@ -196,8 +220,11 @@ export interface TeardownFound {
 
 /** What dropping a transport's objects would lose; deploy, export and teardown refuse it unless told to discard it. */
 export interface Loss {
-  /** The refusal, with the ways forward for the command. */
-  refusal(verb: 'deploy' | 'teardown' | 'export'): NudgeError;
+  /**
+   * The refusal, with the ways forward for the command: a LossError, which
+   * `nudge dev` and the dashboard's deploy catch to say their own.
+   */
+  refusal(verb: 'deploy' | 'teardown' | 'export'): LossError;
   /** Said before it is discarded: `! --discard-unread: what slot nudge holds unread will be lost`. */
   notice: string;
 }
@@ -241,10 +268,11 @@ export interface Pump {
   waiting(): Promise<boolean>;
 }
 
+/** What `engine.start` is given besides EngineContext (whose `route` picks each event's lane). */
 export interface StartContext {
-  /** What the deployed plan captures. */
+  /** What the deployed plan captures (its part under its name: what to read). */
   desired: DesiredCaptures;
-  /** Announce stored rows on the inbox channel as this process. */
+  /** Announce stored rows on the inbox channel as this process (inbox.ts announcement). */
   announceAs: string;
   /** Called after each inbox write with the lanes its rows went to, and whether more wait. */
   onStored: (lanes: Set<number>, more: boolean) => void;
