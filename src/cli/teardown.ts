@@ -1,6 +1,9 @@
 // `nudge teardown`: removes every Nudge trigger and the nudge schema, and
 // each transport's own objects (capture: replication: Nudge's publications
 // and slot, setting back the replica identity of the tables Nudge made FULL).
+// What only those hold — captured changes no engine has processed yet, in the
+// outbox or a slot, and failures to capture not resolved — is dropped only
+// with --discard-unread.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { LossError } from '../capture/loss-error.js';
 import { BACKFILL_HINT } from '../capture/print-plan.js';
@@ -44,8 +47,15 @@ export async function teardown(
     for (const line of lines) io.out(`  - ${line}`);
     // What the nudge schema holds that nothing else has: captured changes the
     // engine has not processed, and failures to capture not yet resolved.
+    // Refused as a slot's unread changes are: dropped only when asked to.
     const outbox = schema.applied > 0 ? await outboxLoss(sql) : undefined;
     if (outbox) {
+      if (!options.discardUnread) {
+        throw new NudgeError(
+          `teardown would drop the nudge schema while it holds ${outbox.what}; they would be lost`,
+          `${outbox.keep.join('; ')}; or run \`nudge teardown --discard-unread\` (with --yes where there is no terminal) to drop them`,
+        );
+      }
       io.out(io.colors.yellow(`  ! ${outbox.what} will be lost`));
       for (const keep of outbox.keep) io.out(io.colors.dim(`    ${keep}`));
     }

@@ -218,7 +218,9 @@ describe('plan and deploy', () => {
   });
 
   it('tears everything down', async () => {
-    const result = await nudge(cwd, ['teardown', '--yes']);
+    // The outbox still holds this project's captured changes (no engine ran): dropped only when asked.
+    expect((await nudge(cwd, ['teardown', '--yes'])).code).toBe(1);
+    const result = await nudge(cwd, ['teardown', '--yes', '--discard-unread']);
     expect(result.code).toBe(0);
     expect(result.out).toContain('Removed 3 trigger(s) and schema nudge');
     expect(await nudgeSchemaExists()).toBe(false);

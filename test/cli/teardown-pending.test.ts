@@ -1,8 +1,9 @@
 // Under capture: outbox, what the nudge schema holds is said when it would be
 // lost: `nudge plan` with no feature file found says it drops all capture and
-// where it looked; teardown names the captured changes not yet processed (one
-// change, not "1 changes"), how to keep them, and says what it discarded
-// instead of "your data is untouched".
+// where it looked; teardown refuses to drop captured changes not yet
+// processed without --discard-unread, names them (one change, not "1
+// changes") and how to keep them, and says what it discarded instead of
+// "your data is untouched".
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -63,7 +64,17 @@ describe('with capture: outbox deployed', () => {
 
   it('teardown names one captured change not yet processed, how to keep it, and that it was discarded', async () => {
     await db.sql`insert into public.orders (status) values ('new')`;
-    const removed = await nudge(cwd, ['teardown', '--yes']);
+    // Refused without --discard-unread, as a slot's unread changes are; nothing removed.
+    const refused = await nudge(cwd, ['teardown', '--yes']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(
+      'teardown would drop the nudge schema while it holds 1 captured change not yet processed; they would be lost',
+    );
+    expect(refused.err).toContain('`nudge teardown --discard-unread`');
+    const [schema] =
+      await db.sql`select count(*)::int as n from pg_namespace where nspname = 'nudge'`;
+    expect(schema!.n).toBe(1);
+    const removed = await nudge(cwd, ['teardown', '--yes', '--discard-unread']);
     expect(removed.code, removed.err).toBe(0);
     expect(removed.out).toContain('  ! 1 captured change not yet processed will be lost\n');
     expect(removed.out).toContain(
