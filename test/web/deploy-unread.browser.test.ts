@@ -65,7 +65,7 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
       ),
     );
     expect(await page.getByTestId('unread-drain').textContent()).toBe(
-      'To keep them, drain first: run the engine with the previous nudge.yaml (capture: replication) until it has read the slot, stop it, then Plan again.',
+      "To keep them, drain first: set capture: replication again in nudge.yaml and restart the engine with it (this one runs the capture it started with) until its log says read the replication slot's backlog; stop it, set your new capture back, start it again, then Plan: the slot's line says no changes waiting.",
     );
     const discard = page.getByRole('button', { name: 'Discard 3 unread changes and deploy' });
     expect(await discard.isEnabled()).toBe(true);

@@ -106,7 +106,7 @@ export function PlanAndDeploy() {
 
 /**
  * What dropping the slots would lose, each in words, and the ways forward:
- * drain them with the previous nudge.yaml, or discard and deploy — a button
+ * drain them (capture: replication again while an engine reads them), or discard and deploy — a button
  * that says what it throws away.
  */
 function UnreadWarning(props: {
@@ -140,8 +140,10 @@ function UnreadWarning(props: {
         can enter existing rows afterwards).
       </p>
       <p data-testid="unread-drain">
-        To keep them, drain first: run the engine with the previous nudge.yaml (
-        <code>capture: replication</code>) until it has read the slot, stop it, then Plan again.
+        To keep them, drain first: set <code>capture: replication</code> again in nudge.yaml and
+        restart the engine with it (this one runs the capture it started with) until its log says{' '}
+        <code>read the replication slot's backlog</code>; stop it, set your new capture back, start
+        it again, then Plan: the slot's line says <code>no changes waiting</code>.
       </p>
       <button
         type="button"
