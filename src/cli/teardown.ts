@@ -8,8 +8,7 @@ import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { LossError } from '../capture/loss-error.js';
 import { BACKFILL_HINT } from '../capture/print-plan.js';
 import { readSchemaState } from '../capture/schema.js';
-import { objectsParts } from '../capture/transports/index.js';
-import { pendingCaptures } from '../capture/transports/outbox/pump.js';
+import { objectsParts, pendingInSource } from '../capture/transports/index.js';
 import type { Loss } from '../capture/transports/port.js';
 import { NudgeError } from '../errors.js';
 import type { Sql } from '../source/connect.js';
@@ -119,7 +118,7 @@ export async function teardown(
  */
 async function outboxLoss(sql: Sql): Promise<{ what: string; keep: string[] } | undefined> {
   const [pending] = await sql<{ rows: number; failed: number }[]>`
-    select ${await pendingCaptures(sql)}::int as rows,
+    select ${await pendingInSource(sql)}::int as rows,
            (select count(*) from nudge.failed_events where resolved_at is null)::int as failed`;
   if (!pending || (!pending.rows && !pending.failed)) return undefined;
   const what = [];

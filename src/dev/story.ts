@@ -5,7 +5,7 @@
 // each step it waits until the engine has done everything the step caused,
 // then reports what that was, read from the engine store (never assumed).
 import type postgres from 'postgres';
-import { pendingCaptures } from '../capture/transports/outbox/pump.js';
+import { pendingInSource } from '../capture/transports/index.js';
 import type { Delivery, DemoReceiver } from './receiver.js';
 
 export interface StoryStep {
@@ -225,7 +225,7 @@ export async function settled(ctx: StoryContext): Promise<void> {
       start: new Date(Math.floor(now.getTime() / s.everyMs) * s.everyMs),
     }));
     const [state] = await sql<{ busy: number }[]>`
-      select ${await pendingCaptures(sql)}::int
+      select ${await pendingInSource(sql)}::int
            + ${(await unstored?.()) ?? 0}::int
            + (select count(*) from nudge_engine.inbox where processed_at is null)
            + (select count(*) from nudge_engine.journeys where status = 'active' and wake_at <= ${now})

@@ -4,6 +4,7 @@
 // installs, what the engine runs for it, its doctor lines), one line in
 // TRANSPORTS below, and its name with a few words in config/schema.ts
 // (TRANSPORT_WORDS; why the names are not derived from here: port.ts).
+import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
 import type { TRANSPORTS as NAMES } from '../../config/schema.js';
 import { outbox } from './outbox/index.js';
@@ -64,6 +65,18 @@ export function deployingPart(desired: DesiredCaptures): ObjectsPart | undefined
 /** What a deployment of `desired` records as having captured its objects. */
 export function capturedByOf(desired: DesiredCaptures): CapturedBy {
   return deployingPart(desired)?.transport.capturedBy ?? 'trigger';
+}
+
+/**
+ * Changes left in the source by every registered transport's triggers that
+ * no pump has moved yet (each one's engine.pending; the outbox's rows),
+ * whichever transport the project uses now.
+ */
+export async function pendingInSource(source: postgres.Sql): Promise<number> {
+  let pending = 0;
+  for (const transport of Object.values(TRANSPORTS))
+    if (transport.engine?.pending) pending += await transport.engine.pending(source);
+  return pending;
 }
 
 /**

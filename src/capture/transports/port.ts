@@ -103,6 +103,13 @@ export interface Transport {
      * polls an empty outbox, docs/replication.md).
      */
     pump?(context: PumpContext): Pump;
+    /**
+     * How many changes its triggers left in the source that no pump has
+     * moved yet (the outbox's pending rows), summed over every transport by
+     * index.ts pendingInSource: `/v1/overview`'s backlog, teardown's refusal
+     * and `nudge dev`'s wait count them.
+     */
+    pending?(source: postgres.Sql): Promise<number>;
   };
   /**
    * A transport that signs what it sends (capture: webhook): deploy installs

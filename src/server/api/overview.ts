@@ -12,8 +12,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
-import { TRANSPORTS } from '../../capture/transports/index.js';
-import { pendingCaptures } from '../../capture/transports/outbox/pump.js';
+import { pendingInSource, TRANSPORTS } from '../../capture/transports/index.js';
 import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
@@ -164,7 +163,7 @@ async function captureFacts(source: postgres.Sql) {
     deployment: deployment
       ? { id: deployment.id, at: deployment.at.toISOString(), summary: deployment.summary }
       : null,
-    pending: await pendingCaptures(source),
+    pending: await pendingInSource(source),
     oldest_at: oldest?.at ? oldest.at.toISOString() : null,
   };
 }

@@ -6,7 +6,7 @@
 import { parseDuration } from '../../../config/duration.js';
 import { buildCaptureObjects } from '../../triggers.js';
 import type { Transport } from '../port.js';
-import { capturesWaiting, pump } from './pump.js';
+import { capturesWaiting, pendingCaptures, pump } from './pump.js';
 
 /** capture: outbox, the registry's default: triggers, and the pump the engine drives. */
 export const outbox: Transport = {
@@ -25,5 +25,6 @@ export const outbox: Transport = {
         waiting: () => capturesWaiting(source),
       };
     },
+    pending: pendingCaptures,
   },
 };
