@@ -21,6 +21,7 @@ import {
   ordersFeature,
   serverVersion,
   slotFor,
+  slotExists as slotIsThere,
   useCapture as switchCapture,
   useOrdersProject,
 } from './helpers.js';
@@ -29,8 +30,7 @@ const db = useDatabase();
 const project = useOrdersProject(db, ordersFeature('insert'));
 const nudge = project.nudge;
 
-const slotExists = async (name = slotFor(db)) =>
-  (await db.sql`select 1 from pg_replication_slots where slot_name = ${name}`).length === 1;
+const slotExists = (name?: string) => slotIsThere(db, name);
 
 async function planned(): Promise<Plan> {
   const loaded = await loadConfig({ cwd: project.cwd(), env: { DATABASE_URL: db.url } });

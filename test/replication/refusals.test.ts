@@ -11,6 +11,7 @@ import { useDatabase } from '../harness/db.js';
 import {
   ordersFeature,
   slotFor,
+  slotExists as slotIsThere,
   useCapture as switchCapture,
   useOrdersProject,
 } from './helpers.js';
@@ -19,8 +20,7 @@ const db = useDatabase();
 const project = useOrdersProject(db, ordersFeature('insert'));
 const nudge = project.nudge;
 
-const slotExists = async () =>
-  (await db.sql`select 1 from pg_replication_slots where slot_name = ${slotFor(db)}`).length === 1;
+const slotExists = (name?: string) => slotIsThere(db, name);
 
 /** The note above the slot's drop, then the drop's first statement (`prefix`: export's `-- `). */
 const noteAboveDrop = (prefix: string) =>
