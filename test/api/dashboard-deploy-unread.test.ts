@@ -16,7 +16,14 @@ import { loadConfig } from '../../src/config/load.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import { ordersFeature, slotFor, useCapture, useOrdersProject } from '../replication/helpers.js';
+import {
+  ordersFeature,
+  slotFor,
+  slotExists as slotIsThere,
+  useCapture,
+  useOrdersProject,
+} from '../replication/helpers.js';
+import { requestWith } from './helpers.js';
 
 const db = useDatabase();
 const project = useOrdersProject(db, ordersFeature('insert'));
@@ -24,17 +31,9 @@ let server: NudgeServer;
 let key: string;
 
 const call = (method: string, url: string, body?: unknown) =>
-  server.app.request(`http://127.0.0.1${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  requestWith(server, key, method, url, body);
 
-const slotExists = async () =>
-  (await db.sql`select 1 from pg_replication_slots where slot_name = ${slotFor(db)}`).length === 1;
+const slotExists = () => slotIsThere(db);
 
 const deployments = async () =>
   (await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.deployments`)[0]!.n;

@@ -15,6 +15,7 @@ import { migrateEngine } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
+import { requestWith } from './helpers.js';
 
 const db = useDatabase();
 let key: string;
@@ -42,14 +43,7 @@ async function serverAt(cwd: string): Promise<NudgeServer> {
 }
 
 const call = (server: NudgeServer, method: string, url: string, body?: unknown) =>
-  server.app.request(`http://127.0.0.1${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  requestWith(server, key, method, url, body);
 
 beforeAll(async () => {
   await db.sql.unsafe(await readFile(path.resolve('src/dev/demo.sql'), 'utf8'));

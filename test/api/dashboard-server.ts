@@ -9,6 +9,7 @@ import { migrateEngine } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { testProject } from '../server/helpers.js';
+import { requestWith } from './helpers.js';
 
 export interface DashboardServer {
   server: NudgeServer;
@@ -33,14 +34,7 @@ export async function dashboardServer(
   });
   const { key } = await createApiKey(db.sql, `dashboard-${Date.now()}`, 'dashboard');
   const call = async (method: string, url: string, body?: unknown) =>
-    server.app.request(`http://127.0.0.1${url}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+    requestWith(server, key, method, url, body);
   return {
     server,
     call,

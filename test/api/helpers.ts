@@ -82,3 +82,23 @@ export function emailsOf(response: ApiResponse): (string | null)[] {
   }
   return (response.json as { email: string | null }[]).map((row) => row.email);
 }
+
+/** A JSON request to an in-process server's app, with `key` as its bearer token. */
+export function requestWith(
+  server: { app: { request(url: string, init: RequestInit): Response | Promise<Response> } },
+  key: string,
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<Response> {
+  return Promise.resolve(
+    server.app.request(`http://127.0.0.1${url}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }),
+  );
+}
