@@ -1,7 +1,6 @@
 // `nudge deploy`: shows the plan, asks, applies it in one transaction.
 // `--sql` prints the change as a script instead (works in read-only mode).
 import { deploy as applyPlan, planLosses, planScript } from '../capture/deploy.js';
-import { LossError } from '../capture/loss-error.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { BACKFILL_HINT, renderPlan } from '../capture/print-plan.js';
 import { transportOf } from '../capture/transports/index.js';
@@ -35,7 +34,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     const losses = await planLosses(session.sql, plan);
     if (options.sql) {
       for (const loss of losses) {
-        if (!options.discardUnread) throw withFlags(loss.refusal('deploy'), '--sql');
+        if (!options.discardUnread) throw loss.refusal('deploy', { sql: true });
         io.err(io.colors.yellow(`  ${loss.notice} when the script runs`));
       }
       io.out(
@@ -90,21 +89,6 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
       io.out(io.colors.dim(`What was discarded is not replayed: ${BACKFILL_HINT}.`));
     return 0;
   });
-}
-
-/**
- * A refusal whose hint names the command to run again (`nudge deploy
- * --discard-unread`), with the flag the user gave too (`--sql`, which asks
- * nothing: the hint's "with --yes where there is no terminal" is left out).
- */
-function withFlags(error: NudgeError, flags: '--sql'): NudgeError {
-  const hint = error.hint
-    ?.replaceAll('`nudge deploy --', `\`nudge deploy ${flags} --`)
-    .replaceAll(' (with --yes where there is no terminal)', '');
-  if (hint === error.hint) return error;
-  return error instanceof LossError
-    ? new LossError(error.message, hint ?? '', error.loss)
-    : new NudgeError(error.message, hint);
 }
 
 const PAST = { create: 'created', replace: 'replaced', drop: 'dropped' } as const;

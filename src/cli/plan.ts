@@ -1,6 +1,5 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
 import { planLosses } from '../capture/deploy.js';
-import { LossError } from '../capture/loss-error.js';
 import type { Plan } from '../capture/plan.js';
 import { renderPlan } from '../capture/print-plan.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -46,8 +45,7 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
       const [loss] = losses;
       if (loss) {
         // Deploy refuses it (and --sql too): say so, not "run deploy".
-        const refusal = loss.refusal('deploy');
-        const where = refusal instanceof LossError ? refusal.loss.where : 'what it drops';
+        const { where } = loss.refusal('deploy').loss;
         io.out(
           io.colors.yellow(
             `Deploy refuses this plan while ${where} holds changes no engine has read: drain it first (\`${deploy}\` says how when it refuses), or run \`${deploy} --discard-unread\` to lose them.`,

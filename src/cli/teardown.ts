@@ -5,7 +5,6 @@
 // outbox or a slot, and failures to capture not resolved — is dropped only
 // with --discard-unread.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
-import { LossError } from '../capture/loss-error.js';
 import { BACKFILL_HINT } from '../capture/print-plan.js';
 import { readSchemaState } from '../capture/schema.js';
 import { objectsParts, pendingInSource } from '../capture/transports/index.js';
@@ -64,11 +63,7 @@ export async function teardown(
       if (!options.discardUnread) throw refusal;
       io.out(io.colors.yellow(`  ${loss.notice}`));
       // "slot nudge holds 2 changes …", said once they are gone: "held".
-      discarded.push(
-        refusal instanceof LossError
-          ? refusal.loss.what.replaceAll(' holds ', ' held ')
-          : loss.notice,
-      );
+      discarded.push(refusal.loss.what.replaceAll(' holds ', ' held '));
     }
     if (!options.yes) {
       if (!io.confirm) {

@@ -229,9 +229,11 @@ export interface TeardownFound {
 export interface Loss {
   /**
    * The refusal, with the ways forward for the command: a LossError, which
-   * `nudge dev` and the dashboard's deploy catch to say their own.
+   * `nudge dev` and the dashboard's deploy catch to say their own. `sql`:
+   * the command was `nudge deploy --sql`, whose hint names that flag too and
+   * asks no confirmation.
    */
-  refusal(verb: 'deploy' | 'teardown' | 'export'): LossError;
+  refusal(verb: 'deploy' | 'teardown' | 'export', options?: { sql?: boolean }): LossError;
   /** Said before it is discarded: `! --discard-unread: what slot nudge holds unread will be lost`. */
   notice: string;
 }

@@ -205,7 +205,10 @@ export function unreadSlot(unread: SlotUnread): UnreadSlot {
 /** What dropping these slots would lose: the refusal and the notice (port.ts Loss). */
 export function unreadLoss(slots: SlotUnread[]): Loss | undefined {
   if (!slots.length) return undefined;
-  return { refusal: (verb) => new UnreadSlotError(verb, slots), notice: discardNotice(slots) };
+  return {
+    refusal: (verb, options) => new UnreadSlotError(verb, slots, options?.sql === true),
+    notice: discardNotice(slots),
+  };
 }
 
 /** The flag that lets deploy, export and teardown drop a slot holding unread changes. */
@@ -256,6 +259,8 @@ export class UnreadSlotError extends LossError {
   constructor(
     readonly verb: 'deploy' | 'teardown' | 'export',
     readonly slots: SlotUnread[],
+    /** `nudge deploy --sql`: named in the hint, which asks no confirmation. */
+    sql = false,
   ) {
     const what = slots.map((u) => `slot ${u.slot} holds ${describeUnread(u)}`).join('; ');
     const loss = {
@@ -268,7 +273,9 @@ export class UnreadSlotError extends LossError {
     const lose =
       verb === 'export'
         ? `drop ${slots.length === 1 ? 'it' : 'them'} yourself and lose them (${slots.map((u) => `SELECT pg_drop_replication_slot(${literal(u.slot)});`).join(' ')}), then export again; or run \`nudge export --supabase ${DISCARD_UNREAD_FLAG}\` to write the migration anyway (running it and the slot drop it lists after it loses them)`
-        : `run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`;
+        : sql
+          ? `run \`nudge deploy --sql ${DISCARD_UNREAD_FLAG}\` to drop the slot and lose them`
+          : `run \`nudge ${verb} ${DISCARD_UNREAD_FLAG}\` (with --yes where there is no terminal) to drop the slot and lose them`;
     super(
       `${verb} would drop ${slots.length === 1 ? 'a replication slot' : 'replication slots'} that no engine has read to the end; what it holds would be lost: ${what}`,
       `either keep them: ${drainSteps(verb, slots)}; or ${lose}`,
