@@ -37,6 +37,8 @@ export interface PlanItem {
   detail?: string;
   /** What was changed by hand, when the item repairs drift. */
   drift?: string[];
+  /** Changes written while it was gone were not captured (a slot dropped by hand): the plan names nudge backfill. */
+  missed?: boolean;
   /** A capture's columns: what its trigger copies, and what it leaves and why. */
   columns?: CaptureColumns;
   /** Nothing to deploy yet: an old outbox table the engine is still emptying. */

@@ -27,8 +27,7 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
       `  ${paint[item.action](`${SYMBOLS[item.action]} ${label}`)}  ${c.dim(item.detail ?? '')}`.trimEnd(),
     );
     for (const drift of item.drift ?? []) io.out(`      ${c.magenta('! drift:')} ${drift}`);
-    // A slot dropped by hand: what was written meanwhile is not captured.
-    if (item.drift?.some((drift) => drift.includes('not captured')))
+    if (item.missed)
       io.out(`      ${c.dim(`changes not captured are not replayed: ${BACKFILL_HINT}`)}`);
     if (item.warning) io.out(`      ${c.red(`! ${item.warning.label}:`)} ${item.warning.text}`);
     if (item.columns) for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);

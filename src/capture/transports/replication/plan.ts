@@ -93,7 +93,10 @@ export function replicationItems(
         subject: desired.slot,
         detail,
         ...(deployedSlots.has(desired.slot)
-          ? { drift: ['slot was dropped by hand: changes written since were not captured'] }
+          ? {
+              drift: ['slot was dropped by hand: changes written since were not captured'],
+              missed: true,
+            }
           : {}),
         sql: [createSlotSql(desired.slot)],
       });
