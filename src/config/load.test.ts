@@ -75,7 +75,10 @@ describe('loadConfig', () => {
       `nudge.yaml:1:10 capture: ${allowed}`,
     );
     expect(await loadError({ 'nudge.yaml': 'capture:\n  transport: replicaton\n' })).toBe(
-      'nudge.yaml:2:14 capture.transport: expected one of outbox, webhook, replication (did you mean "replication"?)',
+      `nudge.yaml:2:14 capture.transport: ${allowed} (did you mean "replication"?)`,
+    );
+    expect(await loadError({ 'nudge.yaml': 'capture:\n  transport: wal\n' })).toBe(
+      `nudge.yaml:2:14 capture.transport: ${allowed} (did you mean "replication"?)`,
     );
   });
 

@@ -163,7 +163,7 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
           }),
         );
       }
-    } else if (issue.code === 'invalid_value' && 'values' in issue) {
+    } else if (issue.code === 'invalid_value' && 'values' in issue && !ownMessageAt(schema, at)) {
       const got = valueAt(source.value, at);
       const options = issue.values.map(String);
       errors.push(
@@ -202,12 +202,21 @@ interface Def {
   valueType?: { _zod: { def: Def } };
   options?: { _zod: { def: Def } }[];
   in?: { _zod: { def: Def } };
+  /** A message of the schema's own (z.enum(..., { error })). */
+  error?: unknown;
 }
 
 /** The field names the schema allows at `at`, for "did you mean". */
 function keysAt(schema: z.ZodType, at: FieldPath): string[] {
   const defs = walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at);
   return defs.flatMap((def) => Object.keys(def.shape ?? {}));
+}
+
+/** Whether the field at `at` words its own errors (then its issue's message is used as it is). */
+function ownMessageAt(schema: z.ZodType, at: FieldPath): boolean {
+  return walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at).some(
+    (def) => def.error !== undefined,
+  );
 }
 
 function walk(defs: Def[], at: FieldPath): Def[] {
