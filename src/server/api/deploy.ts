@@ -53,7 +53,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
   api.get('/plan', async (c) => {
     const { plan } = await planned(project, source);
     // What the plan would lose, noted on its items.
-    await planLosses(source, plan);
+    const losses = await planLosses(source, plan);
     const io = memoryIo();
     const paused = pausesLine(await featurePausesIfAny(sql));
     if (paused) io.io.out(paused);
@@ -62,7 +62,9 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
       io.io.out(
         readOnly
           ? 'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.'
-          : 'Deploy applies it.',
+          : losses.length > 0
+            ? 'Deploy refuses this plan: it would lose changes no engine has read (what, and the ways on, above).'
+            : 'Deploy applies it.',
       );
     }
     return c.json({
