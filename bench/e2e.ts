@@ -7,7 +7,8 @@
 //   1. graphile-worker's own rate for no-op jobs (one batch of N, a runner with
 //      the engine's concurrency) — before and after the engine phases;
 //   2. end-to-end events/s for 50k inserted rows (first insert → last webhook);
-//   3. commit → webhook latency (p50, p99) at a steady 500 inserts/s, and at
+//   3. commit → webhook latency (p50, p99) at a steady 500 inserts/s, after
+//      BENCH_WARMUP_SECONDS (3) at that rate, not counted but printed; and at
 //      BENCH_LOW_RATE (100/s) for comparison.
 // Prints the ratio end-to-end ÷ no-op. All of it runs once with the outbox
 // (triggers) and once with capture: replication, then a table of both.
@@ -44,6 +45,7 @@ const FEATURES = 20;
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 100);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const USERS = Number(process.env.BENCH_USERS ?? 5_000);
@@ -165,6 +167,8 @@ interface Result {
   perNoop: number;
   p50?: number;
   p99?: number;
+  /** The warm-up's p99 at the same rate (not counted). */
+  warmupP99?: number;
   cpu?: string;
 }
 
@@ -199,11 +203,11 @@ async function bothTransports(): Promise<never> {
     `\nboth transports, this run (targets with replication: ≥ 1.0 × no-op, p99 ≤ 100 ms at ${RATE}/s)`,
   );
   console.log(
-    `${'capture'.padEnd(12)} ${'events/s'.padStart(9)} ${'÷ no-op'.padStart(8)} ${`p50 / p99 at ${RATE}/s`.padStart(22)}  CPU per event at ${RATE}/s`,
+    `${'capture'.padEnd(12)} ${'events/s'.padStart(9)} ${'÷ no-op'.padStart(8)} ${`p50 / p99 at ${RATE}/s`.padStart(22)} ${'warm-up p99'.padStart(12)}  CPU per event at ${RATE}/s`,
   );
   for (const r of results)
     console.log(
-      `${r.transport.padEnd(12)} ${r.eventsPerSecond.toFixed(0).padStart(9)} ${r.perNoop.toFixed(2).padStart(8)} ${(r.p99 === undefined ? '—' : `${r.p50!.toFixed(1)} / ${r.p99.toFixed(1)} ms`).padStart(22)}  ${r.cpu ?? '—'}`,
+      `${r.transport.padEnd(12)} ${r.eventsPerSecond.toFixed(0).padStart(9)} ${r.perNoop.toFixed(2).padStart(8)} ${(r.p99 === undefined ? '—' : `${r.p50!.toFixed(1)} / ${r.p99.toFixed(1)} ms`).padStart(22)} ${(r.warmupP99 === undefined ? '—' : `${r.warmupP99.toFixed(1)} ms`).padStart(12)}  ${r.cpu ?? '—'}`,
     );
   process.exit(0);
 }
@@ -293,6 +297,14 @@ stages:
   const project = await loadConfig({ cwd: path.join(dir, 'project'), env: { DATABASE_URL: url } });
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   if (TRACE) await sql`create extension pg_stat_statements`;
+  // Like a server that has run for a while (see recycleWal): otherwise each
+  // new 16 MB of WAL stalls every commit while PostgreSQL creates a segment.
+  // Before deploy: a replication slot made first would keep every segment of
+  // the readying for itself (its restart_lsn moves only past a running-xacts
+  // record it has decoded), so the checkpoint could recycle none of them and
+  // the engine's WAL would go to new segments after all.
+  // BENCH_FRESH_WAL=1 leaves the new server's WAL as it is.
+  const readied = process.env.BENCH_FRESH_WAL ? undefined : await recycleWal(sql, dir);
   const needs = checkFeatures(features, await readCatalog(sql));
   await deploy(
     sql,
@@ -337,11 +349,7 @@ stages:
   console.log(
     `PostgreSQL: ${(await sql`select version()`)[0]!.version.split(' on ')[0]}, Node ${process.version}\n`,
   );
-  // Like a server that has run for a while (see recycleWal): otherwise each
-  // new 16 MB of WAL stalls every commit while PostgreSQL creates a segment.
-  // BENCH_FRESH_WAL=1 leaves the new server's WAL as it is.
-  if (!process.env.BENCH_FRESH_WAL)
-    console.log(`WAL: ${await recycleWal(sql, dir)} segments ready for reuse`);
+  if (readied !== undefined) console.log(`WAL: ${readied} segments ready for reuse`);
   console.log(`capture: ${REPLICATION ? 'replication (a slot, no trigger)' : 'outbox (triggers)'}`);
   const noop = [await noopRate()];
   console.log(
@@ -490,7 +498,7 @@ stages:
 
   // 3. Latency at steady rates: single-row inserts paced by schedule; latency
   // = webhook received − the insert's commit (its promise resolving).
-  async function steady(rate: number, seconds: number) {
+  async function steady(rate: number, seconds: number, warmup = false) {
     received.clear();
     if (TRACE) await sql`select pg_stat_statements_reset(), pg_stat_reset_shared('io')`;
     const committed = new Map<number, number>();
@@ -541,7 +549,7 @@ stages:
       latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
     const fromInsert = [...received.values()].map((r) => r.at - r.sentAt).sort((a, b) => a - b);
     console.log(
-      `latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)${cpuUsed}; WAL segments created: ${created}`,
+      `${warmup ? 'warm-up, not counted: ' : ''}latency at ${rate}/s (${total} rows, achieved ${achieved.toFixed(0)}/s): commit → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (insert → webhook p50 ${fromInsert[Math.floor(fromInsert.length / 2)]!.toFixed(1)} ms)${cpuUsed}; WAL segments created: ${created}`,
     );
     if (TRACE) {
       // Latency second by second: do the slow ones come together?
@@ -628,9 +636,45 @@ stages:
       console.log(
         `  stages p50/p99 ms: captured → pumped ${fmt(stages!.pump)}, pumped → lane ${fmt(stages!.inbox)}, lane → action done ${fmt(stages!.action)}`,
       );
+      // The slowest events, stage by stage (ms; the server's clock, the
+      // webhook's arrival by this process's): when in the phase, and where.
+      const slowest = [...received.values()]
+        .map((r) => ({ order: r.order, at: r.at, latency: r.at - committed.get(r.order)! }))
+        .sort((a, b) => b.latency - a.latency)
+        .slice(0, 8);
+      const times = await store<
+        { order: string; occurred: number; stored: number; lane: number; done: number }[]
+      >`
+        select (i.new_row ->> 'id') as order,
+               extract(epoch from i.occurred_at) * 1000 as occurred,
+               extract(epoch from i.received_at) * 1000 as stored,
+               extract(epoch from i.processed_at) * 1000 as lane,
+               extract(epoch from r.completed_at) * 1000 as done
+          from nudge_engine.inbox i
+          join nudge_engine.action_runs r on (r.context -> 'new' ->> 'id')::bigint = (i.new_row ->> 'id')::bigint
+         where i.table_name = 'orders' and (i.new_row ->> 'id')::bigint = any(${slowest.map((e) => e.order)}::bigint[])`;
+      const byOrder = new Map(times.map((t) => [Number(t.order), t]));
+      console.log(
+        `  slowest (at s: total = to stored + to lane + to done + to received, ms): ${slowest
+          .map((e) => {
+            const t = byOrder.get(e.order);
+            const since = ((committed.get(e.order)! - begin) / 1000).toFixed(2);
+            if (!t) return `${since}: ${e.latency.toFixed(0)}`;
+            const c = committed.get(e.order)!;
+            return `${since}: ${e.latency.toFixed(0)} = ${(t.stored - c).toFixed(0)} + ${(t.lane - t.stored).toFixed(0)} + ${(t.done - t.lane).toFixed(0)} + ${(e.at - t.done).toFixed(0)}`;
+          })
+          .join('; ')}`,
+      );
     }
     return { p50: pct(50), p99: pct(99), cpu: cpuUsed.replace(/^; CPU per event: /, '') };
   }
+  // The counted phase follows WARMUP_SECONDS at the same rate: the engine's
+  // first seconds at a new rate cost it more (after the 200-event batches of
+  // the full-speed phase, or after idling; docs/benchmarks.md, "Twentieth
+  // session"), and p99 is about the rate held, not the change to it. The
+  // warm-up's own latencies are printed too.
+  const warmup =
+    STEADY_SECONDS > 0 && WARMUP_SECONDS > 0 ? await steady(RATE, WARMUP_SECONDS, true) : undefined;
   const atRate = STEADY_SECONDS > 0 ? await steady(RATE, STEADY_SECONDS) : undefined;
   const p99 = atRate?.p99;
   // For comparison, a rate this machine sustains.
@@ -660,7 +704,7 @@ stages:
     `\nend-to-end ÷ no-op job rate: ${(e2e / noopMean).toFixed(2)} (target ≥ 0.5)${p99 === undefined ? '' : `; p99 at ${RATE}/s ${p99.toFixed(1)} ms (target ≤ 100 ms)`}`,
   );
   console.log(
-    `result=${JSON.stringify({ transport: TRANSPORT, eventsPerSecond: e2e, perNoop: e2e / noopMean, ...atRate } satisfies Result)}`,
+    `result=${JSON.stringify({ transport: TRANSPORT, eventsPerSecond: e2e, perNoop: e2e / noopMean, ...atRate, ...(warmup ? { warmupP99: warmup.p99 } : {}) } satisfies Result)}`,
   );
   if (store !== sql) await store.end();
   await sql.end();
