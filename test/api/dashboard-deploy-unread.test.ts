@@ -63,7 +63,9 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     // Only the slot that holds something carries it.
     expect(plan.items.filter((i) => i.unread !== null)).toHaveLength(1);
     // The plan's text does not end "Deploy applies it." under the refusal.
-    expect(plan.text).toContain('Deploy refuses this plan: it would lose changes no engine has read');
+    expect(plan.text).toContain(
+      'Deploy refuses this plan: it would lose changes no engine has read',
+    );
     expect(plan.text).not.toContain('Deploy applies it.');
     const before = await deployments();
 
