@@ -212,10 +212,13 @@ function keysAt(schema: z.ZodType, at: FieldPath): string[] {
   return defs.flatMap((def) => Object.keys(def.shape ?? {}));
 }
 
-/** Whether the field at `at` words its own errors (then its issue's message is used as it is). */
+/**
+ * Whether the value allowed at `at` (an enum or a literal) words its own
+ * errors (z.enum(..., { error })): its issue's message is then used as it is.
+ */
 function ownMessageAt(schema: z.ZodType, at: FieldPath): boolean {
   return walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at).some(
-    (def) => def.error !== undefined,
+    (def) => (def.type === 'enum' || def.type === 'literal') && def.error !== undefined,
   );
 }
 
