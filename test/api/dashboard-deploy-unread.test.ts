@@ -105,6 +105,24 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(await slotExists()).toBe(true);
   });
 
+  it('says on a read-only server that deploy --sql refuses the plan too', async () => {
+    const loaded = await loadConfig({ cwd: project.cwd(), env: { DATABASE_URL: db.url } });
+    const readOnly = await makeServer({
+      sql: db.sql,
+      project: { ...loaded, config: { ...loaded.config, access: 'read-only' } },
+      route: () => 0,
+      log: pino({ level: 'silent' }),
+      keys: { key: Buffer.alloc(32, 7) },
+      dashboard: { features: [], source: db.sql, sourceUrl: db.url },
+    });
+    const plan = (await (
+      await requestWith(readOnly, key, 'GET', '/v1/plan')
+    ).json()) as CapturePlan;
+    expect(plan.refused).not.toBeNull();
+    expect(plan.text).toContain('`nudge deploy --sql` refuses this plan too');
+    expect(plan.text).not.toContain('prints this change as SQL to apply yourself');
+  });
+
   it('names discardUnread when it is not true or false', async () => {
     const plan = (await (await call('GET', '/v1/plan')).json()) as CapturePlan;
     const response = await call('POST', '/v1/deploy', { plan: plan.plan, discardUnread: 'yes' });

@@ -60,10 +60,12 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
     renderPlan(plan, io.io);
     if (plan.hasChanges) {
       io.io.out(
-        readOnly
-          ? 'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.'
-          : losses.length > 0
-            ? 'Deploy refuses this plan: it would lose changes no engine has read (what, and the ways on, above).'
+        losses.length > 0
+          ? readOnly
+            ? 'access is read-only, and `nudge deploy --sql` refuses this plan too: it would lose changes no engine has read (`--discard-unread` writes it anyway).'
+            : 'Deploy refuses this plan: it would lose changes no engine has read. Drain them first, or discard them.'
+          : readOnly
+            ? 'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.'
             : 'Deploy applies it.',
       );
     }

@@ -250,9 +250,10 @@ function drainSteps(verb: 'deploy' | 'teardown' | 'export', slots: SlotUnread[])
  * Deploy's, export's and teardown's refusal to drop slots holding unread
  * changes: what would be lost, and the ways forward. A LossError, so a
  * caller with other ways forward (`nudge dev`, the dashboard) can say its
- * own from what it carries (`loss`; the slots are in `loss.fields`). Export writes the slot's drop for the user to run after the
- * migration: its second way is to drop the slot before exporting again, or
- * to write the migration anyway.
+ * own from what it carries (`loss`; the slots are in `loss.fields`). Export
+ * writes the slot's drop for the user to run after the migration: its second
+ * way is to drop the slot before exporting again, or to write the migration
+ * anyway.
  */
 export class UnreadSlotError extends LossError {
   override name = 'UnreadSlotError';
