@@ -10,6 +10,7 @@ import { executeRun, executeRuns } from '../../src/actions/task.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
 import { type RecordedRequest, type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { waitFor } from '../harness/wait.js';
 import {
   enqueue,
   expectNoSecretLeaks,
@@ -26,6 +27,21 @@ import {
 
 const db = useDatabase();
 let sql: postgres.Sql;
+
+/**
+ * The run's job is gone: graphile-worker deletes a job after its task returns,
+ * a moment after the run's own transaction committed (what waitForRun sees).
+ */
+const noJobLeft = (key: string) =>
+  waitFor(
+    async () => {
+      const [jobs] =
+        await sql`select count(*)::int as n from nudge_worker.jobs where key = ${`action:${key}`}`;
+      return jobs!.n === 0 ? true : undefined;
+    },
+    `the job of ${key} to be done with`,
+    5_000,
+  );
 let hooks: Recorder;
 let env: ReturnType<typeof makeEnv>;
 let runner: Runner;
@@ -209,9 +225,7 @@ describe('webhook action', () => {
       last_error: 'webhook answered 500: boom',
     });
     expect(requests()).toHaveLength(3);
-    const [jobs] =
-      await sql`select count(*)::int as n from nudge_worker.jobs where key = ${`action:${key}`}`;
-    expect(jobs!.n).toBe(0);
+    await noJobLeft(key);
 
     hooks.route('POST', path, { status: 200 });
     expect(await replayActions(sql, { key })).toBe(1);
@@ -229,9 +243,7 @@ describe('webhook action', () => {
     expect(await enqueue(sql, [run])).toBe(1);
     expect(await enqueue(sql, [{ ...run, context: { contact: null, new: { other: 1 } } }])).toBe(0);
     await waitForRun(sql, key, ['succeeded']);
-    const [jobs] =
-      await sql`select count(*)::int as n from nudge_worker.jobs where key = ${`action:${key}`}`;
-    expect(jobs!.n).toBe(0);
+    await noJobLeft(key);
     expect(requests()).toHaveLength(1);
   });
 
