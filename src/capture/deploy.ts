@@ -228,14 +228,9 @@ function lossNotes(plan: Plan): Map<string, string> {
   for (const item of plan.items) {
     const [statement] = item.sql;
     if (!item.warning || !statement) continue;
-    // The dashboard's form of the loss says what is held (replication: UnreadSlot.holds).
-    const holds = (item.loss as { holds?: unknown } | undefined)?.holds;
-    const verb = item.action === 'drop' ? 'the drop' : 'the change';
     notes.set(
       statement,
-      typeof holds === 'string'
-        ? `-- ! ${item.kind} ${item.subject} holds ${holds}; ${verb} below loses ${/^1 \w+ /.test(holds) ? 'it' : 'them'}`
-        : `-- ! ${item.kind} ${item.subject}: ${item.warning.text}`,
+      `-- ! ${item.scriptNote ?? `${item.kind} ${item.subject}: ${item.warning.text}`}`,
     );
   }
   return notes;

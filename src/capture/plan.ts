@@ -45,6 +45,8 @@ export interface PlanItem {
   waiting?: boolean;
   /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
   warning?: { label: string; text: string };
+  /** The same for a script (`deploy --sql`, export), said above the item's first statement; else the warning is. */
+  scriptNote?: string;
   /**
    * The same for the dashboard (/v1/plan's `unread`), as its transport's
    * losses noted it (replication: the slot and what it holds).

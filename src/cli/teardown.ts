@@ -59,11 +59,9 @@ export async function teardown(
     }
     const discarded = outbox ? [outbox.what] : [];
     for (const loss of losses) {
-      const refusal = loss.refusal('teardown');
-      if (!options.discardUnread) throw refusal;
+      if (!options.discardUnread) throw loss.refusal('teardown');
       io.out(io.colors.yellow(`  ${loss.notice}`));
-      // "slot nudge holds 2 changes …", said once they are gone: "held".
-      discarded.push(refusal.loss.what.replaceAll(' holds ', ' held '));
+      discarded.push(loss.discarded);
     }
     if (!options.yes) {
       if (!io.confirm) {

@@ -62,6 +62,7 @@ function ledgerRefusal(rows: number) {
         },
       ),
     notice: `! --discard-unread: the ledger's ${rows} row(s) will be lost`,
+    discarded: `ledger ${LEDGER} held ${rows} unread row(s)`,
   };
 }
 

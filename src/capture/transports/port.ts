@@ -236,6 +236,8 @@ export interface Loss {
   refusal(verb: 'deploy' | 'teardown' | 'export', options?: { sql?: boolean }): LossError;
   /** Said before it is discarded: `! --discard-unread: what slot nudge holds unread will be lost`. */
   notice: string;
+  /** Said once it is gone (teardown): `slot nudge held 2 changes not yet read by an engine (…)`. */
+  discarded: string;
 }
 
 export interface DesiredContext {

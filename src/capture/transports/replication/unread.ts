@@ -189,6 +189,7 @@ export async function noteUnread(
     item.detail = `${item.detail ?? ''} · ${describeUnread(unread)}`;
     if (holdsUnread(unread)) {
       item.warning = UNREAD_WARNING;
+      item.scriptNote = `slot ${item.subject} holds ${describeUnread(unread)}; the drop below loses ${unread.changes === 1 ? 'it' : 'them'}`;
       item.loss = unreadSlot(unread);
       found.push(unread);
     }
@@ -208,6 +209,7 @@ export function unreadLoss(slots: SlotUnread[]): Loss | undefined {
   return {
     refusal: (verb, options) => new UnreadSlotError(verb, slots, options?.sql === true),
     notice: discardNotice(slots),
+    discarded: slots.map((u) => `slot ${u.slot} held ${describeUnread(u)}`).join('; '),
   };
 }
 
