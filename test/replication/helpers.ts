@@ -129,6 +129,8 @@ export function useOrdersProject(db: TestDatabase, features: Record<string, stri
   return {
     cwd: () => cwd,
     nudge: (args: string[]) => nudgeIn(db, cwd, args),
+    /** Whether the test database's slot (or `name`) exists. */
+    slotExists: (name?: string) => slotExists(db, name),
   };
 }
 

@@ -21,16 +21,13 @@ import {
   ordersFeature,
   serverVersion,
   slotFor,
-  slotExists as slotIsThere,
   useCapture as switchCapture,
   useOrdersProject,
 } from './helpers.js';
 
 const db = useDatabase();
 const project = useOrdersProject(db, ordersFeature('insert'));
-const nudge = project.nudge;
-
-const slotExists = (name?: string) => slotIsThere(db, name);
+const { nudge, slotExists } = project;
 
 async function planned(): Promise<Plan> {
   const loaded = await loadConfig({ cwd: project.cwd(), env: { DATABASE_URL: db.url } });

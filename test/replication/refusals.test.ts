@@ -11,16 +11,13 @@ import { useDatabase } from '../harness/db.js';
 import {
   ordersFeature,
   slotFor,
-  slotExists as slotIsThere,
   useCapture as switchCapture,
   useOrdersProject,
 } from './helpers.js';
 
 const db = useDatabase();
 const project = useOrdersProject(db, ordersFeature('insert'));
-const nudge = project.nudge;
-
-const slotExists = (name?: string) => slotIsThere(db, name);
+const { nudge, slotExists } = project;
 
 /** The note above the slot's drop, then the drop's first statement (`prefix`: export's `-- `). */
 const noteAboveDrop = (prefix: string) =>
