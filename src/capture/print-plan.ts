@@ -2,10 +2,44 @@
 import type { Io } from '../cli/io.js';
 import type { CaptureColumns } from './columns.js';
 import type { Action, Plan } from './plan.js';
+import type { Loss } from './transports/port.js';
 
 /** Said where changes were lost (a slot dropped with unread changes, or by hand). */
 export const BACKFILL_HINT =
   '`nudge backfill <feature>` enters existing rows into a feature, as if just created';
+
+/**
+ * The line after a plan with changes, in `nudge plan` and on the dashboard:
+ * how it is applied from there, or that deploy refuses it while it would
+ * lose what a transport's objects hold (`losses`, planLosses), and the two
+ * ways on. `warn`: a refusal, not a next step.
+ */
+export function afterPlanLine(
+  losses: readonly Loss[],
+  options: { readOnly: boolean; on: 'cli' | 'dashboard' },
+): { text: string; warn: boolean } {
+  const command = options.readOnly ? 'nudge deploy --sql' : 'nudge deploy';
+  const [loss] = losses;
+  if (loss) {
+    const { where } = loss.refusal('deploy').loss;
+    const button = options.on === 'dashboard' && !options.readOnly;
+    const how = button ? 'the warning above says how' : `\`${command}\` says how when it refuses`;
+    const discard = button ? 'use its discard button' : `run \`${command} --discard-unread\``;
+    return {
+      warn: true,
+      text: `Deploy refuses this plan while ${where} holds changes no engine has read: drain it first (${how}), or ${discard} to lose them.`,
+    };
+  }
+  if (options.readOnly)
+    return {
+      warn: false,
+      text: 'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.',
+    };
+  return {
+    warn: false,
+    text: options.on === 'cli' ? 'Run `nudge deploy` to apply it.' : 'Deploy applies it.',
+  };
+}
 
 const SYMBOLS: Record<Action, string> = { create: '+', replace: '~', drop: '-', unchanged: '=' };
 

@@ -1,7 +1,7 @@
 // `nudge plan`: what deploy would change, and any drift. Never writes.
 import { planLosses } from '../capture/deploy.js';
 import type { Plan } from '../capture/plan.js';
-import { renderPlan } from '../capture/print-plan.js';
+import { afterPlanLine, renderPlan } from '../capture/print-plan.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import { type FeaturePause, featurePausesIfAny, pausesLine } from '../engine/match/pauses.js';
@@ -41,25 +41,9 @@ export async function plan(options: GlobalOptions & { json?: boolean }, io: Io):
     renderPlan(plan, io);
     noFeaturesLine(plan, features, project, io);
     if (plan.hasChanges) {
-      const deploy = session.readOnly ? 'nudge deploy --sql' : 'nudge deploy';
-      const [loss] = losses;
-      if (loss) {
-        // Deploy refuses it (and --sql too): say so, not "run deploy".
-        const { where } = loss.refusal('deploy').loss;
-        io.out(
-          io.colors.yellow(
-            `Deploy refuses this plan while ${where} holds changes no engine has read: drain it first (\`${deploy}\` says how when it refuses), or run \`${deploy} --discard-unread\` to lose them.`,
-          ),
-        );
-      } else {
-        io.out(
-          session.readOnly
-            ? io.colors.dim(
-                'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.',
-              )
-            : io.colors.dim('Run `nudge deploy` to apply it.'),
-        );
-      }
+      // Deploy refuses a plan that would lose something (and --sql too): say so, not "run deploy".
+      const next = afterPlanLine(losses, { readOnly: session.readOnly, on: 'cli' });
+      io.out(next.warn ? io.colors.yellow(next.text) : io.colors.dim(next.text));
     }
     return 0;
   });

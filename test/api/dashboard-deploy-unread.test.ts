@@ -16,13 +16,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import {
-  ordersFeature,
-  slotFor,
-  slotExists as slotIsThere,
-  useCapture,
-  useOrdersProject,
-} from '../replication/helpers.js';
+import { ordersFeature, slotFor, useCapture, useOrdersProject } from '../replication/helpers.js';
 import { requestWith } from './helpers.js';
 
 const db = useDatabase();
@@ -33,7 +27,7 @@ let key: string;
 const call = (method: string, url: string, body?: unknown) =>
   requestWith(server, key, method, url, body);
 
-const slotExists = () => slotIsThere(db);
+const { slotExists } = project;
 
 const deployments = async () =>
   (await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.deployments`)[0]!.n;
@@ -64,7 +58,7 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(plan.items.filter((i) => i.unread !== null)).toHaveLength(1);
     // The plan's text does not end "Deploy applies it." under the refusal.
     expect(plan.text).toContain(
-      'Deploy refuses this plan: it would lose changes no engine has read',
+      'Deploy refuses this plan while the slot holds changes no engine has read: drain it first (the warning above says how), or use its discard button to lose them.',
     );
     expect(plan.text).not.toContain('Deploy applies it.');
     const before = await deployments();
@@ -119,7 +113,9 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
       await requestWith(readOnly, key, 'GET', '/v1/plan')
     ).json()) as CapturePlan;
     expect(plan.refused).not.toBeNull();
-    expect(plan.text).toContain('`nudge deploy --sql` refuses this plan too');
+    expect(plan.text).toContain(
+      'drain it first (`nudge deploy --sql` says how when it refuses), or run `nudge deploy --sql --discard-unread` to lose them.',
+    );
     expect(plan.text).not.toContain('prints this change as SQL to apply yourself');
   });
 

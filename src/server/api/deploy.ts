@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { deploy as applyPlan, planLosses } from '../../capture/deploy.js';
 import { LossError } from '../../capture/loss-error.js';
 import type { Plan } from '../../capture/plan.js';
-import { columnLines, renderPlan } from '../../capture/print-plan.js';
+import { afterPlanLine, columnLines, renderPlan } from '../../capture/print-plan.js';
 import { transportOf } from '../../capture/transports/index.js';
 import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
@@ -58,17 +58,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
     const paused = pausesLine(await featurePausesIfAny(sql));
     if (paused) io.io.out(paused);
     renderPlan(plan, io.io);
-    if (plan.hasChanges) {
-      io.io.out(
-        losses.length > 0
-          ? readOnly
-            ? 'access is read-only, and `nudge deploy --sql` refuses this plan too: it would lose changes no engine has read (`--discard-unread` writes it anyway).'
-            : 'Deploy refuses this plan: it would lose changes no engine has read. Drain them first, or discard them.'
-          : readOnly
-            ? 'access is read-only: `nudge deploy --sql` prints this change as SQL to apply yourself.'
-            : 'Deploy applies it.',
-      );
-    }
+    if (plan.hasChanges) io.io.out(afterPlanLine(losses, { readOnly, on: 'dashboard' }).text);
     return c.json({
       access: project.config.access,
       changes: plan.hasChanges,
