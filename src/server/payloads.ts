@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { batchEvents, captureBatchSchema } from '../capture/transports/webhook/index.js';
 import type { InboxEvent } from '../engine/intake/inbox.js';
-import { fieldOf } from './body.js';
+import { fieldOf, issueMessage } from './body.js';
 import { HttpError } from './http-error.js';
 
 export type Shape = 'capture' | 'supabase' | 'event';
@@ -130,7 +130,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const issue = result.error.issues[0];
   throw unprocessable(
     'invalid_payload',
-    `${fieldOf(issue?.path ?? [])}: ${issue?.message ?? 'invalid'}`,
+    `${fieldOf(issue?.path ?? [])}: ${issue ? issueMessage(issue, value) : 'invalid'}`,
   );
 }
 

@@ -130,6 +130,17 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(await slotExists()).toBe(true);
   });
 
+  it.each([
+    [[], '(body): expected a JSON object, got an array'],
+    [{ discardUnread: true }, 'plan: required (a string)'],
+    [{ plan: 7 }, 'plan: expected a string, got a number'],
+  ])('says what %j is instead of what was expected', async (body, detail) => {
+    const response = await call('POST', '/v1/deploy', body);
+    expect(response.status).toBe(422);
+    expect(await response.json()).toEqual({ error: 'invalid_body', detail });
+    expect(await slotExists()).toBe(true);
+  });
+
   it('with discardUnread: true deploys and drops the slot', async () => {
     const plan = (await (await call('GET', '/v1/plan')).json()) as CapturePlan;
     const before = await deployments();

@@ -5,7 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import { type ContactQuery, QueryError } from '../../contacts/query.js';
-import { fieldOf, parseJson, readCapped } from '../body.js';
+import { fieldOf, issueMessage, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 
 /** The body as JSON; undefined when there is none. */
@@ -45,7 +45,7 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown): z.outp
     const field = fieldOf([...issue.path, issue.keys[0] ?? '']).replace(/^\(body\)\./, '');
     throw invalid(field, `unknown field${objectHint(schema)}`);
   }
-  throw invalid(fieldOf(issue?.path ?? []), issue?.message ?? 'invalid');
+  throw invalid(fieldOf(issue?.path ?? []), issue ? issueMessage(issue, value) : 'invalid');
 }
 
 /** `; expected one of a, b, c` for an object schema. */
