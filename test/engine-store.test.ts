@@ -27,6 +27,25 @@ describe('engine store', () => {
     }
   });
 
+  it("renames a scheduled feature's records from source 'sync' to 'schedule' (migration 022), and no other", async () => {
+    await migrateEngine(db.sql, db.url);
+    await db.sql`
+      insert into nudge_engine.inbox (source, source_key, event_name, occurred_at, partition)
+      values ('sync', 'schedule:inactivity:2026-12-01T00:00:00.000Z:7', 'schedule:inactivity', now(), 0),
+             ('sync', 'not-a-schedule', 'other', now(), 0)`;
+    const rename = engineMigrations().find((m) => m.version === 22)!;
+    expect(rename.name).toBe('schedule_source');
+    await db.sql.unsafe(rename.sql);
+    const rows = await db.sql<{ source: string; source_key: string }[]>`
+      select source, source_key from nudge_engine.inbox
+       where source_key in ('schedule:inactivity:2026-12-01T00:00:00.000Z:7', 'not-a-schedule')
+       order by source_key`;
+    expect(rows).toEqual([
+      { source: 'sync', source_key: 'not-a-schedule' },
+      { source: 'schedule', source_key: 'schedule:inactivity:2026-12-01T00:00:00.000Z:7' },
+    ]);
+  });
+
   it('resolves a contact by whichever identity it carries, and merges them', async () => {
     const byEmail = await resolveContact(db.sql, { email: ' Ada@Example.com ' }, { plan: 'free' });
     expect(byEmail.created).toBe(true);

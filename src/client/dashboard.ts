@@ -325,11 +325,27 @@ export interface DeployResult {
   counts: { create: number; replace: number; drop: number; unchanged: number };
 }
 
+/**
+ * Where an ingest record came in, as the Ingest page's filter lists them:
+ * a capture transport (outbox, webhook, replication), the API's events,
+ * a backfill, or a scheduled feature's run. The engine's InboxSource
+ * (engine/intake/inbox.ts) is kept the same by the compiler.
+ */
+export const INGEST_SOURCES = [
+  'outbox',
+  'webhook',
+  'replication',
+  'api',
+  'backfill',
+  'schedule',
+] as const;
+
+export type IngestSource = (typeof INGEST_SOURCES)[number];
+
 /** One record of the raw ingest log (the engine's inbox). */
 export interface IngestRecord {
   id: number;
-  /** outbox, webhook, api, sync, … */
-  source: string;
+  source: IngestSource;
   source_key: string;
   schema_name: string | null;
   table_name: string | null;

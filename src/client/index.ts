@@ -61,7 +61,7 @@ export type {
   Unreadable,
   UnreadSlot,
 } from './dashboard.js';
-export { ACTION_STATUSES, OUTCOMES } from './dashboard.js';
+export { ACTION_STATUSES, INGEST_SOURCES, OUTCOMES } from './dashboard.js';
 export type * from './preferences.js';
 export type {
   Attributes,

@@ -4,7 +4,9 @@
 // (a webhook that fails once, then succeeds, against a local recorder).
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DecisionPage, IngestPage } from '../../src/client/index.js';
+import { type DecisionPage, INGEST_SOURCES, type IngestPage } from '../../src/client/index.js';
+import { TRANSPORTS } from '../../src/config/schema.js';
+import { ENGINE_DOORS } from '../../src/engine/intake/inbox.js';
 import {
   enqueue,
   makeEnv,
@@ -23,6 +25,12 @@ let get: DashboardServer['get'];
 
 beforeAll(async () => {
   ({ get } = await dashboardServer(db));
+});
+
+describe("the Ingest page's source filter", () => {
+  it("names every door into the inbox: each transport and the engine's own", () => {
+    expect([...INGEST_SOURCES].sort()).toEqual([...TRANSPORTS, ...ENGINE_DOORS].sort());
+  });
 });
 
 describe('GET /v1/ingest', () => {

@@ -273,6 +273,9 @@ cooldown: 30d
       route: makeRouter(engine.features, 2),
     };
     expect(await runSchedules(ctx, engine.features.scheduled())).toBe(2);
+    const sources = await db.sql`
+      select distinct source from nudge_engine.inbox where event_name = 'schedule:inactivity'`;
+    expect(sources.map((r) => r.source)).toEqual(['schedule']);
     // Same window: nothing new.
     expect(await runSchedules(ctx, engine.features.scheduled())).toBe(0);
     await engine.settle();

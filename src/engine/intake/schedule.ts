@@ -95,7 +95,7 @@ export async function runSchedules(
       .cursor(1000);
     for await (const rows of cursor) {
       const events: InboxEvent[] = rows.map(({ row }, i) => ({
-        source: 'sync',
+        source: 'schedule',
         sourceKey: `schedule:${feature.name}:${windowStart.toISOString()}:${table.primaryKey.map((c) => String(row[c])).join(',') || matched + i}`,
         schema: trigger.table.schema,
         table: trigger.table.table,

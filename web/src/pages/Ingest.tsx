@@ -4,7 +4,7 @@
 // newest first, filtered by source, table or event, and time received (each
 // filter in the URL), paged back by keyset ("Older").
 import { type FormEvent, useEffect, useState } from 'react';
-import type { IngestRecord } from '../../../src/client/index.js';
+import { INGEST_SOURCES, type IngestRecord } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
 import type { IngestFilter } from '../routes.js';
@@ -81,7 +81,7 @@ export function Ingest({ filter }: { filter: IngestFilter }) {
         <label>
           Source{' '}
           <select key={filter.source ?? ''} name="source" defaultValue={filter.source ?? ''}>
-            {['', 'outbox', 'webhook', 'api', 'sync', 'replication'].map((s) => (
+            {['', ...INGEST_SOURCES].map((s) => (
               <option key={s} value={s}>
                 {s || 'all'}
               </option>
