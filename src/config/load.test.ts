@@ -102,6 +102,25 @@ describe('loadConfig', () => {
     expect(plain.config.capture.replication).toEqual({ slot: 'nudge', warn_retained_mb: 1024 });
   });
 
+  it("reads the webhook transport's settings under capture, and says where a top-level webhook: moved", async () => {
+    const section = '  webhook:\n    url: https://nudge.example.com/ingest\n';
+    const cwd = await project({ 'nudge.yaml': `capture:\n  transport: webhook\n${section}` });
+    const { config } = await loadConfig({ cwd, env: {} });
+    expect(config.capture).toMatchObject({
+      transport: 'webhook',
+      webhook: { url: 'https://nudge.example.com/ingest', timeout_ms: 5000 },
+    });
+    expect(
+      await loadError({ 'nudge.yaml': `capture:\n  transport: replication\n${section}` }),
+    ).toBe(
+      'nudge.yaml:4:5 capture.webhook: is set but capture.transport is replication: add transport: webhook under capture, or remove this section',
+    );
+    const old = 'capture: webhook\nwebhook:\n  url: https://nudge.example.com/ingest\n';
+    expect(await loadError({ 'nudge.yaml': old })).toBe(
+      'nudge.yaml:3:3 webhook: moved under capture: write capture: { transport: webhook, webhook: { url: … } } (webhooks:, with an s, signs the webhooks features send)',
+    );
+  });
+
   it('refuses attribute names every JavaScript object already has', async () => {
     const yaml =
       'connectors:\n  supabase:\n    user_mapping:\n      user_metadata.plan: constructor\n';

@@ -14,7 +14,7 @@ export const INGEST_SECRET = 'ingest';
 export const INGEST_SHARED_SECRET = 'ingest-shared';
 
 export interface IngestSecrets {
-  /** Standard Webhooks secrets any of which may sign a request (ingest, then webhook.secret). */
+  /** Standard Webhooks secrets any of which may sign a request (ingest, then capture.webhook.secret). */
   signing: string[];
   /** The value Supabase Database Webhooks send in x-nudge-secret or Authorization: Bearer. */
   shared: string;
@@ -49,7 +49,7 @@ export async function ingestSharedSecret(sql: postgres.Sql, keys: KeySource): Pr
 }
 
 /**
- * The secret capture: webhook triggers sign with: webhook.secret when set,
+ * The secret capture: webhook triggers sign with: capture.webhook.secret when set,
  * else the ingest secret, so that the server accepts what the triggers send.
  */
 export async function captureSigningSecret(
@@ -57,8 +57,8 @@ export async function captureSigningSecret(
   project: LoadedConfig,
   keys: KeySource = keySourceOf(project),
 ): Promise<string> {
-  const configured = project.config.webhook?.secret;
-  if (configured) return checked(configured, 'webhook.secret');
+  const configured = project.config.capture.webhook?.secret;
+  if (configured) return checked(configured, 'capture.webhook.secret');
   return (await ingestSecret(sql, project, keys)).secret;
 }
 
@@ -68,8 +68,9 @@ export async function resolveIngestSecrets(
   keys: KeySource = keySourceOf(project),
 ): Promise<IngestSecrets> {
   const signing = [(await ingestSecret(sql, project, keys)).secret];
-  const capture = project.config.webhook?.secret;
-  if (capture && !signing.includes(capture)) signing.push(checked(capture, 'webhook.secret'));
+  const capture = project.config.capture.webhook?.secret;
+  if (capture && !signing.includes(capture))
+    signing.push(checked(capture, 'capture.webhook.secret'));
   return { signing, shared: await ingestSharedSecret(sql, keys) };
 }
 

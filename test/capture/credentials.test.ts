@@ -102,7 +102,7 @@ stages: [{ name: seen, do: ${everything(url)} }]
 
 const CONFIG = (transport: Transport, extra = '', slot = 'nudge') => `capture:
   transport: ${transport}
-${transport === 'replication' ? `  replication: { slot: ${slot} }\n` : ''}  exclude_columns:
+${transport === 'replication' ? `  replication: { slot: ${slot} }\n` : ''}${extra}  exclude_columns:
     public.profiles: [ssn]
 engine: { partitions: 2 }
 connectors:
@@ -111,7 +111,7 @@ connectors:
     user_mapping: { email: email, user_metadata.full_name: FIRSTNAME }
     table_mapping:
       profiles: { sync_as: events, event_name: profile_created }
-${extra}`;
+`;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -156,7 +156,7 @@ async function world(transport: Transport): Promise<World> {
     await installPgNetStandIn(db.sql);
     const forwarder = makeForwarder(db.sql);
     deliver = () => forwarder.drain();
-    extra = `webhook: { url: "http://127.0.0.1:${port}/ingest" }\n`;
+    extra = `  webhook: { url: "http://127.0.0.1:${port}/ingest" }\n`;
   }
   // Slots are server-wide: one per test database.
   await writeFile(path.join(cwd, 'nudge.yaml'), CONFIG(transport, extra, `nudge_${db.name}`));

@@ -276,7 +276,9 @@ describe('outbox capture', () => {
 describe('webhook capture (pg_net)', () => {
   beforeAll(async () => {
     // Nothing listens there: the bodies are tested, not the delivery.
-    await deployWith('capture: webhook\nwebhook:\n  url: http://127.0.0.1:9/ingest\n');
+    await deployWith(
+      'capture:\n  transport: webhook\n  webhook:\n    url: http://127.0.0.1:9/ingest\n',
+    );
     const [body] = await db.sql<{ webhook: boolean }[]>`
       select bool_and(p.prosrc like '%net.http_post%') as webhook
         from pg_trigger t join pg_proc p on p.oid = t.tgfoid

@@ -331,7 +331,7 @@ describe('nudge doctor', () => {
 
   it('fails when capture is webhook and pg_net is missing', async () => {
     const { code, lines } = await doctor(
-      'capture: webhook\nwebhook:\n  url: http://127.0.0.1:9/ingest\n',
+      'capture:\n  transport: webhook\n  webhook:\n    url: http://127.0.0.1:9/ingest\n',
     );
     expectProblem(
       lines,

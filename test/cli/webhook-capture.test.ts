@@ -44,7 +44,7 @@ stages:
   server = await app.listen({ host: '127.0.0.1', port: 0 });
   await writeFile(
     path.join(cwd, 'nudge.yaml'),
-    `capture: webhook\nwebhook:\n  url: ${server.url}/ingest\n`,
+    `capture:\n  transport: webhook\n  webhook:\n    url: ${server.url}/ingest\n`,
   );
 });
 

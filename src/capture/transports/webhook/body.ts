@@ -22,10 +22,12 @@ export interface WebhookTarget {
 /** The trigger bodies of capture: webhook. Everything inlined is part of the marker hash. */
 export function webhookBody(target: WebhookTarget): TriggerBody {
   if (!/^https?:\/\/./i.test(target.url)) {
-    throw new NudgeError(`webhook.url must be an http(s) URL (got ${JSON.stringify(target.url)})`);
+    throw new NudgeError(
+      `capture.webhook.url must be an http(s) URL (got ${JSON.stringify(target.url)})`,
+    );
   }
   if (!Number.isInteger(target.timeoutMs) || target.timeoutMs <= 0) {
-    throw new NudgeError('webhook.timeout_ms must be a positive integer');
+    throw new NudgeError('capture.webhook.timeout_ms must be a positive integer');
   }
   return {
     label: 'webhook via pg_net',

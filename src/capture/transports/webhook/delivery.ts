@@ -80,8 +80,8 @@ export async function resolveWebhookBody(
 ): Promise<TriggerBody> {
   if (!webhook) {
     throw new NudgeError(
-      'capture: webhook needs a webhook: block with the URL of Nudge’s /ingest',
-      'add webhook: { url: https://<your nudge host>/ingest } to nudge.yaml',
+      'capture: webhook needs the URL of Nudge’s /ingest (capture.webhook.url)',
+      'write capture: { transport: webhook, webhook: { url: https://<your nudge host>/ingest } } in nudge.yaml',
     );
   }
   const pgcryptoSchema = await findPgcryptoSchema(sql);

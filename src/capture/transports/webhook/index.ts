@@ -26,7 +26,7 @@ export const webhook: Transport = {
   capturedBy: 'trigger',
   capturesWith: 'its own triggers',
   async desired({ project, sql, needs }) {
-    const body = await resolveWebhookBody(sql, project.config.webhook);
+    const body = await resolveWebhookBody(sql, project.config.capture.webhook);
     return buildCaptureObjects(needs, { exclude: project.config.capture.exclude_columns, body });
   },
   engine: {
