@@ -118,7 +118,9 @@ describe('getting in', () => {
     const page = await request('/features/welcome-drip', { headers: { cookie } });
     expect([200, 503]).toContain(page.status); // 503 only when the web app is not built
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
-    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    // No Referer to another origin (the link's token); same-origin keeps the
+    // forms' Origin real, where no-referrer made it "null".
+    expect(page.headers.get('referrer-policy')).toBe('same-origin');
     const list = await request('/v1/features', { headers: { cookie } });
     expect(list.status).toBe(200);
   });
@@ -183,6 +185,20 @@ describe('getting in', () => {
     const { key: readKey } = await createApiKey(db.sql, 'reader', 'read');
     expect((await form(readKey)).status).toBe(401);
     expect((await form(key, 'https://evil.example')).status).toBe(401);
+    // Origin "null": Sec-Fetch-Site decides; a sandboxed frame elsewhere sends null alone.
+    const nullOrigin = (site?: string) =>
+      request('/login', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: 'null',
+          ...(site ? { 'sec-fetch-site': site } : {}),
+        },
+        body: new URLSearchParams({ token: key, next: '/logs' }).toString(),
+      });
+    expect((await nullOrigin()).status).toBe(401);
+    expect((await nullOrigin('cross-site')).status).toBe(401);
+    expect((await nullOrigin('same-origin')).status).toBe(303);
     const signedIn = await form(key);
     expect(signedIn.status).toBe(303);
     expect(signedIn.headers.get('location')).toBe('/logs');

@@ -100,6 +100,25 @@ describe('the dashboard in Chromium', () => {
     await shot('login');
   });
 
+  it('signs in through its own form, and Sign out ends the session', async () => {
+    const token = new URL(running.dashboardUrl!).searchParams.get('token')!;
+    await page.goto(`${base}/features`);
+    await page.getByLabel('Dashboard token or API key').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Features' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/features');
+    const session = async () =>
+      (await page.context().cookies()).find((c) => c.name === 'nudge_session');
+    expect(await session()).toBeDefined();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Nudge dashboard' }).waitFor();
+    expect(await session()).toBeUndefined();
+    const after = await page.goto(`${base}/features`);
+    expect(after?.status()).toBe(401);
+    expect(await page.locator('body').textContent()).not.toContain('welcome-drip');
+  });
+
   it('opens Overview from the printed link, and keeps the token out of the address', async () => {
     expect(running.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
     await page.goto(running.dashboardUrl!);

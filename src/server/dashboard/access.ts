@@ -121,10 +121,16 @@ export function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** A form post from this origin: Origin (or, lacking it, Sec-Fetch-Site) says so. */
+/**
+ * A form post from this origin: Origin says so, or, when it is missing or
+ * "null" (a page whose referrer policy withholds it, a privacy setting),
+ * Sec-Fetch-Site does. A null Origin with no Sec-Fetch-Site is refused: a
+ * sandboxed frame on another site sends exactly that.
+ */
 export function sameOrigin(c: Context): boolean {
   const origin = c.req.header('origin');
-  if (origin !== undefined) return origin === new URL(c.req.url).origin;
   const site = c.req.header('sec-fetch-site');
+  if (origin === 'null') return site === 'same-origin';
+  if (origin !== undefined) return origin === new URL(c.req.url).origin;
   return site === undefined || site === 'same-origin' || site === 'none';
 }

@@ -83,8 +83,10 @@ export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Hono 
   const secure = (c: Context, csp: string) => {
     c.header('content-security-policy', csp);
     c.header('x-content-type-options', 'nosniff');
-    // The link's token must not leave in a Referer.
-    c.header('referrer-policy', 'no-referrer');
+    // The link's token must not leave in a Referer: no referrer to another
+    // origin. (no-referrer would also make a browser send Origin: null on
+    // the sign-in and sign-out forms, which sameOrigin() refuses.)
+    c.header('referrer-policy', 'same-origin');
     c.header('cache-control', 'no-store');
   };
   const login = (c: Context, message?: string) => {
