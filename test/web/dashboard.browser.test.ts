@@ -111,6 +111,16 @@ describe('the dashboard in Chromium', () => {
       (await page.context().cookies()).find((c) => c.name === 'nudge_session');
     expect(await session()).toBeDefined();
 
+    // The session gone under an open page: its next read says so, and how back.
+    await page.context().clearCookies();
+    await page.getByRole('link', { name: 'Logs', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'Your session has ended.' }).waitFor();
+    await page.getByRole('link', { name: 'Sign in again' }).click();
+    await page.getByLabel('Dashboard token or API key').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Logs' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/logs');
+
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Nudge dashboard' }).waitFor();
     expect(await session()).toBeUndefined();

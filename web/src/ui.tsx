@@ -2,6 +2,7 @@
 // hover, a status badge, a loader hook that keeps the last data while it
 // refreshes, and an error line.
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { NudgeApiError } from '../../src/client/index.js';
 import { localTime, relativeTime } from './format.js';
 
 export function Time({ at, relative = false }: { at: string | null; relative?: boolean }) {
@@ -21,9 +22,23 @@ export function Badge({ kind, children }: { kind: string; children?: ReactNode }
 
 export function Problem({ error }: { error: unknown }) {
   if (!error) return null;
+  // The session ended (signed out elsewhere, the server restarted with a new
+  // token): the way back is the sign-in page, not an API key.
+  if (error instanceof NudgeApiError && error.status === 401) {
+    return (
+      <p className="problem" role="alert">
+        Your session has ended.{' '}
+        <a href={`${window.location.pathname}${window.location.search}`}>Sign in again</a>
+      </p>
+    );
+  }
   return (
     <p className="problem" role="alert">
-      {error instanceof Error ? error.message : String(error)}
+      {error instanceof NudgeApiError
+        ? error.detail
+        : error instanceof Error
+          ? error.message
+          : String(error)}
     </p>
   );
 }
