@@ -264,6 +264,12 @@ describe('typed capture', () => {
     ]);
     await deployNow(db.sql, ['update']);
     expect(await listRowsTables(db.sql)).toEqual([]);
+    // The idle look still knew the dropped table: it looks again instead of
+    // failing on every turn (the pump runs only when a look says so).
+    expect(await capturesWaiting(db.sql)).toBe(false);
+    await db.sql`update "my-app"."Order Items" set x = 2 where "Qty ""x""" = 40`;
+    expect(await capturesWaiting(db.sql)).toBe(true);
+    expect(await pumpAll(db.sql)).toBe(1);
   });
 
   it('tells an idle pump whether it has anything to claim, and to look after a deploy it has not seen', async () => {

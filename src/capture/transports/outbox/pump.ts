@@ -89,13 +89,27 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
 
 /** pumpOnce, saying where the rows went and whether more are waiting. */
 export async function pump(options: PumpOptions): Promise<PumpResult> {
+  return withRowsTables(options.source, (known) => pumpBatch(options, known));
+}
+
+/**
+ * Runs `use` with the rows tables as last looked up, and once more with a
+ * fresh list when they were stale: a deploy since (StaleRowsTables), or one
+ * that dropped a table the list still names (42P01). A rows table never
+ * changes shape, so no other error is stale. Both the claim and the idle
+ * look go through here: a look that kept naming a dropped table failed on
+ * every turn, and the pump, which runs only after a look says so, never ran
+ * again until the engine restarted.
+ */
+async function withRowsTables<T>(
+  source: postgres.Sql,
+  use: (known: RowsTables) => Promise<T>,
+): Promise<T> {
   try {
-    return await pumpBatch(options, await rowsTables(options.source, false));
+    return await use(await rowsTables(source, false));
   } catch (error) {
-    // A deploy since the rows tables were looked up (one may even be gone:
-    // 42P01). A rows table never changes shape, so no other error is stale.
     if (!(error instanceof StaleRowsTables) && !isUndefinedTable(error)) throw error;
-    return pumpBatch(options, await rowsTables(options.source, true));
+    return use(await rowsTables(source, true));
   }
 }
 
@@ -196,8 +210,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
  * up (a claim refreshes them). One cheap query, outside any transaction.
  */
 export async function capturesWaiting(source: postgres.Sql): Promise<boolean> {
-  const known = await rowsTables(source, false);
-  return outboxWaiting(source, known.deployment, known.tables);
+  return withRowsTables(source, (known) => outboxWaiting(source, known.deployment, known.tables));
 }
 
 /** Captured rows waiting for the pump: in nudge.event_log and in every rows table. */
