@@ -7,6 +7,7 @@ import { rendererFor } from '../actions/render.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { liveSyncNeeds } from '../contacts/live.js';
+import { templateProblems } from '../email/templates.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
@@ -25,12 +26,14 @@ export async function desiredCaptures(
 ): Promise<DesiredCaptures> {
   const exclude = project.config.capture.exclude_columns;
   checkExcluded(project, catalog);
-  const reads = await readsOf(features, rendererFor(project));
+  const renderer = rendererFor(project);
+  const reads = await readsOf(features, renderer);
   const needs = [
     ...checkFeatures(features, catalog, project.config.contacts.attributes, {
       reads,
       exclude,
       email: project.config.email,
+      templates: await templateProblems(features, renderer),
     }),
     ...liveSyncNeeds(project, catalog),
   ];

@@ -30,6 +30,7 @@ import {
 import type { Config } from '../config/schema.js';
 import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
+import { templateErrorsAt } from '../email/templates.js';
 import { checkTopics } from '../email/topics.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
@@ -59,6 +60,8 @@ export interface CheckOptions {
   exclude?: ExcludedColumns;
   /** nudge.yaml's email: each email action's topic must be one it declares (unchecked without). */
   email?: Config['email'];
+  /** Template name → its problem (email/templates.ts): an error at each email action naming it. */
+  templates?: ReadonlyMap<string, string>;
 }
 
 export function checkFeatures(
@@ -79,6 +82,9 @@ export function checkFeatures(
       })),
     );
     if (options.email) errors.push(...checkTopics([feature], options.email));
+    if (options.templates)
+      for (const { at, problem } of templateErrorsAt(feature, options.templates))
+        errors.push(feature.source.error(at, problem));
   }
   throwIfAny(errors);
   return needs;

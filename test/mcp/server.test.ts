@@ -73,6 +73,13 @@ beforeAll(async () => {
 
   cwd = await mkdtemp(path.join(tmpdir(), 'nudge-mcp-'));
   await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  // The email templates the features name: plan checks each is there.
+  await mkdir(path.join(cwd, 'nudge/templates'), { recursive: true });
+  for (const name of ['welcome', 'thanks'])
+    await writeFile(
+      path.join(cwd, `nudge/templates/${name}.liquid`),
+      `<p>Hello {{ contact.email }}</p>\n`,
+    );
   await writeFile(path.join(cwd, 'nudge.yaml'), 'access: read-write\n');
   await writeFile(path.join(cwd, 'read-only.yaml'), 'access: read-only\n');
   await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME);

@@ -1,0 +1,46 @@
+// An email action's template is checked with the feature: a name with no
+// file, or a file that does not parse, is an error at the action's
+// `template:` line (plan, deploy, doctor, the engine's start), not a dead
+// run on the day the email is due. Drafts are not checked, as plan skips them.
+import { describe, expect, it } from 'vitest';
+import { rendererFor } from '../../src/actions/render.js';
+import { loadConfig } from '../../src/config/load.js';
+import { templateErrorsAt, templateProblems } from '../../src/email/templates.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { projectFiles } from './setup.js';
+
+const feature = (name: string, template: string, status = 'active') => `name: ${name}
+status: ${status}
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: welcomed
+    do:
+      - { email: { template: welcome, subject: Hi } }
+      - { email: { template: ${template}, subject: Hi } }
+`;
+
+describe('nudge plan: email templates', () => {
+  it('names a missing or broken template at its line, and skips drafts', async () => {
+    const cwd = await projectFiles({
+      'nudge.yaml': 'access: read-write\n',
+      'nudge/templates/welcome.liquid': '<p>Hi {{ contact.email }}</p>\n',
+      'nudge/templates/broken.liquid': '<p>{% if contact.email %}Hi</p>\n',
+      'nudge/features/typo.yaml': feature('typo', 'welcom'),
+      'nudge/features/broken.yaml': feature('broken', 'broken'),
+      'nudge/features/later.yaml': feature('later', 'not-written-yet', 'draft'),
+    });
+    const project = await loadConfig({ cwd, env: {} });
+    const features = await loadFeatures(project.featuresDir, project.env, cwd);
+    const problems = await templateProblems(features, rendererFor(project));
+    expect([...problems.keys()].sort()).toEqual(['broken', 'welcom']);
+    const messages = features.flatMap((f) =>
+      templateErrorsAt(f, problems).map(({ at, problem }) => f.source.error(at, problem).message),
+    );
+    expect(messages.sort()).toEqual([
+      expect.stringMatching(
+        /^nudge\/features\/broken\.yaml:8:30 stages\[0\]\.do\[1\]\.email\.template: nudge\/templates\/broken\.liquid: tag \{% if contact\.email %\} not closed/,
+      ),
+      'nudge/features/typo.yaml:8:30 stages[0].do[1].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html',
+    ]);
+  });
+});
