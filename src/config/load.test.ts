@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,10 @@ import { loadConfig } from './load.js';
 
 async function project(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nudge-config-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  for (const [name, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), text);
+  }
   return dir;
 }
 
@@ -121,6 +124,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a features: path that names no directory, at its line', async () => {
+    expect(await loadError({ 'nudge.yaml': 'access: read-write\nfeatures: nudge/feature\n' })).toBe(
+      'nudge.yaml:2:11 features: no directory nudge/feature: fix the path, or create it (a plan without it would drop every capture of your features)',
+    );
+    // The default, unwritten, may be missing: a project with no features yet.
+    const cwd = await project({ 'nudge.yaml': 'access: read-write\n' });
+    expect((await loadConfig({ cwd, env: {} })).featuresDir).toBe(path.join(cwd, 'nudge/features'));
+  });
+
   it('refuses attribute names every JavaScript object already has', async () => {
     const yaml =
       'connectors:\n  supabase:\n    user_mapping:\n      user_metadata.plan: constructor\n';
@@ -142,6 +154,7 @@ describe('loadConfig', () => {
     const cwd = await project({
       'nudge.yaml': 'database_url: ${DB}\nfeatures: ${FEATURES:-flows}\ntemplates: $${literal}\n',
       '.env': 'DB=postgres://from-dotenv/db\nOTHER=1\n',
+      'flows/README': 'features live here\n',
     });
     const fromDotEnv = await loadConfig({ cwd, env: {} });
     expect(fromDotEnv.databaseUrl).toBe('postgres://from-dotenv/db');

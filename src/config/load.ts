@@ -68,6 +68,17 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     config = configSchema.parse({});
   }
 
+  // A features: path that names no directory is a typo, not a project
+  // without features: read as none, plan would drop every capture deployed.
+  const featuresDir = path.resolve(dir, config.features);
+  const written = (source?.value as { features?: unknown } | null | undefined)?.features;
+  if (source && written !== undefined && !existsSync(featuresDir)) {
+    throw source.error(
+      ['features'],
+      `no directory ${displayPath(featuresDir, cwd)}: fix the path, or create it (a plan without it would drop every capture of your features)`,
+    );
+  }
+
   const databaseUrl = config.database_url || env.DATABASE_URL || undefined;
   const supabase = config.connectors?.supabase;
   if (supabase && source && supabase.api_key && supabase.service_role_key) {
@@ -93,7 +104,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
             : 'DATABASE_URL',
         }
       : {}),
-    featuresDir: path.resolve(dir, config.features),
+    featuresDir,
     templatesDir: path.resolve(dir, config.templates),
     ...(supabase
       ? { supabase: { ...supabase, key: supabase.api_key ?? supabase.service_role_key } }
