@@ -10,6 +10,7 @@ import { makePlan } from '../../src/capture/plan.js';
 import { listRowsTables, readCaptureState } from '../../src/capture/state.js';
 import {
   capturesWaiting,
+  oldestPendingCapture,
   pendingCaptures,
   pumpOnce,
 } from '../../src/capture/transports/outbox/pump.js';
@@ -142,6 +143,13 @@ describe('typed capture', () => {
       .catch(onlyRollback('roll back'));
     await db.sql`delete from "my-app"."Order Items" where "Qty ""x""" = 2`;
     expect(await pendingCaptures(db.sql)).toBe(8);
+    // The lag's oldest time: the first insert's, in a rows table (not in event_log).
+    const [update] = await db.sql<
+      { at: Date }[]
+    >`select min(captured_at) as at from nudge.event_log`;
+    const oldest = await oldestPendingCapture(db.sql);
+    expect(oldest).not.toBeNull();
+    expect(oldest!.getTime()).toBeLessThan(update!.at.getTime());
     const before = await captured(db.sql);
     // Columns in table order (the inbox keeps rows as jsonb, which sorts keys).
     expect(Object.keys(before[0]!.new_rows![0]!)).toEqual(COLUMNS);
@@ -152,6 +160,7 @@ describe('typed capture', () => {
     // Small batches, so the merge has to hold rows back across claims.
     expect(await pumpAll(db.sql, { batch: 1, rowsBatch: 2 })).toBe(8);
     expect(await pendingCaptures(db.sql)).toBe(0);
+    expect(await oldestPendingCapture(db.sql)).toBeNull();
     const moved = await inbox(db.sql);
     expect(moved.map((e) => e.source_key)).toEqual(before.map((c) => `${c.id}:0`));
     const first = moved[0]!.new_row as Record<string, unknown>;

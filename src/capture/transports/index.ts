@@ -79,6 +79,16 @@ export async function pendingInSource(source: postgres.Sql): Promise<number> {
   return pending;
 }
 
+/** When the oldest change counted by pendingInSource was captured; null when there is none. */
+export async function oldestPendingInSource(source: postgres.Sql): Promise<Date | null> {
+  let oldest: Date | null = null;
+  for (const transport of Object.values(TRANSPORTS)) {
+    const at = (await transport.engine?.oldestPending?.(source)) ?? null;
+    if (at && (!oldest || at < oldest)) oldest = at;
+  }
+  return oldest;
+}
+
 /**
  * The pumps the engine drives, of every registered transport that has one,
  * whichever the project uses (port.ts says why): the outbox's.

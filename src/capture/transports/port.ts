@@ -110,6 +110,8 @@ export interface Transport {
      * and `nudge dev`'s wait count them.
      */
     pending?(source: postgres.Sql): Promise<number>;
+    /** When the oldest of those changes was captured (null: none), for `/v1/overview`'s lag. */
+    oldestPending?(source: postgres.Sql): Promise<Date | null>;
   };
   /**
    * A transport that signs what it sends (capture: webhook): deploy installs

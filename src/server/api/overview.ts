@@ -12,7 +12,11 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { readSchemaState } from '../../capture/schema.js';
-import { pendingInSource, TRANSPORTS } from '../../capture/transports/index.js';
+import {
+  oldestPendingInSource,
+  pendingInSource,
+  TRANSPORTS,
+} from '../../capture/transports/index.js';
 import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
@@ -155,16 +159,14 @@ async function captureFacts(source: postgres.Sql) {
   }
   const [deployment] = await source<{ id: number; at: Date; summary: unknown }[]>`
     select d.id::int as id, deployed_at as at, summary from nudge.deployments d order by d.id desc limit 1`;
-  const [oldest] = await source<
-    { at: Date | null }[]
-  >`select min(captured_at) as at from nudge.event_log`;
+  const oldest = await oldestPendingInSource(source);
   return {
     schema,
     deployment: deployment
       ? { id: deployment.id, at: deployment.at.toISOString(), summary: deployment.summary }
       : null,
     pending: await pendingInSource(source),
-    oldest_at: oldest?.at ? oldest.at.toISOString() : null,
+    oldest_at: oldest ? oldest.toISOString() : null,
   };
 }
 

@@ -6,7 +6,7 @@
 import { parseDuration } from '../../../config/duration.js';
 import { buildCaptureObjects } from '../../triggers.js';
 import type { Transport } from '../port.js';
-import { capturesWaiting, pendingCaptures, pump } from './pump.js';
+import { capturesWaiting, oldestPendingCapture, pendingCaptures, pump } from './pump.js';
 
 /** capture: outbox, the registry's default: triggers, and the pump the engine drives. */
 export const outbox: Transport = {
@@ -26,5 +26,6 @@ export const outbox: Transport = {
       };
     },
     pending: pendingCaptures,
+    oldestPending: oldestPendingCapture,
   },
 };

@@ -20,6 +20,7 @@ import { claimCaptures } from './sql/claim-captures.js';
 import { consumeCaptures } from './sql/consume-captures.js';
 import { countCaptures } from './sql/count-captures.js';
 import { latestDeployment } from './sql/latest-deployment.js';
+import { oldestCapture } from './sql/oldest-capture.js';
 import { outboxWaiting } from './sql/outbox-waiting.js';
 
 export interface PumpOptions {
@@ -216,4 +217,9 @@ export async function capturesWaiting(source: postgres.Sql): Promise<boolean> {
 /** Captured rows waiting for the pump: in nudge.event_log and in every rows table. */
 export async function pendingCaptures(source: postgres.Sql): Promise<number> {
   return countCaptures(source, await listRowsTables(source));
+}
+
+/** When the oldest of them was captured; null when none waits. */
+export async function oldestPendingCapture(source: postgres.Sql): Promise<Date | null> {
+  return oldestCapture(source, await listRowsTables(source));
 }
