@@ -3,7 +3,7 @@
 // --help` stays fast.
 import type { Command } from 'commander';
 import { registerKeys } from './keys.js';
-import type { Wrap } from './program.js';
+import { type Wrap, wholeNumber } from './program.js';
 
 export function registerCommands(program: Command, wrap: Wrap): void {
   program
@@ -74,7 +74,11 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('--once', 'run the demo and exit instead of following new events')
     .option('--fresh', 'start over: drop the demo database and Nudge’s state in it')
     .option('--data-dir <dir>', 'where the embedded database lives', '.nudge/pg')
-    .option('--port <port>', 'port for the embedded database (default: any free port)')
+    .option(
+      '--port <port>',
+      'port for the embedded database (default: any free port)',
+      wholeNumber(1, 65535),
+    )
     .action(wrap(async (options, io) => (await import('./dev.js')).dev(options, io)));
 
   program
@@ -95,7 +99,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('-f, --feature <name>', 'only this feature')
     .option('--contact <email|id>', 'only this contact')
     .option('--since <duration>', 'only the last 15m, 2h, 7d, ...')
-    .option('-n, --limit <n>', 'how many to show (default 100)')
+    .option('-n, --limit <n>', 'how many to show (default 100)', wholeNumber(1))
     .option('--follow', 'keep printing new decisions')
     .option('--json', 'one JSON object per line')
     .action(wrap(async (options, io) => (await import('./logs.js')).logs(options, io)));
@@ -105,7 +109,11 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .description(
       'run Nudge: capture, journeys, timers, schedules, actions and the HTTP server, in one process',
     )
-    .option('--port <port>', 'HTTP port (default: server.port in nudge.yaml, 8787)')
+    .option(
+      '--port <port>',
+      'HTTP port (default: server.port in nudge.yaml, 8787; 0: any free port)',
+      wholeNumber(0, 65535),
+    )
     .option('--json', 'log JSON lines')
     .option('--verbose', 'log more')
     .action(wrap(async (options, io) => (await import('./start.js')).start(options, io)));

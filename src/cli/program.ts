@@ -1,6 +1,7 @@
 // The command tree. Each command lives in its own file and exports a function
 // taking the parsed options and an Io; this file only wires them to commander.
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Io } from './io.js';
 import { printError } from './io.js';
 
@@ -21,6 +22,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     .description('Growth and engagement automation for Supabase and PostgreSQL')
     .option('-c, --config <file>', 'config file (default: ./nudge.yaml)')
     .option('--debug', 'print stack traces')
+    .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),
@@ -50,6 +52,32 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return printError(io, error, argv.includes('--debug'));
   }
   return exitCode;
+}
+
+/** package.json's version (src/cli and dist/cli are both two levels down). */
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+/**
+ * An option's value that must be a whole number in [min, max]: refused by
+ * commander, naming the option, before the command runs ("--limit abc" was
+ * a database error; "--port abc" started the engine first).
+ */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): string => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `expected a whole number, ${min} or more.`
+          : `expected a whole number from ${min} to ${max}.`,
+      );
+    }
+    return value.trim();
+  };
 }
 
 export type Wrap = <O>(action: CommandAction<O>) => (...args: unknown[]) => Promise<void>;

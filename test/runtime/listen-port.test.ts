@@ -51,3 +51,13 @@ describe('a server that had to take another port', () => {
     expect(link.startsWith(`${running.url}/email/unsubscribe/`)).toBe(true);
   });
 });
+
+describe('a server whose port is taken, outside nudge dev', () => {
+  it('stops with the port, the host and what to do, not the socket error', async () => {
+    const port = (holder!.address() as { port: number }).port;
+    const project = await loadConfig({ cwd: cwd!, env: { DATABASE_URL: db.url } });
+    await expect(launch(project, { http: true, log: silentLog, idleMs: 20 })).rejects.toThrow(
+      `port ${port} on 127.0.0.1 is in use: another process (another nudge start?) listens there`,
+    );
+  });
+});

@@ -2,6 +2,7 @@
 // live schema, the engine loops, the action job runner and — for `nudge
 // start` — the HTTP server. `nudge worker` is the same without the server.
 // Returns a handle the CLI keeps until a signal, and tests keep until done.
+
 import type postgres from 'postgres';
 import { enqueueActions, recoverActions } from '../../actions/queue.js';
 import { actionTasks, runActions } from '../../actions/task.js';
@@ -16,6 +17,7 @@ import { compileLiveSync } from '../../contacts/live.js';
 import { surviveConnectionLoss } from '../../db/connection-loss.js';
 import { type EngineStore, openEngineStore } from '../../db/engine.js';
 import { checkStoredSecrets } from '../../db/secrets.js';
+import { NudgeError } from '../../errors.js';
 import { type Feature, loadFeatures } from '../../features/load.js';
 import { type Log, makeLog } from '../../log.js';
 import { makeServer } from '../../server/index.js';
@@ -196,8 +198,13 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       // nudge dev takes any free port when its own is taken, even if another
       // process took it between a check and this listen.
       const listening = await server.listen({ host, port }).catch((error: unknown) => {
-        if (!options.anyPortIfTaken || (error as { code?: string }).code !== 'EADDRINUSE')
-          throw error;
+        if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+        if (!options.anyPortIfTaken) {
+          throw new NudgeError(
+            `port ${port} on ${host} is in use: another process (another nudge start?) listens there`,
+            'stop it, or choose another port with --port or server.port in nudge.yaml',
+          );
+        }
         portTaken = port;
         return server.listen({ host, port: 0 });
       });

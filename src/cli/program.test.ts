@@ -1,0 +1,44 @@
+// Option values are checked before a command runs: a whole number where one
+// is expected (naming the option), and --version prints package.json's.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { memoryIo } from './io.js';
+import { run } from './program.js';
+
+async function nudge(...argv: string[]) {
+  const { io, stdout, stderr } = memoryIo();
+  const code = await run(argv, io);
+  return { code, out: stdout(), err: stderr() };
+}
+
+describe('nudge options', () => {
+  it.each([
+    [
+      ['logs', '-n', 'abc'],
+      "option '-n, --limit <n>' argument 'abc' is invalid. expected a whole number, 1 or more.",
+    ],
+    [
+      ['logs', '-n', '0'],
+      "option '-n, --limit <n>' argument '0' is invalid. expected a whole number, 1 or more.",
+    ],
+    [['logs', '-n', '-5'], "option '-n, --limit <n>' argument '-5' is invalid"],
+    [
+      ['start', '--port', 'abc'],
+      "option '--port <port>' argument 'abc' is invalid. expected a whole number from 0 to 65535.",
+    ],
+    [
+      ['start', '--port', '70000'],
+      "argument '70000' is invalid. expected a whole number from 0 to 65535.",
+    ],
+    [['dev', '--port', '0'], "argument '0' is invalid. expected a whole number from 1 to 65535."],
+  ])('refuses %j before running it, naming the option', async (argv, message) => {
+    const { code, err } = await nudge(...argv);
+    expect(code).toBe(2);
+    expect(err).toContain(message);
+  });
+
+  it('prints the version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(await nudge('--version')).toMatchObject({ code: 0, out: version });
+  });
+});
