@@ -4,13 +4,14 @@
 // keeps printing new decisions.
 
 import { parseDuration } from '../config/duration.js';
+import type { LoadedConfig } from '../config/load.js';
 import { openEngineStore } from '../db/engine.js';
 import { type DecisionRow, decisionLines, readDecisions } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject } from './project.js';
+import { loadProject, unknownFeature } from './project.js';
 
 export interface LogsOptions extends GlobalOptions {
   feature?: string;
@@ -72,7 +73,8 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     const paused = options.json ? undefined : pausesLine(await featurePauses(sql));
     if (paused) io.out(io.colors.yellow(paused));
     const rows = await query(0, true);
-    if (rows.length === 0 && !options.follow) io.out(io.colors.dim('No decisions yet.'));
+    if (rows.length === 0 && !options.follow)
+      io.out(io.colors.dim(await nothingShown(project, options)));
     print(rows);
     if (!options.follow) return 0;
     let stop = false;
@@ -112,4 +114,20 @@ function formatLine(io: Io, row: DecisionLine): string {
     reason += ` → ${row.status}${tries}${error}`;
   }
   return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${(row.contact ?? '-').padEnd(26)} ${paint(row.outcome.padEnd(9))} ${reason}`;
+}
+
+/**
+ * Why nothing is shown: no decision at all yet, or none that match the
+ * filters given, and for --feature a name no feature file has (a typo
+ * otherwise reads like a quiet feature).
+ */
+async function nothingShown(project: LoadedConfig, options: LogsOptions): Promise<string> {
+  const filters = [
+    options.feature && `feature ${options.feature}`,
+    options.contact && `contact ${options.contact}`,
+    options.since && `the last ${options.since}`,
+  ].filter(Boolean);
+  if (filters.length === 0) return 'No decisions yet.';
+  const unknown = options.feature ? await unknownFeature(project, options.feature) : '';
+  return `No decisions for ${filters.join(', ')}${unknown}.`;
 }

@@ -2,6 +2,7 @@
 // user's database in the configured access mode, released in `finally`.
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { NudgeError } from '../errors.js';
+import { loadFeatures } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -46,4 +47,19 @@ export async function withSource<T>(
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * `; no feature file names <name> (features: a, b)` when no feature file has
+ * this name, else '': for the commands that filter by a feature's name and
+ * would otherwise show a typo as a feature with nothing to show. A feature
+ * file with errors leaves it unsaid (plan says which).
+ */
+export async function unknownFeature(project: LoadedConfig, name: string): Promise<string> {
+  const names = await loadFeatures(project.featuresDir, project.env, project.cwd).then(
+    (features) => features.map((f) => f.name),
+    () => undefined,
+  );
+  if (!names || names.includes(name)) return '';
+  return `; no feature file names ${name} (features: ${names.join(', ') || 'none'})`;
 }

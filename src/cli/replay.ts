@@ -11,7 +11,7 @@ import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject } from './project.js';
+import { loadProject, unknownFeature } from './project.js';
 
 /** replayFilter, its errors said in the command's options. */
 function filterOf(options: ReplayFilterText): ReplayFilter {
@@ -41,7 +41,9 @@ export async function replay(
     io.out(
       count
         ? `${io.colors.green('✓')} ${count} action run${count === 1 ? '' : 's'} queued again; a running nudge start or nudge worker sends them.`
-        : 'Nothing to replay: no dead action runs match.',
+        : options.key
+          ? `Nothing to replay: no action run has the key ${options.key}.`
+          : `Nothing to replay: no dead action runs match${options.feature ? await unknownFeature(project, options.feature) : ''}.`,
     );
     return 0;
   } finally {

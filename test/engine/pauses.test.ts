@@ -86,6 +86,16 @@ describe('pause and resume live', () => {
     const logs = await cli('logs', '--feature', 'welcome');
     expect(logs.out).toMatch(/paused live: welcome/);
     expect(logs.out).toMatch(/welcome\s+-\s+skipped\s+paused/);
+    // A name no feature file has says so, rather than looking like a quiet feature.
+    expect((await cli('logs', '--feature', 'welcom')).out).toContain(
+      'No decisions for feature welcom; no feature file names welcom (features: welcome).',
+    );
+    expect((await cli('replay', '--feature', 'welcom')).out).toBe(
+      'Nothing to replay: no dead action runs match; no feature file names welcom (features: welcome).',
+    );
+    expect((await cli('replay', '--key', 'nope')).out).toBe(
+      'Nothing to replay: no action run has the key nope.',
+    );
 
     expect((await cli('pause', 'welcome')).out).toContain('already paused');
     expect((await cli('resume', 'welcome')).out).toContain('welcome resumed');
