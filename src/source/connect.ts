@@ -58,6 +58,8 @@ export interface SourceOptions {
   max?: number;
   /** Named prepared statements (default on); off for probes that must work through any pooler. */
   prepare?: boolean;
+  /** How long the first statement may wait for an answer (default FIRST_ANSWER_MS; tests). */
+  firstAnswerMs?: number;
 }
 
 export type Sql = postgres.Sql;
@@ -296,6 +298,13 @@ export async function openSource(options: SourceOptions): Promise<Sql> {
         ),
       );
     }
+    if ((error as { code?: string }).code === NO_ANSWER) {
+      throw new SourceError(
+        `cannot connect to ${redactUrl(options.url)}: no answer from a PostgreSQL server in ${(options.firstAnswerMs ?? FIRST_ANSWER_MS) / 1000} s`,
+        undefined,
+        'check the host and port: they may belong to another service, or a firewall may drop the packets',
+      );
+    }
     throw sourceError(error, `cannot connect to ${redactUrl(options.url)}`);
   }
 }
@@ -340,15 +349,46 @@ export function typesFetched(sql: Sql): Sql {
 }
 
 /** Connects and runs one statement; read-only, the statement asks whether the server refuses writes. */
+/**
+ * How long a new connection's first statement may take. postgres.js's
+ * connect_timeout covers the TCP connection; a server that accepts it and
+ * then answers in something other than PostgreSQL's protocol (an HTTP port,
+ * another service) or an address that drops the packets could leave a
+ * command waiting for minutes without a word.
+ */
+const FIRST_ANSWER_MS = 15_000;
+
+function firstAnswer<T>(query: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          Object.assign(new Error(`no answer in ${ms / 1000} s`), {
+            code: NO_ANSWER,
+          }),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
+}
+
+const NO_ANSWER = 'NUDGE_NO_ANSWER';
+
 async function open(options: SourceOptions): Promise<Sql> {
   const sql = connectSource(options);
+  const ms = options.firstAnswerMs ?? FIRST_ANSWER_MS;
   try {
     if (!options.readOnly) {
-      await sql`select 1`;
+      await firstAnswer(sql`select 1`, ms);
       return typesFetched(sql);
     }
-    const [row] = await sql<{ on: string }[]>`
-      select current_setting('transaction_read_only') as on`;
+    const [row] = await firstAnswer(
+      sql<{ on: string }[]>`
+      select current_setting('transaction_read_only') as on`,
+      ms,
+    );
     if (row?.on !== 'on') {
       throw Object.assign(new Error('the server reports this session writable'), {
         code: NOT_READ_ONLY,
@@ -356,7 +396,9 @@ async function open(options: SourceOptions): Promise<Sql> {
     }
     return typesFetched(sql);
   } catch (error) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await sql
+      .end({ timeout: (error as { code?: string }).code === NO_ANSWER ? 0 : 1 })
+      .catch(() => {});
     throw error;
   }
 }
