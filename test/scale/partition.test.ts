@@ -612,6 +612,7 @@ it('every file of src/capture/transports/outbox/sql/ is set aside with its reaso
     'consume-captures': 'source database',
     'count-captures': 'source database',
     'latest-deployment': 'source database',
+    'oldest-capture': 'source database',
     'outbox-waiting': 'source database',
   };
   expect(statementFiles('../../src/capture/transports/outbox/sql/')).toEqual(
