@@ -6,6 +6,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny } from '../errors.js';
+import { plainMessage } from '../zod-words.js';
 import { didYouMean } from './suggest.js';
 
 export type FieldPath = readonly (string | number)[];
@@ -178,7 +179,7 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
     } else if (issue.code === 'invalid_type' && valueAt(source.value, at) === undefined) {
       errors.push(source.error(at, `missing required field`, { key: true }));
     } else {
-      errors.push(source.error(at, issue.message));
+      errors.push(source.error(at, plainMessage(issue, valueAt(source.value, at))));
     }
   }
   throwIfAny(errors);

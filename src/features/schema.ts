@@ -24,13 +24,19 @@ const nameSchema = (what: string) =>
   });
 
 export const operationSchema = z.enum(['insert', 'update', 'delete']);
+const OPERATIONS_LIST = 'insert, update or delete';
 
 const refSchema = z.string({ error: 'expected a field such as new.id or new.email' });
 
 export const triggerSchema = z
   .strictObject({
     table: tableNameSchema.optional(),
-    on: z.union([operationSchema, z.array(operationSchema).min(1)]).optional(),
+    on: z
+      .union([operationSchema, z.array(operationSchema).min(1)], {
+        error: (issue) =>
+          `expected ${OPERATIONS_LIST}, or a list of them${typeof issue.input === 'string' ? didYouMean(issue.input, operationSchema.options) : ''}`,
+      })
+      .optional(),
     columns: z
       .array(z.string())
       .min(1)

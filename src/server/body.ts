@@ -4,6 +4,7 @@
 // ingest.max_body_bytes, for every route: a declared length over it is
 // refused before anything else (authentication included) is looked at.
 import type { MiddlewareHandler } from 'hono';
+import { type Issue, plainMessage, valueAtPath } from '../zod-words.js';
 import { HttpError } from './http-error.js';
 
 /** 413 naming the setting that sets the limit. */
@@ -110,42 +111,13 @@ function unstorable(field: string): HttpError {
   );
 }
 
-/** A JSON value's kind in words: "an array", "a string", "null". */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'a JSON object';
-  return `a ${typeof value}`;
-}
-
-/** What zod's expected type names, in the same words. */
-const EXPECTED: Record<string, string> = {
-  object: 'a JSON object',
-  array: 'an array',
-  string: 'a string',
-  number: 'a number',
-  int: 'an integer',
-  boolean: 'true or false',
-};
-
 /**
- * A validation issue's message for the API: a wrong type says what came
- * ("expected a JSON object, got an array"), a missing field says it is
- * required, in place of zod's "Invalid input: expected object, received
- * array"; any other issue, and a schema's own words, stay as they are.
+ * A validation issue's message for the API (zod-words.ts): a wrong type says
+ * what came ("expected a JSON object, got an array"), a missing field that
+ * it is required, a bound the bound; a schema's own words stay as they are.
  */
-export function issueMessage(
-  issue: { code?: string; expected?: unknown; path: readonly PropertyKey[]; message: string },
-  body: unknown,
-): string {
-  if (issue.code !== 'invalid_type' || typeof issue.expected !== 'string') return issue.message;
-  if (!issue.message.startsWith('Invalid input')) return issue.message; // a schema's own words
-  let value = body;
-  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
-  const expected = EXPECTED[issue.expected] ?? issue.expected;
-  return value === undefined
-    ? `required (${expected})`
-    : `expected ${expected}, got ${kindOf(value)}`;
+export function issueMessage(issue: Issue, body: unknown): string {
+  return plainMessage(issue, valueAtPath(body, issue.path), 'a JSON object');
 }
 
 /** `new_rows[2].id`, `attributes.plan` from a path; `(body)` for the whole body. */

@@ -1,0 +1,92 @@
+// zod's default messages ("Invalid input: expected number, received string",
+// "Too small: expected number to be >0") in the words Nudge's errors use
+// elsewhere, with what was given: one wording for nudge.yaml, feature files
+// and API bodies. A schema's own message is left as it is.
+
+/** An issue as zod reports it, the fields read here. */
+export interface Issue {
+  code?: string;
+  message: string;
+  path: readonly PropertyKey[];
+  expected?: unknown;
+  origin?: unknown;
+  minimum?: unknown;
+  maximum?: unknown;
+  inclusive?: unknown;
+}
+
+/** A JSON or YAML value's kind in words: "an array", "a string", "null". */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+/** What zod's expected type names, in the same words. */
+const EXPECTED: Record<string, string> = {
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+};
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The bound of a too_small / too_big issue in words, or undefined for one not worded here. */
+function bound(issue: Issue, side: 'least' | 'most'): string | undefined {
+  const limit = Number(side === 'least' ? issue.minimum : issue.maximum);
+  if (!Number.isFinite(limit)) return undefined;
+  const inclusive = issue.inclusive !== false;
+  switch (issue.origin) {
+    case 'number':
+    case 'int':
+      return inclusive
+        ? `a number of at ${side} ${limit}`
+        : `a number ${side === 'least' ? 'above' : 'below'} ${limit}`;
+    case 'string':
+      return side === 'least' && limit === 1
+        ? 'a non-empty string'
+        : `at ${side} ${plural(limit, 'character')}`;
+    case 'array':
+      return side === 'least' && limit === 1
+        ? 'at least one item'
+        : `at ${side} ${plural(limit, 'item')}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The issue's message for a user: a wrong type says what came instead, a
+ * bound says the bound and the value given. `value` is what sat at the
+ * issue's path (undefined: nothing was there).
+ */
+export function plainMessage(issue: Issue, value: unknown, objectWords = 'an object'): string {
+  const own = !/^(Invalid input|Too small|Too big)\b/.test(issue.message);
+  if (own) return issue.message;
+  if (issue.code === 'invalid_type' && typeof issue.expected === 'string') {
+    const expected =
+      issue.expected === 'object' ? objectWords : (EXPECTED[issue.expected] ?? issue.expected);
+    return value === undefined
+      ? `required (${expected})`
+      : `expected ${expected}, got ${kindOf(value) === 'an object' ? objectWords : kindOf(value)}`;
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const words = bound(issue, issue.code === 'too_small' ? 'least' : 'most');
+    if (words) return `expected ${words}, got ${JSON.stringify(value)}`;
+  }
+  return issue.message;
+}
+
+/** The value at `path` inside `root`. */
+export function valueAtPath(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
