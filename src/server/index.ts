@@ -86,8 +86,11 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     }),
   );
   app.use('*', limitDeclaredBody(project.config.ingest.max_body_bytes));
-  app.notFound((c) =>
-    c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
+  const dashboard = makeDashboard({ access, maxBodyBytes: project.config.ingest.max_body_bytes });
+  app.notFound(
+    (c) =>
+      dashboard.notFound(c) ??
+      c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
   );
 
   app.get('/health', async (c) => {
@@ -160,7 +163,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       },
     }),
   );
-  app.route('/', makeDashboard({ access, maxBodyBytes: project.config.ingest.max_body_bytes }));
+  app.route('/', dashboard.routes);
 
   return {
     app,

@@ -125,6 +125,25 @@ describe('getting in', () => {
     expect(list.status).toBe(200);
   });
 
+  it("answers a browser's load of an unknown page with the app and a 404, and the API's with JSON", async () => {
+    const { cookie } = await signIn();
+    const html = { cookie, accept: 'text/html,application/xhtml+xml' };
+    const page = await request('/no/such/page', { headers: html });
+    expect(page.status).toBe(404);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const signedOut = await request('/no/such/page', { headers: { accept: 'text/html' } });
+    expect(signedOut.status).toBe(401);
+    expect(await signedOut.text()).toContain('Nudge dashboard');
+    for (const [path, headers] of [
+      ['/v1/no-such', html],
+      ['/no/such/page', { cookie }],
+    ] as const) {
+      const api = await request(path, { headers });
+      expect(api.status).toBe(404);
+      expect(await api.json()).toMatchObject({ error: 'not_found' });
+    }
+  });
+
   it('lets a session change only what the dashboard may, with its CSRF value, from its origin', async () => {
     const { cookie, csrf } = await signIn();
     const pause = (headers: Record<string, string>) =>

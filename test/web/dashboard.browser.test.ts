@@ -111,6 +111,13 @@ describe('the dashboard in Chromium', () => {
       (await page.context().cookies()).find((c) => c.name === 'nudge_session');
     expect(await session()).toBeDefined();
 
+    // A mistyped address: the app's own page, with the navigation.
+    const missing = await page.goto(`${base}/no/such/page`);
+    expect(missing?.status()).toBe(404);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.getByRole('link', { name: 'Features', exact: true }).click();
+    await page.getByRole('heading', { name: 'Features' }).waitFor();
+
     // The session gone under an open page: its next read says so, and how back.
     await page.context().clearCookies();
     await page.getByRole('link', { name: 'Logs', exact: true }).click();

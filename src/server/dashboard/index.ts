@@ -77,7 +77,17 @@ export interface DashboardOptions {
   maxBodyBytes: number;
 }
 
-export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Hono {
+export interface Dashboard {
+  routes: Hono;
+  /**
+   * A browser's page load of a path the dashboard does not have: the app (or
+   * the sign-in page) with a 404, so its own not-found page shows with the
+   * navigation, instead of the API's JSON 404.
+   */
+  notFound(c: Context): Promise<Response> | undefined;
+}
+
+export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Dashboard {
   const app = builtApp();
   const dashboard = new Hono();
   const secure = (c: Context, csp: string) => {
@@ -97,7 +107,7 @@ export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Hono 
     return c.html(loginPage({ next: safeNext(c.req.path), ...(message ? { message } : {}) }), 401);
   };
 
-  const page = async (c: Context) => {
+  const page = async (c: Context, status: 200 | 404 = 200) => {
     const token = c.req.query('token');
     if (token !== undefined) {
       const cookie = await access.login(token);
@@ -116,9 +126,9 @@ export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Hono 
         503,
       );
     }
-    return c.html(app.index);
+    return c.html(app.index, status);
   };
-  for (const path of DASHBOARD_PAGES) dashboard.get(path, page);
+  for (const path of DASHBOARD_PAGES) dashboard.get(path, (c) => page(c));
 
   dashboard.get('/assets/:name', async (c) => {
     if (!(await access.session(getCookie(c, SESSION_COOKIE)))) return login(c);
@@ -147,7 +157,15 @@ export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Hono 
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/', 303);
   });
-  return dashboard;
+  return {
+    routes: dashboard,
+    notFound: (c) => {
+      const browsing =
+        c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
+      const api = /^\/(v1|ingest|email|health|metrics)(\/|$)/.test(c.req.path);
+      return browsing && !api ? page(c, 404) : undefined;
+    },
+  };
 }
 
 function setSession(c: Context, cookie: string): void {
