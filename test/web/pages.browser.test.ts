@@ -13,7 +13,7 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
@@ -178,10 +178,30 @@ describe('Logs', () => {
       /attempt 1 succeeded · in \d+ ms/,
     );
 
+    // While the first page is on its way the page says so, not "no decisions".
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let continued: Promise<void> | undefined;
+    const hold = async (route: Route) => {
+      continued = held.then(() => route.continue());
+      await continued;
+    };
+    await page.route('**/v1/decisions?*', hold);
+    await go('/logs?outcome=entered');
+    await page.getByRole('status').filter({ hasText: 'Loading…' }).waitFor();
+    expect(await page.getByText('No decisions match').count()).toBe(0);
+    release();
+    await continued;
+    await page.unroute('**/v1/decisions?*', hold);
+    await page.getByRole('status').filter({ hasText: 'Loading…' }).waitFor({ state: 'detached' });
+
     // A window that ended an hour ago holds none of today's decisions.
     const to = new Date(Date.now() - 3_600_000).toISOString();
     await go(`/logs?to=${encodeURIComponent(to)}`);
-    await page.getByText('No decisions match yet').waitFor();
+    // Nothing new can come into an ended window: it does not promise any.
+    await page.getByText('No decisions match.', { exact: true }).waitFor();
     expect(await page.locator('input[name="to"]').inputValue()).not.toBe('');
     // The live tail's badge settles after its first answer: wait for it, do not read it early.
     await page.getByTestId('live').filter({ hasText: 'not live' }).waitFor();

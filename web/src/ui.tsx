@@ -43,6 +43,16 @@ export function Problem({ error }: { error: unknown }) {
   );
 }
 
+/** What a page shows while its first read is on the way. */
+export function Loading({ data, error }: { data: unknown; error: unknown }) {
+  if (data !== undefined || error) return null;
+  return (
+    <p className="muted" role="status">
+      Loading…
+    </p>
+  );
+}
+
 export interface Loaded<T> {
   data: T | undefined;
   error: unknown;

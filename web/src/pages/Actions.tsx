@@ -6,7 +6,7 @@ import { useState } from 'react';
 import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Loading, Problem, Time, useLoad } from '../ui.js';
 
 const AGES = [
   ['', 'any time'],
@@ -131,6 +131,7 @@ export function Actions({
         </p>
       )}
       <Problem error={error ?? problem} />
+      <Loading data={data} error={error} />
       {data && items.length === 0 && (
         <p className="muted">No {shown === 'all' ? '' : shown} action runs.</p>
       )}

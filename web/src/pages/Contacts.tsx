@@ -7,7 +7,7 @@ import { type FormEvent, useState } from 'react';
 import type { TimelineItem } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Loading, Problem, Time, useLoad } from '../ui.js';
 
 export function Contacts({ search }: { search?: string }) {
   const { data, error } = useLoad(
@@ -37,6 +37,7 @@ export function Contacts({ search }: { search?: string }) {
         <button type="submit">Search</button>
       </form>
       <Problem error={error} />
+      <Loading data={data} error={error} />
       {data && data.length === 0 && <p className="muted">No contacts match.</p>}
       {data && data.length > 0 && (
         <div className="scroll">

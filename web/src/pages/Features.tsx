@@ -4,7 +4,7 @@ import type { FeatureSummary } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Choice, Problem, useLoad } from '../ui.js';
+import { Badge, Choice, Loading, Problem, useLoad } from '../ui.js';
 import { PlanAndDeploy } from './Deploy.js';
 
 export const WINDOWS = [
@@ -33,6 +33,7 @@ export function Features({ window }: { window?: string }) {
         />
       </div>
       <Problem error={error} />
+      <Loading data={data} error={error} />
       {data && data.length === 0 && (
         <p className="muted">No features yet: nudge init --template welcome-drip writes one.</p>
       )}

@@ -10,7 +10,7 @@ import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
 import type { LogFilter } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
-import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Loading, Problem, Time, useLoad } from '../ui.js';
 
 const PAGE = 50;
 
@@ -20,6 +20,7 @@ export function Logs({ filter }: { filter: LogFilter }) {
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
+  const [loaded, setLoaded] = useState(false);
   const features = useLoad(() => nudge.features.all(), 'feature names');
   // A match says which trigger it met: the feature's trigger as it reads now.
   const triggers = new Map((features.data ?? []).map((f) => [f.name, f.trigger]));
@@ -33,9 +34,11 @@ export function Logs({ filter }: { filter: LogFilter }) {
     setNext(null);
     setProblem(undefined);
     setLive('connecting');
+    setLoaded(false);
     nudge.decisions.list({ ...filter, limit: PAGE }).then(
       (page) => {
         if (!open) return;
+        setLoaded(true);
         setItems(page.items);
         setNext(page.next);
         // A window that has ended gets nothing new: no tail.
@@ -184,8 +187,13 @@ export function Logs({ filter }: { filter: LogFilter }) {
           </li>
         ))}
       </ol>
-      {items.length === 0 && !problem && (
-        <p className="muted">No decisions match yet; new ones appear here as they are made.</p>
+      <Loading data={loaded ? items : undefined} error={problem} />
+      {loaded && items.length === 0 && !problem && (
+        <p className="muted">
+          {live === 'off'
+            ? 'No decisions match.'
+            : 'No decisions match yet; new ones appear here as they are made.'}
+        </p>
       )}
       {next && (
         <button type="button" onClick={older}>
