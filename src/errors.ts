@@ -59,3 +59,11 @@ export class SourceError extends NudgeError {
     super(sqlstate ? `${message} (SQLSTATE ${sqlstate})` : message, hint);
   }
 }
+
+/** No URL for the source database: the one error every command gives for it. */
+export function noDatabaseConfigured(): NudgeError {
+  return new NudgeError(
+    'no database configured',
+    'set database_url in nudge.yaml or the DATABASE_URL environment variable (Supabase: Settings → Database → Connection string; `nudge dev` prints its demo database’s), or run `nudge dev` to try Nudge on an embedded database',
+  );
+}

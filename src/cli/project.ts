@@ -1,7 +1,7 @@
 // What most commands start with: the loaded config and a connection to the
 // user's database in the configured access mode, released in `finally`.
 import { type LoadedConfig, loadConfig } from '../config/load.js';
-import { NudgeError } from '../errors.js';
+import { noDatabaseConfigured } from '../errors.js';
 import { loadFeatures } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
@@ -17,10 +17,7 @@ export function loadProject(options: GlobalOptions, io: Io): Promise<LoadedConfi
 
 export function requireDatabaseUrl(project: LoadedConfig): string {
   if (project.databaseUrl) return project.databaseUrl;
-  throw new NudgeError(
-    'no database configured',
-    'set database_url in nudge.yaml or the DATABASE_URL environment variable (Supabase: Settings → Database → Connection string), or run `nudge dev` to try Nudge on an embedded database',
-  );
+  throw noDatabaseConfigured();
 }
 
 export interface SourceSession {

@@ -2,11 +2,13 @@
 // schema nudge_engine of the source database when a database URL is set; a
 // separate Postgres when engine.database_url is set; the embedded server under
 // .nudge/ (with the demo database as the source) when no URL is given at all.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
 import { type EmbeddedServer, reuseNote } from '../dev/embedded.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, noDatabaseConfigured } from '../errors.js';
 import { openSource, redactUrl } from '../source/connect.js';
 import { migrateEngine } from './migrate.js';
 
@@ -22,7 +24,18 @@ export interface EngineStore {
 
 export async function openEngineStore(
   project: LoadedConfig,
-  options: { dataDir?: string; max?: number } = {},
+  options: {
+    dataDir?: string;
+    max?: number;
+    /**
+     * Without a database URL, make the embedded database when there is none
+     * yet (nudge start). Other commands only open one that exists: a new,
+     * empty one beside nudge.yaml would answer "no decisions" about the
+     * database the user meant (nudge dev's, say, when DATABASE_URL was not
+     * exported).
+     */
+    createEmbedded?: boolean;
+  } = {},
 ): Promise<EngineStore> {
   // Read-only access writes nothing to the user's database, and the engine
   // store writes (its schema, then its state): it must live elsewhere.
@@ -39,7 +52,11 @@ export async function openEngineStore(
   let embedded: EmbeddedServer | undefined;
   let sourceUrl = project.databaseUrl;
   if (!sourceUrl) {
-    const demo = await openDemoDatabase(options.dataDir ?? `${project.dir}/.nudge/pg`);
+    const dataDir = options.dataDir ?? `${project.dir}/.nudge/pg`;
+    if (!options.createEmbedded && !existsSync(path.join(dataDir, 'PG_VERSION'))) {
+      throw noDatabaseConfigured();
+    }
+    const demo = await openDemoDatabase(dataDir);
     embedded = demo.server;
     sourceUrl = demo.url;
   }

@@ -3,6 +3,7 @@
 // story on an embedded database (its own server, in a temporary directory):
 // emails, webhooks delivered and one dead, the clock moved for the drip.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,14 @@ describe('the nudge executable', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('✗ no database configured');
     expect(result.stderr).toContain('hint:');
+    // The engine store's commands too, making no new embedded database of their own
+    // (it would answer about an empty one, not the database meant).
+    for (const args of [['logs'], ['keys', 'list']]) {
+      const store = await nudge(args, cwd);
+      expect(store.code, args.join(' ')).toBe(1);
+      expect(store.stderr).toContain('✗ no database configured');
+    }
+    expect(existsSync(path.join(cwd, '.nudge'))).toBe(false);
   });
 
   it('plays the demo story: embedded Postgres, deployed features, emails, a dead webhook, two days later', async () => {

@@ -73,6 +73,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
   const opened = await openEngineStore(project, {
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     max: 20,
+    createEmbedded: true,
   });
   // Every transaction of the running engine must survive a lost connection (see connection-loss.ts).
   const store = { ...opened, sql: surviveConnectionLoss(opened.sql) };
