@@ -28,14 +28,14 @@ import {
   valueTypeOf,
 } from '../conditions/index.js';
 import type { Config } from '../config/schema.js';
-import { didYouMean } from '../config/suggest.js';
+import { closest, didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { templateErrorsAt } from '../email/templates.js';
 import { checkTopics } from '../email/topics.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
-import type { Feature } from './load.js';
+import { conditionPlace, type Feature } from './load.js';
 import { type AttributeTypes, typeResolver } from './types.js';
 
 /** Types that have no equality operator and must be compared as text. */
@@ -241,7 +241,7 @@ function checkConditions(
         source.error([...at, ...error.path], error.message, {
           ...(undeclared
             ? {
-                hint: `declare the attribute's type in nudge.yaml: contacts: { attributes: { ${undeclared.field.column}: boolean } } (or text, numeric, timestamptz, ...)`,
+                hint: undeclaredHint(undeclared.field.column, attributes),
               }
             : {}),
         }),
@@ -261,13 +261,28 @@ export function conditionsOf(feature: Feature): [FieldPath, Condition][] {
   // A goal with an event reads that event's properties, not the trigger's row.
   if (feature.goal?.when && !feature.goal.event) found.push([['goal', 'when'], feature.goal.when]);
   [...feature.machine.stages.values()].forEach((stage, index) => {
-    if (stage.guard) found.push([['stages', index], stage.guard]);
+    const at = (c: Condition) => conditionPlace(c) ?? ['stages', index];
+    for (const c of written(stage.guard)) found.push([at(c), c]);
     stage.transitions.forEach((t) => {
-      if (t.when) found.push([['stages', index], t.when]);
-      if (t.until) found.push([['stages', index], t.until]);
+      if (t.when) found.push([at(t.when), t.when]);
+      if (t.until) found.push([at(t.until), t.until]);
     });
   });
   return found;
+}
+
+/**
+ * The conditions a stage's guard was made of as written (its if, its
+ * unless), so each is checked and located at its own key; a guard not made
+ * here (a test's machine) is itself.
+ */
+function written(guard: Condition | undefined): Condition[] {
+  if (!guard) return [];
+  if (conditionPlace(guard)) return [guard];
+  if (guard.kind === 'not' && conditionPlace(guard.item)) return [guard.item];
+  if (guard.kind === 'and' && guard.items.every((c) => written(c).length > 0))
+    return guard.items.flatMap(written);
+  return [guard];
 }
 
 function checkEnrichments(
@@ -432,4 +447,11 @@ function notCaptured(name: string, table: Table, reason: string): string {
 function missingTable(name: TableName, catalog: Catalog): string {
   const names = catalog.tables.map(formatTableName);
   return `table ${formatTableName(name)} does not exist${didYouMean(formatTableName(name), names)}`;
+}
+
+/** For an attribute nudge.yaml does not declare: the declared one it may mean, or how to declare it. */
+function undeclaredHint(name: string, attributes: AttributeTypes): string {
+  const declare = `declare the attribute's type in nudge.yaml: contacts: { attributes: { ${name}: boolean } } (or text, numeric, timestamptz, ...)`;
+  const meant = closest(name, Object.keys(attributes));
+  return meant ? `did you mean contact.${meant}? Else ${declare}` : declare;
 }

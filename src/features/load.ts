@@ -103,6 +103,18 @@ export async function loadFeatures(
   return features;
 }
 
+/**
+ * Where each condition of a feature file was written (`stages[1].unless`,
+ * `stages[0].next[0].when`), for errors found after parsing: a stage's
+ * guard combines its if and unless, so the machine alone no longer says.
+ */
+const writtenAt = new WeakMap<Condition, FieldPath>();
+
+/** Where this condition was written in its feature file, if it was parsed from one. */
+export function conditionPlace(condition: Condition): FieldPath | undefined {
+  return writtenAt.get(condition);
+}
+
 /** One feature file, already read. Throws located ConfigErrors. */
 export function parseFeature(source: YamlSource, fileName: string): Feature {
   const file = validate(source, featureSchema);
@@ -110,7 +122,9 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
   const condition = (value: unknown, at: FieldPath): Condition | undefined => {
     if (value === undefined) return undefined;
     try {
-      return parseCondition(value, { scopes: ROW_SCOPES });
+      const parsed = parseCondition(value, { scopes: ROW_SCOPES });
+      writtenAt.set(parsed, at);
+      return parsed;
     } catch (error) {
       if (!(error instanceof ConditionError)) throw error;
       errors.push(source.error([...at, ...error.path], error.message));
