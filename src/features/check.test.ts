@@ -5,25 +5,12 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { catalogTable } from '../../test/harness/catalog.js';
 import { Catalog } from '../source/catalog.js';
 import { checkFeatures } from './check.js';
 import { loadFeatures } from './load.js';
 
-const USERS = new Catalog([
-  {
-    schema: 'auth',
-    table: 'users',
-    kind: 'table',
-    columns: [
-      { name: 'id', type: 'uuid', typeName: 'uuid', notNull: true, generated: false },
-      { name: 'email', type: 'text', typeName: 'text', notNull: false, generated: false },
-    ],
-    primaryKey: ['id'],
-    rls: false,
-    owner: 'postgres',
-    rowEstimate: 0,
-  },
-]);
+const USERS = new Catalog([catalogTable('auth.users', { id: 'uuid', email: 'text' })]);
 
 describe('checkFeatures', () => {
   it('locates a misspelt attribute at its stage key and names the declared one', async () => {

@@ -11,6 +11,7 @@ import { ConfigErrors } from '../../src/errors.js';
 import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { Catalog } from '../../src/source/catalog.js';
+import { catalogTable } from '../harness/catalog.js';
 import { projectFiles } from './setup.js';
 
 /** A project of these files, with its features loaded. */
@@ -153,21 +154,7 @@ stages:
     do: [{ email: { template: welcome, topic: newsletter } }]
 `,
     });
-    const catalog = new Catalog([
-      {
-        schema: 'auth',
-        table: 'users',
-        kind: 'table',
-        columns: [
-          { name: 'id', type: 'uuid', typeName: 'uuid', notNull: true, generated: false },
-          { name: 'email', type: 'text', typeName: 'text', notNull: false, generated: false },
-        ],
-        primaryKey: ['id'],
-        rls: false,
-        owner: 'postgres',
-        rowEstimate: 0,
-      },
-    ]);
+    const catalog = new Catalog([catalogTable('auth.users', { id: 'uuid', email: 'text' })]);
     let thrown: unknown;
     try {
       checkFeatures(features, catalog, {}, { email: project.config.email });
