@@ -276,6 +276,11 @@ describe('the dashboard in Chromium', () => {
     expect(await page.locator('main').textContent()).toContain('no: real time');
     await page.getByRole('button', { name: '+2d' }).click();
     await page.locator('main').getByText('2 d 0 h').waitFor({ timeout: 10_000 });
+    // The header's badge reads the clock again at once, not at its 10 s poll.
+    await page
+      .locator('header')
+      .getByText('Engine clock 2 d 0 h ahead')
+      .waitFor({ timeout: 5_000 });
     await shot('clock');
 
     await readMail('Need a hand getting started?', 'need a hand getting started?');

@@ -6,7 +6,7 @@ import { createRoot } from 'react-dom/client';
 import { nudge, startSession } from './api.js';
 import { age } from './format.js';
 import { Actions } from './pages/Actions.js';
-import { Clock } from './pages/Clock.js';
+import { CLOCK_MOVED, Clock } from './pages/Clock.js';
 import { Contact, Contacts } from './pages/Contacts.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
@@ -99,7 +99,11 @@ function App() {
  * once, in the header, on every page.
  */
 function ClockAhead({ page }: { page: Route['page'] }) {
-  const { data } = useLoad(() => nudge.clock.get(), `clock ahead ${page}`, 10_000);
+  const { data, reload } = useLoad(() => nudge.clock.get(), `clock ahead ${page}`, 10_000);
+  useEffect(() => {
+    window.addEventListener(CLOCK_MOVED, reload);
+    return () => window.removeEventListener(CLOCK_MOVED, reload);
+  }, [reload]);
   if (!data?.offset_ms) return null;
   return (
     <Link to={{ page: 'clock' }} className="clock-ahead">

@@ -43,6 +43,8 @@ export function Actions({
   const next = extra ? extra.next : data?.next;
   const go = (change: { status?: string; feature?: string; since?: string }) => {
     const merged = { status, feature, since, ...change };
+    // The last replay's count was about the list as it was filtered then.
+    setReplayed(undefined);
     navigate({
       page: 'actions',
       ...(merged.status && merged.status !== 'dead' ? { status: merged.status } : {}),

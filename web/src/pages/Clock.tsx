@@ -8,6 +8,9 @@ import { Problem, Time, useLoad } from '../ui.js';
 
 const STEPS = ['1h', '1d', '2d', '7d'];
 
+/** Said on window when this page moved the engine's clock. */
+export const CLOCK_MOVED = 'nudge:clock-moved';
+
 export function Clock() {
   const { data, error, reload } = useLoad(() => nudge.clock.get(), 'clock', 5000);
   const [problem, setProblem] = useState<unknown>();
@@ -16,6 +19,8 @@ export function Clock() {
     try {
       await nudge.clock.advance(by);
       reload();
+      // The header's "Engine clock … ahead" reads it again now, not at its next poll.
+      window.dispatchEvent(new Event(CLOCK_MOVED));
     } catch (failure) {
       setProblem(failure);
     }
