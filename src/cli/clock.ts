@@ -2,14 +2,20 @@
 // running engine's time forward (waits and cooldowns fire as if the days had
 // passed); `show` prints the engine time; `reset` goes back to real time.
 import { parseDuration } from '../config/duration.js';
-import { openEngineStore } from '../db/engine.js';
+import { type EngineStore, openEngineStore } from '../db/engine.js';
+import { DEMO_DATABASE } from '../dev/demo.js';
 import { advanceStoreClock } from '../engine/wiring/clock.js';
 import { NudgeError } from '../errors.js';
+import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
 
-export async function clock(args: string[], options: GlobalOptions, io: Io): Promise<number> {
+export async function clock(
+  args: string[],
+  options: GlobalOptions & { yes?: boolean },
+  io: Io,
+): Promise<number> {
   const [what, amount] = args;
   if (what !== 'advance' && what !== 'show' && what !== 'reset') {
     throw new NudgeError(
@@ -23,6 +29,12 @@ export async function clock(args: string[], options: GlobalOptions, io: Io): Pro
   const project = await loadProject(options, io);
   const store = await openEngineStore(project, { max: 1 });
   try {
+    if (what !== 'show' && !options.yes && !(await demoStore(store))) {
+      throw new NudgeError(
+        `this moves the engine clock of ${redactUrl(store.url)}, not a nudge dev database: every running engine's waits, cooldowns and schedules would fire early for its contacts, and reset does not take back what was sent`,
+        `add --yes if that is what you mean (nudge dev's demo database needs no --yes)`,
+      );
+    }
     if (what === 'advance') await advanceStoreClock(store.sql, ms);
     if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
     const [row] = await store.sql<
@@ -36,4 +48,11 @@ export async function clock(args: string[], options: GlobalOptions, io: Io): Pro
   } finally {
     await store.close();
   }
+}
+
+/** nudge dev's database: the embedded one, or the demo database it prints the URL of. */
+async function demoStore(store: EngineStore): Promise<boolean> {
+  if (store.where === 'embedded') return true;
+  const [row] = await store.sql<{ name: string }[]>`select current_database() as name`;
+  return row?.name === DEMO_DATABASE;
 }

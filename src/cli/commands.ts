@@ -161,6 +161,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
   program
     .command('clock <command> [duration]')
     .description("move the engine's clock: advance 2d (fires waits and cooldowns), show, reset")
+    .option('-y, --yes', 'move it on a database that is not nudge dev’s demo')
     .action(
       wrap(async (options, io, args) => (await import('./clock.js')).clock(args, options, io)),
     );

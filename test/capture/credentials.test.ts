@@ -288,7 +288,7 @@ describe.each(['outbox', 'webhook', 'replication'] as const)('capture: %s', (tra
     // The scheduled segment enters the user while it exists: its window for
     // now ran at start-up, before the sign-up, so move the engine's clock on.
     const clock = memoryIo({ cwd: w.cwd, env: w.env });
-    expect(await run(['clock', 'advance', '1h'], clock.io), clock.stderr()).toBe(0);
+    expect(await run(['clock', 'advance', '1h', '--yes'], clock.io), clock.stderr()).toBe(0);
     await waitFor(
       async () =>
         (

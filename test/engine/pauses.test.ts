@@ -96,6 +96,12 @@ describe('pause and resume live', () => {
     expect((await cli('replay', '--key', 'nope')).out).toBe(
       'Nothing to replay: no action run has the key nope.',
     );
+    // The clock of a database that is not nudge dev's moves only when asked twice.
+    const moved = await cli('clock', 'advance', '1h');
+    expect(moved.code).toBe(1);
+    expect(moved.err).toContain('not a nudge dev database');
+    expect(moved.err).toContain('add --yes if that is what you mean');
+    expect((await cli('clock', 'show')).out).toContain('(real time +0 min)');
 
     expect((await cli('pause', 'welcome')).out).toContain('already paused');
     expect((await cli('resume', 'welcome')).out).toContain('welcome resumed');
