@@ -206,6 +206,13 @@ describe('Logs', () => {
     // The live tail's badge settles after its first answer: wait for it, do not read it early.
     await page.getByTestId('live').filter({ hasText: 'not live' }).waitFor();
 
+    // A filter the API refuses: the form shows it as given, the reason, and no live tail.
+    await go('/logs?outcome=bogus');
+    await page.getByRole('alert').waitFor();
+    expect(await page.locator('select[name="outcome"]').inputValue()).toBe('bogus');
+    await page.getByTestId('live').filter({ hasText: 'not live' }).waitFor();
+    await go('/logs');
+
     await page.getByRole('link', { name: 'Ingest records' }).click();
     expect(new URL(page.url()).pathname).toBe('/logs/ingest');
     const record = page.locator('li.ingest', { hasText: 'insert on auth.users' }).first();

@@ -111,6 +111,11 @@ export function Choice(props: {
             {label}
           </option>
         ))}
+        {/* A value from the address that is not (yet) an option — a typo, a feature
+            gone, the list still loading — is shown as it is, not as "all". */}
+        {props.value !== '' && !props.options.some(([value]) => value === props.value) && (
+          <option value={props.value}>{props.value}</option>
+        )}
       </select>
     </label>
   );

@@ -57,7 +57,11 @@ export function Logs({ filter }: { filter: LogFilter }) {
         source.onerror = () =>
           setLive(source?.readyState === EventSource.CLOSED ? 'off' : 'connecting');
       },
-      (error: unknown) => open && setProblem(error),
+      (error: unknown) => {
+        if (!open) return;
+        setProblem(error);
+        setLive('off');
+      },
     );
     return () => {
       open = false;
