@@ -43,6 +43,8 @@ export interface PlanItem {
   columns?: CaptureColumns;
   /** Nothing to deploy yet: an old outbox table the engine is still emptying. */
   waiting?: boolean;
+  /** A typed capture's rows table (nudge.<name>), made with its trigger when the item creates it. */
+  createsRowsTable?: string;
   /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
   warning?: { label: string; text: string };
   /** The same for a script (`deploy --sql`, export), said above the item's first statement; else the warning is. */
@@ -184,6 +186,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
         subject: subjectOf(object),
         detail: `${object.level} trigger${via} · ${usedBy}`,
         columns: object.columns,
+        ...(object.rows ? { createsRowsTable: object.rows.table } : {}),
         ...(dropped ? { drift: ['capture function was dropped by hand'] } : {}),
         sql: create,
       });

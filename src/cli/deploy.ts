@@ -96,6 +96,7 @@ const PAST = { create: 'created', replace: 'replaced', drop: 'dropped' } as cons
 /** " (3 publications, 1 slot)": what the deployment's items of one action were. */
 function kindsOf(plan: Plan, action: Action): string {
   const counts = new Map<string, number>();
+  let withRows = 0;
   for (const item of plan.items)
     if (item.action === action) {
       // A capture item is a trigger, or an old outbox's rows table.
@@ -106,10 +107,15 @@ function kindsOf(plan: Plan, action: Action): string {
             ? 'rows table'
             : 'trigger';
       counts.set(kind, (counts.get(kind) ?? 0) + 1);
+      // A typed capture's rows table is made with its trigger (one item) and
+      // dropped on its own (another): said beside the triggers it came with.
+      if (item.createsRowsTable) withRows++;
     }
-  const kinds = [...counts].map(([kind, n]) =>
-    n === 1 ? `1 ${kind}` : `${n} ${kind.replace(/y$/, 'ie').replace(/([^s])$/, '$1s')}`,
-  );
+  const kinds = [...counts].map(([kind, n]) => {
+    const words =
+      n === 1 ? `1 ${kind}` : `${n} ${kind.replace(/y$/, 'ie').replace(/([^s])$/, '$1s')}`;
+    return kind === 'trigger' && withRows > 0 ? `${words} (${withRows} with a rows table)` : words;
+  });
   return kinds.length ? ` (${kinds.join(', ')})` : '';
 }
 

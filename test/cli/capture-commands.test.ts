@@ -130,7 +130,7 @@ describe('plan and deploy', () => {
     const result = await nudge(cwd, ['deploy', '--yes']);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(
-      /✓ Deployment #1: 5 created \(1 schema, 3 triggers, 1 enrichment\), 0 replaced, 0 dropped\./,
+      /✓ Deployment #1: 5 created \(1 schema, 3 triggers \(2 with a rows table\), 1 enrichment\), 0 replaced, 0 dropped\./,
     );
     const [user] = await db.sql`
       insert into auth.users (id, email, is_anonymous) values (gen_random_uuid(), 'ada@example.com', false) returning id`;

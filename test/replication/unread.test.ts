@@ -103,7 +103,7 @@ describe('a slot with changes no engine has read', () => {
     expect(deploy.code).toBe(0);
     // Said by what it did: a trigger in, the publications and the slot out.
     expect(deploy.out).toMatch(
-      /✓ Deployment #\d+: 1 created \(1 trigger\), 0 replaced, 4 dropped \(3 publications, 1 slot\)\./,
+      /✓ Deployment #\d+: 1 created \(1 trigger \(1 with a rows table\)\), 0 replaced, 4 dropped \(3 publications, 1 slot\)\./,
     );
     expect(deploy.out).toContain('1 change not yet read');
     // Said before it is done, and not as a refusal.
