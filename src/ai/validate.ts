@@ -71,7 +71,10 @@ export async function checkFeatureText(
     );
   }
   try {
-    await desiredCaptures(project, sql, [{ ...feature, status: 'active' }], catalog);
+    // The draft names the template the user is to write: checked at plan, not here.
+    await desiredCaptures(project, sql, [{ ...feature, status: 'active' }], catalog, {
+      templates: false,
+    });
   } catch (error) {
     const located = locatedErrors(error);
     if (!located) throw error;

@@ -23,6 +23,16 @@ export async function desiredCaptures(
   sql: Sql,
   features: Feature[],
   catalog: Catalog,
+  options: {
+    /**
+     * Refuse an email action whose template has no file or does not parse
+     * (default). Off where a missing template must not stop the work: an
+     * AI draft names the template the user will write, and the engine's
+     * start only compares capture with the deployment (a bad template
+     * fails its own runs, not every feature).
+     */
+    templates?: boolean;
+  } = {},
 ): Promise<DesiredCaptures> {
   const exclude = project.config.capture.exclude_columns;
   checkExcluded(project, catalog);
@@ -33,7 +43,9 @@ export async function desiredCaptures(
       reads,
       exclude,
       email: project.config.email,
-      templates: await templateProblems(features, renderer),
+      ...(options.templates === false
+        ? {}
+        : { templates: await templateProblems(features, renderer) }),
     }),
     ...liveSyncNeeds(project, catalog),
   ];

@@ -1,6 +1,6 @@
 // Every email action's template is found and parses, checked when features
 // are: a typo in `template:` is an error at that line in `nudge plan`,
-// deploy, doctor and the engine's start, not a dead run on the day the
+// deploy and doctor, not a dead run on the day the
 // email is due. (It also kept features/reads.ts from knowing which columns
 // the template reads, so capture copied the whole row.)
 import type { Renderer } from '../actions/render.js';

@@ -1,6 +1,6 @@
 // An email action's template is checked with the feature: a name with no
 // file, or a file that does not parse, is an error at the action's
-// `template:` line (plan, deploy, doctor, the engine's start), not a dead
+// `template:` line (plan, deploy, doctor; not the engine's start, nor an AI draft), not a dead
 // run on the day the email is due. Drafts are not checked, as plan skips them.
 import { describe, expect, it } from 'vitest';
 import { rendererFor } from '../../src/actions/render.js';

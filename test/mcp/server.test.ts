@@ -171,6 +171,14 @@ stages:
       yaml: yaml.replace('emial', 'email').replace('amount', 'total'),
     });
     expect(valid).toEqual({ valid: true, errors: [] });
+    // A draft names the template the user is to write: not an error until plan.
+    const unwritten = await json(client, 'validate_feature', {
+      yaml: yaml
+        .replace('emial', 'email')
+        .replace('amount', 'total')
+        .replace('thanks', 'not-written-yet'),
+    });
+    expect(unwritten).toEqual({ valid: true, errors: [] });
   });
 
   it('writes a draft only when it is valid, never over a file without overwrite', async () => {

@@ -100,7 +100,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     const catalog = await readCatalog(source);
     const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
     const plan = makePlan(
-      await desiredCaptures(project, source, features, catalog),
+      await desiredCaptures(project, source, features, catalog, { templates: false }),
       await readCaptureState(source),
     );
     const undeployed = plan.items.filter((i) => i.action !== 'unchanged').length;
