@@ -5,7 +5,7 @@ import { desiredCaptures } from '../capture/desired.js';
 import type { Plan } from '../capture/plan.js';
 import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
-import type { LoadedConfig } from '../config/load.js';
+import { type LoadedConfig, missingFeaturesDir } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import { type Feature, loadFeatures } from '../features/load.js';
 import { readCatalog } from '../source/catalog.js';
@@ -20,6 +20,8 @@ export interface PlannedChange {
 }
 
 export async function planChange(project: LoadedConfig, sql: Sql): Promise<PlannedChange> {
+  const missing = missingFeaturesDir(project);
+  if (missing) throw missing;
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const desired = await desiredCaptures(project, sql, features, await readCatalog(sql));
   const plan = makePlan(desired, await readCaptureState(sql));

@@ -328,8 +328,9 @@ export interface DeployResult {
 /**
  * Where an ingest record came in, as the Ingest page's filter lists them:
  * a capture transport (outbox, webhook, replication), the API's events,
- * a backfill, or a scheduled feature's run. The engine's InboxSource
- * (engine/intake/inbox.ts) is kept the same by the compiler.
+ * a backfill, or a scheduled feature's run. Each is one of the engine's
+ * InboxSource (engine/intake/inbox.ts; the compiler checks), and every
+ * source is listed (test/api/dashboard-logs.test.ts).
  */
 export const INGEST_SOURCES = [
   'outbox',

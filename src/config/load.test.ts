@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_CONNECTOR_AS_WRITTEN } from '../../test/sync/fixture.js';
-import { loadConfig } from './load.js';
+import { loadConfig, missingFeaturesDir } from './load.js';
 
 async function project(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nudge-config-'));
@@ -124,13 +124,25 @@ describe('loadConfig', () => {
     );
   });
 
-  it('refuses a features: path that names no directory, at its line', async () => {
-    expect(await loadError({ 'nudge.yaml': 'access: read-write\nfeatures: nudge/feature\n' })).toBe(
+  it('names a features: path that is no directory, for plan and deploy to refuse at its line', async () => {
+    const typo = await project({ 'nudge.yaml': 'access: read-write\nfeatures: nudge/feature\n' });
+    // Loading is fine (keys, logs, nudge new need no features); plan asks.
+    const loaded = await loadConfig({ cwd: typo, env: {} });
+    expect(missingFeaturesDir(loaded)?.message).toBe(
       'nudge.yaml:2:11 features: no directory nudge/feature: fix the path, or create it (a plan without it would drop every capture of your features)',
     );
+    const file = await project({
+      'nudge.yaml': 'features: flows\n',
+      flows: 'a file, not a directory\n',
+    });
+    expect(missingFeaturesDir(await loadConfig({ cwd: file, env: {} }))?.message).toMatch(
+      /^nudge\.yaml:1:11 features: no directory flows/,
+    );
+    const there = await project({ 'nudge.yaml': 'features: flows\n', 'flows/a.yaml': '' });
+    expect(missingFeaturesDir(await loadConfig({ cwd: there, env: {} }))).toBeUndefined();
     // The default, unwritten, may be missing: a project with no features yet.
-    const cwd = await project({ 'nudge.yaml': 'access: read-write\n' });
-    expect((await loadConfig({ cwd, env: {} })).featuresDir).toBe(path.join(cwd, 'nudge/features'));
+    const plain = await project({ 'nudge.yaml': 'access: read-write\n' });
+    expect(missingFeaturesDir(await loadConfig({ cwd: plain, env: {} }))).toBeUndefined();
   });
 
   it('refuses attribute names every JavaScript object already has', async () => {

@@ -2,7 +2,7 @@
 // working directory, `.env` beside it (never overriding the real environment),
 // ${ENV} interpolation, validation. No file at all is fine: defaults apply and
 // the database URL comes from DATABASE_URL.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { ConfigError } from '../errors.js';
@@ -68,16 +68,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     config = configSchema.parse({});
   }
 
-  // A features: path that names no directory is a typo, not a project
-  // without features: read as none, plan would drop every capture deployed.
   const featuresDir = path.resolve(dir, config.features);
-  const written = (source?.value as { features?: unknown } | null | undefined)?.features;
-  if (source && written !== undefined && !existsSync(featuresDir)) {
-    throw source.error(
-      ['features'],
-      `no directory ${displayPath(featuresDir, cwd)}: fix the path, or create it (a plan without it would drop every capture of your features)`,
-    );
-  }
 
   const databaseUrl = config.database_url || env.DATABASE_URL || undefined;
   const supabase = config.connectors?.supabase;
@@ -168,4 +159,27 @@ function viaVariable(file: string, source: YamlSource): string {
   const written = readFileSync(file, 'utf8').split(/\r?\n/)[line - 1] ?? '';
   const variable = /\$\{(\w+)/.exec(written)?.[1];
   return variable ? ` (\${${variable}})` : '';
+}
+
+/**
+ * A features: path written in nudge.yaml that names no directory: a typo,
+ * not a project without features. Read as none, a plan would drop every
+ * capture deployed, so plan and deploy refuse it at its line; the other
+ * commands (keys, logs, nudge new, which makes the directory) need not.
+ */
+export function missingFeaturesDir(project: LoadedConfig): ConfigError | undefined {
+  const written = (project.source?.value as { features?: unknown } | null | undefined)?.features;
+  if (!project.source || written === undefined) return undefined;
+  const isDirectory = (() => {
+    try {
+      return statSync(project.featuresDir).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  if (isDirectory) return undefined;
+  return project.source.error(
+    ['features'],
+    `no directory ${displayPath(project.featuresDir, project.cwd)}: fix the path, or create it (a plan without it would drop every capture of your features)`,
+  );
 }

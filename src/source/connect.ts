@@ -348,7 +348,6 @@ export function typesFetched(sql: Sql): Sql {
   return sql;
 }
 
-/** Connects and runs one statement; read-only, the statement asks whether the server refuses writes. */
 /**
  * How long a new connection's first statement may take. postgres.js's
  * connect_timeout covers the TCP connection; a server that accepts it and
@@ -376,6 +375,7 @@ function firstAnswer<T>(query: Promise<T>, ms: number): Promise<T> {
 
 const NO_ANSWER = 'NUDGE_NO_ANSWER';
 
+/** Connects and runs one statement; read-only, the statement asks whether the server refuses writes. */
 async function open(options: SourceOptions): Promise<Sql> {
   const sql = connectSource(options);
   const ms = options.firstAnswerMs ?? FIRST_ANSWER_MS;

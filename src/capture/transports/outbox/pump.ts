@@ -221,5 +221,6 @@ export async function pendingCaptures(source: postgres.Sql): Promise<number> {
 
 /** When the oldest of them was captured; null when none waits. */
 export async function oldestPendingCapture(source: postgres.Sql): Promise<Date | null> {
-  return oldestCapture(source, await listRowsTables(source));
+  // Through the cached list, looked up again when a deploy dropped a table in it.
+  return withRowsTables(source, (known) => oldestCapture(source, known.tables));
 }
