@@ -86,7 +86,11 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     }),
   );
   app.use('*', limitDeclaredBody(project.config.ingest.max_body_bytes));
-  const dashboard = makeDashboard({ access, maxBodyBytes: project.config.ingest.max_body_bytes });
+  const dashboard = makeDashboard({
+    access,
+    maxBodyBytes: project.config.ingest.max_body_bytes,
+    ...(project.config.server.public_url ? { publicUrl: project.config.server.public_url } : {}),
+  });
   app.notFound(
     (c) =>
       dashboard.notFound(c) ??

@@ -83,6 +83,8 @@ export function sessionOrApiKey(
   access: DashboardAccess,
   apiKey: MiddlewareHandler<ApiEnv>,
   limiter: RateLimiter,
+  /** server.public_url, whose origin is this server's too (sameOrigin). */
+  publicUrl?: string,
 ): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const cookie = getCookie(c, SESSION_COOKIE);
@@ -98,7 +100,10 @@ export function sessionOrApiKey(
       );
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      if (!sameOrigin(c) || !sameText(c.req.header(CSRF_HEADER) ?? '', access.csrf(cookie))) {
+      if (
+        !sameOrigin(c, publicUrl) ||
+        !sameText(c.req.header(CSRF_HEADER) ?? '', access.csrf(cookie))
+      ) {
         throw new HttpError(
           403,
           'csrf_failed',

@@ -41,7 +41,17 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const limiter = makeRateLimiter(options.perMinute ?? 1200, options.now);
   const keys = requireApiKey(sql, limiter);
-  api.use('*', options.dashboard ? sessionOrApiKey(options.dashboard.access, keys, limiter) : keys);
+  api.use(
+    '*',
+    options.dashboard
+      ? sessionOrApiKey(
+          options.dashboard.access,
+          keys,
+          limiter,
+          options.dashboard.project.config.server.public_url,
+        )
+      : keys,
+  );
   api.use('*', refuseNulInUrl);
   api.route('/contacts', contactsRoutes({ sql, attributes, maxBodyBytes }));
   api.route(

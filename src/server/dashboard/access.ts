@@ -125,12 +125,19 @@ export function sameText(a: string, b: string): boolean {
  * A form post from this origin: Origin says so, or, when it is missing or
  * "null" (a page whose referrer policy withholds it, a privacy setting),
  * Sec-Fetch-Site does. A null Origin with no Sec-Fetch-Site is refused: a
- * sandboxed frame on another site sends exactly that.
+ * sandboxed frame on another site sends exactly that. Behind a proxy that
+ * ends TLS the server sees http://… while the browser's Origin is
+ * server.public_url's: that origin is this one too.
  */
-export function sameOrigin(c: Context): boolean {
+export function sameOrigin(c: Context, publicUrl?: string): boolean {
   const origin = c.req.header('origin');
   const site = c.req.header('sec-fetch-site');
   if (origin === 'null') return site === 'same-origin';
-  if (origin !== undefined) return origin === new URL(c.req.url).origin;
+  if (origin !== undefined) {
+    return (
+      origin === new URL(c.req.url).origin ||
+      (publicUrl !== undefined && origin === new URL(publicUrl).origin)
+    );
+  }
   return site === undefined || site === 'same-origin' || site === 'none';
 }

@@ -75,6 +75,8 @@ export interface DashboardOptions {
   access: DashboardAccess;
   /** Largest form body read (ingest.max_body_bytes). */
   maxBodyBytes: number;
+  /** server.public_url: the origin a browser behind a TLS-ending proxy sends. */
+  publicUrl?: string;
 }
 
 export interface Dashboard {
@@ -87,7 +89,7 @@ export interface Dashboard {
   notFound(c: Context): Promise<Response> | undefined;
 }
 
-export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Dashboard {
+export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOptions): Dashboard {
   const app = builtApp();
   const dashboard = new Hono();
   const secure = (c: Context, csp: string) => {
@@ -143,7 +145,7 @@ export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Dashb
 
   dashboard.post('/login', async (c) => {
     const form = new URLSearchParams(await readCapped(c.req.raw, maxBodyBytes));
-    if (!sameOrigin(c)) return login(c, 'Sign in from the dashboard’s own page.');
+    if (!sameOrigin(c, publicUrl)) return login(c, 'Sign in from the dashboard’s own page.');
     const credential = form.get('token') ?? '';
     const cookie = await access.login(credential);
     if (!cookie) return login(c, 'That token or API key does not open this dashboard.');
@@ -153,7 +155,8 @@ export function makeDashboard({ access, maxBodyBytes }: DashboardOptions): Dashb
   });
   dashboard.post('/logout', async (c) => {
     await readCapped(c.req.raw, maxBodyBytes);
-    if (!(await access.session(getCookie(c, SESSION_COOKIE))) || !sameOrigin(c)) return login(c);
+    if (!(await access.session(getCookie(c, SESSION_COOKIE))) || !sameOrigin(c, publicUrl))
+      return login(c);
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/', 303);
   });
