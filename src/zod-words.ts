@@ -16,10 +16,10 @@ export interface Issue {
 }
 
 /** A JSON or YAML value's kind in words: "an array", "a string", "null". */
-function kindOf(value: unknown): string {
+function kindOf(value: unknown, objectWords: string): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'object') return objectWords;
   return `a ${typeof value}`;
 }
 
@@ -72,7 +72,7 @@ export function plainMessage(issue: Issue, value: unknown, objectWords = 'an obj
       issue.expected === 'object' ? objectWords : (EXPECTED[issue.expected] ?? issue.expected);
     return value === undefined
       ? `required (${expected})`
-      : `expected ${expected}, got ${kindOf(value) === 'an object' ? objectWords : kindOf(value)}`;
+      : `expected ${expected}, got ${kindOf(value, objectWords)}`;
   }
   if (issue.code === 'too_small' || issue.code === 'too_big') {
     const words = bound(issue, issue.code === 'too_small' ? 'least' : 'most');

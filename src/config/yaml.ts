@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny } from '../errors.js';
-import { plainMessage } from '../zod-words.js';
+import { plainMessage, valueAtPath } from '../zod-words.js';
 import { didYouMean } from './suggest.js';
 
 export type FieldPath = readonly (string | number)[];
@@ -165,7 +165,7 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
         );
       }
     } else if (issue.code === 'invalid_value' && 'values' in issue && !ownMessageAt(schema, at)) {
-      const got = valueAt(source.value, at);
+      const got = valueAtPath(source.value, at);
       const options = issue.values.map(String);
       errors.push(
         source.error(
@@ -176,23 +176,14 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
     } else if (issue.code === 'invalid_key') {
       // A record key its key schema refused: that schema's own messages, at the key.
       for (const inner of issue.issues) errors.push(source.error(at, inner.message, { key: true }));
-    } else if (issue.code === 'invalid_type' && valueAt(source.value, at) === undefined) {
+    } else if (issue.code === 'invalid_type' && valueAtPath(source.value, at) === undefined) {
       errors.push(source.error(at, `missing required field`, { key: true }));
     } else {
-      errors.push(source.error(at, plainMessage(issue, valueAt(source.value, at))));
+      errors.push(source.error(at, plainMessage(issue, valueAtPath(source.value, at))));
     }
   }
   throwIfAny(errors);
   throw new Error('unreachable');
-}
-
-function valueAt(value: unknown, at: FieldPath): unknown {
-  let current = value;
-  for (const part of at) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string | number, unknown>)[part];
-  }
-  return current;
 }
 
 interface Def {
