@@ -4,8 +4,7 @@
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
-import { NudgeError } from '../errors.js';
-import { type Feature, loadFeatures } from '../features/load.js';
+import { type Feature, loadFeatures, noSuchFeature } from '../features/load.js';
 import { type Catalog, readCatalog } from '../source/catalog.js';
 import { openSource } from '../source/connect.js';
 
@@ -23,10 +22,7 @@ export interface FeatureSession {
 export function findFeature(features: Feature[], name: string | undefined, dir: string): Feature {
   const feature = features.find((f) => f.name === name);
   if (feature) return feature;
-  throw new NudgeError(
-    name ? `no feature named "${name}" in ${dir}` : 'say which feature',
-    features.length ? `features: ${features.map((f) => f.name).join(', ')}` : undefined,
-  );
+  throw noSuchFeature(features, name, dir);
 }
 
 export async function withFeatureSession<T>(

@@ -5,7 +5,7 @@
 import { openEngineStore } from '../db/engine.js';
 import { featurePauses, pauseFeature, resumeFeature } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
-import { loadFeatures } from '../features/load.js';
+import { loadFeatures, noSuchFeature } from '../features/load.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
@@ -32,10 +32,7 @@ export async function switchFeature(
       !feature &&
       !(what === 'resume' && (await featurePauses(store.sql)).some((p) => p.feature === name))
     ) {
-      throw new NudgeError(
-        `no feature named "${name}" in ${project.featuresDir}`,
-        features.length ? `features: ${features.map((f) => f.name).join(', ')}` : undefined,
-      );
+      throw noSuchFeature(features, name, project.featuresDir);
     }
     const c = io.colors;
     if (what === 'pause') {

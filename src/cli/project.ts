@@ -2,7 +2,7 @@
 // user's database in the configured access mode, released in `finally`.
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { noDatabaseConfigured } from '../errors.js';
-import { loadFeatures } from '../features/load.js';
+import { loadFeatures, noSuchFeature } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -47,16 +47,17 @@ export async function withSource<T>(
 }
 
 /**
- * `; no feature file names <name> (features: a, b)` when no feature file has
- * this name, else '': for the commands that filter by a feature's name and
- * would otherwise show a typo as a feature with nothing to show. A feature
- * file with errors leaves it unsaid (plan says which).
+ * `; no feature named "<name>" in <dir> (features: a, b)` when no feature
+ * file has this name, else '': for the commands that filter by a feature's
+ * name and would otherwise show a typo as a feature with nothing to show
+ * (pause and backfill refuse one with the same words). A feature file with
+ * errors leaves it unsaid (plan says which).
  */
 export async function unknownFeature(project: LoadedConfig, name: string): Promise<string> {
-  const names = await loadFeatures(project.featuresDir, project.env, project.cwd).then(
-    (features) => features.map((f) => f.name),
+  const features = await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
     () => undefined,
   );
-  if (!names || names.includes(name)) return '';
-  return `; no feature file names ${name} (features: ${names.join(', ') || 'none'})`;
+  if (!features || features.some((f) => f.name === name)) return '';
+  const { message, hint } = noSuchFeature(features, name, project.featuresDir);
+  return `; ${message}${hint ? ` (${hint})` : ''}`;
 }

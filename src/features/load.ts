@@ -16,7 +16,7 @@ import {
 } from '../conditions/index.js';
 import { didYouMean } from '../config/suggest.js';
 import { type FieldPath, readYamlFile, validate, type YamlSource } from '../config/yaml.js';
-import { type ConfigError, throwIfAny } from '../errors.js';
+import { type ConfigError, NudgeError, throwIfAny } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
 import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';
 import type { Machine, Stage, Transition } from './machine.js';
@@ -318,4 +318,16 @@ function transition(
 /** `{ key: value }` when value is defined, else `{}` — for exact optional properties. */
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** No feature of this name (or none given) among `features`: the error every command gives, with the names there are. */
+export function noSuchFeature(
+  features: Feature[],
+  name: string | undefined,
+  dir: string,
+): NudgeError {
+  return new NudgeError(
+    name ? `no feature named "${name}" in ${dir}` : 'say which feature',
+    features.length ? `features: ${features.map((f) => f.name).join(', ')}` : undefined,
+  );
 }

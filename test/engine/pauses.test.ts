@@ -88,10 +88,10 @@ describe('pause and resume live', () => {
     expect(logs.out).toMatch(/welcome\s+-\s+skipped\s+paused/);
     // A name no feature file has says so, rather than looking like a quiet feature.
     expect((await cli('logs', '--feature', 'welcom')).out).toContain(
-      'No decisions for feature welcom; no feature file names welcom (features: welcome).',
+      `No decisions for feature welcom; no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (features: welcome).`,
     );
     expect((await cli('replay', '--feature', 'welcom')).out).toBe(
-      'Nothing to replay: no dead action runs match; no feature file names welcom (features: welcome).',
+      `Nothing to replay: no dead action runs match; no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (features: welcome).`,
     );
     expect((await cli('replay', '--key', 'nope')).out).toBe(
       'Nothing to replay: no action run has the key nope.',
