@@ -1,7 +1,8 @@
 // Nudge's HTTP server: the Hono app (GET /health, GET /metrics, POST /ingest,
-// /v1) and listen(). Small on purpose: each route lives in its own file, every
-// error goes through the one handler in http-error.ts. Every route but
-// /health needs a credential (test/security/doors.test.ts walks them all).
+// /email, /v1 — mounted at the paths in mounts.ts — and the dashboard) and
+// listen(). Small on purpose: each route lives in its own file, every error
+// goes through the one handler in http-error.ts. Every route but /health
+// needs a credential (test/security/doors.test.ts walks them all).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -23,6 +24,7 @@ import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
 import { makeMetrics, type ServerMetrics } from './metrics.js';
+import { MOUNTS } from './mounts.js';
 
 export { HttpError } from './http-error.js';
 export type { IngestSecrets } from './ingest-secrets.js';
@@ -77,7 +79,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
 
   app.onError(
     makeErrorHandler(log, (error, c) => {
-      if (c.req.path !== '/ingest') return;
+      if (c.req.path !== MOUNTS.ingest) return;
       metrics.rejected.inc({ reason: error.code });
       log.warn(
         { status: error.status, reason: error.code, detail: error.detail },
@@ -97,7 +99,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
   );
 
-  app.get('/health', async (c) => {
+  app.get(MOUNTS.health, async (c) => {
     const reachable = await Promise.race([
       sql`select 1`.then(
         () => true,
@@ -114,14 +116,14 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     return c.json({ ok: true, engine_store: 'ok' });
   });
 
-  app.get('/metrics', loopbackOrApiKey(sql), async (c) =>
+  app.get(MOUNTS.metrics, loopbackOrApiKey(sql), async (c) =>
     c.body(await metrics.registry.metrics(), 200, {
       'content-type': metrics.registry.contentType,
     }),
   );
 
   app.post(
-    '/ingest',
+    MOUNTS.ingest,
     makeIngestHandler({
       sql,
       route: options.route,
@@ -134,7 +136,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
 
   // Resend's delivery webhooks, and the unsubscribe and preference links in emails (docs/email.md).
   app.post(
-    '/ingest/resend',
+    `${MOUNTS.ingest}/resend`,
     makeResendIngest({
       sql,
       secret: project.config.email.resend?.webhook_secret,
@@ -142,12 +144,12 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     }),
   );
   app.route(
-    '/email',
+    MOUNTS.email,
     emailLinkRoutes({ sql, project, maxBodyBytes: project.config.ingest.max_body_bytes }),
   );
 
   app.route(
-    '/v1',
+    MOUNTS.api,
     makeApi({
       sql,
       attributes: project.config.contacts.attributes,

@@ -7,6 +7,8 @@
 // features with their machine and hidden secrets, decisions paged and tailed.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Hono } from 'hono';
+import { inspectRoutes } from 'hono/dev';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrateEngine } from '../../src/db/migrate.js';
@@ -14,7 +16,9 @@ import { type Feature, loadFeatures } from '../../src/features/load.js';
 import { redactYaml } from '../../src/server/api/features.js';
 import { createApiKey, revokeApiKey } from '../../src/server/api/keys.js';
 import { makeDashboardAccess } from '../../src/server/dashboard/access.js';
+import { makeDashboard } from '../../src/server/dashboard/index.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
+import { isMounted, MOUNTS } from '../../src/server/mounts.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';
 
@@ -142,6 +146,40 @@ describe('getting in', () => {
       expect(api.status).toBe(404);
       expect(await api.json()).toMatchObject({ error: 'not_found' });
     }
+  });
+
+  it('mounts every route but the dashboard’s at a path of mounts.ts, where an unknown one answers JSON', async () => {
+    // A mount point added without its place in MOUNTS would get the app's Not found page.
+    const routes = (app: Hono) =>
+      inspectRoutes(app)
+        .filter((route) => !route.isMiddleware)
+        .map((route) => `${route.method} ${route.path}`);
+    const dashboard = new Set(
+      routes(makeDashboard({ access: makeDashboardAccess(db.sql, {}), maxBodyBytes: 1024 }).routes),
+    );
+    const outside = routes(server.app).filter(
+      (route) => !dashboard.has(route) && !isMounted(route.slice(route.indexOf(' ') + 1)),
+    );
+    expect(outside).toEqual([]);
+    expect(routes(server.app)).toEqual(expect.arrayContaining(['GET /health', 'POST /ingest']));
+
+    const { cookie } = await signIn();
+    for (const mount of Object.values(MOUNTS)) {
+      const answer = await request(`${mount}/no-such`, {
+        headers: { cookie, accept: 'text/html' },
+      });
+      expect(answer.status, mount).toBe(404);
+      expect(await answer.json(), mount).toMatchObject({ error: 'not_found' });
+    }
+    // A prefix is not a mount point: /v1x and /logs/ingest are the dashboard's.
+    expect([isMounted('/v1x'), isMounted('/ingestion'), isMounted('/logs/ingest')]).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    const page = await request('/v1x', { headers: { cookie, accept: 'text/html' } });
+    expect(page.status).toBe(404);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
   });
 
   it('lets a session change only what the dashboard may, with its CSRF value, from its origin', async () => {

@@ -47,6 +47,7 @@ describe('dashboard routes', () => {
         '/actions?feature=order-paid&since=24h',
         { page: 'actions', feature: 'order-paid', since: '24h' },
       ],
+      ['/actions?status=all&before=1234', { page: 'actions', status: 'all', before: '1234' }],
       ['/lists', { page: 'lists' }],
       ['/lists/early%20birds', { page: 'list', name: 'early birds' }],
       ['/clock', { page: 'clock' }],
@@ -54,6 +55,10 @@ describe('dashboard routes', () => {
       ['/contacts', { page: 'contacts' }],
       ['/contacts?q=ada', { page: 'contacts', search: 'ada' }],
       ['/contacts/ada%40example.com', { page: 'contact', ref: 'ada@example.com' }],
+      [
+        '/contacts/ada%40example.com?before=WyIyMDI2LTAzLTAxIiwiZXZlbnQiLCIxIl0',
+        { page: 'contact', ref: 'ada@example.com', before: 'WyIyMDI2LTAzLTAxIiwiZXZlbnQiLCIxIl0' },
+      ],
       ['/mailbox/42', { page: 'mailbox', id: 42 }],
     ];
     for (const [href, route] of routes) {

@@ -138,6 +138,7 @@ function Page({ route }: { route: Route }) {
           {...(route.status ? { status: route.status } : {})}
           {...(route.feature ? { feature: route.feature } : {})}
           {...(route.since ? { since: route.since } : {})}
+          {...(route.before ? { before: route.before } : {})}
         />
       );
     case 'clock':
@@ -145,7 +146,13 @@ function Page({ route }: { route: Route }) {
     case 'contacts':
       return <Contacts {...(route.search ? { search: route.search } : {})} />;
     case 'contact':
-      return <Contact key={route.ref} ref={route.ref} />;
+      return (
+        <Contact
+          key={route.ref}
+          ref={route.ref}
+          {...(route.before ? { before: route.before } : {})}
+        />
+      );
     case 'lists':
       return <Lists />;
     case 'list':

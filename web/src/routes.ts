@@ -1,7 +1,9 @@
 // The dashboard's pages as URLs: every page and filter has its own address,
-// so links can be shared and the back button works. Pure (no DOM), tested in
-// test/web/routes.test.ts; the server serves the app at the same paths
-// (src/server/dashboard/index.ts DASHBOARD_PAGES).
+// and so has an older page of a list (`before`: the API's cursor "Older"
+// followed), so links can be shared, a reload keeps the place and the back
+// button works. Pure (no DOM), tested in test/web/routes.test.ts; the server
+// serves the app at the same paths (src/server/dashboard/index.ts
+// DASHBOARD_PAGES).
 
 export interface LogFilter {
   feature?: string;
@@ -26,11 +28,11 @@ export type Route =
   | { page: 'feature'; name: string; window?: string }
   | { page: 'logs'; filter: LogFilter }
   | { page: 'ingest'; filter: IngestFilter }
-  | { page: 'actions'; status?: string; feature?: string; since?: string }
+  | { page: 'actions'; status?: string; feature?: string; since?: string; before?: string }
   | { page: 'clock' }
   | { page: 'mailbox'; id?: number }
   | { page: 'contacts'; search?: string }
-  | { page: 'contact'; ref: string }
+  | { page: 'contact'; ref: string; before?: string }
   | { page: 'lists' }
   | { page: 'list'; name: string }
   | { page: 'not-found'; path: string };
@@ -72,11 +74,13 @@ export function parseRoute(pathname: string, search: string): Route {
     const status = text('status');
     const feature = text('feature');
     const since = text('since');
+    const before = text('before');
     return {
       page: 'actions',
       ...(status ? { status } : {}),
       ...(feature ? { feature } : {}),
       ...(since ? { since } : {}),
+      ...(before ? { before } : {}),
     };
   }
   if (path === '/clock') return { page: 'clock' };
@@ -89,7 +93,13 @@ export function parseRoute(pathname: string, search: string): Route {
   const list = /^\/lists\/([^/]+)$/.exec(path);
   if (list) return { page: 'list', name: decodeURIComponent(list[1]!) };
   const contact = /^\/contacts\/([^/]+)$/.exec(path);
-  if (contact) return { page: 'contact', ref: decodeURIComponent(contact[1]!) };
+  if (contact) {
+    return withOptional(
+      { page: 'contact', ref: decodeURIComponent(contact[1]!) },
+      'before',
+      text('before'),
+    );
+  }
   const mail = /^\/mailbox\/(\d+)$/.exec(path);
   if (mail) return { page: 'mailbox', id: Number(mail[1]) };
   return { page: 'not-found', path: pathname };
@@ -112,13 +122,14 @@ export function hrefOf(route: Route): string {
         status: route.status,
         feature: route.feature,
         since: route.since,
+        before: route.before,
       });
     case 'clock':
       return '/clock';
     case 'contacts':
       return withQuery('/contacts', { q: route.search });
     case 'contact':
-      return `/contacts/${encodeURIComponent(route.ref)}`;
+      return withQuery(`/contacts/${encodeURIComponent(route.ref)}`, { before: route.before });
     case 'lists':
       return '/lists';
     case 'list':

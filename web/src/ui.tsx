@@ -1,9 +1,11 @@
 // Small pieces every page uses: a time in local time with the exact value on
 // hover, a status badge, a loader hook that keeps the last data while it
-// refreshes, and an error line.
+// refreshes, an error line, and the links that page a list back.
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { NudgeApiError } from '../../src/client/index.js';
 import { localTime, relativeTime } from './format.js';
+import { Link } from './router.js';
+import type { Route } from './routes.js';
 
 export function Time({ at, relative = false }: { at: string | null; relative?: boolean }) {
   if (!at) return <span className="muted">—</span>;
@@ -40,6 +42,26 @@ export function Problem({ error }: { error: unknown }) {
           ? error.message
           : String(error)}
     </p>
+  );
+}
+
+/**
+ * Under a list paged by the API's cursor: "Older" to the next page back and,
+ * on an older page, "Newest" — links, since each page has its own address.
+ */
+export function Pager({
+  newest,
+  older,
+}: {
+  newest?: Route | undefined;
+  older?: Route | undefined;
+}) {
+  if (!newest && !older) return null;
+  return (
+    <nav className="pager" aria-label="Older and newer">
+      {newest && <Link to={newest}>Newest</Link>}
+      {older && <Link to={older}>Older</Link>}
+    </nav>
   );
 }
 

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { readCapped } from '../body.js';
+import { isMounted } from '../mounts.js';
 import { type DashboardAccess, SESSION_COOKIE, sameOrigin } from './access.js';
 import { loginPage } from './login.js';
 
@@ -84,7 +85,8 @@ export interface Dashboard {
   /**
    * A browser's page load of a path the dashboard does not have: the app (or
    * the sign-in page) with a 404, so its own not-found page shows with the
-   * navigation, instead of the API's JSON 404.
+   * navigation, instead of the API's JSON 404 — which a path under one of the
+   * server's mount points (mounts.ts) keeps.
    */
   notFound(c: Context): Promise<Response> | undefined;
 }
@@ -165,8 +167,7 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
     notFound: (c) => {
       const browsing =
         c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
-      const api = /^\/(v1|ingest|email|health|metrics)(\/|$)/.test(c.req.path);
-      return browsing && !api ? page(c, 404) : undefined;
+      return browsing && !isMounted(c.req.path) ? page(c, 404) : undefined;
     },
   };
 }

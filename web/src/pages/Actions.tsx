@@ -1,12 +1,15 @@
 // Actions: action runs newest first, dead (gave up) by default, with their
 // attempts and last error, filtered by status, feature and age; Replay runs
 // a dead one again, or every dead one matching the filter (a feature, a
-// time) — the same as `nudge replay`. Filters are in the URL.
+// time) — the same as `nudge replay`. Filters are in the URL, and so is the
+// page: "Older" goes to the address of the next page back (`before`), so a
+// reload keeps it and Back returns to the newer one; a filter starts over.
 import { useState } from 'react';
 import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Choice, Loading, Problem, Time, useLoad } from '../ui.js';
+import type { Route } from '../routes.js';
+import { Badge, Choice, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
 const AGES = [
   ['', 'any time'],
@@ -19,28 +22,41 @@ export function Actions({
   status,
   feature,
   since,
+  before,
 }: {
   status?: string;
   feature?: string;
   since?: string;
+  /** The cursor of an older page ("Older"); none: the newest runs. */
+  before?: string;
 }) {
   const shown = status ?? 'dead';
-  const [extra, setExtra] = useState<{ items: ActionRun[]; next: string | null }>();
   const [problem, setProblem] = useState<unknown>();
   // How many runs the last Replay queued again (undefined: none asked yet).
   const [replayed, setReplayed] = useState<number>();
-  const query = { status: shown === 'all' ? undefined : shown, feature, since, limit: 50 };
   const features = useLoad(() => nudge.features.all(), 'feature names');
   const { data, error, reload } = useLoad(
-    () => {
-      setExtra(undefined);
-      return nudge.actions.list(query);
-    },
-    `actions ${shown} ${feature ?? ''} ${since ?? ''}`,
+    () =>
+      nudge.actions.list({
+        status: shown === 'all' ? undefined : shown,
+        feature,
+        since,
+        before,
+        limit: 50,
+      }),
+    `actions ${shown} ${feature ?? ''} ${since ?? ''} ${before ?? ''}`,
     5000,
   );
-  const items = [...(data?.items ?? []), ...(extra?.items ?? [])];
-  const next = extra ? extra.next : data?.next;
+  const items = data?.items ?? [];
+  // This filter's route, at the newest runs or at an older page.
+  const here = (cursor?: string): Route => ({
+    page: 'actions',
+    ...(status ? { status } : {}),
+    ...(feature ? { feature } : {}),
+    ...(since ? { since } : {}),
+    ...(cursor ? { before: cursor } : {}),
+  });
+  // A filter changed starts again at the newest runs: no `before`.
   const go = (change: { status?: string; feature?: string; since?: string }) => {
     const merged = { status, feature, since, ...change };
     // The last replay's count was about the list as it was filtered then.
@@ -214,24 +230,10 @@ export function Actions({
           </table>
         </div>
       )}
-      {next && (
-        <button
-          type="button"
-          onClick={async () => {
-            try {
-              const page = await nudge.actions.list({ ...query, before: next });
-              setExtra((old) => ({
-                items: [...(old?.items ?? []), ...page.items],
-                next: page.next,
-              }));
-            } catch (failure) {
-              setProblem(failure);
-            }
-          }}
-        >
-          Older
-        </button>
-      )}
+      <Pager
+        newest={before ? here() : undefined}
+        older={data?.next ? here(data.next) : undefined}
+      />
     </section>
   );
 }

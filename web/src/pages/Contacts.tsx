@@ -2,12 +2,13 @@
 // (each word a prefix of a word of the email; the search is in the URL); and
 // one contact with its identity, attributes, the lists it is in, and one
 // timeline — events, journeys, decisions and actions, newest first, "Older"
-// paging back by the API's cursor.
-import { type FormEvent, useState } from 'react';
+// paging back by the API's cursor, which is in the address (`?before=`): a
+// reload keeps the older page and Back returns to the newer one.
+import type { FormEvent } from 'react';
 import type { TimelineItem } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Loading, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
 export function Contacts({ search }: { search?: string }) {
   const { data, error } = useLoad(
@@ -88,35 +89,28 @@ export function searchTerms(search: string | undefined): string | undefined {
   return words.length ? words.map((word) => `'${word}':*`).join(' & ') : undefined;
 }
 
-export function Contact({ ref: reference }: { ref: string }) {
+export function Contact({
+  ref: reference,
+  before,
+}: {
+  ref: string;
+  /** The timeline's cursor at an older page ("Older"); none: the newest items. */
+  before?: string;
+}) {
   const { data, error } = useLoad(
-    () => nudge.contacts.get(reference, { limit: 50 }),
-    `contact ${reference}`,
+    () => nudge.contacts.get(reference, { limit: 50, ...(before ? { before } : {}) }),
+    `contact ${reference} ${before ?? ''}`,
     5000,
   );
   const lists = useLoad(() => nudge.contacts.lists(reference), `contact lists ${reference}`);
-  const [older, setOlder] = useState<{ items: TimelineItem[]; next: string | null }>();
-  const [problem, setProblem] = useState<unknown>();
-  const items = [...(data?.timeline.items ?? []), ...(older?.items ?? [])];
-  const next = older ? older.next : data?.timeline.next;
-  const more = async () => {
-    if (!next) return;
-    try {
-      const page = await nudge.contacts.get(reference, { limit: 50, before: next });
-      setOlder((old) => ({
-        items: [...(old?.items ?? []), ...page.timeline.items],
-        next: page.timeline.next,
-      }));
-    } catch (failure) {
-      setProblem(failure);
-    }
-  };
+  const items = data?.timeline.items ?? [];
+  const next = data?.timeline.next;
   return (
     <section>
       <p className="crumbs">
         <Link to={{ page: 'contacts' }}>Contacts</Link> /
       </p>
-      <Problem error={error ?? problem} />
+      <Problem error={error} />
       {data && (
         <>
           <h1>{data.contact.email ?? data.contact.id}</h1>
@@ -188,11 +182,10 @@ export function Contact({ ref: reference }: { ref: string }) {
               </li>
             ))}
           </ol>
-          {next && (
-            <button type="button" onClick={more}>
-              Older
-            </button>
-          )}
+          <Pager
+            newest={before ? { page: 'contact', ref: reference } : undefined}
+            older={next ? { page: 'contact', ref: reference, before: next } : undefined}
+          />
         </>
       )}
     </section>

@@ -1,5 +1,6 @@
 // Features: each feature's status, trigger and journey counts for a chosen
-// window (the window is part of the URL); Plan and Deploy (Deploy.tsx).
+// window (the window is part of the URL), one card per feature at a phone's
+// width; Plan and Deploy (Deploy.tsx).
 import type { FeatureSummary } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { count } from '../format.js';
@@ -39,7 +40,7 @@ export function Features({ window }: { window?: string }) {
       )}
       {data && data.length > 0 && (
         <div className="scroll">
-          <table>
+          <table className="stack">
             <thead>
               <tr>
                 <th>Feature</th>
@@ -55,34 +56,42 @@ export function Features({ window }: { window?: string }) {
             <tbody>
               {data.map((feature) => (
                 <tr key={feature.name} data-feature={feature.name}>
-                  <td>
+                  <td data-label="Feature">
                     <Link
                       to={{ page: 'feature', name: feature.name, ...(window ? { window } : {}) }}
                     >
                       {feature.name}
                     </Link>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <Badge kind={feature.status} />
                   </td>
-                  <td className="code">{feature.trigger}</td>
+                  <td data-label="Trigger" className="code">
+                    {feature.trigger}
+                  </td>
                   {feature.journeys ? (
                     <>
-                      <td className="num">{count(feature.counts.entered)}</td>
-                      <td>
+                      <td data-label="Entered" className="num">
+                        {count(feature.counts.entered)}
+                      </td>
+                      <td data-label="Now in stage">
                         {Object.entries(feature.counts.stages)
                           .map(([stage, n]) => `${stage} ${count(n)}`)
                           .join(', ') || <span className="muted">—</span>}
                       </td>
-                      <td className="num">{count(feature.counts.completed)}</td>
-                      <td className="num">{count(feature.counts.exited)}</td>
+                      <td data-label="Completed" className="num">
+                        {count(feature.counts.completed)}
+                      </td>
+                      <td data-label="Exited" className="num">
+                        {count(feature.counts.exited)}
+                      </td>
                     </>
                   ) : (
-                    <td colSpan={4} className="muted">
+                    <td colSpan={4} data-label="Journeys" className="muted">
                       no contact mapping: each event runs its actions, without a journey (see Logs)
                     </td>
                   )}
-                  <td>
+                  <td data-label="Actions failing">
                     <FailingActions feature={feature} />
                   </td>
                 </tr>

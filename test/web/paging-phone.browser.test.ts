@@ -1,0 +1,245 @@
+// Two things a newcomer's review of the dashboard found, in real Chromium over
+// a server on a test database seeded with more than a page of each list:
+// "Older" on Actions and on a contact's timeline is in the address (reload
+// keeps the page, a link to it opens it elsewhere, Back returns to the newer
+// one, a filter starts again at the newest), and the Features and Ingest
+// records pages read at a phone's width with nothing past the screen's edge.
+// Screenshots: test-output/dashboard/paging-*.png.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import pino from 'pino';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { makeServer, type RunningServer } from '../../src/server/index.js';
+import { useDatabase } from '../harness/db.js';
+import { testProject } from '../server/helpers.js';
+import { launchBrowser, screenshot } from './browser.js';
+
+// The page's globals as page.evaluate's callbacks use them (see browser.ts).
+declare const window: { innerWidth: number };
+declare const document: {
+  documentElement: { scrollWidth: number };
+  querySelectorAll(selector: string): ArrayLike<{ getBoundingClientRect(): { right: number } }>;
+};
+
+const db = useDatabase();
+const DEMO = path.resolve('examples/demo/nudge/features');
+/** More than two pages of 50: the pages ask for 50 at a time. */
+const RUNS = 120;
+const EVENTS = 120;
+
+let browser: Browser;
+let page: Page;
+let running: RunningServer;
+let base: string;
+let token: string;
+
+const shot = (name: string) => screenshot(page, `paging-${name}`);
+/** How long a page may take to show what it read. */
+const soon = { timeout: 10_000 };
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  const project = await testProject();
+  // A feature named as long as some are, with a long trigger: the widest row.
+  await mkdir(path.join(project.cwd, 'features'));
+  await writeFile(
+    path.join(project.cwd, 'features/subscription-renewal-reminder.yaml'),
+    `name: subscription-renewal-reminder-for-annual-plans
+trigger:
+  table: public.subscription_renewals
+  on: update
+  when: { new.renews_at: not.is.null, old.renewal_reminder_sent_at: is.null }
+contact: { id: new.user_id }
+stages: [{ name: reminded-fourteen-days-before, do: [] }]
+`,
+  );
+  const features = [
+    ...(await loadFeatures(DEMO, {}, path.dirname(DEMO))),
+    ...(await loadFeatures(path.join(project.cwd, 'features'), {}, project.cwd)),
+  ];
+  const server = await makeServer({
+    sql: db.sql,
+    project,
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    dashboard: { features, source: db.sql, sourceUrl: db.url },
+  });
+  running = await server.listen({ host: '127.0.0.1', port: 0 });
+  base = running.url;
+  token = server.dashboard.token;
+
+  // One contact with RUNS dead action runs (numbered, oldest first) and EVENTS events.
+  const [contact] = await db.sql<{ id: string }[]>`
+    insert into nudge_engine.contacts (email) values ('pager@example.com') returning id`;
+  await db.sql`
+    insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, status,
+                                          attempts, last_error, created_at, updated_at)
+    select 'run-' || n, 'upload-thumbnails', ${contact!.id}, 'thumbnailed', 'webhook', '{}', 'dead',
+           3, 'HTTP 503 from https://media.example.com/thumbnails: media service down',
+           now() - make_interval(mins => ${RUNS} - n), now() - make_interval(mins => ${RUNS} - n)
+      from generate_series(1, ${RUNS}) n`;
+  await db.sql`
+    insert into nudge_engine.events (contact_id, name, source, occurred_at)
+    select ${contact!.id}, 'page_viewed_' || n, 'api', now() - make_interval(mins => ${EVENTS} - n)
+      from generate_series(1, ${EVENTS}) n`;
+  // Ingest records as a real app sends them: long table names, wide rows.
+  await db.sql`
+    insert into nudge_engine.inbox (source, source_key, schema_name, table_name, operation,
+                                    event_name, new_row, old_row, occurred_at, processed_at)
+    select case when n % 3 = 0 then 'api' else 'outbox' end, 'k' || n,
+           case when n % 3 = 0 then null else 'public' end,
+           case when n % 3 = 0 then null else 'subscription_renewal_reminders_' || n end,
+           case when n % 3 = 0 then null else 'update' end,
+           case when n % 3 = 0 then 'checkout_session_completed_with_discount_code' end,
+           jsonb_build_object('id', gen_random_uuid(), 'user_id', gen_random_uuid(),
+                              'stripe_subscription_id', 'sub_1PqXyZ2eZvKYlo2C0123456789abcdef',
+                              'note', repeat('a-very-long-unbroken-value-', 6)),
+           jsonb_build_object('status', 'trialing'),
+           now() - make_interval(mins => n), case when n % 2 = 0 then now() end
+      from generate_series(1, 12) n`;
+
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${base}/?token=${token}`);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.close();
+});
+
+/** The run numbers (run-N) the Actions page shows, in order. */
+const runsShown = async () =>
+  (
+    await page
+      .locator('tr[data-key]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')))
+  ).map((key) => Number(String(key).slice('run-'.length)));
+
+/** The event numbers (page_viewed_N) the timeline shows, in order. */
+const eventsShown = async () =>
+  (await page.locator('li[data-kind="event"]').allTextContents()).map((text) =>
+    Number(/page_viewed_(\d+)/.exec(text)?.[1]),
+  );
+
+describe('Older is in the address', () => {
+  it('on Actions: reload keeps the older page, Back returns to the newest, a filter starts over', async () => {
+    await page.goto(`${base}/actions?feature=upload-thumbnails`);
+    await expect.poll(runsShown, soon).toEqual(range(RUNS, RUNS - 49));
+
+    await page.getByRole('link', { name: 'Older' }).click();
+    await page.waitForURL(/[?&]before=/);
+    const older = new URL(page.url());
+    expect(older.searchParams.get('feature')).toBe('upload-thumbnails');
+    await expect.poll(runsShown, soon).toEqual(range(RUNS - 50, RUNS - 99));
+    await shot('actions-older');
+
+    await page.reload();
+    await expect.poll(runsShown, soon).toEqual(range(RUNS - 50, RUNS - 99));
+    expect(page.url()).toBe(older.href);
+
+    // The older page's link, opened in another browser (signing in on the way), is the same page.
+    const other = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    try {
+      await other.goto(`${older.href}&token=${encodeURIComponent(token)}`);
+      expect(other.url()).toBe(older.href);
+      await expect
+        .poll(
+          async () => (await other.locator('tr[data-key]').first().getAttribute('data-key')) ?? '',
+          soon,
+        )
+        .toBe(`run-${RUNS - 50}`);
+    } finally {
+      await other.close();
+    }
+
+    await page.goBack();
+    await page.waitForURL((url) => !url.searchParams.has('before'));
+    await expect.poll(runsShown, soon).toEqual(range(RUNS, RUNS - 49));
+
+    // A filter changed on an older page starts again at the newest.
+    await page.goForward();
+    await expect.poll(runsShown, soon).toEqual(range(RUNS - 50, RUNS - 99));
+    await page.locator('select[name="since"]').selectOption('7d');
+    await page.waitForURL(/since=7d/);
+    expect(new URL(page.url()).searchParams.has('before')).toBe(false);
+    await expect.poll(runsShown, soon).toEqual(range(RUNS, RUNS - 49));
+  });
+
+  it('on a contact’s timeline: reload keeps the older page, Back returns to the newest', async () => {
+    await page.goto(`${base}/contacts/pager%40example.com`);
+    await page.locator('main h1', { hasText: 'pager@example.com' }).waitFor();
+    // The timeline merges events with the action runs: events are what it shows of the older ones.
+    await expect.poll(async () => await page.locator('li[data-kind]').count(), soon).toBe(50);
+    const first = await eventsShown();
+
+    await page.getByRole('link', { name: 'Older' }).click();
+    await page.waitForURL(/\/contacts\/pager%40example\.com\?before=/);
+    const older = page.url();
+    await expect
+      .poll(async () => (await eventsShown())[0] ?? 0, soon)
+      .toBeLessThan(Math.min(...first));
+    const second = await eventsShown();
+    await shot('contact-older');
+
+    await page.reload();
+    await page.locator('main h1', { hasText: 'pager@example.com' }).waitFor();
+    await expect.poll(eventsShown, soon).toEqual(second);
+    expect(page.url()).toBe(older);
+
+    await page.goBack();
+    await page.waitForURL(/\/contacts\/pager%40example\.com$/);
+    await expect.poll(eventsShown, soon).toEqual(first);
+
+    // "Newest", on the older page, is the first page's link.
+    await page.goForward();
+    await expect.poll(eventsShown, soon).toEqual(second);
+    await page.getByRole('link', { name: 'Newest' }).click();
+    await page.waitForURL(/\/contacts\/pager%40example\.com$/);
+    await expect.poll(eventsShown, soon).toEqual(first);
+  });
+});
+
+describe('a phone’s width', () => {
+  it('shows Features and the Ingest records without scrolling sideways', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const [url, name, ready] of [
+        ['/features', 'features-phone', 'tr[data-feature="welcome-drip"]'],
+        ['/logs/ingest', 'ingest-phone', 'li.ingest'],
+      ] as const) {
+        await page.goto(`${base}${url}`);
+        await page.locator(ready).first().waitFor();
+        // A record's row, opened: the widest thing on the page.
+        if (url === '/logs/ingest') await page.locator('li.ingest summary').first().click();
+        const widths = await page.evaluate(() => ({
+          scroll: document.documentElement.scrollWidth,
+          inner: window.innerWidth,
+          // A table scrolling sideways in its own box does not widen the page, but
+          // its far columns are off the screen all the same.
+          content: Math.max(
+            ...Array.from(
+              document.querySelectorAll('main *'),
+              (e) => e.getBoundingClientRect().right,
+            ),
+          ),
+        }));
+        expect(widths.scroll, url).toBeLessThanOrEqual(widths.inner);
+        expect(widths.content, url).toBeLessThanOrEqual(widths.inner);
+        await shot(name);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+});
+
+/** from, from − 1, …, to. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: from - to + 1 }, (_, i) => from - i);
+}
