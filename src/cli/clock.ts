@@ -2,8 +2,9 @@
 // running engine's time forward (waits and cooldowns fire as if the days had
 // passed); `show` prints the engine time; `reset` goes back to real time.
 import { parseDuration } from '../config/duration.js';
-import { type EngineStore, openEngineStore } from '../db/engine.js';
-import { DEMO_DATABASE } from '../dev/demo.js';
+import { openEngineStore } from '../db/engine.js';
+import { migrateEngine } from '../db/migrate.js';
+import { isDemoStore } from '../dev/demo.js';
 import { advanceStoreClock } from '../engine/wiring/clock.js';
 import { NudgeError } from '../errors.js';
 import { redactUrl } from '../source/connect.js';
@@ -27,14 +28,16 @@ export async function clock(
   if (ms === undefined)
     throw new NudgeError(`"${amount ?? ''}" is not a duration`, 'e.g. nudge clock advance 2d');
   const project = await loadProject(options, io);
-  const store = await openEngineStore(project, { max: 1 });
+  // Refused before the store is migrated: a refusal writes nothing.
+  const store = await openEngineStore(project, { max: 1, migrate: false });
   try {
-    if (what !== 'show' && !options.yes && !(await demoStore(store))) {
+    if (what !== 'show' && !options.yes && !(await isDemoStore(store, project))) {
       throw new NudgeError(
         `this moves the engine clock of ${redactUrl(store.url)}, not a nudge dev database: every running engine's waits, cooldowns and schedules would fire early for its contacts, and reset does not take back what was sent`,
         `add --yes if that is what you mean (nudge dev's demo database needs no --yes)`,
       );
     }
+    await migrateEngine(store.sql, store.url);
     if (what === 'advance') await advanceStoreClock(store.sql, ms);
     if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
     const [row] = await store.sql<
@@ -48,11 +51,4 @@ export async function clock(
   } finally {
     await store.close();
   }
-}
-
-/** nudge dev's database: the embedded one, or the demo database it prints the URL of. */
-async function demoStore(store: EngineStore): Promise<boolean> {
-  if (store.where === 'embedded') return true;
-  const [row] = await store.sql<{ name: string }[]>`select current_database() as name`;
-  return row?.name === DEMO_DATABASE;
 }

@@ -64,6 +64,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       '--discard-unread',
       'drop the replication slot even though it holds changes no engine has read (they are lost)',
     )
+    .option('--dry-run', 'list what would be removed and what it would lose; remove nothing')
     .action(wrap(async (options, io) => (await import('./teardown.js')).teardown(options, io)));
 
   program

@@ -19,13 +19,19 @@ import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
-import { type Delivery, type DemoReceiver, startDemoReceiver } from '../dev/receiver.js';
+import {
+  type Delivery,
+  type DemoReceiver,
+  STAND_INS_PORT_FILE,
+  startDemoReceiver,
+} from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
 import { decisionLines } from '../engine/lanes/decision-log.js';
 import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { NudgeError } from '../errors.js';
 import { makeLog } from '../log.js';
+import { redactUrl } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
 import { planChange } from './capture.js';
 import type { Io } from './io.js';
@@ -47,12 +53,6 @@ class Stopped extends Error {}
 export async function dev(options: DevOptions, io: Io): Promise<number> {
   const c = io.colors;
   const stop = stopOnSignals(io);
-  const receiver = await startDemoReceiver({ down: [MEDIA_PATH] });
-  const env: Record<string, string | undefined> = {
-    FULFILMENT_WEBHOOK_URL: `${receiver.url}/orders`,
-    MEDIA_WEBHOOK_URL: `${receiver.url}${MEDIA_PATH}`,
-    ...io.env,
-  };
   const dataDir = path.resolve(io.cwd, options.dataDir ?? '.nudge/pg');
   const own =
     options.config || ['nudge.yaml', 'nudge.yml'].some((n) => existsSync(path.join(io.cwd, n)));
@@ -60,6 +60,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     `${c.bold('Nudge dev')} — ${own ? 'your project' : 'the bundled demo project (no nudge.yaml here)'}, on an embedded PostgreSQL in ${path.relative(io.cwd, dataDir) || dataDir}`,
   );
   let demo: Awaited<ReturnType<typeof openDemoDatabase>> | undefined;
+  let receiver: DemoReceiver | undefined;
   let sql: postgres.Sql | undefined;
   let running: Awaited<ReturnType<typeof launch>> | undefined;
   /** --once and the story played: said when everything has stopped. */
@@ -68,6 +69,17 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined, {
       fresh: !!options.fresh,
     });
+    // On the port of the last start, kept beside the demo's data: the action
+    // runs of that start were sent there, and a replay sends them there again.
+    receiver = await startDemoReceiver({
+      down: [MEDIA_PATH],
+      portFile: path.join(dataDir, STAND_INS_PORT_FILE),
+    });
+    const env: Record<string, string | undefined> = {
+      FULFILMENT_WEBHOOK_URL: `${receiver.url}/orders`,
+      MEDIA_WEBHOOK_URL: `${receiver.url}${MEDIA_PATH}`,
+      ...io.env,
+    };
     const loaded = await loadConfig({
       ...(own
         ? options.config
@@ -78,8 +90,14 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       // A project made by `nudge init` reads ${DATABASE_URL}: here, the demo database.
       env: { ...env, DATABASE_URL: env.DATABASE_URL ?? demo.url },
     });
+    // Whatever nudge.yaml says, the source is the demo database, and so is
+    // the engine store: the story writes demo contacts and moves the clock,
+    // which a separate store (engine.database_url), perhaps one that real
+    // engines share, must not get.
+    const separate = loaded.config.engine.database_url;
     const project: LoadedConfig = {
       ...loaded,
+      config: { ...loaded.config, engine: { ...loaded.config.engine, database_url: undefined } },
       databaseUrl: demo.url,
       databaseUrlFrom: 'nudge dev',
     };
@@ -91,6 +109,18 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     );
     if (reuse) io.out(c.dim(`  server: ${reuse}`));
     io.out(c.dim(`  psql "${demo.url}"`));
+    if (separate)
+      io.out(
+        c.yellow(
+          `engine.database_url (${redactUrl(separate)}) is not used: nudge dev keeps Nudge's state in the demo database, whose clock the story moves. The other commands, run with this nudge.yaml, look for it in engine.database_url, not there.`,
+        ),
+      );
+    if (receiver.portTaken !== undefined)
+      io.out(
+        c.yellow(
+          `The stand-ins' port ${receiver.portTaken} (the last start's) is taken by another process; they listen on ${receiver.url}: a webhook sent before this start goes to ${receiver.portTaken} when replayed, not to them.`,
+        ),
+      );
     stop.check();
 
     sql = postgres(demo.url, { onnotice: () => {}, max: 2 });
@@ -185,10 +215,10 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       io.out(
         `\nStopping. The demo database stays in ${path.relative(io.cwd, dataDir) || dataDir} for next time (--fresh starts over).`,
       );
-    receiver.onDelivery(undefined);
+    receiver?.onDelivery(undefined);
     await running?.stop();
     await sql?.end({ timeout: 1 });
-    await receiver.close();
+    await receiver?.close();
     await demo?.server.stop();
     stop.dispose();
     if (storyOver) {

@@ -3,7 +3,8 @@
 // and slot, setting back the replica identity of the tables Nudge made FULL).
 // What only those hold — captured changes no engine has processed yet, in the
 // outbox or a slot, and failures to capture not resolved — is dropped only
-// with --discard-unread.
+// with --discard-unread. --dry-run says all of it, refusals as warnings, and
+// changes nothing.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { BACKFILL_HINT } from '../capture/print-plan.js';
 import { readSchemaState } from '../capture/schema.js';
@@ -17,16 +18,15 @@ import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
 
 export async function teardown(
-  options: GlobalOptions & { yes?: boolean; discardUnread?: boolean },
+  options: GlobalOptions & { yes?: boolean; discardUnread?: boolean; dryRun?: boolean },
   io: Io,
 ): Promise<number> {
   const project = await loadProject(options, io);
-  if (project.config.access === 'read-only') {
-    throw new NudgeError(
-      'access is read-only: teardown refuses to write',
-      'set access: read-write',
-    );
-  }
+  const readOnly =
+    project.config.access === 'read-only'
+      ? new NudgeError('access is read-only: teardown refuses to write', 'set access: read-write')
+      : undefined;
+  if (readOnly && !options.dryRun) throw readOnly;
   return withSource(project, async ({ sql }) => {
     const triggers = await nudgeTriggers(sql);
     const schema = await readSchemaState(sql);
@@ -38,30 +38,51 @@ export async function teardown(
       io.out('Nothing to remove: no nudge schema, no Nudge triggers, publications or slots.');
       return 0;
     }
-    io.out('Nudge will remove:');
+    // A dry run says what teardown would refuse over, and goes on.
+    const refused: NudgeError[] = [];
+    const refuse = (refusal: NudgeError) => {
+      if (!options.dryRun) throw refusal;
+      refused.push(refusal);
+      io.out(io.colors.yellow(`  ! ${refusal.message}`));
+      if (refusal.hint) io.out(io.colors.dim(`    ${refusal.hint}`));
+    };
+    io.out(options.dryRun ? 'Nudge would remove:' : 'Nudge will remove:');
     for (const t of triggers) io.out(`  - trigger ${t.name} on ${formatTableName(t)}`);
     if (schema.exists)
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
     for (const line of lines) io.out(`  - ${line}`);
+    if (readOnly) refuse(readOnly);
     // What the nudge schema holds that nothing else has: captured changes the
     // engine has not processed, and failures to capture not yet resolved.
     // Refused as a slot's unread changes are: dropped only when asked to.
     const outbox = schema.applied > 0 ? await outboxLoss(sql) : undefined;
     if (outbox) {
       if (!options.discardUnread) {
-        throw new NudgeError(
-          `teardown would drop the nudge schema while it holds ${outbox.what}; they would be lost`,
-          `${outbox.keep.join('; ')}; or run \`nudge teardown --discard-unread\` (with --yes where there is no terminal) to drop them`,
+        refuse(
+          new NudgeError(
+            `teardown would drop the nudge schema while it holds ${outbox.what}; they would be lost`,
+            `${outbox.keep.join('; ')}; or run \`nudge teardown --discard-unread\` (with --yes where there is no terminal) to drop them`,
+          ),
         );
+      } else {
+        io.out(io.colors.yellow(`  ! ${outbox.what} will be lost`));
+        for (const keep of outbox.keep) io.out(io.colors.dim(`    ${keep}`));
       }
-      io.out(io.colors.yellow(`  ! ${outbox.what} will be lost`));
-      for (const keep of outbox.keep) io.out(io.colors.dim(`    ${keep}`));
     }
     const discarded = outbox ? [outbox.what] : [];
     for (const loss of losses) {
-      if (!options.discardUnread) throw loss.refusal('teardown');
-      io.out(io.colors.yellow(`  ${loss.notice}`));
+      if (!options.discardUnread) refuse(loss.refusal('teardown'));
+      else io.out(io.colors.yellow(`  ${loss.notice}`));
       discarded.push(loss.discarded);
+    }
+    if (options.dryRun) {
+      io.out(
+        refused.length
+          ? 'Dry run: nothing was removed. Without --dry-run, teardown refuses over what is marked !.'
+          : 'Dry run: nothing was removed. Run without --dry-run to remove them.',
+      );
+      await sayEngineStoreStays(sql, io);
+      return 0;
     }
     if (!options.yes) {
       if (!io.confirm) {
@@ -92,16 +113,21 @@ export async function teardown(
       io.out(
         io.colors.dim(`What was discarded is not replayed: after nudge deploy, ${BACKFILL_HINT}.`),
       );
-    const [store] = await sql<{ schemas: string[] }[]>`
-      select coalesce(array_agg(nspname::text order by nspname), '{}') as schemas
-        from pg_namespace where nspname in ('nudge_engine', 'nudge_worker')`;
-    if (store?.schemas.length) {
-      io.out(
-        `The engine store stays (schemas ${store.schemas.join(', ')}: contacts, decisions, journeys, secrets). To remove it too: DROP SCHEMA ${store.schemas.join(', ')} CASCADE;`,
-      );
-    }
+    await sayEngineStoreStays(sql, io);
     return 0;
   });
+}
+
+/** That the engine store in the source database stays, and how to remove it too. */
+async function sayEngineStoreStays(sql: Sql, io: Io): Promise<void> {
+  const [store] = await sql<{ schemas: string[] }[]>`
+    select coalesce(array_agg(nspname::text order by nspname), '{}') as schemas
+      from pg_namespace where nspname in ('nudge_engine', 'nudge_worker')`;
+  if (store?.schemas.length) {
+    io.out(
+      `The engine store stays (schemas ${store.schemas.join(', ')}: contacts, decisions, journeys, secrets). To remove it too: DROP SCHEMA ${store.schemas.join(', ')} CASCADE;`,
+    );
+  }
 }
 
 /**

@@ -17,6 +17,7 @@ export interface EngineStore {
   url: string;
   /** The user's database, for capture and scheduled features. */
   sourceUrl: string;
+  /** The source database, engine.database_url, or the embedded demo database (no URL given). */
   where: 'source' | 'separate' | 'embedded';
   describe(): string;
   close(): Promise<void>;
@@ -35,6 +36,11 @@ export async function openEngineStore(
      * exported).
      */
     createEmbedded?: boolean;
+    /**
+     * false: the caller migrates the store (migrateEngine) once it has
+     * decided to write (`nudge clock` refuses first, having written nothing).
+     */
+    migrate?: boolean;
   } = {},
 ): Promise<EngineStore> {
   // Read-only access writes nothing to the user's database, and the engine
@@ -62,7 +68,8 @@ export async function openEngineStore(
   }
   const separate = project.config.engine?.database_url;
   const url = separate ?? sourceUrl;
-  const where = embedded ? 'embedded' : separate ? 'separate' : 'source';
+  // A separate store is separate with or without the embedded source.
+  const where = separate ? 'separate' : embedded ? 'embedded' : 'source';
   const reuse = embedded && reuseNote(embedded);
   const sql = await openSource({ url, readOnly: false, max: options.max ?? 10 }).catch(
     async (error) => {
@@ -70,7 +77,7 @@ export async function openEngineStore(
       throw error;
     },
   );
-  await migrateEngine(sql, url);
+  if (options.migrate !== false) await migrateEngine(sql, url);
   return {
     sql,
     url,

@@ -5,11 +5,37 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
+import type { LoadedConfig } from '../config/load.js';
+import type { EngineStore } from '../db/engine.js';
 import { lockKey } from '../db/locks.js';
 import { type EmbeddedServer, startEmbedded } from './embedded.js';
 import { createSupabaseDatabase, installSupabaseRoles } from './supabase.js';
 
 export const DEMO_DATABASE = 'nudge_demo';
+
+/**
+ * Whether the engine store is nudge dev's demo database: the one whose clock
+ * moves without asking (`nudge clock advance` and `reset` need no --yes, the
+ * dashboard has a clock). Anywhere else a moved clock fires every running
+ * engine's waits, cooldowns and schedules early for real contacts.
+ *
+ * The store is the demo's when it is the source database of the embedded
+ * server (a URL-less `nudge start` or command) or of `nudge dev` (its
+ * project says so: databaseUrlFrom; the dashboard's tests run a project so
+ * marked on a database of another name), or when it is the demo database by
+ * name (the URL nudge dev prints, exported for the other commands). A
+ * separate store (engine.database_url) counts only by name: that the source
+ * is the demo says nothing of the clock kept elsewhere.
+ */
+export async function isDemoStore(
+  store: Pick<EngineStore, 'sql' | 'where'>,
+  project: Pick<LoadedConfig, 'databaseUrlFrom'>,
+): Promise<boolean> {
+  if (store.where === 'embedded') return true;
+  if (store.where === 'source' && project.databaseUrlFrom === 'nudge dev') return true;
+  const [row] = await store.sql<{ name: string }[]>`select current_database() as name`;
+  return row?.name === DEMO_DATABASE;
+}
 
 export interface DemoDatabase {
   server: EmbeddedServer;

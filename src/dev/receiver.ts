@@ -2,8 +2,11 @@
 // service (/orders) and a media service (/thumbnails) — on 127.0.0.1, hosted
 // by the `nudge dev` process. A service can be down: it answers 503 until it
 // is brought back up, so the demo shows a webhook retried, dead, and then
-// delivered by a replay. Every request is recorded and reported.
-import { createServer } from 'node:http';
+// delivered by a replay. Every request is recorded and reported. Their port
+// is kept in a file beside the demo's data: action runs store the URL they
+// were sent to, so a replay after a restart must find the stand-ins there.
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Delivery {
@@ -17,6 +20,8 @@ export interface Delivery {
 
 export interface DemoReceiver {
   url: string;
+  /** The port kept from the last start, when another process listens there. */
+  portTaken?: number;
   received: Delivery[];
   /** Takes a service down (503) or brings it back up (200). */
   setDown(path: string, down: boolean): void;
@@ -31,7 +36,16 @@ export const DEMO_SERVICES: Record<string, string> = {
   '/thumbnails': 'media service',
 };
 
-export async function startDemoReceiver(options: { down?: string[] } = {}): Promise<DemoReceiver> {
+/** The file in the embedded server's data directory (`nudge dev`'s) that keeps the stand-ins' port. */
+export const STAND_INS_PORT_FILE = 'nudge-stand-ins.port';
+
+export async function startDemoReceiver(
+  options: {
+    down?: string[];
+    /** Listen on the port kept here when it is free, and keep the port listened on. */
+    portFile?: string;
+  } = {},
+): Promise<DemoReceiver> {
   const down = new Set(options.down ?? []);
   const received: Delivery[] = [];
   let listener: ((delivery: Delivery) => void) | undefined;
@@ -63,10 +77,15 @@ export async function startDemoReceiver(options: { down?: string[] } = {}): Prom
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // The last start's port when it is free: a replay goes to the URL a run was first sent to.
+  const kept = options.portFile ? await keptPort(options.portFile) : undefined;
+  const taken = kept !== undefined && !(await listen(server, kept));
+  if (kept === undefined || taken) await listen(server, 0);
   const { port } = server.address() as AddressInfo;
+  if (options.portFile && port !== kept) await writeFile(options.portFile, `${port}\n`);
   return {
     url: `http://127.0.0.1:${port}`,
+    ...(taken ? { portTaken: kept } : {}),
     received,
     setDown(path, isDown) {
       if (isDown) down.add(path);
@@ -82,4 +101,26 @@ export async function startDemoReceiver(options: { down?: string[] } = {}): Prom
         server.close(() => resolve());
       }),
   };
+}
+
+async function keptPort(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const port = Number(text.trim());
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
+
+/** Listens on 127.0.0.1; false when another process has the port. */
+function listen(server: Server, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const onListening = () => {
+      server.off('error', onError);
+      resolve(true);
+    };
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') resolve(false);
+      else reject(error);
+    };
+    server.once('error', onError).once('listening', onListening).listen(port, '127.0.0.1');
+  });
 }

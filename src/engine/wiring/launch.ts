@@ -17,6 +17,7 @@ import { compileLiveSync } from '../../contacts/live.js';
 import { surviveConnectionLoss } from '../../db/connection-loss.js';
 import { type EngineStore, openEngineStore } from '../../db/engine.js';
 import { checkStoredSecrets } from '../../db/secrets.js';
+import { isDemoStore } from '../../dev/demo.js';
 import { NudgeError } from '../../errors.js';
 import { type Feature, loadFeatures } from '../../features/load.js';
 import { type Log, makeLog } from '../../log.js';
@@ -191,7 +192,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
           sourceUrl: store.sourceUrl,
           features,
           store: store.describe(),
-          movableClock: store.where === 'embedded' || project.databaseUrlFrom === 'nudge dev',
+          movableClock: await isDemoStore(store, project),
         },
       });
       const host = project.config.server.host;

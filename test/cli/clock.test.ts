@@ -1,0 +1,102 @@
+// `nudge clock advance` and `reset` move nudge dev's demo clock as asked and
+// any other store's only with --yes, refusing before they write anything (the
+// engine store is not even migrated). One definition of "nudge dev's demo
+// database" serves them and the dashboard's clock (isDemoStore): a separate
+// engine store is not the demo's because the source is.
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { afterAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { DEMO_DATABASE, isDemoStore, openDemoDatabase } from '../../src/dev/demo.js';
+import { serverUrl, useDatabase } from '../harness/db.js';
+
+const db = useDatabase();
+const folders: string[] = [];
+afterAll(async () => {
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
+});
+
+async function folder(yaml = ''): Promise<string> {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-clock-'));
+  await chmod(cwd, 0o755); // the embedded server may run as another user than root
+  folders.push(cwd);
+  await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
+  return cwd;
+}
+
+async function nudge(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const m = memoryIo({ cwd, env });
+  const code = await run(args, m.io);
+  return { code, out: m.stdout(), err: m.stderr() };
+}
+
+const engineSchema = async (sql: postgres.Sql) => {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from pg_namespace where nspname = 'nudge_engine'`;
+  return row!.n;
+};
+
+describe('nudge clock', () => {
+  it('refuses advance and reset without --yes on a database that is not the demo, having written nothing', async () => {
+    const cwd = await folder();
+    const env = { DATABASE_URL: db.url };
+    for (const args of [
+      ['clock', 'advance', '1d'],
+      ['clock', 'reset'],
+    ]) {
+      const refused = await nudge(cwd, args, env);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain('not a nudge dev database');
+      expect(refused.err).toContain('add --yes if that is what you mean');
+    }
+    expect(await engineSchema(db.sql)).toBe(0);
+
+    const moved = await nudge(cwd, ['clock', 'advance', '1d', '--yes'], env);
+    expect(moved.code, moved.err).toBe(0);
+    expect(moved.out).toContain('(real time +1440 min)');
+    expect((await nudge(cwd, ['clock', 'show'], env)).out).toContain('(real time +1440 min)');
+    expect((await nudge(cwd, ['clock', 'reset', '--yes'], env)).out).toContain(
+      '(real time +0 min)',
+    );
+  });
+
+  it('moves the clock of the database named as the demo without --yes', async () => {
+    const admin = postgres(serverUrl(), { onnotice: () => {}, max: 1 });
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${DEMO_DATABASE}`);
+    try {
+      const moved = await nudge(await folder(), ['clock', 'advance', '2h'], {
+        DATABASE_URL: serverUrl(DEMO_DATABASE),
+      });
+      expect(moved.code, moved.err).toBe(0);
+      expect(moved.out).toContain('(real time +120 min)');
+    } finally {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it('counts nudge dev’s project as the demo, but not a separate store beside it', async () => {
+    const fromDev = { databaseUrlFrom: 'nudge dev' };
+    expect(await isDemoStore({ sql: db.sql, where: 'source' }, fromDev)).toBe(true);
+    expect(await isDemoStore({ sql: db.sql, where: 'separate' }, fromDev)).toBe(false);
+    expect(await isDemoStore({ sql: db.sql, where: 'source' }, {})).toBe(false);
+  });
+
+  it('wants --yes for a separate store (engine.database_url) beside the embedded demo database', async () => {
+    // No database URL: the embedded demo database under .nudge/pg is the
+    // source, and the store is engine.database_url, whose clock is not the demo's.
+    const cwd = await folder(`engine:\n  database_url: ${db.url}\n`);
+    const demo = await openDemoDatabase(path.join(cwd, '.nudge/pg'));
+    await demo.server.stop();
+    const refused = await nudge(cwd, ['clock', 'advance', '1d']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`this moves the engine clock of postgres://postgres:***@`);
+    expect(refused.err).toContain('not a nudge dev database');
+    const [clock] = await db.sql<{ offset_ms: string }[]>`select offset_ms from nudge_engine.clock`;
+    expect(Number(clock!.offset_ms)).toBe(0);
+  }, 120_000);
+});

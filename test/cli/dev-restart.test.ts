@@ -1,0 +1,119 @@
+// `nudge dev` started again on the same demo: its stand-in services listen
+// where they did, so the dead webhook of the last start, replayed (the URL
+// it was sent to is stored with its run), is delivered. And a project whose
+// nudge.yaml names a separate engine store (engine.database_url) keeps its
+// state in the demo database under nudge dev, saying so: the story's writes
+// and clock moves stay out of that store.
+import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { STAND_INS_PORT_FILE } from '../../src/dev/receiver.js';
+import { useDatabase } from '../harness/db.js';
+import { waitFor } from '../harness/wait.js';
+
+const DEMO = fileURLToPath(new URL('../../examples/demo/', import.meta.url));
+/** A separate engine store that nudge dev must leave alone. */
+const separate = useDatabase();
+let cwd = '';
+let dataDir = '';
+
+beforeAll(async () => {
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-dev-restart-'));
+  await chmod(cwd, 0o755); // the embedded server may run as another user than root
+  dataDir = path.join(cwd, 'pg');
+  await cp(path.join(DEMO, 'nudge'), path.join(cwd, 'nudge'), { recursive: true });
+  const yaml = await readFile(path.join(DEMO, 'nudge.yaml'), 'utf8');
+  await writeFile(
+    path.join(cwd, 'nudge.yaml'),
+    `${yaml}engine:\n  database_url: ${separate.url}\n`,
+  );
+});
+afterAll(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+/** The stand-ins' URL, as the summary after the story names it. */
+const standIns = (out: string) =>
+  /the media service \(a stand-in on (http:\/\/127\.0\.0\.1:\d+)\) was down on purpose/.exec(
+    out,
+  )?.[1];
+
+describe('nudge dev, started again', () => {
+  let first = '';
+
+  it('keeps its state in the demo database when nudge.yaml names a separate store', async () => {
+    const m = memoryIo({ cwd, env: {} });
+    const code = await run(['dev', '--once', '--data-dir', dataDir], m.io);
+    const out = m.stdout();
+    expect(m.stderr()).toBe('');
+    expect(code).toBe(0);
+    expect(out).toContain('engine.database_url (postgres://postgres:***@127.0.0.1:');
+    expect(out).toContain(
+      "is not used: nudge dev keeps Nudge's state in the demo database, whose clock the story moves.",
+    );
+    expect(out).toContain('state in schema nudge_engine in the source database');
+    // The story's outcomes are read where the engine keeps them.
+    expect(out).toMatch(/→ welcome-drip: 2 emails sent/);
+    expect(out).toContain('Clock    the engine is 2 days ahead of real time');
+    const [store] = await separate.sql<{ n: number }[]>`
+      select count(*)::int as n from pg_namespace where nspname in ('nudge_engine', 'nudge_worker')`;
+    expect(store!.n).toBe(0);
+
+    first = standIns(out) ?? '';
+    expect(first).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const kept = await readFile(path.join(dataDir, STAND_INS_PORT_FILE), 'utf8');
+    expect(kept.trim()).toBe(new URL(first).port);
+  }, 180_000);
+
+  it('has the stand-ins where they were, so a replay of the last start’s dead webhook reaches them', async () => {
+    expect(first).not.toBe('');
+    const m = memoryIo({ cwd, env: {} });
+    const running = run(['dev', '--data-dir', dataDir], m.io);
+    let demo: postgres.Sql | undefined;
+    try {
+      await waitFor(
+        () => (m.stdout().includes('Watching:') ? true : undefined),
+        () => `the story to end: ${m.stdout()}${m.stderr()}`,
+        150_000,
+      );
+      expect(m.stderr()).toBe('');
+      expect(m.stdout()).not.toContain("The stand-ins' port");
+      expect(standIns(m.stdout())).toBe(first);
+
+      const url = /psql "(\S+)"/.exec(m.stdout())![1]!;
+      demo = postgres(url, { onnotice: () => {}, max: 1 });
+      // The first start's dead webhook, sent to the URL the stand-ins had then.
+      const [dead] = await demo<{ key: string; url: string }[]>`
+        select key, params ->> 'url' as url from nudge_engine.action_runs
+         where feature = 'upload-thumbnails' and status = 'dead' order by id limit 1`;
+      expect(dead!.url).toBe(`${first}/thumbnails`);
+
+      // Replayed from another terminal, on the demo database.
+      const other = memoryIo({ cwd: tmpdir(), env: { DATABASE_URL: url } });
+      expect(await run(['replay', '--key', dead!.key], other.io), other.stderr()).toBe(0);
+      await waitFor(
+        () =>
+          m
+            .stdout()
+            .includes(`media service received POST /thumbnails: 200 webhook-id ${dead!.key}`)
+            ? true
+            : undefined,
+        () => `the replay to be delivered: ${m.stdout()}`,
+        30_000,
+      );
+      const [run1] = await demo<{ status: string }[]>`
+        select status from nudge_engine.action_runs where key = ${dead!.key}`;
+      expect(run1!.status).toBe('succeeded');
+    } finally {
+      await demo?.end();
+      // Ctrl-C, as nudge dev hears it.
+      process.emit('SIGHUP', 'SIGHUP');
+      expect(await running).toBe(0);
+    }
+  }, 240_000);
+});
