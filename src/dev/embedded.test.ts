@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -114,3 +115,30 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+// The URL nudge dev prints (exported as DATABASE_URL) must survive a restart:
+// a kept data directory's server comes back on its last port when that is
+// free, and on another when something else listens there.
+it('starts a kept data directory on the port of its last start, while that is free', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-embedded-port-'));
+  await chmod(dir, 0o755);
+  const dataDir = path.join(dir, 'pg');
+  const holder = createServer();
+  try {
+    const first = await startEmbedded({ dataDir, persistent: true });
+    await first.stop();
+    const second = await startEmbedded({ dataDir, persistent: true });
+    expect(second.port).toBe(first.port);
+    await second.stop();
+    await new Promise<void>((resolve) => holder.listen(first.port, '127.0.0.1', resolve));
+    const third = await startEmbedded({ dataDir, persistent: true });
+    expect(third.port).not.toBe(first.port);
+    const sql = postgres(third.url(), { max: 1, onnotice: () => {} });
+    expect((await sql<{ one: number }[]>`select 1 as one`)[0]!.one).toBe(1);
+    await sql.end();
+    await third.stop();
+  } finally {
+    holder.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 120_000);

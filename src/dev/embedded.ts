@@ -64,18 +64,41 @@ const PASSWORD = 'postgres';
 
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
+  const port = await tryPort(0);
+  if (port === undefined) throw new Error('could not find a free port');
+  return port;
+}
+
+/** Listens on `port` of 127.0.0.1 (0: any) and lets go: the port, or undefined when it is taken. */
+function tryPort(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(undefined) : reject(error),
+    );
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not find a free port'));
-      });
+      server.close(() =>
+        resolve(address && typeof address === 'object' ? address.port : undefined),
+      );
     });
   });
+}
+
+/**
+ * A kept data directory's server listens on the port of its last start when
+ * that is free (kept in this file beside postmaster.pid): the URL nudge dev
+ * printed, exported as DATABASE_URL, still works after a restart.
+ */
+const PORT_FILE = 'nudge-port';
+
+async function lastPort(dataDir: string): Promise<number | undefined> {
+  const file = path.join(dataDir, PORT_FILE);
+  if (!existsSync(file)) return undefined;
+  const port = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return tryPort(port);
 }
 
 /**
@@ -231,7 +254,10 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
   const dataDir = path.resolve(options.dataDir);
   const already = options.persistent ? await runningServer(dataDir) : undefined;
   if (already) return reuse(dataDir, already);
-  const port = options.port ?? (await freePort());
+  const port =
+    options.port ??
+    (options.persistent ? await lastPort(dataDir) : undefined) ??
+    (await freePort());
   const settings = { wal_level: 'logical', max_connections: '200', ...options.settings };
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -255,6 +281,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     if (options.persistent) release(dataDir);
     throw error;
   });
+  if (options.persistent) writeFileSync(path.join(dataDir, PORT_FILE), `${port}\n`);
   return {
     port,
     url: (db) => urlFor(port, db),
