@@ -5,7 +5,10 @@ import postgres from 'postgres';
 import { AUTH_USER_CREDENTIALS, type ColumnReads } from '../src/capture/columns.js';
 import { deploy } from '../src/capture/deploy.js';
 import { decodePgoutput, type Relation } from '../src/capture/transports/replication/pgoutput.js';
-import { openReplicationStream } from '../src/capture/transports/replication/stream.js';
+import {
+  openReplicationStream,
+  type ReplicationStream,
+} from '../src/capture/transports/replication/stream.js';
 import {
   buildCaptureObject,
   type CaptureObject,
@@ -13,6 +16,7 @@ import {
 } from '../src/capture/triggers.js';
 import { ident } from '../src/db/quote.js';
 import { readCatalog } from '../src/source/catalog.js';
+import { cpuMs, postmasterPid, walsenderMs } from './cpu.js';
 import { benchDatabase } from './database.js';
 
 const CLIENTS = 8;
@@ -27,25 +31,28 @@ const USER_ROWS = 50_000;
  * `--consume <url>`: the consumer of capture: replication, in a process of
  * its own as in `nudge start` (in this one it would take the event loop from
  * the clients it is measured against): streams the slot and decodes every
- * message. It acknowledges as the engine's consumer does, after each inbox
- * write, which are at least 10 ms apart under a steady stream
- * (consumer.ts): here, every 10 ms, the last commit decoded, or the
- * server's position when nothing is open (WAL of other tables). The inbox
- * write itself is left out, as the outbox pump's is for the triggers. Says
+ * message. It acknowledges as the engine's consumer does (consumer.ts):
+ * each commit (the engine's after its inbox write), and each keepalive's
+ * position when nothing is open (WAL of other tables), the stream sending
+ * them at most every 10 ms (stream.ts). The inbox write itself is left
+ * out, as the outbox pump's is for the triggers. Says
  * `ready`; when its stdin closes, says `decoded=<changes>` and exits.
  */
 async function consumeChild(url: string): Promise<never> {
   const relations = new Map<number, Relation>();
   let decoded = 0;
   let open = false;
-  let done: bigint | undefined;
-  const stream = await openReplicationStream({
+  let stream: ReplicationStream | undefined;
+  stream = await openReplicationStream({
     url,
     slot: 'bench_replicated',
     publications: ['bench_replicated'],
     onMessage: (m) => {
+      // As the engine's consumer: a keepalive's position when nothing is
+      // open, each commit's end (the engine's after its inbox write); the
+      // stream sends them at most every 10 ms.
       if (m.kind === 'keepalive') {
-        if (!open) done = m.end;
+        if (!open) stream?.acknowledge(m.end);
         return;
       }
       const message = decodePgoutput(m.payload, relations);
@@ -53,19 +60,13 @@ async function consumeChild(url: string): Promise<never> {
       if (message.tag === 'insert' || message.tag === 'update') decoded++;
       if (message.tag === 'commit') {
         open = false;
-        done = message.endLsn;
+        stream?.acknowledge(message.endLsn);
       }
     },
   });
-  const acknowledging = setInterval(() => {
-    if (done === undefined) return;
-    stream.acknowledge(done);
-    done = undefined;
-  }, 10);
   console.log('ready');
   process.stdin.resume();
   await new Promise((resolve) => process.stdin.once('end', resolve));
-  clearInterval(acknowledging);
   await stream.close();
   console.log(`decoded=${decoded}`);
   process.exit(0);
@@ -174,7 +175,7 @@ try {
   async function round(
     seconds: number,
     statement: (client: number, n: number) => Promise<unknown>,
-  ): Promise<number> {
+  ): Promise<{ rate: number; rows: number }> {
     const until = performance.now() + seconds * 1000;
     const start = performance.now();
     const counts = await Promise.all(
@@ -184,7 +185,8 @@ try {
         return n;
       }),
     );
-    return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+    const rows = counts.reduce((a, b) => a + b, 0);
+    return { rate: rows / ((performance.now() - start) / 1000), rows };
   }
 
   const singleRowRound = (table: string, seconds: number) =>
@@ -208,13 +210,52 @@ try {
         throw new Error(`UPDATE of ${table} id ${id} changed ${result.count} rows`);
     });
 
-  async function bulk(table: string): Promise<number> {
+  async function bulk(table: string): Promise<{ rate: number; rows: number }> {
     const start = performance.now();
     await sql.unsafe(`INSERT INTO public.${table} (user_id, total, items)
       SELECT gen_random_uuid(), (g % 1000)::numeric, '[{"sku":"a","qty":1}]'::jsonb
         FROM generate_series(1, ${BULK_ROWS}) g`);
-    return BULK_ROWS / ((performance.now() - start) / 1000);
+    return { rate: BULK_ROWS / ((performance.now() - start) / 1000), rows: BULK_ROWS };
   }
+
+  /**
+   * Where a variant's CPU went, summed over its rounds: the server (every
+   * backend, the walsender among them), the walsender alone, and the
+   * consumer's process. A round is counted until the walsender has decoded
+   * what it wrote, so the decoding of its rows is its own.
+   */
+  const postmaster = await postmasterPid(bench.dir);
+  const cpuNow = async () => {
+    const [server, walsender, streamed] = await Promise.all([
+      cpuMs(postmaster),
+      walsenderMs(postmaster),
+      cpuMs(consumer.pid!),
+    ]);
+    return { server: server ?? 0, walsender, consumer: streamed ?? 0 };
+  };
+  type Cpu = Awaited<ReturnType<typeof cpuNow>> & { rows: number };
+  const cpuOf = (): Record<(typeof TABLES)[number], Cpu> =>
+    Object.fromEntries(
+      TABLES.map((t) => [t, { server: 0, walsender: 0, consumer: 0, rows: 0 }]),
+    ) as Record<(typeof TABLES)[number], Cpu>;
+  /** Runs `measure` on `table`, pushes its rate, adds its CPU (until decoded) to `cpu`. */
+  const counted = async (
+    table: (typeof TABLES)[number],
+    rates: number[],
+    cpu: Record<(typeof TABLES)[number], Cpu>,
+    measure: () => Promise<{ rate: number; rows: number }>,
+  ) => {
+    const before = await cpuNow();
+    const { rate, rows } = await measure();
+    rates.push(rate);
+    await decodedAll();
+    const after = await cpuNow();
+    const own = cpu[table];
+    own.server += after.server - before.server;
+    own.walsender += after.walsender - before.walsender;
+    own.consumer += after.consumer - before.consumer;
+    own.rows += rows;
+  };
 
   console.log(`Nudge capture benchmark — ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}`);
   console.log(`PostgreSQL: ${(await sql`select version()`)[0]!.version.split(' on ')[0]}`);
@@ -242,10 +283,10 @@ try {
   // Each round starts with another variant: going first (after a truncate) is no one's handicap.
   const turn = (round: number) => TABLES.map((_, i) => TABLES[(i + round) % TABLES.length]!);
   const single = rates();
+  const singleCpu = cpuOf();
   for (let round = 0; round < ROUNDS; round++) {
     for (const table of turn(round)) {
-      single[table].push(await singleRowRound(table, SECONDS / ROUNDS));
-      await decodedAll();
+      await counted(table, single[table], singleCpu, () => singleRowRound(table, SECONDS / ROUNDS));
     }
     await reset();
   }
@@ -254,20 +295,20 @@ try {
       SELECT gen_random_uuid(), g % 1000 FROM generate_series(1, ${UPDATE_ROWS}) g`);
   }
   const updates = rates();
+  const updateCpu = cpuOf();
   for (let round = 0; round < ROUNDS; round++) {
     for (const table of turn(round)) {
-      updates[table].push(await updateRound(table, SECONDS / ROUNDS));
-      await decodedAll();
+      await counted(table, updates[table], updateCpu, () => updateRound(table, SECONDS / ROUNDS));
     }
     await sql`truncate nudge.event_log`;
   }
   await reset();
   const bulkRates = rates();
+  const bulkCpu = cpuOf();
   for (let round = 0; round < BULK_REPEATS; round++) {
     for (const table of turn(round)) {
       await sql`checkpoint`;
-      bulkRates[table].push(await bulk(table));
-      await decodedAll();
+      await counted(table, bulkRates[table], bulkCpu, () => bulk(table));
     }
     await reset();
   }
@@ -306,6 +347,20 @@ try {
   rounds('insert round ratios', single);
   rounds('update round ratios', updates);
   rounds('bulk round ratios', bulkRates);
+  console.log(
+    `\nCPU per row, µs (server, of which the walsender; the consumer's process), until the walsender had decoded the round:`,
+  );
+  const cpuRow = (label: string, cpu: Record<(typeof TABLES)[number], Cpu>) =>
+    console.log(
+      `${label.padEnd(19)} ${TABLES.map((t) => {
+        const { server, walsender, consumer, rows } = cpu[t];
+        const us = (ms: number) => ((ms * 1000) / rows).toFixed(0);
+        return `${t.slice('orders_'.length)} ${us(server)} (${us(walsender)}) ${us(consumer)}`;
+      }).join(' | ')}`,
+    );
+  cpuRow('single-row insert', singleCpu);
+  cpuRow('single-row update', updateCpu);
+  cpuRow('bulk insert', bulkCpu);
   const [slot] = await sql<{ lag: number }[]>`
     select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 as lag
       from pg_replication_slots where slot_name = 'bench_replicated'`;
@@ -373,7 +428,7 @@ try {
   const userBulk = userRates();
   for (let round = 0; round < ROUNDS; round++) {
     for (const table of userTurn(round))
-      userSingle[table].push(await signUp(table, SECONDS / ROUNDS / 2));
+      userSingle[table].push((await signUp(table, SECONDS / ROUNDS / 2)).rate);
     await resetUsers();
   }
   for (let round = 0; round < BULK_REPEATS; round++) {

@@ -25,7 +25,7 @@
 // (their CPU counted as the engine's); BENCH_STEADY_SECONDS=0 skips the
 // steady and idle phases (bench/scale.ts runs both ways).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,7 @@ import { ACTION_CONCURRENCY, jobRunnerSettings } from '../src/engine/wiring/job-
 import { checkFeatures } from '../src/features/check.js';
 import { loadFeatures } from '../src/features/load.js';
 import { readCatalog } from '../src/source/catalog.js';
+import { cpuMs, postmasterPid, walsenderMs } from './cpu.js';
 import { benchDatabase, recycleWal, walSegments } from './database.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
@@ -75,45 +76,6 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await wait(5);
   }
-}
-
-/**
- * CPU time (ms) used so far by process `pid` and its children (PostgreSQL's
- * backends and helpers are children of the postmaster), from /proc; undefined
- * where there is no /proc. Backends that exited are not counted: the
- * engine's and this script's connections live through a phase.
- */
-async function cpuMs(pid: number): Promise<number | undefined> {
-  const stat = async (p: string) => {
-    const text = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => undefined);
-    if (text === undefined) return undefined;
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
-  };
-  const own = await stat(String(pid));
-  if (!own) return undefined;
-  let ticks = own.ticks;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const child = await stat(entry);
-    if (child?.ppid === pid) ticks += child.ticks;
-  }
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-/** CPU time (ms) of the postmaster's children whose title starts `postgres: walsender` (a slot's decoding). */
-async function walsenderMs(postmaster: number): Promise<number> {
-  let ticks = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
-    if (!text) continue;
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) !== postmaster) continue;
-    const title = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (title.startsWith('postgres: walsender')) ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return (ticks * 1000) / 100;
 }
 
 /**
@@ -437,9 +399,7 @@ stages:
 
   // CPU per event, engine and database apart: the steadier signal when
   // comparing changes (latency at a fixed rate follows how busy the cores are).
-  const postmaster = Number(
-    (await readFile(path.join(dir, 'pg/postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
-  );
+  const postmaster = await postmasterPid(dir);
   const enginesMs = async () => {
     const each = await Promise.all(
       [engine, ...workers].map((child) =>

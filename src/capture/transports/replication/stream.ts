@@ -5,7 +5,13 @@
 // random name (so a restart loses what happened while it was down) and
 // acknowledges what it has received, not what the caller has stored
 // (docs/replication.md). The position sent here is only ever one the caller
-// passed to `acknowledge`.
+// passed to `acknowledge`. The server sends a keepalive each time its
+// walsender waits for WAL with the client's position behind what it has
+// sent: on a busy database about once per commit of any table, published or
+// not. The consumer acknowledges each one it can (consumer.ts); sent at once,
+// that was a reply per commit for the walsender to read, so a position
+// acknowledged within `acknowledgeMs` of the last reply waits for the rest
+// of it, the latest position winning.
 import type { Duplex } from 'node:stream';
 import postgres from 'postgres';
 import { ident, literal } from '../../../db/quote.js';
@@ -37,6 +43,8 @@ export async function openReplicationStream(options: {
   onMessage: (message: StreamMessage) => void;
   /** How often to report the acknowledged position without being asked (ms). */
   statusMs?: number;
+  /** A position acknowledged within this long of the last reply waits for the rest of it (ms, 10; 0: at once). */
+  acknowledgeMs?: number;
 }): Promise<ReplicationStream> {
   const sql = postgres(options.url, {
     max: 1,
@@ -60,7 +68,12 @@ export async function openReplicationStream(options: {
     throw error;
   }
   let acknowledged = 0n;
+  let statusAt = Number.NEGATIVE_INFINITY;
+  let statusLater: NodeJS.Timeout | undefined;
   const status = () => {
+    statusAt = performance.now();
+    clearTimeout(statusLater);
+    statusLater = undefined;
     const reply = Buffer.alloc(34);
     reply[0] = 0x72; // r
     reply.writeBigUInt64BE(acknowledged, 1); // written
@@ -75,7 +88,10 @@ export async function openReplicationStream(options: {
     stream.on('error', reject);
     stream.on('close', () => resolve());
     stream.on('end', () => resolve());
-  }).finally(() => clearInterval(timer));
+  }).finally(() => {
+    clearInterval(timer);
+    clearTimeout(statusLater);
+  });
   ended.catch(() => {});
   stream.on('data', (chunk: Buffer) => {
     if (chunk[0] === 0x77 /* w: XLogData */) {
@@ -94,7 +110,9 @@ export async function openReplicationStream(options: {
     acknowledge(lsn) {
       if (lsn <= acknowledged) return;
       acknowledged = lsn;
-      status();
+      const wait = statusAt + (options.acknowledgeMs ?? 10) - performance.now();
+      if (wait <= 0) status();
+      else statusLater ??= setTimeout(status, wait);
     },
     pause: () => stream.pause(),
     resume: () => stream.resume(),
