@@ -81,6 +81,25 @@ describe('the route table', () => {
     expect(answers).toEqual(answers.map((line) => `${line.split(': ')[0]}: 401 401 401 401`));
   });
 
+  it('marks every /v1 answer, refused or not, as not to be cached nor sniffed', async () => {
+    const unmarked: string[] = [];
+    const check = async (method: string, path: string, headers: Record<string, string> = {}) => {
+      const response = await nudge.request(path, { method, headers });
+      await response.body?.cancel();
+      const marks = `${response.headers.get('cache-control')} ${response.headers.get('x-content-type-options')}`;
+      if (marks !== 'no-store nosniff')
+        unmarked.push(`${method} ${path} ${response.status}: ${marks}`);
+      return response.status;
+    };
+    for (const { method, path } of doors) {
+      if (path.startsWith('/v1/')) await check(method, concretePath(path));
+    }
+    const read = { authorization: `Bearer ${nudge.readKey}` };
+    expect(await check('GET', '/v1/contacts', read)).toBe(200);
+    expect(await check('GET', '/v1/no-such-route', read)).toBe(404);
+    expect(unmarked).toEqual([]);
+  });
+
   it('lets a read key write nowhere, no API key into /ingest and the ingest secret nowhere else', async () => {
     const refused: string[] = [];
     for (const { method, path } of doors) {

@@ -426,6 +426,16 @@ describe('/v1/actions and /v1/clock', () => {
     expect((await replay({})).status).toBe(422);
     const replayed = await replay({ key: 'k-dead' });
     expect(await replayed.json()).toEqual({ queued: 1 });
+    // A feature no file has is a typo, said with the ones there are, as `nudge replay` says it.
+    const unknown = await replay({ feature: 'nope' });
+    expect(unknown.status).toBe(422);
+    const refusal = (await unknown.json()) as { error: string; detail: string };
+    expect(refusal.error).toBe('invalid_body');
+    expect(refusal.detail).toBe(
+      `feature: no feature named "nope" in nudge/features (features: ${features.map((f) => f.name).join(', ')})`,
+    );
+    // A known feature with nothing dead is not an error.
+    expect(await (await replay({ feature: 'welcome-drip' })).json()).toEqual({ queued: 0 });
     const [run] =
       await db.sql`select status, attempts, last_error from nudge_engine.action_runs where key = 'k-dead'`;
     expect(run).toEqual({ status: 'pending', attempts: 0, last_error: null });

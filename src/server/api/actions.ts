@@ -3,7 +3,9 @@
 // ones with their last error are what the dashboard's Actions page lists;
 // POST /v1/actions/replay runs dead ones again, one by key or all matching a
 // filter (a feature, a time such as 24h), exactly as `nudge replay` does
-// (actions/queue.ts replayFilter and replayActions).
+// (actions/queue.ts replayFilter and replayActions). A feature no file has,
+// with no dead runs either, is refused with the known features (a typo); the
+// dead runs of a feature since removed can still be replayed.
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -15,6 +17,7 @@ import {
   replayFilter,
 } from '../../actions/queue.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
+import { type Feature, noSuchFeature } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { durationQuery, invalid, readJson, validate } from './input.js';
@@ -28,8 +31,17 @@ const replaySchema = z.strictObject({
   since: z.string().min(1).optional(),
 });
 
-export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: number }): Hono<ApiEnv> {
-  const { sql } = options;
+export interface ActionsApiOptions {
+  sql: postgres.Sql;
+  /** The project's features as the server loaded them (absent: replay checks no name). */
+  features?: Feature[];
+  /** Where their files are, as the refusal of an unknown feature shows it. */
+  featuresDir?: string;
+  maxBodyBytes?: number;
+}
+
+export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
+  const { sql, features } = options;
   const api = new Hono<ApiEnv>();
 
   api.get('/', async (c) => {
@@ -74,6 +86,20 @@ export function actionsRoutes(options: { sql: postgres.Sql; maxBodyBytes?: numbe
     const body = validate(replaySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
     const filter = filterOf(body);
     const queued = await replayActions(sql, filter);
+    // As `nudge replay` does: nothing matched, and the feature is not one the project has.
+    if (
+      queued === 0 &&
+      body.feature &&
+      features &&
+      !features.some((f) => f.name === body.feature)
+    ) {
+      const { message, hint } = noSuchFeature(
+        features,
+        body.feature,
+        options.featuresDir ?? 'features',
+      );
+      throw invalid('feature', `${message} (${hint ?? 'the project has no features'})`);
+    }
     return c.json({ queued });
   });
   return api;

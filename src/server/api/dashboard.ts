@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { Session } from '../../client/dashboard.js';
+import { displayPath } from '../../config/yaml.js';
 import {
   CSRF_HEADER,
   type DashboardAccess,
@@ -67,7 +68,13 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/', deployRoutes(options));
   api.route('/ingest', ingestLogRoutes(options));
   api.route('/contacts', contactListsRoutes(options));
-  api.route('/actions', actionsRoutes(options));
+  api.route(
+    '/actions',
+    actionsRoutes({
+      ...options,
+      featuresDir: displayPath(options.project.featuresDir, options.project.cwd),
+    }),
+  );
   api.route('/mailbox', mailboxRoutes(options));
   api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));
   return api;

@@ -1,6 +1,7 @@
 // Nudge's HTTP API, mounted at /v1: contacts, events, lists and segments,
 // behind bearer API keys. Errors go through the server's one handler
 // (http-error.ts); see docs/api.md for the routes and the query syntax.
+import type { MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import type { AttributeTypes } from '../../contacts/query.js';
@@ -41,6 +42,7 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const limiter = makeRateLimiter(options.perMinute ?? 1200, options.now);
   const keys = requireApiKey(sql, limiter);
+  api.use('*', privateAnswers);
   api.use(
     '*',
     options.dashboard
@@ -75,3 +77,14 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
   return api;
 }
+
+/**
+ * Every /v1 answer, errors included: contacts, decisions and keys are
+ * personal or secret, so never stored by a cache nor content-sniffed
+ * (the headers the dashboard's pages send, dashboard/index.ts).
+ */
+const privateAnswers: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.header('cache-control', 'no-store');
+  c.header('x-content-type-options', 'nosniff');
+};
