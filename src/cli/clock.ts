@@ -1,7 +1,7 @@
 // `nudge clock`: the engine's controllable clock. `advance 2d` moves every
 // running engine's time forward (waits and cooldowns fire as if the days had
 // passed); `show` prints the engine time; `reset` goes back to real time.
-import { parseDuration } from '../config/duration.js';
+import { durationInWords, parseDuration } from '../config/duration.js';
 import { openEngineStore } from '../db/engine.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
@@ -21,12 +21,20 @@ export async function clock(
   if (what !== 'advance' && what !== 'show' && what !== 'reset') {
     throw new NudgeError(
       `unknown clock command "${what ?? ''}"`,
-      'nudge clock advance 2d | show | reset',
+      'nudge clock show | advance <duration> | reset, e.g. nudge clock advance 2d',
     );
   }
+  if (what === 'advance' && !amount?.trim())
+    throw new NudgeError(
+      'nudge clock advance needs a duration: how far to move the engine time',
+      'e.g. nudge clock advance 2d (units: s, m, h, d, w)',
+    );
   const ms = what === 'advance' ? parseDuration(amount ?? '') : 0;
   if (ms === undefined)
-    throw new NudgeError(`"${amount ?? ''}" is not a duration`, 'e.g. nudge clock advance 2d');
+    throw new NudgeError(
+      `"${amount}" is not a duration`,
+      'e.g. nudge clock advance 2d (units: s, m, h, d, w)',
+    );
   const project = await loadProject(options, io);
   // Refused before the store is migrated: a refusal writes nothing.
   const store = await openEngineStore(project, { max: 1, migrate: false });
@@ -44,9 +52,11 @@ export async function clock(
       { offset_ms: string }[]
     >`select offset_ms from nudge_engine.clock`;
     const offset = Number(row?.offset_ms ?? 0);
-    io.out(
-      `Engine time: ${new Date(Date.now() + offset).toISOString()} (real time ${offset >= 0 ? '+' : ''}${Math.round(offset / 60_000)} min)`,
-    );
+    const from =
+      offset === 0
+        ? 'real time'
+        : `${durationInWords(offset)} ${offset > 0 ? 'ahead of' : 'behind'} real time`;
+    io.out(`Engine time: ${new Date(Date.now() + offset).toISOString()} (${from})`);
     return 0;
   } finally {
     await store.close();

@@ -159,13 +159,29 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       ),
     );
 
-  program
-    .command('clock <command> [duration]')
-    .description("move the engine's clock: advance 2d (fires waits and cooldowns), show, reset")
-    .option('-y, --yes', 'move it on a database that is not nudge dev’s demo')
-    .action(
-      wrap(async (options, io, args) => (await import('./clock.js')).clock(args, options, io)),
+  // Bare `nudge clock` prints this help, naming the three subcommands.
+  const clock = program
+    .command('clock')
+    .description("the engine's clock: show, advance <duration> (fires waits and cooldowns), reset")
+    .showHelpAfterError('(run nudge clock --help: show, advance <duration>, reset)');
+  const clockCommand = (what: string) =>
+    wrap(async (options, io, args) =>
+      (await import('./clock.js')).clock([what, ...args], options, io),
     );
+  clock
+    .command('show')
+    .description('print the engine time and how far it is from real time')
+    .action(clockCommand('show'));
+  clock
+    .command('advance [duration]')
+    .description('move the engine time forward, e.g. advance 2d (units: s, m, h, d, w)')
+    .option('-y, --yes', 'move it on a database that is not nudge dev’s demo')
+    .action(clockCommand('advance'));
+  clock
+    .command('reset')
+    .description('go back to real time (what was sent stays sent)')
+    .option('-y, --yes', 'reset it on a database that is not nudge dev’s demo')
+    .action(clockCommand('reset'));
 
   program
     .command('backtest <feature>')

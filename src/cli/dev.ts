@@ -15,6 +15,7 @@ import { deploy as applyPlan } from '../capture/deploy.js';
 import { LossError, type RefusedLoss } from '../capture/loss-error.js';
 import type { Plan } from '../capture/plan.js';
 import { deployingPart, desiredPart, transportOf } from '../capture/transports/index.js';
+import { durationInWords } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
@@ -302,9 +303,12 @@ async function printAfterStory(
 ): Promise<void> {
   const { dashboardUrl, once, terminal } = after;
   const c = io.colors;
-  const [counts] = await sql<{ mails: number; events: number; decisions: number; ahead: number }[]>`
+  const [counts] = await sql<
+    { mails: number; events: number; decisions: number; ahead: number; dead: number }[]
+  >`
     select (select count(*) from nudge_engine.mailbox)::int as mails,
-           (select offset_ms from nudge_engine.clock)::float8 / 3600000 as ahead,
+           (select offset_ms from nudge_engine.clock)::float8 as ahead,
+           (select count(*) from nudge_engine.action_runs where status = 'dead')::int as dead,
            (select count(*) from nudge_engine.inbox)::int as events,
            (select count(*) from nudge_engine.decisions)::int as decisions`;
   const dead = await sql<{ key: string; feature: string | null; url: string | null }[]>`
@@ -325,32 +329,37 @@ async function printAfterStory(
   io.out(
     `  Mailbox  ${plural(counts?.mails ?? 0, 'email')}, rendered (email.provider: dev sends nothing out)`,
   );
+  // The story leaves one dead run (the upload's webhook); any others were
+  // left by an earlier start (or written since), and are counted apart.
+  const deadCount = Math.max(counts?.dead ?? 0, dead.length);
+  const earlier = deadCount - 1;
   if (media.length > 0) {
     io.out(
-      `  Actions  ${c.red(`${dead.length} dead`)}: the upload's webhook — the media service (a stand-in on ${receiver.url}) was down on purpose.`,
+      `  Actions  ${c.red(`${deadCount} dead`)}: ${earlier > 0 ? `this start's upload webhook and ${earlier} left from ${earlier === 1 ? 'an earlier start' : 'earlier starts'}` : "the upload's webhook"} — the media service (a stand-in on ${receiver.url}) was down on purpose.`,
     );
     io.out(
       once
-        ? '           It comes back up after the story when `nudge dev` runs without --once: Replay there delivers it.'
-        : '           It is back up now: press Replay there and the delivery shows up below.',
+        ? `           It comes back up after the story when \`nudge dev\` runs without --once: Replay there delivers ${earlier > 0 ? 'them' : 'it'}.`
+        : `           It is back up now: press Replay there and the ${earlier > 0 ? 'deliveries show' : 'delivery shows'} up below.`,
     );
-  } else if (dead.length > 0) {
-    io.out(`  Actions  ${c.red(`${dead.length} dead`)}: press Replay to try again.`);
+  } else if (deadCount > 0) {
+    io.out(`  Actions  ${c.red(`${deadCount} dead`)}: press Replay to try again.`);
   }
-  const ahead = counts?.ahead ?? 0;
   io.out(
-    `  Clock    the engine is ${ahead % 24 === 0 ? `${ahead / 24} days` : `${ahead.toFixed(1)} hours`} ahead of real time (each start moves it 2 days; --fresh resets it)`,
+    `  Clock    the engine is ${durationInWords(counts?.ahead ?? 0)} ahead of real time (each start moves it 2 days; --fresh resets it)`,
   );
   const commands = [
     'logs',
     ...(dead[0]?.feature ? [`replay --feature ${dead[0].feature}`] : []),
     'clock advance 2d',
   ].map(terminal.command);
+  // One command a line, so each can be pasted as it is.
   io.out(
     c.dim(
-      `${once ? 'While `nudge dev` runs (the URL is its psql line; --port keeps it), the same' : 'The same'} from another terminal: ${terminal.env}, then ${commands.join(', ')}`,
+      `${once ? 'While `nudge dev` runs (the URL is its psql line; --port keeps it), the same' : 'The same'} from another terminal:`,
     ),
   );
+  for (const line of [terminal.env, ...commands]) io.out(`  ${line}`);
 }
 
 function deliveryLine(delivery: Delivery, io: Io): string {

@@ -81,8 +81,15 @@ describe('the nudge executable', () => {
       expect(later).toContain('→ welcome-drip: 2 emails sent'); // day two
       expect(later).toContain('→ abandoned-cart: email sent');
       expect(later).toContain('→ trial-ending: email sent');
-      expect(out).toContain('Actions  1 dead');
+      expect(out).toContain("Actions  1 dead: the upload's webhook — the media service");
       expect(out).toContain('the engine is 2 days ahead of real time');
+      // The commands for another terminal: one a line, each pasteable as it is.
+      expect(out).toMatch(/from another terminal:\n {2}export DATABASE_URL="postgres:\/\/\S+"\n/);
+      expect(out).toMatch(/^ {2}node \S+main\.js --config \S+nudge\.yaml logs$/m);
+      expect(out).toMatch(
+        /^ {2}node \S+main\.js --config \S+ replay --feature upload-thumbnails$/m,
+      );
+      expect(out).toMatch(/^ {2}node \S+main\.js --config \S+ clock advance 2d$/m);
       // A second run reuses the database, deploys nothing new, and plays the story again,
       // on another port while something else holds the configured one (8787).
       const holder = createServer();
@@ -100,6 +107,11 @@ describe('the nudge executable', () => {
       expect(again.stdout).toContain('Deployed already, no changes');
       expect(again.stdout).toContain('ada+2@example.com and grace+2@example.com signed up');
       expect(again.stdout).toContain('the engine is 4 days ahead of real time');
+      // The first run's dead webhook is still dead: counted apart from this start's.
+      expect(again.stdout).toContain(
+        "Actions  2 dead: this start's upload webhook and 1 left from an earlier start — the media service",
+      );
+      expect(again.stdout).toContain('Replay there delivers them.');
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }

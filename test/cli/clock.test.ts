@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import { durationInWords } from '../../src/config/duration.js';
 import { DEMO_DATABASE, isDemoStore, openDemoDatabase } from '../../src/dev/demo.js';
 import { serverUrl, useDatabase } from '../harness/db.js';
 
@@ -40,6 +41,38 @@ const engineSchema = async (sql: postgres.Sql) => {
 };
 
 describe('nudge clock', () => {
+  it('names its subcommands when run bare, and asks for the duration advance is missing', async () => {
+    const cwd = await folder();
+    const bare = await nudge(cwd, ['clock']);
+    expect(bare.code).toBe(2);
+    expect(bare.err).toContain('show, advance <duration> (fires waits and cooldowns), reset');
+    for (const line of ['  show ', '  advance [options] [duration] ', '  reset [options] '])
+      expect(bare.err).toContain(line);
+    expect((await nudge(cwd, ['clock', '--help'])).out).toContain('e.g. advance 2d');
+    const unknown = await nudge(cwd, ['clock', 'later']);
+    expect(unknown.err).toContain('(run nudge clock --help: show, advance <duration>, reset)');
+
+    const missing = await nudge(cwd, ['clock', 'advance']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('✗ nudge clock advance needs a duration');
+    expect(missing.err).toContain('e.g. nudge clock advance 2d (units: s, m, h, d, w)');
+    expect(missing.err).not.toContain('""');
+    const wrong = await nudge(cwd, ['clock', 'advance', 'soon']);
+    expect(wrong.err).toContain('✗ "soon" is not a duration');
+  });
+
+  it('says how far the engine is from real time in words', () => {
+    expect(durationInWords(0)).toBe('0 s');
+    expect(durationInWords(45_000)).toBe('45 s');
+    expect(durationInWords(37 * 60_000)).toBe('37 min');
+    expect(durationInWords(3_600_000)).toBe('1 hour');
+    expect(durationInWords(90 * 60_000)).toBe('1 hour 30 min');
+    expect(durationInWords(86_400_000)).toBe('1 day');
+    expect(durationInWords(4 * 86_400_000)).toBe('4 days');
+    expect(durationInWords(5820 * 60_000)).toBe('4 days 1 hour');
+    expect(durationInWords(-2 * 3_600_000)).toBe('2 hours');
+  });
+
   it('refuses advance and reset without --yes on a database that is not the demo, having written nothing', async () => {
     const cwd = await folder();
     const env = { DATABASE_URL: db.url };
@@ -56,11 +89,9 @@ describe('nudge clock', () => {
 
     const moved = await nudge(cwd, ['clock', 'advance', '1d', '--yes'], env);
     expect(moved.code, moved.err).toBe(0);
-    expect(moved.out).toContain('(real time +1440 min)');
-    expect((await nudge(cwd, ['clock', 'show'], env)).out).toContain('(real time +1440 min)');
-    expect((await nudge(cwd, ['clock', 'reset', '--yes'], env)).out).toContain(
-      '(real time +0 min)',
-    );
+    expect(moved.out).toMatch(/^Engine time: \d{4}-\d\d-\d\dT\S+Z \(1 day ahead of real time\)$/m);
+    expect((await nudge(cwd, ['clock', 'show'], env)).out).toContain('(1 day ahead of real time)');
+    expect((await nudge(cwd, ['clock', 'reset', '--yes'], env)).out).toMatch(/\(real time\)$/m);
   });
 
   it('moves the clock of the database named as the demo without --yes', async () => {
@@ -72,7 +103,7 @@ describe('nudge clock', () => {
         DATABASE_URL: serverUrl(DEMO_DATABASE),
       });
       expect(moved.code, moved.err).toBe(0);
-      expect(moved.out).toContain('(real time +120 min)');
+      expect(moved.out).toContain('(2 hours ahead of real time)');
     } finally {
       await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
       await admin.end();

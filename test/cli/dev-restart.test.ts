@@ -60,6 +60,12 @@ describe('nudge dev, started again', () => {
     // The story's outcomes are read where the engine keeps them.
     expect(out).toMatch(/→ welcome-drip: 2 emails sent/);
     expect(out).toContain('Clock    the engine is 2 days ahead of real time');
+    expect(out).toContain("Actions  1 dead: the upload's webhook — the media service");
+    // The commands for another terminal: one a line, each pasteable as it is.
+    expect(out).toMatch(/from another terminal:\n {2}export DATABASE_URL="postgres:\/\/\S+"\n/);
+    expect(out).toMatch(/^ {2}\S.* logs$/m);
+    expect(out).toMatch(/^ {2}\S.* replay --feature upload-thumbnails$/m);
+    expect(out).toMatch(/^ {2}\S.* clock advance 2d$/m);
     const [store] = await separate.sql<{ n: number }[]>`
       select count(*)::int as n from pg_namespace where nspname in ('nudge_engine', 'nudge_worker')`;
     expect(store!.n).toBe(0);
@@ -84,6 +90,12 @@ describe('nudge dev, started again', () => {
       expect(m.stderr()).toBe('');
       expect(m.stdout()).not.toContain("The stand-ins' port");
       expect(standIns(m.stdout())).toBe(first);
+      // The first start's dead webhook is still dead: counted apart from this start's.
+      expect(m.stdout()).toContain(
+        "Actions  2 dead: this start's upload webhook and 1 left from an earlier start",
+      );
+      expect(m.stdout()).toContain('press Replay there and the deliveries show up below.');
+      expect(m.stdout()).toContain('Clock    the engine is 4 days ahead of real time');
 
       const url = /psql "(\S+)"/.exec(m.stdout())![1]!;
       demo = postgres(url, { onnotice: () => {}, max: 1 });

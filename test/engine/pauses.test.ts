@@ -101,7 +101,7 @@ describe('pause and resume live', () => {
     expect(moved.code).toBe(1);
     expect(moved.err).toContain('not a nudge dev database');
     expect(moved.err).toContain('add --yes if that is what you mean');
-    expect((await cli('clock', 'show')).out).toContain('(real time +0 min)');
+    expect((await cli('clock', 'show')).out).toMatch(/\(real time\)$/m);
 
     expect((await cli('pause', 'welcome')).out).toContain('already paused');
     expect((await cli('resume', 'welcome')).out).toContain('welcome resumed');
