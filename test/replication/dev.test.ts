@@ -51,7 +51,7 @@ stages:
       // The other commands, as typed: the URL exported, and this folder's nudge.yaml (no --config).
       expect(out).not.toContain('--config');
       expect(out).toMatch(
-        /from another terminal: export DATABASE_URL="postgres:\/\/\S+\/nudge_demo", then [^,]+ logs,/,
+        /from another terminal:\n {2}export DATABASE_URL="postgres:\/\/\S+\/nudge_demo"\n {2}[^\n]+ logs\n/,
       );
 
       // A sign-up while no engine runs, then the project switched to the
