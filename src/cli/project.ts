@@ -2,7 +2,7 @@
 // user's database in the configured access mode, released in `finally`.
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { noDatabaseConfigured } from '../errors.js';
-import { loadFeatures, noSuchFeature } from '../features/load.js';
+import { loadFeatures, unknownFeatureText } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -57,7 +57,6 @@ export async function unknownFeature(project: LoadedConfig, name: string): Promi
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
     () => undefined,
   );
-  if (!features || features.some((f) => f.name === name)) return '';
-  const { message, hint } = noSuchFeature(features, name, project.featuresDir);
-  return `; ${message}${hint ? ` (${hint})` : ''}`;
+  const text = features && unknownFeatureText(features, name, project.featuresDir);
+  return text ? `; ${text}` : '';
 }

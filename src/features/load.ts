@@ -321,6 +321,21 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 /** No feature of this name (or none given) among `features`: the error every command gives, with the names there are. */
+/**
+ * `no feature named "<name>" in <dir> (features: a, b)` when no feature has
+ * this name, else undefined: what `nudge logs`/`replay` add to an empty
+ * answer and what the API's replay refuses with.
+ */
+export function unknownFeatureText(
+  features: Feature[],
+  name: string,
+  dir: string,
+): string | undefined {
+  if (features.some((f) => f.name === name)) return undefined;
+  const { message, hint } = noSuchFeature(features, name, dir);
+  return `${message} (${hint ?? 'the project has no features'})`;
+}
+
 export function noSuchFeature(
   features: Feature[],
   name: string | undefined,

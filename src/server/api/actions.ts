@@ -17,7 +17,7 @@ import {
   replayFilter,
 } from '../../actions/queue.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
-import { type Feature, noSuchFeature } from '../../features/load.js';
+import { type Feature, unknownFeatureText } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { durationQuery, invalid, readJson, validate } from './input.js';
@@ -87,19 +87,11 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
     const filter = filterOf(body);
     const queued = await replayActions(sql, filter);
     // As `nudge replay` does: nothing matched, and the feature is not one the project has.
-    if (
-      queued === 0 &&
-      body.feature &&
-      features &&
-      !features.some((f) => f.name === body.feature)
-    ) {
-      const { message, hint } = noSuchFeature(
-        features,
-        body.feature,
-        options.featuresDir ?? 'features',
-      );
-      throw invalid('feature', `${message} (${hint ?? 'the project has no features'})`);
-    }
+    const unknown =
+      queued === 0 && body.feature && features
+        ? unknownFeatureText(features, body.feature, options.featuresDir ?? 'features')
+        : undefined;
+    if (unknown) throw invalid('feature', unknown);
     return c.json({ queued });
   });
   return api;
