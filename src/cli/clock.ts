@@ -13,17 +13,11 @@ import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
 
 export async function clock(
-  args: string[],
+  what: 'show' | 'advance' | 'reset',
+  amount: string | undefined,
   options: GlobalOptions & { yes?: boolean },
   io: Io,
 ): Promise<number> {
-  const [what, amount] = args;
-  if (what !== 'advance' && what !== 'show' && what !== 'reset') {
-    throw new NudgeError(
-      `unknown clock command "${what ?? ''}"`,
-      'nudge clock show | advance <duration> | reset, e.g. nudge clock advance 2d',
-    );
-  }
   if (what === 'advance' && !amount?.trim())
     throw new NudgeError(
       'nudge clock advance needs a duration: how far to move the engine time',

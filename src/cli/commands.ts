@@ -164,9 +164,9 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .command('clock')
     .description("the engine's clock: show, advance <duration> (fires waits and cooldowns), reset")
     .showHelpAfterError('(run nudge clock --help: show, advance <duration>, reset)');
-  const clockCommand = (what: string) =>
+  const clockCommand = (what: 'show' | 'advance' | 'reset') =>
     wrap(async (options, io, args) =>
-      (await import('./clock.js')).clock([what, ...args], options, io),
+      (await import('./clock.js')).clock(what, args[0], options, io),
     );
   clock
     .command('show')

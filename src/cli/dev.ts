@@ -331,7 +331,7 @@ async function printAfterStory(
   );
   // The story leaves one dead run (the upload's webhook); any others were
   // left by an earlier start (or written since), and are counted apart.
-  const deadCount = Math.max(counts?.dead ?? 0, dead.length);
+  const deadCount = counts?.dead ?? 0;
   const earlier = deadCount - 1;
   if (media.length > 0) {
     io.out(
