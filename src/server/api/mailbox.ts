@@ -71,9 +71,8 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
 
   api.get('/:id/html', async (c) => {
     const row = await find(c.req.param('id'));
+    // no-store and nosniff: every /v1 answer has them (api/index.ts).
     c.header('content-security-policy', EMAIL_CSP);
-    c.header('x-content-type-options', 'nosniff');
-    c.header('cache-control', 'no-store');
     return c.html(row.html ?? '');
   });
   return api;
