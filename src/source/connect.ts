@@ -14,7 +14,7 @@
 // - 'transaction' (a pooler that refuses that parameter: PgBouncer does, in
 //   session mode too, with 08P01 "unsupported startup parameter"): every
 //   statement runs in its own BEGIN READ ONLY … COMMIT, written together with
-//   the statement on one reserved connection, and in the extended protocol,
+//   the statement on one held connection, and in the extended protocol,
 //   which takes one statement per query (the server refuses `COMMIT; INSERT …`
 //   with 42601), so no statement can step out of its transaction. A
 //   reconnection cannot come back writable: there is no session state to
@@ -45,7 +45,6 @@
 // hint, never downgrades. The choice is remembered per URL for the process,
 // so probes (src/source/pooler.ts) open their sessions the same way.
 import postgres from 'postgres';
-import { isDisconnected } from '../db/errors.js';
 import { NudgeError, SourceError } from '../errors.js';
 
 export interface SourceOptions {
@@ -103,6 +102,19 @@ interface QueryInternals extends Promise<unknown> {
   reject(error: unknown): void;
 }
 
+/**
+ * What postgres.js keeps on one connection of its pool, as `sql.begin` uses
+ * it: `execute` writes a query (false when the next must wait for an
+ * answer); `reserved`, while set, is called when the connection has nothing
+ * in flight, and is cleared (the connection back in the pool) at the first
+ * ReadyForQuery that says idle; `onclose` is called once if it closes.
+ */
+interface ConnectionInternals {
+  execute(query: QueryInternals): boolean;
+  reserved: (() => void) | null;
+  onclose: ((error: unknown) => void) | null;
+}
+
 function isQuery(value: unknown): value is QueryInternals {
   return value instanceof Promise && 'handler' in value && 'strings' in value;
 }
@@ -115,57 +127,53 @@ const unavailable = (what: string) =>
 
 /**
  * The pool, with every statement sent as BEGIN READ ONLY; statement; COMMIT
- * on one reserved connection. postgres.js sends a query through the function
- * it keeps on the query (`handler`) when the query is first awaited; each
- * query made here gets one that reserves a connection and hands the three
- * statements to that connection's own sender, in order, in one write.
+ * on one connection. postgres.js sends a query through the function it keeps
+ * on the query (`handler`) when the query is first awaited; each query made
+ * here gets one that hands the pool a BEGIN READ ONLY and, when a connection
+ * writes it, the statement and its COMMIT to that same connection, in order,
+ * in one write. The connection is held the way `sql.begin` holds it, and goes
+ * back to the pool when the server says the transaction ended. Not
+ * `sql.reserve()`: in postgres.js 3.4.9 a reserve that waits for a connection
+ * is lost when a connection closes meanwhile (porsager/postgres#1195), which
+ * a pooler dropping its server sessions does.
  */
 function inReadOnlyTransactions(pool: Sql): Sql {
-  const send = async (query: QueryInternals) => {
-    let connection: postgres.ReservedSql;
-    try {
-      connection = await pool.reserve();
-    } catch (error) {
-      query.reject(error);
-      return;
-    }
+  const send = (query: QueryInternals) => {
     // One statement, in the extended protocol: the server refuses a string of
     // several (42601), so none can end this transaction (COMMIT; …) and write after it.
     query.options.simple = false;
-    const begin = connection.unsafe('begin read only');
-    const commit = connection.unsafe('commit');
-    const onConnection = (begin as unknown as QueryInternals).handler;
-    for (const statement of [
-      begin as unknown as QueryInternals,
-      query,
-      commit as unknown as QueryInternals,
-    ]) {
-      statement.executed = true;
-      onConnection(statement);
-    }
-    // A failed BEGIN fails the statement too (a lost connection, or an aborted
-    // transaction the statement meets as well): its own error is the one to see.
-    begin.catch(() => {});
-    // COMMIT ends every transaction, the statement's failure turns it into a
-    // rollback. When it fails the connection was lost: postgres.js owns the
-    // connection again, and releasing it would put a closed one back in the pool.
-    const ended = Promise.race([
-      commit.then(
-        () => connection.release(),
-        () => {},
-      ),
-      query.then(
-        () => new Promise<void>(() => {}),
-        (error: unknown) => (isDisconnected(error) ? undefined : new Promise<void>(() => {})),
-      ),
-    ]);
-    // The statement settles before its COMMIT does; `end` waits for the COMMITs
-    // (not for one that will never go out), since postgres.js does not end a
-    // reserved connection once it is released.
-    committing.add(ended);
-    void ended.finally(() => committing.delete(ended));
+    const commit = pool.unsafe('commit') as unknown as QueryInternals;
+    commit.executed = true; // sent below, never through the pool
+    commit.catch(() => {}); // the statement's own answer is the one to see
+    let written = false;
+    const begin = pool.unsafe('begin read only', [], {
+      onexecute: (connection: ConnectionInternals) => {
+        written = true;
+        const waiting = [query, commit];
+        const next = () => {
+          for (let statement = waiting.shift(); statement; statement = waiting.shift())
+            if (!connection.execute(statement)) return;
+        };
+        connection.reserved = next;
+        // Statements not written yet when the connection closes would wait forever.
+        connection.onclose = (error) => {
+          for (const statement of waiting.splice(0)) statement.reject(error);
+        };
+        next();
+        return false; // the pool gives this connection nothing else meanwhile
+      },
+    } as postgres.UnsafeQueryOptions);
+    // A BEGIN that never reached a connection (the pool ended, or it could
+    // not connect) fails the statement; one that did fails it too, by itself.
+    begin.then(
+      () => {
+        if (!written) query.reject(unavailable('a statement written apart from its BEGIN'));
+      },
+      (error: unknown) => {
+        if (!written) query.reject(error);
+      },
+    );
   };
-  const committing = new Set<Promise<void>>();
   const route = <T>(made: T): T => {
     if (isQuery(made)) made.handler = send;
     return made;
@@ -178,13 +186,6 @@ function inReadOnlyTransactions(pool: Sql): Sql {
       if (property === 'unsafe' || property === 'file') {
         const make = Reflect.get(target, property, receiver) as (...a: unknown[]) => unknown;
         return (...args: unknown[]) => route(make(...args));
-      }
-      if (property === 'end' || property === 'close') {
-        const stop = Reflect.get(target, property, receiver) as (...a: unknown[]) => Promise<void>;
-        return async (...args: unknown[]) => {
-          await Promise.all(committing);
-          return stop(...args);
-        };
       }
       if (property === 'begin') {
         return (...args: unknown[]) => {
