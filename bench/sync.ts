@@ -114,6 +114,7 @@ try {
     const started = performance.now();
     const result = await syncUsers({
       engine,
+      engineUrl: url,
       source: { kind: 'database', sql: source, holdsEngine },
       mapping: compileUserMapping(undefined),
       batchSize: BATCH,

@@ -220,6 +220,7 @@ function runOptions(context: Context) {
   const { session, project, options } = context;
   return {
     engine: session.engine,
+    engineUrl: session.engineUrl,
     source: session.source,
     batchSize: project.supabase?.batch_size ?? SYNC_BATCH_SIZE,
     signal: context.signal,

@@ -80,6 +80,7 @@ async function fullSync(holdsEngine: boolean, mapping: UserMapping = MAPPING) {
   };
   const result = await syncUsers({
     engine: db.sql,
+    engineUrl: db.url,
     source: { kind: 'database', sql: db.sql, holdsEngine },
     mapping,
     batchSize: 5,

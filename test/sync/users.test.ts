@@ -3,8 +3,10 @@
 // interrupted run, deleted users, rows that cannot be used, progress lines.
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { syncUsersCommand } from '../../src/cli/sync.js';
+import { withSyncLock } from '../../src/contacts/sync/checkpoint.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
+import { waitFor } from '../harness/wait.js';
 import {
   contacts,
   expectOk,
@@ -305,5 +307,19 @@ describe('two runs at once', () => {
       holder.release();
     }
     expectOk(await runCommand(syncUsersCommand, await projectDir(MAPPING), env()));
+  });
+  it('goes on when the connection holding the lock is dropped; the next run takes the lock', async () => {
+    const ran = await withSyncLock(db.url, 'dropped', async () => {
+      const [lock] = await db.sql<{ pid: number }[]>`select pid from pg_stat_activity
+        where application_name = 'nudge sync lock dropped'`;
+      await db.sql`select pg_terminate_backend(${lock!.pid})`;
+      await waitFor(async () => {
+        const [row] = await db.sql`select from pg_stat_activity where pid = ${lock!.pid}`;
+        return row ? undefined : true;
+      }, 'the lock connection to end');
+      return 'done';
+    });
+    expect(ran).toBe('done');
+    expect(await withSyncLock(db.url, 'dropped', async () => 'again')).toBe('again');
   });
 });

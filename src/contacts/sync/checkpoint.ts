@@ -2,7 +2,7 @@
 // `table:public.orders`) holding where the current run is, so a run that was
 // interrupted continues where it stopped, and where the next incremental run
 // starts once it is done. An advisory lock keeps two runs of one sync apart.
-import type postgres from 'postgres';
+import postgres from 'postgres';
 import { lockKey } from '../../db/locks.js';
 import { NudgeError } from '../../errors.js';
 
@@ -167,30 +167,38 @@ export async function saveEnd(
 }
 
 /**
- * Runs `fn` holding the sync's advisory lock (on a reserved connection, so it
- * is a session lock that survives the run's transactions).
+ * Runs `fn` holding the sync's advisory lock: a session lock, on a connection
+ * of its own to the engine store (`engineUrl`), so it survives the run's
+ * transactions. Not a connection reserved from the run's pool: in
+ * postgres.js 3.4.9 a statement on a reserved connection the server has
+ * dropped throws where nothing can catch it (porsager/postgres#1208), so the
+ * unlock after a dropped connection ended the process. A dropped lock
+ * connection loses the lock (the server releases it); the run goes on.
  */
 export async function withSyncLock<T>(
-  engine: postgres.Sql,
+  engineUrl: string,
   name: string,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const connection = await engine.reserve();
+  const lock = postgres(engineUrl, {
+    max: 1,
+    idle_timeout: 0,
+    max_lifetime: null,
+    onnotice: () => {},
+    connection: { application_name: `nudge sync lock ${name}` },
+  });
   try {
-    const [row] = await connection<{ locked: boolean }[]>`
-      select pg_try_advisory_lock(${connection.unsafe(lockKey('sync'))}, hashtext(${name})) as locked`;
+    const [row] = await lock<{ locked: boolean }[]>`
+      select pg_try_advisory_lock(${lock.unsafe(lockKey('sync'))}, hashtext(${name})) as locked`;
     if (!row?.locked) {
       throw new NudgeError(
         `another sync of ${name} is running`,
         'wait for it to finish (or stop it); a stopped sync continues where it left off',
       );
     }
-    try {
-      return await fn();
-    } finally {
-      await connection`select pg_advisory_unlock(${connection.unsafe(lockKey('sync'))}, hashtext(${name}))`;
-    }
+    return await fn();
   } finally {
-    connection.release();
+    // Ending the session releases the lock.
+    await lock.end({ timeout: 5 });
   }
 }

@@ -17,6 +17,7 @@ import { readApiSchema, readDatabaseSchema, type SourceSchema } from './validate
 
 export interface SyncSession {
   engine: postgres.Sql;
+  engineUrl: string;
   source: SyncSource;
   readSchema(schemas: string[]): Promise<SourceSchema>;
   close(): Promise<void>;
@@ -115,7 +116,9 @@ export async function openSyncSession(
       );
     }
     let engine: postgres.Sql;
+    let lockUrl: string;
     if (engineUrl) {
+      lockUrl = engineUrl;
       engine = await openSource({
         url: engineUrl,
         readOnly: false,
@@ -133,10 +136,12 @@ export async function openSyncSession(
       const store = await openEngineStore(project, { max: options.concurrency + 3 });
       closers.push(() => store.close());
       engine = store.sql;
+      lockUrl = store.url;
       log.verbose(`contacts: ${store.describe()}`);
     }
     return {
       engine,
+      engineUrl: lockUrl,
       source,
       readSchema: (schemas) =>
         source.kind === 'database'

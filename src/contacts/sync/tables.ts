@@ -26,7 +26,7 @@ export async function syncTable(
   const { engine, source, mapping, report } = options;
   const name = tableSyncName(mapping);
   const label = formatTableName(mapping.table);
-  return withSyncLock(engine, name, async () => {
+  return withSyncLock(options.engineUrl, name, async () => {
     const [clock] =
       source.kind === 'database'
         ? await source.sql<{ now: Date }[]>`select now() as now`

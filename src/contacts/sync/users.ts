@@ -25,6 +25,8 @@ export type SyncSource =
 
 export interface SyncRunOptions {
   engine: postgres.Sql;
+  /** The engine store's URL: the sync's lock is held on a connection of its own. */
+  engineUrl: string;
   source: SyncSource;
   batchSize: number;
   full?: boolean;
@@ -56,7 +58,7 @@ export async function syncUsers(
   const columns = userColumns(mapping).filter(
     (c) => !options.available || options.available.includes(c),
   );
-  return withSyncLock(engine, USERS_SYNC, async () => {
+  return withSyncLock(options.engineUrl, USERS_SYNC, async () => {
     const now = await clock(source.kind === 'database' ? source.sql : engine);
     const plan = planRun(await readState(engine, USERS_SYNC), {
       ...(options.full ? { full: true } : {}),
