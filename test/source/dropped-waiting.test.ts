@@ -68,7 +68,8 @@ describe('a read-only pool held statement by statement', () => {
       // Waits for the one connection, which the long statement holds.
       const waiting = sql<{ pid: number; ro: string }[]>`
         select pg_backend_pid() as pid, current_setting('transaction_read_only') as ro`;
-      await new Promise((resolve) => setTimeout(resolve, 50)); // it is sent a tick after it is made
+      // postgres.js sends a statement once the tick that made it ends.
+      await new Promise((resolve) => setImmediate(resolve));
       relay.cut();
       expect(await held).toBe('CONNECTION_CLOSED');
       const [row] = await Promise.race([
