@@ -2,6 +2,7 @@
 // "Too small: expected number to be >0") in the words Nudge's errors use
 // elsewhere, with what was given: one wording for nudge.yaml, feature files
 // and API bodies. A schema's own message is left as it is.
+import { plural } from './words.js';
 
 /** An issue as zod reports it, the fields read here. */
 export interface Issue {
@@ -32,8 +33,6 @@ const EXPECTED: Record<string, string> = {
   int: 'a whole number',
   boolean: 'true or false',
 };
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The bound of a too_small / too_big issue in words, or undefined for one not worded here. */
 function bound(issue: Issue, side: 'least' | 'most'): string | undefined {

@@ -26,6 +26,7 @@ import {
   userSchemas,
 } from '../source/introspect.js';
 import { formatTableName } from '../source/names.js';
+import { plural } from '../words.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
@@ -95,8 +96,6 @@ export function summarize(analysis: Analysis) {
     realtime: realtime ? (realtime.allTables ? 'all tables' : realtime.tables.length) : null,
   };
 }
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Pads every cell but the last of each row to its column's width. */
 function align(rows: string[][]): string[][] {

@@ -13,30 +13,31 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
 import { LossError, type RefusedLoss } from '../capture/loss-error.js';
-import type { Plan } from '../capture/plan.js';
-import { deployingPart, desiredPart, transportOf } from '../capture/transports/index.js';
-import { durationInWords } from '../config/duration.js';
+import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
-import {
-  type Delivery,
-  type DemoReceiver,
-  STAND_INS_PORT_FILE,
-  startDemoReceiver,
-} from '../dev/receiver.js';
+import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
-import { decisionLines } from '../engine/lanes/decision-log.js';
 import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { NudgeError } from '../errors.js';
 import { makeLog } from '../log.js';
 import { redactUrl } from '../source/connect.js';
-import { formatTableName } from '../source/names.js';
+import { plural } from '../words.js';
 import { planChange } from './capture.js';
+import {
+  deliveryLine,
+  deploySummary,
+  follow,
+  lastDecision,
+  otherCommands,
+  printAfterStory,
+} from './dev-output.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
+import { Stopped, stopOnSignals } from './signals.js';
 
 export interface DevOptions extends GlobalOptions {
   /** Exit after the story instead of following new decisions. */
@@ -47,9 +48,7 @@ export interface DevOptions extends GlobalOptions {
   port?: string;
 }
 
-const BUNDLED_DEMO = new URL('../../examples/demo/', import.meta.url);
-
-class Stopped extends Error {}
+const BUNDLED_CONFIG = fileURLToPath(new URL('../../examples/demo/nudge.yaml', import.meta.url));
 
 export async function dev(options: DevOptions, io: Io): Promise<number> {
   const c = io.colors;
@@ -86,7 +85,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         ? options.config
           ? { configPath: options.config }
           : {}
-        : { configPath: fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO)) }),
+        : { configPath: BUNDLED_CONFIG }),
       cwd: io.cwd,
       // A project made by `nudge init` reads ${DATABASE_URL}: here, the demo database.
       env: { ...env, DATABASE_URL: env.DATABASE_URL ?? demo.url },
@@ -192,7 +191,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await printAfterStory(sql, receiver, io, {
       dashboardUrl: running.dashboardUrl,
       once: !!options.once,
-      terminal: otherCommands(io, demo.url, own ? options.config : undefined, !!own),
+      terminal: otherCommands(io, demo.url, own ? options.config : BUNDLED_CONFIG),
     });
     if (options.once) {
       storyOver = true;
@@ -234,32 +233,6 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   }
 }
 
-/**
- * How to run the other commands on the demo database from a second
- * terminal, literally: its URL, and the project `nudge dev` runs — the
- * bundled demo's nudge.yaml (with no --config they would load the folder's,
- * none: an empty project, and its master key lies beside that file).
- */
-function otherCommands(
-  io: Io,
-  url: string,
-  config: string | undefined,
-  own: boolean,
-): { env: string; command: (args: string) => string } {
-  const file = own ? config : fileURLToPath(new URL('nudge.yaml', BUNDLED_DEMO));
-  const shown = file && shortPath(io, path.resolve(io.cwd, file));
-  return {
-    env: `export DATABASE_URL="${url}"`,
-    command: (args) => `${selfCommand(io)}${shown ? ` --config ${shown}` : ''} ${args}`,
-  };
-}
-
-/** A path as typed from the working directory: relative inside it, else absolute. */
-function shortPath(io: Io, file: string): string {
-  const relative = path.relative(io.cwd, file);
-  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
-}
-
 /** Deploy's refusal to lose what a transport's objects hold, with the ways forward `nudge dev` has. */
 function devLossRefusal({ transport, what, where }: RefusedLoss): NudgeError {
   return new NudgeError(
@@ -267,198 +240,3 @@ function devLossRefusal({ transport, what, where }: RefusedLoss): NudgeError {
     `to keep them, set capture: ${transport} again and run \`nudge dev --once\` (its engine reads ${where}), then switch back; to start the demo database over without them, \`nudge dev --fresh\``,
   );
 }
-
-/** One line for what was deployed: the deployment, and the tables captured and how. */
-function deploySummary(plan: Plan, deploymentId: number | undefined, io: Io): string {
-  const c = io.colors;
-  const tables = new Map<string, string[]>();
-  for (const object of plan.desired) {
-    const table = formatTableName(object.table);
-    tables.set(table, [...(tables.get(table) ?? []), object.operation]);
-  }
-  const captured = [...tables].map(([table, ops]) => `${table} (${ops.join(', ')})`).join(', ');
-  const part = deployingPart(plan.desired);
-  const how = part
-    ? ` by ${part.objects.describe(desiredPart(plan.desired, part))}`
-    : captured
-      ? ' by triggers'
-      : '';
-  const { create, replace, drop } = plan.counts;
-  const head = plan.hasChanges
-    ? `${c.green('✓')} Deployed (deployment #${deploymentId ?? '-'}: ${create} created, ${replace} replaced, ${drop} dropped)`
-    : `${c.green('✓')} Deployed already, no changes`;
-  return `${head}. Capture on ${captured || 'no table'}${how}.`;
-}
-
-async function printAfterStory(
-  sql: postgres.Sql,
-  receiver: DemoReceiver,
-  io: Io,
-  after: {
-    dashboardUrl: string | undefined;
-    /** --once: the dashboard, the stand-ins and the database stop when this is said. */
-    once: boolean;
-    terminal: ReturnType<typeof otherCommands>;
-  },
-): Promise<void> {
-  const { dashboardUrl, once, terminal } = after;
-  const c = io.colors;
-  const [counts] = await sql<
-    { mails: number; events: number; decisions: number; ahead: number; dead: number }[]
-  >`
-    select (select count(*) from nudge_engine.mailbox)::int as mails,
-           (select offset_ms from nudge_engine.clock)::float8 as ahead,
-           (select count(*) from nudge_engine.action_runs where status = 'dead')::int as dead,
-           (select count(*) from nudge_engine.inbox)::int as events,
-           (select count(*) from nudge_engine.decisions)::int as decisions`;
-  const dead = await sql<{ key: string; feature: string | null; url: string | null }[]>`
-    select key, feature, params ->> 'url' as url from nudge_engine.action_runs
-     where status = 'dead' order by id desc limit 5`;
-  const media = dead.filter((d) => d.url?.startsWith(`${receiver.url}${MEDIA_PATH}`));
-  // The story is over: the media service comes back, so a replay is delivered.
-  receiver.setDown(MEDIA_PATH, false);
-  io.out('');
-  io.out(
-    once
-      ? `${c.bold('What the story left')} (the dashboard showed it at ${c.cyan(dashboardUrl ?? '')} while it ran; with --once it stops now)`
-      : `${c.bold('Now open the dashboard')} ${c.cyan(dashboardUrl ?? '')}`,
-  );
-  io.out(
-    `  Logs     ${counts?.events ?? 0} events, ${counts?.decisions ?? 0} decisions, each with its reason`,
-  );
-  io.out(
-    `  Mailbox  ${plural(counts?.mails ?? 0, 'email')}, rendered (email.provider: dev sends nothing out)`,
-  );
-  // The story leaves one dead run (the upload's webhook); any others were
-  // left by an earlier start (or written since), and are counted apart.
-  const deadCount = counts?.dead ?? 0;
-  const earlier = deadCount - 1;
-  if (media.length > 0) {
-    io.out(
-      `  Actions  ${c.red(`${deadCount} dead`)}: ${earlier > 0 ? `this start's upload webhook and ${earlier} left from ${earlier === 1 ? 'an earlier start' : 'earlier starts'}` : "the upload's webhook"} — the media service (a stand-in on ${receiver.url}) was down on purpose.`,
-    );
-    io.out(
-      once
-        ? `           It comes back up after the story when \`nudge dev\` runs without --once: Replay there delivers ${earlier > 0 ? 'them' : 'it'}.`
-        : `           It is back up now: press Replay there and the ${earlier > 0 ? 'deliveries show' : 'delivery shows'} up below.`,
-    );
-  } else if (deadCount > 0) {
-    io.out(`  Actions  ${c.red(`${deadCount} dead`)}: press Replay to try again.`);
-  }
-  io.out(
-    `  Clock    the engine is ${durationInWords(counts?.ahead ?? 0)} ahead of real time (each start moves it 2 days; --fresh resets it)`,
-  );
-  const commands = [
-    'logs',
-    ...(dead[0]?.feature ? [`replay --feature ${dead[0].feature}`] : []),
-    'clock advance 2d',
-  ].map(terminal.command);
-  // One command a line, so each can be pasted as it is.
-  io.out(
-    c.dim(
-      `${once ? 'While `nudge dev` runs (the URL is its psql line; --port keeps it), the same' : 'The same'} from another terminal:`,
-    ),
-  );
-  for (const line of [terminal.env, ...commands]) io.out(`  ${line}`);
-}
-
-function deliveryLine(delivery: Delivery, io: Io): string {
-  const c = io.colors;
-  const ok = delivery.status < 300;
-  return `  ${ok ? c.green('←') : c.red('←')} ${delivery.service} received POST ${delivery.path}: ${ok ? c.green(String(delivery.status)) : c.red(String(delivery.status))} ${c.dim(`webhook-id ${delivery.webhookId}`)}`;
-}
-
-/** How to run this CLI again from here: `npx nudge` when installed, else node and the script. */
-function selfCommand(io: Io): string {
-  const script = process.argv[1] ?? '';
-  if (/node_modules[\\/]\.bin[\\/]nudge$|[\\/]nudge$/.test(script)) return 'npx nudge';
-  const relative = path.relative(io.cwd, script);
-  return `node ${relative.startsWith('..') || path.isAbsolute(relative) ? script : relative}`;
-}
-
-async function lastDecision(sql: postgres.Sql): Promise<number> {
-  const [row] = await sql<
-    { id: number }[]
-  >`select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
-  return row?.id ?? 0;
-}
-
-async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise<number> {
-  const rows = await sql<
-    {
-      id: number;
-      feature: string | null;
-      contact: string | null;
-      outcome: string;
-      reason: string;
-      detail: unknown;
-    }[]
-  >`
-    select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason, d.detail
-      from nudge_engine.decisions d left join nudge_engine.contacts c on c.id = d.contact_id
-     where d.id > ${after} order by d.id`;
-  for (const r of rows.flatMap((row) => decisionLines(row))) {
-    io.out(
-      `  ${(r.feature ?? '-').padEnd(18)} ${(r.contact ?? '-').padEnd(26)} ${r.outcome.padEnd(9)} ${r.reason}`,
-    );
-  }
-  return rows.at(-1)?.id ?? after;
-}
-
-/** Prints new decisions until Ctrl-C. */
-async function follow(
-  sql: postgres.Sql,
-  io: Io,
-  from: number,
-  stop: ReturnType<typeof stopOnSignals>,
-): Promise<void> {
-  let last = from;
-  while (!stop.stopped) {
-    await stop.sleep(500);
-    if (!stop.stopped) last = await printDecisions(sql, io, last);
-  }
-}
-
-/**
- * Ctrl-C (or SIGTERM, SIGHUP) at any point: the step in hand finishes, then
- * everything is stopped in order — engine, connections, stand-ins, the
- * embedded server. A second Ctrl-C exits at once.
- */
-function stopOnSignals(io: Io) {
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const onSignal = () => {
-    if (stopped) {
-      io.err(
-        'Stopping at once (the embedded PostgreSQL may be left running; the next start reuses it).',
-      );
-      process.exit(130);
-    }
-    stopped = true;
-    wake?.();
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const s of signals) process.on(s, onSignal);
-  return {
-    get stopped() {
-      return stopped;
-    },
-    /** Throws Stopped once a signal came. */
-    check() {
-      if (stopped) throw new Stopped();
-    },
-    sleep: (ms: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      }),
-    dispose() {
-      for (const s of signals) process.off(s, onSignal);
-    },
-  };
-}
-
-const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -2,11 +2,10 @@
 // under each problem (the checks are src/doctor/checks.ts, which the
 // dashboard's Overview runs too). Exit 1 when any ✗.
 import { runDoctor, type Say } from '../doctor/checks.js';
+import { plural } from '../words.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Prints one check: symbol, label, message, and the fix on the next line. */
 function reporter(io: Io) {

@@ -33,6 +33,7 @@ import {
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
 import { detectPooling, type Pooling, transactionPoolingError } from '../source/pooler.js';
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
+import { plural } from '../words.js';
 import { sqlName } from './sql-name.js';
 
 const CONNECTION_STRING = 'Dashboard → Settings → Database → Connection string';
@@ -483,8 +484,6 @@ function nudgeChecks({ say, analysis, readOnly, project }: Checks) {
     `${plural(deployed.length, 'trigger')} on ${plural(tables, 'table')}, all enabled`,
   );
 }
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function list(items: string[], max = 5): string {
   if (items.length <= max) return items.join(', ');

@@ -1,6 +1,7 @@
 // Checks against a Supabase project's HTTP APIs (Auth admin, Storage, Edge
 // Functions, PostgREST) for `nudge doctor`: each answer or failure becomes a
 // finding with a one-line fix. Keys are sent, never printed.
+import { plural } from '../words.js';
 
 export type Outcome = 'ok' | 'fail' | 'warn';
 
@@ -327,8 +328,4 @@ export function serverMessage(body: unknown, key: string): string {
 
 export function redactKey(text: string, key: string): string {
   return key ? text.split(key).join('***') : text;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
