@@ -12,6 +12,7 @@ import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/intake/inbox.js';
+import { allowedMethods } from './allowed-methods.js';
 import { loopbackOrApiKey } from './api/auth.js';
 import { makeApi } from './api/index.js';
 import type { OverviewApiOptions } from './api/overview.js';
@@ -93,11 +94,24 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     maxBodyBytes: project.config.ingest.max_body_bytes,
     ...(project.config.server.public_url ? { publicUrl: project.config.server.public_url } : {}),
   });
-  app.notFound(
-    (c) =>
-      dashboard.notFound(c) ??
-      c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404),
-  );
+  // A browser's page load goes to the dashboard; a path the server has, asked
+  // with a method it does not take, is a 405 naming those it takes; else 404.
+  app.notFound((c) => {
+    const page = dashboard.notFound(c);
+    if (page) return page;
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length > 0) {
+      return c.json(
+        errorBody(
+          'method_not_allowed',
+          `${c.req.path} does not take ${c.req.method}; it takes ${allowed.join(', ')}`,
+        ),
+        405,
+        { allow: allowed.join(', ') },
+      );
+    }
+    return c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404);
+  });
 
   app.get(MOUNTS.health, async (c) => {
     const reachable = await Promise.race([

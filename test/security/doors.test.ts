@@ -3,7 +3,8 @@
 // a revoked API key are refused (401) everywhere but /health; a read key never
 // writes, and an API key never opens /ingest; /metrics is open to loopback
 // peers only; a declared or streamed body over ingest.max_body_bytes is a 413
-// on every route that reads one; /v1 keys are rate limited with Retry-After.
+// on every route that reads one; /v1 keys are rate limited with Retry-After;
+// a method a path does not take is a 405 with Allow, an unknown path a 404.
 import { inspectRoutes } from 'hono/dev';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeRateLimiter } from '../../src/server/api/rate-limit.js';
@@ -129,6 +130,80 @@ describe('the route table', () => {
     expect(refused).toEqual([]);
   });
 });
+
+describe('a method a path does not take', () => {
+  const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+  it('is a 405 naming the methods it takes in Allow, in the API’s error shape, on every path of the route table', async () => {
+    const answers: string[] = [];
+    const expected: string[] = [];
+    for (const path of new Set(doors.map((d) => d.path))) {
+      const url = concretePath(path);
+      // Every route whose pattern matches the URL: /v1/features/:name also takes /v1/features/backtest.
+      const taken = new Set(doors.filter((d) => patternMatches(d.path, url)).map((d) => d.method));
+      const takes = (method: string) => taken.has(method === 'HEAD' ? 'GET' : method);
+      for (const method of METHODS.filter((m) => !takes(m))) {
+        // A write key, so that /v1's credential check lets every method through to routing.
+        const response = await nudge.request(url, {
+          method,
+          headers: { authorization: `Bearer ${nudge.writeKey}` },
+        });
+        // A HEAD answer has no body.
+        const json = (await response.json().catch(() => ({ error: '-' }))) as { error?: string };
+        const v1 = path.startsWith('/v1/');
+        const marks = v1
+          ? ` ${response.headers.get('cache-control')} ${response.headers.get('x-content-type-options')}`
+          : '';
+        answers.push(
+          `${method} ${url}: ${response.status} [${response.headers.get('allow')}] ${json.error}${marks}`,
+        );
+        expected.push(
+          `${method} ${url}: 405 [${METHODS.filter(takes).join(', ')}] ${method === 'HEAD' ? '-' : 'method_not_allowed'}${v1 ? ' no-store nosniff' : ''}`,
+        );
+      }
+    }
+    expect(answers).toEqual(expected);
+    expect(answers).toEqual(
+      expect.arrayContaining([
+        'GET /ingest: 405 [POST] method_not_allowed',
+        'GET /ingest/resend: 405 [POST] method_not_allowed',
+        'GET /v1/events: 405 [POST] method_not_allowed no-store nosniff',
+        'HEAD /v1/events: 405 [POST] - no-store nosniff',
+        'PUT /v1/contacts/x: 405 [GET, HEAD, DELETE] method_not_allowed no-store nosniff',
+      ]),
+    );
+  });
+
+  it('says which in one sentence, and keeps a path the server does not have a 404', async () => {
+    const write = { authorization: `Bearer ${nudge.writeKey}` };
+    const wrong = await nudge.request('/v1/events', { headers: write });
+    expect(await wrong.json()).toEqual({
+      error: 'method_not_allowed',
+      detail: '/v1/events does not take GET; it takes POST',
+    });
+    for (const path of ['/v1/no-such-route', '/v1/events/x', '/ingest/nope', '/no-such-path']) {
+      for (const method of ['GET', 'POST']) {
+        const response = await nudge.request(path, { method, headers: write });
+        expect(`${method} ${path}: ${response.status}`).toBe(`${method} ${path}: 404`);
+        expect(response.headers.get('allow')).toBeNull();
+        expect(await response.json()).toMatchObject({ error: 'not_found' });
+      }
+    }
+    // HEAD is taken wherever GET is.
+    expect((await nudge.request('/v1/lists', { method: 'HEAD', headers: write })).status).toBe(200);
+  });
+});
+
+/** Whether a route's pattern (`:name` one segment, `*` the rest) matches a URL path. */
+function patternMatches(pattern: string, url: string): boolean {
+  const source = pattern
+    .split(/(:[A-Za-z_][A-Za-z0-9_]*(?:\{[^}]*\})?|\*)/)
+    .map((part, i) =>
+      i % 2 === 1 ? (part === '*' ? '.*' : '[^/]+') : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'),
+    )
+    .join('');
+  return new RegExp(`^${source}$`).test(url);
+}
 
 describe('/metrics', () => {
   it('is open to a loopback peer, which may not send a revoked key', async () => {
