@@ -1,5 +1,6 @@
-// What `nudge doctor` says about email: non-transactional email carries
-// unsubscribe links, which must reach this server over HTTPS
+// What `nudge doctor` says about email: Resend and SMTP send nothing without
+// a sender (email.from, or `from` on the action); non-transactional email
+// carries unsubscribe links, which must reach this server over HTTPS
 // (server.public_url); and with Resend, bounces and complaints arrive only
 // through its webhook (email.resend.webhook_secret).
 import type { LoadedConfig } from '../config/load.js';
@@ -25,6 +26,24 @@ export function refusableEmails(features: Feature[]): string[] {
 }
 
 /**
+ * The email actions of active features with no sender, as feature/stage,
+ * when the provider needs one: each would be refused when sent (dead).
+ */
+export function senderlessEmails(project: LoadedConfig, features: Feature[]): string[] {
+  const { email } = project.config;
+  if (email.provider === 'dev' || email.from) return [];
+  return features
+    .filter((f) => f.status !== 'draft')
+    .flatMap((f) =>
+      [...f.machine.stages.values()].flatMap((stage) =>
+        stage.actions
+          .filter((a) => a.kind === 'email' && !(a.params as { from?: unknown }).from)
+          .map(() => `${f.name}/${stage.name}`),
+      ),
+    );
+}
+
+/**
  * Unknown topics fail for active features (plan refuses them too); a draft's
  * is a warning, since plan skips drafts until they are activated.
  */
@@ -43,6 +62,17 @@ export function emailCheck(project: LoadedConfig, features: Feature[], say: Say)
       `declare the topic under email.topics in nudge.yaml, or fix the action’s topic${active.length > 0 ? '' : ' before activating the draft'}`,
     );
     if (active.length > 0) return;
+  }
+  const senderless = senderlessEmails(project, features);
+  if (senderless.length > 0) {
+    const more = senderless.length > 1 ? ` (and ${senderless.length - 1} more)` : '';
+    say(
+      'fail',
+      'Email',
+      `${senderless[0]}: email.provider is ${project.config.email.provider}, and this email has no sender${more}: it would be refused when sent`,
+      'set email.from in nudge.yaml (e.g. "Acme <hello@acme.com>", an address your provider lets you send from), or `from` on the action',
+    );
+    return;
   }
   const [outcome, message, fix] = emailFinding(project, refusableEmails(features));
   say(outcome, 'Email', message, fix);

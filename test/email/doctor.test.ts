@@ -71,6 +71,43 @@ describe('nudge doctor: Email', () => {
   });
 });
 
+describe('nudge doctor: Email senders', () => {
+  const RESEND = 'email:\n  provider: resend\n  resend: { api_key: re_test }\n';
+  const welcome = (from = '') => `name: welcome
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: welcomed
+    do: [{ email: { template: welcome, topic: transactional${from} } }]
+`;
+
+  it('fails when Resend or SMTP would send an email with no sender', async () => {
+    expect(
+      await emailLines({ 'nudge.yaml': RESEND, 'nudge/features/welcome.yaml': welcome() }),
+    ).toEqual([
+      'fail Email: welcome/welcomed: email.provider is resend, and this email has no sender: it would be refused when sent | fix: set email.from in nudge.yaml (e.g. "Acme <hello@acme.com>", an address your provider lets you send from), or `from` on the action',
+    ]);
+  });
+
+  it('is content with email.from, with `from` on the action, and with the dev mailbox', async () => {
+    const ok = ['ok Email: no non-transactional email in the features'];
+    expect(
+      await emailLines({
+        'nudge.yaml': `${RESEND}  from: "Acme <hello@acme.com>"\n`,
+        'nudge/features/welcome.yaml': welcome(),
+      }),
+    ).toEqual(ok);
+    expect(
+      await emailLines({
+        'nudge.yaml': RESEND,
+        'nudge/features/welcome.yaml': welcome(', from: "Acme <hi@acme.com>"'),
+      }),
+    ).toEqual(ok);
+    expect(
+      await emailLines({ 'nudge.yaml': '', 'nudge/features/welcome.yaml': welcome() }),
+    ).toEqual(ok);
+  });
+});
+
 describe('nudge doctor: Email topics', () => {
   it('fails on an email action whose topic nudge.yaml does not declare', async () => {
     expect(await doctorSays(TOPICS, 'newsletter')).toEqual([
