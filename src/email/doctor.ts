@@ -26,19 +26,23 @@ export function refusableEmails(features: Feature[]): string[] {
 }
 
 /**
- * The email actions of active features with no sender, as feature/stage,
- * when the provider needs one: each would be refused when sent (dead).
+ * The email actions of active features with no sender whose provider (the
+ * action's, else email.provider) needs one, as feature/stage with the
+ * provider: each would be refused when sent (dead).
  */
 export function senderlessEmails(project: LoadedConfig, features: Feature[]): string[] {
   const { email } = project.config;
-  if (email.provider === 'dev' || email.from) return [];
+  if (email.from) return [];
   return features
     .filter((f) => f.status !== 'draft')
     .flatMap((f) =>
       [...f.machine.stages.values()].flatMap((stage) =>
-        stage.actions
-          .filter((a) => a.kind === 'email' && !(a.params as { from?: unknown }).from)
-          .map(() => `${f.name}/${stage.name}`),
+        stage.actions.flatMap((a) => {
+          const params = a.params as { from?: unknown; provider?: string };
+          const provider = params.provider ?? email.provider;
+          if (a.kind !== 'email' || params.from || provider === 'dev') return [];
+          return [`${f.name}/${stage.name} (provider ${provider})`];
+        }),
       ),
     );
 }
@@ -69,7 +73,7 @@ export function emailCheck(project: LoadedConfig, features: Feature[], say: Say)
     say(
       'fail',
       'Email',
-      `${senderless[0]}: email.provider is ${project.config.email.provider}, and this email has no sender${more}: it would be refused when sent`,
+      `${senderless[0]}: this email has no sender${more}, and would be refused when sent`,
       'set email.from in nudge.yaml (e.g. "Acme <hello@acme.com>", an address your provider lets you send from), or `from` on the action',
     );
     return;

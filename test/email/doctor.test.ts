@@ -84,7 +84,7 @@ stages:
     expect(
       await emailLines({ 'nudge.yaml': RESEND, 'nudge/features/welcome.yaml': welcome() }),
     ).toEqual([
-      'fail Email: welcome/welcomed: email.provider is resend, and this email has no sender: it would be refused when sent | fix: set email.from in nudge.yaml (e.g. "Acme <hello@acme.com>", an address your provider lets you send from), or `from` on the action',
+      'fail Email: welcome/welcomed (provider resend): this email has no sender, and would be refused when sent | fix: set email.from in nudge.yaml (e.g. "Acme <hello@acme.com>", an address your provider lets you send from), or `from` on the action',
     ]);
   });
 
@@ -105,6 +105,25 @@ stages:
     expect(
       await emailLines({ 'nudge.yaml': '', 'nudge/features/welcome.yaml': welcome() }),
     ).toEqual(ok);
+  });
+
+  it("reads the action's own provider before email.provider", async () => {
+    expect(
+      await emailLines({
+        'nudge.yaml': 'email:\n  smtp: { url: "smtp://localhost:2525" }\n',
+        'nudge/features/welcome.yaml': welcome(', provider: smtp'),
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^fail Email: welcome\/welcomed \(provider smtp\): this email has no sender/,
+      ),
+    ]);
+    expect(
+      await emailLines({
+        'nudge.yaml': RESEND,
+        'nudge/features/welcome.yaml': welcome(', provider: dev'),
+      }),
+    ).toEqual(['ok Email: no non-transactional email in the features']);
   });
 });
 
