@@ -1,8 +1,10 @@
 // `nudge clock`: the engine's controllable clock. `advance 2d` moves every
 // running engine's time forward (waits and cooldowns fire as if the days had
 // passed); `show` prints the engine time; `reset` goes back to real time.
+// `show` only reads: it migrates nothing, and a store with no clock yet is
+// said to be on real time.
+import type postgres from 'postgres';
 import { durationInWords, parseDuration } from '../config/duration.js';
-import { openEngineStore } from '../db/engine.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
 import { advanceStoreClock } from '../engine/wiring/clock.js';
@@ -10,7 +12,7 @@ import { NudgeError } from '../errors.js';
 import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject } from './project.js';
+import { loadProject, openProjectStore } from './project.js';
 
 export async function clock(
   what: 'show' | 'advance' | 'reset',
@@ -30,10 +32,19 @@ export async function clock(
       'e.g. nudge clock advance 2d (units: s, m, h, d, w)',
     );
   const project = await loadProject(options, io);
-  // Refused before the store is migrated: a refusal writes nothing.
-  const store = await openEngineStore(project, { max: 1, migrate: false });
+  // Not migrated here: `show` only reads, and a refusal writes nothing.
+  const store = await openProjectStore(project, io, { max: 1, migrate: false });
   try {
-    if (what !== 'show' && !options.yes && !(await isDemoStore(store, project))) {
+    if (what === 'show') {
+      const offset = await clockOffset(store.sql);
+      if (offset === undefined) {
+        io.out(
+          `Engine time: ${new Date().toISOString()} (real time: no engine clock in ${store.describe()} yet; nudge start or nudge deploy sets one up)`,
+        );
+      } else io.out(engineTime(offset));
+      return 0;
+    }
+    if (!options.yes && !(await isDemoStore(store, project))) {
       throw new NudgeError(
         `this moves the engine clock of ${redactUrl(store.url)}, not a nudge dev database: every running engine's waits, cooldowns and schedules would fire early for its contacts, and reset does not take back what was sent`,
         `add --yes if that is what you mean (nudge dev's demo database needs no --yes)`,
@@ -42,17 +53,28 @@ export async function clock(
     await migrateEngine(store.sql, store.url);
     if (what === 'advance') await advanceStoreClock(store.sql, ms);
     if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
-    const [row] = await store.sql<
-      { offset_ms: string }[]
-    >`select offset_ms from nudge_engine.clock`;
-    const offset = Number(row?.offset_ms ?? 0);
-    const from =
-      offset === 0
-        ? 'real time'
-        : `${durationInWords(offset)} ${offset > 0 ? 'ahead of' : 'behind'} real time`;
-    io.out(`Engine time: ${new Date(Date.now() + offset).toISOString()} (${from})`);
+    io.out(engineTime((await clockOffset(store.sql)) ?? 0));
     return 0;
   } finally {
     await store.close();
   }
+}
+
+/** The store's clock offset in milliseconds; undefined when the store has no clock (not migrated). */
+export async function clockOffset(sql: postgres.Sql): Promise<number | undefined> {
+  const [table] = await sql<{ present: boolean }[]>`
+    select to_regclass('nudge_engine.clock') is not null as present`;
+  if (!table?.present) return undefined;
+  const [row] = await sql<{ offset_ms: string }[]>`select offset_ms from nudge_engine.clock`;
+  return Number(row?.offset_ms ?? 0);
+}
+
+function engineTime(offset: number): string {
+  return `Engine time: ${new Date(Date.now() + offset).toISOString()} (${fromRealTime(offset)})`;
+}
+
+/** "real time", "2 days ahead of real time": where an offset puts the engine clock. */
+export function fromRealTime(offset: number): string {
+  if (offset === 0) return 'real time';
+  return `${durationInWords(offset)} ${offset > 0 ? 'ahead of' : 'behind'} real time`;
 }

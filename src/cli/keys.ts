@@ -138,12 +138,9 @@ async function withStore<T>(
   io: Io,
   body: (sql: import('postgres').Sql) => Promise<T>,
 ): Promise<T> {
-  const [{ loadProject }, { openEngineStore }] = await Promise.all([
-    import('./project.js'),
-    import('../db/engine.js'),
-  ]);
+  const { loadProject, openProjectStore } = await import('./project.js');
   const project = await loadProject(options, io);
-  const store = await openEngineStore(project, { max: 1 });
+  const store = await openProjectStore(project, io, { max: 1 });
   try {
     return await body(store.sql);
   } finally {

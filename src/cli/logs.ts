@@ -1,17 +1,20 @@
 // `nudge logs`: the decision log — for every event and candidate feature,
 // matched or skipped and why, every journey move, every action and its
-// attempts. Filters by feature, contact (email or id) and time; --follow
-// keeps printing new decisions.
+// attempts, an attempt made after a replay said to be one. Filters by
+// feature, contact (email or id) and time; --follow keeps printing new
+// decisions. Times are the engine clock's, and said to be when that is not
+// real time.
 
+import type postgres from 'postgres';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
-import { openEngineStore } from '../db/engine.js';
 import { type DecisionRow, decisionLines, readDecisions } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
+import { clockOffset, fromRealTime } from './clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject, unknownFeature } from './project.js';
+import { loadProject, openProjectStore, unknownFeature } from './project.js';
 
 export interface LogsOptions extends GlobalOptions {
   feature?: string;
@@ -22,7 +25,8 @@ export interface LogsOptions extends GlobalOptions {
   json?: boolean;
 }
 
-type DecisionLine = DecisionRow;
+/** A line as printed; an attempt's says which replay of its run it belongs to (0: none). */
+type DecisionLine = DecisionRow & { replay?: number };
 
 const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'magenta'> = {
   matched: 'cyan',
@@ -44,7 +48,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     throw new NudgeError(`--since ${options.since}: expected a duration such as 15m, 2h or 7d`);
   }
   const limit = Number(options.limit ?? 100);
-  const store = await openEngineStore(project, { max: 2 });
+  const store = await openProjectStore(project, io, { max: 2 });
   try {
     const sql = store.sql;
     const filter = {
@@ -58,13 +62,21 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
         : readDecisions(sql, filter, { after: afterId });
     let last = 0;
     let newest: number | undefined = limit;
-    const print = (rows: DecisionLine[]) => {
+    const offset = (await clockOffset(sql)) ?? 0;
+    let clockSaid = !!options.json;
+    const print = async (rows: DecisionLine[]) => {
+      const replays = await replaysOf(sql, rows);
       const lines = rows.flatMap((stored) => {
         last = Math.max(last, stored.id);
-        return decisionLines(stored, options.feature);
+        const replay = stored.outcome === 'attempt' ? { replay: replays.get(stored.id) ?? 0 } : {};
+        return decisionLines({ ...stored, ...replay }, options.feature);
       });
       // The first page is the last `limit` lines, a stored row of skips counting as its lines.
-      for (const row of newest === undefined ? lines : lines.slice(-newest)) {
+      const shown = newest === undefined ? lines : lines.slice(-newest);
+      const note = clockSaid ? undefined : clockNote(offset, shown, options.since);
+      if (note) io.out(io.colors.dim(note));
+      clockSaid ||= note !== undefined;
+      for (const row of shown) {
         if (options.json) io.out(JSON.stringify(row));
         else io.out(formatLine(io, row));
       }
@@ -75,7 +87,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     const rows = await query(0, true);
     if (rows.length === 0 && !options.follow)
       io.out(io.colors.dim(await nothingShown(project, options)));
-    print(rows);
+    await print(rows);
     if (!options.follow) return 0;
     let stop = false;
     const onSignal = () => {
@@ -85,7 +97,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     try {
       while (!stop) {
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        print(await query(last, false));
+        await print(await query(last, false));
       }
     } finally {
       process.off('SIGINT', onSignal);
@@ -100,7 +112,7 @@ function formatLine(io: Io, row: DecisionLine): string {
   const c = io.colors;
   const time = new Date(row.at).toISOString().replace('T', ' ').slice(0, 19);
   const paint = c[COLORS[row.outcome] ?? 'dim'];
-  let reason = row.reason;
+  let reason = row.replay ? `${replayed(row.replay)}: ${row.reason}` : row.reason;
   if (
     row.outcome === 'action' &&
     row.status &&
@@ -114,6 +126,76 @@ function formatLine(io: Io, row: DecisionLine): string {
     reason += ` → ${row.status}${tries}${error}`;
   }
   return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${(row.contact ?? '-').padEnd(26)} ${paint(row.outcome.padEnd(9))} ${reason}`;
+}
+
+/** "replayed", "replayed 2 times": as the dashboard's Actions page says it. */
+function replayed(times: number): string {
+  return times === 1 ? 'replayed' : `replayed ${times} times`;
+}
+
+/**
+ * Which replay of its run each attempt among `rows` was made after, by
+ * decision id (only those made after one). A replay resets the run's attempt
+ * count, and each attempt's decision keeps the number it had
+ * (actions/task.ts): in a run's attempts, in the order they were made, an
+ * attempt numbered no higher than the one before it is the first after a
+ * replay. Only runs replayed at all are looked at (action_runs.replays; most
+ * pages have none, and cost one lookup by key), and their attempts are found
+ * through their feature's decisions (the index on feature, outcome, id). An
+ * attempt whose run's earlier attempts are past the decision log's retention
+ * is not known to follow a replay.
+ */
+async function replaysOf(sql: postgres.Sql, rows: DecisionRow[]): Promise<Map<number, number>> {
+  const attempts = rows.filter(
+    (row) => row.outcome === 'attempt' && typeof row.detail?.key === 'string',
+  );
+  if (attempts.length === 0) return new Map();
+  const keys = [...new Set(attempts.map((row) => row.detail!.key as string))];
+  const replayed = await sql<{ key: string }[]>`
+    select key from nudge_engine.action_runs where key = any(${keys}::text[]) and replays > 0`;
+  if (replayed.length === 0) return new Map();
+  const ids = attempts.map((row) => row.id);
+  const features = [...new Set(attempts.flatMap((row) => (row.feature ? [row.feature] : [])))];
+  const featureless = attempts.some((row) => row.feature === null);
+  const found = await sql<{ id: number; replay: number }[]>`
+    with attempts as (
+      select d.id, d.detail ->> 'key' as key,
+             (d.detail ->> 'attempt')::int <= lag((d.detail ->> 'attempt')::int)
+               over (partition by d.detail ->> 'key' order by d.id) as restarted
+        from nudge_engine.decisions d
+       where d.outcome = 'attempt'
+         and (d.feature = any(${features}::text[]) ${featureless ? sql`or d.feature is null` : sql``})
+         and d.detail ->> 'key' = any(${replayed.map((run) => run.key)}::text[])
+         and d.id <= ${Math.max(...ids)}
+    ), counted as (
+      select id, count(*) filter (where restarted) over (partition by key order by id) as replay
+        from attempts
+    )
+    select id::int as id, replay::int as replay from counted
+     where id = any(${ids}::bigint[]) and replay > 0`;
+  return new Map(found.map((row) => [row.id, row.replay]));
+}
+
+/** Further ahead of this machine's time than two clocks may differ by. */
+const AHEAD_MS = 5 * 60_000;
+
+/**
+ * Decisions are stamped with the engine clock's time, which nudge clock moves
+ * away from real time (nudge dev moves it two days at every start); the
+ * mailbox, the inbox, an action run's created and updated times and --since
+ * go by real time. When the clock is not on real time, or a line shown is
+ * stamped ahead of it (the clock was moved, then reset), one note before the
+ * lines says which time they are in; otherwise nothing is said.
+ */
+function clockNote(offset: number, lines: DecisionLine[], since?: string): string | undefined {
+  const aheadOfNow = lines.some((line) => new Date(line.at).getTime() > Date.now() + AHEAD_MS);
+  if (offset === 0 && !aheadOfNow) return undefined;
+  const now =
+    offset === 0
+      ? 'lines stamped after real time now were decided while nudge clock had moved it ahead'
+      : `it is now ${fromRealTime(offset)} (nudge clock)`;
+  const sinceSaid = since ? `; --since ${since} counts real time` : '';
+  return `Times are the engine clock's as it stood when each line was decided: ${now}${sinceSaid}.`;
 }
 
 /**

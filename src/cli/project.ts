@@ -1,6 +1,9 @@
 // What most commands start with: the loaded config and a connection to the
-// user's database in the configured access mode, released in `finally`.
+// user's database in the configured access mode, released in `finally`; or
+// the engine store, saying so when it is the embedded demo database.
+import path from 'node:path';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
+import type { EngineStore, openEngineStore } from '../db/engine.js';
 import { noDatabaseConfigured } from '../errors.js';
 import { loadFeatures, unknownFeatureText } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
@@ -44,6 +47,30 @@ export async function withSource<T>(
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * The engine store (openEngineStore), and with no database URL set a line on
+ * stderr saying that it is the embedded demo database found in .nudge/pg —
+ * left by nudge dev or a URL-less nudge start — so that what a command shows
+ * or changes is not taken for the database the user meant (DATABASE_URL not
+ * exported, say). Nothing is said when the store is engine.database_url.
+ * engine.js is loaded here, not by every command that loads a project.
+ */
+export async function openProjectStore(
+  project: LoadedConfig,
+  io: Io,
+  options: Parameters<typeof openEngineStore>[1] = {},
+): Promise<EngineStore> {
+  const engine = await import('../db/engine.js');
+  const store = await engine.openEngineStore(project, options);
+  if (store.where === 'embedded') {
+    const dataDir = path.resolve(options.dataDir ?? path.join(project.dir, '.nudge', 'pg'));
+    const relative = path.relative(io.cwd, dataDir);
+    const shown = relative && !relative.startsWith('..') ? relative : dataDir;
+    io.err(io.colors.dim(`Using the embedded demo database in ${shown} (no database URL set).`));
+  }
+  return store;
 }
 
 /**

@@ -7,11 +7,10 @@ import {
   replayActions,
   replayFilter,
 } from '../actions/queue.js';
-import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject, unknownFeature } from './project.js';
+import { loadProject, openProjectStore, unknownFeature } from './project.js';
 
 /** replayFilter, its errors said in the command's options. */
 function filterOf(options: ReplayFilterText): ReplayFilter {
@@ -35,7 +34,7 @@ export async function replay(
 ): Promise<number> {
   const filter = filterOf(options);
   const project = await loadProject(options, io);
-  const store = await openEngineStore(project, { max: 2 });
+  const store = await openProjectStore(project, io, { max: 2 });
   try {
     const count = await replayActions(store.sql, filter);
     io.out(

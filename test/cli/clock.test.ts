@@ -1,6 +1,6 @@
 // `nudge clock advance` and `reset` move nudge dev's demo clock as asked and
 // any other store's only with --yes, refusing before they write anything (the
-// engine store is not even migrated). One definition of "nudge dev's demo
+// engine store is not even migrated); `show` only reads, on any store. One definition of "nudge dev's demo
 // database" serves them and the dashboard's clock (isDemoStore): a separate
 // engine store is not the demo's because the source is.
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -71,6 +71,16 @@ describe('nudge clock', () => {
     expect(durationInWords(4 * 86_400_000)).toBe('4 days');
     expect(durationInWords(5820 * 60_000)).toBe('4 days 1 hour');
     expect(durationInWords(-2 * 3_600_000)).toBe('2 hours');
+  });
+
+  it('shows the time without migrating the store: one with no clock yet is on real time', async () => {
+    const shown = await nudge(await folder(), ['clock', 'show'], { DATABASE_URL: db.url });
+    expect(shown.code, shown.err).toBe(0);
+    expect(shown.out).toMatch(
+      /^Engine time: \d{4}-\d\d-\d\dT\S+Z \(real time: no engine clock in schema nudge_engine in the source database yet; nudge start or nudge deploy sets one up\)$/,
+    );
+    expect(shown.err).toBe('');
+    expect(await engineSchema(db.sql)).toBe(0);
   });
 
   it('refuses advance and reset without --yes on a database that is not the demo, having written nothing', async () => {

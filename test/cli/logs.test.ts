@@ -1,0 +1,147 @@
+// `nudge logs` on the attempts the real worker makes and records: an attempt
+// made after a replay says so, as the dashboard's Actions page does
+// ("replayed", "replayed 2 times"); the times are the engine clock's, and a
+// note says so once the clock is moved (nothing is said while it is not).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Runner } from 'graphile-worker';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replayActions } from '../../src/actions/queue.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { advanceStoreClock, storeClock } from '../../src/engine/wiring/clock.js';
+import {
+  enqueue,
+  makeEnv,
+  makeProject,
+  newRun,
+  startWorker,
+  waitForRun,
+} from '../actions/setup.js';
+import { useDatabase } from '../harness/db.js';
+import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+
+const db = useDatabase();
+let sql: postgres.Sql;
+let hooks: Recorder;
+let runner: Runner;
+let clock: Awaited<ReturnType<typeof storeClock>>;
+let cwd: string;
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  sql = postgres(db.url, { onnotice: () => {}, max: 6 });
+  hooks = await startRecorder();
+  const project = await makeProject(`
+webhooks:
+  secret: \${WEBHOOK_SECRET}
+  timeout_ms: 1000
+actions:
+  max_attempts: 2
+  backoff_base_ms: 50
+  backoff_max_ms: 100
+`);
+  // The engine's clock as nudge start has it: real time plus the store's offset.
+  clock = await storeClock(sql);
+  runner = await startWorker(db.url, { ...makeEnv(sql, project), clock });
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-logs-'));
+  await writeFile(path.join(cwd, 'nudge.yaml'), '');
+});
+
+afterAll(async () => {
+  await runner?.stop();
+  await hooks?.close();
+  await sql?.end();
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+async function logs(...args: string[]) {
+  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  const code = await run(['logs', ...args], m.io);
+  expect(code, m.stderr()).toBe(0);
+  return m.stdout().split('\n');
+}
+
+/** A webhook run of `feature` to a path of its own on the receiver, answered by `status`. */
+async function webhookRun(feature: string, status: number) {
+  const key = `${feature}:run`;
+  const route = `/hooks/${feature}`;
+  hooks.route('POST', route, { status, body: status === 200 ? 'ok' : 'media service down' });
+  await enqueue(sql, [
+    {
+      ...newRun(key, { kind: 'webhook', params: { url: `${hooks.url}${route}`, method: 'POST' } }),
+      feature,
+    },
+  ]);
+  return { key, answer: (next: number) => hooks.route('POST', route, { status: next }) };
+}
+
+const LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}/;
+
+describe('nudge logs', () => {
+  it('says which attempts a replay made, and which replay', async () => {
+    const upload = await webhookRun('uploads', 503);
+    expect(await waitForRun(sql, upload.key, ['dead', 'succeeded'])).toMatchObject({
+      status: 'dead',
+      attempts: 2,
+    });
+    upload.answer(200);
+    expect(await replayActions(sql, { key: upload.key })).toBe(1);
+    await waitForRun(sql, upload.key, ['succeeded']);
+    // Replayed again by key (a run that succeeded): one failure, then delivered.
+    hooks.failNext(1, 503);
+    expect(await replayActions(sql, { key: upload.key })).toBe(1);
+    expect(await waitForRun(sql, upload.key, ['dead', 'succeeded'])).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+    });
+
+    const lines = await logs('--feature', 'uploads');
+    const attempts = lines
+      .filter((line) => /\sattempt\s/.test(line))
+      .map((line) => line.replace(/^.*?\sattempt\s+/, ''));
+    expect(attempts).toEqual([
+      expect.stringMatching(/^webhook attempt 1 failed: webhook answered 503: .*; retry in/),
+      expect.stringMatching(/^webhook attempt 2 failed: .*; dead \(no attempts left of 2\)$/),
+      'replayed: webhook attempt 1 succeeded',
+      expect.stringMatching(/^replayed 2 times: webhook attempt 1 failed: webhook answered 503/),
+      'replayed 2 times: webhook attempt 2 succeeded',
+    ]);
+    // The clock is on real time: every line is a decision, no note.
+    for (const line of lines) expect(line).toMatch(LINE);
+
+    const json = (await logs('--feature', 'uploads', '--json')).map((line) => JSON.parse(line));
+    expect(json.filter((row) => row.outcome === 'attempt').map((row) => row.replay)).toEqual([
+      0, 0, 1, 2, 2,
+    ]);
+  });
+
+  it('says the times are the engine clock’s once nudge clock has moved it, once', async () => {
+    await advanceStoreClock(sql, 2 * 86_400_000);
+    await clock.refresh();
+    const order = await webhookRun('orders', 200);
+    await waitForRun(sql, order.key, ['succeeded']);
+
+    const lines = await logs();
+    expect(lines[0]).toBe(
+      "Times are the engine clock's as it stood when each line was decided: it is now 2 days ahead of real time (nudge clock).",
+    );
+    for (const line of lines.slice(1)) expect(line).toMatch(LINE);
+    const ordered = lines.find((line) => line.includes('orders'))!;
+    const stamped = new Date(`${ordered.slice(0, 19).replace(' ', 'T')}Z`).getTime();
+    expect(stamped).toBeGreaterThan(Date.now() + 86_400_000);
+    expect((await logs('--since', '1h'))[0]).toMatch(/; --since 1h counts real time\.$/);
+    // JSON lines only, each stamped as stored.
+    for (const line of await logs('--json')) expect(JSON.parse(line)).toHaveProperty('at');
+
+    // Back on real time: lines stamped ahead of it still get the note, others none.
+    await sql`update nudge_engine.clock set offset_ms = 0`;
+    expect((await logs())[0]).toBe(
+      "Times are the engine clock's as it stood when each line was decided: lines stamped after real time now were decided while nudge clock had moved it ahead.",
+    );
+    for (const line of await logs('--feature', 'uploads')) expect(line).toMatch(LINE);
+  });
+});
