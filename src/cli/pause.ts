@@ -2,13 +2,12 @@
 // skips the feature's trigger events with the reason `paused` within about a
 // second, without a restart. Journeys already under way keep their timers.
 // Stored in the engine store (src/engine/match/pauses.ts); `nudge resume` undoes it.
-import { openEngineStore } from '../db/engine.js';
 import { featurePauses, pauseFeature, resumeFeature } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures, noSuchFeature } from '../features/load.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject } from './project.js';
+import { loadProject, openProjectStore } from './project.js';
 
 export function pause(args: string[], options: GlobalOptions, io: Io): Promise<number> {
   return switchFeature('pause', args[0], options, io);
@@ -25,7 +24,7 @@ export async function switchFeature(
   const project = await loadProject(options, io);
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const feature = features.find((f) => f.name === name);
-  const store = await openEngineStore(project, { max: 1 });
+  const store = await openProjectStore(project, io, { max: 1 });
   try {
     // A feature removed from the files can still be resumed, never newly paused.
     if (

@@ -3,14 +3,13 @@
 // and the difference from the holdout (or the first variant) with its 95%
 // interval (src/report/, docs/experiments.md). Reads the engine store and the
 // feature file; never the source database.
-import { openEngineStore } from '../db/engine.js';
 import { storeClock } from '../engine/wiring/clock.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures } from '../features/load.js';
 import { featureReport, reportLines } from '../report/index.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject } from './project.js';
+import { loadProject, openProjectStore } from './project.js';
 
 export interface ReportOptions extends GlobalOptions {
   json?: boolean;
@@ -21,7 +20,7 @@ export async function report(args: string[], options: ReportOptions, io: Io): Pr
   const name = args[0]!;
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const feature = features.find((f) => f.name === name);
-  const store = await openEngineStore(project, { max: 2 });
+  const store = await openProjectStore(project, io, { max: 2 });
   try {
     const now = (await storeClock(store.sql)).now();
     const result = await featureReport(store.sql, name, feature, now);

@@ -4,13 +4,12 @@
 // after a deploy done with `deploy --sql` / `export`. Printed only on request.
 
 import { transportOf } from '../capture/transports/index.js';
-import { openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
 import { ingestSecret, ingestSharedSecret, keySourceOf } from '../server/ingest-secrets.js';
 import { installCaptureSecret } from './deploy.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject, withSource } from './project.js';
+import { loadProject, openProjectStore, withSource } from './project.js';
 
 const WHAT = ['ingest', 'shared', 'install'] as const;
 
@@ -29,7 +28,7 @@ export async function secret(what: string, options: GlobalOptions, io: Io): Prom
     await withSource(project, ({ sql }) => installCaptureSecret(project, sql, io));
     return 0;
   }
-  const store = await openEngineStore(project, { max: 2 });
+  const store = await openProjectStore(project, io, { max: 2 });
   try {
     if (what === 'ingest') {
       const { secret: value, from } = await ingestSecret(store.sql, project);

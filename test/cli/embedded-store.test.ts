@@ -53,6 +53,14 @@ describe('no database URL, and nudge dev’s embedded database in .nudge/pg', ()
       expect(result.code, `${args.join(' ')}: ${result.err}`).toBe(0);
       expect(result.err, args.join(' ')).toBe(SAID);
     }
+    // The project has no feature: these open the store, then refuse the name.
+    for (const args of [
+      ['pause', 'welcome'],
+      ['report', 'welcome'],
+    ]) {
+      const result = await nudge(args);
+      expect(result.err.split('\n')[0], args.join(' ')).toBe(SAID);
+    }
     expect((await nudge(['clock', 'show'])).out).toMatch(/\(real time\)$/);
     // Named from where the command runs.
     const above = await nudge(['--config', 'demo/nudge.yaml', 'keys', 'list'], parent);
