@@ -1,5 +1,6 @@
-// How the dashboard writes times, ages and counts.
+// How the dashboard writes times, ages, counts and the engine clock's offset.
 import { describe, expect, it } from 'vitest';
+import { clockOffsetInWords } from '../../src/config/duration-words.js';
 import { age, count, fromLocalInput, localInput, relativeTime } from '../../web/src/format.js';
 
 describe('dashboard formats', () => {
@@ -34,5 +35,12 @@ describe('dashboard formats', () => {
     expect(localInput('nonsense')).toBe('');
     expect(fromLocalInput('')).toBeUndefined();
     expect(fromLocalInput('not a time')).toBeUndefined();
+  });
+
+  it('says the engine clock’s offset in the words of nudge clock', () => {
+    expect(clockOffsetInWords(0)).toBe('real time');
+    expect(clockOffsetInWords(2 * 86_400_000)).toBe('2 days ahead of real time');
+    expect(clockOffsetInWords(86_400_000 + 3_600_000)).toBe('1 day 1 hour ahead of real time');
+    expect(clockOffsetInWords(-90 * 60_000)).toBe('1 hour 30 min behind real time');
   });
 });

@@ -1,9 +1,10 @@
 // Two things a newcomer's review of the dashboard found, in real Chromium over
 // a server on a test database seeded with more than a page of each list:
-// "Older" on Actions and on a contact's timeline is in the address (reload
-// keeps the page, a link to it opens it elsewhere, Back returns to the newer
-// one, a filter starts again at the newest), and the Features and Ingest
-// records pages read at a phone's width with nothing past the screen's edge.
+// "Older" on Actions, on a contact's timeline, on Logs and on the Ingest
+// records is in the address (reload keeps the page, a link to it opens it
+// elsewhere, Back returns to the newer one, a filter starts again at the
+// newest), and the Features, Ingest records, Actions and Contacts pages read
+// at a phone's width with nothing past the screen's edge.
 // Screenshots: test-output/dashboard/paging-*.png.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,7 +22,11 @@ import { launchBrowser, screenshot } from './browser.js';
 declare const window: { innerWidth: number };
 declare const document: {
   documentElement: { scrollWidth: number };
-  querySelectorAll(selector: string): ArrayLike<{ getBoundingClientRect(): { right: number } }>;
+  querySelectorAll(selector: string): ArrayLike<{
+    tagName: string;
+    className: string;
+    getBoundingClientRect(): { right: number };
+  }>;
 };
 
 const db = useDatabase();
@@ -29,6 +34,8 @@ const DEMO = path.resolve('examples/demo/nudge/features');
 /** More than two pages of 50: the pages ask for 50 at a time. */
 const RUNS = 120;
 const EVENTS = 120;
+const DECISIONS = 120;
+const RECORDS = 120;
 
 let browser: Browser;
 let page: Page;
@@ -85,6 +92,19 @@ stages: [{ name: reminded-fourteen-days-before, do: [] }]
     insert into nudge_engine.events (contact_id, name, source, occurred_at)
     select ${contact!.id}, 'page_viewed_' || n, 'api', now() - make_interval(mins => ${EVENTS} - n)
       from generate_series(1, ${EVENTS}) n`;
+  // DECISIONS decisions (numbered in their reason, oldest first) of a contact of their own,
+  // and one with a long email and many attributes: the widest row of Contacts.
+  const [decided] = await db.sql<{ id: string }[]>`
+    insert into nudge_engine.contacts (email) values ('decided@example.com') returning id`;
+  await db.sql`
+    insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason)
+    select now() - make_interval(mins => ${DECISIONS} - n), 'welcome-drip', ${decided!.id},
+           'entered', 'seeded ' || n
+      from generate_series(1, ${DECISIONS}) n`;
+  await db.sql`
+    insert into nudge_engine.contacts (email, attributes)
+    values ('maximiliana.von-hohenzollern-sigmaringen@subscriptions.example-company.com',
+            ${db.sql.json({ onboarded: true, first_name: 'Maximiliana', plan: 'annual-business-plus', renewal_reminder_sent_at: null, stripe_customer_id: 'cus_0123456789abcdef' })})`;
   // Ingest records as a real app sends them: long table names, wide rows.
   await db.sql`
     insert into nudge_engine.inbox (source, source_key, schema_name, table_name, operation,
@@ -99,7 +119,7 @@ stages: [{ name: reminded-fourteen-days-before, do: [] }]
                               'note', repeat('a-very-long-unbroken-value-', 6)),
            jsonb_build_object('status', 'trialing'),
            now() - make_interval(mins => n), case when n % 2 = 0 then now() end
-      from generate_series(1, 12) n`;
+      from generate_series(1, ${RECORDS}) n`;
 
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -120,6 +140,20 @@ const runsShown = async () =>
       .locator('tr[data-key]')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')))
   ).map((key) => Number(String(key).slice('run-'.length)));
+
+/** The decision numbers ("seeded N") Logs shows, in order. */
+const decisionsShown = async () =>
+  (await page.locator('li.decision .reason').allTextContents()).map((text) =>
+    Number(/seeded (\d+)/.exec(text)?.[1]),
+  );
+
+/** The ingest record ids the Ingest records tab shows, in order. */
+const recordsShown = async () =>
+  (
+    await page
+      .locator('li.ingest')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')))
+  ).map(Number);
 
 /** The event numbers (page_viewed_N) the timeline shows, in order. */
 const eventsShown = async () =>
@@ -203,35 +237,144 @@ describe('Older is in the address', () => {
     await page.waitForURL(/\/contacts\/pager%40example\.com$/);
     await expect.poll(eventsShown, soon).toEqual(first);
   });
+
+  it('on Logs: reload keeps the older page, Back returns to the newest, a filter starts over', async () => {
+    await page.goto(`${base}/logs?feature=welcome-drip`);
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS, DECISIONS - 49));
+    // The newest page has the live tail; an older one has not, and says nothing of it.
+    await page.getByText('● live').waitFor();
+    expect(await page.getByRole('link', { name: 'Newest' }).count()).toBe(0);
+
+    await page.getByRole('link', { name: 'Older' }).click();
+    await page.waitForURL(/[?&]before=/);
+    const older = new URL(page.url());
+    expect(older.searchParams.get('feature')).toBe('welcome-drip');
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS - 50, DECISIONS - 99));
+    expect(await page.getByTestId('live').count()).toBe(0);
+    await shot('logs-older');
+
+    await page.reload();
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS - 50, DECISIONS - 99));
+    expect(page.url()).toBe(older.href);
+
+    // The older page's link, opened in another browser (signing in on the way), is the same page.
+    const other = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    try {
+      await other.goto(`${older.href}&token=${encodeURIComponent(token)}`);
+      expect(other.url()).toBe(older.href);
+      await expect
+        .poll(
+          async () => (await other.locator('li.decision .reason').first().textContent()) ?? '',
+          soon,
+        )
+        .toContain(`seeded ${DECISIONS - 50}`);
+    } finally {
+      await other.close();
+    }
+
+    // The third page, the last: Older is gone, Newest is the first page's link.
+    await page.getByRole('link', { name: 'Older' }).click();
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS - 100, 1));
+    expect(await page.getByRole('link', { name: 'Older' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Newest' }).click();
+    await page.waitForURL((url) => !url.searchParams.has('before'));
+    expect(new URL(page.url()).searchParams.get('feature')).toBe('welcome-drip');
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS, DECISIONS - 49));
+
+    await page.goBack();
+    await page.goBack();
+    await page.waitForURL(older.href);
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS - 50, DECISIONS - 99));
+    await page.goBack();
+    await page.waitForURL((url) => !url.searchParams.has('before'));
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS, DECISIONS - 49));
+
+    // A filter changed on an older page starts again at the newest.
+    await page.goForward();
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS - 50, DECISIONS - 99));
+    await page.locator('select[name="outcome"]').selectOption('entered');
+    await page.waitForURL(/outcome=entered/);
+    expect(new URL(page.url()).searchParams.has('before')).toBe(false);
+    await expect.poll(decisionsShown, soon).toEqual(range(DECISIONS, DECISIONS - 49));
+  });
+
+  it('on the Ingest records: reload keeps the older page, Back returns to the newest, a filter starts over', async () => {
+    const ids = (
+      await db.sql<{ id: number }[]>`select id::int as id from nudge_engine.inbox order by id desc`
+    ).map((row) => row.id);
+    expect(ids).toHaveLength(RECORDS);
+    await page.goto(`${base}/logs/ingest`);
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(0, 50));
+
+    await page.getByRole('link', { name: 'Older' }).click();
+    await page.waitForURL(/\/logs\/ingest\?before=/);
+    const older = page.url();
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(50, 100));
+    await shot('ingest-older');
+
+    await page.reload();
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(50, 100));
+    expect(page.url()).toBe(older);
+
+    await page.goBack();
+    await page.waitForURL(/\/logs\/ingest$/);
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(0, 50));
+
+    // "Newest", on the older page, is the first page's link.
+    await page.goForward();
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(50, 100));
+    await page.getByRole('link', { name: 'Newest' }).click();
+    await page.waitForURL(/\/logs\/ingest$/);
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(0, 50));
+
+    // A filter submitted on an older page starts again at the newest that match.
+    await page.goBack();
+    await expect.poll(recordsShown, soon).toEqual(ids.slice(50, 100));
+    await page.locator('select[name="source"]').selectOption('outbox');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/source=outbox/);
+    expect(new URL(page.url()).searchParams.has('before')).toBe(false);
+    const outbox = (
+      await db.sql<{ id: number }[]>`
+        select id::int as id from nudge_engine.inbox where source = 'outbox' order by id desc limit 50`
+    ).map((row) => row.id);
+    await expect.poll(recordsShown, soon).toEqual(outbox);
+  });
 });
 
 describe('a phone’s width', () => {
-  it('shows Features and the Ingest records without scrolling sideways', async () => {
+  it('shows Features, the Ingest records, Actions and Contacts without scrolling sideways', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
       for (const [url, name, ready] of [
         ['/features', 'features-phone', 'tr[data-feature="welcome-drip"]'],
         ['/logs/ingest', 'ingest-phone', 'li.ingest'],
+        ['/actions', 'actions-phone', 'tr[data-key]'],
+        ['/contacts', 'contacts-phone', 'tr[data-contact^="maximiliana"]'],
       ] as const) {
         await page.goto(`${base}${url}`);
         await page.locator(ready).first().waitFor();
         // A record's row, opened: the widest thing on the page.
         if (url === '/logs/ingest') await page.locator('li.ingest summary').first().click();
-        const widths = await page.evaluate(() => ({
-          scroll: document.documentElement.scrollWidth,
-          inner: window.innerWidth,
-          // A table scrolling sideways in its own box does not widen the page, but
-          // its far columns are off the screen all the same.
-          content: Math.max(
-            ...Array.from(
-              document.querySelectorAll('main *'),
-              (e) => e.getBoundingClientRect().right,
-            ),
-          ),
-        }));
-        expect(widths.scroll, url).toBeLessThanOrEqual(widths.inner);
-        expect(widths.content, url).toBeLessThanOrEqual(widths.inner);
         await shot(name);
+        const widths = await page.evaluate(() => {
+          // A table scrolling sideways in its own box does not widen the page, but
+          // its far columns are off the screen all the same: the element ending furthest right.
+          let furthest = { right: 0, what: '' };
+          for (const e of Array.from(document.querySelectorAll('main *'))) {
+            const right = e.getBoundingClientRect().right;
+            if (right > furthest.right)
+              furthest = { right, what: `<${e.tagName.toLowerCase()} class="${e.className}">` };
+          }
+          return {
+            scroll: document.documentElement.scrollWidth,
+            inner: window.innerWidth,
+            content: furthest.right,
+            furthest: furthest.what,
+          };
+        });
+        expect(widths.scroll, url).toBeLessThanOrEqual(widths.inner);
+        expect(widths.content, `${url}: ${widths.furthest}`).toBeLessThanOrEqual(widths.inner);
       }
     } finally {
       await page.setViewportSize({ width: 1280, height: 860 });

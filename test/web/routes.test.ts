@@ -30,7 +30,12 @@ describe('dashboard routes', () => {
           },
         },
       ],
+      [
+        '/logs?outcome=entered&before=1234',
+        { page: 'logs', filter: { outcome: 'entered' }, before: '1234' },
+      ],
       ['/logs/ingest', { page: 'ingest', filter: {} }],
+      ['/logs/ingest?before=77', { page: 'ingest', filter: {}, before: '77' }],
       [
         '/logs/ingest?source=outbox&subject=public.orders&from=2026-03-01T09%3A00%3A00.000Z',
         {

@@ -4,9 +4,9 @@
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { nudge, startSession } from './api.js';
-import { age } from './format.js';
+import { CLOCK_MOVED, ClockOffset, useClockMoved } from './clock.js';
 import { Actions } from './pages/Actions.js';
-import { CLOCK_MOVED, Clock } from './pages/Clock.js';
+import { Clock } from './pages/Clock.js';
 import { Contact, Contacts } from './pages/Contacts.js';
 import { Feature } from './pages/Feature.js';
 import { Features } from './pages/Features.js';
@@ -56,12 +56,13 @@ function App() {
     };
     document.title = `${titles[route.page]} · Nudge`;
   }, [route]);
+  const offset = useClockOffset(who !== undefined && who !== 'signed-out', route.page);
   if (who === 'signed-out') {
     window.location.reload(); // the server answers with its login page
     return null;
   }
   return (
-    <>
+    <ClockOffset.Provider value={offset}>
       <header className="top">
         <a className="brand" href="/">
           Nudge
@@ -77,7 +78,7 @@ function App() {
             </Link>
           ))}
         </nav>
-        {who && <ClockAhead page={route.page} />}
+        {who && <ClockAhead />}
         {who && (
           <form method="post" action="/logout" className="who">
             <span className="muted small">{who.name}</span> <button type="submit">Sign out</button>
@@ -88,27 +89,41 @@ function App() {
         <Problem error={problem} />
         {who && <Page route={route} />}
       </main>
-    </>
+    </ClockOffset.Provider>
   );
+}
+
+/**
+ * The engine clock's offset from real time, read once signed in, again on
+ * each page, every 10 s, and at once when the Clock page moves it: the
+ * header and the pages say which clock their times are on (clock.tsx).
+ */
+function useClockOffset(signedIn: boolean, page: Route['page']): number {
+  const { data, reload } = useLoad(
+    () => (signedIn ? nudge.clock.get() : Promise.resolve(undefined)),
+    `clock ${signedIn} ${page}`,
+    10_000,
+  );
+  useEffect(() => {
+    window.addEventListener(CLOCK_MOVED, reload);
+    return () => window.removeEventListener(CLOCK_MOVED, reload);
+  }, [reload]);
+  return data?.offset_ms ?? 0;
 }
 
 /**
  * When the engine's clock runs ahead (nudge clock advance, the dev story's
  * "two days later"), pages mix two times: decisions, journeys and wake-ups
  * carry the engine's, received rows, mail and action runs real time. Said
- * once, in the header, on every page.
+ * in the header on every page, in the words of nudge clock.
  */
-function ClockAhead({ page }: { page: Route['page'] }) {
-  const { data, reload } = useLoad(() => nudge.clock.get(), `clock ahead ${page}`, 10_000);
-  useEffect(() => {
-    window.addEventListener(CLOCK_MOVED, reload);
-    return () => window.removeEventListener(CLOCK_MOVED, reload);
-  }, [reload]);
-  if (!data?.offset_ms) return null;
+function ClockAhead() {
+  const moved = useClockMoved();
+  if (!moved) return null;
   return (
     <Link to={{ page: 'clock' }} className="clock-ahead">
       <span title="Decisions, journeys and wake-ups are stamped with the engine's time; received rows, mail and action runs with real time.">
-        Engine clock {age(data.offset_ms)} ahead
+        Engine clock {moved}
       </span>
     </Link>
   );
@@ -129,9 +144,9 @@ function Page({ route }: { route: Route }) {
         />
       );
     case 'logs':
-      return <Logs filter={route.filter} />;
+      return <Logs filter={route.filter} {...(route.before ? { before: route.before } : {})} />;
     case 'ingest':
-      return <Ingest filter={route.filter} />;
+      return <Ingest filter={route.filter} {...(route.before ? { before: route.before } : {})} />;
     case 'actions':
       return (
         <Actions

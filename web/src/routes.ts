@@ -26,8 +26,8 @@ export type Route =
   | { page: 'overview' }
   | { page: 'features'; window?: string }
   | { page: 'feature'; name: string; window?: string }
-  | { page: 'logs'; filter: LogFilter }
-  | { page: 'ingest'; filter: IngestFilter }
+  | { page: 'logs'; filter: LogFilter; before?: string }
+  | { page: 'ingest'; filter: IngestFilter; before?: string }
   | { page: 'actions'; status?: string; feature?: string; since?: string; before?: string }
   | { page: 'clock' }
   | { page: 'mailbox'; id?: number }
@@ -60,7 +60,7 @@ export function parseRoute(pathname: string, search: string): Route {
       const value = text(name);
       if (value) filter[name] = value;
     }
-    return { page: 'logs', filter };
+    return withOptional({ page: 'logs', filter }, 'before', text('before'));
   }
   if (path === '/logs/ingest') {
     const filter: IngestFilter = {};
@@ -68,7 +68,7 @@ export function parseRoute(pathname: string, search: string): Route {
       const value = text(name);
       if (value) filter[name] = value;
     }
-    return { page: 'ingest', filter };
+    return withOptional({ page: 'ingest', filter }, 'before', text('before'));
   }
   if (path === '/actions') {
     const status = text('status');
@@ -114,9 +114,9 @@ export function hrefOf(route: Route): string {
     case 'feature':
       return withQuery(`/features/${encodeURIComponent(route.name)}`, { window: route.window });
     case 'logs':
-      return withQuery('/logs', { ...route.filter });
+      return withQuery('/logs', { ...route.filter, before: route.before });
     case 'ingest':
-      return withQuery('/logs/ingest', { ...route.filter });
+      return withQuery('/logs/ingest', { ...route.filter, before: route.before });
     case 'actions':
       return withQuery('/actions', {
         status: route.status,

@@ -1,20 +1,47 @@
 // Small pieces every page uses: a time in local time with the exact value on
-// hover, a status badge, a loader hook that keeps the last data while it
-// refreshes, an error line, and the links that page a list back.
+// hover (and its clock, where a list mixes two), a status badge, a loader
+// hook that keeps the last data while it refreshes, an error line, and the
+// links that page a list back.
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { NudgeApiError } from '../../src/client/index.js';
+import { useClockMoved } from './clock.js';
 import { localTime, relativeTime } from './format.js';
 import { Link } from './router.js';
 import type { Route } from './routes.js';
 
-export function Time({ at, relative = false }: { at: string | null; relative?: boolean }) {
+/**
+ * A time; with `clock`, which clock it is on, said after it while the engine
+ * clock is not real time (clock.tsx) — for lists that mix the two.
+ */
+export function Time({
+  at,
+  relative = false,
+  clock,
+}: {
+  at: string | null;
+  relative?: boolean;
+  clock?: 'engine' | 'real';
+}) {
+  const moved = useClockMoved();
   if (!at) return <span className="muted">—</span>;
   const date = new Date(at);
   const now = new Date();
-  return (
+  const shown = (
     <time dateTime={at} title={`${date.toString()}\n${at}`}>
       {relative ? relativeTime(date, now) : localTime(date, now)}
     </time>
+  );
+  if (!clock || !moved) return shown;
+  return (
+    <span className="clock-time" data-clock={clock}>
+      {shown}{' '}
+      <span
+        className="clock-tag"
+        title={clock === 'engine' ? `The engine's clock: ${moved}` : 'Real time'}
+      >
+        {clock === 'engine' ? 'engine clock' : 'real time'}
+      </span>
+    </span>
   );
 }
 

@@ -4,9 +4,11 @@
 // time) — the same as `nudge replay`. Filters are in the URL, and so is the
 // page: "Older" goes to the address of the next page back (`before`), so a
 // reload keeps it and Back returns to the newer one; a filter starts over.
+// At a phone's width each run is a card (styles.css, table.stack).
 import { useState } from 'react';
 import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
+import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import type { Route } from '../routes.js';
 import { Badge, Choice, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
@@ -92,6 +94,11 @@ export function Actions({
           </button>
         )}
       </div>
+      <ClockNote>
+        {(moved) =>
+          `Run times (and the Created filter) are in real time; the decisions that queued the runs, in Logs, are on the engine clock, ${moved}.`
+        }
+      </ClockNote>
       <div className="filters">
         <Choice
           label="Status"
@@ -155,7 +162,7 @@ export function Actions({
       )}
       {items.length > 0 && (
         <div className="scroll">
-          <table>
+          <table className="stack">
             <thead>
               <tr>
                 <th>Created</th>
@@ -170,7 +177,7 @@ export function Actions({
             <tbody>
               {items.map((run) => (
                 <tr key={run.id} data-key={run.key} data-status={run.status}>
-                  <td>
+                  <td data-label="Created">
                     <Time at={run.created_at} />
                     {run.updated_at !== run.created_at && (
                       <div className="muted small">
@@ -178,7 +185,7 @@ export function Actions({
                       </div>
                     )}
                   </td>
-                  <td>
+                  <td data-label="Feature">
                     {run.feature ? (
                       <Link
                         to={{
@@ -194,12 +201,12 @@ export function Actions({
                       '—'
                     )}
                   </td>
-                  <td>{run.contact ?? '—'}</td>
-                  <td>
+                  <td data-label="Contact">{run.contact ?? '—'}</td>
+                  <td data-label="Action">
                     {run.kind}
                     {run.stage ? <span className="muted"> in {run.stage}</span> : null}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <Badge
                       kind={
                         run.status === 'dead'
@@ -216,7 +223,9 @@ export function Actions({
                       {run.replays > 0 && <> · {replayHistory(run)}</>}
                     </span>
                   </td>
-                  <td className="code">{run.last_error ?? ''}</td>
+                  <td data-label="Last error" className="code">
+                    {run.last_error ?? ''}
+                  </td>
                   <td>
                     {run.status === 'dead' && (
                       <button type="button" onClick={() => replay({ key: run.key })}>

@@ -2,14 +2,12 @@
 // same as `nudge clock advance 2d`: waits and cooldowns fire as if the time
 // had passed, in every running engine.
 import { useState } from 'react';
+import { clockOffsetInWords } from '../../../src/config/duration-words.js';
 import { nudge } from '../api.js';
-import { age } from '../format.js';
+import { CLOCK_MOVED } from '../clock.js';
 import { Problem, Time, useLoad } from '../ui.js';
 
 const STEPS = ['1h', '1d', '2d', '7d'];
-
-/** Said on window when this page moved the engine's clock. */
-export const CLOCK_MOVED = 'nudge:clock-moved';
 
 export function Clock() {
   const { data, error, reload } = useLoad(() => nudge.clock.get(), 'clock', 5000);
@@ -19,7 +17,7 @@ export function Clock() {
     try {
       await nudge.clock.advance(by);
       reload();
-      // The header's "Engine clock … ahead" reads it again now, not at its next poll.
+      // The header and the pages' clock notes read it again now, not at their next poll.
       window.dispatchEvent(new Event(CLOCK_MOVED));
     } catch (failure) {
       setProblem(failure);
@@ -36,8 +34,8 @@ export function Clock() {
             <dd data-testid="engine-time">
               <Time at={data.now} />
             </dd>
-            <dt>Ahead of real time</dt>
-            <dd>{data.offset_ms ? age(data.offset_ms) : 'no: real time'}</dd>
+            <dt>Clock</dt>
+            <dd data-testid="clock-offset">{clockOffsetInWords(data.offset_ms)}</dd>
           </dl>
           {data.movable ? (
             <p>

@@ -3,10 +3,12 @@
 // one contact with its identity, attributes, the lists it is in, and one
 // timeline — events, journeys, decisions and actions, newest first, "Older"
 // paging back by the API's cursor, which is in the address (`?before=`): a
-// reload keeps the older page and Back returns to the newer one.
+// reload keeps the older page and Back returns to the newer one. At a
+// phone's width each contact of the book is a card (styles.css, table.stack).
 import type { FormEvent } from 'react';
 import type { TimelineItem } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
+import { ClockNote, useClockMoved } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
@@ -42,7 +44,7 @@ export function Contacts({ search }: { search?: string }) {
       {data && data.length === 0 && <p className="muted">No contacts match.</p>}
       {data && data.length > 0 && (
         <div className="scroll">
-          <table>
+          <table className="stack">
             <thead>
               <tr>
                 <th>Email</th>
@@ -54,18 +56,20 @@ export function Contacts({ search }: { search?: string }) {
             <tbody>
               {data.map((contact) => (
                 <tr key={contact.id} data-contact={contact.email ?? contact.id}>
-                  <td>
+                  <td data-label="Email">
                     <Link to={{ page: 'contact', ref: contact.id }}>
                       {contact.email ?? contact.id}
                     </Link>
                   </td>
-                  <td>
+                  <td data-label="Created">
                     <Time at={contact.created_at} />
                   </td>
-                  <td>
+                  <td data-label="Last event">
                     <Time at={contact.last_event_at} relative />
                   </td>
-                  <td className="code">{Object.keys(contact.attributes).join(', ')}</td>
+                  <td data-label="Attributes" className="code">
+                    {Object.keys(contact.attributes).join(', ')}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -105,6 +109,7 @@ export function Contact({
   const lists = useLoad(() => nudge.contacts.lists(reference), `contact lists ${reference}`);
   const items = data?.timeline.items ?? [];
   const next = data?.timeline.next;
+  const moved = useClockMoved() !== undefined;
   return (
     <section>
       <p className="crumbs">
@@ -162,6 +167,11 @@ export function Contact({
             </dd>
           </dl>
           <h2>Timeline</h2>
+          <ClockNote>
+            {(moved) =>
+              `Events and action runs are in real time; journeys and decisions on the engine clock, ${moved}, which puts them that much higher in the timeline.`
+            }
+          </ClockNote>
           <ol className="decisions" aria-label="Timeline, newest first">
             {items.map((item, i) => (
               <li
@@ -169,7 +179,7 @@ export function Contact({
                 className="decision"
                 data-kind={item.kind}
               >
-                <Time at={item.at} />
+                <Time at={item.at} clock={ENGINE_CLOCK_KINDS.has(item.kind) ? 'engine' : 'real'} />
                 <span className="feature">
                   {typeof item.feature === 'string' ? item.feature : '—'}
                 </span>
@@ -178,7 +188,7 @@ export function Contact({
                     {item.kind}
                   </Badge>
                 </span>
-                <span className="what">{describe(item)}</span>
+                <span className="what">{describe(item, moved)}</span>
               </li>
             ))}
           </ol>
@@ -201,13 +211,16 @@ function Attribute({ name, value }: { name: string; value: unknown }) {
   );
 }
 
-/** One line for a timeline item, in the words `nudge logs` uses. */
-function describe(item: TimelineItem): string {
+/** The timeline's items stamped with the engine's time (the others: real time). */
+const ENGINE_CLOCK_KINDS = new Set<TimelineItem['kind']>(['journey', 'decision']);
+
+/** One line for a timeline item, in the words `nudge logs` uses; a wake-up's clock said while it is moved. */
+function describe(item: TimelineItem, clockMoved: boolean): string {
   switch (item.kind) {
     case 'event':
       return `event ${String(item.name)} (${String(item.source)})`;
     case 'journey':
-      return `journey ${String(item.status)}${item.stage ? ` in ${String(item.stage)}` : ''}${item.wake_at ? `, wakes ${new Date(String(item.wake_at)).toLocaleString()}` : ''}`;
+      return `journey ${String(item.status)}${item.stage ? ` in ${String(item.stage)}` : ''}${item.wake_at ? `, wakes ${new Date(String(item.wake_at)).toLocaleString()}${clockMoved ? ' (engine clock)' : ''}` : ''}`;
     case 'decision':
       return `${String(item.outcome)}: ${String(item.reason)}`;
     case 'action':

@@ -2,30 +2,40 @@
 // as it reached the engine (source, table and operation or event name, the
 // row as captured, when it happened, arrived and was processed, its lane),
 // newest first, filtered by source, table or event, and time received (each
-// filter in the URL), paged back by keyset ("Older").
+// filter in the URL), paged back by keyset: "Older" goes to the address of
+// the next page back (`before`), so a reload or a copied link keeps it and
+// Back returns to the newer one; a filter starts over at the newest.
 import { type FormEvent, useEffect, useState } from 'react';
 import { INGEST_SOURCES, type IngestRecord } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
+import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
-import type { IngestFilter } from '../routes.js';
+import type { IngestFilter, Route } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
-import { Badge, Problem, Time } from '../ui.js';
+import { Badge, Pager, Problem, Time } from '../ui.js';
 
 const PAGE = 50;
 
-export function Ingest({ filter }: { filter: IngestFilter }) {
-  const key = JSON.stringify(filter);
+export function Ingest({
+  filter,
+  before,
+}: {
+  filter: IngestFilter;
+  /** The cursor of an older page ("Older"); none: the newest records. */
+  before?: string;
+}) {
+  const key = JSON.stringify([filter, before ?? null]);
   const [items, setItems] = useState<IngestRecord[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState<unknown>();
   const [loaded, setLoaded] = useState(false);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's key says when to start over
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's and page's key says when to read again
   useEffect(() => {
     let open = true;
     setLoaded(false);
     setProblem(undefined);
-    nudge.ingest.list({ ...filter, limit: PAGE }).then(
+    nudge.ingest.list({ ...filter, limit: PAGE, ...(before ? { before } : {}) }).then(
       (page) => {
         if (!open) return;
         setItems(page.items);
@@ -39,16 +49,13 @@ export function Ingest({ filter }: { filter: IngestFilter }) {
     };
   }, [key]);
 
-  const older = async () => {
-    if (!next) return;
-    try {
-      const page = await nudge.ingest.list({ ...filter, limit: PAGE, before: next });
-      setItems((old) => [...old, ...page.items]);
-      setNext(page.next);
-    } catch (error) {
-      setProblem(error);
-    }
-  };
+  // This filter's route, at the newest records or at an older page.
+  const here = (cursor?: string): Route => ({
+    page: 'ingest',
+    filter,
+    ...(cursor ? { before: cursor } : {}),
+  });
+  // A filter submitted starts again at the newest records: no `before`.
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -77,6 +84,11 @@ export function Ingest({ filter }: { filter: IngestFilter }) {
           </Link>
         </nav>
       </div>
+      <ClockNote>
+        {(moved) =>
+          `Received and occurred times (and From and To) are in real time; processed is on the engine clock, ${moved}.`
+        }
+      </ClockNote>
       <form className="filters" onSubmit={onSubmit}>
         <label>
           Source{' '}
@@ -104,7 +116,7 @@ export function Ingest({ filter }: { filter: IngestFilter }) {
       <Problem error={problem} />
       <ol className="decisions" aria-label="Ingest records, newest first">
         {items.map((item) => (
-          <li key={item.id} className="decision ingest" data-source={item.source}>
+          <li key={item.id} className="decision ingest" data-id={item.id} data-source={item.source}>
             <Time at={item.received_at} />
             <span className="feature">
               <Badge kind="synced">{item.source}</Badge>
@@ -119,7 +131,7 @@ export function Ingest({ filter }: { filter: IngestFilter }) {
                 #{item.id} · lane {item.lane} · occurred <Time at={item.occurred_at} /> ·{' '}
                 {item.processed_at ? (
                   <>
-                    processed <Time at={item.processed_at} />
+                    processed <Time at={item.processed_at} clock="engine" />
                   </>
                 ) : (
                   <Badge kind="paused">waiting</Badge>
@@ -138,11 +150,7 @@ export function Ingest({ filter }: { filter: IngestFilter }) {
       {loaded && items.length === 0 && !problem && (
         <p className="muted">No ingest records match.</p>
       )}
-      {next && (
-        <button type="button" onClick={older}>
-          Older
-        </button>
-      )}
+      <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />
     </section>
   );
 }

@@ -1,21 +1,32 @@
 // Logs: every decision — matched or skipped and why, journey moves, actions
 // and their run's state, each attempt of an action with its result and time —
 // newest first, filtered by feature, contact, outcome and time (each filter
-// in the URL), paged back by keyset ("Older"), and a live tail: new decisions
-// arrive over server-sent events and appear at the top without a reload. The
-// raw ingest records are the next tab (Ingest.tsx).
+// in the URL), paged back by keyset, and a live tail: new decisions arrive
+// over server-sent events and appear at the top without a reload. "Older"
+// goes to the address of the next page back (`before`), so a reload or a
+// copied link keeps it and Back returns to the newer one; an older page has
+// no tail, and a filter starts over at the newest. The raw ingest records
+// are the next tab (Ingest.tsx).
 import { type FormEvent, useEffect, useState } from 'react';
 import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
+import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
-import type { LogFilter } from '../routes.js';
+import type { LogFilter, Route } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
-import { Badge, Choice, Loading, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
 const PAGE = 50;
 
-export function Logs({ filter }: { filter: LogFilter }) {
-  const key = JSON.stringify(filter);
+export function Logs({
+  filter,
+  before,
+}: {
+  filter: LogFilter;
+  /** The cursor of an older page ("Older"); none: the newest decisions, and the live tail. */
+  before?: string;
+}) {
+  const key = JSON.stringify([filter, before ?? null]);
   const [items, setItems] = useState<DecisionItem[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState<unknown>();
@@ -25,8 +36,8 @@ export function Logs({ filter }: { filter: LogFilter }) {
   // A match says which trigger it met: the feature's trigger as it reads now.
   const triggers = new Map((features.data ?? []).map((f) => [f.name, f.trigger]));
 
-  // The first page, then the tail from the newest decision it holds.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's key says when to start over
+  // The page, then (on the newest) the tail from the newest decision it holds.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the filter's and page's key says when to start over
   useEffect(() => {
     let open = true;
     let source: EventSource | undefined;
@@ -35,14 +46,14 @@ export function Logs({ filter }: { filter: LogFilter }) {
     setProblem(undefined);
     setLive('connecting');
     setLoaded(false);
-    nudge.decisions.list({ ...filter, limit: PAGE }).then(
+    nudge.decisions.list({ ...filter, limit: PAGE, ...(before ? { before } : {}) }).then(
       (page) => {
         if (!open) return;
         setLoaded(true);
         setItems(page.items);
         setNext(page.next);
-        // A window that has ended gets nothing new: no tail.
-        if (filter.to && new Date(filter.to).getTime() <= Date.now()) {
+        // An older page, or a window that has ended, gets nothing new: no tail.
+        if (before || (filter.to && new Date(filter.to).getTime() <= Date.now())) {
           setLive('off');
           return;
         }
@@ -69,17 +80,13 @@ export function Logs({ filter }: { filter: LogFilter }) {
     };
   }, [key]);
 
-  const older = async () => {
-    if (!next) return;
-    try {
-      const page = await nudge.decisions.list({ ...filter, limit: PAGE, before: next });
-      setItems((old) => [...old, ...page.items]);
-      setNext(page.next);
-    } catch (error) {
-      setProblem(error);
-    }
-  };
-
+  // This filter's route, at the newest decisions or at an older page.
+  const here = (cursor?: string): Route => ({
+    page: 'logs',
+    filter,
+    ...(cursor ? { before: cursor } : {}),
+  });
+  // A filter changed starts again at the newest decisions: no `before`.
   const apply = (change: LogFilter) => {
     const merged: LogFilter = { ...filter, ...change };
     for (const name of Object.keys(merged) as (keyof LogFilter)[])
@@ -103,10 +110,17 @@ export function Logs({ filter }: { filter: LogFilter }) {
           </Link>
           <Link to={{ page: 'ingest', filter: {} }}>Ingest records</Link>
         </nav>
-        <span className={`live live-${live}`} data-testid="live" aria-live="polite">
-          {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting…' : '○ not live'}
-        </span>
+        {!before && (
+          <span className={`live live-${live}`} data-testid="live" aria-live="polite">
+            {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting…' : '○ not live'}
+          </span>
+        )}
       </div>
+      <ClockNote>
+        {(moved) =>
+          `Decision times (and From and To) are on the engine clock, ${moved}; action runs, mail and ingest records are in real time.`
+        }
+      </ClockNote>
       <form className="filters" onSubmit={onSubmit}>
         <Choice
           label="Feature"
@@ -199,11 +213,7 @@ export function Logs({ filter }: { filter: LogFilter }) {
             : 'No decisions match yet; new ones appear here as they are made.'}
         </p>
       )}
-      {next && (
-        <button type="button" onClick={older}>
-          Older
-        </button>
-      )}
+      <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />
     </section>
   );
 }

@@ -3,6 +3,7 @@
 // access to the dashboard, no remote images) and its text.
 import { Fragment } from 'react';
 import { nudge } from '../api.js';
+import { ClockNote } from '../clock.js';
 import { Link } from '../router.js';
 import { Problem, Time, useLoad } from '../ui.js';
 
@@ -13,6 +14,11 @@ export function Mailbox({ id }: { id?: number }) {
     <section>
       <h1>Mailbox</h1>
       <p className="muted small">Emails kept by email.provider: dev instead of being sent.</p>
+      <ClockNote>
+        {(moved) =>
+          `Sent times are in real time; the decisions that sent the emails, in Logs, are on the engine clock, ${moved}.`
+        }
+      </ClockNote>
       <Problem error={list.error} />
       {list.data && list.data.items.length === 0 && <p className="muted">No emails yet.</p>}
       <div className="mailbox">

@@ -12,6 +12,7 @@ import type {
   Overview as OverviewData,
   Unreadable,
 } from '../../../src/client/index.js';
+import { clockOffsetInWords } from '../../../src/config/duration-words.js';
 import { nudge } from '../api.js';
 import { age, count } from '../format.js';
 import { Link } from '../router.js';
@@ -309,7 +310,7 @@ function Cards({ data }: { data: OverviewData }) {
             <dd>
               <Time at={engine.clock.now} />
               {engine.clock.offset_ms !== 0 && (
-                <span className="muted"> (moved {age(Math.abs(engine.clock.offset_ms))})</span>
+                <span className="muted"> ({clockOffsetInWords(engine.clock.offset_ms)})</span>
               )}
             </dd>
             <dt>State</dt>

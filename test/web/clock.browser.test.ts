@@ -1,0 +1,167 @@
+// Which clock a time is on, in real Chromium over a server on a test database:
+// while the engine clock is real time the pages are as they always were (no
+// note, no tag); moved two days ahead, the header says so in the words of
+// `nudge clock`, the pages that show times say which clock they are on, and a
+// contact's timeline and the ingest records tag each time that is the
+// engine's. Screenshots: test-output/dashboard/clock-*.png.
+import path from 'node:path';
+import pino from 'pino';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { makeServer, type RunningServer } from '../../src/server/index.js';
+import { useDatabase } from '../harness/db.js';
+import { testProject } from '../server/helpers.js';
+import { launchBrowser, screenshot } from './browser.js';
+
+const db = useDatabase();
+const DEMO = path.resolve('examples/demo/nudge/features');
+const TWO_DAYS = 2 * 86_400_000;
+
+let browser: Browser;
+let page: Page;
+let running: RunningServer;
+let base: string;
+
+const shot = (name: string) => screenshot(page, `clock-${name}`);
+
+/** The pages that show times, each with what says it has read them, and its screenshot's name. */
+const PAGES = [
+  ['/logs', 'li.decision', 'logs'],
+  ['/logs/ingest', 'li.ingest', 'ingest'],
+  ['/actions?status=all', 'tr[data-key]', 'actions'],
+  ['/mailbox', 'ol.mails li', 'mailbox'],
+  ['/contacts/clock%40example.com', 'li[data-kind="decision"]', 'contact'],
+] as const;
+
+beforeAll(async () => {
+  await migrateEngine(db.sql, db.url);
+  const project = await testProject();
+  const server = await makeServer({
+    sql: db.sql,
+    project,
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    dashboard: {
+      features: await loadFeatures(DEMO, {}, path.dirname(DEMO)),
+      source: db.sql,
+      sourceUrl: db.url,
+      movableClock: true,
+    },
+  });
+  running = await server.listen({ host: '127.0.0.1', port: 0 });
+  base = running.url;
+
+  // A contact's day as the engine writes it, two days ahead: the event and the action
+  // run in real time, the decision and the journey in the engine's; mail and the ingest
+  // record as received (real time), the record processed by the engine.
+  const [contact] = await db.sql<{ id: string }[]>`
+    insert into nudge_engine.contacts (email) values ('clock@example.com') returning id`;
+  const engine = (minutes: number) => new Date(Date.now() + TWO_DAYS - minutes * 60_000);
+  const real = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+  await db.sql`
+    insert into nudge_engine.events (contact_id, name, source, occurred_at)
+    values (${contact!.id}, 'signed_up', 'api', ${real(10)})`;
+  await db.sql`
+    insert into nudge_engine.decisions (at, feature, contact_id, outcome, reason)
+    values (${engine(9)}, 'welcome-drip', ${contact!.id}, 'entered', 'entered stage welcomed')`;
+  await db.sql`
+    insert into nudge_engine.journeys (feature, contact_id, status, stage, entries, updated_at, wake_at)
+    values ('welcome-drip', ${contact!.id}, 'active', 'welcomed', 1, ${engine(9)}, ${engine(-2880)})`;
+  await db.sql`
+    insert into nudge_engine.action_runs (key, feature, contact_id, stage, kind, params, status,
+                                          attempts, created_at, updated_at)
+    values ('clock-run', 'welcome-drip', ${contact!.id}, 'welcomed', 'email', '{}', 'succeeded',
+            1, ${real(8)}, ${real(8)})`;
+  await db.sql`
+    insert into nudge_engine.mailbox (key, to_address, subject, text, sent_at)
+    values ('clock-mail', 'clock@example.com', 'Welcome aboard', 'Hello', ${real(8)})`;
+  await db.sql`
+    insert into nudge_engine.inbox (source, source_key, event_name, new_row, occurred_at,
+                                    received_at, processed_at)
+    values ('api', 'clock-1', 'signed_up', '{}', ${real(10)}, ${real(10)}, ${engine(9)})`;
+
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${base}/?token=${server.dashboard.token}`);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.close();
+});
+
+const moveClock = (offsetMs: number) =>
+  db.sql`update nudge_engine.clock set offset_ms = ${offsetMs}`;
+
+describe('the engine clock', () => {
+  it('at real time: no note, no tag, nothing in the header', async () => {
+    await moveClock(0);
+    for (const [url, ready] of PAGES) {
+      await page.goto(`${base}${url}`);
+      await page.locator(ready).first().waitFor();
+      // At real time nothing says more, whether or not the clock's read has answered yet.
+      expect(await page.getByTestId('clock-note').count(), url).toBe(0);
+      expect(await page.locator('.clock-tag').count(), url).toBe(0);
+      expect(await page.locator('header .clock-ahead').count(), url).toBe(0);
+    }
+    await page.goto(`${base}/clock`);
+    await expect.poll(() => page.getByTestId('clock-offset').textContent()).toBe('real time');
+  });
+
+  it('two days ahead: the header says so as nudge clock does, each page which clock its times are on', async () => {
+    await moveClock(TWO_DAYS);
+    await page.goto(`${base}/clock`);
+    await expect
+      .poll(() => page.getByTestId('clock-offset').textContent())
+      .toBe('2 days ahead of real time');
+    await page.locator('header').getByText('Engine clock 2 days ahead of real time').waitFor();
+    await shot('page');
+
+    for (const [url, ready, name] of PAGES) {
+      await page.goto(`${base}${url}`);
+      await page.locator(ready).first().waitFor();
+      const note = page.getByTestId('clock-note');
+      await note.waitFor();
+      expect(await note.textContent(), url).toContain(
+        'on the engine clock, 2 days ahead of real time',
+      );
+      expect(await page.locator('header .clock-ahead').textContent(), url).toBe(
+        'Engine clock 2 days ahead of real time',
+      );
+      await shot(name);
+    }
+
+    // The timeline mixes the two clocks: each time says which it is on.
+    await page.goto(`${base}/contacts/clock%40example.com`);
+    const tag = (kind: string) => page.locator(`li[data-kind="${kind}"] .clock-tag`);
+    await tag('decision').waitFor();
+    expect(await tag('decision').textContent()).toBe('engine clock');
+    expect(await tag('journey').textContent()).toBe('engine clock');
+    expect(await tag('event').textContent()).toBe('real time');
+    expect(await tag('action').textContent()).toBe('real time');
+    // A journey's wake-up is the engine's time too.
+    expect(await page.locator('li[data-kind="journey"] .what').textContent()).toMatch(
+      /wakes .+ \(engine clock\)$/,
+    );
+
+    // An ingest record: received and occurred in real time, processed by the engine.
+    await page.goto(`${base}/logs/ingest`);
+    const record = page.locator('li.ingest').first();
+    await record.waitFor();
+    expect(await record.locator('.clock-tag').allTextContents()).toEqual(['engine clock']);
+
+    await page.goto(`${base}/`);
+    await page.getByText('(2 days ahead of real time)').waitFor();
+
+    // Back at real time, the pages are as they were.
+    await moveClock(0);
+    await page.goto(`${base}/contacts/clock%40example.com`);
+    await page.locator('li[data-kind="decision"]').waitFor();
+    expect(await page.locator('.clock-tag').count()).toBe(0);
+    expect(await page.getByTestId('clock-note').count()).toBe(0);
+  });
+});

@@ -1,0 +1,31 @@
+// Which clock a time is on. The engine's clock can run ahead of real time
+// (nudge clock advance; the Clock page under nudge dev): decisions, journeys,
+// wake-ups and an ingest record's processing carry the engine's time; rows
+// received, events, action runs and mail carry real time. While the two
+// differ, the pages that show either say which is which (a note, and a tag
+// on each time of a list that mixes them); while they agree, nothing is added.
+import { createContext, type ReactNode, useContext } from 'react';
+import { clockOffsetInWords } from '../../src/config/duration-words.js';
+
+/** Said on window when the Clock page moved the engine's clock. */
+export const CLOCK_MOVED = 'nudge:clock-moved';
+
+/** The engine clock's offset from real time in ms, as last read (main.tsx); 0: real time. */
+export const ClockOffset = createContext(0);
+
+/** "2 days ahead of real time" while the engine clock is moved; undefined while it is real time. */
+export function useClockMoved(): string | undefined {
+  const offset = useContext(ClockOffset);
+  return offset ? clockOffsetInWords(offset) : undefined;
+}
+
+/** A page's line saying which clock its times are on, given how far it is moved; none at real time. */
+export function ClockNote({ children }: { children: (moved: string) => ReactNode }) {
+  const moved = useClockMoved();
+  if (!moved) return null;
+  return (
+    <p className="note clock-note" data-testid="clock-note">
+      {children(moved)}
+    </p>
+  );
+}
