@@ -4,7 +4,8 @@
 // `show` only reads: it migrates nothing, and a store with no clock yet is
 // said to be on real time.
 import type postgres from 'postgres';
-import { durationInWords, parseDuration } from '../config/duration.js';
+import { parseDuration } from '../config/duration.js';
+import { clockOffsetInWords } from '../config/duration-words.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
 import { advanceStoreClock } from '../engine/wiring/clock.js';
@@ -70,11 +71,5 @@ export async function clockOffset(sql: postgres.Sql): Promise<number | undefined
 }
 
 function engineTime(offset: number): string {
-  return `Engine time: ${new Date(Date.now() + offset).toISOString()} (${fromRealTime(offset)})`;
-}
-
-/** "real time", "2 days ahead of real time": where an offset puts the engine clock. */
-export function fromRealTime(offset: number): string {
-  if (offset === 0) return 'real time';
-  return `${durationInWords(offset)} ${offset > 0 ? 'ahead of' : 'behind'} real time`;
+  return `Engine time: ${new Date(Date.now() + offset).toISOString()} (${clockOffsetInWords(offset)})`;
 }

@@ -7,11 +7,12 @@
 
 import type postgres from 'postgres';
 import { parseDuration } from '../config/duration.js';
+import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
 import { type DecisionRow, decisionLines, readDecisions } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
-import { clockOffset, fromRealTime } from './clock.js';
+import { clockOffset } from './clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, openProjectStore, unknownFeature } from './project.js';
@@ -193,7 +194,7 @@ function clockNote(offset: number, lines: DecisionLine[], since?: string): strin
   const now =
     offset === 0
       ? 'lines stamped after real time now were decided while nudge clock had moved it ahead'
-      : `it is now ${fromRealTime(offset)} (nudge clock)`;
+      : `it is now ${clockOffsetInWords(offset)} (nudge clock)`;
   const sinceSaid = since ? `; --since ${since} counts real time` : '';
   return `Times are the engine clock's as it stood when each line was decided: ${now}${sinceSaid}.`;
 }

@@ -58,7 +58,7 @@ function Mail({ id }: { id: number }) {
             <dt>To</dt>
             <dd>{data.to}</dd>
             <dt>From</dt>
-            <dd>{data.from ?? '(default sender)'}</dd>
+            <dd>{data.from ?? '(none: email.from is not set)'}</dd>
             <dt>Sent</dt>
             <dd>
               <Time at={data.sent_at} />
