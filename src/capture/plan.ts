@@ -194,7 +194,12 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
     }
     matched.add(deployed);
     const drift = driftOf(object, deployed);
-    if (object.rows && !state.rowsTables.includes(object.rows.table))
+    const changed = deployed.marker?.hash !== object.hash;
+    // A rows table is named by the shape it holds: a changed definition may
+    // want one that is not there yet (made with its trigger); the deployed
+    // definition's own one missing was dropped by hand.
+    const rowsMissing = object.rows && !state.rowsTables.includes(object.rows.table);
+    if (rowsMissing && !changed)
       drift.push('rows table was dropped by hand (rows were captured as JSON meanwhile)');
     // Triggers calling this function from anywhere else were added by hand.
     const strays = deployed.triggers.filter(
@@ -203,7 +208,6 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
         t.table !== object.table.table ||
         t.name !== object.triggerName,
     );
-    const changed = deployed.marker?.hash !== object.hash;
     const needsWork = changed || drift.length > 0 || strays.length > 0;
     items.push({
       action: needsWork ? 'replace' : 'unchanged',
@@ -211,6 +215,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
       subject: subjectOf(object),
       detail: `${object.level} trigger${via} · ${usedBy}${changed && deployed.marker ? ' · definition changed' : ''}`,
       columns: object.columns,
+      ...(rowsMissing && object.rows ? { createsRowsTable: object.rows.table } : {}),
       ...(drift.length + strays.length
         ? {
             drift: [

@@ -219,6 +219,16 @@ describe('typed capture', () => {
       'replace "my-app"."Order Items" delete',
       ...old.map((name) => `drop table nudge.${name}`).reverse(),
     ]);
+    // A new shape is a new rows table (insert and delete have one), made with
+    // its trigger: not one dropped by hand.
+    expect(plan.items.flatMap((i) => i.drift ?? [])).toEqual([]);
+    expect(plan.items.filter((i) => i.action === 'replace').map((i) => i.createsRowsTable)).toEqual(
+      [
+        expect.stringMatching(/^rows_order_items_insert_/),
+        undefined,
+        expect.stringMatching(/^rows_order_items_delete_/),
+      ],
+    );
     await deployNow(db.sql);
     // Rows tables of the new shape; the old ones were empty, so they went.
     const now = await listRowsTables(db.sql);
