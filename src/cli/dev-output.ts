@@ -8,7 +8,7 @@ import { deployingPart, desiredPart } from '../capture/transports/index.js';
 import { durationInWords } from '../config/duration.js';
 import type { Delivery, DemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH } from '../dev/story.js';
-import { decisionLines } from '../engine/lanes/decision-log.js';
+import { decisionLines, replayedWords, replaysOf } from '../engine/lanes/decision-log.js';
 import { formatTableName } from '../source/names.js';
 import { plural } from '../words.js';
 import type { Io } from './io.js';
@@ -168,10 +168,15 @@ async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise
     select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason, d.detail
       from nudge_engine.decisions d left join nudge_engine.contacts c on c.id = d.contact_id
      where d.id > ${after} order by d.id`;
-  for (const r of rows.flatMap((row) => decisionLines(row))) {
-    io.out(
-      `  ${(r.feature ?? '-').padEnd(18)} ${(r.contact ?? '-').padEnd(26)} ${r.outcome.padEnd(9)} ${r.reason}`,
-    );
+  const replays = await replaysOf(sql, rows);
+  for (const row of rows) {
+    const replay = replays.get(row.id);
+    for (const r of decisionLines(row)) {
+      const reason = replay ? `${replayedWords(replay)}: ${r.reason}` : r.reason;
+      io.out(
+        `  ${(r.feature ?? '-').padEnd(18)} ${(r.contact ?? '-').padEnd(26)} ${r.outcome.padEnd(9)} ${reason}`,
+      );
+    }
   }
   return rows.at(-1)?.id ?? after;
 }

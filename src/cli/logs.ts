@@ -5,11 +5,16 @@
 // decisions. Times are the engine clock's, and said to be when that is not
 // real time.
 
-import type postgres from 'postgres';
 import { parseDuration } from '../config/duration.js';
 import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
-import { type DecisionRow, decisionLines, readDecisions } from '../engine/lanes/decision-log.js';
+import {
+  type DecisionRow,
+  decisionLines,
+  readDecisions,
+  replayedWords,
+  replaysOf,
+} from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
 import { clockOffset } from './clock.js';
@@ -113,7 +118,7 @@ function formatLine(io: Io, row: DecisionLine): string {
   const c = io.colors;
   const time = new Date(row.at).toISOString().replace('T', ' ').slice(0, 19);
   const paint = c[COLORS[row.outcome] ?? 'dim'];
-  let reason = row.replay ? `${replayed(row.replay)}: ${row.reason}` : row.reason;
+  let reason = row.replay ? `${replayedWords(row.replay)}: ${row.reason}` : row.reason;
   if (
     row.outcome === 'action' &&
     row.status &&
@@ -127,54 +132,6 @@ function formatLine(io: Io, row: DecisionLine): string {
     reason += ` → ${row.status}${tries}${error}`;
   }
   return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${(row.contact ?? '-').padEnd(26)} ${paint(row.outcome.padEnd(9))} ${reason}`;
-}
-
-/** "replayed", "replayed 2 times": as the dashboard's Actions page says it. */
-function replayed(times: number): string {
-  return times === 1 ? 'replayed' : `replayed ${times} times`;
-}
-
-/**
- * Which replay of its run each attempt among `rows` was made after, by
- * decision id (only those made after one). A replay resets the run's attempt
- * count, and each attempt's decision keeps the number it had
- * (actions/task.ts): in a run's attempts, in the order they were made, an
- * attempt numbered no higher than the one before it is the first after a
- * replay. Only runs replayed at all are looked at (action_runs.replays; most
- * pages have none, and cost one lookup by key), and their attempts are found
- * through their feature's decisions (the index on feature, outcome, id). An
- * attempt whose run's earlier attempts are past the decision log's retention
- * is not known to follow a replay.
- */
-async function replaysOf(sql: postgres.Sql, rows: DecisionRow[]): Promise<Map<number, number>> {
-  const attempts = rows.filter(
-    (row) => row.outcome === 'attempt' && typeof row.detail?.key === 'string',
-  );
-  if (attempts.length === 0) return new Map();
-  const keys = [...new Set(attempts.map((row) => row.detail!.key as string))];
-  const replayed = await sql<{ key: string }[]>`
-    select key from nudge_engine.action_runs where key = any(${keys}::text[]) and replays > 0`;
-  if (replayed.length === 0) return new Map();
-  const ids = attempts.map((row) => row.id);
-  const features = [...new Set(attempts.flatMap((row) => (row.feature ? [row.feature] : [])))];
-  const featureless = attempts.some((row) => row.feature === null);
-  const found = await sql<{ id: number; replay: number }[]>`
-    with attempts as (
-      select d.id, d.detail ->> 'key' as key,
-             (d.detail ->> 'attempt')::int <= lag((d.detail ->> 'attempt')::int)
-               over (partition by d.detail ->> 'key' order by d.id) as restarted
-        from nudge_engine.decisions d
-       where d.outcome = 'attempt'
-         and (d.feature = any(${features}::text[]) ${featureless ? sql`or d.feature is null` : sql``})
-         and d.detail ->> 'key' = any(${replayed.map((run) => run.key)}::text[])
-         and d.id <= ${Math.max(...ids)}
-    ), counted as (
-      select id, count(*) filter (where restarted) over (partition by key order by id) as replay
-        from attempts
-    )
-    select id::int as id, replay::int as replay from counted
-     where id = any(${ids}::bigint[]) and replay > 0`;
-  return new Map(found.map((row) => [row.id, row.replay]));
 }
 
 /** Further ahead of this machine's time than two clocks may differ by. */

@@ -162,8 +162,17 @@ export interface DecisionItem {
   event: string | null;
   /** An action decision's run: its status, attempts and last error. */
   action: { status: string; attempts: number; last_error: string | null } | null;
-  /** An `attempt` decision: which attempt of which run, its result, and its time in the provider. */
-  attempt: { key: string; number: number; status: string; ms: number | null } | null;
+  /**
+   * An `attempt` decision: which attempt of which run, its result, its time
+   * in the provider, and which replay of the run it was made after (0: none).
+   */
+  attempt: {
+    key: string;
+    number: number;
+    status: string;
+    ms: number | null;
+    replay: number;
+  } | null;
 }
 
 export interface DecisionPage {

@@ -11,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayActions } from '../../src/actions/queue.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import type { DecisionPage } from '../../src/client/dashboard.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { advanceStoreClock, storeClock } from '../../src/engine/wiring/clock.js';
+import { decisionsRoutes } from '../../src/server/api/decisions.js';
 import {
   enqueue,
   makeEnv,
@@ -117,6 +119,11 @@ describe('nudge logs', () => {
     expect(json.filter((row) => row.outcome === 'attempt').map((row) => row.replay)).toEqual([
       0, 0, 1, 2, 2,
     ]);
+    // The dashboard's Logs page reads the same from /v1/decisions, newest first.
+    const page = (await (
+      await decisionsRoutes({ sql }).request('/?feature=uploads&outcome=attempt')
+    ).json()) as DecisionPage;
+    expect(page.items.map((item) => item.attempt?.replay)).toEqual([2, 2, 1, 0, 0]);
   });
 
   it('says the times are the engine clock’s once nudge clock has moved it, once', async () => {

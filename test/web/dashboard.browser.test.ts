@@ -335,6 +335,15 @@ describe('the dashboard in Chromium', () => {
     // The attempt count starts again at the replay; the row says what came before.
     expect(await delivered.textContent()).toContain('1 attempt · replayed after 2 attempts');
     await shot('actions-replayed');
+    // Logs says the attempt that delivered it was made after the replay.
+    await page.goto(`${base}/logs?feature=upload-thumbnails&outcome=attempt`);
+    const attempts = page.locator('li.decision .reason');
+    await attempts.first().waitFor();
+    expect((await attempts.allTextContents()).map((text) => text.replace(/ · .*$/, ''))).toEqual([
+      'attempt: replayed: webhook attempt 1 succeeded',
+      expect.stringMatching(/^attempt: webhook attempt 2 failed/),
+      expect.stringMatching(/^attempt: webhook attempt 1 failed/),
+    ]);
   });
 
   it('keeps each filter in the URL, so the back button returns to it', async () => {

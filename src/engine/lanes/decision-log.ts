@@ -4,6 +4,8 @@
 // share one row: on a table with 20 features, one row per event instead of
 // 19, which was most of the log's write cost (docs/architecture.md). The
 // readers (nudge logs, nudge dev) show that row as one line per feature.
+// An attempt made after its run was replayed is known by its number
+// starting again (replaysOf), and said to be one by every reader.
 
 import type postgres from 'postgres';
 import type { Decision } from '../journeys/machine.js';
@@ -192,3 +194,58 @@ function times(sql: postgres.Sql, filter: DecisionFilter) {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** "replayed", "replayed 2 times": as the dashboard's Actions page says it. */
+export function replayedWords(times: number): string {
+  return times === 1 ? 'replayed' : `replayed ${times} times`;
+}
+
+/** What replaysOf reads of a decision row. */
+export type ReplayableRow = Pick<DecisionRow, 'id' | 'outcome' | 'feature'> & { detail: unknown };
+
+/**
+ * Which replay of its run each attempt among `rows` was made after, by
+ * decision id (only those made after one). A replay resets the run's attempt
+ * count, and each attempt's decision keeps the number it had
+ * (actions/task.ts): in a run's attempts, in the order they were made, an
+ * attempt numbered no higher than the one before it is the first after a
+ * replay. Only runs replayed at all are looked at (action_runs.replays; most
+ * pages have none, and cost one lookup by key), and their attempts are found
+ * through their feature's decisions (the index on feature, outcome, id). An
+ * attempt whose run's earlier attempts are past the decision log's retention
+ * is not known to follow a replay.
+ */
+export async function replaysOf(
+  sql: postgres.Sql,
+  rows: ReplayableRow[],
+): Promise<Map<number, number>> {
+  const attempts = rows.flatMap((row) => {
+    const key = (row.detail as { key?: unknown } | null)?.key;
+    return row.outcome === 'attempt' && typeof key === 'string' ? [{ ...row, key }] : [];
+  });
+  if (attempts.length === 0) return new Map();
+  const keys = [...new Set(attempts.map((row) => row.key))];
+  const replayed = await sql<{ key: string }[]>`
+    select key from nudge_engine.action_runs where key = any(${keys}::text[]) and replays > 0`;
+  if (replayed.length === 0) return new Map();
+  const ids = attempts.map((row) => row.id);
+  const features = [...new Set(attempts.flatMap((row) => (row.feature ? [row.feature] : [])))];
+  const featureless = attempts.some((row) => row.feature === null);
+  const found = await sql<{ id: number; replay: number }[]>`
+    with attempts as (
+      select d.id, d.detail ->> 'key' as key,
+             (d.detail ->> 'attempt')::int <= lag((d.detail ->> 'attempt')::int)
+               over (partition by d.detail ->> 'key' order by d.id) as restarted
+        from nudge_engine.decisions d
+       where d.outcome = 'attempt'
+         and (d.feature = any(${features}::text[]) ${featureless ? sql`or d.feature is null` : sql``})
+         and d.detail ->> 'key' = any(${replayed.map((run) => run.key)}::text[])
+         and d.id <= ${Math.max(...ids)}
+    ), counted as (
+      select id, count(*) filter (where restarted) over (partition by key order by id) as replay
+        from attempts
+    )
+    select id::int as id, replay::int as replay from counted
+     where id = any(${ids}::bigint[]) and replay > 0`;
+  return new Map(found.map((row) => [row.id, row.replay]));
+}

@@ -13,6 +13,7 @@ import {
   type DecisionRow,
   decisionLines,
   readDecisions,
+  replaysOf,
 } from '../../engine/lanes/decision-log.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -34,8 +35,9 @@ export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
       ...(before !== undefined ? { before } : {}),
       limit,
     });
+    const replays = await replaysOf(sql, rows);
     return c.json({
-      items: rows.flatMap((row) => itemsOf(row, filter.feature)),
+      items: rows.flatMap((row) => itemsOf(row, filter.feature, replays)),
       next: nextCursor(rows, limit),
     } satisfies DecisionPage);
   });
@@ -52,9 +54,10 @@ export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
       let quietFor = 0;
       while (open) {
         const rows = await readDecisions(sql, filter, { after });
+        const replays = await replaysOf(sql, rows);
         for (const row of rows) {
           after = row.id;
-          for (const item of itemsOf(row, filter.feature)) {
+          for (const item of itemsOf(row, filter.feature, replays)) {
             await stream.writeSSE({
               event: 'decision',
               id: String(row.id),
@@ -81,7 +84,12 @@ async function newestId(sql: postgres.Sql): Promise<number> {
   return row?.id ?? 0;
 }
 
-function itemsOf(row: DecisionRow, feature?: string): DecisionItem[] {
+/** `replays`: which replay of its run each attempt was made after (replaysOf). */
+function itemsOf(
+  row: DecisionRow,
+  feature: string | undefined,
+  replays: Map<number, number>,
+): DecisionItem[] {
   return decisionLines(row, feature).map((line) => ({
     key: line.feature !== row.feature ? `${row.id}:${line.feature}` : String(row.id),
     id: row.id,
@@ -96,18 +104,22 @@ function itemsOf(row: DecisionRow, feature?: string): DecisionItem[] {
       row.outcome === 'action' && row.status
         ? { status: row.status, attempts: row.attempts ?? 0, last_error: row.last_error }
         : null,
-    attempt: row.outcome === 'attempt' ? attemptOf(row.detail) : null,
+    attempt: row.outcome === 'attempt' ? attemptOf(row.detail, replays.get(row.id) ?? 0) : null,
   }));
 }
 
 /** An attempt's detail (actions/task.ts): the run's key, which attempt, its status and time. */
-function attemptOf(detail: Record<string, unknown> | null): DecisionItem['attempt'] {
+function attemptOf(
+  detail: Record<string, unknown> | null,
+  replay: number,
+): DecisionItem['attempt'] {
   if (!detail || typeof detail.key !== 'string') return null;
   return {
     key: detail.key,
     number: typeof detail.attempt === 'number' ? detail.attempt : 0,
     status: typeof detail.status === 'string' ? detail.status : 'unknown',
     ms: typeof detail.ms === 'number' ? detail.ms : null,
+    replay,
   };
 }
 

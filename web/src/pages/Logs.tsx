@@ -176,7 +176,8 @@ export function Logs({
             <span className="what">
               <Badge kind={item.outcome} />
               <span className="reason">
-                {item.outcome}: {item.reason}
+                {item.outcome}: {item.attempt?.replay ? `${replayed(item.attempt.replay)}: ` : ''}
+                {item.reason}
                 {item.outcome === 'matched' && item.feature && triggers.get(item.feature) && (
                   <span className="muted"> · {triggers.get(item.feature)}</span>
                 )}
@@ -216,4 +217,9 @@ export function Logs({
       <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />
     </section>
   );
+}
+
+/** "replayed", "replayed 2 times": an attempt made after its run was replayed, as nudge logs says it. */
+function replayed(times: number): string {
+  return times === 1 ? 'replayed' : `replayed ${times} times`;
 }
