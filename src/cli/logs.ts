@@ -17,6 +17,7 @@ import {
 } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
+import { plural } from '../words.js';
 import { clockOffset } from './clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -79,6 +80,13 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       });
       // The first page is the last `limit` lines, a stored row of skips counting as its lines.
       const shown = newest === undefined ? lines : lines.slice(-newest);
+      // Older lines were left out: said, so the page is not taken for all there is.
+      if (newest !== undefined && !options.json && (lines.length > newest || rows.length >= limit))
+        io.out(
+          io.colors.dim(
+            `Showing the last ${plural(newest, 'line')}: --limit ${newest * 5} shows more; --since, --feature and --contact narrow them.`,
+          ),
+        );
       const note = clockSaid ? undefined : clockNote(offset, shown, options.since);
       if (note) io.out(io.colors.dim(note));
       clockSaid ||= note !== undefined;
@@ -131,7 +139,13 @@ function formatLine(io: Io, row: DecisionLine): string {
     const error = row.last_error && row.status !== 'succeeded' ? ` (${row.last_error})` : '';
     reason += ` → ${row.status}${tries}${error}`;
   }
-  return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${(row.contact ?? '-').padEnd(26)} ${paint(row.outcome.padEnd(9))} ${reason}`;
+  // No contact was looked up (skipped before: paused, condition false): the event, as the dashboard shows it.
+  const who = row.contact
+    ? row.contact.padEnd(26)
+    : row.event
+      ? c.dim(row.event.padEnd(26))
+      : '-'.padEnd(26);
+  return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${who} ${paint(row.outcome.padEnd(9))} ${reason}`;
 }
 
 /** Further ahead of this machine's time than two clocks may differ by. */

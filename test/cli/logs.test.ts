@@ -114,6 +114,12 @@ describe('nudge logs', () => {
     ]);
     // The clock is on real time: every line is a decision, no note.
     for (const line of lines) expect(line).toMatch(LINE);
+    // Older lines left out are said to be.
+    const two = await logs('--feature', 'uploads', '--limit', '2');
+    expect(two[0]).toBe(
+      'Showing the last 2 lines: --limit 10 shows more; --since, --feature and --contact narrow them.',
+    );
+    expect(two.slice(1).filter(Boolean)).toEqual(lines.filter(Boolean).slice(-2));
 
     const json = (await logs('--feature', 'uploads', '--json')).map((line) => JSON.parse(line));
     expect(json.filter((row) => row.outcome === 'attempt').map((row) => row.replay)).toEqual([
