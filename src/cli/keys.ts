@@ -21,7 +21,7 @@ export function registerKeys(program: Command, wrap: Wrap): void {
     .description('create a key and print it once (Nudge stores only its hash)')
     .option(
       '--scope <scope>',
-      'read (GET only), dashboard (the dashboard: reads, pause, resume) or write (everything)',
+      'read (GET only), dashboard (what the dashboard does: reads, pause, resume, replay, backtest, deploy, new lists, the demo clock) or write (everything)',
       'write',
     )
     .action(

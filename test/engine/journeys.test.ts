@@ -154,7 +154,7 @@ describe('journeys', () => {
     await engine.settle();
     const reasons = (await engine.decisions('upgrade')).map((d) => d.reason);
     expect(reasons).toContain('entered (entry 2)');
-    expect(reasons).toContain('timed out: until did not hold within 604800s');
+    expect(reasons).toContain('timed out: until did not hold within 7 days');
 
     // max_entries: 2 reached.
     await db.sql`insert into public.orders (user_id, total) values (${alan}, 40)`;

@@ -176,7 +176,7 @@ describe('abandoned-cart: a reminder after an hour, then a wait until checkout o
       stage: 'reminded',
     });
     expect(await reasons('abandoned-cart', contact)).toContain(
-      'timed out: until did not hold within 172800s',
+      'timed out: until did not hold within 2 days',
     );
     expect(queued('abandoned-cart', contact).map((a) => a.stage)).toEqual(['reminded']);
   });

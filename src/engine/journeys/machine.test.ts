@@ -232,7 +232,7 @@ exit:
       now: at(7 * DAY),
     });
     expect(late.decisions.map((d) => [d.outcome, d.inboxId, d.reason])).toEqual([
-      ['exited', null, 'timed out: until did not hold within 604800s'],
+      ['exited', null, 'timed out: until did not hold within 7 days'],
     ]);
     expect(late.journey).toMatchObject({ status: 'exited', ended_at: at(7 * DAY), wake_at: null });
   });

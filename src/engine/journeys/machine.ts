@@ -31,6 +31,7 @@
 // window, an email that would reach the cap is skipped with a decision.
 import type { NewActionRun, TemplateContext } from '../../actions/types.js';
 import { explain } from '../../conditions/index.js';
+import { durationInWords } from '../../config/duration-words.js';
 import type {
   Predicate,
   Row,
@@ -329,7 +330,7 @@ class Run {
           this.end(
             copy(journey),
             'exited',
-            `timed out: until did not hold within ${transition.withinMs / 1000}s`,
+            `timed out: until did not hold within ${durationInWords(transition.withinMs)}`,
             null,
           );
         }
