@@ -108,7 +108,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       ),
     );
     if (reuse) io.out(c.dim(`  server: ${reuse}`));
-    io.out(c.dim(`  psql "${demo.url}"`));
+    io.out(c.dim(`  psql "${demo.url}"   (or any PostgreSQL client with this URL)`));
     if (separate)
       io.out(
         c.yellow(
