@@ -1,8 +1,9 @@
 // The stage diagram of a feature, drawn from its compiled state machine as
-// SVG (layout in diagram-layout.ts): each stage with its actions, its guard
-// and the journeys now in it; arrows labelled with what moves a journey on.
+// SVG (layout in diagram-layout.ts, which also places the labels so none
+// overlaps another or a box): each stage with its actions, its guard and the
+// journeys now in it; arrows labelled with what moves a journey on.
 import type { StageView } from '../../src/client/index.js';
-import { BOX, layout } from './diagram-layout.js';
+import { layout } from './diagram-layout.js';
 import { count } from './format.js';
 
 const clip = (text: string, max: number) =>
@@ -37,11 +38,11 @@ export function Diagram(props: {
           </marker>
         </defs>
         {arrows.map((arrow) => (
-          <g key={`${arrow.from}→${arrow.to}:${arrow.label}`} className="edge">
+          <g key={arrow.id} className="edge">
             <path d={arrow.path} markerEnd="url(#arrow)" />
             <text x={arrow.labelX} y={arrow.labelY}>
               <title>{arrow.label}</title>
-              {clip(arrow.label, 34)}
+              {arrow.text}
             </text>
           </g>
         ))}
@@ -50,8 +51,14 @@ export function Diagram(props: {
           if (box.kind === 'end' || !stage) {
             return (
               <g key="end" className="node end">
-                <rect x={BOX.x + BOX.width / 2 - 40} y={box.y} width={80} height={28} rx={14} />
-                <text x={BOX.x + BOX.width / 2} y={box.y + 18} textAnchor="middle">
+                <rect
+                  x={box.x}
+                  y={box.y}
+                  width={box.width}
+                  height={box.height}
+                  rx={box.height / 2}
+                />
+                <text x={box.x + box.width / 2} y={box.y + 18} textAnchor="middle">
                   end
                 </text>
               </g>
@@ -64,18 +71,18 @@ export function Diagram(props: {
               className={`node${stage.name === props.initial ? ' initial' : ''}`}
               data-stage={stage.name}
             >
-              <rect x={BOX.x} y={box.y} width={BOX.width} height={BOX.height} rx={8} />
-              <text x={BOX.x + 10} y={box.y + 20} className="name">
+              <rect x={box.x} y={box.y} width={box.width} height={box.height} rx={8} />
+              <text x={box.x + 10} y={box.y + 20} className="name">
                 {clip(stage.name, 24)}
               </text>
-              <text x={BOX.x + BOX.width - 10} y={box.y + 20} textAnchor="end" className="count">
+              <text x={box.x + box.width - 10} y={box.y + 20} textAnchor="end" className="count">
                 {count(now)} now
               </text>
-              <text x={BOX.x + 10} y={box.y + 38} className="detail">
+              <text x={box.x + 10} y={box.y + 38} className="detail">
                 {clip(stage.actions.length ? `do: ${stage.actions.join(', ')}` : 'no actions', 38)}
               </text>
               {stage.guard && (
-                <text x={BOX.x + 10} y={box.y + 53} className="detail">
+                <text x={box.x + 10} y={box.y + 53} className="detail">
                   <title>{`only if ${stage.guard}`}</title>
                   {clip(`if ${stage.guard}`, 38)}
                 </text>
