@@ -7,7 +7,8 @@ import { makePlan } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
 import { type LoadedConfig, missingFeaturesDir } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
-import { type Feature, loadFeatures } from '../features/load.js';
+import { type Feature, readFeatureFiles } from '../features/load.js';
+import { checkFeatureFiles } from '../features/problems.js';
 import { readCatalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { redactUrl } from '../source/connect.js';
@@ -22,10 +23,13 @@ export interface PlannedChange {
 export async function planChange(project: LoadedConfig, sql: Sql): Promise<PlannedChange> {
   const missing = missingFeaturesDir(project);
   if (missing) throw missing;
-  const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-  const desired = await desiredCaptures(project, sql, features, await readCatalog(sql));
+  const files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
+  // A file's problem does not hide what the database finds in the others: one list.
+  const desired = await checkFeatureFiles(files, async (features) =>
+    desiredCaptures(project, sql, features, await readCatalog(sql)),
+  );
   const plan = makePlan(desired, await readCaptureState(sql));
-  return { features, plan };
+  return { features: files.features, plan };
 }
 
 /** "Nudge plan for <db> (read-write) · 3 features in nudge/features: 2 active, 1 paused" */

@@ -8,19 +8,25 @@ import { readCaptureState } from '../capture/state.js';
 import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import { ConfigErrors, NudgeError } from '../errors.js';
-import { type Feature, loadFeatures } from '../features/load.js';
+import { type Feature, readFeatureFiles } from '../features/load.js';
+import { checkFeatureFiles, type FeatureFiles, throwInFileOrder } from '../features/problems.js';
 import { readCatalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import type { TableName } from '../source/names.js';
 
-export type FeatureLoad = { features: Feature[] } | { error: unknown };
+/** The feature files: loaded, or an error (with what could be read of them, for the database checks). */
+export type FeatureLoad = { features: Feature[] } | { error: unknown; files?: FeatureFiles };
 type Say = (outcome: 'ok' | 'warn' | 'fail', label: string, message: string, fix?: string) => void;
 
-export function loadFeatureFiles(project: LoadedConfig): Promise<FeatureLoad> {
-  return loadFeatures(project.featuresDir, project.env, project.cwd).then(
-    (features) => ({ features }),
-    (error: unknown) => ({ error }),
-  );
+export async function loadFeatureFiles(project: LoadedConfig): Promise<FeatureLoad> {
+  let files: FeatureFiles | undefined;
+  try {
+    files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
+    throwInFileOrder(files.errors);
+    return { features: files.features };
+  } catch (error) {
+    return { error, ...(files ? { files } : {}) };
+  }
 }
 
 /** The tables the active features put triggers on. */
@@ -53,8 +59,14 @@ export async function featureChecks(
   const label = 'Features';
   const fixFiles = 'fix the feature file; nudge plan lists every problem with its line';
   if ('error' in load) {
-    if (!(load.error instanceof NudgeError)) throw load.error;
-    return say('fail', label, firstProblem(load.error), fixFiles);
+    // What the database finds in the rest counts too: the files' problems and its, in one list.
+    const error = load.files
+      ? await checkFeatureFiles(load.files, async (features) =>
+          desiredCaptures(project, sql, features, await readCatalog(sql)),
+        ).catch((e: unknown) => e)
+      : load.error;
+    if (!(error instanceof NudgeError)) throw error;
+    return say('fail', label, firstProblem(error), fixFiles);
   }
   const where = `${displayPath(project.featuresDir, project.cwd)}/`;
   if (load.features.length === 0) {

@@ -18,6 +18,6 @@ export {
   type Verdict,
 } from './js.js';
 export { inlineLiterals, numberedParams, type ParamSink } from './params.js';
-export { parseCondition } from './parse.js';
+export { parseCondition, parseConditionFully } from './parse.js';
 export { compileSql } from './sql.js';
 export { type ValueType, valueTypeOf } from './types.js';

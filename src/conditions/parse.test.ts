@@ -2,7 +2,7 @@
 // and errors with their paths and suggestions.
 import { describe, expect, it } from 'vitest';
 import { type Condition, ConditionError, fieldsOf, type TestNode, testsOf } from './ast.js';
-import { parseCondition } from './parse.js';
+import { parseCondition, parseConditionFully } from './parse.js';
 import { closest, editDistance } from './suggest.js';
 
 const scopes = ['new', 'old', 'contact'];
@@ -340,6 +340,37 @@ describe('filter errors', () => {
   it('refuses scope names that would make the syntax ambiguous', () => {
     expect(() => parseCondition({}, { scopes: ['new', 'or'] })).toThrow('invalid scope name "or"');
     expect(() => parseCondition({}, { scopes: ['a.b'] })).toThrow('invalid scope name "a.b"');
+  });
+});
+
+describe('every mistake of a condition', () => {
+  const value = {
+    'new.a': 'eqq.1',
+    or: [{ 'new.b': 'gtt.2' }, { 'new.c': 'eq.3' }],
+    not: { nwe: 'eq.4' },
+    and: '(new.d.eq.1,',
+    'new.e': 'eq.5',
+  };
+
+  it('finds each in its own place, in the order written, and keeps what parses', () => {
+    const { condition, errors } = parseConditionFully(value, { scopes });
+    expect(errors.map((e) => [e.path, e.message])).toEqual([
+      [['new.a'], expect.stringMatching(/^unknown operator "eqq"/)],
+      [['or', 0, 'new.b'], expect.stringMatching(/^unknown operator "gtt"/)],
+      [['not', 'nwe'], 'expected "<scope>.<column>" such as "new.nwe", got "nwe"'],
+      [['and'], 'expected "<scope>.<column>.<op>.<value>", e.g. "new.status.eq.paid", got ""'],
+    ]);
+    expect(condition && show(condition)).toBe('and(new.c eq "3", new.e eq "5")');
+  });
+
+  it('still throws only the first from parseCondition', () => {
+    expect(errorOf(value)).toMatchObject({ path: ['new.a'] });
+  });
+
+  it('leaves nothing when nothing parses', () => {
+    const { condition, errors } = parseConditionFully({ 'new.a': 'eqq.1' }, { scopes });
+    expect(condition).toBeUndefined();
+    expect(errors).toHaveLength(1);
   });
 });
 

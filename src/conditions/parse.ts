@@ -19,77 +19,124 @@ const GROUP_KEYS = ['and', 'or', 'not', 'not.and', 'not.or'];
  * Parses a condition. An object is an implicit AND of its entries; the keys
  * `and`/`or` take a list of objects or PostgREST's string form, `not` takes an
  * object, and `not.and`/`not.or` negate a group. An empty object at the top
- * means "always".
+ * means "always". Throws the first mistake, in the order written.
  */
 export function parseCondition(value: unknown, options: ParseOptions): Condition {
+  const { condition, errors } = parseConditionFully(value, options);
+  if (errors[0]) throw errors[0];
+  return condition!;
+}
+
+/**
+ * Parses a condition and finds every mistake in it, not only the first: each
+ * entry of a mapping and each item of a list is parsed on its own, so an
+ * unknown operator in one does not hide a bad field in the next. What parses
+ * is kept (entries that do not are left out, `undefined` when nothing is
+ * left), so that the caller can check the rest against the schema too; it
+ * is not the condition the user wrote and must not be run. A string form
+ * (`or: "(...)"`) is one place and gives at most one error.
+ */
+export function parseConditionFully(
+  value: unknown,
+  options: ParseOptions,
+): { condition: Condition | undefined; errors: ConditionError[] } {
   for (const scope of options.scopes) {
     if (scope === '' || scope.includes('.') || GROUP_KEYS.includes(scope) || scope === 'now') {
       throw new Error(`invalid scope name "${scope}"`);
     }
   }
-  return new Parser(options.scopes).object(value, [], true);
+  const parser = new Parser(options.scopes);
+  const condition = parser.object(value, [], true);
+  return { condition, errors: parser.errors };
 }
 
+/** Each method returns undefined for a part that did not parse, its mistakes added to `errors`. */
 class Parser {
+  readonly errors: ConditionError[] = [];
   constructor(readonly scopes: readonly string[]) {}
 
-  object(value: unknown, path: Path, allowEmpty = false): Condition {
+  fail(path: Path, message: string): undefined {
+    this.errors.push(new ConditionError(path, message));
+    return undefined;
+  }
+
+  /** `read()`, or undefined with its ConditionError recorded. */
+  attempt<T>(read: () => T): T | undefined {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      this.errors.push(error);
+      return undefined;
+    }
+  }
+
+  object(value: unknown, path: Path, allowEmpty = false): Condition | undefined {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConditionError(
+      return this.fail(
         path,
         `expected a mapping like { "new.status": "eq.paid" } (or and/or/not), got ${describe(value)}`,
       );
     }
-    const items: Condition[] = [];
-    for (const [key, entry] of Object.entries(value)) {
-      items.push(this.entry(key, entry, [...path, key]));
-    }
+    const entries = Object.entries(value);
+    const items = entries.flatMap(([key, entry]) => this.entry(key, entry, [...path, key]) ?? []);
+    // An entry that failed was reported; the mapping is not also empty.
+    if (items.length < entries.length) return this.joined('and', items, path);
     if (items.length === 1) return items[0]!;
     if (items.length === 0 && !allowEmpty) {
-      throw new ConditionError(path, 'expected at least one condition, got an empty mapping');
+      return this.fail(path, 'expected at least one condition, got an empty mapping');
     }
     return { kind: 'and', items, path };
   }
 
-  entry(key: string, value: unknown, path: Path): Condition {
+  /** What is left of a mapping or list some of whose parts failed. */
+  joined(kind: 'and' | 'or', items: Condition[], path: Path): Condition | undefined {
+    if (items.length <= 1) return items[0];
+    return { kind, items, path };
+  }
+
+  entry(key: string, value: unknown, path: Path): Condition | undefined {
     switch (key) {
       case 'and':
       case 'or':
         return this.group(key, value, path);
       case 'not.and':
-      case 'not.or':
-        return {
-          kind: 'not',
-          item: this.group(key === 'not.and' ? 'and' : 'or', value, path),
-          path,
-        };
-      case 'not':
-        return { kind: 'not', item: this.object(value, path), path };
+      case 'not.or': {
+        const item = this.group(key === 'not.and' ? 'and' : 'or', value, path);
+        return item && { kind: 'not', item, path };
+      }
+      case 'not': {
+        const item = this.object(value, path);
+        return item && { kind: 'not', item, path };
+      }
     }
-    if (!key.includes('.')) {
-      const guess = didYouMean(key, GROUP_KEYS);
-      if (guess) throw new ConditionError(path, `unknown key "${key}"${guess}`);
-    }
-    const field = parseField(key, this.scopes, path);
-    return { kind: 'test', field, ...this.filter(value, path), path };
+    return this.attempt(() => {
+      if (!key.includes('.')) {
+        const guess = didYouMean(key, GROUP_KEYS);
+        if (guess) throw new ConditionError(path, `unknown key "${key}"${guess}`);
+      }
+      const field = parseField(key, this.scopes, path);
+      return { kind: 'test', field, ...this.filter(value, path), path };
+    });
   }
 
-  group(kind: 'and' | 'or', value: unknown, path: Path): Condition {
-    let items: Condition[];
+  group(kind: 'and' | 'or', value: unknown, path: Path): Condition | undefined {
     if (typeof value === 'string') {
-      items = parseLogicTree(value, this.scopes, path);
-    } else if (Array.isArray(value)) {
-      if (value.length === 0) {
-        throw new ConditionError(path, `expected at least one condition in "${kind}"`);
-      }
-      items = value.map((item, index) => this.object(item, [...path, index]));
-    } else {
-      throw new ConditionError(
-        path,
-        `expected a list of conditions or a string like "(new.a.eq.1,new.b.eq.2)" for "${kind}", got ${describe(value)}`,
-      );
+      const items = this.attempt(() => parseLogicTree(value, this.scopes, path));
+      return items && { kind, items, path };
     }
-    return { kind, items, path };
+    if (Array.isArray(value)) {
+      if (value.length === 0) {
+        return this.fail(path, `expected at least one condition in "${kind}"`);
+      }
+      const items = value.flatMap((item, index) => this.object(item, [...path, index]) ?? []);
+      if (items.length < value.length) return this.joined(kind, items, path);
+      return { kind, items, path };
+    }
+    return this.fail(
+      path,
+      `expected a list of conditions or a string like "(new.a.eq.1,new.b.eq.2)" for "${kind}", got ${describe(value)}`,
+    );
   }
 
   /** A filter string, or a YAML scalar: `5` means `eq.5`, `true` `is.true`, `null` `is.null`. */

@@ -32,10 +32,11 @@ import { closest, didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { templateErrorsAt } from '../email/templates.js';
 import { checkTopics } from '../email/topics.js';
-import { type ConfigError, throwIfAny } from '../errors.js';
+import type { ConfigError } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
 import { conditionPlace, type Feature } from './load.js';
+import { throwInFileOrder } from './problems.js';
 import { type AttributeTypes, typeResolver } from './types.js';
 
 /** Types that have no equality operator and must be compared as text. */
@@ -86,7 +87,7 @@ export function checkFeatures(
       for (const { at, problem } of templateErrorsAt(feature, options.templates))
         errors.push(feature.source.error(at, problem));
   }
-  throwIfAny(errors);
+  throwInFileOrder(errors);
   return needs;
 }
 
@@ -217,35 +218,30 @@ function checkConditions(
     }
     return true;
   };
+  // Test by test (a type problem is a test's own), so that each is reported,
+  // and a test on a column that does not exist only as that.
   for (const [at, condition] of conditionsOf(feature)) {
-    const fieldsOk = testsOf(condition).every((test) =>
-      checkField(test.field, [...at, ...test.path]),
-    );
-    if (!fieldsOk) continue;
-    try {
-      // Compiling checks every literal against its column's type.
-      compileJs(condition, { typeOf });
-      compileSql(condition, {
-        column: (field) => ({ sql: 'x', type: typeOf(field) }),
-        ...inlineLiterals(),
-      });
-    } catch (error) {
-      if (!(error instanceof ConditionError)) throw error;
-      const undeclared = testsOf(condition).find(
-        (t) =>
-          t.field.scope === 'contact' &&
-          !attributes[t.field.column] &&
-          error.message.includes(t.field.raw),
-      );
-      errors.push(
-        source.error([...at, ...error.path], error.message, {
-          ...(undeclared
-            ? {
-                hint: undeclaredHint(undeclared.field.column, attributes),
-              }
-            : {}),
-        }),
-      );
+    for (const test of testsOf(condition)) {
+      if (!checkField(test.field, [...at, ...test.path])) continue;
+      try {
+        // Compiling checks every literal against its column's type.
+        compileJs(test, { typeOf });
+        compileSql(test, {
+          column: (field) => ({ sql: 'x', type: typeOf(field) }),
+          ...inlineLiterals(),
+        });
+      } catch (error) {
+        if (!(error instanceof ConditionError)) throw error;
+        const undeclared =
+          test.field.scope === 'contact' &&
+          !attributes[test.field.column] &&
+          error.message.includes(test.field.raw);
+        errors.push(
+          source.error([...at, ...error.path], error.message, {
+            ...(undeclared ? { hint: undeclaredHint(test.field.column, attributes) } : {}),
+          }),
+        );
+      }
     }
   }
   for (const [key, field] of Object.entries(feature.contact)) {
@@ -295,50 +291,26 @@ function checkEnrichments(
   const result: Enrichment[] = [];
   for (const enrichment of feature.enrich) {
     const at = ['enrich', enrichment.name];
+    const before = errors.length;
+    const fail = (where: FieldPath, problem: string, key = false) =>
+      errors.push(feature.source.error([...at, ...where], problem, key ? { key } : {}));
+    // The row's own column is independent of the table it is matched in.
+    if (!columnOf(table, enrichment.from.column)) {
+      fail(['match', enrichment.column], missingColumn(enrichment.from.column, table));
+    }
     const target = catalog.get(enrichment.table);
     if (!target) {
-      errors.push(feature.source.error([...at, 'table'], missingTable(enrichment.table, catalog)));
+      fail(['table'], missingTable(enrichment.table, catalog));
       continue;
     }
     const column = columnOf(target, enrichment.column);
-    if (!column) {
-      errors.push(
-        feature.source.error([...at, 'match'], missingColumn(enrichment.column, target), {
-          key: true,
-        }),
-      );
-      continue;
+    if (!column) fail(['match'], missingColumn(enrichment.column, target), true);
+    for (const [i, name] of (enrichment.columns ?? []).entries()) {
+      const excluded = exclusionOf(target, name, exclude);
+      if (!columnOf(target, name)) fail(['columns', i], missingColumn(name, target));
+      else if (excluded) fail(['columns', i], notCaptured(name, target, excluded));
     }
-    if (!columnOf(table, enrichment.from.column)) {
-      errors.push(
-        feature.source.error(
-          [...at, 'match', enrichment.column],
-          missingColumn(enrichment.from.column, table),
-        ),
-      );
-      continue;
-    }
-    const bad = enrichment.columns?.findIndex((c) => !columnOf(target, c)) ?? -1;
-    if (bad >= 0) {
-      errors.push(
-        feature.source.error(
-          [...at, 'columns', bad],
-          missingColumn(enrichment.columns![bad]!, target),
-        ),
-      );
-      continue;
-    }
-    const secret = enrichment.columns?.findIndex((c) => exclusionOf(target, c, exclude)) ?? -1;
-    if (secret >= 0) {
-      const name = enrichment.columns![secret]!;
-      errors.push(
-        feature.source.error(
-          [...at, 'columns', secret],
-          notCaptured(name, target, exclusionOf(target, name, exclude)!),
-        ),
-      );
-      continue;
-    }
+    if (!column || errors.length > before) continue;
     result.push({
       name: enrichment.name,
       target: enrichment.table,

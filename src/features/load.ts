@@ -1,7 +1,8 @@
 // Loads feature files: YAML with positions, the feature schema, conditions
 // parsed in place (so a bad condition is reported at its own line), and the
-// stages compiled into a state machine. Checks against the live database
-// (tables, columns, literal types) happen in check.ts.
+// stages compiled into a state machine. Reading goes on past a problem, so
+// every problem of every file is found in one round. Checks against the live
+// database (tables, columns, literal types) happen in check.ts.
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,15 +13,17 @@ import {
   type Condition,
   ConditionError,
   type FieldRef,
-  parseCondition,
+  parseConditionFully,
 } from '../conditions/index.js';
 import { didYouMean } from '../config/suggest.js';
 import { type FieldPath, readYamlFile, validate, type YamlSource } from '../config/yaml.js';
-import { type ConfigError, NudgeError, throwIfAny } from '../errors.js';
+import { type ConfigError, NudgeError } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
+import { valueAtPath } from '../zod-words.js';
 import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';
 import type { Machine, Stage, Transition } from './machine.js';
-import { type FeatureFile, featureSchema, parseDuration } from './schema.js';
+import { configErrorsIn, type FeatureFiles, throwInFileOrder } from './problems.js';
+import { conditionsWritten, type FeatureFile, featureSchema, parseDuration } from './schema.js';
 
 export type FeatureTrigger =
   | {
@@ -63,44 +66,67 @@ export interface Feature {
 /** Scopes a condition may use, by where it is written. */
 export const ROW_SCOPES = ['new', 'old', 'contact'] as const;
 
+/**
+ * The features of `dir`'s files, or every problem of every file thrown
+ * together (ConfigErrors, in file and line order).
+ */
 export async function loadFeatures(
   dir: string,
   env: Record<string, string | undefined>,
   cwd = process.cwd(),
 ): Promise<Feature[]> {
-  let files: string[];
+  const files = await readFeatureFiles(dir, env, cwd);
+  throwInFileOrder(files.errors);
+  return files.features;
+}
+
+/**
+ * Every feature file of `dir`, read without stopping at the first one with
+ * a problem: the features to run, what could be read of the others (for the
+ * database checks, problems.ts), and every problem found.
+ */
+export async function readFeatureFiles(
+  dir: string,
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): Promise<FeatureFiles> {
+  let names: string[];
   try {
-    files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+    names = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { features: [], incomplete: [], errors: [] };
     throw error;
   }
-  const errors: ConfigError[] = [];
-  const features: Feature[] = [];
+  const files: FeatureFiles = { features: [], incomplete: [], errors: [] };
   const seen = new Map<string, string>();
-  for (const file of files) {
+  for (const name of names) {
+    let read: { feature?: Feature; errors: ConfigError[] };
     try {
-      const feature = parseFeature(await readYamlFile(path.join(dir, file), env, cwd), file);
-      const previous = seen.get(feature.name);
-      if (previous) {
-        errors.push(
-          feature.source.error(
-            ['name'],
-            `feature "${feature.name}" is already defined in ${previous}`,
-          ),
-        );
-        continue;
-      }
-      seen.set(feature.name, feature.source.file);
-      features.push(feature);
+      read = readFeature(await readYamlFile(path.join(dir, name), env, cwd), name);
     } catch (error) {
-      const list = (error as { errors?: ConfigError[] }).errors ?? [error as ConfigError];
-      if (!list.every((e) => e instanceof Error && 'place' in e)) throw error;
-      errors.push(...list);
+      const list = configErrorsIn(error);
+      if (!list) throw error;
+      files.errors.push(...list);
+      continue;
     }
+    const { feature, errors } = read;
+    files.errors.push(...errors);
+    if (!feature) continue;
+    const previous = seen.get(feature.name);
+    if (previous) {
+      files.errors.push(
+        feature.source.error(
+          ['name'],
+          `feature "${feature.name}" is already defined in ${previous}`,
+        ),
+      );
+    } else {
+      seen.set(feature.name, feature.source.file);
+    }
+    (previous || errors.length ? files.incomplete : files.features).push(feature);
   }
-  throwIfAny(errors);
-  return features;
+  return files;
 }
 
 /**
@@ -117,20 +143,40 @@ export function conditionPlace(condition: Condition): FieldPath | undefined {
 
 /** One feature file, already read. Throws located ConfigErrors. */
 export function parseFeature(source: YamlSource, fileName: string): Feature {
-  const file = validate(source, featureSchema);
+  const { feature, errors } = readFeature(source, fileName);
+  throwInFileOrder(errors);
+  return feature!;
+}
+
+/**
+ * One feature file, already read, with every problem found in it. The
+ * feature is there unless the file does not fit the schema; with problems,
+ * it holds what could be read (a condition without its bad entries, a
+ * contact without its bad field), to check against the database, not to run.
+ */
+function readFeature(
+  source: YamlSource,
+  fileName: string,
+): { feature?: Feature; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
   const condition = (value: unknown, at: FieldPath): Condition | undefined => {
     if (value === undefined) return undefined;
-    try {
-      const parsed = parseCondition(value, { scopes: ROW_SCOPES });
-      writtenAt.set(parsed, at);
-      return parsed;
-    } catch (error) {
-      if (!(error instanceof ConditionError)) throw error;
+    const parsed = parseConditionFully(value, { scopes: ROW_SCOPES });
+    for (const error of parsed.errors)
       errors.push(source.error([...at, ...error.path], error.message));
-      return undefined;
-    }
+    if (parsed.condition) writtenAt.set(parsed.condition, at);
+    return parsed.condition;
   };
+  let file: FeatureFile;
+  try {
+    file = validate(source, featureSchema);
+  } catch (error) {
+    const list = configErrorsIn(error);
+    if (!list) throw error;
+    // The conditions are checked as mappings only: their contents are independent of the rest.
+    for (const at of conditionsWritten(source.value)) condition(valueAtPath(source.value, at), at);
+    return { errors: [...list, ...errors] };
+  }
   const field = (raw: string | undefined, at: FieldPath): FieldRef | undefined => {
     if (raw === undefined) return undefined;
     try {
@@ -144,6 +190,8 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
 
   const trigger = triggerOf(file, condition);
   const contactDefault = file.contact ?? defaultContact(trigger);
+  // Whether a contact is written, even one whose field has a problem (reported on its own).
+  const hasContact = Object.keys(contactDefault).length > 0;
   const contact = {
     ...optional('id', field(contactDefault.id, ['contact', 'id'])),
     ...optional('email', field(contactDefault.email, ['contact', 'email'])),
@@ -162,7 +210,7 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     file.max_entries ||
     file.stages.length > 1 ||
     file.stages.some((s) => s.after || s.until);
-  if (needsContact && Object.keys(contact).length === 0 && errors.length === 0) {
+  if (needsContact && !hasContact) {
     errors.push(
       source.error(
         ['trigger'],
@@ -172,10 +220,8 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     );
   }
   const exit = condition(file.exit?.when, ['exit', 'when']);
-  const hasContact = Object.keys(contact).length > 0;
   const measured = compileExperiment(file, source, condition, errors, hasContact);
-  throwIfAny(errors);
-  return {
+  const feature: Feature = {
     name: file.name ?? fileName.replace(/\.ya?ml$/, ''),
     status: file.status,
     ...optional('description', file.description),
@@ -190,6 +236,7 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
     ...measured,
     source,
   };
+  return { feature, errors };
 }
 
 /**

@@ -9,6 +9,7 @@ import { dailyWindowSchema, tableNameSchema } from '../config/schema.js';
 export { durationSchema, parseDuration };
 
 import { didYouMean } from '../config/suggest.js';
+import { valueAtPath } from '../zod-words.js';
 
 /** A condition: validated in depth by parseCondition. */
 export const conditionSchema = z
@@ -276,3 +277,32 @@ export const featureSchema = z.strictObject({
 });
 
 export type FeatureFile = z.output<typeof featureSchema>;
+
+/**
+ * Where a feature file holds conditions, as far as its shape can be made
+ * out: to parse them when the file does not fit the schema as a whole.
+ */
+export function conditionsWritten(value: unknown): (string | number)[][] {
+  const found: (string | number)[][] = [
+    ['trigger', 'when'],
+    ['exit', 'when'],
+    ['goal', 'when'],
+  ];
+  const stages = valueAtPath(value, ['stages']);
+  if (Array.isArray(stages)) {
+    stages.forEach((stage, i) => {
+      for (const key of ['if', 'unless', 'until']) found.push(['stages', i, key]);
+      const next = valueAtPath(stage, ['next']);
+      if (Array.isArray(next))
+        next.forEach((_, j) => {
+          found.push(['stages', i, 'next', j, 'when'], ['stages', i, 'next', j, 'until']);
+        });
+    });
+  }
+  // Only mappings: the schema has already said what else is wrong with one.
+  return found.filter((at) => isMapping(valueAtPath(value, at)));
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -19,7 +19,8 @@ import { type EngineStore, openEngineStore } from '../../db/engine.js';
 import { checkStoredSecrets } from '../../db/secrets.js';
 import { isDemoStore } from '../../dev/demo.js';
 import { NudgeError } from '../../errors.js';
-import { type Feature, loadFeatures } from '../../features/load.js';
+import { type Feature, readFeatureFiles } from '../../features/load.js';
+import { checkFeatureFiles } from '../../features/problems.js';
 import { type Log, makeLog } from '../../log.js';
 import { makeServer } from '../../server/index.js';
 import { keySourceOf } from '../../server/ingest-secrets.js';
@@ -99,9 +100,13 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
         : store.sql;
     if (source !== store.sql) cleanup.push(() => source.end({ timeout: 5 }));
     const catalog = await readCatalog(source);
-    const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+    const files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
+    const features = files.features;
+    // Every problem of the files and of the database in one round (features/problems.ts).
     const plan = makePlan(
-      await desiredCaptures(project, source, features, catalog, { templates: false }),
+      await checkFeatureFiles(files, (checked) =>
+        desiredCaptures(project, source, checked, catalog, { templates: false }),
+      ),
       await readCaptureState(source),
     );
     const undeployed = plan.items.filter((i) => i.action !== 'unchanged').length;
