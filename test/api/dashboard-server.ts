@@ -1,11 +1,12 @@
 // What the dashboard API tests share: the server in-process on the test
-// database (no features, the engine store as the source) and calls made with
+// database (no features unless given, the engine store as the source) and calls made with
 // a key of scope `dashboard`, as the dashboard's own session would make them.
 import pino from 'pino';
 import type postgres from 'postgres';
 import { expect } from 'vitest';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import type { Feature } from '../../src/features/load.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { testProject } from '../server/helpers.js';
@@ -22,6 +23,7 @@ export interface DashboardServer {
 export async function dashboardServer(
   db: { sql: postgres.Sql; url: string },
   project?: LoadedConfig,
+  features: Feature[] = [],
 ): Promise<DashboardServer> {
   await migrateEngine(db.sql, db.url);
   const server = await makeServer({
@@ -30,7 +32,7 @@ export async function dashboardServer(
     route: () => 0,
     log: pino({ level: 'silent' }),
     keys: { key: Buffer.alloc(32, 4) },
-    dashboard: { features: [], sourceUrl: db.url },
+    dashboard: { features, sourceUrl: db.url },
   });
   const { key } = await createApiKey(db.sql, `dashboard-${Date.now()}`, 'dashboard');
   const call = async (method: string, url: string, body?: unknown) =>

@@ -5,7 +5,9 @@
 // filter (a feature, a time such as 24h), exactly as `nudge replay` does
 // (actions/queue.ts replayFilter and replayActions). A feature no file has,
 // with no dead runs either, is refused with the known features (a typo); the
-// dead runs of a feature since removed can still be replayed.
+// dead runs of a feature since removed can still be replayed. The list
+// refuses such a feature the same way when no run was ever made for it
+// (feature-filter.ts).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -20,7 +22,8 @@ import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/d
 import { type Feature, unknownFeatureText } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { durationQuery, invalid, readJson, validate } from './input.js';
+import { checkFeatureFilter, hasActionRuns } from './feature-filter.js';
+import { durationQuery, invalid, readJson, takes, validate } from './input.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
@@ -44,7 +47,7 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
   const { sql, features } = options;
   const api = new Hono<ApiEnv>();
 
-  api.get('/', async (c) => {
+  api.get('/', takes('status', 'feature', 'since', 'before', 'limit'), async (c) => {
     const status = c.req.query('status') || undefined;
     if (status && !(ACTION_STATUSES as readonly string[]).includes(status)) {
       throw new HttpError(
@@ -72,6 +75,9 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
          ${sinceMs !== undefined ? sql`and r.created_at >= ${new Date(Date.now() - sinceMs)}` : sql``}
          ${before !== undefined ? sql`and r.id < ${before}` : sql``}
        order by r.id desc limit ${limit}`;
+    if (rows.length === 0) {
+      await checkFeatureFilter(options, feature, (name) => hasActionRuns(sql, name));
+    }
     return c.json({
       items: rows.map((row) => ({
         ...row,

@@ -11,7 +11,7 @@ import { parseDuration } from '../../config/duration.js';
 import { advanceStoreClock } from '../../engine/wiring/clock.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { readJson, validate } from './input.js';
+import { readJson, takes, validate } from './input.js';
 
 const advanceSchema = z.strictObject({ by: z.string().min(1) });
 
@@ -27,7 +27,7 @@ export function clockRoutes(options: {
     const offset = Number(row?.offset_ms ?? 0);
     return { now: new Date(Date.now() + offset).toISOString(), offset_ms: offset, movable };
   };
-  api.get('/', async (c) => c.json(await state()));
+  api.get('/', takes(), async (c) => c.json(await state()));
   api.post('/advance', async (c) => {
     const body = validate(advanceSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
     if (!movable) {

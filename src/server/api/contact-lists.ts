@@ -7,6 +7,7 @@ import type postgres from 'postgres';
 import type { AttributeTypes } from '../../contacts/query.js';
 import type { ApiEnv } from './auth.js';
 import { findContact } from './contacts.js';
+import { takes } from './input.js';
 import { listsOf } from './lists.js';
 
 export function contactListsRoutes(options: {
@@ -15,7 +16,7 @@ export function contactListsRoutes(options: {
 }): Hono<ApiEnv> {
   const { sql } = options;
   const api = new Hono<ApiEnv>();
-  api.get('/:contact/lists', async (c) => {
+  api.get('/:contact/lists', takes(), async (c) => {
     const contact = await findContact(sql, c.req.param('contact'));
     return c.json(await listsOf(sql, options.project.config.contacts.attributes, contact.id));
   });

@@ -12,7 +12,16 @@ import {
 import { normalizeEmail, resolveContact, setAttributes } from '../../contacts/store.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { badQuery, expectedObject, invalid, queryEntries, readJson, validate } from './input.js';
+import {
+  badQuery,
+  expectedObject,
+  invalid,
+  queryEntries,
+  readJson,
+  takes,
+  validate,
+} from './input.js';
+import { limitOf } from './keyset.js';
 import { pageOf, respondPage, runContacts } from './paging.js';
 import { parseCursor, timelineOf } from './timeline.js';
 
@@ -56,7 +65,6 @@ const upsertSchema = z.strictObject(
 
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMELINE_DEFAULT = 50;
-const TIMELINE_MAX = 200;
 
 export function contactsRoutes(options: ContactsApiOptions): Hono<ApiEnv> {
   const { sql, attributes } = options;
@@ -99,17 +107,10 @@ export function contactsRoutes(options: ContactsApiOptions): Hono<ApiEnv> {
     return respondPage(c, page, result);
   });
 
-  app.get('/:contact', async (c) => {
+  app.get('/:contact', takes('limit', 'before'), async (c) => {
+    // The limit first: a bad one is refused whichever contact is named.
+    const limit = limitOf(c.req.query('limit'), TIMELINE_DEFAULT);
     const contact = await findContact(sql, c.req.param('contact'));
-    const limitText = c.req.query('limit');
-    const limit = limitText === undefined ? TIMELINE_DEFAULT : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > TIMELINE_MAX) {
-      throw new HttpError(
-        400,
-        'bad_query',
-        `limit: expected a whole number from 1 to ${TIMELINE_MAX}`,
-      );
-    }
     const timeline = await timelineOf(sql, contact.id, limit, parseCursor(c.req.query('before')));
     return c.json({ contact, timeline });
   });

@@ -24,6 +24,7 @@ import { decisionsRoutes } from './decisions.js';
 import { deployRoutes } from './deploy.js';
 import { featuresRoutes } from './features.js';
 import { ingestLogRoutes } from './ingest-log.js';
+import { takes } from './input.js';
 import { mailboxRoutes } from './mailbox.js';
 import { type OverviewApiOptions, overviewRoutes } from './overview.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -53,7 +54,7 @@ export function isDashboardWrite(c: Context): boolean {
 
 export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
-  api.get('/session', (c) => {
+  api.get('/session', takes(), (c) => {
     const cookie = c.req.header('authorization') ? undefined : getCookie(c, SESSION_COOKIE);
     const who = c.get('apiKey');
     return c.json({
@@ -63,18 +64,14 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
     } satisfies Session);
   });
   api.route('/overview', overviewRoutes(options));
+  // Where feature files are, as a refusal of a feature no file has names it.
+  const featuresDir = displayPath(options.project.featuresDir, options.project.cwd);
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
-  api.route('/decisions', decisionsRoutes(options));
+  api.route('/decisions', decisionsRoutes({ ...options, featuresDir }));
   api.route('/', deployRoutes(options));
   api.route('/ingest', ingestLogRoutes(options));
   api.route('/contacts', contactListsRoutes(options));
-  api.route(
-    '/actions',
-    actionsRoutes({
-      ...options,
-      featuresDir: displayPath(options.project.featuresDir, options.project.cwd),
-    }),
-  );
+  api.route('/actions', actionsRoutes({ ...options, featuresDir }));
   api.route('/mailbox', mailboxRoutes(options));
   api.route('/clock', clockRoutes({ ...options, movable: options.movableClock ?? false }));
   return api;

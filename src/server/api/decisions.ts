@@ -3,7 +3,8 @@
 // filtered by feature, contact, outcome and time (from, to), newest first, keyset-paged on the
 // decision id (`next` is the cursor to pass as `before`). GET
 // /v1/decisions/stream is the live tail: server-sent events, one `decision`
-// event per line as decisions are written.
+// event per line as decisions are written. A feature no file has and the
+// log holds nothing of is refused, with the known ones (feature-filter.ts).
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type postgres from 'postgres';
@@ -17,17 +18,22 @@ import {
 } from '../../engine/lanes/decision-log.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { checkFeatureFilter, hasDecisions, type KnownFeatures } from './feature-filter.js';
+import { takes } from './input.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
 /** How often the live tail looks for new decisions. */
 const TAIL_POLL_MS = 250;
+const FILTERS = ['feature', 'contact', 'outcome', 'from', 'to'];
 
-export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
+export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures): Hono<ApiEnv> {
   const { sql } = options;
   const api = new Hono<ApiEnv>();
+  const known = (name: string | undefined) =>
+    checkFeatureFilter(options, name, (feature) => hasDecisions(sql, feature));
 
-  api.get('/', async (c) => {
+  api.get('/', takes(...FILTERS, 'before', 'limit'), async (c) => {
     const filter = filterOf(c.req.query());
     const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     const before = wholeNumber(c.req.query('before'), 'before');
@@ -35,6 +41,7 @@ export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
       ...(before !== undefined ? { before } : {}),
       limit,
     });
+    if (rows.length === 0) await known(filter.feature);
     const replays = await replaysOf(sql, rows);
     return c.json({
       items: rows.flatMap((row) => itemsOf(row, filter.feature, replays)),
@@ -42,8 +49,10 @@ export function decisionsRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
     } satisfies DecisionPage);
   });
 
-  api.get('/stream', async (c) => {
+  api.get('/stream', takes(...FILTERS, 'after'), async (c) => {
     const filter = filterOf(c.req.query());
+    // Refused before the stream starts: a tail of a typo would wait forever.
+    await known(filter.feature);
     let after = wholeNumber(c.req.query('after'), 'after') ?? (await newestId(sql));
     return streamSSE(c, async (stream) => {
       let open = true;
@@ -145,12 +154,15 @@ function filterOf(query: Record<string, string>): DecisionFilter {
   };
 }
 
-/** An ISO 8601 time (`2026-03-01T09:00:00Z`, or a date), or undefined when absent. */
+/**
+ * An ISO 8601 time (`2026-03-01T09:00:00Z`, or a date), or undefined when
+ * absent. The date must be one the calendar has: JavaScript reads
+ * 2026-02-30 as March 2, and PostgreSQL has no year 0.
+ */
 export function timeOf(text: string | undefined, name: string): Date | undefined {
   if (text === undefined || text === '') return undefined;
-  const at = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
-    ? new Date(text)
-    : null;
+  const date = /^(\d{4})-(\d{2})-(\d{2})([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.exec(text);
+  const at = date && calendarDate(date) ? new Date(text) : null;
   if (!at || Number.isNaN(at.getTime())) {
     throw new HttpError(
       400,
@@ -159,4 +171,11 @@ export function timeOf(text: string | undefined, name: string): Date | undefined
     );
   }
   return at;
+}
+
+/** Whether year, month and day (groups 1 to 3) name a day of the calendar, year 1 or later. */
+function calendarDate(match: RegExpExecArray): boolean {
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const utc = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1 && utc.getUTCMonth() === month - 1 && utc.getUTCDate() === day;
 }

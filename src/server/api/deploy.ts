@@ -28,7 +28,7 @@ import { NudgeError } from '../../errors.js';
 import { HttpError } from '../http-error.js';
 import { captureSigningSecret } from '../ingest-secrets.js';
 import type { ApiEnv } from './auth.js';
-import { readJson, validate } from './input.js';
+import { readJson, takes, validate } from './input.js';
 
 export interface DeployApiOptions {
   /** The engine store. */
@@ -50,7 +50,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const readOnly = project.config.access === 'read-only';
 
-  api.get('/plan', async (c) => {
+  api.get('/plan', takes(), async (c) => {
     const { plan } = await planned(project, source);
     // What the plan would lose, noted on its items.
     const losses = await planLosses(source, plan);

@@ -10,7 +10,7 @@ import { emailStats } from '../../email/stats.js';
 import { ALL_TOPICS, topicsOf } from '../../email/topics.js';
 import type { ApiEnv } from './auth.js';
 import { findContact } from './contacts.js';
-import { expectedObject, invalid, readJson, validate } from './input.js';
+import { expectedObject, invalid, readJson, takes, validate } from './input.js';
 
 export interface EmailApiOptions {
   sql: postgres.Sql;
@@ -51,7 +51,7 @@ export function emailRoutes(options: EmailApiOptions): Hono<ApiEnv> {
     };
   };
 
-  app.get('/preferences/:contact', async (c) => {
+  app.get('/preferences/:contact', takes(), async (c) => {
     const contact = await findContact(sql, c.req.param('contact'));
     return c.json(await preferencesJson(contact.id));
   });
@@ -75,7 +75,7 @@ export function emailRoutes(options: EmailApiOptions): Hono<ApiEnv> {
     return c.json(await preferencesJson(contact.id));
   });
 
-  app.get('/stats', async (c) => {
+  app.get('/stats', takes('feature', 'template'), async (c) => {
     const feature = c.req.query('feature');
     const template = c.req.query('template');
     return c.json({

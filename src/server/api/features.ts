@@ -22,7 +22,7 @@ import { formatTableName } from '../../source/names.js';
 import { readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { durationQuery } from './input.js';
+import { durationQuery, takes } from './input.js';
 import { type Counts, journeyCounts } from './journey-counts.js';
 
 export interface FeaturesApiOptions {
@@ -44,13 +44,13 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
     return feature;
   };
 
-  api.get('/', async (c) => {
+  api.get('/', takes('window'), async (c) => {
     const window = durationQuery(c.req.query('window'), 'window');
     const summary = await summaries(sql, window);
     return c.json(features.map(summary));
   });
 
-  api.get('/:name', async (c) => {
+  api.get('/:name', takes('window'), async (c) => {
     const feature = find(c.req.param('name'));
     const window = durationQuery(c.req.query('window'), 'window');
     const [summary, yaml] = await Promise.all([

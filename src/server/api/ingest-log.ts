@@ -5,9 +5,11 @@
 // when it was processed and in which lane.
 import { Hono } from 'hono';
 import type postgres from 'postgres';
-import type { IngestPage, IngestRecord } from '../../client/dashboard.js';
+import { INGEST_SOURCES, type IngestPage, type IngestRecord } from '../../client/dashboard.js';
+import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { timeOf } from './decisions.js';
+import { takes } from './input.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
@@ -21,12 +23,19 @@ type Row = Omit<IngestRecord, 'occurred_at' | 'received_at' | 'processed_at'> & 
 export function ingestLogRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
   const { sql } = options;
   const api = new Hono<ApiEnv>();
-  api.get('/', async (c) => {
+  api.get('/', takes('source', 'subject', 'from', 'to', 'before', 'limit'), async (c) => {
     const before = wholeNumber(c.req.query('before'), 'before');
     const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     const from = timeOf(c.req.query('from'), 'from');
     const to = timeOf(c.req.query('to'), 'to');
     const source = c.req.query('source') || undefined;
+    if (source && !(INGEST_SOURCES as readonly string[]).includes(source)) {
+      throw new HttpError(
+        400,
+        'bad_query',
+        `source: expected one of ${INGEST_SOURCES.join(', ')}, got "${source}"`,
+      );
+    }
     // `public.orders` (a table) or an event name.
     const subject = c.req.query('subject')?.trim() || undefined;
     const dot = subject?.indexOf('.') ?? -1;

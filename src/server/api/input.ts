@@ -68,6 +68,36 @@ export function queryEntries(c: Context): [string, string][] {
   return [...new URL(c.req.url).searchParams.entries()];
 }
 
+/**
+ * The query parameters a route takes, as middleware: a name it does not take,
+ * or one given twice, is a 400 naming it — read as nothing, a typo of a
+ * filter (`?featur=drip`) would answer everything, unfiltered, and a repeat
+ * would answer by one of the two values. (The PostgREST routes read every
+ * other name as a filter on a field instead.)
+ */
+export function takes(...names: string[]): MiddlewareHandler {
+  const known = new Set(names);
+  const taken = names.length > 0 ? `it takes ${names.join(', ')}` : 'it takes none';
+  return async (c, next) => {
+    const seen = new Set<string>();
+    for (const [name] of queryEntries(c)) {
+      const shown = name === '' ? '(a parameter with no name)' : name;
+      if (!known.has(name)) {
+        throw new HttpError(
+          400,
+          'bad_query',
+          `${shown}: not a parameter of ${c.req.method} ${c.req.path}; ${taken}`,
+        );
+      }
+      if (seen.has(name)) {
+        throw new HttpError(400, 'bad_query', `${shown}: given more than once; give it once`);
+      }
+      seen.add(name);
+    }
+    await next();
+  };
+}
+
 /** Runs `fn`, turning a QueryError into 400 bad_query naming the parameter. */
 export function badQuery(error: unknown): never {
   if (error instanceof QueryError) throw new HttpError(400, 'bad_query', error.message);
@@ -95,7 +125,14 @@ export function searchError(queries: ContactQuery[], error: unknown): never {
   throw error;
 }
 
-/** A duration query parameter (`2h`, `7d`) in ms, or undefined when absent; 400 naming it otherwise. */
+/** The longest duration a query parameter takes: 100 years, past any record's age. */
+const LONGEST_MS = 36_500 * 86_400_000;
+
+/**
+ * A duration query parameter (`2h`, `7d`) in ms, or undefined when absent;
+ * 400 naming it otherwise, and past 100 years (`since=99999999999w` reaches
+ * back before the earliest date there is: a 500 in the database).
+ */
 export function durationQuery(text: string | undefined, name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
   const ms = parseDuration(text);
@@ -105,5 +142,8 @@ export function durationQuery(text: string | undefined, name: string): number | 
       'bad_query',
       `${name}: expected a duration such as 2h or 7d, got "${text}"`,
     );
+  if (ms > LONGEST_MS) {
+    throw new HttpError(400, 'bad_query', `${name}: expected at most 36500d, got "${text}"`);
+  }
   return ms;
 }

@@ -5,12 +5,24 @@ import { HttpError } from '../http-error.js';
 
 export const MAX_LIMIT = 200;
 
-/** A whole-number query parameter, or undefined when it is absent; 400 naming it otherwise. */
+/**
+ * A whole-number query parameter, or undefined when it is absent; 400 naming
+ * it otherwise — also past 2^53 - 1, which no id reaches and which would
+ * reach the database as a number it cannot compare with a bigint (a 500).
+ */
 export function wholeNumber(text: string | undefined, name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
   if (!/^\d+$/.test(text))
     throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
-  return Number(text);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new HttpError(
+      400,
+      'bad_query',
+      `${name}: expected a whole number up to ${Number.MAX_SAFE_INTEGER}, got "${text}"`,
+    );
+  }
+  return value;
 }
 
 /** `limit`, 1 to MAX_LIMIT, `fallback` when absent. */

@@ -37,6 +37,7 @@ import {
   readJson,
   searchError,
   searchRefusal,
+  takes,
   validate,
 } from './input.js';
 import { pageOf, respondPage, runContacts } from './paging.js';
@@ -120,11 +121,13 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
     }
   });
 
-  app.get('/', async (c) =>
+  app.get('/', takes(), async (c) =>
     c.json((await allLists(sql)).map((l) => ({ ...listJson(l), members: l.members }))),
   );
 
-  app.get('/:name', async (c) => c.json(listJson(await listNamed(sql, c.req.param('name')))));
+  app.get('/:name', takes(), async (c) =>
+    c.json(listJson(await listNamed(sql, c.req.param('name')))),
+  );
 
   app.delete('/:name', async (c) => {
     const name = c.req.param('name');

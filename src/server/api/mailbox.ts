@@ -1,16 +1,18 @@
 // /v1/mailbox: the dev email provider's mailbox (email.provider: dev keeps
 // every email in the engine store instead of sending it), newest first and
-// keyset-paged; one email with its headers and text; and its HTML as a
-// document of its own (GET /v1/mailbox/:id/html) that the dashboard shows in
-// a sandboxed iframe — no scripts, no same-origin access, no remote loads.
+// keyset-paged like the other lists (`limit`, `before`, `next`); one email
+// with its headers and text; and its HTML as a document of its own (GET
+// /v1/mailbox/:id/html) that the dashboard shows in a sandboxed iframe — no
+// scripts, no same-origin access, no remote loads.
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import type { Mail, MailboxPage, MailItem } from '../../client/dashboard.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { nextCursor, wholeNumber } from './keyset.js';
+import { takes } from './input.js';
+import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 
-const LIMIT = 50;
+const DEFAULT_LIMIT = 50;
 /** What an email's HTML may do when opened: show itself, its inline styles and data: images. */
 const EMAIL_CSP =
   "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
@@ -22,18 +24,19 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
   const item = <T extends MailRow>(row: T) => ({ ...row, sent_at: row.sent_at.toISOString() });
 
-  api.get('/', async (c) => {
+  api.get('/', takes('before', 'limit'), async (c) => {
     const before = wholeNumber(c.req.query('before'), 'before');
+    const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     // Ordered by m.id: a bare `id` would be the output column id::int, which
     // no index serves (a sort of every mail: 31 ms at 100k in bench:dashboard).
     const rows = await sql<MailRow[]>`
       select m.id::int as id, to_address as to, from_address as from, subject, sent_at
         from nudge_engine.mailbox m
        where ${before === undefined ? sql`true` : sql`m.id < ${before}`}
-       order by m.id desc limit ${LIMIT}`;
+       order by m.id desc limit ${limit}`;
     return c.json({
       items: rows.map(item),
-      next: nextCursor(rows, LIMIT),
+      next: nextCursor(rows, limit),
     } satisfies MailboxPage);
   });
 
@@ -60,7 +63,7 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
     return row;
   };
 
-  api.get('/:id', async (c) => {
+  api.get('/:id', takes(), async (c) => {
     const { html, headers, ...rest } = await find(c.req.param('id'));
     return c.json({
       ...item(rest),
@@ -69,7 +72,7 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
     } satisfies Mail);
   });
 
-  api.get('/:id/html', async (c) => {
+  api.get('/:id/html', takes(), async (c) => {
     const row = await find(c.req.param('id'));
     // no-store and nosniff: every /v1 answer has them (api/index.ts).
     c.header('content-security-policy', EMAIL_CSP);

@@ -23,6 +23,7 @@ import { runDoctor } from '../../doctor/checks.js';
 import { featurePauses } from '../../engine/match/pauses.js';
 import type { Feature } from '../../features/load.js';
 import type { ApiEnv } from './auth.js';
+import { takes } from './input.js';
 
 export interface OverviewApiOptions {
   sql: postgres.Sql;
@@ -37,7 +38,7 @@ export interface OverviewApiOptions {
 
 export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
   const api = new Hono<ApiEnv>();
-  api.get('/', async (c) => {
+  api.get('/', takes(), async (c) => {
     const name = options.project.config.capture.transport;
     const transport = TRANSPORTS[name];
     const [source, capture, engine, activity, own] = await Promise.all([
@@ -61,7 +62,9 @@ export function overviewRoutes(options: OverviewApiOptions): Hono<ApiEnv> {
 
   // The checks of `nudge doctor`, in the order it prints them (see doctorChecks below).
   const checks = doctorChecks(() => runChecks(options.project));
-  api.get('/checks', async (c) => c.json(await checks(c.req.query('fresh') !== undefined)));
+  api.get('/checks', takes('fresh'), async (c) =>
+    c.json(await checks(c.req.query('fresh') !== undefined)),
+  );
   return api;
 }
 

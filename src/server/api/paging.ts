@@ -1,13 +1,15 @@
 // Contact queries as PostgREST answers them: rows as a JSON array, the window
 // from limit/offset and the Range header (intersected, capped at MAX_ROWS),
 // Content-Range on every answer, the total with `Prefer: count=exact`, and
-// 206 / 416 when the total says the answer is partial / past the end.
+// 206 / 416 when the total says the answer is partial / past the end. Its
+// select= and order= name only fields the contact book has (known-fields.ts).
 import type { Context } from 'hono';
 import type postgres from 'postgres';
 import { numberedParams } from '../../conditions/index.js';
 import { type AttributeTypes, type ContactQuery, compileWhere } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 import { badQuery, searchError } from './input.js';
+import { checkViewFields } from './known-fields.js';
 import { compileView } from './view.js';
 
 /** Hosted PostgREST's default cap, which Supabase users know. */
@@ -105,6 +107,7 @@ export async function runContacts(
   } catch (error) {
     badQuery(error);
   }
+  await checkViewFields(sql, request.view, request.attributes);
   const read = async (db: postgres.Sql | postgres.TransactionSql) => {
     const run = <T extends object>(statement: { text: string; values: unknown[] }) =>
       db.unsafe<T[]>(statement.text, statement.values as never[]);

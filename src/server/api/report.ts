@@ -11,11 +11,12 @@ import { loadFeatures } from '../../features/load.js';
 import { featureReport } from '../../report/index.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { takes } from './input.js';
 
 export function reportRoutes(options: { sql: postgres.Sql; project: LoadedConfig }): Hono<ApiEnv> {
   const { sql, project } = options;
   const api = new Hono<ApiEnv>();
-  api.get('/:name/report', async (c) => {
+  api.get('/:name/report', takes(), async (c) => {
     const name = c.req.param('name');
     let feature: Awaited<ReturnType<typeof loadFeatures>>[number] | undefined;
     try {

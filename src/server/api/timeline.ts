@@ -19,13 +19,15 @@ export interface TimelinePage {
 type Cursor = [at: string, kind: string, key: string];
 
 export function parseCursor(text: string | undefined): Cursor | null {
-  if (text === undefined) return null;
+  // Empty, as a form sends it, is not given (as every list's before).
+  if (text === undefined || text === '') return null;
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
     if (
       Array.isArray(value) &&
       value.length === 3 &&
       value.every((part) => typeof part === 'string') &&
+      AT_FORMAT.test(value[0] as string) &&
       !Number.isNaN(Date.parse(value[0] as string))
     ) {
       return value as Cursor;
@@ -35,6 +37,9 @@ export function parseCursor(text: string | undefined): Cursor | null {
   }
   throw new HttpError(400, 'bad_query', 'before: not a cursor this API returned (timeline.next)');
 }
+
+/** The times a cursor holds, as AT_TEXT writes them (a year PostgreSQL cannot hold is no cursor of ours). */
+const AT_FORMAT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
 const AT_TEXT = `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 

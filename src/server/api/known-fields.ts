@@ -1,0 +1,65 @@
+// The fields a contacts answer is shaped by — select= and order= on every
+// route that takes them (/v1/contacts, /v1/lists/:name/contacts) — must be
+// fields the contact book has: a contact column, an attribute nudge.yaml
+// declares, or an attribute some contact holds. Any other name would come
+// back as a column of nulls, or order by nothing, so it is a 400 naming the
+// parameter, the field, and the fields there are. (Filters are left as they
+// are: a condition on an attribute nobody holds yet is a condition all the
+// same — `plan=is.null` matches everyone, and a segment saved before the
+// first sync has to keep its meaning.)
+import type postgres from 'postgres';
+import type { FieldRef } from '../../conditions/index.js';
+import { type AttributeTypes, type ContactQuery, IDENTITY_COLUMNS } from '../../contacts/query.js';
+import { HttpError } from '../http-error.js';
+
+/** How many attribute names a refusal lists at most. */
+const LISTED = 40;
+
+/**
+ * Throws 400 bad_query for the first select or order field that names no
+ * column, no declared attribute and no attribute a contact holds. Costs one
+ * statement only when a field names an undeclared attribute: an existence
+ * test per name, which stops at the first contact holding it.
+ */
+export async function checkViewFields(
+  sql: postgres.Sql,
+  query: ContactQuery,
+  attributes: AttributeTypes,
+): Promise<void> {
+  const fields: { param: 'select' | 'order'; ref: FieldRef }[] = [
+    ...(query.select ?? []).flatMap((item) =>
+      item.field ? [{ param: 'select' as const, ref: item.field }] : [],
+    ),
+    ...query.order.map((item) => ({ param: 'order' as const, ref: item.field })),
+  ];
+  const declared = (name: string) =>
+    Object.hasOwn(IDENTITY_COLUMNS, name) || Object.hasOwn(attributes, name);
+  const undeclared = [...new Set(fields.map((f) => f.ref.column).filter((n) => !declared(n)))];
+  if (undeclared.length === 0) return;
+  const held = new Set(
+    (
+      await sql<{ name: string }[]>`
+        select name from unnest(${undeclared}::text[]) as name
+         where exists (select 1 from nudge_engine.contacts c where c.attributes ? name)`
+    ).map((row) => row.name),
+  );
+  const unknown = fields.find((f) => !declared(f.ref.column) && !held.has(f.ref.column));
+  if (!unknown) return;
+  throw new HttpError(
+    400,
+    'bad_query',
+    `${unknown.param}: no field "${unknown.ref.column}" (not a contact column, nor an attribute nudge.yaml declares or a contact holds); ${await fieldsText(sql, attributes)}`,
+  );
+}
+
+/** `fields: id, …; attributes: mrr, plan`: the contact columns, then the attributes declared or held. */
+async function fieldsText(sql: postgres.Sql, attributes: AttributeTypes): Promise<string> {
+  // Every contact's attribute names: one scan, on the way to a refusal only.
+  const held = await sql<{ name: string }[]>`
+    select distinct name from nudge_engine.contacts c, jsonb_object_keys(c.attributes) as name
+     where jsonb_typeof(c.attributes) = 'object'
+     order by name limit ${LISTED + 1}`;
+  const names = [...new Set([...Object.keys(attributes), ...held.map((r) => r.name)])].sort();
+  const listed = names.slice(0, LISTED).join(', ') + (names.length > LISTED ? ', …' : '');
+  return `fields: ${Object.keys(IDENTITY_COLUMNS).join(', ')}; attributes: ${listed || 'none yet'}`;
+}

@@ -1,0 +1,228 @@
+// The filters and pages of the dashboard's lists, read strictly: a feature no
+// file has and nothing was recorded under is a 422 listing the known ones on
+// the decision log, its live tail and action runs (a removed
+// feature keeps answering what it left); the mailbox pages by limit and
+// before like the other lists; a parameter a route does not take, or one
+// given twice, is a 400 naming it; an unknown ingest source likewise.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ActionPage, DecisionPage, MailboxPage } from '../../src/client/index.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { useDatabase } from '../harness/db.js';
+import { testProject } from '../server/helpers.js';
+import { type DashboardServer, dashboardServer } from './dashboard-server.js';
+
+const db = useDatabase();
+let call: DashboardServer['call'];
+let get: DashboardServer['get'];
+let contactId: string;
+
+const feature = (name: string) =>
+  `name: ${name}\ntrigger: { event: signed_up }\nstages: [{ name: one, do: [] }]\n`;
+
+beforeAll(async () => {
+  const project = await testProject();
+  await mkdir(project.featuresDir, { recursive: true });
+  await writeFile(path.join(project.featuresDir, 'drip.yaml'), feature('drip'));
+  await writeFile(path.join(project.featuresDir, 'paid.yaml'), feature('paid'));
+  const features = await loadFeatures(project.featuresDir, {}, project.cwd);
+  ({ call, get } = await dashboardServer(db, project, features));
+  const [contact] = await db.sql<{ id: string }[]>`
+    insert into nudge_engine.contacts (email) values ('ada@example.com') returning id`;
+  contactId = contact!.id;
+  // drip has a file and decisions; paid has a file and nothing yet; gone's
+  // file was removed, its decisions and runs are left; old-skip is only in a
+  // row of skips.
+  await db.sql`
+    insert into nudge_engine.decisions (feature, outcome, reason)
+    values ('drip', 'matched', 'drip 1'), ('gone', 'matched', 'gone 1'), ('gone', 'skipped', 'gone 2')`;
+  await db.sql`
+    insert into nudge_engine.decisions (feature, outcome, reason, detail)
+    values (null, 'skipped', '2 features skipped',
+            '{"skipped": {"drip": "paused", "old-skip": "trigger condition false"}}')`;
+  await db.sql`
+    insert into nudge_engine.action_runs (key, feature, kind, params, status, attempts)
+    values ('run-drip', 'drip', 'webhook', '{}', 'succeeded', 1),
+           ('run-gone', 'gone', 'webhook', '{}', 'dead', 3)`;
+  await db.sql`
+    insert into nudge_engine.mailbox (key, to_address, subject, text)
+    select 'mail-' || g, 'ada@example.com', 'mail ' || g, 'hello' from generate_series(1, 5) g`;
+});
+
+const detail = async (response: Response) => ((await response.json()) as { detail: string }).detail;
+const KNOWN = 'no feature named "nosuch" in nudge/features (features: drip, paid)';
+
+describe('a feature filter', () => {
+  it('on /v1/decisions: 422 with the known features when no file has it and nothing was recorded', async () => {
+    const typo = await call('GET', '/v1/decisions?feature=nosuch');
+    expect(typo.status).toBe(422);
+    expect(await typo.clone().json()).toEqual({
+      error: 'unknown_feature',
+      detail: `feature: ${KNOWN}`,
+    });
+    // A feature with a file and nothing yet is just quiet.
+    expect((await get<DecisionPage>('/v1/decisions?feature=paid')).items).toEqual([]);
+  });
+
+  it('on /v1/decisions: a removed feature still answers its decisions, also an empty page of them', async () => {
+    const gone = await get<DecisionPage>('/v1/decisions?feature=gone');
+    expect(gone.items.map((i) => i.reason)).toEqual(['gone 2', 'gone 1']);
+    expect((await get<DecisionPage>('/v1/decisions?feature=gone&outcome=error')).items).toEqual([]);
+    const skipped = await get<DecisionPage>('/v1/decisions?feature=old-skip');
+    expect(skipped.items.map((i) => [i.feature, i.reason])).toEqual([
+      ['old-skip', 'trigger condition false'],
+    ]);
+  });
+
+  it('on the live tail: refused before the stream starts; a removed feature is followed', async () => {
+    const typo = await call('GET', '/v1/decisions/stream?feature=nosuch');
+    expect(typo.status).toBe(422);
+    expect(await detail(typo)).toBe(`feature: ${KNOWN}`);
+    const gone = await call('GET', '/v1/decisions/stream?feature=gone');
+    expect(gone.status).toBe(200);
+    expect(gone.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await gone.body?.cancel();
+  });
+
+  it('on /v1/actions: the same, by the runs made', async () => {
+    const typo = await call('GET', '/v1/actions?feature=nosuch');
+    expect(typo.status).toBe(422);
+    expect(await detail(typo)).toBe(`feature: ${KNOWN}`);
+    expect((await get<ActionPage>('/v1/actions?feature=paid')).items).toEqual([]);
+    expect((await get<ActionPage>('/v1/actions?feature=gone')).items.map((r) => r.key)).toEqual([
+      'run-gone',
+    ]);
+    expect((await get<ActionPage>('/v1/actions?feature=gone&status=pending')).items).toEqual([]);
+  });
+});
+
+describe('GET /v1/mailbox', () => {
+  it('pages by limit and before, newest first, and names a bad limit', async () => {
+    const all = await get<MailboxPage>('/v1/mailbox');
+    expect(all.items.map((m) => m.subject)).toEqual([
+      'mail 5',
+      'mail 4',
+      'mail 3',
+      'mail 2',
+      'mail 1',
+    ]);
+    expect(all.next).toBeNull();
+    const first = await get<MailboxPage>('/v1/mailbox?limit=2');
+    expect(first.items.map((m) => m.subject)).toEqual(['mail 5', 'mail 4']);
+    const second = await get<MailboxPage>(`/v1/mailbox?limit=2&before=${first.next}`);
+    expect(second.items.map((m) => m.subject)).toEqual(['mail 3', 'mail 2']);
+    const last = await get<MailboxPage>(`/v1/mailbox?limit=2&before=${second.next}`);
+    expect(last.items.map((m) => m.subject)).toEqual(['mail 1']);
+    expect(last.next).toBeNull();
+    for (const [limit, problem] of [
+      ['0', 'limit: expected 1 to 200, got 0'],
+      ['201', 'limit: expected 1 to 200, got 201'],
+      ['abc', 'limit: expected a whole number, got "abc"'],
+    ]) {
+      const response = await call('GET', `/v1/mailbox?limit=${limit}`);
+      expect(response.status).toBe(400);
+      expect(await detail(response)).toBe(problem);
+    }
+  });
+});
+
+describe('query parameters', () => {
+  it('refuses a name the route does not take, naming it and the ones it takes', async () => {
+    for (const [url, problem] of [
+      [
+        '/v1/decisions?featur=drip',
+        'featur: not a parameter of GET /v1/decisions; it takes feature, contact, outcome, from, to, before, limit',
+      ],
+      [
+        '/v1/decisions/stream?limit=5',
+        'limit: not a parameter of GET /v1/decisions/stream; it takes feature, contact, outcome, from, to, after',
+      ],
+      [
+        '/v1/actions?state=dead',
+        'state: not a parameter of GET /v1/actions; it takes status, feature, since, before, limit',
+      ],
+      ['/v1/mailbox?page=2', 'page: not a parameter of GET /v1/mailbox; it takes before, limit'],
+      [
+        '/v1/ingest?table=orders',
+        'table: not a parameter of GET /v1/ingest; it takes source, subject, from, to, before, limit',
+      ],
+      ['/v1/overview?verbose=1', 'verbose: not a parameter of GET /v1/overview; it takes none'],
+      ['/v1/features?since=7d', 'since: not a parameter of GET /v1/features; it takes window'],
+      [
+        `/v1/contacts/${'ada@example.com'}?after=x`,
+        'after: not a parameter of GET /v1/contacts/ada@example.com; it takes limit, before',
+      ],
+    ]) {
+      const response = await call('GET', url!);
+      expect(response.status, url).toBe(400);
+      expect(await detail(response), url).toBe(problem);
+    }
+  });
+
+  it('refuses one given twice', async () => {
+    const response = await call('GET', '/v1/mailbox?limit=1&limit=2');
+    expect(response.status).toBe(400);
+    expect(await detail(response)).toBe('limit: given more than once; give it once');
+  });
+
+  it('names an ingest source there is not, and the ones there are', async () => {
+    const response = await call('GET', '/v1/ingest?source=nosuch');
+    expect(response.status).toBe(400);
+    expect(await detail(response)).toBe(
+      'source: expected one of outbox, webhook, replication, api, backfill, schedule, got "nosuch"',
+    );
+  });
+
+  it("reads a contact timeline's limit as a whole number only", async () => {
+    for (const limit of ['0x10', '1e1', ' 5']) {
+      const response = await call(
+        'GET',
+        `/v1/contacts/${contactId}?limit=${encodeURIComponent(limit)}`,
+      );
+      expect(response.status, limit).toBe(400);
+      expect(await detail(response)).toBe(`limit: expected a whole number, got "${limit}"`);
+    }
+    expect((await call('GET', `/v1/contacts/${contactId}?limit=5`)).status).toBe(200);
+    // An empty before, as a form sends it, is no before (as on every list).
+    expect((await call('GET', `/v1/contacts/${contactId}?limit=5&before=`)).status).toBe(200);
+  });
+
+  it('names a number, duration or time past what the database holds, instead of failing in it', async () => {
+    const huge = '99999999999999999999';
+    const cursor = Buffer.from(JSON.stringify(['+275760-09-13T00:00:00Z', 'event', '1']));
+    for (const [url, problem] of [
+      ...[
+        '/v1/mailbox?before',
+        '/v1/decisions?before',
+        '/v1/actions?before',
+        '/v1/ingest?before',
+      ].map((at) => [
+        `${at}=${huge}`,
+        `before: expected a whole number up to 9007199254740991, got "${huge}"`,
+      ]),
+      [
+        `/v1/decisions/stream?after=${huge}`,
+        `after: expected a whole number up to 9007199254740991, got "${huge}"`,
+      ],
+      [`/v1/mailbox/${huge}`, `id: expected a whole number up to 9007199254740991, got "${huge}"`],
+      ['/v1/actions?since=99999999999w', 'since: expected at most 36500d, got "99999999999w"'],
+      ['/v1/features?window=99999999999w', 'window: expected at most 36500d, got "99999999999w"'],
+      ...['2026-02-30', '0000-01-01', '2026-13-01T00:00:00Z'].map((from) => [
+        `/v1/decisions?from=${from}`,
+        `from: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${from}"`,
+      ]),
+      [
+        `/v1/contacts/${contactId}?before=${cursor.toString('base64url')}`,
+        'before: not a cursor this API returned (timeline.next)',
+      ],
+    ]) {
+      const response = await call('GET', url!);
+      expect(response.status, url).toBe(400);
+      expect(await detail(response), url).toBe(problem);
+    }
+    expect(
+      (await call('GET', '/v1/decisions?from=2024-02-29&to=2026-03-01T09:00:00Z')).status,
+    ).toBe(200);
+  });
+});
