@@ -5,8 +5,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StageView } from '../../src/client/index.js';
-import { type Feature, loadFeatures } from '../../src/features/load.js';
-import { conditionText, durationText } from '../../src/server/api/features.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { stageViews } from '../../src/server/api/features.js';
 import {
   type Arrow,
   LABEL,
@@ -32,21 +32,6 @@ const stage = (
     ...t,
   })),
 });
-
-/** A loaded feature's stages as GET /v1/features/:name sends them (src/server/api/features.ts). */
-const stageViews = (feature: Feature): StageView[] =>
-  [...feature.machine.stages.values()].map((s) => ({
-    name: s.name,
-    guard: s.guard ? conditionText(s.guard) : null,
-    actions: s.actions.map((a) => a.kind),
-    transitions: s.transitions.map((t) => ({
-      to: t.to,
-      when: t.when ? conditionText(t.when) : null,
-      after: t.afterMs !== undefined ? durationText(t.afterMs) : null,
-      until: t.until ? conditionText(t.until) : null,
-      within: t.withinMs !== undefined ? durationText(t.withinMs) : null,
-    })),
-  }));
 
 const meet = (a: Rect, b: Rect) =>
   a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;

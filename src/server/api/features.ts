@@ -60,18 +60,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
     return c.json({
       ...summary(feature),
       initial: feature.machine.initial,
-      stages: [...feature.machine.stages.values()].map((stage) => ({
-        name: stage.name,
-        guard: stage.guard ? conditionText(stage.guard) : null,
-        actions: stage.actions.map((a) => a.kind),
-        transitions: stage.transitions.map((t) => ({
-          to: t.to,
-          when: t.when ? conditionText(t.when) : null,
-          after: t.afterMs !== undefined ? durationText(t.afterMs) : null,
-          until: t.until ? conditionText(t.until) : null,
-          within: t.withinMs !== undefined ? durationText(t.withinMs) : null,
-        })),
-      })),
+      stages: stageViews(feature),
       exit: feature.exit ? conditionText(feature.exit) : null,
       yaml,
       file: feature.source.file.split(/[\\/]/).slice(-3).join('/'),
@@ -166,6 +155,22 @@ export function triggerText(trigger: FeatureTrigger): string {
     case 'schedule':
       return `every ${durationText(trigger.everyMs)} over ${formatTableName(trigger.table)}${when}`;
   }
+}
+
+/** A feature's stages as the dashboard draws them: conditions and durations as text. */
+export function stageViews(feature: Feature): FeatureDetail['stages'] {
+  return [...feature.machine.stages.values()].map((stage) => ({
+    name: stage.name,
+    guard: stage.guard ? conditionText(stage.guard) : null,
+    actions: stage.actions.map((a) => a.kind),
+    transitions: stage.transitions.map((t) => ({
+      to: t.to,
+      when: t.when ? conditionText(t.when) : null,
+      after: t.afterMs !== undefined ? durationText(t.afterMs) : null,
+      until: t.until ? conditionText(t.until) : null,
+      within: t.withinMs !== undefined ? durationText(t.withinMs) : null,
+    })),
+  }));
 }
 
 /** A condition as the user wrote it: `new.email not.is.null and new.is_anonymous is.false`. */
