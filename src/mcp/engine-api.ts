@@ -4,8 +4,10 @@
 // clients. The store opens on first use and stays open until close().
 import { Hono } from 'hono';
 import type { LoadedConfig } from '../config/load.js';
+import { displayPath } from '../config/yaml.js';
 import { type EngineStore, openEngineStore } from '../db/engine.js';
 import { NudgeError } from '../errors.js';
+import { loadFeatures } from '../features/load.js';
 import { makeLog } from '../log.js';
 import { actionsRoutes } from '../server/api/actions.js';
 import type { ApiEnv } from '../server/api/auth.js';
@@ -22,11 +24,20 @@ export interface EngineApi {
 export function makeEngineApi(): EngineApi {
   let opened: Promise<{ store: EngineStore; app: Hono<ApiEnv> }> | undefined;
   const open = (project: LoadedConfig) => {
-    opened ??= openEngineStore(project, { max: 2 }).then((store) => {
+    opened ??= openEngineStore(project, { max: 2 }).then(async (store) => {
       const { sql } = store;
+      // A feature filter no file has (and nothing recorded) is refused with
+      // the known ones, as the API does; with feature files that do not
+      // load, names are not checked.
+      const known = {
+        features: await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
+          () => undefined,
+        ),
+        featuresDir: displayPath(project.featuresDir, project.cwd),
+      };
       const app = new Hono<ApiEnv>();
-      app.route('/decisions', decisionsRoutes({ sql }));
-      app.route('/actions', actionsRoutes({ sql }));
+      app.route('/decisions', decisionsRoutes({ sql, ...known }));
+      app.route('/actions', actionsRoutes({ sql, ...known }));
       app.route(
         '/contacts',
         contactsRoutes({

@@ -270,6 +270,13 @@ stages:
     const bad = await call(client, 'query_decisions', { outcome: 'maybe' });
     expect(bad.isError).toBe(true);
     expect(bad.text).toContain('outcome: expected one of');
+    // A feature no file has and nothing recorded: said, with the known ones, as the API does.
+    for (const tool of ['query_decisions', 'query_action_results']) {
+      const typo = await call(client, tool, { feature: 'welcom' });
+      expect(typo.isError, tool).toBe(true);
+      expect(typo.text, tool).toMatch(/422 unknown_feature: feature: no feature named "welcom"/);
+      expect(typo.text, tool).toContain('welcome');
+    }
   });
 
   it('serves feature files, docs and the feature schema as resources', async () => {
