@@ -8,15 +8,17 @@ import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { liveSyncNeeds } from '../contacts/live.js';
 import { templateProblems } from '../email/templates.js';
-import { type ConfigError, throwIfAny } from '../errors.js';
+import type { ConfigError } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
+import { configErrorsIn, throwInFileOrder } from '../features/problems.js';
 import { readsOf } from '../features/reads.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName } from '../source/names.js';
 import { transportOf } from './transports/index.js';
 import type { DesiredCaptures } from './transports/port.js';
+import type { CaptureNeed } from './triggers.js';
 
 export async function desiredCaptures(
   project: LoadedConfig,
@@ -35,20 +37,28 @@ export async function desiredCaptures(
   } = {},
 ): Promise<DesiredCaptures> {
   const exclude = project.config.capture.exclude_columns;
-  checkExcluded(project, catalog);
+  // nudge.yaml's problems here do not hide the features': one list of both.
+  const excluded = excludedProblems(project, catalog);
   const renderer = rendererFor(project);
   const reads = await readsOf(features, renderer);
-  const needs = [
-    ...checkFeatures(features, catalog, project.config.contacts.attributes, {
+  const templates =
+    options.templates === false ? {} : { templates: await templateProblems(features, renderer) };
+  let checked: CaptureNeed[];
+  try {
+    checked = checkFeatures(features, catalog, project.config.contacts.attributes, {
       reads,
       exclude,
       email: project.config.email,
-      ...(options.templates === false
-        ? {}
-        : { templates: await templateProblems(features, renderer) }),
-    }),
-    ...liveSyncNeeds(project, catalog),
-  ];
+      ...templates,
+    });
+  } catch (error) {
+    const found = configErrorsIn(error);
+    if (!found || excluded.length === 0) throw error;
+    throwInFileOrder([...excluded, ...found]);
+    throw error;
+  }
+  throwInFileOrder(excluded);
+  const needs = [...checked, ...liveSyncNeeds(project, catalog)];
   // The transport's objects: triggers, or what replaces them (transports/index.ts).
   return transportOf(project).desired({ project, sql, features, needs });
 }
@@ -57,7 +67,7 @@ export async function desiredCaptures(
  * Every table and column capture.exclude_columns names must exist: a typo
  * would leave the column it meant captured.
  */
-function checkExcluded(project: LoadedConfig, catalog: Catalog): void {
+function excludedProblems(project: LoadedConfig, catalog: Catalog): ConfigError[] {
   const errors: ConfigError[] = [];
   const fail = (path: (string | number)[], problem: string, key = false) =>
     errors.push(configErrorAt(project, path, problem, { key }));
@@ -79,5 +89,5 @@ function checkExcluded(project: LoadedConfig, catalog: Catalog): void {
       }
     });
   }
-  throwIfAny(errors);
+  return errors;
 }

@@ -130,6 +130,30 @@ describe('nudge plan', () => {
     expect(typos.err).toMatch(
       /nudge\.yaml:\d+:\d+ capture\.exclude_columns\["public\.ordrs"\]: table public\.ordrs does not exist/,
     );
+
+    // nudge.yaml's typos and a feature's problem come in one round, by file name.
+    const both = await project((files) => {
+      files['nudge.yaml'] = files['nudge.yaml']!.replace(
+        'capture: outbox',
+        'capture:\n  transport: outbox\n  exclude_columns:\n    public.orders: [totl]',
+      );
+      files['nudge/features/welcome-drip.yaml'] = files[
+        'nudge/features/welcome-drip.yaml'
+      ]!.replace('new.is_anonymous: is.false', 'new.recovery_token: is.null');
+    });
+    const round = await nudge(both, ['plan']);
+    expect(round.code).toBe(2);
+    const said = round.err
+      .split('\n')
+      .filter((line) => /^\S+\.yaml:\d+:\d+ /.test(line.replace(/^✗ /, '')));
+    expect(said).toEqual([
+      expect.stringMatching(
+        /nudge\.yaml:\d+:\d+ capture\.exclude_columns\["public\.orders"\]\[0\]: column "totl" does not exist/,
+      ),
+      expect.stringMatching(
+        /nudge\/features\/welcome-drip\.yaml:\d+:\d+ trigger\.when\["new\.recovery_token"\]: recovery_token holds credentials/,
+      ),
+    ]);
   });
 
   it('leaves an excluded column out of every capture, even one that copies everything', async () => {
