@@ -1,7 +1,7 @@
 // Two things a newcomer's review of the dashboard found, in real Chromium over
 // a server on a test database seeded with more than a page of each list:
 // "Older" on Actions, on a contact's timeline, on Logs and on the Ingest
-// records is in the address (reload keeps the page, a link to it opens it
+// records and on the Mailbox is in the address (reload keeps the page, a link to it opens it
 // elsewhere, Back returns to the newer one, a filter starts again at the
 // newest), and the Features, Ingest records, Actions and Contacts pages read
 // at a phone's width with nothing past the screen's edge.
@@ -36,6 +36,7 @@ const RUNS = 120;
 const EVENTS = 120;
 const DECISIONS = 120;
 const RECORDS = 120;
+const MAILS = 70;
 
 let browser: Browser;
 let page: Page;
@@ -121,6 +122,13 @@ stages: [{ name: reminded-fourteen-days-before, do: [] }]
            now() - make_interval(mins => n), case when n % 2 = 0 then now() end
       from generate_series(1, ${RECORDS}) n`;
 
+  // MAILS emails in the dev mailbox (numbered in their subject, oldest first).
+  await db.sql`
+    insert into nudge_engine.mailbox (key, to_address, from_address, subject, html)
+    select 'mail-' || n, 'pager@example.com', 'Nudge demo <hello@example.com>',
+           'Seeded mail ' || n, '<p>mail ' || n || '</p>'
+      from generate_series(1, ${MAILS}) n`;
+
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(15_000);
@@ -154,6 +162,12 @@ const recordsShown = async () =>
       .locator('li.ingest')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')))
   ).map(Number);
+
+/** The email numbers ("Seeded mail N") the Mailbox lists, in order. */
+const mailsShown = async () =>
+  (await page.locator('ol.mails li strong').allTextContents()).map((text) =>
+    Number(/Seeded mail (\d+)/.exec(text)?.[1]),
+  );
 
 /** The event numbers (page_viewed_N) the timeline shows, in order. */
 const eventsShown = async () =>
@@ -339,6 +353,33 @@ describe('Older is in the address', () => {
         select id::int as id from nudge_engine.inbox where source = 'outbox' order by id desc limit 50`
     ).map((row) => row.id);
     await expect.poll(recordsShown, soon).toEqual(outbox);
+  });
+});
+
+describe('Older is in the address, on the Mailbox too', () => {
+  it('reload keeps the older page and the email chosen on it; Newest returns', async () => {
+    await page.goto(`${base}/mailbox`);
+    await expect.poll(mailsShown, soon).toEqual(Array.from({ length: 50 }, (_, i) => MAILS - i));
+    await page.getByRole('link', { name: 'Older' }).click();
+    await page.waitForURL(/\/mailbox\?before=/);
+    await expect
+      .poll(mailsShown, soon)
+      .toEqual(Array.from({ length: MAILS - 50 }, (_, i) => MAILS - 50 - i));
+    await page
+      .locator('ol.mails li a', { has: page.locator('strong', { hasText: /^Seeded mail 3$/ }) })
+      .click();
+    await page.waitForURL(/\/mailbox\/\d+\?before=/);
+    const chosen = page.url();
+    await page.reload();
+    await expect.poll(mailsShown, soon).toHaveLength(MAILS - 50);
+    await expect
+      .poll(async () => await page.locator('ol.mails li.chosen strong').textContent(), soon)
+      .toBe('Seeded mail 3');
+    expect(page.url()).toBe(chosen);
+    await shot('mailbox-older');
+    await page.getByRole('link', { name: 'Newest' }).click();
+    await page.waitForURL(/\/mailbox\/\d+$/);
+    await expect.poll(async () => (await mailsShown())[0], soon).toBe(MAILS);
   });
 });
 

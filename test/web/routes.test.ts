@@ -65,6 +65,8 @@ describe('dashboard routes', () => {
         { page: 'contact', ref: 'ada@example.com', before: 'WyIyMDI2LTAzLTAxIiwiZXZlbnQiLCIxIl0' },
       ],
       ['/mailbox/42', { page: 'mailbox', id: 42 }],
+      ['/mailbox?before=17', { page: 'mailbox', before: '17' }],
+      ['/mailbox/12?before=17', { page: 'mailbox', id: 12, before: '17' }],
     ];
     for (const [href, route] of routes) {
       const url = new URL(href, 'http://x');

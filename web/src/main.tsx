@@ -173,7 +173,12 @@ function Page({ route }: { route: Route }) {
     case 'list':
       return <List key={route.name} name={route.name} />;
     case 'mailbox':
-      return <Mailbox {...(route.id !== undefined ? { id: route.id } : {})} />;
+      return (
+        <Mailbox
+          {...(route.id !== undefined ? { id: route.id } : {})}
+          {...(route.before ? { before: route.before } : {})}
+        />
+      );
     case 'not-found':
       return (
         <section>

@@ -30,7 +30,7 @@ export type Route =
   | { page: 'ingest'; filter: IngestFilter; before?: string }
   | { page: 'actions'; status?: string; feature?: string; since?: string; before?: string }
   | { page: 'clock' }
-  | { page: 'mailbox'; id?: number }
+  | { page: 'mailbox'; id?: number; before?: string }
   | { page: 'contacts'; search?: string }
   | { page: 'contact'; ref: string; before?: string }
   | { page: 'lists' }
@@ -84,7 +84,7 @@ export function parseRoute(pathname: string, search: string): Route {
     };
   }
   if (path === '/clock') return { page: 'clock' };
-  if (path === '/mailbox') return { page: 'mailbox' };
+  if (path === '/mailbox') return withOptional({ page: 'mailbox' }, 'before', text('before'));
   if (path === '/contacts') {
     const search = text('q');
     return { page: 'contacts', ...(search ? { search } : {}) };
@@ -101,7 +101,7 @@ export function parseRoute(pathname: string, search: string): Route {
     );
   }
   const mail = /^\/mailbox\/(\d+)$/.exec(path);
-  if (mail) return { page: 'mailbox', id: Number(mail[1]) };
+  if (mail) return withOptional({ page: 'mailbox', id: Number(mail[1]) }, 'before', text('before'));
   return { page: 'not-found', path: pathname };
 }
 
@@ -135,7 +135,9 @@ export function hrefOf(route: Route): string {
     case 'list':
       return `/lists/${encodeURIComponent(route.name)}`;
     case 'mailbox':
-      return route.id === undefined ? '/mailbox' : `/mailbox/${route.id}`;
+      return withQuery(route.id === undefined ? '/mailbox' : `/mailbox/${route.id}`, {
+        before: route.before,
+      });
     case 'not-found':
       return route.path;
   }

@@ -5,10 +5,20 @@ import { Fragment } from 'react';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
 import { Link } from '../router.js';
-import { Problem, Time, useLoad } from '../ui.js';
+import { Pager, Problem, Time, useLoad } from '../ui.js';
 
-export function Mailbox({ id }: { id?: number }) {
-  const list = useLoad(() => nudge.mailbox.list(), 'mailbox', 5000);
+export function Mailbox({ id, before }: { id?: number; before?: string }) {
+  const list = useLoad(
+    () => nudge.mailbox.list(before ? { before } : {}),
+    `mailbox ${before ?? ''}`,
+    5000,
+  );
+  // An older page keeps its place in the address, and so does the email chosen on it.
+  const here = (page?: string, mail = id) => ({
+    page: 'mailbox' as const,
+    ...(mail !== undefined ? { id: mail } : {}),
+    ...(page ? { before: page } : {}),
+  });
   const chosen = id ?? list.data?.items[0]?.id;
   return (
     <section>
@@ -29,7 +39,7 @@ export function Mailbox({ id }: { id?: number }) {
               className={mail.id === chosen ? 'chosen' : undefined}
               data-mail={mail.id}
             >
-              <Link to={{ page: 'mailbox', id: mail.id }}>
+              <Link to={here(before, mail.id)}>
                 <strong>{mail.subject ?? '(no subject)'}</strong>
                 <span className="muted small">
                   {' '}
@@ -41,6 +51,10 @@ export function Mailbox({ id }: { id?: number }) {
         </ol>
         {chosen !== undefined && <Mail key={chosen} id={chosen} />}
       </div>
+      <Pager
+        newest={before ? here() : undefined}
+        older={list.data?.next ? here(list.data.next) : undefined}
+      />
     </section>
   );
 }
