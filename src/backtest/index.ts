@@ -134,11 +134,19 @@ function simplifications(facts: {
   return list;
 }
 
-/** `--since 30d` or `--from T --to T` (ISO times or durations back from now) as a window. */
+/**
+ * `--since 30d` or `--from T --to T` (ISO times or durations back from now)
+ * as a window. Durations count back from real time (`now`): events are dated
+ * in it, and `nudge logs --since` counts it too. The window ends, unless
+ * `--to` says otherwise, at the engine clock's now (`engineNow`) when that is
+ * ahead (nudge clock moved it), so waits run as far as the engine's did.
+ */
 export function backtestWindow(
   options: { since?: string; from?: string; to?: string },
   now: Date,
+  engineNow: Date = now,
 ): { from: Date; to: Date } {
+  const end = engineNow > now ? engineNow : now;
   if (options.since && (options.from || options.to)) {
     throw new NudgeError('--since and --from/--to do not go together', 'use one of them', 2);
   }
@@ -154,8 +162,8 @@ export function backtestWindow(
   if (options.from || options.to) {
     return {
       from: options.from ? time('--from', options.from) : new Date(0),
-      to: options.to ? time('--to', options.to) : now,
+      to: options.to ? time('--to', options.to) : end,
     };
   }
-  return { from: time('--since', options.since ?? '30d'), to: now };
+  return { from: time('--since', options.since ?? '30d'), to: end };
 }

@@ -20,7 +20,7 @@ export interface BacktestOptions extends GlobalOptions {
 export async function backtest(args: string[], options: BacktestOptions, io: Io): Promise<number> {
   const project = await loadProject(options, io);
   return withFeatureSession(project, args[0], async (session) => {
-    const now = (await storeClock(session.store.sql)).now();
+    const engineNow = (await storeClock(session.store.sql)).now();
     const report = await runBacktest({
       project,
       features: session.features,
@@ -28,7 +28,7 @@ export async function backtest(args: string[], options: BacktestOptions, io: Io)
       engine: session.store.sql,
       source: session.source,
       catalog: session.catalog,
-      ...backtestWindow(options, now),
+      ...backtestWindow(options, new Date(), engineNow),
     });
     if (options.json) io.out(JSON.stringify(report, null, 2));
     else for (const line of reportLines(report)) io.out(line);

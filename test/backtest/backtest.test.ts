@@ -15,6 +15,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { insertInbox } from '../../src/engine/intake/inbox.js';
+import { advanceStoreClock } from '../../src/engine/wiring/clock.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
@@ -202,6 +203,23 @@ describe('nudge backtest', () => {
     expect(text.stdout()).toContain('Events read: 2, matched: 2');
     expect(text.stdout()).toContain('  email welcome: 2');
     expect(text.stdout()).toContain('Simplifications:');
+  });
+
+  it('counts the window back from real time when the engine clock is moved ahead', async () => {
+    // nudge dev moves it; events are dated in real time, as logs --since counts.
+    await advanceStoreClock(db.sql, 14 * 86_400_000);
+    try {
+      const json = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+      await backtest(['drip'], { since: '30d', json: true }, json.io);
+      const report = JSON.parse(json.stdout()) as BacktestReport;
+      expect(report.events.read).toBe(2);
+      // It ends at the engine's now: waits run as far as the engine's did.
+      const end = new Date(report.window.to).getTime();
+      expect(end).toBeGreaterThan(Date.now() + 13 * 86_400_000);
+      expect(new Date(report.window.from).getTime()).toBeLessThan(Date.now() - 29 * 86_400_000);
+    } finally {
+      await db.sql`update nudge_engine.clock set offset_ms = 0`;
+    }
   });
 
   it('names a bad window flag', async () => {

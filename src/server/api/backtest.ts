@@ -35,7 +35,7 @@ export function backtestRoutes(
       if (!feature) {
         throw new HttpError(404, 'feature_not_found', `no feature named "${body.feature}"`);
       }
-      const now = (await storeClock(options.sql)).now();
+      const engineNow = (await storeClock(options.sql)).now();
       const report = await runBacktest({
         project,
         features,
@@ -43,7 +43,7 @@ export function backtestRoutes(
         engine: options.sql,
         source: options.source,
         catalog: await readCatalog(options.source),
-        ...backtestWindow(body, now),
+        ...backtestWindow(body, new Date(), engineNow),
       });
       return c.json(report);
     } catch (error) {
