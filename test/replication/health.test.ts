@@ -6,6 +6,7 @@ import { replicationChecks } from '../../src/capture/transports/replication/doct
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { overviewRoutes } from '../../src/server/api/overview.js';
 import { useDatabase } from '../harness/db.js';
+import { waitFor } from '../harness/wait.js';
 import { dropSlotAfterAll, migrated, replicationProject, slotFor } from './helpers.js';
 
 const db = useDatabase();
@@ -43,6 +44,17 @@ describe('slot retention', () => {
     project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
     // Nobody consumes the slot: writes pile up behind it.
     await db.sql`insert into public.events (body) select repeat('x', 500) from generate_series(1, 4000)`;
+    // The test server commits without waiting for the flush (synchronous_commit
+    // off), and decoding reads flushed WAL only: doctor waits 2 s for it, then
+    // says "up to N MB" instead of counting, which a busy machine can reach.
+    const [written] = await db.sql<
+      { lsn: string }[]
+    >`select pg_current_wal_insert_lsn()::text as lsn`;
+    await waitFor(async () => {
+      const [row] = await db.sql<{ flushed: boolean }[]>`
+        select pg_current_wal_flush_lsn() >= ${written!.lsn}::pg_lsn as flushed`;
+      return row!.flushed || undefined;
+    }, 'the WAL of the writes to be flushed');
     const [waiting, unbounded] = await lines(project);
     // The test server sets no max_slot_wal_keep_size: named as a warning of its own.
     expect(unbounded).toMatch(/^warn Replication: max_slot_wal_keep_size is unlimited/);
