@@ -10,19 +10,31 @@ import { TRANSACTIONAL, unknownTopics } from './topics.js';
 
 type Say = (outcome: 'ok' | 'warn' | 'fail', label: string, message: string, fix?: string) => void;
 
-/** The email actions of active features that are not transactional, as feature/stage. */
-export function refusableEmails(features: Feature[]): string[] {
+/** What an email action says of its topic, sender and provider. */
+interface EmailParams {
+  topic?: string;
+  from?: unknown;
+  provider?: string;
+}
+
+/** The email actions of active (not draft) features, each with its feature/stage. */
+function activeEmails(features: Feature[]): { where: string; params: EmailParams }[] {
   return features
     .filter((f) => f.status !== 'draft')
     .flatMap((f) =>
       [...f.machine.stages.values()].flatMap((stage) =>
         stage.actions
-          .filter(
-            (a) => a.kind === 'email' && (a.params as { topic?: string }).topic !== TRANSACTIONAL,
-          )
-          .map(() => `${f.name}/${stage.name}`),
+          .filter((a) => a.kind === 'email')
+          .map((a) => ({ where: `${f.name}/${stage.name}`, params: a.params as EmailParams })),
       ),
     );
+}
+
+/** The email actions of active features that are not transactional, as feature/stage. */
+export function refusableEmails(features: Feature[]): string[] {
+  return activeEmails(features)
+    .filter((e) => e.params.topic !== TRANSACTIONAL)
+    .map((e) => e.where);
 }
 
 /**
@@ -33,18 +45,10 @@ export function refusableEmails(features: Feature[]): string[] {
 export function senderlessEmails(project: LoadedConfig, features: Feature[]): string[] {
   const { email } = project.config;
   if (email.from) return [];
-  return features
-    .filter((f) => f.status !== 'draft')
-    .flatMap((f) =>
-      [...f.machine.stages.values()].flatMap((stage) =>
-        stage.actions.flatMap((a) => {
-          const params = a.params as { from?: unknown; provider?: string };
-          const provider = params.provider ?? email.provider;
-          if (a.kind !== 'email' || params.from || provider === 'dev') return [];
-          return [`${f.name}/${stage.name} (provider ${provider})`];
-        }),
-      ),
-    );
+  return activeEmails(features).flatMap(({ where, params }) => {
+    const provider = params.provider ?? email.provider;
+    return params.from || provider === 'dev' ? [] : [`${where} (provider ${provider})`];
+  });
 }
 
 /**
