@@ -35,6 +35,18 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
 }
 
+/**
+ * A desktop-sized page of `browser` signed in to the dashboard at `base` with
+ * its `token`, on the Overview, waiting up to 15 s for what it is asked.
+ */
+export async function signedInPage(browser: Browser, base: string, token: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${base}/?token=${token}`);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  return page;
+}
+
 /** A full-page screenshot named `name` in test-output/dashboard/. */
 export const screenshot = (page: Page, name: string) =>
   page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });

@@ -13,7 +13,7 @@ import { loadFeatures } from '../../src/features/load.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { launchBrowser, screenshot, signedInPage } from './browser.js';
 
 const db = useDatabase();
 const DEMO = path.resolve('examples/demo/nudge/features');
@@ -83,10 +83,7 @@ beforeAll(async () => {
     values ('api', 'clock-1', 'signed_up', '{}', ${real(10)}, ${real(10)}, ${engine(9)})`;
 
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(15_000);
-  await page.goto(`${base}/?token=${server.dashboard.token}`);
-  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  page = await signedInPage(browser, base, server.dashboard.token);
 });
 
 afterAll(async () => {

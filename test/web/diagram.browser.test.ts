@@ -14,7 +14,7 @@ import { type Feature, loadFeatures } from '../../src/features/load.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';
-import { launchBrowser, SHOTS, screenshot } from './browser.js';
+import { launchBrowser, SHOTS, screenshot, signedInPage } from './browser.js';
 
 const db = useDatabase();
 const DEMO = path.resolve('examples/demo/nudge/features');
@@ -71,10 +71,7 @@ beforeAll(async () => {
   running = await server.listen({ host: '127.0.0.1', port: 0 });
   base = running.url;
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(15_000);
-  await page.goto(`${base}/?token=${server.dashboard.token}`);
-  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  page = await signedInPage(browser, base, server.dashboard.token);
 });
 
 afterAll(async () => {

@@ -16,7 +16,7 @@ import { loadFeatures } from '../../src/features/load.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';
-import { launchBrowser, screenshot } from './browser.js';
+import { launchBrowser, screenshot, signedInPage } from './browser.js';
 
 // The page's globals as page.evaluate's callbacks use them (see browser.ts).
 declare const window: { innerWidth: number };
@@ -130,10 +130,7 @@ stages: [{ name: reminded-fourteen-days-before, do: [] }]
       from generate_series(1, ${MAILS}) n`;
 
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.setDefaultTimeout(15_000);
-  await page.goto(`${base}/?token=${token}`);
-  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  page = await signedInPage(browser, base, token);
 });
 
 afterAll(async () => {
