@@ -8,7 +8,12 @@ import { deployingPart, desiredPart } from '../capture/transports/index.js';
 import { durationInWords } from '../config/duration.js';
 import type { Delivery, DemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH } from '../dev/story.js';
-import { decisionLines, replayedWords, replaysOf } from '../engine/lanes/decision-log.js';
+import {
+  decisionLines,
+  readDecisions,
+  replayedWords,
+  replaysOf,
+} from '../engine/lanes/decision-log.js';
 import { formatTableName } from '../source/names.js';
 import { plural } from '../words.js';
 import type { Io } from './io.js';
@@ -147,34 +152,17 @@ function selfCommand(io: Io): string {
   return `node ${relative.startsWith('..') || path.isAbsolute(relative) ? script : relative}`;
 }
 
-export async function lastDecision(sql: postgres.Sql): Promise<number> {
-  const [row] = await sql<
-    { id: number }[]
-  >`select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
-  return row?.id ?? 0;
-}
-
 async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise<number> {
-  const rows = await sql<
-    {
-      id: number;
-      feature: string | null;
-      contact: string | null;
-      outcome: string;
-      reason: string;
-      detail: unknown;
-    }[]
-  >`
-    select d.id::int as id, d.feature, coalesce(c.email, '-') as contact, d.outcome, d.reason, d.detail
-      from nudge_engine.decisions d left join nudge_engine.contacts c on c.id = d.contact_id
-     where d.id > ${after} order by d.id`;
+  const rows = await readDecisions(sql, {}, { after });
   const replays = await replaysOf(sql, rows);
   for (const row of rows) {
     const replay = replays.get(row.id);
+    // No contact was looked up (skipped before: paused, condition false): the event, as nudge logs shows it.
+    const who = row.contact ?? row.event ?? '-';
     for (const r of decisionLines(row)) {
       const reason = replay ? `${replayedWords(replay)}: ${r.reason}` : r.reason;
       io.out(
-        `  ${(r.feature ?? '-').padEnd(18)} ${(r.contact ?? '-').padEnd(26)} ${r.outcome.padEnd(9)} ${reason}`,
+        `  ${(r.feature ?? '-').padEnd(18)} ${who.padEnd(26)} ${r.outcome.padEnd(9)} ${reason}`,
       );
     }
   }

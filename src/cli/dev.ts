@@ -20,6 +20,7 @@ import { openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
 import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
+import { newestDecisionId } from '../engine/lanes/decision-log.js';
 import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { NudgeError } from '../errors.js';
@@ -31,7 +32,6 @@ import {
   deliveryLine,
   deploySummary,
   follow,
-  lastDecision,
   otherCommands,
   printAfterStory,
 } from './dev-output.js';
@@ -179,7 +179,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       },
     };
     io.out(c.bold('The story, as the demo app writes it (watch it in the dashboard):'));
-    const since = await lastDecision(sql);
+    const since = await newestDecisionId(sql);
     await playStory(story, (step) => {
       stop.check();
       io.out(`  ${c.bold(step.title.padEnd(15))}${step.wrote}`);
@@ -205,7 +205,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       ),
     );
     receiver.onDelivery((delivery) => io.out(deliveryLine(delivery, io)));
-    await follow(sql, io, Math.max(since, await lastDecision(sql)), stop);
+    await follow(sql, io, Math.max(since, await newestDecisionId(sql)), stop);
     return 0;
   } catch (error) {
     if (error instanceof Stopped) return 0;

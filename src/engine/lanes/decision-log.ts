@@ -249,3 +249,10 @@ export async function replaysOf(
      where id = any(${ids}::bigint[]) and replay > 0`;
   return new Map(found.map((row) => [row.id, row.replay]));
 }
+
+/** The newest decision's id (0 for none): where a tail of the log starts. */
+export async function newestDecisionId(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ id: number }[]>`
+    select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
+  return row?.id ?? 0;
+}

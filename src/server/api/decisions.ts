@@ -13,6 +13,7 @@ import {
   type DecisionFilter,
   type DecisionRow,
   decisionLines,
+  newestDecisionId,
   readDecisions,
   replaysOf,
 } from '../../engine/lanes/decision-log.js';
@@ -53,7 +54,7 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
     const filter = filterOf(c.req.query());
     // Refused before the stream starts: a tail of a typo would wait forever.
     await known(filter.feature);
-    let after = wholeNumber(c.req.query('after'), 'after') ?? (await newestId(sql));
+    let after = wholeNumber(c.req.query('after'), 'after') ?? (await newestDecisionId(sql));
     return streamSSE(c, async (stream) => {
       let open = true;
       stream.onAbort(() => {
@@ -85,12 +86,6 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
     });
   });
   return api;
-}
-
-async function newestId(sql: postgres.Sql): Promise<number> {
-  const [row] = await sql<{ id: number }[]>`
-    select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
-  return row?.id ?? 0;
 }
 
 /** `replays`: which replay of its run each attempt was made after (replaysOf). */
