@@ -28,6 +28,9 @@ describe('nudge doctor with capture: replication', () => {
       'grant usage, create on schema public to {role}; grant select, trigger on public.orders to {role}; grant create on database ' +
         `"${db.name}" to {role};`,
     );
+    // Some WAL since the slot was made (no captured change), for doctor to try to count.
+    await db.sql`create table public.scratch (x int)`;
+    await db.sql`drop table public.scratch`;
     const lines = await doctor(role.url);
     expect(lines.join('\n')).not.toContain('Trigger privilege');
     expect(lines.join('\n')).not.toContain('cannot create triggers');
@@ -44,6 +47,11 @@ describe('nudge doctor with capture: replication', () => {
     expect(attribute).toContain(`role ${role.name} has no REPLICATION attribute`);
     expect(attributeFix).toBe(
       `  fix: ALTER ROLE ${role.name} REPLICATION, as a superuser (Supabase: connect as postgres, which has it)`,
+    );
+    // Without the attribute the slot cannot be peeked: the WAL is not counted, and doctor says why.
+    const [slot] = problem(lines, `⚠ Replication        slot ${slotFor(db)}`);
+    expect(slot).toMatch(
+      /no engine is reading it: up to \d+(\.\d)? [kM]?B of WAL not yet read, which may hold changes \(not counted: decoding it failed: permission denied to use replication slots\)$/,
     );
 
     const owners = await doctor(db.url);

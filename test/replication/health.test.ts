@@ -46,7 +46,8 @@ describe('slot retention', () => {
     await db.sql`insert into public.events (body) select repeat('x', 500) from generate_series(1, 4000)`;
     // The test server commits without waiting for the flush (synchronous_commit
     // off), and decoding reads flushed WAL only: doctor waits 2 s for it, then
-    // says "up to N MB" instead of counting, which a busy machine can reach.
+    // says "up to N MB … (not counted: its WAL was not flushed …)" instead of
+    // counting, which a busy machine can reach.
     const [written] = await db.sql<
       { lsn: string }[]
     >`select pg_current_wal_insert_lsn()::text as lsn`;

@@ -39,6 +39,8 @@ export interface SlotUnread {
   bytes: number;
   /** Changes of the published tables waiting in the slot; null when not counted. */
   changes: number | null;
+  /** Why the changes were not counted, when no session streams the slot ("its WAL was not flushed …"). */
+  uncounted?: string;
   /** The WAL measured: from the slot's confirmed position to the end of WAL then (LSNs). */
   window?: { from: string; to: string };
 }
@@ -80,13 +82,29 @@ export async function slotUnread(
     ...(row.from === null ? {} : { window: { from: row.from, to: row.to } }),
   };
   if (before && stillMeasured(before, unread)) return before;
-  if (row.active || bytes === 0 || (row.retained ?? Infinity) > PEEK_LIMIT_BYTES) return unread;
+  if (row.active || bytes === 0) return unread;
+  if (row.retained === null)
+    return {
+      ...unread,
+      uncounted: 'the slot has no restart position (the server dropped its WAL)',
+    };
+  if (row.retained > PEEK_LIMIT_BYTES)
+    return {
+      ...unread,
+      uncounted: `it retains ${formatBytes(row.retained)} of WAL, more than the ${formatBytes(PEEK_LIMIT_BYTES)} Nudge decodes to count`,
+    };
   const names = ['insert', 'update', 'delete'].map((op) =>
     publicationName(slot, op as 'insert' | 'update' | 'delete'),
   );
   const published = await sql<{ name: string }[]>`
     select pubname as name from pg_publication where pubname = any(${names}) order by pubname`;
-  if (published.length === 0 || !(await flushedSoon(sql))) return unread;
+  if (published.length === 0)
+    return { ...unread, uncounted: 'no publication of Nudge is left to decode it with' };
+  if (!(await flushedSoon(sql)))
+    return {
+      ...unread,
+      uncounted: `its WAL was not flushed to disk within ${FLUSH_WAIT_MS / 1000} s`,
+    };
   try {
     const [peeked] = await sql.unsafe<{ changes: number }[]>(
       `select count(*) filter (where get_byte(data, 0) in (${CHANGE_TYPES.join(', ')}))::int as changes
@@ -94,9 +112,9 @@ export async function slotUnread(
               'proto_version', '1', 'publication_names', ${literal(published.map((p) => p.name).join(','))})`,
     );
     return { ...unread, changes: peeked!.changes };
-  } catch {
+  } catch (error) {
     // Taken by a session meanwhile, or not decodable here: bytes are all we know.
-    return unread;
+    return { ...unread, uncounted: `decoding it failed: ${(error as Error).message}` };
   }
 }
 
@@ -116,14 +134,17 @@ export function stillMeasured(before: SlotUnread, now: SlotUnread): boolean {
   );
 }
 
+/** How long a count waits for the WAL to be flushed. */
+const FLUSH_WAIT_MS = 2000;
+
 /**
  * Decoding reads only WAL flushed to disk; a commit made with
  * synchronous_commit off is flushed by the WAL writer within moments. Waits
- * (up to 2 s) until everything written before now is flushed.
+ * (up to FLUSH_WAIT_MS) until everything written before now is flushed.
  */
 async function flushedSoon(sql: postgres.Sql): Promise<boolean> {
   const [now] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`;
-  for (let waited = 0; waited <= 2000; waited += 50) {
+  for (let waited = 0; waited <= FLUSH_WAIT_MS; waited += 50) {
     const [row] = await sql<{ flushed: boolean }[]>`
       select pg_current_wal_flush_lsn() >= ${now!.lsn}::pg_lsn as flushed`;
     if (row!.flushed) return true;
@@ -142,7 +163,9 @@ export function holdsUnread(unread: SlotUnread | undefined): boolean {
 export function waitingText(unread: SlotUnread): string {
   if (unread.bytes === 0) return 'nothing unread';
   if (unread.changes === null)
-    return `up to ${formatBytes(unread.bytes)} of WAL not yet read, which may hold changes`;
+    return `up to ${formatBytes(unread.bytes)} of WAL not yet read, which may hold changes${
+      unread.uncounted ? ` (not counted: ${unread.uncounted})` : ''
+    }`;
   if (unread.changes === 0) return 'no changes waiting';
   return `${unread.changes} change${unread.changes === 1 ? '' : 's'} waiting`;
 }
