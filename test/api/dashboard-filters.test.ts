@@ -1,13 +1,15 @@
 // The filters and pages of the dashboard's lists, read strictly: a feature no
 // file has and nothing was recorded under is a 422 listing the known ones on
-// the decision log, its live tail and action runs (a removed
-// feature keeps answering what it left); the mailbox pages by limit and
-// before like the other lists; a parameter a route does not take, or one
-// given twice, is a 400 naming it; an unknown ingest source likewise.
+// the decision log, its live tail, action runs and email stats (a removed
+// feature keeps answering what it left), and so is an email template on
+// email stats; the mailbox pages by limit and before like the other lists; a
+// parameter a route does not take, or one given twice, is a 400 naming it; an
+// unknown ingest source likewise.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ActionPage, DecisionPage, MailboxPage } from '../../src/client/index.js';
+import type { EmailStatsRow } from '../../src/client/preferences.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';
@@ -26,6 +28,9 @@ beforeAll(async () => {
   await mkdir(project.featuresDir, { recursive: true });
   await writeFile(path.join(project.featuresDir, 'drip.yaml'), feature('drip'));
   await writeFile(path.join(project.featuresDir, 'paid.yaml'), feature('paid'));
+  await mkdir(path.join(project.templatesDir, 'promo'), { recursive: true });
+  await writeFile(path.join(project.templatesDir, 'news.liquid'), '<p>News</p>');
+  await writeFile(path.join(project.templatesDir, 'promo', 'welcome.html'), '<p>Welcome</p>');
   const features = await loadFeatures(project.featuresDir, {}, project.cwd);
   ({ call, get } = await dashboardServer(db, project, features));
   const [contact] = await db.sql<{ id: string }[]>`
@@ -45,12 +50,25 @@ beforeAll(async () => {
     insert into nudge_engine.action_runs (key, feature, kind, params, status, attempts)
     values ('run-drip', 'drip', 'webhook', '{}', 'succeeded', 1),
            ('run-gone', 'gone', 'webhook', '{}', 'dead', 3)`;
+  // Emails: drip sent news; retired (no file) tried old-promo (no file) and gave up.
+  await db.sql`
+    insert into nudge_engine.action_runs (key, feature, kind, params, status, attempts)
+    values ('mail-drip', 'drip', 'email', '{"template": "news"}', 'succeeded', 1),
+           ('mail-retired', 'retired', 'email', '{"template": "old-promo"}', 'dead', 3)`;
   await db.sql`
     insert into nudge_engine.mailbox (key, to_address, subject, text)
     select 'mail-' || g, 'ada@example.com', 'mail ' || g, 'hello' from generate_series(1, 5) g`;
 });
 
 const detail = async (response: Response) => ((await response.json()) as { detail: string }).detail;
+/** A GET's refusal in one line: status, code, detail. */
+const refusal = async (url: string) => {
+  const response = await call('GET', url);
+  const body = (await response.json()) as { error: string; detail: string };
+  return `${response.status} ${body.error}: ${body.detail}`;
+};
+const emailStats = async (query: string) =>
+  (await get<{ stats: EmailStatsRow[] }>(`/v1/email/stats?${query}`)).stats;
 const KNOWN = 'no feature named "nosuch" in nudge/features (features: drip, paid)';
 
 describe('a feature filter', () => {
@@ -94,6 +112,32 @@ describe('a feature filter', () => {
       'run-gone',
     ]);
     expect((await get<ActionPage>('/v1/actions?feature=gone&status=pending')).items).toEqual([]);
+  });
+
+  it('on /v1/email/stats: the same, by the runs made', async () => {
+    expect(await refusal('/v1/email/stats?feature=nosuch')).toBe(
+      `422 unknown_feature: feature: ${KNOWN}`,
+    );
+    expect((await emailStats('feature=drip')).map((s) => [s.feature, s.template, s.sent])).toEqual([
+      ['drip', 'news', 1],
+    ]);
+    // A feature with a file that sent nothing, and a removed one whose email died: quiet.
+    expect(await emailStats('feature=paid')).toEqual([]);
+    expect(await emailStats('feature=retired')).toEqual([]);
+  });
+});
+
+describe('an email template filter', () => {
+  it('on /v1/email/stats: 422 with the templates there are when no file has it and no email was queued with it', async () => {
+    const unknown =
+      '422 unknown_template: template: no template named "nosuch" in nudge/templates (templates: news, promo/welcome)';
+    expect(await refusal('/v1/email/stats?template=nosuch')).toBe(unknown);
+    // As an email action names it or by its file's own name; a removed one emails were queued with.
+    for (const name of ['promo/welcome', 'news.liquid', 'promo/welcome.html', 'old-promo']) {
+      expect(await emailStats(`template=${name}`), name).toEqual([]);
+    }
+    // With a known feature, the template is still checked.
+    expect(await refusal('/v1/email/stats?feature=drip&template=nosuch')).toBe(unknown);
   });
 });
 

@@ -133,6 +133,13 @@ describe('stats', () => {
         },
       ],
     });
-    expect((await reader.email.stats({ feature: 'other' })).stats).toEqual([]);
+    // A feature no file has and nothing was sent for is a typo (as on /v1/decisions).
+    const typo = (await reader.email
+      .stats({ feature: 'other' })
+      .catch((e: unknown) => e)) as NudgeApiError;
+    expect(typo).toBeInstanceOf(NudgeApiError);
+    expect(`${typo.status} ${typo.code}: ${typo.detail}`).toBe(
+      '422 unknown_feature: feature: no feature named "other" in nudge/features (the project has no features)',
+    );
   });
 });

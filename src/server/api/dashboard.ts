@@ -7,7 +7,6 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { Session } from '../../client/dashboard.js';
-import { displayPath } from '../../config/yaml.js';
 import {
   CSRF_HEADER,
   type DashboardAccess,
@@ -22,6 +21,7 @@ import { clockRoutes } from './clock.js';
 import { contactListsRoutes } from './contact-lists.js';
 import { decisionsRoutes } from './decisions.js';
 import { deployRoutes } from './deploy.js';
+import { knownFeatures } from './feature-filter.js';
 import { featuresRoutes } from './features.js';
 import { ingestLogRoutes } from './ingest-log.js';
 import { takes } from './input.js';
@@ -65,7 +65,7 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   });
   api.route('/overview', overviewRoutes(options));
   // Where feature files are, as a refusal of a feature no file has names it.
-  const featuresDir = displayPath(options.project.featuresDir, options.project.cwd);
+  const { featuresDir } = knownFeatures(options.project, options.features);
   api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
   api.route('/decisions', decisionsRoutes({ ...options, featuresDir }));
   api.route('/', deployRoutes(options));

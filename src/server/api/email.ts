@@ -1,6 +1,8 @@
 // /v1/email: a contact's email preferences, read and written by an app that
 // shows its own settings page (the same store the unsubscribe links write),
-// and what became of the emails each feature sent (docs/email.md).
+// and what became of the emails each feature sent (docs/email.md). A
+// feature or template no file has, with nothing ever queued for it either,
+// is refused with the known ones (feature-filter.ts).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -10,9 +12,16 @@ import { emailStats } from '../../email/stats.js';
 import { ALL_TOPICS, topicsOf } from '../../email/topics.js';
 import type { ApiEnv } from './auth.js';
 import { findContact } from './contacts.js';
+import {
+  checkFeatureFilter,
+  checkTemplateFilter,
+  hasActionRuns,
+  hasEmailRuns,
+  type KnownFeatures,
+} from './feature-filter.js';
 import { expectedObject, invalid, readJson, takes, validate } from './input.js';
 
-export interface EmailApiOptions {
+export interface EmailApiOptions extends KnownFeatures {
   sql: postgres.Sql;
   project: LoadedConfig;
   maxBodyBytes: number;
@@ -76,14 +85,18 @@ export function emailRoutes(options: EmailApiOptions): Hono<ApiEnv> {
   });
 
   app.get('/stats', takes('feature', 'template'), async (c) => {
-    const feature = c.req.query('feature');
-    const template = c.req.query('template');
-    return c.json({
-      stats: await emailStats(sql, {
-        ...(feature ? { feature } : {}),
-        ...(template ? { template } : {}),
-      }),
+    const feature = c.req.query('feature') || undefined;
+    const template = c.req.query('template') || undefined;
+    const stats = await emailStats(sql, {
+      ...(feature ? { feature } : {}),
+      ...(template ? { template } : {}),
     });
+    // Nothing to count: a typo, or a feature or template that sent nothing yet.
+    if (stats.length === 0) {
+      await checkFeatureFilter(options, feature, (name) => hasActionRuns(sql, name));
+      await checkTemplateFilter(project, template, (name) => hasEmailRuns(sql, name));
+    }
+    return c.json({ stats });
   });
 
   return app;

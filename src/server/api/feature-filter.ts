@@ -1,10 +1,14 @@
-// A feature named in a query's filter (the decision log and its live tail,
-// action runs). A name no feature file has, with nothing ever
-// recorded under it either, is a typo: refused with 422 and the features
-// there are, in the words POST /v1/actions/replay and `nudge logs` use
-// (features/load.ts unknownFeatureText). A feature since removed from its
-// file still answers what it left behind.
+// A feature or email template named in a query's filter (the decision log
+// and its live tail, action runs, email stats). A name no file has, with
+// nothing ever recorded under it either, is a typo: refused with 422 and the
+// names there are — for features in the words POST /v1/actions/replay and
+// `nudge logs` use (features/load.ts unknownFeatureText). A feature or
+// template since removed from its file still answers what it left behind.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import type postgres from 'postgres';
+import type { LoadedConfig } from '../../config/load.js';
+import { displayPath } from '../../config/yaml.js';
 import { type Feature, unknownFeatureText } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
 
@@ -14,6 +18,11 @@ export interface KnownFeatures {
   features?: Feature[];
   /** Where their files are, as the refusal shows it. */
   featuresDir?: string;
+}
+
+/** The project's features, with their directory as a refusal shows it (relative to the project). */
+export function knownFeatures(project: LoadedConfig, features: Feature[]): Required<KnownFeatures> {
+  return { features, featuresDir: displayPath(project.featuresDir, project.cwd) };
 }
 
 /**
@@ -33,6 +42,47 @@ export async function checkFeatureFilter(
 }
 
 /**
+ * Throws 422 `unknown_template` when no file of the project's templates
+ * directory is `name` (`news` for news.liquid or news.html, as an email
+ * action names it, or the file's own name) and `recorded` finds nothing of it.
+ */
+export async function checkTemplateFilter(
+  project: Pick<LoadedConfig, 'templatesDir' | 'cwd'>,
+  name: string | undefined,
+  recorded: (name: string) => Promise<boolean>,
+): Promise<void> {
+  if (!name) return;
+  const files = await templateFiles(project.templatesDir);
+  const names = files.map((file) => file.replace(TEMPLATE_EXTENSION, ''));
+  if (files.includes(name) || names.includes(name) || (await recorded(name))) return;
+  const listed = [...new Set(names)].sort();
+  throw new HttpError(
+    422,
+    'unknown_template',
+    `template: no template named "${name}" in ${displayPath(project.templatesDir, project.cwd)} (${
+      listed.length ? `templates: ${listed.join(', ')}` : 'the project has no templates'
+    })`,
+  );
+}
+
+/** What an email template's file ends with (actions/render.ts finds `name` as either). */
+const TEMPLATE_EXTENSION = /\.(liquid|html)$/;
+
+/** The template files under `dir` (its subfolders too), as `a/b.liquid`; none when it is no directory. */
+async function templateFiles(dir: string): Promise<string[]> {
+  try {
+    const files = await readdir(dir, { recursive: true });
+    return files
+      .filter((file) => TEMPLATE_EXTENSION.test(file))
+      .map((file) => file.split(path.sep).join('/'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
+/**
  * Whether the decision log holds anything of `feature`: its own rows (the
  * index on feature, outcome, id), or its share of a row of skips.
  */
@@ -49,5 +99,13 @@ export async function hasDecisions(sql: postgres.Sql, feature: string): Promise<
 export async function hasActionRuns(sql: postgres.Sql, feature: string): Promise<boolean> {
   const [row] = await sql<{ found: boolean }[]>`
     select exists (select 1 from nudge_engine.action_runs where feature = ${feature}) as found`;
+  return row?.found ?? false;
+}
+
+/** Whether any email was queued with `template` (its run's params, as email stats groups them). */
+export async function hasEmailRuns(sql: postgres.Sql, template: string): Promise<boolean> {
+  const [row] = await sql<{ found: boolean }[]>`
+    select exists (select 1 from nudge_engine.action_runs
+                    where kind = 'email' and params ->> 'template' = ${template}) as found`;
   return row?.found ?? false;
 }

@@ -12,6 +12,7 @@ import { contactsRoutes } from './contacts.js';
 import { type DashboardApiOptions, dashboardRoutes, sessionOrApiKey } from './dashboard.js';
 import { emailRoutes } from './email.js';
 import { eventsRoutes } from './events.js';
+import { knownFeatures } from './feature-filter.js';
 import { refuseNulInUrl } from './input.js';
 import { listsRoutes } from './lists.js';
 import { makeRateLimiter } from './rate-limit.js';
@@ -68,7 +69,11 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   api.route('/lists', listsRoutes({ sql, attributes, maxBodyBytes }));
   // Email preferences and stats (docs/email.md): topics come from the project's nudge.yaml.
   if (options.dashboard) {
-    api.route('/email', emailRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
+    const { project, features } = options.dashboard;
+    api.route(
+      '/email',
+      emailRoutes({ sql, project, maxBodyBytes, ...knownFeatures(project, features) }),
+    );
   }
   if (options.dashboard)
     api.route('/features/backtest', backtestRoutes({ ...options.dashboard, maxBodyBytes }));
