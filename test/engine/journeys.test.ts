@@ -3,6 +3,9 @@
 // entries, until/within, exit, features without a contact, paused features,
 // the frequency cap, and a decision with a reason for every candidate.
 import { describe, expect, it } from 'vitest';
+import { processTimers } from '../../src/engine/journeys/timers.js';
+import { FeatureSet } from '../../src/engine/match/features.js';
+import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { signUp, testEngine } from './harness.js';
 
@@ -108,6 +111,28 @@ describe('journeys', () => {
     await engine.settle();
     const last = (await engine.decisions('welcome')).at(-1)!;
     expect(last.reason).toBe('cooldown until 2026-03-31T09:00:00.000Z');
+  });
+
+  it('ends a waiting journey whose feature is no longer active when its timer comes due', async () => {
+    await setupTables();
+    const engine = await testEngine(db, { 'welcome.yaml': WELCOME }, { config: CONFIG });
+    const kit = await signUp(db.sql, 'kit@example.com');
+    await engine.settle();
+    engine.clock.advance(2 * DAY);
+    // The feature was removed from its file (or drafted) since: the engine has none.
+    const removed = { ...engine.ctx, features: new FeatureSet([], await readCatalog(db.sql)) };
+    expect(await processTimers(removed)).toBe(1);
+    const [journey] = await db.sql`
+      select status, ended_at, updated_at, wake_at from nudge_engine.journeys
+       where feature = 'welcome' and contact_id = (select id from nudge_engine.contacts where auth_user_id = ${kit})`;
+    const now = engine.clock.now();
+    // Its timeline place moves with it: updated_at is when it ended, on the engine's clock.
+    expect(journey).toEqual({ status: 'exited', ended_at: now, updated_at: now, wake_at: null });
+    expect((await engine.decisions('welcome')).at(-1)).toMatchObject({
+      outcome: 'exited',
+      reason: 'feature is no longer active',
+    });
+    expect(engine.queued.map((a) => a.stage)).toEqual(['welcomed']);
   });
 
   it('skips a stage whose unless holds, with the clause in the decision', async () => {
