@@ -1,5 +1,9 @@
 // `nudge replay`: dead action runs (or one run by key) back into the queue;
-// a running `nudge start` / `nudge worker` picks them up.
+// a running `nudge start` / `nudge worker` picks them up. A key no run has,
+// or a feature no file has and no run was made for, is an error (a typo);
+// a filter that names what exists but finds nothing dead says so and exits 0.
+
+import type postgres from 'postgres';
 import {
   type ReplayFilter,
   ReplayFilterError,
@@ -7,10 +11,15 @@ import {
   replayActions,
   replayFilter,
 } from '../actions/queue.js';
+import { hasActionRun, hasActionRuns } from '../actions/sql/runs-exist.js';
+import type { LoadedConfig } from '../config/load.js';
 import { NudgeError } from '../errors.js';
+import { loadFeatures, noSuchFeature } from '../features/load.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject, openProjectStore, unknownFeature } from './project.js';
+import { loadProject, openProjectStore } from './project.js';
+
+type ReplayOptions = GlobalOptions & ReplayFilterText;
 
 /** replayFilter, its errors said in the command's options. */
 function filterOf(options: ReplayFilterText): ReplayFilter {
@@ -28,24 +37,64 @@ function filterOf(options: ReplayFilterText): ReplayFilter {
   }
 }
 
-export async function replay(
-  options: GlobalOptions & { key?: string; feature?: string; since?: string },
-  io: Io,
-): Promise<number> {
+export async function replay(options: ReplayOptions, io: Io): Promise<number> {
   const filter = filterOf(options);
   const project = await loadProject(options, io);
   const store = await openProjectStore(project, io, { max: 2 });
   try {
     const count = await replayActions(store.sql, filter);
-    io.out(
-      count
-        ? `${io.colors.green('✓')} ${count} action run${count === 1 ? '' : 's'} queued again; a running nudge start or nudge worker sends them.`
-        : options.key
-          ? `Nothing to replay: no action run has the key ${options.key}.`
-          : `Nothing to replay: no dead action runs match${options.feature ? await unknownFeature(project, options.feature) : ''}.`,
-    );
+    if (count) {
+      io.out(
+        `${io.colors.green('✓')} ${count} action run${count === 1 ? '' : 's'} queued again; a running nudge start or nudge worker sends them.`,
+      );
+    } else {
+      await refuseUnknownNames(project, store.sql, options);
+      io.out(nothingToReplay(options));
+    }
     return 0;
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Nothing was replayed: throws when that is because a name given is of
+ * nothing — a key no action run has, a feature no file has and no run was
+ * ever made for (one since removed from its file still has its runs).
+ */
+async function refuseUnknownNames(
+  project: LoadedConfig,
+  sql: postgres.Sql,
+  options: ReplayFilterText,
+): Promise<void> {
+  if (options.key && !(await hasActionRun(sql, options.key))) {
+    throw new NudgeError(
+      `no action run has the key ${options.key}`,
+      'nudge logs --json shows each queued action with its key (detail.key); nudge replay --feature <name> replays all the dead runs of a feature',
+    );
+  }
+  if (!options.feature) return;
+  // A feature file with errors leaves the name unchecked (plan says which).
+  const features = await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
+    () => undefined,
+  );
+  if (
+    features &&
+    !features.some((f) => f.name === options.feature) &&
+    !(await hasActionRuns(sql, options.feature))
+  ) {
+    throw noSuchFeature(features, options.feature, project.featuresDir);
+  }
+}
+
+/** What a filter of names that exist found: nothing (dead) to replay, and where it looked. */
+function nothingToReplay(options: ReplayFilterText): string {
+  const narrowed = [
+    options.feature && `of feature ${options.feature}`,
+    options.since && `created in the last ${options.since}`,
+  ].filter(Boolean);
+  if (options.key) {
+    return `Nothing to replay: the action run with the key ${options.key} is not ${narrowed.join(' and ')}.`;
+  }
+  return `Nothing to replay: no dead action runs ${narrowed.join(', ')}.`;
 }

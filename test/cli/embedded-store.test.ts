@@ -47,16 +47,17 @@ describe('no database URL, and nudge dev’s embedded database in .nudge/pg', ()
       ['logs'],
       ['clock', 'show'],
       ['keys', 'list'],
-      ['replay', '--key', 'none'],
+      ['replay', '--since', '1h'],
     ]) {
       const result = await nudge(args);
       expect(result.code, `${args.join(' ')}: ${result.err}`).toBe(0);
       expect(result.err, args.join(' ')).toBe(SAID);
     }
-    // The project has no feature: these open the store, then refuse the name.
+    // The project has no feature and the store no action run: these open the store, then refuse the name.
     for (const args of [
       ['pause', 'welcome'],
       ['report', 'welcome'],
+      ['replay', '--key', 'none'],
     ]) {
       const result = await nudge(args);
       expect(result.err.split('\n')[0], args.join(' ')).toBe(SAID);

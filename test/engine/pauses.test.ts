@@ -91,12 +91,16 @@ describe('pause and resume live', () => {
     expect((await cli('logs', '--feature', 'welcom')).out).toContain(
       `No decisions for feature welcom; no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (features: welcome).`,
     );
-    expect((await cli('replay', '--feature', 'welcom')).out).toBe(
-      `Nothing to replay: no dead action runs match; no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (features: welcome).`,
-    );
-    expect((await cli('replay', '--key', 'nope')).out).toBe(
-      'Nothing to replay: no action run has the key nope.',
-    );
+    // Replay refuses a name that is of nothing (exit 1), rather than replaying nothing.
+    expect(await cli('replay', '--feature', 'welcom')).toMatchObject({
+      code: 1,
+      out: '',
+      err: `✗ no feature named "welcom" in ${path.join(cwd, 'nudge/features')}\n  hint: features: welcome`,
+    });
+    expect(await cli('replay', '--key', 'nope')).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('✗ no action run has the key nope'),
+    });
     // The clock of a database that is not nudge dev's moves only when asked twice.
     const moved = await cli('clock', 'advance', '1h');
     expect(moved.code).toBe(1);

@@ -18,11 +18,12 @@ import {
   replayActions,
   replayFilter,
 } from '../../actions/queue.js';
+import { hasActionRuns } from '../../actions/sql/runs-exist.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
 import { type Feature, unknownFeatureText } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { checkFeatureFilter, hasActionRuns } from './feature-filter.js';
+import { checkFeatureFilter } from './feature-filter.js';
 import { durationQuery, invalid, readJson, takes, validate } from './input.js';
 import { limitOf, nextCursor, wholeNumber } from './keyset.js';
 

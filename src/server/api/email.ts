@@ -6,19 +6,14 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
+import { hasActionRuns, hasEmailRuns } from '../../actions/sql/runs-exist.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { preferencesOf, setPreferences } from '../../contacts/preferences.js';
 import { emailStats } from '../../email/stats.js';
 import { ALL_TOPICS, topicsOf } from '../../email/topics.js';
 import type { ApiEnv } from './auth.js';
 import { findContact } from './contacts.js';
-import {
-  checkFeatureFilter,
-  checkTemplateFilter,
-  hasActionRuns,
-  hasEmailRuns,
-  type KnownFeatures,
-} from './feature-filter.js';
+import { checkFeatureFilter, checkTemplateFilter, type KnownFeatures } from './feature-filter.js';
 import { expectedObject, invalid, readJson, takes, validate } from './input.js';
 
 export interface EmailApiOptions extends KnownFeatures {

@@ -94,18 +94,3 @@ export async function hasDecisions(sql: postgres.Sql, feature: string): Promise<
                       and detail -> 'skipped' ? ${feature}) as found`;
   return row?.found ?? false;
 }
-
-/** Whether any action run was made for `feature`. */
-export async function hasActionRuns(sql: postgres.Sql, feature: string): Promise<boolean> {
-  const [row] = await sql<{ found: boolean }[]>`
-    select exists (select 1 from nudge_engine.action_runs where feature = ${feature}) as found`;
-  return row?.found ?? false;
-}
-
-/** Whether any email was queued with `template` (its run's params, as email stats groups them). */
-export async function hasEmailRuns(sql: postgres.Sql, template: string): Promise<boolean> {
-  const [row] = await sql<{ found: boolean }[]>`
-    select exists (select 1 from nudge_engine.action_runs
-                    where kind = 'email' and params ->> 'template' = ${template}) as found`;
-  return row?.found ?? false;
-}
