@@ -1,11 +1,15 @@
 // `nudge init`: a nudge.yaml and a first feature from the premade templates,
-// so a newcomer starts from something that deploys.
+// so a newcomer starts from something that deploys: with the email templates
+// that feature sends (and the partials they render), not every premade one;
+// it says where the others are and how to add a premade feature with its own.
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { didYouMean } from '../config/suggest.js';
+import { displayPath, parseYaml } from '../config/yaml.js';
 import { NudgeError } from '../errors.js';
+import { parseFeature } from '../features/load.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 
@@ -65,19 +69,34 @@ export async function init(
     io.out(`  ${io.colors.green('+')} ${relative}`);
   };
   await write('nudge.yaml', () => writeFile(path.join(io.cwd, 'nudge.yaml'), CONFIG));
-  await write(`nudge/features/${template}.yaml`, async () =>
-    writeFile(
-      path.join(io.cwd, `nudge/features/${template}.yaml`),
-      withInstalledSchema(
-        await readFile(path.join(TEMPLATES, 'features', `${template}.yaml`), 'utf8'),
-      ),
-    ),
+  const premade = await readFile(path.join(TEMPLATES, 'features', `${template}.yaml`), 'utf8');
+  await write(`nudge/features/${template}.yaml`, () =>
+    writeFile(path.join(io.cwd, `nudge/features/${template}.yaml`), withInstalledSchema(premade)),
   );
-  for (const file of await readdir(path.join(TEMPLATES, 'templates'))) {
+  const emails = await templateFilesOf(premade, `${template}.yaml`);
+  // There even when the feature sends no email: where nudge.yaml says templates are.
+  await mkdir(path.join(io.cwd, 'nudge/templates'), { recursive: true });
+  for (const file of emails) {
     await write(`nudge/templates/${file}`, () =>
       copyFile(path.join(TEMPLATES, 'templates', file), path.join(io.cwd, 'nudge/templates', file)),
     );
   }
+  io.out('');
+  const others = available.filter((name) => name !== template);
+  const [file = '<name>.liquid'] = emails;
+  io.out(
+    `${emails.length ? `Email templates: the ones ${template} sends, in nudge/templates` : `${template} sends no email: no email template copied`}; an email action's template: ${file.replace(/\.(liquid|html)$/, '')} is nudge/templates/${file}.`,
+  );
+  io.out(
+    io.colors.dim(
+      `  More premade features, each with its templates: nudge init --template <name> (${others.join(', ')}).`,
+    ),
+  );
+  io.out(
+    io.colors.dim(
+      `  Every premade email template: ${displayPath(path.join(TEMPLATES, 'templates'), io.cwd)}`,
+    ),
+  );
   io.out('');
   io.out('Next:');
   io.out(
@@ -90,6 +109,35 @@ export async function init(
   );
   return 0;
 }
+
+/**
+ * The premade template files (names in TEMPLATES/templates) a premade
+ * feature's email actions send, with the partials they render: `template:
+ * welcome` is welcome.liquid, else welcome.html, as the renderer finds them.
+ */
+async function templateFilesOf(featureText: string, fileName: string): Promise<string[]> {
+  const feature = parseFeature(parseYaml(featureText, fileName, {}), fileName);
+  const names = [...feature.machine.stages.values()].flatMap((stage) =>
+    stage.actions.flatMap((action) => (action.kind === 'email' ? [action.params.template] : [])),
+  );
+  const files: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const file = [name, `${name}.liquid`, `${name}.html`].find(
+      (candidate) =>
+        /\.(liquid|html)$/.test(candidate) &&
+        existsSync(path.join(TEMPLATES, 'templates', candidate)),
+    );
+    if (!file || files.includes(file)) continue;
+    files.push(file);
+    const text = await readFile(path.join(TEMPLATES, 'templates', file), 'utf8');
+    for (const [, partial] of text.matchAll(PARTIAL)) names.push(partial!);
+  }
+  return files;
+}
+
+/** `{% render 'money' %}` or `{%- include "footer" -%}`: the partial's name. */
+const PARTIAL = /\{%-?\s*(?:render|include)\s+['"]([^'"]+)['"]/g;
 
 /**
  * A premade feature's `$schema=` points at the schema in this repository
