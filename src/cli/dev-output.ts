@@ -23,7 +23,11 @@ import type { StopSignals } from './signals.js';
  * How to run the other commands on the demo database from a second
  * terminal, literally: its URL, and the project `nudge dev` runs — the
  * bundled demo's nudge.yaml (with no --config they would load the folder's,
- * none: an empty project, and its master key lies beside that file).
+ * none: an empty project, and its master key lies beside that file). Each
+ * command carries the URL itself, so any one line works pasted alone: without
+ * it a command looks for an embedded store beside that nudge.yaml
+ * (examples/demo/.nudge/pg), not the one `nudge dev` runs. The export line
+ * is for the commands not printed.
  */
 export function otherCommands(
   io: Io,
@@ -32,9 +36,11 @@ export function otherCommands(
   file: string | undefined,
 ): { env: string; command: (args: string) => string } {
   const shown = file && shortPath(io, path.resolve(io.cwd, file));
+  const assignment = `DATABASE_URL="${url}"`;
   return {
-    env: `export DATABASE_URL="${url}"`,
-    command: (args) => `${selfCommand(io)}${shown ? ` --config ${shown}` : ''} ${args}`,
+    env: `export ${assignment}`,
+    command: (args) =>
+      `${assignment} ${selfCommand(io)}${shown ? ` --config ${shown}` : ''} ${args}`,
   };
 }
 

@@ -2,29 +2,20 @@
 // shell, and `nudge dev --once` takes a newcomer from nothing to the demo's
 // story on an embedded database (its own server, in a temporary directory):
 // emails, webhooks delivered and one dead, the clock moved for the drip.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { listenOn } from '../../src/dev/port.js';
+import { waitFor } from '../harness/wait.js';
+import { exited } from './exec.js';
 
-const run = promisify(execFile);
 const BIN = path.resolve('dist/cli/main.js');
 
-async function nudge(args: string[], cwd: string) {
-  try {
-    const { stdout, stderr } = await run('node', [BIN, ...args], {
-      cwd,
-      env: { ...process.env, CI: 'true' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function nudge(args: string[], cwd: string) {
+  return exited('node', [BIN, ...args], { cwd, env: { ...process.env, CI: 'true' } });
 }
 
 describe('the nudge executable', () => {
@@ -85,18 +76,25 @@ describe('the nudge executable', () => {
       expect(out).toContain('the engine is 2 days ahead of real time');
       // The commands for another terminal: one a line, each pasteable as it is.
       expect(out).toMatch(/from another terminal:\n {2}export DATABASE_URL="postgres:\/\/\S+"\n/);
-      expect(out).toMatch(/^ {2}node \S+main\.js --config \S+nudge\.yaml logs$/m);
-      expect(out).toMatch(
-        /^ {2}node \S+main\.js --config \S+ replay --feature upload-thumbnails$/m,
-      );
-      expect(out).toMatch(/^ {2}node \S+main\.js --config \S+ clock advance 2d$/m);
+      // Each carries the URL: pasted alone it works, nothing exported first.
+      const pasteable = (args: string) =>
+        new RegExp(
+          `^ {2}DATABASE_URL="postgres://\\S+" node \\S+main\\.js --config \\S+nudge\\.yaml ${args}$`,
+          'm',
+        );
+      expect(out).toMatch(pasteable('logs'));
+      expect(out).toMatch(pasteable('replay --feature upload-thumbnails'));
+      expect(out).toMatch(pasteable('clock advance 2d'));
       // A second run reuses the database, deploys nothing new, and plays the story again,
       // on another port while something else holds the configured one (8787).
+      // It is held here, not merely found taken: another test's nudge dev may
+      // have it now and let it go before this one starts.
       const holder = createServer();
-      await new Promise<void>((resolve) => {
-        holder.once('error', () => resolve()); // held already by another process: as good
-        holder.listen(8787, '127.0.0.1', () => resolve());
-      });
+      await waitFor(
+        () => listenOn(holder, 8787).then((held) => held || undefined),
+        'port 8787 free to hold',
+        60_000,
+      );
       const again = await nudge(['dev', '--once', '--data-dir', path.join(cwd, 'pg')], cwd).finally(
         () => new Promise((resolve) => holder.close(resolve)),
       );
