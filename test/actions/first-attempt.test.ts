@@ -29,7 +29,7 @@ beforeAll(async () => {
     await makeProject(`
 webhooks:
   secret: \${WEBHOOK_SECRET}
-  timeout_ms: 1000
+  timeout_ms: 10000
 actions:
   max_attempts: 3
   backoff_base_ms: 60000
@@ -109,7 +109,7 @@ describe('first attempts in the deciding process', () => {
     attempts.start(refs);
     attempts.start(refs);
     for (const key of keys) {
-      expect((await waitForRun(sql, key, ['succeeded'], 5000)).attempts).toBe(1);
+      expect((await waitForRun(sql, key, ['succeeded'])).attempts).toBe(1);
     }
     expect(await attempts.settle(5000)).toBe(0);
     expect(keys.map(requestsFor)).toEqual(keys.map(() => 1));
