@@ -194,19 +194,21 @@ describe('the query builder', () => {
 
 describe('contacts, events, errors', () => {
   it('tracks events idempotently and shows them on the timeline; deletes', async () => {
-    const first = await nudge.events.track({
+    const order = {
       email: 'ada@example.com',
       event: 'order_placed',
       properties: { total: 12 },
       occurred_at: new Date('2025-05-01T10:00:00Z'),
       idempotency_key: 'order-1',
-    });
-    const again = await nudge.events.track({
-      email: 'ada@example.com',
-      event: 'order_placed',
-      idempotency_key: 'order-1',
-    });
+    };
+    const first = await nudge.events.track(order);
+    const again = await nudge.events.track(order);
     expect(again).toEqual({ ...first, duplicate: true });
+    const reused = await nudge.events
+      .track({ ...order, event: 'order_refunded' })
+      .catch((error: unknown) => error);
+    expect(reused).toBeInstanceOf(NudgeApiError);
+    expect(reused).toMatchObject({ status: 422, code: 'idempotency_key_reused' });
     const { contact, timeline } = await nudge.contacts.get('ada@example.com', { limit: 5 });
     expect(contact.attributes.full_name).toBe('Ada Lovelace');
     expect(timeline.items).toEqual([

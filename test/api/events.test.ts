@@ -1,6 +1,7 @@
 // POST /v1/events: the event on the contact's timeline and in the inbox (source
 // api, with its name), idempotency keys (200 with the first event, nothing
-// stored twice, also under concurrency), the engine running a feature
+// stored twice, also under concurrency; 422 when the key is reused for
+// another event), the engine running a feature
 // triggered by the event's name, and 422s that write nothing.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -89,17 +90,85 @@ describe('POST /v1/events', () => {
   });
 
   it('an idempotency key stores the event once and answers 200 with the first', async () => {
-    const body = { email: 'retry@example.com', event: 'signup', idempotency_key: 'req-1' };
+    const body = {
+      email: 'retry@example.com',
+      event: 'signup',
+      properties: { plan: 'pro', seats: 3 },
+      idempotency_key: 'req-1',
+    };
     const first = await track(body);
     expect(first.status).toBe(201);
     const before = await counts();
     const wakes = api.wakes();
-    const second = await track({ ...body, properties: { changed: true } });
+    // A retry: the same event, the email spelt otherwise, properties in another order.
+    const second = await track({
+      ...body,
+      email: ' Retry@Example.com',
+      properties: { seats: 3, plan: 'pro' },
+    });
     expect(second.status).toBe(200);
     expect(second.json).toEqual({ ...(first.json as Tracked), duplicate: true });
     expect((first.json as Tracked).idempotency_key).toBe('req-1');
     expect(await counts()).toEqual(before);
     expect(api.wakes()).toBe(wakes);
+  });
+
+  describe('a key reused for another event', () => {
+    const first = {
+      email: 'reuse@example.com',
+      event: 'order_placed',
+      properties: { order_id: 7 },
+      occurred_at: '2025-02-03T04:05:06Z',
+      idempotency_key: 'k1',
+    };
+    let stored: Tracked;
+    beforeAll(async () => {
+      const answer = await track(first);
+      expect(answer.status).toBe(201);
+      stored = answer.json as Tracked;
+    });
+
+    it.each([
+      ['event', { event: 'other' }],
+      ['contact', { email: 'someone-else@example.com' }],
+      ['properties', { properties: { order_id: 8 } }],
+      ['properties', { properties: undefined }],
+      ['occurred_at', { occurred_at: '2025-02-03T04:05:07Z' }],
+      ['event, properties', { event: 'other', properties: {} }],
+    ])(
+      'is a 422 idempotency_key_reused naming what differs (%s), and stores nothing',
+      async (differs, change) => {
+        const before = await counts();
+        const wakes = api.wakes();
+        const answer = await track({ ...first, ...change });
+        expect(answer.status).toBe(422);
+        expect(answer.json).toMatchObject({
+          error: 'idempotency_key_reused',
+          idempotency_key: 'k1',
+          differs: differs.split(', '),
+          first_event_id: stored.id,
+        });
+        expect(detailOf(answer)).toBe(
+          `idempotency_key "k1" was first used for another event (#${stored.id} order_placed at 2025-02-03T04:05:06.000Z); this call's ${differs} ${differs.includes(',') ? 'differ' : 'differs'}: send a new key for a new event, or the first call's body again to get its event`,
+        );
+        expect(await counts()).toEqual(before);
+        expect(api.wakes()).toBe(wakes);
+      },
+    );
+
+    it('is the same event by contact_id, and without occurred_at (a retry cannot repeat "now")', async () => {
+      const same = { ...first, email: undefined, contact_id: stored.contact_id };
+      const byId = await track(same);
+      expect(byId.status).toBe(200);
+      expect(byId.json).toEqual({ ...stored, duplicate: true });
+      const later = await track({ ...first, occurred_at: undefined });
+      expect(later.status).toBe(200);
+      expect(later.json).toEqual({ ...stored, duplicate: true });
+      const other = await api.call('POST', '/v1/contacts', { body: { external_id: 'not-7' } });
+      const wrong = await track({ ...same, contact_id: (other.json as { id: string }).id });
+      expect(wrong.status).toBe(422);
+      expect(wrong.json).toMatchObject({ differs: ['contact'] });
+    });
   });
 
   it('concurrent calls with one key store one event', async () => {

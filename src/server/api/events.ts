@@ -1,6 +1,7 @@
 // POST /v1/events: track an event for a contact (by id, or found/created by
 // email, auth user id, phone or external id). 201 for a new event; 200 with
-// the first event when the idempotency key was used before.
+// the first event when the idempotency key was used before for the same
+// event, 422 when it was used for another (reused-key.ts).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import type { Router } from '../../engine/intake/inbox.js';
 import type { ApiEnv } from './auth.js';
 import { email, externalId, phone, uuid } from './contacts.js';
 import { expectedObject, invalid, readJson, validate } from './input.js';
+import { differences, keyReused, type RequestedEvent } from './reused-key.js';
 
 export interface EventsApiOptions {
   sql: postgres.Sql;
@@ -89,19 +91,27 @@ export function eventsRoutes(options: EventsApiOptions): Hono<ApiEnv> {
         'name the contact: email, contact_id, auth_user_id, phone or external_id',
       );
     }
+    const requested: RequestedEvent = {
+      contact: body.contact_id ? { id: body.contact_id } : identity,
+      event: body.event,
+      properties: body.properties ?? {},
+      ...(body.occurred_at ? { occurredAt: new Date(body.occurred_at) } : {}),
+    };
     try {
       const { event, inboxed } = await trackEvent(
         options.sql,
         {
-          contact: body.contact_id ? { id: body.contact_id } : identity,
-          event: body.event,
-          properties: body.properties ?? {},
-          occurredAt: body.occurred_at ? new Date(body.occurred_at) : new Date(),
+          ...requested,
+          occurredAt: requested.occurredAt ?? new Date(),
           ...(body.idempotency_key !== undefined ? { idempotencyKey: body.idempotency_key } : {}),
         },
         options.route,
       );
       if (inboxed) options.onEvents?.();
+      if (event.duplicate && body.idempotency_key !== undefined) {
+        const differs = await differences(options.sql, event, requested);
+        if (differs.length) throw keyReused(body.idempotency_key, event, differs);
+      }
       return c.json(event, event.duplicate ? 200 : 201);
     } catch (error) {
       if (error instanceof UnknownContact) throw invalid('contact_id', error.message);
