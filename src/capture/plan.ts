@@ -252,6 +252,8 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
   // them. While rows wait there is nothing to deploy: the engine processes
   // them (their events arrive), and the drop becomes a change of the plan
   // once the table is empty (the drop is skipped if a row is there by then).
+  // Details say what deploy would do, never that it did: deploy lists the
+  // same items before it asks, and when it is refused.
   const wanted = new Set(desired.flatMap((object) => (object.rows ? [object.rows.table] : [])));
   for (const name of state.rowsTables) {
     if (wanted.has(name)) continue;
@@ -262,7 +264,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
       subject: `table nudge.${name}`,
       detail: held
         ? `old outbox: rows table no capture uses, waiting to empty (${ROWS_WAITING})`
-        : 'rows table no capture uses, empty: dropped',
+        : 'old outbox: rows table no capture uses, empty now: deploy would drop it',
       ...(held ? { waiting: true } : {}),
       sql: held ? [] : [dropRowsTableSql(name)],
     });

@@ -43,7 +43,7 @@ describe('outbox → replication with rows still in the old outbox', () => {
     await db.sql.unsafe(`delete from nudge.${rows!.name}`);
     const emptied = await project.nudge(['plan']);
     expect(emptied.out).toMatch(
-      /- capture table nudge\.\S+ +rows table no capture uses, empty: dropped/,
+      /- capture table nudge\.\S+ +old outbox: rows table no capture uses, empty now: deploy would drop it/,
     );
     const leftover = await featuresLine();
     expect(leftover).toMatch(
