@@ -127,7 +127,7 @@ export function parseContactQuery(
     if (GROUPS.has(param)) {
       if (value.includes('\u0001')) throw new QueryError(param, 'control characters in a filter');
       const tree = rewriteGroup(value, param, query.groupSearches);
-      query.filters.push({ param, condition: parse(param, { [param]: tree }) });
+      query.filters.push({ param, condition: parseGroup(param, tree) });
       continue;
     }
     const search = textSearch(param, param, value);
@@ -142,6 +142,20 @@ function parse(param: string, value: Record<string, string>): Condition {
     return parseCondition(value, { scopes: SCOPES });
   } catch (error) {
     throw asQueryError(param, error);
+  }
+}
+
+/**
+ * A group as rewriteGroup left it, whose structure it has checked: what the
+ * parser can still find wrong is in one of its filters, which it quotes as
+ * rewritten (`in "contact.plan.eqq.pro": …`); said as sent (`in "plan.eqq.pro"`).
+ */
+function parseGroup(param: string, tree: string): Condition {
+  try {
+    return parseCondition({ [param]: tree }, { scopes: SCOPES });
+  } catch (error) {
+    if (!(error instanceof ConditionError)) throw error;
+    throw new QueryError(param, error.message.replace(/^in "contact\./, 'in "'));
   }
 }
 
@@ -188,19 +202,35 @@ function textSearch(param: string, field: string, filter: string): TextSearch | 
 
 /**
  * Prefixes each leaf of a PostgREST group string with `contact.` and swaps
- * full-text leaves for synthetic tests. Structure is left to the condition
- * parser, which reports anything malformed.
+ * full-text leaves for synthetic tests. The errors of its structure are
+ * found here, quoting what was sent: the condition parser would quote the
+ * rewritten text, which the user never typed.
  */
 function rewriteGroup(text: string, param: string, searches: Map<string, TextSearch>): string {
+  if (!text.trimStart().startsWith('(')) {
+    throw new QueryError(
+      param,
+      `expected "(<filter>,<filter>,...)", e.g. "(plan.eq.pro,mrr.gt.100)", got "${text}"`,
+    );
+  }
   let out = '';
   let itemStart = false;
+  // Open groups; -1 before the first "(", 0 once the outer group is closed.
+  let depth = -1;
   for (let i = 0; i < text.length; ) {
     const char = text[i]!;
+    if (depth === 0 && char !== ' ') {
+      throw new QueryError(
+        param,
+        `unexpected text after the closing parenthesis: "${text.slice(i)}"`,
+      );
+    }
     if (itemStart && char !== ' ') {
       const group = /^(not\.)?(and|or)\(/.exec(text.slice(i));
       if (group) {
         out += group[0];
         i += group[0].length;
+        depth++;
         continue;
       }
       const end = leafEnd(text, i, param);
@@ -209,10 +239,13 @@ function rewriteGroup(text: string, param: string, searches: Map<string, TextSea
       itemStart = false;
       continue;
     }
+    if (char === '(') depth = Math.max(depth, 0) + 1;
+    else if (char === ')') depth--;
     if (char === '(' || char === ',') itemStart = true;
     out += char;
     i++;
   }
+  if (depth > 0) throw new QueryError(param, `missing ")" at the end of "${text}"`);
   return out;
 }
 
@@ -235,7 +268,12 @@ function leafEnd(text: string, start: number, param: string): number {
 
 function rewriteLeaf(leaf: string, param: string, searches: Map<string, TextSearch>): string {
   const dot = leaf.indexOf('.');
-  if (dot <= 0) return leaf;
+  if (dot <= 0) {
+    throw new QueryError(
+      param,
+      `expected "<field>.<op>.<value>", e.g. "plan.eq.pro", got "${leaf}"`,
+    );
+  }
   const field = leaf.slice(0, dot);
   const filter = leaf.slice(dot + 1);
   let search: TextSearch | undefined;

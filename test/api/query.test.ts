@@ -189,11 +189,8 @@ describe('filters', () => {
     ['vip=eq.yes', 'expected true or false'],
     ['city=is.true', 'declare the attribute in nudge.yaml'],
     ['trial_ends_at=gt.yesterday', 'expected an ISO 8601 timestamp'],
-    ['or=(plan.eq.pro', 'or: missing ")"'],
-    [
-      'or=(plan.eqq.pro)',
-      'or: in "contact.plan.eqq.pro": unknown operator "eqq" (did you mean "eq"?)',
-    ],
+    ['or=(plan.eq.pro', 'or: missing ")" at the end of "(plan.eq.pro"'],
+    ['or=(plan.eqq.pro)', 'or: in "plan.eqq.pro": unknown operator "eqq" (did you mean "eq"?)'],
     ['plan=pro', 'expected "<op>.<value>", e.g. "eq.pro"'],
     ['limit=ten', 'limit: expected a whole number'],
     ['order=mrr.sideways', 'order: expected "<field>[.asc|.desc][.nullsfirst|.nullslast]"'],
@@ -204,6 +201,33 @@ describe('filters', () => {
     expect(response.status).toBe(400);
     expect(response.json).toMatchObject({ error: 'bad_query' });
     expect(detailOf(response)).toContain(message);
+  });
+});
+
+describe('a malformed or= / and= group', () => {
+  // The group is rewritten before it is parsed (each filter as contact.<field>,
+  // a full-text filter as a test of its own): the error quotes what was sent.
+  it.each([
+    ['or=(email.eq.a', 'or: missing ")" at the end of "(email.eq.a"'],
+    ['or=(email.eq.a,bio.fts.fox', 'or: missing ")" at the end of "(email.eq.a,bio.fts.fox"'],
+    [
+      'not.and=(and(plan.eq.pro,mrr.gt.1)',
+      'not.and: missing ")" at the end of "(and(plan.eq.pro,mrr.gt.1)"',
+    ],
+    ['or=(plan.eq.pro),mrr.gt.1', 'or: unexpected text after the closing parenthesis: ",mrr.gt.1"'],
+    [
+      'or=plan.eq.pro',
+      'or: expected "(<filter>,<filter>,...)", e.g. "(plan.eq.pro,mrr.gt.100)", got "plan.eq.pro"',
+    ],
+    ['or=(plan.eq.pro,)', 'or: expected "<field>.<op>.<value>", e.g. "plan.eq.pro", got ""'],
+    ['or=(bio.fts.fox,plan.zz.pro)', 'or: in "plan.zz.pro": unknown operator "zz"'],
+  ])('%s quotes what was sent', async (query, message) => {
+    const response = await get(query);
+    expect(response.status).toBe(400);
+    expect(response.json).toMatchObject({ error: 'bad_query' });
+    expect(detailOf(response)).toContain(message);
+    expect(detailOf(response)).not.toContain('contact.');
+    expect(detailOf(response)).not.toContain('fts\u0001');
   });
 });
 
