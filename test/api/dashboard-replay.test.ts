@@ -94,4 +94,17 @@ describe('Replay all matching a filter', () => {
     const list = await call('GET', '/v1/actions?since=lately');
     expect(list.status).toBe(400);
   });
+
+  it('refuses a key no run has, as nudge replay does; a known key of no dead run queues nothing', async () => {
+    const typo = await call('POST', '/v1/actions/replay', { key: 'run-66' });
+    expect(typo.status).toBe(422);
+    expect(await typo.json()).toMatchObject({
+      error: 'invalid_body',
+      detail: 'key: no action run has the key run-66',
+    });
+    // A key that exists but the filter leaves out (created 10 minutes ago) is no typo.
+    const known = await call('POST', '/v1/actions/replay', { key: 'run-5', since: '1m' });
+    expect(known.status).toBe(200);
+    expect(await known.json()).toEqual({ queued: 0 });
+  });
 });

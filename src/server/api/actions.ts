@@ -18,7 +18,7 @@ import {
   replayActions,
   replayFilter,
 } from '../../actions/queue.js';
-import { hasActionRuns } from '../../actions/sql/runs-exist.js';
+import { hasActionRun, hasActionRuns } from '../../actions/sql/runs-exist.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
 import { type Feature, unknownFeatureText } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
@@ -93,12 +93,20 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
     const body = validate(replaySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
     const filter = filterOf(body);
     const queued = await replayActions(sql, filter);
-    // As `nudge replay` does: nothing matched, and the feature is not one the project has.
-    const unknown =
-      queued === 0 && body.feature && features
-        ? unknownFeatureText(features, body.feature, options.featuresDir ?? 'features')
-        : undefined;
-    if (unknown) throw invalid('feature', unknown);
+    if (queued === 0) {
+      // As `nudge replay` does: nothing matched because a name given is of
+      // nothing — a key no run has, a feature no file has and no run was made for.
+      if (body.key && !(await hasActionRun(sql, body.key)))
+        throw invalid('key', `no action run has the key ${body.key}`);
+      if (body.feature && features && !(await hasActionRuns(sql, body.feature))) {
+        const unknown = unknownFeatureText(
+          features,
+          body.feature,
+          options.featuresDir ?? 'features',
+        );
+        if (unknown) throw invalid('feature', unknown);
+      }
+    }
     return c.json({ queued });
   });
   return api;
