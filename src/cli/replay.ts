@@ -11,7 +11,7 @@ import {
   replayActions,
   replayFilter,
 } from '../actions/queue.js';
-import { hasActionRun, hasActionRuns } from '../actions/sql/runs-exist.js';
+import { hasActionRun, hasActionRuns } from '../actions/runs-exist.js';
 import type { LoadedConfig } from '../config/load.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures, noSuchFeature } from '../features/load.js';

@@ -18,7 +18,7 @@ import {
   replayActions,
   replayFilter,
 } from '../../actions/queue.js';
-import { hasActionRun, hasActionRuns } from '../../actions/sql/runs-exist.js';
+import { hasActionRun, hasActionRuns } from '../../actions/runs-exist.js';
 import { ACTION_STATUSES, type ActionPage, type ActionRun } from '../../client/dashboard.js';
 import { type Feature, unknownFeatureText } from '../../features/load.js';
 import { HttpError } from '../http-error.js';

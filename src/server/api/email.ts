@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { hasActionRuns, hasEmailRuns } from '../../actions/sql/runs-exist.js';
+import { hasActionRuns, hasEmailRuns } from '../../actions/runs-exist.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { preferencesOf, setPreferences } from '../../contacts/preferences.js';
 import { emailStats } from '../../email/stats.js';
