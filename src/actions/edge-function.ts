@@ -2,6 +2,7 @@
 // POST {project_url}/functions/v1/{name}, with the service role key.
 
 import { failureOf, httpUrl, idempotencyKey, resultBody, send } from './http.js';
+import { isFunctionName } from './params.js';
 import { type ActionProvider, PermanentError } from './types.js';
 import { defaultBody } from './webhook.js';
 
@@ -22,7 +23,7 @@ export const edgeFunctionProvider: ActionProvider = {
     }
     const params = run.params as { name: unknown; body?: unknown };
     const name = String(params.name ?? '');
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    if (!isFunctionName(name)) {
       throw new PermanentError(`"${name}" is not an Edge Function name (letters, digits, - and _)`);
     }
     const base = httpUrl(supabase.project_url, 'connectors.supabase.project_url');

@@ -8,6 +8,7 @@ import { type EmailLinks, emailLinks } from '../email/links.js';
 import { TRANSACTIONAL, topicOfAction } from '../email/topics.js';
 import { makeDevMailbox } from './dev-mailbox.js';
 import type { EmailSender, OutgoingEmail } from './email-sender.js';
+import { isEmailAddress } from './params.js';
 import { rendererFor, templateVariables } from './render.js';
 import { makeResendSender } from './resend.js';
 import { makeSmtpSender } from './smtp.js';
@@ -71,7 +72,7 @@ export async function composeEmail(
       'email has no recipient: the contact has no email and the action gives no `to`',
     );
   }
-  if (!/^[^@\s]+@[^@\s]+$/.test(to.replace(/^.*<(.*)>\s*$/, '$1'))) {
+  if (!isEmailAddress(to)) {
     throw new PermanentError(`email recipient "${to}" is not an email address`);
   }
   const from = text(params.from) ?? text(email.from) ?? null;

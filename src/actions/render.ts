@@ -1,10 +1,11 @@
 // Liquid for actions: every string in an action's params, and the email
 // templates in the templates directory (<name>.liquid, else <name>.html).
 // Parsed templates are cached; a template file is re-read when it changes.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Liquid, type Template } from 'liquidjs';
 import type { LoadedConfig } from '../config/load.js';
+import { didYouMean } from '../config/suggest.js';
 import { type ActionRun, PermanentError } from './types.js';
 
 export type Variables = Record<string, unknown>;
@@ -60,9 +61,26 @@ const SINGLE_OUTPUT = /^\{\{-?\s*([^{}]+?)\s*-?\}\}$/s;
 const TEMPLATE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 const MAX_CACHED_STRINGS = 2000;
 
+// Strings in params: no file access at all (an in-memory, empty template set).
+const inline = new Liquid({ strictFilters: true, ownPropertyOnly: true, templates: {} });
+
+/**
+ * The global variables a string in an action's params reads; throws what
+ * rendering it would throw for its syntax (an output or tag left open, a
+ * filter or tag that does not exist, a partial, which params cannot have).
+ * The static check of a param: `nudge plan` refuses what this refuses, so
+ * a string it passes fails at run time only for its data.
+ */
+export function textVariables(text: string): VariableSegments[] {
+  return text.includes('{') ? inline.globalVariableSegmentsSync(text) : [];
+}
+
+/** The names of the filters params and templates may use, for "did you mean". */
+export function liquidFilterNames(): string[] {
+  return Object.keys(inline.filters);
+}
+
 export function makeRenderer(templatesDir: string, cwd = process.cwd()): Renderer {
-  // Strings in params: no file access at all (an in-memory, empty template set).
-  const inline = new Liquid({ strictFilters: true, ownPropertyOnly: true, templates: {} });
   const html = new Liquid({
     root: templatesDir,
     extname: '.liquid',
@@ -124,8 +142,18 @@ export function makeRenderer(templatesDir: string, cwd = process.cwd()): Rendere
       if (stats?.isFile()) return { file, stats };
     }
     throw new PermanentError(
-      `email template "${name}" not found: no ${candidates.map(shown).join(' or ')}`,
+      `email template "${name}" not found: no ${candidates.map(shown).join(' or ')}${await nearName(name)}`,
     );
+  }
+
+  /** ` (did you mean "welcome"?)` when a template beside where `name` was looked for is close to it. */
+  async function nearName(name: string) {
+    const folder = path.dirname(name);
+    const entries = await readdir(path.join(templatesDir, folder)).catch(() => []);
+    const names = entries
+      .filter((entry) => /\.(liquid|html)$/.test(entry))
+      .map((entry) => path.posix.join(folder, entry.replace(/\.(liquid|html)$/, '')));
+    return didYouMean(name, names);
   }
 
   async function parsedTemplate(name: string) {
@@ -153,7 +181,7 @@ export function makeRenderer(templatesDir: string, cwd = process.cwd()): Rendere
         throw new PermanentError(`${shown(file)}: ${liquidMessage(error, file)}`);
       }
     },
-    textVariables: (text) => (text.includes('{') ? inline.globalVariableSegmentsSync(text) : []),
+    textVariables,
     async template(name, variables) {
       const { file, parsed } = await parsedTemplate(name);
       try {

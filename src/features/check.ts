@@ -101,6 +101,12 @@ function checkFeature(
   const { source, trigger } = feature;
   const fail = (at: FieldPath, problem: string) => errors.push(source.error(at, problem));
 
+  // Without the rows' table, what does not read the rows is checked still.
+  const rowsUnknown = () => {
+    checkConditions(feature, 'unknown', attributes, errors, exclude);
+    checkEnrichments(feature, undefined, catalog, errors, exclude);
+    return [];
+  };
   if (trigger.kind === 'event') {
     const event = namedEvent(trigger.event);
     if (!event) {
@@ -111,9 +117,9 @@ function checkFeature(
           ['trigger', 'event'],
           `unknown event "${trigger.event}"${didYouMean(trigger.event, Object.keys(NAMED_EVENTS))}`,
         );
-      } else {
-        checkConditions(feature, undefined, attributes, errors, exclude);
+        return rowsUnknown();
       }
+      checkConditions(feature, undefined, attributes, errors, exclude);
       return [];
     }
     const table = catalog.get(event.table);
@@ -122,7 +128,7 @@ function checkFeature(
         ['trigger', 'event'],
         `${trigger.event} needs ${formatTableName(event.table)}, which does not exist`,
       );
-      return [];
+      return rowsUnknown();
     }
     checkConditions(feature, table, attributes, errors, exclude);
     return [
@@ -139,8 +145,9 @@ function checkFeature(
   const table = catalog.get(trigger.table);
   if (!table) {
     fail(['trigger', 'table'], missingTable(trigger.table, catalog));
-    return [];
+    return rowsUnknown();
   }
+  const before = errors.length;
   // A schedule only reads (a query each window), so a view will do; capture needs a table.
   if (
     trigger.kind !== 'schedule' &&
@@ -150,9 +157,7 @@ function checkFeature(
       ['trigger', 'table'],
       `${formatTableName(table)} is a ${table.kind}; Nudge captures changes on tables`,
     );
-    return [];
   }
-  const before = errors.length;
   checkConditions(feature, table, attributes, errors, exclude);
   if (trigger.kind === 'table') {
     trigger.columns?.forEach((column, i) => {
@@ -179,16 +184,18 @@ function withFilter(filter: CaptureNeed['filter']): Pick<CaptureNeed, 'filter'> 
 /**
  * Every condition and field reference of the feature, checked against the
  * trigger's table (or, for an event tracked through the API, whose new.* are
- * free-form properties, only for well-formed literals).
+ * free-form properties, only for well-formed literals; or, when the rows'
+ * table does not exist, only where they read contact.*).
  */
 function checkConditions(
   feature: Feature,
-  table: Table | undefined,
+  rows: Table | undefined | 'unknown',
   attributes: AttributeTypes,
   errors: ConfigError[],
   exclude: ExcludedColumns | undefined,
 ): void {
   const { source } = feature;
+  const table = rows === 'unknown' ? undefined : rows;
   const typeOf = typeResolver(
     table,
     attributes,
@@ -196,6 +203,7 @@ function checkConditions(
   );
   const checkField = (field: FieldRef, at: FieldPath): boolean => {
     if (field.scope !== 'new' && field.scope !== 'old') return true;
+    if (rows === 'unknown') return false;
     if (!table) return true;
     const column = columnOf(table, field.column);
     if (!column) {
@@ -283,7 +291,7 @@ function written(guard: Condition | undefined): Condition[] {
 
 function checkEnrichments(
   feature: Feature,
-  table: Table,
+  table: Table | undefined,
   catalog: Catalog,
   errors: ConfigError[],
   exclude: ExcludedColumns | undefined,
@@ -295,7 +303,7 @@ function checkEnrichments(
     const fail = (where: FieldPath, problem: string, key = false) =>
       errors.push(feature.source.error([...at, ...where], problem, key ? { key } : {}));
     // The row's own column is independent of the table it is matched in.
-    if (!columnOf(table, enrichment.from.column)) {
+    if (table && !columnOf(table, enrichment.from.column)) {
       fail(['match', enrichment.column], missingColumn(enrichment.from.column, table));
     }
     const target = catalog.get(enrichment.table);

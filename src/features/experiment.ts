@@ -7,6 +7,7 @@ import { type Condition, testsOf } from '../conditions/index.js';
 import { didYouMean } from '../config/suggest.js';
 import type { FieldPath, YamlSource } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
+import { isStandIn, written } from './salvage.js';
 import { type ActionKind, actionSchemas, type FeatureFile, parseDuration } from './schema.js';
 
 /** What the feature is for: a condition and/or an event, within a time limit after entering. */
@@ -38,7 +39,12 @@ export const HOLDOUT = 'holdout';
 export const TREATED = 'treated';
 
 /** Action kinds a variant may change: those whose parameters are a mapping. */
-const OVERRIDABLE = ['email', 'webhook', 'function', 'track'] as const satisfies ActionKind[];
+export const OVERRIDABLE = [
+  'email',
+  'webhook',
+  'function',
+  'track',
+] as const satisfies ActionKind[];
 
 /**
  * The goal and the experiment of a feature file, or undefined for each it
@@ -47,7 +53,7 @@ const OVERRIDABLE = ['email', 'webhook', 'function', 'track'] as const satisfies
  * feature finds a contact for its rows (a goal is measured per contact).
  */
 export function compileExperiment(
-  file: FeatureFile,
+  file: Pick<FeatureFile, 'goal' | 'holdout' | 'stages'>,
   source: YamlSource,
   condition: (value: unknown, at: FieldPath) => Condition | undefined,
   errors: ConfigError[],
@@ -63,7 +69,10 @@ export function compileExperiment(
     );
   }
   const goal = file.goal ? compileGoal(file.goal, source, condition, errors) : undefined;
-  const splits = file.stages.flatMap((stage, index) => (stage.split ? [{ stage, index }] : []));
+  // What needs a goal, or one split only, is what is written, whether it fits the schema or not.
+  const splits = file.stages.flatMap((stage, index) =>
+    written(source.value, ['stages', index, 'split']) ? [{ stage, index }] : [],
+  );
   for (const extra of splits.slice(1)) {
     errors.push(
       source.error(
@@ -73,7 +82,7 @@ export function compileExperiment(
       ),
     );
   }
-  const first = splits[0];
+  const first = splits[0]?.stage.split ? splits[0] : undefined;
   const split = first
     ? {
         stage: first.stage.name,
@@ -95,11 +104,12 @@ export function compileExperiment(
     });
   }
   const holdoutPercent = file.holdout ?? 0;
-  if ((split || holdoutPercent > 0) && !goal) {
+  const measured = splits[0] ?? (written(source.value, ['holdout']) ? 'holdout' : undefined);
+  if (measured && !written(source.value, ['goal'])) {
     errors.push(
       source.error(
-        split ? ['stages', first!.index, 'split'] : ['holdout'],
-        `a ${split ? 'split' : 'holdout'} needs a goal to measure it: add goal: { when: ..., within: 7d }`,
+        measured === 'holdout' ? ['holdout'] : ['stages', measured.index, 'split'],
+        `a ${measured === 'holdout' ? 'holdout' : 'split'} needs a goal to measure it: add goal: { when: ..., within: 7d }`,
         { key: true },
       ),
     );
@@ -156,7 +166,8 @@ function compileVariant(
       );
       continue;
     }
-    if (!kinds.includes(kind as ActionKind)) {
+    // An action that could not be read may be the one meant (its problem is said on its own).
+    if (!kinds.includes(kind as ActionKind) && !stage.do.some(isStandIn)) {
       errors.push(
         source.error(place, `stage ${stage.name} has no ${kind} action to change`, { key: true }),
       );

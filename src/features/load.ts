@@ -1,8 +1,10 @@
 // Loads feature files: YAML with positions, the feature schema, conditions
-// parsed in place (so a bad condition is reported at its own line), and the
-// stages compiled into a state machine. Reading goes on past a problem, so
-// every problem of every file is found in one round. Checks against the live
-// database (tables, columns, literal types) happen in check.ts.
+// parsed in place (so a bad condition is reported at its own line), action
+// parameters checked as written (action-checks.ts), and the stages compiled
+// into a state machine. Reading goes on past a problem — a file off the
+// schema is read for what fits (salvage.ts) — so every problem of every file
+// is found in one round. Checks against the live database (tables, columns,
+// literal types) happen in check.ts.
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,14 +17,21 @@ import {
   type FieldRef,
   parseConditionFully,
 } from '../conditions/index.js';
-import { didYouMean } from '../config/suggest.js';
-import { type FieldPath, readYamlFile, validate, type YamlSource } from '../config/yaml.js';
+import {
+  type FieldPath,
+  formatPath,
+  readYamlFile,
+  validate,
+  type YamlSource,
+} from '../config/yaml.js';
 import { type ConfigError, NudgeError } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
 import { valueAtPath } from '../zod-words.js';
+import { actionProblems } from './action-checks.js';
 import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';
-import type { Machine, Stage, Transition } from './machine.js';
+import { compileMachine, type Machine } from './machine.js';
 import { configErrorsIn, type FeatureFiles, throwInFileOrder } from './problems.js';
+import { type ReadableFile, readablePart, written } from './salvage.js';
 import { conditionsWritten, type FeatureFile, featureSchema, parseDuration } from './schema.js';
 
 export type FeatureTrigger =
@@ -150,33 +159,39 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
 
 /**
  * One feature file, already read, with every problem found in it. The
- * feature is there unless the file does not fit the schema; with problems,
- * it holds what could be read (a condition without its bad entries, a
- * contact without its bad field), to check against the database, not to run.
+ * feature is there unless nothing of its trigger or its stages could be
+ * read; with problems, it holds what could be read (a file off the schema
+ * without the fields that do not fit, a condition without its bad entries,
+ * a contact without its bad field), to check against the database, not to
+ * run.
  */
 function readFeature(
   source: YamlSource,
   fileName: string,
 ): { feature?: Feature; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
+  const parsed = new Set<string>();
   const condition = (value: unknown, at: FieldPath): Condition | undefined => {
     if (value === undefined) return undefined;
-    const parsed = parseConditionFully(value, { scopes: ROW_SCOPES });
-    for (const error of parsed.errors)
+    parsed.add(formatPath(at));
+    const read = parseConditionFully(value, { scopes: ROW_SCOPES });
+    for (const error of read.errors)
       errors.push(source.error([...at, ...error.path], error.message));
-    if (parsed.condition) writtenAt.set(parsed.condition, at);
-    return parsed.condition;
+    if (read.condition) writtenAt.set(read.condition, at);
+    return read.condition;
   };
-  let file: FeatureFile;
+  let file: ReadableFile;
   try {
     file = validate(source, featureSchema);
   } catch (error) {
     const list = configErrorsIn(error);
     if (!list) throw error;
-    // The conditions are checked as mappings only: their contents are independent of the rest.
-    for (const at of conditionsWritten(source.value)) condition(valueAtPath(source.value, at), at);
-    return { errors: [...list, ...errors] };
+    errors.push(...list);
+    // Off the schema: what fits is read all the same, so that every other problem shows now.
+    file = readablePart(source.value);
   }
+  for (const { at, problem, hint } of actionProblems(source.value))
+    errors.push(source.error(at, problem, hint ? { hint } : {}));
   const field = (raw: string | undefined, at: FieldPath): FieldRef | undefined => {
     if (raw === undefined) return undefined;
     try {
@@ -188,10 +203,10 @@ function readFeature(
     }
   };
 
-  const trigger = triggerOf(file, condition);
-  const contactDefault = file.contact ?? defaultContact(trigger);
-  // Whether a contact is written, even one whose field has a problem (reported on its own).
-  const hasContact = Object.keys(contactDefault).length > 0;
+  const trigger = file.trigger && triggerOf(file.trigger, condition);
+  const contactDefault = file.contact ?? (trigger ? defaultContact(trigger) : {});
+  // Whether a contact is written, even one with a problem (reported on its own).
+  const hasContact = Object.keys(contactDefault).length > 0 || written(source.value, ['contact']);
   const contact = {
     ...optional('id', field(contactDefault.id, ['contact', 'id'])),
     ...optional('email', field(contactDefault.email, ['contact', 'email'])),
@@ -204,13 +219,17 @@ function readFeature(
       ? [{ name, table: parseTableName(e.table)!, column, from, ...optional('columns', e.columns) }]
       : [];
   });
-  const machine = compileMachine(file, source, condition, errors);
+  const machine = file.stages && compileMachine(file.stages, source, condition, errors);
+  // As written, fitting or not: a cooldown off the schema still limits entries per contact.
+  const stages = valueAtPath(source.value, ['stages']);
   const needsContact =
-    file.cooldown ||
-    file.max_entries ||
-    file.stages.length > 1 ||
-    file.stages.some((s) => s.after || s.until);
-  if (needsContact && !hasContact) {
+    written(source.value, ['cooldown']) ||
+    written(source.value, ['max_entries']) ||
+    (Array.isArray(stages) &&
+      (stages.length > 1 ||
+        stages.some((_, i) => ['after', 'until'].some((key) => written(stages, [i, key])))));
+  // Without a trigger, the contact it would give is not known: nothing to say.
+  if (needsContact && !hasContact && trigger) {
     errors.push(
       source.error(
         ['trigger'],
@@ -220,7 +239,19 @@ function readFeature(
     );
   }
   const exit = condition(file.exit?.when, ['exit', 'when']);
-  const measured = compileExperiment(file, source, condition, errors, hasContact);
+  const measured = file.stages
+    ? compileExperiment(
+        { goal: file.goal, holdout: file.holdout, stages: file.stages },
+        source,
+        condition,
+        errors,
+        hasContact,
+      )
+    : {};
+  // A condition inside a part that could not be read (a trigger without a table) is read alone.
+  for (const at of conditionsWritten(source.value))
+    if (!parsed.has(formatPath(at))) condition(valueAtPath(source.value, at), at);
+  if (!trigger || !machine) return { errors };
   const feature: Feature = {
     name: file.name ?? fileName.replace(/\.ya?ml$/, ''),
     status: file.status,
@@ -261,104 +292,28 @@ function defaultContact(trigger: FeatureTrigger): { id?: string; email?: string;
 }
 
 function triggerOf(
-  file: FeatureFile,
+  spec: FeatureFile['trigger'],
   condition: (value: unknown, at: FieldPath) => Condition | undefined,
 ): FeatureTrigger {
-  const when = condition(file.trigger.when, ['trigger', 'when']);
-  if (file.trigger.event !== undefined) {
-    return { kind: 'event', event: file.trigger.event, ...optional('when', when) };
+  const when = condition(spec.when, ['trigger', 'when']);
+  if (spec.event !== undefined) {
+    return { kind: 'event', event: spec.event, ...optional('when', when) };
   }
-  const table = parseTableName(file.trigger.table!)!;
-  if (file.trigger.schedule) {
+  const table = parseTableName(spec.table!)!;
+  if (spec.schedule) {
     return {
       kind: 'schedule',
       table,
-      everyMs: parseDuration(file.trigger.schedule.every)!,
+      everyMs: parseDuration(spec.schedule.every)!,
       ...optional('when', when),
     };
   }
   return {
     kind: 'table',
     table,
-    operations: [...new Set([file.trigger.on ?? 'insert'].flat())],
-    ...optional('columns', file.trigger.columns),
+    operations: [...new Set([spec.on ?? 'insert'].flat())],
+    ...optional('columns', spec.columns),
     ...optional('when', when),
-  };
-}
-
-function compileMachine(
-  file: FeatureFile,
-  source: YamlSource,
-  condition: (value: unknown, at: FieldPath) => Condition | undefined,
-  errors: ConfigError[],
-): Machine {
-  const names = file.stages.map((s) => s.name);
-  const checkStage = (name: string | null, at: FieldPath) => {
-    if (name !== null && !names.includes(name)) {
-      errors.push(source.error(at, `no stage named "${name}"${didYouMean(name, names)}`));
-    }
-  };
-  const stages = new Map<string, Stage>();
-  file.stages.forEach((stage, index) => {
-    const at = ['stages', index] as const;
-    if (stages.has(stage.name)) {
-      errors.push(source.error([...at, 'name'], `stage "${stage.name}" is defined twice`));
-    }
-    const when = condition(stage.if, [...at, 'if']);
-    const unless = condition(stage.unless, [...at, 'unless']);
-    const guard: Condition | undefined =
-      when && unless
-        ? { kind: 'and', items: [when, { kind: 'not', item: unless, path: [] }], path: [] }
-        : (when ?? (unless ? { kind: 'not', item: unless, path: [] } : undefined));
-    stage.do.forEach((action, i) => {
-      if (action.kind === 'goto') checkStage(action.params, [...at, 'do', i, 'goto']);
-    });
-    let transitions: Transition[];
-    if (stage.next) {
-      transitions = stage.next.map((t, i) => {
-        checkStage(t.to, [...at, 'next', i, 'to']);
-        return transition(t.to, t, condition, [...at, 'next', i]);
-      });
-    } else {
-      const following = file.stages[index + 1];
-      transitions = following
-        ? [transition(following.name, following, condition, ['stages', index + 1])]
-        : [];
-    }
-    stages.set(stage.name, {
-      name: stage.name,
-      ...optional('guard', guard),
-      // A stage's send_window travels with its email actions (checked when each is sent).
-      actions: stage.send_window
-        ? stage.do.map((action) =>
-            action.kind === 'email' && !action.params.send_window
-              ? { ...action, params: { ...action.params, send_window: stage.send_window } }
-              : action,
-          )
-        : stage.do,
-      transitions,
-    });
-  });
-  return { initial: file.stages[0]!.name, stages };
-}
-
-function transition(
-  to: string | null,
-  spec: {
-    when?: Record<string, unknown>;
-    after?: string;
-    until?: Record<string, unknown>;
-    within?: string;
-  },
-  condition: (value: unknown, at: FieldPath) => Condition | undefined,
-  at: FieldPath,
-): Transition {
-  return {
-    to,
-    ...optional('when', 'when' in spec ? condition(spec.when, [...at, 'when']) : undefined),
-    ...optional('afterMs', spec.after ? parseDuration(spec.after) : undefined),
-    ...optional('until', condition(spec.until, [...at, 'until'])),
-    ...optional('withinMs', spec.within ? parseDuration(spec.within) : undefined),
   };
 }
 

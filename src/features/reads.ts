@@ -2,7 +2,9 @@
 // those and nothing else (capture/columns.ts). Read statically: the fields of
 // its conditions, its contact mapping and enrichment sources, the named
 // event's own test, and every Liquid variable under `new` / `old` in its
-// action parameters and email templates. Anything that could read a column
+// action parameters (its variants' too) and email templates. Liquid that
+// does not parse is refused before: in parameters by loading
+// (action-checks.ts), in templates by plan. Anything that could read a column
 // not named (a webhook or function without a body sends whole rows; a
 // template that uses `new` itself, or indexes it with a variable) makes the
 // answer "all", with the reason.
@@ -60,6 +62,15 @@ export async function featureReads(
     }
     for (const ref of Object.values(feature.contact)) field(ref);
     for (const enrichment of feature.enrich) field(enrichment.from);
+    const emailTemplate = async (template: string) => {
+      let used: VariableSegments[];
+      try {
+        used = await templates.templateVariables(template);
+      } catch (error) {
+        throw new ReadsAll(`template ${template} could not be read (${(error as Error).message})`);
+      }
+      variables(used, `template ${template}`);
+    };
     for (const stage of feature.machine.stages.values()) {
       for (const action of stage.actions) {
         const where = `stage ${stage.name}: ${action.kind}`;
@@ -67,15 +78,7 @@ export async function featureReads(
           case 'email': {
             const { template, ...rest } = action.params;
             strings(rest, where);
-            let used: VariableSegments[];
-            try {
-              used = await templates.templateVariables(template);
-            } catch (error) {
-              throw new ReadsAll(
-                `template ${template} could not be read (${(error as Error).message})`,
-              );
-            }
-            variables(used, `template ${template}`);
+            await emailTemplate(template);
             break;
           }
           case 'webhook':
@@ -90,6 +93,14 @@ export async function featureReads(
         }
       }
     }
+    // A variant's parameters replace its stage's when it runs: they are read too.
+    for (const variant of feature.experiment?.split?.variants ?? []) {
+      for (const [kind, params] of Object.entries(variant.overrides)) {
+        const { template, ...rest } = params;
+        strings(rest, `variant ${variant.name}: ${kind}`);
+        if (kind === 'email' && typeof template === 'string') await emailTemplate(template);
+      }
+    }
   } catch (error) {
     if (error instanceof ReadsAll) return { all: `${feature.name}: ${error.message}` };
     throw error;
@@ -97,14 +108,12 @@ export async function featureReads(
   return { columns: [...columns].sort() };
 }
 
+/** The strings the renderer renders: values, not keys (actions/render.ts). */
 function* stringsIn(value: unknown): Generator<string> {
   if (typeof value === 'string') yield value;
   else if (Array.isArray(value)) for (const item of value) yield* stringsIn(item);
   else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      yield key;
-      yield* stringsIn(item);
-    }
+    for (const item of Object.values(value)) yield* stringsIn(item);
   }
 }
 

@@ -50,32 +50,43 @@ export const triggerSchema = z
       .optional()
       .describe('run `when` over `table` on this interval and enter each matching row'),
   })
+  // Which trigger this is needs only the keys written: said even when a value is off the schema.
+  .superRefine(
+    (trigger, ctx) => {
+      const kinds = [trigger.event !== undefined, trigger.schedule !== undefined].filter(
+        Boolean,
+      ).length;
+      if (trigger.event !== undefined && trigger.table !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['event'],
+          message: 'give either table or event, not both',
+        });
+      } else if (trigger.table === undefined && trigger.event === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: 'expected a table (with on) or an event',
+        });
+      }
+      if (kinds > 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedule'],
+          message: 'a scheduled trigger has no event',
+        });
+      if (trigger.schedule && trigger.on !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['on'],
+          message: 'a scheduled trigger has no operation',
+        });
+      }
+    },
+    { when: ({ value }) => typeof value === 'object' && value !== null && !Array.isArray(value) },
+  )
+  // What `columns` needs of `on` is known once `on` is.
   .superRefine((trigger, ctx) => {
-    const kinds = [trigger.event !== undefined, trigger.schedule !== undefined].filter(
-      Boolean,
-    ).length;
-    if (trigger.event !== undefined && trigger.table !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['event'],
-        message: 'give either table or event, not both',
-      });
-    } else if (trigger.table === undefined && trigger.event === undefined) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'expected a table (with on) or an event' });
-    }
-    if (kinds > 1)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['schedule'],
-        message: 'a scheduled trigger has no event',
-      });
-    if (trigger.schedule && trigger.on !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['on'],
-        message: 'a scheduled trigger has no operation',
-      });
-    }
     const ops = [trigger.on ?? []].flat();
     if (trigger.columns && !ops.includes('update')) {
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'columns applies to on: update' });
@@ -280,7 +291,8 @@ export type FeatureFile = z.output<typeof featureSchema>;
 
 /**
  * Where a feature file holds conditions, as far as its shape can be made
- * out: to parse them when the file does not fit the schema as a whole.
+ * out: to parse those inside a part of a file off the schema that could not
+ * be read (a trigger with neither table nor event, a goal without within).
  */
 export function conditionsWritten(value: unknown): (string | number)[][] {
   const found: (string | number)[][] = [

@@ -240,7 +240,7 @@ describe('features triggered by a tracked event', () => {
         'contact: { email: new.email }',
         'stages:',
         '  - name: thanked',
-        '    do: [{ email: { template: thanks, to: contact.email } }]',
+        '    do: [{ email: { template: thanks, to: "{{ contact.email }}" } }]',
         '',
       ].join('\n'),
     );

@@ -40,7 +40,7 @@ describe('nudge plan: email templates', () => {
       expect.stringMatching(
         /^nudge\/features\/broken\.yaml:8:30 stages\[0\]\.do\[1\]\.email\.template: nudge\/templates\/broken\.liquid: tag \{% if contact\.email %\} not closed/,
       ),
-      'nudge/features/typo.yaml:8:30 stages[0].do[1].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html',
+      'nudge/features/typo.yaml:8:30 stages[0].do[1].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html (did you mean "welcome"?)',
     ]);
   });
 });

@@ -1,0 +1,171 @@
+// What an action's parameters would fail with on every run, found in the
+// feature file: Liquid that does not parse (by the renderer's own parse,
+// actions/render.ts, so plan and run time agree), a webhook URL that is not
+// one, a recipient that is not an address, an Edge Function name that is
+// not one. Read from the file as written, so that another problem of the
+// file (even one off the schema) hides none of these.
+import { httpUrl } from '../actions/http.js';
+import { isEmailAddress, isFunctionName } from '../actions/params.js';
+import { liquidFilterNames, textVariables } from '../actions/render.js';
+import { didYouMean } from '../config/suggest.js';
+import type { FieldPath } from '../config/yaml.js';
+import { valueAtPath } from '../zod-words.js';
+import { OVERRIDABLE } from './experiment.js';
+import { type ActionKind, actionSchemas } from './schema.js';
+
+export interface ParamProblem {
+  at: FieldPath;
+  problem: string;
+  hint?: string;
+}
+
+/** Action kinds whose parameters are not rendered: the journey takes them as they are. */
+const NOT_RENDERED: ActionKind[] = ['goto', 'exit'];
+
+/** `{{` or `{%`: where a string stops being what it says and becomes what it renders to. */
+const LIQUID = /\{[{%]/;
+
+/**
+ * Every action of the feature file `value` (stages[i].do[j]) and every
+ * variant's replacement parameters (stages[i].split[k].with), checked.
+ */
+export function actionProblems(value: unknown): ParamProblem[] {
+  const problems: ParamProblem[] = [];
+  const stages = valueAtPath(value, ['stages']);
+  if (!Array.isArray(stages)) return problems;
+  stages.forEach((stage, i) => {
+    const actions = valueAtPath(stage, ['do']);
+    if (Array.isArray(actions)) {
+      actions.forEach((action, j) => {
+        if (!isMapping(action) || Object.keys(action).length !== 1) return;
+        const [kind, params] = Object.entries(action)[0]!;
+        problems.push(...paramProblems(kind, params, ['stages', i, 'do', j, kind]));
+      });
+    }
+    const variants = valueAtPath(stage, ['split']);
+    if (Array.isArray(variants)) {
+      variants.forEach((variant, k) => {
+        const replaced = valueAtPath(variant, ['with']);
+        if (!isMapping(replaced)) return;
+        // A kind a variant may not change is said on its own (experiment.ts).
+        for (const [kind, params] of Object.entries(replaced))
+          if ((OVERRIDABLE as readonly string[]).includes(kind))
+            problems.push(...paramProblems(kind, params, ['stages', i, 'split', k, 'with', kind]));
+      });
+    }
+  });
+  return problems;
+}
+
+/** The problems of one action's parameters (`at`: where the kind's key is). */
+function paramProblems(kind: string, params: unknown, at: FieldPath): ParamProblem[] {
+  if (!(kind in actionSchemas) || NOT_RENDERED.includes(kind as ActionKind)) return [];
+  const problems: ParamProblem[] = [];
+  for (const [path, text] of stringsIn(params, [])) {
+    // The template check says what is wrong with a template's name.
+    if (kind === 'email' && path[0] === 'template') continue;
+    const problem = liquidProblem(text);
+    if (problem) problems.push({ at: [...at, ...path], ...problem });
+  }
+  const param = (name: string) => {
+    const text = valueAtPath(params, [name]);
+    return typeof text === 'string' && !LIQUID.test(text) ? text.trim() : undefined;
+  };
+  const url = valueAtPath(params, ['url']);
+  if (kind === 'webhook' && typeof url === 'string' && !liquidProblem(url)) {
+    const problem = urlProblem(url);
+    if (problem) problems.push({ at: [...at, 'url'], problem });
+  }
+  const to = param('to');
+  if (kind === 'email' && to && !isEmailAddress(to)) {
+    // A field written bare (to: contact.email) is the commonest: say how to read it.
+    const field = /^(contact|new|old|enrichment)\.[\w.]+$/.test(to);
+    problems.push({
+      at: [...at, 'to'],
+      problem: `"${to}" is not an email address${field ? `; for the address ${to} holds, write "{{ ${to} }}"` : ''}`,
+    });
+  }
+  const name = param('name');
+  if (kind === 'function' && name !== undefined && !isFunctionName(name)) {
+    problems.push({
+      at: [...at, 'name'],
+      problem: `"${name}" is not an Edge Function name (letters, digits, - and _)`,
+    });
+  }
+  return problems;
+}
+
+/** What rendering `text` would throw for its syntax, in the renderer's words. */
+function liquidProblem(text: string): { problem: string; hint?: string } | undefined {
+  try {
+    textVariables(text);
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message;
+    const filter = /^undefined filter: ([\w-]+)/.exec(message)?.[1];
+    if (filter) {
+      const [what, where] = message.split(/(?=, line:\d+, col:\d+$)/);
+      return { problem: `${what}${didYouMean(filter, liquidFilterNames())}${where ?? ''}` };
+    }
+    const partial = /Failed to lookup "([^"]*)"/.exec(message)?.[1];
+    if (partial !== undefined) {
+      return {
+        problem: `no template "${partial}" to render or include: an action's parameters have none`,
+        hint: 'put the shared text in the email template, which can render or include others',
+      };
+    }
+    return { problem: message };
+  }
+}
+
+const URL_EXPECTED = 'expected an absolute http(s) URL such as https://example.com/hooks';
+
+/**
+ * Whether `url` can render to an absolute http(s) URL. Without Liquid (a
+ * `${ENV}` already in place) it is checked whole, as the webhook checks it
+ * at run time. With Liquid, only the text before the first tag is known: it
+ * must begin http:// or https:// (or be empty: the tag may give the whole
+ * URL), and when it holds the whole host, that must be a URL. The value is
+ * never echoed (a URL may carry a token).
+ */
+export function urlProblem(url: string): string | undefined {
+  const liquid = url.search(LIQUID);
+  if (liquid === -1) {
+    try {
+      httpUrl(url, 'url');
+      return undefined;
+    } catch {
+      return URL_EXPECTED;
+    }
+  }
+  const fixed = url.slice(0, liquid).trimStart().toLowerCase();
+  if (fixed === '') return undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):/.exec(fixed)?.[1];
+  const begins = scheme
+    ? scheme === 'http' || scheme === 'https'
+    : 'http://'.startsWith(fixed) || 'https://'.startsWith(fixed);
+  const fixedHost = /^https?:\/\/[^/?#]*[/?#]/.exec(fixed)?.[0];
+  if (begins && fixedHost !== undefined) {
+    try {
+      httpUrl(url.trimStart().slice(0, fixedHost.length), 'url');
+    } catch {
+      return `${URL_EXPECTED}; its host, before the first Liquid tag, is not one`;
+    }
+  }
+  return begins
+    ? undefined
+    : `${URL_EXPECTED}; the text before its first Liquid tag must begin http:// or https://`;
+}
+
+/** Every string value in `value` with its path (keys are not rendered, so not included). */
+function stringsIn(value: unknown, at: (string | number)[]): [(string | number)[], string][] {
+  if (typeof value === 'string') return [[at, value]];
+  if (Array.isArray(value)) return value.flatMap((item, i) => stringsIn(item, [...at, i]));
+  if (isMapping(value))
+    return Object.entries(value).flatMap(([key, item]) => stringsIn(item, [...at, key]));
+  return [];
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
