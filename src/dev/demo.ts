@@ -8,7 +8,7 @@ import postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { EngineStore } from '../db/engine.js';
 import { lockKey } from '../db/locks.js';
-import { type EmbeddedServer, startEmbedded } from './embedded.js';
+import { type EmbeddedServer, runningUrl, startEmbedded } from './embedded.js';
 import { createSupabaseDatabase, installSupabaseRoles } from './supabase.js';
 
 export const DEMO_DATABASE = 'nudge_demo';
@@ -35,6 +35,11 @@ export async function isDemoStore(
   if (store.where === 'source' && project.databaseUrlFrom === 'nudge dev') return true;
   const [row] = await store.sql<{ name: string }[]>`select current_database() as name`;
   return row?.name === DEMO_DATABASE;
+}
+
+/** The demo database's URL on the server running on `dataDir` (a nudge dev's, say), if one runs there. */
+export function runningDemoUrl(dataDir: string): Promise<string | undefined> {
+  return runningUrl(dataDir, DEMO_DATABASE);
 }
 
 export interface DemoDatabase {

