@@ -13,6 +13,18 @@ export class NudgeError extends Error {
   }
 }
 
+/**
+ * A value on the command line the command cannot take (`--since 2x`, `clock
+ * advance -1d`, `keys create ""`): exit 2, as commander's own refusals of an
+ * option or argument, and a ConfigError, exit.
+ */
+export class UsageError extends NudgeError {
+  override name = 'UsageError';
+  constructor(message: string, hint?: string) {
+    super(message, hint, 2);
+  }
+}
+
 export interface Place {
   file: string;
   line: number;
@@ -61,9 +73,28 @@ export class SourceError extends NudgeError {
 }
 
 /** No URL for the source database: the one error every command gives for it. */
-export function noDatabaseConfigured(): NudgeError {
-  return new NudgeError(
+export class NoDatabaseError extends NudgeError {
+  override name = 'NoDatabaseError';
+}
+
+/**
+ * NoDatabaseError, with what to do: set a URL, or use the demo database of
+ * a `nudge dev` — exactly its URL when one is found running (`devUrl`, and
+ * `devDir` where its data is), else the line it prints for another terminal.
+ */
+export function noDatabaseConfigured(running?: { devUrl: string; devDir: string }): NudgeError {
+  return new NoDatabaseError(
     'no database configured',
-    'set database_url in nudge.yaml or the DATABASE_URL environment variable (Supabase: Settings → Database → Connection string; `nudge dev` prints its demo database’s), or run `nudge dev` to try Nudge on an embedded database',
+    running
+      ? `nudge dev's demo database is running in ${running.devDir}: to use it, export DATABASE_URL="${running.devUrl}" (as nudge dev printed for another terminal) and run this again; or set database_url in nudge.yaml`
+      : 'set database_url in nudge.yaml or export DATABASE_URL (Supabase: Settings → Database → Connection string); with `nudge dev` running, export the DATABASE_URL it printed for another terminal; or run `nudge dev` to try Nudge on an embedded database',
+  );
+}
+
+/** The HTTP server's port is another process's: what `nudge start` says, before any work starts. */
+export function portInUse(port: number, host: string): NudgeError {
+  return new NudgeError(
+    `port ${port} on ${host} is in use: another process (another nudge start?) listens there`,
+    'stop it, or choose another port with --port or server.port in nudge.yaml',
   );
 }

@@ -9,6 +9,7 @@ import { storeClock } from '../engine/wiring/clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
+import { checkTimeOption } from './time-options.js';
 
 export interface BacktestOptions extends GlobalOptions {
   since?: string;
@@ -18,6 +19,10 @@ export interface BacktestOptions extends GlobalOptions {
 }
 
 export async function backtest(args: string[], options: BacktestOptions, io: Io): Promise<number> {
+  for (const flag of ['since', 'from', 'to'] as const) {
+    const value = options[flag];
+    if (value !== undefined) checkTimeOption(`--${flag}`, value);
+  }
   const project = await loadProject(options, io);
   return withFeatureSession(project, args[0], async (session) => {
     const engineNow = (await storeClock(session.store.sql)).now();

@@ -4,16 +4,22 @@
 // `show` only reads: it migrates nothing, and a store with no clock yet is
 // said to be on real time.
 import type postgres from 'postgres';
-import { parseDuration } from '../config/duration.js';
-import { clockOffsetInWords } from '../config/duration-words.js';
+import {
+  isNegative,
+  LONGEST_DURATION,
+  LONGEST_DURATION_MS,
+  parseDuration,
+} from '../config/duration-text.js';
+import { clockOffsetInWords, durationInWords } from '../config/duration-words.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
 import { advanceStoreClock } from '../engine/wiring/clock.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, openProjectStore } from './project.js';
+import { durationOption } from './time-options.js';
 
 export async function clock(
   what: 'show' | 'advance' | 'reset',
@@ -21,17 +27,7 @@ export async function clock(
   options: GlobalOptions & { yes?: boolean },
   io: Io,
 ): Promise<number> {
-  if (what === 'advance' && !amount?.trim())
-    throw new NudgeError(
-      'nudge clock advance needs a duration: how far to move the engine time',
-      'e.g. nudge clock advance 2d (units: s, m, h, d, w)',
-    );
-  const ms = what === 'advance' ? parseDuration(amount ?? '') : 0;
-  if (ms === undefined)
-    throw new NudgeError(
-      `"${amount}" is not a duration`,
-      'e.g. nudge clock advance 2d (units: s, m, h, d, w)',
-    );
+  const ms = what === 'advance' ? advanceBy(amount) : 0;
   const project = await loadProject(options, io);
   // Not migrated here: `show` only reads, and a refusal writes nothing.
   const store = await openProjectStore(project, io, { max: 1, migrate: false });
@@ -51,6 +47,7 @@ export async function clock(
         `add --yes if that is what you mean (nudge dev's demo database needs no --yes)`,
       );
     }
+    if (what === 'advance') await refuseTooFar(store.sql, ms);
     await migrateEngine(store.sql, store.url);
     if (what === 'advance') await advanceStoreClock(store.sql, ms);
     if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
@@ -72,4 +69,43 @@ export async function clockOffset(sql: postgres.Sql): Promise<number | undefined
 
 function engineTime(offset: number): string {
   return `Engine time: ${new Date(Date.now() + offset).toISOString()} (${clockOffsetInWords(offset)})`;
+}
+
+const ADVANCE_HINT = `e.g. nudge clock advance 2d (units: s, m, h, d, w), at most ${LONGEST_DURATION}`;
+
+/**
+ * How far `clock advance` moves: a duration of more than nothing and at
+ * most 36500d, as a --since takes (usage errors, exit 2). `-1d` reaches
+ * here as an argument (the command takes unknown options as its argument):
+ * the clock only moves forward.
+ */
+function advanceBy(amount: string | undefined): number {
+  const text = amount?.trim() ?? '';
+  if (!text)
+    throw new UsageError(
+      'nudge clock advance needs a duration: how far to move the engine time',
+      ADVANCE_HINT,
+    );
+  if (isNegative(text) || parseDuration(text) === 0) {
+    throw new UsageError(
+      `clock advance ${text}: durations are positive; the engine time only moves forward`,
+      'nudge clock reset goes back to real time',
+    );
+  }
+  if (text.startsWith('-')) throw new UsageError(`unknown option '${text}'`, ADVANCE_HINT);
+  return durationOption('clock advance', text, ADVANCE_HINT);
+}
+
+/**
+ * Refuses to move the clock more than 36500d ahead of real time in all (each
+ * advance is bounded; so is their sum): `advance 1000000d` moved the engine
+ * to the year 4764, past every date a feature or a query means.
+ */
+async function refuseTooFar(sql: postgres.Sql, ms: number): Promise<void> {
+  const offset = (await clockOffset(sql)) ?? 0;
+  if (offset + ms <= LONGEST_DURATION_MS) return;
+  throw new NudgeError(
+    `the engine clock is ${clockOffsetInWords(offset)}; moving it ${durationInWords(ms)} more would put it past ${LONGEST_DURATION} ahead`,
+    'nudge clock reset goes back to real time',
+  );
 }

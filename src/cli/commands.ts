@@ -174,8 +174,12 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .action(clockCommand('show'));
   clock
     .command('advance [duration]')
-    .description('move the engine time forward, e.g. advance 2d (units: s, m, h, d, w)')
+    .description(
+      'move the engine time forward, e.g. advance 2d (units: s, m, h, d, w), at most 36500d',
+    )
     .option('-y, --yes', 'move it on a database that is not nudge dev’s demo')
+    // `advance -1d` reaches clock.ts, which says the clock only moves forward.
+    .allowUnknownOption()
     .action(clockCommand('advance'));
   clock
     .command('reset')

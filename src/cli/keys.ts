@@ -2,7 +2,7 @@
 // `nudge keys revoke <name|id>`: API keys for the HTTP API (/v1). A new key is
 // printed once; Nudge keeps only its hash.
 import type { Command } from 'commander';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions, Wrap } from './program.js';
 
@@ -44,15 +44,31 @@ export function registerKeys(program: Command, wrap: Wrap): void {
     );
 }
 
+/**
+ * What a key may be named: a word for who uses it (ci-sync, grafana.prod),
+ * as feature names are, dots allowed; it shows in `keys list` and in the
+ * log of each request, and `keys revoke <name>` takes it back.
+ */
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 export async function keysCreate(options: KeysCreateOptions, io: Io): Promise<number> {
   const scope = options.scope ?? 'write';
   if (scope !== 'read' && scope !== 'dashboard' && scope !== 'write') {
-    throw new NudgeError(`--scope ${scope}: expected read, dashboard or write`);
+    throw new UsageError(`--scope ${scope}: expected read, dashboard or write`);
+  }
+  const name = options.name.trim();
+  if (!KEY_NAME.test(name)) {
+    throw new UsageError(
+      name
+        ? `API key name ${JSON.stringify(name)}: expected letters, digits, ., - and _, starting with a letter or digit (at most 64)`
+        : 'an API key needs a name: who uses it, e.g. ci-sync',
+      'e.g. nudge keys create ci-sync --scope read',
+    );
   }
   const { ApiKeyNameTaken, createApiKey } = await import('../server/api/keys.js');
   return withStore(options, io, async (sql) => {
     try {
-      const created = await createApiKey(sql, options.name, scope);
+      const created = await createApiKey(sql, name, scope);
       io.out(`${io.colors.green('✓')} API key "${created.name}" (${scope}) created:`);
       io.out('');
       io.out(`  ${created.key}`);
@@ -67,7 +83,7 @@ export async function keysCreate(options: KeysCreateOptions, io: Io): Promise<nu
       if (error instanceof ApiKeyNameTaken) {
         throw new NudgeError(
           error.message,
-          `revoke it first (nudge keys revoke ${options.name}) or pick another name`,
+          `revoke it first (nudge keys revoke ${name}) or pick another name`,
         );
       }
       throw error;

@@ -5,7 +5,6 @@
 // decisions. Times are the engine clock's, and said to be when that is not
 // real time.
 
-import { parseDuration } from '../config/duration.js';
 import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
 import {
@@ -16,12 +15,13 @@ import {
   replaysOf,
 } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
-import { NudgeError } from '../errors.js';
+import { hasDecisions } from '../server/api/feature-filter.js';
 import { plural } from '../words.js';
 import { clockOffset } from './clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject, openProjectStore, unknownFeature } from './project.js';
+import { loadProject, openProjectStore, refuseUnknownFeature, unknownFeature } from './project.js';
+import { durationOption } from './time-options.js';
 
 export interface LogsOptions extends GlobalOptions {
   feature?: string;
@@ -49,15 +49,14 @@ const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'mage
 };
 
 export async function logs(options: LogsOptions, io: Io): Promise<number> {
+  const since = options.since === undefined ? undefined : durationOption('--since', options.since);
   const project = await loadProject(options, io);
-  const since = options.since ? parseDuration(options.since) : undefined;
-  if (options.since && since === undefined) {
-    throw new NudgeError(`--since ${options.since}: expected a duration such as 15m, 2h or 7d`);
-  }
   const limit = Number(options.limit ?? 100);
   const store = await openProjectStore(project, io, { max: 2 });
   try {
     const sql = store.sql;
+    if (options.feature)
+      await refuseUnknownFeature(project, options.feature, (name) => hasDecisions(sql, name));
     const filter = {
       ...(options.feature ? { feature: options.feature } : {}),
       ...(options.contact ? { contact: options.contact } : {}),
@@ -172,8 +171,8 @@ function clockNote(offset: number, lines: DecisionLine[], since?: string): strin
 
 /**
  * Why nothing is shown: no decision at all yet, or none that match the
- * filters given, and for --feature a name no feature file has (a typo
- * otherwise reads like a quiet feature).
+ * filters given, and for --feature a name no feature file has any more (a
+ * name of nothing at all was refused before: refuseUnknownFeature).
  */
 async function nothingShown(project: LoadedConfig, options: LogsOptions): Promise<string> {
   const filters = [

@@ -3,9 +3,10 @@
 // the engine store, saying so when it is the embedded demo database.
 import path from 'node:path';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
+import { displayPath } from '../config/yaml.js';
 import type { EngineStore, openEngineStore } from '../db/engine.js';
-import { noDatabaseConfigured } from '../errors.js';
-import { loadFeatures, unknownFeatureText } from '../features/load.js';
+import { NoDatabaseError, type NudgeError, noDatabaseConfigured } from '../errors.js';
+import { loadFeatures, noSuchFeature, unknownFeatureText } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -18,9 +19,20 @@ export function loadProject(options: GlobalOptions, io: Io): Promise<LoadedConfi
   });
 }
 
-export function requireDatabaseUrl(project: LoadedConfig): string {
-  if (project.databaseUrl) return project.databaseUrl;
-  throw noDatabaseConfigured();
+/**
+ * noDatabaseConfigured, with the URL to export when a `nudge dev` is found
+ * running on .nudge/pg of the working directory or of the project (run
+ * there, with --config pointing elsewhere: the URL it printed was not
+ * exported in this terminal). Its modules load only here.
+ */
+async function noDatabase(project: LoadedConfig): Promise<NudgeError> {
+  const { runningDemoUrl } = await import('../dev/demo.js');
+  for (const base of new Set([project.cwd, project.dir])) {
+    const dataDir = path.join(base, '.nudge', 'pg');
+    const devUrl = await runningDemoUrl(dataDir);
+    if (devUrl) return noDatabaseConfigured({ devUrl, devDir: displayPath(dataDir, project.cwd) });
+  }
+  return noDatabaseConfigured();
 }
 
 export interface SourceSession {
@@ -35,7 +47,8 @@ export async function withSource<T>(
   fn: (session: SourceSession) => Promise<T>,
   options: { onQuery?: (text: string) => void } = {},
 ): Promise<T> {
-  const url = requireDatabaseUrl(project);
+  const url = project.databaseUrl;
+  if (!url) throw await noDatabase(project);
   const readOnly = project.config.access === 'read-only';
   const sql = await openSource({
     url,
@@ -63,27 +76,50 @@ export async function openProjectStore(
   options: Parameters<typeof openEngineStore>[1] = {},
 ): Promise<EngineStore> {
   const engine = await import('../db/engine.js');
-  const store = await engine.openEngineStore(project, options);
+  const store = await engine.openEngineStore(project, options).catch(async (error: unknown) => {
+    throw error instanceof NoDatabaseError ? await noDatabase(project) : error;
+  });
   if (store.where === 'embedded') {
     const dataDir = path.resolve(options.dataDir ?? path.join(project.dir, '.nudge', 'pg'));
-    const relative = path.relative(io.cwd, dataDir);
-    const shown = relative && !relative.startsWith('..') ? relative : dataDir;
-    io.err(io.colors.dim(`Using the embedded demo database in ${shown} (no database URL set).`));
+    io.err(
+      io.colors.dim(
+        `Using the embedded demo database in ${displayPath(dataDir, io.cwd)} (no database URL set).`,
+      ),
+    );
   }
   return store;
 }
 
 /**
  * `; no feature named "<name>" in <dir> (features: a, b)` when no feature
- * file has this name, else '': for the commands that filter by a feature's
- * name and would otherwise show a typo as a feature with nothing to show
- * (pause and backfill refuse one with the same words). A feature file with
- * errors leaves it unsaid (plan says which).
+ * file has this name, else '': for a command that shows nothing for a name
+ * of a feature since removed from its file, and says so.
  */
 export async function unknownFeature(project: LoadedConfig, name: string): Promise<string> {
-  const features = await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
-    () => undefined,
-  );
+  const features = await projectFeatures(project);
   const text = features && unknownFeatureText(features, name, project.featuresDir);
   return text ? `; ${text}` : '';
+}
+
+/**
+ * Refuses a feature name given to filter by (`logs --feature`) that no
+ * feature file has and `recorded` finds nothing of: a typo, which would
+ * otherwise read as a quiet feature. The error pause and report give for an
+ * unknown name (exit 1), as the API answers 422 for it
+ * (server/api/feature-filter.ts). A feature since removed from its file
+ * still shows what it left behind.
+ */
+export async function refuseUnknownFeature(
+  project: LoadedConfig,
+  name: string,
+  recorded: (name: string) => Promise<boolean>,
+): Promise<void> {
+  const features = await projectFeatures(project);
+  if (!features || features.some((f) => f.name === name) || (await recorded(name))) return;
+  throw noSuchFeature(features, name, project.featuresDir);
+}
+
+/** The project's features; undefined when a feature file has errors (plan says which), and no name is checked. */
+function projectFeatures(project: LoadedConfig) {
+  return loadFeatures(project.featuresDir, project.env, project.cwd).catch(() => undefined);
 }

@@ -2,7 +2,10 @@
 // schedules, actions, HTTP) and `nudge worker` (the same without HTTP, to add
 // processes that share the work). Runs until Ctrl-C / SIGTERM, then drains.
 
+import { createServer } from 'node:net';
+import { listenOn } from '../dev/port.js';
 import { launch } from '../engine/wiring/launch.js';
+import { NudgeError, portInUse } from '../errors.js';
 import { makeLog } from '../log.js';
 import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
@@ -21,6 +24,8 @@ export async function start(
   role: 'start' | 'worker' = 'start',
 ): Promise<number> {
   const project = await loadProject(options, io);
+  const port = options.port ? Number(options.port) : project.config.server.port;
+  if (role === 'start') await refuseTakenPort(project.config.server.host, port);
   const log = makeLog({
     json: options.json || io.env.LOG_FORMAT === 'json',
     verbose: !!options.verbose || !!options.debug,
@@ -28,7 +33,7 @@ export async function start(
   const running = await launch(project, {
     http: role === 'start',
     log,
-    ...(options.port ? { port: Number(options.port) } : {}),
+    port,
   });
   const c = io.colors;
   const active = running.features.filter((f) => f.status === 'active');
@@ -65,4 +70,24 @@ export async function start(
 
 export function worker(options: StartOptions, io: Io): Promise<number> {
   return start(options, io, 'worker');
+}
+
+/**
+ * Refuses a port another process listens on before any work starts: bound
+ * and let go. The engine used to start first (migrate, claim events, run
+ * actions for seconds) and only then find the port taken. launch() still
+ * refuses it, should another process take it in between.
+ */
+async function refuseTakenPort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  const free = await listenOn(probe, port, host).catch((error: NodeJS.ErrnoException) => {
+    // EACCES (a port under 1024), EADDRNOTAVAIL (server.host is no address of this machine), ...
+    throw new NudgeError(
+      `cannot listen on port ${port} of ${host}: ${error.code ?? error.message}`,
+      'choose another port with --port or server.port, or another server.host, in nudge.yaml',
+    );
+  });
+  if (!free) throw portInUse(port, host);
+  await new Promise((resolve) => probe.close(resolve));
 }

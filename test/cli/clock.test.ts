@@ -53,12 +53,12 @@ describe('nudge clock', () => {
     expect(unknown.err).toContain('(run nudge clock --help: show, advance <duration>, reset)');
 
     const missing = await nudge(cwd, ['clock', 'advance']);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.err).toContain('✗ nudge clock advance needs a duration');
     expect(missing.err).toContain('e.g. nudge clock advance 2d (units: s, m, h, d, w)');
     expect(missing.err).not.toContain('""');
     const wrong = await nudge(cwd, ['clock', 'advance', 'soon']);
-    expect(wrong.err).toContain('✗ "soon" is not a duration');
+    expect(wrong.err).toContain('✗ clock advance soon: expected a duration such as 2h or 7d');
   });
 
   it('says how far the engine is from real time in words', () => {

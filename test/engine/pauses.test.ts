@@ -88,9 +88,11 @@ describe('pause and resume live', () => {
     // No contact was looked up for a paused feature: the line names the event.
     expect(logs.out).toMatch(/welcome\s+insert on auth\.users\s+skipped\s+paused/);
     // A name no feature file has says so, rather than looking like a quiet feature.
-    expect((await cli('logs', '--feature', 'welcom')).out).toContain(
-      `No decisions for feature welcom; no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (features: welcome).`,
-    );
+    expect(await cli('logs', '--feature', 'welcom')).toMatchObject({
+      code: 1,
+      out: '',
+      err: `✗ no feature named "welcom" in ${path.join(cwd, 'nudge/features')}\n  hint: features: welcome`,
+    });
     // Replay refuses a name that is of nothing (exit 1), rather than replaying nothing.
     expect(await cli('replay', '--feature', 'welcom')).toMatchObject({
       code: 1,

@@ -1,0 +1,43 @@
+// Durations as users write them — 30s, 15m, 2h, 7d, 1w — read into
+// milliseconds, and the longest one the CLI and the /v1 API take. Kept apart
+// from duration.ts (zod, for YAML): the CLI checks option values with this
+// before any command loads, and `nudge --help` stays fast.
+
+const DURATION = /^(\d+)\s*(s|m|h|d|w)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+/** `2d` → milliseconds, or undefined if it is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+/**
+ * The longest duration a command (--since, clock advance) or a query
+ * parameter (?since=, ?window=) takes: 100 years, past any record's age.
+ * Much further back is before the earliest date PostgreSQL has (4713 BC:
+ * `logs --since 99999999d` was "timestamp out of range"), and a clock moved
+ * further on has left every date a user means.
+ */
+export const LONGEST_DURATION = '36500d';
+export const LONGEST_DURATION_MS = 36_500 * UNIT_MS.d;
+
+/**
+ * What is wrong with `text` as a duration the CLI or the API takes, in the
+ * words both say it in ("since: expected at most 36500d"); undefined when
+ * nothing is.
+ */
+export function durationProblem(text: string): string | undefined {
+  const ms = parseDuration(text);
+  if (ms === undefined && isNegative(text)) return 'durations are positive';
+  if (ms === undefined) return 'expected a duration such as 2h or 7d';
+  if (ms > LONGEST_DURATION_MS) return `expected at most ${LONGEST_DURATION}`;
+  return undefined;
+}
+
+/** `-1d`: a duration with a minus sign, which no command or parameter takes. */
+export function isNegative(text: string): boolean {
+  const trimmed = text.trim();
+  return trimmed.startsWith('-') && parseDuration(trimmed.slice(1)) !== undefined;
+}
