@@ -58,14 +58,23 @@ export function memoryIo(options: { cwd?: string; env?: Record<string, string | 
   };
 }
 
-/** One line (or one per config problem) plus a hint; a stack only with --debug. */
+/**
+ * One line plus a hint; for config problems one line each, with its own hint
+ * under it (a hint said once, under the first problem that has it). A stack
+ * only with --debug.
+ */
 export function printError(io: Io, error: unknown, debug: boolean): number {
   const c = io.colors;
   if (error instanceof NudgeError) {
-    const lines =
-      error instanceof ConfigErrors ? error.errors.map((e) => e.message) : [error.message];
-    for (const line of lines) io.err(`${c.red('✗')} ${line}`);
-    if (error.hint) io.err(`  ${c.dim('hint:')} ${error.hint}`);
+    const problems = error instanceof ConfigErrors ? error.errors : [error];
+    const said = new Set<string>();
+    for (const problem of problems) {
+      io.err(`${c.red('✗')} ${problem.message}`);
+      if (problem.hint && !said.has(problem.hint)) {
+        said.add(problem.hint);
+        io.err(`  ${c.dim('hint:')} ${problem.hint}`);
+      }
+    }
     if (debug && error.stack) io.err(c.dim(error.stack));
     return error.exitCode;
   }
