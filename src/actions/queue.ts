@@ -2,7 +2,7 @@
 // and one graphile-worker job (task nudge_action, job key action:<key>) for
 // each run that still has an attempt to make. Enqueue, replay, recovery.
 import type postgres from 'postgres';
-import { parseDuration } from '../config/duration.js';
+import { durationProblem, parseDuration } from '../config/duration-text.js';
 import type { Db } from '../contacts/store.js';
 import { NudgeError } from '../errors.js';
 import { enqueueRuns } from './sql/enqueue-runs.js';
@@ -99,10 +99,9 @@ export function replayFilter(text: ReplayFilterText, now = new Date()): ReplayFi
   if (!text.key && !text.feature && !text.since) {
     throw new ReplayFilterError(undefined, 'say what to replay');
   }
+  const problem = text.since ? durationProblem(text.since) : undefined;
+  if (problem) throw new ReplayFilterError('since', problem);
   const sinceMs = text.since ? parseDuration(text.since) : undefined;
-  if (text.since && sinceMs === undefined) {
-    throw new ReplayFilterError('since', 'expected a duration such as 2h or 7d');
-  }
   return {
     ...(text.key ? { key: text.key } : {}),
     ...(text.feature ? { feature: text.feature } : {}),

@@ -13,7 +13,7 @@ import {
 } from '../actions/queue.js';
 import { hasActionRun, hasActionRuns } from '../actions/runs-exist.js';
 import type { LoadedConfig } from '../config/load.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import { loadFeatures, noSuchFeature } from '../features/load.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -27,13 +27,14 @@ function filterOf(options: ReplayFilterText): ReplayFilter {
     return replayFilter(options);
   } catch (error) {
     if (!(error instanceof ReplayFilterError)) throw error;
+    // A filter that says nothing, or a bad value: usage errors (exit 2), as logs' --since.
     if (!error.field) {
-      throw new NudgeError(
+      throw new UsageError(
         error.problem,
         'nudge replay --key <key>, --feature <name> or --since 1h',
       );
     }
-    throw new NudgeError(`--${error.field} ${options[error.field]}: ${error.problem}`);
+    throw new UsageError(`--${error.field} ${options[error.field]}: ${error.problem}`);
   }
 }
 

@@ -20,11 +20,12 @@ import { openSyncSession, projectSecrets, type SyncSession } from '../contacts/s
 import { syncTable } from '../contacts/sync/tables.js';
 import { syncUsers } from '../contacts/sync/users.js';
 import { checkTableMappings, checkUserMapping } from '../contacts/sync/validate.js';
-import { ConfigError, ConfigErrors, NudgeError, throwIfAny } from '../errors.js';
+import { ConfigError, ConfigErrors, NudgeError, throwIfAny, UsageError } from '../errors.js';
 import { formatTableName, parseTableName } from '../source/names.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
+import { checkTimeOption, TIME_HINT } from './time-options.js';
 
 export interface SyncOptions extends GlobalOptions {
   /** Start over from the first row, even after an interrupted run. */
@@ -233,18 +234,15 @@ function runOptions(context: Context) {
 
 /** `--since 2024-01-01`, `--since 2024-01-01T10:00:00Z` or `--since 7d` (that long ago). */
 export function parseSince(text: string, now = new Date()): Date {
+  // A duration of at most 36500d, or an ISO time whose date the calendar has
+  // (2020-02-30 is refused, not read as March 1): time-options.ts.
+  checkTimeOption('--since', text);
   const ago = parseDuration(text);
   if (ago !== undefined) return new Date(now.getTime() - ago);
   const trimmed = text.trim();
-  const date = /^\d{4}-\d{2}-\d{2}/.test(trimmed)
-    ? new Date(trimmed.length === 10 ? `${trimmed}T00:00:00Z` : trimmed)
-    : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) {
-    throw new NudgeError(
-      `--since ${JSON.stringify(text)} is not a time`,
-      'give an ISO time such as 2024-01-01 or 2024-01-01T12:00:00Z, or a duration back from now such as 7d or 12h',
-    );
-  }
+  const date = new Date(trimmed.length === 10 ? `${trimmed}T00:00:00Z` : trimmed);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError(`--since ${JSON.stringify(text)} is not a time`, TIME_HINT);
   return date;
 }
 

@@ -15,7 +15,7 @@ export function durationOption(flag: string, text: string, hint?: string): numbe
   return parseDuration(text) ?? 0;
 }
 
-const TIME_HINT =
+export const TIME_HINT =
   'give an ISO time such as 2024-01-01 or 2024-01-01T12:00:00Z, or a duration back from now such as 7d or 12h';
 
 /**

@@ -18,7 +18,8 @@ describe('nudge replay', () => {
   it('asks what to replay when no option says it', async () => {
     const { io } = memoryIo({ cwd: '/nonexistent' });
     await expect(replay({}, io)).rejects.toMatchObject({
-      name: 'NudgeError',
+      name: 'UsageError',
+      exitCode: 2,
       message: 'say what to replay',
       hint: 'nudge replay --key <key>, --feature <name> or --since 1h',
     });
@@ -27,8 +28,13 @@ describe('nudge replay', () => {
   it('names --since and what it was given when it is not a duration', async () => {
     const { io } = memoryIo({ cwd: '/nonexistent' });
     await expect(replay({ feature: 'drip', since: 'lately' }, io)).rejects.toMatchObject({
-      name: 'NudgeError',
+      name: 'UsageError',
+      exitCode: 2,
       message: '--since lately: expected a duration such as 2h or 7d',
+    });
+    // Bounded as logs' --since and the API's since= are.
+    await expect(replay({ since: '99999999d' }, io)).rejects.toMatchObject({
+      message: '--since 99999999d: expected at most 36500d',
     });
   });
 });

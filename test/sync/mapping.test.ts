@@ -258,6 +258,11 @@ describe('a sync run', () => {
     expect(parseSince('2024-01-01', now).toISOString()).toBe('2024-01-01T00:00:00.000Z');
     expect(parseSince('7d', now).toISOString()).toBe('2024-05-25T12:00:00.000Z');
     expect(() => parseSince('last week', now)).toThrow('is not a time');
+    // A date the calendar lacks is refused, not read as the next one; durations are bounded.
+    expect(() => parseSince('2020-02-30', now)).toThrow(
+      '--since "2020-02-30" is not a time (the calendar has no 2020-02-30)',
+    );
+    expect(() => parseSince('99999999d', now)).toThrow('--since 99999999d: expected at most 36500d');
   });
 
   it('pages PostgREST by keyset filters, quoting values in or-trees', () => {

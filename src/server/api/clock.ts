@@ -7,7 +7,13 @@ import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
 import type { ClockState } from '../../client/dashboard.js';
-import { parseDuration } from '../../config/duration.js';
+import {
+  durationProblem,
+  LONGEST_DURATION,
+  LONGEST_DURATION_MS,
+  parseDuration,
+} from '../../config/duration-text.js';
+import { clockOffsetInWords } from '../../config/duration-words.js';
 import { advanceStoreClock } from '../../engine/wiring/clock.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -37,12 +43,18 @@ export function clockRoutes(options: {
         'the dashboard moves the clock only in dev (nudge dev); use `nudge clock advance` on purpose',
       );
     }
-    const ms = parseDuration(body.by);
-    if (ms === undefined || ms <= 0)
+    // As `nudge clock advance`: more than nothing, at most 36500d a move and in all.
+    const problem =
+      durationProblem(body.by) ??
+      (parseDuration(body.by) === 0 ? 'durations are positive' : undefined);
+    if (problem) throw new HttpError(422, 'invalid_body', `by: ${problem}, got "${body.by}"`);
+    const ms = parseDuration(body.by)!;
+    const { offset_ms: offset } = await state();
+    if (offset + ms > LONGEST_DURATION_MS)
       throw new HttpError(
         422,
         'invalid_body',
-        `by: expected a duration such as 2d, got "${body.by}"`,
+        `by: the engine clock is ${clockOffsetInWords(offset)}; moving it ${body.by} more would put it past ${LONGEST_DURATION} ahead (nudge clock reset goes back to real time)`,
       );
     await advanceStoreClock(sql, ms);
     return c.json(await state());

@@ -3,7 +3,7 @@
 // parameters in order, and the mapping of query errors to 400.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
-import { parseDuration } from '../../config/duration.js';
+import { durationProblem, parseDuration } from '../../config/duration-text.js';
 import { type ContactQuery, QueryError } from '../../contacts/query.js';
 import { fieldOf, issueMessage, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
@@ -125,25 +125,15 @@ export function searchError(queries: ContactQuery[], error: unknown): never {
   throw error;
 }
 
-/** The longest duration a query parameter takes: 100 years, past any record's age. */
-const LONGEST_MS = 36_500 * 86_400_000;
-
 /**
  * A duration query parameter (`2h`, `7d`) in ms, or undefined when absent;
- * 400 naming it otherwise, and past 100 years (`since=99999999999w` reaches
- * back before the earliest date there is: a 500 in the database).
+ * 400 naming it otherwise, and past 36500d (`since=99999999999w` reaches
+ * back before the earliest date there is: a 500 in the database), in the
+ * CLI's words (config/duration-text.ts).
  */
 export function durationQuery(text: string | undefined, name: string): number | undefined {
   if (text === undefined || text === '') return undefined;
-  const ms = parseDuration(text);
-  if (ms === undefined)
-    throw new HttpError(
-      400,
-      'bad_query',
-      `${name}: expected a duration such as 2h or 7d, got "${text}"`,
-    );
-  if (ms > LONGEST_MS) {
-    throw new HttpError(400, 'bad_query', `${name}: expected at most 36500d, got "${text}"`);
-  }
-  return ms;
+  const problem = durationProblem(text);
+  if (problem) throw new HttpError(400, 'bad_query', `${name}: ${problem}, got "${text}"`);
+  return parseDuration(text);
 }
