@@ -18,7 +18,7 @@ import { surviveConnectionLoss } from '../../db/connection-loss.js';
 import { type EngineStore, openEngineStore } from '../../db/engine.js';
 import { checkStoredSecrets } from '../../db/secrets.js';
 import { isDemoStore } from '../../dev/demo.js';
-import { NudgeError } from '../../errors.js';
+import { portInUse } from '../../errors.js';
 import { type Feature, readFeatureFiles } from '../../features/load.js';
 import { checkFeatureFiles } from '../../features/problems.js';
 import { type Log, makeLog } from '../../log.js';
@@ -206,12 +206,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       // process took it between a check and this listen.
       const listening = await server.listen({ host, port }).catch((error: unknown) => {
         if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
-        if (!options.anyPortIfTaken) {
-          throw new NudgeError(
-            `port ${port} on ${host} is in use: another process (another nudge start?) listens there`,
-            'stop it, or choose another port with --port or server.port in nudge.yaml',
-          );
-        }
+        if (!options.anyPortIfTaken) throw portInUse(port, host);
         portTaken = port;
         return server.listen({ host, port: 0 });
       });

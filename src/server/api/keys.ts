@@ -3,6 +3,7 @@
 // name, so `nudge keys revoke <name>` always means one key.
 import { createHash, randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
+import { NudgeError } from '../../errors.js';
 
 /** read: GET only; dashboard: what the dashboard reads and does (pause, resume); write: everything. */
 export type KeyScope = 'read' | 'dashboard' | 'write';
@@ -39,7 +40,7 @@ export async function createApiKey(
   scope: KeyScope,
 ): Promise<{ id: string; name: string; scope: KeyScope; key: string }> {
   const trimmed = name.trim();
-  if (!trimmed) throw new Error('an API key needs a name');
+  if (!trimmed) throw new NudgeError('an API key needs a name', 'who uses it, e.g. ci-sync');
   const key = PREFIX + randomBytes(24).toString('base64url');
   const [row] = await sql<{ id: string }[]>`
     insert into nudge_engine.api_keys (name, hash, scope)
