@@ -262,7 +262,9 @@ describe('a sync run', () => {
     expect(() => parseSince('2020-02-30', now)).toThrow(
       '--since "2020-02-30" is not a time (the calendar has no 2020-02-30)',
     );
-    expect(() => parseSince('99999999d', now)).toThrow('--since 99999999d: expected at most 36500d');
+    expect(() => parseSince('99999999d', now)).toThrow(
+      '--since 99999999d: expected at most 36500d',
+    );
   });
 
   it('pages PostgREST by keyset filters, quoting values in or-trees', () => {
