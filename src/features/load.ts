@@ -335,7 +335,7 @@ export function unknownFeatureText(
 ): string | undefined {
   if (features.some((f) => f.name === name)) return undefined;
   const { message, hint } = noSuchFeature(features, name, dir);
-  return `${message} (${hint ?? 'the project has no features'})`;
+  return `${message} (${features.length ? hint : 'the project has no features'})`;
 }
 
 export function noSuchFeature(
@@ -345,6 +345,9 @@ export function noSuchFeature(
 ): NudgeError {
   return new NudgeError(
     name ? `no feature named "${name}" in ${dir}` : 'say which feature',
-    features.length ? `features: ${features.map((f) => f.name).join(', ')}` : undefined,
+    features.length
+      ? `features: ${features.map((f) => f.name).join(', ')}`
+      : // Often a command run outside the project: its folder is where nudge.yaml is.
+        'no feature file is there: run the command in your project (where nudge.yaml is), or pass --config path/to/nudge.yaml',
   );
 }

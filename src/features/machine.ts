@@ -50,7 +50,9 @@ export function compileMachine(
   const names = written.map((s) => s.name);
   const checkStage = (name: string | null, at: FieldPath) => {
     if (name !== null && !names.includes(name)) {
-      errors.push(source.error(at, `no stage named "${name}"${didYouMean(name, names)}`));
+      // The stages there are, when none is near enough to suggest.
+      const near = didYouMean(name, names) || ` (stages: ${names.join(', ')})`;
+      errors.push(source.error(at, `no stage named "${name}"${near}`));
     }
   };
   const stages = new Map<string, Stage>();

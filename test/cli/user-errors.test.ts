@@ -4,6 +4,8 @@
 // 2, as commander's own refusals): a duration past 36500d (the API's bound,
 // in its words), a date the calendar has not, a clock moved backwards or
 // past 100 years ahead, an API key with no name or a path for one.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
@@ -46,6 +48,20 @@ describe('logs --feature', () => {
     );
     expect(typo.err).toContain('hint: features: abandoned-cart, heartbeat,');
     expect((await nudge('pause', 'welcom-drip')).code).toBe(typo.code);
+  });
+
+  it('outside a project, says that its folder has no feature file and how to name the project', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-no-project-'));
+    const m = memoryIo({ cwd: dir, env: { DATABASE_URL: db.url } });
+    const code = await run(['logs', '--feature', 'nosuch'], m.io);
+    expectRefused(
+      { code, out: m.stdout(), err: m.stderr() },
+      1,
+      `no feature named "nosuch" in ${path.join(dir, 'nudge/features')}`,
+    );
+    expect(m.stderr()).toContain(
+      'hint: no feature file is there: run the command in your project (where nudge.yaml is), or pass --config path/to/nudge.yaml',
+    );
   });
 
   it('shows a feature of the files with no decisions yet, and one since removed from them', async () => {

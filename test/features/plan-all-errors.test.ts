@@ -62,7 +62,7 @@ const EXPECTED = [
   'nudge/features/a.yaml:6:12 contact.id: column "user_idd" does not exist on public.orders (did you mean "user_id"?)',
   'nudge/features/a.yaml:11:15 enrich.profile.columns[0]: column "plann" does not exist on public.profiles (did you mean "plan"?)',
   'nudge/features/a.yaml:11:33 enrich.profile.columns[2]: column "onboardd" does not exist on public.profiles (did you mean "onboarded"?)',
-  'nudge/features/a.yaml:15:18 stages[0].next[0].to: no stage named "nowhere"',
+  'nudge/features/a.yaml:15:18 stages[0].next[0].to: no stage named "nowhere" (stages: s)',
   // Any max_entries needs a contact, whatever its value: said now, not once it is fixed.
   'nudge/features/b.yaml:2:1 trigger: this feature waits or limits entries per contact, so it needs contact: { id: new.<column> } (or email / phone)',
   'nudge/features/b.yaml:2:66 trigger.when["new.status"]: unknown operator "eqq" (did you mean "eq"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
@@ -177,7 +177,7 @@ const TEMPLATES = { 'welcome.liquid': '<p>Hi {{ contact.email }}</p>\n' };
 const HIDDEN = [
   'nudge/features/e.yaml:2:66 trigger.when["new.status"]: unknown operator "eqq" (did you mean "eq"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
   'nudge/features/e.yaml:6:31 stages[0].do[0].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html (did you mean "welcome"?)',
-  'nudge/features/e.yaml:6:51 stages[0].do[1].goto: no stage named "nowhere"',
+  'nudge/features/e.yaml:6:51 stages[0].do[1].goto: no stage named "nowhere" (stages: s, t)',
   'nudge/features/e.yaml:8:12 stages[1].after: expected a duration such as 30s, 15m, 2h, 7d or 1w',
   'nudge/features/f.yaml:1:7 name: expected a feature name of letters, digits, - and _',
   'nudge/features/f.yaml:3:12 contact.id: column "nosuchcol" does not exist on public.orders',
