@@ -2,7 +2,7 @@
 // http(s) URL: as written when it has no Liquid, else by what is written
 // before its first tag.
 import { describe, expect, it } from 'vitest';
-import { urlProblem } from './action-checks.js';
+import { actionProblems, urlProblem } from './action-checks.js';
 
 describe('urlProblem', () => {
   it.each([
@@ -27,5 +27,20 @@ describe('urlProblem', () => {
   ])('refuses %s', (url, why) => {
     expect(urlProblem(url)).toMatch(/^expected an absolute http\(s\) URL such as /);
     expect(urlProblem(url)).toContain(why);
+  });
+});
+
+describe('actionProblems: Liquid that does not parse', () => {
+  const problemsOf = (action: object) => actionProblems({ stages: [{ do: [action] }] });
+
+  it('leaves the engine’s place out of a one-line value, and says the line of a longer one', () => {
+    const [subject] = problemsOf({
+      email: { subject: 'Hi {{ contact.first_name | defualt: "friend" }}' },
+    });
+    expect(subject?.problem).toBe('undefined filter: defualt (did you mean "default"?)');
+    const [body] = problemsOf({
+      webhook: { url: 'https://example.com', body: { text: 'Hello\n{% if new.paid %}paid' } },
+    });
+    expect(body?.problem).toBe('tag {% if new.paid %} not closed (line 2 of the text)');
   });
 });

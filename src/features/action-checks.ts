@@ -101,10 +101,10 @@ function liquidProblem(text: string): { problem: string; hint?: string } | undef
     textVariables(text);
     return undefined;
   } catch (error) {
-    const message = (error as Error).message;
+    const message = inText(text, (error as Error).message);
     const filter = /^undefined filter: ([\w-]+)/.exec(message)?.[1];
     if (filter) {
-      const [what, where] = message.split(/(?=, line:\d+, col:\d+$)/);
+      const [what, where] = message.split(/(?= \(line \d+ of the text\)$)/);
       return { problem: `${what}${didYouMean(filter, liquidFilterNames())}${where ?? ''}` };
     }
     const partial = /Failed to lookup "([^"]*)"/.exec(message)?.[1];
@@ -168,4 +168,17 @@ function stringsIn(value: unknown, at: (string | number)[]): [(string | number)[
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The Liquid engine ends its messages with its own place, `, line:1, col:4`,
+ * counted in the value (and pointing at the tag's start, not at the fault).
+ * The error already names the field's place in the file: a one-line value
+ * needs no more; a longer one keeps its line, said as a line of the text.
+ */
+function inText(text: string, message: string): string {
+  const place = /, line:(\d+), col:\d+$/.exec(message);
+  if (!place) return message;
+  const what = message.slice(0, place.index);
+  return text.includes('\n') ? `${what} (line ${place[1]} of the text)` : what;
 }
