@@ -41,3 +41,19 @@ export function isNegative(text: string): boolean {
   const trimmed = text.trim();
   return trimmed.startsWith('-') && parseDuration(trimmed.slice(1)) !== undefined;
 }
+
+/** Units as people spell them out, to the letter a duration takes. */
+const SPELLED =
+  /^(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)$/i;
+
+/**
+ * The duration `text` means when it spells its unit out (`2days`, `30 Minutes`):
+ * "2d", "30m"; undefined when it is a duration already or means none.
+ */
+export function durationSuggestion(text: string): string | undefined {
+  if (parseDuration(text) !== undefined) return undefined;
+  const match = SPELLED.exec(text.trim());
+  if (!match) return undefined;
+  const unit = match[2]!.toLowerCase();
+  return `${Number(match[1])}${unit.startsWith('mi') || unit === 'm' ? 'm' : unit[0]}`;
+}
