@@ -16,6 +16,7 @@ import { LossError, type RefusedLoss } from '../capture/loss-error.js';
 import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
+import { displayPath } from '../config/yaml.js';
 import { openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
 import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
@@ -57,7 +58,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   const own =
     options.config || ['nudge.yaml', 'nudge.yml'].some((n) => existsSync(path.join(io.cwd, n)));
   io.out(
-    `${c.bold('Nudge dev')} — ${own ? 'your project' : 'the bundled demo project (no nudge.yaml here)'}, on an embedded PostgreSQL in ${path.relative(io.cwd, dataDir) || dataDir}`,
+    `${c.bold('Nudge dev')} — ${own ? 'your project' : 'the bundled demo project (no nudge.yaml here)'}, on an embedded PostgreSQL in ${displayPath(dataDir, io.cwd)}`,
   );
   let demo: Awaited<ReturnType<typeof openDemoDatabase>> | undefined;
   let receiver: DemoReceiver | undefined;

@@ -48,6 +48,8 @@ describe('nudge dev --data-dir that cannot be used', () => {
   it('where the system refuses to create it (/proc): an error, not a hang', async () => {
     const result = await dev('/proc/nope');
     expectRefusal(result, '/proc/nope', 'cannot create /proc/nope (');
+    // The header names a folder outside the working directory as it was given, not as ../../proc/nope.
+    expect(result.stdout).toContain('on an embedded PostgreSQL in /proc/nope');
   }, 40_000);
 
   it('under a file: names the file in the way', async () => {
