@@ -14,10 +14,9 @@ import {
 import { hasActionRun, hasActionRuns } from '../actions/runs-exist.js';
 import type { LoadedConfig } from '../config/load.js';
 import { NudgeError, UsageError } from '../errors.js';
-import { loadFeatures, noSuchFeature } from '../features/load.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
-import { loadProject, openProjectStore } from './project.js';
+import { loadProject, openProjectStore, refuseUnknownFeature } from './project.js';
 
 type ReplayOptions = GlobalOptions & ReplayFilterText;
 
@@ -74,18 +73,8 @@ async function refuseUnknownNames(
       'nudge logs --json shows each queued action with its key (detail.key); nudge replay --feature <name> replays all the dead runs of a feature',
     );
   }
-  if (!options.feature) return;
-  // A feature file with errors leaves the name unchecked (plan says which).
-  const features = await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
-    () => undefined,
-  );
-  if (
-    features &&
-    !features.some((f) => f.name === options.feature) &&
-    !(await hasActionRuns(sql, options.feature))
-  ) {
-    throw noSuchFeature(features, options.feature, project.featuresDir);
-  }
+  if (options.feature)
+    await refuseUnknownFeature(project, options.feature, (name) => hasActionRuns(sql, name));
 }
 
 /** What a filter of names that exist found: nothing (dead) to replay, and where it looked. */
