@@ -4,13 +4,8 @@
 // `show` only reads: it migrates nothing, and a store with no clock yet is
 // said to be on real time.
 import type postgres from 'postgres';
-import {
-  isNegative,
-  LONGEST_DURATION,
-  LONGEST_DURATION_MS,
-  parseDuration,
-} from '../config/duration-text.js';
-import { clockOffsetInWords, durationInWords } from '../config/duration-words.js';
+import { isNegative, LONGEST_DURATION, parseDuration } from '../config/duration-text.js';
+import { clockOffsetInWords } from '../config/duration-words.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
 import { advanceStoreClock } from '../engine/wiring/clock.js';
@@ -47,7 +42,6 @@ export async function clock(
         `add --yes if that is what you mean (nudge dev's demo database needs no --yes)`,
       );
     }
-    if (what === 'advance') await refuseTooFar(store.sql, ms);
     await migrateEngine(store.sql, store.url);
     if (what === 'advance') await advanceStoreClock(store.sql, ms);
     if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
@@ -94,18 +88,4 @@ function advanceBy(amount: string | undefined): number {
   }
   if (text.startsWith('-')) throw new UsageError(`unknown option '${text}'`, ADVANCE_HINT);
   return durationOption('clock advance', text, ADVANCE_HINT);
-}
-
-/**
- * Refuses to move the clock more than 36500d ahead of real time in all (each
- * advance is bounded; so is their sum): `advance 1000000d` moved the engine
- * to the year 4764, past every date a feature or a query means.
- */
-async function refuseTooFar(sql: postgres.Sql, ms: number): Promise<void> {
-  const offset = (await clockOffset(sql)) ?? 0;
-  if (offset + ms <= LONGEST_DURATION_MS) return;
-  throw new NudgeError(
-    `the engine clock is ${clockOffsetInWords(offset)}; moving it ${durationInWords(ms)} more would put it past ${LONGEST_DURATION} ahead`,
-    'nudge clock reset goes back to real time',
-  );
 }

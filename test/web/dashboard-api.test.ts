@@ -462,7 +462,7 @@ describe('/v1/actions and /v1/clock', () => {
     expect(await refused('1000000d')).toBe('by: expected at most 36500d, got "1000000d"');
     expect(await (await advance('2d')).json()).toMatchObject({ offset_ms: 172_800_000 });
     expect(await refused('36500d')).toBe(
-      'by: the engine clock is 2 days ahead of real time; moving it 36500d more would put it past 36500d ahead (nudge clock reset goes back to real time)',
+      'by: the engine clock is 2 days ahead of real time; moving it 36500 days more would put it past 36500d ahead (nudge clock reset goes back to real time)',
     );
     const [row] = await db.sql`select offset_ms::int as offset_ms from nudge_engine.clock`;
     expect(row!.offset_ms).toBe(172_800_000);

@@ -2,6 +2,9 @@
 // time only through a Clock, so tests and `nudge dev` can move time forward:
 // the store keeps an offset that every process adds to real time.
 import type postgres from 'postgres';
+import { LONGEST_DURATION, LONGEST_DURATION_MS } from '../../config/duration-text.js';
+import { clockOffsetInWords, durationInWords } from '../../config/duration-words.js';
+import { NudgeError } from '../../errors.js';
 
 export interface Clock {
   now(): Date;
@@ -43,7 +46,28 @@ export async function storeClock(
   };
 }
 
-/** Moves the store's clock forward (nudge dev, tests of a running engine). */
+/**
+ * Moves the store's clock forward (nudge clock, nudge dev, POST
+ * /v1/clock/advance), never past 36500d ahead of real time in all: each
+ * move is bounded by its caller, and so is their sum, in one statement
+ * (`advance 1000000d` once moved the engine to the year 4764).
+ */
 export async function advanceStoreClock(sql: postgres.Sql, ms: number): Promise<void> {
-  await sql`update nudge_engine.clock set offset_ms = offset_ms + ${ms}`;
+  const moved = await sql`
+    update nudge_engine.clock set offset_ms = offset_ms + ${ms}
+     where offset_ms + ${ms} <= ${LONGEST_DURATION_MS} returning 1`;
+  if (moved.length) return;
+  const [row] = await sql<{ offset_ms: string }[]>`select offset_ms from nudge_engine.clock`;
+  if (row) throw new ClockTooFarError(Number(row.offset_ms), ms);
+}
+
+/** A move that would put the engine clock past 36500d ahead: the CLI's ✗, the API's 422. */
+export class ClockTooFarError extends NudgeError {
+  override name = 'ClockTooFarError';
+  constructor(offset: number, ms: number) {
+    super(
+      `the engine clock is ${clockOffsetInWords(offset)}; moving it ${durationInWords(ms)} more would put it past ${LONGEST_DURATION} ahead`,
+      'nudge clock reset goes back to real time',
+    );
+  }
 }
