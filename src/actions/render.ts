@@ -80,6 +80,26 @@ export function liquidFilterNames(): string[] {
   return Object.keys(inline.filters);
 }
 
+/** What an email template's file ends with: `name` is looked for as either. */
+const TEMPLATE_EXTENSION = /\.(liquid|html)$/;
+
+/** `promo/welcome` for promo/welcome.liquid: the name an email action gives. */
+export const templateName = (file: string) => file.replace(TEMPLATE_EXTENSION, '');
+
+/** The template files under `dir` (its subfolders too), as `a/b.liquid`; none when it is no directory. */
+export async function templateFiles(dir: string): Promise<string[]> {
+  try {
+    const files = await readdir(dir, { recursive: true });
+    return files
+      .filter((file) => TEMPLATE_EXTENSION.test(file))
+      .map((file) => file.split(path.sep).join('/'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
 export function makeRenderer(templatesDir: string, cwd = process.cwd()): Renderer {
   const html = new Liquid({
     root: templatesDir,
@@ -146,14 +166,9 @@ export function makeRenderer(templatesDir: string, cwd = process.cwd()): Rendere
     );
   }
 
-  /** ` (did you mean "welcome"?)` when a template beside where `name` was looked for is close to it. */
+  /** ` (did you mean "welcome"?)` when a template of the folder is close to `name`. */
   async function nearName(name: string) {
-    const folder = path.dirname(name);
-    const entries = await readdir(path.join(templatesDir, folder)).catch(() => []);
-    const names = entries
-      .filter((entry) => /\.(liquid|html)$/.test(entry))
-      .map((entry) => path.posix.join(folder, entry.replace(/\.(liquid|html)$/, '')));
-    return didYouMean(name, names);
+    return didYouMean(name, (await templateFiles(templatesDir)).map(templateName));
   }
 
   async function parsedTemplate(name: string) {

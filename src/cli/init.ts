@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { templateName } from '../actions/render.js';
 import { didYouMean } from '../config/suggest.js';
 import { displayPath, parseYaml } from '../config/yaml.js';
 import { NudgeError } from '../errors.js';
@@ -85,7 +86,7 @@ export async function init(
   const others = available.filter((name) => name !== template);
   const [file = '<name>.liquid'] = emails;
   io.out(
-    `${emails.length ? `Email templates: the ones ${template} sends, in nudge/templates` : `${template} sends no email: no email template copied`}; an email action's template: ${file.replace(/\.(liquid|html)$/, '')} is nudge/templates/${file}.`,
+    `${emails.length ? `Email templates: the ones ${template} sends, in nudge/templates` : `${template} sends no email: no email template copied`}; an email action's template: ${templateName(file)} is nudge/templates/${file}.`,
   );
   io.out(
     io.colors.dim(

@@ -4,9 +4,8 @@
 // names there are — for features in the words POST /v1/actions/replay and
 // `nudge logs` use (features/load.ts unknownFeatureText). A feature or
 // template since removed from its file still answers what it left behind.
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type postgres from 'postgres';
+import { templateFiles, templateName } from '../../actions/render.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { displayPath } from '../../config/yaml.js';
 import { type Feature, unknownFeatureText } from '../../features/load.js';
@@ -53,7 +52,7 @@ export async function checkTemplateFilter(
 ): Promise<void> {
   if (!name) return;
   const files = await templateFiles(project.templatesDir);
-  const names = files.map((file) => file.replace(TEMPLATE_EXTENSION, ''));
+  const names = files.map(templateName);
   if (files.includes(name) || names.includes(name) || (await recorded(name))) return;
   const listed = [...new Set(names)].sort();
   throw new HttpError(
@@ -63,23 +62,6 @@ export async function checkTemplateFilter(
       listed.length ? `templates: ${listed.join(', ')}` : 'the project has no templates'
     })`,
   );
-}
-
-/** What an email template's file ends with (actions/render.ts finds `name` as either). */
-const TEMPLATE_EXTENSION = /\.(liquid|html)$/;
-
-/** The template files under `dir` (its subfolders too), as `a/b.liquid`; none when it is no directory. */
-async function templateFiles(dir: string): Promise<string[]> {
-  try {
-    const files = await readdir(dir, { recursive: true });
-    return files
-      .filter((file) => TEMPLATE_EXTENSION.test(file))
-      .map((file) => file.split(path.sep).join('/'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw error;
-  }
 }
 
 /**
