@@ -214,7 +214,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   } finally {
     if (stop.stopped)
       io.out(
-        `\nStopping. The demo database stays in ${path.relative(io.cwd, dataDir) || dataDir} for next time (--fresh starts over).`,
+        `\nStopping. The demo database stays in ${displayPath(dataDir, io.cwd)} for next time (--fresh starts over).`,
       );
     receiver?.onDelivery(undefined);
     await running?.stop();
