@@ -118,9 +118,18 @@ describe('nudge dev, started again', () => {
         () => `the replay to be delivered: ${m.stdout()}`,
         30_000,
       );
-      const [run1] = await demo<{ status: string }[]>`
-        select status from nudge_engine.action_runs where key = ${dead!.key}`;
-      expect(run1!.status).toBe('succeeded');
+      // The stand-in has the request; the run is marked when its answer is back.
+      const status = async () =>
+        (
+          await demo!<{ status: string }[]>`
+            select status from nudge_engine.action_runs where key = ${dead!.key}`
+        )[0]?.status;
+      await waitFor(
+        async () => ((await status()) === 'succeeded' ? true : undefined),
+        () => 'the replayed run marked succeeded',
+        30_000,
+      );
+      expect(await status()).toBe('succeeded');
     } finally {
       await demo?.end();
       // Ctrl-C, as nudge dev hears it.
