@@ -36,7 +36,7 @@ import {
   otherCommands,
   printAfterStory,
 } from './dev-output.js';
-import type { Io } from './io.js';
+import { type Io, printError } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { Stopped, stopOnSignals } from './signals.js';
 
@@ -66,6 +66,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   let running: Awaited<ReturnType<typeof launch>> | undefined;
   /** --once and the story played: said when everything has stopped. */
   let storyOver = false;
+  /** Printed here, not by the caller: so that what stopped is said after it. */
+  let failed = false;
   try {
     demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined, {
       fresh: !!options.fresh,
@@ -210,7 +212,10 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof Stopped) return 0;
-    throw error;
+    // Before the demo database was open, nothing of dev's is left to tell of.
+    if (!demo) throw error;
+    failed = true;
+    return printError(io, error, !!options.debug);
   } finally {
     if (stop.stopped)
       io.out(
@@ -222,9 +227,16 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await receiver?.close();
     await demo?.server.stop();
     stop.dispose();
+    // A server this process found running (another's, or left running) is not stopped.
+    const left = demo?.server.reused && ['running', 'left'].includes(demo.server.reused.owner);
+    if (failed) {
+      io.err(
+        c.dim(
+          `nudge dev has stopped${left ? " (the demo database's server, running before it, is left running)" : `, and so has the demo database; its data stays in ${displayPath(dataDir, io.cwd)}`}. Run \`nudge dev\` again once the above is fixed.`,
+        ),
+      );
+    }
     if (storyOver) {
-      // A server this process found running (another's, or left running) is not stopped.
-      const left = demo?.server.reused && ['running', 'left'].includes(demo.server.reused.owner);
       io.out(
         c.dim(
           `--once: the dashboard, the engine${left ? " and the stand-ins have stopped (the demo database's server, already running before, is left running)" : ', the stand-ins and the demo database have stopped'}. \`nudge dev\` without --once keeps them running until Ctrl-C.`,
