@@ -113,5 +113,8 @@ describe('the nudge executable', () => {
     } finally {
       await rm(cwd, { recursive: true, force: true });
     }
-  });
+    // Two whole demo runs, a new database's initdb and up to a minute's wait
+    // for port 8787: more than the default minute on a loaded machine (CI
+    // beside other tests ran past it once).
+  }, 240_000);
 });
