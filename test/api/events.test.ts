@@ -183,6 +183,130 @@ describe('POST /v1/events', () => {
     expect(inbox).toHaveLength(1);
   });
 
+  describe('a call refused for a reused key creates and changes no contact', () => {
+    // Every column of every contact, to see that nothing was written.
+    const contacts = () =>
+      db.sql`select * from nudge_engine.contacts order by id`.then((rows) => [...rows]);
+    const byEmail = (email: string) =>
+      db.sql<{ id: string }[]>`select id from nudge_engine.contacts where email = ${email}`;
+    /** A contact marked deleted, with no phone: what a call naming it would restore and fill. */
+    const deletedContact = async (email: string) => {
+      const [row] = await db.sql<{ id: string }[]>`
+        insert into nudge_engine.contacts (email, attributes, deleted_at)
+        values (${email}, '{"plan": "free"}', now() - interval '1 day') returning id`;
+      return row!.id;
+    };
+
+    it('when the key was used long before', async () => {
+      const first = await track({
+        email: 'seq-first@example.com',
+        event: 'paid',
+        idempotency_key: 'seq-1',
+      });
+      expect(first.status).toBe(201);
+      await deletedContact('seq-deleted@example.com');
+      const before = await contacts();
+      for (const identity of [
+        { email: 'seq-new@example.com' },
+        { auth_user_id: '0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b' },
+        { email: 'seq-deleted@example.com', phone: '+15550001111' },
+      ]) {
+        const answer = await track({ ...identity, event: 'paid', idempotency_key: 'seq-1' });
+        expect(answer.status).toBe(422);
+        expect(answer.json).toMatchObject({
+          error: 'idempotency_key_reused',
+          differs: ['contact'],
+        });
+      }
+      expect(await byEmail('seq-new@example.com')).toEqual([]);
+      expect(await contacts()).toEqual(before);
+    });
+
+    it('when two calls race: one event per key, only the winners’ contacts', async () => {
+      const pairs = Array.from({ length: 10 }, (_, i) => [
+        { email: `race-a-${i}@example.com`, event: 'raced', idempotency_key: `pair-${i}` },
+        { email: `race-b-${i}@example.com`, event: 'raced', idempotency_key: `pair-${i}` },
+      ]);
+      const before = await contacts();
+      const answers = await Promise.all(pairs.flat().map((body) => track(body)));
+      const winners: string[] = [];
+      for (const [i, pair] of pairs.entries()) {
+        const [a, b] = [answers[2 * i]!, answers[2 * i + 1]!];
+        expect([a.status, b.status].sort()).toEqual([201, 422]);
+        const [won, lost] = a.status === 201 ? [a, b] : [b, a];
+        const [winner, loser] = a.status === 201 ? pair : [pair[1]!, pair[0]!];
+        expect(lost.json).toMatchObject({
+          error: 'idempotency_key_reused',
+          differs: ['contact'],
+          first_event_id: (won.json as Tracked).id,
+        });
+        const events = await db.sql`
+          select contact_id from nudge_engine.events where idempotency_key = ${`api:pair-${i}`}`;
+        expect(events).toEqual([{ contact_id: (won.json as Tracked).contact_id }]);
+        expect(await byEmail(winner!.email)).toEqual([{ id: (won.json as Tracked).contact_id }]);
+        expect(await byEmail(loser!.email)).toEqual([]);
+        winners.push((won.json as Tracked).contact_id);
+      }
+      const after = await contacts();
+      expect(after.filter((c) => !winners.includes(c.id))).toEqual(before);
+      expect(after).toHaveLength(before.length + pairs.length);
+    });
+
+    it('when two calls race: the loser restores and fills in no existing contact', async () => {
+      const pairs = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          await deletedContact(`old-${i}@example.com`);
+          return [
+            { email: `fresh-${i}@example.com`, event: 'raced', idempotency_key: `old-${i}` },
+            {
+              email: `old-${i}@example.com`,
+              phone: `+1555000200${i}`,
+              event: 'raced',
+              idempotency_key: `old-${i}`,
+            },
+          ];
+        }),
+      );
+      const before = await contacts();
+      const answers = await Promise.all(pairs.flat().map((body) => track(body)));
+      const written: string[] = [];
+      for (const i of pairs.keys()) {
+        const [fresh, old] = [answers[2 * i]!, answers[2 * i + 1]!];
+        expect([fresh.status, old.status].sort()).toEqual([201, 422]);
+        // The winner's contact is new (fresh) or restored with its phone (old).
+        written.push(((fresh.status === 201 ? fresh : old).json as Tracked).contact_id);
+      }
+      const after = await contacts();
+      expect(after.filter((c) => !written.includes(c.id))).toEqual(
+        before.filter((c) => !written.includes(c.id)),
+      );
+      const created = written.filter((id) => !before.some((c) => c.id === id));
+      expect(after).toHaveLength(before.length + created.length);
+    });
+
+    it('a call repeating the first one still gets the first event (also racing)', async () => {
+      const pairs = Array.from({ length: 10 }, (_, i) => ({
+        email: `replay-${i}@example.com`,
+        event: 'replayed',
+        properties: { n: i },
+        idempotency_key: `replay-${i}`,
+      }));
+      const answers = await Promise.all(pairs.flatMap((body) => [track(body), track(body)]));
+      for (const [i, body] of pairs.entries()) {
+        const [a, b] = [answers[2 * i]!, answers[2 * i + 1]!];
+        expect([a.status, b.status].sort()).toEqual([200, 201]);
+        expect({ ...(a.json as Tracked), duplicate: true }).toEqual({
+          ...(b.json as Tracked),
+          duplicate: true,
+        });
+        expect(await byEmail(body.email)).toEqual([{ id: (a.json as Tracked).contact_id }]);
+        const again = await track(body);
+        expect(again.status).toBe(200);
+        expect(again.json).toEqual({ ...(a.json as Tracked), duplicate: true });
+      }
+    });
+  });
+
   it('tracks by contact_id for an existing contact', async () => {
     const contact = (await api.call('POST', '/v1/contacts', { body: { external_id: 'c-1' } }))
       .json as { id: string };

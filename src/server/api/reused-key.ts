@@ -3,7 +3,9 @@
 // same event again (a retry); a key reused for another event is a 422
 // `idempotency_key_reused` instead of a silent 200 with an event the caller
 // did not send (Stripe refuses such a call too; the IETF Idempotency-Key
-// draft answers it with 422).
+// draft answers it with 422). The comparison runs after trackEvent returned
+// the stored event having written nothing (contacts/track-event.ts), so a
+// refused call leaves no contact behind, also when it raced the first.
 import type postgres from 'postgres';
 import { findContact } from '../../contacts/sql/find-contact.js';
 import { normalizeEmail } from '../../contacts/store.js';
