@@ -97,11 +97,11 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .description(
       'show the decision log: what each event matched or why it was skipped, journeys, actions',
     )
-    .option('-f, --feature <name>', 'only this feature')
+    .option('--feature <name>', 'only this feature')
     .option('--contact <email|id>', 'only this contact')
     .option('--since <duration>', 'only the last 15m, 2h, 7d, ...')
     .option('-n, --limit <n>', 'how many to show (default 100)', wholeNumber(1))
-    .option('--follow', 'keep printing new decisions')
+    .option('-f, --follow', 'keep printing new decisions until Ctrl-C (as tail -f)')
     .option('--json', 'one JSON object per line')
     .action(wrap(async (options, io) => (await import('./logs.js')).logs(options, io)));
 
@@ -130,7 +130,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .command('replay')
     .description('run dead actions again: one by key, or all of a feature or time range')
     .option('--key <key>', 'the action run with this idempotency key (any status)')
-    .option('-f, --feature <name>', 'dead actions of this feature')
+    .option('--feature <name>', 'dead actions of this feature')
     .option('--since <duration>', 'dead actions created in the last 15m, 2h, 7d, ...')
     .action(wrap(async (options, io) => (await import('./replay.js')).replay(options, io)));
 

@@ -102,6 +102,8 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       io.out(io.colors.dim(await nothingShown(project, options)));
     await print(rows);
     if (!options.follow) return 0;
+    if (!options.json)
+      io.out(io.colors.dim('Following: new decisions print here as they are made. Ctrl-C stops.'));
     let stop = false;
     const onSignal = () => {
       stop = true;

@@ -2,6 +2,7 @@
 // made after a replay says so, as the dashboard's Actions page does
 // ("replayed", "replayed 2 times"); the times are the engine clock's, and a
 // note says so once the clock is moved (nothing is said while it is not).
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,7 @@ import {
 } from '../actions/setup.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
 let sql: postgres.Sql;
@@ -130,6 +132,38 @@ describe('nudge logs', () => {
       await decisionsRoutes({ sql }).request('/?feature=uploads&outcome=attempt')
     ).json()) as DecisionPage;
     expect(page.items.map((item) => item.attempt?.replay)).toEqual([2, 2, 1, 0, 0]);
+  });
+
+  it('-f follows, as tail -f does: prints the decisions made after it started, until Ctrl-C', async () => {
+    // As `nudge backfill` tells a user to run it: the built bin, in a terminal.
+    const child = spawn('node', [path.resolve('dist/cli/main.js'), 'logs', '-f'], {
+      cwd,
+      env: { ...process.env, DATABASE_URL: db.url, CI: 'true' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor(() => stdout.includes('Following:') || undefined, 'the follow line', 30_000);
+      expect(stdout).toContain(
+        'Following: new decisions print here as they are made. Ctrl-C stops.',
+      );
+      const made = await webhookRun('follow', 200);
+      await waitForRun(sql, made.key, ['succeeded']);
+      // Printed after the follow line: made after it started.
+      const followed = () => stdout.slice(stdout.indexOf('Following:'));
+      await waitFor(
+        () => /\sfollow\s.*\sattempt\s+webhook attempt 1 succeeded/.test(followed()) || undefined,
+        'the attempt printed by the running logs -f',
+        30_000,
+      );
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exit, stderr).toBe(0);
+    expect(stderr).toBe('');
   });
 
   it('says the times are the engine clock’s once nudge clock has moved it, once', async () => {
