@@ -49,6 +49,7 @@ export async function desiredCaptures(
       reads,
       exclude,
       email: project.config.email,
+      supabase: project.supabase ?? null,
       ...templates,
     });
   } catch (error) {

@@ -1,8 +1,9 @@
-// Every email action's template is found and parses, checked when features
-// are: a typo in `template:` is an error at that line in `nudge plan`,
-// deploy and doctor, not a dead run on the day the
-// email is due. (It also kept features/reads.ts from knowing which columns
-// the template reads, so capture copied the whole row.)
+// Every email action's template, and every one a split variant sends
+// instead, is found and parses, checked when features are: a typo in
+// `template:` is an error at that line in `nudge plan`, deploy and doctor,
+// not a dead run on the day the email is due. (It also kept
+// features/reads.ts from knowing which columns the template reads, so
+// capture copied the whole row.)
 import type { Renderer } from '../actions/render.js';
 import type { Feature } from '../features/load.js';
 
@@ -15,9 +16,7 @@ export async function templateProblems(
   const names = new Set<string>();
   for (const feature of features) {
     if (feature.status === 'draft') continue;
-    for (const stage of feature.machine.stages.values())
-      for (const action of stage.actions)
-        if (action.kind === 'email') names.add((action.params as { template: string }).template);
+    for (const { name } of templatesNamed(feature)) names.add(name);
   }
   for (const name of names) {
     try {
@@ -29,16 +28,36 @@ export async function templateProblems(
   return problems;
 }
 
-/** Where each email action whose template has a problem names it: `stages[i].do[j].email.template`. */
+/**
+ * Where each template with a problem is named: `stages[i].do[j].email.template`,
+ * `stages[i].split[k].with.email.template`.
+ */
 export function templateErrorsAt(
   feature: Feature,
   problems: ReadonlyMap<string, string>,
 ): { at: (string | number)[]; problem: string }[] {
-  return [...feature.machine.stages.values()].flatMap((stage, i) =>
-    stage.actions.flatMap((action, j) => {
-      if (action.kind !== 'email') return [];
-      const problem = problems.get((action.params as { template: string }).template);
-      return problem ? [{ at: ['stages', i, 'do', j, 'email', 'template'], problem }] : [];
-    }),
+  return templatesNamed(feature).flatMap(({ at, name }) => {
+    const problem = problems.get(name);
+    return problem ? [{ at, problem }] : [];
+  });
+}
+
+/** The templates a feature's email actions name, and those its split variants send instead. */
+function templatesNamed(feature: Feature): { at: (string | number)[]; name: string }[] {
+  const stages = [...feature.machine.stages.values()];
+  const named = stages.flatMap((stage, i) =>
+    stage.actions.flatMap((action, j) =>
+      action.kind === 'email'
+        ? [{ at: ['stages', i, 'do', j, 'email', 'template'], name: action.params.template }]
+        : [],
+    ),
   );
+  const split = feature.experiment?.split;
+  const i = split ? stages.findIndex((stage) => stage.name === split.stage) : -1;
+  split?.variants.forEach((variant, k) => {
+    const name = variant.overrides.email?.template;
+    if (typeof name === 'string')
+      named.push({ at: ['stages', i, 'split', k, 'with', 'email', 'template'], name });
+  });
+  return named;
 }

@@ -44,3 +44,23 @@ describe('actionProblems: Liquid that does not parse', () => {
     expect(body?.problem).toBe('tag {% if new.paid %} not closed (line 2 of the text)');
   });
 });
+
+describe('actionProblems: an email’s to', () => {
+  const problemsOf = (to: string) => actionProblems({ stages: [{ do: [{ email: { to } }] }] });
+
+  it.each([
+    'ada@example.com',
+    'Ada <ada@example.com>',
+    '{{ contact.email }}',
+    'contact.email',
+    'new.email',
+    'old.email',
+    'enrichment.profile.email',
+  ])('passes %s', (to) => {
+    expect(problemsOf(to)).toEqual([]);
+  });
+
+  it.each(['ada', 'contact.', 'customer.email', 'new.meta->>email'])('refuses %s', (to) => {
+    expect(problemsOf(to).map((p) => p.problem)).toEqual([`"${to}" is not an email address`]);
+  });
+});

@@ -1,9 +1,10 @@
 // What an action's parameters would fail with on every run, found in the
 // feature file: Liquid that does not parse (by the renderer's own parse,
 // actions/render.ts, so plan and run time agree), a webhook URL that is not
-// one, a recipient that is not an address, an Edge Function name that is
-// not one. Read from the file as written, so that another problem of the
-// file (even one off the schema) hides none of these.
+// one, a recipient that is neither an address nor a field that holds one,
+// an Edge Function name that is not one. Read from the file as written, so
+// that another problem of the file (even one off the schema) hides none of
+// these.
 import { httpUrl } from '../actions/http.js';
 import { isEmailAddress, isFunctionName } from '../actions/params.js';
 import { liquidFilterNames, textVariables } from '../actions/render.js';
@@ -11,7 +12,7 @@ import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { valueAtPath } from '../zod-words.js';
 import { OVERRIDABLE } from './experiment.js';
-import { type ActionKind, actionSchemas } from './schema.js';
+import { type ActionKind, actionSchemas, BARE_FIELD } from './schema.js';
 
 export interface ParamProblem {
   at: FieldPath;
@@ -77,12 +78,12 @@ function paramProblems(kind: string, params: unknown, at: FieldPath): ParamProbl
     if (problem) problems.push({ at: [...at, 'url'], problem });
   }
   const to = param('to');
-  if (kind === 'email' && to && !isEmailAddress(to)) {
-    // A field written bare (to: contact.email) is the commonest: say how to read it.
-    const field = /^(contact|new|old|enrichment)\.[\w.]+$/.test(to);
+  // A field written bare (to: contact.email) is the address it holds (schema.ts).
+  if (kind === 'email' && to && !isEmailAddress(to) && !BARE_FIELD.test(to)) {
     problems.push({
       at: [...at, 'to'],
-      problem: `"${to}" is not an email address${field ? `; for the address ${to} holds, write "{{ ${to} }}"` : ''}`,
+      problem: `"${to}" is not an email address`,
+      hint: 'write an address, or the field that holds one: to: contact.email (or new.<column>, or Liquid such as "{{ new.email | downcase }}")',
     });
   }
   const name = param('name');

@@ -27,6 +27,7 @@ import {
   testsOf,
   valueTypeOf,
 } from '../conditions/index.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { closest, didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
@@ -63,6 +64,11 @@ export interface CheckOptions {
   email?: Config['email'];
   /** Template name → its problem (email/templates.ts): an error at each email action naming it. */
   templates?: ReadonlyMap<string, string>;
+  /**
+   * nudge.yaml's connectors.supabase as loaded, null when it has none: each
+   * function action needs its project_url and key (unchecked without).
+   */
+  supabase?: LoadedConfig['supabase'] | null;
 }
 
 export function checkFeatures(
@@ -86,9 +92,51 @@ export function checkFeatures(
     if (options.templates)
       for (const { at, problem } of templateErrorsAt(feature, options.templates))
         errors.push(feature.source.error(at, problem));
+    if (options.supabase !== undefined)
+      errors.push(...unreachableFunctions(feature, options.supabase));
   }
   throwInFileOrder(errors);
   return needs;
+}
+
+/**
+ * A function action calls an Edge Function at connectors.supabase.project_url
+ * with its service role key, as actions/edge-function.ts does: without
+ * either, every run of it is dead, so it is refused at the action, saying
+ * what nudge.yaml lacks.
+ */
+function unreachableFunctions(
+  feature: Feature,
+  supabase: LoadedConfig['supabase'] | null,
+): ConfigError[] {
+  const url = supabase?.project_url
+    ? undefined
+    : 'project_url: "https://<project-ref>.supabase.co"';
+  const key = supabase?.key ? undefined : `service_role_key: "\${SUPABASE_SERVICE_ROLE_KEY}"`;
+  if (!url && !key) return [];
+  const fields = [url, key].filter(Boolean).join(', ');
+  const [lacks, hint] = supabase
+    ? [
+        `connectors.supabase in nudge.yaml has no ${[url && 'project_url', key && 'service_role_key (or api_key)'].filter(Boolean).join(' and no ')}`,
+        `add to nudge.yaml, under connectors.supabase: ${fields}`,
+      ]
+    : [
+        'nudge.yaml has no connectors.supabase to reach it with',
+        `add to nudge.yaml: connectors: { supabase: { ${fields} } }`,
+      ];
+  return [...feature.machine.stages.values()].flatMap((stage, i) =>
+    stage.actions.flatMap((action, j) =>
+      action.kind === 'function'
+        ? [
+            feature.source.error(
+              ['stages', i, 'do', j, 'function'],
+              `a function action calls a Supabase Edge Function, and ${lacks}: every run of it would be dead`,
+              { key: true, hint },
+            ),
+          ]
+        : [],
+    ),
+  );
 }
 
 function checkFeature(

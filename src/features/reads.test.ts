@@ -30,4 +30,20 @@ stages:
 `),
     ).toEqual({ columns: ['currency', 'status', 'total', 'user_id'] });
   });
+
+  it('reads the column a bare email to names, in a stage and in a variant', async () => {
+    expect(
+      await read(`name: f
+trigger: { table: public.signups, on: insert }
+contact: { id: new.user_id }
+goal: { when: { contact.paid: is.true }, within: 7d }
+stages:
+  - name: s
+    do: [{ email: { template: welcome, to: new.email } }]
+    split:
+      - { name: a }
+      - { name: b, with: { email: { to: new.work_email } } }
+`),
+    ).toEqual({ columns: ['email', 'user_id', 'work_email'] });
+  });
 });

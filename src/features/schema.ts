@@ -95,11 +95,28 @@ export const triggerSchema = z
 
 const templated = z.string();
 
+/**
+ * A field written bare where an address is expected: `contact.email`,
+ * `new.<column>`, `old.<column>`, `enrichment.<name>.<column>`. An address
+ * never looks like one (it has an @).
+ */
+export const BARE_FIELD = /^(contact|new|old|enrichment)(\.\w+)+$/;
+
+/**
+ * An email's recipient. Written bare (`to: contact.email`, as DESIGN.md's
+ * sketch writes it), it is the value the field holds: read here as
+ * `"{{ contact.email }}"`, so that every reader of the feature (plan, the
+ * columns capture copies, the engine, backtest) sees the one Liquid form.
+ */
+const recipientSchema = z
+  .string()
+  .transform((to) => (BARE_FIELD.test(to.trim()) ? `{{ ${to.trim()} }}` : to));
+
 /** One schema per action kind; an action is a mapping with exactly one of these keys. */
 export const actionSchemas = {
   email: z.strictObject({
     template: z.string().min(1),
-    to: templated.optional().describe('default: contact.email'),
+    to: recipientSchema.optional().describe('default: contact.email'),
     subject: templated.optional(),
     from: z.string().optional(),
     provider: z.enum(['resend', 'smtp', 'dev']).optional(),

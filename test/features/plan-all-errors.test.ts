@@ -237,7 +237,8 @@ describe('problems that hid others are said in the same round', () => {
 // open, a filter that does not exist, a tag not closed, a partial, which
 // parameters have none) in any templated parameter of any kind, a URL that
 // is not one (as written, from \${ENV}, or before its Liquid), a recipient
-// that is not an address, and a template file with a syntax error.
+// that is neither an address nor a field that holds one, a function with no
+// connectors.supabase to call it with, and a template file with a syntax error.
 const DEAD = {
   'g.yaml': `name: g
 trigger: { table: public.orders, on: insert }
@@ -247,7 +248,7 @@ stages:
     do:
       - email: { template: welcome, subject: "Hi {{ contact.first_name | defalt: 'x' " }
       - email: { template: broken, from: "{{ app.url | nosuch }}" }
-      - email: { template: welcome, to: contact.email }
+      - email: { template: welcome, to: ada }
       - webhook: { url: "not a url", headers: { x-id: "{% if new.id %}" } }
       - webhook: { url: "\${HOOK_URL}", body: { total: ["{{ new.total | plus: 1 }}", "{{ new.total | plu }}"] } }
       - webhook: { url: "ftp://{{ new.host }}/x" }
@@ -268,12 +269,13 @@ const DEAD_TEMPLATES = {
 const DEAD_IN_FILE = [
   'nudge/features/g.yaml:7:46 stages[0].do[0].email.subject: output "{{ contact.first_name | defal..." not closed',
   'nudge/features/g.yaml:8:42 stages[0].do[1].email.from: undefined filter: nosuch',
-  'nudge/features/g.yaml:9:41 stages[0].do[2].email.to: "contact.email" is not an email address; for the address contact.email holds, write "{{ contact.email }}"',
+  'nudge/features/g.yaml:9:41 stages[0].do[2].email.to: "ada" is not an email address',
   'nudge/features/g.yaml:10:25 stages[0].do[3].webhook.url: expected an absolute http(s) URL such as https://example.com/hooks',
   'nudge/features/g.yaml:10:55 stages[0].do[3].webhook.headers.x-id: tag {% if new.id %} not closed',
   'nudge/features/g.yaml:11:25 stages[0].do[4].webhook.url: expected an absolute http(s) URL such as https://example.com/hooks',
   'nudge/features/g.yaml:11:85 stages[0].do[4].webhook.body.total[1]: undefined filter: plu (did you mean "plus"?)',
   'nudge/features/g.yaml:12:25 stages[0].do[5].webhook.url: expected an absolute http(s) URL such as https://example.com/hooks; the text before its first Liquid tag must begin http:// or https://',
+  'nudge/features/g.yaml:14:9 stages[0].do[7].function: a function action calls a Supabase Edge Function, and nudge.yaml has no connectors.supabase to reach it with: every run of it would be dead',
   'nudge/features/g.yaml:14:27 stages[0].do[7].function.name: "thumbs/v2" is not an Edge Function name (letters, digits, - and _)',
   'nudge/features/g.yaml:14:52 stages[0].do[7].function.body.id: undefined filter: money',
   'nudge/features/g.yaml:15:52 stages[0].do[8].track.properties.total: output "{{ new.total" not closed',
@@ -328,7 +330,11 @@ stages:
       - add_to_list: "{{ new.status | upcase }}"
 `,
       },
-      { templates: TEMPLATES },
+      {
+        templates: TEMPLATES,
+        config:
+          'connectors: { supabase: { project_url: "https://xyzcompany.supabase.co", service_role_key: a-key } }\n',
+      },
     );
     const result = await cli('plan', cwd, { HOOK_URL: 'https://hooks.example.com/orders' });
     expect(result.err).toBe('');
