@@ -26,6 +26,13 @@ const LOCK_TIMEOUT = '10s';
 // set_config(..., true) rather than SET LOCAL: it also works in the implicit
 // transaction the Supabase CLI runs a migration file in.
 const SET_LOCK_TIMEOUT = `SELECT set_config('lock_timeout', '${LOCK_TIMEOUT}', true)`;
+/**
+ * Said with a deployment's commit (in deploy's transaction and in the --sql
+ * and export scripts): running engines read their feature files again
+ * (engine/wiring/follow-deploys.ts).
+ */
+export const DEPLOYED_CHANNEL = 'nudge_deployed';
+const NOTIFY_DEPLOYED = `SELECT pg_notify('${DEPLOYED_CHANNEL}', '')`;
 
 export interface DeployResult {
   plan: Plan;
@@ -84,6 +91,7 @@ export async function deploy(
       const [row] = await tx.unsafe<{ id: number }[]>(
         `${recordSql({ ...plan, counts: whole.counts, driftCount: whole.driftCount })} RETURNING id::int AS id`,
       );
+      await tx.unsafe(NOTIFY_DEPLOYED);
       return { plan: whole, deploymentId: row!.id, rest: plan };
     });
     await runOutside(sql, result.rest);
@@ -188,6 +196,7 @@ export function planScript(
     `SELECT ${PUMP_LOCK};`,
     ...statements.filter((s) => !first.includes(s)).map((s) => noted(s, `${s};`)),
     `${recordSql(plan)};`,
+    `${NOTIFY_DEPLOYED};`,
   ];
   if (!options.transaction) {
     const notes = parts.flatMap((part) => {

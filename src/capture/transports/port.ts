@@ -86,8 +86,12 @@ export interface Transport {
      * of TransportDesired) and a source_key that is the same every time the
      * change is read again (replication: `<commit LSN>:<n>`), so a re-read
      * after a crash stores nothing twice. replication/consumer.ts does it.
+     * `follow` takes the captures of a deploy made while it runs (the
+     * features read again, engine/wiring/follow-deploys.ts).
      */
-    start?(context: EngineContext & StartContext): { stop(): Promise<void> } | undefined;
+    start?(
+      context: EngineContext & StartContext,
+    ): { stop(): Promise<void>; follow?(desired: DesiredCaptures): void } | undefined;
     /**
      * Moves what its triggers left in the source into the inbox, one batch
      * per step (the outbox's pump). The engine drives it with a loop of its
@@ -270,6 +274,18 @@ export interface PumpContext {
   route: Router;
   /** Announce the moved rows on the inbox channel as this process (its own lanes are rung by the engine). */
   announceAs: string;
+  /**
+   * The deployment this process's features were read at: rows captured
+   * under a newer one are moved only once they are read again.
+   */
+  features?: FeaturesAt;
+}
+
+/** The deployment an engine's features were read at, and reading them again up to a newer one (engine/wiring/follow-deploys.ts). */
+export interface FeaturesAt {
+  deployment(): number;
+  /** Resolves once the features are read as of `deployment` or later (or found not to check: then kept as they were). */
+  catchUp(deployment: number): Promise<void>;
 }
 
 export interface Pump {

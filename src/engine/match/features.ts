@@ -62,26 +62,54 @@ const key = (schema: string, table: string, operation: string) =>
   `${schema}\u0000${table}\u0000${operation}`;
 
 export class FeatureSet {
-  private readonly byTable = new Map<string, RuntimeFeature[]>();
-  private readonly byEvent = new Map<string, RuntimeFeature[]>();
-  private readonly byName = new Map<string, RuntimeFeature>();
+  private byTable = new Map<string, RuntimeFeature[]>();
+  private byEvent = new Map<string, RuntimeFeature[]>();
+  private byName = new Map<string, RuntimeFeature>();
+  private current: Catalog;
   /** Paused live (nudge pause, the dashboard): kept current by watchPauses (pauses.ts). */
   private pausedLive: ReadonlySet<string> = new Set();
 
-  constructor(features: Feature[], catalog: Catalog, attributes: AttributeTypes = {}) {
+  constructor(
+    features: Feature[],
+    catalog: Catalog,
+    private readonly attributes: AttributeTypes = {},
+  ) {
+    this.current = catalog;
+    this.replace(features, catalog);
+  }
+
+  /**
+   * Runs `features` from now on, compiled against `catalog` (the feature
+   * files read again after a deploy, follow-deploys.ts). Every map is built
+   * before any is swapped in, so a lane's next look sees either set, whole:
+   * a feature's compile error leaves the running set as it was.
+   */
+  replace(features: Feature[], catalog: Catalog): void {
+    const byTable = new Map<string, RuntimeFeature[]>();
+    const byEvent = new Map<string, RuntimeFeature[]>();
+    const byName = new Map<string, RuntimeFeature>();
     for (const feature of features) {
       if (feature.status === 'draft') continue;
-      const runtime = compileFeature(feature, catalog, attributes);
-      this.byName.set(runtime.name, runtime);
+      const runtime = compileFeature(feature, catalog, this.attributes);
+      byName.set(runtime.name, runtime);
       const trigger = feature.trigger;
       if (trigger.kind === 'table') {
         for (const operation of trigger.operations) {
-          push(this.byTable, key(trigger.table.schema, trigger.table.table, operation), runtime);
+          push(byTable, key(trigger.table.schema, trigger.table.table, operation), runtime);
         }
       } else if (trigger.kind === 'event') {
-        push(this.byEvent, canonicalEventName(trigger.event), runtime);
+        push(byEvent, canonicalEventName(trigger.event), runtime);
       }
     }
+    this.byTable = byTable;
+    this.byEvent = byEvent;
+    this.byName = byName;
+    this.current = catalog;
+  }
+
+  /** The live schema the features were compiled against (scheduled features' segment queries read it too). */
+  get catalog(): Catalog {
+    return this.current;
   }
 
   /** Paused in its file (`status: paused`) or live: its trigger events are skipped as `paused`. */

@@ -27,11 +27,13 @@ import { keySourceOf } from '../../server/ingest-secrets.js';
 import { readCatalog } from '../../source/catalog.js';
 import { openSource } from '../../source/connect.js';
 import { refuseTransactionPooling } from '../../source/pooler.js';
+import { plural } from '../../words.js';
 import { makeRouter } from '../intake/router.js';
 import { FeatureSet } from '../match/features.js';
 import { watchPauses } from '../match/pauses.js';
 import { type Clock, storeClock } from './clock.js';
 import { deployedTransportCheck } from './deployed-transport.js';
+import { deployedNow, followDeploys } from './follow-deploys.js';
 import { DEFAULT_DEAD_WORKER_MS } from './job-runner.js';
 import { type Engine, startEngine } from './runtime.js';
 
@@ -99,16 +101,9 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
           )
         : store.sql;
     if (source !== store.sql) cleanup.push(() => source.end({ timeout: 5 }));
-    const catalog = await readCatalog(source);
-    const files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
-    const features = files.features;
-    // Every problem of the files and of the database in one round (features/problems.ts).
-    const plan = makePlan(
-      await checkFeatureFiles(files, (checked) =>
-        desiredCaptures(project, source, checked, catalog, { templates: false }),
-      ),
-      await readCaptureState(source),
-    );
+    // The deployment first: one made while the files are read is read again at once.
+    const deployedAtStart = await deployedNow(source);
+    const { catalog, features, plan } = await readFeatures(project, source);
     const undeployed = plan.items.filter((i) => i.action !== 'unchanged').length;
     if (undeployed)
       log.warn(
@@ -119,6 +114,27 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     const set = new FeatureSet(features, catalog, project.config.contacts.attributes);
     const pauses = await watchPauses(store.sql, set, log);
     cleanup.push(() => pauses.stop());
+    // A deploy while the engine runs: the files read again, and run (follow-deploys.ts),
+    // and the transport's process (started below) told what it captures now.
+    let transportFollows: ((desired: typeof plan.desired) => void) | undefined;
+    const deploys = await followDeploys({
+      source,
+      log,
+      deployment: deployedAtStart,
+      reload: async () => {
+        const next = await readFeatures(project, source);
+        const before = set.all().map((f) => f.name);
+        set.replace(next.features, next.catalog);
+        // The list the dashboard's pages read, in place.
+        features.splice(0, features.length, ...next.features);
+        transportFollows?.(next.plan.desired);
+        return featureChanges(
+          before,
+          set.all().map((f) => f.name),
+        );
+      },
+    });
+    cleanup.push(() => deploys.stop());
     const route = makeRouter(set, project.config.engine.partitions);
     const clock = options.clock ?? (await storeClock(store.sql));
     const actionEnv: ActionEnv = {
@@ -159,7 +175,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       engineUrl: store.url,
       source,
       features: set,
-      catalog,
+      deploys,
       clock,
       route,
       log,
@@ -181,6 +197,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       onStored: (lanes, more) => engine.stored(lanes, more),
     });
     if (started) cleanup.push(() => started.stop());
+    transportFollows = started?.follow?.bind(started);
 
     let url: string | undefined;
     let dashboardUrl: string | undefined;
@@ -234,6 +251,28 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     await stopAll();
     throw error;
   }
+}
+
+/** The feature files read and checked against the database as it is now, with the capture plan they make. */
+async function readFeatures(project: LoadedConfig, source: postgres.Sql) {
+  const catalog = await readCatalog(source);
+  const files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
+  // Every problem of the files and of the database in one round (features/problems.ts).
+  const plan = makePlan(
+    await checkFeatureFiles(files, (checked) =>
+      desiredCaptures(project, source, checked, catalog, { templates: false }),
+    ),
+    await readCaptureState(source),
+  );
+  return { catalog, features: files.features, plan };
+}
+
+/** What a reading of the files changed, by name: `2 features run (+big-order)`. */
+function featureChanges(before: string[], after: string[]): string {
+  const added = after.filter((name) => !before.includes(name));
+  const removed = before.filter((name) => !after.includes(name));
+  const moves = [...added.map((n) => `+${n}`), ...removed.map((n) => `-${n}`)];
+  return `${plural(after.length, 'feature')} run${moves.length ? ` (${moves.join(', ')})` : ''}`;
 }
 
 /**

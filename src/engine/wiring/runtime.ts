@@ -17,12 +17,12 @@ import { firstAttemptsHere } from '../../actions/first-attempt.js';
 import type { RunRef } from '../../actions/queue.js';
 import type { NewActionRun } from '../../actions/types.js';
 import { enginePumps } from '../../capture/transports/index.js';
+import type { FeaturesAt } from '../../capture/transports/port.js';
 import { parseDuration } from '../../config/duration.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { indexContacts } from '../../contacts/search-index.js';
 import type { Db } from '../../contacts/store.js';
 import type { Log } from '../../log.js';
-import type { Catalog } from '../../source/catalog.js';
 import { INBOX_CHANNEL, type Router, readNews, steadyPaceMs } from '../intake/inbox.js';
 import { runSchedules } from '../intake/schedule.js';
 import { sweepConversions } from '../journeys/experiment-store.js';
@@ -48,7 +48,8 @@ export interface EngineOptions {
   /** The user's database; undefined when only webhooks/API feed the engine. */
   source?: postgres.Sql;
   features: FeatureSet;
-  catalog: Catalog;
+  /** The deployment `features` were read at, and reading them again (follow-deploys.ts). */
+  deploys?: FeaturesAt;
   clock: Clock;
   route: Router;
   log: Log;
@@ -276,6 +277,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       engine,
       route: options.route,
       announceAs: self,
+      ...(options.deploys ? { features: options.deploys } : {}),
     });
     for (const pump of pumps) {
       let lastPumped = 0;
@@ -308,7 +310,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
             {
               source,
               engine,
-              catalog: options.catalog,
+              catalog: options.features.catalog,
               clock: options.clock,
               route: options.route,
               exclude: project.config.capture.exclude_columns,

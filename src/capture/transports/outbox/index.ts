@@ -16,12 +16,12 @@ export const outbox: Transport = {
   desired: async ({ project, needs }) =>
     buildCaptureObjects(needs, { exclude: project.config.capture.exclude_columns }),
   engine: {
-    pump: ({ project, source, engine, route, announceAs }) => {
+    pump: ({ project, source, engine, route, announceAs, features }) => {
       // Consumed rows are kept in nudge.event_archive while retention.outbox is above 0s.
       const archive = (parseDuration(project.config.engine.retention.outbox) ?? 0) > 0;
       return {
         name: 'outbox pump',
-        step: () => pump({ source, engine, route, archive, announceAs }),
+        step: () => pump({ source, engine, route, archive, announceAs, features }),
         waiting: () => capturesWaiting(source),
       };
     },

@@ -16,6 +16,7 @@ import { type InboxEvent, insertInbox, type Router } from '../../../engine/intak
 import { announceInbox } from '../../../engine/sql/announce-inbox.js';
 import { insertInboxRows } from '../../../engine/sql/insert-inbox-rows.js';
 import { listRowsTables, type RowsTable } from '../../state.js';
+import type { FeaturesAt } from '../port.js';
 import { claimCaptures } from './sql/claim-captures.js';
 import { consumeCaptures } from './sql/consume-captures.js';
 import { countCaptures } from './sql/count-captures.js';
@@ -40,6 +41,13 @@ export interface PumpOptions {
    * notification is delivered with the commit.
    */
   announceAs?: string;
+  /**
+   * The deployment the engine's features were read at: rows claimed under a
+   * newer one are left where they are until the features are read again
+   * (engine/wiring/follow-deploys.ts), so none of a feature just deployed is
+   * matched against the features before it.
+   */
+  features?: FeaturesAt;
 }
 
 export interface PumpResult {
@@ -77,6 +85,13 @@ async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTab
 
 class StaleRowsTables extends Error {}
 
+/** Rows were claimed under a deployment newer than the engine's features: the claim is rolled back. */
+class FeaturesBehind extends Error {
+  constructor(readonly deployment: number) {
+    super(`features older than deployment #${deployment}`);
+  }
+}
+
 /**
  * Moves one batch; returns the number of captured rows moved. One pump at a
  * time over all engine processes (an advisory lock held until the claiming
@@ -90,7 +105,14 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
 
 /** pumpOnce, saying where the rows went and whether more are waiting. */
 export async function pump(options: PumpOptions): Promise<PumpResult> {
-  return withRowsTables(options.source, (known) => pumpBatch(options, known));
+  try {
+    return await withRowsTables(options.source, (known) => pumpBatch(options, known));
+  } catch (error) {
+    if (!(error instanceof FeaturesBehind)) throw error;
+    // Read as of that deployment (or kept, when they do not check): the next claim moves the rows.
+    await options.features!.catchUp(error.deployment);
+    return withRowsTables(options.source, (known) => pumpBatch(options, known));
+  }
 }
 
 /**
@@ -125,6 +147,8 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
     const deployment = claimed.find((row) => row.source === -2);
     if (!deployment) return nothing; // another process is pumping
     if (deployment.id !== known.deployment) throw new StaleRowsTables();
+    if (options.features && deployment.id > options.features.deployment())
+      throw new FeaturesBehind(deployment.id);
     const log = claimed.filter((row) => row.source === -1).sort((a, b) => a.id - b.id);
     const typed = tables.map((_, i) =>
       claimed.filter((row) => row.source === i).sort((a, b) => a.id - b.id),

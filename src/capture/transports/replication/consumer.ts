@@ -79,6 +79,8 @@ export interface ConsumerOptions {
 export interface Consumer {
   /** Whether this process holds the slot now. */
   leading(): boolean;
+  /** What each (table, operation) keeps from now on: a deploy since the start changed it (follow-deploys.ts). */
+  capture(captures: ConsumedCapture[]): void;
   stats: { stored: number; transactions: number; sessions: number; errors: number };
   stop(): Promise<void>;
 }
@@ -111,9 +113,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
 
   // What each (table, operation) the capture takes keeps: its columns, or every column but the excluded.
   const keyOf = (table: TableName, operation: Operation) => `${operation} ${tableKey(table)}`;
-  const keep = new Map<string, string[] | undefined>();
-  for (const capture of options.captures)
-    keep.set(keyOf(capture.table, capture.operation), capture.columns);
+  const keepOf = (captures: ConsumedCapture[]) =>
+    new Map(captures.map((c) => [keyOf(c.table, c.operation), c.columns] as const));
+  let keep = keepOf(options.captures);
   const cut = (table: TableName, key: string, row: Row | null): Row | null => {
     if (!row) return null;
     const columns = keep.get(key);
@@ -378,6 +380,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
 
   return {
     leading: () => leader,
+    capture(captures) {
+      keep = keepOf(captures);
+    },
     stats,
     async stop() {
       stopping = true;

@@ -30,10 +30,10 @@ function startReplication(
     onStored?: (lanes: Set<number>, more: boolean) => void;
     announceAs?: string;
   },
-): Consumer | undefined {
+): (Consumer & { follow(desired: DesiredCaptures): void }) | undefined {
   if (project.config.capture.transport !== 'replication' || !desired.replication) return undefined;
   const { slot, warn_retained_mb } = project.config.capture.replication;
-  return startConsumer({
+  const consumer = startConsumer({
     url: sourceUrl,
     slot,
     captures: desired.replication.captures,
@@ -41,6 +41,11 @@ function startReplication(
     warnRetainedMb: warn_retained_mb,
     ...feed,
   });
+  return {
+    ...consumer,
+    // A deploy since the start: what each (table, operation) keeps is the new one's.
+    follow: (next) => consumer.capture(next.replication?.captures ?? []),
+  };
 }
 
 export const replicationTransport: Transport = {

@@ -1,0 +1,146 @@
+// A feature deployed while the engine runs is run by it from the deploy on
+// (engine/wiring/follow-deploys.ts): the engine reads its feature files again.
+// Before, it ran the features of its start until restarted, and the events of
+// the new feature's table were taken and matched nothing — lost to it, with
+// nothing said. Files that no longer check are not run: the engine keeps the
+// features it has and says why in its log.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../src/capture/deploy.js';
+import { buildCaptureObjects } from '../../src/capture/triggers.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { loadConfig } from '../../src/config/load.js';
+import { launch, type Running } from '../../src/engine/wiring/launch.js';
+import { checkFeatures } from '../../src/features/check.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { makeLog } from '../../src/log.js';
+import { readCatalog } from '../../src/source/catalog.js';
+import { useDatabase } from '../harness/db.js';
+import { waitFor } from '../harness/wait.js';
+import { signUp } from './harness.js';
+
+const db = useDatabase();
+let running: Running;
+let cwd: string;
+const logged: string[] = [];
+
+const WELCOME = `name: welcome
+trigger: { table: auth.users, on: insert }
+contact: { id: new.id, email: new.email }
+stages:
+  - name: welcomed
+    do: [{ set: { welcomed: true } }]
+`;
+
+const BIG_ORDER = `name: big-order
+trigger: { table: public.orders, on: insert, when: { new.total: gte.100 } }
+contact: { id: new.user_id }
+stages:
+  - name: thanked
+    do: [{ set: { big_spender: true } }]
+`;
+
+beforeAll(async () => {
+  await db.sql`create table public.orders (
+    id bigint generated always as identity primary key,
+    user_id uuid not null, total numeric not null, note text)`;
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-follow-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(path.join(cwd, 'nudge.yaml'), 'server: { port: 0 }\n');
+  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME);
+  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  const features = await loadFeatures(project.featuresDir, project.env, cwd);
+  await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));
+  running = await launch(project, {
+    http: false,
+    log: makeLog({ write: (line) => logged.push(line) }),
+    idleMs: 20,
+  });
+});
+
+afterAll(async () => {
+  await running?.stop();
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+const cli = async (...argv: string[]) => {
+  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  const code = await run(argv, m.io);
+  return { code, out: m.stdout(), err: m.stderr() };
+};
+
+/** The decisions for `feature` on the events of this order or user, in order. */
+async function decisions(feature: string, column: string, value: string) {
+  return db.sql<{ outcome: string }[]>`
+    select d.outcome from nudge_engine.decisions d
+      join nudge_engine.inbox i on i.id = d.inbox_id
+     where d.feature = ${feature} and i.new_row ->> ${column} = ${value}
+     order by d.id`;
+}
+
+describe('a deploy while the engine runs', () => {
+  it('runs the feature it adds on the first row written after it, with no restart', async () => {
+    const ada = await signUp(db.sql, 'ada@example.com');
+    await waitFor(
+      async () => ((await decisions('welcome', 'id', ada)).length ? true : undefined),
+      "the running engine's welcome decision",
+    );
+    expect(running.featureSet.get('big-order')).toBeUndefined();
+
+    await writeFile(path.join(cwd, 'nudge/features/big-order.yaml'), BIG_ORDER);
+    const deployed = await cli('deploy', '--yes');
+    expect(deployed.err).toBe('');
+    expect(deployed.code).toBe(0);
+    // At once: the trigger captures from the deploy's commit, and the pump
+    // moves nothing it captured before the engine has read the files again.
+    const [order] = await db.sql<{ id: string }[]>`
+      insert into public.orders (user_id, total) values (${ada}, 250) returning id::text`;
+    const made = await waitFor(async () => {
+      const rows = await decisions('big-order', 'id', order!.id);
+      return rows.some((row) => row.outcome === 'entered') ? rows : undefined;
+    }, 'the new feature to enter on the order');
+    expect(made.map((row) => row.outcome)).toContain('matched');
+    // The dashboard's list of features (the same array) has it too.
+    expect(running.features.map((f) => f.name).sort()).toEqual(['big-order', 'welcome']);
+    expect(logged.join('\n')).toMatch(
+      /deployment #2: feature files read again; 2 features run \(\+big-order\)/,
+    );
+    // The feature it had still runs beside it.
+    const grace = await signUp(db.sql, 'grace@example.com');
+    await waitFor(
+      async () => ((await decisions('welcome', 'id', grace)).length ? true : undefined),
+      'the welcome feature after the reading',
+    );
+  });
+
+  it('keeps the features it has when the files no longer check, and says why', async () => {
+    // The files broken after the deploy that the engine reads them for.
+    await writeFile(
+      path.join(cwd, 'nudge/features/big-order.yaml'),
+      BIG_ORDER.replace('gte.100', 'gtee.100'),
+    );
+    // A deployment made without these files (as from another checkout, by psql).
+    await db.sql`insert into nudge.deployments (nudge_version, summary, objects)
+                 values ('test', '{}'::jsonb, '[]'::jsonb)`;
+    await db.sql`select pg_notify('nudge_deployed', '')`;
+    await waitFor(
+      () =>
+        /deployment #3: the feature files here do not check/.test(logged.join('\n'))
+          ? true
+          : undefined,
+      'the engine to say it keeps its features',
+    );
+    expect(logged.join('\n')).toMatch(/gtee/);
+    expect(running.featureSet.get('big-order')).toBeDefined();
+    const [order] = await db.sql<{ id: string; user_id: string }[]>`
+      insert into public.orders (user_id, total)
+      select user_id, 500 from public.orders limit 1 returning id::text, user_id::text`;
+    await waitFor(async () => {
+      const rows = await decisions('big-order', 'id', order!.id);
+      return rows.some((row) => row.outcome !== 'skipped') ? true : undefined;
+    }, 'the kept feature to run on the next order');
+  });
+});
