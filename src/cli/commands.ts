@@ -74,10 +74,10 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     )
     .option('--once', 'run the demo and exit instead of following new events')
     .option('--fresh', 'start over: drop the demo database and Nudge’s state in it')
-    .option('--data-dir <dir>', 'where the embedded database lives', '.nudge/pg')
+    .option('--data-dir <dir>', 'where the embedded PostgreSQL keeps its data', '.nudge/pg')
     .option(
       '--port <port>',
-      'port for the embedded database (default: any free port)',
+      'the embedded PostgreSQL’s port (default: its last start’s, else any free one); not the dashboard’s: the dashboard and API listen on server.port in nudge.yaml (default 8787)',
       wholeNumber(1, 65535),
     )
     .action(wrap(async (options, io) => (await import('./dev.js')).dev(options, io)));

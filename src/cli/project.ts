@@ -1,38 +1,72 @@
 // What most commands start with: the loaded config and a connection to the
 // user's database in the configured access mode, released in `finally`; or
 // the engine store, saying so when it is the embedded demo database.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import type { EngineStore, openEngineStore } from '../db/engine.js';
-import { NoDatabaseError, type NudgeError, noDatabaseConfigured } from '../errors.js';
+import { ConfigError, NoDatabaseError, type NudgeError, noDatabaseConfigured } from '../errors.js';
 import { loadFeatures, noSuchFeature, unknownFeatureText } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 
-export function loadProject(options: GlobalOptions, io: Io): Promise<LoadedConfig> {
-  return loadConfig({
+/**
+ * The project of the working directory (or --config). `database_url: ${VAR}`
+ * with VAR unset (nudge init writes `${DATABASE_URL}`) is no URL only where
+ * nudge dev has left its embedded database (.nudge/pg of the working
+ * directory or of the project): the commands on Nudge's state use it, the
+ * others say which URL to export (noDatabase). Anywhere else — a server
+ * that was meant to have the variable — it is the error naming the
+ * variable at its line, before the command does anything.
+ */
+export async function loadProject(options: GlobalOptions, io: Io): Promise<LoadedConfig> {
+  const project = await loadConfig({
     ...(options.config ? { configPath: options.config } : {}),
     cwd: io.cwd,
     env: io.env,
   });
+  const unset = project.databaseUrlUnset;
+  if (unset && !demoDataDirs(project).some((dir) => existsSync(path.join(dir, 'PG_VERSION')))) {
+    throw unset.error;
+  }
+  return project;
+}
+
+/** Where nudge dev keeps its embedded database, seen from this project: .nudge/pg of the working directory and of the project. */
+function demoDataDirs(project: LoadedConfig): string[] {
+  return [...new Set([project.cwd, project.dir])].map((base) => path.join(base, '.nudge', 'pg'));
 }
 
 /**
- * noDatabaseConfigured, with the URL to export when a `nudge dev` is found
+ * What a command that needs a database URL says when there is none:
+ * noDatabaseConfigured, or the error naming the unset variable that
+ * database_url reads; with the URL to export when a `nudge dev` is found
  * running on .nudge/pg of the working directory or of the project (run
  * there, with --config pointing elsewhere: the URL it printed was not
  * exported in this terminal). Its modules load only here.
  */
 async function noDatabase(project: LoadedConfig): Promise<NudgeError> {
   const { runningDemoUrl } = await import('../dev/demo.js');
-  for (const base of new Set([project.cwd, project.dir])) {
-    const dataDir = path.join(base, '.nudge', 'pg');
+  let running: { devUrl: string; devDir: string } | undefined;
+  for (const dataDir of demoDataDirs(project)) {
     const devUrl = await runningDemoUrl(dataDir);
-    if (devUrl) return noDatabaseConfigured({ devUrl, devDir: displayPath(dataDir, project.cwd) });
+    if (devUrl) {
+      running = { devUrl, devDir: displayPath(dataDir, project.cwd) };
+      break;
+    }
   }
-  return noDatabaseConfigured();
+  const unset = project.databaseUrlUnset;
+  if (!unset) return noDatabaseConfigured(running);
+  if (!running) return unset.error;
+  const { place, field, problem } = unset.error;
+  return new ConfigError(
+    place,
+    field,
+    problem,
+    `nudge dev's demo database is running in ${running.devDir}: to use it, export ${unset.variable}="${running.devUrl}" (as nudge dev printed for another terminal) and run this again`,
+  );
 }
 
 export interface SourceSession {
@@ -81,9 +115,13 @@ export async function openProjectStore(
   });
   if (store.where === 'embedded') {
     const dataDir = path.resolve(options.dataDir ?? path.join(project.dir, '.nudge', 'pg'));
+    const unset = project.databaseUrlUnset;
+    const why = unset
+      ? `${unset.variable}, which database_url in ${unset.error.place.file} reads, is not set`
+      : 'no database URL set';
     io.err(
       io.colors.dim(
-        `Using the embedded demo database in ${displayPath(dataDir, io.cwd)} (no database URL set).`,
+        `Using the embedded demo database in ${displayPath(dataDir, io.cwd)} (${why}).`,
       ),
     );
   }

@@ -157,9 +157,29 @@ describe('loadConfig', () => {
   });
 
   it('names a missing environment variable and where it is used', async () => {
-    expect(await loadError({ 'nudge.yaml': 'database_url: ${NO_SUCH_VAR}\n' })).toBe(
-      'nudge.yaml:1:15 environment variable NO_SUCH_VAR is not set',
+    expect(await loadError({ 'nudge.yaml': 'features: ${NO_SUCH_VAR}\n' })).toBe(
+      'nudge.yaml:1:11 environment variable NO_SUCH_VAR is not set',
     );
+    // In database_url, only a lone ${VAR} is "no URL": a URL built from parts is not.
+    expect(
+      await loadError({ 'nudge.yaml': 'database_url: postgres://${NO_SUCH_HOST}/app\n' }),
+    ).toBe('nudge.yaml:1:15 environment variable NO_SUCH_HOST is not set');
+  });
+
+  it('reads database_url written as one unset ${VAR} as no URL, keeping the error for where one is needed', async () => {
+    const cwd = await project({ 'nudge.yaml': 'access: read-write\ndatabase_url: ${APP_DB}\n' });
+    // Not DATABASE_URL instead: the file says where its URL comes from.
+    const loaded = await loadConfig({ cwd, env: { DATABASE_URL: 'postgres://other/db' } });
+    expect(loaded.databaseUrl).toBeUndefined();
+    expect(loaded.config.database_url).toBeUndefined();
+    expect(loaded.databaseUrlUnset?.variable).toBe('APP_DB');
+    expect(loaded.databaseUrlUnset?.error.message).toBe(
+      'nudge.yaml:2:15 environment variable APP_DB is not set',
+    );
+    // Set (in .env too), it is the URL as before.
+    const set = await loadConfig({ cwd, env: { APP_DB: 'postgres://app/db' } });
+    expect(set.databaseUrl).toBe('postgres://app/db');
+    expect(set.databaseUrlUnset).toBeUndefined();
   });
 
   it('reads .env without overriding the environment, and supports defaults and $$', async () => {

@@ -1,7 +1,8 @@
 // Finds and loads nudge.yaml: `--config <file>` or nudge.yaml/nudge.yml in the
 // working directory, `.env` beside it (never overriding the real environment),
 // ${ENV} interpolation, validation. No file at all is fine: defaults apply and
-// the database URL comes from DATABASE_URL.
+// the database URL comes from DATABASE_URL. `database_url: ${VAR}` with VAR
+// unset is no URL, its error kept for where one is needed (databaseUrlUnset).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -17,6 +18,7 @@ import {
   type FieldPath,
   formatPath,
   readYamlFile,
+  type UnsetVariable,
   validate,
   type YamlSource,
 } from './yaml.js';
@@ -36,6 +38,15 @@ export interface LoadedConfig {
   databaseUrl?: string;
   /** Where the URL came from, for messages. */
   databaseUrlFrom?: string;
+  /**
+   * `database_url` is written as one `${VAR}` (as `nudge init` writes it) and
+   * VAR is not set: there is no database URL — the embedded database of
+   * `nudge dev`, when there is one, stands in as it does for a project
+   * without database_url — and `error` (file:line:column, the variable) is
+   * what a command that needs a URL says. DATABASE_URL is not read instead:
+   * the file names where its URL comes from.
+   */
+  databaseUrlUnset?: UnsetVariable;
   featuresDir: string;
   templatesDir: string;
   supabase?: SupabaseConnector & { key?: string };
@@ -61,7 +72,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   let config: Config;
   let source: YamlSource | undefined;
   if (file) {
-    source = await readYamlFile(file, env, cwd);
+    source = await readYamlFile(file, env, cwd, { absentWhenUnset: [['database_url']] });
     validateCaptureObject(source);
     config = validate(source, configSchema);
   } else {
@@ -70,7 +81,10 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 
   const featuresDir = path.resolve(dir, config.features);
 
-  const databaseUrl = config.database_url || env.DATABASE_URL || undefined;
+  const databaseUrlUnset = source?.unset.find((u) => formatPath(u.fieldPath) === 'database_url');
+  const databaseUrl = databaseUrlUnset
+    ? undefined
+    : config.database_url || env.DATABASE_URL || undefined;
   const supabase = config.connectors?.supabase;
   if (supabase && source && supabase.api_key && supabase.service_role_key) {
     if (supabase.api_key !== supabase.service_role_key) {
@@ -88,6 +102,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     ...(source ? { source } : {}),
     env,
     ...(databaseUrl ? { databaseUrl } : {}),
+    ...(databaseUrlUnset ? { databaseUrlUnset } : {}),
     ...(databaseUrl
       ? {
           databaseUrlFrom: config.database_url

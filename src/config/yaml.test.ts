@@ -28,3 +28,29 @@ describe('validate', () => {
     expect(problem('exit: yes\n', schema)).toBe('x.yaml:1:7 exit: write exit: true');
   });
 });
+
+describe('parseYaml', () => {
+  const env = { SET: 'value' };
+  it('leaves out a field asked for that is one unset ${VAR}, with the error at its place', () => {
+    const source = parseYaml('a: 1\nlist:\n  - url: ${UNSET}\n', 'x.yaml', env, {
+      absentWhenUnset: [['list', 0, 'url']],
+    });
+    expect(source.value).toEqual({ a: 1, list: [{}] });
+    expect(source.unset.map((u) => [u.fieldPath, u.variable, u.error.message])).toEqual([
+      [['list', 0, 'url'], 'UNSET', 'x.yaml:3:10 environment variable UNSET is not set'],
+    ]);
+  });
+
+  it('interpolates such a field as any other when it is set, has a default or is more than the variable', () => {
+    const options = { absentWhenUnset: [['url']] } as const;
+    expect(parseYaml('url: ${SET}\n', 'x.yaml', env, options).value).toEqual({ url: 'value' });
+    expect(parseYaml('url: ${UNSET:-d}\n', 'x.yaml', env, options).unset).toEqual([]);
+    expect(() => parseYaml('url: x${UNSET}\n', 'x.yaml', env, options)).toThrow(
+      'x.yaml:1:6 environment variable UNSET is not set',
+    );
+    // Not asked for: the error, as always.
+    expect(() => parseYaml('other: ${UNSET}\n', 'x.yaml', env, options)).toThrow(
+      'environment variable UNSET is not set',
+    );
+  });
+});

@@ -3,7 +3,7 @@
 // a ConfigError that names file:line:column and the field.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny } from '../errors.js';
 import { plainMessage, valueAtPath } from '../zod-words.js';
@@ -17,12 +17,25 @@ export interface YamlSource {
   value: unknown;
   /** Where a field was written; `key: true` points at the key instead of the value. */
   placeOf(fieldPath: FieldPath, options?: { key?: boolean }): Place;
+  /**
+   * The fields asked for (parseYaml's `absentWhenUnset`) that were written as
+   * one `${NAME}` whose variable is not set: left out of `value`, each with
+   * the error that names the variable where it is written.
+   */
+  unset: readonly UnsetVariable[];
   /** A ConfigError located at `fieldPath`. */
   error(
     fieldPath: FieldPath,
     problem: string,
     options?: { key?: boolean; hint?: string },
   ): ConfigError;
+}
+
+export interface UnsetVariable {
+  fieldPath: FieldPath;
+  /** The variable's name: DATABASE_URL for `${DATABASE_URL}`. */
+  variable: string;
+  error: ConfigError;
 }
 
 /** `connectors.supabase.sync.tables[1]` */
@@ -46,6 +59,7 @@ export async function readYamlFile(
   file: string,
   env: Record<string, string | undefined>,
   cwd = process.cwd(),
+  options: ParseOptions = {},
 ) {
   let text: string;
   try {
@@ -58,13 +72,25 @@ export async function readYamlFile(
       code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`,
     );
   }
-  return parseYaml(text, displayPath(file, cwd), env);
+  return parseYaml(text, displayPath(file, cwd), env, options);
+}
+
+export interface ParseOptions {
+  /**
+   * Fields that, written as exactly one `${NAME}` whose variable is not set,
+   * are absent rather than an error: the caller decides whether it has
+   * something to do without them (`YamlSource.unset`). Anything else in
+   * such a field — `postgres://${HOST}/db`, `${NAME:-default}` — is
+   * interpolated as everywhere.
+   */
+  absentWhenUnset?: readonly FieldPath[];
 }
 
 export function parseYaml(
   text: string,
   file: string,
   env: Record<string, string | undefined>,
+  options: ParseOptions = {},
 ): YamlSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -107,24 +133,74 @@ export function parseYaml(
     options: { key?: boolean; hint?: string } = {},
   ) => new ConfigError(placeOf(fieldPath, options), formatPath(fieldPath), problem, options.hint);
 
-  throwIfAny(interpolate(doc, env, placeAt));
-  return { file, value: doc.toJS({ maxAliasCount: 100 }), placeOf, error };
+  const absent = new Set((options.absentWhenUnset ?? []).map(formatPath));
+  const { errors, unset } = interpolate(doc, env, placeAt, absent);
+  throwIfAny(errors);
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  for (const field of unset) removeAt(value, field.fieldPath);
+  return { file, value, placeOf, error, unset };
 }
+
+/** Deletes the field at `fieldPath` from a plain JS document. */
+function removeAt(value: unknown, fieldPath: FieldPath): void {
+  const parent = fieldPath
+    .slice(0, -1)
+    .reduce<unknown>(
+      (at, part) =>
+        at && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined,
+      value,
+    );
+  if (parent && typeof parent === 'object') {
+    delete (parent as Record<string, unknown>)[String(fieldPath[fieldPath.length - 1])];
+  }
+}
+
+/** The field a scalar is the value of, from the visitor's ancestors. */
+function fieldPathOf(ancestors: readonly unknown[], node: unknown): FieldPath {
+  const chain = [...ancestors, node];
+  const out: (string | number)[] = [];
+  chain.forEach((item, i) => {
+    if (isPair(item) && isScalar(item.key)) out.push(String(item.key.value));
+    else if (isSeq(item)) out.push(item.items.indexOf(chain[i + 1] as never));
+  });
+  return out;
+}
+
+const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 /**
  * Replaces `${NAME}` and `${NAME:-default}` in string values with environment
  * variables; `$${` writes a literal `${`. A variable that is not set (and has
- * no default) is an error naming the variable and where it is used.
+ * no default) is an error naming the variable and where it is used — set
+ * aside in `unset` instead when the field is one of `absent` and holds
+ * nothing but that `${NAME}`.
  */
 function interpolate(
   doc: ReturnType<typeof parseDocument>,
   env: Record<string, string | undefined>,
   placeAt: (offset: number) => Place,
-): ConfigError[] {
+  absent: ReadonlySet<string>,
+): { errors: ConfigError[]; unset: UnsetVariable[] } {
   const errors: ConfigError[] = [];
+  const unset: UnsetVariable[] = [];
+  const notSet = (node: Node, name: string) =>
+    new ConfigError(
+      placeAt(node.range?.[0] ?? 0),
+      '',
+      `environment variable ${name} is not set`,
+      `set ${name} in the environment or in .env next to the config file, or write \${${name}:-default}`,
+    );
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const whole = WHOLE_VARIABLE.exec(node.value)?.[1];
+      if (whole !== undefined && !env[whole] && absent.size) {
+        const fieldPath = fieldPathOf(ancestors, node);
+        if (absent.has(formatPath(fieldPath))) {
+          unset.push({ fieldPath, variable: whole, error: notSet(node, whole) });
+          return;
+        }
+      }
       node.value = node.value.replace(
         /\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
         (match, name: string, fallback: string | undefined) => {
@@ -132,20 +208,13 @@ function interpolate(
           const value = env[name];
           if (value !== undefined && value !== '') return value;
           if (fallback !== undefined) return fallback;
-          errors.push(
-            new ConfigError(
-              placeAt(node.range?.[0] ?? 0),
-              '',
-              `environment variable ${name} is not set`,
-              `set ${name} in the environment or in .env next to the config file, or write \${${name}:-default}`,
-            ),
-          );
+          errors.push(notSet(node, name));
           return '';
         },
       );
     },
   });
-  return errors;
+  return { errors, unset };
 }
 
 /** Validates `source.value` against `schema`; every issue becomes a located ConfigError. */

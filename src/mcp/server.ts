@@ -3,22 +3,44 @@
 // deploy with confirmation, and read decisions, action runs and contacts.
 // Built on the official SDK; tools in tools.ts, resources in resources.ts.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { NUDGE_VERSION } from '../version.js';
 import type { McpContext } from './context.js';
 import { makeEngineApi } from './engine-api.js';
+import { type InFlight, watchRequests } from './in-flight.js';
 import { registerResources } from './resources.js';
 import { registerTools } from './tools.js';
 
 export interface NudgeMcp {
   server: McpServer;
-  /** Closes the server and the engine store it may have opened. */
+  /**
+   * Answers every request already received, then closes the server and the
+   * engine store it may have opened: what `nudge mcp` does when the client
+   * ends stdin (it may do so right after writing its last request) or on
+   * SIGINT / SIGTERM.
+   */
   close(): Promise<void>;
+}
+
+/** An McpServer that knows which of the requests it received it has not answered yet. */
+class AnsweringServer extends McpServer {
+  private inFlight: InFlight | undefined;
+
+  override connect(transport: Transport): Promise<void> {
+    this.inFlight = watchRequests(transport);
+    return super.connect(transport);
+  }
+
+  /** Resolves once every request received so far has been answered. */
+  answered(): Promise<void> {
+    return this.inFlight?.answered() ?? Promise.resolve();
+  }
 }
 
 export function makeMcpServer(options: Omit<McpContext, 'engine'>): NudgeMcp {
   const engine = makeEngineApi();
   const context: McpContext = { ...options, engine };
-  const server = new McpServer(
+  const server = new AnsweringServer(
     { name: 'nudge', version: NUDGE_VERSION },
     {
       instructions:
@@ -30,6 +52,7 @@ export function makeMcpServer(options: Omit<McpContext, 'engine'>): NudgeMcp {
   return {
     server,
     async close() {
+      await server.answered();
       await server.close();
       await engine.close();
     },

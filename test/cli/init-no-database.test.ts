@@ -1,0 +1,84 @@
+// The nudge.yaml `nudge init` writes reads `database_url: ${DATABASE_URL}`.
+// With the variable unset, that is no database URL wherever Nudge has
+// something to fall back on — nudge dev's embedded database in .nudge/pg for
+// the commands on Nudge's state, the running demo's URL to export for the
+// others — and the error naming the variable at its line where a URL is
+// needed and none is found.
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { type DemoDatabase, openDemoDatabase } from '../../src/dev/demo.js';
+
+let cwd: string;
+let demo: DemoDatabase | undefined;
+/** Where init's nudge.yaml writes ${DATABASE_URL}: `nudge.yaml:<line>:<column>`. */
+let place: string;
+
+beforeAll(async () => {
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-init-no-db-'));
+  // The embedded server may run as another user than root.
+  await chmod(cwd, 0o755);
+  const init = await nudge('init');
+  expect(init.code, init.err).toBe(0);
+  const lines = (await readFile(path.join(cwd, 'nudge.yaml'), 'utf8')).split('\n');
+  const line = lines.findIndex((l) => l.startsWith('database_url: ${DATABASE_URL}'));
+  expect(line).toBeGreaterThanOrEqual(0);
+  place = `nudge.yaml:${line + 1}:${'database_url: '.length + 1}`;
+}, 60_000);
+
+afterAll(async () => {
+  await demo?.server.stop();
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+async function nudge(...args: string[]) {
+  const m = memoryIo({ cwd, env: {} });
+  const code = await run(args, m.io);
+  return { code, out: m.stdout(), err: m.stderr() };
+}
+
+const UNSET = () => `✗ ${place} environment variable DATABASE_URL is not set`;
+const SET_IT =
+  '  hint: set DATABASE_URL in the environment or in .env next to the config file, or write ${DATABASE_URL:-default}';
+
+describe('a project made by nudge init, with DATABASE_URL unset', () => {
+  it('names the variable at its line when there is no embedded database to fall back on', async () => {
+    for (const command of [['deploy'], ['plan'], ['logs']]) {
+      const result = await nudge(...command);
+      expect(result.err, command.join(' ')).toBe([UNSET(), SET_IT].join('\n'));
+      expect(result.code, command.join(' ')).toBe(2);
+    }
+  });
+
+  it('with nudge dev running here: logs and clock use its database, plan says what to export', async () => {
+    demo = await openDemoDatabase(path.join(cwd, '.nudge/pg'));
+    const said =
+      'Using the embedded demo database in .nudge/pg (DATABASE_URL, which database_url in nudge.yaml reads, is not set).';
+    for (const command of [['logs'], ['clock', 'show']]) {
+      const result = await nudge(...command);
+      expect(result.code, `${command.join(' ')}: ${result.err}`).toBe(0);
+      expect(result.err, command.join(' ')).toBe(said);
+    }
+    for (const command of ['plan', 'deploy']) {
+      const result = await nudge(command);
+      expect(result.err, command).toBe(
+        [
+          UNSET(),
+          `  hint: nudge dev's demo database is running in .nudge/pg: to use it, export DATABASE_URL="${demo.url}" (as nudge dev printed for another terminal) and run this again`,
+        ].join('\n'),
+      );
+      expect(result.code, command).toBe(2);
+    }
+  }, 120_000);
+
+  it('with nudge dev stopped, the commands on the user’s database still name the variable', async () => {
+    await demo?.server.stop();
+    demo = undefined;
+    const result = await nudge('deploy');
+    expect(result.err).toBe([UNSET(), SET_IT].join('\n'));
+    expect(result.code).toBe(2);
+  });
+});
