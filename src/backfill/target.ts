@@ -8,13 +8,14 @@ import { namedEvent } from '../capture/named-events.js';
 import type { Operation } from '../capture/triggers.js';
 import {
   type Condition,
+  ConditionError,
   compileSql,
   numberedParams,
   testsOf,
   valueTypeOf,
 } from '../conditions/index.js';
 import { ident } from '../db/quote.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import type { Feature } from '../features/load.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName } from '../source/names.js';
@@ -92,17 +93,29 @@ function filterOf(
   const column = (field: { column: string }) => {
     const found = target.table.columns.find((c) => c.name === field.column);
     if (!found) {
-      throw new NudgeError(
+      throw new UsageError(
         `--where: ${formatTableName(target.table)} has no column "${field.column}"`,
         `columns: ${target.table.columns.map((c) => c.name).join(', ')}`,
-        2,
       );
     }
     return { sql: columnOf('t')(field.column), type: valueTypeOf(found.type) };
   };
-  const parts = [target.triggerWhen, target.where]
-    .filter((c): c is Condition => c !== undefined)
-    .map((c) => compileSql(c, { column, ...params }));
+  const parts: string[] = [];
+  // The trigger condition was checked against the live schema with the
+  // feature; a value of --where that does not fit its column (`total=gt.abc`)
+  // is only found here, and is the command line's mistake.
+  if (target.triggerWhen) parts.push(compileSql(target.triggerWhen, { column, ...params }));
+  if (target.where) {
+    try {
+      parts.push(compileSql(target.where, { column, ...params }));
+    } catch (error) {
+      if (!(error instanceof ConditionError)) throw error;
+      throw new UsageError(
+        `--where: ${error.message}`,
+        'e.g. --where "total=gt.100&created_at=lt.2024-01-01" (numbers, ISO times, now()-7d)',
+      );
+    }
+  }
   return { sql: parts.length ? parts.join(' AND ') : 'TRUE', params };
 }
 

@@ -5,7 +5,7 @@
 // columns; a bare name means `new.<name>`.
 import { parse as parseYaml } from 'yaml';
 import { type Condition, ConditionError, parseCondition } from '../conditions/index.js';
-import { NudgeError } from '../errors.js';
+import { type NudgeError, UsageError } from '../errors.js';
 
 const SCOPES = ['new'] as const;
 const GROUPS = new Set(['and', 'or', 'not.and', 'not.or', 'not']);
@@ -50,9 +50,8 @@ export function parseWhere(text: string): Condition {
 }
 
 function whereError(problem: string): NudgeError {
-  return new NudgeError(
+  return new UsageError(
     `--where: ${problem}`,
     'e.g. --where "plan=eq.pro&created_at=lt.2024-01-01" or --where "{ new.plan: eq.pro }"',
-    2,
   );
 }

@@ -9,6 +9,13 @@
 //   comes from the table itself, each row an insert at its creation
 //   timestamp column (created_at, inserted_at, ...), as the row is now.
 //
+// Each insert comes from one source. A row whose insert is a kept event —
+// inserted after capture began, with a creation column set to an earlier
+// time (an import, a backdated order) — is read from kept events only, at the
+// time it was captured: rows stand only for what capture never saw.
+//
+// Only the events the feature triggers on are read (its table and
+// operations, or its event), unless its journeys wait on other events.
 // Every event says which source it came from, so the report can too.
 import type postgres from 'postgres';
 import { capturable, columnOf, type ExcludedColumns, rowJson } from '../capture/columns.js';
@@ -48,19 +55,25 @@ export interface History {
 const CREATION_COLUMNS = ['created_at', 'inserted_at', 'createdAt', 'created', 'creation_date'];
 const PAGE = 5000;
 
-/** The table and operation a feature's trigger reads, when it has one. */
+/**
+ * The table a feature's trigger reads, when it has one: the operations it
+ * triggers on, and the one whose past rows can stand for (insert, if any).
+ */
 export function triggerTable(
   feature: Feature,
-): { table: TableName; operation: Operation } | undefined {
+): { table: TableName; operation: Operation; operations: Operation[] } | undefined {
   const trigger = feature.trigger;
   if (trigger.kind === 'event') {
     const named = namedEvent(trigger.event);
-    return named ? { table: named.table, operation: named.operation } : undefined;
+    return named
+      ? { table: named.table, operation: named.operation, operations: [named.operation] }
+      : undefined;
   }
   if (trigger.kind === 'schedule') return undefined;
   return {
     table: trigger.table,
     operation: trigger.operations.includes('insert') ? 'insert' : trigger.operations[0]!,
+    operations: [...trigger.operations],
   };
 }
 
@@ -103,7 +116,8 @@ export async function readHistory(options: {
         );
       } else {
         plans.push({ table: name, source: 'rows', from, to: keptFrom, column });
-        rows = tableRows(options.source, table, column, from, keptFrom, options.exclude);
+        const captured = await keptInsertKeys(engine, table, column, from, keptFrom);
+        rows = tableRows(options.source, table, column, from, keptFrom, captured, options.exclude);
       }
     }
     if (keptFrom < to) plans.push({ table: name, source: 'kept events', from: keptFrom, to });
@@ -135,7 +149,7 @@ async function* keptEvents(
   engine: postgres.Sql,
   from: Date,
   to: Date,
-  only?: { trigger: { table: TableName } | undefined; names: string[] },
+  only?: { trigger: { table: TableName; operations: Operation[] } | undefined; names: string[] },
 ): AsyncIterable<PastEvent[]> {
   // The window as an id range: received_at has an index, and ids grow with it.
   const [range] = await engine<{ first: string | null; last: string | null }[]>`
@@ -145,7 +159,8 @@ async function* keptEvents(
   const filter = only
     ? engine`and (${
         only.trigger
-          ? engine`(schema_name = ${only.trigger.table.schema} and table_name = ${only.trigger.table.table}) or`
+          ? engine`(schema_name = ${only.trigger.table.schema} and table_name = ${only.trigger.table.table}
+                    and operation = any(${only.trigger.operations}::text[])) or`
           : engine``
       } event_name = any(${only.names}::text[]))`
     : engine``;
@@ -219,12 +234,47 @@ function keptEvent(row: KeptRow): PastEvent {
   };
 }
 
+/**
+ * The primary keys (as JSON arrays of their values) of the rows whose insert
+ * is a kept event: those rows come from kept events, not from the table.
+ * Where the kept row holds the creation column, only the ones dated inside
+ * the rows' part of the window (give or take a day: a time without zone is
+ * read in either session's zone) are asked for; the rest cannot be among the
+ * rows read. A key the capture left out (capture.exclude_columns) matches
+ * nothing.
+ */
+async function keptInsertKeys(
+  engine: postgres.Sql,
+  table: Table,
+  column: string,
+  from: Date,
+  to: Date,
+): Promise<Set<string>> {
+  const keys = await engine<{ key: unknown[] }[]>`
+    select (select jsonb_agg(new_row -> k order by n)
+              from unnest(${table.primaryKey}::text[]) with ordinality as pk(k, n)) as key
+      from nudge_engine.inbox
+     where schema_name = ${table.schema} and table_name = ${table.table} and operation = 'insert'
+       and new_row is not null
+       and case when jsonb_typeof(new_row -> ${column}::text) = 'string'
+                then (new_row ->> ${column}::text)::timestamptz >= ${from}::timestamptz - interval '1 day'
+                 and (new_row ->> ${column}::text)::timestamptz < ${to}::timestamptz + interval '1 day'
+                else true end`;
+  return new Set(keys.map((row) => JSON.stringify(row.key)));
+}
+
+/** A row's primary key as keptInsertKeys writes it. */
+function keyOf(row: Record<string, unknown>, primaryKey: readonly string[]): string {
+  return JSON.stringify(primaryKey.map((name) => row[name] ?? null));
+}
+
 async function* tableRows(
   source: postgres.Sql,
   table: Table,
   column: string,
   from: Date,
   to: Date,
+  captured: Set<string>,
   exclude?: ExcludedColumns,
 ): AsyncIterable<PastEvent[]> {
   const columns = capturable(
@@ -241,7 +291,11 @@ async function* tableRows(
   for await (const page of source
     .unsafe<{ row: Record<string, unknown>; at: Date }[]>(text, [from, to] as never[])
     .cursor(PAGE)) {
-    yield page.map(({ row, at: occurred }) => ({
+    const uncaptured = captured.size
+      ? page.filter(({ row }) => !captured.has(keyOf(row, table.primaryKey)))
+      : page;
+    if (uncaptured.length === 0) continue;
+    yield uncaptured.map(({ row, at: occurred }) => ({
       id: -++n,
       source: 'rows',
       schema_name: table.schema,

@@ -19,6 +19,12 @@ export interface BacktestReport {
   events: {
     read: number;
     matched: number;
+    /**
+     * Of those read, the events the feature does not trigger on: read only
+     * when its journeys wait on events (when, until, exit.when), which they
+     * may step. The others are each matched or skipped.
+     */
+    notTrigger: number;
     bySource: Record<string, { read: number; matched: number; entered: number }>;
   };
   contacts: { entered: number; entries: number };
@@ -75,6 +81,7 @@ function actionTarget(run: NewActionRun): string {
 
 export class Tally implements Observer {
   private read = 0;
+  private notTrigger = 0;
   private matched = 0;
   private entries = 0;
   private readonly entered = new Set<string>();
@@ -100,8 +107,9 @@ export class Tally implements Observer {
     return counts;
   }
 
-  event(source: HistorySource): void {
+  event(source: HistorySource, trigger: boolean): void {
     this.read++;
+    if (!trigger) this.notTrigger++;
     this.source(source).read++;
   }
 
@@ -175,7 +183,12 @@ export class Tally implements Observer {
         from: p.from.toISOString(),
         to: p.to.toISOString(),
       })),
-      events: { read: this.read, matched: this.matched, bySource: record(this.bySource) },
+      events: {
+        read: this.read,
+        matched: this.matched,
+        notTrigger: this.notTrigger,
+        bySource: record(this.bySource),
+      },
       contacts: { entered: this.entered.size, entries: this.entries },
       stages: [...this.stages].map(([stage, reached]) => ({ stage, reached })),
       journeys: { completed, exited, waiting },
@@ -200,6 +213,11 @@ export function reportLines(report: BacktestReport): string[] {
         `  ${s.table}: ${s.source}${s.column ? ` (inserts dated by ${s.column})` : ''} from ${s.from} to ${s.to}`,
     ),
     `Events read: ${n(report.events.read)}, matched: ${n(report.events.matched)}`,
+    ...(report.events.notTrigger
+      ? [
+          `  ${n(report.events.notTrigger)} of them not what ${report.feature} triggers on: read for journeys waiting on events (when, until, exit.when)`,
+        ]
+      : []),
     ...Object.entries(report.events.bySource).map(
       ([source, c]) =>
         `  from ${source}: ${n(c.read)} read, ${n(c.matched)} matched, ${n(c.entered)} entries`,
@@ -230,11 +248,52 @@ export function reportLines(report: BacktestReport): string[] {
   if (report.samples.length) {
     lines.push('Sample contacts:');
     for (const sample of report.samples) {
-      lines.push(`  ${sample.contact}`);
-      for (const t of sample.timeline)
-        lines.push(`    ${t.at}  ${t.outcome.padEnd(9)} ${t.reason}`);
+      lines.push(`  ${sample.contact}`, ...timelineLines(sample.timeline));
     }
   }
   lines.push('Simplifications:', ...report.simplifications.map((s) => `  - ${s}`));
+  return lines;
+}
+
+type Timeline = BacktestReport['samples'][number]['timeline'];
+
+/** A run shorter than this many repeats is printed as it is. */
+const REPEATS = 3;
+/** Longest group of lines looked for repeating (an event's matched / skipped pair is 2). */
+const GROUP = 3;
+
+/**
+ * A sample's timeline as printed, kept short: a line or a group of lines
+ * that comes back the same (outcome and reason; the time aside) three times
+ * or more in a row — an event matched then skipped as already in the
+ * journey, again and again — is printed once, followed by how many more
+ * times it came and until when. `--json` has every entry.
+ */
+export function timelineLines(timeline: Timeline): string[] {
+  const same = (a: number, b: number) =>
+    timeline[a]!.outcome === timeline[b]!.outcome && timeline[a]!.reason === timeline[b]!.reason;
+  const line = (t: Timeline[number]) => `    ${t.at}  ${t.outcome.padEnd(9)} ${t.reason}`;
+  const lines: string[] = [];
+  for (let i = 0; i < timeline.length; ) {
+    // The group length whose run covers the most entries from i.
+    let best = { size: 1, repeats: 1 };
+    for (let size = 1; size <= GROUP; size++) {
+      let repeats = 1;
+      const sameGroup = (start: number) =>
+        Array.from({ length: size }, (_, k) => k).every((k) => same(i + k, start + k));
+      while (i + (repeats + 1) * size <= timeline.length && sameGroup(i + repeats * size)) {
+        repeats++;
+      }
+      if (repeats >= REPEATS && repeats * size > best.repeats * best.size) best = { size, repeats };
+    }
+    for (let k = 0; k < best.size; k++) lines.push(line(timeline[i + k]!));
+    const covered = best.size * best.repeats;
+    if (best.repeats > 1) {
+      const more = best.repeats - 1;
+      const last = timeline[i + covered - 1]!.at;
+      lines.push(`    … ${more === 1 ? 'once more' : `${more} more times`}, the last at ${last}`);
+    }
+    i += covered;
+  }
   return lines;
 }

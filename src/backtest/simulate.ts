@@ -35,7 +35,8 @@ import type { HistorySource, PastEvent } from './history.js';
 
 /** What the simulation tells its observer (report.ts). */
 export interface Observer {
-  event(source: HistorySource): void;
+  /** An event read; `trigger`: one the feature triggers on (else read for journeys that wait on events). */
+  event(source: HistorySource, trigger: boolean): void;
   decisions(
     decisions: Decision[],
     source: HistorySource | 'timer',
@@ -239,7 +240,7 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   function onEvent(row: PastEvent, plan: EventPlan): void {
     clock = Math.max(clock, row.occurred_at.getTime());
     fireTimers(clock);
-    observer.event(row.from);
+    observer.event(row.from, plan.own);
     if (!plan.own && !reactive) return;
     const now = new Date(clock);
     const facts = factsOf(row);

@@ -276,7 +276,7 @@ export async function teardown(sql: postgres.Sql): Promise<TeardownResult> {
 
 /**
  * What teardown removed: the triggers; the transports' own objects as
- * phrases (`3 publication(s)`, `slot nudge`), sentences said after them, and
+ * phrases (`3 publications`, `slot nudge`), sentences said after them, and
  * by kind (replication: publications, identities, slots).
  */
 export type TeardownResult = {

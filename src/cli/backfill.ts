@@ -5,6 +5,7 @@
 // and resumes from its checkpoint after a crash or Ctrl-C (src/backfill/run.ts).
 import cliProgress from 'cli-progress';
 import { type BackfillProgress, parseRate, runBackfill } from '../backfill/run.js';
+import { sampleContacts } from '../backfill/sample.js';
 import { withFeatureSession } from '../backfill/session.js';
 import { type BackfillTarget, backfillTarget, countQuery, pageQuery } from '../backfill/target.js';
 import { parseWhere } from '../backfill/where.js';
@@ -81,14 +82,17 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
           page.values as never[],
         );
         if (sample.length) io.out(`Sample (first ${sample.length} by primary key):`);
-        for (const { row, key } of sample) {
-          const identity = identityOf(runtime, { new: row });
-          const who =
-            identity.email ?? identity.authUserId ?? identity.externalId ?? identity.phone;
+        const contacts = await sampleContacts(
+          store.sql,
+          source,
+          catalog,
+          sample.map(({ row }) => identityOf(runtime, { new: row })),
+        );
+        sample.forEach(({ key }, i) => {
           io.out(
-            `  ${target.table.primaryKey.join(',')}=${key.join(',')}  contact ${who ?? '(none)'}`,
+            `  ${target.table.primaryKey.join(',')}=${key.join(',')}  contact ${contacts[i] ?? '(none)'}`,
           );
-        }
+        });
         io.out(c.dim(`Dry run: nothing was entered. Run without --dry-run to enter them.`));
         return 0;
       }

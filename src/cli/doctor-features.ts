@@ -29,10 +29,19 @@ export async function loadFeatureFiles(project: LoadedConfig): Promise<FeatureLo
   }
 }
 
-/** The tables the active features put triggers on. */
+/**
+ * The tables the active features put triggers on. When some files have a
+ * problem (the Features line says which), the tables of what could be read of
+ * them: the privilege check still covers those instead of finding none.
+ */
 export function featureTables(load: FeatureLoad): TableName[] {
-  if (!('features' in load)) return [];
-  return load.features
+  const features =
+    'features' in load
+      ? load.features
+      : load.files
+        ? [...load.files.features, ...load.files.incomplete]
+        : [];
+  return features
     .filter((f) => f.status !== 'draft')
     .flatMap((f) => {
       if (f.trigger.kind !== 'event') return [f.trigger.table];

@@ -4,15 +4,19 @@
 // What only those hold — captured changes no engine has processed yet, in the
 // outbox or a slot, and failures to capture not resolved — is dropped only
 // with --discard-unread. --dry-run says all of it, refusals as warnings, and
-// changes nothing.
+// changes nothing. Engine processes still running against the database are
+// named before anything is asked: teardown removes the capture under them.
 import { nudgeTriggers, teardown as removeAll } from '../capture/deploy.js';
 import { BACKFILL_HINT } from '../capture/print-plan.js';
 import { readSchemaState } from '../capture/schema.js';
 import { objectsParts, pendingInSource } from '../capture/transports/index.js';
 import type { Loss } from '../capture/transports/port.js';
+import type { LoadedConfig } from '../config/load.js';
+import { DEFAULT_DEAD_WORKER_MS } from '../engine/wiring/job-runner.js';
 import { NudgeError } from '../errors.js';
-import type { Sql } from '../source/connect.js';
+import { openSource, type Sql } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
+import { plural } from '../words.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, withSource } from './project.js';
@@ -51,6 +55,12 @@ export async function teardown(
     if (schema.exists)
       io.out('  - schema nudge (event_log, failed_events, enrichment_map, deployments)');
     for (const line of lines) io.out(`  - ${line}`);
+    const engines = await runningEngines(project, sql);
+    if (engines) {
+      for (const line of enginesWarning(engines, project.config.capture.transport)) {
+        io.out(io.colors.yellow(line));
+      }
+    }
     if (readOnly) refuse(readOnly);
     // What the nudge schema holds that nothing else has: captured changes the
     // engine has not processed, and failures to capture not yet resolved.
@@ -96,7 +106,7 @@ export async function teardown(
     const result = await removeAll(sql);
     const removed = [
       // A replication project has no trigger: its removal is not "0 trigger(s)".
-      ...(result.triggers || !result.removed.length ? [`${result.triggers} trigger(s)`] : []),
+      ...(result.triggers || !result.removed.length ? [plural(result.triggers, 'trigger')] : []),
       ...(schema.exists ? ['schema nudge'] : []),
       ...result.removed,
     ];
@@ -143,13 +153,13 @@ async function outboxLoss(sql: Sql): Promise<{ what: string; keep: string[] } | 
   const what = [];
   const keep = [];
   if (pending.rows) {
-    what.push(`${count(pending.rows, 'captured change')} not yet processed`);
+    what.push(`${plural(pending.rows, 'captured change')} not yet processed`);
     keep.push(
       `to keep ${pending.rows === 1 ? 'it' : 'them'}: run \`nudge start\` until \`select count(*) from nudge.pending()\` is 0, then teardown`,
     );
   }
   if (pending.failed) {
-    what.push(`${count(pending.failed, 'failed event')} not resolved`);
+    what.push(`${plural(pending.failed, 'failed event')} not resolved`);
     keep.push(
       'to keep what failed: copy out `select * from nudge.failed_events where resolved_at is null` first',
     );
@@ -157,4 +167,45 @@ async function outboxLoss(sql: Sql): Promise<{ what: string; keep: string[] } | 
   return { what: what.join(' and '), keep };
 }
 
-const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+/**
+ * Engine processes (nudge start, dev, worker) running against this project's
+ * engine store: the ones whose heartbeat in nudge_engine.workers is fresh. A
+ * running process heartbeats at least every 5 s (src/engine/wiring/runtime.ts);
+ * one silent for the default dead-worker window has stopped. 0 when the store
+ * has no such table yet; undefined when it cannot be read (a separate store
+ * out of reach): then nothing is said.
+ */
+async function runningEngines(project: LoadedConfig, source: Sql): Promise<number | undefined> {
+  const url = project.config.engine?.database_url;
+  let store: Sql | undefined;
+  try {
+    store = url ? await openSource({ url, readOnly: true, max: 1 }) : source;
+    const [table] = await store<{ exists: boolean }[]>`
+      select to_regclass('nudge_engine.workers') is not null as exists`;
+    if (!table?.exists) return 0;
+    const [row] = await store<{ processes: number }[]>`
+      select count(distinct (host, pid))::int as processes from nudge_engine.workers
+       where heartbeat_at > now() - ${DEFAULT_DEAD_WORKER_MS} * interval '1 millisecond'`;
+    return row?.processes ?? 0;
+  } catch {
+    return undefined;
+  } finally {
+    if (store && store !== source) await store.end({ timeout: 5 }).catch(() => {});
+  }
+}
+
+/** What teardown means for the engine processes still running: said before it is asked. */
+export function enginesWarning(processes: number, transport: string): string[] {
+  const one = processes === 1;
+  const head = one
+    ? '1 engine process is running against this database'
+    : `${processes} engine processes are running against this database`;
+  const effect =
+    transport === 'replication'
+      ? `teardown drops the replication slot ${one ? 'it streams' : 'they stream'} from`
+      : 'teardown removes the capture';
+  return [
+    `  ! ${head} (nudge start, dev or worker): ${effect}, and no change made afterwards reaches ${one ? 'its' : 'their'} features`,
+    `    stop ${one ? 'it' : 'them'} first, or run nudge deploy afterwards to capture again`,
+  ];
+}

@@ -65,7 +65,9 @@ export async function runDoctor(project: LoadedConfig, report: Report): Promise<
   } else {
     section('Database');
     const fix = `set database_url in nudge.yaml or DATABASE_URL (${CONNECTION_STRING}), or run nudge dev for an embedded database`;
-    say('fail', 'Database', 'no database configured', fix);
+    // database_url: ${DATABASE_URL} with the variable unset: that is what to fix.
+    const unset = project.databaseUrlUnset?.error;
+    say('fail', 'Database', unset?.message ?? 'no database configured', unset?.hint ?? fix);
   }
 
   const store = project.config.engine?.database_url;
@@ -403,7 +405,9 @@ async function captureChecks(checks: Checks) {
   } else if (!targets.size) {
     const none = configured.length
       ? 'nothing to check until the configured tables exist'
-      : 'no tables named by features or connectors.supabase yet';
+      : 'error' in checks.features
+        ? 'no tables to check: the feature files could not be read (see Features)'
+        : 'no tables named by features or connectors.supabase yet';
     say('ok', 'Trigger privilege', none);
   } else if (denied.length) {
     const message = `role ${role} cannot create triggers on ${list(denied.map(formatTableName))}`;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../../src/cli/backfill.js';
 import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
 import { readDecisions } from '../../src/engine/lanes/decision-log.js';
 import { type TestEngine, testEngine } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
@@ -26,6 +27,13 @@ cooldown: 30d
 stages:
   - name: welcomed
     do: [{ track: { event: onboarded } }]
+`,
+  'membership.yaml': `name: membership
+trigger: { table: public.memberships, on: insert }
+contact: { id: new.user_id }
+stages:
+  - name: joined
+    do: [{ track: { event: joined } }]
 `,
   'imported.yaml': `name: imported
 trigger: { table: public.imports, on: insert }
@@ -48,6 +56,13 @@ beforeAll(async () => {
                       case when g = 7 then 'banned' when g % 2 = 1 then 'pro' else 'free' end
                  from generate_series(1, 30) g`;
   await db.sql`insert into public.imports select g, 'import' || g || '@example.com' from generate_series(1, 200) g`;
+  await db.sql`create table public.memberships (id bigint primary key, user_id uuid not null)`;
+  await db.sql`insert into auth.users (id, email) values
+    ('00000000-0000-4000-8000-000000000001', 'auth-one@example.com'),
+    ('00000000-0000-4000-8000-000000000002', 'auth-two@example.com')`;
+  await db.sql`insert into public.memberships values
+    (1, '00000000-0000-4000-8000-000000000001'), (2, '00000000-0000-4000-8000-000000000002'),
+    (3, '00000000-0000-4000-8000-000000000003')`;
   engine = await testEngine(db, FEATURES);
   cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backfill-'));
   await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
@@ -85,6 +100,18 @@ describe('nudge backfill', () => {
     expect(checkpoints!.n).toBe(0);
   });
 
+  it('dry run: names a contact mapped by auth user id by their email, from the book or auth.users', async () => {
+    await db.sql`insert into nudge_engine.contacts (auth_user_id, email)
+                 values ('00000000-0000-4000-8000-000000000001', 'book-one@example.com')`;
+    const out = cli();
+    expect(await backfill(['membership'], { dryRun: true }, out.io)).toBe(0);
+    // The book's email first; auth.users for a user the book does not know; the id for nobody's.
+    expect(out.stdout()).toContain('id=1  contact book-one@example.com');
+    expect(out.stdout()).toContain('id=2  contact auth-two@example.com');
+    expect(out.stdout()).toContain('id=3  contact 00000000-0000-4000-8000-000000000003');
+    expect(await inboxCount('membership')).toBe(0);
+  });
+
   it('a bad --where names --where and the problem', async () => {
     await expect(
       backfill(['onboarding'], { where: 'nosuch=eq.1', dryRun: true }, cli().io),
@@ -92,6 +119,33 @@ describe('nudge backfill', () => {
     await expect(backfill(['onboarding'], { where: 'plan=equals.pro' }, cli().io)).rejects.toThrow(
       /--where: .*equals/,
     );
+  });
+
+  it('a --where value its column cannot take is a usage error naming --where, not "unexpected"', async () => {
+    for (const [where, problem] of [
+      ['id=gt.abc', 'expected a number for new.id, got "abc"'],
+      ['created_at=lt.yesterday', 'new.created_at'],
+    ] as const) {
+      const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+      const code = await run(
+        [
+          '-c',
+          path.join(cwd, 'nudge.yaml'),
+          'backfill',
+          'onboarding',
+          '--dry-run',
+          '--where',
+          where,
+        ],
+        m.io,
+      );
+      const first = m.stderr().split('\n')[0]!;
+      expect(first.startsWith('✗ --where: '), first).toBe(true);
+      expect(first).toContain(problem);
+      expect(m.stderr()).not.toContain('unexpected');
+      expect(code).toBe(2);
+    }
+    expect(await inboxCount('onboarding')).toBe(0);
   });
 
   it('refuses to enter anyone without --yes when there is no terminal to ask', async () => {

@@ -135,6 +135,7 @@ describe('nudge backtest', () => {
     expect(report.events).toEqual({
       read: 6,
       matched: 5,
+      notTrigger: 0,
       bySource: {
         rows: { read: 4, matched: 3, entered: 2 },
         'kept events': { read: 2, matched: 2, entered: 2 },

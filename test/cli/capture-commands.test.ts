@@ -222,7 +222,7 @@ describe('plan and deploy', () => {
     expect((await nudge(cwd, ['teardown', '--yes'])).code).toBe(1);
     const result = await nudge(cwd, ['teardown', '--yes', '--discard-unread']);
     expect(result.code).toBe(0);
-    expect(result.out).toContain('Removed 3 trigger(s) and schema nudge');
+    expect(result.out).toContain('Removed 3 triggers and schema nudge');
     expect(await nudgeSchemaExists()).toBe(false);
   });
 });

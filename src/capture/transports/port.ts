@@ -212,7 +212,7 @@ export interface TransportObjects<Desired = unknown, State = unknown> {
   teardown: {
     find(sql: postgres.Sql): Promise<TeardownFound>;
     /**
-     * Removes them: what was removed as phrases (`3 publication(s)`, `slot
+     * Removes them: what was removed as phrases (`3 publications`, `slot
      * nudge`), a sentence said after them, and the objects by kind.
      */
     remove(

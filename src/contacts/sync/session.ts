@@ -110,9 +110,13 @@ export async function openSyncSession(
         }),
       };
     } else {
-      throw new NudgeError(
-        'nothing to sync from: no database URL, and no Supabase project_url with an api_key',
-        'set database_url (or DATABASE_URL), or connectors.supabase.project_url and api_key (the service_role key) for API mode',
+      // database_url: ${DATABASE_URL} with the variable unset: that is what to fix.
+      throw (
+        project.databaseUrlUnset?.error ??
+        new NudgeError(
+          'nothing to sync from: no database URL, and no Supabase project_url with an api_key',
+          'set database_url (or DATABASE_URL), or connectors.supabase.project_url and api_key (the service_role key) for API mode',
+        )
       );
     }
     let engine: postgres.Sql;

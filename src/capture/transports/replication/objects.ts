@@ -3,7 +3,9 @@
 // captures and of the deployed state, its plan items (plan.ts), the slot run
 // outside the deploy transaction after its publications commit (slot.ts),
 // the unread changes a dropped slot would lose (unread.ts), and teardown's.
+
 import { formatTableName } from '../../../source/names.js';
+import { plural } from '../../../words.js';
 import type { TransportObjects } from '../port.js';
 import { replicationItems } from './plan.js';
 import type { ReplicationDesired } from './publication.js';
@@ -58,7 +60,9 @@ export const replicationObjects: TransportObjects<ReplicationDesired, Replicatio
       const removed = await dropReplication(sql);
       return {
         removed: [
-          ...(removed.publications.length ? [`${removed.publications.length} publication(s)`] : []),
+          ...(removed.publications.length
+            ? [plural(removed.publications.length, 'publication')]
+            : []),
           ...removed.slots.map((name) => `slot ${name}`),
         ],
         ...(removed.identities.length
