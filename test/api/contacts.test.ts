@@ -194,6 +194,20 @@ describe('GET /v1/contacts/:contact', () => {
     expect(seen[3]).toBe('journey@2025-01-01T12:15:00.000000Z');
   });
 
+  it('gives a next cursor only when something is older: a timeline of exactly one page has none', async () => {
+    type Page = { timeline: { items: unknown[]; next: string | null } };
+    // The contact's timeline holds 7 items (above): pages of 7, then of 6 and 1.
+    const whole = (await api.call('GET', `/v1/contacts/${contact.id}?limit=7`)).json as Page;
+    expect([whole.timeline.items.length, whole.timeline.next]).toEqual([7, null]);
+    const first = (await api.call('GET', `/v1/contacts/${contact.id}?limit=6`)).json as Page;
+    expect(first.timeline.items).toHaveLength(6);
+    expect(first.timeline.next).not.toBeNull();
+    const last = (
+      await api.call('GET', `/v1/contacts/${contact.id}?limit=6&before=${first.timeline.next}`)
+    ).json as Page;
+    expect([last.timeline.items.length, last.timeline.next]).toEqual([1, null]);
+  });
+
   it('orders rows of one time by id as numbers, across a change of digits', async () => {
     const someone = (await upsert({ email: 'same-time@example.com' })).json as Contact;
     const at = new Date('2025-02-01T00:00:00Z');

@@ -216,6 +216,37 @@ describe('getting in', () => {
     expect(await resumed.json()).toMatchObject({ status: 'active', paused_live: null });
   });
 
+  it('leads back to the page asked for, query included, after a wrong token too; never off the server or to /login', async () => {
+    const nextOf = async (response: Response) =>
+      /name="next" value="([^"]*)"/.exec(await response.text())?.[1]?.replaceAll('&amp;', '&');
+    const asked = await request('/actions?status=dead&feature=welcome-drip');
+    expect(asked.status).toBe(401);
+    expect(await nextOf(asked)).toBe('/actions?status=dead&feature=welcome-drip');
+    // The link's wrong token is not kept.
+    expect(await nextOf(await request('/logs?token=wrong&outcome=skipped'))).toBe(
+      '/logs?outcome=skipped',
+    );
+    const post = (token: string, next: string) =>
+      request('/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN },
+        body: new URLSearchParams({ token, next }).toString(),
+      });
+    const wrong = await post('wrong', '/actions?status=dead');
+    expect(wrong.status).toBe(401);
+    expect(await nextOf(wrong)).toBe('/actions?status=dead');
+    const right = await post(server.dashboard.token, '/actions?status=dead');
+    expect([right.status, right.headers.get('location')]).toEqual([303, '/actions?status=dead']);
+    for (const next of [
+      '/login',
+      '/login?x=1',
+      '/logout',
+      '//evil.example/',
+      'https://evil.example/',
+    ])
+      expect((await post(server.dashboard.token, next)).headers.get('location'), next).toBe('/');
+  });
+
   it('takes an API key of scope dashboard, as a bearer or through the login form, until it is revoked', async () => {
     const { key } = await createApiKey(db.sql, 'board', 'dashboard');
     const bearer = { authorization: `Bearer ${key}` };

@@ -224,7 +224,7 @@ describe('the dashboard in Chromium', () => {
     await matched.waitFor({ timeout: 15_000 });
     // A match says which trigger it met.
     expect(await matched.textContent()).toContain(
-      'matched: trigger matched · insert on auth.users when new.email not.is.null',
+      'trigger matched · insert on auth.users when new.email not.is.null',
     );
     expect(await marker()).toBe(2);
     expect(await decisionRows('skipped', 'skipped: paused').count()).toBe(1);
@@ -252,7 +252,7 @@ describe('the dashboard in Chromium', () => {
     const timeline = page.locator('li[data-kind]');
     await timeline.first().waitFor();
     const text = (await timeline.allTextContents()).join('\n');
-    expect(text).toContain('matched: trigger matched');
+    expect(text).toContain('trigger matched');
     expect(text).toMatch(/journey active in welcomed/);
     expect(text).toMatch(/email succeeded after \d attempt/);
     await shot('contact');
@@ -340,9 +340,9 @@ describe('the dashboard in Chromium', () => {
     const attempts = page.locator('li.decision .reason');
     await attempts.first().waitFor();
     expect((await attempts.allTextContents()).map((text) => text.replace(/ · .*$/, ''))).toEqual([
-      'attempt: replayed: webhook attempt 1 succeeded',
-      expect.stringMatching(/^attempt: webhook attempt 2 failed/),
-      expect.stringMatching(/^attempt: webhook attempt 1 failed/),
+      'replayed: webhook attempt 1 succeeded',
+      expect.stringMatching(/^webhook attempt 2 failed/),
+      expect.stringMatching(/^webhook attempt 1 failed/),
     ]);
   });
 

@@ -1,7 +1,16 @@
 // How the dashboard writes times, ages, counts and the engine clock's offset.
 import { describe, expect, it } from 'vitest';
 import { clockOffsetInWords } from '../../src/config/duration-words.js';
-import { age, count, fromLocalInput, localInput, relativeTime } from '../../web/src/format.js';
+import {
+  age,
+  count,
+  fromLocalInput,
+  localInput,
+  localTime,
+  outcomeAndReason,
+  plural,
+  relativeTime,
+} from '../../web/src/format.js';
 
 describe('dashboard formats', () => {
   const now = new Date('2026-03-01T12:00:00Z');
@@ -24,6 +33,27 @@ describe('dashboard formats', () => {
     expect(age(3 * 86_400_000 + 2 * 3_600_000)).toBe('3 d 2 h');
     expect(count(0)).toBe('0');
     expect(count(1234567)).toBe('1,234,567');
+  });
+
+  it('writes a time to the second, dated only when it is another day than now', () => {
+    const at = new Date(2026, 11, 8, 12, 38, 27);
+    expect(localTime(at, new Date(2026, 11, 8, 18, 0), 'en-US')).toBe('12:38:27 PM');
+    expect(localTime(at, new Date(2026, 11, 6, 12, 40), 'en-US')).toBe('Dec 8, 12:38:27 PM');
+  });
+
+  it('does not repeat an outcome its reason says, and counts in words', () => {
+    expect(outcomeAndReason('skipped', 'paused')).toBe('skipped: paused');
+    expect(outcomeAndReason('entered', 'entered (entry 1)')).toBe('entered (entry 1)');
+    expect(outcomeAndReason('attempt', 'email attempt 1 succeeded')).toBe(
+      'email attempt 1 succeeded',
+    );
+    expect(outcomeAndReason('action', 'stage welcomed: email queued')).toBe(
+      'action: stage welcomed: email queued',
+    );
+    // A word that only contains the outcome's is not it.
+    expect(outcomeAndReason('action', 'no actions in stage')).toBe('action: no actions in stage');
+    expect(plural(1, 'attempt')).toBe('1 attempt');
+    expect(plural(2, 'attempt')).toBe('2 attempts');
   });
 
   it('shows an ISO time in a datetime-local input and reads it back', () => {

@@ -31,17 +31,33 @@ export function count(n: number): string {
   return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
-/** The local time shown (e.g. "14:03:07" today, "5 Dec 14:03" otherwise) for an ISO time. */
+/**
+ * The local time shown for a time, to the second: "14:03:07" on the day of
+ * `now`, "5 Dec, 14:03:07" another day (the locale's order). `now` is on the
+ * same clock as `at`: the engine's for a time the engine stamped, so a
+ * decision made "today" on a clock moved ahead is not dated.
+ */
 export function localTime(at: Date, now: Date, locale?: string): string {
   const sameDay = at.toDateString() === now.toDateString();
+  const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
   return sameDay
-    ? at.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    : at.toLocaleString(locale, {
-        day: 'numeric',
-        month: 'short',
-        hour: '2-digit',
-        minute: '2-digit',
-      });
+    ? at.toLocaleTimeString(locale, clock)
+    : at.toLocaleString(locale, { day: 'numeric', month: 'short', ...clock });
+}
+
+/**
+ * A decision's line after its outcome's badge: "skipped: paused", but not
+ * "entered: entered (entry 1)" — a reason that says its outcome already is
+ * shown alone.
+ */
+export function outcomeAndReason(outcome: string, reason: string): string {
+  const says = new RegExp(`(^|[^a-z])${outcome.replace(/\W/g, '')}([^a-z]|$)`, 'i');
+  return says.test(reason) ? reason : `${outcome}: ${reason}`;
+}
+
+/** "1 attempt", "2 attempts". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** An ISO time as a datetime-local input shows it, in local time ("2026-03-01T09:05"). */

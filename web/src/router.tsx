@@ -38,6 +38,8 @@ export function Link(props: {
   children: ReactNode;
   className?: string;
   'aria-current'?: 'page' | undefined;
+  /** Said to screen readers and on hover, for a link whose words are short. */
+  label?: string;
 }) {
   const href = hrefOf(props.to);
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
@@ -52,6 +54,8 @@ export function Link(props: {
       onClick={onClick}
       className={props.className}
       aria-current={props['aria-current']}
+      aria-label={props.label}
+      title={props.label}
     >
       {props.children}
     </a>

@@ -2,36 +2,43 @@
 // hover (and its clock, where a list mixes two), a status badge, a loader
 // hook that keeps the last data while it refreshes, an error line, and the
 // links that page a list back.
-import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import { NudgeApiError } from '../../src/client/index.js';
-import { useClockMoved } from './clock.js';
+import { ClockOffset, useClockMoved } from './clock.js';
 import { localTime, relativeTime } from './format.js';
 import { Link } from './router.js';
 import type { Route } from './routes.js';
 
 /**
- * A time; with `clock`, which clock it is on, said after it while the engine
- * clock is not real time (clock.tsx) — for lists that mix the two.
+ * A time in local time, to the second, on one line; the exact value on hover.
+ * `clock`: which clock stamped it — an engine time is dated and aged against
+ * the engine's now (real time plus the offset the header shows), so what the
+ * engine did "today" is not dated while its clock runs ahead. `tagged`: say
+ * that clock after it while the engine clock is not real time (clock.tsx) —
+ * for lists that mix the two.
  */
 export function Time({
   at,
   relative = false,
-  clock,
+  clock = 'real',
+  tagged = false,
 }: {
   at: string | null;
   relative?: boolean;
   clock?: 'engine' | 'real';
+  tagged?: boolean;
 }) {
   const moved = useClockMoved();
+  const offset = useContext(ClockOffset);
   if (!at) return <span className="muted">—</span>;
   const date = new Date(at);
-  const now = new Date();
+  const now = new Date(Date.now() + (clock === 'engine' ? offset : 0));
   const shown = (
     <time dateTime={at} title={`${date.toString()}\n${at}`}>
       {relative ? relativeTime(date, now) : localTime(date, now)}
     </time>
   );
-  if (!clock || !moved) return shown;
+  if (!tagged || !moved) return shown;
   return (
     <span className="clock-time" data-clock={clock}>
       {shown}{' '}

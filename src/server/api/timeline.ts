@@ -1,6 +1,8 @@
 // A contact's timeline, newest first: events, journeys (by their last move),
 // decisions and action runs, merged and paged by a cursor over (at, kind,
-// key) so a page never repeats or skips an item when new ones arrive.
+// key) so a page never repeats or skips an item when new ones arrive. A page
+// reads one item more than it shows: `next` is given only when an older item
+// is there, so "Older" never opens an empty page.
 import type postgres from 'postgres';
 import { HttpError } from '../http-error.js';
 
@@ -55,8 +57,10 @@ export async function timelineOf(
   // before ids were padded is padded here (a padded one stays as it is).
   const key = kind !== 'journey' && cursorKey ? cursorKey.padStart(20, '0') : cursorKey;
   const idKey = (alias: string) => `lpad(${alias}.id::text, 20, '0')`;
-  // Each branch takes at most `limit` of its own newest rows, through its
-  // (contact_id, time) index; the merge then keeps the newest `limit`.
+  // Each branch takes at most `limit` + 1 of its own newest rows, through its
+  // (contact_id, time) index; the merge then keeps the newest `limit` + 1:
+  // the page, and whether anything is older.
+  const read = limit + 1;
   const older = (column: string, kindName: string, keyColumn: string) =>
     sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${key}::text))`;
   const rows = await sql<
@@ -68,7 +72,7 @@ export async function timelineOf(
                                  'source', e.source, 'received_at', e.received_at) as item
          from nudge_engine.events e
         where e.contact_id = ${contactId} and ${older('e.occurred_at', 'event', idKey('e'))}
-        order by e.occurred_at desc, e.id desc limit ${limit})
+        order by e.occurred_at desc, e.id desc limit ${read})
       union all
       (select 'journey', j.updated_at, j.feature,
               jsonb_build_object('feature', j.feature, 'status', j.status, 'stage', j.stage,
@@ -76,14 +80,14 @@ export async function timelineOf(
                                  'ended_at', j.ended_at, 'wake_at', j.wake_at)
          from nudge_engine.journeys j
         where j.contact_id = ${contactId} and ${older('j.updated_at', 'journey', 'j.feature')}
-        order by j.updated_at desc, j.feature desc limit ${limit})
+        order by j.updated_at desc, j.feature desc limit ${read})
       union all
       (select 'decision', d.at, ${sql.unsafe(idKey('d'))},
               jsonb_build_object('id', d.id, 'feature', d.feature, 'outcome', d.outcome,
                                  'reason', d.reason, 'detail', d.detail)
          from nudge_engine.decisions d
         where d.contact_id = ${contactId} and ${older('d.at', 'decision', idKey('d'))}
-        order by d.at desc, d.id desc limit ${limit})
+        order by d.at desc, d.id desc limit ${read})
       union all
       (select 'action', r.created_at, ${sql.unsafe(idKey('r'))},
               jsonb_build_object('id', r.id, 'key', r.key, 'feature', r.feature, 'stage', r.stage,
@@ -91,14 +95,15 @@ export async function timelineOf(
                                  'last_error', r.last_error, 'completed_at', r.completed_at)
          from nudge_engine.action_runs r
         where r.contact_id = ${contactId} and ${older('r.created_at', 'action', idKey('r'))}
-        order by r.created_at desc, r.id desc limit ${limit})
+        order by r.created_at desc, r.id desc limit ${read})
     ) t
     order by at desc, kind desc, key desc
-    limit ${limit}`;
-  const items = rows.map((row) => ({ kind: row.kind, at: row.at_text, ...row.item }));
-  const last = rows[rows.length - 1];
+    limit ${read}`;
+  const page = rows.slice(0, limit);
+  const items = page.map((row) => ({ kind: row.kind, at: row.at_text, ...row.item }));
+  const last = page[page.length - 1];
   const next =
-    rows.length === limit && last
+    rows.length > limit && last
       ? Buffer.from(JSON.stringify([last.at_text, last.kind, last.key])).toString('base64url')
       : null;
   return { items, next };

@@ -103,12 +103,15 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
     c.header('referrer-policy', 'same-origin');
     c.header('cache-control', 'no-store');
   };
-  const login = (c: Context, message?: string) => {
+  // `next`: where signing in leads — the page asked for, its query included
+  // (without the link's token); on a failed sign-in, the form's own `next`,
+  // since that request's path is /login.
+  const login = (c: Context, message?: string, next = pageAsked(c)) => {
     secure(
       c,
       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     );
-    return c.html(loginPage({ next: safeNext(c.req.path), ...(message ? { message } : {}) }), 401);
+    return c.html(loginPage({ next: safeNext(next), ...(message ? { message } : {}) }), 401);
   };
 
   const page = async (c: Context, status: 200 | 404 = 200) => {
@@ -147,12 +150,12 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
 
   dashboard.post('/login', async (c) => {
     const form = new URLSearchParams(await readCapped(c.req.raw, maxBodyBytes));
-    if (!sameOrigin(c, publicUrl)) return login(c, 'Sign in from the dashboard’s own page.');
+    const next = safeNext(form.get('next') ?? '/');
+    if (!sameOrigin(c, publicUrl)) return login(c, 'Sign in from the dashboard’s own page.', next);
     const credential = form.get('token') ?? '';
     const cookie = await access.login(credential);
-    if (!cookie) return login(c, 'That token or API key does not open this dashboard.');
+    if (!cookie) return login(c, 'That token or API key does not open this dashboard.', next);
     setSession(c, cookie);
-    const next = safeNext(form.get('next') ?? '/');
     return c.redirect(next, 303);
   });
   dashboard.post('/logout', async (c) => {
@@ -181,7 +184,21 @@ function setSession(c: Context, cookie: string): void {
   });
 }
 
-/** A path on this server to go to after signing in; nothing that leaves it. */
+/** The page a request asked for, with its query but not the link's token. */
+function pageAsked(c: Context): string {
+  const url = new URL(c.req.url);
+  url.searchParams.delete('token');
+  return `${url.pathname}${url.search}`;
+}
+
+/**
+ * A page on this server to go to after signing in: nothing that leaves it,
+ * and not the sign-in or sign-out form's own address (no page: a GET there
+ * is the app's "Not found").
+ */
 function safeNext(path: string): string {
-  return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\') ? path : '/';
+  const onThisServer = path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\');
+  if (!onThisServer) return '/';
+  const pathname = path.split(/[?#]/, 1)[0]!;
+  return pathname === '/login' || pathname === '/logout' ? '/' : path;
 }

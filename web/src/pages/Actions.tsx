@@ -201,7 +201,13 @@ export function Actions({
                       '—'
                     )}
                   </td>
-                  <td data-label="Contact">{run.contact ?? '—'}</td>
+                  <td data-label="Contact">
+                    {run.contact ? (
+                      <Link to={{ page: 'contact', ref: run.contact }}>{run.contact}</Link>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td data-label="Action">
                     {run.kind}
                     {run.stage ? <span className="muted"> in {run.stage}</span> : null}

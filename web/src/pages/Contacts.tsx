@@ -5,10 +5,11 @@
 // paging back by the API's cursor, which is in the address (`?before=`): a
 // reload keeps the older page and Back returns to the newer one. At a
 // phone's width each contact of the book is a card (styles.css, table.stack).
-import type { FormEvent } from 'react';
+import type { FormEvent, ReactNode } from 'react';
 import type { TimelineItem } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { ClockNote, useClockMoved } from '../clock.js';
+import { outcomeAndReason, plural } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
@@ -35,9 +36,19 @@ export function Contacts({ search }: { search?: string }) {
       <form className="filters" onSubmit={onSubmit}>
         <label>
           Email starts with{' '}
-          <input key={search ?? ''} name="q" type="search" defaultValue={search ?? ''} />
+          <input
+            key={search ?? ''}
+            name="q"
+            type="search"
+            placeholder="the start, e.g. ann"
+            aria-describedby="contacts-search-hint"
+            defaultValue={search ?? ''}
+          />
         </label>
         <button type="submit">Search</button>
+        <span id="contacts-search-hint" className="muted small">
+          Searches by the start of the email: ann finds ann.lee@example.com, lee does not.
+        </span>
       </form>
       <Problem error={error} />
       <Loading data={data} error={error} />
@@ -179,7 +190,11 @@ export function Contact({
                 className="decision"
                 data-kind={item.kind}
               >
-                <Time at={item.at} clock={ENGINE_CLOCK_KINDS.has(item.kind) ? 'engine' : 'real'} />
+                <Time
+                  at={item.at}
+                  clock={ENGINE_CLOCK_KINDS.has(item.kind) ? 'engine' : 'real'}
+                  tagged
+                />
                 <span className="feature">
                   {typeof item.feature === 'string' ? item.feature : '—'}
                 </span>
@@ -192,6 +207,9 @@ export function Contact({
               </li>
             ))}
           </ol>
+          {items.length === 0 && (
+            <p className="muted">{before ? 'Nothing older.' : 'Nothing on the timeline yet.'}</p>
+          )}
           <Pager
             newest={before ? { page: 'contact', ref: reference } : undefined}
             older={next ? { page: 'contact', ref: reference, before: next } : undefined}
@@ -215,15 +233,26 @@ function Attribute({ name, value }: { name: string; value: unknown }) {
 const ENGINE_CLOCK_KINDS = new Set<TimelineItem['kind']>(['journey', 'decision']);
 
 /** One line for a timeline item, in the words `nudge logs` uses; a wake-up's clock said while it is moved. */
-function describe(item: TimelineItem, clockMoved: boolean): string {
+function describe(item: TimelineItem, clockMoved: boolean): ReactNode {
   switch (item.kind) {
     case 'event':
       return `event ${String(item.name)} (${String(item.source)})`;
     case 'journey':
-      return `journey ${String(item.status)}${item.stage ? ` in ${String(item.stage)}` : ''}${item.wake_at ? `, wakes ${new Date(String(item.wake_at)).toLocaleString()}${clockMoved ? ' (engine clock)' : ''}` : ''}`;
+      return (
+        <>
+          journey {String(item.status)}
+          {item.stage ? ` in ${String(item.stage)}` : ''}
+          {typeof item.wake_at === 'string' && (
+            <>
+              , wakes <Time at={item.wake_at} clock="engine" />
+              {clockMoved ? ' (engine clock)' : ''}
+            </>
+          )}
+        </>
+      );
     case 'decision':
-      return `${String(item.outcome)}: ${String(item.reason)}`;
+      return outcomeAndReason(String(item.outcome), String(item.reason));
     case 'action':
-      return `${String(item.action)} ${String(item.status)} after ${String(item.attempts)} attempt(s)${item.last_error ? ` (${String(item.last_error)})` : ''}`;
+      return `${String(item.action)} ${String(item.status)} after ${plural(Number(item.attempts), 'attempt')}${item.last_error ? ` (${String(item.last_error)})` : ''}`;
   }
 }

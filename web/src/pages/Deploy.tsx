@@ -58,9 +58,15 @@ export function PlanAndDeploy() {
   };
 
   const unread = refusal ?? plan?.items.flatMap((item) => (item.unread ? [item.unread] : [])) ?? [];
+  // Why Deploy is off, when it is (read-only mode says so in its own note below).
+  const idle =
+    plan && busy === undefined && plan.refused === null && !plan.changes
+      ? 'Nothing to deploy: the database already matches the features.'
+      : undefined;
   return (
     <section aria-labelledby="plan">
-      <div className="heading">
+      {/* The buttons follow the heading, so Plan stays where it was when Deploy appears. */}
+      <div className="heading start">
         <h2 id="plan">Plan and deploy</h2>
         <button type="button" onClick={showPlan} disabled={busy !== undefined}>
           {busy === 'plan' ? 'Planning…' : plan ? 'Plan again' : 'Plan'}
@@ -71,9 +77,15 @@ export function PlanAndDeploy() {
             className="primary"
             onClick={() => deploy(false)}
             disabled={busy !== undefined || plan.refused !== null || !plan.changes}
+            aria-describedby={idle ? 'deploy-why' : undefined}
           >
             {busy === 'deploy' ? 'Deploying…' : 'Deploy'}
           </button>
+        )}
+        {idle && (
+          <span id="deploy-why" className="muted small" data-testid="deploy-why">
+            {idle}
+          </span>
         )}
       </div>
       <Problem error={problem} />
@@ -96,7 +108,7 @@ export function PlanAndDeploy() {
         />
       )}
       {plan && (
-        <pre className="yaml" data-testid="plan-text">
+        <pre className="yaml plan" data-testid="plan-text">
           {plan.text}
         </pre>
       )}

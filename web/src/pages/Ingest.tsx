@@ -12,7 +12,7 @@ import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import type { IngestFilter, Route } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
-import { Badge, Pager, Problem, Time } from '../ui.js';
+import { Badge, Choice, Pager, Problem, Time } from '../ui.js';
 
 const PAGE = 50;
 
@@ -55,22 +55,20 @@ export function Ingest({
     filter,
     ...(cursor ? { before: cursor } : {}),
   });
-  // A filter submitted starts again at the newest records: no `before`.
-  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const text = (name: string) => {
-      const value = form.get(name);
-      return typeof value === 'string' ? value.trim() : '';
-    };
-    const merged: IngestFilter = {
-      source: text('source'),
-      subject: text('subject'),
-      ...rangeOf(form),
-    };
+  // A filter changed starts again at the newest records: no `before`. The
+  // source applies as soon as it is chosen (as every select of Logs and
+  // Actions); the text and times when the form is submitted.
+  const apply = (change: IngestFilter) => {
+    const merged: IngestFilter = { ...filter, ...change };
     for (const name of Object.keys(merged) as (keyof IngestFilter)[])
       if (!merged[name]) delete merged[name];
     navigate({ page: 'ingest', filter: merged });
+  };
+  const onSubmit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const value = form.get('subject');
+    apply({ subject: typeof value === 'string' ? value.trim() : '', ...rangeOf(form) });
   };
 
   return (
@@ -86,20 +84,17 @@ export function Ingest({
       </div>
       <ClockNote>
         {(moved) =>
-          `Received and occurred times (and From and To) are in real time; processed is on the engine clock, ${moved}.`
+          `Received times (and From and To) are in real time, and so is when a change or event occurred — except a schedule record's, which is its scheduled run's time; that and processed are on the engine clock, ${moved}.`
         }
       </ClockNote>
       <form className="filters" onSubmit={onSubmit}>
-        <label>
-          Source{' '}
-          <select key={filter.source ?? ''} name="source" defaultValue={filter.source ?? ''}>
-            {['', ...INGEST_SOURCES].map((s) => (
-              <option key={s} value={s}>
-                {s || 'all'}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Source"
+          name="source"
+          value={filter.source ?? ''}
+          options={['', ...INGEST_SOURCES].map((s) => [s, s || 'all'] as const)}
+          onChange={(source) => apply({ source })}
+        />
         <label>
           Table or event{' '}
           <input
@@ -128,10 +123,16 @@ export function Ingest({
             </span>
             <span className="what">
               <span className="muted small">
-                #{item.id} · lane {item.lane} · occurred <Time at={item.occurred_at} /> ·{' '}
+                #{item.id} · lane {item.lane} · occurred{' '}
+                <Time
+                  at={item.occurred_at}
+                  clock={item.source === 'schedule' ? 'engine' : 'real'}
+                  tagged={item.source === 'schedule'}
+                />{' '}
+                ·{' '}
                 {item.processed_at ? (
                   <>
-                    processed <Time at={item.processed_at} clock="engine" />
+                    processed <Time at={item.processed_at} clock="engine" tagged />
                   </>
                 ) : (
                   <Badge kind="paused">waiting</Badge>

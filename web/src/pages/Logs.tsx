@@ -8,9 +8,10 @@
 // no tail, and a filter starts over at the newest. The raw ingest records
 // are the next tab (Ingest.tsx).
 import { type FormEvent, useEffect, useState } from 'react';
-import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
+import { type DecisionItem, NudgeApiError, OUTCOMES } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
+import { outcomeAndReason, plural } from '../format.js';
 import { Link, navigate } from '../router.js';
 import type { LogFilter, Route } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
@@ -32,6 +33,8 @@ export function Logs({
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
   const [loaded, setLoaded] = useState(false);
+  // The contact filter names no contact (a part of an email, a typo): said instead of "no decisions".
+  const [nobody, setNobody] = useState(false);
   const features = useLoad(() => nudge.features.all(), 'feature names');
   // A match says which trigger it met: the feature's trigger as it reads now.
   const triggers = new Map((features.data ?? []).map((f) => [f.name, f.trigger]));
@@ -46,12 +49,23 @@ export function Logs({
     setProblem(undefined);
     setLive('connecting');
     setLoaded(false);
+    setNobody(false);
     nudge.decisions.list({ ...filter, limit: PAGE, ...(before ? { before } : {}) }).then(
       (page) => {
         if (!open) return;
         setLoaded(true);
         setItems(page.items);
         setNext(page.next);
+        // Nothing for a contact filter: is there such a contact at all? (The log
+        // answers the same empty page for a contact it has no decisions of.)
+        if (page.items.length === 0 && filter.contact) {
+          nudge.contacts.get(filter.contact, { limit: 1 }).then(
+            () => {},
+            (error: unknown) => {
+              if (open && error instanceof NudgeApiError && error.status === 404) setNobody(true);
+            },
+          );
+        }
         // An older page, or a window that has ended, gets nothing new: no tail.
         if (before || (filter.to && new Date(filter.to).getTime() <= Date.now())) {
           setLive('off');
@@ -158,7 +172,7 @@ export function Logs({
             data-feature={item.feature ?? ''}
             data-outcome={item.outcome}
           >
-            <Time at={item.at} />
+            <Time at={item.at} clock="engine" />
             <span className="feature">
               {item.feature ? (
                 <Link to={{ page: 'feature', name: item.feature }}>{item.feature}</Link>
@@ -168,7 +182,23 @@ export function Logs({
             </span>
             <span className="contact">
               {item.contact ? (
-                <Link to={{ page: 'logs', filter: { contact: item.contact } }}>{item.contact}</Link>
+                <>
+                  <Link to={{ page: 'contact', ref: item.contact_id ?? item.contact }}>
+                    {item.contact}
+                  </Link>
+                  {filter.contact !== item.contact && (
+                    <>
+                      {' '}
+                      <Link
+                        to={{ page: 'logs', filter: { contact: item.contact } }}
+                        className="filter-by"
+                        label={`Only this contact's decisions (${item.contact})`}
+                      >
+                        only
+                      </Link>
+                    </>
+                  )}
+                </>
               ) : (
                 <span className="muted">{item.event ?? '—'}</span>
               )}
@@ -176,8 +206,12 @@ export function Logs({
             <span className="what">
               <Badge kind={item.outcome} />
               <span className="reason">
-                {item.outcome}: {item.attempt?.replay ? `${replayed(item.attempt.replay)}: ` : ''}
-                {item.reason}
+                {outcomeAndReason(
+                  item.outcome,
+                  item.attempt?.replay
+                    ? `${replayed(item.attempt.replay)}: ${item.reason}`
+                    : item.reason,
+                )}
                 {item.outcome === 'matched' && item.feature && triggers.get(item.feature) && (
                   <span className="muted"> · {triggers.get(item.feature)}</span>
                 )}
@@ -186,7 +220,7 @@ export function Logs({
                     {' '}
                     → {item.action.status}
                     {item.action.attempts
-                      ? ` after ${item.action.attempts} attempt${item.action.attempts === 1 ? '' : 's'}`
+                      ? ` after ${plural(item.action.attempts, 'attempt')}`
                       : ''}
                     {item.action.last_error ? ` (${item.action.last_error})` : ''}
                   </>
@@ -208,10 +242,12 @@ export function Logs({
       </ol>
       <Loading data={loaded ? items : undefined} error={problem} />
       {loaded && items.length === 0 && !problem && (
-        <p className="muted">
-          {live === 'off'
-            ? 'No decisions match.'
-            : 'No decisions match yet; new ones appear here as they are made.'}
+        <p className="muted" data-testid="no-decisions">
+          {nobody
+            ? `No contact ${filter.contact}: give a whole email or a contact id.`
+            : live === 'off'
+              ? 'No decisions match.'
+              : 'No decisions match yet; new ones appear here as they are made.'}
         </p>
       )}
       <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />

@@ -1,7 +1,8 @@
 // Mailbox: what the dev email provider "sent" — newest first; the chosen
 // email with its headers, its HTML in a sandboxed frame (no scripts, no
-// access to the dashboard, no remote images) and its text.
-import { Fragment } from 'react';
+// access to the dashboard, no remote images) and its text. On a phone the
+// email is below the whole list: one chosen there is scrolled into view.
+import { Fragment, useEffect, useRef } from 'react';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
 import { Link } from '../router.js';
@@ -49,7 +50,7 @@ export function Mailbox({ id, before }: { id?: number; before?: string }) {
             </li>
           ))}
         </ol>
-        {chosen !== undefined && <Mail key={chosen} id={chosen} />}
+        {chosen !== undefined && <Mail key={chosen} id={chosen} chosen={id !== undefined} />}
       </div>
       <Pager
         newest={before ? here() : undefined}
@@ -59,10 +60,21 @@ export function Mailbox({ id, before }: { id?: number; before?: string }) {
   );
 }
 
-function Mail({ id }: { id: number }) {
+/** The list and the email side by side down to this width (styles.css); one column below it. */
+const ONE_COLUMN = '(max-width: 760px)';
+
+/** One email; `chosen`: picked from the list (not the newest shown by default). */
+function Mail({ id, chosen }: { id: number; chosen: boolean }) {
   const { data, error } = useLoad(() => nudge.mailbox.get(id), `mail ${id}`);
+  const article = useRef<HTMLElement>(null);
+  const loaded = data !== undefined;
+  // In one column the email is under the whole list: bring the one tapped into view.
+  useEffect(() => {
+    if (loaded && chosen && window.matchMedia(ONE_COLUMN).matches)
+      article.current?.scrollIntoView({ block: 'start' });
+  }, [loaded, chosen]);
   return (
-    <article className="mail" aria-label="The email">
+    <article className="mail" aria-label="The email" ref={article}>
       <Problem error={error} />
       {data && (
         <>

@@ -301,14 +301,28 @@ function Cards({ data }: { data: OverviewData }) {
               </Link>
             </dd>
             <dt>Actions retrying</dt>
-            <dd>{count(engine.actions.retrying)}</dd>
+            <dd>
+              {engine.actions.retrying ? (
+                <Link to={{ page: 'actions', status: 'retrying' }}>
+                  {count(engine.actions.retrying)}
+                </Link>
+              ) : (
+                '0'
+              )}
+            </dd>
             <dt>Actions dead</dt>
             <dd>
-              {engine.actions.dead ? <Badge kind="error">{count(engine.actions.dead)}</Badge> : '0'}
+              {engine.actions.dead ? (
+                <Link to={{ page: 'actions', status: 'dead' }}>
+                  <Badge kind="error">{count(engine.actions.dead)}</Badge>
+                </Link>
+              ) : (
+                '0'
+              )}
             </dd>
             <dt>Engine time</dt>
             <dd>
-              <Time at={engine.clock.now} />
+              <Time at={engine.clock.now} clock="engine" />
               {engine.clock.offset_ms !== 0 && (
                 <span className="muted"> ({clockOffsetInWords(engine.clock.offset_ms)})</span>
               )}
