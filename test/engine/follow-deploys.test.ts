@@ -143,4 +143,32 @@ describe('a deploy while the engine runs', () => {
       return rows.some((row) => row.outcome !== 'skipped') ? true : undefined;
     }, 'the kept feature to run on the next order');
   });
+
+  it('reads them again after a teardown and a deploy, whose deployment ids start again at 1', async () => {
+    const torn = await cli('teardown', '--yes');
+    expect(torn.code, torn.err).toBe(0);
+    // The feature as the new deployment has it: another attribute set.
+    await writeFile(
+      path.join(cwd, 'nudge/features/big-order.yaml'),
+      BIG_ORDER.replace('big_spender: true', 'order_tier: gold'),
+    );
+    const deployed = await cli('deploy', '--yes');
+    expect(deployed.code, deployed.err).toBe(0);
+    expect(deployed.out).toContain('Deployment #1');
+    const linus = await signUp(db.sql, 'linus@example.com');
+    await waitFor(
+      async () => ((await decisions('welcome', 'id', linus)).length ? true : undefined),
+      'the welcome decision after the new deployment',
+    );
+    await db.sql`insert into public.orders (user_id, total) values (${linus}, 500)`;
+    const attributes = await waitFor(async () => {
+      const [contact] = await db.sql<{ attributes: Record<string, unknown> }[]>`
+        select attributes from nudge_engine.contacts where auth_user_id = ${linus}`;
+      return contact && Object.keys(contact.attributes).some((k) => k !== 'welcomed')
+        ? contact.attributes
+        : undefined;
+    }, "the order's attribute on linus");
+    // Set by the feature as deployed now, not as it was read before the teardown.
+    expect(attributes).toEqual({ welcomed: true, order_tier: 'gold' });
+  });
 });

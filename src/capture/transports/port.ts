@@ -284,7 +284,7 @@ export interface PumpContext {
 /** The deployment an engine's features were read at, and reading them again up to a newer one (engine/wiring/follow-deploys.ts). */
 export interface FeaturesAt {
   deployment(): number;
-  /** Resolves once the features are read as of `deployment` or later (or found not to check: then kept as they were). */
+  /** Resolves once the features are read as of `deployment` or a later one (or found not to check: then kept as they were). */
   catchUp(deployment: number): Promise<void>;
 }
 

@@ -2,7 +2,7 @@
 // deployment in the source (nudge.deployments) and NOTIFYs nudge_deployed with
 // its commit; every engine process LISTENs there, and looks every 10 s
 // besides (a script applied with psql from `deploy --sql` notifies too, but a
-// listener may have been reconnecting). On a deployment newer than the one
+// listener may have been reconnecting). On a deployment other than the one
 // its features were read at, it reads its feature files again, checks them as
 // at start, and runs them from its lanes' next event on. Before this, the
 // engine ran the features of its start until restarted, and the events of a
@@ -56,11 +56,13 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   // One reading at a time: a second deployment while one is read waits for it.
   let reading: Promise<void> = Promise.resolve();
   const catchUp = (deployment: number): Promise<void> => {
-    if (deployment <= readAt || stopped) return reading;
+    // Another deployment, not a later one: ids start again at 1 after a
+    // teardown drops the nudge schema and a deploy makes it again.
+    if (deployment === readAt || stopped) return reading;
     reading = reading.then(async () => {
-      if (deployment <= readAt || stopped) return;
-      // The newest now: one reading covers every deployment up to it.
-      const latest = Math.max(deployment, await deployedNow(source).catch(() => deployment));
+      if (deployment === readAt || stopped) return;
+      // The latest now: one reading covers every deployment before it.
+      const latest = await deployedNow(source).catch(() => deployment);
       try {
         const changed = await options.reload();
         log.info(

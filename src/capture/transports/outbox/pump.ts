@@ -85,7 +85,7 @@ async function rowsTables(source: postgres.Sql, fresh: boolean): Promise<RowsTab
 
 class StaleRowsTables extends Error {}
 
-/** Rows were claimed under a deployment newer than the engine's features: the claim is rolled back. */
+/** Rows were claimed under another deployment than the engine's features were read at: the claim is rolled back. */
 class FeaturesBehind extends Error {
   constructor(readonly deployment: number) {
     super(`features older than deployment #${deployment}`);
@@ -147,7 +147,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
     const deployment = claimed.find((row) => row.source === -2);
     if (!deployment) return nothing; // another process is pumping
     if (deployment.id !== known.deployment) throw new StaleRowsTables();
-    if (options.features && deployment.id > options.features.deployment())
+    if (options.features && deployment.id !== options.features.deployment())
       throw new FeaturesBehind(deployment.id);
     const log = claimed.filter((row) => row.source === -1).sort((a, b) => a.id - b.id);
     const typed = tables.map((_, i) =>
