@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Liquid, type Template } from 'liquidjs';
 import type { LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
-import { type ActionRun, PermanentError } from './types.js';
+import type { EmailLinks } from '../email/links.js';
+import { type ActionRun, PermanentError, type TemplateContext } from './types.js';
 
 export type Variables = Record<string, unknown>;
 
@@ -32,6 +33,33 @@ export interface Renderer {
 }
 
 export type VariableSegments = Array<string | number | VariableSegments>;
+
+/**
+ * The variables templateVariables gives, by name: the run's context
+ * (TemplateContext, every key of which must be here) and `feature`, `stage`
+ * and `app`. A string of an action that names any other renders it empty,
+ * so `nudge plan` refuses it (features/action-checks.ts).
+ */
+const GIVEN: Record<keyof TemplateContext | 'feature' | 'stage' | 'app', true> = {
+  contact: true,
+  new: true,
+  old: true,
+  enrichment: true,
+  event: true,
+  journey: true,
+  feature: true,
+  stage: true,
+  app: true,
+};
+
+/** The variables an action's strings can read. */
+export const PARAM_VARIABLES: readonly string[] = Object.keys(GIVEN);
+
+/** The variables an email template can read: an action's, and its links (email/links.ts). */
+export const TEMPLATE_VARIABLES: readonly string[] = [
+  ...PARAM_VARIABLES,
+  ...(['unsubscribe_url', 'preferences_url'] satisfies (keyof EmailLinks)[]),
+];
 
 /** What templates see: the run's context, plus `feature`, `stage` and `app`. */
 export function templateVariables(run: ActionRun, project: LoadedConfig): Variables {

@@ -70,6 +70,8 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     let newest: number | undefined = limit;
     const offset = (await clockOffset(sql)) ?? 0;
     let clockSaid = !!options.json;
+    // The feature and contact columns: as wide as the longest shown so far, never narrower.
+    const widths = { feature: 16, who: 26 };
     const print = async (rows: DecisionLine[]) => {
       const replays = await replaysOf(sql, rows);
       const lines = rows.flatMap((stored) => {
@@ -90,8 +92,12 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       if (note) io.out(io.colors.dim(note));
       clockSaid ||= note !== undefined;
       for (const row of shown) {
+        widths.feature = Math.max(widths.feature, (row.feature ?? '-').length);
+        widths.who = Math.max(widths.who, (row.contact ?? row.event ?? '-').length);
+      }
+      for (const row of shown) {
         if (options.json) io.out(JSON.stringify(row));
-        else io.out(formatLine(io, row));
+        else io.out(formatLine(io, row, widths));
       }
       newest = undefined;
     };
@@ -123,7 +129,12 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
   }
 }
 
-function formatLine(io: Io, row: DecisionLine): string {
+/**
+ * One decision as a line: time, feature, contact (or the event), outcome,
+ * reason. The columns are padded to `widths`, which fit every value shown,
+ * so a long feature name or address never runs into the next column.
+ */
+function formatLine(io: Io, row: DecisionLine, widths: { feature: number; who: number }): string {
   const c = io.colors;
   const time = new Date(row.at).toISOString().replace('T', ' ').slice(0, 19);
   const paint = c[COLORS[row.outcome] ?? 'dim'];
@@ -137,16 +148,17 @@ function formatLine(io: Io, row: DecisionLine): string {
     const tries = row.attempts
       ? ` after ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}`
       : '';
-    const error = row.last_error && row.status !== 'succeeded' ? ` (${row.last_error})` : '';
+    // After a colon, not in parentheses: the error often has its own (`unsubscribed (topic general)`).
+    const error = row.last_error && row.status !== 'succeeded' ? `: ${row.last_error}` : '';
     reason += ` → ${row.status}${tries}${error}`;
   }
   // No contact was looked up (skipped before: paused, condition false): the event, as the dashboard shows it.
   const who = row.contact
-    ? row.contact.padEnd(26)
+    ? row.contact.padEnd(widths.who)
     : row.event
-      ? c.dim(row.event.padEnd(26))
-      : '-'.padEnd(26);
-  return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(16)} ${who} ${paint(row.outcome.padEnd(9))} ${reason}`;
+      ? c.dim(row.event.padEnd(widths.who))
+      : '-'.padEnd(widths.who);
+  return `${c.dim(time)}  ${(row.feature ?? '-').padEnd(widths.feature)} ${who} ${paint(row.outcome.padEnd(9))} ${reason}`;
 }
 
 /** Further ahead of this machine's time than two clocks may differ by. */

@@ -3,8 +3,10 @@
 // `template:` is an error at that line in `nudge plan`, deploy and doctor,
 // not a dead run on the day the email is due. (It also kept
 // features/reads.ts from knowing which columns the template reads, so
-// capture copied the whole row.)
-import type { Renderer } from '../actions/render.js';
+// capture copied the whole row.) A variable the template reads that no
+// email is given (`{{ contct.first_name }}`) is one too: it renders empty.
+import { type Renderer, TEMPLATE_VARIABLES } from '../actions/render.js';
+import { didYouMean } from '../config/suggest.js';
 import type { Feature } from '../features/load.js';
 
 /** Template name → what is wrong with it, for the templates these features' email actions name. */
@@ -20,12 +22,26 @@ export async function templateProblems(
   }
   for (const name of names) {
     try {
-      await templates.templateVariables(name);
+      const unknown = unknownVariables(await templates.templateVariables(name));
+      if (unknown.length > 0) problems.set(name, unknownVariablesText(name, unknown));
     } catch (error) {
       problems.set(name, (error as Error).message);
     }
   }
   return problems;
+}
+
+/** The variables at the root of `read` that an email template is not given, each once. */
+function unknownVariables(read: Awaited<ReturnType<Renderer['templateVariables']>>): string[] {
+  const roots = read.map(([root]) => root).filter((root) => typeof root === 'string');
+  return [...new Set(roots)].filter((root) => !TEMPLATE_VARIABLES.includes(root));
+}
+
+function unknownVariablesText(name: string, unknown: string[]): string {
+  const said = unknown.map((root) => `"${root}"${didYouMean(root, TEMPLATE_VARIABLES)}`);
+  const [what, renders] =
+    unknown.length === 1 ? ['an unknown variable', 'renders'] : ['unknown variables', 'render'];
+  return `email template "${name}" reads ${what}, ${said.join(', ')}, which ${renders} empty; expected one of ${TEMPLATE_VARIABLES.join(', ')}`;
 }
 
 /**

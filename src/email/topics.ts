@@ -5,6 +5,7 @@
 // in the topic `general`, which always exists: mail is refusable unless its
 // author said otherwise.
 import type { Config } from '../config/schema.js';
+import { closest } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
 import type { Feature } from '../features/load.js';
@@ -44,8 +45,12 @@ export function topicOfAction(
 ): { topic: string } | { error: string } {
   const topic = params.topic ?? GENERAL;
   if (topic === TRANSACTIONAL || topic === GENERAL || topic in email.topics) return { topic };
-  const known = [TRANSACTIONAL, ...topicsOf(email).map((t) => t.name)].join(', ');
-  return { error: `email topic "${topic}" is not in email.topics of nudge.yaml (known: ${known})` };
+  const known = [TRANSACTIONAL, ...topicsOf(email).map((t) => t.name)];
+  const meant = closest(topic, known);
+  const guess = meant ? `did you mean "${meant}"?; ` : '';
+  return {
+    error: `email topic "${topic}" is not in email.topics of nudge.yaml (${guess}known: ${known.join(', ')})`,
+  };
 }
 
 /** An email action naming a topic nudge.yaml does not declare. */

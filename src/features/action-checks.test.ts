@@ -46,7 +46,11 @@ describe('actionProblems: Liquid that does not parse', () => {
 });
 
 describe('actionProblems: an email’s to', () => {
-  const problemsOf = (to: string) => actionProblems({ stages: [{ do: [{ email: { to } }] }] });
+  const problemsOf = (to: string) =>
+    actionProblems({
+      enrich: { profile: { table: 'public.profiles', match: { id: 'new.user_id' } } },
+      stages: [{ do: [{ email: { to } }] }],
+    });
 
   it.each([
     'ada@example.com',
@@ -62,5 +66,59 @@ describe('actionProblems: an email’s to', () => {
 
   it.each(['ada', 'contact.', 'customer.email', 'new.meta->>email'])('refuses %s', (to) => {
     expect(problemsOf(to).map((p) => p.problem)).toEqual([`"${to}" is not an email address`]);
+  });
+});
+
+// A variable no run is given renders empty on every run: a typo of a root
+// (`neww`), and `enrichment.*` once the feature has no such enrichment (its
+// `enrich:` removed or renamed). Said at the field, with the name meant.
+describe('actionProblems: variables that always render empty', () => {
+  const ROOTS =
+    'expected one of contact, new, old, enrichment, event, journey, feature, stage, app';
+  const problemsOf = (params: object, more: object = {}) =>
+    actionProblems({
+      ...more,
+      stages: [{ do: [{ email: { template: 'welcome', ...params } }] }],
+    }).map(({ at, problem }) => `${at.slice(4).join('.')}: ${problem}`);
+
+  it('refuses a root the renderer does not give, with the one meant', () => {
+    expect(problemsOf({ subject: 'Hi {{ contact.frist_name }} {{ neww.id }}' })).toEqual([
+      `email.subject: unknown variable "neww" (did you mean "new"?); ${ROOTS}`,
+    ]);
+    expect(
+      problemsOf({ from: '{{ contct.email }}', subject: '{% if unsubscribe_url %}x{% endif %}' }),
+    ).toEqual([
+      `email.from: unknown variable "contct" (did you mean "contact"?); ${ROOTS}`,
+      // The links are a template's, not a parameter's.
+      `email.subject: unknown variable "unsubscribe_url"; ${ROOTS}`,
+    ]);
+  });
+
+  it('refuses enrichment.* in a feature with no such enrichment', () => {
+    const enrich = { enrich: { profile: { table: 'public.profiles', match: { id: 'new.id' } } } };
+    expect(problemsOf({ subject: '{{ enrichment.profile.full_name }}' })).toEqual([
+      'email.subject: enrichment.profile is always empty: this feature has no enrich',
+    ]);
+    expect(problemsOf({ to: 'enrichment.profile.email' })).toEqual([
+      'email.to: enrichment.profile is always empty: this feature has no enrich',
+    ]);
+    expect(problemsOf({ subject: '{{ enrichment.profil.full_name }}' }, enrich)).toEqual([
+      'email.subject: no enrichment "profil" in this feature\'s enrich (did you mean "profile"?) (enrich: profile)',
+    ]);
+    expect(problemsOf({ subject: '{{ enrichment.profile.full_name }}' }, enrich)).toEqual([]);
+  });
+
+  it('passes what runs are given, and the template’s own variables', () => {
+    const subject = [
+      '{{ contact.first_name | default: "friend" }} {{ new.id }} {{ old.status }}',
+      '{{ event.name }} {{ journey.entered_at }} {{ feature }} {{ stage }} {{ app.url }}',
+      '{% assign n = new.items | size %}{{ n }}{% for item in new.items %}{{ item.name }}{{ forloop.index }}{% endfor %}',
+      '{% capture who %}{{ contact.email }}{% endcapture %}{{ who }}',
+    ].join(' ');
+    expect(problemsOf({ subject })).toEqual([]);
+    // Not a parameter the renderer renders: the template's name, a goto.
+    expect(
+      actionProblems({ stages: [{ do: [{ email: { template: 'neww' } }, { goto: 'x' }] }] }),
+    ).toEqual([]);
   });
 });

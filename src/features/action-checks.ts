@@ -1,13 +1,19 @@
 // What an action's parameters would fail with on every run, found in the
 // feature file: Liquid that does not parse (by the renderer's own parse,
-// actions/render.ts, so plan and run time agree), a webhook URL that is not
-// one, a recipient that is neither an address nor a field that holds one,
-// an Edge Function name that is not one. Read from the file as written, so
-// that another problem of the file (even one off the schema) hides none of
-// these.
+// actions/render.ts, so plan and run time agree), a variable the renderer
+// does not give or an enrichment the feature does not make (either renders
+// empty), a webhook URL that is not one, a recipient that is neither an
+// address nor a field that holds one, an Edge Function name that is not
+// one. Read from the file as written, so that another problem of the file
+// (even one off the schema) hides none of these.
 import { httpUrl } from '../actions/http.js';
 import { isEmailAddress, isFunctionName } from '../actions/params.js';
-import { liquidFilterNames, textVariables } from '../actions/render.js';
+import {
+  liquidFilterNames,
+  PARAM_VARIABLES,
+  textVariables,
+  type VariableSegments,
+} from '../actions/render.js';
 import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { valueAtPath } from '../zod-words.js';
@@ -32,15 +38,24 @@ const LIQUID = /\{[{%]/;
  */
 export function actionProblems(value: unknown): ParamProblem[] {
   const problems: ParamProblem[] = [];
+  for (const { kind, params, at } of actionsIn(value))
+    problems.push(...paramProblems(kind, params, at));
+  problems.push(...variableProblems(value));
+  return problems;
+}
+
+/** The actions of a feature file as written, and the parameters its variants replace, with where each kind's key is. */
+function actionsIn(value: unknown): { kind: string; params: unknown; at: FieldPath }[] {
+  const found: { kind: string; params: unknown; at: FieldPath }[] = [];
   const stages = valueAtPath(value, ['stages']);
-  if (!Array.isArray(stages)) return problems;
+  if (!Array.isArray(stages)) return found;
   stages.forEach((stage, i) => {
     const actions = valueAtPath(stage, ['do']);
     if (Array.isArray(actions)) {
       actions.forEach((action, j) => {
         if (!isMapping(action) || Object.keys(action).length !== 1) return;
         const [kind, params] = Object.entries(action)[0]!;
-        problems.push(...paramProblems(kind, params, ['stages', i, 'do', j, kind]));
+        found.push({ kind, params, at: ['stages', i, 'do', j, kind] });
       });
     }
     const variants = valueAtPath(stage, ['split']);
@@ -51,11 +66,84 @@ export function actionProblems(value: unknown): ParamProblem[] {
         // A kind a variant may not change is said on its own (experiment.ts).
         for (const [kind, params] of Object.entries(replaced))
           if ((OVERRIDABLE as readonly string[]).includes(kind))
-            problems.push(...paramProblems(kind, params, ['stages', i, 'split', k, 'with', kind]));
+            found.push({ kind, params, at: ['stages', i, 'split', k, 'with', kind] });
       });
     }
   });
-  return problems;
+  return found;
+}
+
+/** A variable a string of an action reads, and where that string is written. */
+export interface VariableUse {
+  at: FieldPath;
+  /** As textVariables gives it: `{{ new.email }}` is ['new', 'email']. */
+  segments: VariableSegments;
+}
+
+/**
+ * Every variable the rendered strings of the file's actions read (a
+ * recipient written bare, `to: new.email`, as the Liquid it stands for;
+ * a string that does not parse, reported on its own, reads none).
+ */
+export function actionVariables(value: unknown): VariableUse[] {
+  const uses: VariableUse[] = [];
+  for (const { kind, params, at } of actionsIn(value)) {
+    if (!(kind in actionSchemas) || NOT_RENDERED.includes(kind as ActionKind)) continue;
+    for (const [path, written] of stringsIn(params, [])) {
+      if (kind === 'email' && path[0] === 'template') continue;
+      const text =
+        kind === 'email' && path.length === 1 && path[0] === 'to' && BARE_FIELD.test(written.trim())
+          ? `{{ ${written.trim()} }}`
+          : written;
+      let read: VariableSegments[];
+      try {
+        read = textVariables(text);
+      } catch {
+        continue;
+      }
+      for (const segments of read) uses.push({ at: [...at, ...path], segments });
+    }
+  }
+  return uses;
+}
+
+/**
+ * Variables that always render empty: one the renderer does not give
+ * (`{{ neww.id }}`, `{{ contct.email }}`), and `enrichment.<name>` when the
+ * feature has no enrichment of that name (none at all once `enrich:` is
+ * removed). Each said once per field.
+ */
+function variableProblems(value: unknown): ParamProblem[] {
+  const problems = new Map<string, ParamProblem>();
+  const add = (at: FieldPath, problem: string, hint?: string) =>
+    problems.set(`${at.join('.')}\n${problem}`, { at, problem, ...(hint ? { hint } : {}) });
+  const enrich = valueAtPath(value, ['enrich']);
+  // An enrich off the schema (not a mapping) is said on its own; its names are not known.
+  const enrichments = enrich === undefined ? [] : isMapping(enrich) ? Object.keys(enrich) : null;
+  for (const { at, segments } of actionVariables(value)) {
+    const [root, name] = segments;
+    if (typeof root !== 'string') continue;
+    if (!PARAM_VARIABLES.includes(root)) {
+      add(
+        at,
+        `unknown variable "${root}"${didYouMean(root, PARAM_VARIABLES)}; expected one of ${PARAM_VARIABLES.join(', ')}`,
+      );
+    } else if (root === 'enrichment' && typeof name === 'string' && enrichments) {
+      if (enrichments.length === 0) {
+        add(
+          at,
+          `enrichment.${name} is always empty: this feature has no enrich`,
+          `add enrich: { ${name}: { table: public.<table>, match: { id: new.<column> } } }, or remove the variable`,
+        );
+      } else if (!enrichments.includes(name)) {
+        add(
+          at,
+          `no enrichment "${name}" in this feature's enrich${didYouMean(name, enrichments)} (enrich: ${enrichments.join(', ')})`,
+        );
+      }
+    }
+  }
+  return [...problems.values()];
 }
 
 /** The problems of one action's parameters (`at`: where the kind's key is). */

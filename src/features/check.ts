@@ -39,6 +39,7 @@ import { formatTableName, type TableName } from '../source/names.js';
 import { conditionPlace, type Feature } from './load.js';
 import { throwInFileOrder } from './problems.js';
 import { type AttributeTypes, typeResolver } from './types.js';
+import { contactVariableErrors, knownContactFields, rowVariableErrors } from './variable-checks.js';
 
 /** Types that have no equality operator and must be compared as text. */
 const NO_EQUALITY = new Set([
@@ -79,8 +80,14 @@ export function checkFeatures(
 ): CaptureNeed[] {
   const errors: ConfigError[] = [];
   const needs: CaptureNeed[] = [];
+  // Known only with the project's connector (its mappings sync attributes): unchecked without.
+  const contactFields =
+    options.supabase === undefined
+      ? undefined
+      : knownContactFields(features, attributes, options.supabase);
   for (const feature of features) {
     if (feature.status === 'draft') continue;
+    if (contactFields) errors.push(...contactVariableErrors(feature, contactFields));
     const reads = options.reads?.get(feature.name);
     needs.push(
       ...checkFeature(feature, catalog, attributes, errors, options.exclude).map((need) => ({
@@ -300,6 +307,12 @@ function checkConditions(
       }
     }
   }
+  // The columns the actions' Liquid reads (`{{ new.email }}`), not only the conditions'.
+  if (table && rows !== 'unknown') errors.push(...rowVariableErrors(feature, table, exclude));
+  // An entry whose test could not be read (an unknown operator) still names its column;
+  // not in a goal, whose new.* are its event's properties (or refused: experiment.ts).
+  for (const { at, field } of feature.unreadFields ?? [])
+    if (at[0] !== 'goal') checkField(field, at);
   for (const [key, field] of Object.entries(feature.contact)) {
     if (field) checkField(field, ['contact', key]);
   }

@@ -70,6 +70,13 @@ export interface Feature {
   experiment?: FeatureExperiment;
   /** The file, to locate errors found later (e.g. a column missing in the live schema). */
   source: YamlSource;
+  /**
+   * The new.* / old.* fields of condition entries that could not be read
+   * (`new.emial: eqq.x`), where each is written: not tested, but their
+   * columns are checked all the same, so the column comes in the same round
+   * as the operator.
+   */
+  unreadFields?: { at: FieldPath; field: FieldRef }[];
 }
 
 /** Scopes a condition may use, by where it is written. */
@@ -170,13 +177,18 @@ function readFeature(
   fileName: string,
 ): { feature?: Feature; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
+  const unreadFields: { at: FieldPath; field: FieldRef }[] = [];
   const parsed = new Set<string>();
   const condition = (value: unknown, at: FieldPath): Condition | undefined => {
     if (value === undefined) return undefined;
     parsed.add(formatPath(at));
     const read = parseConditionFully(value, { scopes: ROW_SCOPES });
-    for (const error of read.errors)
+    for (const error of read.errors) {
       errors.push(source.error([...at, ...error.path], error.message));
+      const key = error.path.at(-1);
+      const field = typeof key === 'string' ? rowField(key) : undefined;
+      if (field) unreadFields.push({ at: [...at, ...error.path], field });
+    }
     if (read.condition) writtenAt.set(read.condition, at);
     return read.condition;
   };
@@ -266,6 +278,7 @@ function readFeature(
     reEntry: file.re_entry,
     ...measured,
     source,
+    ...(unreadFields.length ? { unreadFields } : {}),
   };
   return { feature, errors };
 }
@@ -315,6 +328,16 @@ function triggerOf(
     ...optional('columns', spec.columns),
     ...optional('when', when),
   };
+}
+
+/** The new.* / old.* field a condition's key names, if it names one. */
+function rowField(key: string): FieldRef | undefined {
+  try {
+    return parseField(key, ['new', 'old'], []);
+  } catch (error) {
+    if (error instanceof ConditionError) return undefined;
+    throw error;
+  }
 }
 
 /** `{ key: value }` when value is defined, else `{}` — for exact optional properties. */

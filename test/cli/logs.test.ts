@@ -191,4 +191,28 @@ describe('nudge logs', () => {
     );
     for (const line of await logs('--feature', 'uploads')) expect(line).toMatch(LINE);
   });
+
+  it('keeps its columns with a long feature name or address, and says a run’s error unnested', async () => {
+    const email = 'ada.lovelace@analytical-engine.example';
+    const [contact] = await sql<{ id: string }[]>`
+      insert into nudge_engine.contacts (email) values (${email}) returning id`;
+    const key = 'order-confirmation:ada:email';
+    await sql`insert into nudge_engine.action_runs (key, feature, contact_id, kind, params, status, last_error)
+              values (${key}, 'order-confirmation', ${contact!.id}, 'email', '{}', 'skipped',
+                      'unsubscribed (topic general)')`;
+    await sql`insert into nudge_engine.decisions (feature, contact_id, outcome, reason, detail) values
+      ('order-confirmation', ${contact!.id}, 'action', 'stage confirmed: email queued', ${sql.json({ kind: 'email', key })}),
+      ('x', ${contact!.id}, 'entered', 'entered stage s', null)`;
+
+    const lines = (await logs('--contact', email)).filter((line) => LINE.test(line));
+    expect(lines).toHaveLength(2);
+    const [queued, entered] = lines as [string, string];
+    expect(queued).toMatch(/ order-confirmation ada\.lovelace@analytical-engine\.example action /);
+    expect(queued).toMatch(
+      / action +stage confirmed: email queued → skipped: unsubscribed \(topic general\)$/,
+    );
+    // One column each: the contact and the outcome start where the other line's do.
+    expect(entered.indexOf(email)).toBe(queued.indexOf(email));
+    expect(entered.indexOf('entered ')).toBe(queued.indexOf('action '));
+  });
 });

@@ -43,4 +43,26 @@ describe('nudge plan: email templates', () => {
       'nudge/features/typo.yaml:8:30 stages[0].do[1].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html (did you mean "welcome"?)',
     ]);
   });
+
+  it('names a variable no email is given, which would render empty', async () => {
+    const cwd = await projectFiles({
+      'nudge.yaml': 'access: read-write\n',
+      'nudge/templates/welcome.liquid':
+        '<title>Hi {{ contct.first_name }}</title>{{ new.email }} {{ unsubscribe_url }}' +
+        '{% for item in new.items %}{{ item.name }}{% endfor %}' +
+        "{% render 'footer', name: contact.email %}{{ neww.id }}\n",
+      'nudge/templates/footer.liquid': '<p>{{ name }} {{ preferences_url }} {{ app.url }}</p>\n',
+      'nudge/templates/fine.liquid': "{{ contact.email }} {% render 'footer', name: feature %}\n",
+      'nudge/features/typo.yaml': feature('typo', 'fine'),
+    });
+    const project = await loadConfig({ cwd, env: {} });
+    const features = await loadFeatures(project.featuresDir, project.env, cwd);
+    const problems = await templateProblems(features, rendererFor(project));
+    expect([...problems]).toEqual([
+      [
+        'welcome',
+        'email template "welcome" reads unknown variables, "contct" (did you mean "contact"?), "neww" (did you mean "new"?), which render empty; expected one of contact, new, old, enrichment, event, journey, feature, stage, app, unsubscribe_url, preferences_url',
+      ],
+    ]);
+  });
 });

@@ -251,8 +251,8 @@ stages:
       - email: { template: welcome, to: ada }
       - webhook: { url: "not a url", headers: { x-id: "{% if new.id %}" } }
       - webhook: { url: "\${HOOK_URL}", body: { total: ["{{ new.total | plus: 1 }}", "{{ new.total | plu }}"] } }
-      - webhook: { url: "ftp://{{ new.host }}/x" }
-      - webhook: { url: "https://{{ new.host }}/orders/{{ new.id }}" }
+      - webhook: { url: "ftp://{{ new.currency }}/x" }
+      - webhook: { url: "https://{{ new.currency }}/orders/{{ new.id }}" }
       - function: { name: "thumbs/v2", body: { id: "{{ new.id | money }}" } }
       - track: { event: paid, properties: { total: "{{ new.total" } }
       - set: { plan: "{% render 'footer' %}" }
@@ -322,8 +322,8 @@ stages:
     do:
       - email: { template: welcome, subject: "Hi {{ contact.first_name | default: 'x' }}", to: "{{ contact.email }}" }
       - webhook: { url: "\${HOOK_URL}", headers: { x-id: "{{ new.id }}" }, body: { total: "{{ new.total | plus: 1 }}" } }
-      - webhook: { url: "https://{{ new.host }}/orders/{{ new.id }}" }
-      - webhook: { url: "{{ new.callback_url }}" }
+      - webhook: { url: "https://{{ new.currency }}/orders/{{ new.id }}" }
+      - webhook: { url: "{{ new.status }}" }
       - function: { name: thumbs, body: { id: "{{ new.id }}" } }
       - track: { event: paid, properties: { total: "{{ new.total }}" } }
       - set: { plan: "{% if new.total > 100 %}big{% else %}small{% endif %}" }

@@ -1,0 +1,133 @@
+// What the Liquid of a feature's actions reads, checked where the file alone
+// cannot say (action-checks.ts says what it can): a `new.<column>` or
+// `old.<column>` the trigger's table does not have (or capture never
+// copies), and a `contact.<field>` that is a typo of a field the contact is
+// known to have. Each would render empty on every run.
+//
+// Contact fields are not a closed set: besides the contact's own fields and
+// the attributes nudge.yaml declares, syncs or a feature sets, the API can
+// set any attribute. So a contact field is refused only when it is unknown
+// and close to a known one (`frist_name` beside `first_name`); declaring it
+// in contacts.attributes says it is meant.
+import type { ExcludedColumns } from '../capture/columns.js';
+import { exclusionOf } from '../capture/columns.js';
+import type { LoadedConfig } from '../config/load.js';
+import { closest, didYouMean, distance } from '../config/suggest.js';
+import { compileUserMapping } from '../contacts/mapping.js';
+import type { ConfigError } from '../errors.js';
+import type { Table } from '../source/catalog.js';
+import { formatTableName } from '../source/names.js';
+import { actionVariables } from './action-checks.js';
+import type { Feature } from './load.js';
+import type { AttributeTypes } from './types.js';
+
+/** The contact's own fields, as conditions and templates see them (contacts/sql/read-contacts.ts). */
+const CONTACT_FIELDS = [
+  'id',
+  'auth_user_id',
+  'email',
+  'phone',
+  'external_id',
+  'created_at',
+  'deleted_at',
+];
+
+/** Each `new.<column>` / `old.<column>` the feature's actions read that `table` cannot give. */
+export function rowVariableErrors(
+  feature: Feature,
+  table: Table,
+  exclude: ExcludedColumns | undefined,
+): ConfigError[] {
+  const errors: ConfigError[] = [];
+  for (const { at, segments } of actionVariables(feature.source.value)) {
+    const [root, column] = segments;
+    if ((root !== 'new' && root !== 'old') || typeof column !== 'string') continue;
+    const names = table.columns.map((c) => c.name);
+    const excluded = names.includes(column) ? exclusionOf(table, column, exclude) : undefined;
+    if (!names.includes(column)) {
+      errors.push(
+        feature.source.error(
+          at,
+          `${root}.${column}: column "${column}" does not exist on ${formatTableName(table)}${didYouMean(column, names)}`,
+        ),
+      );
+    } else if (excluded) {
+      errors.push(
+        feature.source.error(
+          at,
+          excluded === 'credential'
+            ? `${root}.${column}: ${column} holds credentials: Nudge never captures it from ${formatTableName(table)}`
+            : `${root}.${column}: ${column} of ${formatTableName(table)} is excluded by capture.exclude_columns in nudge.yaml`,
+        ),
+      );
+    }
+  }
+  return errors;
+}
+
+/**
+ * Every field a contact is known to have: its own, the attributes
+ * nudge.yaml declares, those its connector's user_mapping and table_mapping
+ * sync, and those the features' `set` actions set.
+ */
+export function knownContactFields(
+  features: Feature[],
+  attributes: AttributeTypes,
+  supabase: LoadedConfig['supabase'] | null,
+): Set<string> {
+  const known = new Set([...CONTACT_FIELDS, ...Object.keys(attributes)]);
+  for (const field of compileUserMapping(supabase?.user_mapping).fields) known.add(field.target);
+  for (const entry of Object.values(supabase?.table_mapping ?? {})) {
+    if (entry.sync_as === 'events') continue;
+    const { sync_as: _, event_name: _name, properties: _p, contact: _c, ...pairs } = entry;
+    for (const target of Object.values(pairs)) if (typeof target === 'string') known.add(target);
+  }
+  for (const feature of features) {
+    for (const stage of feature.machine.stages.values())
+      for (const action of stage.actions)
+        if (action.kind === 'set') for (const name of Object.keys(action.params)) known.add(name);
+  }
+  return known;
+}
+
+/** Each `contact.<field>` the feature's actions read that is unknown and a near miss of a known one. */
+export function contactVariableErrors(feature: Feature, known: Set<string>): ConfigError[] {
+  const errors: ConfigError[] = [];
+  for (const { at, segments } of actionVariables(feature.source.value)) {
+    const [root, name] = segments;
+    if (root !== 'contact' || typeof name !== 'string' || known.has(name)) continue;
+    const meant = nearMiss(name, known);
+    if (!meant) continue;
+    errors.push(
+      feature.source.error(
+        at,
+        `contact.${name} is not a field of the contact, nor an attribute nudge.yaml declares or syncs, or a feature sets (did you mean "${meant}"?)`,
+        {
+          hint: `if it is set another way (the API), declare it in nudge.yaml: contacts: { attributes: { ${name}: text } }`,
+        },
+      ),
+    );
+  }
+  return errors;
+}
+
+/**
+ * The known name `name` is a typo of, if it is plainly one: at most one edit
+ * in four letters (`frist_name`, `first_nme`), or two neighbours swapped
+ * (`emial`). Short names are not guessed at: `tz` is not a typo of `id`.
+ */
+function nearMiss(name: string, known: Iterable<string>): string | undefined {
+  const meant = closest(name, known);
+  if (meant === undefined) return undefined;
+  const edits = distance(name, meant);
+  return edits * 4 <= Math.max(name.length, meant.length) || swapped(name, meant)
+    ? meant
+    : undefined;
+}
+
+function swapped(a: string, b: string): boolean {
+  if (a.length !== b.length || a.length < 4) return false;
+  const differ = [...a].flatMap((ch, i) => (ch === b[i] ? [] : [i]));
+  const [i, j] = differ;
+  return differ.length === 2 && j === i! + 1 && a[i!] === b[j] && a[j] === b[i!];
+}
