@@ -101,7 +101,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       }
       newest = undefined;
     };
-    const paused = options.json ? undefined : pausesLine(await featurePauses(sql));
+    const paused = options.json ? undefined : pausesLine(await featurePauses(sql), offset);
     if (paused) io.out(io.colors.yellow(paused));
     const rows = await query(0, true);
     if (rows.length === 0 && !options.follow)

@@ -14,6 +14,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import type { DecisionPage } from '../../src/client/dashboard.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { pauseFeature, resumeFeature } from '../../src/engine/match/pauses.js';
 import { advanceStoreClock, storeClock } from '../../src/engine/wiring/clock.js';
 import { decisionsRoutes } from '../../src/server/api/decisions.js';
 import {
@@ -183,6 +184,15 @@ describe('nudge logs', () => {
     expect((await logs('--since', '1h'))[0]).toMatch(/; --since 1h counts real time\.$/);
     // JSON lines only, each stamped as stored.
     for (const line of await logs('--json')) expect(JSON.parse(line)).toHaveProperty('at');
+    // A live pause is stamped at real time: said, above lines on the engine's.
+    await pauseFeature(sql, 'orders', 'cli');
+    try {
+      expect((await logs())[0]).toMatch(
+        /^paused live: orders \(cli, \d{4}-\d\d-\d\d \d\d:\d\d real time\) — nudge resume <feature>$/,
+      );
+    } finally {
+      await resumeFeature(sql, 'orders');
+    }
 
     // Back on real time: lines stamped ahead of it still get the note, others none.
     await sql`update nudge_engine.clock set offset_ms = 0`;

@@ -108,8 +108,10 @@ export async function featurePausesIfAny(sql: postgres.Sql): Promise<FeaturePaus
 }
 
 /** "paused live: welcome-drip (cli, 2026-03-01 09:00)", or undefined when none is. */
-export function pausesLine(pauses: FeaturePause[]): string | undefined {
+export function pausesLine(pauses: FeaturePause[], clockOffsetMs = 0): string | undefined {
   if (pauses.length === 0) return undefined;
-  const when = (at: Date) => new Date(at).toISOString().replace('T', ' ').slice(0, 16);
+  // Paused at real time: said so beside lines on a moved engine clock (nudge logs).
+  const clock = clockOffsetMs === 0 ? '' : ' real time';
+  const when = (at: Date) => `${new Date(at).toISOString().replace('T', ' ').slice(0, 16)}${clock}`;
   return `paused live: ${pauses.map((p) => `${p.feature} (${p.paused_by}, ${when(p.paused_at)})`).join(', ')} — nudge resume <feature>`;
 }
