@@ -356,6 +356,8 @@ export class Nudge<A extends Attributes = Attributes> {
     get: () => this.request<ClockState>('GET', '/clock'),
     /** Moves the engine's time forward (dev only), as `nudge clock advance 2d`. */
     advance: (by: string) => this.request<ClockState>('POST', '/clock/advance', { by }),
+    /** Back to real time (dev only), as `nudge clock reset`; what was sent stays sent. */
+    reset: () => this.request<ClockState>('POST', '/clock/reset'),
   };
 
   private changeMembers<T>(method: string, name: string, who: Members<A>): Promise<T> {

@@ -3,7 +3,8 @@
 // note, no tag); moved two days ahead, the header says so in the words of
 // `nudge clock`, the pages that show times say which clock they are on, and a
 // contact's timeline and the ingest records tag each time that is the
-// engine's. Screenshots: test-output/dashboard/clock-*.png.
+// engine's; the Clock page's Reset puts it back on real time, and the header
+// says so at once. Screenshots: test-output/dashboard/clock-*.png.
 import path from 'node:path';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
@@ -160,5 +161,36 @@ describe('the engine clock', () => {
     await page.locator('li[data-kind="decision"]').waitFor();
     expect(await page.locator('.clock-tag').count()).toBe(0);
     expect(await page.getByTestId('clock-note').count()).toBe(0);
+  });
+
+  it('Reset on the Clock page goes back to real time: the header badge and the page say so', async () => {
+    await moveClock(0);
+    await page.goto(`${base}/clock`);
+    await page.getByTestId('engine-time').waitFor();
+    const reset = page.getByRole('button', { name: 'Reset to real time' });
+    // On real time there is nothing to reset.
+    expect(await reset.isDisabled({ timeout: 5_000 })).toBe(true);
+
+    await page.getByRole('button', { name: '+1d' }).click();
+    await page
+      .locator('header .clock-ahead')
+      .getByText('Engine clock 1 day ahead of real time')
+      .waitFor({ timeout: 5_000 });
+    await expect
+      .poll(() => page.getByTestId('clock-offset').textContent())
+      .toBe('1 day ahead of real time');
+    expect(await page.getByTestId('clock-reset-note').textContent()).toContain(
+      'ends that much later',
+    );
+    await shot('reset-before');
+
+    await reset.click();
+    await expect.poll(() => page.getByTestId('clock-offset').textContent()).toBe('real time');
+    // The header reads the clock again at once (not at its 10 s poll): no badge on real time.
+    await page.locator('header .clock-ahead').waitFor({ state: 'detached', timeout: 5_000 });
+    expect(await reset.isDisabled()).toBe(true);
+    const [row] = await db.sql<{ offset_ms: string }[]>`select offset_ms from nudge_engine.clock`;
+    expect(Number(row!.offset_ms)).toBe(0);
+    await shot('reset-after');
   });
 });

@@ -1,8 +1,9 @@
 // /v1/clock: the engine's time (real time plus the offset `nudge clock
 // advance` keeps in the engine store), and — in dev only (`nudge dev`, or an
-// embedded engine store) — POST /v1/clock/advance { "by": "2d" }, the same
-// as `nudge clock advance 2d`: every running engine's waits and cooldowns
-// fire as if the time had passed.
+// embedded engine store) — its two moves: POST /v1/clock/advance { "by": "2d" },
+// as `nudge clock advance 2d` (every running engine's waits and cooldowns fire
+// as if the time had passed), and POST /v1/clock/reset, as `nudge clock reset`
+// (back to real time).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -14,6 +15,17 @@ import type { ApiEnv } from './auth.js';
 import { readJson, takes, validate } from './input.js';
 
 const advanceSchema = z.strictObject({ by: z.string().min(1) });
+// Reset takes nothing: no body, or `{}`. A field is refused rather than
+// ignored, so that `{ "by": "2d" }` sent here by mistake moves nothing.
+const resetSchema = z.strictObject({}).optional();
+
+/** The 409 of a move where the clock is not the demo's; `command` is the CLI's way to make it. */
+const notMovable = (command: string) =>
+  new HttpError(
+    409,
+    'clock_not_movable',
+    `the dashboard moves the clock only in dev (nudge dev); use \`${command}\` on purpose`,
+  );
 
 export function clockRoutes(options: {
   sql: postgres.Sql;
@@ -30,13 +42,7 @@ export function clockRoutes(options: {
   api.get('/', takes(), async (c) => c.json(await state()));
   api.post('/advance', async (c) => {
     const body = validate(advanceSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
-    if (!movable) {
-      throw new HttpError(
-        409,
-        'clock_not_movable',
-        'the dashboard moves the clock only in dev (nudge dev); use `nudge clock advance` on purpose',
-      );
-    }
+    if (!movable) throw notMovable('nudge clock advance');
     // As `nudge clock advance`: more than nothing, at most 36500d a move and in all.
     const problem =
       durationProblem(body.by) ??
@@ -47,6 +53,14 @@ export function clockRoutes(options: {
       if (!(error instanceof ClockTooFarError)) throw error;
       throw new HttpError(422, 'invalid_body', `by: ${error.message} (${error.hint})`);
     });
+    return c.json(await state());
+  });
+  // As `nudge clock reset`. What the engine did while ahead stays done, and a
+  // wait or cooldown it started then counts from that later time.
+  api.post('/reset', async (c) => {
+    validate(resetSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
+    if (!movable) throw notMovable('nudge clock reset');
+    await sql`update nudge_engine.clock set offset_ms = 0`;
     return c.json(await state());
   });
   return api;

@@ -45,7 +45,7 @@ const DASHBOARD_WRITES = [
   /^\/v1\/deploy$/,
   // A new list or segment (the Lists page); members are not changed from the dashboard.
   /^\/v1\/lists$/,
-  /^\/v1\/clock\/advance$/,
+  /^\/v1\/clock\/(advance|reset)$/,
 ];
 
 export function isDashboardWrite(c: Context): boolean {
