@@ -284,6 +284,8 @@ export interface PumpContext {
 /** The deployment an engine's features were read at, and reading them again up to a newer one (engine/wiring/follow-deploys.ts). */
 export interface FeaturesAt {
   deployment(): number;
+  /** Resolves once no reading of the files is under way (at once, most of the time). */
+  settled(): Promise<void>;
   /** Resolves once the features are read as of `deployment` or a later one (or found not to check: then kept as they were). */
   catchUp(deployment: number): Promise<void>;
 }

@@ -13,8 +13,9 @@
 // that pumps: its claim reads the latest deployment with the rows (one
 // snapshot, under the lock deploys take, capture/deploy.ts), and rows claimed
 // under a deployment newer than the features wait, unclaimed, until they are
-// read again (outbox/pump.ts). Other engine processes (`nudge worker`) and
-// the other transports follow the notification: see docs/guarantees.md.
+// read again (outbox/pump.ts). A process's lanes take no event while its
+// files are being read. Other engine processes (`nudge worker`) and the other
+// transports follow the notification: see docs/guarantees.md.
 //
 // Files that no longer check (edited since the deploy, or a deploy made from
 // other files) are not run: the engine keeps the features it has and says so
@@ -98,6 +99,7 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   poll.unref();
   return {
     deployment: () => readAt,
+    settled: () => reading,
     catchUp,
     async stop() {
       stopped = true;

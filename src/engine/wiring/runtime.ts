@@ -327,6 +327,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       loop(
         `partition ${partition}`,
         async () => {
+          // A deploy's files being read (follow-deploys.ts): this process's
+          // lanes take its next events with the features read, not before.
+          await options.deploys?.settled();
           const taken = bells.begin(partition);
           // Lent to another lane's step, which wakes it when it ends.
           if (taken.length === 0) return { count: 0, more: false };
