@@ -284,8 +284,8 @@ export interface PumpContext {
 /** The deployment an engine's features were read at, and reading them again up to a newer one (engine/wiring/follow-deploys.ts). */
 export interface FeaturesAt {
   deployment(): number;
-  /** Resolves once no reading of the files is under way (at once, most of the time). */
-  settled(): Promise<void>;
+  /** While the files are being read, what resolves once they are; undefined the rest of the time. */
+  reading(): Promise<void> | undefined;
   /** Resolves once the features are read as of `deployment` or a later one (or found not to check: then kept as they were). */
   catchUp(deployment: number): Promise<void>;
 }

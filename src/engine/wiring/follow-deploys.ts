@@ -56,10 +56,12 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   let stopped = false;
   // One reading at a time: a second deployment while one is read waits for it.
   let reading: Promise<void> = Promise.resolve();
+  let busy = false;
   const catchUp = (deployment: number): Promise<void> => {
     // Another deployment, not a later one: ids start again at 1 after a
     // teardown drops the nudge schema and a deploy makes it again.
     if (deployment === readAt || stopped) return reading;
+    busy = true;
     reading = reading.then(async () => {
       if (deployment === readAt || stopped) return;
       // The latest now: one reading covers every deployment before it.
@@ -77,6 +79,11 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
         );
       }
       readAt = latest;
+    });
+    const mine = reading;
+    void mine.then(() => {
+      // The last reading queued has ended: none is under way.
+      if (reading === mine) busy = false;
     });
     return reading;
   };
@@ -99,7 +106,7 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   poll.unref();
   return {
     deployment: () => readAt,
-    settled: () => reading,
+    reading: () => (busy ? reading : undefined),
     catchUp,
     async stop() {
       stopped = true;

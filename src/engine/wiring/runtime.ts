@@ -329,7 +329,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         async () => {
           // A deploy's files being read (follow-deploys.ts): this process's
           // lanes take its next events with the features read, not before.
-          await options.deploys?.settled();
+          const reading = options.deploys?.reading();
+          if (reading) await reading;
           const taken = bells.begin(partition);
           // Lent to another lane's step, which wakes it when it ends.
           if (taken.length === 0) return { count: 0, more: false };
