@@ -33,7 +33,8 @@ const templatesIn = async (dir: string) =>
 describe('nudge init', () => {
   it('copies the email templates the starter feature sends, and says where the others are', async () => {
     const out = await init();
-    expect(await templatesIn(cwd!)).toEqual(['day-two.liquid', 'welcome.liquid']);
+    // With the partial they render: the opt-out links at their foot.
+    expect(await templatesIn(cwd!)).toEqual(['day-two.liquid', 'opt-out.liquid', 'welcome.liquid']);
     expect(out).not.toContain('cart-reminder.liquid');
     expect(out).toContain(
       "Email templates: the ones welcome-drip sends, in nudge/templates; an email action's template: welcome is nudge/templates/welcome.liquid.",
@@ -71,6 +72,7 @@ describe('nudge init', () => {
     expect(await templatesIn(cwd!)).toEqual([
       'day-two.liquid',
       'money.liquid',
+      'opt-out.liquid',
       'weekly-digest.liquid',
       'welcome.liquid',
     ]);
