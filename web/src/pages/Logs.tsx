@@ -11,7 +11,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { type DecisionItem, NudgeApiError, OUTCOMES } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
-import { outcomeAndReason, plural } from '../format.js';
+import { plural } from '../format.js';
 import { Link, navigate } from '../router.js';
 import type { LogFilter, Route } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
@@ -206,12 +206,10 @@ export function Logs({
             <span className="what">
               <Badge kind={item.outcome} />
               <span className="reason">
-                {outcomeAndReason(
-                  item.outcome,
-                  item.attempt?.replay
-                    ? `${replayed(item.attempt.replay)}: ${item.reason}`
-                    : item.reason,
-                )}
+                {/* The badge says the outcome: the reason alone beside it. */}
+                {item.attempt?.replay
+                  ? `${replayed(item.attempt.replay)}: ${item.reason}`
+                  : item.reason}
                 {item.outcome === 'matched' && item.feature && triggers.get(item.feature) && (
                   <span className="muted"> · {triggers.get(item.feature)}</span>
                 )}
