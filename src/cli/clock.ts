@@ -8,7 +8,7 @@ import { isNegative, LONGEST_DURATION, parseDuration } from '../config/duration-
 import { clockOffsetInWords } from '../config/duration-words.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
-import { advanceStoreClock } from '../engine/wiring/clock.js';
+import { advanceStoreClock, resetStoreClock } from '../engine/wiring/clock.js';
 import { NudgeError, UsageError } from '../errors.js';
 import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
@@ -44,7 +44,7 @@ export async function clock(
     }
     await migrateEngine(store.sql, store.url);
     if (what === 'advance') await advanceStoreClock(store.sql, ms);
-    if (what === 'reset') await store.sql`update nudge_engine.clock set offset_ms = 0`;
+    if (what === 'reset') await resetStoreClock(store.sql);
     io.out(engineTime((await clockOffset(store.sql)) ?? 0));
     return 0;
   } finally {

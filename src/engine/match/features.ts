@@ -65,7 +65,8 @@ export class FeatureSet {
   private byTable = new Map<string, RuntimeFeature[]>();
   private byEvent = new Map<string, RuntimeFeature[]>();
   private byName = new Map<string, RuntimeFeature>();
-  private current: Catalog;
+  /** Set by replace, as the maps are. */
+  private current!: Catalog;
   /** Paused live (nudge pause, the dashboard): kept current by watchPauses (pauses.ts). */
   private pausedLive: ReadonlySet<string> = new Set();
 
@@ -74,7 +75,6 @@ export class FeatureSet {
     catalog: Catalog,
     private readonly attributes: AttributeTypes = {},
   ) {
-    this.current = catalog;
     this.replace(features, catalog);
   }
 

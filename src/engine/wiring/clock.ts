@@ -61,6 +61,14 @@ export async function advanceStoreClock(sql: postgres.Sql, ms: number): Promise<
   if (row) throw new ClockTooFarError(Number(row.offset_ms), ms);
 }
 
+/**
+ * Puts the store's clock back on real time (nudge clock reset, POST
+ * /v1/clock/reset). What was done while it was ahead stays done.
+ */
+export async function resetStoreClock(sql: postgres.Sql): Promise<void> {
+  await sql`update nudge_engine.clock set offset_ms = 0`;
+}
+
 /** A move that would put the engine clock past 36500d ahead: the CLI's ✗, the API's 422. */
 export class ClockTooFarError extends NudgeError {
   override name = 'ClockTooFarError';

@@ -56,36 +56,38 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   let stopped = false;
   // One reading at a time: a second deployment while one is read waits for it.
   let reading: Promise<void> = Promise.resolve();
-  let busy = false;
+  // Readings queued and not ended: the lanes wait while there is one.
+  let queued = 0;
   const catchUp = (deployment: number): Promise<void> => {
     // Another deployment, not a later one: ids start again at 1 after a
     // teardown drops the nudge schema and a deploy makes it again.
     if (deployment === readAt || stopped) return reading;
-    busy = true;
+    queued++;
     reading = reading.then(async () => {
-      if (deployment === readAt || stopped) return;
-      // The latest now: one reading covers every deployment before it.
-      const latest = await deployedNow(source).catch(() => deployment);
       try {
-        const changed = await options.reload();
-        log.info(
-          { deployment: latest },
-          `deployment #${latest}: feature files read again; ${changed}`,
-        );
-      } catch (error) {
-        log.error(
-          { deployment: latest, error: (error as Error).message },
-          `deployment #${latest}: the feature files here do not check, so the engine keeps running the features it had; fix them and restart it (nudge plan lists the problems)`,
-        );
+        if (deployment !== readAt && !stopped) await readAgain(deployment);
+      } finally {
+        queued--;
       }
-      readAt = latest;
-    });
-    const mine = reading;
-    void mine.then(() => {
-      // The last reading queued has ended: none is under way.
-      if (reading === mine) busy = false;
     });
     return reading;
+  };
+  const readAgain = async (deployment: number) => {
+    // The latest now: one reading covers every deployment before it.
+    const latest = await deployedNow(source).catch(() => deployment);
+    try {
+      const changed = await options.reload();
+      log.info(
+        { deployment: latest },
+        `deployment #${latest}: feature files read again; ${changed}`,
+      );
+    } catch (error) {
+      log.error(
+        { deployment: latest, error: (error as Error).message },
+        `deployment #${latest}: the feature files here do not check, so the engine keeps running the features it had; fix them and restart it (nudge plan lists the problems)`,
+      );
+    }
+    readAt = latest;
   };
   const look = () => {
     if (stopped) return;
@@ -106,7 +108,7 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   poll.unref();
   return {
     deployment: () => readAt,
-    reading: () => (busy ? reading : undefined),
+    reading: () => (queued ? reading : undefined),
     catchUp,
     async stop() {
       stopped = true;

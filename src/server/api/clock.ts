@@ -9,7 +9,7 @@ import type postgres from 'postgres';
 import { z } from 'zod';
 import type { ClockState } from '../../client/dashboard.js';
 import { durationProblem, parseDuration } from '../../config/duration-text.js';
-import { advanceStoreClock, ClockTooFarError } from '../../engine/wiring/clock.js';
+import { advanceStoreClock, ClockTooFarError, resetStoreClock } from '../../engine/wiring/clock.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { readJson, takes, validate } from './input.js';
@@ -60,7 +60,7 @@ export function clockRoutes(options: {
   api.post('/reset', async (c) => {
     validate(resetSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
     if (!movable) throw notMovable('nudge clock reset');
-    await sql`update nudge_engine.clock set offset_ms = 0`;
+    await resetStoreClock(sql);
     return c.json(await state());
   });
   return api;

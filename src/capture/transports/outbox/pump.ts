@@ -105,13 +105,14 @@ export async function pumpOnce(options: PumpOptions): Promise<number> {
 
 /** pumpOnce, saying where the rows went and whether more are waiting. */
 export async function pump(options: PumpOptions): Promise<PumpResult> {
+  const claim = () => withRowsTables(options.source, (known) => pumpBatch(options, known));
   try {
-    return await withRowsTables(options.source, (known) => pumpBatch(options, known));
+    return await claim();
   } catch (error) {
     if (!(error instanceof FeaturesBehind)) throw error;
     // Read as of that deployment (or kept, when they do not check): the next claim moves the rows.
     await options.features!.catchUp(error.deployment);
-    return withRowsTables(options.source, (known) => pumpBatch(options, known));
+    return claim();
   }
 }
 
