@@ -4,7 +4,12 @@
 // `show` only reads: it migrates nothing, and a store with no clock yet is
 // said to be on real time.
 import type postgres from 'postgres';
-import { isNegative, LONGEST_DURATION, parseDuration } from '../config/duration-text.js';
+import {
+  advanceProblem,
+  LONGEST_DURATION,
+  NOT_POSITIVE,
+  parseDuration,
+} from '../config/duration-text.js';
 import { clockOffsetInWords } from '../config/duration-words.js';
 import { migrateEngine } from '../db/migrate.js';
 import { isDemoStore } from '../dev/demo.js';
@@ -14,7 +19,6 @@ import { redactUrl } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, openProjectStore } from './project.js';
-import { durationOption } from './time-options.js';
 
 export async function clock(
   what: 'show' | 'advance' | 'reset',
@@ -68,10 +72,10 @@ function engineTime(offset: number): string {
 const ADVANCE_HINT = `e.g. nudge clock advance 2d (units: s, m, h, d, w), at most ${LONGEST_DURATION}`;
 
 /**
- * How far `clock advance` moves: a duration of more than nothing and at
- * most 36500d, as a --since takes (usage errors, exit 2). `-1d` reaches
- * here as an argument (the command takes unknown options as its argument):
- * the clock only moves forward.
+ * How far `clock advance` moves: what advanceProblem lets through, as the
+ * API's advance (usage errors, exit 2). `-1d` reaches here as an argument
+ * (the command takes unknown options as its argument): the clock only moves
+ * forward.
  */
 function advanceBy(amount: string | undefined): number {
   const text = amount?.trim() ?? '';
@@ -80,12 +84,14 @@ function advanceBy(amount: string | undefined): number {
       'nudge clock advance needs a duration: how far to move the engine time',
       ADVANCE_HINT,
     );
-  if (isNegative(text) || parseDuration(text) === 0) {
+  const problem = advanceProblem(text);
+  if (problem === NOT_POSITIVE) {
     throw new UsageError(
-      `clock advance ${text}: durations are positive; the engine time only moves forward`,
+      `clock advance ${text}: ${NOT_POSITIVE}; the engine time only moves forward`,
       'nudge clock reset goes back to real time',
     );
   }
   if (text.startsWith('-')) throw new UsageError(`unknown option '${text}'`, ADVANCE_HINT);
-  return durationOption('clock advance', text, ADVANCE_HINT);
+  if (problem) throw new UsageError(`clock advance ${text}: ${problem}`, ADVANCE_HINT);
+  return parseDuration(text) ?? 0;
 }

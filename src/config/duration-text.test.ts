@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationSuggestion } from './duration-text.js';
+import { advanceProblem, durationProblem, durationSuggestion } from './duration-text.js';
 
 describe('durationSuggestion', () => {
   it.each([
@@ -17,5 +17,28 @@ describe('durationSuggestion', () => {
     expect(durationSuggestion('2d')).toBeUndefined();
     expect(durationSuggestion('soon')).toBeUndefined();
     expect(durationSuggestion('2 months')).toBeUndefined();
+  });
+});
+
+describe('durationProblem', () => {
+  it('suggests the duration meant when the unit is spelled out, as the YAML schema does', () => {
+    expect(durationProblem('2days')).toBe(
+      'expected a duration such as 2h or 7d (did you mean "2d"?)',
+    );
+    expect(durationProblem('soon')).toBe('expected a duration such as 2h or 7d');
+    expect(durationProblem('-1d')).toBe('durations are positive');
+    expect(durationProblem('99999999d')).toBe('expected at most 36500d');
+    expect(durationProblem('0d')).toBeUndefined();
+    expect(durationProblem('36500d')).toBeUndefined();
+  });
+});
+
+describe('advanceProblem', () => {
+  it('is durationProblem, and refuses nothing at all as it refuses going back', () => {
+    expect(advanceProblem('0d')).toBe('durations are positive');
+    expect(advanceProblem('-1d')).toBe('durations are positive');
+    expect(advanceProblem('2days')).toBe(durationProblem('2days'));
+    expect(advanceProblem('1000000d')).toBe('expected at most 36500d');
+    expect(advanceProblem('1s')).toBeUndefined();
   });
 });

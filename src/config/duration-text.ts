@@ -25,15 +25,28 @@ export const LONGEST_DURATION_MS = 36_500 * UNIT_MS.d;
 
 /**
  * What is wrong with `text` as a duration the CLI or the API takes, in the
- * words both say it in ("since: expected at most 36500d"); undefined when
- * nothing is.
+ * words both say it in ("since: expected at most 36500d"), with the
+ * duration meant when the unit is spelled out ("2days": did you mean "2d"?);
+ * undefined when nothing is.
  */
 export function durationProblem(text: string): string | undefined {
   const ms = parseDuration(text);
-  if (ms === undefined && isNegative(text)) return 'durations are positive';
-  if (ms === undefined) return 'expected a duration such as 2h or 7d';
+  if (ms === undefined && isNegative(text)) return NOT_POSITIVE;
+  if (ms === undefined) return `expected a duration such as 2h or 7d${didYouMeanDuration(text)}`;
   if (ms > LONGEST_DURATION_MS) return `expected at most ${LONGEST_DURATION}`;
   return undefined;
+}
+
+/** The problem durationProblem and advanceProblem name for `-1d` (and advanceProblem for `0d`). */
+export const NOT_POSITIVE = 'durations are positive';
+
+/**
+ * What is wrong with `text` as how far `nudge clock advance` and POST
+ * /v1/clock/advance move the engine clock: durationProblem, and more than
+ * nothing (the clock only moves forward); undefined when nothing is.
+ */
+export function advanceProblem(text: string): string | undefined {
+  return durationProblem(text) ?? (parseDuration(text) === 0 ? NOT_POSITIVE : undefined);
 }
 
 /** `-1d`: a duration with a minus sign, which no command or parameter takes. */
@@ -56,4 +69,10 @@ export function durationSuggestion(text: string): string | undefined {
   if (!match) return undefined;
   const unit = match[2]!.toLowerCase();
   return `${Number(match[1])}${unit.startsWith('mi') || unit === 'm' ? 'm' : unit[0]}`;
+}
+
+/** ` (did you mean "2d"?)` for `2days`, as every duration problem ends; '' when there is none. */
+export function didYouMeanDuration(text: string): string {
+  const near = durationSuggestion(text);
+  return near === undefined ? '' : ` (did you mean "${near}"?)`;
 }

@@ -1,6 +1,6 @@
 // Durations as users write them in nudge.yaml and feature files: 30s, 15m, 2h, 7d, 1w.
 import { z } from 'zod';
-import { durationSuggestion, parseDuration } from './duration-text.js';
+import { didYouMeanDuration, parseDuration } from './duration-text.js';
 
 // Read from text, with the CLI's and the API's bound (durationProblem): a zod-free file.
 export { parseDuration } from './duration-text.js';
@@ -11,9 +11,5 @@ const MESSAGE = 'expected a duration such as 30s, 15m, 2h, 7d or 1w';
 
 export const durationSchema = z.string({ error: MESSAGE }).superRefine((value, ctx) => {
   if (parseDuration(value) !== undefined) return;
-  const near = durationSuggestion(value);
-  ctx.addIssue({
-    code: 'custom',
-    message: near ? `${MESSAGE} (did you mean "${near}"?)` : MESSAGE,
-  });
+  ctx.addIssue({ code: 'custom', message: `${MESSAGE}${didYouMeanDuration(value)}` });
 });

@@ -72,7 +72,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   let config: Config;
   let source: YamlSource | undefined;
   if (file) {
-    source = await readYamlFile(file, env, cwd, { absentWhenUnset: [['database_url']] });
+    source = await readYamlFile(file, env, cwd, { absentWhenUnset: ['database_url'] });
     validateCaptureObject(source);
     config = validate(source, configSchema);
   } else {
@@ -81,7 +81,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
 
   const featuresDir = path.resolve(dir, config.features);
 
-  const databaseUrlUnset = source?.unset.find((u) => formatPath(u.fieldPath) === 'database_url');
+  const databaseUrlUnset = source?.unset.find((u) => u.key === 'database_url');
   const databaseUrl = databaseUrlUnset
     ? undefined
     : config.database_url || env.DATABASE_URL || undefined;

@@ -31,18 +31,24 @@ describe('validate', () => {
 
 describe('parseYaml', () => {
   const env = { SET: 'value' };
-  it('leaves out a field asked for that is one unset ${VAR}, with the error at its place', () => {
-    const source = parseYaml('a: 1\nlist:\n  - url: ${UNSET}\n', 'x.yaml', env, {
-      absentWhenUnset: [['list', 0, 'url']],
+  it('leaves out a top-level key asked for that is one unset ${VAR}, with the error at its place', () => {
+    const source = parseYaml('a: 1\nurl: ${UNSET}\n', 'x.yaml', env, {
+      absentWhenUnset: ['url'],
     });
-    expect(source.value).toEqual({ a: 1, list: [{}] });
-    expect(source.unset.map((u) => [u.fieldPath, u.variable, u.error.message])).toEqual([
-      [['list', 0, 'url'], 'UNSET', 'x.yaml:3:10 environment variable UNSET is not set'],
+    expect(source.value).toEqual({ a: 1 });
+    expect(source.unset.map((u) => [u.key, u.variable, u.error.message])).toEqual([
+      ['url', 'UNSET', 'x.yaml:2:6 environment variable UNSET is not set'],
     ]);
   });
 
+  it('leaves a key of the same name further down as any other field', () => {
+    expect(() =>
+      parseYaml('list:\n  - url: ${UNSET}\n', 'x.yaml', env, { absentWhenUnset: ['url'] }),
+    ).toThrow('x.yaml:2:10 environment variable UNSET is not set');
+  });
+
   it('interpolates such a field as any other when it is set, has a default or is more than the variable', () => {
-    const options = { absentWhenUnset: [['url']] } as const;
+    const options = { absentWhenUnset: ['url'] } as const;
     expect(parseYaml('url: ${SET}\n', 'x.yaml', env, options).value).toEqual({ url: 'value' });
     expect(parseYaml('url: ${UNSET:-d}\n', 'x.yaml', env, options).unset).toEqual([]);
     expect(() => parseYaml('url: x${UNSET}\n', 'x.yaml', env, options)).toThrow(

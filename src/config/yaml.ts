@@ -3,7 +3,7 @@
 // a ConfigError that names file:line:column and the field.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny } from '../errors.js';
 import { plainMessage, valueAtPath } from '../zod-words.js';
@@ -18,9 +18,9 @@ export interface YamlSource {
   /** Where a field was written; `key: true` points at the key instead of the value. */
   placeOf(fieldPath: FieldPath, options?: { key?: boolean }): Place;
   /**
-   * The fields asked for (parseYaml's `absentWhenUnset`) that were written as
-   * one `${NAME}` whose variable is not set: left out of `value`, each with
-   * the error that names the variable where it is written.
+   * The top-level keys asked for (parseYaml's `absentWhenUnset`) that were
+   * written as one `${NAME}` whose variable is not set: left out of `value`,
+   * each with the error that names the variable where it is written.
    */
   unset: readonly UnsetVariable[];
   /** A ConfigError located at `fieldPath`. */
@@ -32,7 +32,8 @@ export interface YamlSource {
 }
 
 export interface UnsetVariable {
-  fieldPath: FieldPath;
+  /** The top-level key: database_url. */
+  key: string;
   /** The variable's name: DATABASE_URL for `${DATABASE_URL}`. */
   variable: string;
   error: ConfigError;
@@ -77,13 +78,13 @@ export async function readYamlFile(
 
 export interface ParseOptions {
   /**
-   * Fields that, written as exactly one `${NAME}` whose variable is not set,
-   * are absent rather than an error: the caller decides whether it has
-   * something to do without them (`YamlSource.unset`). Anything else in
-   * such a field — `postgres://${HOST}/db`, `${NAME:-default}` — is
+   * Top-level keys that, written as exactly one `${NAME}` whose variable is
+   * not set, are absent rather than an error: the caller decides whether it
+   * has something to do without them (`YamlSource.unset`). Anything else in
+   * such a key — `postgres://${HOST}/db`, `${NAME:-default}` — is
    * interpolated as everywhere.
    */
-  absentWhenUnset?: readonly FieldPath[];
+  absentWhenUnset?: readonly string[];
 }
 
 export function parseYaml(
@@ -133,74 +134,67 @@ export function parseYaml(
     options: { key?: boolean; hint?: string } = {},
   ) => new ConfigError(placeOf(fieldPath, options), formatPath(fieldPath), problem, options.hint);
 
-  const absent = new Set((options.absentWhenUnset ?? []).map(formatPath));
-  const { errors, unset } = interpolate(doc, env, placeAt, absent);
-  throwIfAny(errors);
+  const unset = unsetKeys(doc, env, options.absentWhenUnset ?? [], placeAt);
+  throwIfAny(interpolate(doc, env, placeAt, new Set(unset.keys())));
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
-  for (const field of unset) removeAt(value, field.fieldPath);
-  return { file, value, placeOf, error, unset };
-}
-
-/** Deletes the field at `fieldPath` from a plain JS document. */
-function removeAt(value: unknown, fieldPath: FieldPath): void {
-  const parent = fieldPath
-    .slice(0, -1)
-    .reduce<unknown>(
-      (at, part) =>
-        at && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined,
-      value,
-    );
-  if (parent && typeof parent === 'object') {
-    delete (parent as Record<string, unknown>)[String(fieldPath[fieldPath.length - 1])];
-  }
-}
-
-/** The field a scalar is the value of, from the visitor's ancestors. */
-function fieldPathOf(ancestors: readonly unknown[], node: unknown): FieldPath {
-  const chain = [...ancestors, node];
-  const out: (string | number)[] = [];
-  chain.forEach((item, i) => {
-    if (isPair(item) && isScalar(item.key)) out.push(String(item.key.value));
-    else if (isSeq(item)) out.push(item.items.indexOf(chain[i + 1] as never));
-  });
-  return out;
+  for (const { key } of unset.values()) delete (value as Record<string, unknown>)[key];
+  return { file, value, placeOf, error, unset: [...unset.values()] };
 }
 
 const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 /**
+ * The pairs of the document's top-level map whose key is one of `keys` and
+ * whose value is exactly one `${NAME}` with NAME not set, by that value.
+ */
+function unsetKeys(
+  doc: ReturnType<typeof parseDocument>,
+  env: Record<string, string | undefined>,
+  keys: readonly string[],
+  placeAt: (offset: number) => Place,
+): Map<Node, UnsetVariable> {
+  const unset = new Map<Node, UnsetVariable>();
+  if (!isMap(doc.contents)) return unset;
+  for (const { key, value } of doc.contents.items) {
+    if (!isScalar(key) || !keys.includes(String(key.value)) || !isScalar(value)) continue;
+    const variable =
+      typeof value.value === 'string' ? WHOLE_VARIABLE.exec(value.value)?.[1] : undefined;
+    if (variable === undefined || env[variable]) continue;
+    unset.set(value, {
+      key: String(key.value),
+      variable,
+      error: notSet(placeAt(value.range?.[0] ?? 0), variable),
+    });
+  }
+  return unset;
+}
+
+function notSet(place: Place, name: string): ConfigError {
+  return new ConfigError(
+    place,
+    '',
+    `environment variable ${name} is not set`,
+    `set ${name} in the environment or in .env next to the config file, or write \${${name}:-default}`,
+  );
+}
+
+/**
  * Replaces `${NAME}` and `${NAME:-default}` in string values with environment
  * variables; `$${` writes a literal `${`. A variable that is not set (and has
- * no default) is an error naming the variable and where it is used — set
- * aside in `unset` instead when the field is one of `absent` and holds
- * nothing but that `${NAME}`.
+ * no default) is an error naming the variable and where it is used; the
+ * values in `skip` (unsetKeys) are left as they are.
  */
 function interpolate(
   doc: ReturnType<typeof parseDocument>,
   env: Record<string, string | undefined>,
   placeAt: (offset: number) => Place,
-  absent: ReadonlySet<string>,
-): { errors: ConfigError[]; unset: UnsetVariable[] } {
+  skip: ReadonlySet<Node>,
+): ConfigError[] {
   const errors: ConfigError[] = [];
-  const unset: UnsetVariable[] = [];
-  const notSet = (node: Node, name: string) =>
-    new ConfigError(
-      placeAt(node.range?.[0] ?? 0),
-      '',
-      `environment variable ${name} is not set`,
-      `set ${name} in the environment or in .env next to the config file, or write \${${name}:-default}`,
-    );
   visit(doc, {
-    Scalar(key, node, ancestors) {
+    Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
-      const whole = WHOLE_VARIABLE.exec(node.value)?.[1];
-      if (whole !== undefined && !env[whole] && absent.size) {
-        const fieldPath = fieldPathOf(ancestors, node);
-        if (absent.has(formatPath(fieldPath))) {
-          unset.push({ fieldPath, variable: whole, error: notSet(node, whole) });
-          return;
-        }
-      }
+      if (skip.has(node)) return;
       node.value = node.value.replace(
         /\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
         (match, name: string, fallback: string | undefined) => {
@@ -208,13 +202,13 @@ function interpolate(
           const value = env[name];
           if (value !== undefined && value !== '') return value;
           if (fallback !== undefined) return fallback;
-          errors.push(notSet(node, name));
+          errors.push(notSet(placeAt(node.range?.[0] ?? 0), name));
           return '';
         },
       );
     },
   });
-  return { errors, unset };
+  return errors;
 }
 
 /** Validates `source.value` against `schema`; every issue becomes a located ConfigError. */

@@ -154,3 +154,19 @@ describe('POST /v1/clock/reset', () => {
     expect(await offset()).toBe(0);
   });
 });
+
+describe('POST /v1/clock/advance', () => {
+  it('refuses what nudge clock advance refuses, in the words of ?since=, and moves nothing', async () => {
+    await setOffset(0);
+    for (const [by, detail] of [
+      ['2days', 'by: expected a duration such as 2h or 7d (did you mean "2d"?), got "2days"'],
+      ['0d', 'by: durations are positive, got "0d"'],
+      ['-1d', 'by: durations are positive, got "-1d"'],
+      ['1000000d', 'by: expected at most 36500d, got "1000000d"'],
+    ] as const) {
+      const refused = await post(dev, '/v1/clock/advance', { key: keys.write, body: { by } });
+      expect(refused, by).toMatchObject({ status: 422, json: { error: 'invalid_body', detail } });
+    }
+    expect(await offset()).toBe(0);
+  });
+});

@@ -59,6 +59,17 @@ describe('nudge clock', () => {
     expect(missing.err).not.toContain('""');
     const wrong = await nudge(cwd, ['clock', 'advance', 'soon']);
     expect(wrong.err).toContain('✗ clock advance soon: expected a duration such as 2h or 7d');
+    // The path --since takes too: the duration meant when the unit is spelled out.
+    const spelled = await nudge(cwd, ['clock', 'advance', '2days']);
+    expect(spelled.code).toBe(2);
+    expect(spelled.err).toContain(
+      '✗ clock advance 2days: expected a duration such as 2h or 7d (did you mean "2d"?)',
+    );
+    const zero = await nudge(cwd, ['clock', 'advance', '0d']);
+    expect(zero.code).toBe(2);
+    expect(zero.err).toContain(
+      '✗ clock advance 0d: durations are positive; the engine time only moves forward',
+    );
   });
 
   it('says how far the engine is from real time in words', () => {

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
 import type { ClockState } from '../../client/dashboard.js';
-import { durationProblem, parseDuration } from '../../config/duration-text.js';
+import { advanceProblem, parseDuration } from '../../config/duration-text.js';
 import { advanceStoreClock, ClockTooFarError, resetStoreClock } from '../../engine/wiring/clock.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -33,6 +33,7 @@ export function clockRoutes(options: {
   maxBodyBytes?: number;
 }): Hono<ApiEnv> {
   const { sql, movable } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   const api = new Hono<ApiEnv>();
   const state = async (): Promise<ClockState> => {
     const [row] = await sql<{ offset_ms: string }[]>`select offset_ms from nudge_engine.clock`;
@@ -41,15 +42,12 @@ export function clockRoutes(options: {
   };
   api.get('/', takes(), async (c) => c.json(await state()));
   api.post('/advance', async (c) => {
-    const body = validate(advanceSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
+    const body = validate(advanceSchema, await readJson(c, maxBodyBytes));
     if (!movable) throw notMovable('nudge clock advance');
     // As `nudge clock advance`: more than nothing, at most 36500d a move and in all.
-    const problem =
-      durationProblem(body.by) ??
-      (parseDuration(body.by) === 0 ? 'durations are positive' : undefined);
+    const problem = advanceProblem(body.by);
     if (problem) throw new HttpError(422, 'invalid_body', `by: ${problem}, got "${body.by}"`);
-    const ms = parseDuration(body.by)!;
-    await advanceStoreClock(sql, ms).catch((error: unknown) => {
+    await advanceStoreClock(sql, parseDuration(body.by) ?? 0).catch((error: unknown) => {
       if (!(error instanceof ClockTooFarError)) throw error;
       throw new HttpError(422, 'invalid_body', `by: ${error.message} (${error.hint})`);
     });
@@ -58,7 +56,7 @@ export function clockRoutes(options: {
   // As `nudge clock reset`. What the engine did while ahead stays done, and a
   // wait or cooldown it started then counts from that later time.
   api.post('/reset', async (c) => {
-    validate(resetSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
+    validate(resetSchema, await readJson(c, maxBodyBytes));
     if (!movable) throw notMovable('nudge clock reset');
     await resetStoreClock(sql);
     return c.json(await state());
