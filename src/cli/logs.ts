@@ -2,8 +2,9 @@
 // matched or skipped and why, every journey move, every action and its
 // attempts, an attempt made after a replay said to be one. Filters by
 // feature, contact (email or id) and time; --follow keeps printing new
-// decisions. Times are the engine clock's, and said to be when that is not
-// real time.
+// decisions. A feature or contact that names nothing is refused, as the API
+// refuses it (server/api/feature-filter.ts). Times are the engine clock's,
+// and said to be when that is not real time.
 
 import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -15,7 +16,8 @@ import {
   replaysOf,
 } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
-import { hasDecisions } from '../server/api/feature-filter.js';
+import { NudgeError } from '../errors.js';
+import { CONTACT_HINT, hasDecisions, unknownContactText } from '../server/api/feature-filter.js';
 import { plural } from '../words.js';
 import { clockOffset } from './clock.js';
 import type { Io } from './io.js';
@@ -101,9 +103,15 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       }
       newest = undefined;
     };
+    const rows = await query(0, true);
+    // Nothing for a contact no one is: a part of an email, a typo (followed,
+    // it may be one who has not signed up yet).
+    if (rows.length === 0 && !options.follow && options.contact) {
+      const unknown = await unknownContactText(sql, options.contact);
+      if (unknown) throw new NudgeError(unknown, CONTACT_HINT);
+    }
     const paused = options.json ? undefined : pausesLine(await featurePauses(sql), offset);
     if (paused) io.out(io.colors.yellow(paused));
-    const rows = await query(0, true);
     if (rows.length === 0 && !options.follow)
       io.out(io.colors.dim(await nothingShown(project, options)));
     await print(rows);

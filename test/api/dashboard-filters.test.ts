@@ -2,7 +2,9 @@
 // file has and nothing was recorded under is a 422 listing the known ones on
 // the decision log, its live tail, action runs and email stats (a removed
 // feature keeps answering what it left), and so is an email template on
-// email stats; the mailbox pages by limit and before like the other lists; a
+// email stats; a contact no one is and no decision names is a 422 on the
+// decision log; the mailbox pages by limit and before like the other lists,
+// and no list offers a next page after exactly its last `limit` items; a
 // parameter a route does not take, or one given twice, is a 400 naming it; an
 // unknown ingest source likewise.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -127,6 +129,53 @@ describe('a feature filter', () => {
   });
 });
 
+describe('a contact filter', () => {
+  it('on /v1/decisions: 422 unknown_contact when no contact has that email or id and no decision names it', async () => {
+    for (const contact of ['grace', 'ada', '4d1c9a7e-0000-4000-8000-000000000000']) {
+      const response = await call('GET', `/v1/decisions?contact=${contact}`);
+      expect(response.status, contact).toBe(422);
+      expect(await response.json()).toEqual({
+        error: 'unknown_contact',
+        detail: `contact: no contact "${contact}"; give a whole email or a contact id`,
+      });
+    }
+    // A known feature does not hide it; an unknown one is said first.
+    expect(await refusal('/v1/decisions?feature=drip&contact=grace')).toBe(
+      '422 unknown_contact: contact: no contact "grace"; give a whole email or a contact id',
+    );
+    expect(await refusal('/v1/decisions?feature=nosuch&contact=grace')).toBe(
+      `422 unknown_feature: feature: ${KNOWN}`,
+    );
+  });
+
+  it('on /v1/decisions: a contact there is, by email in any case or by id, is just quiet; so is one only decisions name', async () => {
+    const [someone] = await db.sql<{ id: string; auth_user_id: string }[]>`
+      insert into nudge_engine.contacts (email, auth_user_id)
+      values ('grace@example.com', gen_random_uuid()) returning id, auth_user_id::text`;
+    for (const contact of [
+      'ada@example.com',
+      'Ada@Example.com',
+      contactId,
+      someone!.id,
+      someone!.auth_user_id,
+    ]) {
+      expect((await get<DecisionPage>(`/v1/decisions?contact=${contact}`)).items, contact).toEqual(
+        [],
+      );
+    }
+    // A contact removed since: its decisions still name its id.
+    const removed = '4d1c9a7e-0000-4000-8000-00000000dead';
+    await db.sql`insert into nudge_engine.decisions (feature, contact_id, outcome, reason)
+                 values ('drip', ${removed}, 'matched', 'removed contact')`;
+    expect(
+      (await get<DecisionPage>(`/v1/decisions?contact=${removed}&outcome=error`)).items,
+    ).toEqual([]);
+    expect(
+      (await get<DecisionPage>(`/v1/decisions?contact=${removed}`)).items.map((i) => i.reason),
+    ).toEqual(['removed contact']);
+  });
+});
+
 describe('an email template filter', () => {
   it('on /v1/email/stats: 422 with the templates there are when no file has it and no email was queued with it', async () => {
     const unknown =
@@ -169,6 +218,34 @@ describe('GET /v1/mailbox', () => {
       expect(await detail(response)).toBe(problem);
     }
   });
+});
+
+describe("every list's last page", () => {
+  beforeAll(async () => {
+    await db.sql`
+      insert into nudge_engine.inbox (source, source_key, event_name, new_row, occurred_at)
+      select 'api', 'last-page-' || g, 'signed_up', '{}', now() from generate_series(1, 3) g`;
+  });
+
+  it.each(['/v1/decisions', '/v1/actions', '/v1/ingest', '/v1/mailbox'])(
+    '%s: no next when a page holds exactly the last limit items, one when something is older',
+    async (list) => {
+      type Page = { items: unknown[]; next: string | null };
+      const all = await get<Page>(`${list}?limit=200`);
+      // Decisions count by stored row (a row of skips shows a line per feature).
+      const rows =
+        list === '/v1/decisions'
+          ? (await db.sql`select count(*)::int as n from nudge_engine.decisions`)[0]!.n
+          : all.items.length;
+      expect(rows).toBeGreaterThan(1);
+      const whole = await get<Page>(`${list}?limit=${rows}`);
+      expect([whole.items.length, whole.next]).toEqual([all.items.length, null]);
+      const first = await get<Page>(`${list}?limit=${rows - 1}`);
+      expect(first.next).not.toBeNull();
+      const last = await get<Page>(`${list}?limit=1&before=${first.next}`);
+      expect([last.items.length, last.next]).toEqual([1, null]);
+    },
+  );
 });
 
 describe('query parameters', () => {

@@ -225,4 +225,19 @@ describe('nudge logs', () => {
     expect(entered.indexOf(email)).toBe(queued.indexOf(email));
     expect(entered.indexOf('entered ')).toBe(queued.indexOf('action '));
   });
+
+  it('refuses a --contact no contact is and no decision names, as the API does (exit 1)', async () => {
+    const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    expect(await run(['logs', '--contact', 'grace'], m.io)).toBe(1);
+    expect(m.stderr().split('\n').slice(0, 2)).toEqual([
+      '✗ no contact "grace"',
+      '  hint: give a whole email or a contact id',
+    ]);
+    expect(m.stdout()).toBe('');
+    // Whole, in any case: a contact there is with no decisions is just quiet.
+    await sql`insert into nudge_engine.contacts (email) values ('grace@example.com')`;
+    expect(await logs('--contact', 'Grace@Example.com')).toEqual([
+      'No decisions for contact Grace@Example.com.',
+    ]);
+  });
 });

@@ -25,7 +25,7 @@ import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { checkFeatureFilter } from './feature-filter.js';
 import { durationQuery, invalid, readJson, takes, validate } from './input.js';
-import { limitOf, nextCursor, wholeNumber } from './keyset.js';
+import { limitOf, pageOf, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -75,17 +75,18 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
          ${feature ? sql`and r.feature = ${feature}` : sql``}
          ${sinceMs !== undefined ? sql`and r.created_at >= ${new Date(Date.now() - sinceMs)}` : sql``}
          ${before !== undefined ? sql`and r.id < ${before}` : sql``}
-       order by r.id desc limit ${limit}`;
-    if (rows.length === 0) {
+       order by r.id desc limit ${limit + 1}`;
+    const { page, next } = pageOf(rows, limit);
+    if (page.length === 0) {
       await checkFeatureFilter(options, feature, (name) => hasActionRuns(sql, name));
     }
     return c.json({
-      items: rows.map((row) => ({
+      items: page.map((row) => ({
         ...row,
         created_at: row.created_at.toISOString(),
         updated_at: row.updated_at.toISOString(),
       })),
-      next: nextCursor(rows, limit),
+      next,
     } satisfies ActionPage);
   });
 

@@ -4,7 +4,8 @@
 // decision id (`next` is the cursor to pass as `before`). GET
 // /v1/decisions/stream is the live tail: server-sent events, one `decision`
 // event per line as decisions are written. A feature no file has and the
-// log holds nothing of is refused, with the known ones (feature-filter.ts).
+// log holds nothing of is refused, with the known ones; on the list, so is a
+// contact no one is and no decision names (feature-filter.ts).
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type postgres from 'postgres';
@@ -19,9 +20,14 @@ import {
 } from '../../engine/lanes/decision-log.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { checkFeatureFilter, hasDecisions, type KnownFeatures } from './feature-filter.js';
+import {
+  checkContactFilter,
+  checkFeatureFilter,
+  hasDecisions,
+  type KnownFeatures,
+} from './feature-filter.js';
 import { takes } from './input.js';
-import { limitOf, nextCursor, wholeNumber } from './keyset.js';
+import { limitOf, pageOf, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
 /** How often the live tail looks for new decisions. */
@@ -38,15 +44,21 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
     const filter = filterOf(c.req.query());
     const limit = limitOf(c.req.query('limit'), DEFAULT_LIMIT);
     const before = wholeNumber(c.req.query('before'), 'before');
-    const rows = await readDecisions(sql, filter, {
-      ...(before !== undefined ? { before } : {}),
+    const { page, next } = pageOf(
+      await readDecisions(sql, filter, {
+        ...(before !== undefined ? { before } : {}),
+        limit: limit + 1,
+      }),
       limit,
-    });
-    if (rows.length === 0) await known(filter.feature);
-    const replays = await replaysOf(sql, rows);
+    );
+    if (page.length === 0) {
+      await known(filter.feature);
+      await checkContactFilter(sql, filter.contact);
+    }
+    const replays = await replaysOf(sql, page);
     return c.json({
-      items: rows.flatMap((row) => itemsOf(row, filter.feature, replays)),
-      next: nextCursor(rows, limit),
+      items: page.flatMap((row) => itemsOf(row, filter.feature, replays)),
+      next,
     } satisfies DecisionPage);
   });
 

@@ -4,6 +4,8 @@
 // names there are — for features in the words POST /v1/actions/replay and
 // `nudge logs` use (features/load.ts unknownFeatureText). A feature or
 // template since removed from its file still answers what it left behind.
+// So is a contact the decision log is filtered by (`contact=`, `nudge logs
+// --contact`) that no contact is and no decision names: a part of an email.
 import type postgres from 'postgres';
 import { templateFiles, templateName } from '../../actions/render.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -76,3 +78,38 @@ export async function hasDecisions(sql: postgres.Sql, feature: string): Promise<
                       and detail -> 'skipped' ? ${feature}) as found`;
   return row?.found ?? false;
 }
+
+/**
+ * Why `contact` names no one, as the decision log reads it (an email, whole
+ * and in any case; a contact id or auth user id), or undefined when a
+ * contact has it or a decision names it (a contact removed since).
+ */
+export async function unknownContactText(
+  sql: postgres.Sql,
+  contact: string,
+): Promise<string | undefined> {
+  const value = contact.trim();
+  if (!value) return undefined;
+  const [row] = UUID.test(value)
+    ? await sql<{ found: boolean }[]>`
+        select exists (select 1 from nudge_engine.contacts
+                        where id = ${value}::uuid or auth_user_id = ${value}::uuid)
+            or exists (select 1 from nudge_engine.decisions where contact_id = ${value}::uuid) as found`
+    : await sql<{ found: boolean }[]>`
+        select exists (select 1 from nudge_engine.contacts where email = ${value.toLowerCase()}) as found`;
+  return row?.found ? undefined : `no contact "${value}"`;
+}
+
+/** What unknownContactText says is to be given instead. */
+export const CONTACT_HINT = 'give a whole email or a contact id';
+
+/** Throws 422 `unknown_contact` when `contact` names no one (unknownContactText). */
+export async function checkContactFilter(
+  sql: postgres.Sql,
+  contact: string | undefined,
+): Promise<void> {
+  const unknown = contact && (await unknownContactText(sql, contact));
+  if (unknown) throw new HttpError(422, 'unknown_contact', `contact: ${unknown}; ${CONTACT_HINT}`);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

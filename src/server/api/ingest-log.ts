@@ -10,7 +10,7 @@ import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { timeOf } from './decisions.js';
 import { takes } from './input.js';
-import { limitOf, nextCursor, wholeNumber } from './keyset.js';
+import { limitOf, pageOf, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
 
@@ -56,15 +56,16 @@ export function ingestLogRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
          ${from ? sql`and i.received_at >= ${from}` : sql``}
          ${to ? sql`and i.received_at < ${to}` : sql``}
          ${before !== undefined ? sql`and i.id < ${before}` : sql``}
-       order by i.id desc limit ${limit}`;
+       order by i.id desc limit ${limit + 1}`;
+    const { page, next } = pageOf(rows, limit);
     return c.json({
-      items: rows.map((row) => ({
+      items: page.map((row) => ({
         ...row,
         occurred_at: row.occurred_at.toISOString(),
         received_at: row.received_at.toISOString(),
         processed_at: row.processed_at ? row.processed_at.toISOString() : null,
       })),
-      next: nextCursor(rows, limit),
+      next,
     } satisfies IngestPage);
   });
   return api;

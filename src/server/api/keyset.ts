@@ -1,6 +1,9 @@
-// Keyset paging for the dashboard's lists (decisions, actions, mailbox):
-// newest first by id, `before=<id>` for the next page, `limit` capped, and
-// `next` — the cursor to pass as `before` — while a page comes back full.
+// Keyset paging for the dashboard's lists (decisions, actions, ingest
+// records, mailbox, and a contact's timeline): newest first, `before=<cursor>`
+// for the next page, `limit` capped. A list reads one row more than it shows
+// (`limit` + 1) and pageOf cuts it: `next` — the cursor to pass as `before`,
+// the id of the page's last row — is given only when that extra row shows
+// something older is there, so "Older" never opens an empty page.
 import { HttpError } from '../http-error.js';
 
 export const MAX_LIMIT = 200;
@@ -33,7 +36,29 @@ export function limitOf(text: string | undefined, fallback: number): number {
   return limit;
 }
 
-/** The cursor of the next page: the last id of a full page, null after the last. */
-export function nextCursor(rows: { id: number }[], limit: number): string | null {
-  return rows.length === limit ? String(rows.at(-1)!.id) : null;
+/** A page of a list and the cursor of the one after it (null on the last). */
+export interface KeysetPage<Row> {
+  page: Row[];
+  next: string | null;
+}
+
+/**
+ * The page out of the up to `limit` + 1 rows a list read, newest first: the
+ * first `limit`, and `next` — the cursor of the page's last row (its id,
+ * unless `cursorOf` says otherwise) — only when a row is left over.
+ */
+export function pageOf<Row extends { id: number }>(rows: Row[], limit: number): KeysetPage<Row>;
+export function pageOf<Row>(
+  rows: Row[],
+  limit: number,
+  cursorOf: (last: Row) => string,
+): KeysetPage<Row>;
+export function pageOf<Row>(
+  rows: Row[],
+  limit: number,
+  cursorOf = (last: Row) => String((last as { id: number }).id),
+): KeysetPage<Row> {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, next: rows.length > limit && last !== undefined ? cursorOf(last) : null };
 }

@@ -10,7 +10,7 @@ import type { Mail, MailboxPage, MailItem } from '../../client/dashboard.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { takes } from './input.js';
-import { limitOf, nextCursor, wholeNumber } from './keyset.js';
+import { limitOf, pageOf, wholeNumber } from './keyset.js';
 
 const DEFAULT_LIMIT = 50;
 /** What an email's HTML may do when opened: show itself, its inline styles and data: images. */
@@ -33,11 +33,9 @@ export function mailboxRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
       select m.id::int as id, to_address as to, from_address as from, subject, sent_at
         from nudge_engine.mailbox m
        where ${before === undefined ? sql`true` : sql`m.id < ${before}`}
-       order by m.id desc limit ${limit}`;
-    return c.json({
-      items: rows.map(item),
-      next: nextCursor(rows, limit),
-    } satisfies MailboxPage);
+       order by m.id desc limit ${limit + 1}`;
+    const { page, next } = pageOf(rows, limit);
+    return c.json({ items: page.map(item), next } satisfies MailboxPage);
   });
 
   const find = async (text: string) => {

@@ -1,10 +1,11 @@
 // A contact's timeline, newest first: events, journeys (by their last move),
 // decisions and action runs, merged and paged by a cursor over (at, kind,
 // key) so a page never repeats or skips an item when new ones arrive. A page
-// reads one item more than it shows: `next` is given only when an older item
-// is there, so "Older" never opens an empty page.
+// reads one item more than it shows and pageOf cuts it, as every list does
+// (keyset.ts): `next` is given only when an older item is there.
 import type postgres from 'postgres';
 import { HttpError } from '../http-error.js';
+import { pageOf } from './keyset.js';
 
 export interface TimelineItem {
   kind: 'event' | 'journey' | 'decision' | 'action';
@@ -99,12 +100,8 @@ export async function timelineOf(
     ) t
     order by at desc, kind desc, key desc
     limit ${read}`;
-  const page = rows.slice(0, limit);
-  const items = page.map((row) => ({ kind: row.kind, at: row.at_text, ...row.item }));
-  const last = page[page.length - 1];
-  const next =
-    rows.length > limit && last
-      ? Buffer.from(JSON.stringify([last.at_text, last.kind, last.key])).toString('base64url')
-      : null;
-  return { items, next };
+  const { page, next } = pageOf(rows, limit, (last) =>
+    Buffer.from(JSON.stringify([last.at_text, last.kind, last.key])).toString('base64url'),
+  );
+  return { items: page.map((row) => ({ kind: row.kind, at: row.at_text, ...row.item })), next };
 }
