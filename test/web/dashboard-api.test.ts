@@ -241,8 +241,14 @@ describe('getting in', () => {
       '/login',
       '/login?x=1',
       '/logout',
+      '/login/',
       '//evil.example/',
       'https://evil.example/',
+      // A browser drops the tab: //evil.example.
+      '/\t/evil.example',
+      '/\\evil.example',
+      // No header may carry a newline: once a 500 after the cookie was set.
+      '/logs\r\nSet-Cookie: x=1',
     ])
       expect((await post(server.dashboard.token, next)).headers.get('location'), next).toBe('/');
   });

@@ -103,15 +103,15 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
     c.header('referrer-policy', 'same-origin');
     c.header('cache-control', 'no-store');
   };
-  // `next`: where signing in leads — the page asked for, its query included
-  // (without the link's token); on a failed sign-in, the form's own `next`,
-  // since that request's path is /login.
-  const login = (c: Context, message?: string, next = pageAsked(c)) => {
+  // `next`: where signing in leads, through safeNext once — the page asked
+  // for, its query included (without the link's token); on a failed sign-in,
+  // the form's own `next` as POST /login cleaned it (its path is /login).
+  const login = (c: Context, message?: string, next = safeNext(pageAsked(c))) => {
     secure(
       c,
       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     );
-    return c.html(loginPage({ next: safeNext(next), ...(message ? { message } : {}) }), 401);
+    return c.html(loginPage({ next, ...(message ? { message } : {}) }), 401);
   };
 
   const page = async (c: Context, status: 200 | 404 = 200) => {
@@ -120,10 +120,8 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
       const cookie = await access.login(token);
       if (!cookie) return login(c, 'That link’s token is not valid for this Nudge.');
       setSession(c, cookie);
-      const url = new URL(c.req.url);
-      url.searchParams.delete('token');
       secure(c, APP_CSP);
-      return c.redirect(`${url.pathname}${url.search}`, 303);
+      return c.redirect(pageAsked(c), 303);
     }
     if (!(await access.session(getCookie(c, SESSION_COOKIE)))) return login(c);
     secure(c, APP_CSP);
@@ -196,9 +194,16 @@ function pageAsked(c: Context): string {
  * and not the sign-in or sign-out form's own address (no page: a GET there
  * is the app's "Not found").
  */
-function safeNext(path: string): string {
-  const onThisServer = path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\');
-  if (!onThisServer) return '/';
-  const pathname = path.split(/[?#]/, 1)[0]!;
-  return pathname === '/login' || pathname === '/logout' ? '/' : path;
+function safeNext(next: string): string {
+  // A browser drops tabs and newlines from a URL and reads \ as /, so
+  // `/\t/evil.example` would leave the server: refused, as is anything not
+  // a path here once resolved, and any space or control character (CR/LF
+  // may be in no header).
+  const unsafe = [...next].some((ch) => ch === '\\' || ch <= ' ' || ch === '\u007f');
+  if (!next.startsWith('/') || unsafe) return '/';
+  const here = 'http://nudge.invalid';
+  const url = new URL(next, here);
+  if (url.origin !== here) return '/';
+  const page = url.pathname.replace(/\/+$/, '');
+  return page === '/login' || page === '/logout' ? '/' : `${url.pathname}${url.search}${url.hash}`;
 }
