@@ -50,7 +50,7 @@ export function requireApiKey(sql: postgres.Sql, limiter: RateLimiter): Middlewa
       throw new HttpError(
         403,
         'insufficient_scope',
-        `API key "${key.name}" has scope ${key.scope}; ${c.req.method} ${c.req.path} needs a write key`,
+        `API key "${key.name}" has scope ${key.scope}; ${c.req.method} ${c.req.path} needs a write key${isDashboardWrite(c) ? ' or a dashboard key' : ''}`,
       );
     }
     c.set('apiKey', key);

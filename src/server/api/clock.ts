@@ -56,7 +56,14 @@ export function clockRoutes(options: {
   // As `nudge clock reset`. What the engine did while ahead stays done, and a
   // wait or cooldown it started then counts from that later time.
   api.post('/reset', async (c) => {
-    validate(resetSchema, await readJson(c, maxBodyBytes));
+    const body = await readJson(c, maxBodyBytes);
+    if (body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length)
+      throw new HttpError(
+        422,
+        'invalid_body',
+        `${Object.keys(body).join(', ')}: reset takes no body (it goes back to real time); to move the clock ahead, POST /v1/clock/advance {"by":"2d"}`,
+      );
+    validate(resetSchema, body);
     if (!movable) throw notMovable('nudge clock reset');
     await resetStoreClock(sql);
     return c.json(await state());
