@@ -1,5 +1,6 @@
 // What the dashboard's browser tests share: Debian's Chromium driven by
 // playwright-core (headless, no sandbox, nothing fetched in the background),
+// a dashboard server on the test's database, a page signed in to it,
 // screenshots in test-output/dashboard/, and the page globals that
 // page.evaluate callbacks use (declared there, not with the DOM lib, which
 // would change the types of the whole test program).
@@ -7,12 +8,18 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import pino from 'pino';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type postgres from 'postgres';
 import { deploy } from '../../src/capture/deploy.js';
 import { planChange } from '../../src/cli/capture.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import { migrateEngine } from '../../src/db/migrate.js';
+import { type Feature, loadFeatures } from '../../src/features/load.js';
+import { makeServer } from '../../src/server/index.js';
+import type { TestDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { testProject } from '../server/helpers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SHOTS = path.resolve('test-output/dashboard');
@@ -35,12 +42,60 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
 }
 
+const DEMO_FEATURES = path.resolve('examples/demo/nudge/features');
+
+/** The demo's features (examples/demo/nudge/features), as the dashboard shows them. */
+export const demoFeatures = (): Promise<Feature[]> =>
+  loadFeatures(DEMO_FEATURES, {}, path.dirname(DEMO_FEATURES));
+
+/** A dashboard server the browser tests open: its address and token. */
+export interface Dashboard {
+  base: string;
+  token: string;
+  close(): Promise<void>;
+}
+
 /**
- * A desktop-sized page of `browser` signed in to the dashboard at `base` with
- * its `token`, on the Overview, waiting up to 15 s for what it is asked.
+ * Nudge's HTTP server on the test's database (its engine store migrated)
+ * with the dashboard of `features` (the demo's unless given), listening on
+ * a free loopback port; `movableClock`: the Clock page moves the engine's
+ * clock, as under `nudge dev`.
  */
-export async function signedInPage(browser: Browser, base: string, token: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+export async function startDashboard(
+  db: TestDatabase,
+  options: { features?: Feature[]; movableClock?: boolean } = {},
+): Promise<Dashboard> {
+  await migrateEngine(db.sql, db.url);
+  const server = await makeServer({
+    sql: db.sql,
+    project: await testProject(),
+    route: () => 0,
+    log: pino({ level: 'silent' }),
+    dashboard: {
+      features: options.features ?? (await demoFeatures()),
+      source: db.sql,
+      sourceUrl: db.url,
+      movableClock: options.movableClock ?? false,
+    },
+  });
+  const running = await server.listen({ host: '127.0.0.1', port: 0 });
+  return { base: running.url, token: server.dashboard.token, close: () => running.close() };
+}
+
+/**
+ * A page signed in to the dashboard at `base` with its `token`, on the
+ * Overview, waiting up to 15 s for what it is asked: a desktop-sized page of
+ * a browser, or a page of a context (which says its size, locale and zone).
+ */
+export async function signedInPage(
+  from: Browser | BrowserContext,
+  base: string,
+  token: string,
+): Promise<Page> {
+  const page =
+    'newContext' in from
+      ? await from.newPage({ viewport: { width: 1280, height: 860 } })
+      : await from.newPage();
   page.setDefaultTimeout(15_000);
   await page.goto(`${base}/?token=${token}`);
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();

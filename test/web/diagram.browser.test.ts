@@ -6,18 +6,21 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateEngine } from '../../src/db/migrate.js';
 import { type Feature, loadFeatures } from '../../src/features/load.js';
-import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import { testProject } from '../server/helpers.js';
-import { launchBrowser, SHOTS, screenshot, signedInPage } from './browser.js';
+import {
+  type Dashboard,
+  demoFeatures,
+  launchBrowser,
+  SHOTS,
+  screenshot,
+  signedInPage,
+  startDashboard,
+} from './browser.js';
 
 const db = useDatabase();
-const DEMO = path.resolve('examples/demo/nudge/features');
 
 /**
  * Every way arrows crowd: two arrows to the next stage (the second must
@@ -49,34 +52,23 @@ stages:
 
 let browser: Browser;
 let page: Page;
-let running: RunningServer;
+let dashboard: Dashboard;
 let base: string;
 let features: Feature[];
 
 beforeAll(async () => {
-  await migrateEngine(db.sql, db.url);
   const crowded = await mkdtemp(path.join(tmpdir(), 'nudge-diagram-'));
   await writeFile(path.join(crowded, 'crowded.yaml'), CROWDED);
-  features = [
-    ...(await loadFeatures(DEMO, {}, path.dirname(DEMO))),
-    ...(await loadFeatures(crowded, {}, crowded)),
-  ];
-  const server = await makeServer({
-    sql: db.sql,
-    project: await testProject(),
-    route: () => 0,
-    log: pino({ level: 'silent' }),
-    dashboard: { features, source: db.sql, sourceUrl: db.url },
-  });
-  running = await server.listen({ host: '127.0.0.1', port: 0 });
-  base = running.url;
+  features = [...(await demoFeatures()), ...(await loadFeatures(crowded, {}, crowded))];
+  dashboard = await startDashboard(db, { features });
+  base = dashboard.base;
   browser = await launchBrowser();
-  page = await signedInPage(browser, base, server.dashboard.token);
+  page = await signedInPage(browser, base, dashboard.token);
 });
 
 afterAll(async () => {
   await browser?.close();
-  await running?.close();
+  await dashboard?.close();
 });
 
 /** The pairs of things in the diagram that overlap: an edge label with a label, a box or a box's text. */

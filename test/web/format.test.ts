@@ -1,14 +1,13 @@
 // How the dashboard writes times, ages, counts and the engine clock's offset.
 import { describe, expect, it } from 'vitest';
 import { clockOffsetInWords } from '../../src/config/duration-words.js';
+import { plural } from '../../src/words.js';
 import {
   age,
   count,
   fromLocalInput,
   localInput,
   localTime,
-  outcomeAndReason,
-  plural,
   relativeTime,
 } from '../../web/src/format.js';
 
@@ -41,19 +40,10 @@ describe('dashboard formats', () => {
     expect(localTime(at, new Date(2026, 11, 6, 12, 40), 'en-US')).toBe('Dec 8, 12:38:27 PM');
   });
 
-  it('does not repeat an outcome its reason says, and counts in words', () => {
-    expect(outcomeAndReason('skipped', 'paused')).toBe('skipped: paused');
-    expect(outcomeAndReason('entered', 'entered (entry 1)')).toBe('entered (entry 1)');
-    expect(outcomeAndReason('attempt', 'email attempt 1 succeeded')).toBe(
-      'email attempt 1 succeeded',
-    );
-    expect(outcomeAndReason('action', 'stage welcomed: email queued')).toBe(
-      'action: stage welcomed: email queued',
-    );
-    // A word that only contains the outcome's is not it.
-    expect(outcomeAndReason('action', 'no actions in stage')).toBe('action: no actions in stage');
+  it('counts in words, as every part of Nudge does (src/words.ts)', () => {
     expect(plural(1, 'attempt')).toBe('1 attempt');
     expect(plural(2, 'attempt')).toBe('2 attempts');
+    expect(plural(0, 'attempt')).toBe('0 attempts');
   });
 
   it('shows an ISO time in a datetime-local input and reads it back', () => {

@@ -6,17 +6,21 @@
 // newest), and the Features, Ingest records, Actions and Contacts pages read
 // at a phone's width with nothing past the screen's edge.
 // Screenshots: test-output/dashboard/paging-*.png.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateEngine } from '../../src/db/migrate.js';
 import { loadFeatures } from '../../src/features/load.js';
-import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import { testProject } from '../server/helpers.js';
-import { launchBrowser, screenshot, signedInPage } from './browser.js';
+import {
+  type Dashboard,
+  demoFeatures,
+  launchBrowser,
+  screenshot,
+  signedInPage,
+  startDashboard,
+} from './browser.js';
 
 // The page's globals as page.evaluate's callbacks use them (see browser.ts).
 declare const window: { innerWidth: number };
@@ -30,7 +34,6 @@ declare const document: {
 };
 
 const db = useDatabase();
-const DEMO = path.resolve('examples/demo/nudge/features');
 /** More than two pages of 50: the pages ask for 50 at a time. */
 const RUNS = 120;
 const EVENTS = 120;
@@ -40,7 +43,7 @@ const MAILS = 70;
 
 let browser: Browser;
 let page: Page;
-let running: RunningServer;
+let dashboard: Dashboard;
 let base: string;
 let token: string;
 
@@ -49,12 +52,10 @@ const shot = (name: string) => screenshot(page, `paging-${name}`);
 const soon = { timeout: 10_000 };
 
 beforeAll(async () => {
-  await migrateEngine(db.sql, db.url);
-  const project = await testProject();
   // A feature named as long as some are, with a long trigger: the widest row.
-  await mkdir(path.join(project.cwd, 'features'));
+  const long = await mkdtemp(path.join(tmpdir(), 'nudge-paging-'));
   await writeFile(
-    path.join(project.cwd, 'features/subscription-renewal-reminder.yaml'),
+    path.join(long, 'subscription-renewal-reminder.yaml'),
     `name: subscription-renewal-reminder-for-annual-plans
 trigger:
   table: public.subscription_renewals
@@ -64,20 +65,10 @@ contact: { id: new.user_id }
 stages: [{ name: reminded-fourteen-days-before, do: [] }]
 `,
   );
-  const features = [
-    ...(await loadFeatures(DEMO, {}, path.dirname(DEMO))),
-    ...(await loadFeatures(path.join(project.cwd, 'features'), {}, project.cwd)),
-  ];
-  const server = await makeServer({
-    sql: db.sql,
-    project,
-    route: () => 0,
-    log: pino({ level: 'silent' }),
-    dashboard: { features, source: db.sql, sourceUrl: db.url },
+  dashboard = await startDashboard(db, {
+    features: [...(await demoFeatures()), ...(await loadFeatures(long, {}, long))],
   });
-  running = await server.listen({ host: '127.0.0.1', port: 0 });
-  base = running.url;
-  token = server.dashboard.token;
+  ({ base, token } = dashboard);
 
   // One contact with RUNS dead action runs (numbered, oldest first) and EVENTS events.
   const [contact] = await db.sql<{ id: string }[]>`
@@ -135,7 +126,7 @@ stages: [{ name: reminded-fourteen-days-before, do: [] }]
 
 afterAll(async () => {
   await browser?.close();
-  await running?.close();
+  await dashboard?.close();
 });
 
 /** The run numbers (run-N) the Actions page shows, in order. */

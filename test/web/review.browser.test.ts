@@ -10,22 +10,21 @@
 // phone's width, its buttons in place, Deploy's reason; contacts and dead
 // actions linked alike; no word repeated after its badge, proper plurals.
 // Screenshots: test-output/dashboard/review-*.png.
-import path from 'node:path';
-import pino from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateEngine } from '../../src/db/migrate.js';
-import { loadFeatures } from '../../src/features/load.js';
-import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import { testProject } from '../server/helpers.js';
-import { launchBrowser, screenshot } from './browser.js';
+import {
+  type Dashboard,
+  launchBrowser,
+  screenshot,
+  signedInPage,
+  startDashboard,
+} from './browser.js';
 
 // The page's globals as page.evaluate's callbacks use them (see browser.ts).
 declare const window: { scrollY: number; innerHeight: number };
 
 const db = useDatabase();
-const DEMO = path.resolve('examples/demo/nudge/features');
 const TWO_DAYS = 2 * 86_400_000;
 const MAILS = 12;
 const soon = { timeout: 10_000 };
@@ -33,7 +32,7 @@ const soon = { timeout: 10_000 };
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let running: RunningServer;
+let dashboard: Dashboard;
 let base: string;
 let token: string;
 let resumedId: string;
@@ -58,32 +57,9 @@ const newContext = (width = 1280, height = 860) =>
     timezoneId: middayZone(),
   });
 
-async function signedIn(ctx: BrowserContext): Promise<Page> {
-  const p = await ctx.newPage();
-  p.setDefaultTimeout(15_000);
-  await p.goto(`${base}/?token=${token}`);
-  await p.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
-  return p;
-}
-
 beforeAll(async () => {
-  await migrateEngine(db.sql, db.url);
-  const project = await testProject();
-  const server = await makeServer({
-    sql: db.sql,
-    project,
-    route: () => 0,
-    log: pino({ level: 'silent' }),
-    dashboard: {
-      features: await loadFeatures(DEMO, {}, path.dirname(DEMO)),
-      source: db.sql,
-      sourceUrl: db.url,
-      movableClock: true,
-    },
-  });
-  running = await server.listen({ host: '127.0.0.1', port: 0 });
-  base = running.url;
-  token = server.dashboard.token;
+  dashboard = await startDashboard(db, { movableClock: true });
+  ({ base, token } = dashboard);
 
   await db.sql`update nudge_engine.clock set offset_ms = ${TWO_DAYS}`;
   const engine = (seconds: number) => new Date(Date.now() + TWO_DAYS - seconds * 1000);
@@ -141,12 +117,12 @@ beforeAll(async () => {
 
   browser = await launchBrowser();
   context = await newContext();
-  page = await signedIn(context);
+  page = await signedInPage(context, base, token);
 });
 
 afterAll(async () => {
   await browser?.close();
-  await running?.close();
+  await dashboard?.close();
 });
 
 describe('signing in', () => {
@@ -242,7 +218,7 @@ describe('Mailbox on a phone', () => {
   it('brings the email tapped into view', async () => {
     const phone = await newContext(390, 844);
     try {
-      const p = await signedIn(phone);
+      const p = await signedInPage(phone, base, token);
       await p.goto(`${base}/mailbox`);
       await p
         .locator('ol.mails li')
@@ -293,13 +269,29 @@ describe('a contact’s timeline', () => {
     expect(text).not.toContain('(s)');
     expect(text).not.toContain('entered: entered');
     expect(text).not.toContain('completed: completed');
+    // A decision's badge says its outcome; its reason is beside it alone, as in Logs.
+    const decisions = page.locator('li[data-kind="decision"]');
+    expect(await decisions.locator('.badge').allTextContents()).toEqual([
+      'entered',
+      'attempt',
+      'completed',
+    ]);
+    expect(await decisions.locator('.what').allTextContents()).toEqual([
+      'entered (entry 1)',
+      'email attempt 1 succeeded',
+      'completed after stage nudged',
+    ]);
   });
 });
 
 describe('searching', () => {
   it('a contact filter that names no contact says so', async () => {
     await page.goto(`${base}/logs?contact=grace`);
-    await page.getByText(/^No contact grace: give a whole email or a contact id/).waitFor();
+    // The API's 422 unknown_contact, in its words.
+    await page
+      .getByRole('alert')
+      .getByText(/^contact: no contact "grace"; give a whole email or a contact id/)
+      .waitFor();
     expect(await page.getByText(/new ones appear here/).count()).toBe(0);
   });
 
@@ -328,7 +320,7 @@ describe('Plan and deploy', () => {
   it('wraps the plan at a phone’s width, keeps Plan in place, and says why Deploy is off', async () => {
     const phone = await newContext(390, 844);
     try {
-      const p = await signedIn(phone);
+      const p = await signedInPage(phone, base, token);
       await p.goto(`${base}/features`);
       const plan = p.getByRole('button', { name: 'Plan', exact: true });
       await plan.waitFor();

@@ -1,7 +1,14 @@
 // Every dashboard page and filter has its own URL: parsing and writing them
 // agree, and unknown paths are not guessed at.
 import { describe, expect, it } from 'vitest';
-import { hrefOf, parseRoute, type Route } from '../../web/src/routes.js';
+import {
+  hrefOf,
+  type IngestFilter,
+  type LogFilter,
+  parseRoute,
+  type Route,
+  withFilter,
+} from '../../web/src/routes.js';
 
 describe('dashboard routes', () => {
   it('reads and writes every page and filter the same way', () => {
@@ -82,5 +89,30 @@ describe('dashboard routes', () => {
     );
     expect(parseRoute('/lists/x/y', '')).toEqual({ page: 'not-found', path: '/lists/x/y' });
     expect(parseRoute('/features/a/b', '')).toEqual({ page: 'not-found', path: '/features/a/b' });
+  });
+
+  it('applies a filter change over the filter, dropping what was emptied', () => {
+    const filter: LogFilter = {
+      feature: 'welcome-drip',
+      contact: 'ada@example.com',
+      outcome: 'skipped',
+    };
+    expect(withFilter(filter, { outcome: 'matched' })).toEqual({
+      feature: 'welcome-drip',
+      contact: 'ada@example.com',
+      outcome: 'matched',
+    });
+    // A select set to "all" and a box cleared: gone from the filter, and from the address.
+    expect(withFilter(filter, { feature: '', contact: '' })).toEqual({ outcome: 'skipped' });
+    expect(
+      withFilter<IngestFilter>({ source: 'outbox' }, { subject: 'public.orders', from: undefined }),
+    ).toEqual({ source: 'outbox', subject: 'public.orders' });
+    expect(withFilter<IngestFilter>({}, { source: '' })).toEqual({});
+    // The filter it was given is left as it was.
+    expect(filter).toEqual({
+      feature: 'welcome-drip',
+      contact: 'ada@example.com',
+      outcome: 'skipped',
+    });
   });
 });

@@ -45,21 +45,6 @@ export function localTime(at: Date, now: Date, locale?: string): string {
     : at.toLocaleString(locale, { day: 'numeric', month: 'short', ...clock });
 }
 
-/**
- * A decision's line after its outcome's badge: "skipped: paused", but not
- * "entered: entered (entry 1)" — a reason that says its outcome already is
- * shown alone.
- */
-export function outcomeAndReason(outcome: string, reason: string): string {
-  const says = new RegExp(`(^|[^a-z])${outcome.replace(/\W/g, '')}([^a-z]|$)`, 'i');
-  return says.test(reason) ? reason : `${outcome}: ${reason}`;
-}
-
-/** "1 attempt", "2 attempts". */
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 /** An ISO time as a datetime-local input shows it, in local time ("2026-03-01T09:05"). */
 export function localInput(iso: string | undefined): string {
   if (!iso) return '';

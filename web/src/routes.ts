@@ -22,6 +22,18 @@ export interface IngestFilter {
   to?: string;
 }
 
+/**
+ * A filter with `change` applied: its values over the filter's, and a value
+ * left empty (a select set to "all", a cleared box) dropped, so the address
+ * names only what filters. Logs and Ingest records go there with no `before`:
+ * a filter changed starts again at the newest.
+ */
+export function withFilter<F extends LogFilter | IngestFilter>(filter: F, change: NoInfer<F>): F {
+  const merged: F = { ...filter, ...change };
+  for (const name of Object.keys(merged) as (keyof F)[]) if (!merged[name]) delete merged[name];
+  return merged;
+}
+
 export type Route =
   | { page: 'overview' }
   | { page: 'features'; window?: string }

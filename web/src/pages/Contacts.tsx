@@ -7,9 +7,9 @@
 // phone's width each contact of the book is a card (styles.css, table.stack).
 import type { FormEvent, ReactNode } from 'react';
 import type { TimelineItem } from '../../../src/client/index.js';
+import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
-import { ClockNote, useClockMoved } from '../clock.js';
-import { outcomeAndReason, plural } from '../format.js';
+import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
@@ -120,7 +120,6 @@ export function Contact({
   const lists = useLoad(() => nudge.contacts.lists(reference), `contact lists ${reference}`);
   const items = data?.timeline.items ?? [];
   const next = data?.timeline.next;
-  const moved = useClockMoved() !== undefined;
   return (
     <section>
       <p className="crumbs">
@@ -199,11 +198,10 @@ export function Contact({
                   {typeof item.feature === 'string' ? item.feature : '—'}
                 </span>
                 <span className="contact">
-                  <Badge kind={item.kind === 'decision' ? String(item.outcome) : item.kind}>
-                    {item.kind}
-                  </Badge>
+                  {/* A decision's badge says its outcome; its reason is beside it alone, as in Logs. */}
+                  <Badge kind={item.kind === 'decision' ? String(item.outcome) : item.kind} />
                 </span>
-                <span className="what">{describe(item, moved)}</span>
+                <span className="what">{describe(item)}</span>
               </li>
             ))}
           </ol>
@@ -232,8 +230,8 @@ function Attribute({ name, value }: { name: string; value: unknown }) {
 /** The timeline's items stamped with the engine's time (the others: real time). */
 const ENGINE_CLOCK_KINDS = new Set<TimelineItem['kind']>(['journey', 'decision']);
 
-/** One line for a timeline item, in the words `nudge logs` uses; a wake-up's clock said while it is moved. */
-function describe(item: TimelineItem, clockMoved: boolean): ReactNode {
+/** One line for a timeline item, in the words `nudge logs` uses; a decision's is its reason alone. */
+function describe(item: TimelineItem): ReactNode {
   switch (item.kind) {
     case 'event':
       return `event ${String(item.name)} (${String(item.source)})`;
@@ -244,14 +242,13 @@ function describe(item: TimelineItem, clockMoved: boolean): ReactNode {
           {item.stage ? ` in ${String(item.stage)}` : ''}
           {typeof item.wake_at === 'string' && (
             <>
-              , wakes <Time at={item.wake_at} clock="engine" />
-              {clockMoved ? ' (engine clock)' : ''}
+              , wakes <Time at={item.wake_at} clock="engine" tagged />
             </>
           )}
         </>
       );
     case 'decision':
-      return outcomeAndReason(String(item.outcome), String(item.reason));
+      return String(item.reason);
     case 'action':
       return `${String(item.action)} ${String(item.status)} after ${plural(Number(item.attempts), 'attempt')}${item.last_error ? ` (${String(item.last_error)})` : ''}`;
   }

@@ -10,7 +10,7 @@ import { INGEST_SOURCES, type IngestRecord } from '../../../src/client/index.js'
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
-import type { IngestFilter, Route } from '../routes.js';
+import { type IngestFilter, type Route, withFilter } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
 import { Badge, Choice, Pager, Problem, Time } from '../ui.js';
 
@@ -58,12 +58,8 @@ export function Ingest({
   // A filter changed starts again at the newest records: no `before`. The
   // source applies as soon as it is chosen (as every select of Logs and
   // Actions); the text and times when the form is submitted.
-  const apply = (change: IngestFilter) => {
-    const merged: IngestFilter = { ...filter, ...change };
-    for (const name of Object.keys(merged) as (keyof IngestFilter)[])
-      if (!merged[name]) delete merged[name];
-    navigate({ page: 'ingest', filter: merged });
-  };
+  const apply = (change: IngestFilter) =>
+    navigate({ page: 'ingest', filter: withFilter(filter, change) });
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);

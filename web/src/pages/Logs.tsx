@@ -5,15 +5,16 @@
 // over server-sent events and appear at the top without a reload. "Older"
 // goes to the address of the next page back (`before`), so a reload or a
 // copied link keeps it and Back returns to the newer one; an older page has
-// no tail, and a filter starts over at the newest. The raw ingest records
-// are the next tab (Ingest.tsx).
+// no tail, and a filter starts over at the newest. A filter the API refuses
+// (422: a contact no one is, a feature no file has) shows why instead of a list.
+// The raw ingest records are the next tab (Ingest.tsx).
 import { type FormEvent, useEffect, useState } from 'react';
-import { type DecisionItem, NudgeApiError, OUTCOMES } from '../../../src/client/index.js';
+import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
+import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
-import { plural } from '../format.js';
 import { Link, navigate } from '../router.js';
-import type { LogFilter, Route } from '../routes.js';
+import { type LogFilter, type Route, withFilter } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
 import { Badge, Choice, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
@@ -33,8 +34,6 @@ export function Logs({
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
   const [loaded, setLoaded] = useState(false);
-  // The contact filter names no contact (a part of an email, a typo): said instead of "no decisions".
-  const [nobody, setNobody] = useState(false);
   const features = useLoad(() => nudge.features.all(), 'feature names');
   // A match says which trigger it met: the feature's trigger as it reads now.
   const triggers = new Map((features.data ?? []).map((f) => [f.name, f.trigger]));
@@ -49,23 +48,12 @@ export function Logs({
     setProblem(undefined);
     setLive('connecting');
     setLoaded(false);
-    setNobody(false);
     nudge.decisions.list({ ...filter, limit: PAGE, ...(before ? { before } : {}) }).then(
       (page) => {
         if (!open) return;
         setLoaded(true);
         setItems(page.items);
         setNext(page.next);
-        // Nothing for a contact filter: is there such a contact at all? (The log
-        // answers the same empty page for a contact it has no decisions of.)
-        if (page.items.length === 0 && filter.contact) {
-          nudge.contacts.get(filter.contact, { limit: 1 }).then(
-            () => {},
-            (error: unknown) => {
-              if (open && error instanceof NudgeApiError && error.status === 404) setNobody(true);
-            },
-          );
-        }
         // An older page, or a window that has ended, gets nothing new: no tail.
         if (before || (filter.to && new Date(filter.to).getTime() <= Date.now())) {
           setLive('off');
@@ -101,12 +89,8 @@ export function Logs({
     ...(cursor ? { before: cursor } : {}),
   });
   // A filter changed starts again at the newest decisions: no `before`.
-  const apply = (change: LogFilter) => {
-    const merged: LogFilter = { ...filter, ...change };
-    for (const name of Object.keys(merged) as (keyof LogFilter)[])
-      if (!merged[name]) delete merged[name];
-    navigate({ page: 'logs', filter: merged });
-  };
+  const apply = (change: LogFilter) =>
+    navigate({ page: 'logs', filter: withFilter(filter, change) });
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -241,11 +225,9 @@ export function Logs({
       <Loading data={loaded ? items : undefined} error={problem} />
       {loaded && items.length === 0 && !problem && (
         <p className="muted" data-testid="no-decisions">
-          {nobody
-            ? `No contact ${filter.contact}: give a whole email or a contact id.`
-            : live === 'off'
-              ? 'No decisions match.'
-              : 'No decisions match yet; new ones appear here as they are made.'}
+          {live === 'off'
+            ? 'No decisions match.'
+            : 'No decisions match yet; new ones appear here as they are made.'}
         </p>
       )}
       <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />

@@ -1,7 +1,7 @@
 // Mailbox: what the dev email provider "sent" — newest first; the chosen
 // email with its headers, its HTML in a sandboxed frame (no scripts, no
-// access to the dashboard, no remote images) and its text. On a phone the
-// email is below the whole list: one chosen there is scrolled into view.
+// access to the dashboard, no remote images) and its text. One chosen is
+// scrolled into view, which on a phone, where it is below the whole list, moves the page.
 import { Fragment, useEffect, useRef } from 'react';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
@@ -60,18 +60,15 @@ export function Mailbox({ id, before }: { id?: number; before?: string }) {
   );
 }
 
-/** The list and the email side by side down to this width (styles.css); one column below it. */
-const ONE_COLUMN = '(max-width: 760px)';
-
 /** One email; `chosen`: picked from the list (not the newest shown by default). */
 function Mail({ id, chosen }: { id: number; chosen: boolean }) {
   const { data, error } = useLoad(() => nudge.mailbox.get(id), `mail ${id}`);
   const article = useRef<HTMLElement>(null);
   const loaded = data !== undefined;
-  // In one column the email is under the whole list: bring the one tapped into view.
+  // Bring the email chosen into view: on a phone it is under the whole list; beside
+  // the list (a wider screen) it is in view already, and `nearest` leaves it be.
   useEffect(() => {
-    if (loaded && chosen && window.matchMedia(ONE_COLUMN).matches)
-      article.current?.scrollIntoView({ block: 'start' });
+    if (loaded && chosen) article.current?.scrollIntoView({ block: 'nearest' });
   }, [loaded, chosen]);
   return (
     <article className="mail" aria-label="The email" ref={article}>
