@@ -109,7 +109,7 @@ export function liquidFilterNames(): string[] {
 }
 
 /** What an email template's file ends with: `name` is looked for as either. */
-const TEMPLATE_EXTENSION = /\.(liquid|html)$/;
+export const TEMPLATE_EXTENSION = /\.(liquid|html)$/;
 
 /** `promo/welcome` for promo/welcome.liquid: the name an email action gives. */
 export const templateName = (file: string) => file.replace(TEMPLATE_EXTENSION, '');
@@ -182,7 +182,7 @@ export function makeRenderer(templatesDir: string, cwd = process.cwd()): Rendere
         `email template "${name}" is not a template name (letters, digits, _ - . and /)`,
       );
     }
-    const candidates = /\.(liquid|html)$/.test(name)
+    const candidates = TEMPLATE_EXTENSION.test(name)
       ? [path.join(templatesDir, name)]
       : [path.join(templatesDir, `${name}.liquid`), path.join(templatesDir, `${name}.html`)];
     for (const file of candidates) {

@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { templateFiles, templateName } from '../actions/render.js';
 import { type ExcludedColumns, exclusionOf } from '../capture/columns.js';
 import { NAMED_EVENTS } from '../capture/named-events.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -65,21 +66,9 @@ export async function draftContext(
   };
 }
 
+/** The templates an email action can name, each once (welcome.liquid and welcome.html are both welcome). */
 async function templateNames(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir, { recursive: true }))
-      .filter((file) => file.endsWith('.liquid'))
-      .map((file) =>
-        file
-          .replace(/\.liquid$/, '')
-          .split(path.sep)
-          .join('/'),
-      )
-      .sort();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  return [...new Set((await templateFiles(dir)).map(templateName))].sort();
 }
 
 async function examples(): Promise<{ file: string; text: string }[]> {

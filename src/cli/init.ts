@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { templateName } from '../actions/render.js';
+import { TEMPLATE_EXTENSION, templateName } from '../actions/render.js';
 import { didYouMean } from '../config/suggest.js';
 import { displayPath, parseYaml } from '../config/yaml.js';
 import { NudgeError } from '../errors.js';
@@ -126,7 +126,7 @@ async function templateFilesOf(featureText: string, fileName: string): Promise<s
     const name = names[i]!;
     const file = [name, `${name}.liquid`, `${name}.html`].find(
       (candidate) =>
-        /\.(liquid|html)$/.test(candidate) &&
+        TEMPLATE_EXTENSION.test(candidate) &&
         existsSync(path.join(TEMPLATES, 'templates', candidate)),
     );
     if (!file || files.includes(file)) continue;

@@ -70,7 +70,10 @@ function templatesNamed(feature: Feature): { at: (string | number)[]; name: stri
   );
   const split = feature.experiment?.split;
   const i = split ? stages.findIndex((stage) => stage.name === split.stage) : -1;
-  split?.variants.forEach((variant, k) => {
+  // A split of a stage the machine does not have (a feature not read from
+  // its file) has no place in the file to name its templates at.
+  if (!split || i === -1) return named;
+  split.variants.forEach((variant, k) => {
     const name = variant.overrides.email?.template;
     if (typeof name === 'string')
       named.push({ at: ['stages', i, 'split', k, 'with', 'email', 'template'], name });

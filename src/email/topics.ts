@@ -5,7 +5,7 @@
 // in the topic `general`, which always exists: mail is refusable unless its
 // author said otherwise.
 import type { Config } from '../config/schema.js';
-import { closest } from '../config/suggest.js';
+import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
 import type { Feature } from '../features/load.js';
@@ -46,10 +46,8 @@ export function topicOfAction(
   const topic = params.topic ?? GENERAL;
   if (topic === TRANSACTIONAL || topic === GENERAL || topic in email.topics) return { topic };
   const known = [TRANSACTIONAL, ...topicsOf(email).map((t) => t.name)];
-  const meant = closest(topic, known);
-  const guess = meant ? `did you mean "${meant}"?; ` : '';
   return {
-    error: `email topic "${topic}" is not in email.topics of nudge.yaml (${guess}known: ${known.join(', ')})`,
+    error: `email topic "${topic}" is not in email.topics of nudge.yaml${didYouMean(topic, known)} (known: ${known.join(', ')})`,
   };
 }
 

@@ -18,7 +18,7 @@ import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { valueAtPath } from '../zod-words.js';
 import { OVERRIDABLE } from './experiment.js';
-import { type ActionKind, actionSchemas, BARE_FIELD } from './schema.js';
+import { type ActionKind, actionSchemas, recipientText } from './schema.js';
 
 export interface ParamProblem {
   at: FieldPath;
@@ -34,13 +34,17 @@ const LIQUID = /\{[{%]/;
 
 /**
  * Every action of the feature file `value` (stages[i].do[j]) and every
- * variant's replacement parameters (stages[i].split[k].with), checked.
+ * variant's replacement parameters (stages[i].split[k].with), checked;
+ * `variables`, what actionVariables gives for `value`, when it is at hand.
  */
-export function actionProblems(value: unknown): ParamProblem[] {
+export function actionProblems(
+  value: unknown,
+  variables: VariableUse[] = actionVariables(value),
+): ParamProblem[] {
   const problems: ParamProblem[] = [];
   for (const { kind, params, at } of actionsIn(value))
     problems.push(...paramProblems(kind, params, at));
-  problems.push(...variableProblems(value));
+  problems.push(...variableProblems(value, variables));
   return problems;
 }
 
@@ -92,8 +96,8 @@ export function actionVariables(value: unknown): VariableUse[] {
     for (const [path, written] of stringsIn(params, [])) {
       if (kind === 'email' && path[0] === 'template') continue;
       const text =
-        kind === 'email' && path.length === 1 && path[0] === 'to' && BARE_FIELD.test(written.trim())
-          ? `{{ ${written.trim()} }}`
+        kind === 'email' && path.length === 1 && path[0] === 'to'
+          ? recipientText(written)
           : written;
       let read: VariableSegments[];
       try {
@@ -113,14 +117,14 @@ export function actionVariables(value: unknown): VariableUse[] {
  * feature has no enrichment of that name (none at all once `enrich:` is
  * removed). Each said once per field.
  */
-function variableProblems(value: unknown): ParamProblem[] {
+function variableProblems(value: unknown, variables: VariableUse[]): ParamProblem[] {
   const problems = new Map<string, ParamProblem>();
   const add = (at: FieldPath, problem: string, hint?: string) =>
     problems.set(`${at.join('.')}\n${problem}`, { at, problem, ...(hint ? { hint } : {}) });
   const enrich = valueAtPath(value, ['enrich']);
   // An enrich off the schema (not a mapping) is said on its own; its names are not known.
   const enrichments = enrich === undefined ? [] : isMapping(enrich) ? Object.keys(enrich) : null;
-  for (const { at, segments } of actionVariables(value)) {
+  for (const { at, segments } of variables) {
     const [root, name] = segments;
     if (typeof root !== 'string') continue;
     if (!PARAM_VARIABLES.includes(root)) {
@@ -166,8 +170,8 @@ function paramProblems(kind: string, params: unknown, at: FieldPath): ParamProbl
     if (problem) problems.push({ at: [...at, 'url'], problem });
   }
   const to = param('to');
-  // A field written bare (to: contact.email) is the address it holds (schema.ts).
-  if (kind === 'email' && to && !isEmailAddress(to) && !BARE_FIELD.test(to)) {
+  // A field written bare (to: contact.email) is the address it holds: recipientText reads it as Liquid.
+  if (kind === 'email' && to && !isEmailAddress(to) && recipientText(to) === to) {
     problems.push({
       at: [...at, 'to'],
       problem: `"${to}" is not an email address`,

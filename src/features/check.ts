@@ -36,10 +36,11 @@ import { checkTopics } from '../email/topics.js';
 import type { ConfigError } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
+import { unreachableFunctions } from './connector-checks.js';
 import { conditionPlace, type Feature } from './load.js';
 import { throwInFileOrder } from './problems.js';
 import { type AttributeTypes, typeResolver } from './types.js';
-import { contactVariableErrors, knownContactFields, rowVariableErrors } from './variable-checks.js';
+import { contactVariableErrors, knownContactFields, liquidRowField } from './variable-checks.js';
 
 /** Types that have no equality operator and must be compared as text. */
 const NO_EQUALITY = new Set([
@@ -66,8 +67,10 @@ export interface CheckOptions {
   /** Template name → its problem (email/templates.ts): an error at each email action naming it. */
   templates?: ReadonlyMap<string, string>;
   /**
-   * nudge.yaml's connectors.supabase as loaded, null when it has none: each
-   * function action needs its project_url and key (unchecked without).
+   * Given, what needs nudge.yaml's connectors is checked: nudge.yaml's
+   * connectors.supabase as loaded, null when it has none. A function action
+   * needs its project_url and key (connector-checks.ts); the contact fields
+   * its mappings sync are known fields of a contact (variable-checks.ts).
    */
   supabase?: LoadedConfig['supabase'] | null;
 }
@@ -80,11 +83,11 @@ export function checkFeatures(
 ): CaptureNeed[] {
   const errors: ConfigError[] = [];
   const needs: CaptureNeed[] = [];
-  // Known only with the project's connector (its mappings sync attributes): unchecked without.
-  const contactFields =
-    options.supabase === undefined
-      ? undefined
-      : knownContactFields(features, attributes, options.supabase);
+  // Not given (a backtest, a test's check): what needs the connectors is not checked.
+  const connectors =
+    options.supabase === undefined ? undefined : { supabase: options.supabase ?? undefined };
+  // Known only with the project's connector (its mappings sync attributes).
+  const contactFields = connectors && knownContactFields(features, attributes, connectors.supabase);
   for (const feature of features) {
     if (feature.status === 'draft') continue;
     if (contactFields) errors.push(...contactVariableErrors(feature, contactFields));
@@ -99,51 +102,10 @@ export function checkFeatures(
     if (options.templates)
       for (const { at, problem } of templateErrorsAt(feature, options.templates))
         errors.push(feature.source.error(at, problem));
-    if (options.supabase !== undefined)
-      errors.push(...unreachableFunctions(feature, options.supabase));
+    if (connectors) errors.push(...unreachableFunctions(feature, connectors.supabase));
   }
   throwInFileOrder(errors);
   return needs;
-}
-
-/**
- * A function action calls an Edge Function at connectors.supabase.project_url
- * with its service role key, as actions/edge-function.ts does: without
- * either, every run of it is dead, so it is refused at the action, saying
- * what nudge.yaml lacks.
- */
-function unreachableFunctions(
-  feature: Feature,
-  supabase: LoadedConfig['supabase'] | null,
-): ConfigError[] {
-  const url = supabase?.project_url
-    ? undefined
-    : 'project_url: "https://<project-ref>.supabase.co"';
-  const key = supabase?.key ? undefined : `service_role_key: "\${SUPABASE_SERVICE_ROLE_KEY}"`;
-  if (!url && !key) return [];
-  const fields = [url, key].filter(Boolean).join(', ');
-  const [lacks, hint] = supabase
-    ? [
-        `connectors.supabase in nudge.yaml has no ${[url && 'project_url', key && 'service_role_key (or api_key)'].filter(Boolean).join(' and no ')}`,
-        `add to nudge.yaml, under connectors.supabase: ${fields}`,
-      ]
-    : [
-        'nudge.yaml has no connectors.supabase to reach it with',
-        `add to nudge.yaml: connectors: { supabase: { ${fields} } }`,
-      ];
-  return [...feature.machine.stages.values()].flatMap((stage, i) =>
-    stage.actions.flatMap((action, j) =>
-      action.kind === 'function'
-        ? [
-            feature.source.error(
-              ['stages', i, 'do', j, 'function'],
-              `a function action calls a Supabase Edge Function, and ${lacks}: every run of it would be dead`,
-              { key: true, hint },
-            ),
-          ]
-        : [],
-    ),
-  );
 }
 
 function checkFeature(
@@ -256,21 +218,40 @@ function checkConditions(
     attributes,
     conditionsOf(feature).map(([, c]) => c),
   );
-  const checkField = (field: FieldRef, at: FieldPath): boolean => {
+  /**
+   * Checks a new.* / old.* field against the rows' table. Written as a
+   * condition's key, a problem with its column is reported at the key; read
+   * by an action's Liquid (`{{ new.email }}`), at the string that reads it,
+   * naming the variable.
+   */
+  const checkField = (
+    field: FieldRef,
+    at: FieldPath,
+    readBy: 'condition' | 'liquid' = 'condition',
+  ): boolean => {
     if (field.scope !== 'new' && field.scope !== 'old') return true;
     if (rows === 'unknown') return false;
     if (!table) return true;
+    const liquid = readBy === 'liquid';
+    const fail = (problem: string) =>
+      errors.push(
+        liquid
+          ? source.error(at, `${field.scope}.${field.column}: ${problem}`)
+          : source.error(at, problem, { key: true }),
+      );
     const column = columnOf(table, field.column);
     if (!column) {
-      errors.push(source.error(at, missingColumn(field.column, table), { key: true }));
+      fail(missingColumn(field.column, table));
       return false;
     }
     const excluded = exclusionOf(table, field.column, exclude);
     if (excluded) {
-      errors.push(source.error(at, notCaptured(field.column, table, excluded), { key: true }));
+      fail(notCaptured(field.column, table, excluded));
       return false;
     }
-    if (field.jsonPath.length > 0 && valueTypeOf(column.type) !== 'jsonb') {
+    const type = valueTypeOf(column.type);
+    if (field.jsonPath.length === 0 || type === 'jsonb') return true;
+    if (!liquid) {
       errors.push(
         source.error(
           at,
@@ -279,7 +260,15 @@ function checkConditions(
       );
       return false;
     }
-    return true;
+    // Liquid reads `.size` of text and of arrays, and indexes arrays (whose type is unknown here).
+    if (type === 'unknown' || field.jsonPath[0] === 'size') return true;
+    errors.push(
+      source.error(
+        at,
+        `${field.raw}: ${field.column} is ${column.type}, not json, so it renders empty`,
+      ),
+    );
+    return false;
   };
   // Test by test (a type problem is a test's own), so that each is reported,
   // and a test on a column that does not exist only as that.
@@ -308,7 +297,10 @@ function checkConditions(
     }
   }
   // The columns the actions' Liquid reads (`{{ new.email }}`), not only the conditions'.
-  if (table && rows !== 'unknown') errors.push(...rowVariableErrors(feature, table, exclude));
+  for (const { at, segments } of feature.variables) {
+    const field = liquidRowField(segments);
+    if (field) checkField(field, at, 'liquid');
+  }
   // An entry whose test could not be read (an unknown operator) still names its column;
   // not in a goal, whose new.* are its event's properties (or refused: experiment.ts).
   for (const { at, field } of feature.unreadFields ?? [])

@@ -27,7 +27,7 @@ import {
 import { type ConfigError, NudgeError } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
 import { valueAtPath } from '../zod-words.js';
-import { actionProblems } from './action-checks.js';
+import { actionProblems, actionVariables, type VariableUse } from './action-checks.js';
 import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';
 import { compileMachine, type Machine } from './machine.js';
 import { configErrorsIn, type FeatureFiles, throwInFileOrder } from './problems.js';
@@ -77,6 +77,11 @@ export interface Feature {
    * as the operator.
    */
   unreadFields?: { at: FieldPath; field: FieldRef }[];
+  /**
+   * Every variable the Liquid of its actions reads, where each is read
+   * (action-checks.ts): found once, at load, for every check of them.
+   */
+  variables: VariableUse[];
 }
 
 /** Scopes a condition may use, by where it is written. */
@@ -202,7 +207,8 @@ function readFeature(
     // Off the schema: what fits is read all the same, so that every other problem shows now.
     file = readablePart(source.value);
   }
-  for (const { at, problem, hint } of actionProblems(source.value))
+  const variables = actionVariables(source.value);
+  for (const { at, problem, hint } of actionProblems(source.value, variables))
     errors.push(source.error(at, problem, hint ? { hint } : {}));
   const field = (raw: string | undefined, at: FieldPath): FieldRef | undefined => {
     if (raw === undefined) return undefined;
@@ -279,6 +285,7 @@ function readFeature(
     ...measured,
     source,
     ...(unreadFields.length ? { unreadFields } : {}),
+    variables,
   };
   return { feature, errors };
 }

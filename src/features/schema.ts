@@ -100,17 +100,22 @@ const templated = z.string();
  * `new.<column>`, `old.<column>`, `enrichment.<name>.<column>`. An address
  * never looks like one (it has an @).
  */
-export const BARE_FIELD = /^(contact|new|old|enrichment)(\.\w+)+$/;
+const BARE_FIELD = /^(contact|new|old|enrichment)(\.\w+)+$/;
 
 /**
- * An email's recipient. Written bare (`to: contact.email`, as DESIGN.md's
- * sketch writes it), it is the value the field holds: read here as
- * `"{{ contact.email }}"`, so that every reader of the feature (plan, the
- * columns capture copies, the engine, backtest) sees the one Liquid form.
+ * An email's recipient as the Liquid it stands for. Written bare
+ * (`to: contact.email`, as DESIGN.md's sketch writes it), it is the value
+ * the field holds: `"{{ contact.email }}"`; anything else is itself. The
+ * schema reads `to` through this, so that every reader of the feature (plan,
+ * the columns capture copies, the engine, backtest) sees the one Liquid
+ * form, and so do the checks of the file as written (action-checks.ts).
  */
-const recipientSchema = z
-  .string()
-  .transform((to) => (BARE_FIELD.test(to.trim()) ? `{{ ${to.trim()} }}` : to));
+export function recipientText(to: string): string {
+  const trimmed = to.trim();
+  return BARE_FIELD.test(trimmed) ? `{{ ${trimmed} }}` : to;
+}
+
+const recipientSchema = z.string().transform(recipientText);
 
 /** One schema per action kind; an action is a mapping with exactly one of these keys. */
 export const actionSchemas = {

@@ -1,23 +1,21 @@
 // What the Liquid of a feature's actions reads, checked where the file alone
 // cannot say (action-checks.ts says what it can): a `new.<column>` or
 // `old.<column>` the trigger's table does not have (or capture never
-// copies), and a `contact.<field>` that is a typo of a field the contact is
-// known to have. Each would render empty on every run.
+// copies), checked by check.ts as a condition's field is, and a
+// `contact.<field>` that is a typo of a field the contact is known to have.
+// Each would render empty on every run.
 //
 // Contact fields are not a closed set: besides the contact's own fields and
 // the attributes nudge.yaml declares, syncs or a feature sets, the API can
 // set any attribute. So a contact field is refused only when it is unknown
 // and close to a known one (`frist_name` beside `first_name`); declaring it
 // in contacts.attributes says it is meant.
-import type { ExcludedColumns } from '../capture/columns.js';
-import { exclusionOf } from '../capture/columns.js';
+import type { VariableSegments } from '../actions/render.js';
+import type { FieldRef } from '../conditions/index.js';
 import type { LoadedConfig } from '../config/load.js';
-import { closest, didYouMean, distance } from '../config/suggest.js';
+import { closest, distance } from '../config/suggest.js';
 import { compileUserMapping } from '../contacts/mapping.js';
 import type { ConfigError } from '../errors.js';
-import type { Table } from '../source/catalog.js';
-import { formatTableName } from '../source/names.js';
-import { actionVariables } from './action-checks.js';
 import type { Feature } from './load.js';
 import type { AttributeTypes } from './types.js';
 
@@ -32,37 +30,24 @@ const CONTACT_FIELDS = [
   'deleted_at',
 ];
 
-/** Each `new.<column>` / `old.<column>` the feature's actions read that `table` cannot give. */
-export function rowVariableErrors(
-  feature: Feature,
-  table: Table,
-  exclude: ExcludedColumns | undefined,
-): ConfigError[] {
-  const errors: ConfigError[] = [];
-  for (const { at, segments } of actionVariables(feature.source.value)) {
-    const [root, column] = segments;
-    if ((root !== 'new' && root !== 'old') || typeof column !== 'string') continue;
-    const names = table.columns.map((c) => c.name);
-    const excluded = names.includes(column) ? exclusionOf(table, column, exclude) : undefined;
-    if (!names.includes(column)) {
-      errors.push(
-        feature.source.error(
-          at,
-          `${root}.${column}: column "${column}" does not exist on ${formatTableName(table)}${didYouMean(column, names)}`,
-        ),
-      );
-    } else if (excluded) {
-      errors.push(
-        feature.source.error(
-          at,
-          excluded === 'credential'
-            ? `${root}.${column}: ${column} holds credentials: Nudge never captures it from ${formatTableName(table)}`
-            : `${root}.${column}: ${column} of ${formatTableName(table)} is excluded by capture.exclude_columns in nudge.yaml`,
-        ),
-      );
-    }
+/**
+ * The `new.<column>` / `old.<column>` field a Liquid variable reads, as a
+ * condition's field would name it (`{{ new.meta.plan }}` reads meta's path
+ * plan), for check.ts to check against the trigger's table as it checks
+ * the conditions'. A lookup by a variable (`new[key]`) names no column.
+ */
+export function liquidRowField(segments: VariableSegments): FieldRef | undefined {
+  const [scope, column, ...rest] = segments;
+  if ((scope !== 'new' && scope !== 'old') || typeof column !== 'string') return undefined;
+  const jsonPath: string[] = [];
+  let raw = `${scope}.${column}`;
+  for (const step of rest) {
+    if (typeof step === 'string') raw += `.${step}`;
+    else if (typeof step === 'number') raw += `[${step}]`;
+    else break;
+    jsonPath.push(String(step));
   }
-  return errors;
+  return { scope, column, jsonPath, text: false, raw };
 }
 
 /**
@@ -73,7 +58,7 @@ export function rowVariableErrors(
 export function knownContactFields(
   features: Feature[],
   attributes: AttributeTypes,
-  supabase: LoadedConfig['supabase'] | null,
+  supabase: LoadedConfig['supabase'],
 ): Set<string> {
   const known = new Set([...CONTACT_FIELDS, ...Object.keys(attributes)]);
   for (const field of compileUserMapping(supabase?.user_mapping).fields) known.add(field.target);
@@ -93,7 +78,7 @@ export function knownContactFields(
 /** Each `contact.<field>` the feature's actions read that is unknown and a near miss of a known one. */
 export function contactVariableErrors(feature: Feature, known: Set<string>): ConfigError[] {
   const errors: ConfigError[] = [];
-  for (const { at, segments } of actionVariables(feature.source.value)) {
+  for (const { at, segments } of feature.variables) {
     const [root, name] = segments;
     if (root !== 'contact' || typeof name !== 'string' || known.has(name)) continue;
     const meant = nearMiss(name, known);

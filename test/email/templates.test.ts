@@ -65,4 +65,32 @@ describe('nudge plan: email templates', () => {
       ],
     ]);
   });
+  it('names a variant’s template at its split, and at no place when its stage is not there', async () => {
+    const cwd = await projectFiles({
+      'nudge.yaml': 'access: read-write\n',
+      'nudge/templates/welcome.liquid': '<p>Hi</p>\n',
+      'nudge/features/split.yaml': `name: split
+trigger: { table: auth.users, on: insert }
+goal: { when: { contact.paid: is.true }, within: 7d }
+stages:
+  - name: welcomed
+    do: [{ email: { template: welcome } }]
+    split:
+      - { name: a }
+      - { name: b, with: { email: { template: welcom } } }
+`,
+    });
+    const project = await loadConfig({ cwd, env: {} });
+    const [split] = await loadFeatures(project.featuresDir, project.env, cwd);
+    const problems = await templateProblems([split!], rendererFor(project));
+    expect(templateErrorsAt(split!, problems).map(({ at }) => at.join('.'))).toEqual([
+      'stages.0.split.1.with.email.template',
+    ]);
+    // A feature not read from its file, whose split names a stage it does not have.
+    const elsewhere = {
+      ...split!,
+      experiment: { ...split!.experiment!, split: { ...split!.experiment!.split!, stage: 'gone' } },
+    };
+    expect(templateErrorsAt(elsewhere, problems)).toEqual([]);
+  });
 });

@@ -86,6 +86,28 @@ describe('nudge plan: what an action’s Liquid reads', () => {
     expect(result.code).toBe(0);
   });
 
+  it('refuses a path into a column that is not json, as a condition’s -> path is', async () => {
+    const feature = (subject: string) => `name: paths
+trigger: { table: auth.users, on: insert }
+stages:
+  - name: s
+    do: [{ email: { template: welcome, subject: "${subject}" } }]
+`;
+    const refused = await plan(await project({ 'paths.yaml': feature('{{ new.email.domain }}') }));
+    expect(refused.code).toBe(2);
+    expect(refused.problems).toEqual([
+      '✗ nudge/features/paths.yaml:5:49 stages[0].do[0].email.subject: new.email.domain: email is character varying(255), not json, so it renders empty',
+    ]);
+    // Liquid's own size of a text, and a path into a json column.
+    const passed = await plan(
+      await project({
+        'paths.yaml': feature('{{ new.email.size }} {{ old.raw_user_meta_data.plan.name }}'),
+      }),
+    );
+    expect(passed.problems).toEqual([]);
+    expect(passed.code).toBe(0);
+  });
+
   it('passes a contact field that is no typo of a known one, or that is known', async () => {
     const feature = (subject: string) => `name: known
 trigger: { table: auth.users, on: insert }
@@ -145,7 +167,7 @@ stages:
       ),
     );
     expect(result.problems).toEqual([
-      '✗ nudge/features/order.yaml:6:47 stages[0].do[0].email.topic: email topic "order" is not in email.topics of nudge.yaml (did you mean "orders"?; known: transactional, general, orders)',
+      '✗ nudge/features/order.yaml:6:47 stages[0].do[0].email.topic: email topic "order" is not in email.topics of nudge.yaml (did you mean "orders"?) (known: transactional, general, orders)',
     ]);
   });
 });
