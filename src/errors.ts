@@ -1,6 +1,8 @@
 // The error types a user can act on. Each carries a one-line message and an
 // optional hint; the CLI prints them without a stack trace unless --debug.
 
+import type { LoadedConfig } from './config/load.js';
+
 export class NudgeError extends Error {
   override name = 'NudgeError';
   constructor(
@@ -78,15 +80,32 @@ export class NoDatabaseError extends NudgeError {
 }
 
 /**
- * NoDatabaseError, with what to do: set a URL, or use the demo database of
- * a `nudge dev` — exactly its URL when one is found running (`devUrl`, and
- * `devDir` where its data is), else the line it prints for another terminal.
+ * What a command that needs the source database's URL says when there is
+ * none. `database_url: ${VAR}` with VAR unset (as `nudge init` writes it):
+ * the error naming the variable at its line, which says to set it; else
+ * NoDatabaseError, which says to set a URL or use the demo database of a
+ * `nudge dev`. Either names exactly the URL to export when a `nudge dev` is
+ * found running (`running`: its URL, and `devDir` where its data is).
  */
-export function noDatabaseConfigured(running?: { devUrl: string; devDir: string }): NudgeError {
+export function noDatabaseConfigured(
+  project?: Pick<LoadedConfig, 'databaseUrlUnset'>,
+  running?: { devUrl: string; devDir: string },
+): NudgeError {
+  const unset = project?.databaseUrlUnset;
+  const exportIt = (variable: string) =>
+    running &&
+    `nudge dev's demo database is running in ${running.devDir}: to use it, export ${variable}="${running.devUrl}" (as nudge dev printed for another terminal) and run this again`;
+  if (unset) {
+    const hint = exportIt(unset.variable);
+    if (!hint) return unset.error;
+    const { place, field, problem } = unset.error;
+    return new ConfigError(place, field, problem, hint);
+  }
+  const hint = exportIt('DATABASE_URL');
   return new NoDatabaseError(
     'no database configured',
-    running
-      ? `nudge dev's demo database is running in ${running.devDir}: to use it, export DATABASE_URL="${running.devUrl}" (as nudge dev printed for another terminal) and run this again; or set database_url in nudge.yaml`
+    hint
+      ? `${hint}; or set database_url in nudge.yaml`
       : 'set database_url in nudge.yaml or export DATABASE_URL (Supabase: Settings → Database → Connection string); with `nudge dev` running, export the DATABASE_URL it printed for another terminal; or run `nudge dev` to try Nudge on an embedded database',
   );
 }

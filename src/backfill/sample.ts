@@ -14,31 +14,35 @@ export async function sampleContacts(
   catalog: Catalog,
   identities: ContactIdentity[],
 ): Promise<(string | undefined)[]> {
-  const named = identities.map((identity) =>
-    identity.authUserId || identity.email || identity.phone || identity.externalId
-      ? identity
-      : undefined,
-  );
-  const byKey = new Map<string, ContactIdentity>();
-  for (const identity of named) if (identity) byKey.set(identityKey(identity), identity);
+  const named = new Map<string, ContactIdentity>();
+  const keys = identities.map((identity) => {
+    if (!(identity.authUserId || identity.email || identity.phone || identity.externalId)) {
+      return undefined;
+    }
+    const key = identityKey(identity);
+    named.set(key, identity);
+    return key;
+  });
   const found = new Map<string, SimulatedContact>();
-  await lookUpContacts(engine, byKey, found);
-  const labels = named.map((identity) =>
-    identity ? found.get(identityKey(identity))?.label : undefined,
-  );
-  // Auth users the book does not know yet: their email in auth.users, when it is there.
-  const unknown = named.flatMap((identity, i) =>
-    identity?.authUserId && labels[i] === identity.authUserId ? [identity.authUserId] : [],
-  );
+  await lookUpContacts(engine, named, found);
+  const labels = new Map([...found].map(([key, contact]) => [key, contact.label]));
+  // Auth users the book does not know yet (`new:`) whose row gives no email:
+  // their email in auth.users, when it is there.
+  const unknown = [...found].flatMap(([key, contact]) => {
+    const authUserId = named.get(key)?.authUserId;
+    return authUserId && contact.id.startsWith('new:') && !contact.row.email
+      ? [{ key, authUserId }]
+      : [];
+  });
   if (unknown.length && catalog.get({ schema: 'auth', table: 'users' })) {
     const emails = await source<{ id: string; email: string }[]>`
       select id::text as id, email from auth.users
-       where id = any(${unknown}::uuid[]) and email is not null and email <> ''`;
-    const byId = new Map(emails.map((row) => [row.id.toLowerCase(), row.email]));
-    named.forEach((identity, i) => {
-      const email = identity?.authUserId ? byId.get(identity.authUserId.toLowerCase()) : undefined;
-      if (email && labels[i] === identity!.authUserId) labels[i] = email;
-    });
+       where id = any(${unknown.map((u) => u.authUserId)}::uuid[]) and email is not null and email <> ''`;
+    const byId = new Map(emails.map((row) => [row.id, row.email]));
+    for (const { key, authUserId } of unknown) {
+      const email = byId.get(authUserId.toLowerCase());
+      if (email) labels.set(key, email);
+    }
   }
-  return labels;
+  return keys.map((key) => (key === undefined ? undefined : labels.get(key)));
 }

@@ -55,26 +55,15 @@ export interface History {
 const CREATION_COLUMNS = ['created_at', 'inserted_at', 'createdAt', 'created', 'creation_date'];
 const PAGE = 5000;
 
-/**
- * The table a feature's trigger reads, when it has one: the operations it
- * triggers on, and the one whose past rows can stand for (insert, if any).
- */
-export function triggerTable(
-  feature: Feature,
-): { table: TableName; operation: Operation; operations: Operation[] } | undefined {
+/** The table a feature's trigger reads, when it has one, and the operations it triggers on. */
+function triggerTable(feature: Feature): { table: TableName; operations: Operation[] } | undefined {
   const trigger = feature.trigger;
   if (trigger.kind === 'event') {
     const named = namedEvent(trigger.event);
-    return named
-      ? { table: named.table, operation: named.operation, operations: [named.operation] }
-      : undefined;
+    return named ? { table: named.table, operations: [named.operation] } : undefined;
   }
   if (trigger.kind === 'schedule') return undefined;
-  return {
-    table: trigger.table,
-    operation: trigger.operations.includes('insert') ? 'insert' : trigger.operations[0]!,
-    operations: [...trigger.operations],
-  };
+  return { table: trigger.table, operations: [...trigger.operations] };
 }
 
 export async function readHistory(options: {
@@ -106,9 +95,10 @@ export async function readHistory(options: {
     if (keptFrom > from) {
       const table = options.catalog.get(trigger.table);
       const column = table && creationColumn(table);
-      if (trigger.operation !== 'insert') {
+      // Past rows stand only for inserts.
+      if (!trigger.operations.includes('insert')) {
         gaps.push(
-          `${name}: no kept events before ${keptFrom.toISOString()}, and ${trigger.operation}s cannot be rebuilt from rows`,
+          `${name}: no kept events before ${keptFrom.toISOString()}, and ${trigger.operations[0]}s cannot be rebuilt from rows`,
         );
       } else if (!table || !column) {
         gaps.push(

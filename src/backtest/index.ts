@@ -3,12 +3,12 @@
 // journey state machine, a simulated clock, no effects, nothing written
 // anywhere (history.ts reads the past, simulate.ts runs it, report.ts counts).
 import type postgres from 'postgres';
-import { parseSince } from '../cli/sync.js';
+import { timeOption } from '../cli/time-options.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
 import { FeatureSet } from '../engine/match/features.js';
 import { featurePauses } from '../engine/match/pauses.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
 import type { Catalog } from '../source/catalog.js';
@@ -134,36 +134,48 @@ function simplifications(facts: {
   return list;
 }
 
+/** What a window is asked for with: `nudge backtest`'s flags, the API's body. */
+export interface WindowAsked {
+  since?: string;
+  from?: string;
+  to?: string;
+}
+
 /**
  * `--since 30d` or `--from T --to T` (ISO times or durations back from now)
- * as a window. Durations count back from real time (`now`): events are dated
- * in it, and `nudge logs --since` counts it too. The window ends, unless
- * `--to` says otherwise, at the engine clock's now (`engineNow`) when that is
- * ahead (nudge clock moved it), so waits run as far as the engine's did.
+ * as a window; a bad value is a usage error naming its flag. Durations count
+ * back from real time (`now`): events are dated in it, and `nudge logs
+ * --since` counts it too. The window ends, unless `--to` says otherwise, at
+ * the engine clock's now (`engineNow`) when that is ahead (nudge clock moved
+ * it), so waits run as far as the engine's did.
  */
 export function backtestWindow(
-  options: { since?: string; from?: string; to?: string },
+  asked: WindowAsked,
   now: Date,
   engineNow: Date = now,
 ): { from: Date; to: Date } {
-  const end = engineNow > now ? engineNow : now;
-  if (options.since && (options.from || options.to)) {
-    throw new NudgeError('--since and --from/--to do not go together', 'use one of them', 2);
+  return windowUntil(readWindow(asked, now), now, engineNow);
+}
+
+/** The times asked for, read; `to` undefined when the window ends now (windowUntil). */
+export function readWindow(asked: WindowAsked, now: Date): { from: Date; to: Date | undefined } {
+  if (asked.since && (asked.from || asked.to)) {
+    throw new UsageError('--since and --from/--to do not go together', 'use one of them');
   }
-  // parseSince reads an ISO time or a duration back from now; its error names --since.
-  const time = (flag: string, text: string) => {
-    try {
-      return parseSince(text, now);
-    } catch (error) {
-      if (!(error instanceof NudgeError)) throw error;
-      throw new NudgeError(error.message.replace('--since', flag), error.hint, 2);
-    }
-  };
-  if (options.from || options.to) {
+  if (asked.from || asked.to) {
     return {
-      from: options.from ? time('--from', options.from) : new Date(0),
-      to: options.to ? time('--to', options.to) : end,
+      from: asked.from ? timeOption('--from', asked.from, now) : new Date(0),
+      to: asked.to ? timeOption('--to', asked.to, now) : undefined,
     };
   }
-  return { from: time('--since', options.since ?? '30d'), to: end };
+  return { from: timeOption('--since', asked.since ?? '30d', now), to: undefined };
+}
+
+/** A window read, ending at the later of real time and the engine clock's when no end was asked. */
+export function windowUntil(
+  window: { from: Date; to: Date | undefined },
+  now: Date,
+  engineNow: Date,
+): { from: Date; to: Date } {
+  return { from: window.from, to: window.to ?? (engineNow > now ? engineNow : now) };
 }

@@ -269,7 +269,7 @@ const GROUP = 3;
  * journey, again and again — is printed once, followed by how many more
  * times it came and until when. `--json` has every entry.
  */
-export function timelineLines(timeline: Timeline): string[] {
+function timelineLines(timeline: Timeline): string[] {
   const same = (a: number, b: number) =>
     timeline[a]!.outcome === timeline[b]!.outcome && timeline[a]!.reason === timeline[b]!.reason;
   const line = (t: Timeline[number]) => `    ${t.at}  ${t.outcome.padEnd(9)} ${t.reason}`;

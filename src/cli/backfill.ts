@@ -14,7 +14,8 @@ import { makeRouter } from '../engine/intake/router.js';
 import { identityOf } from '../engine/match/candidates.js';
 import { FeatureSet } from '../engine/match/features.js';
 import { storeClock } from '../engine/wiring/clock.js';
-import { NudgeError } from '../errors.js';
+import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
+import { NudgeError, UsageError } from '../errors.js';
 import { formatTableName } from '../source/names.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -38,10 +39,8 @@ const SAMPLE = 5;
 export async function backfill(args: string[], options: BackfillOptions, io: Io): Promise<number> {
   const rate = parseRate(options.rate ?? '50/s');
   if (rate === undefined) {
-    throw new NudgeError(
+    throw new UsageError(
       `--rate ${JSON.stringify(options.rate)}: expected rows a second such as 50/s, 3000/m, or unlimited`,
-      undefined,
-      2,
     );
   }
   const where = options.where === undefined ? undefined : parseWhere(options.where);
@@ -144,7 +143,7 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
             `  ${formatCount(result.read - result.queued)} were backfilled before and do not enter again`,
           );
         }
-        if (result.queued > 0 && !(await engineRunning(store.sql))) {
+        if (result.queued > 0 && (await runningEngineProcesses(store.sql)) === 0) {
           io.out(
             c.yellow(
               '  no engine is running: they enter when `nudge start` runs (see `nudge logs -f` for each decision)',
@@ -181,13 +180,6 @@ function notes(target: BackfillTarget, before: number, paused: boolean): string[
   }
   if (paused) lines.push('the feature is paused: the engine skips what enters as paused');
   return lines;
-}
-
-async function engineRunning(sql: import('postgres').Sql): Promise<boolean> {
-  const [row] = await sql<{ running: boolean }[]>`
-    select exists (select 1 from nudge_engine.workers
-                    where heartbeat_at > now() - interval '1 minute') as running`;
-  return row?.running === true;
 }
 
 /** A bar on a terminal; otherwise a line at each tenth of the way and at most every 5 s. */

@@ -4,12 +4,11 @@
 // and nothing written (src/backtest/).
 
 import { withFeatureSession } from '../backfill/session.js';
-import { backtestWindow, reportLines, runBacktest } from '../backtest/index.js';
+import { readWindow, reportLines, runBacktest, windowUntil } from '../backtest/index.js';
 import { storeClock } from '../engine/wiring/clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
-import { checkTimeOption } from './time-options.js';
 
 export interface BacktestOptions extends GlobalOptions {
   since?: string;
@@ -19,10 +18,9 @@ export interface BacktestOptions extends GlobalOptions {
 }
 
 export async function backtest(args: string[], options: BacktestOptions, io: Io): Promise<number> {
-  for (const flag of ['since', 'from', 'to'] as const) {
-    const value = options[flag];
-    if (value !== undefined) checkTimeOption(`--${flag}`, value);
-  }
+  // Read before the project is: a bad value is refused before the database is reached.
+  const now = new Date();
+  const window = readWindow(options, now);
   const project = await loadProject(options, io);
   return withFeatureSession(project, args[0], async (session) => {
     const engineNow = (await storeClock(session.store.sql)).now();
@@ -33,7 +31,7 @@ export async function backtest(args: string[], options: BacktestOptions, io: Io)
       engine: session.store.sql,
       source: session.source,
       catalog: session.catalog,
-      ...backtestWindow(options, new Date(), engineNow),
+      ...windowUntil(window, now, engineNow),
     });
     if (options.json) io.out(JSON.stringify(report, null, 2));
     else for (const line of reportLines(report)) io.out(line);

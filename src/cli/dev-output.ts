@@ -6,6 +6,7 @@ import type postgres from 'postgres';
 import type { Plan } from '../capture/plan.js';
 import { deployingPart, desiredPart } from '../capture/transports/index.js';
 import { durationInWords } from '../config/duration.js';
+import { displayPath } from '../config/yaml.js';
 import type { Delivery, DemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH } from '../dev/story.js';
 import {
@@ -35,19 +36,13 @@ export function otherCommands(
   /** The project's nudge.yaml as given with --config (none: the folder's), or the bundled demo's. */
   file: string | undefined,
 ): { env: string; command: (args: string) => string } {
-  const shown = file && shortPath(io, path.resolve(io.cwd, file));
+  const shown = file && displayPath(path.resolve(io.cwd, file), io.cwd);
   const assignment = `DATABASE_URL="${url}"`;
   return {
     env: `export ${assignment}`,
     command: (args) =>
       `${assignment} ${selfCommand(io)}${shown ? ` --config ${shown}` : ''} ${args}`,
   };
-}
-
-/** A path as typed from the working directory: relative inside it, else absolute. */
-function shortPath(io: Io, file: string): string {
-  const relative = path.relative(io.cwd, file);
-  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 /** One line for what was deployed: the deployment, and the tables captured and how. */

@@ -36,7 +36,7 @@ import {
   otherCommands,
   printAfterStory,
 } from './dev-output.js';
-import { type Io, printError } from './io.js';
+import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { Stopped, stopOnSignals } from './signals.js';
 
@@ -66,7 +66,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   let running: Awaited<ReturnType<typeof launch>> | undefined;
   /** --once and the story played: said when everything has stopped. */
   let storyOver = false;
-  /** Printed here, not by the caller: so that what stopped is said after it. */
+  /** The error the caller prints: what stopped is said before it, in finally. */
   let failed = false;
   try {
     demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined, {
@@ -215,7 +215,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     // Before the demo database was open, nothing of dev's is left to tell of.
     if (!demo) throw error;
     failed = true;
-    return printError(io, error, !!options.debug);
+    throw error;
   } finally {
     if (stop.stopped)
       io.out(
@@ -232,7 +232,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     if (failed) {
       io.err(
         c.dim(
-          `nudge dev has stopped${left ? " (the demo database's server, running before it, is left running)" : `, and so has the demo database; its data stays in ${displayPath(dataDir, io.cwd)}`}. Run \`nudge dev\` again once the above is fixed.`,
+          `nudge dev has stopped${left ? " (the demo database's server, running before it, is left running)" : `, and so has the demo database (its data stays in ${displayPath(dataDir, io.cwd)})`}, because of:`,
         ),
       );
     }

@@ -21,7 +21,7 @@ export async function mcp(options: GlobalOptions, io: Io): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    await nudge.server.connect(new StdioServerTransport());
+    await nudge.connect(new StdioServerTransport());
     io.err(io.colors.dim('nudge mcp: serving on stdio'));
     await closed;
   } finally {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import type { EngineStore, openEngineStore } from '../db/engine.js';
-import { ConfigError, NoDatabaseError, type NudgeError, noDatabaseConfigured } from '../errors.js';
+import { NoDatabaseError, type NudgeError, noDatabaseConfigured } from '../errors.js';
 import { loadFeatures, noSuchFeature, unknownFeatureText } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
@@ -40,9 +40,8 @@ function demoDataDirs(project: LoadedConfig): string[] {
 }
 
 /**
- * What a command that needs a database URL says when there is none:
- * noDatabaseConfigured, or the error naming the unset variable that
- * database_url reads; with the URL to export when a `nudge dev` is found
+ * What a command that needs a database URL says when there is none
+ * (noDatabaseConfigured), with the URL to export when a `nudge dev` is found
  * running on .nudge/pg of the working directory or of the project (run
  * there, with --config pointing elsewhere: the URL it printed was not
  * exported in this terminal). Its modules load only here.
@@ -57,16 +56,7 @@ async function noDatabase(project: LoadedConfig): Promise<NudgeError> {
       break;
     }
   }
-  const unset = project.databaseUrlUnset;
-  if (!unset) return noDatabaseConfigured(running);
-  if (!running) return unset.error;
-  const { place, field, problem } = unset.error;
-  return new ConfigError(
-    place,
-    field,
-    problem,
-    `nudge dev's demo database is running in ${running.devDir}: to use it, export ${unset.variable}="${running.devUrl}" (as nudge dev printed for another terminal) and run this again`,
-  );
+  return noDatabaseConfigured(project, running);
 }
 
 export interface SourceSession {

@@ -2,7 +2,6 @@
 // tables in table_mapping into Nudge's contacts and events, resumably, with
 // progress and a summary. Ctrl-C stops after the batches being written; the
 // same command then continues from the checkpoint.
-import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
 import { SYNC_BATCH_SIZE } from '../config/schema.js';
 import type { TableSyncMapping, UserMapping } from '../contacts/mapping.js';
@@ -20,12 +19,12 @@ import { openSyncSession, projectSecrets, type SyncSession } from '../contacts/s
 import { syncTable } from '../contacts/sync/tables.js';
 import { syncUsers } from '../contacts/sync/users.js';
 import { checkTableMappings, checkUserMapping } from '../contacts/sync/validate.js';
-import { ConfigError, ConfigErrors, NudgeError, throwIfAny, UsageError } from '../errors.js';
+import { ConfigError, ConfigErrors, NudgeError, throwIfAny } from '../errors.js';
 import { formatTableName, parseTableName } from '../source/names.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
-import { checkTimeOption, TIME_HINT } from './time-options.js';
+import { timeOption } from './time-options.js';
 
 export interface SyncOptions extends GlobalOptions {
   /** Start over from the first row, even after an interrupted run. */
@@ -106,7 +105,8 @@ async function withSync(
   if (options.full && options.since) {
     throw new NudgeError('--full and --since do not go together', 'use one of them');
   }
-  const since = options.since === undefined ? undefined : parseSince(options.since);
+  const since =
+    options.since === undefined ? undefined : timeOption('--since', options.since, new Date());
   if (supabase?.log_realtime) {
     log.debug('log_realtime: applies to live sync (realtime changes); a sync command reads pages');
   }
@@ -230,20 +230,6 @@ function runOptions(context: Context) {
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.onBatch ? { onBatch: options.onBatch } : {}),
   };
-}
-
-/** `--since 2024-01-01`, `--since 2024-01-01T10:00:00Z` or `--since 7d` (that long ago). */
-export function parseSince(text: string, now = new Date()): Date {
-  // A duration of at most 36500d, or an ISO time whose date the calendar has
-  // (2020-02-30 is refused, not read as March 1): time-options.ts.
-  checkTimeOption('--since', text);
-  const ago = parseDuration(text);
-  if (ago !== undefined) return new Date(now.getTime() - ago);
-  const trimmed = text.trim();
-  const date = new Date(trimmed.length === 10 ? `${trimmed}T00:00:00Z` : trimmed);
-  if (Number.isNaN(date.getTime()))
-    throw new UsageError(`--since ${JSON.stringify(text)} is not a time`, TIME_HINT);
-  return date;
 }
 
 /** The first Ctrl-C stops after the batches being written; a second one quits at once. */

@@ -12,7 +12,7 @@ import { readSchemaState } from '../capture/schema.js';
 import { objectsParts, pendingInSource } from '../capture/transports/index.js';
 import type { Loss } from '../capture/transports/port.js';
 import type { LoadedConfig } from '../config/load.js';
-import { DEFAULT_DEAD_WORKER_MS } from '../engine/wiring/job-runner.js';
+import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
 import { NudgeError } from '../errors.js';
 import { openSource, type Sql } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
@@ -168,25 +168,16 @@ async function outboxLoss(sql: Sql): Promise<{ what: string; keep: string[] } | 
 }
 
 /**
- * Engine processes (nudge start, dev, worker) running against this project's
- * engine store: the ones whose heartbeat in nudge_engine.workers is fresh. A
- * running process heartbeats at least every 5 s (src/engine/wiring/runtime.ts);
- * one silent for the default dead-worker window has stopped. 0 when the store
- * has no such table yet; undefined when it cannot be read (a separate store
- * out of reach): then nothing is said.
+ * Engine processes running against this project's engine store (the source
+ * database, or a separate store); undefined when it cannot be read (a
+ * separate store out of reach): then nothing is said.
  */
 async function runningEngines(project: LoadedConfig, source: Sql): Promise<number | undefined> {
   const url = project.config.engine?.database_url;
   let store: Sql | undefined;
   try {
     store = url ? await openSource({ url, readOnly: true, max: 1 }) : source;
-    const [table] = await store<{ exists: boolean }[]>`
-      select to_regclass('nudge_engine.workers') is not null as exists`;
-    if (!table?.exists) return 0;
-    const [row] = await store<{ processes: number }[]>`
-      select count(distinct (host, pid))::int as processes from nudge_engine.workers
-       where heartbeat_at > now() - ${DEFAULT_DEAD_WORKER_MS} * interval '1 millisecond'`;
-    return row?.processes ?? 0;
+    return await runningEngineProcesses(store);
   } catch {
     return undefined;
   } finally {

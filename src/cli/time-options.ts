@@ -1,9 +1,9 @@
 // The commands' values that are a span or a time — logs --since, clock
-// advance, backtest --since/--from/--to — checked one way: a duration of at
-// most 36500d, said in the API's words ("expected at most 36500d"), or an
-// ISO time the calendar has (2020-02-30 is refused, as the API refuses it,
-// not read as March 1). A bad one is a usage error, exit 2, as commander's
-// own refusals of a value are (`--limit abc`).
+// advance, sync --since, backtest --since/--from/--to — checked and read one
+// way: a duration of at most 36500d, said in the API's words ("expected at
+// most 36500d"), or an ISO time the calendar has (2020-02-30 is refused, as
+// the API refuses it, not read as March 1). A bad one is a usage error, exit
+// 2, as commander's own refusals of a value are (`--limit abc`).
 import { parseTime, yearOf } from '../conditions/time.js';
 import { durationProblem, parseDuration } from '../config/duration-text.js';
 import { UsageError } from '../errors.js';
@@ -15,29 +15,30 @@ export function durationOption(flag: string, text: string, hint?: string): numbe
   return parseDuration(text) ?? 0;
 }
 
-export const TIME_HINT =
+const TIME_HINT =
   'give an ISO time such as 2024-01-01 or 2024-01-01T12:00:00Z, or a duration back from now such as 7d or 12h';
 
 /**
- * Checks a time given as a duration back from now (bounded as
- * durationOption) or an ISO 8601 time whose date the calendar has, year 1
- * or later (PostgreSQL has no year 0); a UsageError naming `flag`
- * otherwise. The command reads the value itself.
+ * A time given as a duration back from `now` (bounded as durationOption) or
+ * an ISO 8601 time whose date the calendar has, year 1 or later (PostgreSQL
+ * has no year 0), read as UTC when it has no offset; a UsageError naming
+ * `flag` otherwise.
  */
-export function checkTimeOption(flag: string, text: string): void {
+export function timeOption(flag: string, text: string, now: Date): Date {
   const trimmed = text.trim();
   if (parseDuration(trimmed) !== undefined) {
-    durationOption(flag, trimmed, TIME_HINT);
-    return;
+    return new Date(now.getTime() - durationOption(flag, trimmed, TIME_HINT));
   }
-  if (isTime(trimmed)) return;
-  // As sync's --since says it (parseSince), with what is wrong with a date.
+  const time = isoTime(trimmed);
+  if (time !== undefined) return new Date(Number(time / 1000n));
+  // With what is wrong with a date the calendar lacks.
   const date = /^\d{4}-\d{2}-\d{2}/.exec(trimmed)?.[0];
-  const why = date && !isTime(date) ? ` (the calendar has no ${date})` : '';
+  const why = date && isoTime(date) === undefined ? ` (the calendar has no ${date})` : '';
   throw new UsageError(`${flag} ${JSON.stringify(text)} is not a time${why}`, TIME_HINT);
 }
 
-function isTime(text: string): boolean {
+/** Microseconds since 1970 of an ISO time of year 1 or later. */
+function isoTime(text: string): bigint | undefined {
   const time = parseTime(text, true);
-  return time !== undefined && yearOf(time.micros) >= 1;
+  return time !== undefined && yearOf(time.micros) >= 1 ? time.micros : undefined;
 }

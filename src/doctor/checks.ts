@@ -17,7 +17,7 @@ import { formatPath } from '../config/yaml.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets } from '../db/secrets.js';
 import { emailCheck } from '../email/doctor.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, noDatabaseConfigured } from '../errors.js';
 import { keySourceOf } from '../server/ingest-secrets.js';
 import { openSource, redactUrl, type Sql, sourceError } from '../source/connect.js';
 import {
@@ -64,10 +64,9 @@ export async function runDoctor(project: LoadedConfig, report: Report): Promise<
     say('warn', 'Database', 'no database URL: only the Supabase API checks run', fix);
   } else {
     section('Database');
-    const fix = `set database_url in nudge.yaml or DATABASE_URL (${CONNECTION_STRING}), or run nudge dev for an embedded database`;
-    // database_url: ${DATABASE_URL} with the variable unset: that is what to fix.
-    const unset = project.databaseUrlUnset?.error;
-    say('fail', 'Database', unset?.message ?? 'no database configured', unset?.hint ?? fix);
+    // What a command that needs the database says: the unset variable at its line, say.
+    const missing = noDatabaseConfigured(project);
+    say('fail', 'Database', missing.message, missing.hint);
   }
 
   const store = project.config.engine?.database_url;

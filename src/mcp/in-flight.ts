@@ -12,18 +12,15 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 
-export interface InFlight {
-  /** Resolves once every request received so far has been answered (or cancelled, or the connection lost). */
-  answered(): Promise<void>;
-}
-
 /**
  * Watches `transport` — before the server connects to it: the server keeps
  * these callbacks and calls them first. A request counts from its arrival
  * until its answer has been written (`send` resolved); a request the client
  * cancels gets no answer, and one on a connection that closed cannot.
+ * Returns `answered`: resolves once every request received so far has been
+ * answered (or cancelled, or the connection lost).
  */
-export function watchRequests(transport: Transport): InFlight {
+export function watchRequests(transport: Transport): () => Promise<void> {
   const pending = new Set<RequestId>();
   let waiting: (() => void)[] = [];
   const settle = (id: RequestId | undefined) => {
@@ -58,8 +55,6 @@ export function watchRequests(transport: Transport): InFlight {
     }
   };
 
-  return {
-    answered: () =>
-      pending.size === 0 ? Promise.resolve() : new Promise((resolve) => waiting.push(resolve)),
-  };
+  return () =>
+    pending.size === 0 ? Promise.resolve() : new Promise((resolve) => waiting.push(resolve));
 }

@@ -7,40 +7,31 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { NUDGE_VERSION } from '../version.js';
 import type { McpContext } from './context.js';
 import { makeEngineApi } from './engine-api.js';
-import { type InFlight, watchRequests } from './in-flight.js';
+import { watchRequests } from './in-flight.js';
 import { registerResources } from './resources.js';
 import { registerTools } from './tools.js';
 
 export interface NudgeMcp {
   server: McpServer;
+  /** Serves on `transport`, keeping count of the requests received and not yet answered. */
+  connect(transport: Transport): Promise<void>;
   /**
-   * Answers every request already received, then closes the server and the
+   * Answers the requests already received, then closes the server and the
    * engine store it may have opened: what `nudge mcp` does when the client
    * ends stdin (it may do so right after writing its last request) or on
-   * SIGINT / SIGTERM.
+   * SIGINT / SIGTERM. A request not answered within ANSWER_WAIT_MS (a long
+   * tool call) is not waited for: the server's close aborts it.
    */
   close(): Promise<void>;
 }
 
-/** An McpServer that knows which of the requests it received it has not answered yet. */
-class AnsweringServer extends McpServer {
-  private inFlight: InFlight | undefined;
-
-  override connect(transport: Transport): Promise<void> {
-    this.inFlight = watchRequests(transport);
-    return super.connect(transport);
-  }
-
-  /** Resolves once every request received so far has been answered. */
-  answered(): Promise<void> {
-    return this.inFlight?.answered() ?? Promise.resolve();
-  }
-}
+/** How long closing waits for the answers to the requests in hand. */
+const ANSWER_WAIT_MS = 5000;
 
 export function makeMcpServer(options: Omit<McpContext, 'engine'>): NudgeMcp {
   const engine = makeEngineApi();
   const context: McpContext = { ...options, engine };
-  const server = new AnsweringServer(
+  const server = new McpServer(
     { name: 'nudge', version: NUDGE_VERSION },
     {
       instructions:
@@ -49,12 +40,30 @@ export function makeMcpServer(options: Omit<McpContext, 'engine'>): NudgeMcp {
   );
   registerTools(server, context);
   registerResources(server, context);
+  let answered: (() => Promise<void>) | undefined;
   return {
     server,
+    connect(transport) {
+      answered = watchRequests(transport);
+      return server.connect(transport);
+    },
     async close() {
-      await server.answered();
+      if (answered) await within(answered(), ANSWER_WAIT_MS);
       await server.close();
       await engine.close();
     },
   };
+}
+
+/** Resolves when `promise` does, or after `ms`, whichever comes first. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([promise, elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,6 @@
-// `nudge dev` in a project whose feature file is wrong: the problem at its
-// line, then what stopped — the demo database it had started and announced
-// (`psql "…"`) included — and where its data stays. It used to end on the ✗
+// `nudge dev` in a project whose feature file is wrong: what stopped — the
+// demo database it had started and announced (`psql "…"`) included — and
+// where its data stays, then the problem at its line. It used to end on the ✗
 // line alone, with the psql line above it as if the server were still there.
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe('nudge dev with a feature file it cannot read', () => {
-  it('says the problem, then that it stopped the demo database, and leaves none running', async () => {
+  it('says that it stopped the demo database, then the problem, and leaves none running', async () => {
     const { DATABASE_URL: _, ...env } = process.env;
     const result = await exited('node', [BIN, 'dev', '--once', '--data-dir', 'pg'], {
       cwd,
@@ -39,11 +39,11 @@ describe('nudge dev with a feature file it cannot read', () => {
     expect(result.code, result.stderr).toBe(2);
     expect(result.stdout).toContain('psql "postgres://');
     const lines = result.stderr.trimEnd().split('\n');
-    expect(lines[0]).toMatch(
-      /^✗ nudge\/features\/welcome-drip\.yaml:\d+:\d+ stages\[\d+\]\.after: .*did you mean "2d"\?/,
+    expect(lines[0]).toBe(
+      'nudge dev has stopped, and so has the demo database (its data stays in pg), because of:',
     );
-    expect(lines.at(-1)).toBe(
-      'nudge dev has stopped, and so has the demo database; its data stays in pg. Run `nudge dev` again once the above is fixed.',
+    expect(lines[1]).toMatch(
+      /^✗ nudge\/features\/welcome-drip\.yaml:\d+:\d+ stages\[\d+\]\.after: .*did you mean "2d"\?/,
     );
     expect(result.stderr).not.toContain('unexpected');
     // The server it started is down: no postmaster.pid left in its data folder.

@@ -53,7 +53,7 @@ describe('a project made by nudge init, with DATABASE_URL unset', () => {
     }
   });
 
-  it('with nudge dev running here: logs and clock use its database, plan says what to export', async () => {
+  it('with nudge dev running here: logs and clock use its database, plan says what to export, doctor names the variable', async () => {
     demo = await openDemoDatabase(path.join(cwd, '.nudge/pg'));
     const said =
       'Using the embedded demo database in .nudge/pg (DATABASE_URL, which database_url in nudge.yaml reads, is not set).';
@@ -62,6 +62,16 @@ describe('a project made by nudge init, with DATABASE_URL unset', () => {
       expect(result.code, `${command.join(' ')}: ${result.err}`).toBe(0);
       expect(result.err, command.join(' ')).toBe(said);
     }
+    // doctor runs its checks, and says what to fix on its Database line.
+    const doctor = await nudge('doctor');
+    expect(doctor.code, doctor.err).toBe(1);
+    expect(doctor.out).toContain(
+      [
+        `✗ ${'Database'.padEnd(18)} ${place} environment variable DATABASE_URL is not set`,
+        SET_IT.replace('hint:', 'fix:'),
+      ].join('\n'),
+    );
+    expect(doctor.out).toContain('Supabase API checks skipped');
     for (const command of ['plan', 'deploy']) {
       const result = await nudge(command);
       expect(result.err, command).toBe(

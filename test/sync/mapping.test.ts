@@ -2,7 +2,7 @@
 // value conversion, and the decisions a sync run makes (which mode, where
 // to start), without a database.
 import { describe, expect, it } from 'vitest';
-import { parseSince } from '../../src/cli/sync.js';
+import { timeOption } from '../../src/cli/time-options.js';
 import type { TableMapping } from '../../src/config/schema.js';
 import {
   compileTableMapping,
@@ -255,14 +255,14 @@ describe('a sync run', () => {
   });
 
   it('reads --since as a time or a duration back from now', () => {
-    expect(parseSince('2024-01-01', now).toISOString()).toBe('2024-01-01T00:00:00.000Z');
-    expect(parseSince('7d', now).toISOString()).toBe('2024-05-25T12:00:00.000Z');
-    expect(() => parseSince('last week', now)).toThrow('is not a time');
+    expect(timeOption('--since', '2024-01-01', now).toISOString()).toBe('2024-01-01T00:00:00.000Z');
+    expect(timeOption('--since', '7d', now).toISOString()).toBe('2024-05-25T12:00:00.000Z');
+    expect(() => timeOption('--since', 'last week', now)).toThrow('is not a time');
     // A date the calendar lacks is refused, not read as the next one; durations are bounded.
-    expect(() => parseSince('2020-02-30', now)).toThrow(
+    expect(() => timeOption('--since', '2020-02-30', now)).toThrow(
       '--since "2020-02-30" is not a time (the calendar has no 2020-02-30)',
     );
-    expect(() => parseSince('99999999d', now)).toThrow(
+    expect(() => timeOption('--since', '99999999d', now)).toThrow(
       '--since 99999999d: expected at most 36500d',
     );
   });

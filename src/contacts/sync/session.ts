@@ -7,7 +7,7 @@ import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
 import { openEngineStore } from '../../db/engine.js';
 import { migrateEngine } from '../../db/migrate.js';
-import { NudgeError } from '../../errors.js';
+import { NudgeError, noDatabaseConfigured } from '../../errors.js';
 import { openSource, redactUrl } from '../../source/connect.js';
 import { makeSupabaseApi } from '../../source/supabase-api.js';
 import { checkServiceKey } from '../../source/supabase-http.js';
@@ -111,13 +111,12 @@ export async function openSyncSession(
       };
     } else {
       // database_url: ${DATABASE_URL} with the variable unset: that is what to fix.
-      throw (
-        project.databaseUrlUnset?.error ??
-        new NudgeError(
-          'nothing to sync from: no database URL, and no Supabase project_url with an api_key',
-          'set database_url (or DATABASE_URL), or connectors.supabase.project_url and api_key (the service_role key) for API mode',
-        )
-      );
+      throw project.databaseUrlUnset
+        ? noDatabaseConfigured(project)
+        : new NudgeError(
+            'nothing to sync from: no database URL, and no Supabase project_url with an api_key',
+            'set database_url (or DATABASE_URL), or connectors.supabase.project_url and api_key (the service_role key) for API mode',
+          );
     }
     let engine: postgres.Sql;
     let lockUrl: string;

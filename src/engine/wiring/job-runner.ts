@@ -196,6 +196,22 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   };
 }
 
+/**
+ * Engine processes (nudge start, dev, worker) running against this engine
+ * store: those with a heartbeat (written above) fresher than the default
+ * dead-worker window; a running process heartbeats at least every 5 s
+ * (src/engine/wiring/runtime.ts). 0 when the store has no workers table yet.
+ */
+export async function runningEngineProcesses(sql: postgres.Sql): Promise<number> {
+  const [table] = await sql<{ exists: boolean }[]>`
+    select to_regclass('nudge_engine.workers') is not null as exists`;
+  if (!table?.exists) return 0;
+  const [row] = await sql<{ processes: number }[]>`
+    select count(distinct (host, pid))::int as processes from nudge_engine.workers
+     where heartbeat_at > now() - ${DEFAULT_DEAD_WORKER_MS} * interval '1 millisecond'`;
+  return row?.processes ?? 0;
+}
+
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
