@@ -70,6 +70,9 @@ export async function deploy(
         const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
         await refuseLosses(tx as unknown as postgres.Sql, plan, options);
         for (const statement of itemStatements(plan, kinds)) await tx.unsafe(statement);
+        // Its engine process hears of it at this commit, in the order of what it captures.
+        const announce = deploying.objects.announce;
+        if (announce && plan.hasChanges) await tx.unsafe(announce);
         return plan;
       });
       await runOutside(sql, first);
@@ -190,11 +193,16 @@ export function planScript(
         parts.filter((part) => part.objects.commitFirst).flatMap((part) => part.objects.kinds),
       )
     : [];
+  // The deployed transport's word to its engine (deploy), with its first
+  // commit when it has one, else with the rest.
+  const announcing = deployingPart(plan.desired)?.objects.announce;
+  const announce = announcing ? [`${announcing};`] : [];
   const body = [
     `SELECT ${LOCK};`,
     `${SET_LOCK_TIMEOUT};`,
     `SELECT ${PUMP_LOCK};`,
     ...statements.filter((s) => !first.includes(s)).map((s) => noted(s, `${s};`)),
+    ...(first.length ? [] : announce),
     `${recordSql(plan)};`,
     `${NOTIFY_DEPLOYED};`,
   ];
@@ -217,6 +225,7 @@ export function planScript(
         'BEGIN;',
         `SELECT ${LOCK};`,
         ...first.map((s) => noted(s, `${s};`)),
+        ...announce,
         'COMMIT;',
         ...made.map((s) => noted(s, `${s};`)),
       ]

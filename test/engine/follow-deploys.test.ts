@@ -20,28 +20,12 @@ import { makeLog } from '../../src/log.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
-import { signUp } from './harness.js';
+import { BIG_ORDER_FEATURE, signUp, WELCOME_FEATURE } from './harness.js';
 
 const db = useDatabase();
 let running: Running;
 let cwd: string;
 const logged: string[] = [];
-
-const WELCOME = `name: welcome
-trigger: { table: auth.users, on: insert }
-contact: { id: new.id, email: new.email }
-stages:
-  - name: welcomed
-    do: [{ set: { welcomed: true } }]
-`;
-
-const BIG_ORDER = `name: big-order
-trigger: { table: public.orders, on: insert, when: { new.total: gte.100 } }
-contact: { id: new.user_id }
-stages:
-  - name: thanked
-    do: [{ set: { big_spender: true } }]
-`;
 
 beforeAll(async () => {
   await db.sql`create table public.orders (
@@ -50,7 +34,7 @@ beforeAll(async () => {
   cwd = await mkdtemp(path.join(tmpdir(), 'nudge-follow-'));
   await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
   await writeFile(path.join(cwd, 'nudge.yaml'), 'server: { port: 0 }\n');
-  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME);
+  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME_FEATURE);
   const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));
@@ -90,7 +74,7 @@ describe('a deploy while the engine runs', () => {
     );
     expect(running.featureSet.get('big-order')).toBeUndefined();
 
-    await writeFile(path.join(cwd, 'nudge/features/big-order.yaml'), BIG_ORDER);
+    await writeFile(path.join(cwd, 'nudge/features/big-order.yaml'), BIG_ORDER_FEATURE);
     const deployed = await cli('deploy', '--yes');
     expect(deployed.err).toBe('');
     expect(deployed.code).toBe(0);
@@ -120,7 +104,7 @@ describe('a deploy while the engine runs', () => {
     // The files broken after the deploy that the engine reads them for.
     await writeFile(
       path.join(cwd, 'nudge/features/big-order.yaml'),
-      BIG_ORDER.replace('gte.100', 'gtee.100'),
+      BIG_ORDER_FEATURE.replace('gte.100', 'gtee.100'),
     );
     // A deployment made without these files (as from another checkout, by psql).
     await db.sql`insert into nudge.deployments (nudge_version, summary, objects)
@@ -150,7 +134,7 @@ describe('a deploy while the engine runs', () => {
     // The feature as the new deployment has it: another attribute set.
     await writeFile(
       path.join(cwd, 'nudge/features/big-order.yaml'),
-      BIG_ORDER.replace('big_spender: true', 'order_tier: gold'),
+      BIG_ORDER_FEATURE.replace('big_spender: true', 'order_tier: gold'),
     );
     const deployed = await cli('deploy', '--yes');
     expect(deployed.code, deployed.err).toBe(0);

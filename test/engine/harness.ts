@@ -111,3 +111,21 @@ export async function signUp(
     returning id`;
   return user!.id;
 }
+
+/** A feature file: every signed-up user is a contact with `welcomed: true`. */
+export const WELCOME_FEATURE = `name: welcome
+trigger: { table: auth.users, on: insert }
+contact: { id: new.id, email: new.email }
+stages:
+  - name: welcomed
+    do: [{ set: { welcomed: true } }]
+`;
+
+/** A feature file on public.orders (user_id, total): an order of 100 or more sets `big_spender`. */
+export const BIG_ORDER_FEATURE = `name: big-order
+trigger: { table: public.orders, on: insert, when: { new.total: gte.100 } }
+contact: { id: new.user_id }
+stages:
+  - name: thanked
+    do: [{ set: { big_spender: true } }]
+`;

@@ -20,25 +20,17 @@ import { silentLog } from '../../src/log.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
-import { signUp } from './harness.js';
+import { signUp, WELCOME_FEATURE } from './harness.js';
 
 const db = useDatabase();
 let running: Running;
 let cwd: string;
 
-const WELCOME = `name: welcome
-trigger: { table: auth.users, on: insert }
-contact: { id: new.id, email: new.email }
-stages:
-  - name: welcomed
-    do: [{ set: { welcomed: true } }]
-`;
-
 beforeAll(async () => {
   cwd = await mkdtemp(path.join(tmpdir(), 'nudge-pauses-'));
   await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
   await writeFile(path.join(cwd, 'nudge.yaml'), 'server: { port: 0 }\n');
-  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME);
+  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME_FEATURE);
   const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));

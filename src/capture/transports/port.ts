@@ -194,6 +194,14 @@ export interface TransportObjects<Desired = unknown, State = unknown> {
   commitFirst: boolean;
   /** Said in a migration file (export) above the `outside` statements it lists as comments, to run after it. */
   outsideNote: string;
+  /**
+   * A statement that tells its engine process, in the order of what it
+   * captures, that what is captured changes here: run last in the
+   * transaction that changes its `kinds` (capture: replication: a logical
+   * decoding message in the stream, so the consumer reads the feature files
+   * again before it stores any change committed after it).
+   */
+  announce?: string;
   /** Runs statements of the `outside` kinds, one at a time, outside any transaction. */
   runOutside(sql: postgres.Sql, statements: string[]): Promise<void>;
   /**
@@ -288,6 +296,10 @@ export interface FeaturesAt {
   reading(): Promise<void> | undefined;
   /** Resolves once the features are read as of `deployment` or a later one (or found not to check: then kept as they were). */
   catchUp(deployment: number): Promise<void>;
+  /** catchUp to the latest deployment in the source, looked up now. */
+  catchUpLatest(): Promise<void>;
+  /** Reads the feature files again whatever the deployment: what is captured changed at this point of a stream. */
+  readAgain(): Promise<void>;
 }
 
 export interface Pump {
@@ -307,6 +319,8 @@ export interface StartContext {
   announceAs: string;
   /** Called after each inbox write with the lanes its rows went to, and whether more wait. */
   onStored: (lanes: Set<number>, more: boolean) => void;
+  /** The deployment the process's features were read at, and reading them again (engine/wiring/follow-deploys.ts). */
+  features?: FeaturesAt;
 }
 
 export interface DoctorContext {

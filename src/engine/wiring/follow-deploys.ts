@@ -58,7 +58,8 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   let reading: Promise<void> = Promise.resolve();
   // Readings queued and not ended: the lanes wait while there is one.
   let queued = 0;
-  const catchUp = (deployment: number): Promise<void> => {
+  // `deployment` undefined: read whatever the deployment (readAgain).
+  const queue = (deployment?: number): Promise<void> => {
     // Another deployment, not a later one: ids start again at 1 after a
     // teardown drops the nudge schema and a deploy makes it again.
     if (deployment === readAt || stopped) return reading;
@@ -72,14 +73,16 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
     });
     return reading;
   };
-  const readAgain = async (deployment: number) => {
+  const readAgain = async (deployment: number | undefined) => {
     // The latest now: one reading covers every deployment before it.
-    const latest = await deployedNow(source).catch(() => deployment);
+    const latest = await deployedNow(source).catch(() => deployment ?? readAt);
     try {
       const changed = await options.reload();
       log.info(
         { deployment: latest },
-        `deployment #${latest}: feature files read again; ${changed}`,
+        deployment === undefined
+          ? `a deploy changes what is captured: feature files read again; ${changed}`
+          : `deployment #${latest}: feature files read again; ${changed}`,
       );
     } catch (error) {
       log.error(
@@ -89,16 +92,15 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
     }
     readAt = latest;
   };
+  const catchUpLatest = () => deployedNow(source).then((deployment) => queue(deployment));
   const look = () => {
     if (stopped) return;
-    void deployedNow(source)
-      .then(catchUp)
-      .catch((error: unknown) =>
-        log.warn(
-          { error: (error as Error).message },
-          'looking for a new deployment failed; retrying',
-        ),
-      );
+    void catchUpLatest().catch((error: unknown) =>
+      log.warn(
+        { error: (error as Error).message },
+        'looking for a new deployment failed; retrying',
+      ),
+    );
   };
   const listener = await source.listen(DEPLOYED_CHANNEL, look, look).catch((error: unknown) => {
     log.warn({ error: (error as Error).message }, `LISTEN ${DEPLOYED_CHANNEL} failed; polling`);
@@ -109,7 +111,9 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
   return {
     deployment: () => readAt,
     reading: () => (queued ? reading : undefined),
-    catchUp,
+    catchUp: (deployment) => queue(deployment),
+    catchUpLatest,
+    readAgain: () => queue(),
     async stop() {
       stopped = true;
       clearInterval(poll);

@@ -195,6 +195,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       // when their announcement comes back on the inbox channel.
       announceAs: engine.id,
       onStored: (lanes, more) => engine.stored(lanes, more),
+      features: deploys,
     });
     if (started) cleanup.push(() => started.stop());
     transportFollows = started?.follow?.bind(started);

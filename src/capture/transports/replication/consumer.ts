@@ -17,6 +17,13 @@
 // * Only what the capture copies: rows are cut to its columns here, before
 //   they are written anywhere (a table captured on update or delete is
 //   published whole, see publication.ts).
+// * A deploy's features from its commit on. A deploy that changes what is
+//   captured writes a message in the stream with its publications
+//   (publication.ts DEPLOY_MESSAGE); the transactions after it wait,
+//   unstored, until the process has read its feature files again
+//   (engine/wiring/follow-deploys.ts), and are then kept and cut as the new
+//   features say. Before, the changes of a table added to the publication
+//   were dropped here until the deploy's notification reached the process.
 // * Said once per session when it has caught up: every change committed
 //   before the session began is stored (`read the replication slot's
 //   backlog`), which is how someone draining a slot knows to stop it.
@@ -34,6 +41,7 @@ import {
 import { type TableName, tableKey } from '../../../source/names.js';
 import { type ExcludedColumns, exclusionOf } from '../../columns.js';
 import type { Operation } from '../../triggers.js';
+import type { FeaturesAt } from '../port.js';
 import {
   decodePgoutput,
   formatLsn,
@@ -42,7 +50,7 @@ import {
   type Relation,
   type Row,
 } from './pgoutput.js';
-import { type ConsumedCapture, publicationName } from './publication.js';
+import { type ConsumedCapture, DEPLOY_MESSAGE, publicationName } from './publication.js';
 import { slotHealth } from './slot.js';
 import { openReplicationStream, type ReplicationStream } from './stream.js';
 import { BACKLOG_READ } from './unread.js';
@@ -74,6 +82,8 @@ export interface ConsumerOptions {
   leaderPollMs?: number;
   /** Warn in the log when the slot retains more than this (capture.replication.warn_retained_mb). */
   warnRetainedMb?: number;
+  /** The process's features: read again at a deploy's message, caught up at each session's start. */
+  features?: FeaturesAt;
 }
 
 export interface Consumer {
@@ -85,9 +95,22 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
+/** A change as streamed, before it is kept and cut (at its write, with the features of then). */
+interface Change {
+  key: string;
+  table: TableName;
+  operation: Operation;
+  sourceKey: string;
+  newRow: Row | null;
+  oldRow: Row | null;
+  occurredAt: Date;
+}
+
 interface Committed {
   end: Lsn;
-  events: InboxEvent[];
+  changes: Change[];
+  /** A deploy's message is in it: the features are read again before it is stored. */
+  deployed: boolean;
 }
 
 /** The consumer's session lock: its first key (db/locks.ts), hashtext(slot) the second. */
@@ -128,12 +151,30 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     }
     return out;
   };
+  /** The changes the capture takes, cut to what it copies, as inbox events. */
+  const kept = (changes: Change[]): InboxEvent[] => {
+    const events: InboxEvent[] = [];
+    for (const change of changes) {
+      if (!keep.has(change.key)) continue;
+      events.push({
+        source: SOURCE,
+        sourceKey: change.sourceKey,
+        schema: change.table.schema,
+        table: change.table.table,
+        operation: change.operation,
+        newRow: cut(change.table, change.key, change.newRow),
+        oldRow: cut(change.table, change.key, change.oldRow),
+        occurredAt: change.occurredAt,
+      });
+    }
+    return events;
+  };
 
   /** One streaming session, as the leader, until it ends or fails. */
   const session = async (lock: postgres.Sql) => {
     const relations = new Map<number, Relation>();
     const committed: Committed[] = [];
-    let open: { lsn: Lsn; time: Date; n: number; events: InboxEvent[] } | undefined;
+    let open: { lsn: Lsn; time: Date; n: number; changes: Change[]; deployed: boolean } | undefined;
     let writing: Promise<void> | undefined;
     let failure: unknown;
     let idleEnd = 0n;
@@ -141,10 +182,15 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     // it once the server has flushed it). Caught up once no transaction is open or unstored and
     // the stream has passed it: a stored commit ends past it, or a keepalive
     // (everything before it sent) says the server's position is past it.
-    const [start] = await lock<{ written: string; confirmed: string | null }[]>`
+    const [start] = await lock<{ written: string; confirmed: string | null; version: number }[]>`
       select pg_current_wal_insert_lsn()::text as written,
              (select confirmed_flush_lsn::text from pg_replication_slots
-               where slot_name = ${options.slot}) as confirmed`;
+               where slot_name = ${options.slot}) as confirmed,
+             current_setting('server_version_num')::int as version`;
+    // The features as of the latest deployment before anything is stored:
+    // a deploy's message this session streams past (it was read by the
+    // process that led then) told this one nothing.
+    await options.features?.catchUpLatest();
     const backlogEnd = parseLsn(start!.written);
     const storedBefore = stats.stored;
     let reached = start!.confirmed === null ? 0n : parseLsn(start!.confirmed);
@@ -182,17 +228,25 @@ export function startConsumer(options: ConsumerOptions): Consumer {
       }
       writing = (async () => {
         do {
+          // A deploy's message: what follows is kept and cut as the features read again say.
+          const first = committed[0]!;
+          if (first.deployed) {
+            await options.features?.readAgain();
+            first.deployed = false;
+          }
           lastWrite = performance.now();
-          // Whole transactions, up to `batch` events (a larger one goes alone).
+          // Whole transactions, up to `batch` changes (a larger one goes
+          // alone), and none after a deploy's message.
           let take = 0;
           let count = 0;
           while (
             take < committed.length &&
-            (take === 0 || count + committed[take]!.events.length <= batch)
+            (take === 0 ||
+              (count + committed[take]!.changes.length <= batch && !committed[take]!.deployed))
           )
-            count += committed[take++]!.events.length;
+            count += committed[take++]!.changes.length;
           const done = committed.slice(0, take);
-          const events = done.flatMap((c) => c.events);
+          const events = kept(done.flatMap((c) => c.changes));
           const lanes = new Set<number>();
           const route: Router = (event) => {
             const lane = options.route(event);
@@ -208,7 +262,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           }
           committed.splice(0, take);
           queued -= count;
-          lastWritten = count;
+          lastWritten = events.length;
           // Committed: the server may now let go of everything up to here.
           current.stream?.acknowledge(done.at(-1)!.end);
           if (done.at(-1)!.end > reached) reached = done.at(-1)!.end;
@@ -216,7 +270,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           stats.transactions += done.length;
           if (lanes.size) options.onStored?.(lanes, queued >= batch);
           if (committed.length < batch) current.stream?.resume();
-        } while (queued >= batch && !failure);
+        } while ((queued >= batch || committed[0]?.deployed) && !failure && !ended);
       })()
         .catch((error) => {
           failure = error;
@@ -231,6 +285,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     const stream = await openReplicationStream({
       url: options.url,
       slot: options.slot,
+      messages: !!options.features && start!.version >= 140000,
       publications: (['insert', 'update', 'delete'] as const).map((op) =>
         publicationName(options.slot, op),
       ),
@@ -248,7 +303,17 @@ export function startConsumer(options: ConsumerOptions): Consumer {
         const decoded = decodePgoutput(message.payload, relations);
         switch (decoded.tag) {
           case 'begin':
-            open = { lsn: decoded.finalLsn, time: decoded.commitTime, n: 0, events: [] };
+            open = {
+              lsn: decoded.finalLsn,
+              time: decoded.commitTime,
+              n: 0,
+              changes: [],
+              deployed: false,
+            };
+            break;
+          case 'message':
+            if (open && decoded.transactional && decoded.prefix === DEPLOY_MESSAGE)
+              open.deployed = true;
             break;
           case 'insert':
           case 'update':
@@ -256,25 +321,21 @@ export function startConsumer(options: ConsumerOptions): Consumer {
             if (!open) break;
             const { schema, table } = decoded.relation;
             const name = { schema, table };
-            const n = open.n++;
-            const key = keyOf(name, decoded.tag);
-            if (!keep.has(key)) break;
-            open.events.push({
-              source: SOURCE,
-              sourceKey: `${formatLsn(open.lsn)}:${n}`,
-              schema,
-              table,
+            open.changes.push({
+              key: keyOf(name, decoded.tag),
+              table: name,
               operation: decoded.tag,
-              newRow: decoded.tag === 'delete' ? null : cut(name, key, decoded.new),
-              oldRow: decoded.tag === 'insert' ? null : cut(name, key, decoded.old),
+              sourceKey: `${formatLsn(open.lsn)}:${open.n++}`,
+              newRow: decoded.tag === 'delete' ? null : decoded.new,
+              oldRow: decoded.tag === 'insert' ? null : decoded.old,
               occurredAt: open.time,
             });
             break;
           }
           case 'commit':
             if (!open) break;
-            committed.push({ end: decoded.endLsn, events: open.events });
-            queued += open.events.length;
+            committed.push({ end: decoded.endLsn, changes: open.changes, deployed: open.deployed });
+            queued += open.changes.length;
             open = undefined;
             if (committed.length >= batch * 4) current.stream?.pause();
             flush();

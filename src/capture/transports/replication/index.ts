@@ -8,7 +8,7 @@
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import type { Router } from '../../../engine/intake/inbox.js';
-import type { DesiredCaptures, Transport } from '../port.js';
+import type { DesiredCaptures, FeaturesAt, Transport } from '../port.js';
 import { type Consumer, type ConsumerOptions, startConsumer } from './consumer.js';
 import { refuseEnrich, replicationCaptures } from './desired.js';
 import { ownershipCheck, replicationChecks } from './doctor.js';
@@ -29,6 +29,7 @@ function startReplication(
     log: ConsumerOptions['log'];
     onStored?: (lanes: Set<number>, more: boolean) => void;
     announceAs?: string;
+    features?: FeaturesAt;
   },
 ): (Consumer & { follow(desired: DesiredCaptures): void }) | undefined {
   if (project.config.capture.transport !== 'replication' || !desired.replication) return undefined;
@@ -58,8 +59,15 @@ export const replicationTransport: Transport = {
     return replicationCaptures(project, sql, needs);
   },
   engine: {
-    start: ({ project, sourceUrl, desired, engine, route, log, announceAs, onStored }) =>
-      startReplication(project, sourceUrl, desired, { engine, route, log, announceAs, onStored }),
+    start: ({ project, sourceUrl, desired, engine, route, log, announceAs, onStored, features }) =>
+      startReplication(project, sourceUrl, desired, {
+        engine,
+        route,
+        log,
+        announceAs,
+        onStored,
+        ...(features ? { features } : {}),
+      }),
   },
   doctor: {
     // No trigger: publications and replica identities, which need the tables' owner.

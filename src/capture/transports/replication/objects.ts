@@ -8,7 +8,7 @@ import { formatTableName } from '../../../source/names.js';
 import { plural } from '../../../words.js';
 import type { TransportObjects } from '../port.js';
 import { replicationItems } from './plan.js';
-import type { ReplicationDesired } from './publication.js';
+import { DEPLOY_MESSAGE, type ReplicationDesired } from './publication.js';
 import { applySlotStatements, dropReplication, nudgeReplication } from './slot.js';
 import { type ReplicationState, readReplicationState } from './state.js';
 import { describeUnread, holdsUnread, noteUnread, slotUnread, unreadLoss } from './unread.js';
@@ -35,6 +35,8 @@ export const replicationObjects: TransportObjects<ReplicationDesired, Replicatio
   outside: ['slot'],
   commitFirst: true,
   outsideNote: 'Replication slots cannot be made or dropped in a migration; run after it:',
+  // In the stream at the publications' commit: what follows is cut as the new features say.
+  announce: `SELECT pg_logical_emit_message(true, '${DEPLOY_MESSAGE}', '')`,
   runOutside: applySlotStatements,
   async losses(sql, plan, options) {
     return unreadLoss(await noteUnread(sql, plan, options));

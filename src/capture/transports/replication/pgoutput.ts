@@ -42,6 +42,8 @@ export type PgoutputMessage =
   | { tag: 'insert'; relation: Relation; new: Row }
   | { tag: 'update'; relation: Relation; old: Row | null; new: Row }
   | { tag: 'delete'; relation: Relation; old: Row }
+  /** A logical decoding message (pg_logical_emit_message), sent with `messages 'true'`. */
+  | { tag: 'message'; transactional: boolean; prefix: string; content: Buffer }
   | { tag: 'other'; code: string };
 
 /** Microseconds since 2000-01-01 (PostgreSQL's epoch) as a Date. */
@@ -145,8 +147,16 @@ export function decodePgoutput(buffer: Buffer, relations: Map<number, Relation>)
       at += 1; // 'K' or 'O'
       return { tag: 'delete', relation, old: tuple(relation) };
     }
+    case 'M': {
+      const transactional = (buffer[at++]! & 1) === 1;
+      at += 8; // the message's LSN
+      const prefix = cstring();
+      const length = buffer.readUInt32BE(at);
+      at += 4;
+      return { tag: 'message', transactional, prefix, content: buffer.subarray(at, at + length) };
+    }
     default:
-      // Type, Origin, Truncate, Message: nothing a capture keeps.
+      // Type, Origin, Truncate: nothing a capture keeps.
       return { tag: 'other', code };
   }
 }

@@ -33,6 +33,14 @@ import type { DesiredCaptures } from '../port.js';
 
 export const REPLICATION_MARKER = 'nudge:replication ';
 
+/**
+ * The prefix of the logical decoding message a deploy writes in the
+ * transaction that changes the publications (objects.ts announce): the
+ * consumer reads the feature files again before it stores any change
+ * committed after it (consumer.ts).
+ */
+export const DEPLOY_MESSAGE = 'nudge_deploy';
+
 /** Names of the slot and publications of a project (capture.replication.slot). */
 export function publicationName(slot: string, operation: Operation): string {
   return `${slot}_${operation}`;

@@ -40,6 +40,8 @@ export async function openReplicationStream(options: {
   url: string;
   slot: string;
   publications: string[];
+  /** Ask for logical decoding messages too (pg_logical_emit_message; PostgreSQL 14+). */
+  messages?: boolean;
   onMessage: (message: StreamMessage) => void;
   /** How often to report the acknowledged position without being asked (ms). */
   statusMs?: number;
@@ -60,7 +62,7 @@ export async function openReplicationStream(options: {
   try {
     stream = (await sql
       .unsafe(
-        `START_REPLICATION SLOT ${ident(options.slot)} LOGICAL 0/0 (proto_version '1', publication_names ${literal(options.publications.join(','))})`,
+        `START_REPLICATION SLOT ${ident(options.slot)} LOGICAL 0/0 (proto_version '1', publication_names ${literal(options.publications.join(','))}${options.messages ? `, messages 'true'` : ''})`,
       )
       .writable()) as unknown as Duplex;
   } catch (error) {
