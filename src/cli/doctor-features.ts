@@ -13,6 +13,7 @@ import { checkFeatureFiles, type FeatureFiles, throwInFileOrder } from '../featu
 import { readCatalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import type { TableName } from '../source/names.js';
+import { plural } from '../words.js';
 
 /** The feature files: loaded, or an error (with what could be read of them, for the database checks). */
 export type FeatureLoad = { features: Feature[] } | { error: unknown; files?: FeatureFiles };
@@ -58,6 +59,30 @@ function firstProblem(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * Without a database: the files loaded and checked as far as that goes
+ * without one (their schema, conditions, templates); the tables, columns
+ * and deploy state wait for a URL.
+ */
+export async function featureFileChecks(project: LoadedConfig, say: Say): Promise<void> {
+  const load = await loadFeatureFiles(project);
+  if ('error' in load) {
+    if (!(load.error instanceof NudgeError)) throw load.error;
+    return say('fail', 'Features', firstProblem(load.error), FIX_FILES);
+  }
+  const where = `${displayPath(project.featuresDir, project.cwd)}/`;
+  if (load.features.length === 0)
+    return say('ok', 'Features', `none yet in ${where} (start from a template: nudge init)`);
+  const active = load.features.filter((f) => f.status !== 'draft').length;
+  say(
+    'ok',
+    'Features',
+    `${plural(active, 'active feature')} in ${where} read; their tables, columns and deploy state are checked once a database is set`,
+  );
+}
+
+const FIX_FILES = 'fix the feature file; nudge plan lists every problem with its line';
+
 export async function featureChecks(
   sql: Sql,
   project: LoadedConfig,
@@ -66,7 +91,7 @@ export async function featureChecks(
   readOnly: boolean,
 ): Promise<void> {
   const label = 'Features';
-  const fixFiles = 'fix the feature file; nudge plan lists every problem with its line';
+  const fixFiles = FIX_FILES;
   if ('error' in load) {
     // What the database finds in the rest counts too: the files' problems and its, in one list.
     const error = load.files

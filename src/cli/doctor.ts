@@ -28,7 +28,7 @@ function reporter(io: Io) {
 }
 
 export async function doctor(options: GlobalOptions, io: Io): Promise<number> {
-  const project = await loadProject(options, io);
+  const project = await loadProject(options, io, { unsetIsReported: true });
   const { say, section, skip, counts } = reporter(io);
   await runDoctor(project, { say, section, skip, gap: () => io.out('') });
 

@@ -21,14 +21,23 @@ import type { GlobalOptions } from './program.js';
  * that was meant to have the variable — it is the error naming the
  * variable at its line, before the command does anything.
  */
-export async function loadProject(options: GlobalOptions, io: Io): Promise<LoadedConfig> {
+export async function loadProject(
+  options: GlobalOptions,
+  io: Io,
+  /** Reports a missing URL itself (doctor, on its Database line, after the other checks). */
+  { unsetIsReported = false }: { unsetIsReported?: boolean } = {},
+): Promise<LoadedConfig> {
   const project = await loadConfig({
     ...(options.config ? { configPath: options.config } : {}),
     cwd: io.cwd,
     env: io.env,
   });
   const unset = project.databaseUrlUnset;
-  if (unset && !demoDataDirs(project).some((dir) => existsSync(path.join(dir, 'PG_VERSION')))) {
+  if (
+    unset &&
+    !unsetIsReported &&
+    !demoDataDirs(project).some((dir) => existsSync(path.join(dir, 'PG_VERSION')))
+  ) {
     throw unset.error;
   }
   return project;

@@ -7,6 +7,7 @@ import { transportOf } from '../capture/transports/index.js';
 import {
   type FeatureLoad,
   featureChecks,
+  featureFileChecks,
   featureTables,
   loadFeatureFiles,
 } from '../cli/doctor-features.js';
@@ -67,6 +68,10 @@ export async function runDoctor(project: LoadedConfig, report: Report): Promise<
     // What a command that needs the database says: the unset variable at its line, say.
     const missing = noDatabaseConfigured(project);
     say('fail', 'Database', missing.message, missing.hint);
+  }
+  if (!project.databaseUrl) {
+    section('Features');
+    await featureFileChecks(project, say);
   }
 
   const store = project.config.engine?.database_url;

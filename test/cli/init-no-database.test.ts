@@ -4,7 +4,7 @@
 // the commands on Nudge's state, the running demo's URL to export for the
 // others — and the error naming the variable at its line where a URL is
 // needed and none is found.
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,35 @@ describe('a project made by nudge init, with DATABASE_URL unset', () => {
       const result = await nudge(...command);
       expect(result.err, command.join(' ')).toBe([UNSET(), SET_IT].join('\n'));
       expect(result.code, command.join(' ')).toBe(2);
+    }
+    // doctor runs its checks, and says what to fix on its Database line.
+    const doctor = await nudge('doctor');
+    expect(doctor.err).toBe('');
+    expect(doctor.code).toBe(1);
+    expect(doctor.out).toContain(
+      [
+        `✗ ${'Database'.padEnd(18)} ${place} environment variable DATABASE_URL is not set`,
+        '  fix: set DATABASE_URL in the environment or in .env next to the config file, or write ${DATABASE_URL:-default}',
+      ].join('\n'),
+    );
+    // The feature files are read without it, and said to wait for it.
+    expect(doctor.out).toMatch(
+      /✓ Features +\d+ active features? in nudge\/features\/ read; their tables, columns and deploy state are checked once a database is set/,
+    );
+    // A file that does not check fails the line, with its place.
+    const broken = path.join(cwd, 'nudge/features/broken.yaml');
+    await writeFile(
+      broken,
+      'name: broken\ntrigger: { table: public.orders, on: insrt }\nstages: [{ name: seen }]\n',
+    );
+    try {
+      const failing = await nudge('doctor');
+      expect(failing.code).toBe(1);
+      expect(failing.out).toMatch(
+        /✗ Features +nudge\/features\/broken\.yaml:2:\d+ trigger\.on: .*did you mean "insert"\?/,
+      );
+    } finally {
+      await rm(broken);
     }
   });
 
