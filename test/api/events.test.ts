@@ -113,6 +113,36 @@ describe('POST /v1/events', () => {
     expect(api.wakes()).toBe(wakes);
   });
 
+  it('takes the key from the Idempotency-Key header too, and refuses a body key that differs', async () => {
+    const body = { email: 'header@example.com', event: 'signup' };
+    const withHeader = (key: string, extra: object = {}) =>
+      api.call('POST', '/v1/events', {
+        body: { ...body, ...extra },
+        headers: { 'idempotency-key': key },
+      });
+    const first = await withHeader('hdr-1');
+    expect(first.status).toBe(201);
+    expect((first.json as Tracked).idempotency_key).toBe('hdr-1');
+    const before = await counts();
+    // A retry, with the key in the header or in the body: the first event.
+    const again = await withHeader('hdr-1');
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual({ ...(first.json as Tracked), duplicate: true });
+    const inBody = await track({ ...body, idempotency_key: 'hdr-1' });
+    expect(inBody.status).toBe(200);
+    expect(await counts()).toEqual(before);
+
+    const both = await withHeader('hdr-2', { idempotency_key: 'hdr-3' });
+    expect(both.status).toBe(422);
+    expect(detailOf(both)).toBe(
+      'idempotency_key: "hdr-3" differs from the Idempotency-Key header ("hdr-2"): send the key in one of them, or the same key in both',
+    );
+    const long = await withHeader('k'.repeat(201));
+    expect(long.status).toBe(422);
+    expect(detailOf(long)).toBe('Idempotency-Key header: expected a key of at most 200 characters');
+    expect(await counts()).toEqual(before);
+  });
+
   describe('a key reused for another event', () => {
     const first = {
       email: 'reuse@example.com',

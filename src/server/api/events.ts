@@ -41,6 +41,28 @@ function isRealTime(value: string): boolean {
   );
 }
 
+const idempotencyKey = z
+  .string({ error: 'expected a string' })
+  .min(1, { error: 'expected a non-empty key' })
+  .max(200, { error: 'expected a key of at most 200 characters' });
+
+/**
+ * The call's idempotency key: the body's `idempotency_key`, or the
+ * `Idempotency-Key` header as Stripe and Resend take it. Both given, they
+ * must be the same key.
+ */
+function keyOf(body: string | undefined, header: string | undefined): string | undefined {
+  if (header === undefined) return body;
+  const parsed = idempotencyKey.safeParse(header);
+  if (!parsed.success) throw invalid('Idempotency-Key header', parsed.error.issues[0]!.message);
+  if (body !== undefined && body !== header)
+    throw invalid(
+      'idempotency_key',
+      `"${body}" differs from the Idempotency-Key header ("${header}"): send the key in one of them, or the same key in both`,
+    );
+  return header;
+}
+
 const trackSchema = z.strictObject(
   {
     contact_id: uuid.optional(),
@@ -55,11 +77,7 @@ const trackSchema = z.strictObject(
       .max(200, { error: 'expected an event name of at most 200 characters' }),
     properties: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
     occurred_at: timestamp.optional(),
-    idempotency_key: z
-      .string({ error: 'expected a string' })
-      .min(1, { error: 'expected a non-empty key' })
-      .max(200, { error: 'expected a key of at most 200 characters' })
-      .optional(),
+    idempotency_key: idempotencyKey.optional(),
   },
   {
     error: expectedObject(
@@ -72,6 +90,7 @@ export function eventsRoutes(options: EventsApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.post('/', async (c) => {
     const body = validate(trackSchema, await readJson(c, options.maxBodyBytes));
+    const key = keyOf(body.idempotency_key, c.req.header('idempotency-key'));
     const identity = {
       ...(body.email ? { email: body.email } : {}),
       ...(body.auth_user_id ? { authUserId: body.auth_user_id } : {}),
@@ -103,14 +122,14 @@ export function eventsRoutes(options: EventsApiOptions): Hono<ApiEnv> {
         {
           ...requested,
           occurredAt: requested.occurredAt ?? new Date(),
-          ...(body.idempotency_key !== undefined ? { idempotencyKey: body.idempotency_key } : {}),
+          ...(key !== undefined ? { idempotencyKey: key } : {}),
         },
         options.route,
       );
       if (inboxed) options.onEvents?.();
-      if (event.duplicate && body.idempotency_key !== undefined) {
+      if (event.duplicate && key !== undefined) {
         const differs = await differences(options.sql, event, requested);
-        if (differs.length) throw keyReused(body.idempotency_key, event, differs);
+        if (differs.length) throw keyReused(key, event, differs);
       }
       return c.json(event, event.duplicate ? 200 : 201);
     } catch (error) {
