@@ -17,9 +17,17 @@ const LEVELS: Record<number, string> = {
 const META = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
 
 export function makeLog(
-  options: { json?: boolean; verbose?: boolean; write?: (line: string) => void } = {},
+  options: {
+    json?: boolean;
+    verbose?: boolean;
+    /** The least level written (default info; debug with `verbose`). */
+    level?: 'warn' | 'error';
+    /** Entries not written (their fields as logged). */
+    skip?: (entry: Record<string, unknown>) => boolean;
+    write?: (line: string) => void;
+  } = {},
 ): Log {
-  const level = options.verbose ? 'debug' : 'info';
+  const level = options.verbose ? 'debug' : (options.level ?? 'info');
   if (options.json) return pino({ level });
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   return pino(
@@ -27,6 +35,7 @@ export function makeLog(
     {
       write(json: string) {
         const entry = JSON.parse(json) as Record<string, unknown>;
+        if (options.skip?.(entry)) return;
         const time = new Date(entry.time as number).toISOString().slice(11, 19);
         const fields = Object.entries(entry)
           .filter(([k]) => !META.has(k))

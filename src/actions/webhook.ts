@@ -74,6 +74,7 @@ export function signatureHeaders(
     if (!unsignedWarned.has(env)) {
       unsignedWarned.add(env);
       env.log('warn', 'webhooks.secret is not set: outgoing webhooks are sent unsigned', {
+        setting: 'webhooks.secret',
         hint: 'set webhooks.secret (whsec_...) in nudge.yaml so receivers can verify them',
       });
     }

@@ -141,7 +141,14 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
 
     running = await launch(project, {
       http: true,
-      log: makeLog({ write: () => {} }),
+      // What goes wrong, on stderr. Not the actions' attempts (the lines
+      // below show each delivery, and the demo's webhook fails on purpose),
+      // nor the unsigned webhooks: the stand-ins take them as they come.
+      log: makeLog({
+        level: 'warn',
+        skip: (entry) => 'runId' in entry || entry.setting === 'webhooks.secret',
+        write: (line) => io.err(c.yellow(line)),
+      }),
       anyPortIfTaken: true,
       idleMs: 50,
     });
