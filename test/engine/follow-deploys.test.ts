@@ -13,6 +13,7 @@ import { buildCaptureObjects } from '../../src/capture/triggers.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
+import { insertInbox } from '../../src/engine/intake/inbox.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
@@ -87,6 +88,10 @@ describe('a deploy while the engine runs', () => {
       return rows.some((row) => row.outcome === 'entered') ? rows : undefined;
     }, 'the new feature to enter on the order');
     expect(made.map((row) => row.outcome)).toContain('matched');
+    // Stored under the deployment its claim read: another process's lane reads its files first.
+    const [stored] = await db.sql<{ deployment: number }[]>`
+      select deployment from nudge_engine.inbox where new_row ->> 'id' = ${order!.id}`;
+    expect(stored!.deployment).toBe(2);
     // The dashboard's list of features (the same array) has it too.
     expect(running.features.map((f) => f.name).sort()).toEqual(['big-order', 'welcome']);
     expect(logged.join('\n')).toMatch(
@@ -154,5 +159,46 @@ describe('a deploy while the engine runs', () => {
     }, "the order's attribute on linus");
     // Set by the feature as deployed now, not as it was read before the teardown.
     expect(attributes).toEqual({ welcomed: true, order_tier: 'gold' });
+  });
+
+  // With several engine processes, one pumps (or streams the slot): it has
+  // read the deploy's files before it stores a captured row, and stamps the
+  // row with the deployment. Another process's lane may take the row before
+  // the notification reaches that process: it reads its files first. Here
+  // the row is stored as such a process would, under a deployment this one
+  // has not heard of (no record, no NOTIFY: its pump and its look find
+  // nothing new).
+  it('reads the files again before matching an event stored under a deployment it has not heard of', async () => {
+    const [user] = await db.sql<
+      { user_id: string }[]
+    >`select user_id::text from public.orders limit 1`;
+    await writeFile(
+      path.join(cwd, 'nudge/features/vip-order.yaml'),
+      BIG_ORDER_FEATURE.replace('name: big-order', 'name: vip-order').replace(
+        'big_spender: true',
+        'vip: true',
+      ),
+    );
+    const [latest] = await db.sql<
+      { id: number }[]
+    >`select max(id)::int as id from nudge.deployments`;
+    await insertInbox(db.sql, [
+      {
+        source: 'outbox',
+        sourceKey: 'another-process:0',
+        schema: 'public',
+        table: 'orders',
+        operation: 'insert',
+        newRow: { id: 9001, user_id: user!.user_id, total: 900, note: null },
+        occurredAt: new Date(),
+        deployment: latest!.id + 1,
+      },
+    ]);
+    const made = await waitFor(async () => {
+      const rows = await decisions('vip-order', 'id', '9001');
+      return rows.some((row) => row.outcome === 'entered') ? rows : undefined;
+    }, 'the feature the other process read to enter on the order');
+    expect(made.map((row) => row.outcome)).toContain('matched');
+    expect(running.featureSet.get('vip-order')).toBeDefined();
   });
 });

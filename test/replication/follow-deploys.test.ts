@@ -103,6 +103,11 @@ describe('a deploy while the engine streams the slot', () => {
     expect(logged.join('\n')).toMatch(
       /a deploy changes what is captured: feature files read again; 2 features run \(\+big-order\)/,
     );
+    // Stored under the deployment the features were read at (the new one's record is still to come).
+    const [stored] = await db.sql<{ deployment: number; latest: number }[]>`
+      select deployment, (select max(id)::int from nudge.deployments) as latest
+        from nudge_engine.inbox where table_name = 'orders' and new_row ->> 'id' = ${order}`;
+    expect(stored!.deployment).toBe(stored!.latest);
     await deploy.record();
   });
 

@@ -46,6 +46,8 @@ export interface InboxEvent {
   oldRow?: Row | null;
   enrichment?: unknown;
   occurredAt: Date;
+  /** The deployment it was captured under, when a deployment's capture stored it (migration 023). */
+  deployment?: number;
 }
 
 /** An inbox row as the lanes read it. */
@@ -60,6 +62,8 @@ export interface InboxRow {
   old_row: Row | null;
   enrichment: unknown;
   occurred_at: Date;
+  /** The deployment it was captured under (readLanes reads it; null: none). */
+  deployment?: number | null;
 }
 
 /** Picks the lane of an event; the engine derives it from the contact the event is about. */

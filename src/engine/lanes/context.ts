@@ -3,6 +3,7 @@
 import type postgres from 'postgres';
 import type { FirstAttempts } from '../../actions/first-attempt.js';
 import type { NewActionRun } from '../../actions/types.js';
+import type { FeaturesAt } from '../../capture/transports/port.js';
 import type { LiveSync } from '../../contacts/live.js';
 import type { ContactIdentity } from '../../contacts/store.js';
 import type { StepEnv } from '../journeys/store.js';
@@ -30,6 +31,8 @@ export interface ProcessContext {
   ) => Promise<void>;
   /** Captured changes of auth.users, storage.objects and mapped tables applied to contacts (contacts/live.ts). */
   liveSync?: LiveSync;
+  /** The deployment `features` were read at, and reading them again (engine/wiring/follow-deploys.ts). */
+  deploys?: FeaturesAt;
 }
 
 export function cap(ctx: ProcessContext): Pick<StepEnv, 'frequencyCap'> {

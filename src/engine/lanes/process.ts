@@ -15,7 +15,7 @@ import type { InboxRow } from '../intake/inbox.js';
 import type { StepEnv } from '../journeys/store.js';
 import { markProcessed } from '../sql/mark-processed.js';
 import { moveLane } from '../sql/move-lane.js';
-import { readLanes } from '../sql/read-lanes.js';
+import { type PendingRow, readLanes } from '../sql/read-lanes.js';
 import { strandedLanes } from '../sql/stranded-lanes.js';
 import { takeLanes } from '../sql/take-lanes.js';
 import { processTogether } from './batch.js';
@@ -81,11 +81,27 @@ async function processLane(
   const rows = read.filter((row) => taken.has(row.partition));
   const more = read.length >= batch;
   if (rows.length === 0) return { count: 0, more, attemptHere: [] };
+  await readDeployment(ctx, rows);
   const env = together
     ? await processTogether(tx, ctx, rows)
     : await processOneByOne(tx, ctx, rows);
   const attemptHere = await finish(tx, ctx, env, markProcessed(tx, rows, env.now));
   return { count: rows.length, more, attemptHere };
+}
+
+/**
+ * Events stored under a deployment later than the one this process's
+ * features were read at (the process that pumped them, or streams the slot,
+ * has read it; this one has not heard yet): the files are read again before
+ * any of them is matched. A deployment id lower than the features' is an
+ * event stored before the deploy, or after a teardown started ids again at
+ * 1 (the notification reads the files then: follow-deploys.ts).
+ */
+async function readDeployment(ctx: ProcessContext, rows: PendingRow[]): Promise<void> {
+  if (!ctx.deploys) return;
+  let newest = 0;
+  for (const row of rows) if (row.deployment && row.deployment > newest) newest = row.deployment;
+  if (newest > ctx.deploys.deployment()) await ctx.deploys.catchUp(newest);
 }
 
 /**

@@ -13,9 +13,9 @@ export function insertInboxRows(
   return db`
     insert into nudge_engine.inbox
       (source, source_key, schema_name, table_name, operation, event_name,
-       new_row, old_row, enrichment, occurred_at, partition)
+       new_row, old_row, enrichment, occurred_at, partition, deployment)
     select source, source_key, schema_name, table_name, operation, event_name,
-           new_row, old_row, enrichment, occurred_at, partition
+           new_row, old_row, enrichment, occurred_at, partition, deployment
       from ${records(
         db,
         events.map((e) => ({
@@ -30,10 +30,11 @@ export function insertInboxRows(
           enrichment: e.enrichment ?? null,
           occurred_at: e.occurredAt,
           partition: route(e),
+          deployment: e.deployment ?? null,
         })),
         `source text, source_key text, schema_name text, table_name text, operation text,
          event_name text, new_row jsonb, old_row jsonb, enrichment jsonb,
-         occurred_at timestamptz, partition smallint`,
+         occurred_at timestamptz, partition smallint, deployment int`,
       )}
     on conflict (source, source_key) do nothing`;
 }

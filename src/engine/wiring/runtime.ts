@@ -171,6 +171,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     ...(firstAttempts ? { firstAttempts } : {}),
     ...(options.onContactsCreated ? { onContactsCreated: options.onContactsCreated } : {}),
     ...(options.liveSync ? { liveSync: options.liveSync } : {}),
+    ...(options.deploys ? { deploys: options.deploys } : {}),
     onBatchFallback: (error: unknown) =>
       log.warn(
         { error: (error as Error).message },

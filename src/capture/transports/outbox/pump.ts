@@ -179,6 +179,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
           oldRow: row.old_rows?.[i] ?? null,
           enrichment: row.enrichment?.[i] ?? null,
           occurredAt: row.captured_at,
+          deployment: deployment.id,
         })),
       })),
       ...claims.flatMap(({ table, rows }) =>
@@ -195,6 +196,7 @@ async function pumpBatch(options: PumpOptions, known: RowsTables): Promise<PumpR
               oldRow: table.operation === 'insert' ? null : row.row,
               enrichment: null,
               occurredAt: row.captured_at,
+              deployment: deployment.id,
             },
           ],
         })),

@@ -154,6 +154,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
   /** The changes the capture takes, cut to what it copies, as inbox events. */
   const kept = (changes: Change[]): InboxEvent[] => {
     const events: InboxEvent[] = [];
+    // Stored under the features this process has read: a lane of another
+    // process that has read an older deployment reads its files first.
+    const deployment = options.features?.deployment();
     for (const change of changes) {
       if (!keep.has(change.key)) continue;
       events.push({
@@ -165,6 +168,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
         newRow: cut(change.table, change.key, change.newRow),
         oldRow: cut(change.table, change.key, change.oldRow),
         occurredAt: change.occurredAt,
+        ...(deployment ? { deployment } : {}),
       });
     }
     return events;
