@@ -162,7 +162,11 @@ function recordSql(plan: Plan): string {
     hash: object.hash,
     used_by: object.usedBy,
   }));
-  const summary = { ...plan.counts, drift: plan.driftCount };
+  const summary = {
+    ...plan.counts,
+    drift: plan.driftCount,
+    ...(plan.desired.features ? { features: plan.desired.features } : {}),
+  };
   return `INSERT INTO nudge.deployments (nudge_version, summary, objects)
 VALUES (${literal(NUDGE_VERSION)}, ${literal(JSON.stringify(summary))}::jsonb, ${literal(JSON.stringify(objects))}::jsonb)`;
 }

@@ -3,6 +3,7 @@
 // columns, merged into one object per (table, operation) by the transport. The one computation
 // that plan, deploy, export, doctor and the engine's start-up check share, so
 // that what they compare is what deploy would install.
+
 import { rendererFor } from '../actions/render.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
@@ -16,6 +17,7 @@ import { readsOf } from '../features/reads.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName } from '../source/names.js';
+import { withFeatures } from './features-deployed.js';
 import { transportOf } from './transports/index.js';
 import type { DesiredCaptures } from './transports/port.js';
 import type { CaptureNeed } from './triggers.js';
@@ -61,7 +63,10 @@ export async function desiredCaptures(
   throwInFileOrder(excluded);
   const needs = [...checked, ...liveSyncNeeds(project, catalog)];
   // The transport's objects: triggers, or what replaces them (transports/index.ts).
-  return transportOf(project).desired({ project, sql, features, needs });
+  return withFeatures(
+    await transportOf(project).desired({ project, sql, features, needs }),
+    features,
+  );
 }
 
 /**

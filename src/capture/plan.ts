@@ -9,6 +9,7 @@
 import { ident, literal } from '../db/quote.js';
 import { formatTableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
+import { featureItems } from './features-deployed.js';
 import { lockdownSql, migrationSql, migrations } from './schema.js';
 import type { CaptureState, DeployedCapture } from './state.js';
 import { deployingPart, desiredPart, objectsParts, statePart } from './transports/index.js';
@@ -30,7 +31,7 @@ export type Action = 'create' | 'replace' | 'drop' | 'unchanged';
  */
 export interface PlanItem {
   action: Action;
-  /** `schema`, `privileges`, `capture`, `enrichment`, or a transport's own (replication: `publication`, `replica identity`, `slot`). */
+  /** `schema`, `privileges`, `capture`, `enrichment`, `feature list`, or a transport's own (replication: `publication`, `replica identity`, `slot`). */
   kind: string;
   /** What the item is about, e.g. `public.orders insert`. */
   subject: string;
@@ -83,6 +84,9 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
   // switch away from one drops what it deployed.
   for (const part of objectsParts())
     items.push(...part.objects.plan(desiredPart(desired, part), statePart(state, part)));
+  // Features changed with no capture to change: a deployment to record all the same.
+  if (items.every((item) => item.action === 'unchanged'))
+    items.push(...featureItems(desired.features, state.lastDeployed?.features ?? undefined));
   const counts: Record<Action, number> = { create: 0, replace: 0, drop: 0, unchanged: 0 };
   for (const item of items) counts[item.action]++;
   return {

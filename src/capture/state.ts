@@ -49,8 +49,14 @@ export interface CaptureState extends TransportState {
   /** The rows tables that hold rows the outbox pump has not processed yet. */
   rowsHeld: string[];
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
-  /** The latest deployment, and the (table, operation) keys it captured by trigger. */
-  lastDeployed: { id: number; at: Date; keys: string[] } | undefined;
+  /**
+   * The latest deployment, the (table, operation) keys it captured by
+   * trigger, and the fingerprints of the feature files it was made from
+   * (features-deployed.ts; null before Nudge recorded them).
+   */
+  lastDeployed:
+    | { id: number; at: Date; keys: string[]; features: Record<string, string> | null }
+    | undefined;
 }
 
 const BASE_FUNCTIONS = new Set(['enrich']);
@@ -135,8 +141,10 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
 
   const hasDeployments = schema.applied > 0 && !schema.missing.includes('table nudge.deployments');
   const [last] = hasDeployments
-    ? await sql<{ id: number; at: Date; keys: string[] }[]>`
-        select d.id::int as id, deployed_at as at,
+    ? await sql<
+        { id: number; at: Date; keys: string[]; features: Record<string, string> | null }[]
+      >`
+        select d.id::int as id, deployed_at as at, summary -> 'features' as features,
                coalesce((select array_agg(o ->> 'key') from jsonb_array_elements(objects) o
                           where coalesce(o ->> 'captured_by', 'trigger') = 'trigger'), '{}') as keys
           from nudge.deployments d order by d.id desc limit 1`

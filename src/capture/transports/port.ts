@@ -36,7 +36,15 @@ import type { CaptureNeed, CaptureObject, Operation } from '../triggers.js';
  * part under its name (TransportDesired): its presence is what tells plan
  * and deploy that no trigger is wanted.
  */
-export type DesiredCaptures = CaptureObject[] & Partial<TransportDesired>;
+export type DesiredCaptures = CaptureObject[] &
+  Partial<TransportDesired> & {
+    /**
+     * Each feature file's fingerprint, by name (capture/features-deployed.ts):
+     * recorded with the deployment, so a feature changed, added or removed
+     * with no capture of its own to change is a change to deploy all the same.
+     */
+    features?: Record<string, string>;
+  };
 
 /**
  * Each trigger-less transport's part of DesiredCaptures, keyed by its name

@@ -1,0 +1,62 @@
+// The feature files a deployment was made from, by fingerprint. A feature
+// changed, added or removed whose captures are deployed already (a second
+// feature on auth.users insert, a condition or a wait changed) changed no
+// trigger, so deploy said "No changes", recorded nothing and notified no
+// one: running engines went on with the files they had read until they
+// were restarted. Now each deployment records every feature's fingerprint,
+// the plan compares them with the latest deployment's, and a difference is
+// an item of its own: deploying it records a deployment, and running
+// engines read their files again (engine/wiring/follow-deploys.ts).
+import { createHash } from 'node:crypto';
+import type { Feature } from '../features/load.js';
+import type { PlanItem } from './plan.js';
+import type { DesiredCaptures } from './transports/port.js';
+
+/** Each feature's fingerprint: its file's content as read (after ${VAR} interpolation). */
+export function featureFingerprints(features: Feature[]): Record<string, string> {
+  return Object.fromEntries(
+    features.map((feature) => [
+      feature.name,
+      createHash('sha256').update(JSON.stringify(feature.source.value)).digest('hex').slice(0, 16),
+    ]),
+  );
+}
+
+/** The desired captures with the fingerprints of the features they were made from. */
+export function withFeatures(desired: DesiredCaptures, features: Feature[]): DesiredCaptures {
+  return Object.assign(desired, { features: featureFingerprints(features) });
+}
+
+/**
+ * The plan's item for features that differ from the latest deployment's;
+ * none when they do not, or when either side is not known (a deployment
+ * made before Nudge recorded them, or captures made without features).
+ * makePlan keeps it only when nothing else changes: any deployment records
+ * the features, and the captures' lines name the features using them.
+ */
+export function featureItems(
+  desired: Record<string, string> | undefined,
+  deployed: Record<string, string> | undefined,
+): PlanItem[] {
+  if (!desired || !deployed) return [];
+  const added = Object.keys(desired).filter((name) => !(name in deployed));
+  const changed = Object.keys(desired).filter(
+    (name) => name in deployed && deployed[name] !== desired[name],
+  );
+  const removed = Object.keys(deployed).filter((name) => !(name in desired));
+  const parts = [
+    ...added.map((name) => `${name} added`),
+    ...changed.map((name) => `${name} changed`),
+    ...removed.map((name) => `${name} removed`),
+  ];
+  if (!parts.length) return [];
+  return [
+    {
+      action: 'replace',
+      kind: 'feature list',
+      subject: '',
+      detail: `${parts.join(', ')}: recorded with the deployment, so running engines read their feature files again`,
+      sql: [],
+    },
+  ];
+}

@@ -1,0 +1,95 @@
+// A feature changed, added or removed whose captures are deployed already
+// (a second feature on auth.users insert, a condition changed) is a change
+// plan shows and deploy records (capture/features-deployed.ts). Before,
+// deploy said "No changes", recorded no deployment and notified no one, so
+// running engines went on with the files they had read until restarted:
+// the events of the new feature were matched against the old ones and lost
+// to it. Doctor says such a file is not deployed, too.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
+import { WELCOME_FEATURE } from '../engine/harness.js';
+import { useDatabase } from '../harness/db.js';
+
+const db = useDatabase();
+let cwd = '';
+
+beforeAll(async () => {
+  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-features-deployed-'));
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  await writeFile(path.join(cwd, 'nudge.yaml'), 'access: read-write\n');
+  await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME_FEATURE);
+});
+afterAll(async () => {
+  if (cwd) await rm(cwd, { recursive: true, force: true });
+});
+
+async function nudge(...argv: string[]) {
+  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  const code = await run(argv, m.io);
+  return { code, out: m.stdout(), err: m.stderr() };
+}
+
+const deployments = async () =>
+  (await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.deployments`)[0]!.n;
+
+const FEATURES_LINE = /^ {2}~ feature list +(.*)$/m;
+
+describe('feature files changed with no capture to change', () => {
+  it('plans, deploys and records a feature added on a table already captured', async () => {
+    expect((await nudge('deploy', '--yes')).code).toBe(0);
+    expect(await deployments()).toBe(1);
+    expect((await nudge('plan')).out).toContain('No changes.');
+
+    await writeFile(
+      path.join(cwd, 'nudge/features/greet.yaml'),
+      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace('welcomed', 'greeted'),
+    );
+    const plan = await nudge('plan');
+    expect(plan.code, plan.err).toBe(0);
+    expect(FEATURES_LINE.exec(plan.out)?.[1]).toBe(
+      'greet added: recorded with the deployment, so running engines read their feature files again',
+    );
+    // The capture itself is unchanged: the trigger on auth.users serves both.
+    expect(plan.out).toMatch(/^ {2}= capture auth\.users insert .*used by greet, welcome/m);
+    const doctor = await nudge('doctor');
+    expect(doctor.out).toMatch(/⚠ Features +1 change not deployed/);
+
+    const deployed = await nudge('deploy', '--yes');
+    expect(deployed.code, deployed.err).toBe(0);
+    expect(deployed.out).toContain(
+      '✓ Deployment #2: 0 created, 1 replaced (1 feature list), 0 dropped.',
+    );
+    expect(await deployments()).toBe(2);
+    expect((await nudge('plan')).out).toContain('No changes.');
+  });
+
+  it('does the same for a feature changed, and one removed', async () => {
+    await writeFile(
+      path.join(cwd, 'nudge/features/greet.yaml'),
+      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace(
+        'welcomed: true',
+        'greeted: yes',
+      ),
+    );
+    await rm(path.join(cwd, 'nudge/features/welcome.yaml'));
+    const plan = await nudge('plan');
+    expect(FEATURES_LINE.exec(plan.out)?.[1]).toBe(
+      'greet changed, welcome removed: recorded with the deployment, so running engines read their feature files again',
+    );
+    expect((await nudge('deploy', '--yes')).code).toBe(0);
+    expect(await deployments()).toBe(3);
+    // The script for psql records them too.
+    await writeFile(
+      path.join(cwd, 'nudge/features/greet.yaml'),
+      WELCOME_FEATURE.replace('name: welcome', 'name: greet'),
+    );
+    const script = await nudge('deploy', '--sql');
+    expect(script.out).toMatch(
+      /INSERT INTO nudge\.deployments .*"features":\{"greet":"[0-9a-f]{16}"\}/s,
+    );
+  });
+});
