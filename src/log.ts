@@ -20,14 +20,12 @@ export function makeLog(
   options: {
     json?: boolean;
     verbose?: boolean;
-    /** The least level written (default info; debug with `verbose`). */
-    level?: 'warn' | 'error';
     /** Entries not written (their fields as logged). */
     skip?: (entry: Record<string, unknown>) => boolean;
     write?: (line: string) => void;
   } = {},
 ): Log {
-  const level = options.verbose ? 'debug' : (options.level ?? 'info');
+  const level = options.verbose ? 'debug' : 'info';
   if (options.json) return pino({ level });
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   return pino(

@@ -51,6 +51,19 @@ export interface DevOptions extends GlobalOptions {
 
 const BUNDLED_CONFIG = fileURLToPath(new URL('../../examples/demo/nudge.yaml', import.meta.url));
 
+/**
+ * What of the engine's and the server's log nudge dev leaves out. It prints
+ * what goes wrong (warnings, errors) and the deployments it reads while it
+ * runs (engine/wiring/follow-deploys.ts), on stderr; not the rest of its
+ * info, nor the actions' attempts (the lines after the story show each
+ * delivery, and the demo's webhook fails on purpose), nor the unsigned
+ * webhooks: the stand-ins take them as they come.
+ */
+function unsaid(entry: Record<string, unknown>): boolean {
+  if ('runId' in entry || entry.setting === 'webhooks.secret') return true;
+  return (entry.level as number) < 40 && !('deployment' in entry);
+}
+
 export async function dev(options: DevOptions, io: Io): Promise<number> {
   const c = io.colors;
   const stop = stopOnSignals(io);
@@ -141,13 +154,9 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
 
     running = await launch(project, {
       http: true,
-      // What goes wrong, on stderr. Not the actions' attempts (the lines
-      // below show each delivery, and the demo's webhook fails on purpose),
-      // nor the unsigned webhooks: the stand-ins take them as they come.
       log: makeLog({
-        level: 'warn',
-        skip: (entry) => 'runId' in entry || entry.setting === 'webhooks.secret',
-        write: (line) => io.err(c.yellow(line)),
+        skip: unsaid,
+        write: (line) => io.err(line.slice(9, 14) === 'info ' ? c.dim(line) : c.yellow(line)),
       }),
       anyPortIfTaken: true,
       idleMs: 50,

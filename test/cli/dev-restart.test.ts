@@ -130,6 +130,30 @@ describe('nudge dev, started again', () => {
         30_000,
       );
       expect(await status()).toBe('succeeded');
+
+      // A feature deployed from another terminal: nudge dev says it read it.
+      await writeFile(
+        path.join(cwd, 'nudge/features/said-hello.yaml'),
+        `name: said-hello
+trigger: { table: auth.users, on: insert }
+contact: { id: new.id }
+stages:
+  - name: greeted
+    do: [{ set: { said_hello: true } }]
+`,
+      );
+      const deployer = memoryIo({ cwd, env: { DATABASE_URL: url } });
+      expect(await run(['deploy', '--yes'], deployer.io), deployer.stderr()).toBe(0);
+      // Its capture was there already (auth.users insert): a deployment all the same.
+      expect(deployer.stdout()).toMatch(/^ {2}~ feature list +said-hello added: /m);
+      const said = await waitFor(
+        () => m.stderr() || undefined,
+        () => `the deployment read, on stderr: ${deployer.stdout()} ${m.stdout().slice(-1500)}`,
+        30_000,
+      );
+      expect(said).toMatch(
+        /^\d\d:\d\d:\d\d info {2}deployment #\d+: feature files read again; \d+ features run \(\+said-hello\) deployment=\d+$/,
+      );
     } finally {
       await demo?.end();
       // Ctrl-C, as nudge dev hears it.
