@@ -12,12 +12,20 @@ import type { Feature } from '../features/load.js';
 import type { PlanItem } from './plan.js';
 import type { DesiredCaptures } from './transports/port.js';
 
-/** Each feature's fingerprint: its file's content as read (after ${VAR} interpolation). */
+/**
+ * Each feature's fingerprint: its file as written, `${VAR}`s not expanded,
+ * so a deploy from CI and an engine whose environment differs (a stand-in's
+ * URL, a secret) fingerprint the same file alike, and no value of a
+ * variable goes into it.
+ */
 export function featureFingerprints(features: Feature[]): Record<string, string> {
   return Object.fromEntries(
     features.map((feature) => [
       feature.name,
-      createHash('sha256').update(JSON.stringify(feature.source.value)).digest('hex').slice(0, 16),
+      createHash('sha256')
+        .update(JSON.stringify(feature.source.written))
+        .digest('hex')
+        .slice(0, 16),
     ]),
   );
 }

@@ -15,6 +15,11 @@ export interface YamlSource {
   file: string;
   /** The document as plain JS (after interpolation). */
   value: unknown;
+  /**
+   * The document as written, `${VAR}`s left as they are: what the file says
+   * whatever the environment (a deployment's fingerprint of a feature).
+   */
+  written: unknown;
   /** Where a field was written; `key: true` points at the key instead of the value. */
   placeOf(fieldPath: FieldPath, options?: { key?: boolean }): Place;
   /**
@@ -134,11 +139,12 @@ export function parseYaml(
     options: { key?: boolean; hint?: string } = {},
   ) => new ConfigError(placeOf(fieldPath, options), formatPath(fieldPath), problem, options.hint);
 
+  const written: unknown = doc.toJS({ maxAliasCount: 100 });
   const unset = unsetKeys(doc, env, options.absentWhenUnset ?? [], placeAt);
   throwIfAny(interpolate(doc, env, placeAt, new Set(unset.keys())));
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   for (const { key } of unset.values()) delete (value as Record<string, unknown>)[key];
-  return { file, value, placeOf, error, unset: [...unset.values()] };
+  return { file, value, written, placeOf, error, unset: [...unset.values()] };
 }
 
 const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;

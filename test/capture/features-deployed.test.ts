@@ -28,7 +28,11 @@ afterAll(async () => {
 });
 
 async function nudge(...argv: string[]) {
-  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  return nudgeWith({}, ...argv);
+}
+
+async function nudgeWith(env: Record<string, string>, ...argv: string[]) {
+  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url, ...env } });
   const code = await run(argv, m.io);
   return { code, out: m.stdout(), err: m.stderr() };
 }
@@ -91,5 +95,20 @@ describe('feature files changed with no capture to change', () => {
     expect(script.out).toMatch(
       /INSERT INTO nudge\.deployments .*"features":\{"greet":"[0-9a-f]{16}"\}/s,
     );
+  });
+
+  // A deploy from CI and an engine on a server read the same file in other
+  // environments: the file as written is what counts, not its variables.
+  it('fingerprints a file as written, not its variables as expanded', async () => {
+    await writeFile(
+      path.join(cwd, 'nudge/features/greet.yaml'),
+      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace(
+        'welcomed: true',
+        'greeting: "${GREETING}"',
+      ),
+    );
+    const deployed = await nudgeWith({ GREETING: 'hello' }, 'deploy', '--yes');
+    expect(deployed.code, deployed.err).toBe(0);
+    expect((await nudgeWith({ GREETING: 'hi there' }, 'plan')).out).toContain('No changes.');
   });
 });
