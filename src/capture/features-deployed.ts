@@ -39,9 +39,12 @@ export function withFeatures(desired: DesiredCaptures, features: Feature[]): Des
  * The plan's item for features that differ from the latest deployment's;
  * none when they do not, or when either side is not known (a deployment
  * made before Nudge recorded them, or captures made without features).
- * makePlan keeps it only when nothing else changes: any deployment records
- * the features, and the captures' lines name the features using them.
+ * Shown beside the captures' items too: theirs name the features using a
+ * capture, not a feature whose conditions or actions changed.
  */
+/** The plan item kind of the feature files (featureItems). */
+export const FEATURE_LIST = 'feature list';
+
 export function featureItems(
   desired: Record<string, string> | undefined,
   deployed: Record<string, string> | undefined,
@@ -61,9 +64,10 @@ export function featureItems(
   return [
     {
       action: 'replace',
-      kind: 'feature list',
+      kind: FEATURE_LIST,
       subject: '',
       detail: `${parts.join(', ')}: recorded with the deployment, so running engines read their feature files again`,
+      changes: parts,
       sql: [],
     },
   ];

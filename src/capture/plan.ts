@@ -46,6 +46,8 @@ export interface PlanItem {
   waiting?: boolean;
   /** A typed capture's rows table (nudge.<name>), made with its trigger when the item creates it. */
   createsRowsTable?: string;
+  /** The feature list's item: each feature added, changed or removed (`greet changed`). */
+  changes?: string[];
   /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
   warning?: { label: string; text: string };
   /** The same for a script (`deploy --sql`, export), said above the item's first statement; else the warning is. */
@@ -80,13 +82,13 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
     : 'orphan: no active feature uses it';
   const items: PlanItem[] = [...schemaItems(state), ...captureItems(triggers, state, orphan)];
   items.push(...enrichmentItems(triggers, state));
+  // The feature files that differ from the latest deployment's: a change of
+  // their own, also where no capture changes (features-deployed.ts).
+  items.push(...featureItems(desired.features, state.lastDeployed?.features ?? undefined));
   // Every transport with objects of its own plans them, wanted or not: a
   // switch away from one drops what it deployed.
   for (const part of objectsParts())
     items.push(...part.objects.plan(desiredPart(desired, part), statePart(state, part)));
-  // Features changed with no capture to change: a deployment to record all the same.
-  if (items.every((item) => item.action === 'unchanged'))
-    items.push(...featureItems(desired.features, state.lastDeployed?.features ?? undefined));
   const counts: Record<Action, number> = { create: 0, replace: 0, drop: 0, unchanged: 0 };
   for (const item of items) counts[item.action]++;
   return {

@@ -1,6 +1,8 @@
 // `nudge deploy`: shows the plan, asks, applies it in one transaction.
 // `--sql` prints the change as a script instead (works in read-only mode).
+
 import { deploy as applyPlan, planLosses, planScript } from '../capture/deploy.js';
+import { FEATURE_LIST } from '../capture/features-deployed.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { BACKFILL_HINT, renderPlan } from '../capture/print-plan.js';
 import { transportOf } from '../capture/transports/index.js';
@@ -112,6 +114,7 @@ function kindsOf(plan: Plan, action: Action): string {
       if (item.createsRowsTable) withRows++;
     }
   const kinds = [...counts].map(([kind, n]) => {
+    if (kind === FEATURE_LIST) return `the ${kind}`;
     const words =
       n === 1 ? `1 ${kind}` : `${n} ${kind.replace(/y$/, 'ie').replace(/([^s])$/, '$1s')}`;
     return kind === 'trigger' && withRows > 0 ? `${words} (${withRows} with a rows table)` : words;

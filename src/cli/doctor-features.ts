@@ -2,6 +2,7 @@
 // the live schema, and is what they need deployed (a feature whose trigger was
 // never deployed is the commonest reason for "no events").
 import { desiredCaptures } from '../capture/desired.js';
+import { FEATURE_LIST } from '../capture/features-deployed.js';
 import { namedEvent } from '../capture/named-events.js';
 import { makePlan, ROWS_WAITING } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
@@ -68,7 +69,12 @@ export async function featureFileChecks(project: LoadedConfig, say: Say): Promis
   const load = await loadFeatureFiles(project);
   if ('error' in load) {
     if (!(load.error instanceof NudgeError)) throw load.error;
-    return say('fail', 'Features', firstProblem(load.error), FIX_FILES);
+    return say(
+      'fail',
+      'Features',
+      firstProblem(load.error),
+      'fix the feature file; once a database is set, nudge plan lists every problem with its line',
+    );
   }
   const where = `${displayPath(project.featuresDir, project.cwd)}/`;
   if (load.features.length === 0)
@@ -131,6 +137,16 @@ export async function featureChecks(
   const pending = plan.items.filter((item) => item.action !== 'unchanged');
   // Only removals left (an emptied old outbox table, an orphan): events arrive meanwhile.
   const removals = pending.every((item) => item.action === 'drop');
+  // Only the feature files differ: the engines run the deployed ones meanwhile.
+  const [files] = pending;
+  if (pending.length === 1 && files!.kind === FEATURE_LIST) {
+    return say(
+      'warn',
+      label,
+      `feature files changed since the deployment (${files!.changes?.join(', ')}): running engines run the deployed ones until a deploy`,
+      deploy,
+    );
+  }
   if (pending.length) {
     const count = `${pending.length} change${pending.length === 1 ? '' : 's'} not deployed`;
     return say(

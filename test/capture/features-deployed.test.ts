@@ -60,12 +60,14 @@ describe('feature files changed with no capture to change', () => {
     // The capture itself is unchanged: the trigger on auth.users serves both.
     expect(plan.out).toMatch(/^ {2}= capture auth\.users insert .*used by greet, welcome/m);
     const doctor = await nudge('doctor');
-    expect(doctor.out).toMatch(/⚠ Features +1 change not deployed/);
+    expect(doctor.out).toContain(
+      '⚠ Features           feature files changed since the deployment (greet added): running engines run the deployed ones until a deploy',
+    );
 
     const deployed = await nudge('deploy', '--yes');
     expect(deployed.code, deployed.err).toBe(0);
     expect(deployed.out).toContain(
-      '✓ Deployment #2: 0 created, 1 replaced (1 feature list), 0 dropped.',
+      '✓ Deployment #2: 0 created, 1 replaced (the feature list), 0 dropped.',
     );
     expect(await deployments()).toBe(2);
     expect((await nudge('plan')).out).toContain('No changes.');
@@ -95,6 +97,32 @@ describe('feature files changed with no capture to change', () => {
     expect(script.out).toMatch(
       /INSERT INTO nudge\.deployments .*"features":\{"greet":"[0-9a-f]{16}"\}/s,
     );
+  });
+
+  it('lists the feature files beside a capture that changes', async () => {
+    await db.sql`create table public.orders (id bigint primary key, user_id uuid, total numeric)`;
+    await writeFile(
+      path.join(cwd, 'nudge/features/orders.yaml'),
+      `name: orders
+trigger: { table: public.orders, on: insert }
+contact: { id: new.user_id }
+stages:
+  - name: ordered
+    do: [{ set: { ordered: true } }]
+`,
+    );
+    await writeFile(
+      path.join(cwd, 'nudge/features/greet.yaml'),
+      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace('welcomed: true', 'hi: 1'),
+    );
+    const plan = await nudge('plan');
+    expect(plan.out).toMatch(/^ {2}\+ capture public\.orders insert +.*used by orders/m);
+    // A feature whose actions changed is named, though its capture is not.
+    expect(FEATURES_LINE.exec(plan.out)?.[1]).toBe(
+      'orders added, greet changed: recorded with the deployment, so running engines read their feature files again',
+    );
+    expect((await nudge('deploy', '--yes')).code).toBe(0);
+    expect((await nudge('plan')).out).toContain('No changes.');
   });
 
   // A deploy from CI and an engine on a server read the same file in other

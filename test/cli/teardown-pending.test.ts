@@ -54,7 +54,8 @@ describe('with capture: outbox deployed', () => {
   it('plan from a folder with no feature file says it drops all capture, and where it looked', async () => {
     const planned = await nudge(await project({}), ['plan']);
     expect(planned.code).toBe(0);
-    expect(planned.out).toMatch(/Plan: 0 to create, 0 to replace, [1-9]\d* to drop/);
+    expect(planned.out).toMatch(/Plan: 0 to create, 1 to replace, [1-9]\d* to drop/);
+    expect(planned.out).toMatch(/^ {2}~ feature list +orders removed: /m);
     expect(planned.out).toContain(
       "! This plan drops all of Nudge's capture: no feature file was found in nudge/features/.",
     );
