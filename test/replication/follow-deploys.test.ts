@@ -129,6 +129,10 @@ describe('a deploy while the engine streams the slot', () => {
     }, 'a decision on the order');
     // Cut as the deploy says: the note kept, so the condition holds.
     expect(made).toContain('entered');
+    // Named as changed by the reading that found it (the message's, or
+    // the notification of the last test's record, which may come after
+    // this test's file).
+    expect(logged.join('\n')).toMatch(/feature files read again; 2 features run \(~big-order\)/);
     const [stored] = await db.sql<{ new_row: Record<string, unknown> }[]>`
       select new_row from nudge_engine.inbox
        where table_name = 'orders' and new_row ->> 'id' = ${order}`;

@@ -78,12 +78,17 @@ export async function followDeploys(options: FollowOptions): Promise<DeployFollo
     const latest = await deployedNow(source).catch(() => deployment ?? readAt);
     try {
       const changed = await options.reload();
-      log.info(
-        { deployment: latest },
-        deployment === undefined
-          ? `a deploy changes what is captured: feature files read again; ${changed}`
-          : `deployment #${latest}: feature files read again; ${changed}`,
-      );
+      // At a deploy's message, before its record: the latest recorded is the one before it.
+      if (deployment === undefined)
+        log.info(
+          { deployment: 'not recorded yet' },
+          `a deploy changes what is captured: feature files read again; ${changed}`,
+        );
+      else
+        log.info(
+          { deployment: latest },
+          `deployment #${latest}: feature files read again; ${changed}`,
+        );
     } catch (error) {
       log.error(
         { deployment: latest, error: (error as Error).message },

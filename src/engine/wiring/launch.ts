@@ -8,6 +8,7 @@ import { enqueueActions, recoverActions } from '../../actions/queue.js';
 import { actionTasks, runActions } from '../../actions/task.js';
 import type { ActionEnv } from '../../actions/types.js';
 import { desiredCaptures } from '../../capture/desired.js';
+import { featureFingerprints } from '../../capture/features-deployed.js';
 import { makePlan } from '../../capture/plan.js';
 import { readCaptureState } from '../../capture/state.js';
 import { transportOf } from '../../capture/transports/index.js';
@@ -123,15 +124,12 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       deployment: deployedAtStart,
       reload: async () => {
         const next = await readFeatures(project, source);
-        const before = set.all().map((f) => f.name);
+        const before = featureFingerprints(features);
         set.replace(next.features, next.catalog);
         // The list the dashboard's pages read, in place.
         features.splice(0, features.length, ...next.features);
         transportFollows?.(next.plan.desired);
-        return featureChanges(
-          before,
-          set.all().map((f) => f.name),
-        );
+        return featureChanges(before, featureFingerprints(next.features), set.all().length);
       },
     });
     cleanup.push(() => deploys.stop());
@@ -268,12 +266,24 @@ async function readFeatures(project: LoadedConfig, source: postgres.Sql) {
   return { catalog, features: files.features, plan };
 }
 
-/** What a reading of the files changed, by name: `2 features run (+big-order)`. */
-function featureChanges(before: string[], after: string[]): string {
-  const added = after.filter((name) => !before.includes(name));
-  const removed = before.filter((name) => !after.includes(name));
-  const moves = [...added.map((n) => `+${n}`), ...removed.map((n) => `-${n}`)];
-  return `${plural(after.length, 'feature')} run${moves.length ? ` (${moves.join(', ')})` : ''}`;
+/** What a reading of the files changed, by name: `2 features run (+big-order, ~welcome)`. */
+function featureChanges(
+  before: Record<string, string>,
+  after: Record<string, string>,
+  running: number,
+): string {
+  const moves = [
+    ...Object.keys(after)
+      .filter((name) => !(name in before))
+      .map((name) => `+${name}`),
+    ...Object.keys(after)
+      .filter((name) => name in before && before[name] !== after[name])
+      .map((name) => `~${name}`),
+    ...Object.keys(before)
+      .filter((name) => !(name in after))
+      .map((name) => `-${name}`),
+  ];
+  return `${plural(running, 'feature')} run${moves.length ? ` (${moves.join(', ')})` : ''}`;
 }
 
 /**
