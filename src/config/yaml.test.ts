@@ -60,3 +60,25 @@ describe('parseYaml', () => {
     );
   });
 });
+
+describe('the YAML library’s own warnings', () => {
+  // A mapping written where a key goes (a brace too many in a flow list)
+  // made the library print a Node warning on stderr beside Nudge's error.
+  it('do not reach stderr', async () => {
+    const warnings: string[] = [];
+    const listen = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', listen);
+    try {
+      const source = parseYaml(
+        'do: [{ set: { source: example }, { track: { event: x } } }]\n',
+        'f.yaml',
+        {},
+      );
+      expect(source.value).toBeDefined();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listen);
+    }
+    expect(warnings).toEqual([]);
+  });
+});

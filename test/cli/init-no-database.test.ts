@@ -74,6 +74,9 @@ describe('a project made by nudge init, with DATABASE_URL unset', () => {
     try {
       const failing = await nudge('doctor');
       expect(failing.code).toBe(1);
+      expect(failing.out).toContain(
+        '  fix: fix the feature file; once a database is set, nudge plan lists every problem with its line',
+      );
       expect(failing.out).toMatch(
         /✗ Features +nudge\/features\/broken\.yaml:2:\d+ trigger\.on: .*did you mean "insert"\?/,
       );
