@@ -200,5 +200,27 @@ describe('a deploy while the engine runs', () => {
     }, 'the feature the other process read to enter on the order');
     expect(made.map((row) => row.outcome)).toContain('matched');
     expect(running.featureSet.get('vip-order')).toBeDefined();
+    // A stamp no deployment has (rows from before a teardown) is read for
+    // once: the next such row reads the files no more.
+    const readings = () =>
+      logged.filter((line) => line.includes('feature files read again')).length;
+    const before = readings();
+    await insertInbox(db.sql, [
+      {
+        source: 'outbox',
+        sourceKey: 'another-process:1',
+        schema: 'public',
+        table: 'orders',
+        operation: 'insert',
+        newRow: { id: 9002, user_id: user!.user_id, total: 950, note: null },
+        occurredAt: new Date(),
+        deployment: latest!.id + 1,
+      },
+    ]);
+    await waitFor(async () => {
+      const rows = await decisions('vip-order', 'id', '9002');
+      return rows.length ? rows : undefined;
+    }, 'the second order decided');
+    expect(readings()).toBe(before);
   });
 });

@@ -10,6 +10,7 @@
 // worker processes.
 import type postgres from 'postgres';
 import type { RunRef } from '../../actions/queue.js';
+import type { FeaturesAt } from '../../capture/transports/port.js';
 import { isTransient } from '../../db/errors.js';
 import type { InboxRow } from '../intake/inbox.js';
 import type { StepEnv } from '../journeys/store.js';
@@ -49,8 +50,16 @@ export async function processLanes(
   options: { oneByOne?: boolean } = {},
 ): Promise<{ count: number; more: boolean }> {
   const run = async (together: boolean) => {
-    const done = await ctx.engine.begin((tx) => processLane(tx, ctx, lanes, batch, together));
-    return { count: committed(ctx, done), more: done.more };
+    for (;;) {
+      try {
+        const done = await ctx.engine.begin((tx) => processLane(tx, ctx, lanes, batch, together));
+        return { count: committed(ctx, done), more: done.more };
+      } catch (error) {
+        if (!(error instanceof FeaturesBehind)) throw error;
+        // Rolled back, lanes let go: the files read, then the batch again.
+        await catchUpTo(ctx.deploys!, error.deployment);
+      }
+    }
   };
   if (!options.oneByOne) {
     try {
@@ -81,7 +90,8 @@ async function processLane(
   const rows = read.filter((row) => taken.has(row.partition));
   const more = read.length >= batch;
   if (rows.length === 0) return { count: 0, more, attemptHere: [] };
-  await readDeployment(ctx, rows);
+  const behind = deploymentBehind(ctx, rows);
+  if (behind !== undefined) throw new FeaturesBehind(behind);
   const env = together
     ? await processTogether(tx, ctx, rows)
     : await processOneByOne(tx, ctx, rows);
@@ -97,11 +107,38 @@ async function processLane(
  * event stored before the deploy, or after a teardown started ids again at
  * 1 (the notification reads the files then: follow-deploys.ts).
  */
-async function readDeployment(ctx: ProcessContext, rows: PendingRow[]): Promise<void> {
-  if (!ctx.deploys) return;
+function deploymentBehind(ctx: ProcessContext, rows: PendingRow[]): number | undefined {
+  if (!ctx.deploys) return undefined;
   let newest = 0;
   for (const row of rows) if (row.deployment && row.deployment > newest) newest = row.deployment;
-  if (newest > ctx.deploys.deployment()) await ctx.deploys.catchUp(newest);
+  const known = Math.max(ctx.deploys.deployment(), stale.get(ctx.deploys) ?? 0);
+  return newest > known ? newest : undefined;
+}
+
+/**
+ * Rows were taken under a deployment newer than the process's features:
+ * the lane's transaction is rolled back (its locks and its connection let
+ * go, which the reading may need), the files are read, and the batch runs
+ * again. The outbox pump does the same (outbox/pump.ts).
+ */
+class FeaturesBehind extends Error {
+  constructor(readonly deployment: number) {
+    super(`features older than deployment #${deployment}`);
+  }
+}
+
+/**
+ * The highest stamp a reading found no deployment for, per follower: rows
+ * stored before a teardown, whose ids start again at 1. They read nothing
+ * more (else every batch of them would read the files again); the
+ * notification reads a deployment that reaches such an id again.
+ */
+const stale = new WeakMap<FeaturesAt, number>();
+
+async function catchUpTo(deploys: FeaturesAt, deployment: number): Promise<void> {
+  await deploys.catchUp(deployment);
+  if (deploys.deployment() < deployment)
+    stale.set(deploys, Math.max(deployment, stale.get(deploys) ?? 0));
 }
 
 /**
