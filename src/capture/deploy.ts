@@ -33,6 +33,8 @@ const SET_LOCK_TIMEOUT = `SELECT set_config('lock_timeout', '${LOCK_TIMEOUT}', t
  */
 export const DEPLOYED_CHANNEL = 'nudge_deployed';
 const NOTIFY_DEPLOYED = `SELECT pg_notify('${DEPLOYED_CHANNEL}', '')`;
+/** The id of the deployment just recorded, as SQL (in its transaction). */
+const LATEST_DEPLOYMENT = '(SELECT max(id) FROM nudge.deployments)::text';
 
 export interface DeployResult {
   plan: Plan;
@@ -69,10 +71,11 @@ export async function deploy(
         await tx.unsafe(SET_LOCK_TIMEOUT);
         const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
         await refuseLosses(tx as unknown as postgres.Sql, plan, options);
-        for (const statement of itemStatements(plan, kinds)) await tx.unsafe(statement);
+        const statements = itemStatements(plan, kinds);
+        for (const statement of statements) await tx.unsafe(statement);
         // Its engine process hears of it at this commit, in the order of what it captures.
         const announce = deploying.objects.announce;
-        if (announce && plan.hasChanges) await tx.unsafe(announce);
+        if (announce && statements.length) await tx.unsafe(announce(null));
         return plan;
       });
       await runOutside(sql, first);
@@ -94,6 +97,8 @@ export async function deploy(
       const [row] = await tx.unsafe<{ id: number }[]>(
         `${recordSql({ ...plan, counts: whole.counts, driftCount: whole.driftCount })} RETURNING id::int AS id`,
       );
+      const announce = deployingPart(desired)?.objects.announce;
+      if (announce) await tx.unsafe(announce(LATEST_DEPLOYMENT));
       await tx.unsafe(NOTIFY_DEPLOYED);
       return { plan: whole, deploymentId: row!.id, rest: plan };
     });
@@ -198,16 +203,17 @@ export function planScript(
       )
     : [];
   // The deployed transport's word to its engine (deploy), with its first
-  // commit when it has one, else with the rest.
+  // commit when it has one, and after the record.
   const announcing = deployingPart(plan.desired)?.objects.announce;
-  const announce = announcing ? [`${announcing};`] : [];
+  const announce = (deployment: string | null) =>
+    announcing ? [`${announcing(deployment)};`] : [];
   const body = [
     `SELECT ${LOCK};`,
     `${SET_LOCK_TIMEOUT};`,
     `SELECT ${PUMP_LOCK};`,
     ...statements.filter((s) => !first.includes(s)).map((s) => noted(s, `${s};`)),
-    ...(first.length ? [] : announce),
     `${recordSql(plan)};`,
+    ...announce(LATEST_DEPLOYMENT),
     `${NOTIFY_DEPLOYED};`,
   ];
   if (!options.transaction) {
@@ -229,7 +235,7 @@ export function planScript(
         'BEGIN;',
         `SELECT ${LOCK};`,
         ...first.map((s) => noted(s, `${s};`)),
-        ...announce,
+        ...announce(null),
         'COMMIT;',
         ...made.map((s) => noted(s, `${s};`)),
       ]

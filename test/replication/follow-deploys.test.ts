@@ -109,6 +109,27 @@ describe('a deploy while the engine streams the slot', () => {
         from nudge_engine.inbox where table_name = 'orders' and new_row ->> 'id' = ${order}`;
     expect(stored!.deployment).toBe(stored!.latest);
     await deploy.record();
+    // The record's message in the stream: what follows is stored under the new deployment.
+    const [recorded] = await db.sql<
+      { id: number }[]
+    >`select max(id)::int as id from nudge.deployments`;
+    await waitFor(
+      () =>
+        logged.some((line) =>
+          line.includes(`deployment #${recorded!.id}: feature files read again`),
+        )
+          ? true
+          : undefined,
+      'the recorded deployment read',
+    );
+    const next = await insertOrder(ada, 400);
+    const [later] = await waitFor(async () => {
+      const rows = await db.sql<{ deployment: number }[]>`
+        select deployment from nudge_engine.inbox
+         where table_name = 'orders' and new_row ->> 'id' = ${next}`;
+      return rows.length ? rows : undefined;
+    }, 'the next order stored');
+    expect(later!.deployment).toBe(recorded!.id);
   });
 
   it('keeps a column it adds to what is captured of a table already published', async () => {

@@ -203,13 +203,15 @@ export interface TransportObjects<Desired = unknown, State = unknown> {
   /** Said in a migration file (export) above the `outside` statements it lists as comments, to run after it. */
   outsideNote: string;
   /**
-   * A statement that tells its engine process, in the order of what it
-   * captures, that what is captured changes here: run last in the
-   * transaction that changes its `kinds` (capture: replication: a logical
-   * decoding message in the stream, so the consumer reads the feature files
-   * again before it stores any change committed after it).
+   * A statement that tells its engine process of the deploy, in the order
+   * of what it captures (capture: replication: a logical decoding message
+   * in the stream, so the consumer reads the feature files again before it
+   * stores any change committed after it). Run last in the transaction that
+   * changes its `kinds` when it changes some (`deployment` null: not
+   * recorded yet), and after the deployment's record (`deployment`: SQL of
+   * the new id, so what follows is stored under it).
    */
-  announce?: string;
+  announce?(deployment: string | null): string;
   /** Runs statements of the `outside` kinds, one at a time, outside any transaction. */
   runOutside(sql: postgres.Sql, statements: string[]): Promise<void>;
   /**

@@ -109,8 +109,12 @@ interface Change {
 interface Committed {
   end: Lsn;
   changes: Change[];
-  /** A deploy's message is in it: the features are read again before it is stored. */
-  deployed: boolean;
+  /**
+   * A deploy's message is in it: the features are read again before it is
+   * stored (`id` undefined: the publications' message, its deployment not
+   * recorded yet), or caught up to the deployment recorded in it.
+   */
+  deployed?: { id?: number };
 }
 
 /** The consumer's session lock: its first key (db/locks.ts), hashtext(slot) the second. */
@@ -178,7 +182,9 @@ export function startConsumer(options: ConsumerOptions): Consumer {
   const session = async (lock: postgres.Sql) => {
     const relations = new Map<number, Relation>();
     const committed: Committed[] = [];
-    let open: { lsn: Lsn; time: Date; n: number; changes: Change[]; deployed: boolean } | undefined;
+    let open:
+      | { lsn: Lsn; time: Date; n: number; changes: Change[]; deployed?: { id?: number } }
+      | undefined;
     let writing: Promise<void> | undefined;
     let failure: unknown;
     let idleEnd = 0n;
@@ -195,6 +201,8 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     // a deploy's message this session streams past (it was read by the
     // process that led then) told this one nothing.
     await options.features?.catchUpLatest();
+    // Stopped meanwhile: stop() found no stream to close, so none is opened.
+    if (stopping) return;
     const backlogEnd = parseLsn(start!.written);
     const storedBefore = stats.stored;
     let reached = start!.confirmed === null ? 0n : parseLsn(start!.confirmed);
@@ -235,8 +243,11 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           // A deploy's message: what follows is kept and cut as the features read again say.
           const first = committed[0]!;
           if (first.deployed) {
-            await options.features?.readAgain();
-            first.deployed = false;
+            const { id } = first.deployed;
+            await (id === undefined
+              ? options.features?.readAgain()
+              : options.features?.catchUp(id));
+            first.deployed = undefined;
           }
           lastWrite = performance.now();
           // Whole transactions, up to `batch` changes (a larger one goes
@@ -312,12 +323,13 @@ export function startConsumer(options: ConsumerOptions): Consumer {
               time: decoded.commitTime,
               n: 0,
               changes: [],
-              deployed: false,
             };
             break;
           case 'message':
-            if (open && decoded.transactional && decoded.prefix === DEPLOY_MESSAGE)
-              open.deployed = true;
+            if (open && decoded.transactional && decoded.prefix === DEPLOY_MESSAGE) {
+              const id = Number(decoded.content.toString('utf8'));
+              open.deployed = Number.isInteger(id) && id > 0 ? { id } : {};
+            }
             break;
           case 'insert':
           case 'update':
@@ -338,7 +350,11 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           }
           case 'commit':
             if (!open) break;
-            committed.push({ end: decoded.endLsn, changes: open.changes, deployed: open.deployed });
+            committed.push({
+              end: decoded.endLsn,
+              changes: open.changes,
+              ...(open.deployed ? { deployed: open.deployed } : {}),
+            });
             queued += open.changes.length;
             open = undefined;
             if (committed.length >= batch * 4) current.stream?.pause();
@@ -350,6 +366,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
       },
     });
     current.stream = stream;
+    if (stopping) await stream.close();
     stats.sessions++;
     // A slot read to the end already: nothing waited.
     caughtUpYet();

@@ -35,8 +35,10 @@ export const replicationObjects: TransportObjects<ReplicationDesired, Replicatio
   outside: ['slot'],
   commitFirst: true,
   outsideNote: 'Replication slots cannot be made or dropped in a migration; run after it:',
-  // In the stream at the publications' commit: what follows is cut as the new features say.
-  announce: `SELECT pg_logical_emit_message(true, '${DEPLOY_MESSAGE}', '')`,
+  // In the stream at the publications' commit and at the record's: what
+  // follows is cut as the new features say, and stored under the new id.
+  announce: (deployment) =>
+    `SELECT pg_logical_emit_message(true, '${DEPLOY_MESSAGE}', ${deployment ?? "''"})`,
   runOutside: applySlotStatements,
   async losses(sql, plan, options) {
     return unreadLoss(await noteUnread(sql, plan, options));
