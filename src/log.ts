@@ -22,7 +22,8 @@ export function makeLog(
     verbose?: boolean;
     /** Entries not written (their fields as logged). */
     skip?: (entry: Record<string, unknown>) => boolean;
-    write?: (line: string) => void;
+    /** Where each line goes, with its level's name (`info`, `warn`, ...). */
+    write?: (line: string, level: string) => void;
   } = {},
 ): Log {
   const level = options.verbose ? 'debug' : 'info';
@@ -39,9 +40,8 @@ export function makeLog(
           .filter(([k]) => !META.has(k))
           .map(([k, v]) => `${k}=${formatValue(k, v)}`)
           .join(' ');
-        write(
-          `${time} ${(LEVELS[entry.level as number] ?? 'info').padEnd(5)} ${entry.msg ?? ''}${fields ? ` ${fields}` : ''}`,
-        );
+        const name = LEVELS[entry.level as number] ?? 'info';
+        write(`${time} ${name.padEnd(5)} ${entry.msg ?? ''}${fields ? ` ${fields}` : ''}`, name);
       },
     },
   );

@@ -35,6 +35,21 @@ export function withFeatures(desired: DesiredCaptures, features: Feature[]): Des
   return Object.assign(desired, { features: featureFingerprints(features) });
 }
 
+/** The features added, changed and removed from one set of fingerprints to another. */
+export function featureDiff(
+  before: Record<string, string>,
+  after: Record<string, string>,
+): { added: string[]; changed: string[]; removed: string[] } {
+  return {
+    added: Object.keys(after).filter((name) => !(name in before)),
+    changed: Object.keys(after).filter((name) => name in before && before[name] !== after[name]),
+    removed: Object.keys(before).filter((name) => !(name in after)),
+  };
+}
+
+/** The plan item kind of the feature files (featureItems). */
+export const FEATURE_LIST = 'feature list';
+
 /**
  * The plan's item for features that differ from the latest deployment's;
  * none when they do not, or when either side is not known (a deployment
@@ -42,19 +57,12 @@ export function withFeatures(desired: DesiredCaptures, features: Feature[]): Des
  * Shown beside the captures' items too: theirs name the features using a
  * capture, not a feature whose conditions or actions changed.
  */
-/** The plan item kind of the feature files (featureItems). */
-export const FEATURE_LIST = 'feature list';
-
 export function featureItems(
   desired: Record<string, string> | undefined,
   deployed: Record<string, string> | undefined,
 ): PlanItem[] {
   if (!desired || !deployed) return [];
-  const added = Object.keys(desired).filter((name) => !(name in deployed));
-  const changed = Object.keys(desired).filter(
-    (name) => name in deployed && deployed[name] !== desired[name],
-  );
-  const removed = Object.keys(deployed).filter((name) => !(name in desired));
+  const { added, changed, removed } = featureDiff(deployed, desired);
   const parts = [
     ...added.map((name) => `${name} added`),
     ...changed.map((name) => `${name} changed`),

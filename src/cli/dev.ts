@@ -156,7 +156,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       http: true,
       log: makeLog({
         skip: unsaid,
-        write: (line) => io.err(line.slice(9, 14) === 'info ' ? c.dim(line) : c.yellow(line)),
+        write: (line, level) => io.err(level === 'info' ? c.dim(line) : c.yellow(line)),
       }),
       anyPortIfTaken: true,
       idleMs: 50,

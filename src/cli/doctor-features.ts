@@ -87,8 +87,6 @@ export async function featureFileChecks(project: LoadedConfig, say: Say): Promis
   );
 }
 
-const FIX_FILES = 'fix the feature file; nudge plan lists every problem with its line';
-
 export async function featureChecks(
   sql: Sql,
   project: LoadedConfig,
@@ -97,7 +95,7 @@ export async function featureChecks(
   readOnly: boolean,
 ): Promise<void> {
   const label = 'Features';
-  const fixFiles = FIX_FILES;
+  const fixFiles = 'fix the feature file; nudge plan lists every problem with its line';
   if ('error' in load) {
     // What the database finds in the rest counts too: the files' problems and its, in one list.
     const error = load.files

@@ -147,7 +147,11 @@ stages:
       // Its capture was there already (auth.users insert): a deployment all the same.
       expect(deployer.stdout()).toMatch(/^ {2}~ feature list +said-hello added: /m);
       const said = await waitFor(
-        () => m.stderr() || undefined,
+        () =>
+          m
+            .stderr()
+            .split('\n')
+            .find((line) => line.includes('feature files read again')),
         () => `the deployment read, on stderr: ${deployer.stdout()} ${m.stdout().slice(-1500)}`,
         30_000,
       );

@@ -8,7 +8,7 @@ import { enqueueActions, recoverActions } from '../../actions/queue.js';
 import { actionTasks, runActions } from '../../actions/task.js';
 import type { ActionEnv } from '../../actions/types.js';
 import { desiredCaptures } from '../../capture/desired.js';
-import { featureFingerprints } from '../../capture/features-deployed.js';
+import { featureDiff, featureFingerprints } from '../../capture/features-deployed.js';
 import { makePlan } from '../../capture/plan.js';
 import { readCaptureState } from '../../capture/state.js';
 import { transportOf } from '../../capture/transports/index.js';
@@ -272,16 +272,11 @@ function featureChanges(
   after: Record<string, string>,
   running: number,
 ): string {
+  const { added, changed, removed } = featureDiff(before, after);
   const moves = [
-    ...Object.keys(after)
-      .filter((name) => !(name in before))
-      .map((name) => `+${name}`),
-    ...Object.keys(after)
-      .filter((name) => name in before && before[name] !== after[name])
-      .map((name) => `~${name}`),
-    ...Object.keys(before)
-      .filter((name) => !(name in after))
-      .map((name) => `-${name}`),
+    ...added.map((name) => `+${name}`),
+    ...changed.map((name) => `~${name}`),
+    ...removed.map((name) => `-${name}`),
   ];
   return `${plural(running, 'feature')} run${moves.length ? ` (${moves.join(', ')})` : ''}`;
 }

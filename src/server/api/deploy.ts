@@ -154,10 +154,12 @@ function refusal(project: LoadedConfig): string {
   return `${error.message}; ${error.hint}`;
 }
 
-/** What identifies a plan: its statements, in order. */
+/** What identifies a plan: its statements, in order, and the feature files it records as changed. */
 function fingerprint(plan: Plan): string {
   const hash = createHash('sha256');
   for (const item of plan.items)
-    hash.update(`${item.action}\u0000${item.sql.join('\u0000')}\u0001`);
+    hash.update(
+      `${item.action}\u0000${[...item.sql, ...(item.changes ?? [])].join('\u0000')}\u0001`,
+    );
   return hash.digest('hex').slice(0, 32);
 }
