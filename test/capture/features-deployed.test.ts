@@ -11,6 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import { loadConfig } from '../../src/config/load.js';
+import { launch } from '../../src/engine/wiring/launch.js';
+import { makeLog } from '../../src/log.js';
 import { WELCOME_FEATURE } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 
@@ -138,5 +141,23 @@ stages:
     const deployed = await nudgeWith({ GREETING: 'hello' }, 'deploy', '--yes');
     expect(deployed.code, deployed.err).toBe(0);
     expect((await nudgeWith({ GREETING: 'hi there' }, 'plan')).out).toContain('No changes.');
+  });
+
+  it('has an engine started with files that differ say it runs them as they are', async () => {
+    await writeFile(
+      path.join(cwd, 'nudge/features/greet.yaml'),
+      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace('welcomed: true', 'hey: 2'),
+    );
+    const logged: string[] = [];
+    const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url, GREETING: 'x' } });
+    const running = await launch(project, {
+      http: false,
+      log: makeLog({ write: (line) => logged.push(line) }),
+    });
+    await running.stop();
+    const warned = logged.filter((line) => line.includes(' warn '));
+    expect(warned.map((line) => line.slice(9))).toEqual([
+      'warn  the feature files here differ from the latest deployment: this engine runs them as they are; nudge deploy records them (and other engines read them then) changes=greet changed',
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import { enqueueActions, recoverActions } from '../../actions/queue.js';
 import { actionTasks, runActions } from '../../actions/task.js';
 import type { ActionEnv } from '../../actions/types.js';
 import { desiredCaptures } from '../../capture/desired.js';
-import { featureDiff, featureFingerprints } from '../../capture/features-deployed.js';
+import { FEATURE_LIST, featureDiff, featureFingerprints } from '../../capture/features-deployed.js';
 import { makePlan } from '../../capture/plan.js';
 import { readCaptureState } from '../../capture/state.js';
 import { transportOf } from '../../capture/transports/index.js';
@@ -105,11 +105,19 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     // The deployment first: one made while the files are read is read again at once.
     const deployedAtStart = await deployedNow(source);
     const { catalog, features, plan } = await readFeatures(project, source);
-    const undeployed = plan.items.filter((i) => i.action !== 'unchanged').length;
+    const pending = plan.items.filter((i) => i.action !== 'unchanged');
+    const undeployed = pending.filter((i) => i.kind !== FEATURE_LIST).length;
     if (undeployed)
       log.warn(
         { changes: undeployed },
         'capture is not up to date: run nudge plan, then nudge deploy',
+      );
+    // Only the files differ from the deployment's: they run as they are here.
+    const files = pending.find((i) => i.kind === FEATURE_LIST);
+    if (files && !undeployed)
+      log.warn(
+        { changes: files.changes?.join(', ') },
+        'the feature files here differ from the latest deployment: this engine runs them as they are; nudge deploy records them (and other engines read them then)',
       );
 
     const set = new FeatureSet(features, catalog, project.config.contacts.attributes);
