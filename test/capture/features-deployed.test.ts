@@ -43,6 +43,13 @@ async function nudgeWith(env: Record<string, string>, ...argv: string[]) {
 const deployments = async () =>
   (await db.sql<{ n: number }[]>`select count(*)::int as n from nudge.deployments`)[0]!.n;
 
+/** greet.yaml: the welcome feature under another name, `welcomed: true` replaced as asked. */
+const writeGreet = (from: string, to: string) =>
+  writeFile(
+    path.join(cwd, 'nudge/features/greet.yaml'),
+    WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace(from, to),
+  );
+
 const FEATURES_LINE = /^ {2}~ feature list +(.*)$/m;
 
 describe('feature files changed with no capture to change', () => {
@@ -51,10 +58,7 @@ describe('feature files changed with no capture to change', () => {
     expect(await deployments()).toBe(1);
     expect((await nudge('plan')).out).toContain('No changes.');
 
-    await writeFile(
-      path.join(cwd, 'nudge/features/greet.yaml'),
-      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace('welcomed', 'greeted'),
-    );
+    await writeGreet('welcomed', 'greeted');
     const plan = await nudge('plan');
     expect(plan.code, plan.err).toBe(0);
     expect(FEATURES_LINE.exec(plan.out)?.[1]).toBe(
@@ -77,13 +81,7 @@ describe('feature files changed with no capture to change', () => {
   });
 
   it('does the same for a feature changed, and one removed', async () => {
-    await writeFile(
-      path.join(cwd, 'nudge/features/greet.yaml'),
-      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace(
-        'welcomed: true',
-        'greeted: yes',
-      ),
-    );
+    await writeGreet('welcomed: true', 'greeted: yes');
     await rm(path.join(cwd, 'nudge/features/welcome.yaml'));
     const plan = await nudge('plan');
     expect(FEATURES_LINE.exec(plan.out)?.[1]).toBe(
@@ -114,10 +112,7 @@ stages:
     do: [{ set: { ordered: true } }]
 `,
     );
-    await writeFile(
-      path.join(cwd, 'nudge/features/greet.yaml'),
-      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace('welcomed: true', 'hi: 1'),
-    );
+    await writeGreet('welcomed: true', 'hi: 1');
     const plan = await nudge('plan');
     expect(plan.out).toMatch(/^ {2}\+ capture public\.orders insert +.*used by orders/m);
     // A feature whose actions changed is named, though its capture is not.
@@ -131,23 +126,14 @@ stages:
   // A deploy from CI and an engine on a server read the same file in other
   // environments: the file as written is what counts, not its variables.
   it('fingerprints a file as written, not its variables as expanded', async () => {
-    await writeFile(
-      path.join(cwd, 'nudge/features/greet.yaml'),
-      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace(
-        'welcomed: true',
-        'greeting: "${GREETING}"',
-      ),
-    );
+    await writeGreet('welcomed: true', 'greeting: "${GREETING}"');
     const deployed = await nudgeWith({ GREETING: 'hello' }, 'deploy', '--yes');
     expect(deployed.code, deployed.err).toBe(0);
     expect((await nudgeWith({ GREETING: 'hi there' }, 'plan')).out).toContain('No changes.');
   });
 
   it('has an engine started with files that differ say it runs them as they are', async () => {
-    await writeFile(
-      path.join(cwd, 'nudge/features/greet.yaml'),
-      WELCOME_FEATURE.replace('name: welcome', 'name: greet').replace('welcomed: true', 'hey: 2'),
-    );
+    await writeGreet('welcomed: true', 'hey: 2');
     const logged: string[] = [];
     const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url, GREETING: 'x' } });
     const running = await launch(project, {

@@ -14,14 +14,13 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { insertInbox } from '../../src/engine/intake/inbox.js';
-import { launch, type Running } from '../../src/engine/wiring/launch.js';
+import type { Running } from '../../src/engine/wiring/launch.js';
 import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
-import { makeLog } from '../../src/log.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
-import { BIG_ORDER_FEATURE, signUp, WELCOME_FEATURE } from './harness.js';
+import { BIG_ORDER_FEATURE, launchLogged, signUp, WELCOME_FEATURE } from './harness.js';
 
 const db = useDatabase();
 let running: Running;
@@ -39,11 +38,7 @@ beforeAll(async () => {
   const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));
-  running = await launch(project, {
-    http: false,
-    log: makeLog({ write: (line) => logged.push(line) }),
-    idleMs: 20,
-  });
+  running = await launchLogged(project, logged);
 });
 
 afterAll(async () => {
@@ -182,18 +177,21 @@ describe('a deploy while the engine runs', () => {
     const [latest] = await db.sql<
       { id: number }[]
     >`select max(id)::int as id from nudge.deployments`;
-    await insertInbox(db.sql, [
-      {
-        source: 'outbox',
-        sourceKey: 'another-process:0',
-        schema: 'public',
-        table: 'orders',
-        operation: 'insert',
-        newRow: { id: 9001, user_id: user!.user_id, total: 900, note: null },
-        occurredAt: new Date(),
-        deployment: latest!.id + 1,
-      },
-    ]);
+    // An order row as another process would store it, under the next deployment.
+    const storedElsewhere = (id: number, total: number) =>
+      insertInbox(db.sql, [
+        {
+          source: 'outbox',
+          sourceKey: `another-process:${id}`,
+          schema: 'public',
+          table: 'orders',
+          operation: 'insert',
+          newRow: { id, user_id: user!.user_id, total, note: null },
+          occurredAt: new Date(),
+          deployment: latest!.id + 1,
+        },
+      ]);
+    await storedElsewhere(9001, 900);
     const made = await waitFor(async () => {
       const rows = await decisions('vip-order', 'id', '9001');
       return rows.some((row) => row.outcome === 'entered') ? rows : undefined;
@@ -205,18 +203,7 @@ describe('a deploy while the engine runs', () => {
     const readings = () =>
       logged.filter((line) => line.includes('feature files read again')).length;
     const before = readings();
-    await insertInbox(db.sql, [
-      {
-        source: 'outbox',
-        sourceKey: 'another-process:1',
-        schema: 'public',
-        table: 'orders',
-        operation: 'insert',
-        newRow: { id: 9002, user_id: user!.user_id, total: 950, note: null },
-        occurredAt: new Date(),
-        deployment: latest!.id + 1,
-      },
-    ]);
+    await storedElsewhere(9002, 950);
     await waitFor(async () => {
       const rows = await decisions('vip-order', 'id', '9002');
       return rows.length ? rows : undefined;

@@ -9,6 +9,7 @@ import type { NewActionRun } from '../../src/actions/types.js';
 import { deploy } from '../../src/capture/deploy.js';
 import { pumpOnce } from '../../src/capture/transports/outbox/pump.js';
 import { buildCaptureObjects } from '../../src/capture/triggers.js';
+import type { LoadedConfig } from '../../src/config/load.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { makeRouter } from '../../src/engine/intake/router.js';
@@ -17,8 +18,10 @@ import type { ProcessContext } from '../../src/engine/lanes/context.js';
 import { processLanes } from '../../src/engine/lanes/process.js';
 import { FeatureSet } from '../../src/engine/match/features.js';
 import { manualClock } from '../../src/engine/wiring/clock.js';
+import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
+import { makeLog } from '../../src/log.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import type { TestDatabase } from '../harness/db.js';
 
@@ -129,3 +132,12 @@ stages:
   - name: thanked
     do: [{ set: { big_spender: true } }]
 `;
+
+/** `nudge start` in-process without HTTP, polling fast, its log lines kept in `logged`. */
+export function launchLogged(project: LoadedConfig, logged: string[]): Promise<Running> {
+  return launch(project, {
+    http: false,
+    log: makeLog({ write: (line) => logged.push(line) }),
+    idleMs: 20,
+  });
+}

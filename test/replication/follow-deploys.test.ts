@@ -11,9 +11,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { launch, type Running } from '../../src/engine/wiring/launch.js';
-import { makeLog } from '../../src/log.js';
-import { BIG_ORDER_FEATURE, signUp, WELCOME_FEATURE } from '../engine/harness.js';
+import type { Running } from '../../src/engine/wiring/launch.js';
+import { BIG_ORDER_FEATURE, launchLogged, signUp, WELCOME_FEATURE } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { dropSlotAfterAll, migrated, nudgeIn, replicationProject } from './helpers.js';
@@ -31,11 +30,7 @@ beforeAll(async () => {
   cwd = await replicationProject(db, 'server: { port: 0 }\n', { welcome: WELCOME_FEATURE });
   await migrated(db);
   const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
-  running = await launch(project, {
-    http: false,
-    log: makeLog({ write: (line) => logged.push(line) }),
-    idleMs: 20,
-  });
+  running = await launchLogged(project, logged);
 });
 
 afterAll(async () => {
