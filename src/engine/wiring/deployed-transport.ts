@@ -9,8 +9,8 @@
 import type postgres from 'postgres';
 import { TRANSPORTS } from '../../capture/transports/index.js';
 import type { CapturedBy } from '../../capture/transports/port.js';
-import { isUndefinedTable } from '../../db/errors.js';
 import type { Log } from '../../log.js';
+import { deployedNow } from './follow-deploys.js';
 
 /**
  * A housekeeping task: logs an error when the latest deployment captures
@@ -26,18 +26,14 @@ export function deployedTransportCheck(
   let told: number | undefined;
   let seen: { id: number; capturedBy: string | null } | undefined;
   return async () => {
-    // The latest deployment's id each time (the primary key's last entry);
-    // its objects only when that id is new.
-    const [latest] = await source<{ id: number }[]>`
-      select max(id)::float8 as id from nudge.deployments`.catch((error: unknown) => {
-      if (isUndefinedTable(error)) return []; // not deployed (yet, or torn down)
-      throw error;
-    });
-    if (latest?.id == null) return;
-    if (seen?.id !== latest.id) {
+    // The latest deployment's id each time (0: not deployed, yet or since a
+    // teardown); its objects only when that id is new.
+    const latest = await deployedNow(source);
+    if (!latest) return;
+    if (seen?.id !== latest) {
       const [row] = await source<{ captured_by: string | null }[]>`
-        select objects -> 0 ->> 'captured_by' as captured_by from nudge.deployments where id = ${latest.id}`;
-      seen = { id: latest.id, capturedBy: row?.captured_by ?? null };
+        select objects -> 0 ->> 'captured_by' as captured_by from nudge.deployments where id = ${latest}`;
+      seen = { id: latest, capturedBy: row?.captured_by ?? null };
     }
     // A deployment with no capture object says nothing about the transport.
     if (!seen.capturedBy) return;
