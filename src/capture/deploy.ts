@@ -274,15 +274,17 @@ function outsideItems(plan: Plan, part: ObjectsPart): PlanItem[] {
  * each transport's own objects (capture: replication's publications and slot).
  */
 export async function teardown(sql: postgres.Sql): Promise<TeardownResult> {
-  const { triggers } = await sql.begin(async (tx) => {
-    await tx.unsafe(`SELECT ${LOCK}`);
-    await tx.unsafe(SET_LOCK_TIMEOUT);
-    const triggers = await nudgeTriggers(tx as unknown as postgres.Sql);
-    for (const t of triggers)
-      await tx.unsafe(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`);
-    await tx.unsafe('DROP SCHEMA IF EXISTS nudge CASCADE');
-    return { triggers: triggers.length };
-  });
+  const { triggers } = await afterDeadlocks(() =>
+    sql.begin(async (tx) => {
+      await tx.unsafe(`SELECT ${LOCK}`);
+      await tx.unsafe(SET_LOCK_TIMEOUT);
+      const triggers = await nudgeTriggers(tx as unknown as postgres.Sql);
+      for (const t of triggers)
+        await tx.unsafe(`DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`);
+      await tx.unsafe('DROP SCHEMA IF EXISTS nudge CASCADE');
+      return { triggers: triggers.length };
+    }),
+  );
   const result: TeardownResult = { triggers, removed: [], notes: [] };
   for (const { objects } of objectsParts()) {
     const { removed, note, objects: dropped } = await objects.teardown.remove(sql);
@@ -291,6 +293,26 @@ export async function teardown(sql: postgres.Sql): Promise<TeardownResult> {
     if (note) result.notes.push(note);
   }
   return result;
+}
+
+/** The most times teardown's transaction is run when the server ends it as a deadlock's victim. */
+const DEADLOCK_TRIES = 5;
+
+/**
+ * Runs `transaction` again when the server chose it as a deadlock's victim
+ * (SQLSTATE 40P01). DROP SCHEMA nudge CASCADE locks the schema's tables in
+ * an order of its own, and a running engine's outbox pump holds some of
+ * them while it waits for another; one of the two is rolled back. Each run
+ * is a whole transaction, so running it again removes what it would have.
+ */
+async function afterDeadlocks<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= DEADLOCK_TRIES) throw error;
+    }
+  }
 }
 
 /**
