@@ -151,8 +151,9 @@ export function registerCommands(program: Command, wrap: Wrap): void {
   program
     .command('secret <what>')
     .description(
-      'print the ingest secret (ingest), the Supabase webhook secret (shared), or install the capture signing key (install)',
+      'print the ingest secret (ingest), the Supabase webhook secret (shared), install the capture signing key (install), or delete the stored secrets when their master key is lost (reset)',
     )
+    .option('-y, --yes', 'reset without asking')
     .action(
       wrap(async (options, io, args) =>
         (await import('./secret.js')).secret(args[0] ?? '', options, io),

@@ -123,9 +123,27 @@ function decryptSecret(
 const unreadable = (name: string, why: string) =>
   new SecretError(
     `secret "${name}" cannot be decrypted: ${why}`,
-    'the master key (NUDGE_SECRET_KEY or .nudge/secret.key) must be the one it was stored with; ' +
-      'if the key is lost, set the secret again',
+    'use the master key it was stored with: copy the .nudge/secret.key of the project that stored it ' +
+      '(the one whose nudge dev or nudge start ran first on this store) beside this nudge.yaml, or set NUDGE_SECRET_KEY to it; ' +
+      'if that key is lost: nudge secret reset (the secrets are made anew, and senders need the new ones)',
   );
+
+/** The error for stored secrets and no master key here, naming where it was looked for. */
+const noKeyHere = (name: string, source: KeySource) =>
+  unreadable(
+    name,
+    `no master key here (NUDGE_SECRET_KEY is not set and ${keyFilePath(source.dir ?? process.cwd())} does not exist)`,
+  );
+
+/**
+ * The key to read a stored secret with: never a new one, which could not
+ * read it (and would split the store's secrets between two keys).
+ */
+function keyForStored(name: string, source: KeySource): Buffer {
+  const key = existingMasterKey(source);
+  if (!key) throw noKeyHere(name, source);
+  return key;
+}
 
 /**
  * Checks that every stored secret decrypts with this project's master key,
@@ -139,14 +157,7 @@ export async function checkStoredSecrets(sql: Db, source: KeySource = {}): Promi
   const rows = await sql<{ name: string; ciphertext: Buffer; iv: Buffer; tag: Buffer }[]>`
     select name, ciphertext, iv, tag from nudge_engine.secrets order by name`;
   if (rows.length === 0) return [];
-  const key = existingMasterKey(source);
-  if (!key) {
-    const file = keyFilePath(source.dir ?? process.cwd());
-    throw unreadable(
-      rows[0]!.name,
-      `no master key here (NUDGE_SECRET_KEY is not set and ${file} does not exist)`,
-    );
-  }
+  const key = keyForStored(rows[0]!.name, source);
   const failures: { name: string; error: SecretError }[] = [];
   for (const row of rows) {
     try {
@@ -184,7 +195,7 @@ export async function getSecret(
 ): Promise<string | undefined> {
   const [row] = await sql<{ ciphertext: Buffer; iv: Buffer; tag: Buffer }[]>`
     select ciphertext, iv, tag from nudge_engine.secrets where name = ${name}`;
-  return row ? decryptSecret(masterKey(source), name, row) : undefined;
+  return row ? decryptSecret(keyForStored(name, source ?? {}), name, row) : undefined;
 }
 
 /**
@@ -200,7 +211,16 @@ export async function ensureSecret(
 ): Promise<string> {
   const existing = await getSecret(sql, name, source);
   if (existing !== undefined) return existing;
-  const { ciphertext, iv, tag } = encryptSecret(masterKey(source), name, generate());
+  // A key is made only for a store without secrets: beside others, a new
+  // key would store this one where they cannot be read with it.
+  let key = existingMasterKey(source ?? {});
+  if (!key) {
+    const [other] = await sql<{ name: string }[]>`
+      select name from nudge_engine.secrets order by name limit 1`;
+    if (other) throw noKeyHere(other.name, source ?? {});
+    key = masterKey(source);
+  }
+  const { ciphertext, iv, tag } = encryptSecret(key, name, generate());
   await sql`
     insert into nudge_engine.secrets (name, ciphertext, iv, tag)
     values (${name}, ${ciphertext}, ${iv}, ${tag})
@@ -208,6 +228,19 @@ export async function ensureSecret(
   const stored = await getSecret(sql, name, source);
   if (stored === undefined) throw new SecretError(`secret "${name}" vanished while being stored`);
   return stored;
+}
+
+/** Deletes every stored secret (a lost master key): the names deleted. */
+export async function deleteSecrets(sql: Db): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    delete from nudge_engine.secrets returning name`;
+  return rows.map((row) => row.name).sort();
+}
+
+/** The names of the stored secrets. */
+export async function storedSecretNames(sql: Db): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`select name from nudge_engine.secrets order by name`;
+  return rows.map((row) => row.name);
 }
 
 /** A Standard Webhooks secret: `whsec_` and 32 random bytes in base64. */

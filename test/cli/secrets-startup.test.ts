@@ -29,7 +29,7 @@ const KEY_A = randomBytes(32).toString('base64');
 const KEY_B = randomBytes(32).toString('base64');
 const ORDERS = 5;
 const HINT =
-  'the master key (NUDGE_SECRET_KEY or .nudge/secret.key) must be the one it was stored with; if the key is lost, set the secret again';
+  'use the master key it was stored with: copy the .nudge/secret.key of the project that stored it (the one whose nudge dev or nudge start ran first on this store) beside this nudge.yaml, or set NUDGE_SECRET_KEY to it; if that key is lost: nudge secret reset (the secrets are made anew, and senders need the new ones)';
 let recorder: Recorder;
 const folders: string[] = [];
 
@@ -163,5 +163,40 @@ describe('a second folder with another master key', () => {
     } finally {
       await running.stop();
     }
+  });
+
+  it('nudge secret makes no key where secrets are stored under another, and reset starts them anew', async () => {
+    const bare = await projectFolder('secret');
+    // Before, a key was made here and the message then blamed the stored row.
+    const refused = await nudge(['secret', 'ingest'], bare);
+    expect(refused.err.split('\n')).toEqual([
+      `✗ secret "ingest" cannot be decrypted: no master key here (NUDGE_SECRET_KEY is not set and ${keyFilePath(bare)} does not exist)`,
+      `  hint: ${HINT}`,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(existsSync(keyFilePath(bare))).toBe(false);
+    // Without a terminal, reset asks for --yes and deletes nothing.
+    const unasked = await nudge(['secret', 'reset'], bare);
+    expect(unasked.code).toBe(1);
+    expect(unasked.err).toContain(
+      'secret reset needs confirmation and there is no terminal to ask',
+    );
+    expect((await db.sql`select name from nudge_engine.secrets`).length).toBe(2);
+
+    const reset = await nudge(['secret', 'reset', '--yes'], bare);
+    expect(reset.code).toBe(0);
+    expect(reset.lines.slice(0, 2)).toEqual([
+      'Stored secrets: ingest, ingest-shared.',
+      'Deleted ingest, ingest-shared. They are made anew when first used:',
+    ]);
+    const made = await nudge(['secret', 'ingest'], bare);
+    expect(made.code).toBe(0);
+    expect(made.out).toMatch(/^whsec_/);
+    expect(existsSync(keyFilePath(bare))).toBe(true);
+    // Under the new key, doctor's Secrets line passes in this folder.
+    const doctor = await nudge(['doctor'], bare);
+    expect(doctor.lines).toContain(
+      "✓ Secrets            1 stored secret decrypts with this project's master key",
+    );
   });
 });
