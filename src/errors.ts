@@ -62,6 +62,20 @@ export function throwIfAny(errors: ConfigError[]): void {
   if (errors.length > 1) throw new ConfigErrors(errors);
 }
 
+/** Throws the errors, if any, sorted by file, line and column, each message once. */
+export function throwInFileOrder(errors: ConfigError[]): void {
+  const seen = new Set<string>();
+  const once = errors.filter((error) => !seen.has(error.message) && seen.add(error.message));
+  throwIfAny(
+    once.sort(
+      (a, b) =>
+        (a.place.file < b.place.file ? -1 : a.place.file > b.place.file ? 1 : 0) ||
+        (a.place.line ?? 0) - (b.place.line ?? 0) ||
+        (a.place.column ?? 0) - (b.place.column ?? 0),
+    ),
+  );
+}
+
 /** A problem talking to the user's database, with its SQLSTATE and what to do. */
 export class SourceError extends NudgeError {
   override name = 'SourceError';

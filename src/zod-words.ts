@@ -65,19 +65,52 @@ function bound(issue: Issue, side: 'least' | 'most'): string | undefined {
  */
 export function plainMessage(issue: Issue, value: unknown, objectWords = 'an object'): string {
   const own = !/^(Invalid input|Too small|Too big)\b/.test(issue.message);
-  if (own) return issue.message;
+  if (own) return withGiven(issue.message, value, issue.path);
   if (issue.code === 'invalid_type' && typeof issue.expected === 'string') {
     const expected =
       issue.expected === 'object' ? objectWords : (EXPECTED[issue.expected] ?? issue.expected);
     return value === undefined
       ? `required (${expected})`
-      : `expected ${expected}, got ${kindOf(value, objectWords)}`;
+      : `expected ${expected}, got ${given(value, issue.path) ?? kindOf(value, objectWords)}`;
   }
   if (issue.code === 'too_small' || issue.code === 'too_big') {
     const words = bound(issue, issue.code === 'too_small' ? 'least' : 'most');
     if (words) return `expected ${words}, got ${JSON.stringify(value)}`;
   }
   return issue.message;
+}
+
+/** The longest string quoted whole in a message; a longer one is cut. */
+const QUOTED = 40;
+
+/** Fields whose value a message never repeats: it may be a credential, and errors are printed and logged. */
+const SECRET = /secret|key|password|token|url|dsn|auth|credential/i;
+
+/**
+ * A scalar as a message quotes it ("insrt", 30, true); undefined for null,
+ * objects, arrays, and a field named like a credential.
+ */
+function given(value: unknown, path: readonly PropertyKey[]): string | undefined {
+  if (path.some((key) => typeof key === 'string' && SECRET.test(key))) return undefined;
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > QUOTED ? `${value.slice(0, QUOTED - 1)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/**
+ * An "expected …" message (at `path`) with what was given (`, got "insrt"`) before a
+ * closing "(did you mean …?)"; any other message, one that says already
+ * what came, or a value that is not a scalar, as it is.
+ */
+export function withGiven(message: string, value: unknown, path: readonly PropertyKey[]): string {
+  const quoted = given(value, path);
+  if (quoted === undefined || !message.startsWith('expected ') || /\bgot\b/.test(message))
+    return message;
+  const hint = / \(did you mean [^)]*\?\)$/.exec(message);
+  return hint
+    ? `${message.slice(0, hint.index)}, got ${quoted}${hint[0]}`
+    : `${message}, got ${quoted}`;
 }
 
 /** The value at `path` inside `root`. */

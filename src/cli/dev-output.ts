@@ -145,10 +145,16 @@ export function deliveryLine(delivery: Delivery, io: Io): string {
   return `  ${ok ? c.green('←') : c.red('←')} ${delivery.service} received POST ${delivery.path}: ${ok ? c.green(String(delivery.status)) : c.red(String(delivery.status))} ${c.dim(`webhook-id ${delivery.webhookId}`)}`;
 }
 
-/** How to run this CLI again from here: `npx nudge` when installed, else node and the script. */
+/**
+ * How to run this CLI again from here: `npx nudge` when it is the project's
+ * own (node_modules/.bin, which npx runs before the registry's package of
+ * that name), `nudge` when it is on the PATH (npm link), else node and the
+ * script.
+ */
 function selfCommand(io: Io): string {
   const script = process.argv[1] ?? '';
-  if (/node_modules[\\/]\.bin[\\/]nudge$|[\\/]nudge$/.test(script)) return 'npx nudge';
+  if (/node_modules[\\/]\.bin[\\/]nudge$/.test(script)) return 'npx nudge';
+  if (/[\\/]nudge$/.test(script)) return 'nudge';
   const relative = path.relative(io.cwd, script);
   return `node ${relative.startsWith('..') || path.isAbsolute(relative) ? script : relative}`;
 }

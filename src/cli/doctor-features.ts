@@ -6,11 +6,12 @@ import { FEATURE_LIST } from '../capture/features-deployed.js';
 import { namedEvent } from '../capture/named-events.js';
 import { makePlan, ROWS_WAITING } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
-import type { LoadedConfig } from '../config/load.js';
+import { type LoadedConfig, missingFeaturesDir } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
-import { ConfigErrors, NudgeError } from '../errors.js';
+import type { Say } from '../doctor/checks.js';
+import { ConfigErrors, NudgeError, throwInFileOrder } from '../errors.js';
 import { type Feature, readFeatureFiles } from '../features/load.js';
-import { checkFeatureFiles, type FeatureFiles, throwInFileOrder } from '../features/problems.js';
+import { checkFeatureFiles, type FeatureFiles } from '../features/problems.js';
 import { readCatalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import type { TableName } from '../source/names.js';
@@ -18,9 +19,11 @@ import { plural } from '../words.js';
 
 /** The feature files: loaded, or an error (with what could be read of them, for the database checks). */
 export type FeatureLoad = { features: Feature[] } | { error: unknown; files?: FeatureFiles };
-type Say = (outcome: 'ok' | 'warn' | 'fail', label: string, message: string, fix?: string) => void;
 
 export async function loadFeatureFiles(project: LoadedConfig): Promise<FeatureLoad> {
+  // A features: path that names no directory is a typo, not "none yet" (as plan says).
+  const missing = missingFeaturesDir(project);
+  if (missing) return { error: missing };
   let files: FeatureFiles | undefined;
   try {
     files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
@@ -52,12 +55,18 @@ export function featureTables(load: FeatureLoad): TableName[] {
     });
 }
 
-function firstProblem(error: unknown): string {
-  if (error instanceof ConfigErrors) {
-    const more = error.errors.length - 1;
-    return `${error.errors[0]!.message}${more ? ` (and ${more} more)` : ''}`;
-  }
-  return error instanceof Error ? error.message : String(error);
+/** The most problems the Features line lists; the count says how many there are. */
+const LISTED = 20;
+
+/** The files' problems: one as the message, several counted with each listed below. */
+function problems(error: NudgeError): { message: string; items?: string[] } {
+  if (!(error instanceof ConfigErrors)) return { message: error.message };
+  const all = error.errors.map((e) => e.message);
+  const unlisted = all.length - LISTED;
+  return {
+    message: `${all.length} problems in the feature files`,
+    items: unlisted > 0 ? [...all.slice(0, LISTED), `… and ${unlisted} more`] : all,
+  };
 }
 
 /**
@@ -69,11 +78,13 @@ export async function featureFileChecks(project: LoadedConfig, say: Say): Promis
   const load = await loadFeatureFiles(project);
   if ('error' in load) {
     if (!(load.error instanceof NudgeError)) throw load.error;
+    const { message, items } = problems(load.error);
     return say(
       'fail',
       'Features',
-      firstProblem(load.error),
-      'fix the feature file; once a database is set, nudge plan lists every problem with its line',
+      message,
+      'fix each problem at the file and line it names; their tables and columns are checked once a database is set',
+      items,
     );
   }
   const where = `${displayPath(project.featuresDir, project.cwd)}/`;
@@ -95,7 +106,7 @@ export async function featureChecks(
   readOnly: boolean,
 ): Promise<void> {
   const label = 'Features';
-  const fixFiles = 'fix the feature file; nudge plan lists every problem with its line';
+  const fixFiles = 'fix each problem at the file and line it names';
   if ('error' in load) {
     // What the database finds in the rest counts too: the files' problems and its, in one list.
     const error = load.files
@@ -104,7 +115,8 @@ export async function featureChecks(
         ).catch((e: unknown) => e)
       : load.error;
     if (!(error instanceof NudgeError)) throw error;
-    return say('fail', label, firstProblem(error), fixFiles);
+    const { message, items } = problems(error);
+    return say('fail', label, message, fixFiles, items);
   }
   const where = `${displayPath(project.featuresDir, project.cwd)}/`;
   if (load.features.length === 0) {
@@ -115,7 +127,8 @@ export async function featureChecks(
     desired = await desiredCaptures(project, sql, load.features, await readCatalog(sql));
   } catch (error) {
     if (!(error instanceof NudgeError)) throw error;
-    return say('fail', label, firstProblem(error), fixFiles);
+    const { message, items } = problems(error);
+    return say('fail', label, message, fixFiles, items);
   }
   const plan = makePlan(desired, await readCaptureState(sql));
   const active = load.features.filter((f) => f.status !== 'draft').length;

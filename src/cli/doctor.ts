@@ -12,9 +12,10 @@ function reporter(io: Io) {
   const c = io.colors;
   const symbols = { ok: c.green('✓'), warn: c.yellow('⚠'), fail: c.red('✗') };
   const counts = { ok: 0, warn: 0, fail: 0 };
-  const say: Say = (outcome, label, message, fix) => {
+  const say: Say = (outcome, label, message, fix, items = []) => {
     counts[outcome]++;
     io.out(`${symbols[outcome]} ${label.padEnd(18)} ${message}`);
+    for (const item of items) io.out(`    ${item}`);
     if (fix && outcome !== 'ok') io.out(`  ${c.dim('fix:')} ${fix}`);
   };
   let first = true;

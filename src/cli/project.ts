@@ -55,7 +55,7 @@ function demoDataDirs(project: LoadedConfig): string[] {
  * there, with --config pointing elsewhere: the URL it printed was not
  * exported in this terminal). Its modules load only here.
  */
-async function noDatabase(project: LoadedConfig): Promise<NudgeError> {
+export async function noDatabase(project: LoadedConfig): Promise<NudgeError> {
   const { runningDemoUrl } = await import('../dev/demo.js');
   let running: { devUrl: string; devDir: string } | undefined;
   for (const dataDir of demoDataDirs(project)) {

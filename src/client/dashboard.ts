@@ -89,6 +89,8 @@ export interface DoctorCheck {
   outcome: 'ok' | 'warn' | 'fail' | 'skipped';
   label: string;
   message: string;
+  /** The problems one at a time, when the message counts several. */
+  items?: string[];
   /** What to do about a warn or fail. */
   fix: string | null;
 }

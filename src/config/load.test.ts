@@ -40,7 +40,7 @@ describe('loadConfig', () => {
   it('names the file, line, column and field of a bad value', async () => {
     const text = REFERENCE_CONNECTOR_AS_WRITTEN.replace('        - orders\n', '        - 12\n');
     expect(await loadError({ 'nudge.yaml': text }, { SUPABASE_SERVICE_ROLE_KEY: 'k' })).toBe(
-      'nudge.yaml:11:11 connectors.supabase.sync.tables[1]: expected a table name',
+      'nudge.yaml:11:11 connectors.supabase.sync.tables[1]: expected a table name, got 12',
     );
   });
 
@@ -52,6 +52,24 @@ describe('loadConfig', () => {
     expect(await loadError({ 'nudge.yaml': 'webhooks:\n  secret: whsec_not*base64\n' })).toBe(
       'nudge.yaml:2:11 webhooks.secret: expected a Standard Webhooks secret: whsec_ followed by base64, at least 16 bytes',
     );
+    // What was given is not repeated: it is a credential, and errors are printed and logged.
+    expect(
+      await loadError({ 'nudge.yaml': 'connectors:\n  resend:\n    api_key: 12345\n' }),
+    ).not.toContain('12345');
+  });
+
+  it('refuses a provider without its section and a sender that is no address, at their lines', async () => {
+    expect(
+      await loadError({ 'nudge.yaml': 'email:\n  provider: smtp\n  from: not-an-email\n' }),
+    ).toBe(
+      [
+        'nudge.yaml:2:13 email.provider: provider smtp needs its server: add smtp: { url: ${SMTP_URL} }',
+        'nudge.yaml:3:9 email.from: expected a sender address, alone or as "Acme <hello@acme.com>", got "not-an-email"',
+      ].join('\n'),
+    );
+    expect(await loadError({ 'nudge.yaml': 'email:\n  provider: resend\n' })).toBe(
+      'nudge.yaml:2:13 email.provider: provider resend needs its API key: add resend: { api_key: ${RESEND_API_KEY} }',
+    );
   });
 
   it('rejects unknown keys with a suggestion', async () => {
@@ -59,30 +77,38 @@ describe('loadConfig', () => {
       'nudge.yaml:1:1 acess: unknown field "acess" (did you mean "access"?)',
     );
     expect(await loadError({ 'nudge.yaml': 'access: readonly\n' })).toBe(
-      'nudge.yaml:1:9 access: expected one of read-write, read-only (did you mean "read-only"?)',
+      'nudge.yaml:1:9 access: expected one of read-write, read-only, got "readonly" (did you mean "read-only"?)',
     );
   });
 
   it('names the allowed capture transports and the closest to a typo', async () => {
     const allowed = 'expected outbox, webhook or replication';
-    expect(await loadError({ 'nudge.yaml': 'capture: replicaton\n' })).toBe(
-      `nudge.yaml:1:10 capture: ${allowed} (did you mean "replication"?)`,
-    );
-    expect(await loadError({ 'nudge.yaml': 'capture: Replication\n' })).toBe(
-      `nudge.yaml:1:10 capture: ${allowed} (did you mean "replication"?)`,
-    );
-    expect(await loadError({ 'nudge.yaml': 'capture: logical\n' })).toBe(
-      `nudge.yaml:1:10 capture: ${allowed} (did you mean "replication"?)`,
-    );
-    expect(await loadError({ 'nudge.yaml': 'capture: kafka\n' })).toBe(
-      `nudge.yaml:1:10 capture: ${allowed}`,
-    );
-    expect(await loadError({ 'nudge.yaml': 'capture:\n  transport: replicaton\n' })).toBe(
-      `nudge.yaml:2:14 capture.transport: ${allowed} (did you mean "replication"?)`,
-    );
-    expect(await loadError({ 'nudge.yaml': 'capture:\n  transport: wal\n' })).toBe(
-      `nudge.yaml:2:14 capture.transport: ${allowed} (did you mean "replication"?)`,
-    );
+    const cases: [string, string][] = [
+      [
+        'capture: replicaton\n',
+        `1:10 capture: ${allowed}, got "replicaton" (did you mean "replication"?)`,
+      ],
+      [
+        'capture: Replication\n',
+        `1:10 capture: ${allowed}, got "Replication" (did you mean "replication"?)`,
+      ],
+      [
+        'capture: logical\n',
+        `1:10 capture: ${allowed}, got "logical" (did you mean "replication"?)`,
+      ],
+      ['capture: kafka\n', `1:10 capture: ${allowed}, got "kafka"`],
+      [
+        'capture:\n  transport: replicaton\n',
+        `2:14 capture.transport: ${allowed}, got "replicaton" (did you mean "replication"?)`,
+      ],
+      [
+        'capture:\n  transport: wal\n',
+        `2:14 capture.transport: ${allowed}, got "wal" (did you mean "replication"?)`,
+      ],
+    ];
+    for (const [yaml, error] of cases) {
+      expect(await loadError({ 'nudge.yaml': yaml })).toBe(`nudge.yaml:${error}`);
+    }
   });
 
   it('refuses a capture.replication section under another transport', async () => {

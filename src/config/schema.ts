@@ -2,6 +2,7 @@
 // reference connector document as written there; see docs/configuration.md.
 // The JSON Schema in schema/nudge.schema.json is generated from this file.
 import { z } from 'zod';
+import { isEmailAddress } from '../actions/params.js';
 import { isTimeZone } from '../email/quiet-hours.js';
 import { parseTableName } from '../source/names.js';
 import { signingKeyOf } from '../webhook-secret.js';
@@ -341,7 +342,12 @@ export const configSchema = z.strictObject({
         .enum(['dev', 'resend', 'smtp'])
         .default('dev')
         .describe('dev keeps mail in the engine store'),
-      from: z.string().optional(),
+      from: z
+        .string()
+        .refine(isEmailAddress, {
+          error: 'expected a sender address, alone or as "Acme <hello@acme.com>"',
+        })
+        .optional(),
       resend: z
         .strictObject({
           api_key: z.string().min(1),
@@ -401,6 +407,16 @@ export const configSchema = z.strictObject({
         .min(1)
         .default('timezone')
         .describe('the contact attribute holding its IANA time zone, e.g. Europe/Paris'),
+    })
+    // Without its section the provider refuses every email when it is sent
+    // (each run dead): said here, at the line, before anything runs.
+    .refine((email) => email.provider !== 'resend' || email.resend, {
+      path: ['provider'],
+      error: `provider resend needs its API key: add resend: { api_key: \${RESEND_API_KEY} }`,
+    })
+    .refine((email) => email.provider !== 'smtp' || email.smtp, {
+      path: ['provider'],
+      error: `provider smtp needs its server: add smtp: { url: \${SMTP_URL} }`,
     })
     .default({ provider: 'dev', topics: {}, time_zone: 'UTC', time_zone_attribute: 'timezone' }),
   webhooks: z

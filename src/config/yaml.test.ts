@@ -15,7 +15,7 @@ describe('validate', () => {
   it('lists an enum’s values, with the closest, when the schema says nothing of its own', () => {
     const schema = z.strictObject({ access: z.enum(['read-write', 'read-only']).optional() });
     expect(problem('access: readonly\n', schema)).toBe(
-      'x.yaml:1:9 access: expected one of read-write, read-only (did you mean "read-only"?)',
+      'x.yaml:1:9 access: expected one of read-write, read-only, got "readonly" (did you mean "read-only"?)',
     );
   });
 
@@ -80,5 +80,29 @@ describe('the YAML library’s own warnings', () => {
       process.off('warning', listen);
     }
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('syntax errors', () => {
+  const syntax = (text: string) => {
+    try {
+      parseYaml(text, 'x.yaml', {});
+    } catch (error) {
+      return (error as Error).message.split('\n');
+    }
+    throw new Error('expected parseYaml to fail');
+  };
+
+  it('say one missing } once, not with the errors that follow from it', () => {
+    expect(syntax('trigger: { table: public.orders, on: insert\nstages: [\n')).toEqual([
+      expect.stringMatching(/^x\.yaml:2:1 Flow map .* end with a }$/),
+    ]);
+  });
+
+  it('say every key written twice, each at its line', () => {
+    expect(syntax('name: a\nname: b\nstages: []\nstages: []\n')).toEqual([
+      expect.stringMatching(/^x\.yaml:2:1 .*unique/),
+      expect.stringMatching(/^x\.yaml:4:1 .*unique/),
+    ]);
   });
 });

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, type Place, throwIfAny } from '../errors.js';
-import { plainMessage, valueAtPath } from '../zod-words.js';
+import { ConfigError, type Place, throwIfAny, throwInFileOrder } from '../errors.js';
+import { plainMessage, valueAtPath, withGiven } from '../zod-words.js';
 import { didYouMean } from './suggest.js';
 
 export type FieldPath = readonly (string | number)[];
@@ -111,9 +111,17 @@ export function parseYaml(
     const { line, col } = lineCounter.linePos(offset);
     return { file, line, column: col };
   };
-  const syntax = [...doc.errors, ...doc.warnings].map(
-    (e) => new ConfigError(placeAt(e.pos[0]), '', e.message.split('\n')[0] ?? e.message),
-  );
+  // A key written twice is its own mistake; after any other syntax error
+  // the parser's later errors mostly follow from the first (one missing }
+  // is reported two or three times), so only the first is said.
+  const first = doc.errors.find((e) => e.code !== 'DUPLICATE_KEY');
+  const syntax = [
+    ...(first ? [first] : []),
+    ...doc.errors.filter((e) => e.code === 'DUPLICATE_KEY'),
+    ...doc.warnings,
+  ]
+    .sort((a, b) => a.pos[0] - b.pos[0])
+    .map((e) => new ConfigError(placeAt(e.pos[0]), '', e.message.split('\n')[0] ?? e.message));
   throwIfAny(syntax);
 
   const placeOf = (fieldPath: FieldPath, options: { key?: boolean } = {}): Place => {
@@ -246,7 +254,11 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
       errors.push(
         source.error(
           at,
-          `expected one of ${options.join(', ')}${typeof got === 'string' ? didYouMean(got, options) : ''}`,
+          withGiven(
+            `expected one of ${options.join(', ')}${typeof got === 'string' ? didYouMean(got, options) : ''}`,
+            got,
+            at,
+          ),
         ),
       );
     } else if (issue.code === 'invalid_key') {
@@ -258,7 +270,7 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
       errors.push(source.error(at, plainMessage(issue, valueAtPath(source.value, at))));
     }
   }
-  throwIfAny(errors);
+  throwInFileOrder(errors);
   throw new Error('unreachable');
 }
 

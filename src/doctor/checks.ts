@@ -11,14 +11,14 @@ import {
   featureTables,
   loadFeatureFiles,
 } from '../cli/doctor-features.js';
-import { withSource } from '../cli/project.js';
+import { noDatabase, withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
 import { closest } from '../config/suggest.js';
 import { formatPath } from '../config/yaml.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets } from '../db/secrets.js';
 import { emailCheck } from '../email/doctor.js';
-import { NudgeError, noDatabaseConfigured } from '../errors.js';
+import { NudgeError } from '../errors.js';
 import { keySourceOf } from '../server/ingest-secrets.js';
 import { openSource, redactUrl, type Sql, sourceError } from '../source/connect.js';
 import {
@@ -39,8 +39,17 @@ import { sqlName } from './sql-name.js';
 
 const CONNECTION_STRING = 'Dashboard → Settings → Database → Connection string';
 
-/** Reports one check: its outcome, label, message, and how to fix it. */
-export type Say = (outcome: Outcome, label: string, message: string, fix?: string) => void;
+/**
+ * Reports one check: its outcome, label, message, and how to fix it; `items`
+ * are the problems one at a time when the message counts several.
+ */
+export type Say = (
+  outcome: Outcome,
+  label: string,
+  message: string,
+  fix?: string,
+  items?: readonly string[],
+) => void;
 
 /** Where the checks go: each check, a heading per part, a skipped part, a pause between parts. */
 export interface Report {
@@ -56,20 +65,24 @@ export async function runDoctor(project: LoadedConfig, report: Report): Promise<
   const supabase = project.supabase?.enabled ? project.supabase : undefined;
 
   let connected = false;
+  let featuresChecked = false;
   if (project.databaseUrl) {
     section('Database', `${redactUrl(project.databaseUrl)} (from ${project.databaseUrlFrom})`);
-    connected = await databaseChecks(project, say, skip);
+    ({ connected, featuresChecked } = await databaseChecks(project, say, skip));
   } else if (supabase?.project_url) {
     section('Database');
     const fix = `set database_url or DATABASE_URL (${CONNECTION_STRING}); tables, RLS, capture triggers (nudge deploy), the realtime publication and Nudge's trigger state need it`;
     say('warn', 'Database', 'no database URL: only the Supabase API checks run', fix);
   } else {
     section('Database');
-    // What a command that needs the database says: the unset variable at its line, say.
-    const missing = noDatabaseConfigured(project);
+    // What a command that needs the database says: the unset variable at
+    // its line, with the URL to export when a nudge dev runs here.
+    const missing = await noDatabase(project);
     say('fail', 'Database', missing.message, missing.hint);
   }
-  if (!project.databaseUrl) {
+  // Without the database's checks the files are still read, so that their
+  // problems are not left for a second round.
+  if (!featuresChecked) {
     section('Features');
     await featureFileChecks(project, say);
   }
@@ -100,13 +113,14 @@ export async function runDoctor(project: LoadedConfig, report: Report): Promise<
   }
 }
 
-/** Runs the database checks; whether it could connect. */
+/** Runs the database checks; whether it could connect, and whether they came to the feature files. */
 async function databaseChecks(
   project: LoadedConfig,
   say: Say,
   skip: (m: string) => void,
-): Promise<boolean> {
+): Promise<{ connected: boolean; featuresChecked: boolean }> {
   let connected = false;
+  let featuresChecked = false;
   try {
     await withSource(project, async ({ sql, readOnly, url }) => {
       connected = true;
@@ -133,6 +147,7 @@ async function databaseChecks(
       const byKey = new Map(allTables(analysis).map((t) => [tableKey(t), t]));
       const features = await loadFeatureFiles(project);
       const checks = { sql, project, say, readOnly, analysis, role: db.role, byKey, features };
+      featuresChecked = true;
       await runChecks({ ...checks, configured: configuredTables(project) });
     });
   } catch (error) {
@@ -141,7 +156,7 @@ async function databaseChecks(
     if (!connected)
       skip('auth, tables, storage, capture and realtime checks skipped: no connection');
   }
-  return connected;
+  return { connected, featuresChecked };
 }
 
 const poolingUnknown = (error: unknown) =>
@@ -188,7 +203,7 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
         'ok',
         'Secrets',
         names.length
-          ? `${plural(names.length, 'stored secret')} decrypt with this project's master key`
+          ? `${plural(names.length, 'stored secret')} ${names.length === 1 ? 'decrypts' : 'decrypt'} with this project's master key`
           : 'none stored yet',
       );
     } finally {

@@ -69,6 +69,21 @@ describe('actionProblems: an email’s to', () => {
   });
 });
 
+describe('actionProblems: an email’s from', () => {
+  const problemsOf = (from: string) => actionProblems({ stages: [{ do: [{ email: { from } }] }] });
+
+  it.each(['hi@acme.com', 'Acme <hi@acme.com>', '{{ app.sender }}'])('passes %s', (from) => {
+    expect(problemsOf(from)).toEqual([]);
+  });
+
+  it.each(['not-an-email', 'Acme'])(
+    'refuses %s, where the provider would refuse every send',
+    (from) => {
+      expect(problemsOf(from).map((p) => p.problem)).toEqual([`"${from}" is not a sender address`]);
+    },
+  );
+});
+
 // A variable no run is given renders empty on every run: a typo of a root
 // (`neww`), and `enrichment.*` once the feature has no such enrichment (its
 // `enrich:` removed or renamed). Said at the field, with the name meant.

@@ -178,6 +178,14 @@ function paramProblems(kind: string, params: unknown, at: FieldPath): ParamProbl
       hint: 'write an address, or the field that holds one: to: contact.email (or new.<column>, or Liquid such as "{{ new.email | downcase }}")',
     });
   }
+  const from = param('from');
+  if (kind === 'email' && from && !isEmailAddress(from)) {
+    problems.push({
+      at: [...at, 'from'],
+      problem: `"${from}" is not a sender address`,
+      hint: 'write an address your provider lets you send from, alone or as "Acme <hello@acme.com>"',
+    });
+  }
   const name = param('name');
   if (kind === 'function' && name !== undefined && !isFunctionName(name)) {
     problems.push({

@@ -33,12 +33,11 @@ import { closest, didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { templateErrorsAt } from '../email/templates.js';
 import { checkTopics } from '../email/topics.js';
-import type { ConfigError } from '../errors.js';
+import { type ConfigError, throwInFileOrder } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
 import { unreachableFunctions } from './connector-checks.js';
 import { conditionPlace, type Feature } from './load.js';
-import { throwInFileOrder } from './problems.js';
 import { type AttributeTypes, typeResolver } from './types.js';
 import { contactVariableErrors, knownContactFields, liquidRowField } from './variable-checks.js';
 

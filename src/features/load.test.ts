@@ -36,9 +36,9 @@ describe('feature files', () => {
         'c.yaml': feature('c', 'max_entries: three\n'),
       }),
     ).toEqual([
-      'features/a.yaml:2:38 trigger.on: expected insert, update or delete, or a list of them (did you mean "insert"?)',
+      'features/a.yaml:2:38 trigger.on: expected insert, update or delete, or a list of them, got "inserted" (did you mean "insert"?)',
       'features/b.yaml:4:14 max_entries: expected a number above 0, got 0',
-      'features/c.yaml:4:14 max_entries: expected a number, got a string',
+      'features/c.yaml:4:14 max_entries: expected a number, got "three"',
     ]);
   });
 
@@ -85,7 +85,7 @@ stages:
       // Any max_entries needs a contact: said now, not once its value is fixed.
       'features/c.yaml:2:1 trigger: this feature waits or limits entries per contact, so it needs contact: { id: new.<column> } (or email / phone)',
       'features/c.yaml:2:65 trigger.when["new.total"]: unknown operator "gtt" (did you mean "gt"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
-      'features/c.yaml:3:14 max_entries: expected a number, got a string',
+      'features/c.yaml:3:14 max_entries: expected a number, got "three"',
       'features/c.yaml:6:23 stages[0].if["new.status"]: unknown operator "eqq" (did you mean "eq"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
     ]);
   });
@@ -149,15 +149,15 @@ stages:
       'features/a.yaml:5:19 stages[0].do[0].emial: unknown action "emial" (did you mean "email"?); expected one of email, webhook, function, set, add_to_list, remove_from_list, track, goto, exit',
       'features/a.yaml:5:52 stages[0].do[1].goto: no stage named "nowhere" (stages: s)',
       'features/a.yaml:5:81 stages[0].do[2].webhook.url: output "{{" not closed',
-      'features/a.yaml:5:96 stages[0].do[2].webhook.method: expected one of POST, PUT, PATCH (did you mean "PUT"?)',
+      'features/a.yaml:5:96 stages[0].do[2].webhook.method: expected one of POST, PUT, PATCH, got "GET" (did you mean "PUT"?)',
       'features/b.yaml:2:41 trigger.event: give either table or event, not both',
-      'features/b.yaml:2:61 trigger.on: expected insert, update or delete, or a list of them (did you mean "insert"?)',
-      'features/c.yaml:5:11 stages[0].name: expected a stage name of letters, digits, - and _',
-      'features/c.yaml:8:18 stages[1].next[0].to: expected a stage name of letters, digits, - and _',
-      'features/c.yaml:8:38 stages[1].next[0].after: expected a duration such as 30s, 15m, 2h, 7d or 1w (did you mean "2d"?)',
+      'features/b.yaml:2:61 trigger.on: expected insert, update or delete, or a list of them, got "inserted" (did you mean "insert"?)',
+      'features/c.yaml:5:11 stages[0].name: expected a stage name of letters, digits, - and _, got "first stage"',
+      'features/c.yaml:8:18 stages[1].next[0].to: expected a stage name of letters, digits, - and _, got "first stage"',
+      'features/c.yaml:8:38 stages[1].next[0].after: expected a duration such as 30s, 15m, 2h, 7d or 1w, got "2days" (did you mean "2d"?)',
       'features/d.yaml:4:1 holdout: a holdout needs a goal to measure it: add goal: { when: ..., within: 7d }',
-      'features/d.yaml:4:10 holdout: expected a percentage greater than 0 and less than 100',
-      'features/d.yaml:7:12 stages[0].after: expected a duration such as 30s, 15m, 2h, 7d or 1w (did you mean "2d"?)',
+      'features/d.yaml:4:10 holdout: expected a percentage greater than 0 and less than 100, got 150',
+      'features/d.yaml:7:12 stages[0].after: expected a duration such as 30s, 15m, 2h, 7d or 1w, got "2days" (did you mean "2d"?)',
       'features/d.yaml:8:13 stages[0].within: within needs until',
       'features/e.yaml:2:10 trigger: expected a table (with on) or an event',
       'features/e.yaml:2:44 trigger.when["new.status"]: unknown operator "eqq" (did you mean "eq"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',

@@ -24,13 +24,13 @@ import {
   validate,
   type YamlSource,
 } from '../config/yaml.js';
-import { type ConfigError, NudgeError } from '../errors.js';
+import { type ConfigError, NudgeError, throwInFileOrder } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
 import { valueAtPath } from '../zod-words.js';
 import { actionProblems, actionVariables, type VariableUse } from './action-checks.js';
 import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';
 import { compileMachine, type Machine } from './machine.js';
-import { configErrorsIn, type FeatureFiles, throwInFileOrder } from './problems.js';
+import { configErrorsIn, type FeatureFiles } from './problems.js';
 import { type ReadableFile, readablePart, written } from './salvage.js';
 import { conditionsWritten, type FeatureFile, featureSchema, parseDuration } from './schema.js';
 

@@ -2,7 +2,7 @@
 // files and what the live database finds in whatever of them could be read,
 // listed together in file and line order, each once.
 
-import { type ConfigError, throwIfAny } from '../errors.js';
+import { type ConfigError, throwInFileOrder } from '../errors.js';
 import type { Feature } from './load.js';
 
 /** What reading the feature files found (load.ts). */
@@ -37,20 +37,6 @@ export async function checkFeatureFiles<T>(
   }
   throwInFileOrder(found);
   throw new Error('unreachable: the files have problems');
-}
-
-/** Throws the errors, if any, sorted by file, line and column, each message once. */
-export function throwInFileOrder(errors: ConfigError[]): void {
-  const seen = new Set<string>();
-  const once = errors.filter((error) => !seen.has(error.message) && seen.add(error.message));
-  throwIfAny(
-    once.sort(
-      (a, b) =>
-        (a.place.file < b.place.file ? -1 : a.place.file > b.place.file ? 1 : 0) ||
-        (a.place.line ?? 0) - (b.place.line ?? 0) ||
-        (a.place.column ?? 0) - (b.place.column ?? 0),
-    ),
-  );
 }
 
 /** The located errors a ConfigError or ConfigErrors holds, or undefined for any other error. */

@@ -239,7 +239,7 @@ describe('contacts, events, errors', () => {
     });
     await expect(nudge.events.track({ email: 'x@example.com', event: '' })).rejects.toMatchObject({
       status: 422,
-      detail: 'event: expected a non-empty event name',
+      detail: 'event: expected a non-empty event name, got ""',
     });
     const reader = new Nudge({ url: `${api.url}/`, apiKey: api.readKey });
     await expect(reader.lists.create('nope')).rejects.toMatchObject({

@@ -125,7 +125,7 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(response.status).toBe(422);
     expect(await response.json()).toEqual({
       error: 'invalid_body',
-      detail: 'discardUnread: expected true or false',
+      detail: 'discardUnread: expected true or false, got "yes"',
     });
     expect(await slotExists()).toBe(true);
   });
@@ -133,7 +133,7 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
   it.each([
     [[], '(body): expected a JSON object, got an array'],
     [{ discardUnread: true }, 'plan: required (a string)'],
-    [{ plan: 7 }, 'plan: expected a string, got a number'],
+    [{ plan: 7 }, 'plan: expected a string, got 7'],
   ])('says what %j is instead of what was expected', async (body, detail) => {
     const response = await call('POST', '/v1/deploy', body);
     expect(response.status).toBe(422);

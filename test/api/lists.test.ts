@@ -47,7 +47,10 @@ describe('static lists', () => {
       expect.objectContaining({ error: 'list_exists' }),
     ]);
     const bad = await api.call('POST', '/v1/lists', { body: { name: '' } });
-    expect([bad.status, detailOf(bad)]).toEqual([422, 'name: expected a non-empty list name']);
+    expect([bad.status, detailOf(bad)]).toEqual([
+      422,
+      'name: expected a non-empty list name, got ""',
+    ]);
   });
 
   it('adds by ids and emails (a new email becomes a contact), removes them again', async () => {

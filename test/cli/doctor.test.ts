@@ -2,7 +2,7 @@
 // the Supabase APIs' documented shapes: the all-green run, and each failure it
 // recognises with its fix line and exit code.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -464,6 +464,30 @@ describe('nudge doctor', () => {
     );
     expect(lines).toContain('✓ Auth admin API     reachable (3 users)');
     expect(code).toBe(1);
+  });
+
+  it('reads the feature files when the database cannot be reached, and names a features path that is no directory', async () => {
+    const port = await closedPort();
+    const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-doctor-'));
+    await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+    await writeFile(path.join(cwd, 'nudge.yaml'), 'features: nudge/features\n');
+    await writeFile(
+      path.join(cwd, 'nudge/features/broken.yaml'),
+      'name: broken\ntrigger: { table: public.orders, on: insrt }\nstages: [{ name: seen }]\n',
+    );
+    const env = { DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/app` };
+    const unreachable = memoryIo({ cwd, env });
+    expect(await run(['doctor'], unreachable.io)).toBe(1);
+    expect(unreachable.stdout()).toMatch(
+      /✗ Features +nudge\/features\/broken\.yaml:2:\d+ trigger\.on: expected insert, update or delete, or a list of them, got "insrt"/,
+    );
+    // A typo in features: is not "none yet" (plan refuses it the same way).
+    await writeFile(path.join(cwd, 'nudge.yaml'), 'features: nudge/feature\n');
+    const typo = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    expect(await run(['doctor'], typo.io)).toBe(1);
+    expect(typo.stdout()).toMatch(
+      /✗ Features +nudge\.yaml:1:11 features: no directory nudge\/feature: fix the path/,
+    );
   });
 
   it('gives up on an API that never answers, after the timeout', async () => {

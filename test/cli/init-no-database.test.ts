@@ -75,10 +75,19 @@ describe('a project made by nudge init, with DATABASE_URL unset', () => {
       const failing = await nudge('doctor');
       expect(failing.code).toBe(1);
       expect(failing.out).toContain(
-        '  fix: fix the feature file; once a database is set, nudge plan lists every problem with its line',
+        '  fix: fix each problem at the file and line it names; their tables and columns are checked once a database is set',
       );
       expect(failing.out).toMatch(
         /✗ Features +nudge\/features\/broken\.yaml:2:\d+ trigger\.on: .*did you mean "insert"\?/,
+      );
+      // Several problems are each listed under a count, not one and "(and 1 more)".
+      await writeFile(
+        broken,
+        'name: broken\ntrigger: { table: public.orders, on: insrt }\nstages: [{ name: seen }]\ndescription: 5\n',
+      );
+      const two = await nudge('doctor');
+      expect(two.out).toMatch(
+        /✗ Features +2 problems in the feature files\n {4}nudge\/features\/broken\.yaml:2:\d+ trigger\.on: .*\n {4}nudge\/features\/broken\.yaml:4:\d+ description: expected a string, got 5\n {2}fix: /,
       );
     } finally {
       await rm(broken);
@@ -94,13 +103,13 @@ describe('a project made by nudge init, with DATABASE_URL unset', () => {
       expect(result.code, `${command.join(' ')}: ${result.err}`).toBe(0);
       expect(result.err, command.join(' ')).toBe(said);
     }
-    // doctor runs its checks, and says what to fix on its Database line.
+    // doctor runs its checks, and its Database line names the URL to export, as plan does.
     const doctor = await nudge('doctor');
     expect(doctor.code, doctor.err).toBe(1);
     expect(doctor.out).toContain(
       [
         `✗ ${'Database'.padEnd(18)} ${place} environment variable DATABASE_URL is not set`,
-        SET_IT.replace('hint:', 'fix:'),
+        `  fix: nudge dev's demo database is running in .nudge/pg: to use it, export DATABASE_URL="${demo.url}" (as nudge dev printed for another terminal) and run this again`,
       ].join('\n'),
     );
     expect(doctor.out).toContain('Supabase API checks skipped');

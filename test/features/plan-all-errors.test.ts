@@ -67,7 +67,7 @@ const EXPECTED = [
   'nudge/features/b.yaml:2:1 trigger: this feature waits or limits entries per contact, so it needs contact: { id: new.<column> } (or email / phone)',
   'nudge/features/b.yaml:2:66 trigger.when["new.status"]: unknown operator "eqq" (did you mean "eq"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
   'nudge/features/b.yaml:2:87 trigger.when["new.total"]: unknown operator "gtt" (did you mean "gt"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
-  'nudge/features/b.yaml:3:14 max_entries: expected a number, got a string',
+  'nudge/features/b.yaml:3:14 max_entries: expected a number, got "three"',
   'nudge/features/c.yaml:2:19 trigger.table: table public.ordres does not exist (did you mean "public.orders"?)',
 ];
 
@@ -102,10 +102,14 @@ describe('every problem of the feature files in one round', () => {
     expect(problemLines(result.err)).toEqual(EXPECTED.map((line) => `✗ ${line}`));
   });
 
-  it('nudge doctor shows the first and counts the rest', async () => {
+  it('nudge doctor counts them and lists each under its line', async () => {
     const result = await cli('doctor', await project(FILES));
     expect(result.out).toContain(
-      `✗ Features           ${EXPECTED[0]} (and ${EXPECTED.length - 1} more)`,
+      [
+        `✗ Features           ${EXPECTED.length} problems in the feature files`,
+        ...EXPECTED.map((problem) => `    ${problem}`),
+        '  fix: fix each problem at the file and line it names',
+      ].join('\n'),
     );
   });
 
@@ -178,11 +182,11 @@ const HIDDEN = [
   'nudge/features/e.yaml:2:66 trigger.when["new.status"]: unknown operator "eqq" (did you mean "eq"?); expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is',
   'nudge/features/e.yaml:6:31 stages[0].do[0].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html (did you mean "welcome"?)',
   'nudge/features/e.yaml:6:51 stages[0].do[1].goto: no stage named "nowhere" (stages: s, t)',
-  'nudge/features/e.yaml:8:12 stages[1].after: expected a duration such as 30s, 15m, 2h, 7d or 1w (did you mean "2d"?)',
-  'nudge/features/f.yaml:1:7 name: expected a feature name of letters, digits, - and _',
+  'nudge/features/e.yaml:8:12 stages[1].after: expected a duration such as 30s, 15m, 2h, 7d or 1w, got "2days" (did you mean "2d"?)',
+  'nudge/features/f.yaml:1:7 name: expected a feature name of letters, digits, - and _, got "f!"',
   'nudge/features/f.yaml:3:12 contact.id: column "nosuchcol" does not exist on public.orders',
-  'nudge/features/f.yaml:4:11 cooldown: expected a duration such as 30s, 15m, 2h, 7d or 1w (did you mean "30d"?)',
-  'nudge/features/f.yaml:5:11 re_entry: expected one of after_exit, never, restart',
+  'nudge/features/f.yaml:4:11 cooldown: expected a duration such as 30s, 15m, 2h, 7d or 1w, got "30days" (did you mean "30d"?)',
+  'nudge/features/f.yaml:5:11 re_entry: expected one of after_exit, never, restart, got "sometimes"',
   'nudge/features/f.yaml:8:34 stages[0].unless["contact.onbaorded"]: is.true needs a boolean field; contact.onbaorded is unknown',
   'nudge/features/f.yaml:10:13 stages[1].name: stage "s" is defined twice',
   'nudge/features/h.yaml:2:19 trigger.table: table public.ordrs does not exist (did you mean "public.orders"?)',

@@ -9,7 +9,7 @@
 // run of a feature replayed at once. Keyboard, phone width and dark mode.
 // Screenshots go to test-output/dashboard/ (pages-*.png).
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -78,6 +78,33 @@ describe('Overview', () => {
       page.getByRole('button', { name: 'Check again' }).click(),
     ]);
     expect(Date.parse(((await rerun.json()) as { at: string }).at)).toBeGreaterThanOrEqual(asked);
+    // Several problems in the feature files: counted, and each listed under the count.
+    const broken = path.join(cwd, 'nudge/features/zz-broken.yaml');
+    await writeFile(
+      broken,
+      'name: zz-broken\ntrigger: { table: auth.users, on: insrt }\nstages: [{ name: seen }]\ndescription: 5\n',
+    );
+    try {
+      await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/v1/overview/checks?fresh')),
+        page.getByRole('button', { name: 'Check again' }).click(),
+      ]);
+      const features = page.locator('ul.checks li:has(> strong:text-is("Features"))');
+      await features.locator('.message', { hasText: '2 problems in the feature files' }).waitFor();
+      expect(await features.locator('ul.items li').allTextContents()).toEqual([
+        expect.stringMatching(/^nudge\/features\/zz-broken\.yaml:2:\d+ trigger\.on: .*got "insrt"/),
+        expect.stringMatching(
+          /^nudge\/features\/zz-broken\.yaml:4:\d+ description: expected a string, got 5$/,
+        ),
+      ]);
+      await shot('overview-feature-problems');
+    } finally {
+      await rm(broken);
+    }
+    await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/v1/overview/checks?fresh')),
+      page.getByRole('button', { name: 'Check again' }).click(),
+    ]);
     await page.getByTestId('lanes').waitFor();
     expect(await page.getByTestId('lanes').locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
     for (const name of ['Events', 'Actions', 'Failures']) {

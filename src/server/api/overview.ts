@@ -110,12 +110,13 @@ async function runChecks(project: LoadedConfig): Promise<DoctorChecks> {
   const checks: DoctorCheck[] = [];
   let section = '';
   await runDoctor(project, {
-    say: (outcome, label, message, fix) =>
+    say: (outcome, label, message, fix, items) =>
       checks.push({
         section,
         outcome,
         label,
         message,
+        ...(items?.length ? { items: [...items] } : {}),
         fix: fix && outcome !== 'ok' ? fix : null,
       }),
     section: (title) => {

@@ -116,6 +116,13 @@ function Checks() {
                   </span>
                   <strong>{check.label}</strong>
                   <span className="message">{check.message}</span>
+                  {check.items && (
+                    <ul className="items">
+                      {check.items.map((item) => (
+                        <li key={item}>{item}</li>
+                      ))}
+                    </ul>
+                  )}
                   {check.fix && (
                     <span className="fix">
                       <span className="muted">fix:</span> <code>{check.fix}</code>
