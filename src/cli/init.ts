@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
 import { TEMPLATE_EXTENSION, templateName } from '../actions/render.js';
 import { didYouMean } from '../config/suggest.js';
 import { displayPath, parseYaml } from '../config/yaml.js';
@@ -99,16 +100,32 @@ export async function init(
     ),
   );
   io.out('');
+  // Run again on a project it made: the steps were said then, and nothing changed.
+  if (written.length === 0) {
+    io.out('Nothing written: every file exists already (nudge init never overwrites one).');
+    return 0;
+  }
+  const steps = [
+    'nudge doctor    check the connection and prerequisites',
+    'nudge plan      see what would be deployed',
+    'nudge deploy    install capture: the nudge schema and triggers (with capture: replication, publications and a slot)',
+  ];
+  // The URL first, unless it is set already (in the environment or .env).
+  if (!io.env.DATABASE_URL && !(await dotEnvSets(io.cwd, 'DATABASE_URL')))
+    steps.unshift(
+      'put DATABASE_URL=postgres://... in .env (Supabase: Settings → Database → Connection string)',
+    );
   io.out('Next:');
-  io.out(
-    '  1. put DATABASE_URL=postgres://... in .env (Supabase: Settings → Database → Connection string)',
-  );
-  io.out('  2. nudge doctor    check the connection and prerequisites');
-  io.out('  3. nudge plan      see what would be deployed');
-  io.out(
-    '  4. nudge deploy    install capture: the nudge schema and triggers (with capture: replication, publications and a slot)',
-  );
+  steps.forEach((step, i) => {
+    io.out(`  ${i + 1}. ${step}`);
+  });
   return 0;
+}
+
+/** Whether the .env file in `dir` sets `name` (to anything), read as nudge.yaml's loader reads it. */
+async function dotEnvSets(dir: string, name: string): Promise<boolean> {
+  const text = await readFile(path.join(dir, '.env'), 'utf8').catch(() => '');
+  return !!parseEnv(text)[name];
 }
 
 /**

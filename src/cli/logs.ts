@@ -182,7 +182,8 @@ const AHEAD_MS = 5 * 60_000;
  */
 function clockNote(offset: number, lines: DecisionLine[], since?: string): string | undefined {
   const aheadOfNow = lines.some((line) => new Date(line.at).getTime() > Date.now() + AHEAD_MS);
-  if (offset === 0 && !aheadOfNow) return undefined;
+  // No line, nothing to say of their times (a follow says it with the first).
+  if (lines.length === 0 || (offset === 0 && !aheadOfNow)) return undefined;
   const now =
     offset === 0
       ? 'lines stamped after real time now were decided while nudge clock had moved it ahead'

@@ -7,7 +7,7 @@ import { type LoadedConfig, loadConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import type { EngineStore, openEngineStore } from '../db/engine.js';
 import { NoDatabaseError, type NudgeError, noDatabaseConfigured } from '../errors.js';
-import { loadFeatures, noSuchFeature, unknownFeatureText } from '../features/load.js';
+import { noSuchFeature, readFeatureFiles, unknownFeatureText } from '../features/load.js';
 import { openSource, type Sql } from '../source/connect.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -156,7 +156,16 @@ export async function refuseUnknownFeature(
   throw noSuchFeature(features, name, project.featuresDir);
 }
 
-/** The project's features; undefined when a feature file has errors (plan says which), and no name is checked. */
-function projectFeatures(project: LoadedConfig) {
-  return loadFeatures(project.featuresDir, project.env, project.cwd).catch(() => undefined);
+/**
+ * The project's features, with what could be read of files that have
+ * problems (a name is checked against those too, not left unchecked because
+ * another file has a typo); undefined when the folder cannot be read.
+ */
+async function projectFeatures(project: LoadedConfig) {
+  try {
+    const files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
+    return [...files.features, ...files.incomplete];
+  } catch {
+    return undefined;
+  }
 }

@@ -15,4 +15,21 @@ describe('sourceError', () => {
     const notFound = sourceError({ code: 'ENOTFOUND' }, 'cannot connect');
     expect(notFound.hint).toMatch(/db\.<project-ref>\.supabase\.co\) has only an IPv6 address/);
   });
+
+  it("says a server error once when the server's words begin with ours", () => {
+    const password = sourceError(
+      { code: '28P01', message: 'password authentication failed for user "postgres"' },
+      'cannot connect',
+    );
+    expect(password.message).toBe(
+      'cannot connect: password authentication failed for user "postgres" (SQLSTATE 28P01)',
+    );
+    const role = sourceError(
+      { code: '28000', message: 'no pg_hba.conf entry for host "10.0.0.1"' },
+      'cannot connect',
+    );
+    expect(role.message).toBe(
+      'cannot connect: the server refused this role: no pg_hba.conf entry for host "10.0.0.1" (SQLSTATE 28000)',
+    );
+  });
 });

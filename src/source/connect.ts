@@ -259,12 +259,13 @@ export function sourceError(error: unknown, context: string): NudgeError {
   const known = code ? HINTS[code] : undefined;
   const isSqlState = !!code && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('E');
   if (known) {
-    const detail = isSqlState && e.message ? `: ${e.message}` : '';
-    return new SourceError(
-      `${context}: ${known[0]}${detail}`,
-      isSqlState ? code : undefined,
-      known[1],
-    );
+    // The server's own words when they say it already ("password
+    // authentication failed for user …"), else ours and then theirs.
+    const said = isSqlState && e.message ? e.message : '';
+    const words = said.toLowerCase().startsWith(known[0].toLowerCase())
+      ? said
+      : `${known[0]}${said ? `: ${said}` : ''}`;
+    return new SourceError(`${context}: ${words}`, isSqlState ? code : undefined, known[1]);
   }
   return new SourceError(
     `${context}: ${e.message ?? String(error)}`,

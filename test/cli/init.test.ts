@@ -2,7 +2,7 @@
 // they render), not every premade one, and says where the others are and how
 // to add a premade feature with its own. (test/templates/init.test.ts checks
 // each premade feature is written with the templates its emails name.)
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,5 +76,17 @@ describe('nudge init', () => {
       'weekly-digest.liquid',
       'welcome.liquid',
     ]);
+  });
+
+  it('says what to do next only when it wrote something, and not to set a URL that .env sets', async () => {
+    const first = await init();
+    expect(first).toContain('  1. put DATABASE_URL=postgres://... in .env');
+    const again = await init();
+    expect(again).toContain('Nothing written: every file exists already');
+    expect(again).not.toContain('Next:');
+    await writeFile(path.join(cwd!, '.env'), 'DATABASE_URL=postgres://x/y\n');
+    const more = await init('--template', 'heartbeat');
+    expect(more).toContain('Next:\n  1. nudge doctor');
+    expect(more).not.toContain('put DATABASE_URL');
   });
 });

@@ -182,6 +182,11 @@ describe('nudge logs', () => {
     const stamped = new Date(`${ordered.slice(0, 19).replace(' ', 'T')}Z`).getTime();
     expect(stamped).toBeGreaterThan(Date.now() + 86_400_000);
     expect((await logs('--since', '1h'))[0]).toMatch(/; --since 1h counts real time\.$/);
+    // Nothing shown: nothing said of times.
+    await sql`insert into nudge_engine.contacts (email) values ('quiet@example.com')`;
+    expect(await logs('--contact', 'quiet@example.com')).toEqual([
+      'No decisions for contact quiet@example.com.',
+    ]);
     // JSON lines only, each stamped as stored.
     for (const line of await logs('--json')) expect(JSON.parse(line)).toHaveProperty('at');
     // A live pause is stamped at real time: said, above lines on the engine's.
