@@ -80,7 +80,10 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
   const orphan = deploying
     ? `orphan: capture is ${deploying.name} now (no triggers)`
     : 'orphan: no active feature uses it';
-  const items: PlanItem[] = [...schemaItems(state), ...captureItems(triggers, state, orphan)];
+  const items: PlanItem[] = [
+    ...schemaItems(state),
+    ...captureItems(triggers, state, orphan, desired.features),
+  ];
   items.push(...enrichmentItems(triggers, state));
   // The feature files that differ from the latest deployment's: a change of
   // their own, also where no capture changes (features-deployed.ts).
@@ -160,7 +163,44 @@ function subjectOf(object: {
   return `${formatTableName(object.table)} ${object.operation}`;
 }
 
-function captureItems(desired: CaptureObject[], state: CaptureState, orphan: string): PlanItem[] {
+/**
+ * Why a deployed capture's definition differs, from the deployment that
+ * recorded it: the features that came to use it or stopped, and those using
+ * it whose files changed (a condition that became part of its row filter,
+ * say). Plain "definition changed" when the record says nothing of it (a
+ * deployment made before Nudge recorded it, or Nudge's own trigger code).
+ */
+function whyChanged(
+  object: CaptureObject,
+  state: CaptureState,
+  features: Record<string, string> | undefined,
+): string {
+  const key = captureKey(object.table, object.operation);
+  const recorded = state.lastDeployed?.captures[key];
+  const before = state.lastDeployed?.features;
+  if (!recorded) return 'definition changed';
+  const reasons = [
+    ...object.usedBy
+      .filter((name) => !recorded.usedBy.includes(name))
+      .map((n) => `${n} now uses it`),
+    ...recorded.usedBy
+      .filter((name) => !object.usedBy.includes(name))
+      .map((n) => `${n} no longer does`),
+    ...(before && features
+      ? object.usedBy
+          .filter((name) => recorded.usedBy.includes(name) && before[name] !== features[name])
+          .map((name) => `${name} changed`)
+      : []),
+  ];
+  return reasons.length ? `definition changed: ${reasons.join(', ')}` : 'definition changed';
+}
+
+function captureItems(
+  desired: CaptureObject[],
+  state: CaptureState,
+  orphan: string,
+  features: Record<string, string> | undefined,
+): PlanItem[] {
   const byKey = new Map<string, DeployedCapture>();
   const byName = new Map<string, DeployedCapture>();
   for (const capture of state.captures) {
@@ -219,7 +259,7 @@ function captureItems(desired: CaptureObject[], state: CaptureState, orphan: str
       action: needsWork ? 'replace' : 'unchanged',
       kind: 'capture',
       subject: subjectOf(object),
-      detail: `${object.level} trigger${via} · ${usedBy}${changed && deployed.marker ? ' · definition changed' : ''}`,
+      detail: `${object.level} trigger${via} · ${usedBy}${changed && deployed.marker ? ` · ${whyChanged(object, state, features)}` : ''}`,
       columns: object.columns,
       ...(rowsMissing && object.rows ? { createsRowsTable: object.rows.table } : {}),
       ...(drift.length + strays.length

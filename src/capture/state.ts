@@ -55,7 +55,14 @@ export interface CaptureState extends TransportState {
    * (features-deployed.ts; null before Nudge recorded them).
    */
   lastDeployed:
-    | { id: number; at: Date; keys: string[]; features: Record<string, string> | null }
+    | {
+        id: number;
+        at: Date;
+        keys: string[];
+        features: Record<string, string> | null;
+        /** Each capture it recorded, by key: the features that used it and its definition's hash. */
+        captures: Record<string, { usedBy: string[]; hash: string }>;
+      }
     | undefined;
 }
 
@@ -142,11 +149,21 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const hasDeployments = schema.applied > 0 && !schema.missing.includes('table nudge.deployments');
   const [last] = hasDeployments
     ? await sql<
-        { id: number; at: Date; keys: string[]; features: Record<string, string> | null }[]
+        {
+          id: number;
+          at: Date;
+          keys: string[];
+          features: Record<string, string> | null;
+          captures: Record<string, { usedBy: string[]; hash: string }>;
+        }[]
       >`
         select d.id::int as id, deployed_at as at, summary -> 'features' as features,
                coalesce((select array_agg(o ->> 'key') from jsonb_array_elements(objects) o
-                          where coalesce(o ->> 'captured_by', 'trigger') = 'trigger'), '{}') as keys
+                          where coalesce(o ->> 'captured_by', 'trigger') = 'trigger'), '{}') as keys,
+               coalesce((select jsonb_object_agg(o ->> 'key', jsonb_build_object(
+                                  'usedBy', coalesce(o -> 'used_by', '[]'), 'hash', o ->> 'hash'))
+                           from jsonb_array_elements(objects) o
+                          where coalesce(o ->> 'captured_by', 'trigger') = 'trigger'), '{}') as captures
           from nudge.deployments d order by d.id desc limit 1`
     : [];
   const rowsTables = (await listRowsTables(sql)).map((t) => t.name);

@@ -5,7 +5,7 @@
 // running engines went on with the files they had read until restarted:
 // the events of the new feature were matched against the old ones and lost
 // to it. Doctor says such a file is not deployed, too.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { launch } from '../../src/engine/wiring/launch.js';
 import { makeLog } from '../../src/log.js';
-import { WELCOME_FEATURE } from '../engine/harness.js';
+import { BIG_ORDER_FEATURE, WELCOME_FEATURE } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();
@@ -121,6 +121,38 @@ stages:
     );
     expect((await nudge('deploy', '--yes')).code).toBe(0);
     expect((await nudge('plan')).out).toContain('No changes.');
+  });
+
+  it("says why a shared capture's definition changed: the feature that came to use it, or changed", async () => {
+    const write = (total: number) =>
+      writeFile(
+        path.join(cwd, 'nudge/features/big-order.yaml'),
+        BIG_ORDER_FEATURE.replace('gte.100', `gte.${total}`),
+      );
+    // Only filtered features share the trigger, so a condition is part of its row filter.
+    const orders = path.join(cwd, 'nudge/features/orders.yaml');
+    const unfiltered = await readFile(orders, 'utf8');
+    await writeFile(
+      orders,
+      unfiltered.replace('on: insert }', 'on: insert, when: { new.total: lt.10 } }'),
+    );
+    expect((await nudge('deploy', '--yes')).code).toBe(0);
+    await write(100);
+    const added = await nudge('plan');
+    expect(added.out, added.err).toMatch(
+      /^ {2}~ capture public\.orders insert +.*used by big-order, orders · definition changed: big-order now uses it$/m,
+    );
+    expect((await nudge('deploy', '--yes')).code).toBe(0);
+    await write(200);
+    expect((await nudge('plan')).out).toMatch(
+      /^ {2}~ capture public\.orders insert +.* · definition changed: big-order changed$/m,
+    );
+    await rm(path.join(cwd, 'nudge/features/big-order.yaml'));
+    expect((await nudge('plan')).out).toMatch(
+      /^ {2}~ capture public\.orders insert +.*used by orders · definition changed: big-order no longer does$/m,
+    );
+    await writeFile(orders, unfiltered);
+    expect((await nudge('deploy', '--yes')).code).toBe(0);
   });
 
   // A deploy from CI and an engine on a server read the same file in other
