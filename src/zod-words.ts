@@ -2,6 +2,7 @@
 // "Too small: expected number to be >0") in the words Nudge's errors use
 // elsewhere, with what was given: one wording for nudge.yaml, feature files
 // and API bodies. A schema's own message is left as it is.
+import type { z } from 'zod';
 import { plural } from './words.js';
 
 /** An issue as zod reports it, the fields read here. */
@@ -121,4 +122,56 @@ export function valueAtPath(root: unknown, path: readonly PropertyKey[]): unknow
     value = (value as Record<PropertyKey, unknown>)[key];
   }
   return value;
+}
+
+// Reading a zod schema's definition: what it allows at a path.
+
+/** What is read of a zod definition. */
+interface Def {
+  type: string;
+  shape?: Record<string, { _zod: { def: Def } }>;
+  innerType?: { _zod: { def: Def } };
+  element?: { _zod: { def: Def } };
+  valueType?: { _zod: { def: Def } };
+  options?: { _zod: { def: Def } }[];
+  in?: { _zod: { def: Def } };
+  /** A message of the schema's own (z.enum(..., { error })). */
+  error?: unknown;
+}
+
+/** The field names the schema allows at `at` (through optional, default, pipe, union, array and record), for "did you mean". */
+export function keysAt(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
+  const defs = walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at);
+  return [...new Set(defs.flatMap((def) => Object.keys(def.shape ?? {})))];
+}
+
+/**
+ * Whether the value allowed at `at` (an enum or a literal) words its own
+ * errors (z.enum(..., { error })): its issue's message is then used as it is.
+ */
+export function ownMessageAt(schema: z.ZodType, at: readonly PropertyKey[]): boolean {
+  return walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at).some(
+    (def) => (def.type === 'enum' || def.type === 'literal') && def.error !== undefined,
+  );
+}
+
+function walk(defs: Def[], at: readonly PropertyKey[]): Def[] {
+  const unwrapped = defs.flatMap(unwrap);
+  if (at.length === 0) return unwrapped;
+  const [part, ...rest] = at;
+  const next: Def[] = [];
+  for (const def of unwrapped) {
+    if (def.type === 'object' && typeof part === 'string' && def.shape?.[part]) {
+      next.push(def.shape[part]._zod.def);
+    } else if (def.type === 'array' && def.element) next.push(def.element._zod.def);
+    else if (def.type === 'record' && def.valueType) next.push(def.valueType._zod.def);
+  }
+  return walk(next, rest);
+}
+
+function unwrap(def: Def): Def[] {
+  if (def.innerType) return unwrap(def.innerType._zod.def);
+  if (def.type === 'pipe' && def.in) return unwrap(def.in._zod.def);
+  if (def.type === 'union' && def.options) return def.options.flatMap((o) => unwrap(o._zod.def));
+  return [def];
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny, throwInFileOrder } from '../errors.js';
-import { plainMessage, valueAtPath, withGiven } from '../zod-words.js';
+import { keysAt, ownMessageAt, plainMessage, valueAtPath, withGiven } from '../zod-words.js';
 import { didYouMean } from './suggest.js';
 
 export type FieldPath = readonly (string | number)[];
@@ -272,53 +272,4 @@ export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.
   }
   throwInFileOrder(errors);
   throw new Error('unreachable');
-}
-
-interface Def {
-  type: string;
-  shape?: Record<string, { _zod: { def: Def } }>;
-  innerType?: { _zod: { def: Def } };
-  element?: { _zod: { def: Def } };
-  valueType?: { _zod: { def: Def } };
-  options?: { _zod: { def: Def } }[];
-  in?: { _zod: { def: Def } };
-  /** A message of the schema's own (z.enum(..., { error })). */
-  error?: unknown;
-}
-
-/** The field names the schema allows at `at`, for "did you mean". */
-function keysAt(schema: z.ZodType, at: FieldPath): string[] {
-  const defs = walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at);
-  return defs.flatMap((def) => Object.keys(def.shape ?? {}));
-}
-
-/**
- * Whether the value allowed at `at` (an enum or a literal) words its own
- * errors (z.enum(..., { error })): its issue's message is then used as it is.
- */
-function ownMessageAt(schema: z.ZodType, at: FieldPath): boolean {
-  return walk([(schema as unknown as { _zod: { def: Def } })._zod.def], at).some(
-    (def) => (def.type === 'enum' || def.type === 'literal') && def.error !== undefined,
-  );
-}
-
-function walk(defs: Def[], at: FieldPath): Def[] {
-  const unwrapped = defs.flatMap(unwrap);
-  if (at.length === 0) return unwrapped;
-  const [part, ...rest] = at;
-  const next: Def[] = [];
-  for (const def of unwrapped) {
-    if (def.type === 'object' && typeof part === 'string' && def.shape?.[part]) {
-      next.push(def.shape[part]._zod.def);
-    } else if (def.type === 'array' && def.element) next.push(def.element._zod.def);
-    else if (def.type === 'record' && def.valueType) next.push(def.valueType._zod.def);
-  }
-  return walk(next, rest);
-}
-
-function unwrap(def: Def): Def[] {
-  if (def.innerType) return unwrap(def.innerType._zod.def);
-  if (def.type === 'pipe' && def.in) return unwrap(def.in._zod.def);
-  if (def.type === 'union' && def.options) return def.options.flatMap((o) => unwrap(o._zod.def));
-  return [def];
 }

@@ -58,14 +58,17 @@ export function storableText(text: string): boolean {
 /**
  * The body as JSON: 400 when it is not JSON; 422 naming the place when it
  * nests deeper than MAX_JSON_DEPTH or holds text PostgreSQL cannot store —
- * refused here rather than failing in the database as a 500.
+ * refused here rather than failing in the database as a 500. The
+ * Content-Type is not checked (JSON sent as text/plain, fetch's default for
+ * a string, is read as JSON); it is named in the 400 when it says the body is
+ * something else, a form most likely.
  */
-export function parseJson(text: string): unknown {
+export function parseJson(text: string, contentType?: string): unknown {
   let root: unknown;
   try {
     root = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'malformed_json', `body is not JSON: ${(error as Error).message}`);
+    throw notJson((error as Error).message, contentType);
   }
   // Iterative, with parent links: a path is built only for the answer.
   type Node = { value: unknown; key?: string | number; parent?: Node; depth: number };
@@ -101,6 +104,20 @@ export function parseJson(text: string): unknown {
     }
   }
   return root;
+}
+
+/** The 400 of a body JSON.parse refused, with its Content-Type when that is not JSON's. */
+function notJson(reason: string, contentType: string | undefined): HttpError {
+  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (media === '' || /^[^/]+\/([^+]*\+)?json$/.test(media)) {
+    return new HttpError(400, 'malformed_json', `body is not JSON: ${reason}`);
+  }
+  const shown = media.length > 80 ? `${media.slice(0, 79)}…` : media;
+  return new HttpError(
+    400,
+    'malformed_json',
+    `body is not JSON (Content-Type: ${shown}): ${reason}; send JSON with Content-Type: application/json`,
+  );
 }
 
 function unstorable(field: string): HttpError {

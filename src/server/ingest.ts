@@ -82,7 +82,11 @@ export function makeIngestHandler(options: IngestOptions) {
       deliveryKey = c.req.header('idempotency-key') ?? `db-webhook:${randomUUID()}`;
     }
 
-    const { shape, events } = eventsFromPayload(parseJson(body), deliveryKey, new Date());
+    const { shape, events } = eventsFromPayload(
+      parseJson(body, c.req.header('content-type')),
+      deliveryKey,
+      new Date(),
+    );
     const inserted = await insertInbox(options.sql, events, options.route);
     options.metrics.accepted.inc({ shape });
     options.metrics.rows.inc({ stored: 'new' }, inserted);

@@ -98,7 +98,15 @@ describe('POST /v1/contacts', () => {
       { email: 'x@example.com', attributes: { email: 'y@example.com' } },
       'attributes.email: "email" is a contact field',
     ],
-    [{ email: 'x@example.com', nickname: 'x' }, 'nickname'],
+    [
+      { email: 'x@example.com', nickname: 'x' },
+      'nickname: unknown field; expected email, auth_user_id, phone, external_id, attributes',
+    ],
+    [{ emial: 'x@example.com' }, 'emial: unknown field (did you mean "email"?)'],
+    [
+      { email: 'x@example.com', Attributes: { plan: 'pro' } },
+      'Attributes: unknown field (did you mean "attributes"?)',
+    ],
   ])('refuses %j with 422 and writes nothing', async (body, message) => {
     const before = await count();
     const response = await upsert(body);
@@ -114,10 +122,46 @@ describe('POST /v1/contacts', () => {
       400,
       expect.objectContaining({ error: 'malformed_json' }),
     ]);
+    // The parser's words alone: the body was sent as JSON, or said nothing of its type.
+    expect(detailOf(malformed)).toMatch(/^body is not JSON: [^;]*$/);
+    const charset = await api.call('POST', '/v1/contacts', {
+      body: '{"email": ',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    expect(detailOf(charset)).toBe(detailOf(malformed));
+    const untyped = await api.call('POST', '/v1/contacts', {
+      body: '{"email": ',
+      headers: { 'content-type': '' },
+    });
+    expect(detailOf(untyped)).toBe(detailOf(malformed));
     const large = await api.call('POST', '/v1/contacts', {
       body: { email: 'big@example.com', attributes: { blob: 'x'.repeat(2_000_000) } },
     });
     expect(large.status).toBe(413);
+  });
+});
+
+describe('POST /v1/contacts with a Content-Type other than JSON', () => {
+  it('names the Content-Type of a body that is not JSON, and how to send one', async () => {
+    const before = await count();
+    const form = await api.call('POST', '/v1/contacts', {
+      body: 'email=form%40example.com&plan=pro',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' },
+    });
+    expect(form).toMatchObject({ status: 400, json: { error: 'malformed_json' } });
+    expect(detailOf(form)).toMatch(
+      /^body is not JSON \(Content-Type: application\/x-www-form-urlencoded\): .+; send JSON with Content-Type: application\/json$/,
+    );
+    expect(await count()).toBe(before);
+  });
+
+  it('reads a JSON body whatever Content-Type it came with', async () => {
+    const plain = await api.call('POST', '/v1/contacts', {
+      body: { email: 'plain@example.com' },
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain.status).toBe(201);
+    expect(plain.json).toMatchObject({ email: 'plain@example.com' });
   });
 });
 

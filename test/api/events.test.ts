@@ -370,7 +370,18 @@ describe('POST /v1/events', () => {
       { email: 'a@example.com', event: 'x', idempotency_key: '' },
       'idempotency_key: expected a non-empty key',
     ],
-    [{ email: 'a@example.com', event: 'x', extra: 1 }, 'extra: unknown field'],
+    [
+      { email: 'a@example.com', event: 'x', extra: 1 },
+      'extra: unknown field; expected contact_id, email, auth_user_id, phone, external_id, event, properties, occurred_at, idempotency_key',
+    ],
+    // A misspelt field is named with the field it likely is, as nudge.yaml's are.
+    [{ emial: 'a@b.co', event: 'x' }, 'emial: unknown field (did you mean "email"?)'],
+    [
+      { email: 'a@b.co', event: 'x', propertes: {} },
+      'propertes: unknown field (did you mean "properties"?)',
+    ],
+    // Before the required field it stands for: the typo is what to fix.
+    [{ email: 'a@b.co', evnt: 'x' }, 'evnt: unknown field (did you mean "event"?)'],
   ])('refuses %j with 422 and writes nothing', async (body, message) => {
     const before = await counts();
     const response = await track(body);

@@ -52,10 +52,17 @@ export async function startApi(
     const key = init.key === undefined ? writeKey : init.key;
     const headers: Record<string, string> = { ...init.headers };
     if (key !== null) headers.authorization = `Bearer ${key}`;
-    let body: string | undefined;
+    let body: string | Uint8Array | undefined;
     if (init.body !== undefined) {
       body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
-      headers['content-type'] = 'application/json';
+      // JSON unless the test sends another Content-Type; '' sends none (as
+      // bytes: fetch would call a string text/plain).
+      const typed = Object.keys(headers).find((name) => name.toLowerCase() === 'content-type');
+      if (typed === undefined) headers['content-type'] = 'application/json';
+      else if (headers[typed] === '') {
+        delete headers[typed];
+        body = new TextEncoder().encode(body);
+      }
     }
     const response = await fetch(`${server.url}${path}`, { method, headers, body });
     const text = await response.text();

@@ -110,6 +110,8 @@ describe('static lists', () => {
     ['?order=mrr', undefined, 400, 'order: only filters are allowed here'],
     ['', { ids: ['x'] }, 422, 'ids[0]: expected a UUID'],
     ['', { emails: 'ann@example.com' }, 422, 'emails: expected a list of email addresses'],
+    ['', { email: ['ann@example.com'] }, 422, 'email: unknown field (did you mean "emails"?)'],
+    ['', { people: ['ann@example.com'] }, 422, 'people: unknown field; expected ids, emails'],
     // Found by test/security/fuzz.test.ts: PostgreSQL's own refusals of full-text terms.
     ['?email=fts(nope).ann', undefined, 400, 'text search configuration "nope" does not exist'],
     ['?email=fts.ann%20%26', undefined, 400, 'full-text search: no operand in tsquery'],

@@ -1,18 +1,21 @@
 // Reading what a /v1 request sends: the JSON body (size-capped while it
-// streams, 400 when it is not JSON, 422 naming the first wrong field), query
-// parameters in order, and the mapping of query errors to 400.
+// streams, 400 when it is not JSON, 422 naming the first wrong field, an
+// unknown one with the field it likely is), query parameters in order, and
+// the mapping of query errors to 400.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { durationProblem, parseDuration } from '../../config/duration-text.js';
+import { didYouMean } from '../../config/suggest.js';
 import { type ContactQuery, QueryError } from '../../contacts/query.js';
+import { keysAt } from '../../zod-words.js';
 import { fieldOf, issueMessage, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 
-/** The body as JSON; undefined when there is none. */
+/** The body as JSON, whatever its Content-Type says; undefined when there is none. */
 export async function readJson(c: Context, limit: number): Promise<unknown> {
   const text = await readCapped(c.req.raw, limit);
   if (text.trim() === '') return undefined;
-  return parseJson(text);
+  return parseJson(text, c.req.header('content-type'));
 }
 
 /**
@@ -36,22 +39,33 @@ function decodedOrRaw(segment: string): string {
   }
 }
 
-/** Validates a body; the first problem becomes a 422 naming its field. */
+/**
+ * Validates a body; the first problem becomes a 422 naming its field. An
+ * unknown field comes first: a misspelt `evnt` also leaves `event` missing,
+ * and the typo is what to fix.
+ */
 export function validate<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue?.code === 'unrecognized_keys') {
-    const field = fieldOf([...issue.path, issue.keys[0] ?? '']).replace(/^\(body\)\./, '');
-    throw invalid(field, `unknown field${objectHint(schema)}`);
+  const { issues } = result.error;
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const key = issue.keys[0] ?? '';
+    const field = fieldOf([...issue.path, key === '' ? '(a field with no name)' : key]);
+    throw invalid(field, `unknown field${fieldsHint(key, keysAt(schema, issue.path))}`);
   }
+  const issue = issues[0];
   throw invalid(fieldOf(issue?.path ?? []), issue ? issueMessage(issue, value) : 'invalid');
 }
 
-/** `; expected one of a, b, c` for an object schema. */
-function objectHint(schema: z.ZodType): string {
-  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
-  return shape ? `; expected ${Object.keys(shape).join(', ')}` : '';
+/**
+ * After "unknown field": the field it likely is, in nudge.yaml's words
+ * (` (did you mean "email"?)`), or else the fields there are.
+ */
+function fieldsHint(key: string, fields: string[]): string {
+  const guess = key === '' ? '' : didYouMean(key, fields);
+  if (guess) return guess;
+  return fields.length > 0 ? `; expected ${fields.join(', ')}` : '; expected no fields';
 }
 
 /** For z.strictObject(..., { error }): the message for a non-object, zod's own otherwise. */

@@ -82,7 +82,7 @@ export function makeResendIngest(options: ResendIngestOptions) {
         'svix-signature does not match: signed with another secret, or the body was changed',
       );
     }
-    const payload = parseJson(body) as {
+    const payload = parseJson(body, c.req.header('content-type')) as {
       type?: unknown;
       created_at?: unknown;
       data?: Record<string, unknown>;
