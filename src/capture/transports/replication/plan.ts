@@ -85,7 +85,7 @@ export function replicationItems(
   items.push(...identities.reset);
   if (desired) {
     // A slot cannot be made in a transaction that has written: deploy makes it after the commit.
-    const detail = 'logical, pgoutput; deploy would create it after its transaction commits';
+    const detail = 'logical, pgoutput; made once the deploy transaction commits';
     if (!slot) {
       items.push({
         action: 'create',
