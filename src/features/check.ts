@@ -37,7 +37,7 @@ import { type ConfigError, throwInFileOrder } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
 import { unreachableFunctions } from './connector-checks.js';
-import { conditionPlace, type Feature } from './load.js';
+import { conditionPlace, type Feature, triggerUnread } from './load.js';
 import { type AttributeTypes, typeResolver } from './types.js';
 import { contactVariableErrors, knownContactFields, liquidRowField } from './variable-checks.js';
 
@@ -123,6 +123,8 @@ function checkFeature(
     checkEnrichments(feature, undefined, catalog, errors, exclude);
     return [];
   };
+  // A trigger its file does not give (load.ts) names no rows to check against.
+  if (triggerUnread(feature)) return rowsUnknown();
   if (trigger.kind === 'event') {
     const event = namedEvent(trigger.event);
     if (!event) {

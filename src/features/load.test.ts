@@ -165,4 +165,41 @@ stages:
       'features/f.yaml:10:46 stages[0].split[1].with.email.subject: output "{{ contact.name | upcase" not closed',
     ]);
   });
+
+  it('says a rule across the fields of a mapping whatever else of it is off the schema', async () => {
+    expect(
+      await problems({
+        // columns without on: update, beside a when that is no mapping.
+        'a.yaml': `name: a
+trigger: { table: public.orders, on: insert, columns: [status], when: [] }
+stages: [{ name: s }]
+`,
+        // A goal with neither when nor event, beside a within off the schema;
+        // a match of two pairs, beside a pair off the schema.
+        'b.yaml': `name: b
+trigger: { table: public.orders, on: insert }
+contact: { id: new.user_id }
+enrich:
+  profile: { table: public.profiles, match: { id: new.user_id, plan: 5 } }
+goal: { within: 7 }
+stages: [{ name: s }]
+`,
+        // A within whose until is there but off the schema needs nothing more.
+        'c.yaml': `name: c
+trigger: { table: public.orders, on: insert }
+contact: { id: new.user_id }
+stages: [{ name: s, until: 3, within: 1d, do: {} }]
+`,
+      }),
+    ).toEqual([
+      'features/a.yaml:2:55 trigger.columns: columns applies to on: update',
+      'features/a.yaml:2:71 trigger.when: expected a condition mapping such as { "new.status": "eq.paid" }',
+      'features/b.yaml:5:45 enrich.profile.match: expected one column: field pair',
+      'features/b.yaml:5:70 enrich.profile.match.plan: expected a field such as new.id or new.email, got 5',
+      'features/b.yaml:6:17 goal.within: expected a duration such as 30s, 15m, 2h, 7d or 1w, got 7',
+      'features/b.yaml:6:7 goal: expected when (a condition on contact.*), event (an event name), or both',
+      'features/c.yaml:4:28 stages[0].until: expected a condition mapping such as { "new.status": "eq.paid" }, got 3',
+      'features/c.yaml:4:47 stages[0].do: expected an array, got an object',
+    ]);
+  });
 });

@@ -32,7 +32,13 @@ import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './e
 import { compileMachine, type Machine } from './machine.js';
 import { configErrorsIn, type FeatureFiles } from './problems.js';
 import { type ReadableFile, readablePart, written } from './salvage.js';
-import { conditionsWritten, type FeatureFile, featureSchema, parseDuration } from './schema.js';
+import {
+  conditionSchema,
+  conditionsWritten,
+  type FeatureFile,
+  featureSchema,
+  parseDuration,
+} from './schema.js';
 
 export type FeatureTrigger =
   | {
@@ -122,7 +128,7 @@ export async function readFeatureFiles(
   const files: FeatureFiles = { features: [], incomplete: [], errors: [] };
   const seen = new Map<string, string>();
   for (const name of names) {
-    let read: { feature?: Feature; errors: ConfigError[] };
+    let read: { feature: Feature; errors: ConfigError[] };
     try {
       read = readFeature(await readYamlFile(path.join(dir, name), env, cwd), name);
     } catch (error) {
@@ -133,7 +139,6 @@ export async function readFeatureFiles(
     }
     const { feature, errors } = read;
     files.errors.push(...errors);
-    if (!feature) continue;
     const previous = seen.get(feature.name);
     if (previous) {
       files.errors.push(
@@ -166,21 +171,34 @@ export function conditionPlace(condition: Condition): FieldPath | undefined {
 export function parseFeature(source: YamlSource, fileName: string): Feature {
   const { feature, errors } = readFeature(source, fileName);
   throwInFileOrder(errors);
-  return feature!;
+  return feature;
 }
 
 /**
- * One feature file, already read, with every problem found in it. The
- * feature is there unless nothing of its trigger or its stages could be
- * read; with problems, it holds what could be read (a file off the schema
- * without the fields that do not fit, a condition without its bad entries,
- * a contact without its bad field), to check against the database, not to
- * run.
+ * Triggers that stand in for one that could not be read at all (neither a
+ * table nor an event): they name no rows, so the checks that read the rows
+ * skip such a feature and every other check runs over it (check.ts).
+ */
+const standInTriggers = new WeakSet<FeatureTrigger>();
+
+/** Whether a feature's trigger stands in for one its file does not give (see standInTriggers). */
+export function triggerUnread(feature: Feature): boolean {
+  return standInTriggers.has(feature.trigger);
+}
+
+/**
+ * One feature file, already read, with every problem found in it. With
+ * problems, the feature holds what could be read, to check (its name, its
+ * templates, its columns), never to run: a file off the schema without the
+ * fields that do not fit, a condition without its bad entries, a contact
+ * without its bad field; a trigger that could not be read at all stands in
+ * as one that names no rows, stages that could not be read as none. So a
+ * problem that makes one part unreadable hides nothing of the others.
  */
 function readFeature(
   source: YamlSource,
   fileName: string,
-): { feature?: Feature; errors: ConfigError[] } {
+): { feature: Feature; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
   const unreadFields: { at: FieldPath; field: FieldRef }[] = [];
   const parsed = new Set<string>();
@@ -237,7 +255,9 @@ function readFeature(
       ? [{ name, table: parseTableName(e.table)!, column, from, ...optional('columns', e.columns) }]
       : [];
   });
-  const machine = file.stages && compileMachine(file.stages, source, condition, errors);
+  const machine: Machine = file.stages
+    ? compileMachine(file.stages, source, condition, errors)
+    : { initial: '', stages: new Map() };
   // As written, fitting or not: a cooldown off the schema still limits entries per contact.
   const stages = valueAtPath(source.value, ['stages']);
   const needsContact =
@@ -257,24 +277,23 @@ function readFeature(
     );
   }
   const exit = condition(file.exit?.when, ['exit', 'when']);
-  const measured = file.stages
-    ? compileExperiment(
-        { goal: file.goal, holdout: file.holdout, stages: file.stages },
-        source,
-        condition,
-        errors,
-        hasContact,
-      )
-    : {};
-  // A condition inside a part that could not be read (a trigger without a table) is read alone.
+  const measured = compileExperiment(
+    { goal: file.goal, holdout: file.holdout, stages: file.stages ?? [] },
+    source,
+    condition,
+    errors,
+    hasContact,
+  );
+  // No trigger read: a stand-in, its condition read here rather than alone below.
+  const triggerRead = trigger ?? unreadTrigger(source, condition);
+  // A condition inside a part that could not be read (a goal without within) is read alone.
   for (const at of conditionsWritten(source.value))
     if (!parsed.has(formatPath(at))) condition(valueAtPath(source.value, at), at);
-  if (!trigger || !machine) return { errors };
   const feature: Feature = {
     name: file.name ?? fileName.replace(/\.ya?ml$/, ''),
     status: file.status,
     ...optional('description', file.description),
-    trigger,
+    trigger: triggerRead,
     contact,
     enrich,
     machine,
@@ -309,6 +328,24 @@ function defaultContact(trigger: FeatureTrigger): { id?: string; email?: string;
   return trigger.table.schema === 'auth' && trigger.table.table === 'users'
     ? { id: 'new.id', email: 'new.email' }
     : {};
+}
+
+/**
+ * The stand-in for a trigger that could not be read (see standInTriggers),
+ * with its condition when one is written: what of it does not read the
+ * rows (contact.*) is checked all the same.
+ */
+function unreadTrigger(
+  source: YamlSource,
+  condition: (value: unknown, at: FieldPath) => Condition | undefined,
+): FeatureTrigger {
+  const at = ['trigger', 'when'];
+  const value = valueAtPath(source.value, at);
+  // Only a mapping: the schema has already said what else is wrong with one.
+  const when = conditionSchema.safeParse(value).success ? condition(value, at) : undefined;
+  const standIn: FeatureTrigger = { kind: 'event', event: '', ...optional('when', when) };
+  standInTriggers.add(standIn);
+  return standIn;
 }
 
 function triggerOf(

@@ -18,6 +18,23 @@ export const conditionSchema = z
   })
   .describe('PostgREST-style condition: { "new.total": "gt.100", or: [...] }');
 
+/**
+ * When a refinement across the fields of a mapping runs. Zod's own answer
+ * is "once every field of the mapping fits", so one field off the schema
+ * hid the refinement's problem (a stage's `do` written as a mapping hid its
+ * `within` without `until`) until it was fixed: a round more, as the file
+ * read for what fits (salvage.ts) leaves out what a refinement refuses
+ * without a word. A refinement that reads only which fields are written
+ * runs whatever their values; one that reads values, once the fields it
+ * reads (`reads`) fit.
+ */
+function onceRead(...reads: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+  return {
+    when: ({ value, issues }) =>
+      isMapping(value) && !issues.some((issue) => reads.includes(String(issue.path?.[0]))),
+  };
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const nameSchema = (what: string) =>
   z.string({ error: `expected a ${what} name` }).regex(NAME, {
@@ -51,47 +68,44 @@ export const triggerSchema = z
       .describe('run `when` over `table` on this interval and enter each matching row'),
   })
   // Which trigger this is needs only the keys written: said even when a value is off the schema.
-  .superRefine(
-    (trigger, ctx) => {
-      const kinds = [trigger.event !== undefined, trigger.schedule !== undefined].filter(
-        Boolean,
-      ).length;
-      if (trigger.event !== undefined && trigger.table !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['event'],
-          message: 'give either table or event, not both',
-        });
-      } else if (trigger.table === undefined && trigger.event === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [],
-          message: 'expected a table (with on) or an event',
-        });
-      }
-      if (kinds > 1)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['schedule'],
-          message: 'a scheduled trigger has no event',
-        });
-      if (trigger.schedule && trigger.on !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['on'],
-          message: 'a scheduled trigger has no operation',
-        });
-      }
-    },
-    { when: ({ value }) => typeof value === 'object' && value !== null && !Array.isArray(value) },
-  )
+  .superRefine((trigger, ctx) => {
+    const kinds = [trigger.event !== undefined, trigger.schedule !== undefined].filter(
+      Boolean,
+    ).length;
+    if (trigger.event !== undefined && trigger.table !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['event'],
+        message: 'give either table or event, not both',
+      });
+    } else if (trigger.table === undefined && trigger.event === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'expected a table (with on) or an event',
+      });
+    }
+    if (kinds > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule'],
+        message: 'a scheduled trigger has no event',
+      });
+    if (trigger.schedule && trigger.on !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['on'],
+        message: 'a scheduled trigger has no operation',
+      });
+    }
+  }, onceRead())
   // What `columns` needs of `on` is known once `on` is.
   .superRefine((trigger, ctx) => {
     const ops = [trigger.on ?? []].flat();
-    if (trigger.columns && !ops.includes('update')) {
+    if (trigger.columns !== undefined && !ops.includes('update')) {
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'columns applies to on: update' });
     }
-  });
+  }, onceRead('on'));
 
 const templated = z.string();
 
@@ -216,6 +230,7 @@ export const goalSchema = z
   })
   .refine((goal) => goal.when !== undefined || goal.event !== undefined, {
     error: 'expected when (a condition on contact.*), event (an event name), or both',
+    ...onceRead(),
   });
 
 /** The share of entering contacts who get no messages (a percentage, 0 < p < 100). */
@@ -267,10 +282,10 @@ export const stageSchema = z
     next: z.array(transitionSchema).min(1).optional().describe('explicit transitions'),
   })
   .superRefine((stage, ctx) => {
-    if (stage.within && !stage.until) {
+    if (stage.within !== undefined && stage.until === undefined) {
       ctx.addIssue({ code: 'custom', path: ['within'], message: 'within needs until' });
     }
-  });
+  }, onceRead());
 
 export const featureSchema = z.strictObject({
   name: nameSchema('feature').optional().describe('default: the file name'),
@@ -293,9 +308,10 @@ export const featureSchema = z.strictObject({
       nameSchema('enrichment'),
       z.strictObject({
         table: tableNameSchema,
-        match: z
-          .record(z.string(), refSchema)
-          .refine((m) => Object.keys(m).length === 1, { error: 'expected one column: field pair' }),
+        match: z.record(z.string(), refSchema).refine((m) => Object.keys(m).length === 1, {
+          error: 'expected one column: field pair',
+          ...onceRead(),
+        }),
         columns: z.array(z.string()).min(1).optional(),
       }),
     )

@@ -135,7 +135,10 @@ describe('every problem of the feature files in one round', () => {
 // schema was only read for its conditions, so a goto to no stage, a template
 // that does not exist, a stage named twice, a column that does not exist or
 // a misspelt attribute came in a later round; a trigger table that does not
-// exist hid the attributes and enrichments. Now each file says all at once.
+// exist hid the attributes and enrichments; a trigger or stages that could
+// not be read at all hid the file's templates and its name used twice; a
+// field off the schema hid a rule across its stage's fields. Now each file
+// says all at once.
 const HIDING = {
   // An unknown operator and a duration off the schema, beside a missing
   // template and a goto to no stage.
@@ -173,6 +176,31 @@ stages:
   - name: s
     do: [{ webhook: { url: "http://127.0.0.1:1/x" } }]
 `,
+  // A trigger that cannot be read (table misspelt), beside a template that
+  // does not exist and a misspelt attribute.
+  'i.yaml': `name: i
+trigger:
+  tabel: auth.users
+  when: { contact.onbaorded: is.true }
+stages:
+  - name: s
+    do: [{ email: { template: welcom } }]
+`,
+  // No stages, and the name of a feature another file defines (h.yaml).
+  'j.yaml': `name: h
+trigger: { table: public.orders, on: insert }
+`,
+  // A stage's do written as a mapping, beside its within without until.
+  'k.yaml': `name: k
+trigger: { table: public.orders, on: insert }
+contact: { id: new.user_id }
+stages:
+  - name: s
+    do: [{ webhook: { url: "http://127.0.0.1:1/x" } }]
+  - name: t
+    within: 2d
+    do: { webhook: { url: "http://127.0.0.1:1/y" } }
+`,
 };
 
 const HIDING_CONFIG = 'contacts: { attributes: { onboarded: boolean } }\n';
@@ -192,6 +220,14 @@ const HIDDEN = [
   'nudge/features/h.yaml:2:19 trigger.table: table public.ordrs does not exist (did you mean "public.orders"?)',
   'nudge/features/h.yaml:2:72 trigger.when["contact.onbaorded"]: is.true needs a boolean field; contact.onbaorded is unknown',
   'nudge/features/h.yaml:5:21 enrich.profile.table: table public.profils does not exist (did you mean "public.profiles"?)',
+  'nudge/features/i.yaml:3:3 trigger.tabel: unknown field "tabel" (did you mean "table"?)',
+  'nudge/features/i.yaml:3:3 trigger: expected a table (with on) or an event',
+  'nudge/features/i.yaml:4:30 trigger.when["contact.onbaorded"]: is.true needs a boolean field; contact.onbaorded is unknown',
+  'nudge/features/i.yaml:7:31 stages[0].do[0].email.template: email template "welcom" not found: no nudge/templates/welcom.liquid or nudge/templates/welcom.html (did you mean "welcome"?)',
+  'nudge/features/j.yaml:1:1 stages: missing required field',
+  'nudge/features/j.yaml:1:7 name: feature "h" is already defined in nudge/features/h.yaml',
+  'nudge/features/k.yaml:8:13 stages[1].within: within needs until',
+  'nudge/features/k.yaml:9:9 stages[1].do: expected an array, got an object',
 ];
 
 /** For each problem plan lists (file and field), the edit that fixes it. */
@@ -209,6 +245,17 @@ const FIXES: Record<string, [string, string]> = {
   'h.yaml trigger.table': ['public.ordrs', 'public.orders'],
   'h.yaml trigger.when["contact.onbaorded"]': ['onbaorded', 'onboarded'],
   'h.yaml enrich.profile.table': ['public.profils', 'public.profiles'],
+  'i.yaml trigger.tabel': ['tabel:', 'table:'],
+  'i.yaml trigger': ['tabel:', 'table:'],
+  'i.yaml trigger.when["contact.onbaorded"]': ['onbaorded', 'onboarded'],
+  'i.yaml stages[0].do[0].email.template': ['welcom }', 'welcome }'],
+  'j.yaml stages': ['insert }\n', `insert }\n${STAGE}`],
+  'j.yaml name': ['name: h', 'name: j'],
+  'k.yaml stages[1].within': ['within: 2d', 'until: { new.status: eq.paid }\n    within: 2d'],
+  'k.yaml stages[1].do': [
+    'do: { webhook: { url: "http://127.0.0.1:1/y" } }',
+    'do: [{ webhook: { url: "http://127.0.0.1:1/y" } }]',
+  ],
 };
 
 describe('problems that hid others are said in the same round', () => {
