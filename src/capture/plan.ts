@@ -25,6 +25,14 @@ import {
 
 export type Action = 'create' | 'replace' | 'drop' | 'unchanged';
 
+/** Each action's mark, as plan prints it and logs name an item. */
+export const SYMBOLS: Record<Action, string> = {
+  create: '+',
+  replace: '~',
+  drop: '-',
+  unchanged: '=',
+};
+
 /**
  * One change of the plan. Transports add fields of their own by declaration
  * merging (replication: `unread`, in transports/replication/unread.ts).

@@ -1,7 +1,7 @@
 // Prints a plan the way terraform users expect to read one.
 import type { Io } from '../cli/io.js';
 import type { CaptureColumns } from './columns.js';
-import type { Action, Plan } from './plan.js';
+import { type Action, type Plan, SYMBOLS } from './plan.js';
 import type { Loss } from './transports/port.js';
 
 /** Said where changes were lost (a slot dropped with unread changes, or by hand). */
@@ -40,8 +40,6 @@ export function afterPlanLine(
     text: options.on === 'cli' ? 'Run `nudge deploy` to apply it.' : 'Deploy applies it.',
   };
 }
-
-const SYMBOLS: Record<Action, string> = { create: '+', replace: '~', drop: '-', unchanged: '=' };
 
 export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolean } = {}): void {
   const c = io.colors;

@@ -210,4 +210,31 @@ describe('a deploy while the engine runs', () => {
     }, 'the second order decided');
     expect(readings()).toBe(before);
   });
+
+  // Another project deployed to the same database (nudge dev's, say): its
+  // plan drops the capture this engine's files need. Said when read, with
+  // what is missing; before, only "feature files read again".
+  it('says what the files here need that a deployment made from other files does not capture', async () => {
+    const other = await mkdtemp(path.join(tmpdir(), 'nudge-follow-other-'));
+    try {
+      await mkdir(path.join(other, 'nudge/features'), { recursive: true });
+      await writeFile(path.join(other, 'nudge.yaml'), '');
+      await writeFile(path.join(other, 'nudge/features/welcome.yaml'), WELCOME_FEATURE);
+      const m = memoryIo({ cwd: other, env: { DATABASE_URL: db.url } });
+      const from = logged.length;
+      expect(await run(['deploy', '--yes'], m.io), m.stderr()).toBe(0);
+      const warning = await waitFor(
+        () =>
+          logged
+            .slice(from)
+            .find((line) => line.includes('capture is not up to date for the feature files here')),
+        'the warning of the capture the files here need',
+      );
+      expect(warning).toContain('+ capture public.orders insert');
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+    // Deployed from here again, for what follows.
+    expect((await cli('deploy', '--yes')).code).toBe(0);
+  });
 });

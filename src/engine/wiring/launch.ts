@@ -9,7 +9,7 @@ import { actionTasks, runActions } from '../../actions/task.js';
 import type { ActionEnv } from '../../actions/types.js';
 import { desiredCaptures } from '../../capture/desired.js';
 import { FEATURE_LIST, featureDiff, featureFingerprints } from '../../capture/features-deployed.js';
-import { makePlan } from '../../capture/plan.js';
+import { makePlan, type Plan, SYMBOLS } from '../../capture/plan.js';
 import { readCaptureState } from '../../capture/state.js';
 import { transportOf } from '../../capture/transports/index.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -106,12 +106,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     const deployedAtStart = await deployedNow(source);
     const { catalog, features, plan } = await readFeatures(project, source);
     const pending = plan.items.filter((i) => i.action !== 'unchanged');
-    const undeployed = pending.filter((i) => i.kind !== FEATURE_LIST).length;
-    if (undeployed)
-      log.warn(
-        { changes: undeployed },
-        'capture is not up to date: run nudge plan, then nudge deploy',
-      );
+    const undeployed = warnUndeployed(plan, log);
     // Only the files differ from the deployment's: they run as they are here.
     const files = pending.find((i) => i.kind === FEATURE_LIST);
     if (files && !undeployed)
@@ -132,6 +127,8 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       deployment: deployedAtStart,
       reload: async () => {
         const next = await readFeatures(project, source);
+        // A deploy from another project's files, say: what these need is not captured.
+        warnUndeployed(next.plan, log);
         const before = featureFingerprints(features);
         set.replace(next.features, next.catalog);
         // The list the dashboard's pages read, in place.
@@ -313,4 +310,22 @@ function deadWorkerMsFrom(env: Record<string, string | undefined>, log: Log): nu
     `NUDGE_DEAD_WORKER_MS is not a whole number of milliseconds ≥ 500; using ${DEFAULT_DEAD_WORKER_MS}`,
   );
   return DEFAULT_DEAD_WORKER_MS;
+}
+
+/**
+ * Says which of the plan's captures the deployment lacks for the features
+ * run here (`+ capture public.orders insert`), in one warning: their events
+ * are not captured until a deploy of these files. Returns how many.
+ */
+function warnUndeployed(plan: Plan, log: Log): number {
+  const lacking = plan.items.filter((i) => i.action !== 'unchanged' && i.kind !== FEATURE_LIST);
+  if (lacking.length)
+    log.warn(
+      {
+        changes: lacking.length,
+        missing: lacking.map((i) => `${SYMBOLS[i.action]} ${i.kind} ${i.subject}`).join(', '),
+      },
+      'capture is not up to date for the feature files here: run nudge plan, then nudge deploy',
+    );
+  return lacking.length;
 }
