@@ -17,6 +17,7 @@ import {
   type FieldRef,
   parseConditionFully,
 } from '../conditions/index.js';
+import { didYouMean } from '../config/suggest.js';
 import {
   type FieldPath,
   formatPath,
@@ -411,7 +412,12 @@ export function noSuchFeature(
   dir: string,
 ): NudgeError {
   return new NudgeError(
-    name ? `no feature named "${name}" in ${dir}` : 'say which feature',
+    name
+      ? `no feature named "${name}" in ${dir}${didYouMean(
+          name,
+          features.map((f) => f.name),
+        )}`
+      : 'say which feature',
     features.length
       ? `features: ${features.map((f) => f.name).join(', ')}`
       : // Often a command run outside the project: its folder is where nudge.yaml is.

@@ -44,7 +44,7 @@ describe('logs --feature', () => {
     expectRefused(
       typo,
       1,
-      `no feature named "welcom-drip" in ${path.resolve('examples/demo/nudge/features')}`,
+      `no feature named "welcom-drip" in ${path.resolve('examples/demo/nudge/features')} (did you mean "welcome-drip"?)`,
     );
     expect(typo.err).toContain('hint: features: abandoned-cart, heartbeat,');
     expect((await nudge('pause', 'welcom-drip')).code).toBe(typo.code);

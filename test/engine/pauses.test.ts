@@ -83,13 +83,13 @@ describe('pause and resume live', () => {
     expect(await cli('logs', '--feature', 'welcom')).toMatchObject({
       code: 1,
       out: '',
-      err: `✗ no feature named "welcom" in ${path.join(cwd, 'nudge/features')}\n  hint: features: welcome`,
+      err: `✗ no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (did you mean "welcome"?)\n  hint: features: welcome`,
     });
     // Replay refuses a name that is of nothing (exit 1), rather than replaying nothing.
     expect(await cli('replay', '--feature', 'welcom')).toMatchObject({
       code: 1,
       out: '',
-      err: `✗ no feature named "welcom" in ${path.join(cwd, 'nudge/features')}\n  hint: features: welcome`,
+      err: `✗ no feature named "welcom" in ${path.join(cwd, 'nudge/features')} (did you mean "welcome"?)\n  hint: features: welcome`,
     });
     expect(await cli('replay', '--key', 'nope')).toMatchObject({
       code: 1,
