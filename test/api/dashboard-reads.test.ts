@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { readDecisions } from '../../src/engine/lanes/decision-log.js';
+import { advanceStoreClock } from '../../src/engine/wiring/clock.js';
 import { foldJourneyCounts, journeyCounts } from '../../src/server/api/journey-counts.js';
 import { useDatabase } from '../harness/db.js';
 
@@ -101,6 +102,25 @@ describe('journey counts kept by migration 010', () => {
           }
         }
       }
+    }
+  });
+
+  // Journeys end at the engine clock's time, which nudge clock moves ahead:
+  // a window counts back from it, not from real time (nudge dev's demo runs
+  // days ahead, and "last 24 h" showed every journey since the start).
+  it('count a window back from the engine clock when nudge clock has moved it', async () => {
+    const real = await kept(24 * HOUR);
+    expect(Object.values(real).some((c) => c.entered + c.completed + c.exited > 0)).toBe(true);
+    await advanceStoreClock(db.sql, 30 * 24 * HOUR);
+    try {
+      for (const counts of Object.values(await kept(24 * HOUR)))
+        expect([counts.entered, counts.completed, counts.exited]).toEqual([0, 0, 0]);
+      // The ones kept over all time, and the stages now, are the same.
+      const all = await kept();
+      for (const [feature, counts] of Object.entries(await kept(24 * HOUR)))
+        expect(counts.stages).toEqual(all[feature]!.stages);
+    } finally {
+      await db.sql`update nudge_engine.clock set offset_ms = 0`;
     }
   });
 

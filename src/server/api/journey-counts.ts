@@ -7,6 +7,7 @@
 // into one row per fact and bucket.
 import type postgres from 'postgres';
 import type { FeatureSummary } from '../../client/dashboard.js';
+import { storeClock } from '../../engine/wiring/clock.js';
 
 export type Counts = Map<string, FeatureSummary['counts']>;
 
@@ -18,7 +19,11 @@ export async function journeyCounts(
   windowMs: number | undefined,
   feature?: string,
 ): Promise<Counts> {
-  const since = windowMs === undefined ? null : new Date(Date.now() - windowMs);
+  // Journeys end at the engine clock's time (nudge clock moves it): the window counts back from it.
+  const since =
+    windowMs === undefined
+      ? null
+      : new Date((await storeClock(sql)).now().getTime() - windowMs);
   const rows = await sql<
     { feature: string; kind: string; stage: string | null; n: string; appended: number }[]
   >`
