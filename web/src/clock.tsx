@@ -29,3 +29,16 @@ export function ClockNote({ children }: { children: (moved: string) => ReactNode
     </p>
   );
 }
+
+/** Further ahead of this machine's time than two clocks may differ by (as nudge logs counts it). */
+const AHEAD_MS = 5 * 60_000;
+
+/**
+ * Whether an engine-clock time of these lies ahead of real time: decided
+ * while the clock was moved, shown after it was reset. Such times get a
+ * note too, or they read as dates in the future.
+ */
+export function stampedAhead(times: readonly string[]): boolean {
+  const now = Date.now();
+  return times.some((time) => Date.parse(time) > now + AHEAD_MS);
+}
