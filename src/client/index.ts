@@ -99,6 +99,21 @@ export class NudgeApiError extends Error {
 }
 
 /**
+ * No answer at all: the server could not be reached (stopped, restarting,
+ * the wrong URL) — not an answer saying no. `cause` is fetch's own error.
+ */
+export class NudgeUnreachableError extends Error {
+  override name = 'NudgeUnreachableError';
+  constructor(
+    /** The URL asked for. */
+    readonly url: string,
+    cause: unknown,
+  ) {
+    super(`cannot reach Nudge at ${url}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/**
  * A deploy refused (409 unread_slot) because it would drop replication slots
  * holding changes no engine has read: `slots` says what each holds. Deploy
  * again with `{ discardUnread: true }` only to lose them.
@@ -403,7 +418,8 @@ export class Nudge<A extends Attributes = Attributes> {
     headers: Record<string, string> = {},
   ): Promise<Response> {
     const csrf = method === 'GET' || method === 'HEAD' ? undefined : this.options.csrf?.();
-    const response = await this.fetch(`${this.base}${path}`, {
+    const url = `${this.base}${path}`;
+    const response = await this.fetch(url, {
       method,
       headers: {
         ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
@@ -413,6 +429,10 @@ export class Nudge<A extends Attributes = Attributes> {
         ...headers,
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }).catch((error: unknown) => {
+      // A request given up on purpose stays what it is.
+      if ((error as Error)?.name === 'AbortError') throw error;
+      throw new NudgeUnreachableError(url, error);
     });
     if (response.ok) return response;
     const text = await response.text();

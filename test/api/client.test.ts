@@ -2,8 +2,16 @@
 // example in a few lines, typed rows from select(), every builder method's
 // PostgREST spelling, events with idempotency, lists and segments, paging
 // with totals, and NudgeApiError for error answers.
+
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { type ContactQuery, Nudge, NudgeApiError } from '../../src/client/index.js';
+import {
+  type ContactQuery,
+  Nudge,
+  NudgeApiError,
+  NudgeUnreachableError,
+} from '../../src/client/index.js';
 import { useDatabase } from '../harness/db.js';
 import { type ApiServer, startApi } from './helpers.js';
 
@@ -37,6 +45,19 @@ afterAll(async () => {
 });
 
 describe('the reference example: query and segment', () => {
+  it('says a server that does not answer at all is unreachable, naming the URL', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const nowhere = new Nudge({ url: `http://127.0.0.1:${port}`, apiKey: api.readKey });
+    const error = await nowhere.contacts.get('nobody@example.com').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NudgeUnreachableError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^cannot reach Nudge at http://127\\.0\\.0\\.1:${port}/v1/contacts/`),
+    );
+  });
+
   it('queries pro customers by mrr and syncs them to a list', async () => {
     const proUsers = await nudge.contacts
       .query()

@@ -233,6 +233,15 @@ describe('Logs', () => {
     // The live tail's badge settles after its first answer: wait for it, do not read it early.
     await page.getByTestId('live').filter({ hasText: 'not live' }).waitFor();
 
+    // No answer at all (the server stopped): what to do, not fetch's "Failed to fetch".
+    const refuse = (route: Route) => route.abort('connectionrefused');
+    await page.route('**/v1/decisions?*', refuse);
+    await go('/logs?outcome=matched');
+    expect(await page.getByRole('alert').textContent()).toMatch(
+      /^Cannot reach the Nudge server: it may have stopped\. Start it again \(nudge start, or nudge dev\), then reload this page\.$/,
+    );
+    await page.unroute('**/v1/decisions?*', refuse);
+
     // A filter the API refuses: the form shows it as given, the reason, and no live tail.
     await go('/logs?outcome=bogus');
     await page.getByRole('alert').waitFor();

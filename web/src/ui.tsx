@@ -3,7 +3,7 @@
 // hook that keeps the last data while it refreshes, an error line, and the
 // links that page a list back.
 import { type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
-import { NudgeApiError } from '../../src/client/index.js';
+import { NudgeApiError, NudgeUnreachableError } from '../../src/client/index.js';
 import { ClockOffset, useClockMoved } from './clock.js';
 import { localTime, relativeTime } from './format.js';
 import { Link } from './router.js';
@@ -65,6 +65,15 @@ export function Problem({ error }: { error: unknown }) {
       <p className="problem" role="alert">
         Your session has ended.{' '}
         <a href={`${window.location.pathname}${window.location.search}`}>Sign in again</a>
+      </p>
+    );
+  }
+  // No answer at all: the server stopped (Ctrl-C, a restart) — say what to do, not fetch's words.
+  if (error instanceof NudgeUnreachableError) {
+    return (
+      <p className="problem" role="alert">
+        Cannot reach the Nudge server: it may have stopped. Start it again (nudge start, or nudge
+        dev), then <a href={window.location.href}>reload this page</a>.
       </p>
     );
   }
