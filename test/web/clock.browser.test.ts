@@ -108,6 +108,12 @@ describe('the engine clock', () => {
       .poll(() => page.getByTestId('clock-offset').textContent())
       .toBe('2 days ahead of real time');
     await page.locator('header').getByText('Engine clock 2 days ahead of real time').waitFor();
+    // The engine's time with its date: a time alone would read as one of today.
+    const inTwoDays = new Date(Date.now() + TWO_DAYS).toLocaleDateString('en-US', {
+      month: 'short',
+      day: 'numeric',
+    });
+    expect(await page.getByTestId('engine-time').textContent()).toContain(inTwoDays);
     await shot('page');
 
     for (const [url, ready, name] of PAGES) {

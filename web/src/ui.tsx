@@ -35,7 +35,9 @@ export function Time({
   const now = new Date(Date.now() + (clock === 'engine' ? offset : 0));
   const shown = (
     <time dateTime={at} title={`${date.toString()}\n${at}`}>
-      {relative ? relativeTime(date, now) : localTime(date, now)}
+      {/* Relative to its own clock; a date given unless it is today in real time,
+          so an engine time days ahead is never taken for one of today. */}
+      {relative ? relativeTime(date, now) : localTime(date, new Date())}
     </time>
   );
   if (!tagged || !moved) return shown;
