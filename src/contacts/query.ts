@@ -132,6 +132,11 @@ export function parseContactQuery(
     }
     const search = textSearch(param, param, value);
     if (search) query.searches.push(search);
+    else if (param === '')
+      throw new QueryError(
+        '(filter)',
+        `no field before "=${value}": write <field>=<op>.<value>, e.g. plan=eq.pro`,
+      );
     else query.filters.push({ param, condition: parse(param, { [`contact.${param}`]: value }) });
   }
   return query;

@@ -192,6 +192,7 @@ describe('filters', () => {
     ['or=(plan.eq.pro', 'or: missing ")" at the end of "(plan.eq.pro"'],
     ['or=(plan.eqq.pro)', 'or: in "plan.eqq.pro": unknown operator "eqq" (did you mean "eq"?)'],
     ['plan=pro', 'expected "<op>.<value>", e.g. "eq.pro"'],
+    ['=eq.x', '(filter): no field before "=eq.x": write <field>=<op>.<value>, e.g. plan=eq.pro'],
     ['limit=ten', 'limit: expected a whole number'],
     ['order=mrr.sideways', 'order: expected "<field>[.asc|.desc][.nullsfirst|.nullslast]"'],
     ['select=orders(id)', 'select: embedding resources is not supported'],
