@@ -109,6 +109,12 @@ describe('getting in', () => {
       expect(response.headers.get('set-cookie')).toBeNull();
     }
     expect(await (await request('/?token=wrong')).text()).toContain('token is not valid');
+    // A cookie that no longer opens it (a restart made a new token): said, not a bare form.
+    const ended = await request('/logs', {
+      headers: { cookie: 'nudge_session=v1.t.-.9999999999.forged' },
+    });
+    expect(await ended.text()).toContain('Your session has ended: it expired, you signed out');
+    expect(await (await request('/logs')).text()).not.toContain('Your session has ended');
     expect((await request('/v1/features')).status).toBe(401);
     const forged = await request('/v1/features', {
       headers: { cookie: 'nudge_session=v1.t.-.9999999999.forged' },

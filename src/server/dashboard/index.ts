@@ -13,6 +13,10 @@ import { type DashboardAccess, SESSION_COOKIE, sameOrigin } from './access.js';
 import { loginPage } from './login.js';
 
 /** The app's page paths (web/src/routes.ts); anything else is not the dashboard's. */
+/** The login page's word to a browser whose session cookie no longer opens the dashboard. */
+const SESSION_ENDED =
+  'Your session has ended: it expired, you signed out, or Nudge started again with a new token (NUDGE_DASHBOARD_TOKEN keeps it across restarts). Open the link Nudge printed, or sign in again.';
+
 export const DASHBOARD_PAGES = [
   '/',
   '/features',
@@ -123,7 +127,10 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
       secure(c, APP_CSP);
       return c.redirect(pageAsked(c), 303);
     }
-    if (!(await access.session(getCookie(c, SESSION_COOKIE)))) return login(c);
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (!(await access.session(cookie)))
+      // A cookie this server does not take: a session that was, said as such.
+      return login(c, cookie ? SESSION_ENDED : undefined);
     secure(c, APP_CSP);
     if (!app) {
       return c.html(
