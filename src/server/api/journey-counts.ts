@@ -21,9 +21,7 @@ export async function journeyCounts(
 ): Promise<Counts> {
   // Journeys end at the engine clock's time (nudge clock moves it): the window counts back from it.
   const since =
-    windowMs === undefined
-      ? null
-      : new Date((await storeClock(sql)).now().getTime() - windowMs);
+    windowMs === undefined ? null : new Date((await storeClock(sql)).now().getTime() - windowMs);
   const rows = await sql<
     { feature: string; kind: string; stage: string | null; n: string; appended: number }[]
   >`
