@@ -86,14 +86,15 @@ async function reset(
       );
     }
     const ask =
-      'Delete them? They are made anew under this project’s master key, and whoever sends with the old ones is refused.';
+      'Delete them? They are made anew under the master key of the first process to use them (this project’s, when you run it first), and whoever sends with the old ones is refused.';
     if (!(await io.confirm(ask))) {
       io.out('Nothing deleted.');
       return 1;
     }
   }
   const deleted = await deleteSecrets(sql);
-  io.out(`Deleted ${deleted.join(', ')}. They are made anew when first used:`);
+  io.out(`Deleted ${deleted.join(', ')}. Restart every nudge start and worker (they read the`);
+  io.out('secrets at start); the secrets are made anew when first used:');
   io.out('  nudge secret ingest    the new secret for senders that sign POST /ingest');
   io.out('  nudge secret shared    the new header value for Supabase Database Webhooks');
   if (transportOf(project).signing) {

@@ -230,6 +230,21 @@ export async function ensureSecret(
   return stored;
 }
 
+/** The secret every engine process stores or reads at start (claimMasterKey). */
+export const KEY_CHECK = 'master-key-check';
+
+/**
+ * At an engine process's start, after checkStoredSecrets: stores a secret
+ * of no use but this one, so that the first process's master key is the
+ * store's from then on. Without it a process that stores nothing (nudge
+ * worker) could run with a key of its own while another stored the ingest
+ * secrets under theirs, and sign email links the other's server refuses;
+ * with it the second is refused at start, as any other key is.
+ */
+export async function claimMasterKey(sql: Db, source: KeySource = {}): Promise<void> {
+  await ensureSecret(sql, KEY_CHECK, () => randomBytes(16).toString('hex'), source);
+}
+
 /** Deletes every stored secret (a lost master key): the names deleted. */
 export async function deleteSecrets(sql: Db): Promise<string[]> {
   const rows = await sql<{ name: string }[]>`

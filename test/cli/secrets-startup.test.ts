@@ -107,13 +107,13 @@ afterAll(async () => {
 describe('a second folder with another master key', () => {
   it('nudge start fails before it consumes a single outbox row', async () => {
     const stored = await db.sql`select name from nudge_engine.secrets order by name`;
-    expect(stored.map((r) => r.name)).toEqual(['ingest', 'ingest-shared']);
+    expect(stored.map((r) => r.name)).toEqual(['ingest', 'ingest-shared', 'master-key-check']);
     expect(await counts()).toEqual({ outbox: ORDERS, inbox: 0, runs: 0 });
 
     const second = await projectFolder('second');
     const { code, err } = await nudge(['start'], second, KEY_B);
     expect(err.split('\n')).toEqual([
-      '✗ secret "ingest" cannot be decrypted: wrong master key, or the row was altered (GCM tag mismatch); nor can "ingest-shared"',
+      '✗ secret "ingest" cannot be decrypted: wrong master key, or the row was altered (GCM tag mismatch); nor can "ingest-shared", "master-key-check"',
       `  hint: ${HINT}`,
     ]);
     expect(code).toBe(1);
@@ -138,14 +138,14 @@ describe('a second folder with another master key', () => {
     const wrong = await nudge(['doctor'], second, KEY_B);
     const at = wrong.lines.findIndex((line) => line.startsWith('✗ Secrets'));
     expect(wrong.lines.slice(at, at + 2)).toEqual([
-      '✗ Secrets            secret "ingest" cannot be decrypted: wrong master key, or the row was altered (GCM tag mismatch); nor can "ingest-shared"',
+      '✗ Secrets            secret "ingest" cannot be decrypted: wrong master key, or the row was altered (GCM tag mismatch); nor can "ingest-shared", "master-key-check"',
       `  fix: ${HINT}`,
     ]);
     expect(wrong.code).toBe(1);
 
     const right = await nudge(['doctor'], second, KEY_A);
     expect(right.lines).toContain(
-      "✓ Secrets            2 stored secrets decrypt with this project's master key",
+      "✓ Secrets            3 stored secrets decrypt with this project's master key",
     );
     expect(right.out).not.toMatch(/✗/);
   });
@@ -181,13 +181,13 @@ describe('a second folder with another master key', () => {
     expect(unasked.err).toContain(
       'secret reset needs confirmation and there is no terminal to ask',
     );
-    expect((await db.sql`select name from nudge_engine.secrets`).length).toBe(2);
+    expect((await db.sql`select name from nudge_engine.secrets`).length).toBe(3);
 
     const reset = await nudge(['secret', 'reset', '--yes'], bare);
     expect(reset.code).toBe(0);
     expect(reset.lines.slice(0, 2)).toEqual([
-      'Stored secrets: ingest, ingest-shared.',
-      'Deleted ingest, ingest-shared. They are made anew when first used:',
+      'Stored secrets: ingest, ingest-shared, master-key-check.',
+      'Deleted ingest, ingest-shared, master-key-check. Restart every nudge start and worker (they read the',
     ]);
     const made = await nudge(['secret', 'ingest'], bare);
     expect(made.code).toBe(0);
@@ -197,6 +197,28 @@ describe('a second folder with another master key', () => {
     const doctor = await nudge(['doctor'], bare);
     expect(doctor.lines).toContain(
       "✓ Secrets            1 stored secret decrypts with this project's master key",
+    );
+  });
+
+  // A process that stores no secret of its own (nudge worker, no server) used
+  // to run with a key of its own, sign email links with it, and leave the
+  // mismatch to the first unsubscribe. The first process's key is now the
+  // store's: the second, with another, is refused at start.
+  it("an engine process with another key than the first one's is refused at start, even before any secret was used", async () => {
+    await db.sql`delete from nudge_engine.secrets`;
+    const worker = await loadConfig({ cwd: await projectFolder('worker'), env: envWith(KEY_B) });
+    const first = await launch(worker, { http: false, log: silentLog, idleMs: 20 });
+    await first.stop();
+    const server = await loadConfig({ cwd: await projectFolder('server'), env: envWith(KEY_A) });
+    const refused = await launch(server, { http: true, log: silentLog, idleMs: 20 }).then(
+      async (running) => {
+        await running.stop();
+        return undefined;
+      },
+      (error: Error) => error,
+    );
+    expect(refused?.message).toBe(
+      'secret "master-key-check" cannot be decrypted: wrong master key, or the row was altered (GCM tag mismatch)',
     );
   });
 });

@@ -17,7 +17,7 @@ import { fillFromAuthUsers } from '../../contacts/from-auth.js';
 import { compileLiveSync } from '../../contacts/live.js';
 import { surviveConnectionLoss } from '../../db/connection-loss.js';
 import { type EngineStore, openEngineStore } from '../../db/engine.js';
-import { checkStoredSecrets } from '../../db/secrets.js';
+import { checkStoredSecrets, claimMasterKey } from '../../db/secrets.js';
 import { isDemoStore } from '../../dev/demo.js';
 import { portInUse } from '../../errors.js';
 import { type Feature, readFeatureFiles } from '../../features/load.js';
@@ -91,6 +91,8 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     // Before any work is claimed: a key that cannot read the stored secrets
     // would otherwise stop the engine at the first event that needs one.
     await checkStoredSecrets(store.sql, keySourceOf(project));
+    // And the key the store's secrets are under from now on (or this one's, for the first).
+    await claimMasterKey(store.sql, keySourceOf(project));
     const source =
       store.where === 'separate' || store.where === 'embedded'
         ? surviveConnectionLoss(
