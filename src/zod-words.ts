@@ -64,15 +64,20 @@ function bound(issue: Issue, side: 'least' | 'most'): string | undefined {
  * bound says the bound and the value given. `value` is what sat at the
  * issue's path (undefined: nothing was there).
  */
-export function plainMessage(issue: Issue, value: unknown, objectWords = 'an object'): string {
+export function plainMessage(
+  issue: Issue,
+  value: unknown,
+  objectWords = 'an object',
+  { quote = true }: { quote?: boolean } = {},
+): string {
   const own = !/^(Invalid input|Too small|Too big)\b/.test(issue.message);
-  if (own) return withGiven(issue.message, value, issue.path);
+  if (own) return quote ? withGiven(issue.message, value, issue.path) : issue.message;
   if (issue.code === 'invalid_type' && typeof issue.expected === 'string') {
     const expected =
       issue.expected === 'object' ? objectWords : (EXPECTED[issue.expected] ?? issue.expected);
     return value === undefined
       ? `required (${expected})`
-      : `expected ${expected}, got ${given(value, issue.path) ?? kindOf(value, objectWords)}`;
+      : `expected ${expected}, got ${(quote && given(value, issue.path)) || kindOf(value, objectWords)}`;
   }
   if (issue.code === 'too_small' || issue.code === 'too_big') {
     const words = bound(issue, issue.code === 'too_small' ? 'least' : 'most');
@@ -85,7 +90,7 @@ export function plainMessage(issue: Issue, value: unknown, objectWords = 'an obj
 const QUOTED = 40;
 
 /** Fields whose value a message never repeats: it may be a credential, and errors are printed and logged. */
-const SECRET = /secret|key|password|token|url|dsn|auth|credential/i;
+const SECRET = /secret|key|password|token|url|dsn|auth|credential|signature|hmac|cookie|session/i;
 
 /**
  * A scalar as a message quotes it ("insrt", 30, true); undefined for null,

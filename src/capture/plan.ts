@@ -200,7 +200,9 @@ function whyChanged(
           .map((name) => `${name} changed`)
       : []),
   ];
-  return reasons.length ? `definition changed: ${reasons.join(', ')}` : 'definition changed';
+  return reasons.length
+    ? `definition changed; since the deployment, ${reasons.join(', ')}`
+    : 'definition changed';
 }
 
 function captureItems(

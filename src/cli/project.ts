@@ -159,12 +159,17 @@ export async function refuseUnknownFeature(
 /**
  * The project's features, with what could be read of files that have
  * problems (a name is checked against those too, not left unchecked because
- * another file has a typo); undefined when the folder cannot be read.
+ * another file has a typo); undefined when the folder cannot be read or a
+ * file could not be read at all.
  */
 async function projectFeatures(project: LoadedConfig) {
   try {
     const files = await readFeatureFiles(project.featuresDir, project.env, project.cwd);
-    return [...files.features, ...files.incomplete];
+    const read = [...files.features, ...files.incomplete];
+    // A file that gave nothing (a YAML syntax error) may hold the name asked for.
+    const readFiles = new Set(read.map((f) => f.source.file));
+    if (files.errors.some((e) => !readFiles.has(e.place.file))) return undefined;
+    return read;
   } catch {
     return undefined;
   }

@@ -109,7 +109,8 @@ export function parseJson(text: string, contentType?: string): unknown {
 /** The 400 of a body JSON.parse refused, with its Content-Type when that is not JSON's. */
 function notJson(reason: string, contentType: string | undefined): HttpError {
   const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (media === '' || /^[^/]+\/([^+]*\+)?json$/.test(media)) {
+  // text/plain is how fetch sends a string: taken as JSON, so the JSON is what to fix.
+  if (media === '' || media === 'text/plain' || /^[^/]+\/([^+]*\+)?json$/.test(media)) {
     return new HttpError(400, 'malformed_json', `body is not JSON: ${reason}`);
   }
   const shown = media.length > 80 ? `${media.slice(0, 79)}…` : media;
@@ -132,9 +133,10 @@ function unstorable(field: string): HttpError {
  * A validation issue's message for the API (zod-words.ts): a wrong type says
  * what came ("expected a JSON object, got an array"), a missing field that
  * it is required, a bound the bound; a schema's own words stay as they are.
+ * `quote: false` leaves out the value given (an app's rows, which are logged).
  */
-export function issueMessage(issue: Issue, body: unknown): string {
-  return plainMessage(issue, valueAtPath(body, issue.path), 'a JSON object');
+export function issueMessage(issue: Issue, body: unknown, options?: { quote?: boolean }): string {
+  return plainMessage(issue, valueAtPath(body, issue.path), 'a JSON object', options);
 }
 
 /** `new_rows[2].id`, `attributes.plan` from a path; `(body)` for the whole body. */

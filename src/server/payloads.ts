@@ -130,7 +130,8 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const issue = result.error.issues[0];
   throw unprocessable(
     'invalid_payload',
-    `${fieldOf(issue?.path ?? [])}: ${issue ? issueMessage(issue, value) : 'invalid'}`,
+    // Without the value: a captured row is the app's data, and this detail is logged.
+    `${fieldOf(issue?.path ?? [])}: ${issue ? issueMessage(issue, value, { quote: false }) : 'invalid'}`,
   );
 }
 

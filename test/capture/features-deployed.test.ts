@@ -140,16 +140,16 @@ stages:
     await write(100);
     const added = await nudge('plan');
     expect(added.out, added.err).toMatch(
-      /^ {2}~ capture public\.orders insert +.*used by big-order, orders · definition changed: big-order now uses it$/m,
+      /^ {2}~ capture public\.orders insert +.*used by big-order, orders · definition changed; since the deployment, big-order now uses it$/m,
     );
     expect((await nudge('deploy', '--yes')).code).toBe(0);
     await write(200);
     expect((await nudge('plan')).out).toMatch(
-      /^ {2}~ capture public\.orders insert +.* · definition changed: big-order changed$/m,
+      /^ {2}~ capture public\.orders insert +.* · definition changed; since the deployment, big-order changed$/m,
     );
     await rm(path.join(cwd, 'nudge/features/big-order.yaml'));
     expect((await nudge('plan')).out).toMatch(
-      /^ {2}~ capture public\.orders insert +.*used by orders · definition changed: big-order no longer does$/m,
+      /^ {2}~ capture public\.orders insert +.*used by orders · definition changed; since the deployment, big-order no longer does$/m,
     );
     await writeFile(orders, unfiltered);
     expect((await nudge('deploy', '--yes')).code).toBe(0);
