@@ -35,10 +35,10 @@ export function count(n: number): string {
  * The local time shown for a time, to the second: "14:03:07" on the day of
  * `now`, "5 Dec, 14:03:07" another day (the locale's order). `now` is on the
  * same clock as `at`: the engine's for a time the engine stamped, so a
- * decision made "today" on a clock moved ahead is not dated.
+ * decision made "today" on a clock moved ahead is not dated. Without `now`, dated.
  */
-export function localTime(at: Date, now: Date, locale?: string): string {
-  const sameDay = at.toDateString() === now.toDateString();
+export function localTime(at: Date, now: Date | undefined, locale?: string): string {
+  const sameDay = at.toDateString() === now?.toDateString();
   const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
   return sameDay
     ? at.toLocaleTimeString(locale, clock)

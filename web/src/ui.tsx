@@ -15,18 +15,21 @@ import type { Route } from './routes.js';
  * the engine's now (real time plus the offset the header shows), so what the
  * engine did "today" is not dated while its clock runs ahead. `tagged`: say
  * that clock after it while the engine clock is not real time (clock.tsx) —
- * for lists that mix the two.
+ * for lists that mix the two. `dated`: the date always (the Clock page's
+ * engine time, where the date is the point).
  */
 export function Time({
   at,
   relative = false,
   clock = 'real',
   tagged = false,
+  dated = false,
 }: {
   at: string | null;
   relative?: boolean;
   clock?: 'engine' | 'real';
   tagged?: boolean;
+  dated?: boolean;
 }) {
   const moved = useClockMoved();
   const offset = useContext(ClockOffset);
@@ -35,9 +38,7 @@ export function Time({
   const now = new Date(Date.now() + (clock === 'engine' ? offset : 0));
   const shown = (
     <time dateTime={at} title={`${date.toString()}\n${at}`}>
-      {/* Relative to its own clock; a date given unless it is today in real time,
-          so an engine time days ahead is never taken for one of today. */}
-      {relative ? relativeTime(date, now) : localTime(date, new Date())}
+      {relative ? relativeTime(date, now) : localTime(date, dated ? undefined : now)}
     </time>
   );
   if (!tagged || !moved) return shown;

@@ -34,7 +34,7 @@ export function Clock() {
           <dl className="facts">
             <dt>Engine time</dt>
             <dd data-testid="engine-time">
-              <Time at={data.now} clock="engine" />
+              <Time at={data.now} clock="engine" dated />
             </dd>
             <dt>Clock</dt>
             <dd data-testid="clock-offset">{clockOffsetInWords(data.offset_ms)}</dd>
