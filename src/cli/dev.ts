@@ -22,6 +22,7 @@ import { reuseNote } from '../dev/embedded.js';
 import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
 import { newestDecisionId } from '../engine/lanes/decision-log.js';
+import { featurePausesIfAny } from '../engine/match/pauses.js';
 import { advanceStoreClock, storeClock } from '../engine/wiring/clock.js';
 import { launch } from '../engine/wiring/launch.js';
 import { NudgeError } from '../errors.js';
@@ -197,6 +198,14 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         running?.engine.wake();
       },
     };
+    // Paused in an earlier start (the dashboard's Pause): the story below skips their events.
+    const paused = await featurePausesIfAny(sql);
+    if (paused.length)
+      io.out(
+        c.yellow(
+          `Paused: ${paused.map((p) => p.feature).join(', ')} (since an earlier start): the story below skips their events; nudge resume <feature>, or Resume on the dashboard's Features page`,
+        ),
+      );
     io.out(c.bold('The story, as the demo app writes it (watch it in the dashboard):'));
     const since = await newestDecisionId(sql);
     await playStory(story, (step) => {

@@ -7,7 +7,9 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { openDemoDatabase } from '../../src/dev/demo.js';
 import { listenOn } from '../../src/dev/port.js';
 import { waitFor } from '../harness/wait.js';
 import { exited } from './exec.js';
@@ -89,6 +91,16 @@ describe('the nudge executable', () => {
       // on another port while something else holds the configured one (8787).
       // It is held here, not merely found taken: another test's nudge dev may
       // have it now and let it go before this one starts.
+      // A feature paused meanwhile (the dashboard's Pause): the next start says so before its story.
+      const demo = await openDemoDatabase(path.join(cwd, 'pg'));
+      const sql = postgres(demo.url, { max: 1, onnotice: () => {} });
+      try {
+        await sql`insert into nudge_engine.feature_pauses (feature, paused_by)
+                  values ('abandoned-cart', 'dashboard')`;
+      } finally {
+        await sql.end();
+        await demo.server.stop();
+      }
       const holder = createServer();
       await waitFor(
         () => listenOn(holder, 8787).then((held) => held || undefined),
@@ -103,6 +115,9 @@ describe('the nudge executable', () => {
       expect(again.stderr).toBe('');
       expect(again.code).toBe(0);
       expect(again.stdout).toContain('Deployed already, no changes');
+      expect(again.stdout).toContain(
+        'Paused: abandoned-cart (since an earlier start): the story below skips their events',
+      );
       expect(again.stdout).toContain('ada+2@example.com and grace+2@example.com signed up');
       expect(again.stdout).toContain('the engine is 4 days ahead of real time');
       // The first run's dead webhook is still dead: counted apart from this start's.
