@@ -206,6 +206,18 @@ describe('a second folder with another master key', () => {
   // store's: the second, with another, is refused at start.
   it("an engine process with another key than the first one's is refused at start, even before any secret was used", async () => {
     await db.sql`delete from nudge_engine.secrets`;
+    // A start refused on its feature files (the wrong folder, say) claims nothing.
+    const broken = await projectFolder('broken');
+    await writeFile(path.join(broken, 'nudge/features/order-paid.yaml'), 'name: [\n');
+    const refusedFiles = await launch(await loadConfig({ cwd: broken, env: envWith(KEY_A) }), {
+      http: false,
+      log: silentLog,
+    }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(refusedFiles).toBeDefined();
+    expect(await db.sql`select name from nudge_engine.secrets`).toEqual([]);
     const worker = await loadConfig({ cwd: await projectFolder('worker'), env: envWith(KEY_B) });
     const first = await launch(worker, { http: false, log: silentLog, idleMs: 20 });
     await first.stop();

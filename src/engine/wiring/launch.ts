@@ -91,8 +91,6 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     // Before any work is claimed: a key that cannot read the stored secrets
     // would otherwise stop the engine at the first event that needs one.
     await checkStoredSecrets(store.sql, keySourceOf(project));
-    // And the key the store's secrets are under from now on (or this one's, for the first).
-    await claimMasterKey(store.sql, keySourceOf(project));
     const source =
       store.where === 'separate' || store.where === 'embedded'
         ? surviveConnectionLoss(
@@ -107,6 +105,10 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     // The deployment first: one made while the files are read is read again at once.
     const deployedAtStart = await deployedNow(source);
     const { catalog, features, plan } = await readFeatures(project, source);
+    // The files check, so this process runs: its key is the store's from now
+    // on (or the store's is this one's, for the first). Not before: a start
+    // refused in the wrong folder must not claim the store for its key.
+    await claimMasterKey(store.sql, keySourceOf(project));
     const pending = plan.items.filter((i) => i.action !== 'unchanged');
     const undeployed = warnUndeployed(plan, log);
     // Only the files differ from the deployment's: they run as they are here.
