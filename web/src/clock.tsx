@@ -13,6 +13,9 @@ export const CLOCK_MOVED = 'nudge:clock-moved';
 /** The engine clock's offset from real time in ms, as last read (main.tsx); 0: real time. */
 export const ClockOffset = createContext(0);
 
+/** Whether the offset has been read yet (before, ClockOffset's 0 says nothing). */
+export const ClockRead = createContext(false);
+
 /** "2 days ahead of real time" while the engine clock is moved; undefined while it is real time. */
 export function useClockMoved(): string | undefined {
   const offset = useContext(ClockOffset);

@@ -8,11 +8,11 @@
 // no tail, and a filter starts over at the newest. A filter the API refuses
 // (422: a contact no one is, a feature no file has) shows why instead of a list.
 // The raw ingest records are the next tab (Ingest.tsx).
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useContext, useEffect, useState } from 'react';
 import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
-import { ClockNote, stampedAhead, useClockMoved } from '../clock.js';
+import { ClockNote, ClockRead, stampedAhead, useClockMoved } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import { type LogFilter, type Route, withFilter } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
@@ -31,6 +31,7 @@ export function Logs({
   const key = JSON.stringify([filter, before ?? null]);
   const [items, setItems] = useState<DecisionItem[]>([]);
   const moved = useClockMoved();
+  const clockRead = useContext(ClockRead);
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
@@ -120,7 +121,7 @@ export function Logs({
           `Decision times (and From and To) are on the engine clock, ${moved}; action runs, mail and ingest records are in real time.`
         }
       </ClockNote>
-      {!moved && stampedAhead(items.map((item) => item.at)) && (
+      {clockRead && !moved && stampedAhead(items.map((item) => item.at)) && (
         <p className="note clock-note" data-testid="clock-note">
           Decision times are on the engine clock: the lines stamped after real time now were decided
           while nudge clock had moved it ahead.
