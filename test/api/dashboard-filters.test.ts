@@ -334,6 +334,10 @@ describe('query parameters', () => {
         `from: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${from}"`,
       ]),
       [
+        '/v1/decisions?from=2026-03-02&to=2026-03-01T09:00:00Z',
+        'to: 2026-03-01T09:00:00Z is not later than from (2026-03-02); nothing can fall between them',
+      ],
+      [
         `/v1/contacts/${contactId}?before=${cursor.toString('base64url')}`,
         'before: not a cursor this API returned (timeline.next)',
       ],

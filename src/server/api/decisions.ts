@@ -145,6 +145,14 @@ function filterOf(query: Record<string, string>): DecisionFilter {
   const { feature, contact, outcome } = query;
   const from = timeOf(query.from, 'from');
   const to = timeOf(query.to, 'to');
+  // Nothing can match a window that ends before it starts: said, not "no decisions".
+  if (from && to && from.getTime() >= to.getTime()) {
+    throw new HttpError(
+      400,
+      'bad_query',
+      `to: ${query.to} is not later than from (${query.from}); nothing can fall between them`,
+    );
+  }
   if (outcome && !KNOWN_OUTCOMES.has(outcome)) {
     throw new HttpError(
       400,
