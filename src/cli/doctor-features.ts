@@ -69,6 +69,19 @@ function problems(error: NudgeError): { message: string; items?: string[] } {
   };
 }
 
+/** The Features line for files with problems; an error that is not a NudgeError is thrown. */
+function sayProblems(say: Say, error: unknown, fix: string): void {
+  if (!(error instanceof NudgeError)) throw error;
+  const { message, items } = problems(error);
+  say('fail', 'Features', message, fix, items);
+}
+
+/** Where the feature files are, as a line names them, and its word for a folder without any. */
+function folderOf(project: LoadedConfig) {
+  const where = `${displayPath(project.featuresDir, project.cwd)}/`;
+  return { where, noneYet: `none yet in ${where} (start from a template: nudge init)` };
+}
+
 /**
  * Without a database: the files loaded and checked as far as that goes
  * without one (their schema, conditions, templates); the tables, columns
@@ -77,19 +90,14 @@ function problems(error: NudgeError): { message: string; items?: string[] } {
 export async function featureFileChecks(project: LoadedConfig, say: Say): Promise<void> {
   const load = await loadFeatureFiles(project);
   if ('error' in load) {
-    if (!(load.error instanceof NudgeError)) throw load.error;
-    const { message, items } = problems(load.error);
-    return say(
-      'fail',
-      'Features',
-      message,
+    return sayProblems(
+      say,
+      load.error,
       'fix each problem at the file and line it names; their tables and columns are checked once a database is set',
-      items,
     );
   }
-  const where = `${displayPath(project.featuresDir, project.cwd)}/`;
-  if (load.features.length === 0)
-    return say('ok', 'Features', `none yet in ${where} (start from a template: nudge init)`);
+  const { where, noneYet } = folderOf(project);
+  if (load.features.length === 0) return say('ok', 'Features', noneYet);
   const active = load.features.filter((f) => f.status !== 'draft').length;
   say(
     'ok',
@@ -114,21 +122,15 @@ export async function featureChecks(
           desiredCaptures(project, sql, features, await readCatalog(sql)),
         ).catch((e: unknown) => e)
       : load.error;
-    if (!(error instanceof NudgeError)) throw error;
-    const { message, items } = problems(error);
-    return say('fail', label, message, fixFiles, items);
+    return sayProblems(say, error, fixFiles);
   }
-  const where = `${displayPath(project.featuresDir, project.cwd)}/`;
-  if (load.features.length === 0) {
-    return say('ok', label, `none yet in ${where} (start from a template: nudge init)`);
-  }
+  const { where, noneYet } = folderOf(project);
+  if (load.features.length === 0) return say('ok', label, noneYet);
   let desired: Awaited<ReturnType<typeof desiredCaptures>>;
   try {
     desired = await desiredCaptures(project, sql, load.features, await readCatalog(sql));
   } catch (error) {
-    if (!(error instanceof NudgeError)) throw error;
-    const { message, items } = problems(error);
-    return say('fail', label, message, fixFiles, items);
+    return sayProblems(say, error, fixFiles);
   }
   const plan = makePlan(desired, await readCaptureState(sql));
   const active = load.features.filter((f) => f.status !== 'draft').length;
