@@ -176,15 +176,13 @@ export function parseFeature(source: YamlSource, fileName: string): Feature {
 }
 
 /**
- * Triggers that stand in for one that could not be read at all (neither a
- * table nor an event): they name no rows, so the checks that read the rows
- * skip such a feature and every other check runs over it (check.ts).
+ * Whether a feature's trigger stands in for one its file does not give
+ * (neither a table nor an event, unreadTrigger): an event of no name, which
+ * the schema refuses in a file. It names no rows, so the checks that read
+ * the rows skip such a feature and every other check runs over it (check.ts).
  */
-const standInTriggers = new WeakSet<FeatureTrigger>();
-
-/** Whether a feature's trigger stands in for one its file does not give (see standInTriggers). */
 export function triggerUnread(feature: Feature): boolean {
-  return standInTriggers.has(feature.trigger);
+  return feature.trigger.kind === 'event' && feature.trigger.event === '';
 }
 
 /**
@@ -332,7 +330,7 @@ function defaultContact(trigger: FeatureTrigger): { id?: string; email?: string;
 }
 
 /**
- * The stand-in for a trigger that could not be read (see standInTriggers),
+ * The stand-in for a trigger that could not be read (see triggerUnread),
  * with its condition when one is written: what of it does not read the
  * rows (contact.*) is checked all the same.
  */
@@ -344,9 +342,7 @@ function unreadTrigger(
   const value = valueAtPath(source.value, at);
   // Only a mapping: the schema has already said what else is wrong with one.
   const when = conditionSchema.safeParse(value).success ? condition(value, at) : undefined;
-  const standIn: FeatureTrigger = { kind: 'event', event: '', ...optional('when', when) };
-  standInTriggers.add(standIn);
-  return standIn;
+  return { kind: 'event', event: '', ...optional('when', when) };
 }
 
 function triggerOf(
