@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseEnv } from 'node:util';
 import { TEMPLATE_EXTENSION, templateName } from '../actions/render.js';
+import { readDotEnv } from '../config/load.js';
 import { didYouMean } from '../config/suggest.js';
 import { displayPath, parseYaml } from '../config/yaml.js';
 import { NudgeError } from '../errors.js';
@@ -111,7 +111,7 @@ export async function init(
     'nudge deploy    install capture: the nudge schema and triggers (with capture: replication, publications and a slot)',
   ];
   // The URL first, unless it is set already (in the environment or .env).
-  if (!io.env.DATABASE_URL && !(await dotEnvSets(io.cwd, 'DATABASE_URL')))
+  if (!io.env.DATABASE_URL && !dotEnvSets(io.cwd, 'DATABASE_URL'))
     steps.unshift(
       'put DATABASE_URL=postgres://... in .env (Supabase: Settings → Database → Connection string)',
     );
@@ -123,9 +123,12 @@ export async function init(
 }
 
 /** Whether the .env file in `dir` sets `name` (to anything), read as nudge.yaml's loader reads it. */
-async function dotEnvSets(dir: string, name: string): Promise<boolean> {
-  const text = await readFile(path.join(dir, '.env'), 'utf8').catch(() => '');
-  return !!parseEnv(text)[name];
+function dotEnvSets(dir: string, name: string): boolean {
+  try {
+    return !!readDotEnv(dir)[name];
+  } catch {
+    return false; // a .env that does not parse: the next command names it
+  }
 }
 
 /**

@@ -138,7 +138,7 @@ function validateCaptureObject(source: YamlSource): void {
 }
 
 /** `.env` in `dir`, parsed; an unreadable or malformed file is reported, not ignored. */
-function readDotEnv(dir: string): Record<string, string> {
+export function readDotEnv(dir: string): Record<string, string> {
   const file = path.join(dir, '.env');
   if (!existsSync(file)) return {};
   try {
