@@ -109,10 +109,9 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
     // on (or the store's is this one's, for the first). Not before: a start
     // refused in the wrong folder must not claim the store for its key.
     await claimMasterKey(store.sql, keySourceOf(project));
-    const pending = plan.items.filter((i) => i.action !== 'unchanged');
     const undeployed = warnUndeployed(plan, log);
     // Only the files differ from the deployment's: they run as they are here.
-    const files = pending.find((i) => i.kind === FEATURE_LIST);
+    const files = plan.items.find((i) => i.kind === FEATURE_LIST);
     if (files && !undeployed)
       log.warn(
         { changes: files.changes?.join(', ') },
