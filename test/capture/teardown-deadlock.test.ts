@@ -3,9 +3,6 @@
 // waits for another lock. When the server ends teardown's transaction as the
 // victim of such a deadlock, teardown runs it again instead of failing with
 // "deadlock detected" (seen in CI with nudge start running).
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deploy, teardown } from '../../src/capture/deploy.js';
 import { buildCaptureObjects } from '../../src/capture/triggers.js';
@@ -14,6 +11,7 @@ import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
@@ -21,13 +19,11 @@ const db = useDatabase();
 describe('teardown beside a transaction that holds a nudge table', () => {
   it('is run again when the server picks it as the victim of a deadlock', async () => {
     await db.sql`create table public.notes (id bigserial primary key, body text)`;
-    const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-teardown-deadlock-'));
-    await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-    await writeFile(path.join(cwd, 'nudge.yaml'), '');
-    await writeFile(
-      path.join(cwd, 'nudge/features/seen.yaml'),
-      'name: seen\ntrigger: { table: public.notes, on: insert }\nstages: [{ name: seen }]\n',
-    );
+    const cwd = await tempProject({
+      'nudge.yaml': '',
+      'nudge/features/seen.yaml':
+        'name: seen\ntrigger: { table: public.notes, on: insert }\nstages: [{ name: seen }]\n',
+    });
     const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
     const features = await loadFeatures(project.featuresDir, project.env, cwd);
     await deploy(db.sql, buildCaptureObjects(checkFeatures(features, await readCatalog(db.sql))));

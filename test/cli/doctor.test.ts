@@ -2,7 +2,7 @@
 // the Supabase APIs' documented shapes: the all-green run, and each failure it
 // recognises with its fix line and exit code.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { run } from '../../src/cli/program.js';
 import { checkServiceKey, checkSupabaseApis, describeKey } from '../../src/source/supabase-http.js';
 import { useDatabase } from '../harness/db.js';
 import { type RecordedRequest, type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 const suffix = randomBytes(4).toString('hex');
@@ -468,12 +469,13 @@ describe('nudge doctor', () => {
 
   it('reads the feature files when the database cannot be reached, and names a features path that is no directory', async () => {
     const port = await closedPort();
-    const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-doctor-'));
-    await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-    await writeFile(path.join(cwd, 'nudge.yaml'), 'features: nudge/features\n');
-    await writeFile(
-      path.join(cwd, 'nudge/features/broken.yaml'),
-      'name: broken\ntrigger: { table: public.orders, on: insrt }\nstages: [{ name: seen }]\n',
+    const cwd = await tempProject(
+      {
+        'nudge.yaml': 'features: nudge/features\n',
+        'nudge/features/broken.yaml':
+          'name: broken\ntrigger: { table: public.orders, on: insrt }\nstages: [{ name: seen }]\n',
+      },
+      'nudge-doctor-',
     );
     const env = { DATABASE_URL: `postgres://postgres:secret@127.0.0.1:${port}/app` };
     const unreachable = memoryIo({ cwd, env });
