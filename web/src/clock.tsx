@@ -10,11 +10,11 @@ import { clockOffsetInWords } from '../../src/config/duration-words.js';
 /** Said on window when the Clock page moved the engine's clock. */
 export const CLOCK_MOVED = 'nudge:clock-moved';
 
-/** The engine clock's offset from real time in ms, as last read (main.tsx); 0: real time. */
-export const ClockOffset = createContext(0);
-
-/** Whether the offset has been read yet (before, ClockOffset's 0 says nothing). */
-export const ClockRead = createContext(false);
+/**
+ * The engine clock's offset from real time in ms, as last read (main.tsx);
+ * 0: real time; undefined: not read yet.
+ */
+export const ClockOffset = createContext<number | undefined>(undefined);
 
 /** "2 days ahead of real time" while the engine clock is moved; undefined while it is real time. */
 export function useClockMoved(): string | undefined {

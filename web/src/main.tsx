@@ -4,7 +4,7 @@
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { nudge, startSession } from './api.js';
-import { CLOCK_MOVED, ClockOffset, ClockRead, useClockMoved } from './clock.js';
+import { CLOCK_MOVED, ClockOffset, useClockMoved } from './clock.js';
 import { Actions } from './pages/Actions.js';
 import { Clock } from './pages/Clock.js';
 import { Contact, Contacts } from './pages/Contacts.js';
@@ -56,42 +56,39 @@ function App() {
     };
     document.title = `${titles[route.page]} · Nudge`;
   }, [route]);
-  const { offset, read } = useClockOffset(who !== undefined && who !== 'signed-out', route.page);
+  const offset = useClockOffset(who !== undefined && who !== 'signed-out', route.page);
   if (who === 'signed-out') {
     window.location.reload(); // the server answers with its login page
     return null;
   }
   return (
     <ClockOffset.Provider value={offset}>
-      <ClockRead.Provider value={read}>
-        <header className="top">
-          <a className="brand" href="/">
-            Nudge
-          </a>
-          <nav aria-label="Pages">
-            {PAGES.map((page) => (
-              <Link
-                key={page.label}
-                to={page.to}
-                aria-current={page.active.includes(route.page) ? 'page' : undefined}
-              >
-                {page.label}
-              </Link>
-            ))}
-          </nav>
-          {who && <ClockAhead />}
-          {who && (
-            <form method="post" action="/logout" className="who">
-              <span className="muted small">{who.name}</span>{' '}
-              <button type="submit">Sign out</button>
-            </form>
-          )}
-        </header>
-        <main>
-          <Problem error={problem} />
-          {who && <Page route={route} />}
-        </main>
-      </ClockRead.Provider>
+      <header className="top">
+        <a className="brand" href="/">
+          Nudge
+        </a>
+        <nav aria-label="Pages">
+          {PAGES.map((page) => (
+            <Link
+              key={page.label}
+              to={page.to}
+              aria-current={page.active.includes(route.page) ? 'page' : undefined}
+            >
+              {page.label}
+            </Link>
+          ))}
+        </nav>
+        {who && <ClockAhead />}
+        {who && (
+          <form method="post" action="/logout" className="who">
+            <span className="muted small">{who.name}</span> <button type="submit">Sign out</button>
+          </form>
+        )}
+      </header>
+      <main>
+        <Problem error={problem} />
+        {who && <Page route={route} />}
+      </main>
     </ClockOffset.Provider>
   );
 }
@@ -101,7 +98,7 @@ function App() {
  * each page, every 10 s, and at once when the Clock page moves it: the
  * header and the pages say which clock their times are on (clock.tsx).
  */
-function useClockOffset(signedIn: boolean, page: Route['page']): { offset: number; read: boolean } {
+function useClockOffset(signedIn: boolean, page: Route['page']): number | undefined {
   const { data, reload } = useLoad(
     () => (signedIn ? nudge.clock.get() : Promise.resolve(undefined)),
     `clock ${signedIn} ${page}`,
@@ -111,7 +108,7 @@ function useClockOffset(signedIn: boolean, page: Route['page']): { offset: numbe
     window.addEventListener(CLOCK_MOVED, reload);
     return () => window.removeEventListener(CLOCK_MOVED, reload);
   }, [reload]);
-  return { offset: data?.offset_ms ?? 0, read: data !== undefined };
+  return data?.offset_ms;
 }
 
 /**

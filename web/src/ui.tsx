@@ -32,7 +32,7 @@ export function Time({
   dated?: boolean;
 }) {
   const moved = useClockMoved();
-  const offset = useContext(ClockOffset);
+  const offset = useContext(ClockOffset) ?? 0;
   if (!at) return <span className="muted">—</span>;
   const date = new Date(at);
   const now = new Date(Date.now() + (clock === 'engine' ? offset : 0));

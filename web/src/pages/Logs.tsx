@@ -12,7 +12,7 @@ import { type FormEvent, useContext, useEffect, useState } from 'react';
 import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
-import { ClockNote, ClockRead, stampedAhead, useClockMoved } from '../clock.js';
+import { ClockNote, ClockOffset, stampedAhead } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import { type LogFilter, type Route, withFilter } from '../routes.js';
 import { rangeOf, TimeRange } from '../time-range.js';
@@ -30,8 +30,8 @@ export function Logs({
 }) {
   const key = JSON.stringify([filter, before ?? null]);
   const [items, setItems] = useState<DecisionItem[]>([]);
-  const moved = useClockMoved();
-  const clockRead = useContext(ClockRead);
+  // 0 once read: on real time now (undefined: not read yet, nothing said).
+  const offset = useContext(ClockOffset);
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
@@ -121,7 +121,7 @@ export function Logs({
           `Decision times (and From and To) are on the engine clock, ${moved}; action runs, mail and ingest records are in real time.`
         }
       </ClockNote>
-      {clockRead && !moved && stampedAhead(items.map((item) => item.at)) && (
+      {offset === 0 && stampedAhead(items.map((item) => item.at)) && (
         <p className="note clock-note" data-testid="clock-note">
           Decision times are on the engine clock: the lines stamped after real time now were decided
           while nudge clock had moved it ahead.
