@@ -5,8 +5,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Liquid, type Template } from 'liquidjs';
 import type { LoadedConfig } from '../config/load.js';
-import { didYouMean } from '../config/suggest.js';
 import type { EmailLinks } from '../email/links.js';
+import { didYouMean } from '../suggest.js';
 import { type ActionRun, PermanentError, type TemplateContext } from './types.js';
 
 export type Variables = Record<string, unknown>;

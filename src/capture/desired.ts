@@ -6,7 +6,6 @@
 
 import { rendererFor } from '../actions/render.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
-import { didYouMean } from '../config/suggest.js';
 import { liveSyncNeeds } from '../contacts/live.js';
 import { templateProblems } from '../email/templates.js';
 import { type ConfigError, throwInFileOrder } from '../errors.js';
@@ -17,6 +16,7 @@ import { readsOf } from '../features/reads.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName } from '../source/names.js';
+import { didYouMean } from '../suggest.js';
 import { withFeatures } from './features-deployed.js';
 import { transportOf } from './transports/index.js';
 import type { DesiredCaptures } from './transports/port.js';

@@ -14,7 +14,7 @@
 //     extensions: [{name, version, schema}], pgNet: {installed, version, available},
 //     publications: [{name, allTables, operations, tables: [{schema, table}]}],
 //     nudgeSchema: {exists, owner, usable}, summary: {...see summarize()} }
-import { didYouMean } from '../config/suggest.js';
+
 import { NudgeError } from '../errors.js';
 import { redactUrl, sourceError } from '../source/connect.js';
 import {
@@ -26,6 +26,7 @@ import {
   userSchemas,
 } from '../source/introspect.js';
 import { formatTableName } from '../source/names.js';
+import { didYouMean } from '../suggest.js';
 import { plural } from '../words.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';

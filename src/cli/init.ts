@@ -8,10 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEMPLATE_EXTENSION, templateName } from '../actions/render.js';
 import { readDotEnv } from '../config/load.js';
-import { didYouMean } from '../config/suggest.js';
 import { displayPath, parseYaml } from '../config/yaml.js';
 import { NudgeError } from '../errors.js';
 import { parseFeature } from '../features/load.js';
+import { didYouMean } from '../suggest.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 

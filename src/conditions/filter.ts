@@ -1,6 +1,8 @@
 // The small grammars inside one test: a field reference (`new.meta->>plan`)
 // and a PostgREST filter (`not.in.(a,"b,c")`). Shared by the YAML-object
 // form (parse.ts) and PostgREST's string form (logic-tree.ts).
+
+import { didYouMean } from '../suggest.js';
 import {
   ConditionError,
   type FieldRef,
@@ -11,7 +13,6 @@ import {
   type Path,
   type TestNode,
 } from './ast.js';
-import { didYouMean } from './suggest.js';
 
 /** PostgREST operators Nudge does not offer, so the error can say so plainly. */
 const UNSUPPORTED = [

@@ -3,7 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Condition, ConditionError, fieldsOf, type TestNode, testsOf } from './ast.js';
 import { parseCondition, parseConditionFully } from './parse.js';
-import { closest, editDistance } from './suggest.js';
 
 const scopes = ['new', 'old', 'contact'];
 const parse = (value: unknown) => parseCondition(value, { scopes });
@@ -371,20 +370,5 @@ describe('every mistake of a condition', () => {
     const { condition, errors } = parseConditionFully({ 'new.a': 'eqq.1' }, { scopes });
     expect(condition).toBeUndefined();
     expect(errors).toHaveLength(1);
-  });
-});
-
-describe('did you mean', () => {
-  it('counts a transposition as one edit', () => {
-    expect(editDistance('nwe', 'new')).toBe(1);
-    expect(editDistance('gtt', 'gt')).toBe(1);
-    expect(editDistance('kitten', 'sitting')).toBe(3);
-    expect(editDistance('', 'abc')).toBe(3);
-  });
-
-  it('suggests only close candidates', () => {
-    expect(closest('contcat', scopes)).toBe('contact');
-    expect(closest('ilik', ['like', 'ilike'])).toBe('ilike');
-    expect(closest('zz', ['eq', 'gt'])).toBeUndefined();
   });
 });

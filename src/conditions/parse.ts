@@ -1,10 +1,11 @@
 // Turns a condition as the YAML parser left it (plain objects, arrays and
 // scalars) into the AST. Types are not known here: values stay text and the
 // compilers check them against the schema.
+
+import { didYouMean } from '../suggest.js';
 import { type Condition, ConditionError, type Path, type TestNode } from './ast.js';
 import { parseField, parseFilter } from './filter.js';
 import { parseLogicTree } from './logic-tree.js';
-import { didYouMean } from './suggest.js';
 
 export interface ParseOptions {
   /** Scopes a field may name, e.g. `['new', 'old', 'contact']`. */

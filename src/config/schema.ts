@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { isEmailAddress } from '../actions/params.js';
 import { isTimeZone } from '../email/quiet-hours.js';
 import { parseTableName } from '../source/names.js';
+import { didYouMean } from '../suggest.js';
 import { signingKeyOf } from '../webhook-secret.js';
 import { durationSchema } from './duration.js';
-import { didYouMean } from './suggest.js';
 
 /**
  * Rows per sync batch by default: a users sync of 300k users ran about a

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny, throwInFileOrder } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import { keysAt, ownMessageAt, plainMessage, valueAtPath, withGiven } from '../zod-words.js';
-import { didYouMean } from './suggest.js';
 
 export type FieldPath = readonly (string | number)[];
 

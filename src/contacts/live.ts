@@ -8,11 +8,11 @@ import type postgres from 'postgres';
 import { namedEventsOf } from '../capture/named-events.js';
 import { type CaptureNeed, capturedColumns, type Operation } from '../capture/triggers.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
-import { didYouMean } from '../config/suggest.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
 import type { Catalog } from '../source/catalog.js';
 import type { Sql } from '../source/connect.js';
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
+import { didYouMean } from '../suggest.js';
 import {
   type ContactRef,
   type TableSyncMapping,

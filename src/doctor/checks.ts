@@ -13,7 +13,6 @@ import {
 } from '../cli/doctor-features.js';
 import { noDatabase, withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
-import { closest } from '../config/suggest.js';
 import { formatPath } from '../config/yaml.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets } from '../db/secrets.js';
@@ -34,6 +33,7 @@ import {
 import { formatTableName, parseTableName, type TableName, tableKey } from '../source/names.js';
 import { detectPooling, type Pooling, transactionPoolingError } from '../source/pooler.js';
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
+import { closest } from '../suggest.js';
 import { plural } from '../words.js';
 import { sqlName } from './sql-name.js';
 

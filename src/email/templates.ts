@@ -6,8 +6,8 @@
 // capture copied the whole row.) A variable the template reads that no
 // email is given (`{{ contct.first_name }}`) is one too: it renders empty.
 import { type Renderer, TEMPLATE_VARIABLES } from '../actions/render.js';
-import { didYouMean } from '../config/suggest.js';
 import type { Feature } from '../features/load.js';
+import { didYouMean } from '../suggest.js';
 
 /** Template name → what is wrong with it, for the templates these features' email actions name. */
 export async function templateProblems(

@@ -5,10 +5,10 @@
 // in the topic `general`, which always exists: mail is refusable unless its
 // author said otherwise.
 import type { Config } from '../config/schema.js';
-import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
 import type { Feature } from '../features/load.js';
+import { didYouMean } from '../suggest.js';
 
 export const TRANSACTIONAL = 'transactional';
 export const GENERAL = 'general';

@@ -14,8 +14,8 @@ import {
   textVariables,
   type VariableSegments,
 } from '../actions/render.js';
-import { didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
+import { didYouMean } from '../suggest.js';
 import { valueAtPath } from '../zod-words.js';
 import { OVERRIDABLE } from './experiment.js';
 import { type ActionKind, actionSchemas, recipientText } from './schema.js';

@@ -29,13 +29,13 @@ import {
 } from '../conditions/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { closest, didYouMean } from '../config/suggest.js';
 import type { FieldPath } from '../config/yaml.js';
 import { templateErrorsAt } from '../email/templates.js';
 import { checkTopics } from '../email/topics.js';
 import { type ConfigError, throwInFileOrder } from '../errors.js';
 import type { Catalog, Table } from '../source/catalog.js';
 import { formatTableName, type TableName } from '../source/names.js';
+import { closest, didYouMean } from '../suggest.js';
 import { unreachableFunctions } from './connector-checks.js';
 import { conditionPlace, type Feature, triggerUnread } from './load.js';
 import { type AttributeTypes, typeResolver } from './types.js';

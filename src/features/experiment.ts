@@ -4,9 +4,9 @@
 // src/engine/journeys/experiment.ts (assignment) and goal.ts (conversion);
 // docs/experiments.md explains both.
 import { type Condition, testsOf } from '../conditions/index.js';
-import { didYouMean } from '../config/suggest.js';
 import type { FieldPath, YamlSource } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import { isStandIn, written } from './salvage.js';
 import { type ActionKind, actionSchemas, type FeatureFile, parseDuration } from './schema.js';
 

@@ -149,7 +149,7 @@ stages:
       'features/a.yaml:5:19 stages[0].do[0].emial: unknown action "emial" (did you mean "email"?); expected one of email, webhook, function, set, add_to_list, remove_from_list, track, goto, exit',
       'features/a.yaml:5:52 stages[0].do[1].goto: no stage named "nowhere" (stages: s)',
       'features/a.yaml:5:81 stages[0].do[2].webhook.url: output "{{" not closed',
-      'features/a.yaml:5:96 stages[0].do[2].webhook.method: expected one of POST, PUT, PATCH, got "GET" (did you mean "PUT"?)',
+      'features/a.yaml:5:96 stages[0].do[2].webhook.method: expected one of POST, PUT, PATCH, got "GET"',
       'features/b.yaml:2:41 trigger.event: give either table or event, not both',
       'features/b.yaml:2:61 trigger.on: expected insert, update or delete, or a list of them, got "inserted" (did you mean "insert"?)',
       'features/c.yaml:5:11 stages[0].name: expected a stage name of letters, digits, - and _, got "first stage"',

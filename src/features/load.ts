@@ -17,7 +17,6 @@ import {
   type FieldRef,
   parseConditionFully,
 } from '../conditions/index.js';
-import { didYouMean } from '../config/suggest.js';
 import {
   type FieldPath,
   formatPath,
@@ -27,6 +26,7 @@ import {
 } from '../config/yaml.js';
 import { type ConfigError, NudgeError, throwInFileOrder } from '../errors.js';
 import { parseTableName, type TableName } from '../source/names.js';
+import { didYouMean } from '../suggest.js';
 import { valueAtPath } from '../zod-words.js';
 import { actionProblems, actionVariables, type VariableUse } from './action-checks.js';
 import { compileExperiment, type FeatureExperiment, type FeatureGoal } from './experiment.js';

@@ -6,9 +6,9 @@
 // journey; the last stage without `next` ends it too. The runtime executes
 // this; nothing here touches a database.
 import type { Condition } from '../conditions/index.js';
-import { didYouMean } from '../config/suggest.js';
 import type { FieldPath, YamlSource } from '../config/yaml.js';
 import type { ConfigError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import { type Action, type FeatureFile, parseDuration } from './schema.js';
 
 export interface Transition {

@@ -8,7 +8,7 @@ import { dailyWindowSchema, tableNameSchema } from '../config/schema.js';
 
 export { durationSchema, parseDuration };
 
-import { didYouMean } from '../config/suggest.js';
+import { didYouMean } from '../suggest.js';
 import { valueAtPath } from '../zod-words.js';
 
 /** A condition: validated in depth by parseCondition. */

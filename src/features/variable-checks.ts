@@ -13,9 +13,9 @@
 import type { VariableSegments } from '../actions/render.js';
 import type { FieldRef } from '../conditions/index.js';
 import type { LoadedConfig } from '../config/load.js';
-import { closest, distance } from '../config/suggest.js';
 import { compileUserMapping } from '../contacts/mapping.js';
 import type { ConfigError } from '../errors.js';
+import { closest, editDistance } from '../suggest.js';
 import type { Feature } from './load.js';
 import type { AttributeTypes } from './types.js';
 
@@ -98,21 +98,11 @@ export function contactVariableErrors(feature: Feature, known: Set<string>): Con
 
 /**
  * The known name `name` is a typo of, if it is plainly one: at most one edit
- * in four letters (`frist_name`, `first_nme`), or two neighbours swapped
- * (`emial`). Short names are not guessed at: `tz` is not a typo of `id`.
+ * in four letters (`frist_name`, `first_nme`, `emial`: two neighbours swapped
+ * are one edit). Short names are not guessed at: `tz` is not a typo of `id`.
  */
 function nearMiss(name: string, known: Iterable<string>): string | undefined {
   const meant = closest(name, known);
   if (meant === undefined) return undefined;
-  const edits = distance(name, meant);
-  return edits * 4 <= Math.max(name.length, meant.length) || swapped(name, meant)
-    ? meant
-    : undefined;
-}
-
-function swapped(a: string, b: string): boolean {
-  if (a.length !== b.length || a.length < 4) return false;
-  const differ = [...a].flatMap((ch, i) => (ch === b[i] ? [] : [i]));
-  const [i, j] = differ;
-  return differ.length === 2 && j === i! + 1 && a[i!] === b[j] && a[j] === b[i!];
+  return editDistance(name, meant) * 4 <= Math.max(name.length, meant.length) ? meant : undefined;
 }

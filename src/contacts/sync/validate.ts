@@ -7,13 +7,13 @@
 import { type ExcludedColumns, exclusionOf } from '../../capture/columns.js';
 import { configErrorAt, type LoadedConfig } from '../../config/load.js';
 import type { TableMapping } from '../../config/schema.js';
-import { didYouMean } from '../../config/suggest.js';
 import type { FieldPath } from '../../config/yaml.js';
 import { ConfigError, throwIfAny } from '../../errors.js';
 import { readCatalog } from '../../source/catalog.js';
 import type { Sql } from '../../source/connect.js';
 import { formatTableName, parseTableName, type TableName } from '../../source/names.js';
 import type { SupabaseApi } from '../../source/supabase-api.js';
+import { didYouMean } from '../../suggest.js';
 import {
   type AttributeTypes,
   AUTH_API_COLUMNS,

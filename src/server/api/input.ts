@@ -5,8 +5,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { durationProblem, parseDuration } from '../../config/duration-text.js';
-import { didYouMean } from '../../config/suggest.js';
 import { type ContactQuery, QueryError } from '../../contacts/query.js';
+import { didYouMean } from '../../suggest.js';
 import { keysAt } from '../../zod-words.js';
 import { fieldOf, issueMessage, parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
