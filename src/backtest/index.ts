@@ -3,9 +3,9 @@
 // journey state machine, a simulated clock, no effects, nothing written
 // anywhere (history.ts reads the past, simulate.ts runs it, report.ts counts).
 import type postgres from 'postgres';
-import { timeOption } from '../cli/time-options.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
+import { timeOption } from '../config/time-options.js';
 import { FeatureSet } from '../engine/match/features.js';
 import { featurePauses } from '../engine/match/pauses.js';
 import { NudgeError, UsageError } from '../errors.js';
@@ -153,22 +153,39 @@ export function backtestWindow(
   asked: WindowAsked,
   now: Date,
   engineNow: Date = now,
+  names: WindowNames = FLAGS,
 ): { from: Date; to: Date } {
-  return windowUntil(readWindow(asked, now), now, engineNow);
+  return windowUntil(readWindow(asked, now, names), now, engineNow);
 }
 
+/** What the window's values are called where they were given: flags, or an API body's fields. */
+export interface WindowNames {
+  since: string;
+  from: string;
+  to: string;
+}
+
+const FLAGS: WindowNames = { since: '--since', from: '--from', to: '--to' };
+
 /** The times asked for, read; `to` undefined when the window ends now (windowUntil). */
-export function readWindow(asked: WindowAsked, now: Date): { from: Date; to: Date | undefined } {
+export function readWindow(
+  asked: WindowAsked,
+  now: Date,
+  names: WindowNames = FLAGS,
+): { from: Date; to: Date | undefined } {
   if (asked.since && (asked.from || asked.to)) {
-    throw new UsageError('--since and --from/--to do not go together', 'use one of them');
+    throw new UsageError(
+      `${names.since} and ${names.from}/${names.to} do not go together`,
+      'use one of them',
+    );
   }
   if (asked.from || asked.to) {
     return {
-      from: asked.from ? timeOption('--from', asked.from, now) : new Date(0),
-      to: asked.to ? timeOption('--to', asked.to, now) : undefined,
+      from: asked.from ? timeOption(names.from, asked.from, now) : new Date(0),
+      to: asked.to ? timeOption(names.to, asked.to, now) : undefined,
     };
   }
-  return { from: timeOption('--since', asked.since ?? '30d', now), to: undefined };
+  return { from: timeOption(names.since, asked.since ?? '30d', now), to: undefined };
 }
 
 /** A window read, ending at the later of real time and the engine clock's when no end was asked. */

@@ -8,6 +8,7 @@
 
 import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
+import { durationOption } from '../config/time-options.js';
 import {
   type DecisionRow,
   decisionLines,
@@ -23,7 +24,6 @@ import { clockOffset } from './clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject, openProjectStore, refuseUnknownFeature, unknownFeature } from './project.js';
-import { durationOption } from './time-options.js';
 
 export interface LogsOptions extends GlobalOptions {
   feature?: string;

@@ -4,6 +4,7 @@
 // same command then continues from the checkpoint.
 import type { LoadedConfig } from '../config/load.js';
 import { SYNC_BATCH_SIZE } from '../config/schema.js';
+import { timeOption } from '../config/time-options.js';
 import type { TableSyncMapping, UserMapping } from '../contacts/mapping.js';
 import type { SyncStats } from '../contacts/sync/checkpoint.js';
 import {
@@ -24,7 +25,6 @@ import { formatTableName, parseTableName } from '../source/names.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
-import { timeOption } from './time-options.js';
 
 export interface SyncOptions extends GlobalOptions {
   /** Start over from the first row, even after an interrupted run. */

@@ -254,6 +254,14 @@ describe('nudge backtest', () => {
     expect(missing.status).toBe(404);
     const bad = await post({ feature: 'drip', since: 'soon' });
     expect(bad.status).toBe(422);
-    expect(await bad.text()).toContain('--since \\"soon\\" is not a time');
+    expect(await bad.json()).toEqual({
+      error: 'invalid_backtest',
+      detail: 'since "soon" is not a time',
+    });
+    const both = await post({ feature: 'drip', since: '7d', to: '1d' });
+    expect(both.status).toBe(422);
+    expect(((await both.json()) as { detail: string }).detail).toBe(
+      'since and from/to do not go together',
+    );
   });
 });

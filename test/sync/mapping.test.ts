@@ -2,8 +2,8 @@
 // value conversion, and the decisions a sync run makes (which mode, where
 // to start), without a database.
 import { describe, expect, it } from 'vitest';
-import { timeOption } from '../../src/cli/time-options.js';
 import type { TableMapping } from '../../src/config/schema.js';
+import { timeOption } from '../../src/config/time-options.js';
 import {
   compileTableMapping,
   compileUserMapping,

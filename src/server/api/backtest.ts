@@ -22,6 +22,9 @@ const bodySchema = z.strictObject({
   to: z.string().min(1).optional(),
 });
 
+/** The window's values are named as the body's fields in errors, not as the CLI's flags. */
+const FIELDS = { since: 'since', from: 'from', to: 'to' };
+
 export function backtestRoutes(
   options: OverviewApiOptions & { maxBodyBytes?: number },
 ): Hono<ApiEnv> {
@@ -43,7 +46,7 @@ export function backtestRoutes(
         engine: options.sql,
         source: options.source,
         catalog: await readCatalog(options.source),
-        ...backtestWindow(body, new Date(), engineNow),
+        ...backtestWindow(body, new Date(), engineNow, FIELDS),
       });
       return c.json(report);
     } catch (error) {

@@ -1,12 +1,13 @@
-// The commands' values that are a span or a time — logs --since, clock
-// advance, sync --since, backtest --since/--from/--to — checked and read one
-// way: a duration of at most 36500d, said in the API's words ("expected at
+// Values that are a span or a time — the commands' logs --since, clock
+// advance, sync --since, backtest --since/--from/--to, and the API's backtest
+// since/from/to — checked and read one way, the error naming the flag or the
+// field: a duration of at most 36500d, said in the API's words ("expected at
 // most 36500d"), or an ISO time the calendar has (2020-02-30 is refused, as
-// the API refuses it, not read as March 1). A bad one is a usage error, exit
-// 2, as commander's own refusals of a value are (`--limit abc`).
+// the API refuses it, not read as March 1). A bad one is a usage error (exit
+// 2, as commander's own refusals of a value are; a 422 from the API).
 import { parseTime, yearOf } from '../conditions/time.js';
-import { durationProblem, parseDuration } from '../config/duration-text.js';
 import { UsageError } from '../errors.js';
+import { durationProblem, parseDuration } from './duration-text.js';
 
 /** `--since 7d` → ms; a UsageError naming `flag` when it is no duration or past 36500d. */
 export function durationOption(flag: string, text: string, hint?: string): number {
