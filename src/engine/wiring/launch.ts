@@ -321,14 +321,23 @@ function deadWorkerMsFrom(env: Record<string, string | undefined>, log: Log): nu
  * are not captured until a deploy of these files. Returns how many.
  */
 function warnUndeployed(plan: Plan, log: Log): number {
-  const lacking = plan.items.filter((i) => i.action !== 'unchanged' && i.kind !== FEATURE_LIST);
+  const lacking = undeployed(plan);
   if (lacking.length)
     log.warn(
-      {
-        changes: lacking.length,
-        missing: lacking.map((i) => `${SYMBOLS[i.action]} ${i.kind} ${i.subject}`).join(', '),
-      },
+      { changes: lacking.length, missing: lacking.join(', ') },
       'capture is not up to date for the feature files here: run nudge plan, then nudge deploy',
     );
   return lacking.length;
+}
+
+/**
+ * The items a deploy of the files here would create or change. Not what it
+ * would drop: something deployed that these files do not need loses none of
+ * their events (and a deploy that switched transport drops the old one's slot
+ * after its commit, so an engine reading in between would see `- slot`).
+ */
+export function undeployed(plan: Plan): string[] {
+  return plan.items
+    .filter((i) => (i.action === 'create' || i.action === 'replace') && i.kind !== FEATURE_LIST)
+    .map((i) => `${SYMBOLS[i.action]} ${i.kind} ${i.subject}`);
 }
