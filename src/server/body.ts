@@ -47,6 +47,9 @@ export async function readCapped(request: Request, limit: number): Promise<strin
 /** How deep a JSON body may nest: deeper values cannot be serialised back (V8's stack). */
 export const MAX_JSON_DEPTH = 256;
 
+/** How many steps of a too deep value's path its error names. */
+const DEEP_PATH_SHOWN = 6;
+
 /** A surrogate without its pair: jsonb refuses it (and text would get U+FFFD). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -75,20 +78,23 @@ export function parseJson(text: string, contentType?: string): unknown {
   const pathOf = (node: Node) => {
     const path: (string | number)[] = [];
     for (let at: Node | undefined = node; at?.parent; at = at.parent) path.unshift(at.key!);
-    return fieldOf(path);
+    return path;
   };
   const stack: Node[] = [{ value: root, depth: 0 }];
   while (stack.length > 0) {
     const node = stack.pop()!;
     const { value } = node;
     if (typeof value === 'string') {
-      if (!storableText(value)) throw unstorable(pathOf(node));
+      if (!storableText(value)) throw unstorable(fieldOf(pathOf(node)));
     } else if (typeof value === 'object' && value !== null) {
       if (node.depth >= MAX_JSON_DEPTH) {
+        // Where the nesting starts, not all of its 256 steps.
+        const path = pathOf(node);
+        const start = path.slice(0, DEEP_PATH_SHOWN);
         throw new HttpError(
           422,
           'too_deep',
-          `${pathOf(node)}: JSON nested more than ${MAX_JSON_DEPTH} levels deep`,
+          `${start.length < path.length ? `${fieldOf(start)}…` : fieldOf(path)}: JSON nested more than ${MAX_JSON_DEPTH} levels deep`,
         );
       }
       const depth = node.depth + 1;
@@ -97,7 +103,7 @@ export function parseJson(text: string, contentType?: string): unknown {
           stack.push({ value: item, key, parent: node, depth });
       } else {
         for (const [key, item] of Object.entries(value)) {
-          if (!storableText(key)) throw unstorable(`${pathOf(node)} (a key)`);
+          if (!storableText(key)) throw unstorable(`${fieldOf(pathOf(node))} (a key)`);
           stack.push({ value: item, key, parent: node, depth });
         }
       }
