@@ -160,6 +160,11 @@ export interface ContactList {
   created_at: string;
   /** In `lists.all()`: members of a static list (null for segments). */
   members?: number | null;
+  /**
+   * In `lists.create` and `lists.get`: what a segment's condition warns of now,
+   * e.g. `no contact has the attribute "plann" yet (did you mean "plan"?)`.
+   */
+  warnings?: string[];
 }
 
 /** Contacts to add or remove: a query (its filters), or ids, emails, or rows holding them. */
@@ -246,6 +251,8 @@ export class Nudge<A extends Attributes = Attributes> {
             }),
       }),
     all: () => this.request<ContactList[]>('GET', '/lists'),
+    /** One list, with its `warnings`. */
+    get: (name: string) => this.request<ContactList>('GET', `/lists/${encodeURIComponent(name)}`),
     delete: (name: string) =>
       this.request<{ name: string; deleted: true }>('DELETE', `/lists/${encodeURIComponent(name)}`),
     add: (name: string, who: Members<A>) =>

@@ -64,9 +64,39 @@ export async function allLists(
      order by l.name`;
 }
 
-export async function deleteList(sql: postgres.Sql, name: string): Promise<boolean> {
-  const result = await sql`delete from nudge_engine.lists where name = ${name}`;
+/** Deletes a list by name; `segmentOnly`: only if it is a segment (it holds no members). */
+export async function deleteList(
+  sql: postgres.Sql,
+  name: string,
+  options: { segmentOnly?: boolean } = {},
+): Promise<boolean> {
+  const result = options.segmentOnly
+    ? await sql`delete from nudge_engine.lists where name = ${name} and query is not null`
+    : await sql`delete from nudge_engine.lists where name = ${name}`;
   return result.count > 0;
+}
+
+/**
+ * Which of the attribute `names` no contact holds (deleted contacts count:
+ * they held it): a segment on one of them is kept, with a warning. One
+ * existence test per name, which stops at the first contact holding it.
+ */
+export async function attributesNoOneHolds(sql: postgres.Sql, names: string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const held = await sql<{ name: string }[]>`
+    select name from unnest(${names}::text[]) as name
+     where exists (select 1 from nudge_engine.contacts c where c.attributes ? name)`;
+  const found = new Set(held.map((row) => row.name));
+  return names.filter((name) => !found.has(name));
+}
+
+/** The attribute names contacts hold (at most `limit`), for a "did you mean". One scan. */
+export async function heldAttributeNames(sql: postgres.Sql, limit = 1000): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    select distinct name from nudge_engine.contacts c, jsonb_object_keys(c.attributes) as name
+     where jsonb_typeof(c.attributes) = 'object'
+     order by name limit ${limit}`;
+  return rows.map((row) => row.name);
 }
 
 /**

@@ -47,9 +47,13 @@ const DASHBOARD_WRITES = [
   /^\/v1\/lists$/,
   /^\/v1\/clock\/(advance|reset)$/,
 ];
+/** What it may delete: a segment (lists.ts refuses it a static list, whose members would go). */
+const DASHBOARD_DELETES = [/^\/v1\/lists\/[^/]+$/];
 
 export function isDashboardWrite(c: Context): boolean {
-  return c.req.method === 'POST' && DASHBOARD_WRITES.some((pattern) => pattern.test(c.req.path));
+  const allowed =
+    c.req.method === 'POST' ? DASHBOARD_WRITES : c.req.method === 'DELETE' ? DASHBOARD_DELETES : [];
+  return allowed.some((pattern) => pattern.test(c.req.path));
 }
 
 export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {

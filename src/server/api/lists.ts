@@ -1,19 +1,22 @@
 // /v1/lists: create static lists and segments (a saved PostgREST query string,
 // evaluated live), add and remove members by id, email or a condition given
 // as query parameters, and read members with the same parameters and paging
-// as /v1/contacts.
+// as /v1/contacts. A segment on an attribute no contact holds yet is kept
+// (the attribute may come with the next sync) and answered with a warning.
 import { type Context, Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { numberedParams } from '../../conditions/index.js';
+import { fieldsOf, numberedParams } from '../../conditions/index.js';
 import {
   addMembers,
   addMembersWhere,
   allLists,
+  attributesNoOneHolds,
   type ContactList,
   createList,
   deleteList,
   findList,
+  heldAttributeNames,
   ListExists,
   removeMembers,
   removeMembersWhere,
@@ -23,9 +26,11 @@ import {
   type AttributeTypes,
   type ContactQuery,
   compileWhere,
+  IDENTITY_COLUMNS,
   parseContactQuery,
   QueryError,
 } from '../../contacts/query.js';
+import { didYouMean } from '../../suggest.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { email, uuid } from './contacts.js';
@@ -50,13 +55,25 @@ export interface ListsApiOptions {
 
 const MAX_MEMBERS_PER_CALL = 10_000;
 
+/**
+ * A list's or a segment's name (one rule for both, a feature's): it goes in
+ * URLs (`/v1/lists/:name`, the dashboard's `/lists/<name>`) and in
+ * `add_to_list:` of a feature file, so letters, digits, - and _, as feature
+ * and stage names are. Lists made before (or by an action) keep their names.
+ */
+const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
 const createSchema = z.strictObject(
   {
     name: z
       .string({ error: 'expected the list name' })
       .trim()
       .min(1, { error: 'expected a non-empty list name' })
-      .max(200, { error: 'expected a list name of at most 200 characters' }),
+      .max(200, { error: 'expected a list name of at most 200 characters' })
+      .regex(LIST_NAME, {
+        error:
+          'expected a name of letters, digits, - and _, starting with a letter or digit (e.g. email-users)',
+      }),
     query: z
       .string({ error: 'expected a PostgREST query string, e.g. "plan=eq.pro&mrr=gt.100"' })
       .optional(),
@@ -87,11 +104,11 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   app.post('/', async (c) => {
     const body = validate(createSchema, await readJson(c, options.maxBodyBytes));
     const query = body.query?.replace(/^\?/, '').trim() || null;
+    let segment: ContactQuery | undefined;
     if (query !== null) {
       // Compiled and planned once now, so a wrong segment is refused here,
       // not on every read (planning also meets an unknown text search
       // language or bad full-text terms).
-      let segment: ContactQuery;
       const params = numberedParams();
       let where: string;
       try {
@@ -108,13 +125,15 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
         )
         .catch((error: unknown) => {
           // The body's field, as the condition's other faults are (422 invalid_body query: …).
-          const refusal = searchRefusal([segment], error);
+          const refusal = searchRefusal([segment!], error);
           if (refusal) throw invalid('query', refusal);
           throw error;
         });
     }
     try {
-      return c.json(listJson(await createList(sql, body.name, query)), 201);
+      const list = await createList(sql, body.name, query);
+      const warnings = segment ? await segmentWarnings(sql, attributes, segment) : [];
+      return c.json({ ...listJson(list), warnings }, 201);
     } catch (error) {
       if (error instanceof ListExists) throw new HttpError(409, 'list_exists', error.message);
       throw error;
@@ -125,14 +144,32 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
     c.json((await allLists(sql)).map((l) => ({ ...listJson(l), members: l.members }))),
   );
 
-  app.get('/:name', takes(), async (c) =>
-    c.json(listJson(await listNamed(sql, c.req.param('name')))),
-  );
+  // One list, and for a segment what it warns of now (an attribute no contact holds yet).
+  app.get('/:name', takes(), async (c) => {
+    const list = await listNamed(sql, c.req.param('name'));
+    let segment: ContactQuery | undefined;
+    try {
+      segment = list.query === null ? undefined : segmentOf(list.query);
+    } catch {
+      segment = undefined; // saved by an older Nudge and no longer compiled: nothing to check
+    }
+    const warnings = segment ? await segmentWarnings(sql, attributes, segment) : [];
+    return c.json({ ...listJson(list), warnings });
+  });
 
+  // The dashboard (scope `dashboard`) deletes segments only: a segment is a
+  // saved condition, while a static list's members would go with it.
   app.delete('/:name', async (c) => {
     const name = c.req.param('name');
-    if (!(await deleteList(sql, name))) throw notFound(name);
-    return c.json({ name, deleted: true });
+    const segmentOnly = c.get('apiKey').scope === 'dashboard';
+    if (await deleteList(sql, name, { segmentOnly })) return c.json({ name, deleted: true });
+    const list = await findList(sql, name);
+    if (!list) throw notFound(name);
+    throw new HttpError(
+      403,
+      'insufficient_scope',
+      `"${name}" is a static list: the dashboard deletes segments only (a static list's members would go with it); use an API key of scope write`,
+    );
   });
 
   app.get('/:name/contacts', async (c) => {
@@ -214,6 +251,43 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   app.delete('/:name/contacts', changeMembers('remove'));
 
   return app;
+}
+
+/**
+ * What to tell whoever saves or reads a segment: each attribute it names
+ * that nudge.yaml does not declare and no contact holds yet, with the name
+ * it likely is (`no contact has the attribute "plann" yet (did you mean
+ * "plan"?)`). Not refused: the attribute may come with the next sync.
+ */
+async function segmentWarnings(
+  sql: postgres.Sql,
+  declared: AttributeTypes,
+  segment: ContactQuery,
+): Promise<string[]> {
+  const named = new Set<string>();
+  for (const { condition } of segment.filters) {
+    for (const field of fieldsOf(condition)) named.add(field.column);
+  }
+  for (const search of [...segment.searches, ...segment.groupSearches.values()]) {
+    if (search.field !== 'email') named.add(search.field.attribute);
+  }
+  const undeclared = [...named].filter(
+    (name) =>
+      // \u0001 marks a full-text test inside a group, counted above by its attribute.
+      !name.includes('\u0001') &&
+      !Object.hasOwn(IDENTITY_COLUMNS, name) &&
+      !Object.hasOwn(declared, name),
+  );
+  const missing = await attributesNoOneHolds(sql, undeclared);
+  if (missing.length === 0) return [];
+  const known = [
+    ...Object.keys(IDENTITY_COLUMNS),
+    ...Object.keys(declared),
+    ...(await heldAttributeNames(sql)),
+  ];
+  return missing.map(
+    (name) => `no contact has the attribute "${name}" yet${didYouMean(name, known)}`,
+  );
 }
 
 function segmentOf(query: string): ContactQuery {

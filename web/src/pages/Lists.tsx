@@ -1,10 +1,11 @@
 // Lists and segments: every list (static, with its member count; segments
 // with their condition), a new segment from a PostgREST-style condition with
 // a live count of the contacts it holds now; and one list's members, newest
-// first, keyset-paged ("More" asks for the contacts below the last id shown).
-import { type FormEvent, useEffect, useState } from 'react';
+// first, keyset-paged ("More" asks for the contacts below the last id shown),
+// with what its condition warns of and, for a segment, Delete (asked twice).
+import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import type { Contact } from '../../../src/client/index.js';
-import { nudge } from '../api.js';
+import { NudgeApiError, nudge } from '../api.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Problem, Time, useLoad } from '../ui.js';
@@ -20,7 +21,7 @@ export function Lists() {
       {data && data.length === 0 && <p className="muted">No lists yet.</p>}
       {data && data.length > 0 && (
         <div className="scroll">
-          <table>
+          <table className="stack lists">
             <thead>
               <tr>
                 <th>List</th>
@@ -32,16 +33,22 @@ export function Lists() {
             <tbody>
               {data.map((list) => (
                 <tr key={list.id} data-list={list.name}>
-                  <td>
+                  <td data-label="List">
                     <Link to={{ page: 'list', name: list.name }}>{list.name}</Link>
                   </td>
-                  <td>
+                  <td data-label="Kind">
                     <Badge kind={list.kind === 'segment' ? 'synced' : 'active'}>{list.kind}</Badge>
                   </td>
-                  <td className={list.kind === 'segment' ? 'code' : 'num'}>
-                    {list.kind === 'segment' ? list.query : count(list.members ?? 0)}
-                  </td>
-                  <td>
+                  {list.kind === 'segment' ? (
+                    <td data-label="Condition" className="code">
+                      {list.query}
+                    </td>
+                  ) : (
+                    <td data-label="Members" className="num">
+                      {count(list.members ?? 0)}
+                    </td>
+                  )}
+                  <td data-label="Created">
                     <Time at={list.created_at} />
                   </td>
                 </tr>
@@ -87,10 +94,15 @@ function useLiveCount(condition: string) {
   return state;
 }
 
+/** A refusal of the name (`name: expected …`), shown at the Name field; anything else below the form. */
+const nameProblem = (error: unknown) =>
+  error instanceof NudgeApiError && error.detail.startsWith('name: ') ? error.detail : undefined;
+
 function NewSegment({ onCreated }: { onCreated: () => void }) {
   const [condition, setCondition] = useState('');
   const [problem, setProblem] = useState<unknown>();
   const live = useLiveCount(condition);
+  const ofName = nameProblem(problem);
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -109,7 +121,14 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
       <h2 id="new-segment">New segment</h2>
       <form className="filters" onSubmit={onSubmit}>
         <label>
-          Name <input name="name" required />
+          Name{' '}
+          <input
+            name="name"
+            required
+            placeholder="e.g. signed-in"
+            aria-invalid={ofName ? true : undefined}
+            aria-describedby={ofName ? 'segment-name-problem' : undefined}
+          />
         </label>
         <label className="wide">
           Condition{' '}
@@ -117,12 +136,13 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
             name="query"
             className="code"
             required
-            placeholder="provider=eq.email&confirmed_at=not.is.null"
+            placeholder="provider=eq.email&last_sign_in_at=not.is.null"
             value={condition}
             onChange={(e) => setCondition(e.target.value)}
           />
         </label>
-        <span className="muted" aria-live="polite" data-testid="live-count">
+        {/* Its width is kept whatever it says, so the form does not move as the count comes. */}
+        <span className="muted live-count" aria-live="polite" data-testid="live-count">
           {live.asking
             ? 'counting…'
             : live.total !== undefined
@@ -132,14 +152,20 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
         <button type="submit" className="primary" disabled={live.error !== undefined}>
           Create segment
         </button>
+        {ofName && (
+          <p className="problem form-problem" id="segment-name-problem" role="alert">
+            {ofName}
+          </p>
+        )}
       </form>
-      <Problem error={live.error ?? problem} />
+      <Problem error={live.error ?? (ofName ? undefined : problem)} />
       <p className="muted small">
-        The condition is a PostgREST query string over contacts, as in{' '}
-        <code>GET /v1/contacts?…</code>: <code>provider=eq.google</code>,{' '}
-        <code>email=like.*@acme.com</code>, <code>or=(provider.eq.google,provider.eq.github)</code>,{' '}
-        <code>onboarded=is.true</code>. Fields are a contact's email, phone and created_at, and its
-        attributes (a contact's page lists them); a field no contact has matches nobody.
+        The name is letters, digits, <code>-</code> and <code>_</code>, as a feature's. The
+        condition is a PostgREST query string over contacts, as in <code>GET /v1/contacts?…</code>:{' '}
+        <code>provider=eq.email</code>, <code>email=like.*@example.com</code>,{' '}
+        <code>or=(provider.eq.google,provider.eq.github)</code>, <code>onboarded=is.true</code>.
+        Fields are a contact's email, phone and created_at, and its attributes (a contact's page
+        lists them); an attribute no contact has yet is taken, and the segment's page says so.
       </p>
     </section>
   );
@@ -149,10 +175,7 @@ export function List({ name }: { name: string }) {
   const [rows, setRows] = useState<Contact[]>([]);
   const [more, setMore] = useState(false);
   const [problem, setProblem] = useState<unknown>();
-  const info = useLoad(
-    () => nudge.lists.all().then((all) => all.find((l) => l.name === name)),
-    `list ${name}`,
-  );
+  const info = useLoad(() => nudge.lists.get(name), `list ${name}`);
 
   const read = (below?: string) => {
     const query = nudge.lists.members(name).order('id', { ascending: false }).limit(PAGE);
@@ -190,7 +213,10 @@ export function List({ name }: { name: string }) {
       <p className="crumbs">
         <Link to={{ page: 'lists' }}>Lists</Link> /
       </p>
-      <h1>{name}</h1>
+      <div className="heading start">
+        <h1>{name}</h1>
+        {list?.kind === 'segment' && <DeleteSegment name={name} onProblem={setProblem} />}
+      </div>
       <Problem error={info.error ?? problem} />
       {list && (
         <p className="muted">
@@ -203,6 +229,11 @@ export function List({ name }: { name: string }) {
           )}
         </p>
       )}
+      {list?.warnings?.map((warning) => (
+        <p key={warning} className="note" data-testid="segment-warning">
+          Warning: {warning}. The segment is kept, and matches on it once contacts have it.
+        </p>
+      ))}
       <ol className="decisions" aria-label="Members, newest first">
         {rows.map((contact) => (
           <li key={contact.id} className="decision" data-contact={contact.email ?? contact.id}>
@@ -210,7 +241,7 @@ export function List({ name }: { name: string }) {
             <span className="contact">
               <Link to={{ page: 'contact', ref: contact.id }}>{contact.email ?? contact.id}</Link>
             </span>
-            <span className="what code">{Object.keys(contact.attributes).join(', ')}</span>
+            <AttributeValues attributes={contact.attributes} />
           </li>
         ))}
       </ol>
@@ -221,5 +252,95 @@ export function List({ name }: { name: string }) {
         </button>
       )}
     </section>
+  );
+}
+
+/** How many attributes a member's row shows, and how much of each value. */
+const SHOWN_ATTRIBUTES = 6;
+const VALUE_CHARS = 32;
+
+/**
+ * A member's attributes with their values (`plan: pro, country: FR`), nulls
+ * left out, each value cut to VALUE_CHARS and the row to SHOWN_ATTRIBUTES
+ * ("+2 more"); every one whole on hover.
+ */
+function AttributeValues({ attributes }: { attributes: Record<string, unknown> }) {
+  const pairs = Object.entries(attributes)
+    .filter(([, value]) => value !== null && value !== undefined)
+    .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const cut = (text: string) => {
+    const at = text.indexOf(': ') + 2 + VALUE_CHARS;
+    return text.length > at + 1 ? `${text.slice(0, at)}…` : text;
+  };
+  const shown = pairs.slice(0, SHOWN_ATTRIBUTES).map(cut).join(', ');
+  const more = pairs.length - SHOWN_ATTRIBUTES;
+  return (
+    <span className="what code member-attributes" title={pairs.join('\n')}>
+      {shown}
+      {more > 0 && <span className="muted"> +{more} more</span>}
+    </span>
+  );
+}
+
+/**
+ * Delete, asked twice in place: "Delete segment" opens "Delete "x"? Yes /
+ * No" (the focus on No; Escape is No too), and Yes deletes and goes back to
+ * Lists. Only segments: a static list's members would go with it.
+ */
+function DeleteSegment({ name, onProblem }: { name: string; onProblem: (error: unknown) => void }) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const open = useRef<HTMLButtonElement>(null);
+  const no = useRef<HTMLButtonElement>(null);
+  const wasAsking = useRef(false);
+  useEffect(() => {
+    if (asking) no.current?.focus();
+    else if (wasAsking.current) open.current?.focus();
+    wasAsking.current = asking;
+  }, [asking]);
+  const remove = async () => {
+    setBusy(true);
+    onProblem(undefined);
+    try {
+      await nudge.lists.delete(name);
+      navigate({ page: 'lists' }, { replace: true });
+    } catch (error) {
+      onProblem(error);
+      setBusy(false);
+      setAsking(false);
+    }
+  };
+  if (!asking) {
+    return (
+      <button type="button" ref={open} onClick={() => setAsking(true)}>
+        Delete segment
+      </button>
+    );
+  }
+  const onEscape = (event: KeyboardEvent) => event.key === 'Escape' && setAsking(false);
+  return (
+    <span className="confirm">
+      <span id="delete-segment-question">Delete “{name}”? Its members stay contacts.</span>
+      <button
+        type="button"
+        className="danger"
+        onClick={remove}
+        onKeyDown={onEscape}
+        disabled={busy}
+        aria-describedby="delete-segment-question"
+      >
+        Yes, delete
+      </button>
+      <button
+        type="button"
+        ref={no}
+        onClick={() => setAsking(false)}
+        onKeyDown={onEscape}
+        disabled={busy}
+        aria-describedby="delete-segment-question"
+      >
+        No
+      </button>
+    </span>
   );
 }

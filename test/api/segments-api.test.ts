@@ -1,0 +1,155 @@
+// What a newcomer's review of segments found, at /v1/lists against a real
+// database: a list's or segment's name is letters, digits, - and _ (422
+// naming `name` otherwise, nothing made); a segment on an attribute no
+// contact holds yet is kept, with a warning naming the attribute it likely
+// is, when made and when read; and the dashboard scope deletes a segment but
+// not a static list (whose members would go with it).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/server/api/keys.js';
+import { useDatabase } from '../harness/db.js';
+import { type ApiServer, detailOf, startApi } from './helpers.js';
+
+const db = useDatabase();
+let api: ApiServer;
+let dashboardKey: string;
+
+beforeAll(async () => {
+  // Declared: plan and mrr (helpers' ATTRIBUTES); held by a contact: plan, country and bio.
+  api = await startApi(db);
+  dashboardKey = (await createApiKey(db.sql, 'dashboard-page', 'dashboard')).key;
+  for (const [email, attributes] of [
+    ['ann@example.com', { plan: 'pro', country: 'FR', bio: 'likes tea' }],
+    ['ben@example.com', { plan: 'free', country: 'DE' }],
+  ] as const) {
+    const response = await api.call('POST', '/v1/contacts', { body: { email, attributes } });
+    expect(response.status, response.text).toBe(201);
+  }
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const listNames = async () =>
+  (await db.sql<{ name: string }[]>`select name from nudge_engine.lists order by name`).map(
+    (row) => row.name,
+  );
+
+describe('a list or segment name', () => {
+  it('is letters, digits, - and _, for segments and static lists alike; 422 naming name otherwise', async () => {
+    for (const [name, query] of [
+      ['Email Users!', 'plan=eq.pro'],
+      ['email users', 'plan=eq.pro'],
+      ['-pro', 'plan=eq.pro'],
+      ['pros/fr', undefined],
+      ['café', undefined],
+    ] as const) {
+      const response = await api.call('POST', '/v1/lists', {
+        body: query === undefined ? { name } : { name, query },
+      });
+      expect([response.status, detailOf(response)], name).toEqual([
+        422,
+        `name: expected a name of letters, digits, - and _, starting with a letter or digit (e.g. email-users), got "${name}"`,
+      ]);
+    }
+    expect(await listNames()).toEqual([]);
+    for (const name of ['email-users', 'Email_Users', '2024-cohort']) {
+      const response = await api.call('POST', '/v1/lists', {
+        body: { name, query: 'country=eq.FR' },
+      });
+      expect(response.status, response.text).toBe(201);
+    }
+    expect(await listNames()).toEqual(['2024-cohort', 'Email_Users', 'email-users']);
+  });
+});
+
+describe('a segment on an attribute no contact holds', () => {
+  it('is kept, with a warning naming the attribute it likely is, when made and when read', async () => {
+    const made = await api.call('POST', '/v1/lists', {
+      body: { name: 'typo', query: 'plann=eq.pro&country=eq.FR' },
+    });
+    expect(made.status, made.text).toBe(201);
+    expect(made.json).toMatchObject({
+      name: 'typo',
+      kind: 'segment',
+      warnings: ['no contact has the attribute "plann" yet (did you mean "plan"?)'],
+    });
+    const read = await api.call('GET', '/v1/lists/typo');
+    expect(read.json).toMatchObject({
+      warnings: ['no contact has the attribute "plann" yet (did you mean "plan"?)'],
+    });
+    // Once a contact holds it, the warning is gone: nothing stored, said when read.
+    await api.call('POST', '/v1/contacts', {
+      body: { email: 'cat@example.com', attributes: { plann: 'pro' } },
+    });
+    expect((await api.call('GET', '/v1/lists/typo')).json).toMatchObject({ warnings: [] });
+  });
+
+  it('is found in groups and full-text tests; with nothing close, no guess', async () => {
+    const made = await api.call('POST', '/v1/lists', {
+      body: {
+        name: 'grouped',
+        query: 'or=(countyr.eq.FR,email.eq.ann@example.com)&bioo=fts.tea&zzz_unheard_of=is.null',
+      },
+    });
+    expect(made.status, made.text).toBe(201);
+    expect((made.json as { warnings: string[] }).warnings).toEqual([
+      'no contact has the attribute "countyr" yet (did you mean "country"?)',
+      'no contact has the attribute "zzz_unheard_of" yet',
+      'no contact has the attribute "bioo" yet (did you mean "bio"?)',
+    ]);
+  });
+
+  it('is not warned of for contact columns, attributes nudge.yaml declares, or static lists', async () => {
+    // seats is declared (helpers' ATTRIBUTES) and no contact holds it.
+    const declared = await api.call('POST', '/v1/lists', {
+      body: { name: 'seated', query: 'seats=gt.3&email=like.*@example.com&created_at=not.is.null' },
+    });
+    expect(declared.json).toMatchObject({ kind: 'segment', warnings: [] });
+    const plain = await api.call('POST', '/v1/lists', { body: { name: 'plain' } });
+    expect(plain.json).toMatchObject({ kind: 'static', warnings: [] });
+    expect((await api.call('GET', '/v1/lists/plain')).json).toMatchObject({ warnings: [] });
+  });
+});
+
+describe('deleting from the dashboard', () => {
+  it('deletes a segment with a dashboard key; a static list needs a write key', async () => {
+    await api.call('POST', '/v1/lists', { body: { name: 'fr', query: 'country=eq.FR' } });
+    await api.call('POST', '/v1/lists', { body: { name: 'kept' } });
+    await api.call('POST', '/v1/lists/kept/contacts', { body: { emails: ['ann@example.com'] } });
+
+    const segment = await api.call('DELETE', '/v1/lists/fr', { key: dashboardKey });
+    expect([segment.status, segment.json]).toEqual([200, { name: 'fr', deleted: true }]);
+    expect(await listNames()).not.toContain('fr');
+
+    const refused = await api.call('DELETE', '/v1/lists/kept', { key: dashboardKey });
+    expect([refused.status, refused.json]).toEqual([
+      403,
+      expect.objectContaining({
+        error: 'insufficient_scope',
+        detail: `"kept" is a static list: the dashboard deletes segments only (a static list's members would go with it); use an API key of scope write`,
+      }),
+    ]);
+    expect(
+      (
+        await db.sql`select 1 from nudge_engine.list_members m
+                      join nudge_engine.lists l on l.id = m.list_id where l.name = 'kept'`
+      ).length,
+    ).toBe(1);
+    const missing = await api.call('DELETE', '/v1/lists/nosuch', { key: dashboardKey });
+    expect([missing.status, detailOf(missing)]).toEqual([404, 'no list named "nosuch"']);
+
+    // The dashboard deletes nothing else: not a list's members, not a contact.
+    const members = await api.call('DELETE', '/v1/lists/kept/contacts', {
+      key: dashboardKey,
+      body: { emails: ['ann@example.com'] },
+    });
+    expect(members.status).toBe(403);
+    const contact = await api.call('DELETE', '/v1/contacts/ann@example.com', {
+      key: dashboardKey,
+    });
+    expect(contact.status).toBe(403);
+
+    const byWriter = await api.call('DELETE', '/v1/lists/kept');
+    expect([byWriter.status, byWriter.json]).toEqual([200, { name: 'kept', deleted: true }]);
+  });
+});
