@@ -77,8 +77,21 @@ export interface Overview {
         lanes: { lane: number; running: boolean; pending: number; oldest_at: string | null }[];
       }
     | Unreadable;
-  /** Per minute over the last hour, oldest first, starting at `from`. */
-  activity: { from: string; events: number[]; actions: number[]; failures: number[] } | Unreadable;
+  /**
+   * Per minute over the last hour, oldest first, on two clocks: `events`
+   * received, from `from` (real time); `actions` (attempts that succeeded)
+   * and `failures` (attempts that failed, a replayed run's too), from
+   * `engine_from` (the engine clock, which the demo moves ahead).
+   */
+  activity:
+    | {
+        from: string;
+        events: number[];
+        engine_from: string;
+        actions: number[];
+        failures: number[];
+      }
+    | Unreadable;
 }
 
 /** One check of `nudge doctor`, as GET /v1/overview/checks answers it. */

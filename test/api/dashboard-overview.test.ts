@@ -45,7 +45,7 @@ beforeAll(async () => {
   ({ key } = await createApiKey(db.sql, 'overview', 'dashboard'));
   // Events: 3 received 10 minutes ago, 2 a minute ago (one waiting in lane 1,
   // one in lane 5, which this configuration does not run); action runs that
-  // succeeded and failed.
+  // succeeded and failed, and their attempts.
   await db.sql`
     insert into nudge_engine.inbox (source, source_key, event_name, occurred_at, received_at, partition, processed_at)
     values ('api', 'a', 'x', now(), now() - interval '10 minutes', 0, now()),
@@ -60,6 +60,14 @@ beforeAll(async () => {
            ('k2', 'email', '{}', 'succeeded', now() - interval '10 minutes'),
            ('k3', 'webhook', '{}', 'dead', now() - interval '10 minutes'),
            ('k4', 'webhook', '{}', 'retrying', now())`;
+  // Their attempts, as the decision log keeps them (the charts count these).
+  await db.sql`
+    insert into nudge_engine.decisions (at, outcome, reason, detail)
+    select at, 'attempt', kind || ' attempt 1', jsonb_build_object('kind', kind, 'key', key, 'attempt', 1, 'status', status)
+      from (values ('k1', 'email', 'succeeded', now() - interval '10 minutes'),
+                   ('k2', 'email', 'succeeded', now() - interval '10 minutes'),
+                   ('k3', 'webhook', 'dead', now() - interval '10 minutes'),
+                   ('k4', 'webhook', 'retrying', now())) a (key, kind, status, at)`;
   await db.sql`
     insert into nudge_engine.workers (id, host, pid, started_at, heartbeat_at)
     values ('pool-a', 'box', 4242, now() - interval '1 hour', now()),

@@ -2,10 +2,11 @@
 // database (host, version, role; never its credentials), access mode, the
 // capture transport and schema, the last deployment, the lag (captured rows
 // not consumed yet and the age of the oldest), the engine's backlog, actions
-// retrying or dead, the engine clock, the engine processes and the lanes, and
-// events, actions and failures per minute over the last hour, and the
-// transport's own part under its name (capture: replication: the slot's
-// health; transports/port.ts Transport.overview). Each part is
+// retrying or dead, the engine clock, the engine processes and the lanes,
+// events per minute over the last hour, action attempts done and failed per
+// minute over the engine clock's last hour, and the transport's own part
+// under its name (capture: replication: the slot's health;
+// transports/port.ts Transport.overview). Each part is
 // read on its own, so a source that does not answer still leaves the rest of
 // the page. GET /v1/overview/checks answers the checks of `nudge doctor`
 // (the last run; ?fresh runs them now).
@@ -174,32 +175,62 @@ async function captureFacts(source: postgres.Sql) {
   };
 }
 
-/** Events received, actions done and failures per minute, the last 60 minutes, oldest first. */
+/**
+ * Events received, actions done and failed attempts per minute, the last 60
+ * minutes, oldest first — on two clocks, each series on one. Events are
+ * counted by when the inbox received them: real time, from `from`. Actions
+ * and failures are the action attempts in the decision log (outcome
+ * `attempt`, one row per attempt with its status), counted at the minute
+ * each attempt was made: the engine clock (the demo moves it ahead), the
+ * engine's last hour, from `engine_from`. A run's own row keeps only its
+ * latest status, so counting runs would lose a failed attempt once a replay
+ * or a retry succeeded. The attempts are read by an index of the log's
+ * attempts alone (migration 024): the hour's attempts, not its decisions.
+ */
 async function activityFacts(sql: postgres.Sql) {
-  const rows = await sql<{ minute: Date; events: number; actions: number; failures: number }[]>`
-    with minutes as (
-      select generate_series(date_trunc('minute', now()) - interval '59 minutes',
-                             date_trunc('minute', now()), interval '1 minute') as minute
-    ), events as (
+  const rows = await sql<
+    {
+      minute: Date;
+      engine_minute: Date;
+      events: number;
+      actions: number;
+      failures: number;
+    }[]
+  >`
+    with starts as (
+      select date_trunc('minute', now()) - interval '59 minutes' as real_from,
+             date_trunc('minute', now() + coalesce(
+               (select offset_ms from nudge_engine.clock limit 1), 0) * interval '1 millisecond')
+               - interval '59 minutes' as engine_from
+    ), minutes as (
+      select i, real_from + i * interval '1 minute' as minute,
+             engine_from + i * interval '1 minute' as engine_minute
+        from starts, generate_series(0, 59) i
+    ), received as (
       select date_trunc('minute', received_at) as minute, count(*)::int as n
-        from nudge_engine.inbox where received_at >= date_trunc('minute', now()) - interval '59 minutes'
+        from nudge_engine.inbox
+       where received_at >= (select real_from from starts)
        group by 1
-    ), runs as (
-      select date_trunc('minute', updated_at) as minute,
-             count(*) filter (where status = 'succeeded')::int as done,
-             count(*) filter (where status <> 'succeeded')::int as failed
-        from nudge_engine.action_runs
-       where status = any(array['succeeded', 'retrying', 'dead'])
-         and updated_at >= date_trunc('minute', now()) - interval '59 minutes'
+    ), attempts as (
+      select date_trunc('minute', at) as minute,
+             count(*) filter (where detail ->> 'status' = 'succeeded')::int as done,
+             count(*) filter (where detail ->> 'status' in ('retrying', 'dead'))::int as failed
+        from nudge_engine.decisions
+       where outcome = 'attempt'
+         and at >= (select engine_from from starts)
+         and at < (select engine_from + interval '60 minutes' from starts)
        group by 1
     )
-    select m.minute, coalesce(e.n, 0) as events, coalesce(r.done, 0) as actions,
-           coalesce(r.failed, 0) as failures
-      from minutes m left join events e using (minute) left join runs r using (minute)
-     order by m.minute`;
+    select m.minute, m.engine_minute, coalesce(r.n, 0) as events,
+           coalesce(a.done, 0) as actions, coalesce(a.failed, 0) as failures
+      from minutes m
+      left join received r on r.minute = m.minute
+      left join attempts a on a.minute = m.engine_minute
+     order by m.i`;
   return {
-    from: rows[0]?.minute.toISOString() ?? new Date().toISOString(),
+    from: rows[0]!.minute.toISOString(),
     events: rows.map((r) => r.events),
+    engine_from: rows[0]!.engine_minute.toISOString(),
     actions: rows.map((r) => r.actions),
     failures: rows.map((r) => r.failures),
   };

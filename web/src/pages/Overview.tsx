@@ -1,8 +1,9 @@
 // Overview: where Nudge reads from and how far behind it is — the source
 // database, access mode, capture transport and last deployment, the lag of
 // captured rows and of the engine's inbox, actions that need a look, the
-// features and the engine clock, the engine processes and lanes, and events,
-// actions and failures per minute over the last hour. Refreshes every 5 s.
+// features and the engine clock, the engine processes and lanes, and events
+// (real time), actions and failed attempts (the engine clock) per minute over
+// the last hour. Refreshes every 5 s.
 // The checks of `nudge doctor` (a connection test: a second or so) are the
 // server's last run, read every 15 s; "Check again" runs them now.
 
@@ -14,6 +15,7 @@ import type {
 } from '../../../src/client/index.js';
 import { clockOffsetInWords } from '../../../src/config/duration-words.js';
 import { nudge } from '../api.js';
+import { ClockNote } from '../clock.js';
 import { age, count } from '../format.js';
 import { Link } from '../router.js';
 import { Spark } from '../spark.js';
@@ -31,13 +33,22 @@ export function Overview() {
       {data && readable(data.activity) && (
         <section aria-labelledby="activity">
           <h2 id="activity">Last hour, per minute</h2>
+          <ClockNote>
+            {(moved) =>
+              `Events are counted in real time; actions and failures (each attempt, at the minute it was made) on the engine clock, ${moved}.`
+            }
+          </ClockNote>
           <div className="sparks">
             <Spark label="Events" values={data.activity.events} from={data.activity.from} />
-            <Spark label="Actions" values={data.activity.actions} from={data.activity.from} />
+            <Spark
+              label="Actions"
+              values={data.activity.actions}
+              from={data.activity.engine_from}
+            />
             <Spark
               label="Failures"
               values={data.activity.failures}
-              from={data.activity.from}
+              from={data.activity.engine_from}
               kind="bad"
             />
           </div>
@@ -77,13 +88,7 @@ function Checks() {
       <div className="heading">
         <h2 id="checks">Checks</h2>
         <span className="muted small" data-testid="checks-summary">
-          {data
-            ? fails
-              ? `${fails} problem${fails === 1 ? '' : 's'}${warns ? `, ${warns} warning${warns === 1 ? '' : 's'}` : ''}`
-              : warns
-                ? `no problems; ${warns} warning${warns === 1 ? '' : 's'}`
-                : 'all checks passed'
-            : 'running nudge doctor…'}
+          {data ? checksSummary(fails, warns) : 'running nudge doctor…'}
           {data && (
             <>
               {' · '}
@@ -137,71 +142,92 @@ function Checks() {
   );
 }
 
+/** "1 problem, 2 warnings", "1 warning", "no problems". */
+function checksSummary(fails: number, warns: number): string {
+  const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const said = [
+    ...(fails ? [counted(fails, 'problem')] : []),
+    ...(warns ? [counted(warns, 'warning')] : []),
+  ];
+  return said.length ? said.join(', ') : 'no problems';
+}
+
 type EngineFacts = Exclude<OverviewData['engine'], Unreadable>;
 
+/**
+ * Two tables, each under its own heading and as wide as its columns need, so
+ * that neither reads as the other's rows; a lane's number is alone in its
+ * cell, right-aligned under its header like every number.
+ */
 function Engine({ engine }: { engine: EngineFacts }) {
   const now = Date.now();
   return (
-    <section aria-labelledby="processes">
-      <h2 id="processes">Engine processes and lanes</h2>
-      {engine.processes.length === 0 ? (
-        <p className="muted">
-          No engine process has reported: start one with nudge start or nudge worker.
-        </p>
-      ) : (
+    <>
+      <section aria-labelledby="processes">
+        <h2 id="processes">Engine processes</h2>
+        {engine.processes.length === 0 ? (
+          <p className="muted">
+            No engine process has reported: start one with nudge start or nudge worker.
+          </p>
+        ) : (
+          <div className="scroll">
+            <table className="fit" aria-labelledby="processes">
+              <thead>
+                <tr>
+                  <th>Host</th>
+                  <th className="num">PID</th>
+                  <th>Started</th>
+                  <th>Last heartbeat</th>
+                </tr>
+              </thead>
+              <tbody>
+                {engine.processes.map((p) => (
+                  <tr key={`${p.host}-${p.pid}`}>
+                    <td>{p.host}</td>
+                    <td className="num">{p.pid}</td>
+                    <td>
+                      <Time at={p.started_at} />
+                    </td>
+                    <td>
+                      <Time at={p.heartbeat_at} relative />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section aria-labelledby="lanes">
+        <h2 id="lanes">Lanes</h2>
         <div className="scroll">
-          <table>
+          <table className="fit" data-testid="lanes" aria-labelledby="lanes">
             <thead>
               <tr>
-                <th>Host</th>
-                <th className="num">PID</th>
-                <th>Started</th>
-                <th>Last heartbeat</th>
+                <th className="num">Lane</th>
+                <th className="num">Waiting</th>
+                <th>Oldest waiting</th>
+                <th>Run</th>
               </tr>
             </thead>
             <tbody>
-              {engine.processes.map((p) => (
-                <tr key={`${p.host}-${p.pid}`}>
-                  <td>{p.host}</td>
-                  <td className="num">{p.pid}</td>
-                  <td>
-                    <Time at={p.started_at} />
+              {engine.lanes.map((lane) => (
+                <tr key={lane.lane}>
+                  <td className="num">{lane.lane}</td>
+                  <td className="num">{count(lane.pending)}</td>
+                  <td className="age">
+                    {lane.oldest_at ? age(now - new Date(lane.oldest_at).getTime()) : 'none'}
                   </td>
-                  <td>
-                    <Time at={p.heartbeat_at} relative />
+                  <td className={lane.running ? undefined : 'muted'}>
+                    {lane.running ? 'yes' : 'no: beyond engine.partitions'}
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
-      )}
-      <div className="scroll">
-        <table data-testid="lanes">
-          <thead>
-            <tr>
-              <th className="num">Lane</th>
-              <th className="num">Waiting</th>
-              <th>Oldest waiting</th>
-            </tr>
-          </thead>
-          <tbody>
-            {engine.lanes.map((lane) => (
-              <tr key={lane.lane}>
-                <td className="num">
-                  {lane.lane}
-                  {!lane.running && (
-                    <span className="muted"> (not run: beyond engine.partitions)</span>
-                  )}
-                </td>
-                <td className="num">{count(lane.pending)}</td>
-                <td>{lane.oldest_at ? age(now - new Date(lane.oldest_at).getTime()) : 'none'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </section>
+      </section>
+    </>
   );
 }
 
