@@ -173,6 +173,7 @@ describe('the engine clock', () => {
     expect(await reset.isDisabled({ timeout: 5_000 })).toBe(true);
 
     await page.getByRole('button', { name: '+1d' }).click();
+    await page.getByRole('button', { name: 'Yes, move it' }).click();
     await page
       .locator('header .clock-ahead')
       .getByText('Engine clock 1 day ahead of real time')
@@ -186,6 +187,7 @@ describe('the engine clock', () => {
     await shot('reset-before');
 
     await reset.click();
+    await page.getByRole('button', { name: 'Yes, reset' }).click();
     await expect.poll(() => page.getByTestId('clock-offset').textContent()).toBe('real time');
     // The header reads the clock again at once (not at its 10 s poll): no badge on real time.
     await page.locator('header .clock-ahead').waitFor({ state: 'detached', timeout: 5_000 });

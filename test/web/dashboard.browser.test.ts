@@ -277,6 +277,7 @@ describe('the dashboard in Chromium', () => {
     await page.getByTestId('engine-time').waitFor();
     expect(await page.getByTestId('clock-offset').textContent()).toBe('real time');
     await page.getByRole('button', { name: '+2d' }).click();
+    await page.getByRole('button', { name: 'Yes, move it' }).click();
     // In the words of nudge clock.
     await expect
       .poll(() => page.getByTestId('clock-offset').textContent(), { timeout: 10_000 })
@@ -319,7 +320,8 @@ describe('the dashboard in Chromium', () => {
     await shot('actions');
 
     media.respondWith({ status: 200, body: { ok: true } });
-    await row.getByRole('button', { name: 'Replay' }).click();
+    await row.getByRole('button', { name: 'Replay', exact: true }).click();
+    await row.getByRole('button', { name: 'Yes, replay' }).click();
     await page.getByText('1 run queued again.').waitFor();
     await expect
       .poll(

@@ -71,9 +71,10 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(await discard.isEnabled()).toBe(true);
     expect(deploys).toEqual([]);
 
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
     const [refused] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/v1/deploy')),
-      page.getByRole('button', { name: 'Deploy', exact: true }).click(),
+      page.getByRole('button', { name: 'Yes, deploy' }).click(),
     ]);
     expect(refused.status()).toBe(409);
     await page
@@ -86,9 +87,15 @@ describe('Deploy of a plan dropping a slot with unread changes', () => {
     expect(deploys[0]).not.toHaveProperty('discardUnread');
     expect(await slotExists()).toBe(true);
 
+    // The discard asks first too, saying what is lost: nothing sent before Yes.
+    await discard.click();
+    const ask = page.getByRole('group', { name: /^Discard 3 unread changes and deploy / });
+    await ask.waitFor();
+    expect(await ask.textContent()).toMatch(/The unread changes are lost for good\./);
+    expect(deploys).toHaveLength(1);
     const [deployed] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/v1/deploy')),
-      discard.click(),
+      ask.getByRole('button', { name: 'Yes, discard and deploy' }).click(),
     ]);
     expect(deployed.status()).toBe(200);
     await page.getByText(/^Deployment #\d+: \d+ created, \d+ replaced, \d+ dropped\.$/).waitFor();

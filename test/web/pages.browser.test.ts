@@ -138,6 +138,7 @@ stages:
     expect(await plan.textContent()).toMatch(/\+ capture auth\.users update/);
     await shot('features-plan');
     await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('button', { name: 'Yes, deploy' }).click();
     await page.getByText(/^Deployment #\d+: \d+ created/).waitFor();
     await expect.poll(async () => await plan.textContent()).toMatch(/No changes\./);
     expect(await page.getByRole('button', { name: 'Deploy' }).isDisabled()).toBe(true);
@@ -349,6 +350,7 @@ describe('Actions', () => {
     await page.locator('tr[data-status="dead"]').nth(1).waitFor();
     media.respondWith({ status: 200, body: { ok: true } });
     await page.getByRole('button', { name: 'Replay all dead runs of upload-thumbnails' }).click();
+    await page.getByRole('button', { name: 'Yes, replay' }).click();
     await page.getByText('2 runs queued again.').waitFor();
     await expect
       .poll(async () => (await runs()).map((r) => r.status).join(','), { timeout: 20_000 })

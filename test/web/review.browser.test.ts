@@ -331,6 +331,7 @@ describe('Plan and deploy', () => {
       const deploy = p.getByRole('button', { name: 'Deploy' });
       if (await deploy.isEnabled()) {
         await deploy.click();
+        await p.getByRole('button', { name: 'Yes, deploy' }).click();
         await p.getByText(/^Deployment #\d+/).waitFor();
       }
       await expect.poll(async () => await text.textContent(), soon).toMatch(/No changes\./);

@@ -1,7 +1,8 @@
 // The dashboard: a header with the pages, and the page the URL names. It
 // reads and writes only through /v1 (api.ts); without a session the server
-// shows its login page instead of this app.
-import { StrictMode, useEffect, useState } from 'react';
+// shows its login page instead of this app. The first thing Tab reaches is
+// "Skip to content", past the header to the page.
+import { type MouseEvent, StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { nudge, startSession } from './api.js';
 import { CLOCK_MOVED, ClockOffset, useClockMoved } from './clock.js';
@@ -63,6 +64,10 @@ function App() {
   }
   return (
     <ClockOffset.Provider value={offset}>
+      {/* biome-ignore lint/a11y/useValidAnchor: a link to #main, which works without script too; the click only keeps #main out of the address */}
+      <a className="skip" href="#main" onClick={skipToMain}>
+        Skip to content
+      </a>
       <header className="top">
         <a className="brand" href="/">
           Nudge
@@ -85,12 +90,24 @@ function App() {
           </form>
         )}
       </header>
-      <main>
+      <main id="main" tabIndex={-1}>
         <Problem error={problem} />
         {who && <Page route={route} />}
       </main>
     </ClockOffset.Provider>
   );
+}
+
+/**
+ * Moves the focus to the page, so the next Tab is in it, without a #main in
+ * the address (each page's address is its own, to share and reload).
+ */
+function skipToMain(event: MouseEvent<HTMLAnchorElement>) {
+  const main = document.getElementById('main');
+  if (!main) return;
+  event.preventDefault();
+  main.focus();
+  main.scrollIntoView();
 }
 
 /**

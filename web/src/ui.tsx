@@ -1,8 +1,8 @@
 // Small pieces every page uses: a time in local time with the exact value on
 // hover (and its clock, where a list mixes two), a status badge, a loader
-// hook that keeps the last data while it refreshes, an error line, and the
-// links that page a list back.
-import { type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
+// hook that keeps the last data while it refreshes, an error line, the links
+// that page a list back, and the question a change asks before it is made.
+import { type ReactNode, useCallback, useContext, useEffect, useId, useRef, useState } from 'react';
 import { NudgeApiError, NudgeUnreachableError } from '../../src/client/index.js';
 import { ClockOffset, useClockMoved } from './clock.js';
 import { localTime, relativeTime } from './format.js';
@@ -108,6 +108,64 @@ export function Pager({
       {newest && <Link to={newest}>Newest</Link>}
       {older && <Link to={older}>Older</Link>}
     </nav>
+  );
+}
+
+/**
+ * The second step of a change a click cannot take back (Deploy, Replay,
+ * moving the engine clock): the question, saying what will happen with the
+ * numbers known, then "Yes, …" and Cancel. Opened, it takes the focus, so a
+ * screen reader reads the question and Tab reaches Yes (the focus is not put
+ * on Yes itself: a held or doubled Enter must not confirm); Cancel or Escape
+ * closes it; either way the focus goes back to the button that opened it.
+ */
+export function Confirm(props: {
+  question: string;
+  /** What Yes says it does: "Yes, deploy". */
+  yes: string;
+  /** Yes in red: what it does loses something. */
+  danger?: boolean;
+  onYes: () => void;
+  onCancel: () => void;
+}) {
+  const id = useId();
+  const box = useRef<HTMLFieldSetElement>(null);
+  // The button that opened it, read as it opens (it has the focus then).
+  const [opener] = useState(() => document.activeElement);
+  useEffect(() => box.current?.focus(), []);
+  const close = (then: () => void) => {
+    if (opener instanceof HTMLElement && opener !== document.body && opener.isConnected)
+      opener.focus();
+    then();
+  };
+  return (
+    <fieldset
+      ref={box}
+      className="confirm"
+      aria-labelledby={id}
+      tabIndex={-1}
+      onKeyDown={(event) => {
+        if (event.key !== 'Escape') return;
+        event.stopPropagation();
+        close(props.onCancel);
+      }}
+    >
+      <span id={id} className="question">
+        {props.question}
+      </span>{' '}
+      <span className="answers">
+        <button
+          type="button"
+          className={props.danger ? 'danger' : 'primary'}
+          onClick={() => close(props.onYes)}
+        >
+          {props.yes}
+        </button>{' '}
+        <button type="button" onClick={() => close(props.onCancel)}>
+          Cancel
+        </button>
+      </span>
+    </fieldset>
   );
 }
 

@@ -107,11 +107,24 @@ export async function featurePausesIfAny(sql: postgres.Sql): Promise<FeaturePaus
   return table?.present ? featurePauses(sql) : [];
 }
 
-/** "paused live: welcome-drip (cli, 2026-03-01 09:00)", or undefined when none is. */
-export function pausesLine(pauses: FeaturePause[], clockOffsetMs = 0): string | undefined {
+/**
+ * "paused live: welcome-drip (cli, 2026-03-01 09:00) — nudge resume
+ * <feature>", or undefined when none is. `on`: where it is read, which says
+ * how to resume — the CLI's command, or the dashboard's Resume (the plan the
+ * dashboard shows).
+ */
+export function pausesLine(
+  pauses: FeaturePause[],
+  clockOffsetMs = 0,
+  on: 'cli' | 'dashboard' = 'cli',
+): string | undefined {
   if (pauses.length === 0) return undefined;
   // Paused at real time: said so beside lines on a moved engine clock (nudge logs).
   const clock = clockOffsetMs === 0 ? '' : ' real time';
   const when = (at: Date) => `${new Date(at).toISOString().replace('T', ' ').slice(0, 16)}${clock}`;
-  return `paused live: ${pauses.map((p) => `${p.feature} (${p.paused_by}, ${when(p.paused_at)})`).join(', ')} — nudge resume <feature>`;
+  const resume =
+    on === 'cli'
+      ? 'nudge resume <feature>'
+      : `Resume on the feature's page (Features → ${pauses.length === 1 ? pauses[0]!.feature : 'the feature'})`;
+  return `paused live: ${pauses.map((p) => `${p.feature} (${p.paused_by}, ${when(p.paused_at)})`).join(', ')} — ${resume}`;
 }

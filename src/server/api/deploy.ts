@@ -55,7 +55,8 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
     // What the plan would lose, noted on its items.
     const losses = await planLosses(source, plan);
     const io = memoryIo();
-    const paused = pausesLine(await featurePausesIfAny(sql));
+    // The dashboard's way to resume, not the CLI's command.
+    const paused = pausesLine(await featurePausesIfAny(sql), 0, 'dashboard');
     if (paused) io.io.out(paused);
     renderPlan(plan, io.io);
     if (plan.hasChanges) io.io.out(afterPlanLine(losses, { readOnly, on: 'dashboard' }).text);

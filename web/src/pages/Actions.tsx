@@ -1,17 +1,19 @@
 // Actions: action runs newest first, dead (gave up) by default, with their
 // attempts and last error, filtered by status, feature and age; Replay runs
 // a dead one again, or every dead one matching the filter (a feature, a
-// time) — the same as `nudge replay`. Filters are in the URL, and so is the
+// time) — the same as `nudge replay`, once the page has asked (which run, or
+// how many) and been told yes. Filters are in the URL, and so is the
 // page: "Older" goes to the address of the next page back (`before`), so a
 // reload keeps it and Back returns to the newer one; a filter starts over.
 // At a phone's width each run is a card (styles.css, table.stack).
 import { useState } from 'react';
 import { ACTION_STATUSES, type ActionRun } from '../../../src/client/index.js';
+import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
 import type { Route } from '../routes.js';
-import { Badge, Choice, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Choice, Confirm, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
 const AGES = [
   ['', 'any time'],
@@ -36,6 +38,8 @@ export function Actions({
   const [problem, setProblem] = useState<unknown>();
   // How many runs the last Replay queued again (undefined: none asked yet).
   const [replayed, setReplayed] = useState<number>();
+  // The Replay asked about and waiting for its yes: one run's key, or every dead run of the filter.
+  const [asking, setAsking] = useState<string | 'all'>();
   const features = useLoad(() => nudge.features.all(), 'feature names');
   const { data, error, reload } = useLoad(
     () =>
@@ -63,6 +67,7 @@ export function Actions({
     const merged = { status, feature, since, ...change };
     // The last replay's count was about the list as it was filtered then.
     setReplayed(undefined);
+    setAsking(undefined);
     navigate({
       page: 'actions',
       ...(merged.status && merged.status !== 'dead' ? { status: merged.status } : {}),
@@ -71,6 +76,7 @@ export function Actions({
     });
   };
   const replay = async (what: { key: string } | { feature?: string; since?: string }) => {
+    setAsking(undefined);
     setProblem(undefined);
     try {
       const { queued } = await nudge.actions.replay(what);
@@ -80,20 +86,31 @@ export function Actions({
       setProblem(failure);
     }
   };
+  // "of welcome-drip from the last 24 h": the filter a Replay of all takes.
+  const matching = `${feature ? ` of ${feature}` : ''}${since ? ` from the ${AGES.find(([v]) => v === since)?.[1] ?? since}` : ''}`;
+  // How many that is, when the newest page holds them all; else at least how many, if known.
+  const counted = !before && !data?.next;
+  const replayAll = counted
+    ? `Replay ${plural(items.length, 'dead run')}${matching}? ${items.length === 1 ? 'Its action runs' : 'Their actions run'} again.`
+    : `Replay every dead run${matching}${before ? '' : ` (more than ${items.length})`}? Their actions run again.`;
   return (
     <section>
       <div className="heading">
         <h1>Actions</h1>
         {(feature || since) && shown === 'dead' && items.length > 0 && (
-          <button
-            type="button"
-            onClick={() => replay({ ...(feature ? { feature } : {}), ...(since ? { since } : {}) })}
-          >
-            Replay all dead runs{feature ? ` of ${feature}` : ''}
-            {since ? ` from the ${AGES.find(([v]) => v === since)?.[1] ?? since}` : ''}
+          <button type="button" onClick={() => setAsking('all')} aria-expanded={asking === 'all'}>
+            Replay all dead runs{matching}
           </button>
         )}
       </div>
+      {asking === 'all' && (feature || since) && shown === 'dead' && items.length > 0 && (
+        <Confirm
+          question={replayAll}
+          yes="Yes, replay"
+          onYes={() => replay({ ...(feature ? { feature } : {}), ...(since ? { since } : {}) })}
+          onCancel={() => setAsking(undefined)}
+        />
+      )}
       <ClockNote>
         {(moved) =>
           `Run times (and the Created filter) are in real time; the decisions that queued the runs, in Logs, are on the engine clock, ${moved}.`
@@ -234,9 +251,21 @@ export function Actions({
                   </td>
                   <td>
                     {run.status === 'dead' && (
-                      <button type="button" onClick={() => replay({ key: run.key })}>
+                      <button
+                        type="button"
+                        onClick={() => setAsking(run.key)}
+                        aria-expanded={asking === run.key}
+                      >
                         Replay
                       </button>
+                    )}
+                    {run.status === 'dead' && asking === run.key && (
+                      <Confirm
+                        question={`Replay this dead ${run.kind} run${run.contact ? ` for ${run.contact}` : ''}? Its action runs again.`}
+                        yes="Yes, replay"
+                        onYes={() => replay({ key: run.key })}
+                        onCancel={() => setAsking(undefined)}
+                      />
                     )}
                   </td>
                 </tr>

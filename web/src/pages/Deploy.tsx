@@ -5,15 +5,18 @@
 // slot still holding changes no engine has read warns before Deploy; the
 // server refuses such a deploy (409 unread_slot), and the page then offers
 // the two ways forward: drain the slot first, or a button that says what it
-// discards and deploys again with discardUnread. Nothing is retried unasked.
+// discards and deploys again with discardUnread. Nothing is retried unasked,
+// and nothing is deployed before the page has asked (how many changes, to
+// which database) and been told yes.
 import { useState } from 'react';
 import {
   type CapturePlan,
   type UnreadSlot,
   UnreadSlotApiError,
 } from '../../../src/client/index.js';
+import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
-import { Problem } from '../ui.js';
+import { Confirm, Problem } from '../ui.js';
 
 export function PlanAndDeploy() {
   const [plan, setPlan] = useState<CapturePlan>();
@@ -22,12 +25,22 @@ export function PlanAndDeploy() {
   const [done, setDone] = useState<string>();
   // The slots of the last deploy refused for unread changes (fresher than the plan's).
   const [refusal, setRefusal] = useState<UnreadSlot[]>();
+  // The deploy asked about and waiting for its yes: as planned, or discarding unread changes.
+  const [asking, setAsking] = useState<'deploy' | 'discard'>();
+  // The source database's name, for the question (the Overview's; none if it could not be read).
+  const [database, setDatabase] = useState<string>();
 
   const showPlan = async () => {
     setBusy('plan');
     setProblem(undefined);
     setRefusal(undefined);
+    setAsking(undefined);
     try {
+      if (database === undefined)
+        nudge.overview().then(
+          ({ source }) => 'database' in source && setDatabase(source.database),
+          () => {},
+        );
       setPlan(await nudge.plan());
     } catch (error) {
       setProblem(error);
@@ -37,6 +50,7 @@ export function PlanAndDeploy() {
   };
   const deploy = async (discardUnread: boolean) => {
     if (!plan) return;
+    setAsking(undefined);
     setBusy('deploy');
     setProblem(undefined);
     try {
@@ -75,9 +89,10 @@ export function PlanAndDeploy() {
           <button
             type="button"
             className="primary"
-            onClick={() => deploy(false)}
+            onClick={() => setAsking('deploy')}
             disabled={busy !== undefined || plan.refused !== null || !plan.changes}
             aria-describedby={idle ? 'deploy-why' : undefined}
+            aria-expanded={asking === 'deploy'}
           >
             {busy === 'deploy' ? 'Deploying…' : 'Deploy'}
           </button>
@@ -88,6 +103,14 @@ export function PlanAndDeploy() {
           </span>
         )}
       </div>
+      {plan && asking === 'deploy' && (
+        <Confirm
+          question={`Deploy ${deployment(plan, database)}? It changes the capture in that database now.`}
+          yes="Yes, deploy"
+          onYes={() => deploy(false)}
+          onCancel={() => setAsking(undefined)}
+        />
+      )}
       <Problem error={problem} />
       {done && (
         <p className="note" role="status">
@@ -99,12 +122,16 @@ export function PlanAndDeploy() {
           Deploy is refused: {plan.refused}
         </p>
       )}
-      {unread.length > 0 && (
+      {plan && unread.length > 0 && (
         <UnreadWarning
           slots={unread}
           refused={refusal !== undefined}
-          canDiscard={plan?.refused === null && busy === undefined}
+          canDiscard={plan.refused === null && busy === undefined}
+          asking={asking === 'discard'}
+          question={`Discard ${unreadChanges(unread)} and deploy ${deployment(plan, database)}? The unread changes are lost for good.`}
+          onAsk={() => setAsking('discard')}
           onDiscard={() => deploy(true)}
+          onCancel={() => setAsking(undefined)}
         />
       )}
       {plan && (
@@ -126,7 +153,12 @@ function UnreadWarning(props: {
   /** A deploy was refused (else: the plan says so before Deploy is pressed). */
   refused: boolean;
   canDiscard: boolean;
+  /** The discard button was pressed: its question is open. */
+  asking: boolean;
+  question: string;
+  onAsk: () => void;
   onDiscard: () => void;
+  onCancel: () => void;
 }) {
   const { slots } = props;
   const one = slots.length === 1;
@@ -160,19 +192,50 @@ function UnreadWarning(props: {
       <button
         type="button"
         className="danger"
-        onClick={props.onDiscard}
+        onClick={props.onAsk}
         disabled={!props.canDiscard}
+        aria-expanded={props.asking}
       >
         {discardLabel(slots)}
       </button>
+      {props.asking && (
+        <Confirm
+          question={props.question}
+          yes="Yes, discard and deploy"
+          danger
+          onYes={props.onDiscard}
+          onCancel={props.onCancel}
+        />
+      )}
     </div>
+  );
+}
+
+/**
+ * What Deploy is about to do, said before it does it: "3 changes to app (2
+ * to create, 1 to drop)"; "the source database" when its name could not be read.
+ */
+function deployment(plan: CapturePlan, database: string | undefined): string {
+  const { create, replace, drop } = plan.counts;
+  const parts = [
+    create ? `${create} to create` : '',
+    replace ? `${replace} to replace` : '',
+    drop ? `${drop} to drop` : '',
+  ].filter(Boolean);
+  const to = database ?? 'the source database';
+  return `${plural(create + replace + drop, 'change')} to ${to} (${parts.join(', ')})`;
+}
+
+/** "3 unread changes", or "the unread changes" when they could not be counted. */
+function unreadChanges(slots: UnreadSlot[]): string {
+  if (!slots.every((slot) => slot.changes !== null)) return 'the unread changes';
+  return plural(
+    slots.reduce((sum, slot) => sum + (slot.changes ?? 0), 0),
+    'unread change',
   );
 }
 
 /** "Discard 3 unread changes and deploy", or, when they could not be counted, what is thrown away. */
 function discardLabel(slots: UnreadSlot[]): string {
-  const counted = slots.every((slot) => slot.changes !== null);
-  if (!counted) return 'Discard the unread changes and deploy';
-  const n = slots.reduce((sum, slot) => sum + (slot.changes ?? 0), 0);
-  return `Discard ${n} unread change${n === 1 ? '' : 's'} and deploy`;
+  return `Discard ${unreadChanges(slots)} and deploy`;
 }

@@ -7,9 +7,11 @@
 // copied link keeps it and Back returns to the newer one; an older page has
 // no tail, and a filter starts over at the newest. A filter the API refuses
 // (422: a contact no one is, a feature no file has) shows why instead of a list.
+// A session that ended while the tail runs (signed out in another tab, a new
+// token) ends the tail too, and the page says so: see useSessionWatch.
 // The raw ingest records are the next tab (Ingest.tsx).
 import { type FormEvent, useContext, useEffect, useState } from 'react';
-import { type DecisionItem, OUTCOMES } from '../../../src/client/index.js';
+import { type DecisionItem, NudgeApiError, OUTCOMES } from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote, ClockOffset, stampedAhead } from '../clock.js';
@@ -19,6 +21,11 @@ import { rangeOf, TimeRange } from '../time-range.js';
 import { Badge, Choice, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
 const PAGE = 50;
+/** How often a live tail asks whether its session still holds. */
+const SESSION_CHECK_MS = 5000;
+
+/** A 401: the session ended (signed out, another token); Problem says so and how back. */
+const sessionEnded = (error: unknown) => error instanceof NudgeApiError && error.status === 401;
 
 export function Logs({
   filter,
@@ -34,7 +41,7 @@ export function Logs({
   const offset = useContext(ClockOffset);
   const [next, setNext] = useState<string | null>(null);
   const [problem, setProblem] = useState<unknown>();
-  const [live, setLive] = useState<'connecting' | 'live' | 'off'>('connecting');
+  const [live, setLive] = useState<'connecting' | 'live' | 'off' | 'ended'>('connecting');
   const [loaded, setLoaded] = useState(false);
   const features = useLoad(() => nudge.features.all(), 'feature names');
   // A match says which trigger it met: the feature's trigger as it reads now.
@@ -45,6 +52,24 @@ export function Logs({
   useEffect(() => {
     let open = true;
     let source: EventSource | undefined;
+    let watch: (() => void) | undefined;
+    // The session ended: the tail stops (its stream may well stay open: the
+    // server cannot know a cookie was deleted), and the page says why.
+    const ended = (error: unknown) => {
+      if (!open) return;
+      source?.close();
+      watch?.();
+      setProblem(error);
+      setLive('ended');
+    };
+    // Asks whether the session holds: now and then while the tail runs, when
+    // the page is looked at again, and when the stream fails.
+    const check = () => {
+      nudge.session().then(
+        () => {},
+        (error: unknown) => sessionEnded(error) && ended(error),
+      );
+    };
     setItems([]);
     setNext(null);
     setProblem(undefined);
@@ -69,18 +94,22 @@ export function Logs({
           const item = JSON.parse((event as MessageEvent<string>).data) as DecisionItem;
           setItems((old) => (old.some((o) => o.key === item.key) ? old : [item, ...old]));
         });
-        source.onerror = () =>
+        source.onerror = () => {
           setLive(source?.readyState === EventSource.CLOSED ? 'off' : 'connecting');
+          check();
+        };
+        watch = watchSession(check);
       },
       (error: unknown) => {
         if (!open) return;
         setProblem(error);
-        setLive('off');
+        setLive(sessionEnded(error) ? 'ended' : 'off');
       },
     );
     return () => {
       open = false;
       source?.close();
+      watch?.();
     };
   }, [key]);
 
@@ -112,7 +141,13 @@ export function Logs({
         </nav>
         {!before && (
           <span className={`live live-${live}`} data-testid="live" aria-live="polite">
-            {live === 'live' ? '● live' : live === 'connecting' ? '○ connecting…' : '○ not live'}
+            {live === 'live'
+              ? '● live'
+              : live === 'connecting'
+                ? '○ connecting…'
+                : live === 'ended'
+                  ? '○ not live: session ended'
+                  : '○ not live'}
           </span>
         )}
       </div>
@@ -241,6 +276,22 @@ export function Logs({
       <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />
     </section>
   );
+}
+
+/**
+ * Runs `check` every few seconds and whenever the page is shown again (back
+ * from another tab, where one may have signed out); returns the stop.
+ */
+function watchSession(check: () => void): () => void {
+  const timer = setInterval(check, SESSION_CHECK_MS);
+  const shown = () => document.visibilityState === 'visible' && check();
+  document.addEventListener('visibilitychange', shown);
+  window.addEventListener('focus', check);
+  return () => {
+    clearInterval(timer);
+    document.removeEventListener('visibilitychange', shown);
+    window.removeEventListener('focus', check);
+  };
 }
 
 /** "replayed", "replayed 2 times": an attempt made after its run was replayed, as nudge logs says it. */

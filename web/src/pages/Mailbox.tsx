@@ -2,8 +2,10 @@
 // email with its headers, its HTML in a sandboxed frame (no scripts, no
 // access to the dashboard, no remote images) and its text. One chosen is
 // scrolled into view, which on a phone, where it is below the whole list, moves the page.
+// Its To links to the contact: the one the sending run names, else the one
+// with that address, if any.
 import { Fragment, useEffect, useRef } from 'react';
-import { nudge } from '../api.js';
+import { NudgeApiError, nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
 import { Link } from '../router.js';
 import { Pager, Problem, Time, useLoad } from '../ui.js';
@@ -79,7 +81,9 @@ function Mail({ id, chosen }: { id: number; chosen: boolean }) {
             <dt>Subject</dt>
             <dd>{data.subject ?? '(no subject)'}</dd>
             <dt>To</dt>
-            <dd>{data.to}</dd>
+            <dd>
+              <Recipient address={data.to} contact={data.contact_id} />
+            </dd>
             <dt>From</dt>
             <dd>{data.from ?? '(none: email.from is not set)'}</dd>
             <dt>Sent</dt>
@@ -92,12 +96,6 @@ function Mail({ id, chosen }: { id: number; chosen: boolean }) {
                 <dd>
                   <Link to={{ page: 'feature', name: data.feature }}>{data.feature}</Link>
                   {data.stage ? <span className="muted"> in stage {data.stage}</span> : null}
-                  {data.contact_id && (
-                    <>
-                      {' · '}
-                      <Link to={{ page: 'contact', ref: data.contact_id }}>the contact</Link>
-                    </>
-                  )}
                 </dd>
               </>
             )}
@@ -127,4 +125,27 @@ function Mail({ id, chosen }: { id: number; chosen: boolean }) {
       )}
     </article>
   );
+}
+
+/**
+ * An email's recipient, a link to its contact: the one the run that sent it
+ * names (`contact`), else the contact with that address; as text when there
+ * is none (mail sent to an address no contact has).
+ */
+function Recipient({ address, contact }: { address: string; contact: string | null }) {
+  const found = useLoad(
+    () =>
+      contact
+        ? Promise.resolve(contact)
+        : nudge.contacts.get(address, { limit: 1 }).then(
+            (answer) => answer.contact.id,
+            (error: unknown) => {
+              if (error instanceof NudgeApiError && error.status === 404) return null;
+              throw error;
+            },
+          ),
+    `recipient ${contact ?? address}`,
+  );
+  if (!found.data) return <>{address}</>;
+  return <Link to={{ page: 'contact', ref: found.data }}>{address}</Link>;
 }
