@@ -136,12 +136,12 @@ describe('a contact filter', () => {
       expect(response.status, contact).toBe(422);
       expect(await response.json()).toEqual({
         error: 'unknown_contact',
-        detail: `contact: no contact "${contact}"; give a whole email or a contact id`,
+        detail: `contact: no contact "${contact}"; give a whole email, an external id or a contact id`,
       });
     }
     // A known feature does not hide it; an unknown one is said first.
     expect(await refusal('/v1/decisions?feature=drip&contact=grace')).toBe(
-      '422 unknown_contact: contact: no contact "grace"; give a whole email or a contact id',
+      '422 unknown_contact: contact: no contact "grace"; give a whole email, an external id or a contact id',
     );
     expect(await refusal('/v1/decisions?feature=nosuch&contact=grace')).toBe(
       `422 unknown_feature: feature: ${KNOWN}`,
@@ -173,6 +173,17 @@ describe('a contact filter', () => {
     expect(
       (await get<DecisionPage>(`/v1/decisions?contact=${removed}`)).items.map((i) => i.reason),
     ).toEqual(['removed contact']);
+    // A contact the app named by its own id (POST /v1/contacts with external_id), no email:
+    // found by it, and shown by it.
+    const [customer] = await db.sql<{ id: string }[]>`
+      insert into nudge_engine.contacts (external_id) values ('cus_42') returning id`;
+    await db.sql`insert into nudge_engine.decisions (feature, contact_id, outcome, reason)
+                 values ('drip', ${customer!.id}, 'matched', 'by external id')`;
+    const byExternal = (await get<DecisionPage>('/v1/decisions?contact=cus_42')).items;
+    expect(byExternal.map((i) => [i.reason, i.contact])).toEqual([['by external id', 'cus_42']]);
+    expect(await refusal('/v1/decisions?contact=cus_4')).toBe(
+      '422 unknown_contact: contact: no contact "cus_4"; give a whole email, an external id or a contact id',
+    );
   });
 });
 

@@ -236,7 +236,7 @@ describe('nudge logs', () => {
     expect(await run(['logs', '--contact', 'grace'], m.io)).toBe(1);
     expect(m.stderr().split('\n').slice(0, 2)).toEqual([
       '✗ no contact "grace"',
-      '  hint: give a whole email or a contact id',
+      '  hint: give a whole email, an external id or a contact id',
     ]);
     expect(m.stdout()).toBe('');
     // Whole, in any case: a contact there is with no decisions is just quiet.

@@ -290,7 +290,7 @@ describe('searching', () => {
     // The API's 422 unknown_contact, in its words.
     await page
       .getByRole('alert')
-      .getByText(/^contact: no contact "grace"; give a whole email or a contact id/)
+      .getByText(/^contact: no contact "grace"; give a whole email, an external id or a contact id/)
       .waitFor();
     expect(await page.getByText(/new ones appear here/).count()).toBe(0);
   });

@@ -52,7 +52,7 @@ export interface DecisionRow {
   at: Date;
   feature: string | null;
   contact_id: string | null;
-  /** The contact's email, else its auth user id, else its id. */
+  /** The contact's email, else its external id, else its auth user id, else its id. */
   contact: string | null;
   outcome: string;
   reason: string;
@@ -67,7 +67,7 @@ export interface DecisionRow {
 export interface DecisionFilter {
   /** A feature's decisions, its share of rows of skips included. */
   feature?: string;
-  /** A contact by email, id or auth user id. */
+  /** A contact by email, external id, id or auth user id. */
   contact?: string;
   outcome?: string;
   /** Decided within the last this many milliseconds. */
@@ -102,7 +102,7 @@ export async function readDecisions(
       : undefined;
   return sql<DecisionRow[]>`
     select d.id::int as id, d.at, d.feature, d.contact_id,
-           coalesce(c.email, c.auth_user_id::text, d.contact_id::text) as contact,
+           coalesce(c.email, c.external_id, c.auth_user_id::text, d.contact_id::text) as contact,
            d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error,
            case when i.source = 'backfill' then 'backfill: ' else '' end ||
            case when i.table_name is not null
@@ -179,8 +179,9 @@ function matching(sql: postgres.Sql, filter: DecisionFilter) {
        ${
          contact
            ? UUID.test(contact)
-             ? sql`and (d.contact_id = ${contact}::uuid or c.auth_user_id = ${contact}::uuid)`
-             : sql`and c.email = ${contact.toLowerCase()}`
+             ? sql`and (d.contact_id = ${contact}::uuid or c.auth_user_id = ${contact}::uuid
+                        or c.external_id = ${contact})`
+             : sql`and (c.email = ${contact.toLowerCase()} or c.external_id = ${contact})`
            : sql``
        }
        ${filter.outcome ? sql`and d.outcome = ${filter.outcome}` : sql``}

@@ -81,7 +81,7 @@ export async function hasDecisions(sql: postgres.Sql, feature: string): Promise<
 
 /**
  * Why `contact` names no one, as the decision log reads it (an email, whole
- * and in any case; a contact id or auth user id), or undefined when a
+ * and in any case; an external id; a contact id or auth user id), or undefined when a
  * contact has it or a decision names it (a contact removed since).
  */
 export async function unknownContactText(
@@ -93,15 +93,17 @@ export async function unknownContactText(
   const [row] = UUID.test(value)
     ? await sql<{ found: boolean }[]>`
         select exists (select 1 from nudge_engine.contacts
-                        where id = ${value}::uuid or auth_user_id = ${value}::uuid)
+                        where id = ${value}::uuid or auth_user_id = ${value}::uuid
+                           or external_id = ${value})
             or exists (select 1 from nudge_engine.decisions where contact_id = ${value}::uuid) as found`
     : await sql<{ found: boolean }[]>`
-        select exists (select 1 from nudge_engine.contacts where email = ${value.toLowerCase()}) as found`;
+        select exists (select 1 from nudge_engine.contacts
+                        where email = ${value.toLowerCase()} or external_id = ${value}) as found`;
   return row?.found ? undefined : `no contact "${value}"`;
 }
 
 /** What unknownContactText says is to be given instead. */
-export const CONTACT_HINT = 'give a whole email or a contact id';
+export const CONTACT_HINT = 'give a whole email, an external id or a contact id';
 
 /** Throws 422 `unknown_contact` when `contact` names no one (unknownContactText). */
 export async function checkContactFilter(
