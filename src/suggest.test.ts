@@ -16,6 +16,9 @@ describe('did you mean', () => {
     expect(closest('ilik', ['like', 'ilike'])).toBe('ilike');
     expect(closest('zz', ['eq', 'gt'])).toBeUndefined();
     expect(closest('gt', ['eq'])).toBeUndefined();
+    // Two of three letters changed is no typo: a webhook's GET is not a PUT.
+    expect(closest('GET', ['POST', 'PUT', 'PATCH'])).toBeUndefined();
+    expect(closest('PUTT', ['POST', 'PUT', 'PATCH'])).toBe('PUT');
     expect(closest('databse_ulr', ['database_url', 'api'])).toBe('database_url');
     expect(closest('welcome', ['abandoned-cart'])).toBeUndefined();
   });

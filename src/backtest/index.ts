@@ -167,6 +167,9 @@ export interface WindowNames {
 
 const FLAGS: WindowNames = { since: '--since', from: '--from', to: '--to' };
 
+/** The names of an API body's or an MCP tool's arguments, which errors say instead of the CLI's flags. */
+export const WINDOW_FIELDS: WindowNames = { since: 'since', from: 'from', to: 'to' };
+
 /** The times asked for, read; `to` undefined when the window ends now (windowUntil). */
 export function readWindow(
   asked: WindowAsked,

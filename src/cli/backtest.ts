@@ -4,7 +4,13 @@
 // and nothing written (src/backtest/).
 
 import { withFeatureSession } from '../backfill/session.js';
-import { readWindow, reportLines, runBacktest, windowUntil } from '../backtest/index.js';
+import {
+  readWindow,
+  reportLines,
+  runBacktest,
+  type WindowNames,
+  windowUntil,
+} from '../backtest/index.js';
 import { storeClock } from '../engine/wiring/clock.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -15,12 +21,14 @@ export interface BacktestOptions extends GlobalOptions {
   from?: string;
   to?: string;
   json?: boolean;
+  /** What errors call the window's values (no flag: `nudge mcp`'s tool names its arguments). */
+  windowNames?: WindowNames;
 }
 
 export async function backtest(args: string[], options: BacktestOptions, io: Io): Promise<number> {
   // Read before the project is: a bad value is refused before the database is reached.
   const now = new Date();
-  const window = readWindow(options, now);
+  const window = readWindow(options, now, options.windowNames);
   const project = await loadProject(options, io);
   return withFeatureSession(project, args[0], async (session) => {
     const engineNow = (await storeClock(session.store.sql)).now();

@@ -10,6 +10,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { checkFeatureText, featureFilePath } from '../ai/validate.js';
+import { WINDOW_FIELDS } from '../backtest/index.js';
 import { backtest } from '../cli/backtest.js';
 import { type Io, memoryIo, printError } from '../cli/io.js';
 import { run } from '../cli/program.js';
@@ -247,7 +248,12 @@ export function registerTools(server: McpServer, context: McpContext): void {
       inProcess((io) =>
         backtest(
           [feature],
-          { ...(context.config ? { config: context.config } : {}), ...defined(window), json: true },
+          {
+            ...(context.config ? { config: context.config } : {}),
+            ...defined(window),
+            json: true,
+            windowNames: WINDOW_FIELDS,
+          },
           io,
         ),
       ),

@@ -238,6 +238,11 @@ stages:
     const unknown = await call(client, 'backtest', { feature: 'nope' });
     expect(unknown.isError).toBe(true);
     expect(unknown.text).toContain('no feature named "nope"');
+    // Its arguments are named as the tool takes them, not as the CLI's flags.
+    const bad = await call(client, 'backtest', { feature: 'welcome', since: 'soon' });
+    expect(bad.isError).toBe(true);
+    expect(bad.text).toContain('since "soon" is not a time');
+    expect(bad.text).not.toContain('--since');
   });
 
   it('refuses deploy in read-only mode, even confirmed', async () => {

@@ -6,5 +6,8 @@
 -- two vacuums): at 1M decisions, 8 a second, 325 pages a read after a
 -- vacuum, 9,400 before one, every 5 s while the page is open. This
 -- index holds the attempts alone, a small part of the log; any other
--- decision costs its writer the predicate only.
+-- decision costs its writer the predicate only. Built as 003 and 010 build
+-- theirs, in the migration's transaction (not CONCURRENTLY, which cannot
+-- run in one): the engine's writes to the log wait while it builds, which on
+-- a large log is a pause of the engine at the upgrade, not a loss.
 CREATE INDEX decisions_attempts_idx ON nudge_engine.decisions (at) WHERE outcome = 'attempt';

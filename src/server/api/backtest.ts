@@ -5,7 +5,7 @@
 // session may call it ("try on the last 30 days").
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { backtestWindow, runBacktest } from '../../backtest/index.js';
+import { backtestWindow, runBacktest, WINDOW_FIELDS } from '../../backtest/index.js';
 import { storeClock } from '../../engine/wiring/clock.js';
 import { ConfigErrors, NudgeError } from '../../errors.js';
 import { loadFeatures } from '../../features/load.js';
@@ -21,9 +21,6 @@ const bodySchema = z.strictObject({
   from: z.string().min(1).optional(),
   to: z.string().min(1).optional(),
 });
-
-/** The window's values are named as the body's fields in errors, not as the CLI's flags. */
-const FIELDS = { since: 'since', from: 'from', to: 'to' };
 
 export function backtestRoutes(
   options: OverviewApiOptions & { maxBodyBytes?: number },
@@ -46,7 +43,7 @@ export function backtestRoutes(
         engine: options.sql,
         source: options.source,
         catalog: await readCatalog(options.source),
-        ...backtestWindow(body, new Date(), engineNow, FIELDS),
+        ...backtestWindow(body, new Date(), engineNow, WINDOW_FIELDS),
       });
       return c.json(report);
     } catch (error) {
