@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Locator, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
@@ -33,6 +33,19 @@ let media: Recorder;
 let base: string;
 /** The path of every POST the page sent to /v1, in order. */
 const posts: string[] = [];
+
+/** The page globals the question watch uses (the test program has no DOM lib). */
+interface QuestionWatch {
+  questions: string[];
+  document: {
+    body: unknown;
+    querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+  };
+  MutationObserver: new (
+    callback: () => void,
+  ) => { observe(target: unknown, options: Record<string, boolean>): void };
+  requestAnimationFrame(callback: () => void): void;
+}
 
 const shot = (name: string) => screenshot(page, `confirm-${name}`);
 /** Whether the element has the keyboard's focus. */
@@ -87,8 +100,48 @@ afterAll(async () => {
 });
 
 describe('Deploy', () => {
+  it('says "the source database" when the Overview cannot be read, and still asks', async () => {
+    const refuse = (route: Route) => route.abort('connectionrefused');
+    await page.route('**/v1/overview', refuse);
+    try {
+      await page.goto(`${base}/features`);
+      await page.getByRole('button', { name: 'Plan', exact: true }).click();
+      await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+      const ask = page.getByRole('group', { name: /^Deploy \d+ changes? to / });
+      await expect
+        .poll(() => ask.locator('.question').textContent(), soon)
+        .toMatch(/^Deploy \d+ changes? to the source database \(/);
+      await ask.getByRole('button', { name: 'Cancel' }).click();
+      expect(sent('/v1/deploy')).toBe(0);
+    } finally {
+      await page.unroute('**/v1/overview', refuse);
+    }
+  });
+
   it('says how many changes go to which database, and deploys only on Yes', async () => {
     await page.goto(`${base}/features`);
+    // Every question the page shows, as it shows it: one that opens on the
+    // fallback words and then names the database is seen here.
+    await page.evaluate(() => {
+      const window = globalThis as unknown as QuestionWatch;
+      window.questions = [];
+      new window.MutationObserver(() => {
+        for (const question of window.document.querySelectorAll('.question'))
+          window.questions.push(question.textContent ?? '');
+      }).observe(window.document.body, { childList: true, subtree: true, characterData: true });
+    });
+    const questions = () => page.evaluate(() => (globalThis as unknown as QuestionWatch).questions);
+    // The database's name (from /v1/overview) answers only after the plan.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let continued: Promise<void> | undefined;
+    const hold = async (route: Route) => {
+      continued = held.then(() => route.continue());
+      await continued;
+    };
+    await page.route('**/v1/overview', hold);
     const [planned] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/v1/plan')),
       page.getByRole('button', { name: 'Plan', exact: true }).click(),
@@ -101,13 +154,31 @@ describe('Deploy', () => {
     const [source] = await db.sql<{ database: string }[]>`select current_database() as database`;
     const database = source!.database;
 
+    // The plan is in, the name is not: Deploy is not offered yet (a frame
+    // after the plan's answer, the page has shown whatever it shows for it).
     const deploy = page.getByRole('button', { name: 'Deploy', exact: true });
+    await planned.finished();
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) =>
+          (globalThis as unknown as QuestionWatch).requestAnimationFrame(() => resolve()),
+        ),
+    );
+    expect(await deploy.count()).toBe(0);
+    release();
+    await continued;
+    await page.unroute('**/v1/overview', hold);
+
     await deploy.click();
     const ask = page.getByRole('group', { name: /^Deploy \d+ changes? to / });
-    await ask.waitFor();
-    expect(await ask.locator('.question').textContent()).toMatch(
-      new RegExp(`^Deploy ${changes} changes? to ${database} \\(${counts.create} to create`),
-    );
+    await expect
+      .poll(() => ask.locator('.question').textContent(), soon)
+      .toMatch(
+        new RegExp(`^Deploy ${changes} changes? to ${database} \\(${counts.create} to create`),
+      );
+    expect(
+      (await questions()).filter((question) => question.includes('the source database')),
+    ).toEqual([]);
     await shot('deploy');
     expect(sent('/v1/deploy')).toBe(0);
 

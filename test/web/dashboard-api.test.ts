@@ -11,6 +11,7 @@ import type { Hono } from 'hono';
 import { inspectRoutes } from 'hono/dev';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createList } from '../../src/contacts/lists.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { type Feature, loadFeatures } from '../../src/features/load.js';
 import { redactYaml } from '../../src/server/api/features.js';
@@ -220,6 +221,34 @@ describe('getting in', () => {
       headers: { cookie, 'x-nudge-csrf': csrf },
     });
     expect(await resumed.json()).toMatchObject({ status: 'active', paused_live: null });
+  });
+
+  it('deletes a segment for a session only with its CSRF value, and never a static list', async () => {
+    const { cookie, csrf } = await signIn();
+    await createList(db.sql, 'csrf-segment', 'plan=eq.pro');
+    await createList(db.sql, 'csrf-static', null);
+    const remove = (name: string, headers: Record<string, string>) =>
+      request(`/v1/lists/${name}`, { method: 'DELETE', headers: { cookie, ...headers } });
+    const names = async () =>
+      (
+        await db.sql<{ name: string }[]>`
+          select name from nudge_engine.lists where name like 'csrf-%' order by name`
+      ).map((list) => list.name);
+
+    const forged = await remove('csrf-segment', {});
+    expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ error: 'csrf_failed' });
+    expect(await names()).toEqual(['csrf-segment', 'csrf-static']);
+
+    const done = await remove('csrf-segment', { 'x-nudge-csrf': csrf });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toEqual({ name: 'csrf-segment', deleted: true });
+    expect(await names()).toEqual(['csrf-static']);
+
+    const kept = await remove('csrf-static', { 'x-nudge-csrf': csrf });
+    expect(kept.status).toBe(403);
+    expect(await kept.json()).toMatchObject({ error: 'insufficient_scope' });
+    expect(await names()).toEqual(['csrf-static']);
   });
 
   it('leads back to the page asked for, query included, after a wrong token too; never off the server or to /login', async () => {

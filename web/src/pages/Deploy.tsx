@@ -36,12 +36,19 @@ export function PlanAndDeploy() {
     setRefusal(undefined);
     setAsking(undefined);
     try {
-      if (database === undefined)
-        nudge.overview().then(
-          ({ source }) => 'database' in source && setDatabase(source.database),
-          () => {},
-        );
-      setPlan(await nudge.plan());
+      // The name is read beside the plan and both are shown together, so the
+      // question never opens on "the source database" and then changes its
+      // words; an Overview that cannot be read leaves those words.
+      const [next, name] = await Promise.all([
+        nudge.plan(),
+        database ??
+          nudge.overview().then(
+            ({ source }) => ('database' in source ? source.database : undefined),
+            () => undefined,
+          ),
+      ]);
+      setDatabase(name);
+      setPlan(next);
     } catch (error) {
       setProblem(error);
     } finally {
