@@ -1,7 +1,9 @@
-// Actions on the contact book: set attributes, add to / remove from a list
-// (a list is created by name on first use), track an event. All of them write
-// in `tx`, the transaction that also marks the run succeeded.
+// Actions on the contact book: set attributes, add to / remove from a static
+// list (add_to_list makes it by name on first use; a segment is refused, its
+// members being whoever meets its condition), track an event. All of them
+// write in `tx`, the transaction that also marks the run succeeded.
 import type postgres from 'postgres';
+import { LIST_NAME, LIST_NAME_RULE } from '../contacts/lists.js';
 import { setAttributes } from '../contacts/store.js';
 import { type ActionProvider, type ActionRun, PermanentError } from './types.js';
 
@@ -33,7 +35,9 @@ export const contactProvider: ActionProvider = {
       }
       case 'remove_from_list': {
         const list = listName(run.params);
-        const listId = await ensureList(tx, list);
+        // No list, no member to remove: nothing is made.
+        const listId = await staticList(tx, list, run.kind);
+        if (listId === undefined) return { list, removed: false };
         const removed = await tx`
           delete from nudge_engine.list_members
            where list_id = ${listId} and contact_id = ${contactOf(run)}`;
@@ -75,15 +79,43 @@ function listName(params: unknown): string {
   return name;
 }
 
-/** The list's id, creating the list on first use (safe when two runs create it at once). */
+/**
+ * A static list's id by name, undefined when there is none. A segment is a
+ * permanent failure: rows added to it would be stored and never read (its
+ * members are the contacts meeting its condition), as the API's 409 says.
+ */
+async function staticList(
+  tx: postgres.TransactionSql,
+  name: string,
+  kind: string,
+): Promise<string | undefined> {
+  const [found] = await tx<{ id: string; query: string | null }[]>`
+    select id, query from nudge_engine.lists where name = ${name}`;
+  if (found && found.query !== null) {
+    throw new PermanentError(
+      `"${name}" is a segment (a saved condition); ${kind} needs a static list`,
+    );
+  }
+  return found?.id;
+}
+
+/**
+ * The static list's id, making the list on first use (safe when two runs
+ * make it at once). Only a new list's name must follow the rule (a name
+ * rendered from a template is known here only): a list made before the rule
+ * keeps working.
+ */
 async function ensureList(tx: postgres.TransactionSql, name: string): Promise<string> {
+  const found = await staticList(tx, name, 'add_to_list');
+  if (found !== undefined) return found;
+  if (!LIST_NAME.test(name)) {
+    throw new PermanentError(`cannot make the list "${name}" for add_to_list: ${LIST_NAME_RULE}`);
+  }
   const [created] = await tx<{ id: string }[]>`
     insert into nudge_engine.lists (name) values (${name})
     on conflict (name) do nothing
     returning id`;
   if (created) return created.id;
-  const [found] = await tx<
-    { id: string }[]
-  >`select id from nudge_engine.lists where name = ${name}`;
-  return found!.id;
+  // Made meanwhile by another run or the API: read again (a segment is refused as above).
+  return (await staticList(tx, name, 'add_to_list'))!;
 }

@@ -161,7 +161,7 @@ export interface ContactList {
   /** In `lists.all()`: members of a static list (null for segments). */
   members?: number | null;
   /**
-   * In `lists.create` and `lists.get`: what a segment's condition warns of now,
+   * In `lists.create` only (reading a list does not compute them again): what a segment's condition warns of,
    * e.g. `no contact has the attribute "plann" yet (did you mean "plan"?)`.
    */
   warnings?: string[];
@@ -251,7 +251,7 @@ export class Nudge<A extends Attributes = Attributes> {
             }),
       }),
     all: () => this.request<ContactList[]>('GET', '/lists'),
-    /** One list, with its `warnings`. */
+    /** One list (no `warnings`: those come with `create`). */
     get: (name: string) => this.request<ContactList>('GET', `/lists/${encodeURIComponent(name)}`),
     delete: (name: string) =>
       this.request<{ name: string; deleted: true }>('DELETE', `/lists/${encodeURIComponent(name)}`),

@@ -4,6 +4,19 @@
 import type postgres from 'postgres';
 import { normalizeEmail } from './store.js';
 
+/**
+ * A list's or a segment's name (one rule for both, a feature's): it goes in
+ * URLs (`/v1/lists/:name`, the dashboard's `/lists/<name>`) and in
+ * `add_to_list:` of a feature file, so letters, digits, - and _, as feature
+ * and stage names are. POST /v1/lists, a feature file's literal
+ * `add_to_list:` and an action making a list on first use all check it;
+ * lists made before the rule keep their names and keep working.
+ */
+export const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** What a refusal of a name says (a field's "got …" is added by whoever quotes it). */
+export const LIST_NAME_RULE =
+  'expected a name of letters, digits, - and _, starting with a letter or digit (e.g. email-users)';
+
 export interface ContactList {
   id: string;
   name: string;
@@ -64,39 +77,28 @@ export async function allLists(
      order by l.name`;
 }
 
-/** Deletes a list by name; `segmentOnly`: only if it is a segment (it holds no members). */
+/**
+ * Deletes a list by name; `segmentOnly`: only if it is a segment (it holds
+ * no members). Says what it found in the one statement that deleted, so a
+ * list made or changed by someone else meanwhile cannot make it say another
+ * thing than what the delete saw: `deleted`, `static` (there, a static list,
+ * left as `segmentOnly` asks) or `missing`.
+ */
 export async function deleteList(
   sql: postgres.Sql,
   name: string,
   options: { segmentOnly?: boolean } = {},
-): Promise<boolean> {
-  const result = options.segmentOnly
-    ? await sql`delete from nudge_engine.lists where name = ${name} and query is not null`
-    : await sql`delete from nudge_engine.lists where name = ${name}`;
-  return result.count > 0;
-}
-
-/**
- * Which of the attribute `names` no contact holds (deleted contacts count:
- * they held it): a segment on one of them is kept, with a warning. One
- * existence test per name, which stops at the first contact holding it.
- */
-export async function attributesNoOneHolds(sql: postgres.Sql, names: string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const held = await sql<{ name: string }[]>`
-    select name from unnest(${names}::text[]) as name
-     where exists (select 1 from nudge_engine.contacts c where c.attributes ? name)`;
-  const found = new Set(held.map((row) => row.name));
-  return names.filter((name) => !found.has(name));
-}
-
-/** The attribute names contacts hold (at most `limit`), for a "did you mean". One scan. */
-export async function heldAttributeNames(sql: postgres.Sql, limit = 1000): Promise<string[]> {
-  const rows = await sql<{ name: string }[]>`
-    select distinct name from nudge_engine.contacts c, jsonb_object_keys(c.attributes) as name
-     where jsonb_typeof(c.attributes) = 'object'
-     order by name limit ${limit}`;
-  return rows.map((row) => row.name);
+): Promise<'deleted' | 'static' | 'missing'> {
+  const segmentOnly = options.segmentOnly ?? false;
+  // The select reads the statement's snapshot, the rows as the delete found them.
+  const [row] = await sql<{ deleted: boolean; static: boolean }[]>`
+    with gone as (
+      delete from nudge_engine.lists
+       where name = ${name} and (not ${segmentOnly}::boolean or query is not null)
+      returning id)
+    select exists (select 1 from gone) as deleted,
+           exists (select 1 from nudge_engine.lists where name = ${name} and query is null) as static`;
+  return row!.deleted ? 'deleted' : row!.static ? 'static' : 'missing';
 }
 
 /**

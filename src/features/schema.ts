@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { durationSchema, parseDuration } from '../config/duration.js';
 import { dailyWindowSchema, tableNameSchema } from '../config/schema.js';
+import { LIST_NAME, LIST_NAME_RULE } from '../contacts/lists.js';
 
 export { durationSchema, parseDuration };
 
@@ -131,6 +132,17 @@ export function recipientText(to: string): string {
 
 const recipientSchema = z.string().transform(recipientText);
 
+/**
+ * A list named by `add_to_list:`: written as it is, it follows the rule of
+ * a list's name (contacts/lists.ts), so plan says file:line rather than
+ * every run failing. A Liquid one is known only rendered: the action checks
+ * it then, when it would make a new list.
+ */
+const listNameSchema = z
+  .string()
+  .min(1)
+  .refine((name) => /\{[{%]/.test(name) || LIST_NAME.test(name), { error: LIST_NAME_RULE });
+
 /** One schema per action kind; an action is a mapping with exactly one of these keys. */
 export const actionSchemas = {
   email: z.strictObject({
@@ -154,7 +166,7 @@ export const actionSchemas = {
   }),
   function: z.strictObject({ name: z.string().min(1), body: z.unknown().optional() }),
   set: z.record(z.string(), z.unknown(), { error: 'expected attribute: value pairs' }),
-  add_to_list: z.string().min(1),
+  add_to_list: listNameSchema,
   remove_from_list: z.string().min(1),
   track: z.strictObject({
     event: z.string().min(1),

@@ -2,12 +2,16 @@
 // database: a list's or segment's name is letters, digits, - and _ (422
 // naming `name` otherwise, nothing made); a segment on an attribute no
 // contact holds yet is kept, with a warning naming the attribute it likely
-// is, when made and when read; and the dashboard scope deletes a segment but
-// not a static list (whose members would go with it).
+// is, when made (a plain read does not scan every contact for it again, and
+// a check that fails warns of nothing rather than failing the request); and
+// the dashboard scope deletes a segment but not a static list (whose members
+// would go with it), and is told so only when the delete saw a static list.
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeApi } from '../../src/server/api/index.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
-import { type ApiServer, detailOf, startApi } from './helpers.js';
+import { type ApiServer, ATTRIBUTES, detailOf, startApi } from './helpers.js';
 
 const db = useDatabase();
 let api: ApiServer;
@@ -63,7 +67,7 @@ describe('a list or segment name', () => {
 });
 
 describe('a segment on an attribute no contact holds', () => {
-  it('is kept, with a warning naming the attribute it likely is, when made and when read', async () => {
+  it('is kept, with a warning naming the attribute it likely is, when made; a read does not scan for it', async () => {
     const made = await api.call('POST', '/v1/lists', {
       body: { name: 'typo', query: 'plann=eq.pro&country=eq.FR' },
     });
@@ -73,15 +77,24 @@ describe('a segment on an attribute no contact holds', () => {
       kind: 'segment',
       warnings: ['no contact has the attribute "plann" yet (did you mean "plan"?)'],
     });
+    // Warnings cost a scan of every contact: paid when the segment is made, not on each read.
     const read = await api.call('GET', '/v1/lists/typo');
-    expect(read.json).toMatchObject({
-      warnings: ['no contact has the attribute "plann" yet (did you mean "plan"?)'],
+    expect(read.status, read.text).toBe(200);
+    expect(read.json).toEqual({
+      id: (made.json as { id: string }).id,
+      name: 'typo',
+      kind: 'segment',
+      query: 'plann=eq.pro&country=eq.FR',
+      created_at: expect.any(String),
     });
-    // Once a contact holds it, the warning is gone: nothing stored, said when read.
+    // Once a contact holds it, a segment made on it is not warned of.
     await api.call('POST', '/v1/contacts', {
       body: { email: 'cat@example.com', attributes: { plann: 'pro' } },
     });
-    expect((await api.call('GET', '/v1/lists/typo')).json).toMatchObject({ warnings: [] });
+    const again = await api.call('POST', '/v1/lists', {
+      body: { name: 'typo-again', query: 'plann=eq.pro' },
+    });
+    expect(again.json).toMatchObject({ kind: 'segment', warnings: [] });
   });
 
   it('is found in groups and full-text tests; with nothing close, no guess', async () => {
@@ -107,7 +120,58 @@ describe('a segment on an attribute no contact holds', () => {
     expect(declared.json).toMatchObject({ kind: 'segment', warnings: [] });
     const plain = await api.call('POST', '/v1/lists', { body: { name: 'plain' } });
     expect(plain.json).toMatchObject({ kind: 'static', warnings: [] });
-    expect((await api.call('GET', '/v1/lists/plain')).json).toMatchObject({ warnings: [] });
+  });
+
+  it('is made when the check fails: no warnings, never a 500, and a read never runs the check', async () => {
+    // A server whose role may not read a contact (a policy that raises), as a
+    // check stopped by its time limit fails: the segment is made all the same.
+    const role = await db.loginRole(
+      'lists_api',
+      `GRANT USAGE ON SCHEMA nudge_engine TO {role};
+       GRANT ALL ON ALL TABLES IN SCHEMA nudge_engine TO {role};
+       GRANT ALL ON ALL SEQUENCES IN SCHEMA nudge_engine TO {role};`,
+    );
+    await db.sql.unsafe(`
+      CREATE FUNCTION public.refuse_contacts() RETURNS boolean LANGUAGE plpgsql VOLATILE
+        AS $$ BEGIN RAISE EXCEPTION 'contacts are not to be read'; END $$;
+      ALTER TABLE nudge_engine.contacts ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY refuse ON nudge_engine.contacts FOR SELECT TO ${role.name}
+        USING (public.refuse_contacts());`);
+    const restricted = postgres(role.url, { onnotice: () => {}, max: 2 });
+    // The /v1 routes alone, in process, over that role's connection.
+    const app = makeApi({ sql: restricted, attributes: ATTRIBUTES, route: () => 0 });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await app.request(path, {
+        method,
+        headers: { authorization: `Bearer ${api.writeKey}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    try {
+      // The check does fail for this role.
+      await expect(restricted`select 1 from nudge_engine.contacts`).rejects.toThrow(
+        'contacts are not to be read',
+      );
+      const made = await call('POST', '/lists', {
+        name: 'unchecked',
+        query: 'plann=eq.pro',
+      });
+      expect(made.status, made.text).toBe(201);
+      expect(JSON.parse(made.text)).toMatchObject({
+        name: 'unchecked',
+        kind: 'segment',
+        warnings: [],
+      });
+      const read = await call('GET', '/lists/unchecked');
+      expect(read.status, read.text).toBe(200);
+    } finally {
+      await restricted.end();
+      await db.sql.unsafe(`
+        DROP POLICY refuse ON nudge_engine.contacts;
+        ALTER TABLE nudge_engine.contacts DISABLE ROW LEVEL SECURITY;`);
+    }
+    expect(await listNames()).toContain('unchecked');
   });
 });
 
@@ -151,5 +215,37 @@ describe('deleting from the dashboard', () => {
 
     const byWriter = await api.call('DELETE', '/v1/lists/kept');
     expect([byWriter.status, byWriter.json]).toEqual([200, { name: 'kept', deleted: true }]);
+  });
+
+  it('answers what the delete saw: a list made meanwhile is a 404, never a 403 for a key that may delete it', async () => {
+    // The delete waits on a row another transaction renames; that one also
+    // makes a new list of the name and commits: the delete deletes nothing,
+    // and the new list is there when the answer is chosen.
+    const deleting = () =>
+      db.sql<{ n: number }[]>`
+        select count(*)::int as n from pg_stat_activity
+         where datname = current_database() and wait_event_type = 'Lock'
+           and query ilike '%delete from nudge_engine.lists%'`.then(([row]) => row!.n);
+    const answers: Record<string, unknown> = {};
+    for (const [who, key, query] of [
+      ['a write key, a static list', api.writeKey, null],
+      ['the dashboard, a segment', dashboardKey, 'country=eq.FR'],
+    ] as const) {
+      await db.sql`insert into nudge_engine.lists (name, query) values ('late', ${query})`;
+      let answer: ReturnType<typeof api.call> | undefined;
+      await db.sql.begin(async (tx) => {
+        await tx`update nudge_engine.lists set name = 'late-before' where name = 'late'`;
+        answer = api.call('DELETE', '/v1/lists/late', { key });
+        await expect.poll(deleting, { timeout: 10_000 }).toBe(1);
+        await tx`insert into nudge_engine.lists (name, query) values ('late', ${query})`;
+      });
+      const response = await answer!;
+      answers[who] = [response.status, detailOf(response)];
+      await db.sql`delete from nudge_engine.lists where name in ('late', 'late-before')`;
+    }
+    expect(answers).toEqual({
+      'a write key, a static list': [404, 'no list named "late"'],
+      'the dashboard, a segment': [404, 'no list named "late"'],
+    });
   });
 });

@@ -3,10 +3,13 @@
 // the demo's (its sign-ups through the demo's user mapping), plus one with
 // plan and country: the Condition's example matches demo contacts; the form
 // does not move as the live count comes; a name the API refuses is shown at
-// the Name field; a condition on an attribute no contact has is made, and its
-// page warns with the name it likely is; members show attribute values; a
-// segment is deleted after "Yes" (not after "No"); and at a phone's width the
-// Lists table is one card per row. Screenshots: test-output/dashboard/segments-*.png.
+// the Name field; a condition on an attribute no contact has is made, and the
+// page Create opens warns with the name it likely is (the API's answer to the
+// creation, carried in that page's history entry: a later visit does not ask
+// for it again); members show attribute values; a segment is deleted after
+// "Yes, delete" (not after Cancel or Escape), asked by the dashboard's one
+// Confirm; and at a phone's width the Lists table is one card per row.
+// Screenshots: test-output/dashboard/segments-*.png.
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,10 +147,17 @@ describe('the New segment form', () => {
     await expect.poll(liveCount).toBe('0 contacts now');
     await page.getByRole('button', { name: 'Create segment' }).click();
     await page.getByRole('heading', { name: 'typo' }).waitFor();
-    await expect
-      .poll(() => page.getByTestId('segment-warning').textContent())
-      .toContain('no contact has the attribute "plann" yet (did you mean "plan"?)');
+    const warning = 'no contact has the attribute "plann" yet (did you mean "plan"?)';
+    await expect.poll(() => page.getByTestId('segment-warning').textContent()).toContain(warning);
     await shot('warning');
+    // Carried with the page Create opened: there again on reload.
+    await page.reload();
+    await expect.poll(() => page.getByTestId('segment-warning').textContent()).toContain(warning);
+    // Opened from Lists, the page does not scan the contacts for it again.
+    await openLists();
+    await page.locator('tr[data-list="typo"] a').click();
+    await page.getByText('Segment: plann=eq.pro, evaluated when read.').waitFor();
+    expect(await page.getByTestId('segment-warning').count()).toBe(0);
   });
 });
 
@@ -172,25 +182,37 @@ describe('a segment’s page', () => {
     await shot('members');
   });
 
-  it('deletes the segment after Yes, not after No', async () => {
+  it('deletes the segment after Yes, delete, not after Cancel or Escape', async () => {
     await page.goto(`${dashboard.base}/lists/pros`);
     await page.getByRole('heading', { name: 'pros' }).waitFor();
+    const focused = (locator: typeof deleteButton) =>
+      locator.evaluate((e) => e.ownerDocument.activeElement === e);
     const deleteButton = page.getByRole('button', { name: 'Delete segment' });
+    const ask = page.getByRole('group', {
+      name: 'Delete “pros”? Its condition goes; its members stay contacts.',
+    });
     await deleteButton.click();
-    const no = page.getByRole('button', { name: 'No', exact: true });
-    await expect.poll(() => no.evaluate((e) => e.ownerDocument.activeElement === e)).toBe(true);
+    await ask.waitFor();
+    // The question takes the focus (read out; Yes is a Tab away, not under a held Enter).
+    await expect.poll(() => focused(ask)).toBe(true);
+    expect(await deleteButton.getAttribute('aria-expanded')).toBe('true');
+    const yes = ask.getByRole('button', { name: 'Yes, delete' });
+    expect(await yes.getAttribute('class')).toBe('danger');
     await shot('delete-asked');
-    await no.click();
-    await deleteButton.waitFor();
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await ask.waitFor({ state: 'detached' });
+    expect(await focused(deleteButton)).toBe(true);
     expect(await listNames()).toContain('pros');
-    // Escape is No too.
+    // Escape is Cancel too.
     await deleteButton.click();
+    await ask.waitFor();
     await page.keyboard.press('Escape');
-    await deleteButton.waitFor();
+    await ask.waitFor({ state: 'detached' });
+    expect(await focused(deleteButton)).toBe(true);
     expect(await listNames()).toContain('pros');
 
     await deleteButton.click();
-    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await yes.click();
     await page.getByRole('heading', { name: 'Lists and segments' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/lists');
     await page.locator('tr[data-list="newsletter"]').waitFor();

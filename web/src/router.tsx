@@ -24,11 +24,15 @@ export function useRoute(): Route {
 }
 
 /** Goes to a route; `replace` for changes that should not each be a back step. */
-export function navigate(route: Route | string, options: { replace?: boolean } = {}): void {
+export function navigate(
+  route: Route | string,
+  options: { replace?: boolean; state?: unknown } = {},
+): void {
   const href = typeof route === 'string' ? route : hrefOf(route);
   if (href === current()) return;
-  if (options.replace) window.history.replaceState(null, '', href);
-  else window.history.pushState(null, '', href);
+  const state = options.state ?? null;
+  if (options.replace) window.history.replaceState(state, '', href);
+  else window.history.pushState(state, '', href);
   window.scrollTo(0, 0);
   notify();
 }

@@ -9,6 +9,7 @@
 // first sync has to keep its meaning.)
 import type postgres from 'postgres';
 import type { FieldRef } from '../../conditions/index.js';
+import { attributesHeld, heldAttributeNames } from '../../contacts/attribute-names.js';
 import { type AttributeTypes, type ContactQuery, IDENTITY_COLUMNS } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 
@@ -36,13 +37,7 @@ export async function checkViewFields(
     Object.hasOwn(IDENTITY_COLUMNS, name) || Object.hasOwn(attributes, name);
   const undeclared = [...new Set(fields.map((f) => f.ref.column).filter((n) => !declared(n)))];
   if (undeclared.length === 0) return;
-  const held = new Set(
-    (
-      await sql<{ name: string }[]>`
-        select name from unnest(${undeclared}::text[]) as name
-         where exists (select 1 from nudge_engine.contacts c where c.attributes ? name)`
-    ).map((row) => row.name),
-  );
+  const held = await attributesHeld(sql, undeclared);
   const unknown = fields.find((f) => !declared(f.ref.column) && !held.has(f.ref.column));
   if (!unknown) return;
   throw new HttpError(
@@ -55,11 +50,8 @@ export async function checkViewFields(
 /** `fields: id, …; attributes: mrr, plan`: the contact columns, then the attributes declared or held. */
 async function fieldsText(sql: postgres.Sql, attributes: AttributeTypes): Promise<string> {
   // Every contact's attribute names: one scan, on the way to a refusal only.
-  const held = await sql<{ name: string }[]>`
-    select distinct name from nudge_engine.contacts c, jsonb_object_keys(c.attributes) as name
-     where jsonb_typeof(c.attributes) = 'object'
-     order by name limit ${LISTED + 1}`;
-  const names = [...new Set([...Object.keys(attributes), ...held.map((r) => r.name)])].sort();
+  const held = await heldAttributeNames(sql, LISTED + 1);
+  const names = [...new Set([...Object.keys(attributes), ...held])].sort();
   const listed = names.slice(0, LISTED).join(', ') + (names.length > LISTED ? ', …' : '');
   return `fields: ${Object.keys(IDENTITY_COLUMNS).join(', ')}; attributes: ${listed || 'none yet'}`;
 }

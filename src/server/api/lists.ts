@@ -2,21 +2,23 @@
 // evaluated live), add and remove members by id, email or a condition given
 // as query parameters, and read members with the same parameters and paging
 // as /v1/contacts. A segment on an attribute no contact holds yet is kept
-// (the attribute may come with the next sync) and answered with a warning.
+// (the attribute may come with the next sync) and its creation answered with
+// a warning.
 import { type Context, Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
 import { fieldsOf, numberedParams } from '../../conditions/index.js';
+import { attributesHeld, heldAttributeNames } from '../../contacts/attribute-names.js';
 import {
   addMembers,
   addMembersWhere,
   allLists,
-  attributesNoOneHolds,
   type ContactList,
   createList,
   deleteList,
   findList,
-  heldAttributeNames,
+  LIST_NAME,
+  LIST_NAME_RULE,
   ListExists,
   removeMembers,
   removeMembersWhere,
@@ -55,14 +57,6 @@ export interface ListsApiOptions {
 
 const MAX_MEMBERS_PER_CALL = 10_000;
 
-/**
- * A list's or a segment's name (one rule for both, a feature's): it goes in
- * URLs (`/v1/lists/:name`, the dashboard's `/lists/<name>`) and in
- * `add_to_list:` of a feature file, so letters, digits, - and _, as feature
- * and stage names are. Lists made before (or by an action) keep their names.
- */
-const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-
 const createSchema = z.strictObject(
   {
     name: z
@@ -70,10 +64,7 @@ const createSchema = z.strictObject(
       .trim()
       .min(1, { error: 'expected a non-empty list name' })
       .max(200, { error: 'expected a list name of at most 200 characters' })
-      .regex(LIST_NAME, {
-        error:
-          'expected a name of letters, digits, - and _, starting with a letter or digit (e.g. email-users)',
-      }),
+      .regex(LIST_NAME, { error: LIST_NAME_RULE }),
     query: z
       .string({ error: 'expected a PostgREST query string, e.g. "plan=eq.pro&mrr=gt.100"' })
       .optional(),
@@ -130,41 +121,34 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
           throw error;
         });
     }
-    try {
-      const list = await createList(sql, body.name, query);
-      const warnings = segment ? await segmentWarnings(sql, attributes, segment) : [];
-      return c.json({ ...listJson(list), warnings }, 201);
-    } catch (error) {
+    const list = await createList(sql, body.name, query).catch((error: unknown) => {
       if (error instanceof ListExists) throw new HttpError(409, 'list_exists', error.message);
       throw error;
-    }
+    });
+    const warnings = segment ? await segmentWarnings(sql, attributes, segment) : [];
+    return c.json({ ...listJson(list), warnings }, 201);
   });
 
   app.get('/', takes(), async (c) =>
     c.json((await allLists(sql)).map((l) => ({ ...listJson(l), members: l.members }))),
   );
 
-  // One list, and for a segment what it warns of now (an attribute no contact holds yet).
-  app.get('/:name', takes(), async (c) => {
-    const list = await listNamed(sql, c.req.param('name'));
-    let segment: ContactQuery | undefined;
-    try {
-      segment = list.query === null ? undefined : segmentOf(list.query);
-    } catch {
-      segment = undefined; // saved by an older Nudge and no longer compiled: nothing to check
-    }
-    const warnings = segment ? await segmentWarnings(sql, attributes, segment) : [];
-    return c.json({ ...listJson(list), warnings });
-  });
+  // One list. No warnings: they cost a scan of every contact, paid once when
+  // the segment is made (POST), not each time its page is opened.
+  app.get('/:name', takes(), async (c) =>
+    c.json(listJson(await listNamed(sql, c.req.param('name')))),
+  );
 
   // The dashboard (scope `dashboard`) deletes segments only: a segment is a
-  // saved condition, while a static list's members would go with it.
+  // saved condition, while a static list's members would go with it. What
+  // is answered is what the delete itself saw (deleteList), so a list made
+  // meanwhile is a 404, never a 403 for a key that may delete it.
   app.delete('/:name', async (c) => {
     const name = c.req.param('name');
     const segmentOnly = c.get('apiKey').scope === 'dashboard';
-    if (await deleteList(sql, name, { segmentOnly })) return c.json({ name, deleted: true });
-    const list = await findList(sql, name);
-    if (!list) throw notFound(name);
+    const outcome = await deleteList(sql, name, { segmentOnly });
+    if (outcome === 'deleted') return c.json({ name, deleted: true });
+    if (outcome === 'missing' || !segmentOnly) throw notFound(name);
     throw new HttpError(
       403,
       'insufficient_scope',
@@ -253,11 +237,19 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   return app;
 }
 
+/** How long the warnings of a new segment may take, each of their two statements. */
+const WARNINGS_TIMEOUT_MS = 2_000;
+
 /**
- * What to tell whoever saves or reads a segment: each attribute it names
- * that nudge.yaml does not declare and no contact holds yet, with the name
- * it likely is (`no contact has the attribute "plann" yet (did you mean
+ * What to tell whoever makes a segment: each attribute it names that
+ * nudge.yaml does not declare and no contact holds yet, with the name it
+ * likely is (`no contact has the attribute "plann" yet (did you mean
  * "plan"?)`). Not refused: the attribute may come with the next sync.
+ *
+ * Advice, so bounded and never a failure: a name nobody holds costs a scan
+ * of every contact (attribute keys have no index), twice with the "did you
+ * mean", each statement stopped after WARNINGS_TIMEOUT_MS; a check that
+ * fails or is stopped warns of nothing, and the segment is made all the same.
  */
 async function segmentWarnings(
   sql: postgres.Sql,
@@ -278,16 +270,25 @@ async function segmentWarnings(
       !Object.hasOwn(IDENTITY_COLUMNS, name) &&
       !Object.hasOwn(declared, name),
   );
-  const missing = await attributesNoOneHolds(sql, undeclared);
-  if (missing.length === 0) return [];
-  const known = [
-    ...Object.keys(IDENTITY_COLUMNS),
-    ...Object.keys(declared),
-    ...(await heldAttributeNames(sql)),
-  ];
-  return missing.map(
-    (name) => `no contact has the attribute "${name}" yet${didYouMean(name, known)}`,
-  );
+  if (undeclared.length === 0) return [];
+  try {
+    return await sql.begin(async (tx) => {
+      await tx`select set_config('statement_timeout', ${String(WARNINGS_TIMEOUT_MS)}, true)`;
+      const held = await attributesHeld(tx, undeclared);
+      const missing = undeclared.filter((name) => !held.has(name));
+      if (missing.length === 0) return [];
+      const known = [
+        ...Object.keys(IDENTITY_COLUMNS),
+        ...Object.keys(declared),
+        ...(await heldAttributeNames(tx, 1000)),
+      ];
+      return missing.map(
+        (name) => `no contact has the attribute "${name}" yet${didYouMean(name, known)}`,
+      );
+    });
+  } catch {
+    return [];
+  }
 }
 
 function segmentOf(query: string): ContactQuery {

@@ -2,13 +2,14 @@
 // with their condition), a new segment from a PostgREST-style condition with
 // a live count of the contacts it holds now; and one list's members, newest
 // first, keyset-paged ("More" asks for the contacts below the last id shown),
-// with what its condition warns of and, for a segment, Delete (asked twice).
-import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
+// with what its condition warned of when it was made and, for a segment,
+// Delete (asked twice).
+import { type FormEvent, useEffect, useState } from 'react';
 import type { Contact } from '../../../src/client/index.js';
 import { NudgeApiError, nudge } from '../api.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
-import { Badge, Problem, Time, useLoad } from '../ui.js';
+import { Badge, Confirm, Problem, Time, useLoad } from '../ui.js';
 
 const PAGE = 50;
 
@@ -94,6 +95,22 @@ function useLiveCount(condition: string) {
   return state;
 }
 
+/**
+ * What the API warned of when a segment was made (POST /v1/lists answers
+ * them; reading a list does not compute them again, a scan of every
+ * contact). Carried in the history entry of the segment's page that Create
+ * opens, so that page shows them, and again on reload or Back; the page
+ * opened any other way has none to show.
+ */
+interface MadeState {
+  segmentWarnings?: string[];
+}
+
+function carriedWarnings(): string[] {
+  const state = window.history.state as MadeState | null;
+  return Array.isArray(state?.segmentWarnings) ? state.segmentWarnings : [];
+}
+
 /** A refusal of the name (`name: expected …`), shown at the Name field; anything else below the form. */
 const nameProblem = (error: unknown) =>
   error instanceof NudgeApiError && error.detail.startsWith('name: ') ? error.detail : undefined;
@@ -109,9 +126,10 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
     const name = String(form.get('name') ?? '').trim();
     setProblem(undefined);
     try {
-      await nudge.lists.create(name, { query: condition.trim() });
+      const made = await nudge.lists.create(name, { query: condition.trim() });
       onCreated();
-      navigate({ page: 'list', name });
+      const state: MadeState = { segmentWarnings: made.warnings ?? [] };
+      navigate({ page: 'list', name }, { state });
     } catch (error) {
       setProblem(error);
     }
@@ -175,7 +193,10 @@ export function List({ name }: { name: string }) {
   const [rows, setRows] = useState<Contact[]>([]);
   const [more, setMore] = useState(false);
   const [problem, setProblem] = useState<unknown>();
+  const [warnings, setWarnings] = useState<string[]>([]);
   const info = useLoad(() => nudge.lists.get(name), `list ${name}`);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: each list's page has its history entry
+  useEffect(() => setWarnings(carriedWarnings()), [name]);
 
   const read = (below?: string) => {
     const query = nudge.lists.members(name).order('id', { ascending: false }).limit(PAGE);
@@ -213,10 +234,11 @@ export function List({ name }: { name: string }) {
       <p className="crumbs">
         <Link to={{ page: 'lists' }}>Lists</Link> /
       </p>
-      <div className="heading start">
+      {list?.kind === 'segment' ? (
+        <DeleteSegment name={name} onProblem={setProblem} />
+      ) : (
         <h1>{name}</h1>
-        {list?.kind === 'segment' && <DeleteSegment name={name} onProblem={setProblem} />}
-      </div>
+      )}
       <Problem error={info.error ?? problem} />
       {list && (
         <p className="muted">
@@ -229,7 +251,7 @@ export function List({ name }: { name: string }) {
           )}
         </p>
       )}
-      {list?.warnings?.map((warning) => (
+      {warnings.map((warning) => (
         <p key={warning} className="note" data-testid="segment-warning">
           Warning: {warning}. The segment is kept, and matches on it once contacts have it.
         </p>
@@ -283,22 +305,16 @@ function AttributeValues({ attributes }: { attributes: Record<string, unknown> }
 }
 
 /**
- * Delete, asked twice in place: "Delete segment" opens "Delete "x"? Yes /
- * No" (the focus on No; Escape is No too), and Yes deletes and goes back to
- * Lists. Only segments: a static list's members would go with it.
+ * The segment's heading with Delete beside it, asked twice (ui.tsx Confirm):
+ * "Delete segment" opens "Delete "x"? … Yes, delete / Cancel" under it
+ * (Cancel or Escape close it), and Yes deletes and goes back to Lists. Only
+ * segments: a static list's members would go with it.
  */
 function DeleteSegment({ name, onProblem }: { name: string; onProblem: (error: unknown) => void }) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
-  const open = useRef<HTMLButtonElement>(null);
-  const no = useRef<HTMLButtonElement>(null);
-  const wasAsking = useRef(false);
-  useEffect(() => {
-    if (asking) no.current?.focus();
-    else if (wasAsking.current) open.current?.focus();
-    wasAsking.current = asking;
-  }, [asking]);
   const remove = async () => {
+    setAsking(false);
     setBusy(true);
     onProblem(undefined);
     try {
@@ -307,40 +323,30 @@ function DeleteSegment({ name, onProblem }: { name: string; onProblem: (error: u
     } catch (error) {
       onProblem(error);
       setBusy(false);
-      setAsking(false);
     }
   };
-  if (!asking) {
-    return (
-      <button type="button" ref={open} onClick={() => setAsking(true)}>
-        Delete segment
-      </button>
-    );
-  }
-  const onEscape = (event: KeyboardEvent) => event.key === 'Escape' && setAsking(false);
   return (
-    <span className="confirm">
-      <span id="delete-segment-question">Delete “{name}”? Its members stay contacts.</span>
-      <button
-        type="button"
-        className="danger"
-        onClick={remove}
-        onKeyDown={onEscape}
-        disabled={busy}
-        aria-describedby="delete-segment-question"
-      >
-        Yes, delete
-      </button>
-      <button
-        type="button"
-        ref={no}
-        onClick={() => setAsking(false)}
-        onKeyDown={onEscape}
-        disabled={busy}
-        aria-describedby="delete-segment-question"
-      >
-        No
-      </button>
-    </span>
+    <>
+      <div className="heading start">
+        <h1>{name}</h1>
+        <button
+          type="button"
+          onClick={() => setAsking(true)}
+          disabled={busy}
+          aria-expanded={asking}
+        >
+          {busy ? 'Deleting…' : 'Delete segment'}
+        </button>
+      </div>
+      {asking && (
+        <Confirm
+          question={`Delete “${name}”? Its condition goes; its members stay contacts.`}
+          yes="Yes, delete"
+          danger
+          onYes={remove}
+          onCancel={() => setAsking(false)}
+        />
+      )}
+    </>
   );
 }
