@@ -1,13 +1,11 @@
 // `nudge analyze` against the Supabase-shaped fixture plus tables with a foreign
 // key to auth.users, RLS, triggers (one of them Nudge's, disabled), publication
 // membership and a quoted name; text, JSON, --schema, and a read-only role.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let reader: string;
@@ -51,8 +49,10 @@ beforeAll(async () => {
 });
 
 async function analyze(args: string[] = [], options: { url?: string; yaml?: string } = {}) {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-analyze-'));
-  if (options.yaml) await writeFile(path.join(cwd, 'nudge.yaml'), options.yaml);
+  const cwd = await tempProject(
+    options.yaml ? { 'nudge.yaml': options.yaml } : {},
+    'nudge-analyze-',
+  );
   const m = memoryIo({ cwd, env: { DATABASE_URL: options.url ?? db.url } });
   const code = await run(['analyze', ...args], m.io);
   return { code, out: m.stdout(), err: m.stderr(), lines: m.stdout().split('\n') };

@@ -3,8 +3,7 @@
 // engine store is not even migrated); `show` only reads, on any store. One definition of "nudge dev's demo
 // database" serves them and the dashboard's clock (isDemoStore): a separate
 // engine store is not the demo's because the source is.
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { run } from '../../src/cli/program.js';
 import { durationInWords } from '../../src/config/duration.js';
 import { DEMO_DATABASE, isDemoStore, openDemoDatabase } from '../../src/dev/demo.js';
 import { serverUrl, useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 const folders: string[] = [];
@@ -21,10 +21,8 @@ afterAll(async () => {
 });
 
 async function folder(yaml = ''): Promise<string> {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-clock-'));
-  await chmod(cwd, 0o755); // the embedded server may run as another user than root
+  const cwd = await tempProject({ 'nudge.yaml': yaml }, 'nudge-clock-', { worldReadable: true });
   folders.push(cwd);
-  await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
   return cwd;
 }
 

@@ -2,13 +2,11 @@
 // the Features line names the broken file, and the trigger privilege check
 // still covers the tables the readable features name (it used to say no
 // feature named any table).
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 
@@ -29,18 +27,17 @@ beforeAll(async () => {
 
 describe('nudge doctor with a feature file that does not parse', () => {
   it('checks the trigger privilege on the tables of the features it could read', async () => {
-    const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-doctor-broken-'));
-    await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-    await writeFile(path.join(cwd, 'nudge.yaml'), '');
-    const files = {
-      'big-order.yaml': feature('big-order', 'public.orders'),
-      'invoiced.yaml': feature('invoiced', 'public.invoices'),
-      'welcome.yaml': feature('welcome', 'public.signups'),
-      'broken.yaml': 'name: broken\ntrigger: { table: public.orders, on: insert\nstages: [\n',
-    };
-    for (const [name, text] of Object.entries(files)) {
-      await writeFile(path.join(cwd, 'nudge/features', name), text);
-    }
+    const cwd = await tempProject(
+      {
+        'nudge.yaml': '',
+        'nudge/features/big-order.yaml': feature('big-order', 'public.orders'),
+        'nudge/features/invoiced.yaml': feature('invoiced', 'public.invoices'),
+        'nudge/features/welcome.yaml': feature('welcome', 'public.signups'),
+        'nudge/features/broken.yaml':
+          'name: broken\ntrigger: { table: public.orders, on: insert\nstages: [\n',
+      },
+      'nudge-doctor-broken-',
+    );
     const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
     const code = await run(['doctor'], m.io);
     const lines = m.stdout().split('\n');

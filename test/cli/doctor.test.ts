@@ -2,9 +2,8 @@
 // the Supabase APIs' documented shapes: the all-green run, and each failure it
 // recognises with its fix line and exit code.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
@@ -158,8 +157,7 @@ async function doctor(
   yaml: string | undefined,
   env: Record<string, string> = { DATABASE_URL: db.url },
 ) {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-doctor-'));
-  if (yaml !== undefined) await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
+  const cwd = await tempProject(yaml === undefined ? {} : { 'nudge.yaml': yaml }, 'nudge-doctor-');
   const m = memoryIo({ cwd, env });
   const code = await run(['doctor'], m.io);
   const out = m.stdout();

@@ -3,28 +3,28 @@
 // stderr; the commands on the user's database still say "no database
 // configured". A store kept in engine.database_url is not the demo's: nothing
 // is said.
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { openDemoDatabase } from '../../src/dev/demo.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let parent: string;
 let cwd: string;
 
 beforeAll(async () => {
-  parent = await mkdtemp(path.join(tmpdir(), 'nudge-embedded-'));
+  parent = await tempProject(
+    { 'demo/nudge.yaml': '', 'demo/separate.yaml': `engine:\n  database_url: ${db.url}\n` },
+    'nudge-embedded-',
+    { worldReadable: true },
+  );
   cwd = path.join(parent, 'demo');
-  await mkdir(cwd);
   // The embedded server may run as another user than root.
-  await chmod(parent, 0o755);
   await chmod(cwd, 0o755);
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
-  await writeFile(path.join(cwd, 'separate.yaml'), `engine:\n  database_url: ${db.url}\n`);
   const demo = await openDemoDatabase(path.join(cwd, '.nudge/pg'));
   await demo.server.stop();
 }, 120_000);

@@ -2,13 +2,11 @@
 // connector block's sync.realtime / sync.storage become triggers on
 // auth.users, the mapped tables and storage.objects; a mapped table that does
 // not exist fails the plan at its line in nudge.yaml.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 
@@ -25,8 +23,7 @@ const CONFIG = `connectors:
 `;
 
 async function plan(config: string) {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-live-'));
-  await writeFile(path.join(cwd, 'nudge.yaml'), config);
+  const cwd = await tempProject({ 'nudge.yaml': config }, 'nudge-live-');
   const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
   const code = await run(['plan'], m.io);
   return { code, out: m.stdout(), err: m.stderr() };

@@ -3,8 +3,7 @@
 // ("replayed", "replayed 2 times"); the times are the engine clock's, and a
 // note says so once the clock is moved (nothing is said while it is not).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Runner } from 'graphile-worker';
 import postgres from 'postgres';
@@ -27,6 +26,7 @@ import {
 } from '../actions/setup.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { tempProject } from '../harness/project.js';
 import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
@@ -52,8 +52,7 @@ actions:
   // The engine's clock as nudge start has it: real time plus the store's offset.
   clock = await storeClock(sql);
   runner = await startWorker(db.url, { ...makeEnv(sql, project), clock });
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-logs-'));
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
+  cwd = await tempProject({ 'nudge.yaml': '' }, 'nudge-logs-');
 });
 
 afterAll(async () => {

@@ -3,23 +3,19 @@
 // error says to export the URL nudge dev printed, that very URL, where it
 // said "or run `nudge dev`" — which was running. Without one running, it
 // still says to export what nudge dev prints.
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { type DemoDatabase, openDemoDatabase } from '../../src/dev/demo.js';
+import { tempProject } from '../harness/project.js';
 
 let cwd: string;
 let demo: DemoDatabase | undefined;
 
 beforeAll(async () => {
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-no-db-'));
-  // The embedded server may run as another user than root.
-  await chmod(cwd, 0o755);
-  await mkdir(path.join(cwd, 'app'));
-  await writeFile(path.join(cwd, 'app', 'nudge.yaml'), '');
+  cwd = await tempProject({ 'app/nudge.yaml': '' }, 'nudge-no-db-', { worldReadable: true });
   demo = await openDemoDatabase(path.join(cwd, '.nudge/pg'));
 }, 120_000);
 

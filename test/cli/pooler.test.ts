@@ -4,9 +4,7 @@
 // touches anything; through a session pooler (port 5432 of the pooler host)
 // everything works — doctor, plan, deploy, and the engine processing a
 // captured change.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
@@ -17,6 +15,7 @@ import { probeSessions } from '../../src/source/pooler.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 import { usePgbouncer } from '../harness/pgbouncer.js';
+import { tempProject } from '../harness/project.js';
 import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
@@ -29,12 +28,10 @@ beforeAll(async () => {
   recorder = await startRecorder(() => ({ status: 200, body: { ok: true } }));
   await db.sql`create table public.orders (id bigserial primary key, user_id uuid references auth.users (id),
     status text not null default 'new')`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-pooler-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), 'server: { port: 0 }\n');
-  await writeFile(
-    path.join(cwd, 'nudge/features/order-paid.yaml'),
-    `name: order-paid
+  cwd = await tempProject(
+    {
+      'nudge.yaml': 'server: { port: 0 }\n',
+      'nudge/features/order-paid.yaml': `name: order-paid
 trigger: { table: public.orders, on: [insert, update], when: { new.status: eq.paid } }
 contact: { id: new.user_id }
 stages:
@@ -42,6 +39,8 @@ stages:
     do:
       - webhook: { url: "${recorder.url}/paid", body: { order: "{{ new.id }}" } }
 `,
+    },
+    'nudge-pooler-',
   );
 });
 
@@ -105,12 +104,11 @@ describe('through a transaction pooler', () => {
   });
 
   it('nudge doctor checks a separate engine store behind one too', async () => {
-    const separate = await mkdtemp(path.join(tmpdir(), 'nudge-pooler-store-'));
+    const separate = await tempProject(
+      { 'nudge.yaml': 'engine: { database_url: "${ENGINE_URL}" }\n' },
+      'nudge-pooler-store-',
+    );
     try {
-      await writeFile(
-        path.join(separate, 'nudge.yaml'),
-        'engine: { database_url: "${ENGINE_URL}" }\n',
-      );
       const { io, stdout } = memoryIo({
         cwd: separate,
         env: { DATABASE_URL: db.url, ENGINE_URL: transaction.url(db.name) },

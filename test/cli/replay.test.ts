@@ -3,8 +3,7 @@
 // store: a key no action run has, or a feature no file has and no run was
 // made for, is an error that names it (exit 1); a filter of names that exist
 // with nothing dead to replay says so and exits 0.
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
@@ -13,6 +12,7 @@ import { replay } from '../../src/cli/replay.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { enqueue, newRun, uniqueKey } from '../actions/setup.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 describe('nudge replay', () => {
   it('asks what to replay when no option says it', async () => {
@@ -47,12 +47,15 @@ describe('nudge replay on the engine store', () => {
 
   beforeAll(async () => {
     await migrateEngine(db.sql, db.url);
-    cwd = await mkdtemp(path.join(tmpdir(), 'nudge-replay-'));
-    await writeFile(path.join(cwd, 'nudge.yaml'), '');
-    await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-    await copyFile(
-      path.resolve('examples/demo/nudge/features/welcome-drip.yaml'),
-      path.join(cwd, 'nudge/features/welcome-drip.yaml'),
+    cwd = await tempProject(
+      {
+        'nudge.yaml': '',
+        'nudge/features/welcome-drip.yaml': await readFile(
+          path.resolve('examples/demo/nudge/features/welcome-drip.yaml'),
+          'utf8',
+        ),
+      },
+      'nudge-replay-',
     );
     await enqueue(db.sql, [newRun(dead, { kind: 'track', params: { event: 'replayed' } })]);
     await db.sql`update nudge_engine.action_runs set status = 'dead' where key = ${dead}`;

@@ -4,8 +4,7 @@
 // cannot be decrypted always had; `nudge doctor` reports the same.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
@@ -22,6 +21,7 @@ import { silentLog } from '../../src/log.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { tempProject } from '../harness/project.js';
 import { waitFor } from '../harness/wait.js';
 
 const db = useDatabase();
@@ -35,13 +35,10 @@ const folders: string[] = [];
 
 /** A project folder: nudge.yaml and one feature that posts each paid order to the recorder. */
 async function projectFolder(name: string): Promise<string> {
-  const cwd = await mkdtemp(path.join(tmpdir(), `nudge-${name}-`));
-  folders.push(cwd);
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), 'server: { port: 0 }\n');
-  await writeFile(
-    path.join(cwd, 'nudge/features/order-paid.yaml'),
-    `name: order-paid
+  const cwd = await tempProject(
+    {
+      'nudge.yaml': 'server: { port: 0 }\n',
+      'nudge/features/order-paid.yaml': `name: order-paid
 trigger: { table: public.orders, on: insert, when: { new.status: eq.paid } }
 contact: { id: new.user_id }
 stages:
@@ -49,7 +46,10 @@ stages:
     do:
       - webhook: { url: "${recorder.url}/paid", body: { order: "{{ new.id }}" } }
 `,
+    },
+    `nudge-${name}-`,
   );
+  folders.push(cwd);
   return cwd;
 }
 

@@ -2,15 +2,14 @@
 // engine does anything — the engine store is not even migrated — where it
 // used to start the engine (claiming events, running actions) and fail
 // seconds later.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { listenOn } from '../../src/dev/port.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let cwd: string;
@@ -18,8 +17,7 @@ let holder: Server;
 let port: number;
 
 beforeAll(async () => {
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-start-port-'));
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
+  cwd = await tempProject({ 'nudge.yaml': '' }, 'nudge-start-port-');
   holder = createServer();
   expect(await listenOn(holder, 0)).toBe(true);
   port = (holder.address() as { port: number }).port;

@@ -2,13 +2,13 @@
 // would refuse to lose, as warnings, and changes nothing: no --yes, no
 // terminal, exit 0, also where access is read-only. Its list is the one
 // teardown then removes.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let cwd = '';
@@ -36,17 +36,17 @@ async function installed() {
 }
 
 beforeAll(async () => {
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-teardown-dry-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await setAccess('read-write');
-  await writeFile(
-    path.join(cwd, 'nudge/features/orders.yaml'),
-    `name: orders
+  cwd = await tempProject(
+    {
+      'nudge.yaml': 'capture: outbox\naccess: read-write\n',
+      'nudge/features/orders.yaml': `name: orders
 trigger: { table: public.orders, on: insert }
 stages:
   - name: seen
     do: [{ track: { event: order-insert } }]
 `,
+    },
+    'nudge-teardown-dry-',
   );
   await db.sql`create table public.orders (id bigserial primary key, status text)`;
   const deployed = await nudge(['deploy', '--yes']);

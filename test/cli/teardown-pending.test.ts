@@ -4,25 +4,25 @@
 // processed without --discard-unread, names them (one change, not "1
 // changes") and how to keep them, and says what it discarded instead of
 // "your data is untouched".
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 const folders: string[] = [];
 
 /** A project folder capturing by outbox, with these feature files. */
 async function project(features: Record<string, string>): Promise<string> {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-teardown-'));
+  const files: Record<string, string> = { 'nudge.yaml': 'capture: outbox\naccess: read-write\n' };
+  for (const [name, text] of Object.entries(features)) files[`nudge/features/${name}.yaml`] = text;
+  const cwd = await tempProject(files, 'nudge-teardown-');
   folders.push(cwd);
+  // The features folder, even with no feature file in it.
   await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), 'capture: outbox\naccess: read-write\n');
-  for (const [name, text] of Object.entries(features))
-    await writeFile(path.join(cwd, `nudge/features/${name}.yaml`), text);
   return cwd;
 }
 

@@ -3,9 +3,7 @@
 // says how many engine processes are running against the database and what
 // teardown means for them; with none running it says nothing of them. Counts
 // are words ("1 trigger", never "1 trigger(s)").
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
@@ -14,6 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { makeLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let cwd = '';
@@ -35,17 +34,17 @@ async function waitFor(what: string, ok: () => Promise<boolean>, ms = 30_000) {
 
 beforeAll(async () => {
   await db.sql`create table public.orders (id bigserial primary key, status text)`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-teardown-engine-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), 'capture: outbox\naccess: read-write\n');
-  await writeFile(
-    path.join(cwd, 'nudge/features/orders.yaml'),
-    `name: orders
+  cwd = await tempProject(
+    {
+      'nudge.yaml': 'capture: outbox\naccess: read-write\n',
+      'nudge/features/orders.yaml': `name: orders
 trigger: { table: public.orders, on: insert }
 stages:
   - name: seen
     do: [{ track: { event: order-insert } }]
 `,
+    },
+    'nudge-teardown-engine-',
   );
   const deployed = await nudge(['deploy', '--yes']);
   expect(deployed.code, deployed.err).toBe(0);

@@ -3,9 +3,7 @@
 // planned, deployed, refused and torn down, and its deployment worded by the
 // engine, with no edit to plan, deploy, teardown or deployed-transport — only
 // what it provides through the port (capture/transports/port.ts).
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy as applyPlan } from '../../src/capture/deploy.js';
 import { LossError } from '../../src/capture/loss-error.js';
@@ -21,6 +19,7 @@ import { run } from '../../src/cli/program.js';
 import { deployedTransportCheck } from '../../src/engine/wiring/deployed-transport.js';
 import { makeLog } from '../../src/log.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 // Declared as a transport declares itself from its folder (replication/objects.ts):
 // its part of the desired captures, under its name, which makes the name a
@@ -145,13 +144,14 @@ const registry = TRANSPORTS as Record<string, Transport>;
 beforeAll(async () => {
   registry.ledger = ledger;
   await db.sql`create table public.notes (id bigserial primary key, body text)`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-ledger-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  // The project captures by the outbox: the ledger, deployed before, is another transport's.
-  await writeFile(path.join(cwd, 'nudge.yaml'), 'capture: outbox\n');
-  await writeFile(
-    path.join(cwd, 'nudge/features/seen.yaml'),
-    'name: seen\ntrigger: { table: public.notes, on: insert }\nstages: [{ name: seen, do: [{ track: { event: seen } }] }]\n',
+  cwd = await tempProject(
+    {
+      // The project captures by the outbox: the ledger, deployed before, is another transport's.
+      'nudge.yaml': 'capture: outbox\n',
+      'nudge/features/seen.yaml':
+        'name: seen\ntrigger: { table: public.notes, on: insert }\nstages: [{ name: seen, do: [{ track: { event: seen } }] }]\n',
+    },
+    'nudge-ledger-',
   );
 });
 

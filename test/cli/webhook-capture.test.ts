@@ -1,8 +1,7 @@
 // `capture: webhook` from the CLI: plan shows the pg_net triggers, deploy
 // installs the signing key from the engine store's secrets, and a committed
 // row reaches POST /ingest (through the pg_net stand-in) and the inbox.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
@@ -13,6 +12,7 @@ import { silentLog } from '../../src/log.js';
 import { makeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { installPgNetStandIn, makeForwarder } from '../harness/pg-net.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let cwd: string;
@@ -26,19 +26,19 @@ beforeAll(async () => {
   await installPgNetStandIn(db.sql);
   await migrateEngine(db.sql, db.url);
   await db.sql`create table public.orders (id bigserial primary key, status text, total numeric)`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-webhook-cli-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(
-    path.join(cwd, 'nudge/features/paid.yaml'),
-    `name: paid
+  cwd = await tempProject(
+    {
+      'nudge/features/paid.yaml': `name: paid
 trigger: { table: public.orders, on: insert, when: { new.status: eq.paid } }
 stages:
   - name: seen
     do: [{ track: { event: paid_seen, properties: { total: '{{ new.total }}' } } }]
 `,
+      'nudge.yaml': '',
+    },
+    'nudge-webhook-cli-',
   );
   // The server first (port 0), then nudge.yaml pointing capture at it.
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
   const project = await loadConfig({ cwd, env: env() });
   const app = await makeServer({ sql: db.sql, project, route: () => 0, log: silentLog });
   server = await app.listen({ host: '127.0.0.1', port: 0 });
