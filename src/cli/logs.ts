@@ -175,8 +175,9 @@ const AHEAD_MS = 5 * 60_000;
 /**
  * Decisions are stamped with the engine clock's time, which nudge clock moves
  * away from real time (nudge dev moves it two days at every start); the
- * mailbox, the inbox, an action run's created and updated times and --since
- * go by real time. When the clock is not on real time, or a line shown is
+ * mailbox, the inbox and an action run's created and updated times go by
+ * real time; --since counts back from the engine clock's now, as the lines
+ * are stamped (a line decided before the clock moved is older than that). When the clock is not on real time, or a line shown is
  * stamped ahead of it (the clock was moved, then reset), one note before the
  * lines says which time they are in; otherwise nothing is said.
  */
@@ -188,7 +189,7 @@ function clockNote(offset: number, lines: DecisionLine[], since?: string): strin
     offset === 0
       ? 'lines stamped after real time now were decided while nudge clock had moved it ahead'
       : `it is now ${clockOffsetInWords(offset)} (nudge clock)`;
-  const sinceSaid = since ? `; --since ${since} counts real time` : '';
+  const sinceSaid = since ? `; --since ${since} counts back from the engine clock's now` : '';
   return `Times are the engine clock's as it stood when each line was decided: ${now}${sinceSaid}.`;
 }
 

@@ -180,7 +180,16 @@ describe('nudge logs', () => {
     const ordered = lines.find((line) => line.includes('orders'))!;
     const stamped = new Date(`${ordered.slice(0, 19).replace(' ', 'T')}Z`).getTime();
     expect(stamped).toBeGreaterThan(Date.now() + 86_400_000);
-    expect((await logs('--since', '1h'))[0]).toMatch(/; --since 1h counts real time\.$/);
+    const lastHour = await logs('--since', '1h');
+    expect(lastHour[0]).toMatch(/; --since 1h counts back from the engine clock's now\.$/);
+    // The engine's last hour: the order decided since the move, not the lines
+    // decided minutes ago before it (stamped then, two days behind its now).
+    expect(lastHour.some((line) => line.includes('orders'))).toBe(true);
+    for (const line of lastHour.slice(1)) {
+      expect(new Date(`${line.slice(0, 19).replace(' ', 'T')}Z`).getTime()).toBeGreaterThan(
+        Date.now() + 86_400_000,
+      );
+    }
     // Nothing shown: nothing said of times.
     await sql`insert into nudge_engine.contacts (email) values ('quiet@example.com')`;
     expect(await logs('--contact', 'quiet@example.com')).toEqual([

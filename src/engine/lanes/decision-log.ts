@@ -189,7 +189,8 @@ function matching(sql: postgres.Sql, filter: DecisionFilter) {
 }
 
 function times(sql: postgres.Sql, filter: DecisionFilter) {
-  return sql`${filter.sinceMs !== undefined ? sql`and d.at > now() - ${filter.sinceMs / 1000} * interval '1 second'` : sql``}
+  // Back from the engine clock's now: decisions are stamped on it (nudge clock moves it).
+  return sql`${filter.sinceMs !== undefined ? sql`and d.at > now() + coalesce((select offset_ms from nudge_engine.clock), 0) * interval '1 millisecond' - ${filter.sinceMs / 1000} * interval '1 second'` : sql``}
        ${filter.from ? sql`and d.at >= ${filter.from}` : sql``}
        ${filter.to ? sql`and d.at < ${filter.to}` : sql``}`;
 }
