@@ -144,8 +144,7 @@ export interface WindowAsked {
 /**
  * `--since 30d` or `--from T --to T` (ISO times or durations back from now)
  * as a window; a bad value is a usage error naming its flag. Durations count
- * back from real time (`now`): events are dated in it, and `nudge logs
- * --since` counts it too. The window ends, unless `--to` says otherwise, at
+ * back from real time (`now`): events are dated in it. The window ends, unless `--to` says otherwise, at
  * the engine clock's now (`engineNow`) when that is ahead (nudge clock moved
  * it), so waits run as far as the engine's did.
  */
