@@ -149,7 +149,7 @@ describe('stepJourney', () => {
     expect(cooling.decisions).toEqual([
       expect.objectContaining({
         outcome: 'skipped',
-        reason: 'cooldown until 2026-03-31T09:00:00.000Z',
+        reason: 'cooldown until 2026-03-31 09:00:00 UTC',
         detail: { cooldown_until: '2026-03-31T09:00:00.000Z' },
       }),
     ]);

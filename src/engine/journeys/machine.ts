@@ -277,7 +277,7 @@ class Run {
     if (spec.cooldownMs !== undefined && journey?.entered_at) {
       const until = new Date(new Date(journey.entered_at).getTime() + spec.cooldownMs);
       if (until > this.now) {
-        this.decide(facts, contactId, 'skipped', `cooldown until ${until.toISOString()}`, {
+        this.decide(facts, contactId, 'skipped', `cooldown until ${utcText(until)}`, {
           cooldown_until: until.toISOString(),
         });
         return false;
@@ -612,4 +612,9 @@ export function sendsEmail(feature: RuntimeFeature): boolean {
     if (stage.actions.some((a) => a.kind === 'email')) return true;
   }
   return false;
+}
+
+/** `2026-03-31 09:00:00 UTC`: a time in a decision's reason, read by people (its detail keeps the ISO form). */
+function utcText(time: Date): string {
+  return `${time.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
