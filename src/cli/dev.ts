@@ -9,7 +9,6 @@
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { deploy as applyPlan } from '../capture/deploy.js';
 import { LossError, type RefusedLoss } from '../capture/loss-error.js';
@@ -17,7 +16,7 @@ import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
-import { openDemoDatabase } from '../dev/demo.js';
+import { DEMO_CONFIG, openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
 import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
@@ -49,8 +48,6 @@ export interface DevOptions extends GlobalOptions {
   dataDir?: string;
   port?: string;
 }
-
-const BUNDLED_CONFIG = fileURLToPath(new URL('../../examples/demo/nudge.yaml', import.meta.url));
 
 /**
  * What of the engine's and the server's log nudge dev leaves out. It prints
@@ -102,7 +99,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         ? options.config
           ? { configPath: options.config }
           : {}
-        : { configPath: BUNDLED_CONFIG }),
+        : { configPath: DEMO_CONFIG }),
       cwd: io.cwd,
       // A project made by `nudge init` reads ${DATABASE_URL}: here, the demo database.
       env: { ...env, DATABASE_URL: env.DATABASE_URL ?? demo.url },
@@ -219,7 +216,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await printAfterStory(sql, receiver, io, {
       dashboardUrl: running.dashboardUrl,
       once: !!options.once,
-      terminal: otherCommands(io, demo.url, own ? options.config : BUNDLED_CONFIG),
+      terminal: otherCommands(io, demo.url, own ? options.config : DEMO_CONFIG),
     });
     if (options.once) {
       storyOver = true;

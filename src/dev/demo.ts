@@ -4,6 +4,7 @@
 // the app's tables (demo.sql) are brought up to date on every open.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { EngineStore } from '../db/engine.js';
@@ -12,6 +13,11 @@ import { type EmbeddedServer, runningUrl, startEmbedded } from './embedded.js';
 import { createSupabaseDatabase, installSupabaseRoles } from './supabase.js';
 
 export const DEMO_DATABASE = 'nudge_demo';
+
+/** The bundled demo project's nudge.yaml, which `nudge dev` runs when the folder has none. */
+export const DEMO_CONFIG = fileURLToPath(
+  new URL('../../examples/demo/nudge.yaml', import.meta.url),
+);
 
 /**
  * Whether the engine store is nudge dev's demo database: the one whose clock

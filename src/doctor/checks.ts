@@ -3,6 +3,7 @@
 // check an outcome (ok, warn, fail), a label, a message and a one-line fix.
 // Every check stands alone: one that fails or throws never stops the others.
 
+import path from 'node:path';
 import { transportOf } from '../capture/transports/index.js';
 import {
   type FeatureLoad,
@@ -15,7 +16,8 @@ import { noDatabase, withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatPath } from '../config/yaml.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
-import { checkStoredSecrets } from '../db/secrets.js';
+import { checkStoredSecrets, SecretError } from '../db/secrets.js';
+import { DEMO_CONFIG, DEMO_DATABASE } from '../dev/demo.js';
 import { emailCheck } from '../email/doctor.js';
 import { NudgeError } from '../errors.js';
 import { keySourceOf } from '../server/ingest-secrets.js';
@@ -193,11 +195,14 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
     const pooling = await detectPooling({ url, readOnly }).catch(poolingUnknown);
     poolingCheck(url, pooling, say);
   }
+  let demo = false;
   try {
     const sql = await openSource({ url, readOnly, max: 1 });
     try {
-      const [table] = await sql<{ present: boolean }[]>`
-        select to_regclass('nudge_engine.secrets') is not null as present`;
+      const [table] = await sql<{ present: boolean; demo: boolean }[]>`
+        select to_regclass('nudge_engine.secrets') is not null as present,
+               current_database() = ${DEMO_DATABASE} as demo`;
+      demo = table?.demo === true;
       const names = table?.present ? await checkStoredSecrets(sql, keySourceOf(project)) : [];
       say(
         'ok',
@@ -211,8 +216,24 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
     }
   } catch (error) {
     const e = sourceError(error, 'cannot read the secrets');
-    say('fail', 'Secrets', e.message, e.hint);
+    say('fail', 'Secrets', e.message, demoKeyHint(error, demo, project) ?? e.hint);
   }
+}
+
+/**
+ * nudge dev's demo database read from another folder without its --config:
+ * its secrets are under the demo project's key, which the line nudge dev
+ * printed for another terminal names. Said instead of the general hint,
+ * which ends in `nudge secret reset`: nothing is lost here.
+ */
+export function demoKeyHint(
+  error: unknown,
+  demo: boolean,
+  project: LoadedConfig,
+): string | undefined {
+  if (!demo || !(error instanceof SecretError) || project.file === DEMO_CONFIG) return undefined;
+  const config = path.relative(project.cwd, DEMO_CONFIG);
+  return `this is nudge dev's demo database, whose secrets are under the demo project's key: run this with --config ${config} (as nudge dev printed for another terminal)`;
 }
 
 /** What the database checks share. */
