@@ -9,6 +9,10 @@ describe('durationSuggestion', () => {
     ['12hrs', '12h'],
     ['45 seconds', '45s'],
     ['3 weeks', '3w'],
+    ['2dd', '2d'],
+    ['3dys', '3d'],
+    ['10 mintues', '10m'],
+    ['4hurs', '4h'],
   ])('reads %s as %s', (text, near) => {
     expect(durationSuggestion(text)).toBe(near);
   });
@@ -17,6 +21,9 @@ describe('durationSuggestion', () => {
     expect(durationSuggestion('2d')).toBeUndefined();
     expect(durationSuggestion('soon')).toBeUndefined();
     expect(durationSuggestion('2 months')).toBeUndefined();
+    expect(durationSuggestion('2 mo')).toBeUndefined();
+    expect(durationSuggestion('2 years')).toBeUndefined();
+    expect(durationSuggestion('2xx')).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@
 // milliseconds, and the longest one the CLI and the /v1 API take. Kept apart
 // from duration.ts (zod, for YAML): the CLI checks option values with this
 // before any command loads, and `nudge --help` stays fast.
+import { closest } from '../suggest.js';
 
 const DURATION = /^(\d+)\s*(s|m|h|d|w)$/;
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -66,10 +67,22 @@ const SPELLED =
 export function durationSuggestion(text: string): string | undefined {
   if (parseDuration(text) !== undefined) return undefined;
   const match = SPELLED.exec(text.trim());
-  if (!match) return undefined;
-  const unit = match[2]!.toLowerCase();
-  return `${Number(match[1])}${unit.startsWith('mi') || unit === 'm' ? 'm' : unit[0]}`;
+  if (match) {
+    const unit = match[2]!.toLowerCase();
+    return `${Number(match[1])}${unit.startsWith('mi') || unit === 'm' ? 'm' : unit[0]}`;
+  }
+  // A unit mistyped (`2dd`, `3dys`, `10 mintues`): the unit's word it is a
+  // typo of, or its letter written twice. Not `2 months`: no unit is near.
+  const typed = /^(\d+)\s*([a-z]+)$/i.exec(text.trim());
+  if (!typed) return undefined;
+  const word = typed[2]!.toLowerCase();
+  const doubled = /^([smhdw])\1$/.exec(word)?.[1];
+  const near = doubled ?? closest(word, UNIT_WORDS)?.[0];
+  return near === undefined ? undefined : `${Number(typed[1])}${near}`;
 }
+
+/** The units' words, for closest; each one's first letter is its unit. */
+const UNIT_WORDS = ['seconds', 'minutes', 'hours', 'days', 'weeks'];
 
 /** ` (did you mean "2d"?)` for `2days`, as every duration problem ends; '' when there is none. */
 export function didYouMeanDuration(text: string): string {
