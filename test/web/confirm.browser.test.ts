@@ -31,6 +31,8 @@ let page: Page;
 let running: RunningServer;
 let media: Recorder;
 let base: string;
+/** The project's folder: its feature files are read from disk at every plan. */
+let cwd: string;
 /** The path of every POST the page sent to /v1, in order. */
 const posts: string[] = [];
 
@@ -61,6 +63,7 @@ beforeAll(async () => {
   await migrateEngine(db.sql, db.url);
   const made = await dashboardProject(db.sql, db.url, 100);
   media = made.media;
+  cwd = made.cwd;
   // A feature no deploy has captured yet: the plan has something to deploy.
   await writeFile(
     path.join(made.cwd, 'nudge/features/profile-updated.yaml'),
@@ -209,6 +212,55 @@ describe('Deploy', () => {
     expect(deployed.status()).toBe(200);
     await page.getByText(/^Deployment #\d+: \d+ created/).waitFor();
     expect(sent('/v1/deploy')).toBe(1);
+  });
+
+  it('shows the new plan when the plan changed before Yes, and deploys that one after Yes', async () => {
+    const deployments = async () =>
+      Number((await db.sql<{ n: string }[]>`select count(*) as n from nudge.deployments`)[0]!.n);
+    const feature = (name: string, table: string) =>
+      writeFile(
+        path.join(cwd, `nudge/features/${name}.yaml`),
+        `name: ${name}\ntrigger: { table: ${table}, on: delete }\nstages:\n  - name: noted\n    do: [{ track: { event: ${name.replace('-', '_')} } }]\n`,
+      );
+    await feature('user-gone', 'auth.users');
+    await page.goto(`${base}/features`);
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    const plan = page.getByTestId('plan-text');
+    await expect.poll(() => plan.textContent(), soon).toMatch(/\+ capture auth\.users delete/);
+    expect(await plan.textContent()).not.toMatch(/auth\.identities/);
+
+    // A feature file written after the plan was shown: the shown plan is no longer the plan.
+    await feature('identity-gone', 'auth.identities');
+    const before = await deployments();
+    const deploy = page.getByRole('button', { name: 'Deploy', exact: true });
+    await deploy.click();
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/v1/deploy')),
+      page.getByRole('button', { name: 'Yes, deploy' }).click(),
+    ]);
+    expect(refused.status()).toBe(409);
+    // The new plan, at once, with a note saying so; nothing deployed.
+    const note = page.getByTestId('plan-changed');
+    await expect
+      .poll(() => note.textContent(), soon)
+      .toMatch(/^The plan changed since it was shown .*: this is the new plan/);
+    await expect.poll(() => plan.textContent(), soon).toMatch(/\+ capture auth\.identities delete/);
+    expect(await plan.textContent()).toMatch(/\+ capture auth\.users delete/);
+    expect(await deploy.isEnabled()).toBe(true);
+    expect(await deployments()).toBe(before);
+    await shot('plan-changed');
+
+    // Deploy now deploys the plan shown, after its question.
+    await deploy.click();
+    const [deployed] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/v1/deploy')),
+      page.getByRole('button', { name: 'Yes, deploy' }).click(),
+    ]);
+    expect(deployed.status()).toBe(200);
+    await page.getByText(/^Deployment #\d+: \d+ created/).waitFor();
+    expect(await deployments()).toBe(before + 1);
+    await expect.poll(() => plan.textContent(), soon).toMatch(/No changes\./);
+    expect(await note.count()).toBe(0);
   });
 });
 

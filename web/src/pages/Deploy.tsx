@@ -5,12 +5,16 @@
 // slot still holding changes no engine has read warns before Deploy; the
 // server refuses such a deploy (409 unread_slot), and the page then offers
 // the two ways forward: drain the slot first, or a button that says what it
-// discards and deploys again with discardUnread. Nothing is retried unasked,
-// and nothing is deployed before the page has asked (how many changes, to
-// which database) and been told yes.
+// discards and deploys again with discardUnread. A deploy refused because
+// the plan changed since it was shown (409 plan_changed: a feature file or
+// the database changed) fetches the new plan and shows it at once, saying
+// so; Deploy then deploys that one. Nothing is retried unasked, and nothing
+// is deployed before the page has asked (how many changes, to which
+// database) and been told yes.
 import { useState } from 'react';
 import {
   type CapturePlan,
+  NudgeApiError,
   type UnreadSlot,
   UnreadSlotApiError,
 } from '../../../src/client/index.js';
@@ -29,12 +33,15 @@ export function PlanAndDeploy() {
   const [asking, setAsking] = useState<'deploy' | 'discard'>();
   // The source database's name, for the question (the Overview's; none if it could not be read).
   const [database, setDatabase] = useState<string>();
+  // The plan shown replaced the one a deploy named, which the server refused as changed.
+  const [changed, setChanged] = useState(false);
 
   const showPlan = async () => {
     setBusy('plan');
     setProblem(undefined);
     setRefusal(undefined);
     setAsking(undefined);
+    setChanged(false);
     try {
       // The name is read beside the plan and both are shown together, so the
       // question never opens on "the source database" and then changes its
@@ -60,6 +67,7 @@ export function PlanAndDeploy() {
     setAsking(undefined);
     setBusy('deploy');
     setProblem(undefined);
+    setChanged(false);
     try {
       const result = await nudge.deploy(plan.plan, { discardUnread });
       const { create, replace, drop } = result.counts;
@@ -72,7 +80,17 @@ export function PlanAndDeploy() {
       setPlan(await nudge.plan());
     } catch (error) {
       if (error instanceof UnreadSlotApiError) setRefusal(error.slots);
-      else setProblem(error);
+      else if (error instanceof NudgeApiError && error.code === 'plan_changed') {
+        // The plan named is not the plan any more: show the new one (its
+        // unread slots are the plan's own), which Deploy then names.
+        setRefusal(undefined);
+        try {
+          setPlan(await nudge.plan());
+          setChanged(true);
+        } catch (planError) {
+          setProblem(planError);
+        }
+      } else setProblem(error);
     } finally {
       setBusy(undefined);
     }
@@ -119,6 +137,12 @@ export function PlanAndDeploy() {
         />
       )}
       <Problem error={problem} />
+      {changed && (
+        <p className="note" role="status" data-testid="plan-changed">
+          The plan changed since it was shown (a feature file or the database changed): this is the
+          new plan. Look at it, then Deploy again.
+        </p>
+      )}
       {done && (
         <p className="note" role="status">
           {done}
