@@ -3,7 +3,8 @@
 // the demo's (its sign-ups through the demo's user mapping), plus one with
 // plan and country: the Condition's example matches demo contacts; the form
 // does not move as the live count comes; a name the API refuses is shown at
-// the Name field; a condition on an attribute no contact has is made, and the
+// the Name field, right under it (in view at a phone's width), which takes
+// the focus, and the refusal goes as soon as the name is edited; a condition on an attribute no contact has is made, and the
 // page Create opens warns with the name it likely is (the API's answer to the
 // creation, carried in that page's history entry: a later visit does not ask
 // for it again); members show attribute values; a segment is deleted after
@@ -25,7 +26,11 @@ import {
 } from './browser.js';
 
 // The page's globals as page.evaluate's callbacks use them (see browser.ts).
-declare const window: { innerWidth: number; getComputedStyle(e: unknown): { display: string } };
+declare const window: {
+  innerWidth: number;
+  innerHeight: number;
+  getComputedStyle(e: unknown): { display: string };
+};
 declare const document: {
   querySelectorAll(selector: string): ArrayLike<{ getBoundingClientRect(): { right: number } }>;
 };
@@ -86,6 +91,22 @@ const openLists = async () => {
   await page.getByRole('heading', { name: 'Lists and segments' }).waitFor();
 };
 const liveCount = () => page.getByTestId('live-count').textContent();
+/** Whether the keyboard's focus is on the field labelled `label`. */
+const focusedOn = (label: string) =>
+  page.getByLabel(label).evaluate((e) => e.ownerDocument.activeElement === e);
+/** The page's box of an element: where it is in the window now. */
+type Box = { top: number; bottom: number; left: number; right: number };
+const box = (selector: string) =>
+  page
+    .locator(selector)
+    .evaluate((e) => (e as unknown as { getBoundingClientRect(): Box }).getBoundingClientRect());
+/** Submits a name the API refuses, with a condition it takes. */
+const refuseName = async (name: string) => {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Condition').fill('provider=eq.email');
+  await expect.poll(liveCount).toBe('2 contacts now');
+  await page.getByRole('button', { name: 'Create segment' }).click();
+};
 const listNames = async () =>
   (await db.sql<{ name: string }[]>`select name from nudge_engine.lists order by name`).map(
     (row) => row.name,
@@ -119,12 +140,9 @@ describe('the New segment form', () => {
     expect(await boxes()).toEqual(before);
   });
 
-  it('shows a refused name at the Name field, and makes nothing', async () => {
+  it('shows a refused name at the Name field, which takes the focus, and makes nothing', async () => {
     await openLists();
-    await page.getByLabel('Name').fill('Email Users!');
-    await page.getByLabel('Condition').fill('provider=eq.email');
-    await expect.poll(liveCount).toBe('2 contacts now');
-    await page.getByRole('button', { name: 'Create segment' }).click();
+    await refuseName('Email Users!');
     const problem = page.locator('form #segment-name-problem');
     await expect
       .poll(() => problem.textContent())
@@ -136,8 +154,38 @@ describe('the New segment form', () => {
       'segment-name-problem',
     );
     expect(new URL(page.url()).pathname).toBe('/lists');
+    expect(await focusedOn('Name')).toBe(true);
     await shot('name-refused');
     expect(await listNames()).toEqual(['newsletter', 'signed-in-recently-on-email']);
+
+    // Edited, the name is no longer the one refused: the refusal goes at once.
+    await page.keyboard.press('Backspace');
+    await problem.waitFor({ state: 'detached', timeout: 1_000 });
+    expect(await page.getByLabel('Name').getAttribute('aria-invalid')).toBeNull();
+    expect(await page.getByLabel('Name').getAttribute('aria-describedby')).toBeNull();
+  });
+
+  it('shows a refused name right under the Name field, in view at a phone’s width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await openLists();
+      await refuseName('Signed in users!');
+      const problem = page.locator('form #segment-name-problem');
+      await problem.waitFor();
+      expect(await focusedOn('Name')).toBe(true);
+      await shot('name-refused-phone');
+      const shown = await box('form #segment-name-problem');
+      const field = await box('form input[name="name"]');
+      const condition = await box('form input[name="query"]');
+      // In the window, under the Name field and above the Condition field.
+      expect(shown.top).toBeGreaterThanOrEqual(0);
+      expect(shown.bottom).toBeLessThanOrEqual(await page.evaluate(() => window.innerHeight));
+      expect(shown.right).toBeLessThanOrEqual(await page.evaluate(() => window.innerWidth));
+      expect(shown.top).toBeGreaterThanOrEqual(field.bottom);
+      expect(shown.bottom).toBeLessThanOrEqual(condition.top);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
   });
 
   it('makes a segment on an attribute no contact has, and its page says so', async () => {

@@ -4,7 +4,7 @@
 // first, keyset-paged ("More" asks for the contacts below the last id shown),
 // with what its condition warned of when it was made and, for a segment,
 // Delete (asked twice).
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import type { Contact } from '../../../src/client/index.js';
 import { NudgeApiError, nudge } from '../api.js';
 import { count } from '../format.js';
@@ -111,7 +111,11 @@ function carriedWarnings(): string[] {
   return Array.isArray(state?.segmentWarnings) ? state.segmentWarnings : [];
 }
 
-/** A refusal of the name (`name: expected …`), shown at the Name field; anything else below the form. */
+/**
+ * A refusal of the name (`name: expected …`), shown right under the Name
+ * field (in view on a phone, where the form is one field a line), which
+ * takes the focus; editing the name clears it. Anything else: below the form.
+ */
 const nameProblem = (error: unknown) =>
   error instanceof NudgeApiError && error.detail.startsWith('name: ') ? error.detail : undefined;
 
@@ -120,6 +124,11 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
   const [problem, setProblem] = useState<unknown>();
   const live = useLiveCount(condition);
   const ofName = nameProblem(problem);
+  const nameField = useRef<HTMLInputElement>(null);
+  // A refused name: the field takes the focus, so the fix is typed there (its refusal read out with it).
+  useEffect(() => {
+    if (ofName) nameField.current?.focus();
+  }, [ofName]);
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -141,13 +150,20 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
         <label>
           Name{' '}
           <input
+            ref={nameField}
             name="name"
             required
             placeholder="e.g. signed-in"
             aria-invalid={ofName ? true : undefined}
             aria-describedby={ofName ? 'segment-name-problem' : undefined}
+            onChange={() => ofName && setProblem(undefined)}
           />
         </label>
+        {ofName && (
+          <p className="problem form-problem" id="segment-name-problem" role="alert">
+            {ofName}
+          </p>
+        )}
         <label className="wide">
           Condition{' '}
           <input
@@ -170,11 +186,6 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
         <button type="submit" className="primary" disabled={live.error !== undefined}>
           Create segment
         </button>
-        {ofName && (
-          <p className="problem form-problem" id="segment-name-problem" role="alert">
-            {ofName}
-          </p>
-        )}
       </form>
       <Problem error={live.error ?? (ofName ? undefined : problem)} />
       <p className="muted small">
