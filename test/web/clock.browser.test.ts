@@ -115,6 +115,11 @@ describe('the engine clock', () => {
     });
     expect(await page.getByTestId('engine-time').textContent()).toContain(inTwoDays);
     await shot('page');
+    // So is the Overview's, while the clock is moved.
+    await page.goto(`${base}/`);
+    await expect
+      .poll(() => page.getByTestId('overview-engine-time').textContent())
+      .toContain(inTwoDays);
 
     for (const [url, ready, name] of PAGES) {
       await page.goto(`${base}${url}`);

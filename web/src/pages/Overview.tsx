@@ -354,8 +354,8 @@ function Cards({ data }: { data: OverviewData }) {
               )}
             </dd>
             <dt>Engine time</dt>
-            <dd>
-              <Time at={engine.clock.now} clock="engine" />
+            <dd data-testid="overview-engine-time">
+              <Time at={engine.clock.now} clock="engine" dated={engine.clock.offset_ms !== 0} />
               {engine.clock.offset_ms !== 0 && (
                 <span className="muted"> ({clockOffsetInWords(engine.clock.offset_ms)})</span>
               )}
