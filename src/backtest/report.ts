@@ -201,16 +201,19 @@ export class Tally implements Observer {
   }
 }
 
+/** `2026-03-01 09:00:00`, UTC: a report's time as `nudge logs` prints one (`--json` keeps ISO). */
+const printed = (iso: string) => iso.replace('T', ' ').slice(0, 19);
+
 /** The report as the CLI prints it. */
 export function reportLines(report: BacktestReport): string[] {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines = [
-    `Backtest of ${report.feature} (status: ${report.status}) from ${report.window.from} to ${report.window.to}, in ${(report.ms / 1000).toFixed(1)} s`,
+    `Backtest of ${report.feature} (status: ${report.status}) from ${printed(report.window.from)} to ${printed(report.window.to)} UTC, in ${(report.ms / 1000).toFixed(1)} s`,
     '',
     'History:',
     ...report.sources.map(
       (s) =>
-        `  ${s.table}: ${s.source}${s.column ? ` (inserts dated by ${s.column})` : ''} from ${s.from} to ${s.to}`,
+        `  ${s.table}: ${s.source}${s.column ? ` (inserts dated by ${s.column})` : ''} from ${printed(s.from)} to ${printed(s.to)}`,
     ),
     `Events read: ${n(report.events.read)}, matched: ${n(report.events.matched)}`,
     ...(report.events.notTrigger
@@ -272,7 +275,7 @@ const GROUP = 3;
 function timelineLines(timeline: Timeline): string[] {
   const same = (a: number, b: number) =>
     timeline[a]!.outcome === timeline[b]!.outcome && timeline[a]!.reason === timeline[b]!.reason;
-  const line = (t: Timeline[number]) => `    ${t.at}  ${t.outcome.padEnd(9)} ${t.reason}`;
+  const line = (t: Timeline[number]) => `    ${printed(t.at)}  ${t.outcome.padEnd(9)} ${t.reason}`;
   const lines: string[] = [];
   for (let i = 0; i < timeline.length; ) {
     // The group length whose run covers the most entries from i.
@@ -291,7 +294,9 @@ function timelineLines(timeline: Timeline): string[] {
     if (best.repeats > 1) {
       const more = best.repeats - 1;
       const last = timeline[i + covered - 1]!.at;
-      lines.push(`    … ${more === 1 ? 'once more' : `${more} more times`}, the last at ${last}`);
+      lines.push(
+        `    … ${more === 1 ? 'once more' : `${more} more times`}, the last at ${printed(last)}`,
+      );
     }
     i += covered;
   }

@@ -147,7 +147,9 @@ describe('nudge new', () => {
     expect(out).toContain(saved.trimEnd());
     expect(out).toContain('✓ Saved nudge/features/first-project.yaml: status draft, not deployed');
     // Then tried on the last 30 days: the one project row, rebuilt as an insert.
-    expect(out).toMatch(/\nBacktest of first-project \(status: draft\) from \S+ to \S+, in /);
+    expect(out).toMatch(
+      /\nBacktest of first-project \(status: draft\) from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d to \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, in /,
+    );
     expect(out).toContain('\nEvents read: 1, matched: 1\n');
     expect(out).toContain('\nContacts entered: 1 (1 entries)\n');
     expect(out).toContain('\n  email welcome: 1\n');

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { type BacktestReport, reportLines } from '../../src/backtest/index.js';
 
 const at = (day: number) => `2026-03-${String(day).padStart(2, '0')}T09:00:00.000Z`;
+/** As printed: UTC, to the second, as nudge logs prints times. */
+const shown = (day: number) => `2026-03-${String(day).padStart(2, '0')} 09:00:00`;
 const entry = (day: number, outcome: string, reason: string) => ({ at: at(day), outcome, reason });
 
 function reportWith(timeline: BacktestReport['samples'][number]['timeline']): BacktestReport {
@@ -46,13 +48,13 @@ describe('sample timelines', () => {
     timeline.push(entry(27, 'completed', 'completed'));
     expect(sampleLines(reportWith(timeline))).toEqual([
       '  ann@example.com',
-      `    ${at(1)}  matched   trigger matched`,
-      `    ${at(1)}  entered   entered (entry 1)`,
-      `    ${at(1)}  advanced  stage welcomed`,
-      `    ${at(2)}  matched   trigger matched`,
-      `    ${at(2)}  skipped   already in the journey at stage welcomed`,
-      `    … 24 more times, the last at ${at(26)}`,
-      `    ${at(27)}  completed completed`,
+      `    ${shown(1)}  matched   trigger matched`,
+      `    ${shown(1)}  entered   entered (entry 1)`,
+      `    ${shown(1)}  advanced  stage welcomed`,
+      `    ${shown(2)}  matched   trigger matched`,
+      `    ${shown(2)}  skipped   already in the journey at stage welcomed`,
+      `    … 24 more times, the last at ${shown(26)}`,
+      `    ${shown(27)}  completed completed`,
     ]);
   });
 
@@ -67,10 +69,10 @@ describe('sample timelines', () => {
     ];
     expect(sampleLines(reportWith(timeline))).toEqual([
       '  ann@example.com',
-      `    ${at(1)}  skipped   no contact`,
-      `    … 3 more times, the last at ${at(4)}`,
-      `    ${at(5)}  matched   trigger matched`,
-      `    ${at(6)}  matched   trigger matched`,
+      `    ${shown(1)}  skipped   no contact`,
+      `    … 3 more times, the last at ${shown(4)}`,
+      `    ${shown(5)}  matched   trigger matched`,
+      `    ${shown(6)}  matched   trigger matched`,
     ]);
   });
 });
