@@ -42,6 +42,7 @@ let dashboard: Dashboard;
 
 const shot = (name: string) => screenshot(page, `segments-${name}`);
 const LONG_VALUE = 'annual-business-plus-with-priority-support-and-sso';
+const RENEWED = '2026-03-01T09:00:00.000Z';
 
 beforeAll(async () => {
   dashboard = await startDashboard(db);
@@ -71,7 +72,7 @@ beforeAll(async () => {
   }
   await db.sql`
     insert into nudge_engine.contacts (email, attributes)
-    values ('pat@example.com', ${db.sql.json({ plan: 'pro', country: 'FR', tier: LONG_VALUE, gone: null })})`;
+    values ('pat@example.com', ${db.sql.json({ plan: 'pro', country: 'FR', tier: LONG_VALUE, gone: null, renewed_at: RENEWED })})`;
   // A static list, and a segment with a condition as long as some are: the widest row.
   await db.sql`
     insert into nudge_engine.lists (name, query)
@@ -224,6 +225,20 @@ describe('a segment’s page', () => {
     expect(shown).toContain(`tier: ${LONG_VALUE.slice(0, 32)}…`);
     expect(shown).not.toContain(LONG_VALUE);
     expect(shown).not.toContain('gone');
+    // A time in local time, as the pages show times, not its ISO stamp.
+    const local = await page.evaluate(
+      (iso) =>
+        new Date(iso).toLocaleString(undefined, {
+          day: 'numeric',
+          month: 'short',
+          hour: '2-digit',
+          minute: '2-digit',
+          second: '2-digit',
+        }),
+      RENEWED,
+    );
+    expect(shown).toContain(`renewed_at: ${local}`);
+    expect(shown).not.toContain(RENEWED);
     expect(await row.locator('.member-attributes').getAttribute('title')).toContain(
       `tier: ${LONG_VALUE}`,
     );

@@ -7,7 +7,7 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import type { Contact } from '../../../src/client/index.js';
 import { NudgeApiError, nudge } from '../api.js';
-import { count } from '../format.js';
+import { count, localTime } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Confirm, Problem, Time, useLoad } from '../ui.js';
 
@@ -294,13 +294,13 @@ const VALUE_CHARS = 32;
 
 /**
  * A member's attributes with their values (`plan: pro, country: FR`), nulls
- * left out, each value cut to VALUE_CHARS and the row to SHOWN_ATTRIBUTES
+ * left out, times in local time, each value cut to VALUE_CHARS and the row to SHOWN_ATTRIBUTES
  * ("+2 more"); every one whole on hover.
  */
 function AttributeValues({ attributes }: { attributes: Record<string, unknown> }) {
   const pairs = Object.entries(attributes)
     .filter(([, value]) => value !== null && value !== undefined)
-    .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    .map(([key, value]) => `${key}: ${valueText(value)}`);
   const cut = (text: string) => {
     const at = text.indexOf(': ') + 2 + VALUE_CHARS;
     return text.length > at + 1 ? `${text.slice(0, at)}…` : text;
@@ -313,6 +313,13 @@ function AttributeValues({ attributes }: { attributes: Record<string, unknown> }
       {more > 0 && <span className="muted"> +{more} more</span>}
     </span>
   );
+}
+
+/** An ISO timestamp (a synced `created_at`) in local time, as the pages show times; else the value. */
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/;
+function valueText(value: unknown): string {
+  if (typeof value !== 'string') return JSON.stringify(value);
+  return ISO_TIME.test(value) ? localTime(new Date(value), new Date()) : value;
 }
 
 /**
