@@ -92,6 +92,10 @@ describe('Logs after the session ended elsewhere', () => {
         .toBe('○ not live: session ended');
       await logs.getByRole('alert').filter({ hasText: 'Your session has ended.' }).waitFor();
       await logs.getByRole('link', { name: 'Sign in again' }).waitFor();
+      // The header no longer offers what the session had.
+      await expect
+        .poll(() => logs.locator('header').getByRole('button', { name: 'Sign out' }).count())
+        .toBe(0);
       await shot(logs, 'logs-session-ended');
     } finally {
       await context.close();

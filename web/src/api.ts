@@ -5,7 +5,29 @@ import { Nudge, NudgeApiError } from '../../src/client/index.js';
 
 let csrf: string | null = null;
 
-export const nudge = new Nudge({ url: window.location.origin, csrf: () => csrf });
+/**
+ * Told when any answer is a 401 (signed out in another tab, a restart's new
+ * token): the header stops offering what a session has (Sign out, the
+ * clock's badge) while the page says the session ended.
+ */
+const sessionEnded = new EventTarget();
+
+export function onSessionEnded(listener: () => void): () => void {
+  sessionEnded.addEventListener('ended', listener);
+  return () => sessionEnded.removeEventListener('ended', listener);
+}
+
+const watchingFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  if (response.status === 401) sessionEnded.dispatchEvent(new Event('ended'));
+  return response;
+};
+
+export const nudge = new Nudge({
+  url: window.location.origin,
+  csrf: () => csrf,
+  fetch: watchingFetch,
+});
 
 /** Reads the session once at start: who is signed in and the CSRF value. */
 export async function startSession(): Promise<{ name: string } | 'signed-out'> {

@@ -4,7 +4,7 @@
 // "Skip to content", past the header to the page.
 import { type MouseEvent, StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { nudge, startSession } from './api.js';
+import { nudge, onSessionEnded, startSession } from './api.js';
 import { CLOCK_MOVED, ClockOffset, useClockMoved } from './clock.js';
 import { Actions } from './pages/Actions.js';
 import { Clock } from './pages/Clock.js';
@@ -36,8 +36,10 @@ function App() {
   const route = useRoute();
   const [who, setWho] = useState<{ name: string } | 'signed-out'>();
   const [problem, setProblem] = useState<unknown>();
+  const [ended, setEnded] = useState(false);
   useEffect(() => {
     startSession().then(setWho, setProblem);
+    return onSessionEnded(() => setEnded(true));
   }, []);
   useEffect(() => {
     const titles: Record<Route['page'], string> = {
@@ -83,8 +85,8 @@ function App() {
             </Link>
           ))}
         </nav>
-        {who && <ClockAhead />}
-        {who && (
+        {who && !ended && <ClockAhead />}
+        {who && !ended && (
           <form method="post" action="/logout" className="who">
             <span className="muted small">{who.name}</span> <button type="submit">Sign out</button>
           </form>
