@@ -87,7 +87,7 @@ function Checks() {
     <section aria-labelledby="checks">
       <div className="heading">
         <h2 id="checks">Checks</h2>
-        <span className="muted small" data-testid="checks-summary">
+        <span className="muted small beside" data-testid="checks-summary">
           {data ? checksSummary(fails, warns) : 'running nudge doctor…'}
           {data && (
             <>
