@@ -147,7 +147,7 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
     <section aria-labelledby="new-segment">
       <h2 id="new-segment">New segment</h2>
       <form className="filters" onSubmit={onSubmit}>
-        <label>
+        <label className="field">
           Name{' '}
           <input
             ref={nameField}
@@ -164,7 +164,7 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
             {ofName}
           </p>
         )}
-        <label className="wide">
+        <label className="field wide">
           Condition{' '}
           <input
             name="query"
