@@ -212,6 +212,21 @@ describe('Deploy', () => {
     expect(deployed.status()).toBe(200);
     await page.getByText(/^Deployment #\d+: \d+ created/).waitFor();
     expect(sent('/v1/deploy')).toBe(1);
+    // Said as done (the ok colour's bar), not as a warning (amber).
+    const bar = await page
+      .getByTestId('deployed')
+      .evaluate((note) => getComputedStyle(note).borderLeftColor);
+    const colour = (name: string) =>
+      page.evaluate((variable) => {
+        const probe = document.createElement('span');
+        probe.style.color = `var(${variable})`;
+        document.body.append(probe);
+        const value = getComputedStyle(probe).color;
+        probe.remove();
+        return value;
+      }, name);
+    expect(bar).toBe(await colour('--ok'));
+    expect(bar).not.toBe(await colour('--warn'));
   });
 
   it('shows the new plan when the plan changed before Yes, and deploys that one after Yes', async () => {

@@ -144,7 +144,7 @@ export function PlanAndDeploy() {
         </p>
       )}
       {done && (
-        <p className="note" role="status">
+        <p className="note done" role="status" data-testid="deployed">
           {done}
         </p>
       )}
