@@ -212,21 +212,37 @@ describe('Deploy', () => {
     expect(deployed.status()).toBe(200);
     await page.getByText(/^Deployment #\d+: \d+ created/).waitFor();
     expect(sent('/v1/deploy')).toBe(1);
-    // Said as done (the ok colour's bar), not as a warning (amber).
-    const bar = await page
-      .getByTestId('deployed')
-      .evaluate((note) => getComputedStyle(note).borderLeftColor);
-    const colour = (name: string) =>
-      page.evaluate((variable) => {
-        const probe = document.createElement('span');
+    // Said as done (the ok colour's bar), not as a warning (amber): the
+    // note's computed bar against each colour as the page computes it.
+    const colours = await page.evaluate(() => {
+      type Styled = { borderLeftColor: string; color: string };
+      type Node = { style: { color: string }; remove(): void };
+      const window = globalThis as unknown as {
+        getComputedStyle(node: unknown): Styled;
+        document: {
+          querySelector(selector: string): unknown;
+          createElement(tag: string): Node;
+          body: { append(node: Node): void };
+        };
+      };
+      const of = (variable: string) => {
+        const probe = window.document.createElement('span');
         probe.style.color = `var(${variable})`;
-        document.body.append(probe);
-        const value = getComputedStyle(probe).color;
+        window.document.body.append(probe);
+        const value = window.getComputedStyle(probe).color;
         probe.remove();
         return value;
-      }, name);
-    expect(bar).toBe(await colour('--ok'));
-    expect(bar).not.toBe(await colour('--warn'));
+      };
+      const note = window.document.querySelector('[data-testid="deployed"]');
+      return {
+        bar: window.getComputedStyle(note).borderLeftColor,
+        ok: of('--ok'),
+        warn: of('--warn'),
+      };
+    });
+    expect(colours.ok).toMatch(/^rgb/);
+    expect(colours.bar).toBe(colours.ok);
+    expect(colours.bar).not.toBe(colours.warn);
   });
 
   it('shows the new plan when the plan changed before Yes, and deploys that one after Yes', async () => {
