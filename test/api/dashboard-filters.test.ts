@@ -131,7 +131,7 @@ describe('a feature filter', () => {
 
 describe('a contact filter', () => {
   it('on /v1/decisions: 422 unknown_contact when no contact has that email or id and no decision names it', async () => {
-    for (const contact of ['grace', 'ada', '4d1c9a7e-0000-4000-8000-000000000000']) {
+    for (const contact of ['grace', 'adam', '4d1c9a7e-0000-4000-8000-000000000000']) {
       const response = await call('GET', `/v1/decisions?contact=${contact}`);
       expect(response.status, contact).toBe(422);
       expect(await response.json()).toEqual({
@@ -139,6 +139,15 @@ describe('a contact filter', () => {
         detail: `contact: no contact "${contact}"; give a whole email, an external id or a contact id`,
       });
     }
+    // The start of one contact's email, and of one only (Contacts' search takes a
+    // prefix): the whole email is named. Nothing when several or none start so.
+    expect(await refusal('/v1/decisions?contact=ada')).toBe(
+      '422 unknown_contact: contact: no contact "ada" (did you mean "ada@example.com"?); give a whole email, an external id or a contact id',
+    );
+    // A LIKE wildcard is a letter here: "%" starts no email.
+    expect(await refusal('/v1/decisions?contact=%25')).toBe(
+      '422 unknown_contact: contact: no contact "%"; give a whole email, an external id or a contact id',
+    );
     // A known feature does not hide it; an unknown one is said first.
     expect(await refusal('/v1/decisions?feature=drip&contact=grace')).toBe(
       '422 unknown_contact: contact: no contact "grace"; give a whole email, an external id or a contact id',

@@ -99,7 +99,20 @@ export async function unknownContactText(
     : await sql<{ found: boolean }[]>`
         select exists (select 1 from nudge_engine.contacts
                         where email = ${value.toLowerCase()} or external_id = ${value}) as found`;
-  return row?.found ? undefined : `no contact "${value}"`;
+  if (row?.found) return undefined;
+  return `no contact "${value}"${UUID.test(value) ? '' : await emailMeant(sql, value)}`;
+}
+
+/**
+ * ` (did you mean "ada@example.com"?)` when one contact's email, and one
+ * only, starts with what was given (`ada`): Contacts' search takes a prefix,
+ * the decision log a whole email. Read on the way to a refusal only.
+ */
+async function emailMeant(sql: postgres.Sql, value: string): Promise<string> {
+  const prefix = `${value.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const rows = await sql<{ email: string }[]>`
+    select email from nudge_engine.contacts where email like ${prefix} limit 2`;
+  return rows.length === 1 ? ` (did you mean "${rows[0]!.email}"?)` : '';
 }
 
 /** What unknownContactText says is to be given instead. */
