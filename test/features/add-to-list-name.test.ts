@@ -2,14 +2,10 @@
 // digits, - and _; POST /v1/lists's), so `nudge plan` says file:line rather
 // than every run failing; a Liquid name is known only rendered (the action
 // checks it when it would make a new list), so plan takes it.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../src/cli/io.js';
-import { run } from '../../src/cli/program.js';
 import { applyDemoTables } from '../../src/dev/demo.js';
 import { useDatabase } from '../harness/db.js';
+import { planProblems, tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 
@@ -27,19 +23,11 @@ stages:
 `;
 
 async function plan(list: string) {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-list-name-'));
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge/features/f.yaml'), feature(list));
-  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
-  const code = await run(['plan'], m.io);
-  return {
-    code,
-    problems: m
-      .stderr()
-      .split('\n')
-      .filter((line) => line.startsWith('✗')),
-  };
+  const cwd = await tempProject(
+    { 'nudge.yaml': '', 'nudge/features/f.yaml': feature(list) },
+    'nudge-list-name-',
+  );
+  return planProblems(cwd, db.url);
 }
 
 describe('add_to_list in a feature file', () => {

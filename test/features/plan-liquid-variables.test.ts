@@ -8,10 +8,9 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { memoryIo } from '../../src/cli/io.js';
-import { run } from '../../src/cli/program.js';
 import { applyDemoTables } from '../../src/dev/demo.js';
 import { useDatabase } from '../harness/db.js';
+import { planProblems } from '../harness/project.js';
 
 const db = useDatabase();
 
@@ -33,17 +32,7 @@ async function project(
   return cwd;
 }
 
-async function plan(cwd: string) {
-  const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
-  const code = await run(['plan'], m.io);
-  return {
-    code,
-    problems: m
-      .stderr()
-      .split('\n')
-      .filter((line) => line.startsWith('✗')),
-  };
-}
+const plan = (cwd: string) => planProblems(cwd, db.url);
 
 const WELCOME = `name: welcome
 trigger: { table: auth.users, on: insert, when: { new.emial: eqq.x } }

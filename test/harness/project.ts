@@ -21,3 +21,21 @@ export async function tempProject(
   }
   return cwd;
 }
+
+/** `nudge plan` in `cwd` against `url`: its exit code and the lines it marks ✗. */
+export async function planProblems(
+  cwd: string,
+  url: string,
+): Promise<{ code: number; problems: string[] }> {
+  const { memoryIo } = await import('../../src/cli/io.js');
+  const { run } = await import('../../src/cli/program.js');
+  const m = memoryIo({ cwd, env: { DATABASE_URL: url } });
+  const code = await run(['plan'], m.io);
+  return {
+    code,
+    problems: m
+      .stderr()
+      .split('\n')
+      .filter((line) => line.startsWith('✗')),
+  };
+}

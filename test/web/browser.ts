@@ -9,7 +9,13 @@ import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type Route,
+} from 'playwright-core';
 import type postgres from 'postgres';
 import { deploy } from '../../src/capture/deploy.js';
 import { planChange } from '../../src/cli/capture.js';
@@ -156,4 +162,29 @@ actions: { max_attempts: 2, backoff_base_ms: ${backoffMs}, backoff_max_ms: ${bac
   const project = { ...loaded, databaseUrlFrom: 'nudge dev' };
   await deploy(sql, (await planChange(project, sql)).plan.desired);
   return { cwd, project, media };
+}
+
+/**
+ * Holds the page's requests to `url` (a glob) until `release()`, which lets
+ * them go on, waits for them, and stops holding: what a page shows while an
+ * answer is on its way.
+ */
+export async function holdRequests(page: Page, url: string): Promise<{ release(): Promise<void> }> {
+  let open = () => {};
+  const held = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let continued: Promise<void> | undefined;
+  const hold = async (route: Route) => {
+    continued = held.then(() => route.continue());
+    await continued;
+  };
+  await page.route(url, hold);
+  return {
+    async release() {
+      open();
+      await continued;
+      await page.unroute(url, hold);
+    },
+  };
 }

@@ -17,6 +17,7 @@ import type { Recorder } from '../harness/http-recorder.js';
 import {
   dashboardProject,
   demoFeatures,
+  holdRequests,
   launchBrowser,
   screenshot,
   signedInPage,
@@ -135,16 +136,7 @@ describe('Deploy', () => {
     });
     const questions = () => page.evaluate(() => (globalThis as unknown as QuestionWatch).questions);
     // The database's name (from /v1/overview) answers only after the plan.
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let continued: Promise<void> | undefined;
-    const hold = async (route: Route) => {
-      continued = held.then(() => route.continue());
-      await continued;
-    };
-    await page.route('**/v1/overview', hold);
+    const overview = await holdRequests(page, '**/v1/overview');
     const [planned] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith('/v1/plan')),
       page.getByRole('button', { name: 'Plan', exact: true }).click(),
@@ -168,9 +160,7 @@ describe('Deploy', () => {
         ),
     );
     expect(await deploy.count()).toBe(0);
-    release();
-    await continued;
-    await page.unroute('**/v1/overview', hold);
+    await overview.release();
 
     await deploy.click();
     const ask = page.getByRole('group', { name: /^Deploy \d+ changes? to / });

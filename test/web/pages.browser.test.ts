@@ -22,7 +22,13 @@ import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { signUp } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 import type { Recorder } from '../harness/http-recorder.js';
-import { dashboardProject, launchBrowser, overflowsSideways, screenshot } from './browser.js';
+import {
+  dashboardProject,
+  holdRequests,
+  launchBrowser,
+  overflowsSideways,
+  screenshot,
+} from './browser.js';
 
 const db = useDatabase();
 
@@ -207,22 +213,11 @@ describe('Logs', () => {
     );
 
     // While the first page is on its way the page says so, not "no decisions".
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let continued: Promise<void> | undefined;
-    const hold = async (route: Route) => {
-      continued = held.then(() => route.continue());
-      await continued;
-    };
-    await page.route('**/v1/decisions?*', hold);
+    const decisions = await holdRequests(page, '**/v1/decisions?*');
     await go('/logs?outcome=entered');
     await page.getByRole('status').filter({ hasText: 'Loading…' }).waitFor();
     expect(await page.getByText('No decisions match').count()).toBe(0);
-    release();
-    await continued;
-    await page.unroute('**/v1/decisions?*', hold);
+    await decisions.release();
     await page.getByRole('status').filter({ hasText: 'Loading…' }).waitFor({ state: 'detached' });
 
     // A window that ended an hour ago holds none of today's decisions.
