@@ -7,7 +7,7 @@
 // 2, as commander's own refusals of a value are; a 422 from the API).
 import { parseTime, yearOf } from '../conditions/time.js';
 import { UsageError } from '../errors.js';
-import { durationProblem, parseDuration } from './duration-text.js';
+import { didYouMeanDuration, durationProblem, parseDuration } from './duration-text.js';
 
 /** `--since 7d` → ms; a UsageError naming `flag` when it is no duration or past 36500d. */
 export function durationOption(flag: string, text: string, hint?: string): number {
@@ -35,7 +35,10 @@ export function timeOption(flag: string, text: string, now: Date): Date {
   // With what is wrong with a date the calendar lacks.
   const date = /^\d{4}-\d{2}-\d{2}/.exec(trimmed)?.[0];
   const why = date && isoTime(date) === undefined ? ` (the calendar has no ${date})` : '';
-  throw new UsageError(`${flag} ${JSON.stringify(text)} is not a time${why}`, TIME_HINT);
+  throw new UsageError(
+    `${flag} ${JSON.stringify(text)} is not a time${why}${didYouMeanDuration(trimmed)}`,
+    TIME_HINT,
+  );
 }
 
 /** Microseconds since 1970 of an ISO time of year 1 or later. */

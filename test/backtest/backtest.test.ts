@@ -258,6 +258,10 @@ describe('nudge backtest', () => {
       error: 'invalid_backtest',
       detail: 'since "soon" is not a time',
     });
+    // A mistyped unit names the duration meant, as a duration flag does.
+    expect(
+      ((await (await post({ feature: 'drip', since: '2dd' })).json()) as { detail: string }).detail,
+    ).toBe('since "2dd" is not a time (did you mean "2d"?)');
     const both = await post({ feature: 'drip', since: '7d', to: '1d' });
     expect(both.status).toBe(422);
     expect(((await both.json()) as { detail: string }).detail).toBe(
