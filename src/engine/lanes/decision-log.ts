@@ -9,6 +9,7 @@
 
 import type postgres from 'postgres';
 import type { Decision } from '../journeys/machine.js';
+import { engineNowSql } from '../wiring/clock.js';
 
 /** The features skipped together, feature → reason, in a row's detail. */
 export interface SkippedDetail {
@@ -190,7 +191,7 @@ function matching(sql: postgres.Sql, filter: DecisionFilter) {
 
 function times(sql: postgres.Sql, filter: DecisionFilter) {
   // Back from the engine clock's now: decisions are stamped on it (nudge clock moves it).
-  return sql`${filter.sinceMs !== undefined ? sql`and d.at > now() + coalesce((select offset_ms from nudge_engine.clock), 0) * interval '1 millisecond' - ${filter.sinceMs / 1000} * interval '1 second'` : sql``}
+  return sql`${filter.sinceMs !== undefined ? sql`and d.at > ${engineNowSql(sql)} - ${filter.sinceMs / 1000} * interval '1 second'` : sql``}
        ${filter.from ? sql`and d.at >= ${filter.from}` : sql``}
        ${filter.to ? sql`and d.at < ${filter.to}` : sql``}`;
 }

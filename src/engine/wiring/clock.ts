@@ -24,6 +24,14 @@ export function manualClock(start = new Date('2026-01-01T00:00:00Z')) {
   };
 }
 
+/**
+ * The engine clock's now inside a statement: the database's now() plus the
+ * offset in nudge_engine.clock (what storeClock reads), for queries over
+ * times the engine stamped.
+ */
+export const engineNowSql = (sql: postgres.Sql) =>
+  sql`(now() + coalesce((select offset_ms from nudge_engine.clock), 0) * interval '1 millisecond')`;
+
 /** Real time plus the offset in nudge_engine.clock, re-read every `refreshMs`. */
 export async function storeClock(
   sql: postgres.Sql,

@@ -22,6 +22,7 @@ import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
 import { featurePauses } from '../../engine/match/pauses.js';
+import { engineNowSql } from '../../engine/wiring/clock.js';
 import type { Feature } from '../../features/load.js';
 import type { ApiEnv } from './auth.js';
 import { takes } from './input.js';
@@ -199,9 +200,7 @@ async function activityFacts(sql: postgres.Sql) {
   >`
     with starts as (
       select date_trunc('minute', now()) - interval '59 minutes' as real_from,
-             date_trunc('minute', now() + coalesce(
-               (select offset_ms from nudge_engine.clock limit 1), 0) * interval '1 millisecond')
-               - interval '59 minutes' as engine_from
+             date_trunc('minute', ${engineNowSql(sql)}) - interval '59 minutes' as engine_from
     ), minutes as (
       select i, real_from + i * interval '1 minute' as minute,
              engine_from + i * interval '1 minute' as engine_minute
