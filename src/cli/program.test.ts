@@ -37,6 +37,23 @@ describe('nudge options', () => {
     expect(err).toContain(message);
   });
 
+  it.each([
+    [['logs', '--since', '2', 'days'], 'A value with a space needs quotes: --since "2 days"'],
+    [['logs', '-n', '5', '--since', '10', 'minutes'], '--since "10 minutes"'],
+    [['backtest', '--since', '2', 'days', 'welcome'], '--since "2 days"'],
+  ])('names the quotes a value split at its space needs: %j', async (argv, hint) => {
+    const { code, err } = await nudge(...argv);
+    expect(code).toBe(2);
+    expect(err).toContain('too many arguments');
+    expect(err).toContain(hint);
+  });
+
+  it('gives no quoting hint for a word that follows no option', async () => {
+    const { code, err } = await nudge('logs', 'welcome');
+    expect(code).toBe(2);
+    expect(err).not.toContain('needs quotes');
+  });
+
   it('prints the version', async () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     expect(await nudge('--version')).toMatchObject({ code: 0, out: version });

@@ -27,6 +27,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
     .configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),
       writeErr: (text) => io.err(text.trimEnd()),
+      outputError: (text, write) => {
+        const hint = text.includes('too many arguments')
+          ? quoteHint(program, argv, text)
+          : undefined;
+        write(hint ? `${text.trimEnd()}\n${hint}` : text);
+      },
     })
     .showHelpAfterError('(run nudge --help for the commands)');
 
@@ -52,6 +58,40 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return printError(io, error, argv.includes('--debug'));
   }
   return exitCode;
+}
+
+/**
+ * `nudge logs --since 2 days` is refused by commander as "too many
+ * arguments": the shell split the value at its space. When a word it refused
+ * follows an option's value, name the option with the value quoted.
+ */
+function quoteHint(program: Command, argv: string[], message: string): string | undefined {
+  const counts = /Expected (\d+) arguments? but got (\d+)/.exec(message);
+  const excess = counts ? Number(counts[2]) - Number(counts[1]) : 0;
+  const command = program.commands.find(
+    (c) => c.name() === argv[0] || c.aliases().includes(argv[0] ?? ''),
+  );
+  if (!command) return undefined;
+  const valued = (token: string) =>
+    [...command.options, ...program.options].find(
+      (o) => (o.long === token || o.short === token) && (o.required || o.optional),
+    );
+  for (let i = 1; i < argv.length; i++) {
+    const option = valued(argv[i] ?? '');
+    const value = argv[i + 1];
+    const extra: string[] = [];
+    for (
+      let j = i + 2;
+      j < argv.length && extra.length < excess && !argv[j]?.startsWith('-');
+      j++
+    ) {
+      extra.push(argv[j] ?? '');
+    }
+    if (option && value !== undefined && !value.startsWith('-') && extra.length > 0) {
+      return `A value with a space needs quotes: ${argv[i]} "${[value, ...extra].join(' ')}"`;
+    }
+  }
+  return undefined;
 }
 
 /** package.json's version (src/cli and dist/cli are both two levels down). */
