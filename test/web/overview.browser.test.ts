@@ -194,6 +194,18 @@ describe('Last hour, per minute', () => {
       expect(
         await activity.getByTestId('spark-Actions').locator('svg').getAttribute('aria-label'),
       ).toBe('Actions: 1 in the last hour, at most 1 a minute');
+      // Under each chart its first and last minute: real time undated, the
+      // engine clock's dated two days ahead.
+      const axis = (name: string) =>
+        activity.getByTestId(`spark-${name}`).locator('.spark-axis span').allTextContents();
+      const [eventsFrom, eventsTo] = await axis('Events');
+      expect(eventsFrom).toMatch(/^\d{1,2}:\d{2}( [AP]M)?$/);
+      expect(eventsTo).toMatch(/^\d{1,2}:\d{2}( [AP]M)?$/);
+      const ahead = new Date(Date.now() + TWO_DAYS);
+      const [failuresFrom, failuresTo] = await axis('Failures');
+      expect(failuresTo).toContain(String(ahead.getDate()));
+      expect(failuresTo).not.toBe(eventsTo);
+      expect(failuresFrom).toContain(String(new Date(ahead.getTime() - 59 * 60_000).getDate()));
       await screenshot(page, 'overview-activity');
     } finally {
       await page.context().close();

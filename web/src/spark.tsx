@@ -1,6 +1,7 @@
 // A small per-minute chart in SVG (no chart library): one bar per minute,
 // scaled to the largest, with the total and the peak in words for screen
-// readers and on hover.
+// readers and on hover, and its first and last minute under it (dated when
+// not today, as on a moved engine clock).
 import { count } from './format.js';
 
 export function Spark({
@@ -46,11 +47,23 @@ export function Spark({
               width={Math.max(1, step - 1)}
               height={h}
             >
-              <title>{`${minute.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}: ${count(n)}`}</title>
+              <title>{`${minuteLabel(minute)}: ${count(n)}`}</title>
             </rect>
           );
         })}
       </svg>
+      <div className="spark-axis muted small" aria-hidden="true">
+        <span>{minuteLabel(start)}</span>
+        <span>{minuteLabel(new Date(start.getTime() + (values.length - 1) * 60_000))}</span>
+      </div>
     </figure>
   );
+}
+
+/** "14:03" today, "9 Dec, 14:03" another day (the locale's order). */
+function minuteLabel(at: Date): string {
+  const clock = { hour: '2-digit', minute: '2-digit' } as const;
+  return at.toDateString() === new Date().toDateString()
+    ? at.toLocaleTimeString(undefined, clock)
+    : at.toLocaleString(undefined, { day: 'numeric', month: 'short', ...clock });
 }
