@@ -42,6 +42,9 @@ contacts:
 #     sync:
 #       users: true
 #       tables: [customers, orders]
+#     table_mapping:              # how each listed table syncs
+#       customers: { plan: plan } # column: contact attribute
+#       orders: { sync_as: events, event_name: order_placed }
 `;
 
 export async function init(

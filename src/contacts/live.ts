@@ -51,23 +51,27 @@ export function liveSyncTables(project: LoadedConfig): Watched[] {
     });
   }
   if (supabase.sync.realtime) {
+    // Only a mapped table has something to sync: a row of a table listed in
+    // sync.tables without a table_mapping entry would be captured and thrown
+    // away (nudge doctor warns of it). A table synced as attributes merges
+    // its inserts and updates, as events its inserts; deletes change nothing.
     const seen = new Set<string>();
-    const add = (name: string, path: (string | number)[]) => {
+    const listedKey = (text: string) => {
+      const table = parseTableName(text);
+      return table && tableKey(table);
+    };
+    for (const [name, entry] of Object.entries(supabase.table_mapping ?? {})) {
       const table = parseTableName(name);
-      if (!table || seen.has(JSON.stringify(table))) return;
-      seen.add(JSON.stringify(table));
-      const asEvents = supabase.table_mapping?.[name]?.sync_as === 'events';
+      if (!table || seen.has(tableKey(table))) continue;
+      seen.add(tableKey(table));
+      const listed = supabase.sync.tables.findIndex((text) => listedKey(text) === tableKey(table));
       watched.push({
         table,
-        operations: asEvents ? ['insert'] : ['insert', 'update', 'delete'],
+        operations: entry.sync_as === 'events' ? ['insert'] : ['insert', 'update'],
         by: `sync: ${name}`,
-        path,
+        path: listed >= 0 ? [...base, 'sync', 'tables', listed] : [...base, 'table_mapping', name],
       });
-    };
-    for (const [i, name] of supabase.sync.tables.entries())
-      add(name, [...base, 'sync', 'tables', i]);
-    for (const name of Object.keys(supabase.table_mapping ?? {}))
-      add(name, [...base, 'table_mapping', name]);
+    }
   }
   if (supabase.sync.storage) {
     watched.push({

@@ -335,6 +335,10 @@ interface ConfiguredTable {
   name: TableName;
   /** Listed in sync.tables (not only as a table_mapping key). */
   synced: boolean;
+  /** Has a table_mapping entry. */
+  mapped: boolean;
+  /** As nudge.yaml writes it. */
+  written: string;
   /** e.g. `connectors.supabase.sync.tables[0] at nudge.yaml:9` */
   where: string;
   report?: TableReport;
@@ -345,12 +349,25 @@ function configuredTables(project: LoadedConfig): ConfiguredTable[] {
   const supabase = project.supabase;
   if (!supabase?.enabled) return [];
   const found = new Map<string, ConfiguredTable>();
+  const mapped = new Set(
+    Object.keys(supabase.table_mapping ?? {})
+      .map((key) => parseTableName(key))
+      .filter((name) => name !== undefined)
+      .map(tableKey),
+  );
   const add = (text: string, path: (string | number)[], isKey: boolean) => {
     const name = parseTableName(text);
     if (!name || found.has(tableKey(name))) return;
     const place = project.source?.placeOf(path, { key: isKey });
     const at = place ? ` at ${place.file}:${place.line}` : '';
-    found.set(tableKey(name), { name, synced: !isKey, where: `${formatPath(path)}${at}` });
+    const where = `${formatPath(path)}${at}`;
+    found.set(tableKey(name), {
+      name,
+      synced: !isKey,
+      mapped: mapped.has(tableKey(name)),
+      written: text,
+      where,
+    });
   };
   supabase.sync.tables.forEach((text, i) => {
     add(text, ['connectors', 'supabase', 'sync', 'tables', i], false);
@@ -390,6 +407,10 @@ async function tableChecks({ sql, say, analysis, role, byKey, configured }: Chec
     } else if (!table.report.access.select) {
       const fix = `GRANT SELECT ON ${name} TO ${role}, or connect as postgres`;
       say('fail', 'Tables', `${name} is not readable by role ${role} — ${table.where}`, fix);
+    } else if (table.synced && !table.mapped) {
+      const message = `${name} is in sync.tables but has no table_mapping entry, so nothing syncs from it and nothing is captured for it — ${table.where}`;
+      const fix = `add connectors.supabase.table_mapping.${table.written} (its columns as attributes, or sync_as: events), or take it out of sync.tables`;
+      say('warn', 'Tables', message, fix);
     }
   }
 
@@ -431,7 +452,13 @@ async function captureChecks(checks: Checks) {
     );
   }
 
-  const targets = new Set(configured.map((t) => t.report).filter((t) => t !== undefined));
+  // Live sync captures mapped tables only (contacts/live.ts).
+  const targets = new Set(
+    configured
+      .filter((t) => t.mapped)
+      .map((t) => t.report)
+      .filter((t) => t !== undefined),
+  );
   const users = byKey.get(tableKey({ schema: 'auth', table: 'users' }));
   if (project.supabase?.sync.users && users) targets.add(users);
   for (const name of featureTables(checks.features)) {

@@ -151,6 +151,9 @@ const SYNC = `    sync:
       tables: [customers, orders]
       storage: true
       realtime: true
+    table_mapping:
+      customers: { plan: plan }
+      orders: { sync_as: events, event_name: order_placed }
 `;
 
 async function doctor(
@@ -288,8 +291,29 @@ describe('nudge doctor', () => {
     expect(code).toBe(1);
   });
 
+  it('warns of a table in sync.tables with no table_mapping entry, and checks no trigger on it', async () => {
+    const yaml = connector(`    sync:
+      tables: [customers, events]
+      realtime: true
+    table_mapping:
+      customers: { plan: plan }
+`);
+    const { code, lines } = await doctor(yaml);
+    const at = lines.findIndex((line) =>
+      /^⚠ Tables {13}public\.events is in sync\.tables but has no table_mapping entry, so nothing syncs from it and nothing is captured for it — connectors\.supabase\.sync\.tables\[1\] at .*nudge\.yaml:7$/.test(
+        line,
+      ),
+    );
+    expect(at, lines.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(lines[at + 1]).toBe(
+      '  fix: add connectors.supabase.table_mapping.events (its columns as attributes, or sync_as: events), or take it out of sync.tables',
+    );
+    expect(lines).toContain('✓ Trigger privilege  can create triggers on public.customers');
+    expect(code).toBe(0);
+  });
+
   it('warns about RLS hiding every row and explains what a limited role cannot do', async () => {
-    const yaml = `connectors:\n  supabase:\n    sync:\n      tables: [orders]\n`;
+    const yaml = `connectors:\n  supabase:\n    sync:\n      tables: [orders]\n    table_mapping:\n      orders: { sync_as: events }\n`;
     const { code, lines } = await doctor(yaml, { DATABASE_URL: db.urlAs(reader, 'pw') });
     expect(lines[1]).toMatch(
       new RegExp(`^✓ Connection {9}PostgreSQL \\d+\\.\\d+, role ${reader} \\(RLS applies\\)$`),

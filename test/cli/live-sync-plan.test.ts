@@ -1,7 +1,9 @@
 // Live sync's capture goes through the same plan and deploy as features: the
 // connector block's sync.realtime / sync.storage become triggers on
 // auth.users, the mapped tables and storage.objects; a mapped table that does
-// not exist fails the plan at its line in nudge.yaml.
+// not exist fails the plan at its line in nudge.yaml; a table listed in
+// sync.tables without a table_mapping entry has nothing to sync and is not
+// captured.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
@@ -14,7 +16,7 @@ const CONFIG = `connectors:
   supabase:
     sync:
       users: true
-      tables: [customers]
+      tables: [customers, products]
       storage: true
       realtime: true
     table_mapping:
@@ -32,6 +34,7 @@ async function plan(config: string) {
 beforeAll(async () => {
   await db.sql`create table public.customers (id bigserial primary key, email text, plan text)`;
   await db.sql`create table public.orders (id bigserial primary key, customer_id bigint, total numeric)`;
+  await db.sql`create table public.products (id bigserial primary key, name text)`;
 });
 
 describe('live sync capture', () => {
@@ -49,8 +52,14 @@ describe('live sync capture', () => {
     ]) {
       expect(result.out).toMatch(line);
     }
-    // Events-only tables need inserts alone.
+    // Events-only tables need inserts alone; a table synced as attributes
+    // merges inserts and updates, and a delete changes nothing.
     expect(result.out).not.toMatch(/capture public\.orders update/);
+    expect(result.out).toMatch(/\+ capture public\.customers insert/);
+    expect(result.out).not.toMatch(/capture public\.customers delete/);
+    // products is listed with no table_mapping entry: nothing would sync
+    // from its rows, so nothing captures them (nudge doctor warns).
+    expect(result.out).not.toMatch(/products/);
   });
 
   it('fails on a mapped table that does not exist, at its line, and writes nothing', async () => {
