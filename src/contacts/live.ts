@@ -203,13 +203,25 @@ export async function applyLiveSync(
   };
 
   if (change.schema === AUTH_USERS.schema && change.table === AUTH_USERS.table && live.users) {
-    if (change.operation === 'delete') {
+    // Supabase Auth's soft delete (the admin API's should_soft_delete) is an
+    // update that sets deleted_at and replaces the email and phone with
+    // obfuscated values: a deletion, never a change of address to sync.
+    const softDeleted = change.operation === 'update' && change.newRow?.deleted_at != null;
+    if (softDeleted && change.oldRow?.deleted_at != null) {
+      return say({ contactIds: [], summary: 'user already soft-deleted: not synced' });
+    }
+    if (change.operation === 'delete' || softDeleted) {
       const [contact] = await tx<{ id: string }[]>`
         update nudge_engine.contacts set deleted_at = ${change.occurredAt}, updated_at = now()
          where auth_user_id = ${String(row.id)}::uuid returning id`;
       if (!contact) return say({ contactIds: [], summary: 'no contact for the deleted user' });
-      await event(contact.id, 'user.deleted', { id: row.id });
-      return say({ contactIds: [contact.id], summary: 'contact marked deleted (user.deleted)' });
+      await event(
+        contact.id,
+        'user.deleted',
+        softDeleted ? { id: row.id, soft: true } : { id: row.id },
+      );
+      const how = softDeleted ? 'soft-deleted' : 'deleted';
+      return say({ contactIds: [contact.id], summary: `contact marked ${how} (user.deleted)` });
     }
     const mapped = userToContact(row, live.users);
     if (!mapped.ok) return say({ contactIds: [], summary: `user not synced: ${mapped.reason}` });

@@ -207,6 +207,28 @@ describe('live sync in the engine', () => {
     ]);
   });
 
+  it('takes a soft delete (deleted_at set, the address obfuscated) for a deletion, not an email change', async () => {
+    const id = await signUp('ken@example.com', 'Ken');
+    const contact = await waitFor(async () => contactOf(id), 'the contact of ken');
+    // What Supabase Auth's admin delete with should_soft_delete writes.
+    await db.sql`
+      update auth.users set deleted_at = now(), email = ${`${id}@deleted.invalid`}, phone = null,
+             updated_at = now() where id = ${id}`;
+    const decision = await syncDecision('contact marked soft-deleted (user.deleted)');
+    expect(decision).toMatchObject({ outcome: 'synced', contact_id: contact.id });
+    const deleted = (await contactOf(id))!;
+    expect(deleted.deleted_at).toBeInstanceOf(Date);
+    expect(deleted.email).toBe('ken@example.com');
+    // A later write to the soft-deleted row changes nothing.
+    await db.sql`update auth.users set updated_at = now(), raw_user_meta_data = '{}' where id = ${id}`;
+    await syncDecision('user already soft-deleted: not synced');
+    expect((await contactOf(id))!.email).toBe('ken@example.com');
+    expect(await eventsOf(contact.id)).toEqual([
+      { name: 'user.signed_up', source: 'capture', properties: {} },
+      { name: 'user.deleted', source: 'capture', properties: { id, soft: true } },
+    ]);
+  });
+
   it("puts a Storage upload on its owner's timeline", async () => {
     const id = await signUp('margaret@example.com', 'Margaret');
     const contact = await waitFor(async () => contactOf(id), 'the contact of margaret');
