@@ -29,6 +29,24 @@ describe('namedEventsOf', () => {
     expect(
       namedEventsOf('auth', 'users', 'update', { ...before, updated_at: 't1' }, before),
     ).toEqual([]);
+    // Storage: a new version or a move is an update; an access is not.
+    const object = {
+      id: 'o1',
+      bucket_id: 'b',
+      name: 'a.png',
+      version: 'v1',
+      last_accessed_at: 't0',
+    };
+    const again = { ...object, version: 'v2' };
+    expect(namedEventsOf('storage', 'objects', 'update', again, object)).toEqual([
+      'storage.object.updated',
+    ]);
+    const moved = { ...object, name: 'b.png' };
+    expect(namedEventsOf('storage', 'objects', 'update', moved, object)).toEqual([
+      'storage.object.updated',
+    ]);
+    const read = { ...object, last_accessed_at: 't1' };
+    expect(namedEventsOf('storage', 'objects', 'update', read, object)).toEqual([]);
   });
 
   it('finds nothing for other tables, operations or schemas', () => {

@@ -45,6 +45,21 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     operation: 'insert',
     description: 'a file was uploaded to Storage',
   },
+  'storage.object.updated': {
+    table: objects,
+    operation: 'update',
+    // An upload over an existing path (Storage's upsert) gives the object a
+    // new version; a move renames it. Storage also writes last_accessed_at
+    // and metadata on its own: those are not this event.
+    filter: (row) =>
+      `(${row.old('version')} IS DISTINCT FROM ${row.new('version')} OR ${row.old('name')} IS DISTINCT FROM ${row.new('name')} OR ${row.old('bucket_id')} IS DISTINCT FROM ${row.new('bucket_id')})`,
+    matches: (n, o) =>
+      ['version', 'name', 'bucket_id'].some(
+        (column) => (n?.[column] ?? null) !== (o?.[column] ?? null),
+      ),
+    reads: ['version', 'name', 'bucket_id'],
+    description: 'a file was uploaded again over the same path, or moved',
+  },
   'storage.object.deleted': {
     table: objects,
     operation: 'delete',

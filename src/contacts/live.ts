@@ -3,9 +3,10 @@
 // says what live sync needs captured, whichever way capture runs (triggers
 // or replication, deployed by the same plan/deploy as features): auth.users
 // for sign-ups, sign-ins, updates and deletions, every mapped table, and
-// storage.objects for uploads and removals.
+// storage.objects for uploads, uploads over an existing path, moves and
+// removals.
 import type postgres from 'postgres';
-import { namedEventsOf } from '../capture/named-events.js';
+import { NAMED_EVENTS, namedEventsOf } from '../capture/named-events.js';
 import { type CaptureNeed, capturedColumns, type Operation } from '../capture/triggers.js';
 import { configErrorAt, type LoadedConfig } from '../config/load.js';
 import { type ConfigError, throwIfAny } from '../errors.js';
@@ -25,12 +26,20 @@ import { resolveContact, setAttributes, upsertUsers } from './store.js';
 import { checkTableMappings, checkUserMapping, readDatabaseSchema } from './sync/validate.js';
 import { insertEvents } from './sync/write.js';
 
+const STORAGE_EVENTS: Record<Operation, string> = {
+  insert: 'created',
+  update: 'updated',
+  delete: 'deleted',
+};
+
 export const AUTH_USERS: TableName = { schema: 'auth', table: 'users' };
 export const STORAGE_OBJECTS: TableName = { schema: 'storage', table: 'objects' };
 
 interface Watched {
   table: TableName;
   operations: Operation[];
+  /** Narrows an operation's capture to the rows live sync uses. */
+  filters?: Partial<Record<Operation, CaptureNeed['filter']>>;
   by: string;
   /** Where nudge.yaml names it, for errors. */
   path: (string | number)[];
@@ -74,9 +83,11 @@ export function liveSyncTables(project: LoadedConfig): Watched[] {
     }
   }
   if (supabase.sync.storage) {
+    const updated = NAMED_EVENTS['storage.object.updated']?.filter;
     watched.push({
       table: STORAGE_OBJECTS,
-      operations: ['insert', 'delete'],
+      operations: ['insert', 'update', 'delete'],
+      ...(updated ? { filters: { update: updated } } : {}),
       by: 'sync: storage',
       path: [...base, 'sync', 'storage'],
     });
@@ -88,7 +99,7 @@ export function liveSyncTables(project: LoadedConfig): Watched[] {
 export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureNeed[] {
   const errors: ConfigError[] = [];
   const needs: CaptureNeed[] = [];
-  for (const { table, operations, by, path } of liveSyncTables(project)) {
+  for (const { table, operations, by, path, filters } of liveSyncTables(project)) {
     const found = catalog.get(table);
     if (!found) {
       const names = catalog.tables.map(formatTableName);
@@ -97,7 +108,10 @@ export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureN
       continue;
     }
     const columns = capturedColumns(found);
-    needs.push(...operations.map((operation) => ({ table, operation, by, ...columns })));
+    for (const operation of operations) {
+      const filter = filters?.[operation];
+      needs.push({ table, operation, by, ...columns, ...(filter ? { filter } : {}) });
+    }
   }
   throwIfAny(errors);
   return needs;
@@ -164,7 +178,7 @@ export interface LiveOutcome {
  * an auth user's insert/update upserts its contact through user_mapping and
  * records user.signed_up / user.signed_in / user.updated, a delete marks the
  * contact deleted (user.deleted); a storage upload or removal becomes
- * storage.object.created / .deleted on the owner's timeline; a mapped table's
+ * storage.object.created / .updated / .deleted on the owner's timeline; a mapped table's
  * row merges attributes or records its event (keyed like `nudge sync tables`,
  * so a later sync does not duplicate it). A row that cannot be mapped is
  * skipped with the reason; the features still run.
@@ -253,19 +267,26 @@ export async function applyLiveSync(
     live.storage
   ) {
     const owner = row.owner ?? row.owner_id;
-    if (typeof owner !== 'string' || !owner) return { contactIds: [] };
+    if (typeof owner !== 'string' || !owner) {
+      return say({ contactIds: [], summary: 'no owner: on no timeline' });
+    }
     const { id } = await resolveContact(
       tx,
       /^[0-9a-f-]{36}$/i.test(owner) ? { authUserId: owner } : { externalId: owner },
     );
-    const name =
-      change.operation === 'delete' ? 'storage.object.deleted' : 'storage.object.created';
+    const name = `storage.object.${STORAGE_EVENTS[change.operation]}`;
     const metadata = (row.metadata ?? {}) as Record<string, unknown>;
+    const old = change.oldRow;
+    const moved =
+      change.operation === 'update' &&
+      old &&
+      (old.name !== row.name || old.bucket_id !== row.bucket_id);
     await event(id, name, {
       bucket_id: row.bucket_id,
       name: row.name,
       size: metadata.size ?? null,
       mimetype: metadata.mimetype ?? null,
+      ...(moved ? { previous_bucket_id: old.bucket_id, previous_name: old.name } : {}),
     });
     return say({ contactIds: [id], summary: `event ${name} recorded` });
   }

@@ -255,6 +255,50 @@ describe('live sync in the engine', () => {
     });
   });
 
+  it('records an upload over the same path and a move as storage.object.updated, and not an access', async () => {
+    const id = await signUp('grace.h@example.com', 'Grace H');
+    const contact = await waitFor(async () => contactOf(id), 'the contact of grace h');
+    await db.sql`
+      insert into storage.objects (bucket_id, name, owner, metadata, version)
+      values ('avatars', 'grace/cv.pdf', ${id}, ${db.sql.json({ size: 10, mimetype: 'application/pdf' })}, 'v1')`;
+    await syncDecision('event storage.object.created recorded');
+    // Storage writes last_accessed_at on its own: not an event.
+    await db.sql`update storage.objects set last_accessed_at = now() + interval '1 minute' where name = 'grace/cv.pdf'`;
+    // What Storage's upload with x-upsert does to an existing path.
+    await db.sql`
+      insert into storage.objects (bucket_id, name, owner, metadata, version)
+      values ('avatars', 'grace/cv.pdf', ${id}, ${db.sql.json({ size: 20, mimetype: 'application/pdf' })}, 'v2')
+      on conflict (bucket_id, name) do update set metadata = excluded.metadata, version = excluded.version`;
+    await db.sql`update storage.objects set name = 'grace/resume.pdf' where name = 'grace/cv.pdf'`;
+    const events = await waitFor(async () => {
+      const all = await eventsOf(contact.id);
+      return all.filter((e) => e.name === 'storage.object.updated').length === 2 ? all : undefined;
+    }, 'two storage.object.updated events');
+    expect(events.map((e) => e.name)).toEqual([
+      'user.signed_up',
+      'storage.object.created',
+      'storage.object.updated',
+      'storage.object.updated',
+    ]);
+    expect(events[2]!.properties).toEqual({
+      bucket_id: 'avatars',
+      name: 'grace/cv.pdf',
+      size: 20,
+      mimetype: 'application/pdf',
+    });
+    // An upload with no owner (a service-role upload) is on no timeline, and says so.
+    await db.sql`insert into storage.objects (bucket_id, name) values ('avatars', 'public/logo.png')`;
+    expect(await syncDecision('no owner: on no timeline')).toMatchObject({
+      outcome: 'skipped',
+      contact_id: null,
+    });
+    expect(events[3]!.properties).toMatchObject({
+      name: 'grace/resume.pdf',
+      previous_bucket_id: 'avatars',
+      previous_name: 'grace/cv.pdf',
+    });
+  });
+
   it('sets contact attributes from a row of a table mapped as attributes', async () => {
     await db.sql`insert into public.customers (email, plan, company) values ('Edsger@Example.com', 'team', 'Mathematical Centre')`;
     const decision = await syncDecision('attributes SUBSCRIPTION_PLAN, COMPANY');
