@@ -49,9 +49,15 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
     drop: c.red,
     unchanged: c.dim,
   };
-  const shown = plan.items.filter(
-    (item) => options.showUnchanged !== false || item.action !== 'unchanged',
+  // With changes, they come first, in full; what stays follows, a line each
+  // (its columns were shown when it was made), so a change is not lost among
+  // twenty unchanged captures. Without changes, everything in full.
+  const changed = plan.items.filter((item) => item.action !== 'unchanged');
+  const kept = plan.items.filter(
+    (item) => item.action === 'unchanged' && options.showUnchanged !== false,
   );
+  const brief = changed.length > 0;
+  const shown = [...changed, ...kept];
   const width = Math.max(0, ...shown.map((item) => `${item.kind} ${item.subject}`.length));
   for (const item of shown) {
     const label = `${item.kind} ${item.subject}`.padEnd(width);
@@ -62,7 +68,9 @@ export function renderPlan(plan: Plan, io: Io, options: { showUnchanged?: boolea
     if (item.missed)
       io.out(`      ${c.dim(`changes not captured are not replayed: ${BACKFILL_HINT}`)}`);
     if (item.warning) io.out(`      ${c.red(`! ${item.warning.label}:`)} ${item.warning.text}`);
-    if (item.columns) for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);
+    const quiet = brief && item.action === 'unchanged' && !item.drift?.length && !item.warning;
+    if (item.columns && !quiet)
+      for (const line of columnLines(item.columns)) io.out(`      ${c.dim(line)}`);
   }
   const { create, replace, drop, unchanged } = plan.counts;
   const drift = plan.driftCount ? ` ${c.magenta(`Drift repaired: ${plan.driftCount}.`)}` : '';
