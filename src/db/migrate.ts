@@ -3,11 +3,12 @@
 // at once migrate once. graphile-worker's own schema is migrated alongside.
 import { readdirSync, readFileSync } from 'node:fs';
 import { Logger, runMigrations } from 'graphile-worker';
+import pg from 'pg';
 import type postgres from 'postgres';
 import { lockKey } from './locks.js';
 import { literal } from './quote.js';
-
 import { ENGINE_SCHEMA, WORKER_SCHEMA } from './schemas.js';
+import { pgConnection } from './tls-pg.js';
 
 export { ENGINE_SCHEMA, WORKER_SCHEMA };
 
@@ -47,7 +48,16 @@ export async function migrateEngine(sql: postgres.Sql, url: string): Promise<num
     }
     return versions;
   });
-  await runMigrations({ connectionString: url, schema: WORKER_SCHEMA, logger: quietLogger() });
+  // On a pool of its own, to give node-postgres the URL's TLS (tls-pg.ts).
+  const pool = new pg.Pool({ ...(await pgConnection(url)), max: 2 });
+  const ignore = () => {}; // a failure reaches runMigrations' caller as its rejection
+  pool.on('error', ignore);
+  pool.on('connect', (client) => client.on('error', ignore));
+  try {
+    await runMigrations({ pgPool: pool, schema: WORKER_SCHEMA, logger: quietLogger() });
+  } finally {
+    await pool.end();
+  }
   return applied;
 }
 

@@ -37,6 +37,7 @@ import { detectPooling, type Pooling, transactionPoolingError } from '../source/
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
 import { closest } from '../suggest.js';
 import { plural } from '../words.js';
+import { encryptionCheck } from './encryption.js';
 import { sqlName } from './sql-name.js';
 
 const CONNECTION_STRING = 'Dashboard → Settings → Database → Connection string';
@@ -136,6 +137,7 @@ async function databaseChecks(
         'Connection',
         `PostgreSQL ${db.serverVersion}, role ${db.role} (${powers})${access}`,
       );
+      await encryptionCheck(sql, url, say);
       if (!poolingCheck(url, pooling, say))
         return skip('auth, tables, storage, capture and realtime checks skipped: no session');
       let analysis: Analysis;

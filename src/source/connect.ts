@@ -45,6 +45,7 @@
 // hint, never downgrades. The choice is remembered per URL for the process,
 // so probes (src/source/pooler.ts) open their sessions the same way.
 import postgres from 'postgres';
+import { tlsFor, tlsRefusal } from '../db/tls.js';
 import { NudgeError, SourceError } from '../errors.js';
 
 export interface SourceOptions {
@@ -72,7 +73,11 @@ export function connectSource(options: SourceOptions): Sql {
   const by = options.readOnly
     ? (options.readOnlyBy ?? readOnlyByUrl.get(options.url) ?? 'startup')
     : undefined;
-  const sql = postgres(options.url, {
+  // Encrypted as libpq would (src/db/tls.ts). What openSource found is kept
+  // under the URL as given: sslrootcert comes out of the one postgres.js gets.
+  const tls = tlsFor(options.url);
+  const sql = postgres(tls.url, {
+    ssl: tls.ssl,
     max: options.max ?? 4,
     ...(options.prepare === false ? { prepare: false } : {}),
     onnotice: () => {},
@@ -258,6 +263,8 @@ export function sourceError(error: unknown, context: string): NudgeError {
   const code = e.code ?? e.errno;
   const known = code ? HINTS[code] : undefined;
   const isSqlState = !!code && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('E');
+  const tls = tlsRefusal(error);
+  if (tls) return new SourceError(`${context}: ${tls[0]} (${e.message})`, undefined, tls[1]);
   if (known) {
     // The server's own words when they say it already ("password
     // authentication failed for user …"), else ours and then theirs.

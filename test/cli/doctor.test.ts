@@ -204,6 +204,7 @@ describe('nudge doctor', () => {
           /^Database {2}postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_\w+ \(from DATABASE_URL\)$/,
         ),
         expect.stringMatching(/^✓ Connection {9}PostgreSQL \d+\.\d+, role postgres \(superuser\)$/),
+        '✓ Encryption         not encrypted (a loopback host: nothing leaves this machine)',
         '✓ Pooler             sessions kept (a direct connection or a session pooler)',
         '✓ Auth               auth.users readable (3 users)',
         '✓ Tables             readable (3 tables in public)',

@@ -86,7 +86,8 @@ describe('through a transaction pooler', () => {
     expect(lines[at + 2]).toBe(
       '- auth, tables, storage, capture and realtime checks skipped: no session',
     );
-    expect(lines[at - 1]).toMatch(/^✓ Connection/);
+    expect(lines[at - 2]).toMatch(/^✓ Connection/);
+    expect(lines[at - 1]).toMatch(/^✓ Encryption {9}not encrypted \(a loopback host/);
     expect(code).toBe(1);
   });
 

@@ -4,6 +4,7 @@
 // starts once it is done. An advisory lock keeps two runs of one sync apart.
 import postgres from 'postgres';
 import { lockKey } from '../../db/locks.js';
+import { tlsFor } from '../../db/tls.js';
 import { NudgeError } from '../../errors.js';
 
 export type SyncMode = 'full' | 'incremental';
@@ -180,7 +181,9 @@ export async function withSyncLock<T>(
   name: string,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const lock = postgres(engineUrl, {
+  const tls = tlsFor(engineUrl);
+  const lock = postgres(tls.url, {
+    ssl: tls.ssl,
     max: 1,
     idle_timeout: 0,
     max_lifetime: null,

@@ -23,6 +23,7 @@ import pg from 'pg';
 import type postgres from 'postgres';
 import { ACTION_TASK } from '../../actions/queue.js';
 import { quietLogger, WORKER_SCHEMA } from '../../db/migrate.js';
+import { pgConnection } from '../../db/tls-pg.js';
 import type { Log } from '../../log.js';
 
 export const DEFAULT_DEAD_WORKER_MS = 30_000;
@@ -53,9 +54,15 @@ export function jobRunnerSettings(concurrency: number) {
  * creates, but removes them before ending it: a connection the server closed
  * in that moment (a restart, a dropped database) then raised an unhandled
  * 'error' and ended the process. The caller ends the pool after the runner.
+ * A user's URL comes as pgConnection's options (TLS as postgres.js's).
  */
-export function workerPool(url: string, max: number, onError: (error: Error) => void): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max });
+export function workerPool(
+  connection: string | pg.PoolConfig,
+  max: number,
+  onError: (error: Error) => void,
+): pg.Pool {
+  const options = typeof connection === 'string' ? { connectionString: connection } : connection;
+  const pool = new pg.Pool({ ...options, max });
   pool.on('error', onError);
   pool.on('connect', (client) => client.on('error', onError));
   return pool;
@@ -98,7 +105,8 @@ export async function startJobRunner(options: JobRunnerOptions): Promise<JobRunn
   });
   events.on('pool:release', ({ workerPool }) => live.delete(workerPool.id));
   const stopping = new AbortController();
-  const pool = workerPool(options.engineUrl, options.concurrency + 2, (error) =>
+  const connection = await pgConnection(options.engineUrl);
+  const pool = workerPool(connection, options.concurrency + 2, (error) =>
     log.warn({ error: error.message }, 'a job runner connection failed; it reconnects'),
   );
   const start = () =>

@@ -30,6 +30,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { lockKey } from '../../../db/locks.js';
+import { tlsFor } from '../../../db/tls.js';
 import {
   announcement,
   type InboxEvent,
@@ -383,12 +384,15 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     if (failure) throw failure;
   };
 
+  // Read once, here: a URL whose TLS cannot be set up fails the start, not the loop.
+  const tls = tlsFor(options.url);
   /** Becomes the leader (a session lock on the source), streams while it is, retries with backoff. */
   const run = async () => {
     let failures = 0;
     let watch: NodeJS.Timeout | undefined;
     while (!stopping) {
-      const lock = postgres(options.url, {
+      const lock = postgres(tls.url, {
+        ssl: tls.ssl,
         max: 1,
         idle_timeout: 0,
         max_lifetime: null,

@@ -15,6 +15,7 @@
 import type { Duplex } from 'node:stream';
 import postgres from 'postgres';
 import { ident, literal } from '../../../db/quote.js';
+import { tlsFor } from '../../../db/tls.js';
 import type { Lsn } from './pgoutput.js';
 
 export type StreamMessage =
@@ -48,7 +49,9 @@ export async function openReplicationStream(options: {
   /** A position acknowledged within this long of the last reply waits for the rest of it (ms, 10; 0: at once). */
   acknowledgeMs?: number;
 }): Promise<ReplicationStream> {
-  const sql = postgres(options.url, {
+  const tls = tlsFor(options.url);
+  const sql = postgres(tls.url, {
+    ssl: tls.ssl,
     max: 1,
     fetch_types: false,
     idle_timeout: 0,
