@@ -67,6 +67,20 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('--dry-run', 'list what would be removed and what it would lose; remove nothing')
     .action(wrap(async (options, io) => (await import('./teardown.js')).teardown(options, io)));
 
+  // Bare `nudge capture` prints this help, naming its subcommand.
+  program
+    .command('capture')
+    .description('rows a capture trigger could not capture (kept in nudge.failed_events): retry')
+    .command('retry')
+    .description(
+      'deliver the rows a trigger could not capture (nudge doctor names them) to the engine, each once; run it after repairing the cause',
+    )
+    .option('--dry-run', 'list what would be delivered and what would still fail; deliver nothing')
+    .option('-y, --yes', 'deliver without asking')
+    .action(
+      wrap(async (options, io) => (await import('./capture-retry.js')).captureRetry(options, io)),
+    );
+
   program
     .command('dev')
     .description(

@@ -40,6 +40,17 @@ export interface Overview {
         /** Captured rows not consumed yet, and when the oldest was captured. */
         pending: number;
         oldest_at: string | null;
+        /**
+         * Rows a capture trigger could not capture (nudge.failed_events, stage
+         * capture): no feature has seen them until `nudge capture retry`
+         * delivers them (docs/capture.md). `since`: the oldest failure;
+         * `latest`: the most recent one, where and its error.
+         */
+        not_captured: {
+          rows: number;
+          since: string | null;
+          latest: NotCaptured | null;
+        };
       }
     | Unreadable;
   /**
@@ -92,6 +103,16 @@ export interface Overview {
         failures: number[];
       }
     | Unreadable;
+}
+
+/** The most recent row a capture trigger could not capture: where, when, and its error. */
+export interface NotCaptured {
+  at: string;
+  /** `public.orders`, as doctor names it. */
+  table: string;
+  operation: string;
+  sqlstate: string | null;
+  message: string | null;
 }
 
 /** One check of `nudge doctor`, as GET /v1/overview/checks answers it. */

@@ -55,6 +55,7 @@ export type {
   Mail,
   MailboxPage,
   MailItem,
+  NotCaptured,
   Overview,
   Session,
   StageView,

@@ -37,6 +37,7 @@ import { detectPooling, type Pooling, transactionPoolingError } from '../source/
 import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
 import { closest } from '../suggest.js';
 import { plural } from '../words.js';
+import { captureFailuresCheck } from './capture-failures.js';
 import { encryptionCheck } from './encryption.js';
 import { sqlName } from './sql-name.js';
 
@@ -265,6 +266,7 @@ async function runChecks(checks: Checks) {
     ['Capture', () => captureChecks(checks)],
     ['Realtime', () => realtimeChecks(checks)],
     ['Nudge capture', () => nudgeChecks(checks)],
+    ['Capture failures', () => captureFailuresCheck(checks)],
     // The transport's own section, e.g. capture: replication's slot.
     ...(section ? [[section[0], () => section[1](checks)] as [string, () => unknown]] : []),
     [

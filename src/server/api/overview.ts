@@ -1,7 +1,8 @@
 // GET /v1/overview: what the dashboard's first page shows — the source
 // database (host, version, role; never its credentials), access mode, the
 // capture transport and schema, the last deployment, the lag (captured rows
-// not consumed yet and the age of the oldest), the engine's backlog, actions
+// not consumed yet and the age of the oldest; rows a trigger could not
+// capture, waiting for `nudge capture retry`), the engine's backlog, actions
 // retrying or dead, the engine clock, the engine processes and the lanes,
 // events per minute over the last hour, action attempts done and failed per
 // minute over the engine clock's last hour, and the transport's own part
@@ -12,18 +13,20 @@
 // (the last run; ?fresh runs them now).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
+import { latestGroup, readFailures } from '../../capture/failures/summary.js';
 import { readSchemaState } from '../../capture/schema.js';
 import {
   oldestPendingInSource,
   pendingInSource,
   TRANSPORTS,
 } from '../../capture/transports/index.js';
-import type { DoctorCheck, DoctorChecks, Overview } from '../../client/dashboard.js';
+import type { DoctorCheck, DoctorChecks, Overview, Unreadable } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { runDoctor } from '../../doctor/checks.js';
 import { featurePauses } from '../../engine/match/pauses.js';
 import { engineNowSql } from '../../engine/wiring/clock.js';
 import type { Feature } from '../../features/load.js';
+import { formatTableName } from '../../source/names.js';
 import type { ApiEnv } from './auth.js';
 import { takes } from './input.js';
 
@@ -161,7 +164,13 @@ async function sourceFacts({ source, sourceUrl }: OverviewApiOptions) {
 async function captureFacts(source: postgres.Sql) {
   const schema = await readSchemaState(source);
   if (!schema.exists) {
-    return { schema, deployment: null, pending: 0, oldest_at: null };
+    return {
+      schema,
+      deployment: null,
+      pending: 0,
+      oldest_at: null,
+      not_captured: { rows: 0, since: null, latest: null },
+    };
   }
   const [deployment] = await source<{ id: number; at: Date; summary: unknown }[]>`
     select d.id::int as id, deployed_at as at, summary from nudge.deployments d order by d.id desc limit 1`;
@@ -173,6 +182,25 @@ async function captureFacts(source: postgres.Sql) {
       : null,
     pending: await pendingInSource(source),
     oldest_at: oldest ? oldest.toISOString() : null,
+    not_captured: await notCaptured(source),
+  };
+}
+
+/** Rows capture triggers could not capture (as doctor's Capture failures counts them), and the latest. */
+async function notCaptured(source: postgres.Sql): Promise<CaptureFacts['not_captured']> {
+  const failures = await readFailures(source);
+  if (!failures.table || failures.rows === 0) return { rows: 0, since: null, latest: null };
+  const latest = latestGroup(failures.groups)!;
+  return {
+    rows: failures.rows,
+    since: failures.groups[0]!.since.toISOString(),
+    latest: {
+      at: latest.latest.at.toISOString(),
+      table: formatTableName(latest),
+      operation: latest.operation,
+      sqlstate: latest.latest.sqlstate,
+      message: latest.latest.message,
+    },
   };
 }
 
@@ -296,6 +324,8 @@ async function engineFacts({ sql, features, project }: OverviewApiOptions) {
     clock: { now: new Date(Date.now() + offset).toISOString(), offset_ms: offset },
   };
 }
+
+type CaptureFacts = Exclude<Overview['capture'], Unreadable>;
 
 /** `capture: outbox` or `capture: { transport: outbox, ... }`. */
 function transportOf(capture: unknown): string {

@@ -1,6 +1,7 @@
 // Overview: where Nudge reads from and how far behind it is — the source
 // database, access mode, capture transport and last deployment, the lag of
-// captured rows and of the engine's inbox, actions that need a look, the
+// captured rows and of the engine's inbox (and rows a trigger could not
+// capture, an error badge when there are any), actions that need a look, the
 // features and the engine clock, the engine processes and lanes, and events
 // (real time), actions and failed attempts (the engine clock) per minute over
 // the last hour. Refreshes every 5 s.
@@ -231,6 +232,32 @@ function Engine({ engine }: { engine: EngineFacts }) {
   );
 }
 
+type CaptureFacts = Exclude<OverviewData['capture'], Unreadable>;
+
+/**
+ * Rows a capture trigger could not capture: none, or how many as an error
+ * badge with where to look (nudge doctor names them and the fix), and the
+ * latest one's table and error.
+ */
+function NotCapturedRows({ facts }: { facts: CaptureFacts['not_captured'] }) {
+  if (facts.rows === 0) return <>0 rows</>;
+  const latest = facts.latest;
+  return (
+    <>
+      <Badge kind="error">{`${count(facts.rows)} ${facts.rows === 1 ? 'row' : 'rows'}`}</Badge> —
+      see nudge doctor
+      {latest && (
+        <div className="muted small" data-testid="lag-not-captured-latest">
+          latest: {latest.table} {latest.operation}, <Time at={latest.at} relative />
+          {latest.message
+            ? ` — ${[latest.sqlstate, latest.message].filter(Boolean).join(' ')}`
+            : ''}
+        </div>
+      )}
+    </>
+  );
+}
+
 function Cards({ data }: { data: OverviewData }) {
   const { source, capture, engine } = data;
   const now = Date.now();
@@ -304,6 +331,10 @@ function Cards({ data }: { data: OverviewData }) {
               <dt>Oldest waiting</dt>
               <dd>
                 {capture.oldest_at ? age(now - new Date(capture.oldest_at).getTime()) : 'none'}
+              </dd>
+              <dt>Not captured</dt>
+              <dd data-testid="lag-not-captured">
+                <NotCapturedRows facts={capture.not_captured} />
               </dd>
             </>
           )}

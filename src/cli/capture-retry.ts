@@ -1,0 +1,238 @@
+// `nudge capture retry [--dry-run] [--yes]`: delivers the rows a capture
+// trigger could not capture (nudge.failed_events; `nudge doctor` names them
+// and their error) into the engine's inbox, each once, and removes them
+// there; run it after repairing the cause. A row that still fails stays,
+// with its new error, and the command exits 1. --dry-run says what a run
+// would deliver and keep, and writes nothing (also where access is
+// read-only). The work itself is capture/failures/retry.ts.
+
+import {
+  previewFailures,
+  type RetryItem,
+  type RetryResult,
+  retryFailures,
+} from '../capture/failures/retry.js';
+import {
+  errorText,
+  type FailureSummary,
+  failedAtText,
+  readFailures,
+} from '../capture/failures/summary.js';
+import type { LoadedConfig } from '../config/load.js';
+import { formatCount } from '../contacts/sync/report.js';
+import { makeRouter } from '../engine/intake/router.js';
+import { FeatureSet } from '../engine/match/features.js';
+import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
+import { NudgeError } from '../errors.js';
+import { loadFeatures } from '../features/load.js';
+import { readCatalog } from '../source/catalog.js';
+import { openSource, type Sql } from '../source/connect.js';
+import { formatTableName } from '../source/names.js';
+import { plural } from '../words.js';
+import type { Io } from './io.js';
+import type { GlobalOptions } from './program.js';
+import { loadProject, openProjectStore, withSource } from './project.js';
+
+export interface CaptureRetryOptions extends GlobalOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+/** Rows listed one a line at most; the rest are counted. */
+const LISTED = 20;
+
+export async function captureRetry(options: CaptureRetryOptions, io: Io): Promise<number> {
+  const project = await loadProject(options, io);
+  if (options.dryRun) return dryRun(project, io);
+  if (project.config.access === 'read-only') {
+    throw new NudgeError(
+      'access is read-only: nudge capture retry removes the rows it delivers from nudge.failed_events, which is a write',
+      'set access: read-write in nudge.yaml to retry them; nudge capture retry --dry-run lists them and writes nothing',
+    );
+  }
+  const store = await openProjectStore(project, io, { max: 4 });
+  let source: Sql = store.sql;
+  try {
+    if (store.where !== 'source') {
+      source = await openSource({ url: store.sourceUrl, readOnly: false, max: 2 });
+    }
+    const failures = await readFailures(source);
+    if (!hasRows(failures, io)) return 0;
+    io.out(describe(failures));
+    io.out(
+      '  Each is delivered to the engine once, as the change it was (at the time it was made), and removed from nudge.failed_events; its features act on it now.',
+    );
+    if (!(await confirmed(options, io, failures.rows))) {
+      io.out('Nothing delivered.');
+      return 1;
+    }
+    const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+    const set = new FeatureSet(
+      features,
+      await readCatalog(source),
+      project.config.contacts.attributes,
+    );
+    const c = io.colors;
+    const result = await retryFailures({
+      source,
+      engine: store.sql,
+      route: makeRouter(set, project.config.engine.partitions),
+      onBatch: (soFar) => {
+        const done = soFar.delivered + soFar.kept.length;
+        if (done < failures.rows) {
+          io.out(
+            c.dim(
+              `  ${formatCount(done)} of ${formatCount(failures.rows)} rows: ${formatCount(soFar.delivered)} delivered, ${formatCount(soFar.kept.length)} kept…`,
+            ),
+          );
+        }
+      },
+    });
+    await report(result, io, store.sql);
+    return result.kept.length ? 1 : 0;
+  } finally {
+    if (source !== store.sql) await source.end({ timeout: 5 });
+    await store.close();
+  }
+}
+
+/** The dry run: what each row would do now, writing nothing (a read-only session is enough). */
+async function dryRun(project: LoadedConfig, io: Io): Promise<number> {
+  return withRetrySource(project, io, async (sql) => {
+    const failures = await readFailures(sql);
+    if (!hasRows(failures, io)) return 0;
+    io.out(describe(failures));
+    const items = await previewFailures(sql);
+    const going = items.filter((item) => !item.problem);
+    const staying = items.filter((item) => item.problem);
+    const c = io.colors;
+    if (going.length) {
+      io.out(`Would deliver ${plural(going.length, 'row')} to the engine:`);
+      list(io, going);
+    }
+    if (staying.length) {
+      io.out(c.yellow(`Would keep ${plural(staying.length, 'row')}: ${itStill(staying.length)}`));
+      list(io, staying);
+      io.out(
+        c.dim('  fix: repair what the error names, then run nudge capture retry --dry-run again'),
+      );
+    }
+    io.out(
+      c.dim(
+        going.length
+          ? `Dry run: nothing was delivered. Run nudge capture retry to deliver the ${plural(going.length, 'row')} that would go through.`
+          : 'Dry run: nothing was delivered, and nothing would be yet.',
+      ),
+    );
+    return 0;
+  });
+}
+
+/**
+ * The source database for the dry run: in the configured access mode; with
+ * no database URL, nudge dev's embedded one (as the engine store finds it).
+ */
+async function withRetrySource<T>(
+  project: LoadedConfig,
+  io: Io,
+  fn: (sql: Sql) => Promise<T>,
+): Promise<T> {
+  if (project.databaseUrl) return withSource(project, ({ sql }) => fn(sql));
+  const store = await openProjectStore(project, io, { max: 2 });
+  try {
+    const sql = await openSource({ url: store.sourceUrl, readOnly: false, max: 2 });
+    try {
+      return await fn(sql);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Says there is nothing to retry, and why, when there is not: false then. */
+function hasRows(
+  failures: FailureSummary,
+  io: Io,
+): failures is Extract<FailureSummary, { table: true }> {
+  if (!failures.table) {
+    io.out(
+      failures.deployed
+        ? 'Nothing to retry: nudge.failed_events is missing (run nudge deploy to make it again).'
+        : 'Nothing to retry: no nudge schema in this database (nothing deployed yet).',
+    );
+    return false;
+  }
+  if (failures.rows === 0) {
+    io.out('Nothing to retry: every row was captured (nudge.failed_events holds none).');
+    return false;
+  }
+  return true;
+}
+
+/** "3 rows a capture trigger could not capture are in nudge.failed_events:" and one line per (table, operation). */
+function describe(failures: Extract<FailureSummary, { table: true }>): string {
+  const lines = [
+    `${plural(failures.rows, 'row')} a capture trigger could not capture ${failures.rows === 1 ? 'is' : 'are'} in nudge.failed_events:`,
+    ...failures.groups.map(
+      (g) =>
+        `  ${formatTableName(g)} ${g.operation}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}; latest error ${errorText(g.latest)}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+async function confirmed(options: CaptureRetryOptions, io: Io, rows: number): Promise<boolean> {
+  if (options.yes) return true;
+  if (!io.confirm) {
+    throw new NudgeError(
+      'nudge capture retry needs confirmation and there is no terminal to ask',
+      'review `nudge capture retry --dry-run`, then run `nudge capture retry --yes`',
+    );
+  }
+  return io.confirm(`Deliver ${plural(rows, 'row')} to the engine?`);
+}
+
+/** One line a row, the first LISTED of them: `#12 public.orders insert, failed …[: its problem]`. */
+function list(io: Io, items: RetryItem[]): void {
+  for (const item of items.slice(0, LISTED)) {
+    const what = `#${item.id} ${formatTableName(item)} ${item.operation}, failed ${failedAtText(item.failedAt)}`;
+    io.out(`  ${what}${item.problem ? `: ${errorText(item.problem)}` : ''}`);
+  }
+  if (items.length > LISTED) io.out(`  … and ${formatCount(items.length - LISTED)} more`);
+}
+
+const itStill = (n: number) =>
+  n === 1 ? 'it still fails, with this error' : 'they still fail, with these errors';
+
+async function report(result: RetryResult, io: Io, engine: Sql): Promise<void> {
+  const c = io.colors;
+  if (result.delivered) {
+    io.out(
+      `${c.green('✓')} ${plural(result.delivered, 'row')} delivered to the engine and removed from nudge.failed_events`,
+    );
+    const before = result.delivered - result.stored;
+    if (before) {
+      io.out(
+        `  ${formatCount(before)} of them ${before === 1 ? 'was' : 'were'} in the engine's inbox already (an earlier run stopped before removing ${before === 1 ? 'it' : 'them'}): not stored twice`,
+      );
+    }
+    if ((await runningEngineProcesses(engine)) === 0) {
+      io.out(
+        c.yellow(
+          '  no engine is running: they are processed when nudge start runs (nudge logs -f shows each decision)',
+        ),
+      );
+    }
+  }
+  if (result.kept.length) {
+    io.out(
+      c.yellow(
+        `! ${plural(result.kept.length, 'row')} kept in nudge.failed_events: ${itStill(result.kept.length)}`,
+      ),
+    );
+    list(io, result.kept);
+    io.out(`  ${c.dim('fix:')} repair what the error names, then run nudge capture retry again`);
+  }
+}
