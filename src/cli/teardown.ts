@@ -161,7 +161,7 @@ async function outboxLoss(sql: Sql): Promise<{ what: string; keep: string[] } | 
   if (pending.failed) {
     what.push(`${plural(pending.failed, 'failed event')} not resolved`);
     keep.push(
-      'to keep what failed: copy out `select * from nudge.failed_events where resolved_at is null` first',
+      'to keep what failed: repair its cause and run `nudge capture retry` (it delivers them to the engine), or copy out `select * from nudge.failed_events where resolved_at is null` first',
     );
   }
   return { what: what.join(' and '), keep };

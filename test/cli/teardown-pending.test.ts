@@ -65,24 +65,31 @@ describe('with capture: outbox deployed', () => {
 
   it('teardown names one captured change not yet processed, how to keep it, and that it was discarded', async () => {
     await db.sql`insert into public.orders (status) values ('new')`;
+    // And a row a trigger could not capture: it is lost too, and can be retried.
+    await db.sql`
+      insert into nudge.failed_events (schema_name, table_name, operation, new_row, sqlstate, message)
+      values ('public', 'orders', 'insert', '{"id": 99}', '23514', 'enrichment failed')`;
     // Refused without --discard-unread, as a slot's unread changes are; nothing removed.
     const refused = await nudge(cwd, ['teardown', '--yes']);
     expect(refused.code).toBe(1);
     expect(refused.err).toContain(
-      'teardown would drop the nudge schema while it holds 1 captured change not yet processed; they would be lost',
+      'teardown would drop the nudge schema while it holds 1 captured change not yet processed and 1 failed event not resolved; they would be lost',
     );
+    expect(refused.err).toContain('repair its cause and run `nudge capture retry`');
     expect(refused.err).toContain('`nudge teardown --discard-unread`');
     const [schema] =
       await db.sql`select count(*)::int as n from pg_namespace where nspname = 'nudge'`;
     expect(schema!.n).toBe(1);
     const removed = await nudge(cwd, ['teardown', '--yes', '--discard-unread']);
     expect(removed.code, removed.err).toBe(0);
-    expect(removed.out).toContain('  ! 1 captured change not yet processed will be lost\n');
+    expect(removed.out).toContain(
+      '  ! 1 captured change not yet processed and 1 failed event not resolved will be lost\n',
+    );
     expect(removed.out).toContain(
       '    to keep it: run `nudge start` until `select count(*) from nudge.pending()` is 0, then teardown',
     );
     expect(removed.out).toContain(
-      'Your tables are untouched; discarded: 1 captured change not yet processed.',
+      'Your tables are untouched; discarded: 1 captured change not yet processed and 1 failed event not resolved.',
     );
     expect(removed.out).not.toContain('Your tables and data are untouched.');
     expect(removed.out).toContain('What was discarded is not replayed: after nudge deploy,');
