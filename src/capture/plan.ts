@@ -56,6 +56,10 @@ export interface PlanItem {
   createsRowsTable?: string;
   /** The feature list's item: each feature added, changed or removed (`greet changed`). */
   changes?: string[];
+  /** A capture's (table, operation), as captureKey writes it: which features use it is the desired object's usedBy. */
+  key?: string;
+  /** Why a deployed capture's definition changes (whyChanged): `definition changed; since the deployment, greet changed`. */
+  why?: string;
   /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
   warning?: { label: string; text: string };
   /** The same for a script (`deploy --sql`, export), said above the item's first statement; else the warning is. */
@@ -240,6 +244,7 @@ function captureItems(
         action: 'create',
         kind: 'capture',
         subject: subjectOf(object),
+        key,
         detail: `${object.level} trigger${via} · ${usedBy}`,
         columns: object.columns,
         ...(object.rows ? { createsRowsTable: object.rows.table } : {}),
@@ -265,11 +270,14 @@ function captureItems(
         t.name !== object.triggerName,
     );
     const needsWork = changed || drift.length > 0 || strays.length > 0;
+    const why = changed && deployed.marker ? whyChanged(object, state, features) : undefined;
     items.push({
       action: needsWork ? 'replace' : 'unchanged',
       kind: 'capture',
       subject: subjectOf(object),
-      detail: `${object.level} trigger${via} · ${usedBy}${changed && deployed.marker ? ` · ${whyChanged(object, state, features)}` : ''}`,
+      key,
+      detail: `${object.level} trigger${via} · ${usedBy}${why ? ` · ${why}` : ''}`,
+      ...(why ? { why } : {}),
       columns: object.columns,
       ...(rowsMissing && object.rows ? { createsRowsTable: object.rows.table } : {}),
       ...(drift.length + strays.length

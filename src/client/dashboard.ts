@@ -156,6 +156,63 @@ export interface FeatureSummary {
   failing: { dead: number; retrying: number };
   /** false: no contact mapping, so each event runs its actions without a journey (its counts stay 0). */
   journeys: boolean;
+  /** Whether the capture it needs is deployed in the source database, as the plan sees it. */
+  deploy: FeatureDeploy;
+}
+
+/**
+ * A feature's deploy state (capture/feature-deploys.ts), from the server's
+ * latest plan (made again when a feature file or the latest deployment
+ * changed, else at most 30 s old, and by every GET /v1/plan).
+ */
+export interface FeatureDeploy {
+  /**
+   * deployed: what it needs is in place, as recorded by a deployment;
+   * changed: deployed, but the next deploy changes something for it
+   * (`changes` says what: its file, a capture it now needs or no longer
+   * does, one dropped by hand); not_deployed: no deployment records it yet
+   * (its capture is missing, or there for other features only);
+   * not_needed: it needs no capture (a scheduled feature, an API event, a
+   * draft; `reason` says which); unknown: no plan could be made (`reason`:
+   * a feature file that does not check, the source database not answering,
+   * or not within 5 s), or the feature files read for it no longer name
+   * this feature.
+   */
+  state: 'deployed' | 'changed' | 'not_deployed' | 'not_needed' | 'unknown';
+  /**
+   * The deployment it has run as it is since (the first of the deployments
+   * up to the latest that recorded its file as the latest did): its number
+   * and time; null when none records it.
+   */
+  deployment: { id: number; at: string } | null;
+  /** The captures it relies on, deployed or to deploy. */
+  captures: FeatureCapture[];
+  /** What the next deploy changes for it, a line each, as the plan says it. */
+  changes: string[];
+  /** not_needed and unknown: why, in words; else null. */
+  reason: string | null;
+}
+
+/** A (table, operation) a feature's events are captured on. */
+export interface FeatureCapture {
+  /** `public.orders` */
+  table: string;
+  operation: 'insert' | 'update' | 'delete';
+  /** The trigger on the table (capture: outbox or webhook); null under capture: replication. */
+  trigger: string | null;
+  /** The publication that streams it (capture: replication); null under the trigger transports. */
+  publication: string | null;
+  /** What the next deploy does to it (the plan's action): create (missing), replace, or unchanged. */
+  plan: 'create' | 'replace' | 'unchanged';
+  /** What was changed by hand, which the next deploy repairs. */
+  drift: string[];
+}
+
+/** `trigger nudge_capture_insert on public.orders (insert)`, or `publication nudge_insert (public.orders insert)`. */
+export function captureText(capture: FeatureCapture): string {
+  return capture.trigger !== null
+    ? `trigger ${capture.trigger} on ${capture.table} (${capture.operation})`
+    : `publication ${capture.publication ?? '(none)'} (${capture.table} ${capture.operation})`;
 }
 
 export interface StageView {
@@ -181,6 +238,8 @@ export interface FeatureDetail extends FeatureSummary {
   /** The feature file, values of secret-looking keys hidden. */
   yaml: string | null;
   file: string;
+  /** Why Deploy is refused from the dashboard (read-only mode), as GET /v1/plan's `refused`; else null. */
+  deploy_refused: string | null;
 }
 
 export interface DecisionItem {

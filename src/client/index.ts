@@ -47,6 +47,8 @@ export type {
   DeployUnreadRefusal,
   DoctorCheck,
   DoctorChecks,
+  FeatureCapture,
+  FeatureDeploy,
   FeatureDetail,
   FeatureSummary,
   IngestPage,
@@ -62,7 +64,7 @@ export type {
   Unreadable,
   UnreadSlot,
 } from './dashboard.js';
-export { ACTION_STATUSES, INGEST_SOURCES, OUTCOMES } from './dashboard.js';
+export { ACTION_STATUSES, captureText, INGEST_SOURCES, OUTCOMES } from './dashboard.js';
 export type * from './preferences.js';
 export type {
   Attributes,

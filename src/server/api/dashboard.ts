@@ -27,6 +27,7 @@ import { ingestLogRoutes } from './ingest-log.js';
 import { takes } from './input.js';
 import { mailboxRoutes } from './mailbox.js';
 import { type OverviewApiOptions, overviewRoutes } from './overview.js';
+import { makePlans } from './plans.js';
 import type { RateLimiter } from './rate-limit.js';
 
 export interface DashboardApiOptions extends OverviewApiOptions {
@@ -70,9 +71,11 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   api.route('/overview', overviewRoutes(options));
   // Where feature files are, as a refusal of a feature no file has names it.
   const { featuresDir } = knownFeatures(options.project, options.features);
-  api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd }));
+  // One plan for Plan, Deploy and the features' deploy state (plans.ts).
+  const plans = makePlans(options.project, options.source);
+  api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd, plans }));
   api.route('/decisions', decisionsRoutes({ ...options, featuresDir }));
-  api.route('/', deployRoutes(options));
+  api.route('/', deployRoutes({ ...options, plans }));
   api.route('/ingest', ingestLogRoutes(options));
   api.route('/contacts', contactListsRoutes(options));
   api.route('/actions', actionsRoutes({ ...options, featuresDir }));

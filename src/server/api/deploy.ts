@@ -8,7 +8,8 @@
 // no engine has read) is said on its item (`unread`, as the transport's
 // losses note it); Deploy is then refused with a 409 of the transport's
 // (unread_slot, naming each slot and what it holds), unless the request says
-// `discardUnread: true` (`nudge deploy --discard-unread`).
+// `discardUnread: true` (`nudge deploy --discard-unread`). The plans made
+// here are the latest the features' deploy state reads (plans.ts).
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
@@ -18,7 +19,6 @@ import { LossError } from '../../capture/loss-error.js';
 import type { Plan } from '../../capture/plan.js';
 import { afterPlanLine, columnLines, renderPlan } from '../../capture/print-plan.js';
 import { transportOf } from '../../capture/transports/index.js';
-import { planChange } from '../../cli/capture.js';
 import { readOnlyRefusal } from '../../cli/deploy.js';
 import { memoryIo } from '../../cli/io.js';
 import type { CapturePlan, DeployResult, UnreadSlot } from '../../client/dashboard.js';
@@ -29,6 +29,7 @@ import { HttpError } from '../http-error.js';
 import { captureSigningSecret } from '../ingest-secrets.js';
 import type { ApiEnv } from './auth.js';
 import { readJson, takes, validate } from './input.js';
+import { makePlans, type Plans } from './plans.js';
 
 export interface DeployApiOptions {
   /** The engine store. */
@@ -37,6 +38,8 @@ export interface DeployApiOptions {
   source: postgres.Sql;
   project: LoadedConfig;
   maxBodyBytes?: number;
+  /** The plans it makes, shared with the features' deploy state (plans.ts); its own by default. */
+  plans?: Plans;
 }
 
 const deploySchema = z.strictObject({
@@ -47,11 +50,12 @@ const deploySchema = z.strictObject({
 
 export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
   const { sql, source, project } = options;
+  const plans = options.plans ?? makePlans(project, source);
   const api = new Hono<ApiEnv>();
   const readOnly = project.config.access === 'read-only';
 
   api.get('/plan', takes(), async (c) => {
-    const { plan } = await planned(project, source);
+    const { plan } = await planned(plans);
     // What the plan would lose, noted on its items.
     const losses = await planLosses(source, plan);
     const io = memoryIo();
@@ -77,14 +81,14 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
       text: io.stdout(),
       plan: fingerprint(plan),
       deployable: readOnly ? null : plan.hasChanges,
-      refused: readOnly ? refusal(project) : null,
+      refused: readOnly ? readOnlyReason(project) : null,
     } satisfies CapturePlan);
   });
 
   api.post('/deploy', async (c) => {
     const body = validate(deploySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
-    if (readOnly) throw new HttpError(409, 'read_only', refusal(project));
-    const { plan } = await planned(project, source);
+    if (readOnly) throw new HttpError(409, 'read_only', readOnlyReason(project));
+    const { plan } = await planned(plans);
     if (fingerprint(plan) !== body.plan) {
       throw new HttpError(
         409,
@@ -94,9 +98,11 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
     }
     const result = await applyPlan(source, plan.desired, {
       discardUnread: body.discardUnread === true,
-    }).catch((error: unknown) => {
-      throw deployRefusal(error);
-    });
+    })
+      .catch((error: unknown) => {
+        throw deployRefusal(error);
+      })
+      .finally(() => plans.forget());
     const signing = transportOf(project).signing;
     if (signing) await signing.install(source, await captureSigningSecret(sql, project));
     return c.json({
@@ -107,10 +113,10 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
   return api;
 }
 
-/** The plan, or a 422 naming what in the feature files or the database stops it. */
-async function planned(project: LoadedConfig, source: postgres.Sql) {
+/** The plan made now, or a 422 naming what in the feature files or the database stops it. */
+async function planned(plans: Plans) {
   try {
-    return await planChange(project, source);
+    return await plans.fresh();
   } catch (error) {
     if (error instanceof NudgeError) {
       throw new HttpError(
@@ -150,7 +156,8 @@ function deployRefusal(error: unknown): unknown {
   return error;
 }
 
-function refusal(project: LoadedConfig): string {
+/** Why Deploy is refused from the dashboard in read-only mode: the CLI's refusal and its hint. */
+export function readOnlyReason(project: LoadedConfig): string {
   const error = readOnlyRefusal(project);
   return `${error.message}; ${error.hint}`;
 }

@@ -1,16 +1,20 @@
 // /v1/features: each feature of the running project with its status (draft,
 // active, paused — in its file or live), trigger, journey counts per stage,
-// its compiled state machine (stages, transitions, actions) and its YAML
-// with secret-looking values hidden; and the live pause switch
-// (POST /v1/features/:name/pause | resume, the same as `nudge pause`).
+// its deploy state (from the dashboard's latest plan: plans.ts,
+// capture/feature-deploys.ts), its compiled state machine (stages,
+// transitions, actions) and its YAML with secret-looking values hidden; and
+// the live pause switch (POST /v1/features/:name/pause | resume, the same as
+// `nudge pause`).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
-import type { FeatureDetail, FeatureSummary } from '../../client/dashboard.js';
+import { featureDeploy } from '../../capture/feature-deploys.js';
+import type { FeatureDeploy, FeatureDetail, FeatureSummary } from '../../client/dashboard.js';
 import type { Condition } from '../../conditions/index.js';
 import { describeTest } from '../../conditions/index.js';
+import type { LoadedConfig } from '../../config/load.js';
 import {
   type FeaturePause,
   featurePauses,
@@ -22,8 +26,10 @@ import { formatTableName } from '../../source/names.js';
 import { readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { readOnlyReason } from './deploy.js';
 import { durationQuery, takes } from './input.js';
 import { type Counts, journeyCounts } from './journey-counts.js';
+import type { PlanReading, Plans } from './plans.js';
 
 export interface FeaturesApiOptions {
   sql: postgres.Sql;
@@ -33,10 +39,14 @@ export interface FeaturesApiOptions {
   maxBodyBytes?: number;
   /** The project's features as the server loaded them. */
   features: Feature[];
+  project: LoadedConfig;
+  /** The dashboard's plans, whose latest says each feature's deploy state. */
+  plans: Plans;
 }
 
 export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
-  const { sql, features } = options;
+  const { sql, features, plans } = options;
+  const readOnly = options.project.config.access === 'read-only';
   const api = new Hono<ApiEnv>();
   const find = (name: string) => {
     const feature = features.find((f) => f.name === name);
@@ -46,7 +56,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
 
   api.get('/', takes('window'), async (c) => {
     const window = durationQuery(c.req.query('window'), 'window');
-    const summary = await summaries(sql, window);
+    const summary = await summaries(sql, plans, window);
     return c.json(features.map(summary));
   });
 
@@ -54,7 +64,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
     const feature = find(c.req.param('name'));
     const window = durationQuery(c.req.query('window'), 'window');
     const [summary, yaml] = await Promise.all([
-      summaries(sql, window, feature.name),
+      summaries(sql, plans, window, feature.name),
       readFile(path.resolve(options.cwd, feature.source.file), 'utf8').then(redactYaml, () => null),
     ]);
     return c.json({
@@ -64,6 +74,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
       exit: feature.exit ? conditionText(feature.exit) : null,
       yaml,
       file: feature.source.file.split(/[\\/]/).slice(-3).join('/'),
+      deploy_refused: readOnly ? readOnlyReason(options.project) : null,
     } satisfies FeatureDetail);
   });
 
@@ -77,7 +88,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
       }
       if (what === 'pause') await pauseFeature(sql, feature.name, c.get('apiKey').name);
       else await resumeFeature(sql, feature.name);
-      return c.json((await summaries(sql, undefined, feature.name))(feature));
+      return c.json((await summaries(sql, plans, undefined, feature.name))(feature));
     });
   }
   return api;
@@ -88,15 +99,33 @@ type Failing = Map<string, FeatureSummary['failing']>;
 /** What a summary reads, for every feature or one (`only`): a function from a feature to its summary. */
 async function summaries(
   sql: postgres.Sql,
+  plans: Plans,
   window: number | undefined,
   only?: string,
 ): Promise<(feature: Feature) => FeatureSummary> {
-  const [pauses, counts, failing] = await Promise.all([
+  const [pauses, counts, failing, reading] = await Promise.all([
     featurePauses(sql),
     journeyCounts(sql, window, only),
     failingActions(sql, only),
+    plans.recent(),
   ]);
-  return (feature) => summaryOf(feature, pauses, counts, failing);
+  return (feature) => ({
+    ...summaryOf(feature, pauses, counts, failing),
+    deploy: deployOf(feature, reading),
+  });
+}
+
+/** A feature's deploy state from the latest plan; unknown, with the reason, when there is none. */
+function deployOf(feature: Feature, reading: PlanReading): FeatureDeploy {
+  if ('error' in reading)
+    return {
+      state: 'unknown',
+      deployment: null,
+      captures: [],
+      changes: [],
+      reason: reading.error,
+    };
+  return featureDeploy(feature, reading.planned.plan, reading.latest);
 }
 
 /**
@@ -121,7 +150,7 @@ function summaryOf(
   pauses: FeaturePause[],
   counts: Counts,
   failing: Failing,
-): FeatureSummary {
+): Omit<FeatureSummary, 'deploy'> {
   const pause = pauses.find((p) => p.feature === feature.name);
   return {
     name: feature.name,

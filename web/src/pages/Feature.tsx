@@ -1,14 +1,17 @@
 // One feature: its status with the live pause switch (every running engine
-// follows it within about a second), trigger, the stage diagram drawn from
-// the compiled state machine with the journeys now in each stage, and its
-// YAML.
+// follows it within about a second), trigger, where its capture is deployed
+// (or what the next deploy changes for it) with Plan and Deploy, the stage
+// diagram drawn from the compiled state machine with the journeys now in
+// each stage, and its YAML.
 import { useState } from 'react';
 import type { FeatureDetail } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
+import { CaptureLine } from '../deploy-state.js';
 import { Diagram } from '../diagram.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Choice, Problem, Time, useLoad } from '../ui.js';
+import { PlanAndDeploy } from './Deploy.js';
 import { FailingActions, WINDOWS } from './Features.js';
 
 export function Feature({ name, window }: { name: string; window?: string }) {
@@ -83,6 +86,10 @@ function Detail(props: {
       <dl className="facts">
         <dt>Trigger</dt>
         <dd className="code">{feature.trigger}</dd>
+        <dt>Capture</dt>
+        <dd>
+          <CaptureLine deploy={feature.deploy} refused={feature.deploy_refused} />
+        </dd>
         {feature.exit && (
           <>
             <dt>Exits when</dt>
@@ -127,6 +134,7 @@ function Detail(props: {
           </Link>
         </dd>
       </dl>
+      <PlanAndDeploy />
       <h2>Stages</h2>
       <Diagram initial={feature.initial} stages={feature.stages} counts={feature.counts.stages} />
       <h2>

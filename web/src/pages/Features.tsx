@@ -1,8 +1,9 @@
-// Features: each feature's status, trigger and journey counts for a chosen
-// window (the window is part of the URL), one card per feature at a phone's
-// width; Plan and Deploy (Deploy.tsx).
+// Features: each feature's status, deploy state (deploy-state.tsx), trigger
+// and journey counts for a chosen window (the window is part of the URL),
+// one card per feature at a phone's width; Plan and Deploy (Deploy.tsx).
 import type { FeatureSummary } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
+import { DeployLink } from '../deploy-state.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Choice, Loading, Problem, useLoad } from '../ui.js';
@@ -45,6 +46,7 @@ export function Features({ window }: { window?: string }) {
               <tr>
                 <th>Feature</th>
                 <th>Status</th>
+                <th>Deploy</th>
                 <th>Trigger</th>
                 <th className="num">Entered</th>
                 <th>Now in stage</th>
@@ -65,6 +67,9 @@ export function Features({ window }: { window?: string }) {
                   </td>
                   <td data-label="Status">
                     <Badge kind={feature.status} />
+                  </td>
+                  <td data-label="Deploy">
+                    <DeployLink feature={feature} window={window} />
                   </td>
                   <td data-label="Trigger" className="code">
                     {feature.trigger}
