@@ -2,26 +2,24 @@
 // tables in table_mapping into Nudge's contacts and events, resumably, with
 // progress and a summary. Ctrl-C stops after the batches being written; the
 // same command then continues from the checkpoint.
-import type { LoadedConfig } from '../config/load.js';
-import { SYNC_BATCH_SIZE } from '../config/schema.js';
 import { timeOption } from '../config/time-options.js';
-import type { TableSyncMapping, UserMapping } from '../contacts/mapping.js';
 import type { SyncStats } from '../contacts/sync/checkpoint.js';
 import {
-  type LogSettings,
   makeReporter,
   makeSyncLog,
   type ReporterOptions,
   type SyncLog,
   summaryLines,
 } from '../contacts/sync/report.js';
+import {
+  prepareSyncs,
+  runSyncs,
+  type SyncRequest,
+  syncLogSettings,
+} from '../contacts/sync/request.js';
 import type { SyncResult } from '../contacts/sync/runner.js';
-import { openSyncSession, projectSecrets, type SyncSession } from '../contacts/sync/session.js';
-import { syncTable } from '../contacts/sync/tables.js';
-import { syncUsers } from '../contacts/sync/users.js';
-import { checkTableMappings, checkUserMapping } from '../contacts/sync/validate.js';
-import { ConfigError, ConfigErrors, NudgeError, throwIfAny } from '../errors.js';
-import { formatTableName, parseTableName } from '../source/names.js';
+import { openSyncSession, projectSecrets } from '../contacts/sync/session.js';
+import { NudgeError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
@@ -48,66 +46,37 @@ export const INTERRUPTED = 130;
 
 /** `nudge sync users [--full | --since <time>]` */
 export function syncUsersCommand(options: SyncOptions, io: Io): Promise<number> {
-  return withSync(options, io, async (context) => {
-    const { users, userColumns } = await prepare(context, { users: true, tables: false });
-    return [await runUsers(context, users!, userColumns)];
-  });
+  return withSync(options, io, { users: true, tables: false });
 }
 
 /** `nudge sync tables [--table <name>...] [--full | --since <time>]` */
 export function syncTablesCommand(options: SyncOptions, io: Io): Promise<number> {
-  return withSync(options, io, async (context) => {
-    const { tables } = await prepare(context, { users: false, tables: true });
-    return runTables(context, tables);
+  return withSync(options, io, {
+    users: false,
+    tables: true,
+    ...(options.table?.length ? { only: options.table } : {}),
   });
 }
 
 /** `nudge sync`: users (when sync.users or user_mapping is set), then every table_mapping entry. */
 export function syncAllCommand(options: SyncOptions, io: Io): Promise<number> {
-  return withSync(options, io, async (context) => {
-    const supabase = context.project.supabase;
-    const withUsers = !!(supabase?.sync.users || supabase?.user_mapping);
-    if (!withUsers)
-      context.log.info('users: not synced (set connectors.supabase.sync.users: true)');
-    const prepared = await prepare(context, { users: withUsers, tables: true });
-    const results: SyncResult[] = [];
-    if (prepared.users) results.push(await runUsers(context, prepared.users, prepared.userColumns));
-    if (results.every((r) => r.status === 'done')) {
-      results.push(...(await runTables(context, prepared.tables)));
-    }
-    return results;
-  });
+  return withSync(options, io, { users: 'configured', tables: true });
 }
 
-interface Context {
-  project: LoadedConfig;
-  session: SyncSession;
-  log: SyncLog;
-  io: Io;
-  options: SyncOptions;
-  since?: Date;
-  signal: AbortSignal;
-}
-
-async function withSync(
-  options: SyncOptions,
-  io: Io,
-  run: (context: Context) => Promise<SyncResult[]>,
-): Promise<number> {
+/**
+ * The project, its sync log, the session; the syncs the request means,
+ * checked (request.ts), then run with a progress bar or lines and a summary
+ * after each. Exit 0, INTERRUPTED after Ctrl-C, or the failure thrown.
+ */
+async function withSync(options: SyncOptions, io: Io, request: SyncRequest): Promise<number> {
   const project = await loadProject(options, io);
-  const supabase = project.supabase;
-  const settings: LogSettings = {
-    ...(supabase?.debug ? { debug: true } : {}),
-    ...(supabase?.log_level ? { log_level: supabase.log_level } : {}),
-    ...(supabase?.log_queries ? { log_queries: true } : {}),
-  };
-  const log = makeSyncLog(io, settings, projectSecrets(project));
+  const log = makeSyncLog(io, syncLogSettings(project), projectSecrets(project));
   if (options.full && options.since) {
     throw new NudgeError('--full and --since do not go together', 'use one of them');
   }
   const since =
     options.since === undefined ? undefined : timeOption('--since', options.since, new Date());
-  if (supabase?.log_realtime) {
+  if (project.supabase?.log_realtime) {
     log.debug('log_realtime: applies to live sync (realtime changes); a sync command reads pages');
   }
   const stop = options.signal ? undefined : stopOnSigint(log);
@@ -115,121 +84,31 @@ async function withSync(
   const concurrency = options.concurrency ?? 2;
   const session = await openSyncSession(project, log, { concurrency, signal });
   try {
-    const results = await run({
-      project,
+    const prepared = await prepareSyncs(session, project, log, request);
+    const results = await runSyncs(
       session,
+      project,
+      prepared,
+      {
+        signal,
+        ...(options.full ? { full: true } : {}),
+        ...(since ? { since } : {}),
+        ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+        reporter: () => makeReporter(io, log, options.progress),
+        onResult: (result) => {
+          for (const line of summaryLines(result, io)) io.out(line);
+        },
+      },
       log,
-      io,
-      options,
-      signal,
-      ...(since ? { since } : {}),
-    });
-    const failed = results.find((r) => r.status === 'failed');
+    );
+    const failed = results.find((r: SyncResult) => r.status === 'failed');
     if (failed) throw failed.error;
     return results.some((r) => r.status === 'interrupted') ? INTERRUPTED : 0;
   } finally {
     stop?.dispose();
     await session.close();
   }
-}
-
-/**
- * Checks every mapping this command will use against the live schema before
- * anything is synced, and reports all problems at once: a bad mapping writes
- * nothing.
- */
-async function prepare(
-  context: Context,
-  what: { users: boolean; tables: boolean },
-): Promise<{ users?: UserMapping; userColumns?: string[]; tables: TableSyncMapping[] }> {
-  const { session, project, log, options } = context;
-  const entries = Object.keys(project.supabase?.table_mapping ?? {});
-  const named = options.table?.length ? options.table : entries;
-  const schema = await session.readSchema(
-    what.tables ? named.map((n) => parseTableName(n)?.schema ?? 'public') : [],
-  );
-  const errors: ConfigError[] = [];
-  const collect = <T>(check: () => T): T | undefined => {
-    try {
-      return check();
-    } catch (error) {
-      if (error instanceof ConfigErrors) errors.push(...error.errors);
-      else if (error instanceof ConfigError) errors.push(error);
-      else throw error;
-      return undefined;
-    }
-  };
-  const users = what.users ? collect(() => checkUserMapping(project, schema)) : undefined;
-  const tables = what.tables
-    ? (collect(() => checkTableMappings(project, schema, options.table)) ?? [])
-    : [];
-  throwIfAny(errors);
-  if (what.tables && !options.table?.length) {
-    for (const listed of project.supabase?.sync.tables ?? []) {
-      const name = parseTableName(listed);
-      const mapped = entries.some((key) => {
-        const other = parseTableName(key);
-        return other && name && formatTableName(other) === formatTableName(name);
-      });
-      if (!mapped) {
-        log.info(`${listed}: in sync.tables but not in table_mapping, so there is nothing to sync`);
-      }
-    }
-    if (tables.length === 0) log.info('no table_mapping entries: no tables to sync');
-  }
-  return {
-    ...(users ? { users } : {}),
-    ...(schema.userColumns ? { userColumns: schema.userColumns } : {}),
-    tables,
-  };
-}
-
-async function runUsers(
-  context: Context,
-  mapping: UserMapping,
-  available?: string[],
-): Promise<SyncResult> {
-  const { log, io, options } = context;
-  const result = await syncUsers({
-    ...runOptions(context),
-    mapping,
-    ...(available ? { available } : {}),
-    report: makeReporter(io, log, options.progress),
-  });
-  for (const line of summaryLines(result, io)) io.out(line);
-  return result;
-}
-
-async function runTables(context: Context, mappings: TableSyncMapping[]): Promise<SyncResult[]> {
-  const { log, io, options } = context;
-  const results: SyncResult[] = [];
-  for (const mapping of mappings) {
-    if (context.signal.aborted) break;
-    const result = await syncTable({
-      ...runOptions(context),
-      mapping,
-      report: makeReporter(io, log, options.progress),
-    });
-    for (const line of summaryLines(result, io)) io.out(line);
-    results.push(result);
-    if (result.status !== 'done') break;
-  }
-  return results;
-}
-
-function runOptions(context: Context) {
-  const { session, project, options } = context;
-  return {
-    engine: session.engine,
-    engineUrl: session.engineUrl,
-    source: session.source,
-    batchSize: project.supabase?.batch_size ?? SYNC_BATCH_SIZE,
-    signal: context.signal,
-    ...(options.full ? { full: true } : {}),
-    ...(context.since ? { since: context.since } : {}),
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
-    ...(options.onBatch ? { onBatch: options.onBatch } : {}),
-  };
 }
 
 /** The first Ctrl-C stops after the batches being written; a second one quits at once. */

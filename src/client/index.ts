@@ -24,6 +24,7 @@ import {
 } from './dashboard.js';
 import { emailApi } from './preferences.js';
 import { reportApi } from './report.js';
+import { syncApi } from './sync.js';
 
 export type { FeatureReport, GroupReport } from './report.js';
 
@@ -76,6 +77,7 @@ export type {
   SelectRow,
 } from './query.js';
 export { ContactQuery } from './query.js';
+export type * from './sync.js';
 
 export interface NudgeOptions {
   /** Where Nudge listens, e.g. http://127.0.0.1:8787 (the /v1 is added). */
@@ -236,6 +238,11 @@ export class Nudge<A extends Attributes = Attributes> {
 
   /** Whether a feature worked: per variant and holdout, with 95% intervals (client/report.ts). */
   readonly report = reportApi(<T>(method: string, path: string, body?: unknown) =>
+    this.request<T>(method, path, body),
+  );
+
+  /** The contact sync: each sync's state, and `nudge sync` started in the server (client/sync.ts). */
+  readonly sync = syncApi(<T>(method: string, path: string, body?: unknown) =>
     this.request<T>(method, path, body),
   );
 

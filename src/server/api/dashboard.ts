@@ -47,6 +47,8 @@ const DASHBOARD_WRITES = [
   // A new list or segment (the Lists page); members are not changed from the dashboard.
   /^\/v1\/lists$/,
   /^\/v1\/clock\/(advance|reset)$/,
+  // The Contacts page's "Sync now": `nudge sync` in the server, which changes contacts only as a sync does.
+  /^\/v1\/sync$/,
 ];
 /** What it may delete: a segment (lists.ts refuses it a static list, whose members would go). */
 const DASHBOARD_DELETES = [/^\/v1\/lists\/[^/]+$/];

@@ -17,6 +17,7 @@ import { refuseNulInUrl } from './input.js';
 import { listsRoutes } from './lists.js';
 import { makeRateLimiter } from './rate-limit.js';
 import { reportRoutes } from './report.js';
+import { syncRoutes } from './sync.js';
 
 export interface ApiOptions {
   /** The engine store. */
@@ -79,6 +80,9 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
     api.route('/features/backtest', backtestRoutes({ ...options.dashboard, maxBodyBytes }));
   if (options.dashboard)
     api.route('/features', reportRoutes({ sql, project: options.dashboard.project }));
+  // The contact sync's state, and `nudge sync` started in this process (sync.ts).
+  if (options.dashboard)
+    api.route('/sync', syncRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
   if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
   return api;
 }

@@ -5,16 +5,19 @@
 // paging back by the API's cursor, which is in the address (`?before=`): a
 // reload keeps the older page and Back returns to the newer one. At a
 // phone's width each contact of the book is a card (styles.css, table.stack).
+// Above the book, the Sync panel (sync-panel.tsx): when the contact sync last
+// ran, and Sync now.
 import type { FormEvent, ReactNode } from 'react';
 import type { TimelineItem } from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
 import { Link, navigate } from '../router.js';
+import { SyncPanel } from '../sync-panel.js';
 import { Badge, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
 
 export function Contacts({ search }: { search?: string }) {
-  const { data, error } = useLoad(
+  const { data, error, reload } = useLoad(
     () => {
       // Newest first by id: contact ids are time-ordered (migration 006), so this walks the
       // primary key; created_at has no index and sorting by it read every contact (bench:dashboard).
@@ -33,6 +36,7 @@ export function Contacts({ search }: { search?: string }) {
   return (
     <section>
       <h1>Contacts</h1>
+      <SyncPanel onSynced={reload} />
       <form className="filters" onSubmit={onSubmit}>
         <label>
           Email starts with{' '}

@@ -1,0 +1,142 @@
+// The contact sync run by the server (POST /v1/sync): the CLI's run
+// (request.ts) in this process, in the background, one request at a time per
+// sync. A start is refused while a sync it asks for runs anywhere — its lock
+// held by another process (`nudge sync`, another server), or started here
+// and not ended, which covers the moments before the run takes its lock.
+// The session is opened and the mappings are checked before the start is
+// answered, so a bad mapping is the answer and nothing is started; after
+// that, progress and the end go to sync_state as the CLI's do, and a
+// failure's message with them. A server that stops mid-run leaves its row
+// `running` with no lock holder: readers say interrupted, and the next run
+// continues from the checkpoint.
+import pc from 'picocolors';
+import type postgres from 'postgres';
+import type { Io } from '../../cli/io.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { makeSyncLog, type SyncLog, type SyncReporter } from './report.js';
+import {
+  prepareSyncs,
+  requestedSyncs,
+  runSyncs,
+  type SyncRequest,
+  syncLogSettings,
+} from './request.js';
+import { openSyncSession, projectSecrets, type SyncSession } from './session.js';
+import { heldSyncLocks } from './status.js';
+
+/** Where a sync started here is: waiting for the one before it, or its turn. */
+export type StartedState = 'queued' | 'running';
+
+export interface BackgroundStart extends SyncRequest {
+  full?: boolean;
+  since?: Date;
+}
+
+/** A start refused: these syncs run already (here or in another process). */
+export class SyncRunningError extends Error {
+  override name = 'SyncRunningError';
+  constructor(readonly syncs: string[]) {
+    super(`${syncs.join(', ')} ${syncs.length === 1 ? 'is' : 'are'} running`);
+  }
+}
+
+export interface BackgroundSyncs {
+  /**
+   * Checks and starts the syncs `request` means; resolves with their names
+   * once they are started (the first running, the others queued behind it).
+   * Throws SyncRunningError, or what opening the session and checking the
+   * mappings threw (NudgeError, ConfigErrors).
+   */
+  start(request: BackgroundStart): Promise<string[]>;
+  /** The syncs started here and not ended, with where each is. */
+  started(): ReadonlyMap<string, StartedState>;
+}
+
+export function makeBackgroundSyncs(options: {
+  project: LoadedConfig;
+  /** The engine store: where the locks are read. */
+  sql: postgres.Sql;
+  /** Batches written at once (default 2, as the CLI). */
+  concurrency?: number;
+}): BackgroundSyncs {
+  const { project, sql } = options;
+  const concurrency = options.concurrency ?? 2;
+  const started = new Map<string, StartedState>();
+  const log = quietSyncLog(project);
+
+  return {
+    started: () => started,
+    async start(request) {
+      // Claimed at once, before any await, so that two requests at the same
+      // moment cannot both pass the checks.
+      const asked = requestedSyncs(project, request);
+      const busy = asked.filter((name) => started.has(name));
+      if (busy.length) throw new SyncRunningError(busy);
+      for (const name of asked) started.set(name, 'queued');
+      let names = asked;
+      let run: Promise<void> | undefined;
+      let session: SyncSession | undefined;
+      try {
+        const held = await heldSyncLocks(sql, asked);
+        if (held.size) throw new SyncRunningError(asked.filter((name) => held.has(name)));
+        session = await openSyncSession(project, log, { concurrency });
+        const prepared = await prepareSyncs(session, project, log, request);
+        names = prepared.names;
+        for (const name of asked) if (!names.includes(name)) started.delete(name);
+        run = runSyncs(
+          session,
+          project,
+          prepared,
+          {
+            signal: new AbortController().signal,
+            concurrency,
+            ...(request.full ? { full: true } : {}),
+            ...(request.since ? { since: request.since } : {}),
+            reporter: () => quietReporter(log),
+            onStart: (name) => started.set(name, 'running'),
+            // Its end is in its row now; the syncs after it are still queued here.
+            onResult: (result) => started.delete(result.name),
+          },
+          log,
+        )
+          .then(
+            () => {},
+            // Kept in the sync's row (request.ts); a refusal of the lock leaves the other run's row alone.
+            () => {},
+          )
+          .finally(async () => {
+            // Those a failure or a stop left queued go back to what their rows say.
+            for (const name of names) started.delete(name);
+            await session?.close();
+          });
+      } finally {
+        if (!run) {
+          for (const name of asked) started.delete(name);
+          await session?.close();
+        }
+      }
+      return names;
+    },
+  };
+}
+
+/**
+ * The server's sync log: nothing printed (the run's progress and its end
+ * are in sync_state, and GET /v1/sync shows them), the run's secrets still
+ * removed from the failure kept there.
+ */
+function quietSyncLog(project: LoadedConfig): SyncLog {
+  const io: Io = {
+    out: () => {},
+    err: () => {},
+    isTTY: false,
+    colors: pc.createColors(false),
+    cwd: project.cwd,
+    env: project.env,
+  };
+  return makeSyncLog(io, syncLogSettings(project), projectSecrets(project));
+}
+
+function quietReporter(log: SyncLog): SyncReporter {
+  return { log, start: () => {}, progress: () => {}, skipped: () => {}, stop: () => {} };
+}

@@ -1,0 +1,136 @@
+// What each sync is doing, as a reader outside the run sees it: its
+// sync_state row, whether a process holds its advisory lock (checkpoint.ts
+// takes it for the whole run), and the message of the error its last run
+// ended on. A row that says `running` while nobody holds the lock is a run
+// whose process stopped before it could save its end (killed, a lost
+// connection): it is interrupted, and the next run continues from its
+// checkpoint.
+import type postgres from 'postgres';
+import { lockKey } from '../../db/locks.js';
+import { NudgeError } from '../../errors.js';
+import type { SavedCursor, SyncState, SyncStats } from './checkpoint.js';
+
+export interface SyncRow {
+  name: string;
+  /** As stored; see `alive` for a stored `running`. */
+  status: SyncState['status'];
+  cursor: (SavedCursor & { error?: string }) | null;
+  stats: SyncStats | null;
+  updatedAt: Date;
+  /** Stored `running`: whether a process holds the sync's lock (false: it stopped without saving its end). Else null. */
+  alive: boolean | null;
+}
+
+/**
+ * The syncs among `names` whose advisory lock some session holds now. The
+ * lock is two int4 keys (checkpoint.ts), which pg_locks shows as classid and
+ * objid (as oids: a negative key wraps, as the int4 → oid cast does) with
+ * objsubid 2, in the engine store's database.
+ */
+export async function heldSyncLocks(engine: postgres.Sql, names: string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const rows = await engine<{ name: string }[]>`
+    select n.name
+      from unnest(${names}::text[]) as n(name)
+     where exists (
+       select from pg_locks l
+        where l.locktype = 'advisory' and l.granted and l.objsubid = 2
+          and l.database = (select oid from pg_database where datname = current_database())
+          and l.classid = (${engine.unsafe(lockKey('sync'))})::oid
+          and l.objid = hashtext(n.name)::oid)`;
+  return new Set(rows.map((row) => row.name));
+}
+
+/**
+ * Every sync_state row, a stored `running` with whether its process is
+ * alive. The locks are read after the rows; a run that ended or began in
+ * between would be misread, so a `running` row whose lock is free is read
+ * again: if it has not changed, its process is gone.
+ */
+export async function readSyncRows(engine: postgres.Sql): Promise<SyncRow[]> {
+  const read = () =>
+    engine<
+      {
+        name: string;
+        status: SyncState['status'];
+        cursor: SyncRow['cursor'];
+        stats: Record<string, unknown> | null;
+        updated_at: Date;
+      }[]
+    >`select name, status, cursor, stats, updated_at from nudge_engine.sync_state order by name`;
+  const first = await read();
+  const running = first.filter((row) => row.status === 'running').map((row) => row.name);
+  const held = await heldSyncLocks(engine, running);
+  const unheld = running.filter((name) => !held.has(name));
+  const again = unheld.length
+    ? new Map((await read()).map((row) => [row.name, row]))
+    : new Map<string, (typeof first)[number]>();
+  return first.map((row) => {
+    let current = row;
+    let alive: boolean | null = null;
+    if (row.status === 'running') {
+      const later = again.get(row.name);
+      if (held.has(row.name)) alive = true;
+      else if (later && later.updated_at.getTime() !== row.updated_at.getTime()) {
+        // It moved while we looked: a run is on it (or just ended).
+        current = later;
+        alive = later.status === 'running' ? true : null;
+      } else alive = false;
+    }
+    const stats =
+      typeof current.stats === 'object' && current.stats !== null && 'synced' in current.stats
+        ? (current.stats as unknown as SyncStats)
+        : null;
+    const cursor =
+      typeof current.cursor === 'object' && !Array.isArray(current.cursor) ? current.cursor : null;
+    return {
+      name: current.name,
+      status: current.status,
+      cursor,
+      stats,
+      updatedAt: current.updated_at,
+      alive,
+    };
+  });
+}
+
+/** One line for a failed run: the message and its hint, with every secret of the run removed. */
+export function failureText(error: unknown, redact: (text: string) => string): string {
+  const message =
+    error instanceof NudgeError
+      ? `${error.message}${error.hint ? ` (${error.hint})` : ''}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  return redact(message);
+}
+
+/**
+ * Keeps why a run failed, in its row's cursor (`error`); readers show it on
+ * a failed row only, and a later run's end replaces it. `ran`: the run
+ * saved its end as failed itself (runner.ts), and a row another run has
+ * taken since is left alone. Otherwise the error came before the run's
+ * first step (the source's clock, reading the checkpoint) and marks the
+ * row failed here.
+ */
+export async function saveFailure(
+  engine: postgres.Sql,
+  name: string,
+  message: string,
+  { ran }: { ran: boolean },
+) {
+  const error = JSON.stringify({ error: message });
+  if (ran) {
+    await engine`
+      update nudge_engine.sync_state
+         set cursor = coalesce(cursor, '{}'::jsonb) || ${error}::text::jsonb
+       where name = ${name} and status = 'failed'`;
+    return;
+  }
+  await engine`
+    insert into nudge_engine.sync_state (name, cursor, status, updated_at)
+    values (${name}, ${error}::text::jsonb, 'failed', now())
+    on conflict (name) do update
+      set cursor = coalesce(sync_state.cursor, '{}'::jsonb) || excluded.cursor,
+          status = 'failed', updated_at = now()`;
+}

@@ -1,0 +1,237 @@
+// GET /v1/sync: every contact sync's state — the syncs nudge.yaml sets up
+// and any sync_state row left — with a run whose process died said to be
+// interrupted (contacts/sync/status.ts). POST /v1/sync { resources, mode,
+// since, tables }: `nudge sync`'s run, started in this process in the
+// background (contacts/sync/background.ts); 202 with the syncs it started,
+// 409 sync_running naming one that runs already. The server's nudge.yaml
+// is the one it started with, as for everything else it serves.
+import { Hono } from 'hono';
+import type postgres from 'postgres';
+import { z } from 'zod';
+import type { SyncInfo, SyncOverview } from '../../client/sync.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { timeOption } from '../../config/time-options.js';
+import {
+  type BackgroundSyncs,
+  makeBackgroundSyncs,
+  SyncRunningError,
+} from '../../contacts/sync/background.js';
+import {
+  configuredTableSyncs,
+  requestedSyncs,
+  type SyncRequest,
+  usersConfigured,
+} from '../../contacts/sync/request.js';
+import { readSyncRows, type SyncRow } from '../../contacts/sync/status.js';
+import { USERS_SYNC } from '../../contacts/sync/users.js';
+import { ConfigError, ConfigErrors, NudgeError, SourceError, UsageError } from '../../errors.js';
+import { formatTableName, parseTableName } from '../../source/names.js';
+import { didYouMean } from '../../suggest.js';
+import { HttpError } from '../http-error.js';
+import type { ApiEnv } from './auth.js';
+import { invalid, readJson, takes, validate } from './input.js';
+
+export interface SyncApiOptions {
+  /** The engine store. */
+  sql: postgres.Sql;
+  project: LoadedConfig;
+  /** The syncs this server runs (one set per server by default). */
+  syncs?: BackgroundSyncs;
+  maxBodyBytes?: number;
+}
+
+const startSchema = z.strictObject({
+  resources: z
+    .array(z.enum(['users', 'tables'], { error: 'expected "users" or "tables"' }))
+    .min(1, { error: 'expected at least one of "users", "tables"' })
+    .optional(),
+  mode: z.enum(['incremental', 'full'], { error: 'expected "incremental" or "full"' }).optional(),
+  since: z.string().min(1).optional(),
+  tables: z
+    .array(z.string().min(1))
+    .min(1, { error: 'expected at least one table_mapping entry' })
+    .optional(),
+});
+
+export function syncRoutes(given: SyncApiOptions): Hono<ApiEnv> {
+  const options = { ...given, syncs: given.syncs ?? makeBackgroundSyncs(given) };
+  const { project, syncs } = options;
+  const api = new Hono<ApiEnv>();
+
+  api.get('/', takes(), async (c) => c.json(await syncOverview(options)));
+
+  api.post('/', async (c) => {
+    // No body: what nudge.yaml sets up, as `nudge sync`.
+    const body = validate(
+      startSchema,
+      (await readJson(c, options.maxBodyBytes ?? 1_048_576)) ?? {},
+    );
+    const request = startRequest(project, body);
+    try {
+      const started = await syncs.start(request);
+      const shown = (await syncOverview(options)).syncs.filter((s) => started.includes(s.name));
+      return c.json({ syncs: shown }, 202);
+    } catch (error) {
+      throw startRefusal(error);
+    }
+  });
+  return api;
+}
+
+/** The body as the run's request, each refusal naming its field. */
+function startRequest(
+  project: LoadedConfig,
+  body: z.output<typeof startSchema>,
+): SyncRequest & { full?: boolean; since?: Date } {
+  if (body.mode === 'full' && body.since !== undefined) {
+    throw invalid('since', 'not with mode "full" (a full sync reads every row); leave one out');
+  }
+  const resources = new Set(body.resources ?? (body.tables ? ['tables'] : []));
+  if (body.tables && !resources.has('tables')) {
+    throw invalid('tables', 'only with "tables" in resources');
+  }
+  const entries = configuredTableSyncs(project);
+  for (const [i, name] of (body.tables ?? []).entries()) {
+    const table = parseTableName(name);
+    const known = table && entries.some((e) => e.name === `table:${formatTableName(table)}`);
+    if (!known) {
+      const keys = entries.map((e) => e.entry);
+      throw invalid(
+        `tables[${i}]`,
+        `no table_mapping entry for ${JSON.stringify(name)}${didYouMean(name, keys) || (keys.length ? `; there are ${keys.join(', ')}` : '; nudge.yaml has no table_mapping')}`,
+      );
+    }
+  }
+  let since: Date | undefined;
+  if (body.since !== undefined) {
+    try {
+      since = timeOption('since:', body.since, new Date());
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      throw new HttpError(
+        422,
+        'invalid_body',
+        `${error.message}${error.hint ? ` (${error.hint})` : ''}`,
+      );
+    }
+  }
+  const request: SyncRequest = body.resources
+    ? { users: resources.has('users'), tables: resources.has('tables') }
+    : body.tables
+      ? { users: false, tables: true }
+      : { users: 'configured', tables: true };
+  if (!body.resources && !body.tables && !setUp(project)) {
+    throw new HttpError(409, 'sync_not_configured', notSetUp(project));
+  }
+  if (requestedSyncs(project, request).length === 0) {
+    // resources: ["tables"] and no table_mapping.
+    throw new HttpError(
+      409,
+      'sync_not_configured',
+      'nothing to sync: nudge.yaml has no connectors.supabase.table_mapping (docs/connector.md); set one, then restart the server',
+    );
+  }
+  return {
+    ...request,
+    ...(body.tables ? { only: body.tables } : {}),
+    ...(body.mode === 'full' ? { full: true } : {}),
+    ...(since ? { since } : {}),
+  };
+}
+
+/** What a start that did not happen answers. */
+function startRefusal(error: unknown): unknown {
+  if (error instanceof SyncRunningError) {
+    return new HttpError(
+      409,
+      'sync_running',
+      `${error.message}: wait for ${error.syncs.length === 1 ? 'it' : 'them'} to end (GET /v1/sync); a sync that stopped continues where it left off`,
+      {},
+      { syncs: error.syncs },
+    );
+  }
+  if (error instanceof ConfigErrors || error instanceof ConfigError) {
+    const problems = error instanceof ConfigErrors ? error.errors : [error];
+    return new HttpError(
+      422,
+      'sync_config',
+      problems.map((p) => `${p.message}${p.hint ? ` (${p.hint})` : ''}`).join('; '),
+    );
+  }
+  if (error instanceof SourceError) {
+    return new HttpError(503, 'source_unavailable', withHint(error));
+  }
+  if (error instanceof NudgeError) return new HttpError(409, 'sync_refused', withHint(error));
+  return error;
+}
+
+const withHint = (error: NudgeError) => `${error.message}${error.hint ? ` (${error.hint})` : ''}`;
+
+/** Whether nudge.yaml sets up a sync: connectors.supabase, enabled, with users or tables to sync. */
+function setUp(project: LoadedConfig): boolean {
+  const supabase = project.supabase;
+  if (!supabase?.enabled) return false;
+  return usersConfigured(project) || configuredTableSyncs(project).length > 0;
+}
+
+/** How to set one up, in one line. */
+function notSetUp(project: LoadedConfig): string {
+  if (project.supabase && !project.supabase.enabled) {
+    return 'connectors.supabase.enabled is false in nudge.yaml: set it to true, then restart the server';
+  }
+  return 'nothing to sync: in nudge.yaml set connectors.supabase.sync.users: true (and table_mapping for tables; docs/connector.md), then restart the server';
+}
+
+/** The configured syncs first (users, then table_mapping's order), then rows of any others. */
+async function syncOverview(
+  options: SyncApiOptions & { syncs: BackgroundSyncs },
+): Promise<SyncOverview> {
+  const { project, syncs } = options;
+  const rows = new Map((await readSyncRows(options.sql)).map((row) => [row.name, row]));
+  const enabled = project.supabase?.enabled !== false;
+  const configured = enabled
+    ? [
+        ...(usersConfigured(project) ? [USERS_SYNC] : []),
+        ...configuredTableSyncs(project).map((t) => t.name),
+      ]
+    : [];
+  const names = [...new Set([...configured, ...rows.keys(), ...syncs.started().keys()])];
+  const configuredSet = new Set(configured);
+  const ready = setUp(project);
+  return {
+    configured: ready,
+    hint: ready ? null : notSetUp(project),
+    syncs: names.map((name) =>
+      describe(name, rows.get(name), configuredSet.has(name), syncs.started().get(name)),
+    ),
+  };
+}
+
+function describe(
+  name: string,
+  row: SyncRow | undefined,
+  configured: boolean,
+  here: 'queued' | 'running' | undefined,
+): SyncInfo {
+  const cursor = row?.cursor ?? null;
+  const stored = row?.status ?? 'idle';
+  // Stored running, and nobody holds the sync: its process stopped before saving its end.
+  const lost = stored === 'running' && row?.alive === false;
+  // Started here: queued until its turn, then running (also before its run saves its start).
+  const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : stored);
+  return {
+    name,
+    resource: name === USERS_SYNC ? 'users' : 'table',
+    table: name.startsWith('table:') ? name.slice('table:'.length) : null,
+    configured,
+    status,
+    alive: status === 'running' ? true : lost ? false : null,
+    mode: cursor?.mode ?? null,
+    source: cursor?.source ?? null,
+    since: cursor?.since ?? null,
+    started_at: cursor?.run_started_at ?? null,
+    updated_at: row ? row.updatedAt.toISOString() : null,
+    stats: row?.stats ?? null,
+    error: status === 'failed' ? (cursor?.error ?? null) : null,
+  };
+}
