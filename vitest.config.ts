@@ -8,5 +8,8 @@ export default defineConfig({
     maxWorkers: 3,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // expect.poll waits on a condition; its default (1 s) is a wall-clock
+    // limit that a loaded machine misses (a page's answer after a deploy).
+    expect: { poll: { timeout: 10_000 } },
   },
 });
