@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nudge, NudgeApiError, type SyncInfo, type SyncOverview } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
+import { saveFailure } from '../../src/contacts/sync/status.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
@@ -288,6 +289,22 @@ describe('POST /v1/sync', () => {
     const again = byName(await until('done', ['table:public.orders'])).get('table:public.orders')!;
     expect(again.error).toBeNull();
     expect(again.stats).toMatchObject({ created: 1 });
+  });
+
+  it('shows an error before a run began as failed, and keeps where the next run starts', async () => {
+    // What a run records when the source's clock does not answer, before its first page.
+    await saveFailure(db.sql, 'users', 'the source did not answer', { ran: false });
+    const failed = byName(await nudge.sync.state()).get('users')!;
+    expect(failed).toMatchObject({ status: 'failed', error: 'the source did not answer' });
+    // The last run's checkpoint stands: the next run is incremental from it, not a resumed one.
+    await db.sql`update auth.users set updated_at = now(), email = 'again@example.com' where id = ${userId(6)}`;
+    await nudge.sync.start({ resources: ['users'] });
+    const next = byName(await until('done', ['users'])).get('users')!;
+    expect(next).toMatchObject({ mode: 'incremental', error: null });
+    expect(next.stats?.read).toBeLessThan(USERS);
+    const [again] =
+      await db.sql`select email from nudge_engine.contacts where auth_user_id = ${userId(6)}`;
+    expect(again?.email).toBe('again@example.com');
   });
 
   it('throws NudgeApiError with the code in the typed client', async () => {

@@ -132,7 +132,7 @@ export async function saveStart(engine: postgres.Sql, name: string, plan: RunPla
     insert into nudge_engine.sync_state (name, cursor, status, stats, updated_at)
     values (${name}, ${json(plan.cursor)}::text::jsonb, 'running', ${json(plan.stats)}::text::jsonb, now())
     on conflict (name) do update set cursor = excluded.cursor, status = 'running',
-      stats = excluded.stats, updated_at = now()`;
+      stats = excluded.stats, error = null, updated_at = now()`;
 }
 
 /** Moves the checkpoint forward; called inside the transaction of the batch that got there. */

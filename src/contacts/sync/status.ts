@@ -14,7 +14,9 @@ export interface SyncRow {
   name: string;
   /** As stored; see `alive` for a stored `running`. */
   status: SyncState['status'];
-  cursor: (SavedCursor & { error?: string }) | null;
+  cursor: SavedCursor | null;
+  /** Why its last run failed (migration 025); null once a run starts. */
+  error: string | null;
   stats: SyncStats | null;
   updatedAt: Date;
   /** Stored `running`: whether a process holds the sync's lock (false: it stopped without saving its end). Else null. */
@@ -55,9 +57,10 @@ export async function readSyncRows(engine: postgres.Sql): Promise<SyncRow[]> {
         status: SyncState['status'];
         cursor: SyncRow['cursor'];
         stats: Record<string, unknown> | null;
+        error: string | null;
         updated_at: Date;
       }[]
-    >`select name, status, cursor, stats, updated_at from nudge_engine.sync_state order by name`;
+    >`select name, status, cursor, stats, error, updated_at from nudge_engine.sync_state order by name`;
   const first = await read();
   const running = first.filter((row) => row.status === 'running').map((row) => row.name);
   const held = await heldSyncLocks(engine, running);
@@ -88,6 +91,7 @@ export async function readSyncRows(engine: postgres.Sql): Promise<SyncRow[]> {
       status: current.status,
       cursor,
       stats,
+      error: current.error,
       updatedAt: current.updated_at,
       alive,
     };
@@ -106,12 +110,13 @@ export function failureText(error: unknown, redact: (text: string) => string): s
 }
 
 /**
- * Keeps why a run failed, in its row's cursor (`error`); readers show it on
- * a failed row only, and a later run's end replaces it. `ran`: the run
- * saved its end as failed itself (runner.ts), and a row another run has
- * taken since is left alone. Otherwise the error came before the run's
- * first step (the source's clock, reading the checkpoint) and marks the
- * row failed here.
+ * Keeps why a run failed (sync_state.error); a later run's start clears it.
+ * `ran`: the run saved its end as failed itself (runner.ts), and a row
+ * another run has taken since is left alone. Otherwise the error came before
+ * the run's first step (the source's clock, reading the checkpoint): a sync
+ * never run is recorded failed; one that ran before keeps its status and
+ * checkpoint (where the next run starts) and gains the error, which readers
+ * show as failed.
  */
 export async function saveFailure(
   engine: postgres.Sql,
@@ -119,18 +124,14 @@ export async function saveFailure(
   message: string,
   { ran }: { ran: boolean },
 ) {
-  const error = JSON.stringify({ error: message });
   if (ran) {
     await engine`
-      update nudge_engine.sync_state
-         set cursor = coalesce(cursor, '{}'::jsonb) || ${error}::text::jsonb
+      update nudge_engine.sync_state set error = ${message}
        where name = ${name} and status = 'failed'`;
     return;
   }
   await engine`
-    insert into nudge_engine.sync_state (name, cursor, status, updated_at)
-    values (${name}, ${error}::text::jsonb, 'failed', now())
-    on conflict (name) do update
-      set cursor = coalesce(sync_state.cursor, '{}'::jsonb) || excluded.cursor,
-          status = 'failed', updated_at = now()`;
+    insert into nudge_engine.sync_state (name, status, error, updated_at)
+    values (${name}, 'failed', ${message}, now())
+    on conflict (name) do update set error = excluded.error, updated_at = now()`;
 }

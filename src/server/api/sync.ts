@@ -218,7 +218,9 @@ function describe(
   // Stored running, and nobody holds the sync: its process stopped before saving its end.
   const lost = stored === 'running' && row?.alive === false;
   // Started here: queued until its turn, then running (also before its run saves its start).
-  const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : stored);
+  // An error recorded since the row's run ended (one before a run's first page) is its state now.
+  const failed = stored !== 'running' && !!row?.error;
+  const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : failed ? 'failed' : stored);
   return {
     name,
     resource: name === USERS_SYNC ? 'users' : 'table',
@@ -232,6 +234,6 @@ function describe(
     started_at: cursor?.run_started_at ?? null,
     updated_at: row ? row.updatedAt.toISOString() : null,
     stats: row?.stats ?? null,
-    error: status === 'failed' ? (cursor?.error ?? null) : null,
+    error: status === 'failed' ? (row?.error ?? null) : null,
   };
 }
