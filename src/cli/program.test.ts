@@ -41,6 +41,7 @@ describe('nudge options', () => {
     [['logs', '--since', '2', 'days'], 'A value with a space needs quotes: --since "2 days"'],
     [['logs', '-n', '5', '--since', '10', 'minutes'], '--since "10 minutes"'],
     [['backtest', '--since', '2', 'days', 'welcome'], '--since "2 days"'],
+    [['--config', 'x/nudge.yaml', 'logs', '--since', '2', 'days'], '--since "2 days"'],
   ])('names the quotes a value split at its space needs: %j', async (argv, hint) => {
     const { code, err } = await nudge(...argv);
     expect(code).toBe(2);

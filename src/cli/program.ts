@@ -68,9 +68,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
 function quoteHint(program: Command, argv: string[], message: string): string | undefined {
   const counts = /Expected (\d+) arguments? but got (\d+)/.exec(message);
   const excess = counts ? Number(counts[2]) - Number(counts[1]) : 0;
-  const command = program.commands.find(
-    (c) => c.name() === argv[0] || c.aliases().includes(argv[0] ?? ''),
-  );
+  // The first word that names a command: global options (--config <file>) may come before it.
+  const command = argv
+    .map((word) => program.commands.find((c) => c.name() === word || c.aliases().includes(word)))
+    .find((found) => found !== undefined);
   if (!command) return undefined;
   const valued = (token: string) =>
     [...command.options, ...program.options].find(
