@@ -45,6 +45,11 @@ describe('namedEventsOf', () => {
     expect(namedEventsOf('storage', 'objects', 'update', moved, object)).toEqual([
       'storage.object.updated',
     ]);
+    // Auth's soft delete: user.soft_deleted, not user.updated.
+    const gone = { ...before, deleted_at: 't2', email: 'u1@deleted.invalid', updated_at: 't2' };
+    expect(namedEventsOf('auth', 'users', 'update', gone, { ...before, deleted_at: null })).toEqual(
+      ['user.soft_deleted'],
+    );
     const read = { ...object, last_accessed_at: 't1' };
     expect(namedEventsOf('storage', 'objects', 'update', read, object)).toEqual([]);
   });

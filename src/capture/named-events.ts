@@ -34,12 +34,24 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
   'user.updated': {
     table: users,
     operation: 'update',
-    // Supabase touches last_sign_in_at and updated_at on every sign-in: that is user.signed_in.
-    matches: (n, o) => changedBeyond(n, o, ['last_sign_in_at', 'updated_at']),
+    // Supabase touches last_sign_in_at and updated_at on every sign-in: that
+    // is user.signed_in. A soft delete (its address obfuscated) is
+    // user.soft_deleted, not a change of the user's details.
+    matches: (n, o) => changedBeyond(n, o, ['last_sign_in_at', 'updated_at']) && !softDeleted(n, o),
     reads: 'all',
     description: 'a change to an Auth user other than a sign-in',
   },
   'user.deleted': { table: users, operation: 'delete', description: 'an Auth user was deleted' },
+  'user.soft_deleted': {
+    table: users,
+    operation: 'update',
+    // The Auth admin API's delete with should_soft_delete: deleted_at set,
+    // the email and phone replaced with obfuscated values.
+    filter: (row) => `${row.old('deleted_at')} IS NULL AND ${row.new('deleted_at')} IS NOT NULL`,
+    matches: softDeleted,
+    reads: ['deleted_at'],
+    description: 'an Auth user was soft-deleted (deleted_at set)',
+  },
   'storage.object.created': {
     table: objects,
     operation: 'insert',
@@ -66,6 +78,11 @@ export const NAMED_EVENTS: Record<string, NamedEvent> = {
     description: 'a file was removed from Storage',
   },
 };
+
+/** deleted_at set by this update: Supabase Auth's soft delete. */
+function softDeleted(n: Row | null, o: Row | null): boolean {
+  return (n?.deleted_at ?? null) !== null && (o?.deleted_at ?? null) === null;
+}
 
 function changedBeyond(n: Row | null, o: Row | null, ignored: string[]): boolean {
   const keys = new Set([...Object.keys(n ?? {}), ...Object.keys(o ?? {})]);

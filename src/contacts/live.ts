@@ -220,10 +220,12 @@ export async function applyLiveSync(
     // Supabase Auth's soft delete (the admin API's should_soft_delete) is an
     // update that sets deleted_at and replaces the email and phone with
     // obfuscated values: a deletion, never a change of address to sync.
-    const softDeleted = change.operation === 'update' && change.newRow?.deleted_at != null;
-    if (softDeleted && change.oldRow?.deleted_at != null) {
+    const update = change.operation === 'update';
+    if (update && change.oldRow?.deleted_at != null && change.newRow?.deleted_at != null) {
       return say({ contactIds: [], summary: 'user already soft-deleted: not synced' });
     }
+    const softDeleted =
+      update && !!NAMED_EVENTS['user.soft_deleted']?.matches?.(change.newRow, change.oldRow);
     if (change.operation === 'delete' || softDeleted) {
       const [contact] = await tx<{ id: string }[]>`
         update nudge_engine.contacts set deleted_at = ${change.occurredAt}, updated_at = now()
@@ -266,6 +268,13 @@ export async function applyLiveSync(
     change.table === STORAGE_OBJECTS.table &&
     live.storage
   ) {
+    // The capture's filter keeps Storage's own writes (last_accessed_at) out,
+    // but not where a capture takes every update (another feature's, or
+    // replication, which filters no update): the same test here.
+    const updated = NAMED_EVENTS['storage.object.updated'];
+    if (change.operation === 'update' && !updated?.matches?.(change.newRow, change.oldRow)) {
+      return { contactIds: [] };
+    }
     const owner = row.owner ?? row.owner_id;
     if (typeof owner !== 'string' || !owner) {
       return say({ contactIds: [], summary: 'no owner: on no timeline' });

@@ -9,6 +9,7 @@ import {
   errorText,
   type FailureGroup,
   failedAtText,
+  failurePlace,
   latestGroup,
   readFailures,
 } from '../capture/failures/summary.js';
@@ -45,15 +46,19 @@ export async function captureFailuresCheck({
   const where = (g: FailureGroup) => `${formatTableName(g)} ${g.operation}`;
   const fix = `repair what the error names (an enrichment's table or column, a privilege, a type), then run nudge capture retry${readOnly ? ' with access: read-write' : ''} to deliver them (nudge capture retry --dry-run lists them first)`;
   const rows = `${plural(failures.rows, 'row')} not captured`;
+  const place = (g: FailureGroup) => {
+    const found = failurePlace(g.latest.context);
+    return found ? ` (${found})` : '';
+  };
   if (failures.groups.length === 1) {
-    const message = `${rows} on ${where(latest)} since ${since}: no feature has seen them; latest error: ${errorText(latest.latest)}`;
+    const message = `${rows} on ${where(latest)} since ${since}: no feature has seen them; latest error: ${errorText(latest.latest)}${place(latest)}`;
     return say('fail', LABEL, message, fix);
   }
   // Several captures: one line each under the count.
-  const message = `${rows} since ${since}, on the captures below: no feature has seen them; latest error, on ${where(latest)}: ${errorText(latest.latest)}`;
+  const message = `${rows} since ${since}, on the captures below: no feature has seen them; latest error, on ${where(latest)}: ${errorText(latest.latest)}${place(latest)}`;
   const items = failures.groups.map(
     (g) =>
-      `${where(g)}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}, latest error ${errorText(g.latest)}`,
+      `${where(g)}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}, latest error ${errorText(g.latest)}${place(g)}`,
   );
   say('fail', LABEL, message, fix, items);
 }

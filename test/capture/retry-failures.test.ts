@@ -131,7 +131,7 @@ describe('rows a trigger could not capture', () => {
     const at = lines.findIndex((line) => line.startsWith('✗ Capture failures'));
     expect(at, doctor.out).toBeGreaterThan(0);
     expect(lines[at]).toMatch(
-      /^✗ Capture failures {3}4 rows not captured on public\.orders insert since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: no feature has seen them; latest error: 23514 value for domain (public\.)?account_ref violates check constraint "acc_prefix"$/,
+      /^✗ Capture failures {3}4 rows not captured on public\.orders insert since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: no feature has seen them; latest error: 23514 value for domain (public\.)?account_ref violates check constraint "acc_prefix" \(in the enrichment reading public\.accounts by ref\)$/,
     );
     expect(lines[at + 1]).toBe(
       "  fix: repair what the error names (an enrichment's table or column, a privilege, a type), then run nudge capture retry to deliver them (nudge capture retry --dry-run lists them first)",
@@ -376,12 +376,27 @@ describe('rows a trigger could not capture', () => {
     );
     expect(lines.slice(at + 1, at + 3)).toEqual([
       expect.stringMatching(
-        /^ {4}public\.orders insert: 1 row since .+ UTC, latest error 23514 value for domain .*"not_w3"$/,
+        /^ {4}public\.orders insert: 1 row since .+ UTC, latest error 23514 value for domain .*"not_w3" \(in the enrichment reading public\.accounts by ref\)$/,
       ),
       expect.stringMatching(
         /^ {4}public\.accounts delete: 1 row since .+ UTC, latest error 42501 permission denied for table audit$/,
       ),
     ]);
     expect(lines[at + 3]).toMatch(/^ {2}fix: repair what the error names/);
+  });
+
+  it('enriches a row only where its trigger enriches: a delete of the same table goes as captured', async () => {
+    await db.sql`delete from nudge.failed_events`;
+    // orders' inserts are enriched (and w-3's enrichment still fails); no
+    // deployed capture of orders' deletes calls nudge.enrich.
+    await db.sql`
+      insert into nudge.failed_events (schema_name, table_name, operation, old_row, sqlstate, message)
+      values ('public', 'orders', 'delete', '{"id": 77, "email": "gone@x.io", "account": "w-3"}',
+              '42501', 'permission denied for table audit')`;
+    const result = await retryFailures({ source: db.sql, engine: db.sql, route: () => 0 });
+    expect(result).toMatchObject({ delivered: 1, kept: [] });
+    const [row] = await db.sql<{ enrichment: unknown }[]>`
+      select enrichment from nudge_engine.inbox where old_row ->> 'email' = 'gone@x.io'`;
+    expect(row).toEqual({ enrichment: null });
   });
 });

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
 import { buildCaptureObjects } from '../../src/capture/triggers.js';
-import { loadConfig } from '../../src/config/load.js';
-import { liveSyncNeeds } from '../../src/contacts/live.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import { applyLiveSync, compileLiveSync, liveSyncNeeds } from '../../src/contacts/live.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
@@ -24,6 +24,7 @@ const db = useDatabase();
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 let recorder: Recorder;
 let running: Running;
+let project: LoadedConfig;
 
 const CONFIG = `webhooks: { secret: "${SECRET}" }
 engine: { partitions: 2 }
@@ -118,7 +119,7 @@ beforeAll(async () => {
   await writeFile(path.join(cwd, 'nudge.yaml'), CONFIG);
   await writeFile(path.join(cwd, 'nudge/features/welcome.yaml'), WELCOME(recorder.url));
   await writeFile(path.join(cwd, 'nudge/features/upgrade.yaml'), UPGRADE(recorder.url));
-  const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
+  project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   const features = await loadFeatures(project.featuresDir, project.env, cwd);
   const catalog = await readCatalog(db.sql);
   // What `nudge deploy` installs: the features' capture and live sync's.
@@ -297,6 +298,28 @@ describe('live sync in the engine', () => {
       previous_bucket_id: 'avatars',
       previous_name: 'grace/cv.pdf',
     });
+  });
+
+  it('records no event for a Storage access that a capture of every update took', async () => {
+    // Under capture: replication, or with a feature that captures every
+    // update of storage.objects, an access reaches live sync: it is no event.
+    const id = await signUp('hedy@example.com', 'Hedy');
+    const contact = await waitFor(async () => contactOf(id), 'the contact of hedy');
+    const live = (await compileLiveSync(project, db.sql))!;
+    const object = { id: 'o1', bucket_id: 'avatars', name: 'hedy/a.png', owner: id, version: 'v1' };
+    const outcome = await db.sql.begin((tx) =>
+      applyLiveSync(tx, live, {
+        inboxId: 0,
+        schema: 'storage',
+        table: 'objects',
+        operation: 'update',
+        newRow: { ...object, last_accessed_at: '2026-01-02T00:00:00Z' },
+        oldRow: { ...object, last_accessed_at: '2026-01-01T00:00:00Z' },
+        occurredAt: new Date(),
+      }),
+    );
+    expect(outcome).toEqual({ contactIds: [] });
+    expect((await eventsOf(contact.id)).map((e) => e.name)).toEqual(['user.signed_up']);
   });
 
   it('sets contact attributes from a row of a table mapped as attributes', async () => {

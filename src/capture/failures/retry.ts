@@ -28,7 +28,7 @@
 import postgres from 'postgres';
 import { records } from '../../db/records.js';
 import { type InboxEvent, insertInbox, type Router } from '../../engine/intake/inbox.js';
-import type { Operation } from '../triggers.js';
+import { type Operation, triggerNameFor } from '../triggers.js';
 
 type Row = Record<string, unknown>;
 type Db = postgres.Sql | postgres.TransactionSql;
@@ -164,15 +164,29 @@ const OPERATIONS: readonly string[] = ['insert', 'update', 'delete'] satisfies O
 /** Each row as the event it becomes, or the problem that keeps it. */
 async function prepare(db: Db, rows: FailedRow[]): Promise<Prepared[]> {
   if (rows.length === 0) return [];
-  const maps = await db<{ schema_name: string; table_name: string }[]>`
-    select distinct schema_name, table_name from nudge.enrichment_map`;
-  const enriching = new Set(maps.map((m) => JSON.stringify([m.schema_name, m.table_name])));
+  // Enriched as the trigger would have: only the captures whose deployed
+  // function calls nudge.enrich (enrichment_map is per table, and a table's
+  // other operations may capture without it).
+  const captures = await db<{ schema_name: string; table_name: string; operation: string }[]>`
+    select n.nspname as schema_name, c.relname as table_name,
+           substr(t.tgname, length('nudge_capture_') + 1) as operation
+      from pg_trigger t
+      join pg_class c on c.oid = t.tgrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      join pg_proc p on p.oid = t.tgfoid
+     where t.tgname in (${triggerNameFor('insert')}, ${triggerNameFor('update')}, ${triggerNameFor('delete')})
+       and p.prosrc like '%nudge.enrich(%'`;
+  const enriching = new Set(
+    captures.map((m) => JSON.stringify([m.schema_name, m.table_name, m.operation])),
+  );
   const prepared: Prepared[] = rows.map((row) => {
     const problem = unusable(row);
     return problem ? { row, problem } : { row };
   });
   const toEnrich = prepared.filter(
-    (p) => !p.problem && enriching.has(JSON.stringify([p.row.schema_name, p.row.table_name])),
+    (p) =>
+      !p.problem &&
+      enriching.has(JSON.stringify([p.row.schema_name, p.row.table_name, p.row.operation])),
   );
   const enrichments = await enrich(db, toEnrich);
   for (const p of prepared) {

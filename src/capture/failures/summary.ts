@@ -23,6 +23,8 @@ export interface FailureError {
   at: Date;
   sqlstate: string | null;
   message: string | null;
+  /** PostgreSQL's context of the error: the statements it was raised in, innermost first. */
+  context?: string | null;
 }
 
 export type FailureSummary =
@@ -47,10 +49,11 @@ export async function readFailures(sql: postgres.Sql): Promise<FailureSummary> {
       latest_at: Date;
       sqlstate: string | null;
       message: string | null;
+      context: string | null;
     }[]
   >`
     select g.schema_name, g.table_name, g.operation, g.rows, g.since,
-           l.failed_at as latest_at, l.sqlstate, l.message
+           l.failed_at as latest_at, l.sqlstate, l.message, l.context
       from (select schema_name, table_name, operation, count(*)::int as rows,
                    min(failed_at) as since, max(id) as latest_id
               from nudge.failed_events
@@ -67,7 +70,7 @@ export async function readFailures(sql: postgres.Sql): Promise<FailureSummary> {
       operation: g.operation,
       rows: g.rows,
       since: g.since,
-      latest: { at: g.latest_at, sqlstate: g.sqlstate, message: g.message },
+      latest: { at: g.latest_at, sqlstate: g.sqlstate, message: g.message, context: g.context },
     })),
   };
 }
@@ -85,6 +88,30 @@ export function latestGroup(groups: FailureGroup[]): FailureGroup | undefined {
 export function errorText(error: Pick<FailureError, 'sqlstate' | 'message'>): string {
   const message = (error.message ?? 'no message recorded').split('\n')[0]!;
   return error.sqlstate ? `${error.sqlstate} ${message}` : message;
+}
+
+/**
+ * Where the error was raised, from its context, when that says more than the
+ * message: the enrichment whose query failed (`in the enrichment reading
+ * public.accounts by ref`), else the innermost statement that is not the
+ * capture's own write. Undefined when the context names nothing else.
+ */
+export function failurePlace(context: string | null | undefined): string | undefined {
+  if (!context) return undefined;
+  const statements = [...context.matchAll(/SQL statement "([\s\S]*?)"\n/g)].map((m) => m[1]!);
+  const inner = statements[0];
+  if (!inner || /^\s*INSERT INTO nudge\./i.test(inner)) return undefined;
+  if (context.includes('nudge.enrich(')) {
+    const read = /FROM (.+?) AS t WHERE t\.(.+?) = /.exec(inner);
+    if (read) return `in the enrichment reading ${read[1]} by ${read[2]}`;
+    return `in an enrichment: ${short(inner)}`;
+  }
+  return `in: ${short(inner)}`;
+}
+
+function short(statement: string): string {
+  const line = statement.replace(/\s+/g, ' ').trim();
+  return line.length > 100 ? `${line.slice(0, 99)}…` : line;
 }
 
 /** "2026-03-01 09:00:00 UTC": a failure's time as doctor and the CLI print it, the same wherever they run. */
