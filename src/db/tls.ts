@@ -38,6 +38,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { type ConnectionOptions, checkServerIdentity, type PeerCertificate } from 'node:tls';
+import postgres from 'postgres';
 import { NudgeError } from '../errors.js';
 
 export const SSL_MODES = [
@@ -154,6 +155,21 @@ export function tlsFor(url: string, inputs: TlsInputs = {}): Tls {
       };
     }
   }
+}
+
+/** postgres.js's options, without the TLS this module chooses. */
+export type ClientOptions = Omit<postgres.Options<Record<string, postgres.PostgresType>>, 'ssl'>;
+
+/**
+ * A postgres.js client for a URL the user gave, encrypted as tlsFor says:
+ * the one way such a client is made (connectSource, the replication stream
+ * and its leader lock, the sync lock), so none connects in plain text by
+ * forgetting to ask. `url` may be tlsFor's answer, read once by a caller
+ * that reconnects in a loop.
+ */
+export function postgresFor(url: string | Tls, options: ClientOptions): postgres.Sql {
+  const tls = typeof url === 'string' ? tlsFor(url) : url;
+  return postgres(tls.url, { ...options, ssl: tls.ssl });
 }
 
 /** The mode the URL or the environment asks for, and where it says so. */

@@ -44,8 +44,8 @@
 // read-only (`transaction_read_only`): if not, it fails with one line and a
 // hint, never downgrades. The choice is remembered per URL for the process,
 // so probes (src/source/pooler.ts) open their sessions the same way.
-import postgres from 'postgres';
-import { tlsFor, tlsRefusal } from '../db/tls.js';
+import type postgres from 'postgres';
+import { postgresFor, tlsRefusal } from '../db/tls.js';
 import { NudgeError, SourceError } from '../errors.js';
 
 export interface SourceOptions {
@@ -75,9 +75,7 @@ export function connectSource(options: SourceOptions): Sql {
     : undefined;
   // Encrypted as libpq would (src/db/tls.ts). What openSource found is kept
   // under the URL as given: sslrootcert comes out of the one postgres.js gets.
-  const tls = tlsFor(options.url);
-  const sql = postgres(tls.url, {
-    ssl: tls.ssl,
+  const sql = postgresFor(options.url, {
     max: options.max ?? 4,
     ...(options.prepare === false ? { prepare: false } : {}),
     onnotice: () => {},

@@ -2,9 +2,9 @@
 // `table:public.orders`) holding where the current run is, so a run that was
 // interrupted continues where it stopped, and where the next incremental run
 // starts once it is done. An advisory lock keeps two runs of one sync apart.
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { lockKey } from '../../db/locks.js';
-import { tlsFor } from '../../db/tls.js';
+import { postgresFor } from '../../db/tls.js';
 import { NudgeError } from '../../errors.js';
 
 export type SyncMode = 'full' | 'incremental';
@@ -149,6 +149,7 @@ export async function saveProgress(
      where name = ${name}`;
 }
 
+/** The run's end: its position, status and counts. Its error, if it failed, is saved after (status.ts saveFailure). */
 export async function saveEnd(
   engine: postgres.Sql,
   name: string,
@@ -163,7 +164,8 @@ export async function saveEnd(
     update nudge_engine.sync_state
        set cursor = jsonb_set(jsonb_set(cursor, '{after}', ${json(end.after)}::text::jsonb),
                               '{next_since}', ${json(end.nextSince ?? null)}::text::jsonb),
-           status = ${end.status}, stats = ${json(end.stats)}::text::jsonb, updated_at = now()
+           status = ${end.status}, stats = ${json(end.stats)}::text::jsonb, error = null,
+           updated_at = now()
      where name = ${name}`;
 }
 
@@ -181,9 +183,7 @@ export async function withSyncLock<T>(
   name: string,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const tls = tlsFor(engineUrl);
-  const lock = postgres(tls.url, {
-    ssl: tls.ssl,
+  const lock = postgresFor(engineUrl, {
     max: 1,
     idle_timeout: 0,
     max_lifetime: null,

@@ -117,14 +117,15 @@ async function summaries(
 
 /** A feature's deploy state from the latest plan; unknown, with the reason, when there is none. */
 function deployOf(feature: Feature, reading: PlanReading): FeatureDeploy {
-  if ('error' in reading)
-    return {
-      state: 'unknown',
-      deployment: null,
-      captures: [],
-      changes: [],
-      reason: reading.error,
-    };
+  const unknown = (reason: string): FeatureDeploy => ({
+    state: 'unknown',
+    deployment: null,
+    captures: [],
+    changes: [],
+    reason,
+  });
+  if ('error' in reading) return unknown(reading.error);
+  if (reading.latestError !== undefined) return unknown(reading.latestError);
   return featureDeploy(feature, reading.planned.plan, reading.latest);
 }
 

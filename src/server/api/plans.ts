@@ -33,7 +33,14 @@ export const PLAN_WAIT_MS = 5000;
 
 /** A plan as the features' deploy state reads it, or why there is none (`no plan could be made: …`). */
 export type PlanReading =
-  | { planned: PlannedChange; latest: LatestDeployment | undefined; at: number }
+  | {
+      planned: PlannedChange;
+      /** The latest deployment; undefined when there is none. */
+      latest: LatestDeployment | undefined;
+      /** Set when the latest deployment could not be read: no feature's state is known then. */
+      latestError?: string;
+      at: number;
+    }
   | { error: string; at: number };
 
 export interface Plans {
@@ -57,9 +64,15 @@ export function makePlans(project: LoadedConfig, source: postgres.Sql): Plans {
       let reading: PlanReading & { cause?: unknown };
       try {
         const planned = await planChange(project, source);
-        // Read with it for the features' deploy state; a failure here fails no plan.
-        const latest = await readLatestDeployment(source).catch(() => undefined);
-        reading = { planned, latest, at: Date.now() };
+        // Read with it for the features' deploy state; a failure here fails
+        // no plan (Deploy's), and makes every feature's state unknown, not
+        // "not deployed".
+        try {
+          reading = { planned, latest: await readLatestDeployment(source), at: Date.now() };
+        } catch (error) {
+          const latestError = `the latest deployment could not be read: ${reason(error)}`;
+          reading = { planned, latest: undefined, latestError, at: Date.now() };
+        }
       } catch (error) {
         reading = {
           error: `no plan could be made: ${reason(error)}`,

@@ -28,9 +28,9 @@
 //   before the session began is stored (`read the replication slot's
 //   backlog`), which is how someone draining a slot knows to stop it.
 import { randomUUID } from 'node:crypto';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { lockKey } from '../../../db/locks.js';
-import { tlsFor } from '../../../db/tls.js';
+import { postgresFor, tlsFor } from '../../../db/tls.js';
 import {
   announcement,
   type InboxEvent,
@@ -391,8 +391,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     let failures = 0;
     let watch: NodeJS.Timeout | undefined;
     while (!stopping) {
-      const lock = postgres(tls.url, {
-        ssl: tls.ssl,
+      const lock = postgresFor(tls, {
         max: 1,
         idle_timeout: 0,
         max_lifetime: null,

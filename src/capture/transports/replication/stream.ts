@@ -13,9 +13,8 @@
 // acknowledged within `acknowledgeMs` of the last reply waits for the rest
 // of it, the latest position winning.
 import type { Duplex } from 'node:stream';
-import postgres from 'postgres';
 import { ident, literal } from '../../../db/quote.js';
-import { tlsFor } from '../../../db/tls.js';
+import { postgresFor } from '../../../db/tls.js';
 import type { Lsn } from './pgoutput.js';
 
 export type StreamMessage =
@@ -49,9 +48,7 @@ export async function openReplicationStream(options: {
   /** A position acknowledged within this long of the last reply waits for the rest of it (ms, 10; 0: at once). */
   acknowledgeMs?: number;
 }): Promise<ReplicationStream> {
-  const tls = tlsFor(options.url);
-  const sql = postgres(tls.url, {
-    ssl: tls.ssl,
+  const sql = postgresFor(options.url, {
     max: 1,
     fetch_types: false,
     idle_timeout: 0,
