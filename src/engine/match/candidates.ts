@@ -64,11 +64,17 @@ export function candidatesOf(
   return found.length < 2 ? found.slice() : [...new Set(found)];
 }
 
-/** Who the event is about, as the feature's contact mapping reads it. */
+/**
+ * Who the event is about, as the feature's contact mapping reads it. A
+ * deleted row has no `new`: there the mapping's new.* read the row that was
+ * deleted, the only row there is (`contact: { id: new.user_id }` on
+ * `on: [insert, delete]` finds the same contact for both).
+ */
 export function identityOf(
   feature: RuntimeFeature,
-  rows: { new?: Row | null; old?: Row | null },
+  given: { new?: Row | null; old?: Row | null },
 ): ContactIdentity {
+  const rows = given.new == null && given.old != null ? { new: given.old, old: given.old } : given;
   const refs = feature.feature.contact;
   const identity: ContactIdentity = {};
   const id = refs.id ? text(readField(refs.id, rows)) : undefined;

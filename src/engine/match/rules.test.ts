@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../config/yaml.js';
 import { parseFeature } from '../../features/load.js';
 import { Catalog } from '../../source/catalog.js';
+import { identityOf } from './candidates.js';
 import { FeatureSet, type RuntimeFeature } from './features.js';
 import { beforeContact, type ContactFreeVerdict, withContact } from './rules.js';
 
@@ -74,6 +75,16 @@ describe('beforeContact', () => {
       reason: 'trigger condition false: new.kind neq.bot was false (value "bot")',
     });
     expect(asked).toEqual(['gate']);
+  });
+
+  it('reads a deleted row for the mapping’s new.*: there is no new row on a delete', () => {
+    const { verdict } = visit({});
+    const rows = { new: null, old: { id: 1, email: 'ada@example.com', kind: 'human' } };
+    expect(identityOf(feature('open'), rows)).toEqual({ email: 'ada@example.com' });
+    expect(beforeContact(feature('open'), rows, false, verdict)).toEqual({
+      outcome: 'resolve',
+      identity: { email: 'ada@example.com' },
+    });
   });
 
   it('skips a row with no value for the contact mapping', () => {
