@@ -91,7 +91,12 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('--data-dir <dir>', 'where the embedded PostgreSQL keeps its data', '.nudge/pg')
     .option(
       '--port <port>',
-      'the embedded PostgreSQL’s port (default: its last start’s, else any free one); not the dashboard’s: the dashboard and API listen on server.port in nudge.yaml (default 8787)',
+      'the embedded PostgreSQL’s port (default: its last start’s, else any free one); not the dashboard’s (--http-port)',
+      wholeNumber(1, 65535),
+    )
+    .option(
+      '--http-port <port>',
+      'the dashboard’s and API’s port (default: server.port in nudge.yaml, 8787, or any free one when that is taken)',
       wholeNumber(1, 65535),
     )
     .action(wrap(async (options, io) => (await import('./dev.js')).dev(options, io)));

@@ -47,6 +47,8 @@ export interface DevOptions extends GlobalOptions {
   fresh?: boolean;
   dataDir?: string;
   port?: string;
+  /** The dashboard's and API's port (default: server.port in nudge.yaml, 8787). */
+  httpPort?: string;
 }
 
 /**
@@ -156,7 +158,10 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         skip: unsaid,
         write: (line, level) => io.err(level === 'info' ? c.dim(line) : c.yellow(line)),
       }),
-      anyPortIfTaken: true,
+      // Asked for by --http-port: that port, or a clear refusal; else any free one if it is taken.
+      ...(options.httpPort !== undefined
+        ? { port: Number(options.httpPort) }
+        : { anyPortIfTaken: true }),
       idleMs: 50,
     });
     // From this process's start (not npm's build check before it) to the dashboard answering.

@@ -5,6 +5,7 @@
 // state in the demo database under nudge dev, saying so: the story's writes
 // and clock moves stay out of that store.
 import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,15 +44,30 @@ const standIns = (out: string) =>
     out,
   )?.[1];
 
+/** A port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe('nudge dev, started again', () => {
   let first = '';
 
   it('keeps its state in the demo database when nudge.yaml names a separate store', async () => {
     const m = memoryIo({ cwd, env: {} });
-    const code = await run(['dev', '--once', '--data-dir', dataDir], m.io);
+    const httpPort = await freePort();
+    const code = await run(
+      ['dev', '--once', '--data-dir', dataDir, '--http-port', String(httpPort)],
+      m.io,
+    );
     const out = m.stdout();
     expect(m.stderr()).toBe('');
     expect(code).toBe(0);
+    // The dashboard where --http-port put it.
+    expect(out).toMatch(new RegExp(`Dashboard: http://127\\.0\\.0\\.1:${httpPort}/`));
     expect(out).toContain('engine.database_url (postgres://postgres:***@127.0.0.1:');
     expect(out).toContain(
       "is not used: nudge dev keeps Nudge's state in the demo database, whose clock the story moves.",
