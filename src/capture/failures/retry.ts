@@ -95,11 +95,17 @@ export async function retryFailures(options: RetryOptions): Promise<RetryResult>
   const batch = options.batch ?? 500;
   const result: RetryResult = { delivered: 0, stored: 0, kept: [] };
   // Within one run each row is tried once: a kept row is not taken again.
-  // (A row recorded meanwhile below the cursor waits for the next run.)
+  // Rows another run held locked when this one passed them (SKIP LOCKED)
+  // are below its cursor; held rows can be more than the other run's batch
+  // (two reads at once measured it: one read 1,10,11,12, the other 2..5,
+  // then 6..9). So a pass that ends starts again from the first row, and
+  // the run ends only when a pass from the start finds nothing it has not
+  // tried: what it still skips is held by a run that sweeps after it.
+  const tried: number[] = [];
   let after = 0;
   for (;;) {
     const step = await source.begin(async (tx) => {
-      const rows = await readRows(tx, after, batch, true);
+      const rows = await readRows(tx, after, batch, true, tried);
       if (rows.length === 0) return undefined;
       const prepared = await prepare(tx, rows);
       const events = prepared.flatMap((p) => (p.event ? [p.event] : []));
@@ -110,14 +116,18 @@ export async function retryFailures(options: RetryOptions): Promise<RetryResult>
         await tx`delete from nudge.failed_events where id = any(${ids}::bigint[])`;
       }
       if (kept.length > 0) await recordProblems(tx, kept);
-      return { last: rows.at(-1)!.id, full: rows.length === batch, events, stored, kept };
+      return { last: rows.at(-1)!.id, events, stored, kept };
     });
-    if (!step) break;
+    if (!step) {
+      if (after === 0) break;
+      after = 0;
+      continue;
+    }
     result.delivered += step.events.length;
     result.stored += step.stored;
     result.kept.push(...step.kept.map((p) => itemOf(p.row, p.problem)));
+    tried.push(...step.kept.map((p) => p.row.id));
     options.onBatch?.(result);
-    if (!step.full) break;
     after = step.last;
   }
   return result;
@@ -139,14 +149,15 @@ export async function previewFailures(sql: postgres.Sql, batch = 500): Promise<R
   }
 }
 
-/** Rows of stage 'capture' not resolved, after id `after`, in id order; locked when `lock`. */
-async function readRows(db: Db, after: number, limit: number, lock: boolean) {
+/** Rows of stage 'capture' not resolved, after id `after` and not in `tried`, in id order; locked when `lock`. */
+async function readRows(db: Db, after: number, limit: number, lock: boolean, tried: number[] = []) {
   const rows = await db<(Omit<FailedRow, 'id'> & { id: string })[]>`
     select id::text as id,
            to_char(failed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as key_at,
            failed_at, schema_name, table_name, operation, new_row, old_row, attempts
       from nudge.failed_events
      where stage = 'capture' and resolved_at is null and id > ${after}
+       and id <> all(${tried}::bigint[])
      order by id
      limit ${limit}
      ${lock ? db`for update skip locked` : db``}`;
