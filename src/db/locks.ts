@@ -20,6 +20,8 @@ export const LOCKS = {
   searchIndexer: 'nudge contact search indexer',
   /** capture: replication, with hashtext(the slot's name) as the second key: the one process streaming the slot (capture/transports/replication/consumer.ts). */
   replication: 'nudge replication',
+  /** The one engine process that looks for rows a trigger could not capture and warns of them (engine/wiring/capture-failures.ts). */
+  captureFailures: 'nudge capture failures',
   /** The demo app's tables, created by one `nudge dev` at a time (dev/demo.ts). */
   demoTables: 'nudge demo tables',
 } as const;

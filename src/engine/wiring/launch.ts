@@ -32,6 +32,7 @@ import { plural } from '../../words.js';
 import { makeRouter } from '../intake/router.js';
 import { FeatureSet } from '../match/features.js';
 import { watchPauses } from '../match/pauses.js';
+import { CAPTURE_FAILURES_MS } from './capture-failures.js';
 import { type Clock, storeClock } from './clock.js';
 import { deployedTransportCheck } from './deployed-transport.js';
 import { deployedNow, followDeploys } from './follow-deploys.js';
@@ -48,6 +49,12 @@ export interface LaunchOptions {
   /** Listen on any free port when `port` is taken (nudge dev). */
   anyPortIfTaken?: boolean;
   idleMs?: number;
+  /**
+   * How often the engine looks for rows a capture trigger could not capture
+   * (capture-failures.ts): 30 s, or 5 s on the demo database of `nudge dev`
+   * and an embedded store, where someone trying things waits for the line.
+   */
+  captureFailuresMs?: number;
   /**
    * After how long without a heartbeat a process counts as dead and its
    * action jobs are run by others (default 30 s, or NUDGE_DEAD_WORKER_MS).
@@ -167,6 +174,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       'checking the deployed transport',
       deployedTransportCheck(source, transport.capturedBy, project.config.capture.transport, log),
     ]);
+    const demo = await isDemoStore(store, project);
     const hasAuthUsers = !!catalog.get({ schema: 'auth', table: 'users' });
     // connectors.supabase.sync.realtime / .storage: captured changes of auth.users,
     // storage.objects and mapped tables go into the contact book (contacts/live.ts).
@@ -190,6 +198,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
       attemptActions: (refs) => runActions(actionEnv, refs),
       housekeeping,
       ...(options.idleMs ? { idleMs: options.idleMs } : {}),
+      captureFailuresMs: options.captureFailuresMs ?? (demo ? 5_000 : CAPTURE_FAILURES_MS),
       deadWorkerMs: options.deadWorkerMs ?? deadWorkerMsFrom(project.env, log),
     });
     cleanup.push(() => engine.stop());
@@ -221,7 +230,7 @@ export async function launch(project: LoadedConfig, options: LaunchOptions): Pro
           sourceUrl: store.sourceUrl,
           features,
           store: store.describe(),
-          movableClock: await isDemoStore(store, project),
+          movableClock: demo,
         },
       });
       const host = project.config.server.host;

@@ -33,6 +33,11 @@ import { processLanes, reclaimLanes } from '../lanes/process.js';
 import type { FeatureSet } from '../match/features.js';
 import { laneWaiting } from '../sql/lane-waiting.js';
 import { timersDue } from '../sql/timers-due.js';
+import {
+  CAPTURE_FAILURES_MS,
+  type CaptureFailureWatch,
+  watchCaptureFailures,
+} from './capture-failures.js';
 import type { Clock } from './clock.js';
 import {
   ACTION_CONCURRENCY,
@@ -67,6 +72,8 @@ export interface EngineOptions {
   housekeeping?: [name: string, task: () => Promise<unknown>][];
   /** Poll intervals (ms); tests shorten them. */
   idleMs?: number;
+  /** How often one process looks for rows a capture trigger could not capture (capture-failures.ts; default 30 s). */
+  captureFailuresMs?: number;
   concurrency?: number;
   /** A process silent this long is dead and its action jobs are freed (default 30 s; see job-runner.ts). */
   deadWorkerMs?: number;
@@ -267,6 +274,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   await tryTask(reclaimTask);
 
   const loops: Promise<void>[] = [];
+  /** Rows a capture trigger could not capture, said in the log (capture-failures.ts). */
+  let failures: CaptureFailureWatch | undefined;
   if (options.source) {
     const source = options.source;
     // The capture transports' pumps (the outbox's), whichever transport the
@@ -320,6 +329,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           ),
         Math.max(idle, 1000),
         'scheduled',
+      ),
+    );
+    const watch = watchCaptureFailures({ source, engineUrl: options.engineUrl, log });
+    failures = watch;
+    loops.push(
+      loop(
+        'looking for rows not captured',
+        async () => {
+          await watch.look();
+          return 0;
+        },
+        options.captureFailuresMs ?? CAPTURE_FAILURES_MS,
+        'errors',
       ),
     );
   }
@@ -409,6 +431,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       abort.abort();
       bells.wake();
       await Promise.all(loops);
+      await failures?.stop();
       // The attempts under way finish and are recorded (the drain); runs not
       // started yet are left to recovery, which gives them jobs.
       const left = await firstAttempts?.settle(DRAIN_MS);
