@@ -1,10 +1,15 @@
 // `nudge capture retry [--dry-run] [--yes]`: delivers the rows a capture
 // trigger could not capture (nudge.failed_events; `nudge doctor` names them
 // and their error) into the engine's inbox, each once, and removes them
-// there; run it after repairing the cause. A row that still fails stays,
-// with its new error, and the command exits 1. --dry-run says what a run
-// would deliver and keep, and writes nothing (also where access is
-// read-only). The work itself is capture/failures/retry.ts.
+// there; run it after repairing the cause. Before it asks, it tries each row
+// as the dry run does, so the question says how many would go through and
+// how many would stay. A row that still fails stays, with its new error; so
+// does one another run held or one that failed while it ran: whenever rows
+// stay, the command says how many and why and exits 1. --dry-run says what a
+// run would deliver and keep, and writes nothing (also where access is
+// read-only). Rows are named by their failed_events number and their table's
+// key as recorded (`#3 public.orders insert id=42`). The work itself is
+// capture/failures/retry.ts.
 
 import {
   previewFailures,
@@ -25,7 +30,7 @@ import { FeatureSet } from '../engine/match/features.js';
 import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures } from '../features/load.js';
-import { readCatalog } from '../source/catalog.js';
+import { type Catalog, readCatalog } from '../source/catalog.js';
 import { openSource, type Sql } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
 import { plural } from '../words.js';
@@ -59,19 +64,19 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
     const failures = await readFailures(source);
     if (!hasRows(failures, io)) return 0;
     io.out(describe(failures));
+    const catalog = await readCatalog(source);
+    // Asked on a terminal: first what each row would do now, as the dry run says it.
+    const preview = !options.yes && io.confirm ? await previewIn(source) : undefined;
+    if (preview) await sayPreview(io, source, catalog, preview);
     io.out(
       '  Each is delivered to the engine once, as the change it was (at the time it was made), and removed from nudge.failed_events; its features act on it now.',
     );
-    if (!(await confirmed(options, io, failures.rows))) {
-      io.out('Nothing delivered.');
+    if (!(await confirmed(options, io, failures.rows, preview))) {
+      io.out(`Nothing delivered: the ${plural(failures.rows, 'row')} stay in nudge.failed_events.`);
       return 1;
     }
     const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-    const set = new FeatureSet(
-      features,
-      await readCatalog(source),
-      project.config.contacts.attributes,
-    );
+    const set = new FeatureSet(features, catalog, project.config.contacts.attributes);
     const c = io.colors;
     const result = await retryFailures({
       source,
@@ -88,8 +93,21 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
         }
       },
     });
-    await report(result, io, store.sql);
-    return result.kept.length ? 1 : 0;
+    await report(result, io, store.sql, source, catalog);
+    // What is left now, read again: the rows kept, and any this run did not
+    // try — held by another retry running at the same time (each takes the
+    // rows the other has not locked), or recorded while it ran.
+    const left = await readFailures(source);
+    const untried = (left.table ? left.rows : 0) - result.kept.length;
+    if (untried > 0) {
+      io.out(
+        c.yellow(
+          `! ${plural(untried, 'more row')} ${untried === 1 ? 'is' : 'are'} in nudge.failed_events that this run did not try: another nudge capture retry held ${untried === 1 ? 'it' : 'them'}, or ${untried === 1 ? 'it' : 'they'} failed while it ran`,
+        ),
+      );
+      io.out(`  ${c.dim('fix:')} run nudge capture retry again (nudge doctor names the error)`);
+    }
+    return result.kept.length > 0 || untried > 0 ? 1 : 0;
   } finally {
     if (source !== store.sql) await source.end({ timeout: 5 });
     await store.close();
@@ -102,30 +120,62 @@ async function dryRun(project: LoadedConfig, io: Io): Promise<number> {
     const failures = await readFailures(sql);
     if (!hasRows(failures, io)) return 0;
     io.out(describe(failures));
-    const items = await previewFailures(sql);
-    const going = items.filter((item) => !item.problem);
-    const staying = items.filter((item) => item.problem);
+    const items = await previewIn(sql);
+    const { going, staying } = await sayPreview(io, sql, await readCatalog(sql), items);
     const c = io.colors;
-    if (going.length) {
-      io.out(`Would deliver ${plural(going.length, 'row')} to the engine:`);
-      list(io, going);
-    }
-    if (staying.length) {
-      io.out(c.yellow(`Would keep ${plural(staying.length, 'row')}: ${itStill(staying.length)}`));
-      list(io, staying);
+    if (staying) {
       io.out(
         c.dim('  fix: repair what the error names, then run nudge capture retry --dry-run again'),
       );
     }
     io.out(
       c.dim(
-        going.length
-          ? `Dry run: nothing was delivered. Run nudge capture retry to deliver the ${plural(going.length, 'row')} that would go through.`
+        going
+          ? `Dry run: nothing was delivered. Run nudge capture retry to deliver the ${plural(going, 'row')} that would go through.`
           : 'Dry run: nothing was delivered, and nothing would be yet.',
       ),
     );
     return 0;
   });
+}
+
+/**
+ * What retry would do with each row now, in a read-only transaction. In a
+ * transaction, the enrichment of many rows at once that fails partway is
+ * rolled back to a savepoint before each row is tried alone: outside one,
+ * postgres.js (3.4, porsager/postgres#1119) hands the next statement on that
+ * connection a result with holes where the failed one's first rows were.
+ */
+function previewIn(sql: Sql): Promise<RetryItem[]> {
+  return sql.begin('read only', (tx) =>
+    // previewFailures works on a transaction as on a session (its reads take either).
+    previewFailures(tx),
+  ) as Promise<RetryItem[]>;
+}
+
+/** The rows that would be delivered and those that would stay, listed; how many of each. */
+async function sayPreview(
+  io: Io,
+  sql: Sql,
+  catalog: Catalog,
+  items: RetryItem[],
+): Promise<{ going: number; staying: number }> {
+  const going = items.filter((item) => !item.problem);
+  const staying = items.filter((item) => item.problem);
+  const keys = await rowKeys(sql, catalog, [
+    ...going.slice(0, LISTED),
+    ...staying.slice(0, LISTED),
+  ]);
+  const c = io.colors;
+  if (going.length) {
+    io.out(`Would deliver ${plural(going.length, 'row')} to the engine:`);
+    list(io, going, keys);
+  }
+  if (staying.length) {
+    io.out(c.yellow(`Would keep ${plural(staying.length, 'row')}: ${itStill(staying.length)}`));
+    list(io, staying, keys);
+  }
+  return { going: going.length, staying: staying.length };
 }
 
 /**
@@ -183,7 +233,12 @@ function describe(failures: Extract<FailureSummary, { table: true }>): string {
   return lines.join('\n');
 }
 
-async function confirmed(options: CaptureRetryOptions, io: Io, rows: number): Promise<boolean> {
+async function confirmed(
+  options: CaptureRetryOptions,
+  io: Io,
+  rows: number,
+  preview: RetryItem[] | undefined,
+): Promise<boolean> {
   if (options.yes) return true;
   if (!io.confirm) {
     throw new NudgeError(
@@ -191,22 +246,92 @@ async function confirmed(options: CaptureRetryOptions, io: Io, rows: number): Pr
       'review `nudge capture retry --dry-run`, then run `nudge capture retry --yes`',
     );
   }
-  return io.confirm(`Deliver ${plural(rows, 'row')} to the engine?`);
+  return io.confirm(question(rows, preview));
 }
 
-/** One line a row, the first LISTED of them: `#12 public.orders insert, failed …[: its problem]`. */
-function list(io: Io, items: RetryItem[]): void {
+/**
+ * The question, in what the run would do when the preview knows it:
+ * "Deliver 3 rows to the engine?" when each would go through, else
+ * "Try 3 rows? 1 can be delivered now; 2 would still fail and stay."
+ */
+function question(rows: number, preview: RetryItem[] | undefined): string {
+  if (!preview) return `Deliver ${plural(rows, 'row')} to the engine?`;
+  const staying = preview.filter((item) => item.problem).length;
+  const going = preview.length - staying;
+  if (staying === 0) return `Deliver ${plural(going, 'row')} to the engine?`;
+  const now =
+    going === 0
+      ? `None can be delivered now: ${staying === 1 ? 'it' : `all ${staying}`} would still fail and stay.`
+      : `${going} can be delivered now; ${staying} would still fail and stay.`;
+  return `Try ${plural(preview.length, 'row')}? ${now}`;
+}
+
+/**
+ * One line a row, the first LISTED of them:
+ * `#12 public.orders insert id=42, failed …[: its problem]`.
+ */
+function list(io: Io, items: RetryItem[], keys: Map<number, string>): void {
   for (const item of items.slice(0, LISTED)) {
-    const what = `#${item.id} ${formatTableName(item)} ${item.operation}, failed ${failedAtText(item.failedAt)}`;
+    const key = keys.get(item.id);
+    const what = `#${item.id} ${formatTableName(item)} ${item.operation}${key ? ` ${key}` : ''}, failed ${failedAtText(item.failedAt)}`;
     io.out(`  ${what}${item.problem ? `: ${errorText(item.problem)}` : ''}`);
   }
   if (items.length > LISTED) io.out(`  … and ${formatCount(items.length - LISTED)} more`);
 }
 
+/**
+ * Which row each failure was, from the row it recorded (the old one of a
+ * delete): its table's primary key (`id=42`, `order_id=7 line=2`), else
+ * its `id`, else its first column. Rows no longer in failed_events, or that
+ * recorded none, have no entry.
+ */
+async function rowKeys(
+  sql: Sql,
+  catalog: Catalog,
+  items: RetryItem[],
+): Promise<Map<number, string>> {
+  if (items.length === 0) return new Map();
+  const rows = await sql<{ id: string; row: Record<string, unknown> | null }[]>`
+    select id::text as id,
+           case when operation = 'delete' then old_row else coalesce(new_row, old_row) end as row
+      from nudge.failed_events
+     where id = any(${items.map((item) => item.id)}::bigint[])`;
+  const keys = new Map<number, string>();
+  for (const { id, row } of rows) {
+    if (!row || typeof row !== 'object') continue;
+    const item = items.find((i) => i.id === Number(id));
+    const primary = item ? catalog.get(item)?.primaryKey : undefined;
+    const columns =
+      primary?.length && primary.every((column) => column in row)
+        ? primary
+        : 'id' in row
+          ? ['id']
+          : Object.keys(row).slice(0, 1);
+    if (columns.length)
+      keys.set(Number(id), columns.map((c) => `${c}=${valueText(row[c])}`).join(' '));
+  }
+  return keys;
+}
+
+/** A key's value, short: 42, a@x.io, "two words", null. */
+function valueText(value: unknown): string {
+  const text =
+    typeof value === 'string' && /^[\w.@:+-]+$/.test(value)
+      ? value
+      : (JSON.stringify(value) ?? 'null');
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
 const itStill = (n: number) =>
   n === 1 ? 'it still fails, with this error' : 'they still fail, with these errors';
 
-async function report(result: RetryResult, io: Io, engine: Sql): Promise<void> {
+async function report(
+  result: RetryResult,
+  io: Io,
+  engine: Sql,
+  source: Sql,
+  catalog: Catalog,
+): Promise<void> {
   const c = io.colors;
   if (result.delivered) {
     io.out(
@@ -232,7 +357,7 @@ async function report(result: RetryResult, io: Io, engine: Sql): Promise<void> {
         `! ${plural(result.kept.length, 'row')} kept in nudge.failed_events: ${itStill(result.kept.length)}`,
       ),
     );
-    list(io, result.kept);
+    list(io, result.kept, await rowKeys(source, catalog, result.kept.slice(0, LISTED)));
     io.out(`  ${c.dim('fix:')} repair what the error names, then run nudge capture retry again`);
   }
 }

@@ -50,6 +50,21 @@ export interface SyncInfo {
   stats: SyncCounts | null;
   /** Why the last run failed (status failed). */
   error: string | null;
+  /**
+   * Whether live sync (connectors.supabase.sync.realtime) keeps it current:
+   * the engine updates contacts from captured changes as they happen
+   * (Supabase Auth users with sync.users; a table_mapping entry's rows). A
+   * run then catches up on what happened before live sync started.
+   */
+  live: boolean;
+  /**
+   * What a run started now without a mode (Sync now, `nudge sync`) reads:
+   * `full`, every row (the first run); `incremental`, the rows changed since
+   * `since` (after a finished run: its start, minus a minute); `continue`,
+   * the run that stopped, from where it stopped (`since`: its own, if it
+   * was incremental).
+   */
+  next: { read: 'full' | 'incremental' | 'continue'; since: string | null };
 }
 
 export interface SyncOverview {

@@ -8,7 +8,10 @@
 // new deploy, whose failed_events ids start again from 1, a new failure is
 // not taken for one delivered before; a run goes through every batch and
 // tries each row once; doctor lists failures of several captures one a line,
-// leaving out the webhook's dispatch failures.
+// leaving out the webhook's dispatch failures. Asked on a terminal, a run
+// first says what each row would do and asks about that; rows are named by
+// their table's key as recorded; a row another run holds, which this one
+// cannot try, is said and makes it exit 1.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,11 +45,19 @@ stages:
     do: [{ track: { event: "order_{{ enrichment.account.plan | default: 'none' }}" } }]
 `;
 
-async function nudge(args: string[], yaml = '') {
+/** Runs nudge in `cwd`; `answer`: a terminal that answers its questions so (they are kept in `asked`). */
+async function nudge(args: string[], yaml = '', answer?: boolean) {
   await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
   const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+  const asked: string[] = [];
+  if (answer !== undefined) {
+    m.io.confirm = async (question) => {
+      asked.push(question);
+      return answer;
+    };
+  }
   const code = await run(args, m.io);
-  return { code, out: m.stdout(), err: m.stderr() };
+  return { code, out: m.stdout(), err: m.stderr(), asked };
 }
 
 /** The events the engine tracked, "email name" each, in order. */
@@ -163,11 +174,12 @@ describe('rows a trigger could not capture', () => {
     expect(dry.out).toContain(
       '4 rows a capture trigger could not capture are in nudge.failed_events:',
     );
+    // Each row by its number and its order's key, as recorded.
     expect(dry.out).toMatch(
-      /Would deliver 1 row to the engine:\n {2}#\d+ public\.orders insert, failed [^:]+:\d\d:\d\d UTC\n/,
+      /Would deliver 1 row to the engine:\n {2}#\d+ public\.orders insert id=4, failed [^:]+:\d\d:\d\d UTC\n/,
     );
     expect(dry.out).toMatch(
-      /Would keep 3 rows: they still fail, with these errors\n( {2}#\d+ public\.orders insert, failed .*: 23514 value for domain .*\n){3}/,
+      /Would keep 3 rows: they still fail, with these errors\n {2}#\d+ public\.orders insert id=2, failed .*: 23514 value for domain .*\n {2}#\d+ public\.orders insert id=3, failed .*\n {2}#\d+ public\.orders insert id=5, failed .*\n/,
     );
     expect(dry.out).toContain(
       'Dry run: nothing was delivered. Run nudge capture retry to deliver the 1 row that would go through.',
@@ -187,13 +199,39 @@ describe('rows a trigger could not capture', () => {
     expect(await failedRows()).toEqual(before);
   });
 
+  it('are tried first when a terminal asks: the question says what would go through and what would stay', async () => {
+    const before = await failedRows();
+    const declined = await nudge(['capture', 'retry'], '', false);
+    expect(declined.asked).toEqual([
+      'Try 4 rows? 1 can be delivered now; 3 would still fail and stay.',
+    ]);
+    // What each would do, listed before the question, as the dry run lists it.
+    expect(declined.out).toMatch(
+      /Would deliver 1 row to the engine:\n {2}#\d+ public\.orders insert id=4, failed .*\nWould keep 3 rows: they still fail, with these errors\n/,
+    );
+    expect(declined.out).toContain('Nothing delivered: the 4 rows stay in nudge.failed_events.');
+    expect(declined.code).toBe(1);
+    expect(await failedRows()).toEqual(before);
+  });
+
   it('are delivered once by nudge capture retry after the cause is repaired; what still fails stays, with its error', async () => {
     // The repair: the domain now refuses only zz- values; x-2 has an account now.
     await db.sql.unsafe(`
       alter domain public.account_ref drop constraint acc_prefix;
       alter domain public.account_ref add constraint no_zz check (value not like 'zz%');
       insert into public.accounts values ('x-2', 'team')`);
-    const first = await nudge(['capture', 'retry', '--yes']);
+    // The dry run tries the four rows' enrichment at once, which now fails
+    // only at the last (z@x.io), and then each alone.
+    const dry = await nudge(['capture', 'retry', '--dry-run']);
+    expect(dry.err).toBe('');
+    expect(dry.out).toMatch(
+      /Would deliver 3 rows to the engine:\n( {2}#\d+ public\.orders insert id=[234], failed .*UTC\n){3}Would keep 1 row: it still fails, with this error\n {2}#\d+ public\.orders insert id=5, failed .*"no_zz"\n/,
+    );
+    expect(dry.code).toBe(0);
+    const first = await nudge(['capture', 'retry'], '', true);
+    expect(first.asked).toEqual([
+      'Try 4 rows? 3 can be delivered now; 1 would still fail and stay.',
+    ]);
     expect(first.err).toBe('');
     expect(first.out).toContain(
       '✓ 3 rows delivered to the engine and removed from nudge.failed_events',
@@ -202,7 +240,7 @@ describe('rows a trigger could not capture', () => {
       '! 1 row kept in nudge.failed_events: it still fails, with this error',
     );
     expect(first.out).toMatch(
-      / {2}#\d+ public\.orders insert, failed .*: 23514 value for domain .*"no_zz"/,
+      /! 1 row kept in nudge\.failed_events: it still fails, with this error\n {2}#\d+ public\.orders insert id=5, failed .*: 23514 value for domain .*"no_zz"/,
     );
     expect(first.out).toContain(
       'fix: repair what the error names, then run nudge capture retry again',
@@ -398,5 +436,48 @@ describe('rows a trigger could not capture', () => {
     const [row] = await db.sql<{ enrichment: unknown }[]>`
       select enrichment from nudge_engine.inbox where old_row ->> 'email' = 'gone@x.io'`;
     expect(row).toEqual({ enrichment: null });
+  });
+  it('exits 1 when a row stays that the run could not try (another run holds it), saying how many and why', async () => {
+    await db.sql`delete from nudge.failed_events`;
+    await db.sql`
+      insert into nudge.failed_events (schema_name, table_name, operation, old_row, sqlstate, message)
+      values ('public', 'orders', 'delete', '{"id": 81, "email": "held@x.io"}', '42501', 'permission denied for table audit'),
+             ('public', 'orders', 'delete', '{"id": 82, "email": "free@x.io"}', '42501', 'permission denied for table audit')`;
+    // Another run has taken the first row (retry claims rows FOR UPDATE SKIP LOCKED).
+    const other = postgres(db.url, { max: 1, onnotice: () => {} });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let taken = () => {};
+    const held = new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+    const holding = other.begin(async (tx) => {
+      await tx`select id from nudge.failed_events where old_row ->> 'email' = 'held@x.io' for update`;
+      taken();
+      await released;
+    });
+    try {
+      await held;
+      const run = await nudge(['capture', 'retry', '--yes']);
+      expect(run.err).toBe('');
+      expect(run.out).toContain(
+        '✓ 1 row delivered to the engine and removed from nudge.failed_events',
+      );
+      expect(run.out).toContain(
+        '! 1 more row is in nudge.failed_events that this run did not try: another nudge capture retry held it, or it failed while it ran',
+      );
+      expect(run.code).toBe(1);
+    } finally {
+      release();
+      await holding;
+      await other.end();
+    }
+    expect((await failedRows()).map((row) => row.attempts)).toEqual([0]);
+    const again = await nudge(['capture', 'retry', '--yes']);
+    expect(again.out).toContain('✓ 1 row delivered');
+    expect(again.code).toBe(0);
+    expect(await failedRows()).toEqual([]);
   });
 });

@@ -5,9 +5,12 @@
 // file, no capture needed for a scheduled feature), each a link to the
 // feature; the feature's Capture line naming the deployment, its time and
 // the trigger, or what the next deploy would apply, with Plan and Deploy on
-// the page, after which the line says the new deployment; and, on a
-// read-only server, that Deploy is refused from here. Screenshots:
-// test-output/dashboard/feature-deploys-*.png.
+// the page, after which the line says the new deployment; a scheduled
+// feature's line saying why it needs none; on a read-only server, that
+// Deploy is refused from here; and a feature file broken while the server
+// runs, which leaves no plan: the list says why every state is unknown once,
+// above the table, with the file and line, also at a phone's width.
+// Screenshots: test-output/dashboard/feature-deploys-*.png.
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +24,7 @@ import { migrateEngine } from '../../src/db/migrate.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
-import { launchBrowser, screenshot, signedInPage } from './browser.js';
+import { launchBrowser, overflowsSideways, screenshot, signedInPage } from './browser.js';
 
 const db = useDatabase();
 const soon = { timeout: 15_000 };
@@ -118,6 +121,12 @@ describe('the Features list', () => {
     expect(await deployCell('welcome-drip').locator('a').getAttribute('title')).toBe(
       'deployed #1: trigger nudge_capture_insert on auth.users (insert)',
     );
+    // A reason follows a dash: it has a colon of its own.
+    expect(await deployCell('trial-ending').locator('a').getAttribute('title')).toBe(
+      'no capture needed — a scheduled feature: the engine queries public.subscriptions on its schedule, no trigger is needed',
+    );
+    // Every state is known: nothing is said above the table.
+    expect(await page.getByTestId('deploy-unknown').count()).toBe(0);
     await shot('list');
 
     await deployCell('heartbeat').locator('a').click();
@@ -170,6 +179,15 @@ describe('a feature’s page', () => {
     await shot('welcome-drip');
   });
 
+  it('says why a scheduled feature needs no capture, in a sentence', async () => {
+    await page.goto(new URL('/features/trial-ending', page.url()).toString());
+    const capture = page.getByTestId('capture');
+    await capture.waitFor();
+    expect(await capture.textContent()).toBe(
+      'none needed — a scheduled feature: the engine queries public.subscriptions on its schedule, no trigger is needed',
+    );
+  });
+
   it('says Deploy is refused from here on a read-only server', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'nudge-feature-deploys-ro-'));
     await cp(cwd, dir, { recursive: true });
@@ -195,6 +213,57 @@ describe('a feature’s page', () => {
         /^Deploy is refused from here: access is read-only \(nudge\.yaml:\d+\): deploy refuses to write to the database; .*nudge deploy --sql/,
       );
       await shot('read-only', other);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('a feature file that does not check', () => {
+  it('says once, above the list, why every deploy state is unknown, with the file and line', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-feature-deploys-broken-'));
+    await cp(cwd, dir, { recursive: true });
+    const other = await dashboardAt(dir);
+    try {
+      // Broken while the server runs: the next plan reads it and fails.
+      const file = path.join(dir, 'nudge/features/welcome-drip.yaml');
+      const text = await readFile(file, 'utf8');
+      expect(text).toMatch(/^ {4}after: 2d$/m);
+      await writeFile(file, text.replace(/^ {4}after: 2d$/m, '    afterwards: 2d'));
+      const line = text.split('\n').indexOf('    after: 2d') + 1;
+
+      await other.goto(new URL('/features', other.url()).toString());
+      const said = other.getByTestId('deploy-unknown');
+      await said.waitFor();
+      const sentence = await said.textContent();
+      expect(sentence).toMatch(
+        new RegExp(
+          `^Deploy state unknown: (\\S*/)?nudge/features/welcome-drip\\.yaml:${line}:5 .*afterwards.* — fix the file, then Plan\\.$`,
+        ),
+      );
+      // Said once, not once a row; each row keeps its badge, the whole reason on hover.
+      expect(sentence).not.toMatch(/^no plan could be made/);
+      const rows = other.locator('tbody tr');
+      expect(await rows.count()).toBe(10);
+      expect(
+        new Set(
+          await other
+            .locator('td[data-label="Deploy"] [data-deploy]')
+            .evaluateAll((cells) => cells.map((cell) => cell.getAttribute('data-deploy'))),
+        ),
+      ).toEqual(new Set(['unknown']));
+      expect(
+        await other
+          .locator('tr[data-feature="heartbeat"] td[data-label="Deploy"] a')
+          .getAttribute('title'),
+      ).toMatch(/^unknown — no plan could be made: .*welcome-drip\.yaml:/);
+      await shot('unknown', other);
+
+      // At a phone's width the sentence is there to read, without hover, on the page's width.
+      await other.setViewportSize({ width: 390, height: 844 });
+      expect(await said.isVisible()).toBe(true);
+      expect(await overflowsSideways(other)).toBe(false);
+      await shot('unknown-phone', other);
     } finally {
       await other.close();
     }

@@ -1,10 +1,15 @@
 // The Contacts page's Sync panel, in real Chromium over a dashboard whose
 // nudge.yaml syncs Supabase Auth users from the test database: before any
-// sync it says so; Sync now asks first (Cancel starts nothing), Yes starts
-// the sync through the dashboard session (its CSRF value, an allowed write)
-// and the panel follows it to done with its counts, the contact book then
-// holding the synced users. A dashboard with no sync set up says how in one
-// line and offers no button. Screenshots: test-output/dashboard/sync-*.png.
+// sync it says so; Sync now asks first, saying that this first run reads
+// every user (Cancel starts nothing), Yes starts the sync through the
+// dashboard session (its CSRF value, an allowed write) and the panel follows
+// it to done with its counts and its mode in words, the contact book then
+// holding the synced users; the next Sync now says it reads only the users
+// changed since. With live sync on (sync.realtime), the panel says contacts
+// are kept current as they change and that Sync now reads the whole table
+// once to catch up, also at a phone's width. A dashboard with no sync set up
+// says how in one line and offers no button. Screenshots:
+// test-output/dashboard/sync-*.png.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +23,13 @@ import { makeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { testProject } from '../server/helpers.js';
 import { insertUsers } from '../sync/fixture.js';
-import { type Dashboard, launchBrowser, screenshot, signedInPage } from './browser.js';
+import {
+  type Dashboard,
+  launchBrowser,
+  overflowsSideways,
+  screenshot,
+  signedInPage,
+} from './browser.js';
 
 const db = useDatabase();
 const USERS = 12;
@@ -47,15 +58,21 @@ async function serve(project: LoadedConfig): Promise<Dashboard> {
   return { base: running.url, token: server.dashboard.token, close: () => running.close() };
 }
 
-/** A project that syncs auth users (connectors.supabase.sync.users) from the test database. */
-async function syncingProject(): Promise<LoadedConfig> {
+/**
+ * A project that syncs auth users (connectors.supabase.sync.users) from the
+ * test database; `live`: live sync keeps them current too (sync.realtime).
+ */
+async function syncingProject(live = false): Promise<LoadedConfig> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nudge-sync-web-'));
   await writeFile(
     path.join(dir, 'nudge.yaml'),
-    'connectors:\n  supabase:\n    batch_size: 5\n    sync: { users: true }\n',
+    `connectors:\n  supabase:\n    batch_size: 5\n    sync: { users: true${live ? ', realtime: true' : ''} }\n`,
   );
   return loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
 }
+
+/** The question Sync now asks, once it is open. */
+const question = (on = page) => on.locator('fieldset.confirm .question').textContent();
 
 beforeAll(async () => {
   await insertUsers(db.sql, USERS);
@@ -81,16 +98,19 @@ describe('the Sync panel', () => {
     await page.getByRole('heading', { name: 'Sync', level: 2 }).waitFor();
     await expect.poll(() => usersRow().getAttribute('data-status')).toBe('idle');
     expect(await usersRow().locator('.badge').textContent()).toBe('never synced');
+    expect(await usersRow().getAttribute('data-live')).toBeNull();
+    expect(await page.getByTestId('sync-live').count()).toBe(0);
     expect(await page.getByText('No contacts match.').isVisible()).toBe(true);
     await shot('before');
   });
 
   it('asks before it syncs, and Cancel starts nothing', async () => {
     await page.getByRole('button', { name: 'Sync now' }).click();
-    const question = page.getByRole('group', { name: /^Sync users from Supabase now\?/ });
-    await question.waitFor();
+    const asking = page.getByRole('group', { name: /^Sync users from Supabase now\?/ });
+    await asking.waitFor();
+    expect(await question()).toBe('Sync users from Supabase now? This first run reads every user.');
     await page.getByRole('button', { name: 'Cancel' }).click();
-    await question.waitFor({ state: 'detached' });
+    await asking.waitFor({ state: 'detached' });
     expect(await syncState()).toEqual([]);
   });
 
@@ -108,11 +128,86 @@ describe('the Sync panel', () => {
     expect(await usersRow().locator('td[data-label="Last run"] time').textContent()).toMatch(
       /ago|now/,
     );
+    // Its mode in words, and what that means on hover.
+    const mode = usersRow().getByTestId('sync-mode');
+    expect((await mode.textContent())?.trim()).toBe('full: read every row');
+    expect(await mode.getAttribute('title')).toMatch(/^A full run reads every row/);
     expect(await syncState()).toEqual(['done']);
     // The contact book is read again once the sync has ended.
     await expect.poll(() => page.locator('tr[data-contact]').count()).toBe(USERS);
     expect(await page.getByRole('button', { name: 'Sync now' }).isEnabled()).toBe(true);
     await shot('done');
+  });
+
+  it('says the next run reads only the users changed since the last, and shows it so', async () => {
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    expect(await question()).toMatch(
+      /^Sync users from Supabase now\? This run reads only the users changed since the last run \(since .+\)\.$/,
+    );
+    await shot('confirm-incremental');
+    await page.getByRole('button', { name: 'Yes, sync' }).click();
+    const mode = usersRow().getByTestId('sync-mode');
+    await expect
+      .poll(async () => (await mode.textContent())?.trim(), { timeout: 20_000 })
+      .toMatch(/^incremental: rows changed since \S/);
+    await expect.poll(() => usersRow().getAttribute('data-status')).toBe('done');
+    expect(await mode.getAttribute('title')).toMatch(
+      /^An incremental run reads only the rows changed since the time shown/,
+    );
+    const [state] = await db.sql<{ mode: string }[]>`
+      select cursor ->> 'mode' as mode from nudge_engine.sync_state where name = 'users'`;
+    expect(state?.mode).toBe('incremental');
+  });
+});
+
+describe('a dashboard whose users live sync keeps current', () => {
+  let live: Dashboard;
+  let other: Page;
+  beforeAll(async () => {
+    // Contacts are there (live sync made them as users signed up); no sync has run.
+    await db.sql`delete from nudge_engine.sync_state`;
+    live = await serve(await syncingProject(true));
+    other = await signedInPage(browser, live.base, live.token);
+  });
+  afterAll(async () => {
+    await other?.close();
+    await live?.close();
+  });
+  const row = () => other.locator('tr[data-sync="users"]');
+
+  it('says contacts are kept current, and that Sync now reads the whole table once to catch up', async () => {
+    await other.goto(`${live.base}/contacts`);
+    const note = other.getByTestId('sync-live');
+    await note.waitFor();
+    expect(await note.textContent()).toBe(
+      'Live sync is on for Auth users (connectors.supabase.sync.realtime): contacts are kept current as they change. Sync now reads the whole table once, to catch up on what happened before.',
+    );
+    expect(await row().getAttribute('data-live')).toBe('true');
+    expect(await row().locator('td[data-label="Sync"] .badge').textContent()).toBe('live');
+    expect(await row().locator('td[data-label="Status"] .badge').textContent()).toBe(
+      'not read in full yet',
+    );
+    await other.getByRole('button', { name: 'Sync now' }).click();
+    expect(await question(other)).toBe(
+      'Sync users from Supabase now? This first run reads every user.',
+    );
+    await other.setViewportSize({ width: 390, height: 844 });
+    expect(await note.isVisible()).toBe(true);
+    expect(await overflowsSideways(other)).toBe(false);
+    await screenshot(other, 'sync-live-phone');
+    await other.setViewportSize({ width: 1280, height: 860 });
+
+    await other.getByRole('button', { name: 'Yes, sync' }).click();
+    await expect.poll(() => row().getAttribute('data-status'), { timeout: 20_000 }).toBe('done');
+    // Caught up: the users were there already, made by live sync.
+    expect(await row().getByTestId('sync-counts').textContent()).toBe(
+      `${USERS} synced (0 new, ${USERS} updated) · 0 skipped`,
+    );
+    await expect
+      .poll(() => note.textContent())
+      .toBe(
+        'Live sync is on for Auth users (connectors.supabase.sync.realtime): contacts are kept current as they change. Sync now catches up on anything live sync missed (while the engine was stopped, say).',
+      );
   });
 });
 

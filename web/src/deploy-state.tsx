@@ -1,7 +1,9 @@
 // A feature's deploy state as the pages say it: a short badge on the
 // Features list ("deployed #3", "changed since #3", "not deployed"), linking
 // to the feature, and the Capture line of its page — the deployment, the
-// trigger or publication it relies on, or what the next deploy changes.
+// trigger or publication it relies on, or what the next deploy changes; and,
+// above the list, once, why the features' deploy state is unknown when they
+// share the reason (a feature file that does not check: no plan at all).
 import { captureText, type FeatureDeploy, type FeatureSummary } from '../../src/client/index.js';
 import { Link } from './router.js';
 import { Badge, Time } from './ui.js';
@@ -34,14 +36,53 @@ const TONES: Record<FeatureDeploy['state'], string> = {
 
 /**
  * The whole state, said on hover and to screen readers: the badge's words
- * first (the link's name holds what it shows), then what they stand for.
+ * first (the link's name holds what it shows), then what they stand for —
+ * after a dash when that is a reason, which may hold a colon of its own.
  */
 function deploySentence(deploy: FeatureDeploy): string {
   const details =
     deploy.state === 'deployed'
       ? deploy.captures.map(captureText)
       : [...(deploy.reason ? [deploy.reason] : []), ...deploy.changes];
-  return `${deployLabel(deploy)}: ${details.join('; ')}`;
+  return `${deployLabel(deploy)}${deploy.reason ? ' — ' : ': '}${details.join('; ')}`;
+}
+
+/** What a plan that could not be made says first, left out where the page says it already. */
+const NO_PLAN = 'no plan could be made: ';
+
+/**
+ * The reason the features' deploy states are unknown, when every one is
+ * unknown for the same reason: no plan could be made (a feature file that
+ * does not check, the source not answering). Else undefined.
+ */
+export function sharedUnknownReason(features: FeatureSummary[]): string | undefined {
+  const first = features[0]?.deploy.reason;
+  const shared = features.every(
+    (feature) => feature.deploy.state === 'unknown' && feature.deploy.reason === first,
+  );
+  return shared && first ? first : undefined;
+}
+
+/**
+ * The Features list's line above the table, said once and in full (a phone
+ * has no hover): why each deploy state is unknown, with the file and line
+ * when a feature file is the cause, and what to do.
+ */
+export function UnknownDeploys({ reason }: { reason: string }) {
+  const said = reason.startsWith(NO_PLAN) ? reason.slice(NO_PLAN.length) : reason;
+  // `nudge/features/welcome-drip.yaml:12:5 …`: a feature file that does not check.
+  const inFile = /\.ya?ml(:\d+)+\b/.test(said);
+  return (
+    <p
+      className="note"
+      role="status"
+      data-testid="deploy-unknown"
+      style={{ overflowWrap: 'anywhere' }}
+    >
+      <strong>Deploy state unknown:</strong> {said}
+      {inFile && ' — fix the file, then Plan.'}
+    </p>
+  );
 }
 
 /** The Features list's Deploy cell: the badge, a link to the feature. */
@@ -98,8 +139,9 @@ export function CaptureLine({
       )}
       {deploy.state === 'changed' && <>changed since {when}; the next deploy would apply:</>}
       {deploy.state === 'not_deployed' && <>not deployed; the next deploy would apply:</>}
-      {deploy.state === 'not_needed' && <>none needed: {deploy.reason}</>}
-      {deploy.state === 'unknown' && <>unknown: {deploy.reason}</>}
+      {/* A dash, not a colon: the reason may have colons of its own. */}
+      {deploy.state === 'not_needed' && <>none needed — {deploy.reason}</>}
+      {deploy.state === 'unknown' && <>unknown — {deploy.reason}</>}
       {deploy.changes.length > 0 && (
         <ul>
           {deploy.changes.map((change) => (

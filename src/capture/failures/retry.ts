@@ -138,7 +138,7 @@ export async function retryFailures(options: RetryOptions): Promise<RetryResult>
  * session is enough): each row with the problem that would keep it, if any.
  * Enrichment is tried for real (nudge.enrich only reads).
  */
-export async function previewFailures(sql: postgres.Sql, batch = 500): Promise<RetryItem[]> {
+export async function previewFailures(sql: Db, batch = 500): Promise<RetryItem[]> {
   const items: RetryItem[] = [];
   let after = 0;
   for (;;) {

@@ -1,6 +1,8 @@
 // GET /v1/sync: every contact sync's state — the syncs nudge.yaml sets up
 // and any sync_state row left — with a run whose process died said to be
-// interrupted (contacts/sync/status.ts). POST /v1/sync { resources, mode,
+// interrupted (contacts/sync/status.ts), whether live sync keeps it current
+// (contacts/live.ts), and what its next run reads (the run's own choice,
+// contacts/sync/checkpoint.ts planRun). POST /v1/sync { resources, mode,
 // since, tables }: `nudge sync`'s run, started in this process in the
 // background (contacts/sync/background.ts); 202 with the syncs it started,
 // 409 sync_running naming one that runs already. The server's nudge.yaml
@@ -11,11 +13,13 @@ import { z } from 'zod';
 import type { SyncInfo, SyncOverview } from '../../client/sync.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { timeOption } from '../../config/time-options.js';
+import { AUTH_USERS, liveSyncTables, STORAGE_OBJECTS } from '../../contacts/live.js';
 import {
   type BackgroundSyncs,
   makeBackgroundSyncs,
   SyncRunningError,
 } from '../../contacts/sync/background.js';
+import { planRun } from '../../contacts/sync/checkpoint.js';
 import {
   configuredTableSyncs,
   requestedSyncs,
@@ -25,7 +29,7 @@ import {
 import { readSyncRows, type SyncRow } from '../../contacts/sync/status.js';
 import { USERS_SYNC } from '../../contacts/sync/users.js';
 import { ConfigError, ConfigErrors, NudgeError, SourceError, UsageError } from '../../errors.js';
-import { formatTableName, parseTableName } from '../../source/names.js';
+import { formatTableName, parseTableName, tableKey } from '../../source/names.js';
 import { didYouMean } from '../../suggest.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -198,20 +202,52 @@ async function syncOverview(
   const names = [...new Set([...configured, ...rows.keys(), ...syncs.started().keys()])];
   const configuredSet = new Set(configured);
   const ready = setUp(project);
+  const live = liveSyncs(project);
+  // Where a run reads, as the run's session picks it (session.ts): the database when a URL is set.
+  const source = project.databaseUrl ? 'database' : 'api';
   return {
     configured: ready,
     hint: ready ? null : notSetUp(project),
     syncs: names.map((name) =>
-      describe(name, rows.get(name), configuredSet.has(name), syncs.started().get(name)),
+      describe(name, rows.get(name), {
+        configured: configuredSet.has(name),
+        here: syncs.started().get(name),
+        live: live.has(name),
+        source,
+      }),
     ),
   };
+}
+
+/**
+ * The syncs live sync keeps current (connectors.supabase.sync.realtime):
+ * `users` with sync.users, and each table_mapping entry's sync.
+ */
+function liveSyncs(project: LoadedConfig): Set<string> {
+  const names = new Set<string>();
+  for (const { table } of liveSyncTables(project)) {
+    if (tableKey(table) === tableKey(STORAGE_OBJECTS)) continue;
+    names.add(
+      tableKey(table) === tableKey(AUTH_USERS) ? USERS_SYNC : `table:${formatTableName(table)}`,
+    );
+  }
+  return names;
 }
 
 function describe(
   name: string,
   row: SyncRow | undefined,
-  configured: boolean,
-  here: 'queued' | 'running' | undefined,
+  {
+    configured,
+    here,
+    live,
+    source,
+  }: {
+    configured: boolean;
+    here: 'queued' | 'running' | undefined;
+    live: boolean;
+    source: 'database' | 'api';
+  },
 ): SyncInfo {
   const cursor = row?.cursor ?? null;
   const stored = row?.status ?? 'idle';
@@ -235,5 +271,19 @@ function describe(
     updated_at: row ? row.updatedAt.toISOString() : null,
     stats: row?.stats ?? null,
     error: status === 'failed' ? (row?.error ?? null) : null,
+    live,
+    next: nextRun(row, source),
   };
+}
+
+/**
+ * What a run started now without a mode reads, as the run decides it
+ * (planRun): a stopped run continues; after a finished one, the rows
+ * changed since it (a table with neither updated_at nor created_at saves no
+ * such time, and is read whole); else every row.
+ */
+function nextRun(row: SyncRow | undefined, source: 'database' | 'api'): SyncInfo['next'] {
+  const plan = planRun(row ?? null, { source, incremental: true, now: new Date() });
+  if (plan.resumed) return { read: 'continue', since: plan.cursor.since };
+  return { read: plan.cursor.mode, since: plan.cursor.since };
 }

@@ -1,9 +1,10 @@
-// Features: each feature's status, deploy state (deploy-state.tsx), trigger
+// Features: each feature's status, deploy state (deploy-state.tsx; why it is
+// unknown said once above the table when every feature shares it), trigger
 // and journey counts for a chosen window (the window is part of the URL),
 // one card per feature at a phone's width; Plan and Deploy (Deploy.tsx).
 import type { FeatureSummary } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
-import { DeployLink } from '../deploy-state.js';
+import { DeployLink, sharedUnknownReason, UnknownDeploys } from '../deploy-state.js';
 import { count } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Choice, Loading, Problem, useLoad } from '../ui.js';
@@ -22,6 +23,9 @@ export function Features({ window }: { window?: string }) {
     `features ${window ?? ''}`,
     5000,
   );
+  // Every deploy state unknown for one reason (a feature file that does not
+  // check): said once above the table, each row keeping its badge.
+  const unknown = data && sharedUnknownReason(data);
   return (
     <section>
       <div className="heading">
@@ -39,6 +43,7 @@ export function Features({ window }: { window?: string }) {
       {data && data.length === 0 && (
         <p className="muted">No features yet: nudge init --template welcome-drip writes one.</p>
       )}
+      {unknown && <UnknownDeploys reason={unknown} />}
       {data && data.length > 0 && (
         <div className="scroll">
           <table className="stack">

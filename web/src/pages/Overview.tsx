@@ -8,7 +8,7 @@
 // The checks of `nudge doctor` (a connection test: a second or so) are the
 // server's last run, read every 15 s; "Check again" runs them now.
 
-import { useRef } from 'react';
+import { type MouseEvent, useRef } from 'react';
 import type {
   DoctorCheck,
   Overview as OverviewData,
@@ -236,16 +236,19 @@ type CaptureFacts = Exclude<OverviewData['capture'], Unreadable>;
 
 /**
  * Rows a capture trigger could not capture: none, or how many as an error
- * badge with where to look (nudge doctor names them and the fix), and the
- * latest one's table and error.
+ * badge with where to look — the checks below on this page (Capture
+ * failures names them and the fix) — and the latest one's table and error.
  */
 function NotCapturedRows({ facts }: { facts: CaptureFacts['not_captured'] }) {
   if (facts.rows === 0) return <>0 rows</>;
   const latest = facts.latest;
   return (
     <>
-      <Badge kind="error">{`${count(facts.rows)} ${facts.rows === 1 ? 'row' : 'rows'}`}</Badge> —
-      see nudge doctor
+      <Badge kind="error">{`${count(facts.rows)} ${facts.rows === 1 ? 'row' : 'rows'}`}</Badge> —{' '}
+      {/* biome-ignore lint/a11y/useValidAnchor: a link to #checks, which works without script too; the click only keeps #checks out of the address */}
+      <a href="#checks" onClick={toChecks} data-testid="lag-to-checks">
+        see the checks below
+      </a>
       {latest && (
         <div className="muted small" data-testid="lag-not-captured-latest">
           latest: {latest.table} {latest.operation}, <Time at={latest.at} relative />
@@ -256,6 +259,20 @@ function NotCapturedRows({ facts }: { facts: CaptureFacts['not_captured'] }) {
       )}
     </>
   );
+}
+
+/**
+ * Scrolls to the Checks heading and moves the focus there, so the next Tab
+ * is in the checks, without a #checks in the address: the router keeps the
+ * page's own address (path and query) as its route, as "Skip to content" does.
+ */
+function toChecks(event: MouseEvent<HTMLAnchorElement>) {
+  const heading = document.getElementById('checks');
+  if (!heading) return;
+  event.preventDefault();
+  if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
+  heading.focus();
+  heading.scrollIntoView({ block: 'start' });
 }
 
 function Cards({ data }: { data: OverviewData }) {
