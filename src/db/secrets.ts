@@ -8,7 +8,7 @@
 // read with another key fails with an error that names the secret — never
 // with garbage. Values never reach a log or an error message.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
 import { NudgeError } from '../errors.js';
@@ -60,16 +60,23 @@ function existingMasterKey(source: KeySource): Buffer | undefined {
   return checkedKey(decodeBase64(text, file), file);
 }
 
+/**
+ * Makes the key file, whole or not at all: the key is written to a file of
+ * this process's own, then linked to its name, which fails if another
+ * process made it meanwhile (then theirs is read). Made in place with 'wx',
+ * a `nudge start` and two `nudge worker`s started together could read the
+ * file between its creation and its write, empty ("is not base64").
+ */
 function createKeyFile(file: string): string {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const own = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(own, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx' fails if another process created the file meanwhile: then read theirs.
-    writeFileSync(file, `${randomBytes(KEY_BYTES).toString('base64')}\n`, {
-      mode: 0o600,
-      flag: 'wx',
-    });
+    linkSync(own, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(own, { force: true });
   }
   return readFileSync(file, 'utf8').trim();
 }
