@@ -18,9 +18,11 @@ import {
   retryFailures,
 } from '../capture/failures/retry.js';
 import {
+  captureName,
   errorText,
   type FailureSummary,
   failedAtText,
+  latestErrorText,
   readFailures,
 } from '../capture/failures/summary.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -32,7 +34,6 @@ import { NudgeError } from '../errors.js';
 import { loadFeatures } from '../features/load.js';
 import { type Catalog, readCatalog } from '../source/catalog.js';
 import { openSource, type Sql } from '../source/connect.js';
-import { formatTableName } from '../source/names.js';
 import { plural } from '../words.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -227,7 +228,7 @@ function describe(failures: Extract<FailureSummary, { table: true }>): string {
     `${plural(failures.rows, 'row')} a capture trigger could not capture ${failures.rows === 1 ? 'is' : 'are'} in nudge.failed_events:`,
     ...failures.groups.map(
       (g) =>
-        `  ${formatTableName(g)} ${g.operation}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}; latest error ${errorText(g.latest)}`,
+        `  ${captureName(g)}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}; latest error ${latestErrorText(g)}`,
     ),
   ];
   return lines.join('\n');
@@ -273,7 +274,7 @@ function question(rows: number, preview: RetryItem[] | undefined): string {
 function list(io: Io, items: RetryItem[], keys: Map<number, string>): void {
   for (const item of items.slice(0, LISTED)) {
     const key = keys.get(item.id);
-    const what = `#${item.id} ${formatTableName(item)} ${item.operation}${key ? ` ${key}` : ''}, failed ${failedAtText(item.failedAt)}`;
+    const what = `#${item.id} ${captureName(item)}${key ? ` ${key}` : ''}, failed ${failedAtText(item.failedAt)}`;
     io.out(`  ${what}${item.problem ? `: ${errorText(item.problem)}` : ''}`);
   }
   if (items.length > LISTED) io.out(`  … and ${formatCount(items.length - LISTED)} more`);

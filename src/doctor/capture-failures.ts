@@ -6,15 +6,13 @@
 // the cause (a broken enrichment, say) keeps failing every new write the
 // same way until it is repaired.
 import {
-  errorText,
-  type FailureGroup,
+  captureName,
   failedAtText,
-  failurePlace,
+  latestErrorText,
   latestGroup,
   readFailures,
 } from '../capture/failures/summary.js';
 import type { Sql } from '../source/connect.js';
-import { formatTableName } from '../source/names.js';
 import { plural } from '../words.js';
 import type { Say } from './checks.js';
 
@@ -43,22 +41,17 @@ export async function captureFailuresCheck({
   if (failures.rows === 0) return say('ok', LABEL, 'none: every row was captured');
   const latest = latestGroup(failures.groups)!;
   const since = failedAtText(failures.groups[0]!.since);
-  const where = (g: FailureGroup) => `${formatTableName(g)} ${g.operation}`;
   const fix = `repair what the error names (an enrichment's table or column, a privilege, a type), then run nudge capture retry${readOnly ? ' with access: read-write' : ''} to deliver them (nudge capture retry --dry-run lists them first)`;
   const rows = `${plural(failures.rows, 'row')} not captured`;
-  const place = (g: FailureGroup) => {
-    const found = failurePlace(g.latest.context);
-    return found ? ` (${found})` : '';
-  };
   if (failures.groups.length === 1) {
-    const message = `${rows} on ${where(latest)} since ${since}: no feature has seen them; latest error: ${errorText(latest.latest)}${place(latest)}`;
+    const message = `${rows} on ${captureName(latest)} since ${since}: no feature has seen them; latest error: ${latestErrorText(latest)}`;
     return say('fail', LABEL, message, fix);
   }
   // Several captures: one line each under the count.
-  const message = `${rows} since ${since}, on the captures below: no feature has seen them; latest error, on ${where(latest)}: ${errorText(latest.latest)}${place(latest)}`;
+  const message = `${rows} since ${since}, on the captures below: no feature has seen them; latest error, on ${captureName(latest)}: ${latestErrorText(latest)}`;
   const items = failures.groups.map(
     (g) =>
-      `${where(g)}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}, latest error ${errorText(g.latest)}${place(g)}`,
+      `${captureName(g)}: ${plural(g.rows, 'row')} since ${failedAtText(g.since)}, latest error ${latestErrorText(g)}`,
   );
   say('fail', LABEL, message, fix, items);
 }

@@ -5,6 +5,7 @@
 // GET /v1/overview both read it here; `nudge capture retry` (retry.ts)
 // delivers them.
 import type postgres from 'postgres';
+import { formatTableName } from '../../source/names.js';
 import type { Operation } from '../triggers.js';
 
 /** The rows of one (table, operation) a trigger could not capture. */
@@ -112,6 +113,17 @@ export function failurePlace(context: string | null | undefined): string | undef
 function short(statement: string): string {
   const line = statement.replace(/\s+/g, ' ').trim();
   return line.length > 100 ? `${line.slice(0, 99)}…` : line;
+}
+
+/** `public.orders update`: a capture, as doctor, the engine's log and `nudge capture retry` name it. */
+export function captureName(failure: { schema: string; table: string; operation: string }): string {
+  return `${formatTableName(failure)} ${failure.operation}`;
+}
+
+/** A group's latest error and where it was raised: `22012 division by zero (in the enrichment reading public.accounts by ref)`. */
+export function latestErrorText(group: FailureGroup): string {
+  const place = failurePlace(group.latest.context);
+  return `${errorText(group.latest)}${place ? ` (${place})` : ''}`;
 }
 
 /** "2026-03-01 09:00:00 UTC": a failure's time as doctor and the CLI print it, the same wherever they run. */

@@ -23,10 +23,10 @@
 // when the holder stops (and says once what is waiting then).
 import type postgres from 'postgres';
 import {
-  errorText,
+  captureName,
   type FailureGroup,
   failedAtText,
-  failurePlace,
+  latestErrorText,
   latestGroup,
   readFailures,
 } from '../../capture/failures/summary.js';
@@ -176,17 +176,6 @@ function keyOf(group: FailureGroup): string {
   return JSON.stringify([group.schema, group.table, group.operation]);
 }
 
-/** `public.orders update` */
-function captureOf(group: FailureGroup): string {
-  return `${formatTableName(group)} ${group.operation}`;
-}
-
-/** `22012 division by zero (in the enrichment reading public.accounts by ref)` */
-function latestError(group: FailureGroup): string {
-  const place = failurePlace(group.latest.context);
-  return `${errorText(group.latest)}${place ? ` (${place})` : ''}`;
-}
-
 function fieldsOf(group: FailureGroup, rows: number, waiting: number) {
   return {
     rows,
@@ -211,8 +200,8 @@ export function newWarning(
   const earlier = waiting > rows ? ` (${waiting} waiting in all)` : '';
   const where =
     grown.length === 1
-      ? `on ${captureOf(latest)}${earlier}: ${latestError(latest)}`
-      : `on ${grown.map((g) => `${captureOf(g.group)} (${g.added})`).join(', ')}${earlier}; latest error, on ${captureOf(latest)}: ${latestError(latest)}`;
+      ? `on ${captureName(latest)}${earlier}: ${latestErrorText(latest)}`
+      : `on ${grown.map((g) => `${captureName(g.group)} (${g.added})`).join(', ')}${earlier}; latest error, on ${captureName(latest)}: ${latestErrorText(latest)}`;
   return {
     message: `${plural(rows, 'row')} not captured ${where} — ${WAY_OUT}`,
     fields: fieldsOf(latest, rows, waiting),
@@ -229,8 +218,8 @@ export function waitingWarning(groups: FailureGroup[]): {
   const since = failedAtText(groups[0]!.since);
   const where =
     groups.length === 1
-      ? `on ${captureOf(latest)}; latest error: ${latestError(latest)}`
-      : `on ${groups.map((g) => `${captureOf(g)} (${g.rows})`).join(', ')}; latest error, on ${captureOf(latest)}: ${latestError(latest)}`;
+      ? `on ${captureName(latest)}; latest error: ${latestErrorText(latest)}`
+      : `on ${groups.map((g) => `${captureName(g)} (${g.rows})`).join(', ')}; latest error, on ${captureName(latest)}: ${latestErrorText(latest)}`;
   return {
     message: `nudge.failed_events holds ${plural(rows, 'row')} not captured since ${since}, ${where} — ${WAY_OUT}`,
     fields: fieldsOf(latest, rows, rows),
