@@ -4,6 +4,7 @@
 /** Where a sync is. `idle`: no run recorded yet. */
 export type SyncStatus = 'idle' | 'queued' | 'running' | 'done' | 'interrupted' | 'failed';
 
+/** A sync run's counts (also what nudge_engine.sync_state.stats holds: contacts/sync/checkpoint.ts). */
 export interface SyncCounts {
   /** Rows read from the source. */
   read: number;
@@ -16,7 +17,7 @@ export interface SyncCounts {
   skipped: number;
   /** Contacts marked deleted (users gone from Supabase Auth). */
   deleted: number;
-  /** Skip reasons, generalised, with counts. */
+  /** Skip reasons, generalised (values removed), with counts. */
   reasons: Record<string, number>;
 }
 

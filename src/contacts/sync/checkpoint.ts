@@ -3,6 +3,7 @@
 // interrupted continues where it stopped, and where the next incremental run
 // starts once it is done. An advisory lock keeps two runs of one sync apart.
 import type postgres from 'postgres';
+import type { SyncCounts } from '../../client/sync.js';
 import { lockKey } from '../../db/locks.js';
 import { postgresFor } from '../../db/tls.js';
 import { NudgeError } from '../../errors.js';
@@ -23,16 +24,8 @@ export interface SavedCursor {
   next_since: string | null;
 }
 
-export interface SyncStats {
-  read: number;
-  synced: number;
-  created: number;
-  updated: number;
-  skipped: number;
-  deleted: number;
-  /** Skip reasons, generalised (values removed), with counts. */
-  reasons: Record<string, number>;
-}
+/** A run's counts, as stored in sync_state.stats and answered by GET /v1/sync (one shape: the client's). */
+export type SyncStats = SyncCounts;
 
 /** JSON travels as text cast to jsonb: a JS null becomes JSON null, not SQL NULL. */
 const json = (value: unknown) => JSON.stringify(value ?? null);
