@@ -15,6 +15,11 @@ export class NudgeError extends Error {
   }
 }
 
+/** An error as one line, its hint in parentheses: for an HTTP answer or a stored state, where the CLI would print two. */
+export function messageWithHint(error: { message: string; hint?: string | undefined }): string {
+  return `${error.message}${error.hint ? ` (${error.hint})` : ''}`;
+}
+
 /**
  * A value on the command line the command cannot take (`--since 2x`, `clock
  * advance -1d`, `keys create ""`): exit 2, as commander's own refusals of an

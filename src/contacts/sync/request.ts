@@ -40,7 +40,7 @@ export function usersConfigured(project: LoadedConfig): boolean {
 export function configuredTableSyncs(project: LoadedConfig): { entry: string; name: string }[] {
   return Object.keys(project.supabase?.table_mapping ?? {}).flatMap((entry) => {
     const table = parseTableName(entry);
-    return table ? [{ entry, name: `table:${formatTableName(table)}` }] : [];
+    return table ? [{ entry, name: tableSyncName(table) }] : [];
   });
 }
 
@@ -54,7 +54,7 @@ export function requestedSyncs(project: LoadedConfig, request: SyncRequest): str
   const only = new Set(
     (request.only ?? []).flatMap((text) => {
       const table = parseTableName(text);
-      return table ? [`table:${formatTableName(table)}`] : [];
+      return table ? [tableSyncName(table)] : [];
     }),
   );
   const tables = request.tables
@@ -136,7 +136,10 @@ export async function prepareSyncs(
         }
       : {}),
     tables,
-    names: [...(users ? [USERS_SYNC] : []), ...tables.map(tableSyncName)],
+    names: [
+      ...(users ? [USERS_SYNC] : []),
+      ...tables.map((mapping) => tableSyncName(mapping.table)),
+    ],
   };
 }
 
@@ -200,7 +203,7 @@ export async function runSyncs(
   }
   for (const mapping of prepared.tables) {
     runs.push({
-      name: tableSyncName(mapping),
+      name: tableSyncName(mapping.table),
       run: () => syncTable({ ...common, mapping, report: settings.reporter() }),
     });
   }

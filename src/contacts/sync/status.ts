@@ -7,7 +7,7 @@
 // checkpoint.
 import type postgres from 'postgres';
 import { lockKey } from '../../db/locks.js';
-import { NudgeError } from '../../errors.js';
+import { messageWithHint, NudgeError } from '../../errors.js';
 import type { SavedCursor, SyncState, SyncStats } from './checkpoint.js';
 
 export interface SyncRow {
@@ -102,7 +102,7 @@ export async function readSyncRows(engine: postgres.Sql): Promise<SyncRow[]> {
 export function failureText(error: unknown, redact: (text: string) => string): string {
   const message =
     error instanceof NudgeError
-      ? `${error.message}${error.hint ? ` (${error.hint})` : ''}`
+      ? messageWithHint(error)
       : error instanceof Error
         ? error.message
         : String(error);

@@ -2,7 +2,7 @@
 // events. Rows find their contact by a user-id or email column; events are
 // keyed by the row's primary key so a re-run adds nothing. Incremental runs
 // page by updated_at (or created_at); a table with neither is read whole.
-import { formatTableName } from '../../source/names.js';
+import { formatTableName, type TableName } from '../../source/names.js';
 import {
   type ContactRef,
   type SyncedEvent,
@@ -16,15 +16,16 @@ import { apiTableReader, dbTableReader } from './sources.js';
 import { INCREMENTAL_OVERLAP_MS, type SyncRunOptions } from './users.js';
 import { contactIds, insertEvents, mergeAttributes, refKey } from './write.js';
 
-export function tableSyncName(mapping: TableSyncMapping): string {
-  return `table:${formatTableName(mapping.table)}`;
+/** A table's sync as sync_state names it: `table:public.orders`. */
+export function tableSyncName(table: TableName): string {
+  return `table:${formatTableName(table)}`;
 }
 
 export async function syncTable(
   options: SyncRunOptions & { mapping: TableSyncMapping },
 ): Promise<SyncResult> {
   const { engine, source, mapping, report } = options;
-  const name = tableSyncName(mapping);
+  const name = tableSyncName(mapping.table);
   const label = formatTableName(mapping.table);
   return withSyncLock(options.engineUrl, name, async () => {
     const [clock] =

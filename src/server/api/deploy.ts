@@ -24,7 +24,7 @@ import { memoryIo } from '../../cli/io.js';
 import type { CapturePlan, DeployResult, UnreadSlot } from '../../client/dashboard.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { featurePausesIfAny, pausesLine } from '../../engine/match/pauses.js';
-import { NudgeError } from '../../errors.js';
+import { messageWithHint, NudgeError } from '../../errors.js';
 import { HttpError } from '../http-error.js';
 import { captureSigningSecret } from '../ingest-secrets.js';
 import type { ApiEnv } from './auth.js';
@@ -119,11 +119,7 @@ async function planned(plans: Plans) {
     return await plans.fresh();
   } catch (error) {
     if (error instanceof NudgeError) {
-      throw new HttpError(
-        422,
-        'plan_failed',
-        `${error.message}${error.hint ? ` (${error.hint})` : ''}`,
-      );
+      throw new HttpError(422, 'plan_failed', messageWithHint(error));
     }
     throw error;
   }
@@ -148,11 +144,7 @@ function deployRefusal(error: unknown): unknown {
     );
   }
   if (error instanceof NudgeError)
-    return new HttpError(
-      503,
-      'deploy_failed',
-      `${error.message}${error.hint ? ` (${error.hint})` : ''}`,
-    );
+    return new HttpError(503, 'deploy_failed', messageWithHint(error));
   return error;
 }
 

@@ -18,7 +18,7 @@ import { type LatestDeployment, readLatestDeployment } from '../../capture/featu
 import { type PlannedChange, planChange } from '../../cli/capture.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { isUndefinedTable } from '../../db/errors.js';
-import { NudgeError } from '../../errors.js';
+import { messageWithHint, NudgeError } from '../../errors.js';
 
 /** How old the latest plan may be before a poll has the next one made. */
 export const PLAN_REFRESH_MS = 30_000;
@@ -162,6 +162,6 @@ async function latestDeploymentId(source: postgres.Sql): Promise<string> {
 
 /** Why no plan could be made, on one line. */
 function reason(error: unknown): string {
-  if (error instanceof NudgeError) return `${error.message}${error.hint ? ` (${error.hint})` : ''}`;
+  if (error instanceof NudgeError) return messageWithHint(error);
   return (error as Error).message?.split('\n')[0] || 'the plan could not be made';
 }

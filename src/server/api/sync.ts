@@ -27,9 +27,17 @@ import {
   usersConfigured,
 } from '../../contacts/sync/request.js';
 import { readSyncRows, type SyncRow } from '../../contacts/sync/status.js';
+import { tableSyncName } from '../../contacts/sync/tables.js';
 import { USERS_SYNC } from '../../contacts/sync/users.js';
-import { ConfigError, ConfigErrors, NudgeError, SourceError, UsageError } from '../../errors.js';
-import { formatTableName, parseTableName, tableKey } from '../../source/names.js';
+import {
+  ConfigError,
+  ConfigErrors,
+  messageWithHint,
+  NudgeError,
+  SourceError,
+  UsageError,
+} from '../../errors.js';
+import { parseTableName, tableKey } from '../../source/names.js';
 import { didYouMean } from '../../suggest.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -97,7 +105,7 @@ function startRequest(
   const entries = configuredTableSyncs(project);
   for (const [i, name] of (body.tables ?? []).entries()) {
     const table = parseTableName(name);
-    const known = table && entries.some((e) => e.name === `table:${formatTableName(table)}`);
+    const known = table && entries.some((e) => e.name === tableSyncName(table));
     if (!known) {
       const keys = entries.map((e) => e.entry);
       throw invalid(
@@ -112,11 +120,7 @@ function startRequest(
       since = timeOption('since:', body.since, new Date());
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      throw new HttpError(
-        422,
-        'invalid_body',
-        `${error.message}${error.hint ? ` (${error.hint})` : ''}`,
-      );
+      throw new HttpError(422, 'invalid_body', messageWithHint(error));
     }
   }
   const request: SyncRequest = body.resources
@@ -156,20 +160,15 @@ function startRefusal(error: unknown): unknown {
   }
   if (error instanceof ConfigErrors || error instanceof ConfigError) {
     const problems = error instanceof ConfigErrors ? error.errors : [error];
-    return new HttpError(
-      422,
-      'sync_config',
-      problems.map((p) => `${p.message}${p.hint ? ` (${p.hint})` : ''}`).join('; '),
-    );
+    return new HttpError(422, 'sync_config', problems.map(messageWithHint).join('; '));
   }
   if (error instanceof SourceError) {
-    return new HttpError(503, 'source_unavailable', withHint(error));
+    return new HttpError(503, 'source_unavailable', messageWithHint(error));
   }
-  if (error instanceof NudgeError) return new HttpError(409, 'sync_refused', withHint(error));
+  if (error instanceof NudgeError)
+    return new HttpError(409, 'sync_refused', messageWithHint(error));
   return error;
 }
-
-const withHint = (error: NudgeError) => `${error.message}${error.hint ? ` (${error.hint})` : ''}`;
 
 /** Whether nudge.yaml sets up a sync: connectors.supabase, enabled, with users or tables to sync. */
 function setUp(project: LoadedConfig): boolean {
@@ -227,9 +226,7 @@ function liveSyncs(project: LoadedConfig): Set<string> {
   const names = new Set<string>();
   for (const { table } of liveSyncTables(project)) {
     if (tableKey(table) === tableKey(STORAGE_OBJECTS)) continue;
-    names.add(
-      tableKey(table) === tableKey(AUTH_USERS) ? USERS_SYNC : `table:${formatTableName(table)}`,
-    );
+    names.add(tableKey(table) === tableKey(AUTH_USERS) ? USERS_SYNC : tableSyncName(table));
   }
   return names;
 }
