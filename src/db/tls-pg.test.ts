@@ -3,22 +3,9 @@
 // decided by asking the server.
 import type { ConnectionOptions } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { CA, SUPABASE } from './tls.fixtures.js';
 import { pgConnection } from './tls-pg.js';
 
-/** A self-signed CA certificate (PEM), for parsing only (as in tls.test.ts). */
-const CA = `-----BEGIN CERTIFICATE-----
-MIIBjzCCATWgAwIBAgIUTkgoch0ZNYZYplHcK3CH1RRgweAwCgYIKoZIzj0EAwIw
-HTEbMBkGA1UEAwwSTnVkZ2UgdW5pdCB0ZXN0IENBMB4XDTI2MTIwNzAxMjUyMVoX
-DTI2MTIwODAxMjUyMVowHTEbMBkGA1UEAwwSTnVkZ2UgdW5pdCB0ZXN0IENBMFkw
-EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETuWvRZNkFsFlKYsNHbsRcLFZS+ZqNojD
-g4R9UFSA6bd/n6CXD6yiv0wYfJ2YGm6L+aBBRBImmBxPujAp1q74rqNTMFEwHQYD
-VR0OBBYEFPSILy/eLuXFqwf8zHREIFByhTxNMB8GA1UdIwQYMBaAFPSILy/eLuXF
-qwf8zHREIFByhTxNMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIh
-ANQX7oJJQntNhVRgDghSgPyu2yMnurDeUJWXPORMTGleAiAbP9IgZKMswxi8nyM+
-aeA0aYKes0vYykTZ+oPfi1qrgA==
------END CERTIFICATE-----
-`;
-const SUPABASE = 'postgresql://postgres:pw@db.abcdefghijklmnop.supabase.co:5432/postgres';
 const asked = (answer: boolean) => {
   const calls: number[] = [];
   const offersTls = async () => {

@@ -3,6 +3,7 @@
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { NudgeError } from '../errors.js';
+import { CA, DER, SUPABASE } from './tls.fixtures.js';
 import {
   hostsOf,
   isSupabaseHost,
@@ -12,22 +13,6 @@ import {
   withoutParams,
 } from './tls.js';
 
-/** A self-signed CA certificate (PEM), for parsing only. */
-const CA = `-----BEGIN CERTIFICATE-----
-MIIBjzCCATWgAwIBAgIUTkgoch0ZNYZYplHcK3CH1RRgweAwCgYIKoZIzj0EAwIw
-HTEbMBkGA1UEAwwSTnVkZ2UgdW5pdCB0ZXN0IENBMB4XDTI2MTIwNzAxMjUyMVoX
-DTI2MTIwODAxMjUyMVowHTEbMBkGA1UEAwwSTnVkZ2UgdW5pdCB0ZXN0IENBMFkw
-EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETuWvRZNkFsFlKYsNHbsRcLFZS+ZqNojD
-g4R9UFSA6bd/n6CXD6yiv0wYfJ2YGm6L+aBBRBImmBxPujAp1q74rqNTMFEwHQYD
-VR0OBBYEFPSILy/eLuXFqwf8zHREIFByhTxNMB8GA1UdIwQYMBaAFPSILy/eLuXF
-qwf8zHREIFByhTxNMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIh
-ANQX7oJJQntNhVRgDghSgPyu2yMnurDeUJWXPORMTGleAiAbP9IgZKMswxi8nyM+
-aeA0aYKes0vYykTZ+oPfi1qrgA==
------END CERTIFICATE-----
-`;
-const DER = Buffer.from(CA.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-
-const SUPABASE = 'postgresql://postgres:pw@db.abcdefghijklmnop.supabase.co:5432/postgres';
 const POOLER =
   'postgresql://postgres.abcdefghijklmnop:pw@aws-0-eu-central-1.pooler.supabase.com:5432/postgres';
 
