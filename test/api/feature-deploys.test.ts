@@ -20,6 +20,7 @@ import { type Feature, loadFeatures } from '../../src/features/load.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
+import { readOnlyCopy } from '../harness/project.js';
 import { requestWith } from './helpers.js';
 
 const db = useDatabase();
@@ -272,13 +273,7 @@ describe('a feature’s deploy state', () => {
   });
 
   it('says on a feature that Deploy is refused in read-only mode', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-feature-deploys-ro-'));
-    await cp(cwd, dir, { recursive: true });
-    const file = path.join(dir, 'nudge.yaml');
-    await writeFile(
-      file,
-      (await readFile(file, 'utf8')).replace(/^access: read-write$/m, 'access: read-only'),
-    );
+    const dir = await readOnlyCopy(cwd, 'nudge-feature-deploys-ro-');
     const readOnly = await makeServer({
       sql: db.sql,
       project: await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } }),

@@ -1,6 +1,6 @@
 // A project folder for a test: nudge.yaml and its feature files, written
 // under a fresh directory in tmp (paths relative to it; folders made).
-import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -20,6 +20,18 @@ export async function tempProject(
     await writeFile(path.join(cwd, name), text);
   }
   return cwd;
+}
+
+/** A copy of the project in `cwd` whose nudge.yaml says `access: read-only` instead of read-write; its path. */
+export async function readOnlyCopy(cwd: string, prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  await cp(cwd, dir, { recursive: true });
+  const file = path.join(dir, 'nudge.yaml');
+  const text = await readFile(file, 'utf8');
+  if (!/^access: read-write$/m.test(text))
+    throw new Error(`${file} has no "access: read-write" line`);
+  await writeFile(file, text.replace(/^access: read-write$/m, 'access: read-only'));
+  return dir;
 }
 
 /** `nudge plan` in `cwd` against `url`: its exit code and the lines it marks ✗. */

@@ -24,6 +24,7 @@ import { migrateEngine } from '../../src/db/migrate.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { makeServer, type RunningServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
+import { readOnlyCopy } from '../harness/project.js';
 import { launchBrowser, overflowsSideways, screenshot, signedInPage } from './browser.js';
 
 const db = useDatabase();
@@ -189,13 +190,7 @@ describe('a feature’s page', () => {
   });
 
   it('says Deploy is refused from here on a read-only server', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-feature-deploys-ro-'));
-    await cp(cwd, dir, { recursive: true });
-    const file = path.join(dir, 'nudge.yaml');
-    await writeFile(
-      file,
-      (await readFile(file, 'utf8')).replace(/^access: read-write$/m, 'access: read-only'),
-    );
+    const dir = await readOnlyCopy(cwd, 'nudge-feature-deploys-ro-');
     await writeFeature(
       dir,
       'trial-started',
