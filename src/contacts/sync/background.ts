@@ -73,6 +73,12 @@ export function makeBackgroundSyncs(options: {
       const busy = asked.filter((name) => started.has(name));
       if (busy.length) throw new SyncRunningError(busy);
       for (const name of asked) started.set(name, 'queued');
+      // What this start still holds in `started`: released once each, so a
+      // later start that claimed a name released here keeps its claim.
+      const mine = new Set(asked);
+      const release = (name: string) => {
+        if (mine.delete(name)) started.delete(name);
+      };
       let names = asked;
       let run: Promise<void> | undefined;
       let session: SyncSession | undefined;
@@ -82,7 +88,7 @@ export function makeBackgroundSyncs(options: {
         session = await openSyncSession(project, log, { concurrency });
         const prepared = await prepareSyncs(session, project, log, request);
         names = prepared.names;
-        for (const name of asked) if (!names.includes(name)) started.delete(name);
+        for (const name of asked) if (!names.includes(name)) release(name);
         run = runSyncs(
           session,
           project,
@@ -95,7 +101,7 @@ export function makeBackgroundSyncs(options: {
             reporter: () => quietReporter(log),
             onStart: (name) => started.set(name, 'running'),
             // Its end is in its row now; the syncs after it are still queued here.
-            onResult: (result) => started.delete(result.name),
+            onResult: (result) => release(result.name),
           },
           log,
         )
@@ -106,12 +112,12 @@ export function makeBackgroundSyncs(options: {
           )
           .finally(async () => {
             // Those a failure or a stop left queued go back to what their rows say.
-            for (const name of names) started.delete(name);
+            for (const name of [...mine]) release(name);
             await session?.close();
           });
       } finally {
         if (!run) {
-          for (const name of asked) started.delete(name);
+          for (const name of asked) release(name);
           await session?.close();
         }
       }
