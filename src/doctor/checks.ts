@@ -15,6 +15,7 @@ import {
 import { noDatabase, withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatPath } from '../config/yaml.js';
+import { liveSyncTables } from '../contacts/live.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets, SecretError } from '../db/secrets.js';
 import { DEMO_CONFIG, DEMO_DATABASE } from '../dev/demo.js';
@@ -456,15 +457,12 @@ async function captureChecks(checks: Checks) {
     );
   }
 
-  // Live sync captures mapped tables only (contacts/live.ts).
-  const targets = new Set(
-    configured
-      .filter((t) => t.mapped)
-      .map((t) => t.report)
-      .filter((t) => t !== undefined),
-  );
-  const users = byKey.get(tableKey({ schema: 'auth', table: 'users' }));
-  if (project.supabase?.sync.users && users) targets.add(users);
+  // The tables deploy puts triggers on: what live sync watches (contacts/live.ts), and the features'.
+  const targets = new Set<TableReport>();
+  for (const { table } of liveSyncTables(project)) {
+    const report = byKey.get(tableKey(table));
+    if (report) targets.add(report);
+  }
   for (const name of featureTables(checks.features)) {
     const report = byKey.get(tableKey(name));
     if (report) targets.add(report);

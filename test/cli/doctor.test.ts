@@ -210,7 +210,7 @@ describe('nudge doctor', () => {
         '✓ Tables             readable (3 tables in public)',
         '✓ Storage            storage.buckets readable (2 buckets)',
         '✓ Nudge schema       exists (owner postgres); role postgres can use it',
-        '✓ Trigger privilege  can create triggers on public.customers, public.orders, auth.users',
+        '✓ Trigger privilege  can create triggers on auth.users, public.customers, public.orders, storage.objects',
         '✓ pg_net             not installed; not needed with capture: outbox',
         '✓ wal_level          logical',
         '✓ Realtime           publication supabase_realtime (2 tables)',
@@ -314,7 +314,7 @@ describe('nudge doctor', () => {
   });
 
   it('warns about RLS hiding every row and explains what a limited role cannot do', async () => {
-    const yaml = `connectors:\n  supabase:\n    sync:\n      tables: [orders]\n    table_mapping:\n      orders: { sync_as: events }\n`;
+    const yaml = `connectors:\n  supabase:\n    sync:\n      tables: [orders]\n      realtime: true\n    table_mapping:\n      orders: { sync_as: events }\n`;
     const { code, lines } = await doctor(yaml, { DATABASE_URL: db.urlAs(reader, 'pw') });
     expect(lines[1]).toMatch(
       new RegExp(`^✓ Connection {9}PostgreSQL \\d+\\.\\d+, role ${reader} \\(RLS applies\\)$`),
