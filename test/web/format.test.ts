@@ -38,6 +38,10 @@ describe('dashboard formats', () => {
     const at = new Date(2026, 11, 8, 12, 38, 27);
     expect(localTime(at, new Date(2026, 11, 8, 18, 0), 'en-US')).toBe('12:38:27 PM');
     expect(localTime(at, new Date(2026, 11, 6, 12, 40), 'en-US')).toBe('Dec 8, 12:38:27 PM');
+    // To the minute, as the Overview's charts label their first and last.
+    const minutes = { seconds: false };
+    expect(localTime(at, new Date(2026, 11, 8, 18, 0), 'en-US', minutes)).toBe('12:38 PM');
+    expect(localTime(at, new Date(2026, 11, 6, 12, 40), 'en-US', minutes)).toBe('Dec 8, 12:38 PM');
   });
 
   it('counts in words, as every part of Nudge does (src/words.ts)', () => {

@@ -36,10 +36,18 @@ export function count(n: number): string {
  * `now`, "5 Dec, 14:03:07" another day (the locale's order). `now` is on the
  * same clock as `at`: the engine's for a time the engine stamped, so a
  * decision made "today" on a clock moved ahead is not dated. Without `now`, dated.
+ * `seconds: false`: to the minute ("14:03"), as the Overview's charts label theirs.
  */
-export function localTime(at: Date, now: Date | undefined, locale?: string): string {
+export function localTime(
+  at: Date,
+  now: Date | undefined,
+  locale?: string,
+  { seconds = true }: { seconds?: boolean } = {},
+): string {
   const sameDay = at.toDateString() === now?.toDateString();
-  const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
+  const clock = seconds
+    ? ({ hour: '2-digit', minute: '2-digit', second: '2-digit' } as const)
+    : ({ hour: '2-digit', minute: '2-digit' } as const);
   return sameDay
     ? at.toLocaleTimeString(locale, clock)
     : at.toLocaleString(locale, { day: 'numeric', month: 'short', ...clock });

@@ -2,7 +2,7 @@
 // scaled to the largest, with the total and the peak in words for screen
 // readers and on hover, and its first and last minute under it (dated when
 // not today, as on a moved engine clock).
-import { count } from './format.js';
+import { count, localTime } from './format.js';
 
 export function Spark({
   label,
@@ -61,9 +61,4 @@ export function Spark({
 }
 
 /** "14:03" today, "9 Dec, 14:03" another day (the locale's order). */
-function minuteLabel(at: Date): string {
-  const clock = { hour: '2-digit', minute: '2-digit' } as const;
-  return at.toDateString() === new Date().toDateString()
-    ? at.toLocaleTimeString(undefined, clock)
-    : at.toLocaleString(undefined, { day: 'numeric', month: 'short', ...clock });
-}
+const minuteLabel = (at: Date): string => localTime(at, new Date(), undefined, { seconds: false });
