@@ -67,7 +67,7 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
     io.out(describe(failures));
     const catalog = await readCatalog(source);
     // Asked on a terminal: first what each row would do now, as the dry run says it.
-    const preview = !options.yes && io.confirm ? await previewIn(source) : undefined;
+    const preview = !options.yes && io.confirm ? await previewFailures(source) : undefined;
     if (preview) await sayPreview(io, source, catalog, preview);
     io.out(
       '  Each is delivered to the engine once, as the change it was (at the time it was made), and removed from nudge.failed_events; its features act on it now.',
@@ -121,7 +121,7 @@ async function dryRun(project: LoadedConfig, io: Io): Promise<number> {
     const failures = await readFailures(sql);
     if (!hasRows(failures, io)) return 0;
     io.out(describe(failures));
-    const items = await previewIn(sql);
+    const items = await previewFailures(sql);
     const { going, staying } = await sayPreview(io, sql, await readCatalog(sql), items);
     const c = io.colors;
     if (staying) {
@@ -138,20 +138,6 @@ async function dryRun(project: LoadedConfig, io: Io): Promise<number> {
     );
     return 0;
   });
-}
-
-/**
- * What retry would do with each row now, in a read-only transaction. In a
- * transaction, the enrichment of many rows at once that fails partway is
- * rolled back to a savepoint before each row is tried alone: outside one,
- * postgres.js (3.4, porsager/postgres#1119) hands the next statement on that
- * connection a result with holes where the failed one's first rows were.
- */
-function previewIn(sql: Sql): Promise<RetryItem[]> {
-  return sql.begin('read only', (tx) =>
-    // previewFailures works on a transaction as on a session (its reads take either).
-    previewFailures(tx),
-  ) as Promise<RetryItem[]>;
 }
 
 /** The rows that would be delivered and those that would stay, listed; how many of each. */

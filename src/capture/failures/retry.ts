@@ -134,19 +134,26 @@ export async function retryFailures(options: RetryOptions): Promise<RetryResult>
 }
 
 /**
- * What retryFailures would do now, row by row, changing nothing (a read-only
- * session is enough): each row with the problem that would keep it, if any.
- * Enrichment is tried for real (nudge.enrich only reads).
+ * What retryFailures would do now, row by row, changing nothing, in a
+ * read-only transaction (a read-only session is enough): each row with the
+ * problem that would keep it, if any. Enrichment is tried for real
+ * (nudge.enrich only reads). In a transaction because a batch's enrichment
+ * that fails partway is then rolled back to a savepoint before each row is
+ * tried alone (enrich, below); outside one, postgres.js 3.4 hands the next
+ * statement on that connection a result with holes where the failed one's
+ * first rows were (porsager/postgres#1119).
  */
-export async function previewFailures(sql: Db, batch = 500): Promise<RetryItem[]> {
-  const items: RetryItem[] = [];
-  let after = 0;
-  for (;;) {
-    const rows = await readRows(sql, after, batch, false);
-    for (const p of await prepare(sql, rows)) items.push(itemOf(p.row, p.problem));
-    if (rows.length < batch) return items;
-    after = rows.at(-1)!.id;
-  }
+export async function previewFailures(sql: postgres.Sql, batch = 500): Promise<RetryItem[]> {
+  return (await sql.begin('read only', async (tx) => {
+    const items: RetryItem[] = [];
+    let after = 0;
+    for (;;) {
+      const rows = await readRows(tx, after, batch, false);
+      for (const p of await prepare(tx, rows)) items.push(itemOf(p.row, p.problem));
+      if (rows.length < batch) return items;
+      after = rows.at(-1)!.id;
+    }
+  })) as RetryItem[];
 }
 
 /** Rows of stage 'capture' not resolved, after id `after` and not in `tried`, in id order; locked when `lock`. */
