@@ -27,6 +27,7 @@ import {
 } from '../capture/failures/summary.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatCount } from '../contacts/sync/report.js';
+import type { EngineStore } from '../db/engine.js';
 import { makeRouter } from '../engine/intake/router.js';
 import { FeatureSet } from '../engine/match/features.js';
 import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
@@ -57,11 +58,9 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
     );
   }
   const store = await openProjectStore(project, io, { max: 4 });
-  let source: Sql = store.sql;
+  const beside = await sourceBeside(store);
+  const source = beside.sql;
   try {
-    if (store.where !== 'source') {
-      source = await openSource({ url: store.sourceUrl, readOnly: false, max: 2 });
-    }
     const failures = await readFailures(source);
     if (!hasRows(failures, io)) return 0;
     io.out(describe(failures));
@@ -110,9 +109,16 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
     }
     return result.kept.length > 0 || untried > 0 ? 1 : 0;
   } finally {
-    if (source !== store.sql) await source.end({ timeout: 5 });
+    await beside.close();
     await store.close();
   }
+}
+
+/** The source database beside an open engine store: the store's own pool when the store is in it. */
+async function sourceBeside(store: EngineStore): Promise<{ sql: Sql; close(): Promise<void> }> {
+  if (store.where === 'source') return { sql: store.sql, close: async () => {} };
+  const sql = await openSource({ url: store.sourceUrl, readOnly: false, max: 2 });
+  return { sql, close: () => sql.end({ timeout: 5 }) };
 }
 
 /** The dry run: what each row would do now, writing nothing (a read-only session is enough). */
@@ -176,14 +182,11 @@ async function withRetrySource<T>(
 ): Promise<T> {
   if (project.databaseUrl) return withSource(project, ({ sql }) => fn(sql));
   const store = await openProjectStore(project, io, { max: 2 });
+  const beside = await sourceBeside(store);
   try {
-    const sql = await openSource({ url: store.sourceUrl, readOnly: false, max: 2 });
-    try {
-      return await fn(sql);
-    } finally {
-      await sql.end({ timeout: 5 });
-    }
+    return await fn(beside.sql);
   } finally {
+    await beside.close();
     await store.close();
   }
 }
