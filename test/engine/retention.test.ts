@@ -52,6 +52,32 @@ describe('engine.retention', () => {
     expect(decisions.map((r) => r.reason)).toEqual(['new']);
   });
 
+  it('keeps processed rows an hour at least under capture: replication, whatever ingest_log says', async () => {
+    await db.sql`delete from nudge_engine.inbox`;
+    const event = (key: string) => ({
+      source: 'replication' as const,
+      sourceKey: key,
+      eventName: 'x',
+      occurredAt: new Date(),
+    });
+    await insertInbox(db.sql, ['0/10:0', '0/20:0'].map(event));
+    await db.sql`update nudge_engine.inbox set processed_at = now(),
+                  received_at = now() - case source_key when '0/10:0' then interval '61 minutes'
+                                                        else interval '59 minutes' end`;
+    const keys = async () =>
+      (await db.sql<{ source_key: string }[]>`select source_key from nudge_engine.inbox`).map(
+        (r) => r.source_key,
+      );
+    // The same setting under triggers deletes both.
+    const replication = await project(
+      'capture: { transport: replication }\nengine: { retention: { ingest_log: 0s } }\n',
+    );
+    await applyRetention(db.sql, replication);
+    expect(await keys()).toEqual(['0/20:0']);
+    await applyRetention(db.sql, await project('engine: { retention: { ingest_log: 0s } }\n'));
+    expect(await keys()).toEqual([]);
+  });
+
   it('keeps consumed outbox rows in the archive for retention.outbox, then deletes them', async () => {
     await db.sql`create table public.orders (id bigint primary key, email text)`;
     await testEngine(db, {

@@ -443,6 +443,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   };
 }
 
+/**
+ * Under capture: replication, processed inbox rows are kept at least this
+ * long (s), whatever engine.retention.ingest_log says: their keys are what
+ * makes a change streamed again store nothing twice. The slot streams again
+ * what it was not told of, and after a crash of the server what it was told
+ * of since the last checkpoint (the slot's position is saved to disk there;
+ * checkpoint_timeout is 5 min by default); a large transaction's parts are
+ * stored before its commit is acknowledged (consumer.ts).
+ */
+export const REPLICATION_INGEST_LOG_S = 3600;
+
 /** Rows a retention statement deletes at most at once: a first purge of a large table goes in steps. */
 const PURGE_CHUNK = 10_000;
 
@@ -471,11 +482,15 @@ export async function applyRetention(
   const purge = async (statement: () => postgres.PendingQuery<postgres.Row[]>) => {
     while ((await statement()).count >= PURGE_CHUNK) {}
   };
+  const ingestLog =
+    project.config.capture.transport === 'replication'
+      ? Math.max(seconds(retention.ingest_log), REPLICATION_INGEST_LOG_S)
+      : seconds(retention.ingest_log);
   await purge(
     () => engine`
       delete from nudge_engine.inbox where id = any(array(
         select id from nudge_engine.inbox
-         where received_at < now() - ${seconds(retention.ingest_log)} * interval '1 second'
+         where received_at < now() - ${ingestLog} * interval '1 second'
            and processed_at is not null
          order by received_at limit ${PURGE_CHUNK}))`,
   );

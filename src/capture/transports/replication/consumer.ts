@@ -8,6 +8,15 @@
 // * Nothing twice. An inbox key is the commit LSN of the change's
 //   transaction and the change's place in it (`<lsn>:<n>`), the same on
 //   every re-read, and the inbox stores a key once.
+// * Memory held to a few batches, whatever a transaction's size. pgoutput
+//   (protocol 1) sends a transaction only after it has committed, and its
+//   BEGIN already carries the commit's LSN, so the changes of a large one are
+//   stored in parts of `batch` before its COMMIT arrives, under the keys they
+//   would have had whole. Nothing of it is acknowledged until the COMMIT has
+//   come and every part is stored: a restart streams it again from its start
+//   and the inbox skips the parts it holds. The stream pauses while four
+//   batches wait to be written (the server's walsender then waits, its own
+//   memory bounded by logical_decoding_work_mem).
 // * Commit order. pgoutput sends transactions in commit order, one after the
 //   other; they go into the inbox in that order, by one consumer at a time:
 //   the process holding a session advisory lock on the source database (and
@@ -108,7 +117,12 @@ interface Change {
 }
 
 interface Committed {
-  end: Lsn;
+  /**
+   * Where the transaction ends: acknowledged once it is stored. Undefined
+   * for a part of a transaction whose commit has not arrived yet (see
+   * `part` in session): stored, but the slot is not told.
+   */
+  end?: Lsn;
   changes: Change[];
   /**
    * A deploy's message is in it: the features are read again before it is
@@ -229,8 +243,13 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     let later: NodeJS.Timeout | undefined;
     let queued = 0;
     let ended = false;
+    /** After changes are queued: the stream paused while four batches wait, and a write started. */
+    const held = () => {
+      if (queued >= batch * 4) current.stream?.pause();
+      flush();
+    };
     const flush = () => {
-      if (ended || writing || later || committed.length === 0 || failure) return;
+      if (ended || stopping || writing || later || committed.length === 0 || failure) return;
       const wait = lastWrite + steadyPaceMs(lastWritten) - performance.now();
       if (wait > 0 && queued < batch) {
         later = setTimeout(() => {
@@ -262,6 +281,8 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           )
             count += committed[take++]!.changes.length;
           const done = committed.slice(0, take);
+          // The last whole transaction taken: what the slot may let go of (a part acknowledges nothing).
+          const end = done.findLast((c) => c.end !== undefined)?.end;
           const events = kept(done.flatMap((c) => c.changes));
           const lanes = new Set<number>();
           const route: Router = (event) => {
@@ -279,14 +300,17 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           committed.splice(0, take);
           queued -= count;
           lastWritten = events.length;
-          // Committed: the server may now let go of everything up to here.
-          current.stream?.acknowledge(done.at(-1)!.end);
-          if (done.at(-1)!.end > reached) reached = done.at(-1)!.end;
+          if (end !== undefined) {
+            // Committed: the server may now let go of everything up to here.
+            current.stream?.acknowledge(end);
+            if (end > reached) reached = end;
+          }
           stats.stored += events.length;
-          stats.transactions += done.length;
+          stats.transactions += done.filter((c) => c.end !== undefined).length;
           if (lanes.size) options.onStored?.(lanes, queued >= batch);
-          if (committed.length < batch) current.stream?.resume();
-        } while ((queued >= batch || committed[0]?.deployed) && !failure && !ended);
+          if (queued < batch * 2) current.stream?.resume();
+          // Asked to stop: what is not written yet is streamed again.
+        } while ((queued >= batch || committed[0]?.deployed) && !failure && !ended && !stopping);
       })()
         .catch((error) => {
           failure = error;
@@ -347,6 +371,16 @@ export function startConsumer(options: ConsumerOptions): Consumer {
               oldRow: decoded.tag === 'insert' ? null : decoded.old,
               occurredAt: open.time,
             });
+            // A batch of a large transaction: written now, as a part (see the
+            // top). Not in a deploy's own transaction: what follows its message
+            // waits for the features read again, and what came before it is
+            // Nudge's DDL, not rows.
+            if (open.changes.length >= batch && !open.deployed) {
+              committed.push({ changes: open.changes });
+              queued += open.changes.length;
+              open.changes = [];
+              held();
+            }
             break;
           }
           case 'commit':
@@ -358,8 +392,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
             });
             queued += open.changes.length;
             open = undefined;
-            if (committed.length >= batch * 4) current.stream?.pause();
-            flush();
+            held();
             break;
           default:
             break;

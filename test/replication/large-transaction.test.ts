@@ -1,0 +1,120 @@
+// A transaction larger than the consumer's batch is stored in parts as it
+// streams, not held whole until its COMMIT arrives: the consumer's memory
+// stays a few batches whatever one transaction writes. Its rows are still
+// stored once each, in order, under the keys they would have whole; nothing
+// is acknowledged before the last part, so a consumer stopped between two
+// parts leaves the whole transaction to be streamed again, and the next one
+// stores only what is missing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Consumer, startConsumer } from '../../src/capture/transports/replication/consumer.js';
+import { parseLsn } from '../../src/capture/transports/replication/pgoutput.js';
+import { useDatabase } from '../harness/db.js';
+import { waitFor } from '../harness/wait.js';
+import { deployReplication, dropSlotAfterAll, migrated, replicated, slotFor } from './helpers.js';
+
+const db = useDatabase();
+dropSlotAfterAll(db);
+const BATCH = 100;
+const ROWS = 1_050;
+const items = { schema: 'public', table: 'items' };
+const consumers: Consumer[] = [];
+
+const consume = (onStored?: () => void) => {
+  const consumer = startConsumer({
+    url: db.url,
+    slot: slotFor(db),
+    captures: [{ table: items, operation: 'insert' }],
+    engine: db.sql,
+    route: () => 0,
+    log: { info: () => {}, warn: () => {} },
+    leaderPollMs: 100,
+    batch: BATCH,
+    ...(onStored ? { onStored } : {}),
+  });
+  consumers.push(consumer);
+  return consumer;
+};
+
+const confirmed = async () => {
+  const [slot] = await db.sql<{ lsn: string }[]>`
+    select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = ${slotFor(db)}`;
+  return parseLsn(slot!.lsn);
+};
+
+/** The inbox's rows of one source transaction (keys `<commit lsn>:<n>`), with the engine transaction each was written in. */
+const rowsOf = (lsn: string) =>
+  db.sql<{ key: string; seq: number; written_in: string }[]>`
+    select source_key as key, (new_row->>'seq')::int as seq, xmin::text as written_in
+      from nudge_engine.inbox where source = 'replication' and source_key like ${`${lsn}:%`}
+     order by id`;
+
+const lsnOf = async () => (await replicated(db.sql)).at(-1)!.source_key.split(':')[0]!;
+
+beforeAll(async () => {
+  await db.sql`create table public.items (id bigserial primary key, seq int not null)`;
+  await migrated(db);
+  await deployReplication(db, [{ table: items, operation: 'insert', by: 'items' }]);
+});
+
+afterAll(async () => {
+  for (const consumer of consumers) await consumer.stop();
+});
+
+describe('a transaction larger than the batch', () => {
+  it('is stored in parts, every row once and in order, and acknowledged after its last part', async () => {
+    const consumer = consume();
+    const before = await confirmed();
+    await db.sql`insert into public.items (seq) select s from generate_series(0, ${ROWS - 1}) s`;
+    await waitFor(
+      async () => ((await replicated(db.sql)).length >= ROWS ? true : undefined),
+      `${ROWS} rows`,
+    );
+    const rows = await rowsOf(await lsnOf());
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: ROWS }, (_, i) => i));
+    expect(rows.map((r) => r.key.split(':')[1])).toEqual(
+      Array.from({ length: ROWS }, (_, i) => String(i)),
+    );
+    // Parts of BATCH changes, each in its own engine transaction (before:
+    // the whole transaction in one, written once its COMMIT had come).
+    const parts = new Set(rows.map((r) => r.written_in));
+    expect(parts.size).toBe(Math.ceil(ROWS / BATCH));
+    await waitFor(async () => ((await confirmed()) > before ? true : undefined), 'acknowledged');
+    await consumer.stop();
+  });
+
+  it('stopped between two parts, acknowledges none of it, and the next consumer stores only the rest', async () => {
+    await db.sql`truncate nudge_engine.inbox`;
+    let stored = 0;
+    let stopping: Promise<void> | undefined;
+    const first = consume(() => {
+      // After the first part: stopped before the COMMIT has been stored.
+      stored++;
+      stopping ??= first.stop();
+    });
+    await db.sql`insert into public.items (seq) select s from generate_series(0, ${ROWS - 1}) s`;
+    await waitFor(async () => (stopping ? true : undefined), 'the first part stored');
+    await stopping;
+    const partly = await replicated(db.sql);
+    // It writes nothing more once asked to stop.
+    expect(stored).toBe(1);
+    expect(partly.length).toBe(BATCH);
+    // The slot was not told of the transaction (its commit is at its keys' LSN).
+    const lsn = await lsnOf();
+    expect(await confirmed()).toBeLessThan(parseLsn(lsn));
+
+    consume();
+    await waitFor(
+      async () => ((await replicated(db.sql)).length >= ROWS ? true : undefined),
+      `${ROWS} rows`,
+    );
+    const rows = await rowsOf(lsn);
+    expect(rows.length).toBe(ROWS);
+    expect(new Set(rows.map((r) => r.key)).size).toBe(ROWS);
+    // The first consumer's part first, then the rest, in the transaction's order.
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: ROWS }, (_, i) => i));
+    await waitFor(
+      async () => ((await confirmed()) > parseLsn(lsn) ? true : undefined),
+      'acknowledged',
+    );
+  });
+});
