@@ -1,6 +1,7 @@
 // What `nudge dev` prints: what it deployed, what the story left and where
 // to look, how to run the other commands on the demo database from another
-// terminal, and the decisions and deliveries that follow while it runs.
+// terminal (an API key for an app among them), and the decisions and
+// deliveries that follow while it runs.
 import path from 'node:path';
 import type postgres from 'postgres';
 import type { Plan } from '../capture/plan.js';
@@ -137,6 +138,15 @@ export async function printAfterStory(
     ),
   );
   for (const line of [terminal.env, ...commands]) io.out(`  ${line}`);
+  // What an app needs before its first call to the API: a key (write scope),
+  // made in the store this server checks keys against — the demo database.
+  const api = dashboardUrl ? ` at ${new URL(dashboardUrl).origin}/v1` : '';
+  io.out(
+    c.dim(
+      `An API key for your app to call the API${api} (events, contacts; nudge/client), shown once:`,
+    ),
+  );
+  io.out(`  ${terminal.command('keys create my-app')}`);
 }
 
 export function deliveryLine(delivery: Delivery, io: Io): string {

@@ -38,11 +38,22 @@ describe('nudge options', () => {
   });
 
   it.each([
-    [['logs', '--since', '2', 'days'], 'A value with a space needs quotes: --since "2 days"'],
-    [['logs', '-n', '5', '--since', '10', 'minutes'], '--since "10 minutes"'],
-    [['backtest', '--since', '2', 'days', 'welcome'], '--since "2 days"'],
-    [['--config', 'x/nudge.yaml', 'logs', '--since', '2', 'days'], '--since "2 days"'],
-  ])('names the quotes a value split at its space needs: %j', async (argv, hint) => {
+    // Quoted, "2 days" is refused next (did you mean "2d"?): the hint gives the form that works.
+    [['logs', '--since', '2', 'days'], 'A duration is written without a space: --since 2d'],
+    [['logs', '-n', '5', '--since', '10', 'minutes'], '--since 10m'],
+    [['replay', '--since', '3', 'hours'], '--since 3h'],
+    [['backtest', '--since', '2', 'days', 'welcome'], '--since 2d'],
+    [['backtest', 'welcome', '--from', '30', 'days'], '--from 30d'],
+    [['sync', 'users', '--since', '7', 'days'], '--since 7d'],
+    [['--config', 'x/nudge.yaml', 'logs', '--since', '2', 'days'], '--since 2d'],
+    // A time with a space is one value: quoted, it is taken.
+    [
+      ['backtest', 'welcome', '--from', '2024-01-01', '12:00'],
+      'A value with a space needs quotes: --from "2024-01-01 12:00"',
+    ],
+    // Not a duration meant: quoted as it was written.
+    [['logs', '--since', '2', 'months'], 'A value with a space needs quotes: --since "2 months"'],
+  ])('names the form a value split at its space takes: %j', async (argv, hint) => {
     const { code, err } = await nudge(...argv);
     expect(code).toBe(2);
     expect(err).toContain('too many arguments');

@@ -2,6 +2,7 @@
 // taking the parsed options and an Io; this file only wires them to commander.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { durationSuggestion } from '../config/duration-text.js';
 import type { Io } from './io.js';
 import { printError } from './io.js';
 
@@ -63,7 +64,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
 /**
  * `nudge logs --since 2 days` is refused by commander as "too many
  * arguments": the shell split the value at its space. When a word it refused
- * follows an option's value, name the option with the value quoted.
+ * follows an option's value, name the option with the value quoted — or,
+ * for a duration or time option given a duration with its unit spelt out,
+ * the duration it takes (`--since 2d`): quoted, "2 days" is refused next.
  */
 function quoteHint(program: Command, argv: string[], message: string): string | undefined {
   const counts = /Expected (\d+) arguments? but got (\d+)/.exec(message);
@@ -89,7 +92,10 @@ function quoteHint(program: Command, argv: string[], message: string): string | 
       extra.push(argv[j] ?? '');
     }
     if (option && value !== undefined && !value.startsWith('-') && extra.length > 0) {
-      return `A value with a space needs quotes: ${argv[i]} "${[value, ...extra].join(' ')}"`;
+      const joined = [value, ...extra].join(' ');
+      const duration = /<(duration|time)>/.test(option.flags) && durationSuggestion(joined);
+      if (duration) return `A duration is written without a space: ${argv[i]} ${duration}`;
+      return `A value with a space needs quotes: ${argv[i]} "${joined}"`;
     }
   }
   return undefined;

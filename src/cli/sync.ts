@@ -19,7 +19,7 @@ import {
 } from '../contacts/sync/request.js';
 import type { SyncResult } from '../contacts/sync/runner.js';
 import { openSyncSession, projectSecrets } from '../contacts/sync/session.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
 import { loadProject } from './project.js';
@@ -69,13 +69,15 @@ export function syncAllCommand(options: SyncOptions, io: Io): Promise<number> {
  * after each. Exit 0, INTERRUPTED after Ctrl-C, or the failure thrown.
  */
 async function withSync(options: SyncOptions, io: Io, request: SyncRequest): Promise<number> {
-  const project = await loadProject(options, io);
-  const log = makeSyncLog(io, syncLogSettings(project), projectSecrets(project));
+  // Usage errors (exit 2) first, as commander's own are: before the project
+  // loads, so that one it cannot load does not hide them.
   if (options.full && options.since) {
-    throw new NudgeError('--full and --since do not go together', 'use one of them');
+    throw new UsageError('--full and --since do not go together', 'use one of them');
   }
   const since =
     options.since === undefined ? undefined : timeOption('--since', options.since, new Date());
+  const project = await loadProject(options, io);
+  const log = makeSyncLog(io, syncLogSettings(project), projectSecrets(project));
   if (project.supabase?.log_realtime) {
     log.debug('log_realtime: applies to live sync (realtime changes); a sync command reads pages');
   }

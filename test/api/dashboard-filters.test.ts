@@ -228,10 +228,13 @@ describe('GET /v1/mailbox', () => {
     const last = await get<MailboxPage>(`/v1/mailbox?limit=2&before=${second.next}`);
     expect(last.items.map((m) => m.subject)).toEqual(['mail 1']);
     expect(last.next).toBeNull();
+    // One wording for every limit refused: -1 is a whole number, and not one of these.
     for (const [limit, problem] of [
-      ['0', 'limit: expected 1 to 200, got 0'],
-      ['201', 'limit: expected 1 to 200, got 201'],
-      ['abc', 'limit: expected a whole number, got "abc"'],
+      ['0', 'limit: expected a whole number from 1 to 200, got "0"'],
+      ['-1', 'limit: expected a whole number from 1 to 200, got "-1"'],
+      ['201', 'limit: expected a whole number from 1 to 200, got "201"'],
+      ['abc', 'limit: expected a whole number from 1 to 200, got "abc"'],
+      ['1.5', 'limit: expected a whole number from 1 to 200, got "1.5"'],
     ]) {
       const response = await call('GET', `/v1/mailbox?limit=${limit}`);
       expect(response.status).toBe(400);
@@ -322,7 +325,9 @@ describe('query parameters', () => {
         `/v1/contacts/${contactId}?limit=${encodeURIComponent(limit)}`,
       );
       expect(response.status, limit).toBe(400);
-      expect(await detail(response)).toBe(`limit: expected a whole number, got "${limit}"`);
+      expect(await detail(response)).toBe(
+        `limit: expected a whole number from 1 to 200, got "${limit}"`,
+      );
     }
     expect((await call('GET', `/v1/contacts/${contactId}?limit=5`)).status).toBe(200);
     // An empty before, as a form sends it, is no before (as on every list).
@@ -349,10 +354,15 @@ describe('query parameters', () => {
       [`/v1/mailbox/${huge}`, `id: expected a whole number up to 9007199254740991, got "${huge}"`],
       ['/v1/actions?since=99999999999w', 'since: expected at most 36500d, got "99999999999w"'],
       ['/v1/features?window=99999999999w', 'window: expected at most 36500d, got "99999999999w"'],
+      // The shape is right: what is wrong is the day, and that is said, as the sync's since says it.
       ...['2026-02-30', '0000-01-01', '2026-13-01T00:00:00Z'].map((from) => [
         `/v1/decisions?from=${from}`,
-        `from: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${from}"`,
+        `from: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${from}" (the calendar has no ${from.slice(0, 10)})`,
       ]),
+      [
+        '/v1/ingest?to=2026-02-29T10:00:00Z',
+        'to: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "2026-02-29T10:00:00Z" (the calendar has no 2026-02-29)',
+      ],
       [
         '/v1/decisions?from=2026-03-02&to=2026-03-01T09:00:00Z',
         'to: 2026-03-01T09:00:00Z is not later than from (2026-03-02); nothing can fall between them',

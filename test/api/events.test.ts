@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processLanes } from '../../src/engine/lanes/process.js';
 import { FeatureSet } from '../../src/engine/match/features.js';
-import { manualClock } from '../../src/engine/wiring/clock.js';
+import { advanceStoreClock, manualClock, resetStoreClock } from '../../src/engine/wiring/clock.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
@@ -337,6 +337,41 @@ describe('POST /v1/events', () => {
     });
   });
 
+  it('takes an occurred_at up to a day ahead of the engine clock, which nudge dev moves ahead', async () => {
+    const HOUR = 3_600_000;
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const lastEventAt = async () => {
+      const [row] = await db.sql<{ last_event_at: Date }[]>`
+        select last_event_at from nudge_engine.contacts where email = 'ahead@example.com'`;
+      return row?.last_event_at.toISOString();
+    };
+    const soon = at(HOUR);
+    expect(
+      (await track({ email: 'ahead@example.com', event: 'x', occurred_at: soon })).status,
+    ).toBe(201);
+    expect(await lastEventAt()).toBe(soon);
+    const later = at(10 * 24 * HOUR);
+    const refused = await track({ email: 'ahead@example.com', event: 'x', occurred_at: later });
+    expect(refused.status).toBe(422);
+    expect(detailOf(refused)).toMatch(
+      new RegExp(`^occurred_at: "${later}" is more than 24 hours ahead of now \\(`),
+    );
+    await advanceStoreClock(db.sql, 30 * 24 * HOUR);
+    try {
+      // Ten days ahead of real time is in the engine's past now; forty days is not.
+      const taken = await track({ email: 'ahead@example.com', event: 'x', occurred_at: later });
+      expect(taken.status).toBe(201);
+      expect(await lastEventAt()).toBe(later);
+      const far = at(40 * 24 * HOUR);
+      const farther = await track({ email: 'ahead@example.com', event: 'x', occurred_at: far });
+      expect(farther.status).toBe(422);
+      expect(detailOf(farther)).toContain(`occurred_at: "${far}" is more than 24 hours ahead`);
+      expect(await lastEventAt()).toBe(later);
+    } finally {
+      await resetStoreClock(db.sql);
+    }
+  });
+
   it('tracks by contact_id for an existing contact', async () => {
     const contact = (await api.call('POST', '/v1/contacts', { body: { external_id: 'c-1' } }))
       .json as { id: string };
@@ -354,9 +389,28 @@ describe('POST /v1/events', () => {
       { email: 'a@example.com', event: 'x', occurred_at: 'yesterday' },
       'occurred_at: expected an ISO 8601 timestamp',
     ],
+    // A time of the right shape that is none says which part and what was sent.
     [
       { email: 'a@example.com', event: 'x', occurred_at: '2025-02-30T00:00:00Z' },
-      'occurred_at: not a real date',
+      'occurred_at: the calendar has no 2025-02-30, got "2025-02-30T00:00:00Z"',
+    ],
+    [
+      { email: 'a@example.com', event: 'x', occurred_at: '2025-03-01T24:00Z' },
+      'occurred_at: a day has no 24:00, got "2025-03-01T24:00Z"',
+    ],
+    [
+      { email: 'a@example.com', event: 'x', occurred_at: '2025-03-01T10:00:00+25:00' },
+      'occurred_at: no time zone is +25:00 from UTC (offsets go from -23:59 to +23:59), got "2025-03-01T10:00:00+25:00"',
+    ],
+    // Year 1 is a real date (once read as 1901 and refused as none), but no event's.
+    [
+      { email: 'a@example.com', event: 'x', occurred_at: '0001-01-01T00:00:00Z' },
+      'occurred_at: "0001-01-01T00:00:00Z" is more than 36500d (100 years) before now: too far back to be when an event happened',
+    ],
+    // It would stay the contact's last event for good (last_event_at keeps the latest).
+    [
+      { email: 'a@example.com', event: 'x', occurred_at: '9999-12-31T00:00:00Z' },
+      'occurred_at: "9999-12-31T00:00:00Z" is more than 24 hours ahead of now (',
     ],
     [
       { email: 'a@example.com', contact_id: '6f1c1c2e-8d1e-4c7a-9b1e-1f2e3d4c5b6a', event: 'x' },

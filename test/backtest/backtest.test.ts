@@ -250,8 +250,15 @@ describe('nudge backtest', () => {
     expect(report.events.read).toBe(2);
     expect(report.actions.email).toEqual({ welcome: 2, 'day-two': 1 });
 
-    const missing = await post({ feature: 'nope' });
+    // A typo is named with the feature it likely is, as /v1/features/:name names it.
+    const missing = await post({ feature: 'dirp' });
     expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({
+      error: 'feature_not_found',
+      detail: expect.stringMatching(
+        /^feature: no feature named "dirp" in nudge\/features \(did you mean "drip"\?\) \(features: drip\b/,
+      ),
+    });
     const bad = await post({ feature: 'drip', since: 'soon' });
     expect(bad.status).toBe(422);
     expect(await bad.json()).toEqual({

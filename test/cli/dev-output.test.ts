@@ -4,9 +4,10 @@
 // (examples/demo/.nudge/pg), not the database `nudge dev` runs.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { otherCommands } from '../../src/cli/dev-output.js';
+import { otherCommands, printAfterStory } from '../../src/cli/dev-output.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { startDemoReceiver } from '../../src/dev/receiver.js';
 import { advanceStoreClock } from '../../src/engine/wiring/clock.js';
 import { useDatabase } from '../harness/db.js';
 import { exited } from './exec.js';
@@ -23,16 +24,23 @@ beforeAll(async () => {
   await advanceStoreClock(db.sql, 2 * DAY_MS);
 });
 
-/** The export line and the line for `args`, as the built CLI prints them from the repository's root (npm start). */
-function printed(args: string): { env: string; line: string } {
+/** `fn` as if run by the built CLI (npm start): the commands printed name it. */
+async function asBuilt<T>(fn: () => T | Promise<T>): Promise<T> {
   const script = process.argv[1];
   process.argv[1] = BIN;
   try {
-    const terminal = otherCommands(memoryIo({ cwd: ROOT }).io, db.url, 'examples/demo/nudge.yaml');
-    return { env: terminal.env, line: terminal.command(args) };
+    return await fn();
   } finally {
     if (script !== undefined) process.argv[1] = script;
   }
+}
+
+/** The export line and the line for `args`, as the built CLI prints them from the repository's root (npm start). */
+function printed(args: string): Promise<{ env: string; line: string }> {
+  return asBuilt(() => {
+    const terminal = otherCommands(memoryIo({ cwd: ROOT }).io, db.url, 'examples/demo/nudge.yaml');
+    return { env: terminal.env, line: terminal.command(args) };
+  });
 }
 
 /** `line` run by a shell in a terminal with no DATABASE_URL, as if pasted there. */
@@ -43,7 +51,7 @@ function paste(line: string) {
 
 describe("nudge dev's commands for another terminal", () => {
   it('work pasted alone, on the database nudge dev runs', async () => {
-    const { env, line } = printed('clock show');
+    const { env, line } = await printed('clock show');
     const result = await paste(line);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -53,5 +61,34 @@ describe("nudge dev's commands for another terminal", () => {
     );
     // For the commands not printed.
     expect(env).toBe(`export DATABASE_URL="${db.url}"`);
+  });
+
+  it('say how to make an API key for an app, in a line that works pasted alone', async () => {
+    const receiver = await startDemoReceiver();
+    const m = memoryIo({ cwd: ROOT });
+    try {
+      await asBuilt(() =>
+        printAfterStory(db.sql, receiver, m.io, {
+          dashboardUrl: 'http://127.0.0.1:8787/?token=t',
+          once: false,
+          terminal: otherCommands(m.io, db.url, 'examples/demo/nudge.yaml'),
+        }),
+      );
+    } finally {
+      await receiver.close();
+    }
+    const lines = m.stdout().split('\n');
+    const at = lines.findIndex((l) => l.startsWith('An API key'));
+    expect(lines.slice(at, at + 2)).toEqual([
+      'An API key for your app to call the API at http://127.0.0.1:8787/v1 (events, contacts; nudge/client), shown once:',
+      `  DATABASE_URL="${db.url}" node dist/cli/main.js --config examples/demo/nudge.yaml keys create my-app`,
+    ]);
+    const result = await paste(lines[at + 1]!.trim());
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('API key "my-app" (write) created');
+    const keys = await db.sql`
+      select scope from nudge_engine.api_keys where name = 'my-app' and revoked_at is null`;
+    expect(keys).toEqual([{ scope: 'write' }]);
   });
 });

@@ -212,10 +212,15 @@ describe('nudge report', () => {
     expect({ ...api, as_of: '' }).toEqual({ ...cli, as_of: '' });
     const client = new Nudge({ url: server.url, apiKey: key });
     expect({ ...(await client.report('welcome')), as_of: '' }).toEqual({ ...cli, as_of: '' });
-    const missing = await fetch(`${server.url}/v1/features/nope/report`, {
+    // A typo is named with the feature it likely is, as /v1/features/:name names it.
+    const missing = await fetch(`${server.url}/v1/features/welcom/report`, {
       headers: { authorization: `Bearer ${key}` },
     });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ error: 'feature_not_found' });
+    expect(await missing.json()).toEqual({
+      error: 'feature_not_found',
+      detail:
+        'no feature named "welcom" in nudge/features (did you mean "welcome"?) (features: plain, welcome)',
+    });
   });
 });

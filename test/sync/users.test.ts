@@ -1,6 +1,9 @@
 // `nudge sync users` in database mode against the Supabase-shaped fixture:
 // the mapping's attributes, incremental runs by updated_at, resuming an
 // interrupted run, deleted users, rows that cannot be used, progress lines.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { syncUsersCommand } from '../../src/cli/sync.js';
 import { withSyncLock } from '../../src/contacts/sync/checkpoint.js';
@@ -113,13 +116,20 @@ describe('incremental sync', () => {
     expect(since.out).toMatch(/incremental sync done .* 13 rows read/);
   });
 
-  it('refuses --full with --since, and a --since that is not a time', async () => {
+  it('refuses --full with --since, and a --since that is not a time, as usage errors (exit 2)', async () => {
     const cwd = await projectDir(MAPPING);
-    const both = await runCommand(syncUsersCommand, cwd, env(), { full: true, since: '1d' });
-    expect(both.code).toBe(1);
-    expect(both.err).toContain('--full and --since do not go together');
-    const bad = await runCommand(syncUsersCommand, cwd, env(), { since: 'yesterday' });
-    expect(bad.err).toContain('--since "yesterday" is not a time');
+    // Also where no project is: they are said before it loads.
+    const nowhere = await mkdtemp(path.join(tmpdir(), 'nudge-sync-no-project-'));
+    for (const dir of [cwd, nowhere]) {
+      const both = await runCommand(syncUsersCommand, dir, env(), { full: true, since: '1d' });
+      expect([both.code, both.err.split('\n')[0]], dir).toEqual([
+        2,
+        '✗ --full and --since do not go together',
+      ]);
+      const bad = await runCommand(syncUsersCommand, dir, env(), { since: 'yesterday' });
+      expect(bad.code, dir).toBe(2);
+      expect(bad.err, dir).toContain('--since "yesterday" is not a time');
+    }
   });
 });
 

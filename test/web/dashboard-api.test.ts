@@ -394,6 +394,64 @@ describe('/v1/features', () => {
     expect((await request('/v1/features/nope', { headers: { cookie } })).status).toBe(404);
   });
 
+  it('pauses and resumes with no body or {}, refusing any other body as every write does', async () => {
+    const { key } = await createApiKey(db.sql, 'switch', 'dashboard');
+    const post = (what: string, body?: string) =>
+      request(`/v1/features/welcome-drip/${what}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body }),
+      });
+    for (const what of ['pause', 'resume'])
+      for (const [body, status, error, detail] of [
+        ['{not json', 400, 'malformed_json', /^body is not JSON: /],
+        ['{"reason":"x"}', 422, 'invalid_body', /^reason: unknown field; expected no fields$/],
+        ['{"":1}', 422, 'invalid_body', /^\(a field with no name\): unknown field/],
+        ['[]', 422, 'invalid_body', /^\(body\): expected no body, or \{\}/],
+        ['null', 422, 'invalid_body', /^\(body\): expected no body, or \{\}/],
+        ['"now"', 422, 'invalid_body', /^\(body\): expected no body, or \{\}/],
+      ] as const) {
+        const response = await post(what, body);
+        const answer = (await response.json()) as { error: string; detail: string };
+        expect([response.status, answer.error], `${what} ${body}`).toEqual([status, error]);
+        expect(answer.detail, `${what} ${body}`).toMatch(detail);
+        expect(await db.sql`select * from nudge_engine.feature_pauses`).toHaveLength(0);
+      }
+    for (const body of [undefined, '', '{}', ' { } ']) {
+      const paused = await post('pause', body);
+      expect([paused.status, await paused.json()], String(body)).toMatchObject([
+        200,
+        { status: 'paused' },
+      ]);
+      const resumed = await post('resume', body);
+      expect([resumed.status, await resumed.json()], String(body)).toMatchObject([
+        200,
+        { status: 'active' },
+      ]);
+    }
+  });
+
+  it('names the feature a name no file has likely is, as replay and the decisions do', async () => {
+    const { key } = await createApiKey(db.sql, 'typo', 'dashboard');
+    const names = features.map((f) => f.name).join(', ');
+    for (const [method, url] of [
+      ['POST', '/v1/features/welcom-drip/pause'],
+      ['POST', '/v1/features/welcom-drip/resume'],
+      ['GET', '/v1/features/welcom-drip'],
+    ]) {
+      const response = await request(url!, {
+        method,
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(response.status, url).toBe(404);
+      expect(await response.json(), url).toEqual({
+        error: 'feature_not_found',
+        detail: `no feature named "welcom-drip" in nudge/features (did you mean "welcome-drip"?) (features: ${names})`,
+      });
+    }
+    expect(await db.sql`select * from nudge_engine.feature_pauses`).toHaveLength(0);
+  });
+
   it('keeps ${ENV} references and files without secrets as written', () => {
     expect(redactYaml('secret: ${HOOK_SECRET}\n')).toBe('secret: ${HOOK_SECRET}\n');
     expect(redactYaml('# hi\nname: x\n')).toBe('# hi\nname: x\n');

@@ -75,7 +75,10 @@ export function dashboardRoutes(options: DashboardApiOptions): Hono<ApiEnv> {
   const { featuresDir } = knownFeatures(options.project, options.features);
   // One plan for Plan, Deploy and the features' deploy state (plans.ts).
   const plans = makePlans(options.project, options.source);
-  api.route('/features', featuresRoutes({ ...options, cwd: options.project.cwd, plans }));
+  api.route(
+    '/features',
+    featuresRoutes({ ...options, cwd: options.project.cwd, plans, featuresDir }),
+  );
   api.route('/decisions', decisionsRoutes({ ...options, featuresDir }));
   api.route('/', deployRoutes({ ...options, plans }));
   api.route('/ingest', ingestLogRoutes(options));

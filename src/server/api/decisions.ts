@@ -172,17 +172,20 @@ function filterOf(query: Record<string, string>): DecisionFilter {
 /**
  * An ISO 8601 time (`2026-03-01T09:00:00Z`, or a date), or undefined when
  * absent. The date must be one the calendar has: JavaScript reads
- * 2026-02-30 as March 2, and PostgreSQL has no year 0.
+ * 2026-02-30 as March 2, and PostgreSQL has no year 0. A date it lacks is
+ * named, as the sync's `since` names it (config/time-options.ts): the shape
+ * is right, so "expected an ISO 8601 time" alone would not say what to fix.
  */
 export function timeOf(text: string | undefined, name: string): Date | undefined {
   if (text === undefined || text === '') return undefined;
   const date = /^(\d{4})-(\d{2})-(\d{2})([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.exec(text);
   const at = date && calendarDate(date) ? new Date(text) : null;
   if (!at || Number.isNaN(at.getTime())) {
+    const why = date && !calendarDate(date) ? ` (the calendar has no ${text.slice(0, 10)})` : '';
     throw new HttpError(
       400,
       'bad_query',
-      `${name}: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${text}"`,
+      `${name}: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${text}"${why}`,
     );
   }
   return at;

@@ -5,8 +5,10 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
+import { LONGEST_DURATION, LONGEST_DURATION_MS } from '../../config/duration-text.js';
 import { trackEvent, UnknownContact } from '../../contacts/track-event.js';
 import type { Router } from '../../engine/intake/inbox.js';
+import { storeClock } from '../../engine/wiring/clock.js';
 import type { ApiEnv } from './auth.js';
 import { email, externalId, phone, uuid } from './contacts.js';
 import { expectedObject, invalid, readJson, validate } from './input.js';
@@ -19,25 +21,78 @@ export interface EventsApiOptions {
   onEvents?: () => void;
 }
 
+/** An ISO 8601 timestamp with an offset: date, hour and minute, seconds optional, the offset. */
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
 const timestamp = z
   .string({ error: 'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z' })
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i, {
+  .regex(TIMESTAMP, {
     error: 'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z',
   })
-  .refine(isRealTime, { error: 'not a real date and time' });
+  .superRefine((value, ctx) => {
+    const problem = timeProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${value}"` });
+  });
 
-/** Date.parse rolls 2025-02-30 over to March; this does not. */
-function isRealTime(value: string): boolean {
-  const [y, m, d, hh, mm, ss] = value.split(/[-T:.Z+]/i).map(Number) as number[];
-  const day = new Date(Date.UTC(y!, m! - 1, d!));
-  return (
-    day.getUTCFullYear() === y &&
-    day.getUTCMonth() === m! - 1 &&
-    day.getUTCDate() === d &&
-    hh! < 24 &&
-    mm! < 60 &&
-    (Number.isNaN(ss) || ss! < 60) &&
-    !Number.isNaN(Date.parse(value))
+/**
+ * What makes a timestamp of TIMESTAMP's shape no real time, or undefined:
+ * Date.parse rolls 2025-02-30 over to March, and refuses an hour 25 or an
+ * offset +25:00 without saying which part is wrong.
+ */
+function timeProblem(value: string): string | undefined {
+  const match = TIMESTAMP.exec(value);
+  // Not the shape at all: the regex's issue says so.
+  if (!match) return undefined;
+  const [, y, m, d, hh, mm, ss, offset] = match;
+  // setUTCFullYear, not Date.UTC: that reads years 0 to 99 as 1900 to 1999.
+  const day = new Date(0);
+  day.setUTCFullYear(Number(y), Number(m) - 1, Number(d));
+  if (
+    day.getUTCFullYear() !== Number(y) ||
+    day.getUTCMonth() !== Number(m) - 1 ||
+    day.getUTCDate() !== Number(d)
+  ) {
+    return `the calendar has no ${y}-${m}-${d}`;
+  }
+  if (Number(hh) > 23 || Number(mm) > 59 || Number(ss ?? 0) > 59) {
+    return `a day has no ${hh}:${mm}${ss === undefined ? '' : `:${ss}`}`;
+  }
+  if (Number.isNaN(Date.parse(value))) {
+    return `no time zone is ${offset} from UTC (offsets go from -23:59 to +23:59)`;
+  }
+  return undefined;
+}
+
+/** How far ahead of now an occurred_at may be: the clock of the machine that sent it, a little fast. */
+const AHEAD_MS = 24 * 3_600_000;
+
+/**
+ * Refuses (422) an occurred_at that cannot be when the event happened.
+ * More than a day ahead of now: a contact's last_event_at keeps the latest
+ * of its events' times, so one event stamped 9999-12-31 would stay its last
+ * event for good. "Now" is the engine clock's, which `nudge dev` and `nudge
+ * clock advance` move ahead of real time for an app tested against them; it
+ * is read only for a time past real time's bound, so a call with an
+ * ordinary time makes no query for it. More than 36500d back (year 1, a
+ * zero date's default): further back than any duration Nudge reads reaches
+ * (config/duration-text.ts), so no feature or filter could mean it.
+ */
+async function checkOccurredAt(sql: postgres.Sql, text: string): Promise<void> {
+  const at = Date.parse(text);
+  const real = Date.now();
+  if (at < real - LONGEST_DURATION_MS) {
+    throw invalid(
+      'occurred_at',
+      `"${text}" is more than ${LONGEST_DURATION} (100 years) before now: too far back to be when an event happened`,
+    );
+  }
+  if (at <= real + AHEAD_MS) return;
+  const now = (await storeClock(sql)).now();
+  if (at <= now.getTime() + AHEAD_MS) return;
+  throw invalid(
+    'occurred_at',
+    `"${text}" is more than 24 hours ahead of now (${now.toISOString()}); send when the event happened, or no occurred_at for now`,
   );
 }
 
@@ -110,6 +165,7 @@ export function eventsRoutes(options: EventsApiOptions): Hono<ApiEnv> {
         'name the contact: email, contact_id, auth_user_id, phone or external_id',
       );
     }
+    if (body.occurred_at) await checkOccurredAt(options.sql, body.occurred_at);
     const requested: RequestedEvent = {
       contact: body.contact_id ? { id: body.contact_id } : identity,
       event: body.event,

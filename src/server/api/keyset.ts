@@ -28,11 +28,21 @@ export function wholeNumber(text: string | undefined, name: string): number | un
   return value;
 }
 
-/** `limit`, 1 to MAX_LIMIT, `fallback` when absent. */
+/**
+ * `limit`, 1 to MAX_LIMIT, `fallback` when absent. Any other value is
+ * refused with the range, whatever is wrong with it: -1 is a whole number,
+ * so "expected a whole number" would not say what to send.
+ */
 export function limitOf(text: string | undefined, fallback: number): number {
-  const limit = wholeNumber(text, 'limit') ?? fallback;
-  if (limit < 1 || limit > MAX_LIMIT)
-    throw new HttpError(400, 'bad_query', `limit: expected 1 to ${MAX_LIMIT}, got ${limit}`);
+  if (text === undefined || text === '') return fallback;
+  const limit = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_LIMIT)) {
+    throw new HttpError(
+      400,
+      'bad_query',
+      `limit: expected a whole number from 1 to ${MAX_LIMIT}, got "${text}"`,
+    );
+  }
   return limit;
 }
 

@@ -5,9 +5,10 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
+import { displayPath } from '../../config/yaml.js';
 import { storeClock } from '../../engine/wiring/clock.js';
 import { ConfigError, ConfigErrors } from '../../errors.js';
-import { loadFeatures } from '../../features/load.js';
+import { type Feature, loadFeatures, unknownFeatureText } from '../../features/load.js';
 import { featureReport } from '../../report/index.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -18,19 +19,21 @@ export function reportRoutes(options: { sql: postgres.Sql; project: LoadedConfig
   const api = new Hono<ApiEnv>();
   api.get('/:name/report', takes(), async (c) => {
     const name = c.req.param('name');
-    let feature: Awaited<ReturnType<typeof loadFeatures>>[number] | undefined;
+    let features: Feature[];
     try {
-      const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-      feature = features.find((f) => f.name === name);
+      features = await loadFeatures(project.featuresDir, project.env, project.cwd);
     } catch (error) {
       if (error instanceof ConfigErrors || error instanceof ConfigError) {
         throw new HttpError(422, 'invalid_feature', error.message);
       }
       throw error;
     }
+    const feature = features.find((f) => f.name === name);
     const report = await featureReport(sql, name, feature, (await storeClock(sql)).now());
     if (!feature && report.groups.every((g) => g.entered === 0)) {
-      throw new HttpError(404, 'feature_not_found', `no feature named "${name}"`);
+      // The name it likely is and the ones there are, as /v1/features/:name says it.
+      const dir = displayPath(project.featuresDir, project.cwd);
+      throw new HttpError(404, 'feature_not_found', unknownFeatureText(features, name, dir)!);
     }
     return c.json(report);
   });
