@@ -10,6 +10,7 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
+import { type BackgroundSyncs, makeBackgroundSyncs } from '../contacts/sync/background.js';
 import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/intake/inbox.js';
 import { allowedMethods } from './allowed-methods.js';
@@ -55,6 +56,11 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /**
+   * Stops listening, then stops the contact syncs the server started
+   * (POST /v1/sync) and waits until each has saved its end and closed its
+   * connections, as `nudge sync` does on Ctrl-C.
+   */
   close(): Promise<void>;
 }
 
@@ -76,6 +82,8 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
   const secrets = await resolveIngestSecrets(sql, project, options.keys ?? keySourceOf(project));
   const metrics = makeMetrics();
   const access = makeDashboardAccess(sql, project.env);
+  // The contact syncs POST /v1/sync runs in this process, stopped when the server closes.
+  const syncs = makeBackgroundSyncs({ project, sql });
   const app = new Hono();
 
   app.onError(
@@ -181,6 +189,7 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
         store: options.dashboard?.store ?? 'the source database',
         movableClock: options.dashboard?.movableClock ?? false,
       },
+      syncs,
     }),
   );
   app.route('/', dashboard.routes);
@@ -193,23 +202,34 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     listen: async (at = {}) => {
       const host = at.host ?? project.config.server.host;
       access.checkBind(host);
-      return listen(app, host, at.port ?? project.config.server.port);
+      return listen(app, host, at.port ?? project.config.server.port, syncs);
     },
   };
 }
 
-function listen(app: Hono, host: string, port: number): Promise<RunningServer> {
+function listen(
+  app: Hono,
+  host: string,
+  port: number,
+  syncs: BackgroundSyncs,
+): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
       server.off('error', reject);
       const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${shown}:${info.port}`,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((error) => (error ? fail(error) : done()));
-            server.closeAllConnections();
-          }),
+        close: async () => {
+          try {
+            await new Promise<void>((done, fail) => {
+              server.close((error) => (error ? fail(error) : done()));
+              server.closeAllConnections();
+            });
+          } finally {
+            // No request starts one now; a start being checked begins no run.
+            await syncs.stop();
+          }
+        },
       });
     }) as Server;
     server.once('error', reject);

@@ -6,36 +6,22 @@
 // message, refused bodies naming their field, a read key refused, the
 // dashboard's key let in, and a server with no sync set up saying how.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nudge, NudgeApiError, type SyncInfo, type SyncOverview } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { saveFailure } from '../../src/contacts/sync/status.js';
-import { migrateEngine } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { startTestServer, type TestServer, testProject } from '../server/helpers.js';
-import { createReferenceTables, insertUsers, userId } from '../sync/fixture.js';
+import { projectDir, USERS_AND_ORDERS, userId, usersAndOrdersProject } from '../sync/fixture.js';
 
 const db = useDatabase();
 /** The servers' master key: each server of the file reads the ingest secret the first stored. */
 const MASTER = randomBytes(32);
 const USERS = 25;
 const ORDERS = 7;
-const YAML = `connectors:
-  supabase:
-    batch_size: 10
-    sync: { users: true, tables: [orders] }
-    table_mapping:
-      orders:
-        sync_as: events
-        event_name: order_placed
-        properties: { total: amount }
-`;
 
 let server: TestServer;
 let keys: { write: string; read: string; dashboard: string };
@@ -44,16 +30,7 @@ let nudge: Nudge;
 let other: postgres.Sql;
 
 beforeAll(async () => {
-  await migrateEngine(db.sql, db.url);
-  await createReferenceTables(db.sql);
-  await insertUsers(db.sql, USERS);
-  await db.sql`
-    insert into public.orders (user_id, amount)
-    select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 10 * g
-      from generate_series(1, ${ORDERS}::int) g`;
-  const dir = await mkdtemp(path.join(tmpdir(), 'nudge-sync-api-'));
-  await writeFile(path.join(dir, 'nudge.yaml'), YAML);
-  const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
+  const { project } = await usersAndOrdersProject(db, { users: USERS, orders: ORDERS });
   server = await startTestServer(db.sql, project, MASTER);
   keys = {
     write: (await createApiKey(db.sql, 'sync-writer', 'write')).key,
@@ -350,8 +327,7 @@ describe('a server with no sync set up', () => {
 
 describe('a mapping the database does not have', () => {
   it('is a 422 naming nudge.yaml’s line, and nothing starts', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-sync-api-'));
-    await writeFile(path.join(dir, 'nudge.yaml'), YAML.replace('total: amount', 'total: amont'));
+    const dir = await projectDir(USERS_AND_ORDERS.replace('total: amount', 'total: amont'));
     const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
     const bad = await startTestServer(db.sql, project, MASTER);
     try {

@@ -8,6 +8,8 @@ import type postgres from 'postgres';
 import type { Io } from '../../src/cli/io.js';
 import { memoryIo } from '../../src/cli/io.js';
 import type { SyncOptions } from '../../src/cli/sync.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import { migrateEngine } from '../../src/db/migrate.js';
 
 /** Deterministic user ids: `userId(7)`. */
 export const userId = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
@@ -108,6 +110,39 @@ const DEBUG_FLAGS =
 export const REFERENCE_CONNECTOR = REFERENCE_CONNECTOR_AS_WRITTEN.replace(DEBUG_FLAGS, '');
 
 /** A service_role JWT as Supabase issues them (the signature is not checked here). */
+/** Users, and the reference orders table as events, in batches of 10: what the API's sync tests run. */
+export const USERS_AND_ORDERS = `connectors:
+  supabase:
+    batch_size: 10
+    sync: { users: true, tables: [orders] }
+    table_mapping:
+      orders:
+        sync_as: events
+        event_name: order_placed
+        properties: { total: amount }
+`;
+
+/**
+ * The API's sync tests' start: the engine store migrated, `users` auth users,
+ * the reference tables with `orders` orders of the first users, and a
+ * project folder syncing both (USERS_AND_ORDERS). Returns the folder and
+ * its loaded project.
+ */
+export async function usersAndOrdersProject(
+  db: { sql: postgres.Sql; url: string },
+  counts: { users: number; orders: number },
+): Promise<{ dir: string; project: LoadedConfig }> {
+  await migrateEngine(db.sql, db.url);
+  await createReferenceTables(db.sql);
+  await insertUsers(db.sql, counts.users);
+  await db.sql`
+    insert into public.orders (user_id, amount)
+    select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 10 * g
+      from generate_series(1, ${counts.orders}::int) g`;
+  const dir = await projectDir(USERS_AND_ORDERS);
+  return { dir, project: await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } }) };
+}
+
 export function serviceRoleKey(ref = 'local'): string {
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'supabase', ref, role: 'service_role', exp: 4_000_000_000 })}.c2lnbmF0dXJlLXNlY3JldA`;

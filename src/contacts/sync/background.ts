@@ -6,9 +6,10 @@
 // The session is opened and the mappings are checked before the start is
 // answered, so a bad mapping is the answer and nothing is started; after
 // that, progress and the end go to sync_state as the CLI's do, and a
-// failure's message with them. A server that stops mid-run leaves its row
-// `running` with no lock holder: readers say interrupted, and the next run
-// continues from the checkpoint.
+// failure's message with them. The server stops its runs as it stops
+// (stop()), as Ctrl-C stops `nudge sync`: after the batches being written,
+// each end saved (`interrupted`) and its session closed before the server
+// goes on stopping; the next run continues from the checkpoint.
 import pc from 'picocolors';
 import type postgres from 'postgres';
 import type { Io } from '../../cli/io.js';
@@ -32,6 +33,14 @@ export interface BackgroundStart extends SyncRequest {
   since?: Date;
 }
 
+/** A start refused, or cut short before its run began: the server is stopping (stop()). */
+export class SyncsStoppedError extends Error {
+  override name = 'SyncsStoppedError';
+  constructor() {
+    super('the server is stopping: it starts no sync now');
+  }
+}
+
 /** A start refused: these syncs run already (here or in another process). */
 export class SyncRunningError extends Error {
   override name = 'SyncRunningError';
@@ -44,12 +53,20 @@ export interface BackgroundSyncs {
   /**
    * Checks and starts the syncs `request` means; resolves with their names
    * once they are started (the first running, the others queued behind it).
-   * Throws SyncRunningError, or what opening the session and checking the
-   * mappings threw (NudgeError, ConfigErrors).
+   * Throws SyncRunningError, SyncsStoppedError once stop() is called, or
+   * what opening the session and checking the mappings threw (NudgeError,
+   * ConfigErrors).
    */
   start(request: BackgroundStart): Promise<string[]>;
   /** The syncs started here and not ended, with where each is. */
   started(): ReadonlyMap<string, StartedState>;
+  /**
+   * Stops every run started here as Ctrl-C stops `nudge sync` (the same
+   * signal: after the batches being written, each end saved in its row),
+   * refuses starts from now on, and resolves once the starts being checked
+   * and the runs have ended and their sessions are closed.
+   */
+  stop(): Promise<void>;
 }
 
 export function makeBackgroundSyncs(options: {
@@ -63,65 +80,99 @@ export function makeBackgroundSyncs(options: {
   const concurrency = options.concurrency ?? 2;
   const started = new Map<string, StartedState>();
   const log = quietSyncLog(project);
+  // The signal every run started here stops on, as `nudge sync`'s on Ctrl-C
+  // (cli/sync.ts). It also cuts short the Supabase API requests of a start
+  // being checked (API mode), which then throws its reason.
+  const stopping = new AbortController();
+  // What stop() waits for: the starts being checked (each may still begin a
+  // run), and the runs begun, each until its session is closed.
+  const starts = new Set<Promise<string[]>>();
+  const runs = new Set<Promise<void>>();
+  let stopped: Promise<void> | undefined;
+
+  const start = async (request: BackgroundStart): Promise<string[]> => {
+    // Claimed at once, before any await, so that two requests at the same
+    // moment cannot both pass the checks.
+    const asked = requestedSyncs(project, request);
+    const busy = asked.filter((name) => started.has(name));
+    if (busy.length) throw new SyncRunningError(busy);
+    for (const name of asked) started.set(name, 'queued');
+    // What this start still holds in `started`: released once each, so a
+    // later start that claimed a name released here keeps its claim.
+    const mine = new Set(asked);
+    const release = (name: string) => {
+      if (mine.delete(name)) started.delete(name);
+    };
+    let names = asked;
+    let run: Promise<void> | undefined;
+    let session: SyncSession | undefined;
+    try {
+      const held = await heldSyncLocks(sql, asked);
+      if (held.size) throw new SyncRunningError(asked.filter((name) => held.has(name)));
+      session = await openSyncSession(project, log, { concurrency, signal: stopping.signal });
+      const prepared = await prepareSyncs(session, project, log, request);
+      // Stopped while it was checked: a run begun now would only save its
+      // first sync interrupted before its first page.
+      if (stopping.signal.aborted) throw new SyncsStoppedError();
+      names = prepared.names;
+      for (const name of asked) if (!names.includes(name)) release(name);
+      const ending = runSyncs(
+        session,
+        project,
+        prepared,
+        {
+          signal: stopping.signal,
+          concurrency,
+          ...(request.full ? { full: true } : {}),
+          ...(request.since ? { since: request.since } : {}),
+          reporter: () => quietReporter(log),
+          onStart: (name) => started.set(name, 'running'),
+          // Its end is in its row now; the syncs after it are still queued here.
+          onResult: (result) => release(result.name),
+        },
+        log,
+      )
+        .then(
+          () => {},
+          // Kept in the sync's row (request.ts); a refusal of the lock leaves the other run's row alone.
+          () => {},
+        )
+        .finally(async () => {
+          // Those a failure or a stop left queued go back to what their rows say.
+          for (const name of [...mine]) release(name);
+          await session?.close();
+          runs.delete(ending);
+        });
+      run = ending;
+      runs.add(ending);
+    } finally {
+      if (!run) {
+        for (const name of asked) release(name);
+        await session?.close();
+      }
+    }
+    return names;
+  };
 
   return {
     started: () => started,
-    async start(request) {
-      // Claimed at once, before any await, so that two requests at the same
-      // moment cannot both pass the checks.
-      const asked = requestedSyncs(project, request);
-      const busy = asked.filter((name) => started.has(name));
-      if (busy.length) throw new SyncRunningError(busy);
-      for (const name of asked) started.set(name, 'queued');
-      // What this start still holds in `started`: released once each, so a
-      // later start that claimed a name released here keeps its claim.
-      const mine = new Set(asked);
-      const release = (name: string) => {
-        if (mine.delete(name)) started.delete(name);
-      };
-      let names = asked;
-      let run: Promise<void> | undefined;
-      let session: SyncSession | undefined;
-      try {
-        const held = await heldSyncLocks(sql, asked);
-        if (held.size) throw new SyncRunningError(asked.filter((name) => held.has(name)));
-        session = await openSyncSession(project, log, { concurrency });
-        const prepared = await prepareSyncs(session, project, log, request);
-        names = prepared.names;
-        for (const name of asked) if (!names.includes(name)) release(name);
-        run = runSyncs(
-          session,
-          project,
-          prepared,
-          {
-            signal: new AbortController().signal,
-            concurrency,
-            ...(request.full ? { full: true } : {}),
-            ...(request.since ? { since: request.since } : {}),
-            reporter: () => quietReporter(log),
-            onStart: (name) => started.set(name, 'running'),
-            // Its end is in its row now; the syncs after it are still queued here.
-            onResult: (result) => release(result.name),
-          },
-          log,
-        )
-          .then(
-            () => {},
-            // Kept in the sync's row (request.ts); a refusal of the lock leaves the other run's row alone.
-            () => {},
-          )
-          .finally(async () => {
-            // Those a failure or a stop left queued go back to what their rows say.
-            for (const name of [...mine]) release(name);
-            await session?.close();
-          });
-      } finally {
-        if (!run) {
-          for (const name of asked) release(name);
-          await session?.close();
-        }
-      }
-      return names;
+    start(request) {
+      if (stopping.signal.aborted) return Promise.reject(new SyncsStoppedError());
+      const checked = start(request);
+      starts.add(checked);
+      const forget = () => starts.delete(checked);
+      checked.then(forget, forget);
+      return checked;
+    },
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort(new SyncsStoppedError());
+        // A start being checked sees the stop and begins no run, or has begun
+        // one by the time it settles: the runs are all known after this.
+        await Promise.allSettled([...starts]);
+        await Promise.allSettled([...runs]);
+      })();
+      return stopped;
     },
   };
 }

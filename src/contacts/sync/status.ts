@@ -6,7 +6,7 @@
 // connection): it is interrupted, and the next run continues from its
 // checkpoint.
 import type postgres from 'postgres';
-import { lockKey } from '../../db/locks.js';
+import { heldNamedLocks } from '../../db/locks.js';
 import { messageWithHint, NudgeError } from '../../errors.js';
 import type { SavedCursor, SyncState, SyncStats } from './checkpoint.js';
 
@@ -23,24 +23,9 @@ export interface SyncRow {
   alive: boolean | null;
 }
 
-/**
- * The syncs among `names` whose advisory lock some session holds now. The
- * lock is two int4 keys (checkpoint.ts), which pg_locks shows as classid and
- * objid (as oids: a negative key wraps, as the int4 → oid cast does) with
- * objsubid 2, in the engine store's database.
- */
-export async function heldSyncLocks(engine: postgres.Sql, names: string[]): Promise<Set<string>> {
-  if (names.length === 0) return new Set();
-  const rows = await engine<{ name: string }[]>`
-    select n.name
-      from unnest(${names}::text[]) as n(name)
-     where exists (
-       select from pg_locks l
-        where l.locktype = 'advisory' and l.granted and l.objsubid = 2
-          and l.database = (select oid from pg_database where datname = current_database())
-          and l.classid = (${engine.unsafe(lockKey('sync'))})::oid
-          and l.objid = hashtext(n.name)::oid)`;
-  return new Set(rows.map((row) => row.name));
+/** The syncs among `names` whose advisory lock (checkpoint.ts) some session holds now. */
+export function heldSyncLocks(engine: postgres.Sql, names: string[]): Promise<Set<string>> {
+  return heldNamedLocks(engine, 'sync', names);
 }
 
 /**

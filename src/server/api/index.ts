@@ -5,6 +5,7 @@ import type { MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import type { AttributeTypes } from '../../contacts/query.js';
+import type { BackgroundSyncs } from '../../contacts/sync/background.js';
 import type { Router } from '../../engine/intake/inbox.js';
 import { type ApiEnv, requireApiKey } from './auth.js';
 import { backtestRoutes } from './backtest.js';
@@ -36,6 +37,12 @@ export interface ApiOptions {
   onEvents?: () => void;
   /** The dashboard's routes and its session cookie as a credential (dashboard.ts). */
   dashboard?: DashboardApiOptions;
+  /**
+   * The contact syncs POST /v1/sync starts in this process (mounted with
+   * `dashboard`, whose project they sync): the server makes them, and stops
+   * them as it stops.
+   */
+  syncs?: BackgroundSyncs;
 }
 
 export function makeApi(options: ApiOptions): Hono<ApiEnv> {
@@ -81,8 +88,11 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   if (options.dashboard)
     api.route('/features', reportRoutes({ sql, project: options.dashboard.project }));
   // The contact sync's state, and `nudge sync` started in this process (sync.ts).
-  if (options.dashboard)
-    api.route('/sync', syncRoutes({ sql, project: options.dashboard.project, maxBodyBytes }));
+  if (options.dashboard && options.syncs)
+    api.route(
+      '/sync',
+      syncRoutes({ sql, project: options.dashboard.project, syncs: options.syncs, maxBodyBytes }),
+    );
   if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
   return api;
 }

@@ -5,8 +5,10 @@
 // contacts/sync/checkpoint.ts planRun). POST /v1/sync { resources, mode,
 // since, tables }: `nudge sync`'s run, started in this process in the
 // background (contacts/sync/background.ts); 202 with the syncs it started,
-// 409 sync_running naming one that runs already. The server's nudge.yaml
-// is the one it started with, as for everything else it serves.
+// 409 sync_running naming one that runs already, 503 server_stopping once
+// the server stops (it stops its runs then, and waits for their ends). The
+// server's nudge.yaml is the one it started with, as for everything else it
+// serves.
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -16,8 +18,8 @@ import { timeOption } from '../../config/time-options.js';
 import { AUTH_USERS, liveSyncTables, STORAGE_OBJECTS } from '../../contacts/live.js';
 import {
   type BackgroundSyncs,
-  makeBackgroundSyncs,
   SyncRunningError,
+  SyncsStoppedError,
 } from '../../contacts/sync/background.js';
 import { planRun } from '../../contacts/sync/checkpoint.js';
 import {
@@ -47,8 +49,8 @@ export interface SyncApiOptions {
   /** The engine store. */
   sql: postgres.Sql;
   project: LoadedConfig;
-  /** The syncs this server runs (one set per server by default). */
-  syncs?: BackgroundSyncs;
+  /** The syncs this server runs: one set per server, which stops them as it stops. */
+  syncs: BackgroundSyncs;
   maxBodyBytes?: number;
 }
 
@@ -65,8 +67,7 @@ const startSchema = z.strictObject({
     .optional(),
 });
 
-export function syncRoutes(given: SyncApiOptions): Hono<ApiEnv> {
-  const options = { ...given, syncs: given.syncs ?? makeBackgroundSyncs(given) };
+export function syncRoutes(options: SyncApiOptions): Hono<ApiEnv> {
   const { project, syncs } = options;
   const api = new Hono<ApiEnv>();
 
@@ -158,6 +159,13 @@ function startRefusal(error: unknown): unknown {
       { syncs: error.syncs },
     );
   }
+  if (error instanceof SyncsStoppedError) {
+    return new HttpError(
+      503,
+      'server_stopping',
+      `${error.message}: start it again once the server is back; a sync that stopped continues where it left off`,
+    );
+  }
   if (error instanceof ConfigErrors || error instanceof ConfigError) {
     const problems = error instanceof ConfigErrors ? error.errors : [error];
     return new HttpError(422, 'sync_config', problems.map(messageWithHint).join('; '));
@@ -186,9 +194,7 @@ function notSetUp(project: LoadedConfig): string {
 }
 
 /** The configured syncs first (users, then table_mapping's order), then rows of any others. */
-async function syncOverview(
-  options: SyncApiOptions & { syncs: BackgroundSyncs },
-): Promise<SyncOverview> {
+async function syncOverview(options: SyncApiOptions): Promise<SyncOverview> {
   const { project, syncs } = options;
   const rows = new Map((await readSyncRows(options.sql)).map((row) => [row.name, row]));
   const enabled = project.supabase?.enabled !== false;

@@ -1,0 +1,259 @@
+// The contact syncs a server runs (POST /v1/sync) stop with it: a server
+// closed mid-run leaves the run's row as Ctrl-C leaves a `nudge sync`'s
+// (`interrupted`, its checkpoint saved, nobody holding its lock) and has
+// waited for it; a start after the stop, or one being checked when it came,
+// is refused and begins no run; and a run's end releases only the names it
+// still holds, not those a later start claimed. Runs are held mid-way by a
+// lock the test holds on a table they write, never by timing.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { syncUsersCommand } from '../../src/cli/sync.js';
+import type { LoadedConfig } from '../../src/config/load.js';
+import { makeBackgroundSyncs, SyncsStoppedError } from '../../src/contacts/sync/background.js';
+import { heldSyncLocks, readSyncRows } from '../../src/contacts/sync/status.js';
+import { createApiKey } from '../../src/server/api/keys.js';
+import { useDatabase } from '../harness/db.js';
+import { waitFor } from '../harness/wait.js';
+import { startTestServer } from '../server/helpers.js';
+import { contacts, runCommand, usersAndOrdersProject } from '../sync/fixture.js';
+
+const db = useDatabase();
+/** The servers' master key: each server of the file reads the ingest secret the first stored. */
+const MASTER = randomBytes(32);
+const USERS = 30;
+
+let dir: string;
+let project: LoadedConfig;
+let key: string;
+/** Promise rejections nothing handled while a test ran. */
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+beforeAll(async () => {
+  ({ dir, project } = await usersAndOrdersProject(db, { users: USERS, orders: 5 }));
+  key = (await createApiKey(db.sql, 'sync-stop', 'write')).key;
+  process.on('unhandledRejection', onUnhandled);
+});
+
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+beforeEach(async () => {
+  await db.sql`truncate nudge_engine.contacts, nudge_engine.events, nudge_engine.sync_state cascade`;
+  unhandled.length = 0;
+});
+
+afterEach(() => {
+  expect(unhandled).toEqual([]);
+});
+
+/**
+ * Runs `statement` in a transaction on a session of its own and keeps the
+ * transaction open until release(): a table lock, or the migrate lock,
+ * that the syncs' statements then wait for.
+ */
+async function hold(statement: string) {
+  const session = postgres(db.url, { max: 1, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let taken!: (pid: number) => void;
+  const pid = new Promise<number>((resolve) => {
+    taken = resolve;
+  });
+  const ended = session.begin(async (tx) => {
+    await tx.unsafe(statement);
+    const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    taken(row!.pid);
+    await released;
+  });
+  const holder = await Promise.race([pid, ended.then(() => 0)]);
+  return {
+    pid: holder,
+    /** Ends the transaction (again: nothing more). */
+    async release() {
+      release();
+      await ended;
+      await session.end();
+    },
+  };
+}
+
+/** Waits until a statement of another session waits for the lock `holder` holds. */
+function waitingOn(holder: number) {
+  return waitFor(async () => {
+    const [row] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from pg_stat_activity where ${holder}::int = any(pg_blocking_pids(pid))`;
+    return row!.n > 0 ? true : undefined;
+  }, `a statement waiting on the lock of session ${holder}`);
+}
+
+/** Sessions Nudge opened to the test database (openSource and the sync lock name themselves `nudge…`). */
+async function nudgeSessions(): Promise<string[]> {
+  const rows = await db.sql<{ application_name: string }[]>`
+    select application_name from pg_stat_activity
+     where datname = current_database() and application_name like 'nudge%'`;
+  return rows.map((row) => row.application_name);
+}
+
+describe('a server stopped during a sync', () => {
+  it('stops the run as Ctrl-C stops nudge sync, waits for its end, and the next run continues', async () => {
+    const server = await startTestServer(db.sql, project, MASTER);
+    // The run's first batches wait until the test lets the contacts go.
+    const contactsHeld = await hold('lock table nudge_engine.contacts in exclusive mode');
+    let closed = false;
+    try {
+      const answer = await fetch(`${server.url}/v1/sync`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(answer.status).toBe(202);
+      await waitingOn(contactsHeld.pid);
+      const [running] = await readSyncRows(db.sql);
+      expect(running).toMatchObject({ name: 'users', status: 'running', alive: true });
+      expect(await nudgeSessions()).toContain('nudge sync lock users');
+
+      const closing = server.close().then(() => {
+        closed = true;
+      });
+      // The stop waits for the batches being written, which wait for the test.
+      await waitFor(
+        () =>
+          fetch(server.url).then(
+            () => undefined,
+            () => true,
+          ),
+        'the server to stop listening',
+      );
+      expect(closed).toBe(false);
+      await contactsHeld.release();
+      await closing;
+    } finally {
+      await contactsHeld.release();
+      if (!closed) await server.close().catch(() => {});
+    }
+
+    // As soon as close() is done: the end is saved, the lock free, the sessions closed.
+    const rows = await readSyncRows(db.sql);
+    expect(rows.map((row) => row.name)).toEqual(['users']); // the orders sync never began
+    const users = rows[0]!;
+    expect(users).toMatchObject({ status: 'interrupted', alive: null, error: null });
+    expect(await heldSyncLocks(db.sql, ['users'])).toEqual(new Set());
+    expect(await nudgeSessions()).toEqual([]);
+    // Everything up to the checkpoint is written, nothing after it.
+    const after = (users.cursor!.after as { id: string }).id;
+    const written = await contacts(db.sql);
+    expect(written.length).toBe(users.stats?.synced);
+    expect(written.length).toBeLessThan(USERS);
+    expect(written.at(-1)?.auth_user_id).toBe(after);
+
+    // `nudge sync` continues it as it continues one stopped by Ctrl-C.
+    const next = await runCommand(syncUsersCommand, dir, { DATABASE_URL: db.url });
+    expect(next.code, next.err).toBe(0);
+    expect(next.err).toContain('continuing the full sync that stopped (interrupted)');
+    expect(await contacts(db.sql)).toHaveLength(USERS);
+  });
+
+  it('refuses a start once stopped: 503 server_stopping, and nothing starts', async () => {
+    const server = await startTestServer(db.sql, project, MASTER);
+    await server.close();
+    // A request the closed server's app still gets (one already being read when it stopped).
+    const answer = await server.server.app.request('/v1/sync', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toEqual({
+      error: 'server_stopping',
+      detail: expect.stringMatching(/^the server is stopping: it starts no sync now: start it/),
+    });
+    expect(await readSyncRows(db.sql)).toEqual([]);
+  });
+});
+
+describe('makeBackgroundSyncs', () => {
+  it('stop() refuses a start being checked, which begins no run, and waits for it', async () => {
+    const syncs = makeBackgroundSyncs({ project, sql: db.sql });
+    // The start's session migrates the engine store first: it waits there.
+    const migrateHeld = await hold(
+      `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
+    );
+    let stopped = false;
+    try {
+      const starting = syncs.start({ users: true, tables: false });
+      const refused = starting.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await waitingOn(migrateHeld.pid);
+      expect(syncs.started().get('users')).toBe('queued');
+      const stopping = syncs.stop().then(() => {
+        stopped = true;
+      });
+      await expect(syncs.start({ users: true, tables: false })).rejects.toBeInstanceOf(
+        SyncsStoppedError,
+      );
+      expect(stopped).toBe(false);
+      await migrateHeld.release();
+      expect(await refused).toBeInstanceOf(SyncsStoppedError);
+      await stopping;
+    } finally {
+      await migrateHeld.release();
+      await syncs.stop();
+    }
+    expect(syncs.started().size).toBe(0);
+    expect(await readSyncRows(db.sql)).toEqual([]);
+    expect(await nudgeSessions()).toEqual([]);
+  });
+
+  it('keeps the claim of a start made after one of a run’s syncs ended, when that run ends', async () => {
+    const syncs = makeBackgroundSyncs({ project, sql: db.sql });
+    // The orders sync (events) waits; users, before it, runs to its end.
+    const eventsHeld = await hold('lock table nudge_engine.events in exclusive mode');
+    let migrateHeld: Awaited<ReturnType<typeof hold>> | undefined;
+    try {
+      expect(await syncs.start({ users: true, tables: true })).toEqual([
+        'users',
+        'table:public.orders',
+      ]);
+      await waitingOn(eventsHeld.pid);
+      expect(syncs.started().has('users')).toBe(false);
+      expect(syncs.started().get('table:public.orders')).toBe('running');
+
+      // Another start claims users, and waits in its checks until the first run has ended.
+      migrateHeld = await hold(`select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`);
+      const again = syncs.start({ users: true, tables: false });
+      expect(syncs.started().get('users')).toBe('queued');
+      await eventsHeld.release();
+      // The first run's end: its last sync released, its other names with it (the same moment).
+      await waitFor(
+        () => (syncs.started().has('table:public.orders') ? undefined : true),
+        'the first run to end',
+      );
+      expect(syncs.started().get('users')).toBe('queued');
+      await expect(syncs.start({ users: true, tables: false })).rejects.toMatchObject({
+        name: 'SyncRunningError',
+        syncs: ['users'],
+      });
+
+      await migrateHeld.release();
+      migrateHeld = undefined;
+      expect(await again).toEqual(['users']);
+      await waitFor(() => (syncs.started().size === 0 ? true : undefined), 'the second run to end');
+      const rows = new Map((await readSyncRows(db.sql)).map((row) => [row.name, row.status]));
+      expect(rows).toEqual(
+        new Map([
+          ['users', 'done'],
+          ['table:public.orders', 'done'],
+        ]),
+      );
+    } finally {
+      await eventsHeld.release();
+      await migrateHeld?.release();
+      await syncs.stop();
+    }
+  });
+});
