@@ -170,6 +170,7 @@ describe('POST /v1/sync', () => {
       [{ mode: 'full', since: '7d' }, 'since: not with mode "full"'],
       [{ since: 'yesterday' }, 'since: "yesterday" is not a time'],
       [['users'], '(body): expected a JSON object'],
+      [null, '(body): expected a JSON object'],
     ];
     for (const [body, detail] of refusals) {
       const answer = await call('POST', body);
@@ -240,6 +241,33 @@ describe('POST /v1/sync', () => {
     const full = byName(await until('done', ['users'])).get('users')!;
     expect(full).toMatchObject({ mode: 'full', stats: { read: USERS, created: 0 } });
     expect(Date.parse(full.started_at!)).toBeGreaterThan(Date.parse(incremental.started_at!));
+  });
+
+  it("answers a start with none of the last run's mode, times and counts before the run saves its own", async () => {
+    const last = byName(await nudge.sync.state()).get('users')!;
+    expect(last).toMatchObject({ status: 'done', mode: 'full', stats: { read: USERS } });
+    // The run saving its start waits for the test's lock on its row.
+    let answer: Awaited<ReturnType<typeof call>> | undefined;
+    await other.begin(async (tx) => {
+      await tx`select from nudge_engine.sync_state where name = 'users' for update`;
+      answer = await call('POST', { resources: ['users'], since: '1d' });
+    });
+    expect(answer!.status).toBe(202);
+    expect(answer!.json.syncs).toEqual([
+      expect.objectContaining({
+        name: 'users',
+        status: 'running',
+        mode: null,
+        since: null,
+        started_at: null,
+        stats: null,
+      }),
+    ]);
+    const next = byName(await until('done', ['users'])).get('users')!;
+    // Its own since (a day back), which the answer did not show as the full run's none.
+    expect(next).toMatchObject({ mode: 'incremental' });
+    expect(Date.parse(next.since!)).toBeLessThan(Date.now() - 23 * 3600_000);
+    expect(Date.parse(next.started_at!)).toBeGreaterThan(Date.parse(last.started_at!));
   });
 
   it('ends a run that fails in status failed, with its message', async () => {

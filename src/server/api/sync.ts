@@ -74,11 +74,9 @@ export function syncRoutes(options: SyncApiOptions): Hono<ApiEnv> {
   api.get('/', takes(), async (c) => c.json(await syncOverview(options)));
 
   api.post('/', async (c) => {
-    // No body: what nudge.yaml sets up, as `nudge sync`.
-    const body = validate(
-      startSchema,
-      (await readJson(c, options.maxBodyBytes ?? 1_048_576)) ?? {},
-    );
+    // No body: what nudge.yaml sets up, as `nudge sync` (a body of `null` is a body, refused).
+    const read = await readJson(c, options.maxBodyBytes ?? 1_048_576);
+    const body = validate(startSchema, read === undefined ? {} : read);
     const request = startRequest(project, body);
     try {
       const started = await syncs.start(request);
@@ -260,6 +258,11 @@ function describe(
   // An error recorded since the row's run ended (one before a run's first page) is its state now.
   const failed = stored !== 'running' && !!row?.error;
   const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : failed ? 'failed' : stored);
+  // Started here and its run has not saved its start yet: the row still
+  // holds the run before it (or one interrupted, which this run continues,
+  // saved as running). What that run was, read, and when it began is not
+  // this one's, so none of it is shown until the run saves its own.
+  const previous = here !== undefined && stored !== 'running';
   return {
     name,
     resource: name === USERS_SYNC ? 'users' : 'table',
@@ -267,12 +270,12 @@ function describe(
     configured,
     status,
     alive: status === 'running' ? true : lost ? false : null,
-    mode: cursor?.mode ?? null,
-    source: cursor?.source ?? null,
-    since: cursor?.since ?? null,
-    started_at: cursor?.run_started_at ?? null,
+    mode: previous ? null : (cursor?.mode ?? null),
+    source: previous ? null : (cursor?.source ?? null),
+    since: previous ? null : (cursor?.since ?? null),
+    started_at: previous ? null : (cursor?.run_started_at ?? null),
     updated_at: row ? row.updatedAt.toISOString() : null,
-    stats: row?.stats ?? null,
+    stats: previous ? null : (row?.stats ?? null),
     error: status === 'failed' ? (row?.error ?? null) : null,
     live,
     next: nextRun(row, source),
