@@ -1,6 +1,7 @@
 // capture: replication under kill -9: `nudge worker` processes (the engine
 // of `nudge start` without its HTTP server), one or two at a time, run as child processes and are killed with SIGKILL at random
-// moments while concurrent writers commit and roll back. Every committed row
+// moments while concurrent writers commit and roll back (one of them now and
+// then a transaction larger than the consumer's batch). Every committed row
 // must reach the inbox exactly once, no rolled-back one ever, in commit
 // order; and when the process holding the slot dies, the other takes it
 // over. NUDGE_REPLICATION_SEED replays a run; a failure prints its seed.
@@ -43,7 +44,13 @@ function startWriters(random: () => number, stop: () => boolean): Promise<Writte
       written.committed.set(writer, mine);
       let seq = 0;
       while (!stop()) {
-        const size = 1 + Math.floor(random() * 40);
+        // Now and then a transaction larger than the consumer's batch (2,000),
+        // stored in parts before its commit is acknowledged: a kill may fall
+        // between two of them.
+        const size =
+          writer === 0 && random() < 0.15
+            ? 2_001 + Math.floor(random() * 2_000)
+            : 1 + Math.floor(random() * 40);
         const seqs = Array.from({ length: size }, () => seq++);
         const rollback = random() < 0.1;
         await db.sql
