@@ -129,6 +129,8 @@ interface World {
   running: Running;
   /** Delivers what pg_net queued (webhook transport); nothing for the outbox. */
   deliver(): Promise<unknown>;
+  /** The bodies pg_net sent to /ingest (webhook transport); empty for the others. */
+  netSent(): string;
   transport: Transport;
 }
 
@@ -151,11 +153,13 @@ async function world(transport: Transport): Promise<World> {
   }
   const port = await freePort();
   let deliver = async (): Promise<unknown> => 0;
+  let netSent = () => '';
   let extra = '';
   if (transport === 'webhook') {
     await installPgNetStandIn(db.sql);
     const forwarder = makeForwarder(db.sql);
     deliver = () => forwarder.drain();
+    netSent = () => forwarder.sent.map((request) => request.body.toString('utf8')).join('\n');
     extra = `  webhook: { url: "http://127.0.0.1:${port}/ingest" }\n`;
   }
   // Slots are server-wide: one per test database.
@@ -168,7 +172,7 @@ async function world(transport: Transport): Promise<World> {
   const project = await loadConfig({ cwd, env });
   const running = await launch(project, { http: true, port, log: silentLog, idleMs: 20 });
   cleanups.push(() => running.stop());
-  return { db, cwd, env, recorder, running, deliver, transport };
+  return { db, cwd, env, recorder, running, deliver, netSent, transport };
 }
 
 /** The Auth service's writes for one user's life, as its own role makes them. */
@@ -316,7 +320,12 @@ describe.each(['outbox', 'webhook', 'replication'] as const)('capture: %s', (tra
     expect(rowsMention(rows, 'nudge_engine.inbox', 'Eve Target')).toBe(true);
     expect(rowsMention(rows, 'nudge_engine.contacts', email)).toBe(true);
     if (transport === 'webhook') {
-      expect(rowsMention(rows, 'nudge.webhook_deliveries', email)).toBe(true);
+      // What pg_net carried to /ingest. (Its nudge.webhook_deliveries rows,
+      // scanned with the others below, are deleted once answered, so by now
+      // they may hold nothing of the user.)
+      const carried = w.netSent();
+      expect(carried).toContain(email);
+      expect(Object.entries(s).filter(([, value]) => carried.includes(value))).toEqual([]);
     }
 
     expect(leaks(rows, s)).toEqual([]);

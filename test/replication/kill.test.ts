@@ -48,8 +48,8 @@ function startWriters(random: () => number, stop: () => boolean): Promise<Writte
         // stored in parts before its commit is acknowledged: a kill may fall
         // between two of them.
         const size =
-          writer === 0 && random() < 0.15
-            ? 2_001 + Math.floor(random() * 2_000)
+          writer === 0 && random() < 0.02
+            ? 2_001 + Math.floor(random() * 1_000)
             : 1 + Math.floor(random() * 40);
         const seqs = Array.from({ length: size }, () => seq++);
         const rollback = random() < 0.1;
