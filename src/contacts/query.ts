@@ -168,9 +168,17 @@ function asQueryError(param: string, error: unknown): unknown {
   return error instanceof ConditionError ? new QueryError(param, error.message) : error;
 }
 
+/** The largest limit= and offset= taken (nine digits; paging.ts caps an answer at MAX_ROWS). */
+const MAX_WINDOW = 999_999_999;
+
+/**
+ * limit= or offset=, 0 to MAX_WINDOW. Any other value is refused with the
+ * range, whatever is wrong with it: -1 is a whole number, so "expected a
+ * whole number" would not say what to send (as keyset.ts limitOf words it).
+ */
 function nonNegative(param: string, value: string): number {
   if (!/^\d{1,9}$/.test(value))
-    throw new QueryError(param, `expected a whole number, got "${value}"`);
+    throw new QueryError(param, `expected a whole number from 0 to ${MAX_WINDOW}, got "${value}"`);
   return Number(value);
 }
 

@@ -1,7 +1,8 @@
 // /v1/contacts: upsert by each identity with attribute merging, 201 vs 200,
 // declared types checked, the contact with its paginated timeline (events,
-// journeys, decisions, action runs, newest first), deletion, and the 400/422
-// answers for bad bodies with nothing written.
+// journeys, decisions, action runs, newest first), deletion, the 400/422
+// answers for bad bodies with nothing written, and a query's limit and
+// offset refused with the range they take.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../harness/db.js';
 import { type ApiServer, detailOf, startApi } from './helpers.js';
@@ -288,6 +289,32 @@ describe('GET /v1/contacts/:contact', () => {
     expect((await api.call('GET', `/v1/contacts/${contact.id}?limit=0`)).status).toBe(400);
     const cursor = await api.call('GET', `/v1/contacts/${contact.id}?before=garbage`);
     expect(detailOf(cursor)).toContain('before: not a cursor');
+  });
+});
+
+describe('GET /v1/contacts', () => {
+  it('refuses a limit or offset outside what it takes with 400 naming the range', async () => {
+    const refused = [
+      ['limit', '-1'],
+      ['limit', 'ten'],
+      ['limit', '1e1'],
+      ['limit', '1000000000'],
+      ['offset', '-1'],
+      ['offset', '2.5'],
+    ];
+    for (const [param, value] of refused) {
+      const response = await api.call('GET', `/v1/contacts?${param}=${value}`);
+      expect([response.status, response.json]).toEqual([
+        400,
+        {
+          error: 'bad_query',
+          detail: `${param}: expected a whole number from 0 to 999999999, got "${value}"`,
+        },
+      ]);
+    }
+    for (const window of ['limit=0', 'limit=999999999&offset=999999999']) {
+      expect((await api.call('GET', `/v1/contacts?${window}`)).status, window).toBe(200);
+    }
   });
 });
 

@@ -6,7 +6,6 @@
 // still holds, not those a later start claimed. Runs are held mid-way by a
 // lock the test holds on a table they write, never by timing.
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { syncUsersCommand } from '../../src/cli/sync.js';
 import type { LoadedConfig } from '../../src/config/load.js';
@@ -16,7 +15,14 @@ import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { startTestServer } from '../server/helpers.js';
-import { contacts, runCommand, usersAndOrdersProject } from '../sync/fixture.js';
+import {
+  contacts,
+  hold,
+  nudgeSessions,
+  runCommand,
+  usersAndOrdersProject,
+  waitingOn,
+} from '../sync/fixture.js';
 
 const db = useDatabase();
 /** The servers' master key: each server of the file reads the ingest secret the first stored. */
@@ -49,61 +55,11 @@ afterEach(() => {
   expect(unhandled).toEqual([]);
 });
 
-/**
- * Runs `statement` in a transaction on a session of its own and keeps the
- * transaction open until release(): a table lock, or the migrate lock,
- * that the syncs' statements then wait for.
- */
-async function hold(statement: string) {
-  const session = postgres(db.url, { max: 1, onnotice: () => {} });
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let taken!: (pid: number) => void;
-  const pid = new Promise<number>((resolve) => {
-    taken = resolve;
-  });
-  const ended = session.begin(async (tx) => {
-    await tx.unsafe(statement);
-    const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    taken(row!.pid);
-    await released;
-  });
-  const holder = await Promise.race([pid, ended.then(() => 0)]);
-  return {
-    pid: holder,
-    /** Ends the transaction (again: nothing more). */
-    async release() {
-      release();
-      await ended;
-      await session.end();
-    },
-  };
-}
-
-/** Waits until a statement of another session waits for the lock `holder` holds. */
-function waitingOn(holder: number) {
-  return waitFor(async () => {
-    const [row] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from pg_stat_activity where ${holder}::int = any(pg_blocking_pids(pid))`;
-    return row!.n > 0 ? true : undefined;
-  }, `a statement waiting on the lock of session ${holder}`);
-}
-
-/** Sessions Nudge opened to the test database (openSource and the sync lock name themselves `nudge…`). */
-async function nudgeSessions(): Promise<string[]> {
-  const rows = await db.sql<{ application_name: string }[]>`
-    select application_name from pg_stat_activity
-     where datname = current_database() and application_name like 'nudge%'`;
-  return rows.map((row) => row.application_name);
-}
-
 describe('a server stopped during a sync', () => {
   it('stops the run as Ctrl-C stops nudge sync, waits for its end, and the next run continues', async () => {
     const server = await startTestServer(db.sql, project, MASTER);
     // The run's first batches wait until the test lets the contacts go.
-    const contactsHeld = await hold('lock table nudge_engine.contacts in exclusive mode');
+    const contactsHeld = await hold(db, 'lock table nudge_engine.contacts in exclusive mode');
     let closed = false;
     try {
       const answer = await fetch(`${server.url}/v1/sync`, {
@@ -111,10 +67,10 @@ describe('a server stopped during a sync', () => {
         headers: { authorization: `Bearer ${key}` },
       });
       expect(answer.status).toBe(202);
-      await waitingOn(contactsHeld.pid);
+      await waitingOn(db, contactsHeld.pid);
       const [running] = await readSyncRows(db.sql);
       expect(running).toMatchObject({ name: 'users', status: 'running', alive: true });
-      expect(await nudgeSessions()).toContain('nudge sync lock users');
+      expect(await nudgeSessions(db)).toContain('nudge sync lock users');
 
       const closing = server.close().then(() => {
         closed = true;
@@ -142,7 +98,7 @@ describe('a server stopped during a sync', () => {
     const users = rows[0]!;
     expect(users).toMatchObject({ status: 'interrupted', alive: null, error: null });
     expect(await heldSyncLocks(db.sql, ['users'])).toEqual(new Set());
-    expect(await nudgeSessions()).toEqual([]);
+    expect(await nudgeSessions(db)).toEqual([]);
     // Everything up to the checkpoint is written, nothing after it.
     const after = (users.cursor!.after as { id: string }).id;
     const written = await contacts(db.sql);
@@ -179,6 +135,7 @@ describe('makeBackgroundSyncs', () => {
     const syncs = makeBackgroundSyncs({ project, sql: db.sql });
     // The start's session migrates the engine store first: it waits there.
     const migrateHeld = await hold(
+      db,
       `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
     );
     let stopped = false;
@@ -188,7 +145,7 @@ describe('makeBackgroundSyncs', () => {
         () => undefined,
         (error: unknown) => error,
       );
-      await waitingOn(migrateHeld.pid);
+      await waitingOn(db, migrateHeld.pid);
       expect(syncs.started().get('users')).toBe('queued');
       const stopping = syncs.stop().then(() => {
         stopped = true;
@@ -206,25 +163,28 @@ describe('makeBackgroundSyncs', () => {
     }
     expect(syncs.started().size).toBe(0);
     expect(await readSyncRows(db.sql)).toEqual([]);
-    expect(await nudgeSessions()).toEqual([]);
+    expect(await nudgeSessions(db)).toEqual([]);
   });
 
   it('keeps the claim of a start made after one of a run’s syncs ended, when that run ends', async () => {
     const syncs = makeBackgroundSyncs({ project, sql: db.sql });
     // The orders sync (events) waits; users, before it, runs to its end.
-    const eventsHeld = await hold('lock table nudge_engine.events in exclusive mode');
+    const eventsHeld = await hold(db, 'lock table nudge_engine.events in exclusive mode');
     let migrateHeld: Awaited<ReturnType<typeof hold>> | undefined;
     try {
       expect(await syncs.start({ users: true, tables: true })).toEqual([
         'users',
         'table:public.orders',
       ]);
-      await waitingOn(eventsHeld.pid);
+      await waitingOn(db, eventsHeld.pid);
       expect(syncs.started().has('users')).toBe(false);
       expect(syncs.started().get('table:public.orders')).toBe('running');
 
       // Another start claims users, and waits in its checks until the first run has ended.
-      migrateHeld = await hold(`select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`);
+      migrateHeld = await hold(
+        db,
+        `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
+      );
       const again = syncs.start({ users: true, tables: false });
       expect(syncs.started().get('users')).toBe('queued');
       await eventsHeld.release();

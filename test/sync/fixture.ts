@@ -1,15 +1,17 @@
 // Shared pieces of the sync tests: auth users generated in the Supabase-shaped
 // database, the reference connector's example tables, a project directory with
-// a nudge.yaml, running a sync command in-process, and reading back contacts.
+// a nudge.yaml, running a sync command in-process, reading back contacts, and
+// holding a run mid-way by a lock a session of the test's own holds.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type postgres from 'postgres';
+import postgres from 'postgres';
 import type { Io } from '../../src/cli/io.js';
 import { memoryIo } from '../../src/cli/io.js';
 import type { SyncOptions } from '../../src/cli/sync.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { waitFor } from '../harness/wait.js';
 
 /** Deterministic user ids: `userId(7)`. */
 export const userId = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
@@ -125,12 +127,13 @@ export const USERS_AND_ORDERS = `connectors:
 /**
  * The API's sync tests' start: the engine store migrated, `users` auth users,
  * the reference tables with `orders` orders of the first users, and a
- * project folder syncing both (USERS_AND_ORDERS). Returns the folder and
- * its loaded project.
+ * project folder syncing both (USERS_AND_ORDERS, or the `yaml` given).
+ * Returns the folder and its loaded project.
  */
 export async function usersAndOrdersProject(
   db: { sql: postgres.Sql; url: string },
   counts: { users: number; orders: number },
+  yaml = USERS_AND_ORDERS,
 ): Promise<{ dir: string; project: LoadedConfig }> {
   await migrateEngine(db.sql, db.url);
   await createReferenceTables(db.sql);
@@ -139,7 +142,7 @@ export async function usersAndOrdersProject(
     insert into public.orders (user_id, amount)
     select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 10 * g
       from generate_series(1, ${counts.orders}::int) g`;
-  const dir = await projectDir(USERS_AND_ORDERS);
+  const dir = await projectDir(yaml);
   return { dir, project: await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } }) };
 }
 
@@ -205,4 +208,54 @@ export async function syncState(sql: postgres.Sql, name: string) {
 /** Asserts a run succeeded, showing what it printed when it did not. */
 export function expectOk(ran: Ran): void {
   if (ran.code !== 0) throw new Error(`exit code ${ran.code}\n${ran.err}\n${ran.out}`);
+}
+
+/**
+ * Runs `statement` in a transaction on a session of its own and keeps the
+ * transaction open until release(): a table lock, or the migrate lock,
+ * that the syncs' statements then wait for.
+ */
+export async function hold(db: { url: string }, statement: string) {
+  const session = postgres(db.url, { max: 1, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let taken!: (pid: number) => void;
+  const pid = new Promise<number>((resolve) => {
+    taken = resolve;
+  });
+  const ended = session.begin(async (tx) => {
+    await tx.unsafe(statement);
+    const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    taken(row!.pid);
+    await released;
+  });
+  const holder = await Promise.race([pid, ended.then(() => 0)]);
+  return {
+    pid: holder,
+    /** Ends the transaction (again: nothing more). */
+    async release() {
+      release();
+      await ended;
+      await session.end();
+    },
+  };
+}
+
+/** Waits until a statement of another session waits for the lock session `holder` holds. */
+export function waitingOn(db: { sql: postgres.Sql }, holder: number) {
+  return waitFor(async () => {
+    const [row] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from pg_stat_activity where ${holder}::int = any(pg_blocking_pids(pid))`;
+    return row!.n > 0 ? true : undefined;
+  }, `a statement waiting on the lock of session ${holder}`);
+}
+
+/** Sessions Nudge opened to the test database (openSource and the sync lock name themselves `nudge…`). */
+export async function nudgeSessions(db: { sql: postgres.Sql }): Promise<string[]> {
+  const rows = await db.sql<{ application_name: string }[]>`
+    select application_name from pg_stat_activity
+     where datname = current_database() and application_name like 'nudge%'`;
+  return rows.map((row) => row.application_name);
 }

@@ -2,20 +2,25 @@
 // (request.ts) in this process, in the background, one request at a time per
 // sync. A start is refused while a sync it asks for runs anywhere — its lock
 // held by another process (`nudge sync`, another server), or started here
-// and not ended, which covers the moments before the run takes its lock.
-// The session is opened and the mappings are checked before the start is
-// answered, so a bad mapping is the answer and nothing is started; after
-// that, progress and the end go to sync_state as the CLI's do, and a
-// failure's message with them. The server stops its runs as it stops
-// (stop()), as Ctrl-C stops `nudge sync`: after the batches being written,
-// each end saved (`interrupted`) and its session closed before the server
-// goes on stopping; the next run continues from the checkpoint.
+// and not ended. The session is opened and the mappings are checked before
+// the start is answered, so a bad mapping is the answer and nothing is
+// started; and the answer waits until the first sync holds its lock: a
+// `nudge sync` that takes it after the check (while the session opens) gets
+// it, and the start is refused as the check refuses it, nothing run. A later
+// sync whose lock another process takes while the ones before it run here is
+// left to that process (its row is that run's) and the rest still run.
+// Progress and the end go to sync_state as the CLI's do, and a failure's
+// message with them. The server stops its runs as it stops (stop()), as
+// Ctrl-C stops `nudge sync`: after the batches being written, each end saved
+// (`interrupted`) and its session closed before the server goes on
+// stopping; the next run continues from the checkpoint.
 import pc from 'picocolors';
 import type postgres from 'postgres';
 import type { Io } from '../../cli/io.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { makeSyncLog, type SyncLog, type SyncReporter } from './report.js';
 import {
+  isLockRefusal,
   prepareSyncs,
   requestedSyncs,
   runSyncs,
@@ -52,9 +57,11 @@ export class SyncRunningError extends Error {
 export interface BackgroundSyncs {
   /**
    * Checks and starts the syncs `request` means; resolves with their names
-   * once they are started (the first running, the others queued behind it).
-   * Throws SyncRunningError, SyncsStoppedError once stop() is called, or
-   * what opening the session and checking the mappings threw (NudgeError,
+   * once they are started — the first holding its lock and running (or its
+   * run already ended), the others queued behind it. Throws
+   * SyncRunningError (also when another process took the first sync's lock
+   * after the check), SyncsStoppedError once stop() is called, or what
+   * opening the session and checking the mappings threw (NudgeError,
    * ConfigErrors).
    */
   start(request: BackgroundStart): Promise<string[]>;
@@ -87,7 +94,7 @@ export function makeBackgroundSyncs(options: {
   // What stop() waits for: the starts being checked (each may still begin a
   // run), and the runs begun, each until its session is closed.
   const starts = new Set<Promise<string[]>>();
-  const runs = new Set<Promise<void>>();
+  const runs = new Set<Promise<unknown>>();
   let stopped: Promise<void> | undefined;
 
   const start = async (request: BackgroundStart): Promise<string[]> => {
@@ -104,7 +111,7 @@ export function makeBackgroundSyncs(options: {
       if (mine.delete(name)) started.delete(name);
     };
     let names = asked;
-    let run: Promise<void> | undefined;
+    let run: Promise<unknown> | undefined;
     let session: SyncSession | undefined;
     try {
       const held = await heldSyncLocks(sql, asked);
@@ -116,6 +123,11 @@ export function makeBackgroundSyncs(options: {
       if (stopping.signal.aborted) throw new SyncsStoppedError();
       names = prepared.names;
       for (const name of asked) if (!names.includes(name)) release(name);
+      const first = names[0];
+      let locked!: (refused: undefined) => void;
+      const firstLocked = new Promise<undefined>((resolve) => {
+        locked = resolve;
+      });
       const ending = runSyncs(
         session,
         project,
@@ -126,16 +138,25 @@ export function makeBackgroundSyncs(options: {
           ...(request.full ? { full: true } : {}),
           ...(request.since ? { since: request.since } : {}),
           reporter: () => quietReporter(log),
-          onStart: (name) => started.set(name, 'running'),
+          onLocked: (name) => {
+            started.set(name, 'running');
+            locked(undefined);
+          },
+          // Another process runs it: its row shows that run, not one queued here.
+          onRefused: release,
           // Its end is in its row now; the syncs after it are still queued here.
           onResult: (result) => release(result.name),
         },
         log,
       )
         .then(
-          () => {},
-          // Kept in the sync's row (request.ts); a refusal of the lock leaves the other run's row alone.
-          () => {},
+          () => undefined,
+          // A failure is kept in the sync's row (request.ts). A refusal of
+          // the lock thrown is the first sync's, before anything ran here
+          // (request.ts gives a later one's to onRefused): the start's
+          // answer, the other run's row left alone.
+          (error: unknown) =>
+            first !== undefined && isLockRefusal(error, first) ? first : undefined,
         )
         .finally(async () => {
           // Those a failure or a stop left queued go back to what their rows say.
@@ -145,6 +166,11 @@ export function makeBackgroundSyncs(options: {
         });
       run = ending;
       runs.add(ending);
+      // Answered once no other process can take the first sync: it holds its
+      // lock, or its run has ended (failed, its error in its row) — or
+      // another process took the lock after the check, and nothing ran.
+      const refused = await Promise.race([firstLocked, ending]);
+      if (refused !== undefined) throw new SyncRunningError([refused]);
     } finally {
       if (!run) {
         for (const name of asked) release(name);

@@ -3,7 +3,8 @@
 // mappings checked against the live schema before anything is written (a
 // bad mapping writes nothing), then users and each mapped table in turn,
 // stopping at the first that does not finish. Why a run failed is kept in
-// its sync_state row (status.ts) for whoever looks later.
+// its sync_state row (status.ts) for whoever looks later. A sync another
+// process runs (its lock taken) is refused, and its row left to that run.
 import type { LoadedConfig } from '../../config/load.js';
 import { SYNC_BATCH_SIZE } from '../../config/schema.js';
 import { ConfigError, ConfigErrors, NudgeError, throwIfAny } from '../../errors.js';
@@ -156,8 +157,15 @@ export interface SyncRunSettings {
   onBatch?: (committed: number, stats: SyncStats) => void;
   /** Each sync's reporter: a progress bar or lines in the CLI, nothing in the server. */
   reporter: () => SyncReporter;
-  /** As each sync starts (its name). */
-  onStart?: (name: string) => void;
+  /** As each sync holds its lock (its name): its run begins, and no other process can take it. */
+  onLocked?: (name: string) => void;
+  /**
+   * A sync after the first whose lock another process holds (a `nudge sync`
+   * took it while the syncs before it ran): it is passed here, left to that
+   * process, and the syncs after it still run. Without this (the CLI), it is
+   * thrown as the first one's refusal always is, and nothing after it runs.
+   */
+  onRefused?: (name: string) => void;
   /** As each sync ends (the CLI prints its summary). */
   onResult?: (result: SyncResult) => void;
 }
@@ -167,7 +175,8 @@ export interface SyncRunSettings {
  * the first that does not finish (interrupted or failed). An error thrown
  * before a run's first page is saved as that sync's failure — unless it is
  * withSyncLock's refusal (another run holds the sync, and the row is that
- * run's) — then thrown on.
+ * run's) — then thrown on; a refusal of a sync after the first goes to
+ * `onRefused` instead when it is given, and the run goes on.
  */
 export async function runSyncs(
   session: SyncSession,
@@ -198,24 +207,35 @@ export async function runSyncs(
           mapping,
           ...(columns ? { available: columns } : {}),
           report: settings.reporter(),
+          onLocked: () => settings.onLocked?.(USERS_SYNC),
         }),
     });
   }
   for (const mapping of prepared.tables) {
+    const name = tableSyncName(mapping.table);
     runs.push({
-      name: tableSyncName(mapping.table),
-      run: () => syncTable({ ...common, mapping, report: settings.reporter() }),
+      name,
+      run: () =>
+        syncTable({
+          ...common,
+          mapping,
+          report: settings.reporter(),
+          onLocked: () => settings.onLocked?.(name),
+        }),
     });
   }
   const results: SyncResult[] = [];
-  for (const { name, run } of runs) {
+  for (const [i, { name, run }] of runs.entries()) {
     // A stop asked for during the users sync leaves the tables alone.
     if (name !== USERS_SYNC && settings.signal.aborted) break;
-    settings.onStart?.(name);
     let result: SyncResult;
     try {
       result = await run();
     } catch (error) {
+      if (i > 0 && settings.onRefused && isLockRefusal(error, name)) {
+        settings.onRefused(name);
+        continue;
+      }
       await keepFailure(session, name, error, log, false);
       throw error;
     }
@@ -228,7 +248,7 @@ export async function runSyncs(
 }
 
 /** withSyncLock's refusal (checkpoint.ts): another run of the sync holds its lock. */
-function isLockRefusal(error: unknown, name: string): boolean {
+export function isLockRefusal(error: unknown, name: string): boolean {
   return error instanceof NudgeError && error.message === `another sync of ${name} is running`;
 }
 

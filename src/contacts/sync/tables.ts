@@ -28,6 +28,7 @@ export async function syncTable(
   const name = tableSyncName(mapping.table);
   const label = formatTableName(mapping.table);
   return withSyncLock(options.engineUrl, name, async () => {
+    options.onLocked?.();
     const [clock] =
       source.kind === 'database'
         ? await source.sql<{ now: Date }[]>`select now() as now`

@@ -35,6 +35,11 @@ export interface SyncRunOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onBatch?: (committed: number, stats: SyncStats) => void;
+  /**
+   * Once the sync holds its lock (withSyncLock), before its run reads
+   * anything: from then on no other process can take it.
+   */
+  onLocked?: () => void;
   report: SyncReporter;
 }
 
@@ -59,6 +64,7 @@ export async function syncUsers(
     (c) => !options.available || options.available.includes(c),
   );
   return withSyncLock(options.engineUrl, USERS_SYNC, async () => {
+    options.onLocked?.();
     const now = await clock(source.kind === 'database' ? source.sql : engine);
     const plan = planRun(await readState(engine, USERS_SYNC), {
       ...(options.full ? { full: true } : {}),

@@ -5,7 +5,8 @@
 // contacts/sync/checkpoint.ts planRun). POST /v1/sync { resources, mode,
 // since, tables }: `nudge sync`'s run, started in this process in the
 // background (contacts/sync/background.ts); 202 with the syncs it started,
-// 409 sync_running naming one that runs already, 503 server_stopping once
+// once the first holds its lock; 409 sync_running naming one that runs
+// already (or whose lock a `nudge sync` took first), 503 server_stopping once
 // the server stops (it stops its runs then, and waits for their ends). The
 // server's nudge.yaml is the one it started with, as for everything else it
 // serves.
@@ -254,7 +255,7 @@ function describe(
   const stored = row?.status ?? 'idle';
   // Stored running, and nobody holds the sync: its process stopped before saving its end.
   const lost = stored === 'running' && row?.alive === false;
-  // Started here: queued until its turn, then running (also before its run saves its start).
+  // Started here: queued until its turn and its lock, then running (also before its run saves its start).
   // An error recorded since the row's run ended (one before a run's first page) is its state now.
   const failed = stored !== 'running' && !!row?.error;
   const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : failed ? 'failed' : stored);
