@@ -77,9 +77,11 @@ export async function printAfterStory(
     /** --once: the dashboard, the stand-ins and the database stop when this is said. */
     once: boolean;
     terminal: ReturnType<typeof otherCommands>;
+    /** With no server.public_url, this server's own address: where the emails' links point. */
+    linksAt?: string;
   },
 ): Promise<void> {
-  const { dashboardUrl, once, terminal } = after;
+  const { dashboardUrl, once, terminal, linksAt } = after;
   const c = io.colors;
   const [counts] = await sql<
     { mails: number; events: number; decisions: number; ahead: number; dead: number }[]
@@ -107,6 +109,10 @@ export async function printAfterStory(
   io.out(
     `  Mailbox  ${plural(counts?.mails ?? 0, 'email')}, rendered (email.provider: dev sends nothing out)`,
   );
+  if (linksAt)
+    io.out(
+      `           Their unsubscribe and preference links open here, at ${linksAt} (nudge dev's own address: server.public_url is not set).`,
+    );
   // The story leaves one dead run (the upload's webhook); any others were
   // left by an earlier start (or written since), and are counted apart.
   const deadCount = counts?.dead ?? 0;

@@ -222,6 +222,9 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       dashboardUrl: running.dashboardUrl,
       once: !!options.once,
       terminal: otherCommands(io, demo.url, own ? options.config : DEMO_CONFIG),
+      // Links in emails point where the server listens (the port it got)
+      // unless server.public_url says otherwise: see src/doctor/dev-links.ts.
+      ...(project.config.server.public_url || !running.url ? {} : { linksAt: running.url }),
     });
     if (options.once) {
       storyOver = true;

@@ -53,6 +53,15 @@ describe('nudge options', () => {
     ],
     // Not a duration meant: quoted as it was written.
     [['logs', '--since', '2', 'months'], 'A value with a space needs quotes: --since "2 months"'],
+    // An argument that is a duration: the command with the duration it takes.
+    [
+      ['clock', 'advance', '2', 'days'],
+      'A duration is written without a space: nudge clock advance 2d',
+    ],
+    [
+      ['--config', 'x/nudge.yaml', 'clock', 'advance', '--yes', '3', 'hours'],
+      'nudge clock advance 3h',
+    ],
   ])('names the form a value split at its space takes: %j', async (argv, hint) => {
     const { code, err } = await nudge(...argv);
     expect(code).toBe(2);
@@ -64,6 +73,13 @@ describe('nudge options', () => {
     const { code, err } = await nudge('logs', 'welcome');
     expect(code).toBe(2);
     expect(err).not.toContain('needs quotes');
+  });
+
+  it('gives no duration hint for an argument that means none', async () => {
+    const { code, err } = await nudge('clock', 'advance', '2', 'months');
+    expect(code).toBe(2);
+    expect(err).toContain('too many arguments');
+    expect(err).not.toContain('A duration');
   });
 
   it('prints the version', async () => {

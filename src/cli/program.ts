@@ -67,17 +67,16 @@ export async function run(argv: string[], io: Io): Promise<number> {
  * follows an option's value, name the option with the value quoted — or,
  * for a duration or time option given a duration with its unit spelt out,
  * the duration it takes (`--since 2d`): quoted, "2 days" is refused next.
+ * A duration argument split so (`nudge clock advance 2 days`) gets the
+ * command written with the duration it takes (`nudge clock advance 2d`).
  */
 function quoteHint(program: Command, argv: string[], message: string): string | undefined {
   const counts = /Expected (\d+) arguments? but got (\d+)/.exec(message);
   const excess = counts ? Number(counts[2]) - Number(counts[1]) : 0;
-  // The first word that names a command: global options (--config <file>) may come before it.
-  const command = argv
-    .map((word) => program.commands.find((c) => c.name() === word || c.aliases().includes(word)))
-    .find((found) => found !== undefined);
-  if (!command) return undefined;
+  const found = commandIn(program, argv);
+  if (!found) return undefined;
   const valued = (token: string) =>
-    [...command.options, ...program.options].find(
+    [...found.chain.flatMap((c) => c.options), ...program.options].find(
       (o) => (o.long === token || o.short === token) && (o.required || o.optional),
     );
   for (let i = 1; i < argv.length; i++) {
@@ -98,7 +97,38 @@ function quoteHint(program: Command, argv: string[], message: string): string | 
       return `A value with a space needs quotes: ${argv[i]} "${joined}"`;
     }
   }
-  return undefined;
+  // The command's arguments: the words after its name that are neither options nor their values.
+  const command = found.chain.at(-1)!;
+  const index = command.registeredArguments.findIndex((a) => a.name() === 'duration');
+  if (index < 0) return undefined;
+  const words: string[] = [];
+  for (let i = found.at + 1; i < argv.length; i++) {
+    const word = argv[i] ?? '';
+    if (!word.startsWith('-')) words.push(word);
+    else if (valued(word)) i++;
+  }
+  const duration = durationSuggestion(words.slice(index, index + 1 + excess).join(' '));
+  const name = found.chain.map((c) => c.name()).join(' ');
+  return duration ? `A duration is written without a space: nudge ${name} ${duration}` : undefined;
+}
+
+/**
+ * The command `argv` runs with the commands it is under (`clock`, `advance`),
+ * and where its name is in argv: from the first word that names a command
+ * (global options such as --config <file> may come before it), each next
+ * word that names one of its subcommands.
+ */
+function commandIn(program: Command, argv: string[]): { chain: Command[]; at: number } | undefined {
+  const named = (parent: Command, word = '') =>
+    parent.commands.find((c) => c.name() === word || c.aliases().includes(word));
+  let at = argv.findIndex((word) => named(program, word));
+  if (at < 0) return undefined;
+  const chain = [named(program, argv[at])!];
+  for (let sub = named(chain[0]!, argv[at + 1]); sub; sub = named(sub, argv[at + 1])) {
+    chain.push(sub);
+    at++;
+  }
+  return { chain, at };
 }
 
 /** package.json's version (src/cli and dist/cli are both two levels down). */

@@ -38,8 +38,25 @@ export async function isDemoStore(
   project: Pick<LoadedConfig, 'databaseUrlFrom'>,
 ): Promise<boolean> {
   if (store.where === 'embedded') return true;
-  if (store.where === 'source' && project.databaseUrlFrom === 'nudge dev') return true;
-  const [row] = await store.sql<{ name: string }[]>`select current_database() as name`;
+  if (store.where === 'source') return isDemoSource(store.sql, project);
+  return isNamedDemo(store.sql);
+}
+
+/**
+ * Whether the source database (`sql`) is nudge dev's demo database: `nudge
+ * dev`'s own project says so (databaseUrlFrom), or its name does (the URL
+ * nudge dev prints, exported for the other commands — `nudge doctor` among
+ * them).
+ */
+export async function isDemoSource(
+  sql: postgres.Sql,
+  project: Pick<LoadedConfig, 'databaseUrlFrom'>,
+): Promise<boolean> {
+  return project.databaseUrlFrom === 'nudge dev' || isNamedDemo(sql);
+}
+
+async function isNamedDemo(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql<{ name: string }[]>`select current_database() as name`;
   return row?.name === DEMO_DATABASE;
 }
 

@@ -39,6 +39,7 @@ import { type Outcome, supabaseApiFindings } from '../source/supabase-http.js';
 import { closest } from '../suggest.js';
 import { plural } from '../words.js';
 import { captureFailuresCheck } from './capture-failures.js';
+import { devMailboxAddress } from './dev-links.js';
 import { encryptionCheck } from './encryption.js';
 import { sqlName } from './sql-name.js';
 
@@ -276,9 +277,14 @@ async function runChecks(checks: Checks) {
     ],
     [
       'Email',
-      () =>
+      async () =>
         'features' in checks.features &&
-        emailCheck(checks.project, checks.features.features, checks.say),
+        emailCheck(
+          checks.project,
+          checks.features.features,
+          checks.say,
+          await devMailboxAddress(checks.sql, checks.project, checks.features.features),
+        ),
     ],
   ];
   for (const [label, step] of steps) {

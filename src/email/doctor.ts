@@ -51,11 +51,26 @@ export function senderlessEmails(project: LoadedConfig, features: Feature[]): st
   });
 }
 
+/** Whether every email of the active features stays in the dev mailbox (its provider, else email.provider, is dev). */
+export function keptInDevMailbox(project: LoadedConfig, features: Feature[]): boolean {
+  return activeEmails(features).every(
+    (e) => (e.params.provider ?? project.config.email.provider) === 'dev',
+  );
+}
+
 /**
  * Unknown topics fail for active features (plan refuses them too); a draft's
  * is a warning, since plan skips drafts until they are activated.
+ * `devMailbox`: on nudge dev's demo, with every email kept in its mailbox,
+ * what the server's own address is (doctor/dev-links.ts): the links with no
+ * server.public_url lead there, which is right.
  */
-export function emailCheck(project: LoadedConfig, features: Feature[], say: Say): void {
+export function emailCheck(
+  project: LoadedConfig,
+  features: Feature[],
+  say: Say,
+  devMailbox?: string,
+): void {
   const unknown = unknownTopics(features, project.config.email);
   const active = unknown.filter((u) => u.feature.status !== 'draft');
   const found = active.length > 0 ? active : unknown;
@@ -82,18 +97,25 @@ export function emailCheck(project: LoadedConfig, features: Feature[], say: Say)
     );
     return;
   }
-  const [outcome, message, fix] = emailFinding(project, refusableEmails(features));
+  const [outcome, message, fix] = emailFinding(project, refusableEmails(features), devMailbox);
   say(outcome, 'Email', message, fix);
 }
 
 function emailFinding(
   project: LoadedConfig,
   refusable: string[],
+  devMailbox: string | undefined,
 ): ['ok' | 'warn', string, string?] {
   if (refusable.length === 0) return ['ok', 'no non-transactional email in the features'];
   const { server, email } = project.config;
   const base = publicBaseUrl(project);
   const where = `${refusable.length} non-transactional email${refusable.length === 1 ? '' : 's'} (${refusable[0]}${refusable.length > 1 ? ', ...' : ''})`;
+  if (!server.public_url && devMailbox) {
+    return [
+      'ok',
+      `${where} link to ${base} for unsubscribing: ${devMailbox}, where its mailbox opens them`,
+    ];
+  }
   if (!server.public_url) {
     return [
       'warn',

@@ -5,14 +5,15 @@
 // engine store is not the demo's because the source is.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { durationInWords } from '../../src/config/duration.js';
-import { DEMO_DATABASE, isDemoStore, openDemoDatabase } from '../../src/dev/demo.js';
-import { serverUrl, useDatabase } from '../harness/db.js';
+import { isDemoStore, openDemoDatabase } from '../../src/dev/demo.js';
+import { useDatabase } from '../harness/db.js';
 import { tempProject } from '../harness/project.js';
+import { withDemoNamedDatabase } from './demo-database.js';
 
 const db = useDatabase();
 const folders: string[] = [];
@@ -114,19 +115,11 @@ describe('nudge clock', () => {
   });
 
   it('moves the clock of the database named as the demo without --yes', async () => {
-    const admin = postgres(serverUrl(), { onnotice: () => {}, max: 1 });
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
-    await admin.unsafe(`CREATE DATABASE ${DEMO_DATABASE}`);
-    try {
-      const moved = await nudge(await folder(), ['clock', 'advance', '2h'], {
-        DATABASE_URL: serverUrl(DEMO_DATABASE),
-      });
+    await withDemoNamedDatabase(async (url) => {
+      const moved = await nudge(await folder(), ['clock', 'advance', '2h'], { DATABASE_URL: url });
       expect(moved.code, moved.err).toBe(0);
       expect(moved.out).toContain('(2 hours ahead of real time)');
-    } finally {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
-      await admin.end();
-    }
+    });
   });
 
   it('counts nudge dev’s project as the demo, but not a separate store beside it', async () => {

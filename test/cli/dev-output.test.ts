@@ -1,7 +1,8 @@
 // The commands `nudge dev` prints for another terminal work pasted one at a
 // time, nothing exported first: each carries the demo database's URL. Without
 // it, `--config examples/demo/nudge.yaml` looks for a store beside that file
-// (examples/demo/.nudge/pg), not the database `nudge dev` runs.
+// (examples/demo/.nudge/pg), not the database `nudge dev` runs. And with no
+// server.public_url, where the links in the mailbox's emails open.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { otherCommands, printAfterStory } from '../../src/cli/dev-output.js';
@@ -90,5 +91,32 @@ describe("nudge dev's commands for another terminal", () => {
     const keys = await db.sql`
       select scope from nudge_engine.api_keys where name = 'my-app' and revoked_at is null`;
     expect(keys).toEqual([{ scope: 'write' }]);
+  });
+});
+
+describe("nudge dev's Mailbox line", () => {
+  it("says that the emails' links open at nudge dev's own address when server.public_url is not set", async () => {
+    const said = async (linksAt?: string) => {
+      const receiver = await startDemoReceiver();
+      const m = memoryIo({ cwd: ROOT });
+      try {
+        await printAfterStory(db.sql, receiver, m.io, {
+          dashboardUrl: 'http://127.0.0.1:8800/?token=t',
+          once: false,
+          terminal: otherCommands(m.io, db.url, 'examples/demo/nudge.yaml'),
+          ...(linksAt ? { linksAt } : {}),
+        });
+      } finally {
+        await receiver.close();
+      }
+      return m.stdout().split('\n');
+    };
+    const lines = await said('http://127.0.0.1:8800');
+    const at = lines.findIndex((l) => l.startsWith('  Mailbox  '));
+    expect(lines[at + 1]).toBe(
+      "           Their unsubscribe and preference links open here, at http://127.0.0.1:8800 (nudge dev's own address: server.public_url is not set).",
+    );
+    // server.public_url set: the links point there, and nothing is said of them.
+    expect((await said()).join('\n')).not.toContain('Their unsubscribe');
   });
 });
