@@ -4,7 +4,8 @@
 // stored once each, in order, under the keys they would have whole; nothing
 // is acknowledged before the last part, so a consumer stopped between two
 // parts leaves the whole transaction to be streamed again, and the next one
-// stores only what is missing.
+// stores only what is missing — also once the inbox has forgotten the part
+// (the consumer's mark, migration 026), and not by another server's mark.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Consumer, startConsumer } from '../../src/capture/transports/replication/consumer.js';
 import { parseLsn } from '../../src/capture/transports/replication/pgoutput.js';
@@ -61,7 +62,7 @@ afterAll(async () => {
 });
 
 describe('a transaction larger than the batch', () => {
-  it('is stored in parts, every row once and in order, and acknowledged after its last part', async () => {
+  it('is stored in parts, every row once and in order, then acknowledged', async () => {
     const consumer = consume();
     const before = await confirmed();
     await db.sql`insert into public.items (seq) select s from generate_series(0, ${ROWS - 1}) s`;
@@ -98,11 +99,13 @@ describe('a transaction larger than the batch', () => {
     // It writes nothing more once asked to stop.
     expect(stored).toBe(1);
     expect(partly.length).toBe(BATCH);
-    // The slot was not told of the transaction (its commit is at its keys' LSN).
+    // The slot was not told of the transaction: it streams it again from its
+    // commit record (the keys' LSN), which an acknowledgement up to its start
+    // still does.
     const lsn = await lsnOf();
-    expect(await confirmed()).toBeLessThan(parseLsn(lsn));
+    expect(await confirmed()).toBeLessThanOrEqual(parseLsn(lsn));
 
-    consume();
+    const second = consume();
     await waitFor(
       async () => ((await replicated(db.sql)).length >= ROWS ? true : undefined),
       `${ROWS} rows`,
@@ -116,5 +119,55 @@ describe('a transaction larger than the batch', () => {
       async () => ((await confirmed()) > parseLsn(lsn) ? true : undefined),
       'acknowledged',
     );
+    await second.stop();
+  });
+
+  it('stores nothing again that it stored before, however long ago the inbox forgot it', async () => {
+    await db.sql`truncate nudge_engine.inbox`;
+    let stopping: Promise<void> | undefined;
+    const first = consume(() => {
+      stopping ??= first.stop();
+    });
+    await db.sql`insert into public.items (seq) select s from generate_series(0, ${ROWS - 1}) s`;
+    await waitFor(async () => (stopping ? true : undefined), 'the first part stored');
+    await stopping;
+    const lsn = await lsnOf();
+    // Retention deletes processed rows; the slot streams the transaction again.
+    await db.sql`truncate nudge_engine.inbox`;
+    const second = consume();
+    await waitFor(
+      async () => ((await replicated(db.sql)).length >= ROWS - BATCH ? true : undefined),
+      `${ROWS - BATCH} rows`,
+    );
+    await waitFor(
+      async () => ((await confirmed()) > parseLsn(lsn) ? true : undefined),
+      'acknowledged',
+    );
+    // Only the rest: the first part, stored before, is not stored a second time.
+    const rows = await rowsOf(lsn);
+    expect(rows.map((r) => r.seq)).toEqual(
+      Array.from({ length: ROWS - BATCH }, (_, i) => BATCH + i),
+    );
+    const [mark] = await db.sql<{ lsn: string; n: number }[]>`
+      select lsn::text, n from nudge_engine.replication_marks where slot = ${slotFor(db)}`;
+    expect(mark).toEqual({ lsn, n: ROWS - 1 });
+    await second.stop();
+  });
+
+  it('uses no mark another server left (a restored or new database starts lower)', async () => {
+    await db.sql`truncate nudge_engine.inbox`;
+    await db.sql`update nudge_engine.replication_marks
+                    set source = 'another server/1', lsn = 'FFFF/0'
+                  where slot = ${slotFor(db)}`;
+    consume();
+    await db.sql`insert into public.items (seq) select s from generate_series(0, 9) s`;
+    await waitFor(
+      async () => ((await replicated(db.sql)).length >= 10 ? true : undefined),
+      '10 rows',
+    );
+    const [mark] = await db.sql<{ source: string; n: number }[]>`
+      select source, n from nudge_engine.replication_marks where slot = ${slotFor(db)}`;
+    expect(mark!.source).not.toBe('another server/1');
+    expect(mark!.n).toBe(9);
   });
 });

@@ -445,12 +445,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
 /**
  * Under capture: replication, processed inbox rows are kept at least this
- * long (s), whatever engine.retention.ingest_log says: their keys are what
- * makes a change streamed again store nothing twice. The slot streams again
- * what it was not told of, and after a crash of the server what it was told
- * of since the last checkpoint (the slot's position is saved to disk there;
- * checkpoint_timeout is 5 min by default); a large transaction's parts are
- * stored before its commit is acknowledged (consumer.ts).
+ * long (s), whatever engine.retention.ingest_log says: with the consumer's
+ * mark (consumer.ts, migration 026), their keys are what makes a change
+ * streamed again store nothing twice, and they are all there is where the
+ * source server will not say who it is (pg_control_system) and no mark is
+ * kept. A slot streams again what it was not told of (a large transaction's
+ * parts are stored before its commit is acknowledged), and after a crash of
+ * the server what it was told of since its position was last saved.
  */
 export const REPLICATION_INGEST_LOG_S = 3600;
 

@@ -7,7 +7,15 @@
 //   moment leaves the rest to be streamed again.
 // * Nothing twice. An inbox key is the commit LSN of the change's
 //   transaction and the change's place in it (`<lsn>:<n>`), the same on
-//   every re-read, and the inbox stores a key once.
+//   every re-read, and the inbox stores a key once. The inbox forgets keys
+//   (engine.retention), and a slot can stream again what it was told of
+//   long ago (its acknowledged position reaches disk only when its restart
+//   point moves, which a long transaction on the source holds back; a crash
+//   of the server goes back to it). So the transaction that stores changes
+//   also stores the last one's place (nudge_engine.replication_marks,
+//   migration 026), and a session skips every change at or before it. The
+//   mark names the source server (system identifier and timeline): one from
+//   another server, whose positions may start again lower, is not used.
 // * Memory held to a few batches, whatever a transaction's size. pgoutput
 //   (protocol 1) sends a transaction only after it has committed, and its
 //   BEGIN already carries the commit's LSN, so the changes of a large one are
@@ -52,6 +60,7 @@ import { type TableName, tableKey } from '../../../source/names.js';
 import { type ExcludedColumns, exclusionOf } from '../../columns.js';
 import type { Operation } from '../../triggers.js';
 import type { FeaturesAt } from '../port.js';
+import { marked, moveMark, readMark, sourceServer } from './mark.js';
 import {
   decodePgoutput,
   formatLsn,
@@ -108,6 +117,9 @@ export interface Consumer {
 /** A change as streamed, before it is kept and cut (at its write, with the features of then). */
 interface Change {
   key: string;
+  /** Its transaction's commit LSN, and its place in it: its inbox key, and the mark. */
+  lsn: Lsn;
+  n: number;
   table: TableName;
   operation: Operation;
   sourceKey: string;
@@ -216,6 +228,11 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     // a deploy's message this session streams past (it was read by the
     // process that led then) told this one nothing.
     await options.features?.catchUpLatest();
+    // The source server, and where this slot's consumer stopped storing on
+    // it (see the top). Not readable (a server that refuses pg_control_*):
+    // no mark, and the inbox's keys alone keep changes once.
+    const server = await sourceServer(lock);
+    let mark = server ? await readMark(options.engine, options.slot, server) : undefined;
     // Stopped meanwhile: stop() found no stream to close, so none is opened.
     if (stopping) return;
     const backlogEnd = parseLsn(start!.written);
@@ -243,9 +260,14 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     let later: NodeJS.Timeout | undefined;
     let queued = 0;
     let ended = false;
+    // What waits to be written: its changes, and its transactions — PG 13
+    // and 14 send an empty BEGIN and COMMIT for every transaction of the
+    // database, the engine's own inbox writes too when the engine store is
+    // the source database.
+    const waiting = () => queued + committed.length;
     /** After changes are queued: the stream paused while four batches wait, and a write started. */
     const held = () => {
-      if (queued >= batch * 4) current.stream?.pause();
+      if (waiting() >= batch * 4) current.stream?.pause();
       flush();
     };
     const flush = () => {
@@ -283,19 +305,26 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           const done = committed.slice(0, take);
           // The last whole transaction taken: what the slot may let go of (a part acknowledges nothing).
           const end = done.findLast((c) => c.end !== undefined)?.end;
-          const events = kept(done.flatMap((c) => c.changes));
+          const changes = done.flatMap((c) => c.changes);
+          const events = kept(changes);
           const lanes = new Set<number>();
           const route: Router = (event) => {
             const lane = options.route(event);
             lanes.add(lane);
             return lane;
           };
+          let stored = 0;
           if (events.length) {
+            const last = changes.at(-1)!;
             await options.engine.begin(async (tx) => {
               for (let i = 0; i < events.length; i += 1000)
-                await insertInbox(tx, events.slice(i, i + 1000), route);
-              await tx`select ${announcement(tx, self, lanes)}`;
+                stored += await insertInbox(tx, events.slice(i, i + 1000), route);
+              const announce = announcement(tx, self, lanes);
+              await (server
+                ? moveMark(tx, options.slot, server, last, announce)
+                : tx`select ${announce}`);
             });
+            mark = { lsn: last.lsn, n: last.n };
           }
           committed.splice(0, take);
           queued -= count;
@@ -305,10 +334,10 @@ export function startConsumer(options: ConsumerOptions): Consumer {
             current.stream?.acknowledge(end);
             if (end > reached) reached = end;
           }
-          stats.stored += events.length;
+          stats.stored += stored;
           stats.transactions += done.filter((c) => c.end !== undefined).length;
           if (lanes.size) options.onStored?.(lanes, queued >= batch);
-          if (queued < batch * 2) current.stream?.resume();
+          if (waiting() < batch * 2) current.stream?.resume();
           // Asked to stop: what is not written yet is streamed again.
         } while ((queued >= batch || committed[0]?.deployed) && !failure && !ended && !stopping);
       })()
@@ -360,21 +389,27 @@ export function startConsumer(options: ConsumerOptions): Consumer {
           case 'update':
           case 'delete': {
             if (!open) break;
+            const n = open.n++;
+            // Stored already, by this slot's consumer on this server: streamed again.
+            if (marked(mark, open.lsn, n)) break;
             const { schema, table } = decoded.relation;
             const name = { schema, table };
             open.changes.push({
               key: keyOf(name, decoded.tag),
+              lsn: open.lsn,
+              n,
               table: name,
               operation: decoded.tag,
-              sourceKey: `${formatLsn(open.lsn)}:${open.n++}`,
+              sourceKey: `${formatLsn(open.lsn)}:${n}`,
               newRow: decoded.tag === 'delete' ? null : decoded.new,
               oldRow: decoded.tag === 'insert' ? null : decoded.old,
               occurredAt: open.time,
             });
             // A batch of a large transaction: written now, as a part (see the
             // top). Not in a deploy's own transaction: what follows its message
-            // waits for the features read again, and what came before it is
-            // Nudge's DDL, not rows.
+            // waits for the features read again. What came before the message
+            // is stored under the features before it: Nudge's DDL, no rows,
+            // unless a `deploy --sql` script was edited to write rows first.
             if (open.changes.length >= batch && !open.deployed) {
               committed.push({ changes: open.changes });
               queued += open.changes.length;
