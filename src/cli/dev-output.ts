@@ -7,15 +7,18 @@ import type postgres from 'postgres';
 import type { Plan } from '../capture/plan.js';
 import { deployingPart, desiredPart } from '../capture/transports/index.js';
 import { durationInWords } from '../config/duration.js';
+import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import type { Delivery, DemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH } from '../dev/story.js';
+import { keptInDevMailbox } from '../email/doctor.js';
 import {
   decisionLines,
   readDecisions,
   replayedWords,
   replaysOf,
 } from '../engine/lanes/decision-log.js';
+import type { Feature } from '../features/load.js';
 import { formatTableName } from '../source/names.js';
 import { plural } from '../words.js';
 import type { Io } from './io.js';
@@ -68,6 +71,23 @@ export function deploySummary(plan: Plan, deploymentId: number | undefined, io: 
   return `${head}. Capture on ${captured || 'no table'}${how}.`;
 }
 
+/**
+ * Where the emails' unsubscribe and preference links open, said under the
+ * Mailbox line: `url`, the server's own address, when server.public_url is
+ * not set (the links point there) and every email of the features stays in
+ * the dev mailbox, which opens them there — as the Email check decides it
+ * (doctor/dev-links.ts). An email Resend or SMTP sends leaves for a real
+ * inbox, where a link to this address leads nowhere: nothing is said then.
+ */
+export function emailLinksAt(
+  project: LoadedConfig,
+  features: Feature[],
+  url: string | undefined,
+): string | undefined {
+  if (!url || project.config.server.public_url) return undefined;
+  return keptInDevMailbox(project, features) ? url : undefined;
+}
+
 export async function printAfterStory(
   sql: postgres.Sql,
   receiver: DemoReceiver,
@@ -77,7 +97,7 @@ export async function printAfterStory(
     /** --once: the dashboard, the stand-ins and the database stop when this is said. */
     once: boolean;
     terminal: ReturnType<typeof otherCommands>;
-    /** With no server.public_url, this server's own address: where the emails' links point. */
+    /** Where the emails' links open, when it is this server's own address (emailLinksAt). */
     linksAt?: string;
   },
 ): Promise<void> {

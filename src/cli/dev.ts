@@ -32,6 +32,7 @@ import { planChange } from './capture.js';
 import {
   deliveryLine,
   deploySummary,
+  emailLinksAt,
   follow,
   otherCommands,
   printAfterStory,
@@ -218,13 +219,15 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         io.out(`  ${' '.repeat(15)}${paint('→')} ${outcome}`);
       }
     });
+    // Links in emails point where the server listens (the port it got)
+    // unless server.public_url says otherwise, and open there while every
+    // email stays in the dev mailbox: see src/doctor/dev-links.ts.
+    const linksAt = emailLinksAt(project, running.features, running.url);
     await printAfterStory(sql, receiver, io, {
       dashboardUrl: running.dashboardUrl,
       once: !!options.once,
       terminal: otherCommands(io, demo.url, own ? options.config : DEMO_CONFIG),
-      // Links in emails point where the server listens (the port it got)
-      // unless server.public_url says otherwise: see src/doctor/dev-links.ts.
-      ...(project.config.server.public_url || !running.url ? {} : { linksAt: running.url }),
+      ...(linksAt ? { linksAt } : {}),
     });
     if (options.once) {
       storyOver = true;

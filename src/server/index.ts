@@ -3,7 +3,7 @@
 // listen(). Small on purpose: each route lives in its own file, every error
 // goes through the one handler in http-error.ts. Every route but /health
 // needs a credential (test/security/doors.test.ts walks them all).
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -59,7 +59,9 @@ export interface RunningServer {
   /**
    * Stops listening, then stops the contact syncs the server started
    * (POST /v1/sync) and waits until each has saved its end and closed its
-   * connections, as `nudge sync` does on Ctrl-C.
+   * connections, as `nudge sync` does on Ctrl-C; the requests in flight are
+   * answered (a start being checked: 503 server_stopping) before their
+   * connections close.
    */
   close(): Promise<void>;
 }
@@ -219,19 +221,76 @@ function listen(
       const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${shown}:${info.port}`,
-        close: async () => {
-          try {
-            await new Promise<void>((done, fail) => {
-              server.close((error) => (error ? fail(error) : done()));
-              server.closeAllConnections();
-            });
-          } finally {
-            // No request starts one now; a start being checked begins no run.
-            await syncs.stop();
-          }
-        },
+        close: () => closeServer(server, answering, syncs),
       });
     }) as Server;
+    const answering = trackAnswers(server);
     server.once('error', reject);
   });
+}
+
+/** How long close() waits for the answers of requests in flight once the syncs have stopped. */
+const ANSWER_GRACE_MS = 5000;
+
+/** The requests being answered, each until its response is sent or its connection is gone. */
+interface Answering {
+  closing: boolean;
+  responses: Map<ServerResponse, Promise<void>>;
+}
+
+function trackAnswers(server: Server): Answering {
+  const answering: Answering = { closing: false, responses: new Map() };
+  // Before Hono's listener, which may answer at once.
+  server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
+    if (answering.closing) response.setHeader('connection', 'close');
+    const done = new Promise<void>((ended) => {
+      response.once('close', () => {
+        answering.responses.delete(response);
+        ended();
+      });
+    });
+    answering.responses.set(response, done);
+  });
+  return answering;
+}
+
+/**
+ * A server stops as a request in flight can still be answered: it stops
+ * listening (its idle connections close with it), then stops the syncs —
+ * a POST /v1/sync being checked is then refused, the 503 server_stopping,
+ * and a run goes on to its end saved interrupted — and waits, for
+ * ANSWER_GRACE_MS at most, until the requests not yet answered when it
+ * began stopping are; each such connection closes once answered (never
+ * kept alive). What is left then, a live tail's stream among them, is cut.
+ */
+async function closeServer(
+  server: Server,
+  answering: Answering,
+  syncs: BackgroundSyncs,
+): Promise<void> {
+  answering.closing = true;
+  const unanswered: Promise<void>[] = [];
+  for (const [response, done] of answering.responses) {
+    if (response.headersSent) continue;
+    response.setHeader('connection', 'close');
+    unanswered.push(done);
+  }
+  const closed = new Promise<Error | undefined>((done) => {
+    server.close(done);
+  });
+  try {
+    await syncs.stop();
+  } finally {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(unanswered),
+      new Promise<void>((done) => {
+        timer = setTimeout(done, ANSWER_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    server.closeAllConnections();
+  }
+  const error = await closed;
+  if (error) throw error;
 }

@@ -5,6 +5,8 @@
 // nothing run and that run's row untouched. A queued sync whose lock another
 // process takes while the one before it runs here is left to that process
 // (its row untouched, shown as its run), and the syncs after it still run.
+// A start over a run whose process died shows none of that run until its
+// own run saves its start, then the run it continues as its own.
 // Runs are held mid-way by locks the test holds, never by timing.
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
@@ -20,6 +22,7 @@ import {
   hold,
   nudgeSessions,
   USERS_AND_ORDERS,
+  userId,
   usersAndOrdersProject,
   waitingOn,
 } from '../sync/fixture.js';
@@ -183,5 +186,73 @@ describe('a queued sync whose lock a nudge sync takes while the one before it ru
       async () => ((await nudgeSessions(db)).length === 0 ? true : undefined),
       'the run’s sessions to close',
     );
+  });
+});
+
+describe('a sync started here over a run whose process died', () => {
+  it('shows none of that run until its own saves its start, then the run it continues as its own', async () => {
+    const cursor = {
+      mode: 'full',
+      source: 'database',
+      since: null,
+      after: { id: userId(3) },
+      run_started_at: '2026-01-02T03:04:05.000Z',
+      next_since: null,
+    };
+    const stats = {
+      read: 3,
+      synced: 3,
+      created: 3,
+      updated: 0,
+      skipped: 0,
+      deleted: 0,
+      reasons: {},
+    };
+    // Stored running, and nobody holds its lock: the process died mid-run.
+    await db.sql`
+      insert into nudge_engine.sync_state (name, status, cursor, stats)
+      values ('users', 'running', ${JSON.stringify(cursor)}::text::jsonb, ${JSON.stringify(stats)}::text::jsonb)`;
+    expect((await overview()).get('users')).toMatchObject({
+      status: 'interrupted',
+      alive: false,
+      started_at: '2026-01-02T03:04:05.000Z',
+    });
+    // The run saving its start waits for the test's lock on its row; its first batch, for the contacts.
+    const rowHeld = await hold(
+      db,
+      `select from nudge_engine.sync_state where name = 'users' for update`,
+    );
+    const contactsHeld = await hold(db, 'lock table nudge_engine.contacts in exclusive mode');
+    try {
+      const answer = await call('POST', { resources: ['users'] });
+      expect(answer.status).toBe(202);
+      const none = { mode: null, source: null, since: null, started_at: null, stats: null };
+      // It holds the lock (alive), and the row is still the dead run's.
+      expect(answer.json.syncs).toEqual([
+        expect.objectContaining({ name: 'users', status: 'running', alive: true, ...none }),
+      ]);
+      await waitingOn(db, rowHeld.pid);
+      expect((await overview()).get('users')).toMatchObject({ status: 'running', ...none });
+
+      await rowHeld.release();
+      await waitingOn(db, contactsHeld.pid);
+      // Saved: it continues the dead run, whose mode, start and counts are its own now.
+      expect((await overview()).get('users')).toMatchObject({
+        status: 'running',
+        alive: true,
+        mode: 'full',
+        source: 'database',
+        started_at: '2026-01-02T03:04:05.000Z',
+        stats: { read: 3, synced: 3 },
+      });
+    } finally {
+      await rowHeld.release();
+      await contactsHeld.release();
+    }
+    const ended = await waitFor(async () => {
+      const users = (await overview()).get('users');
+      return users?.status === 'done' ? users : undefined;
+    }, 'the run to end');
+    expect(ended).toMatchObject({ started_at: '2026-01-02T03:04:05.000Z', stats: { synced: 20 } });
   });
 });

@@ -2,7 +2,8 @@
 // closed mid-run leaves the run's row as Ctrl-C leaves a `nudge sync`'s
 // (`interrupted`, its checkpoint saved, nobody holding its lock) and has
 // waited for it; a start after the stop, or one being checked when it came,
-// is refused and begins no run; and a run's end releases only the names it
+// is refused and begins no run — over HTTP the 503 answered before the
+// connection closes, not a reset; and a run's end releases only the names it
 // still holds, not those a later start claimed. Runs are held mid-way by a
 // lock the test holds on a table they write, never by timing.
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ import { heldSyncLocks, readSyncRows } from '../../src/contacts/sync/status.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
-import { startTestServer } from '../server/helpers.js';
+import { startTestServer, type TestServer } from '../server/helpers.js';
 import {
   contacts,
   hold,
@@ -55,12 +56,29 @@ afterEach(() => {
   expect(unhandled).toEqual([]);
 });
 
+/** Begins closing `server` and waits until it no longer listens; closed() says whether close() is done. */
+async function beginClosing(server: TestServer) {
+  let closed = false;
+  const closing = server.close().then(() => {
+    closed = true;
+  });
+  await waitFor(
+    () =>
+      fetch(server.url).then(
+        () => undefined,
+        () => true,
+      ),
+    'the server to stop listening',
+  );
+  return { closing, closed: () => closed };
+}
+
 describe('a server stopped during a sync', () => {
   it('stops the run as Ctrl-C stops nudge sync, waits for its end, and the next run continues', async () => {
     const server = await startTestServer(db.sql, project, MASTER);
     // The run's first batches wait until the test lets the contacts go.
     const contactsHeld = await hold(db, 'lock table nudge_engine.contacts in exclusive mode');
-    let closed = false;
+    let stopping: Awaited<ReturnType<typeof beginClosing>> | undefined;
     try {
       const answer = await fetch(`${server.url}/v1/sync`, {
         method: 'POST',
@@ -72,24 +90,14 @@ describe('a server stopped during a sync', () => {
       expect(running).toMatchObject({ name: 'users', status: 'running', alive: true });
       expect(await nudgeSessions(db)).toContain('nudge sync lock users');
 
-      const closing = server.close().then(() => {
-        closed = true;
-      });
+      stopping = await beginClosing(server);
       // The stop waits for the batches being written, which wait for the test.
-      await waitFor(
-        () =>
-          fetch(server.url).then(
-            () => undefined,
-            () => true,
-          ),
-        'the server to stop listening',
-      );
-      expect(closed).toBe(false);
+      expect(stopping.closed()).toBe(false);
       await contactsHeld.release();
-      await closing;
+      await stopping.closing;
     } finally {
       await contactsHeld.release();
-      if (!closed) await server.close().catch(() => {});
+      if (!stopping?.closed()) await server.close().catch(() => {});
     }
 
     // As soon as close() is done: the end is saved, the lock free, the sessions closed.
@@ -111,6 +119,49 @@ describe('a server stopped during a sync', () => {
     expect(next.code, next.err).toBe(0);
     expect(next.err).toContain('continuing the full sync that stopped (interrupted)');
     expect(await contacts(db.sql)).toHaveLength(USERS);
+  });
+
+  it('answers a start being checked when it stops over HTTP: 503 server_stopping, not a reset', async () => {
+    const server = await startTestServer(db.sql, project, MASTER);
+    // The start's session migrates the engine store first: it waits there.
+    const migrateHeld = await hold(
+      db,
+      `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
+    );
+    let stopping: Awaited<ReturnType<typeof beginClosing>> | undefined;
+    try {
+      const answer = fetch(`${server.url}/v1/sync`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+      }).then(
+        async (response) => ({
+          status: response.status,
+          connection: response.headers.get('connection'),
+          json: await response.json(),
+        }),
+        (error: unknown) => ({ error }),
+      );
+      await waitingOn(db, migrateHeld.pid);
+      stopping = await beginClosing(server);
+      // close() waits for the start, which waits for the test.
+      expect(stopping.closed()).toBe(false);
+      await migrateHeld.release();
+      expect(await answer).toEqual({
+        status: 503,
+        // Answered, then its connection closed: no request comes after it.
+        connection: 'close',
+        json: {
+          error: 'server_stopping',
+          detail: expect.stringMatching(/^the server is stopping: it starts no sync now: start it/),
+        },
+      });
+      await stopping.closing;
+    } finally {
+      await migrateHeld.release();
+      if (!stopping?.closed()) await server.close().catch(() => {});
+    }
+    expect(await readSyncRows(db.sql)).toEqual([]);
+    expect(await nudgeSessions(db)).toEqual([]);
   });
 
   it('refuses a start once stopped: 503 server_stopping, and nothing starts', async () => {

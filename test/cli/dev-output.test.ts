@@ -2,14 +2,18 @@
 // time, nothing exported first: each carries the demo database's URL. Without
 // it, `--config examples/demo/nudge.yaml` looks for a store beside that file
 // (examples/demo/.nudge/pg), not the database `nudge dev` runs. And with no
-// server.public_url, where the links in the mailbox's emails open.
+// server.public_url, where the links in the mailbox's emails open — said
+// only while every email stays in the dev mailbox, not one Resend or SMTP
+// sends to a real inbox.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { otherCommands, printAfterStory } from '../../src/cli/dev-output.js';
+import { emailLinksAt, otherCommands, printAfterStory } from '../../src/cli/dev-output.js';
 import { memoryIo } from '../../src/cli/io.js';
+import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { startDemoReceiver } from '../../src/dev/receiver.js';
 import { advanceStoreClock } from '../../src/engine/wiring/clock.js';
+import { loadFeatures } from '../../src/features/load.js';
 import { useDatabase } from '../harness/db.js';
 import { exited } from './exec.js';
 
@@ -118,5 +122,30 @@ describe("nudge dev's Mailbox line", () => {
     );
     // server.public_url set: the links point there, and nothing is said of them.
     expect((await said()).join('\n')).not.toContain('Their unsubscribe');
+  });
+
+  it('says it only while every email stays in the dev mailbox, never for one that leaves for a real inbox', async () => {
+    const demo = await loadConfig({ cwd: path.join(ROOT, 'examples/demo'), env: {} });
+    const features = await loadFeatures(path.join(ROOT, 'examples/demo/nudge/features'), {}, ROOT);
+    const url = 'http://127.0.0.1:8800';
+    const email = (more: Partial<LoadedConfig['config']['email']>): LoadedConfig => ({
+      ...demo,
+      config: { ...demo.config, email: { ...demo.config.email, ...more } },
+    });
+    expect(demo.config.email.provider).toBe('dev');
+    expect(emailLinksAt(demo, features, url)).toBe(url);
+    // Resend or SMTP: the links reach a real inbox, where this address leads nowhere.
+    expect(emailLinksAt(email({ provider: 'resend' }), features, url)).toBeUndefined();
+    expect(emailLinksAt(email({ provider: 'smtp' }), features, url)).toBeUndefined();
+    // server.public_url set: the links point there.
+    const publicUrl: LoadedConfig = {
+      ...demo,
+      config: {
+        ...demo.config,
+        server: { ...demo.config.server, public_url: 'https://nudge.example' },
+      },
+    };
+    expect(emailLinksAt(publicUrl, features, url)).toBeUndefined();
+    expect(emailLinksAt(demo, features, undefined)).toBeUndefined();
   });
 });

@@ -111,7 +111,6 @@ const DEBUG_FLAGS =
 /** The reference connector's configuration example, as a nudge.yaml body, without its debug flags. */
 export const REFERENCE_CONNECTOR = REFERENCE_CONNECTOR_AS_WRITTEN.replace(DEBUG_FLAGS, '');
 
-/** A service_role JWT as Supabase issues them (the signature is not checked here). */
 /** Users, and the reference orders table as events, in batches of 10: what the API's sync tests run. */
 export const USERS_AND_ORDERS = `connectors:
   supabase:
@@ -146,6 +145,7 @@ export async function usersAndOrdersProject(
   return { dir, project: await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } }) };
 }
 
+/** A service_role JWT as Supabase issues them (the signature is not checked here). */
 export function serviceRoleKey(ref = 'local'): string {
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: 'supabase', ref, role: 'service_role', exp: 4_000_000_000 })}.c2lnbmF0dXJlLXNlY3JldA`;

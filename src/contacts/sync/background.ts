@@ -68,6 +68,12 @@ export interface BackgroundSyncs {
   /** The syncs started here and not ended, with where each is. */
   started(): ReadonlyMap<string, StartedState>;
   /**
+   * Those of started() whose run has saved its start: their sync_state row
+   * is that run's. Until then it is the run's before it (one done, or one
+   * interrupted that this run may continue — or start over, with a mode).
+   */
+  saved(): ReadonlySet<string>;
+  /**
    * Stops every run started here as Ctrl-C stops `nudge sync` (the same
    * signal: after the batches being written, each end saved in its row),
    * refuses starts from now on, and resolves once the starts being checked
@@ -86,6 +92,7 @@ export function makeBackgroundSyncs(options: {
   const { project, sql } = options;
   const concurrency = options.concurrency ?? 2;
   const started = new Map<string, StartedState>();
+  const saved = new Set<string>();
   const log = quietSyncLog(project);
   // The signal every run started here stops on, as `nudge sync`'s on Ctrl-C
   // (cli/sync.ts). It also cuts short the Supabase API requests of a start
@@ -108,7 +115,9 @@ export function makeBackgroundSyncs(options: {
     // later start that claimed a name released here keeps its claim.
     const mine = new Set(asked);
     const release = (name: string) => {
-      if (mine.delete(name)) started.delete(name);
+      if (!mine.delete(name)) return;
+      started.delete(name);
+      saved.delete(name);
     };
     let names = asked;
     let run: Promise<unknown> | undefined;
@@ -124,6 +133,7 @@ export function makeBackgroundSyncs(options: {
       names = prepared.names;
       for (const name of asked) if (!names.includes(name)) release(name);
       const first = names[0];
+      let firstHeld = false;
       let locked!: (refused: undefined) => void;
       const firstLocked = new Promise<undefined>((resolve) => {
         locked = resolve;
@@ -140,8 +150,10 @@ export function makeBackgroundSyncs(options: {
           reporter: () => quietReporter(log),
           onLocked: (name) => {
             started.set(name, 'running');
+            if (name === first) firstHeld = true;
             locked(undefined);
           },
+          onStarted: (name) => saved.add(name),
           // Another process runs it: its row shows that run, not one queued here.
           onRefused: release,
           // Its end is in its row now; the syncs after it are still queued here.
@@ -171,6 +183,9 @@ export function makeBackgroundSyncs(options: {
       // another process took the lock after the check, and nothing ran.
       const refused = await Promise.race([firstLocked, ending]);
       if (refused !== undefined) throw new SyncRunningError([refused]);
+      // Stopped, and the run ended without its first sync taking its lock:
+      // nothing ran, and the start is refused as one stopped while checked.
+      if (stopping.signal.aborted && !firstHeld) throw new SyncsStoppedError();
     } finally {
       if (!run) {
         for (const name of asked) release(name);
@@ -182,6 +197,7 @@ export function makeBackgroundSyncs(options: {
 
   return {
     started: () => started,
+    saved: () => saved,
     start(request) {
       if (stopping.signal.aborted) return Promise.reject(new SyncsStoppedError());
       const checked = start(request);

@@ -160,6 +160,12 @@ export interface SyncRunSettings {
   /** As each sync holds its lock (its name): its run begins, and no other process can take it. */
   onLocked?: (name: string) => void;
   /**
+   * As each sync's run has saved its start (its name): its sync_state row is
+   * this run's from then on, no longer the run's before it. Called as its
+   * reporter starts, once the rows it will read are counted.
+   */
+  onStarted?: (name: string) => void;
+  /**
    * A sync after the first whose lock another process holds (a `nudge sync`
    * took it while the syncs before it ran): it is passed here, left to that
    * process, and the syncs after it still run. Without this (the CLI), it is
@@ -206,7 +212,7 @@ export async function runSyncs(
           ...common,
           mapping,
           ...(columns ? { available: columns } : {}),
-          report: settings.reporter(),
+          report: reporter(settings, USERS_SYNC),
           onLocked: () => settings.onLocked?.(USERS_SYNC),
         }),
     });
@@ -219,7 +225,7 @@ export async function runSyncs(
         syncTable({
           ...common,
           mapping,
-          report: settings.reporter(),
+          report: reporter(settings, name),
           onLocked: () => settings.onLocked?.(name),
         }),
     });
@@ -245,6 +251,23 @@ export async function runSyncs(
     if (result.status !== 'done') break;
   }
   return results;
+}
+
+/** The sync's reporter, telling onStarted as it starts (runner.ts starts it after saving the run's start). */
+function reporter(settings: SyncRunSettings, name: string): SyncReporter {
+  const report = settings.reporter();
+  const { onStarted } = settings;
+  if (!onStarted) return report;
+  return {
+    log: report.log,
+    start: (label, total, plan) => {
+      onStarted(name);
+      report.start(label, total, plan);
+    },
+    progress: (stats) => report.progress(stats),
+    skipped: (id, reason) => report.skipped(id, reason),
+    stop: () => report.stop(),
+  };
 }
 
 /** withSyncLock's refusal (checkpoint.ts): another run of the sync holds its lock. */

@@ -195,6 +195,8 @@ function notSetUp(project: LoadedConfig): string {
 /** The configured syncs first (users, then table_mapping's order), then rows of any others. */
 async function syncOverview(options: SyncApiOptions): Promise<SyncOverview> {
   const { project, syncs } = options;
+  // Read before the rows: a run that had saved its start by then is in the row read.
+  const saved = new Set(syncs.saved());
   const rows = new Map((await readSyncRows(options.sql)).map((row) => [row.name, row]));
   const enabled = project.supabase?.enabled !== false;
   const configured = enabled
@@ -216,6 +218,7 @@ async function syncOverview(options: SyncApiOptions): Promise<SyncOverview> {
       describe(name, rows.get(name), {
         configured: configuredSet.has(name),
         here: syncs.started().get(name),
+        saved: saved.has(name),
         live: live.has(name),
         source,
       }),
@@ -242,11 +245,14 @@ function describe(
   {
     configured,
     here,
+    saved,
     live,
     source,
   }: {
     configured: boolean;
     here: 'queued' | 'running' | undefined;
+    /** Started here, and its run had saved its start before the row was read. */
+    saved: boolean;
     live: boolean;
     source: 'database' | 'api';
   },
@@ -260,10 +266,14 @@ function describe(
   const failed = stored !== 'running' && !!row?.error;
   const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : failed ? 'failed' : stored);
   // Started here and its run has not saved its start yet: the row still
-  // holds the run before it (or one interrupted, which this run continues,
-  // saved as running). What that run was, read, and when it began is not
-  // this one's, so none of it is shown until the run saves its own.
-  const previous = here !== undefined && stored !== 'running';
+  // holds the run before it — one that ended, or one a dead process left
+  // `running` (while this run waits its turn, or holds the lock and reads
+  // the row). What that run was, read, and when it began is not this one's
+  // (a mode or since starts a new run), so none of it is shown until the
+  // run saves its own. A run that continues an interrupted one saves that
+  // run's mode, since, started_at and counts as its own start: they are
+  // shown from then on, as a `nudge sync` continuing it reports them.
+  const previous = here !== undefined && !saved;
   return {
     name,
     resource: name === USERS_SYNC ? 'users' : 'table',
