@@ -3,11 +3,13 @@
 // what it holds, `nudge deploy` and `nudge teardown` refuse without
 // --discard-unread, and WAL of other tables alone (no change of a captured
 // table waiting) does not count as unread changes.
+import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { deploy as applyPlan } from '../../src/capture/deploy.js';
+import { slotUnread } from '../../src/capture/transports/replication/unread.js';
 import { planChange } from '../../src/cli/capture.js';
 import { loadConfig } from '../../src/config/load.js';
-import { useDatabase } from '../harness/db.js';
+import { createTestDatabase, useDatabase } from '../harness/db.js';
 import {
   ordersFeature,
   slotFor,
@@ -87,6 +89,37 @@ describe('a slot with changes no engine has read', () => {
       /- slot \S+ +orphan: .* · no changes waiting \([\d.]+ [kM]?B of other WAL not confirmed\)/,
     );
     expect(plan.out).not.toContain('! unread');
+  });
+
+  it("says when decoding took longer than it may, and counts inside a caller's transaction", async () => {
+    // What bounds a peek is its time: the WAL a slot retains on a shared
+    // server is mostly other databases', which decoding skips.
+    await db.sql`insert into public.noise (note) select repeat('x', 200) from generate_series(1, 20000)`;
+    const slow = await slotUnread(db.sql, slotFor(db), undefined, 1);
+    expect(slow).toMatchObject({ changes: null, uncounted: 'decoding it took more than 0.001 s' });
+    const inside = await db.sql.begin((tx) =>
+      slotUnread(tx as unknown as postgres.Sql, slotFor(db)),
+    );
+    expect(inside).toMatchObject({ changes: 0 });
+    expect(inside!.uncounted).toBeUndefined();
+  });
+
+  it('counts them while another database of the server writes more WAL than the peek once allowed', async () => {
+    // As on the shared test server, where a slot retained 64 MB of other
+    // tests' WAL within seconds and the count came back null.
+    await db.sql`insert into public.orders (status) values ('counted')`;
+    const other = await createTestDatabase();
+    try {
+      await other.sql`create table bulk (note text)`;
+      await other.sql`insert into bulk select repeat(md5(g::text), 32) from generate_series(1, 80000) g`;
+      const unread = await slotUnread(db.sql, slotFor(db));
+      expect(unread!.bytes).toBeGreaterThan(64 * 1024 * 1024);
+      expect(unread).toMatchObject({ changes: 1 });
+    } finally {
+      await other.drop();
+    }
+    // Read: the next test's change is the only one waiting.
+    await db.sql`select pg_replication_slot_advance(${slotFor(db)}, pg_current_wal_lsn())`;
   });
 
   it('deploy --discard-unread drops a slot with unread changes, saying so', async () => {

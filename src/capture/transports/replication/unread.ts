@@ -28,8 +28,16 @@ declare module '../../plan.js' {
   }
 }
 
-/** Peek only when the slot retains at most this much WAL: decoding it takes well under a second. */
-const PEEK_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * Peek only when the slot retains at most this much WAL. What it retains is
+ * the server's WAL since the slot's restart point, every database's: on a
+ * shared server most of it is other databases' records, which decoding
+ * skips cheaply, so the time a peek may take is what bounds it (PEEK_MS).
+ */
+const PEEK_LIMIT_BYTES = 1024 * 1024 * 1024;
+
+/** How long a peek may decode before it gives up (statement_timeout). */
+export const PEEK_MS = 3000;
 
 export interface SlotUnread {
   slot: string;
@@ -56,6 +64,7 @@ export async function slotUnread(
   sql: postgres.Sql,
   slot: string,
   before?: SlotUnread,
+  peekMs = PEEK_MS,
 ): Promise<SlotUnread | undefined> {
   const [row] = await sql<
     {
@@ -106,13 +115,22 @@ export async function slotUnread(
       uncounted: `its WAL was not flushed to disk within ${FLUSH_WAIT_MS / 1000} s`,
     };
   try {
-    const [peeked] = await sql.unsafe<{ changes: number }[]>(
-      `select count(*) filter (where get_byte(data, 0) in (${CHANGE_TYPES.join(', ')}))::int as changes
-         from pg_logical_slot_peek_binary_changes(${literal(slot)}, null, null,
-              'proto_version', '1', 'publication_names', ${literal(published.map((p) => p.name).join(','))})`,
-    );
+    const peek = async (tx: postgres.TransactionSql) => {
+      await tx`select set_config('statement_timeout', ${String(peekMs)}, true)`;
+      return tx.unsafe<{ changes: number }[]>(
+        `select count(*) filter (where get_byte(data, 0) in (${CHANGE_TYPES.join(', ')}))::int as changes
+           from pg_logical_slot_peek_binary_changes(${literal(slot)}, null, null,
+                'proto_version', '1', 'publication_names', ${literal(published.map((p) => p.name).join(','))})`,
+      );
+    };
+    // Its own transaction, or a savepoint of the caller's, for the timeout.
+    const [peeked] = await ('begin' in sql
+      ? sql.begin(peek)
+      : (sql as unknown as postgres.TransactionSql).savepoint(peek));
     return { ...unread, changes: peeked!.changes };
   } catch (error) {
+    if ((error as { code?: string }).code === '57014')
+      return { ...unread, uncounted: `decoding it took more than ${peekMs / 1000} s` };
     // Taken by a session meanwhile, or not decodable here: bytes are all we know.
     return { ...unread, uncounted: `decoding it failed: ${(error as Error).message}` };
   }
