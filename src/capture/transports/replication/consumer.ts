@@ -12,8 +12,10 @@
 //   long ago (its acknowledged position reaches disk only when its restart
 //   point moves, which a long transaction on the source holds back; a crash
 //   of the server goes back to it). So the transaction that stores changes
-//   also stores the last one's place (nudge_engine.replication_marks,
-//   migration 026), and a session skips every change at or before it. The
+//   also stores, every 10 s, the last one's place
+//   (nudge_engine.replication_marks, migration 026), and a session skips
+//   every change at or before it; the inbox's keys, kept an hour at least,
+//   cover what was stored since. The
 //   mark names the source server (system identifier and timeline): one from
 //   another server, whose positions may start again lower, is not used.
 // * Memory held to a few batches, whatever a transaction's size. pgoutput
@@ -144,6 +146,17 @@ interface Committed {
   deployed?: { id?: number };
 }
 
+/**
+ * How often the mark moves (ms): with the first write of a session, then
+ * with the first write once this long has passed. Moved with every write, it
+ * was a row update per inbox write, measured as 0.1–0.3 ms more database
+ * CPU per event at 500/s (docs/benchmarks.md). A mark behind what is stored
+ * is safe: what was stored after it is still in the inbox, whose keys skip
+ * it, since processed replication rows are kept an hour at least
+ * (REPLICATION_INGEST_LOG_S), far longer than this.
+ */
+const MARK_EVERY_MS = 10_000;
+
 /** The consumer's session lock: its first key (db/locks.ts), hashtext(slot) the second. */
 const LOCK = lockKey('replication');
 
@@ -232,7 +245,8 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     // it (see the top). Not readable (a server that refuses pg_control_*):
     // no mark, and the inbox's keys alone keep changes once.
     const server = await sourceServer(lock);
-    let mark = server ? await readMark(options.engine, options.slot, server) : undefined;
+    const mark = server ? await readMark(options.engine, options.slot, server) : undefined;
+    let markedAt = Number.NEGATIVE_INFINITY;
     // Stopped meanwhile: stop() found no stream to close, so none is opened.
     if (stopping) return;
     const backlogEnd = parseLsn(start!.written);
@@ -320,11 +334,12 @@ export function startConsumer(options: ConsumerOptions): Consumer {
               for (let i = 0; i < events.length; i += 1000)
                 stored += await insertInbox(tx, events.slice(i, i + 1000), route);
               const announce = announcement(tx, self, lanes);
-              await (server
+              const moving = server !== undefined && performance.now() - markedAt >= MARK_EVERY_MS;
+              await (moving
                 ? moveMark(tx, options.slot, server, last, announce)
                 : tx`select ${announce}`);
+              if (moving) markedAt = performance.now();
             });
-            mark = { lsn: last.lsn, n: last.n };
           }
           committed.splice(0, take);
           queued -= count;
