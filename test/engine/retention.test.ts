@@ -52,30 +52,42 @@ describe('engine.retention', () => {
     expect(decisions.map((r) => r.reason)).toEqual(['new']);
   });
 
-  it('keeps processed rows an hour at least under capture: replication, whatever ingest_log says', async () => {
+  it("keeps replicated rows until the consumer's mark covers them, or an hour with no mark, whatever ingest_log says", async () => {
     await db.sql`delete from nudge_engine.inbox`;
-    const event = (key: string) => ({
-      source: 'replication' as const,
+    const event = (source: 'replication' | 'api', key: string) => ({
+      source,
       sourceKey: key,
       eventName: 'x',
       occurredAt: new Date(),
     });
-    await insertInbox(db.sql, ['0/10:0', '0/20:0'].map(event));
+    await insertInbox(db.sql, [
+      event('replication', '0/10:0'),
+      event('replication', '0/20:0'),
+      event('replication', '0/30:0'),
+      event('api', 'api-1'),
+    ]);
     await db.sql`update nudge_engine.inbox set processed_at = now(),
                   received_at = now() - case source_key when '0/10:0' then interval '61 minutes'
-                                                        else interval '59 minutes' end`;
+                                                        when '0/20:0' then interval '59 minutes'
+                                                        else interval '5 seconds' end`;
     const keys = async () =>
-      (await db.sql<{ source_key: string }[]>`select source_key from nudge_engine.inbox`).map(
-        (r) => r.source_key,
-      );
-    // The same setting under triggers deletes both.
-    const replication = await project(
-      'capture: { transport: replication }\nengine: { retention: { ingest_log: 0s } }\n',
-    );
-    await applyRetention(db.sql, replication);
-    expect(await keys()).toEqual(['0/20:0']);
-    await applyRetention(db.sql, await project('engine: { retention: { ingest_log: 0s } }\n'));
+      (
+        await db.sql<{ source_key: string }[]>`
+          select source_key from nudge_engine.inbox order by source_key`
+      ).map((r) => r.source_key);
+    const now = await project('engine: { retention: { ingest_log: 0s } }\n');
+    // No mark (a source server that will not say who it is): an hour.
+    await applyRetention(db.sql, now);
+    expect(await keys()).toEqual(['0/20:0', '0/30:0']);
+    // A mark moved 10 s ago covers what was received before it, not after.
+    await db.sql`insert into nudge_engine.replication_marks (slot, source, lsn, n, updated_at)
+                 values ('nudge', 'server/1', '0/20', 0, now() - interval '10 seconds')`;
+    await applyRetention(db.sql, now);
+    expect(await keys()).toEqual(['0/30:0']);
+    await db.sql`update nudge_engine.replication_marks set updated_at = now()`;
+    await applyRetention(db.sql, now);
     expect(await keys()).toEqual([]);
+    await db.sql`delete from nudge_engine.replication_marks`;
   });
 
   it('keeps consumed outbox rows in the archive for retention.outbox, then deletes them', async () => {
@@ -119,18 +131,21 @@ stages:
     // the oldest row, not scan the table. Not analyzed, as a table whose
     // writes outpace autovacuum: the planner then guesses that a third of the
     // rows are past the cutoff, and a filter with a limit reads the table.
-    await db.sql`
-      insert into nudge_engine.inbox (source, source_key, event_name, occurred_at, processed_at)
-      select 'api', 'recent-' || g, 'x', now(), now() from generate_series(1, 30000) g`;
-    await db.sql`
-      insert into nudge_engine.decisions (outcome, reason)
-      select 'skipped', 'recent' from generate_series(1, 30000) g`;
-    await db.sql`
-      insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, captured_at)
-      select 1000 + g, 'public', 'orders', 'insert', 1, now() from generate_series(1, 30000) g`;
+    // And run first while the tables were small, on the same connection, as
+    // an engine does from its start: a prepared statement run five times gets
+    // one plan for any values (a generic plan), kept as the table grows.
     const config = await project('engine: { retention: { ingest_log: 1d, outbox: 1h } }\n');
-
     const scans = await db.sql.begin(async (tx) => {
+      for (let i = 0; i < 6; i++) await applyRetention(tx, config, tx);
+      await tx`
+        insert into nudge_engine.inbox (source, source_key, event_name, occurred_at, processed_at)
+        select 'api', 'recent-' || g, 'x', now(), now() from generate_series(1, 30000) g`;
+      await tx`
+        insert into nudge_engine.decisions (outcome, reason)
+        select 'skipped', 'recent' from generate_series(1, 30000) g`;
+      await tx`
+        insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, captured_at)
+        select 1000 + g, 'public', 'orders', 'insert', 1, now() from generate_series(1, 30000) g`;
       // The backend's counts not yet flushed to pg_stat_* (earlier
       // transactions' included): what the purge adds is the difference.
       const counts = () => tx<{ table: string; seq_scan: number; idx_scan: number }[]>`

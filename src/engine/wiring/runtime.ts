@@ -444,16 +444,16 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 }
 
 /**
- * Under capture: replication, processed inbox rows are kept at least this
- * long (s), whatever engine.retention.ingest_log says: with the consumer's
- * mark (consumer.ts, migration 026), their keys are what makes a change
- * streamed again store nothing twice, and they are all there is where the
- * source server will not say who it is (pg_control_system) and no mark is
- * kept. A slot streams again what it was not told of (a large transaction's
- * parts are stored before its commit is acknowledged), and after a crash of
+ * Replicated rows the consumer's mark does not cover yet (consumer.ts,
+ * migration 026) are what keeps a change streamed again from being stored
+ * twice: their keys. So whatever engine.retention.ingest_log says, a
+ * processed row of source `replication` is deleted only once it was
+ * received before the mark last moved (the mark covers it); with no mark
+ * (a source server that will not say who it is), only once it is this old
+ * (s). A slot streams again what it was not told of, and after a crash of
  * the server what it was told of since its position was last saved.
  */
-export const REPLICATION_INGEST_LOG_S = 3600;
+export const UNMARKED_INGEST_LOG_S = 3600;
 
 /** Rows a retention statement deletes at most at once: a first purge of a large table goes in steps. */
 const PURGE_CHUNK = 10_000;
@@ -480,40 +480,48 @@ export async function applyRetention(
 ): Promise<void> {
   const retention = project.config.engine.retention;
   const seconds = (duration: string) => parseDuration(duration)! / 1000;
-  const purge = async (statement: () => postgres.PendingQuery<postgres.Row[]>) => {
-    while ((await statement()).count >= PURGE_CHUNK) {}
+  // Each statement unprepared (postgres.js sends unsafe text with values as
+  // an unnamed statement), so it is planned with its values every time: a
+  // prepared one run every 5 s gets one plan for any values from its sixth
+  // run on (a generic plan), made while the tables were small, which read
+  // them whole once they had grown (the test below runs it that way).
+  const purge = async (db: Db, statement: string, values: number[]) => {
+    while ((await db.unsafe(statement, values)).count >= PURGE_CHUNK) {}
   };
-  const ingestLog =
-    project.config.capture.transport === 'replication'
-      ? Math.max(seconds(retention.ingest_log), REPLICATION_INGEST_LOG_S)
-      : seconds(retention.ingest_log);
   await purge(
-    () => engine`
-      delete from nudge_engine.inbox where id = any(array(
-        select id from nudge_engine.inbox
-         where received_at < now() - ${ingestLog} * interval '1 second'
-           and processed_at is not null
-         order by received_at limit ${PURGE_CHUNK}))`,
+    engine,
+    `delete from nudge_engine.inbox where id = any(array(
+       select id from nudge_engine.inbox
+        where received_at < now() - $1 * interval '1 second'
+          and processed_at is not null
+          and (source <> 'replication'
+               or received_at < coalesce(
+                    (select min(updated_at) from nudge_engine.replication_marks),
+                    now() - $2 * interval '1 second'))
+        order by received_at limit $3))`,
+    [seconds(retention.ingest_log), UNMARKED_INGEST_LOG_S, PURGE_CHUNK],
   );
   const kept = seconds(retention.decisions);
   await purge(
-    () => engine`
-      delete from nudge_engine.decisions where id = any(array(
-        select id from (
-          select id, at from nudge_engine.decisions order by id limit ${PURGE_CHUNK}) oldest
-         where at < now() - ${kept} * interval '1 second'
-           and (select at from nudge_engine.decisions order by id limit 1)
-               < now() - ${kept} * interval '1 second'))`,
+    engine,
+    `delete from nudge_engine.decisions where id = any(array(
+       select id from (
+         select id, at from nudge_engine.decisions order by id limit $2) oldest
+        where at < now() - $1 * interval '1 second'
+          and (select at from nudge_engine.decisions order by id limit 1)
+              < now() - $1 * interval '1 second'))`,
+    [kept, PURGE_CHUNK],
   );
   if (!source) return;
   const [archive] = await source<{ present: boolean }[]>`
     select to_regclass('nudge.event_archive') is not null as present`;
   if (!archive?.present) return;
   await purge(
-    () => source`
-      delete from nudge.event_archive where ctid = any(array(
-        select ctid from nudge.event_archive
-         where consumed_at < now() - ${seconds(retention.outbox)} * interval '1 second'
-         order by consumed_at limit ${PURGE_CHUNK}))`,
+    source,
+    `delete from nudge.event_archive where ctid = any(array(
+       select ctid from nudge.event_archive
+        where consumed_at < now() - $1 * interval '1 second'
+        order by consumed_at limit $2))`,
+    [seconds(retention.outbox), PURGE_CHUNK],
   );
 }

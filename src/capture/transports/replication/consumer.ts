@@ -14,8 +14,8 @@
 //   of the server goes back to it). So the transaction that stores changes
 //   also stores, every 10 s, the last one's place
 //   (nudge_engine.replication_marks, migration 026), and a session skips
-//   every change at or before it; the inbox's keys, kept an hour at least,
-//   cover what was stored since. The
+//   every change at or before it; the inbox's keys cover what was stored
+//   since (retention keeps those rows until the mark covers them). The
 //   mark names the source server (system identifier and timeline): one from
 //   another server, whose positions may start again lower, is not used.
 // * Memory held to a few batches, whatever a transaction's size. pgoutput
@@ -152,8 +152,8 @@ interface Committed {
  * was a row update per inbox write, measured as 0.1–0.3 ms more database
  * CPU per event at 500/s (docs/benchmarks.md). A mark behind what is stored
  * is safe: what was stored after it is still in the inbox, whose keys skip
- * it, since processed replication rows are kept an hour at least
- * (REPLICATION_INGEST_LOG_S), far longer than this.
+ * it, since retention keeps replicated rows until the mark has moved past
+ * their receipt (engine/wiring/runtime.ts applyRetention).
  */
 const MARK_EVERY_MS = 10_000;
 
