@@ -119,12 +119,11 @@ export interface Consumer {
 /** A change as streamed, before it is kept and cut (at its write, with the features of then). */
 interface Change {
   key: string;
-  /** Its transaction's commit LSN, and its place in it: its inbox key, and the mark. */
+  /** Its transaction's commit LSN, and its place in it: its inbox key (`<lsn>:<n>`), and the mark. */
   lsn: Lsn;
   n: number;
   table: TableName;
   operation: Operation;
-  sourceKey: string;
   newRow: Row | null;
   oldRow: Row | null;
   occurredAt: Date;
@@ -133,8 +132,8 @@ interface Change {
 interface Committed {
   /**
    * Where the transaction ends: acknowledged once it is stored. Undefined
-   * for a part of a transaction whose commit has not arrived yet (see
-   * `part` in session): stored, but the slot is not told.
+   * for a part of a transaction whose commit has not arrived yet (a batch
+   * of a large one, see the top): stored, but the slot is not told.
    */
   end?: Lsn;
   changes: Change[];
@@ -205,7 +204,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
       if (!keep.has(change.key)) continue;
       events.push({
         source: SOURCE,
-        sourceKey: change.sourceKey,
+        sourceKey: `${formatLsn(change.lsn)}:${change.n}`,
         schema: change.table.schema,
         table: change.table.table,
         operation: change.operation,
@@ -415,7 +414,6 @@ export function startConsumer(options: ConsumerOptions): Consumer {
               n,
               table: name,
               operation: decoded.tag,
-              sourceKey: `${formatLsn(open.lsn)}:${n}`,
               newRow: decoded.tag === 'delete' ? null : decoded.new,
               oldRow: decoded.tag === 'insert' ? null : decoded.old,
               occurredAt: open.time,

@@ -37,7 +37,7 @@ declare module '../../plan.js' {
 const PEEK_LIMIT_BYTES = 1024 * 1024 * 1024;
 
 /** How long a peek may decode before it gives up (statement_timeout). */
-export const PEEK_MS = 3000;
+const PEEK_MS = 3000;
 
 export interface SlotUnread {
   slot: string;
