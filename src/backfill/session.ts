@@ -3,10 +3,9 @@
 // released in `finally`.
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
-import { type EngineStore, openEngineStore } from '../db/engine.js';
+import { type EngineStore, openEngineStore, sourceBeside } from '../db/engine.js';
 import { type Feature, loadFeatures, noSuchFeature } from '../features/load.js';
 import { type Catalog, readCatalog } from '../source/catalog.js';
-import { openSource } from '../source/connect.js';
 
 export interface FeatureSession {
   project: LoadedConfig;
@@ -33,19 +32,16 @@ export async function withFeatureSession<T>(
   const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
   const feature = findFeature(features, name, project.featuresDir);
   const store = await openEngineStore(project, { max: 4 });
-  let source: postgres.Sql = store.sql;
   try {
-    if (store.where !== 'source') {
-      source = await openSource({
-        url: store.sourceUrl,
-        readOnly: project.config.access === 'read-only',
-        max: 2,
-      });
+    const beside = await sourceBeside(store, { readOnly: project.config.access === 'read-only' });
+    try {
+      const source = beside.sql;
+      const catalog = await readCatalog(source);
+      return await fn({ project, features, feature, store, source, catalog });
+    } finally {
+      await beside.close();
     }
-    const catalog = await readCatalog(source);
-    return await fn({ project, features, feature, store, source, catalog });
   } finally {
-    if (source !== store.sql) await source.end({ timeout: 5 });
     await store.close();
   }
 }

@@ -27,14 +27,14 @@ import {
 } from '../capture/failures/summary.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatCount } from '../contacts/sync/report.js';
-import type { EngineStore } from '../db/engine.js';
+import { sourceBeside } from '../db/engine.js';
 import { makeRouter } from '../engine/intake/router.js';
 import { FeatureSet } from '../engine/match/features.js';
 import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures } from '../features/load.js';
 import { type Catalog, readCatalog } from '../source/catalog.js';
-import { openSource, type Sql } from '../source/connect.js';
+import type { Sql } from '../source/connect.js';
 import { plural } from '../words.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -58,7 +58,7 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
     );
   }
   const store = await openProjectStore(project, io, { max: 4 });
-  const beside = await sourceBeside(store);
+  const beside = await sourceBeside(store, { readOnly: false });
   const source = beside.sql;
   try {
     const failures = await readFailures(source);
@@ -112,13 +112,6 @@ export async function captureRetry(options: CaptureRetryOptions, io: Io): Promis
     await beside.close();
     await store.close();
   }
-}
-
-/** The source database beside an open engine store: the store's own pool when the store is in it. */
-async function sourceBeside(store: EngineStore): Promise<{ sql: Sql; close(): Promise<void> }> {
-  if (store.where === 'source') return { sql: store.sql, close: async () => {} };
-  const sql = await openSource({ url: store.sourceUrl, readOnly: false, max: 2 });
-  return { sql, close: () => sql.end({ timeout: 5 }) };
 }
 
 /** The dry run: what each row would do now, writing nothing (a read-only session is enough). */
@@ -182,7 +175,7 @@ async function withRetrySource<T>(
 ): Promise<T> {
   if (project.databaseUrl) return withSource(project, ({ sql }) => fn(sql));
   const store = await openProjectStore(project, io, { max: 2 });
-  const beside = await sourceBeside(store);
+  const beside = await sourceBeside(store, { readOnly: false });
   try {
     return await fn(beside.sql);
   } finally {

@@ -95,3 +95,17 @@ export async function openEngineStore(
     },
   };
 }
+
+/**
+ * The source database beside an open engine store: the store's own pool
+ * when the store is in it, else a pool of its own (read-only when asked),
+ * which `close` ends.
+ */
+export async function sourceBeside(
+  store: EngineStore,
+  options: { readOnly: boolean },
+): Promise<{ sql: postgres.Sql; close(): Promise<void> }> {
+  if (store.where === 'source') return { sql: store.sql, close: async () => {} };
+  const sql = await openSource({ url: store.sourceUrl, readOnly: options.readOnly, max: 2 });
+  return { sql, close: () => sql.end({ timeout: 5 }) };
+}
