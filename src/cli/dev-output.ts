@@ -11,7 +11,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import type { Delivery, DemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH } from '../dev/story.js';
-import { keptInDevMailbox } from '../email/doctor.js';
+import { linksOpenInDevMailbox } from '../email/doctor.js';
 import {
   decisionLines,
   readDecisions,
@@ -84,8 +84,7 @@ export function emailLinksAt(
   features: Feature[],
   url: string | undefined,
 ): string | undefined {
-  if (!url || project.config.server.public_url) return undefined;
-  return keptInDevMailbox(project, features) ? url : undefined;
+  return url && linksOpenInDevMailbox(project, features) ? url : undefined;
 }
 
 export async function printAfterStory(

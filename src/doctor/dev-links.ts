@@ -8,7 +8,7 @@
 // inbox, where such a link leads nowhere — it stays the ⚠ it was.
 import type { LoadedConfig } from '../config/load.js';
 import { isDemoSource } from '../dev/demo.js';
-import { keptInDevMailbox } from '../email/doctor.js';
+import { linksOpenInDevMailbox } from '../email/doctor.js';
 import type { Feature } from '../features/load.js';
 import type { Sql } from '../source/connect.js';
 
@@ -22,7 +22,7 @@ export async function devMailboxAddress(
   project: LoadedConfig,
   features: Feature[],
 ): Promise<string | undefined> {
-  if (project.config.server.public_url || !keptInDevMailbox(project, features)) return undefined;
+  if (!linksOpenInDevMailbox(project, features)) return undefined;
   if (!(await isDemoSource(sql, project))) return undefined;
   // In nudge dev's own process the port in the links is the one it got; from
   // another terminal, the one nudge.yaml asks for (nudge dev says when it

@@ -51,10 +51,18 @@ export function senderlessEmails(project: LoadedConfig, features: Feature[]): st
   });
 }
 
-/** Whether every email of the active features stays in the dev mailbox (its provider, else email.provider, is dev). */
-export function keptInDevMailbox(project: LoadedConfig, features: Feature[]): boolean {
-  return activeEmails(features).every(
-    (e) => (e.params.provider ?? project.config.email.provider) === 'dev',
+/**
+ * Whether the emails' links lead to this server's own address, and rightly:
+ * no server.public_url is set, and every email of the active features stays
+ * in the dev mailbox (its provider, else email.provider, is dev), which this
+ * server serves.
+ */
+export function linksOpenInDevMailbox(project: LoadedConfig, features: Feature[]): boolean {
+  return (
+    !project.config.server.public_url &&
+    activeEmails(features).every(
+      (e) => (e.params.provider ?? project.config.email.provider) === 'dev',
+    )
   );
 }
 
@@ -110,7 +118,7 @@ function emailFinding(
   const { server, email } = project.config;
   const base = publicBaseUrl(project);
   const where = `${refusable.length} non-transactional email${refusable.length === 1 ? '' : 's'} (${refusable[0]}${refusable.length > 1 ? ', ...' : ''})`;
-  if (!server.public_url && devMailbox) {
+  if (devMailbox) {
     return [
       'ok',
       `${where} link to ${base} for unsubscribing: ${devMailbox}, where its mailbox opens them`,

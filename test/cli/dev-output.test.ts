@@ -30,6 +30,23 @@ beforeAll(async () => {
 });
 
 /** `fn` as if run by the built CLI (npm start): the commands printed name it. */
+/** What nudge dev prints after the story, as lines. */
+async function afterStory(dashboardUrl: string, linksAt?: string): Promise<string[]> {
+  const receiver = await startDemoReceiver();
+  const m = memoryIo({ cwd: ROOT });
+  try {
+    await printAfterStory(db.sql, receiver, m.io, {
+      dashboardUrl,
+      once: false,
+      terminal: otherCommands(m.io, db.url, 'examples/demo/nudge.yaml'),
+      ...(linksAt ? { linksAt } : {}),
+    });
+  } finally {
+    await receiver.close();
+  }
+  return m.stdout().split('\n');
+}
+
 async function asBuilt<T>(fn: () => T | Promise<T>): Promise<T> {
   const script = process.argv[1];
   process.argv[1] = BIN;
@@ -69,20 +86,7 @@ describe("nudge dev's commands for another terminal", () => {
   });
 
   it('say how to make an API key for an app, in a line that works pasted alone', async () => {
-    const receiver = await startDemoReceiver();
-    const m = memoryIo({ cwd: ROOT });
-    try {
-      await asBuilt(() =>
-        printAfterStory(db.sql, receiver, m.io, {
-          dashboardUrl: 'http://127.0.0.1:8787/?token=t',
-          once: false,
-          terminal: otherCommands(m.io, db.url, 'examples/demo/nudge.yaml'),
-        }),
-      );
-    } finally {
-      await receiver.close();
-    }
-    const lines = m.stdout().split('\n');
+    const lines = await asBuilt(() => afterStory('http://127.0.0.1:8787/?token=t'));
     const at = lines.findIndex((l) => l.startsWith('An API key'));
     expect(lines.slice(at, at + 2)).toEqual([
       'An API key for your app to call the API at http://127.0.0.1:8787/v1 (events, contacts; nudge/client), shown once:',
@@ -100,27 +104,13 @@ describe("nudge dev's commands for another terminal", () => {
 
 describe("nudge dev's Mailbox line", () => {
   it("says that the emails' links open at nudge dev's own address when server.public_url is not set", async () => {
-    const said = async (linksAt?: string) => {
-      const receiver = await startDemoReceiver();
-      const m = memoryIo({ cwd: ROOT });
-      try {
-        await printAfterStory(db.sql, receiver, m.io, {
-          dashboardUrl: 'http://127.0.0.1:8800/?token=t',
-          once: false,
-          terminal: otherCommands(m.io, db.url, 'examples/demo/nudge.yaml'),
-          ...(linksAt ? { linksAt } : {}),
-        });
-      } finally {
-        await receiver.close();
-      }
-      return m.stdout().split('\n');
-    };
+    const said = (linksAt?: string) => afterStory('http://127.0.0.1:8800/?token=t', linksAt);
     const lines = await said('http://127.0.0.1:8800');
     const at = lines.findIndex((l) => l.startsWith('  Mailbox  '));
     expect(lines[at + 1]).toBe(
       "           Their unsubscribe and preference links open here, at http://127.0.0.1:8800 (nudge dev's own address: server.public_url is not set).",
     );
-    // server.public_url set: the links point there, and nothing is said of them.
+    // No address given (emailLinksAt gave none, below): nothing is said of them.
     expect((await said()).join('\n')).not.toContain('Their unsubscribe');
   });
 
