@@ -36,7 +36,7 @@ export function lockKey(lock: LockName): string {
 }
 
 /** The locks whose second key is hashtext of a name: a sync's, a replication slot's. */
-export type NamedLock = 'sync' | 'replication';
+type NamedLock = 'sync' | 'replication';
 
 /**
  * Which of `names` some session holds now as the second key of `lock`

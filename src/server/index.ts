@@ -190,8 +190,8 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
         features: options.dashboard?.features ?? [],
         store: options.dashboard?.store ?? 'the source database',
         movableClock: options.dashboard?.movableClock ?? false,
+        syncs,
       },
-      syncs,
     }),
   );
   app.route('/', dashboard.routes);
@@ -232,24 +232,23 @@ function listen(
 /** How long close() waits for the answers of requests in flight once the syncs have stopped. */
 const ANSWER_GRACE_MS = 5000;
 
-/** The requests being answered, each until its response is sent or its connection is gone. */
-interface Answering {
-  closing: boolean;
-  responses: Map<ServerResponse, Promise<void>>;
-}
-
-function trackAnswers(server: Server): Answering {
-  const answering: Answering = { closing: false, responses: new Map() };
+/**
+ * The requests being answered, each until its response is sent or its
+ * connection is gone. Kept as little as that: every request passes here,
+ * POST /ingest's too, and only a stopping server waits on them.
+ */
+function trackAnswers(server: Server): Set<ServerResponse> {
+  const answering = new Set<ServerResponse>();
+  // One listener for every response (a response closes once): `this` is the one that closed.
+  function answered(this: ServerResponse) {
+    answering.delete(this);
+  }
   // Before Hono's listener, which may answer at once.
   server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
-    if (answering.closing) response.setHeader('connection', 'close');
-    const done = new Promise<void>((ended) => {
-      response.once('close', () => {
-        answering.responses.delete(response);
-        ended();
-      });
-    });
-    answering.responses.set(response, done);
+    // Stopping (close() stops listening at once): no request comes after this one.
+    if (!server.listening) response.setHeader('connection', 'close');
+    answering.add(response);
+    response.on('close', answered);
   });
   return answering;
 }
@@ -265,15 +264,18 @@ function trackAnswers(server: Server): Answering {
  */
 async function closeServer(
   server: Server,
-  answering: Answering,
+  answering: ReadonlySet<ServerResponse>,
   syncs: BackgroundSyncs,
 ): Promise<void> {
-  answering.closing = true;
   const unanswered: Promise<void>[] = [];
-  for (const [response, done] of answering.responses) {
+  for (const response of answering) {
     if (response.headersSent) continue;
     response.setHeader('connection', 'close');
-    unanswered.push(done);
+    unanswered.push(
+      new Promise<void>((ended) => {
+        response.once('close', ended);
+      }),
+    );
   }
   const closed = new Promise<Error | undefined>((done) => {
     server.close(done);

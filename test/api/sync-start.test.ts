@@ -13,14 +13,17 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SyncInfo, SyncOverview } from '../../src/client/index.js';
 import type { LoadedConfig } from '../../src/config/load.js';
-import { heldSyncLocks } from '../../src/contacts/sync/status.js';
+import { heldNamedLocks } from '../../src/db/locks.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
 import {
   hold,
+  holdMigrate,
+  insertRunningRow,
   nudgeSessions,
+  takeSyncLock,
   USERS_AND_ORDERS,
   userId,
   usersAndOrdersProject,
@@ -38,9 +41,6 @@ let key: string;
 let server: TestServer;
 /** The other process: a session of the test's own that takes syncs' locks and writes their rows. */
 let other: postgres.Sql;
-/** Promise rejections nothing handled while a test ran. */
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 beforeAll(async () => {
   ({ project } = await usersAndOrdersProject(db, { users: 20, orders: 5 }, THREE_SYNCS));
@@ -50,23 +50,19 @@ beforeAll(async () => {
   key = (await createApiKey(db.sql, 'sync-start', 'write')).key;
   server = await startTestServer(db.sql, project, MASTER);
   other = postgres(db.url, { max: 1, onnotice: () => {} });
-  process.on('unhandledRejection', onUnhandled);
 });
 
 afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
   await other?.end();
   await server?.close();
 });
 
 beforeEach(async () => {
   await db.sql`truncate nudge_engine.contacts, nudge_engine.events, nudge_engine.sync_state cascade`;
-  unhandled.length = 0;
 });
 
 afterEach(async () => {
   await other`select pg_advisory_unlock_all()`;
-  expect(unhandled).toEqual([]);
 });
 
 async function call(method: 'GET' | 'POST', body?: unknown) {
@@ -81,19 +77,8 @@ async function overview(): Promise<Map<string, SyncInfo>> {
 
 /** The other process's run of `name`: its lock taken, then its start saved as a run saves it. */
 async function otherRun(name: string) {
-  await other`select pg_advisory_lock(hashtext('nudge sync'), hashtext(${name}))`;
-  const cursor = {
-    mode: 'full',
-    source: 'database',
-    since: null,
-    after: { id: 3 },
-    run_started_at: '2026-01-02T03:04:05.000Z',
-    next_since: null,
-  };
-  const stats = { read: 3, synced: 3, created: 3, updated: 0, skipped: 0, deleted: 0, reasons: {} };
-  await other`
-    insert into nudge_engine.sync_state (name, status, cursor, stats)
-    values (${name}, 'running', ${JSON.stringify(cursor)}::text::jsonb, ${JSON.stringify(stats)}::text::jsonb)`;
+  await takeSyncLock(other, name);
+  await insertRunningRow(other, name);
   return row(name);
 }
 
@@ -105,10 +90,7 @@ async function row(name: string) {
 describe('a sync whose lock a nudge sync takes after the start’s check', () => {
   it('makes the start the 409 sync_running the check gives, nothing run and the other run’s row untouched', async () => {
     // The start's session migrates the engine store after the check: it waits there.
-    const migrateHeld = await hold(
-      db,
-      `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
-    );
+    const migrateHeld = await holdMigrate(db);
     try {
       const answer = call('POST', { resources: ['users'] });
       await waitingOn(db, migrateHeld.pid);
@@ -153,7 +135,7 @@ describe('a queued sync whose lock a nudge sync takes while the one before it ru
         expect.objectContaining({ name: 'table:public.orders', status: 'queued' }),
         expect.objectContaining({ name: 'table:public.customers', status: 'queued' }),
       ]);
-      expect(await heldSyncLocks(db.sql, ['users'])).toEqual(new Set(['users']));
+      expect(await heldNamedLocks(db.sql, 'sync', ['users'])).toEqual(new Set(['users']));
       await waitingOn(db, contactsHeld.pid);
       before = await otherRun('table:public.orders');
     } finally {
@@ -191,27 +173,8 @@ describe('a queued sync whose lock a nudge sync takes while the one before it ru
 
 describe('a sync started here over a run whose process died', () => {
   it('shows none of that run until its own saves its start, then the run it continues as its own', async () => {
-    const cursor = {
-      mode: 'full',
-      source: 'database',
-      since: null,
-      after: { id: userId(3) },
-      run_started_at: '2026-01-02T03:04:05.000Z',
-      next_since: null,
-    };
-    const stats = {
-      read: 3,
-      synced: 3,
-      created: 3,
-      updated: 0,
-      skipped: 0,
-      deleted: 0,
-      reasons: {},
-    };
     // Stored running, and nobody holds its lock: the process died mid-run.
-    await db.sql`
-      insert into nudge_engine.sync_state (name, status, cursor, stats)
-      values ('users', 'running', ${JSON.stringify(cursor)}::text::jsonb, ${JSON.stringify(stats)}::text::jsonb)`;
+    await insertRunningRow(db.sql, 'users', { after: { id: userId(3) } });
     expect((await overview()).get('users')).toMatchObject({
       status: 'interrupted',
       alive: false,

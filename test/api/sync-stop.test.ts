@@ -7,11 +7,12 @@
 // still holds, not those a later start claimed. Runs are held mid-way by a
 // lock the test holds on a table they write, never by timing.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { syncUsersCommand } from '../../src/cli/sync.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { makeBackgroundSyncs, SyncsStoppedError } from '../../src/contacts/sync/background.js';
-import { heldSyncLocks, readSyncRows } from '../../src/contacts/sync/status.js';
+import { readSyncRows } from '../../src/contacts/sync/status.js';
+import { heldNamedLocks } from '../../src/db/locks.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
@@ -19,6 +20,7 @@ import { startTestServer, type TestServer } from '../server/helpers.js';
 import {
   contacts,
   hold,
+  holdMigrate,
   nudgeSessions,
   runCommand,
   usersAndOrdersProject,
@@ -33,27 +35,14 @@ const USERS = 30;
 let dir: string;
 let project: LoadedConfig;
 let key: string;
-/** Promise rejections nothing handled while a test ran. */
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 beforeAll(async () => {
   ({ dir, project } = await usersAndOrdersProject(db, { users: USERS, orders: 5 }));
   key = (await createApiKey(db.sql, 'sync-stop', 'write')).key;
-  process.on('unhandledRejection', onUnhandled);
-});
-
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
 });
 
 beforeEach(async () => {
   await db.sql`truncate nudge_engine.contacts, nudge_engine.events, nudge_engine.sync_state cascade`;
-  unhandled.length = 0;
-});
-
-afterEach(() => {
-  expect(unhandled).toEqual([]);
 });
 
 /** Begins closing `server` and waits until it no longer listens; closed() says whether close() is done. */
@@ -105,7 +94,7 @@ describe('a server stopped during a sync', () => {
     expect(rows.map((row) => row.name)).toEqual(['users']); // the orders sync never began
     const users = rows[0]!;
     expect(users).toMatchObject({ status: 'interrupted', alive: null, error: null });
-    expect(await heldSyncLocks(db.sql, ['users'])).toEqual(new Set());
+    expect(await heldNamedLocks(db.sql, 'sync', ['users'])).toEqual(new Set());
     expect(await nudgeSessions(db)).toEqual([]);
     // Everything up to the checkpoint is written, nothing after it.
     const after = (users.cursor!.after as { id: string }).id;
@@ -124,10 +113,7 @@ describe('a server stopped during a sync', () => {
   it('answers a start being checked when it stops over HTTP: 503 server_stopping, not a reset', async () => {
     const server = await startTestServer(db.sql, project, MASTER);
     // The start's session migrates the engine store first: it waits there.
-    const migrateHeld = await hold(
-      db,
-      `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
-    );
+    const migrateHeld = await holdMigrate(db);
     let stopping: Awaited<ReturnType<typeof beginClosing>> | undefined;
     try {
       const answer = fetch(`${server.url}/v1/sync`, {
@@ -185,10 +171,7 @@ describe('makeBackgroundSyncs', () => {
   it('stop() refuses a start being checked, which begins no run, and waits for it', async () => {
     const syncs = makeBackgroundSyncs({ project, sql: db.sql });
     // The start's session migrates the engine store first: it waits there.
-    const migrateHeld = await hold(
-      db,
-      `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
-    );
+    const migrateHeld = await holdMigrate(db);
     let stopped = false;
     try {
       const starting = syncs.start({ users: true, tables: false });
@@ -232,10 +215,7 @@ describe('makeBackgroundSyncs', () => {
       expect(syncs.started().get('table:public.orders')).toBe('running');
 
       // Another start claims users, and waits in its checks until the first run has ended.
-      migrateHeld = await hold(
-        db,
-        `select pg_advisory_xact_lock(hashtext('nudge engine migrate'))`,
-      );
+      migrateHeld = await holdMigrate(db);
       const again = syncs.start({ users: true, tables: false });
       expect(syncs.started().get('users')).toBe('queued');
       await eventsHeld.release();

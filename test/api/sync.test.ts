@@ -15,7 +15,14 @@ import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { startTestServer, type TestServer, testProject } from '../server/helpers.js';
-import { projectDir, USERS_AND_ORDERS, userId, usersAndOrdersProject } from '../sync/fixture.js';
+import {
+  insertRunningRow,
+  projectDir,
+  takeSyncLock,
+  USERS_AND_ORDERS,
+  userId,
+  usersAndOrdersProject,
+} from '../sync/fixture.js';
 
 const db = useDatabase();
 /** The servers' master key: each server of the file reads the ingest secret the first stored. */
@@ -75,11 +82,11 @@ async function until(status: SyncInfo['status'], names: string[]): Promise<SyncO
 
 /** Holds a sync's advisory lock, taken as checkpoint.ts takes it, on the test's own session. */
 async function holding<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  await other`select pg_advisory_lock(hashtext('nudge sync'), hashtext(${name}))`;
+  const release = await takeSyncLock(other, name);
   try {
     return await fn();
   } finally {
-    await other`select pg_advisory_unlock(hashtext('nudge sync'), hashtext(${name}))`;
+    await release();
   }
 }
 
@@ -126,11 +133,9 @@ describe('GET /v1/sync', () => {
 
   it('says a run stored as running is running while a process holds its lock, else interrupted', async () => {
     const name = 'table:public.gone';
-    await db.sql`
-      insert into nudge_engine.sync_state (name, status, cursor, stats)
-      values (${name}, 'running',
-              ${JSON.stringify({ mode: 'full', source: 'database', since: null, after: { id: 3 }, run_started_at: '2026-01-02T03:04:05.000Z', next_since: null })}::text::jsonb,
-              ${JSON.stringify({ read: 30, synced: 29, created: 29, updated: 0, skipped: 1, deleted: 0, reasons: { 'no contact': 1 } })}::text::jsonb)`;
+    await insertRunningRow(db.sql, name, {
+      stats: { read: 30, synced: 29, created: 29, skipped: 1, reasons: { 'no contact': 1 } },
+    });
     try {
       const held = await holding(name, () => nudge.sync.state());
       expect(byName(held).get(name)).toMatchObject({

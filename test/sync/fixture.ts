@@ -1,7 +1,8 @@
 // Shared pieces of the sync tests: auth users generated in the Supabase-shaped
 // database, the reference connector's example tables, a project directory with
-// a nudge.yaml, running a sync command in-process, reading back contacts, and
-// holding a run mid-way by a lock a session of the test's own holds.
+// a nudge.yaml, running a sync command in-process, reading back contacts,
+// holding a run mid-way by a lock a session of the test's own holds, and
+// another process's run of a sync (its lock, its row).
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,9 @@ import postgres from 'postgres';
 import type { Io } from '../../src/cli/io.js';
 import { memoryIo } from '../../src/cli/io.js';
 import type { SyncOptions } from '../../src/cli/sync.js';
+import type { SyncCounts } from '../../src/client/sync.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
+import { lockKey } from '../../src/db/locks.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -241,6 +244,59 @@ export async function hold(db: { url: string }, statement: string) {
       await session.end();
     },
   };
+}
+
+/** hold() of the migrate lock, as migrateEngine takes it: a sync's start migrates after its checks, and waits there. */
+export function holdMigrate(db: { url: string }) {
+  return hold(db, `select pg_advisory_xact_lock(${lockKey('migrate')})`);
+}
+
+/**
+ * Takes sync `name`'s lock on `session` as checkpoint.ts takes it: the
+ * sync runs in another process. Resolves with what gives it back.
+ */
+export async function takeSyncLock(
+  session: postgres.Sql,
+  name: string,
+): Promise<() => Promise<void>> {
+  await session`select pg_advisory_lock(${session.unsafe(lockKey('sync'))}, hashtext(${name}))`;
+  return async () => {
+    await session`select pg_advisory_unlock(${session.unsafe(lockKey('sync'))}, hashtext(${name}))`;
+  };
+}
+
+/**
+ * A sync_state row stored `running`, as a run leaves it after its first
+ * batches: a full run from the database begun 2026-01-02T03:04:05.000Z, its
+ * checkpoint after `after` (default id 3), its counts 3 read, synced and
+ * created but for those `stats` gives.
+ */
+export async function insertRunningRow(
+  sql: postgres.Sql,
+  name: string,
+  { after = { id: 3 }, stats = {} }: { after?: object; stats?: Partial<SyncCounts> } = {},
+): Promise<void> {
+  const cursor = {
+    mode: 'full',
+    source: 'database',
+    since: null,
+    after,
+    run_started_at: '2026-01-02T03:04:05.000Z',
+    next_since: null,
+  };
+  const counts: SyncCounts = {
+    read: 3,
+    synced: 3,
+    created: 3,
+    updated: 0,
+    skipped: 0,
+    deleted: 0,
+    reasons: {},
+    ...stats,
+  };
+  await sql`
+    insert into nudge_engine.sync_state (name, status, cursor, stats)
+    values (${name}, 'running', ${JSON.stringify(cursor)}::text::jsonb, ${JSON.stringify(counts)}::text::jsonb)`;
 }
 
 /** Waits until a statement of another session waits for the lock session `holder` holds. */

@@ -18,6 +18,7 @@ import pc from 'picocolors';
 import type postgres from 'postgres';
 import type { Io } from '../../cli/io.js';
 import type { LoadedConfig } from '../../config/load.js';
+import { heldNamedLocks } from '../../db/locks.js';
 import { makeSyncLog, type SyncLog, type SyncReporter } from './report.js';
 import {
   isLockRefusal,
@@ -28,10 +29,15 @@ import {
   syncLogSettings,
 } from './request.js';
 import { openSyncSession, projectSecrets, type SyncSession } from './session.js';
-import { heldSyncLocks } from './status.js';
 
-/** Where a sync started here is: waiting for the one before it, or its turn. */
-export type StartedState = 'queued' | 'running';
+/**
+ * Where a sync started here is: `queued`, waiting for the one before it;
+ * `locked`, its turn (it holds its lock), its run's start not saved yet, so
+ * its sync_state row is still the run's before it (one done, or one
+ * interrupted that this run may continue — or start over, with a mode);
+ * `running`, its run's start saved, and the row this run's.
+ */
+export type StartedState = 'queued' | 'locked' | 'running';
 
 export interface BackgroundStart extends SyncRequest {
   full?: boolean;
@@ -68,12 +74,6 @@ export interface BackgroundSyncs {
   /** The syncs started here and not ended, with where each is. */
   started(): ReadonlyMap<string, StartedState>;
   /**
-   * Those of started() whose run has saved its start: their sync_state row
-   * is that run's. Until then it is the run's before it (one done, or one
-   * interrupted that this run may continue — or start over, with a mode).
-   */
-  saved(): ReadonlySet<string>;
-  /**
    * Stops every run started here as Ctrl-C stops `nudge sync` (the same
    * signal: after the batches being written, each end saved in its row),
    * refuses starts from now on, and resolves once the starts being checked
@@ -92,7 +92,6 @@ export function makeBackgroundSyncs(options: {
   const { project, sql } = options;
   const concurrency = options.concurrency ?? 2;
   const started = new Map<string, StartedState>();
-  const saved = new Set<string>();
   const log = quietSyncLog(project);
   // The signal every run started here stops on, as `nudge sync`'s on Ctrl-C
   // (cli/sync.ts). It also cuts short the Supabase API requests of a start
@@ -117,13 +116,12 @@ export function makeBackgroundSyncs(options: {
     const release = (name: string) => {
       if (!mine.delete(name)) return;
       started.delete(name);
-      saved.delete(name);
     };
     let names = asked;
     let run: Promise<unknown> | undefined;
     let session: SyncSession | undefined;
     try {
-      const held = await heldSyncLocks(sql, asked);
+      const held = await heldNamedLocks(sql, 'sync', asked);
       if (held.size) throw new SyncRunningError(asked.filter((name) => held.has(name)));
       session = await openSyncSession(project, log, { concurrency, signal: stopping.signal });
       const prepared = await prepareSyncs(session, project, log, request);
@@ -133,10 +131,9 @@ export function makeBackgroundSyncs(options: {
       names = prepared.names;
       for (const name of asked) if (!names.includes(name)) release(name);
       const first = names[0];
-      let firstHeld = false;
-      let locked!: (refused: undefined) => void;
-      const firstLocked = new Promise<undefined>((resolve) => {
-        locked = resolve;
+      let locked = () => {};
+      const firstLocked = new Promise<'locked'>((resolve) => {
+        locked = () => resolve('locked');
       });
       const ending = runSyncs(
         session,
@@ -147,13 +144,18 @@ export function makeBackgroundSyncs(options: {
           concurrency,
           ...(request.full ? { full: true } : {}),
           ...(request.since ? { since: request.since } : {}),
-          reporter: () => quietReporter(log),
+          // Prints nothing; its start() comes once the run has saved its start
+          // (runner.ts): the sync's row is this run's from then on.
+          reporter: (name) => ({
+            ...quietReporter(log),
+            start: () => {
+              started.set(name, 'running');
+            },
+          }),
           onLocked: (name) => {
-            started.set(name, 'running');
-            if (name === first) firstHeld = true;
-            locked(undefined);
+            started.set(name, 'locked');
+            if (name === first) locked();
           },
-          onStarted: (name) => saved.add(name),
           // Another process runs it: its row shows that run, not one queued here.
           onRefused: release,
           // Its end is in its row now; the syncs after it are still queued here.
@@ -162,13 +164,15 @@ export function makeBackgroundSyncs(options: {
         log,
       )
         .then(
-          () => undefined,
+          () => 'ended' as const,
           // A failure is kept in the sync's row (request.ts). A refusal of
           // the lock thrown is the first sync's, before anything ran here
           // (request.ts gives a later one's to onRefused): the start's
           // answer, the other run's row left alone.
           (error: unknown) =>
-            first !== undefined && isLockRefusal(error, first) ? first : undefined,
+            first !== undefined && isLockRefusal(error, first)
+              ? ('refused' as const)
+              : ('ended' as const),
         )
         .finally(async () => {
           // Those a failure or a stop left queued go back to what their rows say.
@@ -181,11 +185,11 @@ export function makeBackgroundSyncs(options: {
       // Answered once no other process can take the first sync: it holds its
       // lock, or its run has ended (failed, its error in its row) — or
       // another process took the lock after the check, and nothing ran.
-      const refused = await Promise.race([firstLocked, ending]);
-      if (refused !== undefined) throw new SyncRunningError([refused]);
+      const answer = await Promise.race([firstLocked, ending]);
+      if (answer === 'refused') throw new SyncRunningError([first!]);
       // Stopped, and the run ended without its first sync taking its lock:
       // nothing ran, and the start is refused as one stopped while checked.
-      if (stopping.signal.aborted && !firstHeld) throw new SyncsStoppedError();
+      if (answer === 'ended' && stopping.signal.aborted) throw new SyncsStoppedError();
     } finally {
       if (!run) {
         for (const name of asked) release(name);
@@ -197,7 +201,6 @@ export function makeBackgroundSyncs(options: {
 
   return {
     started: () => started,
-    saved: () => saved,
     start(request) {
       if (stopping.signal.aborted) return Promise.reject(new SyncsStoppedError());
       const checked = start(request);

@@ -155,16 +155,15 @@ export interface SyncRunSettings {
   concurrency?: number;
   /** After each committed batch (tests). */
   onBatch?: (committed: number, stats: SyncStats) => void;
-  /** Each sync's reporter: a progress bar or lines in the CLI, nothing in the server. */
-  reporter: () => SyncReporter;
+  /**
+   * Each sync's reporter (given its name): a progress bar or lines in the
+   * CLI, nothing in the server. Its start() comes once the run has saved
+   * its start (runner.ts), the rows it will read counted: the sync_state row
+   * is this run's from then on, no longer the run's before it.
+   */
+  reporter: (name: string) => SyncReporter;
   /** As each sync holds its lock (its name): its run begins, and no other process can take it. */
   onLocked?: (name: string) => void;
-  /**
-   * As each sync's run has saved its start (its name): its sync_state row is
-   * this run's from then on, no longer the run's before it. Called as its
-   * reporter starts, once the rows it will read are counted.
-   */
-  onStarted?: (name: string) => void;
   /**
    * A sync after the first whose lock another process holds (a `nudge sync`
    * took it while the syncs before it ran): it is passed here, left to that
@@ -212,7 +211,7 @@ export async function runSyncs(
           ...common,
           mapping,
           ...(columns ? { available: columns } : {}),
-          report: reporter(settings, USERS_SYNC),
+          report: settings.reporter(USERS_SYNC),
           onLocked: () => settings.onLocked?.(USERS_SYNC),
         }),
     });
@@ -225,7 +224,7 @@ export async function runSyncs(
         syncTable({
           ...common,
           mapping,
-          report: reporter(settings, name),
+          report: settings.reporter(name),
           onLocked: () => settings.onLocked?.(name),
         }),
     });
@@ -251,23 +250,6 @@ export async function runSyncs(
     if (result.status !== 'done') break;
   }
   return results;
-}
-
-/** The sync's reporter, telling onStarted as it starts (runner.ts starts it after saving the run's start). */
-function reporter(settings: SyncRunSettings, name: string): SyncReporter {
-  const report = settings.reporter();
-  const { onStarted } = settings;
-  if (!onStarted) return report;
-  return {
-    log: report.log,
-    start: (label, total, plan) => {
-      onStarted(name);
-      report.start(label, total, plan);
-    },
-    progress: (stats) => report.progress(stats),
-    skipped: (id, reason) => report.skipped(id, reason),
-    stop: () => report.stop(),
-  };
 }
 
 /** withSyncLock's refusal (checkpoint.ts): another run of the sync holds its lock. */

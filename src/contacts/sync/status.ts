@@ -23,11 +23,6 @@ export interface SyncRow {
   alive: boolean | null;
 }
 
-/** The syncs among `names` whose advisory lock (checkpoint.ts) some session holds now. */
-export function heldSyncLocks(engine: postgres.Sql, names: string[]): Promise<Set<string>> {
-  return heldNamedLocks(engine, 'sync', names);
-}
-
 /**
  * Every sync_state row, a stored `running` with whether its process is
  * alive. The locks are read after the rows; a run that ended or began in
@@ -48,7 +43,7 @@ export async function readSyncRows(engine: postgres.Sql): Promise<SyncRow[]> {
     >`select name, status, cursor, stats, error, updated_at from nudge_engine.sync_state order by name`;
   const first = await read();
   const running = first.filter((row) => row.status === 'running').map((row) => row.name);
-  const held = await heldSyncLocks(engine, running);
+  const held = await heldNamedLocks(engine, 'sync', running);
   const unheld = running.filter((name) => !held.has(name));
   const again = unheld.length
     ? new Map((await read()).map((row) => [row.name, row]))

@@ -35,14 +35,13 @@ export interface ApiOptions {
   now?: () => number;
   /** Called after a tracked event reached the inbox: wake the engine. */
   onEvents?: () => void;
-  /** The dashboard's routes and its session cookie as a credential (dashboard.ts). */
-  dashboard?: DashboardApiOptions;
   /**
-   * The contact syncs POST /v1/sync starts in this process (mounted with
-   * `dashboard`, whose project they sync): the server makes them, and stops
+   * The dashboard's routes and its session cookie as a credential
+   * (dashboard.ts); `syncs`, the contact syncs POST /v1/sync starts in this
+   * process, of the dashboard's project: the server makes them, and stops
    * them as it stops.
    */
-  syncs?: BackgroundSyncs;
+  dashboard?: DashboardApiOptions & { syncs: BackgroundSyncs };
 }
 
 export function makeApi(options: ApiOptions): Hono<ApiEnv> {
@@ -88,11 +87,10 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   if (options.dashboard)
     api.route('/features', reportRoutes({ sql, project: options.dashboard.project }));
   // The contact sync's state, and `nudge sync` started in this process (sync.ts).
-  if (options.dashboard && options.syncs)
-    api.route(
-      '/sync',
-      syncRoutes({ sql, project: options.dashboard.project, syncs: options.syncs, maxBodyBytes }),
-    );
+  if (options.dashboard) {
+    const { project, syncs } = options.dashboard;
+    api.route('/sync', syncRoutes({ sql, project, syncs, maxBodyBytes }));
+  }
   if (options.dashboard) api.route('/', dashboardRoutes({ ...options.dashboard, maxBodyBytes }));
   return api;
 }

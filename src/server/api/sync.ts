@@ -19,6 +19,7 @@ import { timeOption } from '../../config/time-options.js';
 import { AUTH_USERS, liveSyncTables, STORAGE_OBJECTS } from '../../contacts/live.js';
 import {
   type BackgroundSyncs,
+  type StartedState,
   SyncRunningError,
   SyncsStoppedError,
 } from '../../contacts/sync/background.js';
@@ -195,8 +196,9 @@ function notSetUp(project: LoadedConfig): string {
 /** The configured syncs first (users, then table_mapping's order), then rows of any others. */
 async function syncOverview(options: SyncApiOptions): Promise<SyncOverview> {
   const { project, syncs } = options;
-  // Read before the rows: a run that had saved its start by then is in the row read.
-  const saved = new Set(syncs.saved());
+  // One copy, taken before the rows are read: a run that had saved its start
+  // by then (running) is in the row read.
+  const started = new Map(syncs.started());
   const rows = new Map((await readSyncRows(options.sql)).map((row) => [row.name, row]));
   const enabled = project.supabase?.enabled !== false;
   const configured = enabled
@@ -205,7 +207,7 @@ async function syncOverview(options: SyncApiOptions): Promise<SyncOverview> {
         ...configuredTableSyncs(project).map((t) => t.name),
       ]
     : [];
-  const names = [...new Set([...configured, ...rows.keys(), ...syncs.started().keys()])];
+  const names = [...new Set([...configured, ...rows.keys(), ...started.keys()])];
   const configuredSet = new Set(configured);
   const ready = setUp(project);
   const live = liveSyncs(project);
@@ -217,8 +219,7 @@ async function syncOverview(options: SyncApiOptions): Promise<SyncOverview> {
     syncs: names.map((name) =>
       describe(name, rows.get(name), {
         configured: configuredSet.has(name),
-        here: syncs.started().get(name),
-        saved: saved.has(name),
+        here: started.get(name),
         live: live.has(name),
         source,
       }),
@@ -245,14 +246,12 @@ function describe(
   {
     configured,
     here,
-    saved,
     live,
     source,
   }: {
     configured: boolean;
-    here: 'queued' | 'running' | undefined;
-    /** Started here, and its run had saved its start before the row was read. */
-    saved: boolean;
+    /** Started here: where it was before the row was read. */
+    here: StartedState | undefined;
     live: boolean;
     source: 'database' | 'api';
   },
@@ -264,7 +263,8 @@ function describe(
   // Started here: queued until its turn and its lock, then running (also before its run saves its start).
   // An error recorded since the row's run ended (one before a run's first page) is its state now.
   const failed = stored !== 'running' && !!row?.error;
-  const status: SyncInfo['status'] = here ?? (lost ? 'interrupted' : failed ? 'failed' : stored);
+  const status: SyncInfo['status'] =
+    (here === 'locked' ? 'running' : here) ?? (lost ? 'interrupted' : failed ? 'failed' : stored);
   // Started here and its run has not saved its start yet: the row still
   // holds the run before it — one that ended, or one a dead process left
   // `running` (while this run waits its turn, or holds the lock and reads
@@ -273,7 +273,7 @@ function describe(
   // run saves its own. A run that continues an interrupted one saves that
   // run's mode, since, started_at and counts as its own start: they are
   // shown from then on, as a `nudge sync` continuing it reports them.
-  const previous = here !== undefined && !saved;
+  const previous = here === 'queued' || here === 'locked';
   return {
     name,
     resource: name === USERS_SYNC ? 'users' : 'table',
