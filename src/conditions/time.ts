@@ -28,8 +28,22 @@ export interface ParsedTime {
  * Strict mode, for literals the user writes, wants a four-digit year and at
  * most six fractional digits. The lenient mode also reads what to_jsonb()
  * writes for rows: `infinity`, years past 9999, ` BC`, offsets with seconds.
+ * Either way a date the calendar lacks, an hour past 23:59:59 or an offset
+ * past ±23:59 is no time (readTime says which).
  */
 export function parseTime(text: string, strict: boolean): ParsedTime | undefined {
+  const time = readTime(text, strict);
+  return time && 'micros' in time ? time : undefined;
+}
+
+/** The part of a time of parseTime's shape that is none, as written: `2025-02-30`, `24:00`, `+25:00`. */
+export interface TimeFault {
+  fault: 'date' | 'time of day' | 'offset';
+  written: string;
+}
+
+/** parseTime, saying which part is none (TimeFault) when the text has its shape but is no time. */
+export function readTime(text: string, strict: boolean): ParsedTime | TimeFault | undefined {
   if (!strict && (text === 'infinity' || text === '-infinity')) {
     return { micros: text === 'infinity' ? INFINITY : -INFINITY, hasTime: true, hasOffset: true };
   }
@@ -41,11 +55,18 @@ export function parseTime(text: string, strict: boolean): ParsedTime | undefined
   const year = bc ? 1 - Number(y) : Number(y);
   const month = Number(mo);
   const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    return { fault: 'date', written: `${y}-${mo}-${d}` };
+  }
   const hour = Number(h ?? 0);
   const minute = Number(mi ?? 0);
   const second = Number(s ?? 0);
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) {
+    return { fault: 'time of day', written: `${h}:${mi}${s === undefined ? '' : `:${s}`}` };
+  }
+  if (offsetSign && (Number(oh) > 23 || Number(om ?? 0) > 59)) {
+    return { fault: 'offset', written: `${offsetSign}${oh}:${om ?? '00'}` };
+  }
   let micros =
     BigInt(daysFromCivil(year, month, day)) * MICROS_PER_DAY +
     BigInt(hour * 3600 + minute * 60 + second) * MICROS_PER_SECOND +

@@ -171,15 +171,24 @@ function asQueryError(param: string, error: unknown): unknown {
 /** The largest limit= and offset= taken (nine digits; paging.ts caps an answer at MAX_ROWS). */
 const MAX_WINDOW = 999_999_999;
 
-/**
- * limit= or offset=, 0 to MAX_WINDOW. Any other value is refused with the
- * range, whatever is wrong with it: -1 is a whole number, so "expected a
- * whole number" would not say what to send (as keyset.ts limitOf words it).
- */
+/** limit= or offset=, 0 to MAX_WINDOW. */
 function nonNegative(param: string, value: string): number {
-  if (!/^\d{1,9}$/.test(value))
-    throw new QueryError(param, `expected a whole number from 0 to ${MAX_WINDOW}, got "${value}"`);
+  const problem = outOfRange(value, 0, MAX_WINDOW);
+  if (problem) throw new QueryError(param, problem);
   return Number(value);
+}
+
+/**
+ * Why `text` is no whole number from `min` to `max`, or undefined when it is
+ * one. Any other value is refused with the range, whatever is wrong with it:
+ * -1 is a whole number, so "expected a whole number" would not say what to
+ * send. Every ranged number of the API says it so (limit= and offset= here,
+ * the lists' limit in server/api/keyset.ts).
+ */
+export function outOfRange(text: string, min: number, max: number): string | undefined {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (value >= min && value <= max) return undefined;
+  return `expected a whole number from ${min} to ${max}, got "${text}"`;
 }
 
 /** `bio` + `not.wfts(english).cats -dogs` → a full-text test, or undefined for other filters. */

@@ -380,38 +380,40 @@ describe('POST /v1/events', () => {
     expect(response.json).toMatchObject({ contact_id: contact.id });
   });
 
-  it.each([
-    [{ event: 'x' }, '(body): name the contact'],
-    [{ email: 'a@example.com' }, 'event: expected the event name'],
-    [{ email: 'a@example.com', event: '   ' }, 'event: expected a non-empty event name'],
-    [{ email: 'a@example.com', event: 'x', properties: 'big' }, 'properties: expected an object'],
-    [
-      { email: 'a@example.com', event: 'x', occurred_at: 'yesterday' },
-      'occurred_at: expected an ISO 8601 timestamp',
-    ],
+  // Each occurred_at refused, in a body otherwise taken.
+  const occurredAtRefusals: [occurredAt: string, message: string][] = [
+    ['yesterday', 'occurred_at: expected an ISO 8601 timestamp'],
     // A time of the right shape that is none says which part and what was sent.
     [
-      { email: 'a@example.com', event: 'x', occurred_at: '2025-02-30T00:00:00Z' },
+      '2025-02-30T00:00:00Z',
       'occurred_at: the calendar has no 2025-02-30, got "2025-02-30T00:00:00Z"',
     ],
+    ['2025-03-01T24:00Z', 'occurred_at: a day has no 24:00, got "2025-03-01T24:00Z"'],
     [
-      { email: 'a@example.com', event: 'x', occurred_at: '2025-03-01T24:00Z' },
-      'occurred_at: a day has no 24:00, got "2025-03-01T24:00Z"',
-    ],
-    [
-      { email: 'a@example.com', event: 'x', occurred_at: '2025-03-01T10:00:00+25:00' },
+      '2025-03-01T10:00:00+25:00',
       'occurred_at: no time zone is +25:00 from UTC (offsets go from -23:59 to +23:59), got "2025-03-01T10:00:00+25:00"',
     ],
     // Year 1 is a real date (once read as 1901 and refused as none), but no event's.
     [
-      { email: 'a@example.com', event: 'x', occurred_at: '0001-01-01T00:00:00Z' },
+      '0001-01-01T00:00:00Z',
       'occurred_at: "0001-01-01T00:00:00Z" is more than 36500d (100 years) before now: too far back to be when an event happened',
     ],
     // It would stay the contact's last event for good (last_event_at keeps the latest).
     [
-      { email: 'a@example.com', event: 'x', occurred_at: '9999-12-31T00:00:00Z' },
+      '9999-12-31T00:00:00Z',
       'occurred_at: "9999-12-31T00:00:00Z" is more than 24 hours ahead of now (',
     ],
+  ];
+
+  it.each<[unknown, string]>([
+    [{ event: 'x' }, '(body): name the contact'],
+    [{ email: 'a@example.com' }, 'event: expected the event name'],
+    [{ email: 'a@example.com', event: '   ' }, 'event: expected a non-empty event name'],
+    [{ email: 'a@example.com', event: 'x', properties: 'big' }, 'properties: expected an object'],
+    ...occurredAtRefusals.map(([occurred_at, message]): [unknown, string] => [
+      { email: 'a@example.com', event: 'x', occurred_at },
+      message,
+    ]),
     [
       { email: 'a@example.com', contact_id: '6f1c1c2e-8d1e-4c7a-9b1e-1f2e3d4c5b6a', event: 'x' },
       'contact_id: give contact_id or',

@@ -6,13 +6,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { backtestWindow, runBacktest, WINDOW_FIELDS } from '../../backtest/index.js';
-import { displayPath } from '../../config/yaml.js';
 import { storeClock } from '../../engine/wiring/clock.js';
 import { ConfigErrors, NudgeError } from '../../errors.js';
-import { loadFeatures, unknownFeatureText } from '../../features/load.js';
+import { loadFeatures } from '../../features/load.js';
 import { readCatalog } from '../../source/catalog.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { featureNotFound, knownFeatures } from './feature-filter.js';
 import { readJson, validate } from './input.js';
 import type { OverviewApiOptions } from './overview.js';
 
@@ -33,12 +33,8 @@ export function backtestRoutes(
     try {
       const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
       const feature = features.find((f) => f.name === body.feature);
-      if (!feature) {
-        // The name it likely is and the ones there are, as /v1/features/:name says it.
-        const dir = displayPath(project.featuresDir, project.cwd);
-        const unknown = unknownFeatureText(features, body.feature, dir);
-        throw new HttpError(404, 'feature_not_found', `feature: ${unknown}`);
-      }
+      if (!feature)
+        throw featureNotFound(knownFeatures(project, features), body.feature, 'feature');
       const engineNow = (await storeClock(options.sql)).now();
       const report = await runBacktest({
         project,

@@ -12,12 +12,9 @@ import { advanceProblem, parseDuration } from '../../config/duration-text.js';
 import { advanceStoreClock, ClockTooFarError, resetStoreClock } from '../../engine/wiring/clock.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { readJson, takes, validate } from './input.js';
+import { noBody, readJson, takes, validate } from './input.js';
 
 const advanceSchema = z.strictObject({ by: z.string().min(1) });
-// Reset takes nothing: no body, or `{}`. A field is refused rather than
-// ignored, so that `{ "by": "2d" }` sent here by mistake moves nothing.
-const resetSchema = z.strictObject({}).optional();
 
 /** The 409 of a move where the clock is not the demo's; `command` is the CLI's way to make it. */
 const notMovable = (command: string) =>
@@ -54,7 +51,9 @@ export function clockRoutes(options: {
     return c.json(await state());
   });
   // As `nudge clock reset`. What the engine did while ahead stays done, and a
-  // wait or cooldown it started then counts from that later time.
+  // wait or cooldown it started then counts from that later time. It takes
+  // no body (noBody): `{ "by": "2d" }` sent here by mistake moves nothing,
+  // and is said to be the advance it likely is.
   api.post('/reset', async (c) => {
     const body = await readJson(c, maxBodyBytes);
     if (body && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length)
@@ -63,7 +62,7 @@ export function clockRoutes(options: {
         'invalid_body',
         `${Object.keys(body).join(', ')}: reset takes no body (it goes back to real time); to move the clock ahead, POST /v1/clock/advance {"by":"2d"}`,
       );
-    validate(resetSchema, body);
+    validate(noBody, body);
     if (!movable) throw notMovable('nudge clock reset');
     await resetStoreClock(sql);
     return c.json(await state());

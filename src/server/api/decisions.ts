@@ -10,6 +10,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type postgres from 'postgres';
 import { type DecisionItem, type DecisionPage, OUTCOMES } from '../../client/dashboard.js';
+import { readIsoTime } from '../../config/time-options.js';
 import {
   type DecisionFilter,
   type DecisionRow,
@@ -170,30 +171,19 @@ function filterOf(query: Record<string, string>): DecisionFilter {
 }
 
 /**
- * An ISO 8601 time (`2026-03-01T09:00:00Z`, or a date), or undefined when
- * absent. The date must be one the calendar has: JavaScript reads
- * 2026-02-30 as March 2, and PostgreSQL has no year 0. A date it lacks is
- * named, as the sync's `since` names it (config/time-options.ts): the shape
- * is right, so "expected an ISO 8601 time" alone would not say what to fix.
+ * An ISO 8601 time (`2026-03-01T09:00:00Z`, or a date) as readIsoTime reads
+ * it, or undefined when absent. A time of the right shape that is none is
+ * refused naming what is wrong, as the sync's `since` names it
+ * (`the calendar has no 2026-02-30`): "expected an ISO 8601 time" alone
+ * would not say what to fix.
  */
 export function timeOf(text: string | undefined, name: string): Date | undefined {
   if (text === undefined || text === '') return undefined;
-  const date = /^(\d{4})-(\d{2})-(\d{2})([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.exec(text);
-  const at = date && calendarDate(date) ? new Date(text) : null;
-  if (!at || Number.isNaN(at.getTime())) {
-    const why = date && !calendarDate(date) ? ` (the calendar has no ${text.slice(0, 10)})` : '';
-    throw new HttpError(
-      400,
-      'bad_query',
-      `${name}: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${text}"${why}`,
-    );
-  }
-  return at;
-}
-
-/** Whether year, month and day (groups 1 to 3) name a day of the calendar, year 1 or later. */
-function calendarDate(match: RegExpExecArray): boolean {
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const utc = new Date(Date.UTC(year, month - 1, day));
-  return year >= 1 && utc.getUTCMonth() === month - 1 && utc.getUTCDate() === day;
+  const at = readIsoTime(text);
+  if (at instanceof Date) return at;
+  throw new HttpError(
+    400,
+    'bad_query',
+    `${name}: expected an ISO 8601 time such as 2026-03-01T09:00:00Z, got "${text}"${at ? ` (${at})` : ''}`,
+  );
 }

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
 import { LONGEST_DURATION, LONGEST_DURATION_MS } from '../../config/duration-text.js';
+import { readIsoTime } from '../../config/time-options.js';
 import { trackEvent, UnknownContact } from '../../contacts/track-event.js';
 import type { Router } from '../../engine/intake/inbox.js';
 import { storeClock } from '../../engine/wiring/clock.js';
@@ -22,47 +23,25 @@ export interface EventsApiOptions {
 }
 
 /** An ISO 8601 timestamp with an offset: date, hour and minute, seconds optional, the offset. */
-const TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
-
-const timestamp = z
-  .string({ error: 'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z' })
-  .regex(TIMESTAMP, {
-    error: 'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z',
-  })
-  .superRefine((value, ctx) => {
-    const problem = timeProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: `${problem}, got "${value}"` });
-  });
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+const TIMESTAMP_EXPECTED =
+  'expected an ISO 8601 timestamp with an offset, e.g. 2024-01-31T12:00:00Z';
 
 /**
- * What makes a timestamp of TIMESTAMP's shape no real time, or undefined:
- * Date.parse rolls 2025-02-30 over to March, and refuses an hour 25 or an
- * offset +25:00 without saying which part is wrong.
+ * occurred_at, read once: as written (what a refusal quotes) and as a time.
+ * One of TIMESTAMP's shape that is no time is refused saying which part is
+ * wrong (readIsoTime), where Date.parse would roll 2025-02-30 over to March
+ * and refuse an hour 25 or an offset +25:00 without saying which.
  */
-function timeProblem(value: string): string | undefined {
-  const match = TIMESTAMP.exec(value);
-  // Not the shape at all: the regex's issue says so.
-  if (!match) return undefined;
-  const [, y, m, d, hh, mm, ss, offset] = match;
-  // setUTCFullYear, not Date.UTC: that reads years 0 to 99 as 1900 to 1999.
-  const day = new Date(0);
-  day.setUTCFullYear(Number(y), Number(m) - 1, Number(d));
-  if (
-    day.getUTCFullYear() !== Number(y) ||
-    day.getUTCMonth() !== Number(m) - 1 ||
-    day.getUTCDate() !== Number(d)
-  ) {
-    return `the calendar has no ${y}-${m}-${d}`;
-  }
-  if (Number(hh) > 23 || Number(mm) > 59 || Number(ss ?? 0) > 59) {
-    return `a day has no ${hh}:${mm}${ss === undefined ? '' : `:${ss}`}`;
-  }
-  if (Number.isNaN(Date.parse(value))) {
-    return `no time zone is ${offset} from UTC (offsets go from -23:59 to +23:59)`;
-  }
-  return undefined;
-}
+const timestamp = z
+  .string({ error: TIMESTAMP_EXPECTED })
+  .regex(TIMESTAMP, { error: TIMESTAMP_EXPECTED })
+  .transform((text, ctx) => {
+    const at = readIsoTime(text);
+    if (at instanceof Date) return { text, at };
+    ctx.addIssue({ code: 'custom', message: `${at ?? TIMESTAMP_EXPECTED}, got "${text}"` });
+    return z.NEVER;
+  });
 
 /** How far ahead of now an occurred_at may be: the clock of the machine that sent it, a little fast. */
 const AHEAD_MS = 24 * 3_600_000;
@@ -78,8 +57,12 @@ const AHEAD_MS = 24 * 3_600_000;
  * zero date's default): further back than any duration Nudge reads reaches
  * (config/duration-text.ts), so no feature or filter could mean it.
  */
-async function checkOccurredAt(sql: postgres.Sql, text: string): Promise<void> {
-  const at = Date.parse(text);
+async function checkOccurredAt(
+  sql: postgres.Sql,
+  occurred: z.output<typeof timestamp>,
+): Promise<void> {
+  const { text } = occurred;
+  const at = occurred.at.getTime();
   const real = Date.now();
   if (at < real - LONGEST_DURATION_MS) {
     throw invalid(
@@ -170,7 +153,7 @@ export function eventsRoutes(options: EventsApiOptions): Hono<ApiEnv> {
       contact: body.contact_id ? { id: body.contact_id } : identity,
       event: body.event,
       properties: body.properties ?? {},
-      ...(body.occurred_at ? { occurredAt: new Date(body.occurred_at) } : {}),
+      ...(body.occurred_at ? { occurredAt: body.occurred_at.at } : {}),
     };
     try {
       const { event, inboxed } = await trackEvent(

@@ -27,6 +27,21 @@ export function knownFeatures(project: LoadedConfig, features: Feature[]): Requi
 }
 
 /**
+ * The 404 `feature_not_found` of a feature the route needs and no file has
+ * (`/v1/features/:name`, its report, a backtest's `feature`): the name it
+ * likely is and the ones there are, as the filters say it; after `field`,
+ * the body's field that named it, when one did.
+ */
+export function featureNotFound(
+  known: Required<KnownFeatures>,
+  name: string,
+  field?: string,
+): HttpError {
+  const unknown = unknownFeatureText(known.features, name, known.featuresDir)!;
+  return new HttpError(404, 'feature_not_found', field ? `${field}: ${unknown}` : unknown);
+}
+
+/**
  * Throws 422 `unknown_feature` when `name` is no feature of `known` and
  * `recorded` (asked only then) finds nothing of it. Without features (the
  * MCP tools' in-process routes) it checks nothing.

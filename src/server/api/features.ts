@@ -10,7 +10,6 @@ import path from 'node:path';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
-import { z } from 'zod';
 import { featureDeploy } from '../../capture/feature-deploys.js';
 import type { FeatureDeploy, FeatureDetail, FeatureSummary } from '../../client/dashboard.js';
 import type { Condition } from '../../conditions/index.js';
@@ -22,12 +21,13 @@ import {
   pauseFeature,
   resumeFeature,
 } from '../../engine/match/pauses.js';
-import { type Feature, type FeatureTrigger, unknownFeatureText } from '../../features/load.js';
+import type { Feature, FeatureTrigger } from '../../features/load.js';
 import { formatTableName } from '../../source/names.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { readOnlyReason } from './deploy.js';
-import { durationQuery, expectedObject, readJson, takes, validate } from './input.js';
+import { featureNotFound } from './feature-filter.js';
+import { durationQuery, noBody, readJson, takes, validate } from './input.js';
 import { type Counts, journeyCounts } from './journey-counts.js';
 import type { PlanReading, Plans } from './plans.js';
 
@@ -40,18 +40,11 @@ export interface FeaturesApiOptions {
   /** The project's features as the server loaded them. */
   features: Feature[];
   /** Where their files are, as the 404 of a name no file has shows it (feature-filter.ts). */
-  featuresDir?: string;
+  featuresDir: string;
   project: LoadedConfig;
   /** The dashboard's plans, whose latest says each feature's deploy state. */
   plans: Plans;
 }
-
-// Pause and resume take nothing: no body, or `{}`. A field is refused rather
-// than ignored, as every route's unknown field is: `{ "reason": "…" }` would
-// otherwise look kept, and a body that is not JSON would look understood.
-const switchSchema = z
-  .strictObject({}, { error: expectedObject('expected no body, or {}') })
-  .optional();
 
 export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
   const { sql, features, plans } = options;
@@ -60,9 +53,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
   const find = (name: string) => {
     const feature = features.find((f) => f.name === name);
     if (feature) return feature;
-    // The name it likely is and the ones there are, as replay and the decisions' filter say it.
-    const unknown = unknownFeatureText(features, name, options.featuresDir ?? 'features');
-    throw new HttpError(404, 'feature_not_found', unknown ?? `no feature named "${name}"`);
+    throw featureNotFound(options, name);
   };
 
   api.get('/', takes('window'), async (c) => {
@@ -91,7 +82,7 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
 
   for (const what of ['pause', 'resume'] as const) {
     api.post(`/:name/${what}`, async (c) => {
-      validate(switchSchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
+      validate(noBody, await readJson(c, options.maxBodyBytes ?? 1_048_576));
       const feature = find(c.req.param('name'));
       if (feature.status === 'draft') {
         throw new HttpError(409, 'feature_draft', `"${feature.name}" is a draft: it does not run`);

@@ -3,7 +3,7 @@
 // unknown one with the field it likely is), query parameters in order, and
 // the mapping of query errors to 400.
 import type { Context, MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { durationProblem, parseDuration } from '../../config/duration-text.js';
 import { type ContactQuery, QueryError } from '../../contacts/query.js';
 import { didYouMean } from '../../suggest.js';
@@ -72,6 +72,16 @@ function fieldsHint(key: string, fields: string[]): string {
 export function expectedObject(message: string) {
   return (issue: { code?: string }) => (issue.code === 'invalid_type' ? message : undefined);
 }
+
+/**
+ * The body of a route that takes nothing (a feature's pause and resume, the
+ * clock's reset): no body, or `{}`. A field is refused rather than ignored,
+ * as every route's unknown field is: `{ "reason": "…" }` would otherwise
+ * look kept, and a body that is not JSON would look understood.
+ */
+export const noBody = z
+  .strictObject({}, { error: expectedObject('expected no body, or {}') })
+  .optional();
 
 export function invalid(field: string, problem: string): HttpError {
   return new HttpError(422, 'invalid_body', `${field}: ${problem}`);

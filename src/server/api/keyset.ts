@@ -4,6 +4,7 @@
 // (`limit` + 1) and pageOf cuts it: `next` — the cursor to pass as `before`,
 // the id of the page's last row — is given only when that extra row shows
 // something older is there, so "Older" never opens an empty page.
+import { outOfRange } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 
 export const MAX_LIMIT = 200;
@@ -12,38 +13,29 @@ export const MAX_LIMIT = 200;
  * A whole-number query parameter, or undefined when it is absent; 400 naming
  * it otherwise — also past 2^53 - 1, which no id reaches and which would
  * reach the database as a number it cannot compare with a bigint (a 500).
+ * With a `range`, any value outside it is refused with the range
+ * (contacts/query.ts outOfRange).
  */
-export function wholeNumber(text: string | undefined, name: string): number | undefined {
+export function wholeNumber(
+  text: string | undefined,
+  name: string,
+  range?: { min: number; max: number },
+): number | undefined {
   if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text))
-    throw new HttpError(400, 'bad_query', `${name}: expected a whole number, got "${text}"`);
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) {
-    throw new HttpError(
-      400,
-      'bad_query',
-      `${name}: expected a whole number up to ${Number.MAX_SAFE_INTEGER}, got "${text}"`,
-    );
-  }
-  return value;
+  const problem = range
+    ? outOfRange(text, range.min, range.max)
+    : !/^\d+$/.test(text)
+      ? `expected a whole number, got "${text}"`
+      : !Number.isSafeInteger(Number(text))
+        ? `expected a whole number up to ${Number.MAX_SAFE_INTEGER}, got "${text}"`
+        : undefined;
+  if (problem) throw new HttpError(400, 'bad_query', `${name}: ${problem}`);
+  return Number(text);
 }
 
-/**
- * `limit`, 1 to MAX_LIMIT, `fallback` when absent. Any other value is
- * refused with the range, whatever is wrong with it: -1 is a whole number,
- * so "expected a whole number" would not say what to send.
- */
+/** `limit`, 1 to MAX_LIMIT, `fallback` when absent. */
 export function limitOf(text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const limit = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!(limit >= 1 && limit <= MAX_LIMIT)) {
-    throw new HttpError(
-      400,
-      'bad_query',
-      `limit: expected a whole number from 1 to ${MAX_LIMIT}, got "${text}"`,
-    );
-  }
-  return limit;
+  return wholeNumber(text, 'limit', { min: 1, max: MAX_LIMIT }) ?? fallback;
 }
 
 /** A page of a list and the cursor of the one after it (null on the last). */

@@ -5,13 +5,13 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../config/load.js';
-import { displayPath } from '../../config/yaml.js';
 import { storeClock } from '../../engine/wiring/clock.js';
 import { ConfigError, ConfigErrors } from '../../errors.js';
-import { type Feature, loadFeatures, unknownFeatureText } from '../../features/load.js';
+import { type Feature, loadFeatures } from '../../features/load.js';
 import { featureReport } from '../../report/index.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
+import { featureNotFound, knownFeatures } from './feature-filter.js';
 import { takes } from './input.js';
 
 export function reportRoutes(options: { sql: postgres.Sql; project: LoadedConfig }): Hono<ApiEnv> {
@@ -31,9 +31,7 @@ export function reportRoutes(options: { sql: postgres.Sql; project: LoadedConfig
     const feature = features.find((f) => f.name === name);
     const report = await featureReport(sql, name, feature, (await storeClock(sql)).now());
     if (!feature && report.groups.every((g) => g.entered === 0)) {
-      // The name it likely is and the ones there are, as /v1/features/:name says it.
-      const dir = displayPath(project.featuresDir, project.cwd);
-      throw new HttpError(404, 'feature_not_found', unknownFeatureText(features, name, dir)!);
+      throw featureNotFound(knownFeatures(project, features), name);
     }
     return c.json(report);
   });
