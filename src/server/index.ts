@@ -22,10 +22,11 @@ import { type DashboardAccess, makeDashboardAccess } from './dashboard/access.js
 import { makeDashboard } from './dashboard/index.js';
 import { emailLinkRoutes } from './email/links.js';
 import { makeResendIngest } from './email/resend-webhooks.js';
+import { makeEngineGauges } from './engine-gauges.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
-import { makeMetrics, type ServerMetrics } from './metrics.js';
+import { makeMetrics, processMetrics, type ServerMetrics } from './metrics.js';
 import { MOUNTS } from './mounts.js';
 
 export { HttpError } from './http-error.js';
@@ -140,11 +141,17 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     return c.json({ ok: true, engine_store: 'ok' });
   });
 
-  app.get(MOUNTS.metrics, loopbackOrApiKey(sql), async (c) =>
-    c.body(await metrics.registry.metrics(), 200, {
-      'content-type': metrics.registry.contentType,
-    }),
-  );
+  const readEngine = makeEngineGauges(metrics.registry, {
+    sql,
+    project,
+    source: options.dashboard?.source ?? sql,
+    features: options.dashboard?.features ?? [],
+  });
+  app.get(MOUNTS.metrics, loopbackOrApiKey(sql), async (c) => {
+    await readEngine();
+    const text = (await processMetrics().metrics()) + (await metrics.registry.metrics());
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+  });
 
   app.post(
     MOUNTS.ingest,

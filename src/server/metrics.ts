@@ -1,7 +1,8 @@
 // The server's Prometheus metrics, in a registry of its own (two servers in
-// one process, as in tests, do not collide). GET /metrics serves it; the
-// engine may register more metrics in the same registry.
-import { Counter, Registry } from 'prom-client';
+// one process, as in tests, do not collide). GET /metrics serves it, with
+// the engine's state read at each scrape (engine-gauges.ts) and the
+// process's own (processMetrics).
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -37,4 +38,19 @@ export function makeMetrics(): ServerMetrics {
       registers,
     }),
   };
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Node's own metrics for this process — CPU, memory, event loop lag,
+ * garbage collection — as `nudge_process_*` and `nudge_nodejs_*`: collected
+ * once per process, however many servers it runs.
+ */
+export function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'nudge_' });
+  }
+  return processRegistry;
 }

@@ -1,10 +1,11 @@
-// GET /v1/overview's engine processes, lanes and per-minute activity, and
+// GET /v1/overview's engine processes, lanes and per-minute activity,
 // GET /v1/overview/checks (the checks of `nudge doctor`, each with its fix),
-// in-process against a real database.
+// and the same state on GET /metrics, in-process against a real database.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorChecks, Overview } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -16,7 +17,7 @@ import { useDatabase } from '../harness/db.js';
 const db = useDatabase();
 let key: string;
 
-async function serverFor(env: Record<string, string>): Promise<NudgeServer> {
+async function serverFor(env: Record<string, string>, source?: postgres.Sql): Promise<NudgeServer> {
   const project = await loadConfig({
     cwd: await mkdtemp(path.join(tmpdir(), 'nudge-overview-')),
     env,
@@ -28,7 +29,7 @@ async function serverFor(env: Record<string, string>): Promise<NudgeServer> {
     route: () => 0,
     log: pino({ level: 'silent' }),
     keys: { key: Buffer.alloc(32, 7) },
-    dashboard: { features: [], sourceUrl: db.url },
+    dashboard: { features: [], sourceUrl: db.url, ...(source ? { source } : {}) },
   });
 }
 
@@ -96,6 +97,60 @@ describe('GET /v1/overview', () => {
     expect(actions.reduce((a, b) => a + b, 0)).toBe(2);
     expect(failures.reduce((a, b) => a + b, 0)).toBe(2);
     expect(failures.at(-1)).toBe(1);
+  });
+});
+
+describe('GET /metrics', () => {
+  const scrape = async (server: NudgeServer) => {
+    const response = await server.app.request('http://127.0.0.1/metrics', {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(response.status).toBe(200);
+    return response.text();
+  };
+  /** The value of one sample, e.g. `nudge_action_runs{status="dead"}`; undefined when absent. */
+  const sample = (text: string, name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+  };
+
+  it("reports the engine's state as the overview reads it, and the process's own", async () => {
+    const text = await scrape(await serverFor({ DATABASE_URL: db.url }));
+    expect(sample(text, 'nudge_inbox_pending')).toBe(2);
+    // The oldest waiting event was received a minute ago.
+    expect(sample(text, 'nudge_inbox_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(59);
+    expect(sample(text, 'nudge_inbox_oldest_pending_age_seconds')).toBeLessThan(3600);
+    expect(sample(text, 'nudge_action_runs{status="retrying"}')).toBe(1);
+    expect(sample(text, 'nudge_action_runs{status="dead"}')).toBe(1);
+    expect(sample(text, 'nudge_engine_processes')).toBe(1);
+    expect(sample(text, 'nudge_features{status="active"}')).toBe(0);
+    // No nudge schema in this database: nothing captured, nothing waiting there.
+    expect(sample(text, 'nudge_capture_pending')).toBe(0);
+    expect(sample(text, 'nudge_capture_not_captured_rows')).toBe(0);
+    expect(sample(text, 'nudge_metrics_read_ok{part="engine"}')).toBe(1);
+    expect(sample(text, 'nudge_metrics_read_ok{part="capture"}')).toBe(1);
+    // No replication gauges under capture: outbox.
+    expect(text).not.toMatch(/^nudge_replication_/m);
+    expect(sample(text, 'nudge_process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(text).toMatch(/^nudge_nodejs_eventloop_lag_p99_seconds /m);
+    expect(text).toMatch(/^# TYPE nudge_ingest_accepted_total counter$/m);
+  });
+
+  it('says which part it could not read, and shows no stale value for it', async () => {
+    const down = postgres('postgres://nobody@127.0.0.1:1/none', {
+      connect_timeout: 2,
+      max: 1,
+      onnotice: () => {},
+    });
+    try {
+      const text = await scrape(await serverFor({ DATABASE_URL: db.url }, down));
+      expect(sample(text, 'nudge_metrics_read_ok{part="capture"}')).toBe(0);
+      expect(sample(text, 'nudge_capture_pending')).toBeUndefined();
+      expect(sample(text, 'nudge_metrics_read_ok{part="engine"}')).toBe(1);
+      expect(sample(text, 'nudge_inbox_pending')).toBe(2);
+    } finally {
+      await down.end({ timeout: 1 });
+    }
   });
 });
 

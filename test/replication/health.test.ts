@@ -1,10 +1,12 @@
-// A slot nobody consumes holds back WAL: nudge doctor and GET /v1/overview
-// report how much, and warn past capture.replication.warn_retained_mb.
+// A slot nobody consumes holds back WAL: nudge doctor, GET /v1/overview and
+// GET /metrics report how much, and warn past capture.replication.warn_retained_mb.
 import { rm } from 'node:fs/promises';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicationChecks } from '../../src/capture/transports/replication/doctor.js';
 import { type LoadedConfig, loadConfig } from '../../src/config/load.js';
 import { overviewRoutes } from '../../src/server/api/overview.js';
+import { makeEngineGauges } from '../../src/server/engine-gauges.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { dropSlotAfterAll, migrated, replicationProject, slotFor } from './helpers.js';
@@ -111,6 +113,26 @@ describe('slot retention', () => {
     expect(body.replication).toMatchObject({ slot: slotFor(db), exists: true, over_limit: false });
     expect(written!.bytes).toBeGreaterThan(0);
     expect(body.replication.retained_bytes).toBeGreaterThanOrEqual(written!.bytes);
+  });
+
+  it('is on GET /metrics, for an alert before the disk fills', async () => {
+    const [before] = await db.sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
+    await db.sql`insert into public.events (body) select repeat('x', 500) from generate_series(1, 2000)`;
+    const [written] = await db.sql<{ bytes: number }[]>`
+      select pg_wal_lsn_diff(pg_current_wal_lsn(), ${before!.lsn}::pg_lsn)::float8 as bytes`;
+    const registry = new Registry();
+    await makeEngineGauges(registry, { sql: db.sql, source: db.sql, project, features: [] })();
+    const text = await registry.metrics();
+    const sample = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{slot="${slotFor(db)}"} `));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    expect(sample('nudge_replication_slot_exists')).toBe(1);
+    expect(sample('nudge_replication_slot_active')).toBe(0);
+    expect(sample('nudge_replication_slot_over_limit')).toBe(0);
+    expect(sample('nudge_replication_slot_retained_bytes')).toBeGreaterThanOrEqual(written!.bytes);
+    expect(sample('nudge_replication_slot_lag_bytes')).toBeGreaterThanOrEqual(written!.bytes);
+    expect(text).toContain('nudge_metrics_read_ok{part="replication"} 1');
   });
 
   it('says nothing when capture is not replication', async () => {

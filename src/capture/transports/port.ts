@@ -46,6 +46,14 @@ export type DesiredCaptures = CaptureObject[] &
     features?: Record<string, string>;
   };
 
+/** A number a transport reports on GET /metrics (server/engine-gauges.ts names it `nudge_<name>`). */
+export interface TransportGauge {
+  name: string;
+  help: string;
+  value: number;
+  labels?: Record<string, string>;
+}
+
 /**
  * Each trigger-less transport's part of DesiredCaptures, keyed by its name
  * in the registry; it adds it from its own folder by declaration merging
@@ -145,6 +153,12 @@ export interface Transport {
    * and its page, too.
    */
   overview?(context: { source: postgres.Sql; project: LoadedConfig }): Promise<object | undefined>;
+  /**
+   * Its gauges on GET /metrics (replication: the slot's retained WAL and
+   * lag, for an alert before the disk fills), read at each scrape; none
+   * when the project does not use it.
+   */
+  gauges?(context: { source: postgres.Sql; project: LoadedConfig }): Promise<TransportGauge[]>;
   /**
    * Marks what is written now; the function it returns answers how many of
    * the changes written before the mark are not stored in the inbox yet (0

@@ -161,7 +161,8 @@ async function sourceFacts({ source, sourceUrl }: OverviewApiOptions) {
   };
 }
 
-async function captureFacts(source: postgres.Sql) {
+/** The capture's part: the nudge schema, the last deployment, the backlog in the source (also GET /metrics). */
+export async function captureFacts(source: postgres.Sql) {
   const schema = await readSchemaState(source);
   if (!schema.exists) {
     return {
@@ -263,7 +264,12 @@ async function activityFacts(sql: postgres.Sql) {
   };
 }
 
-async function engineFacts({ sql, features, project }: OverviewApiOptions) {
+/** The engine's part: backlog, actions, features, clock, processes, lanes (also GET /metrics). */
+export async function engineFacts({
+  sql,
+  features,
+  project,
+}: Pick<OverviewApiOptions, 'sql' | 'features' | 'project'>) {
   const [row] = await sql<
     {
       inbox: number;

@@ -13,7 +13,7 @@ import { type Consumer, type ConsumerOptions, startConsumer } from './consumer.j
 import { refuseEnrich, replicationCaptures } from './desired.js';
 import { ownershipCheck, replicationChecks } from './doctor.js';
 import { replicationObjects } from './objects.js';
-import { slotOverview } from './overview.js';
+import { slotGauges, slotOverview } from './overview.js';
 import { slotUnstored } from './unstored.js';
 
 export { type Consumer, startConsumer } from './consumer.js';
@@ -75,5 +75,6 @@ export const replicationTransport: Transport = {
     section: ['Replication', ({ sql, project, say }) => replicationChecks(sql, project, say)],
   },
   overview: slotOverview,
+  gauges: slotGauges,
   unstored: slotUnstored,
 };
