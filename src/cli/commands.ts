@@ -118,7 +118,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     )
     .option('--feature <name>', 'only this feature')
     .option('--contact <email|id>', 'only this contact')
-    .option('--since <duration>', 'only the last 15m, 2h, 7d, ...')
+    .option('--since <time>', 'only the last 15m, 2h, 7d, ... or since a time: 2026-12-01')
     .option('-n, --limit <n>', 'how many to show (default 100)', wholeNumber(1))
     .option('-f, --follow', 'keep printing new decisions until Ctrl-C (as tail -f)')
     .option('--json', 'one JSON object per line')

@@ -167,7 +167,16 @@ export async function featureChecks(
       label,
       removals
         ? `${count}, only removals (${pending.map((item) => `${item.kind} ${item.subject}`).join(', ')}): the features get their events; deploy removes what is left over`
-        : `${count}: those features get no events yet`,
+        : `${count} (${(['create', 'replace', 'drop'] as const)
+            .map(
+              (action) =>
+                [action, pending.filter((item) => item.action === action).length] as const,
+            )
+            .filter(([, n]) => n > 0)
+            .map(([action, n]) => `${n} to ${action}`)
+            .join(
+              ', ',
+            )}): a feature gets no events from a capture to create or replace until it is deployed`,
       deploy,
     );
   }

@@ -8,7 +8,7 @@
 
 import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
-import { durationOption } from '../config/time-options.js';
+import { durationOption, timeOption } from '../config/time-options.js';
 import {
   type DecisionRow,
   decisionLines,
@@ -50,8 +50,27 @@ const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'mage
   error: 'red',
 };
 
+/**
+ * --since as a duration back from the engine clock's now (7d), or as a time
+ * (2026-12-01, an ISO time), which decisions' stamps are compared with as
+ * they are: both on the engine clock.
+ */
+const isTime = (since: string) => /^\s*\d{4}-/.test(since);
+
+function sinceOption(text: string): { sinceMs: number } | { from: Date } {
+  return isTime(text)
+    ? { from: timeOption('--since', text, new Date()) }
+    : {
+        sinceMs: durationOption(
+          '--since',
+          text.trim(),
+          "a duration back from the engine clock's now (15m, 2h, 7d), or a time (2026-12-01)",
+        ),
+      };
+}
+
 export async function logs(options: LogsOptions, io: Io): Promise<number> {
-  const since = options.since === undefined ? undefined : durationOption('--since', options.since);
+  const since = options.since === undefined ? undefined : sinceOption(options.since);
   const project = await loadProject(options, io);
   const limit = Number(options.limit ?? 100);
   const store = await openProjectStore(project, io, { max: 2 });
@@ -62,7 +81,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     const filter = {
       ...(options.feature ? { feature: options.feature } : {}),
       ...(options.contact ? { contact: options.contact } : {}),
-      ...(since !== undefined ? { sinceMs: since } : {}),
+      ...since,
     };
     const query = async (afterId: number, first: boolean): Promise<DecisionLine[]> =>
       first
@@ -189,7 +208,8 @@ function clockNote(offset: number, lines: DecisionLine[], since?: string): strin
     offset === 0
       ? 'lines stamped after real time now were decided while nudge clock had moved it ahead'
       : `it is now ${clockOffsetInWords(offset)} (nudge clock)`;
-  const sinceSaid = since ? `; --since ${since} counts back from the engine clock's now` : '';
+  const sinceSaid =
+    since && !isTime(since) ? `; --since ${since} counts back from the engine clock's now` : '';
   return `Times are the engine clock's as it stood when each line was decided: ${now}${sinceSaid}.`;
 }
 
@@ -202,7 +222,8 @@ async function nothingShown(project: LoadedConfig, options: LogsOptions): Promis
   const filters = [
     options.feature && `feature ${options.feature}`,
     options.contact && `contact ${options.contact}`,
-    options.since && `the last ${options.since}`,
+    options.since &&
+      (isTime(options.since) ? `since ${options.since}` : `the last ${options.since}`),
   ].filter(Boolean);
   if (filters.length === 0) return 'No decisions yet.';
   const unknown = options.feature ? await unknownFeature(project, options.feature) : '';

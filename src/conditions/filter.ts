@@ -104,7 +104,7 @@ export function parseFilter(text: string, path: Path, quoted = false): ParsedFil
     const example = rest === '' ? 'eq.paid' : `eq.${rest}`;
     throw new ConditionError(path, `expected "<op>.<value>", e.g. "${example}", got "${text}"`);
   }
-  const op = checkOperator(rest.slice(0, dot), path);
+  const op = checkOperator(rest.slice(0, dot), path, text);
   let value = rest.slice(dot + 1);
   switch (op) {
     case 'is':
@@ -120,7 +120,7 @@ export function parseFilter(text: string, path: Path, quoted = false): ParsedFil
   }
 }
 
-function checkOperator(op: string, path: Path): Operator {
+function checkOperator(op: string, path: Path, text: string): Operator {
   if ((OPERATORS as readonly string[]).includes(op)) return op as Operator;
   if (op === 'not')
     throw new ConditionError(path, '"not." can be written once, before the operator');
@@ -130,9 +130,12 @@ function checkOperator(op: string, path: Path): Operator {
       `operator "${op}" is not supported; use one of ${OPERATORS.join(', ')}`,
     );
   }
+  // Not a word: a bare value with a dot in it (email=ada@example.com),
+  // which the example shows written after its operator.
+  const bareValue = !/^[a-z_]+$/i.test(op);
   throw new ConditionError(
     path,
-    `unknown operator "${op}"${didYouMean(op, OPERATORS)}; expected one of ${OPERATORS.join(', ')}`,
+    `unknown operator "${op}"${didYouMean(op, OPERATORS)}; expected one of ${OPERATORS.join(', ')}${bareValue ? `; a value comes after its operator, e.g. "eq.${text}"` : ''}`,
   );
 }
 

@@ -192,6 +192,10 @@ describe('filters', () => {
     ['or=(plan.eq.pro', 'or: missing ")" at the end of "(plan.eq.pro"'],
     ['or=(plan.eqq.pro)', 'or: in "plan.eqq.pro": unknown operator "eqq" (did you mean "eq"?)'],
     ['plan=pro', 'expected "<op>.<value>", e.g. "eq.pro"'],
+    [
+      'email=ada@example.com',
+      'unknown operator "ada@example"; expected one of eq, neq, gt, gte, lt, lte, like, ilike, in, is; a value comes after its operator, e.g. "eq.ada@example.com"',
+    ],
     ['=eq.x', '(filter): no field before "=eq.x": write <field>=<op>.<value>, e.g. plan=eq.pro'],
     ['limit=ten', 'limit: expected a whole number'],
     ['order=mrr.sideways', 'order: expected "<field>[.asc|.desc][.nullsfirst|.nullslast]"'],

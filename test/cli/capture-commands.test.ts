@@ -114,7 +114,7 @@ describe('plan and deploy', () => {
   it('makes doctor say the features are not deployed yet', async () => {
     const result = await nudge(cwd, ['doctor']);
     expect(result.out).toContain(
-      '⚠ Features           5 changes not deployed: those features get no events yet',
+      '⚠ Features           5 changes not deployed (5 to create): a feature gets no events from a capture to create or replace until it is deployed',
     );
     expect(result.out).toContain('  fix: run nudge plan, then nudge deploy');
   });

@@ -89,6 +89,13 @@ describe('durations and times on the command line', () => {
       '--since 2x: expected a duration such as 2h or 7d',
     );
     expect((await nudge('logs', '--since', '36500d')).code).toBe(0);
+    // Or a time, as backtest takes one.
+    expect((await nudge('logs', '--since', '2020-01-01')).code).toBe(0);
+    expectRefused(
+      await nudge('logs', '--since', '2026-02-30'),
+      2,
+      '--since "2026-02-30" is not a time (the calendar has no 2026-02-30)',
+    );
     for (const flag of ['--since', '--from']) {
       expectRefused(
         await nudge('backtest', 'welcome-drip', flag, '99999999d'),
