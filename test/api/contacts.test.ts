@@ -286,6 +286,11 @@ describe('GET /v1/contacts/:contact', () => {
       404,
       expect.objectContaining({ error: 'contact_not_found' }),
     ]);
+    // Neither an id nor an email: said how it was read.
+    const external = await api.call('GET', '/v1/contacts/nobody-here');
+    expect(detailOf(external)).toBe(
+      'contact nobody-here does not exist (read as an external id; a contact is named by its id, auth user id, email or external id)',
+    );
     expect((await api.call('GET', `/v1/contacts/${contact.id}?limit=0`)).status).toBe(400);
     const cursor = await api.call('GET', `/v1/contacts/${contact.id}?before=garbage`);
     expect(detailOf(cursor)).toContain('before: not a cursor');

@@ -438,6 +438,12 @@ describe('POST /v1/events', () => {
     ],
     // Before the required field it stands for: the typo is what to fix.
     [{ email: 'a@b.co', evnt: 'x' }, 'evnt: unknown field (did you mean "event"?)'],
+    // What other tracking APIs call it.
+    [{ email: 'a@b.co', name: 'x' }, 'name: unknown field (did you mean "event"?)'],
+    [
+      { email: 'a@b.co', event: 'x', timestamp: '2026-01-01T00:00:00Z' },
+      'timestamp: unknown field (did you mean "occurred_at"?)',
+    ],
   ])('refuses %j with 422 and writes nothing', async (body, message) => {
     const before = await counts();
     const response = await track(body);

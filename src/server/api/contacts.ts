@@ -163,7 +163,12 @@ export async function findContact(
      limit 1`;
   if (!row || (row.contact.deleted_at && !deleted)) {
     const what = row ? 'was deleted' : 'does not exist';
-    throw new HttpError(404, 'contact_not_found', `contact ${ref} ${what}`);
+    // Neither an id nor an email: say how it was read, and what else names a contact.
+    const read =
+      row || isId || mail
+        ? ''
+        : ' (read as an external id; a contact is named by its id, auth user id, email or external id)';
+    throw new HttpError(404, 'contact_not_found', `contact ${ref} ${what}${read}`);
   }
   return row.contact;
 }

@@ -59,12 +59,30 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown): z.outp
 }
 
 /**
+ * Names other tracking APIs (Segment, Customer.io, PostHog) give a field
+ * that is spelt too differently here for a did-you-mean to find it.
+ */
+const CALLED_ELSEWHERE: Record<string, string> = {
+  name: 'event',
+  event_name: 'event',
+  type: 'event',
+  timestamp: 'occurred_at',
+  time: 'occurred_at',
+  data: 'properties',
+  attributes: 'properties',
+  user_id: 'external_id',
+  userId: 'external_id',
+};
+
+/**
  * After "unknown field": the field it likely is, in nudge.yaml's words
  * (` (did you mean "email"?)`), or else the fields there are.
  */
 function fieldsHint(key: string, fields: string[]): string {
   const guess = key === '' ? '' : didYouMean(key, fields);
   if (guess) return guess;
+  const called = CALLED_ELSEWHERE[key];
+  if (called && fields.includes(called)) return ` (did you mean "${called}"?)`;
   return fields.length > 0 ? `; expected ${fields.join(', ')}` : '; expected no fields';
 }
 
