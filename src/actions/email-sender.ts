@@ -7,6 +7,7 @@
 export interface OutgoingEmail {
   /** The run's idempotency key: a retry of one run is not a second email. */
   key: string;
+  /** Exactly one mailbox (`ada@x.com` or `"Doe, John" <j@x.com>`): read back, it names no one else. */
   to: string;
   /** Always set for Resend and SMTP; the dev mailbox accepts none. */
   from: string | null;

@@ -2,13 +2,13 @@
 // composes it (recipient, sender, subject, the rendered template, the
 // unsubscribe links and headers of its topic) and hands it to the provider
 // the action or nudge.yaml names, through the EmailSender port.
-import { admitEmails, recipientOf, text } from '../email/admission.js';
+import { admitEmails } from '../email/admission.js';
 import { unsubscribeHeaders } from '../email/headers.js';
 import { type EmailLinks, emailLinks } from '../email/links.js';
+import { recipientContacts, recipientOf, text } from '../email/recipient.js';
 import { TRANSACTIONAL, topicOfAction } from '../email/topics.js';
 import { makeDevMailbox } from './dev-mailbox.js';
 import type { EmailSender, OutgoingEmail } from './email-sender.js';
-import { isEmailAddress } from './params.js';
 import { rendererFor, templateVariables } from './render.js';
 import { makeResendSender } from './resend.js';
 import { makeSmtpSender } from './smtp.js';
@@ -47,10 +47,12 @@ function emailProviderOf(run: ActionRun, env: ActionEnv): ProviderName {
 
 /**
  * The message for an email run whose params are already rendered: `to`
- * defaults to the contact's email, `from` to email.from, the subject to the
- * template's <title>, else the template name. Non-transactional email gets
- * its topic's unsubscribe link and headers, and needs a contact to attach
- * them to (the run's, or the one with the recipient's address).
+ * (one mailbox) defaults to the contact's email, `from` to email.from, the
+ * subject to the template's <title>, else the template name.
+ * Non-transactional email gets its topic's unsubscribe link and headers,
+ * signed, as the preference link is, for the contact who receives it
+ * (recipient.ts); it is refused when no contact has the recipient's address,
+ * as nobody could unsubscribe.
  */
 export async function composeEmail(
   run: ActionRun,
@@ -66,15 +68,8 @@ export async function composeEmail(
   };
   const topic = topicOfAction(email, params);
   if ('error' in topic) throw new PermanentError(topic.error);
-  const to = recipientOf(run);
-  if (!to) {
-    throw new PermanentError(
-      'email has no recipient: the contact has no email and the action gives no `to`',
-    );
-  }
-  if (!isEmailAddress(to)) {
-    throw new PermanentError(`email recipient "${to}" is not an email address`);
-  }
+  const recipient = recipientOf(run);
+  if ('error' in recipient) throw new PermanentError(recipient.error);
   const from = text(params.from) ?? text(email.from) ?? null;
   if (!from && needsSender) {
     throw new PermanentError(
@@ -82,13 +77,15 @@ export async function composeEmail(
     );
   }
   const transactional = topic.topic === TRANSACTIONAL;
-  if (!transactional && run.contactId === null) {
-    throw new PermanentError(
-      `email to ${to} (topic ${topic.topic}) has no contact to unsubscribe: send it to a contact, or name topic: transactional`,
-    );
+  // The links name the contact who receives the email, never another one.
+  const [contactId] = await recipientContacts(env.sql, [{ run, address: recipient.address }]);
+  if (!contactId && !transactional) {
+    throw new PermanentError(noContactToUnsubscribe(run, recipient.address, topic.topic));
   }
-  const links: Partial<EmailLinks> =
-    run.contactId === null ? {} : emailLinks(env.project, run.contactId, topic.topic);
+  const links: Partial<EmailLinks> = contactId
+    ? emailLinks(env.project, contactId, topic.topic)
+    : {};
+  // Transactional email cannot be refused: it has no unsubscribe link.
   if (transactional) delete links.unsubscribe_url;
   const variables = { ...templateVariables(run, env.project), ...links };
   const { html } = await rendererFor(env.project).template(params.template, variables);
@@ -96,7 +93,15 @@ export async function composeEmail(
   const headers = links.unsubscribe_url
     ? unsubscribeHeaders(links.unsubscribe_url, email.unsubscribe_mailto ?? from ?? undefined)
     : {};
-  return { key: run.key, to, from, subject, html, headers };
+  return { key: run.key, to: recipient.mailbox, from, subject, html, headers };
+}
+
+function noContactToUnsubscribe(run: ActionRun, address: string, topic: string): string {
+  const whose = run.contactId === null ? '' : " (it is not the email of the run's contact)";
+  return (
+    `email to ${address} (topic ${topic}) has no contact to unsubscribe: no contact has that address${whose}; ` +
+    'make the recipient the contact of the feature (contact: { email: <column> } creates it), or name topic: transactional'
+  );
 }
 
 const ENTITIES: Record<string, string> = {

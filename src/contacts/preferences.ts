@@ -2,6 +2,7 @@
 // subscribed; a row for a topic decides that topic; a row for '*' decides
 // every topic without a row of its own (a complaint, "unsubscribe from all").
 // Changes take effect at once: every send checks them when it runs.
+import type postgres from 'postgres';
 import { ALL_TOPICS } from '../email/topics.js';
 import type { Db } from './store.js';
 
@@ -42,10 +43,13 @@ export async function preferencesOf(
 
 /**
  * Sets topics on or off (topic '*' for all at once: it also clears the
- * choices made per topic). Idempotent: setting what is already set changes
- * nothing but updated_at. A change is an event on the contact's timeline
- * (email.preferences_changed, with the changes and their source). False when
- * there is no such contact (deleted since the link was sent): nothing to do.
+ * choices made per topic). Atomic: in its own transaction (or the caller's),
+ * so a send reading preferences meanwhile sees them before or after the
+ * change, never the per-topic choices cleared and not yet written again.
+ * Idempotent: setting what is already set changes nothing but updated_at. A
+ * change is an event on the contact's timeline (email.preferences_changed,
+ * with the changes and their source). False when there is no such contact
+ * (deleted since the link was sent): nothing to do.
  */
 export async function setPreferences(
   db: Db,
@@ -53,33 +57,45 @@ export async function setPreferences(
   changes: Record<string, boolean>,
   source: PreferenceSource,
 ): Promise<boolean> {
-  const [contact] = await db`select from nudge_engine.contacts where id = ${contactId}`;
+  if ('begin' in db) {
+    return db.begin((tx) => writePreferences(tx, contactId, changes, source)) as Promise<boolean>;
+  }
+  return writePreferences(db, contactId, changes, source);
+}
+
+async function writePreferences(
+  tx: postgres.TransactionSql,
+  contactId: string,
+  changes: Record<string, boolean>,
+  source: PreferenceSource,
+): Promise<boolean> {
+  const [contact] = await tx`select from nudge_engine.contacts where id = ${contactId}`;
   if (!contact) return false;
-  const rows = await db<{ topic: string; subscribed: boolean }[]>`
+  const rows = await tx<{ topic: string; subscribed: boolean }[]>`
     select topic, subscribed from nudge_engine.email_preferences where contact_id = ${contactId}`;
   const before = new Map(rows.map((r) => [r.topic, r.subscribed]));
   const after = new Map(changes[ALL_TOPICS] === undefined ? before : []);
   for (const [topic, subscribed] of Object.entries(changes)) after.set(topic, subscribed);
   if (changes[ALL_TOPICS] !== undefined) {
     // Every topic at once: the per-topic choices before it no longer count.
-    await db`delete from nudge_engine.email_preferences
+    await tx`delete from nudge_engine.email_preferences
               where contact_id = ${contactId} and topic <> ${ALL_TOPICS}`;
   }
   if (Object.keys(changes).length === 0) return true;
-  await db`
+  await tx`
     insert into nudge_engine.email_preferences (contact_id, topic, subscribed, source)
     select ${contactId}::uuid, key, value::boolean, ${source}
-      from jsonb_each_text(${db.json(changes)})
+      from jsonb_each_text(${tx.json(changes)})
     on conflict (contact_id, topic) do update
        set subscribed = excluded.subscribed, source = excluded.source, updated_at = now()`;
   const changed =
     before.size !== after.size || [...after].some(([topic, on]) => before.get(topic) !== on);
   if (changed) {
     // On the contact's timeline: who changed what, and how (a repeat of the same choice is not).
-    await db`
+    await tx`
       insert into nudge_engine.events (contact_id, name, properties, source, occurred_at)
       values (${contactId}, 'email.preferences_changed',
-              ${db.json({ changes, source })}, 'nudge', now())`;
+              ${tx.json({ changes, source })}, 'nudge', now())`;
   }
   return true;
 }

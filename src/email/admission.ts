@@ -1,39 +1,31 @@
 // Whether an email run may be sent now, decided when it runs (not when the
-// journey queued it, which may be days earlier): a contact who opted out of
+// journey queued it, which may be days earlier): a recipient who opted out of
 // the email's topic since, or an address that bounced since, is not mailed.
-// Transactional email is exempt. Reads only; task.ts records the outcome.
+// The opt-out checked is the recipient's (recipient.ts), not the run
+// contact's when `to` names someone else. Transactional email is exempt.
+// Reads only; task.ts records the outcome.
 import type { ActionEnv, ActionRun, Admission } from '../actions/types.js';
 import { optedOut } from '../contacts/preferences.js';
 import type { Db } from '../contacts/store.js';
 import { type DailyWindow, deferral, isTimeZone } from './quiet-hours.js';
-import { normalizeAddress, suppressionsOf } from './suppression.js';
+import { recipientContacts, recipientOf } from './recipient.js';
+import { suppressionsOf } from './suppression.js';
 import { TRANSACTIONAL, topicOfAction } from './topics.js';
-
-/** The recipient of a run whose params are rendered: `to`, else the contact's email. */
-export function recipientOf(run: ActionRun): string | undefined {
-  const params = run.params as { to?: unknown };
-  return text(params.to) ?? text(run.context.contact?.email);
-}
-
-export function text(value: unknown): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  const trimmed = String(value).trim();
-  return trimmed || undefined;
-}
 
 /**
  * One verdict per run: skip (with the decision's reason) or go, with the
  * run's contact found by its address when the run names none. Runs whose
- * topic or recipient is wrong go on, and fail in execute with the message.
+ * topic or recipient is wrong, or whose recipient is no contact, go on and
+ * fail in execute with the message.
  */
 export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Promise<Admission[]> {
   const checked = runs.map((run) => {
     const topic = topicOfAction(env.project.config.email, run.params as { topic?: string });
-    const to = recipientOf(run);
+    const recipient = recipientOf(run);
     return {
       run,
       topic: 'topic' in topic ? topic.topic : undefined,
-      address: to ? normalizeAddress(to) : undefined,
+      address: 'address' in recipient ? recipient.address : undefined,
     };
   });
   const refusable = checked.filter(
@@ -41,16 +33,16 @@ export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Pr
   );
   if (refusable.length === 0) return runs.map((run) => ({ go: run }));
 
-  const byAddress = await contactsByAddress(
+  const recipients = await recipientContacts(
     db,
-    refusable.filter((c) => c.run.contactId === null).map((c) => c.address!),
+    refusable.map((c) => ({ run: c.run, address: c.address! })),
   );
   const suppressed = await suppressionsOf(
     db,
     refusable.map((c) => c.address!),
   );
   const withContact = refusable
-    .map((c) => ({ ...c, contactId: c.run.contactId ?? byAddress.get(c.address!) ?? null }))
+    .map((c, i) => ({ ...c, contactId: recipients[i] ?? null }))
     .filter((c) => c.contactId !== null);
   const out = await optedOut(
     db,
@@ -102,12 +94,4 @@ async function zonesOf(db: Db, contactIds: string[], env: ActionEnv): Promise<Ma
      where id = any(${contactIds}::uuid[])`;
   for (const row of rows) if (row.zone && isTimeZone(row.zone)) zones.set(row.id, row.zone);
   return zones;
-}
-
-async function contactsByAddress(db: Db, addresses: string[]): Promise<Map<string, string>> {
-  if (addresses.length === 0) return new Map();
-  const rows = await db<{ id: string; email: string }[]>`
-    select id, email from nudge_engine.contacts
-     where email = any(${addresses}::text[]) and deleted_at is null`;
-  return new Map(rows.map((r) => [r.email, r.id]));
 }

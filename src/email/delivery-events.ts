@@ -3,10 +3,12 @@
 // email.opened, ...) linked to the action run that sent the message by the
 // provider's message id; a permanent bounce suppresses the address for
 // non-transactional email, as does Resend's own refusal (email.suppressed);
-// a complaint unsubscribes the contact from every topic. Applied in the caller's transaction, with the delivery's id, once.
+// a complaint unsubscribes the recipient (the contact with the address, who
+// need not be the run's contact) from every topic. Applied in the caller's
+// transaction, with the delivery's id, once.
 import type postgres from 'postgres';
 import { setPreferences } from '../contacts/preferences.js';
-import { suppress } from './suppression.js';
+import { normalizeAddress, suppress } from './suppression.js';
 import { ALL_TOPICS } from './topics.js';
 
 /** Resend's event types Nudge acts on; others are acknowledged and ignored. */
@@ -61,13 +63,16 @@ export async function applyDeliveryEvent(
          where provider_message_id = ${event.messageId} and kind = 'email'
          limit 1`
     : [];
-  const address = event.to[0]?.trim().toLowerCase() ?? null;
-  let contactId = run?.contact_id ?? null;
-  if (!contactId && address) {
+  const address = event.to[0] ? normalizeAddress(event.to[0]) : null;
+  const complained = event.type === 'email.complained';
+  // The contact with the address: the one who received the message.
+  let recipientId: string | null = null;
+  if (address && (complained || !run?.contact_id)) {
     const [contact] = await tx<{ id: string }[]>`
       select id from nudge_engine.contacts where email = ${address} and deleted_at is null`;
-    contactId = contact?.id ?? null;
+    recipientId = contact?.id ?? null;
   }
+  const contactId = run?.contact_id ?? recipientId;
   await tx`
     insert into nudge_engine.events (contact_id, name, properties, source, occurred_at, idempotency_key)
     values (${contactId}, ${event.type},
@@ -101,8 +106,10 @@ export async function applyDeliveryEvent(
       message_id: event.messageId,
     });
   }
-  if (event.type === 'email.complained' && contactId) {
-    unsubscribed = await setPreferences(tx, contactId, { [ALL_TOPICS]: false }, 'complaint');
+  // Who complained is the recipient; the run's contact only when the event names no address.
+  const complainant = address ? recipientId : contactId;
+  if (complained && complainant) {
+    unsubscribed = await setPreferences(tx, complainant, { [ALL_TOPICS]: false }, 'complaint');
   }
   return { contactId, runKey: run?.key ?? null, suppressed, unsubscribed };
 }

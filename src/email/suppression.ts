@@ -1,13 +1,13 @@
 // Addresses that get no more non-transactional email: a permanent bounce
 // puts one here (POST /ingest/resend). Kept by address, lower-cased, not by
 // contact: the address is what bounced, whichever contact holds it.
+import { mailboxOf } from '../actions/params.js';
 import type { Db } from '../contacts/store.js';
 
+/** The bare address of a mailbox (`Ada <ada@x.com>` → ada@x.com), lower-cased; anything else trimmed and lower-cased. */
 export function normalizeAddress(address: string): string {
-  return address
-    .replace(/^.*<(.*)>\s*$/, '$1')
-    .trim()
-    .toLowerCase();
+  const mailbox = mailboxOf(address);
+  return ('address' in mailbox ? mailbox.address : address).trim().toLowerCase();
 }
 
 /** Why an address is suppressed, as the skip reason shows it: `suppressed (ada@example.com bounced)`. */

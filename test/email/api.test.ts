@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Nudge, NudgeApiError } from '../../src/client/index.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { useDatabase } from '../harness/db.js';
-import { type EmailWorld, startEmailWorld, svixHeaders } from './setup.js';
+import { type EmailWorld, resendAccepts, startEmailWorld, svixHeaders } from './setup.js';
 
 const db = useDatabase();
 let world: EmailWorld;
@@ -15,10 +15,7 @@ let reader: Nudge;
 
 beforeAll(async () => {
   world = await startEmailWorld(db);
-  world.resend.route('POST', '/emails', (request) => ({
-    status: 200,
-    body: { id: `em_${String(request.headers['idempotency-key']).split(':').slice(-2).join('_')}` },
-  }));
+  resendAccepts(world);
   const client = async (scope: 'read' | 'write') =>
     new Nudge({
       url: 'http://nudge.test',

@@ -6,17 +6,14 @@
 // signature, the replay window and each svix-id once are enforced.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../harness/db.js';
-import { type EmailWorld, startEmailWorld, svixHeaders } from './setup.js';
+import { type EmailWorld, resendAccepts, startEmailWorld, svixHeaders } from './setup.js';
 
 const db = useDatabase();
 let world: EmailWorld;
 
 beforeAll(async () => {
   world = await startEmailWorld(db);
-  world.resend.route('POST', '/emails', (request) => ({
-    status: 200,
-    body: { id: `em_${String(request.headers['idempotency-key']).split(':').slice(-2).join('_')}` },
-  }));
+  resendAccepts(world);
 });
 
 afterAll(async () => {

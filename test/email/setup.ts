@@ -155,3 +155,11 @@ export async function projectFiles(files: Record<string, string>): Promise<strin
   }
   return dir;
 }
+
+/** The Resend stand-in accepts every email, its id made from the run's idempotency key. */
+export function resendAccepts(world: EmailWorld): void {
+  world.resend.route('POST', '/emails', (request) => ({
+    status: 200,
+    body: { id: `em_${String(request.headers['idempotency-key']).split(':').slice(-2).join('_')}` },
+  }));
+}
