@@ -5,7 +5,8 @@
 //   the engine processed them in — between the ids of the window's first and
 //   last receipt, so the primary key serves the read and nothing is sorted;
 // - rows: for a table the feature triggers on by insert, the part of the
-//   window before the table's oldest kept event (all of it when none is kept)
+//   window before the table's oldest kept event of an operation the feature
+//   triggers on (all of it when none is kept; never past the window's end)
 //   comes from the table itself, each row an insert at its creation
 //   timestamp column (created_at, inserted_at, ...), as the row is now.
 //
@@ -14,11 +15,25 @@
 // time (an import, a backdated order) — is read from kept events only, at the
 // time it was captured: rows stand only for what capture never saw.
 //
+// A kept event holds the columns the features deployed when it was captured
+// read; one the backtested feature reads that it lacks is read from the
+// table by primary key, as the row is now (withColumns), and what cannot be
+// (a row deleted since, an old row's values) is said in the report.
+//
 // Only the events the feature triggers on are read (its table and
-// operations, or its event), unless its journeys wait on other events.
-// Every event says which source it came from, so the report can too.
+// operations, or its event), unless its journeys wait on other events. A
+// scheduled feature reads the runs the engine kept (schedule:<feature>
+// events); its query is not run again at simulated times, and a window with
+// no kept run says so. Every event says which source it came from, so the
+// report can too.
 import type postgres from 'postgres';
-import { capturable, columnOf, type ExcludedColumns, rowJson } from '../capture/columns.js';
+import {
+  type ColumnReads,
+  capturable,
+  columnOf,
+  type ExcludedColumns,
+  rowJson,
+} from '../capture/columns.js';
 import { canonicalEventName, namedEvent } from '../capture/named-events.js';
 import type { Operation } from '../capture/triggers.js';
 import { ident } from '../db/quote.js';
@@ -45,8 +60,14 @@ export interface SourcePlan {
 
 export interface History {
   plans: SourcePlan[];
-  /** What could not be read, in words (a table with neither source). */
+  /**
+   * What could not be read, in words (a table with neither source, a column
+   * kept events lack). Lines about columns are added as the events are
+   * read: complete once they all have been.
+   */
   gaps: string[];
+  /** What was read other than it was at the time (columns read from rows as they are now), likewise. */
+  simplifications: string[];
   /** The events in time order, a page at a time. */
   events: AsyncIterable<PastEvent[]>;
 }
@@ -76,22 +97,32 @@ export async function readHistory(options: {
   /** Read every kept event (journeys that wait on other events), not only the trigger's. */
   allEvents: boolean;
   exclude?: ExcludedColumns;
+  /**
+   * The columns of its trigger's rows the feature reads (features/reads.ts):
+   * kept events lacking some (captured for the features deployed then) get
+   * them from the table. Not given: kept events are read as they are.
+   */
+  reads?: ColumnReads;
 }): Promise<History> {
   const { engine, feature, from, to } = options;
   const plans: SourcePlan[] = [];
   const gaps: string[] = [];
+  const simplifications: string[] = [];
   const trigger = triggerTable(feature);
   const names = eventNames(feature);
 
   let rows: AsyncIterable<PastEvent[]> | undefined;
   if (trigger) {
     const name = formatTableName(trigger.table);
-    // Retention deletes by receipt time: the oldest receipt is where kept history starts.
+    // Retention deletes by receipt time: the oldest receipt of an event the
+    // feature triggers on is where its kept history starts (an update kept
+    // for another feature says nothing of when inserts began to be kept).
     const [oldest] = await engine<{ occurred_at: Date }[]>`
       select occurred_at from nudge_engine.inbox
        where schema_name = ${trigger.table.schema} and table_name = ${trigger.table.table}
+         and operation = any(${trigger.operations}::text[])
        order by received_at limit 1`;
-    const keptFrom = oldest ? new Date(Math.max(oldest.occurred_at.getTime(), from.getTime())) : to;
+    const keptFrom = oldest ? within(oldest.occurred_at, from, to) : to;
     if (keptFrom > from) {
       const table = options.catalog.get(trigger.table);
       const column = table && creationColumn(table);
@@ -111,11 +142,45 @@ export async function readHistory(options: {
       }
     }
     if (keptFrom < to) plans.push({ table: name, source: 'kept events', from: keptFrom, to });
+  } else if (feature.trigger.kind === 'schedule') {
+    // A schedule's runs are kept as schedule:<feature> events; the segment is
+    // not run again at simulated times.
+    const event = `schedule:${feature.name}`;
+    const [oldest] = await engine<{ occurred_at: Date }[]>`
+      select occurred_at from nudge_engine.inbox where event_name = ${event}
+       order by received_at limit 1`;
+    const keptFrom = oldest ? within(oldest.occurred_at, from, to) : to;
+    if (keptFrom > from) {
+      gaps.push(
+        `${event}: ${oldest && keptFrom < to ? `no kept run of the schedule before ${keptFrom.toISOString()}` : 'no kept run of the schedule in the window'} (it was not deployed active then, or retention dropped its runs); a backtest replays the runs the engine made and kept, and does not run the schedule's query at simulated times`,
+      );
+    }
+    if (keptFrom < to) plans.push({ table: event, source: 'kept events', from: keptFrom, to });
   } else {
     plans.push({ table: names[0] ?? feature.name, source: 'kept events', from, to });
   }
-  const kept = keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names });
-  return { plans, gaps, events: rows ? mergeByTime(rows, kept) : kept };
+  let kept = keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names });
+  const table = trigger && options.catalog.get(trigger.table);
+  if (table && options.reads) {
+    const wanted = readColumns(table, options.reads, options.exclude);
+    if (wanted.length) {
+      kept = withColumns(
+        kept,
+        options.source,
+        table,
+        wanted,
+        trigger.operations,
+        simplifications,
+        gaps,
+      );
+    }
+  }
+  return { plans, gaps, simplifications, events: rows ? mergeByTime(rows, kept) : kept };
+}
+
+/** `time`, or the window's edge it is past. */
+function within(time: Date, from: Date, to: Date): Date {
+  return new Date(Math.min(Math.max(time.getTime(), from.getTime()), to.getTime()));
 }
 
 /** Event names the feature's kept events may carry. */
@@ -299,6 +364,145 @@ async function* tableRows(
       from: 'rows' as const,
     }));
   }
+}
+
+/** The columns of `table` the feature reads that capture may copy: every one when it reads them all. */
+function readColumns(table: Table, reads: ColumnReads, exclude?: ExcludedColumns): string[] {
+  const names = table.columns.map((c) => c.name);
+  const read = 'all' in reads ? names : names.filter((name) => reads.columns.includes(name));
+  return capturable(table, read, exclude);
+}
+
+/**
+ * Kept events of `table` given the columns the feature reads that they lack
+ * — a capture copies what the features deployed at the time read, and a new
+ * or edited feature may read others — from the table, by primary key, as
+ * the rows are now (read-only). A row deleted since cannot give them, nor
+ * can an update's or a delete's old row (its values are gone): the report
+ * says which columns stayed unknown, and for how many events.
+ */
+async function* withColumns(
+  pages: AsyncIterable<PastEvent[]>,
+  source: postgres.Sql,
+  table: Table,
+  wanted: string[],
+  operations: readonly Operation[],
+  simplifications: string[],
+  gaps: string[],
+): AsyncIterable<PastEvent[]> {
+  const filled = { events: 0, columns: new Set<string>() };
+  const gone = { events: 0, columns: new Set<string>() };
+  const old = { events: 0, columns: new Set<string>() };
+  const count = (tally: typeof filled, columns: string[]) => {
+    tally.events++;
+    for (const column of columns) tally.columns.add(column);
+  };
+  for await (const page of pages) {
+    const lacking: { event: PastEvent; columns: string[] }[] = [];
+    for (const event of page) {
+      if (event.schema_name !== table.schema || event.table_name !== table.table) continue;
+      const { new_row: row, old_row: oldRow } = event;
+      const missing = row && lackedBy(row, wanted);
+      if (missing) lacking.push({ event, columns: missing });
+      // Old values matter only to the events the feature triggers on.
+      if (oldRow && event.operation && operations.includes(event.operation)) {
+        const oldMissing = lackedBy(oldRow, wanted);
+        if (oldMissing) count(old, oldMissing);
+      }
+    }
+    if (lacking.length) {
+      const columns = [...new Set(lacking.flatMap((l) => l.columns))];
+      const now = await rowsNow(
+        source,
+        table,
+        columns,
+        lacking.map((l) => l.event.new_row!),
+      );
+      for (const { event, columns: missing } of lacking) {
+        const found = now.get(keyOf(event.new_row!, table.primaryKey));
+        if (!found) {
+          count(gone, missing);
+          continue;
+        }
+        event.new_row = {
+          ...event.new_row,
+          ...Object.fromEntries(missing.map((column) => [column, found[column] ?? null])),
+        };
+        count(filled, missing);
+      }
+    }
+    yield page;
+  }
+  const name = formatTableName(table);
+  const list = (columns: Set<string>) => [...columns].sort().join(', ');
+  const events = (n: number) => `${n} kept event${n === 1 ? '' : 's'}`;
+  if (filled.events) {
+    simplifications.push(
+      `${name}: ${events(filled.events)} lacked ${list(filled.columns)} (kept for the features deployed then, which did not read them): read from the rows as they are now`,
+    );
+  }
+  if (gone.events) {
+    gaps.push(
+      `${name}: ${list(gone.columns)} unknown for ${events(gone.events)} (not kept with them, and ${table.primaryKey.length ? 'their rows are deleted since' : 'the table has no primary key to find their rows by'}): conditions and templates on them read nothing there`,
+    );
+  }
+  if (old.events) {
+    gaps.push(
+      `${name}: old values of ${list(old.columns)} unknown for ${events(old.events)} (not kept with them, and rows hold only today's values): old.* on them reads nothing there`,
+    );
+  }
+}
+
+/** The columns a row does not hold, or undefined when it holds them all (most rows: nothing made). */
+function lackedBy(row: Record<string, unknown>, columns: string[]): string[] | undefined {
+  let missing: string[] | undefined;
+  for (const column of columns) {
+    if (column in row) continue;
+    missing ??= [];
+    missing.push(column);
+  }
+  return missing;
+}
+
+/**
+ * The rows of `table` that these rows name by primary key, as they are now:
+ * their primary key and `columns`, by keyOf. One query, joined on the key
+ * through its index.
+ */
+async function rowsNow(
+  source: postgres.Sql,
+  table: Table,
+  columns: string[],
+  rows: Record<string, unknown>[],
+): Promise<Map<string, Record<string, unknown>>> {
+  const primaryKey = table.primaryKey;
+  const keys = new Map<string, Record<string, string>>();
+  for (const row of rows) {
+    if (primaryKey.length === 0 || primaryKey.some((c) => row[c] === null || row[c] === undefined))
+      continue;
+    keys.set(
+      keyOf(row, primaryKey),
+      Object.fromEntries(primaryKey.map((c, i) => [`k${i}`, keyText(row[c])])),
+    );
+  }
+  if (keys.size === 0) return new Map();
+  const on = primaryKey.map((name, i) => {
+    const type = table.columns.find((c) => c.name === name)!.type;
+    return `t.${ident(name)} = k.k${i}::${type}`;
+  });
+  const text = `SELECT ${rowJson(columnOf('t'), [...new Set([...primaryKey, ...columns])])} AS row
+                  FROM (SELECT * FROM json_to_recordset($1::text::json) AS x(${primaryKey.map((_, i) => `k${i} text`).join(', ')})
+                         LIMIT ${keys.size}) AS k
+                  JOIN ${ident(table.schema, table.table)} AS t ON ${on.join(' AND ')}`;
+  const found = await source.unsafe<{ row: Record<string, unknown> }[]>(text, [
+    JSON.stringify([...keys.values()]),
+  ]);
+  return new Map(found.map(({ row }) => [keyOf(row, primaryKey), row]));
+}
+
+/** A key's value from a JSON row as text, which its column's type reads back. */
+function keyText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /**

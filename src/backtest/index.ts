@@ -3,6 +3,8 @@
 // journey state machine, a simulated clock, no effects, nothing written
 // anywhere (history.ts reads the past, simulate.ts runs it, report.ts counts).
 import type postgres from 'postgres';
+import { rendererFor, templateVariables } from '../actions/render.js';
+import type { ActionRun } from '../actions/types.js';
 import { parseDuration } from '../config/duration.js';
 import type { LoadedConfig } from '../config/load.js';
 import { timeOption } from '../config/time-options.js';
@@ -11,10 +13,11 @@ import { featurePauses } from '../engine/match/pauses.js';
 import { NudgeError, UsageError } from '../errors.js';
 import { checkFeatures } from '../features/check.js';
 import type { Feature } from '../features/load.js';
+import { featureReads } from '../features/reads.js';
 import type { Catalog } from '../source/catalog.js';
 import { readHistory } from './history.js';
 import { type BacktestReport, Tally } from './report.js';
-import { simulate } from './simulate.js';
+import { type SetValues, simulate } from './simulate.js';
 
 export type { BacktestReport } from './report.js';
 export { reportLines } from './report.js';
@@ -58,6 +61,8 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     to,
     allEvents: reactive,
     exclude: project.config.capture.exclude_columns,
+    // What the feature reads of its rows, which kept events may lack.
+    reads: await featureReads(active, rendererFor(project)),
   });
   const cap = project.config.actions.frequency_cap;
   const capMs = cap ? parseDuration(cap.per) : undefined;
@@ -69,6 +74,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     events: history.events,
     to,
     ...(cap && capMs ? { frequencyCap: { max: cap.max, perMs: capMs } } : {}),
+    setValues: setValuesOf(project),
     observer: tally,
   });
   const pausedLive = (await featurePauses(input.engine)).some((p) => p.feature === feature.name);
@@ -87,10 +93,41 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
       rows: history.plans.some((p) => p.source === 'rows'),
       cap: cap !== undefined,
       gaps: history.gaps,
+      history: history.simplifications,
     }),
     ms: performance.now() - started,
   });
 }
+
+/**
+ * A `set` action's values as the action renders them (actions/task.ts): its
+ * parameters' Liquid with the run's template context. Rendering reads no
+ * file and writes nothing.
+ */
+function setValuesOf(project: LoadedConfig): SetValues {
+  return (run) => {
+    const { action } = run;
+    const asRun: ActionRun = {
+      ...run,
+      id: 0,
+      kind: action.kind,
+      params: action.params,
+      attempts: 0,
+    };
+    return rendererFor(project).value(
+      action.params,
+      templateVariables(asRun, project),
+      action.kind,
+    );
+  };
+}
+
+/** The kinds of action whose effect the simulation does not apply, in words. */
+const NOT_APPLIED: Record<string, string> = {
+  add_to_list: 'list memberships do not change',
+  remove_from_list: 'list memberships do not change',
+  track: 'tracked events are not added to the contact’s events',
+};
 
 function simplifications(facts: {
   feature: Feature;
@@ -100,11 +137,12 @@ function simplifications(facts: {
   rows: boolean;
   cap: boolean;
   gaps: string[];
+  history: string[];
 }): string[] {
   const list = [
     'no effects: every action is counted as if it ran and its delivery succeeded',
     'journeys start empty at the window’s start: a contact already in the journey before it is taken as not in it',
-    'contacts are the contact book as it is now; people it does not know yet are new contacts with only what the event says',
+    'contacts are the contact book as it is now; someone it does not know yet is a new contact from their first event, with what the events say, found again by any of those fields as the engine finds a contact',
   ];
   if (facts.readsContact) {
     list.push(
@@ -126,10 +164,27 @@ function simplifications(facts: {
       );
     }
   }
+  list.push(...facts.history);
   if (facts.cap) {
     list.push('actions.frequency_cap counts only this feature’s emails in the window');
   }
-  list.push('live sync is not replayed: contacts do not change during the window');
+  const kinds = new Set(
+    [...facts.feature.machine.stages.values()].flatMap((s) => s.actions.map((a) => a.kind)),
+  );
+  if (kinds.has('set')) {
+    list.push(
+      'set actions change the simulated contact once their step is done, as the action would once it ran (Liquid values rendered with what the step saw; one that fails to render sets nothing)',
+    );
+  }
+  const notApplied = [...kinds].filter((kind) => NOT_APPLIED[kind]);
+  if (notApplied.length) {
+    list.push(
+      `${notApplied.join(' and ')} actions are counted, not applied: ${[...new Set(notApplied.map((k) => NOT_APPLIED[k]))].join('; ')}`,
+    );
+  }
+  list.push(
+    `live sync is not replayed: contact attributes ${kinds.has('set') ? 'change during the window only by this feature’s set actions' : 'do not change during the window'}`,
+  );
   list.push(...facts.gaps.map((gap) => `missing history — ${gap}`));
   return list;
 }
@@ -169,7 +224,12 @@ const FLAGS: WindowNames = { since: '--since', from: '--from', to: '--to' };
 /** The names of an API body's or an MCP tool's arguments, which errors say instead of the CLI's flags. */
 export const WINDOW_FIELDS: WindowNames = { since: 'since', from: 'from', to: 'to' };
 
-/** The times asked for, read; `to` undefined when the window ends now (windowUntil). */
+/**
+ * The times asked for, read; `to` undefined when the window ends now
+ * (windowUntil). A window that would be empty — its start in the future,
+ * or not before its end — is a usage error naming the flag, as a bad value
+ * is: refused before anything is read.
+ */
 export function readWindow(
   asked: WindowAsked,
   now: Date,
@@ -182,12 +242,35 @@ export function readWindow(
     );
   }
   if (asked.from || asked.to) {
-    return {
-      from: asked.from ? timeOption(names.from, asked.from, now) : new Date(0),
-      to: asked.to ? timeOption(names.to, asked.to, now) : undefined,
-    };
+    const from = asked.from ? timeOption(names.from, asked.from, now) : new Date(0);
+    const to = asked.to ? timeOption(names.to, asked.to, now) : undefined;
+    if (asked.from && to && !(from < to)) {
+      throw new UsageError(
+        `${names.from} ${JSON.stringify(asked.from)} is not before ${names.to} ${JSON.stringify(asked.to)}: the window would be empty`,
+        `give ${names.from} the earlier time (a duration counts back from now: ${names.from} 30d ${names.to} 7d)`,
+      );
+    }
+    if (asked.from && !to) notFuture(names.from, asked.from, from, now);
+    if (!asked.from && to && !(from < to)) {
+      throw new UsageError(
+        `${names.to} ${JSON.stringify(asked.to)} is not after ${from.toISOString()}, where the window starts without ${names.from}: the window would be empty`,
+      );
+    }
+    return { from, to };
   }
-  return { from: timeOption(names.since, asked.since ?? '30d', now), to: undefined };
+  const since = asked.since ?? '30d';
+  const from = timeOption(names.since, since, now);
+  notFuture(names.since, since, from, now);
+  return { from, to: undefined };
+}
+
+/** A window's start when it ends now: a time in the future starts an empty window. */
+function notFuture(name: string, text: string, from: Date, now: Date): void {
+  if (from < now) return;
+  throw new UsageError(
+    `${name} ${JSON.stringify(text)} is not in the past: the window, which ends now, would be empty`,
+    'give a time in the past, or a duration back from now such as 30d',
+  );
 }
 
 /** A window read, ending at the later of real time and the engine clock's when no end was asked. */

@@ -9,10 +9,12 @@
 //   timers due by then fire;
 // - journeys live in memory, start empty, and are written nowhere; actions
 //   are counted, never run; decisions go to the report, not the log;
-// - contacts are looked up read-only (contacts.ts): the book as it is now.
+// - contacts are looked up read-only (contacts.ts): the book as it is now,
+//   and the people it does not know made in memory at their first event;
+//   a `set` action changes the contact in memory once its step is done, as
+//   the action would have once it ran.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
-import type { ContactIdentity } from '../contacts/store.js';
 import {
   type Decision,
   type JourneyRow,
@@ -23,14 +25,19 @@ import {
 } from '../engine/journeys/machine.js';
 import { factsOf } from '../engine/lanes/event.js';
 import { candidatesOf, reactiveFeatures } from '../engine/match/candidates.js';
-import type { FeatureSet, RuntimeFeature } from '../engine/match/features.js';
+import type { FeatureSet, Row, RuntimeFeature } from '../engine/match/features.js';
 import {
   type BeforeContact,
   beforeContact,
   type ContactFreeVerdict,
   withContact,
 } from '../engine/match/rules.js';
-import { identityKey, lookUpContacts, type SimulatedContact } from './contacts.js';
+import {
+  type ContactRequest,
+  OWN_FIELDS,
+  SimulatedBook,
+  type SimulatedContact,
+} from './contacts.js';
 import type { HistorySource, PastEvent } from './history.js';
 
 /** What the simulation tells its observer (report.ts). */
@@ -55,8 +62,17 @@ interface EventPlan {
   contact?: SimulatedContact;
   /** Every candidate's contact, for journeys that wait on events (only when the feature has such). */
   about: SimulatedContact[];
+  /** Identity fields the event gives contacts that lacked them, set when it is replayed (resolveContact's fill). */
+  fills?: { contact: SimulatedContact; fill: Row }[];
 }
 const NO_ONE: SimulatedContact[] = [];
+
+/**
+ * A `set` action's values as the action would set them: its parameters
+ * rendered (Liquid) with the run's template context. Only asked for a `set`
+ * whose parameters hold Liquid; a literal one is merged as it is.
+ */
+export type SetValues = (run: NewActionRun) => Promise<unknown>;
 
 export interface SimulationOptions {
   engine: postgres.Sql;
@@ -67,6 +83,8 @@ export interface SimulationOptions {
   /** The window's end: timers due by then fire. */
   to: Date;
   frequencyCap?: { max: number; perMs: number };
+  /** Renders a `set` whose parameters hold Liquid; without it such a set changes nothing. */
+  setValues?: SetValues;
   observer: Observer;
 }
 
@@ -74,17 +92,26 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   const { feature, features, observer } = options;
   const reactive = reactiveFeatures(features).has(feature.name);
   const journeys = new Map<string, JourneyRow>();
-  const contacts = new Map<string, SimulatedContact>();
+  const book = new SimulatedBook(options.engine);
   const timers = new TimerQueue();
   const emails = new Map<string, number[]>();
+  // Only a set whose values are Liquid needs its run's template context.
+  const setValues = options.setValues && setsLiquid(feature) ? options.setValues : undefined;
   let clock = 0;
 
+  /**
+   * One step of a contact's journey. A `set` it queues changes the contact
+   * once the step is done (the step's own stages saw the contact as it was,
+   * as the live action runs after the step is written): at once when its
+   * values are literal; when they are Liquid, once rendered — then the
+   * promise returned, which the replay waits for before the next step.
+   */
   const step = (
     contact: SimulatedContact,
     input: JourneyStep,
     now: Date,
     source: HistorySource | 'timer',
-  ) => {
+  ): Promise<void> | undefined => {
     const cap = options.frequencyCap;
     const stepInput: StepInput = {
       step: input,
@@ -92,8 +119,9 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       contact: contact.row,
       journey: journeys.get(contact.id) ?? null,
       now,
-      // Actions are counted, never run: no template contexts to build.
-      templateContexts: false,
+      // Actions are counted, never run: no template contexts to build, but
+      // for a set whose values are rendered.
+      templateContexts: setValues !== undefined,
     };
     if (cap) {
       stepInput.frequencyCap = {
@@ -119,25 +147,45 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     }
     observer.decisions(outcome.decisions, source, contact);
     observer.actions(outcome.actions);
+    let rendering: Promise<void> | undefined;
+    for (const run of outcome.actions) {
+      if (run.action.kind !== 'set') continue;
+      const params = run.action.params;
+      if (!hasLiquid(params)) {
+        if (rendering) rendering = rendering.then(() => setOn(contact, params));
+        else setOn(contact, params);
+        continue;
+      }
+      if (!setValues) continue;
+      // A set that fails to render sets nothing, as its run would fail.
+      rendering = (rendering ?? Promise.resolve())
+        .then(() => setValues(run))
+        .then((values) => setOn(contact, values), noop);
+    }
+    return rendering;
   };
 
-  /** Steps every journey whose wake_at is at or before `until`, each at its wake_at. */
-  const fireTimers = (until: number) => {
+  /**
+   * Steps every journey whose wake_at is at or before `until`, each at its
+   * wake_at, one after another (a set's rendering waited for).
+   */
+  const fireTimers = (until: number): Promise<void> | undefined => {
     for (let next = timers.peek(); next && next.at <= until; next = timers.peek()) {
       timers.pop();
       const journey = journeys.get(next.contact.id);
       // A timer left from an earlier wait of the journey: its wake_at moved.
       if (journey?.status !== 'active' || (journey.wake_at?.getTime() ?? 0) !== next.at) continue;
       clock = Math.max(clock, next.at);
-      step(next.contact, TIMER, new Date(next.at), 'timer');
+      const rendering = step(next.contact, TIMER, new Date(next.at), 'timer');
+      if (rendering) return rendering.then(() => fireTimers(until));
     }
+    return undefined;
   };
 
   /**
    * A page made ready: who each event is about (for every candidate feature
-   * that maps a contact), and the contacts not met before looked up, in one
-   * query. A contact met before is put in the plan at once; the others when
-   * the query has answered (`pending`).
+   * that maps a contact), the contacts resolved in the events' order (the
+   * book read in one query for the identities not met before).
    *
    * The matcher's rules before a contact (beforeContact) are asked here,
    * once per event and candidate, and a trigger condition that reads no
@@ -147,17 +195,17 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
    * a WeakMap, which costs more than the condition itself here.)
    */
   const prepare = async (chunk: PastEvent[]) => {
-    const wanted = new Map<string, ContactIdentity>();
-    const pending: { plan: EventPlan; key: string }[] = [];
-    // Every candidate's identity key by event, when the feature may react to
-    // it: it waits on events and the event is not its own (handleEvent).
-    const keys: (string[] | undefined)[] = [];
+    const requests: ContactRequest[] = [];
+    // Where each request's answer goes: event i's own contact, or one it is about.
+    const targets: { i: number; own: boolean }[] = [];
     const plans = chunk.map((row, i): EventPlan => {
       const candidates = candidatesOf(features, row);
       const own = candidates.includes(feature);
       const plan: EventPlan = { own, about: NO_ONE };
+      // Every candidate's contact, when the feature may react to the event:
+      // it waits on events and the event is not its own (handleEvent).
       const reacts = reactive && !own;
-      if (reacts) keys[i] = [];
+      if (reacts) plan.about = [];
       if (!own && !reacts) return plan;
       const rows = { new: row.new_row, old: row.old_row };
       const contactFreeVerdict: ContactFreeVerdict = (candidate) =>
@@ -175,22 +223,21 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
         const before = beforeContact(candidate, rows, paused, contactFreeVerdict);
         if (candidate === feature) plan.before = before;
         if (before.outcome !== 'resolve') continue;
-        const key = identityKey(before.identity);
-        const known = contacts.get(key);
-        if (known === undefined) wanted.set(key, before.identity);
-        if (candidate === feature) {
-          if (known) plan.contact = known;
-          else pending.push({ plan, key });
-        }
-        keys[i]?.push(key);
+        requests.push({ identity: before.identity, at: row.occurred_at });
+        targets.push({ i, own: candidate === feature });
       }
       return plan;
     });
-    await lookUpContacts(options.engine, wanted, contacts);
-    for (const { plan, key } of pending) plan.contact = contacts.get(key)!;
-    if (reactive) {
-      for (const [i, plan] of plans.entries())
-        if (keys[i]) plan.about = keys[i].map((k) => contacts.get(k)!);
+    const answers = await book.resolve(requests);
+    for (const [n, { contact, fill }] of answers.entries()) {
+      const { i, own } = targets[n]!;
+      const plan = plans[i]!;
+      if (fill) {
+        plan.fills ??= [];
+        plan.fills.push({ contact, fill });
+      }
+      if (own) plan.contact = contact;
+      else plan.about.push(contact);
     }
     return { chunk, plans };
   };
@@ -206,10 +253,14 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     // Let the next page's queries go out before the replay holds the thread.
     await new Promise((resolve) => setImmediate(resolve));
     const { chunk, plans } = ready;
-    for (const [i, row] of chunk.entries()) onEvent(row, plans[i]!);
+    for (const [i, row] of chunk.entries()) {
+      // Waited for only when a set's values are being rendered.
+      const rendering = onEvent(row, plans[i]!);
+      if (rendering) await rendering;
+    }
     ready = await following;
   }
-  fireTimers(options.to.getTime());
+  await fireTimers(options.to.getTime());
   return journeys;
 
   /** A decision of the matcher, before the journey's own. */
@@ -236,12 +287,20 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     );
   }
 
-  /** One past event: the trigger, then journeys of its contacts that wait on events. */
-  function onEvent(row: PastEvent, plan: EventPlan): void {
+  /** One past event: the timers due before it, then the event (a set's rendering waited for). */
+  function onEvent(row: PastEvent, plan: EventPlan): Promise<void> | undefined {
     clock = Math.max(clock, row.occurred_at.getTime());
-    fireTimers(clock);
+    const timers = fireTimers(clock);
+    return timers ? timers.then(() => replay(row, plan)) : replay(row, plan);
+  }
+
+  /** One past event: the trigger, then journeys of its contacts that wait on events. */
+  function replay(row: PastEvent, plan: EventPlan): Promise<void> | undefined {
     observer.event(row.from, plan.own);
-    if (!plan.own && !reactive) return;
+    if (plan.fills) {
+      for (const { contact, fill } of plan.fills) contact.row = { ...contact.row, ...fill };
+    }
+    if (!plan.own && !reactive) return undefined;
     const now = new Date(clock);
     const facts = factsOf(row);
     if (plan.own) {
@@ -250,35 +309,68 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       const before = plan.before!;
       if (before.outcome === 'skipped') {
         matcherDecision(row, now, undefined, before.outcome, before.reason);
-        return;
+        return undefined;
       }
       if (before.outcome === 'without contact') {
         const out = stepWithoutContact(feature, facts, now);
         observer.decisions(out.decisions, row.from);
         observer.actions(out.actions);
-        return;
+        return undefined;
       }
       const contact = plan.contact!;
       const rows = { new: row.new_row, old: row.old_row };
       const match = withContact(feature, rows, contact.row, now);
       matcherDecision(row, now, contact, match.outcome, match.reason);
-      if (match.outcome === 'skipped') return;
-      step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
+      if (match.outcome === 'skipped') return undefined;
       // As handleEvent: an event the feature is a candidate of steps none of
       // its waiting journeys, whoever the event's other features name.
-      return;
+      return step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
     }
-    // Journeys of the contacts this event is about may be waiting on it.
+    // Journeys of the contacts this event is about may be waiting on it. Each
+    // is another contact, so their sets are waited for together.
     const stepped = new Set<string>();
+    const rendering: Promise<void>[] = [];
     for (const contact of plan.about) {
       if (stepped.has(contact.id) || journeys.get(contact.id)?.status !== 'active') continue;
       stepped.add(contact.id);
-      step(contact, { kind: 'event', facts }, now, row.from);
+      const pending = step(contact, { kind: 'event', facts }, now, row.from);
+      if (pending) rendering.push(pending);
     }
+    return rendering.length ? Promise.all(rendering).then(noop) : undefined;
   }
 }
 
 const TIMER: JourneyStep = { kind: 'timer' };
+const noop = () => {};
+
+/**
+ * A `set` action's values merged into the contact as into its attributes:
+ * its own fields (id, email, ...) stay over them, as the book reads a
+ * contact (contacts/sql/read-contacts.ts).
+ */
+function setOn(contact: SimulatedContact, values: unknown): void {
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) return;
+  const row: Row = { ...contact.row, ...values };
+  for (const field of OWN_FIELDS) row[field] = contact.row[field] ?? null;
+  contact.row = row;
+}
+
+/** Whether a value holds a string the renderer renders: one with `{` (actions/render.ts). */
+function hasLiquid(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{');
+  if (Array.isArray(value)) return value.some(hasLiquid);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasLiquid);
+  return false;
+}
+
+/** Whether some `set` of the feature, a variant's included, has Liquid in its values. */
+function setsLiquid(feature: RuntimeFeature): boolean {
+  for (const stage of feature.stages.values()) {
+    if (stage.actions.some((a) => a.kind === 'set' && hasLiquid(a.params))) return true;
+  }
+  const variants = feature.feature.experiment?.split?.variants ?? [];
+  return variants.some((v) => hasLiquid(v.overrides.set));
+}
 
 /** Wake-ups in time order: a binary heap of (time, contact). */
 class TimerQueue {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BacktestReport } from '../../src/backtest/index.js';
 import { backtest } from '../../src/cli/backtest.js';
 import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { insertInbox } from '../../src/engine/intake/inbox.js';
@@ -233,6 +234,25 @@ describe('nudge backtest', () => {
     ).rejects.toThrow(/--from "yesterday" is not a time/);
   });
 
+  it('refuses a window that would be empty as a usage error, before reading anything', async () => {
+    // The database cannot be reached: a command that read anything would fail otherwise.
+    const unreachable = { DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:9/none' };
+    const cases: [string[], RegExp][] = [
+      [['--since', '2099-01-01'], /--since "2099-01-01" is not in the past/],
+      [['--from', '2099-01-01'], /--from "2099-01-01" is not in the past/],
+      [['--from', '1d', '--to', '2d'], /--from "1d" is not before --to "2d"/],
+      [['--from', '3d', '--to', '3d'], /--from "3d" is not before --to "3d"/],
+    ];
+    for (const [flags, message] of cases) {
+      const io = memoryIo({ cwd, env: unreachable });
+      expect(
+        await run(['-c', path.join(cwd, 'nudge.yaml'), 'backtest', 'drip', ...flags], io.io),
+        flags.join(' '),
+      ).toBe(2);
+      expect(io.stderr()).toMatch(message);
+    }
+  });
+
   it('POST /v1/features/backtest answers the same report', async () => {
     const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
     server = await startTestServer(db.sql, project);
@@ -269,6 +289,17 @@ describe('nudge backtest', () => {
     expect(
       ((await (await post({ feature: 'drip', since: '2dd' })).json()) as { detail: string }).detail,
     ).toBe('since "2dd" is not a time (did you mean "2d"?)');
+    // A window that would be empty, named by the field that makes it so.
+    const future = await post({ feature: 'drip', since: '2099-01-01' });
+    expect(future.status).toBe(422);
+    expect(((await future.json()) as { detail: string }).detail).toBe(
+      'since "2099-01-01" is not in the past: the window, which ends now, would be empty',
+    );
+    const reversed = await post({ feature: 'drip', from: '1d', to: '2d' });
+    expect(reversed.status).toBe(422);
+    expect(((await reversed.json()) as { detail: string }).detail).toBe(
+      'from "1d" is not before to "2d": the window would be empty',
+    );
     const both = await post({ feature: 'drip', since: '7d', to: '1d' });
     expect(both.status).toBe(422);
     expect(((await both.json()) as { detail: string }).detail).toBe(
