@@ -6,12 +6,22 @@
 // max_entries, cooldown — hold, and its decisions point at inbox rows whose
 // source is `backfill`.
 //
-// Once per row: each event's key is `<feature>:<primary key>`, and the inbox
-// stores a (source, key) once, so a row already backfilled — by this run
-// before a crash, or by an earlier run — is not entered again. Resuming: the
-// page's events and the checkpoint (the last primary key, migration 011)
-// commit in one transaction of the engine store, so after a crash the next
-// run continues after the last page that reached the inbox.
+// Nobody twice. The checkpoint (migration 011: one row per feature and
+// --where, the last primary key done) commits in one transaction of the
+// engine store with each page's events, and it is what keeps a row from
+// being read again: a run that stopped (a crash, Ctrl-C) continues after it,
+// and so does a run of a backfill that finished — it reads only the rows
+// whose key comes after the last one done (rows added since, when keys
+// grow), never the ones the finished run covered, however long ago it ran.
+// The inbox's (source, key) uniqueness (each event's key is
+// `<feature>:<primary key>`) cannot promise that alone: retention
+// (engine.retention.ingest_log, 7 days by default) deletes processed
+// backfill events like any other, and a row whose event is gone would enter
+// again — everyone who has left the journey, under re_entry: after_exit.
+// Keeping backfill events past retention would make a one-off backfill of a
+// million users cost its storage for good. `--restart` (`restart`) reads
+// every row again on purpose; the inbox then skips the rows whose events it
+// still keeps, and the others enter again subject to the entry rules.
 //
 // Pace: at most `rate` rows a second (the events, then the actions they
 // cause, follow at that pace), in pages of at most a second's worth.
@@ -28,7 +38,7 @@ export const BACKFILL_SOURCE = 'backfill';
 export const backfillEventName = (feature: string) => `backfill:${feature}`;
 
 export interface BackfillProgress {
-  /** Rows read from the source, this run and the run it continues. */
+  /** Rows read from the source, this run and the stopped run it continues. */
   read: number;
   /** Events new to the inbox (rows already backfilled before are not). */
   queued: number;
@@ -36,6 +46,8 @@ export interface BackfillProgress {
   total?: number;
   /** Continuing a run that stopped before its end. */
   resumed: boolean;
+  /** Reading only the rows after those of a run that finished. */
+  afterDone: boolean;
 }
 
 export interface BackfillResult extends BackfillProgress {
@@ -49,6 +61,8 @@ export interface BackfillRunOptions {
   target: BackfillTarget;
   /** The --where text as given ('' for none): names the checkpoint. */
   whereText: string;
+  /** Read every row from the first, even after a run that finished (--restart). */
+  restart?: boolean;
   route: Router;
   clock: Clock;
   exclude?: ExcludedColumns;
@@ -62,11 +76,49 @@ export interface BackfillRunOptions {
   onProgress?: (progress: BackfillProgress) => void;
 }
 
-interface Checkpoint {
+/** The checkpoint of a feature's backfill under one --where (`condition`, '' for none). */
+export interface Checkpoint {
+  condition: string;
+  /** The last primary key done, each column as text; null before the first page. */
   cursor: string[] | null;
   status: 'running' | 'done';
   rows_read: number;
   queued: number;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+/** Every checkpoint of a feature's backfills, one per --where it was run with. */
+export async function readCheckpoints(
+  engine: postgres.Sql,
+  feature: string,
+): Promise<Checkpoint[]> {
+  return engine<Checkpoint[]>`
+    select condition, cursor, status, rows_read::float8 as rows_read, queued::float8 as queued,
+           started_at, finished_at
+      from nudge_engine.backfills where feature = ${feature} order by started_at`;
+}
+
+/** Where a run starts: the first row, or after the checkpoint's key (the run it continues). */
+export interface BackfillStart {
+  from: 'first row' | 'stopped run' | 'done run';
+  cursor: string[] | null;
+  /** What the stopped run it continues had read and queued. */
+  read: number;
+  queued: number;
+}
+
+export function startOf(saved: Checkpoint | undefined, restart = false): BackfillStart {
+  if (!saved || restart) return { from: 'first row', cursor: null, read: 0, queued: 0 };
+  if (saved.status === 'running') {
+    return {
+      from: 'stopped run',
+      cursor: saved.cursor,
+      read: saved.rows_read,
+      queued: saved.queued,
+    };
+  }
+  return { from: 'done run', cursor: saved.cursor, read: 0, queued: 0 };
 }
 
 export async function runBackfill(options: BackfillRunOptions): Promise<BackfillResult> {
@@ -74,13 +126,10 @@ export async function runBackfill(options: BackfillRunOptions): Promise<Backfill
   const feature = target.feature.name;
   const condition = options.whereText;
   const started = performance.now();
-  const [saved] = await engine<Checkpoint[]>`
-    select cursor, status, rows_read::float8 as rows_read, queued::float8 as queued
-      from nudge_engine.backfills where feature = ${feature} and condition = ${condition}`;
-  const resumed = saved?.status === 'running';
-  let cursor = resumed ? saved.cursor : null;
-  let read = resumed ? saved.rows_read : 0;
-  let queued = resumed ? saved.queued : 0;
+  const saved = (await readCheckpoints(engine, feature)).find((c) => c.condition === condition);
+  const start = startOf(saved, options.restart);
+  const resumed = start.from === 'stopped run';
+  let { cursor, read, queued } = start;
   await engine`
     insert into nudge_engine.backfills (feature, condition, cursor, status, rows_read, queued)
     values (${feature}, ${condition}, ${cursor ? JSON.stringify(cursor) : null}::text::jsonb, 'running', ${read}, ${queued})
@@ -92,6 +141,7 @@ export async function runBackfill(options: BackfillRunOptions): Promise<Backfill
     read,
     queued,
     resumed,
+    afterDone: start.from === 'done run',
     ...(options.total !== undefined ? { total: options.total } : {}),
   });
   const rate = options.rate && options.rate > 0 ? options.rate : undefined;

@@ -2,14 +2,16 @@
 // contact book's email for the identity the feature's contact mapping reads
 // (read-only, as a backtest looks contacts up), or, for an auth user the book
 // does not know yet, the email auth.users holds; the raw identity otherwise.
+// With no engine store (Nudge never ran there) there is no book to ask.
 import type postgres from 'postgres';
 import { identityKey, lookUpContacts, type SimulatedContact } from '../backtest/contacts.js';
-import type { ContactIdentity } from '../contacts/store.js';
+import { type ContactIdentity, normalizeEmail } from '../contacts/store.js';
 import type { Catalog } from '../source/catalog.js';
 
 /** For each identity, how the sample names its contact; undefined when the row names nobody. */
 export async function sampleContacts(
-  engine: postgres.Sql,
+  /** The engine store; undefined when there is none, so no contact book. */
+  engine: postgres.Sql | undefined,
   source: postgres.Sql,
   catalog: Catalog,
   identities: ContactIdentity[],
@@ -24,7 +26,8 @@ export async function sampleContacts(
     return key;
   });
   const found = new Map<string, SimulatedContact>();
-  await lookUpContacts(engine, named, found);
+  if (engine) await lookUpContacts(engine, named, found);
+  else for (const [key, identity] of named) found.set(key, unknownContact(key, identity));
   const labels = new Map([...found].map(([key, contact]) => [key, contact.label]));
   // Auth users the book does not know yet (`new:`) whose row gives no email:
   // their email in auth.users, when it is there.
@@ -45,4 +48,14 @@ export async function sampleContacts(
     }
   }
   return keys.map((key) => (key === undefined ? undefined : labels.get(key)));
+}
+
+/** Someone the book does not know, as lookUpContacts names them. */
+function unknownContact(key: string, identity: ContactIdentity): SimulatedContact {
+  const email = normalizeEmail(identity.email);
+  return {
+    id: `new:${key}`,
+    row: { email },
+    label: String(email ?? identity.authUserId ?? identity.phone ?? identity.externalId),
+  };
 }

@@ -119,12 +119,17 @@ function filterOf(
   return { sql: parts.length ? parts.join(' AND ') : 'TRUE', params };
 }
 
-/** How many rows the target selects. */
-export function countQuery(target: BackfillTarget, now: Date): { text: string; values: unknown[] } {
+/** How many rows the target selects (after primary key `after`, when given). */
+export function countQuery(
+  target: BackfillTarget,
+  now: Date,
+  after: unknown[] | null = null,
+): { text: string; values: unknown[] } {
   const filter = filterOf(target, now);
+  const values = [...filter.params.values];
   return {
-    text: `SELECT count(*)::float8 AS n FROM ${ident(target.table.schema, target.table.table)} AS t WHERE ${filter.sql}`,
-    values: filter.params.values,
+    text: `SELECT count(*)::float8 AS n FROM ${ident(target.table.schema, target.table.table)} AS t WHERE ${filter.sql}${keysetAfter(target.table, after, values)}`,
+    values,
   };
 }
 
@@ -144,15 +149,7 @@ export function pageQuery(
   const { table } = target;
   const key = table.primaryKey.map(columnOf('t'));
   const values = [...filter.params.values];
-  let keyset = '';
-  if (after) {
-    const placeholders = table.primaryKey.map((name, i) => {
-      values.push(after[i] === null || after[i] === undefined ? null : String(after[i]));
-      const type = table.columns.find((c) => c.name === name)!.type;
-      return `$${values.length}::text::${type}`;
-    });
-    keyset = ` AND (${key.join(', ')}) > (${placeholders.join(', ')})`;
-  }
+  const keyset = keysetAfter(table, after, values);
   values.push(limit);
   const columns = capturable(
     table,
@@ -166,4 +163,16 @@ export function pageQuery(
             ORDER BY ${key.join(', ')} LIMIT $${values.length}`,
     values,
   };
+}
+
+/** ` AND (key) > (after)`, its values pushed onto `values`; '' from the first row. */
+function keysetAfter(table: Table, after: unknown[] | null, values: unknown[]): string {
+  if (!after) return '';
+  const key = table.primaryKey.map(columnOf('t'));
+  const placeholders = table.primaryKey.map((name, i) => {
+    values.push(after[i] === null || after[i] === undefined ? null : String(after[i]));
+    const type = table.columns.find((c) => c.name === name)!.type;
+    return `$${values.length}::text::${type}`;
+  });
+  return ` AND (${key.join(', ')}) > (${placeholders.join(', ')})`;
 }

@@ -1,21 +1,33 @@
-// `nudge backfill <feature> [--where <condition>] [--dry-run] [--yes] [--rate 50/s]`:
+// `nudge backfill <feature> [--where <condition>] [--dry-run] [--yes] [--rate 50/s] [--restart]`:
 // enters the rows that already exist (all current users into an onboarding
 // drip) into a feature, as if each had just happened. The dry run counts and
-// shows a sample; the real run asks first, goes at --rate, shows progress,
-// and resumes from its checkpoint after a crash or Ctrl-C (src/backfill/run.ts).
+// shows a sample, and writes nothing (not even the engine store's schema);
+// the real run asks first, goes at --rate, shows progress, and continues
+// from its checkpoint after a crash or Ctrl-C, or after a run that finished
+// (src/backfill/run.ts).
 import cliProgress from 'cli-progress';
-import { type BackfillProgress, parseRate, runBackfill } from '../backfill/run.js';
+import {
+  type BackfillProgress,
+  type BackfillStart,
+  type Checkpoint,
+  parseRate,
+  readCheckpoints,
+  runBackfill,
+  startOf,
+} from '../backfill/run.js';
 import { sampleContacts } from '../backfill/sample.js';
 import { withFeatureSession } from '../backfill/session.js';
 import { type BackfillTarget, backfillTarget, countQuery, pageQuery } from '../backfill/target.js';
 import { parseWhere } from '../backfill/where.js';
+import { parseDuration } from '../config/duration.js';
 import { formatCount, formatDuration } from '../contacts/sync/report.js';
 import { makeRouter } from '../engine/intake/router.js';
 import { identityOf } from '../engine/match/candidates.js';
 import { FeatureSet } from '../engine/match/features.js';
-import { storeClock } from '../engine/wiring/clock.js';
+import { type Clock, storeClock } from '../engine/wiring/clock.js';
 import { runningEngineProcesses } from '../engine/wiring/job-runner.js';
 import { NudgeError, UsageError } from '../errors.js';
+import { checkFeatures } from '../features/check.js';
 import { formatTableName } from '../source/names.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';
@@ -26,6 +38,8 @@ export interface BackfillOptions extends GlobalOptions {
   dryRun?: boolean;
   yes?: boolean;
   rate?: string;
+  /** Read every row from the first, even after a backfill that finished. */
+  restart?: boolean;
   /** Stops the run as Ctrl-C does (tests; the CLI wires SIGINT to it). */
   signal?: AbortSignal;
   /** Rows a page at most (tests). */
@@ -45,10 +59,11 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
   }
   const where = options.where === undefined ? undefined : parseWhere(options.where);
   const project = await loadProject(options, io);
+  const whereText = options.where ?? '';
   return withFeatureSession(
     project,
     args[0],
-    async ({ feature, features, store, source, catalog }) => {
+    async ({ feature, store, storeMissing, migrateStore, source, catalog }) => {
       const c = io.colors;
       if (feature.status === 'draft') {
         throw new NudgeError(
@@ -56,41 +71,78 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
           'try it with `nudge backtest`, then set status: active and deploy',
         );
       }
+      // The check deploy and backtest run, against the live schema: a column
+      // dropped since names the feature file's line, not a compiler's words.
+      const attributes = project.config.contacts.attributes;
+      checkFeatures([feature], catalog, attributes, {
+        exclude: project.config.capture.exclude_columns,
+      });
       const target = backfillTarget(feature, catalog, where);
-      const set = new FeatureSet(features, catalog, project.config.contacts.attributes);
+      // Its events are addressed to it alone (backfill:<feature>): the other
+      // features route none of them, and one of theirs that no longer fits
+      // the schema is not this command's to report.
+      const set = new FeatureSet([feature], catalog, attributes);
       const runtime = set.get(feature.name)!;
-      const clock = await storeClock(store.sql);
+      // A store Nudge never ran on reads as empty: real time, no
+      // checkpoint, nothing backfilled, no contact book (the real run makes
+      // it once the user said yes).
+      const clock: Clock = storeMissing ? { now: () => new Date() } : await storeClock(store.sql);
       const now = clock.now();
-      const counted = countQuery(target, now);
+      const checkpoints = storeMissing ? [] : await readCheckpoints(store.sql, feature.name);
+      const start = startOf(
+        checkpoints.find((k) => k.condition === whereText),
+        options.restart,
+      );
+      // A stopped run's total is every row (its reads so far count towards
+      // it); after a finished run, the rows after its last key.
+      const counted = countQuery(target, now, start.from === 'done run' ? start.cursor : null);
       const [{ n: total } = { n: 0 }] = await source.unsafe<{ n: number }[]>(
         counted.text,
         counted.values as never[],
       );
-      const [{ before } = { before: 0 }] = await store.sql<{ before: number }[]>`
+      const [{ before } = { before: 0 }] = storeMissing
+        ? []
+        : await store.sql<{ before: number }[]>`
       select count(*)::float8 as before from nudge_engine.inbox
        where source = 'backfill' and source_key like ${`${feature.name.replace(/[\\%_]/g, '\\$&')}:%`}`;
       const table = formatTableName(target.table);
       io.out(
         `${formatCount(total)} row${total === 1 ? '' : 's'} of ${table} ${options.dryRun ? 'would enter' : 'to enter'} ${feature.name} as ${target.operation}s${where ? ' (--where applied)' : ''}.`,
       );
-      for (const line of notes(target, before, feature.status === 'paused')) io.out(`  ${line}`);
+      const notesOf = {
+        target,
+        start,
+        others: checkpoints.filter((k) => k.condition !== whereText),
+        before,
+        storeMissing,
+        restart: options.restart === true,
+        retention: project.config.engine.retention.ingest_log,
+      };
+      for (const line of notes(notesOf)) io.out(`  ${line}`);
       if (options.dryRun) {
-        const page = pageQuery(target, now, null, SAMPLE, project.config.capture.exclude_columns);
+        const page = pageQuery(
+          target,
+          now,
+          start.cursor,
+          SAMPLE,
+          project.config.capture.exclude_columns,
+        );
         const sample = await source.unsafe<{ row: Record<string, unknown>; key: string[] }[]>(
           page.text,
           page.values as never[],
         );
-        if (sample.length) io.out(`Sample (first ${sample.length} by primary key):`);
+        if (sample.length) {
+          const after = start.cursor ? ` after ${keyText(target, start.cursor)}` : '';
+          io.out(`Sample (first ${sample.length} by primary key${after}):`);
+        }
         const contacts = await sampleContacts(
-          store.sql,
+          storeMissing ? undefined : store.sql,
           source,
           catalog,
           sample.map(({ row }) => identityOf(runtime, { new: row })),
         );
         sample.forEach(({ key }, i) => {
-          io.out(
-            `  ${target.table.primaryKey.join(',')}=${key.join(',')}  contact ${contacts[i] ?? '(none)'}`,
-          );
+          io.out(`  ${keyText(target, key)}  contact ${contacts[i] ?? '(none)'}`);
         });
         io.out(c.dim(`Dry run: nothing was entered. Run without --dry-run to enter them.`));
         return 0;
@@ -111,6 +163,8 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
           return 1;
         }
       }
+      // Asked and answered: the first write makes the engine store if Nudge never ran here.
+      if (storeMissing) await migrateStore();
       const stop = options.signal ? undefined : stopOnSigint(io);
       const progress = makeProgress(io, feature.name, total);
       try {
@@ -118,7 +172,8 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
           source,
           engine: store.sql,
           target,
-          whereText: options.where ?? '',
+          whereText,
+          ...(options.restart ? { restart: true } : {}),
           route: makeRouter(set, project.config.engine.partitions),
           clock,
           exclude: project.config.capture.exclude_columns,
@@ -136,7 +191,7 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
             ? `${c.green('✓')} ${feature.name}: backfill done`
             : `${c.yellow('■')} ${feature.name}: backfill stopped; run the same command to continue`;
         io.out(
-          `${head} in ${formatDuration(result.ms)} — ${formatCount(result.read)} rows read, ${formatCount(result.queued)} new to the engine${result.resumed ? ', continuing an earlier run' : ''}`,
+          `${head} in ${formatDuration(result.ms)} — ${formatCount(result.read)} rows read, ${formatCount(result.queued)} new to the engine${result.resumed ? ', continuing an earlier run' : result.afterDone ? ', after the rows of the run that finished before' : ''}`,
         );
         if (result.read > result.queued) {
           io.out(
@@ -156,12 +211,45 @@ export async function backfill(args: string[], options: BackfillOptions, io: Io)
         stop?.dispose();
       }
     },
+    // A dry run writes nothing; the real run writes once asked (above).
+    { store: options.dryRun ? 'read' : 'write', whenMissing: 'empty' },
   );
 }
 
 /** What the counts above do not say. */
-function notes(target: BackfillTarget, before: number, paused: boolean): string[] {
+function notes(facts: {
+  target: BackfillTarget;
+  start: BackfillStart;
+  /** Checkpoints of this feature under another --where. */
+  others: Checkpoint[];
+  /** Backfill events of this feature the inbox still keeps. */
+  before: number;
+  storeMissing: boolean;
+  restart: boolean;
+  retention: string;
+}): string[] {
+  const { target, start } = facts;
   const lines: string[] = [];
+  if (facts.storeMissing) {
+    lines.push(
+      'Nudge has not run here yet (its engine store has no schema nudge_engine): nobody was backfilled before, and contacts are named from the rows alone (no contact book); the real run makes the engine store once you say yes',
+    );
+  }
+  if (start.from === 'done run') {
+    lines.push(
+      `an earlier backfill of ${target.feature.name}${target.where ? ' with this --where' : ''} finished${start.cursor ? ` after ${keyText(target, start.cursor)}` : ', finding no rows'}: the rows it read are not read again, only those after it (--restart reads every row again)`,
+    );
+  }
+  if (start.from === 'stopped run') {
+    lines.push(
+      `a run of this backfill stopped after ${start.cursor ? keyText(target, start.cursor) : 'no rows'} (${formatCount(start.read)} rows read): this one continues there`,
+    );
+  }
+  if (facts.restart) {
+    lines.push(
+      `--restart: every row is read again; a row whose backfill event the inbox still keeps (engine.retention.ingest_log: ${facts.retention}) does not enter again, an older one does, subject to the entry rules below`,
+    );
+  }
   if (target.feature.trigger.when && !target.triggerWhen) {
     lines.push(
       'the trigger condition reads contact.* or old.*: the engine tests it as each row enters, so fewer may enter',
@@ -173,13 +261,29 @@ function notes(target: BackfillTarget, before: number, paused: boolean): string[
   lines.push(
     'each enters through the engine: a contact already in the journey, past max_entries or in its cooldown is skipped with the reason',
   );
-  if (before > 0) {
+  if (facts.before > 0) {
     lines.push(
-      `${formatCount(before)} rows of this feature were backfilled before: they do not enter again`,
+      `${formatCount(facts.before)} rows of this feature were backfilled within engine.retention.ingest_log (${facts.retention}) and are still in the inbox: they do not enter again`,
     );
   }
-  if (paused) lines.push('the feature is paused: the engine skips what enters as paused');
+  // Another --where has a checkpoint of its own: only the inbox keeps a row
+  // both select from entering twice, and only for the retention period.
+  const kept = parseDuration(facts.retention) ?? 0;
+  for (const other of facts.others) {
+    if (other.started_at.getTime() >= Date.now() - kept) continue;
+    lines.push(
+      `a backfill of this feature ${other.condition ? `with --where ${JSON.stringify(other.condition)}` : 'without --where'} began ${other.started_at.toISOString().slice(0, 10)}, longer ago than engine.retention.ingest_log (${facts.retention}): a row it entered that this one selects too may enter again`,
+    );
+  }
+  if (target.feature.status === 'paused') {
+    lines.push('the feature is paused: the engine skips what enters as paused');
+  }
   return lines;
+}
+
+/** `id=30`, `org_id,id=2,7`: a primary key as the sample prints it. */
+function keyText(target: BackfillTarget, key: string[]): string {
+  return `${target.table.primaryKey.join(',')}=${key.join(',')}`;
 }
 
 /** A bar on a terminal; otherwise a line at each tenth of the way and at most every 5 s. */

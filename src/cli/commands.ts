@@ -229,6 +229,7 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     .option('--dry-run', 'count and show a sample; enter nobody')
     .option('-y, --yes', 'enter them without asking')
     .option('--rate <rate>', 'rows a second at most: 50/s, 3000/m, unlimited', '50/s')
+    .option('--restart', 'read every row again, even the rows of a backfill that finished')
     .action(
       wrap(async (options, io, args) =>
         (await import('./backfill.js')).backfill(args, options, io),

@@ -2,8 +2,10 @@
 // writes nothing; the real run needs --yes without a terminal; rows enter
 // through the engine (cooldown holds for a contact who entered live), their
 // decisions point at inbox rows of source `backfill`; a second run adds no
-// one; and a run killed mid-way (SIGKILL of the CLI process) resumes from its
-// checkpoint and enters every row exactly once.
+// one; a run killed mid-way (SIGKILL of the CLI process) resumes from its
+// checkpoint and enters every row exactly once; a finished backfill run again
+// after retention deleted its events enters only the rows added since; and
+// the feature is checked against the live schema first, as deploy does.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../../src/cli/backfill.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import { loadConfig } from '../../src/config/load.js';
 import { readDecisions } from '../../src/engine/lanes/decision-log.js';
+import { applyRetention } from '../../src/engine/wiring/runtime.js';
 import { type TestEngine, testEngine } from '../engine/harness.js';
 import { useDatabase } from '../harness/db.js';
 
@@ -198,10 +202,20 @@ describe('nudge backfill', () => {
       'insert on public.accounts': 1,
     });
 
+    // Run again: it continues after the last row the finished run read, and finds none.
     const again = cli();
     expect(await backfill(['onboarding'], { yes: true, rate: 'unlimited' }, again.io)).toBe(0);
-    expect(again.stdout()).toMatch(/30 rows read, 0 new to the engine/);
-    expect(again.stdout()).toContain('30 were backfilled before and do not enter again');
+    expect(again.stdout()).toContain('0 rows of public.accounts to enter onboarding');
+    expect(again.stdout()).toContain(
+      'an earlier backfill of onboarding finished after id=103: the rows it read are not read again',
+    );
+    // --restart reads every row again; the inbox still keeps their events, so none enters.
+    const restarted = cli();
+    expect(
+      await backfill(['onboarding'], { yes: true, rate: 'unlimited', restart: true }, restarted.io),
+    ).toBe(0);
+    expect(restarted.stdout()).toMatch(/30 rows read, 0 new to the engine/);
+    expect(restarted.stdout()).toContain('30 were backfilled before and do not enter again');
     const before = (await engine.decisions()).length;
     await engine.settle();
     expect((await engine.decisions()).length).toBe(before);
@@ -257,5 +271,120 @@ describe('nudge backfill', () => {
       select count(*)::int as n, count(distinct contact_id)::int as contacts from nudge_engine.decisions
        where feature = 'imported' and outcome = 'entered'`;
     expect(entered).toEqual({ n: 200, contacts: 200 });
+  });
+  it('run again after retention deleted its events, a finished backfill enters only the rows added since', async () => {
+    // 'imported' finished above: its 200 rows entered once. Retention (as
+    // `nudge start` applies it, ingest_log 0s) deletes the processed events.
+    await engine.settle();
+    const retention = await mkdtemp(path.join(tmpdir(), 'nudge-backfill-retention-'));
+    await writeFile(
+      path.join(retention, 'nudge.yaml'),
+      'engine: { retention: { ingest_log: 0s, decisions: 3650d } }\n',
+    );
+    await applyRetention(
+      db.sql,
+      await loadConfig({ cwd: retention, env: { DATABASE_URL: db.url } }),
+    );
+    expect(await inboxCount('imported')).toBe(0);
+    const entered = async () =>
+      (
+        await db.sql<{ n: number; contacts: number }[]>`
+          select count(*)::int as n, count(distinct contact_id)::int as contacts
+            from nudge_engine.decisions where feature = 'imported' and outcome = 'entered'`
+      )[0];
+    expect(await entered()).toEqual({ n: 200, contacts: 200 });
+    // A row capture did not see (written with the triggers off, as while capture was down).
+    await db.sql.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      await tx`insert into public.imports values (201, 'import201@example.com')`;
+    });
+
+    const dry = cli();
+    expect(await backfill(['imported'], { dryRun: true }, dry.io)).toBe(0);
+    expect(dry.stdout()).toContain('1 row of public.imports would enter imported');
+    expect(dry.stdout()).toContain(
+      'an earlier backfill of imported finished after id=200: the rows it read are not read again, only those after it (--restart reads every row again)',
+    );
+    expect(dry.stdout()).toContain('Sample (first 1 by primary key after id=200):');
+    expect(dry.stdout()).toContain('id=201  contact import201@example.com');
+
+    const out = cli();
+    expect(await backfill(['imported'], { yes: true, rate: 'unlimited' }, out.io)).toBe(0);
+    expect(out.stdout()).toMatch(
+      /1 rows read, 1 new to the engine, after the rows of the run that finished before/,
+    );
+    await engine.settle();
+    // Everyone who completed the journey stays completed: only row 201 entered.
+    expect(await entered()).toEqual({ n: 201, contacts: 201 });
+
+    // --restart is the way to read every row again, and says what that means.
+    const restart = cli();
+    expect(await backfill(['imported'], { dryRun: true, restart: true }, restart.io)).toBe(0);
+    expect(restart.stdout()).toContain('201 rows of public.imports would enter imported');
+    expect(restart.stdout()).toContain(
+      '--restart: every row is read again; a row whose backfill event the inbox still keeps (engine.retention.ingest_log: 7d) does not enter again, an older one does',
+    );
+    expect(restart.stdout()).toContain('id=1  contact import1@example.com');
+
+    // Another --where has its own checkpoint: an older backfill of the feature is named.
+    await db.sql`update nudge_engine.backfills set started_at = now() - interval '8 days'
+                  where feature = 'imported'`;
+    const other = cli();
+    expect(await backfill(['imported'], { dryRun: true, where: 'id=gt.150' }, other.io)).toBe(0);
+    expect(other.stdout()).toContain('51 rows of public.imports would enter imported');
+    expect(other.stdout()).toMatch(
+      /a backfill of this feature without --where began \d{4}-\d\d-\d\d, longer ago than engine.retention.ingest_log \(7d\): a row it entered that this one selects too may enter again/,
+    );
+  });
+
+  it('checks the feature against the live schema first: a dropped column names the feature file, exit 2; another feature is not stopped by it', async () => {
+    await db.sql`create table public.orders (id bigint primary key, email text not null, total int)`;
+    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-backfill-check-'));
+    await mkdir(path.join(dir, 'nudge/features'), { recursive: true });
+    await writeFile(path.join(dir, 'nudge.yaml'), '');
+    await writeFile(
+      path.join(dir, 'nudge/features/big.yaml'),
+      `name: big
+trigger: { table: public.orders, on: insert, when: { new.total: gt.1 } }
+contact: { email: new.email }
+stages:
+  - name: thanked
+    do: [{ track: { event: thanked } }]
+`,
+    );
+    // Another feature on the table, which reads no dropped column.
+    await writeFile(
+      path.join(dir, 'nudge/features/ordered.yaml'),
+      `name: ordered
+trigger: { table: public.orders, on: insert }
+contact: { email: new.email }
+stages:
+  - name: noted
+    do: [{ track: { event: ordered } }]
+`,
+    );
+    await db.sql`insert into public.orders values (1, 'buyer@example.com', 5)`;
+    await db.sql`alter table public.orders drop column total`;
+    for (const flags of [['--dry-run'], ['--yes']]) {
+      const m = memoryIo({ cwd: dir, env: { DATABASE_URL: db.url } });
+      const code = await run(
+        ['-c', path.join(dir, 'nudge.yaml'), 'backfill', 'big', ...flags],
+        m.io,
+      );
+      expect(m.stderr().split('\n')[0]).toBe(
+        '✗ nudge/features/big.yaml:2:54 trigger.when["new.total"]: column "total" does not exist on public.orders',
+      );
+      expect(m.stderr()).not.toContain('unexpected');
+      expect(code).toBe(2);
+    }
+    expect(await inboxCount('big')).toBe(0);
+    // The other feature's backfill is not stopped by it.
+    const m = memoryIo({ cwd: dir, env: { DATABASE_URL: db.url } });
+    const code = await run(
+      ['-c', path.join(dir, 'nudge.yaml'), 'backfill', 'ordered', '--dry-run'],
+      m.io,
+    );
+    expect(m.stdout()).toContain('id=1  contact buyer@example.com');
+    expect(code).toBe(0);
   });
 });
