@@ -5,7 +5,8 @@
 // or among the contacts the simulation made — and someone found nowhere is a
 // new contact, made at the time of their first event, that later events find
 // again by any of its fields. Identities are looked up in the book a page of
-// events at a time; nothing is written.
+// events at a time; nothing is written. Where Nudge never ran (no engine
+// store) there is no book to read: everyone is a new contact.
 import type postgres from 'postgres';
 import { type ContactIdentity, contactRows, normalizeEmail } from '../contacts/store.js';
 import type { Row } from '../engine/match/features.js';
@@ -177,7 +178,8 @@ export class SimulatedBook {
    */
   private readonly identities = new Map<string, Partial<Record<Field, string>>>();
 
-  constructor(private readonly engine: postgres.Sql) {}
+  /** `engine` null: Nudge never ran there, and the book is empty (never read). */
+  constructor(private readonly engine: postgres.Sql | null) {}
 
   async resolve(requests: ContactRequest[]): Promise<ResolvedContact[]> {
     const keys = requests.map((r) => identityKey(r.identity));
@@ -185,12 +187,13 @@ export class SimulatedBook {
     for (const [i, key] of keys.entries()) {
       if (!this.byKey.has(key)) asked.set(key, requests[i]!.identity);
     }
-    const matches = asked.size ? await bookMatches(this.engine, [...asked.values()]) : [];
-    const book = new Map([...asked.keys()].map((key, i) => [key, matches[i]!]));
+    const engine = this.engine;
+    const matches = asked.size && engine ? await bookMatches(engine, [...asked.values()]) : [];
+    const book = new Map([...asked.keys()].map((key, i) => [key, matches[i] ?? {}]));
     const unread = [
       ...new Set(matches.flatMap((m) => Object.values(m)).filter((id) => !this.byId.has(id))),
     ];
-    for (const [id, row] of await contactRows(this.engine, unread)) {
+    for (const [id, row] of engine ? await contactRows(engine, unread) : []) {
       const contact = { id, row, label: labelOfRow(row, id) };
       this.byId.set(id, contact);
       this.identities.set(

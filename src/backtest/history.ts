@@ -26,6 +26,10 @@
 // events); its query is not run again at simulated times, and a window with
 // no kept run says so. Every event says which source it came from, so the
 // report can too.
+//
+// Where Nudge never ran (no engine store: `engine` null), nothing was kept:
+// kept history starts at the window's end, so the table's rows cover the
+// whole window, none of them captured, and the store is not queried.
 import type postgres from 'postgres';
 import {
   type ColumnReads,
@@ -88,7 +92,8 @@ function triggerTable(feature: Feature): { table: TableName; operations: Operati
 }
 
 export async function readHistory(options: {
-  engine: postgres.Sql;
+  /** The engine store; null where Nudge never ran (no schema nudge_engine): no event was kept. */
+  engine: postgres.Sql | null;
   source: postgres.Sql;
   catalog: Catalog;
   feature: Feature;
@@ -117,11 +122,13 @@ export async function readHistory(options: {
     // Retention deletes by receipt time: the oldest receipt of an event the
     // feature triggers on is where its kept history starts (an update kept
     // for another feature says nothing of when inserts began to be kept).
-    const [oldest] = await engine<{ occurred_at: Date }[]>`
-      select occurred_at from nudge_engine.inbox
-       where schema_name = ${trigger.table.schema} and table_name = ${trigger.table.table}
-         and operation = any(${trigger.operations}::text[])
-       order by received_at limit 1`;
+    const [oldest] = engine
+      ? await engine<{ occurred_at: Date }[]>`
+          select occurred_at from nudge_engine.inbox
+           where schema_name = ${trigger.table.schema} and table_name = ${trigger.table.table}
+             and operation = any(${trigger.operations}::text[])
+           order by received_at limit 1`
+      : [];
     const keptFrom = oldest ? within(oldest.occurred_at, from, to) : to;
     if (keptFrom > from) {
       const table = options.catalog.get(trigger.table);
@@ -137,7 +144,10 @@ export async function readHistory(options: {
         );
       } else {
         plans.push({ table: name, source: 'rows', from, to: keptFrom, column });
-        const captured = await keptInsertKeys(engine, table, column, from, keptFrom);
+        // No store: no insert was captured.
+        const captured = engine
+          ? await keptInsertKeys(engine, table, column, from, keptFrom)
+          : new Set<string>();
         rows = tableRows(options.source, table, column, from, keptFrom, captured, options.exclude);
       }
     }
@@ -146,20 +156,32 @@ export async function readHistory(options: {
     // A schedule's runs are kept as schedule:<feature> events; the segment is
     // not run again at simulated times.
     const event = `schedule:${feature.name}`;
-    const [oldest] = await engine<{ occurred_at: Date }[]>`
-      select occurred_at from nudge_engine.inbox where event_name = ${event}
-       order by received_at limit 1`;
+    const [oldest] = engine
+      ? await engine<{ occurred_at: Date }[]>`
+          select occurred_at from nudge_engine.inbox where event_name = ${event}
+           order by received_at limit 1`
+      : [];
     const keptFrom = oldest ? within(oldest.occurred_at, from, to) : to;
     if (keptFrom > from) {
+      const why = engine
+        ? 'it was not deployed active then, or retention dropped its runs'
+        : 'Nudge has not run here yet';
       gaps.push(
-        `${event}: ${oldest && keptFrom < to ? `no kept run of the schedule before ${keptFrom.toISOString()}` : 'no kept run of the schedule in the window'} (it was not deployed active then, or retention dropped its runs); a backtest replays the runs the engine made and kept, and does not run the schedule's query at simulated times`,
+        `${event}: ${oldest && keptFrom < to ? `no kept run of the schedule before ${keptFrom.toISOString()}` : 'no kept run of the schedule in the window'} (${why}); a backtest replays the runs the engine made and kept, and does not run the schedule's query at simulated times`,
       );
     }
     if (keptFrom < to) plans.push({ table: event, source: 'kept events', from: keptFrom, to });
-  } else {
+  } else if (engine) {
     plans.push({ table: names[0] ?? feature.name, source: 'kept events', from, to });
+  } else {
+    // An event no table holds reaches Nudge only through its inbox.
+    gaps.push(
+      `${names[0] ?? feature.name}: no kept events (Nudge has not run here yet), and the event is held in no table to read instead`,
+    );
   }
-  let kept = keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names });
+  let kept = engine
+    ? keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names })
+    : nothing();
   const table = trigger && options.catalog.get(trigger.table);
   if (table && options.reads) {
     const wanted = readColumns(table, options.reads, options.exclude);
@@ -177,6 +199,9 @@ export async function readHistory(options: {
   }
   return { plans, gaps, simplifications, events: rows ? mergeByTime(rows, kept) : kept };
 }
+
+/** No events: where Nudge never ran, none were kept. */
+async function* nothing(): AsyncIterable<PastEvent[]> {}
 
 /** `time`, or the window's edge it is past. */
 function within(time: Date, from: Date, to: Date): Date {

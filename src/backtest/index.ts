@@ -2,6 +2,8 @@
 // (any status) run over the past in a sandbox — the engine's matcher and pure
 // journey state machine, a simulated clock, no effects, nothing written
 // anywhere (history.ts reads the past, simulate.ts runs it, report.ts counts).
+// Where Nudge never ran (storeMissing) the engine store is not read at all:
+// no kept events, no contact book, no live pauses — the rows are the past.
 import type postgres from 'postgres';
 import { rendererFor, templateVariables } from '../actions/render.js';
 import type { ActionRun } from '../actions/types.js';
@@ -28,6 +30,12 @@ export interface BacktestInput {
   features: Feature[];
   feature: Feature;
   engine: postgres.Sql;
+  /**
+   * Nudge has never run on the engine store (no schema nudge_engine: the
+   * session's storeMissing): `engine` is not queried, and the past is the
+   * trigger table's rows alone, with an empty contact book.
+   */
+  storeMissing?: boolean;
   source: postgres.Sql;
   catalog: Catalog;
   from: Date;
@@ -37,6 +45,8 @@ export interface BacktestInput {
 export async function runBacktest(input: BacktestInput): Promise<BacktestReport> {
   const started = performance.now();
   const { project, feature, from, to } = input;
+  // No store: nothing of it is read (its tables do not exist).
+  const engine = input.storeMissing ? null : input.engine;
   if (!(from < to)) {
     throw new NudgeError(`the window is empty: from ${from.toISOString()} to ${to.toISOString()}`);
   }
@@ -53,7 +63,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     runtime.exit !== undefined ||
     [...runtime.stages.values()].some((s) => s.transitions.some((t) => t.when || t.until));
   const history = await readHistory({
-    engine: input.engine,
+    engine,
     source: input.source,
     catalog: input.catalog,
     feature,
@@ -68,7 +78,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
   const capMs = cap ? parseDuration(cap.per) : undefined;
   const tally = new Tally([...runtime.stages.keys()]);
   const journeys = await simulate({
-    engine: input.engine,
+    engine,
     features: set,
     feature: runtime,
     events: history.events,
@@ -77,7 +87,8 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     setValues: setValuesOf(project),
     observer: tally,
   });
-  const pausedLive = (await featurePauses(input.engine)).some((p) => p.feature === feature.name);
+  const pausedLive =
+    engine !== null && (await featurePauses(engine)).some((p) => p.feature === feature.name);
   return tally.report({
     feature: feature.name,
     status: pausedLive && feature.status === 'active' ? 'paused (live)' : feature.status,
@@ -87,6 +98,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     journeys,
     simplifications: simplifications({
       feature,
+      storeMissing: engine === null,
       pausedLive,
       readsContact: runtime.readsContact,
       reactive,
@@ -131,6 +143,7 @@ const NOT_APPLIED: Record<string, string> = {
 
 function simplifications(facts: {
   feature: Feature;
+  storeMissing: boolean;
   pausedLive: boolean;
   readsContact: boolean;
   reactive: boolean;
@@ -144,6 +157,12 @@ function simplifications(facts: {
     'journeys start empty at the window’s start: a contact already in the journey before it is taken as not in it',
     'contacts are the contact book as it is now; someone it does not know yet is a new contact from their first event, with what the events say, found again by any of those fields as the engine finds a contact',
   ];
+  if (facts.storeMissing) {
+    // First: it says why the rest reads no kept event and knows nobody.
+    list.unshift(
+      'Nudge has not run on this database yet (no schema nudge_engine): the history is the table’s rows alone, and the contact book is empty',
+    );
+  }
   if (facts.readsContact) {
     list.push(
       'conditions on contact.* read today’s attributes, not the ones the contact had at the time',

@@ -12,7 +12,8 @@
 // - contacts are looked up read-only (contacts.ts): the book as it is now,
 //   and the people it does not know made in memory at their first event;
 //   a `set` action changes the contact in memory once its step is done, as
-//   the action would have once it ran.
+//   the action would have once it ran. Where Nudge never ran (no engine
+//   store) the book is empty: everyone is made in memory.
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
 import {
@@ -75,7 +76,8 @@ const NO_ONE: SimulatedContact[] = [];
 export type SetValues = (run: NewActionRun) => Promise<unknown>;
 
 export interface SimulationOptions {
-  engine: postgres.Sql;
+  /** The engine store, for the contact book; null where Nudge never ran (an empty book, not read). */
+  engine: postgres.Sql | null;
   /** The project's features as the engine would run them, the backtested one among them. */
   features: FeatureSet;
   feature: RuntimeFeature;

@@ -1,7 +1,9 @@
 // `nudge backtest <feature> [--since 30d | --from T --to T] [--json]`: what a
 // feature, as it is on disk, would have done over the past — the engine's
 // matcher and journey state machine on a simulated clock, with no effects
-// and nothing written (src/backtest/).
+// and nothing written (src/backtest/). It runs where Nudge never ran too:
+// the engine store read as empty (no kept events, no contact book, real
+// time), the table's rows alone are the past.
 
 import { withFeatureSession } from '../backfill/session.js';
 import {
@@ -30,19 +32,26 @@ export async function backtest(args: string[], options: BacktestOptions, io: Io)
   const now = new Date();
   const window = readWindow(options, now, options.windowNames);
   const project = await loadProject(options, io);
-  return withFeatureSession(project, args[0], async (session) => {
-    const engineNow = (await storeClock(session.store.sql)).now();
-    const report = await runBacktest({
-      project,
-      features: session.features,
-      feature: session.feature,
-      engine: session.store.sql,
-      source: session.source,
-      catalog: session.catalog,
-      ...windowUntil(window, now, engineNow),
-    });
-    if (options.json) io.out(JSON.stringify(report, null, 2));
-    else for (const line of reportLines(report)) io.out(line);
-    return 0;
-  });
+  return withFeatureSession(
+    project,
+    args[0],
+    async (session) => {
+      // No store, no engine clock: real time.
+      const engineNow = session.storeMissing ? now : (await storeClock(session.store.sql)).now();
+      const report = await runBacktest({
+        project,
+        features: session.features,
+        feature: session.feature,
+        engine: session.store.sql,
+        storeMissing: session.storeMissing,
+        source: session.source,
+        catalog: session.catalog,
+        ...windowUntil(window, now, engineNow),
+      });
+      if (options.json) io.out(JSON.stringify(report, null, 2));
+      else for (const line of reportLines(report)) io.out(line);
+      return 0;
+    },
+    { whenMissing: 'empty' },
+  );
 }

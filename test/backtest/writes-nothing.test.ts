@@ -1,14 +1,20 @@
 // nudge backtest writes nothing, the engine store's schema included: on a
 // database Nudge never ran on it makes no nudge_engine or nudge_worker
-// schema, and on an engine store behind this version it applies no
-// migration — it says which command does (src/backfill/session.ts).
+// schema — it runs there, on the table's rows alone with an empty contact
+// book — and on an engine store behind this version it applies no
+// migration: it says which command does (src/backfill/session.ts).
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type BacktestReport, runBacktest } from '../../src/backtest/index.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import { loadConfig } from '../../src/config/load.js';
 import { engineMigrations } from '../../src/db/migrate.js';
+import { loadFeatures } from '../../src/features/load.js';
+import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 
 const db = useDatabase();
@@ -17,7 +23,7 @@ let cwd: string;
 beforeAll(async () => {
   await db.sql`create table public.accounts (
     id bigint primary key, email text not null, created_at timestamptz not null default now())`;
-  await db.sql`insert into public.accounts (id, email) values (1, 'a@example.com'), (2, 'b@example.com')`;
+  await db.sql`insert into public.accounts (id, email) values (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`;
   cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backtest-writes-'));
   await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
   await writeFile(path.join(cwd, 'nudge.yaml'), '');
@@ -52,31 +58,121 @@ async function snapshot() {
   return { schemas: schemas.map((s) => s.nspname), relations, migrations };
 }
 
-async function backtest() {
+async function backtest(...extra: string[]) {
   const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
   const code = await run(
-    ['-c', path.join(cwd, 'nudge.yaml'), 'backtest', 'welcome', '--since', '30d'],
+    ['-c', path.join(cwd, 'nudge.yaml'), 'backtest', 'welcome', '--since', '30d', ...extra],
     m.io,
   );
   return { code, out: m.stdout(), err: m.stderr() };
 }
 
 describe('nudge backtest writes nothing', () => {
-  it('on a database Nudge never ran on: no schema is made, nothing else changes', async () => {
+  it('on a database Nudge never ran on: runs on the rows alone, makes no schema, changes nothing', async () => {
     const before = await snapshot();
     expect(before.schemas).not.toContain('nudge_engine');
     expect(before.schemas).not.toContain('nudge_worker');
-    const result = await backtest();
+    const result = await backtest('--json');
     expect(await snapshot()).toEqual(before);
-    // Until src/backtest reads a missing store as empty (no kept events, no
-    // contact book, real time: withFeatureSession's whenMissing: 'empty'),
-    // the backtest refuses in words; either way it writes nothing.
-    expect(result.err.split('\n')[0]).toBe(
-      '✗ Nudge has not run on this database yet: there is no schema nudge_engine, and this command writes nothing to make one',
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.out) as BacktestReport;
+    // No kept events: the table's rows are the whole window's history.
+    expect(report.sources).toEqual([
+      {
+        table: 'public.accounts',
+        source: 'rows',
+        column: 'created_at',
+        from: report.window.from,
+        to: report.window.to,
+      },
+    ]);
+    expect(report.events.bySource).toEqual({ rows: { read: 3, matched: 3, entered: 3 } });
+    // An empty contact book: each of them is a new contact.
+    expect(report.contacts).toEqual({ entered: 3, entries: 3 });
+    expect(report.actions).toEqual({ email: { hi: 3 } });
+    expect(report.samples.map((s) => s.contact).sort()).toEqual([
+      'a@example.com',
+      'b@example.com',
+      'c@example.com',
+    ]);
+    expect(report.simplifications).toContain(
+      'Nudge has not run on this database yet (no schema nudge_engine): the history is the table’s rows alone, and the contact book is empty',
     );
-    expect(result.err).toContain('`nudge deploy` or `nudge start` makes it');
-    expect(result.err).not.toContain('unexpected');
-    expect(result.code).toBe(1);
+    // The text report says so too.
+    const text = await backtest();
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('Nudge has not run on this database yet (no schema nudge_engine)');
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('where Nudge never ran, reads nothing of the engine store, whatever the feature', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-backtest-nostore-'));
+    await mkdir(path.join(dir, 'nudge/features'), { recursive: true });
+    await writeFile(path.join(dir, 'nudge.yaml'), 'contacts: { attributes: { vip: boolean } }\n');
+    const files: Record<string, string> = {
+      // Waits on other events (reads them all), and reads the contact.
+      'waits.yaml': `name: waits
+trigger: { table: public.accounts, on: insert, when: { contact.vip: is.null } }
+contact: { email: new.email }
+stages:
+  - name: waiting
+    next: [{ to: done, when: { new.email: like.*done* } }]
+  - name: done
+    do: [{ email: { template: done } }]
+`,
+      'daily.yaml': `name: daily
+trigger: { table: public.accounts, schedule: { every: 1d } }
+contact: { email: new.email }
+stages: [{ name: one, do: [{ email: { template: daily } }] }]
+`,
+      'custom.yaml': `name: custom
+trigger: { event: order_placed }
+contact: { email: new.email }
+stages: [{ name: one, do: [{ email: { template: placed } }] }]
+`,
+    };
+    for (const [file, text] of Object.entries(files)) {
+      await writeFile(path.join(dir, 'nudge/features', file), text);
+    }
+    const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
+    const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
+    // Any use of the store's handle throws.
+    const touched = () => {
+      throw new Error('the engine store was touched');
+    };
+    const engine = new Proxy(touched, { apply: touched, get: touched }) as unknown as postgres.Sql;
+    const to = new Date();
+    const from = new Date(to.getTime() - 30 * 86_400_000);
+    const report = async (name: string) =>
+      runBacktest({
+        project,
+        features,
+        feature: features.find((f) => f.name === name)!,
+        engine,
+        storeMissing: true,
+        source: db.sql,
+        catalog: await readCatalog(db.sql),
+        from,
+        to,
+      });
+    const waits = await report('waits');
+    expect(waits.events.bySource).toEqual({ rows: { read: 3, matched: 3, entered: 3 } });
+    expect(waits.journeys.waiting).toEqual({ waiting: 3 });
+    expect(waits.simplifications[0]).toBe(
+      'Nudge has not run on this database yet (no schema nudge_engine): the history is the table’s rows alone, and the contact book is empty',
+    );
+    const daily = await report('daily');
+    expect(daily.events.read).toBe(0);
+    expect(daily.simplifications).toContain(
+      "missing history — schedule:daily: no kept run of the schedule in the window (Nudge has not run here yet); a backtest replays the runs the engine made and kept, and does not run the schedule's query at simulated times",
+    );
+    const custom = await report('custom');
+    expect(custom.events.read).toBe(0);
+    expect(custom.sources).toEqual([]);
+    expect(custom.simplifications).toContain(
+      'missing history — order_placed: no kept events (Nudge has not run here yet), and the event is held in no table to read instead',
+    );
   });
 
   it('on an engine store behind this version: applies no migration, and names the command that does', async () => {
