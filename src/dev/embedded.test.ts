@@ -107,6 +107,34 @@ it('takes over a server whose Nudge process died, and shares one whose process r
   }
 }, 120_000);
 
+// Ctrl-C in a terminal reaches the postmaster too (it runs in the
+// terminal's process group), which may have shut down on its own before
+// Nudge stops it: stop() returns all the same, instead of waiting for an
+// exit that has come already.
+it('stops a server that has shut down on its own already', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-embedded-gone-'));
+  await chmod(dir, 0o755);
+  const dataDir = path.join(dir, 'pg');
+  try {
+    const server = await startEmbedded({ dataDir, persistent: true });
+    const postmaster = Number(
+      readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    process.kill(postmaster, 'SIGINT');
+    // Gone once this process has reaped it, which is when its exit is told.
+    while (alive(postmaster)) await new Promise((resolve) => setTimeout(resolve, 50));
+    const waited = new Promise<string>((resolve) =>
+      setTimeout(() => resolve('still waiting after 10 s'), 10_000).unref(),
+    );
+    await expect(Promise.race([server.stop().then(() => 'stopped'), waited])).resolves.toBe(
+      'stopped',
+    );
+    expect(existsSync(path.join(dataDir, 'nudge-owner.pid'))).toBe(false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

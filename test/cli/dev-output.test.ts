@@ -86,11 +86,12 @@ describe("nudge dev's commands for another terminal", () => {
   });
 
   it('say how to make an API key for an app, in a line that works pasted alone', async () => {
+    const command = `DATABASE_URL="${db.url}" node dist/cli/main.js --config examples/demo/nudge.yaml`;
     const lines = await asBuilt(() => afterStory('http://127.0.0.1:8787/?token=t'));
-    const at = lines.findIndex((l) => l.startsWith('An API key'));
-    expect(lines.slice(at, at + 2)).toEqual([
-      'An API key for your app to call the API at http://127.0.0.1:8787/v1 (events, contacts; nudge/client), shown once:',
-      `  DATABASE_URL="${db.url}" node dist/cli/main.js --config examples/demo/nudge.yaml keys create my-app`,
+    const at = lines.findIndex((l) => l.startsWith('To make an API key'));
+    expect(lines.slice(at)).toEqual([
+      'To make an API key for your app to call the API at http://127.0.0.1:8787/v1 (events, contacts; nudge/client), run this; it prints the key once:',
+      `  ${command} keys create my-app`,
     ]);
     const result = await paste(lines[at + 1]!.trim());
     expect(result.stderr).toBe('');
@@ -99,6 +100,23 @@ describe("nudge dev's commands for another terminal", () => {
     const keys = await db.sql`
       select scope from nudge_engine.api_keys where name = 'my-app' and revoked_at is null`;
     expect(keys).toEqual([{ scope: 'write' }]);
+
+    // The next start: my-app has its key, and `keys create my-app` would be
+    // refused. What is printed then works pasted too.
+    const again = await asBuilt(() => afterStory('http://127.0.0.1:8787/?token=t'));
+    const next = again.findIndex((l) => l.startsWith('An API key'));
+    expect(again.slice(next)).toEqual([
+      'An API key for your app to call the API at http://127.0.0.1:8787/v1 (events, contacts; nudge/client) exists: my-app, printed once when it was made. To list the keys, or make another (it prints the key once):',
+      `  ${command} keys list`,
+      `  ${command} keys create my-app-2`,
+    ]);
+    const list = await paste(again[next + 1]!.trim());
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toMatch(/^my-app +write .* active/m);
+    const another = await paste(again[next + 2]!.trim());
+    expect(another.stderr).toBe('');
+    expect(another.code).toBe(0);
+    expect(another.stdout).toContain('API key "my-app-2" (write) created');
   });
 });
 

@@ -5,7 +5,6 @@
 // state in the demo database under nudge dev, saying so: the story's writes
 // and clock moves stay out of that store.
 import { chmod, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
+import { freePort } from '../../src/dev/embedded.js';
 import { STAND_INS_PORT_FILE } from '../../src/dev/receiver.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
@@ -43,15 +43,6 @@ const standIns = (out: string) =>
   /the media service \(a stand-in on (http:\/\/127\.0\.0\.1:\d+)\) was down on purpose/.exec(
     out,
   )?.[1];
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('nudge dev, started again', () => {
   let first = '';

@@ -2,7 +2,8 @@
 // they render), not every premade one, and says where the others are and how
 // to add a premade feature with its own. (test/templates/init.test.ts checks
 // each premade feature is written with the templates its emails name.)
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -37,13 +38,22 @@ describe('nudge init', () => {
     expect(await templatesIn(cwd!)).toEqual(['day-two.liquid', 'opt-out.liquid', 'welcome.liquid']);
     expect(out).not.toContain('cart-reminder.liquid');
     expect(out).toContain(
-      "Email templates: the ones welcome-drip sends, in nudge/templates; an email action's template: welcome is nudge/templates/welcome.liquid.",
+      'Email templates: the ones welcome-drip sends, in nudge/templates. An email action names its template without the extension: { email: { template: welcome } } renders nudge/templates/welcome.liquid.',
     );
     expect(out).toMatch(
       /More premade features, each with its templates: nudge init --template <name> \(abandoned-cart, .*weekly-digest\)\./,
     );
     const where = /Every premade email template: (\S+)/.exec(out)?.[1];
     expect(where && path.resolve(cwd!, where)).toBe(PREMADE_TEMPLATES);
+  });
+
+  it("names the reference of nudge.yaml where the project's npm link nudge puts it", async () => {
+    await init();
+    const yaml = await readFile(path.join(cwd!, 'nudge.yaml'), 'utf8');
+    const reference = /^# Nudge configuration\. Every field: (\S+)$/m.exec(yaml)?.[1];
+    expect(reference).toBe('node_modules/nudge/docs/configuration.md');
+    // npm link nudge makes node_modules/nudge this repository.
+    expect(existsSync(path.resolve(reference!.replace('node_modules/nudge/', '')))).toBe(true);
   });
 
   it('copies the partials a template renders, so the email renders in the new project', async () => {
@@ -61,7 +71,7 @@ describe('nudge init', () => {
     const out = await init('--template', 'heartbeat');
     // The folder nudge.yaml names is there for the first one written.
     expect(await templatesIn(cwd!)).toEqual([]);
-    expect(out).toContain('heartbeat sends no email: no email template copied;');
+    expect(out).toContain('heartbeat sends no email: no email template copied.');
   });
 
   it('adds another premade feature with its templates to a project, leaving what exists', async () => {

@@ -109,7 +109,10 @@ describe('getting in', () => {
       expect(html).not.toContain('welcome-drip');
       expect(response.headers.get('set-cookie')).toBeNull();
     }
-    expect(await (await request('/?token=wrong')).text()).toContain('token is not valid');
+    // An old link, from before a restart: where the new one is, not "again".
+    expect(await (await request('/?token=wrong')).text()).toContain(
+      'That link’s token is not valid for this Nudge: open the link printed at its latest start (nudge dev and nudge start print a new one at each start, unless NUDGE_DASHBOARD_TOKEN is set).',
+    );
     // A cookie that no longer opens it (a restart made a new token): said, not a bare form.
     const ended = await request('/logs', {
       headers: { cookie: 'nudge_session=v1.t.-.9999999999.forged' },
@@ -121,7 +124,11 @@ describe('getting in', () => {
       headers: { cookie: 'nudge_session=v1.t.-.9999999999.forged' },
     });
     expect(forged.status).toBe(401);
-    expect(await forged.json()).toMatchObject({ error: 'invalid_session' });
+    expect(await forged.json()).toEqual({
+      error: 'invalid_session',
+      detail:
+        'the dashboard session expired or is no longer valid: open the dashboard link printed at Nudge’s latest start (nudge dev and nudge start print a new one at each start, unless NUDGE_DASHBOARD_TOKEN is set)',
+    });
   });
 
   it('turns the link’s token into a session that opens pages and /v1', async () => {

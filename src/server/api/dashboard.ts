@@ -112,7 +112,7 @@ export function sessionOrApiKey(
       throw new HttpError(
         401,
         'invalid_session',
-        'the dashboard session expired or is no longer valid; open the dashboard link again',
+        'the dashboard session expired or is no longer valid: open the dashboard link printed at Nudge’s latest start (nudge dev and nudge start print a new one at each start, unless NUDGE_DASHBOARD_TOKEN is set)',
       );
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {

@@ -122,7 +122,11 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
     const token = c.req.query('token');
     if (token !== undefined) {
       const cookie = await access.login(token);
-      if (!cookie) return login(c, 'That link’s token is not valid for this Nudge.');
+      if (!cookie)
+        return login(
+          c,
+          'That link’s token is not valid for this Nudge: open the link printed at its latest start (nudge dev and nudge start print a new one at each start, unless NUDGE_DASHBOARD_TOKEN is set).',
+        );
       setSession(c, cookie);
       secure(c, APP_CSP);
       return c.redirect(pageAsked(c), 303);
