@@ -4,6 +4,8 @@
 /**
  * How long a Retry-After header asks us to wait, in ms: delay-seconds (a
  * decimal is accepted too) or an HTTP date. Undefined when absent or unreadable.
+ * Unbounded (a year, or Infinity for more digits than a double holds): each
+ * caller sets the longest wait it honours (the actions: actions/retry.ts).
  */
 export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (!header) return undefined;

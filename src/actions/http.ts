@@ -2,10 +2,11 @@
 // Functions): one timeout, one reading of status codes and Retry-After, and
 // messages that name the host only (URLs and headers may carry secrets).
 import { createHash } from 'node:crypto';
-import http from 'node:http';
+import http, { validateHeaderName, validateHeaderValue } from 'node:http';
 import https from 'node:https';
 import { retryAfterMs } from '../retry-after.js';
 import { NUDGE_VERSION } from '../version.js';
+import { cutText } from './result.js';
 import { PermanentError, RetryableError } from './types.js';
 
 export interface HttpRequest {
@@ -52,8 +53,11 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true }),
 };
 
-/** A response body past this is not kept (a run's result keeps 2000 characters). */
+/** A response body past this is not kept (a run's result keeps RESULT_TEXT_UNITS of it). */
 const MAX_BODY_BYTES = 1 << 20;
+
+/** A body longer than this (UTF-16 units), JSON or not, is kept in a run's result as its start, as text. */
+const RESULT_TEXT_UNITS = 2000;
 
 /**
  * Sends the request and reads the whole answer within `timeoutMs`. Network
@@ -62,6 +66,7 @@ const MAX_BODY_BYTES = 1 << 20;
  * Redirects are not followed (a POST must not silently turn into a GET).
  */
 export async function send(request: HttpRequest): Promise<HttpAnswer> {
+  checkHeaders(request);
   try {
     return await sendOnce(request);
   } catch (error) {
@@ -73,6 +78,31 @@ export async function send(request: HttpRequest): Promise<HttpAnswer> {
 }
 
 class StaleConnection extends RetryableError {}
+
+/**
+ * Node refuses to send a header whose name is not an HTTP token, or whose
+ * value has a line break or a character past Latin-1 (a Liquid header that
+ * renders a contact's `Zoë 🎉`): no attempt would ever send it, so it is a
+ * PermanentError, naming the header and never its value (it may be a secret).
+ */
+function checkHeaders(request: HttpRequest): void {
+  for (const [name, value] of Object.entries(request.headers)) {
+    try {
+      validateHeaderName(name);
+    } catch {
+      throw new PermanentError(
+        `${request.name} header name ${JSON.stringify(cutText(name, 100))} is not an HTTP token (letters, digits and !#$%&'*+-.^_\`|~ only)`,
+      );
+    }
+    try {
+      validateHeaderValue(name, value);
+    } catch {
+      throw new PermanentError(
+        `${request.name} header ${name} has a character HTTP cannot carry (a line break, or one past Latin-1 such as an emoji): percent-encode it, e.g. with Liquid's url_encode`,
+      );
+    }
+  }
+}
 
 function sendOnce(request: HttpRequest): Promise<HttpAnswer> {
   const url = new URL(request.url);
@@ -186,9 +216,15 @@ export function briefBody(answer: HttpAnswer): string {
   return oneLine.length > 300 ? `${oneLine.slice(0, 297)}...` : oneLine;
 }
 
-/** The parsed body when JSON, else the text (capped), for a run's result. */
+/**
+ * The parsed body when JSON, else the text, for a run's result; a long body,
+ * JSON or not, is its start as text, cut where a character ends (never between
+ * the halves of a surrogate pair, which no jsonb can hold).
+ */
 export function resultBody(answer: HttpAnswer): unknown {
-  if (answer.text.length > 2000) return `${answer.text.slice(0, 2000)}...`;
+  if (answer.text.length > RESULT_TEXT_UNITS) {
+    return `${cutText(answer.text, RESULT_TEXT_UNITS)}...`;
+  }
   if (answer.json !== undefined) return answer.json;
   return answer.text || null;
 }

@@ -8,7 +8,7 @@ import { NudgeError } from '../errors.js';
 import { enqueueRuns } from './sql/enqueue-runs.js';
 import { insertRuns } from './sql/insert-runs.js';
 import { recoverRuns } from './sql/recover-runs.js';
-import { replayRuns } from './sql/replay-runs.js';
+import { replayedKeyStatus, replayRuns } from './sql/replay-runs.js';
 import type { NewActionRun } from './types.js';
 
 export { ACTION_TASK } from './sql/action-task.js';
@@ -62,8 +62,13 @@ export function runRefs(rows: readonly postgres.Row[]): RunRef[] {
 }
 
 export interface ReplayFilter {
-  /** This run, whatever its status. */
+  /** This run, when it is dead (or, with `force`, whatever its status). */
   key?: string;
+  /**
+   * With `key`: replay that run whatever its status — a succeeded one runs
+   * again (a second email; a `set` writes its values again).
+   */
+  force?: boolean;
   feature?: string;
   /** Runs created at or after this time. */
   since?: Date;
@@ -77,6 +82,8 @@ export interface ReplayFilterText {
   feature?: string | undefined;
   /** A duration (`1h`): runs created within it. */
   since?: string | undefined;
+  /** With `key` only: that run whatever its status. */
+  force?: boolean | undefined;
 }
 
 /** A replay filter that says nothing (no `field`), or a field that is wrong. */
@@ -91,36 +98,64 @@ export class ReplayFilterError extends NudgeError {
 }
 
 /**
- * What to replay, as `nudge replay` and the dashboard's Replay say it: one run
- * by key, or the dead runs of a feature and/or created within a time before
- * `now`. At least one; a ReplayFilterError names what is wrong.
+ * What to replay, as `nudge replay` and the dashboard's Replay say it: one
+ * dead run by key (any run with `force`), or the dead runs of a feature
+ * and/or created within a time before `now`. At least one; a
+ * ReplayFilterError names what is wrong.
  */
 export function replayFilter(text: ReplayFilterText, now = new Date()): ReplayFilter {
   if (!text.key && !text.feature && !text.since) {
     throw new ReplayFilterError(undefined, 'say what to replay');
+  }
+  if (text.force && !text.key) {
+    throw new ReplayFilterError('force', 'only with a key: it replays one run whatever its status');
   }
   const problem = text.since ? durationProblem(text.since) : undefined;
   if (problem) throw new ReplayFilterError('since', problem);
   const sinceMs = text.since ? parseDuration(text.since) : undefined;
   return {
     ...(text.key ? { key: text.key } : {}),
+    ...(text.force ? { force: true } : {}),
     ...(text.feature ? { feature: text.feature } : {}),
     ...(sinceMs !== undefined ? { since: new Date(now.getTime() - sinceMs) } : {}),
   };
 }
 
 /**
- * Puts dead runs (or, with `key`, that run whatever its status) back to
- * pending with attempts reset (counted in replays and attempts_before_replay),
- * and gives each a job that runs now. Returns how many. A replay delivers under the same key: the dev mailbox, tracked events
+ * A replay by key of a run that is not dead (without `force`): it succeeded
+ * (a replay would send it again), was withheld for good, or is pending or
+ * retrying — queued already, by another replay too (a second click).
+ */
+export class RunNotDead extends NudgeError {
+  override name = 'RunNotDead';
+  constructor(
+    readonly key: string,
+    readonly status: string,
+  ) {
+    super(`the action run with the key ${key} is ${status}, not dead`);
+  }
+}
+
+/**
+ * Puts dead runs (or, with `key` and `force`, that run whatever its status)
+ * back to pending with attempts reset (counted in replays and
+ * attempts_before_replay), and gives each a job that runs now. Returns how
+ * many. A replay delivers under the same key: the dev mailbox, tracked events
  * and receivers that deduplicate by key (Resend within 24 hours, webhook
  * receivers by webhook-id) will not see a second copy of one they received.
- * A run that is executing right now is waited for (row lock) and then
- * re-checked against the filter.
+ * A run that is executing or being replayed right now is waited for (row
+ * lock) and then re-checked against the filter, so two replays of one dead
+ * run queue it once. A replay by key that finds the run (the rest of the
+ * filter matching) but not dead throws RunNotDead; 0 otherwise.
  */
 export async function replayActions(sql: Db, filter: ReplayFilter): Promise<number> {
-  const { key = null, feature = null, since = null, until = null } = filter;
-  return replayRuns(sql, { key, feature, since, until });
+  const { key = null, feature = null, since = null, until = null, force = false } = filter;
+  const queued = await replayRuns(sql, { key, feature, since, until, force });
+  if (queued === 0 && key !== null) {
+    const status = await replayedKeyStatus(sql, { key, feature, since, until });
+    if (status !== undefined && status !== 'dead') throw new RunNotDead(key, status);
+  }
+  return queued;
 }
 
 /**

@@ -57,3 +57,39 @@ export function backoffMs(
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attemptsBefore, 40));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/** The longest Retry-After an action honours when actions.backoff_max_ms is shorter: an hour. */
+export const RETRY_AFTER_MAX_MS = 3_600_000;
+
+/** The longest Retry-After an action honours: actions.backoff_max_ms or an hour, whichever is longer. */
+export function retryAfterLimitMs(backoffMaxMs: number): number {
+  return Math.max(backoffMaxMs, RETRY_AFTER_MAX_MS);
+}
+
+/**
+ * The wait before a failed run's next attempt: the server's Retry-After when
+ * it gave one no longer than actions.backoff_max_ms or an hour, whichever is
+ * longer; otherwise the backoff. A longer ask (a year; more seconds than an
+ * interval holds) is not honoured — the run would sit retrying, neither sent
+ * nor dead and so not replayable, for as long as it asked — and is returned
+ * as `refusedMs`: the run backs off as if none was given, and the attempt
+ * counts towards max_attempts as any other.
+ */
+export function retryDelay(
+  verdict: Verdict,
+  attemptsBefore: number,
+  actions: { backoff_base_ms: number; backoff_max_ms: number },
+  random: () => number = Math.random,
+): { delayMs: number; refusedMs?: number } {
+  const asked = verdict.retryAfterMs;
+  if (asked !== undefined && asked <= retryAfterLimitMs(actions.backoff_max_ms)) {
+    return { delayMs: asked };
+  }
+  const delayMs = backoffMs(
+    attemptsBefore,
+    actions.backoff_base_ms,
+    actions.backoff_max_ms,
+    random,
+  );
+  return asked === undefined ? { delayMs } : { delayMs, refusedMs: asked };
+}

@@ -1,26 +1,25 @@
 // The worker side of actions: graphile-worker's nudge_action task runs one
-// attempt of one run (render, execute the provider, record the outcome) and
-// schedules the next attempt itself, with backoff or the server's Retry-After.
+// attempt of one run (render, execute the provider, record the outcome:
+// outcomes.ts), and the next attempt is scheduled with backoff or the server's Retry-After.
 import type { TaskList } from 'graphile-worker';
 import type postgres from 'postgres';
-import { insertDecisions } from '../engine/sql/insert-decisions.js';
 import { providerByKind, providerFor } from './index.js';
+import {
+  type Deferral,
+  type RunOutcome,
+  recordDeferral,
+  recordFailure,
+  recordSuccesses,
+  recordWithheld,
+  type Success,
+  type Withheld,
+} from './outcomes.js';
 import { ACTION_TASK, type ActionBatchJob, type ActionJob, type RunRef } from './queue.js';
 import { rendererFor, templateVariables } from './render.js';
-import { backoffMs, describe, judge } from './retry.js';
+import { essentialResult } from './result.js';
+import { describe } from './retry.js';
 import { lockRuns, type RunRow } from './sql/lock-runs.js';
-import { markDead } from './sql/mark-dead.js';
-import { markSucceeded } from './sql/mark-succeeded.js';
-import { markWithheld } from './sql/mark-withheld.js';
-import { scheduleAttempt } from './sql/schedule-attempt.js';
 import { type ActionEnv, type ActionProvider, type ActionRun, RetryableError } from './types.js';
-
-/**
- * `skipped`: nothing to do (the run was done, or the job stale); `withheld`:
- * not sent, for good, because its provider's admission said so (the contact
- * unsubscribed); `deferred`: admitted later, with a job at that time.
- */
-export type RunOutcome = 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'withheld' | 'deferred';
 
 /** The task list to give graphile-worker's run(): { nudge_action }. */
 export function actionTasks(env: ActionEnv): TaskList {
@@ -51,31 +50,59 @@ function runRefsOf(payload: unknown): RunRef[] | undefined {
 
 /**
  * One attempt of each run, and if recording their outcomes fails (the engine
- * store went away mid-attempt, the commit failed), a second transaction that
- * schedules the next attempt of each run still live. If that fails too the
- * error reaches graphile-worker, which keeps the failed job; the job runner
- * gives it another try (job-runner.ts) and recoverActions a new job later.
+ * store went away mid-attempt, the commit failed, a statement was refused), a
+ * second transaction for each run still live at the job's attempt:
+ *
+ * - A run whose effect outside the store completed (the request was
+ *   answered 2xx, the email accepted) is recorded succeeded, with only the
+ *   essential part of its result (an email's message id): it was delivered,
+ *   and neither another attempt (a second delivery) nor, on its last
+ *   attempt, dead (a replay: a third) would be true.
+ * - Any other (a store effect, undone with the transaction; a failure whose
+ *   retry was not recorded; a run not attempted) gets another attempt. That
+ *   is not the action's own failure, but it counts towards max_attempts.
+ *
+ * If that fails too the error reaches graphile-worker, which keeps the failed
+ * job; the job runner gives it another try (job-runner.ts) and recoverActions
+ * a new job later.
  */
 export async function runActions(env: ActionEnv, refs: RunRef[]): Promise<Map<number, RunOutcome>> {
+  const delivered: Delivered = new Map();
   try {
-    return await executeRuns(env, refs);
+    return await executeRuns(env, refs, delivered);
   } catch (error) {
+    const why = `recording the attempt failed: ${describe(error)}`;
     env.log('error', 'recording action attempts failed; scheduling others', {
       runIds: refs.map((r) => r.id),
       error: describe(error),
     });
-    // Not the actions' own failure (a delivered webhook must not become dead
-    // because its outcome could not be written): each gets another attempt.
-    const retry = new RetryableError(`recording the attempt failed: ${describe(error)}`);
+    const retry = new RetryableError(why);
     return env.sql.begin(async (tx) => {
       const outcomes = skippedAll(refs);
-      for (const run of await lockLiveRuns(tx, refs)) {
-        outcomes.set(run.id, await recordFailure(tx, env, run, retry));
+      const live = await lockLiveRuns(tx, refs);
+      const done: Success[] = [];
+      for (const run of live) {
+        const effect = delivered.get(run.id);
+        if (effect) done.push({ run, result: essentialResult(effect.result), ms: effect.ms });
+      }
+      if (done.length > 0) {
+        await recordSuccesses(tx, env, done, `; its result is not kept (${why})`);
+        for (const { run } of done) outcomes.set(run.id, 'succeeded');
+      }
+      for (const run of live) {
+        if (!delivered.has(run.id)) outcomes.set(run.id, await recordFailure(tx, env, run, retry));
       }
       return outcomes;
     });
   }
 }
+
+/**
+ * The runs of an attempt whose effect outside the store completed, by id,
+ * with their result and time in the provider: filled as each completes, so
+ * runActions knows them when recording the attempt fails.
+ */
+type Delivered = Map<number, { result: unknown; ms: number }>;
 
 /** executeRuns for one run. */
 export async function executeRun(
@@ -96,9 +123,10 @@ function refOf(id: number, attempt: number | undefined): RunRef {
  * order of strength:
  *
  * - The runs' rows are locked (FOR UPDATE) for the whole attempt, and a run
- *   that already succeeded or is dead is skipped. Two jobs for one run (a
- *   duplicate task, a replay racing a retry) therefore execute one after the
- *   other, and the second sees the first's outcome: never two at once.
+ *   that already succeeded, is dead or was withheld is skipped. Two jobs for
+ *   one run (a duplicate task, a replay racing a retry) therefore execute one
+ *   after the other, and the second sees the first's outcome: never two at
+ *   once.
  * - Before any effect, each provider's admission (email: unsubscribed,
  *   suppressed, quiet hours) may withhold a run for good or defer it; both
  *   are recorded here, with a decision.
@@ -113,7 +141,9 @@ function refOf(id: number, attempt: number | undefined): RunRef {
  *   copy. The dev mailbox writes on a second connection of env.sql.
  *
  * Successes are recorded together (one update, one insert into the decision
- * log); each failure schedules its own retry. A run's `attempt`, from the job,
+ * log), each result made storable first (result.ts); each failure schedules
+ * its own retry. `delivered` is told each run whose external effect completed,
+ * for runActions should the recording fail. A run's `attempt`, from the job,
  * makes a stale job (one whose attempt was already made) a no-op for it. The
  * transaction holds one connection of env.sql for the length of the slowest
  * attempt (at most the timeout): size the pool to the worker's concurrency
@@ -122,12 +152,13 @@ function refOf(id: number, attempt: number | undefined): RunRef {
 export async function executeRuns(
   env: ActionEnv,
   refs: RunRef[],
+  delivered: Delivered = new Map(),
 ): Promise<Map<number, RunOutcome>> {
   return env.sql.begin(async (tx) => {
     const outcomes = skippedAll(refs);
     const locked = await lockLiveRuns(tx, refs);
     // Each attempt's time in the provider, for the decision log (the dashboard's Logs).
-    const done: { run: ActionRun; result: unknown; ms: number }[] = [];
+    const done: Success[] = [];
     const failed: { run: ActionRun; error: unknown; ms?: number }[] = [];
     // Every string in the params rendered once, before admission and the effect.
     const rendered: ActionRun[] = [];
@@ -142,11 +173,14 @@ export async function executeRuns(
     const remote: ActionRun[] = [];
     const store: ActionRun[] = [];
     for (const run of runs) (usesStore(run, env) ? store : remote).push(run);
-    const attempt = async (run: ActionRun) => {
+    const attempt = async (run: ActionRun, external: boolean) => {
       const start = performance.now();
       try {
         const result = await perform(run, env, tx);
-        done.push({ run, result, ms: Math.round(performance.now() - start) });
+        const ms = Math.round(performance.now() - start);
+        done.push({ run, result, ms });
+        // A store effect is undone if the transaction is: not delivered yet.
+        if (external) delivered.set(run.id, { result, ms });
       } catch (error) {
         failed.push({ run, error, ms: Math.round(performance.now() - start) });
       }
@@ -154,32 +188,13 @@ export async function executeRuns(
     // Calls to other services first, all at once; then the store's effects,
     // one at a time (savepoints cannot overlap) in contact order, so the rows
     // they lock are held only until the commit, never across a slow request.
-    await Promise.all(remote.map(attempt));
+    await Promise.all(remote.map((run) => attempt(run, true)));
     store.sort((a, b) => (a.contactId ?? '').localeCompare(b.contactId ?? '') || a.id - b.id);
-    for (const run of store) await attempt(run);
+    for (const run of store) await attempt(run, false);
 
     if (done.length > 0) {
-      // The run update and the decision-log rows, one statement.
-      await markSucceeded(
-        tx,
-        done.map((d) => ({ id: d.run.id, result: d.result ?? null })),
-        env.clock.now(),
-        attemptWrites(
-          tx,
-          env,
-          done.map(({ run, ms }) => ({
-            run,
-            ms,
-            status: 'succeeded',
-            reason: `${run.kind} attempt ${run.attempts + 1} succeeded`,
-          })),
-        ),
-      );
+      await recordSuccesses(tx, env, done);
       for (const { run } of done) outcomes.set(run.id, 'succeeded');
-      logSuccesses(
-        env,
-        done.map((d) => d.run),
-      );
     }
     for (const { run, error, ms } of failed) {
       outcomes.set(run.id, await recordFailure(tx, env, run, error, ms));
@@ -194,17 +209,6 @@ export async function executeRuns(
     }
     return outcomes;
   });
-}
-
-interface Withheld {
-  run: ActionRun;
-  reason: string;
-}
-
-interface Deferral {
-  run: ActionRun;
-  until: Date;
-  reason: string;
 }
 
 /** Each provider's admission of its runs (runs of a provider without one all go). */
@@ -234,108 +238,12 @@ async function admitRuns(
   return { runs: admitted, withheld, deferred };
 }
 
-/**
- * Runs their admission refused (the contact unsubscribed from the topic, the
- * address bounced): final, status skipped, the reason in last_error and in
- * the decision log as a `skipped` decision.
- */
-async function recordWithheld(tx: postgres.TransactionSql, env: ActionEnv, withheld: Withheld[]) {
-  await markWithheld(
-    tx,
-    withheld.map((w) => ({ id: w.run.id, reason: w.reason })),
-    env.clock.now(),
-    attemptWrites(
-      tx,
-      env,
-      withheld.map((w) => ({ run: w.run, status: 'skipped', reason: w.reason })),
-      'skipped',
-    ),
-  );
-  for (const { run, reason } of withheld) {
-    env.log('info', `action ${run.kind} skipped: ${reason}`, logFields(run));
-  }
-}
-
-/**
- * A run admitted later (quiet hours): it stays pending, with its attempts
- * unchanged, and a job of its own at `until` (the job key replaces a waiting
- * one), durable as any job; a `deferred` decision says until when.
- */
-async function recordDeferral(tx: postgres.TransactionSql, env: ActionEnv, deferral: Deferral) {
-  const { run, until, reason } = deferral;
-  // `until` is on the engine's clock (which `nudge dev` can move); the job's
-  // run_at on the database's, which graphile-worker compares it with: the
-  // wait is carried over as a delay, like a retry's.
-  const delayMs = Math.max(0, until.getTime() - env.clock.now().getTime());
-  await scheduleAttempt(tx, run.id, delayMs);
-  await attemptWrites(tx, env, [{ run, status: 'deferred', reason }], 'deferred');
-  env.log('info', `action ${run.kind} ${reason}`, logFields(run));
-}
-
 function skippedAll(refs: RunRef[]): Map<number, RunOutcome> {
   return new Map(refs.map((r) => [r.id, 'skipped' as RunOutcome]));
 }
 
 function usesStore(run: ActionRun, env: ActionEnv): boolean {
   return providerByKind.get(run.kind)?.usesStore?.(run, env) ?? false;
-}
-
-/**
- * One line for the runs that succeeded together, at debug level (`--verbose`):
- * each is in the decision log (`nudge logs`), and at a few hundred events a
- * second a line per batch was a write to the terminal every few
- * milliseconds. Failures stay at warn and error.
- */
-function logSuccesses(env: ActionEnv, runs: ActionRun[]): void {
-  if (runs.length === 1) {
-    env.log('debug', `action ${runs[0]!.kind} succeeded`, logFields(runs[0]!));
-    return;
-  }
-  const kinds: Record<string, number> = {};
-  for (const run of runs) kinds[run.kind] = (kinds[run.kind] ?? 0) + 1;
-  env.log('debug', `${runs.length} actions succeeded`, { kinds });
-}
-
-interface Attempt {
-  run: ActionRun;
-  /** Milliseconds in the provider. */
-  ms?: number;
-  status: 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'deferred';
-  reason: string;
-}
-
-/**
- * Every attempt and its result goes to the decision log (outcome `attempt`;
- * `skipped` or `deferred` for a run its admission held back), in the
- * transaction that records the attempt on the run, for `nudge logs`: the
- * insert, a statement not sent yet (a success sends it with the runs'
- * update). `attempts` is never empty.
- */
-function attemptWrites(
-  tx: postgres.TransactionSql,
-  env: ActionEnv,
-  attempts: Attempt[],
-  outcome: 'attempt' | 'skipped' | 'deferred' = 'attempt',
-): postgres.PendingQuery<postgres.Row[]> {
-  const at = env.clock.now();
-  return insertDecisions(
-    tx,
-    attempts.map((a) => ({
-      at,
-      inboxId: null,
-      feature: a.run.feature,
-      contactId: a.run.contactId,
-      outcome,
-      reason: a.reason,
-      detail: {
-        kind: a.run.kind,
-        key: a.run.key,
-        attempt: a.run.attempts + 1,
-        status: a.status,
-        ...(a.ms === undefined ? {} : { ms: a.ms }),
-      },
-    })),
-  )!;
 }
 
 /** The run with every string in its params rendered. */
@@ -356,63 +264,6 @@ async function perform(run: ActionRun, env: ActionEnv, tx: postgres.TransactionS
   return provider.execute(run, env);
 }
 
-/**
- * A failed attempt: dead when the error is permanent or this was the last
- * attempt allowed (actions.max_attempts), else retrying with a new job at
- * now + delay, the delay being the server's Retry-After when it gave one, or
- * exponential backoff with jitter. The delay is added in the database to the
- * same timestamp written to updated_at, with the database's clock that
- * graphile-worker compares run_at with.
- */
-async function recordFailure(
-  tx: postgres.TransactionSql,
-  env: ActionEnv,
-  run: ActionRun,
-  error: unknown,
-  ms?: number,
-): Promise<RunOutcome> {
-  const verdict = judge(error);
-  const attempts = run.attempts + 1;
-  const { max_attempts, backoff_base_ms, backoff_max_ms } = env.project.config.actions;
-  if (!verdict.retry || attempts >= max_attempts) {
-    await markDead(tx, run.id, attempts, verdict.message);
-    const why = verdict.retry
-      ? `no attempts left of ${max_attempts}`
-      : 'will not succeed as configured';
-    await attemptWrites(tx, env, [
-      {
-        run,
-        ...(ms === undefined ? {} : { ms }),
-        status: 'dead',
-        reason: `${run.kind} attempt ${attempts} failed: ${verdict.message}; dead (${why})`,
-      },
-    ]);
-    env.log('error', `action ${run.kind} is dead: ${verdict.message}`, {
-      ...logFields(run),
-      attempts,
-      reason: verdict.retry ? 'last attempt failed' : 'permanent error',
-    });
-    return 'dead';
-  }
-  const delayMs = verdict.retryAfterMs ?? backoffMs(run.attempts, backoff_base_ms, backoff_max_ms);
-  await scheduleAttempt(tx, run.id, delayMs, { attempts, error: verdict.message });
-  await attemptWrites(tx, env, [
-    {
-      run,
-      ...(ms === undefined ? {} : { ms }),
-      status: 'retrying',
-      reason: `${run.kind} attempt ${attempts} failed: ${verdict.message}; retry in ${delayMs} ms`,
-    },
-  ]);
-  env.log('warn', `action ${run.kind} failed; retrying in ${delayMs} ms`, {
-    ...logFields(run),
-    attempts,
-    error: verdict.message,
-    ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }),
-  });
-  return 'retrying';
-}
-
 /** Locks the runs (in id order) and returns those still to attempt at the job's attempt. */
 async function lockLiveRuns(tx: postgres.TransactionSql, refs: RunRef[]): Promise<ActionRun[]> {
   const rows = await lockRuns(
@@ -423,9 +274,12 @@ async function lockLiveRuns(tx: postgres.TransactionSql, refs: RunRef[]): Promis
   return rows.filter((row) => live(row, attemptOf.get(Number(row.id)))).map(toActionRun);
 }
 
-/** Still to attempt, and the attempt this job was made for. */
+/**
+ * Still to attempt (pending or retrying: not succeeded, dead, or skipped —
+ * withheld for good by its admission), and the attempt this job was made for.
+ */
 function live(row: RunRow, attempt: number | undefined): boolean {
-  if (row.status === 'succeeded' || row.status === 'dead') return false;
+  if (row.status !== 'pending' && row.status !== 'retrying') return false;
   return attempt === undefined || row.attempts === attempt;
 }
 
@@ -441,9 +295,4 @@ function toActionRun(row: RunRow): ActionRun {
     context: row.context ?? { contact: null },
     attempts: row.attempts,
   };
-}
-
-/** What logs say about a run: never its params (headers, bodies) or context. */
-function logFields(run: ActionRun): Record<string, unknown> {
-  return { runId: run.id, key: run.key, kind: run.kind, feature: run.feature };
 }

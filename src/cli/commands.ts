@@ -148,9 +148,13 @@ export function registerCommands(program: Command, wrap: Wrap): void {
   program
     .command('replay')
     .description('run dead actions again: one by key, or all of a feature or time range')
-    .option('--key <key>', 'the action run with this idempotency key (any status)')
+    .option('--key <key>', 'the dead action run with this idempotency key')
     .option('--feature <name>', 'dead actions of this feature')
     .option('--since <duration>', 'dead actions created in the last 15m, 2h, 7d, ...')
+    .option(
+      '--force',
+      'with --key: replay that run whatever its status (a succeeded one runs again)',
+    )
     .action(wrap(async (options, io) => (await import('./replay.js')).replay(options, io)));
 
   program

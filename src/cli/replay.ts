@@ -1,13 +1,15 @@
-// `nudge replay`: dead action runs (or one run by key) back into the queue;
-// a running `nudge start` / `nudge worker` picks them up. A key no run has,
-// or a feature no file has and no run was made for, is an error (a typo);
-// a filter that names what exists but finds nothing dead says so and exits 0.
+// `nudge replay`: dead action runs (one by key, or all of a feature or time)
+// back into the queue; a running `nudge start` / `nudge worker` picks them
+// up. A key no run has, or a feature no file has and no run was made for, is
+// an error (a typo), and so is a key whose run is not dead unless --force; a
+// filter that names what exists but finds nothing dead says so and exits 0.
 
 import type postgres from 'postgres';
 import {
   type ReplayFilter,
   ReplayFilterError,
   type ReplayFilterText,
+  RunNotDead,
   replayActions,
   replayFilter,
 } from '../actions/queue.js';
@@ -33,6 +35,7 @@ function filterOf(options: ReplayFilterText): ReplayFilter {
         'nudge replay --key <key>, --feature <name> or --since 1h',
       );
     }
+    if (error.field === 'force') throw new UsageError(`--force: ${error.problem}`);
     throw new UsageError(`--${error.field} ${options[error.field]}: ${error.problem}`);
   }
 }
@@ -42,7 +45,13 @@ export async function replay(options: ReplayOptions, io: Io): Promise<number> {
   const project = await loadProject(options, io);
   const store = await openProjectStore(project, io, { max: 2 });
   try {
-    const count = await replayActions(store.sql, filter);
+    const count = await replayActions(store.sql, filter).catch((error: unknown) => {
+      if (!(error instanceof RunNotDead)) throw error;
+      throw new NudgeError(
+        error.message,
+        `a replay sends dead runs only; nudge replay --key ${error.key} --force sends it whatever its status (its action runs again)`,
+      );
+    });
     if (count) {
       io.out(
         `${io.colors.green('✓')} ${count} action run${count === 1 ? '' : 's'} queued again; a running nudge start or nudge worker sends them.`,

@@ -1,6 +1,7 @@
 // The action queue on a real database (no worker running): enqueue in the
 // caller's transaction, one run and one job per key, replay of dead runs by
 // filter (and the filter as it is written), and recovery of runs whose job was lost.
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   enqueueActions,
@@ -13,6 +14,7 @@ import {
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
 import { onlyRollback } from '../harness/rollback.js';
+import { waitFor } from '../harness/wait.js';
 import { enqueue, newRun, uniqueKey } from './setup.js';
 
 const db = useDatabase();
@@ -151,6 +153,7 @@ describe('replayFilter', () => {
 
   it('turns the written filter into one: a key, a feature, a time before now', () => {
     expect(replayFilter({ key: 'k1' }, now)).toEqual({ key: 'k1' });
+    expect(replayFilter({ key: 'k1', force: true }, now)).toEqual({ key: 'k1', force: true });
     expect(replayFilter({ feature: 'drip', since: '2h' }, now)).toEqual({
       feature: 'drip',
       since: new Date('2026-01-02T10:00:00Z'),
@@ -182,6 +185,12 @@ describe('replayFilter', () => {
       field: 'since',
       problem: 'expected a duration such as 2h or 7d',
       message: 'since: expected a duration such as 2h or 7d',
+    });
+    // Force sends one run again whatever its status, never all of a feature.
+    expect(error({ feature: 'drip', force: true })).toEqual({
+      field: 'force',
+      problem: 'only with a key: it replays one run whatever its status',
+      message: 'force: only with a key: it replays one run whatever its status',
     });
   });
 });
@@ -225,17 +234,75 @@ describe('replayActions', () => {
     expect(await replayActions(db.sql, { feature })).toBe(0);
   });
 
-  it('replays one run by key whatever its status', async () => {
+  it('replays one run by key only when it is dead, or whatever its status when forced', async () => {
     const key = uniqueKey('by-key');
     await enqueue(db.sql, [newRun(key, webhook())]);
     await dropJobsOf(key);
     await db.sql`update nudge_engine.action_runs set status = 'succeeded', attempts = 1 where key = ${key}`;
-    expect(await replayActions(db.sql, { key })).toBe(1);
+    // A succeeded run is not sent again (a second email, old values set again) by a replay.
+    await expect(replayActions(db.sql, { key })).rejects.toMatchObject({
+      name: 'RunNotDead',
+      key,
+      status: 'succeeded',
+      message: `the action run with the key ${key} is succeeded, not dead`,
+    });
+    expect(await jobsFor([key])).toEqual([]);
+    expect(await replayActions(db.sql, { key, force: true })).toBe(1);
     const [run] =
       await db.sql`select status, attempts from nudge_engine.action_runs where key = ${key}`;
     expect(run).toEqual({ status: 'pending', attempts: 0 });
     const [job] = await jobsFor([key]);
     expect(job!.payload.attempt).toBe(0);
+  });
+
+  it('replays a dead run once when two replays of its key race (two clicks)', async () => {
+    const key = uniqueKey('raced');
+    await enqueue(db.sql, [newRun(key, webhook())]);
+    await dropJobsOf(key);
+    await db.sql`update nudge_engine.action_runs set status = 'dead', attempts = 3 where key = ${key}`;
+    // An attempt holds the run's row: both replays wait for it, then decide.
+    const pool = postgres(db.url, { onnotice: () => {}, max: 3 });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const held = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = pool.begin(async (tx) => {
+      await tx`select id from nudge_engine.action_runs where key = ${key} for update`;
+      locked();
+      await released;
+    });
+    try {
+      await held;
+      const replays = [replayActions(pool, { key }), replayActions(pool, { key })];
+      await waitFor(
+        async () => {
+          const [row] = await db.sql<{ n: number }[]>`
+            select count(*)::int as n from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'`;
+          return row!.n >= 2 ? true : undefined;
+        },
+        'both replays to wait for the run',
+        10_000,
+      );
+      release();
+      await holder;
+      const settled = await Promise.allSettled(replays);
+      expect(settled.filter((s) => s.status === 'fulfilled').map((s) => s.value)).toEqual([1]);
+      expect(settled.filter((s) => s.status === 'rejected').map((s) => s.reason)).toMatchObject([
+        { name: 'RunNotDead', status: 'pending' },
+      ]);
+      const [run] = await db.sql`
+        select status, replays, attempts_before_replay from nudge_engine.action_runs where key = ${key}`;
+      expect(run).toEqual({ status: 'pending', replays: 1, attempts_before_replay: 3 });
+    } finally {
+      release();
+      await holder.catch(() => {});
+      await pool.end();
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 // POST /v1/actions/replay with a filter, as `nudge replay` takes it (one
 // replayFilter for both): the dead runs of a feature and/or created within a
 // time go back to pending with a job each; nothing else moves; a filter that
-// says nothing, or a bad time, is refused naming the field. GET /v1/actions
+// says nothing, or a bad time, is refused naming the field; a key whose run is
+// not dead is a 409 unless forced. GET /v1/actions
 // lists what such a filter matches, and a replayed run's earlier attempts.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ActionPage } from '../../src/client/index.js';
@@ -106,5 +107,30 @@ describe('Replay all matching a filter', () => {
     const known = await call('POST', '/v1/actions/replay', { key: 'run-5', since: '1m' });
     expect(known.status).toBe(200);
     expect(await known.json()).toEqual({ queued: 0 });
+  });
+
+  it('answers 409 for a key whose run is not dead (a second click), and replays it with force', async () => {
+    // Replay clicked twice on one dead run: the second finds it queued already.
+    const first = await call('POST', '/v1/actions/replay', { key: 'run-1' });
+    expect(await first.json()).toEqual({ queued: 1 });
+    const second = await call('POST', '/v1/actions/replay', { key: 'run-1' });
+    expect(second.status).toBe(409);
+    expect(await second.json()).toEqual({
+      error: 'not_dead',
+      detail:
+        'the action run with the key run-1 is pending, not dead: a replay sends dead runs only ({ "key", "force": true } sends it whatever its status)',
+    });
+    // A succeeded run is not sent again unless asked with force.
+    const done = await call('POST', '/v1/actions/replay', { key: 'run-10' });
+    expect(done.status).toBe(409);
+    expect((await statuses())['run-10']).toBe('succeeded');
+    const all = await call('POST', '/v1/actions/replay', { feature: 'paid', force: true });
+    expect(all.status).toBe(422);
+    expect(((await all.json()) as { detail: string }).detail).toBe(
+      'force: only with a key: it replays one run whatever its status',
+    );
+    const forced = await call('POST', '/v1/actions/replay', { key: 'run-10', force: true });
+    expect(await forced.json()).toEqual({ queued: 1 });
+    expect((await statuses())['run-10']).toBe('pending');
   });
 });

@@ -95,9 +95,9 @@ describe('nudge logs', () => {
     upload.answer(200);
     expect(await replayActions(sql, { key: upload.key })).toBe(1);
     await waitForRun(sql, upload.key, ['succeeded']);
-    // Replayed again by key (a run that succeeded): one failure, then delivered.
+    // Replayed again by key, forced (a run that succeeded): one failure, then delivered.
     hooks.failNext(1, 503);
-    expect(await replayActions(sql, { key: upload.key })).toBe(1);
+    expect(await replayActions(sql, { key: upload.key, force: true })).toBe(1);
     expect(await waitForRun(sql, upload.key, ['dead', 'succeeded'])).toMatchObject({
       status: 'succeeded',
       attempts: 2,

@@ -2,7 +2,8 @@
 // it loads the project, saying it in the command's own options. On the engine
 // store: a key no action run has, or a feature no file has and no run was
 // made for, is an error that names it (exit 1); a filter of names that exist
-// with nothing dead to replay says so and exits 0.
+// with nothing dead to replay says so and exits 0; a key whose run is not dead
+// is an error that says --force (exit 1).
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,8 @@ describe('nudge replay on the engine store', () => {
   let cwd: string;
   /** A run of test-feature, a feature no file has (as one since removed): dead. */
   const dead = uniqueKey('replay-dead');
+  /** A run that succeeded: sent again only with --force. */
+  const done = uniqueKey('replay-done');
 
   beforeAll(async () => {
     await migrateEngine(db.sql, db.url);
@@ -59,6 +62,8 @@ describe('nudge replay on the engine store', () => {
     );
     await enqueue(db.sql, [newRun(dead, { kind: 'track', params: { event: 'replayed' } })]);
     await db.sql`update nudge_engine.action_runs set status = 'dead' where key = ${dead}`;
+    await enqueue(db.sql, [newRun(done, { kind: 'track', params: { event: 'done' } })]);
+    await db.sql`update nudge_engine.action_runs set status = 'succeeded', attempts = 1 where key = ${done}`;
   });
 
   afterAll(async () => {
@@ -122,5 +127,33 @@ describe('nudge replay on the engine store', () => {
     const since = await nudgeReplay('--since', '1h');
     expect(since.code).toBe(0);
     expect(since.stdout).toBe('Nothing to replay: no dead action runs created in the last 1h.');
+  });
+
+  it('refuses a key whose run is not dead, saying --force; --force replays it', async () => {
+    const refused = await nudgeReplay('--key', done);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `✗ the action run with the key ${done} is succeeded, not dead`,
+    );
+    expect(refused.stderr).toContain(`nudge replay --key ${done} --force`);
+    expect(refused.stdout).toBe('');
+    const [before] = await db.sql<{ status: string }[]>`
+      select status from nudge_engine.action_runs where key = ${done}`;
+    expect(before?.status).toBe('succeeded');
+
+    const forced = await nudgeReplay('--key', done, '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('1 action run queued again');
+    const [after] = await db.sql<{ status: string }[]>`
+      select status from nudge_engine.action_runs where key = ${done}`;
+    expect(after?.status).toBe('pending');
+  });
+
+  it('takes --force with --key only', async () => {
+    const result = await nudgeReplay('--feature', 'test-feature', '--force');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      '--force: only with a key: it replays one run whatever its status',
+    );
   });
 });

@@ -3,11 +3,12 @@
 // ones with their last error are what the dashboard's Actions page lists;
 // POST /v1/actions/replay runs dead ones again, one by key or all matching a
 // filter (a feature, a time such as 24h), exactly as `nudge replay` does
-// (actions/queue.ts replayFilter and replayActions). A feature no file has,
-// with no dead runs either, is refused with the known features (a typo); the
-// dead runs of a feature since removed can still be replayed. The list
-// refuses such a feature the same way when no run was ever made for it
-// (feature-filter.ts).
+// (actions/queue.ts replayFilter and replayActions). A key whose run is not
+// dead (succeeded; queued already, as by a second click) is a 409 unless the
+// body says `force: true`. A feature no file has, with no dead runs either,
+// is refused with the known features (a typo); the dead runs of a feature
+// since removed can still be replayed. The list refuses such a feature the
+// same way when no run was ever made for it (feature-filter.ts).
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
@@ -15,6 +16,7 @@ import {
   type ReplayFilter,
   ReplayFilterError,
   type ReplayFilterText,
+  RunNotDead,
   replayActions,
   replayFilter,
 } from '../../actions/queue.js';
@@ -33,6 +35,7 @@ const replaySchema = z.strictObject({
   key: z.string().min(1).optional(),
   feature: z.string().min(1).optional(),
   since: z.string().min(1).optional(),
+  force: z.boolean().optional(),
 });
 
 export interface ActionsApiOptions {
@@ -93,7 +96,14 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
   api.post('/replay', async (c) => {
     const body = validate(replaySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
     const filter = filterOf(body);
-    const queued = await replayActions(sql, filter);
+    const queued = await replayActions(sql, filter).catch((error: unknown) => {
+      if (!(error instanceof RunNotDead)) throw error;
+      throw new HttpError(
+        409,
+        'not_dead',
+        `${error.message}: a replay sends dead runs only ({ "key", "force": true } sends it whatever its status)`,
+      );
+    });
     if (queued === 0) {
       // As `nudge replay` does: nothing matched because a name given is of
       // nothing — a key no run has, a feature no file has and no run was made for.
@@ -121,7 +131,9 @@ function filterOf(body: ReplayFilterText): ReplayFilter {
     if (!(error instanceof ReplayFilterError)) throw error;
     // The CLI names the value in its flag (--since lately: …); here it follows the problem.
     const hint = error.field
-      ? `, got ${JSON.stringify(body[error.field])}`
+      ? error.field === 'force'
+        ? ''
+        : `, got ${JSON.stringify(body[error.field])}`
       : ': { "key" }, { "feature" } or { "since": "1h" }';
     throw invalid(error.field ?? '(body)', error.problem + hint);
   }
