@@ -5,8 +5,10 @@
 // file, no capture needed for a scheduled feature), each a link to the
 // feature; the feature's Capture line naming the deployment, its time and
 // the trigger, or what the next deploy would apply, with Plan and Deploy on
-// the page, after which the line says the new deployment; a scheduled
-// feature's line saying why it needs none; on a read-only server, that
+// the page, after which the line says the new deployment at once (not at
+// the page's next 5 s read), and its YAML, the file on disk, said not
+// deployed yet before and not after; a scheduled feature's line saying why
+// it needs none; on a read-only server, that
 // Deploy is refused from here; and a feature file broken while the server
 // runs, which leaves no plan: the list says why every state is unknown once,
 // above the table, with the file and line, also at a phone's width.
@@ -138,6 +140,8 @@ describe('the Features list', () => {
 
 describe('a feature’s page', () => {
   it('says what the next deploy would apply, deploys it, then names the new deployment', async () => {
+    // The page's timers under the test's hand, so its 5 s poll cannot be what shows the deploy.
+    await page.clock.install();
     await page.goto(new URL('/features/heartbeat', page.url()).toString());
     const capture = page.getByTestId('capture');
     await capture.waitFor();
@@ -148,22 +152,36 @@ describe('a feature’s page', () => {
       'its file changed since deployment #1',
       '+ trigger nudge_capture_delete on public.orders (delete)',
     ]);
+    // The YAML is the file on disk, which differs from the deployed one: said there.
+    expect(await page.locator('h2', { hasText: 'YAML' }).textContent()).toBe(
+      'YAML the file on disk, nudge/features/heartbeat.yaml not deployed yet',
+    );
+    expect(await page.getByTestId('yaml-not-deployed').textContent()).toBe(
+      'It changed since deployment #1. The trigger and stages above are as the server read the file (at its start or the last deploy); Plan and deploy apply the file as it is here.',
+    );
     await shot('changed');
 
-    await page.getByRole('button', { name: 'Plan', exact: true }).click();
-    await page.getByTestId('plan-text').waitFor();
-    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
-    await page.getByRole('button', { name: 'Yes, deploy' }).click();
-    await page.getByText(/^Deployment #2: \d+ created/).waitFor(soon);
-    // The page reads the feature again on its own (every 5 s).
-    await page
-      .getByTestId('capture')
-      .getByText(/^deployed in deployment #2 /)
-      .waitFor(soon);
-    expect(await capture.textContent()).toMatch(
-      /^deployed in deployment #2 \((just now|\d+ s ago)\) — trigger nudge_capture_insert on public\.orders \(insert\), trigger nudge_capture_delete on public\.orders \(delete\)$/,
-    );
-    await shot('deployed');
+    // From here no timer fires: what the page shows next, it reads because of the deploy.
+    // (30 s on, so the new deployment is in the page's past: "… s ago".)
+    await page.clock.pauseAt(Date.now() + 30_000);
+    try {
+      await page.getByRole('button', { name: 'Plan', exact: true }).click();
+      await page.getByTestId('plan-text').waitFor();
+      await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+      await page.getByRole('button', { name: 'Yes, deploy' }).click();
+      await page.getByText(/^Deployment #2: \d+ created/).waitFor(soon);
+      await capture.getByText(/^deployed in deployment #2 /).waitFor(soon);
+      expect(await capture.textContent()).toMatch(
+        /^deployed in deployment #2 \(\d+ s ago\) — trigger nudge_capture_insert on public\.orders \(insert\), trigger nudge_capture_delete on public\.orders \(delete\)$/,
+      );
+      expect(await page.locator('h2', { hasText: 'YAML' }).textContent()).toBe(
+        'YAML the file on disk, nudge/features/heartbeat.yaml',
+      );
+      expect(await page.getByTestId('yaml-not-deployed').count()).toBe(0);
+      await shot('deployed');
+    } finally {
+      await page.clock.resume();
+    }
   });
 
   it('names the deployment and the trigger of a feature deployed before', async () => {

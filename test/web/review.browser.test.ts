@@ -1,14 +1,17 @@
 // What a newcomer's second review of the dashboard found, in real Chromium
 // over a server on a test database with the engine clock two days ahead (as
 // the demo leaves it): signing in after a wrong token lands on the page asked
-// for, query and all; engine-clock times dated against the engine's now, with
-// seconds, never wrapped; which clock an ingest record's times are on; the
+// for, query and all, the header saying who is signed in; engine-clock times
+// with seconds, never wrapped, and all dated while the clock is moved (an
+// undated one would read as real time's today); which clock an ingest
+// record's times are on, and how a name with a dot is looked up; the
 // Mailbox's email brought into view on a phone; a timeline of exactly one
 // page has no "Older", and an empty older page says so; Ingest's Source
 // applies at once; a contact filter naming nobody says so; Contacts' search
 // says it is by the start; whole email addresses at 1280 px; the plan at a
-// phone's width, its buttons in place, Deploy's reason; contacts and dead
-// actions linked alike; no word repeated after its badge, proper plurals.
+// phone's width (scrolled sideways, its lines whole), its buttons in place,
+// Deploy's reason; contacts and dead actions linked alike; no word repeated
+// after its badge, proper plurals.
 // Screenshots: test-output/dashboard/review-*.png.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,7 @@ import { useDatabase } from '../harness/db.js';
 import {
   type Dashboard,
   launchBrowser,
+  overflowsSideways,
   screenshot,
   signedInPage,
   startDashboard,
@@ -23,6 +27,7 @@ import {
 
 // The page's globals as page.evaluate's callbacks use them (see browser.ts).
 declare const window: { scrollY: number; innerHeight: number };
+declare function getComputedStyle(element: unknown): { lineHeight: string };
 
 const db = useDatabase();
 const TWO_DAYS = 2 * 86_400_000;
@@ -141,6 +146,10 @@ describe('signing in', () => {
       expect(new URL(p.url()).pathname + new URL(p.url()).search).toBe(
         '/actions?status=all&feature=welcome-drip',
       );
+      // Beside Sign out, who: the dashboard token's session is named "dashboard".
+      expect(await p.locator('header form.who').textContent()).toBe(
+        'signed in as dashboard Sign out',
+      );
     } finally {
       await fresh.close();
     }
@@ -172,17 +181,27 @@ const timesOf = (p: Page, selector: string) =>
     );
 
 describe('times on the engine clock', () => {
-  it('are dated against the engine’s now, keep their seconds, and never wrap', async () => {
+  it('are dated while the clock is moved, keep their seconds, and never wrap', async () => {
     await page.goto(`${base}/logs`);
     const rows = page.locator('li.decision');
     await expect.poll(() => rows.count(), soon).toBe(3);
     await page.locator('header .clock-ahead').waitFor();
     const times = await timesOf(page, 'li.decision > time');
-    // Newest first: two made on the engine's today, one from before the clock moved.
-    expect(times.map((t) => t.text)).toEqual([
-      expect.stringMatching(/^\d{1,2}:\d{2}:\d{2}\s?[AP]M$/),
-      expect.stringMatching(/^\d{1,2}:\d{2}:\d{2}\s?[AP]M$/),
-      expect.stringMatching(/^[A-Z][a-z]{2} \d{1,2}, \d{1,2}:\d{2}:\d{2}\s?[AP]M$/),
+    expect(times.map((t) => t.text)).toEqual(
+      Array(3).fill(expect.stringMatching(/^[A-Z][a-z]{2} \d{1,2}, \d{1,2}:\d{2}:\d{2}\s?[AP]M$/)),
+    );
+    // Newest first: two made on the engine's today, dated too (an undated time
+    // would read as today in real time), one from before the clock moved.
+    const day = (at: number) =>
+      page.evaluate(
+        (ms) => new Date(ms).toLocaleDateString('en-US', { month: 'short', day: 'numeric' }),
+        at,
+      );
+    const engineToday = await day(Date.now() + TWO_DAYS);
+    expect(times.map((t) => t.text?.split(',')[0])).toEqual([
+      engineToday,
+      engineToday,
+      await day(Date.now()),
     ]);
     expect(times.map((t) => t.lines)).toEqual([1, 1, 1]);
     await shot(page, 'logs');
@@ -202,6 +221,31 @@ describe('Ingest records', () => {
     const api = page.locator('li.ingest[data-source="api"]');
     expect(await api.locator('.clock-tag').allTextContents()).toEqual(['engine clock']);
     expect(await page.getByTestId('clock-note').textContent()).toMatch(/schedule/);
+  });
+
+  it('say how a name with a dot is looked up when it matches nothing', async () => {
+    await page.goto(`${base}/logs/ingest`);
+    await expect.poll(() => page.locator('li.ingest').count(), soon).toBe(2);
+    const filter = async (subject: string) => {
+      await page.getByLabel('Table or event').fill(subject);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL((url) => url.searchParams.get('subject') === subject, soon);
+    };
+    // An event name as a feature or the Logs say it: not how a captured change is found.
+    await filter('user.signed_up');
+    const none = page.getByTestId('ingest-none');
+    await expect
+      .poll(() => none.textContent(), soon)
+      .toBe(
+        'No ingest records match. A name with a dot is looked up as a table (schema.table): captured changes are found by their table (auth.users, storage.objects), not by an event name they stand for (storage.object.created); event names, without a dot, match events sent to /v1/events.',
+      );
+    await shot(page, 'ingest-dotted');
+    // Without a dot, nothing more is said; an API event is found by its name.
+    await filter('signed_in');
+    await expect.poll(() => none.textContent(), soon).toBe('No ingest records match.');
+    await filter('signed_up');
+    await expect.poll(() => page.locator('li.ingest').count(), soon).toBe(1);
+    expect(await none.count()).toBe(0);
   });
 
   it('filter by source as soon as one is chosen', async () => {
@@ -317,7 +361,7 @@ describe('at 1280 px', () => {
 });
 
 describe('Plan and deploy', () => {
-  it('wraps the plan at a phone’s width, keeps Plan in place, and says why Deploy is off', async () => {
+  it('scrolls the plan sideways at a phone’s width, keeps Plan in place, and says why Deploy is off', async () => {
     const phone = await newContext(390, 844);
     try {
       const p = await signedInPage(phone, base, token);
@@ -339,10 +383,19 @@ describe('Plan and deploy', () => {
       expect(Math.abs((again?.x ?? 0) - (before?.x ?? 0))).toBeLessThan(2);
       expect(await deploy.isDisabled()).toBe(true);
       expect(await p.getByTestId('deploy-why').textContent()).toMatch(/nothing to deploy/i);
+      // Its lines whole, columns and all, in a box that scrolls; the page does not.
       expect(
-        await text.evaluate((pre) => pre.scrollWidth <= pre.clientWidth + 1),
+        await text.evaluate((pre) => pre.scrollWidth > pre.clientWidth + 1),
         'the plan scrolls sideways',
       ).toBe(true);
+      // As many lines on the screen as the plan has (wrapped, a phone's width about trebles them).
+      const lines = ((await text.textContent()) ?? '').replace(/\n$/, '').split('\n').length;
+      const [height, lineHeight] = await text.evaluate((pre) => [
+        pre.scrollHeight,
+        Number.parseFloat(getComputedStyle(pre).lineHeight),
+      ]);
+      expect(height).toBeLessThan((lines + 2) * lineHeight!);
+      expect(await overflowsSideways(p)).toBe(false);
       await shot(p, 'plan-phone');
     } finally {
       await phone.close();

@@ -1,8 +1,11 @@
 // What a newcomer's review of the Lists page found, in real Chromium over a
 // dashboard on a test database whose contacts are made as `nudge dev` makes
 // the demo's (its sign-ups through the demo's user mapping), plus one with
-// plan and country: the Condition's example matches demo contacts; the form
-// does not move as the live count comes; a name the API refuses is shown at
+// plan and country: the Condition's example matches demo contacts, its
+// underscores shown; the live count is asked only for a condition that can
+// be one (none half-typed, so no 400s in the console), and words with no `=`
+// are told what a condition is like; the form does not move as the live
+// count comes; a name the API refuses is shown at
 // the Name field, right under it (in view at a phone's width), which takes
 // the focus, and the refusal goes as soon as the name is edited; a condition on an attribute no contact has is made, and the
 // page Create opens warns with the name it likely is (the API's answer to the
@@ -121,6 +124,69 @@ describe('the New segment form', () => {
     expect(example).toBeTruthy();
     await condition.fill(example!);
     await expect.poll(liveCount).toBe('1 contact now');
+  });
+
+  it('shows the underscores of its Condition example', async () => {
+    await openLists();
+    const condition = page.getByLabel('Condition');
+    const example = (await condition.getAttribute('placeholder')) ?? '';
+    expect(example).toContain('last_sign_in_at');
+    const shown = await condition.screenshot();
+    // The same example with spaces for underscores must look different.
+    await condition.evaluate(
+      (input, text) => input.setAttribute('placeholder', text),
+      example.replaceAll('_', ' '),
+    );
+    expect((await condition.screenshot()).equals(shown)).toBe(false);
+  });
+
+  it('counts only a condition that can be one, and says what one with no = lacks', async () => {
+    // The page's timers under the test's hand: the form's pause before it asks is run at once.
+    await page.clock.install();
+    await openLists();
+    const asked: string[] = [];
+    const consoleErrors: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      const url = new URL(request.url());
+      if (url.pathname === '/v1/contacts') asked.push(url.search);
+    };
+    const onConsole = (message: { type(): string; text(): string }) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    };
+    page.on('request', onRequest);
+    page.on('console', onConsole);
+    try {
+      const condition = page.getByLabel('Condition');
+      const typed = async (text: string) => {
+        await condition.fill(text);
+        await page.clock.runFor(1_000);
+      };
+      // Half-typed, it is not asked for (each would be a 400), nor said to be wrong.
+      for (const draft of ['provider=', 'provider=eq.', 'or=(provider.eq.email,provider.eq.x']) {
+        await typed(draft);
+        expect(await liveCount()).toBe('');
+        expect(await page.getByRole('alert').count()).toBe(0);
+      }
+      await typed('provider=eq.email');
+      await expect.poll(liveCount).toBe('2 contacts now');
+      expect(asked).toHaveLength(1);
+      expect(new URLSearchParams(asked[0]).get('provider')).toBe('eq.email');
+
+      // Words with no "=": the form's own words, and nothing asked.
+      await typed('signed up');
+      const problem = page.locator('section[aria-labelledby="new-segment"] [role="alert"]');
+      await expect
+        .poll(() => problem.textContent())
+        .toBe('signed up: expected field=op.value, e.g. plan=eq.pro');
+      expect(await liveCount()).toBe('');
+      expect(await page.getByRole('button', { name: 'Create segment' }).isDisabled()).toBe(true);
+      await shot('condition-no-equals');
+      expect(asked).toHaveLength(1);
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      page.off('request', onRequest);
+      page.off('console', onConsole);
+    }
   });
 
   it('stays put while the live count comes', async () => {

@@ -34,8 +34,8 @@ export function count(n: number): string {
 /**
  * The local time shown for a time, to the second: "14:03:07" on the day of
  * `now`, "5 Dec, 14:03:07" another day (the locale's order). `now` is on the
- * same clock as `at`: the engine's for a time the engine stamped, so a
- * decision made "today" on a clock moved ahead is not dated. Without `now`, dated.
+ * same clock as `at` (ui.tsx's Time gives none for an engine time while the
+ * engine clock is moved: those are always dated). Without `now`, dated.
  * `seconds: false`: to the minute ("14:03"), as the Overview's charts label theirs.
  */
 export function localTime(

@@ -88,7 +88,8 @@ function App() {
         {who && !ended && <ClockAhead />}
         {who && !ended && (
           <form method="post" action="/logout" className="who">
-            <span className="muted small">{who.name}</span> <button type="submit">Sign out</button>
+            <span className="muted small">signed in as {who.name}</span>{' '}
+            <button type="submit">Sign out</button>
           </form>
         )}
       </header>

@@ -11,12 +11,13 @@ import type { Route } from './routes.js';
 
 /**
  * A time in local time, to the second, on one line; the exact value on hover.
- * `clock`: which clock stamped it — an engine time is dated and aged against
- * the engine's now (real time plus the offset the header shows), so what the
- * engine did "today" is not dated while its clock runs ahead. `tagged`: say
- * that clock after it while the engine clock is not real time (clock.tsx) —
- * for lists that mix the two. `dated`: the date always (the Clock page's
- * engine time, where the date is the point).
+ * `clock`: which clock stamped it — an engine time is aged against the
+ * engine's now (real time plus the offset the header shows), and while that
+ * offset is not zero it is always dated: an engine time of the engine's
+ * "today" would otherwise read as today in real time beside real times.
+ * `tagged`: say that clock after it while the engine clock is not real time
+ * (clock.tsx) — for lists that mix the two. `dated`: the date always (the
+ * Clock page's engine time, where the date is the point).
  */
 export function Time({
   at,
@@ -38,7 +39,9 @@ export function Time({
   const now = new Date(Date.now() + (clock === 'engine' ? offset : 0));
   const shown = (
     <time dateTime={at} title={`${date.toString()}\n${at}`}>
-      {relative ? relativeTime(date, now) : localTime(date, dated ? undefined : now)}
+      {relative
+        ? relativeTime(date, now)
+        : localTime(date, dated || (clock === 'engine' && offset !== 0) ? undefined : now)}
     </time>
   );
   if (!tagged || !moved) return shown;

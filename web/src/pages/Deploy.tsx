@@ -10,7 +10,8 @@
 // the database changed) fetches the new plan and shows it at once, saying
 // so; Deploy then deploys that one. Nothing is retried unasked, and nothing
 // is deployed before the page has asked (how many changes, to which
-// database) and been told yes.
+// database) and been told yes. A deploy made, the page is told
+// (`onDeployed`), so it reads its features again at once.
 import { useState } from 'react';
 import {
   type CapturePlan,
@@ -22,7 +23,7 @@ import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { Confirm, Problem } from '../ui.js';
 
-export function PlanAndDeploy() {
+export function PlanAndDeploy({ onDeployed }: { onDeployed?: () => void } = {}) {
   const [plan, setPlan] = useState<CapturePlan>();
   const [busy, setBusy] = useState<'plan' | 'deploy'>();
   const [problem, setProblem] = useState<unknown>();
@@ -77,7 +78,12 @@ export function PlanAndDeploy() {
           ? 'Nothing to do: the database already matches the features.'
           : `Deployment #${result.deployment}: ${create} created, ${replace} replaced, ${drop} dropped.`,
       );
-      setPlan(await nudge.plan());
+      try {
+        setPlan(await nudge.plan());
+      } finally {
+        // After the new plan, which the page's read then reuses (no second plan).
+        onDeployed?.();
+      }
     } catch (error) {
       if (error instanceof UnreadSlotApiError) setRefusal(error.slots);
       else if (error instanceof NudgeApiError && error.code === 'plan_changed') {

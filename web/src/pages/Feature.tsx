@@ -2,7 +2,9 @@
 // follows it within about a second), trigger, where its capture is deployed
 // (or what the next deploy changes for it) with Plan and Deploy, the stage
 // diagram drawn from the compiled state machine with the journeys now in
-// each stage, and its YAML.
+// each stage, and its YAML: the file on disk, said to be not deployed yet
+// when it differs from the deployed one (the lines above are as the server
+// read it).
 import { useState } from 'react';
 import type { FeatureDetail } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
@@ -37,6 +39,10 @@ function Detail(props: {
   onChange: () => void;
 }) {
   const { feature, window } = props;
+  // The file on disk is not what was deployed: new since, or changed since.
+  const notDeployed =
+    feature.deploy.state === 'not_deployed' ||
+    feature.deploy.changes.some((change) => change.startsWith('its file changed since'));
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<unknown>();
   const toggle = async () => {
@@ -134,12 +140,27 @@ function Detail(props: {
           </Link>
         </dd>
       </dl>
-      <PlanAndDeploy />
+      <PlanAndDeploy onDeployed={props.onChange} />
       <h2>Stages</h2>
       <Diagram initial={feature.initial} stages={feature.stages} counts={feature.counts.stages} />
       <h2>
-        YAML <span className="muted small">{feature.file}</span>
+        YAML <span className="muted small">the file on disk, {feature.file}</span>
+        {notDeployed && (
+          <>
+            {' '}
+            <Badge kind="paused">not deployed yet</Badge>
+          </>
+        )}
       </h2>
+      {notDeployed && (
+        <p className="note" data-testid="yaml-not-deployed">
+          {feature.deploy.deployment
+            ? `It changed since deployment #${feature.deploy.deployment.id}. `
+            : 'No deployment records this feature yet. '}
+          The trigger and stages above are as the server read the file (at its start or the last
+          deploy); Plan and deploy apply the file as it is here.
+        </p>
+      )}
       {feature.yaml ? (
         <pre className="yaml">{feature.yaml}</pre>
       ) : (

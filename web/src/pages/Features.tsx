@@ -18,7 +18,7 @@ export const WINDOWS = [
 ] as const;
 
 export function Features({ window }: { window?: string }) {
-  const { data, error } = useLoad(
+  const { data, error, reload } = useLoad(
     () => nudge.features.all(window ? { window } : {}),
     `features ${window ?? ''}`,
     5000,
@@ -110,7 +110,7 @@ export function Features({ window }: { window?: string }) {
           </table>
         </div>
       )}
-      <PlanAndDeploy />
+      <PlanAndDeploy onDeployed={reload} />
     </section>
   );
 }

@@ -4,7 +4,8 @@
 // newest first, filtered by source, table or event, and time received (each
 // filter in the URL), paged back by keyset: "Older" goes to the address of
 // the next page back (`before`), so a reload or a copied link keeps it and
-// Back returns to the newer one; a filter starts over at the newest.
+// Back returns to the newer one; a filter starts over at the newest. A name
+// with a dot that matches nothing is said to be looked up as a table.
 import { type FormEvent, useEffect, useState } from 'react';
 import { INGEST_SOURCES, type IngestRecord } from '../../../src/client/index.js';
 import { nudge } from '../api.js';
@@ -145,7 +146,19 @@ export function Ingest({
         ))}
       </ol>
       {loaded && items.length === 0 && !problem && (
-        <p className="muted">No ingest records match.</p>
+        <p className="muted" data-testid="ingest-none">
+          No ingest records match.
+          {filter.subject?.includes('.') && (
+            <>
+              {' '}
+              A name with a dot is looked up as a table (<code>schema.table</code>): captured
+              changes are found by their table (<code>auth.users</code>,{' '}
+              <code>storage.objects</code>), not by an event name they stand for (
+              <code>storage.object.created</code>); event names, without a dot, match events sent to{' '}
+              <code>/v1/events</code>.
+            </>
+          )}
+        </p>
       )}
       <Pager newest={before ? here() : undefined} older={next ? here(next) : undefined} />
     </section>

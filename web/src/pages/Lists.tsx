@@ -63,20 +63,42 @@ export function Lists() {
   );
 }
 
-/** How many contacts a condition holds now, asked again as it is typed. */
+/**
+ * Whether a condition as typed can be asked for yet. Half-typed (ending in
+ * `=` or `.`, a parenthesis still open) it is not: the API's 400 would only
+ * say so, a red line in the console for each key. A part with no `=` at all
+ * (`signed up`) is refused here in the form's words: the API reads it as a
+ * field with an empty value ("expected <op>.<value>, got """).
+ */
+function draftOf(text: string): 'ask' | 'typing' | { problem: string } {
+  const open = [...text].reduce((depth, c) => depth + (c === '(' ? 1 : c === ')' ? -1 : 0), 0);
+  if (/[=.]$/.test(text) || open !== 0) return 'typing';
+  const bare = text.split('&').find((part) => part.trim() && !part.includes('='));
+  return bare === undefined
+    ? 'ask'
+    : { problem: `${bare.trim()}: expected field=op.value, e.g. plan=eq.pro` };
+}
+
+/**
+ * How many contacts a condition holds now, asked again as it is typed: once
+ * typing stops for 300 ms, and only for a condition that can be one (draftOf).
+ */
 function useLiveCount(condition: string) {
   const [state, setState] = useState<{ total?: number; error?: unknown; asking: boolean }>({
     asking: false,
   });
   useEffect(() => {
     const text = condition.trim();
-    if (!text) {
-      setState({ asking: false });
-      return;
-    }
+    const draft = text ? draftOf(text) : 'typing';
+    if (draft === 'ask') setState((old) => ({ ...old, asking: true }));
+    else setState({ asking: false });
+    if (draft === 'typing') return;
     let live = true;
-    setState((old) => ({ ...old, asking: true }));
     const timer = setTimeout(() => {
+      if (draft !== 'ask') {
+        setState({ error: new Error(draft.problem), asking: false });
+        return;
+      }
       nudge.contacts
         .query()
         .where(text)
