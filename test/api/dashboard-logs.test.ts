@@ -75,6 +75,13 @@ describe('GET /v1/ingest', () => {
     expect(orders.items.every((i) => i.table_name === 'orders')).toBe(true);
     const api = await get<IngestPage>('/v1/ingest?source=api&subject=signed_up&limit=200');
     expect(api.items).toHaveLength(40);
+    // An event name with a dot, as /v1/events takes one, is found by its name too.
+    await db.sql`
+      insert into nudge_engine.inbox (source, source_key, event_name, occurred_at, partition, processed_at)
+      values ('api', 'dotted', 'order.placed', now(), 0, now())`;
+    const dotted = await get<IngestPage>('/v1/ingest?subject=order.placed');
+    expect(dotted.items.map((i) => i.source_key)).toEqual(['dotted']);
+    await db.sql`delete from nudge_engine.inbox where source_key = 'dotted'`;
     const from = new Date(Date.now() - 30 * 60_000).toISOString();
     const recent = await get<IngestPage>(`/v1/ingest?limit=200&from=${from}`);
     expect(recent.items).toHaveLength(119);

@@ -237,7 +237,7 @@ describe('Ingest records', () => {
     await expect
       .poll(() => none.textContent(), soon)
       .toBe(
-        'No ingest records match. A name with a dot is looked up as a table (schema.table): captured changes are found by their table (auth.users, storage.objects), not by an event name they stand for (storage.object.created); event names, without a dot, match events sent to /v1/events.',
+        'No ingest records match. Captured changes are found by their table (auth.users, storage.objects), not by an event name they stand for (storage.object.created); event names match events sent to /v1/events.',
       );
     await shot(page, 'ingest-dotted');
     // Without a dot, nothing more is said; an API event is found by its name.

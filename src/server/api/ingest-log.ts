@@ -36,7 +36,7 @@ export function ingestLogRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
         `source: expected one of ${INGEST_SOURCES.join(', ')}, got "${source}"`,
       );
     }
-    // `public.orders` (a table) or an event name.
+    // `public.orders` (a table), or an event name (`order_placed`, `user.signed_up`).
     const subject = c.req.query('subject')?.trim() || undefined;
     const dot = subject?.indexOf('.') ?? -1;
     const rows = await sql<Row[]>`
@@ -49,7 +49,8 @@ export function ingestLogRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
          ${
            subject
              ? dot > 0
-               ? sql`and i.schema_name = ${subject.slice(0, dot)} and i.table_name = ${subject.slice(dot + 1)}`
+               ? sql`and ((i.schema_name = ${subject.slice(0, dot)} and i.table_name = ${subject.slice(dot + 1)})
+                          or i.event_name = ${subject})`
                : sql`and (i.event_name = ${subject} or i.table_name = ${subject})`
              : sql``
          }

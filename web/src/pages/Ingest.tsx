@@ -151,10 +151,9 @@ export function Ingest({
           {filter.subject?.includes('.') && (
             <>
               {' '}
-              A name with a dot is looked up as a table (<code>schema.table</code>): captured
-              changes are found by their table (<code>auth.users</code>,{' '}
+              Captured changes are found by their table (<code>auth.users</code>,{' '}
               <code>storage.objects</code>), not by an event name they stand for (
-              <code>storage.object.created</code>); event names, without a dot, match events sent to{' '}
+              <code>storage.object.created</code>); event names match events sent to{' '}
               <code>/v1/events</code>.
             </>
           )}
