@@ -2,8 +2,9 @@
 // inside the trigger itself so that nothing else ever sees the rest:
 //
 // * Credentials never leave. auth.users' password hash and token columns, any
-//   column of schema `auth` whose name says it holds a token, a secret or a
-//   password (newer Auth versions add such tables and columns), and every
+//   column of schema `auth` whose name says it holds a token, a secret, a
+//   password or a code (auth.flow_state's auth_code, auth.mfa_challenges'
+//   otp_code; newer Auth versions add such tables and columns), and every
 //   column the user names in `capture.exclude_columns`. No feature, sync or
 //   setting can bring them back: a feature that refers to one is an error.
 // * A capture copies what its features read, where that can be worked out
@@ -24,8 +25,13 @@ export const AUTH_USER_CREDENTIALS: ReadonlySet<string> = new Set([
   'reauthentication_token',
 ]);
 
-/** Names in schema auth that hold credentials, whatever the table (one_time_tokens, mfa_factors, ...). */
-const AUTH_CREDENTIAL_SQL = 'token|secret|password|passphrase';
+/**
+ * Names in schema auth that hold credentials, whatever the table
+ * (one_time_tokens, mfa_factors, flow_state's auth_code and code_challenge,
+ * mfa_challenges' otp_code, ...). A few harmless columns go with them
+ * (auth_code_issued_at, code_challenge_method): better than a code let out.
+ */
+const AUTH_CREDENTIAL_SQL = 'token|secret|password|passphrase|code';
 const AUTH_CREDENTIAL_NAME = new RegExp(AUTH_CREDENTIAL_SQL, 'i');
 
 /** Columns the user excludes, by table (`"public.profiles"` → names), from nudge.yaml. */

@@ -22,9 +22,14 @@ import {
   type UserMapping,
   userToContact,
 } from './mapping.js';
-import { resolveContact, setAttributes, upsertUsers } from './store.js';
-import { checkTableMappings, checkUserMapping, readDatabaseSchema } from './sync/validate.js';
-import { insertEvents } from './sync/write.js';
+import { resolveContact, setAttributes } from './store.js';
+import {
+  checkTableMappings,
+  checkUserMapping,
+  readDatabaseSchema,
+  refusedTable,
+} from './sync/validate.js';
+import { insertEvents, type UserWrite, writeUsers } from './sync/write.js';
 
 const STORAGE_EVENTS: Record<Operation, string> = {
   insert: 'created',
@@ -43,6 +48,8 @@ interface Watched {
   by: string;
   /** Where nudge.yaml names it, for errors. */
   path: (string | number)[];
+  /** Its key under table_mapping, for a mapped table. */
+  mapping?: string;
 }
 
 /** The tables live sync watches, with why. */
@@ -79,6 +86,7 @@ export function liveSyncTables(project: LoadedConfig): Watched[] {
         operations: entry.sync_as === 'events' ? ['insert'] : ['insert', 'update'],
         by: `sync: ${name}`,
         path: listed >= 0 ? [...base, 'sync', 'tables', listed] : [...base, 'table_mapping', name],
+        mapping: name,
       });
     }
   }
@@ -99,7 +107,14 @@ export function liveSyncTables(project: LoadedConfig): Watched[] {
 export function liveSyncNeeds(project: LoadedConfig, catalog: Catalog): CaptureNeed[] {
   const errors: ConfigError[] = [];
   const needs: CaptureNeed[] = [];
-  for (const { table, operations, by, path, filters } of liveSyncTables(project)) {
+  for (const { table, operations, by, path, filters, mapping } of liveSyncTables(project)) {
+    // Refused where nudge.yaml maps it, as `nudge sync` refuses it.
+    const refused = mapping === undefined ? undefined : refusedTable(table);
+    if (mapping !== undefined && refused) {
+      const at = ['connectors', 'supabase', 'table_mapping', mapping];
+      errors.push(configErrorAt(project, at, refused, { key: true }));
+      continue;
+    }
     const found = catalog.get(table);
     if (!found) {
       const names = catalog.tables.map(formatTableName);
@@ -241,11 +256,19 @@ export async function applyLiveSync(
     }
     const mapped = userToContact(row, live.users);
     if (!mapped.ok) return say({ contactIds: [], summary: `user not synced: ${mapped.reason}` });
+    // As `nudge sync users` writes it: an address another contact holds is
+    // taken where Auth's ownership allows (addresses.ts), else left out and
+    // named below; the user is synced either way.
+    let written: UserWrite;
     try {
-      await tx.savepoint((sp) => upsertUsers(sp, [mapped.value]));
+      // Every statement in it runs in a savepoint: a failure leaves tx usable.
+      written = await writeUsers(tx, [mapped.value]);
     } catch (error) {
       return say({ contactIds: [], summary: `user not synced: ${(error as Error).message}` });
     }
+    const [refused] = written.failed;
+    if (refused) return say({ contactIds: [], summary: `user not synced: ${refused.reason}` });
+    const without = written.conflicts.map((c) => `; ${c.reason}: synced without it`).join('');
     const [contact] = await tx<{ id: string }[]>`
       select id from nudge_engine.contacts where auth_user_id = ${mapped.value.authUserId}::uuid`;
     if (!contact) return { contactIds: [] };
@@ -260,7 +283,10 @@ export async function applyLiveSync(
             change.oldRow,
           );
     for (const name of names) await event(contact.id, name, {});
-    return say({ contactIds: [contact.id], summary: `contact synced (${names.join(', ')})` });
+    return say({
+      contactIds: [contact.id],
+      summary: `contact synced (${names.join(', ')})${without}`,
+    });
   }
 
   if (

@@ -257,7 +257,12 @@ export interface TableSyncMapping {
   /** How a row finds its contact. */
   contact: { by: 'email' | 'user_id'; column: string };
   primaryKey: string[];
-  /** The column incremental syncs page by (updated_at, else created_at), if any. */
+  /**
+   * The column incremental syncs page by, if any: updated_at; for events
+   * also created_at (a row becomes its event once, when it is created). An
+   * attributes table with only created_at has none: its rows change after
+   * they are created, so each run reads it whole.
+   */
   changedAt: string | null;
   /** When an event happened: created_at if the table has it, else changedAt. */
   occurredAt: string | null;
@@ -282,11 +287,13 @@ export function compileTableMapping(
 ): TableSyncMapping {
   const { sync_as, event_name, properties, contact: _contact, ...pairs } = entry;
   const names = new Set(shape.columns.map((c) => c.name));
-  const changedAt = ['updated_at', 'created_at'].find((c) => names.has(c)) ?? null;
+  const mode = sync_as ?? 'attributes';
+  const followed = mode === 'events' ? ['updated_at', 'created_at'] : ['updated_at'];
+  const changedAt = followed.find((c) => names.has(c)) ?? null;
   return {
     key,
     table,
-    mode: sync_as ?? 'attributes',
+    mode,
     attributes: Object.entries(pairs).map(([column, target]) => ({ column, target })),
     properties: properties
       ? Object.entries(properties).map(([property, column]) => ({ property, column }))

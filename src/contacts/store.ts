@@ -128,10 +128,11 @@ export interface UsersUpserted {
  * in the database (sync/in-database.ts) — called once per statement. First
  * attaches contacts created earlier with only the user's email, then
  * inserts or updates by auth user id, attributes merged over existing ones.
- * Throws if a row conflicts (e.g. its email belongs to another user's
- * contact); callers split the batch to find and skip that row. A contact
- * attached by email counts as updated. With `ids`, also returns the auth
- * user ids it wrote.
+ * Throws if a row conflicts (e.g. its email belongs to another contact);
+ * sync/write.ts's writeUsers then makes room for the addresses
+ * (addresses.ts) and splits the batch to find any row still refused. A
+ * contact attached by email counts as updated. With `ids`, also returns the
+ * auth user ids it wrote.
  */
 export async function upsertUserRows(
   db: Db,

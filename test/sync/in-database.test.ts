@@ -3,7 +3,8 @@
 // JavaScript writes, for users with awkward data: emails to normalise or
 // beyond ASCII, metadata that is null, an array or nested, times with
 // microseconds or outside the years SQL formats like JavaScript, soft-deleted
-// users, an email another contact holds, a contact waiting by email.
+// users, an email another contact holds (the user synced without it), a
+// contact waiting by email.
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { compileUserMapping, type UserMapping } from '../../src/contacts/mapping.js';
@@ -71,11 +72,13 @@ async function insertContacts() {
 async function fullSync(holdsEngine: boolean, mapping: UserMapping = MAPPING) {
   const { io, stderr } = memoryIo();
   const skipped: string[] = [];
+  const warnings: string[] = [];
   const report: SyncReporter = {
     log: makeSyncLog(io, { log_level: 'debug' }, []),
     start() {},
     progress() {},
     skipped: (id, reason) => skipped.push(`${id}: ${reason}`),
+    warned: (id, reason) => warnings.push(`${id}: ${reason}`),
     stop() {},
   };
   const result = await syncUsers({
@@ -89,7 +92,13 @@ async function fullSync(holdsEngine: boolean, mapping: UserMapping = MAPPING) {
   });
   expect(result.status).toBe('done');
   const { ms: _ms, ...stats } = result.stats as typeof result.stats & { ms?: number };
-  return { stats, skipped: skipped.sort(), contacts: await contacts(db.sql), log: stderr() };
+  return {
+    stats,
+    skipped: skipped.sort(),
+    warnings: warnings.sort(),
+    contacts: await contacts(db.sql),
+    log: stderr(),
+  };
 }
 
 describe('a full users sync inside the database', () => {
@@ -109,6 +118,9 @@ describe('a full users sync inside the database', () => {
     expect(inDb.contacts).toEqual(viaJs.contacts);
     expect(inDb.stats).toEqual(viaJs.stats);
     expect(inDb.skipped).toEqual(viaJs.skipped);
+    const anyContact = (lines: string[]) =>
+      lines.map((line) => line.replace(/contact "[^"]+"/, 'contact …'));
+    expect(anyContact(inDb.warnings)).toEqual(anyContact(viaJs.warnings));
 
     // What they agree on, spelled out for a few of the users.
     const byUser = (n: number) => inDb.contacts.find((c) => c.auth_user_id === userId(n));
@@ -134,24 +146,40 @@ describe('a full users sync inside the database', () => {
     expect(byUser(9)?.attributes).toMatchObject({ CITY: null, CTOR: null, provider: null });
     expect(byUser(10)?.attributes.last_sign_in_at).toBe('0500-01-01T00:00:00.000Z');
     expect(byUser(11)?.deleted).toBe(true);
-    expect(byUser(12)).toBeUndefined();
+    // User 12 is synced without the email another user's contact holds.
+    expect(byUser(12)).toMatchObject({ email: null, attributes: { full_name: 'Taken' } });
     expect(byUser(13)?.email).toBe('waiting@example.com');
     expect(inDb.contacts.filter((c) => c.email === 'waiting@example.com')).toHaveLength(1);
     expect(byUser(15)?.email).toBe('tab@example.com');
     expect(inDb.skipped).toEqual([
       `user ${userId(6)}: user_metadata is an array, not an object`,
       `user ${userId(7)}: user_metadata is a string, not an object`,
-      `user ${userId(12)}: its email already belongs to another contact`,
       `user ${userId(14)}: created_at an infinite or out-of-range time is not a timestamp`,
     ]);
+    const [holder] = await db.sql<{ id: string }[]>`
+      select id from nudge_engine.contacts where email = 'taken@example.com'`;
+    expect(inDb.warnings).toEqual([
+      `user ${userId(12)}: its email "taken@example.com" belongs to contact "${holder!.id}" of another user`,
+    ]);
     // Deleted: user 11 (soft), and the contact holding user 12's email, whose user is not in auth.users.
-    expect(inDb.stats).toMatchObject({ read: 16, synced: 12, skipped: 4, deleted: 2 });
+    expect(inDb.stats).toMatchObject({
+      read: 16,
+      synced: 13,
+      skipped: 3,
+      deleted: 2,
+      warnings: { 'its email … belongs to contact … of another user': 1 },
+    });
 
     // A second full run over the contacts it made: updates, the same result.
     await db.sql`update auth.users set raw_user_meta_data = '{"full_name": "Plain Again"}' where id = ${userId(1)}`;
     await db.sql`delete from auth.users where id = ${userId(16)}`;
     const again = await fullSync(true);
-    expect(again.stats).toMatchObject({ read: 15, created: 0, updated: 11, deleted: 1 });
+    expect(again.stats).toMatchObject({ read: 15, created: 0, updated: 12, deleted: 1 });
+    // The contact that held user 12's email is deleted now: it gives the address up.
+    expect(again.contacts.find((c) => c.auth_user_id === userId(12))?.email).toBe(
+      'taken@example.com',
+    );
+    expect(again.warnings).toEqual([]);
     expect(again.contacts.find((c) => c.auth_user_id === userId(1))?.attributes.full_name).toBe(
       'Plain Again',
     );

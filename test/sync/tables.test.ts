@@ -1,7 +1,9 @@
 // `nudge sync tables` in database mode: attributes and events, how rows find
 // their contact, incremental runs by updated_at or created_at (and tables
-// with neither), resuming without duplicate events, rows skipped with their
-// reason, and names that need quoting with a composite primary key.
+// with neither; attributes only by updated_at), resuming without duplicate
+// events, rows skipped with their reason, names that need quoting (a
+// composite primary key, dots in table and column names), and attributes
+// written one batch at a time so a later row wins.
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { syncTablesCommand } from '../../src/cli/sync.js';
 import { migrateEngine } from '../../src/db/migrate.js';
@@ -9,11 +11,13 @@ import { useDatabase } from '../harness/db.js';
 import {
   contacts,
   expectOk,
+  hold,
   insertUsers,
   projectDir,
   resetEngine,
   runCommand,
   userId,
+  waitingOn,
 } from './fixture.js';
 
 const db = useDatabase();
@@ -38,6 +42,25 @@ beforeAll(async () => {
     CREATE TABLE public.newsletter (
       contact_email text PRIMARY KEY,
       topic text NOT NULL);
+    CREATE TABLE public.accounts (
+      id serial PRIMARY KEY,
+      email text NOT NULL,
+      plan text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE public."v2.orders" (
+      id serial PRIMARY KEY,
+      user_id uuid NOT NULL REFERENCES auth.users (id),
+      "line.total" numeric NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE public."v2.plans" (
+      id serial PRIMARY KEY,
+      email text NOT NULL,
+      "plan.name" text NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE public.seats (
+      id int PRIMARY KEY,
+      email text NOT NULL,
+      plan text NOT NULL);
     CREATE SCHEMA "my-app";
     CREATE TABLE "my-app"."Order Items" (
       "order id" int NOT NULL,
@@ -49,6 +72,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   await resetEngine(db.sql);
+  await db.sql`truncate public.accounts, public."v2.orders", public."v2.plans", public.seats`;
 });
 
 const config = (mapping: string, batch = 4) => `connectors:
@@ -117,6 +141,76 @@ describe('tables synced as attributes', () => {
       ['fan@example.com', { NEWSLETTER: 'blog' }],
       ['user5@example.com', { NEWSLETTER: 'product' }],
     ]);
+  });
+});
+
+describe('tables synced as attributes, by their times and order', () => {
+  it('read a table with created_at but no updated_at whole each time: a row changes after it is created', async () => {
+    await db.sql`
+      insert into public.accounts (email, plan, created_at)
+      values ('bob@acme.com', 'free', now() - interval '1 day'), ('eve@acme.com', 'free', now() - interval '1 day')`;
+    const cwd = await projectDir(
+      config(`      accounts:
+        plan: PLAN
+`),
+    );
+    expectOk(await runCommand(syncTablesCommand, cwd, env()));
+    await db.sql`update public.accounts set plan = 'pro' where email = 'bob@acme.com'`;
+    const second = await runCommand(syncTablesCommand, cwd, env());
+    expectOk(second);
+    expect(second.err).toContain(
+      'public.accounts: no updated_at column (created_at does not change when a row does), so every run reads the whole table',
+    );
+    expect(second.out).toMatch(/public\.accounts: full sync done .* 2 rows read/);
+    const rows = await contacts(db.sql);
+    expect(rows.map((r) => [r.email, r.attributes])).toEqual([
+      ['bob@acme.com', { PLAN: 'pro' }],
+      ['eve@acme.com', { PLAN: 'free' }],
+    ]);
+  });
+
+  it('write one batch at a time, so a later row of a contact is never overwritten by an earlier one', async () => {
+    // Row 3 is later than row 1; they are in batches 1 and 0. Batch 0 waits
+    // for the contact of row 2, which another transaction is creating.
+    await db.sql`
+      insert into public.seats values (1, 'x@acme.com', 'old'), (2, 'blocker@acme.com', 'z'), (3, 'x@acme.com', 'new')`;
+    await db.sql`insert into nudge_engine.contacts (email) values ('x@acme.com')`;
+    const cwd = await projectDir(
+      config(
+        `      seats:
+        plan: PLAN
+`,
+        2,
+      ),
+    );
+    const held = await hold(
+      db,
+      `insert into nudge_engine.contacts (email) values ('blocker@acme.com')`,
+    );
+    let committedWhileHeld: (() => void) | undefined;
+    const committed = new Promise<void>((resolve) => {
+      committedWhileHeld = resolve;
+    });
+    const run = runCommand(syncTablesCommand, cwd, env(), {
+      concurrency: 2,
+      onBatch: () => committedWhileHeld?.(),
+    });
+    await waitingOn(db, held.pid);
+    // Written two at a time, batch 1 commits now. One at a time, nothing
+    // can happen until batch 0 goes on: what we wait for is that nothing
+    // commits, so the wait is bounded (5 s, where batch 1 takes a few ms).
+    const early = await Promise.race([
+      committed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000)),
+    ]);
+    committedWhileHeld = undefined;
+    await held.release();
+    const ran = await run;
+    expectOk(ran);
+    expect(early).toBe(false);
+    const [x] = await db.sql<{ attributes: Record<string, unknown> }[]>`
+      select attributes from nudge_engine.contacts where email = 'x@acme.com'`;
+    expect(x!.attributes).toEqual({ PLAN: 'new' });
   });
 });
 
@@ -201,6 +295,51 @@ describe('tables synced as events', () => {
       line: 3,
       user: userId(2),
       SKU: 'sku-2-3',
+    });
+  });
+});
+
+describe('names with a dot', () => {
+  it('sync a table and columns whose names hold a dot, fully and incrementally', async () => {
+    await db.sql`
+      insert into public."v2.orders" (user_id, "line.total", created_at)
+      select ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 10 * g,
+             timestamptz '2024-06-01 00:00:00+00' + make_interval(mins => g)
+        from generate_series(1, 5) g`;
+    await db.sql`insert into public."v2.plans" (email, "plan.name", updated_at) values ('dot@acme.com', 'team', '2024-06-01Z')`;
+    const cwd = await projectDir(
+      config(
+        `      '"v2.orders"':
+        sync_as: events
+        event_name: order_placed
+        properties: { total: line.total }
+      public."v2.plans":
+        contact: { email: email }
+        plan.name: PLAN
+`,
+        2,
+      ),
+    );
+    const first = await runCommand(syncTablesCommand, cwd, env());
+    expectOk(first);
+    expect(first.out).toMatch(/public\."v2\.orders": full sync done .* 5 rows read/);
+    expect(first.out).toMatch(/public\."v2\.plans": full sync done .* 1 rows read/);
+    const [order] = await db.sql`
+      select properties from nudge_engine.events
+       where idempotency_key = 'table:public."v2.orders":order_placed:[3]'`;
+    expect(order?.properties).toEqual({ total: 30 });
+    expect((await contacts(db.sql)).find((c) => c.email === 'dot@acme.com')?.attributes).toEqual({
+      PLAN: 'team',
+    });
+
+    await db.sql`insert into public."v2.orders" (user_id, "line.total") values (${userId(1)}, 99)`;
+    await db.sql`update public."v2.plans" set "plan.name" = 'pro', updated_at = now()`;
+    const second = await runCommand(syncTablesCommand, cwd, env());
+    expectOk(second);
+    expect(second.out).toMatch(/public\."v2\.orders": incremental sync done .* 1 rows read/);
+    expect(second.out).toMatch(/public\."v2\.plans": incremental sync done .* 1 rows read/);
+    expect((await contacts(db.sql)).find((c) => c.email === 'dot@acme.com')?.attributes).toEqual({
+      PLAN: 'pro',
     });
   });
 });

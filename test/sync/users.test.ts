@@ -13,12 +13,14 @@ import { waitFor } from '../harness/wait.js';
 import {
   contacts,
   expectOk,
+  hold,
   insertUsers,
   projectDir,
   resetEngine,
   runCommand,
   syncState,
   userId,
+  waitingOn,
 } from './fixture.js';
 
 const db = useDatabase();
@@ -229,7 +231,78 @@ describe('users deleted in Supabase', () => {
     const again = await runCommand(syncUsersCommand, cwd, env(), { full: true });
     expect(again.out).toContain('deleted 0');
   });
+
+  it('are never users who signed up after the full sync read their part of the ids', async () => {
+    // Users 1, 2, 3, 5 in pages of two; 4 and 6 sign up (and live sync gives
+    // them a contact) after the pages around them were read, before they are
+    // written: after page {3, 5}, and after the last read found no more.
+    const signUp = async (n: number) => {
+      await db.sql`
+        insert into auth.users (id, aud, role, email, created_at, updated_at)
+        values (${userId(n)}, 'authenticated', 'authenticated', ${`user${n}@example.com`}, now(), now())`;
+      await db.sql`insert into nudge_engine.contacts (auth_user_id, email) values (${userId(n)}, ${`user${n}@example.com`})`;
+    };
+    await insertUsers(db.sql, 3);
+    await insertUsers(db.sql, 5, 5);
+    // A declared type keeps the path through JavaScript, which reads each page before writing it.
+    const cwd = await projectDir(`contacts:
+  attributes:
+    provider: text
+connectors:
+  supabase:
+    batch_size: 2
+    sync: { users: true }
+`);
+    expectOk(await runCommand(syncUsersCommand, cwd, env()));
+    const first = await hold(
+      db,
+      `select * from nudge_engine.contacts where auth_user_id = '${userId(1)}' for update`,
+    );
+    const last = await hold(
+      db,
+      `select * from nudge_engine.contacts where auth_user_id = '${userId(5)}' for update`,
+    );
+    const [start] = await db.sql<{ now: string }[]>`select clock_timestamp()::text as now`;
+    const run = runCommand(syncUsersCommand, cwd, env(), { full: true, concurrency: 1 });
+    await waitingOn(db, first.pid);
+    const pageTwo = await keysetRead(start!.now); // read ahead while page one waits
+    await signUp(4);
+    await first.release();
+    await waitingOn(db, last.pid);
+    await keysetRead(pageTwo); // the read after page two: the end
+    await signUp(6);
+    await last.release();
+    const ran = await run;
+    expectOk(ran);
+    expect(ran.out).toContain('deleted 0');
+    const rows = await contacts(db.sql);
+    expect(rows.filter((r) => r.deleted)).toEqual([]);
+    expect(rows.map((r) => r.auth_user_id)).toEqual([1, 2, 3, 4, 5, 6].map(userId));
+
+    // The next full run reads them, and still marks a user who is gone.
+    await db.sql`delete from auth.users where id = ${userId(4)}`;
+    const again = await runCommand(syncUsersCommand, cwd, env(), { full: true });
+    expectOk(again);
+    expect(again.out).toContain('deleted 1');
+  });
 });
+
+/**
+ * Waits until a users sync's keyset read of auth.users (a page after the
+ * first) that started after `after` has finished; returns when it started
+ * (as text: microseconds).
+ */
+function keysetRead(after: string): Promise<string> {
+  return waitFor(async () => {
+    const [row] = await db.sql<{ started: string }[]>`
+      select query_start::text as started from pg_stat_activity
+       where datname = current_database() and application_name like 'nudge%'
+         and state = 'idle' and query like '%from auth.users where id > %'
+         and query_start > ${after}::timestamptz
+       order by query_start desc limit 1`;
+    return row?.started;
+  }, 'a keyset read of auth.users');
+}
 
 describe('rows that cannot be used', () => {
   it('are skipped with their reason and counted; the rest is synced', async () => {
@@ -238,7 +311,8 @@ describe('rows that cannot be used', () => {
     await db.sql`update auth.users set raw_user_meta_data = '[1, 2]' where id = ${userId(9)}`;
     await db.sql`update auth.users set raw_user_meta_data = '{"age": "old"}' where id = ${userId(14)}`;
     await db.sql`update auth.users set raw_user_meta_data = '{"age": 41}' where id = ${userId(15)}`;
-    // Someone else's contact already has user 18's email.
+    // Someone else's contact already has user 18's email: user 18 is synced
+    // without it, and said to be.
     await db.sql`
       insert into nudge_engine.contacts (auth_user_id, email)
       values ('10000000-0000-4000-8000-000000000000', 'user18@example.com')`;
@@ -249,23 +323,31 @@ contacts:
 `);
     const ran = await runCommand(syncUsersCommand, cwd, env());
     expectOk(ran);
-    expect(ran.out).toContain('synced 16 (created 16, updated 0) · skipped 4');
+    expect(ran.out).toContain('synced 17 (created 17, updated 0) · skipped 3');
     expect(ran.out).toContain('skipped 1: user_metadata is a string, not an object');
     expect(ran.out).toContain('skipped 1: user_metadata is an array, not an object');
     expect(ran.out).toContain('skipped 1: user_metadata.age … is not an integer');
-    expect(ran.out).toContain('skipped 1: its email already belongs to another contact');
+    expect(ran.out).toContain(
+      'synced without it 1: its email … belongs to contact … of another user',
+    );
     expect(ran.err).toContain(
       `skipped user ${userId(3)}: user_metadata is a string, not an object`,
     );
     expect(ran.err).toContain(
       `skipped user ${userId(9)}: user_metadata is an array, not an object`,
     );
-    expect(ran.err).toContain(
-      `skipped user ${userId(18)}: its email already belongs to another contact`,
+    expect(ran.err).toMatch(
+      new RegExp(
+        `users: user ${userId(18)}: its email "user18@example.com" belongs to contact "[0-9a-f-]{36}" of another user: synced without it`,
+      ),
     );
     const rows = await contacts(db.sql);
     const ids = rows.map((r) => r.auth_user_id);
-    for (const n of [3, 9, 14, 18]) expect(ids).not.toContain(userId(n));
+    for (const n of [3, 9, 14]) expect(ids).not.toContain(userId(n));
+    expect(rows.find((r) => r.auth_user_id === userId(18))).toMatchObject({
+      email: null,
+      attributes: { FIRSTNAME: 'User 18' },
+    });
     expect(rows.find((r) => r.auth_user_id === userId(15))!.attributes.AGE).toBe(41);
     // A skipped user is not mistaken for a deleted one.
     expect(rows.filter((r) => r.deleted).map((r) => r.auth_user_id)).toEqual([

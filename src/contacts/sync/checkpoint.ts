@@ -22,10 +22,22 @@ export interface SavedCursor {
   run_started_at: string;
   /** Where the next incremental run starts, once this one is done. */
   next_since: string | null;
+  /**
+   * Rows an incremental run reads whatever their time: those the previous
+   * run could not write whole (users written without an address another
+   * contact held, or refused by the store).
+   */
+  reread?: string[];
+  /** This run's rows for the next run to read again (see reread); each batch adds its own. */
+  conflicts?: string[];
 }
 
-/** A run's counts, as stored in sync_state.stats and answered by GET /v1/sync (one shape: the client's). */
-export type SyncStats = SyncCounts;
+/**
+ * A run's counts, as stored in sync_state.stats and answered by GET /v1/sync
+ * (the client's shape), and `warnings`: rows written without a part of them
+ * (an address another contact holds), by reason, when there are any.
+ */
+export type SyncStats = SyncCounts & { warnings?: Record<string, number> };
 
 /** JSON travels as text cast to jsonb: a JS null becomes JSON null, not SQL NULL. */
 const json = (value: unknown) => JSON.stringify(value ?? null);
@@ -40,6 +52,10 @@ export function addStats(into: SyncStats, more: Partial<SyncStats>): void {
   }
   for (const [reason, n] of Object.entries(more.reasons ?? {})) {
     into.reasons[reason] = (into.reasons[reason] ?? 0) + n;
+  }
+  for (const [reason, n] of Object.entries(more.warnings ?? {})) {
+    into.warnings ??= {};
+    into.warnings[reason] = (into.warnings[reason] ?? 0) + n;
   }
 }
 
@@ -84,6 +100,16 @@ export function planRun(
   state: SyncState | null,
   request: { full?: boolean; since?: Date; source: SourceKind; incremental: boolean; now: Date },
 ): RunPlan {
+  // What the last run could not write whole is read again by an incremental
+  // run (a full one reads everything anyway); a run that did not finish
+  // passes on what it was to read again too.
+  const last = state?.cursor;
+  const reread = [
+    ...new Set([
+      ...(last?.conflicts ?? []),
+      ...(state?.status !== 'done' ? (last?.reread ?? []) : []),
+    ]),
+  ];
   const fresh = (mode: SyncMode, since: string | null, why: string): RunPlan => ({
     cursor: {
       mode,
@@ -92,6 +118,7 @@ export function planRun(
       after: null,
       run_started_at: request.now.toISOString(),
       next_since: null,
+      ...(mode === 'incremental' && reread.length > 0 ? { reread } : {}),
     },
     resumed: false,
     stats: emptyStats(),
@@ -141,6 +168,35 @@ export async function saveProgress(
            stats = ${json(stats)}::text::jsonb, updated_at = now()
      where name = ${name}`;
 }
+
+/**
+ * Notes rows for the next run to read again (SavedCursor.conflicts), in the
+ * transaction of the batch that wrote them. At most MAX_CONFLICTS are kept;
+ * returns false when the list is full (a full run reads the rest).
+ */
+export async function noteConflicts(
+  tx: postgres.TransactionSql,
+  name: string,
+  ids: string[],
+): Promise<boolean> {
+  if (ids.length === 0) return true;
+  // The list is read from the row being updated (not from a snapshot taken
+  // before): two batches noting at once each keep the other's ids.
+  const [row] = await tx<{ kept: boolean }[]>`
+    update nudge_engine.sync_state
+       set cursor = jsonb_set(cursor, '{conflicts}', (
+             select coalesce(jsonb_agg(id order by id), '[]') from (
+               select id from (
+                 select jsonb_array_elements_text(coalesce(cursor->'conflicts', '[]')) as id
+                 union select unnest(${ids}::text[])) noted
+                order by id limit ${MAX_CONFLICTS}) kept))
+     where name = ${name}
+    returning jsonb_array_length(cursor->'conflicts') < ${MAX_CONFLICTS} as kept`;
+  return row?.kept ?? true;
+}
+
+/** Rows a sync keeps to read again; past this many, a full run is the way. */
+export const MAX_CONFLICTS = 10_000;
 
 /** The run's end: its position, status and counts. Its error, if it failed, is saved after (status.ts saveFailure). */
 export async function saveEnd(

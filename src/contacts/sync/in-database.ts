@@ -9,7 +9,8 @@
 // an email with characters beyond printable ASCII, a time outside years
 // 1000-9999) are read and converted by userToContact as before, with its
 // skip reasons; a page that hits a conflict (an email another contact holds)
-// is redone through JavaScript, which finds and skips the offending rows.
+// is redone through JavaScript, where writeUsers settles whose address it is
+// (addresses.ts) and finds any row the store still refuses.
 import type postgres from 'postgres';
 import { ident, literal } from '../../db/quote.js';
 import { EMPTY_IS_NULL, isUserTimeColumn, type MappedField, type UserMapping } from '../mapping.js';
@@ -143,7 +144,7 @@ export async function readUsers(
   page: { ids: string[] } | { from: string | null; to: string },
 ): Promise<Record<string, unknown>[]> {
   return await tx`
-    select ${tx(columns)} from auth.users u
+    select ${tx.unsafe(columns.map((column) => `u.${ident(column)}`).join(', '))} from auth.users u
      where ${'ids' in page ? tx`u.id = any(${page.ids}::uuid[])` : inRange(tx, page.from, page.to)}
      order by u.id`;
 }

@@ -66,6 +66,8 @@ export interface SyncReporter {
   start(label: string, total: number | null | undefined, plan: RunPlan): void;
   progress(stats: SyncStats): void;
   skipped(id: string, reason: string): void;
+  /** A row written without a part of it (an address another contact holds), and why. */
+  warned?(id: string, reason: string): void;
   stop(): void;
 }
 
@@ -86,6 +88,7 @@ export function makeReporter(io: Io, log: SyncLog, options: ReporterOptions = {}
   let lastLine = 0;
   let lastTenth = 0;
   let skipsShown = 0;
+  let warningsShown = 0;
   let bar: cliProgress.SingleBar | undefined;
 
   const rate = (done: number) => {
@@ -154,6 +157,16 @@ export function makeReporter(io: Io, log: SyncLog, options: ReporterOptions = {}
       }
       skipsShown++;
     },
+    warned(id, reason) {
+      if (log.enabled('verbose') || warningsShown < skipLines) {
+        log.warn(`${label}: ${id}: ${reason}: synced without it`);
+      } else if (warningsShown === skipLines) {
+        log.warn(
+          `${label}: more rows synced without a part of them; the summary counts them by reason`,
+        );
+      }
+      warningsShown++;
+    },
     stop() {
       bar?.stop();
       bar = undefined;
@@ -181,6 +194,9 @@ export function summaryLines(result: SyncResult, io: Io): string[] {
   ];
   for (const [reason, n] of Object.entries(s.reasons).sort((a, b) => b[1] - a[1])) {
     lines.push(`  skipped ${formatCount(n)}: ${reason}`);
+  }
+  for (const [reason, n] of Object.entries(s.warnings ?? {}).sort((a, b) => b[1] - a[1])) {
+    lines.push(`  synced without it ${formatCount(n)}: ${reason}`);
   }
   if (result.status !== 'done') {
     lines.push(

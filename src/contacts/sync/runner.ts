@@ -22,8 +22,10 @@ export interface PageReader<C> {
    * The rows after `after` (from the start when null) and the position after
    * them; `next` is null at the end. A page may be empty and still not be the
    * end (an API page whose users all changed before an incremental run's time).
+   * `readAt`, when the reader tells it: the engine store's time just before
+   * the rows were read.
    */
-  read(after: C | null): Promise<{ rows: Row[]; next: C | null }>;
+  read(after: C | null): Promise<{ rows: Row[]; next: C | null; readAt?: string }>;
   /** How many rows are left after `after`, when it can be known cheaply. */
   total?(after: C | null): Promise<number | null>;
 }
@@ -35,6 +37,8 @@ export interface Page<C> {
   from: C | null;
   /** The position after the last row. */
   to: C;
+  /** The engine store's time before the page was read, when the reader tells it. */
+  readAt?: string;
 }
 
 export interface BatchResult {
@@ -44,6 +48,8 @@ export interface BatchResult {
   deleted?: number;
   /** Rows left out: a row identifier and why. */
   skipped: { id: string; reason: string }[];
+  /** Rows written without a part of them (an address another contact holds): a row identifier and why. */
+  warnings?: { id: string; reason: string }[];
 }
 
 export interface RunOptions<C> {
@@ -140,6 +146,7 @@ export async function runSync<C>(options: RunOptions<C>): Promise<SyncResult> {
     addStats(stats, batchStats);
     addStats(runStats, batchStats);
     for (const skip of result.skipped) report.skipped(skip.id, skip.reason);
+    for (const warning of result.warnings ?? []) report.warned?.(warning.id, warning.reason);
     report.progress(stats);
     options.onBatch?.(page.seq + 1, stats);
   };
@@ -150,7 +157,7 @@ export async function runSync<C>(options: RunOptions<C>): Promise<SyncResult> {
     let next = reader.read(after);
     next.catch(() => {}); // awaited below unless the run stops first
     while (!failure && !options.signal?.aborted) {
-      const page: { rows: Row[]; next: C | null } = await next;
+      const page: { rows: Row[]; next: C | null; readAt?: string } = await next;
       if (page.next === null) {
         reachedEnd = true;
         break;
@@ -160,7 +167,13 @@ export async function runSync<C>(options: RunOptions<C>): Promise<SyncResult> {
       // Read ahead while this page is written.
       next = reader.read(after);
       next.catch(() => {}); // awaited next time round, or abandoned on a stop; never unhandled
-      const task = writePage({ seq: seq++, rows: page.rows, from, to: page.next })
+      const task = writePage({
+        seq: seq++,
+        rows: page.rows,
+        from,
+        to: page.next,
+        ...(page.readAt ? { readAt: page.readAt } : {}),
+      })
         .catch((error) => {
           failure ??= error;
         })
@@ -210,12 +223,17 @@ export async function runSync<C>(options: RunOptions<C>): Promise<SyncResult> {
 }
 
 function toStats<C>(page: Page<C>, result: BatchResult): Partial<SyncStats> {
-  const reasons: Record<string, number> = {};
-  for (const skip of result.skipped) {
-    const kind = reasonKind(skip.reason);
-    reasons[kind] = (reasons[kind] ?? 0) + 1;
-  }
+  const count = (rows: { reason: string }[]) => {
+    const kinds: Record<string, number> = {};
+    for (const row of rows) {
+      const kind = reasonKind(row.reason);
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
+    return kinds;
+  };
+  const reasons = count(result.skipped);
   return {
+    ...(result.warnings?.length ? { warnings: count(result.warnings) } : {}),
     read: page.rows.length,
     synced: result.synced,
     created: result.created ?? 0,

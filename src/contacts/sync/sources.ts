@@ -3,6 +3,7 @@
 // admin pages, PostgREST with keyset filters). Pages are bounded, so memory
 // stays flat whatever the row count.
 import type postgres from 'postgres';
+import { ident } from '../../db/quote.js';
 import type { SupabaseApi } from '../../source/supabase-api.js';
 import { postgrestName, postgrestValue } from '../../source/supabase-api.js';
 import { type TableSyncMapping, tableColumns, toTimestamp } from '../mapping.js';
@@ -15,10 +16,10 @@ export type UserCursor = { id: string; at?: string };
 export function dbUserReader(
   sql: postgres.Sql,
   columns: string[],
-  run: { mode: SyncMode; since: string | null },
+  run: { mode: SyncMode; since: string | null; reread?: string[] },
   batchSize: number,
 ): PageReader<UserCursor> {
-  const select = sql(columns);
+  const select = sql.unsafe(columns.map((column) => ident(column)).join(', '));
   if (run.mode === 'full') {
     return {
       async read(after) {
@@ -39,6 +40,13 @@ export function dbUserReader(
     };
   }
   const since = run.since ?? new Date(0).toISOString();
+  // Users the last run could not write whole come too, whenever they changed:
+  // in (updated_at, id) order with the rest, so the keyset holds (a NULL
+  // updated_at has no place in it: such rows are for full runs, as ever).
+  const changed = run.reread?.length
+    ? sql`(updated_at >= ${since}::text::timestamptz
+           or (id = any(${run.reread}::uuid[]) and updated_at is not null))`
+    : sql`updated_at >= ${since}::text::timestamptz`;
   // The cursor's time is rendered exactly (microseconds, UTC) so no row repeats or is lost.
   const at = sql`to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`;
   return {
@@ -46,12 +54,12 @@ export function dbUserReader(
       const rows = after
         ? await sql`
             select ${select}, ${at} from auth.users
-             where updated_at >= ${since}::text::timestamptz
+             where ${changed}
                and (updated_at, id) > (${after.at!}::text::timestamptz, ${after.id}::uuid)
              order by updated_at, id limit ${batchSize}`
         : await sql`
             select ${select}, ${at} from auth.users
-             where updated_at >= ${since}::text::timestamptz
+             where ${changed}
              order by updated_at, id limit ${batchSize}`;
       const last = rows.at(-1) as Row | undefined;
       const next = last ? { id: String(last.id), at: String(last.cursor_at) } : null;
@@ -62,10 +70,10 @@ export function dbUserReader(
       const [row] = after
         ? await sql<{ n: number }[]>`
             select count(*)::float8 as n from auth.users
-             where updated_at >= ${since}::text::timestamptz
+             where ${changed}
                and (updated_at, id) > (${after.at!}::text::timestamptz, ${after.id}::uuid)`
         : await sql<{ n: number }[]>`
-            select count(*)::float8 as n from auth.users where updated_at >= ${since}::text::timestamptz`;
+            select count(*)::float8 as n from auth.users where ${changed}`;
       return row?.n ?? null;
     },
   };
@@ -78,11 +86,12 @@ export function dbUserReader(
  */
 export function apiUserReader(
   api: SupabaseApi,
-  run: { mode: SyncMode; since: string | null },
+  run: { mode: SyncMode; since: string | null; reread?: string[] },
   perPage: number,
 ): PageReader<{ page: number }> {
   let ended = false;
   const since = run.mode === 'incremental' ? run.since : null;
+  const reread = new Set(run.reread);
   return {
     async read(after) {
       if (ended) return { rows: [], next: null };
@@ -91,7 +100,10 @@ export function apiUserReader(
       if (result.users.length === 0) return { rows: [], next: null };
       ended = !result.hasNext;
       const rows = since
-        ? result.users.filter((u) => (toTimestamp(u.updated_at) ?? '') >= since)
+        ? result.users.filter(
+            (u) =>
+              (toTimestamp(u.updated_at) ?? '') >= since || reread.has(String(u.id).toLowerCase()),
+          )
         : result.users;
       return { rows, next: { page } };
     },
@@ -118,26 +130,29 @@ export function dbTableReader(
   run: { mode: SyncMode; since: string | null },
   batchSize: number,
 ): PageReader<TableCursor> {
-  const from = sql`${sql(mapping.table.schema)}.${sql(mapping.table.table)}`;
+  // Names through quote.ts's ident, never postgres.js's sql(name): that one
+  // splits a name on its dots (`v2.orders` would read as schema v2).
+  const name = (...parts: string[]) => sql.unsafe(ident(...parts));
+  const from = name(mapping.table.schema, mapping.table.table);
   const order = orderColumns(mapping, run.mode);
+  const column = (alias: string, column: string) => name(alias, column);
   const list = (columns: string[], alias: string) =>
     columns.reduce(
-      (acc, column, i) =>
-        i === 0 ? sql`${sql(alias)}.${sql(column)}` : sql`${acc}, ${sql(alias)}.${sql(column)}`,
+      (acc, c, i) => (i === 0 ? sql`${column(alias, c)}` : sql`${acc}, ${column(alias, c)}`),
       sql``,
     );
   const since =
     run.mode === 'incremental' && mapping.changedAt && run.since
-      ? sql`t.${sql(mapping.changedAt)} >= ${run.since}::text::timestamptz`
+      ? sql`${column('t', mapping.changedAt)} >= ${run.since}::text::timestamptz`
       : sql`true`;
   // The cursor's values are text; the table's own row type turns them back
   // into the columns' types exactly (no driver-side conversion of times). A
   // row comparison with stable values on the right is an index condition.
   const keyset = (after: TableCursor | null) => {
     if (!after) return sql`true`;
-    const values = JSON.stringify(Object.fromEntries(order.map((column, i) => [column, after[i]])));
-    const typed = order.reduce((acc, column, i) => {
-      const value = sql`(json_populate_record(null::${from}, ${values}::text::json)).${sql(column)}`;
+    const values = JSON.stringify(Object.fromEntries(order.map((c, i) => [c, after[i]])));
+    const typed = order.reduce((acc, c, i) => {
+      const value = sql`(json_populate_record(null::${from}, ${values}::text::json)).${name(c)}`;
       return i === 0 ? value : sql`${acc}, ${value}`;
     }, sql``);
     return sql`(${list(order, 't')}) > (${typed})`;
@@ -145,10 +160,10 @@ export function dbTableReader(
   // Postgres's own JSON of the row: what PostgREST would answer, so both modes agree.
   const row = sql`(select to_json(x) from (select ${list(tableColumns(mapping), 't')}) x) as row`;
   const key = order.reduce(
-    (acc, column, i) =>
+    (acc, c, i) =>
       i === 0
-        ? sql`to_json(t.${sql(column)}) #>> '{}'`
-        : sql`${acc}, to_json(t.${sql(column)}) #>> '{}'`,
+        ? sql`to_json(${column('t', c)}) #>> '{}'`
+        : sql`${acc}, to_json(${column('t', c)}) #>> '{}'`,
     sql``,
   );
   return {

@@ -1,7 +1,9 @@
 // `nudge sync tables`: each table_mapping entry, as contact attributes or as
 // events. Rows find their contact by a user-id or email column; events are
 // keyed by the row's primary key so a re-run adds nothing. Incremental runs
-// page by updated_at (or created_at); a table with neither is read whole.
+// page by updated_at (events also by created_at); a table with neither is
+// read whole. Attributes are written one batch at a time: a later row of a
+// contact must win over an earlier one.
 import { formatTableName, type TableName } from '../../source/names.js';
 import {
   type ContactRef,
@@ -42,9 +44,11 @@ export async function syncTable(
     });
     if (!mapping.changedAt) {
       const asked = options.since ? ' (--since is ignored)' : '';
-      report.log.info(
-        `${label}: no updated_at or created_at column, so every run reads the whole table${asked}`,
-      );
+      const why =
+        mapping.mode === 'attributes' && mapping.allColumns.includes('created_at')
+          ? 'no updated_at column (created_at does not change when a row does)'
+          : 'no updated_at or created_at column';
+      report.log.info(`${label}: ${why}, so every run reads the whole table${asked}`);
       plan.cursor.mode = 'full';
       plan.cursor.since = null;
     } else if (plan.cursor.mode === 'incremental') {
@@ -56,7 +60,7 @@ export async function syncTable(
         ? dbTableReader(source.sql, mapping, run, options.batchSize)
         : apiTableReader(source.api, mapping, run, options.batchSize);
     report.log.debug(
-      `${label}: synced as ${mapping.mode}, contact by ${mapping.contact.by} column ${mapping.contact.column}, keyset ${[...(run.mode === 'incremental' && mapping.changedAt ? [mapping.changedAt] : []), ...mapping.primaryKey].join(', ')}`,
+      `${label}: synced as ${mapping.mode}${mapping.mode === 'attributes' ? ' (one batch at a time)' : ''}, contact by ${mapping.contact.by} column ${mapping.contact.column}, keyset ${[...(run.mode === 'incremental' && mapping.changedAt ? [mapping.changedAt] : []), ...mapping.primaryKey].join(', ')}`,
     );
     const since = Date.parse(plan.cursor.run_started_at) - INCREMENTAL_OVERLAP_MS;
     return runSync({
@@ -66,7 +70,10 @@ export async function syncTable(
       kind: mapping.mode === 'events' ? 'events' : 'contacts',
       plan,
       reader: reader as PageReader<unknown>,
-      concurrency: options.concurrency ?? 2,
+      // Two batches at once could commit an earlier row's attributes after a
+      // later row's: each batch merges over what the contact has when it
+      // commits. Events are keyed and unordered, so they keep the overlap.
+      concurrency: mapping.mode === 'attributes' ? 1 : (options.concurrency ?? 2),
       report,
       nextSince: mapping.changedAt ? new Date(since).toISOString() : null,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -2,16 +2,18 @@
 // (keyset by id, or by (updated_at, id) for changes) or the Auth admin API.
 // Users deleted in Supabase are marked deleted on their contact: soft deletes
 // through deleted_at, hard deletes by a full sync noticing the user is gone.
+// A user whose address another contact holds is written without it
+// (addresses.ts) and read again by the next incremental run.
 import type postgres from 'postgres';
 import { isBadData } from '../../db/errors.js';
 import type { SupabaseApi } from '../../source/supabase-api.js';
 import { type UserMapping, userColumns, userToContact } from '../mapping.js';
 import type { SyncedUser } from '../store.js';
-import { planRun, readState, type SyncStats, withSyncLock } from './checkpoint.js';
+import { noteConflicts, planRun, readState, type SyncStats, withSyncLock } from './checkpoint.js';
 import { readUsers, upsertUsersInDatabase, userMappingSql } from './in-database.js';
 import type { SyncReporter } from './report.js';
 import { type PageReader, runSync, type SyncResult } from './runner.js';
-import { apiUserReader, dbUserReader } from './sources.js';
+import { apiUserReader, dbUserReader, type UserCursor } from './sources.js';
 import { markDeleted, markDeletedBetween, touchUsers, writeUsers } from './write.js';
 
 export type SyncSource =
@@ -73,7 +75,11 @@ export async function syncUsers(
       incremental: true,
       now,
     });
-    const run = { mode: plan.cursor.mode, since: plan.cursor.since };
+    const run = {
+      mode: plan.cursor.mode,
+      since: plan.cursor.since,
+      ...(plan.cursor.reread?.length ? { reread: plan.cursor.reread } : {}),
+    };
     const full = run.mode === 'full';
     const perPage = Math.min(options.batchSize, 1000);
     // In the database, pages are id ranges: the reader reads only the ids.
@@ -81,10 +87,26 @@ export async function syncUsers(
       full && source.kind === 'database' && source.holdsEngine
         ? userMappingSql(mapping, options.available)
         : null;
-    const reader =
-      source.kind === 'database'
-        ? dbUserReader(source.sql, inDatabase ? ['id'] : columns, run, options.batchSize)
-        : apiUserReader(source.api, run, perPage);
+    // A full run from the database marks the contacts of ids it did not find
+    // deleted, only those already there when it read (markDeletedBetween):
+    // each page carries the engine store's time before its read, and the
+    // read that found the end leaves its own for finish().
+    let endReadAt: string | null = null;
+    const reader: PageReader<UserCursor> | PageReader<{ page: number }> =
+      source.kind === 'api'
+        ? apiUserReader(source.api, run, perPage)
+        : stampReads(
+            full ? engine : null,
+            dbUserReader(source.sql, inDatabase ? ['id'] : columns, run, options.batchSize),
+            (readAt) => {
+              endReadAt = readAt;
+            },
+          );
+    if (run.reread) {
+      report.log.verbose(
+        `users: ${run.reread.length} users the last run could not write whole are read again`,
+      );
+    }
     if (source.kind === 'api' && !full) {
       report.log.info(
         'users: the Auth admin API cannot filter by updated_at; every page is read and users changed since are kept',
@@ -112,7 +134,10 @@ export async function syncUsers(
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
       async write(tx, page) {
         const skipped: { id: string; reason: string }[] = [];
+        const warnings: { id: string; reason: string }[] = [];
         const skippedIds: string[] = [];
+        /** Users for the next run to read again: written without an address, or refused. */
+        const again: string[] = [];
         const counts = { synced: 0, created: 0, updated: 0, deleted: 0 };
         /** userToContact and upsertUsers, for rows read into this process. */
         const writeRows = async (rows: Record<string, unknown>[]) => {
@@ -130,6 +155,16 @@ export async function syncUsers(
           for (const { user, reason } of written.failed) {
             skipped.push({ id: `user ${user.authUserId}`, reason });
             skippedIds.push(user.authUserId);
+            again.push(user.authUserId);
+          }
+          for (const { authUserId, reason } of written.conflicts) {
+            warnings.push({ id: `user ${authUserId}`, reason });
+            again.push(authUserId);
+          }
+          if (written.released > 0 || written.merged > 0) {
+            report.log.verbose(
+              `users: ${written.released} addresses taken from deleted contacts, ${written.merged} contacts known only by email merged into their user's`,
+            );
           }
           counts.synced += written.written;
           counts.created += written.created;
@@ -142,7 +177,7 @@ export async function syncUsers(
         if (full && source.kind === 'database') {
           // Every id in (from, to] that auth.users has is on this page. (Before
           // the upsert: on a first sync the range is still empty then.)
-          counts.deleted += await markDeletedBetween(tx, from, to, seen);
+          counts.deleted += await markDeletedBetween(tx, from, to, seen, page.readAt!);
         }
         if (inDatabase) {
           const done = await tx
@@ -168,13 +203,18 @@ export async function syncUsers(
         } else await writeRows(page.rows);
         // An API-mode full sync finds deleted users by what it did not touch.
         if (full && source.kind === 'api') await touchUsers(tx, skippedIds);
-        return { ...counts, skipped };
+        if (!(await noteConflicts(tx, USERS_SYNC, again))) {
+          report.log.warn(
+            'users: too many users to read again by id; run nudge sync users --full once the conflicts are settled',
+          );
+        }
+        return { ...counts, skipped, warnings };
       },
       async finish(last) {
         if (!full) return {};
         if (source.kind === 'database') {
           const after = (last as { id: string } | null)?.id ?? null;
-          return { deleted: await markDeletedBetween(engine, after, null, []) };
+          return { deleted: await markDeletedBetween(engine, after, null, [], endReadAt!) };
         }
         return { deleted: await verifyUntouched(engine, source.api, runStartedAt, report) };
       },
@@ -211,6 +251,28 @@ async function verifyUntouched(
     if (gone.length) report.log.verbose(`users: ${gone.length} no longer in Supabase Auth`);
     deleted += await markDeleted(engine, gone);
   }
+}
+
+/**
+ * A reader whose pages carry the engine store's time just before each read
+ * (Page.readAt); `onEnd` gets the time of the read that found the end.
+ * Without an engine, the reader as it is.
+ */
+function stampReads(
+  engine: postgres.Sql | null,
+  reader: PageReader<UserCursor>,
+  onEnd: (readAt: string) => void,
+): PageReader<UserCursor> {
+  if (!engine) return reader;
+  return {
+    async read(after) {
+      const [clock] = await engine<{ now: string }[]>`select clock_timestamp()::text as now`;
+      const page = await reader.read(after);
+      if (page.next === null) onEnd(clock!.now);
+      return { ...page, readAt: clock!.now };
+    },
+    ...(reader.total ? { total: reader.total.bind(reader) } : {}),
+  };
 }
 
 /** The time on a database's clock (the source's for updated_at, the engine's for its own rows). */

@@ -88,6 +88,20 @@ export async function readApiSchema(api: SupabaseApi, schemas: string[]): Promis
 
 const BASE = ['connectors', 'supabase'] as const;
 
+/** The tables of schema auth a table_mapping entry may name: the rest hold sign-in secrets. */
+const SYNCABLE_AUTH_TABLES: ReadonlySet<string> = new Set(['users', 'identities']);
+
+/**
+ * Why a table_mapping entry may not name this table, or undefined. Supabase
+ * Auth's other tables (flow_state, mfa_challenges, one_time_tokens,
+ * sessions, ...) hold codes and tokens under names no rule can foresee; a
+ * sync or a live capture of one would copy them into the engine store.
+ */
+export function refusedTable(table: TableName): string | undefined {
+  if (table.schema !== 'auth' || SYNCABLE_AUTH_TABLES.has(table.table)) return undefined;
+  return `${formatTableName(table)} is a table of Supabase Auth whose rows hold sign-in codes and tokens: only auth.users (user_mapping) and auth.identities can be synced`;
+}
+
 /** auth.users columns the Auth admin API leaves out of its user object. */
 const DATABASE_ONLY_USER_COLUMNS = [
   'instance_id',
@@ -195,6 +209,11 @@ export function checkTableMappings(
       errors.push(
         error(at, 'expected a table name such as orders or "my-app"."Order Items"', { key: true }),
       );
+      continue;
+    }
+    const refused = refusedTable(name);
+    if (refused) {
+      errors.push(error(at, refused, { key: true }));
       continue;
     }
     const table = known.get(formatTableName(name));

@@ -1,11 +1,13 @@
 // The set-based writes a sync batch makes in the engine store: users through
-// store.ts's upsertUsers (a batch that hits a conflict is split in savepoints
-// until the offending rows are found and skipped), contacts found or created
-// for table rows, attributes merged, events inserted once per key, and auth
-// users that no longer exist marked deleted on their contact.
+// store.ts's upsertUsers (a batch that hits an address another contact holds
+// makes room for it as addresses.ts decides, then is split in savepoints
+// until any row the store still refuses is found and skipped), contacts found
+// or created for table rows, attributes merged, events inserted once per key,
+// and auth users that no longer exist marked deleted on their contact.
 import type postgres from 'postgres';
 import { isBadData, isUniqueViolation } from '../../db/errors.js';
 import { records } from '../../db/records.js';
+import { type AddressConflict, claimAddresses } from '../addresses.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
 import { type SyncedUser, type UsersUpserted, upsertUsers } from '../store.js';
 
@@ -17,47 +19,93 @@ export interface UserWrite {
   updated: number;
   /** Users newly marked deleted (soft-deleted in Supabase). */
   deleted: number;
+  /** Users the store refused, with why: not written at all. */
   failed: { user: SyncedUser; reason: string }[];
-}
-
-export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
-  if (users.length === 0) return { written: 0, created: 0, updated: 0, deleted: 0, failed: [] };
-  const { failed, ...counts } = await upsertSplitting(tx, users);
-  return { written: users.length - failed.length, ...counts, failed };
+  /** Users written without an address another contact holds (addresses.ts). */
+  conflicts: AddressConflict[];
+  /** Addresses deleted contacts gave up, and contacts known only by email merged into a user's. */
+  released: number;
+  merged: number;
 }
 
 interface Upserted extends UsersUpserted {
-  failed: { user: SyncedUser; reason: string }[];
+  failed: UserWrite['failed'];
+  conflicts: AddressConflict[];
+  released: number;
+  merged: number;
 }
 
-async function upsertSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
+const nothing = (): Upserted => ({
+  created: 0,
+  updated: 0,
+  deleted: 0,
+  failed: [],
+  conflicts: [],
+  released: 0,
+  merged: 0,
+});
+
+/**
+ * Upserts the users' contacts. The batch goes in one statement; only when
+ * the store refuses it (an address another contact holds, a value it
+ * rejects) is room made for the addresses and the batch split until the
+ * rows it still refuses are found. A user is left out only for a refusal
+ * that is not about its addresses.
+ */
+export async function writeUsers(tx: Tx, users: SyncedUser[]): Promise<UserWrite> {
+  if (users.length === 0) return { written: 0, ...nothing() };
+  let result: Upserted;
   try {
-    return { ...(await tx.savepoint((sp) => upsertUsers(sp, users))), failed: [] };
+    result = { ...nothing(), ...(await tx.savepoint((sp) => upsertUsers(sp, users))) };
   } catch (error) {
     if (!isBadData(error)) throw error;
-    if (users.length === 1) {
-      const failed = [{ user: users[0]!, reason: conflictReason(error) }];
-      return { created: 0, updated: 0, deleted: 0, failed };
-    }
+    result = await claimSplitting(tx, users);
+  }
+  return { written: users.length - result.failed.length, ...result };
+}
+
+/** claimAddresses and the upsert in one savepoint (a refusal undoes both); halves on a refusal. */
+async function claimSplitting(tx: Tx, users: SyncedUser[]): Promise<Upserted> {
+  try {
+    return await tx.savepoint(async (sp) => {
+      const claim = await claimAddresses(sp, users);
+      const counts = await upsertUsers(sp, claim.users);
+      return {
+        ...counts,
+        failed: [],
+        conflicts: claim.conflicts,
+        released: claim.released,
+        merged: claim.merged,
+      };
+    });
+  } catch (error) {
+    if (!isBadData(error)) throw error;
+    if (users.length === 1)
+      return { ...nothing(), failed: [{ user: users[0]!, reason: refusal(error) }] };
     const half = Math.ceil(users.length / 2);
-    const first = await upsertSplitting(tx, users.slice(0, half));
-    const second = await upsertSplitting(tx, users.slice(half));
+    const first = await claimSplitting(tx, users.slice(0, half));
+    const second = await claimSplitting(tx, users.slice(half));
     return {
       created: first.created + second.created,
       updated: first.updated + second.updated,
       deleted: first.deleted + second.deleted,
       failed: [...first.failed, ...second.failed],
+      conflicts: [...first.conflicts, ...second.conflicts],
+      released: first.released + second.released,
+      merged: first.merged + second.merged,
     };
   }
 }
 
-function conflictReason(error: unknown): string {
+function refusal(error: unknown): string {
   const e = error as { code?: string; constraint_name?: string; message?: string };
+  // After claimAddresses, only a race (another transaction took the address
+  // in between) gets here: the next run reads the user again.
   if (isUniqueViolation(e) && e.constraint_name === 'contacts_email_key') {
-    return 'its email already belongs to another contact';
+    return 'its email was taken by another contact while it was written';
   }
   if (isUniqueViolation(e) && e.constraint_name === 'contacts_phone_key') {
-    return 'its phone already belongs to another contact';
+    return 'its phone was taken by another contact while it was written';
   }
   return `the engine store refused it: ${e.message ?? String(error)} (SQLSTATE ${e.code})`;
 }
@@ -65,21 +113,27 @@ function conflictReason(error: unknown): string {
 /**
  * Marks deleted the contacts of auth users in the id range (from, to] that
  * the page did not contain: a full sync reads auth.users in id order, so any
- * contact in that range it did not see has lost its user. (NOT IN a subquery
- * is a hashed lookup; `<> all(array)` would compare every pair.)
+ * contact in that range it did not see has lost its user — if the contact
+ * was there when the page was read. `readAt` is the engine store's time
+ * before the read: a contact made or changed since (live sync of a user who
+ * signed up after the read, a table row naming the user) is left for the
+ * next full run, which reads its user. (NOT IN a subquery is a hashed
+ * lookup; `<> all(array)` would compare every pair.)
  */
 export async function markDeletedBetween(
   tx: Tx | postgres.Sql,
   from: string | null,
   to: string | null,
   seen: string[],
+  readAt: string,
 ): Promise<number> {
   const result = await tx`
     update nudge_engine.contacts set deleted_at = now(), updated_at = now()
      where auth_user_id is not null and deleted_at is null
        ${from === null ? tx`` : tx`and auth_user_id > ${from}::uuid`}
        ${to === null ? tx`` : tx`and auth_user_id <= ${to}::uuid`}
-       and auth_user_id not in (select unnest(${seen}::uuid[]))`;
+       and auth_user_id not in (select unnest(${seen}::uuid[]))
+       and created_at < ${readAt}::timestamptz and updated_at < ${readAt}::timestamptz`;
   return result.count;
 }
 
