@@ -19,6 +19,11 @@ export interface SyncCounts {
   deleted: number;
   /** Skip reasons, generalised (values removed), with counts. */
   reasons: Record<string, number>;
+  /**
+   * Rows written all the same, without a part (a user whose email another
+   * user's contact holds is written without it), by reason, with counts.
+   */
+  warnings?: Record<string, number>;
 }
 
 export interface SyncInfo {

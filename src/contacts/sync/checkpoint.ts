@@ -37,7 +37,7 @@ export interface SavedCursor {
  * (the client's shape), and `warnings`: rows written without a part of them
  * (an address another contact holds), by reason, when there are any.
  */
-export type SyncStats = SyncCounts & { warnings?: Record<string, number> };
+export type SyncStats = SyncCounts;
 
 /** JSON travels as text cast to jsonb: a JS null becomes JSON null, not SQL NULL. */
 const json = (value: unknown) => JSON.stringify(value ?? null);
