@@ -620,7 +620,18 @@ it('every file of src/capture/transports/outbox/sql/ is set aside with its reaso
   );
 });
 
-it('every file of src/contacts/sql/ is covered above', () => {
+it('every file of src/contacts/sql/ is covered above or set aside with its reason', () => {
+  const setAside = {
+    // Runs only when an upsert of users hit a unique address held by an
+    // email-only contact (addresses.ts), never on an event's path: it moves
+    // one contact's events, list memberships and preferences to another by
+    // their two contact ids, and reads experiment_entries, not partitioned here.
+    'merge-contacts': 'only on an address conflict; two contacts by id',
+    // Also only on an address conflict: who holds an email or a phone, and
+    // the users' own contacts by auth_user_id — lookups that, like
+    // find-contacts below, no contact id prunes (every contacts partition).
+    'address-holders': 'only on an address conflict; by email, phone, auth_user_id',
+  };
   const covered = [
     'fill-contact',
     'merge-attributes',
@@ -632,5 +643,7 @@ it('every file of src/contacts/sql/ is covered above', () => {
     'attach-users-by-email',
     'upsert-user-contacts',
   ];
-  expect(statementFiles('../../src/contacts/sql/')).toEqual(covered.sort());
+  expect(statementFiles('../../src/contacts/sql/')).toEqual(
+    [...covered, ...Object.keys(setAside)].sort(),
+  );
 });
