@@ -4,7 +4,7 @@
 import { desiredCaptures } from '../capture/desired.js';
 import { FEATURE_LIST } from '../capture/features-deployed.js';
 import { namedEvent } from '../capture/named-events.js';
-import { makePlan, ROWS_WAITING } from '../capture/plan.js';
+import { type Action, makePlan, ROWS_WAITING } from '../capture/plan.js';
 import { readCaptureState } from '../capture/state.js';
 import { type LoadedConfig, missingFeaturesDir } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
@@ -167,16 +167,7 @@ export async function featureChecks(
       label,
       removals
         ? `${count}, only removals (${pending.map((item) => `${item.kind} ${item.subject}`).join(', ')}): the features get their events; deploy removes what is left over`
-        : `${count} (${(['create', 'replace', 'drop'] as const)
-            .map(
-              (action) =>
-                [action, pending.filter((item) => item.action === action).length] as const,
-            )
-            .filter(([, n]) => n > 0)
-            .map(([action, n]) => `${n} to ${action}`)
-            .join(
-              ', ',
-            )}): a feature gets no events from a capture to create or replace until it is deployed`,
+        : `${count} (${byAction(plan.counts)}): a feature gets no events from a capture to create or replace until it is deployed`,
       deploy,
     );
   }
@@ -187,4 +178,12 @@ export async function featureChecks(
     label,
     `${active} active feature${active === 1 ? '' : 's'} in ${where}, deployed and up to date${note}`,
   );
+}
+
+/** The plan's counts as words, those it has: `5 to create, 16 to drop`. */
+function byAction(counts: Record<Action, number>): string {
+  return (['create', 'replace', 'drop'] as const)
+    .filter((action) => counts[action] > 0)
+    .map((action) => `${counts[action]} to ${action}`)
+    .join(', ');
 }
