@@ -116,6 +116,7 @@ describe('a feature’s deploy state from the plan', () => {
     );
     expect(deploy).toMatchObject({
       state: 'changed',
+      file_changed: true,
       changes: [
         'its file changed since deployment #3',
         'no longer uses the capture of public.carts update',
@@ -132,6 +133,7 @@ describe('a feature’s deploy state from the plan', () => {
     expect(deploy).toEqual({
       state: 'not_needed',
       deployment: { id: 3, at: AT.toISOString() },
+      file_changed: true,
       captures: [],
       changes: [
         'its file changed since deployment #3: the next deploy records it, so running engines read it again',

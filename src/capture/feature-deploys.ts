@@ -97,6 +97,7 @@ export function featureDeploy(
     return {
       state: 'unknown',
       deployment: null,
+      file_changed: false,
       captures: [],
       changes: [],
       reason:
@@ -123,6 +124,7 @@ export function featureDeploy(
     return {
       state: 'not_needed',
       deployment,
+      file_changed: fileChanged,
       captures,
       changes: fileChanged
         ? [
@@ -137,6 +139,7 @@ export function featureDeploy(
     return {
       state: 'not_deployed',
       deployment: null,
+      file_changed: false,
       captures,
       changes: lines.length
         ? lines
@@ -167,6 +170,7 @@ export function featureDeploy(
   return {
     state: changes.length ? 'changed' : 'deployed',
     deployment,
+    file_changed: fileChanged,
     captures,
     changes,
     reason: null,

@@ -185,6 +185,8 @@ export interface FeatureDeploy {
    * and time; null when none records it.
    */
   deployment: { id: number; at: string } | null;
+  /** Its file differs from the one `deployment` recorded (`changes` says so too, in words). */
+  file_changed: boolean;
   /** The captures it relies on, deployed or to deploy. */
   captures: FeatureCapture[];
   /** What the next deploy changes for it, a line each, as the plan says it. */

@@ -109,6 +109,7 @@ describe('a feature’s deploy state', () => {
     expect(states['welcome-drip']).toEqual({
       state: 'not_deployed',
       deployment: null,
+      file_changed: false,
       captures: [
         {
           table: 'auth.users',
@@ -130,6 +131,7 @@ describe('a feature’s deploy state', () => {
     expect(states.inactivity).toEqual({
       state: 'not_needed',
       deployment: null,
+      file_changed: false,
       captures: [],
       changes: [],
       reason:
@@ -146,6 +148,7 @@ describe('a feature’s deploy state', () => {
     expect(states['order-paid']).toEqual({
       state: 'deployed',
       deployment,
+      file_changed: false,
       captures: [
         {
           table: 'public.orders',

@@ -121,6 +121,7 @@ function deployOf(feature: Feature, reading: PlanReading): FeatureDeploy {
   const unknown = (reason: string): FeatureDeploy => ({
     state: 'unknown',
     deployment: null,
+    file_changed: false,
     captures: [],
     changes: [],
     reason,

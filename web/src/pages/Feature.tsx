@@ -40,9 +40,7 @@ function Detail(props: {
 }) {
   const { feature, window } = props;
   // The file on disk is not what was deployed: new since, or changed since.
-  const notDeployed =
-    feature.deploy.state === 'not_deployed' ||
-    feature.deploy.changes.some((change) => change.startsWith('its file changed since'));
+  const notDeployed = feature.deploy.state === 'not_deployed' || feature.deploy.file_changed;
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<unknown>();
   const toggle = async () => {
