@@ -107,17 +107,25 @@ describe('an address held by a deleted contact', () => {
 });
 
 describe('an address held by a contact known only by email', () => {
-  async function newsletterContact(email: string) {
-    await db.sql`insert into public.newsletter (email, topic) values (${email}, 'ai')`;
-  }
-
-  it('is merged into the contact of the user who changes to it: events, lists, preferences, attributes (B)', async () => {
+  /** Users 1 and 2 synced, and a contact known only by email (work@acme.com) from the newsletter table. */
+  async function newsletterContact() {
     await insertUsers(db.sql, 2);
-    await newsletterContact('work@acme.com');
+    await db.sql`insert into public.newsletter (email, topic) values ('work@acme.com', 'ai')`;
     const cwd = await projectDir(WITH_TABLES);
     expectOk(await runCommand(syncUsersCommand, cwd, env()));
     expectOk(await runCommand(syncTablesCommand, cwd, env()));
-    const held = (await contactRow({ email: 'work@acme.com' }))!;
+    return { cwd, held: (await contactRow({ email: 'work@acme.com' }))! };
+  }
+
+  /** User 1 changes its email to the newsletter contact's, and its name. */
+  async function user1TakesWorkEmail() {
+    await db.sql`
+      update auth.users set email = 'work@acme.com', raw_user_meta_data = '{"full_name": "New Name"}', updated_at = now()
+       where id = ${userId(1)}`;
+  }
+
+  it('is merged into the contact of the user who changes to it: events, lists, preferences, attributes (B)', async () => {
+    const { cwd, held } = await newsletterContact();
     expect(held).toMatchObject({ auth_user_id: null, attributes: { TOPIC: 'ai' } });
     await db.sql`
       insert into nudge_engine.events (contact_id, name, source, occurred_at, idempotency_key)
@@ -130,9 +138,7 @@ describe('an address held by a contact known only by email', () => {
       insert into nudge_engine.email_preferences (contact_id, topic, subscribed, source)
       values (${held.id}, 'digest', false, 'one-click')`;
 
-    await db.sql`
-      update auth.users set email = 'work@acme.com', raw_user_meta_data = '{"full_name": "New Name"}', updated_at = now()
-       where id = ${userId(1)}`;
+    await user1TakesWorkEmail();
     const ran = await runCommand(syncUsersCommand, cwd, env());
     expectOk(ran);
     expect(ran.out).toContain('synced 1 (created 0, updated 1) · skipped 0');
@@ -164,19 +170,12 @@ describe('an address held by a contact known only by email', () => {
   });
 
   it('that a journey stands on is not merged: the user is synced without it, and it is said (B)', async () => {
-    await insertUsers(db.sql, 2);
-    await newsletterContact('work@acme.com');
-    const cwd = await projectDir(WITH_TABLES);
-    expectOk(await runCommand(syncUsersCommand, cwd, env()));
-    expectOk(await runCommand(syncTablesCommand, cwd, env()));
-    const held = (await contactRow({ email: 'work@acme.com' }))!;
+    const { cwd, held } = await newsletterContact();
     await db.sql`
       insert into nudge_engine.journeys (feature, contact_id, status, stage)
       values ('welcome', ${held.id}, 'active', 'waiting')`;
 
-    await db.sql`
-      update auth.users set email = 'work@acme.com', raw_user_meta_data = '{"full_name": "New Name"}', updated_at = now()
-       where id = ${userId(1)}`;
+    await user1TakesWorkEmail();
     const ran = await runCommand(syncUsersCommand, cwd, env());
     expectOk(ran);
     expect(ran.out).toContain('synced 1 (created 0, updated 1) · skipped 0');

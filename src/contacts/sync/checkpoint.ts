@@ -32,11 +32,7 @@ export interface SavedCursor {
   conflicts?: string[];
 }
 
-/**
- * A run's counts, as stored in sync_state.stats and answered by GET /v1/sync
- * (the client's shape), and `warnings`: rows written without a part of them
- * (an address another contact holds), by reason, when there are any.
- */
+/** A run's counts, as stored in sync_state.stats and answered by GET /v1/sync (one shape: the client's). */
 export type SyncStats = SyncCounts;
 
 /** JSON travels as text cast to jsonb: a JS null becomes JSON null, not SQL NULL. */

@@ -135,15 +135,14 @@ export function dbTableReader(
   const name = (...parts: string[]) => sql.unsafe(ident(...parts));
   const from = name(mapping.table.schema, mapping.table.table);
   const order = orderColumns(mapping, run.mode);
-  const column = (alias: string, column: string) => name(alias, column);
   const list = (columns: string[], alias: string) =>
     columns.reduce(
-      (acc, c, i) => (i === 0 ? sql`${column(alias, c)}` : sql`${acc}, ${column(alias, c)}`),
+      (acc, c, i) => (i === 0 ? sql`${name(alias, c)}` : sql`${acc}, ${name(alias, c)}`),
       sql``,
     );
   const since =
     run.mode === 'incremental' && mapping.changedAt && run.since
-      ? sql`${column('t', mapping.changedAt)} >= ${run.since}::text::timestamptz`
+      ? sql`${name('t', mapping.changedAt)} >= ${run.since}::text::timestamptz`
       : sql`true`;
   // The cursor's values are text; the table's own row type turns them back
   // into the columns' types exactly (no driver-side conversion of times). A
@@ -162,8 +161,8 @@ export function dbTableReader(
   const key = order.reduce(
     (acc, c, i) =>
       i === 0
-        ? sql`to_json(${column('t', c)}) #>> '{}'`
-        : sql`${acc}, to_json(${column('t', c)}) #>> '{}'`,
+        ? sql`to_json(${name('t', c)}) #>> '{}'`
+        : sql`${acc}, to_json(${name('t', c)}) #>> '{}'`,
     sql``,
   );
   return {

@@ -9,7 +9,7 @@ import { isBadData, isUniqueViolation } from '../../db/errors.js';
 import { records } from '../../db/records.js';
 import { type AddressConflict, claimAddresses } from '../addresses.js';
 import type { ContactRef, SyncedEvent } from '../mapping.js';
-import { type SyncedUser, type UsersUpserted, upsertUsers } from '../store.js';
+import { type SyncedUser, upsertUsers } from '../store.js';
 
 type Tx = postgres.TransactionSql;
 
@@ -28,12 +28,7 @@ export interface UserWrite {
   merged: number;
 }
 
-interface Upserted extends UsersUpserted {
-  failed: UserWrite['failed'];
-  conflicts: AddressConflict[];
-  released: number;
-  merged: number;
-}
+type Upserted = Omit<UserWrite, 'written'>;
 
 const nothing = (): Upserted => ({
   created: 0,
