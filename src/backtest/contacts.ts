@@ -44,17 +44,6 @@ function fieldsOf(identity: ContactIdentity): [Field, string | null][] {
   ];
 }
 
-/** A contact's own fields, which conditions see over its attributes (contacts/sql/read-contacts.ts). */
-export const OWN_FIELDS = [
-  'id',
-  'auth_user_id',
-  'email',
-  'phone',
-  'external_id',
-  'created_at',
-  'deleted_at',
-] as const;
-
 /** For each identity, the book's contact holding each of its fields (undefined: none does). */
 async function bookMatches(
   engine: postgres.Sql,

@@ -2,7 +2,7 @@
 // (any status) run over the past in a sandbox — the engine's matcher and pure
 // journey state machine, a simulated clock, no effects, nothing written
 // anywhere (history.ts reads the past, simulate.ts runs it, report.ts counts).
-// Where Nudge never ran (storeMissing) the engine store is not read at all:
+// Where Nudge never ran (engine null) the engine store is not read at all:
 // no kept events, no contact book, no live pauses — the rows are the past.
 import type postgres from 'postgres';
 import { rendererFor, templateVariables } from '../actions/render.js';
@@ -29,13 +29,12 @@ export interface BacktestInput {
   /** Every feature on disk (the others resolve contacts of events the feature's journeys wait on). */
   features: Feature[];
   feature: Feature;
-  engine: postgres.Sql;
   /**
-   * Nudge has never run on the engine store (no schema nudge_engine: the
-   * session's storeMissing): `engine` is not queried, and the past is the
-   * trigger table's rows alone, with an empty contact book.
+   * The engine store; null where Nudge has never run (no schema nudge_engine:
+   * the session's storeMissing): the past is the trigger table's rows alone,
+   * with an empty contact book.
    */
-  storeMissing?: boolean;
+  engine: postgres.Sql | null;
   source: postgres.Sql;
   catalog: Catalog;
   from: Date;
@@ -44,9 +43,7 @@ export interface BacktestInput {
 
 export async function runBacktest(input: BacktestInput): Promise<BacktestReport> {
   const started = performance.now();
-  const { project, feature, from, to } = input;
-  // No store: nothing of it is read (its tables do not exist).
-  const engine = input.storeMissing ? null : input.engine;
+  const { project, feature, engine, from, to } = input;
   if (!(from < to)) {
     throw new NudgeError(`the window is empty: from ${from.toISOString()} to ${to.toISOString()}`);
   }

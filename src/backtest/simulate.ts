@@ -14,8 +14,10 @@
 //   a `set` action changes the contact in memory once its step is done, as
 //   the action would have once it ran. Where Nudge never ran (no engine
 //   store) the book is empty: everyone is made in memory.
+
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
+import { CONTACT_FIELDS } from '../contacts/sql/read-contacts.js';
 import {
   type Decision,
   type JourneyRow,
@@ -33,12 +35,7 @@ import {
   type ContactFreeVerdict,
   withContact,
 } from '../engine/match/rules.js';
-import {
-  type ContactRequest,
-  OWN_FIELDS,
-  SimulatedBook,
-  type SimulatedContact,
-} from './contacts.js';
+import { type ContactRequest, SimulatedBook, type SimulatedContact } from './contacts.js';
 import type { HistorySource, PastEvent } from './history.js';
 
 /** What the simulation tells its observer (report.ts). */
@@ -353,7 +350,7 @@ const noop = () => {};
 function setOn(contact: SimulatedContact, values: unknown): void {
   if (values === null || typeof values !== 'object' || Array.isArray(values)) return;
   const row: Row = { ...contact.row, ...values };
-  for (const field of OWN_FIELDS) row[field] = contact.row[field] ?? null;
+  for (const field of CONTACT_FIELDS) row[field] = contact.row[field] ?? null;
   contact.row = row;
 }
 

@@ -42,8 +42,8 @@ export async function backtest(args: string[], options: BacktestOptions, io: Io)
         project,
         features: session.features,
         feature: session.feature,
-        engine: session.store.sql,
-        storeMissing: session.storeMissing,
+        // No store: nothing of it is read (its tables do not exist).
+        engine: session.storeMissing ? null : session.store.sql,
         source: session.source,
         catalog: session.catalog,
         ...windowUntil(window, now, engineNow),

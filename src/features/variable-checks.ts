@@ -14,21 +14,11 @@ import type { VariableSegments } from '../actions/render.js';
 import type { FieldRef } from '../conditions/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import { compileUserMapping } from '../contacts/mapping.js';
+import { CONTACT_FIELDS } from '../contacts/sql/read-contacts.js';
 import type { ConfigError } from '../errors.js';
 import { closest, editDistance } from '../suggest.js';
 import type { Feature } from './load.js';
 import type { AttributeTypes } from './types.js';
-
-/** The contact's own fields, as conditions and templates see them (contacts/sql/read-contacts.ts). */
-const CONTACT_FIELDS = [
-  'id',
-  'auth_user_id',
-  'email',
-  'phone',
-  'external_id',
-  'created_at',
-  'deleted_at',
-];
 
 /**
  * The `new.<column>` / `old.<column>` field a Liquid variable reads, as a

@@ -3,13 +3,11 @@
 // backfilled before, contacts named from the rows and auth.users, and it says
 // so; the real run makes the store only once it may write (--yes), then
 // enters the rows.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backfill } from '../../src/cli/backfill.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 
 const db = useDatabase();
 let cwd: string;
@@ -20,18 +18,18 @@ beforeAll(async () => {
     ('00000000-0000-4000-8000-000000000001', 'auth-one@example.com')`;
   await db.sql`insert into public.members values
     (1, '00000000-0000-4000-8000-000000000001'), (2, '00000000-0000-4000-8000-000000000002')`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backfill-fresh-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
-  await writeFile(
-    path.join(cwd, 'nudge/features/joined.yaml'),
-    `name: joined
+  cwd = await tempProject(
+    {
+      'nudge.yaml': '',
+      'nudge/features/joined.yaml': `name: joined
 trigger: { table: public.members, on: insert }
 contact: { id: new.user_id }
 stages:
   - name: noted
     do: [{ track: { event: joined } }]
 `,
+    },
+    'nudge-backfill-fresh-',
   );
 });
 

@@ -4,9 +4,6 @@
 // and created_at, and filled in with the fields later events give; and a
 // `set` action changes the simulated contact, so a later stage's
 // `unless: contact.*` sees it, literal values and Liquid alike.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedContact } from '../../src/backtest/contacts.js';
 import { readHistory } from '../../src/backtest/history.js';
@@ -14,11 +11,12 @@ import { type BacktestReport, runBacktest } from '../../src/backtest/index.js';
 import { simulate } from '../../src/backtest/simulate.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { type InboxEvent, insertInbox } from '../../src/engine/intake/inbox.js';
 import { FeatureSet } from '../../src/engine/match/features.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
+import { keep, projectFiles } from './fixtures.js';
 
 const db = useDatabase();
 const DAY = 86_400_000;
@@ -31,16 +29,6 @@ beforeAll(async () => {
   await db.sql`create table public.orders (id bigint primary key, user_id uuid, email text, plan text)`;
 });
 
-/** Events kept in the inbox as the engine leaves them: processed, received when they occurred. */
-async function keep(events: Omit<InboxEvent, 'source'>[]): Promise<void> {
-  await insertInbox(
-    db.sql,
-    events.map((e) => ({ source: 'outbox' as const, ...e })),
-  );
-  await db.sql`update nudge_engine.inbox set processed_at = occurred_at, received_at = occurred_at
-                where processed_at is null`;
-}
-
 const order = (id: number, ago: number, row: Record<string, unknown>) => ({
   sourceKey: `order-${id}`,
   schema: 'public',
@@ -51,12 +39,7 @@ const order = (id: number, ago: number, row: Record<string, unknown>) => ({
 });
 
 async function project(config: string, features: Record<string, string>) {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backtest-contacts-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), config);
-  for (const [file, text] of Object.entries(features)) {
-    await writeFile(path.join(cwd, 'nudge/features', file), text);
-  }
+  const cwd = await tempProject(projectFiles(config, features), 'nudge-backtest-contacts-');
   const loaded = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   const all = await loadFeatures(loaded.featuresDir, loaded.env, loaded.cwd);
   return { project: loaded, features: all };
@@ -96,7 +79,7 @@ stages:
 describe('contacts a backtest makes', () => {
   it('are found again by any one identity field, as the engine finds them', async () => {
     // One user, the contact book empty: three orders, with no email, then two emails.
-    await keep([
+    await keep(db.sql, [
       order(1, 3, { user_id: USER, email: null }),
       order(2, 2, { user_id: USER, email: 'a@example.com' }),
       order(3, 1, { user_id: USER, email: 'b@example.com' }),
@@ -152,7 +135,7 @@ describe('contacts a backtest makes', () => {
   });
 
   it('change with set actions: a later stage’s unless reads what an earlier stage set', async () => {
-    await keep([
+    await keep(db.sql, [
       order(11, 5, { email: 'pro@example.com', plan: 'pro' }),
       order(12, 5, { email: 'free@example.com', plan: 'free' }),
     ]);

@@ -5,16 +5,14 @@
 // for the features deployed then) get it from the row as it is now, and the
 // report names what could not be had; a scheduled feature with no kept run
 // says so.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BacktestReport } from '../../src/backtest/index.js';
 import { backtest } from '../../src/cli/backtest.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { type InboxEvent, insertInbox } from '../../src/engine/intake/inbox.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
+import { keep, projectFiles } from './fixtures.js';
 
 const db = useDatabase();
 const DAY = 86_400_000;
@@ -25,28 +23,16 @@ beforeAll(async () => {
   await migrateEngine(db.sql, db.url);
 });
 
-/** Events kept in the inbox as the engine leaves them: processed, received when they occurred. */
-async function keep(events: Omit<InboxEvent, 'source'>[]): Promise<void> {
-  await insertInbox(
-    db.sql,
-    events.map((e) => ({ source: 'outbox' as const, ...e })),
-  );
-  await db.sql`update nudge_engine.inbox set processed_at = occurred_at, received_at = occurred_at
-                where processed_at is null`;
-}
-
 /** `nudge backtest <feature> --json` over a project of these feature files. */
 async function report(
   features: Record<string, string>,
   feature: string,
   window: { since?: string; from?: string; to?: string },
 ): Promise<BacktestReport> {
-  const cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backtest-history-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), 'engine: { retention: { ingest_log: 90d } }\n');
-  for (const [file, text] of Object.entries(features)) {
-    await writeFile(path.join(cwd, 'nudge/features', file), text);
-  }
+  const cwd = await tempProject(
+    projectFiles('engine: { retention: { ingest_log: 90d } }\n', features),
+    'nudge-backtest-history-',
+  );
   const out = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
   expect(await backtest([feature], { ...window, json: true }, out.io)).toBe(0);
   return JSON.parse(out.stdout()) as BacktestReport;
@@ -74,7 +60,7 @@ describe('what a backtest reads', () => {
       await db.sql`insert into public.accounts values (${id}, ${`u${id}@example.com`}, ${daysAgo(ago)})`;
     }
     // Account 6 was captured; the others were made before capture began.
-    await keep([
+    await keep(db.sql, [
       {
         sourceKey: 'accounts-6',
         schema: 'public',
@@ -100,7 +86,7 @@ describe('what a backtest reads', () => {
     await db.sql`insert into public.teams values (1, 't1@example.com', 'b', ${daysAgo(20)}),
                                                  (2, 't2@example.com', 'a', ${daysAgo(2)})`;
     // Another feature, deployed on updates of teams, kept this one; no insert was captured.
-    await keep([
+    await keep(db.sql, [
       {
         sourceKey: 'teams-update-1',
         schema: 'public',
@@ -121,6 +107,7 @@ describe('what a backtest reads', () => {
     await db.sql`insert into public.payments values (1, 'p1@example.com', 500), (3, 'p3@example.com', 50)`;
     // Captured for a feature that read only user_email: no amount. Payment 2 is deleted since.
     await keep(
+      db.sql,
       [1, 2, 3].map((id) => ({
         sourceKey: `payments-${id}`,
         schema: 'public',
@@ -131,7 +118,7 @@ describe('what a backtest reads', () => {
       })),
     );
     // And an update of payment 1, its old row without amount.
-    await keep([
+    await keep(db.sql, [
       {
         sourceKey: 'payments-update-1',
         schema: 'public',

@@ -3,10 +3,7 @@
 // schema — it runs there, on the table's rows alone with an empty contact
 // book — and on an engine store behind this version it applies no
 // migration: it says which command does (src/backfill/session.ts).
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type BacktestReport, runBacktest } from '../../src/backtest/index.js';
 import { memoryIo } from '../../src/cli/io.js';
@@ -16,6 +13,8 @@ import { engineMigrations } from '../../src/db/migrate.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
+import { projectFiles } from './fixtures.js';
 
 const db = useDatabase();
 let cwd: string;
@@ -24,18 +23,18 @@ beforeAll(async () => {
   await db.sql`create table public.accounts (
     id bigint primary key, email text not null, created_at timestamptz not null default now())`;
   await db.sql`insert into public.accounts (id, email) values (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`;
-  cwd = await mkdtemp(path.join(tmpdir(), 'nudge-backtest-writes-'));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), '');
-  await writeFile(
-    path.join(cwd, 'nudge/features/welcome.yaml'),
-    `name: welcome
+  cwd = await tempProject(
+    {
+      'nudge.yaml': '',
+      'nudge/features/welcome.yaml': `name: welcome
 trigger: { table: public.accounts, on: insert }
 contact: { email: new.email }
 stages:
   - name: hi
     do: [{ email: { template: hi } }]
 `,
+    },
+    'nudge-backtest-writes-',
   );
 });
 
@@ -107,9 +106,6 @@ describe('nudge backtest writes nothing', () => {
   });
 
   it('where Nudge never ran, reads nothing of the engine store, whatever the feature', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'nudge-backtest-nostore-'));
-    await mkdir(path.join(dir, 'nudge/features'), { recursive: true });
-    await writeFile(path.join(dir, 'nudge.yaml'), 'contacts: { attributes: { vip: boolean } }\n');
     const files: Record<string, string> = {
       // Waits on other events (reads them all), and reads the contact.
       'waits.yaml': `name: waits
@@ -132,16 +128,12 @@ contact: { email: new.email }
 stages: [{ name: one, do: [{ email: { template: placed } }] }]
 `,
     };
-    for (const [file, text] of Object.entries(files)) {
-      await writeFile(path.join(dir, 'nudge/features', file), text);
-    }
+    const dir = await tempProject(
+      projectFiles('contacts: { attributes: { vip: boolean } }\n', files),
+      'nudge-backtest-nostore-',
+    );
     const project = await loadConfig({ cwd: dir, env: { DATABASE_URL: db.url } });
     const features = await loadFeatures(project.featuresDir, project.env, project.cwd);
-    // Any use of the store's handle throws.
-    const touched = () => {
-      throw new Error('the engine store was touched');
-    };
-    const engine = new Proxy(touched, { apply: touched, get: touched }) as unknown as postgres.Sql;
     const to = new Date();
     const from = new Date(to.getTime() - 30 * 86_400_000);
     const report = async (name: string) =>
@@ -149,8 +141,8 @@ stages: [{ name: one, do: [{ email: { template: placed } }] }]
         project,
         features,
         feature: features.find((f) => f.name === name)!,
-        engine,
-        storeMissing: true,
+        // No store: there is no handle to read it by.
+        engine: null,
         source: db.sql,
         catalog: await readCatalog(db.sql),
         from,

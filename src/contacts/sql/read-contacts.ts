@@ -3,6 +3,17 @@
 // deleted_at). Read for every contact a batch's events concern.
 import type { Db } from '../store.js';
 
+/** A contact's own fields, which conditions and templates see over its attributes (the row below). */
+export const CONTACT_FIELDS = [
+  'id',
+  'auth_user_id',
+  'email',
+  'phone',
+  'external_id',
+  'created_at',
+  'deleted_at',
+] as const;
+
 export function readContacts(
   db: Db,
   contactIds: string[],
