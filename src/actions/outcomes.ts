@@ -23,7 +23,7 @@ export type RunOutcome = 'succeeded' | 'retrying' | 'dead' | 'skipped' | 'withhe
 export interface Success {
   run: ActionRun;
   result: unknown;
-  ms?: number;
+  ms: number;
 }
 
 /**
@@ -46,7 +46,7 @@ export async function recordSuccesses(
       env,
       done.map(({ run, ms }) => ({
         run,
-        ...(ms === undefined ? {} : { ms }),
+        ms,
         status: 'succeeded',
         reason: `${run.kind} attempt ${run.attempts + 1} succeeded${note}`,
       })),

@@ -7,7 +7,7 @@
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** The text well-formed (each lone surrogate U+FFFD, as String.prototype.toWellFormed does) and without NUL. */
-export function storableText(text: string): string {
+function storableText(text: string): string {
   const formed = text.replace(LONE_SURROGATE, '\uFFFD');
   return formed.includes('\u0000') ? formed.replaceAll('\u0000', '') : formed;
 }

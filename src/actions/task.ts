@@ -71,26 +71,28 @@ export async function runActions(env: ActionEnv, refs: RunRef[]): Promise<Map<nu
   try {
     return await executeRuns(env, refs, delivered);
   } catch (error) {
-    const why = `recording the attempt failed: ${describe(error)}`;
+    const problem = describe(error);
+    const why = `recording the attempt failed: ${problem}`;
     env.log('error', 'recording action attempts failed; scheduling others', {
       runIds: refs.map((r) => r.id),
-      error: describe(error),
+      error: problem,
     });
     const retry = new RetryableError(why);
     return env.sql.begin(async (tx) => {
       const outcomes = skippedAll(refs);
-      const live = await lockLiveRuns(tx, refs);
       const done: Success[] = [];
-      for (const run of live) {
+      const undelivered: ActionRun[] = [];
+      for (const run of await lockLiveRuns(tx, refs)) {
         const effect = delivered.get(run.id);
         if (effect) done.push({ run, result: essentialResult(effect.result), ms: effect.ms });
+        else undelivered.push(run);
       }
       if (done.length > 0) {
         await recordSuccesses(tx, env, done, `; its result is not kept (${why})`);
         for (const { run } of done) outcomes.set(run.id, 'succeeded');
       }
-      for (const run of live) {
-        if (!delivered.has(run.id)) outcomes.set(run.id, await recordFailure(tx, env, run, retry));
+      for (const run of undelivered) {
+        outcomes.set(run.id, await recordFailure(tx, env, run, retry));
       }
       return outcomes;
     });
