@@ -1,9 +1,13 @@
 // A sentence to a draft feature: ask the model for a feature (JSON constrained
 // by the feature JSON Schema), write it as YAML with status: draft, check it
 // as `nudge plan` would, and send the file:line errors back for a repair, at
-// most MAX_REPAIRS times. What leaves the machine is the prompt built in
+// most MAX_REPAIRS times. An answer in ``` fences, with prose around it, or in
+// YAML is read all the same: many models (local ones above all) write that way
+// whatever the response format says. When no answer is valid, the error
+// carries the last draft, numbered as its problems are, so nothing is lost.
+// What leaves the machine is the prompt built in
 // context.ts (schema names and types, never rows) and the model's own drafts.
-import { stringify } from 'yaml';
+import { parse as parseYamlText, stringify } from 'yaml';
 import { jsonSchemas } from '../config/json-schema.js';
 import { NudgeError } from '../errors.js';
 import { type DraftContext, systemPrompt } from './context.js';
@@ -57,21 +61,30 @@ export function responseSchema(): { name: string; schema: Record<string, unknown
 }
 
 export async function draftFeature(request: DraftRequest): Promise<Draft> {
-  const format = responseSchema();
+  let format: ReturnType<typeof responseSchema> | undefined = responseSchema();
   const messages: ChatMessage[] = [
     { role: 'system', content: systemPrompt(request.context) },
     { role: 'user', content: `Write a feature for this: ${request.sentence}` },
   ];
   let problems: string[] = [];
+  /** The last answer, for the error when none is valid: the draft as YAML, or what the model wrote. */
+  let last = { what: 'answer', text: '' };
   for (let repair = 0; repair <= MAX_REPAIRS; repair++) {
     request.onAttempt?.(repair, problems);
     const answer = await completeChat(request.endpoint, messages, format, {
       ...(request.sleep ? { sleep: request.sleep } : {}),
+      onFormatRefused: () => {
+        format = undefined;
+      },
     });
     messages.push({ role: 'assistant', content: answer });
     const parsed = parseAnswer(answer);
     if (typeof parsed === 'string') {
       problems = [parsed];
+      last = {
+        what: 'answer',
+        text: answer.length > 4000 ? `${answer.slice(0, 4000)}\n…` : answer,
+      };
       messages.push({
         role: 'user',
         content: `${parsed}. Answer with one JSON object for the feature.`,
@@ -83,25 +96,48 @@ export async function draftFeature(request: DraftRequest): Promise<Draft> {
     const yaml = featureYaml({ ...parsed, name }, request.sentence);
     problems = await request.check(yaml, fileName);
     if (problems.length === 0) return { name, fileName, yaml, repairs: repair };
+    last = { what: `draft, ${fileName}`, text: numbered(yaml) };
     messages.push({ role: 'user', content: repairMessage(yaml, problems) });
   }
   throw new NudgeError(
-    `the model gave no valid feature after ${MAX_REPAIRS} repairs; its last draft had:\n${problems.map((p) => `  ${p}`).join('\n')}`,
-    'say more precisely what should happen (which table, which column, which email), or use a larger model (ai.model)',
+    `the model gave no valid feature after ${MAX_REPAIRS} repairs; its last ${last.what} (not saved):\n${last.text.trimEnd()}\nhad these problems:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    'copy the draft into a file and fix it by hand, say more precisely what should happen (which table, which column, which email), or use a larger model (ai.model)',
   );
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The feature in an answer: the answer as JSON; else the inside of its first
+ * ``` fence, or from its first { to its last }, as JSON; else the fenced text
+ * or the whole answer as YAML (a mapping). A string says what was wrong.
+ */
 function parseAnswer(answer: string): Record<string, unknown> | string {
-  let value: unknown;
+  const json = (text: string | undefined): unknown => {
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  };
+  const whole = json(answer);
+  if (whole !== undefined) return isObject(whole) ? whole : 'Your answer was not a JSON object';
+  const fenced = /```[\w-]*[^\S\n]*\n([\s\S]*?)\n?```/.exec(answer)?.[1];
+  const open = answer.indexOf('{');
+  const braces = open >= 0 ? answer.slice(open, answer.lastIndexOf('}') + 1) : undefined;
+  for (const candidate of [json(fenced), json(braces)]) {
+    if (isObject(candidate)) return candidate;
+  }
   try {
-    value = JSON.parse(answer);
+    // Prose with a colon is a YAML mapping too: only one that looks like a feature counts.
+    const yaml: unknown = parseYamlText(fenced ?? answer);
+    if (isObject(yaml) && ('trigger' in yaml || 'stages' in yaml)) return yaml;
   } catch {
-    return 'Your answer was not valid JSON';
+    // not YAML either
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'Your answer was not a JSON object';
-  }
-  return value as Record<string, unknown>;
+  return 'Your answer was not valid JSON';
 }
 
 /** The feature's name as a file name: the model's, made safe, or words of the sentence. */
@@ -130,15 +166,19 @@ export function featureYaml(feature: Record<string, unknown>, sentence: string):
   return `# Drafted by \`nudge new\` from: ${said}\n# Review it and try it; set status: active to deploy it.\n${stringify(ordered, { lineWidth: 0 })}`;
 }
 
-/** The draft with line numbers and what is wrong with it, for the model to fix. */
-function repairMessage(yaml: string, problems: string[]): string {
-  const numbered = yaml
+/** The YAML with line numbers, as the problems' file:line refer to them. */
+function numbered(yaml: string): string {
+  return yaml
     .split('\n')
     .map((line, i) => `${String(i + 1).padStart(3)} | ${line}`)
     .join('\n');
+}
+
+/** The draft with line numbers and what is wrong with it, for the model to fix. */
+function repairMessage(yaml: string, problems: string[]): string {
   return [
     'Saved as YAML, your feature is:',
-    numbered,
+    numbered(yaml),
     '',
     '`nudge plan` found these problems (file:line:column field: problem):',
     ...problems.map((p) => `- ${p}`),

@@ -1,7 +1,10 @@
 // The model `nudge new` drafts with: an OpenAI-compatible Chat Completions
 // endpoint (hosted APIs, Ollama, llama.cpp's server) from `ai:` in nudge.yaml,
 // its key read from the environment. One request at a time; 429 and 5xx are
-// retried after Retry-After (or a short backoff), a timeout is not.
+// retried after Retry-After (or a short backoff), a timeout is not. A server
+// that refuses the JSON Schema response format is asked again without it; one
+// that streams (server-sent events) has its deltas put together. The key is
+// never part of an error, even when the server echoes it.
 import type { LoadedConfig } from '../config/load.js';
 import { NudgeError } from '../errors.js';
 import { retryAfterMs } from '../retry-after.js';
@@ -38,7 +41,8 @@ export function aiEndpointOf(project: LoadedConfig): AiEndpoint {
   }
   const apiKey = project.env[ai.api_key_env];
   return {
-    baseUrl: ai.base_url.replace(/\/+$/, ''),
+    // The base URL, also when the whole endpoint URL was given.
+    baseUrl: ai.base_url.replace(/\/+$/, '').replace(/\/chat\/completions$/, ''),
     model: ai.model,
     ...(apiKey ? { apiKey } : {}),
     timeoutMs: ai.timeout_ms,
@@ -46,28 +50,38 @@ export function aiEndpointOf(project: LoadedConfig): AiEndpoint {
   };
 }
 
+/** A 400 / 422 about the response format: the server has no JSON Schema output. */
+const FORMAT_REFUSED = /response_format|json_schema|structured output/i;
+
 /**
- * One Chat Completions call with a JSON Schema response format; returns the
- * assistant message's content. Errors say what the endpoint answered.
+ * One Chat Completions call, with a JSON Schema response format when
+ * `responseSchema` is given; returns the assistant message's content. A server
+ * that refuses the format is asked again without it, and onFormatRefused is
+ * told so the next calls leave it out. Errors say what the endpoint answered.
  */
 export async function completeChat(
   endpoint: AiEndpoint,
   messages: ChatMessage[],
-  responseSchema: { name: string; schema: Record<string, unknown> },
-  options: { sleep?: Sleep } = {},
+  responseSchema: { name: string; schema: Record<string, unknown> } | undefined,
+  options: { sleep?: Sleep; onFormatRefused?: () => void } = {},
 ): Promise<string> {
   const sleep = options.sleep ?? realSleep;
   const url = `${endpoint.baseUrl}/chat/completions`;
-  const body = JSON.stringify({
-    model: endpoint.model,
-    messages,
-    temperature: 0,
-    // Not `strict`: the feature schema has free-form maps (conditions, bodies)
-    // that strict mode cannot express; the validator checks the answer anyway.
-    response_format: { type: 'json_schema', json_schema: { ...responseSchema, strict: false } },
-  });
+  let format = responseSchema;
+  const bodyOf = () =>
+    JSON.stringify({
+      model: endpoint.model,
+      messages,
+      temperature: 0,
+      // Not `strict`: the feature schema has free-form maps (conditions, bodies)
+      // that strict mode cannot express; the validator checks the answer anyway.
+      ...(format
+        ? { response_format: { type: 'json_schema', json_schema: { ...format, strict: false } } }
+        : {}),
+    });
   for (let attempt = 0; ; attempt++) {
     let response: Response;
+    let text: string;
     try {
       response = await fetch(url, {
         method: 'POST',
@@ -75,9 +89,11 @@ export async function completeChat(
           'content-type': 'application/json',
           ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
         },
-        body,
+        body: bodyOf(),
         signal: AbortSignal.timeout(endpoint.timeoutMs),
       });
+      // The timeout covers the body too: a server may send headers, then stall.
+      text = await response.text();
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError') {
@@ -86,13 +102,24 @@ export async function completeChat(
           'a local model may need longer: raise ai.timeout_ms in nudge.yaml',
         );
       }
+      const cause = (error as Error & { cause?: Error }).cause?.message;
       throw new NudgeError(
-        `cannot reach the AI endpoint ${url}: ${(error as Error).message}`,
+        `cannot reach the AI endpoint ${url}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`,
         'check ai.base_url in nudge.yaml and that the server is running',
       );
     }
-    const text = await response.text();
     if (response.ok) return contentOf(text, url);
+    const said = redact(errorText(text), endpoint.apiKey);
+    if (
+      format &&
+      (response.status === 400 || response.status === 422) &&
+      FORMAT_REFUSED.test(said)
+    ) {
+      format = undefined;
+      options.onFormatRefused?.();
+      attempt--;
+      continue;
+    }
     const retryable = response.status === 429 || response.status >= 500;
     if (retryable && attempt < endpoint.maxRetries) {
       const asked = retryAfterMs(response.headers.get('retry-after'));
@@ -106,24 +133,23 @@ export async function completeChat(
       continue;
     }
     throw new NudgeError(
-      `the AI endpoint answered ${response.status}${retryable ? ` after ${attempt + 1} attempts` : ''}: ${errorText(text)}`,
+      `the AI endpoint answered ${response.status}${retryable ? ` after ${attempt + 1} attempts` : ''}: ${said}`,
       response.status === 401 || response.status === 403
         ? 'check the API key in the environment variable named by ai.api_key_env (default NUDGE_AI_API_KEY)'
         : response.status === 404
-          ? 'check ai.base_url (it usually ends in /v1) and ai.model'
+          ? `check ai.base_url (it usually ends in /v1; this request went to ${url}) and ai.model`
           : undefined,
     );
   }
 }
 
+type Message = { content?: unknown; refusal?: unknown };
+
 function contentOf(text: string, url: string): string {
-  let json: { choices?: { message?: { content?: unknown; refusal?: unknown } }[] };
-  try {
-    json = JSON.parse(text);
-  } catch {
+  const message = text.trimStart().startsWith('data:') ? streamedMessage(text) : oneMessage(text);
+  if (message === undefined) {
     throw new NudgeError(`the AI endpoint ${url} answered something that is not JSON`);
   }
-  const message = json.choices?.[0]?.message;
   if (typeof message?.refusal === 'string' && message.refusal) {
     throw new NudgeError(`the model refused: ${message.refusal}`);
   }
@@ -131,6 +157,36 @@ function contentOf(text: string, url: string): string {
     throw new NudgeError(`the AI endpoint ${url} answered without choices[0].message.content`);
   }
   return message.content;
+}
+
+/** choices[0].message of a JSON answer; undefined when it is not JSON. */
+function oneMessage(text: string): Message | null | undefined {
+  try {
+    const json = JSON.parse(text) as { choices?: { message?: Message }[] };
+    return json.choices?.[0]?.message ?? null;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A server that streams whether asked or not: the `data:` events' choices[0].delta put together. */
+function streamedMessage(text: string): Message | undefined {
+  let content = '';
+  let refusal = '';
+  for (const line of text.split(/\r?\n/)) {
+    const data = /^data:\s?(.*)$/.exec(line)?.[1]?.trim();
+    if (!data || data === '[DONE]') continue;
+    let event: { choices?: { delta?: Message; message?: Message }[] };
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return undefined;
+    }
+    const delta = event.choices?.[0]?.delta ?? event.choices?.[0]?.message;
+    if (typeof delta?.content === 'string') content += delta.content;
+    if (typeof delta?.refusal === 'string') refusal += delta.refusal;
+  }
+  return refusal ? { refusal } : { content };
 }
 
 function errorText(text: string): string {
@@ -142,4 +198,9 @@ function errorText(text: string): string {
     // not JSON
   }
   return text.slice(0, 300) || '(empty body)';
+}
+
+/** A server's words with the API key taken out: some echo the header they refused. */
+function redact(text: string, apiKey: string | undefined): string {
+  return apiKey ? text.split(apiKey).join('***') : text;
 }

@@ -6,6 +6,8 @@
 // become one. Problems come back as located ConfigErrors, never thrown,
 // except ones that are not in this text (nudge.yaml itself is broken). A file
 // of that name already there is a problem too, unless `replace` says so.
+// The text is interpolated as a file is (`${WEBHOOK_URL}`), but the problems
+// name a variable, never its value: they go back to a model or an assistant.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { desiredCaptures } from '../capture/desired.js';
@@ -43,13 +45,14 @@ export async function checkFeatureText(
   options: { replace?: boolean } = {},
 ): Promise<TextCheck> {
   const file = featureFilePath(project, fileName);
+  const hide = hideVariables(text, project.env);
   let feature: Feature;
   try {
     feature = parseFeature(parseYaml(text, file, project.env), fileName);
   } catch (error) {
     const errors = locatedErrors(error);
     if (!errors) throw error;
-    return { errors };
+    return { errors: errors.map(hide) };
   }
   const errors: ConfigError[] = [];
   const others = await loadFeatures(project.featuresDir, project.env, project.cwd).catch(
@@ -82,5 +85,25 @@ export async function checkFeatureText(
     if (elsewhere.length) throw error;
     errors.push(...located);
   }
-  return { feature, errors };
+  return { feature, errors: errors.map(hide) };
+}
+
+/** Replaces, in a problem, the value of each variable the text uses by its `${NAME}`. */
+function hideVariables(
+  text: string,
+  env: Record<string, string | undefined>,
+): (error: ConfigError) => ConfigError {
+  const used = new Map<string, string>();
+  for (const [, name] of text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    const value = env[name as string];
+    // A value of a few characters is no secret, and would garble the message.
+    if (value && value.length >= 4) used.set(value, `\${${name}}`);
+  }
+  return (error) => {
+    let problem = error.problem;
+    for (const [value, name] of used) problem = problem.split(value).join(name);
+    return problem === error.problem
+      ? error
+      : new ConfigError(error.place, error.field, problem, error.hint);
+  };
 }

@@ -142,19 +142,29 @@ export function registerTools(server: McpServer, context: McpContext): void {
       answer(async () => {
         const doc = parseDocument(yaml);
         const name = doc.get('name');
+        const loaded = await project();
+        const refused = (errors: ConfigError[]) => ({
+          ...text({ written: false, errors: errors.map(describeError) }),
+          isError: true,
+        });
+        if (doc.errors.length) {
+          // Broken YAML cannot be given status: draft: its errors, located, as validate_feature says them.
+          const file = typeof name === 'string' && NAME.test(name) ? `${name}.yaml` : 'draft.yaml';
+          const errors = await checkText(loaded, yaml, file, true);
+          return errors.length ? refused(errors) : failure(String(doc.errors[0]?.message));
+        }
         if (typeof name !== 'string' || !NAME.test(name)) {
           return failure('name: give the feature a name of letters, digits, - and _');
         }
         doc.set('status', 'draft');
         const draft = doc.toString();
-        const loaded = await project();
         const fileName = `${name}.yaml`;
         const errors = await checkText(loaded, draft, fileName, !!overwrite);
-        if (errors.length) {
-          return { ...text({ written: false, errors: errors.map(describeError) }), isError: true };
-        }
+        if (errors.length) return refused(errors);
         await mkdir(loaded.featuresDir, { recursive: true });
-        await writeFile(path.join(loaded.featuresDir, fileName), draft);
+        await writeFile(path.join(loaded.featuresDir, fileName), draft, {
+          flag: overwrite ? 'w' : 'wx',
+        });
         return text({ written: true, file: featureFilePath(loaded, fileName), yaml: draft });
       }),
   );

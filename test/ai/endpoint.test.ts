@@ -1,8 +1,13 @@
 // The Chat Completions client of `nudge new` against a local stand-in: what it
 // sends, how it retries (429 / 5xx, Retry-After, a cap on the wait) and what
-// it says when it gives up. Waits go through an injected sleep, recorded.
+// it says when it gives up; servers without JSON Schema output, servers that
+// stream, servers that stall mid-answer or echo the key. Waits go through an
+// injected sleep, recorded.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AiEndpoint, completeChat } from '../../src/ai/endpoint.js';
+import { type AiEndpoint, aiEndpointOf, completeChat } from '../../src/ai/endpoint.js';
+import type { LoadedConfig } from '../../src/config/load.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 
 let rec: Recorder;
@@ -76,8 +81,117 @@ describe('completeChat', () => {
     expect(rec.requests.at(-1)!.headers.authorization).toBe('Bearer sk-wrong');
   });
 
+  it('never prints the key, even when the server echoes it', async () => {
+    rec.failNext(1, 401, {}, { error: { message: 'Invalid key sk-live-0123456789 for org' } });
+    const error = (await ask(endpoint({ apiKey: 'sk-live-0123456789' })).catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(error.message).toBe('the AI endpoint answered 401: Invalid key *** for org');
+  });
+
+  it('names the URL it posted to when the answer is 404', async () => {
+    const error = await completeChat(
+      { ...endpoint(), baseUrl: rec.url },
+      [{ role: 'user', content: 'hi' }],
+      format,
+      { sleep },
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      message: expect.stringContaining('the AI endpoint answered 404'),
+      hint: expect.stringContaining(`this request went to ${rec.url}/chat/completions`),
+    });
+  });
+
+  it('asks again without the response format when the server refuses it, and says so', async () => {
+    const before = rec.requests.length;
+    rec.failNext(
+      1,
+      400,
+      {},
+      {
+        error: { message: "response_format type 'json_schema' is not supported by this model" },
+      },
+    );
+    let refused = 0;
+    const answer = await completeChat(endpoint(), [{ role: 'user', content: 'hi' }], format, {
+      sleep,
+      onFormatRefused: () => refused++,
+    });
+    expect(answer).toBe('{"name":"x"}');
+    expect(refused).toBe(1);
+    const [first, second] = rec.requests.slice(before) as { json: Record<string, unknown> }[];
+    expect(first!.json.response_format).toBeDefined();
+    expect(second!.json).not.toHaveProperty('response_format');
+  });
+
+  it('fails on another 400 without asking again', async () => {
+    const before = rec.requests.length;
+    rec.failNext(1, 400, {}, { error: { message: 'messages: too long' } });
+    await expect(ask(endpoint())).rejects.toThrow(
+      'the AI endpoint answered 400: messages: too long',
+    );
+    expect(rec.requests.length - before).toBe(1);
+  });
+
+  it('puts together the answer of a server that streams (server-sent events)', async () => {
+    const event = (content: string) =>
+      `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    rec.failNext(
+      1,
+      200,
+      { 'content-type': 'text/event-stream' },
+      `${event('{"name":')}${event('"streamed"}')}data: [DONE]\n\n`,
+    );
+    expect(await ask(endpoint())).toBe('{"name":"streamed"}');
+  });
+
+  it('times out a server that sends its headers and then stalls', async () => {
+    const stalling = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"choices":');
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(stalling.address() as AddressInfo).port}/v1`;
+    try {
+      const error = await ask(endpoint({ baseUrl: url, timeoutMs: 300 })).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        name: 'NudgeError',
+        message: `the AI endpoint ${url}/chat/completions did not answer within 300 ms`,
+      });
+    } finally {
+      stalling.closeAllConnections();
+      await new Promise((resolve) => stalling.close(resolve));
+    }
+  });
+
+  it('says why a server cannot be reached', async () => {
+    // A port nothing listens on: one a server had, closed.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/v1`;
+    await new Promise((resolve) => gone.close(resolve));
+    const error = await ask(endpoint({ baseUrl: url })).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      message: `cannot reach the AI endpoint ${url}/chat/completions: fetch failed (connect ECONNREFUSED ${url.slice(7, -3)})`,
+    });
+  });
+
   it('says so when the answer has no message content', async () => {
     rec.failNext(1, 200, {}, { choices: [] });
     await expect(ask(endpoint())).rejects.toThrow('answered without choices[0].message.content');
+  });
+});
+
+describe('aiEndpointOf', () => {
+  const of = (base_url: string) =>
+    aiEndpointOf({
+      config: { ai: { base_url, model: 'm', api_key_env: 'K', timeout_ms: 1, max_retries: 0 } },
+      env: {},
+    } as unknown as LoadedConfig).baseUrl;
+
+  it('takes the base URL with or without a trailing slash, or the whole endpoint URL', () => {
+    expect(of('http://localhost:11434/v1')).toBe('http://localhost:11434/v1');
+    expect(of('http://localhost:11434/v1/')).toBe('http://localhost:11434/v1');
+    expect(of('http://localhost:1234/v1/chat/completions')).toBe('http://localhost:1234/v1');
   });
 });

@@ -1,12 +1,15 @@
 // `nudge new` against a local stand-in for an OpenAI-compatible endpoint that
-// records every request: a valid answer, an invalid one then a repair, never
-// a valid one, a 429 with Retry-After, a timeout, and no `ai:` at all. The
-// database holds rows with values found nowhere else; no request may carry them.
+// records every request: a valid answer, one in fences or YAML, an invalid one
+// then a repair, never a valid one, no JSON Schema format, a 429 with
+// Retry-After, a timeout, and no `ai:` at all. The database holds rows,
+// comments, constraints, views, policies and functions with values found
+// nowhere else, and the environment a token; no request may carry them.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { memoryIo } from '../../src/cli/io.js';
 import { newFeature } from '../../src/cli/new.js';
 import { run } from '../../src/cli/program.js';
@@ -17,8 +20,24 @@ import { type RecordedRequest, type Recorder, startRecorder } from '../harness/h
 const db = useDatabase();
 let endpoint: Recorder;
 
-/** Row values that exist only in the database. */
-const SECRETS = ['Zebra-7741', 'hidden-person@secret.example', 'Quokka-Plan-3391'];
+/**
+ * Values that exist only in the database: in rows, in a comment on a column,
+ * in a check constraint, in a view, in a policy, in a function; and a row
+ * count (4271) that only counting the table would give.
+ */
+const SECRETS = [
+  'Zebra-7741',
+  'hidden-person@secret.example',
+  'Quokka-Plan-3391',
+  'Comment-Wombat-5512',
+  'Check-Narwhal-8830',
+  'View-Axolotl-2291',
+  'Policy-Okapi-6604',
+  'Function-Pangolin-1187',
+  '4271',
+];
+/** A variable of the environment a draft may name (`${HOOK_TOKEN}`): its value never goes to the model. */
+const HOOK_TOKEN = 'tok-Ibex-9905-secret';
 
 const VALID = {
   name: 'first-project',
@@ -42,18 +61,28 @@ beforeAll(async () => {
     insert into auth.users (id, email) values (gen_random_uuid(), '${SECRETS[1]}');
     insert into public.projects (user_id, name, plan)
       select id, '${SECRETS[0]}', '${SECRETS[2]}' from auth.users;
-    analyze public.projects;`);
+    analyze public.projects;
+    comment on column public.projects.plan is 'e.g. ${SECRETS[3]}';
+    alter table public.projects add constraint plan_known
+      check (plan is null or plan <> '${SECRETS[4]}');
+    create view public.pro_projects as select * from public.projects where plan = '${SECRETS[5]}';
+    alter table public.projects enable row level security;
+    create policy own on public.projects using (name <> '${SECRETS[6]}');
+    create function public.plan_label() returns text language sql as $$ select '${SECRETS[7]}' $$;
+    create table public.page_views (id bigint primary key, path text);
+    insert into public.page_views select g, '/p' from generate_series(1, 4271) g;
+    analyze public.page_views;`);
   endpoint = await startRecorder();
 });
 afterAll(async () => {
   await endpoint?.close();
 });
 
-/** Answers in order (the last one repeats); each as a Chat Completions response. */
+/** Answers in order (the last one repeats); each as a Chat Completions response. A string is sent as the content as it is. */
 function script(...answers: unknown[]): void {
   let next = 0;
   endpoint.route('POST', '/v1/chat/completions', () => {
-    const feature = answers[Math.min(next++, answers.length - 1)];
+    const answer = answers[Math.min(next++, answers.length - 1)];
     return {
       body: {
         id: `chatcmpl-${next}`,
@@ -62,7 +91,10 @@ function script(...answers: unknown[]): void {
           {
             index: 0,
             finish_reason: 'stop',
-            message: { role: 'assistant', content: JSON.stringify(feature) },
+            message: {
+              role: 'assistant',
+              content: typeof answer === 'string' ? answer : JSON.stringify(answer),
+            },
           },
         ],
       },
@@ -84,7 +116,12 @@ async function nudgeNew(cwd: string, sentence: string, sleep?: (ms: number) => P
   const from = endpoint.requests.length;
   const m = memoryIo({
     cwd,
-    env: { DATABASE_URL: db.url, AI_URL: endpoint.url, NUDGE_AI_API_KEY: 'sk-test-key' },
+    env: {
+      DATABASE_URL: db.url,
+      AI_URL: endpoint.url,
+      NUDGE_AI_API_KEY: 'sk-test-key',
+      HOOK_TOKEN,
+    },
   });
   const code = sleep
     ? await newFeature(sentence, {}, m.io, { sleep })
@@ -162,7 +199,7 @@ describe('nudge new', () => {
   });
 
   it('asks again when the answer is not a JSON object', async () => {
-    script('a feature that emails people', VALID);
+    script(JSON.stringify('a feature that emails people'), VALID);
     const cwd = await project();
     const { code, requests } = await nudgeNew(cwd, 'email users about new projects');
     expect(code).toBe(0);
@@ -170,6 +207,55 @@ describe('nudge new', () => {
     expect(messagesOf(requests[1]!).at(-1)!.content).toBe(
       'Your answer was not a JSON object. Answer with one JSON object for the feature.',
     );
+  });
+
+  it('reads an answer in ``` fences with prose around it, as JSON or YAML', async () => {
+    const fenced = `Here is the feature:\n\n\`\`\`json\n${JSON.stringify(VALID, null, 2)}\n\`\`\`\n\nIt emails once.`;
+    const yaml = `\`\`\`yaml\n${stringify(VALID)}\`\`\``;
+    for (const answer of [fenced, yaml]) {
+      script(answer);
+      const cwd = await project();
+      const { code, err, requests } = await nudgeNew(cwd, 'email users about new projects');
+      expect(code, err).toBe(0);
+      expect(requests).toHaveLength(1);
+      expect(await readFile(path.join(cwd, 'nudge/features/first-project.yaml'), 'utf8')).toContain(
+        'template: welcome',
+      );
+    }
+  });
+
+  it('asks again without the JSON Schema format when the server has none', async () => {
+    script(VALID);
+    endpoint.failNext(
+      1,
+      400,
+      {},
+      {
+        error: {
+          message: 'Invalid parameter: response_format of type json_schema is not supported',
+        },
+      },
+    );
+    const cwd = await project();
+    const { code, requests } = await nudgeNew(cwd, 'email users about new projects');
+    expect(code).toBe(0);
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.json).not.toHaveProperty('response_format');
+    expect(existsSync(path.join(cwd, 'nudge/features/first-project.yaml'))).toBe(true);
+  });
+
+  it('never sends the value of a variable a draft names, only its name', async () => {
+    const hook = {
+      ...VALID,
+      trigger: { ...VALID.trigger, on: '${HOOK_TOKEN}' },
+    };
+    script(hook, VALID);
+    const cwd = await project();
+    const { code, requests } = await nudgeNew(cwd, 'email users about new projects');
+    expect(code).toBe(0);
+    const repair = messagesOf(requests[1]!).at(-1)!.content;
+    expect(repair).toMatch(/trigger\.on: expected .*, got "\$\{HOOK_TOKEN\}"/);
+    for (const request of requests) expect(request.body).not.toContain(HOOK_TOKEN);
   });
 
   it('sends the located errors back and saves the repaired answer', async () => {
@@ -199,11 +285,26 @@ describe('nudge new', () => {
     const { code, err, requests } = await nudgeNew(cwd, 'a pro plan project drip');
     expect(code).toBe(1);
     expect(requests).toHaveLength(4);
-    expect(err).toContain('✗ the model gave no valid feature after 3 repairs; its last draft had:');
-    expect(err).toMatch(
-      /nudge\/features\/first-project\.yaml:\d+:\d+ trigger\.when\["new\.plan_name"\]: column "plan_name" does not exist/,
+    expect(err).toContain(
+      '✗ the model gave no valid feature after 3 repairs; its last draft, first-project.yaml (not saved):',
     );
+    expect(err).toMatch(
+      /had these problems:\n\s+nudge\/features\/first-project\.yaml:\d+:\d+ trigger\.when\["new\.plan_name"\]: column "plan_name" does not exist/,
+    );
+    // The draft is printed, numbered as the problems refer to it: nothing is lost.
+    const line = Number(/first-project\.yaml:(\d+):/.exec(err)![1]);
+    expect(err).toMatch(new RegExp(`\\n\\s*${line} \\|\\s+new\\.plan_name: eq\\.pro`));
     expect(existsSync(path.join(cwd, 'nudge/features/first-project.yaml'))).toBe(false);
+  });
+
+  it('prints the last answer when none could be read', async () => {
+    script('I cannot help with that: no such table.');
+    const cwd = await project();
+    const { code, err } = await nudgeNew(cwd, 'a pro plan project drip');
+    expect(code).toBe(1);
+    expect(err).toContain(
+      'its last answer (not saved):\nI cannot help with that: no such table.\nhad these problems:\n  Your answer was not valid JSON',
+    );
   });
 
   it('waits as long as a 429 Retry-After asks, then goes on', async () => {
@@ -252,10 +353,10 @@ describe('nudge new', () => {
     expect(second.err).toMatch(/nudge\.yaml:3:3 ai\.model: missing required field/);
   });
 
-  it('never sends a row value to the model', () => {
+  it("never sends a row value, a count or a variable's value to the model", () => {
     expect(endpoint.requests.length).toBeGreaterThan(0);
     for (const request of endpoint.requests) {
-      for (const secret of SECRETS) expect(request.body).not.toContain(secret);
+      for (const secret of [...SECRETS, HOOK_TOKEN]) expect(request.body).not.toContain(secret);
     }
   });
 });

@@ -35,6 +35,9 @@ stages:
     do: [{ track: { event: order_placed } }]
 `;
 
+/** A variable YAML may name (`${HOOK_TOKEN}`): its value is never in an answer. */
+const HOOK_TOKEN = 'tok-Ibex-9905-secret';
+
 let cwd: string;
 let client: Client;
 let readOnly: Client;
@@ -44,7 +47,7 @@ async function connect(args: string[] = []): Promise<Client> {
     command: process.execPath,
     args: ['--import', TSX, path.join(REPO, 'src/cli/main.ts'), ...args, 'mcp'],
     cwd,
-    env: { ...(process.env as Record<string, string>), DATABASE_URL: db.url },
+    env: { ...(process.env as Record<string, string>), DATABASE_URL: db.url, HOOK_TOKEN },
     stderr: 'pipe',
   });
   const mcp = new Client({ name: 'nudge-test', version: '1.0.0' });
@@ -203,6 +206,30 @@ stages:
     expect(
       (await json(client, 'list_features')).map((f: { status: string }) => f.status),
     ).toContain('draft');
+  });
+
+  it('answers broken YAML given to write_draft_feature with located errors, writing nothing', async () => {
+    const yaml =
+      'name: broken\ntrigger: { table: public.orders, on: insert\nstages:\n  - name: a\n';
+    const result = await call(client, 'write_draft_feature', { yaml });
+    expect(result.isError).toBe(true);
+    const { written, errors } = JSON.parse(result.text);
+    expect(written).toBe(false);
+    expect(errors[0]).toMatchObject({
+      line: expect.any(Number),
+      message: expect.stringMatching(/^nudge\/features\/broken\.yaml:\d+:\d+ /),
+    });
+    expect(existsSync(path.join(cwd, 'nudge/features/broken.yaml'))).toBe(false);
+  });
+
+  it('names a variable in its errors, never its value', async () => {
+    const yaml =
+      'name: hooked\ntrigger: { table: public.orders, on: "${HOOK_TOKEN}" }\ncontact: { id: new.user_id }\nstages:\n  - name: a\n';
+    for (const tool of ['validate_feature', 'write_draft_feature']) {
+      const result = await call(client, tool, { yaml });
+      expect(result.text, tool).toContain('got \\"${HOOK_TOKEN}\\"');
+      expect(result.text, tool).not.toContain(HOOK_TOKEN);
+    }
   });
 
   it('plans, refuses deploy without confirm, deploys with it and returns what it applied', async () => {
