@@ -4,6 +4,7 @@
 import type { Context, ErrorHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
+import { MOUNTS } from './mounts.js';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -35,7 +36,17 @@ export function makeErrorHandler(
       onHttpError?.(error, c);
       return c.json(errorBody(error.code, error.detail, error.more), error.status, error.headers);
     }
-    log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+    log.error({ err: error, method: c.req.method, path: loggedPath(c) }, 'request failed');
     return c.json(errorBody('internal', 'internal error; see the Nudge log'), 500);
   };
+}
+
+/**
+ * The path a failed request is logged with. Under /email the path holds the
+ * signed token of an unsubscribe or preference link — a credential, never
+ * logged — so there it is the route (`/email/unsubscribe/:token`).
+ */
+function loggedPath(c: Context): string {
+  const path = c.req.path;
+  return path === MOUNTS.email || path.startsWith(`${MOUNTS.email}/`) ? c.req.routePath : path;
 }

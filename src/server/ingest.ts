@@ -4,9 +4,10 @@
 // Checks run cheapest first and nothing unauthenticated is parsed: declared
 // size (413, in the server's limitDeclaredBody), credentials and timestamp (401), the streamed body counted
 // against the limit as it arrives (413; never buffered past it), signature
-// (401), JSON (400), shape (422). Then the rows go to the inbox keyed by the
-// delivery's webhook-id, so a sender that retries — or pg_net and Nudge's
-// reconcile both delivering one batch — stores each row once. The answer is
+// (401), a delivery id over 200 characters (400), JSON (400), shape (422).
+// Then the rows go to the inbox keyed by the delivery's webhook-id, so a
+// sender that retries — or pg_net and Nudge's reconcile both delivering one
+// batch — stores each row once. The answer is
 // 202 with how many rows were new; the engine is woken only when some were.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
@@ -21,6 +22,25 @@ import { eventsFromPayload } from './payloads.js';
 
 /** Standard Webhooks' tolerance: timestamps more than 5 minutes off are refused. */
 export const TIMESTAMP_TOLERANCE_S = 5 * 60;
+
+/** The longest delivery id (webhook-id, svix-id, idempotency-key) kept as a key. */
+export const MAX_DELIVERY_ID = 200;
+
+/**
+ * A sender's delivery id, refused (400) past MAX_DELIVERY_ID characters: the
+ * inbox keeps it in a unique index, whose entries PostgreSQL caps at about
+ * 2.7 kB — a longer id would fail there as a 500 (and a sender retries a 500).
+ */
+export function deliveryId(header: string, value: string): string {
+  if (value.length > MAX_DELIVERY_ID) {
+    throw new HttpError(
+      400,
+      'bad_header',
+      `${header}: expected at most ${MAX_DELIVERY_ID} characters, got ${value.length}`,
+    );
+  }
+  return value;
+}
 
 export interface IngestOptions {
   sql: postgres.Sql;
@@ -62,7 +82,7 @@ export function makeIngestHandler(options: IngestOptions) {
           'webhook-signature does not match: signed with another secret, or the body was changed',
         );
       }
-      deliveryKey = webhook['webhook-id'];
+      deliveryKey = deliveryId('webhook-id', webhook['webhook-id']);
     } else {
       const token = sharedSecretOf(c);
       if (token === undefined) {
@@ -79,7 +99,9 @@ export function makeIngestHandler(options: IngestOptions) {
       body = await readCapped(c.req.raw, options.maxBodyBytes);
       // Supabase Database Webhooks carry no delivery id (and pg_net never
       // resends one), so each is its own delivery unless the sender names it.
-      deliveryKey = c.req.header('idempotency-key') ?? `db-webhook:${randomUUID()}`;
+      const named = c.req.header('idempotency-key');
+      deliveryKey =
+        named === undefined ? `db-webhook:${randomUUID()}` : deliveryId('idempotency-key', named);
     }
 
     const { shape, events } = eventsFromPayload(

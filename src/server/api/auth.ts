@@ -1,9 +1,10 @@
 // Bearer API keys: 401 when the key is missing, unknown or revoked. For /v1,
 // then 429 when the key is over its rate limit and 403 when a read key asks
 // for a write (anything but GET and HEAD). GET /metrics takes any live key,
-// or none from a loopback peer.
+// or none from a loopback peer asking for a loopback host.
 import type { Context, MiddlewareHandler } from 'hono';
 import type postgres from 'postgres';
+import { isLoopback } from '../dashboard/access.js';
 import { HttpError } from '../http-error.js';
 import { isDashboardWrite } from './dashboard.js';
 import { type ApiKeyInfo, authenticateApiKey, type KeyScope } from './keys.js';
@@ -60,11 +61,16 @@ export function requireApiKey(sql: postgres.Sql, limiter: RateLimiter): Middlewa
 
 /**
  * Open to a peer on the loopback interface (Prometheus on the same machine)
- * unless it sends a key, which must then be live; anyone else needs a key.
+ * that asks for a loopback host, unless it sends a key, which must then be
+ * live; anyone else needs a key. The Host counts too: a web page's own name
+ * made to resolve to 127.0.0.1 (DNS rebinding) lets the browser of someone on
+ * this machine read what it fetches, from a loopback peer — but with its own
+ * name in Host.
  */
 export function loopbackOrApiKey(sql: postgres.Sql): MiddlewareHandler {
   return async (c, next) => {
-    if (c.req.header('authorization') !== undefined || !fromLoopback(c)) {
+    const open = fromLoopback(c) && isLoopback(new URL(c.req.url).hostname);
+    if (c.req.header('authorization') !== undefined || !open) {
       await authenticate(c, sql);
     }
     await next();

@@ -127,9 +127,11 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
           c,
           'That link’s token is not valid for this Nudge: open the link printed at its latest start (nudge dev and nudge start print a new one at each start, unless NUDGE_DASHBOARD_TOKEN is set).',
         );
-      setSession(c, cookie);
+      setSession(c, cookie, publicUrl);
       secure(c, APP_CSP);
-      return c.redirect(pageAsked(c), 303);
+      // Through safeNext too: `//evil.example/?token=…` asks for a page whose
+      // path, as a Location, is another host.
+      return c.redirect(safeNext(pageAsked(c)), 303);
     }
     const cookie = getCookie(c, SESSION_COOKIE);
     if (!(await access.session(cookie)))
@@ -164,7 +166,7 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
     const credential = form.get('token') ?? '';
     const cookie = await access.login(credential);
     if (!cookie) return login(c, 'That token or API key does not open this dashboard.', next);
-    setSession(c, cookie);
+    setSession(c, cookie, publicUrl);
     return c.redirect(next, 303);
   });
   dashboard.post('/logout', async (c) => {
@@ -184,12 +186,21 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
   };
 }
 
-function setSession(c: Context, cookie: string): void {
+/**
+ * The session cookie; Secure when the browser came over https: the request's
+ * own URL, or server.public_url's host behind a proxy that ends TLS (the
+ * server then sees http://), so the cookie never travels in plain http there.
+ */
+function setSession(c: Context, cookie: string, publicUrl: string | undefined): void {
+  const url = new URL(c.req.url);
+  const proxied = publicUrl !== undefined ? new URL(publicUrl) : undefined;
   setCookie(c, SESSION_COOKIE, cookie, {
     httpOnly: true,
     sameSite: 'Strict',
     path: '/',
-    secure: new URL(c.req.url).protocol === 'https:',
+    secure:
+      url.protocol === 'https:' ||
+      (proxied?.protocol === 'https:' && proxied.hostname === url.hostname),
   });
 }
 
@@ -215,6 +226,9 @@ function safeNext(next: string): string {
   const here = 'http://nudge.invalid';
   const url = new URL(next, here);
   if (url.origin !== here) return '/';
+  // Resolving dot segments can make the path itself start with `//`
+  // (`/.//evil.example`): as a Location, that is another host.
+  if (url.pathname.startsWith('//')) return '/';
   const page = url.pathname.replace(/\/+$/, '');
   return page === '/login' || page === '/logout' ? '/' : `${url.pathname}${url.search}${url.hash}`;
 }

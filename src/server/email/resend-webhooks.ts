@@ -15,7 +15,10 @@ import {
 } from '../../email/delivery-events.js';
 import { parseJson, readCapped } from '../body.js';
 import { HttpError } from '../http-error.js';
-import { TIMESTAMP_TOLERANCE_S } from '../ingest.js';
+import { deliveryId, TIMESTAMP_TOLERANCE_S } from '../ingest.js';
+
+/** The longest recipient address taken (a line of a message: RFC 5322's 998, rounded). */
+const MAX_ADDRESS_BYTES = 1000;
 
 export interface ResendIngestOptions {
   sql: postgres.Sql;
@@ -82,6 +85,7 @@ export function makeResendIngest(options: ResendIngestOptions) {
         'svix-signature does not match: signed with another secret, or the body was changed',
       );
     }
+    deliveryId('svix-id', svix.id);
     const payload = parseJson(body, c.req.header('content-type')) as {
       type?: unknown;
       created_at?: unknown;
@@ -97,12 +101,26 @@ export function makeResendIngest(options: ResendIngestOptions) {
     const type = payload.type;
     const known = (DELIVERY_EVENTS as readonly string[]).includes(type);
     const data = payload.data ?? {};
-    const occurred = new Date(typeof payload.created_at === 'string' ? payload.created_at : now());
+    // A created_at PostgreSQL cannot store (year 0, a negative or 5-digit year)
+    // is as one JS cannot read: the time it arrived, not a 500 Resend retries.
+    const created = new Date(typeof payload.created_at === 'string' ? payload.created_at : now());
+    const year = created.getUTCFullYear();
+    const occurred = year >= 1 && year <= 9999 ? created : new Date(now());
     const to = Array.isArray(data.to)
       ? data.to.filter((t): t is string => typeof t === 'string')
       : typeof data.to === 'string'
         ? [data.to]
         : [];
+    // An address is a key (suppressions): one past what an index entry holds
+    // would fail in the database as a 500. No address comes near it (RFC 5321: 254).
+    const long = to.findIndex((address) => Buffer.byteLength(address) > MAX_ADDRESS_BYTES);
+    if (long >= 0) {
+      throw new HttpError(
+        422,
+        'invalid_payload',
+        `data.to${Array.isArray(data.to) ? `[${data.to.indexOf(to[long])}]` : ''}: expected an email address of at most ${MAX_ADDRESS_BYTES} bytes`,
+      );
+    }
     const outcome = await options.sql.begin(async (tx) => {
       const [fresh] = await tx`
         insert into nudge_engine.provider_deliveries (provider, delivery_id, event_type)
@@ -114,7 +132,7 @@ export function makeResendIngest(options: ResendIngestOptions) {
       const applied = await applyDeliveryEvent(tx, {
         deliveryId: svix.id,
         type: type as DeliveryEventType,
-        occurredAt: Number.isNaN(occurred.getTime()) ? new Date(now()) : occurred,
+        occurredAt: occurred,
         messageId: typeof email_id === 'string' ? email_id : null,
         to,
         data: rest,
