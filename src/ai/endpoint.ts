@@ -8,6 +8,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import { NudgeError } from '../errors.js';
 import { retryAfterMs } from '../retry-after.js';
+import { redactUrl } from '../source/connect.js';
 
 export interface AiEndpoint {
   baseUrl: string;
@@ -66,7 +67,15 @@ export async function completeChat(
   options: { sleep?: Sleep; onFormatRefused?: () => void } = {},
 ): Promise<string> {
   const sleep = options.sleep ?? realSleep;
-  const url = `${endpoint.baseUrl}/chat/completions`;
+  const url = new URL(`${endpoint.baseUrl}/chat/completions`);
+  // A user and password in base_url (a proxy with basic auth) go in a header:
+  // fetch refuses a URL that carries them. Messages name the URL without the password.
+  const shown = redactUrl(url.href);
+  const basic = url.username
+    ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+    : undefined;
+  url.username = '';
+  url.password = '';
   let format = responseSchema;
   const bodyOf = () =>
     JSON.stringify({
@@ -87,7 +96,11 @@ export async function completeChat(
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
+          ...(endpoint.apiKey
+            ? { authorization: `Bearer ${endpoint.apiKey}` }
+            : basic
+              ? { authorization: basic }
+              : {}),
         },
         body: bodyOf(),
         signal: AbortSignal.timeout(endpoint.timeoutMs),
@@ -98,17 +111,17 @@ export async function completeChat(
       const name = (error as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new NudgeError(
-          `the AI endpoint ${url} did not answer within ${endpoint.timeoutMs} ms`,
+          `the AI endpoint ${shown} did not answer within ${endpoint.timeoutMs} ms`,
           'a local model may need longer: raise ai.timeout_ms in nudge.yaml',
         );
       }
       const cause = (error as Error & { cause?: Error }).cause?.message;
       throw new NudgeError(
-        `cannot reach the AI endpoint ${url}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`,
+        `cannot reach the AI endpoint ${shown}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`,
         'check ai.base_url in nudge.yaml and that the server is running',
       );
     }
-    if (response.ok) return contentOf(text, url);
+    if (response.ok) return contentOf(text, shown);
     const said = redact(errorText(text), endpoint.apiKey);
     if (
       format &&
@@ -137,13 +150,13 @@ export async function completeChat(
       response.status === 401 || response.status === 403
         ? 'check the API key in the environment variable named by ai.api_key_env (default NUDGE_AI_API_KEY)'
         : response.status === 404
-          ? `check ai.base_url (it usually ends in /v1; this request went to ${url}) and ai.model`
+          ? `check ai.base_url (it usually ends in /v1; this request went to ${shown}) and ai.model`
           : undefined,
     );
   }
 }
 
-type Message = { content?: unknown; refusal?: unknown };
+type Message = { content?: unknown; refusal?: unknown; cut?: boolean };
 
 function contentOf(text: string, url: string): string {
   const message = text.trimStart().startsWith('data:') ? streamedMessage(text) : oneMessage(text);
@@ -152,6 +165,13 @@ function contentOf(text: string, url: string): string {
   }
   if (typeof message?.refusal === 'string' && message.refusal) {
     throw new NudgeError(`the model refused: ${message.refusal}`);
+  }
+  // Asked again, a model stops at the same limit: say which limit, not "not JSON".
+  if (message?.cut) {
+    throw new NudgeError(
+      'the model stopped at its output limit before its answer ended (finish_reason: length)',
+      'use a model with a larger context; with Ollama, raise the context length (OLLAMA_CONTEXT_LENGTH, or num_ctx in a Modelfile): its default is smaller than this prompt',
+    );
   }
   if (typeof message?.content !== 'string') {
     throw new NudgeError(`the AI endpoint ${url} answered without choices[0].message.content`);
@@ -162,8 +182,10 @@ function contentOf(text: string, url: string): string {
 /** choices[0].message of a JSON answer; undefined when it is not JSON. */
 function oneMessage(text: string): Message | null | undefined {
   try {
-    const json = JSON.parse(text) as { choices?: { message?: Message }[] };
-    return json.choices?.[0]?.message ?? null;
+    const json = JSON.parse(text) as { choices?: { message?: Message; finish_reason?: unknown }[] };
+    const choice = json.choices?.[0];
+    if (!choice?.message) return null;
+    return choice.finish_reason === 'length' ? { ...choice.message, cut: true } : choice.message;
   } catch {
     return undefined;
   }
@@ -173,10 +195,11 @@ function oneMessage(text: string): Message | null | undefined {
 function streamedMessage(text: string): Message | undefined {
   let content = '';
   let refusal = '';
+  let cut = false;
   for (const line of text.split(/\r?\n/)) {
     const data = /^data:\s?(.*)$/.exec(line)?.[1]?.trim();
     if (!data || data === '[DONE]') continue;
-    let event: { choices?: { delta?: Message; message?: Message }[] };
+    let event: { choices?: { delta?: Message; message?: Message; finish_reason?: unknown }[] };
     try {
       event = JSON.parse(data);
     } catch {
@@ -185,8 +208,9 @@ function streamedMessage(text: string): Message | undefined {
     const delta = event.choices?.[0]?.delta ?? event.choices?.[0]?.message;
     if (typeof delta?.content === 'string') content += delta.content;
     if (typeof delta?.refusal === 'string') refusal += delta.refusal;
+    if (event.choices?.[0]?.finish_reason === 'length') cut = true;
   }
-  return refusal ? { refusal } : { content };
+  return refusal ? { refusal } : { content, cut };
 }
 
 function errorText(text: string): string {

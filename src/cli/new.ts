@@ -11,7 +11,7 @@ import { aiEndpointOf, type Sleep } from '../ai/endpoint.js';
 import { checkFeatureText, featureFilePath } from '../ai/validate.js';
 import { NudgeError } from '../errors.js';
 import { Catalog } from '../source/catalog.js';
-import { sourceError } from '../source/connect.js';
+import { redactUrl, sourceError } from '../source/connect.js';
 import { type Analysis, allTables, analyzeDatabase } from '../source/introspect.js';
 import { backtest } from './backtest.js';
 import type { Io } from './io.js';
@@ -63,7 +63,7 @@ export async function newFeature(
         io.err(
           c.dim(
             repair === 0
-              ? `Asking ${endpoint.model} (${endpoint.baseUrl}); only the schema is sent, never rows…`
+              ? `Asking ${endpoint.model} (${redactUrl(endpoint.baseUrl)}); only the schema is sent, never rows…`
               : `Repair ${repair} of ${MAX_REPAIRS}: sending back ${problems.length} problem${problems.length === 1 ? '' : 's'}…`,
           ),
         ),

@@ -176,6 +176,42 @@ describe('completeChat', () => {
     });
   });
 
+  it('says the answer was cut at the output limit, whole or streamed, instead of "not JSON"', async () => {
+    const cut = { message: expect.stringContaining('(finish_reason: length)') };
+    rec.failNext(
+      1,
+      200,
+      {},
+      { choices: [{ message: { content: '{"name":"x","stages":[' }, finish_reason: 'length' }] },
+    );
+    expect(await ask(endpoint()).catch((e: unknown) => e)).toMatchObject({
+      ...cut,
+      hint: expect.stringContaining('OLLAMA_CONTEXT_LENGTH'),
+    });
+    const event = (choice: object) => `data: ${JSON.stringify({ choices: [choice] })}\n\n`;
+    rec.failNext(
+      1,
+      200,
+      { 'content-type': 'text/event-stream' },
+      `${event({ delta: { content: '{"name":' } })}${event({ delta: {}, finish_reason: 'length' })}data: [DONE]\n\n`,
+    );
+    expect(await ask(endpoint()).catch((e: unknown) => e)).toMatchObject(cut);
+  });
+
+  it('sends a user and password in base_url as basic auth, and never names the password', async () => {
+    const baseUrl = `${rec.url.replace('//', '//me:s3cret-pw@')}/v1`;
+    expect(await ask(endpoint({ baseUrl }))).toBe('{"name":"x"}');
+    expect(rec.requests.at(-1)!.headers.authorization).toBe(
+      `Basic ${Buffer.from('me:s3cret-pw').toString('base64')}`,
+    );
+    rec.failNext(1, 404, {}, { error: { message: 'no such route' } });
+    const error = await ask(endpoint({ baseUrl })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ hint: expect.stringContaining('me:***@') });
+    expect(JSON.stringify([String(error), (error as { hint: string }).hint])).not.toContain(
+      's3cret-pw',
+    );
+  });
+
   it('says so when the answer has no message content', async () => {
     rec.failNext(1, 200, {}, { choices: [] });
     await expect(ask(endpoint())).rejects.toThrow('answered without choices[0].message.content');
