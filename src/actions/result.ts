@@ -2,15 +2,7 @@
 // receiver's JSON may hold what PostgreSQL's json refuses — a lone surrogate
 // (`"\ud800"`, half an emoji) or NUL — and a body cut to a length may end in
 // half a pair: one such string made the whole batch's recording fail.
-
-/** A lone UTF-16 surrogate: a high one not followed by a low one, or a low one not after a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** The text well-formed (each lone surrogate U+FFFD, as String.prototype.toWellFormed does) and without NUL. */
-function storableText(text: string): string {
-  const formed = text.replace(LONE_SURROGATE, '\uFFFD');
-  return formed.includes('\u0000') ? formed.replaceAll('\u0000', '') : formed;
-}
+import { toStorableText } from '../db/storable-text.js';
 
 /** The first `max` UTF-16 units of the text, one fewer when the last would be half a surrogate pair. */
 export function cutText(text: string, max: number): string {
@@ -20,18 +12,18 @@ export function cutText(text: string, max: number): string {
 }
 
 /**
- * The value with every string in it, keys too, made storable (storableText),
+ * The value with every string in it, keys too, made storable (toStorableText),
  * at any depth: what markSucceeded writes as a run's result.
  */
 export function storableResult(value: unknown): unknown {
-  if (typeof value === 'string') return storableText(value);
+  if (typeof value === 'string') return toStorableText(value);
   if (Array.isArray(value)) return value.map(storableResult);
   if (value === null || typeof value !== 'object') return value;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') return storableResult(toJSON.call(value));
   // fromEntries, not assignment: a "__proto__" key stays a key.
   return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [storableText(key), storableResult(item)]),
+    Object.entries(value).map(([key, item]) => [toStorableText(key), storableResult(item)]),
   );
 }
 
@@ -42,5 +34,5 @@ export function storableResult(value: unknown): unknown {
  */
 export function essentialResult(value: unknown): { message_id: string } | null {
   const id = (value as { message_id?: unknown } | null)?.message_id;
-  return typeof id === 'string' ? { message_id: storableText(id) } : null;
+  return typeof id === 'string' ? { message_id: toStorableText(id) } : null;
 }

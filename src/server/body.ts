@@ -4,6 +4,7 @@
 // ingest.max_body_bytes, for every route: a declared length over it is
 // refused before anything else (authentication included) is looked at.
 import type { MiddlewareHandler } from 'hono';
+import { isStorableText } from '../db/storable-text.js';
 import { type Issue, plainMessage, valueAtPath } from '../zod-words.js';
 import { HttpError } from './http-error.js';
 
@@ -50,14 +51,6 @@ export const MAX_JSON_DEPTH = 256;
 /** How many steps of a too deep value's path its error names. */
 const DEEP_PATH_SHOWN = 6;
 
-/** A surrogate without its pair: jsonb refuses it (and text would get U+FFFD). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Whether PostgreSQL can store this text: no U+0000, no unpaired surrogate. */
-export function storableText(text: string): boolean {
-  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
-}
-
 /**
  * The body as JSON: 400 when it is not JSON; 422 naming the place when it
  * nests deeper than MAX_JSON_DEPTH or holds text PostgreSQL cannot store —
@@ -85,7 +78,7 @@ export function parseJson(text: string, contentType?: string): unknown {
     const node = stack.pop()!;
     const { value } = node;
     if (typeof value === 'string') {
-      if (!storableText(value)) throw unstorable(fieldOf(pathOf(node)));
+      if (!isStorableText(value)) throw unstorable(fieldOf(pathOf(node)));
     } else if (typeof value === 'object' && value !== null) {
       if (node.depth >= MAX_JSON_DEPTH) {
         // Where the nesting starts, not all of its 256 steps.
@@ -103,7 +96,7 @@ export function parseJson(text: string, contentType?: string): unknown {
           stack.push({ value: item, key, parent: node, depth });
       } else {
         for (const [key, item] of Object.entries(value)) {
-          if (!storableText(key)) throw unstorable(`${fieldOf(pathOf(node))} (a key)`);
+          if (!isStorableText(key)) throw unstorable(`${fieldOf(pathOf(node))} (a key)`);
           stack.push({ value: item, key, parent: node, depth });
         }
       }
