@@ -13,7 +13,7 @@ import { sourceError } from '../source/connect.js';
 import { formatTableName } from '../source/names.js';
 import { NUDGE_VERSION } from '../version.js';
 import { itemStatements, makePlan, type Plan, type PlanItem, planStatements } from './plan.js';
-import { readCaptureState } from './state.js';
+import { NOT_CLONED, readCaptureState } from './state.js';
 import { capturedByOf, deployingPart, type ObjectsPart, objectsParts } from './transports/index.js';
 import type { DesiredCaptures, Loss } from './transports/port.js';
 import { captureKey } from './triggers.js';
@@ -335,6 +335,6 @@ export async function nudgeTriggers(sql: postgres.Sql) {
       join pg_class c on c.oid = t.tgrelid
       join pg_namespace n on n.oid = c.relnamespace
      where p.pronamespace = (select oid from pg_namespace where nspname = 'nudge')
-       and not t.tgisinternal
+       and not t.tgisinternal and ${sql.unsafe(NOT_CLONED)}
      order by 1, 2, 3`;
 }

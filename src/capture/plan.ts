@@ -21,6 +21,8 @@ import {
   dropCaptureSql,
   dropRowsTableSql,
   enrichmentRowSql,
+  FUNCTION_SETTINGS,
+  transitionTables,
 } from './triggers.js';
 
 export type Action = 'create' | 'replace' | 'drop' | 'unchanged';
@@ -348,6 +350,12 @@ function driftOf(object: CaptureObject, deployed: DeployedCapture): string[] {
   if (!deployed.marker) drift.push('marker comment was removed by hand');
   else if (deployed.actualHash !== deployed.marker.hash)
     drift.push('function body was edited by hand');
+  if (!deployed.securityDefiner)
+    drift.push(
+      'function was made SECURITY INVOKER by hand (writes by roles without access to schema nudge are not captured)',
+    );
+  if (deployed.settings.join('\n') !== FUNCTION_SETTINGS.join('\n'))
+    drift.push('function settings were changed by hand');
   const trigger = deployed.triggers.find(
     (t) =>
       t.schema === object.table.schema &&
@@ -358,7 +366,18 @@ function driftOf(object: CaptureObject, deployed: DeployedCapture): string[] {
   else {
     if (trigger.enabled !== 'O')
       drift.push(ENABLE_MODES[trigger.enabled] ?? 'trigger mode was changed by hand');
-    if (trigger.level !== object.level || trigger.events.join(',') !== object.operation) {
+    // As createCaptureSql makes it: AFTER, on every row or statement of its
+    // operation, with its transition table. A trigger re-created BEFORE (its
+    // transition table is gone), with a WHEN or UPDATE OF, captures less.
+    const transition = transitionTables(object);
+    if (
+      trigger.level !== object.level ||
+      trigger.events.join(',') !== object.operation ||
+      trigger.timing !== 'after' ||
+      trigger.narrowed ||
+      trigger.newTable !== transition.newTable ||
+      trigger.oldTable !== transition.oldTable
+    ) {
       drift.push('trigger was changed by hand');
     }
   }

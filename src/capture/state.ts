@@ -25,6 +25,13 @@ export interface DeployedTrigger {
   enabled: string;
   level: 'row' | 'statement';
   events: string[];
+  /** When it fires: Nudge's fire AFTER the write. */
+  timing: 'before' | 'after' | 'instead';
+  /** It has a WHEN condition, a column list (UPDATE OF), arguments, or is a constraint trigger: Nudge's have none. */
+  narrowed: boolean;
+  /** Names of its transition tables (REFERENCING NEW / OLD TABLE AS), or null. */
+  newTable: string | null;
+  oldTable: string | null;
 }
 
 export interface DeployedCapture {
@@ -32,6 +39,9 @@ export interface DeployedCapture {
   marker?: Marker;
   /** sha256 of the function body as it is in the database now. */
   actualHash: string;
+  /** SECURITY DEFINER, as Nudge makes it, and its SET clauses (proconfig). */
+  securityDefiner: boolean;
+  settings: string[];
   triggers: DeployedTrigger[];
 }
 
@@ -68,6 +78,14 @@ export interface CaptureState extends TransportState {
 
 const BASE_FUNCTIONS = new Set(['enrich']);
 
+/**
+ * A trigger of its own, not the clone a row-level trigger on a partitioned
+ * table has on each partition (tgparentid, PostgreSQL 13+; clones were
+ * internal before): those come and go with it, and cannot be dropped alone.
+ * Read through to_jsonb so the column may be missing.
+ */
+export const NOT_CLONED = "coalesce((to_jsonb(t) ->> 'tgparentid')::oid, 0) = 0";
+
 export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const schema = await readSchemaState(sql);
   const transports = await readTransportStates(sql);
@@ -82,14 +100,28 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
       ...transports,
     };
 
+  const notCloned = sql.unsafe(NOT_CLONED);
   const functions = await sql<
-    { name: string; comment: string | null; src: string; triggers: DeployedTrigger[] | null }[]
+    {
+      name: string;
+      comment: string | null;
+      src: string;
+      definer: boolean;
+      settings: string[] | null;
+      triggers: DeployedTrigger[] | null;
+    }[]
   >`
     select p.proname as name, obj_description(p.oid, 'pg_proc') as comment, p.prosrc as src,
+           p.prosecdef as definer, p.proconfig::text[] as settings,
            (select json_agg(json_build_object(
                      'schema', n.nspname, 'table', c.relname, 'name', t.tgname,
                      'enabled', t.tgenabled,
                      'level', case when t.tgtype & 1 = 1 then 'row' else 'statement' end,
+                     'timing', case when t.tgtype & 2 = 2 then 'before'
+                                    when t.tgtype & 64 = 64 then 'instead' else 'after' end,
+                     'narrowed', t.tgqual is not null or cardinality(t.tgattr::int2[]) > 0
+                                 or t.tgnargs > 0 or t.tgconstraint <> 0,
+                     'newTable', t.tgnewtable, 'oldTable', t.tgoldtable,
                      'events', array_remove(array[
                         case when t.tgtype & 4 = 4 then 'insert' end,
                         case when t.tgtype & 8 = 8 then 'delete' end,
@@ -99,7 +131,7 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
               from pg_trigger t
               join pg_class c on c.oid = t.tgrelid
               join pg_namespace n on n.oid = c.relnamespace
-             where t.tgfoid = p.oid and not t.tgisinternal) as triggers
+             where t.tgfoid = p.oid and not t.tgisinternal and ${notCloned}) as triggers
       from pg_proc p
      where p.pronamespace = 'nudge'::regnamespace and p.prorettype = 'trigger'::regtype
      order by p.proname`;
@@ -112,6 +144,8 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
         functionName: f.name,
         ...(marker ? { marker } : {}),
         actualHash: sha256(f.src),
+        securityDefiner: f.definer,
+        settings: f.settings ?? [],
         triggers: f.triggers ?? [],
       };
     });

@@ -9,7 +9,9 @@
 // * It is cheap. INSERT and DELETE use statement-level triggers with
 //   transition tables: one INSERT ... SELECT per statement, however many rows.
 //   UPDATE uses a row-level trigger, because a statement-level one cannot pair
-//   old and new rows reliably (a primary key may change); it is exact.
+//   old and new rows reliably (a primary key may change); it is exact. So do
+//   INSERT and DELETE on a partitioned table: a statement-level trigger there
+//   does not fire for rows written into a partition directly.
 //
 // * It copies no credentials, and only what features read (columns.ts): the
 //   rows are built column by column, never as the whole row.
@@ -93,6 +95,13 @@ export interface CaptureNeed {
   primaryKey?: string[];
   /** The columns this need reads (default: all capturable, "reads whole rows"). */
   reads?: ColumnReads;
+  /**
+   * A partitioned table: its INSERT and DELETE captures are row-level too. A
+   * statement-level trigger on it fires only for statements naming it, not
+   * for rows written into a partition directly; a row-level one is cloned to
+   * every partition, present and future.
+   */
+  partitioned?: boolean;
 }
 
 /** A column of a captured table; `type` is its format_type(), which names the rows table. */
@@ -101,14 +110,16 @@ export interface CapturedColumn {
   type: string;
 }
 
-/** The columns and primary key of a catalog table, as a need carries them. */
+/** The columns and primary key of a catalog table (and whether it is partitioned), as a need carries them. */
 export function capturedColumns(table: {
   columns: CapturedColumn[];
   primaryKey: string[];
-}): Pick<CaptureNeed, 'columns' | 'primaryKey'> {
+  kind?: string;
+}): Pick<CaptureNeed, 'columns' | 'primaryKey' | 'partitioned'> {
   return {
     columns: table.columns.map(({ name, type }) => ({ name, type })),
     primaryKey: [...table.primaryKey],
+    ...(table.kind === 'partitioned table' ? { partitioned: true } : {}),
   };
 }
 
@@ -130,6 +141,8 @@ export interface CaptureObject {
   rows?: RowsTable;
   /** The columns the trigger copies, and those it leaves in the table and why. */
   columns: CaptureColumns;
+  /** The table is partitioned (CaptureNeed.partitioned). */
+  partitioned?: true;
 }
 
 export const MARKER_PREFIX = 'nudge:capture ';
@@ -140,6 +153,21 @@ const OLD_ROWS = 'nudge_old_rows';
 function transitionOf(operation: Operation): string {
   return operation === 'insert' ? NEW_ROWS : OLD_ROWS;
 }
+
+/** The transition tables a capture's trigger declares (REFERENCING), as pg_trigger names them. */
+export function transitionTables(object: Pick<CaptureObject, 'operation' | 'level'>): {
+  newTable: string | null;
+  oldTable: string | null;
+} {
+  const statement = object.level === 'statement';
+  return {
+    newTable: statement && object.operation === 'insert' ? NEW_ROWS : null,
+    oldTable: statement && object.operation !== 'insert' ? OLD_ROWS : null,
+  };
+}
+
+/** The function's SET clauses as pg_proc.proconfig holds them (createCaptureSql). */
+export const FUNCTION_SETTINGS = ['search_path=pg_catalog, pg_temp'];
 
 export interface Marker {
   v: 1;
@@ -187,14 +215,15 @@ export function buildCaptureObject(
   const first = needs[0];
   if (!first) throw new Error('buildCaptureObject needs at least one need');
   const { table, operation } = first;
-  const level = operation === 'update' ? 'row' : 'statement';
+  const level =
+    operation === 'update' || needs.some((need) => need.partitioned) ? 'row' : 'statement';
   const enrichments = mergeEnrichments(needs);
-  const refs: RowRefs =
-    level === 'row'
-      ? { new: (c) => `NEW.${ident(c)}`, old: (c) => `OLD.${ident(c)}` }
-      : operation === 'insert'
-        ? { new: (c) => `n.${ident(c)}`, old: () => 'NULL' }
-        : { new: () => 'NULL', old: (c) => `n.${ident(c)}` };
+  // A row an operation does not have reads as NULL (as OLD in an INSERT trigger).
+  const row = level === 'row' ? { new: 'NEW', old: 'OLD' } : { new: 'n', old: 'n' };
+  const refs: RowRefs = {
+    new: (c) => (operation === 'delete' ? 'NULL' : `${row.new}.${ident(c)}`),
+    old: (c) => (operation === 'insert' ? 'NULL' : `${row.old}.${ident(c)}`),
+  };
   // Any need without a filter takes every row; otherwise keep rows any need wants.
   const filter = needs.every((need) => need.filter)
     ? needs.map((need) => `(${need.filter!(refs)})`).join(`\n      OR `)
@@ -251,6 +280,7 @@ export function buildCaptureObject(
     ...(own?.label ? { transport: own.label } : {}),
     ...(rows ? { rows } : {}),
     columns: captured,
+    ...(needs.some((need) => need.partitioned) ? { partitioned: true as const } : {}),
   };
 }
 

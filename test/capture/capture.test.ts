@@ -144,7 +144,12 @@ describe('drift', () => {
     await db.sql`drop trigger nudge_capture_delete on orders`;
     const p = await plan(db.sql, baseNeeds);
     const drift = Object.fromEntries(p.items.map((i) => [i.subject, i.drift]));
-    expect(drift['public.orders update']).toEqual(['function body was edited by hand']);
+    // CREATE OR REPLACE without SECURITY DEFINER and SET search_path drops them too.
+    expect(drift['public.orders update']).toEqual([
+      'function body was edited by hand',
+      'function was made SECURITY INVOKER by hand (writes by roles without access to schema nudge are not captured)',
+      'function settings were changed by hand',
+    ]);
     expect(drift['public.orders delete']).toEqual(['trigger was dropped by hand']);
     await deploy(db.sql, objects(baseNeeds));
 

@@ -12,6 +12,7 @@ import type { DesiredCaptures } from '../../src/capture/transports/port.js';
 import { type Consumer, startConsumer } from '../../src/capture/transports/replication/consumer.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
 import { REPLICATION_FIRST } from '../../src/capture/transports/replication/objects.js';
+import { replicationItems } from '../../src/capture/transports/replication/plan.js';
 import { buildCaptureObjects, type CaptureNeed } from '../../src/capture/triggers.js';
 import { literal } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';
@@ -93,10 +94,11 @@ describe('plan and deploy', () => {
       `create slot ${slotFor(db)}`,
     ]);
     expect(plan.items[1]!.detail).toContain('DEFAULT again when none is captured');
-    // orders is captured on update: published whole (FULL identity), filtered on insert only.
+    // orders is captured on update: published whole (FULL identity), filtered on insert only;
+    // the plan says so, and what the engine keeps of it.
     const insert = plan.items[3]!;
     expect(insert.detail).toBe(
-      `publish insert · "my-app"."Order ""Items""", public.orders filtered`,
+      `publish insert · "my-app"."Order ""Items""" (whole rows: REPLICA IDENTITY FULL needs every column; the engine keeps every column but credentials and excluded ones), public.orders (whole rows: REPLICA IDENTITY FULL needs every column; the engine keeps id, status) filtered`,
     );
     expect(plan.items.some((i) => i.kind === 'capture')).toBe(false);
   });
@@ -129,6 +131,23 @@ describe('plan and deploy', () => {
       { table: orders, columns: ['id', 'status'] },
     ]);
     expect(desired.replication!.fullIdentity).toEqual([]);
+  });
+
+  it('says where a server before PostgreSQL 15 publishes whole rows, and what the engine keeps', () => {
+    const { filter: _, ...insertOnly } = needs()[0]!;
+    const desired = replicationObjects([insertOnly], { slot: 'x', serverVersion: 140000 });
+    expect(desired.replication!.publications[0]!.tables).toEqual([{ table: orders }]);
+    const items = replicationItems(desired.replication, {
+      serverVersion: 140000,
+      publications: [],
+      slots: [],
+      identities: [],
+      madeFull: [],
+      database: db.name,
+    });
+    expect(items.find((i) => i.subject === 'x_insert')!.detail).toBe(
+      'publish insert · public.orders (whole rows: no column lists before PostgreSQL 15; the engine keeps id, status)',
+    );
   });
 });
 

@@ -28,7 +28,12 @@ export function lastResort(table: TableName, operation: Operation): string {
       ${literal(operation)}, ${literal(formatTableName(table))}, err_state, err_message, SQLERRM;`;
 }
 
-/** The last resort of a statement-level body: the rows go to nudge.failed_events. */
+/**
+ * The last resort of a statement-level body: the rows go to nudge.failed_events.
+ * The error variables are read outside the query over the user's rows: a
+ * column of the same name (`err_state`) would make them ambiguous, and the
+ * insert would fail.
+ */
 export function recordFailure(spec: TriggerBodySpec): string {
   const { table, operation, rows } = spec;
   const single = operation === 'insert' ? 'new_row' : 'old_row';
@@ -36,19 +41,27 @@ export function recordFailure(spec: TriggerBodySpec): string {
   return `BEGIN
     INSERT INTO nudge.failed_events
       (schema_name, table_name, operation, ${single}, sqlstate, message, detail, context)
-    SELECT ${constants}, ${spec.json('n', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context
-      FROM ${rows} AS n;
+    SELECT ${constants}, f.r, err_state, err_message, err_detail, err_context
+      FROM (SELECT ${spec.json('n', { jsonb: true, present: true })} AS r FROM ${rows} AS n) AS f;
   ${lastResort(table, operation)}
   END;`;
 }
 
-/** The last resort of a row-level body: the row pair goes to nudge.failed_events. */
+/** Which rows a row-level trigger of this operation has: NEW (insert, update), OLD (update, delete). */
+export function rowSides(operation: Operation): { NEW: boolean; OLD: boolean } {
+  return { NEW: operation !== 'delete', OLD: operation !== 'insert' };
+}
+
+/** The last resort of a row-level body: the row (an update's pair) goes to nudge.failed_events. */
 export function recordRowFailure(spec: TriggerBodySpec): string {
   const { table, operation } = spec;
+  const sides = rowSides(operation);
+  const row = (alias: 'NEW' | 'OLD') =>
+    sides[alias] ? spec.json(alias, { jsonb: true, present: true }) : 'NULL';
   return `BEGIN
     INSERT INTO nudge.failed_events
       (schema_name, table_name, operation, new_row, old_row, sqlstate, message, detail, context)
-    VALUES (${captureConstants(table, operation)}, ${spec.json('NEW', { jsonb: true, present: true })}, ${spec.json('OLD', { jsonb: true, present: true })}, err_state, err_message, err_detail, err_context);
+    VALUES (${captureConstants(table, operation)}, ${row('NEW')}, ${row('OLD')}, err_state, err_message, err_detail, err_context);
   ${lastResort(table, operation)}
   END;`;
 }

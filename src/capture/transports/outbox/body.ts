@@ -11,6 +11,7 @@ import {
   GET_ERROR,
   recordFailure,
   recordRowFailure,
+  rowSides,
 } from '../fallback.js';
 import type { TriggerBody, TriggerBodySpec } from '../port.js';
 
@@ -66,17 +67,22 @@ export function jsonInsert(spec: TriggerBodySpec, enrich: boolean, present = fal
   END IF;`;
 }
 
-/** The row-level (UPDATE) body: as statementBody, one row pair at a time. */
+/**
+ * The row-level body (UPDATE; INSERT and DELETE on a partitioned table): as
+ * statementBody, one row (an UPDATE's pair) at a time.
+ */
 function rowBody(spec: TriggerBodySpec): string {
   const { table, operation, filter } = spec;
   const constants = captureConstants(table, operation);
   const insert = (present: boolean) => {
     const json = (alias: string) => spec.json(alias, { present });
+    const rows = (alias: 'NEW' | 'OLD') =>
+      rowSides(operation)[alias] ? `json_build_array(${json(alias)})` : 'NULL';
     const enrichment = spec.enrich
-      ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json('NEW')}))`
+      ? `json_build_array(nudge.enrich(${literal(table.schema)}, ${literal(table.table)}, ${json(operation === 'delete' ? 'OLD' : 'NEW')}))`
       : 'NULL';
     const values = `INSERT INTO nudge.event_log (schema_name, table_name, operation, row_count, new_rows, old_rows, enrichment)
-    VALUES (${constants}, 1, json_build_array(${json('NEW')}), json_build_array(${json('OLD')}), ${enrichment});`;
+    VALUES (${constants}, 1, ${rows('NEW')}, ${rows('OLD')}, ${enrichment});`;
     return filter ? `IF ${filter} THEN\n    ${values}\n  END IF;` : values;
   };
   return guardedBody(insert(false), insert(true), recordRowFailure(spec));

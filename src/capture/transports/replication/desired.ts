@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../../../config/load.js';
 import { NudgeError, throwIfAny } from '../../../errors.js';
 import type { Feature } from '../../../features/load.js';
 import type { Sql } from '../../../source/connect.js';
+import { formatTableName } from '../../../source/names.js';
 import type { ExcludedColumns } from '../../columns.js';
 import { buildCaptureObjects, type CaptureNeed, captureKey } from '../../triggers.js';
 import type { DesiredCaptures } from '../port.js';
@@ -62,10 +63,36 @@ export function replicationObjects(
       ENRICH_INSTEAD,
     );
   }
+  refuseKeylessPartitions(needs);
   const objects = buildCaptureObjects(needs, options.exclude ? { exclude: options.exclude } : {});
   return withReplication(
     objects,
     replicationDesired(options.slot, objects, insertFilters(needs), options.serverVersion),
+  );
+}
+
+/**
+ * A partitioned table is published with its partitions, and a partition's
+ * replica identity is its own: FULL on the partitioned table does not reach
+ * them. Without a primary key they have none, and PostgreSQL would refuse
+ * every UPDATE and DELETE on them once published: capturing its updates or
+ * deletes is refused, by table, with what can be done instead.
+ */
+function refuseKeylessPartitions(needs: CaptureNeed[]): void {
+  const keyless = new Map<string, CaptureNeed[]>();
+  for (const need of needs) {
+    if (!need.partitioned || need.operation === 'insert' || need.primaryKey?.length) continue;
+    const key = formatTableName(need.table);
+    keyless.set(key, [...(keyless.get(key) ?? []), need]);
+  }
+  const [first] = keyless;
+  if (!first) return;
+  const [table, found] = first;
+  const by = [...new Set(found.map((need) => need.by))].join(', ');
+  const operations = [...new Set(found.map((need) => `${need.operation}s`))].join(' and ');
+  throw new NudgeError(
+    `capture: replication cannot capture the ${operations} of partitioned table ${table} (${by}): it has no primary key, so its partitions have no replica identity, and PostgreSQL would refuse every UPDATE and DELETE on them once published`,
+    `add a primary key to ${table}, or set capture: outbox in nudge.yaml`,
   );
 }
 

@@ -11,6 +11,7 @@ import {
   describeTable,
   dropPublicationSql,
   markPublicationSql,
+  type PublishedTable,
   type ReplicationDesired,
 } from './publication.js';
 import { createSlotSql, dropSlotSql } from './slot.js';
@@ -36,7 +37,16 @@ export function replicationItems(
   items.push(...identities.full);
   for (const spec of desired?.publications ?? []) {
     const deployed = state.publications.find((p) => p.name === spec.name);
-    const tables = spec.tables.length ? spec.tables.map(describeTable).join(', ') : 'no tables';
+    const kept = (t: PublishedTable) =>
+      desired!.captures.find(
+        (c) =>
+          c.operation === spec.operation &&
+          c.table.schema === t.table.schema &&
+          c.table.table === t.table.table,
+      )?.columns;
+    const tables = spec.tables.length
+      ? spec.tables.map((t) => describeTable(t, version, kept(t))).join(', ')
+      : 'no tables';
     const detail = `publish ${spec.operation} · ${tables}`;
     const sql = createPublicationSql(spec, desired!.slot, version, identities.madeFull);
     if (!deployed) {
@@ -53,7 +63,7 @@ export function replicationItems(
     const drift: string[] = [];
     if (!deployed.marker)
       drift.push('a publication of this name exists that Nudge did not make (no marker)');
-    else if (deployed.marker.catalog !== deployed.catalog)
+    else if (![deployed.catalog, deployed.legacyCatalog].includes(deployed.marker.catalog))
       drift.push('publication was changed by hand');
     const changed = deployed.marker !== undefined && deployed.marker.hash !== spec.hash;
     const work = changed || drift.length > 0;

@@ -20,6 +20,8 @@
 // * A row filter goes on the insert publication only (on update and delete
 //   PostgreSQL turns an update that leaves the filter into a DELETE), and
 //   only when the features' condition reads new.* alone.
+// * Publications publish through the partition root (13+): pgoutput would
+//   otherwise name a partitioned table's changes after their partition.
 import { createHash } from 'node:crypto';
 import { dollarQuote, ident, literal } from '../../../db/quote.js';
 import { formatTableName, type TableName } from '../../../source/names.js';
@@ -58,7 +60,13 @@ export interface PublicationSpec {
   name: string;
   operation: Operation;
   tables: PublishedTable[];
-  /** sha256 of the above: the marker's hash. */
+  /**
+   * publish_via_partition_root (PostgreSQL 13+): a change of a partitioned
+   * table arrives under its own name, not its partition's (which the
+   * consumer would not know, and drop).
+   */
+  viaRoot?: true;
+  /** sha256 of the above (viaRoot where a table is partitioned): the marker's hash. */
   hash: string;
 }
 
@@ -95,6 +103,7 @@ export function replicationDesired(
   serverVersion: number,
 ): ReplicationDesired {
   const lists = serverVersion >= 150000;
+  const viaRoot = serverVersion >= 130000;
   const key = (t: TableName) => JSON.stringify([t.schema, t.table]);
   const full = new Map<string, TableName>();
   for (const object of objects)
@@ -115,10 +124,14 @@ export function replicationDesired(
         };
       });
     const name = publicationName(slot, operation);
+    // In the hash only where it changes what is published: a partitioned table.
+    const partitioned = objects.some((o) => o.operation === operation && o.partitioned);
     const hash = createHash('sha256')
-      .update(JSON.stringify([name, operation, tables]))
+      .update(
+        JSON.stringify([name, operation, tables, ...(viaRoot && partitioned ? ['via root'] : [])]),
+      )
       .digest('hex');
-    return { name, operation, tables, hash };
+    return { name, operation, tables, ...(viaRoot ? { viaRoot: true as const } : {}), hash };
   });
   return {
     slot,
@@ -154,15 +167,28 @@ export function parsePublicationMarker(comment: string | null): PublicationMarke
 /**
  * SQL computing a publication's fingerprint from the catalog: its operations
  * and, per table, the column numbers of its list and its filter. Columns
- * added to a table without a list do not change it.
+ * added to a table without a list do not change it. Tables are named in
+ * full, whatever the session's search_path, and publish_via_partition_root
+ * counts (`legacy`: as markers written before, by regclass, which leaves out
+ * a schema the session can see, so a session with another search_path saw
+ * drift there; and without it).
  */
-export function fingerprintSql(publication: string, serverVersion: number): string {
+export function fingerprintSql(
+  publication: string,
+  serverVersion: number,
+  options: { legacy?: boolean } = {},
+): string {
   const detail =
     serverVersion >= 150000
       ? `coalesce(r.prattrs::text, '') || ' ' || coalesce(pg_get_expr(r.prqual, r.prrelid), '')`
       : `''`;
-  return `(SELECT md5(concat_ws('|', p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.puballtables,
-          (SELECT string_agg(r.prrelid::regclass::text || ' ' || ${detail}, ';' ORDER BY r.prrelid::regclass::text)
+  const table = options.legacy
+    ? 'r.prrelid::regclass::text'
+    : `(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.prrelid)`;
+  const viaRoot = !options.legacy && serverVersion >= 130000 ? ' p.pubviaroot,' : '';
+  return `(SELECT md5(concat_ws('|', p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.puballtables,${viaRoot}
+          (SELECT string_agg(${table} || ' ' || ${detail}, ';' ORDER BY ${table})
              FROM pg_publication_rel r WHERE r.prpubid = p.oid)))
      FROM pg_publication p WHERE p.pubname = ${literal(publication)})`;
 }
@@ -182,7 +208,7 @@ export function createPublicationSql(
   );
   return [
     `DROP PUBLICATION IF EXISTS ${ident(spec.name)}`,
-    `CREATE PUBLICATION ${ident(spec.name)}${tables.length ? ` FOR TABLE ${tables.join(', ')}` : ''} WITH (publish = ${literal(spec.operation)})`,
+    `CREATE PUBLICATION ${ident(spec.name)}${tables.length ? ` FOR TABLE ${tables.join(', ')}` : ''} WITH (publish = ${literal(spec.operation)}${spec.viaRoot ? ', publish_via_partition_root = true' : ''})`,
     markPublicationSql(spec, slot, serverVersion, madeFull),
   ];
 }
@@ -206,9 +232,26 @@ export function dropPublicationSql(name: string): string {
   return `DROP PUBLICATION IF EXISTS ${ident(name)}`;
 }
 
-/** `public.orders (id, email) where (...)`, for the plan's detail line. */
-export function describeTable(t: PublishedTable): string {
-  return `${formatTableName(t.table)}${t.columns ? ` (${t.columns.join(', ')})` : ''}${t.filter ? ' filtered' : ''}`;
+/**
+ * `public.orders (id, email) filtered`, for the plan's detail line. A table
+ * published without a column list says so, why, and what the consumer keeps
+ * of its rows (`kept`; undefined: every column that may leave): its other
+ * columns, credentials included, leave the server in the stream.
+ */
+export function describeTable(
+  t: PublishedTable,
+  serverVersion: number,
+  kept: readonly string[] | undefined,
+): string {
+  const whole = () => {
+    const why =
+      serverVersion < 150000
+        ? 'no column lists before PostgreSQL 15'
+        : 'REPLICA IDENTITY FULL needs every column';
+    const keeps = kept ? kept.join(', ') : 'every column but credentials and excluded ones';
+    return ` (whole rows: ${why}; the engine keeps ${keeps})`;
+  };
+  return `${formatTableName(t.table)}${t.columns ? ` (${t.columns.join(', ')})` : whole()}${t.filter ? ' filtered' : ''}`;
 }
 
 /** The capture objects with what replaces their triggers: replication's part of the desired captures (objects.ts). */

@@ -12,6 +12,8 @@ export interface DeployedPublication {
   marker?: PublicationMarker;
   /** The fingerprint of the publication now (publication.ts fingerprintSql). */
   catalog: string;
+  /** The same as markers written before it named tables in full computed it, in this session. */
+  legacyCatalog: string;
 }
 
 export interface DeployedSlot {
@@ -44,11 +46,17 @@ export async function readReplicationState(sql: Sql): Promise<ReplicationState> 
      order by pubname`;
   const publications: DeployedPublication[] = [];
   for (const row of found) {
-    const [print] = await sql.unsafe<{ catalog: string }[]>(
-      `select ${fingerprintSql(row.name, version)} as catalog`,
+    const [print] = await sql.unsafe<{ catalog: string; legacy: string }[]>(
+      `select ${fingerprintSql(row.name, version)} as catalog,
+              ${fingerprintSql(row.name, version, { legacy: true })} as legacy`,
     );
     const marker = parsePublicationMarker(row.comment);
-    publications.push({ name: row.name, ...(marker ? { marker } : {}), catalog: print!.catalog });
+    publications.push({
+      name: row.name,
+      ...(marker ? { marker } : {}),
+      catalog: print!.catalog,
+      legacyCatalog: print!.legacy,
+    });
   }
   const slots = await sql<DeployedSlot[]>`
     select slot_name as name, plugin, database, active from pg_replication_slots

@@ -5,7 +5,13 @@
 // wire format and the reconciler that settles those records.
 import { ident, literal } from '../../../db/quote.js';
 import { NudgeError } from '../../../errors.js';
-import { ERROR_VARIABLES, GET_ERROR, recordFailure, recordRowFailure } from '../fallback.js';
+import {
+  ERROR_VARIABLES,
+  GET_ERROR,
+  recordFailure,
+  recordRowFailure,
+  rowSides,
+} from '../fallback.js';
 import type { TriggerBody, TriggerBodySpec } from '../port.js';
 
 /** Rows per request: smaller than the outbox's 1000 so a batch fits ingest.max_body_bytes. */
@@ -116,13 +122,22 @@ END
 `;
 }
 
-/** UPDATE: one request per row, pairing the row before and after exactly. */
+/**
+ * UPDATE (and INSERT, DELETE on a partitioned table): one request per row,
+ * pairing an update's row before and after exactly.
+ */
 function rowBody(spec: TriggerBodySpec, target: WebhookTarget): string {
   const { fields, enrich } = header(spec);
+  const sides = rowSides(spec.operation);
+  const rows = (alias: 'NEW' | 'OLD') =>
+    sides[alias]
+      ? `jsonb_build_array(${spec.json(alias, { jsonb: true, present: true })})`
+      : 'NULL::jsonb';
+  const enriched = spec.operation === 'delete' ? 'OLD' : 'NEW';
   const build = `nudge_payload := jsonb_build_object(${fields},
-      'new_rows', jsonb_build_array(${spec.json('NEW', { jsonb: true, present: true })}),
-      'old_rows', jsonb_build_array(${spec.json('OLD', { jsonb: true, present: true })}),
-      'enrichment', ${spec.enrich ? `jsonb_build_array(${enrich(spec.json('NEW', { present: true }))})` : 'NULL::jsonb'},
+      'new_rows', ${rows('NEW')},
+      'old_rows', ${rows('OLD')},
+      'enrichment', ${spec.enrich ? `jsonb_build_array(${enrich(spec.json(enriched, { present: true }))})` : 'NULL::jsonb'},
       'captured_at', now());
     ${send(target)}`;
   return `
