@@ -276,6 +276,20 @@ export interface DecisionPage {
   items: DecisionItem[];
   /** Pass as `before` for the next (older) page; null on the last. */
   next: string | null;
+  /**
+   * The features paused live now (`nudge pause`, the dashboard, the API),
+   * only the filtered one's with `feature`: since when (real time) and by
+   * whom — what `nudge logs` says above its lines. The live tail sends the
+   * same as a `paused` event when it changes.
+   */
+  paused: LivePause[];
+}
+
+/** A feature paused live: since when (real time, ISO) and by whom ("cli", "dashboard", "api key ci"). */
+export interface LivePause {
+  feature: string;
+  at: string;
+  by: string;
 }
 
 export interface DecisionQuery {

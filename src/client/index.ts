@@ -55,6 +55,7 @@ export type {
   IngestPage,
   IngestQuery,
   IngestRecord,
+  LivePause,
   Mail,
   MailboxPage,
   MailItem,
@@ -420,6 +421,7 @@ export class Nudge<A extends Attributes = Attributes> {
       rows,
       range: match?.[1] ? { from: Number(match[1]), to: Number(match[2]) } : null,
       total: match?.[3] && match[3] !== '*' ? Number(match[3]) : null,
+      warnings: warningsOf(response.headers.get('x-nudge-warnings')),
     } satisfies Page<unknown>;
   };
 
@@ -469,5 +471,16 @@ export class Nudge<A extends Attributes = Attributes> {
       typeof error.error === 'string' ? error.error : 'http_error',
       detail,
     );
+  }
+}
+
+/** A counted contacts answer's x-nudge-warnings (a JSON array of strings); none when absent or not that. */
+function warningsOf(header: string | null): string[] {
+  if (!header) return [];
+  try {
+    const said: unknown = JSON.parse(header);
+    return Array.isArray(said) ? said.filter((w): w is string => typeof w === 'string') : [];
+  } catch {
+    return [];
   }
 }

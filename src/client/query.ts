@@ -74,6 +74,12 @@ export interface Page<Row> {
   /** First and last index of `rows` in the whole result; null when empty. */
   range: { from: number; to: number } | null;
   total: number | null;
+  /**
+   * With `count`: each attribute the filters name that no contact has yet
+   * (`no contact has the attribute "plann" yet (did you mean "plan"?)`), as
+   * a new segment is warned; the query runs all the same. Empty otherwise.
+   */
+  warnings: string[];
 }
 
 /** Runs a query; the client provides it. */

@@ -195,9 +195,18 @@ describe('the query builder', () => {
       rows: [{ email: 'bo@example.com' }, { email: 'cy@example.com' }],
       range: { from: 1, to: 2 },
       total: 4,
+      warnings: [],
     });
     const empty = await nudge.contacts.query().eq('plan', 'none').page({ count: true });
-    expect(empty).toEqual({ rows: [], range: null, total: 0 });
+    expect(empty).toEqual({ rows: [], range: null, total: 0, warnings: [] });
+    // An attribute no contact has: counted all the same, and said (x-nudge-warnings).
+    const unheld = await nudge.contacts.query().eq('nosuch', 'x').page({ count: true });
+    expect(unheld).toEqual({
+      rows: [],
+      range: null,
+      total: 0,
+      warnings: ['no contact has the attribute "nosuch" yet'],
+    });
   });
 
   it('types rows by select: aliases, JSON paths, the whole contact', async () => {

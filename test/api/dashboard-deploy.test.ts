@@ -1,7 +1,8 @@
 // GET /v1/plan and POST /v1/deploy (the Features page's Plan and Deploy):
 // the same diff `nudge plan` prints, applied only as shown, refused with the
-// reason in read-only mode, and bad feature files named — against the
-// Supabase-shaped demo database and the demo features.
+// reason in read-only mode, and bad feature files named; after a deploy, a
+// feature is read as deployed (its trigger), not as at the server's start —
+// against the Supabase-shaped demo database and the demo features.
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,9 +10,10 @@ import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
-import type { CapturePlan } from '../../src/client/index.js';
+import type { CapturePlan, FeatureDetail } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { type Feature, loadFeatures } from '../../src/features/load.js';
 import { createApiKey } from '../../src/server/api/keys.js';
 import { makeServer, type NudgeServer } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
@@ -30,7 +32,7 @@ async function demoProject(access = 'read-write'): Promise<string> {
   return dir;
 }
 
-async function serverAt(cwd: string): Promise<NudgeServer> {
+async function serverAt(cwd: string, features: Feature[] = []): Promise<NudgeServer> {
   const project = await loadConfig({ cwd, env: { DATABASE_URL: db.url } });
   return makeServer({
     sql: db.sql,
@@ -38,7 +40,7 @@ async function serverAt(cwd: string): Promise<NudgeServer> {
     route: () => 0,
     log: pino({ level: 'silent' }),
     keys: { key: Buffer.alloc(32, 9) },
-    dashboard: { features: [], source: db.sql, sourceUrl: db.url },
+    dashboard: { features, source: db.sql, sourceUrl: db.url },
   });
 }
 
@@ -150,5 +152,31 @@ describe('Plan and Deploy', () => {
     expect(((await response.json()) as { detail: string }).detail).toContain(
       'nudge/features/heartbeat.yaml:6:10 trigger.table: table public.ordrs does not exist',
     );
+  });
+});
+
+describe('a feature after a deploy from the dashboard', () => {
+  it('is read as the deploy applied it at once, not as at the server’s start', async () => {
+    const cwd = await demoProject();
+    const server = await serverAt(
+      cwd,
+      await loadFeatures(path.join(cwd, 'nudge/features'), {}, cwd),
+    );
+    const trigger = async () =>
+      ((await (await call(server, 'GET', '/v1/features/heartbeat')).json()) as FeatureDetail)
+        .trigger;
+    expect(await trigger()).toBe('insert on public.orders');
+    // Changed while the server runs: still the trigger of its start until deployed.
+    const file = path.join(cwd, 'nudge/features/heartbeat.yaml');
+    const text = await readFile(file, 'utf8');
+    expect(text).toMatch(/^ {2}on: insert$/m);
+    await writeFile(file, text.replace(/^ {2}on: insert$/m, '  on: [insert, delete]'));
+    expect(await trigger()).toBe('insert on public.orders');
+
+    const plan = (await (await call(server, 'GET', '/v1/plan')).json()) as CapturePlan;
+    const deployed = await call(server, 'POST', '/v1/deploy', { plan: plan.plan });
+    expect(deployed.status, await deployed.clone().text()).toBe(200);
+    // The answer to the deploy comes after the features it applied are the ones read.
+    expect(await trigger()).toBe('insert, delete on public.orders');
   });
 });

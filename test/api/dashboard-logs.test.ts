@@ -1,12 +1,14 @@
 // The Logs page's reads: GET /v1/ingest (the raw ingest log, filtered and
-// keyset-paged), GET /v1/decisions with a time window, and each action
-// attempt in the decision log with its result and its time in the provider
-// (a webhook that fails once, then succeeds, against a local recorder).
+// keyset-paged), GET /v1/decisions with a time window and the features
+// paused live (since when, by whom), and each action attempt in the decision
+// log with its result and its time in the provider (a webhook that fails
+// once, then succeeds, against a local recorder).
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DecisionPage, INGEST_SOURCES, type IngestPage } from '../../src/client/index.js';
 import { TRANSPORTS } from '../../src/config/schema.js';
 import { ENGINE_DOORS } from '../../src/engine/intake/inbox.js';
+import { pauseFeature, resumeFeature } from '../../src/engine/match/pauses.js';
 import {
   enqueue,
   makeEnv,
@@ -111,6 +113,26 @@ describe('GET /v1/decisions with a time window', () => {
     expect(page.items.map((i) => i.reason)).toEqual(
       Array.from({ length: 21 }, (_, i) => `minute ${30 - i}`),
     );
+  });
+});
+
+describe('GET /v1/decisions and the features paused live', () => {
+  it('says which are paused now, since when and by whom, only the filtered one’s; none once resumed', async () => {
+    // `drip` has decisions (above): a filter by it is taken with no feature file.
+    await pauseFeature(db.sql, 'drip', 'cli');
+    await pauseFeature(db.sql, 'other', 'api key ci');
+    const [pause] = await db.sql<{ at: Date }[]>`
+      select paused_at as at from nudge_engine.feature_pauses where feature = 'drip'`;
+    expect((await get<DecisionPage>('/v1/decisions?limit=1')).paused).toEqual([
+      { feature: 'drip', at: pause!.at.toISOString(), by: 'cli' },
+      { feature: 'other', at: expect.any(String), by: 'api key ci' },
+    ]);
+    expect((await get<DecisionPage>('/v1/decisions?feature=drip&limit=1')).paused).toEqual([
+      { feature: 'drip', at: pause!.at.toISOString(), by: 'cli' },
+    ]);
+    await resumeFeature(db.sql, 'drip');
+    await resumeFeature(db.sql, 'other');
+    expect((await get<DecisionPage>('/v1/decisions?limit=1')).paused).toEqual([]);
   });
 });
 

@@ -6,6 +6,8 @@
 // a check that fails warns of nothing rather than failing the request); and
 // the dashboard scope deletes a segment but not a static list (whose members
 // would go with it), and is told so only when the delete saw a static list.
+// A counted contacts query (the Lists page's live count) is warned as a new
+// segment is, in x-nudge-warnings.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeApi } from '../../src/server/api/index.js';
@@ -172,6 +174,33 @@ describe('a segment on an attribute no contact holds', () => {
         ALTER TABLE nudge_engine.contacts DISABLE ROW LEVEL SECURITY;`);
     }
     expect(await listNames()).toContain('unchecked');
+  });
+});
+
+describe('a counted condition on an attribute no contact holds', () => {
+  const counted = (query: string) =>
+    api.call('GET', `/v1/contacts?${query}&limit=0`, { headers: { prefer: 'count=exact' } });
+  const warningsOf = (response: { headers: Headers }) => {
+    const header = response.headers.get('x-nudge-warnings');
+    return header === null ? null : (JSON.parse(header) as unknown);
+  };
+
+  it('is counted, with the warning a new segment gets in x-nudge-warnings (the live count reads it)', async () => {
+    const typo = await counted('plan=eq.pro&countri=eq.FR');
+    expect(typo.status, typo.text).toBe(200);
+    expect(typo.headers.get('content-range')).toBe('*/0');
+    expect(warningsOf(typo)).toEqual([
+      'no contact has the attribute "countri" yet (did you mean "country"?)',
+    ]);
+    // A name in any script comes back whole (the header itself is ASCII).
+    const named = await counted('f%C3%B6%C3%B6=eq.1');
+    expect(/^[\x20-\x7e]*$/.test(named.headers.get('x-nudge-warnings') ?? '')).toBe(true);
+    expect(warningsOf(named)).toEqual(['no contact has the attribute "föö" yet']);
+    // None for attributes contacts hold or nudge.yaml declares, nor on a page not counted.
+    expect(warningsOf(await counted('country=eq.FR&mrr=gt.1'))).toBeNull();
+    const uncounted = await api.call('GET', '/v1/contacts?nosuch=eq.1&limit=1');
+    expect(uncounted.status, uncounted.text).toBe(200);
+    expect(warningsOf(uncounted)).toBeNull();
   });
 });
 

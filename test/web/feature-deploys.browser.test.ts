@@ -282,3 +282,36 @@ describe('a feature file that does not check', () => {
     }
   });
 });
+
+describe('a feature’s Trigger line after Deploy', () => {
+  it('says the trigger the deploy applied at once, not at the page’s next 5 s read', async () => {
+    // Changed while the server runs: the page says the trigger the server read at its start.
+    const file = path.join(cwd, 'nudge/features/cart-gone.yaml');
+    const text = await readFile(file, 'utf8');
+    expect(text).toContain('on: delete }');
+    await writeFile(file, text.replace('on: delete }', 'on: [delete, update] }'));
+    await page.clock.install();
+    await page.goto(new URL('/features/cart-gone', page.url()).toString());
+    const trigger = page.locator('dl.facts dt', { hasText: /^Trigger$/ }).locator('+ dd');
+    await trigger.waitFor();
+    expect(await trigger.textContent()).toBe('delete on public.carts');
+    await page.getByTestId('yaml-not-deployed').waitFor();
+
+    // From here no timer fires: what the page shows next, it reads because of the deploy.
+    await page.clock.pauseAt(Date.now() + 30_000);
+    try {
+      await page.getByRole('button', { name: 'Plan', exact: true }).click();
+      await page.getByTestId('plan-text').waitFor();
+      await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+      await page.getByRole('button', { name: 'Yes, deploy' }).click();
+      await page.getByText(/^Deployment #\d+: \d+ created/).waitFor(soon);
+      await page.getByTestId('yaml-not-deployed').waitFor({ state: 'detached', ...soon });
+      expect(await trigger.textContent()).toMatch(
+        /^(delete, update|update, delete) on public\.carts$/,
+      );
+      await shot('trigger-deployed');
+    } finally {
+      await page.clock.resume();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import {
   age,
   count,
   fromLocalInput,
+  isIsoTime,
   localInput,
   localTime,
   relativeTime,
@@ -22,6 +23,19 @@ describe('dashboard formats', () => {
     expect(relativeTime(ago(3 * 3_600_000), now)).toBe('3 h ago');
     expect(relativeTime(ago(2 * 86_400_000), now)).toBe('2 d ago');
     expect(relativeTime(ago(-5 * 60_000), now)).toBe('in 5 min');
+  });
+
+  it('knows an ISO time with its offset (a synced created_at) from other text', () => {
+    expect(isIsoTime('2026-03-01T09:05:07.123456+00:00')).toBe(true);
+    expect(isIsoTime('2026-03-01T09:05:07Z')).toBe(true);
+    expect(isIsoTime('2026-03-01T09:05+0100')).toBe(true);
+    // No offset: which clock's local time it is cannot be said; shown as written.
+    expect(isIsoTime('2026-03-01T09:05:07')).toBe(false);
+    expect(isIsoTime('2026-03-01')).toBe(false);
+    expect(isIsoTime('2026-13-45T99:99:99Z')).toBe(false);
+    expect(isIsoTime('pro')).toBe(false);
+    expect(isIsoTime(1_772_355_907)).toBe(false);
+    expect(isIsoTime(null)).toBe(false);
   });
 
   it('writes lag as an age and counts with separators', () => {

@@ -53,6 +53,18 @@ export function localTime(
     : at.toLocaleString(locale, { day: 'numeric', month: 'short', ...clock });
 }
 
+/**
+ * Whether a value is an ISO 8601 time with its offset, as a synced
+ * `created_at` or `last_sign_in_at` attribute holds one: the pages show such
+ * a value as a time (ui.tsx Time), not as the raw text.
+ */
+export function isIsoTime(value: unknown): value is string {
+  return (
+    typeof value === 'string' && ISO_TIME.test(value) && !Number.isNaN(new Date(value).getTime())
+  );
+}
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/;
+
 /** An ISO time as a datetime-local input shows it, in local time ("2026-03-01T09:05"). */
 export function localInput(iso: string | undefined): string {
   if (!iso) return '';

@@ -22,6 +22,7 @@ import {
   validate,
 } from './input.js';
 import { limitOf } from './keyset.js';
+import { conditionWarnings } from './known-fields.js';
 import { pageOf, respondPage, runContacts } from './paging.js';
 import { parseCursor, timelineOf } from './timeline.js';
 
@@ -103,8 +104,13 @@ export function contactsRoutes(options: ContactsApiOptions): Hono<ApiEnv> {
       badQuery(error);
     }
     const page = pageOf(c, query);
-    const result = await runContacts(sql, { filters: [query], view: query, attributes, page });
-    return respondPage(c, page, result);
+    // Counted (the Lists page's live count): told, as a new segment is, of
+    // each attribute the condition names that no contact has yet.
+    const [result, warnings] = await Promise.all([
+      runContacts(sql, { filters: [query], view: query, attributes, page }),
+      page.count ? conditionWarnings(sql, attributes, query) : [],
+    ]);
+    return respondPage(c, page, result, warnings);
   });
 
   app.get('/:contact', takes('limit', 'before'), async (c) => {

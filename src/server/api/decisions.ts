@@ -3,13 +3,21 @@
 // filtered by feature, contact, outcome and time (from, to), newest first, keyset-paged on the
 // decision id (`next` is the cursor to pass as `before`). GET
 // /v1/decisions/stream is the live tail: server-sent events, one `decision`
-// event per line as decisions are written. A feature no file has and the
-// log holds nothing of is refused, with the known ones; on the list, so is a
-// contact no one is and no decision names (feature-filter.ts).
+// event per line as decisions are written. Both say which features are
+// paused live now (`paused`: since when, by whom), as `nudge logs` does above
+// its lines; the tail says it again when a feature is paused or resumed.
+// A feature no file has and the log holds nothing of is refused, with the
+// known ones; on the list, so is a contact no one is and no decision names
+// (feature-filter.ts).
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type postgres from 'postgres';
-import { type DecisionItem, type DecisionPage, OUTCOMES } from '../../client/dashboard.js';
+import {
+  type DecisionItem,
+  type DecisionPage,
+  type LivePause,
+  OUTCOMES,
+} from '../../client/dashboard.js';
 import { readIsoTime } from '../../config/time-options.js';
 import {
   type DecisionFilter,
@@ -19,6 +27,7 @@ import {
   readDecisions,
   replaysOf,
 } from '../../engine/lanes/decision-log.js';
+import { featurePauses } from '../../engine/match/pauses.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import {
@@ -33,6 +42,8 @@ import { limitOf, pageOf, wholeNumber } from './keyset.js';
 const DEFAULT_LIMIT = 50;
 /** How often the live tail looks for new decisions. */
 const TAIL_POLL_MS = 250;
+/** How often the live tail looks whether a feature was paused or resumed. */
+const PAUSES_POLL_MS = 1000;
 const FILTERS = ['feature', 'contact', 'outcome', 'from', 'to'];
 
 export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures): Hono<ApiEnv> {
@@ -56,10 +67,14 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
       await known(filter.feature);
       await checkContactFilter(sql, filter.contact);
     }
-    const replays = await replaysOf(sql, page);
+    const [replays, paused] = await Promise.all([
+      replaysOf(sql, page),
+      livePauses(sql, filter.feature),
+    ]);
     return c.json({
       items: page.flatMap((row) => itemsOf(row, filter.feature, replays)),
       next,
+      paused,
     } satisfies DecisionPage);
   });
 
@@ -75,7 +90,18 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
       });
       await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }) });
       let quietFor = 0;
+      // The pauses as last sent (none yet: the first look sends them), looked at every PAUSES_POLL_MS.
+      let pausesSent: string | undefined;
+      let pausesDue = 0;
       while (open) {
+        if (Date.now() >= pausesDue) {
+          pausesDue = Date.now() + PAUSES_POLL_MS;
+          const paused = JSON.stringify({ paused: await livePauses(sql, filter.feature) });
+          if (paused !== pausesSent) {
+            await stream.writeSSE({ event: 'paused', data: paused });
+            pausesSent = paused;
+          }
+        }
         const rows = await readDecisions(sql, filter, { after });
         const replays = await replaysOf(sql, rows);
         for (const row of rows) {
@@ -99,6 +125,22 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
     });
   });
   return api;
+}
+
+/**
+ * The features paused live now (nudge_engine.feature_pauses: the row `nudge
+ * pause`, the dashboard and the API write, and resume deletes), only
+ * `feature`'s when the log is filtered by it. Read, not logged: a pause is
+ * not a decision, and a resume keeps no row to read (see docs/dashboard.md).
+ */
+async function livePauses(sql: postgres.Sql, feature: string | undefined): Promise<LivePause[]> {
+  return (await featurePauses(sql))
+    .filter((pause) => feature === undefined || pause.feature === feature)
+    .map((pause) => ({
+      feature: pause.feature,
+      at: new Date(pause.paused_at).toISOString(),
+      by: pause.paused_by,
+    }));
 }
 
 /** `replays`: which replay of its run each attempt was made after (replaysOf). */

@@ -9,7 +9,8 @@
 // losses note it); Deploy is then refused with a 409 of the transport's
 // (unread_slot, naming each slot and what it holds), unless the request says
 // `discardUnread: true` (`nudge deploy --discard-unread`). The plans made
-// here are the latest the features' deploy state reads (plans.ts).
+// here are the latest the features' deploy state reads (plans.ts); the
+// features a deploy applied are the ones the pages read from then on.
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type postgres from 'postgres';
@@ -25,6 +26,7 @@ import type { CapturePlan, DeployResult, UnreadSlot } from '../../client/dashboa
 import type { LoadedConfig } from '../../config/load.js';
 import { featurePausesIfAny, pausesLine } from '../../engine/match/pauses.js';
 import { messageWithHint, NudgeError } from '../../errors.js';
+import type { Feature } from '../../features/load.js';
 import { HttpError } from '../http-error.js';
 import { captureSigningSecret } from '../ingest-secrets.js';
 import type { ApiEnv } from './auth.js';
@@ -40,6 +42,14 @@ export interface DeployApiOptions {
   maxBodyBytes?: number;
   /** The plans it makes, shared with the features' deploy state (plans.ts); its own by default. */
   plans?: Plans;
+  /**
+   * The features the dashboard's pages read (trigger, stages), as the
+   * server read their files: replaced in place by the ones a deploy from
+   * here applied, before it answers — a page that reads its feature right
+   * after Deploy sees them, not those of the server's start. (The engine
+   * replaces them too once it reads the deployment: engine/wiring/launch.ts.)
+   */
+  features?: Feature[];
 }
 
 const deploySchema = z.strictObject({
@@ -88,7 +98,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
   api.post('/deploy', async (c) => {
     const body = validate(deploySchema, await readJson(c, options.maxBodyBytes ?? 1_048_576));
     if (readOnly) throw new HttpError(409, 'read_only', readOnlyReason(project));
-    const { plan } = await planned(plans);
+    const { plan, features } = await planned(plans);
     if (fingerprint(plan) !== body.plan) {
       throw new HttpError(
         409,
@@ -103,6 +113,7 @@ export function deployRoutes(options: DeployApiOptions): Hono<ApiEnv> {
         throw deployRefusal(error);
       })
       .finally(() => plans.forget());
+    options.features?.splice(0, options.features.length, ...features);
     const signing = transportOf(project).signing;
     if (signing) await signing.install(source, await captureSigningSecret(sql, project));
     return c.json({

@@ -7,8 +7,7 @@
 import { type Context, Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { fieldsOf, numberedParams } from '../../conditions/index.js';
-import { attributesHeld, heldAttributeNames } from '../../contacts/attribute-names.js';
+import { numberedParams } from '../../conditions/index.js';
 import {
   addMembers,
   addMembersWhere,
@@ -28,11 +27,9 @@ import {
   type AttributeTypes,
   type ContactQuery,
   compileWhere,
-  IDENTITY_COLUMNS,
   parseContactQuery,
   QueryError,
 } from '../../contacts/query.js';
-import { didYouMean } from '../../suggest.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import { email, uuid } from './contacts.js';
@@ -47,6 +44,7 @@ import {
   takes,
   validate,
 } from './input.js';
+import { conditionWarnings } from './known-fields.js';
 import { pageOf, respondPage, runContacts } from './paging.js';
 
 export interface ListsApiOptions {
@@ -125,7 +123,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
       if (error instanceof ListExists) throw new HttpError(409, 'list_exists', error.message);
       throw error;
     });
-    const warnings = segment ? await segmentWarnings(sql, attributes, segment) : [];
+    const warnings = segment ? await conditionWarnings(sql, attributes, segment) : [];
     return c.json({ ...listJson(list), warnings }, 201);
   });
 
@@ -235,60 +233,6 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   app.delete('/:name/contacts', changeMembers('remove'));
 
   return app;
-}
-
-/** How long the warnings of a new segment may take, each of their two statements. */
-const WARNINGS_TIMEOUT_MS = 2_000;
-
-/**
- * What to tell whoever makes a segment: each attribute it names that
- * nudge.yaml does not declare and no contact holds yet, with the name it
- * likely is (`no contact has the attribute "plann" yet (did you mean
- * "plan"?)`). Not refused: the attribute may come with the next sync.
- *
- * Advice, so bounded and never a failure: a name nobody holds costs a scan
- * of every contact (attribute keys have no index), twice with the "did you
- * mean", each statement stopped after WARNINGS_TIMEOUT_MS; a check that
- * fails or is stopped warns of nothing, and the segment is made all the same.
- */
-async function segmentWarnings(
-  sql: postgres.Sql,
-  declared: AttributeTypes,
-  segment: ContactQuery,
-): Promise<string[]> {
-  const named = new Set<string>();
-  for (const { condition } of segment.filters) {
-    for (const field of fieldsOf(condition)) named.add(field.column);
-  }
-  for (const search of [...segment.searches, ...segment.groupSearches.values()]) {
-    if (search.field !== 'email') named.add(search.field.attribute);
-  }
-  const undeclared = [...named].filter(
-    (name) =>
-      // \u0001 marks a full-text test inside a group, counted above by its attribute.
-      !name.includes('\u0001') &&
-      !Object.hasOwn(IDENTITY_COLUMNS, name) &&
-      !Object.hasOwn(declared, name),
-  );
-  if (undeclared.length === 0) return [];
-  try {
-    return await sql.begin(async (tx) => {
-      await tx`select set_config('statement_timeout', ${String(WARNINGS_TIMEOUT_MS)}, true)`;
-      const held = await attributesHeld(tx, undeclared);
-      const missing = undeclared.filter((name) => !held.has(name));
-      if (missing.length === 0) return [];
-      const known = [
-        ...Object.keys(IDENTITY_COLUMNS),
-        ...Object.keys(declared),
-        ...(await heldAttributeNames(tx, 1000)),
-      ];
-      return missing.map(
-        (name) => `no contact has the attribute "${name}" yet${didYouMean(name, known)}`,
-      );
-    });
-  } catch {
-    return [];
-  }
 }
 
 function segmentOf(query: string): ContactQuery {

@@ -133,15 +133,29 @@ export async function runContacts(
   }
 }
 
-/** The JSON array with Content-Range (and 206/416 when the total is known). */
+/** The header a counted contacts answer names its warnings in (conditionWarnings). */
+export const WARNINGS_HEADER = 'x-nudge-warnings';
+
+/**
+ * The JSON array with Content-Range (and 206/416 when the total is known);
+ * `warnings`, when there are any, in WARNINGS_HEADER as a JSON array of
+ * strings, written in ASCII (\u escapes: a header carries no other text).
+ */
 export function respondPage(
   c: Context,
   page: Page,
   result: { rows: unknown[]; total: number | null },
+  warnings: string[] = [],
 ): Response {
   const { rows, total } = result;
   const totalText = total === null ? '*' : String(total);
   const headers: Record<string, string> = { 'range-unit': 'items' };
+  if (warnings.length > 0) {
+    headers[WARNINGS_HEADER] = JSON.stringify(warnings).replace(
+      /[^\x20-\x7e]/g,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  }
   if (page.count) headers['preference-applied'] = 'count=exact';
   if (total !== null && page.offset > total) {
     headers['content-range'] = `*/${totalText}`;

@@ -12,6 +12,7 @@ import type { TimelineItem } from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote } from '../clock.js';
+import { isIsoTime } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { SyncPanel } from '../sync-panel.js';
 import { Badge, Loading, Pager, Problem, Time, useLoad } from '../ui.js';
@@ -222,11 +223,22 @@ export function Contact({
   );
 }
 
+/**
+ * One attribute and its value; a time (a synced `created_at`,
+ * `last_sign_in_at`) as every time on the dashboard is shown — local time,
+ * to the second, the exact value on hover — not as the raw ISO text.
+ */
 function Attribute({ name, value }: { name: string; value: unknown }) {
   return (
     <>
       <dt>{name}</dt>
-      <dd className="code">{typeof value === 'string' ? value : JSON.stringify(value)}</dd>
+      {isIsoTime(value) ? (
+        <dd>
+          <Time at={value} />
+        </dd>
+      ) : (
+        <dd className="code">{typeof value === 'string' ? value : JSON.stringify(value)}</dd>
+      )}
     </>
   );
 }

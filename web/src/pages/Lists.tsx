@@ -7,7 +7,7 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import type { Contact } from '../../../src/client/index.js';
 import { NudgeApiError, nudge } from '../api.js';
-import { count, localTime } from '../format.js';
+import { count, isIsoTime, localTime } from '../format.js';
 import { Link, navigate } from '../router.js';
 import { Badge, Confirm, Problem, Time, useLoad } from '../ui.js';
 
@@ -81,10 +81,18 @@ function draftOf(text: string): 'ask' | 'typing' | { problem: string } {
 
 /**
  * How many contacts a condition holds now, asked again as it is typed: once
- * typing stops for 300 ms, and only for a condition that can be one (draftOf).
+ * typing stops for 300 ms, and only for a condition that can be one (draftOf);
+ * with the count, what the API warns of it (an attribute no contact has yet),
+ * as it warns when the segment is made.
  */
 function useLiveCount(condition: string) {
-  const [state, setState] = useState<{ total?: number; error?: unknown; asking: boolean }>({
+  const [state, setState] = useState<{
+    total?: number;
+    /** What the API warns of the condition: an attribute no contact has yet. */
+    warnings?: string[];
+    error?: unknown;
+    asking: boolean;
+  }>({
     asking: false,
   });
   useEffect(() => {
@@ -105,7 +113,8 @@ function useLiveCount(condition: string) {
         .limit(0)
         .page({ count: true })
         .then(
-          (page) => live && setState({ total: page.total ?? 0, asking: false }),
+          (page) =>
+            live && setState({ total: page.total ?? 0, warnings: page.warnings, asking: false }),
           (error: unknown) => live && setState({ error, asking: false }),
         );
     }, 300);
@@ -209,6 +218,13 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
           Create segment
         </button>
       </form>
+      {!live.asking &&
+        live.warnings?.map((warning) => (
+          <p key={warning} className="note" data-testid="live-count-warning">
+            Warning: {warning}. The segment can be made all the same, and matches on it once
+            contacts have it.
+          </p>
+        ))}
       <Problem error={live.error ?? (ofName ? undefined : problem)} />
       <p className="muted small">
         The name is letters, digits, <code>-</code> and <code>_</code>, as a feature's. The
@@ -338,10 +354,9 @@ function AttributeValues({ attributes }: { attributes: Record<string, unknown> }
 }
 
 /** An ISO timestamp (a synced `created_at`) in local time, as the pages show times; else the value. */
-const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/;
 function valueText(value: unknown): string {
-  if (typeof value !== 'string') return JSON.stringify(value);
-  return ISO_TIME.test(value) ? localTime(new Date(value), new Date()) : value;
+  if (isIsoTime(value)) return localTime(new Date(value), new Date());
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /**

@@ -9,9 +9,17 @@
 // (422: a contact no one is, a feature no file has) shows why instead of a list.
 // A session that ended while the tail runs (signed out in another tab, a new
 // token) ends the tail too, and the page says so: see useSessionWatch.
+// Above the list, each feature paused live now (of the filtered one), since
+// when and by whom, as `nudge logs` says it; the tail updates it as a
+// feature is paused or resumed.
 // The raw ingest records are the next tab (Ingest.tsx).
 import { type FormEvent, useContext, useEffect, useState } from 'react';
-import { type DecisionItem, NudgeApiError, OUTCOMES } from '../../../src/client/index.js';
+import {
+  type DecisionItem,
+  type LivePause,
+  NudgeApiError,
+  OUTCOMES,
+} from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote, ClockOffset, stampedAhead } from '../clock.js';
@@ -40,6 +48,8 @@ export function Logs({
   // 0 once read: on real time now (undefined: not read yet, nothing said).
   const offset = useContext(ClockOffset);
   const [next, setNext] = useState<string | null>(null);
+  // The features paused live now: from the page, then from the tail as they are paused or resumed.
+  const [paused, setPaused] = useState<LivePause[]>([]);
   const [problem, setProblem] = useState<unknown>();
   const [live, setLive] = useState<'connecting' | 'live' | 'off' | 'ended'>('connecting');
   const [loaded, setLoaded] = useState(false);
@@ -81,6 +91,7 @@ export function Logs({
         setLoaded(true);
         setItems(page.items);
         setNext(page.next);
+        setPaused(page.paused);
         // An older page, or a window that has ended, gets nothing new: no tail.
         if (before || (filter.to && new Date(filter.to).getTime() <= Date.now())) {
           setLive('off');
@@ -90,6 +101,10 @@ export function Logs({
           nudge.decisions.streamUrl({ ...filter, after: page.items[0]?.id ?? 0 }),
         );
         source.addEventListener('ready', () => setLive('live'));
+        source.addEventListener('paused', (event) => {
+          const said = JSON.parse((event as MessageEvent<string>).data) as { paused: LivePause[] };
+          setPaused(said.paused);
+        });
         source.addEventListener('decision', (event) => {
           const item = JSON.parse((event as MessageEvent<string>).data) as DecisionItem;
           setItems((old) => (old.some((o) => o.key === item.key) ? old : [item, ...old]));
@@ -162,6 +177,13 @@ export function Logs({
           while nudge clock had moved it ahead.
         </p>
       )}
+      {paused.map((pause) => (
+        <p key={pause.feature} className="note" data-testid="paused-live">
+          <Link to={{ page: 'feature', name: pause.feature }}>{pause.feature}</Link> is paused live,
+          since <Time at={pause.at} tagged /> by {pause.by}: its events are skipped with the reason
+          “paused” until it is resumed (on its page, or nudge resume {pause.feature}).
+        </p>
+      ))}
       <form className="filters" onSubmit={onSubmit}>
         <Choice
           label="Feature"
