@@ -205,9 +205,11 @@ function readQuoted(source: string, start: number, path: Path): { text: string; 
  */
 export function parseInList(value: string, path: Path): string[] {
   if (!value.startsWith('(') || !value.endsWith(')')) {
+    // `{ new.plan: in.(a,b) }`: YAML ends a value in { } at its first comma.
+    const cut = value.startsWith('(') && !value.includes(')');
     throw new ConditionError(
       path,
-      `expected a list in parentheses, e.g. "in.(a,b)", got "in.${value}"`,
+      `expected a list in parentheses, e.g. "in.(a,b)", got "in.${value}"${cut ? '; inside { } a comma ends a value, so quote it: "in.(a,b)"' : ''}`,
     );
   }
   const inner = value.slice(1, -1);
@@ -236,6 +238,13 @@ export function parseInList(value: string, path: Path): string[] {
       }
       if (item.includes('"')) {
         throw new ConditionError(path, `stray quote in item ${item} of in.${value}`);
+      }
+      // SQL's quotes are PostgREST's characters: in.('a') would never match a.
+      if (item.length >= 2 && item.startsWith("'") && item.endsWith("'")) {
+        throw new ConditionError(
+          path,
+          `item ${item} of in.${value} is in single quotes, which would be part of the value; write in.${value.replace(/'([^',()]*)'/g, '$1')}, or "${item}" to match the quotes too`,
+        );
       }
       items.push(item);
       i = end;

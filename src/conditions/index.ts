@@ -7,6 +7,7 @@ export {
   describeTest,
   type FieldRef,
   fieldsOf,
+  type TestNode,
   testsOf,
 } from './ast.js';
 export { parseField } from './filter.js';

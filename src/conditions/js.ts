@@ -13,7 +13,14 @@ import { followPath } from './json.js';
 import { likeMatcher } from './like.js';
 import { millisOf } from './time.js';
 import type { ValueType } from './types.js';
-import { type Comparable, compareValues, equalValues, planTest, rowValue } from './values.js';
+import {
+  attributeValue,
+  type Comparable,
+  compareValues,
+  equalValues,
+  planTest,
+  rowValue,
+} from './values.js';
 
 export type Row = Record<string, unknown>;
 
@@ -34,7 +41,17 @@ export interface Verdict {
 export interface JsOptions {
   /** The type of a field's column (before any JSON path), from the live schema. */
   typeOf(field: FieldRef): ValueType;
+  /**
+   * Whether a field's value is JSON that may not have the field's type, and
+   * reads as NULL when it has not (attributeValue). By default contact.*:
+   * a contact's attributes are JSON whatever type nudge.yaml declares, and
+   * segment SQL reads them through nudge_engine.attribute_<type>(); its own
+   * fields (id, email, created_at, ...) always have their type.
+   */
+  fromJson?(field: FieldRef): boolean;
 }
+
+const contactScope = (field: FieldRef) => field.scope === 'contact';
 
 type Truth = boolean | null;
 
@@ -152,7 +169,10 @@ function readField(field: FieldRef, ctx: EvaluationContext): unknown {
 function compileTest(test: TestNode, options: JsOptions): (env: Env) => Truth {
   const plan = planTest(test, options.typeOf(test.field));
   const { kind } = plan;
-  const read = (env: Env) => rowValue(plan, readField(test.field, env.ctx));
+  const fromJson =
+    (options.fromJson ?? contactScope)(test.field) && test.field.jsonPath.length === 0;
+  const readValue = fromJson ? attributeValue : rowValue;
+  const read = (env: Env) => readValue(plan, readField(test.field, env.ctx));
   const flip = (truth: Truth): Truth => (test.negated && truth !== null ? !truth : truth);
 
   if (test.op === 'is') {

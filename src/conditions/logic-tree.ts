@@ -66,7 +66,15 @@ class Reader {
       };
       return group[1] ? { kind: 'not', item: node, path: this.path } : node;
     }
-    return this.test(this.filterText());
+    const text = this.filterText();
+    const shouting = /^(not\.)?(and|or)\(/i.exec(text);
+    if (shouting) {
+      throw new ConditionError(
+        this.path,
+        `in "${text}": write ${shouting[0].toLowerCase()} in lowercase, as PostgREST does`,
+      );
+    }
+    return this.test(text);
   }
 
   /** The text of one filter: up to a "," or ")" outside quotes and in-lists. */

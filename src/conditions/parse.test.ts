@@ -113,6 +113,16 @@ describe('in-lists', () => {
     ['in.("a"b)', 'expected "," after the quoted item "a" in in.("a"b)'],
     ['in.("a)', 'unterminated quote in "a'],
     ['in.(a"b)', 'stray quote in item a"b of in.(a"b)'],
+    // SQL's quotes, which would never match: said, with the list written right.
+    [
+      "in.('paid', 'open')",
+      `item 'paid' of in.('paid', 'open') is in single quotes, which would be part of the value; write in.(paid, open), or "'paid'" to match the quotes too`,
+    ],
+    // `{ new.x: in.(a,b) }`: YAML's flow mapping cut the value at its comma.
+    [
+      'in.(a',
+      'expected a list in parentheses, e.g. "in.(a,b)", got "in.(a"; inside { } a comma ends a value, so quote it: "in.(a,b)"',
+    ],
   ])('rejects %s', (filter, message) => {
     expect(errorOf({ 'new.x': filter })).toMatchObject({ path: ['new.x'], message });
   });
@@ -268,6 +278,11 @@ describe('groups', () => {
       ['not'],
       'expected a mapping like { "new.status": "eq.paid" } (or and/or/not), got a list',
     ],
+    [
+      { or: '(new.a.eq.1,AND(new.b.gt.1,new.b.lt.5))' },
+      ['or'],
+      'in "AND(new.b.gt.1,new.b.lt.5)": write and( in lowercase, as PostgREST does',
+    ],
     [{ andd: [] }, ['andd'], 'unknown key "andd" (did you mean "and"?)'],
     [[], [], 'expected a mapping like { "new.status": "eq.paid" } (or and/or/not), got a list'],
   ])('rejects %j', (value, path, message) => {
@@ -334,6 +349,50 @@ describe('filter errors', () => {
     const error = errorOf(value);
     expect(error).toBeInstanceOf(ConditionError);
     expect(error).toMatchObject({ path, message });
+  });
+
+  it('says a key with no value beside others may be the rest of a value cut at a comma', () => {
+    const { errors } = parseConditionFully({ 'new.x': 'in.(a', 'b)': null }, { scopes });
+    expect(errors.map((e) => [e.path, e.message])).toEqual([
+      [['new.x'], expect.stringMatching(/inside \{ \} a comma ends a value/)],
+      [
+        ['b)'],
+        'expected "<scope>.<column>" such as "new.b)", got "b)"; if it is the rest of the value before it, quote that value: inside { } a comma ends a value',
+      ],
+    ]);
+    // Alone, it is only not a field.
+    expect(errorOf({ status: null }).message).toBe(
+      'expected "<scope>.<column>" such as "new.status", got "status"',
+    );
+  });
+
+  it('compares a YAML number as it was written, when the caller knows the text', () => {
+    const written: Record<string, string> = {
+      'new.code': '01',
+      'or,0,new.n': '12345678901234567890',
+    };
+    const condition = parseCondition(
+      { 'new.code': 1, or: [{ 'new.n': 12345678901234567000 }] },
+      { scopes, scalarText: (path) => written[path.join(',')] },
+    );
+    expect(show(condition)).toBe('and(new.code eq "01", or(new.n eq "12345678901234567890"))');
+    // Without it, the number's own text.
+    expect(only({ 'new.code': 1 }).value).toBe('1');
+  });
+
+  it('refuses a key with nothing after it, and reads null and ~ as is.null', () => {
+    const texts: Record<string, string> = { 'new.a': '', 'new.b': '~', 'new.c': 'null' };
+    const { condition, errors } = parseConditionFully(
+      { 'new.a': null, 'new.b': null, 'new.c': null },
+      { scopes, scalarText: (path) => texts[path.join(',')] },
+    );
+    expect(errors.map((e) => [e.path, e.message])).toEqual([
+      [
+        ['new.a'],
+        'nothing after the key; write a filter such as "eq.paid", or is.null to test for NULL',
+      ],
+    ]);
+    expect(condition && show(condition)).toBe('and(new.b is "null", new.c is "null")');
   });
 
   it('refuses scope names that would make the syntax ambiguous', () => {

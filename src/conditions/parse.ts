@@ -10,6 +10,12 @@ import { parseLogicTree } from './logic-tree.js';
 export interface ParseOptions {
   /** Scopes a field may name, e.g. `['new', 'old', 'contact']`. */
   scopes: readonly string[];
+  /**
+   * The text a YAML number or null was written as, by its path: what
+   * `new.code: 01` compares with (the number 1 is not what was written),
+   * and whether `new.status:` has nothing after it ('') rather than `null`.
+   */
+  scalarText?: (path: Path) => string | undefined;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -46,7 +52,7 @@ export function parseConditionFully(
       throw new Error(`invalid scope name "${scope}"`);
     }
   }
-  const parser = new Parser(options.scopes);
+  const parser = new Parser(options.scopes, options.scalarText);
   const condition = parser.object(value, [], true);
   return { condition, errors: parser.errors };
 }
@@ -54,7 +60,10 @@ export function parseConditionFully(
 /** Each method returns undefined for a part that did not parse, its mistakes added to `errors`. */
 class Parser {
   readonly errors: ConditionError[] = [];
-  constructor(readonly scopes: readonly string[]) {}
+  constructor(
+    readonly scopes: readonly string[],
+    readonly scalarText: ParseOptions['scalarText'],
+  ) {}
 
   fail(path: Path, message: string): undefined {
     this.errors.push(new ConditionError(path, message));
@@ -80,7 +89,9 @@ class Parser {
       );
     }
     const entries = Object.entries(value);
-    const items = entries.flatMap(([key, entry]) => this.entry(key, entry, [...path, key]) ?? []);
+    const items = entries.flatMap(
+      ([key, entry]) => this.entry(key, entry, [...path, key], entries.length > 1) ?? [],
+    );
     // An entry that failed was reported; the mapping is not also empty.
     if (items.length < entries.length) return this.joined('and', items, path);
     if (items.length === 1) return items[0]!;
@@ -96,7 +107,8 @@ class Parser {
     return { kind, items, path };
   }
 
-  entry(key: string, value: unknown, path: Path): Condition | undefined {
+  /** `beside`: the mapping has other entries, one of which this may have been cut from. */
+  entry(key: string, value: unknown, path: Path, beside = false): Condition | undefined {
     switch (key) {
       case 'and':
       case 'or':
@@ -116,9 +128,26 @@ class Parser {
         const guess = didYouMean(key, GROUP_KEYS);
         if (guess) throw new ConditionError(path, `unknown key "${key}"${guess}`);
       }
-      const field = parseField(key, this.scopes, path);
+      const field = this.field(key, value, path, beside);
       return { kind: 'test', field, ...this.filter(value, path), path };
     });
+  }
+
+  /**
+   * A key with no value that is not a field, beside others, is most often
+   * the rest of the value before it, cut at a comma (`{ new.plan: in.(a,b) }` is YAML for
+   * `new.plan: "in.(a"` and `b)` with no value): the error says so.
+   */
+  field(key: string, value: unknown, path: Path, beside: boolean) {
+    try {
+      return parseField(key, this.scopes, path);
+    } catch (error) {
+      if (!(error instanceof ConditionError) || value !== null || !beside) throw error;
+      throw new ConditionError(
+        path,
+        `${error.message}; if it is the rest of the value before it, quote that value: inside { } a comma ends a value`,
+      );
+    }
   }
 
   group(kind: 'and' | 'or', value: unknown, path: Path): Condition | undefined {
@@ -147,12 +176,22 @@ class Parser {
       if (typeof value === 'number' && !Number.isFinite(value)) {
         throw new ConditionError(path, `expected a finite number, got ${value}`);
       }
-      return { op: 'eq', negated: false, value: String(value), filter: String(value) };
+      const text = this.scalarText?.(path) ?? String(value);
+      return { op: 'eq', negated: false, value: text, filter: text };
     }
     if (typeof value === 'boolean') {
       return { op: 'is', negated: false, value: value ? 'true' : 'false', filter: `is.${value}` };
     }
-    if (value === null) return { op: 'is', negated: false, value: 'null', filter: 'is.null' };
+    if (value === null) {
+      // `new.status:` with its filter forgotten is not a test for NULL.
+      if (this.scalarText?.(path) === '') {
+        throw new ConditionError(
+          path,
+          'nothing after the key; write a filter such as "eq.paid", or is.null to test for NULL',
+        );
+      }
+      return { op: 'is', negated: false, value: 'null', filter: 'is.null' };
+    }
     throw new ConditionError(
       path,
       `expected a filter such as "eq.paid" or "gt.100", got ${describe(value)}`,

@@ -229,6 +229,46 @@ export function rowValue(plan: TestPlan, value: unknown): Comparable | undefined
   }
 }
 
+const ATTRIBUTE_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,4})?$/;
+const ATTRIBUTE_UUID =
+  /^\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
+
+/**
+ * Reads a value that JSON holds whatever its declared type (a contact's
+ * attribute) the way the SQL side's nudge_engine.attribute_<type>()
+ * functions read it: a value not of the type is NULL, not an error; numbers
+ * may be written as strings ("100"); a date written with a time of day is
+ * that day. Times PostgreSQL reads but ISO 8601 does not (`May 1 2024`) are
+ * NULL here.
+ */
+export function attributeValue(plan: TestPlan, value: unknown): Comparable | undefined {
+  if (value === undefined || value === null) return undefined;
+  switch (plan.kind) {
+    case 'text':
+    case 'json':
+      return rowValue(plan, value);
+    case 'number':
+      if (typeof value === 'string' && !ATTRIBUTE_NUMBER.test(value)) {
+        return ['NaN', 'Infinity', '-Infinity'].includes(value) ? decimalFromRow(value) : undefined;
+      }
+      return typeof value === 'number' || typeof value === 'string'
+        ? decimalFromRow(value)
+        : undefined;
+    case 'boolean':
+      return typeof value === 'boolean' ? value : undefined;
+    case 'uuid': {
+      const hex = typeof value === 'string' ? ATTRIBUTE_UUID.exec(value) : null;
+      return hex ? hex.slice(1).join('-').toLowerCase() : undefined;
+    }
+    case 'time': {
+      if (typeof value !== 'string') return undefined;
+      // ::date keeps the day as written, whatever the time and offset after it.
+      const text = plan.type === 'date' ? (/^\d{4,}-\d\d-\d\d/.exec(value)?.[0] ?? value) : value;
+      return parseTime(text, false)?.micros;
+    }
+  }
+}
+
 /** Orders two comparables of one kind (never called for json). */
 export function compareValues(kind: Kind, a: Comparable, b: Comparable): number {
   switch (kind) {

@@ -13,6 +13,12 @@ describe('durationSuggestion', () => {
     ['3dys', '3d'],
     ['10 mintues', '10m'],
     ['4hurs', '4h'],
+    // One unit for what needs two, or a fraction.
+    ['1d12h', '36h'],
+    ['1.5d', '36h'],
+    ['1h 30m', '90m'],
+    ['2w7d', '3w'],
+    ['0.5s', undefined],
   ])('reads %s as %s', (text, near) => {
     expect(durationSuggestion(text)).toBe(near);
   });

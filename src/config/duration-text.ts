@@ -66,6 +66,8 @@ const SPELLED =
  */
 export function durationSuggestion(text: string): string | undefined {
   if (parseDuration(text) !== undefined) return undefined;
+  const sum = oneUnit(text);
+  if (sum !== undefined) return sum;
   const match = SPELLED.exec(text.trim());
   if (match) {
     const unit = match[2]!.toLowerCase();
@@ -79,6 +81,24 @@ export function durationSuggestion(text: string): string | undefined {
   const doubled = /^([smhdw])\1$/.exec(word)?.[1];
   const near = doubled ?? closest(word, UNIT_WORDS)?.[0];
   return near === undefined ? undefined : `${Number(typed[1])}${near}`;
+}
+
+/**
+ * `1d12h`, `1.5d`, `1h 30m`: the duration of one unit they add up to
+ * ("36h", "90m"), in the largest unit that holds it whole; undefined for
+ * anything else, or a sum of no whole seconds.
+ */
+function oneUnit(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (!/^(\d+(\.\d+)?\s*[smhdw]\s*)+$/.test(trimmed)) return undefined;
+  let sum = 0;
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)\s*([smhdw])/g)) {
+    sum += Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  }
+  const ms = Math.round(sum);
+  if (ms === 0 || Math.abs(sum - ms) > 1e-6 || ms % 1000 !== 0) return undefined;
+  const unit = (['w', 'd', 'h', 'm', 's'] as const).find((u) => ms % UNIT_MS[u] === 0)!;
+  return `${ms / UNIT_MS[unit]}${unit}`;
 }
 
 /** The units' words, for closest; each one's first letter is its unit. */

@@ -29,6 +29,31 @@ describe('validate', () => {
   });
 });
 
+describe('a file that is not a mapping', () => {
+  const schema = z.strictObject({ name: z.string() });
+  it('says a list is a list, and how to make it a mapping', () => {
+    let hint: string | undefined;
+    try {
+      validate(parseYaml('- name: a\n  trigger: x\n', 'x.yaml', {}), schema);
+    } catch (error) {
+      hint = (error as { hint?: string }).hint;
+    }
+    expect(problem('- name: a\n', schema)).toBe(
+      'x.yaml:1:1 expected a mapping of fields (such as name: ...) at the top of the file, got a list',
+    );
+    expect(hint).toBe(
+      'remove the "- " before the first field and unindent the rest; one file holds one mapping',
+    );
+  });
+
+  it('says a word is a word; an empty file is an empty mapping', () => {
+    expect(problem('hello\n', schema)).toBe(
+      'x.yaml:1:1 expected a mapping of fields (such as name: ...) at the top of the file, got "hello"',
+    );
+    expect(problem('# nothing yet\n', schema)).toBe('x.yaml:1:1 name: missing required field');
+  });
+});
+
 describe('parseYaml', () => {
   const env = { SET: 'value' };
   it('leaves out a top-level key asked for that is one unset ${VAR}, with the error at its place', () => {
@@ -99,10 +124,24 @@ describe('syntax errors', () => {
     ]);
   });
 
-  it('say every key written twice, each at its line', () => {
+  it('say every key written twice, each at its line, naming it and its first line', () => {
     expect(syntax('name: a\nname: b\nstages: []\nstages: []\n')).toEqual([
-      expect.stringMatching(/^x\.yaml:2:1 .*unique/),
-      expect.stringMatching(/^x\.yaml:4:1 .*unique/),
+      'x.yaml:2:1 name: written twice in one mapping (first on line 1)',
+      'x.yaml:4:1 stages: written twice in one mapping (first on line 3)',
+    ]);
+    const nested =
+      'stages:\n  - name: s\n    do: []\n    when:\n      new.total: gt.1\n      new.total: lt.5\n';
+    expect(syntax(nested)).toEqual([
+      'x.yaml:6:7 stages[0].when["new.total"]: written twice in one mapping (first on line 5)',
+    ]);
+  });
+
+  it('say a second document and a tab in words that say what to do', () => {
+    expect(syntax('name: a\n---\nname: b\n')).toEqual([
+      'x.yaml:2:1 a second YAML document starts here ("---"); a file holds one',
+    ]);
+    expect(syntax('trigger:\n\ttable: x\n')).toEqual([
+      'x.yaml:2:1 a tab indents this line; YAML indents with spaces only',
     ]);
   });
 });

@@ -3,7 +3,17 @@
 // a ConfigError that names file:line:column and the field.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  visit,
+  type YAMLError,
+} from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type Place, throwIfAny, throwInFileOrder } from '../errors.js';
 import { didYouMean } from '../suggest.js';
@@ -28,6 +38,12 @@ export interface YamlSource {
    * each with the error that names the variable where it is written.
    */
   unset: readonly UnsetVariable[];
+  /**
+   * The text a number or a null was written as (`01`, `1e3`,
+   * `12345678901234567890`; `~`, `null`, or '' when nothing was), which its
+   * value does not keep; undefined for any other value.
+   */
+  scalarText(fieldPath: FieldPath): string | undefined;
   /** A ConfigError located at `fieldPath`. */
   error(
     fieldPath: FieldPath,
@@ -121,7 +137,7 @@ export function parseYaml(
     ...doc.warnings,
   ]
     .sort((a, b) => a.pos[0] - b.pos[0])
-    .map((e) => new ConfigError(placeAt(e.pos[0]), '', e.message.split('\n')[0] ?? e.message));
+    .map((e) => syntaxError(doc, e, placeAt));
   throwIfAny(syntax);
 
   const placeOf = (fieldPath: FieldPath, options: { key?: boolean } = {}): Place => {
@@ -154,12 +170,91 @@ export function parseYaml(
     options: { key?: boolean; hint?: string } = {},
   ) => new ConfigError(placeOf(fieldPath, options), formatPath(fieldPath), problem, options.hint);
 
+  const scalarText = (fieldPath: FieldPath): string | undefined => {
+    const node = doc.getIn(fieldPath, true);
+    if (!isScalar(node) || (typeof node.value !== 'number' && node.value !== null))
+      return undefined;
+    return node.source;
+  };
+
   const written: unknown = doc.toJS({ maxAliasCount: 100 });
   const unset = unsetKeys(doc, env, options.absentWhenUnset ?? [], placeAt);
   throwIfAny(interpolate(doc, env, placeAt, new Set(unset.keys())));
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   for (const { key } of unset.values()) delete (value as Record<string, unknown>)[key];
-  return { file, value, written, placeOf, error, unset: [...unset.values()] };
+  return { file, value, written, placeOf, scalarText, error, unset: [...unset.values()] };
+}
+
+/**
+ * A syntax error of the parser in the user's words: a key written twice is
+ * named, with the line of its first writing; a second document and a tab
+ * say what to do. Others keep the parser's first line.
+ */
+function syntaxError(
+  doc: ReturnType<typeof parseDocument>,
+  error: YAMLError,
+  placeAt: (offset: number) => Place,
+): ConfigError {
+  const place = placeAt(error.pos[0]);
+  switch (error.code) {
+    case 'DUPLICATE_KEY': {
+      const duplicate = duplicateAt(doc, error.pos[0]);
+      if (!duplicate) break;
+      const { path, first } = duplicate;
+      const key = path.at(-1)!;
+      const condition = typeof key === 'string' && /^(new|old|contact)\./.test(key);
+      return new ConfigError(
+        place,
+        formatPath(path),
+        `written twice in one mapping (first on line ${placeAt(first).line})`,
+        condition
+          ? `to test one field twice, list the tests: and: [{ ${key}: gt.1 }, { ${key}: lt.5 }]`
+          : 'keep one of them',
+      );
+    }
+    case 'MULTIPLE_DOCS':
+      return new ConfigError(
+        place,
+        '',
+        'a second YAML document starts here ("---"); a file holds one',
+        'remove the "---", or move what follows it to a file of its own',
+      );
+    case 'TAB_AS_INDENT':
+      return new ConfigError(place, '', 'a tab indents this line; YAML indents with spaces only');
+  }
+  return new ConfigError(place, '', error.message.split('\n')[0] ?? error.message);
+}
+
+/** The key written at `offset` (a key written twice) as a field path, and where its first writing starts. */
+function duplicateAt(
+  doc: ReturnType<typeof parseDocument>,
+  offset: number,
+): { path: FieldPath; first: number } | undefined {
+  let found: { path: FieldPath; first: number } | undefined;
+  visit(doc, {
+    Map(_, map, ancestors) {
+      const index = map.items.findIndex((pair) => (pair.key as Node | null)?.range?.[0] === offset);
+      if (index < 0) return undefined;
+      const key = keyText(map.items[index]!.key);
+      const first = map.items.find((pair) => keyText(pair.key) === key);
+      const path: (string | number)[] = [];
+      const nodes = [...ancestors, map];
+      nodes.forEach((node, i) => {
+        if (isPair(node)) path.push(keyText(node.key));
+        else if (isSeq(node)) path.push(node.items.indexOf(nodes[i + 1] as Node));
+      });
+      found = {
+        path: [...path, key],
+        first: (first?.key as Node | null)?.range?.[0] ?? offset,
+      };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+function keyText(key: unknown): string {
+  return isScalar(key) ? String(key.value) : String(key);
 }
 
 const WHOLE_VARIABLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -234,6 +329,19 @@ function interpolate(
 
 /** Validates `source.value` against `schema`; every issue becomes a located ConfigError. */
 export function validate<S extends z.ZodType>(source: YamlSource, schema: S): z.output<S> {
+  const top = source.value;
+  if (Array.isArray(top) || (top !== null && top !== undefined && typeof top !== 'object')) {
+    // The whole file is a list (a line starting with "- ") or one word.
+    throw source.error(
+      [],
+      `expected a mapping of fields (such as name: ...) at the top of the file, got ${Array.isArray(top) ? 'a list' : JSON.stringify(top)}`,
+      Array.isArray(top)
+        ? {
+            hint: 'remove the "- " before the first field and unindent the rest; one file holds one mapping',
+          }
+        : {},
+    );
+  }
   const result = schema.safeParse(source.value ?? {});
   if (result.success) return result.data;
   const errors: ConfigError[] = [];

@@ -25,6 +25,7 @@ import {
   type FieldRef,
   inlineLiterals,
   testsOf,
+  type ValueType,
   valueTypeOf,
 } from '../conditions/index.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -38,7 +39,7 @@ import { formatTableName, type TableName } from '../source/names.js';
 import { closest, didYouMean } from '../suggest.js';
 import { unreachableFunctions } from './connector-checks.js';
 import { conditionPlace, type Feature, triggerUnread } from './load.js';
-import { type AttributeTypes, typeResolver } from './types.js';
+import { type AttributeTypes, suggestedType, typeResolver } from './types.js';
 import { contactVariableErrors, knownContactFields, liquidRowField } from './variable-checks.js';
 
 /** Types that have no equality operator and must be compared as text. */
@@ -287,11 +288,19 @@ function checkConditions(
         if (!(error instanceof ConditionError)) throw error;
         const undeclared =
           test.field.scope === 'contact' &&
-          !attributes[test.field.column] &&
+          typeOf(test.field) === 'unknown' &&
           error.message.includes(test.field.raw);
         errors.push(
           source.error([...at, ...error.path], error.message, {
-            ...(undeclared ? { hint: undeclaredHint(test.field.column, attributes) } : {}),
+            ...(undeclared
+              ? {
+                  hint: undeclaredHint(
+                    test.field.column,
+                    attributes,
+                    suggestedType(test) ?? 'text',
+                  ),
+                }
+              : {}),
           }),
         );
       }
@@ -484,8 +493,8 @@ function missingTable(name: TableName, catalog: Catalog): string {
 }
 
 /** For an attribute nudge.yaml does not declare: the declared one it may mean, or how to declare it. */
-function undeclaredHint(name: string, attributes: AttributeTypes): string {
-  const declare = `declare the attribute's type in nudge.yaml: contacts: { attributes: { ${name}: boolean } } (or text, numeric, timestamptz, ...)`;
+function undeclaredHint(name: string, attributes: AttributeTypes, type: ValueType): string {
+  const declare = `declare the attribute's type in nudge.yaml: contacts: { attributes: { ${name}: ${type} } } (or text, numeric, timestamptz, ...)`;
   const meant = closest(name, Object.keys(attributes));
   return meant ? `did you mean contact.${meant}? Else ${declare}` : declare;
 }

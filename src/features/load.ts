@@ -16,6 +16,7 @@ import {
   ConditionError,
   type FieldRef,
   parseConditionFully,
+  testsOf,
 } from '../conditions/index.js';
 import {
   type FieldPath,
@@ -204,7 +205,10 @@ function readFeature(
   const condition = (value: unknown, at: FieldPath): Condition | undefined => {
     if (value === undefined) return undefined;
     parsed.add(formatPath(at));
-    const read = parseConditionFully(value, { scopes: ROW_SCOPES });
+    const read = parseConditionFully(value, {
+      scopes: ROW_SCOPES,
+      scalarText: (path) => source.scalarText([...at, ...path]),
+    });
     for (const error of read.errors) {
       errors.push(source.error([...at, ...error.path], error.message));
       const key = error.path.at(-1);
@@ -239,6 +243,9 @@ function readFeature(
   };
 
   const trigger = file.trigger && triggerOf(file.trigger, condition);
+  if (trigger?.kind === 'schedule' && trigger.when) {
+    errors.push(...scheduleReads(trigger.when, source));
+  }
   const contactDefault = file.contact ?? (trigger ? defaultContact(trigger) : {});
   // Whether a contact is written, even one with a problem (reported on its own).
   const hasContact = Object.keys(contactDefault).length > 0 || written(source.value, ['contact']);
@@ -369,6 +376,27 @@ function triggerOf(
     ...optional('columns', spec.columns),
     ...optional('when', when),
   };
+}
+
+/**
+ * A schedule's when runs as SQL over its table (engine/intake/schedule.ts),
+ * where the row as it is now is all there is: no old row, no contact yet.
+ */
+function scheduleReads(when: Condition, source: YamlSource): ConfigError[] {
+  return testsOf(when)
+    .filter((test) => test.field.scope !== 'new')
+    .map((test) =>
+      source.error(
+        ['trigger', 'when', ...test.path],
+        `a schedule's when is a query over its table, which reads new.* (the row as it is now), not ${test.field.scope}.*`,
+        {
+          hint:
+            test.field.scope === 'contact'
+              ? `test ${test.field.raw} in the first stage's if or unless, which sees the contact`
+              : `write new.${test.field.column}`,
+        },
+      ),
+    );
 }
 
 /** The new.* / old.* field a condition's key names, if it names one. */
