@@ -43,6 +43,10 @@ function segmentQuery(
   const where = trigger.when
     ? compileSql(trigger.when, {
         column: (field) => {
+          // nudge plan refuses any other scope here (features/load.ts); read
+          // as a column, contact.plan would silently become the row's own.
+          if (field.scope !== 'new')
+            throw new Error(`${feature.name}: a schedule's when reads new.*, not ${field.scope}.*`);
           const column = table.columns.find((c) => c.name === field.column);
           return {
             sql: `t.${ident(field.column)}`,
