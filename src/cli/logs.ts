@@ -1,6 +1,7 @@
 // `nudge logs`: the decision log — for every event and candidate feature,
 // matched or skipped and why, every journey move, every action and its
-// attempts, an attempt made after a replay said to be one. Filters by
+// attempts, an attempt made after a replay said to be one, a feature paused
+// or resumed live (by whom). Filters by
 // feature, contact (email or id) and time; --follow keeps printing new
 // decisions. A feature or contact that names nothing is refused, as the API
 // refuses it (server/api/feature-filter.ts). Times are the engine clock's,
@@ -48,6 +49,8 @@ const COLORS: Record<string, 'green' | 'yellow' | 'red' | 'cyan' | 'dim' | 'mage
   exited: 'yellow',
   synced: 'cyan',
   error: 'red',
+  paused: 'yellow',
+  resumed: 'green',
 };
 
 /**

@@ -2,6 +2,8 @@
 // skips the feature's trigger events with the reason `paused` within about a
 // second, without a restart. Journeys already under way keep their timers.
 // Stored in the engine store (src/engine/match/pauses.ts); `nudge resume` undoes it.
+// Each one that changes the switch is a line of `nudge logs` (outcome paused
+// or resumed, by cli).
 import { featurePauses, pauseFeature, resumeFeature } from '../engine/match/pauses.js';
 import { NudgeError } from '../errors.js';
 import { loadFeatures, noSuchFeature } from '../features/load.js';
@@ -42,7 +44,7 @@ export async function switchFeature(
           : `${name} was already paused.`,
       );
     } else {
-      const changed = await resumeFeature(store.sql, name);
+      const changed = await resumeFeature(store.sql, name, 'cli');
       io.out(changed ? `${c.green('✓')} ${name} resumed.` : `${name} was not paused.`);
     }
     if (feature?.status === 'paused') {

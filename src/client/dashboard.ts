@@ -315,6 +315,9 @@ export const OUTCOMES = [
   'deferred',
   'synced',
   'error',
+  // A feature paused or resumed live (nudge pause, the dashboard, the API): no contact, no event.
+  'paused',
+  'resumed',
 ] as const;
 
 /** The query string of a filter, empty fields left out. */

@@ -204,7 +204,12 @@ export function registerTools(server: McpServer, context: McpContext): void {
       inputSchema: {
         feature: z.string().optional(),
         contact: z.string().optional().describe('an email or a contact / auth user id'),
-        outcome: z.string().optional().describe('matched, skipped, entered, action, ...'),
+        outcome: z
+          .string()
+          .optional()
+          .describe(
+            'matched, skipped, entered, advanced, completed, exited, action, attempt, paused, resumed, ...',
+          ),
         limit: z.number().int().min(1).max(200).optional(),
       },
       annotations: read,

@@ -1,14 +1,20 @@
 // The Logs page's reads: GET /v1/ingest (the raw ingest log, filtered and
 // keyset-paged), GET /v1/decisions with a time window and the features
-// paused live (since when, by whom), and each action attempt in the decision
-// log with its result and its time in the provider (a webhook that fails
-// once, then succeeds, against a local recorder).
+// paused live (since when, by whom), each pause and resume as a decision of
+// its own (by whom, on the engine clock, filtered by outcome), and each
+// action attempt in the decision log with its result and its time in the
+// provider (a webhook that fails once, then succeeds, against a local recorder).
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DecisionPage, INGEST_SOURCES, type IngestPage } from '../../src/client/index.js';
+import {
+  type DecisionPage,
+  INGEST_SOURCES,
+  type IngestPage,
+  OUTCOMES,
+} from '../../src/client/index.js';
 import { TRANSPORTS } from '../../src/config/schema.js';
 import { ENGINE_DOORS } from '../../src/engine/intake/inbox.js';
-import { pauseFeature, resumeFeature } from '../../src/engine/match/pauses.js';
+import { pauseFeature, resumeFeature, SWITCH_OUTCOMES } from '../../src/engine/match/pauses.js';
 import {
   enqueue,
   makeEnv,
@@ -130,9 +136,85 @@ describe('GET /v1/decisions and the features paused live', () => {
     expect((await get<DecisionPage>('/v1/decisions?feature=drip&limit=1')).paused).toEqual([
       { feature: 'drip', at: pause!.at.toISOString(), by: 'cli' },
     ]);
-    await resumeFeature(db.sql, 'drip');
-    await resumeFeature(db.sql, 'other');
+    await resumeFeature(db.sql, 'drip', 'cli');
+    await resumeFeature(db.sql, 'other', 'api key ci');
     expect((await get<DecisionPage>('/v1/decisions?limit=1')).paused).toEqual([]);
+  });
+});
+
+describe('a pause and a resume in the decision log', () => {
+  it('logs each move of the switch once, by whom, and lists them by outcome', async () => {
+    expect(await pauseFeature(db.sql, 'signups', 'cli')).toBe(true);
+    // Paused already, not paused: the switch does not move, nothing is logged.
+    expect(await pauseFeature(db.sql, 'signups', 'dashboard')).toBe(false);
+    expect(await resumeFeature(db.sql, 'signups', 'api key ci')).toBe(true);
+    expect(await resumeFeature(db.sql, 'signups', 'cli')).toBe(false);
+    expect(
+      await db.sql`
+        select feature, contact_id, inbox_id, outcome, reason, detail
+          from nudge_engine.decisions where feature = 'signups' order by id`,
+    ).toEqual([
+      {
+        feature: 'signups',
+        contact_id: null,
+        inbox_id: null,
+        outcome: 'paused',
+        reason: 'by cli: its events are skipped until it is resumed',
+        detail: { by: 'cli' },
+      },
+      {
+        feature: 'signups',
+        contact_id: null,
+        inbox_id: null,
+        outcome: 'resumed',
+        reason: 'by api key ci: its events are no longer skipped as paused',
+        detail: { by: 'api key ci' },
+      },
+    ]);
+
+    // Outcomes of their own, which the filter (and the Logs page's Outcome choice) offers.
+    expect(OUTCOMES).toEqual(expect.arrayContaining([...SWITCH_OUTCOMES]));
+    const line = (item: DecisionPage['items'][number]) =>
+      [item.feature, item.outcome, item.reason, item.contact, item.event] as const;
+    const paused = await get<DecisionPage>('/v1/decisions?feature=signups&outcome=paused');
+    expect(paused.items.map(line)).toEqual([
+      ['signups', 'paused', 'by cli: its events are skipped until it is resumed', null, null],
+    ]);
+    const both = await get<DecisionPage>('/v1/decisions?feature=signups');
+    expect(both.items.map((item) => item.outcome)).toEqual(['resumed', 'paused']);
+    // Without a feature: every resume, and only resumes.
+    const resumed = await get<DecisionPage>('/v1/decisions?outcome=resumed&limit=200');
+    expect(resumed.items.length).toBeGreaterThan(0);
+    expect(resumed.items.every((item) => item.outcome === 'resumed')).toBe(true);
+    expect(resumed.items.filter((item) => item.feature === 'signups').map(line)).toEqual([
+      [
+        'signups',
+        'resumed',
+        'by api key ci: its events are no longer skipped as paused',
+        null,
+        null,
+      ],
+    ]);
+  });
+
+  it('stamps the move on the engine clock, as every decision is; the pause itself in real time', async () => {
+    await db.sql`update nudge_engine.clock set offset_ms = ${2 * 86_400_000}`;
+    try {
+      await pauseFeature(db.sql, 'clocked', 'cli');
+      const [row] = await db.sql<{ at: Date; paused_at: Date }[]>`
+        select d.at, p.paused_at from nudge_engine.decisions d
+          join nudge_engine.feature_pauses p using (feature)
+         where d.feature = 'clocked' and d.outcome = 'paused'`;
+      expect(row!.at.getTime() - row!.paused_at.getTime()).toBe(2 * 86_400_000);
+      // Found where the log's times put it: a day and more past real time now.
+      const page = await get<DecisionPage>(
+        `/v1/decisions?outcome=paused&from=${new Date(Date.now() + 86_400_000).toISOString()}`,
+      );
+      expect(page.items.map((item) => item.feature)).toEqual(['clocked']);
+    } finally {
+      await resumeFeature(db.sql, 'clocked', 'cli');
+      await db.sql`update nudge_engine.clock set offset_ms = 0`;
+    }
   });
 });
 

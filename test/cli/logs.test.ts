@@ -1,7 +1,8 @@
 // `nudge logs` on the attempts the real worker makes and records: an attempt
 // made after a replay says so, as the dashboard's Actions page does
 // ("replayed", "replayed 2 times"); the times are the engine clock's, and a
-// note says so once the clock is moved (nothing is said while it is not).
+// note says so once the clock is moved (nothing is said while it is not); a
+// feature paused and resumed live is a line each, by whom.
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -204,7 +205,7 @@ describe('nudge logs', () => {
         /^paused live: orders \(cli, \d{4}-\d\d-\d\d \d\d:\d\d real time\) — nudge resume <feature>$/,
       );
     } finally {
-      await resumeFeature(sql, 'orders');
+      await resumeFeature(sql, 'orders', 'cli');
     }
 
     // Back on real time: lines stamped ahead of it still get the note, others none.
@@ -237,6 +238,31 @@ describe('nudge logs', () => {
     // One column each: the contact and the outcome start where the other line's do.
     expect(entered.indexOf(email)).toBe(queued.indexOf(email));
     expect(entered.indexOf('entered ')).toBe(queued.indexOf('action '));
+  });
+
+  it('shows a feature paused and resumed live, once each, by whom, in its place among the lines', async () => {
+    // The worker's clock as the store has it again (the test before put it back on real time).
+    await clock.refresh();
+    await pauseFeature(sql, 'signups', 'dashboard');
+    await pauseFeature(sql, 'signups', 'cli');
+    const between = await webhookRun('signups', 200);
+    await waitForRun(sql, between.key, ['succeeded']);
+    await resumeFeature(sql, 'signups', 'api key ci');
+    await resumeFeature(sql, 'signups', 'cli');
+
+    const lines = await logs('--feature', 'signups');
+    expect(
+      lines.every((line) => LINE.test(line)),
+      lines.join('\n'),
+    ).toBe(true);
+    const said = lines.map((line) => line.slice(21).replace(/\s+/g, ' '));
+    expect(said).toEqual([
+      'signups - paused by dashboard: its events are skipped until it is resumed',
+      expect.stringMatching(/^signups - attempt webhook attempt 1 succeeded$/),
+      'signups - resumed by api key ci: its events are no longer skipped as paused',
+    ]);
+    // Nothing paused now: no line above them says so.
+    expect(lines.join('\n')).not.toContain('paused live');
   });
 
   it('refuses a --contact no contact is and no decision names, as the API does (exit 1)', async () => {

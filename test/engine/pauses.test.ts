@@ -1,7 +1,7 @@
 // Pause and resume live: `nudge pause` stores the switch in the engine store,
 // every running engine picks it up without a restart (NOTIFY nudge_features),
 // skips the feature's events with the reason `paused`, and `nudge plan` and
-// `nudge logs` say it is paused.
+// `nudge logs` say it is paused; `nudge logs` keeps each pause and resume.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -112,6 +112,16 @@ describe('pause and resume live', () => {
     const matched = await signUp(db.sql, 'resumed@example.com');
     expect(await decisionFor(matched)).toEqual({ outcome: 'matched', reason: 'trigger matched' });
     expect((await cli('plan')).out).not.toContain('paused live');
+    // The log keeps both moves of the switch, by the CLI, and not the pause that changed nothing.
+    const moves = (await cli('logs', '--feature', 'welcome')).out
+      .split('\n')
+      .flatMap((line) => /\swelcome\s+-\s+(paused|resumed)\s+(.*)$/.exec(line)?.slice(1) ?? []);
+    expect(moves).toEqual([
+      'paused',
+      'by cli: its events are skipped until it is resumed',
+      'resumed',
+      'by cli: its events are no longer skipped as paused',
+    ]);
   });
 
   it('refuses to pause a feature the project does not have, naming the ones it has', async () => {
@@ -131,7 +141,7 @@ describe('pause and resume live', () => {
       expect(sets.map(welcome)).toEqual([false, false]);
       await pauseFeature(db.sql, 'welcome', 'test');
       await waitFor(() => (sets.every(welcome) ? true : undefined), 'both sets paused', 5000);
-      await resumeFeature(db.sql, 'welcome');
+      await resumeFeature(db.sql, 'welcome', 'test');
       await waitFor(() => (sets.some(welcome) ? undefined : true), 'both sets resumed', 5000);
       // A change by hand (psql) reaches them too: the trigger announces any statement.
       await db.sql`insert into nudge_engine.feature_pauses (feature, paused_by) values ('welcome', 'psql')`;

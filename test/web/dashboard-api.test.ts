@@ -79,6 +79,14 @@ beforeAll(async () => {
 const request = (url: string, init: RequestInit = {}) =>
   server.app.request(new URL(url, ORIGIN).toString(), init);
 
+/** welcome-drip's pauses and resumes in the decision log, oldest first: [outcome, by]. */
+const switchMoves = async () =>
+  (
+    await db.sql<{ outcome: string; by: string }[]>`
+      select outcome, detail ->> 'by' as by from nudge_engine.decisions
+       where feature = 'welcome-drip' and outcome in ('paused', 'resumed') order by id`
+  ).map((move) => [move.outcome, move.by]);
+
 /** Signs in with the link's token; returns the cookie header and the CSRF value. */
 async function signIn(): Promise<{ cookie: string; csrf: string }> {
   const response = await request(`/features?token=${server.dashboard.token}`);
@@ -228,6 +236,11 @@ describe('getting in', () => {
       headers: { cookie, 'x-nudge-csrf': csrf },
     });
     expect(await resumed.json()).toMatchObject({ status: 'active', paused_live: null });
+    // Each move is in the decision log, by the dashboard: the refused ones are not.
+    expect(await switchMoves()).toEqual([
+      ['paused', 'dashboard'],
+      ['resumed', 'dashboard'],
+    ]);
   });
 
   it('deletes a segment for a session only with its CSRF value, and never a static list', async () => {
@@ -303,8 +316,13 @@ describe('getting in', () => {
       method: 'POST',
       headers: bearer,
     });
-    expect(await paused.json()).toMatchObject({ paused_live: { by: 'board' } });
+    expect(await paused.json()).toMatchObject({ paused_live: { by: 'api key board' } });
     await request('/v1/features/welcome-drip/resume', { method: 'POST', headers: bearer });
+    // The resume is the key's, as the pause is.
+    expect((await switchMoves()).slice(-2)).toEqual([
+      ['paused', 'api key board'],
+      ['resumed', 'api key board'],
+    ]);
     const write = await request('/v1/contacts', {
       method: 'POST',
       headers: { ...bearer, 'content-type': 'application/json' },

@@ -2,7 +2,8 @@
 // database: a contact's synced times (created_at, last_sign_in_at among its
 // attributes) shown as every time on the dashboard is, not as ISO text; a
 // feature paused live said on Logs — since when and by whom (`nudge pause`,
-// the dashboard) — and gone from there once resumed, without a reload; and
+// the dashboard) — and gone from there once resumed, without a reload; each
+// pause and resume a decision in the list, by whom, as it is made; and
 // the New segment form's live count warning of an attribute no contact has,
 // in the API's words, as the segment's creation does.
 // Screenshots: test-output/dashboard/leftovers-*.png.
@@ -17,6 +18,8 @@ import {
   signedInPage,
   startDashboard,
 } from './browser.js';
+
+declare const window: { __marker?: number };
 
 const db = useDatabase();
 let browser: Browser;
@@ -103,7 +106,7 @@ describe('Logs', () => {
     await page.goto(`${dashboard.base}/logs?feature=welcome-drip`);
     await pausedLine().waitFor();
     await page.getByTestId('live').getByText('● live').waitFor();
-    await resumeFeature(db.sql, 'welcome-drip');
+    await resumeFeature(db.sql, 'welcome-drip', 'cli');
     await pausedLine().waitFor({ state: 'detached' });
   });
 
@@ -124,7 +127,57 @@ describe('Logs', () => {
     expect(await pausedLine().textContent()).toMatch(
       /^welcome-drip is paused live, .* by dashboard:/,
     );
-    await resumeFeature(db.sql, 'welcome-drip');
+    await resumeFeature(db.sql, 'welcome-drip', 'cli');
+  });
+
+  it('lists each pause and resume among the decisions, by whom, as they are made, and by outcome', async () => {
+    const moves = page.locator('li.decision[data-feature="abandoned-cart"]');
+    const move = (outcome: string) => moves.and(page.locator(`[data-outcome="${outcome}"]`));
+    await page.goto(`${dashboard.base}/logs?feature=abandoned-cart`);
+    await page.getByTestId('live').getByText('● live').waitFor();
+    expect(await moves.count()).toBe(0);
+    // The same document throughout: what follows comes over the live tail.
+    await page.evaluate(() => {
+      window.__marker = 1;
+    });
+
+    await pauseFeature(db.sql, 'abandoned-cart', 'cli');
+    await move('paused').waitFor();
+    expect(await move('paused').locator('.badge').textContent()).toBe('paused');
+    expect(await move('paused').locator('.reason').textContent()).toBe(
+      'by cli: its events are skipped until it is resumed',
+    );
+    // Resumed on the feature's page, in another window: by the dashboard.
+    const other = await signedInPage(browser, dashboard.base, dashboard.token);
+    try {
+      await other.goto(`${dashboard.base}/features/abandoned-cart`);
+      await other.getByRole('button', { name: 'Resume' }).click();
+      await other.getByRole('button', { name: 'Pause' }).waitFor();
+    } finally {
+      await other.close();
+    }
+    await move('resumed').waitFor();
+    // The note of the pause goes with it, not a second later.
+    expect(await pausedLine().count()).toBe(0);
+    expect(await move('resumed').locator('.reason').textContent()).toBe(
+      'by dashboard: its events are no longer skipped as paused',
+    );
+    // Newest first: the resume above the pause; a second pause would have logged nothing.
+    expect(await moves.evaluateAll((rows) => rows.map((row) => row.dataset.outcome))).toEqual([
+      'resumed',
+      'paused',
+    ]);
+    expect(await page.evaluate(() => window.__marker)).toBe(1);
+    await shot('logs-pause-resume');
+
+    // The Outcome filter has them: its address, and only the pauses.
+    await page.getByLabel('Outcome').selectOption('paused');
+    await page.waitForURL(/[?&]outcome=paused(&|$)/);
+    await page.getByTestId('live').getByText('● live').waitFor();
+    await move('paused').waitFor();
+    expect(await moves.evaluateAll((rows) => rows.map((row) => row.dataset.outcome))).toEqual([
+      'paused',
+    ]);
   });
 });
 

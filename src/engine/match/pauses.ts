@@ -8,8 +8,17 @@
 // notification carries no state that could arrive out of order. postgres.js
 // calls the listen callback again after it reconnects, and the set is read
 // again then: a change made while the connection was down is not missed.
+//
+// A resume deletes the row, so the row alone keeps no history: each pause
+// and resume that changes the switch also writes a decision (outcome
+// `paused` / `resumed`, the feature, no contact, no event; `detail.by`), in
+// the same statement, so the log holds one exactly when the switch moved.
+// `nudge logs`, the dashboard's Logs and GET /v1/decisions show them among
+// the decisions. A change by hand (psql) is read by the engines all the
+// same, but logs nothing.
 import type postgres from 'postgres';
 import type { Log } from '../../log.js';
+import { engineNowSql } from '../wiring/clock.js';
 import type { FeatureSet } from './features.js';
 
 const PAUSES_CHANNEL = 'nudge_features';
@@ -21,18 +30,52 @@ export interface FeaturePause {
   paused_by: string;
 }
 
-/** Pauses a feature; false when it was paused already (the first pause is kept). */
+/** The decision log's outcomes for the switch: `nudge logs`, Logs, GET /v1/decisions?outcome=paused. */
+export const SWITCH_OUTCOMES = ['paused', 'resumed'] as const;
+
+/**
+ * The switch's decision, written in its statement for each row the switch
+ * changed (the CTE `changed`: none, none written). Stamped on the engine
+ * clock, as every decision is (the readers show the log, its from/to and
+ * --since in engine time), so it sits among the skips it causes when nudge
+ * clock has moved time ahead; the pause's own row (paused_at) stays in real
+ * time, as `paused` on GET /v1/decisions says it.
+ */
+const logSwitch = (
+  sql: postgres.Sql,
+  outcome: (typeof SWITCH_OUTCOMES)[number],
+  reason: string,
+  by: string,
+) => sql`
+  insert into nudge_engine.decisions (at, feature, outcome, reason, detail)
+  select ${engineNowSql(sql)}, feature, ${outcome}, ${reason}, jsonb_build_object('by', ${by}::text)
+    from changed`;
+
+/**
+ * Pauses a feature; false when it was paused already (the first pause is
+ * kept, and only it is logged). `by`: "cli", "dashboard", "api key <name>".
+ */
 export async function pauseFeature(sql: postgres.Sql, feature: string, by: string) {
   const rows = await sql`
-    insert into nudge_engine.feature_pauses (feature, paused_by) values (${feature}, ${by})
-    on conflict (feature) do nothing returning feature`;
+    with changed as (
+      insert into nudge_engine.feature_pauses (feature, paused_by) values (${feature}, ${by})
+      on conflict (feature) do nothing returning feature
+    ), logged as (
+      ${logSwitch(sql, 'paused', `by ${by}: its events are skipped until it is resumed`, by)}
+    )
+    select feature from changed`;
   return rows.length > 0;
 }
 
-/** Resumes a feature; false when it was not paused live. */
-export async function resumeFeature(sql: postgres.Sql, feature: string) {
+/** Resumes a feature; false when it was not paused live (nothing is logged then). `by` as for a pause. */
+export async function resumeFeature(sql: postgres.Sql, feature: string, by: string) {
   const rows = await sql`
-    delete from nudge_engine.feature_pauses where feature = ${feature} returning feature`;
+    with changed as (
+      delete from nudge_engine.feature_pauses where feature = ${feature} returning feature
+    ), logged as (
+      ${logSwitch(sql, 'resumed', `by ${by}: its events are no longer skipped as paused`, by)}
+    )
+    select feature from changed`;
   return rows.length > 0;
 }
 

@@ -5,7 +5,8 @@
 // /v1/decisions/stream is the live tail: server-sent events, one `decision`
 // event per line as decisions are written. Both say which features are
 // paused live now (`paused`: since when, by whom), as `nudge logs` does above
-// its lines; the tail says it again when a feature is paused or resumed.
+// its lines; the tail says it again when a feature is paused or resumed, and
+// the pause and the resume are decisions of their own (`paused`, `resumed`).
 // A feature no file has and the log holds nothing of is refused, with the
 // known ones; on the list, so is a contact no one is and no decision names
 // (feature-filter.ts).
@@ -130,8 +131,10 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
 /**
  * The features paused live now (nudge_engine.feature_pauses: the row `nudge
  * pause`, the dashboard and the API write, and resume deletes), only
- * `feature`'s when the log is filtered by it. Read, not logged: a pause is
- * not a decision, and a resume keeps no row to read (see docs/dashboard.md).
+ * `feature`'s when the log is filtered by it. The switch's moves themselves,
+ * past ones too, are decisions among the others (outcomes `paused` and
+ * `resumed`, written by pauseFeature / resumeFeature); this says one in
+ * effect now however far back it was made.
  */
 async function livePauses(sql: postgres.Sql, feature: string | undefined): Promise<LivePause[]> {
   return (await featurePauses(sql))

@@ -87,8 +87,12 @@ export function featuresRoutes(options: FeaturesApiOptions): Hono<ApiEnv> {
       if (feature.status === 'draft') {
         throw new HttpError(409, 'feature_draft', `"${feature.name}" is a draft: it does not run`);
       }
-      if (what === 'pause') await pauseFeature(sql, feature.name, c.get('apiKey').name);
-      else await resumeFeature(sql, feature.name);
+      // Who, in the words docs/dashboard.md uses: a session is already named
+      // ("dashboard", "api key <name>"); a bearer key is named here.
+      const who = c.get('apiKey').name;
+      const by = c.req.header('authorization') ? `api key ${who}` : who;
+      if (what === 'pause') await pauseFeature(sql, feature.name, by);
+      else await resumeFeature(sql, feature.name, by);
       return c.json((await summaries(sql, plans, undefined, feature.name))(feature));
     });
   }

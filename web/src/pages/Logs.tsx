@@ -11,7 +11,9 @@
 // token) ends the tail too, and the page says so: see useSessionWatch.
 // Above the list, each feature paused live now (of the filtered one), since
 // when and by whom, as `nudge logs` says it; the tail updates it as a
-// feature is paused or resumed.
+// feature is paused or resumed. The pause and the resume are also decisions
+// in the list (badges `paused`, `resumed`, the reason saying by whom), past
+// ones too.
 // The raw ingest records are the next tab (Ingest.tsx).
 import { type FormEvent, useContext, useEffect, useState } from 'react';
 import {
@@ -108,6 +110,11 @@ export function Logs({
         source.addEventListener('decision', (event) => {
           const item = JSON.parse((event as MessageEvent<string>).data) as DecisionItem;
           setItems((old) => (old.some((o) => o.key === item.key) ? old : [item, ...old]));
+          // A resume ends its note above the list with its line, not up to a second
+          // later with the tail's next `paused` event (which then agrees).
+          if (item.outcome === 'resumed') {
+            setPaused((old) => old.filter((pause) => pause.feature !== item.feature));
+          }
         });
         source.onerror = () => {
           setLive(source?.readyState === EventSource.CLOSED ? 'off' : 'connecting');
