@@ -23,7 +23,9 @@
 // readying WAL segments for reuse (see recycleWal in database.ts).
 // BENCH_WORKERS adds that many `nudge worker` processes beside `nudge start`
 // (their CPU counted as the engine's); BENCH_STEADY_SECONDS=0 skips the
-// steady and idle phases (bench/scale.ts runs both ways).
+// steady and idle phases (bench/scale.ts runs both ways). BENCH_ENGINE=floor
+// or floor-recorded, with BENCH_TRANSPORT=replication, runs bench/floor.ts in
+// place of the engine: the least any engine delivering these webhooks must do.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -66,6 +68,13 @@ const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'both';
 if (!['both', 'outbox', 'replication'].includes(TRANSPORT))
   throw new Error(`BENCH_TRANSPORT: ${TRANSPORT}? outbox, replication or both`);
 const REPLICATION = TRANSPORT === 'replication';
+// BENCH_ENGINE=floor or floor-recorded (with BENCH_TRANSPORT=replication):
+// bench/floor.ts in place of the engine, the least any engine must do here.
+const FLOOR = process.env.BENCH_ENGINE;
+if (FLOOR && (!REPLICATION || !['floor', 'floor-recorded'].includes(FLOOR)))
+  throw new Error(
+    `BENCH_ENGINE: ${FLOOR}? floor or floor-recorded, with BENCH_TRANSPORT=replication`,
+  );
 const REPO = path.resolve(import.meta.dirname, '..');
 
 const now = () => performance.timeOrigin + performance.now();
@@ -362,11 +371,16 @@ stages:
     [
       // e.g. BENCH_ENGINE_FLAGS=--cpu-prof (the profile is written when the engine stops)
       ...(process.env.BENCH_ENGINE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      // The built `nudge` bin, as users run it (npm run bench:e2e builds first).
-      path.join(REPO, 'dist/cli/main.js'),
-      '-c',
-      path.join(dir, 'project/nudge.yaml'),
-      'start',
+      ...(FLOOR
+        ? // The path's floor in place of the engine (bench/floor.ts).
+          ['--import', 'tsx', path.join(REPO, 'bench/floor.ts'), url, sinkUrl, secret, FLOOR]
+        : // The built `nudge` bin, as users run it (npm run bench:e2e builds first).
+          [
+            path.join(REPO, 'dist/cli/main.js'),
+            '-c',
+            path.join(dir, 'project/nudge.yaml'),
+            'start',
+          ]),
     ],
     { cwd: REPO, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -378,7 +392,11 @@ stages:
     output = (output + chunk).slice(-20_000);
     if (process.env.BENCH_ECHO) process.stderr.write(chunk);
   });
-  await until('nudge start', () => output.includes('Nudge is running'), 60_000);
+  await until(
+    FLOOR ? 'the floor' : 'nudge start',
+    () => output.includes(FLOOR ? 'floor is running' : 'Nudge is running'),
+    60_000,
+  );
   for (let i = 0; i < WORKERS; i++) {
     const worker = spawn(
       process.execPath,
