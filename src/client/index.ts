@@ -99,6 +99,13 @@ export class NudgeApiError extends Error {
     readonly code: string,
     /** One sentence naming what was wrong, e.g. `mrr: expected a number ...`. */
     readonly detail: string,
+    /**
+     * The error answer as sent, with the fields some errors add for a client
+     * to act on: `differs` and `first_event_id` on `idempotency_key_reused`,
+     * `syncs` on `sync_running`, `slots` on `unread_slot`. Empty when the
+     * answer was not JSON.
+     */
+    readonly body: Record<string, unknown> = {},
   ) {
     super(`${status} ${code}: ${detail}`);
   }
@@ -258,7 +265,7 @@ export class Nudge<A extends Attributes = Attributes> {
               query:
                 typeof options.query === 'string'
                   ? options.query
-                  : options.query.filterParams().toString(),
+                  : options.query.conditionParams().toString(),
             }),
       }),
     all: () => this.request<ContactList[]>('GET', '/lists'),
@@ -266,13 +273,12 @@ export class Nudge<A extends Attributes = Attributes> {
     get: (name: string) => this.request<ContactList>('GET', `/lists/${encodeURIComponent(name)}`),
     delete: (name: string) =>
       this.request<{ name: string; deleted: true }>('DELETE', `/lists/${encodeURIComponent(name)}`),
-    add: (name: string, who: Members<A>) =>
-      this.changeMembers<{ added: number }>('POST', name, who),
+    add: (name: string, who: Members<A>) => this.changeMembers('POST', name, who, { added: 0 }),
     /** The reference's `lists.addContacts(list, rows)`; also takes a query. */
     addContacts: (name: string, who: Members<A>) =>
-      this.changeMembers<{ added: number }>('POST', name, who),
+      this.changeMembers('POST', name, who, { added: 0 }),
     remove: (name: string, who: Members<A>) =>
-      this.changeMembers<{ removed: number }>('DELETE', name, who),
+      this.changeMembers('DELETE', name, who, { removed: 0 }),
     /** Members as a query builder (segments are evaluated when read). */
     members: (name: string) =>
       new ContactQuery<A>(this.runQuery, `/lists/${encodeURIComponent(name)}/contacts`),
@@ -393,11 +399,18 @@ export class Nudge<A extends Attributes = Attributes> {
     reset: () => this.request<ClockState>('POST', '/clock/reset'),
   };
 
-  private changeMembers<T>(method: string, name: string, who: Members<A>): Promise<T> {
+  /**
+   * Members by a query (its filters), or by ids and emails. No rows at all
+   * (a query's answer that was empty) change nothing, and are answered so
+   * without a request: the server refuses a call that names no one, as a
+   * body forgotten.
+   */
+  private changeMembers<T>(method: string, name: string, who: Members<A>, none: T): Promise<T> {
     const path = `/lists/${encodeURIComponent(name)}/contacts`;
     if (who instanceof ContactQuery) {
-      return this.request<T>(method, `${path}?${who.filterParams()}`);
+      return this.request<T>(method, `${path}?${who.conditionParams()}`);
     }
+    if (who.length === 0) return Promise.resolve(none);
     const ids: string[] = [];
     const emails: string[] = [];
     for (const item of who) {
@@ -457,7 +470,8 @@ export class Nudge<A extends Attributes = Attributes> {
     const text = await response.text();
     let error: { error?: unknown; detail?: unknown; slots?: unknown } = {};
     try {
-      error = JSON.parse(text) as typeof error;
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) error = parsed;
     } catch {
       // not JSON: a proxy's page, say
     }
@@ -470,6 +484,7 @@ export class Nudge<A extends Attributes = Attributes> {
       response.status,
       typeof error.error === 'string' ? error.error : 'http_error',
       detail,
+      error,
     );
   }
 }

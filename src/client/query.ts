@@ -206,6 +206,16 @@ export class ContactQuery<A extends Attributes = Attributes, Row = Contact<A>>
   filterParams(): URLSearchParams {
     return new URLSearchParams(this.filters);
   }
+  /**
+   * What `lists.add`, `lists.remove` and a segment send: the filters, and a
+   * limit or offset when one is set, which the server refuses there (`limit:
+   * only filters are allowed here`) — dropped, `.limit(100)` would add or
+   * save every contact the filters match. select and order change no one.
+   */
+  conditionParams(): URLSearchParams {
+    const window = this.view.filter(([key]) => key === 'limit' || key === 'offset');
+    return new URLSearchParams([...this.filters, ...window]);
+  }
   /** The whole query string. */
   toString(): string {
     return new URLSearchParams([...this.filters, ...this.view]).toString();

@@ -20,6 +20,7 @@ import {
   type ParamSink,
   parseCondition,
   parseField,
+  testsOf,
   type ValueType,
 } from '../conditions/index.js';
 import { ident } from '../db/quote.js';
@@ -127,7 +128,7 @@ export function parseContactQuery(
     if (GROUPS.has(param)) {
       if (value.includes('\u0001')) throw new QueryError(param, 'control characters in a filter');
       const tree = rewriteGroup(value, param, query.groupSearches);
-      query.filters.push({ param, condition: parseGroup(param, tree) });
+      query.filters.push({ param, condition: emailsLowerCased(parseGroup(param, tree)) });
       continue;
     }
     const search = textSearch(param, param, value);
@@ -137,9 +138,79 @@ export function parseContactQuery(
         '(filter)',
         `no field before "=${value}": write <field>=<op>.<value>, e.g. plan=eq.pro`,
       );
-    else query.filters.push({ param, condition: parse(param, { [`contact.${param}`]: value }) });
+    else
+      query.filters.push({
+        param,
+        condition: emailsLowerCased(parse(param, { [`contact.${param}`]: value })),
+      });
   }
   return query;
+}
+
+/**
+ * The parameters of a query string (a URL's, or a segment's saved one) in
+ * the order written, repeats kept, `+` read as a space and escapes decoded
+ * as UTF-8, as URLSearchParams reads them — except an escape whose bytes are
+ * not UTF-8 (`%ff`, or `%ad` of a like pattern `%ada%` written unescaped):
+ * URLSearchParams reads it as U+FFFD, a field or value nobody wrote, and the
+ * query would answer nothing, or everything, without a word. It is a
+ * QueryError naming the parameter as written instead. A `%` not followed by
+ * two hex digits stays as it is.
+ */
+export function queryStringEntries(text: string): [string, string][] {
+  const entries: [string, string][] = [];
+  for (const part of text.replace(/^\?/, '').split('&')) {
+    if (part === '') continue;
+    const equals = part.indexOf('=');
+    const [name, value] = equals < 0 ? [part, ''] : [part.slice(0, equals), part.slice(equals + 1)];
+    const decoded = percentDecoded(name, name);
+    entries.push([decoded, percentDecoded(value, decoded)]);
+  }
+  return entries;
+}
+
+// ignoreBOM: a leading U+FEFF is kept, as URLSearchParams keeps it, not dropped.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function percentDecoded(text: string, param: string): string {
+  const plain = text.replace(/\+/g, ' ');
+  if (!plain.includes('%')) return plain;
+  const bytes: number[] = [];
+  const encoder = new TextEncoder();
+  for (let i = 0; i < plain.length; ) {
+    if (/^%[0-9a-fA-F]{2}$/.test(plain.slice(i, i + 3))) {
+      bytes.push(Number.parseInt(plain.slice(i + 1, i + 3), 16));
+      i += 3;
+      continue;
+    }
+    const char = String.fromCodePoint(plain.codePointAt(i)!);
+    bytes.push(...encoder.encode(char));
+    i += char.length;
+  }
+  try {
+    return STRICT_UTF8.decode(new Uint8Array(bytes));
+  } catch {
+    const shown = param === '' ? '(a parameter with no name)' : param;
+    throw new QueryError(
+      shown,
+      `"${text}" holds a percent-escape that is no UTF-8 text; write a literal % as %25 (a like pattern takes * too)`,
+    );
+  }
+}
+
+/**
+ * Emails are stored lower-cased (store.ts normalizeEmail), so a test of
+ * `email` compares with its value lower-cased too: `email=eq.Ada@Example.com`
+ * finds the contact GET /v1/contacts/Ada@Example.com and a list's `emails`
+ * find, where compared as written it could match no one (and `neq` everyone).
+ */
+function emailsLowerCased(condition: Condition): Condition {
+  for (const test of testsOf(condition)) {
+    if (test.field.column !== 'email' || test.field.jsonPath.length > 0) continue;
+    if (test.op === 'in') test.value = test.value.map((item) => item.toLowerCase());
+    else if (test.op !== 'is') test.value = test.value.toLowerCase();
+  }
+  return condition;
 }
 
 function parse(param: string, value: Record<string, string>): Condition {

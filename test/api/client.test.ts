@@ -104,6 +104,36 @@ describe('the reference example: query and segment', () => {
   });
 });
 
+describe('lists with what a query gave', () => {
+  it('adds no one for an empty answer, without a request', async () => {
+    await nudge.lists.create('nobody-yet');
+    const none = await nudge.contacts.query().eq('plan', 'none').select('email');
+    const before = requested.length;
+    expect(await nudge.lists.addContacts('nobody-yet', none)).toEqual({ added: 0 });
+    expect(await nudge.lists.remove('nobody-yet', [])).toEqual({ removed: 0 });
+    expect(requested.length).toBe(before);
+  });
+
+  it('refuses a query with a limit or offset, rather than adding or saving every match', async () => {
+    await nudge.lists.create('top-one');
+    const pro = () => nudge.contacts.query().eq('plan', 'pro').order('mrr', { ascending: false });
+    const added = await nudge.lists.add('top-one', pro().limit(1)).catch((e: unknown) => e);
+    expect(added).toBeInstanceOf(NudgeApiError);
+    expect(added).toMatchObject({ status: 400, code: 'bad_query' });
+    expect((added as NudgeApiError).detail).toBe('limit: only filters are allowed here');
+    expect(await nudge.lists.members('top-one')).toEqual([]);
+    const saved = await nudge.lists
+      .create('top-live', { query: nudge.contacts.query().eq('plan', 'pro').offset(1) })
+      .catch((e: unknown) => e);
+    expect(saved).toMatchObject({
+      status: 422,
+      detail: 'query: offset: only filters are allowed here',
+    });
+    // select and order change no one: still taken.
+    expect(await nudge.lists.add('top-one', pro().select('email'))).toEqual({ added: 3 });
+  });
+});
+
 describe('the query builder', () => {
   const emails = async (
     query: ContactQuery<{ plan: string; mrr: number; full_name: string; vip: boolean }>,
@@ -270,6 +300,15 @@ describe('contacts, events, errors', () => {
     await expect(nudge.events.track({ email: 'x@example.com', event: '' })).rejects.toMatchObject({
       status: 422,
       detail: 'event: expected a non-empty event name, got ""',
+    });
+    await nudge.events.track({ email: 'ada@example.com', event: 'paid', idempotency_key: 'pay-1' });
+    const reused = await nudge.events
+      .track({ email: 'ada@example.com', event: 'refunded', idempotency_key: 'pay-1' })
+      .catch((e: unknown) => e);
+    expect(reused).toMatchObject({
+      status: 422,
+      code: 'idempotency_key_reused',
+      body: { differs: ['event'], first_event_id: expect.any(Number), idempotency_key: 'pay-1' },
     });
     const reader = new Nudge({ url: `${api.url}/`, apiKey: api.readKey });
     await expect(reader.lists.create('nope')).rejects.toMatchObject({

@@ -95,6 +95,24 @@ describe('POST /v1/contacts', () => {
       { email: 'x@example.com', attributes: { birthday: '31/01/1990' } },
       'attributes.birthday: expected a date',
     ],
+    // Days the calendar does not have: Date.parse reads them as March 2 and 1,
+    // PostgreSQL reads them as nothing (every query would see NULL).
+    [
+      { email: 'x@example.com', attributes: { birthday: '2025-02-30' } },
+      'attributes.birthday: expected a date (2024-01-31) (nudge.yaml declares birthday: date), got "2025-02-30"',
+    ],
+    [
+      { email: 'x@example.com', attributes: { birthday: '2023-02-29' } },
+      'attributes.birthday: expected a date',
+    ],
+    [
+      { email: 'x@example.com', attributes: { birthday: '0000-01-01' } },
+      'attributes.birthday: expected a date',
+    ],
+    [
+      { email: 'x@example.com', attributes: { trial_ends_at: '2025-04-31T00:00:00Z' } },
+      'attributes.trial_ends_at: expected an ISO 8601 timestamp',
+    ],
     [
       { email: 'x@example.com', attributes: { email: 'y@example.com' } },
       'attributes.email: "email" is a contact field',
@@ -115,6 +133,19 @@ describe('POST /v1/contacts', () => {
     expect(response.json).toMatchObject({ error: 'invalid_body' });
     expect(detailOf(response)).toContain(message);
     expect(await count()).toBe(before);
+  });
+
+  it('takes a leap day, and finds the contact by it', async () => {
+    const leap = await upsert({
+      email: 'leap@example.com',
+      attributes: { birthday: '2024-02-29', trial_ends_at: '2000-02-29T12:00:00+02:00' },
+    });
+    expect(leap.status, leap.text).toBe(201);
+    const found = await api.call(
+      'GET',
+      '/v1/contacts?birthday=eq.2024-02-29&trial_ends_at=eq.2000-02-29T10:00:00Z&select=email',
+    );
+    expect(found.json).toEqual([{ email: 'leap@example.com' }]);
   });
 
   it('refuses a body that is not JSON with 400, and one too large with 413', async () => {
@@ -278,6 +309,33 @@ describe('GET /v1/contacts/:contact', () => {
       next.json as { timeline: { items: { kind: string; reason?: string }[] } }
     ).timeline.items.filter((item) => item.kind === 'decision');
     expect(rest.map((item) => item.reason)).toEqual(['second', 'first']);
+  });
+
+  it('finds an external id that looks like an id or an email, after those', async () => {
+    // An app's own user uuid, or an address, as the external id.
+    const appUser = '5d2b7c1e-0a4f-4e8b-9c3d-2f1e0d9c8b7a';
+    const byUuid = (await upsert({ external_id: appUser, phone: '+100' })).json as Contact;
+    const byMail = (await upsert({ external_id: 'Ext@Example.com', phone: '+101' }))
+      .json as Contact;
+    for (const [ref, id] of [
+      [appUser, byUuid.id],
+      [appUser.toUpperCase(), null],
+      ['Ext@Example.com', byMail.id],
+    ] as const) {
+      const found = await api.call('GET', `/v1/contacts/${encodeURIComponent(ref)}`);
+      if (id === null) expect(found.status).toBe(404);
+      else
+        expect([found.status, (found.json as { contact: Contact }).contact.id]).toEqual([200, id]);
+    }
+    // A contact whose id, auth user id or email it is comes first.
+    const holder = (await upsert({ auth_user_id: appUser })).json as Contact;
+    const first = await api.call('GET', `/v1/contacts/${appUser}`);
+    expect((first.json as { contact: Contact }).contact.id).toBe(holder.id);
+    const deleted = await api.call(
+      'DELETE',
+      `/v1/contacts/${encodeURIComponent('Ext@Example.com')}`,
+    );
+    expect(deleted.json).toMatchObject({ id: byMail.id });
   });
 
   it('404 for nobody, 400 for a bad limit or cursor', async () => {

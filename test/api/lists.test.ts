@@ -188,10 +188,27 @@ describe('segments', () => {
     ]);
   });
 
+  it('compares emails in lower case, as they are stored', async () => {
+    await api.call('POST', '/v1/lists', {
+      body: { name: 'ann-by-email', query: 'email=in.(Ann@Example.com,BEN@example.com)' },
+    });
+    expect(await members('ann-by-email')).toEqual(['ann@example.com', 'ben@example.com']);
+    await api.call('POST', '/v1/lists', { body: { name: 'by-condition' } });
+    const added = await api.call(
+      'POST',
+      '/v1/lists/by-condition/contacts?email=eq.Cat@Example.com',
+    );
+    expect(added.json).toEqual({ added: 1 });
+  });
+
   it.each([
     ['mrr=gt.lots', 'query: mrr: expected a number'],
     ['plan=eq.pro&order=mrr.desc', 'query: order: only filters are allowed here'],
     ['or=(plan.eq.pro', 'query: or: missing ")"'],
+    // A like pattern's % unescaped: %an is no escape, but %ad is (0xAD, no UTF-8 text),
+    // which URLSearchParams read as U+FFFD, a segment matching no one.
+    ['email=like.%ada%', 'query: email: "like.%ada%" holds a percent-escape that is no UTF-8 text'],
+    ['%ff=eq.1', 'query: %ff: "%ff" holds a percent-escape'],
   ])('refuses the query %s with 422, creating nothing', async (query, message) => {
     const response = await api.call('POST', '/v1/lists', { body: { name: 'broken', query } });
     expect(response.status).toBe(422);

@@ -209,6 +209,60 @@ describe('filters', () => {
   });
 });
 
+describe('percent-escapes', () => {
+  // URLSearchParams reads an escape that is no UTF-8 as U+FFFD: `%ff=eq.1`
+  // became a filter on an attribute named "\ufffd" (200, nobody), and an
+  // unescaped like pattern `%ali%` a pattern nobody wrote.
+  it.each([
+    ['%ff=eq.1', '%ff: "%ff" holds a percent-escape that is no UTF-8 text'],
+    ['plan=eq.%ff', 'plan: "eq.%ff" holds a percent-escape'],
+    ['email=like.%ada%', 'email: "like.%ada%" holds a percent-escape'],
+    ['or=(plan.eq.%C3)', 'or: "(plan.eq.%C3)" holds a percent-escape'],
+  ])('%s is refused with 400 naming the parameter', async (query, message) => {
+    const response = await get(query);
+    expect(response.status, response.text).toBe(400);
+    expect(response.json).toMatchObject({ error: 'bad_query' });
+    expect(detailOf(response)).toContain(message);
+    expect(detailOf(response)).toContain('write a literal % as %25');
+  });
+
+  it('reads UTF-8 escapes, + as a space, and a % without two hex digits as it is', async () => {
+    expect(await emails('full_name=eq.Alice+Liddell')).toEqual(['alice@example.com']);
+    expect(await emails('city=eq.New%20York')).toEqual(['dave@example.com']);
+    expect(await emails('email=like.%25ali%25')).toEqual(['alice@example.com']);
+    expect(await emails('city=eq.P%C3%A4ris')).toEqual([]);
+    expect(await emails('full_name=like.Frank (the tank)%')).toEqual([FRANK]);
+    expect(await emails('full_name=eq.100%&full_name=eq.100%zz')).toEqual([]);
+  });
+});
+
+describe('email', () => {
+  // Stored lower-cased, as GET /v1/contacts/Bob@Example.com and a list's
+  // emails find it: compared as written, these matched no one (neq everyone).
+  it.each([
+    ['email=eq.Bob@Example.com', ['bob@example.com']],
+    ['email=in.(BOB@EXAMPLE.COM,Carol@example.com)', ['bob@example.com', 'carol@example.com']],
+    ['email=like.BOB*', ['bob@example.com']],
+    ['or=(email.eq.Bob@Example.com,email.eq.x)', ['bob@example.com']],
+    [
+      'email=neq.Bob@Example.com',
+      [
+        'alice@example.com',
+        'carol@example.com',
+        'dave@example.com',
+        'erin@example.com',
+        'grace@example.com',
+      ],
+    ],
+  ])('%s compares in lower case', async (query, expected) => {
+    expect(await emails(query)).toEqual(expected);
+  });
+
+  it('leaves the case of other fields alone', async () => {
+    expect(await emails('plan=eq.Pro')).toEqual(['grace@example.com']);
+  });
+});
+
 describe('a malformed or= / and= group', () => {
   // The group is rewritten before it is parsed (each filter as contact.<field>,
   // a full-text filter as a test of its own): the error quotes what was sent.

@@ -147,7 +147,9 @@ async function contactJson(sql: postgres.Sql, id: string): Promise<ContactJson> 
 
 /**
  * A contact by id (or auth user id), email, or external id. Deleted contacts
- * are 404 unless `deleted` (DELETE is idempotent).
+ * are 404 unless `deleted` (DELETE is idempotent). An external id may look
+ * like an id (an app's own user uuid) or an email: it is looked up too,
+ * after the id, auth user id and email.
  */
 export async function findContact(
   sql: postgres.Sql,
@@ -160,12 +162,18 @@ export async function findContact(
     select ${sql.unsafe(CONTACT_JSON)} as contact from nudge_engine.contacts c
      where ${
        isId
-         ? sql`c.id = ${ref}::uuid or c.auth_user_id = ${ref}::uuid`
+         ? sql`c.id = ${ref}::uuid or c.auth_user_id = ${ref}::uuid or c.external_id = ${ref}`
          : mail
-           ? sql`c.email = ${mail}`
+           ? sql`c.email = ${mail} or c.external_id = ${ref}`
            : sql`c.external_id = ${ref}`
      }
-     order by ${isId ? sql`c.id = ${ref}::uuid desc` : sql`c.id`}
+     order by ${
+       isId
+         ? sql`c.id = ${ref}::uuid desc, (c.auth_user_id = ${ref}::uuid) is true desc`
+         : mail
+           ? sql`(c.email = ${mail}) is true desc`
+           : sql`c.id`
+     }
      limit 1`;
   if (!row || (row.contact.deleted_at && !deleted)) {
     const what = row ? 'was deleted' : 'does not exist';
@@ -227,16 +235,13 @@ function fitsType(value: unknown, type: string): boolean {
     case 'boolean':
       return typeof value === 'boolean';
     case 'date':
-      return (
-        typeof value === 'string' &&
-        /^\d{4}-\d{2}-\d{2}$/.test(value) &&
-        !Number.isNaN(Date.parse(value))
-      );
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && onCalendar(value);
     case 'timestamptz':
     case 'timestamp':
       return (
         typeof value === 'string' &&
         /^\d{4}-\d{2}-\d{2}/.test(value) &&
+        onCalendar(value) &&
         !Number.isNaN(Date.parse(value))
       );
     case 'uuid':
@@ -244,4 +249,16 @@ function fitsType(value: unknown, type: string): boolean {
     default:
       return true;
   }
+}
+
+/**
+ * Whether the YYYY-MM-DD a value starts with is a day of the calendar: Date.parse
+ * reads 2025-02-30 as March 2, where PostgreSQL has no such day (nor a year 0),
+ * so the attribute would read as NULL in every query and segment.
+ */
+function onCalendar(value: string): boolean {
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return year >= 1 && days !== undefined && day >= 1 && day <= days;
 }

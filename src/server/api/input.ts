@@ -5,7 +5,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { durationProblem, parseDuration } from '../../config/duration-text.js';
-import { type ContactQuery, QueryError } from '../../contacts/query.js';
+import { type ContactQuery, QueryError, queryStringEntries } from '../../contacts/query.js';
 import { didYouMean } from '../../suggest.js';
 import { keysAt } from '../../zod-words.js';
 import { fieldOf, issueMessage, parseJson, readCapped } from '../body.js';
@@ -105,9 +105,17 @@ export function invalid(field: string, problem: string): HttpError {
   return new HttpError(422, 'invalid_body', `${field}: ${problem}`);
 }
 
-/** Query parameters in the order written (repeats kept), `+` read as PostgREST reads it. */
+/**
+ * Query parameters in the order written (repeats kept), `+` read as PostgREST
+ * reads it; an escape that is no UTF-8 text (`?%ff=eq.1`) is a 400 naming
+ * the parameter, not a filter on a field named U+FFFD (queryStringEntries).
+ */
 export function queryEntries(c: Context): [string, string][] {
-  return [...new URL(c.req.url).searchParams.entries()];
+  try {
+    return queryStringEntries(new URL(c.req.url).search);
+  } catch (error) {
+    badQuery(error);
+  }
 }
 
 /**

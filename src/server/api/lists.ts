@@ -29,6 +29,7 @@ import {
   compileWhere,
   parseContactQuery,
   QueryError,
+  queryStringEntries,
 } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -236,7 +237,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
 }
 
 function segmentOf(query: string): ContactQuery {
-  return parseContactQuery(new URLSearchParams(query).entries(), { filtersOnly: true });
+  return parseContactQuery(queryStringEntries(query), { filtersOnly: true });
 }
 
 async function listNamed(sql: postgres.Sql, name: string): Promise<ContactList> {
