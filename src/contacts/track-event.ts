@@ -118,6 +118,8 @@ function storeEvent(
        where id = ${contact.id}`;
     // `new` for the feature: the properties, plus who the event is about, so a
     // feature's contact mapping (`contact: { email: new.email }`) finds them.
+    // Always theirs, null when they have none: a property named `email` (an
+    // invitee's) must not make the event someone else's.
     const inbox: InboxEvent = {
       source: 'api',
       sourceKey: `event:${row.id}`,
@@ -125,8 +127,8 @@ function storeEvent(
       newRow: {
         ...input.properties,
         contact_id: contact.id,
-        ...(contact.email ? { email: contact.email } : {}),
-        ...(contact.auth_user_id ? { auth_user_id: contact.auth_user_id } : {}),
+        email: contact.email,
+        auth_user_id: contact.auth_user_id,
       },
       occurredAt: input.occurredAt,
     };

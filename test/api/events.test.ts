@@ -82,6 +82,7 @@ describe('POST /v1/events', () => {
           total: 42.5,
           contact_id: event.contact_id,
           email: 'buyer@example.com',
+          auth_user_id: null,
         },
         occurred_at: new Date('2025-02-03T04:05:06Z'),
       },
@@ -450,6 +451,26 @@ describe('POST /v1/events', () => {
     expect(response.status).toBe(422);
     expect(detailOf(response)).toContain(message);
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('new.* of a tracked event', () => {
+  it('names its own contact: a property called email never stands in for a contact with none', async () => {
+    const tracked = await track({
+      external_id: 'no-email-user-1',
+      event: 'invite_sent',
+      properties: { email: 'invitee@example.com', auth_user_id: 'x', plan: 'pro' },
+    });
+    expect(tracked.status).toBe(201);
+    const id = (tracked.json as Tracked).id;
+    const [row] = await db.sql<{ new_row: Record<string, unknown> }[]>`
+      select new_row from nudge_engine.inbox where source_key = ${`event:${id}`}`;
+    expect(row?.new_row).toEqual({
+      plan: 'pro',
+      contact_id: (tracked.json as Tracked).contact_id,
+      email: null,
+      auth_user_id: null,
+    });
   });
 });
 
