@@ -41,6 +41,18 @@ export class UnknownContacts extends Error {
   }
 }
 
+/** Emails of deleted contacts given to add: refused as ids of them are (a member would stay hidden). */
+export class DeletedContacts extends Error {
+  override name = 'DeletedContacts';
+  constructor(
+    readonly email: string,
+    /** Where it was in the request's emails. */
+    readonly index: number,
+  ) {
+    super(`the contact ${email} was deleted; a deleted contact cannot be added to a list`);
+  }
+}
+
 export async function createList(
   sql: postgres.Sql,
   name: string,
@@ -119,6 +131,13 @@ export async function addMembers(
         insert into nudge_engine.contacts (email)
         select e from unnest(${emails}::text[]) as e
         on conflict (email) where email is not null do nothing`;
+      const [gone] = await tx<{ email: string }[]>`
+        select email from nudge_engine.contacts
+         where email = any(${emails}::text[]) and deleted_at is not null limit 1`;
+      if (gone) {
+        const index = who.emails.findIndex((e) => normalizeEmail(e) === gone.email);
+        throw new DeletedContacts(gone.email, index);
+      }
     }
     const result = await tx`
       insert into nudge_engine.list_members (list_id, contact_id)

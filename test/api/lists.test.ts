@@ -75,6 +75,22 @@ describe('static lists', () => {
     expect(await members('newsletter')).toEqual(['ann@example.com']);
   });
 
+  it('refuses the email of a deleted contact with 422 naming the item, as it refuses its id', async () => {
+    await db.sql`insert into nudge_engine.contacts (email, deleted_at) values ('gone@example.com', now())`;
+    const before = await memberRows();
+    const response = await api.call('POST', '/v1/lists/newsletter/contacts', {
+      body: { emails: ['fresh@example.com', 'Gone@Example.com'] },
+    });
+    expect([response.status, detailOf(response)]).toEqual([
+      422,
+      'emails[1]: the contact gone@example.com was deleted; a deleted contact cannot be added to a list',
+    ]);
+    expect(await memberRows()).toBe(before);
+    const [fresh] =
+      await db.sql`select 1 from nudge_engine.contacts where email = 'fresh@example.com'`;
+    expect(fresh).toBeUndefined();
+  });
+
   it('refuses unknown ids with 422 naming the item, and adds none of the others', async () => {
     const before = await memberRows();
     const response = await api.call('POST', '/v1/lists/newsletter/contacts', {

@@ -14,6 +14,7 @@ import {
   allLists,
   type ContactList,
   createList,
+  DeletedContacts,
   deleteList,
   findList,
   LIST_NAME,
@@ -205,6 +206,8 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
             : await removeMembers(sql, list.id, { ids, emails });
       } catch (error) {
         if (error instanceof UnknownContacts) throw invalid(`ids[${error.index}]`, error.message);
+        if (error instanceof DeletedContacts)
+          throw invalid(`emails[${error.index}]`, error.message);
         throw error;
       }
     } else {
