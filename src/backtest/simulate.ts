@@ -320,7 +320,13 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       const rows = { new: row.new_row, old: row.old_row };
       const match = withContact(feature, rows, contact.row, now);
       matcherDecision(row, now, contact, match.outcome, match.reason);
-      if (match.outcome === 'skipped') return undefined;
+      if (match.outcome === 'skipped') {
+        // As handleEvent: the trigger's condition on the contact was false,
+        // but the contact's journey, waiting on events, still sees this one.
+        return reactive && journeys.get(contact.id)?.status === 'active'
+          ? step(contact, { kind: 'event', facts }, now, row.from)
+          : undefined;
+      }
       // As handleEvent: an event the feature is a candidate of steps none of
       // its waiting journeys, whoever the event's other features name.
       return step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);

@@ -377,3 +377,109 @@ stages:
     });
   });
 });
+
+describe('stepJourney, when the journey outlives its feature file or comes back', () => {
+  it('bounds a restart by max_entries and the cooldown, as any other entry', () => {
+    const restart = compile(DRIP.replace('name: drip', 'name: again') + 're_entry: restart\n');
+    const first = step({ feature: restart, step: trigger() }).journey!;
+    // Within the 30-day cooldown: no restart; the journey goes on where it was.
+    const cooling = step({ feature: restart, step: trigger(), journey: first, now: at(DAY) });
+    expect(cooling.decisions.map((d) => d.reason)).toEqual([
+      'cooldown until 2026-03-31 09:00:00 UTC',
+    ]);
+    expect(cooling.actions).toEqual([]);
+    expect(cooling.journey).toBeNull();
+    // The cooldown over, a restart is entry 2; then max_entries (2) holds.
+    const second = step({ feature: restart, step: trigger(), journey: first, now: at(31 * DAY) });
+    expect(second.decisions[1]!.reason).toBe('entered (entry 2)');
+    const active = { ...second.journey!, status: 'active' as const };
+    const third = step({ feature: restart, step: trigger(), journey: active, now: at(62 * DAY) });
+    expect(third.decisions.map((d) => d.reason)).toEqual(['max entries reached (2 of 2)']);
+    expect(third.actions).toEqual([]);
+  });
+
+  it('takes the wait that ran out first when its timer fires late', () => {
+    const feature = compile(`name: late
+trigger: { table: public.orders, on: insert }
+contact: { id: new.user_id }
+stages:
+  - name: waiting
+    next:
+      - { to: slow, after: 5d }
+      - { to: fast, after: 1d }
+  - name: slow
+    do: [{ email: { template: slow } }]
+    next: [{ to: null }]
+  - name: fast
+    do: [{ email: { template: fast } }]
+`);
+    const journey = step({ feature, step: trigger() }).journey!;
+    expect(journey.wake_at).toEqual(at(DAY));
+    // The engine was down for a week: the 1-day wait ran out first.
+    const late = step({ feature, step: { kind: 'timer' }, journey, now: at(7 * DAY) });
+    expect(late.actions.map((a) => a.stage)).toEqual(['fast']);
+  });
+
+  it('keys a stage visited again in one entry apart, and the same when the step is retried', () => {
+    const feature = compile(`name: remind
+trigger: { table: public.orders, on: insert }
+contact: { id: new.user_id }
+stages:
+  - name: reminded
+    do: [{ email: { template: reminder } }]
+    next: [{ to: reminded, after: 3d }]
+`);
+    let journey = step({ feature, step: trigger() }).journey!;
+    const keys = [`remind:${ADA}:1:reminded:0`];
+    for (let visit = 2; visit <= 3; visit++) {
+      const input = {
+        feature,
+        step: { kind: 'timer' } as const,
+        journey,
+        now: at(3 * DAY * (visit - 1)),
+      };
+      const out = step(input);
+      // A retry (the step's row never committed) starts from the same row: the same keys.
+      expect(step(input).actions.map((a) => a.key)).toEqual(out.actions.map((a) => a.key));
+      keys.push(`remind:${ADA}:1:reminded.${visit}:0`);
+      expect(out.actions.map((a) => a.key)).toEqual([keys.at(-1)]);
+      journey = out.journey!;
+    }
+    // A new entry counts its visits from the start.
+    const ended: JourneyRow = { ...journey, status: 'exited' };
+    const again = step({ feature, step: trigger(), journey: ended, now: at(10 * DAY) });
+    expect(again.actions.map((a) => a.key)).toEqual([`remind:${ADA}:2:reminded:0`]);
+  });
+
+  it('ends a journey whose stage was removed or renamed, on its timer or an event', () => {
+    const before = compile(DRIP);
+    const journey = step({ feature: before, step: trigger() }).journey!;
+    const renamed = compile(DRIP.replace('name: first', 'name: hello'));
+    for (const kind of ['timer', 'event'] as const) {
+      const out = step({
+        feature: renamed,
+        step: kind === 'timer' ? { kind } : { kind, facts: facts({ id: 2, user_id: ADA }, 2) },
+        journey,
+        now: at(2 * DAY),
+      });
+      expect(out.decisions.map((d) => [d.outcome, d.reason])).toEqual([
+        ['exited', 'stage first is no longer in the feature'],
+      ]);
+      expect(out.journey).toMatchObject({ status: 'exited', wake_at: null, ended_at: at(2 * DAY) });
+      expect(out.actions).toEqual([]);
+    }
+    // A trigger ends it and enters anew, under the entry rules (here: the cooldown).
+    const soon = step({ feature: renamed, step: trigger(), journey, now: at(2 * DAY) });
+    expect(soon.decisions.map((d) => d.reason)).toEqual([
+      'stage first is no longer in the feature',
+      'cooldown until 2026-03-31 09:00:00 UTC',
+    ]);
+    expect(soon.journey?.status).toBe('exited');
+    const later = step({ feature: renamed, step: trigger(), journey, now: at(31 * DAY) });
+    expect(later.decisions.map((d) => d.reason).slice(0, 3)).toEqual([
+      'stage first is no longer in the feature',
+      'entered (entry 2)',
+      'stage hello',
+    ]);
+  });
+});

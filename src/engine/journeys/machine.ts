@@ -13,18 +13,27 @@
 // Entering. A contact enters when the feature's trigger matches and it is not
 // already in the journey, subject to re_entry (never: once ever), max_entries
 // and cooldown (time since its last entry). `restart` re-enters a contact that
-// is still in the journey; otherwise the event may move it along instead.
+// is still in the journey, under the same limits; otherwise (or when they
+// refuse) the event may move it along instead.
 //
 // Stages. Entering a stage runs its actions in order (unless its if/unless
 // guard says no): goto moves on at once, exit ends the journey, every other
-// action is queued with the key feature:contact:entry:stage:index, so a
-// retried step never doubles an effect. Then the stage's transitions decide:
-// none → the journey is complete; one without a wait → taken now; `after` →
-// a durable timer (wake_at); `until` → taken as soon as it holds (checked
-// now, on every event of the contact, and when `within` runs out — then the
-// journey ends as timed out); `when` → taken on an event that makes it true.
+// action is queued with the key feature:contact:entry:stage:index (the stage
+// written stage.n on its n-th visit in the entry, see actionKey), so a
+// retried step never doubles an effect and a stage come back to sends again.
+// Then the stage's transitions decide: none → the journey is complete; one
+// without a wait → taken now; `after` → a durable timer (wake_at); `until` →
+// taken as soon as it holds (checked now, on every event of the contact, and
+// when `within` runs out — then the journey ends as timed out); `when` →
+// taken on an event that makes it true. A timer that fires late takes the
+// wait that ran out first.
 // `exit.when` ends the journey on any event that makes it true. A chain of
 // stages without a wait stops after MAX_CHAIN (a loop in the feature).
+//
+// Deploys. The machine runs the feature as it is now: a journey whose stage
+// was removed or renamed is ended (exited, with a decision) by its next step,
+// and a trigger may then enter the contact again; a wait that ran out is
+// taken as the file says now (timers.ts moves wake-ups when a wait changes).
 //
 // Frequency cap. actions.frequency_cap limits emails per contact per window
 // across all features: given the emails the contact already has in the
@@ -91,8 +100,16 @@ export interface JourneyRow {
   stage_entered_at: Date | null;
   ended_at: Date | null;
   wake_at: Date | null;
-  context: EventFacts | Record<string, never>;
+  context: JourneyContext | Record<string, never>;
 }
+
+/**
+ * What a journey keeps of its entry (journeys.context): the event that made
+ * the contact enter, and how many times this entry has entered each stage —
+ * a stage entered again (a loop back with a wait, a goto to an earlier
+ * stage) queues its actions under keys of their own (actionKey).
+ */
+export type JourneyContext = EventFacts & { visits?: Record<string, number> };
 
 /** What moves a journey. */
 export type JourneyStep =
@@ -149,15 +166,24 @@ export function stepJourney(input: StepInput): StepOutcome {
   return run.outcome();
 }
 
-/** The idempotency key of a stage's action: once per contact, entry, stage and position. */
+/**
+ * The idempotency key of a stage's action: once per contact, entry, stage
+ * visit and position. The first visit of a stage in an entry is
+ * `feature:contact:entry:stage:index`; a later one writes the stage as
+ * `stage.n` (stage names have no dot). The visit is counted in the journey
+ * row the step starts from, so a step retried after a crash (its row not
+ * committed) computes the same keys, and a journey that comes back to a
+ * stage sends again.
+ */
 function actionKey(
   feature: string,
   contactId: string,
   entry: number,
   stage: string,
+  visit: number,
   index: number,
 ): string {
-  return `${feature}:${contactId}:${entry}:${stage}:${index}`;
+  return `${feature}:${contactId}:${entry}:${visit > 1 ? `${stage}.${visit}` : stage}:${index}`;
 }
 
 /** The working state of one step. */
@@ -243,10 +269,16 @@ class Run {
     this.changed = journey;
   }
 
-  private trigger(contactId: string, facts: EventFacts, journey: JourneyRow | null): boolean {
-    const spec = this.feature.feature;
+  private trigger(contactId: string, facts: EventFacts, given: JourneyRow | null): boolean {
+    let journey = given;
+    if (journey?.status === 'active' && this.stageGone(journey)) {
+      // Its stage was removed or renamed since: the journey ends, and the
+      // contact may enter again under the entry rules.
+      journey = this.leaveGoneStage(journey, facts);
+    }
     if (journey?.status === 'active') {
-      if (spec.reEntry === 'restart') {
+      const refused = this.feature.feature.reEntry === 'restart' ? this.refusal(journey) : 'active';
+      if (refused === undefined) {
         this.decide(
           facts,
           contactId,
@@ -257,38 +289,74 @@ class Run {
         return true;
       }
       if (this.onEvent(journey, facts)) return true;
-      this.decide(facts, contactId, 'skipped', `already in the journey at stage ${journey.stage}`);
-      return false;
-    }
-    const entries = journey?.entries ?? 0;
-    if (spec.reEntry === 'never' && entries > 0) {
-      this.decide(facts, contactId, 'skipped', 'already entered once (re_entry: never)');
-      return false;
-    }
-    if (spec.maxEntries !== undefined && entries >= spec.maxEntries) {
-      this.decide(
-        facts,
-        contactId,
-        'skipped',
-        `max entries reached (${entries} of ${spec.maxEntries})`,
-      );
-      return false;
-    }
-    if (spec.cooldownMs !== undefined && journey?.entered_at) {
-      const until = new Date(new Date(journey.entered_at).getTime() + spec.cooldownMs);
-      if (until > this.now) {
-        this.decide(facts, contactId, 'skipped', `cooldown until ${utcText(until)}`, {
-          cooldown_until: until.toISOString(),
-        });
-        return false;
+      if (refused === 'active') {
+        this.decide(
+          facts,
+          contactId,
+          'skipped',
+          `already in the journey at stage ${journey.stage}`,
+        );
+      } else {
+        this.decide(facts, contactId, 'skipped', refused.reason, refused.detail);
       }
+      return false;
+    }
+    const refused = this.refusal(journey);
+    if (refused) {
+      this.decide(facts, contactId, 'skipped', refused.reason, refused.detail);
+      return false;
     }
     this.enter(contactId, facts, journey);
     return true;
   }
 
+  /**
+   * Why the entry rules refuse the contact another entry (re_entry: never,
+   * max_entries, cooldown since its last entry), or undefined: it may enter.
+   * A restart is an entry too, so they bound it as well.
+   */
+  private refusal(
+    journey: JourneyRow | null,
+  ): { reason: string; detail?: Record<string, unknown> } | undefined {
+    const spec = this.feature.feature;
+    const entries = journey?.entries ?? 0;
+    if (spec.reEntry === 'never' && entries > 0) {
+      return { reason: 'already entered once (re_entry: never)' };
+    }
+    if (spec.maxEntries !== undefined && entries >= spec.maxEntries) {
+      return { reason: `max entries reached (${entries} of ${spec.maxEntries})` };
+    }
+    if (spec.cooldownMs !== undefined && journey?.entered_at) {
+      const until = new Date(new Date(journey.entered_at).getTime() + spec.cooldownMs);
+      if (until > this.now) {
+        return {
+          reason: `cooldown until ${utcText(until)}`,
+          detail: { cooldown_until: until.toISOString() },
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the journey waits in a stage the feature no longer has (removed or renamed by a deploy). */
+  private stageGone(journey: JourneyRow): boolean {
+    return journey.stage !== null && !this.feature.stages.has(journey.stage);
+  }
+
+  /** Ends a journey whose stage is gone; returns the ended row (saved). */
+  private leaveGoneStage(journey: JourneyRow, facts: EventFacts | null): JourneyRow {
+    const ended = copy(journey);
+    this.end(ended, 'exited', `stage ${journey.stage} is no longer in the feature`, facts);
+    return ended;
+  }
+
   /** An event for a contact already in the journey: exit.when, then the current stage's transitions. */
   private onEvent(journey: JourneyRow, facts: EventFacts): boolean {
+    if (journey.status !== 'active') return false;
+    if (this.stageGone(journey)) {
+      this.leaveGoneStage(journey, facts);
+      return true;
+    }
     if (this.feature.exit && this.holds(this.feature.exit, facts).ok) {
       this.end(copy(journey), 'exited', 'exit.when became true', facts);
       return true;
@@ -308,34 +376,46 @@ class Run {
 
   private onTimer(journey: JourneyRow): boolean {
     const facts = journey.context as EventFacts;
+    if (journey.status !== 'active') return false;
+    if (this.stageGone(journey)) {
+      this.leaveGoneStage(journey, null);
+      return true;
+    }
     const stage = journey.stage ? this.feature.stages.get(journey.stage) : undefined;
-    if (!stage || journey.status !== 'active' || !journey.stage_entered_at) return false;
+    if (!stage || !journey.stage_entered_at) return false;
     const since = new Date(journey.stage_entered_at).getTime();
     const now = this.now.getTime();
+    // The wait that ran out first: a timer that fires late (the engine was
+    // down) takes the transition a timer on time would have taken.
+    let due: { at: number; transition: RuntimeTransition; within: boolean } | undefined;
     for (const transition of stage.transitions) {
       if (transition.afterMs !== undefined && since + transition.afterMs <= now) {
-        this.take(copy(journey), facts, transition, 'after');
-        return true;
+        const at = since + transition.afterMs;
+        if (!due || at < due.at) due = { at, transition, within: false };
       }
     }
     for (const transition of stage.transitions) {
-      if (
-        transition.until &&
-        transition.withinMs !== undefined &&
-        since + transition.withinMs <= now
-      ) {
-        if (this.holds(transition.until, facts).ok) {
-          this.take(copy(journey), facts, transition, 'until');
-        } else {
-          this.end(
-            copy(journey),
-            'exited',
-            `timed out: until did not hold within ${durationInWords(transition.withinMs)}`,
-            null,
-          );
-        }
-        return true;
+      if (transition.until && transition.withinMs !== undefined) {
+        const at = since + transition.withinMs;
+        if (at <= now && (!due || at < due.at)) due = { at, transition, within: true };
       }
+    }
+    if (due && !due.within) {
+      this.take(copy(journey), facts, due.transition, 'after');
+      return true;
+    }
+    if (due) {
+      if (this.holds(due.transition.until, facts).ok) {
+        this.take(copy(journey), facts, due.transition, 'until');
+      } else {
+        this.end(
+          copy(journey),
+          'exited',
+          `timed out: until did not hold within ${durationInWords(due.transition.withinMs!)}`,
+          null,
+        );
+      }
+      return true;
     }
     // Nothing due yet (the clock moved back, or a transition changed): re-arm.
     this.save({ ...journey, wake_at: nextWake(stage, since) });
@@ -388,13 +468,14 @@ class Run {
       journey.stage = stage.name;
       journey.stage_entered_at = this.now;
       journey.wake_at = null;
+      const visit = countVisit(journey, stage.name);
       this.decide(
         facts,
         journey.contact_id,
         'advanced',
         `stage ${stage.name}${why && hop === 0 ? ` (${why})` : ''}`,
       );
-      const next = this.runActions(journey, facts, stage);
+      const next = this.runActions(journey, facts, stage, visit);
       if (next === 'exit')
         return this.end(journey, 'exited', `exit action in stage ${stage.name}`, facts);
       if (next !== undefined) {
@@ -433,6 +514,7 @@ class Run {
     journey: JourneyRow,
     facts: EventFacts,
     stage: RuntimeStage,
+    visit: number,
   ): string | 'exit' | undefined {
     const guard = this.holds(stage.guard, facts);
     if (!guard.ok) {
@@ -471,7 +553,14 @@ class Run {
         continue;
       }
       queueAction(this, this.now, facts, {
-        key: actionKey(this.feature.name, journey.contact_id, journey.entries, stage.name, index),
+        key: actionKey(
+          this.feature.name,
+          journey.contact_id,
+          journey.entries,
+          stage.name,
+          visit,
+          index,
+        ),
         feature: this.feature.name,
         contactId: journey.contact_id,
         stage: stage.name,
@@ -591,6 +680,17 @@ function templateContext(
   };
 }
 
+/**
+ * Counts a visit of `stage` in the journey's entry (a row being changed, its
+ * context replaced, not changed in place); returns which visit it is.
+ */
+function countVisit(journey: JourneyRow, stage: string): number {
+  const context = journey.context as JourneyContext;
+  const visit = (context.visits?.[stage] ?? 0) + 1;
+  journey.context = { ...context, visits: { ...context.visits, [stage]: visit } };
+  return visit;
+}
+
 /** A journey row to change, leaving the one the step was given as it was. */
 function copy(journey: JourneyRow): JourneyRow {
   return { ...journey };
@@ -598,12 +698,18 @@ function copy(journey: JourneyRow): JourneyRow {
 
 /** The earliest time a stage's `after` or `within` falls due, counted from `since`. */
 function nextWake(stage: RuntimeStage, since: number): Date | null {
-  const times: number[] = [];
+  const wait = stageWaitMs(stage);
+  return wait === undefined ? null : new Date(since + wait);
+}
+
+/** How long after entering it a stage's first `after` or `within` runs out (undefined: it waits on no time). */
+export function stageWaitMs(stage: RuntimeStage): number | undefined {
+  const waits: number[] = [];
   for (const t of stage.transitions) {
-    if (t.afterMs !== undefined) times.push(since + t.afterMs);
-    if (t.until && t.withinMs !== undefined) times.push(since + t.withinMs);
+    if (t.afterMs !== undefined) waits.push(t.afterMs);
+    if (t.until && t.withinMs !== undefined) waits.push(t.withinMs);
   }
-  return times.length ? new Date(Math.min(...times)) : null;
+  return waits.length ? Math.min(...waits) : undefined;
 }
 
 /** Whether any stage of the feature sends email (only then does the frequency cap matter). */

@@ -136,6 +136,23 @@ export async function handleTriggerEvent(
   await step(env, feature, contact, journey ?? null, { kind: 'trigger', contactId, facts });
 }
 
+/**
+ * An event of a contact that did not match the feature's trigger (its
+ * condition on the contact was false): the contact's journey, if active,
+ * still sees it as an event (exit.when, `when`, `until`). The batch's copy of
+ * the journey is used when it has one (the pair was prefetched).
+ */
+export async function handleNonTriggerEvent(
+  env: StepEnv,
+  feature: RuntimeFeature,
+  contactId: string,
+  contact: Row | null,
+  facts: EventFacts,
+): Promise<void> {
+  const journey = await loadJourney(env, feature.name, contactId);
+  if (journey?.status === 'active') await advanceOnEvent(env, feature, journey, contact, facts);
+}
+
 /** An event for a contact already in the journey (locked by loadActiveJourneys); whether it moved. */
 export function advanceOnEvent(
   env: StepEnv,

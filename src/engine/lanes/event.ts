@@ -10,6 +10,7 @@ import { recordConversions } from '../journeys/experiment-store.js';
 import { type Decision, type EventFacts, stepWithoutContact } from '../journeys/machine.js';
 import {
   advanceOnEvent,
+  handleNonTriggerEvent,
   handleTriggerEvent,
   loadActiveJourneys,
   type StepEnv,
@@ -110,8 +111,13 @@ export async function handleEvent(
     seen.set(contactId, contact);
     const match = withContact(feature, rows, contact, env.now);
     decide(feature.name, contactId, match.outcome, match.reason);
-    if (match.outcome === 'matched')
+    if (match.outcome === 'matched') {
       await handleTriggerEvent(env, feature, contactId, contact, facts);
+    } else if (reactiveFeatures(ctx.features).has(feature.name)) {
+      // Its condition on the contact was false: no entry, but a journey of
+      // the contact waiting on events (exit.when, `when`, `until`) sees it.
+      await handleNonTriggerEvent(env, feature, contactId, contact, facts);
+    }
   }
 
   if (skips.size > 0) {

@@ -26,7 +26,7 @@ import type { Log } from '../../log.js';
 import { INBOX_CHANNEL, type Router, readNews, steadyPaceMs } from '../intake/inbox.js';
 import { runSchedules } from '../intake/schedule.js';
 import { sweepConversions } from '../journeys/experiment-store.js';
-import { processTimers } from '../journeys/timers.js';
+import { processTimers, waitsToFit } from '../journeys/timers.js';
 import { type Bell, Bells } from '../lanes/bells.js';
 import type { ProcessContext } from '../lanes/context.js';
 import { processLanes, reclaimLanes } from '../lanes/process.js';
@@ -374,7 +374,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   }
   loops.push(
     loop('timers', () => processTimers(processContext), Math.max(idle, 250), 'timers', {
-      peek: () => timersDue(engine, options.clock.now()),
+      // A feature compiled since the last pass (a live deploy) has its
+      // journeys' wake-ups fitted at once, not when a timer next comes due.
+      peek: async () => waitsToFit(options.features) || timersDue(engine, options.clock.now()),
     }),
   );
   // Contacts' search documents, off their writers' path (contacts/search-index.ts).
