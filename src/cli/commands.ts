@@ -118,6 +118,10 @@ export function registerCommands(program: Command, wrap: Wrap): void {
     )
     .option('--feature <name>', 'only this feature')
     .option('--contact <email|id>', 'only this contact')
+    .option(
+      '--outcome <outcome>',
+      'only this outcome: skipped, entered, action, attempt, paused, resumed, ...',
+    )
     .option('--since <time>', 'only the last 15m, 2h, 7d, ... or since a time: 2026-12-01')
     .option('-n, --limit <n>', 'how many to show (default 100)', wholeNumber(1))
     .option('-f, --follow', 'keep printing new decisions until Ctrl-C (as tail -f)')

@@ -2,11 +2,12 @@
 // matched or skipped and why, every journey move, every action and its
 // attempts, an attempt made after a replay said to be one, a feature paused
 // or resumed live (by whom). Filters by
-// feature, contact (email or id) and time; --follow keeps printing new
+// feature, contact (email or id), outcome and time; --follow keeps printing new
 // decisions. A feature or contact that names nothing is refused, as the API
 // refuses it (server/api/feature-filter.ts). Times are the engine clock's,
 // and said to be when that is not real time.
 
+import { OUTCOMES } from '../client/dashboard.js';
 import { clockOffsetInWords } from '../config/duration-words.js';
 import type { LoadedConfig } from '../config/load.js';
 import { durationOption, timeOption } from '../config/time-options.js';
@@ -18,7 +19,7 @@ import {
   replaysOf,
 } from '../engine/lanes/decision-log.js';
 import { featurePauses, pausesLine } from '../engine/match/pauses.js';
-import { NudgeError } from '../errors.js';
+import { NudgeError, UsageError } from '../errors.js';
 import { CONTACT_HINT, hasDecisions, unknownContactText } from '../server/api/feature-filter.js';
 import { plural } from '../words.js';
 import { clockOffset } from './clock.js';
@@ -29,6 +30,7 @@ import { loadProject, openProjectStore, refuseUnknownFeature, unknownFeature } f
 export interface LogsOptions extends GlobalOptions {
   feature?: string;
   contact?: string;
+  outcome?: string;
   since?: string;
   limit?: string;
   follow?: boolean;
@@ -74,6 +76,11 @@ function sinceOption(text: string): { sinceMs: number } | { from: Date } {
 
 export async function logs(options: LogsOptions, io: Io): Promise<number> {
   const since = options.since === undefined ? undefined : sinceOption(options.since);
+  if (options.outcome !== undefined && !(OUTCOMES as readonly string[]).includes(options.outcome)) {
+    throw new UsageError(
+      `--outcome ${JSON.stringify(options.outcome)}: expected one of ${OUTCOMES.join(', ')}`,
+    );
+  }
   const project = await loadProject(options, io);
   const limit = Number(options.limit ?? 100);
   const store = await openProjectStore(project, io, { max: 2 });
@@ -84,6 +91,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
     const filter = {
       ...(options.feature ? { feature: options.feature } : {}),
       ...(options.contact ? { contact: options.contact } : {}),
+      ...(options.outcome ? { outcome: options.outcome } : {}),
       ...since,
     };
     const query = async (afterId: number, first: boolean): Promise<DecisionLine[]> =>
@@ -109,7 +117,7 @@ export async function logs(options: LogsOptions, io: Io): Promise<number> {
       if (newest !== undefined && !options.json && (lines.length > newest || rows.length >= limit))
         io.out(
           io.colors.dim(
-            `Showing the last ${plural(newest, 'line')}: --limit ${newest * 5} shows more; --since, --feature and --contact narrow them.`,
+            `Showing the last ${plural(newest, 'line')}: --limit ${newest * 5} shows more; --since, --feature, --contact and --outcome narrow them.`,
           ),
         );
       const note = clockSaid ? undefined : clockNote(offset, shown, options.since);

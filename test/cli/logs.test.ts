@@ -120,7 +120,7 @@ describe('nudge logs', () => {
     // Older lines left out are said to be.
     const two = await logs('--feature', 'uploads', '--limit', '2');
     expect(two[0]).toBe(
-      'Showing the last 2 lines: --limit 10 shows more; --since, --feature and --contact narrow them.',
+      'Showing the last 2 lines: --limit 10 shows more; --since, --feature, --contact and --outcome narrow them.',
     );
     expect(two.slice(1).filter(Boolean)).toEqual(lines.filter(Boolean).slice(-2));
 
@@ -263,6 +263,18 @@ describe('nudge logs', () => {
     ]);
     // Nothing paused now: no line above them says so.
     expect(lines.join('\n')).not.toContain('paused live');
+    // --outcome narrows them to one kind of line.
+    const resumed = await logs('--feature', 'signups', '--outcome', 'resumed');
+    expect(resumed.map((line) => line.slice(21).replace(/\s+/g, ' '))).toEqual([
+      'signups - resumed by api key ci: its events are no longer skipped as paused',
+    ]);
+  });
+
+  it('refuses an --outcome it does not know, naming those it does (exit 2)', async () => {
+    const m = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
+    expect(await run(['logs', '--outcome', 'sent'], m.io)).toBe(2);
+    expect(m.stderr()).toContain('--outcome "sent": expected one of matched, skipped,');
+    expect(m.stdout()).toBe('');
   });
 
   it('refuses a --contact no contact is and no decision names, as the API does (exit 1)', async () => {

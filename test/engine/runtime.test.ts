@@ -173,7 +173,7 @@ describe('nudge start', () => {
     const one = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
     expect(await run(['logs', '--limit', '1'], one.io)).toBe(0);
     expect(one.stdout().trim().split('\n')).toEqual([
-      'Showing the last 1 line: --limit 5 shows more; --since, --feature and --contact narrow them.',
+      'Showing the last 1 line: --limit 5 shows more; --since, --feature, --contact and --outcome narrow them.',
       expect.stringMatching(/order-refunded\s+-\s+skipped\s+feature paused$/),
     ]);
     // No contact was looked up for these: the line names the event instead.
