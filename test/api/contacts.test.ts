@@ -148,6 +148,30 @@ describe('POST /v1/contacts', () => {
     expect(found.json).toEqual([{ email: 'leap@example.com' }]);
   });
 
+  it('says which identity another contact holds, and keeps it theirs', async () => {
+    const a = await upsert({ email: 'holder-a@example.com' });
+    const b = await upsert({ external_id: 'holder-b', phone: '+15550001' });
+    const both = await upsert({
+      email: 'Holder-A@example.com',
+      external_id: 'holder-b',
+      phone: '+15550001',
+    });
+    expect([both.status, (both.json as { id: string }).id]).toEqual([
+      200,
+      (a.json as { id: string }).id,
+    ]);
+    expect(JSON.parse(both.headers.get('x-nudge-warnings') ?? '[]')).toEqual([
+      `phone "+15550001" belongs to another contact and was not given to ${(a.json as { id: string }).id}`,
+      `external_id "holder-b" belongs to another contact and was not given to ${(a.json as { id: string }).id}`,
+    ]);
+    const [kept] =
+      await db.sql`select external_id from nudge_engine.contacts where id = ${(b.json as { id: string }).id}`;
+    expect(kept?.external_id).toBe('holder-b');
+    // Nothing to say when every identity is the contact's own.
+    const again = await upsert({ email: 'holder-a@example.com' });
+    expect(again.headers.get('x-nudge-warnings')).toBeNull();
+  });
+
   it('refuses a body that is not JSON with 400, and one too large with 413', async () => {
     const malformed = await api.call('POST', '/v1/contacts', { body: '{"email": ' });
     expect([malformed.status, malformed.json]).toEqual([

@@ -23,7 +23,7 @@ import {
 } from './input.js';
 import { limitOf } from './keyset.js';
 import { conditionWarnings } from './known-fields.js';
-import { pageOf, respondPage, runContacts } from './paging.js';
+import { pageOf, respondPage, runContacts, WARNINGS_HEADER, warningsHeader } from './paging.js';
 import { parseCursor, timelineOf } from './timeline.js';
 
 export interface ContactsApiOptions {
@@ -93,7 +93,10 @@ export function contactsRoutes(options: ContactsApiOptions): Hono<ApiEnv> {
       await sql`update nudge_engine.contacts set deleted_at = null, updated_at = now()
                  where id = ${id} and deleted_at is not null`;
     }
-    return c.json(await contactJson(sql, id), created ? 201 : 200);
+    const contact = await contactJson(sql, id);
+    const warnings = identitiesKept(identity, contact);
+    if (warnings.length > 0) c.header(WARNINGS_HEADER, warningsHeader(warnings));
+    return c.json(contact, created ? 201 : 200);
   });
 
   app.get('/', async (c) => {
@@ -143,6 +146,35 @@ async function contactJson(sql: postgres.Sql, id: string): Promise<ContactJson> 
   const [row] = await sql<{ contact: ContactJson }[]>`
     select ${sql.unsafe(CONTACT_JSON)} as contact from nudge_engine.contacts c where c.id = ${id}`;
   return row!.contact;
+}
+
+/**
+ * What an upsert asked for that the contact did not take: an identity another
+ * contact holds stays that contact's (resolveContact does not move it), and
+ * the answer is the contact the others found. Said, not refused: the upsert
+ * did what it could, and the caller learns which identity is someone else's.
+ */
+function identitiesKept(
+  asked: {
+    email: string | null;
+    authUserId: string | null;
+    phone: string | null;
+    externalId: string | null;
+  },
+  contact: ContactJson,
+): string[] {
+  const pairs: [field: string, asked: string | null, has: unknown][] = [
+    ['email', normalizeEmail(asked.email), contact.email],
+    ['auth_user_id', asked.authUserId?.toLowerCase() ?? null, contact.auth_user_id],
+    ['phone', asked.phone || null, contact.phone],
+    ['external_id', asked.externalId, contact.external_id],
+  ];
+  return pairs
+    .filter(([, want, has]) => want !== null && want !== has)
+    .map(
+      ([field, want]) =>
+        `${field} ${JSON.stringify(want)} belongs to another contact and was not given to ${contact.id}`,
+    );
 }
 
 /**

@@ -133,13 +133,20 @@ export async function runContacts(
   }
 }
 
-/** The header a counted contacts answer names its warnings in (conditionWarnings). */
+/** The header a contacts answer names its warnings in: a counted query (conditionWarnings), an upsert (identitiesKept). */
 export const WARNINGS_HEADER = 'x-nudge-warnings';
+
+/** Warnings as WARNINGS_HEADER carries them: a JSON array of strings, in ASCII (\u escapes: a header carries no other text). */
+export function warningsHeader(warnings: string[]): string {
+  return JSON.stringify(warnings).replace(
+    /[^\x20-\x7e]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
 
 /**
  * The JSON array with Content-Range (and 206/416 when the total is known);
- * `warnings`, when there are any, in WARNINGS_HEADER as a JSON array of
- * strings, written in ASCII (\u escapes: a header carries no other text).
+ * `warnings`, when there are any, in WARNINGS_HEADER (warningsHeader).
  */
 export function respondPage(
   c: Context,
@@ -150,12 +157,7 @@ export function respondPage(
   const { rows, total } = result;
   const totalText = total === null ? '*' : String(total);
   const headers: Record<string, string> = { 'range-unit': 'items' };
-  if (warnings.length > 0) {
-    headers[WARNINGS_HEADER] = JSON.stringify(warnings).replace(
-      /[^\x20-\x7e]/g,
-      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    );
-  }
+  if (warnings.length > 0) headers[WARNINGS_HEADER] = warningsHeader(warnings);
   if (page.count) headers['preference-applied'] = 'count=exact';
   if (total !== null && page.offset > total) {
     headers['content-range'] = `*/${totalText}`;
