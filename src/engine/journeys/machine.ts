@@ -458,17 +458,23 @@ class Run {
 
   private take(journey: JourneyRow, facts: EventFacts, transition: RuntimeTransition, why: string) {
     if (transition.to === null) return this.end(journey, 'completed', `completed (${why})`, facts);
+    seedVisits(journey);
     this.enterStage(journey, facts, transition.to, why);
   }
 
   private enterStage(journey: JourneyRow, facts: EventFacts, first: string, why?: string) {
     let name: string | null = first;
+    // A stage entered again in this chain (no wait between) is a loop, not a
+    // new visit: its actions keep the keys of its first hop, so the loop
+    // sends once, not once per hop until MAX_CHAIN.
+    const hops = new Map<string, number>();
     for (let hop = 0; name !== null && hop < MAX_CHAIN; hop++) {
       const stage: RuntimeStage = this.feature.stages.get(name)!;
       journey.stage = stage.name;
       journey.stage_entered_at = this.now;
       journey.wake_at = null;
-      const visit = countVisit(journey, stage.name);
+      const visit = hops.get(stage.name) ?? countVisit(journey, stage.name);
+      hops.set(stage.name, visit);
       this.decide(
         facts,
         journey.contact_id,
@@ -689,6 +695,19 @@ function countVisit(journey: JourneyRow, stage: string): number {
   const visit = (context.visits?.[stage] ?? 0) + 1;
   journey.context = { ...context, visits: { ...context.visits, [stage]: visit } };
   return visit;
+}
+
+/**
+ * A journey row written before visits were counted (no context.visits) has
+ * visited its current stage at least once, under the key of a first visit:
+ * counted so, its next visit there sends again (stage.2) instead of reusing
+ * that key. Called on a copy about to leave its stage.
+ */
+function seedVisits(journey: JourneyRow): void {
+  const context = journey.context as JourneyContext;
+  if (context.visits === undefined && journey.stage !== null) {
+    journey.context = { ...context, visits: { [journey.stage]: 1 } };
+  }
 }
 
 /** A journey row to change, leaving the one the step was given as it was. */

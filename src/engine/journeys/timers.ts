@@ -31,9 +31,10 @@ export async function processTimers(ctx: ProcessContext, batch = 100): Promise<n
   const unfitted = waitsToFit(ctx.features) ? ctx.features.all().filter((f) => !fitted.has(f)) : [];
   const done = await ctx.engine.begin(async (tx) => {
     const now = ctx.clock.now();
-    if (unfitted.length > 0) await rearmWaits(tx, stageWaits(unfitted), now);
+    // Rows a step held were skipped: the features stay to fit on a later pass.
+    const fits = unfitted.length === 0 || (await rearmWaits(tx, stageWaits(unfitted), now));
     const due = await claimTimers(tx, now, batch);
-    if (due.length === 0) return { count: 0, attemptHere: [] };
+    if (due.length === 0) return { count: 0, attemptHere: [], fits };
     const env: StepEnv = {
       tx,
       now,
@@ -59,9 +60,9 @@ export async function processTimers(ctx: ProcessContext, batch = 100): Promise<n
       const contact = await contactRow(tx, journey.contact_id);
       await handleTimer(env, feature, journey, contact);
     }
-    return { count: due.length, attemptHere: await finish(tx, ctx, env) };
+    return { count: due.length, attemptHere: await finish(tx, ctx, env), fits };
   });
-  for (const feature of unfitted) fitted.add(feature);
+  if (done.fits) for (const feature of unfitted) fitted.add(feature);
   return committed(ctx, done);
 }
 
