@@ -76,24 +76,49 @@ export function replicationObjects(
  * replica identity is its own: FULL on the partitioned table does not reach
  * them. Without a primary key they have none, and PostgreSQL would refuse
  * every UPDATE and DELETE on them once published: capturing its updates or
- * deletes is refused, by table, with what can be done instead.
+ * deletes is refused, with what can be done instead. These are the needs
+ * refused.
  */
-function refuseKeylessPartitions(needs: CaptureNeed[]): void {
-  const keyless = new Map<string, CaptureNeed[]>();
-  for (const need of needs) {
-    if (!need.partitioned || need.operation === 'insert' || need.primaryKey?.length) continue;
-    const key = formatTableName(need.table);
-    keyless.set(key, [...(keyless.get(key) ?? []), need]);
-  }
-  const [first] = keyless;
-  if (!first) return;
-  const [table, found] = first;
-  const by = [...new Set(found.map((need) => need.by))].join(', ');
-  const operations = [...new Set(found.map((need) => `${need.operation}s`))].join(' and ');
-  throw new NudgeError(
-    `capture: replication cannot capture the ${operations} of partitioned table ${table} (${by}): it has no primary key, so its partitions have no replica identity, and PostgreSQL would refuse every UPDATE and DELETE on them once published`,
-    `add a primary key to ${table}, or set capture: outbox in nudge.yaml`,
+function keylessPartitions(needs: CaptureNeed[]): CaptureNeed[] {
+  return needs.filter(
+    (need) => need.partitioned && need.operation !== 'insert' && !need.primaryKey?.length,
   );
+}
+
+/** What is refused, of one table: `named` says which features ask for it (when no file is pointed at). */
+function keylessProblem(needs: CaptureNeed[], named = false): { message: string; hint: string } {
+  const table = formatTableName(needs[0]!.table);
+  const operations = [...new Set(needs.map((need) => `${need.operation}s`))].join(' and ');
+  const by = named ? ` (${[...new Set(needs.map((need) => need.by))].join(', ')})` : '';
+  return {
+    message: `capture: replication cannot capture the ${operations} of partitioned table ${table}${by}: it has no primary key, so its partitions have no replica identity, and PostgreSQL would refuse every UPDATE and DELETE on them once published`,
+    hint: `add a primary key to ${table}, or set capture: outbox in nudge.yaml`,
+  };
+}
+
+/** refuseKeylessPartitions where the features are known: each at its trigger: key. */
+export function refuseKeylessPartitionFeatures(features: Feature[], needs: CaptureNeed[]): void {
+  const keyless = keylessPartitions(needs);
+  throwIfAny(
+    features.flatMap((feature) => {
+      const own = keyless.filter((need) => need.by === feature.name);
+      if (own.length === 0) return [];
+      const { message, hint } = keylessProblem(own);
+      return [feature.source.error(['trigger'], message, { key: true, hint })];
+    }),
+  );
+}
+
+/** The same refusal without the features' files (a plan made from needs alone), by table. */
+function refuseKeylessPartitions(needs: CaptureNeed[]): void {
+  const keyless = keylessPartitions(needs);
+  if (keyless.length === 0) return;
+  const table = formatTableName(keyless[0]!.table);
+  const { message, hint } = keylessProblem(
+    keyless.filter((need) => formatTableName(need.table) === table),
+    true,
+  );
+  throw new NudgeError(message, hint);
 }
 
 /** Each insert capture's row filter, when every need of it has one (else it takes every row). */

@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../../../config/load.js';
 import type { Router } from '../../../engine/intake/inbox.js';
 import type { DesiredCaptures, FeaturesAt, Transport } from '../port.js';
 import { type Consumer, type ConsumerOptions, startConsumer } from './consumer.js';
-import { refuseEnrich, replicationCaptures } from './desired.js';
+import { refuseEnrich, refuseKeylessPartitionFeatures, replicationCaptures } from './desired.js';
 import { ownershipCheck, replicationChecks } from './doctor.js';
 import { replicationObjects } from './objects.js';
 import { slotGauges, slotOverview } from './overview.js';
@@ -56,6 +56,7 @@ export const replicationTransport: Transport = {
   capturesWith: 'its own publications and slot',
   async desired({ project, sql, features, needs }) {
     refuseEnrich(features, needs);
+    refuseKeylessPartitionFeatures(features, needs);
     return replicationCaptures(project, sql, needs);
   },
   engine: {
