@@ -215,8 +215,8 @@ export function buildCaptureObject(
   const first = needs[0];
   if (!first) throw new Error('buildCaptureObject needs at least one need');
   const { table, operation } = first;
-  const level =
-    operation === 'update' || needs.some((need) => need.partitioned) ? 'row' : 'statement';
+  const partitioned = needs.some((need) => need.partitioned);
+  const level = operation === 'update' || partitioned ? 'row' : 'statement';
   const enrichments = mergeEnrichments(needs);
   // A row an operation does not have reads as NULL (as OLD in an INSERT trigger).
   const row = level === 'row' ? { new: 'NEW', old: 'OLD' } : { new: 'n', old: 'n' };
@@ -280,7 +280,7 @@ export function buildCaptureObject(
     ...(own?.label ? { transport: own.label } : {}),
     ...(rows ? { rows } : {}),
     columns: captured,
-    ...(needs.some((need) => need.partitioned) ? { partitioned: true as const } : {}),
+    ...(partitioned ? { partitioned: true as const } : {}),
   };
 }
 

@@ -169,27 +169,13 @@ export function queryStringEntries(text: string): [string, string][] {
   return entries;
 }
 
-// ignoreBOM: a leading U+FEFF is kept, as URLSearchParams keeps it, not dropped.
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
+/** Percent-escapes decoded as UTF-8; a `%` not followed by two hex digits is a `%`. */
 function percentDecoded(text: string, param: string): string {
   const plain = text.replace(/\+/g, ' ');
-  if (!plain.includes('%')) return plain;
-  const bytes: number[] = [];
-  const encoder = new TextEncoder();
-  for (let i = 0; i < plain.length; ) {
-    if (/^%[0-9a-fA-F]{2}$/.test(plain.slice(i, i + 3))) {
-      bytes.push(Number.parseInt(plain.slice(i + 1, i + 3), 16));
-      i += 3;
-      continue;
-    }
-    const char = String.fromCodePoint(plain.codePointAt(i)!);
-    bytes.push(...encoder.encode(char));
-    i += char.length;
-  }
   try {
-    return STRICT_UTF8.decode(new Uint8Array(bytes));
+    return decodeURIComponent(plain.replace(/%(?![0-9a-fA-F]{2})/g, '%25'));
   } catch {
+    // URIError: escapes whose bytes are no UTF-8 text.
     const shown = param === '' ? '(a parameter with no name)' : param;
     throw new QueryError(
       shown,

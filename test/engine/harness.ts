@@ -11,6 +11,7 @@ import { pumpOnce } from '../../src/capture/transports/outbox/pump.js';
 import { buildCaptureObjects } from '../../src/capture/triggers.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { loadConfig } from '../../src/config/load.js';
+import { parseYaml } from '../../src/config/yaml.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { makeRouter } from '../../src/engine/intake/router.js';
 import { processTimers } from '../../src/engine/journeys/timers.js';
@@ -20,7 +21,7 @@ import { FeatureSet } from '../../src/engine/match/features.js';
 import { manualClock } from '../../src/engine/wiring/clock.js';
 import { launch, type Running } from '../../src/engine/wiring/launch.js';
 import { checkFeatures } from '../../src/features/check.js';
-import { loadFeatures } from '../../src/features/load.js';
+import { loadFeatures, parseFeature } from '../../src/features/load.js';
 import { makeLog } from '../../src/log.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import type { TestDatabase } from '../harness/db.js';
@@ -33,6 +34,8 @@ export interface TestEngine {
   queued: NewActionRun[];
   /** Pumps the outbox and processes all lanes and due timers until nothing is left. */
   settle(): Promise<void>;
+  /** Runs these feature files from now on, as a deploy does (a new compiled set). */
+  redeploy(...files: string[]): Promise<FeatureSet>;
   decisions(
     feature?: string,
   ): Promise<
@@ -86,6 +89,13 @@ export async function testEngine(
     features,
     ctx,
     queued,
+    async redeploy(...files) {
+      const parsed = files.map((text, i) =>
+        parseFeature(parseYaml(text, `f${i}.yaml`, {}), `f${i}.yaml`),
+      );
+      ctx.features = new FeatureSet(parsed, await readCatalog(db.sql));
+      return ctx.features;
+    },
     async settle() {
       for (let round = 0; round < 100; round++) {
         let work = await pumpOnce({ source: db.sql, engine: db.sql, route });

@@ -3,13 +3,9 @@
 // a wait shortened, a reminder loop that sends again on each visit, restarts
 // bound by max_entries, and timers that fire late after the engine was down.
 import { describe, expect, it } from 'vitest';
-import { parseYaml } from '../../src/config/yaml.js';
 import { processTimers } from '../../src/engine/journeys/timers.js';
-import { FeatureSet } from '../../src/engine/match/features.js';
-import { parseFeature } from '../../src/features/load.js';
-import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
-import { signUp, type TestEngine, testEngine } from './harness.js';
+import { signUp, testEngine } from './harness.js';
 
 const db = useDatabase();
 const DAY = 86_400_000;
@@ -27,16 +23,6 @@ stages:
     do: [{ email: { template: last-call } }]
 `;
 
-/** The engine running another version of its feature files (a redeploy). */
-async function redeployed(engine: TestEngine, ...files: string[]) {
-  const features = files.map((text, i) =>
-    parseFeature(parseYaml(text, `f${i}.yaml`, {}), `f${i}.yaml`),
-  );
-  const set = new FeatureSet(features, await readCatalog(db.sql));
-  engine.ctx.features = set;
-  return set;
-}
-
 async function journeyOf(feature: string, user: string) {
   const [row] = await db.sql`
     select status, stage, wake_at from nudge_engine.journeys
@@ -52,8 +38,7 @@ describe('a journey waiting in a stage the feature no longer has', () => {
     await engine.settle();
     // nudged is renamed while Ada waits in welcomed for it... and then her
     // stage itself is renamed.
-    await redeployed(
-      engine,
+    await engine.redeploy(
       DRIP.replace('name: welcomed', 'name: hello').replace('name: nudged', 'name: reminded'),
     );
     engine.clock.advance(2 * DAY);
@@ -80,7 +65,7 @@ stages:
     const engine = await testEngine(db, { 'waits.yaml': waits });
     const bo = await signUp(db.sql, 'bo@example.com');
     await engine.settle();
-    await redeployed(engine, waits.replaceAll('waiting', 'pending'));
+    await engine.redeploy(waits.replaceAll('waiting', 'pending'));
     await db.sql`update auth.users set phone = '123' where id = ${bo}`;
     await engine.settle();
     const reasons = (await engine.decisions('waits')).map((d) => d.reason);
@@ -104,7 +89,7 @@ stages:
     const eli = await signUp(db.sql, 'eli@example.com');
     await engine.settle();
     expect(await journeyOf('waits-2', eli)).toMatchObject({ status: 'active', wake_at: null });
-    await redeployed(engine, waits.replaceAll('waiting', 'pending'));
+    await engine.redeploy(waits.replaceAll('waiting', 'pending'));
     await engine.settle();
     expect(await journeyOf('waits-2', eli)).toMatchObject({ status: 'exited', wake_at: null });
     expect((await engine.decisions('waits-2')).at(-1)?.reason).toBe(
@@ -120,8 +105,7 @@ describe('a wait changed while journeys wait', () => {
     });
     const cy = await signUp(db.sql, 'cy@example.com');
     await engine.settle();
-    await redeployed(
-      engine,
+    await engine.redeploy(
       DRIP.replace('name: drip', 'name: drip-2').replace('after: 2d', 'after: 1d'),
     );
     engine.clock.advance(DAY);

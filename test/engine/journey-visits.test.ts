@@ -6,11 +6,7 @@
 // row a step holds while the first timers pass after a deploy fits wake-ups
 // (timers.ts, rearmWaits skips it) is fitted by a later pass.
 import { describe, expect, it } from 'vitest';
-import { parseYaml } from '../../src/config/yaml.js';
 import { processTimers } from '../../src/engine/journeys/timers.js';
-import { FeatureSet } from '../../src/engine/match/features.js';
-import { parseFeature } from '../../src/features/load.js';
-import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
 import { signUp, testEngine } from './harness.js';
 
@@ -71,8 +67,7 @@ stages:
     const engine = await testEngine(db, { 'drip.yaml': drip });
     await signUp(db.sql, 'held@example.com');
     await engine.settle();
-    const features = [parseFeature(parseYaml(drip.replace('2d', '1d'), 'f.yaml', {}), 'f.yaml')];
-    engine.ctx.features = new FeatureSet(features, await readCatalog(db.sql));
+    await engine.redeploy(drip.replace('2d', '1d'));
     // A lane's step holds the journey (an event that moves nothing) while
     // the first pass after the deploy fits wake-ups: it skips that row.
     await db.sql.begin(async (tx) => {

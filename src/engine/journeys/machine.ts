@@ -277,8 +277,10 @@ class Run {
       journey = this.leaveGoneStage(journey, facts);
     }
     if (journey?.status === 'active') {
-      const refused = this.feature.feature.reEntry === 'restart' ? this.refusal(journey) : 'active';
-      if (refused === undefined) {
+      const restart = this.feature.feature.reEntry === 'restart';
+      // A restart is an entry: the entry rules bound it too.
+      const refused = restart ? this.refusal(journey) : undefined;
+      if (restart && !refused) {
         this.decide(
           facts,
           contactId,
@@ -289,16 +291,8 @@ class Run {
         return true;
       }
       if (this.onEvent(journey, facts)) return true;
-      if (refused === 'active') {
-        this.decide(
-          facts,
-          contactId,
-          'skipped',
-          `already in the journey at stage ${journey.stage}`,
-        );
-      } else {
-        this.decide(facts, contactId, 'skipped', refused.reason, refused.detail);
-      }
+      const why = refused ?? { reason: `already in the journey at stage ${journey.stage}` };
+      this.decide(facts, contactId, 'skipped', why.reason, why.detail);
       return false;
     }
     const refused = this.refusal(journey);
@@ -387,19 +381,12 @@ class Run {
     const now = this.now.getTime();
     // The wait that ran out first: a timer that fires late (the engine was
     // down) takes the transition a timer on time would have taken.
-    let due: { at: number; transition: RuntimeTransition; within: boolean } | undefined;
-    for (const transition of stage.transitions) {
-      if (transition.afterMs !== undefined && since + transition.afterMs <= now) {
-        const at = since + transition.afterMs;
-        if (!due || at < due.at) due = { at, transition, within: false };
-      }
-    }
-    for (const transition of stage.transitions) {
-      if (transition.until && transition.withinMs !== undefined) {
-        const at = since + transition.withinMs;
-        if (at <= now && (!due || at < due.at)) due = { at, transition, within: true };
-      }
-    }
+    const due = waitsOf(stage)
+      .filter((wait) => since + wait.ms <= now)
+      .reduce<TimedWait | undefined>(
+        (first, wait) => (first && first.ms <= wait.ms ? first : wait),
+        undefined,
+      );
     if (due && !due.within) {
       this.take(copy(journey), facts, due.transition, 'after');
       return true;
@@ -411,7 +398,7 @@ class Run {
         this.end(
           copy(journey),
           'exited',
-          `timed out: until did not hold within ${durationInWords(due.transition.withinMs!)}`,
+          `timed out: until did not hold within ${durationInWords(due.ms)}`,
           null,
         );
       }
@@ -721,14 +708,31 @@ function nextWake(stage: RuntimeStage, since: number): Date | null {
   return wait === undefined ? null : new Date(since + wait);
 }
 
-/** How long after entering it a stage's first `after` or `within` runs out (undefined: it waits on no time). */
-export function stageWaitMs(stage: RuntimeStage): number | undefined {
-  const waits: number[] = [];
-  for (const t of stage.transitions) {
-    if (t.afterMs !== undefined) waits.push(t.afterMs);
-    if (t.until && t.withinMs !== undefined) waits.push(t.withinMs);
+/** A wait of a stage: an `after`, or an `until`'s `within`, and how long after entering it runs out. */
+interface TimedWait {
+  ms: number;
+  transition: RuntimeTransition;
+  within: boolean;
+}
+
+/** A stage's waits: its `after`s in file order, then its `within`s (the order a tie is taken in). */
+function waitsOf(stage: RuntimeStage): TimedWait[] {
+  const waits: TimedWait[] = [];
+  for (const transition of stage.transitions) {
+    if (transition.afterMs !== undefined)
+      waits.push({ ms: transition.afterMs, transition, within: false });
   }
-  return waits.length ? Math.min(...waits) : undefined;
+  for (const transition of stage.transitions) {
+    if (transition.until && transition.withinMs !== undefined)
+      waits.push({ ms: transition.withinMs, transition, within: true });
+  }
+  return waits;
+}
+
+/** How long after entering it a stage's first wait runs out (undefined: it waits on no time). */
+export function stageWaitMs(stage: RuntimeStage): number | undefined {
+  const waits = waitsOf(stage);
+  return waits.length ? Math.min(...waits.map((wait) => wait.ms)) : undefined;
 }
 
 /** Whether any stage of the feature sends email (only then does the frequency cap matter). */

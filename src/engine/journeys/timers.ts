@@ -28,7 +28,7 @@ export function waitsToFit(features: FeatureSet): boolean {
 }
 
 export async function processTimers(ctx: ProcessContext, batch = 100): Promise<number> {
-  const unfitted = waitsToFit(ctx.features) ? ctx.features.all().filter((f) => !fitted.has(f)) : [];
+  const unfitted = ctx.features.all().filter((f) => !fitted.has(f));
   const done = await ctx.engine.begin(async (tx) => {
     const now = ctx.clock.now();
     // Rows a step held were skipped: the features stay to fit on a later pass.
