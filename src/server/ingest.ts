@@ -67,10 +67,15 @@ export function makeIngestHandler(options: IngestOptions) {
     if (signed) {
       const missing = Object.entries(webhook).filter(([, value]) => !value);
       if (missing.length > 0) {
+        // A shared secret beside a lone webhook-id: say which way the request is read.
+        const alsoSecret =
+          sharedSecretOf(c) === undefined
+            ? ''
+            : '; a webhook-* header makes it a signed request (Standard Webhooks), so the shared secret sent is not read: sign it, or drop the webhook-* headers and name the delivery with idempotency-key';
         throw new HttpError(
           401,
           'missing_signature',
-          `missing header ${missing.map(([name]) => name).join(', ')}`,
+          `missing header ${missing.map(([name]) => name).join(', ')}${alsoSecret}`,
         );
       }
       checkTimestamp(webhook['webhook-timestamp']);
@@ -94,7 +99,11 @@ export function makeIngestHandler(options: IngestOptions) {
         );
       }
       if (!timingSafeEqual(digest(token), shared)) {
-        throw new HttpError(401, 'bad_secret', 'the shared secret does not match');
+        throw new HttpError(
+          401,
+          'bad_secret',
+          'the shared secret does not match (`nudge secret shared` prints it; the whsec_ secret signs, it is not sent)',
+        );
       }
       body = await readCapped(c.req.raw, options.maxBodyBytes);
       // Supabase Database Webhooks carry no delivery id (and pg_net never

@@ -99,7 +99,7 @@ describe('POST /v1/contacts', () => {
     // PostgreSQL reads them as nothing (every query would see NULL).
     [
       { email: 'x@example.com', attributes: { birthday: '2025-02-30' } },
-      'attributes.birthday: expected a date (2024-01-31) (nudge.yaml declares birthday: date), got "2025-02-30"',
+      'attributes.birthday: expected a date (2024-01-31) (nudge.yaml declares birthday: date), got "2025-02-30": the calendar has no 2025-02-30',
     ],
     [
       { email: 'x@example.com', attributes: { birthday: '2023-02-29' } },
@@ -111,11 +111,16 @@ describe('POST /v1/contacts', () => {
     ],
     [
       { email: 'x@example.com', attributes: { trial_ends_at: '2025-04-31T00:00:00Z' } },
-      'attributes.trial_ends_at: expected an ISO 8601 timestamp',
+      'attributes.trial_ends_at: expected an ISO 8601 timestamp (nudge.yaml declares trial_ends_at: timestamptz), got "2025-04-31T00:00:00Z": the calendar has no 2025-04-31',
     ],
     [
       { email: 'x@example.com', attributes: { email: 'y@example.com' } },
-      'attributes.email: "email" is a contact field',
+      'attributes.email: "email" is a contact field, not an attribute; give it at the top level',
+    ],
+    // One the body cannot give either: not pointed to the top level, where it is unknown.
+    [
+      { email: 'x@example.com', attributes: { created_at: '2024-01-01T00:00:00Z' } },
+      'attributes.created_at: "created_at" is a contact field, not an attribute; Nudge sets it; name the attribute otherwise (e.g. user_created_at)',
     ],
     [
       { email: 'x@example.com', nickname: 'x' },

@@ -102,11 +102,14 @@ describe('the session cookie behind a proxy that ends TLS', () => {
 
 describe('/metrics from loopback', () => {
   /** GET /metrics over TCP from 127.0.0.1 with this Host header. */
-  function scrape(url: string, host: string): Promise<number> {
+  function scrape(url: string, host: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const asked = httpRequest(`${url}/metrics`, { headers: { host } }, (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
+        let body = '';
+        response.on('data', (chunk) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
       });
       asked.on('error', reject);
       asked.end();
@@ -118,9 +121,24 @@ describe('/metrics from loopback', () => {
     try {
       const port = new URL(listening.url).port;
       const statuses: string[] = [];
-      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `rebind.evil.example:${port}`])
-        statuses.push(`${host.split(':')[0]}: ${await scrape(listening.url, host)}`);
+      let refused = '';
+      for (const host of [
+        `127.0.0.1:${port}`,
+        `localhost:${port}`,
+        `rebind.evil.example:${port}`,
+      ]) {
+        const { status, body } = await scrape(listening.url, host);
+        statuses.push(`${host.split(':')[0]}: ${status}`);
+        if (status === 401) refused = body;
+      }
       expect(statuses).toEqual(['127.0.0.1: 200', 'localhost: 200', 'rebind.evil.example: 401']);
+      // It says why to whoever scrapes this machine by its name.
+      expect(JSON.parse(refused)).toMatchObject({
+        error: 'missing_api_key',
+        detail: expect.stringContaining(
+          '/metrics is open without a key from this machine only by a loopback name (127.0.0.1, localhost, [::1]), not by "rebind.evil.example"',
+        ),
+      });
     } finally {
       await listening.close();
     }

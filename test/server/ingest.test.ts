@@ -260,13 +260,32 @@ describe('POST /ingest from Supabase Database Webhooks (shared secret)', () => {
       'idempotency-key': 'sb-wrong',
     });
     expect(wrong.status).toBe(401);
-    expect(wrong.json.error).toBe('bad_secret');
+    expect(wrong.json).toEqual({
+      error: 'bad_secret',
+      detail:
+        'the shared secret does not match (`nudge secret shared` prints it; the whsec_ secret signs, it is not sent)',
+    });
     expect(wrong.text).not.toContain('guess-123456');
     expect(wrong.text).not.toContain(nudge.server.secrets.shared);
     // The signing secret is not a shared secret.
     const signingAsBearer = await post(nudge.ingest, hook, { authorization: `Bearer ${secret}` });
     expect(signingAsBearer.status).toBe(401);
     expect(await inbox('sb-wrong')).toHaveLength(0);
+    // The right secret beside a webhook-id: the request reads as signed, and says so.
+    const mixed = await post(nudge.ingest, hook, {
+      'content-type': 'application/json',
+      'x-nudge-secret': nudge.server.secrets.shared,
+      'webhook-id': 'sb-mixed',
+    });
+    expect([mixed.status, mixed.json]).toEqual([
+      401,
+      {
+        error: 'missing_signature',
+        detail:
+          'missing header webhook-timestamp, webhook-signature; a webhook-* header makes it a signed request (Standard Webhooks), so the shared secret sent is not read: sign it, or drop the webhook-* headers and name the delivery with idempotency-key',
+      },
+    ]);
+    expect(mixed.text).not.toContain(nudge.server.secrets.shared);
   });
 });
 

@@ -69,10 +69,18 @@ export function requireApiKey(sql: postgres.Sql, limiter: RateLimiter): Middlewa
  */
 export function loopbackOrApiKey(sql: postgres.Sql): MiddlewareHandler {
   return async (c, next) => {
-    const open = fromLoopback(c) && isLoopback(new URL(c.req.url).hostname);
-    if (c.req.header('authorization') !== undefined || !open) {
-      await authenticate(c, sql);
+    const loopback = fromLoopback(c);
+    const host = new URL(c.req.url).hostname;
+    const keyed = c.req.header('authorization') !== undefined;
+    if (loopback && !keyed && !isLoopback(host)) {
+      // What a scraper on this machine addressing it by another name needs to hear.
+      throw new HttpError(
+        401,
+        'missing_api_key',
+        `/metrics is open without a key from this machine only by a loopback name (127.0.0.1, localhost, [::1]), not by "${host}"; scrape http://127.0.0.1:<port>/metrics, or send Authorization: Bearer <an API key>`,
+      );
     }
+    if (keyed || !loopback) await authenticate(c, sql);
     await next();
   };
 }

@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
+import { readIsoTime } from '../../config/time-options.js';
 import {
   type AttributeTypes,
   CONTACT_JSON,
@@ -225,18 +226,21 @@ function checkAttributes(values: Record<string, unknown>, types: AttributeTypes)
     const field = `attributes.${name}`;
     if (name === '') throw invalid('attributes', 'attribute names cannot be empty');
     if (Object.hasOwn(IDENTITY_COLUMNS, name)) {
+      // Conditions and queries read the contact's own field over an attribute of its name.
+      const settable = Object.hasOwn(upsertSchema.shape, name);
       throw invalid(
         field,
-        `"${name}" is a contact field, not an attribute; give it at the top level`,
+        `"${name}" is a contact field, not an attribute; ${settable ? 'give it at the top level' : `Nudge sets it; name the attribute otherwise (e.g. user_${name})`}`,
       );
     }
     const type = types[name];
     if (value === null || type === undefined || type === 'jsonb' || type === 'unknown') continue;
-    const fits = fitsType(value, type);
-    if (!fits) {
+    if (!fitsType(value, type)) {
+      // A time of the right shape that is none says why (`the calendar has no 2025-02-30`).
+      const fault = typeof value === 'string' ? readIsoTime(value) : undefined;
       throw invalid(
         field,
-        `expected ${EXPECTED[type] ?? type} (nudge.yaml declares ${name}: ${type}), got ${JSON.stringify(value)}`,
+        `expected ${EXPECTED[type] ?? type} (nudge.yaml declares ${name}: ${type}), got ${JSON.stringify(value)}${typeof fault === 'string' ? `: ${fault}` : ''}`,
       );
     }
   }
@@ -253,6 +257,8 @@ const EXPECTED: Record<string, string> = {
   uuid: 'a UUID',
 };
 
+const isTime = (text: string) => readIsoTime(text) instanceof Date;
+
 function fitsType(value: unknown, type: string): boolean {
   switch (type) {
     case 'text':
@@ -266,31 +272,17 @@ function fitsType(value: unknown, type: string): boolean {
       );
     case 'boolean':
       return typeof value === 'boolean';
+    // As occurred_at and the commands read a time (readIsoTime): a day the
+    // calendar has (Date.parse reads 2025-02-30 as March 2; PostgreSQL has
+    // no such day, and the attribute would read as NULL in every query).
     case 'date':
-      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && onCalendar(value);
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) && isTime(value);
     case 'timestamptz':
     case 'timestamp':
-      return (
-        typeof value === 'string' &&
-        /^\d{4}-\d{2}-\d{2}/.test(value) &&
-        onCalendar(value) &&
-        !Number.isNaN(Date.parse(value))
-      );
+      return typeof value === 'string' && isTime(value);
     case 'uuid':
       return typeof value === 'string' && UUID_TEXT.test(value);
     default:
       return true;
   }
-}
-
-/**
- * Whether the YYYY-MM-DD a value starts with is a day of the calendar: Date.parse
- * reads 2025-02-30 as March 2, where PostgreSQL has no such day (nor a year 0),
- * so the attribute would read as NULL in every query and segment.
- */
-function onCalendar(value: string): boolean {
-  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  return year >= 1 && days !== undefined && day >= 1 && day <= days;
 }
