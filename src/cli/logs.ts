@@ -190,7 +190,9 @@ function formatLine(io: Io, row: DecisionLine, widths: { feature: number; who: n
     const error = row.last_error && row.status !== 'succeeded' ? `: ${row.last_error}` : '';
     reason += ` → ${row.status}${tries}${error}`;
   }
-  // No contact was looked up (skipped before: paused, condition false): the event, as the dashboard shows it.
+  // No contact was looked up (skipped before it: a false condition, no contact
+  // value): the event, as the dashboard shows it. A paused feature's skip names
+  // the contact its event was for (decision-log.ts SkippedFor).
   const who = row.contact
     ? row.contact.padEnd(widths.who)
     : row.event

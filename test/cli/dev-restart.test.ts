@@ -103,6 +103,10 @@ describe('nudge dev, started again', () => {
       );
       expect(m.stdout()).toContain('press Replay there and the deliveries show up below.');
       expect(m.stdout()).toContain('Clock    the engine is 4 days ahead of real time');
+      // Said where the story moves it, with where it stands now.
+      expect(m.stdout()).toContain(
+        'the engine clock moved 2 days ahead (every start does: 4 days ahead of real time now; --fresh resets it)',
+      );
 
       const url = /psql "(\S+)"/.exec(m.stdout())![1]!;
       demo = postgres(url, { onnotice: () => {}, max: 1 });

@@ -4,10 +4,14 @@
 // share one row: on a table with 20 features, one row per event instead of
 // 19, which was most of the log's write cost (docs/architecture.md). The
 // readers (nudge logs, nudge dev) show that row as one line per feature.
+// No contact is looked up for a skip, so a paused feature's names whom its
+// event was for as the event's row gives it (detail.contacts), the way the
+// readers name a contact on every other line.
 // An attempt made after its run was replayed is known by its number
 // starting again (replaysOf), and said to be one by every reader.
 
 import type postgres from 'postgres';
+import { type ContactIdentity, normalizeEmail } from '../../contacts/store.js';
 import type { Decision } from '../journeys/machine.js';
 import { engineNowSql } from '../wiring/clock.js';
 
@@ -16,12 +20,49 @@ export interface SkippedDetail {
   skipped: Record<string, string>;
 }
 
-/** One decision for the features `skips` names (a plain one when it is a single feature). */
-export function skippedTogether(at: Date, inboxId: number, skips: Map<string, string>): Decision {
+/** Whom skips were for, feature → contact, as the event's row names them (contactNamed). */
+export type SkippedFor = { contacts?: Record<string, string> };
+
+/**
+ * A contact as the readers name one (readDecisions' `contact`): its email,
+ * else its external id, else its auth user id — here from the identity an
+ * event's row gives, before any contact is looked up —, else its phone.
+ */
+export function contactNamed(identity: ContactIdentity): string | undefined {
+  return (
+    normalizeEmail(identity.email) ??
+    (identity.externalId || identity.authUserId || identity.phone || undefined)
+  );
+}
+
+/**
+ * One decision for the features `skips` names (a plain one when it is a
+ * single feature), each with its reason and, when known, the contact it was
+ * for (a paused feature's, as its contact mapping reads the event): the
+ * readers name that contact on its line, and the event on the others.
+ */
+export function skippedTogether(
+  at: Date,
+  inboxId: number,
+  skips: Map<string, { reason: string; contact?: string | undefined }>,
+): Decision {
+  const contacts = Object.fromEntries(
+    [...skips].flatMap(([feature, skip]) => (skip.contact ? [[feature, skip.contact]] : [])),
+  );
+  const whom: SkippedFor | undefined = Object.keys(contacts).length ? { contacts } : undefined;
   if (skips.size === 1) {
-    const [feature, reason] = [...skips][0]!;
-    return { at, inboxId, feature, contactId: null, outcome: 'skipped', reason };
+    const [feature, { reason }] = [...skips][0]!;
+    return {
+      at,
+      inboxId,
+      feature,
+      contactId: null,
+      outcome: 'skipped',
+      reason,
+      ...(whom ? { detail: whom } : {}),
+    };
   }
+  const skipped = Object.fromEntries([...skips].map(([feature, skip]) => [feature, skip.reason]));
   return {
     at,
     inboxId,
@@ -29,22 +70,28 @@ export function skippedTogether(at: Date, inboxId: number, skips: Map<string, st
     contactId: null,
     outcome: 'skipped',
     reason: `${skips.size} features skipped`,
-    detail: { skipped: Object.fromEntries(skips) } satisfies SkippedDetail,
+    detail: { skipped, ...whom } satisfies SkippedDetail & SkippedFor,
   };
 }
 
 /**
  * A stored decision as the lines it stands for: a row of skips becomes one
- * line per feature (only `feature`'s when given), any other row itself.
+ * line per feature (only `feature`'s when given), each naming the contact it
+ * was for when the row knows it (a row read with a `contact`), any other row
+ * itself.
  */
 export function decisionLines<
   T extends { feature: string | null; reason: string; detail?: unknown },
 >(row: T, feature?: string): T[] {
-  const skipped = (row.detail as Partial<SkippedDetail> | null | undefined)?.skipped;
+  const detail = row.detail as (Partial<SkippedDetail> & SkippedFor) | null | undefined;
+  const skipped = detail?.skipped;
   if (row.feature !== null || !skipped || typeof skipped !== 'object') return [row];
   return Object.entries(skipped)
     .filter(([name]) => feature === undefined || name === feature)
-    .map(([name, reason]) => ({ ...row, feature: name, reason, detail: null }));
+    .map(([name, reason]) => {
+      const contact = 'contact' in row && detail?.contacts?.[name];
+      return { ...row, feature: name, reason, detail: null, ...(contact ? { contact } : {}) };
+    });
 }
 
 /** A stored decision as the readers show it: the contact by email, the action run's state. */
@@ -53,7 +100,11 @@ export interface DecisionRow {
   at: Date;
   feature: string | null;
   contact_id: string | null;
-  /** The contact's email, else its external id, else its auth user id, else its id. */
+  /**
+   * The contact's email, else its external id, else its auth user id, else
+   * its id; for a paused feature's skip (no contact looked up), the one its
+   * event named (SkippedFor); a row of skips names each on its line (decisionLines).
+   */
   contact: string | null;
   outcome: string;
   reason: string;
@@ -103,7 +154,8 @@ export async function readDecisions(
       : undefined;
   return sql<DecisionRow[]>`
     select d.id::int as id, d.at, d.feature, d.contact_id,
-           coalesce(c.email, c.external_id, c.auth_user_id::text, d.contact_id::text) as contact,
+           coalesce(c.email, c.external_id, c.auth_user_id::text, d.contact_id::text,
+                    d.detail -> 'contacts' ->> d.feature) as contact,
            d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error,
            case when i.source = 'backfill' then 'backfill: ' else '' end ||
            case when i.table_name is not null

@@ -15,11 +15,11 @@ import {
   loadActiveJourneys,
   type StepEnv,
 } from '../journeys/store.js';
-import { candidatesOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
+import { candidatesOf, identityOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
 import type { Row, RuntimeFeature } from '../match/features.js';
 import { beforeContact, withContact } from '../match/rules.js';
 import type { ProcessContext } from './context.js';
-import { skippedTogether } from './decision-log.js';
+import { contactNamed, skippedTogether } from './decision-log.js';
 
 /**
  * Where handleEvent gets contacts from: straight from the contact book, one
@@ -83,21 +83,25 @@ export async function handleEvent(
     reason: string,
   ) => env.decisions.push({ at: env.now, inboxId: row.id, feature, contactId, outcome, reason });
   // Features skipped before a contact was looked up: one line for them all
-  // (see skippedTogether), where the first of them would have been.
-  const skips = new Map<string, string>();
+  // (see skippedTogether), where the first of them would have been. A paused
+  // feature's names whom the event was for, as its contact mapping reads it:
+  // its reason (`paused`) says nothing of the event, as a false condition's does.
+  const skips = new Map<string, { reason: string; contact?: string | undefined }>();
   let skipsAt = -1;
-  const skip = (feature: string, reason: string) => {
+  const skip = (feature: RuntimeFeature, reason: string, paused: boolean) => {
     if (skips.size === 0) skipsAt = env.decisions.length;
-    skips.set(feature, reason);
+    const contact = paused ? contactNamed(identityOf(feature, rows)) : undefined;
+    skips.set(feature.name, { reason, contact });
   };
 
   // The matcher's rules (match/rules.ts); the contact-free condition once per event and feature.
   const contactFreeVerdict = (feature: RuntimeFeature) => triggerVerdict(feature, row, env.now);
   for (const feature of candidatesOf(ctx.features, row)) {
     triggered.add(feature.name);
-    const before = beforeContact(feature, rows, ctx.features.isPaused(feature), contactFreeVerdict);
+    const paused = ctx.features.isPaused(feature);
+    const before = beforeContact(feature, rows, paused, contactFreeVerdict);
     if (before.outcome === 'skipped') {
-      skip(feature.name, before.reason);
+      skip(feature, before.reason, paused);
       continue;
     }
     if (before.outcome === 'without contact') {

@@ -23,6 +23,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import { indexContacts } from '../../contacts/search-index.js';
 import type { Db } from '../../contacts/store.js';
 import type { Log } from '../../log.js';
+import { plural } from '../../words.js';
 import { INBOX_CHANNEL, type Router, readNews, steadyPaceMs } from '../intake/inbox.js';
 import { runSchedules } from '../intake/schedule.js';
 import { sweepConversions } from '../journeys/experiment-store.js';
@@ -102,6 +103,12 @@ function outcome(done: number | { count: number; more: boolean }): {
 /** How long a stopping engine waits for the action attempts under way. */
 const DRAIN_MS = 15_000;
 
+/**
+ * How long a stopping engine waits on a part in silence: past this it says
+ * what it waits for (a loop's step in hand, attempts or jobs in flight).
+ */
+export const STOP_QUIET_MS = 1000;
+
 export interface Engine {
   /**
    * The name this process announces the inbox rows it writes under (inbox.ts
@@ -159,9 +166,18 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   // limit of `concurrency` at once, so together they hold at most that many connections.
   const limited = attemptLimit(concurrency);
   const attemptActions = options.attemptActions;
+  /** What a stop waits for (said when it takes a while): runs being attempted first here, jobs running. */
+  const inFlight = { runs: 0, jobs: 0 };
   const firstAttempts = attemptActions
     ? firstAttemptsHere({
-        attempt: (refs) => limited(() => attemptActions(refs)),
+        attempt: async (refs) => {
+          inFlight.runs += refs.length;
+          try {
+            return await limited(() => attemptActions(refs));
+          } finally {
+            inFlight.runs -= refs.length;
+          }
+        },
         limit: concurrency,
         onError: (error, refs) =>
           log.warn(
@@ -187,6 +203,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     ...(cap ? { frequencyCap: { max: cap.max, perMs: parseDuration(cap.per)! } } : {}),
   };
 
+  /** The loops in the middle of a step, which a stop waits for (its transaction commits or rolls back). */
+  const stepping = new Set<string>();
   /**
    * Runs `step` until stopped: again at once while there is more to do (it
    * says so, or by default it found work), else after `waitMs` — or sooner
@@ -211,7 +229,16 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         const rung = bell?.rung === true;
         if (bell) bell.rung = false;
         const skip = quiet && !rung && peek !== undefined && !(await peek());
-        const { count: n, more } = outcome(skip ? 0 : await step());
+        let done: number | { count: number; more: boolean } = 0;
+        if (!skip) {
+          stepping.add(name);
+          try {
+            done = await step();
+          } finally {
+            stepping.delete(name);
+          }
+        }
+        const { count: n, more } = outcome(done);
         failures = 0;
         stats[count] += n;
         quiet = n === 0;
@@ -244,7 +271,14 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     tasks: Object.fromEntries(
       Object.entries(options.actionTasks).map(([name, task]): [string, Task] => [
         name,
-        (payload, helpers) => limited(async () => task!(payload, helpers)),
+        async (payload, helpers) => {
+          inFlight.jobs++;
+          try {
+            return await limited(async () => task!(payload, helpers));
+          } finally {
+            inFlight.jobs--;
+          }
+        },
       ]),
     ),
     concurrency,
@@ -430,19 +464,48 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     stored,
     stats,
     async stop() {
+      // Every wait below ends with what it waits for, not with a poll
+      // interval: the loops' pauses end on the abort. A wait longer than
+      // STOP_QUIET_MS is said, in a line starting `stopping: ` (nudge dev
+      // shows those of its info lines).
       abort.abort();
       bells.wake();
-      await Promise.all(loops);
+      await saidIfSlow(Promise.all(loops), () => {
+        if (stepping.size)
+          log.info(
+            `stopping: waiting for the step in hand of ${[...stepping].join(', ')} to end (its transaction commits or rolls back)…`,
+          );
+      });
       await failures?.stop();
       // The attempts under way finish and are recorded (the drain); runs not
       // started yet are left to recovery, which gives them jobs.
-      const left = await firstAttempts?.settle(DRAIN_MS);
+      const left = await saidIfSlow(firstAttempts?.settle(DRAIN_MS), () => {
+        if (inFlight.runs > 0)
+          log.info(
+            `stopping: waiting for ${plural(inFlight.runs, 'action attempt')} in flight to be answered and recorded (at most ${DRAIN_MS / 1000} s; runs not started are left to recovery)…`,
+          );
+      });
       if (left) log.info({ runs: left }, 'actions not attempted yet are left to recovery');
-      await runner.stop();
+      await saidIfSlow(runner.stop(), () => {
+        if (inFlight.jobs > 0)
+          log.info(
+            `stopping: waiting for ${plural(inFlight.jobs, 'action job')} in flight (at most 15 s)…`,
+          );
+      });
       await listener?.unlisten().catch(() => {});
       log.info(stats, 'engine stopped');
     },
   };
+}
+
+/** Waits for `done`; `say` is called once if it takes longer than STOP_QUIET_MS. */
+async function saidIfSlow<T>(done: Promise<T> | T, say: () => void): Promise<T> {
+  const timer = setTimeout(say, STOP_QUIET_MS);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
