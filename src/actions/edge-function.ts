@@ -2,6 +2,7 @@
 // POST {project_url}/functions/v1/{name}, with the service role key.
 
 import type { LoadedConfig } from '../config/load.js';
+import { stringifyJson } from '../db/json.js';
 import { failureOf, httpUrl, idempotencyKey, resultBody, send } from './http.js';
 import { isFunctionName } from './params.js';
 import { type ActionProvider, PermanentError } from './types.js';
@@ -59,7 +60,7 @@ export const edgeFunctionProvider: ActionProvider = {
         'content-type': 'application/json',
         'idempotency-key': idempotencyKey(run.key),
       },
-      body: JSON.stringify(params.body === undefined ? defaultBody(run) : params.body),
+      body: stringifyJson(params.body === undefined ? defaultBody(run) : params.body),
       timeoutMs: env.project.config.webhooks.timeout_ms,
       name: label,
     });

@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Liquid, type Template } from 'liquidjs';
 import type { LoadedConfig } from '../config/load.js';
+import { parseJson, stringifyJson } from '../db/json.js';
 import type { EmailLinks } from '../email/links.js';
 import { didYouMean } from '../suggest.js';
 import { type ActionRun, PermanentError, type TemplateContext } from './types.js';
@@ -244,5 +245,6 @@ function liquidMessage(error: unknown, file: string): string {
 /** Values that leave the template world as JSON: dates as ISO text, undefined as null. */
 function toJson(value: unknown): unknown {
   if (value === undefined) return null;
-  return JSON.parse(JSON.stringify(value) ?? 'null');
+  // Through db/json.ts: a row's number a double cannot hold stays exact.
+  return parseJson(stringifyJson(value) ?? 'null');
 }

@@ -2,6 +2,7 @@
 // Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature)
 // with webhooks.secret, so any receiver can verify it with a published library.
 import { createHmac } from 'node:crypto';
+import { stringifyJson } from '../db/json.js';
 import { signingKeyOf } from '../webhook-secret.js';
 import { failureOf, httpUrl, resultBody, send } from './http.js';
 import { type ActionEnv, type ActionProvider, type ActionRun, PermanentError } from './types.js';
@@ -27,7 +28,8 @@ export const webhookProvider: ActionProvider = {
     };
     const url = httpUrl(params.url, 'webhook url');
     const method = params.method === 'PUT' || params.method === 'PATCH' ? params.method : 'POST';
-    const body = JSON.stringify(params.body === undefined ? defaultBody(run) : params.body);
+    // The rows' numbers as they were: a bigint over 2^53 is sent as its digits (db/json.ts).
+    const body = stringifyJson(params.body === undefined ? defaultBody(run) : params.body);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     for (const [name, value] of Object.entries((params.headers ?? {}) as Record<string, unknown>)) {
       headers[name.toLowerCase()] = String(value ?? '');

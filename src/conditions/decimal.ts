@@ -1,6 +1,7 @@
 // Exact decimal numbers for the JavaScript side: literals compare with row
 // values as PostgreSQL's numeric does, digit by digit, never through a
 // binary float (0.1 + 0.2 style surprises would otherwise leak in).
+import { JsonNumber } from '../db/json.js';
 
 /**
  * A number as sign × digits × 10^exponent, digits without leading or
@@ -32,9 +33,10 @@ export function parseDecimal(text: string): Decimal | undefined {
 }
 
 /**
- * A number as it arrives in a row: a JS number (from JSON.parse), a bigint,
- * or a string (numeric's `NaN`/`Infinity`, which to_jsonb() writes as
- * strings, or a decimal kept as text by a lossless JSON reader). A JS number
+ * A number as it arrives in a row: a JS number (from JSON.parse), a
+ * JsonNumber (one a double cannot hold, kept as its text by db/json.ts), a
+ * bigint, or a string (numeric's `NaN`/`Infinity`, which to_jsonb() writes
+ * as strings, or a number a contact's attribute holds as text). A JS number
  * is read through its shortest round-trip form (`String(0.1)` is "0.1"), so a
  * numeric column holding 0.1 equals the literal 0.1 exactly.
  */
@@ -44,6 +46,7 @@ export function decimalFromRow(value: unknown): Decimal | undefined {
     if (!Number.isFinite(value)) return { kind: 'infinity', sign: value > 0 ? 1 : -1 };
     return parseDecimal(String(value));
   }
+  if (value instanceof JsonNumber) return parseDecimal(value.text);
   if (typeof value === 'bigint') return parseDecimal(String(value));
   if (typeof value !== 'string') return undefined;
   if (value === 'NaN') return { kind: 'nan' };

@@ -1,6 +1,7 @@
 // jsonb as the JavaScript side sees it: following `->`/`->>` paths, jsonb
 // equality, and the text PostgreSQL prints for a jsonb value (what `->>` and
 // `#>> '{}'` return), so JS and SQL compare the same strings.
+import { JsonNumber } from '../db/json.js';
 import { compareDecimal, decimalFromRow, plainDecimal } from './decimal.js';
 import { isIndexStep } from './filter.js';
 
@@ -16,7 +17,9 @@ export function followPath(value: unknown, steps: readonly string[]): unknown {
   let current = value;
   for (const step of steps) {
     if (current === undefined) return undefined;
-    const container = typeof current === 'object' && current !== null;
+    // A JsonNumber is a scalar: a number, kept as its text.
+    const container =
+      typeof current === 'object' && current !== null && !(current instanceof JsonNumber);
     if (isIndexStep(step)) {
       const position = Number(step);
       if (Array.isArray(current)) {
@@ -54,7 +57,10 @@ export function jsonbOutput(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'boolean') return String(value);
-  if (typeof value === 'number' || typeof value === 'bigint') {
+  // A long number as PostgreSQL wrote it (plain, its scale kept: `->>` of
+  // 12345678901234567.50 is that text); any other spelling made plain.
+  if (value instanceof JsonNumber && /^-?\d+(\.\d+)?$/.test(value.text)) return value.text;
+  if (typeof value === 'number' || typeof value === 'bigint' || value instanceof JsonNumber) {
     const decimal = decimalFromRow(value);
     if (!decimal) throw new Error(`cannot print ${String(value)} as a JSON number`);
     return plainDecimal(decimal);
@@ -97,13 +103,15 @@ function fixup(unit: number): number {
 }
 
 /**
- * jsonb equality: numbers by value (1 = 1.0), objects by their set of keys,
- * arrays in order, and a scalar never equals an array.
+ * jsonb equality: numbers by value (1 = 1.0, and exactly: a JsonNumber is
+ * the decimal it was written as), objects by their set of keys, arrays in
+ * order, and a scalar never equals an array.
  */
 export function jsonbEquals(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') {
+  if (isJsonNumber(a) && isJsonNumber(b)) {
     return compareDecimal(decimalFromRow(a)!, decimalFromRow(b)!) === 0;
   }
+  if (a instanceof JsonNumber || b instanceof JsonNumber) return false;
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
@@ -114,4 +122,8 @@ export function jsonbEquals(a: unknown, b: unknown): boolean {
   const keys = Object.keys(left);
   if (keys.length !== Object.keys(right).length) return false;
   return keys.every((key) => Object.hasOwn(right, key) && jsonbEquals(left[key], right[key]));
+}
+
+function isJsonNumber(value: unknown): value is number | JsonNumber {
+  return typeof value === 'number' || value instanceof JsonNumber;
 }

@@ -18,6 +18,7 @@
 // - uuid: canonical lowercase text, whose order is uuid's byte order.
 // - jsonb (a json/jsonb column, or a `->` path): literals are JSON, compared
 //   with jsonb equality; no ordering, no like. `->>` paths are text.
+import { JsonNumber, parseJson } from '../db/json.js';
 import { ConditionError, type TestNode } from './ast.js';
 import {
   compareDecimal,
@@ -187,7 +188,7 @@ function operand(
     case 'jsonb': {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(text);
+        parsed = parseJson(text); // its numbers exact, as the jsonb SQL binds
       } catch {
         return fail(
           `expected JSON for ${raw}, ${got} (write strings as "\\"pro\\"", or use ->> to compare text)`,
@@ -251,7 +252,7 @@ export function attributeValue(plan: TestPlan, value: unknown): Comparable | und
       if (typeof value === 'string' && !ATTRIBUTE_NUMBER.test(value)) {
         return ['NaN', 'Infinity', '-Infinity'].includes(value) ? decimalFromRow(value) : undefined;
       }
-      return typeof value === 'number' || typeof value === 'string'
+      return typeof value === 'number' || typeof value === 'string' || value instanceof JsonNumber
         ? decimalFromRow(value)
         : undefined;
     case 'boolean':

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { exclusionOf } from '../capture/columns.js';
 import type { attributeTypeSchema, TableMapping } from '../config/schema.js';
+import { JsonNumber } from '../db/json.js';
 import { formatTableName, type TableName } from '../source/names.js';
 import type { SyncedUser } from './store.js';
 import {
@@ -235,6 +236,7 @@ function readUserField(row: Row, field: MappedField): Conversion<unknown> {
   let value: unknown = raw;
   for (const step of field.path) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return ok(null);
+    if (value instanceof JsonNumber) return ok(null); // a number: no keys
     // Own keys only: a step named like an Object method (`constructor`) is a missing key.
     value = Object.hasOwn(value, step) ? ((value as Row)[step] ?? null) : null;
   }

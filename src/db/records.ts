@@ -3,8 +3,10 @@
 // column: postgres.js escapes every element of a text array in JavaScript
 // (JSON values twice over), which cost the engine a third more CPU per row
 // than one JSON.stringify (measured, 10- and 200-row batches). Objects meant
-// for json/jsonb columns stay objects; dates become ISO strings.
+// for json/jsonb columns stay objects (their numbers exact: db/json.ts);
+// dates become ISO strings.
 import type postgres from 'postgres';
+import { stringifyJson } from './json.js';
 
 /** A column list ("at timestamptz, detail jsonb") as the recordset reads it and as the select gives it. */
 interface Shape {
@@ -55,5 +57,5 @@ export function records(
   // The limit tells the planner how many rows come: it reckons 100 for any
   // json_to_recordset, and joined to a table of a few thousand rows that
   // made an update of two runs read the whole table (docs/benchmarks.md).
-  return sql`(select ${sql.unsafe(shape.select)} from json_to_recordset(${JSON.stringify(rows)}::text::json) as x(${sql.unsafe(shape.recordset)}) limit ${rows.length}) as ${sql.unsafe(alias)}`;
+  return sql`(select ${sql.unsafe(shape.select)} from json_to_recordset(${stringifyJson(rows)}::text::json) as x(${sql.unsafe(shape.recordset)}) limit ${rows.length}) as ${sql.unsafe(alias)}`;
 }

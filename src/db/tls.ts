@@ -40,6 +40,7 @@ import path from 'node:path';
 import { type ConnectionOptions, checkServerIdentity, type PeerCertificate } from 'node:tls';
 import postgres from 'postgres';
 import { NudgeError } from '../errors.js';
+import { jsonTypes } from './json.js';
 
 export const SSL_MODES = [
   'disable',
@@ -169,7 +170,12 @@ export type ClientOptions = Omit<postgres.Options<Record<string, postgres.Postgr
  */
 export function postgresFor(url: string | Tls, options: ClientOptions): postgres.Sql {
   const tls = typeof url === 'string' ? tlsFor(url) : url;
-  return postgres(tls.url, { ...options, ssl: tls.ssl });
+  // json and jsonb read and written with their numbers exact (db/json.ts).
+  return postgres(tls.url, {
+    ...options,
+    types: { ...jsonTypes, ...options.types },
+    ssl: tls.ssl,
+  });
 }
 
 /** The mode the URL or the environment asks for, and where it says so. */

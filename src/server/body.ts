@@ -3,7 +3,9 @@
 // memory never holds more than the limit plus one chunk. One limit,
 // ingest.max_body_bytes, for every route: a declared length over it is
 // refused before anything else (authentication included) is looked at.
+
 import type { MiddlewareHandler } from 'hono';
+import { parseJson as parseExactJson } from '../db/json.js';
 import { isStorableText } from '../db/storable-text.js';
 import { type Issue, plainMessage, valueAtPath } from '../zod-words.js';
 import { HttpError } from './http-error.js';
@@ -62,7 +64,8 @@ const DEEP_PATH_SHOWN = 6;
 export function parseJson(text: string, contentType?: string): unknown {
   let root: unknown;
   try {
-    root = JSON.parse(text);
+    // Exact: a bigint over 2^53 in a row stays its digits (db/json.ts).
+    root = parseExactJson(text);
   } catch (error) {
     throw notJson((error as Error).message, contentType);
   }

@@ -71,6 +71,16 @@ describe('POST /ingest with Standard Webhooks signatures', () => {
     expect(nudge.wakes()).toBeGreaterThan(0);
   });
 
+  it('keeps a bigint over 2^53 and a long numeric digit for digit', async () => {
+    const body = `{"schema":"public","table":"orders","operation":"insert","old_rows":null,"enrichment":null,"captured_at":"2025-01-02T03:04:05Z","new_rows":[{"id":9007199254740993,"total":12345678901234567.25}]}`;
+    const res = await post(nudge.ingest, body, signed(secret, body, { id: 'msg_big' }));
+    expect(res.status).toBe(202);
+    const [row] = await db.sql<{ id: string; total: string }[]>`
+      select new_row->>'id' as id, new_row->>'total' as total
+        from nudge_engine.inbox where source_key = 'msg_big:0'`;
+    expect(row).toEqual({ id: '9007199254740993', total: '12345678901234567.25' });
+  });
+
   it('stores a reused webhook-id once and does not wake the engine for it', async () => {
     const body = batch([{ id: 3 }]);
     const first = await post(nudge.ingest, body, signed(secret, body, { id: 'msg_twice' }));

@@ -1,6 +1,7 @@
 // Values as the mappings read them: times normalised to ISO 8601 UTC, values
 // converted to the attribute types declared in contacts.attributes, and the
 // short descriptions skip reasons quote. Pure; used by ../mapping.ts.
+import { JsonNumber } from '../../db/json.js';
 import type { AttributeType } from '../mapping.js';
 
 export type Conversion<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -42,6 +43,8 @@ export function convertValue(
 ): Conversion<unknown> {
   if (value === null || value === undefined) return ok(null);
   if (value instanceof Date) value = value.toISOString();
+  // A number a double cannot hold (db/json.ts), read as its digits are.
+  if (value instanceof JsonNumber && type !== undefined && type !== 'jsonb') value = value.text;
   const bad = () => fail(`${source} ${describe(value)} is not ${article(type ?? '')} ${type}`);
   switch (type) {
     case undefined:

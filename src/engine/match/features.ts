@@ -12,6 +12,7 @@ import {
   testsOf,
   type Verdict,
 } from '../../conditions/index.js';
+import { JsonNumber } from '../../db/json.js';
 import { type AttributeTypes, conditionsOf } from '../../features/check.js';
 import type { Feature } from '../../features/load.js';
 import type { Action } from '../../features/schema.js';
@@ -206,7 +207,8 @@ export function readField(field: FieldRef, rows: { new?: Row | null; old?: Row |
   const row = field.scope === 'old' ? rows.old : rows.new;
   let value: unknown = row?.[field.column];
   for (const step of field.jsonPath) {
-    if (value === null || typeof value !== 'object') return undefined;
+    if (value === null || typeof value !== 'object' || value instanceof JsonNumber)
+      return undefined;
     value = Array.isArray(value) ? value.at(Number(step)) : (value as Row)[step];
   }
   return value;

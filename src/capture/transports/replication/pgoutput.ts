@@ -5,6 +5,7 @@
 // Pure: bytes in, objects out (the stream and the acknowledgements are in
 // stream.ts). Message layouts: "Logical Replication Message Formats" in the
 // PostgreSQL documentation.
+import { jsonNumber, parseJson } from '../../../db/json.js';
 
 /** A 64-bit WAL position, kept as a bigint. */
 export type Lsn = bigint;
@@ -164,6 +165,11 @@ export function decodePgoutput(buffer: Buffer, relations: Map<number, Relation>)
 // Type OIDs whose text form is not the JSON value to_json gives.
 const BOOL = 16;
 const NUMBERS = new Set([20, 21, 23, 26, 700, 701, 1700]);
+/** A number's text form that is a JSON number too: not NaN, Infinity or -Infinity. */
+const endsInDigit = (text: string) => {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 48 && last <= 57;
+};
 const JSON_TYPES = new Set([114, 3802]);
 const TIMESTAMPTZ = 1184;
 const TIMESTAMP = 1114;
@@ -190,11 +196,10 @@ const ARRAYS = new Map<number, number>([
 /** The JSON value to_json gives for a value of type `type` written as `text`. */
 export function jsonValue(text: string, type: number): unknown {
   if (type === BOOL) return text === 't';
-  if (NUMBERS.has(type)) {
-    const number = Number(text);
-    return Number.isFinite(number) ? number : text;
-  }
-  if (JSON_TYPES.has(type)) return JSON.parse(text);
+  // Exact: a bigint over 2^53 or a long numeric is a JsonNumber (db/json.ts).
+  // NaN and ±Infinity stay text, as to_json writes them.
+  if (NUMBERS.has(type)) return endsInDigit(text) ? jsonNumber(text) : text;
+  if (JSON_TYPES.has(type)) return parseJson(text);
   if (type === TIMESTAMPTZ) return isoTimestamp(text, true);
   if (type === TIMESTAMP) return isoTimestamp(text, false);
   const element = ARRAYS.get(type);

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { JsonNumber, jsonNumber, parseJson, stringifyJson } from './json.js';
+
+describe('parseJson', () => {
+  it('reads what a double holds as JSON.parse does', () => {
+    for (const text of [
+      '{"a": 1, "b": [1.5, -2e3, null, true], "c": "x"}',
+      '[9007199254740992, 0.30000000000000004, 1.7976931348623157e308, 5e-324]',
+      '{"card": "4111111111111111 1111", "at": "2024-06-01T12:00:00.123456+00:00"}',
+      '{"1234567890123456789": 1}',
+      '"9007199254740993"',
+      '{"a": "\\"9007199254740993\\\\", "b": 12345678901234}',
+    ]) {
+      expect(parseJson(text)).toEqual(JSON.parse(text));
+    }
+  });
+
+  it('keeps a number a double cannot hold as its text', () => {
+    expect(parseJson('{"id": 9007199254740993, "n": [-12345678901234567.25]}')).toEqual({
+      id: new JsonNumber('9007199254740993'),
+      n: [new JsonNumber('-12345678901234567.25')],
+    });
+    expect(parseJson('0.1000000000000000055511151231257827')).toEqual(
+      new JsonNumber('0.1000000000000000055511151231257827'),
+    );
+    expect(parseJson('[1e400, 1e-400, 1.0000000000000000]')).toEqual([
+      new JsonNumber('1e400'),
+      new JsonNumber('1e-400'),
+      1,
+    ]);
+  });
+
+  it('leaves strings alone, whatever they hold', () => {
+    const text = '{"s": "9007199254740993", "t": "a\\"b 9007199254740993", "u": 9007199254740993}';
+    expect(parseJson(text)).toEqual({
+      s: '9007199254740993',
+      t: 'a"b 9007199254740993',
+      u: new JsonNumber('9007199254740993'),
+    });
+  });
+});
+
+describe('stringifyJson', () => {
+  it('writes a JsonNumber back as the same digits, as a JSON number', () => {
+    const text = '{"id":9007199254740993,"n":[-12345678901234567.25,1],"s":"9007199254740993"}';
+    expect(stringifyJson(parseJson(text))).toBe(text);
+    expect(stringifyJson({ a: [1, 'x'], b: null })).toBe(JSON.stringify({ a: [1, 'x'], b: null }));
+  });
+
+  it('outside stringifyJson, a JsonNumber is its digits as a string, never a rounded number', () => {
+    expect(JSON.stringify({ id: new JsonNumber('9007199254740993') })).toBe(
+      '{"id":"9007199254740993"}',
+    );
+    expect(String(new JsonNumber('9007199254740993'))).toBe('9007199254740993');
+    expect(`${new JsonNumber('12345678901234567.25')}`).toBe('12345678901234567.25');
+  });
+});
+
+describe('jsonNumber', () => {
+  it('is a number when a double holds the text exactly', () => {
+    expect(jsonNumber('42')).toBe(42);
+    expect(jsonNumber('1.50')).toBe(1.5);
+    expect(jsonNumber('9007199254740992')).toBe(9007199254740992);
+    expect(jsonNumber('1e+300')).toBe(1e300);
+    expect(jsonNumber('9007199254740993')).toEqual(new JsonNumber('9007199254740993'));
+    expect(jsonNumber('1000000000000000000000.5')).toEqual(
+      new JsonNumber('1000000000000000000000.5'),
+    );
+  });
+});
