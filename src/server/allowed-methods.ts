@@ -1,7 +1,12 @@
 // Which methods the server has a route for at a path, read from the app's own
 // router, so it cannot drift from the routes: a request to a path that has
 // routes, but none for its method, is a 405 with these in `Allow`, not a 404.
-import type { Env, Hono } from 'hono';
+// Under /v1 that comes before credentials are checked (takesMethod): a read
+// key's POST to a route that only reads is told the method is wrong, not
+// that it needs a write key.
+import type { Context, Env, Hono, MiddlewareHandler } from 'hono';
+import { baseRoutePath, matchedRoutes } from 'hono/route';
+import { HttpError } from './http-error.js';
 
 /** The order `Allow` lists them in. */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -16,4 +21,33 @@ export function allowedMethods<E extends Env>(app: Hono<E>, path: string): strin
   const routed = (method: string) =>
     app.router.match(method, path)[0].some(([[, route]]) => route.method === method);
   return METHODS.filter((method) => routed(method === 'HEAD' ? 'GET' : method));
+}
+
+/** The 405 of a request whose path takes only `allowed`, in the one error shape. */
+export function methodNotAllowed(c: Context, allowed: string[]): HttpError {
+  return new HttpError(
+    405,
+    'method_not_allowed',
+    `${c.req.path} does not take ${c.req.method}; it takes ${allowed.join(', ')}`,
+    { allow: allowed.join(', ') },
+  );
+}
+
+/**
+ * Middleware of `app` (a sub-app such as /v1, mounted anywhere): a request
+ * none of whose routes takes its method, at a path where other methods have
+ * routes, is the 405 — before the middleware after it. The request's own
+ * match says whether a route takes the method (nothing more to look up on
+ * almost every request); only then is `app`'s router asked which do.
+ */
+export function takesMethod<E extends Env>(app: Hono<E>): MiddlewareHandler<E> {
+  return async (c, next) => {
+    if (!matchedRoutes(c).some((route) => route.method !== 'ALL')) {
+      // The path within `app`: without the prefix it is mounted at ('/v1').
+      const mount = baseRoutePath(c).replace(/\/+$/, '');
+      const allowed = allowedMethods(app, c.req.path.slice(mount.length) || '/');
+      if (allowed.length > 0) throw methodNotAllowed(c, allowed);
+    }
+    await next();
+  };
 }

@@ -13,7 +13,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { type BackgroundSyncs, makeBackgroundSyncs } from '../contacts/sync/background.js';
 import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/intake/inbox.js';
-import { allowedMethods } from './allowed-methods.js';
+import { allowedMethods, methodNotAllowed } from './allowed-methods.js';
 import { loopbackOrApiKey } from './api/auth.js';
 import { makeApi } from './api/index.js';
 import type { OverviewApiOptions } from './api/overview.js';
@@ -112,14 +112,8 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     if (page) return page;
     const allowed = allowedMethods(app, c.req.path);
     if (allowed.length > 0) {
-      return c.json(
-        errorBody(
-          'method_not_allowed',
-          `${c.req.path} does not take ${c.req.method}; it takes ${allowed.join(', ')}`,
-        ),
-        405,
-        { allow: allowed.join(', ') },
-      );
+      const refusal = methodNotAllowed(c, allowed);
+      return c.json(errorBody(refusal.code, refusal.detail), 405, refusal.headers);
     }
     return c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404);
   });

@@ -93,7 +93,7 @@ async function signIn(): Promise<{ cookie: string; csrf: string }> {
   expect(response.status).toBe(303);
   expect(response.headers.get('location')).toBe('/features');
   const set = response.headers.get('set-cookie') ?? '';
-  expect(set).toMatch(/^nudge_session=v1\.t\./);
+  expect(set).toMatch(/^nudge_session=v2\.t\./);
   expect(set).toMatch(/HttpOnly/);
   expect(set).toMatch(/SameSite=Strict/);
   const cookie = set.split(';')[0]!;

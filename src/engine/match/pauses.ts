@@ -21,7 +21,7 @@ import type { Log } from '../../log.js';
 import { engineNowSql } from '../wiring/clock.js';
 import type { FeatureSet } from './features.js';
 
-const PAUSES_CHANNEL = 'nudge_features';
+export const PAUSES_CHANNEL = 'nudge_features';
 
 export interface FeaturePause {
   feature: string;

@@ -15,9 +15,9 @@ import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
 import {
   badQuery,
+  contactQueryEntries,
   expectedObject,
   invalid,
-  queryEntries,
   readJson,
   takes,
   validate,
@@ -103,7 +103,7 @@ export function contactsRoutes(options: ContactsApiOptions): Hono<ApiEnv> {
   app.get('/', async (c) => {
     let query: ReturnType<typeof parseContactQuery>;
     try {
-      query = parseContactQuery(queryEntries(c));
+      query = parseContactQuery(contactQueryEntries(c));
     } catch (error) {
       badQuery(error);
     }

@@ -11,7 +11,7 @@
 // known ones; on the list, so is a contact no one is and no decision names
 // (feature-filter.ts).
 import { Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import type postgres from 'postgres';
 import {
   type DecisionItem,
@@ -39,17 +39,18 @@ import {
 } from './feature-filter.js';
 import { takes } from './input.js';
 import { limitOf, pageOf, wholeNumber } from './keyset.js';
+import { makePauseChanges, type PauseWatch } from './pause-changes.js';
 
 const DEFAULT_LIMIT = 50;
 /** How often the live tail looks for new decisions. */
 const TAIL_POLL_MS = 250;
-/** How often the live tail looks whether a feature was paused or resumed. */
-const PAUSES_POLL_MS = 1000;
 const FILTERS = ['feature', 'contact', 'outcome', 'from', 'to'];
 
 export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures): Hono<ApiEnv> {
   const { sql } = options;
   const api = new Hono<ApiEnv>();
+  // Whether a tail must read the pauses again: announced changes, not a poll (pause-changes.ts).
+  const pauseChanges = makePauseChanges(sql);
   const known = (name: string | undefined) =>
     checkFeatureFilter(options, name, (feature) => hasDecisions(sql, feature));
 
@@ -83,49 +84,70 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
     const filter = filterOf(c.req.query());
     // Refused before the stream starts: a tail of a typo would wait forever.
     await known(filter.feature);
-    let after = wholeNumber(c.req.query('after'), 'after') ?? (await newestDecisionId(sql));
+    const after = wholeNumber(c.req.query('after'), 'after') ?? (await newestDecisionId(sql));
     return streamSSE(c, async (stream) => {
       let open = true;
       stream.onAbort(() => {
         open = false;
       });
-      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }) });
-      let quietFor = 0;
-      // The pauses as last sent (none yet: the first look sends them), looked at every PAUSES_POLL_MS.
-      let pausesSent: string | undefined;
-      let pausesDue = 0;
-      while (open) {
-        if (Date.now() >= pausesDue) {
-          pausesDue = Date.now() + PAUSES_POLL_MS;
-          const paused = JSON.stringify({ paused: await livePauses(sql, filter.feature) });
-          if (paused !== pausesSent) {
-            await stream.writeSSE({ event: 'paused', data: paused });
-            pausesSent = paused;
-          }
-        }
-        const rows = await readDecisions(sql, filter, { after });
-        const replays = await replaysOf(sql, rows);
-        for (const row of rows) {
-          after = row.id;
-          for (const item of itemsOf(row, filter.feature, replays)) {
-            await stream.writeSSE({
-              event: 'decision',
-              id: String(row.id),
-              data: JSON.stringify(item),
-            });
-          }
-        }
-        quietFor = rows.length ? 0 : quietFor + TAIL_POLL_MS;
-        // A comment now and then keeps proxies from closing a quiet stream.
-        if (quietFor >= 15_000) {
-          await stream.write(': keep-alive\n\n');
-          quietFor = 0;
-        }
-        await stream.sleep(TAIL_POLL_MS);
+      const pauses = await pauseChanges.watch();
+      try {
+        await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }) });
+        await tail({ sql, stream, filter, after, pauses, open: () => open });
+      } finally {
+        await pauses.close();
       }
     });
   });
   return api;
+}
+
+/**
+ * The live tail's loop, until the client goes: the decisions after `after`
+ * every TAIL_POLL_MS, and the live pauses whenever they may have changed
+ * (pause-changes.ts) — each sent when it differs from the last sent.
+ */
+async function tail(options: {
+  sql: postgres.Sql;
+  stream: SSEStreamingApi;
+  filter: DecisionFilter;
+  after: number;
+  pauses: PauseWatch;
+  open: () => boolean;
+}): Promise<void> {
+  const { sql, stream, filter, pauses } = options;
+  let after = options.after;
+  let quietFor = 0;
+  // The pauses as last sent (none yet: the first look sends them).
+  let pausesSent: string | undefined;
+  while (options.open()) {
+    if (pauses.due()) {
+      const paused = JSON.stringify({ paused: await livePauses(sql, filter.feature) });
+      if (paused !== pausesSent) {
+        await stream.writeSSE({ event: 'paused', data: paused });
+        pausesSent = paused;
+      }
+    }
+    const rows = await readDecisions(sql, filter, { after });
+    const replays = await replaysOf(sql, rows);
+    for (const row of rows) {
+      after = row.id;
+      for (const item of itemsOf(row, filter.feature, replays)) {
+        await stream.writeSSE({
+          event: 'decision',
+          id: String(row.id),
+          data: JSON.stringify(item),
+        });
+      }
+    }
+    quietFor = rows.length ? 0 : quietFor + TAIL_POLL_MS;
+    // A comment now and then keeps proxies from closing a quiet stream.
+    if (quietFor >= 15_000) {
+      await stream.write(': keep-alive\n\n');
+      quietFor = 0;
+    }
+    await stream.sleep(TAIL_POLL_MS);
+  }
 }
 
 /**
@@ -158,7 +180,7 @@ function itemsOf(
     at: new Date(row.at).toISOString(),
     feature: line.feature,
     contact_id: row.contact_id,
-    contact: row.contact,
+    contact: line.contact,
     outcome: row.outcome,
     reason: line.reason,
     event: row.event,

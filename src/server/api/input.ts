@@ -123,29 +123,69 @@ export function queryEntries(c: Context): [string, string][] {
  * or one given twice, is a 400 naming it — read as nothing, a typo of a
  * filter (`?featur=drip`) would answer everything, unfiltered, and a repeat
  * would answer by one of the two values. (The PostgREST routes read every
- * other name as a filter on a field instead.)
+ * other name as a filter on a field instead: contactQueryEntries.)
  */
 export function takes(...names: string[]): MiddlewareHandler {
   const known = new Set(names);
   const taken = names.length > 0 ? `it takes ${names.join(', ')}` : 'it takes none';
   return async (c, next) => {
-    const seen = new Set<string>();
-    for (const [name] of queryEntries(c)) {
-      const shown = name === '' ? '(a parameter with no name)' : name;
+    const entries = queryEntries(c);
+    for (const [name] of entries) {
       if (!known.has(name)) {
         throw new HttpError(
           400,
           'bad_query',
-          `${shown}: not a parameter of ${c.req.method} ${c.req.path}; ${taken}`,
+          `${shownName(name)}: not a parameter of ${c.req.method} ${c.req.path}; ${taken}`,
         );
       }
-      if (seen.has(name)) {
-        throw new HttpError(400, 'bad_query', `${shown}: given more than once; give it once`);
-      }
-      seen.add(name);
     }
+    refuseRepeats(entries, () => false);
     await next();
   };
+}
+
+/**
+ * The parameters of a contact query that take one value: the window and the
+ * fields shown. Every other name may come again — a filter on a field
+ * (`created_at=gte.…&created_at=lt.…`) or a group (`or=`) is ANDed with the
+ * others, and a second `order` adds its keys after the first's, as
+ * `order=a,b` does (what PostgREST clients that send one `order` per key mean).
+ */
+const ONE_VALUE_IN_A_CONTACT_QUERY = new Set(['select', 'limit', 'offset']);
+
+/**
+ * The parameters of a contact query (GET /v1/contacts, a list's members) in
+ * order, as queryEntries reads them; `select`, `limit` or `offset` given
+ * twice is a 400 naming it, as any parameter of the other routes is (takes).
+ */
+export function contactQueryEntries(c: Context): [string, string][] {
+  const entries = queryEntries(c);
+  refuseRepeats(entries, (name) => !ONE_VALUE_IN_A_CONTACT_QUERY.has(name));
+  return entries;
+}
+
+/**
+ * The one rule for a repeated parameter, on every /v1 route that reads the
+ * query: one that takes a single value, given more than once, is a 400
+ * naming it. Taking the first or the last would answer a request the caller
+ * may not have meant (`limit=5&limit=500`), without a word.
+ */
+function refuseRepeats(entries: [string, string][], repeatable: (name: string) => boolean): void {
+  const seen = new Set<string>();
+  for (const [name] of entries) {
+    if (seen.has(name) && !repeatable(name)) {
+      throw new HttpError(
+        400,
+        'bad_query',
+        `${shownName(name)}: given more than once; give it once`,
+      );
+    }
+    seen.add(name);
+  }
+}
+
+function shownName(name: string): string {
+  return name === '' ? '(a parameter with no name)' : name;
 }
 
 /** Runs `fn`, turning a QueryError into 400 bad_query naming the parameter. */

@@ -37,9 +37,9 @@ import type { ApiEnv } from './auth.js';
 import { email, uuid } from './contacts.js';
 import {
   badQuery,
+  contactQueryEntries,
   expectedObject,
   invalid,
-  queryEntries,
   readJson,
   searchError,
   searchRefusal,
@@ -161,7 +161,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
     let query: ContactQuery;
     let segment: ContactQuery | undefined;
     try {
-      query = parseContactQuery(queryEntries(c));
+      query = parseContactQuery(contactQueryEntries(c));
       segment = list.query === null ? undefined : segmentOf(list.query);
     } catch (error) {
       badQuery(error);
@@ -186,7 +186,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
         `"${list.name}" is a segment: its members are the contacts matching ${list.query}`,
       );
     }
-    const entries = queryEntries(c);
+    const entries = contactQueryEntries(c);
     const body = validate(membersSchema, await readJson(c, options.maxBodyBytes));
     const ids = body?.ids ?? [];
     const emails = body?.emails ?? [];

@@ -5,8 +5,10 @@
 // the token — so neither ever sits in the page. Requests that change
 // something carry the session's CSRF value in a header, which another site
 // can neither read nor send (a custom header needs a CORS preflight Nudge
-// never grants), and must not come from another origin.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// never grants), and must not come from another origin. Signing out revokes
+// the session in the engine store (migration 027), so a copied cookie opens
+// nothing after it, in any process.
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import type postgres from 'postgres';
 import { NudgeError } from '../../errors.js';
@@ -35,8 +37,13 @@ export interface DashboardAccess {
   link(baseUrl: string): string;
   /** A token or API key exchanged for a session cookie's value; undefined if it opens nothing. */
   login(credential: string): Promise<string | undefined>;
-  /** Who a session cookie's value stands for, if it is valid, unexpired and its key is not revoked. */
+  /**
+   * Who a session cookie's value stands for, if it is valid, unexpired, not
+   * signed out, and its key is not revoked: one query.
+   */
   session(cookie: string | undefined): Promise<DashboardPrincipal | undefined>;
+  /** Signs a session out: its cookie opens nothing from now on, in any process. */
+  logout(cookie: string | undefined): Promise<void>;
   /** The CSRF value of a session: what state-changing requests must send in x-nudge-csrf. */
   csrf(cookie: string): string;
   /** Refuses to listen on a non-loopback address unless the token was configured. */
@@ -59,9 +66,30 @@ export function makeDashboardAccess(
   const signingKey = createHmac('sha256', token).update('nudge dashboard sessions v1').digest();
   const sign = (text: string) => createHmac('sha256', signingKey).update(text).digest('base64url');
 
+  // `v2.<kind>.<subject>.<session id>.<expires>.<signature>`: kind t (the
+  // token; subject -) or k (an API key; subject its id). The session id names
+  // this sign-in alone, for sign-out to revoke. A v1 cookie (no id) is no
+  // longer taken: its holder signs in again.
   const issue = (kind: 't' | 'k', subject: string) => {
-    const body = `v1.${kind}.${subject}.${Math.floor(now() / 1000) + SESSION_SECONDS}`;
+    const body = `v2.${kind}.${subject}.${randomUUID()}.${Math.floor(now() / 1000) + SESSION_SECONDS}`;
     return `${body}.${sign(body)}`;
+  };
+  /** A cookie this server signed and that has not expired, read; undefined otherwise. */
+  const signed = (cookie: string | undefined) => {
+    const parts = cookie?.split('.') ?? [];
+    if (parts.length !== 6 || parts[0] !== 'v2') return undefined;
+    const [, kind, subject, id, expires, signature] = parts as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    if (!sameText(signature, sign(parts.slice(0, 5).join('.')))) return undefined;
+    const expiresAt = Number(expires) * 1000;
+    if (!(expiresAt > now())) return undefined;
+    return { kind, subject, id, expiresAt };
   };
 
   return {
@@ -79,23 +107,34 @@ export function makeDashboardAccess(
       return issue('k', result.key.id);
     },
     async session(cookie) {
-      const parts = cookie?.split('.') ?? [];
-      if (parts.length !== 5 || parts[0] !== 'v1') return undefined;
-      const [, kind, subject, expires, signature] = parts as [
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
-      if (!sameText(signature, sign(parts.slice(0, 4).join('.')))) return undefined;
-      if (!(Number(expires) * 1000 > now())) return undefined;
-      if (kind === 't') return { id: 'dashboard-token', name: 'dashboard', scope: 'dashboard' };
+      const session = signed(cookie);
+      if (!session) return undefined;
+      const { kind, subject, id } = session;
+      if (kind === 't') {
+        const [open] = await sql<{ id: string }[]>`
+          select ${id}::uuid as id
+           where not exists (select from nudge_engine.dashboard_signouts where session = ${id}::uuid)`;
+        return open ? { id: 'dashboard-token', name: 'dashboard', scope: 'dashboard' } : undefined;
+      }
       if (kind !== 'k') return undefined;
       const [key] = await sql<{ name: string }[]>`
         select name from nudge_engine.api_keys
-         where id = ${subject}::uuid and revoked_at is null and scope in ('dashboard', 'write')`;
+         where id = ${subject}::uuid and revoked_at is null and scope in ('dashboard', 'write')
+           and not exists (select from nudge_engine.dashboard_signouts where session = ${id}::uuid)`;
       return key ? { id: subject, name: `api key ${key.name}`, scope: 'dashboard' } : undefined;
+    },
+    async logout(cookie) {
+      const session = signed(cookie);
+      if (!session) return;
+      // Kept a day past the cookie's expiry, so a process whose clock is
+      // behind the database's still finds it; older rows go now.
+      await sql`
+        with expired as (
+          delete from nudge_engine.dashboard_signouts where expires_at < now() - interval '1 day'
+        )
+        insert into nudge_engine.dashboard_signouts (session, expires_at)
+        values (${session.id}::uuid, ${new Date(session.expiresAt)})
+        on conflict (session) do nothing`;
     },
     csrf: (cookie) => sign(`csrf ${cookie}`),
     checkBind(host) {

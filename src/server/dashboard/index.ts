@@ -169,10 +169,13 @@ export function makeDashboard({ access, maxBodyBytes, publicUrl }: DashboardOpti
     setSession(c, cookie, publicUrl);
     return c.redirect(next, 303);
   });
+  // Revoked in the engine store, not only deleted here: a copy of the cookie
+  // opens nothing after this either (access.ts).
   dashboard.post('/logout', async (c) => {
     await readCapped(c.req.raw, maxBodyBytes);
-    if (!(await access.session(getCookie(c, SESSION_COOKIE))) || !sameOrigin(c, publicUrl))
-      return login(c);
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (!(await access.session(cookie)) || !sameOrigin(c, publicUrl)) return login(c);
+    await access.logout(cookie);
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/', 303);
   });
