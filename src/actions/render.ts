@@ -3,9 +3,10 @@
 // Parsed templates are cached; a template file is re-read when it changes.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Liquid, type Template } from 'liquidjs';
+import { defaultOperators, Liquid, type Operators, type Template } from 'liquidjs';
+import { compareDecimal, decimalFromRow } from '../conditions/decimal.js';
 import type { LoadedConfig } from '../config/load.js';
-import { parseJson, stringifyJson } from '../db/json.js';
+import { JsonNumber, parseJson, stringifyJson } from '../db/json.js';
 import type { EmailLinks } from '../email/links.js';
 import { didYouMean } from '../suggest.js';
 import { type ActionRun, PermanentError, type TemplateContext } from './types.js';
@@ -90,8 +91,49 @@ const SINGLE_OUTPUT = /^\{\{-?\s*([^{}]+?)\s*-?\}\}$/s;
 const TEMPLATE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
 const MAX_CACHED_STRINGS = 2000;
 
+/**
+ * Liquid's comparisons where a side is a number a double cannot hold (a
+ * JsonNumber, db/json.ts). Against digits in quotes, exact: `{% if new.id ==
+ * "9007199254740993" %}` is true for that id and false for ...992, as a
+ * feature's condition is. Against a number, as doubles, as Liquid compares
+ * every number (its literal `9007199254740993` is already the double
+ * ...992). Any other pair compares as Liquid does.
+ */
+const operators: Operators = { ...defaultOperators };
+for (const [name, holds] of [
+  ['==', (c: number) => c === 0],
+  ['!=', (c: number) => c !== 0],
+  ['>', (c: number) => c > 0],
+  ['<', (c: number) => c < 0],
+  ['>=', (c: number) => c >= 0],
+  ['<=', (c: number) => c <= 0],
+] as const) {
+  const liquid = defaultOperators[name] as (l: unknown, r: unknown, c: unknown) => unknown;
+  operators[name] = (lhs: unknown, rhs: unknown, ctx: unknown) => {
+    const order = bigNumberOrder(lhs, rhs);
+    return (order === undefined ? liquid(lhs, rhs, ctx) : holds(order)) as boolean;
+  };
+}
+
+/** How a JsonNumber side compares with the other (see operators); undefined when neither is one. */
+function bigNumberOrder(lhs: unknown, rhs: unknown): number | undefined {
+  if (!(lhs instanceof JsonNumber || rhs instanceof JsonNumber)) return undefined;
+  if (typeof lhs === 'number' || typeof rhs === 'number') {
+    const [a, b] = [Number(lhs), Number(rhs)];
+    return a === b ? 0 : a < b ? -1 : a > b ? 1 : undefined;
+  }
+  const [a, b] = [decimalFromRow(lhs), decimalFromRow(rhs)];
+  return a && b ? compareDecimal(a, b) : undefined;
+}
+
+/** `| json` through db/json.ts: such a number is written as its digits, a JSON number. */
+const json = (value: unknown, space: unknown = 0) =>
+  stringifyJson(value, typeof space === 'number' ? space : 0) ?? '';
+
 // Strings in params: no file access at all (an in-memory, empty template set).
-const inline = new Liquid({ strictFilters: true, ownPropertyOnly: true, templates: {} });
+const inline = new Liquid({ strictFilters: true, ownPropertyOnly: true, templates: {}, operators });
+inline.registerFilter('json', json);
+inline.registerFilter('jsonify', json);
 
 /**
  * The global variables a string in an action's params reads; throws what
@@ -136,7 +178,10 @@ export function makeRenderer(templatesDir: string, cwd = process.cwd()): Rendere
     strictFilters: true,
     ownPropertyOnly: true,
     outputEscape: 'escape',
+    operators,
   });
+  html.registerFilter('json', json);
+  html.registerFilter('jsonify', json);
   const strings = new Map<string, Template[]>();
   const files = new Map<string, { mtimeMs: number; size: number; parsed: Template[] }>();
   const shown = (file: string) => path.relative(cwd, file) || file;

@@ -30,6 +30,29 @@ describe('parseJson', () => {
     ]);
   });
 
+  it('keeps a lone exponent a double cannot hold, whatever else the text holds', () => {
+    expect(parseJson('{"x": 1e400}')).toEqual({ x: new JsonNumber('1e400') });
+    expect(parseJson('{"x": 1E-400}')).toEqual({ x: new JsonNumber('1E-400') });
+    expect(parseJson('{"x": 1e300}')).toEqual({ x: 1e300 });
+  });
+
+  it('refuses what JSON.parse refuses, with its error on the text as given', () => {
+    for (const text of [
+      '{"id": 012345678901234567}',
+      '{"a": 9007199254740993, b}',
+      '[-012345678901234567.5]',
+    ]) {
+      let expected = '';
+      try {
+        JSON.parse(text);
+      } catch (error) {
+        expected = (error as Error).message;
+      }
+      expect(expected).not.toBe('');
+      expect(() => parseJson(text)).toThrow(expected);
+    }
+  });
+
   it('leaves strings alone, whatever they hold', () => {
     const text = '{"s": "9007199254740993", "t": "a\\"b 9007199254740993", "u": 9007199254740993}';
     expect(parseJson(text)).toEqual({

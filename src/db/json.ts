@@ -52,22 +52,30 @@ let writing = 0;
 let written = 0;
 
 /** JSON.stringify, writing each JsonNumber as the JSON number it is. */
-export function stringifyJson(value: unknown): string {
+export function stringifyJson(value: unknown, space?: number): string {
   const before = written;
   writing++;
   let text: string;
   try {
-    text = JSON.stringify(value);
+    text = JSON.stringify(value, null, space);
   } finally {
     writing--;
   }
   return written === before ? text : text.replace(MARKED, '$1');
 }
 
-/** A run of 16 digits, a point allowed among them: the shortest number that may not fit a double. */
-const MAY_BE_INEXACT = /\d[\d.]{15}/;
-/** A JSON string or number token (in valid JSON, digits appear outside strings only in numbers). */
-const TOKENS = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+/**
+ * What a number a double may not hold looks like: a run of 16 digits (a
+ * point allowed among them), or an exponent of three digits (`1e400`, which
+ * JSON.parse makes Infinity, `1e-400`, which it makes 0).
+ */
+const MAY_BE_INEXACT = /\d[\d.]{15}|[eE][+-]?\d{3}/;
+/**
+ * A JSON string or number token, numbers by JSON's own grammar (no leading
+ * zero: `012` stays the error it is). In valid JSON, digits appear outside
+ * strings only in numbers.
+ */
+const TOKENS = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
 /** JSON.parse, reading each number a double cannot hold exactly as a JsonNumber. */
 export function parseJson(text: string): unknown {
@@ -79,11 +87,16 @@ export function parseJson(text: string): unknown {
     return `"\\u0000${MARK.slice(1)}${token}"`;
   });
   if (!kept) return JSON.parse(text);
-  return JSON.parse(marked, (_key, value) =>
-    typeof value === 'string' && value.startsWith(MARK)
-      ? new JsonNumber(value.slice(MARK.length))
-      : value,
-  );
+  try {
+    return JSON.parse(marked, (_key, value) =>
+      typeof value === 'string' && value.startsWith(MARK)
+        ? new JsonNumber(value.slice(MARK.length))
+        : value,
+    );
+  } catch {
+    // Not JSON: JSON.parse's own error, its position in the text as given.
+    return JSON.parse(text);
+  }
 }
 
 /**

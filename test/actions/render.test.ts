@@ -7,6 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeRenderer, type Renderer } from '../../src/actions/render.js';
 import { PermanentError } from '../../src/actions/types.js';
+import { JsonNumber } from '../../src/db/json.js';
 
 const variables = {
   contact: { email: 'ada@example.com', first_name: '<Ada>', plan: 'pro' },
@@ -62,6 +63,27 @@ describe('params', () => {
       nested: { plan: 'TEAM', url: 'https://app.example.com/x' },
       untouched: 'no liquid here',
     });
+  });
+
+  it('compares and writes a number a double cannot hold exactly', async () => {
+    const big = { new: { id: new JsonNumber('9007199254740993') } };
+    const near = { new: { id: 9007199254740992 } };
+    // Against its digits in quotes, exact; against a number literal (a double), as doubles.
+    const exact = '{% if new.id == "9007199254740993" %}same{% else %}other{% endif %}';
+    expect(await renderer.value(exact, big, 'x')).toBe('same');
+    expect(await renderer.value(exact, near, 'x')).toBe('other');
+    const double = '{% if new.id == 9007199254740993 %}same{% else %}other{% endif %}';
+    expect(await renderer.value(double, big, 'x')).toBe('same');
+    expect(
+      await renderer.value('{% if new.id > "9007199254740992" %}more{% endif %}', big, 'x'),
+    ).toBe('more');
+    expect(await renderer.value('{% if new.id != "abc" %}differs{% endif %}', big, 'x')).toBe(
+      'differs',
+    );
+    expect(await renderer.value('{{ new | json }}', big, 'x')).toBe('{"id":9007199254740993}');
+    expect(await renderer.value('body {{ new | json }}', big, 'x')).toBe(
+      'body {"id":9007199254740993}',
+    );
   });
 
   it('names the field when a string does not render', async () => {

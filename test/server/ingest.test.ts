@@ -79,6 +79,11 @@ describe('POST /ingest with Standard Webhooks signatures', () => {
       select new_row->>'id' as id, new_row->>'total' as total
         from nudge_engine.inbox where source_key = 'msg_big:0'`;
     expect(row).toEqual({ id: '9007199254740993', total: '12345678901234567.25' });
+    // A long number with a leading zero is not JSON: the 400, as JSON.parse says.
+    const bad = body.replace('9007199254740993', '012345678901234567');
+    const refused = await post(nudge.ingest, bad, signed(secret, bad, { id: 'msg_big_bad' }));
+    expect(refused.status).toBe(400);
+    expect((refused.json as { error: string }).error).toBe('malformed_json');
   });
 
   it('stores a reused webhook-id once and does not wake the engine for it', async () => {
