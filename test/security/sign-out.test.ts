@@ -72,6 +72,33 @@ describe('signing out of the dashboard', () => {
     expect(await opens(await signIn(key))).toBe('v1 200, page 200');
   });
 
+  it('ends a live tail opened before the sign-out, and one whose key is revoked', async () => {
+    /** Opens the tail with `headers`, runs `revoke`, and reads the stream to its end. */
+    const tailAcross = async (headers: Record<string, string>, revoke: () => Promise<unknown>) => {
+      const tail = await nudge.request('/v1/decisions/stream', { headers });
+      expect(tail.status).toBe(200);
+      const reader = tail.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('event: ready')) text += decoder.decode((await reader.read()).value);
+      await revoke();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+        text += decoder.decode(chunk.value);
+      return text;
+    };
+    const cookie = await signIn();
+    const ended = await tailAcross({ cookie }, () => signOut(cookie));
+    expect(ended).toMatch(
+      /event: ended\ndata: \{"reason":"the key was revoked or the session ended"\}/,
+    );
+    const { key, id } = await createApiKey(db.sql, 'tailing', 'read');
+    const revoked = await tailAcross(
+      { authorization: `Bearer ${key}` },
+      () => db.sql`update nudge_engine.api_keys set revoked_at = now() where id = ${id}`,
+    );
+    expect(revoked).toMatch(/event: ended/);
+  }, 60_000);
+
   it('holds in every process that shares the engine store', async () => {
     // Two processes with the same configured token: a cookie of one opens the other.
     const env = { NUDGE_DASHBOARD_TOKEN: 'a-configured-token-of-enough-length-0123' };

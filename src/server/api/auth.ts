@@ -15,7 +15,15 @@ import type { RateLimiter } from './rate-limit.js';
 type ApiKey = Pick<ApiKeyInfo, 'id' | 'name' | 'scope'>;
 
 export interface ApiEnv {
-  Variables: { apiKey: { id: string; name: string; scope: KeyScope } };
+  Variables: {
+    apiKey: { id: string; name: string; scope: KeyScope };
+    /**
+     * Whether the request's credential still opens /v1 (its key not revoked,
+     * its session not signed out or expired): what a long answer, the live
+     * tail, asks again as it goes.
+     */
+    stillValid: () => Promise<boolean>;
+  };
 }
 
 /** The live key the request carries; 401 otherwise. */
@@ -48,6 +56,12 @@ export function requireApiKey(sql: postgres.Sql, limiter: RateLimiter): Middlewa
   return async (c, next) => {
     const key = await authenticate(c, sql);
     limiter.take(key);
+    c.set('stillValid', () =>
+      authenticate(c, sql).then(
+        () => true,
+        () => false,
+      ),
+    );
     const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
     if (!reads && key.scope !== 'write' && !(key.scope === 'dashboard' && isDashboardWrite(c))) {
       throw new HttpError(

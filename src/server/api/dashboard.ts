@@ -136,6 +136,7 @@ export function sessionOrApiKey(
     }
     limiter.take(who);
     c.set('apiKey', who);
+    c.set('stillValid', async () => (await access.session(cookie)) !== undefined);
     await next();
   };
 }

@@ -44,6 +44,8 @@ import { makePauseChanges, type PauseWatch } from './pause-changes.js';
 const DEFAULT_LIMIT = 50;
 /** How often the live tail looks for new decisions. */
 const TAIL_POLL_MS = 250;
+/** How often the live tail asks whether its key or session still opens /v1. */
+const CREDENTIAL_CHECK_MS = 5000;
 const FILTERS = ['feature', 'contact', 'outcome', 'from', 'to'];
 
 export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures): Hono<ApiEnv> {
@@ -93,7 +95,15 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
       const pauses = await pauseChanges.watch();
       try {
         await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }) });
-        await tail({ sql, stream, filter, after, pauses, open: () => open });
+        await tail({
+          sql,
+          stream,
+          filter,
+          after,
+          pauses,
+          open: () => open,
+          stillValid: c.get('stillValid'),
+        });
       } finally {
         await pauses.close();
       }
@@ -114,13 +124,28 @@ async function tail(options: {
   after: number;
   pauses: PauseWatch;
   open: () => boolean;
+  /** The request's credential, asked again every CREDENTIAL_CHECK_MS (auth.ts). */
+  stillValid: (() => Promise<boolean>) | undefined;
 }): Promise<void> {
-  const { sql, stream, filter, pauses } = options;
+  const { sql, stream, filter, pauses, stillValid } = options;
   let after = options.after;
   let quietFor = 0;
+  let checkedAt = Date.now();
   // The pauses as last sent (none yet: the first look sends them).
   let pausesSent: string | undefined;
   while (options.open()) {
+    // A key revoked or a session signed out after the tail opened ends it:
+    // no decision (nor a contact's email in it) reaches it afterwards.
+    if (stillValid && Date.now() - checkedAt >= CREDENTIAL_CHECK_MS) {
+      checkedAt = Date.now();
+      if (!(await stillValid())) {
+        await stream.writeSSE({
+          event: 'ended',
+          data: JSON.stringify({ reason: 'the key was revoked or the session ended' }),
+        });
+        return;
+      }
+    }
     if (pauses.due()) {
       const paused = JSON.stringify({ paused: await livePauses(sql, filter.feature) });
       if (paused !== pausesSent) {
