@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../src/dev/embedded.js';
+import { stopLeftPostmaster } from '../harness/postmaster.js';
 import { waitFor } from '../harness/wait.js';
 
 const BIN = path.resolve('dist/cli/main.js');
@@ -20,6 +21,8 @@ beforeAll(async () => {
   await chmod(cwd, 0o755); // the embedded server may run as another user than root
 });
 afterAll(async () => {
+  // Left running only if the test failed before its Ctrl-C stopped it.
+  if (cwd) await stopLeftPostmaster(path.join(cwd, 'pg'));
   await rm(cwd, { recursive: true, force: true });
 });
 

@@ -22,6 +22,7 @@ import { checkFeatures } from '../../src/features/check.js';
 import { loadFeatures } from '../../src/features/load.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { stopLeftPostmaster } from '../harness/postmaster.js';
 import { waitFor } from '../harness/wait.js';
 
 const BIN = path.resolve('dist/cli/main.js');
@@ -84,6 +85,8 @@ stages:
 afterAll(async () => {
   release();
   await recorder?.close();
+  // Left running only if the test failed before its Ctrl-C stopped it.
+  if (dataDir) await stopLeftPostmaster(dataDir);
   if (cwd) await rm(cwd, { recursive: true, force: true });
 });
 
