@@ -10,8 +10,15 @@ import { ident, literal } from '../db/quote.js';
 import { formatTableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
 import { featureItems } from './features-deployed.js';
-import { lockdownSql, migrationSql, migrations } from './schema.js';
-import type { CaptureState, DeployedCapture } from './state.js';
+import {
+  lockdownSql,
+  migrationSql,
+  migrations,
+  REQUIRED_FUNCTIONS,
+  type SchemaFunction,
+  schemaFunctions,
+} from './schema.js';
+import type { CaptureState, DeployedCapture, DeployedSchemaFunction } from './state.js';
 import { deployingPart, desiredPart, objectsParts, statePart } from './transports/index.js';
 import type { DesiredCaptures } from './transports/port.js';
 import {
@@ -22,6 +29,7 @@ import {
   dropRowsTableSql,
   enrichmentRowSql,
   FUNCTION_SETTINGS,
+  rowsTableChanges,
   transitionTables,
 } from './triggers.js';
 
@@ -133,7 +141,14 @@ function schemaItems(state: CaptureState): PlanItem[] {
     ];
   }
   const items: PlanItem[] = [];
-  if (schema.applied < latest || schema.missing.length > 0) {
+  // The schema's own functions are compared once it is up to date: an older
+  // one is migrated anyway, and may predate them.
+  const edited = schema.applied >= latest ? functionDrift(state.schemaFunctions) : [];
+  if (schema.applied < latest || schema.missing.length > 0 || edited.length > 0) {
+    const drift = [
+      ...schema.missing.map((m) => `${m} was dropped by hand`),
+      ...edited.flatMap((f) => f.drift),
+    ];
     items.push({
       action: 'replace',
       kind: 'schema',
@@ -141,11 +156,16 @@ function schemaItems(state: CaptureState): PlanItem[] {
       detail:
         schema.applied < latest
           ? `migrate ${schema.applied} → ${latest}`
-          : 'recreate missing objects',
-      ...(schema.missing.length
-        ? { drift: schema.missing.map((m) => `${m} was dropped by hand`) }
-        : {}),
-      sql: [...migrationSql(schema.applied, schema.missing.length > 0), lockdownSql()],
+          : schema.missing.length > 0
+            ? 'recreate missing objects'
+            : restoreDetail(edited),
+      ...(drift.length ? { drift } : {}),
+      // Every migration again (each is idempotent): CREATE OR REPLACE
+      // FUNCTION restores a body and its attributes.
+      sql: [
+        ...migrationSql(schema.applied, schema.missing.length > 0 || edited.length > 0),
+        lockdownSql(),
+      ],
     });
   }
   if (items.length === 0) {
@@ -168,6 +188,42 @@ function schemaItems(state: CaptureState): PlanItem[] {
     });
   }
   return items;
+}
+
+/**
+ * How the schema's own functions (nudge.enrich(), nudge.pending()) differ
+ * from what the migrations define, as trigger functions' are compared
+ * (driftOf): the body by its hash, SECURITY DEFINER, the SET clauses. One
+ * dropped by hand is the schema's `missing` when required, and drift here
+ * otherwise. Only the functions that differ, each with what differs.
+ */
+function functionDrift(
+  deployed: DeployedSchemaFunction[],
+): { want: SchemaFunction; drift: string[] }[] {
+  return schemaFunctions().flatMap((want) => {
+    const name = `function nudge.${want.name}()`;
+    const have = deployed.find((f) => f.name === want.name && f.args === want.args);
+    const drift: string[] = [];
+    if (!have) {
+      if (!REQUIRED_FUNCTIONS.includes(want.name)) drift.push(`${name} was dropped by hand`);
+    } else {
+      if (have.actualHash !== want.hash) drift.push(`${name} was edited by hand`);
+      if (have.definer !== want.definer)
+        drift.push(`${name} was made SECURITY ${have.definer ? 'DEFINER' : 'INVOKER'} by hand`);
+      if (have.settings.join('\n') !== want.settings.join('\n'))
+        drift.push(`${name} settings were changed by hand`);
+    }
+    return drift.length ? [{ want, drift }] : [];
+  });
+}
+
+/** What deploy does about them: `restore nudge.enrich() as migration 001 defines it`. */
+function restoreDetail(edited: { want: SchemaFunction }[]): string {
+  const names = edited.map(({ want }) => `nudge.${want.name}()`).join(', ');
+  const [only, more] = edited;
+  return only && !more
+    ? `restore ${names} as migration ${String(only.want.version).padStart(3, '0')} defines it`
+    : `restore ${names} as their migrations define them`;
 }
 
 function subjectOf(object: {
@@ -239,8 +295,8 @@ function captureItems(
     const deployed = byKey.get(key) ?? byName.get(object.functionName);
     const usedBy = `used by ${object.usedBy.join(', ')}`;
     const via = object.transport ? ` · ${object.transport}` : object.rows ? ' · typed rows' : '';
-    const create = createCaptureSql(object);
     if (!deployed) {
+      const create = createCaptureSql(object);
       const dropped = state.lastDeployed?.keys.includes(key);
       items.push({
         action: 'create',
@@ -264,6 +320,16 @@ function captureItems(
     const rowsMissing = object.rows && !state.rowsTables.includes(object.rows.table);
     if (rowsMissing && !changed)
       drift.push('rows table was dropped by hand (rows were captured as JSON meanwhile)');
+    // One that is there but altered by hand is made again, whatever else changed.
+    const shape = object.rows && state.rowsShapes[object.rows.table];
+    const altered = object.rows && shape ? rowsTableChanges(object.rows, shape) : [];
+    if (altered.length && object.rows) {
+      const held = state.rowsHeld.includes(object.rows.table);
+      drift.push(
+        `rows table nudge.${object.rows.table} was changed by hand: ${altered.join('; ')}; deploy makes it again (${held ? 'the rows it holds are set aside for the engine, then dropped' : 'it is empty'})`,
+      );
+    }
+    const create = createCaptureSql(object, { remakeRows: altered.length > 0 });
     // Triggers calling this function from anywhere else were added by hand.
     const strays = deployed.triggers.filter(
       (t) =>

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { literal } from '../db/quote.js';
 import type { Sql } from '../source/connect.js';
+import { sha256 } from './triggers.js';
 
 export interface Migration {
   version: number;
@@ -34,6 +35,48 @@ export const REQUIRED_TABLES = [
   'webhook_signing',
 ];
 export const REQUIRED_FUNCTIONS = ['enrich'];
+
+/**
+ * A function of the nudge schema as the latest migration defining it makes
+ * it: its arguments (as pg_get_function_identity_arguments writes them), the
+ * sha256 of its body (pg_proc.prosrc: the text between the dollar quotes),
+ * SECURITY DEFINER or not, and its SET clauses (as pg_proc.proconfig holds
+ * them). Read from the migration files, which write each one
+ * `CREATE OR REPLACE FUNCTION nudge.<name>(<args>) ... AS $tag$<body>$tag$`
+ * with its attributes on the line before AS.
+ */
+export interface SchemaFunction {
+  name: string;
+  args: string;
+  hash: string;
+  definer: boolean;
+  settings: string[];
+  /** The migration that defines it last. */
+  version: number;
+}
+
+const FUNCTION_DEFINITION =
+  /CREATE OR REPLACE FUNCTION nudge\.(\w+)\(([^)]*)\)([\s\S]*?)\bAS \$(\w*)\$([\s\S]*?)\$\4\$/g;
+
+export function schemaFunctions(): SchemaFunction[] {
+  const byName = new Map<string, SchemaFunction>();
+  for (const migration of migrations()) {
+    for (const [, name, args, header, , body] of migration.sql.matchAll(FUNCTION_DEFINITION)) {
+      const settings = [...header!.matchAll(/\bSET (\w+) = ([^\n]+)/g)].map(
+        ([, key, value]) => `${key}=${value!.trim()}`,
+      );
+      byName.set(name!, {
+        name: name!,
+        args: args!.replace(/\s+/g, ' ').trim(),
+        hash: sha256(body!),
+        definer: /\bSECURITY DEFINER\b/.test(header!),
+        settings,
+        version: migration.version,
+      });
+    }
+  }
+  return [...byName.values()];
+}
 
 /** Roles that must never reach the nudge schema. PUBLIC is always included. */
 export const API_ROLES = ['anon', 'authenticated'];

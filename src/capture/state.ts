@@ -6,6 +6,7 @@
 import type { Sql } from '../source/connect.js';
 import { readSchemaState, type SchemaState } from './schema.js';
 import { objectsParts } from './transports/index.js';
+import type { RowsShape } from './transports/outbox/typed-rows.js';
 import type { TransportState } from './transports/port.js';
 import {
   type Enrichment,
@@ -50,14 +51,29 @@ export interface DeployedEnrichment extends Enrichment {
   table: string;
 }
 
+/** A function of the nudge schema itself (not a capture's): nudge.enrich(), nudge.pending(). */
+export interface DeployedSchemaFunction {
+  name: string;
+  /** pg_get_function_identity_arguments: `p_schema text, p_table text, p_row json`. */
+  args: string;
+  /** sha256 of its body as it is in the database now. */
+  actualHash: string;
+  definer: boolean;
+  settings: string[];
+}
+
 export interface CaptureState extends TransportState {
   schema: SchemaState;
+  /** The schema's own functions as they are now, compared with the migrations' (schemaFunctions). */
+  schemaFunctions: DeployedSchemaFunction[];
   captures: DeployedCapture[];
   enrichments: DeployedEnrichment[];
   /** Rows tables of typed captures (see triggers.ts), by name in schema nudge. */
   rowsTables: string[];
   /** The rows tables that hold rows the outbox pump has not processed yet. */
   rowsHeld: string[];
+  /** Each rows table's columns and constraints, by name, to tell one altered by hand. */
+  rowsShapes: Record<string, RowsShape>;
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
   /**
    * The latest deployment, the (table, operation) keys it captured by
@@ -92,10 +108,12 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   if (!schema.exists)
     return {
       schema,
+      schemaFunctions: [],
       captures: [],
       enrichments: [],
       rowsTables: [],
       rowsHeld: [],
+      rowsShapes: {},
       lastDeployed: undefined,
       ...transports,
     };
@@ -135,6 +153,23 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
       from pg_proc p
      where p.pronamespace = 'nudge'::regnamespace and p.prorettype = 'trigger'::regtype
      order by p.proname`;
+
+  const schemaFunctions = (
+    await sql<
+      { name: string; args: string; src: string; definer: boolean; settings: string[] | null }[]
+    >`
+      select p.proname as name, pg_get_function_identity_arguments(p.oid) as args, p.prosrc as src,
+             p.prosecdef as definer, p.proconfig::text[] as settings
+        from pg_proc p
+       where p.pronamespace = 'nudge'::regnamespace and p.prorettype <> 'trigger'::regtype
+       order by p.proname, 2`
+  ).map((f) => ({
+    name: f.name,
+    args: f.args,
+    actualHash: sha256(f.src),
+    definer: f.definer,
+    settings: f.settings ?? [],
+  }));
 
   const captures = functions
     .filter((f) => !BASE_FUNCTIONS.has(f.name))
@@ -200,9 +235,51 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
                           where coalesce(o ->> 'captured_by', 'trigger') = 'trigger'), '{}') as captures
           from nudge.deployments d order by d.id desc limit 1`
     : [];
-  const rowsTables = (await listRowsTables(sql)).map((t) => t.name);
+  const listed = await listRowsTables(sql);
+  const rowsTables = listed.map((t) => t.name);
   const rowsHeld = await heldRowsTables(sql, rowsTables);
-  return { schema, captures, enrichments, rowsTables, rowsHeld, lastDeployed: last, ...transports };
+  const rowsShapes = await readRowsShapes(sql, listed);
+  return {
+    schema,
+    schemaFunctions,
+    captures,
+    enrichments,
+    rowsTables,
+    rowsHeld,
+    rowsShapes,
+    lastDeployed: last,
+    ...transports,
+  };
+}
+
+/**
+ * The shape of every rows table in one statement: its columns (metadata
+ * included), the types its user's table gives them now, formatted in this
+ * session as deploy's are, and its constraints (NOT NULL ones aside, which
+ * PostgreSQL 18 lists there too).
+ */
+async function readRowsShapes(sql: Sql, tables: RowsTable[]): Promise<Record<string, RowsShape>> {
+  if (!tables.length) return {};
+  const rows = await sql<{ name: string; shape: RowsShape }[]>`
+    select r.name, json_build_object(
+             'columns', coalesce((
+               select json_agg(json_build_object(
+                        'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                        'notNull', a.attnotnull, 'hasDefault', a.atthasdef) order by a.attnum)
+                 from pg_attribute a
+                where a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped), '[]'),
+             'source', coalesce((
+               select json_object_agg(a.attname, format_type(a.atttypid, a.atttypmod))
+                 from pg_attribute a
+                where a.attrelid = to_regclass(quote_ident(r.schema) || '.' || quote_ident(r."table"))
+                  and a.attnum > 0 and not a.attisdropped), '{}'),
+             'constraints', coalesce((
+               select json_agg(k.conname order by k.conname) from pg_constraint k
+                where k.conrelid = r.oid and k.contype <> 'n'), '[]')) as shape
+      from (select t.name, t.schema, t."table", to_regclass('nudge.' || quote_ident(t.name)) as oid
+              from unnest(${tables.map((t) => t.name)}::text[], ${tables.map((t) => t.schema)}::text[],
+                          ${tables.map((t) => t.table)}::text[]) as t(name, schema, "table")) r`;
+  return Object.fromEntries(rows.map((row) => [row.name, row.shape]));
 }
 
 /** The states of every transport with objects of its own, each under its name. */

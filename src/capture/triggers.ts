@@ -37,6 +37,7 @@ import { outboxBody } from './transports/outbox/body.js';
 import {
   ROW_META,
   type RowsTable,
+  remakeRowsTableSql,
   rowsTableFor,
   rowsTableSql,
   typedRowsBody,
@@ -49,6 +50,8 @@ export {
   dropRowsTableSql,
   ROW_META,
   ROWS_MARKER_PREFIX,
+  type RowsShape,
+  rowsTableChanges,
   rowsTableFor,
 } from './transports/outbox/typed-rows.js';
 export type { TriggerBody, TriggerBodySpec } from './transports/port.js';
@@ -329,8 +332,15 @@ export function parseMarkerComment<T extends { v: number }>(
   }
 }
 
-/** Creates or replaces the function, its marker and its trigger. */
-export function createCaptureSql(object: CaptureObject): string[] {
+/**
+ * Creates or replaces the function, its marker and its trigger (and its rows
+ * table). `remakeRows`: the rows table was altered by hand, and is made
+ * again (remakeRowsTableSql).
+ */
+export function createCaptureSql(
+  object: CaptureObject,
+  options: { remakeRows?: boolean } = {},
+): string[] {
   const fn = ident('nudge', object.functionName);
   const table = ident(object.table.schema, object.table.table);
   const event = object.operation.toUpperCase();
@@ -344,6 +354,7 @@ export function createCaptureSql(object: CaptureObject): string[] {
     ...(object.rows
       ? [
           `LOCK TABLE ${table} IN SHARE ROW EXCLUSIVE MODE`,
+          ...(options.remakeRows ? [remakeRowsTableSql(object.rows.table)] : []),
           ...rowsTableSql(object.table, object.operation, object.rows),
         ]
       : []),

@@ -64,12 +64,13 @@ export function isPermanent(error: unknown): boolean {
 
 /**
  * Single conditions callers act on by name, each one SQLSTATE: a row that
- * exists already (unique violation), a table that is not there, a lock not
+ * exists already (unique violation), a table or column that is not there, a lock not
  * granted at once (lock_timeout, NOWAIT), a statement cancelled (statement_timeout),
  * a missing privilege.
  */
 export const isUniqueViolation = (error: unknown) => codeOf(error) === '23505';
 export const isUndefinedTable = (error: unknown) => codeOf(error) === '42P01';
+export const isUndefinedColumn = (error: unknown) => codeOf(error) === '42703';
 export const isLockNotAvailable = (error: unknown) => codeOf(error) === '55P03';
 export const isQueryCanceled = (error: unknown) => codeOf(error) === '57014';
 export const isInsufficientPrivilege = (error: unknown) => codeOf(error) === '42501';

@@ -42,10 +42,11 @@ export function parseTableName(input: string, defaultSchema = 'public'): TableNa
 
 /** How we show a table to the user: quotes only where needed. */
 export function formatTableName({ schema, table }: TableName): string {
-  return `${showPart(schema)}.${showPart(table)}`;
+  return `${formatName(schema)}.${formatName(table)}`;
 }
 
-function showPart(part: string): string {
+/** One name (a schema, table or column) as we show it: quotes only where needed. */
+export function formatName(part: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(part) ? part : `"${part.replaceAll('"', '""')}"`;
 }
 

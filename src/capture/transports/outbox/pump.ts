@@ -10,7 +10,7 @@
 // transaction. A crash between the inbox write and the delete leaves the rows
 // to be claimed again, and the inbox ignores the copies.
 import type postgres from 'postgres';
-import { isUndefinedTable } from '../../../db/errors.js';
+import { isUndefinedColumn, isUndefinedTable } from '../../../db/errors.js';
 import { together } from '../../../db/together.js';
 import { type InboxEvent, insertInbox, type Router } from '../../../engine/intake/inbox.js';
 import { announceInbox } from '../../../engine/sql/announce-inbox.js';
@@ -118,9 +118,10 @@ export async function pump(options: PumpOptions): Promise<PumpResult> {
 
 /**
  * Runs `use` with the rows tables as last looked up, and once more with a
- * fresh list when they were stale: a deploy since (StaleRowsTables), or one
- * that dropped a table the list still names (42P01). A rows table never
- * changes shape, so no other error is stale. Both the claim and the idle
+ * fresh list when they were stale: a deploy since (StaleRowsTables), one
+ * that dropped a table the list still names (42P01), or a column it names
+ * that is gone (42703): a rows table altered by hand, or made again by the
+ * deploy that repaired it (typed-rows.ts remakeRowsTableSql). Both the claim and the idle
  * look go through here: a look that kept naming a dropped table failed on
  * every turn, and the pump, which runs only after a look says so, never ran
  * again until the engine restarted.
@@ -132,7 +133,12 @@ async function withRowsTables<T>(
   try {
     return await use(await rowsTables(source, false));
   } catch (error) {
-    if (!(error instanceof StaleRowsTables) && !isUndefinedTable(error)) throw error;
+    if (
+      !(error instanceof StaleRowsTables) &&
+      !isUndefinedTable(error) &&
+      !isUndefinedColumn(error)
+    )
+      throw error;
     return use(await rowsTables(source, true));
   }
 }

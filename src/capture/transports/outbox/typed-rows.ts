@@ -2,9 +2,11 @@
 // capture: outbox, INSERT and DELETE captures without enrichment copy the
 // captured columns, typed, into a rows table of their own, so no JSON is
 // built in the user's write. The table is created with the trigger
-// (createCaptureSql) and dropped once drained (dropRowsTableSql).
+// (createCaptureSql) and dropped once drained (dropRowsTableSql); one altered
+// by hand is told from its shape (rowsTableChanges) and made again
+// (remakeRowsTableSql).
 import { dollarQuote, ident, literal } from '../../../db/quote.js';
-import type { TableName } from '../../../source/names.js';
+import { formatName, type TableName } from '../../../source/names.js';
 import { type CapturedColumn, functionNameFor, type Operation, sha256 } from '../../triggers.js';
 import { recordFailure } from '../fallback.js';
 import type { TriggerBody, TriggerBodySpec } from '../port.js';
@@ -127,6 +129,107 @@ BEGIN
       NULL;
     END;
   END IF;
+END
+`;
+  return `DO ${dollarQuote(body, 'rows')}`;
+}
+
+/**
+ * A rows table as it is in the database (state.ts reads it): its columns,
+ * the types the user's table gives the columns it copies (what deploy would
+ * give them: rowsTableSql reads them from there), and its constraints.
+ */
+export interface RowsShape {
+  columns: { name: string; type: string; notNull: boolean; hasDefault: boolean }[];
+  /** format_type() of each of the user's table's columns, by name, read in the same session. */
+  source: Record<string, string>;
+  constraints: string[];
+}
+
+/** The metadata columns as rowsTableSql makes them: NOT NULL, with a default. */
+const META_TYPES: Record<string, string> = {
+  'nudge:id': 'bigint',
+  'nudge:at': 'timestamp with time zone',
+};
+
+/**
+ * How a rows table differs from the one rowsTableSql would make for
+ * `rows`, one phrase each (`column weight is text, not integer`); empty
+ * when it is as made. Any difference counts: the copy lists its columns, so
+ * one dropped, retyped or made NOT NULL, or an added NOT NULL column, makes
+ * it fail (the rows go to event_log as JSON meanwhile); an added column the
+ * pump would send as part of every row; a metadata column without its
+ * default leaves rows without an id, which the pump cannot order.
+ */
+export function rowsTableChanges(rows: RowsTable, shape: RowsShape): string[] {
+  const have = new Map(shape.columns.map((column) => [column.name, column]));
+  const changes: string[] = [];
+  const retyped = (name: string, type: string, want: string | undefined) => {
+    if (want !== undefined && type !== want)
+      changes.push(`column ${formatName(name)} is ${type}, not ${want}`);
+  };
+  for (const [name, type] of Object.entries(META_TYPES)) {
+    const column = have.get(name);
+    if (!column) {
+      changes.push(`column ${formatName(name)} was dropped`);
+      continue;
+    }
+    retyped(name, column.type, type);
+    if (!column.notNull) changes.push(`column ${formatName(name)} was made nullable`);
+    if (!column.hasDefault) changes.push(`column ${formatName(name)} lost its default`);
+  }
+  for (const name of rows.columns) {
+    const column = have.get(name);
+    if (!column) {
+      changes.push(`column ${formatName(name)} was dropped`);
+      continue;
+    }
+    retyped(name, column.type, shape.source[name]);
+    if (column.notNull) changes.push(`column ${formatName(name)} was made NOT NULL`);
+  }
+  for (const column of shape.columns) {
+    if (column.name in META_TYPES || rows.columns.includes(column.name)) continue;
+    changes.push(
+      `column ${formatName(column.name)} (${column.type}${column.notNull ? ' NOT NULL' : ''}) was added`,
+    );
+  }
+  for (const name of shape.constraints) changes.push(`constraint ${formatName(name)} was added`);
+  return changes;
+}
+
+/**
+ * Makes way for a rows table altered by hand to be made again (rowsTableSql
+ * follows): dropped when empty; when it holds rows, renamed aside
+ * (`<name>_drift1`, keeping its marker) with its metadata columns back if
+ * they were dropped, so the pump drains it as an old rows table in id order
+ * and a later deploy drops it once empty (captureItems). Its rows are never
+ * lost. Runs after createCaptureSql has locked the user's table: no writer
+ * adds to it meanwhile.
+ */
+export function remakeRowsTableSql(name: string): string {
+  const target = ident('nudge', name);
+  const body = `
+DECLARE
+  aside text;
+  n integer := 1;
+BEGIN
+  IF to_regclass(${literal(target)}) IS NULL THEN
+    RETURN;
+  END IF;
+  LOCK TABLE ${target} IN ACCESS EXCLUSIVE MODE;
+  IF NOT EXISTS (SELECT FROM ${target}) THEN
+    DROP TABLE ${target};
+    RETURN;
+  END IF;
+  LOOP
+    aside := ${literal(name)} || '_drift' || n;
+    EXIT WHEN to_regclass(format('nudge.%I', aside)) IS NULL;
+    n := n + 1;
+  END LOOP;
+  ALTER TABLE ${target}
+    ADD COLUMN IF NOT EXISTS "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
+    ADD COLUMN IF NOT EXISTS "nudge:at" timestamptz NOT NULL DEFAULT now();
+  EXECUTE format('ALTER TABLE nudge.%I RENAME TO %I', ${literal(name)}, aside);
 END
 `;
   return `DO ${dollarQuote(body, 'rows')}`;
