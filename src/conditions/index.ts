@@ -22,3 +22,4 @@ export { inlineLiterals, numberedParams, type ParamSink } from './params.js';
 export { parseCondition, parseConditionFully } from './parse.js';
 export { compileSql } from './sql.js';
 export { type ValueType, valueTypeOf } from './types.js';
+export { suggestedType } from './values.js';

@@ -78,6 +78,47 @@ export function readTime(text: string, strict: boolean): ParsedTime | TimeFault 
   return { micros, hasTime: h !== undefined, hasOffset: Boolean(zulu || offsetSign) };
 }
 
+/**
+ * PostgreSQL's range in days from 1970-01-01: from 4714-11-24 BC (Julian day
+ * 0), to 5874898-01-01 for a date and to 294277-01-01 for a timestamp (both
+ * excluded).
+ */
+const FIRST_DAY = -2_440_588n;
+const DATE_END_DAY = 2_147_483_494n + FIRST_DAY;
+const TIMESTAMP_END_DAY = 109_203_528n + FIRST_DAY;
+
+/**
+ * A contact attribute's text as a time attribute reads it (nudge.yaml
+ * declares it timestamptz or date), in microseconds: what parseTime reads
+ * leniently (what to_jsonb() writes for a time) and `infinity`, within
+ * PostgreSQL's range; a date is the day as written, whatever time and
+ * offset follow it. Anything else is undefined, PostgreSQL's other input
+ * forms (`Dec 7 2026`, `yesterday`, `now`, `12/07/2026`) too. Segment SQL
+ * reads attributes the same way: nudge_engine.attribute_timestamptz and
+ * attribute_date (migration 028), which check the same parts, so year 0
+ * and a time outside the range, before or after its offset, are none there
+ * either.
+ */
+export function attributeTime(text: string, type: 'timestamptz' | 'date'): bigint | undefined {
+  if (text === 'infinity') return INFINITY;
+  if (text === '-infinity') return -INFINITY;
+  const match = TIMESTAMP.exec(text);
+  const time = match && match[1]!.length <= 7 ? readTime(text, false) : undefined;
+  if (!match || !time || !('micros' in time) || Number(match[1]) === 0) return undefined;
+  const [, y, mo, d, h, mi, s, fraction, , , , , , bc] = match;
+  const day = BigInt(daysFromCivil(bc ? 1 - Number(y) : Number(y), Number(mo), Number(d)));
+  if (type === 'date') {
+    return day >= FIRST_DAY && day < DATE_END_DAY ? day * MICROS_PER_DAY : undefined;
+  }
+  const local =
+    day * MICROS_PER_DAY +
+    BigInt(Number(h ?? 0) * 3600 + Number(mi ?? 0) * 60 + Number(s ?? 0)) * MICROS_PER_SECOND +
+    BigInt((fraction ?? '').padEnd(6, '0').slice(0, 6));
+  const inRange = (micros: bigint) =>
+    micros >= FIRST_DAY * MICROS_PER_DAY && micros < TIMESTAMP_END_DAY * MICROS_PER_DAY;
+  return inRange(local) && inRange(time.micros) ? time.micros : undefined;
+}
+
 /** `2024-01-31T12:00:00.000001` (with `+00:00` for timestamptz), or `2024-01-31`. */
 export function formatTime(micros: bigint, shape: 'timestamptz' | 'timestamp' | 'date'): string {
   let days = micros / MICROS_PER_DAY;

@@ -29,7 +29,7 @@ import {
   plainDecimal,
 } from './decimal.js';
 import { compareCodePoints, jsonbEquals, jsonText } from './json.js';
-import { formatTime, parseRelative, parseTime, yearOf } from './time.js';
+import { attributeTime, formatTime, parseRelative, parseTime, yearOf } from './time.js';
 import type { ValueType } from './types.js';
 
 export type Kind = 'text' | 'number' | 'boolean' | 'time' | 'uuid' | 'json';
@@ -238,14 +238,22 @@ const ATTRIBUTE_UUID =
  * Reads a value that JSON holds whatever its declared type (a contact's
  * attribute) the way the SQL side's nudge_engine.attribute_<type>()
  * functions read it: a value not of the type is NULL, not an error; numbers
- * may be written as strings ("100"); a date written with a time of day is
- * that day. Times PostgreSQL reads but ISO 8601 does not (`May 1 2024`) are
- * NULL here.
+ * may be written as strings ("100") and are plain text compared as text
+ * (90.0 is "90"); a date written with a time of day is
+ * that day. A time is ISO 8601 only (attributeTime): the forms PostgreSQL's
+ * own input also takes (`May 1 2024`, `yesterday`) are NULL on both sides.
  */
 export function attributeValue(plan: TestPlan, value: unknown): Comparable | undefined {
   if (value === undefined || value === null) return undefined;
   switch (plan.kind) {
     case 'text':
+      // A number as its value written plainly (90.0 is "90"), as
+      // nudge_engine.attribute_text reads it: the row's JSON keeps no spelling.
+      if (typeof value === 'number' || value instanceof JsonNumber) {
+        const decimal = decimalFromRow(value);
+        if (decimal) return plainDecimal(decimal);
+      }
+      return rowValue(plan, value);
     case 'json':
       return rowValue(plan, value);
     case 'number':
@@ -261,12 +269,10 @@ export function attributeValue(plan: TestPlan, value: unknown): Comparable | und
       const hex = typeof value === 'string' ? ATTRIBUTE_UUID.exec(value) : null;
       return hex ? hex.slice(1).join('-').toLowerCase() : undefined;
     }
-    case 'time': {
-      if (typeof value !== 'string') return undefined;
-      // ::date keeps the day as written, whatever the time and offset after it.
-      const text = plan.type === 'date' ? (/^\d{4,}-\d\d-\d\d/.exec(value)?.[0] ?? value) : value;
-      return parseTime(text, false)?.micros;
-    }
+    case 'time':
+      return typeof value === 'string'
+        ? attributeTime(value, plan.type === 'date' ? 'date' : 'timestamptz')
+        : undefined;
   }
 }
 
@@ -290,4 +296,22 @@ export function equalValues(kind: Kind, a: Comparable, b: Comparable): boolean {
   if (kind === 'json') return jsonbEquals(a, b);
   if (kind === 'text' || kind === 'uuid') return a === b;
   return compareValues(kind, a, b) === 0;
+}
+
+const NUMBER_LITERAL = /^-?\d+(\.\d+)?$/;
+const TIME_LITERAL = /^\d{4}-\d{2}-\d{2}T|^now\(\)/;
+
+/**
+ * The type a test's literal suggests (`gt.100` → numeric), undefined when it
+ * says none (`is.null`): how event properties are typed, and the type the
+ * hints to declare an attribute name.
+ */
+export function suggestedType(test: TestNode): ValueType | undefined {
+  const sample = test.op === 'in' ? test.value[0] : test.value;
+  if (test.op === 'is') return sample === 'true' || sample === 'false' ? 'boolean' : undefined;
+  if (test.op === 'like' || test.op === 'ilike' || sample === undefined) return 'text';
+  if (NUMBER_LITERAL.test(sample)) return 'numeric';
+  if (TIME_LITERAL.test(sample)) return 'timestamptz';
+  if (sample === 'true' || sample === 'false') return 'boolean';
+  return 'text';
 }

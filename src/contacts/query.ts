@@ -5,7 +5,8 @@
 //
 // Fields are the identity columns (id, email, created_at, ...) or attributes,
 // typed as nudge.yaml declares them (contacts.attributes; undeclared ones are
-// text). Full-text operators (fts, plfts, phfts, wfts), which the condition
+// the text of their value, which gt/gte/lt/lte refuse to order, as a
+// feature's conditions do). Full-text operators (fts, plfts, phfts, wfts), which the condition
 // language does not have, are handled here: a top-level one is ANDed in
 // directly, where the GIN index of migrations 002/004 can serve it; one inside
 // an or=/and= group becomes a synthetic boolean test whose column is the
@@ -20,6 +21,7 @@ import {
   type ParamSink,
   parseCondition,
   parseField,
+  suggestedType,
   testsOf,
   type ValueType,
 } from '../conditions/index.js';
@@ -462,21 +464,51 @@ export function compileWhere(queries: ContactQuery[], ctx: CompileContext): stri
       } catch (error) {
         throw withHint(asQueryError(param, error), condition, ctx.attributes);
       }
+      refuseUndeclaredOrder(param, condition, ctx.attributes);
     }
   }
   return parts.length > 0 ? parts.join(' AND ') : 'TRUE';
 }
 
+const ORDERING = new Set(['gt', 'gte', 'lt', 'lte']);
+
+/** An attribute nudge.yaml does not declare (not a contact's own field, no JSON path). */
+function undeclared(ref: FieldRef, attributes: AttributeTypes): boolean {
+  return (
+    !Object.hasOwn(IDENTITY_COLUMNS, ref.column) &&
+    !attributes[ref.column] &&
+    ref.jsonPath.length === 0 &&
+    !ref.column.includes('\u0001')
+  );
+}
+
+/**
+ * An undeclared attribute compares as the text of its value, so an order of
+ * it would put 90 after 100 (`mrr=gt.100` matching 90) without a word; a
+ * feature's condition refuses the same test (its type is `unknown`:
+ * features/types.ts), so the API does too, saying what to declare. eq, neq,
+ * in, like, ilike and is.null compare the text, alike on both sides.
+ */
+function refuseUndeclaredOrder(param: string, condition: Condition, attributes: AttributeTypes) {
+  const test = testsOf(condition).find(
+    (t) => ORDERING.has(t.op) && undeclared(t.field, attributes),
+  );
+  if (!test) return;
+  throw new QueryError(
+    param,
+    `${test.op} cannot order contact.${test.field.column}: nudge.yaml does not declare its type, and an attribute compared as text would put "90" after "100"; ${declareHint(test.field.column, suggestedType(test) ?? 'text')}`,
+  );
+}
+
+function declareHint(attribute: string, type: ValueType): string {
+  return `declare the attribute in nudge.yaml: contacts: { attributes: { ${attribute}: ${type} } }`;
+}
+
 function withHint(error: unknown, condition: Condition, attributes: AttributeTypes): unknown {
   if (!(error instanceof QueryError) || !/needs a boolean/.test(error.problem)) return error;
-  const undeclared = fieldsOf(condition).find(
-    (ref) => !Object.hasOwn(IDENTITY_COLUMNS, ref.column) && !attributes[ref.column],
-  );
-  if (!undeclared) return error;
-  return new QueryError(
-    error.param,
-    `${error.problem}; declare the attribute in nudge.yaml: contacts: { attributes: { ${undeclared.column}: boolean } }`,
-  );
+  const field = fieldsOf(condition).find((ref) => undeclared(ref, attributes));
+  if (!field) return error;
+  return new QueryError(error.param, `${error.problem}; ${declareHint(field.column, 'boolean')}`);
 }
 
 /** A field typed for comparison and ordering. */
@@ -501,7 +533,8 @@ export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; typ
     case 'jsonb':
       return { sql: `(${value})`, type };
     default:
-      return { sql: `(c.attributes ->> ${key})`, type: 'text' };
+      // Text, declared or not: a number as the engine reads it (migration 028).
+      return { sql: `nudge_engine.attribute_text(${value})`, type: 'text' };
   }
 }
 

@@ -6,7 +6,7 @@
 import {
   type Condition,
   type FieldRef,
-  type TestNode,
+  suggestedType,
   testsOf,
   type ValueType,
   valueTypeOf,
@@ -17,6 +17,8 @@ import type { Table } from '../source/catalog.js';
 
 export type AttributeTypes = Record<string, ValueType>;
 
+export { suggestedType };
+
 /**
  * A contact's own fields, typed as the contacts table holds them: over the
  * attributes in the row conditions read (read-contacts.ts), and in segment
@@ -25,20 +27,6 @@ export type AttributeTypes = Record<string, ValueType>;
 const CONTACT_OWN_TYPES: Readonly<Record<string, ValueType>> = Object.fromEntries(
   CONTACT_FIELDS.map((name) => [name, IDENTITY_COLUMNS[name]!]),
 );
-
-const NUMBER = /^-?\d+(\.\d+)?$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T|^now\(\)/;
-
-/** The type a test's literal suggests (`gt.100` → numeric), undefined when it says none (`is.null`). */
-export function suggestedType(test: TestNode): ValueType | undefined {
-  const sample = test.op === 'in' ? test.value[0] : test.value;
-  if (test.op === 'is') return sample === 'true' || sample === 'false' ? 'boolean' : undefined;
-  if (test.op === 'like' || test.op === 'ilike' || sample === undefined) return 'text';
-  if (NUMBER.test(sample)) return 'numeric';
-  if (TIMESTAMP.test(sample)) return 'timestamptz';
-  if (sample === 'true' || sample === 'false') return 'boolean';
-  return 'text';
-}
 
 /** A property's type as its literals suggest it (`gt.100` → numeric). */
 function inferred(conditions: Condition[]): Map<string, ValueType> {
