@@ -143,7 +143,7 @@ function schemaItems(state: CaptureState): PlanItem[] {
   const items: PlanItem[] = [];
   // The schema's own functions are compared once it is up to date: an older
   // one is migrated anyway, and may predate them.
-  const edited = schema.applied >= latest ? functionDrift(state.schemaFunctions) : [];
+  const edited = schema.applied === latest ? functionDrift(state.schemaFunctions) : [];
   if (schema.applied < latest || schema.missing.length > 0 || edited.length > 0) {
     const drift = [
       ...schema.missing.map((m) => `${m} was dropped by hand`),

@@ -129,4 +129,16 @@ describe('an undeclared attribute in API queries and in feature conditions', () 
     expect(segment.status, segment.text).toBe(422);
     expect(detailOf(segment)).toContain('{ attributes: { mrr: numeric } }');
   });
+
+  it('leaves a segment saved before the refusal out of a contact’s lists, and says why on its page', async () => {
+    await db.sql`insert into nudge_engine.lists (name, query) values ('old-big', 'mrr=gt.95')`;
+    await db.sql`insert into nudge_engine.lists (name, query) values ('pros', 'plan=eq.pro')`;
+    const lists = await api.call('GET', `/v1/contacts/${ids.get('ada@example.com')}/lists`);
+    expect(lists.status, lists.text).toBe(200);
+    expect(lists.text).toContain('"pros"');
+    expect(lists.text).not.toContain('old-big');
+    const members = await api.call('GET', '/v1/lists/old-big/contacts');
+    expect(members.status).toBe(400);
+    expect(detailOf(members)).toContain('declare the attribute in nudge.yaml');
+  });
 });

@@ -165,4 +165,19 @@ describe('schema function drift', () => {
     await deployNow(db.sql);
     expect((await plan(db.sql)).hasChanges).toBe(false);
   });
+
+  it('leaves the functions of a newer Nudge’s schema alone', async () => {
+    // A later release migrated the schema past what this one knows and
+    // redefined nudge.pending(): not drift, and not to be put back.
+    await db.sql`alter function nudge.pending() set work_mem = '1MB'`;
+    await db.sql`insert into nudge.schema_migrations (version, name) values (999, 'from a newer nudge')`;
+    try {
+      const item = (await plan(db.sql)).items.find((i) => i.kind === 'schema');
+      expect(item?.drift ?? []).toEqual([]);
+      expect(item?.action ?? 'unchanged').toBe('unchanged');
+    } finally {
+      await db.sql`delete from nudge.schema_migrations where version = 999`;
+      await deployNow(db.sql);
+    }
+  });
 });

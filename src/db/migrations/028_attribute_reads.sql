@@ -23,20 +23,70 @@
 -- index no attribute), so replacing them rebuilds nothing.
 
 -- The parts of an ISO 8601 time, by the engine's pattern (time.ts TIMESTAMP)
--- with the ranges it checks for a time of day and an offset: year, month,
--- day, hour, minute, second, fraction, Z, offset sign, hours, minutes,
--- seconds, ' BC'. NULL for anything else.
+-- with the ranges it checks for a year (at most 7 digits), a time of day and
+-- an offset: year, month, day, hour, minute, second, fraction, Z, offset
+-- sign, hours, minutes, seconds, ' BC'. NULL for anything else.
 CREATE FUNCTION nudge_engine.attribute_time_parts(value jsonb)
 RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT CASE WHEN pg_catalog.jsonb_typeof(value) = 'string' THEN pg_catalog.regexp_match(
-    value #>> '{}',
-    '^([0-9]{4,})-([0-9]{2})-([0-9]{2})'
-    '(?:[Tt ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]+))?)?)?'
-    '(?:([Zz])|([+-])([01][0-9]|2[0-3])(?::?([0-5][0-9])(?::?([0-9]{2}))?)?)?'
-    '( BC)?$')
-  END
+DECLARE
+  s text;
+  n integer;
+  rest text;
+  part text[] := pg_catalog.array_fill(NULL::text, ARRAY[13]);
+BEGIN
+  IF pg_catalog.jsonb_typeof(value) IS DISTINCT FROM 'string' THEN RETURN NULL; END IF;
+  s := value #>> '{}';
+  -- The whole shape first, with a match that captures nothing, then each
+  -- part at the place the shape fixes for it. A filter on a time attribute
+  -- of 50,000 contacts (EXPLAIN ANALYZE): 0.39 s this way, 2.3-2.5 s with
+  -- regexp_match capturing this pattern's optional groups, 0.10 s with 002's
+  -- cast (which read 'yesterday').
+  IF s !~ ('^[0-9]{4,7}-[0-9]{2}-[0-9]{2}'
+           '(?:[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?'
+           '(?:[Zz]|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9](?::?[0-9]{2})?)?)?'
+           '(?: BC)?$') THEN
+    RETURN NULL;
+  END IF;
+  n := pg_catalog.strpos(s, '-');
+  part[1] := pg_catalog.left(s, n - 1);
+  part[2] := pg_catalog.substr(s, n + 1, 2);
+  part[3] := pg_catalog.substr(s, n + 4, 2);
+  rest := pg_catalog.substr(s, n + 6);
+  IF pg_catalog.right(rest, 3) = ' BC' THEN
+    part[13] := ' BC';
+    rest := pg_catalog.left(rest, -3);
+  END IF;
+  -- A time of day: HH:MM[:SS[.fraction]].
+  IF pg_catalog.left(rest, 1) IN ('T', 't', ' ') THEN
+    part[4] := pg_catalog.substr(rest, 2, 2);
+    part[5] := pg_catalog.substr(rest, 5, 2);
+    rest := pg_catalog.substr(rest, 7);
+    IF pg_catalog.left(rest, 1) = ':' THEN
+      part[6] := pg_catalog.substr(rest, 2, 2);
+      rest := pg_catalog.substr(rest, 4);
+      IF pg_catalog.left(rest, 1) = '.' THEN
+        part[7] := pg_catalog.substring(rest, '^\.([0-9]+)');
+        rest := pg_catalog.substr(rest, pg_catalog.length(part[7]) + 2);
+      END IF;
+    END IF;
+  END IF;
+  -- Z, or an offset: +HH, then [:]MM, then [:]SS.
+  IF rest IN ('Z', 'z') THEN
+    part[8] := rest;
+  ELSIF rest <> '' THEN
+    part[9] := pg_catalog.left(rest, 1);
+    part[10] := pg_catalog.substr(rest, 2, 2);
+    rest := pg_catalog.ltrim(pg_catalog.substr(rest, 4), ':');
+    IF rest <> '' THEN
+      part[11] := pg_catalog.left(rest, 2);
+      rest := pg_catalog.ltrim(pg_catalog.substr(rest, 3), ':');
+      IF rest <> '' THEN part[12] := pg_catalog.left(rest, 2); END IF;
+    END IF;
+  END IF;
+  RETURN part;
+END
 $$;
 
 -- make_date takes a BC year as a negative one and refuses year 0 and a

@@ -282,19 +282,23 @@ export async function listsOf(
   for (const list of lists) {
     let member = list.member;
     if (list.query !== null) {
-      let segment: ContactQuery;
+      // A segment whose query no longer parses or compiles (saved before
+      // ordering an undeclared attribute was refused, say) is in no one's
+      // lists; its own page says why.
       try {
-        segment = segmentOf(list.query);
-      } catch {
-        continue; // a segment whose query no longer compiles is in no one's lists
+        const result = await runContacts(sql, {
+          filters: [segmentOf(list.query), one],
+          view: one,
+          attributes,
+          page: { offset: 0, limit: 1, count: false },
+        });
+        member = result.rows.length > 0;
+      } catch (error) {
+        // runContacts answers a query that does not compile with its 400.
+        if (error instanceof QueryError || (error instanceof HttpError && error.status === 400))
+          continue;
+        throw error;
       }
-      const result = await runContacts(sql, {
-        filters: [segment, one],
-        view: one,
-        attributes,
-        page: { offset: 0, limit: 1, count: false },
-      });
-      member = result.rows.length > 0;
     }
     if (member) found.push(listJson(list));
   }
