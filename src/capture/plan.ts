@@ -26,9 +26,11 @@ import {
   captureKey,
   createCaptureSql,
   dropCaptureSql,
+  droppedMetadata,
   dropRowsTableSql,
   enrichmentRowSql,
   FUNCTION_SETTINGS,
+  restoreMetadataSql,
   rowsTableChanges,
   transitionTables,
 } from './triggers.js';
@@ -390,6 +392,21 @@ function captureItems(
   for (const name of state.rowsTables) {
     if (wanted.has(name)) continue;
     const held = state.rowsHeld.includes(name);
+    // Its metadata columns dropped by hand, the pump cannot read it (nor,
+    // failing on it, any other): put back, so the rows it holds go on.
+    const shape = state.rowsShapes[name];
+    const dropped = held && shape ? droppedMetadata(shape) : [];
+    if (dropped.length) {
+      items.push({
+        action: 'replace',
+        kind: 'capture',
+        subject: `table nudge.${name}`,
+        detail: `old outbox: rows table no capture uses, still holding rows: deploy puts back ${dropped.map((column) => `"${column}"`).join(' and ')} so the engine can empty it`,
+        drift: dropped.map((column) => `column "${column}" was dropped by hand`),
+        sql: [restoreMetadataSql(name)],
+      });
+      continue;
+    }
     items.push({
       action: held ? 'unchanged' : 'drop',
       kind: 'capture',

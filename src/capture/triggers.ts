@@ -47,10 +47,12 @@ import type { TriggerBody, TriggerBodySpec } from './transports/port.js';
 export { captureConstants } from './transports/fallback.js';
 export { CHUNK_ROWS } from './transports/outbox/body.js';
 export {
+  droppedMetadata,
   dropRowsTableSql,
   ROW_META,
   ROWS_MARKER_PREFIX,
   type RowsShape,
+  restoreMetadataSql,
   rowsTableChanges,
   rowsTableFor,
 } from './transports/outbox/typed-rows.js';

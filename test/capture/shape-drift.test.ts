@@ -139,6 +139,39 @@ describe('rows table drift', () => {
   });
 });
 
+describe('an old rows table with its metadata dropped', () => {
+  it('is shown, given its columns back by deploy, and emptied by the pump', async () => {
+    await deployNow(db.sql);
+    const old = await insertRowsTable(db.sql);
+    await db.sql`insert into parcels (label, weight) values ('waiting', 5)`;
+    // A new column: the capture copies whole rows, so it writes a new rows table.
+    await db.sql`alter table parcels add column note text`;
+    await deployNow(db.sql);
+    const inserts = (await listRowsTables(db.sql)).filter((t) => t.operation === 'insert');
+    expect(inserts.map((t) => t.name).filter((name) => name !== old)).toHaveLength(1);
+    await db.sql.unsafe(`alter table nudge.${ident(old)} drop column "nudge:at"`);
+
+    const p = await plan(db.sql);
+    const item = p.items.find((i) => i.subject === `table nudge.${old}`)!;
+    expect([item.action, item.drift]).toEqual([
+      'replace',
+      ['column "nudge:at" was dropped by hand'],
+    ]);
+    expect(item.detail).toBe(
+      'old outbox: rows table no capture uses, still holding rows: deploy puts back "nudge:at" so the engine can empty it',
+    );
+    await deployNow(db.sql);
+    const after = await plan(db.sql);
+    expect(after.items.find((i) => i.subject === `table nudge.${old}`)!.action).toBe('unchanged');
+    expect(after.hasChanges).toBe(false);
+    expect(await pumpAll(db.sql)).toBe(1);
+    await deployNow(db.sql); // drops the emptied table
+    expect((await plan(db.sql)).hasChanges).toBe(false);
+    await db.sql`alter table parcels drop column note`;
+    await deployNow(db.sql);
+  });
+});
+
 describe('schema function drift', () => {
   it('shows nudge.enrich() edited by hand and restores it', async () => {
     await db.sql.unsafe(`CREATE OR REPLACE FUNCTION nudge.enrich(p_schema text, p_table text, p_row json)

@@ -153,6 +153,24 @@ const META_TYPES: Record<string, string> = {
 };
 
 /**
+ * The metadata columns of a rows table that are gone: the pump reads every
+ * rows table by them, so one dropped from a table no capture writes any
+ * more (an old one waiting to empty, or one set aside) stops it, for that
+ * table and the others (plan.ts puts them back: restoreMetadataSql).
+ */
+export function droppedMetadata(shape: RowsShape): string[] {
+  const have = new Set(shape.columns.map((column) => column.name));
+  return Object.keys(META_TYPES).filter((name) => !have.has(name));
+}
+
+/** Puts back the metadata columns of an old rows table (droppedMetadata), numbering its rows anew. */
+export function restoreMetadataSql(name: string): string {
+  return `ALTER TABLE ${ident('nudge', name)}
+  ADD COLUMN IF NOT EXISTS "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
+  ADD COLUMN IF NOT EXISTS "nudge:at" timestamptz NOT NULL DEFAULT now()`;
+}
+
+/**
  * How a rows table differs from the one rowsTableSql would make for
  * `rows`, one phrase each (`column weight is text, not integer`); empty
  * when it is as made. Any difference counts: the copy lists its columns, so
