@@ -18,6 +18,7 @@ import {
   compileSql,
   type FieldRef,
   fieldsOf,
+  numberedParams,
   type ParamSink,
   parseCondition,
   parseField,
@@ -169,6 +170,26 @@ export function queryStringEntries(text: string): [string, string][] {
     entries.push([decoded, percentDecoded(value, decoded)]);
   }
   return entries;
+}
+
+/** A saved segment's query string as a contact query (filters only). */
+export function segmentQuery(query: string): ContactQuery {
+  return parseContactQuery(queryStringEntries(query), { filtersOnly: true });
+}
+
+/**
+ * Why a saved segment's query no longer compiles with these attribute types
+ * (saved before a rule refused it: ordering an attribute nudge.yaml does not
+ * declare); undefined when it compiles. `nudge doctor` lists them.
+ */
+export function segmentProblem(query: string, attributes: AttributeTypes): string | undefined {
+  try {
+    compileWhere([segmentQuery(query)], { attributes, params: numberedParams() });
+    return undefined;
+  } catch (error) {
+    if (error instanceof QueryError) return error.message;
+    throw error;
+  }
 }
 
 /** Percent-escapes decoded as UTF-8; a `%` not followed by two hex digits is a `%`. */

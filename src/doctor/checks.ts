@@ -16,6 +16,7 @@ import { noDatabase, withSource } from '../cli/project.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatPath } from '../config/yaml.js';
 import { liveSyncTables } from '../contacts/live.js';
+import { segmentProblem } from '../contacts/query.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets, SecretError } from '../db/secrets.js';
 import { DEMO_CONFIG, DEMO_DATABASE } from '../dev/demo.js';
@@ -216,6 +217,10 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
           ? `${plural(names.length, 'stored secret')} ${names.length === 1 ? 'decrypts' : 'decrypt'} with this project's master key`
           : 'none stored yet',
       );
+      await segmentsCheck(sql, project, say).catch((error: unknown) => {
+        const e = sourceError(error, 'cannot read the saved segments');
+        say('fail', 'Segments', e.message, e.hint);
+      });
     } finally {
       await sql.end({ timeout: 5 });
     }
@@ -223,6 +228,31 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
     const e = sourceError(error, 'cannot read the secrets');
     say('fail', 'Secrets', e.message, demoKeyHint(error, demo, project) ?? e.hint);
   }
+}
+
+/**
+ * Saved segments whose query no longer compiles with nudge.yaml's attribute
+ * types (saved before a rule refused it, or an attribute's type changed):
+ * each answers 400 on its own page and holds no contact. Said only when
+ * there are some.
+ */
+async function segmentsCheck(sql: Sql, project: LoadedConfig, say: Say): Promise<void> {
+  const [store] = await sql<{ present: boolean }[]>`
+    select to_regclass('nudge_engine.lists') is not null as present`;
+  if (!store?.present) return;
+  const segments = await sql<{ name: string; query: string }[]>`
+    select name, query from nudge_engine.lists where query is not null order by name`;
+  const broken = segments.flatMap(({ name, query }) => {
+    const problem = segmentProblem(query, project.config.contacts.attributes);
+    return problem ? [`${name} (${problem})`] : [];
+  });
+  if (broken.length === 0) return;
+  say(
+    'warn',
+    'Segments',
+    `${plural(broken.length, 'saved segment')} no longer ${broken.length === 1 ? 'compiles' : 'compile'}: ${broken.join('; ')}`,
+    'declare the type it names in nudge.yaml, or delete the segment (DELETE /v1/lists/<name>) and save it again; until then its page answers 400 and no contact is in it',
+  );
 }
 
 /**

@@ -30,7 +30,7 @@ import {
   compileWhere,
   parseContactQuery,
   QueryError,
-  queryStringEntries,
+  segmentQuery,
 } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
@@ -103,7 +103,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
       const params = numberedParams();
       let where: string;
       try {
-        segment = segmentOf(query);
+        segment = segmentQuery(query);
         where = compileWhere([segment], { attributes, params });
       } catch (error) {
         if (error instanceof QueryError) throw invalid('query', error.message);
@@ -162,7 +162,7 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
     let segment: ContactQuery | undefined;
     try {
       query = parseContactQuery(contactQueryEntries(c));
-      segment = list.query === null ? undefined : segmentOf(list.query);
+      segment = list.query === null ? undefined : segmentQuery(list.query);
     } catch (error) {
       badQuery(error);
     }
@@ -239,10 +239,6 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
   return app;
 }
 
-function segmentOf(query: string): ContactQuery {
-  return parseContactQuery(queryStringEntries(query), { filtersOnly: true });
-}
-
 async function listNamed(sql: postgres.Sql, name: string): Promise<ContactList> {
   const list = await findList(sql, name);
   if (!list) throw notFound(name);
@@ -287,7 +283,7 @@ export async function listsOf(
       // lists; its own page says why.
       try {
         const result = await runContacts(sql, {
-          filters: [segmentOf(list.query), one],
+          filters: [segmentQuery(list.query), one],
           view: one,
           attributes,
           page: { offset: 0, limit: 1, count: false },
