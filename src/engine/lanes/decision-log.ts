@@ -36,22 +36,21 @@ export function contactNamed(identity: ContactIdentity): string | undefined {
 }
 
 /**
- * One decision for the features `skips` names (a plain one when it is a
- * single feature), each with its reason and, when known, the contact it was
- * for (a paused feature's, as its contact mapping reads the event): the
- * readers name that contact on its line, and the event on the others.
+ * One decision for the features `skips` names, feature → reason (a plain one
+ * when it is a single feature), with `contacts`, feature → the contact it was
+ * for, where known (a paused feature's, as its contact mapping reads the
+ * event): the readers name that contact on its line, and the event on the
+ * others.
  */
 export function skippedTogether(
   at: Date,
   inboxId: number,
-  skips: Map<string, { reason: string; contact?: string | undefined }>,
+  skips: Map<string, string>,
+  contacts: Record<string, string> = {},
 ): Decision {
-  const contacts = Object.fromEntries(
-    [...skips].flatMap(([feature, skip]) => (skip.contact ? [[feature, skip.contact]] : [])),
-  );
   const whom: SkippedFor | undefined = Object.keys(contacts).length ? { contacts } : undefined;
   if (skips.size === 1) {
-    const [feature, { reason }] = [...skips][0]!;
+    const [feature, reason] = [...skips][0]!;
     return {
       at,
       inboxId,
@@ -62,7 +61,6 @@ export function skippedTogether(
       ...(whom ? { detail: whom } : {}),
     };
   }
-  const skipped = Object.fromEntries([...skips].map(([feature, skip]) => [feature, skip.reason]));
   return {
     at,
     inboxId,
@@ -70,7 +68,7 @@ export function skippedTogether(
     contactId: null,
     outcome: 'skipped',
     reason: `${skips.size} features skipped`,
-    detail: { skipped, ...whom } satisfies SkippedDetail & SkippedFor,
+    detail: { skipped: Object.fromEntries(skips), ...whom } satisfies SkippedDetail & SkippedFor,
   };
 }
 

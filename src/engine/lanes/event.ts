@@ -86,12 +86,14 @@ export async function handleEvent(
   // (see skippedTogether), where the first of them would have been. A paused
   // feature's names whom the event was for, as its contact mapping reads it:
   // its reason (`paused`) says nothing of the event, as a false condition's does.
-  const skips = new Map<string, { reason: string; contact?: string | undefined }>();
+  const skips = new Map<string, string>();
+  const skippedFor: Record<string, string> = {};
   let skipsAt = -1;
   const skip = (feature: RuntimeFeature, reason: string, paused: boolean) => {
     if (skips.size === 0) skipsAt = env.decisions.length;
+    skips.set(feature.name, reason);
     const contact = paused ? contactNamed(identityOf(feature, rows)) : undefined;
-    skips.set(feature.name, { reason, contact });
+    if (contact) skippedFor[feature.name] = contact;
   };
 
   // The matcher's rules (match/rules.ts); the contact-free condition once per event and feature.
@@ -125,7 +127,7 @@ export async function handleEvent(
   }
 
   if (skips.size > 0) {
-    env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips));
+    env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips, skippedFor));
   }
   // Goals (docs/experiments.md): whether this event converts these contacts.
   await recordConversions(env, ctx.features, facts, seen, synced, (id) => contacts.row(env.tx, id));

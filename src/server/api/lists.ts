@@ -30,6 +30,7 @@ import {
   compileWhere,
   parseContactQuery,
   QueryError,
+  segmentProblem,
   segmentQuery,
 } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
@@ -278,23 +279,17 @@ export async function listsOf(
   for (const list of lists) {
     let member = list.member;
     if (list.query !== null) {
-      // A segment whose query no longer parses or compiles (saved before
-      // ordering an undeclared attribute was refused, say) is in no one's
-      // lists; its own page says why.
-      try {
-        const result = await runContacts(sql, {
-          filters: [segmentQuery(list.query), one],
-          view: one,
-          attributes,
-          page: { offset: 0, limit: 1, count: false },
-        });
-        member = result.rows.length > 0;
-      } catch (error) {
-        // runContacts answers a query that does not compile with its 400.
-        if (error instanceof QueryError || (error instanceof HttpError && error.status === 400))
-          continue;
-        throw error;
-      }
+      // A segment whose query no longer compiles (saved before ordering an
+      // undeclared attribute was refused, say) is in no one's lists; its own
+      // page says why, and so does nudge doctor.
+      if (segmentProblem(list.query, attributes) !== undefined) continue;
+      const result = await runContacts(sql, {
+        filters: [segmentQuery(list.query), one],
+        view: one,
+        attributes,
+        page: { offset: 0, limit: 1, count: false },
+      });
+      member = result.rows.length > 0;
     }
     if (member) found.push(listJson(list));
   }
