@@ -3,6 +3,7 @@
 // fetch, nothing else. Every error answer is thrown as a NudgeApiError with
 // the status, the stable code and the detail. The dashboard (web/) uses it
 // too, with its session cookie instead of a key.
+import { parseJsonDigits } from '../db/json.js';
 import {
   type ActionPage,
   type CapturePlan,
@@ -27,6 +28,7 @@ import { reportApi } from './report.js';
 import { syncApi } from './sync.js';
 
 export type { FeatureReport, GroupReport } from './report.js';
+export { parseJsonDigits };
 
 import {
   type Attributes,
@@ -426,7 +428,7 @@ export class Nudge<A extends Attributes = Attributes> {
     const response = await this.send('GET', `${path}${query}`, undefined, {
       ...(count ? { prefer: 'count=exact' } : {}),
     });
-    const rows = (await response.json()) as unknown[];
+    const rows = parseJsonDigits(await response.text()) as unknown[];
     const match = /^(?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(
       response.headers.get('content-range') ?? '',
     );
@@ -440,7 +442,7 @@ export class Nudge<A extends Attributes = Attributes> {
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await this.send(method, path, body);
-    return (await response.json()) as T;
+    return parseJsonDigits(await response.text()) as T;
   }
 
   private async send(

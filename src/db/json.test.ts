@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonNumber, jsonNumber, parseJson, stringifyJson } from './json.js';
+import { JsonNumber, jsonNumber, parseJson, parseJsonDigits, stringifyJson } from './json.js';
 
 describe('parseJson', () => {
   it('reads what a double holds as JSON.parse does', () => {
@@ -70,6 +70,42 @@ describe('stringifyJson', () => {
     expect(stringifyJson({ a: [1, 'x'], b: null })).toBe(JSON.stringify({ a: [1, 'x'], b: null }));
   });
 
+  it('never lets its mark out, whatever a toJSON inside writes while it runs', () => {
+    const big = new JsonNumber('9007199254740993');
+    // What a toJSON wrote elsewhere while stringifyJson ran (a log line, say).
+    const aside: string[] = [];
+    const text = stringifyJson({
+      id: big,
+      plain: { toJSON: () => JSON.stringify({ id: big }) },
+      spliced: { toJSON: () => `order ${JSON.stringify(big)}` },
+      nested: { toJSON: () => stringifyJson([big, { toJSON: () => JSON.stringify(big) }]) },
+      logged: {
+        toJSON: () => {
+          aside.push(JSON.stringify({ id: big }));
+          return 1;
+        },
+      },
+    });
+    // Each JSON.stringify writes the digits as a plain one does: as a string.
+    expect(text).toBe(
+      '{"id":9007199254740993,"plain":"{\\"id\\":\\"9007199254740993\\"}",' +
+        '"spliced":"order \\"9007199254740993\\"",' +
+        '"nested":"[9007199254740993,\\"\\\\\\"9007199254740993\\\\\\"\\"]","logged":1}',
+    );
+    // Written twice: a value holding a JsonNumber is written twice (once to find it).
+    expect(aside).toEqual(['{"id":"9007199254740993"}', '{"id":"9007199254740993"}']);
+    for (const written of [text, ...aside]) {
+      expect(written).not.toContain('\u0000');
+      expect(written).not.toContain('\\u0000');
+    }
+  });
+
+  it('writes a JsonNumber whose text is no JSON number as a string, not as broken JSON', () => {
+    const text = stringifyJson({ a: new JsonNumber('NaN'), b: new JsonNumber('1.'), c: 1 });
+    expect(text).toBe('{"a":"NaN","b":"1.","c":1}');
+    expect(JSON.parse(text)).toEqual({ a: 'NaN', b: '1.', c: 1 });
+  });
+
   it('outside stringifyJson, a JsonNumber is its digits as a string, never a rounded number', () => {
     expect(JSON.stringify({ id: new JsonNumber('9007199254740993') })).toBe(
       '{"id":"9007199254740993"}',
@@ -89,5 +125,26 @@ describe('jsonNumber', () => {
     expect(jsonNumber('1000000000000000000000.5')).toEqual(
       new JsonNumber('1000000000000000000000.5'),
     );
+  });
+});
+
+describe('parseJsonDigits', () => {
+  it('reads a number a double cannot hold as its digits, and every other value as JSON.parse does', () => {
+    const text =
+      '{"big": 9007199254740993, "long": 12345678901234567.25, "small": 1.5, "s": "9007199254740993", "deep": [1e400]}';
+    expect(parseJsonDigits(text)).toEqual({
+      big: '9007199254740993',
+      long: '12345678901234567.25',
+      small: 1.5,
+      s: '9007199254740993',
+      deep: ['1e400'],
+    });
+    expect(parseJsonDigits('[1, 2.5, "x", null, true]')).toEqual(
+      JSON.parse('[1, 2.5, "x", null, true]'),
+    );
+  });
+
+  it('throws what JSON.parse throws for text that is not JSON', () => {
+    expect(() => parseJsonDigits('{"a": 012345678901234567}')).toThrow(SyntaxError);
   });
 });

@@ -11,10 +11,10 @@
 // Cost: parseJson looks for a run of 16 digits (dots among them) before it
 // parses, and only text that has one takes the slower exact parse; a number
 // found there that a double holds exactly stays a number. stringifyJson is
-// JSON.stringify plus a counter's compare unless a JsonNumber was written.
+// JSON.stringify plus a counter's compare unless a JsonNumber was written;
+// then it writes the value again, each JsonNumber marked by a replacer.
 // Every postgres.js client of a user's URL parses and serializes json and
 // jsonb with these (jsonTypes, used by db/tls.ts postgresFor).
-import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 
 /**
@@ -31,37 +31,55 @@ export class JsonNumber {
   }
 
   /**
-   * Inside stringifyJson, a mark it replaces with the digits; in a plain
-   * JSON.stringify (a log line, an API answer), the digits as a string:
-   * exact, where a JSON number there would be rounded by the reader.
+   * The digits as a string: exact, where a JSON number would be rounded by
+   * the reader of a plain JSON.stringify (a log line). stringifyJson counts
+   * the calls to know whether a value held a JsonNumber.
    */
   toJSON(): string {
-    if (writing === 0) return this.text;
-    written++;
-    return MARK + this.text;
+    seen++;
+    return this.text;
   }
 }
 
 // The mark of a JsonNumber in text being parsed or written: a string no row
 // holds (PostgreSQL text cannot hold U+0000, and the rest is this process's
 // own random nonce).
-const MARK = `\u0000${randomBytes(6).toString('hex')}:`;
-const MARKED = new RegExp(`"\\\\u0000${MARK.slice(1)}([-+.\\deE]+)"`, 'g');
+// Web Crypto, not node:crypto: the dashboard reads API answers with this file too.
+const MARK = `\u0000${[...globalThis.crypto.getRandomValues(new Uint8Array(6))]
+  .map((byte) => byte.toString(16).padStart(2, '0'))
+  .join('')}:`;
+/** A JSON number, by JSON's own grammar: what may stand unquoted in JSON text. */
+const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
+const IS_NUMBER = new RegExp(`^${NUMBER}$`);
+const MARKED = new RegExp(`"\\\\u0000${MARK.slice(1)}(${NUMBER})"`, 'g');
 
-let writing = 0;
-let written = 0;
+/** JsonNumber.toJSON calls, ever: one during a JSON.stringify says it met a JsonNumber. */
+let seen = 0;
 
-/** JSON.stringify, writing each JsonNumber as the JSON number it is. */
+/**
+ * JSON.stringify, writing each JsonNumber as the JSON number it is.
+ *
+ * The mark never leaves this function: only markNumbers makes it, and only
+ * this call's JSON.stringify sees what it returns. A toJSON inside the value
+ * that writes JSON itself (JSON.stringify, stringifyJson, a logger) gets the
+ * digits as any JSON.stringify writes them, as a string. A value holding a
+ * JsonNumber is written twice, so its getters and toJSON methods run twice.
+ */
 export function stringifyJson(value: unknown, space?: number): string {
-  const before = written;
-  writing++;
-  let text: string;
-  try {
-    text = JSON.stringify(value, null, space);
-  } finally {
-    writing--;
-  }
-  return written === before ? text : text.replace(MARKED, '$1');
+  const before = seen;
+  const text = JSON.stringify(value, null, space);
+  if (seen === before) return text;
+  return JSON.stringify(value, markNumbers, space).replace(MARKED, '$1');
+}
+
+/**
+ * The replacer that marks a JsonNumber held in an object or array: its
+ * holder still has it (JSON.stringify passes its toJSON's string). Text that
+ * is no JSON number (`new JsonNumber('NaN')`) stays that string.
+ */
+function markNumbers(this: unknown, key: string, value: unknown): unknown {
+  const held = (this as Record<string, unknown>)[key];
+  return held instanceof JsonNumber && IS_NUMBER.test(held.text) ? MARK + held.text : value;
 }
 
 /**
@@ -75,10 +93,26 @@ const MAY_BE_INEXACT = /\d[\d.]{15}|[eE][+-]?\d{3}/;
  * zero: `012` stays the error it is). In valid JSON, digits appear outside
  * strings only in numbers.
  */
-const TOKENS = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+const TOKENS = new RegExp(`"(?:[^"\\\\]|\\\\.)*"|${NUMBER}`, 'g');
 
 /** JSON.parse, reading each number a double cannot hold exactly as a JsonNumber. */
 export function parseJson(text: string): unknown {
+  return parseKeeping(text, (digits) => new JsonNumber(digits));
+}
+
+/**
+ * JSON.parse, reading each number a double cannot hold exactly as a string
+ * of its digits: how the typed client and the dashboard read the API's
+ * answers, which write such numbers as JSON numbers (server/json-answers.ts).
+ * Code that shows or compares them gets the exact digits; a browser has no
+ * JsonNumber to render.
+ */
+export function parseJsonDigits(text: string): unknown {
+  return parseKeeping(text, (digits) => digits);
+}
+
+/** JSON.parse, each number a double cannot hold exactly given to `keep` as its text. */
+function parseKeeping(text: string, keep: (digits: string) => unknown): unknown {
   if (!MAY_BE_INEXACT.test(text)) return JSON.parse(text);
   let kept = false;
   const marked = text.replace(TOKENS, (token) => {
@@ -89,9 +123,7 @@ export function parseJson(text: string): unknown {
   if (!kept) return JSON.parse(text);
   try {
     return JSON.parse(marked, (_key, value) =>
-      typeof value === 'string' && value.startsWith(MARK)
-        ? new JsonNumber(value.slice(MARK.length))
-        : value,
+      typeof value === 'string' && value.startsWith(MARK) ? keep(value.slice(MARK.length)) : value,
     );
   } catch {
     // Not JSON: JSON.parse's own error, its position in the text as given.

@@ -13,7 +13,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { type BackgroundSyncs, makeBackgroundSyncs } from '../contacts/sync/background.js';
 import type { KeySource } from '../db/secrets.js';
 import type { Router } from '../engine/intake/inbox.js';
-import { allowedMethods, methodNotAllowed } from './allowed-methods.js';
+import { allowedMethods, methodNotAllowed, noRoute } from './allowed-methods.js';
 import { loopbackOrApiKey } from './api/auth.js';
 import { makeApi } from './api/index.js';
 import type { OverviewApiOptions } from './api/overview.js';
@@ -26,6 +26,7 @@ import { makeEngineGauges } from './engine-gauges.js';
 import { errorBody, HttpError, makeErrorHandler } from './http-error.js';
 import { makeIngestHandler } from './ingest.js';
 import { type IngestSecrets, keySourceOf, resolveIngestSecrets } from './ingest-secrets.js';
+import { exactJsonAnswers } from './json-answers.js';
 import { makeMetrics, processMetrics, type ServerMetrics } from './metrics.js';
 import { MOUNTS } from './mounts.js';
 
@@ -99,6 +100,8 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
       );
     }),
   );
+  // First: every JSON answer after it, refusals included, writes long numbers exactly.
+  app.use('*', exactJsonAnswers);
   app.use('*', limitDeclaredBody(project.config.ingest.max_body_bytes));
   const dashboard = makeDashboard({
     access,
@@ -111,11 +114,8 @@ export async function makeServer(options: ServerOptions): Promise<NudgeServer> {
     const page = dashboard.notFound(c);
     if (page) return page;
     const allowed = allowedMethods(app, c.req.path);
-    if (allowed.length > 0) {
-      const refusal = methodNotAllowed(c, allowed);
-      return c.json(errorBody(refusal.code, refusal.detail), 405, refusal.headers);
-    }
-    return c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404);
+    const refusal = allowed.length > 0 ? methodNotAllowed(c, allowed) : noRoute(c);
+    return c.json(errorBody(refusal.code, refusal.detail), refusal.status, refusal.headers);
   });
 
   app.get(MOUNTS.health, async (c) => {

@@ -1,6 +1,7 @@
 // Shared by the /v1 API tests: a Nudge server over a migrated test database
 // with declared attribute types, API keys of both scopes, and a fetch helper
 // that returns status, headers and parsed JSON.
+import type postgres from 'postgres';
 import type { ValueType } from '../../src/conditions/index.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/server/api/keys.js';
@@ -37,15 +38,20 @@ export interface ApiResponse {
   text: string;
 }
 
+/**
+ * `sql`: the server's engine store client (default db.sql); a client of
+ * postgresFor reads json as the running engine does, long numbers exact.
+ */
 export async function startApi(
   db: TestDatabase,
   attributes: Record<string, ValueType> = ATTRIBUTES,
+  sql: postgres.Sql = db.sql,
 ): Promise<ApiServer> {
   await migrateEngine(db.sql, db.url);
   const project = await testProject((config) => {
     config.contacts.attributes = attributes as typeof config.contacts.attributes;
   });
-  const server = await startTestServer(db.sql, project);
+  const server = await startTestServer(sql, project);
   const writeKey = (await createApiKey(db.sql, `writer-${db.name}`, 'write')).key;
   const readKey = (await createApiKey(db.sql, `reader-${db.name}`, 'read')).key;
   const call = async (method: string, path: string, init: CallInit = {}) => {

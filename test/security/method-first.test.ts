@@ -3,6 +3,9 @@
 // value) or no credential at all hear what a write key hears, not that the
 // route needs a write key, a CSRF header or a key. Walks the route table, as
 // doors.test.ts does; the credentials still decide on a method the path takes.
+// A path no route has is the 404 the same way (docs/api.md says why a 404
+// and not a 401 without a key), while a record a route names stays behind
+// the credential.
 import { inspectRoutes } from 'hono/dev';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/server/api/keys.js';
@@ -96,7 +99,45 @@ describe('a method a /v1 path does not take', () => {
     ]);
     const none = await nudge.request('/v1/contacts', { method: 'POST' });
     expect(none.status).toBe(401);
-    // A path the server does not have stays behind the credential check.
-    expect((await nudge.request('/v1/no-such-route', { method: 'POST' })).status).toBe(401);
+  });
+});
+
+describe('a /v1 path the server does not have', () => {
+  it('is the 404 a write key gets, before any credential or scope check', async () => {
+    const everyone = {
+      'write key': { authorization: `Bearer ${nudge.writeKey}` },
+      ...callers,
+      'unknown key': { authorization: 'Bearer nudge_nosuchkey' },
+      'revoked key': { authorization: `Bearer ${nudge.revokedKey}` },
+    };
+    const answers: string[] = [];
+    const expected: string[] = [];
+    for (const url of ['/v1/no-such-route', '/v1/events/x', '/v1/contacts/x/y', '/v1/sync/x']) {
+      // The path has no route for any method: it is not one the walk above saw.
+      expect(paths.has(url)).toBe(false);
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE']) {
+        for (const [who, headers] of Object.entries(everyone)) {
+          const response = await nudge.request(url, { method, headers });
+          answers.push(
+            `${method} ${url} ${who}: ${response.status} ${JSON.stringify(await response.json())} ${response.headers.get('cache-control')}`,
+          );
+          expected.push(
+            `${method} ${url} ${who}: 404 ${JSON.stringify({ error: 'not_found', detail: `no route for ${method} ${url}` })} no-store`,
+          );
+        }
+      }
+    }
+    expect(answers).toEqual(expected);
+  });
+
+  it('is a path, not a record: a contact no one is stays behind the credential', async () => {
+    const read = { authorization: `Bearer ${nudge.readKey}` };
+    const url = '/v1/contacts/nobody@example.com';
+    expect((await nudge.request(url)).status).toBe(401);
+    const found = await nudge.request(url, { headers: read });
+    expect([found.status, ((await found.json()) as { error: string }).error]).toEqual([
+      404,
+      'contact_not_found',
+    ]);
   });
 });

@@ -67,7 +67,7 @@ export function actionsRoutes(options: ActionsApiOptions): Hono<ApiEnv> {
     const rows = await sql<
       (Omit<ActionRun, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date })[]
     >`
-      select r.id::int as id, r.key, r.feature, r.stage, r.kind, r.status, r.attempts, r.replays,
+      select r.id::float8 as id, r.key, r.feature, r.stage, r.kind, r.status, r.attempts, r.replays,
              r.attempts_before_replay, r.last_error,
              coalesce(c.email, c.auth_user_id::text, r.contact_id::text) as contact,
              r.created_at, r.updated_at

@@ -1,9 +1,9 @@
 // Bearer API keys: 401 when the key is missing, unknown or revoked. For /v1,
 // then 429 when the key is over its rate limit and 403 when a read key asks
 // for a write (anything but GET and HEAD) — to a route that takes it: a
-// method the path does not take was a 405 before this (takesMethod in
-// allowed-methods.ts). GET /metrics takes any live key, or none from a
-// loopback peer asking for a loopback host.
+// method the path does not take was a 405 before this, and a path with no
+// route a 404 (routeFirst in allowed-methods.ts). GET /metrics takes any
+// live key, or none from a loopback peer asking for a loopback host.
 import type { Context, MiddlewareHandler } from 'hono';
 import type postgres from 'postgres';
 import { isLoopback } from '../dashboard/access.js';

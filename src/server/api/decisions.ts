@@ -20,6 +20,7 @@ import {
   OUTCOMES,
 } from '../../client/dashboard.js';
 import { readIsoTime } from '../../config/time-options.js';
+import { stringifyJson } from '../../db/json.js';
 import {
   type DecisionFilter,
   type DecisionRow,
@@ -94,7 +95,7 @@ export function decisionsRoutes(options: { sql: postgres.Sql } & KnownFeatures):
       });
       const pauses = await pauseChanges.watch();
       try {
-        await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after }) });
+        await stream.writeSSE({ event: 'ready', data: stringifyJson({ after }) });
         await tail({
           sql,
           stream,
@@ -141,13 +142,13 @@ async function tail(options: {
       if (!(await stillValid())) {
         await stream.writeSSE({
           event: 'ended',
-          data: JSON.stringify({ reason: 'the key was revoked or the session ended' }),
+          data: stringifyJson({ reason: 'the key was revoked or the session ended' }),
         });
         return;
       }
     }
     if (pauses.due()) {
-      const paused = JSON.stringify({ paused: await livePauses(sql, filter.feature) });
+      const paused = stringifyJson({ paused: await livePauses(sql, filter.feature) });
       if (paused !== pausesSent) {
         await stream.writeSSE({ event: 'paused', data: paused });
         pausesSent = paused;
@@ -161,7 +162,7 @@ async function tail(options: {
         await stream.writeSSE({
           event: 'decision',
           id: String(row.id),
-          data: JSON.stringify(item),
+          data: stringifyJson(item),
         });
       }
     }

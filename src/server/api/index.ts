@@ -7,7 +7,7 @@ import type postgres from 'postgres';
 import type { AttributeTypes } from '../../contacts/query.js';
 import type { BackgroundSyncs } from '../../contacts/sync/background.js';
 import type { Router } from '../../engine/intake/inbox.js';
-import { takesMethod } from '../allowed-methods.js';
+import { routeFirst } from '../allowed-methods.js';
 import { type ApiEnv, requireApiKey } from './auth.js';
 import { backtestRoutes } from './backtest.js';
 import { contactsRoutes } from './contacts.js';
@@ -52,9 +52,10 @@ export function makeApi(options: ApiOptions): Hono<ApiEnv> {
   const limiter = makeRateLimiter(options.perMinute ?? 1200, options.now);
   const keys = requireApiKey(sql, limiter);
   api.use('*', privateAnswers);
-  // The method before the credential: a read key's POST to a route that only
-  // reads is a 405 with Allow, not "needs a write key" (allowed-methods.ts).
-  api.use('*', takesMethod(api));
+  // The route before the credential: a read key's POST to a route that only
+  // reads is a 405 with Allow, and to a path with no route a 404, not "needs
+  // a write key" (allowed-methods.ts).
+  api.use('*', routeFirst(api));
   api.use(
     '*',
     options.dashboard

@@ -40,7 +40,7 @@ export function ingestLogRoutes(options: { sql: postgres.Sql }): Hono<ApiEnv> {
     const subject = c.req.query('subject')?.trim() || undefined;
     const dot = subject?.indexOf('.') ?? -1;
     const rows = await sql<Row[]>`
-      select i.id::int as id, i.source, i.source_key, i.schema_name, i.table_name, i.operation,
+      select i.id::float8 as id, i.source, i.source_key, i.schema_name, i.table_name, i.operation,
              i.event_name, i.new_row, i.old_row, i.occurred_at, i.received_at, i.processed_at,
              i.partition::int as lane
         from nudge_engine.inbox i

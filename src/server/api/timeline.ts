@@ -62,8 +62,11 @@ export async function timelineOf(
   // (contact_id, time) index; the merge then keeps the newest `limit` + 1:
   // the page, and whether anything is older.
   const read = limit + 1;
+  // The cursor's time goes as text, cast in SQL: a parameter typed
+  // timestamptz would pass through a JavaScript Date, which keeps
+  // milliseconds, and skip the rows of the cursor's own millisecond.
   const older = (column: string, kindName: string, keyColumn: string) =>
-    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::timestamptz, ${kind}::text, ${key}::text))`;
+    sql`(${at}::text is null or (${sql.unsafe(column)}, ${kindName}::text, ${sql.unsafe(keyColumn)}) < (${at}::text::timestamptz, ${kind}::text, ${key}::text))`;
   const rows = await sql<
     { kind: TimelineItem['kind']; at_text: string; key: string; item: object }[]
   >`

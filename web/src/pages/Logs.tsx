@@ -21,6 +21,7 @@ import {
   type LivePause,
   NudgeApiError,
   OUTCOMES,
+  parseJsonDigits,
 } from '../../../src/client/index.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
@@ -104,11 +105,13 @@ export function Logs({
         );
         source.addEventListener('ready', () => setLive('live'));
         source.addEventListener('paused', (event) => {
-          const said = JSON.parse((event as MessageEvent<string>).data) as { paused: LivePause[] };
+          const said = parseJsonDigits((event as MessageEvent<string>).data) as {
+            paused: LivePause[];
+          };
           setPaused(said.paused);
         });
         source.addEventListener('decision', (event) => {
-          const item = JSON.parse((event as MessageEvent<string>).data) as DecisionItem;
+          const item = parseJsonDigits((event as MessageEvent<string>).data) as DecisionItem;
           setItems((old) => (old.some((o) => o.key === item.key) ? old : [item, ...old]));
           // A resume ends its note above the list with its line, not up to a second
           // later with the tail's next `paused` event (which then agrees).
