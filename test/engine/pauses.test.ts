@@ -77,7 +77,7 @@ describe('pause and resume live', () => {
     expect(plan.out).toMatch(/paused live: welcome \(cli, /);
     const logs = await cli('logs', '--feature', 'welcome');
     expect(logs.out).toMatch(/paused live: welcome/);
-    // No contact was looked up for a paused feature: the line names whom the event was for.
+    // No contact is in the book (a paused feature creates none): the line names whom the event was for.
     expect(logs.out).toMatch(/welcome\s+paused@example\.com\s+skipped\s+paused/);
     // A name no feature file has says so, rather than looking like a quiet feature.
     expect(await cli('logs', '--feature', 'welcom')).toMatchObject({

@@ -1,6 +1,7 @@
 // A lane's batch processed all together — the fast path of process.ts. The
 // result is what processing the events one after the other would give; only
-// the round trips differ (and, for live sync, what a contact looks like; 0.):
+// the round trips differ (and, for live sync and a paused feature's skip,
+// which contacts are in the book and what they look like; 0. and 1.):
 //
 // 0. Live sync. The changes live sync watches (auth.users, storage.objects,
 //    mapped tables) are applied to the contact book first, one after the
@@ -13,7 +14,10 @@
 //    contact (resolveContact would return it and change nothing). The others
 //    go through resolveContact one by one, in event order, as the slow path
 //    would — so two identities of one new person still make one contact.
-//    Contact rows are then read for all contacts at once.
+//    Contact rows are then read for all contacts at once. A paused feature's
+//    skip looks its contact up without creating one (event.ts) once these
+//    are in the book, so it may name a contact a later event of the batch
+//    created, as live sync's may (0.).
 // 2. Journeys. The journeys of every (feature, contact) the batch may step
 //    are read and locked in one query, and the ones it changes written in one
 //    statement at the end (journeys/store.ts JourneyCache). Events are stepped concurrently on the one transaction (the
@@ -32,7 +36,6 @@ import {
   contactRow,
   contactRows,
   createContacts,
-  normalizeEmail,
   resolveContact,
 } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
@@ -42,7 +45,7 @@ import { candidatesOf, triggerVerdict } from '../match/candidates.js';
 import type { Row } from '../match/features.js';
 import { beforeContact } from '../match/rules.js';
 import { cap, type ProcessContext } from './context.js';
-import { type ContactSource, handleEvent } from './event.js';
+import { type ContactSource, contactKeys, handleEvent } from './event.js';
 import { syncLive } from './live-sync.js';
 
 export async function processTogether(
@@ -109,12 +112,7 @@ export async function processTogether(
 
 /** The key under which resolveContact would see an identity (emails lower-cased, blanks absent). */
 function identityKey(identity: ContactIdentity): string {
-  return JSON.stringify([
-    identity.authUserId || null,
-    normalizeEmail(identity.email),
-    identity.phone || null,
-    identity.externalId || null,
-  ]);
+  return JSON.stringify(contactKeys(identity));
 }
 
 /**

@@ -4,7 +4,10 @@
 // share one row: on a table with 20 features, one row per event instead of
 // 19, which was most of the log's write cost (docs/architecture.md). The
 // readers (nudge logs, nudge dev) show that row as one line per feature.
-// No contact is looked up for a skip, so a paused feature's names whom its
+// A paused feature's skip is the exception: its contact is looked up (never
+// created, event.ts), and one the contact book has makes the skip a row
+// of its own with that contact_id, so every reader finds it by contact. For
+// one the book lacks, the skip stays on the shared row and names whom its
 // event was for as the event's row gives it (detail.contacts), the way the
 // readers name a contact on every other line.
 // An attempt made after its run was replayed is known by its number
@@ -20,7 +23,10 @@ export interface SkippedDetail {
   skipped: Record<string, string>;
 }
 
-/** Whom skips were for, feature → contact, as the event's row names them (contactNamed). */
+/**
+ * Whom paused features' skips were for, feature → contact, as the event's row
+ * names them (contactNamed): those whose contact the book lacks.
+ */
 export type SkippedFor = { contacts?: Record<string, string> };
 
 /**
@@ -38,17 +44,18 @@ export function contactNamed(identity: ContactIdentity): string | undefined {
 /**
  * One decision for the features `skips` names, feature → reason (a plain one
  * when it is a single feature), with `contacts`, feature → the contact it was
- * for, where known (a paused feature's, as its contact mapping reads the
- * event): the readers name that contact on its line, and the event on the
- * others.
+ * for, where known (a paused feature's whose contact the book lacks, as its
+ * contact mapping reads the event): the readers name that contact on its
+ * line, and the event on the others.
  */
 export function skippedTogether(
   at: Date,
   inboxId: number,
   skips: Map<string, string>,
-  contacts: Record<string, string> = {},
+  contacts?: Record<string, string>,
 ): Decision {
-  const whom: SkippedFor | undefined = Object.keys(contacts).length ? { contacts } : undefined;
+  const whom: SkippedFor | undefined =
+    contacts && Object.keys(contacts).length ? { contacts } : undefined;
   if (skips.size === 1) {
     const [feature, reason] = [...skips][0]!;
     return {
@@ -100,8 +107,8 @@ export interface DecisionRow {
   contact_id: string | null;
   /**
    * The contact's email, else its external id, else its auth user id, else
-   * its id; for a paused feature's skip (no contact looked up), the one its
-   * event named (SkippedFor); a row of skips names each on its line (decisionLines).
+   * its id; for a paused feature's skip of a contact the book lacks, the one
+   * its event named (SkippedFor); a row of skips names each on its line (decisionLines).
    */
   contact: string | null;
   outcome: string;

@@ -4,7 +4,15 @@
 // the lane's transaction (process.ts), collecting decisions and actions in the
 // StepEnv it is given.
 import type postgres from 'postgres';
-import { type ContactIdentity, contactRow, resolveContact } from '../../contacts/store.js';
+import { findContact } from '../../contacts/sql/find-contact.js';
+import {
+  type ContactIdentity,
+  type ContactKeys,
+  contactRow,
+  hasIdentity,
+  normalizeEmail,
+  resolveContact,
+} from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
 import { recordConversions } from '../journeys/experiment-store.js';
 import { type Decision, type EventFacts, stepWithoutContact } from '../journeys/machine.js';
@@ -17,7 +25,7 @@ import {
 } from '../journeys/store.js';
 import { candidatesOf, identityOf, reactiveFeatures, triggerVerdict } from '../match/candidates.js';
 import type { Row, RuntimeFeature } from '../match/features.js';
-import { beforeContact, withContact } from '../match/rules.js';
+import { beforeContact, type EventRows, withContact } from '../match/rules.js';
 import type { ProcessContext } from './context.js';
 import { contactNamed, skippedTogether } from './decision-log.js';
 
@@ -84,16 +92,16 @@ export async function handleEvent(
   ) => env.decisions.push({ at: env.now, inboxId: row.id, feature, contactId, outcome, reason });
   // Features skipped before a contact was looked up: one line for them all
   // (see skippedTogether), where the first of them would have been. A paused
-  // feature's names whom the event was for, as its contact mapping reads it:
-  // its reason (`paused`) says nothing of the event, as a false condition's does.
+  // feature's are kept apart, in a list made only when one is paused: whom
+  // they were for is looked up once the loop is done (pausedSkips).
   const skips = new Map<string, string>();
-  const skippedFor: Record<string, string> = {};
+  let pausedSkipped: PausedSkip[] | undefined;
   let skipsAt = -1;
   const skip = (feature: RuntimeFeature, reason: string, paused: boolean) => {
-    if (skips.size === 0) skipsAt = env.decisions.length;
-    skips.set(feature.name, reason);
-    const contact = paused ? contactNamed(identityOf(feature, rows)) : undefined;
-    if (contact) skippedFor[feature.name] = contact;
+    if (skipsAt < 0) skipsAt = env.decisions.length;
+    if (!paused) skips.set(feature.name, reason);
+    else if (pausedSkipped) pausedSkipped.push({ feature, reason });
+    else pausedSkipped = [{ feature, reason }];
   };
 
   // The matcher's rules (match/rules.ts); the contact-free condition once per event and feature.
@@ -126,8 +134,11 @@ export async function handleEvent(
     }
   }
 
+  // Where the first skip was: the row of skips, then the paused ones' own.
+  const whom = pausedSkipped && (await pausedSkips(env, row.id, rows, pausedSkipped, skips));
+  if (whom?.own.length) env.decisions.splice(skipsAt, 0, ...whom.own);
   if (skips.size > 0) {
-    env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips, skippedFor));
+    env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips, whom?.names));
   }
   // Goals (docs/experiments.md): whether this event converts these contacts.
   await recordConversions(env, ctx.features, facts, seen, synced, (id) => contacts.row(env.tx, id));
@@ -144,6 +155,67 @@ export async function handleEvent(
       if (feature) await advanceOnEvent(env, feature, journey, contact, facts);
     }
   }
+}
+
+/** A paused feature's skip of an event, before whom it was for is known. */
+interface PausedSkip {
+  feature: RuntimeFeature;
+  reason: string;
+}
+
+/**
+ * Whom a paused feature's skips were for. Its contact is looked up, never
+ * created (a paused feature changes nothing), after the other features of
+ * the event resolved theirs, so one this event created counts. A contact the
+ * book has is the skip's own decision, with its contact_id: every reader
+ * finds it by contact (nudge logs --contact, /v1/decisions?contact=, the
+ * contact's timeline). Any other joins `skips`, named in `names` as its
+ * contact mapping reads the event (decision-log.ts, SkippedFor). In a batch
+ * (batch.ts), the contacts of the whole batch are in the book by then.
+ */
+async function pausedSkips(
+  env: StepEnv,
+  inboxId: number,
+  rows: EventRows,
+  paused: PausedSkip[],
+  skips: Map<string, string>,
+): Promise<{ own: Decision[]; names: Record<string, string> }> {
+  const identities = paused.map(({ feature }) => identityOf(feature, rows));
+  const found = await Promise.all(
+    identities.map((identity) =>
+      hasIdentity(identity) ? findContact(env.tx, contactKeys(identity)) : undefined,
+    ),
+  );
+  const own: Decision[] = [];
+  const names: Record<string, string> = {};
+  paused.forEach(({ feature, reason }, i) => {
+    const contactId = found[i];
+    if (contactId) {
+      own.push({
+        at: env.now,
+        inboxId,
+        feature: feature.name,
+        contactId,
+        outcome: 'skipped',
+        reason,
+      });
+      return;
+    }
+    skips.set(feature.name, reason);
+    const name = contactNamed(identities[i]!);
+    if (name) names[feature.name] = name;
+  });
+  return { own, names };
+}
+
+/** An identity as the contact book looks it up (resolveContact): email normalized, blanks null. */
+export function contactKeys(identity: ContactIdentity): ContactKeys {
+  return {
+    authUserId: identity.authUserId || null,
+    email: normalizeEmail(identity.email),
+    phone: identity.phone || null,
+    externalId: identity.externalId || null,
+  };
 }
 
 /** A feature without a contact mapping (e.g. heartbeat): its first stage's actions, once per event. */
