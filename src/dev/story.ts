@@ -137,8 +137,8 @@ interface Marks {
 
 async function lastIds(sql: postgres.Sql): Promise<Marks> {
   const [row] = await sql<Marks[]>`
-    select (select coalesce(max(id), 0) from nudge_engine.action_runs)::int as run,
-           (select coalesce(max(id), 0) from nudge_engine.decisions)::int as decision`;
+    select (select coalesce(max(id), 0) from nudge_engine.action_runs)::float8 as run,
+           (select coalesce(max(id), 0) from nudge_engine.decisions)::float8 as decision`;
   return row ?? { run: 0, decision: 0 };
 }
 

@@ -158,7 +158,7 @@ export async function readDecisions(
       ? await featurePage(sql, filter.feature, filter, page)
       : undefined;
   return sql<DecisionRow[]>`
-    select d.id::int as id, d.at, d.feature, d.contact_id,
+    select d.id::float8 as id, d.at, d.feature, d.contact_id,
            coalesce(c.email, c.external_id, c.auth_user_id::text, d.contact_id::text,
                     d.detail -> 'contacts' ->> d.feature) as contact,
            d.outcome, d.reason, d.detail, r.status, r.attempts, r.last_error,
@@ -313,6 +313,6 @@ export async function replaysOf(
 /** The newest decision's id (0 for none): where a tail of the log starts. */
 export async function newestDecisionId(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<{ id: number }[]>`
-    select coalesce(max(id), 0)::int as id from nudge_engine.decisions`;
+    select coalesce(max(id), 0)::float8 as id from nudge_engine.decisions`;
   return row?.id ?? 0;
 }

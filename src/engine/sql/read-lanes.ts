@@ -15,7 +15,7 @@ export function readLanes(
   limit: number,
 ): postgres.PendingQuery<PendingRow[]> {
   const lane = (partition: number) => tx`(
-    select id::int as id, partition, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at, deployment
+    select id::float8 as id, partition, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment, occurred_at, deployment
       from nudge_engine.inbox
      where partition = ${partition} and processed_at is null
      order by inbox.id limit ${limit})`;

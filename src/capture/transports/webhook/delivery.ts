@@ -185,7 +185,7 @@ export async function reconcileWebhookDeliveries(
       : tx`(select null::bigint as id, null::int as status_code, null::bool as timed_out,
                    null::text as error_msg, null::timestamptz as created where false)`;
     const outcomes = await tx<Outcome[]>`
-      select d.id::int as id, r.id is not null as answered, r.status_code, r.timed_out, r.error_msg,
+      select d.id::float8 as id, r.id is not null as answered, r.status_code, r.timed_out, r.error_msg,
              d.queued_at < now() - make_interval(secs => ${deadlineMs / 1000}) as late
         from nudge.webhook_deliveries as d
         left join ${responses} as r on r.id = d.request_id and r.created >= d.queued_at
@@ -232,7 +232,7 @@ export async function reconcileWebhookDeliveries(
   // idempotent insert.
   await sourceSql.begin(async (tx) => {
     const failed = await tx<{ id: number; webhook_id: string; payload: unknown }[]>`
-      select id::int as id, webhook_id, payload from nudge.webhook_deliveries
+      select id::float8 as id, webhook_id, payload from nudge.webhook_deliveries
        where status = 'failed' order by webhook_deliveries.id limit ${limit} for update skip locked`;
     const events: InboxEvent[] = [];
     const done: { id: number; webhookId: string }[] = [];
