@@ -10,6 +10,7 @@ import { ident, literal } from '../db/quote.js';
 import { formatTableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
 import { featureItems } from './features-deployed.js';
+import { ownerDrift, rightsItem } from './owner-rights.js';
 import {
   lockdownSql,
   migrationSql,
@@ -18,6 +19,7 @@ import {
   type SchemaFunction,
   schemaFunctions,
 } from './schema.js';
+import { schemaTablesItems } from './schema-tables.js';
 import type { CaptureState, DeployedCapture, DeployedSchemaFunction } from './state.js';
 import { deployingPart, desiredPart, objectsParts, statePart } from './transports/index.js';
 import type { DesiredCaptures } from './transports/port.js';
@@ -26,10 +28,12 @@ import {
   captureKey,
   createCaptureSql,
   dropCaptureSql,
-  droppedMetadata,
   dropRowsTableSql,
   enrichmentRowSql,
   FUNCTION_SETTINGS,
+  metadataDrift,
+  metadataProblems,
+  metadataRepairWords,
   restoreMetadataSql,
   rowsTableChanges,
   transitionTables,
@@ -106,6 +110,11 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
     : 'orphan: no active feature uses it';
   const items: PlanItem[] = [
     ...schemaItems(state),
+    // Compared once the schema is this release's, as its functions are.
+    ...(state.schema.applied === latestMigration()
+      ? schemaTablesItems(state.tables, state.rowsTables)
+      : []),
+    ...rightsItem(triggers, state.rights),
     ...captureItems(triggers, state, orphan, desired.features),
   ];
   items.push(...enrichmentItems(triggers, state));
@@ -127,8 +136,12 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
   };
 }
 
+function latestMigration(): number {
+  return Math.max(...migrations().map((m) => m.version));
+}
+
 function schemaItems(state: CaptureState): PlanItem[] {
-  const latest = Math.max(...migrations().map((m) => m.version));
+  const latest = latestMigration();
   const { schema } = state;
   if (!schema.exists || schema.applied === 0) {
     return [
@@ -332,6 +345,8 @@ function captureItems(
       );
     }
     const create = createCaptureSql(object, { remakeRows: altered.length > 0 });
+    // Its owner cannot write what it captures: given to the deploying role.
+    const owner = ownerDrift(object, state.rights);
     // Triggers calling this function from anywhere else were added by hand.
     const strays = deployed.triggers.filter(
       (t) =>
@@ -339,7 +354,8 @@ function captureItems(
         t.table !== object.table.table ||
         t.name !== object.triggerName,
     );
-    const needsWork = changed || drift.length > 0 || strays.length > 0;
+    const remake = changed || drift.length > 0 || strays.length > 0;
+    const needsWork = remake || owner.sql.length > 0;
     const why = changed && deployed.marker ? whyChanged(object, state, features) : undefined;
     items.push({
       action: needsWork ? 'replace' : 'unchanged',
@@ -350,22 +366,27 @@ function captureItems(
       ...(why ? { why } : {}),
       columns: object.columns,
       ...(rowsMissing && object.rows ? { createsRowsTable: object.rows.table } : {}),
-      ...(drift.length + strays.length
+      ...(drift.length + strays.length + (owner.drift?.length ?? 0)
         ? {
             drift: [
               ...drift,
               ...strays.map((t) => `extra trigger ${t.name} on ${formatTableName(t)} calls it`),
+              ...(owner.drift ?? []),
             ],
           }
         : {}),
-      sql: needsWork
-        ? [
-            ...strays.map(
-              (t) => `DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`,
-            ),
-            ...create,
-          ]
-        : [],
+      ...(owner.warning ? { warning: owner.warning } : {}),
+      sql: [
+        ...(remake
+          ? [
+              ...strays.map(
+                (t) => `DROP TRIGGER IF EXISTS ${ident(t.name)} ON ${ident(t.schema, t.table)}`,
+              ),
+              ...create,
+            ]
+          : []),
+        ...owner.sql,
+      ],
     });
   }
 
@@ -392,17 +413,18 @@ function captureItems(
   for (const name of state.rowsTables) {
     if (wanted.has(name)) continue;
     const held = state.rowsHeld.includes(name);
-    // Its metadata columns dropped by hand, the pump cannot read it (nor,
-    // failing on it, any other): put back, so the rows it holds go on.
+    // Its metadata columns dropped or retyped by hand, the pump cannot read
+    // it (nor, failing on it, any other) or reads it out of order: given
+    // back, so the rows it holds go on.
     const shape = state.rowsShapes[name];
-    const dropped = held && shape ? droppedMetadata(shape) : [];
-    if (dropped.length) {
+    const problems = held && shape ? metadataProblems(shape) : [];
+    if (problems.length) {
       items.push({
         action: 'replace',
         kind: 'capture',
         subject: `table nudge.${name}`,
-        detail: `old outbox: rows table no capture uses, still holding rows: deploy puts back ${dropped.map((column) => `"${column}"`).join(' and ')} so the engine can empty it`,
-        drift: dropped.map((column) => `column "${column}" was dropped by hand`),
+        detail: `old outbox: rows table no capture uses, still holding rows: deploy ${metadataRepairWords(problems)} so the engine can empty it`,
+        drift: problems.map(metadataDrift),
         sql: [restoreMetadataSql(name)],
       });
       continue;

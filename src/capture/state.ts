@@ -4,7 +4,9 @@
 // (under its name: TransportState). Read-only; the plan compares this with
 // what features need.
 import type { Sql } from '../source/connect.js';
+import { type OwnerRights, readOwnerRights } from './owner-rights.js';
 import { readSchemaState, type SchemaState } from './schema.js';
+import { readSchemaTables, type SchemaTablesState } from './schema-tables.js';
 import { objectsParts } from './transports/index.js';
 import type { RowsShape } from './transports/outbox/typed-rows.js';
 import type { TransportState } from './transports/port.js';
@@ -74,6 +76,10 @@ export interface CaptureState extends TransportState {
   rowsHeld: string[];
   /** Each rows table's columns and constraints, by name, to tell one altered by hand. */
   rowsShapes: Record<string, RowsShape>;
+  /** The capture functions' owners, and what they and the deploying role lack (owner-rights.ts). */
+  rights?: OwnerRights;
+  /** Keys, indexes and triggers of the schema's tables (schema-tables.ts). */
+  tables?: SchemaTablesState;
   /** Capture keys (see captureKey) of the last deployment, to tell "dropped by hand" from "never there". */
   /**
    * The latest deployment, the (table, operation) keys it captured by
@@ -239,6 +245,8 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const rowsTables = listed.map((t) => t.name);
   const rowsHeld = await heldRowsTables(sql, rowsTables);
   const rowsShapes = await readRowsShapes(sql, listed);
+  const rights = await readOwnerRights(sql, rowsTables);
+  const tables = await readSchemaTables(sql);
   return {
     schema,
     schemaFunctions,
@@ -247,6 +255,8 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
     rowsTables,
     rowsHeld,
     rowsShapes,
+    rights,
+    tables,
     lastDeployed: last,
     ...transports,
   };

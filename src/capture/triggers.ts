@@ -47,8 +47,10 @@ import type { TriggerBody, TriggerBodySpec } from './transports/port.js';
 export { captureConstants } from './transports/fallback.js';
 export { CHUNK_ROWS } from './transports/outbox/body.js';
 export {
-  droppedMetadata,
   dropRowsTableSql,
+  metadataDrift,
+  metadataProblems,
+  metadataRepairWords,
   ROW_META,
   ROWS_MARKER_PREFIX,
   type RowsShape,

@@ -143,6 +143,7 @@ describe('plan and deploy', () => {
       slots: [],
       identities: [],
       madeFull: [],
+      partitions: [],
       database: db.name,
     });
     expect(items.find((i) => i.subject === 'x_insert')!.detail).toBe(

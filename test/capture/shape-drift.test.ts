@@ -5,45 +5,19 @@
 // and plan shows nothing to do afterwards.
 import type postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deploy } from '../../src/capture/deploy.js';
-import { makePlan } from '../../src/capture/plan.js';
-import { listRowsTables, readCaptureState } from '../../src/capture/state.js';
-import { pumpOnce } from '../../src/capture/transports/outbox/pump.js';
-import {
-  buildCaptureObjects,
-  type CaptureNeed,
-  capturedColumns,
-} from '../../src/capture/triggers.js';
+import { listRowsTables } from '../../src/capture/state.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { ident } from '../../src/db/quote.js';
-import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
+import { capturesOf, pumpAll, rowsTableOf } from './drift.js';
 import { captured } from './outbox.js';
 
 const db = useDatabase();
 const parcels = { schema: 'public', table: 'parcels' };
-
-async function needs(sql: postgres.Sql): Promise<CaptureNeed[]> {
-  const table = (await readCatalog(sql)).get(parcels)!;
-  return (['insert', 'delete'] as const).map((operation) => ({
-    table: parcels,
-    operation,
-    by: 'shipping',
-    ...capturedColumns(table),
-  }));
-}
-
-async function plan(sql: postgres.Sql) {
-  return makePlan(buildCaptureObjects(await needs(sql)), await readCaptureState(sql));
-}
-
-async function deployNow(sql: postgres.Sql) {
-  return deploy(sql, buildCaptureObjects(await needs(sql)));
-}
-
-async function insertRowsTable(sql: postgres.Sql): Promise<string> {
-  return (await listRowsTables(sql)).find((t) => t.operation === 'insert')!.name;
-}
+const shipping = capturesOf(parcels, ['insert', 'delete'], 'shipping');
+const plan = shipping.plan;
+const deployNow = shipping.deploy;
+const insertRowsTable = (sql: postgres.Sql) => rowsTableOf(sql, 'insert');
 
 /** The rows table's columns as `name type [not null] [default]`, in order. */
 async function shape(sql: postgres.Sql, name: string): Promise<string[]> {
@@ -55,15 +29,6 @@ async function shape(sql: postgres.Sql, name: string): Promise<string[]> {
      where a.attrelid = ${`nudge.${ident(name)}`}::regclass and a.attnum > 0 and not a.attisdropped
      order by a.attnum`;
   return rows.map((r) => r.line);
-}
-
-async function pumpAll(sql: postgres.Sql): Promise<number> {
-  let moved = 0;
-  for (;;) {
-    const n = await pumpOnce({ source: sql, engine: sql, route: () => 0 });
-    if (n === 0) return moved;
-    moved += n;
-  }
 }
 
 beforeAll(async () => {

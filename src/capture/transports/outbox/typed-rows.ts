@@ -152,22 +152,91 @@ const META_TYPES: Record<string, string> = {
   'nudge:at': 'timestamp with time zone',
 };
 
-/**
- * The metadata columns of a rows table that are gone: the pump reads every
- * rows table by them, so one dropped from a table no capture writes any
- * more (an old one waiting to empty, or one set aside) stops it, for that
- * table and the others (plan.ts puts them back: restoreMetadataSql).
- */
-export function droppedMetadata(shape: RowsShape): string[] {
-  const have = new Set(shape.columns.map((column) => column.name));
-  return Object.keys(META_TYPES).filter((name) => !have.has(name));
+/** A metadata column as it is, where it is not what the pump reads (metadataProblems). */
+export interface MetadataProblem {
+  column: string;
+  /** Its type now; undefined when it was dropped. */
+  type?: string;
+  /** The type rowsTableSql gives it. */
+  want: string;
 }
 
-/** Puts back the metadata columns of an old rows table (droppedMetadata), numbering its rows anew. */
+/**
+ * The metadata columns of a rows table that are gone or of another type:
+ * the pump reads every rows table by them, in one statement, so one dropped
+ * from a table no capture writes any more (an old one waiting to empty, or
+ * one set aside) stops it, for that table and the others; one retyped
+ * stops it too (text for "nudge:at" does not match event_log's
+ * captured_at) or orders rows wrongly (ids as text put '10' before '9').
+ * plan.ts gives them back (restoreMetadataSql).
+ */
+export function metadataProblems(shape: RowsShape): MetadataProblem[] {
+  const have = new Map(shape.columns.map((column) => [column.name, column.type]));
+  return Object.entries(META_TYPES).flatMap(([column, want]) => {
+    const type = have.get(column);
+    if (type === want) return [];
+    return [type === undefined ? { column, want } : { column, type, want }];
+  });
+}
+
+/** What a metadata problem is, for the plan's drift lines. */
+export function metadataDrift(problem: MetadataProblem): string {
+  return problem.type === undefined
+    ? `column ${formatName(problem.column)} was dropped by hand`
+    : `column ${formatName(problem.column)} is ${problem.type}, not ${problem.want}`;
+}
+
+/** What deploy does about them, for the plan's detail: `puts back "nudge:at"`. */
+export function metadataRepairWords(problems: MetadataProblem[]): string {
+  const dropped = problems.filter((p) => p.type === undefined);
+  const retyped = problems.filter((p) => p.type !== undefined);
+  return [
+    ...(dropped.length
+      ? [`puts back ${dropped.map((p) => formatName(p.column)).join(' and ')}`]
+      : []),
+    ...(retyped.length
+      ? [`makes ${retyped.map((p) => `${formatName(p.column)} ${p.want}`).join(' and ')} again`]
+      : []),
+  ].join(' and ');
+}
+
+/**
+ * PL/pgSQL statements giving a rows table (`target`, quoted) its metadata
+ * columns as rowsTableSql makes them, keeping what its rows hold: a dropped
+ * one is added (ids numbered anew, times now()); a retyped one is cast back
+ * through text (exact for what the cast to another type kept: ids as text or
+ * numeric, times as text or timestamp read in the deploying session's zone),
+ * or, where a value does not cast, dropped and added as if it had been
+ * dropped; a missing value is filled the same way; NOT NULL and the default
+ * put back. Run with the table locked by the deploy.
+ */
+function restoreMetadata(target: string): string {
+  const column = (name: string, fill: string) => {
+    const col = ident(name);
+    const type = META_TYPES[name]!;
+    const exists = `FROM pg_attribute WHERE attrelid = ${literal(target)}::regclass AND attname = ${literal(name)} AND attnum > 0 AND NOT attisdropped`;
+    const add = `ALTER TABLE ${target} ADD COLUMN ${col} ${type} NOT NULL DEFAULT ${fill};`;
+    return `
+  IF NOT EXISTS (SELECT ${exists}) THEN
+    ${add}
+  ELSIF (SELECT format_type(atttypid, atttypmod) ${exists}) <> ${literal(type)} THEN
+    BEGIN
+      ALTER TABLE ${target} ALTER COLUMN ${col} DROP DEFAULT;
+      ALTER TABLE ${target} ALTER COLUMN ${col} TYPE ${type} USING ${col}::text::${type};
+    EXCEPTION WHEN others THEN
+      ALTER TABLE ${target} DROP COLUMN ${col};
+      ${add}
+    END;
+  END IF;
+  UPDATE ${target} SET ${col} = ${fill} WHERE ${col} IS NULL;
+  ALTER TABLE ${target} ALTER COLUMN ${col} SET DEFAULT ${fill}, ALTER COLUMN ${col} SET NOT NULL;`;
+  };
+  return `${column('nudge:id', "nextval('nudge.event_log_id_seq'::regclass)")}${column('nudge:at', 'now()')}`;
+}
+
+/** Gives an old rows table its metadata columns back (metadataProblems), keeping what its rows hold. */
 export function restoreMetadataSql(name: string): string {
-  return `ALTER TABLE ${ident('nudge', name)}
-  ADD COLUMN IF NOT EXISTS "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
-  ADD COLUMN IF NOT EXISTS "nudge:at" timestamptz NOT NULL DEFAULT now()`;
+  return `DO ${dollarQuote(`\nBEGIN${restoreMetadata(ident('nudge', name))}\nEND\n`, 'rows')}`;
 }
 
 /**
@@ -218,8 +287,8 @@ export function rowsTableChanges(rows: RowsTable, shape: RowsShape): string[] {
 /**
  * Makes way for a rows table altered by hand to be made again (rowsTableSql
  * follows): dropped when empty; when it holds rows, renamed aside
- * (`<name>_drift1`, keeping its marker) with its metadata columns back if
- * they were dropped, so the pump drains it as an old rows table in id order
+ * (`<name>_drift1`, keeping its marker) with its metadata columns as made
+ * (restoreMetadata: dropped or retyped by hand), so the pump drains it as an old rows table in id order
  * and a later deploy drops it once empty (captureItems). Its rows are never
  * lost. Runs after createCaptureSql has locked the user's table: no writer
  * adds to it meanwhile.
@@ -244,9 +313,7 @@ BEGIN
     EXIT WHEN to_regclass(format('nudge.%I', aside)) IS NULL;
     n := n + 1;
   END LOOP;
-  ALTER TABLE ${target}
-    ADD COLUMN IF NOT EXISTS "nudge:id" bigint NOT NULL DEFAULT nextval('nudge.event_log_id_seq'::regclass),
-    ADD COLUMN IF NOT EXISTS "nudge:at" timestamptz NOT NULL DEFAULT now();
+${restoreMetadata(target)}
   EXECUTE format('ALTER TABLE nudge.%I RENAME TO %I', ${literal(name)}, aside);
 END
 `;

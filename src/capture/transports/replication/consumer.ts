@@ -43,6 +43,13 @@
 //   (engine/wiring/follow-deploys.ts), and are then kept and cut as the new
 //   features say. Before, the changes of a table added to the publication
 //   were dropped here until the deploy's notification reached the process.
+// * Old rows cut short said. An update or delete of a captured table is
+//   published with REPLICA IDENTITY FULL (publication.ts), so its old row
+//   carries every column; one that arrives with the key only comes from a
+//   table or partition that is not FULL — most often a partition added since
+//   the last deploy (identity.ts). It is stored as it came, and the log says
+//   so once per table and operation until the features are read again, so
+//   a condition on old.* that sees nothing is not silent.
 // * Said once per session when it has caught up: every change committed
 //   before the session began is stored (`read the replication slot's
 //   backlog`), which is how someone draining a slot knows to stop it.
@@ -58,7 +65,7 @@ import {
   type Router,
   steadyPaceMs,
 } from '../../../engine/intake/inbox.js';
-import { type TableName, tableKey } from '../../../source/names.js';
+import { formatTableName, type TableName, tableKey } from '../../../source/names.js';
 import { type ExcludedColumns, exclusionOf } from '../../columns.js';
 import type { Operation } from '../../triggers.js';
 import type { FeaturesAt } from '../port.js';
@@ -182,6 +189,17 @@ export function startConsumer(options: ConsumerOptions): Consumer {
   const keepOf = (captures: ConsumedCapture[]) =>
     new Map(captures.map((c) => [keyOf(c.table, c.operation), c.columns] as const));
   let keep = keepOf(options.captures);
+  // The (table, operation)s whose old rows came without every column, said once each.
+  let cutShort = new Set<string>();
+  const oldCutShort = (table: TableName, operation: 'update' | 'delete', key: string) => {
+    if (cutShort.has(key) || !keep.has(key)) return;
+    cutShort.add(key);
+    const name = formatTableName(table);
+    options.log.warn(
+      { table: name, operation },
+      `an ${operation} of ${name} arrived without its whole old row: the table, or the partition that holds the row (one added since the last deploy, most often), is not REPLICA IDENTITY FULL, so conditions on old.* see its key columns only (an update that keeps its key, none); nudge plan names it and nudge deploy sets it FULL`,
+    );
+  };
   const cut = (table: TableName, key: string, row: Row | null): Row | null => {
     if (!row) return null;
     const columns = keep.get(key);
@@ -408,6 +426,8 @@ export function startConsumer(options: ConsumerOptions): Consumer {
             if (marked(mark, open.lsn, n)) break;
             const { schema, table } = decoded.relation;
             const name = { schema, table };
+            if (decoded.tag !== 'insert' && !decoded.whole)
+              oldCutShort(name, decoded.tag, keyOf(name, decoded.tag));
             open.changes.push({
               key: keyOf(name, decoded.tag),
               lsn: open.lsn,
@@ -548,6 +568,7 @@ export function startConsumer(options: ConsumerOptions): Consumer {
     leading: () => leader,
     capture(captures) {
       keep = keepOf(captures);
+      cutShort = new Set();
     },
     stats,
     async stop() {

@@ -73,11 +73,12 @@ export function replicationObjects(
 
 /**
  * A partitioned table is published with its partitions, and a partition's
- * replica identity is its own: FULL on the partitioned table does not reach
- * them. Without a primary key they have none, and PostgreSQL would refuse
- * every UPDATE and DELETE on them once published: capturing its updates or
- * deletes is refused, with what can be done instead. These are the needs
- * refused.
+ * replica identity is its own. Deploy makes each partition FULL
+ * (identity.ts), but one made or attached after it is DEFAULT until the next
+ * deploy, and DEFAULT without a primary key is no identity: PostgreSQL would
+ * refuse every UPDATE and DELETE on that partition once published. So
+ * capturing the updates or deletes of a partitioned table without a primary
+ * key is refused, with what can be done instead. These are the needs refused.
  */
 function keylessPartitions(needs: CaptureNeed[]): CaptureNeed[] {
   return needs.filter(
@@ -91,7 +92,7 @@ function keylessProblem(needs: CaptureNeed[], named = false): { message: string;
   const operations = [...new Set(needs.map((need) => `${need.operation}s`))].join(' and ');
   const by = named ? ` (${[...new Set(needs.map((need) => need.by))].join(', ')})` : '';
   return {
-    message: `capture: replication cannot capture the ${operations} of partitioned table ${table}${by}: it has no primary key, so its partitions have no replica identity, and PostgreSQL would refuse every UPDATE and DELETE on them once published`,
+    message: `capture: replication cannot capture the ${operations} of partitioned table ${table}${by}: it has no primary key, so a partition made after a deploy has no replica identity until the next one, and PostgreSQL would refuse every UPDATE and DELETE on it once published`,
     hint: `add a primary key to ${table}, or set capture: outbox in nudge.yaml`,
   };
 }

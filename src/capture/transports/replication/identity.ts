@@ -9,6 +9,14 @@
 // is never set back, nor one whose identity was changed by hand since, nor a
 // table dropped since.
 //
+// Partitions. A partitioned table holds no rows: each partition writes its
+// own old rows to WAL, by its own replica identity, which FULL on the
+// partitioned table does not reach (nor does a partition made or attached
+// later inherit it). So every partition of a captured table, at any depth, is
+// made FULL too, and remembered like a table: a partition detached since, or
+// no longer needed, is set back. A partition added after the deploy is DEFAULT
+// until the next one (its old rows carry the key only): the plan names it.
+//
 // Ordering. PostgreSQL refuses an UPDATE or DELETE on a table published for
 // it without a usable identity, and DEFAULT on a table without a primary key
 // is none. So FULL is set before a publication publishes the table (the
@@ -20,6 +28,7 @@
 import { ident } from '../../../db/quote.js';
 import { formatTableName, type TableName, tableKey } from '../../../source/names.js';
 import type { PlanItem } from '../../plan.js';
+import type { Partition } from './state.js';
 
 /** pg_class.relreplident in words. */
 export type Identity = 'default' | 'full' | 'index' | 'nothing';
@@ -41,6 +50,9 @@ export interface IdentityPlan {
 const NEEDED =
   'FULL: old rows carry every column, and updates and deletes keep working on a published table';
 
+const neededByPartition = (of: TableName) =>
+  `FULL as partition of ${formatTableName(of)}: its old rows follow its own identity, not its table's`;
+
 const SHOWN: Record<Identity, string> = {
   default: 'DEFAULT',
   full: 'FULL',
@@ -52,23 +64,27 @@ const SHOWN: Record<Identity, string> = {
  * `needed`: the tables captured on update or delete (none when capture is not
  * replication). `identities`: the identity of every table that is not DEFAULT,
  * and of every table in `madeFull` that still exists. `madeFull`: what the
- * deployed markers record.
+ * deployed markers record. `partitions`: every partition of every
+ * partitioned table (state.ts).
  */
 export function identityPlan(
   needed: TableName[],
   identities: TableIdentity[],
   madeFull: TableName[],
+  partitions: Partition[],
 ): IdentityPlan {
   const now = new Map(identities.map((t) => [tableKey(t.table), t.identity]));
   const ours = new Set(madeFull.map(tableKey));
-  const wanted = new Set(needed.map(tableKey));
+  const withPartitions = neededWithPartitions(needed, partitions);
+  const wanted = new Set(withPartitions.map((t) => tableKey(t.table)));
   const full: PlanItem[] = [];
   const reset: PlanItem[] = [];
   const remembered: TableName[] = [];
-  for (const table of needed) {
+  for (const { table, of } of withPartitions) {
     const key = tableKey(table);
     const identity = now.get(key) ?? 'default';
     const subject = formatTableName(table);
+    const needs = of ? neededByPartition(of) : NEEDED;
     if (identity === 'full') {
       if (ours.has(key)) remembered.push(table);
       full.push({
@@ -76,8 +92,8 @@ export function identityPlan(
         kind: 'replica identity',
         subject,
         detail: ours.has(key)
-          ? `${NEEDED} · set by Nudge: DEFAULT again when none is captured`
-          : `${NEEDED} · FULL already, not set by Nudge: stays FULL after it`,
+          ? `${needs} · set by Nudge: DEFAULT again when none is captured`
+          : `${needs} · FULL already, not set by Nudge: stays FULL after it`,
         sql: [],
       });
       continue;
@@ -89,8 +105,8 @@ export function identityPlan(
       subject,
       detail:
         identity === 'default'
-          ? `${NEEDED} · DEFAULT again when none is captured`
-          : `${NEEDED} · was ${SHOWN[identity]}: stays FULL after Nudge`,
+          ? `${needs} · DEFAULT again when none is captured`
+          : `${needs} · was ${SHOWN[identity]}: stays FULL after Nudge`,
       ...(ours.has(key)
         ? { drift: [`replica identity was set to ${SHOWN[identity]} by hand`] }
         : {}),
@@ -124,6 +140,32 @@ export function identityPlan(
     }
   }
   return { full, reset, madeFull: sortTables(remembered) };
+}
+
+/**
+ * Each needed table, then its partitions at any depth (`of`: the needed table
+ * they belong to), each once: a partition of two needed tables (a partitioned
+ * partition captured too) is named under the first.
+ */
+function neededWithPartitions(
+  needed: TableName[],
+  partitions: Partition[],
+): { table: TableName; of?: TableName }[] {
+  const seen = new Set<string>();
+  const out: { table: TableName; of?: TableName }[] = [];
+  const add = (table: TableName, of?: TableName) => {
+    const key = tableKey(table);
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(of ? { table, of } : { table });
+  };
+  for (const table of needed) add(table);
+  for (const table of needed) {
+    const key = tableKey(table);
+    for (const partition of partitions)
+      if (tableKey(partition.of) === key) add(partition.table, table);
+  }
+  return out;
 }
 
 /**

@@ -41,8 +41,13 @@ export type PgoutputMessage =
   | { tag: 'commit'; commitLsn: Lsn; endLsn: Lsn; commitTime: Date }
   | { tag: 'relation'; relation: Relation }
   | { tag: 'insert'; relation: Relation; new: Row }
-  | { tag: 'update'; relation: Relation; old: Row | null; new: Row }
-  | { tag: 'delete'; relation: Relation; old: Row }
+  /**
+   * `whole`: the old row carries every column (REPLICA IDENTITY FULL, 'O');
+   * else it carries the identity's columns ('K'), or for an update that
+   * kept them, nothing.
+   */
+  | { tag: 'update'; relation: Relation; old: Row | null; whole: boolean; new: Row }
+  | { tag: 'delete'; relation: Relation; old: Row; whole: boolean }
   /** A logical decoding message (pg_logical_emit_message), sent with `messages 'true'`. */
   | { tag: 'message'; transactional: boolean; prefix: string; content: Buffer }
   | { tag: 'other'; code: string };
@@ -136,17 +141,18 @@ export function decodePgoutput(buffer: Buffer, relations: Map<number, Relation>)
     case 'U': {
       const relation = relationAt();
       let old: Row | null = null;
-      if (buffer[at] === 0x4b /* K */ || buffer[at] === 0x4f /* O */) {
+      const whole = buffer[at] === 0x4f; /* O */
+      if (buffer[at] === 0x4b /* K */ || whole) {
         at += 1;
         old = tuple(relation);
       }
       at += 1; // 'N'
-      return { tag: 'update', relation, old, new: tuple(relation, old) };
+      return { tag: 'update', relation, old, whole, new: tuple(relation, old) };
     }
     case 'D': {
       const relation = relationAt();
-      at += 1; // 'K' or 'O'
-      return { tag: 'delete', relation, old: tuple(relation) };
+      const whole = buffer[at++] === 0x4f; // 'O', else 'K'
+      return { tag: 'delete', relation, old: tuple(relation), whole };
     }
     case 'M': {
       const transactional = (buffer[at++]! & 1) === 1;

@@ -33,7 +33,12 @@ export function replicationItems(
       'set capture.replication.slot to another name in nudge.yaml',
     );
   }
-  const identities = identityPlan(desired?.fullIdentity ?? [], state.identities, state.madeFull);
+  const identities = identityPlan(
+    desired?.fullIdentity ?? [],
+    state.identities,
+    state.madeFull,
+    state.partitions,
+  );
   items.push(...identities.full);
   for (const spec of desired?.publications ?? []) {
     const deployed = state.publications.find((p) => p.name === spec.name);

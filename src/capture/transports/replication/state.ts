@@ -1,6 +1,7 @@
 // Reads what capture: replication has deployed: Nudge's publications with
 // their markers and catalog fingerprints, the slots they name, the tables
-// whose replica identity is not the default, and those Nudge made FULL.
+// whose replica identity is not the default, those Nudge made FULL, and the
+// partitions of every partitioned table (each has a replica identity of its own).
 // Read-only; plan and teardown (slot.ts nudgeReplication) both start from it.
 import type { Sql } from '../../../source/connect.js';
 import type { TableName } from '../../../source/names.js';
@@ -33,7 +34,18 @@ export interface ReplicationState {
   identities: TableIdentity[];
   /** Tables Nudge made FULL from DEFAULT: the union of its publications' markers. */
   madeFull: TableName[];
+  /**
+   * Every partition, at any depth, of every partitioned table: its identity
+   * is its own (identity.ts). Foreign ones, which are not published, are left out.
+   */
+  partitions: Partition[];
   database: string;
+}
+
+export interface Partition {
+  table: TableName;
+  /** A partitioned table it is a partition of, directly or through another. */
+  of: TableName;
 }
 
 export async function readReplicationState(sql: Sql): Promise<ReplicationState> {
@@ -70,6 +82,15 @@ export async function readReplicationState(sql: Sql): Promise<ReplicationState> 
             or (n.nspname::text, c.relname::text) in (
                  select * from unnest(${madeFull.map((t) => t.schema)}::text[],
                                       ${madeFull.map((t) => t.table)}::text[])))`;
+  const partitions = await sql<
+    { schema: string; table: string; of_schema: string; of_table: string }[]
+  >`
+    select n.nspname as schema, c.relname as table, an.nspname as of_schema, a.relname as of_table
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      cross join lateral pg_partition_ancestors(c.oid) up
+      join pg_class a on a.oid = up.relid join pg_namespace an on an.oid = a.relnamespace
+     where c.relispartition and c.relkind in ('r', 'p') and a.oid <> c.oid
+     order by 3, 4, 1, 2`;
   return {
     serverVersion: version,
     publications,
@@ -79,6 +100,10 @@ export async function readReplicationState(sql: Sql): Promise<ReplicationState> 
       identity: identityOf(row.identity),
     })),
     madeFull,
+    partitions: partitions.map((row) => ({
+      table: { schema: row.schema, table: row.table },
+      of: { schema: row.of_schema, table: row.of_table },
+    })),
     database: server!.database,
   };
 }
