@@ -95,7 +95,7 @@ const TIMESTAMP_END_DAY = 109_203_528n + FIRST_DAY;
  * offset follow it. Anything else is undefined, PostgreSQL's other input
  * forms (`Dec 7 2026`, `yesterday`, `now`, `12/07/2026`) too. Segment SQL
  * reads attributes the same way: nudge_engine.attribute_timestamptz and
- * attribute_date (migration 028), which check the same parts, so year 0
+ * attribute_date (migrations 028, 029), which check the same parts, so year 0
  * and a time outside the range, before or after its offset, are none there
  * either.
  */

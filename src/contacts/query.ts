@@ -554,8 +554,10 @@ export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; typ
     case 'jsonb':
       return { sql: `(${value})`, type };
     default:
-      // Text, declared or not: a number as the engine reads it (migration 028).
-      return { sql: `nudge_engine.attribute_text(${value})`, type: 'text' };
+      // Text, declared or not: a number as the engine reads it (migration
+      // 028); given the attributes and the name, it reads the value once
+      // for most values (029).
+      return { sql: `nudge_engine.attribute_text(c.attributes, ${key})`, type: 'text' };
   }
 }
 

@@ -20,6 +20,12 @@ export interface SavedCursor {
   /** The position after the last row whose batch is committed; null before the first. */
   after: unknown;
   run_started_at: string;
+  /**
+   * The start of the oldest transaction open on the source when this run
+   * began, when earlier than run_started_at: the next run starts there
+   * (since.ts nextSince), so a change it commits late is not missed.
+   */
+  open_since?: string;
   /** Where the next incremental run starts, once this one is done. */
   next_since: string | null;
   /**
@@ -94,7 +100,15 @@ export interface RunPlan {
  */
 export function planRun(
   state: SyncState | null,
-  request: { full?: boolean; since?: Date; source: SourceKind; incremental: boolean; now: Date },
+  request: {
+    full?: boolean;
+    since?: Date;
+    source: SourceKind;
+    incremental: boolean;
+    now: Date;
+    /** The oldest transaction open on the source at `now` began then (SourceClock). */
+    openSince?: Date | null;
+  },
 ): RunPlan {
   // What the last run could not write whole is read again by an incremental
   // run (a full one reads everything anyway); a run that did not finish
@@ -113,6 +127,7 @@ export function planRun(
       since,
       after: null,
       run_started_at: request.now.toISOString(),
+      ...(request.openSince ? { open_since: request.openSince.toISOString() } : {}),
       next_since: null,
       ...(mode === 'incremental' && reread.length > 0 ? { reread } : {}),
     },

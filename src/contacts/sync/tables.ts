@@ -14,8 +14,9 @@ import {
 } from '../mapping.js';
 import { planRun, readState, withSyncLock } from './checkpoint.js';
 import { type PageReader, runSync, type SyncResult } from './runner.js';
+import { INCREMENTAL_OVERLAP_MS, nextSince, runStart } from './since.js';
 import { apiTableReader, dbTableReader } from './sources.js';
-import { INCREMENTAL_OVERLAP_MS, type SyncRunOptions } from './users.js';
+import type { SyncRunOptions } from './users.js';
 import { contactIds, insertEvents, mergeAttributes, refKey } from './write.js';
 
 /** A table's sync as sync_state names it: `table:public.orders`. */
@@ -31,16 +32,19 @@ export async function syncTable(
   const label = formatTableName(mapping.table);
   return withSyncLock(options.engineUrl, name, async () => {
     options.onLocked?.();
-    const [clock] =
-      source.kind === 'database'
-        ? await source.sql<{ now: Date }[]>`select now() as now`
-        : await engine<{ now: Date }[]>`select now() as now`;
+    const overlapMs = options.overlapMs ?? INCREMENTAL_OVERLAP_MS;
+    const start = await runStart(source, engine, {
+      label,
+      incremental: mapping.changedAt !== null,
+      overlapMs,
+      log: report.log,
+    });
     const plan = planRun(await readState(engine, name), {
       ...(options.full ? { full: true } : {}),
       ...(options.since ? { since: options.since } : {}),
       source: source.kind,
       incremental: mapping.changedAt !== null,
-      now: clock!.now,
+      ...start,
     });
     if (!mapping.changedAt) {
       const asked = options.since ? ' (--since is ignored)' : '';
@@ -62,7 +66,6 @@ export async function syncTable(
     report.log.debug(
       `${label}: synced as ${mapping.mode}${mapping.mode === 'attributes' ? ' (one batch at a time)' : ''}, contact by ${mapping.contact.by} column ${mapping.contact.column}, keyset ${[...(run.mode === 'incremental' && mapping.changedAt ? [mapping.changedAt] : []), ...mapping.primaryKey].join(', ')}`,
     );
-    const since = Date.parse(plan.cursor.run_started_at) - INCREMENTAL_OVERLAP_MS;
     return runSync({
       engine,
       name,
@@ -75,7 +78,7 @@ export async function syncTable(
       // commits. Events are keyed and unordered, so they keep the overlap.
       concurrency: mapping.mode === 'attributes' ? 1 : (options.concurrency ?? 2),
       report,
-      nextSince: mapping.changedAt ? new Date(since).toISOString() : null,
+      nextSince: mapping.changedAt ? nextSince(plan.cursor, overlapMs) : null,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
       async write(tx, page) {

@@ -13,6 +13,7 @@ import { noteConflicts, planRun, readState, type SyncStats, withSyncLock } from 
 import { readUsers, upsertUsersInDatabase, userMappingSql } from './in-database.js';
 import type { SyncReporter } from './report.js';
 import { type PageReader, runSync, type SyncResult } from './runner.js';
+import { INCREMENTAL_OVERLAP_MS, nextSince, runStart } from './since.js';
 import { apiUserReader, dbUserReader, type UserCursor } from './sources.js';
 import { markDeleted, markDeletedBetween, touchUsers, writeUsers } from './write.js';
 
@@ -43,14 +44,9 @@ export interface SyncRunOptions {
    */
   onLocked?: () => void;
   report: SyncReporter;
+  /** Taken off the next incremental run's start (since.ts INCREMENTAL_OVERLAP_MS; tests shorten it). */
+  overlapMs?: number;
 }
-
-/**
- * How far back the next incremental run starts before this run's start: a
- * change whose transaction committed late (its updated_at earlier than rows
- * already read) is still picked up. Re-reading a row is harmless.
- */
-export const INCREMENTAL_OVERLAP_MS = 60_000;
 
 export const USERS_SYNC = 'users';
 
@@ -67,13 +63,19 @@ export async function syncUsers(
   );
   return withSyncLock(options.engineUrl, USERS_SYNC, async () => {
     options.onLocked?.();
-    const now = await clock(source.kind === 'database' ? source.sql : engine);
+    const overlapMs = options.overlapMs ?? INCREMENTAL_OVERLAP_MS;
+    const start = await runStart(source, engine, {
+      label: 'users',
+      incremental: true,
+      overlapMs,
+      log: report.log,
+    });
     const plan = planRun(await readState(engine, USERS_SYNC), {
       ...(options.full ? { full: true } : {}),
       ...(options.since ? { since: options.since } : {}),
       source: source.kind,
       incremental: true,
-      now,
+      ...start,
     });
     const run = {
       mode: plan.cursor.mode,
@@ -129,7 +131,7 @@ export async function syncUsers(
       reader: reader as PageReader<unknown>,
       concurrency: options.concurrency ?? 2,
       report,
-      nextSince: new Date(Date.parse(runStartedAt) - INCREMENTAL_OVERLAP_MS).toISOString(),
+      nextSince: nextSince(plan.cursor, overlapMs),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
       async write(tx, page) {
@@ -273,10 +275,4 @@ function stampReads(
     },
     ...(reader.total ? { total: reader.total.bind(reader) } : {}),
   };
-}
-
-/** The time on a database's clock (the source's for updated_at, the engine's for its own rows). */
-async function clock(sql: postgres.Sql): Promise<Date> {
-  const [row] = await sql<{ now: Date }[]>`select now() as now`;
-  return row!.now;
 }
