@@ -28,7 +28,7 @@ import type { StopSignals } from './signals.js';
  * How to run the other commands on the demo database from a second
  * terminal, literally: its URL, and the project `nudge dev` runs — the
  * bundled demo's nudge.yaml (with no --config they would load the folder's,
- * none: an empty project, and its master key lies beside that file). Each
+ * none: an empty project). Each
  * command carries the URL itself, so any one line works pasted alone: without
  * it a command looks for an embedded store beside that nudge.yaml
  * (examples/demo/.nudge/pg), not the one `nudge dev` runs. The export line

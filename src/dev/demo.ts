@@ -1,7 +1,10 @@
 // The demo database `nudge dev` and a URL-less `nudge start` run on: a
 // Supabase-shaped database with the demo app's tables, on the embedded server
 // under .nudge/. Created once and kept between runs (`fresh` starts it over);
-// the app's tables (demo.sql) are brought up to date on every open.
+// the app's tables (demo.sql) are brought up to date on every open. And the
+// bundled demo project's master key, which lives in the folder, not in the
+// package beside the demo's nudge.yaml.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +12,8 @@ import postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { EngineStore } from '../db/engine.js';
 import { lockKey } from '../db/locks.js';
+import { keyFilePath, masterKey } from '../db/secrets.js';
+import { NudgeError } from '../errors.js';
 import { type EmbeddedServer, runningUrl, startEmbedded } from './embedded.js';
 import { createSupabaseDatabase, installSupabaseRoles } from './supabase.js';
 
@@ -18,6 +23,37 @@ export const DEMO_DATABASE = 'nudge_demo';
 export const DEMO_CONFIG = fileURLToPath(
   new URL('../../examples/demo/nudge.yaml', import.meta.url),
 );
+
+/** Where demoMasterKey keeps the key: the folder's .nudge, or the package's while only it has one. */
+export function demoKeyDir(folder: string): string {
+  const earlier = path.dirname(DEMO_CONFIG);
+  const inPackage = !existsSync(keyFilePath(folder)) && existsSync(keyFilePath(earlier));
+  return inPackage ? earlier : folder;
+}
+
+/**
+ * The bundled demo's master key, for `nudge dev` in a folder without a
+ * nudge.yaml: the folder's .nudge/secret.key (made on first use), beside the
+ * demo database (.nudge/pg) whose secrets it encrypts, where the other
+ * commands run in that folder look for it. Not beside the demo's nudge.yaml,
+ * in Nudge's package: for an `npm -g` install a folder every user shares,
+ * that an upgrade replaces, and that may be read-only. A key an earlier
+ * Nudge made there is read while the folder has none, so that the secrets
+ * stored with it still decrypt; nothing is written there.
+ */
+export function demoMasterKey(folder: string): Buffer {
+  const dir = demoKeyDir(folder);
+  try {
+    return masterKey({ dir, env: {} });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code) throw error; // the key file's own errors say where and what to do
+    throw new NudgeError(
+      `cannot read or make the demo's master key ${keyFilePath(dir)} (${code})`,
+      'run nudge dev in a folder you can write, or set NUDGE_SECRET_KEY (openssl rand -base64 32)',
+    );
+  }
+}
 
 /**
  * Whether the engine store is nudge dev's demo database: the one whose clock

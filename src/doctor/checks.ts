@@ -3,7 +3,6 @@
 // check an outcome (ok, warn, fail), a label, a message and a one-line fix.
 // Every check stands alone: one that fails or throws never stops the others.
 
-import path from 'node:path';
 import { transportOf } from '../capture/transports/index.js';
 import {
   type FeatureLoad,
@@ -19,7 +18,7 @@ import { liveSyncTables } from '../contacts/live.js';
 import { segmentProblem } from '../contacts/query.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
 import { checkStoredSecrets, SecretError } from '../db/secrets.js';
-import { DEMO_CONFIG, DEMO_DATABASE } from '../dev/demo.js';
+import { DEMO_DATABASE } from '../dev/demo.js';
 import { emailCheck } from '../email/doctor.js';
 import { NudgeError } from '../errors.js';
 import { keySourceOf } from '../server/ingest-secrets.js';
@@ -226,7 +225,7 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
     }
   } catch (error) {
     const e = sourceError(error, 'cannot read the secrets');
-    say('fail', 'Secrets', e.message, demoKeyHint(error, demo, project) ?? e.hint);
+    say('fail', 'Secrets', e.message, demoKeyHint(error, demo) ?? e.hint);
   }
 }
 
@@ -256,19 +255,14 @@ async function segmentsCheck(sql: Sql, project: LoadedConfig, say: Say): Promise
 }
 
 /**
- * nudge dev's demo database read from another folder without its --config:
- * its secrets are under the demo project's key, which the line nudge dev
- * printed for another terminal names. Said instead of the general hint,
- * which ends in `nudge secret reset`: nothing is lost here.
+ * nudge dev's demo database read with a key that is not the one nudge dev
+ * keeps beside it (run from another folder): its secrets open in the folder
+ * nudge dev runs in. Said instead of the general hint, which ends in
+ * `nudge secret reset`: nothing is lost here.
  */
-export function demoKeyHint(
-  error: unknown,
-  demo: boolean,
-  project: LoadedConfig,
-): string | undefined {
-  if (!demo || !(error instanceof SecretError) || project.file === DEMO_CONFIG) return undefined;
-  const config = path.relative(project.cwd, DEMO_CONFIG);
-  return `this is nudge dev's demo database, whose secrets are under the demo project's key: run this with --config ${config} (as nudge dev printed for another terminal)`;
+export function demoKeyHint(error: unknown, demo: boolean): string | undefined {
+  if (!demo || !(error instanceof SecretError)) return undefined;
+  return `this is nudge dev's demo database, whose secrets are under the key nudge dev keeps beside it (.nudge/secret.key in the folder it runs in): run this in that folder, with the commands nudge dev printed for another terminal`;
 }
 
 /** What the database checks share. */

@@ -20,6 +20,7 @@ import {
 } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.js';
 import { masterKey } from '../db/secrets.js';
+import { keySourceOf } from '../server/ingest-secrets.js';
 
 /** What a link lets its holder do: unsubscribe from one topic, or manage every topic. */
 export type LinkPurpose = 'unsubscribe' | 'preferences';
@@ -109,7 +110,7 @@ export function linkSignerFor(project: LoadedConfig): LinkSigner {
     signer = makeLinkSigner(
       configured
         ? configured.map((key) => Buffer.from(key, 'utf8'))
-        : [masterKey({ dir: project.dir, env: project.env })],
+        : [masterKey(keySourceOf(project))],
     );
     signers.set(project, signer);
   }

@@ -8,6 +8,7 @@ import type postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
 import type { LoadedConfig } from '../config/load.js';
 import { ensureSecret, generateWebhookSecret, type KeySource } from '../db/secrets.js';
+import { DEMO_CONFIG, demoKeyDir } from '../dev/demo.js';
 import { NudgeError } from '../errors.js';
 
 export const INGEST_SECRET = 'ingest';
@@ -20,8 +21,16 @@ export interface IngestSecrets {
   shared: string;
 }
 
-/** The master key lives with the project: NUDGE_SECRET_KEY from its env, or its .nudge/secret.key. */
+/**
+ * The master key lives with the project: NUDGE_SECRET_KEY from its env, or
+ * its .nudge/secret.key. The bundled demo's lives in the folder it runs in,
+ * not in Nudge's package beside its nudge.yaml (dev/demo.ts demoMasterKey):
+ * the commands `nudge dev` prints (`--config <package>/examples/demo/…`)
+ * find the key `nudge dev` made.
+ */
 export function keySourceOf(project: LoadedConfig): KeySource {
+  if (project.file === DEMO_CONFIG && !project.env.NUDGE_SECRET_KEY?.trim())
+    return { dir: demoKeyDir(project.cwd), env: project.env };
   return { dir: project.dir, env: project.env };
 }
 
