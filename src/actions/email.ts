@@ -5,7 +5,7 @@
 import { admitEmails } from '../email/admission.js';
 import { unsubscribeHeaders } from '../email/headers.js';
 import { type EmailLinks, emailLinks } from '../email/links.js';
-import { recipientContacts, recipientOf, text } from '../email/recipient.js';
+import { readRecipients, text } from '../email/recipient.js';
 import { TRANSACTIONAL, topicOfAction } from '../email/topics.js';
 import { makeDevMailbox } from './dev-mailbox.js';
 import type { EmailSender, OutgoingEmail } from './email-sender.js';
@@ -52,7 +52,8 @@ function emailProviderOf(run: ActionRun, env: ActionEnv): ProviderName {
  * Non-transactional email gets its topic's unsubscribe link and headers,
  * signed, as the preference link is, for the contact who receives it
  * (recipient.ts); it is refused when no contact has the recipient's address,
- * as nobody could unsubscribe.
+ * as nobody could unsubscribe. The recipient is the one admission read and
+ * checked (run.recipient); only a run that skipped admission is read here.
  */
 export async function composeEmail(
   run: ActionRun,
@@ -68,7 +69,7 @@ export async function composeEmail(
   };
   const topic = topicOfAction(email, params);
   if ('error' in topic) throw new PermanentError(topic.error);
-  const recipient = recipientOf(run);
+  const recipient = run.recipient ?? (await readRecipients(env.sql, [run]))[0]!;
   if ('error' in recipient) throw new PermanentError(recipient.error);
   const from = text(params.from) ?? text(email.from) ?? null;
   if (!from && needsSender) {
@@ -78,7 +79,7 @@ export async function composeEmail(
   }
   const transactional = topic.topic === TRANSACTIONAL;
   // The links name the contact who receives the email, never another one.
-  const [contactId] = await recipientContacts(env.sql, [{ run, address: recipient.address }]);
+  const { contactId } = recipient;
   if (!contactId && !transactional) {
     throw new PermanentError(noContactToUnsubscribe(run, recipient.address, topic.topic));
   }

@@ -4,6 +4,7 @@
 // last attempt. One file per effect implements ActionProvider.
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
+import type { RecipientReading } from '../email/recipient.js';
 import type { Clock } from '../engine/wiring/clock.js';
 import type { Action } from '../features/schema.js';
 
@@ -44,6 +45,12 @@ export interface ActionRun {
   context: TemplateContext;
   /** Attempts made before this one. */
   attempts: number;
+  /**
+   * An email's recipient as its admission read it (email/recipient.ts): the
+   * message goes to it and its links name its contact, so what was checked
+   * is what is sent. Unset before admission.
+   */
+  recipient?: RecipientReading;
 }
 
 export interface ActionEnv {

@@ -8,42 +8,39 @@ import type { ActionEnv, ActionRun, Admission } from '../actions/types.js';
 import { optedOut } from '../contacts/preferences.js';
 import type { Db } from '../contacts/store.js';
 import { type DailyWindow, deferral, isTimeZone } from './quiet-hours.js';
-import { recipientContacts, recipientOf } from './recipient.js';
+import { readRecipients } from './recipient.js';
 import { suppressionsOf } from './suppression.js';
 import { TRANSACTIONAL, topicOfAction } from './topics.js';
 
 /**
- * One verdict per run: skip (with the decision's reason) or go, with the
- * run's contact found by its address when the run names none. Runs whose
- * topic or recipient is wrong, or whose recipient is no contact, go on and
- * fail in execute with the message.
+ * One verdict per run: skip (with the decision's reason) or go, with its
+ * recipient as read here (readRecipients), which the message then goes to,
+ * and the run's contact found by its address when the run names none. Runs
+ * whose topic or recipient is wrong, or whose recipient is no contact, go on
+ * and fail in execute with the message.
  */
 export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Promise<Admission[]> {
-  const checked = runs.map((run) => {
+  const recipients = await readRecipients(db, runs);
+  const checked = runs.map((run, i) => {
     const topic = topicOfAction(env.project.config.email, run.params as { topic?: string });
-    const recipient = recipientOf(run);
+    const recipient = recipients[i]!;
     return {
-      run,
+      run: { ...run, recipient },
       topic: 'topic' in topic ? topic.topic : undefined,
       address: 'address' in recipient ? recipient.address : undefined,
+      contactId: 'address' in recipient ? recipient.contactId : null,
     };
   });
   const refusable = checked.filter(
     (c) => c.topic !== undefined && c.topic !== TRANSACTIONAL && c.address !== undefined,
   );
-  if (refusable.length === 0) return runs.map((run) => ({ go: run }));
+  if (refusable.length === 0) return checked.map((c) => ({ go: c.run }));
 
-  const recipients = await recipientContacts(
-    db,
-    refusable.map((c) => ({ run: c.run, address: c.address! })),
-  );
   const suppressed = await suppressionsOf(
     db,
     refusable.map((c) => c.address!),
   );
-  const withContact = refusable
-    .map((c, i) => ({ ...c, contactId: recipients[i] ?? null }))
-    .filter((c) => c.contactId !== null);
+  const withContact = refusable.filter((c) => c.contactId !== null);
   const out = await optedOut(
     db,
     withContact.map((c) => ({ contactId: c.contactId!, topic: c.topic! })),
@@ -78,7 +75,7 @@ export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Pr
     const reason = suppressed.get(c.address!);
     if (reason) verdicts.set(c.run, { skip: `suppressed (${c.address} ${reason})` });
   }
-  return runs.map((run) => verdicts.get(run) ?? { go: run });
+  return checked.map((c) => verdicts.get(c.run) ?? { go: c.run });
 }
 
 /**

@@ -2,7 +2,10 @@
 // mailbox its rendered `to` names (else the contact's email); the contact who
 // can refuse it is the one that holds that address, which is not always the
 // run's contact (`to: new.invitee_email` on an inviter's feature). Admission
-// checks that contact's opt-outs and the email's links unsubscribe it.
+// reads the recipient once (readRecipients) and hands that reading on with
+// the run: the suppression and opt-out it checks, the mailbox the provider is
+// given and the contact the email's links unsubscribe are one reading, never
+// two that a contact changed between could make disagree.
 import { formatMailbox, mailboxOf } from '../actions/params.js';
 import type { ActionRun } from '../actions/types.js';
 import type { Db } from '../contacts/store.js';
@@ -12,10 +15,31 @@ export interface Recipient {
   mailbox: string;
   /** The bare address, lower-cased: what suppressions, opt-outs and contacts are found by. */
   address: string;
+  /** The contact who receives it and can refuse it (recipientContacts); null when none has the address. */
+  contactId: string | null;
 }
 
-/** The recipient of a run whose params are rendered: `to`, else the contact's email. */
-export function recipientOf(run: ActionRun): Recipient | { error: string } {
+/** Why a run's recipient cannot be read: no address, or not exactly one mailbox. */
+export type RecipientReading = Recipient | { error: string };
+
+/**
+ * Each run's recipient, read once: its rendered `to`, else the contact's
+ * email, as one mailbox, and the contact who receives it. One query for the
+ * contacts, and none when every run goes to its own contact.
+ */
+export async function readRecipients(db: Db, runs: ActionRun[]): Promise<RecipientReading[]> {
+  const mailboxes = runs.map(mailboxOfRun);
+  const readable = runs.flatMap((run, i) => {
+    const mailbox = mailboxes[i]!;
+    return 'error' in mailbox ? [] : [{ run, address: mailbox.address }];
+  });
+  const contacts = await recipientContacts(db, readable);
+  let n = 0;
+  return mailboxes.map((m) => ('error' in m ? m : { ...m, contactId: contacts[n++] ?? null }));
+}
+
+/** The mailbox a run whose params are rendered goes to: `to`, else the contact's email. */
+function mailboxOfRun(run: ActionRun): Omit<Recipient, 'contactId'> | { error: string } {
   const to = text((run.params as { to?: unknown }).to) ?? text(run.context.contact?.email);
   if (!to) {
     return {
@@ -39,7 +63,7 @@ export function text(value: unknown): string | undefined {
  * (not deleted) with that address, else null. One query, and none when every
  * run goes to its own contact.
  */
-export async function recipientContacts(
+async function recipientContacts(
   db: Db,
   runs: { run: ActionRun; address: string }[],
 ): Promise<(string | null)[]> {

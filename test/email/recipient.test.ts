@@ -5,9 +5,15 @@
 // opt-out checked and the unsubscribe link are the recipient's; when no
 // contact has the address, a non-transactional email is refused, as nobody
 // could unsubscribe from it. A complaint unsubscribes the recipient.
+// Admission reads the recipient once, and the message goes to that reading:
+// a contact that takes the address between the check and the send is not
+// mailed on a check made for someone else.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emailProvider } from '../../src/actions/email.js';
+import type { ActionRun, RemoteProvider } from '../../src/actions/types.js';
 import { setPreferences } from '../../src/contacts/preferences.js';
 import { linkSignerFor } from '../../src/email/links.js';
+import { uniqueKey } from '../actions/setup.js';
 import { useDatabase } from '../harness/db.js';
 import { type EmailWorld, resendAccepts, startEmailWorld, svixHeaders } from './setup.js';
 
@@ -184,5 +190,81 @@ describe('a `to` naming someone other than the run’s contact', () => {
     expect(await answer.json()).toMatchObject({ applied: { unsubscribed: true } });
     expect(await subscribed(invitee, '*')).toBe(false);
     expect(await subscribed(inviter, '*')).toBe(true);
+  });
+});
+
+describe('one reading of the recipient, from the check to the send', () => {
+  const email = emailProvider as RemoteProvider;
+
+  /** A rendered email run of the inviter's feature, as admission is given it. */
+  const runOf = (contactId: string, from: string, params: Record<string, unknown>): ActionRun => ({
+    id: 0,
+    key: uniqueKey('one-reading'),
+    feature: 'invites',
+    contactId,
+    stage: 'invited',
+    kind: 'email',
+    params: { template: 'news', topic: 'marketing', ...params } as never,
+    context: { contact: { id: contactId, email: from } },
+    attempts: 0,
+  });
+
+  /** Admits the run as an attempt does, and returns the run it lets go. */
+  async function admitted(run: ActionRun): Promise<ActionRun> {
+    const [verdict] = await email.admit!([run], world.env, world.sql as never);
+    expect(verdict).toHaveProperty('go');
+    return (verdict as { go: ActionRun }).go;
+  }
+
+  it('does not mail a contact that took the address after admission found none', async () => {
+    const inviter = await world.contact('inviter5@example.com');
+    const go = await admitted(
+      runOf(inviter, 'inviter5@example.com', { to: ' "Late Comer" <LATE5@Example.com> ' }),
+    );
+    // Between the check and the send, a contact who wants no offers gets the address.
+    const late = await world.contact('late5@example.com');
+    await setPreferences(world.sql, late, { marketing: false }, 'one-click');
+    const refusal = await email.execute(go, world.env).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(refusal?.message).toMatch(
+      /^email to late5@example\.com \(topic marketing\) has no contact to unsubscribe/,
+    );
+    expect(world.smtp.messages.filter((m) => m.to.includes('LATE5@Example.com'))).toEqual([]);
+  });
+
+  it('signs the links for the contact whose opt-out was checked, though the address moved since', async () => {
+    const inviter = await world.contact('inviter6@example.com');
+    const first = await world.contact('moved6@example.com');
+    const go = await admitted(runOf(inviter, 'inviter6@example.com', { to: 'Moved6@Example.com' }));
+    // The checked contact gives the address up; another, opted out, takes it.
+    await world.sql`update nudge_engine.contacts set email = 'elsewhere6@example.com' where id = ${first}`;
+    const second = await world.contact('moved6@example.com');
+    await setPreferences(world.sql, second, { marketing: false }, 'one-click');
+    const sent = await email.execute(go, world.env);
+    const messageId = (sent as { message_id: string }).message_id;
+    const mail = await world.smtp.waitFor((m) => m.headers['message-id'] === messageId);
+    // SMTP writes the domain in lower case.
+    expect(mail.to).toEqual(['Moved6@example.com']);
+    expect(contactOfLink(unsubscribeUrl(mail.headers))).toBe(first);
+  });
+
+  it('reads a display name, upper case and spaces the same for the check, the contact and the send', async () => {
+    const ann = await world.contact('ann7@example.com');
+    const inviter = await world.contact('inviter7@example.com');
+    const to = '  "Ann, the Invitee" <ANN7@Example.COM>  ';
+    await setPreferences(world.sql, ann, { marketing: false }, 'one-click');
+    expect(await world.send(inviter, { topic: 'marketing', to })).toMatchObject({
+      status: 'skipped',
+      last_error: 'unsubscribed (topic marketing)',
+    });
+    await setPreferences(world.sql, ann, { marketing: true }, 'one-click');
+    const sent = await world.send(inviter, { topic: 'marketing', to });
+    expect(sent.status).toBe('succeeded');
+    const mail = await mailOf(sent);
+    expect(mail.to).toEqual(['ANN7@example.com']);
+    expect(mail.headers.to).toBe('"Ann, the Invitee" <ANN7@example.com>');
+    expect(contactOfLink(unsubscribeUrl(mail.headers))).toBe(ann);
   });
 });
