@@ -20,6 +20,34 @@ export interface SimulatedContact {
   label: string;
 }
 
+/** Whether a contact is the book's (its row as it is today), not one the simulation made from the events. */
+export function fromBook(contact: SimulatedContact): boolean {
+  return !contact.id.startsWith('new:');
+}
+
+/**
+ * The contacts as the engine saw them at these kept events, where it kept
+ * that: an action it ran for the contact on the event keeps the contact's
+ * row in its run's context (the decision log's `action` decision names the
+ * run). By `${inboxId}\0${contactId}`; an event with no such run is absent.
+ */
+export async function contactsThen(
+  engine: postgres.Sql,
+  seen: { inboxId: number; contactId: string }[],
+): Promise<Map<string, Row>> {
+  if (seen.length === 0) return new Map();
+  const rows = await engine<{ inbox: number; contact: string; row: Row }[]>`
+    select distinct on (d.inbox_id, d.contact_id)
+           d.inbox_id::float8 as inbox, d.contact_id::text as contact, r.context -> 'contact' as row
+      from nudge_engine.decisions d
+      join nudge_engine.action_runs r on r.key = d.detail ->> 'key'
+     where d.contact_id = any(${[...new Set(seen.map((s) => s.contactId))]}::uuid[])
+       and d.inbox_id = any(${[...new Set(seen.map((s) => s.inboxId))]}::bigint[])
+       and d.outcome = 'action' and jsonb_typeof(r.context -> 'contact') = 'object'
+     order by d.inbox_id, d.contact_id, d.id`;
+  return new Map(rows.map((r) => [`${r.inbox}\0${r.contact}`, r.row]));
+}
+
 /** The key resolveContact would see an identity under. */
 export function identityKey(identity: ContactIdentity): string {
   return JSON.stringify([

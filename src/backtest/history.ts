@@ -20,6 +20,11 @@
 // table by primary key, as the row is now (withColumns), and what cannot be
 // (a row deleted since, an old row's values) is said in the report.
 //
+// A value read from the table is today's, not the event's. Where the inbox
+// keeps a later change of the same row whose old row holds it, that past
+// value is read instead (withPastValues); the rest are counted, per place,
+// as todaysValues, which the report shows with the events they touched.
+//
 // Only the events the feature triggers on are read (its table and
 // operations, or its event), unless its journeys wait on other events. A
 // scheduled feature reads the runs the engine kept (schedule:<feature>
@@ -50,6 +55,21 @@ export type HistorySource = 'kept events' | 'rows';
 
 export interface PastEvent extends InboxRow {
   from: HistorySource;
+  /**
+   * The columns of new_row that hold the row's value of today, not the
+   * event's (a row rebuilt from the table, a column kept events lacked);
+   * unset when every value is the event's own. withPastValues replaces them
+   * with past values where kept changes know them.
+   */
+  todays?: string[];
+}
+
+/** A place where a backtest read today's value instead of the event's, and for how many events. */
+export interface TodaysValue {
+  /** What was read as it is today, in words. */
+  what: string;
+  /** The events whose values (and so whose verdicts) it touched. */
+  events: number;
 }
 
 /** Where each table's part of the window comes from, for the report. */
@@ -72,6 +92,8 @@ export interface History {
   gaps: string[];
   /** What was read other than it was at the time (columns read from rows as they are now), likewise. */
   simplifications: string[];
+  /** Each place an event's row holds today's values, counted; complete once every event has been read. */
+  todaysValues: TodaysValue[];
   /** The events in time order, a page at a time. */
   events: AsyncIterable<PastEvent[]>;
 }
@@ -113,7 +135,13 @@ export async function readHistory(options: {
   const plans: SourcePlan[] = [];
   const gaps: string[] = [];
   const simplifications: string[] = [];
+  const todaysValues: TodaysValue[] = [];
   const trigger = triggerTable(feature);
+  const table = trigger && options.catalog.get(trigger.table);
+  // The columns of its rows the feature reads: a value of today matters there only.
+  const wanted = table
+    ? readColumns(table, options.reads ?? { all: 'not said' }, options.exclude)
+    : [];
   const names = eventNames(feature);
 
   let rows: AsyncIterable<PastEvent[]> | undefined;
@@ -131,7 +159,6 @@ export async function readHistory(options: {
       : [];
     const keptFrom = oldest ? within(oldest.occurred_at, from, to) : to;
     if (keptFrom > from) {
-      const table = options.catalog.get(trigger.table);
       const column = table && creationColumn(table);
       // Past rows stand only for inserts.
       if (!trigger.operations.includes('insert')) {
@@ -148,7 +175,23 @@ export async function readHistory(options: {
         const captured = engine
           ? await keptInsertKeys(engine, table, column, from, keptFrom)
           : new Set<string>();
-        rows = tableRows(options.source, table, column, from, keptFrom, captured, options.exclude);
+        rows = withPastValues(
+          tableRows(
+            options.source,
+            table,
+            column,
+            from,
+            keptFrom,
+            captured,
+            options.exclude,
+            wanted,
+          ),
+          engine,
+          table,
+          `${name}: inserts rebuilt from the rows (new.* as the rows are now)`,
+          simplifications,
+          todaysValues,
+        );
       }
     }
     if (keptFrom < to) plans.push({ table: name, source: 'kept events', from: keptFrom, to });
@@ -182,22 +225,23 @@ export async function readHistory(options: {
   let kept = engine
     ? keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names })
     : nothing();
-  const table = trigger && options.catalog.get(trigger.table);
-  if (table && options.reads) {
-    const wanted = readColumns(table, options.reads, options.exclude);
-    if (wanted.length) {
-      kept = withColumns(
-        kept,
-        options.source,
-        table,
-        wanted,
-        trigger.operations,
-        simplifications,
-        gaps,
-      );
-    }
+  if (table && options.reads && wanted.length) {
+    kept = withPastValues(
+      withColumns(kept, options.source, table, wanted, trigger.operations, simplifications, gaps),
+      engine,
+      table,
+      `${formatTableName(table)}: columns kept events lacked, read from the rows as they are now`,
+      simplifications,
+      todaysValues,
+    );
   }
-  return { plans, gaps, simplifications, events: rows ? mergeByTime(rows, kept) : kept };
+  return {
+    plans,
+    gaps,
+    simplifications,
+    todaysValues,
+    events: rows ? mergeByTime(rows, kept) : kept,
+  };
 }
 
 /** No events: where Nudge never ran, none were kept. */
@@ -259,7 +303,7 @@ async function* keptEvents(
   // (PostgreSQL before 14).
   const read = async (after: bigint) => {
     const rows = await engine`
-      select id::int, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment,
+      select id::float8 as id, source, schema_name, table_name, operation, event_name, new_row, old_row, enrichment,
              round(extract(epoch from date_trunc('milliseconds', occurred_at)) * 1000)::float8
         from nudge_engine.inbox
        where id > ${after.toString()} and id <= ${min(after + BigInt(PAGE), last).toString()}
@@ -355,7 +399,9 @@ async function* tableRows(
   from: Date,
   to: Date,
   captured: Set<string>,
-  exclude?: ExcludedColumns,
+  exclude: ExcludedColumns | undefined,
+  /** The columns the feature reads: their values are today's. */
+  todays: string[],
 ): AsyncIterable<PastEvent[]> {
   const columns = capturable(
     table,
@@ -387,6 +433,7 @@ async function* tableRows(
       enrichment: null,
       occurred_at: occurred,
       from: 'rows' as const,
+      todays,
     }));
   }
 }
@@ -453,6 +500,7 @@ async function* withColumns(
           ...event.new_row,
           ...Object.fromEntries(missing.map((column) => [column, found[column] ?? null])),
         };
+        event.todays = missing;
         count(filled, missing);
       }
     }
@@ -476,6 +524,104 @@ async function* withColumns(
       `${name}: old values of ${list(old.columns)} unknown for ${events(old.events)} (not kept with them, and rows hold only today's values): old.* on them reads nothing there`,
     );
   }
+}
+
+/**
+ * Events whose rows hold today's values (`todays`: rebuilt from the table,
+ * or columns kept events lacked) given the past values where kept changes
+ * know them: for each such column, the old row of the first kept update or
+ * delete of the same row after the event that holds it. That is the value
+ * the row had just before that change, which the row had at the event
+ * unless an earlier change went uncaptured: never further from it than
+ * today's. The rest stay today's, counted as `what` in todaysValues, and
+ * the report says how many took past values. Nothing is asked when the
+ * table has no kept change with an old row.
+ */
+async function* withPastValues(
+  pages: AsyncIterable<PastEvent[]>,
+  engine: postgres.Sql | null,
+  table: Table,
+  what: string,
+  simplifications: string[],
+  todaysValues: TodaysValue[],
+): AsyncIterable<PastEvent[]> {
+  const known = { events: 0, columns: new Set<string>() };
+  let todays = 0;
+  let changes: boolean | undefined;
+  for await (const page of pages) {
+    const marked = page.filter((e) => e.todays?.length && e.new_row);
+    if (marked.length && engine && table.primaryKey.length) {
+      changes ??= await hasKeptChanges(engine, table);
+      const later = changes ? await keptChangesAfter(engine, table, marked) : NO_CHANGES;
+      for (const event of marked) {
+        const olds = later.get(keyOf(event.new_row!, table.primaryKey)) ?? [];
+        const past: Record<string, unknown> = {};
+        for (const column of event.todays!) {
+          const change = olds.find((o) => o.at > event.occurred_at.getTime() && column in o.old);
+          if (change) past[column] = change.old[column];
+        }
+        const columns = Object.keys(past);
+        if (columns.length === 0) continue;
+        event.new_row = { ...event.new_row, ...past };
+        event.todays = event.todays!.filter((c) => !(c in past));
+        known.events++;
+        for (const column of columns) known.columns.add(column);
+      }
+    }
+    for (const event of marked) if (event.todays!.length) todays++;
+    yield page;
+  }
+  if (known.events) {
+    simplifications.push(
+      `${formatTableName(table)}: ${known.events} event${known.events === 1 ? '' : 's'} took ${[...known.columns].sort().join(', ')} from the old row of the first kept change of their row after them (the value just before it), not from today's row`,
+    );
+  }
+  if (todays) todaysValues.push({ what, events: todays });
+}
+
+type KeptChanges = Map<string, { at: number; old: Record<string, unknown> }[]>;
+const NO_CHANGES: KeptChanges = new Map();
+
+/** Whether the inbox keeps any update or delete of `table` with its old row. */
+async function hasKeptChanges(engine: postgres.Sql, table: Table): Promise<boolean> {
+  const [row] = await engine<{ found: boolean }[]>`
+    select exists (select from nudge_engine.inbox
+                    where schema_name = ${table.schema} and table_name = ${table.table}
+                      and operation in ('update', 'delete') and old_row is not null) as found`;
+  return row?.found ?? false;
+}
+
+/**
+ * The old rows of the kept updates and deletes of the rows these events
+ * name (by primary key, keyOf) after the first of them, in the order they
+ * occurred, by key.
+ */
+async function keptChangesAfter(
+  engine: postgres.Sql,
+  table: Table,
+  events: PastEvent[],
+): Promise<KeptChanges> {
+  const keys = [...new Set(events.map((e) => keyOf(e.new_row!, table.primaryKey)))];
+  const after = new Date(Math.min(...events.map((e) => e.occurred_at.getTime())));
+  const rows = await engine<{ key: unknown[]; at: Date; old: Record<string, unknown> }[]>`
+    select key, occurred_at as at, old_row as old
+      from (select (select jsonb_agg(old_row -> k order by n)
+                      from unnest(${table.primaryKey}::text[]) with ordinality as pk(k, n)) as key,
+                   occurred_at, id, old_row
+              from nudge_engine.inbox
+             where schema_name = ${table.schema} and table_name = ${table.table}
+               and operation in ('update', 'delete') and old_row is not null
+               and occurred_at > ${after}) as change
+     where key in (select jsonb_array_elements(${`[${keys.join(',')}]`}::text::jsonb))
+     order by occurred_at, id`;
+  const byKey: KeptChanges = new Map();
+  for (const row of rows) {
+    const key = JSON.stringify(row.key);
+    const list = byKey.get(key) ?? [];
+    list.push({ at: row.at.getTime(), old: row.old });
+    byKey.set(key, list);
+  }
+  return byKey;
 }
 
 /** The columns a row does not hold, or undefined when it holds them all (most rows: nothing made). */

@@ -93,6 +93,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     to,
     plans: history.plans,
     journeys,
+    todaysValues: [...history.todaysValues, ...optionalList(tally.contactValue())],
     simplifications: simplifications({
       feature,
       storeMissing: engine === null,
@@ -102,7 +103,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
       rows: history.plans.some((p) => p.source === 'rows'),
       cap: cap !== undefined,
       gaps: history.gaps,
-      history: history.simplifications,
+      history: [...history.simplifications, ...optionalList(tally.contactThenLine())],
     }),
     ms: performance.now() - started,
   });
@@ -130,6 +131,8 @@ function setValuesOf(project: LoadedConfig): SetValues {
     );
   };
 }
+
+const optionalList = <T>(item: T | undefined): T[] => (item === undefined ? [] : [item]);
 
 /** The kinds of action whose effect the simulation does not apply, in words. */
 const NOT_APPLIED: Record<string, string> = {
@@ -162,7 +165,7 @@ function simplifications(facts: {
   }
   if (facts.readsContact) {
     list.push(
-      'conditions on contact.* read today’s attributes, not the ones the contact had at the time',
+      'conditions on contact.* read today’s attributes, not the ones the contact had at the time, but where an action the engine ran on the event kept the contact (todaysValues counts the events)',
     );
   }
   if (facts.feature.status !== 'active' || facts.pausedLive) {
@@ -172,7 +175,7 @@ function simplifications(facts: {
   }
   if (facts.rows) {
     list.push(
-      'inserts rebuilt from rows are the rows as they are now, dated by their creation column; rows deleted since are missing',
+      'inserts rebuilt from rows are the rows as they are now (but for the values a later kept change of the row held in its old row), dated by their creation column; rows deleted since are missing',
     );
     if (facts.reactive) {
       list.push(

@@ -7,7 +7,7 @@
 import type { NewActionRun } from '../actions/types.js';
 import type { Decision, JourneyRow } from '../engine/journeys/machine.js';
 import type { SimulatedContact } from './contacts.js';
-import type { HistorySource, SourcePlan } from './history.js';
+import type { HistorySource, SourcePlan, TodaysValue } from './history.js';
 import type { Observer } from './simulate.js';
 
 export interface BacktestReport {
@@ -37,6 +37,13 @@ export interface BacktestReport {
   skips: Record<string, number>;
   samples: { contact: string; timeline: { at: string; outcome: string; reason: string }[] }[];
   simplifications: string[];
+  /**
+   * Every place the verdicts read a value as it is today where the event's
+   * own was not kept, with the events (and timer wake-ups) it touched: new.*
+   * of rows rebuilt from the table, columns kept events lacked, contact.*
+   * of the contact book. Empty when every value read was the event's own.
+   */
+  todaysValues: TodaysValue[];
   ms: number;
 }
 
@@ -89,6 +96,11 @@ export class Tally implements Observer {
   private readonly stages = new Map<string, number>();
   private readonly actionsByKind = new Map<string, Map<string, number>>();
   private readonly skips = new Map<string, number>();
+  /** Steps whose conditions read a book contact's attributes as they are today, and whose. */
+  private contactSteps = 0;
+  private readonly contactsToday = new Set<string>();
+  /** Events whose conditions read a book contact as the engine saw it then. */
+  private contactThenEvents = 0;
   private readonly samples = new Map<
     string,
     { contact: string; timeline: BacktestReport['samples'][number]['timeline'] }
@@ -143,6 +155,32 @@ export class Tally implements Observer {
     }
   }
 
+  contactToday(contact: SimulatedContact): void {
+    this.contactSteps++;
+    this.contactsToday.add(contact.id);
+  }
+
+  contactThen(): void {
+    this.contactThenEvents++;
+  }
+
+  /** How many events read contact.* as the engine kept it then, in words; undefined for none. */
+  contactThenLine(): string | undefined {
+    const n = this.contactThenEvents;
+    if (n === 0) return undefined;
+    return `contact.* for ${n} kept event${n === 1 ? '' : 's'} read as the engine saw the contact then (the row an action it ran on the event kept), not as it is today`;
+  }
+
+  /** contact.* read as it is today, when the feature's conditions read it of some book contact. */
+  contactValue(): TodaysValue | undefined {
+    if (this.contactSteps === 0) return undefined;
+    const n = this.contactsToday.size;
+    return {
+      what: `contact.* in conditions: the attributes ${n} contact${n === 1 ? '' : 's'} of the contact book have today (it keeps no history of them)`,
+      events: this.contactSteps,
+    };
+  }
+
   actions(actions: NewActionRun[]): void {
     for (const run of actions) {
       let targets = this.actionsByKind.get(run.action.kind);
@@ -163,6 +201,7 @@ export class Tally implements Observer {
     plans: SourcePlan[];
     journeys: Map<string, JourneyRow>;
     simplifications: string[];
+    todaysValues: TodaysValue[];
     ms: number;
   }): BacktestReport {
     const waiting: Record<string, number> = {};
@@ -196,6 +235,7 @@ export class Tally implements Observer {
       skips: record(this.skips),
       samples: [...this.samples.values()],
       simplifications: fields.simplifications,
+      todaysValues: fields.todaysValues,
       ms: Math.round(fields.ms),
     };
   }
@@ -253,6 +293,14 @@ export function reportLines(report: BacktestReport): string[] {
     for (const sample of report.samples) {
       lines.push(`  ${sample.contact}`, ...timelineLines(sample.timeline));
     }
+  }
+  if (report.todaysValues.length) {
+    lines.push(
+      'Read as it is today, not as it was (the verdicts of these events may differ from the past’s):',
+      ...report.todaysValues.map(
+        (t) => `  ${t.what}: ${n(t.events)} event${t.events === 1 ? '' : 's'}`,
+      ),
+    );
   }
   lines.push('Simplifications:', ...report.simplifications.map((s) => `  - ${s}`));
   return lines;

@@ -13,7 +13,10 @@
 //   and the people it does not know made in memory at their first event;
 //   a `set` action changes the contact in memory once its step is done, as
 //   the action would have once it ran. Where Nudge never ran (no engine
-//   store) the book is empty: everyone is made in memory.
+//   store) the book is empty: everyone is made in memory. At a kept event
+//   on which the engine ran an action for a book contact, the trigger reads
+//   the contact as that run kept it (then), not the book's row (today);
+//   every other read of a book contact by a condition is counted as today's.
 
 import type postgres from 'postgres';
 import type { NewActionRun } from '../actions/types.js';
@@ -35,7 +38,13 @@ import {
   type ContactFreeVerdict,
   withContact,
 } from '../engine/match/rules.js';
-import { type ContactRequest, SimulatedBook, type SimulatedContact } from './contacts.js';
+import {
+  type ContactRequest,
+  contactsThen,
+  fromBook,
+  SimulatedBook,
+  type SimulatedContact,
+} from './contacts.js';
 import type { HistorySource, PastEvent } from './history.js';
 
 /** What the simulation tells its observer (report.ts). */
@@ -48,6 +57,13 @@ export interface Observer {
     contact?: SimulatedContact,
   ): void;
   actions(actions: NewActionRun[]): void;
+  /**
+   * A step (an event or a timer) whose conditions on contact.* read a
+   * contact of the book: its attributes as they are today, not as they were.
+   */
+  contactToday?(contact: SimulatedContact): void;
+  /** An event whose conditions on contact.* read the contact as the engine saw it then (contactsThen). */
+  contactThen?(): void;
 }
 
 /** What prepare works out for one event before it is replayed. */
@@ -62,6 +78,8 @@ interface EventPlan {
   about: SimulatedContact[];
   /** Identity fields the event gives contacts that lacked them, set when it is replayed (resolveContact's fill). */
   fills?: { contact: SimulatedContact; fill: Row }[];
+  /** The book contact's row as the engine saw it at this kept event (contactsThen), when it kept it. */
+  contactThen?: Row;
 }
 const NO_ONE: SimulatedContact[] = [];
 
@@ -97,6 +115,12 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
   // Only a set whose values are Liquid needs its run's template context.
   const setValues = options.setValues && setsLiquid(feature) ? options.setValues : undefined;
   let clock = 0;
+  /** What the simulation's set actions gave each contact: kept over a row the engine saw then. */
+  const sets = new Map<string, Row>();
+  /** Tells the observer a step reads today's attributes: the feature's conditions read contact.* of a book contact. */
+  const readsToday = (contact: SimulatedContact) => {
+    if (feature.readsContact && fromBook(contact)) observer.contactToday?.(contact);
+  };
 
   /**
    * One step of a contact's journey. A `set` it queues changes the contact
@@ -110,12 +134,14 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     input: JourneyStep,
     now: Date,
     source: HistorySource | 'timer',
+    /** The contact's row as the step sees it: the simulated one, unless the engine kept the one it had then. */
+    row: Row = contact.row,
   ): Promise<void> | undefined => {
     const cap = options.frequencyCap;
     const stepInput: StepInput = {
       step: input,
       feature,
-      contact: contact.row,
+      contact: row,
       journey: journeys.get(contact.id) ?? null,
       now,
       // Actions are counted, never run: no template contexts to build, but
@@ -151,17 +177,27 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       if (run.action.kind !== 'set') continue;
       const params = run.action.params;
       if (!hasLiquid(params)) {
-        if (rendering) rendering = rendering.then(() => setOn(contact, params));
-        else setOn(contact, params);
+        if (rendering) rendering = rendering.then(() => set(contact, params));
+        else set(contact, params);
         continue;
       }
       if (!setValues) continue;
       // A set that fails to render sets nothing, as its run would fail.
       rendering = (rendering ?? Promise.resolve())
         .then(() => setValues(run))
-        .then((values) => setOn(contact, values), noop);
+        .then((values) => set(contact, values), noop);
     }
     return rendering;
+  };
+
+  /** A set action's values on the contact, and remembered as the simulation's own. */
+  const set = (contact: SimulatedContact, values: unknown) => {
+    if (!setOn(contact, values)) return;
+    const own = Object.keys(values as Row).filter((k) => !CONTACT_FIELDS.includes(k as never));
+    sets.set(contact.id, {
+      ...sets.get(contact.id),
+      ...Object.fromEntries(own.map((k) => [k, contact.row[k]])),
+    });
   };
 
   /**
@@ -175,6 +211,7 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       // A timer left from an earlier wait of the journey: its wake_at moved.
       if (journey?.status !== 'active' || (journey.wake_at?.getTime() ?? 0) !== next.at) continue;
       clock = Math.max(clock, next.at);
+      readsToday(next.contact);
       const rendering = step(next.contact, TIMER, new Date(next.at), 'timer');
       if (rendering) return rendering.then(() => fireTimers(until));
     }
@@ -237,6 +274,21 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
       }
       if (own) plan.contact = contact;
       else plan.about.push(contact);
+    }
+    if (options.engine && feature.readsContact) {
+      // What the engine kept of a book contact as it was at a kept event.
+      const seen = plans.flatMap((plan, i) =>
+        plan.contact && fromBook(plan.contact) && chunk[i]!.from === 'kept events'
+          ? [{ inboxId: chunk[i]!.id, contactId: plan.contact.id }]
+          : [],
+      );
+      const then = await contactsThen(options.engine, seen);
+      if (then.size) {
+        for (const [i, plan] of plans.entries()) {
+          const row = plan.contact && then.get(`${chunk[i]!.id}\0${plan.contact.id}`);
+          if (row) plan.contactThen = row;
+        }
+      }
     }
     return { chunk, plans };
   };
@@ -317,19 +369,23 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
         return undefined;
       }
       const contact = plan.contact!;
+      // The contact as the engine saw it then where it kept that, with what this simulation set since.
+      const seen = plan.contactThen && { ...plan.contactThen, ...sets.get(contact.id) };
+      if (seen) observer.contactThen?.();
+      else readsToday(contact);
       const rows = { new: row.new_row, old: row.old_row };
-      const match = withContact(feature, rows, contact.row, now);
+      const match = withContact(feature, rows, seen ?? contact.row, now);
       matcherDecision(row, now, contact, match.outcome, match.reason);
       if (match.outcome === 'skipped') {
         // As handleEvent: the trigger's condition on the contact was false,
         // but the contact's journey, waiting on events, still sees this one.
         return reactive && journeys.get(contact.id)?.status === 'active'
-          ? step(contact, { kind: 'event', facts }, now, row.from)
+          ? step(contact, { kind: 'event', facts }, now, row.from, seen)
           : undefined;
       }
       // As handleEvent: an event the feature is a candidate of steps none of
       // its waiting journeys, whoever the event's other features name.
-      return step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from);
+      return step(contact, { kind: 'trigger', contactId: contact.id, facts }, now, row.from, seen);
     }
     // Journeys of the contacts this event is about may be waiting on it. Each
     // is another contact, so their sets are waited for together.
@@ -338,6 +394,7 @@ export async function simulate(options: SimulationOptions): Promise<Map<string, 
     for (const contact of plan.about) {
       if (stepped.has(contact.id) || journeys.get(contact.id)?.status !== 'active') continue;
       stepped.add(contact.id);
+      readsToday(contact);
       const pending = step(contact, { kind: 'event', facts }, now, row.from);
       if (pending) rendering.push(pending);
     }
@@ -353,11 +410,12 @@ const noop = () => {};
  * its own fields (id, email, ...) stay over them, as the book reads a
  * contact (contacts/sql/read-contacts.ts).
  */
-function setOn(contact: SimulatedContact, values: unknown): void {
-  if (values === null || typeof values !== 'object' || Array.isArray(values)) return;
+function setOn(contact: SimulatedContact, values: unknown): boolean {
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) return false;
   const row: Row = { ...contact.row, ...values };
   for (const field of CONTACT_FIELDS) row[field] = contact.row[field] ?? null;
   contact.row = row;
+  return true;
 }
 
 /** Whether a value holds a string the renderer renders: one with `{` (actions/render.ts). */

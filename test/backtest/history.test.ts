@@ -6,45 +6,26 @@
 // report names what could not be had; a scheduled feature with no kept run
 // says so.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BacktestReport } from '../../src/backtest/index.js';
-import { backtest } from '../../src/cli/backtest.js';
-import { memoryIo } from '../../src/cli/io.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { useDatabase } from '../harness/db.js';
-import { tempProject } from '../harness/project.js';
-import { keep, projectFiles } from './fixtures.js';
+import { backtestJson, daysAgo, insertFeature, keep } from './fixtures.js';
 
 const db = useDatabase();
-const DAY = 86_400_000;
-const now = Date.now();
-const daysAgo = (n: number) => new Date(now - n * DAY);
 
 beforeAll(async () => {
   await migrateEngine(db.sql, db.url);
 });
 
 /** `nudge backtest <feature> --json` over a project of these feature files. */
-async function report(
+const report = (
   features: Record<string, string>,
   feature: string,
   window: { since?: string; from?: string; to?: string },
-): Promise<BacktestReport> {
-  const cwd = await tempProject(
-    projectFiles('engine: { retention: { ingest_log: 90d } }\n', features),
-    'nudge-backtest-history-',
-  );
-  const out = memoryIo({ cwd, env: { DATABASE_URL: db.url } });
-  expect(await backtest([feature], { ...window, json: true }, out.io)).toBe(0);
-  return JSON.parse(out.stdout()) as BacktestReport;
-}
+) =>
+  backtestJson(db.url, 'engine: { retention: { ingest_log: 90d } }\n', features, feature, window);
 
-const welcome = (table: string) => `name: welcome
-trigger: { table: public.${table}, on: insert }
-contact: { email: new.email }
-stages:
-  - name: hi
-    do: [{ email: { template: hi } }]
-`;
+const welcome = (table: string) =>
+  insertFeature({ name: 'welcome', table, stage: 'hi', action: '{ email: { template: hi } }' });
 
 describe('what a backtest reads', () => {
   it('a window that ends before the kept history reads the rows inside it only', async () => {

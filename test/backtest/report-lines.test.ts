@@ -24,6 +24,7 @@ function reportWith(timeline: BacktestReport['samples'][number]['timeline']): Ba
     skips: {},
     samples: [{ contact: 'ann@example.com', timeline }],
     simplifications: [],
+    todaysValues: [],
     ms: 0,
   };
 }
