@@ -247,7 +247,7 @@ export function registerTools(server: McpServer, context: McpContext): void {
     'backtest',
     {
       description:
-        'Run a feature as it is on disk (any status, drafts too) over the past, as `nudge backtest --json` does: a simulated clock, no effects, nothing written. Reports events read and matched, contacts entered, stages reached, actions that would have run, skips by reason, sample timelines and the simplifications made.',
+        'Run a feature as it is on disk (any status, drafts too) over the past, as `nudge backtest --json` does: a simulated clock, no effects, nothing written. Reports events read and matched, contacts entered, stages reached, actions that would have run, skips by reason, sample timelines, the simplifications made, and what was read as it is today rather than as it was (todaysValues, with the events each touched).',
       inputSchema: {
         feature: z.string().min(1).describe('the feature name'),
         since: z

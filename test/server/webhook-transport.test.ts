@@ -125,7 +125,9 @@ describe('plan and deploy', () => {
     await deployAll();
     // Deliveries are one per statement: their ids pass 2^31 on a busy app,
     // so every test here runs past it (they were read as int4 once).
-    await db.sql.unsafe(`alter sequence nudge.webhook_deliveries_id_seq restart with ${2 ** 31 + 1000}`);
+    await db.sql.unsafe(
+      `alter sequence nudge.webhook_deliveries_id_seq restart with ${2 ** 31 + 1000}`,
+    );
     expect(await signingSecretState(db.sql, secret)).toBe('missing');
     expect(await installSigningSecret(db.sql, secret)).toBe(true);
     expect(await installSigningSecret(db.sql, secret)).toBe(false);
