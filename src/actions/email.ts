@@ -34,9 +34,13 @@ export const emailProvider: ActionProvider = {
   async execute(run, env) {
     if (run.kind !== 'email') throw new PermanentError(`email cannot run ${run.kind}`);
     const provider = emailProviderOf(run, env);
-    const message = await composeEmail(run, env, provider !== 'dev');
+    const recipient = run.recipient ?? (await readRecipients(env.sql, [run]))[0]!;
+    const message = await composeEmail({ ...run, recipient }, env, provider !== 'dev');
     const sent = await senderFor(provider, env).send(message);
-    return { provider, message_id: sent.messageId, ...sent.detail };
+    // The contact it went to, kept with the run: its delivery events apply to
+    // that contact even if the address changes hands before they come.
+    const recipient_contact_id = 'contactId' in recipient ? recipient.contactId : null;
+    return { provider, message_id: sent.messageId, ...sent.detail, recipient_contact_id };
   },
 };
 

@@ -30,9 +30,19 @@ export function storableResult(value: unknown): unknown {
 /**
  * What is kept of a delivered run's result when its attempt could not be
  * recorded as it was (task.ts runActions): an email's provider message id,
- * which its delivery webhooks are matched by, and nothing else.
+ * which its delivery webhooks are matched by, and the contact it went to,
+ * which they apply to; nothing else.
  */
-export function essentialResult(value: unknown): { message_id: string } | null {
-  const id = (value as { message_id?: unknown } | null)?.message_id;
-  return typeof id === 'string' ? { message_id: toStorableText(id) } : null;
+export function essentialResult(
+  value: unknown,
+): { message_id: string; recipient_contact_id?: string | null } | null {
+  const { message_id: id, recipient_contact_id: contact } = (value ?? {}) as {
+    message_id?: unknown;
+    recipient_contact_id?: unknown;
+  };
+  if (typeof id !== 'string') return null;
+  return {
+    message_id: toStorableText(id),
+    ...(typeof contact === 'string' || contact === null ? { recipient_contact_id: contact } : {}),
+  };
 }

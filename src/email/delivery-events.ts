@@ -3,9 +3,12 @@
 // email.opened, ...) linked to the action run that sent the message by the
 // provider's message id; a permanent bounce suppresses the address for
 // non-transactional email, as does Resend's own refusal (email.suppressed);
-// a complaint unsubscribes the recipient (the contact with the address, who
-// need not be the run's contact) from every topic. Applied in the caller's
-// transaction, with the delivery's id, once.
+// a complaint unsubscribes the recipient from every topic: the contact the
+// send went to, as the run keeps it (result.recipient_contact_id), who need
+// not be the run's contact nor whoever holds the address by the time the
+// complaint comes. A send made before that was kept (no key) falls back to
+// the contact with the address now. Applied in the caller's transaction,
+// with the delivery's id, once.
 import type postgres from 'postgres';
 import { setPreferences } from '../contacts/preferences.js';
 import { normalizeAddress, suppress } from './suppression.js';
@@ -48,6 +51,8 @@ export async function applyDeliveryEvent(
   tx: postgres.TransactionSql,
   event: DeliveryEvent,
 ): Promise<Applied> {
+  // recorded: the send kept its recipient's contact (recipient_id, null when
+  // no contact had the address, or that contact is gone).
   const [run] = event.messageId
     ? await tx<
         {
@@ -56,18 +61,26 @@ export async function applyDeliveryEvent(
           feature: string | null;
           template: string | null;
           topic: string | null;
+          recorded: boolean | null;
+          recipient_id: string | null;
         }[]
       >`
-        select key, contact_id, feature, params ->> 'template' as template, params ->> 'topic' as topic
-          from nudge_engine.action_runs
-         where provider_message_id = ${event.messageId} and kind = 'email'
+        select r.key, r.contact_id, r.feature, r.params ->> 'template' as template,
+               r.params ->> 'topic' as topic, r.result ? 'recipient_contact_id' as recorded,
+               c.id as recipient_id
+          from nudge_engine.action_runs r
+          left join nudge_engine.contacts c
+            on c.id = (r.result ->> 'recipient_contact_id')::uuid
+         where r.provider_message_id = ${event.messageId} and r.kind = 'email'
          limit 1`
     : [];
   const address = event.to[0] ? normalizeAddress(event.to[0]) : null;
   const complained = event.type === 'email.complained';
-  // The contact with the address: the one who received the message.
-  let recipientId: string | null = null;
-  if (address && (complained || !run?.contact_id)) {
+  const recorded = run?.recorded === true;
+  // The one who received the message: as the send recorded it, else the
+  // contact with the address now.
+  let recipientId: string | null = recorded ? run.recipient_id : null;
+  if (address && !recorded && (complained || !run?.contact_id)) {
     const [contact] = await tx<{ id: string }[]>`
       select id from nudge_engine.contacts where email = ${address} and deleted_at is null`;
     recipientId = contact?.id ?? null;
@@ -106,8 +119,9 @@ export async function applyDeliveryEvent(
       message_id: event.messageId,
     });
   }
-  // Who complained is the recipient; the run's contact only when the event names no address.
-  const complainant = address ? recipientId : contactId;
+  // Who complained is the recipient; the run's contact only when neither the
+  // send nor the event names one.
+  const complainant = recorded || address ? recipientId : contactId;
   if (complained && complainant) {
     unsubscribed = await setPreferences(tx, complainant, { [ALL_TOPICS]: false }, 'complaint');
   }

@@ -29,8 +29,8 @@ function webhook(type: string, data: Record<string, unknown>, headers?: Record<s
   });
 }
 
-async function sentWithResend(contactId: string, topic: string) {
-  const run = await world.send(contactId, { topic, provider: 'resend' });
+async function sentWithResend(contactId: string, topic: string, params = {}) {
+  const run = await world.send(contactId, { topic, provider: 'resend', ...params });
   expect(run.status).toBe('succeeded');
   return { ...run, emailId: (run.result as { message_id: string }).message_id };
 }
@@ -103,6 +103,93 @@ describe('bounces and complaints', () => {
     expect((await world.send(cy, { topic: 'transactional', provider: 'resend' })).status).toBe(
       'succeeded',
     );
+  });
+});
+
+describe('an address that changed hands after the send', () => {
+  // The contact the send used is kept with the run (result.recipient_contact_id);
+  // the events of that send apply to it, not to whoever holds the address now.
+  async function moveAddress(from: string, to: string, address: string) {
+    await world.sql`update nudge_engine.contacts set email = ${`moved-${from}@example.com`} where id = ${from}`;
+    await world.sql`update nudge_engine.contacts set email = ${address} where id = ${to}`;
+  }
+  const complaint = async (emailId: string, address: string) =>
+    (await webhook('email.complained', { email_id: emailId, to: [address] })).json();
+  /** Which of these contacts opted out of everything. */
+  const optedOut = async (...ids: string[]) =>
+    (
+      await world.sql<{ contact_id: string }[]>`
+        select contact_id from nudge_engine.email_preferences
+         where contact_id = any(${ids}::uuid[]) and topic = '*' and subscribed = false`
+    ).map((r) => r.contact_id);
+
+  it('a complaint opts out the contact that was mailed, not the new holder of the address', async () => {
+    const mailed = await world.contact('fay@example.com');
+    const holder = await world.contact('fay-later@example.com');
+    const sent = await sentWithResend(mailed, 'marketing');
+    await moveAddress(mailed, holder, 'fay@example.com');
+    expect(await complaint(sent.emailId, 'fay@example.com')).toMatchObject({
+      applied: { contactId: mailed, runKey: sent.key, unsubscribed: true },
+    });
+    expect(await optedOut(mailed, holder)).toEqual([mailed]);
+    expect((await world.send(holder, { topic: 'marketing', provider: 'resend' })).status).toBe(
+      'succeeded',
+    );
+    expect(sent.result).toMatchObject({ recipient_contact_id: mailed });
+  });
+
+  it('a complaint about an email to another contact’s address opts out that recipient, as it was at the send', async () => {
+    const inviter = await world.contact('gus@example.com');
+    const invitee = await world.contact('hal@example.com');
+    const holder = await world.contact('hal-later@example.com');
+    const sent = await sentWithResend(inviter, 'product', { to: 'hal@example.com' });
+    await moveAddress(invitee, holder, 'hal@example.com');
+    // The timeline event stays the run's contact's; the opt-out is the recipient's.
+    expect(await complaint(sent.emailId, 'hal@example.com')).toMatchObject({
+      applied: { contactId: inviter, unsubscribed: true },
+    });
+    expect(await optedOut(inviter, invitee, holder)).toEqual([invitee]);
+    expect(sent.result).toMatchObject({ recipient_contact_id: invitee });
+  });
+
+  it('a complaint opts out the contact that was mailed when nobody holds the address now', async () => {
+    const kim = await world.contact('kim@example.com');
+    const sent = await sentWithResend(kim, 'marketing');
+    await world.sql`update nudge_engine.contacts set email = 'kim-new@example.com' where id = ${kim}`;
+    expect(await complaint(sent.emailId, 'kim@example.com')).toMatchObject({
+      applied: { contactId: kim, unsubscribed: true },
+    });
+    expect(await world.send(kim, { topic: 'product', provider: 'resend' })).toMatchObject({
+      status: 'skipped',
+      last_error: 'unsubscribed (topic product)',
+    });
+  });
+
+  it('a send recorded before the contact was kept is still matched by the address', async () => {
+    const ida = await world.contact('ida@example.com');
+    const sent = await sentWithResend(ida, 'marketing');
+    await world.sql`
+      update nudge_engine.action_runs set result = result - 'recipient_contact_id' where key = ${sent.key}`;
+    expect(await complaint(sent.emailId, 'ida@example.com')).toMatchObject({
+      applied: { contactId: ida, unsubscribed: true },
+    });
+  });
+
+  it('a bounce still suppresses the address, whoever holds it now', async () => {
+    const jo = await world.contact('jo@example.com');
+    const holder = await world.contact('jo-later@example.com');
+    const sent = await sentWithResend(jo, 'marketing');
+    await moveAddress(jo, holder, 'jo@example.com');
+    const answer = await webhook('email.bounced', {
+      email_id: sent.emailId,
+      to: ['jo@example.com'],
+      bounce: { type: 'Permanent', subType: 'General', message: 'mailbox does not exist' },
+    });
+    expect(await answer.json()).toMatchObject({ applied: { contactId: jo, suppressed: true } });
+    expect(await world.send(holder, { topic: 'product', provider: 'resend' })).toMatchObject({
+      status: 'skipped',
+      last_error: 'suppressed (jo@example.com bounced)',
+    });
   });
 });
 
