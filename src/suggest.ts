@@ -54,8 +54,8 @@ function allowedEdits(a: string, b: string): number {
   return longer <= 3 ? 1 : Math.max(2, Math.floor(longer / 3));
 }
 
-/** ` (did you mean "gt"?)`, or nothing when no candidate is close. */
-export function didYouMean(input: string, candidates: Iterable<string>): string {
+/** ` (did you mean "gt"?)`, or nothing when no candidate is close; `prefix` goes before the candidate (`is.`). */
+export function didYouMean(input: string, candidates: Iterable<string>, prefix = ''): string {
   const match = closest(input, candidates);
-  return match === undefined ? '' : ` (did you mean "${match}"?)`;
+  return match === undefined ? '' : ` (did you mean "${prefix}${match}"?)`;
 }

@@ -99,6 +99,8 @@ export function registerCommands(program: Command, wrap: Wrap): void {
       'the dashboard’s and API’s port (default: server.port in nudge.yaml, 8787, or any free one when that is taken)',
       wholeNumber(1, 65535),
     )
+    // npm takes options before `--` as its own (`npm start --http-port 8800` warns and drops it).
+    .addHelpText('after', '\nThrough npm start, options go after --: npm start -- --http-port 8800')
     .action(wrap(async (options, io) => (await import('./dev.js')).dev(options, io)));
 
   program

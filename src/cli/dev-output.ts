@@ -143,7 +143,7 @@ export async function printAfterStory(
     io.out(
       once
         ? `           It comes back up after the story when \`nudge dev\` runs without --once: Replay there delivers ${earlier > 0 ? 'them' : 'it'}.`
-        : `           It is back up now: press Replay there and the ${earlier > 0 ? 'deliveries show' : 'delivery shows'} up below.`,
+        : `           It is back up now: press Replay there and this terminal shows the ${earlier > 0 ? 'deliveries' : 'delivery'} arriving, below (← media service received …).`,
     );
   } else if (deadCount > 0) {
     io.out(`  Actions  ${c.red(`${deadCount} dead`)}: press Replay to try again.`);

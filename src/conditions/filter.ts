@@ -143,7 +143,7 @@ function checkIsValue(value: string, path: Path): IsValue {
   if ((IS_VALUES as readonly string[]).includes(value)) return value as IsValue;
   throw new ConditionError(
     path,
-    `unknown value "is.${value}"${didYouMean(value, IS_VALUES)}; expected is.null, is.not_null, is.true, is.false or is.unknown`,
+    `unknown value "is.${value}"${didYouMean(value, IS_VALUES, 'is.')}; expected is.null, is.not_null, is.true, is.false or is.unknown`,
   );
 }
 

@@ -327,7 +327,7 @@ describe('filter errors', () => {
     [
       { 'new.x': 'is.nul' },
       ['new.x'],
-      'unknown value "is.nul" (did you mean "null"?); expected is.null, is.not_null, is.true, is.false or is.unknown',
+      'unknown value "is.nul" (did you mean "is.null"?); expected is.null, is.not_null, is.true, is.false or is.unknown',
     ],
     [
       { 'new.x': 'like.50\\' },

@@ -101,7 +101,9 @@ describe('nudge dev, started again', () => {
       expect(m.stdout()).toContain(
         "Actions  2 dead: this start's upload webhook and 1 left from an earlier start",
       );
-      expect(m.stdout()).toContain('press Replay there and the deliveries show up below.');
+      expect(m.stdout()).toContain(
+        'press Replay there and this terminal shows the deliveries arriving, below (← media service received …).',
+      );
       expect(m.stdout()).toContain('Clock    the engine is 4 days ahead of real time');
       // Said where the story moves it, with where it stands now.
       expect(m.stdout()).toContain(

@@ -19,7 +19,12 @@ export function Lists() {
     <section>
       <h1>Lists and segments</h1>
       <Problem error={error} />
-      {data && data.length === 0 && <p className="muted">No lists yet.</p>}
+      {data && data.length === 0 && (
+        <p className="muted">
+          No lists or segments yet. A segment is saved below; a static list is made through the API
+          (<code>POST /v1/lists</code>).
+        </p>
+      )}
       {data && data.length > 0 && (
         <div className="scroll">
           <table className="stack lists">
@@ -232,7 +237,7 @@ function NewSegment({ onCreated }: { onCreated: () => void }) {
         <code>provider=eq.email</code>, <code>email=like.*@example.com</code>,{' '}
         <code>or=(provider.eq.google,provider.eq.github)</code>, <code>onboarded=is.true</code>.
         Fields are a contact's email, phone and created_at, and its attributes (a contact's page
-        lists them); an attribute no contact has yet is taken, and the segment's page says so.
+        lists them); an attribute no contact has yet is accepted, and the segment's page says so.
       </p>
     </section>
   );
