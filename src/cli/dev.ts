@@ -108,6 +108,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
   try {
     demo = await openDemoDatabase(dataDir, options.port ? Number(options.port) : undefined, {
       fresh: !!options.fresh,
+      exclusive: true,
     });
     // On the port of the last start, kept beside the demo's data: the action
     // runs of that start were sent there, and a replay sends them there again.
@@ -289,6 +290,7 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       await running?.stop();
       await sql?.end({ timeout: 1 });
       await receiver?.close();
+      await demo?.release();
       await demo?.server.stop();
     } finally {
       console.trace = trace;

@@ -26,6 +26,8 @@ export const LOCKS = {
   captureFailures: 'nudge capture failures',
   /** The demo app's tables, created by one `nudge dev` at a time (dev/demo.ts). */
   demoTables: 'nudge demo tables',
+  /** One `nudge dev` per embedded server, held for its life (dev/demo.ts openDemoDatabase, exclusive). */
+  dev: 'nudge dev',
 } as const;
 
 export type LockName = keyof typeof LOCKS;

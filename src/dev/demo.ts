@@ -106,12 +106,22 @@ export interface DemoDatabase {
   url: string;
   /** True when this run created the database. */
   created: boolean;
+  /** Lets another `nudge dev` open it (exclusive); nothing to do otherwise. */
+  release(): Promise<void>;
 }
 
+/**
+ * The demo database on the embedded server under `dataDir`, started or
+ * reused. `exclusive` (nudge dev): refused while another `nudge dev` has it
+ * — two would play the story twice into one database and fight over the
+ * stand-ins' port — and held until release(). Checked before `fresh` drops
+ * anything, on the server's own database, which `fresh` never drops. Other
+ * processes (a URL-less `nudge start`, the CLI's commands) share it freely.
+ */
 export async function openDemoDatabase(
   dataDir: string,
   port?: number,
-  options: { fresh?: boolean } = {},
+  options: { fresh?: boolean; exclusive?: boolean } = {},
 ): Promise<DemoDatabase> {
   const server = await startEmbedded({
     dataDir: path.resolve(dataDir),
@@ -119,7 +129,27 @@ export async function openDemoDatabase(
     ...(port ? { port } : {}),
   });
   const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
+  let guard: postgres.ReservedSql | undefined;
+  const guardPool = options.exclusive
+    ? postgres(server.url(), { onnotice: () => {}, max: 1 })
+    : undefined;
+  const release = async () => {
+    guard?.release();
+    await guardPool?.end({ timeout: 1 });
+  };
   try {
+    if (guardPool) {
+      // A session lock on a reserved connection: the pool never recycles it.
+      guard = await guardPool.reserve();
+      const [held] = await guard<{ ok: boolean }[]>`
+        select pg_try_advisory_lock(${guard.unsafe(lockKey('dev'))}) as ok`;
+      if (!held?.ok) {
+        throw new NudgeError(
+          `nudge dev already runs on the embedded PostgreSQL in ${dataDir} (another terminal?)`,
+          'use that one (its dashboard link is in its terminal), stop it with Ctrl-C first, or give this one its own server with --data-dir <dir>',
+        );
+      }
+    }
     if (options.fresh) await admin.unsafe(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
     const [exists] = await admin<{ n: number }[]>`
       select count(*)::int as n from pg_database where datname = ${DEMO_DATABASE}`;
@@ -130,8 +160,9 @@ export async function openDemoDatabase(
       });
     }
     await applyDemoTables(server.url(DEMO_DATABASE));
-    return { server, url: server.url(DEMO_DATABASE), created: !exists?.n };
+    return { server, url: server.url(DEMO_DATABASE), created: !exists?.n, release };
   } catch (error) {
+    await release();
     await server.stop();
     throw error;
   } finally {
