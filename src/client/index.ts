@@ -437,6 +437,7 @@ export class Nudge<A extends Attributes = Attributes> {
       range: match?.[1] ? { from: Number(match[1]), to: Number(match[2]) } : null,
       total: match?.[3] && match[3] !== '*' ? Number(match[3]) : null,
       warnings: warningsOf(response.headers.get('x-nudge-warnings')),
+      next: response.headers.get('x-nudge-next'),
     } satisfies Page<unknown>;
   };
 

@@ -80,6 +80,8 @@ export interface Page<Row> {
    * a new segment is warned; the query runs all the same. Empty otherwise.
    */
   warnings: string[];
+  /** The cursor of the page after this one (pass it to `after`); null on the last. */
+  next: string | null;
 }
 
 /** Runs a query; the client provides it. */
@@ -187,6 +189,10 @@ export class ContactQuery<A extends Attributes = Attributes, Row = Contact<A>>
   offset(count: number): this {
     return this.setView('offset', String(count));
   }
+  /** The rows after those of the page whose `next` this is (the API's `after=`). */
+  after(cursor: string): this {
+    return this.setView('after', cursor);
+  }
   /** Rows `from` to `to`, inclusive, like supabase-js. */
   range(from: number, to: number): this {
     this.setView('offset', String(from));
@@ -208,12 +214,14 @@ export class ContactQuery<A extends Attributes = Attributes, Row = Contact<A>>
   }
   /**
    * What `lists.add`, `lists.remove` and a segment send: the filters, and a
-   * limit or offset when one is set, which the server refuses there (`limit:
+   * limit, offset or after when one is set, which the server refuses there (`limit:
    * only filters are allowed here`) — dropped, `.limit(100)` would add or
    * save every contact the filters match. select and order change no one.
    */
   conditionParams(): URLSearchParams {
-    const window = this.view.filter(([key]) => key === 'limit' || key === 'offset');
+    const window = this.view.filter(
+      ([key]) => key === 'limit' || key === 'offset' || key === 'after',
+    );
     return new URLSearchParams([...this.filters, ...window]);
   }
   /** The whole query string. */
@@ -225,6 +233,20 @@ export class ContactQuery<A extends Attributes = Attributes, Row = Contact<A>>
   async page(options: { count?: boolean } = {}): Promise<Page<Row>> {
     const params = new URLSearchParams([...this.filters, ...this.view]);
     return (await this.run(this.path, params, options.count ?? false)) as Page<Row>;
+  }
+
+  /**
+   * Every page from this query's on, each asked for with the cursor of the
+   * one before: no row twice or missed while contacts are created meanwhile.
+   */
+  async *pages(): AsyncGenerator<Page<Row>> {
+    let page = await this.page();
+    yield page;
+    while (page.next !== null) {
+      this.after(page.next);
+      page = await this.page();
+      yield page;
+    }
   }
 
   // biome-ignore lint/suspicious/noThenProperty: awaiting the builder runs the query, as in supabase-js

@@ -27,9 +27,9 @@ import {
   type ValueType,
 } from '../conditions/index.js';
 import { ident } from '../db/quote.js';
-
 /** Declared attribute types (nudge.yaml contacts.attributes). */
 import type { AttributeTypes } from '../features/types.js';
+import { afterSql, decodeCursor, encodeCursor } from './sql/after-cursor.js';
 
 export type { AttributeTypes };
 
@@ -65,7 +65,7 @@ export const CONTACT_JSON = `jsonb_build_object('id', c.id, 'email', c.email, 'p
 
 const SCOPES = ['contact'];
 const GROUPS = new Set(['or', 'and', 'not.or', 'not.and']);
-const VIEW_PARAMS = new Set(['select', 'order', 'limit', 'offset']);
+const VIEW_PARAMS = new Set(['select', 'order', 'limit', 'offset', 'after']);
 const TSQUERY = {
   fts: 'to_tsquery',
   plfts: 'plainto_tsquery',
@@ -108,11 +108,13 @@ export interface ContactQuery {
   select?: SelectItem[];
   limit?: number;
   offset?: number;
+  /** The cursor of the page before (`after=`): rows after its last (sql/after-cursor.ts). */
+  after?: string;
 }
 
 /**
  * Parses query parameters in order. `filtersOnly` (segments, adding to a list
- * by condition) refuses select/order/limit/offset.
+ * by condition) refuses select/order/limit/offset/after.
  */
 export function parseContactQuery(
   entries: Iterable<readonly [string, string]>,
@@ -124,7 +126,11 @@ export function parseContactQuery(
       if (options.filtersOnly) throw new QueryError(param, 'only filters are allowed here');
       if (param === 'select') query.select = parseSelect(value);
       else if (param === 'order') query.order.push(...parseOrder(value));
-      else query[param as 'limit' | 'offset'] = nonNegative(param, value);
+      else if (param === 'after') {
+        if (query.after !== undefined)
+          throw new QueryError(param, 'given more than once; give it once');
+        query.after = value;
+      } else query[param as 'limit' | 'offset'] = nonNegative(param, value);
       continue;
     }
     if (param.includes('\u0001')) throw new QueryError(param, 'control characters in a name');
@@ -487,6 +493,7 @@ export function compileWhere(queries: ContactQuery[], ctx: CompileContext): stri
       }
       refuseUndeclaredOrder(param, condition, ctx.attributes);
     }
+    if (query.after !== undefined) parts.push(afterWhere(query, query.after, ctx));
   }
   return parts.length > 0 ? parts.join(' AND ') : 'TRUE';
 }
@@ -533,12 +540,17 @@ function withHint(error: unknown, condition: Condition, attributes: AttributeTyp
 }
 
 /** A field typed for comparison and ordering. */
-export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; type: ValueType } {
+export function fieldSql(
+  ref: FieldRef,
+  ctx: CompileContext,
+  /** Where attributes are read from: a cursor's values read as the row's (afterWhere). */
+  attributes = 'c.attributes',
+): { sql: string; type: ValueType } {
   const identity = IDENTITY_COLUMNS[ref.column];
   if (identity) return { sql: `c.${ident(ref.column)}`, type: identity };
   if (ref.column.includes('\u0001')) throw new Error(`unexpected synthetic column ${ref.raw}`);
   const key = ctx.params.param(ref.column, 'text');
-  const value = `c.attributes -> ${key}`;
+  const value = `${attributes} -> ${key}`;
   // JSON paths continue from the attribute's value (compileSql appends them).
   if (ref.jsonPath.length > 0) return { sql: `(${value})`, type: 'jsonb' };
   const type = ctx.attributes[ref.column] ?? 'text';
@@ -557,7 +569,7 @@ export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; typ
       // Text, declared or not: a number as the engine reads it (migration
       // 028); given the attributes and the name, it reads the value once
       // for most values (029).
-      return { sql: `nudge_engine.attribute_text(c.attributes, ${key})`, type: 'text' };
+      return { sql: `nudge_engine.attribute_text(${attributes}, ${key})`, type: 'text' };
   }
 }
 
@@ -632,4 +644,104 @@ function monotone(search: TextSearch): boolean {
   if (search.op === 'fts') return !search.query.includes('!');
   if (search.op === 'wfts') return !/(^|[\s"(])-/.test(search.query);
   return true;
+}
+
+// Paging after a cursor ------------------------------------------------------
+
+/** Select keys that carry a row's order keys out for its cursor; no user field holds \u0001. */
+const CURSOR_KEY = 'after\u0001';
+
+/**
+ * The keys a contacts answer is ordered by, as server/api/view.ts orders it:
+ * order= (created_at when none), then the id unless order= names it, so the
+ * order is total and a cursor names one place in it.
+ */
+export function orderKeys(query: ContactQuery): OrderItem[] {
+  const keys: OrderItem[] =
+    query.order.length > 0
+      ? [...query.order]
+      : [{ field: field('order', 'created_at'), descending: false }];
+  if (!query.order.some((item) => item.field.column === 'id' && item.field.jsonPath.length === 0)) {
+    keys.push({ field: field('order', 'id'), descending: false });
+  }
+  return keys;
+}
+
+/** PostgreSQL's default: nulls sort as larger than any value. */
+function nullsLast(key: OrderItem): boolean {
+  return key.nulls ? key.nulls === 'last' : !key.descending;
+}
+
+/** `mrr.desc.nullsfirst,id.asc.nullslast`: what a cursor's fingerprint is made of. */
+function orderText(keys: OrderItem[]): string {
+  return keys
+    .map((key) => {
+      const name = key.field.raw.replace(/^contact\./, '');
+      return `${name}.${key.descending ? 'desc' : 'asc'}.nulls${nullsLast(key) ? 'last' : 'first'}`;
+    })
+    .join(',');
+}
+
+/**
+ * The view a page is read with: the query's own, and each order key's value
+ * as stored (the whole column or attribute, as ORDER BY reads it), for the
+ * cursor of the page's last row (cursorOf). withoutCursorKeys takes them off.
+ */
+export function cursorView(query: ContactQuery): ContactQuery {
+  const carried = orderKeys(query).map((key, i) => ({
+    key: `${CURSOR_KEY}${i}`,
+    field: { ...key.field, jsonPath: [], text: false },
+  }));
+  return { ...query, select: [...(query.select ?? [{ key: '*' }]), ...carried] };
+}
+
+/** The `after=` cursor of a row read with cursorView(query). */
+export function cursorOf(query: ContactQuery): (row: unknown) => string {
+  const keys = orderKeys(query);
+  const order = orderText(keys);
+  return (row) =>
+    encodeCursor(
+      order,
+      keys.map((_, i) => (row as Record<string, unknown>)[`${CURSOR_KEY}${i}`] ?? null),
+    );
+}
+
+/** A row read with cursorView, as the query's own view has it. */
+export function withoutCursorKeys(row: unknown): unknown {
+  const shown = { ...(row as Record<string, unknown>) };
+  for (const key of Object.keys(shown)) if (key.startsWith(CURSOR_KEY)) delete shown[key];
+  return shown;
+}
+
+/**
+ * Rows after the cursor's: each key over the row and over the cursor's
+ * value typed the same way — an attribute's value is read as the row's
+ * would be, from an object holding only it — and text compared in the "C"
+ * collation, as ORDER BY compares it (view.ts).
+ */
+function afterWhere(query: ContactQuery, cursor: string, ctx: CompileContext): string {
+  const keys = orderKeys(query);
+  const order = orderText(keys);
+  const decoded = decodeCursor(cursor, order, keys.length);
+  if (typeof decoded === 'string') throw new QueryError('after', decoded);
+  const values = ctx.params.param(decoded.values, 'jsonb');
+  return afterSql(
+    keys.map((key, i) => {
+      const row = fieldSql(key.field, ctx);
+      const own = IDENTITY_COLUMNS[key.field.column];
+      const name = () => ctx.params.param(key.field.column, 'text');
+      const value = own
+        ? own === 'jsonb'
+          ? `(${values} -> ${i})`
+          : `((${values} ->> ${i})::${own})`
+        : fieldSql(key.field, ctx, `jsonb_build_object(${name()}, ${values} -> ${i})`).sql;
+      const collated = (sql: string) => (row.type === 'text' ? `(${sql}) COLLATE "C"` : sql);
+      return {
+        row: collated(row.sql),
+        cursor: collated(value),
+        descending: key.descending,
+        nullsLast: nullsLast(key),
+      };
+    }),
+  );
 }

@@ -35,7 +35,7 @@ import {
 } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { email, uuid } from './contacts.js';
+import { email, respondContacts, uuid } from './contacts.js';
 import {
   badQuery,
   contactQueryEntries,
@@ -48,7 +48,7 @@ import {
   validate,
 } from './input.js';
 import { conditionWarnings } from './known-fields.js';
-import { pageOf, respondPage, runContacts } from './paging.js';
+import { pageOf, runContacts } from './paging.js';
 
 export interface ListsApiOptions {
   sql: postgres.Sql;
@@ -167,15 +167,13 @@ export function listsRoutes(options: ListsApiOptions): Hono<ApiEnv> {
     } catch (error) {
       badQuery(error);
     }
-    const page = pageOf(c, query);
-    const result = await runContacts(sql, {
+    return respondContacts(c, sql, {
       filters: segment ? [segment, query] : [query],
       view: query,
       ...(list.query === null ? { listId: list.id } : {}),
       attributes,
-      page,
+      page: pageOf(c, query),
     });
-    return respondPage(c, page, result);
   });
 
   const changeMembers = (direction: 'add' | 'remove') => async (c: Context<ApiEnv>) => {
