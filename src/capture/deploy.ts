@@ -70,6 +70,7 @@ export async function deploy(
         await tx.unsafe(`SELECT ${LOCK}`);
         await tx.unsafe(SET_LOCK_TIMEOUT);
         const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
+        refuseItems(plan);
         await refuseLosses(tx as unknown as postgres.Sql, plan, options);
         const statements = itemStatements(plan, kinds);
         for (const statement of statements) await tx.unsafe(statement);
@@ -84,6 +85,7 @@ export async function deploy(
       await tx.unsafe(`SELECT ${LOCK}`);
       await tx.unsafe(SET_LOCK_TIMEOUT);
       const plan = makePlan(desired, await readCaptureState(tx as unknown as postgres.Sql));
+      refuseItems(plan);
       // What the plan drops must not take unread changes (a slot's) with it unless asked to.
       await refuseLosses(tx as unknown as postgres.Sql, plan, {
         ...options,
@@ -116,6 +118,19 @@ export async function deploy(
     }
     throw sourceError(error, 'deploy failed; nothing was changed');
   }
+}
+
+/**
+ * The plan's items deploy cannot apply (a table the deploying role does not
+ * own): refused together, before anything runs, each as the plan said it.
+ */
+function refuseItems(plan: Plan): void {
+  const refused = plan.items.flatMap((item) => (item.refusal ? [item.refusal] : []));
+  if (!refused.length) return;
+  throw new NudgeError(
+    `deploy refused; nothing was changed: ${refused.map((r) => r.message).join('; ')}`,
+    refused.map((r) => r.hint).join('; '),
+  );
 }
 
 /**

@@ -156,11 +156,49 @@ function consequence(object: CaptureObject, missing: Right[]): string {
 }
 
 /**
+ * What a function that will run as the deploying role lacks and that role
+ * cannot grant itself (another role owns the objects): a warning with the
+ * GRANTs to run as their owner. `runs` says which function and how it comes
+ * to run as that role.
+ */
+function notGrantable(
+  object: CaptureObject,
+  rights: OwnerRights,
+  runs: string,
+): { warning: NonNullable<PlanItem['warning']> } | undefined {
+  const me = rights.currentUser;
+  const missing = neededOf(object, rights.lacking[me] ?? []);
+  const theirs = missing.filter((r) => !r.mine);
+  if (!theirs.length) return undefined;
+  return {
+    warning: {
+      label: 'owner',
+      text: `${runs} role ${me} (SECURITY DEFINER), which lacks ${missing.map((r) => r.what).join(', ')}: ${consequence(object, missing)}; deploy cannot grant ${theirs.map((r) => r.what).join(', ')} (role ${me} does not own them): as their owner, run ${theirs.map((r) => r.grant.replace('CURRENT_USER', ident(me))).join('; ')}`,
+    },
+  };
+}
+
+/**
+ * A capture function deploy makes: it runs as the deploying role, so what
+ * that role lacks and cannot grant itself (rightsItem grants back only what
+ * it owns) is a warning on the item that makes it.
+ */
+export function newFunctionWarning(
+  object: CaptureObject,
+  rights: OwnerRights | undefined,
+): Pick<PlanItem, 'warning'> {
+  if (!rights) return {};
+  return notGrantable(object, rights, `function nudge.${object.functionName}() will run as`) ?? {};
+}
+
+/**
  * A deployed capture function whose owner cannot do what its capture needs:
  * drift, with the statement giving it to the deploying role — none when that
  * role owns it already (rightsItem grants it what it lacks). A role that may
  * not take it (neither a superuser nor a member of the owner) gets a warning
- * instead, with the statement to run as one: deploy cannot repair it.
+ * instead, with the statement to run as one: deploy cannot repair it. What
+ * the deploying role itself lacks and cannot grant is a warning too, whether
+ * it owns the function or takes it.
  */
 export function ownerDrift(
   object: CaptureObject,
@@ -174,15 +212,8 @@ export function ownerDrift(
   const me = rights.currentUser;
   if (owner === me) {
     // rightsItem grants back what it owns; what others own, they must grant.
-    const theirs = missing.filter((r) => !r.mine);
-    if (!theirs.length) return { drift: [said], sql: [] };
-    return {
-      warning: {
-        label: 'owner',
-        text: `${said}; deploy cannot grant ${theirs.map((r) => r.what).join(', ')} (role ${me} does not own them): as their owner, run ${theirs.map((r) => r.grant.replace('CURRENT_USER', ident(me))).join('; ')}`,
-      },
-      sql: [],
-    };
+    const cannot = notGrantable(object, rights, `function nudge.${object.functionName}() runs as`);
+    return cannot ? { ...cannot, sql: [] } : { drift: [said], sql: [] };
   }
   const give = `ALTER FUNCTION ${ident('nudge', object.functionName)}() OWNER TO ${ident(me)}`;
   if (!rights.takeable.includes(owner))
@@ -193,8 +224,15 @@ export function ownerDrift(
       },
       sql: [],
     };
+  // Given to the deploying role, it runs as that role: what it lacks and cannot grant is said.
+  const after = notGrantable(
+    object,
+    rights,
+    `once given back, function nudge.${object.functionName}() runs as`,
+  );
   return {
     drift: [`${said}; deploy gives it to ${me}`],
+    ...(after ?? {}),
     sql: [`ALTER FUNCTION ${ident('nudge', object.functionName)}() OWNER TO CURRENT_USER`],
   };
 }

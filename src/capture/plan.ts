@@ -10,7 +10,7 @@ import { ident, literal } from '../db/quote.js';
 import { formatTableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
 import { featureItems } from './features-deployed.js';
-import { ownerDrift, rightsItem } from './owner-rights.js';
+import { newFunctionWarning, ownerDrift, rightsItem } from './owner-rights.js';
 import {
   lockdownSql,
   migrationSql,
@@ -78,6 +78,12 @@ export interface PlanItem {
   why?: string;
   /** What applying the item would lose, said under it (`! unread: dropping the slot loses them; …`). */
   warning?: { label: string; text: string };
+  /**
+   * What deploy cannot do (replication: a table the deploying role does not
+   * own): the warning says it in the plan, and deploy refuses the plan
+   * before it changes anything rather than stop halfway.
+   */
+  refusal?: { message: string; hint: string };
   /** The same for a script (`deploy --sql`, export), said above the item's first statement; else the warning is. */
   scriptNote?: string;
   /**
@@ -322,6 +328,8 @@ function captureItems(
         columns: object.columns,
         ...(object.rows ? { createsRowsTable: object.rows.table } : {}),
         ...(dropped ? { drift: ['capture function was dropped by hand'] } : {}),
+        // It runs as the deploying role: what that role lacks and cannot grant is said.
+        ...newFunctionWarning(object, state.rights),
         sql: create,
       });
       continue;

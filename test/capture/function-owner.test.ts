@@ -154,3 +154,25 @@ describe('a role that only plans', () => {
     expect(p.hasChanges).toBe(false);
   });
 });
+
+describe('a deploying role that does not own nudge.event_log', () => {
+  it('is told, for a capture it makes, what the new function will lack and who can grant it', async () => {
+    const items = { schema: 'public', table: 'items' };
+    const second = await db.loginRole(
+      'second',
+      `GRANT USAGE, CREATE ON SCHEMA nudge TO {role};
+       GRANT SELECT ON ALL TABLES IN SCHEMA nudge TO {role};
+       GRANT INSERT ON nudge.failed_events TO {role};
+       CREATE TABLE public.items (id bigserial primary key, note text);
+       ALTER TABLE public.items OWNER TO {role}`,
+    );
+    const p = await capturesOf(items, ['insert'], 'items').plan(connect(second.url));
+    const made = p.items.find((i) => i.subject === 'public.items insert')!;
+    expect(made.action).toBe('create');
+    const fn = functionNameFor(items, 'insert');
+    expect(made.warning).toEqual({
+      label: 'owner',
+      text: `function nudge.${fn}() will run as role ${second.name} (SECURITY DEFINER), which lacks insert on nudge.event_log, usage on sequence nudge.event_log_id_seq: its rows go to nudge.failed_events instead; deploy cannot grant insert on nudge.event_log, usage on sequence nudge.event_log_id_seq (role ${second.name} does not own them): as their owner, run GRANT INSERT ON "nudge"."event_log" TO "${second.name}"; GRANT USAGE ON SEQUENCE nudge.event_log_id_seq TO "${second.name}"`,
+    });
+  });
+});

@@ -1,12 +1,14 @@
 // A rows table's metadata columns retyped by hand ("nudge:id", "nudge:at"):
-// the pump reads every rows table by them, in one statement, so a retyped one
-// holding rows stops it or moves rows out of order (text ids sort '10'
-// before '9'). Plan names it, for an old rows table waiting to empty as for
+// the pump reads every rows table by them, in one statement, through a cast
+// to their types, so one retyped to text still empties in order (text ids
+// would sort '10' before '9') until the repair deploy. Plan names it, for an old rows table waiting to empty as for
 // the one a capture writes to; deploy gives the columns their types back,
 // keeping each row's id and capture time, so the rows arrive in order and
 // dated as captured.
 import type postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { listRowsTables } from '../../src/capture/state.js';
+import { oldestCapture } from '../../src/capture/transports/outbox/sql/oldest-capture.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { ident } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';
@@ -116,5 +118,26 @@ describe('the rows table a capture writes to, with its metadata retyped and rows
       expect(r.occurred_at.getUTCMilliseconds()).toBe(0);
       expect(Math.abs(r.occurred_at.getTime() - times[i]!.getTime())).toBeLessThanOrEqual(500);
     }
+  });
+});
+
+describe('a rows table with its metadata retyped, before the repair deploy', () => {
+  it('keeps the pump running: it reads the columns as their types, so rows arrive in order and dated as captured', async () => {
+    const name = await insertRowsTable(db.sql);
+    // 999 and 1000: as text '1000' sorts before '999'.
+    const times = await captureNineAndTen(db.sql, 1000);
+    await db.sql.unsafe(
+      `alter table nudge.${ident(name)} alter column "nudge:id" type text, alter column "nudge:at" type text`,
+    );
+    // The overview's lag reads the oldest capture time through the same cast.
+    expect(await oldestCapture(db.sql, await listRowsTables(db.sql))).toEqual(times[0]);
+    const before = await lastInbox(db.sql);
+    expect(await pumpAll(db.sql)).toBe(2);
+    expect(await delivered(db.sql, before)).toEqual([
+      { label: 'nine', key: expect.stringMatching(/^999:/), occurred_at: times[0] },
+      { label: 'ten', key: expect.stringMatching(/^1000:/), occurred_at: times[1] },
+    ]);
+    await deployNow(db.sql);
+    expect((await plan(db.sql)).hasChanges).toBe(false);
   });
 });

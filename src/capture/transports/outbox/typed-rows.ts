@@ -165,9 +165,9 @@ export interface MetadataProblem {
  * The metadata columns of a rows table that are gone or of another type:
  * the pump reads every rows table by them, in one statement, so one dropped
  * from a table no capture writes any more (an old one waiting to empty, or
- * one set aside) stops it, for that table and the others; one retyped
- * stops it too (text for "nudge:at" does not match event_log's
- * captured_at) or orders rows wrongly (ids as text put '10' before '9').
+ * one set aside) stops it, for that table and the others. One retyped is
+ * read through a cast to its type (claim-captures.ts), so the pump keeps
+ * going while its values cast back (text, timestamp); other values stop it.
  * plan.ts gives them back (restoreMetadataSql).
  */
 export function metadataProblems(shape: RowsShape): MetadataProblem[] {

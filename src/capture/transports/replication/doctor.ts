@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../../../config/load.js';
 import { sqlName } from '../../../doctor/sql-name.js';
 import { formatTableName, type TableName } from '../../../source/names.js';
 import type { Outcome } from '../../../source/supabase-http.js';
+import { fullIdentitySql } from './identity.js';
 import { formatBytes, type SlotHealth, slotHealth } from './slot.js';
 import { holdsUnread, slotUnread, waitingText } from './unread.js';
 
@@ -15,8 +16,11 @@ type Say = (outcome: Outcome, label: string, message: string, fix?: string) => v
  * What deploy needs on each captured table under replication: adding it to
  * a publication and setting its replica identity both need its owner (or a
  * member of the owning role, or a superuser), where triggers need the
- * TRIGGER privilege. `needed` says it as a failure, or a warning when
- * access is read-only (deploy never runs then).
+ * TRIGGER privilege. Each partition, at any depth, has an identity of its
+ * own that deploy sets FULL when the table's updates or deletes are
+ * captured (identity.ts): its owner is needed too, unless it is FULL
+ * already (deploy leaves it). `needed` says it as a failure, or a warning
+ * when access is read-only (deploy never runs then).
  */
 export async function ownershipCheck(
   sql: postgres.Sql,
@@ -28,29 +32,68 @@ export async function ownershipCheck(
   const label = 'Table owner';
   if (!tables.length)
     return say('ok', label, 'no tables named by features or connectors.supabase yet');
-  const rows = await sql<{ schema: string; table: string; owner: string; owns: boolean }[]>`
-    select n.nspname as schema, c.relname as table, pg_get_userbyid(c.relowner) as owner,
+  // The tables, then their partitions at any depth with the captured table each belongs to.
+  const rows = await sql<
+    {
+      schema: string;
+      table: string;
+      owner: string;
+      owns: boolean;
+      full: boolean;
+      of_schema: string | null;
+      of_table: string | null;
+    }[]
+  >`
+    with named as (
+      select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       where (n.nspname::text, c.relname::text) in (
+               select * from unnest(${tables.map((t) => t.schema)}::text[],
+                                    ${tables.map((t) => t.table)}::text[]))),
+    tree as (
+      select oid, null::oid as of from named
+      union all
+      select p.relid, named.oid from named cross join lateral pg_partition_tree(named.oid) p
+       where p.relid <> named.oid)
+    select distinct on (n.nspname, c.relname)
+           n.nspname as schema, c.relname as table, pg_get_userbyid(c.relowner) as owner,
            pg_has_role(c.relowner, 'USAGE')
-             or (select rolsuper from pg_roles where rolname = current_user) as owns
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where (n.nspname::text, c.relname::text) in (
-             select * from unnest(${tables.map((t) => t.schema)}::text[],
-                                  ${tables.map((t) => t.table)}::text[]))
-     order by 1, 2`;
-  const denied = rows.filter((row) => !row.owns);
-  if (!denied.length) {
-    const names = rows.map((row) => formatTableName(row)).join(', ');
-    return say(
-      'ok',
+             or (select rolsuper from pg_roles where rolname = current_user) as owns,
+           c.relreplident = 'f' as full, an.nspname as of_schema, a.relname as of_table
+      from tree join pg_class c on c.oid = tree.oid join pg_namespace n on n.oid = c.relnamespace
+      left join pg_class a on a.oid = tree.of left join pg_namespace an on an.oid = a.relnamespace
+     where c.relkind in ('r', 'p')
+     order by n.nspname, c.relname, tree.of nulls first`;
+  const named = rows.filter((row) => row.of_table === null);
+  const partitions = rows.filter((row) => row.of_table !== null);
+  const ofTable = (row: (typeof rows)[number]) =>
+    formatTableName({ schema: row.of_schema!, table: row.of_table! });
+  const denied = named.filter((row) => !row.owns);
+  if (denied.length) {
+    const first = denied[0]!;
+    return needed(
       label,
-      `role ${role} owns ${names || 'the captured tables'} (publication, replica identity)`,
+      `role ${role} does not own ${denied.map((row) => `${formatTableName(row)} (owner ${row.owner})`).join(', ')}: capture: replication publishes a table and sets its replica identity, which needs its owner`,
+      `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or use capture: outbox (triggers need only GRANT TRIGGER)`,
     );
   }
-  const first = denied[0]!;
-  needed(
+  const deniedPartitions = partitions.filter((row) => !row.owns && !row.full);
+  if (deniedPartitions.length) {
+    const first = deniedPartitions[0]!;
+    return needed(
+      label,
+      `role ${role} does not own ${deniedPartitions.map((row) => `partition ${formatTableName(row)} of ${ofTable(row)} (owner ${row.owner})`).join(', ')}: deploy sets a partition's replica identity FULL when updates or deletes of its table are captured, which needs its owner`,
+      `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or, as ${first.owner}, run ${fullIdentitySql(first)}`,
+    );
+  }
+  const names = named.map((row) => formatTableName(row)).join(', ');
+  const parents = [...new Set(partitions.map(ofTable))];
+  const also = parents.length
+    ? ` and the partitions of ${parents.join(', ')} deploy sets FULL`
+    : '';
+  say(
+    'ok',
     label,
-    `role ${role} does not own ${denied.map((row) => `${formatTableName(row)} (owner ${row.owner})`).join(', ')}: capture: replication publishes a table and sets its replica identity, which needs its owner`,
-    `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or use capture: outbox (triggers need only GRANT TRIGGER)`,
+    `role ${role} owns ${names || 'the captured tables'}${also} (publication, replica identity)`,
   );
 }
 

@@ -28,6 +28,7 @@
 import { ident } from '../../../db/quote.js';
 import { formatTableName, type TableName, tableKey } from '../../../source/names.js';
 import type { PlanItem } from '../../plan.js';
+import { ownerRefusal, type TableOwners } from './ownership.js';
 import type { Partition } from './state.js';
 
 /** pg_class.relreplident in words. */
@@ -65,13 +66,15 @@ const SHOWN: Record<Identity, string> = {
  * replication). `identities`: the identity of every table that is not DEFAULT,
  * and of every table in `madeFull` that still exists. `madeFull`: what the
  * deployed markers record. `partitions`: every partition of every
- * partitioned table (state.ts).
+ * partitioned table (state.ts). `owners`: the tables the deploying role does
+ * not own, whose items deploy refuses (ownership.ts).
  */
 export function identityPlan(
   needed: TableName[],
   identities: TableIdentity[],
   madeFull: TableName[],
   partitions: Partition[],
+  owners?: TableOwners,
 ): IdentityPlan {
   const now = new Map(identities.map((t) => [tableKey(t.table), t.identity]));
   const ours = new Set(madeFull.map(tableKey));
@@ -99,6 +102,8 @@ export function identityPlan(
       continue;
     }
     if (identity === 'default') remembered.push(table);
+    // A partition's identity set by its owner is enough; a table must be published by deploy too.
+    const sql = fullIdentitySql(table);
     full.push({
       action: 'replace',
       kind: 'replica identity',
@@ -110,7 +115,13 @@ export function identityPlan(
       ...(ours.has(key)
         ? { drift: [`replica identity was set to ${SHOWN[identity]} by hand`] }
         : {}),
-      sql: [fullIdentitySql(table)],
+      ...ownerRefusal(
+        table,
+        of ? { identity: 'full', of } : { identity: 'full' },
+        owners,
+        of && sql,
+      ),
+      sql: [sql],
     });
   }
   for (const table of sortTables(madeFull)) {
@@ -119,13 +130,15 @@ export function identityPlan(
     const identity = now.get(key);
     const subject = formatTableName(table);
     if (identity === 'full') {
+      const sql = defaultIdentitySql(table);
       reset.push({
         action: 'replace',
         kind: 'replica identity',
         subject,
         detail:
           'DEFAULT again: Nudge set FULL for captured updates and deletes; none is captured now',
-        sql: [defaultIdentitySql(table)],
+        ...ownerRefusal(table, { identity: 'default' }, owners, sql),
+        sql: [sql],
       });
     } else {
       reset.push({

@@ -6,6 +6,7 @@
 import { NudgeError } from '../../../errors.js';
 import type { PlanItem } from '../../plan.js';
 import { identityPlan, sameTables } from './identity.js';
+import { ownerRefusal } from './ownership.js';
 import {
   createPublicationSql,
   describeTable,
@@ -38,6 +39,7 @@ export function replicationItems(
     state.identities,
     state.madeFull,
     state.partitions,
+    state.owners,
   );
   items.push(...identities.full);
   for (const spec of desired?.publications ?? []) {
@@ -54,6 +56,10 @@ export function replicationItems(
       : 'no tables';
     const detail = `publish ${spec.operation} · ${tables}`;
     const sql = createPublicationSql(spec, desired!.slot, version, identities.madeFull);
+    // Publishing a table needs its owner: the first one the deploying role does not own is said.
+    const refused = spec.tables
+      .map((t) => ownerRefusal(t.table, { publication: spec.name }, state.owners))
+      .find((r) => r.refusal);
     if (!deployed) {
       items.push({
         action: 'create',
@@ -61,6 +67,7 @@ export function replicationItems(
         subject: spec.name,
         detail,
         ...(deployedSlots.has(desired!.slot) ? { drift: ['publication was dropped by hand'] } : {}),
+        ...refused,
         sql,
       });
       continue;
@@ -83,6 +90,7 @@ export function replicationItems(
       subject: spec.name,
       detail: `${detail}${changed ? ' · definition changed' : ''}${remember.length ? ' · marker: the tables Nudge made FULL' : ''}`,
       ...(drift.length ? { drift } : {}),
+      ...(work ? refused : {}),
       sql: work ? sql : remember,
     });
   }

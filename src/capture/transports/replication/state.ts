@@ -6,6 +6,7 @@
 import type { Sql } from '../../../source/connect.js';
 import type { TableName } from '../../../source/names.js';
 import { identityOf, sortTables, type TableIdentity } from './identity.js';
+import type { TableOwners } from './ownership.js';
 import { fingerprintSql, type PublicationMarker, parsePublicationMarker } from './publication.js';
 
 export interface DeployedPublication {
@@ -39,6 +40,8 @@ export interface ReplicationState {
    * is its own (identity.ts). Foreign ones, which are not published, are left out.
    */
   partitions: Partition[];
+  /** The deploying role and the tables it may not act as owner of (none for a superuser). */
+  owners?: TableOwners;
   database: string;
 }
 
@@ -49,8 +52,9 @@ export interface Partition {
 }
 
 export async function readReplicationState(sql: Sql): Promise<ReplicationState> {
-  const [server] = await sql<{ version: number; database: string }[]>`
-    select current_setting('server_version_num')::int as version, current_database() as database`;
+  const [server] = await sql<{ version: number; database: string; role: string }[]>`
+    select current_setting('server_version_num')::int as version, current_database() as database,
+           current_user as role`;
   const version = server!.version;
   const found = await sql<{ name: string; comment: string | null }[]>`
     select pubname as name, obj_description(oid, 'pg_publication') as comment
@@ -91,6 +95,13 @@ export async function readReplicationState(sql: Sql): Promise<ReplicationState> 
       join pg_class a on a.oid = up.relid join pg_namespace an on an.oid = a.relnamespace
      where c.relispartition and c.relkind in ('r', 'p') and a.oid <> c.oid
      order by 3, 4, 1, 2`;
+  // Setting an identity or publishing needs the owner's privileges: a member of the owning role has them.
+  const notOwned = await sql<{ schema: string; table: string; owner: string }[]>`
+    select n.nspname as schema, c.relname as table, pg_get_userbyid(c.relowner) as owner
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema')
+       and not pg_has_role(c.relowner, 'USAGE')
+       and not (select rolsuper from pg_roles where rolname = current_user)`;
   return {
     serverVersion: version,
     publications,
@@ -104,6 +115,13 @@ export async function readReplicationState(sql: Sql): Promise<ReplicationState> 
       table: { schema: row.schema, table: row.table },
       of: { schema: row.of_schema, table: row.of_table },
     })),
+    owners: {
+      role: server!.role,
+      notOwned: notOwned.map((row) => ({
+        table: { schema: row.schema, table: row.table },
+        owner: row.owner,
+      })),
+    },
     database: server!.database,
   };
 }

@@ -44,7 +44,10 @@ export function claimCaptures(
   // filter: no scan starts without the lock.) Order by the column, not the
   // int alias, or the whole outbox is sorted on every claim. Rows tables
   // have no index (it would cost every captured write): their claim reads
-  // the table, which the pump keeps near-empty.
+  // the table, which the pump keeps near-empty. Their metadata columns are
+  // cast to the types rowsTableSql gives them: a no-op where they have them,
+  // and where one was retyped by hand (text) the rows still come in id
+  // order, dated as captured, until deploy gives the types back.
   return tx.unsafe<ClaimedRow[]>(
     `with pump as materialized (select pg_try_advisory_xact_lock(${lockKey('pump')}) as ok),
      log as materialized (
@@ -58,7 +61,7 @@ export function claimCaptures(
      c${i} as materialized (
        select t.ctid as tid from nudge.${ident(table.name)} as t
         where (select ok from pump)
-        order by t."nudge:id" limit $2::int
+        order by t."nudge:id"::bigint limit $2::int
           for update of t skip locked)`,
             )
             .join('')}
@@ -74,8 +77,8 @@ export function claimCaptures(
          .map(
            (table, i) => `
      union all
-     select ${i}, t."nudge:id"::float8, t.ctid::text, null, null, null, 1, null, null, null,
-            ${capturedRowJson(table)}, t."nudge:at"
+     select ${i}, t."nudge:id"::bigint::float8, t.ctid::text, null, null, null, 1, null, null, null,
+            ${capturedRowJson(table)}, t."nudge:at"::timestamptz
        from nudge.${ident(table.name)} as t
       where t.ctid = any(array(select tid from c${i}))`,
          )

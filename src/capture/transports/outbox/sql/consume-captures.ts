@@ -35,8 +35,8 @@ export function consumeCaptures(
       const column = table.operation === 'insert' ? 'new_rows' : 'old_rows';
       consume.push(tx`
           insert into nudge.event_archive (id, schema_name, table_name, operation, row_count, ${tx.unsafe(column)}, captured_at)
-          select t."nudge:id", ${tx.unsafe(`${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}`)}, 1,
-                 json_build_array(${tx.unsafe(capturedRowJson(table))}), t."nudge:at"
+          select t."nudge:id"::bigint, ${tx.unsafe(`${literal(table.schema)}, ${literal(table.table)}, ${literal(table.operation)}`)}, 1,
+                 json_build_array(${tx.unsafe(capturedRowJson(table))}), t."nudge:at"::timestamptz
             from ${target} as t where t.ctid = any(${tids}::tid[])`);
     }
     consume.push(tx`delete from ${target} where ctid = any(${tids}::tid[])`);
