@@ -123,8 +123,9 @@ export async function deploy(
 /**
  * The plan's items deploy cannot apply (a table the deploying role does not
  * own): refused together, before anything runs, each as the plan said it.
+ * `nudge deploy` asks it before its prompt too.
  */
-function refuseItems(plan: Plan): void {
+export function refuseItems(plan: Plan): void {
   const refused = plan.items.flatMap((item) => (item.refusal ? [item.refusal] : []));
   if (!refused.length) return;
   throw new NudgeError(

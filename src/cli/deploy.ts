@@ -1,7 +1,7 @@
 // `nudge deploy`: shows the plan, asks, applies it in one transaction.
 // `--sql` prints the change as a script instead (works in read-only mode).
 
-import { deploy as applyPlan, planLosses, planScript } from '../capture/deploy.js';
+import { deploy as applyPlan, planLosses, planScript, refuseItems } from '../capture/deploy.js';
 import { FEATURE_LIST } from '../capture/features-deployed.js';
 import type { Action, Plan } from '../capture/plan.js';
 import { BACKFILL_HINT, renderPlan } from '../capture/print-plan.js';
@@ -58,6 +58,7 @@ export async function deploy(options: DeployOptions, io: Io): Promise<number> {
     if (!plan.hasChanges) return 0;
     // Refused before asking; applyPlan checks again inside its lock, measuring
     // again only what changed since this plan was measured (`accepted`).
+    refuseItems(plan);
     for (const loss of losses) {
       if (!options.discardUnread) throw loss.refusal('deploy');
       io.out(io.colors.yellow(`  ${loss.notice}`));

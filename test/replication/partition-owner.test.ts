@@ -3,6 +3,7 @@
 // and both need the partition's owner. A partition owned by another role is
 // named by the plan, with its owner and the fixes, and deploy refuses it
 // before it changes anything (not with PostgreSQL's "must be owner" halfway).
+import { rm } from 'node:fs/promises';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
@@ -10,9 +11,12 @@ import { makePlan } from '../../src/capture/plan.js';
 import { readCaptureState } from '../../src/capture/state.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
 import { type CaptureNeed, capturedColumns } from '../../src/capture/triggers.js';
+import { memoryIo } from '../../src/cli/io.js';
+import { run } from '../../src/cli/program.js';
 import { ident } from '../../src/db/quote.js';
 import { readCatalog } from '../../src/source/catalog.js';
 import { useDatabase } from '../harness/db.js';
+import { tempProject } from '../harness/project.js';
 import { dropSlotAfterAll, serverVersion, slotFor } from './helpers.js';
 
 const db = useDatabase();
@@ -90,6 +94,32 @@ describe('a partition owned by another role than the deploying one', () => {
       await db.sql`select pubname from pg_publication where pubname like 'nudge%'
                    union all select nspname from pg_namespace where nspname = 'nudge'`,
     ).toEqual([]);
+  });
+
+  it('nudge deploy refuses it before asking to apply the plan', async () => {
+    const cwd = await tempProject(
+      {
+        'nudge.yaml': `capture:\n  transport: replication\n  replication:\n    slot: ${slotFor(db)}\n`,
+        'nudge/features/events.yaml': `name: events
+trigger: { table: public.events, on: update }
+stages:
+  - name: seen
+    do: [{ webhook: { url: "http://127.0.0.1:9/events" } }]
+`,
+      },
+      'nudge-owner-cli-',
+    );
+    try {
+      const m = memoryIo({ cwd, env: { DATABASE_URL: deployer.url } });
+      expect(await run(['deploy'], m.io)).toBe(1);
+      // Refused before the prompt (this io has none to answer: that would be
+      // "deploy needs confirmation"), naming the partition.
+      expect(m.stderr()).toContain('deploy refused; nothing was changed: role');
+      expect(m.stderr()).toContain('partition public.events_2025_h1 of public.events');
+      expect(m.stderr()).not.toContain('needs confirmation');
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 
   it('deploys once its owner made it FULL by hand: publishing its table needs no more of it', async () => {
