@@ -55,8 +55,18 @@ export function Features({ window }: { window?: string }) {
                 <th>Trigger</th>
                 <th className="num">Entered</th>
                 <th>Now in stage</th>
-                <th className="num">Completed</th>
-                <th className="num">Exited</th>
+                <th
+                  className="num"
+                  title="Journeys that went through their last stage. Whether its actions were delivered is in Actions failing."
+                >
+                  Completed
+                </th>
+                <th
+                  className="num"
+                  title="Journeys that ended before their last stage: exit.when held, an exit action ran, an until did not hold in time, the stage was removed, or a restart began a new journey."
+                >
+                  Exited
+                </th>
                 <th>Actions failing</th>
               </tr>
             </thead>
