@@ -4,7 +4,9 @@
 // ordinary numbers only (the look for a long number, then JSON.parse), one
 // holding a float8 of 17 digits (which takes the slower path), one holding
 // a bigint over 2^53 (kept exact). Each round times both parsers in turn on
-// the same text; prints ns per row and the ratio, per round.
+// the same text; prints ns per row and the ratio, per round. Then the same
+// for writing (stringifyJson against JSON.stringify): an ordinary row, and
+// one holding a bigint over 2^53 as parseJson reads it (a JsonNumber).
 import { parseJson, stringifyJson } from '../src/db/json.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -25,10 +27,10 @@ const texts = {
   'a bigint over 2^53': JSON.stringify(row).replace('"id":123456', '"id":9007199254740993'),
 };
 
-/** ns per call of `parse` on `text`, over N calls. */
-function nsPer(parse: (text: string) => unknown, text: string): number {
+/** ns per call of `run` on `input`, over N calls. */
+function nsPer<T>(run: (input: T) => unknown, input: T): number {
   const start = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) parse(text);
+  for (let i = 0; i < N; i++) run(input);
   return Number(process.hrtime.bigint() - start) / N;
 }
 
@@ -41,6 +43,22 @@ for (const [name, text] of Object.entries(texts)) {
     const exact = nsPer(parseJson, text);
     console.log(
       `  ${name} (${text.length} bytes), round ${round}: ${exact.toFixed(0)} ns against ${plain.toFixed(0)} ns, ${(exact / plain).toFixed(2)} ×`,
+    );
+  }
+}
+
+const values = {
+  ordinary: row,
+  'a bigint over 2^53': parseJson(texts['a bigint over 2^53']),
+};
+
+console.log(`stringifyJson ÷ JSON.stringify, ${N} rows a side per round`);
+for (const [name, value] of Object.entries(values)) {
+  for (let round = 1; round <= ROUNDS; round++) {
+    const plain = nsPer(JSON.stringify, value);
+    const exact = nsPer(stringifyJson, value);
+    console.log(
+      `  ${name}, round ${round}: ${exact.toFixed(0)} ns against ${plain.toFixed(0)} ns, ${(exact / plain).toFixed(2)} ×`,
     );
   }
 }

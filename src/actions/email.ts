@@ -5,7 +5,7 @@
 import { admitEmails } from '../email/admission.js';
 import { unsubscribeHeaders } from '../email/headers.js';
 import { type EmailLinks, emailLinks } from '../email/links.js';
-import { readRecipients, text } from '../email/recipient.js';
+import { type RecipientReading, readRecipients, text } from '../email/recipient.js';
 import { TRANSACTIONAL, topicOfAction } from '../email/topics.js';
 import { makeDevMailbox } from './dev-mailbox.js';
 import type { EmailSender, OutgoingEmail } from './email-sender.js';
@@ -35,7 +35,7 @@ export const emailProvider: ActionProvider = {
     if (run.kind !== 'email') throw new PermanentError(`email cannot run ${run.kind}`);
     const provider = emailProviderOf(run, env);
     const recipient = run.recipient ?? (await readRecipients(env.sql, [run]))[0]!;
-    const message = await composeEmail({ ...run, recipient }, env, provider !== 'dev');
+    const message = await composeEmail(run, recipient, env, provider !== 'dev');
     const sent = await senderFor(provider, env).send(message);
     // The contact it went to, kept with the run: its delivery events apply to
     // that contact even if the address changes hands before they come.
@@ -56,11 +56,12 @@ function emailProviderOf(run: ActionRun, env: ActionEnv): ProviderName {
  * Non-transactional email gets its topic's unsubscribe link and headers,
  * signed, as the preference link is, for the contact who receives it
  * (recipient.ts); it is refused when no contact has the recipient's address,
- * as nobody could unsubscribe. The recipient is the one admission read and
- * checked (run.recipient); only a run that skipped admission is read here.
+ * as nobody could unsubscribe. `recipient`: the one admission read and
+ * checked (run.recipient), else read for this run alone (execute).
  */
-export async function composeEmail(
+async function composeEmail(
   run: ActionRun,
+  recipient: RecipientReading,
   env: ActionEnv,
   needsSender: boolean,
 ): Promise<OutgoingEmail> {
@@ -73,7 +74,6 @@ export async function composeEmail(
   };
   const topic = topicOfAction(email, params);
   if ('error' in topic) throw new PermanentError(topic.error);
-  const recipient = run.recipient ?? (await readRecipients(env.sql, [run]))[0]!;
   if ('error' in recipient) throw new PermanentError(recipient.error);
   const from = text(params.from) ?? text(email.from) ?? null;
   if (!from && needsSender) {

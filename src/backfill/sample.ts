@@ -4,8 +4,8 @@
 // does not know yet, the email auth.users holds; the raw identity otherwise.
 // With no engine store (Nudge never ran there) there is no book to ask.
 import type postgres from 'postgres';
-import { identityKey, lookUpContacts, type SimulatedContact } from '../backtest/contacts.js';
-import { type ContactIdentity, normalizeEmail } from '../contacts/store.js';
+import { lookUpContacts, type SimulatedContact } from '../backtest/contacts.js';
+import { type ContactIdentity, identityKey, normalizeEmail } from '../contacts/store.js';
 import type { Catalog } from '../source/catalog.js';
 
 /** For each identity, how the sample names its contact; undefined when the row names nobody. */

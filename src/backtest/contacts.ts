@@ -8,7 +8,12 @@
 // events at a time; nothing is written. Where Nudge never ran (no engine
 // store) there is no book to read: everyone is a new contact.
 import type postgres from 'postgres';
-import { type ContactIdentity, contactRows, normalizeEmail } from '../contacts/store.js';
+import {
+  type ContactIdentity,
+  contactRows,
+  identityKey,
+  normalizeEmail,
+} from '../contacts/store.js';
 import type { Row } from '../engine/match/features.js';
 
 export interface SimulatedContact {
@@ -46,16 +51,6 @@ export async function contactsThen(
        and d.outcome = 'action' and jsonb_typeof(r.context -> 'contact') = 'object'
      order by d.inbox_id, d.contact_id, d.id`;
   return new Map(rows.map((r) => [`${r.inbox}\0${r.contact}`, r.row]));
-}
-
-/** The key resolveContact would see an identity under. */
-export function identityKey(identity: ContactIdentity): string {
-  return JSON.stringify([
-    identity.authUserId || null,
-    normalizeEmail(identity.email),
-    identity.phone || null,
-    identity.externalId || null,
-  ]);
 }
 
 /** A contact's identity fields, in the order resolveContact tries them. */

@@ -28,7 +28,6 @@ import { reportApi } from './report.js';
 import { syncApi } from './sync.js';
 
 export type { FeatureReport, GroupReport } from './report.js';
-export { parseJsonDigits };
 
 import {
   type Attributes,

@@ -32,13 +32,19 @@ export interface ContactKeys {
   externalId: string | null;
 }
 
-function keysOf(identity: ContactIdentity): ContactKeys {
+export function keysOf(identity: ContactIdentity): ContactKeys {
   return {
     authUserId: identity.authUserId || null,
     email: normalizeEmail(identity.email),
     phone: identity.phone || null,
     externalId: identity.externalId || null,
   };
+}
+
+/** The key resolveContact would see an identity under: its keys, in the order it tries them. */
+export function identityKey(identity: ContactIdentity): string {
+  const { authUserId, email, phone, externalId } = keysOf(identity);
+  return JSON.stringify([authUserId, email, phone, externalId]);
 }
 
 export function normalizeEmail(email: string | null | undefined): string | null {

@@ -8,7 +8,7 @@ import type { ActionEnv, ActionRun, Admission } from '../actions/types.js';
 import { optedOut } from '../contacts/preferences.js';
 import type { Db } from '../contacts/store.js';
 import { type DailyWindow, deferral, isTimeZone } from './quiet-hours.js';
-import { readRecipients } from './recipient.js';
+import { type Recipient, type RecipientReading, readRecipients } from './recipient.js';
 import { suppressionsOf } from './suppression.js';
 import { TRANSACTIONAL, topicOfAction } from './topics.js';
 
@@ -21,29 +21,29 @@ import { TRANSACTIONAL, topicOfAction } from './topics.js';
  */
 export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Promise<Admission[]> {
   const recipients = await readRecipients(db, runs);
-  const checked = runs.map((run, i) => {
+  const checked = runs.map((run, i): Checked => {
     const topic = topicOfAction(env.project.config.email, run.params as { topic?: string });
     const recipient = recipients[i]!;
     return {
       run: { ...run, recipient },
       topic: 'topic' in topic ? topic.topic : undefined,
-      address: 'address' in recipient ? recipient.address : undefined,
-      contactId: 'address' in recipient ? recipient.contactId : null,
+      recipient,
     };
   });
   const refusable = checked.filter(
-    (c) => c.topic !== undefined && c.topic !== TRANSACTIONAL && c.address !== undefined,
+    (c): c is Refusable =>
+      c.topic !== undefined && c.topic !== TRANSACTIONAL && 'address' in c.recipient,
   );
   if (refusable.length === 0) return checked.map((c) => ({ go: c.run }));
 
   const suppressed = await suppressionsOf(
     db,
-    refusable.map((c) => c.address!),
+    refusable.map((c) => c.recipient.address),
   );
-  const withContact = refusable.filter((c) => c.contactId !== null);
+  const withContact = refusable.filter((c) => c.recipient.contactId !== null);
   const out = await optedOut(
     db,
-    withContact.map((c) => ({ contactId: c.contactId!, topic: c.topic! })),
+    withContact.map((c) => ({ contactId: c.recipient.contactId!, topic: c.topic })),
   );
   // Time zones matter only with quiet hours or a send window.
   const timed = withContact.filter(
@@ -53,18 +53,19 @@ export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Pr
   );
   const zones = await zonesOf(
     db,
-    timed.map((c) => c.contactId!),
+    timed.map((c) => c.recipient.contactId!),
     env,
   );
   const now = env.clock.now();
   const verdicts = new Map<ActionRun, Admission>();
   withContact.forEach((c, i) => {
-    const run = c.run.contactId === null ? { ...c.run, contactId: c.contactId } : c.run;
+    const { contactId } = c.recipient;
+    const run = c.run.contactId === null ? { ...c.run, contactId } : c.run;
     if (out[i]) {
       verdicts.set(c.run, { skip: `unsubscribed (topic ${c.topic})` });
       return;
     }
-    const zone = zones.get(c.contactId!) ?? env.project.config.email.time_zone;
+    const zone = zones.get(contactId!) ?? env.project.config.email.time_zone;
     const later = deferral(now, zone, {
       quietHours: env.project.config.email.quiet_hours,
       sendWindow: (c.run.params as { send_window?: DailyWindow }).send_window,
@@ -72,10 +73,24 @@ export async function admitEmails(runs: ActionRun[], env: ActionEnv, db: Db): Pr
     verdicts.set(c.run, later ? { defer: later.until, reason: later.reason } : { go: run });
   });
   for (const c of refusable) {
-    const reason = suppressed.get(c.address!);
-    if (reason) verdicts.set(c.run, { skip: `suppressed (${c.address} ${reason})` });
+    const { address } = c.recipient;
+    const reason = suppressed.get(address);
+    if (reason) verdicts.set(c.run, { skip: `suppressed (${address} ${reason})` });
   }
   return checked.map((c) => verdicts.get(c.run) ?? { go: c.run });
+}
+
+/** A run with its topic and its recipient as admission read it. */
+interface Checked {
+  run: ActionRun;
+  topic: string | undefined;
+  recipient: RecipientReading;
+}
+
+/** A run admission may refuse: a topic that is not transactional, and an address. */
+interface Refusable extends Checked {
+  topic: string;
+  recipient: Recipient;
 }
 
 /**

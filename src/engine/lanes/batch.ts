@@ -30,12 +30,15 @@
 // Any error makes the whole attempt fail (the caller rolls it back and falls
 // back to one event at a time, which isolates the bad event).
 import type postgres from 'postgres';
+import { findContact } from '../../contacts/sql/find-contact.js';
 import { findContacts } from '../../contacts/sql/find-contacts.js';
 import {
   type ContactIdentity,
   contactRow,
   contactRows,
   createContacts,
+  identityKey,
+  keysOf,
   resolveContact,
 } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
@@ -45,7 +48,7 @@ import { candidatesOf, triggerVerdict } from '../match/candidates.js';
 import type { Row } from '../match/features.js';
 import { beforeContact } from '../match/rules.js';
 import { cap, type ProcessContext } from './context.js';
-import { type ContactSource, contactKeys, handleEvent } from './event.js';
+import { type ContactSource, handleEvent } from './event.js';
 import { syncLive } from './live-sync.js';
 
 export async function processTogether(
@@ -110,11 +113,6 @@ export async function processTogether(
   };
 }
 
-/** The key under which resolveContact would see an identity (emails lower-cased, blanks absent). */
-function identityKey(identity: ContactIdentity): string {
-  return JSON.stringify(contactKeys(identity));
-}
-
 /**
  * Resolves every contact the batch needs (the identities of the candidate
  * features that get as far as resolving one in handleEvent) and reads their
@@ -131,7 +129,7 @@ async function resolveBatch(
   involved: Set<string>[];
   journeys: JourneyCache;
 }> {
-  const keysOf: string[][] = [];
+  const eventKeys: string[][] = [];
   const featureKeys: { feature: string; key: string }[] = [];
   const identities = new Map<string, ContactIdentity>();
   for (const row of rows) {
@@ -149,7 +147,7 @@ async function resolveBatch(
       featureKeys.push({ feature: feature.name, key });
       if (!identities.has(key)) identities.set(key, identity);
     }
-    keysOf.push(keys);
+    eventKeys.push(keys);
   }
 
   const byKey = new Map<string, string>();
@@ -200,12 +198,15 @@ async function resolveBatch(
       if (!id) throw new Error('a contact the batch did not resolve');
       return id;
     },
+    async find(_tx, identity) {
+      return byKey.get(identityKey(identity)) ?? findContact(tx, keysOf(identity));
+    },
     async row(_tx, contactId) {
       return rowsById.has(contactId)
         ? (rowsById.get(contactId) ?? null)
         : contactRow(tx, contactId);
     },
   };
-  const involved = keysOf.map((keys) => new Set(keys.map((key) => byKey.get(key)!)));
+  const involved = eventKeys.map((keys) => new Set(keys.map((key) => byKey.get(key)!)));
   return { contacts, involved, journeys };
 }

@@ -7,10 +7,9 @@ import type postgres from 'postgres';
 import { findContact } from '../../contacts/sql/find-contact.js';
 import {
   type ContactIdentity,
-  type ContactKeys,
   contactRow,
-  hasIdentity,
-  normalizeEmail,
+  identityKey,
+  keysOf,
   resolveContact,
 } from '../../contacts/store.js';
 import type { InboxRow } from '../intake/inbox.js';
@@ -39,6 +38,8 @@ export interface ContactSource {
   resolve(tx: postgres.TransactionSql, identity: ContactIdentity): Promise<string>;
   /** The contact as conditions and templates see it. */
   row(tx: postgres.TransactionSql, contactId: string): Promise<Row | null>;
+  /** The contact an identity names, never created (a paused feature's skip). */
+  find(tx: postgres.TransactionSql, identity: ContactIdentity): Promise<string | undefined>;
 }
 
 function directContacts(ctx: ProcessContext): ContactSource {
@@ -49,6 +50,7 @@ function directContacts(ctx: ProcessContext): ContactSource {
       return id;
     },
     row: (tx, contactId) => contactRow(tx, contactId),
+    find: (tx, identity) => findContact(tx, keysOf(identity)),
   };
 }
 
@@ -99,9 +101,12 @@ export async function handleEvent(
   let skipsAt = -1;
   const skip = (feature: RuntimeFeature, reason: string, paused: boolean) => {
     if (skipsAt < 0) skipsAt = env.decisions.length;
-    if (!paused) skips.set(feature.name, reason);
-    else if (pausedSkipped) pausedSkipped.push({ feature, reason });
-    else pausedSkipped = [{ feature, reason }];
+    if (!paused) {
+      skips.set(feature.name, reason);
+      return;
+    }
+    pausedSkipped ??= [];
+    pausedSkipped.push({ feature, reason });
   };
 
   // The matcher's rules (match/rules.ts); the contact-free condition once per event and feature.
@@ -135,8 +140,9 @@ export async function handleEvent(
   }
 
   // Where the first skip was: the row of skips, then the paused ones' own.
-  const whom = pausedSkipped && (await pausedSkips(env, row.id, rows, pausedSkipped, skips));
+  const whom = pausedSkipped && (await pausedSkips(env, contacts, row.id, rows, pausedSkipped));
   if (whom?.own.length) env.decisions.splice(skipsAt, 0, ...whom.own);
+  for (const { feature, reason } of whom?.shared ?? []) skips.set(feature.name, reason);
   if (skips.size > 0) {
     env.decisions.splice(skipsAt, 0, skippedTogether(env.now, row.id, skips, whom?.names));
   }
@@ -166,57 +172,56 @@ interface PausedSkip {
 /**
  * Whom a paused feature's skips were for. Its contact is looked up, never
  * created (a paused feature changes nothing), after the other features of
- * the event resolved theirs, so one this event created counts. A contact the
- * book has is the skip's own decision, with its contact_id: every reader
- * finds it by contact (nudge logs --contact, /v1/decisions?contact=, the
- * contact's timeline). Any other joins `skips`, named in `names` as its
- * contact mapping reads the event (decision-log.ts, SkippedFor). In a batch
- * (batch.ts), the contacts of the whole batch are in the book by then.
+ * the event resolved theirs, so one this event created counts; each identity
+ * once. A contact the book has is the skip's own decision, with its
+ * contact_id: every reader finds it by contact (nudge logs --contact,
+ * /v1/decisions?contact=, the contact's timeline). Any other is in `shared`,
+ * for the row of skips, named in `names` as its contact mapping reads the
+ * event (decision-log.ts, SkippedFor). In a batch (batch.ts), the contacts of
+ * the whole batch are in the book by then.
  */
 async function pausedSkips(
   env: StepEnv,
+  contacts: ContactSource,
   inboxId: number,
   rows: EventRows,
   paused: PausedSkip[],
-  skips: Map<string, string>,
-): Promise<{ own: Decision[]; names: Record<string, string> }> {
+): Promise<{ own: Decision[]; shared: PausedSkip[]; names: Record<string, string> }> {
   const identities = paused.map(({ feature }) => identityOf(feature, rows));
-  const found = await Promise.all(
-    identities.map((identity) =>
-      hasIdentity(identity) ? findContact(env.tx, contactKeys(identity)) : undefined,
-    ),
+  const keys = identities.map(identityKey);
+  const lookups = new Map<string, Promise<string | undefined>>();
+  identities.forEach((identity, i) => {
+    const key = keys[i]!;
+    if (key !== NO_IDENTITY && !lookups.has(key)) lookups.set(key, contacts.find(env.tx, identity));
+  });
+  const found = new Map(
+    await Promise.all([...lookups].map(async ([key, lookup]) => [key, await lookup] as const)),
   );
   const own: Decision[] = [];
+  const shared: PausedSkip[] = [];
   const names: Record<string, string> = {};
-  paused.forEach(({ feature, reason }, i) => {
-    const contactId = found[i];
+  paused.forEach((skip, i) => {
+    const contactId = found.get(keys[i]!);
     if (contactId) {
       own.push({
         at: env.now,
         inboxId,
-        feature: feature.name,
+        feature: skip.feature.name,
         contactId,
         outcome: 'skipped',
-        reason,
+        reason: skip.reason,
       });
       return;
     }
-    skips.set(feature.name, reason);
+    shared.push(skip);
     const name = contactNamed(identities[i]!);
-    if (name) names[feature.name] = name;
+    if (name) names[skip.feature.name] = name;
   });
-  return { own, names };
+  return { own, shared, names };
 }
 
-/** An identity as the contact book looks it up (resolveContact): email normalized, blanks null. */
-export function contactKeys(identity: ContactIdentity): ContactKeys {
-  return {
-    authUserId: identity.authUserId || null,
-    email: normalizeEmail(identity.email),
-    phone: identity.phone || null,
-    externalId: identity.externalId || null,
-  };
-}
+/** The key of an identity with no field: no contact to look up. */
+const NO_IDENTITY = identityKey({});
 
 /** A feature without a contact mapping (e.g. heartbeat): its first stage's actions, once per event. */
 function runWithoutContact(env: StepEnv, feature: RuntimeFeature, facts: EventFacts): void {

@@ -21,8 +21,8 @@ import {
   type LivePause,
   NudgeApiError,
   OUTCOMES,
-  parseJsonDigits,
 } from '../../../src/client/index.js';
+import { parseJsonDigits } from '../../../src/db/json.js';
 import { plural } from '../../../src/words.js';
 import { nudge } from '../api.js';
 import { ClockNote, ClockOffset, stampedAhead } from '../clock.js';
