@@ -10,7 +10,7 @@ import { lockKey } from '../db/locks.js';
 import { ident, literal } from '../db/quote.js';
 import { NudgeError } from '../errors.js';
 import { sourceError } from '../source/connect.js';
-import { formatTableName } from '../source/names.js';
+import { formatTableName, tableKey } from '../source/names.js';
 import { NUDGE_VERSION } from '../version.js';
 import { itemStatements, makePlan, type Plan, type PlanItem, planStatements } from './plan.js';
 import { NOT_CLONED, readCaptureState } from './state.js';
@@ -123,14 +123,21 @@ export async function deploy(
 /**
  * The plan's items deploy cannot apply (a table the deploying role does not
  * own): refused together, before anything runs, each as the plan said it.
- * `nudge deploy` asks it before its prompt too.
+ * A table refused by two items (its identity and its publication) is said
+ * once, as the first says it. `nudge deploy` asks it before its prompt too.
  */
 export function refuseItems(plan: Plan): void {
-  const refused = plan.items.flatMap((item) => (item.refusal ? [item.refusal] : []));
-  if (!refused.length) return;
+  const refused = new Map<string, NonNullable<PlanItem['refusal']>>();
+  for (const { refusal } of plan.items) {
+    if (!refusal) continue;
+    const key = refusal.owner ? tableKey(refusal.owner.table) : refusal.message;
+    if (!refused.has(key)) refused.set(key, refusal);
+  }
+  if (!refused.size) return;
+  const all = [...refused.values()];
   throw new NudgeError(
-    `deploy refused; nothing was changed: ${refused.map((r) => r.message).join('; ')}`,
-    refused.map((r) => r.hint).join('; '),
+    `deploy refused; nothing was changed: ${all.map((r) => r.message).join('; ')}`,
+    [...new Set(all.map((r) => r.hint))].join('; '),
   );
 }
 

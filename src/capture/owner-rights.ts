@@ -13,6 +13,7 @@
 import { ident, literal } from '../db/quote.js';
 import type { Sql } from '../source/connect.js';
 import type { PlanItem } from './plan.js';
+import type { DeployedCapture } from './state.js';
 import type { CaptureObject } from './triggers.js';
 
 /** A privilege a capture may need: which captures need it, how it reads, and its GRANT. */
@@ -39,7 +40,11 @@ export interface OwnerRights {
   lacking: Record<string, Right[]>;
 }
 
-/** A right with the SQL that tells whether a role has it, and the object's owner's oid. */
+/**
+ * A right with the SQL that tells whether a role has it (true when its
+ * object does not exist: an older schema the plan migrates first, a rows
+ * table not made yet), and the object's owner's oid.
+ */
 type Checked = Right & { check: (role: string) => string; owner: string };
 
 /** A privilege on a table of schema nudge (`name` as it is, quoted here). */
@@ -50,7 +55,8 @@ function onTable(privilege: 'insert' | 'select', name: string, need: Right['for'
     for: need,
     ...(need === 'rows' ? { table: name } : {}),
     grant: `GRANT ${privilege.toUpperCase()} ON ${table} TO CURRENT_USER`,
-    check: (r) => `has_table_privilege(${r}, ${literal(table)}, ${literal(privilege)})`,
+    check: (r) =>
+      `(to_regclass(${literal(table)}) is null or has_table_privilege(${r}, ${literal(table)}, ${literal(privilege)}))`,
     owner: `(select relowner from pg_class where oid = to_regclass(${literal(table)}))`,
   };
 }
@@ -69,7 +75,8 @@ const FIXED: Checked[] = [
     what: 'usage on sequence nudge.event_log_id_seq',
     for: 'rows',
     grant: 'GRANT USAGE ON SEQUENCE nudge.event_log_id_seq TO CURRENT_USER',
-    check: (r) => `has_sequence_privilege(${r}, 'nudge.event_log_id_seq', 'USAGE, UPDATE')`,
+    check: (r) =>
+      `(to_regclass('nudge.event_log_id_seq') is null or has_sequence_privilege(${r}, 'nudge.event_log_id_seq', 'USAGE, UPDATE'))`,
     owner: "(select relowner from pg_class where oid = to_regclass('nudge.event_log_id_seq'))",
   },
   {
@@ -86,43 +93,34 @@ const FIXED: Checked[] = [
 ];
 
 /**
- * The capture functions' owners and what they, and the deploying role, lack
- * of what capture may need in schema nudge (the required tables exist: the
- * schema is up to date, or the plan migrates it first).
+ * What the owners of the capture functions (state.ts read them) and the
+ * deploying role lack of what capture may need in schema nudge.
  */
-export async function readOwnerRights(sql: Sql, rowsTables: string[]): Promise<OwnerRights> {
+export async function readOwnerRights(
+  sql: Sql,
+  captures: DeployedCapture[],
+  rowsTables: string[],
+): Promise<OwnerRights> {
   const [who] = await sql<{ me: string }[]>`select current_user as me`;
   const me = who!.me;
-  const found = await sql<{ name: string; owner: string; takeable: boolean }[]>`
-    select p.proname as name, pg_get_userbyid(p.proowner) as owner,
-           (select rolsuper from pg_roles where rolname = current_user)
-             or pg_has_role(current_user, p.proowner, 'MEMBER') as takeable
-      from pg_proc p
-     where p.pronamespace = 'nudge'::regnamespace and p.prorettype = 'trigger'::regtype`;
-  const owners = Object.fromEntries(found.map((f) => [f.name, f.owner]));
-  const roles = [...new Set([me, ...found.map((f) => f.owner)])];
-  const present = await sql<{ name: string }[]>`
-    select relname as name from pg_class where relnamespace = 'nudge'::regnamespace`;
-  const has = new Set(present.map((p) => p.name));
-  const rights = [
-    ...FIXED.filter((r) => {
-      const table = /nudge\.(\w+)/.exec(r.what)?.[1];
-      return !table || r.for === 'enrich' || has.has(table);
-    }),
-    ...rowsTables.map((table) => onTable('insert', table, 'rows')),
-  ];
+  const owners = Object.fromEntries(captures.map((c) => [c.functionName, c.owner]));
+  const roles = [...new Set([me, ...captures.map((c) => c.owner)])];
+  const rights = [...FIXED, ...rowsTables.map((table) => onTable('insert', table, 'rows'))];
   const lacking: Record<string, Right[]> = {};
   for (const role of roles) {
-    if (!rights.length) break;
-    const [row] = await sql.unsafe<{ ok: boolean[]; mine: boolean[] }[]>(
-      `select array[${rights.map((r) => r.check(literal(role))).join(', ')}] as ok,
-              array[${rights.map((r) => `coalesce(${r.owner} = (select oid from pg_roles where rolname = current_user), false)`).join(', ')}] as mine`,
+    // Whether it owns the object, so it can grant the right back: asked of the deploying role only.
+    const mine =
+      role === me
+        ? `, array[${rights.map((r) => `coalesce(${r.owner} = (select oid from pg_roles where rolname = current_user), false)`).join(', ')}] as mine`
+        : '';
+    const [row] = await sql.unsafe<{ ok: boolean[]; mine?: boolean[] }[]>(
+      `select array[${rights.map((r) => r.check(literal(role))).join(', ')}] as ok${mine}`,
     );
     lacking[role] = rights.flatMap(({ check: _, owner: __, ...right }, i) =>
-      row!.ok[i] ? [] : [role === me && row!.mine[i] ? { ...right, mine: true as const } : right],
+      row!.ok[i] ? [] : [row!.mine?.[i] ? { ...right, mine: true as const } : right],
     );
   }
-  const takeable = [...new Set(found.filter((f) => f.takeable).map((f) => f.owner))];
+  const takeable = [...new Set(captures.filter((c) => c.takeable).map((c) => c.owner))];
   return { currentUser: me, owners, takeable, lacking };
 }
 

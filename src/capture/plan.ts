@@ -7,7 +7,7 @@
 // kinds of its own.
 
 import { ident, literal } from '../db/quote.js';
-import { formatTableName } from '../source/names.js';
+import { formatTableName, type TableName } from '../source/names.js';
 import type { CaptureColumns } from './columns.js';
 import { featureItems } from './features-deployed.js';
 import { newFunctionWarning, ownerDrift, rightsItem } from './owner-rights.js';
@@ -31,10 +31,7 @@ import {
   dropRowsTableSql,
   enrichmentRowSql,
   FUNCTION_SETTINGS,
-  metadataDrift,
-  metadataProblems,
-  metadataRepairWords,
-  restoreMetadataSql,
+  metadataRepair,
   rowsTableChanges,
   transitionTables,
 } from './triggers.js';
@@ -83,7 +80,12 @@ export interface PlanItem {
    * own): the warning says it in the plan, and deploy refuses the plan
    * before it changes anything rather than stop halfway.
    */
-  refusal?: { message: string; hint: string };
+  refusal?: {
+    message: string;
+    hint: string;
+    /** The table whose owner it needs, and who owns it (doctor words it its own way). */
+    owner?: { table: TableName; owner: string; of?: TableName };
+  };
   /** The same for a script (`deploy --sql`, export), said above the item's first statement; else the warning is. */
   scriptNote?: string;
   /**
@@ -116,10 +118,6 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
     : 'orphan: no active feature uses it';
   const items: PlanItem[] = [
     ...schemaItems(state),
-    // Compared once the schema is this release's, as its functions are.
-    ...(state.schema.applied === latestMigration()
-      ? schemaTablesItems(state.tables, state.rowsTables)
-      : []),
     ...rightsItem(triggers, state.rights),
     ...captureItems(triggers, state, orphan, desired.features),
   ];
@@ -142,12 +140,8 @@ export function makePlan(desired: DesiredCaptures, state: CaptureState): Plan {
   };
 }
 
-function latestMigration(): number {
-  return Math.max(...migrations().map((m) => m.version));
-}
-
 function schemaItems(state: CaptureState): PlanItem[] {
-  const latest = latestMigration();
+  const latest = Math.max(...migrations().map((m) => m.version));
   const { schema } = state;
   if (!schema.exists || schema.applied === 0) {
     return [
@@ -208,6 +202,8 @@ function schemaItems(state: CaptureState): PlanItem[] {
       sql: [lockdownSql()],
     });
   }
+  // Compared once the schema is this release's, as its functions are.
+  if (schema.applied === latest) items.push(...schemaTablesItems(state.tables, state.rowsTables));
   return items;
 }
 
@@ -425,15 +421,15 @@ function captureItems(
     // it (nor, failing on it, any other) or reads it out of order: given
     // back, so the rows it holds go on.
     const shape = state.rowsShapes[name];
-    const problems = held && shape ? metadataProblems(shape) : [];
-    if (problems.length) {
+    const repair = held && shape ? metadataRepair(name, shape) : undefined;
+    if (repair) {
       items.push({
         action: 'replace',
         kind: 'capture',
         subject: `table nudge.${name}`,
-        detail: `old outbox: rows table no capture uses, still holding rows: deploy ${metadataRepairWords(problems)} so the engine can empty it`,
-        drift: problems.map(metadataDrift),
-        sql: [restoreMetadataSql(name)],
+        detail: `old outbox: rows table no capture uses, still holding rows: deploy ${repair.does} so the engine can empty it`,
+        drift: repair.drift,
+        sql: [repair.sql],
       });
       continue;
     }

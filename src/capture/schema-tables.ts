@@ -13,14 +13,12 @@ import type { PlanItem } from './plan.js';
 import { migrations } from './schema.js';
 
 export interface SchemaTablesState {
-  /** Tables of schema nudge that have a primary key. */
-  keyed: string[];
+  /** Every table of schema nudge, and whether it has a primary key. */
+  tables: { name: string; keyed: boolean }[];
   /** Every index of schema nudge: its table, and whether a constraint owns it. */
   indexes: { table: string; name: string; constraint: boolean }[];
   /** Triggers on tables of schema nudge (Nudge makes none). */
   triggers: { table: string; name: string }[];
-  /** Every table of schema nudge. */
-  tables: string[];
 }
 
 export async function readSchemaTables(sql: Sql): Promise<SchemaTablesState> {
@@ -39,12 +37,7 @@ export async function readSchemaTables(sql: Sql): Promise<SchemaTablesState> {
       from pg_trigger t join pg_class c on c.oid = t.tgrelid
      where c.relnamespace = 'nudge'::regnamespace and not t.tgisinternal
      order by 1, 2`;
-  return {
-    keyed: tables.filter((t) => t.keyed).map((t) => t.name),
-    indexes: [...indexes],
-    triggers: [...triggers],
-    tables: tables.map((t) => t.name),
-  };
+  return { tables, indexes, triggers };
 }
 
 /** The primary keys the migrations declare: table → columns. */
@@ -90,8 +83,10 @@ export function schemaTablesItems(
   if (!state) return [];
   const drift: string[] = [];
   const sql: string[] = [];
+  const found = (name: string) => state.tables.find((t) => t.name === name);
   for (const [table, columns] of declaredKeys()) {
-    if (!state.tables.includes(table) || state.keyed.includes(table)) continue;
+    // A table that exists without its key (one not made yet is the migrations' to make).
+    if (found(table)?.keyed !== false) continue;
     drift.push(
       `the primary key of nudge.${table} was dropped by hand${table === 'event_log' ? ' (the engine reads the outbox in id order: every claim would sort the whole table)' : ''}`,
     );
@@ -99,7 +94,7 @@ export function schemaTablesItems(
   }
   const declared = declaredIndexes();
   for (const [name, index] of declared) {
-    if (!state.tables.includes(index.table) || state.indexes.some((i) => i.name === name)) continue;
+    if (!found(index.table) || state.indexes.some((i) => i.name === name)) continue;
     drift.push(`index nudge.${name} was dropped by hand`);
     sql.push(index.sql);
   }

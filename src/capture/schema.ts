@@ -13,9 +13,14 @@ export interface Migration {
 
 const SQL_DIR = new URL('./sql/', import.meta.url);
 
-/** The schema migrations shipped with this version, in order. */
-export function migrations(): Migration[] {
-  return readdirSync(SQL_DIR)
+let shipped: readonly Migration[] | undefined;
+
+/**
+ * The schema migrations shipped with this version, in order: read once (they
+ * do not change while the process runs, and the dashboard plans every 30 s).
+ */
+export function migrations(): readonly Migration[] {
+  shipped ??= readdirSync(SQL_DIR)
     .filter((file) => /^\d{3}_.+\.sql$/.test(file))
     .sort()
     .map((file) => ({
@@ -23,6 +28,7 @@ export function migrations(): Migration[] {
       name: file.slice(4, -4),
       sql: readFileSync(new URL(file, SQL_DIR), 'utf8'),
     }));
+  return shipped;
 }
 
 /** Tables and functions every deployed nudge schema has. */

@@ -46,6 +46,9 @@ export interface DeployedCapture {
   securityDefiner: boolean;
   settings: string[];
   triggers: DeployedTrigger[];
+  /** The role it runs as (owner-rights.ts), and whether the deploying role may take it from that role. */
+  owner: string;
+  takeable: boolean;
 }
 
 export interface DeployedEnrichment extends Enrichment {
@@ -133,10 +136,15 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
       definer: boolean;
       settings: string[] | null;
       triggers: DeployedTrigger[] | null;
+      owner: string;
+      takeable: boolean;
     }[]
   >`
     select p.proname as name, obj_description(p.oid, 'pg_proc') as comment, p.prosrc as src,
            p.prosecdef as definer, p.proconfig::text[] as settings,
+           pg_get_userbyid(p.proowner) as owner,
+           (select rolsuper from pg_roles where rolname = current_user)
+             or pg_has_role(current_user, p.proowner, 'MEMBER') as takeable,
            (select json_agg(json_build_object(
                      'schema', n.nspname, 'table', c.relname, 'name', t.tgname,
                      'enabled', t.tgenabled,
@@ -188,6 +196,8 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
         securityDefiner: f.definer,
         settings: f.settings ?? [],
         triggers: f.triggers ?? [],
+        owner: f.owner,
+        takeable: f.takeable,
       };
     });
 
@@ -245,7 +255,7 @@ export async function readCaptureState(sql: Sql): Promise<CaptureState> {
   const rowsTables = listed.map((t) => t.name);
   const rowsHeld = await heldRowsTables(sql, rowsTables);
   const rowsShapes = await readRowsShapes(sql, listed);
-  const rights = await readOwnerRights(sql, rowsTables);
+  const rights = await readOwnerRights(sql, captures, rowsTables);
   const tables = await readSchemaTables(sql);
   return {
     schema,

@@ -48,13 +48,10 @@ export { captureConstants } from './transports/fallback.js';
 export { CHUNK_ROWS } from './transports/outbox/body.js';
 export {
   dropRowsTableSql,
-  metadataDrift,
-  metadataProblems,
-  metadataRepairWords,
+  metadataRepair,
   ROW_META,
   ROWS_MARKER_PREFIX,
   type RowsShape,
-  restoreMetadataSql,
   rowsTableChanges,
   rowsTableFor,
 } from './transports/outbox/typed-rows.js';

@@ -4,22 +4,17 @@
 // another owner, and an owner that revoked from itself what capture needs;
 // deploy gives the function back to the deploying role and grants that role
 // back its own privileges, and capture works again.
-import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type postgres from 'postgres';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { functionNameFor } from '../../src/capture/triggers.js';
 import { ident } from '../../src/db/quote.js';
+import { useConnections } from '../harness/connect.js';
 import { useDatabase } from '../harness/db.js';
 import { capturesOf, rowsTableOf } from './drift.js';
 
 const db = useDatabase();
+const connect = useConnections();
 const orders = { schema: 'public', table: 'orders' };
-const opened: postgres.Sql[] = [];
-
-function connect(url: string): postgres.Sql {
-  const sql = postgres(url, { onnotice: () => {}, max: 1 });
-  opened.push(sql);
-  return sql;
-}
 
 const { plan, deploy } = capturesOf(orders, ['insert', 'update'], 'orders');
 
@@ -47,10 +42,6 @@ beforeAll(async () => {
   asDeployer = connect(deployer.url);
   await deploy(asDeployer);
   rowsTable = await rowsTableOf(db.sql, 'insert');
-});
-
-afterAll(async () => {
-  for (const sql of opened) await sql.end();
 });
 
 describe('the roles that write the app’s tables', () => {

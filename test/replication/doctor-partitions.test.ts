@@ -5,23 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import { ident } from '../../src/db/quote.js';
 import { useDatabase } from '../harness/db.js';
-import { nudgeIn, ordersFeature, useOrdersProject } from './helpers.js';
+import {
+  nudgeIn,
+  ordersAndEventsFeatures,
+  PARTITIONED_EVENTS,
+  useOrdersProject,
+} from './helpers.js';
 
 const db = useDatabase();
-const project = useOrdersProject(
-  db,
-  {
-    ...ordersFeature('insert'),
-    events: `name: events
-trigger: { table: public.events, on: update }
-stages:
-  - name: seen
-    do: [{ track: { event: event-changed } }]
-`,
-  },
-  `create table public.events (id int, at date, primary key (id, at)) partition by range (at);
-   create table public.events_2024 partition of public.events for values from ('2024-01-01') to ('2025-01-01')`,
-);
+const project = useOrdersProject(db, ordersAndEventsFeatures('update'), PARTITIONED_EVENTS);
 
 async function doctor(url: string) {
   const m = await nudgeIn({ ...db, url }, project.cwd(), ['doctor']);

@@ -108,6 +108,23 @@ stages:
   };
 }
 
+/** ordersFeature and a feature on public.events (PARTITIONED_EVENTS) for one event per `on`. */
+export function ordersAndEventsFeatures(on: 'insert' | 'update'): Record<string, string> {
+  return {
+    ...ordersFeature('insert'),
+    events: `name: events
+trigger: { table: public.events, on: ${on} }
+stages:
+  - name: seen
+    do: [{ track: { event: event-${on} } }]
+`,
+  };
+}
+
+/** public.events partitioned by date, with one partition (2024). */
+export const PARTITIONED_EVENTS = `create table public.events (id int, at date, primary key (id, at)) partition by range (at);
+   create table public.events_2024 partition of public.events for values from ('2024-01-01') to ('2025-01-01')`;
+
 /**
  * For a test file driving the CLI: public.orders (and \`tables\`) made, a
  * replication project (read-write) with these features deployed and the

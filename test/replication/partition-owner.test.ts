@@ -4,25 +4,25 @@
 // named by the plan, with its owner and the fixes, and deploy refuses it
 // before it changes anything (not with PostgreSQL's "must be owner" halfway).
 import { rm } from 'node:fs/promises';
-import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type postgres from 'postgres';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { deploy } from '../../src/capture/deploy.js';
 import { makePlan } from '../../src/capture/plan.js';
 import { readCaptureState } from '../../src/capture/state.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
-import { type CaptureNeed, capturedColumns } from '../../src/capture/triggers.js';
 import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { ident } from '../../src/db/quote.js';
-import { readCatalog } from '../../src/source/catalog.js';
+import { needsOf } from '../capture/drift.js';
+import { useConnections } from '../harness/connect.js';
 import { useDatabase } from '../harness/db.js';
 import { tempProject } from '../harness/project.js';
 import { dropSlotAfterAll, serverVersion, slotFor } from './helpers.js';
 
 const db = useDatabase();
 dropSlotAfterAll(db);
+const connect = useConnections();
 const events = { schema: 'public', table: 'events' };
-const opened: postgres.Sql[] = [];
 let deployer: { name: string; url: string };
 let other: { name: string; url: string };
 let asDeployer: postgres.Sql;
@@ -45,22 +45,11 @@ beforeAll(async () => {
      ALTER TABLE public.events_2025 OWNER TO {role};
      ALTER TABLE public.events_2025_h1 OWNER TO ${ident(other.name)}`,
   );
-  asDeployer = postgres(deployer.url, { onnotice: () => {}, max: 1 });
-  opened.push(asDeployer);
-});
-
-afterAll(async () => {
-  for (const sql of opened) await sql.end();
+  asDeployer = connect(deployer.url);
 });
 
 async function desired(sql: postgres.Sql) {
-  const found = (await readCatalog(sql)).get(events)!;
-  const needs: CaptureNeed[] = (['insert', 'update'] as const).map((operation) => ({
-    table: events,
-    operation,
-    by: 'events',
-    ...capturedColumns(found),
-  }));
+  const needs = await needsOf(sql, events, ['insert', 'update'], 'events');
   return replicationObjects(needs, { slot: slotFor(db), serverVersion: await serverVersion(sql) });
 }
 
@@ -123,8 +112,7 @@ stages:
   });
 
   it('deploys once its owner made it FULL by hand: publishing its table needs no more of it', async () => {
-    const asOther = postgres(other.url, { onnotice: () => {}, max: 1 });
-    opened.push(asOther);
+    const asOther = connect(other.url);
     await asOther.unsafe('ALTER TABLE public.events_2025_h1 REPLICA IDENTITY FULL');
     const plan = makePlan(await desired(asDeployer), await readCaptureState(asDeployer));
     expect(plan.items.filter((i) => i.warning)).toEqual([]);
@@ -145,11 +133,10 @@ describe('a captured table owned by another role', () => {
     await db.sql.unsafe(`CREATE TABLE public.notes (id int primary key, body text);
       ALTER TABLE public.notes OWNER TO ${ident(other.name)}`);
     const notes = { schema: 'public', table: 'notes' };
-    const found = (await readCatalog(asDeployer)).get(notes)!;
-    const wanted = replicationObjects(
-      [{ table: notes, operation: 'insert', by: 'notes', ...capturedColumns(found) }],
-      { slot: slotFor(db), serverVersion: await serverVersion(asDeployer) },
-    );
+    const wanted = replicationObjects(await needsOf(asDeployer, notes, ['insert'], 'notes'), {
+      slot: slotFor(db),
+      serverVersion: await serverVersion(asDeployer),
+    });
     const plan = makePlan(wanted, await readCaptureState(asDeployer));
     const item = plan.items.find((i) => i.kind === 'publication' && i.warning)!;
     const said = `role ${deployer.name} does not own public.notes (owner ${other.name}): deploy publishes it (publication ${item.subject}), which needs its owner`;
@@ -163,5 +150,26 @@ describe('a captured table owned by another role', () => {
       hint: fix,
     });
     expect(await publications()).toEqual(before);
+  });
+
+  it('is said once when both its identity and its publication need its owner', async () => {
+    await db.sql.unsafe(`CREATE TABLE public.memos (id int primary key, body text);
+      ALTER TABLE public.memos OWNER TO ${ident(other.name)}`);
+    const memos = { schema: 'public', table: 'memos' };
+    const wanted = replicationObjects(await needsOf(asDeployer, memos, ['update'], 'memos'), {
+      slot: slotFor(db),
+      serverVersion: await serverVersion(asDeployer),
+    });
+    const plan = makePlan(wanted, await readCaptureState(asDeployer));
+    expect(plan.items.filter((i) => i.refusal).map((i) => i.kind)).toEqual([
+      'replica identity',
+      'publication',
+    ]);
+    const said = `role ${deployer.name} does not own public.memos (owner ${other.name}): deploy sets its replica identity FULL, which needs its owner`;
+    const fix = `as a superuser, run ALTER TABLE "public"."memos" OWNER TO "${deployer.name}"; or run nudge deploy as ${other.name}`;
+    await expect(deploy(asDeployer, wanted)).rejects.toMatchObject({
+      message: `deploy refused; nothing was changed: ${said}`,
+      hint: fix,
+    });
   });
 });

@@ -8,8 +8,8 @@ import { makePlan, type Plan } from '../../src/capture/plan.js';
 import { readCaptureState } from '../../src/capture/state.js';
 import { type Consumer, startConsumer } from '../../src/capture/transports/replication/consumer.js';
 import { replicationObjects } from '../../src/capture/transports/replication/desired.js';
-import { type CaptureNeed, capturedColumns } from '../../src/capture/triggers.js';
-import { readCatalog } from '../../src/source/catalog.js';
+import type { Operation } from '../../src/capture/triggers.js';
+import { needsOf } from '../capture/drift.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import {
@@ -27,16 +27,8 @@ const orders = { schema: 'public', table: 'orders' };
 let consumer: Consumer | undefined;
 const warnings: { fields: object; message: string }[] = [];
 
-async function needsOf(operations: ('insert' | 'update' | 'delete')[]): Promise<CaptureNeed[]> {
-  const found = (await readCatalog(db.sql)).get(orders)!;
-  return operations.map((operation) => ({
-    table: orders,
-    operation,
-    by: 'orders',
-    ...capturedColumns(found),
-    reads: { columns: ['status'] },
-  }));
-}
+const needs = (operations: Operation[]) =>
+  needsOf(db.sql, orders, operations, 'orders', { reads: { columns: ['status'] } });
 
 async function identities(): Promise<Record<string, string>> {
   const rows = await db.sql<{ name: string; identity: string }[]>`
@@ -81,7 +73,7 @@ afterAll(async () => {
 
 describe('a partitioned table captured on update and delete', () => {
   it('sends old rows with every column from each of its partitions', async () => {
-    const { desired } = await deployReplication(db, await needsOf(['update', 'delete']));
+    const { desired } = await deployReplication(db, await needs(['update', 'delete']));
     consumer = startConsumer({
       url: db.url,
       slot: slotFor(db),
@@ -123,7 +115,7 @@ describe('a partitioned table captured on update and delete', () => {
     expect(warnings[0]!.message).toContain(
       'an update of public.orders arrived without its whole old row',
     );
-    const desired = replicationObjects(await needsOf(['update', 'delete']), {
+    const desired = replicationObjects(await needs(['update', 'delete']), {
       slot: slotFor(db),
       serverVersion: await serverVersion(db.sql),
     });
@@ -133,14 +125,14 @@ describe('a partitioned table captured on update and delete', () => {
     expect(others).toEqual([]);
     expect(added).toMatchObject({ action: 'replace', subject: 'public.orders_2026' });
     expect(added!.detail).toContain('partition of public.orders');
-    await deployReplication(db, await needsOf(['update', 'delete']));
+    await deployReplication(db, await needs(['update', 'delete']));
     expect(changed(makePlan(desired, await readCaptureState(db.sql)))).toEqual([]);
     await db.sql`update public.orders set status = 'done' where id = 4`;
     expect(await oldRows(1)).toEqual([['update', { id: 4, at: '2026-05-01', status: 'sent' }]]);
   });
 
   it('sets every partition back to DEFAULT once nothing is captured on update or delete', async () => {
-    await deployReplication(db, await needsOf(['insert']));
+    await deployReplication(db, await needs(['insert']));
     expect(await identities()).toEqual({
       orders: 'd',
       orders_2023: 'd',

@@ -4,8 +4,7 @@
 // the inbox under its own name, cut to the captured columns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Consumer, startConsumer } from '../../src/capture/transports/replication/consumer.js';
-import { type CaptureNeed, capturedColumns } from '../../src/capture/triggers.js';
-import { readCatalog } from '../../src/source/catalog.js';
+import { needsOf } from '../capture/drift.js';
 import { useDatabase } from '../harness/db.js';
 import { waitFor } from '../harness/wait.js';
 import { deployReplication, dropSlotAfterAll, migrated, replicated, slotFor } from './helpers.js';
@@ -28,14 +27,9 @@ afterAll(async () => {
 
 describe('a partitioned table', () => {
   it('has its changes stored under its own name, whichever partition holds them', async () => {
-    const found = (await readCatalog(db.sql)).get(events)!;
-    const needs: CaptureNeed[] = (['insert', 'update', 'delete'] as const).map((operation) => ({
-      table: events,
-      operation,
-      by: 'events',
-      ...capturedColumns(found),
+    const needs = await needsOf(db.sql, events, ['insert', 'update', 'delete'], 'events', {
       reads: { columns: ['at'] },
-    }));
+    });
     const { desired } = await deployReplication(db, needs);
     consumer = startConsumer({
       url: db.url,
@@ -69,13 +63,7 @@ describe('a partitioned table without a primary key', () => {
     await db.sql.unsafe(`CREATE TABLE public.logs (at date, note text) PARTITION BY RANGE (at);
       CREATE TABLE public.logs_2024 PARTITION OF public.logs FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
       INSERT INTO public.logs VALUES ('2024-01-02', 'before')`);
-    const found = (await readCatalog(db.sql)).get(logs)!;
-    const needs: CaptureNeed[] = (['insert', 'update', 'delete'] as const).map((operation) => ({
-      table: logs,
-      operation,
-      by: 'logs',
-      ...capturedColumns(found),
-    }));
+    const needs = await needsOf(db.sql, logs, ['insert', 'update', 'delete'], 'logs');
     await expect(deployReplication(db, needs)).rejects.toThrow(
       'capture: replication cannot capture the updates and deletes of partitioned table public.logs (logs): it has no primary key',
     );

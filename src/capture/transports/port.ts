@@ -353,6 +353,8 @@ export interface DoctorContext {
   say: (outcome: Outcome, label: string, message: string, fix?: string) => void;
   role: string;
   analysis: Analysis;
+  /** The feature files, loaded or not (cli/doctor-features.ts): what deploy would capture. */
+  features?: { features: Feature[] } | { error: unknown };
 }
 
 /** Says a missing privilege as a failure, or a warning when access is read-only. */

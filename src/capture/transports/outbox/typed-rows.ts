@@ -153,7 +153,7 @@ const META_TYPES: Record<string, string> = {
 };
 
 /** A metadata column as it is, where it is not what the pump reads (metadataProblems). */
-export interface MetadataProblem {
+interface MetadataProblem {
   column: string;
   /** Its type now; undefined when it was dropped. */
   type?: string;
@@ -168,9 +168,9 @@ export interface MetadataProblem {
  * one set aside) stops it, for that table and the others. One retyped is
  * read through a cast to its type (claim-captures.ts), so the pump keeps
  * going while its values cast back (text, timestamp); other values stop it.
- * plan.ts gives them back (restoreMetadataSql).
+ * metadataRepair gives them back.
  */
-export function metadataProblems(shape: RowsShape): MetadataProblem[] {
+function metadataProblems(shape: RowsShape): MetadataProblem[] {
   const have = new Map(shape.columns.map((column) => [column.name, column.type]));
   return Object.entries(META_TYPES).flatMap(([column, want]) => {
     const type = have.get(column);
@@ -179,18 +179,21 @@ export function metadataProblems(shape: RowsShape): MetadataProblem[] {
   });
 }
 
-/** What a metadata problem is, for the plan's drift lines. */
-export function metadataDrift(problem: MetadataProblem): string {
-  return problem.type === undefined
-    ? `column ${formatName(problem.column)} was dropped by hand`
-    : `column ${formatName(problem.column)} is ${problem.type}, not ${problem.want}`;
-}
-
-/** What deploy does about them, for the plan's detail: `puts back "nudge:at"`. */
-export function metadataRepairWords(problems: MetadataProblem[]): string {
+/**
+ * An old rows table's metadata columns given back (metadataProblems), for
+ * the plan: its drift lines, what deploy does in words (`puts back
+ * "nudge:at"`), and the statement, keeping what its rows hold. Undefined
+ * when they are as made.
+ */
+export function metadataRepair(
+  name: string,
+  shape: RowsShape,
+): { drift: string[]; does: string; sql: string } | undefined {
+  const problems = metadataProblems(shape);
+  if (!problems.length) return undefined;
   const dropped = problems.filter((p) => p.type === undefined);
   const retyped = problems.filter((p) => p.type !== undefined);
-  return [
+  const does = [
     ...(dropped.length
       ? [`puts back ${dropped.map((p) => formatName(p.column)).join(' and ')}`]
       : []),
@@ -198,6 +201,15 @@ export function metadataRepairWords(problems: MetadataProblem[]): string {
       ? [`makes ${retyped.map((p) => `${formatName(p.column)} ${p.want}`).join(' and ')} again`]
       : []),
   ].join(' and ');
+  return {
+    drift: problems.map((p) =>
+      p.type === undefined
+        ? `column ${formatName(p.column)} was dropped by hand`
+        : `column ${formatName(p.column)} is ${p.type}, not ${p.want}`,
+    ),
+    does,
+    sql: `DO ${dollarQuote(`\nBEGIN${restoreMetadata(ident('nudge', name))}\nEND\n`, 'rows')}`,
+  };
 }
 
 /**
@@ -234,11 +246,6 @@ function restoreMetadata(target: string): string {
   return `${column('nudge:id', "nextval('nudge.event_log_id_seq'::regclass)")}${column('nudge:at', 'now()')}`;
 }
 
-/** Gives an old rows table its metadata columns back (metadataProblems), keeping what its rows hold. */
-export function restoreMetadataSql(name: string): string {
-  return `DO ${dollarQuote(`\nBEGIN${restoreMetadata(ident('nudge', name))}\nEND\n`, 'rows')}`;
-}
-
 /**
  * How a rows table differs from the one rowsTableSql would make for
  * `rows`, one phrase each (`column weight is text, not integer`); empty
@@ -250,20 +257,15 @@ export function restoreMetadataSql(name: string): string {
  */
 export function rowsTableChanges(rows: RowsTable, shape: RowsShape): string[] {
   const have = new Map(shape.columns.map((column) => [column.name, column]));
-  const changes: string[] = [];
-  const retyped = (name: string, type: string, want: string | undefined) => {
-    if (want !== undefined && type !== want)
-      changes.push(`column ${formatName(name)} is ${type}, not ${want}`);
-  };
-  for (const [name, type] of Object.entries(META_TYPES)) {
-    const column = have.get(name);
-    if (!column) {
-      changes.push(`column ${formatName(name)} was dropped`);
-      continue;
-    }
-    retyped(name, column.type, type);
-    if (!column.notNull) changes.push(`column ${formatName(name)} was made nullable`);
-    if (!column.hasDefault) changes.push(`column ${formatName(name)} lost its default`);
+  const changes = metadataProblems(shape).map((p) =>
+    p.type === undefined
+      ? `column ${formatName(p.column)} was dropped`
+      : `column ${formatName(p.column)} is ${p.type}, not ${p.want}`,
+  );
+  for (const column of shape.columns) {
+    if (!(column.name in META_TYPES)) continue;
+    if (!column.notNull) changes.push(`column ${formatName(column.name)} was made nullable`);
+    if (!column.hasDefault) changes.push(`column ${formatName(column.name)} lost its default`);
   }
   for (const name of rows.columns) {
     const column = have.get(name);
@@ -271,7 +273,9 @@ export function rowsTableChanges(rows: RowsTable, shape: RowsShape): string[] {
       changes.push(`column ${formatName(name)} was dropped`);
       continue;
     }
-    retyped(name, column.type, shape.source[name]);
+    const want = shape.source[name];
+    if (want !== undefined && column.type !== want)
+      changes.push(`column ${formatName(name)} is ${column.type}, not ${want}`);
     if (column.notNull) changes.push(`column ${formatName(name)} was made NOT NULL`);
   }
   for (const column of shape.columns) {

@@ -4,97 +4,91 @@
 import type postgres from 'postgres';
 import type { LoadedConfig } from '../../../config/load.js';
 import { sqlName } from '../../../doctor/sql-name.js';
-import { formatTableName, type TableName } from '../../../source/names.js';
+import { NudgeError } from '../../../errors.js';
+import { readCatalog } from '../../../source/catalog.js';
+import { formatTableName, type TableName, tableKey } from '../../../source/names.js';
 import type { Outcome } from '../../../source/supabase-http.js';
-import { fullIdentitySql } from './identity.js';
+import type { PlanItem } from '../../plan.js';
+import type { DoctorContext, Needed } from '../port.js';
+import { fullIdentitySql, sortTables } from './identity.js';
+import { replicationItems } from './plan.js';
+import type { ReplicationDesired } from './publication.js';
 import { formatBytes, type SlotHealth, slotHealth } from './slot.js';
+import { readReplicationState } from './state.js';
 import { holdsUnread, slotUnread, waitingText } from './unread.js';
 
 type Say = (outcome: Outcome, label: string, message: string, fix?: string) => void;
 
 /**
- * What deploy needs on each captured table under replication: adding it to
- * a publication and setting its replica identity both need its owner (or a
- * member of the owning role, or a superuser), where triggers need the
- * TRIGGER privilege. Each partition, at any depth, has an identity of its
- * own that deploy sets FULL when the table's updates or deletes are
- * captured (identity.ts): its owner is needed too, unless it is FULL
- * already (deploy leaves it). `needed` says it as a failure, or a warning
- * when access is read-only (deploy never runs then).
+ * What deploy needs of the captured tables' owners, as the plan says it: the
+ * refusals of capture: replication's items (ownership.ts), so doctor fails
+ * what deploy would refuse and nothing else. Publishing a table needs its
+ * owner; so does setting a replica identity FULL, on a table captured on
+ * update or delete and on each of its partitions (identity.ts), unless it is
+ * FULL already. The publications are planned as if none were deployed: a
+ * deploy that changes one publishes its tables again. `needed` says it as a
+ * failure, or a warning when access is read-only (deploy never runs then).
  */
 export async function ownershipCheck(
-  sql: postgres.Sql,
+  { sql, project, role, say, features }: DoctorContext,
   tables: TableName[],
-  role: string,
-  say: Say,
-  needed: (label: string, message: string, fix: string) => void,
+  needed: Needed,
 ): Promise<void> {
   const label = 'Table owner';
   if (!tables.length)
     return say('ok', label, 'no tables named by features or connectors.supabase yet');
-  // The tables, then their partitions at any depth with the captured table each belongs to.
-  const rows = await sql<
-    {
-      schema: string;
-      table: string;
-      owner: string;
-      owns: boolean;
-      full: boolean;
-      of_schema: string | null;
-      of_table: string | null;
-    }[]
-  >`
-    with named as (
-      select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where (n.nspname::text, c.relname::text) in (
-               select * from unnest(${tables.map((t) => t.schema)}::text[],
-                                    ${tables.map((t) => t.table)}::text[]))),
-    tree as (
-      select oid, null::oid as of from named
-      union all
-      select p.relid, named.oid from named cross join lateral pg_partition_tree(named.oid) p
-       where p.relid <> named.oid)
-    select distinct on (n.nspname, c.relname)
-           n.nspname as schema, c.relname as table, pg_get_userbyid(c.relowner) as owner,
-           pg_has_role(c.relowner, 'USAGE')
-             or (select rolsuper from pg_roles where rolname = current_user) as owns,
-           c.relreplident = 'f' as full, an.nspname as of_schema, a.relname as of_table
-      from tree join pg_class c on c.oid = tree.oid join pg_namespace n on n.oid = c.relnamespace
-      left join pg_class a on a.oid = tree.of left join pg_namespace an on an.oid = a.relnamespace
-     where c.relkind in ('r', 'p')
-     order by n.nspname, c.relname, tree.of nulls first`;
-  const named = rows.filter((row) => row.of_table === null);
-  const partitions = rows.filter((row) => row.of_table !== null);
-  const ofTable = (row: (typeof rows)[number]) =>
-    formatTableName({ schema: row.of_schema!, table: row.of_table! });
-  const denied = named.filter((row) => !row.owns);
+  let desired: ReplicationDesired | undefined;
+  try {
+    if (!features || !('features' in features)) throw features?.error;
+    // Imported here: desired.ts reaches this module through the transports' registry.
+    const { desiredCaptures } = await import('../../desired.js');
+    desired = (await desiredCaptures(project, sql, features.features, await readCatalog(sql)))
+      .replication;
+  } catch (error) {
+    // The files' problems are the Features line's; anything else is this check's.
+    if (features && 'features' in features && !(error instanceof NudgeError)) throw error;
+    return say(
+      'warn',
+      label,
+      'not checked: the feature files do not check (see Features), and deploy refuses them until they do',
+    );
+  }
+  const state = await readReplicationState(sql);
+  const items = replicationItems(desired, { ...state, publications: [] });
+  const owners = new Map<string, NonNullable<NonNullable<PlanItem['refusal']>['owner']>>();
+  for (const item of items) {
+    const owner = item.refusal?.owner;
+    if (owner && !owners.has(tableKey(owner.table))) owners.set(tableKey(owner.table), owner);
+  }
+  const denied = [...owners.values()].filter((need) => !need.of);
   if (denied.length) {
     const first = denied[0]!;
     return needed(
       label,
-      `role ${role} does not own ${denied.map((row) => `${formatTableName(row)} (owner ${row.owner})`).join(', ')}: capture: replication publishes a table and sets its replica identity, which needs its owner`,
+      `role ${role} does not own ${denied.map((need) => `${formatTableName(need.table)} (owner ${need.owner})`).join(', ')}: capture: replication publishes a table and sets its replica identity, which needs its owner`,
       `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or use capture: outbox (triggers need only GRANT TRIGGER)`,
     );
   }
-  const deniedPartitions = partitions.filter((row) => !row.owns && !row.full);
-  if (deniedPartitions.length) {
-    const first = deniedPartitions[0]!;
+  const partitions = [...owners.values()];
+  if (partitions.length) {
+    const first = partitions[0]!;
     return needed(
       label,
-      `role ${role} does not own ${deniedPartitions.map((row) => `partition ${formatTableName(row)} of ${ofTable(row)} (owner ${row.owner})`).join(', ')}: deploy sets a partition's replica identity FULL when updates or deletes of its table are captured, which needs its owner`,
-      `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or, as ${first.owner}, run ${fullIdentitySql(first)}`,
+      `role ${role} does not own ${partitions.map((need) => `partition ${formatTableName(need.table)} of ${formatTableName(need.of!)} (owner ${need.owner})`).join(', ')}: deploy sets a partition's replica identity FULL when updates or deletes of its table are captured, which needs its owner`,
+      `connect as ${first.owner}, or GRANT ${sqlName(first.owner)} TO ${sqlName(role)}, or, as ${first.owner}, run ${fullIdentitySql(first.table)}`,
     );
   }
-  const names = named.map((row) => formatTableName(row)).join(', ');
-  const parents = [...new Set(partitions.map(ofTable))];
+  const names = sortTables(tables).map(formatTableName).join(', ');
+  const full = new Set((desired?.fullIdentity ?? []).map(tableKey));
+  const parents = [
+    ...new Set(
+      state.partitions.filter((p) => full.has(tableKey(p.of))).map((p) => formatTableName(p.of)),
+    ),
+  ];
   const also = parents.length
     ? ` and the partitions of ${parents.join(', ')} deploy sets FULL`
     : '';
-  say(
-    'ok',
-    label,
-    `role ${role} owns ${names || 'the captured tables'}${also} (publication, replica identity)`,
-  );
+  say('ok', label, `role ${role} owns ${names}${also} (publication, replica identity)`);
 }
 
 /** The slot's health when the project captures by replication, else undefined. */

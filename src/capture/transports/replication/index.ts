@@ -72,7 +72,7 @@ export const replicationTransport: Transport = {
   },
   doctor: {
     // No trigger: publications and replica identities, which need the tables' owner.
-    tables: ({ sql, role, say }, tables, needed) => ownershipCheck(sql, tables, role, say, needed),
+    tables: ownershipCheck,
     section: ['Replication', ({ sql, project, say }) => replicationChecks(sql, project, say)],
   },
   overview: slotOverview,

@@ -44,5 +44,9 @@ export function ownerRefusal(
   ];
   if (byHand) fixes.push(`or, as ${owner}, run ${byHand} (deploy then leaves it)`);
   const hint = fixes.join('; ');
-  return { warning: { label: 'owner', text: `${message}; ${hint}` }, refusal: { message, hint } };
+  const needs = { table, owner, ...('of' in need && need.of ? { of: need.of } : {}) };
+  return {
+    warning: { label: 'owner', text: `${message}; ${hint}` },
+    refusal: { message, hint, owner: needs },
+  };
 }
