@@ -238,13 +238,17 @@ export class ContactQuery<A extends Attributes = Attributes, Row = Contact<A>>
   /**
    * Every page from this query's on, each asked for with the cursor of the
    * one before: no row twice or missed while contacts are created meanwhile.
+   * The pages after the first drop its offset (the API would skip that many
+   * rows after each cursor); the builder itself is left as it was, so
+   * another pages() starts again from the first.
    */
   async *pages(): AsyncGenerator<Page<Row>> {
     let page = await this.page();
     yield page;
+    const view = this.view.filter(([key]) => key !== 'offset' && key !== 'after');
     while (page.next !== null) {
-      this.after(page.next);
-      page = await this.page();
+      const params = new URLSearchParams([...this.filters, ...view, ['after', page.next]]);
+      page = (await this.run(this.path, params, false)) as Page<Row>;
       yield page;
     }
   }

@@ -184,13 +184,18 @@ export function segmentQuery(query: string): ContactQuery {
 }
 
 /**
- * Why a saved segment's query no longer compiles with these attribute types
- * (saved before a rule refused it: ordering an attribute nudge.yaml does not
- * declare); undefined when it compiles. `nudge doctor` lists them.
+ * Why a saved segment's query, as saved or parsed (segmentQuery), no longer
+ * compiles with these attribute types (saved before a rule refused it:
+ * ordering an attribute nudge.yaml does not declare); undefined when it
+ * compiles. `nudge doctor` lists them.
  */
-export function segmentProblem(query: string, attributes: AttributeTypes): string | undefined {
+export function segmentProblem(
+  query: string | ContactQuery,
+  attributes: AttributeTypes,
+): string | undefined {
   try {
-    compileWhere([segmentQuery(query)], { attributes, params: numberedParams() });
+    const segment = typeof query === 'string' ? segmentQuery(query) : query;
+    compileWhere([segment], { attributes, params: numberedParams() });
     return undefined;
   } catch (error) {
     if (error instanceof QueryError) return error.message;
@@ -493,7 +498,6 @@ export function compileWhere(queries: ContactQuery[], ctx: CompileContext): stri
       }
       refuseUndeclaredOrder(param, condition, ctx.attributes);
     }
-    if (query.after !== undefined) parts.push(afterWhere(query, query.after, ctx));
   }
   return parts.length > 0 ? parts.join(' AND ') : 'TRUE';
 }
@@ -540,17 +544,12 @@ function withHint(error: unknown, condition: Condition, attributes: AttributeTyp
 }
 
 /** A field typed for comparison and ordering. */
-export function fieldSql(
-  ref: FieldRef,
-  ctx: CompileContext,
-  /** Where attributes are read from: a cursor's values read as the row's (afterWhere). */
-  attributes = 'c.attributes',
-): { sql: string; type: ValueType } {
+export function fieldSql(ref: FieldRef, ctx: CompileContext): { sql: string; type: ValueType } {
   const identity = IDENTITY_COLUMNS[ref.column];
   if (identity) return { sql: `c.${ident(ref.column)}`, type: identity };
   if (ref.column.includes('\u0001')) throw new Error(`unexpected synthetic column ${ref.raw}`);
   const key = ctx.params.param(ref.column, 'text');
-  const value = `${attributes} -> ${key}`;
+  const value = `c.attributes -> ${key}`;
   // JSON paths continue from the attribute's value (compileSql appends them).
   if (ref.jsonPath.length > 0) return { sql: `(${value})`, type: 'jsonb' };
   const type = ctx.attributes[ref.column] ?? 'text';
@@ -569,7 +568,7 @@ export function fieldSql(
       // Text, declared or not: a number as the engine reads it (migration
       // 028); given the attributes and the name, it reads the value once
       // for most values (029).
-      return { sql: `nudge_engine.attribute_text(${attributes}, ${key})`, type: 'text' };
+      return { sql: `nudge_engine.attribute_text(c.attributes, ${key})`, type: 'text' };
   }
 }
 
@@ -646,17 +645,16 @@ function monotone(search: TextSearch): boolean {
   return true;
 }
 
-// Paging after a cursor ------------------------------------------------------
-
-/** Select keys that carry a row's order keys out for its cursor; no user field holds \u0001. */
-const CURSOR_KEY = 'after\u0001';
+// Order and paging after a cursor --------------------------------------------
 
 /**
- * The keys a contacts answer is ordered by, as server/api/view.ts orders it:
- * order= (created_at when none), then the id unless order= names it, so the
- * order is total and a cursor names one place in it.
+ * The keys a contacts answer is ordered by: order= (created_at when none),
+ * then the id unless order= names it, so the order is total and a cursor
+ * names one place in it. Without an order, oldest first, deliberately not
+ * indexed (an index on created_at slows every contact write by a quarter,
+ * docs/benchmarks.md): a page is a top-N sort of the matching rows.
  */
-export function orderKeys(query: ContactQuery): OrderItem[] {
+function orderKeys(query: ContactQuery): OrderItem[] {
   const keys: OrderItem[] =
     query.order.length > 0
       ? [...query.order]
@@ -665,6 +663,35 @@ export function orderKeys(query: ContactQuery): OrderItem[] {
     keys.push({ field: field('order', 'id'), descending: false });
   }
   return keys;
+}
+
+/** Text compares in the "C" collation, in ORDER BY and after a cursor alike. */
+function collated(sql: string, type: ValueType): string {
+  return type === 'text' ? `(${sql}) COLLATE "C"` : sql;
+}
+
+/**
+ * The ORDER BY list of a contacts answer, and its cursor column: each order
+ * key's typed value in one jsonb array, which the cursor of a page's last
+ * row carries (cursorOf) and afterSql reads back as the same type.
+ */
+export function orderSql(
+  query: ContactQuery,
+  ctx: CompileContext,
+): { orderBy: string; cursor: string } {
+  const keys = orderKeys(query).map((key) => ({ key, ...fieldSql(key.field, ctx) }));
+  const orderBy = keys.map(({ key, sql, type }) => {
+    const nulls = key.nulls ? ` NULLS ${key.nulls.toUpperCase()}` : '';
+    return `${collated(sql, type)} ${key.descending ? 'DESC' : 'ASC'}${nulls}`;
+  });
+  // A jsonb key goes in an array of its own, so a missing value (SQL NULL,
+  // JSON null in the cursor) and a JSON null read back apart (afterCondition).
+  const values = keys.map(({ sql, type }) =>
+    type === 'jsonb'
+      ? `CASE WHEN ${sql} IS NULL THEN NULL ELSE jsonb_build_array(${sql}) END`
+      : sql,
+  );
+  return { orderBy: orderBy.join(', '), cursor: `jsonb_build_array(${values.join(', ')})` };
 }
 
 /** PostgreSQL's default: nulls sort as larger than any value. */
@@ -682,63 +709,35 @@ function orderText(keys: OrderItem[]): string {
     .join(',');
 }
 
-/**
- * The view a page is read with: the query's own, and each order key's value
- * as stored (the whole column or attribute, as ORDER BY reads it), for the
- * cursor of the page's last row (cursorOf). withoutCursorKeys takes them off.
- */
-export function cursorView(query: ContactQuery): ContactQuery {
-  const carried = orderKeys(query).map((key, i) => ({
-    key: `${CURSOR_KEY}${i}`,
-    field: { ...key.field, jsonPath: [], text: false },
-  }));
-  return { ...query, select: [...(query.select ?? [{ key: '*' }]), ...carried] };
-}
-
-/** The `after=` cursor of a row read with cursorView(query). */
-export function cursorOf(query: ContactQuery): (row: unknown) => string {
-  const keys = orderKeys(query);
-  const order = orderText(keys);
-  return (row) =>
-    encodeCursor(
-      order,
-      keys.map((_, i) => (row as Record<string, unknown>)[`${CURSOR_KEY}${i}`] ?? null),
-    );
-}
-
-/** A row read with cursorView, as the query's own view has it. */
-export function withoutCursorKeys(row: unknown): unknown {
-  const shown = { ...(row as Record<string, unknown>) };
-  for (const key of Object.keys(shown)) if (key.startsWith(CURSOR_KEY)) delete shown[key];
-  return shown;
+/** The `after=` cursor of a row, from its cursor column (orderSql). */
+export function cursorOf(query: ContactQuery): (values: unknown[]) => string {
+  const order = orderText(orderKeys(query));
+  return (values) => encodeCursor(order, values);
 }
 
 /**
- * Rows after the cursor's: each key over the row and over the cursor's
- * value typed the same way — an attribute's value is read as the row's
- * would be, from an object holding only it — and text compared in the "C"
- * collation, as ORDER BY compares it (view.ts).
+ * The rows after the query's `after=` cursor, undefined without one: each
+ * key over the row and over the cursor's value read back as the type the
+ * cursor column wrote it in, text in the "C" collation, as ORDER BY has it.
  */
-function afterWhere(query: ContactQuery, cursor: string, ctx: CompileContext): string {
+export function afterCondition(query: ContactQuery, ctx: CompileContext): string | undefined {
+  if (query.after === undefined) return undefined;
   const keys = orderKeys(query);
-  const order = orderText(keys);
-  const decoded = decodeCursor(cursor, order, keys.length);
+  const decoded = decodeCursor(query.after, orderText(keys), keys.length);
   if (typeof decoded === 'string') throw new QueryError('after', decoded);
   const values = ctx.params.param(decoded.values, 'jsonb');
   return afterSql(
     keys.map((key, i) => {
       const row = fieldSql(key.field, ctx);
-      const own = IDENTITY_COLUMNS[key.field.column];
-      const name = () => ctx.params.param(key.field.column, 'text');
-      const value = own
-        ? own === 'jsonb'
-          ? `(${values} -> ${i})`
-          : `((${values} ->> ${i})::${own})`
-        : fieldSql(key.field, ctx, `jsonb_build_object(${name()}, ${values} -> ${i})`).sql;
-      const collated = (sql: string) => (row.type === 'text' ? `(${sql}) COLLATE "C"` : sql);
+      // attribute_numeric reads an integer attribute as numeric.
+      const type = row.type === 'integer' ? 'numeric' : row.type;
+      const value =
+        type === 'jsonb'
+          ? `(nullif(${values} -> ${i}, 'null') -> 0)`
+          : `((${values} ->> ${i})::${type})`;
       return {
-        row: collated(row.sql),
-        cursor: collated(value),
+        row: collated(row.sql, row.type),
+        cursor: collated(value, row.type),
         descending: key.descending,
         nullsLast: nullsLast(key),
       };

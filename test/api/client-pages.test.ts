@@ -43,6 +43,21 @@ describe('the typed client and the contacts cursor', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
+  it('walks from a range() on without skipping, and each pages() from its start', async () => {
+    await create(1000, 9);
+    const query = nudge.contacts.query().like('email', 'walk-100*').select('email');
+    const everything = (await query).map((row) => row.email);
+    expect(everything).toHaveLength(9);
+    const walk = async () => {
+      const seen: (string | null)[] = [];
+      for await (const page of query.range(2, 4).pages())
+        seen.push(...page.rows.map((r) => r.email));
+      return seen;
+    };
+    expect(await walk()).toEqual(everything.slice(2));
+    expect(await walk()).toEqual(everything.slice(2));
+  });
+
   it('gives next from page() and takes it with after()', async () => {
     const first = await nudge.contacts.query().select('id').limit(1).page();
     expect(first.next).toEqual(expect.any(String));

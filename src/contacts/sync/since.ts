@@ -33,7 +33,7 @@ import type { SyncSource } from './users.js';
 export const INCREMENTAL_OVERLAP_MS = 60_000;
 
 /** The source database's clock, and the oldest transaction open on it, at a run's start. */
-export interface SourceClock {
+interface SourceClock {
   now: Date;
   /** The oldest transaction open on the source (ours aside), when one began before `now`. */
   oldestOpen: { since: Date; pid: number; application: string } | null;
@@ -49,7 +49,7 @@ export interface SourceClock {
  * now() and the open transactions, in one statement (one view of
  * pg_stat_activity). Vacuum and WAL senders write no rows: left out.
  */
-export async function readSourceClock(sql: postgres.Sql): Promise<SourceClock> {
+async function readSourceClock(sql: postgres.Sql): Promise<SourceClock> {
   const [row] = await sql<
     {
       now: Date;
@@ -133,12 +133,12 @@ export async function runStart(
 }
 
 /**
- * Where the run after this one starts: this run's start, or the start of
- * the oldest transaction open then (SavedCursor.open_since) when earlier,
- * less the overlap.
+ * Where the run after this one starts: the start of the oldest transaction
+ * open when this run began (SavedCursor.open_since, always earlier: runStart
+ * reads only those begun before its now()), or this run's start when none
+ * was, less the overlap.
  */
-export function nextSince(cursor: SavedCursor, overlapMs = INCREMENTAL_OVERLAP_MS): string {
-  const started = Date.parse(cursor.run_started_at);
-  const open = cursor.open_since ? Date.parse(cursor.open_since) : started;
-  return new Date(Math.min(started, open) - overlapMs).toISOString();
+export function nextSince(cursor: SavedCursor, overlapMs: number): string {
+  const from = cursor.open_since ?? cursor.run_started_at;
+  return new Date(Date.parse(from) - overlapMs).toISOString();
 }

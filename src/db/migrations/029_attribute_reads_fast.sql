@@ -61,10 +61,7 @@ BEGIN
           AND pg_catalog.substr(s, 18, 1) COLLATE "C" < '6'
         ELSE false END
       -- As many characters other than digits as the separators checked above.
-      OR pg_catalog.length(
-           pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-           pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-           s, '0', ''), '1', ''), '2', ''), '3', ''), '4', ''), '5', ''), '6', ''), '7', ''), '8', ''), '9', ''))
+      OR pg_catalog.length(pg_catalog.translate(s, '0123456789', ''))
          <> CASE WHEN b = 10 THEN 2
                  ELSE 5 + CASE WHEN b > 19 THEN 1 ELSE 0 END + CASE o WHEN 6 THEN 2 ELSE o END END) THEN
     RETURN NULL;
@@ -95,15 +92,16 @@ AS $$
 $$;
 
 -- attribute_text(attributes -> name) as one read of the attribute for most
--- values: only a number can need trim_scale, and only when its text has a
--- point and ends in 0 (90.0, 1.50); any other value is its `->>` text. A
--- SQL function, inlined (contacts/query.ts fieldSql calls this one).
+-- values: only a number can need 028's reading (trim_scale), and only when
+-- its text has a point and ends in 0 (90.0, 1.50); any other value is its
+-- `->>` text. A SQL function, inlined (contacts/query.ts fieldSql calls this
+-- one).
 CREATE FUNCTION nudge_engine.attribute_text(attributes jsonb, name text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
   SELECT CASE WHEN attributes ->> name LIKE '%.%0'
                    AND pg_catalog.jsonb_typeof(attributes -> name) = 'number'
-              THEN pg_catalog.trim_scale((attributes -> name)::numeric)::text
+              THEN nudge_engine.attribute_text(attributes -> name)
               ELSE attributes ->> name END
 $$;

@@ -1,17 +1,14 @@
 // /v1/contacts: upsert by any identity (attributes merge), read one with its
 // timeline, mark deleted, and query many with PostgREST parameters.
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import type postgres from 'postgres';
 import { z } from 'zod';
 import { readIsoTime } from '../../config/time-options.js';
 import {
   type AttributeTypes,
   CONTACT_JSON,
-  cursorOf,
-  cursorView,
   IDENTITY_COLUMNS,
   parseContactQuery,
-  withoutCursorKeys,
 } from '../../contacts/query.js';
 import { normalizeEmail, resolveContact, setAttributes } from '../../contacts/store.js';
 import { HttpError } from '../http-error.js';
@@ -25,16 +22,9 @@ import {
   takes,
   validate,
 } from './input.js';
-import { pageOf as keysetPage, limitOf } from './keyset.js';
-import { checkViewFields, conditionWarnings } from './known-fields.js';
-import {
-  type ContactsRequest,
-  pageOf,
-  respondPage,
-  runContacts,
-  WARNINGS_HEADER,
-  warningsHeader,
-} from './paging.js';
+import { limitOf } from './keyset.js';
+import { conditionWarnings } from './known-fields.js';
+import { pageOf, respondContacts, WARNINGS_HEADER, warningsHeader } from './paging.js';
 import { parseCursor, timelineOf } from './timeline.js';
 
 export interface ContactsApiOptions {
@@ -146,39 +136,6 @@ export function contactsRoutes(options: ContactsApiOptions): Hono<ApiEnv> {
   });
 
   return app;
-}
-
-/** The header a contacts answer gives the next page's `after=` cursor in; absent on the last page. */
-export const NEXT_HEADER = 'x-nudge-next';
-
-/**
- * A page of contacts as PostgREST answers it (paging.ts), read one row past
- * the window: when that row is there, the cursor of the page's last row goes
- * in NEXT_HEADER. With `after=`, the rows are those after the cursor, so
- * Content-Range counts from it (`0-24/*` on every page) and a total with
- * `Prefer: count=exact` is of the contacts left from the cursor on.
- */
-export async function respondContacts(
-  c: Context,
-  sql: postgres.Sql,
-  request: ContactsRequest,
-  warnings: Promise<string[]> | string[] = [],
-): Promise<Response> {
-  const { view, page } = request;
-  // The query's own fields first: a refusal names select= or order= as sent,
-  // not the order keys cursorView adds to select.
-  await checkViewFields(sql, view, request.attributes);
-  const [result, told] = await Promise.all([
-    runContacts(sql, {
-      ...request,
-      view: cursorView(view),
-      page: { ...page, limit: page.limit + 1 },
-    }),
-    warnings,
-  ]);
-  const cut = keysetPage(result.rows, page.limit, cursorOf(view));
-  if (cut.next !== null) c.header(NEXT_HEADER, cut.next);
-  return respondPage(c, page, { rows: cut.page.map(withoutCursorKeys), total: result.total }, told);
 }
 
 interface ContactJson {

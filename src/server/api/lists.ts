@@ -35,7 +35,7 @@ import {
 } from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 import type { ApiEnv } from './auth.js';
-import { email, respondContacts, uuid } from './contacts.js';
+import { email, uuid } from './contacts.js';
 import {
   badQuery,
   contactQueryEntries,
@@ -48,7 +48,7 @@ import {
   validate,
 } from './input.js';
 import { conditionWarnings } from './known-fields.js';
-import { pageOf, runContacts } from './paging.js';
+import { pageOf, respondContacts, runContacts } from './paging.js';
 
 export interface ListsApiOptions {
   sql: postgres.Sql;
@@ -277,12 +277,19 @@ export async function listsOf(
   for (const list of lists) {
     let member = list.member;
     if (list.query !== null) {
-      // A segment whose query no longer compiles (saved before ordering an
-      // undeclared attribute was refused, say) is in no one's lists; its own
-      // page says why, and so does nudge doctor.
-      if (segmentProblem(list.query, attributes) !== undefined) continue;
+      // A segment whose query no longer parses or compiles (saved before
+      // ordering an undeclared attribute was refused, say) is in no one's
+      // lists; its own page says why, and so does nudge doctor.
+      let segment: ContactQuery;
+      try {
+        segment = segmentQuery(list.query);
+      } catch (error) {
+        if (error instanceof QueryError) continue;
+        throw error;
+      }
+      if (segmentProblem(segment, attributes) !== undefined) continue;
       const result = await runContacts(sql, {
-        filters: [segmentQuery(list.query), one],
+        filters: [segment, one],
         view: one,
         attributes,
         page: { offset: 0, limit: 1, count: false },

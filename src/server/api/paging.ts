@@ -1,14 +1,22 @@
 // Contact queries as PostgREST answers them: rows as a JSON array, the window
 // from limit/offset and the Range header (intersected, capped at MAX_ROWS),
 // Content-Range on every answer, the total with `Prefer: count=exact`, and
-// 206 / 416 when the total says the answer is partial / past the end. Its
-// select= and order= name only fields the contact book has (known-fields.ts).
+// 206 / 416 when the total says the answer is partial / past the end, and
+// the next page's `after=` cursor in x-nudge-next. Its select= and order=
+// name only fields the contact book has (known-fields.ts).
 import type { Context } from 'hono';
 import type postgres from 'postgres';
 import { numberedParams } from '../../conditions/index.js';
-import { type AttributeTypes, type ContactQuery, compileWhere } from '../../contacts/query.js';
+import {
+  type AttributeTypes,
+  afterCondition,
+  type ContactQuery,
+  compileWhere,
+  cursorOf,
+} from '../../contacts/query.js';
 import { HttpError } from '../http-error.js';
 import { badQuery, searchError } from './input.js';
+import { pageOf as keysetPage } from './keyset.js';
 import { checkViewFields } from './known-fields.js';
 import { compileView } from './view.js';
 
@@ -53,7 +61,7 @@ export function pageOf(c: Context, query: ContactQuery): Page {
 export interface ContactsRequest {
   /** ANDed: e.g. a segment's query and the request's. */
   filters: ContactQuery[];
-  /** select and order come from here. */
+  /** select, order and after come from here. */
   view: ContactQuery;
   /** Only members of this static list. */
   listId?: string;
@@ -73,6 +81,9 @@ export function contactsSql(request: ContactsRequest): {
     where += ` AND EXISTS (SELECT 1 FROM nudge_engine.list_members m
       WHERE m.list_id = ${params.param(request.listId, 'uuid')} AND m.contact_id = c.id)`;
   }
+  // The rows after the cursor, counted too: the total is of those left.
+  const after = afterCondition(request.view, ctx);
+  if (after !== undefined) where += ` AND ${after}`;
   const count = {
     text: `SELECT count(*) AS total FROM nudge_engine.contacts c WHERE ${where}`,
     values: [...params.values],
@@ -81,11 +92,17 @@ export function contactsSql(request: ContactsRequest): {
   const limit = params.param(String(request.page.limit), 'integer');
   const offset = params.param(String(request.page.offset), 'integer');
   const rows = {
-    text: `SELECT ${view.projection} AS row FROM nudge_engine.contacts c
+    text: `SELECT ${view.projection} AS row, ${view.cursor} AS cursor FROM nudge_engine.contacts c
       WHERE ${where} ORDER BY ${view.orderBy} LIMIT ${limit} OFFSET ${offset}`,
     values: params.values,
   };
   return { rows, count };
+}
+
+/** A row of a contacts answer, and its order keys' values for a cursor (orderSql). */
+interface ContactRow {
+  row: unknown;
+  cursor: unknown[];
 }
 
 /**
@@ -100,7 +117,7 @@ export function contactsSql(request: ContactsRequest): {
 export async function runContacts(
   sql: postgres.Sql,
   request: ContactsRequest,
-): Promise<{ rows: unknown[]; total: number | null }> {
+): Promise<{ rows: ContactRow[]; total: number | null }> {
   let statements: ReturnType<typeof contactsSql>;
   try {
     statements = contactsSql(request);
@@ -111,10 +128,7 @@ export async function runContacts(
   const read = async (db: postgres.Sql | postgres.TransactionSql) => {
     const run = <T extends object>(statement: { text: string; values: unknown[] }) =>
       db.unsafe<T[]>(statement.text, statement.values as never[]);
-    const rows =
-      request.page.limit === 0
-        ? []
-        : (await run<{ row: unknown }>(statements.rows)).map((r) => r.row);
+    const rows = request.page.limit === 0 ? [] : await run<ContactRow>(statements.rows);
     let total: number | null = null;
     if (request.page.count) {
       const [counted] = await run<{ total: string }>(statements.count);
@@ -131,6 +145,34 @@ export async function runContacts(
   } catch (error) {
     searchError(request.filters, error);
   }
+}
+
+/** The header a contacts answer gives the next page's `after=` cursor in; absent on the last page. */
+const NEXT_HEADER = 'x-nudge-next';
+
+/**
+ * A page of contacts as PostgREST answers it, read one row past the window:
+ * when that row is there, the cursor of the page's last row goes in
+ * NEXT_HEADER. With `after=`, the rows are those after the cursor, so
+ * Content-Range counts from it (`0-24/*` on every page) and a total with
+ * `Prefer: count=exact` is of the contacts left from the cursor on.
+ */
+export async function respondContacts(
+  c: Context,
+  sql: postgres.Sql,
+  request: ContactsRequest,
+  warnings: Promise<string[]> | string[] = [],
+): Promise<Response> {
+  const { view, page } = request;
+  const [result, told] = await Promise.all([
+    runContacts(sql, { ...request, page: { ...page, limit: page.limit + 1 } }),
+    warnings,
+  ]);
+  const cursor = cursorOf(view);
+  const cut = keysetPage(result.rows, page.limit, (last) => cursor(last.cursor));
+  if (cut.next !== null) c.header(NEXT_HEADER, cut.next);
+  const rows = cut.page.map((r) => r.row);
+  return respondPage(c, page, { rows, total: result.total }, told);
 }
 
 /** The header a contacts answer names its warnings in: a counted query (conditionWarnings), an upsert (identitiesKept). */

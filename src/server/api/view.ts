@@ -1,6 +1,7 @@
 // What a contacts answer looks like: the select= projection (one jsonb per
 // row: the whole contact, or the named fields with aliases and JSON paths)
-// and the order= list, typed like filters so numbers sort as numbers.
+// and the order= list, typed like filters so numbers sort as numbers, with
+// the cursor column the next page's `after=` is made from.
 
 import { isIndexStep } from '../../conditions/filter.js';
 import type { FieldRef } from '../../conditions/index.js';
@@ -8,32 +9,18 @@ import {
   CONTACT_JSON,
   type CompileContext,
   type ContactQuery,
-  fieldSql,
   IDENTITY_COLUMNS,
+  orderSql,
   type SelectItem,
 } from '../../contacts/query.js';
 import { ident } from '../../db/quote.js';
 
-/** SELECT list item (one jsonb) and ORDER BY list. */
+/** SELECT list item (one jsonb), ORDER BY list and cursor column (contacts/query.ts orderSql). */
 export function compileView(
   query: ContactQuery,
   ctx: CompileContext,
-): { projection: string; orderBy: string } {
-  const order = query.order.map((item) => {
-    const { sql, type } = fieldSql(item.field, ctx);
-    const collated = type === 'text' ? `(${sql}) COLLATE "C"` : sql;
-    const nulls = item.nulls ? ` NULLS ${item.nulls.toUpperCase()}` : '';
-    return `${collated} ${item.descending ? 'DESC' : 'ASC'}${nulls}`;
-  });
-  // Without an order: oldest first. Deliberately not indexed (an index on
-  // created_at slows every contact write by a quarter, docs/benchmarks.md): a
-  // page is a top-N sort of the matching rows. Always ends with the id, so
-  // pages are stable.
-  if (order.length === 0) order.push('c.created_at');
-  if (!query.order.some((item) => item.field.column === 'id' && item.field.jsonPath.length === 0)) {
-    order.push('c.id');
-  }
-  return { projection: projectionSql(query.select, ctx), orderBy: order.join(', ') };
+): { projection: string; orderBy: string; cursor: string } {
+  return { projection: projectionSql(query.select, ctx), ...orderSql(query, ctx) };
 }
 
 function projectionSql(select: SelectItem[] | undefined, ctx: CompileContext): string {
