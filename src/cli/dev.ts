@@ -18,7 +18,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { displayPath } from '../config/yaml.js';
 import { isDisconnected } from '../db/errors.js';
-import { DEMO_CONFIG, demoMasterKey, openDemoDatabase } from '../dev/demo.js';
+import { DEMO_CONFIG, openDemoDatabase } from '../dev/demo.js';
 import { reuseNote } from '../dev/embedded.js';
 import { type DemoReceiver, STAND_INS_PORT_FILE, startDemoReceiver } from '../dev/receiver.js';
 import { MEDIA_PATH, playStory, type StoryContext } from '../dev/story.js';
@@ -138,7 +138,6 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
     const separate = loaded.config.engine.database_url;
     const project: LoadedConfig = {
       ...loaded,
-      ...(own ? {} : { env: withDemoKey(loaded.env, io.cwd) }),
       config: { ...loaded.config, engine: { ...loaded.config.engine, database_url: undefined } },
       databaseUrl: demo.url,
       databaseUrlFrom: 'nudge dev',
@@ -317,20 +316,6 @@ export async function dev(options: DevOptions, io: Io): Promise<number> {
       );
     }
   }
-}
-
-/**
- * The bundled demo's env with its master key (demoMasterKey: the folder's,
- * not the package's) as NUDGE_SECRET_KEY, unless that is set already: the
- * engine looks for a key file beside the project's nudge.yaml, which for the
- * bundled demo is in Nudge's package.
- */
-function withDemoKey(
-  env: Record<string, string | undefined>,
-  folder: string,
-): Record<string, string | undefined> {
-  if (env.NUDGE_SECRET_KEY?.trim()) return env;
-  return { ...env, NUDGE_SECRET_KEY: demoMasterKey(folder).toString('base64') };
 }
 
 /** Deploy's refusal to lose what a transport's objects hold, with the ways forward `nudge dev` has. */

@@ -8,9 +8,9 @@
 import { transportOf } from '../capture/transports/index.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { EngineStore } from '../db/engine.js';
-import { deleteSecrets, storedSecretNames } from '../db/secrets.js';
+import { deleteSecrets, keySourceOf, storedSecretNames } from '../db/secrets.js';
 import { NudgeError } from '../errors.js';
-import { ingestSecret, ingestSharedSecret, keySourceOf } from '../server/ingest-secrets.js';
+import { ingestSecret, ingestSharedSecret } from '../server/ingest-secrets.js';
 import { installCaptureSecret } from './deploy.js';
 import type { Io } from './io.js';
 import type { GlobalOptions } from './program.js';

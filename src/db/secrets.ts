@@ -8,9 +8,11 @@
 // read with another key fails with an error that names the secret — never
 // with garbage. Values never reach a log or an error message.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type postgres from 'postgres';
+import type { LoadedConfig } from '../config/load.js';
+import { DEMO_CONFIG } from '../dev/demo.js';
 import { NudgeError } from '../errors.js';
 
 const CIPHER = 'aes-256-gcm';
@@ -38,10 +40,46 @@ export function keyFilePath(dir: string): string {
   return path.join(dir, '.nudge', 'secret.key');
 }
 
+/**
+ * The master key lives with the project: NUDGE_SECRET_KEY from its env, or
+ * its .nudge/secret.key. The bundled demo's lives in the folder it runs in
+ * (demoKeyDir), not in Nudge's package beside its nudge.yaml: the commands
+ * `nudge dev` prints (`--config <package>/examples/demo/…`) find the key
+ * `nudge dev` made.
+ */
+export function keySourceOf(project: LoadedConfig): KeySource {
+  if (project.file === DEMO_CONFIG && !project.env.NUDGE_SECRET_KEY?.trim())
+    return { dir: demoKeyDir(project.cwd), env: project.env };
+  return { dir: project.dir, env: project.env };
+}
+
+/**
+ * Where the bundled demo's key is, for a run in `folder`: the folder's
+ * .nudge/secret.key (made on first use), beside the demo database (.nudge/pg)
+ * whose secrets it encrypts. Not in Nudge's package: for an `npm -g` install
+ * a folder every user shares, that an upgrade replaces, and that may be
+ * read-only. A key an earlier Nudge made there is read while the folder has
+ * none, so that the secrets stored with it still decrypt; nothing is written
+ * there.
+ */
+function demoKeyDir(folder: string): string {
+  const earlier = path.dirname(DEMO_CONFIG);
+  const inPackage = !existsSync(keyFilePath(folder)) && existsSync(keyFilePath(earlier));
+  return inPackage ? earlier : folder;
+}
+
 /** The master key: given, from NUDGE_SECRET_KEY, or from the key file (created 0600 if absent). */
 export function masterKey(source: KeySource = {}): Buffer {
+  const existing = existingMasterKey(source);
+  if (existing) return existing;
   const file = keyFilePath(source.dir ?? process.cwd());
-  return existingMasterKey(source) ?? checkedKey(decodeBase64(createKeyFile(file), file), file);
+  let text: string;
+  try {
+    text = createKeyFile(file);
+  } catch (error) {
+    throw keyFileError(error, file);
+  }
+  return checkedKey(decodeBase64(text, file), file);
 }
 
 /** The master key if there is one (given, NUDGE_SECRET_KEY, or an existing key file); never creates it. */
@@ -55,9 +93,22 @@ function existingMasterKey(source: KeySource): Buffer | undefined {
     text = readFileSync(file, 'utf8').trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw keyFileError(error, file);
   }
   return checkedKey(decodeBase64(text, file), file);
+}
+
+/**
+ * The key file cannot be read or made (a folder Nudge may not write, a file
+ * named .nudge): which file, and what to do, instead of a bare errno.
+ */
+function keyFileError(error: unknown, file: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (!code) return error;
+  return new NudgeError(
+    `cannot read or make the master key ${file} (${code})`,
+    `make ${path.dirname(file)} a folder you can write, or set NUDGE_SECRET_KEY (${KEY_HINT})`,
+  );
 }
 
 /**

@@ -1,10 +1,8 @@
 // The demo database `nudge dev` and a URL-less `nudge start` run on: a
 // Supabase-shaped database with the demo app's tables, on the embedded server
 // under .nudge/. Created once and kept between runs (`fresh` starts it over);
-// the app's tables (demo.sql) are brought up to date on every open. And the
-// bundled demo project's master key, which lives in the folder, not in the
-// package beside the demo's nudge.yaml.
-import { existsSync } from 'node:fs';
+// the app's tables (demo.sql) are brought up to date on every open. And where
+// the bundled demo project's nudge.yaml is.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +10,7 @@ import postgres from 'postgres';
 import type { LoadedConfig } from '../config/load.js';
 import type { EngineStore } from '../db/engine.js';
 import { lockKey } from '../db/locks.js';
-import { keyFilePath, masterKey } from '../db/secrets.js';
+import { type HeldLock, holdSessionLock } from '../db/session-lock.js';
 import { NudgeError } from '../errors.js';
 import { type EmbeddedServer, runningUrl, startEmbedded } from './embedded.js';
 import { createSupabaseDatabase, installSupabaseRoles } from './supabase.js';
@@ -23,37 +21,6 @@ export const DEMO_DATABASE = 'nudge_demo';
 export const DEMO_CONFIG = fileURLToPath(
   new URL('../../examples/demo/nudge.yaml', import.meta.url),
 );
-
-/** Where demoMasterKey keeps the key: the folder's .nudge, or the package's while only it has one. */
-export function demoKeyDir(folder: string): string {
-  const earlier = path.dirname(DEMO_CONFIG);
-  const inPackage = !existsSync(keyFilePath(folder)) && existsSync(keyFilePath(earlier));
-  return inPackage ? earlier : folder;
-}
-
-/**
- * The bundled demo's master key, for `nudge dev` in a folder without a
- * nudge.yaml: the folder's .nudge/secret.key (made on first use), beside the
- * demo database (.nudge/pg) whose secrets it encrypts, where the other
- * commands run in that folder look for it. Not beside the demo's nudge.yaml,
- * in Nudge's package: for an `npm -g` install a folder every user shares,
- * that an upgrade replaces, and that may be read-only. A key an earlier
- * Nudge made there is read while the folder has none, so that the secrets
- * stored with it still decrypt; nothing is written there.
- */
-export function demoMasterKey(folder: string): Buffer {
-  const dir = demoKeyDir(folder);
-  try {
-    return masterKey({ dir, env: {} });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!code) throw error; // the key file's own errors say where and what to do
-    throw new NudgeError(
-      `cannot read or make the demo's master key ${keyFilePath(dir)} (${code})`,
-      'run nudge dev in a folder you can write, or set NUDGE_SECRET_KEY (openssl rand -base64 32)',
-    );
-  }
-}
 
 /**
  * Whether the engine store is nudge dev's demo database: the one whose clock
@@ -129,21 +96,14 @@ export async function openDemoDatabase(
     ...(port ? { port } : {}),
   });
   const admin = postgres(server.url(), { onnotice: () => {}, max: 1 });
-  let guard: postgres.ReservedSql | undefined;
-  const guardPool = options.exclusive
-    ? postgres(server.url(), { onnotice: () => {}, max: 1 })
-    : undefined;
+  let guard: HeldLock | undefined;
   const release = async () => {
-    guard?.release();
-    await guardPool?.end({ timeout: 1 });
+    await guard?.release();
   };
   try {
-    if (guardPool) {
-      // A session lock on a reserved connection: the pool never recycles it.
-      guard = await guardPool.reserve();
-      const [held] = await guard<{ ok: boolean }[]>`
-        select pg_try_advisory_lock(${guard.unsafe(lockKey('dev'))}) as ok`;
-      if (!held?.ok) {
+    if (options.exclusive) {
+      guard = await holdSessionLock(server.url(), 'dev', { applicationName: 'nudge dev' });
+      if (!guard) {
         throw new NudgeError(
           `nudge dev already runs on the embedded PostgreSQL in ${dataDir} (another terminal?)`,
           'use that one (its dashboard link is in its terminal), stop it with Ctrl-C first, or give this one its own server with --data-dir <dir>',
@@ -172,7 +132,8 @@ export async function openDemoDatabase(
 
 /**
  * The demo app's tables (demo.sql), created or brought up to date; one
- * process at a time (an advisory lock), as two `nudge dev` may share a server.
+ * process at a time (an advisory lock), as a `nudge dev` and a URL-less
+ * `nudge start` may share a server.
  */
 export async function applyDemoTables(url: string): Promise<void> {
   const demo = postgres(url, { onnotice: () => {}, max: 1 });

@@ -17,11 +17,10 @@ import { formatPath } from '../config/yaml.js';
 import { liveSyncTables } from '../contacts/live.js';
 import { segmentProblem } from '../contacts/query.js';
 import { isInsufficientPrivilege, isQueryCanceled } from '../db/errors.js';
-import { checkStoredSecrets, SecretError } from '../db/secrets.js';
+import { checkStoredSecrets, keySourceOf, SecretError } from '../db/secrets.js';
 import { DEMO_DATABASE } from '../dev/demo.js';
 import { emailCheck } from '../email/doctor.js';
 import { NudgeError } from '../errors.js';
-import { keySourceOf } from '../server/ingest-secrets.js';
 import { openSource, redactUrl, type Sql, sourceError } from '../source/connect.js';
 import {
   type Analysis,
@@ -188,9 +187,9 @@ function poolingCheck(url: string, pooling: Pooling | NudgeError, say: Say): boo
 }
 
 /**
- * The engine store: a separate one must keep sessions too, and every stored
+ * The engine store: a separate one must keep sessions too, every stored
  * secret must decrypt with this project's master key (what nudge start checks
- * before it takes any work).
+ * before it takes any work), and every saved segment must compile.
  */
 async function engineStoreChecks(project: LoadedConfig, say: Say) {
   const separate = project.config.engine?.database_url;
@@ -200,32 +199,48 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
     const pooling = await detectPooling({ url, readOnly }).catch(poolingUnknown);
     poolingCheck(url, pooling, say);
   }
-  let demo = false;
   try {
     const sql = await openSource({ url, readOnly, max: 1 });
     try {
-      const [table] = await sql<{ present: boolean; demo: boolean }[]>`
-        select to_regclass('nudge_engine.secrets') is not null as present,
+      const [store] = await sql<{ secrets: boolean; lists: boolean; demo: boolean }[]>`
+        select to_regclass('nudge_engine.secrets') is not null as secrets,
+               to_regclass('nudge_engine.lists') is not null as lists,
                current_database() = ${DEMO_DATABASE} as demo`;
-      demo = table?.demo === true;
-      const names = table?.present ? await checkStoredSecrets(sql, keySourceOf(project)) : [];
-      say(
-        'ok',
-        'Secrets',
-        names.length
-          ? `${plural(names.length, 'stored secret')} ${names.length === 1 ? 'decrypts' : 'decrypt'} with this project's master key`
-          : 'none stored yet',
-      );
-      await segmentsCheck(sql, project, say).catch((error: unknown) => {
-        const e = sourceError(error, 'cannot read the saved segments');
-        say('fail', 'Segments', e.message, e.hint);
-      });
+      await secretsCheck(sql, project, say, { stored: !!store?.secrets, demo: !!store?.demo });
+      // On its own: a key that does not open the secrets says nothing of the segments.
+      if (store?.lists)
+        await segmentsCheck(sql, project, say).catch((error: unknown) => {
+          const e = sourceError(error, 'cannot read the saved segments');
+          say('fail', 'Segments', e.message, e.hint);
+        });
     } finally {
       await sql.end({ timeout: 5 });
     }
   } catch (error) {
     const e = sourceError(error, 'cannot read the secrets');
-    say('fail', 'Secrets', e.message, demoKeyHint(error, demo) ?? e.hint);
+    say('fail', 'Secrets', e.message, e.hint);
+  }
+}
+
+/** Every stored secret decrypts with this project's master key. */
+async function secretsCheck(
+  sql: Sql,
+  project: LoadedConfig,
+  say: Say,
+  store: { stored: boolean; demo: boolean },
+): Promise<void> {
+  try {
+    const names = store.stored ? await checkStoredSecrets(sql, keySourceOf(project)) : [];
+    say(
+      'ok',
+      'Secrets',
+      names.length
+        ? `${plural(names.length, 'stored secret')} ${names.length === 1 ? 'decrypts' : 'decrypt'} with this project's master key`
+        : 'none stored yet',
+    );
+  } catch (error) {
+    const e = sourceError(error, 'cannot read the secrets');
+    say('fail', 'Secrets', e.message, demoKeyHint(error, store.demo) ?? e.hint);
   }
 }
 
@@ -236,9 +251,6 @@ async function engineStoreChecks(project: LoadedConfig, say: Say) {
  * there are some.
  */
 async function segmentsCheck(sql: Sql, project: LoadedConfig, say: Say): Promise<void> {
-  const [store] = await sql<{ present: boolean }[]>`
-    select to_regclass('nudge_engine.lists') is not null as present`;
-  if (!store?.present) return;
   const segments = await sql<{ name: string; query: string }[]>`
     select name, query from nudge_engine.lists where query is not null order by name`;
   const broken = segments.flatMap(({ name, query }) => {

@@ -19,8 +19,7 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.js';
-import { masterKey } from '../db/secrets.js';
-import { keySourceOf } from '../server/ingest-secrets.js';
+import { keySourceOf, masterKey } from '../db/secrets.js';
 
 /** What a link lets its holder do: unsubscribe from one topic, or manage every topic. */
 export type LinkPurpose = 'unsubscribe' | 'preferences';

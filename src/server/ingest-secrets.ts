@@ -7,8 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
 import type { LoadedConfig } from '../config/load.js';
-import { ensureSecret, generateWebhookSecret, type KeySource } from '../db/secrets.js';
-import { DEMO_CONFIG, demoKeyDir } from '../dev/demo.js';
+import { ensureSecret, generateWebhookSecret, type KeySource, keySourceOf } from '../db/secrets.js';
 import { NudgeError } from '../errors.js';
 
 export const INGEST_SECRET = 'ingest';
@@ -19,19 +18,6 @@ export interface IngestSecrets {
   signing: string[];
   /** The value Supabase Database Webhooks send in x-nudge-secret or Authorization: Bearer. */
   shared: string;
-}
-
-/**
- * The master key lives with the project: NUDGE_SECRET_KEY from its env, or
- * its .nudge/secret.key. The bundled demo's lives in the folder it runs in,
- * not in Nudge's package beside its nudge.yaml (dev/demo.ts demoMasterKey):
- * the commands `nudge dev` prints (`--config <package>/examples/demo/…`)
- * find the key `nudge dev` made.
- */
-export function keySourceOf(project: LoadedConfig): KeySource {
-  if (project.file === DEMO_CONFIG && !project.env.NUDGE_SECRET_KEY?.trim())
-    return { dir: demoKeyDir(project.cwd), env: project.env };
-  return { dir: project.dir, env: project.env };
 }
 
 /** The secret POST /ingest verifies signatures with, and where it comes from. */

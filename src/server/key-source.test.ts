@@ -3,14 +3,13 @@
 // folder's that nudge dev runs in (dev/demo.ts), so the commands nudge dev
 // prints for another terminal (--config <package>/examples/demo/nudge.yaml)
 // open the secrets it stored.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
-import { masterKey } from '../db/secrets.js';
-import { DEMO_CONFIG, demoMasterKey } from '../dev/demo.js';
-import { keySourceOf } from './ingest-secrets.js';
+import { keySourceOf, masterKey } from '../db/secrets.js';
+import { DEMO_CONFIG } from '../dev/demo.js';
 
 let folder = '';
 afterEach(async () => {
@@ -26,7 +25,6 @@ describe('keySourceOf', () => {
     // The folder's key (as nudge dev makes it there; a key an older Nudge
     // left in the package is read only while the folder has none).
     const made = masterKey({ dir: folder, env: {} });
-    expect(demoMasterKey(folder)).toEqual(made);
     expect(keySourceOf(project(DEMO_CONFIG, folder)).dir).toBe(folder);
     expect(masterKey(keySourceOf(project(DEMO_CONFIG, folder)))).toEqual(made);
   });
@@ -40,5 +38,21 @@ describe('keySourceOf', () => {
     });
     const own = path.join(folder, 'nudge.yaml');
     expect(keySourceOf(project(own, '/elsewhere')).dir).toBe(folder);
+  });
+
+  it('says which key file it cannot read or make, and what to do', async () => {
+    folder = await mkdtemp(path.join(tmpdir(), 'nudge-key-source-'));
+    await writeFile(path.join(folder, '.nudge'), 'a file in the way\n');
+    const file = path.join(folder, '.nudge', 'secret.key');
+    let error: unknown;
+    try {
+      masterKey(keySourceOf(project(path.join(folder, 'nudge.yaml'), folder)));
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toMatchObject({
+      message: `cannot read or make the master key ${file} (ENOTDIR)`,
+      hint: expect.stringContaining(`make ${path.join(folder, '.nudge')} a folder you can write`),
+    });
   });
 });

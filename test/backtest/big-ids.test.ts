@@ -4,16 +4,16 @@
 // found (contacts.ts reads the contact an action run saved, by inbox id).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { migrateEngine } from '../../src/db/migrate.js';
-import { useDatabase } from '../harness/db.js';
+import { PAST, restartSequencesPast, useDatabase } from '../harness/db.js';
 import { backtestJson, daysAgo, insertFeature, keep } from './fixtures.js';
 
 const db = useDatabase();
-const PAST = 2 ** 31 + 1000;
 
 beforeAll(async () => {
   await migrateEngine(db.sql, db.url);
-  await db.sql.unsafe(`alter sequence nudge_engine.inbox_id_seq restart with ${PAST}`);
-  await db.sql.unsafe(`alter sequence nudge_engine.decisions_id_seq restart with ${PAST}`);
+  expect(await restartSequencesPast(db.sql, PAST)).toEqual(
+    expect.arrayContaining(['nudge_engine.inbox_id_seq', 'nudge_engine.decisions_id_seq']),
+  );
 });
 
 describe('a backtest over ids past 2^31', () => {

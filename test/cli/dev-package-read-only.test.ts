@@ -163,9 +163,9 @@ describe('nudge dev of the bundled demo, with the package read-only', () => {
     const result = await devWithPackageReadOnly(cwd, ['--data-dir', path.join(cwd, 'pg')]);
     expect(result.code, result.out).toBe(1);
     expect(result.out).toContain(
-      `✗ cannot read or make the demo's master key ${path.join(cwd, '.nudge', 'secret.key')} (`,
+      `✗ cannot read or make the master key ${path.join(cwd, '.nudge', 'secret.key')} (`,
     );
-    expect(result.out).toContain('hint: run nudge dev in a folder you can write');
+    expect(result.out).toContain(`hint: make ${path.join(cwd, '.nudge')} a folder you can write`);
     expect(result.out).not.toContain('unexpected');
   }, 150_000);
 });

@@ -7,6 +7,7 @@ import { memoryIo } from '../../src/cli/io.js';
 import { run } from '../../src/cli/program.js';
 import { segmentProblem } from '../../src/contacts/query.js';
 import { migrateEngine } from '../../src/db/migrate.js';
+import { setSecret } from '../../src/db/secrets.js';
 import { useDatabase } from '../harness/db.js';
 import { tempProject } from '../harness/project.js';
 
@@ -47,5 +48,19 @@ describe('saved segments in nudge doctor', () => {
     await run(['doctor'], again.io);
     expect(again.stdout()).not.toContain('Segments');
     expect(segmentProblem('mrr=gt.100', { mrr: 'numeric' })).toBeUndefined();
+  });
+
+  it('still checks the segments when the secrets do not decrypt with this key', async () => {
+    await db.sql`insert into nudge_engine.lists (name, query) values ('big-spenders', 'mrr=gt.100')
+      on conflict do nothing`;
+    await setSecret(db.sql, 'ingest', 'stored under another key', { key: Buffer.alloc(32, 1) });
+    const cwd = await tempProject({ 'nudge.yaml': '' }, 'nudge-doctor-segments-');
+    const wrong = Buffer.alloc(32, 2).toString('base64');
+    const m = memoryIo({ cwd, env: { DATABASE_URL: db.url, NUDGE_SECRET_KEY: wrong } });
+    await run(['doctor'], m.io);
+    expect(m.stdout()).toMatch(
+      /^✗ Secrets +secret "ingest" cannot be decrypted: wrong master key/m,
+    );
+    expect(m.stdout()).toMatch(/^⚠ Segments +1 saved segment no longer compiles: big-spenders /m);
   });
 });

@@ -76,3 +76,20 @@ export function useDatabase(): TestDatabase {
   });
   return holder;
 }
+
+/** Past 2^31: where an int4 id would have overflowed (an inbox fed 100 events a second gets there in about eight months). */
+export const PAST = 2 ** 31 + 1000;
+
+/**
+ * Restarts every sequence of the schemas Nudge writes per event (nudge,
+ * nudge_engine) at `at`, so that the ids a test makes next are past it; the
+ * sequences' names.
+ */
+export async function restartSequencesPast(sql: postgres.Sql, at = PAST): Promise<string[]> {
+  const sequences = await sql<{ name: string }[]>`
+    select format('%I.%I', n.nspname, s.relname) as name
+      from pg_class s join pg_namespace n on n.oid = s.relnamespace
+     where s.relkind = 'S' and n.nspname in ('nudge', 'nudge_engine')`;
+  for (const { name } of sequences) await sql.unsafe(`alter sequence ${name} restart with ${at}`);
+  return sequences.map((s) => s.name);
+}

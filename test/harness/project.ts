@@ -3,6 +3,7 @@
 import { chmod, cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type postgres from 'postgres';
 
 /** A new folder holding `files` (e.g. `nudge.yaml`, `nudge/features/seen.yaml`); its path. */
 export async function tempProject(
@@ -19,6 +20,37 @@ export async function tempProject(
     await mkdir(path.dirname(path.join(cwd, name)), { recursive: true });
     await writeFile(path.join(cwd, name), text);
   }
+  return cwd;
+}
+
+/**
+ * A project folder for `nudge start`: nudge.yaml and nudge/features/<name>.yaml
+ * written in a new temporary directory, the features' capture deployed into
+ * the database at `url`. Returns the folder (the caller removes it).
+ */
+export async function deployedProject(
+  sql: postgres.Sql,
+  url: string,
+  prefix: string,
+  yaml: string,
+  features: Record<string, string>,
+): Promise<string> {
+  const { deploy } = await import('../../src/capture/deploy.js');
+  const { buildCaptureObjects } = await import('../../src/capture/triggers.js');
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { checkFeatures } = await import('../../src/features/check.js');
+  const { loadFeatures } = await import('../../src/features/load.js');
+  const { readCatalog } = await import('../../src/source/catalog.js');
+  const files = Object.entries(features).map(([name, text]) => [
+    `nudge/features/${name}.yaml`,
+    text,
+  ]);
+  const cwd = await tempProject({ 'nudge.yaml': yaml, ...Object.fromEntries(files) }, prefix);
+  // nudge/features even when there is no feature.
+  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
+  const project = await loadConfig({ cwd, env: { DATABASE_URL: url } });
+  const loaded = await loadFeatures(project.featuresDir, project.env, cwd);
+  await deploy(sql, buildCaptureObjects(checkFeatures(loaded, await readCatalog(sql))));
   return cwd;
 }
 

@@ -9,8 +9,8 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { pendingCaptures } from '../../src/capture/transports/outbox/pump.js';
 import { useDatabase } from '../harness/db.js';
+import { deployedProject } from '../harness/project.js';
 import {
-  deployedProject,
   type EngineProcess,
   type Sink,
   seededRandom,

@@ -5,7 +5,8 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
-import { deployedProject, type EngineProcess, spawnEngine, waitFor } from './helpers.js';
+import { deployedProject } from '../harness/project.js';
+import { type EngineProcess, spawnEngine, waitFor } from './helpers.js';
 
 const db = useDatabase();
 const SECRET = `whsec_${Buffer.from('drain-test-secret-0123456789abcd').toString('base64')}`;

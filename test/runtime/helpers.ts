@@ -4,45 +4,12 @@
 // random source, and waiting on a condition with a deadline.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type postgres from 'postgres';
-import { deploy } from '../../src/capture/deploy.js';
-import { buildCaptureObjects } from '../../src/capture/triggers.js';
-import { loadConfig } from '../../src/config/load.js';
-import { checkFeatures } from '../../src/features/check.js';
-import { loadFeatures } from '../../src/features/load.js';
-import { readCatalog } from '../../src/source/catalog.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 
 export const BIN = path.resolve('dist/cli/main.js');
 
 export { waitFor } from '../harness/wait.js';
-
-/**
- * A project folder for `nudge start`: nudge.yaml and nudge/features/<name>.yaml
- * written in a new temporary directory, the features' capture deployed into
- * the database at `url`. Returns the folder (the caller removes it).
- */
-export async function deployedProject(
-  sql: postgres.Sql,
-  url: string,
-  prefix: string,
-  yaml: string,
-  features: Record<string, string>,
-): Promise<string> {
-  const cwd = await mkdtemp(path.join(tmpdir(), prefix));
-  await mkdir(path.join(cwd, 'nudge/features'), { recursive: true });
-  await writeFile(path.join(cwd, 'nudge.yaml'), yaml);
-  for (const [name, text] of Object.entries(features)) {
-    await writeFile(path.join(cwd, `nudge/features/${name}.yaml`), text);
-  }
-  const project = await loadConfig({ cwd, env: { DATABASE_URL: url } });
-  const loaded = await loadFeatures(project.featuresDir, project.env, cwd);
-  await deploy(sql, buildCaptureObjects(checkFeatures(loaded, await readCatalog(sql))));
-  return cwd;
-}
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
 export function seededRandom(seed: number): () => number {

@@ -5,14 +5,8 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useDatabase } from '../harness/db.js';
-import {
-  deployedProject,
-  type EngineProcess,
-  type Sink,
-  spawnEngine,
-  startSink,
-  waitFor,
-} from './helpers.js';
+import { deployedProject } from '../harness/project.js';
+import { type EngineProcess, type Sink, spawnEngine, startSink, waitFor } from './helpers.js';
 
 const db = useDatabase();
 const SECRET = `whsec_${Buffer.from('workers-test-secret-0123456789ab').toString('base64')}`;

@@ -16,9 +16,9 @@ import { createApiKey, revokeApiKey } from '../../src/server/api/keys.js';
 import { ingestSharedSecret } from '../../src/server/index.js';
 import { useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
+import { deployedProject } from '../harness/project.js';
 import { type SupabaseApiServer, startSupabaseApi } from '../harness/supabase-api.js';
 import { waitFor } from '../harness/wait.js';
-import { deployedProject } from '../runtime/helpers.js';
 import { signed } from '../server/helpers.js';
 import { createReferenceTables, insertUsers, projectDir } from '../sync/fixture.js';
 

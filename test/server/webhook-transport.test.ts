@@ -21,7 +21,7 @@ import {
 } from '../../src/capture/triggers.js';
 import { migrateEngine } from '../../src/db/migrate.js';
 import { literal } from '../../src/db/quote.js';
-import { useDatabase } from '../harness/db.js';
+import { PAST, restartSequencesPast, useDatabase } from '../harness/db.js';
 import { type Recorder, startRecorder } from '../harness/http-recorder.js';
 import { type Forwarder, installPgNetStandIn, makeForwarder } from '../harness/pg-net.js';
 import { onlyRollback } from '../harness/rollback.js';
@@ -125,9 +125,7 @@ describe('plan and deploy', () => {
     await deployAll();
     // Deliveries are one per statement: their ids pass 2^31 on a busy app,
     // so every test here runs past it (they were read as int4 once).
-    await db.sql.unsafe(
-      `alter sequence nudge.webhook_deliveries_id_seq restart with ${2 ** 31 + 1000}`,
-    );
+    expect(await restartSequencesPast(db.sql, PAST)).toContain('nudge.webhook_deliveries_id_seq');
     expect(await signingSecretState(db.sql, secret)).toBe('missing');
     expect(await installSigningSecret(db.sql, secret)).toBe(true);
     expect(await installSigningSecret(db.sql, secret)).toBe(false);

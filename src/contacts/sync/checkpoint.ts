@@ -4,8 +4,7 @@
 // starts once it is done. An advisory lock keeps two runs of one sync apart.
 import type postgres from 'postgres';
 import type { SyncCounts } from '../../client/sync.js';
-import { lockKey } from '../../db/locks.js';
-import { postgresFor } from '../../db/tls.js';
+import { holdSessionLock } from '../../db/session-lock.js';
 import { NudgeError } from '../../errors.js';
 
 export type SyncMode = 'full' | 'incremental';
@@ -230,38 +229,29 @@ export async function saveEnd(
 }
 
 /**
- * Runs `fn` holding the sync's advisory lock: a session lock, on a connection
+ * Runs `fn` holding the sync's advisory lock: a session lock on a connection
  * of its own to the engine store (`engineUrl`), so it survives the run's
- * transactions. Not a connection reserved from the run's pool: in
- * postgres.js 3.4.9 a statement on a reserved connection the server has
- * dropped throws where nothing can catch it (porsager/postgres#1208), so the
- * unlock after a dropped connection ended the process. A dropped lock
- * connection loses the lock (the server releases it); the run goes on.
+ * transactions (db/session-lock.ts says why not one of the run's pool). A
+ * dropped lock connection loses the lock; the run goes on.
  */
 export async function withSyncLock<T>(
   engineUrl: string,
   name: string,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const lock = postgresFor(engineUrl, {
-    max: 1,
-    idle_timeout: 0,
-    max_lifetime: null,
-    onnotice: () => {},
-    connection: { application_name: `nudge sync lock ${name}` },
+  const lock = await holdSessionLock(engineUrl, 'sync', {
+    second: name,
+    applicationName: `nudge sync lock ${name}`,
   });
+  if (!lock) {
+    throw new NudgeError(
+      `another sync of ${name} is running`,
+      'wait for it to finish (or stop it); a stopped sync continues where it left off',
+    );
+  }
   try {
-    const [row] = await lock<{ locked: boolean }[]>`
-      select pg_try_advisory_lock(${lock.unsafe(lockKey('sync'))}, hashtext(${name})) as locked`;
-    if (!row?.locked) {
-      throw new NudgeError(
-        `another sync of ${name} is running`,
-        'wait for it to finish (or stop it); a stopped sync continues where it left off',
-      );
-    }
     return await fn();
   } finally {
-    // Ending the session releases the lock.
-    await lock.end({ timeout: 5 });
+    await lock.release();
   }
 }
