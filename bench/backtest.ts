@@ -11,6 +11,10 @@
 //      bench/e2e.ts itself (run as a child with short phases: its harness,
 //      not a copy), and the ratio backtest ÷ end to end (target ≥ 20).
 // BENCH_E2E=0 skips step 3; BENCH_E2E_ROWS sets its size (default 20,000).
+// BENCH_UPDATES=<share> (0 to 1, default 0) puts the past values path in:
+// the kept inserts lack total (kept for features that did not read it), the
+// orders table holds every row as it is now, and that share of the orders
+// has a kept update an hour after its insert whose old row holds total.
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,6 +29,9 @@ import { benchDatabase } from './database.js';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const USERS = Number(process.env.BENCH_USERS ?? 50_000);
 const E2E_ROWS = Number(process.env.BENCH_E2E_ROWS ?? 20_000);
+const UPDATES = Number(process.env.BENCH_UPDATES ?? 0);
+/** Every how many orders one has a kept update; 0 for none. */
+const UPDATE_EVERY = UPDATES > 0 ? Math.max(1, Math.round(1 / UPDATES)) : 0;
 const DAYS = 30;
 const REPO = path.resolve(import.meta.dirname, '..');
 
@@ -97,11 +104,30 @@ try {
              jsonb_build_object('id', g, 'user_id', md5((g % ${USERS})::text)::uuid,
                                 'total', (g % 200) + 0.5,
                                 'status', case when g % 10 = 0 then 'refunded' else 'paid' end,
-                                'created_at', t.at),
+                                'created_at', t.at)
+               - ${UPDATE_EVERY ? 'total' : ''}::text,
              t.at, t.at, t.at, g % 2
         from generate_series(${from}::int, ${to}::int) g,
              lateral (select ${now}::timestamptz - ${DAYS} * interval '1 day'
                              + g * ${step}::float8 * interval '1 second' as at) t`;
+  }
+  if (UPDATE_EVERY) {
+    // Today's rows: total moved on since; the kept updates' old rows hold the past one.
+    await sql`
+      insert into public.orders (id, user_id, total, status, created_at)
+      select (new_row ->> 'id')::bigint, (new_row ->> 'user_id')::uuid,
+             ((new_row ->> 'id')::bigint % 200) + 1000.5, new_row ->> 'status', occurred_at
+        from nudge_engine.inbox`;
+    await sql`
+      insert into nudge_engine.inbox
+        (source, source_key, schema_name, table_name, operation, new_row, old_row, occurred_at, received_at, processed_at, partition)
+      select 'outbox', (new_row ->> 'id') || ':u', 'public', 'orders', 'update',
+             new_row || jsonb_build_object('total', ((new_row ->> 'id')::bigint % 200) + 1000.5),
+             new_row || jsonb_build_object('total', ((new_row ->> 'id')::bigint % 200) + 0.5),
+             occurred_at + interval '1 hour', occurred_at + interval '1 hour',
+             occurred_at + interval '1 hour', partition
+        from nudge_engine.inbox
+       where operation = 'insert' and (new_row ->> 'id')::bigint % ${UPDATE_EVERY} = 0`;
   }
   await sql`vacuum analyze nudge_engine.inbox`;
   const [size] = await sql<{ total: number; heap: number; toast: number; indexes: number }[]>`
@@ -112,7 +138,7 @@ try {
            pg_indexes_size('nudge_engine.inbox')::float8 as indexes`;
   const perMillion = (bytes: number) => `${(((bytes / EVENTS) * 1e6) / 2 ** 20).toFixed(0)} MiB`;
   console.log(
-    `\nkept history: ${EVENTS.toLocaleString('en-US')} processed events (5-column order rows) written in ${((performance.now() - seeded) / 1000).toFixed(1)} s`,
+    `\nkept history: ${EVENTS.toLocaleString('en-US')} processed events (5-column order rows${UPDATE_EVERY ? `, total left out; a kept update for 1 order in ${UPDATE_EVERY}` : ''}) written in ${((performance.now() - seeded) / 1000).toFixed(1)} s`,
   );
   console.log(
     `  storage per million events: ${perMillion(size!.total)} (table ${perMillion(size!.heap)}, TOAST and maps ${perMillion(size!.toast)}, indexes ${perMillion(size!.indexes)})`,
@@ -149,6 +175,9 @@ try {
   console.log(
     `  matched ${report.events.matched}, contacts ${report.contacts.entered}, entries ${report.contacts.entries}; stages ${report.stages.map((s) => `${s.stage} ${s.reached}`).join(', ')}; skips ${JSON.stringify(report.skips)}`,
   );
+  if (report.todaysValues.length) {
+    console.log(`  read as it is today: ${JSON.stringify(report.todaysValues)}`);
+  }
   if (report.events.read !== EVENTS)
     throw new Error(`read ${report.events.read} of ${EVENTS} events`);
   await sql.end();

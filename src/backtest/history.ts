@@ -16,14 +16,16 @@
 // time it was captured: rows stand only for what capture never saw.
 //
 // A kept event holds the columns the features deployed when it was captured
-// read; one the backtested feature reads that it lacks is read from the
-// table by primary key, as the row is now (withColumns), and what cannot be
-// (a row deleted since, an old row's values) is said in the report.
+// read; one the backtested feature reads that it lacks is taken from a later
+// kept change of the same row, else read from the table by primary key, as
+// the row is now (withColumns), and what cannot be (a row deleted since, an
+// old row's values) is said in the report.
 //
 // A value read from the table is today's, not the event's. Where the inbox
 // keeps a later change of the same row whose old row holds it, that past
-// value is read instead (withPastValues); the rest are counted, per place,
-// as todaysValues, which the report shows with the events they touched.
+// value is read instead (pastValues; the table's kept changes are read once
+// per backtest, keptChanges); the rest are counted, per place, as
+// todaysValues, which the report shows with the events they touched.
 //
 // Only the events the feature triggers on are read (its table and
 // operations, or its event), unless its journeys wait on other events. A
@@ -57,9 +59,9 @@ export interface PastEvent extends InboxRow {
   from: HistorySource;
   /**
    * The columns of new_row that hold the row's value of today, not the
-   * event's (a row rebuilt from the table, a column kept events lacked);
-   * unset when every value is the event's own. withPastValues replaces them
-   * with past values where kept changes know them.
+   * event's (a row rebuilt from the table, before withPastValues gives it
+   * the past values kept changes know); unset when every value is the
+   * event's own.
    */
   todays?: string[];
 }
@@ -127,7 +129,8 @@ export async function readHistory(options: {
   /**
    * The columns of its trigger's rows the feature reads (features/reads.ts):
    * kept events lacking some (captured for the features deployed then) get
-   * them from the table. Not given: kept events are read as they are.
+   * them from later kept changes, else from the table. Not given: kept events
+   * are read as they are.
    */
   reads?: ColumnReads;
 }): Promise<History> {
@@ -143,6 +146,15 @@ export async function readHistory(options: {
     ? readColumns(table, options.reads ?? { all: 'not said' }, options.exclude)
     : [];
   const names = eventNames(feature);
+  // The table's kept changes, read once, when an event first needs a past value.
+  let changes: Promise<KeptChanges> | undefined;
+  const keptChangesOnce =
+    engine && table?.primaryKey.length
+      ? () => {
+          changes ??= keptChanges(engine, table, wanted, from);
+          return changes;
+        }
+      : undefined;
 
   let rows: AsyncIterable<PastEvent[]> | undefined;
   if (trigger) {
@@ -186,7 +198,7 @@ export async function readHistory(options: {
             options.exclude,
             wanted,
           ),
-          engine,
+          keptChangesOnce,
           table,
           `${name}: inserts rebuilt from the rows (new.* as the rows are now)`,
           simplifications,
@@ -226,14 +238,16 @@ export async function readHistory(options: {
     ? keptEvents(engine, from, to, options.allEvents ? undefined : { trigger, names })
     : nothing();
   if (table && options.reads && wanted.length) {
-    kept = withPastValues(
-      withColumns(kept, options.source, table, wanted, trigger.operations, simplifications, gaps),
-      engine,
+    kept = withColumns(kept, {
+      source: options.source,
+      keptChanges: keptChangesOnce,
       table,
-      `${formatTableName(table)}: columns kept events lacked, read from the rows as they are now`,
+      wanted,
+      operations: trigger.operations,
       simplifications,
+      gaps,
       todaysValues,
-    );
+    });
   }
   return {
     plans,
@@ -448,29 +462,38 @@ function readColumns(table: Table, reads: ColumnReads, exclude?: ExcludedColumns
 /**
  * Kept events of `table` given the columns the feature reads that they lack
  * — a capture copies what the features deployed at the time read, and a new
- * or edited feature may read others — from the table, by primary key, as
- * the rows are now (read-only). A row deleted since cannot give them, nor
- * can an update's or a delete's old row (its values are gone): the report
- * says which columns stayed unknown, and for how many events.
+ * or edited feature may read others. Each comes first from a later kept
+ * change of the same row (pastValues); the rest from the table, by primary
+ * key, as the rows are now (read-only), counted in todaysValues. A row
+ * deleted since whose delete was not kept with the column cannot give it,
+ * nor can an update's or a delete's old row (its values are gone): the
+ * report says which columns stayed unknown, and for how many events.
  */
 async function* withColumns(
   pages: AsyncIterable<PastEvent[]>,
-  source: postgres.Sql,
-  table: Table,
-  wanted: string[],
-  operations: readonly Operation[],
-  simplifications: string[],
-  gaps: string[],
+  options: {
+    source: postgres.Sql;
+    /** The table's kept changes; undefined when there is no store or no primary key to match by. */
+    keptChanges: (() => Promise<KeptChanges>) | undefined;
+    table: Table;
+    wanted: string[];
+    operations: readonly Operation[];
+    simplifications: string[];
+    gaps: string[];
+    todaysValues: TodaysValue[];
+  },
 ): AsyncIterable<PastEvent[]> {
-  const filled = { events: 0, columns: new Set<string>() };
+  const { table, wanted, operations } = options;
+  const past = new PastTally();
+  const todays = { events: 0 };
   const gone = { events: 0, columns: new Set<string>() };
   const old = { events: 0, columns: new Set<string>() };
-  const count = (tally: typeof filled, columns: string[]) => {
+  const count = (tally: typeof gone, columns: string[]) => {
     tally.events++;
     for (const column of columns) tally.columns.add(column);
   };
   for await (const page of pages) {
-    const lacking: { event: PastEvent; columns: string[] }[] = [];
+    let lacking: { event: PastEvent; columns: string[] }[] = [];
     for (const event of page) {
       if (event.schema_name !== table.schema || event.table_name !== table.table) continue;
       const { new_row: row, old_row: oldRow } = event;
@@ -482,10 +505,17 @@ async function* withColumns(
         if (oldMissing) count(old, oldMissing);
       }
     }
+    if (lacking.length && options.keptChanges) {
+      const changes = await options.keptChanges();
+      lacking = lacking.flatMap(({ event, columns }) => {
+        const rest = pastValues(event, columns, table, changes, past);
+        return rest.length ? [{ event, columns: rest }] : [];
+      });
+    }
     if (lacking.length) {
       const columns = [...new Set(lacking.flatMap((l) => l.columns))];
       const now = await rowsNow(
-        source,
+        options.source,
         table,
         columns,
         lacking.map((l) => l.event.new_row!),
@@ -500,119 +530,91 @@ async function* withColumns(
           ...event.new_row,
           ...Object.fromEntries(missing.map((column) => [column, found[column] ?? null])),
         };
-        event.todays = missing;
-        count(filled, missing);
+        todays.events++;
       }
     }
     yield page;
   }
   const name = formatTableName(table);
+  past.report(name, options.simplifications);
+  if (todays.events) {
+    options.todaysValues.push({
+      what: `${name}: columns kept events lacked, read from the rows as they are now`,
+      events: todays.events,
+    });
+  }
   const list = (columns: Set<string>) => [...columns].sort().join(', ');
   const events = (n: number) => `${n} kept event${n === 1 ? '' : 's'}`;
-  if (filled.events) {
-    simplifications.push(
-      `${name}: ${events(filled.events)} lacked ${list(filled.columns)} (kept for the features deployed then, which did not read them): read from the rows as they are now`,
-    );
-  }
   if (gone.events) {
-    gaps.push(
+    options.gaps.push(
       `${name}: ${list(gone.columns)} unknown for ${events(gone.events)} (not kept with them, and ${table.primaryKey.length ? 'their rows are deleted since' : 'the table has no primary key to find their rows by'}): conditions and templates on them read nothing there`,
     );
   }
   if (old.events) {
-    gaps.push(
+    options.gaps.push(
       `${name}: old values of ${list(old.columns)} unknown for ${events(old.events)} (not kept with them, and rows hold only today's values): old.* on them reads nothing there`,
     );
   }
 }
 
 /**
- * Events whose rows hold today's values (`todays`: rebuilt from the table,
- * or columns kept events lacked) given the past values where kept changes
- * know them: for each such column, the old row of the first kept update or
- * delete of the same row after the event that holds it. That is the value
- * the row had just before that change, which the row had at the event
- * unless an earlier change went uncaptured: never further from it than
- * today's. The rest stay today's, counted as `what` in todaysValues, and
- * the report says how many took past values. Nothing is asked when the
- * table has no kept change with an old row.
+ * Rows rebuilt from the table (`todays`: every column the feature reads is
+ * today's) given the past values kept changes know (pastValues). The rest
+ * stay today's, counted as `what` in todaysValues.
  */
 async function* withPastValues(
   pages: AsyncIterable<PastEvent[]>,
-  engine: postgres.Sql | null,
+  keptChanges: (() => Promise<KeptChanges>) | undefined,
   table: Table,
   what: string,
   simplifications: string[],
   todaysValues: TodaysValue[],
 ): AsyncIterable<PastEvent[]> {
-  const known = { events: 0, columns: new Set<string>() };
+  const past = new PastTally();
   let todays = 0;
-  let changes: boolean | undefined;
   for await (const page of pages) {
     const marked = page.filter((e) => e.todays?.length && e.new_row);
-    if (marked.length && engine && table.primaryKey.length) {
-      changes ??= await hasKeptChanges(engine, table);
-      const later = changes ? await keptChangesAfter(engine, table, marked) : NO_CHANGES;
+    if (marked.length && keptChanges) {
+      const changes = await keptChanges();
       for (const event of marked) {
-        const olds = later.get(keyOf(event.new_row!, table.primaryKey)) ?? [];
-        const past: Record<string, unknown> = {};
-        for (const column of event.todays!) {
-          const change = olds.find((o) => o.at > event.occurred_at.getTime() && column in o.old);
-          if (change) past[column] = change.old[column];
-        }
-        const columns = Object.keys(past);
-        if (columns.length === 0) continue;
-        event.new_row = { ...event.new_row, ...past };
-        event.todays = event.todays!.filter((c) => !(c in past));
-        known.events++;
-        for (const column of columns) known.columns.add(column);
+        event.todays = pastValues(event, event.todays!, table, changes, past);
       }
     }
     for (const event of marked) if (event.todays!.length) todays++;
     yield page;
   }
-  if (known.events) {
-    simplifications.push(
-      `${formatTableName(table)}: ${known.events} event${known.events === 1 ? '' : 's'} took ${[...known.columns].sort().join(', ')} from the old row of the first kept change of their row after them (the value just before it), not from today's row`,
-    );
-  }
+  past.report(formatTableName(table), simplifications);
   if (todays) todaysValues.push({ what, events: todays });
 }
 
+/**
+ * The kept updates and deletes of a table's rows with their old rows (cut to
+ * the columns the feature reads), by primary key (keyOf), each row's in the
+ * order they occurred.
+ */
 type KeptChanges = Map<string, { at: number; old: Record<string, unknown> }[]>;
-const NO_CHANGES: KeptChanges = new Map();
-
-/** Whether the inbox keeps any update or delete of `table` with its old row. */
-async function hasKeptChanges(engine: postgres.Sql, table: Table): Promise<boolean> {
-  const [row] = await engine<{ found: boolean }[]>`
-    select exists (select from nudge_engine.inbox
-                    where schema_name = ${table.schema} and table_name = ${table.table}
-                      and operation in ('update', 'delete') and old_row is not null) as found`;
-  return row?.found ?? false;
-}
 
 /**
- * The old rows of the kept updates and deletes of the rows these events
- * name (by primary key, keyOf) after the first of them, in the order they
- * occurred, by key.
+ * Every kept update and delete of `table` after `after` that has an old row:
+ * one read per backtest, however many events need a past value. The key is
+ * made in SQL, as keptInsertKeys makes it, so it compares with keyOf.
  */
-async function keptChangesAfter(
+async function keptChanges(
   engine: postgres.Sql,
   table: Table,
-  events: PastEvent[],
+  wanted: string[],
+  after: Date,
 ): Promise<KeptChanges> {
-  const keys = [...new Set(events.map((e) => keyOf(e.new_row!, table.primaryKey)))];
-  const after = new Date(Math.min(...events.map((e) => e.occurred_at.getTime())));
   const rows = await engine<{ key: unknown[]; at: Date; old: Record<string, unknown> }[]>`
-    select key, occurred_at as at, old_row as old
-      from (select (select jsonb_agg(old_row -> k order by n)
-                      from unnest(${table.primaryKey}::text[]) with ordinality as pk(k, n)) as key,
-                   occurred_at, id, old_row
-              from nudge_engine.inbox
-             where schema_name = ${table.schema} and table_name = ${table.table}
-               and operation in ('update', 'delete') and old_row is not null
-               and occurred_at > ${after}) as change
-     where key in (select jsonb_array_elements(${`[${keys.join(',')}]`}::text::jsonb))
+    select (select jsonb_agg(old_row -> k order by n)
+              from unnest(${table.primaryKey}::text[]) with ordinality as pk(k, n)) as key,
+           occurred_at as at,
+           (select coalesce(jsonb_object_agg(c.key, c.value), '{}')
+              from jsonb_each(old_row) as c where c.key = any(${wanted}::text[])) as old
+      from nudge_engine.inbox
+     where schema_name = ${table.schema} and table_name = ${table.table}
+       and operation in ('update', 'delete') and old_row is not null
+       and occurred_at > ${after}
      order by occurred_at, id`;
   const byKey: KeptChanges = new Map();
   for (const row of rows) {
@@ -622,6 +624,53 @@ async function keptChangesAfter(
     byKey.set(key, list);
   }
   return byKey;
+}
+
+/**
+ * The event's row given, for each of `columns`, the old row's value of the
+ * first kept update or delete of the same row after the event that holds it.
+ * That is the value the row had just before that change, which the row had
+ * at the event unless an earlier change went uncaptured: never further from
+ * it than today's. Returns the columns no kept change knows.
+ */
+function pastValues(
+  event: PastEvent,
+  columns: string[],
+  table: Table,
+  changes: KeptChanges,
+  tally: PastTally,
+): string[] {
+  const olds = changes.get(keyOf(event.new_row!, table.primaryKey));
+  if (!olds) return columns;
+  const at = event.occurred_at.getTime();
+  const past: Record<string, unknown> = {};
+  const rest: string[] = [];
+  for (const column of columns) {
+    const change = olds.find((o) => o.at > at && column in o.old);
+    if (change) past[column] = change.old[column];
+    else rest.push(column);
+  }
+  if (rest.length < columns.length) {
+    event.new_row = { ...event.new_row, ...past };
+    tally.add(Object.keys(past));
+  }
+  return rest;
+}
+
+/** The events that took past values from kept changes, and which columns, for the report. */
+class PastTally {
+  private events = 0;
+  private readonly columns = new Set<string>();
+  add(columns: string[]): void {
+    this.events++;
+    for (const column of columns) this.columns.add(column);
+  }
+  report(table: string, simplifications: string[]): void {
+    if (this.events === 0) return;
+    simplifications.push(
+      `${table}: ${this.events} event${this.events === 1 ? '' : 's'} took ${[...this.columns].sort().join(', ')} from the old row of the first kept change of their row after them (the value just before it), not from today's row`,
+    );
+  }
 }
 
 /** The columns a row does not hold, or undefined when it holds them all (most rows: nothing made). */

@@ -93,7 +93,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
     to,
     plans: history.plans,
     journeys,
-    todaysValues: [...history.todaysValues, ...optionalList(tally.contactValue())],
+    todaysValues: history.todaysValues,
     simplifications: simplifications({
       feature,
       storeMissing: engine === null,
@@ -103,7 +103,7 @@ export async function runBacktest(input: BacktestInput): Promise<BacktestReport>
       rows: history.plans.some((p) => p.source === 'rows'),
       cap: cap !== undefined,
       gaps: history.gaps,
-      history: [...history.simplifications, ...optionalList(tally.contactThenLine())],
+      history: history.simplifications,
     }),
     ms: performance.now() - started,
   });
@@ -131,8 +131,6 @@ function setValuesOf(project: LoadedConfig): SetValues {
     );
   };
 }
-
-const optionalList = <T>(item: T | undefined): T[] => (item === undefined ? [] : [item]);
 
 /** The kinds of action whose effect the simulation does not apply, in words. */
 const NOT_APPLIED: Record<string, string> = {

@@ -165,14 +165,14 @@ export class Tally implements Observer {
   }
 
   /** How many events read contact.* as the engine kept it then, in words; undefined for none. */
-  contactThenLine(): string | undefined {
+  private contactThenLine(): string | undefined {
     const n = this.contactThenEvents;
     if (n === 0) return undefined;
     return `contact.* for ${n} kept event${n === 1 ? '' : 's'} read as the engine saw the contact then (the row an action it ran on the event kept), not as it is today`;
   }
 
   /** contact.* read as it is today, when the feature's conditions read it of some book contact. */
-  contactValue(): TodaysValue | undefined {
+  private contactValue(): TodaysValue | undefined {
     if (this.contactSteps === 0) return undefined;
     const n = this.contactsToday.size;
     return {
@@ -200,10 +200,14 @@ export class Tally implements Observer {
     to: Date;
     plans: SourcePlan[];
     journeys: Map<string, JourneyRow>;
+    /** The history's and the run's; the tally adds how contact.* was read. */
     simplifications: string[];
+    /** The history's; the tally adds contact.* read as it is today. */
     todaysValues: TodaysValue[];
     ms: number;
   }): BacktestReport {
+    const contactThen = this.contactThenLine();
+    const contactValue = this.contactValue();
     const waiting: Record<string, number> = {};
     let completed = 0;
     let exited = 0;
@@ -234,8 +238,10 @@ export class Tally implements Observer {
       actions: Object.fromEntries([...this.actionsByKind].map(([kind, m]) => [kind, record(m)])),
       skips: record(this.skips),
       samples: [...this.samples.values()],
-      simplifications: fields.simplifications,
-      todaysValues: fields.todaysValues,
+      simplifications: contactThen
+        ? [...fields.simplifications, contactThen]
+        : fields.simplifications,
+      todaysValues: contactValue ? [...fields.todaysValues, contactValue] : fields.todaysValues,
       ms: Math.round(fields.ms),
     };
   }
